@@ -1,0 +1,140 @@
+# dedup - find and remove duplicated text.
+#
+#   make            build bin/dedup and bin/shingle
+#   make deps       install the Debian packages that are missing (apt-get, as root)
+#   make check      deps, build, then every test, also on an ASan+UBSan build
+#   make demo       deps, build, and scan the seed fixtures
+#   make install    install binaries and man pages (PREFIX, DESTDIR)
+#   make clean      remove everything the build made
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR    = $(PREFIX)/bin
+MANDIR    = $(PREFIX)/share/man/man1
+
+# Debian packages the build and the tests need. libsodium is optional for the
+# build (keyed hashing); it is installed so that the full feature set is tested.
+DEB_PACKAGES = gcc make pkg-config libicu-dev libxxhash-dev libcmocka-dev \
+               libjansson-dev libsodium-dev groff-base groff man-db
+
+PKGS        = icu-uc icu-i18n libxxhash jansson
+HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
+ifeq ($(HAVE_SODIUM),1)
+  PKGS     += libsodium
+  SODIUM_DEF = -DDD_HAVE_SODIUM=1
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(SODIUM_DEF) \
+              -Ishingle $(PKG_CFLAGS)
+CFLAGS  ?= -O2 -g
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  = $(sort $(wildcard shingle/*.c))
+
+DEDUP_SRC = $(sort $(wildcard dedup/*.c))
+UNIT_SRC  = $(sort $(wildcard tests/unit/test_*.c))
+HEADERS   = $(wildcard shingle/*.h dedup/*.h)
+
+# Objects of the normal build go to build/, of the sanitizer build to build/asan/.
+obj = $(patsubst %.c,$(1)/%.o,$(2))
+
+.PHONY: all deps check check-asan demo install uninstall clean test-build config
+all: config bin/dedup bin/shingle
+
+config:
+ifeq ($(HAVE_SODIUM),1)
+	@echo "build: libsodium found, keyed hashing available"
+else
+	@echo "build: libsodium not found, building without keyed hashing"
+endif
+
+bin/dedup: $(call obj,build,$(DEDUP_SRC)) $(call obj,build,$(LIB_SRC))
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+bin/shingle: build/shingle/cli/shingle.o $(call obj,build,$(LIB_SRC))
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+build/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+
+build/asan/bin/dedup: $(call obj,build/asan,$(DEDUP_SRC)) $(call obj,build/asan,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+build/asan/bin/shingle: build/asan/shingle/cli/shingle.o $(call obj,build/asan,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# Unit tests link the library and the program's modules (all but main.c).
+DEDUP_MODULES = $(filter-out dedup/main.c,$(DEDUP_SRC))
+build/tests/%: tests/unit/%.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Idedup $(CFLAGS) -o $@ $< $(call obj,build,$(DEDUP_MODULES)) \
+	    $(call obj,build,$(LIB_SRC)) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+build/asan/tests/%: tests/unit/%.c $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Idedup $(ASAN_FLAGS) -o $@ $< $(call obj,build/asan,$(DEDUP_MODULES)) \
+	    $(call obj,build/asan,$(LIB_SRC)) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+UNIT_BINS      = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+UNIT_BINS_ASAN = $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+
+test-build: all $(UNIT_BINS) build/asan/bin/dedup build/asan/bin/shingle $(UNIT_BINS_ASAN)
+
+# deps runs first in its own make so that pkg-config sees what it installed.
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory test-build
+	@tests/run.sh
+
+check-asan:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory test-build
+	@tests/run.sh asan
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	    echo "make deps: missing Debian packages:$$missing (run make deps as root)" >&2; exit 1; \
+	fi; \
+	echo "make deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@echo
+	@echo '$$ bin/dedup scan --format text fixtures/seeds'
+	@bin/dedup scan --format text fixtures/seeds; \
+	    st=$$?; echo "(exit status $$st: 0 nothing found, 1 duplicates found, 2 error)"; \
+	    [ $$st -le 1 ]
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -m 755 bin/dedup bin/shingle $(DESTDIR)$(BINDIR)/
+	install -m 644 man/dedup.1 man/shingle.1 $(DESTDIR)$(MANDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/dedup $(DESTDIR)$(BINDIR)/shingle
+	rm -f $(DESTDIR)$(MANDIR)/dedup.1 $(DESTDIR)$(MANDIR)/shingle.1
+
+clean:
+	rm -rf build bin bench/.data

@@ -1,0 +1,58 @@
+/*
+ * document.h - one document cut into units (paragraphs), each normalised,
+ * split into words and keyed.
+ *
+ * A unit is a non-blank line (DD_UNIT_LINE) or a run of non-blank lines
+ * between blank lines (DD_UNIT_BLOCK). A line is blank when it holds only
+ * spaces, tabs and carriage returns; a unit whose text has no words after
+ * normalisation ("...", "***") is dropped like a blank line. Every unit keeps
+ * its byte range and line numbers in the original text, so reports can point
+ * at path:line and cleaned copies can reproduce the original bytes.
+ */
+#ifndef DD_DOCUMENT_H
+#define DD_DOCUMENT_H
+
+#include "shingle.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum dd_unit_mode { DD_UNIT_LINE, DD_UNIT_BLOCK } dd_unit_mode;
+
+typedef struct dd_unit {
+    size_t off, len;       /* bytes of its lines, without the last line end */
+    size_t first_line;     /* 1-based */
+    size_t last_line;      /* equal to first_line for DD_UNIT_LINE */
+    size_t first_word;     /* index of its first word in dd_doc.words */
+    uint32_t words;        /* number of normalised words, at least 1 */
+    sh_key key;            /* exact key of its words joined by spaces */
+} dd_unit;
+
+typedef struct dd_doc {
+    dd_unit *units;
+    size_t nunits, units_cap;
+    sh_tokens words; /* every word of the document, in order */
+    sh_key key;      /* exact key of all the words joined by spaces */
+    sh_buf scratch;  /* normalised text of the unit being cut */
+} dd_doc;
+
+/* What a worker needs to analyse documents: one per thread. */
+typedef struct dd_analyzer {
+    sh_normalizer *norm;
+    sh_tokenizer *tok;
+    dd_unit_mode mode;
+    uint64_t seed;
+} dd_analyzer;
+
+/* Makes the normaliser and tokeniser of a; false (after a message) if ICU
+ * cannot start. */
+bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, uint64_t seed);
+void dd_analyzer_free(dd_analyzer *a);
+
+/* Cuts text[0..len), valid UTF-8, into units of doc (replacing what doc
+ * held). Returns SH_OK or the library's error. */
+sh_status dd_analyze(dd_analyzer *a, const char *text, size_t len, dd_doc *doc);
+void dd_doc_free(dd_doc *doc);
+
+#endif

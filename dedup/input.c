@@ -1,0 +1,284 @@
+/*
+ * input.c - walking the inputs and reading documents.
+ */
+#include "input.h"
+
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Identities (device, inode) of the files collected, so that each file is
+ * read once: an open-addressing hash set. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    bool used;
+} file_id;
+
+typedef struct seen_files {
+    file_id *slot;
+    size_t n, cap; /* cap is a power of two */
+} seen_files;
+
+static size_t file_id_hash(dev_t dev, ino_t ino, size_t mask)
+{
+    uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+static bool seen_before(seen_files *s, const struct stat *st)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        seen_files bigger = {dd_calloc(s->cap ? s->cap * 2 : 64, sizeof(file_id)), 0,
+                             s->cap ? s->cap * 2 : 64};
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slot[i].used)
+                continue;
+            size_t j = file_id_hash(s->slot[i].dev, s->slot[i].ino, bigger.cap - 1);
+            while (bigger.slot[j].used)
+                j = (j + 1) & (bigger.cap - 1);
+            bigger.slot[j] = s->slot[i];
+            bigger.n++;
+        }
+        free(s->slot);
+        *s = bigger;
+    }
+    size_t j = file_id_hash(st->st_dev, st->st_ino, s->cap - 1);
+    for (; s->slot[j].used; j = (j + 1) & (s->cap - 1))
+        if (s->slot[j].dev == st->st_dev && s->slot[j].ino == st->st_ino)
+            return true;
+    s->slot[j] = (file_id){st->st_dev, st->st_ino, true};
+    s->n++;
+    return false;
+}
+
+static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel)
+{
+    dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
+    dd_input *d = &in->v[in->n++];
+    d->path = dd_strdup(path);
+    d->id = dd_strdup(id);
+    d->out_rel = dd_strdup(out_rel);
+    d->is_stdin = strcmp(path, "-") == 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Folders of version control tools are not data. */
+static bool is_vcs_dir(const char *name)
+{
+    return !strcmp(name, ".git") || !strcmp(name, ".hg") || !strcmp(name, ".svn");
+}
+
+/* Joins a and b with one slash. */
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    if (la == 0)
+        return dd_strdup(b);
+    return dd_asprintf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+}
+
+/* Adds the files under dir (id prefix idp, output prefix rel) in sorted
+ * order. Returns the number of problems reported. */
+static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *rel, int depth)
+{
+    int problems = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        char *p = dd_printable(dir);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return 1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        dd_grow(&names, &cap, n + 1, sizeof *names);
+        names[n++] = dd_strdup(e->d_name);
+    }
+    if (errno) {
+        char *p = dd_printable(dir);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        problems++;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, compare_names);
+    for (size_t i = 0; i < n; i++) {
+        char *path = join(dir, names[i]);
+        char *sub = join(rel, names[i]);
+        struct stat lst, st;
+        if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
+            char *p = dd_printable(path);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            problems++;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (S_ISLNK(lst.st_mode)) {
+                char *p = dd_printable(path);
+                dd_warn("%s: symbolic link to a directory, not followed", p);
+                free(p);
+            } else if (!is_vcs_dir(names[i])) {
+                problems += walk(in, seen, path, sub, depth + 1);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            if (!seen_before(seen, &st))
+                add_input(in, path, path, sub);
+        } else {
+            char *p = dd_printable(path);
+            dd_warn("%s: not a regular file, skipped", p);
+            free(p);
+        }
+        free(path);
+        free(sub);
+        free(names[i]);
+    }
+    free(names);
+    return problems;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
+{
+    seen_files seen = {0};
+    int problems = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *path = paths[i];
+        if (!strcmp(path, "-")) {
+            add_input(in, "-", "-", "-");
+            continue;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            char *p = dd_printable(path);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            problems++;
+        } else if (S_ISDIR(st.st_mode)) {
+            dd_grow(&in->dirs, &in->dirs_cap, in->ndirs + 1, sizeof *in->dirs);
+            in->dirs[in->ndirs++] = dd_strdup(path);
+            problems += walk(in, &seen, path, "", 0);
+        } else if (S_ISREG(st.st_mode)) {
+            if (seen_before(&seen, &st)) {
+                char *p = dd_printable(path);
+                dd_warn("%s: named twice, read once", p);
+                free(p);
+            } else {
+                add_input(in, path, path, base_name(path));
+            }
+        } else {
+            /* FIFOs and devices named explicitly are read like stdin. */
+            add_input(in, path, path, base_name(path));
+        }
+    }
+    free(seen.slot);
+    return problems;
+}
+
+void dd_inputs_free(dd_inputs *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        free(in->v[i].path);
+        free(in->v[i].id);
+        free(in->v[i].out_rel);
+    }
+    for (size_t i = 0; i < in->ndirs; i++)
+        free(in->dirs[i]);
+    free(in->v);
+    free(in->dirs);
+    memset(in, 0, sizeof *in);
+}
+
+bool dd_input_read(const dd_input *d, sh_buf *buf)
+{
+    int fd = d->is_stdin ? STDIN_FILENO : open(d->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        goto fail;
+    buf->len = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (size_t)st.st_size + 1 > buf->cap) {
+        buf->cap = (size_t)st.st_size + 1;
+        buf->data = dd_realloc(buf->data, buf->cap);
+    }
+    for (;;) {
+        if (buf->cap - buf->len < 2) {
+            buf->cap = buf->cap ? buf->cap * 2 : 65536;
+            buf->data = dd_realloc(buf->data, buf->cap);
+        }
+        ssize_t r = read(fd, buf->data + buf->len, buf->cap - buf->len - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            if (!d->is_stdin)
+                close(fd);
+            errno = e;
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        buf->len += (size_t)r;
+    }
+    if (!d->is_stdin)
+        close(fd);
+    buf->data[buf->len] = '\0';
+    return true;
+fail:;
+    char *p = dd_printable(d->id);
+    dd_error("%s: %s", p, strerror(errno));
+    free(p);
+    return false;
+}
+
+/* The 1-based line that holds byte off. */
+static size_t line_of(const char *text, size_t off)
+{
+    size_t line = 1;
+    for (const char *p = text; (p = memchr(p, '\n', off - (size_t)(p - text))) != NULL; p++)
+        line++;
+    return line;
+}
+
+bool dd_input_check_text(const dd_input *d, const char *text, size_t len)
+{
+    const char *nul = memchr(text, '\0', len);
+    size_t bad = sh_utf8_check(text, nul ? (size_t)(nul - text) : len);
+    const char *why = NULL, *note = "";
+    size_t off = 0;
+    if (bad != (nul ? (size_t)(nul - text) : len)) {
+        why = "invalid UTF-8";
+        off = bad;
+    } else if (nul) {
+        why = "NUL byte";
+        note = " (not a text file)";
+        off = (size_t)(nul - text);
+    }
+    if (!why)
+        return true;
+    char *p = dd_printable(d->id);
+    dd_error("%s:%zu: %s at byte %zu%s", p, line_of(text, off), why, off, note);
+    free(p);
+    return false;
+}

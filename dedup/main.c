@@ -1,0 +1,49 @@
+/*
+ * main.c - dedup: find and remove duplicated text. Dispatches to the
+ * subcommands.
+ */
+#include "commands.h"
+#include "options.h"
+#include "shingle.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    { "scan", cmd_scan },
+    { "clean", cmd_clean },
+    { "help", cmd_help },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fputs(dd_usage_text, stdout);
+    return DD_EXIT_CLEAN;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(dd_usage_text, stderr);
+        return DD_EXIT_ERROR;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+        return cmd_help(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+        printf("dedup %s\n", SH_VERSION);
+        return DD_EXIT_CLEAN;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    dd_error("'%s' is not a command. Try 'dedup --help'.", argv[1]);
+    return DD_EXIT_ERROR;
+}

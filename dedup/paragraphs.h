@@ -1,0 +1,71 @@
+/*
+ * paragraphs.h - exact repeated paragraphs, inside one document and across
+ * documents, and boilerplate.
+ *
+ * Documents are added in input order. Every unit's key goes into a table that
+ * remembers its first occurrence and in how many documents it was seen; every
+ * later occurrence is recorded. dd_paragraphs_finish turns that into
+ * findings:
+ *   - repeat runs: consecutive units of a document that repeat consecutive
+ *     units of one earlier place (the same document or an earlier one),
+ *     reported when they hold at least min_words words;
+ *   - boilerplate: units seen in at least boilerplate_df documents (and of at
+ *     least min_words words), reported once with every occurrence.
+ * Memory: about 48 bytes per distinct unit, 48 per repeated occurrence, and
+ * the text of units found in two or more documents.
+ */
+#ifndef DD_PARAGRAPHS_H
+#define DD_PARAGRAPHS_H
+
+#include "document.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dd_place {
+    uint32_t doc;
+    size_t first_line, last_line;
+} dd_place;
+
+typedef struct dd_repeat {
+    dd_place at; /* the repeated run */
+    dd_place of; /* the first occurrence it repeats */
+    size_t units;
+    uint64_t words;
+} dd_repeat;
+
+typedef struct dd_boilerplate {
+    const char *text; /* one occurrence's original text, owned by the dd_paragraphs */
+    uint32_t docs;    /* number of documents holding it */
+    dd_place *at;     /* every occurrence, in input order */
+    size_t n;
+} dd_boilerplate;
+
+/* Lines removed by clean: [first_line, last_line] of doc. */
+typedef dd_place dd_drop;
+
+typedef struct dd_findings {
+    dd_repeat *repeats; /* by document, then line */
+    size_t nrepeats, repeats_cap;
+    dd_boilerplate *boilerplate; /* by first occurrence */
+    size_t nboilerplate, boilerplate_cap;
+    dd_drop *drops; /* by document, then line; ranges do not overlap */
+    size_t ndrops, drops_cap;
+} dd_findings;
+
+typedef struct dd_paragraphs dd_paragraphs;
+
+dd_paragraphs *dd_paragraphs_new(void);
+void dd_paragraphs_free(dd_paragraphs *p);
+
+/* Adds document number doc (numbers must increase by one from 0) with its
+ * units and original text. */
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_doc *d, const char *text);
+
+/* Computes the findings (see above). f must be zeroed; free it with
+ * dd_findings_free. The dd_paragraphs must outlive f (texts point into it). */
+void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
+                          dd_findings *f);
+void dd_findings_free(dd_findings *f);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * report.c - text and JSON lines reports.
+ */
+#include "report.h"
+
+#include "util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An id as a JSON string: as it is when it is valid UTF-8, escaped if not. */
+static json_t *json_id(const char *id)
+{
+    if (sh_utf8_check(id, strlen(id)) == strlen(id))
+        return json_string(id);
+    char *p = dd_printable(id);
+    json_t *s = json_string(p);
+    free(p);
+    return s;
+}
+
+static json_t *json_lines(const dd_place *p)
+{
+    return json_pack("[I,I]", (json_int_t)p->first_line, (json_int_t)p->last_line);
+}
+
+static bool write_json(FILE *out, json_t *obj)
+{
+    int r = json_dumpf(obj, out, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(obj);
+    return r == 0 && fputc('\n', out) != EOF;
+}
+
+static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
+{
+    json_t *obj =
+        json_pack("{s:s,s:o,s:o,s:{s:o,s:o},s:b,s:f}", "type", "repeat", "doc",
+                  json_id(in->v[r->at.doc].id), "lines", json_lines(&r->at), "of", "doc",
+                  json_id(in->v[r->of.doc].id), "lines", json_lines(&r->of), "exact", 1,
+                  "similarity", 1.0);
+    return obj && write_json(out, obj);
+}
+
+static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
+{
+    json_t *occ = json_array();
+    for (size_t i = 0; i < b->n; i++)
+        json_array_append_new(occ, json_pack("{s:o,s:I}", "doc", json_id(in->v[b->at[i].doc].id),
+                                             "line", (json_int_t)b->at[i].first_line));
+    json_t *obj = json_pack("{s:s,s:o,s:I,s:o}", "type", "boilerplate", "text",
+                            json_stringn_nocheck(b->text, strlen(b->text)), "docs",
+                            (json_int_t)b->docs, "occurrences", occ);
+    return obj && write_json(out, obj);
+}
+
+/* "line 9" or "lines 9-11". */
+static void format_lines(char *buf, size_t size, const char *prefix, const dd_place *p)
+{
+    if (p->first_line == p->last_line)
+        snprintf(buf, size, "%s%zu", prefix, p->first_line);
+    else
+        snprintf(buf, size, "%s%zu-%zu", prefix, p->first_line, p->last_line);
+}
+
+static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r)
+{
+    char at[64], of[64];
+    bool one = r->at.first_line == r->at.last_line;
+    format_lines(at, sizeof at, one ? "line " : "lines ", &r->at);
+    char *path = dd_printable(in->v[r->at.doc].id);
+    char *other = NULL;
+    if (r->of.doc == r->at.doc) {
+        format_lines(of, sizeof of, r->of.first_line == r->of.last_line ? "line " : "lines ",
+                     &r->of);
+    } else {
+        other = dd_printable(in->v[r->of.doc].id);
+        format_lines(of, sizeof of, ":", &r->of);
+    }
+    int n = fprintf(out, "%s:%zu: %s %s %s%s (%zu unit%s, %llu words)\n", path, r->at.first_line,
+                    at, one ? "repeats" : "repeat", other ? other : "", of, r->units,
+                    r->units == 1 ? "" : "s", (unsigned long long)r->words);
+    free(path);
+    free(other);
+    return n > 0;
+}
+
+/* The start of a text on one line: at most 60 characters, newlines as spaces. */
+static char *excerpt(const char *text)
+{
+    size_t len = strlen(text), chars = 0, i = 0;
+    while (i < len && chars < 60) {
+        i++;
+        while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80)
+            i++;
+        chars++;
+    }
+    char *s = dd_malloc(i + 4);
+    for (size_t k = 0; k < i; k++)
+        s[k] = (text[k] == '\n' || text[k] == '\r' || text[k] == '\t') ? ' ' : text[k];
+    strcpy(s + i, i < len ? "…" : "");
+    return s;
+}
+
+static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
+{
+    char *ex = excerpt(b->text);
+    bool ok = true;
+    for (size_t i = 0; i < b->n && ok; i++) {
+        char *path = dd_printable(in->v[b->at[i].doc].id);
+        ok = fprintf(out, "%s:%zu: boilerplate in %u documents: \"%s\"\n", path,
+                     b->at[i].first_line, b->docs, ex) > 0;
+        free(path);
+    }
+    free(ex);
+    return ok;
+}
+
+bool dd_report_write(FILE *out, dd_format format, const dd_inputs *in, const dd_findings *f)
+{
+    bool ok = true;
+    for (size_t i = 0; i < f->nrepeats && ok; i++)
+        ok = format == DD_FORMAT_JSONL ? write_repeat_json(out, in, &f->repeats[i])
+                                       : write_repeat_text(out, in, &f->repeats[i]);
+    for (size_t i = 0; i < f->nboilerplate && ok; i++)
+        ok = format == DD_FORMAT_JSONL ? write_boilerplate_json(out, in, &f->boilerplate[i])
+                                       : write_boilerplate_text(out, in, &f->boilerplate[i]);
+    return ok && fflush(out) == 0 && !ferror(out);
+}

@@ -1,0 +1,17 @@
+/*
+ * report.h - writing the findings: text (path:line: message) or JSON lines.
+ */
+#ifndef DD_REPORT_H
+#define DD_REPORT_H
+
+#include "input.h"
+#include "options.h"
+#include "paragraphs.h"
+
+#include <stdio.h>
+
+/* Writes every finding to out in the order of dd_findings. Returns false on a
+ * write error. */
+bool dd_report_write(FILE *out, dd_format format, const dd_inputs *in, const dd_findings *f);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * util.c - allocation, messages, small parsers.
+ */
+#include "util.h"
+
+#include "shingle.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void out_of_memory(void)
+{
+    fputs("dedup: out of memory\n", stderr);
+    exit(DD_EXIT_ERROR);
+}
+
+void *dd_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+void *dd_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+void *dd_realloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        out_of_memory();
+    return p;
+}
+
+char *dd_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(dd_malloc(n), s, n);
+}
+
+char *dd_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        out_of_memory();
+    char *s = dd_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void dd_grow(void *v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / elem)
+            out_of_memory();
+        c *= 2;
+    }
+    void **pv = v;
+    *pv = dd_realloc(*pv, c * elem);
+    *cap = c;
+}
+
+void dd_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dedup: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void dd_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dedup: warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+char *dd_printable(const char *s)
+{
+    size_t len = strlen(s);
+    char *out = dd_malloc(len * 4 + 1), *w = out;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F && c != '\\') {
+            *w++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t ok = sh_utf8_check(s + i, len - i);
+            if (ok > 0) { /* a valid multi-byte run */
+                size_t n = 0;
+                while (n < ok && (unsigned char)s[i + n] >= 0x80)
+                    n++;
+                if (n > 0) {
+                    memcpy(w, s + i, n);
+                    w += n;
+                    i += n;
+                    continue;
+                }
+            }
+        }
+        if (c == '\\') {
+            *w++ = '\\';
+            *w++ = '\\';
+        } else {
+            w += sprintf(w, "\\x%02X", c);
+        }
+        i++;
+    }
+    *w = '\0';
+    return out;
+}

@@ -1,0 +1,43 @@
+/*
+ * util.h - small helpers of the dedup program: allocation that exits on
+ * failure, messages on stderr, growable arrays.
+ *
+ * The library (shingle/) never exits; the program does, on out-of-memory only,
+ * with status 2.
+ */
+#ifndef DD_UTIL_H
+#define DD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DD_EXIT_CLEAN 0
+#define DD_EXIT_FOUND 1
+#define DD_EXIT_ERROR 2
+
+void *dd_malloc(size_t n);
+void *dd_calloc(size_t n, size_t size);
+void *dd_realloc(void *p, size_t n);
+char *dd_strdup(const char *s);
+/* Returns a new string: printf-style. */
+char *dd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grows *v (an array of *cap elements of size elem) to hold at least need. */
+void dd_grow(void *v, size_t *cap, size_t need, size_t elem);
+
+/* "dedup: " + message + newline on stderr. */
+void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "dedup: warning: " + message + newline on stderr. */
+void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a decimal unsigned integer in [min, max]; false if it is not one. */
+bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Writes s, with bytes that are not printable UTF-8 (invalid sequences,
+ * control characters, newlines) escaped as \xHH, into a new string. For
+ * putting paths into messages and reports. */
+char *dd_printable(const char *s);
+
+#endif

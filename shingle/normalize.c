@@ -1,0 +1,533 @@
+/*
+ * normalize.c - the text normaliser (sh_normalize).
+ *
+ * The steps (see sh_norm_options) are defined with ICU: NFKC_Casefold, then
+ * canonical decomposition with nonspacing marks dropped and recomposition,
+ * then a mapping of each resulting code point (format controls, Arabic
+ * letter variants, digits, punctuation and spaces).
+ *
+ * Doing that with ICU calls on every string is slow, so the normaliser
+ * splits the text into normalisation segments: a segment starts at each code
+ * point that ICU says "has a boundary before" (it never interacts with what
+ * precedes it). A segment of one BMP code point - almost every character of
+ * real text - is mapped through a table that caches the ICU result for that
+ * code point, filled the first time the code point is seen. Longer segments
+ * (a letter followed by combining marks, say) and supplementary code points go
+ * through ICU itself. Both paths give the same output as running the steps
+ * on the whole string.
+ */
+#include "shingle.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/uscript.h>
+#include <unicode/ustring.h>
+#include <unicode/utf16.h>
+#include <unicode/utf8.h>
+#include <unicode/uversion.h>
+
+/*
+ * A table entry, one per BMP code point:
+ *   bit 31      the entry has been computed
+ *   bit 30      the code point has a normalisation boundary before it
+ *   bits 28-29  what the code point becomes (enum kind)
+ *   bits 20-27  KIND_MAP: length of the replacement in bytes
+ *   bits 0-19   KIND_MAP: offset of the replacement in the pool
+ */
+enum kind { KIND_KEEP = 0, KIND_DROP = 1, KIND_SPACE = 2, KIND_MAP = 3 };
+#define E_DONE (1u << 31)
+#define E_BOUNDARY (1u << 30)
+#define E_KIND(e) (((e) >> 28) & 3u)
+#define E_LEN(e) (((e) >> 20) & 0xFFu)
+#define E_OFF(e) ((e)&0xFFFFFu)
+#define MAX_MAP_LEN 255u
+#define MAX_POOL (1u << 20)
+
+/* A UTF-16 scratch buffer that grows. */
+typedef struct ubuf {
+    UChar *p;
+    int32_t cap;
+} ubuf;
+
+struct sh_normalizer {
+    sh_norm_options opt;
+    const UNormalizer2 *nfkc_cf;
+    const UNormalizer2 *nfd;
+    const UNormalizer2 *nfc;
+    const UNormalizer2 *seg; /* decides where segments start; NULL: at every code point */
+    uint32_t *table;         /* 0x10000 entries */
+    sh_buf pool;             /* replacements of KIND_MAP entries */
+    ubuf u[3];               /* scratch for the ICU path */
+    sh_buf mapped;           /* scratch: UTF-8 result of the ICU path */
+    char profile[192];
+};
+
+void sh_norm_options_default(sh_norm_options *o)
+{
+    o->nfkc_casefold = true;
+    o->drop_marks = true;
+    o->drop_format = true;
+    o->fold_arabic = true;
+    o->fold_digits = true;
+    o->punct_to_space = true;
+    o->collapse_space = true;
+}
+
+/* ---------------------------------------------------------- the ICU steps */
+
+static sh_status ubuf_reserve(ubuf *b, int32_t n)
+{
+    if (n <= b->cap)
+        return SH_OK;
+    int32_t cap = b->cap ? b->cap : 64;
+    while (cap < n) {
+        if (cap > INT32_MAX / 2)
+            return SH_ERR_TOO_LONG;
+        cap *= 2;
+    }
+    UChar *p = realloc(b->p, (size_t)cap * sizeof *p);
+    if (!p)
+        return SH_ERR_NOMEM;
+    b->p = p;
+    b->cap = cap;
+    return SH_OK;
+}
+
+/* dst = norm2(src). */
+static sh_status icu_normalize(const UNormalizer2 *norm2, const UChar *src, int32_t len, ubuf *dst,
+                               int32_t *out_len)
+{
+    for (;;) {
+        UErrorCode err = U_ZERO_ERROR;
+        int32_t n = unorm2_normalize(norm2, src, len, dst->p, dst->cap, &err);
+        if (err == U_BUFFER_OVERFLOW_ERROR) {
+            sh_status st = ubuf_reserve(dst, n + 1);
+            if (st != SH_OK)
+                return st;
+            continue;
+        }
+        if (U_FAILURE(err))
+            return SH_ERR_ICU;
+        *out_len = n;
+        return SH_OK;
+    }
+}
+
+/* Is c a nonspacing mark that the drop_marks step removes? Diacritics are:
+ * the combining marks shared by scripts (Latin, Greek and Cyrillic accents
+ * after decomposition, Arabic harakat and superscript alef, which Unicode
+ * files under the Inherited script) and the marks of Arabic (Quranic
+ * annotations), Hebrew and Syriac pointing. The nonspacing marks of Thai,
+ * Devanagari and other Brahmic scripts are vowels and tones that spell the
+ * word, so they stay. */
+static bool is_diacritic(UChar32 c)
+{
+    if (u_charType(c) != U_NON_SPACING_MARK)
+        return false;
+    UErrorCode err = U_ZERO_ERROR;
+    switch (uscript_getScript(c, &err)) {
+    case USCRIPT_INHERITED:
+    case USCRIPT_COMMON:
+    case USCRIPT_LATIN:
+    case USCRIPT_GREEK:
+    case USCRIPT_CYRILLIC:
+    case USCRIPT_ARABIC:
+    case USCRIPT_HEBREW:
+    case USCRIPT_SYRIAC: return true;
+    default: return false;
+    }
+}
+
+/* Steps 1 and 2 on the UTF-16 text in n->u[0] (len units). The result is in
+ * n->u[*which], *out_len units. */
+static sh_status icu_steps(sh_normalizer *n, int32_t len, int *which, int32_t *out_len)
+{
+    int cur = 0;
+    sh_status st;
+    if (n->opt.nfkc_casefold) {
+        if ((st = icu_normalize(n->nfkc_cf, n->u[0].p, len, &n->u[1], &len)) != SH_OK)
+            return st;
+        cur = 1;
+    }
+    if (n->opt.drop_marks) {
+        int other = cur == 1 ? 2 : 1;
+        if ((st = icu_normalize(n->nfd, n->u[cur].p, len, &n->u[other], &len)) != SH_OK)
+            return st;
+        /* Drop the nonspacing marks, in place. */
+        UChar *p = n->u[other].p;
+        int32_t i = 0, w = 0;
+        while (i < len) {
+            UChar32 c;
+            int32_t start = i;
+            U16_NEXT(p, i, len, c);
+            if (is_diacritic(c))
+                continue;
+            while (start < i)
+                p[w++] = p[start++];
+        }
+        if ((st = icu_normalize(n->nfc, p, w, &n->u[cur == 1 ? 0 : 2], &len)) != SH_OK)
+            return st;
+        cur = cur == 1 ? 0 : 2;
+    }
+    *which = cur;
+    *out_len = len;
+    return SH_OK;
+}
+
+/* Steps 3 to 7 on one code point: what c becomes. Returns KIND_DROP,
+ * KIND_SPACE, or KIND_KEEP with *to set to the code point to write. */
+static enum kind map_code_point(const sh_norm_options *o, UChar32 c, UChar32 *to)
+{
+    int8_t type = u_charType(c);
+    *to = c;
+    if (o->drop_format && (c == 0x0640 || type == U_FORMAT_CHAR))
+        return KIND_DROP;
+    if (o->fold_arabic) {
+        switch (c) {
+        case 0x0622: /* آ */
+        case 0x0623: /* أ */
+        case 0x0625: /* إ */
+        case 0x0671: /* ٱ */
+            *to = 0x0627;
+            return KIND_KEEP;
+        case 0x0649: /* ى */
+        case 0x06CC: /* ی */
+            *to = 0x064A;
+            return KIND_KEEP;
+        case 0x0629: /* ة */
+            *to = 0x0647;
+            return KIND_KEEP;
+        case 0x06A9: /* ک */
+            *to = 0x0643;
+            return KIND_KEEP;
+        default: break;
+        }
+    }
+    if (o->fold_digits && type == U_DECIMAL_DIGIT_NUMBER) {
+        int32_t v = u_charDigitValue(c);
+        if (v >= 0 && v <= 9) {
+            *to = '0' + v;
+            return KIND_KEEP;
+        }
+    }
+    if (o->punct_to_space) {
+        switch (type) {
+        case U_DASH_PUNCTUATION:
+        case U_START_PUNCTUATION:
+        case U_END_PUNCTUATION:
+        case U_CONNECTOR_PUNCTUATION:
+        case U_OTHER_PUNCTUATION:
+        case U_INITIAL_PUNCTUATION:
+        case U_FINAL_PUNCTUATION:
+        case U_MATH_SYMBOL:
+        case U_CURRENCY_SYMBOL:
+        case U_MODIFIER_SYMBOL:
+        case U_OTHER_SYMBOL:
+        case U_CONTROL_CHAR: return KIND_SPACE;
+        default: break;
+        }
+    }
+    if (o->collapse_space && u_isUWhiteSpace(c))
+        return KIND_SPACE;
+    return KIND_KEEP;
+}
+
+/* Runs every step on the UTF-16 text in n->u[0] and writes the UTF-8 result to
+ * n->mapped, with each separator written as one ' '. */
+static sh_status map_utf16(sh_normalizer *n, int32_t len)
+{
+    int which;
+    sh_status st = icu_steps(n, len, &which, &len);
+    if (st != SH_OK)
+        return st;
+    n->mapped.len = 0;
+    if ((st = sh_buf_reserve(&n->mapped, (size_t)len * 3 + 4)) != SH_OK)
+        return st;
+    const UChar *p = n->u[which].p;
+    int32_t i = 0;
+    while (i < len) {
+        UChar32 c, to;
+        U16_NEXT(p, i, len, c);
+        enum kind k = map_code_point(&n->opt, c, &to);
+        if (k == KIND_DROP)
+            continue;
+        if (k == KIND_SPACE)
+            to = ' ';
+        size_t w = n->mapped.len;
+        U8_APPEND_UNSAFE((uint8_t *)n->mapped.data, w, to);
+        n->mapped.len = w;
+    }
+    n->mapped.data[n->mapped.len] = '\0';
+    return SH_OK;
+}
+
+/* Fills the table entry of BMP code point c. */
+static sh_status compute_entry(sh_normalizer *n, UChar32 c)
+{
+    uint32_t e = E_DONE;
+    if (!n->seg || unorm2_hasBoundaryBefore(n->seg, c))
+        e |= E_BOUNDARY;
+    if (U_IS_SURROGATE(c)) { /* never reached from valid UTF-8 */
+        n->table[c] = e | ((uint32_t)KIND_DROP << 28);
+        return SH_OK;
+    }
+    sh_status st = ubuf_reserve(&n->u[0], 2);
+    if (st != SH_OK)
+        return st;
+    n->u[0].p[0] = (UChar)c;
+    if ((st = map_utf16(n, 1)) != SH_OK)
+        return st;
+
+    char self[4];
+    size_t self_len = 0;
+    U8_APPEND_UNSAFE((uint8_t *)self, self_len, c);
+    const char *m = n->mapped.data;
+    size_t mlen = n->mapped.len;
+    enum kind k;
+    if (mlen == 0)
+        k = KIND_DROP;
+    else if (strspn(m, " ") == mlen)
+        k = KIND_SPACE;
+    else if (mlen == self_len && memcmp(m, self, mlen) == 0)
+        k = KIND_KEEP;
+    else
+        k = KIND_MAP;
+    if (k == KIND_MAP) {
+        if (mlen > MAX_MAP_LEN || n->pool.len + mlen > MAX_POOL)
+            return SH_ERR_TOO_LONG; /* cannot happen with Unicode's mappings */
+        e |= (uint32_t)mlen << 20 | (uint32_t)n->pool.len;
+        if ((st = sh_buf_append(&n->pool, m, mlen)) != SH_OK)
+            return st;
+    }
+    n->table[c] = e | (uint32_t)k << 28;
+    return SH_OK;
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* Writes to out, turning runs of separators into one space (none at the
+ * ends) when the profile collapses spaces. */
+typedef struct writer {
+    sh_buf *out;
+    bool collapse;
+    bool pending_space;
+} writer;
+
+static inline sh_status write_text(writer *w, const char *s, size_t len)
+{
+    if (sh_buf_reserve(w->out, len + 1) != SH_OK)
+        return SH_ERR_NOMEM;
+    char *d = w->out->data + w->out->len;
+    if (w->pending_space) {
+        *d++ = ' ';
+        w->pending_space = false;
+    }
+    memcpy(d, s, len);
+    w->out->len = (size_t)(d + len - w->out->data);
+    return SH_OK;
+}
+
+static inline sh_status write_space(writer *w)
+{
+    if (!w->collapse)
+        return write_text(w, " ", 1);
+    if (w->out->len > 0)
+        w->pending_space = true;
+    return SH_OK;
+}
+
+/* Writes text that may hold spaces (a replacement or an ICU result). */
+static sh_status write_mixed(writer *w, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] == ' ') {
+            sh_status st = write_space(w);
+            if (st != SH_OK)
+                return st;
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < len && s[j] != ' ')
+            j++;
+        sh_status st = write_text(w, s + i, j - i);
+        if (st != SH_OK)
+            return st;
+        i = j;
+    }
+    return SH_OK;
+}
+
+/* ------------------------------------------------------------- the API */
+
+sh_normalizer *sh_normalizer_new(const sh_norm_options *o, sh_status *st_out)
+{
+    sh_status st = SH_ERR_NOMEM;
+    sh_normalizer *n = calloc(1, sizeof *n);
+    if (!n)
+        goto fail;
+    if (o)
+        n->opt = *o;
+    else
+        sh_norm_options_default(&n->opt);
+    n->table = calloc(0x10000, sizeof *n->table);
+    if (!n->table)
+        goto fail;
+
+    UErrorCode err = U_ZERO_ERROR;
+    n->nfkc_cf = unorm2_getNFKCCasefoldInstance(&err);
+    n->nfd = unorm2_getNFDInstance(&err);
+    n->nfc = unorm2_getNFCInstance(&err);
+    if (U_FAILURE(err)) {
+        st = SH_ERR_ICU;
+        goto fail;
+    }
+    n->seg = n->opt.nfkc_casefold ? n->nfkc_cf : n->opt.drop_marks ? n->nfc : NULL;
+
+    UVersionInfo icu, uni;
+    char icu_s[U_MAX_VERSION_STRING_LENGTH], uni_s[U_MAX_VERSION_STRING_LENGTH];
+    u_getVersion(icu);
+    u_versionToString(icu, icu_s);
+    u_getUnicodeVersion(uni);
+    u_versionToString(uni, uni_s);
+    const struct {
+        bool on;
+        const char *name;
+    } steps[] = {
+        {n->opt.nfkc_casefold, "nfkc_cf"}, {n->opt.drop_marks, "marks"},
+        {n->opt.drop_format, "format"},    {n->opt.fold_arabic, "arabic"},
+        {n->opt.fold_digits, "digits"},    {n->opt.punct_to_space, "punct"},
+        {n->opt.collapse_space, "space"},
+    };
+    char names[96] = "";
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (!steps[i].on)
+            continue;
+        if (names[0])
+            strcat(names, "+");
+        strcat(names, steps[i].name);
+    }
+    snprintf(n->profile, sizeof n->profile, "sh-norm/1 %s icu/%s unicode/%s",
+             names[0] ? names : "none", icu_s, uni_s);
+    if (st_out)
+        *st_out = SH_OK;
+    return n;
+fail:
+    sh_normalizer_free(n);
+    if (st_out)
+        *st_out = st;
+    return NULL;
+}
+
+void sh_normalizer_free(sh_normalizer *n)
+{
+    if (!n)
+        return;
+    free(n->table);
+    sh_buf_free(&n->pool);
+    sh_buf_free(&n->mapped);
+    for (int i = 0; i < 3; i++)
+        free(n->u[i].p);
+    free(n);
+}
+
+const char *sh_normalizer_profile(const sh_normalizer *n) { return n->profile; }
+
+/* The entry of BMP code point c, computed on first use (0 on failure). */
+static inline uint32_t entry_of(sh_normalizer *n, UChar32 c, sh_status *st)
+{
+    uint32_t e = n->table[c];
+    if (e & E_DONE)
+        return e;
+    *st = compute_entry(n, c);
+    return *st == SH_OK ? n->table[c] : 0;
+}
+
+/* Does the code point at text[i] start a new segment? */
+static inline bool starts_segment(sh_normalizer *n, const char *text, size_t i, size_t len,
+                                  sh_status *st)
+{
+    UChar32 c;
+    size_t j = i;
+    U8_NEXT(text, j, len, c);
+    if (c < 0)
+        return true; /* reported when it is read as the current code point */
+    if (c <= 0xFFFF)
+        return (entry_of(n, c, st) & E_BOUNDARY) != 0;
+    return !n->seg || unorm2_hasBoundaryBefore(n->seg, c);
+}
+
+/* Runs the ICU path on text[start..end) and writes the result. */
+static sh_status write_segment_icu(sh_normalizer *n, writer *w, const char *text, size_t start,
+                                   size_t end)
+{
+    sh_status st = ubuf_reserve(&n->u[0], (int32_t)(end - start) + 1);
+    if (st != SH_OK)
+        return st;
+    UErrorCode err = U_ZERO_ERROR;
+    int32_t ulen;
+    u_strFromUTF8(n->u[0].p, n->u[0].cap, &ulen, text + start, (int32_t)(end - start), &err);
+    if (U_FAILURE(err))
+        return SH_ERR_BAD_UTF8;
+    if ((st = map_utf16(n, ulen)) != SH_OK)
+        return st;
+    return write_mixed(w, n->mapped.data, n->mapped.len);
+}
+
+sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *out)
+{
+    out->len = 0;
+    if (sh_buf_reserve(out, len + 1) != SH_OK)
+        return SH_ERR_NOMEM;
+    out->data[0] = '\0';
+    if (len > INT32_MAX)
+        return SH_ERR_TOO_LONG;
+    size_t bad = sh_utf8_check(text, len);
+    if (bad != len)
+        return SH_ERR_BAD_UTF8;
+
+    writer w = {out, n->opt.collapse_space, false};
+    sh_status st = SH_OK;
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        UChar32 c;
+        U8_NEXT(text, i, len, c);
+        /* Extend the segment over code points that interact with it. */
+        size_t end = i;
+        while (end < len && !starts_segment(n, text, end, len, &st)) {
+            if (st != SH_OK)
+                goto done;
+            UChar32 d;
+            U8_NEXT(text, end, len, d);
+        }
+        if (st != SH_OK)
+            goto done;
+        if (end != i || c > 0xFFFF) {
+            if ((st = write_segment_icu(n, &w, text, start, end)) != SH_OK)
+                goto done;
+            i = end;
+            continue;
+        }
+        uint32_t e = entry_of(n, c, &st);
+        if (st != SH_OK)
+            goto done;
+        switch (E_KIND(e)) {
+        case KIND_KEEP: st = write_text(&w, text + start, i - start); break;
+        case KIND_DROP: break;
+        case KIND_SPACE: st = write_space(&w); break;
+        case KIND_MAP: st = write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e)); break;
+        }
+        if (st != SH_OK)
+            goto done;
+    }
+done:
+    if (st != SH_OK)
+        out->len = 0;
+    out->data[out->len] = '\0';
+    return st;
+}

@@ -1,0 +1,164 @@
+/*
+ * shingle.h - normalise text, cut it into words and word shingles, hash them.
+ *
+ * The library under dedup. It does no I/O, keeps no global state and never
+ * exits: every function returns its errors. Objects made by a *_new function
+ * are freed by the matching *_free and are used by one thread at a time;
+ * threads that work in parallel each make their own.
+ *
+ * Memory: buffers passed in are owned by the caller. Functions that produce
+ * text or arrays write into caller-owned growable structures (sh_buf,
+ * sh_tokens) and may realloc their storage; the caller frees them with
+ * sh_buf_free / sh_tokens_free. Nothing returned points into library-owned
+ * memory unless the comment says so.
+ *
+ * Text is UTF-8. Functions that read text check it and return
+ * SH_ERR_BAD_UTF8 for invalid input; sh_utf8_check finds the offset.
+ */
+#ifndef SHINGLE_H
+#define SHINGLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SH_VERSION "0.1.0"
+
+typedef enum sh_status {
+    SH_OK = 0,
+    SH_ERR_NOMEM,       /* an allocation failed */
+    SH_ERR_INVALID_ARG, /* an argument is out of range (see the function) */
+    SH_ERR_BAD_UTF8,    /* the input text is not valid UTF-8 */
+    SH_ERR_ICU,         /* ICU reported an error (data missing, ...) */
+    SH_ERR_TOO_LONG     /* a text is longer than the library can index (2^31 bytes) */
+} sh_status;
+
+/* A short English description of a status. Static storage; never NULL. */
+const char *sh_status_str(sh_status st);
+
+/* ------------------------------------------------------------------ buffers */
+
+/* A growable byte string owned by the caller. Zero-initialise it before first
+ * use ("sh_buf b = {0};"). Library functions that fill one replace its
+ * contents, keep data NUL-terminated, and may move data. */
+typedef struct sh_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} sh_buf;
+
+/* Frees b->data and zeroes *b. Safe on a zeroed buffer. */
+void sh_buf_free(sh_buf *b);
+/* Makes room for extra more bytes (and a NUL) in b. SH_ERR_NOMEM on failure,
+ * b unchanged. */
+sh_status sh_buf_reserve(sh_buf *b, size_t extra);
+/* Appends s[0..n) to b and NUL-terminates it. SH_ERR_NOMEM on failure, b
+ * unchanged. */
+sh_status sh_buf_append(sh_buf *b, const char *s, size_t n);
+
+/* Returns the offset of the first byte of s[0..len) that does not start or
+ * continue a valid UTF-8 sequence (overlong forms, surrogates, code points
+ * above U+10FFFF and truncated sequences are invalid), or len when all of s
+ * is valid. */
+size_t sh_utf8_check(const char *s, size_t len);
+
+/* --------------------------------------------------------------- normaliser */
+
+/* One flag per step, applied in this order. */
+typedef struct sh_norm_options {
+    bool nfkc_casefold;  /* Unicode NFKC with case folding (NFKC_Casefold) */
+    bool drop_marks;     /* drop nonspacing marks: harakat, superscript alef,
+                            Latin accents (after canonical decomposition) */
+    bool drop_format;    /* drop tatweel U+0640 and format controls (Cf) */
+    bool fold_arabic;    /* أ إ آ ٱ -> ا, ى -> ي, ة -> ه, ی -> ي, ک -> ك */
+    bool fold_digits;    /* decimal digits of any script -> ASCII by value */
+    bool punct_to_space; /* punctuation, symbols, controls -> word separator */
+    bool collapse_space; /* runs of separators -> one space, none at the ends */
+} sh_norm_options;
+
+/* Fills *o with the default profile: every step on. */
+void sh_norm_options_default(sh_norm_options *o);
+
+typedef struct sh_normalizer sh_normalizer;
+
+/* Makes a normaliser for options o (NULL: the defaults). Returns NULL and sets
+ * *st (when st is not NULL) on failure: SH_ERR_NOMEM or SH_ERR_ICU. */
+sh_normalizer *sh_normalizer_new(const sh_norm_options *o, sh_status *st);
+void sh_normalizer_free(sh_normalizer *n);
+
+/* A string naming the profile, the library version and the ICU and Unicode
+ * versions, e.g. "sh-norm/1 nfkc_cf+marks+format+arabic+digits+punct+space
+ * icu/72.1 unicode/15.0". Two normalisers with the same profile string give
+ * the same output for the same input. Owned by n; valid until n is freed. */
+const char *sh_normalizer_profile(const sh_normalizer *n);
+
+/* Normalises text[0..len) into out (replacing its contents). With the default
+ * profile the output is lower-case words separated by single spaces, with no
+ * space at either end; it is empty when the text has no words.
+ * Errors: SH_ERR_BAD_UTF8 (out is then empty), SH_ERR_NOMEM, SH_ERR_ICU. */
+sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *out);
+
+/* ---------------------------------------------------------------- tokeniser */
+
+/* A word: bytes [off, off+len) of sh_tokens.text. */
+typedef struct sh_token {
+    uint32_t off;
+    uint32_t len;
+} sh_token;
+
+/* Words and the text they point into. text holds the words separated by
+ * single spaces, so the words i..j are the contiguous bytes from v[i].off to
+ * v[j].off + v[j].len. Zero-initialise before first use. */
+typedef struct sh_tokens {
+    sh_token *v;
+    size_t n;
+    size_t cap;
+    sh_buf text;
+} sh_tokens;
+
+/* Empties t, keeping its storage. */
+void sh_tokens_clear(sh_tokens *t);
+/* Frees t's storage and zeroes *t. */
+void sh_tokens_free(sh_tokens *t);
+
+typedef struct sh_tokenizer sh_tokenizer;
+
+/* Makes a tokeniser. NULL and *st set on failure (SH_ERR_NOMEM, SH_ERR_ICU). */
+sh_tokenizer *sh_tokenizer_new(sh_status *st);
+void sh_tokenizer_free(sh_tokenizer *t);
+
+/* Appends the words of norm[0..len), normalised text, to out. Words are
+ * found by ICU's word break rules, keeping words (letters, numbers, kana,
+ * ideographs) and skipping spaces and punctuation; scripts written without
+ * spaces (Thai, Lao, Khmer, Myanmar, Chinese, Japanese) are segmented with
+ * ICU's dictionaries. Text in scripts that separate words with spaces takes a
+ * fast path that gives the same words. Errors: SH_ERR_BAD_UTF8, SH_ERR_NOMEM,
+ * SH_ERR_ICU, SH_ERR_TOO_LONG (out->text would pass 2^31 bytes). */
+sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *out);
+
+/* ------------------------------------------------------- shingles and keys */
+
+/* A 128-bit key: XXH3-128 of a normalised text. */
+typedef struct sh_key {
+    uint64_t lo;
+    uint64_t hi;
+} sh_key;
+
+/* The exact key of s[0..len), seeded. Equal texts give equal keys. */
+sh_key sh_key_of(const char *s, size_t len, uint64_t seed);
+
+static inline bool sh_key_equal(sh_key a, sh_key b) { return a.lo == b.lo && a.hi == b.hi; }
+
+/* The number of shingles sh_shingles writes for count words: 0 for none,
+ * 1 when 0 < count < k, count - k + 1 otherwise. */
+size_t sh_shingle_count(size_t count, unsigned k);
+
+/* Writes the 64-bit seeded XXH3 hashes of the word k-grams of words
+ * first..first+count-1 of t into out, which must hold sh_shingle_count(count,
+ * k) values; a k-gram is hashed as its words joined by single spaces. Fewer
+ * than k words make one shingle of all of them. Returns the number written.
+ * k must be at least 1 and the words must lie in t (else 0 is returned). */
+size_t sh_shingles(const sh_tokens *t, size_t first, size_t count, unsigned k, uint64_t seed,
+                   uint64_t *out);
+
+#endif /* SHINGLE_H */

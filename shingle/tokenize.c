@@ -1,0 +1,176 @@
+/*
+ * tokenize.c - words of normalised text (sh_tokenize).
+ *
+ * Words follow ICU's word break rules. Normalised text has no punctuation and
+ * single spaces between runs of letters and digits; in a script that puts
+ * spaces between words, ICU's rules never break inside such a run, so the
+ * words are simply the space-separated runs. Runs holding a character of a
+ * script written without spaces (Thai, Lao, Khmer, Myanmar, Han, kana) go
+ * through ICU's word break iterator, which segments them with its
+ * dictionaries.
+ */
+#include "shingle.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ubrk.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+#include <unicode/utext.h>
+#include <unicode/utf8.h>
+
+struct sh_tokenizer {
+    UBreakIterator *words;
+};
+
+sh_tokenizer *sh_tokenizer_new(sh_status *st)
+{
+    sh_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) {
+        if (st)
+            *st = SH_ERR_NOMEM;
+        return NULL;
+    }
+    UErrorCode err = U_ZERO_ERROR;
+    t->words = ubrk_open(UBRK_WORD, "", NULL, 0, &err);
+    if (U_FAILURE(err)) {
+        free(t);
+        if (st)
+            *st = SH_ERR_ICU;
+        return NULL;
+    }
+    if (st)
+        *st = SH_OK;
+    return t;
+}
+
+void sh_tokenizer_free(sh_tokenizer *t)
+{
+    if (!t)
+        return;
+    ubrk_close(t->words);
+    free(t);
+}
+
+void sh_tokens_clear(sh_tokens *t)
+{
+    t->n = 0;
+    t->text.len = 0;
+    if (t->text.data)
+        t->text.data[0] = '\0';
+}
+
+void sh_tokens_free(sh_tokens *t)
+{
+    free(t->v);
+    sh_buf_free(&t->text);
+    t->v = NULL;
+    t->n = t->cap = 0;
+}
+
+/* Appends the word s[0..len) (no spaces in it) to out. */
+static sh_status add_word(sh_tokens *out, const char *s, size_t len)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 256;
+        sh_token *v = realloc(out->v, cap * sizeof *v);
+        if (!v)
+            return SH_ERR_NOMEM;
+        out->v = v;
+        out->cap = cap;
+    }
+    size_t sep = out->n > 0 ? 1 : 0;
+    if (out->text.len + sep + len > INT32_MAX)
+        return SH_ERR_TOO_LONG;
+    sh_status st = sh_buf_reserve(&out->text, sep + len);
+    if (st != SH_OK)
+        return st;
+    if (sep)
+        out->text.data[out->text.len++] = ' ';
+    out->v[out->n].off = (uint32_t)out->text.len;
+    out->v[out->n].len = (uint32_t)len;
+    memcpy(out->text.data + out->text.len, s, len);
+    out->text.len += len;
+    out->text.data[out->text.len] = '\0';
+    out->n++;
+    return SH_OK;
+}
+
+/* Is c in a script that ICU segments with a dictionary? */
+static bool needs_dictionary(UChar32 c)
+{
+    switch (u_getIntPropertyValue(c, UCHAR_LINE_BREAK)) {
+    case U_LB_COMPLEX_CONTEXT: /* Thai, Lao, Khmer, Myanmar */
+    case U_LB_IDEOGRAPHIC:
+    case U_LB_CONDITIONAL_JAPANESE_STARTER: return true;
+    default: break;
+    }
+    UErrorCode err = U_ZERO_ERROR;
+    UScriptCode sc = uscript_getScript(c, &err);
+    return sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA || sc == USCRIPT_KATAKANA;
+}
+
+/* Splits the space-free run s[0..len) with ICU's word break iterator. */
+static sh_status split_with_icu(sh_tokenizer *t, const char *s, size_t len, sh_tokens *out)
+{
+    UErrorCode err = U_ZERO_ERROR;
+    UText *ut = utext_openUTF8(NULL, s, (int64_t)len, &err);
+    if (U_FAILURE(err))
+        return SH_ERR_ICU;
+    ubrk_setUText(t->words, ut, &err);
+    if (U_FAILURE(err)) {
+        utext_close(ut);
+        return SH_ERR_ICU;
+    }
+    sh_status st = SH_OK;
+    int32_t start = ubrk_first(t->words);
+    for (int32_t end = ubrk_next(t->words); end != UBRK_DONE;
+         start = end, end = ubrk_next(t->words)) {
+        if (ubrk_getRuleStatus(t->words) < UBRK_WORD_NONE_LIMIT)
+            continue; /* spaces, punctuation */
+        if ((st = add_word(out, s + start, (size_t)(end - start))) != SH_OK)
+            break;
+    }
+    /* Leave the iterator pointing at no text of ours. */
+    ubrk_setText(t->words, NULL, 0, &err);
+    utext_close(ut);
+    return st;
+}
+
+sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *out)
+{
+    if (sh_utf8_check(norm, len) != len)
+        return SH_ERR_BAD_UTF8;
+    size_t i = 0;
+    while (i < len) {
+        /* Skip separators: spaces, and anything else that is not a word
+         * character in text normalised with other options. */
+        while (i < len && (norm[i] == ' ' || norm[i] == '\n' || norm[i] == '\t' || norm[i] == '\r'))
+            i++;
+        size_t start = i;
+        bool simple = true;
+        while (i < len && norm[i] != ' ' && norm[i] != '\n' && norm[i] != '\t' && norm[i] != '\r') {
+            unsigned char b = (unsigned char)norm[i];
+            if (b < 0x80) {
+                if (!((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')))
+                    simple = false; /* punctuation left in: let ICU decide */
+                i++;
+                continue;
+            }
+            UChar32 c;
+            U8_NEXT(norm, i, len, c);
+            if (c >= 0x0800 && simple && needs_dictionary(c))
+                simple = false;
+            else if (simple && !u_isalnum(c) && u_charType(c) != U_NON_SPACING_MARK &&
+                     u_charType(c) != U_COMBINING_SPACING_MARK)
+                simple = false;
+        }
+        if (i == start)
+            break;
+        sh_status st = simple ? add_word(out, norm + start, i - start)
+                              : split_with_icu(t, norm + start, i - start, out);
+        if (st != SH_OK)
+            return st;
+    }
+    return SH_OK;
+}

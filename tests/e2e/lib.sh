@@ -1,0 +1,45 @@
+# Shared helpers for the end-to-end tests. Each test script sources this file,
+# calls `ok NAME` / `not_ok NAME [why]` (or the helpers below) and ends with
+# `finish`. tests/run.sh counts the "ok" and "not ok" lines of every script.
+#
+# Environment set by the Makefile: DEDUP and SHINGLE (the binaries under test),
+# FIXTURES (the fixtures folder), TMPDIR_TEST (a scratch folder for this run).
+set -u
+: "${DEDUP:?}" "${SHINGLE:?}" "${FIXTURES:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/dedup-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+_failed=0
+
+ok() { echo "ok - $1"; }
+not_ok() {
+    echo "not ok - $1"
+    [ $# -gt 1 ] && printf '    %s\n' "$2" | head -c 4000
+    _failed=1
+}
+
+# expect_status NAME WANT CMD...: run CMD, compare its exit status.
+expect_status() {
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    if [ "$got" = "$want" ]; then ok "$name"; else
+        not_ok "$name" "exit $got, want $want; stderr: $(head -c 600 "$T/err")"
+    fi
+}
+
+# expect_same NAME EXPECTED_FILE ACTUAL_FILE: byte-identical files.
+expect_same() {
+    if cmp -s "$2" "$3"; then ok "$1"; else
+        not_ok "$1" "$(diff -u "$2" "$3" | head -40)"
+    fi
+}
+
+# expect_grep NAME PATTERN FILE: FILE has a line matching the fixed string.
+expect_grep() {
+    if grep -qF -- "$2" "$3"; then ok "$1"; else
+        not_ok "$1" "no line with '$2' in: $(head -c 600 "$3")"
+    fi
+}
+
+finish() { exit "$_failed"; }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints one summary line: "N passed, N failed".
+#
+#   tests/run.sh          the normal build, then the ASan+UBSan build
+#   tests/run.sh asan     the ASan+UBSan build only
+#
+# Suites: the cmocka unit tests (build/tests/test_*) and the end-to-end
+# scripts (tests/e2e/*.sh, which print "ok - NAME" / "not ok - NAME").
+# A sanitizer report makes the test that triggered it fail: the sanitizer
+# builds abort on the first report and the scripts check exit statuses and
+# stderr.
+set -u
+cd "$(dirname "$0")/.."
+root=$PWD
+passed=0
+failed=0
+failures=()
+
+run_unit() { # binary label
+    local out
+    out=$("$1" 2>&1)
+    local st=$?
+    local p f
+    p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' | tail -1)
+    p=${p:-0}
+    f=${f:-0}
+    if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi # crashed or sanitizer abort
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" != 0 ]; then
+        failures+=("$2")
+        printf '%s\n' "$out" | grep -v '^\[ \(RUN\|      OK\) ' | sed 's/^/    /' | head -60
+    fi
+    echo "$2: $p passed, $f failed"
+}
+
+run_e2e() { # script label dedup shingle
+    local out
+    out=$(DEDUP=$3 SHINGLE=$4 FIXTURES=$root/fixtures bash "$1" 2>&1)
+    local st=$?
+    local p f
+    p=$(printf '%s\n' "$out" | grep -c '^ok - ')
+    f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
+    if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" != 0 ]; then
+        failures+=("$2")
+        printf '%s\n' "$out" | grep -v '^ok - ' | sed 's/^/    /' | head -80
+    fi
+    echo "$2: $p passed, $f failed"
+}
+
+builds=(normal asan)
+[ "${1:-}" = asan ] && builds=(asan)
+# Sanitizer reports go to files as well as stderr, so a report is seen even
+# where a test does not look at stderr.
+sanlogs=$(mktemp -d "${TMPDIR:-/tmp}/dedup-san.XXXXXX")
+trap 'rm -rf "$sanlogs"' EXIT
+export ASAN_OPTIONS=detect_leaks=1:exitcode=99:log_path=$sanlogs/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99:log_path=$sanlogs/ubsan
+
+# Counts a failure for every sanitizer log written since the last call.
+check_sanitizer_logs() { # label
+    local logs
+    logs=$(find "$sanlogs" -type f 2>/dev/null)
+    [ -z "$logs" ] && return
+    failed=$((failed + 1))
+    failures+=("$1 (sanitizer)")
+    echo "$1: sanitizer report:"
+    cat $logs | head -40 | sed 's/^/    /'
+    rm -f $logs
+}
+for b in "${builds[@]}"; do
+    if [ "$b" = normal ]; then
+        units=build/tests; dedup=$root/bin/dedup; shingle=$root/bin/shingle
+    else
+        units=build/asan/tests; dedup=$root/build/asan/bin/dedup; shingle=$root/build/asan/bin/shingle
+    fi
+    for t in "$units"/test_*; do
+        [ -x "$t" ] || continue
+        run_unit "$t" "$b $(basename "$t")"
+        check_sanitizer_logs "$b $(basename "$t")"
+    done
+    for s in tests/e2e/*.sh; do
+        [ "$(basename "$s")" = lib.sh ] && continue
+        run_e2e "$s" "$b $(basename "$s" .sh)" "$dedup" "$shingle"
+        check_sanitizer_logs "$b $(basename "$s" .sh)"
+    done
+done
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed suites: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

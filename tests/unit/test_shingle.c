@@ -1,0 +1,256 @@
+/*
+ * test_shingle.c - unit tests of the shingle library: normaliser, tokeniser,
+ * shingles and keys, with exact expected strings.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "shingle.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+typedef struct fixture {
+    sh_normalizer *norm;
+    sh_tokenizer *tok;
+    sh_buf out;
+    sh_tokens words;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    sh_status st;
+    f->norm = sh_normalizer_new(NULL, &st);
+    assert_non_null(f->norm);
+    f->tok = sh_tokenizer_new(&st);
+    assert_non_null(f->tok);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sh_normalizer_free(f->norm);
+    sh_tokenizer_free(f->tok);
+    sh_buf_free(&f->out);
+    sh_tokens_free(&f->words);
+    free(f);
+    return 0;
+}
+
+/* Normalises in and checks the result is exactly want. */
+static void expect_norm(fixture *f, const char *in, const char *want)
+{
+    assert_int_equal(sh_normalize(f->norm, in, strlen(in), &f->out), SH_OK);
+    assert_string_equal(f->out.data, want);
+    assert_int_equal(f->out.len, strlen(want));
+}
+
+/* Tokenises normalised text and checks the words, given as "a|b|c". */
+static void expect_words(fixture *f, const char *in, const char *want)
+{
+    assert_int_equal(sh_normalize(f->norm, in, strlen(in), &f->out), SH_OK);
+    sh_tokens_clear(&f->words);
+    assert_int_equal(sh_tokenize(f->tok, f->out.data, f->out.len, &f->words), SH_OK);
+    char got[1024] = "";
+    for (size_t i = 0; i < f->words.n; i++) {
+        if (i)
+            strcat(got, "|");
+        strncat(got, f->words.text.data + f->words.v[i].off, f->words.v[i].len);
+    }
+    assert_string_equal(got, want);
+}
+
+static void arabic_harakat(void **state)
+{
+    expect_norm(*state, "مُحَمَّدٌ", "محمد");
+    expect_norm(*state, "اجتماعًا واجتماعاً", "اجتماعا واجتماعا");
+    /* superscript alef U+0670 */
+    expect_norm(*state, "هٰذا", "هذا");
+    /* alef followed by a combining hamza above composes, then folds */
+    expect_norm(*state, "ا\u0654ب", "اب");
+}
+
+static void arabic_tatweel_and_format(void **state)
+{
+    expect_norm(*state, "العـــربيــة", "العربيه");
+    /* ZWJ, ZWNJ, RLM, ALM U+061C and a BOM are dropped */
+    expect_norm(*state, "a\u200Db\u200Cc\u200Fd\u061Ce\uFEFFf", "abcdef");
+}
+
+static void arabic_letter_variants(void **state)
+{
+    expect_norm(*state, "أحمد إبراهيم آمنة ٱلله", "احمد ابراهيم امنه الله");
+    expect_norm(*state, "مصطفى على", "مصطفي علي");
+    expect_norm(*state, "مدرسة", "مدرسه");
+    /* Persian yeh and keheh */
+    expect_norm(*state, "کتابی", "كتابي");
+}
+
+static void digits_of_every_script(void **state)
+{
+    expect_norm(*state, "٢٠١٩", "2019");
+    expect_norm(*state, "۱۳۹۸", "1398");     /* Persian */
+    expect_norm(*state, "२०२०", "2020");     /* Devanagari */
+    expect_norm(*state, "２０２１年", "2021年"); /* full-width */
+    expect_norm(*state, "٢٠ ديسمبر، ٢٠١٩", "20 ديسمبر 2019");
+}
+
+static void punctuation_and_symbols(void **state)
+{
+    expect_norm(*state, "«مرحبا»، كيف؟ “نعم”؛ لا", "مرحبا كيف نعم لا");
+    expect_norm(*state, "a,b.c;d:e!f?g(h)i[j]k{l}m\"n'o-p_q/r\\s@t#u$v%w^x&y*z", "a b c d e f g h i j k l m n o p q r s t u v w x y z");
+    expect_norm(*state, "price: 5€ + 3$ = 8 ✓ 😀", "price 5 3 8");
+    expect_norm(*state, "  \t spaced \n out \r\n  ", "spaced out");
+    expect_norm(*state, "...", "");
+    expect_norm(*state, "", "");
+}
+
+static void latin_accents_and_case(void **state)
+{
+    expect_norm(*state, "Élève à l'école, FAÇADE", "eleve a l ecole facade");
+    expect_norm(*state, "Straße GROSS", "strasse gross");
+    expect_norm(*state, "Ǆemal Ωmega ΣΊΣΥΦΟΣ", "dzemal ωmega σισυφοσ");
+    /* a decomposed accent gives the same as a precomposed one */
+    expect_norm(*state, "cafe\u0301 café", "cafe cafe");
+}
+
+static void compatibility_forms(void **state)
+{
+    expect_norm(*state, "ＡＢＣ１２３ ｄｅｆ", "abc123 def");
+    expect_norm(*state, "ﬁne ½ x²", "fine 1 2 x2");
+    expect_norm(*state, "\U0001D400\U0001D401", "ab"); /* mathematical bold */
+    expect_norm(*state, "ﻻ", "لا");                      /* Arabic presentation form */
+}
+
+static void thai_keeps_its_vowels(void **state)
+{
+    expect_norm(*state, "ภาษาไทยเป็นภาษาที่สวยงาม", "ภาษาไทยเป็นภาษาที่สวยงาม");
+}
+
+static void already_normalised_is_unchanged(void **state)
+{
+    const char *texts[] = {
+        "اهلا وسهلا 2019 hello",
+        "الامانه العامه لمجلس التعاون تشارك في اجتماع وزراء الداخليه العرب",
+        "strasse eleve 我们今天 ภาษาไทย",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        expect_norm(*state, texts[i], texts[i]);
+}
+
+static void invalid_utf8_is_an_error(void **state)
+{
+    fixture *f = *state;
+    const char bad[] = "ok \xff no";
+    assert_int_equal(sh_normalize(f->norm, bad, sizeof bad - 1, &f->out), SH_ERR_BAD_UTF8);
+    assert_int_equal(f->out.len, 0);
+    assert_int_equal(sh_utf8_check(bad, sizeof bad - 1), 3);
+    assert_int_equal(sh_utf8_check("\xc0\xaf", 2), 0);         /* overlong */
+    assert_int_equal(sh_utf8_check("a\xed\xa0\x80", 4), 1);    /* surrogate */
+    assert_int_equal(sh_utf8_check("ab\xf4\x90\x80\x80", 6), 2); /* above U+10FFFF */
+    assert_int_equal(sh_utf8_check("abc\xe2\x82", 5), 3);      /* truncated */
+    assert_int_equal(sh_utf8_check("é ٢ 😀", strlen("é ٢ 😀")), strlen("é ٢ 😀"));
+}
+
+static void options_turn_steps_off(void **state)
+{
+    (void)state;
+    sh_norm_options o;
+    sh_norm_options_default(&o);
+    o.fold_digits = false;
+    o.fold_arabic = false;
+    o.drop_marks = false;
+    sh_normalizer *n = sh_normalizer_new(&o, NULL);
+    assert_non_null(n);
+    sh_buf out = {0};
+    const char *in = "أحمد ٢٠١٩ مُحَمَّد";
+    assert_int_equal(sh_normalize(n, in, strlen(in), &out), SH_OK);
+    assert_string_equal(out.data, "أحمد ٢٠١٩ مُحَمَّد");
+    assert_non_null(strstr(sh_normalizer_profile(n), "nfkc_cf+format+punct+space"));
+    sh_buf_free(&out);
+    sh_normalizer_free(n);
+
+    sh_normalizer *d = sh_normalizer_new(NULL, NULL);
+    assert_non_null(strstr(sh_normalizer_profile(d),
+                            "sh-norm/1 nfkc_cf+marks+format+arabic+digits+punct+space icu/"));
+    sh_normalizer_free(d);
+}
+
+static void thai_and_chinese_are_segmented(void **state)
+{
+    expect_words(*state, "ภาษาไทยเป็นภาษาที่สวยงาม", "ภาษา|ไทย|เป็น|ภาษา|ที่|สวยงาม");
+    expect_words(*state, "我们今天去北京大学学习中文。", "我们|今天|去|北京|大学|学习|中文");
+    expect_words(*state, "Hello, 世界! مرحبا", "hello|世界|مرحبا");
+}
+
+static void words_of_spaced_scripts(void **state)
+{
+    expect_words(*state, "الأمانة العامة، لمجلس «التعاون»", "الامانه|العامه|لمجلس|التعاون");
+    expect_words(*state, "l'école 3.5 km", "l|ecole|3|5|km");
+    expect_words(*state, "", "");
+}
+
+static void shingles_are_seeded_xxh3_of_joined_words(void **state)
+{
+    fixture *f = *state;
+    expect_words(f, "one two three four five six", "one|two|three|four|five|six");
+    uint64_t h[8];
+    assert_int_equal(sh_shingle_count(6, 5), 2);
+    assert_int_equal(sh_shingles(&f->words, 0, 6, 5, 42, h), 2);
+    assert_true(h[0] == XXH3_64bits_withSeed("one two three four five", 23, 42));
+    assert_true(h[1] == XXH3_64bits_withSeed("two three four five six", 23, 42));
+    /* fewer than k words: one shingle of all of them */
+    assert_int_equal(sh_shingle_count(3, 5), 1);
+    assert_int_equal(sh_shingles(&f->words, 1, 3, 5, 7, h), 1);
+    assert_true(h[0] == XXH3_64bits_withSeed("two three four", 14, 7));
+    assert_int_equal(sh_shingle_count(0, 5), 0);
+    assert_int_equal(sh_shingles(&f->words, 6, 0, 5, 7, h), 0);
+    /* out of range */
+    assert_int_equal(sh_shingles(&f->words, 4, 5, 3, 7, h), 0);
+    /* the seed matters */
+    uint64_t a, b;
+    sh_shingles(&f->words, 0, 3, 3, 1, &a);
+    sh_shingles(&f->words, 0, 3, 3, 2, &b);
+    assert_true(a != b);
+}
+
+static void keys_are_xxh3_128(void **state)
+{
+    (void)state;
+    sh_key a = sh_key_of("زر الذهاب الي الاعلي", strlen("زر الذهاب الي الاعلي"), 0);
+    XXH128_hash_t want = XXH3_128bits_withSeed("زر الذهاب الي الاعلي", strlen("زر الذهاب الي الاعلي"), 0);
+    assert_true(a.lo == want.low64 && a.hi == want.high64);
+    sh_key b = sh_key_of("زر الذهاب الي الاعلي ", strlen("زر الذهاب الي الاعلي "), 0);
+    assert_false(sh_key_equal(a, b));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(arabic_harakat),
+        cmocka_unit_test(arabic_tatweel_and_format),
+        cmocka_unit_test(arabic_letter_variants),
+        cmocka_unit_test(digits_of_every_script),
+        cmocka_unit_test(punctuation_and_symbols),
+        cmocka_unit_test(latin_accents_and_case),
+        cmocka_unit_test(compatibility_forms),
+        cmocka_unit_test(thai_keeps_its_vowels),
+        cmocka_unit_test(already_normalised_is_unchanged),
+        cmocka_unit_test(invalid_utf8_is_an_error),
+        cmocka_unit_test(options_turn_steps_off),
+        cmocka_unit_test(thai_and_chinese_are_segmented),
+        cmocka_unit_test(words_of_spaced_scripts),
+        cmocka_unit_test(shingles_are_seeded_xxh3_of_joined_words),
+        cmocka_unit_test(keys_are_xxh3_128),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
