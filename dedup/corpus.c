@@ -35,13 +35,19 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     dd_doc doc = {0};
     for (size_t i = 0; i < c->inputs.n; i++) {
         const dd_input *in = &c->inputs.v[i];
-        if (!dd_input_read(in, &text) || !dd_input_check_text(in, text.data, text.len)) {
+        if (!dd_input_read(in, &text) ||
+            (memchr(text.data, '\0', text.len) && !dd_input_check_text(in, text.data, text.len))) {
             c->failed[i] = true;
             c->problems++;
             continue;
         }
         c->digests[i] = dd_digest(text.data, text.len);
         sh_status st = dd_analyze(&a, text.data, text.len, &doc);
+        if (st == SH_ERR_BAD_UTF8 && !dd_input_check_text(in, text.data, text.len)) {
+            c->failed[i] = true;
+            c->problems++;
+            continue;
+        }
         if (st != SH_OK) {
             char *p = dd_printable(in->id);
             dd_error("%s: %s", p, sh_status_str(st));

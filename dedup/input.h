@@ -36,8 +36,10 @@ void dd_inputs_free(dd_inputs *in);
  * prints "dedup: ID: why" and returns false. */
 bool dd_input_read(const dd_input *d, sh_buf *buf);
 
-/* Checks the text of a document: valid UTF-8 and no NUL byte. On a problem
- * prints "dedup: ID:LINE: why (byte OFFSET)" and returns false. */
+/* Reports the first byte of text that makes it not a text file: invalid
+ * UTF-8 or a NUL byte, as "dedup: ID:LINE: why at byte OFFSET". Returns
+ * false after a report, true if the text is valid. The normaliser finds
+ * invalid UTF-8 as it goes, so this full check runs only when it did. */
 bool dd_input_check_text(const dd_input *d, const char *text, size_t len);
 
 #endif

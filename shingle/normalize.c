@@ -447,18 +447,12 @@ static inline uint32_t entry_of(sh_normalizer *n, UChar32 c, sh_status *st)
     return *st == SH_OK ? n->table[c] : 0;
 }
 
-/* Does the code point at text[i] start a new segment? */
-static inline bool starts_segment(sh_normalizer *n, const char *text, size_t i, size_t len,
-                                  sh_status *st)
+/* Does the code point d have a normalisation boundary before it? */
+static inline bool has_boundary_before(sh_normalizer *n, UChar32 d, sh_status *st)
 {
-    UChar32 c;
-    size_t j = i;
-    U8_NEXT(text, j, len, c);
-    if (c < 0)
-        return true; /* reported when it is read as the current code point */
-    if (c <= 0xFFFF)
-        return (entry_of(n, c, st) & E_BOUNDARY) != 0;
-    return !n->seg || unorm2_hasBoundaryBefore(n->seg, c);
+    if (d <= 0xFFFF)
+        return (entry_of(n, d, st) & E_BOUNDARY) != 0;
+    return !n->seg || unorm2_hasBoundaryBefore(n->seg, d);
 }
 
 /* Runs the ICU path on text[start..end) and writes the result. */
@@ -486,45 +480,74 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
     out->data[0] = '\0';
     if (len > INT32_MAX)
         return SH_ERR_TOO_LONG;
-    size_t bad = sh_utf8_check(text, len);
-    if (bad != len)
-        return SH_ERR_BAD_UTF8;
 
     writer w = {out, n->opt.collapse_space, false};
     sh_status st = SH_OK;
+    /* Code points that stay as they are accumulate in a run of the input,
+     * copied out in one go when something else comes. */
+    size_t run_from = 0, run_to = 0;
     size_t i = 0;
     while (i < len) {
         size_t start = i;
         UChar32 c;
         U8_NEXT(text, i, len, c);
-        /* Extend the segment over code points that interact with it. */
+        if (c < 0) {
+            st = SH_ERR_BAD_UTF8;
+            goto done;
+        }
+        /* Extend the segment over code points that interact with it. ASCII
+         * never combines with what precedes it. */
         size_t end = i;
-        while (end < len && !starts_segment(n, text, end, len, &st)) {
+        while (end < len && (unsigned char)text[end] >= 0x80) {
+            size_t next = end;
+            UChar32 d;
+            U8_NEXT(text, next, len, d);
+            if (d < 0) {
+                st = SH_ERR_BAD_UTF8;
+                goto done;
+            }
+            bool boundary = has_boundary_before(n, d, &st);
             if (st != SH_OK)
                 goto done;
-            UChar32 d;
-            U8_NEXT(text, end, len, d);
+            if (boundary)
+                break;
+            end = next;
         }
-        if (st != SH_OK)
-            goto done;
-        if (end != i || c > 0xFFFF) {
+        uint32_t e = 0;
+        bool single = end == i && c <= 0xFFFF;
+        if (single) {
+            e = entry_of(n, c, &st);
+            if (st != SH_OK)
+                goto done;
+            if (E_KIND(e) == KIND_KEEP) {
+                if (run_to == run_from)
+                    run_from = start;
+                run_to = i;
+                continue;
+            }
+        }
+        if (run_to != run_from) {
+            if ((st = write_text(&w, text + run_from, run_to - run_from)) != SH_OK)
+                goto done;
+            run_from = run_to = 0;
+        }
+        if (!single) {
             if ((st = write_segment_icu(n, &w, text, start, end)) != SH_OK)
                 goto done;
             i = end;
             continue;
         }
-        uint32_t e = entry_of(n, c, &st);
-        if (st != SH_OK)
-            goto done;
         switch (E_KIND(e)) {
-        case KIND_KEEP: st = write_text(&w, text + start, i - start); break;
         case KIND_DROP: break;
         case KIND_SPACE: st = write_space(&w); break;
         case KIND_MAP: st = write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e)); break;
+        default: break;
         }
         if (st != SH_OK)
             goto done;
     }
+    if (run_to != run_from)
+        st = write_text(&w, text + run_from, run_to - run_from);
 done:
     if (st != SH_OK)
         out->len = 0;

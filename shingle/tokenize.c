@@ -19,8 +19,12 @@
 #include <unicode/utext.h>
 #include <unicode/utf8.h>
 
+/* What a BMP code point is to the tokeniser, cached as it is first seen. */
+enum { CLASS_UNKNOWN = 0, CLASS_SIMPLE = 1, CLASS_ICU = 2 };
+
 struct sh_tokenizer {
     UBreakIterator *words;
+    uint8_t class_of[0x10000];
 };
 
 sh_tokenizer *sh_tokenizer_new(sh_status *st)
@@ -110,6 +114,18 @@ static bool needs_dictionary(UChar32 c)
     return sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA || sc == USCRIPT_KATAKANA;
 }
 
+/* Can a word holding c be taken whole, without ICU? Letters, digits and
+ * marks of scripts written with spaces can. */
+static uint8_t classify(UChar32 c)
+{
+    if (c >= 0x0800 && needs_dictionary(c))
+        return CLASS_ICU;
+    if (u_isalnum(c) || u_charType(c) == U_NON_SPACING_MARK ||
+        u_charType(c) == U_COMBINING_SPACING_MARK)
+        return CLASS_SIMPLE;
+    return CLASS_ICU;
+}
+
 /* Splits the space-free run s[0..len) with ICU's word break iterator. */
 static sh_status split_with_icu(sh_tokenizer *t, const char *s, size_t len, sh_tokens *out)
 {
@@ -137,19 +153,17 @@ static sh_status split_with_icu(sh_tokenizer *t, const char *s, size_t len, sh_t
     return st;
 }
 
+static inline bool is_space(char b) { return b == ' ' || b == '\n' || b == '\t' || b == '\r'; }
+
 sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *out)
 {
-    if (sh_utf8_check(norm, len) != len)
-        return SH_ERR_BAD_UTF8;
     size_t i = 0;
     while (i < len) {
-        /* Skip separators: spaces, and anything else that is not a word
-         * character in text normalised with other options. */
-        while (i < len && (norm[i] == ' ' || norm[i] == '\n' || norm[i] == '\t' || norm[i] == '\r'))
+        while (i < len && is_space(norm[i]))
             i++;
         size_t start = i;
         bool simple = true;
-        while (i < len && norm[i] != ' ' && norm[i] != '\n' && norm[i] != '\t' && norm[i] != '\r') {
+        while (i < len && !is_space(norm[i])) {
             unsigned char b = (unsigned char)norm[i];
             if (b < 0x80) {
                 if (!((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')))
@@ -159,10 +173,17 @@ sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *
             }
             UChar32 c;
             U8_NEXT(norm, i, len, c);
-            if (c >= 0x0800 && simple && needs_dictionary(c))
-                simple = false;
-            else if (simple && !u_isalnum(c) && u_charType(c) != U_NON_SPACING_MARK &&
-                     u_charType(c) != U_COMBINING_SPACING_MARK)
+            if (c < 0)
+                return SH_ERR_BAD_UTF8;
+            uint8_t cls;
+            if (c <= 0xFFFF) {
+                cls = t->class_of[c];
+                if (cls == CLASS_UNKNOWN)
+                    cls = t->class_of[c] = classify(c);
+            } else {
+                cls = classify(c);
+            }
+            if (cls != CLASS_SIMPLE)
                 simple = false;
         }
         if (i == start)
