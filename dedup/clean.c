@@ -210,6 +210,10 @@ int cmd_clean(int argc, char **argv)
             return DD_EXIT_ERROR;
         }
     }
+    if (o.explain_params) {
+        dd_near_explain(stdout, &o.near);
+        return DD_EXIT_CLEAN;
+    }
     dd_corpus c;
     if (!dd_corpus_run(&c, &o)) {
         dd_corpus_free(&c);
@@ -237,6 +241,8 @@ int cmd_clean(int argc, char **argv)
         size_t first = d;
         while (d < f->ndrops && f->drops[d].doc == i)
             d++;
+        if (c.clusters.dropped[i])
+            continue; /* a near-duplicate: its representative is kept */
         char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
         if (!write_clean_copy(&c, i, dest, &text, f->drops + first, d - first))
             status = DD_EXIT_ERROR;

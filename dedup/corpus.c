@@ -1,67 +1,149 @@
 /*
- * corpus.c - the first pass over the inputs.
+ * corpus.c - the passes over the inputs that scan and clean share.
+ *
+ * Pass 1 reads every document once: it cuts it into units (kept as small
+ * records: key, lines, bytes), and signs the whole document (near.c). Then
+ * the documents are clustered, and the units of the documents that are kept
+ * go, in input order, into the paragraph table (paragraphs.c). Texts are not
+ * kept: the few a report shows are read again at the end.
  */
 #include "corpus.h"
 
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-/* The seed of every key and shingle hash. Fixed, so keys are stable across
- * runs and machines. */
-#define DD_SEED 0
-
 uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len); }
+
+/* Reads bytes [off, off+len) of input d (from memory for standard input). */
+static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len)
+{
+    const dd_input *d = &c->inputs.v[doc];
+    char *s = dd_malloc(len + 1);
+    if (d->is_stdin) {
+        if (off + len <= c->stdin_text.len)
+            memcpy(s, c->stdin_text.data + off, len);
+        else
+            len = 0;
+    } else {
+        int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+        ssize_t r = fd >= 0 ? pread(fd, s, len, (off_t)off) : -1;
+        if (fd >= 0)
+            close(fd);
+        len = r > 0 ? (size_t)r : 0;
+    }
+    len = sh_utf8_check(s, len); /* a cut may have split a character */
+    s[len] = '\0';
+    /* A block unit spans lines: show it on one. */
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\n' || s[i] == '\r')
+            s[i] = ' ';
+    return s;
+}
+
+/* Reads, checks and analyses input i; false after reporting a problem. */
+static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, size_t i,
+                          sh_buf *text, dd_doc *doc)
+{
+    const dd_input *in = &c->inputs.v[i];
+    if (!dd_input_read(in, text))
+        return false;
+    if (memchr(text->data, '\0', text->len) && !dd_input_check_text(in, text->data, text->len))
+        return false;
+    c->digests[i] = dd_digest(text->data, text->len);
+    sh_status st = dd_analyze(a, text->data, text->len, doc);
+    if (st == SH_ERR_BAD_UTF8 && !dd_input_check_text(in, text->data, text->len))
+        return false;
+    if (st != SH_OK) {
+        char *p = dd_printable(in->id);
+        dd_error("%s: %s", p, sh_status_str(st));
+        free(p);
+        return false;
+    }
+    size_t before = c->near_units.n;
+    dd_find_near_units(doc, o->para_threshold, o->min_words, DD_SEED, &c->near_units);
+    for (size_t k = before; k < c->near_units.n; k++)
+        c->near_units.v[k].doc = (uint32_t)i;
+    if (in->is_stdin && sh_buf_append(&c->stdin_text, text->data, text->len) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    return true;
+}
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o)
 {
     memset(c, 0, sizeof *c);
     c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths);
-    if (c->inputs.n > UINT32_MAX - 1) {
-        dd_error("too many documents (%zu)", c->inputs.n);
+    size_t n = c->inputs.n;
+    if (n > UINT32_MAX - 1) {
+        dd_error("too many documents (%zu)", n);
         return false;
     }
     dd_analyzer a;
     if (!dd_analyzer_init(&a, o->unit, DD_SEED))
         return false;
-    c->paragraphs = dd_paragraphs_new();
-    c->digests = dd_calloc(c->inputs.n, sizeof *c->digests);
-    c->failed = dd_calloc(c->inputs.n, sizeof *c->failed);
+    if (!dd_signatures_init(&c->signatures, &o->near, DD_SEED)) {
+        dd_analyzer_free(&a);
+        return false;
+    }
+    c->digests = dd_calloc(n, sizeof *c->digests);
+    c->failed = dd_calloc(n, sizeof *c->failed);
+    c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     sh_buf text = {0};
     dd_doc doc = {0};
-    for (size_t i = 0; i < c->inputs.n; i++) {
-        const dd_input *in = &c->inputs.v[i];
-        if (!dd_input_read(in, &text) ||
-            (memchr(text.data, '\0', text.len) && !dd_input_check_text(in, text.data, text.len))) {
+    for (size_t i = 0; i < n; i++) {
+        c->unit_start[i] = c->nunits;
+        if (!read_document(c, o, &a, i, &text, &doc)) {
             c->failed[i] = true;
             c->problems++;
+            dd_signatures_add_missing(&c->signatures);
             continue;
         }
-        c->digests[i] = dd_digest(text.data, text.len);
-        sh_status st = dd_analyze(&a, text.data, text.len, &doc);
-        if (st == SH_ERR_BAD_UTF8 && !dd_input_check_text(in, text.data, text.len)) {
-            c->failed[i] = true;
-            c->problems++;
-            continue;
+        if (doc.nunits) {
+            dd_grow(&c->units, &c->units_cap, c->nunits + doc.nunits, sizeof *c->units);
+            memcpy(c->units + c->nunits, doc.units, doc.nunits * sizeof *doc.units);
+            c->nunits += doc.nunits;
         }
-        if (st != SH_OK) {
-            char *p = dd_printable(in->id);
-            dd_error("%s: %s", p, sh_status_str(st));
-            free(p);
-            c->failed[i] = true;
-            c->problems++;
-            continue;
-        }
-        dd_paragraphs_add(c->paragraphs, (uint32_t)i, &doc, text.data);
+        dd_signatures_add(&c->signatures, &doc.words, doc.key, DD_SEED);
     }
-    dd_paragraphs_finish(c->paragraphs, o->min_words, (uint32_t)o->boilerplate_df, &c->findings);
+    c->unit_start[n] = c->nunits;
     dd_doc_free(&doc);
     sh_buf_free(&text);
     dd_analyzer_free(&a);
+
+    if (o->near.enabled)
+        dd_cluster_documents(&c->signatures, &c->clusters);
+    else
+        dd_cluster_nothing(c->signatures.n, &c->clusters);
+
+    /* Paragraphs of the documents that are kept. */
+    c->paragraphs = dd_paragraphs_new();
+    size_t k = 0; /* next near-repeat */
+    for (size_t i = 0; i < n; i++) {
+        size_t first = k;
+        while (k < c->near_units.n && c->near_units.v[k].doc == i)
+            k++;
+        if (c->failed[i] || c->clusters.dropped[i])
+            continue;
+        const dd_unit *units = c->units + c->unit_start[i];
+        dd_paragraphs_add(c->paragraphs, (uint32_t)i, units,
+                          c->unit_start[i + 1] - c->unit_start[i]);
+        dd_paragraphs_add_near(c->paragraphs, (uint32_t)i, units, c->near_units.v + first,
+                               k - first);
+    }
+    dd_paragraphs_finish(c->paragraphs, o->min_words, (uint32_t)o->boilerplate_df, &c->findings);
+    for (size_t i = 0; i < c->findings.nboilerplate; i++) {
+        dd_boilerplate *b = &c->findings.boilerplate[i];
+        b->text = read_range(c, b->text_at.doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
+    }
     return true;
 }
 
@@ -69,7 +151,13 @@ void dd_corpus_free(dd_corpus *c)
 {
     dd_findings_free(&c->findings);
     dd_paragraphs_free(c->paragraphs);
+    dd_clusters_free(&c->clusters);
+    dd_signatures_free(&c->signatures);
     dd_inputs_free(&c->inputs);
+    sh_buf_free(&c->stdin_text);
+    free(c->units);
+    free(c->unit_start);
+    free(c->near_units.v);
     free(c->digests);
     free(c->failed);
     memset(c, 0, sizeof *c);

@@ -6,21 +6,33 @@
 #define DD_CORPUS_H
 
 #include "input.h"
+#include "near.h"
 #include "options.h"
 #include "paragraphs.h"
 
 #include <stdint.h>
 
+/* The seed of every key and shingle hash. Fixed, so keys are stable across
+ * runs and machines. */
+#define DD_SEED 0
+
 typedef struct dd_corpus {
     dd_inputs inputs;
     uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */
     bool *failed;      /* inputs that could not be read or analysed */
+    dd_unit *units;    /* the units of every document, in order */
+    size_t nunits, units_cap;
+    size_t *unit_start; /* document i has units [unit_start[i], unit_start[i+1]) */
+    sh_buf stdin_text;  /* standard input, kept: it cannot be read twice */
+    dd_near_unit_list near_units; /* near-repeats inside documents, by document */
+    dd_signatures signatures;
+    dd_clusters clusters;
     dd_paragraphs *paragraphs;
     dd_findings findings;
     int problems; /* errors reported on stderr */
 } dd_corpus;
 
-/* Runs the first pass over o->paths and computes the findings. Problems are
+/* Reads o->paths, clusters the documents and computes the findings. Problems are
  * reported on stderr and counted in c->problems; the inputs without
  * problems are still analysed. Returns false if it could not run at all. */
 bool dd_corpus_run(dd_corpus *c, const dd_options *o);

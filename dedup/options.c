@@ -5,7 +5,9 @@
 
 #include "util.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,8 +15,9 @@
 const char dd_usage_text[] =
     "Usage: dedup COMMAND [OPTIONS] PATH...\n"
     "\n"
-    "Find and remove duplicated text: paragraphs repeated inside a document,\n"
-    "paragraphs repeated across documents, and boilerplate.\n"
+    "Find and remove duplicated text: near-duplicate documents (syndicated\n"
+    "copies), paragraphs repeated inside a document or across documents, and\n"
+    "boilerplate.\n"
     "\n"
     "Commands:\n"
     "  scan PATH...            report duplicates\n"
@@ -25,17 +28,44 @@ const char dd_usage_text[] =
     "standard input (scan only).\n"
     "\n"
     "Options:\n"
+    "  -f, --format text|jsonl|tsv  report format for scan (default: text on a\n"
+    "                            terminal, jsonl otherwise); tsv prints\n"
+    "                            doc<TAB>cluster for every document\n"
+    "  -o, --output DIR          (clean) write the cleaned copies under DIR\n"
+    "  -h, --help                show this help and exit\n"
+    "  -V, --version             show the version and exit\n"
+    "\n"
+    "Paragraphs:\n"
     "  -u, --unit line|block     a unit (paragraph) is a non-blank line (default),\n"
     "                            or a run of non-blank lines between blank lines\n"
     "  -w, --min-words N         report a run of repeated units only when it holds\n"
     "                            at least N normalised words (default 4)\n"
     "  -b, --boilerplate-df N    a unit found in at least N documents is\n"
     "                            boilerplate (default 3, at least 2)\n"
-    "  -f, --format text|jsonl   report format for scan (default: text on a\n"
-    "                            terminal, jsonl otherwise)\n"
-    "  -o, --output DIR          (clean) write the cleaned copies under DIR\n"
-    "  -h, --help                show this help and exit\n"
-    "  -V, --version             show the version and exit\n"
+    "      --para-threshold T    units whose word 3-shingles have Jaccard or\n"
+    "                            containment >= T are near-repeats (default 0.8)\n"
+    "\n"
+    "Near-duplicate documents:\n"
+    "  -m, --method minhash|simhash  signatures to compare (default minhash)\n"
+    "  -t, --threshold J         near-duplicates have Jaccard >= J (default 0.8)\n"
+    "      --containment C       ... or containment of the smaller >= C (default\n"
+    "                            0.8; 0 turns this half of the rule off)\n"
+    "      --min-shingles N      ... when the smaller has >= N shingles (default 50)\n"
+    "      --recall R            find a pair at the threshold with probability\n"
+    "                            >= R; sets the LSH bands (default 0.99)\n"
+    "  -k, --ngram K             words per shingle (default 5)\n"
+    "      --num-perm N          MinHash values per document (default 128)\n"
+    "      --bands B             LSH bands (default: chosen from --recall)\n"
+    "      --rows R              values per band (default: chosen from --recall)\n"
+    "      --hamming K           simhash: at most K differing bits (default 3)\n"
+    "      --keep first|longest  which copy represents a cluster (default first;\n"
+    "                            ties by input order)\n"
+    "      --no-near             look for exact and near repeats of paragraphs\n"
+    "                            only, not for near-duplicate documents\n"
+    "      --explain-params      print the LSH parameters and candidate\n"
+    "                            probabilities, then exit\n"
+    "  Candidates are verified with estimates from the full MinHash signatures\n"
+    "  and the exact shingle-set sizes; shingle sets are not kept in memory.\n"
     "\n"
     "Exit status: 0 nothing found (clean: success), 1 duplicates found (scan),\n"
     "2 usage or input error.\n";
@@ -48,9 +78,49 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     return DD_EXIT_ERROR;
 }
 
+/* Parses a number in [lo, hi] (lo excluded when open_lo). */
+static bool parse_fraction(const char *s, double lo, double hi, bool open_lo, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v != v || v > hi || v < lo || (open_lo && v == lo))
+        return false;
+    *out = v;
+    return true;
+}
+
+enum {
+    OPT_CONTAINMENT = 256,
+    OPT_MIN_SHINGLES,
+    OPT_RECALL,
+    OPT_NUM_PERM,
+    OPT_BANDS,
+    OPT_ROWS,
+    OPT_HAMMING,
+    OPT_KEEP,
+    OPT_NO_NEAR,
+    OPT_EXPLAIN,
+    OPT_PARA_THRESHOLD,
+};
+
 int dd_options_parse(dd_options *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"method", required_argument, NULL, 'm'},
+        {"threshold", required_argument, NULL, 't'},
+        {"containment", required_argument, NULL, OPT_CONTAINMENT},
+        {"min-shingles", required_argument, NULL, OPT_MIN_SHINGLES},
+        {"recall", required_argument, NULL, OPT_RECALL},
+        {"ngram", required_argument, NULL, 'k'},
+        {"num-perm", required_argument, NULL, OPT_NUM_PERM},
+        {"bands", required_argument, NULL, OPT_BANDS},
+        {"rows", required_argument, NULL, OPT_ROWS},
+        {"hamming", required_argument, NULL, OPT_HAMMING},
+        {"keep", required_argument, NULL, OPT_KEEP},
+        {"no-near", no_argument, NULL, OPT_NO_NEAR},
+        {"explain-params", no_argument, NULL, OPT_EXPLAIN},
+        {"para-threshold", required_argument, NULL, OPT_PARA_THRESHOLD},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -66,11 +136,73 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     o->min_words = 4;
     o->boilerplate_df = 3;
     o->format = isatty(STDOUT_FILENO) ? DD_FORMAT_TEXT : DD_FORMAT_JSONL;
+    dd_near_params_default(&o->near);
+    o->para_threshold = 0.8;
+    dd_near_params *n = &o->near;
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:m:t:k:hV", longopts, NULL)) != -1) {
         switch (c) {
+        case 'm':
+            if (!strcmp(optarg, "minhash"))
+                n->method = DD_METHOD_MINHASH;
+            else if (!strcmp(optarg, "simhash"))
+                n->method = DD_METHOD_SIMHASH;
+            else
+                return usage_error(cmd, "--method: '%s' is not minhash or simhash", optarg);
+            break;
+        case 't':
+            if (!parse_fraction(optarg, 0, 1, true, &n->threshold))
+                return usage_error(cmd, "--threshold: '%s' is not a number in (0, 1]", optarg);
+            break;
+        case OPT_CONTAINMENT:
+            if (!parse_fraction(optarg, 0, 1, false, &n->containment))
+                return usage_error(cmd, "--containment: '%s' is not a number in [0, 1]", optarg);
+            break;
+        case OPT_MIN_SHINGLES:
+            if (!dd_parse_uint(optarg, 0, UINT32_MAX, &n->min_shingles))
+                return usage_error(cmd, "--min-shingles: '%s' is not a whole number", optarg);
+            break;
+        case OPT_RECALL:
+            if (!parse_fraction(optarg, 0, 1, true, &n->recall) || n->recall >= 1)
+                return usage_error(cmd, "--recall: '%s' is not a number in (0, 1)", optarg);
+            break;
+        case 'k':
+            if (!dd_parse_uint(optarg, 1, 64, &n->ngram))
+                return usage_error(cmd, "--ngram: '%s' is not a number from 1 to 64", optarg);
+            break;
+        case OPT_NUM_PERM:
+            if (!dd_parse_uint(optarg, 1, SH_MINHASH_MAX_PERM, &n->num_perm))
+                return usage_error(cmd, "--num-perm: '%s' is not a number from 1 to 1024", optarg);
+            break;
+        case OPT_BANDS:
+            if (!dd_parse_uint(optarg, 1, SH_MINHASH_MAX_PERM, &n->bands))
+                return usage_error(cmd, "--bands: '%s' is not a number from 1 to 1024", optarg);
+            break;
+        case OPT_ROWS:
+            if (!dd_parse_uint(optarg, 1, SH_MINHASH_MAX_PERM, &n->rows))
+                return usage_error(cmd, "--rows: '%s' is not a number from 1 to 1024", optarg);
+            break;
+        case OPT_HAMMING:
+            if (!dd_parse_uint(optarg, 0, 31, &n->hamming))
+                return usage_error(cmd, "--hamming: '%s' is not a number from 0 to 31", optarg);
+            break;
+        case OPT_KEEP:
+            if (!strcmp(optarg, "first"))
+                n->keep = DD_KEEP_FIRST;
+            else if (!strcmp(optarg, "longest"))
+                n->keep = DD_KEEP_LONGEST;
+            else
+                return usage_error(cmd, "--keep: '%s' is not first or longest", optarg);
+            break;
+        case OPT_NO_NEAR: n->enabled = false; break;
+        case OPT_EXPLAIN: o->explain_params = true; break;
+        case OPT_PARA_THRESHOLD:
+            if (!parse_fraction(optarg, 0, 1, true, &o->para_threshold))
+                return usage_error(cmd, "--para-threshold: '%s' is not a number in (0, 1]",
+                                   optarg);
+            break;
         case 'u':
             if (!strcmp(optarg, "line"))
                 o->unit = DD_UNIT_LINE;
@@ -94,8 +226,10 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
                 o->format = DD_FORMAT_TEXT;
             else if (!strcmp(optarg, "jsonl"))
                 o->format = DD_FORMAT_JSONL;
+            else if (!strcmp(optarg, "tsv"))
+                o->format = DD_FORMAT_TSV;
             else
-                return usage_error(cmd, "--format: '%s' is not text or jsonl", optarg);
+                return usage_error(cmd, "--format: '%s' is not text, jsonl or tsv", optarg);
             break;
         case 'o': o->output = optarg; break;
         case 'h': fputs(dd_usage_text, stdout); return DD_EXIT_CLEAN;
@@ -104,8 +238,12 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         default: return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (!dd_near_params_check(n))
+        return DD_EXIT_ERROR;
     o->paths = argv + optind;
     o->npaths = (size_t)(argc - optind);
+    if (o->explain_params)
+        return -1;
     if (o->npaths == 0)
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return -1;

@@ -5,17 +5,21 @@
 #define DD_OPTIONS_H
 
 #include "document.h"
+#include "near.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum dd_format { DD_FORMAT_TEXT, DD_FORMAT_JSONL } dd_format;
+typedef enum dd_format { DD_FORMAT_TEXT, DD_FORMAT_JSONL, DD_FORMAT_TSV } dd_format;
 
 typedef struct dd_options {
     dd_unit_mode unit;
     unsigned long min_words;
     unsigned long boilerplate_df;
     dd_format format;
+    dd_near_params near;
+    bool explain_params;
+    double para_threshold; /* near-repeats of units */
     const char *output; /* clean: -o DIR */
     char **paths;
     size_t npaths;

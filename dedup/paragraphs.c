@@ -18,7 +18,9 @@ typedef struct entry {
     uint32_t words;
     size_t first_unit;
     size_t first_line, last_line;
-    size_t text; /* 1 + offset of its text in texts, 0 while it has none */
+    uint32_t text_doc;       /* the occurrence whose text a report shows: */
+    size_t text_line;        /* the first one in a second document */
+    size_t text_off, text_len;
 } entry;
 
 /* A later occurrence of an entry. */
@@ -31,11 +33,12 @@ typedef struct occurrence {
 } occurrence;
 
 struct dd_paragraphs {
+    dd_repeat *near; /* near-repeats inside documents */
+    size_t nnear, near_cap;
     entry *slots;
     size_t nslots, used; /* nslots is a power of two */
     occurrence *occ;
     size_t nocc, occ_cap;
-    sh_buf texts; /* NUL-separated texts of units seen in two documents */
 };
 
 dd_paragraphs *dd_paragraphs_new(void)
@@ -52,7 +55,7 @@ void dd_paragraphs_free(dd_paragraphs *p)
         return;
     free(p->slots);
     free(p->occ);
-    sh_buf_free(&p->texts);
+    free(p->near);
     free(p);
 }
 
@@ -86,45 +89,48 @@ static void grow_table(dd_paragraphs *p)
     free(old);
 }
 
-static void save_text(dd_paragraphs *p, entry *e, const char *text, const dd_unit *u)
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_unit *units, size_t n)
 {
-    /* Trim the unit's text to one line of reasonable length for reports. */
-    size_t len = u->len;
-    const char *s = text + u->off;
-    if (len > 1000) {
-        len = 1000;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--; /* do not cut a UTF-8 sequence */
-    }
-    e->text = p->texts.len + 1;
-    if (sh_buf_append(&p->texts, s, len) != SH_OK || sh_buf_append(&p->texts, "", 1) != SH_OK) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
-}
-
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_doc *d, const char *text)
-{
-    for (size_t u = 0; u < d->nunits; u++) {
-        const dd_unit *unit = &d->units[u];
+    for (size_t u = 0; u < n; u++) {
+        const dd_unit *unit = &units[u];
         if (2 * (p->used + 1) > p->nslots)
             grow_table(p);
         size_t i = find_slot(p, unit->key);
         entry *e = &p->slots[i];
         if (!e->docs) {
-            *e = (entry){unit->key, doc,  doc, 1, unit->words, u, unit->first_line,
-                         unit->last_line, 0};
+            *e = (entry){unit->key,        doc, doc, 1, unit->words, u, unit->first_line,
+                         unit->last_line, 0,   0,   0,   0};
             p->used++;
             continue;
         }
         if (e->last_doc != doc) {
             e->docs++;
             e->last_doc = doc;
-            if (!e->text)
-                save_text(p, e, text, unit);
+            if (e->docs == 2) {
+                e->text_doc = doc;
+                e->text_line = unit->first_line;
+                e->text_off = unit->off;
+                e->text_len = unit->len;
+            }
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
         p->occ[p->nocc++] = (occurrence){i, doc, unit->words, u, unit->first_line, unit->last_line};
+    }
+}
+
+void dd_paragraphs_add_near(dd_paragraphs *p, uint32_t doc, const dd_unit *units,
+                            const dd_near_unit *near, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const dd_unit *u = &units[near[i].unit], *of = &units[near[i].of];
+        dd_grow(&p->near, &p->near_cap, p->nnear + 1, sizeof *p->near);
+        p->near[p->nnear++] = (dd_repeat){{doc, u->first_line, u->last_line},
+                                          {doc, of->first_line, of->last_line},
+                                          1,
+                                          u->words,
+                                          false,
+                                          near[i].jaccard,
+                                          near[i].containment};
     }
 }
 
@@ -198,7 +204,9 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, 
         entry *e = list[r];
         record_of[(size_t)(e - p->slots)] = r;
         dd_boilerplate *b = &f->boilerplate[r];
-        b->text = p->texts.data + e->text - 1;
+        b->text_at = (dd_place){e->text_doc, e->text_line, e->text_line};
+        b->text_off = e->text_off;
+        b->text_len = e->text_len;
         b->docs = e->docs;
         b->at = dd_malloc(sizeof *b->at);
         b->at[0] = (dd_place){e->first_doc, e->first_line, e->last_line};
@@ -237,7 +245,10 @@ static void find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_f
         dd_repeat r = {{o->doc, o->first_line, o->last_line},
                        {e->first_doc, e->first_line, e->last_line},
                        1,
-                       o->words};
+                       o->words,
+                       true,
+                       1.0,
+                       1.0};
         size_t unit = o->unit, src_unit = e->first_unit, j = i + 1;
         while (j < p->nocc) {
             const occurrence *next = &p->occ[j];
@@ -265,18 +276,57 @@ static void find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_f
     }
 }
 
+static int compare_repeats(const void *a, const void *b)
+{
+    const dd_repeat *x = a, *y = b;
+    if (x->at.doc != y->at.doc)
+        return x->at.doc < y->at.doc ? -1 : 1;
+    return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
+}
+
+/* Is [first, last] of doc inside one of drops[0..n), merged and sorted? */
+static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first,
+                            size_t last)
+{
+    /* The last drop that starts at or before (doc, first). */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (drops[mid].doc < doc || (drops[mid].doc == doc && drops[mid].first_line <= first))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && drops[lo - 1].doc == doc && drops[lo - 1].last_line >= last;
+}
+
 void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
                           dd_findings *f)
 {
     find_repeats(p, min_words, boilerplate_df, f);
     find_boilerplate(p, min_words, boilerplate_df, f);
     merge_drops(f);
+    /* Near-repeats, unless an exact finding already removes them. */
+    size_t exact_drops = f->ndrops;
+    for (size_t i = 0; i < p->nnear; i++) {
+        const dd_repeat *r = &p->near[i];
+        if (dropped_already(f->drops, exact_drops, r->at.doc, r->at.first_line, r->at.last_line))
+            continue;
+        dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
+        f->repeats[f->nrepeats++] = *r;
+        add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
+    }
+    if (f->nrepeats > 1)
+        qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
+    merge_drops(f);
 }
 
 void dd_findings_free(dd_findings *f)
 {
-    for (size_t i = 0; i < f->nboilerplate; i++)
+    for (size_t i = 0; i < f->nboilerplate; i++) {
         free(f->boilerplate[i].at);
+        free(f->boilerplate[i].text);
+    }
     free(f->boilerplate);
     free(f->repeats);
     free(f->drops);

@@ -11,13 +11,13 @@
  *     reported when they hold at least min_words words;
  *   - boilerplate: units seen in at least boilerplate_df documents (and of at
  *     least min_words words), reported once with every occurrence.
- * Memory: about 48 bytes per distinct unit, 48 per repeated occurrence, and
- * the text of units found in two or more documents.
+ * Memory: about 64 bytes per distinct unit and 48 per repeated occurrence.
  */
 #ifndef DD_PARAGRAPHS_H
 #define DD_PARAGRAPHS_H
 
 #include "document.h"
+#include "near_units.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,10 +32,15 @@ typedef struct dd_repeat {
     dd_place of; /* the first occurrence it repeats */
     size_t units;
     uint64_t words;
+    bool exact;         /* false: a near-repeat of one unit (near_units.h) */
+    double jaccard;     /* near-repeats: of the two units' 3-shingle sets */
+    double containment; /* near-repeats: of the later unit in the earlier */
 } dd_repeat;
 
 typedef struct dd_boilerplate {
-    const char *text; /* one occurrence's original text, owned by the dd_paragraphs */
+    dd_place text_at; /* the occurrence whose original text is shown */
+    size_t text_off, text_len; /* its bytes in that document */
+    char *text;       /* that text, filled in by the caller (dd_findings_free frees it) */
     uint32_t docs;    /* number of documents holding it */
     dd_place *at;     /* every occurrence, in input order */
     size_t n;
@@ -58,12 +63,17 @@ typedef struct dd_paragraphs dd_paragraphs;
 dd_paragraphs *dd_paragraphs_new(void);
 void dd_paragraphs_free(dd_paragraphs *p);
 
-/* Adds document number doc (numbers must increase by one from 0) with its
- * units and original text. */
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_doc *d, const char *text);
+/* Adds the units of document number doc; documents come in increasing
+ * order. */
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_unit *units, size_t n);
+
+/* Adds the near-repeats found inside document doc (see near_units.h); units
+ * are the document's units. Call after dd_paragraphs_add for that document. */
+void dd_paragraphs_add_near(dd_paragraphs *p, uint32_t doc, const dd_unit *units,
+                            const dd_near_unit *near, size_t n);
 
 /* Computes the findings (see above). f must be zeroed; free it with
- * dd_findings_free. The dd_paragraphs must outlive f (texts point into it). */
+ * dd_findings_free. */
 void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
                           dd_findings *f);
 void dd_findings_free(dd_findings *f);

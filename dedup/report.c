@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,13 +33,19 @@ static bool write_json(FILE *out, json_t *obj)
     return r == 0 && fputc('\n', out) != EOF;
 }
 
+/* A similarity rounded to four places, so reports are stable and short. */
+static json_t *json_similarity(double x) { return json_real(round(x * 10000) / 10000); }
+
 static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
 {
-    json_t *obj =
-        json_pack("{s:s,s:o,s:o,s:{s:o,s:o},s:b,s:f}", "type", "repeat", "doc",
-                  json_id(in->v[r->at.doc].id), "lines", json_lines(&r->at), "of", "doc",
-                  json_id(in->v[r->of.doc].id), "lines", json_lines(&r->of), "exact", 1,
-                  "similarity", 1.0);
+    json_t *obj = json_pack("{s:s,s:o,s:o,s:{s:o,s:o},s:b,s:o}", "type", "repeat", "doc",
+                            json_id(in->v[r->at.doc].id), "lines", json_lines(&r->at), "of",
+                            "doc", json_id(in->v[r->of.doc].id), "lines", json_lines(&r->of),
+                            "exact", r->exact, "similarity", json_similarity(r->containment));
+    if (obj && !r->exact) {
+        json_object_set_new(obj, "jaccard", json_similarity(r->jaccard));
+        json_object_set_new(obj, "containment", json_similarity(r->containment));
+    }
     return obj && write_json(out, obj);
 }
 
@@ -77,9 +84,15 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
         other = dd_printable(in->v[r->of.doc].id);
         format_lines(of, sizeof of, ":", &r->of);
     }
-    int n = fprintf(out, "%s:%zu: %s %s %s%s (%zu unit%s, %llu words)\n", path, r->at.first_line,
+    int n;
+    if (r->exact)
+        n = fprintf(out, "%s:%zu: %s %s %s%s (%zu unit%s, %llu words)\n", path, r->at.first_line,
                     at, one ? "repeats" : "repeat", other ? other : "", of, r->units,
                     r->units == 1 ? "" : "s", (unsigned long long)r->words);
+    else
+        n = fprintf(out, "%s:%zu: %s %s a near-repeat of %s%s (jaccard %.2f, containment %.2f)\n",
+                    path, r->at.first_line, at, one ? "is" : "are", other ? other : "", of,
+                    r->jaccard, r->containment);
     free(path);
     free(other);
     return n > 0;
@@ -116,9 +129,71 @@ static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boil
     return ok;
 }
 
-bool dd_report_write(FILE *out, dd_format format, const dd_inputs *in, const dd_findings *f)
+static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
+                               const dd_cluster *c)
+{
+    json_t *members = json_array();
+    for (size_t i = 0; i < c->n; i++) {
+        const dd_member *m = &c->members[i];
+        json_t *o = json_pack("{s:o}", "doc", json_id(in->v[m->doc].id));
+        if (method == DD_METHOD_SIMHASH) {
+            json_object_set_new(o, "hamming", json_integer(m->hamming));
+            json_object_set_new(o, "similarity", json_similarity(m->jaccard));
+        } else {
+            json_object_set_new(o, "jaccard", json_similarity(m->jaccard));
+            json_object_set_new(o, "containment", json_similarity(m->containment));
+        }
+        if (m->exact)
+            json_object_set_new(o, "exact", json_true());
+        json_array_append_new(members, o);
+    }
+    json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
+                            "representative", json_id(in->v[c->members[0].doc].id), "members",
+                            members);
+    return obj && write_json(out, obj);
+}
+
+static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
+                               const dd_cluster *c)
+{
+    char *rep = dd_printable(in->v[c->members[0].doc].id);
+    bool ok = true;
+    for (size_t i = 1; i < c->n && ok; i++) {
+        const dd_member *m = &c->members[i];
+        char *path = dd_printable(in->v[m->doc].id);
+        if (m->exact)
+            ok = fprintf(out, "%s: exact duplicate of %s\n", path, rep) > 0;
+        else if (method == DD_METHOD_SIMHASH)
+            ok = fprintf(out, "%s: near-duplicate of %s (hamming %u)\n", path, rep, m->hamming) > 0;
+        else
+            ok = fprintf(out, "%s: near-duplicate of %s (jaccard %.2f, containment %.2f)\n", path,
+                         rep, m->jaccard, m->containment) > 0;
+        free(path);
+    }
+    free(rep);
+    return ok;
+}
+
+static bool write_tsv(FILE *out, const dd_inputs *in, const dd_clusters *c)
 {
     bool ok = true;
+    for (size_t d = 0; d < in->n && ok; d++) {
+        char *path = dd_printable(in->v[d].id);
+        ok = fprintf(out, "%s\t%u\n", path, c->id_of[d]) > 0;
+        free(path);
+    }
+    return ok && fflush(out) == 0 && !ferror(out);
+}
+
+bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
+                     const dd_clusters *c, const dd_findings *f)
+{
+    if (format == DD_FORMAT_TSV)
+        return write_tsv(out, in, c);
+    bool ok = true;
+    for (size_t i = 0; i < c->n && ok; i++)
+        ok = format == DD_FORMAT_JSONL ? write_cluster_json(out, method, in, &c->v[i])
+                                       : write_cluster_text(out, method, in, &c->v[i]);
     for (size_t i = 0; i < f->nrepeats && ok; i++)
         ok = format == DD_FORMAT_JSONL ? write_repeat_json(out, in, &f->repeats[i])
                                        : write_repeat_text(out, in, &f->repeats[i]);

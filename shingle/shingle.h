@@ -161,4 +161,45 @@ size_t sh_shingle_count(size_t count, unsigned k);
 size_t sh_shingles(const sh_tokens *t, size_t first, size_t count, unsigned k, uint64_t seed,
                    uint64_t *out);
 
+/* ----------------------------------------------------------- signatures */
+
+/* MinHash: num_perm values per set of shingle hashes. Value i is the minimum
+ * over the set of h_i(x) = (a_i * x + b_i) mod 2^32, x the top 32 bits of a
+ * hash and a_i odd: a random permutation of the 32-bit values whose
+ * parameters come from the seed. The fraction of equal values of two
+ * signatures estimates the Jaccard index of the two sets, with standard
+ * error sqrt(J(1-J)/num_perm). */
+typedef struct sh_minhasher sh_minhasher;
+
+#define SH_MINHASH_MAX_PERM 1024
+
+/* Makes a MinHash family of num_perm functions (1..SH_MINHASH_MAX_PERM).
+ * NULL and *st set on failure (SH_ERR_INVALID_ARG, SH_ERR_NOMEM). */
+sh_minhasher *sh_minhasher_new(unsigned num_perm, uint64_t seed, sh_status *st);
+void sh_minhasher_free(sh_minhasher *m);
+unsigned sh_minhasher_num_perm(const sh_minhasher *m);
+
+/* Writes the signature of hashes[0..n) to sig (num_perm values). Repeated
+ * hashes do not change it. An empty set gives every value UINT32_MAX. */
+void sh_minhash(const sh_minhasher *m, const uint64_t *hashes, size_t n, uint32_t *sig);
+
+/* The share of positions where a and b (k values each) agree. */
+double sh_minhash_jaccard(const uint32_t *a, const uint32_t *b, unsigned k);
+
+/* SimHash (Charikar): bit j is set when more than half of hashes[0..n) have
+ * bit j set. Near-identical sets give fingerprints a few bits apart. An empty
+ * set gives 0. */
+uint64_t sh_simhash(const uint64_t *hashes, size_t n);
+
+/* Number of differing bits. */
+static inline unsigned sh_hamming(uint64_t a, uint64_t b)
+{
+    return (unsigned)__builtin_popcountll(a ^ b);
+}
+
+/* Removes repeated values from hashes[0..n), keeping the first of each in
+ * order. Returns the number left. (Without memory for its table it sorts
+ * them instead: the same set, in ascending order.) */
+size_t sh_hashes_unique(uint64_t *hashes, size_t n);
+
 #endif /* SHINGLE_H */

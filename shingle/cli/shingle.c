@@ -13,11 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum mode { MODE_NORMALIZE, MODE_TOKENS, MODE_SHINGLES, MODE_PROFILE };
+enum mode { MODE_NORMALIZE, MODE_TOKENS, MODE_SHINGLES, MODE_MINHASH, MODE_SIMHASH, MODE_PROFILE };
 
 typedef struct options {
     enum mode mode;
     unsigned ngram;
+    unsigned num_perm;
     uint64_t seed;
     bool with_text;
 } options;
@@ -33,10 +34,15 @@ static const char usage_text[] =
     "  -t, --tokens        the words, one per line\n"
     "  -s, --shingles      the shingle hashes of the document, one per line\n"
     "                      (16 hex digits)\n"
+    "  -m, --minhash       the MinHash signature of the document's distinct\n"
+    "                      shingles, one value per line (8 hex digits)\n"
+    "  -S, --simhash       the 64-bit SimHash of the document's distinct\n"
+    "                      shingles (16 hex digits)\n"
     "  -p, --profile       the normaliser profile string, then exit\n"
     "\n"
     "Options:\n"
     "  -k, --ngram K       words per shingle (default 5; 1 to 64)\n"
+    "      --num-perm N    MinHash values (default 128; 1 to 1024)\n"
     "      --seed N        hash seed (default 0)\n"
     "      --text          with --shingles, print a tab and the shingle's words\n"
     "                      after each hash\n"
@@ -74,6 +80,7 @@ typedef struct tools {
     sh_tokens words;
     uint64_t *hashes;
     size_t hashes_cap;
+    sh_minhasher *minhasher;
 } tools;
 
 /* Prints one document in the chosen mode. Returns 0, or 2 after an error. */
@@ -108,7 +115,7 @@ static int print_document(tools *t, const options *o, const char *name, const ch
             fwrite(t->words.text.data + t->words.v[i].off, 1, t->words.v[i].len, stdout);
             putchar('\n');
         }
-    } else if (o->mode == MODE_SHINGLES) {
+    } else if (o->mode != MODE_NORMALIZE) {
         size_t n = sh_shingle_count(t->words.n, o->ngram);
         if (n > t->hashes_cap) {
             uint64_t *h = realloc(t->hashes, n * sizeof *h);
@@ -120,6 +127,23 @@ static int print_document(tools *t, const options *o, const char *name, const ch
             t->hashes_cap = n;
         }
         sh_shingles(&t->words, 0, t->words.n, o->ngram, o->seed, t->hashes);
+        if (o->mode == MODE_SIMHASH || o->mode == MODE_MINHASH) {
+            n = sh_hashes_unique(t->hashes, n);
+            if (o->mode == MODE_SIMHASH) {
+                printf("%016" PRIx64 "\n", sh_simhash(t->hashes, n));
+                return 0;
+            }
+            uint32_t *sig = malloc(o->num_perm * sizeof *sig);
+            if (!sig) {
+                fprintf(stderr, "shingle: out of memory\n");
+                return 2;
+            }
+            sh_minhash(t->minhasher, t->hashes, n, sig);
+            for (unsigned i = 0; i < o->num_perm; i++)
+                printf("%08" PRIx32 "\n", sig[i]);
+            free(sig);
+            return 0;
+        }
         size_t span = t->words.n < o->ngram ? t->words.n : o->ngram;
         for (size_t i = 0; i < n; i++) {
             printf("%016" PRIx64, t->hashes[i]);
@@ -149,12 +173,15 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 
 int main(int argc, char **argv)
 {
-    options o = {MODE_NORMALIZE, 5, 0, false};
-    enum { OPT_SEED = 256, OPT_TEXT };
+    options o = {MODE_NORMALIZE, 5, 128, 0, false};
+    enum { OPT_SEED = 256, OPT_TEXT, OPT_NUM_PERM };
     static const struct option longopts[] = {
         {"normalize", no_argument, NULL, 'n'},
         {"tokens", no_argument, NULL, 't'},
         {"shingles", no_argument, NULL, 's'},
+        {"minhash", no_argument, NULL, 'm'},
+        {"simhash", no_argument, NULL, 'S'},
+        {"num-perm", required_argument, NULL, OPT_NUM_PERM},
         {"profile", no_argument, NULL, 'p'},
         {"ngram", required_argument, NULL, 'k'},
         {"seed", required_argument, NULL, OPT_SEED},
@@ -165,12 +192,22 @@ int main(int argc, char **argv)
     };
     int c;
     unsigned long long v;
-    while ((c = getopt_long(argc, argv, "ntspk:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ntsmSpk:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': o.mode = MODE_NORMALIZE; break;
         case 't': o.mode = MODE_TOKENS; break;
         case 's': o.mode = MODE_SHINGLES; break;
         case 'p': o.mode = MODE_PROFILE; break;
+        case 'm': o.mode = MODE_MINHASH; break;
+        case 'S': o.mode = MODE_SIMHASH; break;
+        case OPT_NUM_PERM:
+            if (parse_uint(optarg, SH_MINHASH_MAX_PERM, &v) || v < 1) {
+                fprintf(stderr, "shingle: --num-perm: '%s' is not a number from 1 to 1024\n",
+                        optarg);
+                return 2;
+            }
+            o.num_perm = (unsigned)v;
+            break;
         case 'k':
             if (parse_uint(optarg, 64, &v) || v < 1) {
                 fprintf(stderr, "shingle: --ngram: '%s' is not a number from 1 to 64\n", optarg);
@@ -197,7 +234,9 @@ int main(int argc, char **argv)
     t.norm = sh_normalizer_new(NULL, &st);
     if (t.norm)
         t.tok = sh_tokenizer_new(&st);
-    if (!t.norm || !t.tok) {
+    if (t.tok)
+        t.minhasher = sh_minhasher_new(o.num_perm, o.seed, &st);
+    if (!t.norm || !t.tok || !t.minhasher) {
         fprintf(stderr, "shingle: cannot start: %s\n", sh_status_str(st));
         return 2;
     }
@@ -236,6 +275,7 @@ int main(int argc, char **argv)
     sh_buf_free(&t.out);
     sh_tokens_free(&t.words);
     free(t.hashes);
+    sh_minhasher_free(t.minhasher);
     sh_tokenizer_free(t.tok);
     sh_normalizer_free(t.norm);
     return status;

@@ -19,9 +19,11 @@ expect_grep "002: the three-paragraph block is one repeat with both ranges" \
 if grep -q '"lines":\[4,4\]' "$T/scan.jsonl"; then not_ok "002: the repeated 0 counter is not reported"; else ok "002: the repeated 0 counter is not reported"; fi
 expect_grep "001: line 13 repeats line 12" "seeds/001_0546f77b3de22a26.txt:13: line 13 repeats line 12" "$T/scan.txt"
 expect_grep "001: line 20 repeats line 19" "seeds/001_0546f77b3de22a26.txt:20: line 20 repeats line 19" "$T/scan.txt"
+expect_grep "001: the pull-quote (line 19) is found as contained in line 8" \
+    '"doc":"seeds/001_0546f77b3de22a26.txt","lines":[19,19],"of":{"doc":"seeds/001_0546f77b3de22a26.txt","lines":[8,8]},"exact":false,"similarity":0.8929,"jaccard":0.5556,"containment":0.8929}' "$T/scan.jsonl"
 expect_grep "004: the masthead is one block repeat" "seeds/004_e1f26045a6d7f475.txt:9: lines 9-11 repeat lines 5-7" "$T/scan.txt"
 expect_grep "003 shares 'back to top' with 000" "seeds/003_9004b0353d6ebc11.txt:21: line 21 repeats seeds/000_bd77016b1ff7f277.txt:29" "$T/scan.txt"
-[ "$(wc -l <"$T/scan.jsonl")" = 5 ] && ok "exactly five findings" || not_ok "exactly five findings" "$(cat "$T/scan.jsonl")"
+[ "$(wc -l <"$T/scan.jsonl")" = 6 ] && ok "exactly six findings" || not_ok "exactly six findings" "$(cat "$T/scan.jsonl")"
 
 # The same paragraph in two documents becomes boilerplate at --boilerplate-df 2.
 "$DEDUP" scan --format jsonl --boilerplate-df 2 seeds >"$T/bp.jsonl"

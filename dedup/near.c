@@ -1,0 +1,527 @@
+/*
+ * near.c - signatures, LSH banding, SimHash block search, clustering.
+ */
+#include "near.h"
+
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+void dd_near_params_default(dd_near_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = true;
+    p->method = DD_METHOD_MINHASH;
+    p->threshold = 0.8;
+    p->containment = 0.8;
+    p->recall = 0.99;
+    p->min_shingles = 50;
+    p->ngram = 5;
+    p->num_perm = 128;
+    p->hamming = 3;
+    p->keep = DD_KEEP_FIRST;
+}
+
+double dd_near_target_jaccard(const dd_near_params *p)
+{
+    double t = p->threshold;
+    if (p->containment > 0) {
+        double c = p->containment / (1 + DD_CONTAINMENT_RATIO - p->containment);
+        if (c < t)
+            t = c;
+    }
+    return t;
+}
+
+double dd_lsh_probability(double j, unsigned long bands, unsigned long rows)
+{
+    return 1 - pow(1 - pow(j, (double)rows), (double)bands);
+}
+
+bool dd_near_params_check(dd_near_params *p)
+{
+    if (p->bands && p->rows && p->bands * p->rows > p->num_perm) {
+        dd_error("--bands %lu x --rows %lu = %lu is more than --num-perm %lu", p->bands, p->rows,
+                 p->bands * p->rows, p->num_perm);
+        return false;
+    }
+    if (p->rows && !p->bands)
+        p->bands = p->num_perm / p->rows;
+    if (p->bands && !p->rows) {
+        p->rows = p->num_perm / p->bands;
+        if (p->rows == 0) {
+            dd_error("--bands %lu is more than --num-perm %lu", p->bands, p->num_perm);
+            return false;
+        }
+    }
+    if (!p->bands) {
+        double t = dd_near_target_jaccard(p);
+        p->rows = 1;
+        for (unsigned long r = p->num_perm; r >= 1; r--) {
+            if (dd_lsh_probability(t, p->num_perm / r, r) >= p->recall) {
+                p->rows = r;
+                break;
+            }
+        }
+        p->bands = p->num_perm / p->rows;
+    }
+    return true;
+}
+
+void dd_near_explain(FILE *out, const dd_near_params *p)
+{
+    if (p->method == DD_METHOD_SIMHASH) {
+        fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
+        fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
+        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
+                     "whole block, so every such pair is a candidate\n",
+                p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
+        return;
+    }
+    double t = dd_near_target_jaccard(p);
+    fprintf(out, "method: minhash, %lu permutations over word %lu-shingles\n", p->num_perm,
+            p->ngram);
+    fprintf(out, "rule: jaccard >= %.2f", p->threshold);
+    if (p->containment > 0)
+        fprintf(out, ", or containment >= %.2f with at least %lu shingles in the smaller",
+                p->containment, p->min_shingles);
+    fprintf(out, "\n");
+    fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
+            p->bands * p->rows, p->num_perm);
+    if (p->containment > 0)
+        fprintf(out,
+                "candidate target: jaccard %.3f, the lowest of a pair with containment %.2f whose "
+                "sizes differ at most %.1fx\n",
+                t, p->containment, DD_CONTAINMENT_RATIO);
+    fprintf(out, "candidate probability:\n");
+    const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        fprintf(out, "  jaccard %.2f: %.4f\n", at[i], dd_lsh_probability(at[i], p->bands, p->rows));
+    fprintf(out, "  jaccard %.2f (threshold): %.4f\n", p->threshold,
+            dd_lsh_probability(p->threshold, p->bands, p->rows));
+    if (t < p->threshold)
+        fprintf(out, "  jaccard %.3f (containment target): %.4f\n", t,
+                dd_lsh_probability(t, p->bands, p->rows));
+}
+
+/* ------------------------------------------------------------ signatures */
+
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->params = *p;
+    if (p->method == DD_METHOD_MINHASH) {
+        sh_status st;
+        s->minhasher = sh_minhasher_new((unsigned)p->num_perm, seed, &st);
+        if (!s->minhasher) {
+            dd_error("cannot make the MinHash functions: %s", sh_status_str(st));
+            return false;
+        }
+    }
+    return true;
+}
+
+void dd_signatures_free(dd_signatures *s)
+{
+    sh_minhasher_free(s->minhasher);
+    free(s->docs);
+    free(s->minhash);
+    free(s->simhash);
+    free(s->scratch);
+    memset(s, 0, sizeof *s);
+}
+
+/* Makes room for one more document. */
+static size_t next_slot(dd_signatures *s)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        s->docs = dd_realloc(s->docs, cap * sizeof *s->docs);
+        if (s->params.method == DD_METHOD_MINHASH)
+            s->minhash = dd_realloc(s->minhash, cap * s->params.num_perm * sizeof *s->minhash);
+        else
+            s->simhash = dd_realloc(s->simhash, cap * sizeof *s->simhash);
+        s->cap = cap;
+    }
+    return s->n++;
+}
+
+void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed)
+{
+    size_t i = next_slot(s);
+    unsigned k = (unsigned)s->params.ngram;
+    size_t n = 0;
+    if (s->params.enabled) {
+        n = sh_shingle_count(words->n, k);
+        dd_grow(&s->scratch, &s->scratch_cap, n + 1, sizeof *s->scratch);
+        n = sh_shingles(words, 0, words->n, k, seed, s->scratch);
+        n = sh_hashes_unique(s->scratch, n);
+    }
+    s->docs[i].key = key;
+    s->docs[i].words = words->n > UINT32_MAX ? UINT32_MAX : (uint32_t)words->n;
+    s->docs[i].shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    if (!s->params.enabled)
+        return;
+    if (s->params.method == DD_METHOD_MINHASH)
+        sh_minhash(s->minhasher, s->scratch, n, s->minhash + i * s->params.num_perm);
+    else
+        s->simhash[i] = sh_simhash(s->scratch, n);
+}
+
+void dd_signatures_add_missing(dd_signatures *s)
+{
+    size_t i = next_slot(s);
+    memset(&s->docs[i], 0, sizeof s->docs[i]);
+    if (s->params.method == DD_METHOD_MINHASH)
+        memset(s->minhash + i * s->params.num_perm, 0xFF,
+               s->params.num_perm * sizeof *s->minhash);
+    else
+        s->simhash[i] = 0;
+}
+
+/* ---------------------------------------------------- the candidate index */
+
+/* A multimap from 64-bit keys to documents: open addressing over keys, each
+ * slot heading a list of nodes. Keys are hashes, so their bits index it. */
+typedef struct bucket_map {
+    uint64_t *keys;
+    uint32_t *heads; /* 1 + first node, 0: empty slot */
+    size_t nslots, used;
+    uint32_t *node_doc;
+    uint32_t *node_next; /* 1 + next node, 0: end */
+    size_t nnodes, nodes_cap;
+} bucket_map;
+
+static void map_init(bucket_map *m)
+{
+    memset(m, 0, sizeof *m);
+    m->nslots = 1024;
+    m->keys = dd_calloc(m->nslots, sizeof *m->keys);
+    m->heads = dd_calloc(m->nslots, sizeof *m->heads);
+}
+
+static void map_free(bucket_map *m)
+{
+    free(m->keys);
+    free(m->heads);
+    free(m->node_doc);
+    free(m->node_next);
+}
+
+static size_t map_slot(const bucket_map *m, uint64_t key)
+{
+    size_t mask = m->nslots - 1, i = (size_t)(key ^ (key >> 32)) & mask;
+    while (m->heads[i] && m->keys[i] != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void map_add(bucket_map *m, uint64_t key, uint32_t doc)
+{
+    if (2 * (m->used + 1) > m->nslots) {
+        bucket_map old = *m;
+        m->nslots *= 2;
+        m->keys = dd_calloc(m->nslots, sizeof *m->keys);
+        m->heads = dd_calloc(m->nslots, sizeof *m->heads);
+        for (size_t i = 0; i < old.nslots; i++) {
+            if (!old.heads[i])
+                continue;
+            size_t j = map_slot(m, old.keys[i]);
+            m->keys[j] = old.keys[i];
+            m->heads[j] = old.heads[i];
+        }
+        free(old.keys);
+        free(old.heads);
+    }
+    size_t cap = m->nodes_cap;
+    dd_grow(&m->node_doc, &cap, m->nnodes + 1, sizeof *m->node_doc);
+    dd_grow(&m->node_next, &m->nodes_cap, m->nnodes + 1, sizeof *m->node_next);
+    size_t i = map_slot(m, key);
+    if (!m->heads[i]) {
+        m->keys[i] = key;
+        m->used++;
+    }
+    m->node_doc[m->nnodes] = doc;
+    m->node_next[m->nnodes] = m->heads[i];
+    m->heads[i] = (uint32_t)(++m->nnodes);
+}
+
+/* The first node of key's list (1-based), 0 if none. */
+static uint32_t map_first(const bucket_map *m, uint64_t key)
+{
+    return m->heads[map_slot(m, key)];
+}
+
+/* The band keys (MinHash) or block keys (SimHash) of document d. */
+static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
+{
+    const dd_near_params *p = &s->params;
+    if (p->method == DD_METHOD_MINHASH) {
+        const uint32_t *sig = s->minhash + d * p->num_perm;
+        for (unsigned long b = 0; b < p->bands; b++)
+            keys[b] = XXH3_64bits_withSeed(sig + b * p->rows, p->rows * sizeof *sig, b);
+        return p->bands;
+    }
+    unsigned long blocks = p->hamming + 1, width = 64 / blocks;
+    uint64_t fp = s->simhash[d];
+    for (unsigned long b = 0; b < blocks; b++) {
+        unsigned long lo = b * width, bits = b + 1 == blocks ? 64 - lo : width;
+        uint64_t v = (fp >> lo) & (bits == 64 ? ~0ULL : ((1ULL << bits) - 1));
+        keys[b] = XXH3_64bits_withSeed(&v, sizeof v, b);
+    }
+    return blocks;
+}
+
+/* ------------------------------------------------------------ clustering */
+
+/* Rank order: by --keep, then input order. */
+typedef struct ranked {
+    uint32_t length; /* words for --keep longest, 0 for --keep first */
+    uint32_t doc;
+} ranked;
+
+static int compare_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->length != y->length)
+        return x->length > y->length ? -1 : 1;
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int compare_cluster_id(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_cluster *)a)->id, y = ((const dd_cluster *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* Does doc d verify against representative r? Fills the similarity. */
+static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m)
+{
+    const dd_near_params *p = &s->params;
+    m->doc = d;
+    m->exact = false;
+    if (p->method == DD_METHOD_SIMHASH) {
+        m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
+        m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
+        return m->hamming <= p->hamming;
+    }
+    double a = s->docs[d].shingles, b = s->docs[r].shingles;
+    double small = a < b ? a : b;
+    /* The fewest equal values that could pass either half of the rule: stop
+     * counting when they can no longer be reached. */
+    double need = p->threshold;
+    if (p->containment > 0 && small >= (double)p->min_shingles) {
+        double cj = p->containment * small / (a + b - p->containment * small);
+        if (cj < need)
+            need = cj;
+    }
+    unsigned k = (unsigned)p->num_perm, same = 0;
+    unsigned need_same = (unsigned)floor(need * k * 0.999);
+    const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
+    for (unsigned i = 0; i < k; i++) {
+        same += x[i] == y[i];
+        if (same + (k - 1 - i) < need_same) {
+            m->jaccard = m->containment = 0;
+            m->hamming = 0;
+            return false;
+        }
+    }
+    double j = (double)same / k;
+    double c = small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
+    if (c > 1)
+        c = 1;
+    m->jaccard = j;
+    m->containment = c;
+    m->hamming = 0;
+    return j >= p->threshold ||
+           (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
+}
+
+/* An open-addressing map from exact keys to the first document with it. */
+typedef struct key_map {
+    sh_key *keys;
+    uint32_t *docs; /* 1 + document, 0: empty */
+    size_t nslots;
+} key_map;
+
+static uint32_t *key_slot(key_map *m, sh_key key)
+{
+    size_t mask = m->nslots - 1, i = (size_t)key.lo & mask;
+    while (m->docs[i] && !sh_key_equal(m->keys[i], key))
+        i = (i + 1) & mask;
+    m->keys[i] = key;
+    return &m->docs[i];
+}
+
+static int compare_member_doc(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_member *)a)->doc, y = ((const dd_member *)b)->doc;
+    return (x > y) - (x < y);
+}
+
+void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
+{
+    size_t n = s->n;
+    memset(out, 0, sizeof *out);
+    out->id_of = dd_calloc(n, sizeof *out->id_of);
+    out->dropped = dd_calloc(n, sizeof *out->dropped);
+
+    /* Rank order. */
+    ranked *by_rank = dd_malloc((n ? n : 1) * sizeof *by_rank);
+    for (size_t i = 0; i < n; i++)
+        by_rank[i] = (ranked){s->params.keep == DD_KEEP_LONGEST ? s->docs[i].words : 0, (uint32_t)i};
+    if (n > 1)
+        qsort(by_rank, n, sizeof *by_rank, compare_ranked);
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = by_rank[i].doc;
+    free(by_rank);
+
+    /* rep_of[d]: 1 + the representative of d's cluster (d itself for a
+     * representative), 0 for documents without words. */
+    uint32_t *rep_of = dd_calloc(n ? n : 1, sizeof *rep_of);
+    dd_member *sim = dd_calloc(n ? n : 1, sizeof *sim); /* each member's similarity */
+    key_map exact = {0};
+    exact.nslots = 16;
+    while (exact.nslots < 2 * n)
+        exact.nslots *= 2;
+    exact.keys = dd_calloc(exact.nslots, sizeof *exact.keys);
+    exact.docs = dd_calloc(exact.nslots, sizeof *exact.docs);
+    bucket_map index;
+    map_init(&index);
+    size_t nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    uint64_t *keys = dd_malloc(nkeys * sizeof *keys);
+    uint32_t *seen = dd_calloc(n ? n : 1, sizeof *seen); /* 1 + the doc that last listed it */
+    uint32_t *cands = dd_malloc((n ? n : 1) * sizeof *cands); /* ranks of candidates */
+    uint32_t *rank = dd_malloc((n ? n : 1) * sizeof *rank);
+    for (size_t i = 0; i < n; i++)
+        rank[order[i]] = (uint32_t)i;
+
+    for (size_t i = 0; i < n; i++) {
+        uint32_t d = order[i];
+        if (s->docs[d].words == 0)
+            continue;
+        uint32_t *twin = key_slot(&exact, s->docs[d].key);
+        if (*twin) { /* an exact duplicate: the twin's cluster, the twin's similarity */
+            uint32_t t = *twin - 1;
+            rep_of[d] = rep_of[t];
+            sim[d] = sim[t];
+            sim[d].doc = d;
+            if (rep_of[t] == t + 1) {
+                sim[d].jaccard = sim[d].containment = 1.0;
+                sim[d].hamming = 0;
+                sim[d].exact = true;
+            }
+            continue;
+        }
+        *twin = d + 1;
+        size_t k = index_keys(s, d, keys), ncand = 0;
+        for (size_t b = 0; b < k; b++) {
+            for (uint32_t node = map_first(&index, keys[b]); node;
+                 node = index.node_next[node - 1]) {
+                uint32_t r = index.node_doc[node - 1];
+                if (seen[r] != d + 1) {
+                    seen[r] = d + 1;
+                    cands[ncand++] = rank[r];
+                }
+            }
+        }
+        /* Best-ranked representative first. */
+        if (ncand > 1)
+            qsort(cands, ncand, sizeof *cands, compare_u32);
+        bool joined = false;
+        for (size_t a = 0; a < ncand && !joined; a++) {
+            dd_member m;
+            uint32_t r = order[cands[a]];
+            if (verify(s, d, r, &m)) {
+                rep_of[d] = r + 1;
+                sim[d] = m;
+                joined = true;
+            }
+        }
+        if (!joined) {
+            rep_of[d] = d + 1;
+            sim[d] = (dd_member){d, 1.0, 1.0, 0, false};
+            for (size_t b = 0; b < k; b++)
+                map_add(&index, keys[b], d);
+        }
+    }
+
+    /* Ids in input order of the representatives; documents without words
+     * are clusters of their own. */
+    uint32_t next_id = 0;
+    size_t clusters_cap = 0;
+    uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
+    for (size_t d = 0; d < n; d++) {
+        if (rep_of[d] == 0 || rep_of[d] == d + 1)
+            out->id_of[d] = ++next_id;
+        cluster_index[d] = UINT32_MAX;
+    }
+    for (size_t d = 0; d < n; d++) {
+        if (rep_of[d] == 0 || rep_of[d] == d + 1)
+            continue;
+        uint32_t r = rep_of[d] - 1;
+        out->id_of[d] = out->id_of[r];
+        out->dropped[d] = true;
+        if (cluster_index[r] == UINT32_MAX) {
+            cluster_index[r] = (uint32_t)out->n;
+            dd_grow(&out->v, &clusters_cap, out->n + 1, sizeof *out->v);
+            dd_cluster *c = &out->v[out->n++];
+            memset(c, 0, sizeof *c);
+            c->id = out->id_of[r];
+            dd_grow(&c->members, &c->cap, 1, sizeof *c->members);
+            c->members[c->n++] = sim[r];
+        }
+        dd_cluster *c = &out->v[cluster_index[r]];
+        dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
+        c->members[c->n++] = sim[d];
+    }
+    /* Clusters by id, members after the representative in input order. */
+    for (size_t i = 0; i < out->n; i++)
+        if (out->v[i].n > 2)
+            qsort(out->v[i].members + 1, out->v[i].n - 1, sizeof(dd_member), compare_member_doc);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);
+
+    free(cluster_index);
+    free(rank);
+    free(cands);
+    free(seen);
+    free(keys);
+    map_free(&index);
+    free(exact.keys);
+    free(exact.docs);
+    free(sim);
+    free(rep_of);
+    free(order);
+}
+
+void dd_cluster_nothing(size_t n, dd_clusters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
+    out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
+    for (size_t i = 0; i < n; i++)
+        out->id_of[i] = (uint32_t)i + 1;
+}
+
+void dd_clusters_free(dd_clusters *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].members);
+    free(c->v);
+    free(c->id_of);
+    free(c->dropped);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,129 @@
+/*
+ * near.h - near-duplicate documents: signatures, LSH candidates, verified
+ * clusters.
+ *
+ * Every document gets an exact key (XXH3-128 of its normalised words), the
+ * number of distinct word shingles it has and a signature: MinHash values or
+ * a SimHash fingerprint. Clustering then ranks the documents (--keep) and
+ * takes them in that order: a document whose exact key was seen joins that
+ * document's cluster; otherwise it is compared with the representatives that
+ * share an LSH band with it (MinHash) or a block of bits (SimHash), best
+ * ranked first, and joins the first whose similarity verifies; if none does,
+ * it becomes a representative. Clusters never chain: similarity is always to
+ * the representative.
+ *
+ * Verification uses estimates: Jaccard is the share of equal MinHash values
+ * over the full signature, and containment of the smaller set in the larger
+ * is derived from it and the exact set sizes, C = J (|A| + |B|) / ((1 + J)
+ * min(|A|, |B|)). Memory: num_perm * 4 + 40 bytes per document.
+ */
+#ifndef DD_NEAR_H
+#define DD_NEAR_H
+
+#include "shingle.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum dd_method { DD_METHOD_MINHASH, DD_METHOD_SIMHASH } dd_method;
+typedef enum dd_keep { DD_KEEP_FIRST, DD_KEEP_LONGEST } dd_keep;
+
+/* Size ratio up to which the containment half of the rule is covered by the
+ * LSH guarantee: a pair with containment C whose larger set has at most this
+ * many times the shingles of the smaller has Jaccard at least
+ * C / (1 + DD_CONTAINMENT_RATIO - C). */
+#define DD_CONTAINMENT_RATIO 2.5
+
+typedef struct dd_near_params {
+    bool enabled;
+    dd_method method;
+    double threshold;       /* Jaccard */
+    double containment;     /* 0: off */
+    double recall;          /* candidate probability at the target */
+    unsigned long min_shingles;
+    unsigned long ngram;
+    unsigned long num_perm;
+    unsigned long bands, rows; /* 0: chosen from threshold and recall */
+    unsigned long hamming;
+    dd_keep keep;
+} dd_near_params;
+
+/* Fills in the defaults. */
+void dd_near_params_default(dd_near_params *p);
+
+/* The lowest Jaccard the candidate search must find with probability
+ * p->recall: the threshold, or lower when containment is on. */
+double dd_near_target_jaccard(const dd_near_params *p);
+
+/* The probability that a pair of Jaccard j shares at least one of bands
+ * bands of rows values. */
+double dd_lsh_probability(double j, unsigned long bands, unsigned long rows);
+
+/* Chooses bands and rows when they are not set: the most rows (the fewest
+ * false candidates) whose bands reach p->recall at the target Jaccard.
+ * Checks the combination; on a problem prints "dedup: --option: why" and
+ * returns false. */
+bool dd_near_params_check(dd_near_params *p);
+
+/* Prints the chosen parameters and candidate probabilities (--explain-params). */
+void dd_near_explain(FILE *out, const dd_near_params *p);
+
+/* What is kept of each document. */
+typedef struct dd_doc_sig {
+    sh_key key;
+    uint32_t words;    /* normalised words */
+    uint32_t shingles; /* distinct word shingles */
+} dd_doc_sig;
+
+typedef struct dd_signatures {
+    dd_near_params params;
+    sh_minhasher *minhasher;
+    dd_doc_sig *docs;
+    uint32_t *minhash; /* num_perm values per document (MinHash) */
+    uint64_t *simhash; /* one per document (SimHash) */
+    size_t n, cap;
+    uint64_t *scratch; /* shingle hashes of the document being added */
+    size_t scratch_cap;
+} dd_signatures;
+
+/* Prepares s for documents; false (after a message) on failure. */
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, uint64_t seed);
+void dd_signatures_free(dd_signatures *s);
+
+/* Adds the next document: its words (all of them, in order) and its key. */
+void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed);
+
+/* Adds a document that could not be read: it takes part in nothing. */
+void dd_signatures_add_missing(dd_signatures *s);
+
+typedef struct dd_member {
+    uint32_t doc;
+    double jaccard;     /* to the representative (MinHash) */
+    double containment; /* of the smaller in the larger */
+    unsigned hamming;   /* SimHash: bits that differ from the representative */
+    bool exact;         /* the same normalised words as the representative */
+} dd_member;
+
+typedef struct dd_cluster {
+    uint32_t id;
+    dd_member *members; /* the representative first, then input order */
+    size_t n, cap;
+} dd_cluster;
+
+typedef struct dd_clusters {
+    dd_cluster *v; /* clusters of two or more documents, by id */
+    size_t n;
+    uint32_t *id_of;   /* per document: its cluster's id (singletons too) */
+    bool *dropped;     /* per document: a copy that clean leaves out */
+} dd_clusters;
+
+/* Clusters the documents of s. */
+void dd_cluster_documents(const dd_signatures *s, dd_clusters *out);
+/* Makes every one of n documents a cluster of its own (near-duplicate
+ * detection off). */
+void dd_cluster_nothing(size_t n, dd_clusters *out);
+void dd_clusters_free(dd_clusters *c);
+
+#endif

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Near-duplicate documents: the seed articles and their syndicated copies
+# (fixtures/variants, made by tests/make_variants.py).
+. "$(dirname "$0")/lib.sh"
+cd "$FIXTURES"
+E=expected
+V=(variants/000_syndicated.txt variants/002_near_identical.txt variants/003_rewrapped.txt variants/004_truncated.txt)
+
+"$DEDUP" scan -f text seeds "${V[@]}" >"$T/scan.txt" 2>"$T/err"
+st=$?
+[ $st = 1 ] && ok "scan exits 1 on near-duplicates" || not_ok "scan exits 1 on near-duplicates" "exit $st $(cat "$T/err")"
+expect_same "text report: clusters, then paragraphs" "$E/near-scan.txt" "$T/scan.txt"
+"$DEDUP" scan -f jsonl seeds "${V[@]}" >"$T/scan.jsonl"
+expect_same "jsonl report" "$E/near-scan.jsonl" "$T/scan.jsonl"
+"$DEDUP" scan -f tsv seeds "${V[@]}" >"$T/scan.tsv"
+expect_same "tsv: doc and cluster for every document" "$E/near.tsv" "$T/scan.tsv"
+
+# Each copy clusters with its original.
+for pair in "000_syndicated 000_bd77016b1ff7f277" "003_rewrapped 003_9004b0353d6ebc11" \
+    "004_truncated 004_e1f26045a6d7f475" "002_near_identical 002_0b6d1692144c6f75"; do
+    set -- $pair
+    expect_grep "$1 is a near-duplicate of its original" "variants/$1.txt: near-duplicate of seeds/$2.txt" "$T/scan.txt"
+done
+# The syndicated copy is found through containment, the truncated one too.
+expect_grep "004_truncated: jaccard below 0.8, containment about 1" '{"doc":"variants/004_truncated.txt","jaccard":0.5547,"containment":0.9993}' "$T/scan.jsonl"
+
+# The five seeds are different articles: never clustered together.
+for t in 0.8 0.5; do
+    "$DEDUP" scan -f jsonl --threshold "$t" seeds >"$T/seeds.jsonl"
+    if grep -q '"type":"cluster"' "$T/seeds.jsonl"; then
+        not_ok "no two seeds clustered at --threshold $t" "$(grep cluster "$T/seeds.jsonl")"
+    else ok "no two seeds clustered at --threshold $t"; fi
+done
+"$DEDUP" scan -f tsv --threshold 0.5 seeds | cut -f2 | sort -u | wc -l >"$T/n"
+[ "$(cat "$T/n")" = 5 ] && ok "five seeds, five clusters in tsv" || not_ok "five seeds, five clusters in tsv" "$(cat "$T/n")"
+
+# SimHash finds the near-identical copy, and only pairs within --hamming bits.
+"$DEDUP" scan -f jsonl --method simhash seeds "${V[@]}" >"$T/sim.jsonl"
+expect_grep "simhash: near-identical copy clustered" \
+    '{"type":"cluster","id":3,"representative":"seeds/002_0b6d1692144c6f75.txt","members":[{"doc":"seeds/002_0b6d1692144c6f75.txt","hamming":0,"similarity":1.0},{"doc":"variants/002_near_identical.txt","hamming":2,"similarity":0.9688}]}' "$T/sim.jsonl"
+[ "$(grep -c '"type":"cluster"' "$T/sim.jsonl")" = 1 ] && ok "simhash: the edited copies (6+ bits away) are not clustered at --hamming 3" \
+    || not_ok "simhash: the edited copies (6+ bits away) are not clustered at --hamming 3" "$(grep cluster "$T/sim.jsonl")"
+"$DEDUP" scan -f jsonl --method simhash --hamming 0 seeds variants/002_near_identical.txt >"$T/sim0.jsonl"
+grep -q cluster "$T/sim0.jsonl" && not_ok "simhash --hamming 0 needs identical fingerprints" || ok "simhash --hamming 0 needs identical fingerprints"
+
+# --containment 0: the rule is Jaccard alone, so the truncated copy (0.59) is out.
+"$DEDUP" scan -f text --containment 0 seeds variants/004_truncated.txt >"$T/noc.txt"
+grep -q near-duplicate "$T/noc.txt" && not_ok "--containment 0 turns containment off" "$(cat "$T/noc.txt")" \
+    || ok "--containment 0 turns containment off"
+
+# --keep: which copy represents the cluster.
+"$DEDUP" scan -f text variants/004_truncated.txt seeds/004_e1f26045a6d7f475.txt >"$T/first.txt"
+expect_grep "--keep first: the first named is the representative" "seeds/004_e1f26045a6d7f475.txt: near-duplicate of variants/004_truncated.txt" "$T/first.txt"
+"$DEDUP" scan -f text --keep longest variants/004_truncated.txt seeds/004_e1f26045a6d7f475.txt >"$T/longest.txt"
+expect_grep "--keep longest: the longer is the representative" "variants/004_truncated.txt: near-duplicate of seeds/004_e1f26045a6d7f475.txt" "$T/longest.txt"
+
+# Exact duplicates cluster first, marked exact.
+cp seeds/003_9004b0353d6ebc11.txt "$T/copy-a.txt"
+printf '\n\n' >>"$T/copy-a.txt"
+"$DEDUP" scan -f jsonl seeds/003_9004b0353d6ebc11.txt "$T/copy-a.txt" >"$T/exact.jsonl"
+expect_grep "exact duplicate (extra blank lines) is marked exact" '"jaccard":1.0,"containment":1.0,"exact":true}' "$T/exact.jsonl"
+
+# clean keeps each cluster's representative and drops the rest.
+"$DEDUP" clean seeds "${V[@]}" -o "$T/clean" 2>"$T/err"
+st=$?
+[ $st = 0 ] && ok "clean exits 0" || not_ok "clean exits 0" "exit $st $(cat "$T/err")"
+(cd "$T/clean" && ls) >"$T/ls"
+printf '%s\n' 000_bd77016b1ff7f277.txt 001_0546f77b3de22a26.txt 002_0b6d1692144c6f75.txt 003_9004b0353d6ebc11.txt 004_e1f26045a6d7f475.txt >"$T/want-ls"
+expect_same "clean writes the representatives only" "$T/want-ls" "$T/ls"
+for f in seeds/*.txt; do
+    expect_same "clean with copies present: $(basename "$f") as without" "$E/seeds-clean/$(basename "$f")" "$T/clean/$(basename "$f")"
+done
+
+# --explain-params prints the bands and probabilities and exits.
+"$DEDUP" scan --explain-params >"$T/explain" 2>&1
+expect_same "--explain-params (defaults)" "$E/explain-params.txt" "$T/explain"
+"$DEDUP" scan --explain-params --containment 0 >"$T/explain0" 2>&1
+expect_same "--explain-params --containment 0" "$E/explain-params-no-containment.txt" "$T/explain0"
+
+# Options out of range name the option.
+expect_opt() {
+    "$DEDUP" scan "$@" seeds >"$T/out" 2>"$T/err"
+    local st=$?
+    if [ $st = 2 ] && grep -q -- "$1" "$T/err"; then ok "rejects $*"; else not_ok "rejects $*" "exit $st: $(cat "$T/err")"; fi
+}
+expect_opt --threshold 1.5
+expect_opt --threshold 0
+expect_opt --num-perm 0
+expect_opt --num-perm 5000
+expect_opt --containment -0.1
+expect_opt --recall 1
+expect_opt --ngram 0
+expect_opt --method lsh
+expect_opt --keep last
+expect_opt --hamming 64
+"$DEDUP" scan --bands 100 --rows 2 seeds >"$T/out" 2>"$T/err"
+[ $? = 2 ] && grep -q -- "--bands 100 x --rows 2 = 200 is more than --num-perm 128" "$T/err" \
+    && ok "rejects bands x rows above num-perm" || not_ok "rejects bands x rows above num-perm" "$(cat "$T/err")"
+
+# Edge cases: too short for a shingle, empty, one document, many identical.
+mkdir -p "$T/edge"
+printf 'three words only\n' >"$T/edge/short1.txt"
+printf 'three words only\n' >"$T/edge/short2.txt"
+printf 'two words\n' >"$T/edge/short3.txt"
+: >"$T/edge/empty1.txt"
+: >"$T/edge/empty2.txt"
+"$DEDUP" scan -f jsonl "$T/edge" >"$T/edge.jsonl" 2>"$T/err"
+st=$?
+[ $st = 1 ] && ok "short and empty documents: exit 1 (the two short ones are copies)" || not_ok "short and empty documents: exit 1" "exit $st $(cat "$T/err")"
+[ "$(grep -c '"type":"cluster"' "$T/edge.jsonl")" = 1 ] && grep -q '"doc":"'"$T"'/edge/short2.txt","jaccard":1.0,"containment":1.0,"exact":true' "$T/edge.jsonl" \
+    && ok "identical short documents cluster; empty ones do not" || not_ok "identical short documents cluster; empty ones do not" "$(cat "$T/edge.jsonl")"
+expect_status "a corpus of one document" 0 "$DEDUP" scan -f text seeds/000_bd77016b1ff7f277.txt
+mkdir -p "$T/many"
+for i in $(seq -w 1 10000); do printf 'x%s\n' "$i"; done | (cd "$T/many" && xargs -n 500 sh -c 'for f; do cp "'"$FIXTURES"'/seeds/003_9004b0353d6ebc11.txt" "$f.txt"; done' sh)
+"$DEDUP" scan -f tsv "$T/many" >"$T/many.tsv" 2>"$T/err"
+st=$?
+[ $st = 1 ] && [ "$(wc -l <"$T/many.tsv")" = 10000 ] && [ "$(cut -f2 "$T/many.tsv" | sort -u)" = 1 ] \
+    && ok "ten thousand identical documents: one cluster" || not_ok "ten thousand identical documents: one cluster" "exit $st $(head -3 "$T/many.tsv") $(head -c 300 "$T/err")"
+rm -rf "$T/many"
+python3 -c '
+import sys
+paras = open(sys.argv[1], encoding="utf-8").read().split("\n")
+out = []
+i = size = 0
+while size < 50 * 1024 * 1024:
+    out.append("%d %s" % (i, paras[i % len(paras)]))
+    size += len(out[-1].encode()) + 1
+    i += 1
+open(sys.argv[2], "w", encoding="utf-8").write("\n".join(out) + "\n")' seeds/002_0b6d1692144c6f75.txt "$T/big.txt"
+cp "$T/big.txt" "$T/big-copy.txt"
+"$DEDUP" scan -f text --no-near "$T/big.txt" >/dev/null 2>"$T/err"
+[ $? -le 1 ] && ok "a 50 MB document is handled" || not_ok "a 50 MB document is handled" "$(cat "$T/err")"
+"$DEDUP" scan -f jsonl "$T/big.txt" "$T/big-copy.txt" 2>"$T/err" | grep '"type":"cluster"' >"$T/big.jsonl"
+grep -q '"exact":true' "$T/big.jsonl" && ok "two 50 MB documents: exact duplicates" || not_ok "two 50 MB documents: exact duplicates" "$(cat "$T/err")"
+rm -f "$T/big.txt" "$T/big-copy.txt"
+
+# Deterministic.
+"$DEDUP" scan -f jsonl seeds "${V[@]}" >"$T/again.jsonl"
+expect_same "second run byte-identical" "$T/scan.jsonl" "$T/again.jsonl"
+finish
