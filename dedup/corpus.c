@@ -48,6 +48,107 @@ static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len
     return s;
 }
 
+/* Exact verification reads documents again: the last sets it made are
+ * cached, one slot per document number modulo SET_CACHE_SLOTS. */
+#define SET_CACHE_SLOTS 4096
+
+typedef struct cached_set {
+    uint32_t doc1; /* 1 + document, 0: empty */
+    uint64_t *set;
+    size_t n;
+} cached_set;
+
+typedef struct set_loader {
+    dd_corpus *c;
+    const dd_options *o;
+    dd_analyzer a;
+    sh_buf text;
+    dd_doc doc;
+    uint64_t *hashes;
+    size_t hashes_cap;
+    cached_set slots[SET_CACHE_SLOTS];
+} set_loader;
+
+/* Sorts v[0..n) with an LSD radix sort on bytes; tmp holds n. */
+static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i] >> shift) & 0xFF) + 1]++;
+        for (size_t i = 1; i < 257; i++)
+            count[i] += count[i - 1];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        memcpy(v, tmp, n * sizeof *v);
+    }
+}
+
+/* dd_signatures.load_set: the sorted distinct shingles of document doc. */
+static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
+{
+    set_loader *l = ctx;
+    cached_set *slot = &l->slots[doc % SET_CACHE_SLOTS];
+    if (slot->doc1 != doc + 1) {
+        const dd_input *in = &l->c->inputs.v[doc];
+        const char *text;
+        size_t len;
+        if (in->is_stdin) {
+            text = l->c->stdin_text.data;
+            len = l->c->stdin_text.len;
+        } else {
+            if (!dd_input_read(in, &l->text))
+                return false;
+            text = l->text.data;
+            len = l->text.len;
+            if (dd_digest(text, len) != l->c->digests[doc]) {
+                char *p = dd_printable(in->id);
+                dd_warn("%s: changed while dedup was running; compared as first read", p);
+                free(p);
+                return false;
+            }
+        }
+        if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
+            return false;
+        unsigned k = (unsigned)l->o->near.ngram;
+        size_t count = sh_shingle_count(l->doc.words.n, k);
+        dd_grow(&l->hashes, &l->hashes_cap, count + 1, sizeof *l->hashes);
+        count = sh_shingles(&l->doc.words, 0, l->doc.words.n, k, DD_SEED, l->hashes);
+        count = sh_hashes_unique(l->hashes, count);
+        free(slot->set);
+        slot->set = dd_malloc((count ? count : 1) * sizeof *slot->set);
+        if (count > 64) {
+            radix_sort(l->hashes, slot->set, count);
+        } else {
+            for (size_t i = 1; i < count; i++) { /* insertion sort */
+                uint64_t x = l->hashes[i];
+                size_t j = i;
+                for (; j > 0 && l->hashes[j - 1] > x; j--)
+                    l->hashes[j] = l->hashes[j - 1];
+                l->hashes[j] = x;
+            }
+        }
+        memcpy(slot->set, l->hashes, count * sizeof *slot->set);
+        slot->n = count;
+        slot->doc1 = doc + 1;
+    }
+    dd_grow(set, cap, slot->n + 1, sizeof **set);
+    memcpy(*set, slot->set, slot->n * sizeof **set);
+    *n = slot->n;
+    return true;
+}
+
+static void set_loader_free(set_loader *l)
+{
+    for (size_t i = 0; i < SET_CACHE_SLOTS; i++)
+        free(l->slots[i].set);
+    free(l->hashes);
+    sh_buf_free(&l->text);
+    dd_doc_free(&l->doc);
+    dd_analyzer_free(&l->a);
+    free(l);
+}
+
 /* Reads, checks and analyses input i; false after reporting a problem. */
 static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, size_t i,
                           sh_buf *text, dd_doc *doc)
@@ -119,9 +220,19 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     sh_buf_free(&text);
     dd_analyzer_free(&a);
 
-    if (o->near.enabled)
+    if (o->near.enabled) {
+        set_loader *l = dd_calloc(1, sizeof *l);
+        l->c = c;
+        l->o = o;
+        if (!dd_analyzer_init(&l->a, o->unit, DD_SEED)) {
+            free(l);
+            return false;
+        }
+        c->signatures.load_set = load_set;
+        c->signatures.load_ctx = l;
         dd_cluster_documents(&c->signatures, &c->clusters);
-    else
+        set_loader_free(l);
+    } else
         dd_cluster_nothing(c->signatures.n, &c->clusters);
 
     /* Paragraphs of the documents that are kept. */

@@ -25,6 +25,7 @@ void dd_near_params_default(dd_near_params *p)
     p->num_perm = 128;
     p->hamming = 3;
     p->keep = DD_KEEP_FIRST;
+    p->verify_exact = true;
 }
 
 double dd_near_target_jaccard(const dd_near_params *p)
@@ -305,12 +306,55 @@ static int compare_cluster_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Does doc d verify against representative r? Fills the similarity. */
-static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m)
+/* Does the pair pass the rule, for Jaccard j and containment c? */
+static bool passes(const dd_near_params *p, double j, double c, double small)
+{
+    return j >= p->threshold ||
+           (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
+}
+
+/* The containment of the smaller set implied by Jaccard j and the sizes. */
+static double containment_of(double j, double a, double b)
+{
+    double small = a < b ? a : b;
+    double c = small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
+    return c > 1 ? 1 : c;
+}
+
+/* The size of the intersection of two sorted sets. */
+static size_t intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    size_t i = 0, j = 0, n = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j])
+            i++;
+        else if (a[i] > b[j])
+            j++;
+        else {
+            n++;
+            i++;
+            j++;
+        }
+    }
+    return n;
+}
+
+/* Does doc d verify against representative r? Fills the similarity.
+ * Estimate mode decides on the estimates. Exact mode uses them as a filter:
+ * a pair goes on to the exact sets unless even the estimate's upper bound
+ * (three standard errors above it) fails the rule; the exact sets then
+ * decide and give the similarity. */
+typedef struct set_buffers {
+    uint64_t *a, *b;
+    size_t cap_a, cap_b;
+} set_buffers;
+
+static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
+                   set_buffers *sets)
 {
     const dd_near_params *p = &s->params;
+    memset(m, 0, sizeof *m);
     m->doc = d;
-    m->exact = false;
     if (p->method == DD_METHOD_SIMHASH) {
         m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
         m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
@@ -318,34 +362,58 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m)
     }
     double a = s->docs[d].shingles, b = s->docs[r].shingles;
     double small = a < b ? a : b;
-    /* The fewest equal values that could pass either half of the rule: stop
-     * counting when they can no longer be reached. */
+    unsigned k = (unsigned)p->num_perm, same = 0;
+    const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
+    if (!p->verify_exact) {
+        /* The fewest equal values that could pass either half of the rule:
+         * stop counting when they can no longer be reached. */
+        double need = p->threshold;
+        if (p->containment > 0 && small >= (double)p->min_shingles) {
+            double cj = p->containment * small / (a + b - p->containment * small);
+            if (cj < need)
+                need = cj;
+        }
+        unsigned need_same = (unsigned)floor(need * k * 0.999);
+        for (unsigned i = 0; i < k; i++) {
+            same += x[i] == y[i];
+            if (same + (k - 1 - i) < need_same)
+                return false;
+        }
+        m->jaccard = (double)same / k;
+        m->containment = containment_of(m->jaccard, a, b);
+        return passes(p, m->jaccard, m->containment, small);
+    }
+    /* Stop counting when even the upper bound can no longer pass: the
+     * estimate must reach need - 3 standard errors (at need), where need is
+     * the lowest Jaccard that passes either half of the rule. */
     double need = p->threshold;
     if (p->containment > 0 && small >= (double)p->min_shingles) {
         double cj = p->containment * small / (a + b - p->containment * small);
         if (cj < need)
             need = cj;
     }
-    unsigned k = (unsigned)p->num_perm, same = 0;
-    unsigned need_same = (unsigned)floor(need * k * 0.999);
-    const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
+    double low = need - 3 * sqrt((need > 1.0 / k ? need : 1.0 / k) * (1 - need) / k) - 1.0 / k;
+    unsigned need_same = low > 0 ? (unsigned)floor(low * k) : 0;
     for (unsigned i = 0; i < k; i++) {
         same += x[i] == y[i];
-        if (same + (k - 1 - i) < need_same) {
-            m->jaccard = m->containment = 0;
-            m->hamming = 0;
+        if (same + (k - 1 - i) < need_same)
             return false;
-        }
     }
-    double j = (double)same / k;
-    double c = small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
-    if (c > 1)
-        c = 1;
-    m->jaccard = j;
-    m->containment = c;
-    m->hamming = 0;
-    return j >= p->threshold ||
-           (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
+    double j = (double)same / k, floor_j = 1.0 / k;
+    double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);
+    if (upper > 1)
+        upper = 1;
+    if (!passes(p, upper, containment_of(upper, a, b), small))
+        return false;
+    size_t na, nb;
+    if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
+        !s->load_set(s->load_ctx, r, &sets->b, &sets->cap_b, &nb))
+        return false;
+    double inter = (double)intersection(sets->a, na, sets->b, nb);
+    double ea = (double)na, eb = (double)nb, esmall = ea < eb ? ea : eb;
+    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
+    m->containment = esmall > 0 ? inter / esmall : 0;
+    return passes(p, m->jaccard, m->containment, esmall);
 }
 
 /* An open-addressing map from exact keys to the first document with it. */
@@ -405,6 +473,7 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
     uint32_t *seen = dd_calloc(n ? n : 1, sizeof *seen); /* 1 + the doc that last listed it */
     uint32_t *cands = dd_malloc((n ? n : 1) * sizeof *cands); /* ranks of candidates */
     uint32_t *rank = dd_malloc((n ? n : 1) * sizeof *rank);
+    set_buffers sets = {0};
     for (size_t i = 0; i < n; i++)
         rank[order[i]] = (uint32_t)i;
 
@@ -444,7 +513,7 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
         for (size_t a = 0; a < ncand && !joined; a++) {
             dd_member m;
             uint32_t r = order[cands[a]];
-            if (verify(s, d, r, &m)) {
+            if (verify(s, d, r, &m, &sets)) {
                 rep_of[d] = r + 1;
                 sim[d] = m;
                 joined = true;
@@ -495,6 +564,8 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
         qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);
 
     free(cluster_index);
+    free(sets.a);
+    free(sets.b);
     free(rank);
     free(cands);
     free(seen);

@@ -12,10 +12,14 @@
  * it becomes a representative. Clusters never chain: similarity is always to
  * the representative.
  *
- * Verification uses estimates: Jaccard is the share of equal MinHash values
- * over the full signature, and containment of the smaller set in the larger
- * is derived from it and the exact set sizes, C = J (|A| + |B|) / ((1 + J)
- * min(|A|, |B|)). Memory: num_perm * 4 + 40 bytes per document.
+ * Verification (MinHash): the estimates are Jaccard, the share of equal
+ * values over the full signature, and containment of the smaller set in the
+ * larger, derived from it and the exact set sizes: C = J (|A| + |B|) / ((1 +
+ * J) min(|A|, |B|)). With verify_exact (the default) they only filter: a
+ * pair that could pass (the estimate plus three standard errors passes the
+ * rule) is decided on the exact shingle sets, which the caller's load_set
+ * recomputes from the document (sets are not kept). Without it, the
+ * estimates decide. Memory: num_perm * 4 + 40 bytes per document.
  */
 #ifndef DD_NEAR_H
 #define DD_NEAR_H
@@ -48,6 +52,7 @@ typedef struct dd_near_params {
     unsigned long bands, rows; /* 0: chosen from threshold and recall */
     unsigned long hamming;
     dd_keep keep;
+    bool verify_exact; /* decide on exact sets (see above) */
 } dd_near_params;
 
 /* Fills in the defaults. */
@@ -86,6 +91,11 @@ typedef struct dd_signatures {
     size_t n, cap;
     uint64_t *scratch; /* shingle hashes of the document being added */
     size_t scratch_cap;
+    /* For exact verification: writes document doc's distinct shingle
+     * hashes, sorted, to *set (growing it; *cap is its capacity) and their
+     * number to *n. False if the document cannot be read again. */
+    bool (*load_set)(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n);
+    void *load_ctx;
 } dd_signatures;
 
 /* Prepares s for documents; false (after a message) on failure. */

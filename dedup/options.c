@@ -64,8 +64,12 @@ const char dd_usage_text[] =
     "                            only, not for near-duplicate documents\n"
     "      --explain-params      print the LSH parameters and candidate\n"
     "                            probabilities, then exit\n"
-    "  Candidates are verified with estimates from the full MinHash signatures\n"
-    "  and the exact shingle-set sizes; shingle sets are not kept in memory.\n"
+    "      --verify exact|estimate  how MinHash candidates are verified: exact\n"
+    "                            (default) decides on the exact shingle sets,\n"
+    "                            recomputed from the documents for the pairs\n"
+    "                            whose estimate could pass; estimate decides on\n"
+    "                            the full signatures and the exact set sizes.\n"
+    "                            Shingle sets are never kept in memory.\n"
     "\n"
     "Exit status: 0 nothing found (clean: success), 1 duplicates found (scan),\n"
     "2 usage or input error.\n";
@@ -102,6 +106,7 @@ enum {
     OPT_NO_NEAR,
     OPT_EXPLAIN,
     OPT_PARA_THRESHOLD,
+    OPT_VERIFY,
 };
 
 int dd_options_parse(dd_options *o, int argc, char **argv)
@@ -121,6 +126,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"no-near", no_argument, NULL, OPT_NO_NEAR},
         {"explain-params", no_argument, NULL, OPT_EXPLAIN},
         {"para-threshold", required_argument, NULL, OPT_PARA_THRESHOLD},
+        {"verify", required_argument, NULL, OPT_VERIFY},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -198,6 +204,14 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             break;
         case OPT_NO_NEAR: n->enabled = false; break;
         case OPT_EXPLAIN: o->explain_params = true; break;
+        case OPT_VERIFY:
+            if (!strcmp(optarg, "exact"))
+                n->verify_exact = true;
+            else if (!strcmp(optarg, "estimate"))
+                n->verify_exact = false;
+            else
+                return usage_error(cmd, "--verify: '%s' is not exact or estimate", optarg);
+            break;
         case OPT_PARA_THRESHOLD:
             if (!parse_fraction(optarg, 0, 1, true, &o->para_threshold))
                 return usage_error(cmd, "--para-threshold: '%s' is not a number in (0, 1]",
