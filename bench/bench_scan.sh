@@ -12,6 +12,10 @@ corpus=${1:-bench/.data/corpus-100mb}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = -- ] && shift
 if [ ! -d "$corpus" ]; then
+    if [ "$corpus" != bench/.data/corpus-100mb ]; then
+        echo "bench_scan.sh: $corpus: no such folder" >&2
+        exit 2
+    fi
     python3 bench/gen_corpus.py "$corpus" --mb 100
 fi
 [ -x /usr/bin/time ] || { echo "bench_scan.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }

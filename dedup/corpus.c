@@ -110,11 +110,8 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
         }
         if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
             return false;
-        unsigned k = (unsigned)l->o->near.ngram;
-        size_t count = sh_shingle_count(l->doc.words.n, k);
-        dd_grow(&l->hashes, &l->hashes_cap, count + 1, sizeof *l->hashes);
-        count = sh_shingles(&l->doc.words, 0, l->doc.words.n, k, DD_SEED, l->hashes);
-        count = sh_hashes_unique(l->hashes, count);
+        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, DD_SEED,
+                                      &l->hashes, &l->hashes_cap);
         free(slot->set);
         slot->set = dd_malloc((count ? count : 1) * sizeof *slot->set);
         if (count > 64) {

@@ -152,17 +152,21 @@ static size_t next_slot(dd_signatures *s)
     return s->n++;
 }
 
+size_t dd_shingle_set(const sh_tokens *words, unsigned k, uint64_t seed, uint64_t **set,
+                      size_t *cap)
+{
+    size_t n = sh_shingle_count(words->n, k);
+    dd_grow(set, cap, n + 1, sizeof **set);
+    n = sh_shingles(words, 0, words->n, k, seed, *set);
+    return sh_hashes_unique(*set, n);
+}
+
 void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed)
 {
     size_t i = next_slot(s);
-    unsigned k = (unsigned)s->params.ngram;
     size_t n = 0;
-    if (s->params.enabled) {
-        n = sh_shingle_count(words->n, k);
-        dd_grow(&s->scratch, &s->scratch_cap, n + 1, sizeof *s->scratch);
-        n = sh_shingles(words, 0, words->n, k, seed, s->scratch);
-        n = sh_hashes_unique(s->scratch, n);
-    }
+    if (s->params.enabled)
+        n = dd_shingle_set(words, (unsigned)s->params.ngram, seed, &s->scratch, &s->scratch_cap);
     s->docs[i].key = key;
     s->docs[i].words = words->n > UINT32_MAX ? UINT32_MAX : (uint32_t)words->n;
     s->docs[i].shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
@@ -344,6 +348,19 @@ static size_t intersection(const uint64_t *a, size_t na, const uint64_t *b, size
  * a pair goes on to the exact sets unless even the estimate's upper bound
  * (three standard errors above it) fails the rule; the exact sets then
  * decide and give the similarity. */
+/* The lowest Jaccard with which a pair of sets of a and b shingles passes
+ * either half of the rule. */
+static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
+{
+    double small = a < b ? a : b, need = p->threshold;
+    if (p->containment > 0 && small >= (double)p->min_shingles) {
+        double cj = p->containment * small / (a + b - p->containment * small);
+        if (cj < need)
+            need = cj;
+    }
+    return need;
+}
+
 typedef struct set_buffers {
     uint64_t *a, *b;
     size_t cap_a, cap_b;
@@ -364,40 +381,22 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     double small = a < b ? a : b;
     unsigned k = (unsigned)p->num_perm, same = 0;
     const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
-    if (!p->verify_exact) {
-        /* The fewest equal values that could pass either half of the rule:
-         * stop counting when they can no longer be reached. */
-        double need = p->threshold;
-        if (p->containment > 0 && small >= (double)p->min_shingles) {
-            double cj = p->containment * small / (a + b - p->containment * small);
-            if (cj < need)
-                need = cj;
-        }
-        unsigned need_same = (unsigned)floor(need * k * 0.999);
-        for (unsigned i = 0; i < k; i++) {
-            same += x[i] == y[i];
-            if (same + (k - 1 - i) < need_same)
-                return false;
-        }
-        m->jaccard = (double)same / k;
-        m->containment = containment_of(m->jaccard, a, b);
-        return passes(p, m->jaccard, m->containment, small);
-    }
-    /* Stop counting when even the upper bound can no longer pass: the
-     * estimate must reach need - 3 standard errors (at need), where need is
-     * the lowest Jaccard that passes either half of the rule. */
-    double need = p->threshold;
-    if (p->containment > 0 && small >= (double)p->min_shingles) {
-        double cj = p->containment * small / (a + b - p->containment * small);
-        if (cj < need)
-            need = cj;
-    }
-    double low = need - 3 * sqrt((need > 1.0 / k ? need : 1.0 / k) * (1 - need) / k) - 1.0 / k;
-    unsigned need_same = low > 0 ? (unsigned)floor(low * k) : 0;
+    /* Stop counting once the equal values can no longer reach the lowest
+     * passing Jaccard (estimate mode) or come within three standard errors
+     * of it (exact mode, where the estimate only filters). */
+    double need = lowest_passing_jaccard(p, a, b);
+    if (p->verify_exact)
+        need -= 3 * sqrt((need > 1.0 / k ? need : 1.0 / k) * (1 - need) / k) + 1.0 / k;
+    unsigned need_same = need > 0 ? (unsigned)floor(need * k * 0.999) : 0;
     for (unsigned i = 0; i < k; i++) {
         same += x[i] == y[i];
         if (same + (k - 1 - i) < need_same)
             return false;
+    }
+    if (!p->verify_exact) {
+        m->jaccard = (double)same / k;
+        m->containment = containment_of(m->jaccard, a, b);
+        return passes(p, m->jaccard, m->containment, small);
     }
     double j = (double)same / k, floor_j = 1.0 / k;
     double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);

@@ -102,6 +102,11 @@ typedef struct dd_signatures {
 bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, uint64_t seed);
 void dd_signatures_free(dd_signatures *s);
 
+/* Writes the distinct word k-shingle hashes of words to *set (growing it;
+ * *cap is its capacity), in order of first occurrence. Returns how many. */
+size_t dd_shingle_set(const sh_tokens *words, unsigned k, uint64_t seed, uint64_t **set,
+                      size_t *cap);
+
 /* Adds the next document: its words (all of them, in order) and its key. */
 void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed);
 
