@@ -146,9 +146,37 @@ static void set_loader_free(set_loader *l)
     free(l);
 }
 
+/* The reader of dd_find_near_units_across: a unit of an earlier document,
+ * read again and cut into its 3-shingle set. */
+typedef struct unit_reader {
+    dd_corpus *c;
+    dd_analyzer *a;
+    sh_buf norm;
+    sh_tokens words;
+} unit_reader;
+
+static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len);
+
+static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap,
+                      size_t *n)
+{
+    unit_reader *r = ctx;
+    const dd_unit *u = &r->c->units[r->c->unit_start[doc] + unit];
+    char *text = read_range(r->c, doc, u->off, u->len);
+    sh_status st = sh_normalize(r->a->norm, text, strlen(text), &r->norm);
+    free(text);
+    sh_tokens_clear(&r->words);
+    if (st == SH_OK)
+        st = sh_tokenize(r->a->tok, r->norm.data, r->norm.len, &r->words);
+    if (st != SH_OK)
+        return false;
+    *n = dd_unit_shingle_set(&r->words, 0, r->words.n, DD_SEED, set, cap);
+    return true;
+}
+
 /* Reads, checks and analyses input i; false after reporting a problem. */
 static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, size_t i,
-                          sh_buf *text, dd_doc *doc)
+                          sh_buf *text, dd_doc *doc, unit_reader *reader)
 {
     const dd_input *in = &c->inputs.v[i];
     if (!dd_input_read(in, text))
@@ -165,10 +193,10 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
         free(p);
         return false;
     }
-    size_t before = c->near_units.n;
-    dd_find_near_units(doc, o->para_threshold, o->min_words, DD_SEED, &c->near_units);
-    for (size_t k = before; k < c->near_units.n; k++)
-        c->near_units.v[k].doc = (uint32_t)i;
+    dd_find_near_units((uint32_t)i, doc, o->para_threshold, o->min_words, DD_SEED,
+                       &c->near_units);
+    dd_find_near_units_across(c->unit_index, (uint32_t)i, doc, o->para_threshold, read_unit,
+                              reader, &c->near_units);
     if (in->is_stdin && sh_buf_append(&c->stdin_text, text->data, text->len) != SH_OK) {
         dd_error("out of memory");
         exit(DD_EXIT_ERROR);
@@ -197,9 +225,11 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     sh_buf text = {0};
     dd_doc doc = {0};
+    unit_reader reader = {c, &a, {0}, {0}};
+    c->unit_index = dd_unit_index_new(DD_SEED);
     for (size_t i = 0; i < n; i++) {
         c->unit_start[i] = c->nunits;
-        if (!read_document(c, o, &a, i, &text, &doc)) {
+        if (!read_document(c, o, &a, i, &text, &doc, &reader)) {
             c->failed[i] = true;
             c->problems++;
             dd_signatures_add_missing(&c->signatures);
@@ -213,6 +243,10 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
         dd_signatures_add(&c->signatures, &doc.words, doc.key, DD_SEED);
     }
     c->unit_start[n] = c->nunits;
+    dd_unit_index_free(c->unit_index);
+    c->unit_index = NULL;
+    sh_buf_free(&reader.norm);
+    sh_tokens_free(&reader.words);
     dd_doc_free(&doc);
     sh_buf_free(&text);
     dd_analyzer_free(&a);
@@ -234,18 +268,19 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
 
     /* Paragraphs of the documents that are kept. */
     c->paragraphs = dd_paragraphs_new();
-    size_t k = 0; /* next near-repeat */
-    for (size_t i = 0; i < n; i++) {
-        size_t first = k;
-        while (k < c->near_units.n && c->near_units.v[k].doc == i)
-            k++;
-        if (c->failed[i] || c->clusters.dropped[i])
+    for (size_t i = 0; i < n; i++)
+        if (!c->failed[i] && !c->clusters.dropped[i])
+            dd_paragraphs_add(c->paragraphs, (uint32_t)i, c->units + c->unit_start[i],
+                              c->unit_start[i + 1] - c->unit_start[i]);
+    for (size_t k = 0; k < c->near_units.n; k++) {
+        const dd_near_unit *r = &c->near_units.v[k];
+        if (c->clusters.dropped[r->doc] || c->clusters.dropped[r->of_doc])
             continue;
-        const dd_unit *units = c->units + c->unit_start[i];
-        dd_paragraphs_add(c->paragraphs, (uint32_t)i, units,
-                          c->unit_start[i + 1] - c->unit_start[i]);
-        dd_paragraphs_add_near(c->paragraphs, (uint32_t)i, units, c->near_units.v + first,
-                               k - first);
+        const dd_unit *at = &c->units[c->unit_start[r->doc] + r->unit];
+        const dd_unit *of = &c->units[c->unit_start[r->of_doc] + r->of];
+        dd_paragraphs_add_near(c->paragraphs, (dd_place){r->doc, at->first_line, at->last_line},
+                               (dd_place){r->of_doc, of->first_line, of->last_line}, at->words,
+                               r->jaccard, r->containment);
     }
     dd_paragraphs_finish(c->paragraphs, o->min_words, (uint32_t)o->boilerplate_df, &c->findings);
     for (size_t i = 0; i < c->findings.nboilerplate; i++) {

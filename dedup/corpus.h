@@ -24,7 +24,8 @@ typedef struct dd_corpus {
     size_t nunits, units_cap;
     size_t *unit_start; /* document i has units [unit_start[i], unit_start[i+1]) */
     sh_buf stdin_text;  /* standard input, kept: it cannot be read twice */
-    dd_near_unit_list near_units; /* near-repeats inside documents, by document */
+    dd_near_unit_list near_units; /* near-repeats of units, by document */
+    dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
     dd_signatures signatures;
     dd_clusters clusters;
     dd_paragraphs *paragraphs;

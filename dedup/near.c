@@ -3,6 +3,7 @@
  */
 #include "near.h"
 
+#include "multimap.h"
 #include "util.h"
 
 #include <math.h>
@@ -190,77 +191,6 @@ void dd_signatures_add_missing(dd_signatures *s)
 }
 
 /* ---------------------------------------------------- the candidate index */
-
-/* A multimap from 64-bit keys to documents: open addressing over keys, each
- * slot heading a list of nodes. Keys are hashes, so their bits index it. */
-typedef struct bucket_map {
-    uint64_t *keys;
-    uint32_t *heads; /* 1 + first node, 0: empty slot */
-    size_t nslots, used;
-    uint32_t *node_doc;
-    uint32_t *node_next; /* 1 + next node, 0: end */
-    size_t nnodes, nodes_cap;
-} bucket_map;
-
-static void map_init(bucket_map *m)
-{
-    memset(m, 0, sizeof *m);
-    m->nslots = 1024;
-    m->keys = dd_calloc(m->nslots, sizeof *m->keys);
-    m->heads = dd_calloc(m->nslots, sizeof *m->heads);
-}
-
-static void map_free(bucket_map *m)
-{
-    free(m->keys);
-    free(m->heads);
-    free(m->node_doc);
-    free(m->node_next);
-}
-
-static size_t map_slot(const bucket_map *m, uint64_t key)
-{
-    size_t mask = m->nslots - 1, i = (size_t)(key ^ (key >> 32)) & mask;
-    while (m->heads[i] && m->keys[i] != key)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void map_add(bucket_map *m, uint64_t key, uint32_t doc)
-{
-    if (2 * (m->used + 1) > m->nslots) {
-        bucket_map old = *m;
-        m->nslots *= 2;
-        m->keys = dd_calloc(m->nslots, sizeof *m->keys);
-        m->heads = dd_calloc(m->nslots, sizeof *m->heads);
-        for (size_t i = 0; i < old.nslots; i++) {
-            if (!old.heads[i])
-                continue;
-            size_t j = map_slot(m, old.keys[i]);
-            m->keys[j] = old.keys[i];
-            m->heads[j] = old.heads[i];
-        }
-        free(old.keys);
-        free(old.heads);
-    }
-    size_t cap = m->nodes_cap;
-    dd_grow(&m->node_doc, &cap, m->nnodes + 1, sizeof *m->node_doc);
-    dd_grow(&m->node_next, &m->nodes_cap, m->nnodes + 1, sizeof *m->node_next);
-    size_t i = map_slot(m, key);
-    if (!m->heads[i]) {
-        m->keys[i] = key;
-        m->used++;
-    }
-    m->node_doc[m->nnodes] = doc;
-    m->node_next[m->nnodes] = m->heads[i];
-    m->heads[i] = (uint32_t)(++m->nnodes);
-}
-
-/* The first node of key's list (1-based), 0 if none. */
-static uint32_t map_first(const bucket_map *m, uint64_t key)
-{
-    return m->heads[map_slot(m, key)];
-}
 
 /* The band keys (MinHash) or block keys (SimHash) of document d. */
 static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
@@ -465,8 +395,8 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
         exact.nslots *= 2;
     exact.keys = dd_calloc(exact.nslots, sizeof *exact.keys);
     exact.docs = dd_calloc(exact.nslots, sizeof *exact.docs);
-    bucket_map index;
-    map_init(&index);
+    dd_multimap index;
+    dd_multimap_init(&index);
     size_t nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
     uint64_t *keys = dd_malloc(nkeys * sizeof *keys);
     uint32_t *seen = dd_calloc(n ? n : 1, sizeof *seen); /* 1 + the doc that last listed it */
@@ -496,9 +426,9 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
         *twin = d + 1;
         size_t k = index_keys(s, d, keys), ncand = 0;
         for (size_t b = 0; b < k; b++) {
-            for (uint32_t node = map_first(&index, keys[b]); node;
-                 node = index.node_next[node - 1]) {
-                uint32_t r = index.node_doc[node - 1];
+            for (uint32_t node = dd_multimap_first(&index, keys[b]); node;
+                 node = index.next[node - 1]) {
+                uint32_t r = index.value[node - 1];
                 if (seen[r] != d + 1) {
                     seen[r] = d + 1;
                     cands[ncand++] = rank[r];
@@ -522,7 +452,7 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
             rep_of[d] = d + 1;
             sim[d] = (dd_member){d, 1.0, 1.0, 0, false};
             for (size_t b = 0; b < k; b++)
-                map_add(&index, keys[b], d);
+                dd_multimap_add(&index, keys[b], d);
         }
     }
 
@@ -569,7 +499,7 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
     free(cands);
     free(seen);
     free(keys);
-    map_free(&index);
+    dd_multimap_free(&index);
     free(exact.keys);
     free(exact.docs);
     free(sim);

@@ -92,8 +92,8 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void dd_find_near_units(const dd_doc *doc, double threshold, unsigned long min_words,
-                        uint64_t seed, dd_near_unit_list *out)
+void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold,
+                        unsigned long min_words, uint64_t seed, dd_near_unit_list *out)
 {
     size_t nunits = doc->nunits;
     if (nunits < 2)
@@ -134,7 +134,8 @@ void dd_find_near_units(const dd_doc *doc, double threshold, unsigned long min_w
             if (jaccard >= threshold ||
                 (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
-                out->v[out->n++] = (dd_near_unit){0, u, names[i], jaccard, containment};
+                out->v[out->n++] =
+                    (dd_near_unit){doc_number, doc_number, u, names[i], jaccard, containment};
                 break;
             }
             i = j;
@@ -147,4 +148,197 @@ void dd_find_near_units(const dd_doc *doc, double threshold, unsigned long min_w
     free(h);
     free(size);
     free(twin);
+}
+
+/* ------------------------------------------------------ across documents */
+
+#include "multimap.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* Sets of indexed units read again, one slot per unit number modulo
+ * UNIT_CACHE_SLOTS: a paragraph that keeps coming back is read once. */
+#define UNIT_CACHE_SLOTS 8192
+
+typedef struct cached_unit {
+    uint32_t id1; /* 1 + indexed unit, 0: empty */
+    uint64_t *set;
+    size_t n, cap;
+} cached_unit;
+
+struct dd_unit_index {
+    cached_unit cache[UNIT_CACHE_SLOTS];
+    sh_minhasher *minhasher;
+    uint64_t seed;
+    dd_multimap bands;        /* band key -> indexed unit */
+    uint32_t *doc;            /* per indexed unit */
+    size_t *unit;             /* per indexed unit */
+    size_t n, doc_cap, unit_cap;
+    uint64_t *set;            /* the current unit's set */
+    size_t set_cap;
+    uint64_t *table;          /* ... as a hash table */
+    size_t table_cap, table_mask;
+    bool table_zero;
+    uint64_t *keys;           /* band keys of the document's units */
+    size_t keys_cap;
+    uint32_t *cands;
+    size_t cands_cap;
+};
+
+dd_unit_index *dd_unit_index_new(uint64_t seed)
+{
+    dd_unit_index *ix = dd_calloc(1, sizeof *ix);
+    ix->seed = seed;
+    ix->minhasher = sh_minhasher_new(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS, seed ^ 0x756E697473ULL,
+                                     NULL);
+    if (!ix->minhasher) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    dd_multimap_init(&ix->bands);
+    return ix;
+}
+
+void dd_unit_index_free(dd_unit_index *ix)
+{
+    if (!ix)
+        return;
+    for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
+        free(ix->cache[i].set);
+    sh_minhasher_free(ix->minhasher);
+    dd_multimap_free(&ix->bands);
+    free(ix->doc);
+    free(ix->unit);
+    free(ix->set);
+    free(ix->table);
+    free(ix->keys);
+    free(ix->cands);
+    free(ix);
+}
+
+size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, uint64_t seed,
+                           uint64_t **set, size_t *cap)
+{
+    size_t n = sh_shingle_count(count, DD_NEAR_UNIT_NGRAM);
+    dd_grow(set, cap, n + 1, sizeof **set);
+    n = sh_shingles(t, first, count, DD_NEAR_UNIT_NGRAM, seed, *set);
+    return sh_hashes_unique(*set, n);
+}
+
+/* The current unit's set as an open-addressing table (hashes are uniform;
+ * 0 marks an empty slot, so a 0 hash is kept aside). */
+static void table_fill(dd_unit_index *ix, const uint64_t *set, size_t n)
+{
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    dd_grow(&ix->table, &ix->table_cap, slots, sizeof *ix->table);
+    memset(ix->table, 0, slots * sizeof *ix->table);
+    ix->table_mask = slots - 1;
+    ix->table_zero = false;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = set[i];
+        if (x == 0) {
+            ix->table_zero = true;
+            continue;
+        }
+        size_t j = (size_t)(x ^ (x >> 32)) & ix->table_mask;
+        while (ix->table[j] && ix->table[j] != x)
+            j = (j + 1) & ix->table_mask;
+        ix->table[j] = x;
+    }
+}
+
+/* How many of set[0..n) are in the table. */
+static size_t table_count(const dd_unit_index *ix, const uint64_t *set, size_t n)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = set[i];
+        if (x == 0) {
+            found += ix->table_zero;
+            continue;
+        }
+        size_t j = (size_t)(x ^ (x >> 32)) & ix->table_mask;
+        while (ix->table[j] && ix->table[j] != x)
+            j = (j + 1) & ix->table_mask;
+        found += ix->table[j] == x;
+    }
+    return found;
+}
+
+void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
+                               double threshold, dd_unit_reader read, void *ctx,
+                               dd_near_unit_list *out)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS, rows = DD_NEAR_UNIT_ROWS;
+    uint32_t sig[DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS];
+    /* Units whose set is already indexed (an exact copy) are not indexed
+     * again, so a paragraph printed everywhere costs one entry. */
+    bool *identical = dd_calloc(doc->nunits ? doc->nunits : 1, sizeof *identical);
+    dd_grow(&ix->keys, &ix->keys_cap, doc->nunits * bands + 1, sizeof *ix->keys);
+    for (size_t u = 0; u < doc->nunits; u++) {
+        const dd_unit *unit = &doc->units[u];
+        if (unit->words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            continue;
+        size_t n = dd_unit_shingle_set(&doc->words, unit->first_word, unit->words, ix->seed,
+                                       &ix->set, &ix->set_cap);
+        sh_minhash(ix->minhasher, ix->set, n, sig);
+        uint64_t *keys = ix->keys + u * bands;
+        size_t ncands = 0;
+        for (size_t b = 0; b < bands; b++) {
+            keys[b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof *sig, b);
+            for (uint32_t node = dd_multimap_first(&ix->bands, keys[b]); node;
+                 node = ix->bands.next[node - 1]) {
+                dd_grow(&ix->cands, &ix->cands_cap, ncands + 1, sizeof *ix->cands);
+                ix->cands[ncands++] = ix->bands.value[node - 1];
+            }
+        }
+        if (ncands)
+            table_fill(ix, ix->set, n);
+        /* Earliest candidates first, each once, a bounded number of them. */
+        if (ncands > 1)
+            qsort(ix->cands, ncands, sizeof *ix->cands, compare_u32);
+        size_t tried = 0;
+        identical[u] = false;
+        for (size_t i = 0; i < ncands && tried < DD_NEAR_UNIT_MAX_CANDIDATES; i++) {
+            if (i > 0 && ix->cands[i] == ix->cands[i - 1])
+                continue;
+            tried++;
+            uint32_t id = ix->cands[i];
+            cached_unit *c = &ix->cache[id % UNIT_CACHE_SLOTS];
+            if (c->id1 != id + 1) {
+                c->id1 = 0;
+                if (!read(ctx, ix->doc[id], ix->unit[id], &c->set, &c->cap, &c->n))
+                    continue;
+                c->id1 = id + 1;
+            }
+            size_t m = c->n;
+            double shared = (double)table_count(ix, c->set, m);
+            double jaccard = shared / ((double)n + (double)m - shared);
+            double containment = n ? shared / (double)n : 0;
+            if (jaccard >= threshold ||
+                (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
+                dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
+                out->v[out->n++] = (dd_near_unit){doc_number, ix->doc[id], u, ix->unit[id],
+                                                  jaccard, containment};
+                identical[u] = shared == (double)n && n == m;
+                break;
+            }
+        }
+    }
+    /* Then the document's own units join the index. */
+    for (size_t u = 0; u < doc->nunits; u++) {
+        if (doc->units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS || identical[u])
+            continue;
+        dd_grow(&ix->doc, &ix->doc_cap, ix->n + 1, sizeof *ix->doc);
+        dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
+        ix->doc[ix->n] = doc_number;
+        ix->unit[ix->n] = u;
+        for (size_t b = 0; b < bands; b++)
+            dd_multimap_add(&ix->bands, ix->keys[u * bands + b], (uint32_t)ix->n);
+        ix->n++;
+    }
+    free(identical);
 }

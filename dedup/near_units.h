@@ -15,6 +15,7 @@
 
 #include "document.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,9 +24,10 @@
 #define DD_NEAR_UNIT_FANOUT 4
 
 typedef struct dd_near_unit {
-    uint32_t doc; /* set by the caller */
-    size_t unit; /* the later unit, index in the document */
-    size_t of;   /* the earliest earlier unit it matches */
+    uint32_t doc;    /* the later unit's document */
+    uint32_t of_doc; /* the matched unit's document */
+    size_t unit;     /* the later unit, index in its document */
+    size_t of;       /* the earliest earlier unit it matches, index in of_doc */
     double jaccard;
     double containment; /* of the later unit in the earlier one */
 } dd_near_unit;
@@ -35,8 +37,47 @@ typedef struct dd_near_unit_list {
     size_t n, cap;
 } dd_near_unit_list;
 
-/* Appends the near-repeats of doc to out, by unit. */
-void dd_find_near_units(const dd_doc *doc, double threshold, unsigned long min_words,
-                        uint64_t seed, dd_near_unit_list *out);
+/* Appends the near-repeats inside document number doc_number to out, by
+ * unit. */
+void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold,
+                        unsigned long min_words, uint64_t seed, dd_near_unit_list *out);
+
+/*
+ * Across documents the same rule holds, for units of at least
+ * DD_NEAR_UNIT_ACROSS_MIN_WORDS words. Candidates come from LSH over a small
+ * MinHash of each unit's 3-shingles (DD_NEAR_UNIT_BANDS bands of
+ * DD_NEAR_UNIT_ROWS values: a pair at Jaccard 0.8 is a candidate with
+ * probability 0.993), and are verified on exact sets: the earlier unit is
+ * read again through the caller's reader. Containment across documents is
+ * found only when the Jaccard also makes the pair a candidate. Memory: about
+ * 40 bytes per band per indexed unit.
+ */
+#define DD_NEAR_UNIT_ACROSS_MIN_WORDS 8
+#define DD_NEAR_UNIT_BANDS 7
+#define DD_NEAR_UNIT_ROWS 3
+#define DD_NEAR_UNIT_MAX_CANDIDATES 16
+
+/* Writes the distinct 3-shingle hashes of unit `unit` of document
+ * doc to *set (growing it, *cap its capacity) and their number to *n; false
+ * if the unit cannot be read again. */
+typedef bool (*dd_unit_reader)(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap,
+                               size_t *n);
+
+typedef struct dd_unit_index dd_unit_index;
+
+dd_unit_index *dd_unit_index_new(uint64_t seed);
+void dd_unit_index_free(dd_unit_index *ix);
+
+/* Appends to out the near-repeats of the units of document number
+ * doc_number among the units of the documents added before it, then adds
+ * its units to the index. */
+void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
+                               double threshold, dd_unit_reader read, void *ctx,
+                               dd_near_unit_list *out);
+
+/* The distinct 3-shingles of words [first, first + count) of t, in *set
+ * (growing it). Returns how many. */
+size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, uint64_t seed,
+                           uint64_t **set, size_t *cap);
 
 #endif

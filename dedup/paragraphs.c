@@ -118,20 +118,11 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_unit *units, siz
     }
 }
 
-void dd_paragraphs_add_near(dd_paragraphs *p, uint32_t doc, const dd_unit *units,
-                            const dd_near_unit *near, size_t n)
+void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
+                            double jaccard, double containment)
 {
-    for (size_t i = 0; i < n; i++) {
-        const dd_unit *u = &units[near[i].unit], *of = &units[near[i].of];
-        dd_grow(&p->near, &p->near_cap, p->nnear + 1, sizeof *p->near);
-        p->near[p->nnear++] = (dd_repeat){{doc, u->first_line, u->last_line},
-                                          {doc, of->first_line, of->last_line},
-                                          1,
-                                          u->words,
-                                          false,
-                                          near[i].jaccard,
-                                          near[i].containment};
-    }
+    dd_grow(&p->near, &p->near_cap, p->nnear + 1, sizeof *p->near);
+    p->near[p->nnear++] = (dd_repeat){at, of, 1, words, false, jaccard, containment};
 }
 
 static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
@@ -284,6 +275,17 @@ static int compare_repeats(const void *a, const void *b)
     return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
 }
 
+/* Near-repeats by place, then by the order they were added (kept in units). */
+static int compare_near(const void *a, const void *b)
+{
+    const dd_repeat *x = a, *y = b;
+    if (x->at.doc != y->at.doc)
+        return x->at.doc < y->at.doc ? -1 : 1;
+    if (x->at.first_line != y->at.first_line)
+        return x->at.first_line < y->at.first_line ? -1 : 1;
+    return (x->units > y->units) - (x->units < y->units);
+}
+
 /* Is [first, last] of doc inside one of drops[0..n), merged and sorted? */
 static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first,
                             size_t last)
@@ -306,14 +308,23 @@ void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerp
     find_repeats(p, min_words, boilerplate_df, f);
     find_boilerplate(p, min_words, boilerplate_df, f);
     merge_drops(f);
-    /* Near-repeats, unless an exact finding already removes them. */
+    /* Near-repeats, unless an exact finding already removes them; a unit
+     * with two (inside its document and across) keeps the one added first. */
+    for (size_t i = 0; i < p->nnear; i++)
+        p->near[i].units = i; /* the order added, for a stable sort */
+    if (p->nnear > 1)
+        qsort(p->near, p->nnear, sizeof *p->near, compare_near);
     size_t exact_drops = f->ndrops;
     for (size_t i = 0; i < p->nnear; i++) {
         const dd_repeat *r = &p->near[i];
+        if (i > 0 && p->near[i - 1].at.doc == r->at.doc &&
+            p->near[i - 1].at.first_line == r->at.first_line)
+            continue;
         if (dropped_already(f->drops, exact_drops, r->at.doc, r->at.first_line, r->at.last_line))
             continue;
         dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
-        f->repeats[f->nrepeats++] = *r;
+        f->repeats[f->nrepeats] = *r;
+        f->repeats[f->nrepeats++].units = 1;
         add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
     }
     if (f->nrepeats > 1)

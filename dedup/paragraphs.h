@@ -67,10 +67,10 @@ void dd_paragraphs_free(dd_paragraphs *p);
  * order. */
 void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_unit *units, size_t n);
 
-/* Adds the near-repeats found inside document doc (see near_units.h); units
- * are the document's units. Call after dd_paragraphs_add for that document. */
-void dd_paragraphs_add_near(dd_paragraphs *p, uint32_t doc, const dd_unit *units,
-                            const dd_near_unit *near, size_t n);
+/* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
+ * words, near-repeats the unit at `of`. */
+void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
+                            double jaccard, double containment);
 
 /* Computes the findings (see above). f must be zeroed; free it with
  * dd_findings_free. */

@@ -89,6 +89,24 @@ for f in seeds/*.txt; do
     expect_same "clean with copies present: $(basename "$f") as without" "$E/seeds-clean/$(basename "$f")" "$T/clean/$(basename "$f")"
 done
 
+# A paragraph of one article, lightly edited, inside another article: a
+# near-repeat across documents, removed from the later one by clean.
+mkdir -p "$T/para"
+cp seeds/000_bd77016b1ff7f277.txt "$T/para/a.txt"
+{
+    sed -n '1,9p' seeds/003_9004b0353d6ebc11.txt
+    sed -n '13p' seeds/000_bd77016b1ff7f277.txt | sed 's/^[^ ]* //; s/$/ وفق ما أعلنت الوزارة./'
+    sed -n '10,18p' seeds/003_9004b0353d6ebc11.txt
+} >"$T/para/b.txt"
+(cd "$T/para" && "$DEDUP" scan -f jsonl a.txt b.txt) >"$T/para.jsonl"
+expect_grep "an edited paragraph from another document is a near-repeat" \
+    '{"type":"repeat","doc":"b.txt","lines":[10,10],"of":{"doc":"a.txt","lines":[13,13]},"exact":false' "$T/para.jsonl"
+grep -q '"type":"cluster"' "$T/para.jsonl" && not_ok "the two articles are not near-duplicates" || ok "the two articles are not near-duplicates"
+"$DEDUP" clean "$T/para/a.txt" "$T/para/b.txt" -o "$T/para-out"
+sed '10d' "$T/para/b.txt" >"$T/para-want"
+expect_same "clean removes the near-repeat from the later document" "$T/para-want" "$T/para-out/b.txt"
+cmp -s "$T/para/a.txt" "$T/para-out/a.txt" && ok "and keeps the first" || not_ok "and keeps the first"
+
 # --explain-params prints the bands and probabilities and exits.
 "$DEDUP" scan --explain-params >"$T/explain" 2>&1
 expect_same "--explain-params (defaults)" "$E/explain-params.txt" "$T/explain"
