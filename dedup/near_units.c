@@ -337,7 +337,8 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
         for (size_t b = 0; b < bands; b++)
-            dd_multimap_add(&ix->bands, ix->keys[u * bands + b], (uint32_t)ix->n);
+            dd_multimap_add_capped(&ix->bands, ix->keys[u * bands + b], (uint32_t)ix->n,
+                                   DD_NEAR_UNIT_MAX_BUCKET);
         ix->n++;
     }
     free(identical);

@@ -49,13 +49,16 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold
  * DD_NEAR_UNIT_ROWS values: a pair at Jaccard 0.8 is a candidate with
  * probability 0.993), and are verified on exact sets: the earlier unit is
  * read again through the caller's reader. Containment across documents is
- * found only when the Jaccard also makes the pair a candidate. Memory: about
- * 40 bytes per band per indexed unit.
+ * found only when the Jaccard also makes the pair a candidate. A band value
+ * lists at most DD_NEAR_UNIT_MAX_BUCKET units, the first ones, so a paragraph
+ * printed in thousands of variants costs bounded work. Memory: about 40
+ * bytes per band per indexed unit.
  */
 #define DD_NEAR_UNIT_ACROSS_MIN_WORDS 8
 #define DD_NEAR_UNIT_BANDS 7
 #define DD_NEAR_UNIT_ROWS 3
 #define DD_NEAR_UNIT_MAX_CANDIDATES 16
+#define DD_NEAR_UNIT_MAX_BUCKET 32 /* units kept per band value: the first ones */
 
 /* Writes the distinct 3-shingle hashes of unit `unit` of document
  * doc to *set (growing it, *cap its capacity) and their number to *n; false
