@@ -1,5 +1,6 @@
 /*
- * multimap.c - see multimap.h.
+ * multimap.c - see multimap.h. A slot is one 16-byte record, so a lookup
+ * touches one cache line.
  */
 #include "multimap.h"
 
@@ -12,25 +13,20 @@ void dd_multimap_init(dd_multimap *m)
 {
     memset(m, 0, sizeof *m);
     m->nslots = 1024;
-    m->keys = dd_calloc(m->nslots, sizeof *m->keys);
-    m->heads = dd_calloc(m->nslots, sizeof *m->heads);
-    m->counts = dd_calloc(m->nslots, sizeof *m->counts);
+    m->slots = dd_calloc(m->nslots, sizeof *m->slots);
 }
 
 void dd_multimap_free(dd_multimap *m)
 {
-    free(m->keys);
-    free(m->heads);
-    free(m->counts);
-    free(m->value);
-    free(m->next);
+    free(m->slots);
+    free(m->nodes);
     memset(m, 0, sizeof *m);
 }
 
-static size_t slot_of(const dd_multimap *m, uint64_t key)
+static size_t slot_of(const dd_multimap_slot *slots, size_t nslots, uint64_t key)
 {
-    size_t mask = m->nslots - 1, i = (size_t)(key ^ (key >> 32)) & mask;
-    while (m->heads[i] && m->keys[i] != key)
+    size_t mask = nslots - 1, i = (size_t)(key ^ (key >> 32)) & mask;
+    while (slots[i].head && slots[i].key != key)
         i = (i + 1) & mask;
     return i;
 }
@@ -38,36 +34,26 @@ static size_t slot_of(const dd_multimap *m, uint64_t key)
 bool dd_multimap_add_capped(dd_multimap *m, uint64_t key, uint32_t value, uint32_t max)
 {
     if (2 * (m->used + 1) > m->nslots) {
-        dd_multimap old = *m;
-        m->nslots *= 2;
-        m->keys = dd_calloc(m->nslots, sizeof *m->keys);
-        m->heads = dd_calloc(m->nslots, sizeof *m->heads);
-        m->counts = dd_calloc(m->nslots, sizeof *m->counts);
-        for (size_t i = 0; i < old.nslots; i++) {
-            if (!old.heads[i])
-                continue;
-            size_t j = slot_of(m, old.keys[i]);
-            m->keys[j] = old.keys[i];
-            m->heads[j] = old.heads[i];
-            m->counts[j] = old.counts[i];
-        }
-        free(old.keys);
-        free(old.heads);
-        free(old.counts);
+        size_t n = m->nslots * 2;
+        dd_multimap_slot *slots = dd_calloc(n, sizeof *slots);
+        for (size_t i = 0; i < m->nslots; i++)
+            if (m->slots[i].head)
+                slots[slot_of(slots, n, m->slots[i].key)] = m->slots[i];
+        free(m->slots);
+        m->slots = slots;
+        m->nslots = n;
     }
-    size_t slot = slot_of(m, key);
-    if (m->heads[slot] && m->counts[slot] >= max)
+    dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, key)];
+    if (s->head && s->count >= max)
         return false;
-    dd_grow(&m->value, &m->value_cap, m->nnodes + 1, sizeof *m->value);
-    dd_grow(&m->next, &m->next_cap, m->nnodes + 1, sizeof *m->next);
-    if (!m->heads[slot]) {
-        m->keys[slot] = key;
+    if (!s->head) {
+        s->key = key;
         m->used++;
     }
-    m->value[m->nnodes] = value;
-    m->next[m->nnodes] = m->heads[slot];
-    m->heads[slot] = (uint32_t)(++m->nnodes);
-    m->counts[slot]++;
+    dd_grow(&m->nodes, &m->nodes_cap, m->nnodes + 1, sizeof *m->nodes);
+    m->nodes[m->nnodes] = (dd_multimap_node){value, s->head};
+    s->head = (uint32_t)(++m->nnodes);
+    s->count++;
     return true;
 }
 
@@ -76,4 +62,7 @@ void dd_multimap_add(dd_multimap *m, uint64_t key, uint32_t value)
     dd_multimap_add_capped(m, key, value, UINT32_MAX);
 }
 
-uint32_t dd_multimap_first(const dd_multimap *m, uint64_t key) { return m->heads[slot_of(m, key)]; }
+uint32_t dd_multimap_first(const dd_multimap *m, uint64_t key)
+{
+    return m->slots[slot_of(m->slots, m->nslots, key)].head;
+}

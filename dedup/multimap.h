@@ -10,14 +10,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef struct dd_multimap_slot {
+    uint64_t key;
+    uint32_t head;  /* 1 + first node, 0: empty slot */
+    uint32_t count; /* nodes in the list */
+} dd_multimap_slot;
+
+typedef struct dd_multimap_node {
+    uint32_t value;
+    uint32_t next; /* 1 + next node, 0: end */
+} dd_multimap_node;
+
 typedef struct dd_multimap {
-    uint64_t *keys;
-    uint32_t *heads; /* 1 + first node, 0: empty slot */
-    uint32_t *counts; /* nodes in each slot's list */
+    dd_multimap_slot *slots;
     size_t nslots, used;
-    uint32_t *value; /* per node */
-    uint32_t *next;  /* per node: 1 + next node, 0: end */
-    size_t nnodes, value_cap, next_cap;
+    dd_multimap_node *nodes;
+    size_t nnodes, nodes_cap;
 } dd_multimap;
 
 void dd_multimap_init(dd_multimap *m);
@@ -27,7 +35,7 @@ void dd_multimap_add(dd_multimap *m, uint64_t key, uint32_t value);
  * the first max added. Returns whether it added. */
 bool dd_multimap_add_capped(dd_multimap *m, uint64_t key, uint32_t value, uint32_t max);
 /* The first node (1-based) of key's list, 0 if none; walk it with
- * m->next[node - 1] and read m->value[node - 1]. */
+ * m->nodes[node - 1].next and read m->nodes[node - 1].value. */
 uint32_t dd_multimap_first(const dd_multimap *m, uint64_t key);
 
 #endif

@@ -427,8 +427,8 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
         size_t k = index_keys(s, d, keys), ncand = 0;
         for (size_t b = 0; b < k; b++) {
             for (uint32_t node = dd_multimap_first(&index, keys[b]); node;
-                 node = index.next[node - 1]) {
-                uint32_t r = index.value[node - 1];
+                 node = index.nodes[node - 1].next) {
+                uint32_t r = index.nodes[node - 1].value;
                 if (seen[r] != d + 1) {
                     seen[r] = d + 1;
                     cands[ncand++] = rank[r];

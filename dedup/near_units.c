@@ -290,9 +290,9 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         for (size_t b = 0; b < bands; b++) {
             keys[b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof *sig, b);
             for (uint32_t node = dd_multimap_first(&ix->bands, keys[b]); node;
-                 node = ix->bands.next[node - 1]) {
+                 node = ix->bands.nodes[node - 1].next) {
                 dd_grow(&ix->cands, &ix->cands_cap, ncands + 1, sizeof *ix->cands);
-                ix->cands[ncands++] = ix->bands.value[node - 1];
+                ix->cands[ncands++] = ix->bands.nodes[node - 1].value;
             }
         }
         if (ncands)
