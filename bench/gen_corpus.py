@@ -28,8 +28,38 @@ THAI = [chr(c) for c in range(0x0E01, 0x0E2F)] + ["า", "ิ", "ี", "ุ", "�
 BOILERPLATE = ["زر الذهاب إلى الأعلى", "اترك تعليقاً", "Back to top", "جميع الحقوق محفوظة لموقع الأخبار"]
 
 
+# words() and chars() make exactly the calls of rng.randint(2, 9) and
+# rng.choice(alphabet) (random.Random._randbelow: getrandbits(n.bit_length())
+# until below n), inlined because they are most of the running time; the
+# corpus for a seed is the same as with those calls.
+def chars(rng, alphabet, count):
+    getrandbits, n = rng.getrandbits, len(alphabet)
+    k = n.bit_length()
+    out = []
+    for _ in range(count):
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        out.append(alphabet[r])
+    return "".join(out)
+
+
 def words(rng, alphabet, n):
-    return " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(2, 9))) for _ in range(n))
+    getrandbits, m = rng.getrandbits, len(alphabet)
+    k = m.bit_length()
+    out = []
+    for _ in range(n):
+        length = getrandbits(4)  # rng.randint(2, 9)
+        while length >= 8:
+            length = getrandbits(4)
+        w = []
+        for _ in range(length + 2):
+            r = getrandbits(k)
+            while r >= m:
+                r = getrandbits(k)
+            w.append(alphabet[r])
+        out.append("".join(w))
+    return " ".join(out)
 
 
 def paragraph(rng, seeds):
@@ -45,8 +75,8 @@ def paragraph(rng, seeds):
     if r < 0.92:
         return words(rng, SCRIPTS["greek"], rng.randint(15, 60)) + "."
     if r < 0.96:
-        return "".join(rng.choice(HAN) for _ in range(rng.randint(30, 120))) + "。"
-    return "".join(rng.choice(THAI) for _ in range(rng.randint(40, 150)))
+        return chars(rng, HAN, rng.randint(30, 120)) + "。"
+    return chars(rng, THAI, rng.randint(40, 150))
 
 
 def main():
@@ -69,9 +99,10 @@ def main():
                 del doc[rng.randrange(len(doc))]
             doc.insert(0, words(rng, SCRIPTS["arabic"], 6))
         else:
-            doc, size = [], rng.randint(2000, 20000)
-            while sum(len(p.encode()) for p in doc) < size:
+            doc, size, have = [], rng.randint(2000, 20000), 0
+            while have < size:
                 doc.append(paragraph(rng, seeds))
+                have += len(doc[-1].encode())
             if rng.random() < 0.1:
                 doc.append(rng.choice(doc))
             if rng.random() < 0.3:
