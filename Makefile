@@ -49,9 +49,9 @@ all: config bin/dedup bin/shingle
 
 config:
 ifeq ($(HAVE_SODIUM),1)
-	@echo "build: libsodium found, keyed hashing available"
+	@echo "build: libsodium found and linked (keyed hashing itself is not implemented yet)"
 else
-	@echo "build: libsodium not found, building without keyed hashing"
+	@echo "build: libsodium not found: building without it (keyed hashing will need it)"
 endif
 
 bin/dedup: $(call obj,build,$(DEDUP_SRC)) $(call obj,build,$(LIB_SRC))

@@ -4,40 +4,74 @@
 #   bench/bench_scan.sh [CORPUS_DIR] [-- DEDUP-SCAN-OPTIONS...]
 #
 # Without a folder it generates bench/.data/corpus-100mb (bench/gen_corpus.py)
-# once. Each command runs three times; the best time counts. Reports seconds,
-# MB/s and peak RSS (GNU time, Debian package "time").
+# once; a folder that is named but missing is an error. Each command runs
+# three times (RUNS=N to change); the best time counts, with the peak RSS of
+# that run. Reports seconds, MB/s (corpus bytes / 10^6 / seconds) and peak RSS
+# (GNU time, Debian package "time").
+#
+# DEDUP=PATH times another binary (default bin/dedup, built with make if
+# missing). dedup scan exits 1 when it finds duplicates, which is normal; any
+# other non-zero status (2: error) aborts the benchmark.
 set -eu
 cd "$(dirname "$0")/.."
 corpus=${1:-bench/.data/corpus-100mb}
 [ $# -gt 0 ] && shift
 [ "${1:-}" = -- ] && shift
-if [ ! -d "$corpus" ]; then
-    if [ "$corpus" != bench/.data/corpus-100mb ]; then
-        echo "bench_scan.sh: $corpus: no such folder" >&2
-        exit 2
-    fi
-    python3 bench/gen_corpus.py "$corpus" --mb 100
-fi
-[ -x /usr/bin/time ] || { echo "bench_scan.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
-[ -x bin/dedup ] || make -s
-bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
-files=$(find "$corpus" -type f | wc -l)
-printf 'corpus: %s, %d files, %.1f MB\n' "$corpus" "$files" "$(echo "$bytes / 1000000" | bc -l)"
+runs=${RUNS:-3}
+dedup=${DEDUP:-bin/dedup}
 
-best() { # label command...: best of three runs -> "seconds rss_kb"
-    local label=$1 b="" r=""
-    shift
-    for _ in 1 2 3; do
-        /usr/bin/time -f '%e %M' -o /tmp/bench_scan.$$ "$@" >/dev/null 2>/dev/null || true
-        read -r t m < <(tail -n 1 /tmp/bench_scan.$$)
+die() { echo "bench_scan.sh: $*" >&2; exit 2; }
+
+[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+command -v bc >/dev/null || die "needs bc (Debian: apt-get install bc)"
+if [ ! -d "$corpus" ]; then
+    [ "$corpus" = bench/.data/corpus-100mb ] || die "$corpus: no such folder"
+    echo "generating $corpus (bench/gen_corpus.py --mb 100 --seed 1)"
+    python3 bench/gen_corpus.py "$corpus" --mb 100 --seed 1
+fi
+if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+[ -x "$dedup" ] && [ ! -d "$dedup" ] || die "$dedup: not an executable file (set DEDUP=PATH)"
+
+bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+files=$(find "$corpus" -type f | wc -l)
+[ "$files" -gt 0 ] || die "$corpus: no files"
+printf 'corpus: %s, %d files, %.1f MB (%d bytes)\n' "$corpus" "$files" \
+    "$(echo "$bytes / 1000000" | bc -l)" "$bytes"
+printf 'dedup:  %s; best of %d runs\n\n' "$dedup" "$runs"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# best MAXSTATUS LABEL COMMAND...: runs COMMAND $runs times and prints a table
+# row for the fastest run. An exit status above MAXSTATUS, or a signal, aborts.
+best() {
+    local maxstatus=$1 label=$2 b="" r="" t m x i mbs
+    shift 2
+    for ((i = 0; i < runs; i++)); do
+        /usr/bin/time -f '%e %M %x' -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || true
+        if grep -q 'terminated by signal' "$tmp/time"; then
+            cat "$tmp/err" >&2
+            die "$label: $(head -n 1 "$tmp/time")"
+        fi
+        read -r t m x < <(tail -n 1 "$tmp/time")
+        if [ "$x" -gt "$maxstatus" ]; then
+            tail -n 20 "$tmp/err" >&2
+            die "$label: exit status $x"
+        fi
         if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t r=$m; fi
     done
-    rm -f /tmp/bench_scan.$$
-    printf '%-34s %7.2f s %8.1f MB/s %9d KB peak RSS\n' "$label" "$b" \
-        "$(echo "$bytes / 1000000 / $b" | bc -l)" "$r"
+    if [ "$(echo "$b > 0" | bc -l)" = 1 ]; then
+        mbs=$(printf '%.1f' "$(echo "$bytes / 1000000 / $b" | bc -l)")
+    else
+        mbs="-"    # under GNU time's 0.01 s resolution
+    fi
+    printf '%-36s %8.2f %9s %10.1f\n' "$label" "$b" "$mbs" "$(echo "$r / 1024" | bc -l)"
 }
-best "wc -w" sh -c "find '$corpus' -type f -print0 | xargs -0 cat | wc -w"
-best "dedup scan $*" bin/dedup scan --format jsonl "$@" "$corpus"
-best "dedup scan --no-near" bin/dedup scan --format jsonl --no-near "$corpus"
-best "dedup scan --verify estimate" bin/dedup scan --format jsonl --verify estimate "$corpus"
-best "dedup scan --method simhash" bin/dedup scan --format jsonl --method simhash "$corpus"
+
+printf '%-36s %8s %9s %10s\n' command seconds MB/s "RSS (MB)"
+printf '%-36s %8s %9s %10s\n' ------- ------- ---- --------
+best 0 "wc -w" sh -c 'find "$1" -type f -print0 | xargs -0 cat | wc -w' sh "$corpus"
+best 1 "dedup scan${*:+ $*}" "$dedup" scan --format jsonl "$@" "$corpus"
+best 1 "dedup scan --no-near" "$dedup" scan --format jsonl --no-near "$corpus"
+best 1 "dedup scan --verify estimate" "$dedup" scan --format jsonl --verify estimate "$corpus"
+best 1 "dedup scan --method simhash" "$dedup" scan --format jsonl --method simhash "$corpus"

@@ -76,7 +76,7 @@ def kind2(j, c, small):
 
 
 KINDS = [("J >= 0.8", kind1), ("C >= 0.9 and J >= 0.5", kind2),
-         ("default rule (J >= 0.8, or C >= 0.8 and min >= 50)", rule)]
+         ("default rule", rule)]  # J >= 0.8, or C >= 0.8 and min(|A|, |B|) >= 50
 
 
 def sim(A, B):
@@ -565,9 +565,8 @@ def print_eval(res, ndocs):
         log("  WARNING: %d member ids not among the documents, %d documents in two clusters"
             % (res["unknown_docs"], res["docs_in_two_clusters"]))
     for r in res["recall"]:
-        log("  recall, %-50s %s" % (r["kind"] + ":", frac(r["found"], r["pairs"])))
-    log("  precision of links (default rule):                        %s"
-        % frac(res["correct_links"], res["links"]))
+        log("  recall of pairs, %-24s %s" % (r["kind"] + ":", frac(r["found"], r["pairs"])))
+    log("  precision of links (default rule):       %s" % frac(res["correct_links"], res["links"]))
     log("  wrong links %d: %d near the threshold (max(J, C) in [0.75, 0.8)), %d with C >= 0.8 "
         "but the smaller set < %d shingles, %d further off"
         % (res["wrong_links"], res["wrong_near_threshold"], res["wrong_small_set"], RULE_MIN,
@@ -683,8 +682,8 @@ def main(argv=None):
         % (st["pairs_sharing_rare"], st["exact_intersections"], st["frequent_heavy_docs"],
            len(pairs), KEEP_J, KEEP_C, truth_path))
     for s in summary:
-        log("  %-52s %7d pairs, %6d documents, %6d groups (connected)" % (s["kind"] + ":", s["pairs"],
-                                                                         s["docs"], s["groups"]))
+        log("  %-24s %7d pairs, %6d documents, %6d groups (connected components)"
+            % (s["kind"] + ":", s["pairs"], s["docs"], s["groups"]))
     report["truth"] = {"seconds_shingle": t2 - t1, "seconds_pairs": t3 - t2, "stats": st,
                        "kept_pairs": len(pairs), "kinds": summary}
 
