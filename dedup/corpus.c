@@ -153,6 +153,7 @@ typedef struct unit_reader {
     dd_analyzer *a;
     sh_buf norm;
     sh_tokens words;
+    dd_unit_sets sets; /* of the document being read */
 } unit_reader;
 
 static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len);
@@ -193,10 +194,11 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
         free(p);
         return false;
     }
-    dd_find_near_units((uint32_t)i, doc, o->para_threshold, o->min_words, DD_SEED,
+    dd_unit_sets_compute(&reader->sets, doc, DD_SEED);
+    dd_find_near_units((uint32_t)i, doc, &reader->sets, o->para_threshold, o->min_words,
                        &c->near_units);
-    dd_find_near_units_across(c->unit_index, (uint32_t)i, doc, o->para_threshold, read_unit,
-                              reader, &c->near_units);
+    dd_find_near_units_across(c->unit_index, (uint32_t)i, doc, &reader->sets, o->para_threshold,
+                              read_unit, reader, &c->near_units);
     if (in->is_stdin && sh_buf_append(&c->stdin_text, text->data, text->len) != SH_OK) {
         dd_error("out of memory");
         exit(DD_EXIT_ERROR);
@@ -225,7 +227,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     sh_buf text = {0};
     dd_doc doc = {0};
-    unit_reader reader = {c, &a, {0}, {0}};
+    unit_reader reader = {c, &a, {0}, {0}, {0}};
     c->unit_index = dd_unit_index_new(DD_SEED);
     for (size_t i = 0; i < n; i++) {
         c->unit_start[i] = c->nunits;
@@ -247,6 +249,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     c->unit_index = NULL;
     sh_buf_free(&reader.norm);
     sh_tokens_free(&reader.words);
+    dd_unit_sets_free(&reader.sets);
     dd_doc_free(&doc);
     sh_buf_free(&text);
     dd_analyzer_free(&a);

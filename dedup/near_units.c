@@ -92,8 +92,33 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold,
-                        unsigned long min_words, uint64_t seed, dd_near_unit_list *out)
+void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed)
+{
+    size_t total = 0;
+    for (size_t u = 0; u < doc->nunits; u++)
+        total += sh_shingle_count(doc->units[u].words, DD_NEAR_UNIT_NGRAM);
+    dd_grow(&s->hashes, &s->hashes_cap, total + 1, sizeof *s->hashes);
+    dd_grow(&s->start, &s->start_cap, doc->nunits + 1, sizeof *s->start);
+    size_t at = 0;
+    for (size_t u = 0; u < doc->nunits; u++) {
+        const dd_unit *unit = &doc->units[u];
+        s->start[u] = at;
+        size_t n = sh_shingles(&doc->words, unit->first_word, unit->words, DD_NEAR_UNIT_NGRAM,
+                               seed, s->hashes + at);
+        at += sh_hashes_unique(s->hashes + at, n);
+    }
+    s->start[doc->nunits] = at;
+}
+
+void dd_unit_sets_free(dd_unit_sets *s)
+{
+    free(s->hashes);
+    free(s->start);
+    memset(s, 0, sizeof *s);
+}
+
+void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_sets *sets,
+                        double threshold, unsigned long min_words, dd_near_unit_list *out)
 {
     size_t nunits = doc->nunits;
     if (nunits < 2)
@@ -101,17 +126,14 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold
     uint32_t *size = dd_calloc(nunits, sizeof *size);
     bool *twin = exact_repeats(doc);
     shingle_table table = {dd_calloc(1024, sizeof(slot)), 1024, 0};
-    uint64_t *h = NULL;
     uint32_t *names = NULL; /* earlier units named by this unit's shingles */
-    size_t h_cap = 0, names_cap = 0;
+    size_t names_cap = 0;
     for (size_t u = 0; u < nunits; u++) {
         const dd_unit *unit = &doc->units[u];
         if (unit->words < min_words || twin[u])
             continue;
-        size_t n = sh_shingle_count(unit->words, DD_NEAR_UNIT_NGRAM);
-        dd_grow(&h, &h_cap, n, sizeof *h);
-        n = sh_shingles(&doc->words, unit->first_word, unit->words, DD_NEAR_UNIT_NGRAM, seed, h);
-        n = sh_hashes_unique(h, n);
+        const uint64_t *h = sets->hashes + sets->start[u];
+        size_t n = sets->start[u + 1] - sets->start[u];
         size[u] = (uint32_t)n;
 
         size_t nnames = 0;
@@ -145,7 +167,6 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold
     }
     free(table.v);
     free(names);
-    free(h);
     free(size);
     free(twin);
 }
@@ -175,8 +196,6 @@ struct dd_unit_index {
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
-    uint64_t *set;            /* the current unit's set */
-    size_t set_cap;
     uint64_t *table;          /* ... as a hash table */
     size_t table_cap, table_mask;
     bool table_zero;
@@ -210,7 +229,6 @@ void dd_unit_index_free(dd_unit_index *ix)
     dd_multimap_free(&ix->bands);
     free(ix->doc);
     free(ix->unit);
-    free(ix->set);
     free(ix->table);
     free(ix->keys);
     free(ix->cands);
@@ -269,8 +287,8 @@ static size_t table_count(const dd_unit_index *ix, const uint64_t *set, size_t n
 }
 
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
-                               double threshold, dd_unit_reader read, void *ctx,
-                               dd_near_unit_list *out)
+                               const dd_unit_sets *sets, double threshold, dd_unit_reader read,
+                               void *ctx, dd_near_unit_list *out)
 {
     const size_t bands = DD_NEAR_UNIT_BANDS, rows = DD_NEAR_UNIT_ROWS;
     uint32_t sig[DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS];
@@ -282,9 +300,9 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         const dd_unit *unit = &doc->units[u];
         if (unit->words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
             continue;
-        size_t n = dd_unit_shingle_set(&doc->words, unit->first_word, unit->words, ix->seed,
-                                       &ix->set, &ix->set_cap);
-        sh_minhash(ix->minhasher, ix->set, n, sig);
+        const uint64_t *set = sets->hashes + sets->start[u];
+        size_t n = sets->start[u + 1] - sets->start[u];
+        sh_minhash(ix->minhasher, set, n, sig);
         uint64_t *keys = ix->keys + u * bands;
         size_t ncands = 0;
         for (size_t b = 0; b < bands; b++) {
@@ -296,7 +314,7 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
             }
         }
         if (ncands)
-            table_fill(ix, ix->set, n);
+            table_fill(ix, set, n);
         /* Earliest candidates first, each once, a bounded number of them. */
         if (ncands > 1)
             qsort(ix->cands, ncands, sizeof *ix->cands, compare_u32);

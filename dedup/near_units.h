@@ -37,10 +37,21 @@ typedef struct dd_near_unit_list {
     size_t n, cap;
 } dd_near_unit_list;
 
+/* The distinct 3-shingle hashes of every unit of a document, computed once
+ * for both searches: unit u's are hashes[start[u] .. start[u + 1]). */
+typedef struct dd_unit_sets {
+    uint64_t *hashes;
+    size_t *start;
+    size_t hashes_cap, start_cap;
+} dd_unit_sets;
+
+void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed);
+void dd_unit_sets_free(dd_unit_sets *s);
+
 /* Appends the near-repeats inside document number doc_number to out, by
- * unit. */
-void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, double threshold,
-                        unsigned long min_words, uint64_t seed, dd_near_unit_list *out);
+ * unit; sets are the document's unit sets. */
+void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_sets *sets,
+                        double threshold, unsigned long min_words, dd_near_unit_list *out);
 
 /*
  * Across documents the same rule holds, for units of at least
@@ -75,8 +86,8 @@ void dd_unit_index_free(dd_unit_index *ix);
  * doc_number among the units of the documents added before it, then adds
  * its units to the index. */
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
-                               double threshold, dd_unit_reader read, void *ctx,
-                               dd_near_unit_list *out);
+                               const dd_unit_sets *sets, double threshold, dd_unit_reader read,
+                               void *ctx, dd_near_unit_list *out);
 
 /* The distinct 3-shingles of words [first, first + count) of t, in *set
  * (growing it). Returns how many. */
