@@ -164,11 +164,9 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
     unit_reader *r = ctx;
     const dd_unit *u = &r->c->units[r->c->unit_start[doc] + unit];
     char *text = read_range(r->c, doc, u->off, u->len);
-    sh_status st = sh_normalize(r->a->norm, text, strlen(text), &r->norm);
-    free(text);
     sh_tokens_clear(&r->words);
-    if (st == SH_OK)
-        st = sh_tokenize(r->a->tok, r->norm.data, r->norm.len, &r->words);
+    sh_status st = sh_words(r->a->norm, r->a->tok, text, strlen(text), &r->norm, &r->words);
+    free(text);
     if (st != SH_OK)
         return false;
     *n = dd_unit_shingle_set(&r->words, 0, r->words.n, DD_SEED, set, cap);

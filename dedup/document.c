@@ -54,11 +54,9 @@ static bool is_blank(const char *s, size_t len)
 static sh_status add_unit(dd_analyzer *a, dd_doc *doc, const char *text, size_t off, size_t len,
                           size_t first_line, size_t last_line)
 {
-    sh_status st = sh_normalize(a->norm, text + off, len, &doc->scratch);
-    if (st != SH_OK)
-        return st;
     size_t before = doc->words.n;
-    if ((st = sh_tokenize(a->tok, doc->scratch.data, doc->scratch.len, &doc->words)) != SH_OK)
+    sh_status st = sh_words(a->norm, a->tok, text + off, len, &doc->scratch, &doc->words);
+    if (st != SH_OK)
         return st;
     size_t words = doc->words.n - before;
     if (words == 0)

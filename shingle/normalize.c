@@ -18,6 +18,8 @@
  */
 #include "shingle.h"
 
+#include "internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -34,16 +36,18 @@
  *   bit 31      the entry has been computed
  *   bit 30      the code point has a normalisation boundary before it
  *   bits 28-29  what the code point becomes (enum kind)
- *   bits 20-27  KIND_MAP: length of the replacement in bytes
+ *   bit 27      what it writes needs ICU's word rules (sh_needs_word_rules)
+ *   bits 20-26  KIND_MAP: length of the replacement in bytes
  *   bits 0-19   KIND_MAP: offset of the replacement in the pool
  */
 enum kind { KIND_KEEP = 0, KIND_DROP = 1, KIND_SPACE = 2, KIND_MAP = 3 };
 #define E_DONE (1u << 31)
 #define E_BOUNDARY (1u << 30)
+#define E_WORD_RULES (1u << 27)
 #define E_KIND(e) (((e) >> 28) & 3u)
-#define E_LEN(e) (((e) >> 20) & 0xFFu)
+#define E_LEN(e) (((e) >> 20) & 0x7Fu)
 #define E_OFF(e) ((e)&0xFFFFFu)
-#define MAX_MAP_LEN 255u
+#define MAX_MAP_LEN 127u
 #define MAX_POOL (1u << 20)
 
 /* A UTF-16 scratch buffer that grows. */
@@ -63,6 +67,7 @@ struct sh_normalizer {
     ubuf u[3];               /* scratch for the ICU path */
     sh_buf mapped;           /* scratch: UTF-8 result of the ICU path */
     char profile[192];
+    bool spaced; /* see sh_normalized_is_spaced */
 };
 
 void sh_norm_options_default(sh_norm_options *o)
@@ -264,6 +269,20 @@ static sh_status map_utf16(sh_normalizer *n, int32_t len)
     return SH_OK;
 }
 
+/* Does a code point of s[0..len), valid UTF-8, other than a space need
+ * ICU's word rules? */
+static bool text_needs_word_rules(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        UChar32 c;
+        U8_NEXT_UNSAFE(s, i, c);
+        if (c != ' ' && sh_needs_word_rules(c))
+            return true;
+    }
+    return false;
+}
+
 /* Fills the table entry of BMP code point c. */
 static sh_status compute_entry(sh_normalizer *n, UChar32 c)
 {
@@ -295,6 +314,8 @@ static sh_status compute_entry(sh_normalizer *n, UChar32 c)
         k = KIND_KEEP;
     else
         k = KIND_MAP;
+    if (k == KIND_KEEP ? sh_needs_word_rules(c) : k == KIND_MAP && text_needs_word_rules(m, mlen))
+        e |= E_WORD_RULES;
     if (k == KIND_MAP) {
         if (mlen > MAX_MAP_LEN || n->pool.len + mlen > MAX_POOL)
             return SH_ERR_TOO_LONG; /* cannot happen with Unicode's mappings */
@@ -437,6 +458,8 @@ void sh_normalizer_free(sh_normalizer *n)
 
 const char *sh_normalizer_profile(const sh_normalizer *n) { return n->profile; }
 
+bool sh_normalized_is_spaced(const sh_normalizer *n) { return n->spaced; }
+
 /* The entry of BMP code point c, computed on first use (0 on failure). */
 static inline uint32_t entry_of(sh_normalizer *n, UChar32 c, sh_status *st)
 {
@@ -447,12 +470,39 @@ static inline uint32_t entry_of(sh_normalizer *n, UChar32 c, sh_status *st)
     return *st == SH_OK ? n->table[c] : 0;
 }
 
-/* Does the code point d have a normalisation boundary before it? */
-static inline bool has_boundary_before(sh_normalizer *n, UChar32 d, sh_status *st)
+/* Decodes the code point at text[*i] and advances *i past it; returns a
+ * negative value for an invalid sequence. ASCII and two-byte sequences (Latin,
+ * Greek, Cyrillic, Arabic, Hebrew) are decoded inline. */
+static inline UChar32 decode_next(const char *text, size_t *i, size_t len)
 {
-    if (d <= 0xFFFF)
-        return (entry_of(n, d, st) & E_BOUNDARY) != 0;
-    return !n->seg || unorm2_hasBoundaryBefore(n->seg, d);
+    unsigned char b = (unsigned char)text[*i];
+    if (b < 0x80) {
+        (*i)++;
+        return b;
+    }
+    if (b >= 0xC2 && b < 0xE0 && *i + 1 < len) {
+        unsigned char t = (unsigned char)text[*i + 1] ^ 0x80;
+        if (t < 0x40) {
+            *i += 2;
+            return (UChar32)(b & 0x1F) << 6 | t;
+        }
+    }
+    UChar32 c;
+    U8_NEXT(text, *i, len, c);
+    return c;
+}
+
+/* What the main loop needs to know of code point c: its table entry for a
+ * BMP code point; for a supplementary one only whether it has a boundary
+ * before it (E_BOUNDARY), as such code points always take the ICU path.
+ * ASCII never combines with what precedes it. */
+static inline uint32_t lookup(sh_normalizer *n, UChar32 c, sh_status *st)
+{
+    if (c <= 0xFFFF) {
+        uint32_t e = entry_of(n, c, st);
+        return c < 0x80 ? e | E_BOUNDARY : e;
+    }
+    return !n->seg || unorm2_hasBoundaryBefore(n->seg, c) ? E_BOUNDARY : 0;
 }
 
 /* Runs the ICU path on text[start..end) and writes the result. */
@@ -486,68 +536,75 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
     /* Code points that stay as they are accumulate in a run of the input,
      * copied out in one go when something else comes. */
     size_t run_from = 0, run_to = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t start = i;
-        UChar32 c;
-        U8_NEXT(text, i, len, c);
-        if (c < 0) {
+    /* The loop holds the current code point c, which starts at i and ends at
+     * ci, and its entry e; each code point is decoded and looked up once,
+     * when it is the next one, and becomes the current one after. */
+    size_t i = 0, ci = 0;
+    UChar32 c = 0;
+    uint32_t e = 0;
+    /* E_WORD_RULES of everything written */
+    uint32_t written = 0;
+    n->spaced = false;
+    if (len > 0) {
+        if ((c = decode_next(text, &ci, len)) < 0) {
             st = SH_ERR_BAD_UTF8;
             goto done;
         }
-        /* Extend the segment over code points that interact with it. ASCII
-         * never combines with what precedes it. */
-        size_t end = i;
-        while (end < len && (unsigned char)text[end] >= 0x80) {
-            size_t next = end;
-            UChar32 d;
-            U8_NEXT(text, next, len, d);
-            if (d < 0) {
-                st = SH_ERR_BAD_UTF8;
-                goto done;
-            }
-            bool boundary = has_boundary_before(n, d, &st);
-            if (st != SH_OK)
-                goto done;
-            if (boundary)
-                break;
-            end = next;
-        }
-        uint32_t e = 0;
-        bool single = end == i && c <= 0xFFFF;
-        if (single) {
-            e = entry_of(n, c, &st);
-            if (st != SH_OK)
-                goto done;
-            if (E_KIND(e) == KIND_KEEP) {
-                if (run_to == run_from)
-                    run_from = start;
-                run_to = i;
-                continue;
-            }
-        }
-        if (run_to != run_from) {
-            if ((st = write_text(&w, text + run_from, run_to - run_from)) != SH_OK)
-                goto done;
-            run_from = run_to = 0;
-        }
-        if (!single) {
-            if ((st = write_segment_icu(n, &w, text, start, end)) != SH_OK)
-                goto done;
-            i = end;
-            continue;
-        }
-        switch (E_KIND(e)) {
-        case KIND_DROP: break;
-        case KIND_SPACE: st = write_space(&w); break;
-        case KIND_MAP: st = write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e)); break;
-        default: break;
-        }
+        e = lookup(n, c, &st);
         if (st != SH_OK)
             goto done;
     }
+    while (i < len) {
+        /* The segment [i, end) extends over the code points that interact
+         * with c; d (at end, ending at di) is the first that does not. */
+        size_t end = ci, di = ci;
+        UChar32 d = 0;
+        uint32_t de = 0;
+        while (end < len) {
+            di = end;
+            if ((d = decode_next(text, &di, len)) < 0) {
+                st = SH_ERR_BAD_UTF8;
+                goto done;
+            }
+            de = lookup(n, d, &st);
+            if (st != SH_OK)
+                goto done;
+            if (de & E_BOUNDARY)
+                break;
+            end = di;
+        }
+        bool single = end == ci && c <= 0xFFFF;
+        if (single && E_KIND(e) == KIND_KEEP) {
+            if (run_to == run_from)
+                run_from = i;
+            run_to = ci;
+        } else {
+            if (run_to != run_from) {
+                if ((st = write_text(&w, text + run_from, run_to - run_from)) != SH_OK)
+                    goto done;
+                run_from = run_to = 0;
+            }
+            if (!single) {
+                st = write_segment_icu(n, &w, text, i, end);
+                if (text_needs_word_rules(n->mapped.data, n->mapped.len))
+                    written |= E_WORD_RULES;
+            }
+            else if (E_KIND(e) == KIND_SPACE)
+                st = write_space(&w);
+            else if (E_KIND(e) == KIND_MAP)
+                st = write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e));
+            if (st != SH_OK)
+                goto done;
+        }
+        written |= single ? e : 0;
+        i = end;
+        c = d;
+        ci = di;
+        e = de;
+    }
     if (run_to != run_from)
         st = write_text(&w, text + run_from, run_to - run_from);
+    n->spaced = st == SH_OK && w.collapse && !(written & E_WORD_RULES);
 done:
     if (st != SH_OK)
         out->len = 0;

@@ -136,6 +136,16 @@ void sh_tokenizer_free(sh_tokenizer *t);
  * SH_ERR_ICU, SH_ERR_TOO_LONG (out->text would pass 2^31 bytes). */
 sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *out);
 
+/* Normalises text[0..len) with n and appends its words to out: the same
+ * words as sh_normalize into scratch followed by sh_tokenize of scratch,
+ * which is what it does when the text needs ICU's word rules. Text whose
+ * normalised form is letters and digits of scripts written with spaces
+ * (known from the normaliser's tables as it writes) is split at its spaces
+ * instead, without looking at each code point again. scratch holds the
+ * normalised text afterwards. Errors: those of sh_normalize and sh_tokenize. */
+sh_status sh_words(sh_normalizer *n, sh_tokenizer *t, const char *text, size_t len,
+                   sh_buf *scratch, sh_tokens *out);
+
 /* ------------------------------------------------------- shingles and keys */
 
 /* A 128-bit key: XXH3-128 of a normalised text. */

@@ -11,6 +11,8 @@
  */
 #include "shingle.h"
 
+#include "internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/ubrk.h>
@@ -73,7 +75,7 @@ void sh_tokens_free(sh_tokens *t)
 }
 
 /* Appends the word s[0..len) (no spaces in it) to out. */
-static sh_status add_word(sh_tokens *out, const char *s, size_t len)
+static inline sh_status add_word(sh_tokens *out, const char *s, size_t len)
 {
     if (out->n == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 256;
@@ -83,19 +85,20 @@ static sh_status add_word(sh_tokens *out, const char *s, size_t len)
         out->v = v;
         out->cap = cap;
     }
-    size_t sep = out->n > 0 ? 1 : 0;
-    if (out->text.len + sep + len > INT32_MAX)
-        return SH_ERR_TOO_LONG;
-    sh_status st = sh_buf_reserve(&out->text, sep + len);
-    if (st != SH_OK)
-        return st;
-    if (sep)
-        out->text.data[out->text.len++] = ' ';
-    out->v[out->n].off = (uint32_t)out->text.len;
+    if (out->text.len + len + 2 > out->text.cap) {
+        if (out->text.len + len + 1 > INT32_MAX)
+            return SH_ERR_TOO_LONG;
+        if (sh_buf_reserve(&out->text, len + 1) != SH_OK)
+            return SH_ERR_NOMEM;
+    }
+    char *d = out->text.data + out->text.len;
+    if (out->n > 0)
+        *d++ = ' ';
+    out->v[out->n].off = (uint32_t)(d - out->text.data);
     out->v[out->n].len = (uint32_t)len;
-    memcpy(out->text.data + out->text.len, s, len);
-    out->text.len += len;
-    out->text.data[out->text.len] = '\0';
+    memcpy(d, s, len);
+    d[len] = '\0';
+    out->text.len = (size_t)(d + len - out->text.data);
     out->n++;
     return SH_OK;
 }
@@ -114,17 +117,17 @@ static bool needs_dictionary(UChar32 c)
     return sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA || sc == USCRIPT_KATAKANA;
 }
 
-/* Can a word holding c be taken whole, without ICU? Letters, digits and
- * marks of scripts written with spaces can. */
-static uint8_t classify(UChar32 c)
+bool sh_needs_word_rules(UChar32 c)
 {
     if (c >= 0x0800 && needs_dictionary(c))
-        return CLASS_ICU;
-    if (u_isalnum(c) || u_charType(c) == U_NON_SPACING_MARK ||
-        u_charType(c) == U_COMBINING_SPACING_MARK)
-        return CLASS_SIMPLE;
-    return CLASS_ICU;
+        return true;
+    return !(u_isalnum(c) || u_charType(c) == U_NON_SPACING_MARK ||
+             u_charType(c) == U_COMBINING_SPACING_MARK);
 }
+
+/* Can a word holding c be taken whole, without ICU? Letters, digits and
+ * marks of scripts written with spaces can. */
+static uint8_t classify(UChar32 c) { return sh_needs_word_rules(c) ? CLASS_ICU : CLASS_SIMPLE; }
 
 /* Splits the space-free run s[0..len) with ICU's word break iterator. */
 static sh_status split_with_icu(sh_tokenizer *t, const char *s, size_t len, sh_tokens *out)
@@ -155,34 +158,55 @@ static sh_status split_with_icu(sh_tokenizer *t, const char *s, size_t len, sh_t
 
 static inline bool is_space(char b) { return b == ' ' || b == '\n' || b == '\t' || b == '\r'; }
 
+/* The class of the code point starting at norm[*i] (not ASCII), which it
+ * passes; CLASS_UNKNOWN for invalid UTF-8. Two-byte sequences are decoded
+ * inline. */
+static inline uint8_t class_at(sh_tokenizer *t, const char *norm, size_t *i, size_t len)
+{
+    unsigned char b = (unsigned char)norm[*i];
+    UChar32 c;
+    unsigned char tr;
+    if (b >= 0xC2 && b < 0xE0 && *i + 1 < len && (tr = (unsigned char)norm[*i + 1] ^ 0x80) < 0x40) {
+        c = (UChar32)(b & 0x1F) << 6 | tr;
+        *i += 2;
+    } else {
+        U8_NEXT(norm, *i, len, c);
+        if (c < 0)
+            return CLASS_UNKNOWN;
+        if (c > 0xFFFF)
+            return classify(c);
+    }
+    uint8_t cls = t->class_of[c];
+    if (cls == CLASS_UNKNOWN)
+        cls = t->class_of[c] = classify(c);
+    return cls;
+}
+
 sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *out)
 {
+    /* Room for the words of text that needs no ICU: len bytes and the
+     * separator before the first word. */
+    if (sh_buf_reserve(&out->text, len + 1) != SH_OK)
+        return SH_ERR_NOMEM;
     size_t i = 0;
     while (i < len) {
         while (i < len && is_space(norm[i]))
             i++;
         size_t start = i;
         bool simple = true;
-        while (i < len && !is_space(norm[i])) {
+        while (i < len) {
             unsigned char b = (unsigned char)norm[i];
             if (b < 0x80) {
+                if (is_space((char)b))
+                    break;
                 if (!((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')))
                     simple = false; /* punctuation left in: let ICU decide */
                 i++;
                 continue;
             }
-            UChar32 c;
-            U8_NEXT(norm, i, len, c);
-            if (c < 0)
+            uint8_t cls = class_at(t, norm, &i, len);
+            if (cls == CLASS_UNKNOWN)
                 return SH_ERR_BAD_UTF8;
-            uint8_t cls;
-            if (c <= 0xFFFF) {
-                cls = t->class_of[c];
-                if (cls == CLASS_UNKNOWN)
-                    cls = t->class_of[c] = classify(c);
-            } else {
-                cls = classify(c);
-            }
             if (cls != CLASS_SIMPLE)
                 simple = false;
         }
@@ -194,4 +218,51 @@ sh_status sh_tokenize(sh_tokenizer *t, const char *norm, size_t len, sh_tokens *
             return st;
     }
     return SH_OK;
+}
+
+/* Appends the words of norm[0..len), text of single spaces between words
+ * that need no word rules, to out: one copy, then the spaces mark the words. */
+static sh_status split_spaced(const char *norm, size_t len, sh_tokens *out)
+{
+    if (len == 0)
+        return SH_OK;
+    size_t sep = out->n > 0 ? 1 : 0;
+    if (out->text.len + sep + len > INT32_MAX)
+        return SH_ERR_TOO_LONG;
+    if (sh_buf_reserve(&out->text, sep + len) != SH_OK)
+        return SH_ERR_NOMEM;
+    char *base = out->text.data;
+    size_t at = out->text.len;
+    if (sep)
+        base[at++] = ' ';
+    memcpy(base + at, norm, len);
+    base[at + len] = '\0';
+    out->text.len = at + len;
+    const char *p = norm, *end = norm + len;
+    while (p < end) {
+        const char *space = memchr(p, ' ', (size_t)(end - p));
+        const char *word_end = space ? space : end;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 256;
+            sh_token *v = realloc(out->v, cap * sizeof *v);
+            if (!v)
+                return SH_ERR_NOMEM;
+            out->v = v;
+            out->cap = cap;
+        }
+        out->v[out->n++] = (sh_token){(uint32_t)(at + (size_t)(p - norm)), (uint32_t)(word_end - p)};
+        p = word_end + 1;
+    }
+    return SH_OK;
+}
+
+sh_status sh_words(sh_normalizer *n, sh_tokenizer *t, const char *text, size_t len,
+                   sh_buf *scratch, sh_tokens *out)
+{
+    sh_status st = sh_normalize(n, text, len, scratch);
+    if (st != SH_OK)
+        return st;
+    if (sh_normalized_is_spaced(n))
+        return split_spaced(scratch->data, scratch->len, out);
+    return sh_tokenize(t, scratch->data, scratch->len, out);
 }

@@ -97,9 +97,8 @@ static int print_document(tools *t, const options *o, const char *name, const ch
     while (line_start < len) {
         const char *nl = memchr(text + line_start, '\n', len - line_start);
         size_t line_end = nl ? (size_t)(nl - text) : len;
-        sh_status st = sh_normalize(t->norm, text + line_start, line_end - line_start, &t->out);
-        if (st == SH_OK && o->mode != MODE_NORMALIZE)
-            st = sh_tokenize(t->tok, t->out.data, t->out.len, &t->words);
+        sh_status st = sh_words(t->norm, t->tok, text + line_start, line_end - line_start,
+                                &t->out, &t->words);
         if (st != SH_OK) {
             fprintf(stderr, "shingle: %s: %s\n", name, sh_status_str(st));
             return 2;

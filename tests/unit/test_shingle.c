@@ -233,6 +233,74 @@ static void keys_are_xxh3_128(void **state)
     assert_false(sh_key_equal(a, b));
 }
 
+/* The words of text as a string "a|b|c" with their offsets checked. */
+static void words_string(const sh_tokens *t, char *got, size_t cap)
+{
+    got[0] = '\0';
+    for (size_t i = 0; i < t->n; i++) {
+        if (i)
+            strncat(got, "|", cap - strlen(got) - 1);
+        strncat(got, t->text.data + t->v[i].off, t->v[i].len);
+        /* the words lie in text separated by single spaces */
+        if (i)
+            assert_int_equal(t->v[i].off, t->v[i - 1].off + t->v[i - 1].len + 1);
+    }
+}
+
+/* sh_words (which splits at spaces when the normaliser saw no code point
+ * needing word rules) gives the words of sh_normalize then sh_tokenize, with
+ * the default profile and with punctuation kept, appending to earlier words. */
+static void words_match_normalize_then_tokenize(void **state)
+{
+    fixture *f = *state;
+    const char *texts[] = {
+        "",
+        "...",
+        "وقال الأمين العام: «إن المجلس يُعقد ٢٠١٩»",
+        "Les Émirats, l'Interpol et l'ONU — ensemble!",
+        "Москва и Ἀθῆναι 2019",
+        "ภาษาไทยง่ายนิดเดียว และ English",
+        "北京欢迎你 and 東京",
+        "㈱ company",          /* maps to (株): Han from a compatibility mapping */
+        "cafe\u0301 re\u0301sume\u0301", /* combining sequences: the ICU path */
+        "ก\u0e31\u0e49 x",   /* Thai with combining vowel and tone */
+        "a.b c-d e_f",         /* punctuation inside words */
+    };
+    sh_norm_options keep_punct;
+    sh_norm_options_default(&keep_punct);
+    keep_punct.punct_to_space = false;
+    sh_status st;
+    sh_normalizer *norms[2] = {f->norm, sh_normalizer_new(&keep_punct, &st)};
+    assert_non_null(norms[1]);
+    for (int k = 0; k < 2; k++) {
+        sh_tokens a = {0}, b = {0};
+        sh_buf scratch = {0};
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            const char *t = texts[i];
+            assert_int_equal(sh_normalize(norms[k], t, strlen(t), &f->out), SH_OK);
+            assert_int_equal(sh_tokenize(f->tok, f->out.data, f->out.len, &a), SH_OK);
+            assert_int_equal(sh_words(norms[k], f->tok, t, strlen(t), &scratch, &b), SH_OK);
+            assert_string_equal(scratch.data, f->out.data);
+            char want[2048], got[2048];
+            words_string(&a, want, sizeof want);
+            words_string(&b, got, sizeof got);
+            assert_string_equal(got, want);
+            assert_int_equal(a.text.len, b.text.len);
+            assert_memory_equal(a.text.data, b.text.data, a.text.len);
+        }
+        /* with punctuation kept, ICU's rules split "c-d" and keep "a.b" */
+        if (k == 1) {
+            char got[2048];
+            words_string(&b, got, sizeof got);
+            assert_non_null(strstr(got, "|a.b|c|d|e_f"));
+        }
+        sh_tokens_free(&a);
+        sh_tokens_free(&b);
+        sh_buf_free(&scratch);
+    }
+    sh_normalizer_free(norms[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +319,7 @@ int main(void)
         cmocka_unit_test(words_of_spaced_scripts),
         cmocka_unit_test(shingles_are_seeded_xxh3_of_joined_words),
         cmocka_unit_test(keys_are_xxh3_128),
+        cmocka_unit_test(words_match_normalize_then_tokenize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
