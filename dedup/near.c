@@ -425,10 +425,11 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
         }
         *twin = d + 1;
         size_t k = index_keys(s, d, keys), ncand = 0;
+        for (size_t b = 0; b < k; b++)
+            dd_multimap_prefetch(&index, keys[b]);
         for (size_t b = 0; b < k; b++) {
-            for (uint32_t node = dd_multimap_first(&index, keys[b]); node;
-                 node = index.nodes[node - 1].next) {
-                uint32_t r = index.nodes[node - 1].value;
+            dd_multimap_iter it = dd_multimap_find(&index, keys[b]);
+            for (uint32_t r; dd_multimap_next(&it, &r);) {
                 if (seen[r] != d + 1) {
                     seen[r] = d + 1;
                     cands[ncand++] = rank[r];

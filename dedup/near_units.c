@@ -19,36 +19,59 @@
 
 typedef struct slot {
     uint64_t hash;
-    uint32_t n; /* units listed; 0: empty slot */
+    uint32_t gen; /* the slot is empty unless gen is the table's */
+    uint32_t n;   /* units listed */
     uint32_t units[DD_NEAR_UNIT_FANOUT];
 } slot;
 
-typedef struct shingle_table {
+/* Emptied for each document by moving to the next generation, so a
+ * document costs what its shingles touch, not a pass over the table. */
+struct dd_shingle_table {
     slot *v;
     size_t nslots, used;
-} shingle_table;
+    uint32_t gen;
+};
+typedef struct dd_shingle_table shingle_table;
+
+/* Past this many slots (32 bytes each) a table left by a long document is
+ * freed rather than kept for the next one. */
+#define TABLE_KEEP_SLOTS (1u << 16)
 
 static slot *table_find(shingle_table *t, uint64_t hash)
 {
     size_t mask = t->nslots - 1, i = (size_t)(hash ^ (hash >> 31)) & mask;
-    while (t->v[i].n && t->v[i].hash != hash)
+    while (t->v[i].gen == t->gen && t->v[i].hash != hash)
         i = (i + 1) & mask;
     return &t->v[i];
+}
+
+/* Empties t for a new document. */
+static void table_start(shingle_table *t)
+{
+    if (!t->v || t->gen == UINT32_MAX) {
+        free(t->v);
+        t->nslots = 1024;
+        t->v = dd_calloc(t->nslots, sizeof *t->v);
+        t->gen = 0;
+    }
+    t->gen++;
+    t->used = 0;
 }
 
 static void table_add(shingle_table *t, uint64_t hash, uint32_t unit)
 {
     if (2 * (t->used + 1) > t->nslots) {
-        shingle_table big = {dd_calloc(t->nslots * 2, sizeof(slot)), t->nslots * 2, t->used};
+        shingle_table big = {dd_calloc(t->nslots * 2, sizeof(slot)), t->nslots * 2, t->used,
+                             t->gen};
         for (size_t i = 0; i < t->nslots; i++)
-            if (t->v[i].n)
+            if (t->v[i].gen == t->gen)
                 *table_find(&big, t->v[i].hash) = t->v[i];
         free(t->v);
         *t = big;
     }
     slot *s = table_find(t, hash);
-    if (!s->n) {
-        s->hash = hash;
+    if (s->gen != t->gen) {
+        *s = (slot){.hash = hash, .gen = t->gen};
         t->used++;
     }
     if (s->n < DD_NEAR_UNIT_FANOUT && (s->n == 0 || s->units[s->n - 1] != unit))
@@ -112,12 +135,15 @@ void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed)
 
 void dd_unit_sets_free(dd_unit_sets *s)
 {
+    if (s->table)
+        free(s->table->v);
+    free(s->table);
     free(s->hashes);
     free(s->start);
     memset(s, 0, sizeof *s);
 }
 
-void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_sets *sets,
+void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *sets,
                         double threshold, unsigned long min_words, dd_near_unit_list *out)
 {
     size_t nunits = doc->nunits;
@@ -125,7 +151,10 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_se
         return;
     uint32_t *size = dd_calloc(nunits, sizeof *size);
     bool *twin = exact_repeats(doc);
-    shingle_table table = {dd_calloc(1024, sizeof(slot)), 1024, 0};
+    if (!sets->table)
+        sets->table = dd_calloc(1, sizeof *sets->table);
+    shingle_table *table = sets->table;
+    table_start(table);
     uint32_t *names = NULL; /* earlier units named by this unit's shingles */
     size_t names_cap = 0;
     for (size_t u = 0; u < nunits; u++) {
@@ -139,8 +168,8 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_se
         size_t nnames = 0;
         dd_grow(&names, &names_cap, n * DD_NEAR_UNIT_FANOUT + 1, sizeof *names);
         for (size_t i = 0; i < n; i++) {
-            const slot *s = table_find(&table, h[i]);
-            for (uint32_t k = 0; k < s->n; k++)
+            const slot *s = table_find(table, h[i]);
+            for (uint32_t k = 0; s->gen == table->gen && k < s->n; k++)
                 names[nnames++] = s->units[k];
         }
         if (nnames > 1)
@@ -163,9 +192,12 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_se
             i = j;
         }
         for (size_t i = 0; i < n; i++)
-            table_add(&table, h[i], (uint32_t)u);
+            table_add(table, h[i], (uint32_t)u);
     }
-    free(table.v);
+    if (table->nslots > TABLE_KEEP_SLOTS) {
+        free(table->v);
+        table->v = NULL;
+    }
     free(names);
     free(size);
     free(twin);
@@ -307,10 +339,13 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         size_t ncands = 0;
         for (size_t b = 0; b < bands; b++) {
             keys[b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof *sig, b);
-            for (uint32_t node = dd_multimap_first(&ix->bands, keys[b]); node;
-                 node = ix->bands.nodes[node - 1].next) {
+            dd_multimap_prefetch(&ix->bands, keys[b]);
+        }
+        for (size_t b = 0; b < bands; b++) {
+            dd_multimap_iter it = dd_multimap_find(&ix->bands, keys[b]);
+            for (uint32_t id; dd_multimap_next(&it, &id);) {
                 dd_grow(&ix->cands, &ix->cands_cap, ncands + 1, sizeof *ix->cands);
-                ix->cands[ncands++] = ix->bands.nodes[node - 1].value;
+                ix->cands[ncands++] = id;
             }
         }
         if (ncands)

@@ -38,11 +38,14 @@ typedef struct dd_near_unit_list {
 } dd_near_unit_list;
 
 /* The distinct 3-shingle hashes of every unit of a document, computed once
- * for both searches: unit u's are hashes[start[u] .. start[u + 1]). */
+ * for both searches: unit u's are hashes[start[u] .. start[u + 1]). It also
+ * keeps the lookup table of dd_find_near_units from one document to the next.
+ * Zero-initialise before first use; free with dd_unit_sets_free. */
 typedef struct dd_unit_sets {
     uint64_t *hashes;
     size_t *start;
     size_t hashes_cap, start_cap;
+    struct dd_shingle_table *table;
 } dd_unit_sets;
 
 void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed);
@@ -50,7 +53,7 @@ void dd_unit_sets_free(dd_unit_sets *s);
 
 /* Appends the near-repeats inside document number doc_number to out, by
  * unit; sets are the document's unit sets. */
-void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, const dd_unit_sets *sets,
+void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *sets,
                         double threshold, unsigned long min_words, dd_near_unit_list *out);
 
 /*
