@@ -21,6 +21,7 @@ void dd_near_params_default(dd_near_params *p)
     p->threshold = 0.8;
     p->containment = 0.8;
     p->recall = 0.99;
+    p->size_ratio = 2.5;
     p->min_shingles = 50;
     p->ngram = 5;
     p->num_perm = 128;
@@ -33,7 +34,7 @@ double dd_near_target_jaccard(const dd_near_params *p)
 {
     double t = p->threshold;
     if (p->containment > 0) {
-        double c = p->containment / (1 + DD_CONTAINMENT_RATIO - p->containment);
+        double c = p->containment / (1 + p->size_ratio - p->containment);
         if (c < t)
             t = c;
     }
@@ -71,6 +72,12 @@ bool dd_near_params_check(dd_near_params *p)
             }
         }
         p->bands = p->num_perm / p->rows;
+        double got = dd_lsh_probability(t, p->bands, p->rows);
+        if (got < p->recall)
+            dd_warn("no bands reach --recall %g at the candidate target jaccard %.3f with "
+                    "--num-perm %lu: the best, %lu x %lu, gives %.4f (raise --num-perm, or lower "
+                    "--size-ratio or --recall)",
+                    p->recall, t, p->num_perm, p->bands, p->rows, got);
     }
     return true;
 }
@@ -99,7 +106,7 @@ void dd_near_explain(FILE *out, const dd_near_params *p)
         fprintf(out,
                 "candidate target: jaccard %.3f, the lowest of a pair with containment %.2f whose "
                 "sizes differ at most %.1fx\n",
-                t, p->containment, DD_CONTAINMENT_RATIO);
+                t, p->containment, p->size_ratio);
     fprintf(out, "candidate probability:\n");
     const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)

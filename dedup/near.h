@@ -34,18 +34,17 @@
 typedef enum dd_method { DD_METHOD_MINHASH, DD_METHOD_SIMHASH } dd_method;
 typedef enum dd_keep { DD_KEEP_FIRST, DD_KEEP_LONGEST } dd_keep;
 
-/* Size ratio up to which the containment half of the rule is covered by the
- * LSH guarantee: a pair with containment C whose larger set has at most this
- * many times the shingles of the smaller has Jaccard at least
- * C / (1 + DD_CONTAINMENT_RATIO - C). */
-#define DD_CONTAINMENT_RATIO 2.5
-
 typedef struct dd_near_params {
     bool enabled;
     dd_method method;
     double threshold;       /* Jaccard */
     double containment;     /* 0: off */
     double recall;          /* candidate probability at the target */
+    /* Size ratio up to which the containment half of the rule is covered by
+     * the LSH guarantee: a pair with containment C whose larger set has at
+     * most this many times the shingles of the smaller has Jaccard at least
+     * C / (1 + size_ratio - C), the candidate target. */
+    double size_ratio;
     unsigned long min_shingles;
     unsigned long ngram;
     unsigned long num_perm;

@@ -51,6 +51,9 @@ const char dd_usage_text[] =
     "      --containment C       ... or containment of the smaller >= C (default\n"
     "                            0.8; 0 turns this half of the rule off)\n"
     "      --min-shingles N      ... when the smaller has >= N shingles (default 50)\n"
+    "      --size-ratio R        find containment pairs with probability >=\n"
+    "                            --recall when the larger has at most R times\n"
+    "                            the shingles of the smaller (default 2.5)\n"
     "      --recall R            find a pair at the threshold with probability\n"
     "                            >= R; sets the LSH bands (default 0.99)\n"
     "  -k, --ngram K             words per shingle (default 5)\n"
@@ -98,6 +101,7 @@ enum {
     OPT_CONTAINMENT = 256,
     OPT_MIN_SHINGLES,
     OPT_RECALL,
+    OPT_SIZE_RATIO,
     OPT_NUM_PERM,
     OPT_BANDS,
     OPT_ROWS,
@@ -117,6 +121,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"containment", required_argument, NULL, OPT_CONTAINMENT},
         {"min-shingles", required_argument, NULL, OPT_MIN_SHINGLES},
         {"recall", required_argument, NULL, OPT_RECALL},
+        {"size-ratio", required_argument, NULL, OPT_SIZE_RATIO},
         {"ngram", required_argument, NULL, 'k'},
         {"num-perm", required_argument, NULL, OPT_NUM_PERM},
         {"bands", required_argument, NULL, OPT_BANDS},
@@ -173,6 +178,11 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         case OPT_RECALL:
             if (!parse_fraction(optarg, 0, 1, true, &n->recall) || n->recall >= 1)
                 return usage_error(cmd, "--recall: '%s' is not a number in (0, 1)", optarg);
+            break;
+        case OPT_SIZE_RATIO:
+            if (!parse_fraction(optarg, 1, 1e6, false, &n->size_ratio))
+                return usage_error(cmd, "--size-ratio: '%s' is not a number from 1 to 1000000",
+                                   optarg);
             break;
         case 'k':
             if (!dd_parse_uint(optarg, 1, 64, &n->ngram))

@@ -113,6 +113,32 @@ expect_same "--explain-params (defaults)" "$E/explain-params.txt" "$T/explain"
 "$DEDUP" scan --explain-params --containment 0 >"$T/explain0" 2>&1
 expect_same "--explain-params --containment 0" "$E/explain-params-no-containment.txt" "$T/explain0"
 
+"$DEDUP" scan --explain-params --size-ratio 8 >"$T/explain8" 2>&1
+expect_same "--explain-params --size-ratio 8" "$E/explain-params-size-ratio-8.txt" "$T/explain8"
+"$DEDUP" scan --explain-params --size-ratio 40 >"$T/explain40" 2>"$T/err40"
+[ $? = 0 ] && grep -q "no bands reach --recall 0.99 at the candidate target jaccard 0.020" "$T/err40" \
+    && ok "--size-ratio 40 warns that no bands reach the recall" \
+    || not_ok "--size-ratio 40 warns that no bands reach the recall" "$(cat "$T/err40")"
+
+# A short text inside one 16 times its size (the first 8 lines of 001, 92
+# shingles, in all five seeds, 1,489): Jaccard 0.06 and containment 0.99
+# (000 ends without a newline, so the joined file runs its last word into
+# the first of 001), below the default
+# candidate target (0.296), and not a candidate with the default bands;
+# --size-ratio 8 (128 bands of 1 row) finds it.
+mkdir -p "$T/ratio"
+cat "$FIXTURES"/seeds/*.txt >"$T/ratio/all.txt"
+head -n 8 "$FIXTURES"/seeds/001_*.txt >"$T/ratio/part.txt"
+(cd "$T/ratio" && "$DEDUP" scan -f text all.txt part.txt) >"$T/ratio/default.out" 2>&1
+if grep -q "near-duplicate" "$T/ratio/default.out"; then
+    not_ok "default bands miss a pair 16 times apart in size" "$(cat "$T/ratio/default.out")"
+else
+    ok "default bands miss a pair 16 times apart in size"
+fi
+(cd "$T/ratio" && "$DEDUP" scan -f text --size-ratio 8 all.txt part.txt) >"$T/ratio/r8.out" 2>&1
+grep -qx "part.txt: near-duplicate of all.txt (jaccard 0.06, containment 0.99)" "$T/ratio/r8.out" \
+    && ok "--size-ratio 8 finds it" || not_ok "--size-ratio 8 finds it" "$(cat "$T/ratio/r8.out")"
+
 # Options out of range name the option.
 expect_opt() {
     "$DEDUP" scan "$@" seeds >"$T/out" 2>"$T/err"
@@ -125,6 +151,7 @@ expect_opt --num-perm 0
 expect_opt --num-perm 5000
 expect_opt --containment -0.1
 expect_opt --recall 1
+expect_opt --size-ratio 0.5
 expect_opt --ngram 0
 expect_opt --method lsh
 expect_opt --keep last
