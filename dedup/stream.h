@@ -43,7 +43,10 @@ dd_reader *dd_reader_open_fd(int fd, const char *name, size_t max_record, char *
  *      caller frees: "PATH: " + the read error, "PATH: truncated gzip data"
  *      (or zstd: the input ends inside a gzip member or a zstd frame),
  *      "PATH: corrupt gzip data (why)" (or zstd), "PATH: record N is longer
- *      than M bytes". An error is final: later calls fail the same way.
+ *      than M bytes", or for zstd frames that need a window over 128 MiB
+ *      (zstd --long=28 or more), which are refused to bound memory, "PATH:
+ *      zstd data with a window over 128 MiB (...)". An error is final: later
+ *      calls fail the same way.
  * Multi-member gzip (cat a.gz b.gz) and multi-frame zstd input is read to the
  * end; anything after the last member or frame that is not another one is an
  * error. Records returned before an error came from data that had not been
