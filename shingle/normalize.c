@@ -38,7 +38,8 @@
  *   bits 28-29  what the code point becomes (enum kind)
  *   bit 27      what it writes needs ICU's word rules (sh_needs_word_rules)
  *   bits 20-26  KIND_MAP: length of the replacement in bytes
- *   bits 0-19   KIND_MAP: offset of the replacement in the pool
+ *   bit 19      KIND_MAP: the replacement holds a space
+ *   bits 0-18   KIND_MAP: offset of the replacement in the pool
  */
 enum kind { KIND_KEEP = 0, KIND_DROP = 1, KIND_SPACE = 2, KIND_MAP = 3 };
 #define E_DONE (1u << 31)
@@ -46,9 +47,10 @@ enum kind { KIND_KEEP = 0, KIND_DROP = 1, KIND_SPACE = 2, KIND_MAP = 3 };
 #define E_WORD_RULES (1u << 27)
 #define E_KIND(e) (((e) >> 28) & 3u)
 #define E_LEN(e) (((e) >> 20) & 0x7Fu)
-#define E_OFF(e) ((e)&0xFFFFFu)
+#define E_MAP_SPACE (1u << 19)
+#define E_OFF(e) ((e)&0x7FFFFu)
 #define MAX_MAP_LEN 127u
-#define MAX_POOL (1u << 20)
+#define MAX_POOL (1u << 19)
 
 /* A UTF-16 scratch buffer that grows. */
 typedef struct ubuf {
@@ -320,6 +322,8 @@ static sh_status compute_entry(sh_normalizer *n, UChar32 c)
         if (mlen > MAX_MAP_LEN || n->pool.len + mlen > MAX_POOL)
             return SH_ERR_TOO_LONG; /* cannot happen with Unicode's mappings */
         e |= (uint32_t)mlen << 20 | (uint32_t)n->pool.len;
+        if (memchr(m, ' ', mlen))
+            e |= E_MAP_SPACE;
         if ((st = sh_buf_append(&n->pool, m, mlen)) != SH_OK)
             return st;
     }
@@ -358,6 +362,18 @@ static inline sh_status write_space(writer *w)
     if (w->out->len > 0)
         w->pending_space = true;
     return SH_OK;
+}
+
+/* Writes a run of the input that stays as it is; a space that ends it
+ * (trailing_space) is a separator, written only if words follow. */
+static inline sh_status flush_run(writer *w, const char *s, size_t len, bool trailing_space)
+{
+    if (!trailing_space)
+        return write_text(w, s, len);
+    sh_status st = write_text(w, s, len - 1);
+    if (st == SH_OK)
+        st = write_space(w);
+    return st;
 }
 
 /* Writes text that may hold spaces (a replacement or an ICU result). */
@@ -534,8 +550,11 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
     writer w = {out, n->opt.collapse_space, false};
     sh_status st = SH_OK;
     /* Code points that stay as they are accumulate in a run of the input,
-     * copied out in one go when something else comes. */
+     * copied out in one go when something else comes. When spaces collapse,
+     * a single space between them joins the run too (run_space: the run
+     * ends with it). */
     size_t run_from = 0, run_to = 0;
+    bool run_space = false;
     /* The loop holds the current code point c, which starts at i and ends at
      * ci, and its entry e; each code point is decoded and looked up once,
      * when it is the next one, and becomes the current one after. */
@@ -578,11 +597,18 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
             if (run_to == run_from)
                 run_from = i;
             run_to = ci;
+            run_space = false;
+        } else if (single && c == ' ' && w.collapse && run_to != run_from && !run_space) {
+            /* One space after a kept code point is written as it is, so it
+             * can stay in the run; if the run ends there, it is taken out. */
+            run_to = ci;
+            run_space = true;
         } else {
             if (run_to != run_from) {
-                if ((st = write_text(&w, text + run_from, run_to - run_from)) != SH_OK)
+                if ((st = flush_run(&w, text + run_from, run_to - run_from, run_space)) != SH_OK)
                     goto done;
                 run_from = run_to = 0;
+                run_space = false;
             }
             if (!single) {
                 st = write_segment_icu(n, &w, text, i, end);
@@ -592,7 +618,8 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
             else if (E_KIND(e) == KIND_SPACE)
                 st = write_space(&w);
             else if (E_KIND(e) == KIND_MAP)
-                st = write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e));
+                st = e & E_MAP_SPACE ? write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e))
+                                     : write_text(&w, n->pool.data + E_OFF(e), E_LEN(e));
             if (st != SH_OK)
                 goto done;
         }
@@ -603,7 +630,7 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
         e = de;
     }
     if (run_to != run_from)
-        st = write_text(&w, text + run_from, run_to - run_from);
+        st = flush_run(&w, text + run_from, run_to - run_from, run_space);
     n->spaced = st == SH_OK && w.collapse && !(written & E_WORD_RULES);
 done:
     if (st != SH_OK)
