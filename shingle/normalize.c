@@ -364,18 +364,6 @@ static inline sh_status write_space(writer *w)
     return SH_OK;
 }
 
-/* Writes a run of the input that stays as it is; a space that ends it
- * (trailing_space) is a separator, written only if words follow. */
-static inline sh_status flush_run(writer *w, const char *s, size_t len, bool trailing_space)
-{
-    if (!trailing_space)
-        return write_text(w, s, len);
-    sh_status st = write_text(w, s, len - 1);
-    if (st == SH_OK)
-        st = write_space(w);
-    return st;
-}
-
 /* Writes text that may hold spaces (a replacement or an ICU result). */
 static sh_status write_mixed(writer *w, const char *s, size_t len)
 {
@@ -538,10 +526,158 @@ static sh_status write_segment_icu(sh_normalizer *n, writer *w, const char *text
     return write_mixed(w, n->mapped.data, n->mapped.len);
 }
 
+/* The fast path: writes the code points from text[i] on while each is a
+ * BMP code point (one to three bytes) with a computed table entry, a normalisation
+ * boundary before it, and a simple effect (kept, dropped, a separator, or a
+ * replacement without a space), straight into w's buffer. Returns where it
+ * stopped: the end, or a code point for the slow path, which starts a new
+ * segment there. A code point followed by one that may combine with it (no
+ * boundary, or not known) is taken back, so that the slow path sees the two
+ * together. ORs the entries of what it wrote into *written. The caller
+ * leaves at least SPAN_ROOM bytes free in the buffer. */
+#define SPAN_ROOM (2 * MAX_MAP_LEN + 8)
+
+static size_t write_span(const sh_normalizer *n, writer *w, const char *text, size_t i, size_t len,
+                         uint32_t *written)
+{
+    const uint32_t *table = n->table;
+    char *base = w->out->data, *o = base + w->out->len;
+    const char *room_end = base + w->out->cap - SPAN_ROOM;
+    bool pending = w->pending_space;
+    uint32_t acc = 0;
+    /* the last code point written: where it starts, and the output before it */
+    size_t last = i;
+    char *o_last = o;
+    bool pending_last = pending;
+    bool take_back = false;
+    while (i < len) {
+        unsigned char b = (unsigned char)text[i], t = 0;
+        UChar32 c;
+        size_t width;
+        if (b < 0x80) {
+            c = b;
+            width = 1;
+        } else if (b >= 0xC2 && b < 0xE0 && i + 1 < len &&
+                   (t = (unsigned char)text[i + 1] ^ 0x80) < 0x40) {
+            c = (UChar32)(b & 0x1F) << 6 | t;
+            width = 2;
+        } else if (b >= 0xE0 && b < 0xF0 && i + 2 < len &&
+                   (t = (unsigned char)text[i + 1] ^ 0x80) < 0x40 &&
+                   ((unsigned char)text[i + 2] ^ 0x80) < 0x40 &&
+                   (c = (UChar32)(b & 0x0F) << 12 | (UChar32)t << 6 |
+                        (((unsigned char)text[i + 2]) ^ 0x80)) >= 0x800 &&
+                   !U_IS_SURROGATE(c)) {
+            width = 3;
+        } else {
+            take_back = true; /* invalid, or four bytes: the slow path decodes it */
+            break;
+        }
+        uint32_t e = table[c];
+        if ((e & (E_DONE | E_BOUNDARY)) != (E_DONE | E_BOUNDARY) && c >= 0x80) {
+            take_back = true;
+            break;
+        }
+        if (!(e & E_DONE) || o > room_end)
+            break; /* ASCII always has a boundary: nothing to take back */
+        last = i;
+        o_last = o;
+        pending_last = pending;
+        switch (E_KIND(e)) {
+        case KIND_KEEP:
+            if (pending) {
+                *o++ = ' ';
+                pending = false;
+            }
+            o[0] = (char)b;
+            if (width > 1)
+                o[1] = text[i + 1];
+            if (width > 2)
+                o[2] = text[i + 2];
+            o += width;
+            break;
+        case KIND_SPACE:
+            if (!w->collapse)
+                *o++ = ' ';
+            else if (o > base)
+                pending = true;
+            break;
+        case KIND_MAP:
+            if (e & E_MAP_SPACE) {
+                i = last; /* write_mixed in the slow path */
+                goto out;
+            }
+            if (pending) {
+                *o++ = ' ';
+                pending = false;
+            }
+            memcpy(o, n->pool.data + E_OFF(e), E_LEN(e));
+            o += E_LEN(e);
+            break;
+        default: break; /* KIND_DROP */
+        }
+        acc |= e;
+        i += width;
+    }
+    if (take_back && last < i) {
+        i = last;
+        o = o_last;
+        pending = pending_last;
+    }
+out:
+    w->out->len = (size_t)(o - base);
+    w->pending_space = pending;
+    *written |= acc;
+    return i;
+}
+
+/* The slow path: writes the segment that starts at text[*i] (a code point
+ * and the ones that combine with it) and moves *i past it. */
+static sh_status write_segment(sh_normalizer *n, writer *w, const char *text, size_t *i,
+                               size_t len, uint32_t *written)
+{
+    sh_status st = SH_OK;
+    size_t start = *i, ci = start;
+    UChar32 c = decode_next(text, &ci, len);
+    if (c < 0)
+        return SH_ERR_BAD_UTF8;
+    uint32_t e = lookup(n, c, &st);
+    if (st != SH_OK)
+        return st;
+    size_t end = ci;
+    while (end < len) {
+        size_t di = end;
+        UChar32 d = decode_next(text, &di, len);
+        if (d < 0)
+            return SH_ERR_BAD_UTF8;
+        uint32_t de = lookup(n, d, &st);
+        if (st != SH_OK)
+            return st;
+        if (de & E_BOUNDARY)
+            break;
+        end = di;
+    }
+    *i = end;
+    if (end != ci || c > 0xFFFF) {
+        if ((st = write_segment_icu(n, w, text, start, end)) != SH_OK)
+            return st;
+        if (text_needs_word_rules(n->mapped.data, n->mapped.len))
+            *written |= E_WORD_RULES;
+        return SH_OK;
+    }
+    *written |= e;
+    switch (E_KIND(e)) {
+    case KIND_KEEP: return write_text(w, text + start, end - start);
+    case KIND_SPACE: return write_space(w);
+    case KIND_MAP: return write_mixed(w, n->pool.data + E_OFF(e), E_LEN(e));
+    default: return SH_OK;
+    }
+}
+
 sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *out)
 {
     out->len = 0;
-    if (sh_buf_reserve(out, len + 1) != SH_OK)
+    n->spaced = false;
+    if (sh_buf_reserve(out, len + SPAN_ROOM) != SH_OK)
         return SH_ERR_NOMEM;
     out->data[0] = '\0';
     if (len > INT32_MAX)
@@ -549,89 +685,16 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
 
     writer w = {out, n->opt.collapse_space, false};
     sh_status st = SH_OK;
-    /* Code points that stay as they are accumulate in a run of the input,
-     * copied out in one go when something else comes. When spaces collapse,
-     * a single space between them joins the run too (run_space: the run
-     * ends with it). */
-    size_t run_from = 0, run_to = 0;
-    bool run_space = false;
-    /* The loop holds the current code point c, which starts at i and ends at
-     * ci, and its entry e; each code point is decoded and looked up once,
-     * when it is the next one, and becomes the current one after. */
-    size_t i = 0, ci = 0;
-    UChar32 c = 0;
-    uint32_t e = 0;
-    /* E_WORD_RULES of everything written */
-    uint32_t written = 0;
-    n->spaced = false;
-    if (len > 0) {
-        if ((c = decode_next(text, &ci, len)) < 0) {
-            st = SH_ERR_BAD_UTF8;
-            goto done;
-        }
-        e = lookup(n, c, &st);
-        if (st != SH_OK)
-            goto done;
-    }
+    uint32_t written = 0; /* E_WORD_RULES of everything written */
+    size_t i = 0;
     while (i < len) {
-        /* The segment [i, end) extends over the code points that interact
-         * with c; d (at end, ending at di) is the first that does not. */
-        size_t end = ci, di = ci;
-        UChar32 d = 0;
-        uint32_t de = 0;
-        while (end < len) {
-            di = end;
-            if ((d = decode_next(text, &di, len)) < 0) {
-                st = SH_ERR_BAD_UTF8;
-                goto done;
-            }
-            de = lookup(n, d, &st);
-            if (st != SH_OK)
-                goto done;
-            if (de & E_BOUNDARY)
-                break;
-            end = di;
-        }
-        bool single = end == ci && c <= 0xFFFF;
-        if (single && E_KIND(e) == KIND_KEEP) {
-            if (run_to == run_from)
-                run_from = i;
-            run_to = ci;
-            run_space = false;
-        } else if (single && c == ' ' && w.collapse && run_to != run_from && !run_space) {
-            /* One space after a kept code point is written as it is, so it
-             * can stay in the run; if the run ends there, it is taken out. */
-            run_to = ci;
-            run_space = true;
-        } else {
-            if (run_to != run_from) {
-                if ((st = flush_run(&w, text + run_from, run_to - run_from, run_space)) != SH_OK)
-                    goto done;
-                run_from = run_to = 0;
-                run_space = false;
-            }
-            if (!single) {
-                st = write_segment_icu(n, &w, text, i, end);
-                if (text_needs_word_rules(n->mapped.data, n->mapped.len))
-                    written |= E_WORD_RULES;
-            }
-            else if (E_KIND(e) == KIND_SPACE)
-                st = write_space(&w);
-            else if (E_KIND(e) == KIND_MAP)
-                st = e & E_MAP_SPACE ? write_mixed(&w, n->pool.data + E_OFF(e), E_LEN(e))
-                                     : write_text(&w, n->pool.data + E_OFF(e), E_LEN(e));
-            if (st != SH_OK)
-                goto done;
-        }
-        written |= single ? e : 0;
-        i = end;
-        c = d;
-        ci = di;
-        e = de;
+        if ((st = sh_buf_reserve(out, len - i + SPAN_ROOM)) != SH_OK)
+            goto done;
+        i = write_span(n, &w, text, i, len, &written);
+        if (i < len && (st = write_segment(n, &w, text, &i, len, &written)) != SH_OK)
+            goto done;
     }
-    if (run_to != run_from)
-        st = flush_run(&w, text + run_from, run_to - run_from, run_space);
-    n->spaced = st == SH_OK && w.collapse && !(written & E_WORD_RULES);
+    n->spaced = w.collapse && !(written & E_WORD_RULES);
 done:
     if (st != SH_OK)
         out->len = 0;
