@@ -352,20 +352,46 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     return passes(p, m->jaccard, m->containment, esmall);
 }
 
-/* An open-addressing map from exact keys to the first document with it. */
+/* A growing open-addressing map from exact keys to the first document
+ * placed with it. */
 typedef struct key_map {
     sh_key *keys;
     uint32_t *docs; /* 1 + document, 0: empty */
-    size_t nslots;
+    size_t nslots, used;
 } key_map;
 
-static uint32_t *key_slot(key_map *m, sh_key key)
+static uint32_t *key_find(const key_map *m, sh_key key)
 {
     size_t mask = m->nslots - 1, i = (size_t)key.lo & mask;
     while (m->docs[i] && !sh_key_equal(m->keys[i], key))
         i = (i + 1) & mask;
-    m->keys[i] = key;
     return &m->docs[i];
+}
+
+/* The document placed with key, 0 if none (1-based); records doc for it
+ * when there is none. */
+static uint32_t key_first(key_map *m, sh_key key, uint32_t doc)
+{
+    if (2 * (m->used + 1) > m->nslots) {
+        key_map big = {dd_calloc(m->nslots * 2, sizeof(sh_key)),
+                       dd_calloc(m->nslots * 2, sizeof(uint32_t)), m->nslots * 2, m->used};
+        for (size_t i = 0; i < m->nslots; i++)
+            if (m->docs[i]) {
+                uint32_t *slot = key_find(&big, m->keys[i]);
+                *slot = m->docs[i];
+                big.keys[slot - big.docs] = m->keys[i];
+            }
+        free(m->keys);
+        free(m->docs);
+        *m = big;
+    }
+    uint32_t *slot = key_find(m, key);
+    if (*slot)
+        return *slot;
+    *slot = doc + 1;
+    m->keys[slot - m->docs] = key;
+    m->used++;
+    return 0;
 }
 
 static int compare_member_doc(const void *a, const void *b)
@@ -374,95 +400,118 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
+struct dd_placer {
+    const dd_signatures *s;
+    /* per document, grown as documents are placed: */
+    uint32_t *rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
+    dd_member *sim;   /* its similarity to the representative */
+    uint32_t *rank;   /* the order it was placed in */
+    uint32_t *seen;   /* 1 + the document whose candidates last listed it */
+    size_t cap;
+    uint32_t *by_rank; /* the documents in the order they were placed */
+    size_t by_rank_cap;
+    uint32_t placed;
+    key_map exact;
+    dd_multimap index; /* band or block keys of the representatives */
+    uint64_t *keys;
+    uint32_t *cands; /* ranks of the candidates of the document being placed */
+    size_t cands_cap;
+    set_buffers sets;
+};
+
+dd_placer *dd_placer_new(const dd_signatures *s)
 {
-    size_t n = s->n;
-    memset(out, 0, sizeof *out);
-    out->id_of = dd_calloc(n, sizeof *out->id_of);
-    out->dropped = dd_calloc(n, sizeof *out->dropped);
+    dd_placer *p = dd_calloc(1, sizeof *p);
+    p->s = s;
+    p->exact.nslots = 1024;
+    p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
+    p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
+    dd_multimap_init(&p->index);
+    size_t nkeys =
+        s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    p->keys = dd_malloc(nkeys * sizeof *p->keys);
+    return p;
+}
 
-    /* Rank order. */
-    ranked *by_rank = dd_malloc((n ? n : 1) * sizeof *by_rank);
-    for (size_t i = 0; i < n; i++)
-        by_rank[i] = (ranked){s->params.keep == DD_KEEP_LONGEST ? s->docs[i].words : 0, (uint32_t)i};
-    if (n > 1)
-        qsort(by_rank, n, sizeof *by_rank, compare_ranked);
-    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
-    for (size_t i = 0; i < n; i++)
-        order[i] = by_rank[i].doc;
-    free(by_rank);
+/* Makes the per-document arrays hold document d. */
+static void placer_grow(dd_placer *p, uint32_t d)
+{
+    if (d < p->cap)
+        return;
+    size_t cap = p->cap ? p->cap : 1024;
+    while (cap <= d)
+        cap *= 2;
+    p->rep_of = dd_realloc(p->rep_of, cap * sizeof *p->rep_of);
+    p->sim = dd_realloc(p->sim, cap * sizeof *p->sim);
+    p->rank = dd_realloc(p->rank, cap * sizeof *p->rank);
+    p->seen = dd_realloc(p->seen, cap * sizeof *p->seen);
+    memset(p->rep_of + p->cap, 0, (cap - p->cap) * sizeof *p->rep_of);
+    memset(p->seen + p->cap, 0, (cap - p->cap) * sizeof *p->seen);
+    p->cap = cap;
+}
 
-    /* rep_of[d]: 1 + the representative of d's cluster (d itself for a
-     * representative), 0 for documents without words. */
-    uint32_t *rep_of = dd_calloc(n ? n : 1, sizeof *rep_of);
-    dd_member *sim = dd_calloc(n ? n : 1, sizeof *sim); /* each member's similarity */
-    key_map exact = {0};
-    exact.nslots = 16;
-    while (exact.nslots < 2 * n)
-        exact.nslots *= 2;
-    exact.keys = dd_calloc(exact.nslots, sizeof *exact.keys);
-    exact.docs = dd_calloc(exact.nslots, sizeof *exact.docs);
-    dd_multimap index;
-    dd_multimap_init(&index);
-    size_t nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
-    uint64_t *keys = dd_malloc(nkeys * sizeof *keys);
-    uint32_t *seen = dd_calloc(n ? n : 1, sizeof *seen); /* 1 + the doc that last listed it */
-    uint32_t *cands = dd_malloc((n ? n : 1) * sizeof *cands); /* ranks of candidates */
-    uint32_t *rank = dd_malloc((n ? n : 1) * sizeof *rank);
-    set_buffers sets = {0};
-    for (size_t i = 0; i < n; i++)
-        rank[order[i]] = (uint32_t)i;
-
-    for (size_t i = 0; i < n; i++) {
-        uint32_t d = order[i];
-        if (s->docs[d].words == 0)
-            continue;
-        uint32_t *twin = key_slot(&exact, s->docs[d].key);
-        if (*twin) { /* an exact duplicate: the twin's cluster, the twin's similarity */
-            uint32_t t = *twin - 1;
-            rep_of[d] = rep_of[t];
-            sim[d] = sim[t];
-            sim[d].doc = d;
-            if (rep_of[t] == t + 1) {
-                sim[d].jaccard = sim[d].containment = 1.0;
-                sim[d].hamming = 0;
-                sim[d].exact = true;
-            }
-            continue;
+uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
+{
+    const dd_signatures *s = p->s;
+    placer_grow(p, d);
+    dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
+    p->by_rank[p->placed] = d;
+    p->rank[d] = p->placed++;
+    if (s->docs[d].words == 0)
+        return UINT32_MAX;
+    uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
+    if (twin) { /* an exact duplicate: the twin's cluster, the twin's similarity */
+        uint32_t t = twin - 1;
+        p->rep_of[d] = p->rep_of[t];
+        p->sim[d] = p->sim[t];
+        p->sim[d].doc = d;
+        if (p->rep_of[t] == t + 1) {
+            p->sim[d].jaccard = p->sim[d].containment = 1.0;
+            p->sim[d].hamming = 0;
+            p->sim[d].exact = true;
         }
-        *twin = d + 1;
-        size_t k = index_keys(s, d, keys), ncand = 0;
-        for (size_t b = 0; b < k; b++)
-            dd_multimap_prefetch(&index, keys[b]);
-        for (size_t b = 0; b < k; b++) {
-            dd_multimap_iter it = dd_multimap_find(&index, keys[b]);
-            for (uint32_t r; dd_multimap_next(&it, &r);) {
-                if (seen[r] != d + 1) {
-                    seen[r] = d + 1;
-                    cands[ncand++] = rank[r];
-                }
+        *m = p->sim[d];
+        return p->rep_of[d] - 1;
+    }
+    size_t k = index_keys(s, d, p->keys), ncand = 0;
+    for (size_t b = 0; b < k; b++)
+        dd_multimap_prefetch(&p->index, p->keys[b]);
+    for (size_t b = 0; b < k; b++) {
+        dd_multimap_iter it = dd_multimap_find(&p->index, p->keys[b]);
+        for (uint32_t r; dd_multimap_next(&it, &r);) {
+            if (p->seen[r] != d + 1) {
+                p->seen[r] = d + 1;
+                dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
+                p->cands[ncand++] = p->rank[r];
             }
-        }
-        /* Best-ranked representative first. */
-        if (ncand > 1)
-            qsort(cands, ncand, sizeof *cands, compare_u32);
-        bool joined = false;
-        for (size_t a = 0; a < ncand && !joined; a++) {
-            dd_member m;
-            uint32_t r = order[cands[a]];
-            if (verify(s, d, r, &m, &sets)) {
-                rep_of[d] = r + 1;
-                sim[d] = m;
-                joined = true;
-            }
-        }
-        if (!joined) {
-            rep_of[d] = d + 1;
-            sim[d] = (dd_member){d, 1.0, 1.0, 0, false};
-            for (size_t b = 0; b < k; b++)
-                dd_multimap_add(&index, keys[b], d);
         }
     }
+    /* Best-ranked representative first. */
+    if (ncand > 1)
+        qsort(p->cands, ncand, sizeof *p->cands, compare_u32);
+    for (size_t a = 0; a < ncand; a++) {
+        uint32_t r = p->by_rank[p->cands[a]];
+        if (verify(s, d, r, m, &p->sets)) {
+            p->rep_of[d] = r + 1;
+            p->sim[d] = *m;
+            return r;
+        }
+    }
+    p->rep_of[d] = d + 1;
+    p->sim[d] = (dd_member){d, 1.0, 1.0, 0, false};
+    for (size_t b = 0; b < k; b++)
+        dd_multimap_add(&p->index, p->keys[b], d);
+    *m = p->sim[d];
+    return d;
+}
+
+void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
+    out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
+    placer_grow(p, n ? (uint32_t)n - 1 : 0);
+    const uint32_t *rep_of = p->rep_of;
 
     /* Ids in input order of the representatives; documents without words
      * are clusters of their own. */
@@ -487,11 +536,11 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
             memset(c, 0, sizeof *c);
             c->id = out->id_of[r];
             dd_grow(&c->members, &c->cap, 1, sizeof *c->members);
-            c->members[c->n++] = sim[r];
+            c->members[c->n++] = p->sim[r];
         }
         dd_cluster *c = &out->v[cluster_index[r]];
         dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
-        c->members[c->n++] = sim[d];
+        c->members[c->n++] = p->sim[d];
     }
     /* Clusters by id, members after the representative in input order. */
     for (size_t i = 0; i < out->n; i++)
@@ -499,20 +548,44 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
             qsort(out->v[i].members + 1, out->v[i].n - 1, sizeof(dd_member), compare_member_doc);
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);
-
     free(cluster_index);
-    free(sets.a);
-    free(sets.b);
-    free(rank);
-    free(cands);
-    free(seen);
-    free(keys);
-    dd_multimap_free(&index);
-    free(exact.keys);
-    free(exact.docs);
-    free(sim);
-    free(rep_of);
-    free(order);
+}
+
+void dd_placer_free(dd_placer *p)
+{
+    if (!p)
+        return;
+    free(p->rep_of);
+    free(p->sim);
+    free(p->rank);
+    free(p->seen);
+    free(p->by_rank);
+    free(p->exact.keys);
+    free(p->exact.docs);
+    dd_multimap_free(&p->index);
+    free(p->keys);
+    free(p->cands);
+    free(p->sets.a);
+    free(p->sets.b);
+    free(p);
+}
+
+void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
+{
+    size_t n = s->n;
+    /* Rank order. */
+    ranked *by_rank = dd_malloc((n ? n : 1) * sizeof *by_rank);
+    for (size_t i = 0; i < n; i++)
+        by_rank[i] = (ranked){s->params.keep == DD_KEEP_LONGEST ? s->docs[i].words : 0, (uint32_t)i};
+    if (n > 1)
+        qsort(by_rank, n, sizeof *by_rank, compare_ranked);
+    dd_placer *p = dd_placer_new(s);
+    dd_member m;
+    for (size_t i = 0; i < n; i++)
+        dd_placer_place(p, by_rank[i].doc, &m);
+    free(by_rank);
+    dd_placer_finish(p, n, out);
+    dd_placer_free(p);
 }
 
 void dd_cluster_nothing(size_t n, dd_clusters *out)

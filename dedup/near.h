@@ -88,7 +88,9 @@ typedef struct dd_signatures {
     uint32_t *minhash; /* num_perm values per document (MinHash) */
     uint64_t *simhash; /* one per document (SimHash) */
     size_t n, cap;
-    uint64_t *scratch; /* shingle hashes of the document being added */
+    /* After dd_signatures_add, the distinct shingle hashes of the document
+     * added (docs[i].shingles of them); the caller may reorder them. */
+    uint64_t *scratch;
     size_t scratch_cap;
     /* For exact verification: writes document doc's distinct shingle
      * hashes, sorted, to *set (growing it; *cap is its capacity) and their
@@ -133,8 +135,30 @@ typedef struct dd_clusters {
     bool *dropped;     /* per document: a copy that clean leaves out */
 } dd_clusters;
 
-/* Clusters the documents of s. */
+/* Clusters the documents of s: places them all, in the order of --keep. */
 void dd_cluster_documents(const dd_signatures *s, dd_clusters *out);
+
+/*
+ * Placing documents one at a time, for callers that take them in rank order
+ * as they come (scan with --keep first during its first pass, filter): each
+ * document is compared with the representatives placed before it, best
+ * ranked (placed earliest) first, and joins the cluster of the first that
+ * verifies, or becomes a representative. An exact duplicate (same key)
+ * joins its twin's cluster without comparison.
+ */
+typedef struct dd_placer dd_placer;
+
+/* A placer over the signatures of s, which must outlive it. */
+dd_placer *dd_placer_new(const dd_signatures *s);
+/* Places document d (its signature already in s, not placed before).
+ * Returns its representative: d itself when it becomes one, UINT32_MAX for
+ * a document without words (then *m is untouched). For a member, *m is its
+ * similarity to the representative. */
+uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m);
+/* The clusters of documents 0..n-1 (documents not placed are clusters of
+ * their own). p can still be freed only. */
+void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out);
+void dd_placer_free(dd_placer *p);
 /* Makes every one of n documents a cluster of its own (near-duplicate
  * detection off). */
 void dd_cluster_nothing(size_t n, dd_clusters *out);
