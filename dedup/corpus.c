@@ -69,21 +69,6 @@ typedef struct set_loader {
     cached_set slots[SET_CACHE_SLOTS];
 } set_loader;
 
-/* Sorts v[0..n) with an LSD radix sort on bytes; tmp holds n. */
-static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
-{
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[((v[i] >> shift) & 0xFF) + 1]++;
-        for (size_t i = 1; i < 257; i++)
-            count[i] += count[i - 1];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
-    }
-}
-
 /* dd_signatures.load_set: the sorted distinct shingles of document doc. */
 static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
 {
@@ -114,17 +99,7 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
                                       &l->hashes, &l->hashes_cap);
         free(slot->set);
         slot->set = dd_malloc((count ? count : 1) * sizeof *slot->set);
-        if (count > 64) {
-            radix_sort(l->hashes, slot->set, count);
-        } else {
-            for (size_t i = 1; i < count; i++) { /* insertion sort */
-                uint64_t x = l->hashes[i];
-                size_t j = i;
-                for (; j > 0 && l->hashes[j - 1] > x; j--)
-                    l->hashes[j] = l->hashes[j - 1];
-                l->hashes[j] = x;
-            }
-        }
+        dd_sort_u64(l->hashes, slot->set, count);
         memcpy(slot->set, l->hashes, count * sizeof *slot->set);
         slot->n = count;
         slot->doc1 = doc + 1;

@@ -12,10 +12,6 @@
 
 #include <stdint.h>
 
-/* The seed of every key and shingle hash. Fixed, so keys are stable across
- * runs and machines. */
-#define DD_SEED 0
-
 typedef struct dd_corpus {
     dd_inputs inputs;
     uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */

@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The seed of every hash of the program: fixed, so that keys, signatures and
+ * reports are the same from run to run. */
+#define DD_SEED 0
+
 typedef enum dd_unit_mode { DD_UNIT_LINE, DD_UNIT_BLOCK } dd_unit_mode;
 
 typedef struct dd_unit {

@@ -18,6 +18,7 @@ static const struct command {
 } commands[] = {
     { "scan", cmd_scan },
     { "clean", cmd_clean },
+    { "filter", cmd_filter },
     { "help", cmd_help },
 };
 

@@ -333,6 +333,7 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     if (!p->verify_exact) {
         m->jaccard = (double)same / k;
         m->containment = containment_of(m->jaccard, a, b);
+        m->estimated = true;
         return passes(p, m->jaccard, m->containment, small);
     }
     double j = (double)same / k, floor_j = 1.0 / k;
@@ -343,8 +344,14 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         return false;
     size_t na, nb;
     if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
-        !s->load_set(s->load_ctx, r, &sets->b, &sets->cap_b, &nb))
-        return false;
+        !s->load_set(s->load_ctx, r, &sets->b, &sets->cap_b, &nb)) {
+        if (!s->estimate_if_unloadable)
+            return false;
+        m->jaccard = j;
+        m->containment = containment_of(j, a, b);
+        m->estimated = true;
+        return passes(p, m->jaccard, m->containment, small);
+    }
     double inter = (double)intersection(sets->a, na, sets->b, nb);
     double ea = (double)na, eb = (double)nb, esmall = ea < eb ? ea : eb;
     m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
@@ -498,7 +505,7 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
         }
     }
     p->rep_of[d] = d + 1;
-    p->sim[d] = (dd_member){d, 1.0, 1.0, 0, false};
+    p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     for (size_t b = 0; b < k; b++)
         dd_multimap_add(&p->index, p->keys[b], d);
     *m = p->sim[d];

@@ -97,6 +97,10 @@ typedef struct dd_signatures {
      * number to *n. False if the document cannot be read again. */
     bool (*load_set)(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n);
     void *load_ctx;
+    /* When load_set cannot give a set: false, the pair is not taken (scan:
+     * a document that changed); true, the estimates decide (filter: sets of
+     * earlier records are kept for a window only). */
+    bool estimate_if_unloadable;
 } dd_signatures;
 
 /* Prepares s for documents; false (after a message) on failure. */
@@ -120,6 +124,7 @@ typedef struct dd_member {
     double containment; /* of the smaller in the larger */
     unsigned hamming;   /* SimHash: bits that differ from the representative */
     bool exact;         /* the same normalised words as the representative */
+    bool estimated;     /* jaccard and containment are estimates (MinHash) */
 } dd_member;
 
 typedef struct dd_cluster {

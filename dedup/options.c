@@ -1,5 +1,5 @@
 /*
- * options.c - parsing the command line of scan and clean.
+ * options.c - parsing the command line of scan, clean and filter.
  */
 #include "options.h"
 
@@ -22,6 +22,8 @@ const char dd_usage_text[] =
     "Commands:\n"
     "  scan PATH...            report duplicates\n"
     "  clean PATH... -o DIR    write cleaned copies of the inputs under DIR\n"
+    "  filter [FILE...]        stream records from FILE... or standard input to\n"
+    "                          standard output, without the copies\n"
     "  help [COMMAND]          show help for a command\n"
     "\n"
     "PATH is a file, a directory (read recursively, in sorted order) or - for\n"
@@ -74,8 +76,26 @@ const char dd_usage_text[] =
     "                            the full signatures and the exact set sizes.\n"
     "                            Shingle sets are never kept in memory.\n"
     "\n"
-    "Exit status: 0 nothing found (clean: success), 1 duplicates found (scan),\n"
-    "2 usage or input error.\n";
+    "Filter (records in order; each is decided against the ones before it and\n"
+    "the first copy is kept; .gz and .zst input is read as such):\n"
+    "      --jsonl               one JSON object per line (the default when the\n"
+    "                            first record starts with '{')\n"
+    "      --lines               each line a document (the default otherwise)\n"
+    "  -z, --null                documents separated by NUL bytes\n"
+    "      --field PATH          JSONL: the text, a dotted path (default text)\n"
+    "      --id-field PATH       JSONL: the id (default: the record number)\n"
+    "      --annotate            keep every record and add a \"dedup\" member\n"
+    "                            saying what was found (JSONL)\n"
+    "      --no-clean-paragraphs keep repeated paragraphs inside kept records\n"
+    "      --on-error stop|skip|drop  a malformed record stops the run (default),\n"
+    "                            is written through unchanged, or is dropped\n"
+    "      --max-record MB       longest record accepted (default 1024)\n"
+    "      --stats               print counts and speed on standard error\n"
+    "  With filter, --verify exact (the default) uses the shingle sets of the\n"
+    "  last 4096 records; older ones are compared on estimates.\n"
+    "\n"
+    "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
+    "(scan), 2 usage or input error.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
@@ -111,6 +131,16 @@ enum {
     OPT_EXPLAIN,
     OPT_PARA_THRESHOLD,
     OPT_VERIFY,
+    OPT_JSONL,
+    OPT_LINES,
+    OPT_FIELD,
+    OPT_ID_FIELD,
+    OPT_ANNOTATE,
+    OPT_CLEAN_PARAGRAPHS,
+    OPT_NO_CLEAN_PARAGRAPHS,
+    OPT_ON_ERROR,
+    OPT_MAX_RECORD,
+    OPT_STATS,
 };
 
 int dd_options_parse(dd_options *o, int argc, char **argv)
@@ -132,6 +162,17 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"explain-params", no_argument, NULL, OPT_EXPLAIN},
         {"para-threshold", required_argument, NULL, OPT_PARA_THRESHOLD},
         {"verify", required_argument, NULL, OPT_VERIFY},
+        {"jsonl", no_argument, NULL, OPT_JSONL},
+        {"lines", no_argument, NULL, OPT_LINES},
+        {"null", no_argument, NULL, 'z'},
+        {"field", required_argument, NULL, OPT_FIELD},
+        {"id-field", required_argument, NULL, OPT_ID_FIELD},
+        {"annotate", no_argument, NULL, OPT_ANNOTATE},
+        {"clean-paragraphs", no_argument, NULL, OPT_CLEAN_PARAGRAPHS},
+        {"no-clean-paragraphs", no_argument, NULL, OPT_NO_CLEAN_PARAGRAPHS},
+        {"on-error", required_argument, NULL, OPT_ON_ERROR},
+        {"max-record", required_argument, NULL, OPT_MAX_RECORD},
+        {"stats", no_argument, NULL, OPT_STATS},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -149,12 +190,62 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     o->format = isatty(STDOUT_FILENO) ? DD_FORMAT_TEXT : DD_FORMAT_JSONL;
     dd_near_params_default(&o->near);
     o->para_threshold = 0.8;
+    o->field = "text";
+    o->clean_paragraphs = true;
+    o->max_record_mb = 1024;
     dd_near_params *n = &o->near;
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:m:t:k:hV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:m:t:k:zhV", longopts, NULL)) != -1) {
         switch (c) {
+        case OPT_JSONL:
+        case OPT_LINES:
+        case 'z':
+            o->input_format = c == OPT_JSONL ? DD_INPUT_JSONL
+                              : c == OPT_LINES ? DD_INPUT_LINES
+                                               : DD_INPUT_NUL;
+            o->filter_option = c == OPT_JSONL ? "--jsonl" : c == OPT_LINES ? "--lines" : "-z";
+            break;
+        case OPT_FIELD:
+            o->field = optarg;
+            o->filter_option = "--field";
+            break;
+        case OPT_ID_FIELD:
+            o->id_field = optarg;
+            o->filter_option = "--id-field";
+            break;
+        case OPT_ANNOTATE:
+            o->annotate = true;
+            o->filter_option = "--annotate";
+            break;
+        case OPT_CLEAN_PARAGRAPHS:
+        case OPT_NO_CLEAN_PARAGRAPHS:
+            o->clean_paragraphs = c == OPT_CLEAN_PARAGRAPHS;
+            o->filter_option = c == OPT_CLEAN_PARAGRAPHS ? "--clean-paragraphs"
+                                                         : "--no-clean-paragraphs";
+            break;
+        case OPT_ON_ERROR:
+            if (!strcmp(optarg, "stop"))
+                o->on_error = DD_ON_ERROR_STOP;
+            else if (!strcmp(optarg, "skip"))
+                o->on_error = DD_ON_ERROR_SKIP;
+            else if (!strcmp(optarg, "drop"))
+                o->on_error = DD_ON_ERROR_DROP;
+            else
+                return usage_error(cmd, "--on-error: '%s' is not stop, skip or drop", optarg);
+            o->filter_option = "--on-error";
+            break;
+        case OPT_MAX_RECORD:
+            if (!dd_parse_uint(optarg, 1, 1u << 20, &o->max_record_mb))
+                return usage_error(cmd, "--max-record: '%s' is not a number of MB from 1 to 1048576",
+                                   optarg);
+            o->filter_option = "--max-record";
+            break;
+        case OPT_STATS:
+            o->stats = true;
+            o->filter_option = "--stats";
+            break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
                 n->method = DD_METHOD_MINHASH;
@@ -268,7 +359,9 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     o->npaths = (size_t)(argc - optind);
     if (o->explain_params)
         return -1;
-    if (o->npaths == 0)
+    if (strcmp(cmd, "filter") && o->filter_option)
+        return usage_error(cmd, "%s is an option of filter", o->filter_option);
+    if (o->npaths == 0 && strcmp(cmd, "filter"))
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return -1;
 }

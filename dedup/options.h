@@ -1,5 +1,5 @@
 /*
- * options.h - the command line of scan and clean.
+ * options.h - the command line of scan, clean and filter.
  */
 #ifndef DD_OPTIONS_H
 #define DD_OPTIONS_H
@@ -12,6 +12,15 @@
 
 typedef enum dd_format { DD_FORMAT_TEXT, DD_FORMAT_JSONL, DD_FORMAT_TSV } dd_format;
 
+typedef enum dd_input_format {
+    DD_INPUT_AUTO,  /* filter: JSONL when the first record starts with '{' */
+    DD_INPUT_JSONL, /* one JSON object per line */
+    DD_INPUT_LINES, /* each line a document */
+    DD_INPUT_NUL,   /* documents separated by NUL bytes */
+} dd_input_format;
+
+typedef enum dd_on_error { DD_ON_ERROR_STOP, DD_ON_ERROR_SKIP, DD_ON_ERROR_DROP } dd_on_error;
+
 typedef struct dd_options {
     dd_unit_mode unit;
     unsigned long min_words;
@@ -21,6 +30,17 @@ typedef struct dd_options {
     bool explain_params;
     double para_threshold; /* near-repeats of units */
     const char *output; /* clean: -o DIR */
+    /* filter: */
+    dd_input_format input_format;
+    const char *field;    /* dotted path of the text (default "text") */
+    const char *id_field; /* dotted path of the id, NULL: the record number */
+    bool annotate;
+    bool clean_paragraphs;
+    bool stats;
+    dd_on_error on_error;
+    unsigned long max_record_mb;
+    /* the first filter option given, for scan and clean to refuse it */
+    const char *filter_option;
     char **paths;
     size_t npaths;
 } dd_options;

@@ -146,3 +146,27 @@ char *dd_printable(const char *s)
     *w = '\0';
     return out;
 }
+
+void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    if (n <= 64) { /* insertion sort */
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) { /* LSD radix sort on bytes */
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i] >> shift) & 0xFF) + 1]++;
+        for (size_t i = 1; i < 257; i++)
+            count[i] += count[i - 1];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        memcpy(v, tmp, n * sizeof *v);
+    }
+}

@@ -40,4 +40,7 @@ bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
  * putting paths into messages and reports. */
 char *dd_printable(const char *s);
 
+/* Sorts v[0..n) in increasing order; tmp has room for n values (scratch). */
+void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n);
+
 #endif

@@ -1,0 +1,315 @@
+/*
+ * history.c - decisions on a stream of records (see history.h).
+ *
+ * A record is first placed among the kept records (near.c's placer, in
+ * stream order, so the first copy is the representative). A copy is
+ * dropped whole and leaves no trace in the paragraph table, as in scan. A
+ * kept record then has its paragraphs looked up in the table of paragraphs
+ * seen so far: exact repeats of earlier lines (runs of at least min_words
+ * words, as in scan), boilerplate (seen in boilerplate_df records), and
+ * near-repeats inside the record are removed.
+ */
+#include "history.h"
+
+#include "near_units.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A paragraph seen in a kept record. */
+typedef struct para {
+    sh_key key;
+    uint64_t first_rec;        /* where it was first seen */
+    uint32_t first_unit;
+    uint32_t first_line, last_line;
+    uint32_t docs;             /* kept records holding it; 0: empty slot */
+    uint64_t last_rec;         /* the last record counted in docs */
+    uint32_t words;
+} para;
+
+/* A kept record's sorted shingle set, while it is in the window. */
+typedef struct window_set {
+    uint32_t doc1; /* 1 + the record, 0: empty */
+    uint64_t *set;
+    size_t n;
+} window_set;
+
+/* An occurrence, in the current record, of a paragraph seen before. */
+typedef struct occurrence {
+    uint32_t unit;
+    size_t para; /* slot in the table */
+} occurrence;
+
+struct dd_history {
+    dd_history_params p;
+    dd_signatures sigs;
+    dd_placer *placer;
+    window_set window[DD_HISTORY_WINDOW];
+    size_t window_bytes;
+    uint64_t *sort_tmp;
+    size_t sort_tmp_cap;
+    para *paras;
+    size_t nslots, used;
+    occurrence *occ;
+    size_t occ_cap;
+    bool *removed; /* per unit of the current record */
+    size_t removed_cap;
+    dd_unit_sets sets;
+    dd_near_unit_list near;
+};
+
+/* ------------------------------------------------ the window of shingle sets */
+
+static void window_drop(dd_history *h, uint32_t rec)
+{
+    window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
+    if (w->doc1 != rec + 1)
+        return;
+    h->window_bytes -= w->n * sizeof *w->set;
+    free(w->set);
+    *w = (window_set){0};
+}
+
+/* Keeps record rec's distinct shingles set[0..n) (sorted here, in place),
+ * replacing the record that held its slot, unless the window is full. */
+static void window_keep(dd_history *h, uint32_t rec, uint64_t *set, size_t n)
+{
+    window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
+    if (w->doc1)
+        window_drop(h, w->doc1 - 1);
+    if (h->window_bytes + n * sizeof *set > DD_HISTORY_WINDOW_BYTES)
+        return;
+    dd_grow(&h->sort_tmp, &h->sort_tmp_cap, n + 1, sizeof *h->sort_tmp);
+    dd_sort_u64(set, h->sort_tmp, n);
+    w->set = dd_malloc((n ? n : 1) * sizeof *w->set);
+    memcpy(w->set, set, n * sizeof *set);
+    w->n = n;
+    w->doc1 = rec + 1;
+    h->window_bytes += n * sizeof *set;
+}
+
+/* dd_signatures.load_set over the window. */
+static bool window_load(void *ctx, uint32_t rec, uint64_t **set, size_t *cap, size_t *n)
+{
+    dd_history *h = ctx;
+    const window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
+    if (w->doc1 != rec + 1)
+        return false;
+    dd_grow(set, cap, w->n + 1, sizeof **set);
+    memcpy(*set, w->set, w->n * sizeof **set);
+    *n = w->n;
+    return true;
+}
+
+/* ------------------------------------------------------ the paragraph table */
+
+static size_t para_slot(const dd_history *h, sh_key key)
+{
+    size_t mask = h->nslots - 1, i = (size_t)key.lo & mask;
+    while (h->paras[i].docs && !sh_key_equal(h->paras[i].key, key))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void para_grow(dd_history *h)
+{
+    size_t n = h->nslots * 2;
+    para *big = dd_calloc(n, sizeof *big);
+    para *old = h->paras;
+    size_t old_n = h->nslots;
+    h->paras = big;
+    h->nslots = n;
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i].docs)
+            big[para_slot(h, old[i].key)] = old[i];
+    free(old);
+}
+
+/* ------------------------------------------------------------------ the API */
+
+dd_history *dd_history_new(const dd_history_params *p)
+{
+    dd_history *h = dd_calloc(1, sizeof *h);
+    h->p = *p;
+    if (!dd_signatures_init(&h->sigs, &p->near, p->seed)) {
+        free(h);
+        return NULL;
+    }
+    h->sigs.load_set = window_load;
+    h->sigs.load_ctx = h;
+    h->sigs.estimate_if_unloadable = true;
+    if (p->near.enabled)
+        h->placer = dd_placer_new(&h->sigs);
+    h->nslots = 1024;
+    h->paras = dd_calloc(h->nslots, sizeof *h->paras);
+    return h;
+}
+
+void dd_history_free(dd_history *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < DD_HISTORY_WINDOW; i++)
+        free(h->window[i].set);
+    dd_placer_free(h->placer);
+    dd_signatures_free(&h->sigs);
+    free(h->sort_tmp);
+    free(h->paras);
+    free(h->occ);
+    free(h->removed);
+    dd_unit_sets_free(&h->sets);
+    free(h->near.v);
+    free(h);
+}
+
+void dd_verdict_free(dd_verdict *v)
+{
+    free(v->removed);
+    memset(v, 0, sizeof *v);
+}
+
+size_t dd_history_bytes(const dd_history *h)
+{
+    size_t per_doc = sizeof(dd_doc_sig) +
+                     (h->sigs.minhash ? h->sigs.params.num_perm * sizeof(uint32_t) : 8);
+    return h->sigs.n * per_doc + h->nslots * sizeof(para) + h->window_bytes;
+}
+
+static void add_removal(dd_verdict *v, dd_removal r)
+{
+    dd_grow(&v->removed, &v->cap, v->nremoved + 1, sizeof *v->removed);
+    v->removed[v->nremoved++] = r;
+}
+
+static int compare_removals(const void *a, const void *b)
+{
+    const dd_removal *x = a, *y = b;
+    return (x->first_line > y->first_line) - (x->first_line < y->first_line);
+}
+
+/* The paragraphs of kept record rec: looks each unit up, counts the records
+ * holding it, and removes repeats, boilerplate and near-repeats. */
+static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v)
+{
+    size_t n = doc->nunits, nocc = 0;
+    dd_grow(&h->removed, &h->removed_cap, n + 1, sizeof *h->removed);
+    memset(h->removed, 0, (n + 1) * sizeof *h->removed);
+    dd_grow(&h->occ, &h->occ_cap, n + 1, sizeof *h->occ);
+    for (size_t u = 0; u < n; u++) {
+        const dd_unit *unit = &doc->units[u];
+        if (2 * (h->used + 1) > h->nslots)
+            para_grow(h);
+        size_t i = para_slot(h, unit->key);
+        para *e = &h->paras[i];
+        if (!e->docs) {
+            *e = (para){unit->key,
+                        rec,
+                        (uint32_t)u,
+                        (uint32_t)unit->first_line,
+                        (uint32_t)unit->last_line,
+                        1,
+                        rec,
+                        unit->words};
+            h->used++;
+            continue;
+        }
+        if (e->last_rec != rec) {
+            e->docs++;
+            e->last_rec = rec;
+        }
+        h->occ[nocc++] = (occurrence){(uint32_t)u, i};
+    }
+    if (!h->p.clean_paragraphs)
+        return;
+
+    /* Boilerplate first, then runs of repeats of one earlier place, as in
+     * scan (paragraphs.c). */
+    const unsigned long df = h->p.boilerplate_df, min_words = h->p.min_words;
+    for (size_t k = 0; k < nocc;) {
+        const para *e = &h->paras[h->occ[k].para];
+        uint32_t u = h->occ[k].unit;
+        if (e->docs >= df && e->words >= min_words) {
+            add_removal(v, (dd_removal){doc->units[u].first_line, doc->units[u].last_line,
+                                        DD_REMOVED_BOILERPLATE, e->first_rec, e->first_line,
+                                        e->last_line, 1.0, 1.0});
+            h->removed[u] = true;
+            k++;
+            continue;
+        }
+        dd_removal r = {doc->units[u].first_line, doc->units[u].last_line, DD_REMOVED_REPEAT,
+                        e->first_rec, e->first_line, e->last_line, 1.0, 1.0};
+        uint64_t words = e->words;
+        size_t j = k + 1;
+        uint32_t src = e->first_unit;
+        while (j < nocc) {
+            const para *ne = &h->paras[h->occ[j].para];
+            uint32_t nu = h->occ[j].unit;
+            if (nu != h->occ[j - 1].unit + 1 || ne->first_rec != e->first_rec ||
+                ne->first_unit != src + 1 || (ne->docs >= df && ne->words >= min_words))
+                break;
+            /* A run never repeats itself: its source ends before it starts. */
+            if (ne->first_rec == rec && ne->first_unit >= u)
+                break;
+            r.last_line = doc->units[nu].last_line;
+            r.of_last_line = ne->last_line;
+            words += ne->words;
+            src++;
+            j++;
+        }
+        if (words >= min_words) {
+            add_removal(v, r);
+            for (size_t t = k; t < j; t++)
+                h->removed[h->occ[t].unit] = true;
+        }
+        k = j;
+    }
+
+    /* Near-repeats inside the record. */
+    h->near.n = 0;
+    dd_unit_sets_compute(&h->sets, doc, h->p.seed);
+    dd_find_near_units(0, doc, &h->sets, h->p.para_threshold, min_words, &h->near);
+    for (size_t k = 0; k < h->near.n; k++) {
+        const dd_near_unit *nu = &h->near.v[k];
+        if (h->removed[nu->unit] || h->removed[nu->of])
+            continue;
+        const dd_unit *at = &doc->units[nu->unit], *of = &doc->units[nu->of];
+        add_removal(v, (dd_removal){at->first_line, at->last_line, DD_REMOVED_NEAR, rec,
+                                    of->first_line, of->last_line, nu->jaccard,
+                                    nu->containment});
+        h->removed[nu->unit] = true;
+    }
+    if (v->nremoved > 1)
+        qsort(v->removed, v->nremoved, sizeof *v->removed, compare_removals);
+}
+
+void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
+{
+    v->kind = DD_RECORD_KEPT;
+    v->of = 0;
+    v->jaccard = v->containment = 0;
+    v->hamming = 0;
+    v->estimated = false;
+    v->nremoved = 0;
+
+    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.seed);
+    uint32_t rec = (uint32_t)(h->sigs.n - 1);
+    if (h->placer) {
+        bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
+        if (exact_sets)
+            window_keep(h, rec, h->sigs.scratch, h->sigs.docs[rec].shingles);
+        dd_member m;
+        uint32_t rep = dd_placer_place(h->placer, rec, &m);
+        if (rep != UINT32_MAX && rep != rec) {
+            window_drop(h, rec);
+            v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+            v->of = rep;
+            v->jaccard = m.jaccard;
+            v->containment = m.containment;
+            v->hamming = m.hamming;
+            v->estimated = m.estimated;
+            return;
+        }
+    }
+    decide_paragraphs(h, rec, doc, v);
+}

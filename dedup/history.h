@@ -1,0 +1,91 @@
+/*
+ * history.h - what a stream remembers of the records before the current one,
+ * and the decisions taken on each record against them (dedup filter).
+ *
+ * Records are decided one at a time, in the order they come, each against the
+ * records before it; the first copy is kept. What is remembered grows with the
+ * number of records, never with their text:
+ *   - per record, its exact key, sizes and signature (dd_signatures: 524
+ *     bytes with 128 MinHash values), and the LSH band keys of the records
+ *     kept (dd_placer);
+ *   - per distinct paragraph of the kept records, its exact key, where it
+ *     was first seen and in how many records (about 64 bytes);
+ *   - the shingle sets of the last kept records, for exact verification of
+ *     near-duplicates: a window of at most DD_HISTORY_WINDOW records and
+ *     DD_HISTORY_WINDOW_BYTES bytes. A record compared with a kept record that
+ *     has left the window is decided on the signature estimates.
+ */
+#ifndef DD_HISTORY_H
+#define DD_HISTORY_H
+
+#include "document.h"
+#include "near.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DD_HISTORY_WINDOW 4096
+#define DD_HISTORY_WINDOW_BYTES ((size_t)32 << 20)
+
+typedef struct dd_history_params {
+    dd_near_params near; /* near.enabled false: records are never dropped */
+    unsigned long min_words;
+    unsigned long boilerplate_df;
+    double para_threshold;
+    bool clean_paragraphs; /* false: paragraphs are never removed */
+    uint64_t seed;
+} dd_history_params;
+
+typedef enum dd_verdict_kind {
+    DD_RECORD_KEPT,
+    DD_RECORD_EXACT, /* an exact duplicate of an earlier record */
+    DD_RECORD_NEAR,  /* a near-duplicate of an earlier record */
+} dd_verdict_kind;
+
+typedef enum dd_removal_kind {
+    DD_REMOVED_REPEAT,      /* exact repeat of earlier lines, this record's or another's */
+    DD_REMOVED_BOILERPLATE, /* seen in --boilerplate-df records, this one included */
+    DD_REMOVED_NEAR,        /* near-repeat of earlier lines of this record */
+} dd_removal_kind;
+
+/* Lines [first_line, last_line] (1-based, of the record's text) removed. */
+typedef struct dd_removal {
+    size_t first_line, last_line;
+    dd_removal_kind kind;
+    uint64_t of_record; /* where the lines it repeats are: record (0-based) */
+    size_t of_first_line, of_last_line;
+    double jaccard, containment; /* DD_REMOVED_NEAR */
+} dd_removal;
+
+typedef struct dd_verdict {
+    dd_verdict_kind kind;
+    /* DD_RECORD_EXACT, DD_RECORD_NEAR: the kept record (0-based) it is a
+     * copy of, and the similarity to it */
+    uint64_t of;
+    double jaccard, containment;
+    unsigned hamming; /* --method simhash */
+    bool estimated;   /* decided on signature estimates, not exact sets */
+    /* DD_RECORD_KEPT: the lines removed from its text, by line, not
+     * overlapping; owned by the verdict */
+    dd_removal *removed;
+    size_t nremoved, cap;
+} dd_verdict;
+
+typedef struct dd_history dd_history;
+
+/* A history with the given parameters; NULL after a message on failure. */
+dd_history *dd_history_new(const dd_history_params *p);
+void dd_history_free(dd_history *h);
+
+/* Decides the next record, whose text was analysed into doc (dd_analyze with
+ * the history's seed), and remembers it. v is overwritten (its removed array
+ * is reused; free it with dd_verdict_free). */
+void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v);
+
+void dd_verdict_free(dd_verdict *v);
+
+/* Bytes held per record and per distinct paragraph, for --stats. */
+size_t dd_history_bytes(const dd_history *h);
+
+#endif
