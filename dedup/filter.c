@@ -16,6 +16,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,18 +227,6 @@ static void remember(filter *f, const json_t *id)
     f->ids[rec] = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
-/* Analyses text and decides the record; false on an analysis error (*why). */
-static bool decide(filter *f, const char *text, size_t len, char **why)
-{
-    sh_status st = dd_analyze(&f->analyzer, text, len, &f->doc);
-    if (st != SH_OK) {
-        *why = dd_asprintf("the text: %s", sh_status_str(st));
-        return false;
-    }
-    dd_history_decide(f->history, &f->doc, &f->verdict);
-    return true;
-}
-
 static void count_verdict(filter *f)
 {
     const dd_verdict *v = &f->verdict;
@@ -255,70 +244,244 @@ static void count_verdict(filter *f)
     }
 }
 
-/* A line or NUL-separated document: the record is the text. */
-static rec_status filter_plain(filter *f, const char *rec, size_t len, bool had_delim, char **why)
+/* ------------------------------------------------------ reading thread */
+
+/*
+ * Reading and parsing (jansson) take about as long as everything else, so
+ * they run on a thread of their own: it reads records, parses them and
+ * hands them over in batches, in order, through a small queue; the main
+ * thread decides and writes them in that order. Output is the same whatever
+ * the timing.
+ */
+#define BATCH_RECORDS 256
+#define BATCH_BYTES ((size_t)4 << 20)
+#define QUEUE_BATCHES 4
+
+typedef enum { ITEM_RECORD, ITEM_BLANK, ITEM_MALFORMED } item_kind;
+
+typedef struct item {
+    item_kind kind;
+    size_t off, len; /* the record's bytes in the batch's arena */
+    bool had_delim;
+    bool jsonl;
+    const char *path;  /* the input it came from */
+    uint64_t line;     /* its record number there, from 1 */
+    json_t *root;      /* JSONL: the parsed record (owned) */
+    const char *text;  /* JSONL: the text, in root */
+    size_t text_len;
+    json_t *id;        /* --id-field, in root */
+    char *why;         /* ITEM_MALFORMED: the reason (owned) */
+} item;
+
+typedef struct batch {
+    item *v;
+    size_t n, cap;
+    sh_buf arena;
+    bool last;   /* nothing follows */
+    char *error; /* with last: the input error that ended the run, if any */
+} batch;
+
+typedef struct reader_thread {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t changed;
+    batch *queue[QUEUE_BATCHES];
+    size_t head, count;
+    bool stop; /* set by the main thread: give up */
+    /* read-only for the thread */
+    const dd_options *o;
+    char **paths;
+    size_t npaths;
+    dd_input_format format;
+} reader_thread;
+
+static void batch_free(batch *b)
 {
-    if (sh_utf8_check(rec, len) != len) {
-        *why = dd_asprintf("invalid UTF-8 at byte %zu of the record", sh_utf8_check(rec, len) + 1);
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        json_decref(b->v[i].root);
+        free(b->v[i].why);
+    }
+    free(b->v);
+    sh_buf_free(&b->arena);
+    free(b->error);
+    free(b);
+}
+
+/* Hands b to the main thread; false when it asked to stop (b is freed). */
+static bool push_batch(reader_thread *t, batch *b)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->count == QUEUE_BATCHES && !t->stop)
+        pthread_cond_wait(&t->changed, &t->mu);
+    bool stop = t->stop;
+    if (!stop) {
+        t->queue[(t->head + t->count) % QUEUE_BATCHES] = b;
+        t->count++;
+        pthread_cond_broadcast(&t->changed);
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (stop)
+        batch_free(b);
+    return !stop;
+}
+
+static batch *pop_batch(reader_thread *t)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->count == 0)
+        pthread_cond_wait(&t->changed, &t->mu);
+    batch *b = t->queue[t->head];
+    t->head = (t->head + 1) % QUEUE_BATCHES;
+    t->count--;
+    pthread_cond_broadcast(&t->changed);
+    pthread_mutex_unlock(&t->mu);
+    return b;
+}
+
+static bool is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Parses the record of it (its bytes at rec): takes the text (and id), or
+ * says why it is malformed. */
+static void parse_item(const reader_thread *t, item *it, const char *rec)
+{
+    if (!it->jsonl) {
+        size_t ok = sh_utf8_check(rec, it->len);
+        if (ok != it->len) {
+            it->kind = ITEM_MALFORMED;
+            it->why = dd_asprintf("invalid UTF-8 at byte %zu of the record", ok + 1);
+        }
+        return;
+    }
+    if (is_blank(rec, it->len)) {
+        it->kind = ITEM_BLANK;
+        return;
+    }
+    it->kind = ITEM_MALFORMED;
+    if (!(it->root = dd_jsonl_parse(rec, it->len, &it->why)))
+        return;
+    json_t *text = dd_jsonl_get(it->root, t->o->field, &it->why);
+    if (!text)
+        return;
+    if (!json_is_string(text)) {
+        it->why = dd_asprintf("field '%s' is %s, not a string", t->o->field,
+                              dd_jsonl_type_name(text));
+        return;
+    }
+    if (t->o->id_field && !(it->id = dd_jsonl_get(it->root, t->o->id_field, &it->why)))
+        return;
+    it->text = json_string_value(text);
+    it->text_len = json_string_length(text);
+    it->kind = ITEM_RECORD;
+}
+
+static void *reader_main(void *arg)
+{
+    reader_thread *t = arg;
+    batch *b = dd_calloc(1, sizeof *b);
+    char *error = NULL;
+    for (size_t p = 0; p < t->npaths && !error; p++) {
+        dd_reader *r = dd_reader_open(t->paths[p], (size_t)t->o->max_record_mb << 20, &error);
+        if (!r)
+            break;
+        int delim = t->format == DD_INPUT_NUL ? '\0' : '\n';
+        const char *rec;
+        size_t len;
+        bool had_delim;
+        int got;
+        while ((got = dd_reader_next(r, delim, &rec, &len, &had_delim, &error)) == 1) {
+            if (t->format == DD_INPUT_AUTO && !is_blank(rec, len)) {
+                size_t i = 0;
+                while (rec[i] == ' ' || rec[i] == '\t')
+                    i++;
+                t->format = rec[i] == '{' ? DD_INPUT_JSONL : DD_INPUT_LINES;
+            }
+            dd_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v);
+            item *it = &b->v[b->n++];
+            *it = (item){.kind = ITEM_RECORD,
+                         .off = b->arena.len,
+                         .len = len,
+                         .had_delim = had_delim,
+                         .jsonl = t->format == DD_INPUT_JSONL,
+                         .path = t->paths[p],
+                         .line = dd_reader_record_number(r)};
+            if (t->format == DD_INPUT_AUTO)
+                it->kind = ITEM_BLANK; /* blank lines before the first record */
+            if (sh_buf_append(&b->arena, rec, len) != SH_OK) {
+                dd_error("out of memory");
+                exit(DD_EXIT_ERROR);
+            }
+            if (it->kind == ITEM_RECORD)
+                parse_item(t, it, b->arena.data + it->off);
+            if (b->n == BATCH_RECORDS || b->arena.len >= BATCH_BYTES) {
+                if (!push_batch(t, b)) {
+                    dd_reader_close(r);
+                    return NULL;
+                }
+                b = dd_calloc(1, sizeof *b);
+            }
+        }
+        dd_reader_close(r);
+        if (got < 0)
+            break;
+    }
+    b->last = true;
+    b->error = error;
+    push_batch(t, b);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ deciding */
+
+/* Decides a record and writes what comes out of it. */
+static rec_status filter_record(filter *f, const item *it, const char *rec, char **why)
+{
+    /* The text: a JSON field, or the record itself (its bytes move with the
+     * batch's arena until the batch is complete, so it is taken here). */
+    const char *text = it->jsonl ? it->text : rec;
+    size_t text_len = it->jsonl ? it->text_len : it->len;
+    sh_status ast = dd_analyze(&f->analyzer, text, text_len, &f->doc);
+    if (ast != SH_OK) {
+        *why = dd_asprintf("the text: %s", sh_status_str(ast));
         return REC_MALFORMED;
     }
-    if (!decide(f, rec, len, why))
-        return REC_MALFORMED;
-    remember(f, NULL);
+    dd_history_decide(f->history, &f->doc, &f->verdict);
+    uint64_t rec_index = f->decided;
+    remember(f, f->o->annotate ? it->id : NULL);
     count_verdict(f);
-    if (f->verdict.kind != DD_RECORD_KEPT) {
+    const dd_verdict *v = &f->verdict;
+    size_t len = it->len;
+    bool had_delim = it->had_delim;
+    if (v->kind != DD_RECORD_KEPT && !f->o->annotate) {
         f->stats.bytes_removed += len + had_delim;
         return REC_OK;
     }
-    f->stats.kept++;
-    if (f->verdict.nremoved == 0 || f->format == DD_INPUT_LINES)
-        return emit_record(f, rec, len, had_delim) ? REC_OK : REC_WRITE_FAILED;
-    clean_text(f, rec, len);
-    return emit_record(f, f->cleaned.data, f->cleaned.len, had_delim) ? REC_OK
-                                                                     : REC_WRITE_FAILED;
-}
-
-static rec_status filter_json(filter *f, const char *rec, size_t len, bool had_delim, char **why)
-{
-    json_t *root = dd_jsonl_parse(rec, len, why);
-    if (!root)
-        return REC_MALFORMED;
-    rec_status st = REC_MALFORMED;
-    json_t *text = dd_jsonl_get(root, f->o->field, why), *id = NULL;
-    if (!text)
-        goto out;
-    if (!json_is_string(text)) {
-        *why = dd_asprintf("field '%s' is %s, not a string", f->o->field,
-                           dd_jsonl_type_name(text));
-        goto out;
-    }
-    if (f->o->id_field && !(id = dd_jsonl_get(root, f->o->id_field, why)))
-        goto out;
-    const char *t = json_string_value(text);
-    size_t tlen = json_string_length(text);
-    if (!decide(f, t, tlen, why))
-        goto out;
-    uint64_t rec_index = f->decided;
-    remember(f, f->o->annotate ? id : NULL);
-    count_verdict(f);
-    st = REC_OK;
-    const dd_verdict *v = &f->verdict;
-    if (v->kind != DD_RECORD_KEPT && !f->o->annotate) {
-        f->stats.bytes_removed += len + had_delim;
-        goto out;
-    }
     if (v->kind == DD_RECORD_KEPT)
         f->stats.kept++;
+    if (!it->jsonl) { /* lines, or NUL-separated documents */
+        if (v->nremoved == 0 || f->format == DD_INPUT_LINES)
+            return emit_record(f, rec, len, had_delim) ? REC_OK : REC_WRITE_FAILED;
+        clean_text(f, rec, len);
+        return emit_record(f, f->cleaned.data, f->cleaned.len, had_delim) ? REC_OK
+                                                                         : REC_WRITE_FAILED;
+    }
     splice s[2];
     size_t n = 0;
+    rec_status st = REC_OK;
     if (v->kind == DD_RECORD_KEPT && v->nremoved) {
         size_t start, end;
         if (!dd_jsonl_value_span(rec, len, f->o->field, &start, &end)) {
             *why = dd_asprintf("cannot find field '%s' in the line", f->o->field);
-            st = REC_MALFORMED;
-            goto out;
+            return REC_MALFORMED;
         }
-        clean_text(f, t, tlen);
+        clean_text(f, text, text_len);
         json_t *js = json_stringn(f->cleaned.data, f->cleaned.len);
         s[n++] = (splice){start, end, json_dumps(js, JSON_ENCODE_ANY)};
         json_decref(js);
@@ -344,17 +507,7 @@ static rec_status filter_json(filter *f, const char *rec, size_t len, bool had_d
     }
     for (size_t i = 0; i < n; i++)
         free(s[i].text);
-out:
-    json_decref(root);
     return st;
-}
-
-static bool is_blank(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-            return false;
-    return true;
 }
 
 static void show_progress(filter *f, bool final)
@@ -374,86 +527,80 @@ static void show_progress(filter *f, bool final)
 
 typedef enum { RUN_OK, RUN_ERROR, RUN_PIPE_CLOSED } run_status;
 
-static run_status filter_input(filter *f, const char *path)
+/* One item, in order: a record, a blank line, or a malformed record. */
+static run_status filter_item(filter *f, const item *it, const char *rec)
 {
-    char *err = NULL;
-    dd_reader *r = dd_reader_open(path, (size_t)f->o->max_record_mb << 20, &err);
-    if (!r) {
-        dd_error("%s", err);
-        free(err);
-        return RUN_ERROR;
+    f->stats.bytes_in += it->len + it->had_delim;
+    if (it->kind == ITEM_BLANK)
+        return emit_record(f, rec, it->len, it->had_delim) ? RUN_OK : RUN_PIPE_CLOSED;
+    if (f->format == DD_INPUT_AUTO)
+        f->format = it->jsonl ? DD_INPUT_JSONL : DD_INPUT_LINES;
+    f->stats.records++;
+    char *why = NULL;
+    rec_status st = REC_MALFORMED;
+    if (it->kind == ITEM_RECORD) {
+        st = filter_record(f, it, rec, &why);
+        if (st == REC_WRITE_FAILED)
+            return RUN_PIPE_CLOSED;
+        if (st == REC_OK)
+            return RUN_OK;
     }
-    int delim = f->format == DD_INPUT_NUL ? '\0' : '\n';
-    const char *rec;
-    size_t len;
-    bool had_delim;
-    int got;
+    const char *reason = why ? why : it->why;
+    char *p = dd_printable(it->path);
     run_status status = RUN_OK;
-    while ((got = dd_reader_next(r, delim, &rec, &len, &had_delim, &err)) == 1) {
-        f->stats.bytes_in += len + had_delim;
-        if (f->format == DD_INPUT_AUTO) {
-            size_t i = 0;
-            while (i < len && (rec[i] == ' ' || rec[i] == '\t' || rec[i] == '\r'))
-                i++;
-            if (i == len) { /* blank lines before the first record pass through */
-                if (!emit_record(f, rec, len, had_delim)) {
-                    status = RUN_PIPE_CLOSED;
-                    break;
-                }
-                continue;
-            }
-            f->format = rec[i] == '{' ? DD_INPUT_JSONL : DD_INPUT_LINES;
-        }
-        if (f->format == DD_INPUT_JSONL && is_blank(rec, len)) {
-            if (!emit_record(f, rec, len, had_delim)) {
-                status = RUN_PIPE_CLOSED;
-                break;
-            }
-            continue;
-        }
-        f->stats.records++;
-        char *why = NULL;
-        rec_status st = f->format == DD_INPUT_JSONL ? filter_json(f, rec, len, had_delim, &why)
-                                                    : filter_plain(f, rec, len, had_delim, &why);
-        if (st == REC_WRITE_FAILED) {
-            status = RUN_PIPE_CLOSED;
-            break;
-        }
-        if (st == REC_MALFORMED) {
-            char *p = dd_printable(dd_reader_name(r));
-            unsigned long long line = (unsigned long long)dd_reader_record_number(r);
-            if (f->o->on_error == DD_ON_ERROR_STOP) {
-                dd_error("%s:%llu: %s", p, line, why);
-                free(p);
-                free(why);
-                status = RUN_ERROR;
-                break;
-            }
-            bool skip = f->o->on_error == DD_ON_ERROR_SKIP;
-            dd_warn("%s:%llu: %s; %s", p, line, why,
-                    skip ? "written through unchanged" : "dropped");
-            free(p);
-            free(why);
-            if (skip) {
-                f->stats.malformed_skipped++;
-                if (!emit_record(f, rec, len, had_delim)) {
-                    status = RUN_PIPE_CLOSED;
-                    break;
-                }
-            } else {
-                f->stats.malformed_dropped++;
-                f->stats.bytes_removed += len + had_delim;
-            }
-        }
-        if (f->progress && (f->stats.records & 255) == 0)
-            show_progress(f, false);
-    }
-    if (got < 0 && status == RUN_OK) {
-        dd_error("%s", err);
+    if (f->o->on_error == DD_ON_ERROR_STOP) {
+        dd_error("%s:%llu: %s", p, (unsigned long long)it->line, reason);
         status = RUN_ERROR;
+    } else {
+        bool skip = f->o->on_error == DD_ON_ERROR_SKIP;
+        dd_warn("%s:%llu: %s; %s", p, (unsigned long long)it->line, reason,
+                skip ? "written through unchanged" : "dropped");
+        if (skip) {
+            f->stats.malformed_skipped++;
+            if (!emit_record(f, rec, it->len, it->had_delim))
+                status = RUN_PIPE_CLOSED;
+        } else {
+            f->stats.malformed_dropped++;
+            f->stats.bytes_removed += it->len + it->had_delim;
+        }
     }
-    free(err);
-    dd_reader_close(r);
+    free(p);
+    free(why);
+    return status;
+}
+
+/* Decides and writes what the reading thread hands over, until the end or
+ * a stop; then makes the thread stop too. */
+static run_status filter_all(filter *f, reader_thread *t)
+{
+    run_status status = RUN_OK;
+    for (;;) {
+        batch *b = pop_batch(t);
+        for (size_t i = 0; i < b->n && status == RUN_OK; i++) {
+            status = filter_item(f, &b->v[i], b->arena.data + b->v[i].off);
+            if (f->progress && (f->stats.records & 255) == 0)
+                show_progress(f, false);
+        }
+        bool last = b->last;
+        if (last && b->error && status == RUN_OK) {
+            dd_error("%s", b->error);
+            status = RUN_ERROR;
+        }
+        batch_free(b);
+        if (last)
+            return status;
+        if (status != RUN_OK)
+            break;
+    }
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    while (t->count) { /* what was queued is not needed */
+        batch_free(t->queue[t->head]);
+        t->head = (t->head + 1) % QUEUE_BATCHES;
+        t->count--;
+    }
+    pthread_cond_broadcast(&t->changed);
+    pthread_mutex_unlock(&t->mu);
     return status;
 }
 
@@ -519,11 +666,25 @@ int cmd_filter(int argc, char **argv)
         return DD_EXIT_ERROR;
     }
     static char *stdin_only[] = {"-"};
-    char **paths = o.npaths ? o.paths : stdin_only;
-    size_t npaths = o.npaths ? o.npaths : 1;
-    run_status st = RUN_OK;
-    for (size_t i = 0; i < npaths && st == RUN_OK; i++)
-        st = filter_input(&f, paths[i]);
+    reader_thread t = {.o = &o,
+                       .paths = o.npaths ? o.paths : stdin_only,
+                       .npaths = o.npaths ? o.npaths : 1,
+                       .format = o.input_format};
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.changed, NULL);
+    if (pthread_create(&t.thread, NULL, reader_main, &t) != 0) {
+        dd_error("cannot start the reading thread: %s", strerror(errno));
+        return DD_EXIT_ERROR;
+    }
+    run_status st = filter_all(&f, &t);
+    /* After a stop the reading thread may be waiting for input that never
+     * comes (a pipe kept open upstream): it is not waited for. */
+    bool stopped_early = st != RUN_OK;
+    if (!stopped_early) {
+        pthread_join(t.thread, NULL);
+        pthread_mutex_destroy(&t.mu);
+        pthread_cond_destroy(&t.changed);
+    }
     if (st != RUN_PIPE_CLOSED && dd_writer_flush(f.out) != 0) {
         f.write_errno = errno;
         st = RUN_PIPE_CLOSED;
@@ -539,6 +700,10 @@ int cmd_filter(int argc, char **argv)
         show_progress(&f, true);
     if (o.stats)
         print_stats(&f);
+    if (stopped_early) {
+        fflush(stderr);
+        exit(status);
+    }
 
     dd_writer_free(f.out);
     dd_history_free(f.history);

@@ -200,6 +200,16 @@ st=${PIPESTATUS[0]}
     && ok "filter | head -n 5: exit 0, nothing on stderr" \
     || not_ok "filter | head -n 5: exit 0, nothing on stderr" "exit $st: $(cat "$T/head-err")"
 
+# ... also when the input stays open upstream: dedup does not wait for it
+# (it ends within 5 s, while its input stays open for 6).
+start=$(date +%s)
+(cat "$T/big.jsonl"; sleep 6) | ("$DEDUP" filter 2>"$T/head-err"; echo "$? $(date +%s)" >"$T/head-end") |
+    head -n 5 >"$T/head-out"
+read -r st end <"$T/head-end"
+[ "$st" = 0 ] && [ $((end - start)) -lt 5 ] && [ ! -s "$T/head-err" ] \
+    && ok "filter | head with the input still open: exits at once" \
+    || not_ok "filter | head with the input still open: exits at once" "exit $st after $((end - start)) s: $(cat "$T/head-err")"
+
 # Malformed records: exit 2 naming the file and line, after every record
 # before it was written whole.
 bad() { # name line expected-message
