@@ -1,0 +1,203 @@
+/*
+ * test_jsonl.c - unit tests of jsonl.c: parse errors, dotted fields, and the
+ * byte spans that dedup filter splices, checked by splicing and comparing
+ * whole lines.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jsonl.h"
+
+/* line with the value at path replaced by repl, as filter writes it. */
+static char *splice(const char *line, const char *path, const char *repl)
+{
+    size_t start, end, len = strlen(line);
+    if (!dd_jsonl_value_span(line, len, path, &start, &end))
+        return NULL;
+    assert_true(start < end && end <= len);
+    char *out = malloc(len + strlen(repl) + 1);
+    memcpy(out, line, start);
+    strcpy(out + start, repl);
+    strcat(out, line + end);
+    return out;
+}
+
+static void expect_splice(const char *line, const char *path, const char *repl, const char *want)
+{
+    char *why = NULL;
+    json_t *root = dd_jsonl_parse(line, strlen(line), &why);
+    assert_non_null(root);
+    json_decref(root);
+    char *got = splice(line, path, repl);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void spans_of_values(void **state)
+{
+    (void)state;
+    expect_splice("{\"text\":\"a\"}", "text", "\"B\"", "{\"text\":\"B\"}");
+    /* not first, not last, spaces everywhere, CRLF */
+    expect_splice("  { \"id\" : 7 , \"text\" :  \"x \\\" } ]\" , \"n\": -1.5e3 }\r", "text", "\"y\"",
+                  "  { \"id\" : 7 , \"text\" :  \"y\" , \"n\": -1.5e3 }\r");
+    /* nested, after arrays of objects and strings holding braces */
+    expect_splice("{\"a\":[{\"text\":\"no\"},\"}\"],\"meta\":{\"x\":{},\"body\":\"old\"},\"z\":1}",
+                  "meta.body", "\"new\"",
+                  "{\"a\":[{\"text\":\"no\"},\"}\"],\"meta\":{\"x\":{},\"body\":\"new\"},\"z\":1}");
+    /* an escaped key names the same field */
+    expect_splice("{\"te\\u0078t\":\"old\",\"other\":true}", "text", "\"new\"",
+                  "{\"te\\u0078t\":\"new\",\"other\":true}");
+    /* a key twice: the last counts, as in jansson */
+    const char *dup = "{\"text\":\"first\",\"text\":\"second\"}";
+    char *why = NULL;
+    json_t *root = dd_jsonl_parse(dup, strlen(dup), &why);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(dd_jsonl_get(root, "text", &why)), "second");
+    json_decref(root);
+    expect_splice(dup, "text", "\"new\"", "{\"text\":\"first\",\"text\":\"new\"}");
+    /* a 30-digit number and a unicode escape before it */
+    expect_splice("{\"big\":123456789012345678901234567890,\"u\":\"caf\\u00e9\",\"text\":\"t\"}",
+                  "text", "1", "{\"big\":123456789012345678901234567890,\"u\":\"caf\\u00e9\",\"text\":1}");
+}
+
+static void missing_paths(void **state)
+{
+    (void)state;
+    size_t s, e;
+    const char *line = "{\"text\":\"a string\",\"meta\":{\"body\":1}}";
+    assert_false(dd_jsonl_value_span(line, strlen(line), "body", &s, &e));
+    assert_false(dd_jsonl_value_span(line, strlen(line), "text.x", &s, &e));
+    assert_false(dd_jsonl_value_span(line, strlen(line), "meta.title", &s, &e));
+    assert_true(dd_jsonl_value_span(line, strlen(line), "meta.body", &s, &e));
+    assert_int_equal(e - s, 1);
+    assert_int_equal(line[s], '1');
+}
+
+static void object_end(void **state)
+{
+    (void)state;
+    size_t at;
+    bool empty;
+    const char *a = "{\"text\":\"x\"}  \r";
+    assert_true(dd_jsonl_object_end(a, strlen(a), &at, &empty));
+    assert_int_equal(at, 11);
+    assert_false(empty);
+    const char *b = " {  } ";
+    assert_true(dd_jsonl_object_end(b, strlen(b), &at, &empty));
+    assert_int_equal(at, 4);
+    assert_true(empty);
+}
+
+static void expect_parse_error(const char *line, const char *want_prefix)
+{
+    char *why = NULL;
+    json_t *root = dd_jsonl_parse(line, strlen(line), &why);
+    assert_null(root);
+    assert_non_null(why);
+    if (strncmp(why, want_prefix, strlen(want_prefix)) != 0)
+        fail_msg("'%s' does not start with '%s'", why, want_prefix);
+    free(why);
+}
+
+static void parse_errors(void **state)
+{
+    (void)state;
+    expect_parse_error("{\"text\": \"unfinished", "not JSON: ");
+    expect_parse_error("{\"text\": 1} trailing", "not JSON: ");
+    expect_parse_error("[1, 2]", "not a JSON object (an array)");
+    expect_parse_error("\"text\"", "not a JSON object (a string)");
+    expect_parse_error("{\"text\": \"bad \xff byte\"}", "not JSON: ");
+    expect_parse_error("{\"text\": \"nul \\u0000 inside\"}", "not JSON: ");
+    expect_parse_error("", "not JSON: ");
+    /* ten thousand levels: jansson's depth limit, an error, not a crash */
+    size_t depth = 10000;
+    char *deep = malloc(2 * depth + 16);
+    strcpy(deep, "{\"a\":");
+    size_t n = strlen(deep);
+    for (size_t i = 0; i < depth; i++)
+        deep[n++] = '[';
+    for (size_t i = 0; i < depth; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    expect_parse_error(deep, "not JSON: ");
+    /* the scanner on it stays in bounds */
+    size_t s, e, at;
+    bool empty;
+    assert_true(dd_jsonl_value_span(deep, n, "a", &s, &e));
+    assert_int_equal(e, n - 1);
+    assert_true(dd_jsonl_object_end(deep, n, &at, &empty));
+    free(deep);
+}
+
+static void fields(void **state)
+{
+    (void)state;
+    const char *line = "{\"text\":42,\"meta\":{\"body\":\"b\"},\"s\":\"x\"}";
+    char *why = NULL;
+    json_t *root = dd_jsonl_parse(line, strlen(line), &why);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(dd_jsonl_get(root, "meta.body", &why)), "b");
+    assert_string_equal(dd_jsonl_type_name(dd_jsonl_get(root, "text", &why)), "a number");
+    assert_null(dd_jsonl_get(root, "meta.title", &why));
+    assert_string_equal(why, "no field 'meta.title'");
+    free(why);
+    assert_null(dd_jsonl_get(root, "s.x", &why));
+    assert_string_equal(why, "field 's' is not an object");
+    free(why);
+    json_decref(root);
+}
+
+/* Garbage never makes the scanner read out of bounds (the ASan build
+ * checks): truncated strings, unbalanced brackets, random bytes. */
+static void garbage(void **state)
+{
+    (void)state;
+    const char *cases[] = {"{\"text\":\"abc", "{\"text\"", "{\"text\":", "{{{{", "{\"a\":[1,2",
+                           "{\"\\", "{\"text\":\"a\\", "}", ""};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = strlen(cases[i]), s = 0, e = 0, at;
+        bool empty;
+        if (dd_jsonl_value_span(cases[i], len, "text", &s, &e))
+            assert_true(s <= e && e <= len);
+        if (dd_jsonl_object_end(cases[i], len, &at, &empty))
+            assert_true(at < len);
+    }
+    uint64_t x = 88172645463325252ULL;
+    char buf[64];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(round % 63) + 1;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = "{}[]\":,\\ta x1"[x % 14];
+        }
+        char *heap = malloc(len); /* exact size, so ASan sees any overrun */
+        memcpy(heap, buf, len);
+        size_t s = 0, e = 0, at;
+        bool empty;
+        if (dd_jsonl_value_span(heap, len, "a", &s, &e))
+            assert_true(s <= e && e <= len);
+        if (dd_jsonl_object_end(heap, len, &at, &empty))
+            assert_true(at < len);
+        free(heap);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spans_of_values), cmocka_unit_test(missing_paths),
+        cmocka_unit_test(object_end),      cmocka_unit_test(parse_errors),
+        cmocka_unit_test(fields),          cmocka_unit_test(garbage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
