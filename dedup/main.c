@@ -19,6 +19,7 @@ static const struct command {
     { "scan", cmd_scan },
     { "clean", cmd_clean },
     { "filter", cmd_filter },
+    { "check", cmd_check },
     { "help", cmd_help },
 };
 

@@ -219,6 +219,11 @@ static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
     return blocks;
 }
 
+size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys)
+{
+    return index_keys(s, d, keys);
+}
+
 /* ------------------------------------------------------------ clustering */
 
 /* Rank order: by --keep, then input order. */

@@ -115,6 +115,10 @@ size_t dd_shingle_set(const sh_tokens *words, unsigned k, uint64_t seed, uint64_
 /* Adds the next document: its words (all of them, in order) and its key. */
 void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed);
 
+/* Writes the LSH band keys (MinHash: params.bands of them) or SimHash
+ * block keys (params.hamming + 1) of document d to keys; returns how many. */
+size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys);
+
 /* Adds a document that could not be read: it takes part in nothing. */
 void dd_signatures_add_missing(dd_signatures *s);
 

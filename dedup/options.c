@@ -1,5 +1,5 @@
 /*
- * options.c - parsing the command line of scan, clean and filter.
+ * options.c - parsing the command line of scan, clean, filter and check.
  */
 #include "options.h"
 
@@ -23,7 +23,8 @@ const char dd_usage_text[] =
     "  scan PATH...            report duplicates\n"
     "  clean PATH... -o DIR    write cleaned copies of the inputs under DIR\n"
     "  filter [FILE...]        stream records from FILE... or standard input to\n"
-    "                          standard output, without the copies\n"
+    "                          standard output, without the copies\n"    "  check PATH...           pre-commit check of the named files against each\n"
+    "                          other and the rest of their folders\n"
     "  help [COMMAND]          show help for a command\n"
     "\n"
     "PATH is a file, a directory (read recursively, in sorted order) or - for\n"
@@ -94,8 +95,12 @@ const char dd_usage_text[] =
     "  With filter, --verify exact (the default) uses the shingle sets of the\n"
     "  last 4096 records; older ones are compared on estimates.\n"
     "\n"
+    "Check (findings in the named files only, as path:line: message):\n"
+    "      --baseline FILE       accepted findings: do not report them\n"
+    "      --write-baseline FILE  write every finding to FILE as accepted, exit 0\n"
+    "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
-    "(scan), 2 usage or input error.\n";
+    "(scan, check), 2 usage or input error.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
@@ -141,6 +146,8 @@ enum {
     OPT_ON_ERROR,
     OPT_MAX_RECORD,
     OPT_STATS,
+    OPT_BASELINE,
+    OPT_WRITE_BASELINE,
 };
 
 int dd_options_parse(dd_options *o, int argc, char **argv)
@@ -173,6 +180,8 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"on-error", required_argument, NULL, OPT_ON_ERROR},
         {"max-record", required_argument, NULL, OPT_MAX_RECORD},
         {"stats", no_argument, NULL, OPT_STATS},
+        {"baseline", required_argument, NULL, OPT_BASELINE},
+        {"write-baseline", required_argument, NULL, OPT_WRITE_BASELINE},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -245,6 +254,14 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         case OPT_STATS:
             o->stats = true;
             o->filter_option = "--stats";
+            break;
+        case OPT_BASELINE:
+            o->baseline = optarg;
+            o->check_option = "--baseline";
+            break;
+        case OPT_WRITE_BASELINE:
+            o->write_baseline = optarg;
+            o->check_option = "--write-baseline";
             break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
@@ -361,6 +378,8 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         return -1;
     if (strcmp(cmd, "filter") && o->filter_option)
         return usage_error(cmd, "%s is an option of filter", o->filter_option);
+    if (strcmp(cmd, "check") && o->check_option)
+        return usage_error(cmd, "%s is an option of check", o->check_option);
     if (o->npaths == 0 && strcmp(cmd, "filter"))
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return -1;

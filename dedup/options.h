@@ -1,5 +1,5 @@
 /*
- * options.h - the command line of scan, clean and filter.
+ * options.h - the command line of scan, clean, filter and check.
  */
 #ifndef DD_OPTIONS_H
 #define DD_OPTIONS_H
@@ -41,6 +41,10 @@ typedef struct dd_options {
     unsigned long max_record_mb;
     /* the first filter option given, for scan and clean to refuse it */
     const char *filter_option;
+    /* check: */
+    const char *baseline;       /* accepted findings */
+    const char *write_baseline; /* write the findings there and exit 0 */
+    const char *check_option;   /* the first check option given */
     char **paths;
     size_t npaths;
 } dd_options;

@@ -1,0 +1,300 @@
+/*
+ * check.c - dedup check: the pre-commit check.
+ *
+ *   dedup check [--baseline FILE] [--write-baseline FILE] PATH...
+ *
+ * The named files are compared with each other and with the other files of
+ * the folders they live in: those come first, in sorted order, so that a
+ * named file is the copy and the file already there the original. Only
+ * findings in named files are reported, one per line, as
+ *     path:line: message (see other-path:line)
+ * Exit status 0 when there is none, 1 when there are, 2 on an error.
+ *
+ * A baseline lists accepted findings, one key per line: the path, the kind,
+ * the other path, and for repeated paragraphs the exact key of the first
+ * one (not line numbers, which move as files are edited). With --baseline
+ * they are not reported; --write-baseline writes the keys of every finding
+ * and exits 0.
+ */
+#include "commands.h"
+#include "corpus.h"
+#include "util.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct finding {
+    char *line; /* what is printed */
+    char *key;  /* what a baseline holds */
+} finding;
+
+typedef struct findings {
+    finding *v;
+    size_t n, cap;
+} findings;
+
+static void add_finding(findings *f, char *line, char *key)
+{
+    dd_grow(&f->v, &f->cap, f->n + 1, sizeof *f->v);
+    f->v[f->n++] = (finding){line, key};
+}
+
+/* The paths to read: the files of the folders holding the named ones,
+ * except the named ones, then the named ones. *first_named is the index of
+ * the first named file. */
+static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named, int *problems)
+{
+    char **dirs = dd_malloc((named->n ? named->n : 1) * sizeof *dirs);
+    size_t ndirs = 0;
+    for (size_t i = 0; i < named->n; i++) {
+        char *copy = dd_strdup(named->v[i].path);
+        char *dir = dd_strdup(dirname(copy));
+        free(copy);
+        bool seen = false;
+        for (size_t k = 0; k < ndirs && !seen; k++)
+            seen = !strcmp(dirs[k], dir);
+        if (seen)
+            free(dir);
+        else
+            dirs[ndirs++] = dir;
+    }
+    dd_inputs around = {0};
+    *problems += dd_inputs_collect(&around, dirs, ndirs);
+    char **paths = dd_malloc((around.n + named->n + 1) * sizeof *paths);
+    size_t k = 0;
+    for (size_t i = 0; i < around.n; i++) {
+        struct stat a;
+        bool is_named = false;
+        if (stat(around.v[i].path, &a) == 0) {
+            for (size_t j = 0; j < named->n && !is_named; j++) {
+                struct stat b;
+                is_named = stat(named->v[j].path, &b) == 0 && a.st_dev == b.st_dev &&
+                           a.st_ino == b.st_ino;
+            }
+        }
+        /* "./x" as the walk of "." names it is "x", as the user names it */
+        const char *p = around.v[i].path;
+        while (p[0] == '.' && p[1] == '/')
+            p += 2;
+        if (!is_named)
+            paths[k++] = dd_strdup(p);
+    }
+    *first_named = k;
+    for (size_t i = 0; i < named->n; i++)
+        paths[k++] = dd_strdup(named->v[i].path);
+    *n = k;
+    for (size_t i = 0; i < ndirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    dd_inputs_free(&around);
+    return paths;
+}
+
+/* The exact key of the unit of document doc that starts at line: what a
+ * baseline remembers of a repeat, as lines move when a file is edited. */
+static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
+{
+    for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++)
+        if (c->units[u].first_line == line)
+            return c->units[u].key;
+    return (sh_key){0, 0};
+}
+
+static void collect_findings(const dd_corpus *c, size_t first_named, findings *out)
+{
+    const dd_inputs *in = &c->inputs;
+    for (size_t i = 0; i < c->clusters.n; i++) {
+        const dd_cluster *cl = &c->clusters.v[i];
+        char *rep = dd_printable(in->v[cl->members[0].doc].id);
+        for (size_t m = 1; m < cl->n; m++) {
+            const dd_member *mb = &cl->members[m];
+            if (mb->doc < first_named)
+                continue;
+            char *path = dd_printable(in->v[mb->doc].id);
+            char *line =
+                mb->exact
+                    ? dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, rep, rep)
+                    : dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f) "
+                                  "(see %s:1)",
+                                  path, rep, mb->jaccard, mb->containment, rep);
+            add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", path, rep));
+            free(path);
+        }
+        free(rep);
+    }
+    const dd_findings *f = &c->findings;
+    for (size_t i = 0; i < f->nrepeats; i++) {
+        const dd_repeat *r = &f->repeats[i];
+        if (r->at.doc < first_named)
+            continue;
+        char *path = dd_printable(in->v[r->at.doc].id);
+        char *other = dd_printable(in->v[r->of.doc].id);
+        char lines[64];
+        if (r->at.first_line == r->at.last_line)
+            snprintf(lines, sizeof lines, "line %zu", r->at.first_line);
+        else
+            snprintf(lines, sizeof lines, "lines %zu-%zu", r->at.first_line, r->at.last_line);
+        char *line;
+        if (r->exact)
+            line = dd_asprintf("%s:%zu: %s repeat%s %s:%zu (%llu words) (see %s:%zu)", path,
+                               r->at.first_line, lines,
+                               r->at.first_line == r->at.last_line ? "s" : "", other,
+                               r->of.first_line, (unsigned long long)r->words, other,
+                               r->of.first_line);
+        else
+            line = dd_asprintf("%s:%zu: %s near-repeat%s %s:%zu (jaccard %.2f, containment "
+                               "%.2f) (see %s:%zu)",
+                               path, r->at.first_line, lines,
+                               r->at.first_line == r->at.last_line ? "s" : "", other,
+                               r->of.first_line, r->jaccard, r->containment, other,
+                               r->of.first_line);
+        sh_key key = unit_key_at(c, r->at.doc, r->at.first_line);
+        add_finding(out, line,
+                    dd_asprintf("%s\t%s\t%s\t%016llx%016llx", path,
+                                r->exact ? "repeat" : "near-repeat", other,
+                                (unsigned long long)key.hi, (unsigned long long)key.lo));
+        free(path);
+        free(other);
+    }
+    for (size_t i = 0; i < f->nboilerplate; i++) {
+        const dd_boilerplate *b = &f->boilerplate[i];
+        char *first = dd_printable(in->v[b->at[0].doc].id);
+        char *text = dd_printable(b->text ? b->text : "");
+        for (size_t k = 0; k < b->n; k++) {
+            if (b->at[k].doc < first_named)
+                continue;
+            char *path = dd_printable(in->v[b->at[k].doc].id);
+            add_finding(out,
+                        dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%zu)", path,
+                                    b->at[k].first_line, b->docs, first, b->at[0].first_line),
+                        dd_asprintf("%s\tboilerplate\t%.80s", path, text));
+            free(path);
+        }
+        free(first);
+        free(text);
+    }
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The keys of a baseline file, sorted; NULL after a message. */
+static char **read_baseline(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        dd_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char **keys = NULL, *line = NULL;
+    size_t cap = 0, line_cap = 0;
+    *n = 0;
+    ssize_t len;
+    while ((len = getline(&line, &line_cap, fp)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        dd_grow(&keys, &cap, *n + 1, sizeof *keys);
+        keys[(*n)++] = dd_strdup(line);
+    }
+    free(line);
+    fclose(fp);
+    if (*n > 1)
+        qsort(keys, *n, sizeof *keys, compare_keys);
+    return keys ? keys : dd_calloc(1, sizeof *keys);
+}
+
+static bool write_baseline(const char *path, findings *f)
+{
+    char **keys = dd_malloc((f->n ? f->n : 1) * sizeof *keys);
+    for (size_t i = 0; i < f->n; i++)
+        keys[i] = f->v[i].key;
+    if (f->n > 1)
+        qsort(keys, f->n, sizeof *keys, compare_keys);
+    FILE *fp = fopen(path, "w");
+    bool ok = fp != NULL;
+    if (ok)
+        ok = fprintf(fp, "# dedup check baseline: accepted findings, one per line\n") > 0;
+    for (size_t i = 0; i < f->n && ok; i++)
+        if (i == 0 || strcmp(keys[i], keys[i - 1]))
+            ok = fprintf(fp, "%s\n", keys[i]) > 0;
+    if (fp && fclose(fp) != 0)
+        ok = false;
+    if (!ok)
+        dd_error("%s: %s", path, strerror(errno));
+    free(keys);
+    return ok;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    dd_options o;
+    int status = dd_options_parse(&o, argc, argv);
+    if (status >= 0)
+        return status;
+    if (o.output) {
+        dd_error("check: -o/--output is an option of clean");
+        return DD_EXIT_ERROR;
+    }
+    dd_inputs named = {0};
+    int problems = dd_inputs_collect(&named, o.paths, o.npaths);
+    for (size_t i = 0; i < named.n; i++)
+        if (named.v[i].is_stdin) {
+            dd_error("check: standard input has no folder to be checked against");
+            dd_inputs_free(&named);
+            return DD_EXIT_ERROR;
+        }
+    size_t npaths = 0, first_named = 0;
+    char **paths = check_paths(&named, &npaths, &first_named, &problems);
+    dd_inputs_free(&named);
+    dd_options run = o;
+    run.paths = paths;
+    run.npaths = npaths;
+    dd_corpus c;
+    bool ran = dd_corpus_run(&c, &run);
+    problems += c.problems;
+    findings f = {0};
+    if (ran)
+        collect_findings(&c, first_named, &f);
+    if (ran && o.write_baseline) {
+        status = write_baseline(o.write_baseline, &f) && !problems ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
+    } else if (ran) {
+        char **accepted = NULL;
+        size_t naccepted = 0;
+        if (o.baseline && !(accepted = read_baseline(o.baseline, &naccepted)))
+            problems++;
+        size_t reported = 0;
+        for (size_t i = 0; i < f.n; i++) {
+            if (accepted && bsearch(&f.v[i].key, accepted, naccepted, sizeof *accepted,
+                                    compare_keys))
+                continue;
+            printf("%s\n", f.v[i].line);
+            reported++;
+        }
+        for (size_t i = 0; i < naccepted; i++)
+            free(accepted[i]);
+        free(accepted);
+        if (fflush(stdout) != 0)
+            problems++;
+        status = problems ? DD_EXIT_ERROR : reported ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    } else {
+        status = DD_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < f.n; i++) {
+        free(f.v[i].line);
+        free(f.v[i].key);
+    }
+    free(f.v);
+    dd_corpus_free(&c);
+    for (size_t i = 0; i < npaths; i++)
+        free(paths[i]);
+    free(paths);
+    return status;
+}

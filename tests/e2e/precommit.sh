@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# dedup check as a pre-commit hook, through the real pre-commit tool (Debian's
+# pre-commit package) in a temporary git repository holding the seed articles.
+. "$(dirname "$0")/lib.sh"
+root=$(cd "$FIXTURES/.." && pwd)
+command -v pre-commit >/dev/null || { not_ok "pre-commit is installed (make deps)"; finish; }
+command -v git >/dev/null || { not_ok "git is installed (make deps)"; finish; }
+
+# The hook runs `dedup` from PATH (language: system): the binary under test.
+mkdir -p "$T/bin"
+ln -s "$DEDUP" "$T/bin/dedup"
+export PATH="$T/bin:$PATH" PRE_COMMIT_HOME="$T/pre-commit-home" HOME="$T"
+export GIT_AUTHOR_NAME=test GIT_AUTHOR_EMAIL=test@example.com
+export GIT_COMMITTER_NAME=test GIT_COMMITTER_EMAIL=test@example.com
+
+# The hook definition comes from this repository's .pre-commit-hooks.yaml,
+# as a user's config would name it, from a snapshot of the working tree.
+mkdir -p "$T/hookrepo"
+cp "$root/.pre-commit-hooks.yaml" "$T/hookrepo/"
+git -C "$T/hookrepo" init -q && git -C "$T/hookrepo" add . && git -C "$T/hookrepo" commit -qm hooks
+rev=$(git -C "$T/hookrepo" rev-parse HEAD)
+
+repo="$T/repo"
+mkdir -p "$repo/data"
+cp "$FIXTURES"/seeds/*.txt "$repo/data/"
+cd "$repo" || exit 2
+git init -q
+cat >.pre-commit-config.yaml <<CFG
+repos:
+  - repo: $T/hookrepo
+    rev: $rev
+    hooks:
+      - id: dedup-check
+CFG
+git add . && git commit -qm "the seed articles"
+
+# A syndicated copy of a seed: refused, with the finding.
+cp "$FIXTURES/variants/000_syndicated.txt" data/copy.txt
+git add data/copy.txt
+pre-commit run >"$T/run1" 2>&1
+st=$?
+[ $st = 1 ] && ok "pre-commit refuses a syndicated copy (exit 1)" || not_ok "pre-commit refuses a syndicated copy (exit 1)" "exit $st: $(cat "$T/run1")"
+expect_grep "and prints the finding" "data/copy.txt:1: near-duplicate of data/000_bd77016b1ff7f277.txt" "$T/run1"
+git rm -q --cached data/copy.txt
+rm data/copy.txt
+
+# An unrelated new article passes.
+cat >data/new.txt <<'TXT'
+The harbour authority opened a new container terminal on Monday, doubling the port's capacity.
+Officials said the expansion took four years and employed more than two thousand workers.
+The first ship to dock was a cargo vessel carrying machinery for a nearby steel plant.
+TXT
+git add data/new.txt
+pre-commit run >"$T/run2" 2>&1
+st=$?
+[ $st = 0 ] && ok "pre-commit passes an unrelated article" || not_ok "pre-commit passes an unrelated article" "exit $st: $(cat "$T/run2")"
+git commit -qm "an article" >/dev/null 2>&1
+
+# A baseline accepts an old finding: 002 repeats a block of paragraphs; once
+# accepted, touching 002 passes, while a new finding still fails.
+dedup check --write-baseline .dedup-baseline data/002_0b6d1692144c6f75.txt >"$T/wb" 2>&1
+st=$?
+[ $st = 0 ] && grep -q "002_0b6d1692144c6f75.txt	repeat" .dedup-baseline \
+    && ok "--write-baseline records the accepted finding" || not_ok "--write-baseline records the accepted finding" "exit $st: $(cat "$T/wb") $(cat .dedup-baseline)"
+cat >.pre-commit-config.yaml <<CFG
+repos:
+  - repo: $T/hookrepo
+    rev: $rev
+    hooks:
+      - id: dedup-check
+        args: [--baseline, .dedup-baseline]
+CFG
+git add .pre-commit-config.yaml .dedup-baseline
+printf '\n%s\n' "A line added at the end of the article, long enough to count as a paragraph here." \
+    >>data/002_0b6d1692144c6f75.txt
+git add data/002_0b6d1692144c6f75.txt
+pre-commit run >"$T/run3" 2>&1
+st=$?
+[ $st = 0 ] && ok "with --baseline the accepted finding passes" || not_ok "with --baseline the accepted finding passes" "exit $st: $(cat "$T/run3")"
+cp "$FIXTURES/variants/004_truncated.txt" data/part.txt
+git add data/part.txt
+pre-commit run >"$T/run4" 2>&1
+st=$?
+[ $st = 1 ] && grep -q "data/part.txt:1: near-duplicate of data/004_e1f26045a6d7f475.txt" "$T/run4" \
+    && ok "while a new finding still fails" || not_ok "while a new finding still fails" "exit $st: $(cat "$T/run4")"
+
+# dedup check itself: quiet and 0 when clean, 2 on a missing file.
+cd "$repo" && dedup check data/new.txt >"$T/out" 2>&1
+st=$?
+[ $st = 0 ] && [ ! -s "$T/out" ] && ok "check is quiet and exits 0 when clean" || not_ok "check is quiet and exits 0 when clean" "exit $st: $(cat "$T/out")"
+expect_status "check: a missing file is exit 2" 2 dedup check data/missing.txt
+finish
