@@ -17,7 +17,7 @@ MANDIR    = $(PREFIX)/share/man/man1
 # build (keyed hashing); it is installed so that the full feature set is tested.
 DEB_PACKAGES = gcc make pkg-config python3 libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
-               zlib1g-dev libzstd-dev zstd gzip git pre-commit
+               zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev
 
 PKGS        = icu-uc icu-i18n libxxhash jansson zlib libzstd
 HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
@@ -27,7 +27,8 @@ ifeq ($(HAVE_SODIUM),1)
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+# LMDB has no pkg-config file on Debian 12.
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -pthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes

@@ -1,7 +1,7 @@
 /*
  * check.c - dedup check: the pre-commit check.
  *
- *   dedup check [--baseline FILE] [--write-baseline FILE] PATH...
+ *   dedup check [--index DIR.ddx] [--baseline FILE] [--write-baseline FILE] PATH...
  *
  * The named files are compared with each other and with the other files of
  * the folders they live in: those come first, in sorted order, so that a
@@ -9,6 +9,13 @@
  * findings in named files are reported, one per line, as
  *     path:line: message (see other-path:line)
  * Exit status 0 when there is none, 1 when there are, 2 on an error.
+ *
+ * With --index the named files are compared with each other and with the
+ * documents of the index instead (ddx.c): near-duplicates among the
+ * documents sharing an LSH band, verified on exact shingle sets when the
+ * indexed file is still there unchanged (else on the signatures), and
+ * paragraphs found in indexed documents. A named file's own entry in the
+ * index (its earlier version) does not count.
  *
  * A baseline lists accepted findings, one key per line: the path, the kind,
  * the other path, and for repeated paragraphs the exact key of the first
@@ -18,6 +25,8 @@
  */
 #include "commands.h"
 #include "corpus.h"
+#include "ddx.h"
+#include "index_settings.h"
 #include "util.h"
 
 #include <errno.h>
@@ -179,6 +188,198 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
     }
 }
 
+/* ------------------------------------------------------- with an index */
+
+/* The sorted distinct shingles of the file at path, when it is there with
+ * this size and mtime (mtime_ns < 0: any); false otherwise. */
+static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd_options *o,
+                     dd_analyzer *a, uint64_t **set, size_t *cap, size_t *n)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (uint64_t)st.st_size != size)
+        return false;
+    if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
+        return false;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    char *text = dd_malloc(size + 1);
+    bool ok = fread(text, 1, size, fp) == size;
+    fclose(fp);
+    dd_doc doc = {0};
+    if (ok)
+        ok = dd_analyze(a, text, size, &doc) == SH_OK;
+    if (ok) {
+        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, DD_SEED, set, cap);
+        uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
+        dd_sort_u64(*set, tmp, *n);
+        free(tmp);
+    }
+    dd_doc_free(&doc);
+    free(text);
+    return ok;
+}
+
+static size_t sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j])
+            i++;
+        else if (a[i] > b[j])
+            j++;
+        else {
+            k++;
+            i++;
+            j++;
+        }
+    }
+    return k;
+}
+
+static bool passes_rule(const dd_near_params *p, double j, double c, double small)
+{
+    return j >= p->threshold ||
+           (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
+}
+
+/* Findings of named document i against the index. */
+static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                                dd_analyzer *a, findings *out)
+{
+    const dd_input *in = &c->inputs.v[i];
+    const dd_signatures *s = &c->signatures;
+    char *err = NULL;
+    char *path = dd_printable(in->id);
+    uint32_t self = 0; /* the named file's own entry, if indexed */
+    dd_ddx_doc d;
+    if (dd_ddx_get(x, in->id, &d, &err)) {
+        self = d.number;
+        dd_ddx_doc_free(&d);
+    }
+    bool ok = err == NULL;
+    uint64_t *keys = dd_malloc((o->near.bands + 1) * sizeof *keys);
+    uint32_t *cands = NULL;
+    size_t cands_cap = 0;
+    long ncand = ok && s->docs[i].words ? dd_ddx_candidates(x, keys, dd_signature_keys(s, i, keys),
+                                                            &cands, &cands_cap, &err)
+                                        : 0;
+    uint64_t *mine = NULL, *theirs = NULL;
+    size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
+    bool have_mine = false, duplicate = false;
+    for (long k = 0; k < ncand && ok; k++) {
+        if (cands[k] == self || !dd_ddx_get_number(x, cands[k], &d, &err)) {
+            ok = err == NULL;
+            continue;
+        }
+        char *other = dd_printable(d.id);
+        char *line = NULL;
+        if (sh_key_equal(d.key, s->docs[i].key)) {
+            line = dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, other, other);
+        } else {
+            const uint32_t *sig = s->minhash + i * o->near.num_perm;
+            unsigned same = 0;
+            for (unsigned long v = 0; v < o->near.num_perm; v++)
+                same += sig[v] == d.minhash[v];
+            double j = (double)same / (double)o->near.num_perm;
+            double na = s->docs[i].shingles, nb = d.shingles, small = na < nb ? na : nb;
+            double cont = small > 0 ? j * (na + nb) / ((1 + j) * small) : 0;
+            bool estimated = true;
+            if (!have_mine) { /* the named file's set, read again once */
+                struct stat st;
+                have_mine = true;
+                if (stat(in->path, &st) != 0 ||
+                    !file_set(in->path, (uint64_t)st.st_size, -1, o, a, &mine, &mine_cap, &nmine))
+                    nmine = 0;
+            }
+            /* exact sets when the indexed file is there, unchanged */
+            if (nmine &&
+                file_set(d.id, d.size, d.mtime_ns, o, a, &theirs, &theirs_cap, &ntheirs)) {
+                double inter = (double)sorted_intersection(mine, nmine, theirs, ntheirs);
+                na = (double)nmine;
+                nb = (double)ntheirs;
+                small = na < nb ? na : nb;
+                j = na + nb > inter ? inter / (na + nb - inter) : 1;
+                cont = small > 0 ? inter / small : 0;
+                estimated = false;
+            }
+            if (cont > 1)
+                cont = 1;
+            if (passes_rule(&o->near, j, cont, small))
+                line = dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f%s) "
+                                   "(see %s:1)",
+                                   path, other, j, cont, estimated ? ", estimated" : "", other);
+        }
+        if (line) {
+            add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", path, other));
+            duplicate = true;
+        }
+        free(other);
+        dd_ddx_doc_free(&d);
+    }
+    /* Paragraphs found in indexed documents; not for a copy of a whole
+     * document, whose paragraphs are all copies (as scan leaves cluster
+     * members out of the paragraph search). */
+    dd_ddx_place places[64];
+    for (size_t u = c->unit_start[i]; u < c->unit_start[i + 1] && ok && !duplicate; u++) {
+        const dd_unit *unit = &c->units[u];
+        if (unit->words < o->min_words)
+            continue;
+        long n = dd_ddx_paragraph(x, unit->key, places, 64, &err);
+        ok = n >= 0;
+        /* the documents holding it, the named file counted (places come in
+         * document order), and the first place in another document */
+        uint32_t docs = 1, prev = UINT32_MAX;
+        long first = -1;
+        for (long k = 0; k < n; k++) {
+            if (places[k].doc == self)
+                continue;
+            if (places[k].doc != prev) {
+                docs++;
+                prev = places[k].doc;
+            }
+            if (first < 0)
+                first = k;
+        }
+        if (!ok || first < 0)
+            continue;
+        const dd_ddx_place *p = &places[first];
+        if (!dd_ddx_get_number(x, p->doc, &d, &err)) {
+            ok = err == NULL;
+            continue;
+        }
+        char *other = dd_printable(d.id);
+        if (docs >= o->boilerplate_df)
+            add_finding(out,
+                        dd_asprintf("%s:%zu: boilerplate, in %u%s documents (see %s:%u)", path,
+                                    unit->first_line, docs, n == 64 ? " or more" : "", other,
+                                    p->first_line),
+                        dd_asprintf("%s\tboilerplate\t%016llx%016llx", path,
+                                    (unsigned long long)unit->key.hi,
+                                    (unsigned long long)unit->key.lo));
+        else
+            add_finding(out,
+                        dd_asprintf("%s:%zu: line %zu repeats %s:%u (%u words) (see %s:%u)", path,
+                                    unit->first_line, unit->first_line, other, p->first_line,
+                                    unit->words, other, p->first_line),
+                        dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other,
+                                    (unsigned long long)unit->key.hi,
+                                    (unsigned long long)unit->key.lo));
+        free(other);
+        dd_ddx_doc_free(&d);
+    }
+    if (!ok) {
+        dd_error("%s", err);
+        free(err);
+    }
+    free(mine);
+    free(theirs);
+    free(cands);
+    free(keys);
+    free(path);
+    return ok;
+}
+
 static int compare_keys(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -252,7 +453,26 @@ int cmd_check(int argc, char **argv)
             return DD_EXIT_ERROR;
         }
     size_t npaths = 0, first_named = 0;
-    char **paths = check_paths(&named, &npaths, &first_named, &problems);
+    char **paths;
+    dd_ddx *x = NULL;
+    if (o.index) {
+        /* With an index: the named files only, against it. */
+        dd_ddx_settings want;
+        char *err = NULL;
+        if (!dd_index_settings(&o, &want) || !(x = dd_ddx_open(o.index, false, &want, &err))) {
+            if (err)
+                dd_error("%s", err);
+            free(err);
+            dd_inputs_free(&named);
+            return DD_EXIT_ERROR;
+        }
+        npaths = named.n;
+        paths = dd_malloc((npaths + 1) * sizeof *paths);
+        for (size_t i = 0; i < npaths; i++)
+            paths[i] = dd_strdup(named.v[i].path);
+    } else {
+        paths = check_paths(&named, &npaths, &first_named, &problems);
+    }
     dd_inputs_free(&named);
     dd_options run = o;
     run.paths = paths;
@@ -263,6 +483,18 @@ int cmd_check(int argc, char **argv)
     findings f = {0};
     if (ran)
         collect_findings(&c, first_named, &f);
+    if (ran && x) {
+        dd_analyzer a;
+        if (!dd_analyzer_init(&a, o.unit, DD_SEED)) {
+            problems++;
+        } else {
+            for (size_t i = 0; i < c.inputs.n; i++)
+                if (!c.failed[i] && !check_against_index(x, &c, i, &o, &a, &f))
+                    problems++;
+            dd_analyzer_free(&a);
+        }
+    }
+    dd_ddx_close(x);
     if (ran && o.write_baseline) {
         status = write_baseline(o.write_baseline, &f) && !problems ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
     } else if (ran) {

@@ -20,6 +20,7 @@ static const struct command {
     { "clean", cmd_clean },
     { "filter", cmd_filter },
     { "check", cmd_check },
+    { "index", cmd_index },
     { "help", cmd_help },
 };
 

@@ -98,6 +98,15 @@ const char dd_usage_text[] =
     "Check (findings in the named files only, as path:line: message):\n"
     "      --baseline FILE       accepted findings: do not report them\n"
     "      --write-baseline FILE  write every finding to FILE as accepted, exit 0\n"
+    "      --index DIR.ddx       compare with the documents of this index (dedup\n"
+    "                            index build) instead of the rest of the folders\n"
+    "\n"
+    "Index:\n"
+    "  index build PATH... -o DIR.ddx   a persistent index of the documents\n"
+    "  index add DIR.ddx PATH...        add or update documents (unchanged size\n"
+    "                                   and mtime: not read again)\n"
+    "  index info DIR.ddx               its settings and counts\n"
+    "  index remove DIR.ddx ID...       remove documents by id (their path)\n"
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
     "(scan, check), 2 usage or input error.\n";
@@ -148,6 +157,7 @@ enum {
     OPT_STATS,
     OPT_BASELINE,
     OPT_WRITE_BASELINE,
+    OPT_INDEX,
 };
 
 int dd_options_parse(dd_options *o, int argc, char **argv)
@@ -182,6 +192,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"stats", no_argument, NULL, OPT_STATS},
         {"baseline", required_argument, NULL, OPT_BASELINE},
         {"write-baseline", required_argument, NULL, OPT_WRITE_BASELINE},
+        {"index", required_argument, NULL, OPT_INDEX},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -262,6 +273,10 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         case OPT_WRITE_BASELINE:
             o->write_baseline = optarg;
             o->check_option = "--write-baseline";
+            break;
+        case OPT_INDEX:
+            o->index = optarg;
+            o->check_option = "--index";
             break;
         case 'm':
             if (!strcmp(optarg, "minhash"))

@@ -44,6 +44,7 @@ typedef struct dd_options {
     /* check: */
     const char *baseline;       /* accepted findings */
     const char *write_baseline; /* write the findings there and exit 0 */
+    const char *index;          /* --index DIR.ddx */
     const char *check_option;   /* the first check option given */
     char **paths;
     size_t npaths;

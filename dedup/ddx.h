@@ -1,0 +1,133 @@
+/*
+ * ddx.h - the persistent index (a DIR.ddx folder): an LMDB environment that
+ * remembers documents between runs, for dedup index, check, scan --index and
+ * filter --index.
+ *
+ * It holds, per document: its id (a path), size, mtime, exact key, sizes and
+ * MinHash signature; the LSH band keys of that signature; and the exact keys
+ * of its paragraphs with where they are (line). A header records everything
+ * that must match for two runs to compare documents the same way (format
+ * version, normaliser profile with its ICU and Unicode versions, shingle
+ * size, MinHash values, bands and rows, unit mode, seed or key
+ * fingerprint): opening with other settings is an error naming the first
+ * difference.
+ *
+ * Safety comes from LMDB: every change is one write transaction, so a crash
+ * or kill leaves the index as it was before or after it; any number of
+ * readers (other processes) see a consistent snapshot while one writer
+ * writes. A file that is not an LMDB environment of this format, or is
+ * truncated, is an error, not a crash.
+ *
+ * Not thread-safe: one dd_ddx per thread.
+ */
+#ifndef DD_DDX_H
+#define DD_DDX_H
+
+#include "shingle.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DD_DDX_FORMAT 1
+
+/* What must match between the index and a run. */
+typedef struct dd_ddx_settings {
+    char profile[192];         /* sh_normalizer_profile */
+    uint32_t unit_mode;        /* dd_unit_mode */
+    uint32_t ngram;            /* words per document shingle */
+    uint32_t num_perm;         /* MinHash values */
+    uint32_t bands, rows;      /* LSH */
+    uint64_t seed;             /* hash seed */
+    char key_fingerprint[65];  /* hex of the keyed-hash fingerprint, "" when not keyed */
+} dd_ddx_settings;
+
+/* A document as stored. */
+typedef struct dd_ddx_doc {
+    char *id;          /* its path; owned by the struct when returned by dd_ddx_get */
+    uint64_t size;     /* bytes */
+    int64_t mtime_ns;  /* modification time, nanoseconds since the epoch */
+    sh_key key;        /* exact key of its normalised words */
+    uint32_t words, shingles;
+    uint32_t *minhash; /* num_perm values; owned as id */
+    uint32_t number;   /* its number in the index (given by dd_ddx_put) */
+} dd_ddx_doc;
+
+/* A paragraph of a document: its exact key and its lines. */
+typedef struct dd_ddx_para {
+    sh_key key;
+    uint32_t first_line, last_line;
+} dd_ddx_para;
+
+/* Where a paragraph was seen. */
+typedef struct dd_ddx_place {
+    uint32_t doc; /* document number */
+    uint32_t first_line, last_line;
+} dd_ddx_place;
+
+typedef struct dd_ddx_counts {
+    uint64_t docs, paragraphs, band_entries;
+    uint64_t map_bytes; /* size of the LMDB data file */
+} dd_ddx_counts;
+
+typedef struct dd_ddx dd_ddx;
+
+/* Creates a new index at path (a folder that must not exist or be empty)
+ * with settings s. NULL and *err (a new message, "PATH: why") on failure. */
+dd_ddx *dd_ddx_create(const char *path, const dd_ddx_settings *s, char **err);
+
+/* Opens an existing index, for reading only or for writing too. When want
+ * is not NULL, its settings must equal the index's: otherwise NULL and *err
+ * names the first difference, e.g. "PATH: built with --ngram 5, not 4".
+ * Not an index, a newer format, a truncated or damaged file: NULL and *err. */
+dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, char **err);
+
+void dd_ddx_close(dd_ddx *x);
+
+/* The settings recorded in the index. */
+const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x);
+
+/* Writes: between dd_ddx_begin and dd_ddx_commit, one LMDB write
+ * transaction; nothing is visible to readers before the commit, and a
+ * crash before it leaves the index as it was. dd_ddx_abort drops the
+ * changes. All return false with *err on failure (the transaction is then
+ * aborted). */
+bool dd_ddx_begin(dd_ddx *x, char **err);
+bool dd_ddx_commit(dd_ddx *x, char **err);
+void dd_ddx_abort(dd_ddx *x);
+
+/* Inside a write transaction: stores document d (d->number is set) with its
+ * band keys (bands of them, as computed by the caller from the signature)
+ * and its paragraphs; a document with the same id is replaced. */
+bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_ddx_para *paras,
+                size_t nparas, char **err);
+
+/* Inside a write transaction: removes the document with this id, its band
+ * entries and its paragraphs. *found says whether it was there. */
+bool dd_ddx_remove(dd_ddx *x, const char *id, bool *found, char **err);
+
+/* Reads (inside a write transaction, or each on a fresh read snapshot): */
+
+/* The document with this id: true and *d filled (free with
+ * dd_ddx_doc_free), false when absent (*err NULL) or on error (*err set). */
+bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err);
+/* The same by number. */
+bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err);
+void dd_ddx_doc_free(dd_ddx_doc *d);
+
+/* The numbers of the documents that share at least one of the bands band
+ * keys, each once, in increasing order, in *out (grown; *cap its capacity).
+ * Returns how many, or -1 with *err. */
+long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
+                       size_t *cap, char **err);
+
+/* The places of a paragraph key, in increasing document order, at most max
+ * of them. Returns how many, or -1 with *err. */
+long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err);
+
+/* Calls fn for every document, in id order, until it returns false. */
+bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ctx, char **err);
+
+bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * index.c - dedup index build|add|info|remove: the persistent index (ddx.c).
+ *
+ *   dedup index build PATH... -o DIR.ddx   a new index of the documents
+ *   dedup index add DIR.ddx PATH...        add or update documents
+ *   dedup index info DIR.ddx               settings and counts
+ *   dedup index remove DIR.ddx ID...       remove documents by id
+ *
+ * build and add sign each document as scan does (document.c, near.c) and
+ * store it in one write transaction, so an interrupted run changes nothing.
+ * A document whose id is already indexed with the same size and mtime is
+ * not read again.
+ */
+#include "commands.h"
+#include "ddx.h"
+#include "index_settings.h"
+#include "input.h"
+#include "options.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char index_usage[] =
+    "Usage: dedup index build PATH... -o DIR.ddx\n"
+    "       dedup index add DIR.ddx PATH...\n"
+    "       dedup index info DIR.ddx\n"
+    "       dedup index remove DIR.ddx ID...\n";
+
+/* Adds (or updates) the documents under paths to x, inside its write
+ * transaction. Returns the number of problems; *added and *skipped count. */
+static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_t npaths,
+                       size_t *added, size_t *skipped)
+{
+    dd_inputs in = {0};
+    int problems = dd_inputs_collect(&in, paths, npaths);
+    dd_analyzer a;
+    if (!dd_analyzer_init(&a, o->unit, DD_SEED)) {
+        dd_inputs_free(&in);
+        return problems + 1;
+    }
+    dd_signatures sigs;
+    if (!dd_signatures_init(&sigs, &o->near, DD_SEED)) {
+        dd_analyzer_free(&a);
+        dd_inputs_free(&in);
+        return problems + 1;
+    }
+    sh_buf text = {0};
+    dd_doc doc = {0};
+    uint64_t *keys = dd_malloc((o->near.bands + o->near.hamming + 2) * sizeof *keys);
+    dd_ddx_para *paras = NULL;
+    size_t paras_cap = 0;
+    for (size_t i = 0; i < in.n; i++) {
+        const dd_input *d = &in.v[i];
+        if (d->is_stdin) {
+            dd_error("index: standard input has no path to index it by");
+            problems++;
+            continue;
+        }
+        struct stat st;
+        if (stat(d->path, &st) != 0) {
+            char *p = dd_printable(d->id);
+            dd_error("%s: cannot stat", p);
+            free(p);
+            problems++;
+            continue;
+        }
+        int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        dd_ddx_doc old = {0};
+        char *err = NULL;
+        if (dd_ddx_get(x, d->id, &old, &err)) {
+            bool same = old.size == (uint64_t)st.st_size && old.mtime_ns == mtime_ns;
+            dd_ddx_doc_free(&old);
+            if (same) {
+                (*skipped)++;
+                continue;
+            }
+        } else if (err) {
+            dd_error("%s", err);
+            free(err);
+            problems++;
+            break;
+        }
+        if (!dd_input_read(d, &text)) {
+            problems++;
+            continue;
+        }
+        sh_status s = dd_analyze(&a, text.data, text.len, &doc);
+        if (s != SH_OK) {
+            if (s != SH_ERR_BAD_UTF8 || dd_input_check_text(d, text.data, text.len)) {
+                char *p = dd_printable(d->id);
+                dd_error("%s: %s", p, sh_status_str(s));
+                free(p);
+            }
+            problems++;
+            continue;
+        }
+        dd_signatures_add(&sigs, &doc.words, doc.key, DD_SEED);
+        size_t n = sigs.n - 1, nkeys = dd_signature_keys(&sigs, n, keys);
+        (void)nkeys;
+        dd_grow(&paras, &paras_cap, doc.nunits + 1, sizeof *paras);
+        for (size_t u = 0; u < doc.nunits; u++)
+            paras[u] = (dd_ddx_para){doc.units[u].key, (uint32_t)doc.units[u].first_line,
+                                     (uint32_t)doc.units[u].last_line};
+        dd_ddx_doc rec = {.id = d->id,
+                          .size = (uint64_t)st.st_size,
+                          .mtime_ns = mtime_ns,
+                          .key = doc.key,
+                          .words = sigs.docs[n].words,
+                          .shingles = sigs.docs[n].shingles,
+                          .minhash = sigs.minhash + n * o->near.num_perm};
+        if (!dd_ddx_put(x, &rec, keys, paras, doc.nunits, &err)) {
+            dd_error("%s", err);
+            free(err);
+            problems++;
+            break;
+        }
+        (*added)++;
+    }
+    free(paras);
+    free(keys);
+    dd_doc_free(&doc);
+    sh_buf_free(&text);
+    dd_signatures_free(&sigs);
+    dd_analyzer_free(&a);
+    dd_inputs_free(&in);
+    return problems;
+}
+
+/* Opens (or creates) the index and runs fn in one write transaction. */
+static int index_write(const char *ddx, bool create, const dd_options *o, char *const *paths,
+                       size_t npaths)
+{
+    dd_ddx_settings want;
+    if (!dd_index_settings(o, &want))
+        return DD_EXIT_ERROR;
+    char *err = NULL;
+    dd_ddx *x = create ? dd_ddx_create(ddx, &want, &err) : dd_ddx_open(ddx, true, &want, &err);
+    if (!x || !dd_ddx_begin(x, &err)) {
+        dd_error("%s", err);
+        free(err);
+        dd_ddx_close(x);
+        return DD_EXIT_ERROR;
+    }
+    size_t added = 0, skipped = 0;
+    int problems = index_paths(x, o, paths, npaths, &added, &skipped);
+    if (problems) {
+        dd_ddx_abort(x);
+        dd_ddx_close(x);
+        dd_error("%s: nothing changed (%d problem%s)", ddx, problems, problems == 1 ? "" : "s");
+        return DD_EXIT_ERROR;
+    }
+    if (!dd_ddx_commit(x, &err)) {
+        dd_error("%s", err);
+        free(err);
+        dd_ddx_close(x);
+        return DD_EXIT_ERROR;
+    }
+    dd_ddx_counts c;
+    if (dd_ddx_counts_of(x, &c, &err))
+        fprintf(stderr, "dedup index: %s: %zu documents signed, %zu unchanged; %llu in the index\n",
+                ddx, added, skipped, (unsigned long long)c.docs);
+    free(err);
+    dd_ddx_close(x);
+    return DD_EXIT_CLEAN;
+}
+
+static int index_info(const char *ddx)
+{
+    char *err = NULL;
+    dd_ddx *x = dd_ddx_open(ddx, false, NULL, &err);
+    dd_ddx_counts c;
+    if (!x || !dd_ddx_counts_of(x, &c, &err)) {
+        dd_error("%s", err);
+        free(err);
+        dd_ddx_close(x);
+        return DD_EXIT_ERROR;
+    }
+    const dd_ddx_settings *s = dd_ddx_settings_of(x);
+    printf("index: %s\n", ddx);
+    printf("format: %d\n", DD_DDX_FORMAT);
+    printf("normaliser: %s\n", s->profile);
+    printf("unit: %s\n", s->unit_mode ? "block" : "line");
+    printf("ngram: %u\n", s->ngram);
+    printf("num-perm: %u\n", s->num_perm);
+    printf("bands x rows: %u x %u\n", s->bands, s->rows);
+    printf("seed: %llu\n", (unsigned long long)s->seed);
+    printf("key: %s\n", s->key_fingerprint[0] ? s->key_fingerprint : "none");
+    printf("documents: %llu\n", (unsigned long long)c.docs);
+    printf("paragraphs: %llu\n", (unsigned long long)c.paragraphs);
+    printf("band entries: %llu\n", (unsigned long long)c.band_entries);
+    printf("size: %llu bytes\n", (unsigned long long)c.map_bytes);
+    dd_ddx_close(x);
+    return DD_EXIT_CLEAN;
+}
+
+static int index_remove(const char *ddx, char *const *ids, size_t n)
+{
+    char *err = NULL;
+    dd_ddx *x = dd_ddx_open(ddx, true, NULL, &err);
+    if (!x || !dd_ddx_begin(x, &err)) {
+        dd_error("%s", err);
+        free(err);
+        dd_ddx_close(x);
+        return DD_EXIT_ERROR;
+    }
+    int missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        if (!dd_ddx_remove(x, ids[i], &found, &err)) {
+            dd_error("%s", err);
+            free(err);
+            dd_ddx_abort(x);
+            dd_ddx_close(x);
+            return DD_EXIT_ERROR;
+        }
+        if (!found) {
+            char *p = dd_printable(ids[i]);
+            dd_error("%s: not in the index %s", p, ddx);
+            free(p);
+            missing++;
+        }
+    }
+    if (missing) {
+        dd_ddx_abort(x);
+        dd_ddx_close(x);
+        dd_error("%s: nothing removed", ddx);
+        return DD_EXIT_ERROR;
+    }
+    bool ok = dd_ddx_commit(x, &err);
+    if (!ok) {
+        dd_error("%s", err);
+        free(err);
+    }
+    dd_ddx_close(x);
+    return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
+}
+
+int cmd_index(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(index_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "build") && strcmp(sub, "add") && strcmp(sub, "info") &&
+        strcmp(sub, "remove")) {
+        dd_error("index: '%s' is not build, add, info or remove", sub);
+        fputs(index_usage, stderr);
+        return DD_EXIT_ERROR;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "index %s", sub);
+    char **args = dd_malloc((size_t)argc * sizeof *args);
+    args[0] = name;
+    for (int i = 2; i < argc; i++)
+        args[i - 1] = argv[i];
+    dd_options o;
+    int status = dd_options_parse(&o, argc - 1, args);
+    if (status < 0) {
+        if (!strcmp(sub, "build")) {
+            if (!o.output) {
+                dd_error("index build: -o DIR.ddx names the index to create");
+                status = DD_EXIT_ERROR;
+            } else {
+                status = index_write(o.output, true, &o, o.paths, o.npaths);
+            }
+        } else if (o.output) {
+            dd_error("index %s: -o is an option of index build", sub);
+            status = DD_EXIT_ERROR;
+        } else if (!strcmp(sub, "info")) {
+            status = o.npaths == 1 ? index_info(o.paths[0])
+                                   : (dd_error("index info: give one DIR.ddx"), DD_EXIT_ERROR);
+        } else if (o.npaths < 2) {
+            dd_error("index %s: give DIR.ddx and at least one %s", sub,
+                     strcmp(sub, "add") ? "ID" : "PATH");
+            status = DD_EXIT_ERROR;
+        } else if (!strcmp(sub, "add")) {
+            status = index_write(o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
+        } else {
+            status = index_remove(o.paths[0], o.paths + 1, o.npaths - 1);
+        }
+    }
+    free(args);
+    return status;
+}

@@ -1,0 +1,30 @@
+/*
+ * index_settings.c - see index_settings.h.
+ */
+#include "index_settings.h"
+
+#include "document.h"
+#include "util.h"
+
+#include <string.h>
+
+bool dd_index_settings(const dd_options *o, dd_ddx_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    if (o->near.method != DD_METHOD_MINHASH) {
+        dd_error("the index holds MinHash signatures: --method simhash cannot use it");
+        return false;
+    }
+    dd_analyzer a;
+    if (!dd_analyzer_init(&a, o->unit, DD_SEED))
+        return false;
+    snprintf(s->profile, sizeof s->profile, "%s", sh_normalizer_profile(a.norm));
+    dd_analyzer_free(&a);
+    s->unit_mode = (uint32_t)o->unit;
+    s->ngram = (uint32_t)o->near.ngram;
+    s->num_perm = (uint32_t)o->near.num_perm;
+    s->bands = (uint32_t)o->near.bands;
+    s->rows = (uint32_t)o->near.rows;
+    s->seed = DD_SEED;
+    return true;
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# dedup index: build, add, remove, info round trip; settings that do not
+# match; damaged index files; and SIGKILL during add, 50 times.
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 2
+cp -r "$FIXTURES/seeds" seeds
+cp -r "$FIXTURES/variants" variants
+rm -f variants/README.md
+
+expect_status "build an index of the seeds" 0 "$DEDUP" index build seeds -o seeds.ddx
+"$DEDUP" index info seeds.ddx >info 2>&1
+expect_grep "info: documents" "documents: 5" info
+expect_grep "info: settings" "bands x rows: 64 x 2" info
+expect_grep "info: normaliser profile" "normaliser: sh-norm/1 nfkc_cf+marks+format+arabic+digits+punct+space icu/" info
+expect_status "add the variants" 0 "$DEDUP" index add seeds.ddx variants
+"$DEDUP" index info seeds.ddx >info 2>&1
+expect_grep "now nine documents" "documents: 9" info
+"$DEDUP" index add seeds.ddx seeds variants 2>add.err
+expect_grep "unchanged files are not signed again" "0 documents signed, 9 unchanged" add.err
+expect_status "remove one" 0 "$DEDUP" index remove seeds.ddx variants/004_truncated.txt
+"$DEDUP" index info seeds.ddx >info 2>&1
+expect_grep "eight left" "documents: 8" info
+expect_status "removing an id that is not there is an error" 2 "$DEDUP" index remove seeds.ddx nothere.txt
+expect_grep "and names it" "nothere.txt: not in the index seeds.ddx" "$T/err"
+
+# Other settings: a clear error naming the option.
+expect_status "add with another --ngram fails" 2 "$DEDUP" index add --ngram 4 seeds.ddx seeds
+expect_grep "naming the mismatch" "seeds.ddx: built with --ngram 5, not 4" "$T/err"
+expect_status "add with another --num-perm fails" 2 "$DEDUP" index add --num-perm 64 seeds.ddx seeds
+expect_grep "naming it" "seeds.ddx: built with --num-perm 128, not 64" "$T/err"
+expect_status "build over an existing index fails" 2 "$DEDUP" index build seeds -o seeds.ddx
+
+# dedup check --index: the named files against the index.
+"$DEDUP" index build seeds -o check.ddx 2>/dev/null
+cp variants/000_syndicated.txt new.txt
+"$DEDUP" check --index check.ddx new.txt >out 2>&1
+st=$?
+[ $st = 1 ] && ok "check --index: a syndicated copy of an indexed article is found (exit 1)" \
+    || not_ok "check --index: a syndicated copy of an indexed article is found (exit 1)" "exit $st: $(cat out)"
+expect_grep "with exact similarities (the indexed file is there)" \
+    "new.txt:1: near-duplicate of seeds/000_bd77016b1ff7f277.txt (jaccard 0.77, containment 0.89) (see seeds/000_bd77016b1ff7f277.txt:1)" out
+[ "$(wc -l <out)" = 1 ] && ok "a copy's paragraphs are not listed one by one" || not_ok "a copy's paragraphs are not listed one by one" "$(cat out)"
+printf 'A paragraph written for this test, found in no article at all.\n' >para.txt
+sed -n 3p seeds/000_bd77016b1ff7f277.txt >>para.txt
+"$DEDUP" check --index check.ddx para.txt >out 2>&1
+expect_grep "a paragraph copied from an indexed article" \
+    "para.txt:2: line 2 repeats seeds/000_bd77016b1ff7f277.txt:3 (12 words) (see seeds/000_bd77016b1ff7f277.txt:3)" out
+"$DEDUP" check --index check.ddx seeds/001_0546f77b3de22a26.txt >out 2>&1
+expect_grep "an indexed file is not a copy of its own entry" \
+    "seeds/001_0546f77b3de22a26.txt:13: line 13 repeats seeds/001_0546f77b3de22a26.txt:12" out
+grep -q "near-duplicate\|exact duplicate" out && not_ok "and is not a duplicate of itself" "$(cat out)" \
+    || ok "and is not a duplicate of itself"
+expect_status "check --index with another --ngram fails" 2 "$DEDUP" check --index check.ddx --ngram 4 new.txt
+expect_grep "naming it" "check.ddx: built with --ngram 5, not 4" "$T/err"
+
+# Damaged index files: errors, not crashes.
+echo garbage >file.ddx
+expect_status "a file instead of an index" 2 "$DEDUP" index info file.ddx
+expect_grep "is not an index" "file.ddx: not a dedup index" "$T/err"
+mkdir junk.ddx && head -c 20000 /dev/urandom >junk.ddx/data.mdb
+expect_status "random bytes" 2 "$DEDUP" index info junk.ddx
+expect_grep "are not an index" "junk.ddx: not a dedup index" "$T/err"
+mkdir cut.ddx && head -c 9000 seeds.ddx/data.mdb >cut.ddx/data.mdb
+expect_status "a truncated index" 2 "$DEDUP" index info cut.ddx
+expect_grep "is reported truncated" "cut.ddx: not a dedup index (data.mdb is truncated)" "$T/err"
+mkdir empty.ddx
+expect_status "an empty folder" 2 "$DEDUP" index info empty.ddx
+
+# SIGKILL during add, 50 times: the index always opens, with the documents
+# of before or of after the add, never something else. Each round adds 150
+# new files, so before and after differ; the kill comes 0 to 80 ms after
+# the start, and the test wants both outcomes seen.
+"$DEDUP" index build seeds -o kill.ddx 2>/dev/null
+bad=0 old=0 new=0
+for round in $(seq 1 50); do
+    mkdir -p "many/$round"
+    awk -v r="$round" -v dir="many/$round" 'BEGIN {
+        for (i = 1; i <= 150; i++) {
+            line = "round " r " document " i ":"
+            for (k = i; k < i + 60; k++) line = line " " k
+            print line > (dir "/" i ".txt")
+        }
+    }'
+    before=$("$DEDUP" index info kill.ddx 2>/dev/null | sed -n 's/^documents: //p')
+    "$DEDUP" index add kill.ddx "many/$round" 2>/dev/null &
+    pid=$!
+    sleep "0.0$((RANDOM % 8))$((RANDOM % 10))"
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    after=$("$DEDUP" index info kill.ddx 2>"$T/kill.err" | sed -n 's/^documents: //p')
+    if [ "$after" = "$before" ]; then
+        old=$((old + 1))
+    elif [ "$after" = $((before + 150)) ]; then
+        new=$((new + 1))
+    else
+        bad=$((bad + 1))
+        echo "round $round: before $before, after '$after': $(cat "$T/kill.err")" >>kill.log
+    fi
+done
+[ $bad = 0 ] && [ $old -ge 5 ] && [ $new -ge 5 ] \
+    && ok "SIGKILL during add, 50 times: the index opens with the documents of before ($old) or after ($new)" \
+    || not_ok "SIGKILL during add, 50 times: the index opens with the documents of before or after" \
+        "before $old, after $new, other $bad: $(cat kill.log 2>/dev/null)"
+finish
