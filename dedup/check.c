@@ -267,7 +267,8 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
     uint64_t *mine = NULL, *theirs = NULL;
     size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
     bool have_mine = false, duplicate = false;
-    for (long k = 0; k < ncand && ok; k++) {
+    /* The earliest indexed document it copies is reported, not every one. */
+    for (long k = 0; k < ncand && ok && !duplicate; k++) {
         if (cands[k] == self || !dd_ddx_get_number(x, cands[k], &d, &err)) {
             ok = err == NULL;
             continue;
