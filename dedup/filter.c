@@ -10,6 +10,7 @@
  */
 #include "commands.h"
 #include "history.h"
+#include "index_settings.h"
 #include "jsonl.h"
 #include "options.h"
 #include "stream.h"
@@ -25,7 +26,7 @@
 #include <unistd.h>
 
 typedef struct filter_stats {
-    uint64_t records, kept, exact, near, malformed_skipped, malformed_dropped;
+    uint64_t records, kept, exact, near, indexed, malformed_skipped, malformed_dropped;
     uint64_t repeats, boilerplate, near_repeats;
     uint64_t bytes_in, bytes_removed;
 } filter_stats;
@@ -136,8 +137,14 @@ static char *annotation(const filter *f, uint64_t rec)
         json_object_set_new(a, "cluster", json_integer((json_int_t)f->recno[rec]));
     } else {
         json_object_set_new(a, "kept", json_false());
-        json_object_set_new(a, "cluster", json_integer((json_int_t)f->recno[v->of]));
-        json_object_set_new(a, "duplicate_of", id_json(f, v->of));
+        if (v->of_index) { /* a copy of a document of --index */
+            json_object_set_new(a, "cluster", json_null());
+            json_object_set_new(a, "duplicate_of", json_string(v->of_index));
+            json_object_set_new(a, "in_index", json_true());
+        } else {
+            json_object_set_new(a, "cluster", json_integer((json_int_t)f->recno[v->of]));
+            json_object_set_new(a, "duplicate_of", id_json(f, v->of));
+        }
         json_object_set_new(a, "exact", json_boolean(v->kind == DD_RECORD_EXACT));
         if (f->o->near.method == DD_METHOD_SIMHASH) {
             json_object_set_new(a, "hamming", json_integer(v->hamming));
@@ -153,7 +160,10 @@ static char *annotation(const filter *f, uint64_t rec)
         for (size_t i = 0; i < v->nremoved; i++) {
             const dd_removal *r = &v->removed[i];
             json_t *of = json_object();
-            json_object_set_new(of, "record", id_json(f, r->of_record));
+            if (r->of_index)
+                json_object_set_new(of, "index", json_string(r->of_index));
+            else
+                json_object_set_new(of, "record", id_json(f, r->of_record));
             json_object_set_new(of, "lines", json_pack("[I,I]", (json_int_t)r->of_first_line,
                                                        (json_int_t)r->of_last_line));
             json_t *item = json_pack("{s:s,s:[I,I],s:o}", "kind", removal_name(r->kind), "lines",
@@ -234,6 +244,8 @@ static void count_verdict(filter *f)
         f->stats.exact++;
     else if (v->kind == DD_RECORD_NEAR)
         f->stats.near++;
+    if (v->of_index)
+        f->stats.indexed++;
     for (size_t i = 0; i < v->nremoved; i++) {
         if (v->removed[i].kind == DD_REMOVED_REPEAT)
             f->stats.repeats++;
@@ -612,8 +624,11 @@ static void print_stats(const filter *f)
                    (f->o->annotate ? s->exact + s->near : 0);
     fprintf(stderr, "dedup filter: %llu records in, %llu out\n", (unsigned long long)s->records,
             (unsigned long long)out);
-    fprintf(stderr, "  duplicates: %llu exact, %llu near\n", (unsigned long long)s->exact,
+    fprintf(stderr, "  duplicates: %llu exact, %llu near", (unsigned long long)s->exact,
             (unsigned long long)s->near);
+    if (f->o->index)
+        fprintf(stderr, " (%llu of them of indexed documents)", (unsigned long long)s->indexed);
+    fputc('\n', stderr);
     fprintf(stderr, "  paragraphs removed: %llu repeats, %llu boilerplate, %llu near-repeats\n",
             (unsigned long long)s->repeats, (unsigned long long)s->boilerplate,
             (unsigned long long)s->near_repeats);
@@ -656,7 +671,17 @@ int cmd_filter(int argc, char **argv)
     f.start = f.last_progress = now();
     f.progress = isatty(STDERR_FILENO);
     dd_history_params hp = {o.near, o.min_words, o.boilerplate_df, o.para_threshold,
-                            o.clean_paragraphs, DD_SEED};
+                            o.clean_paragraphs, DD_SEED, NULL};
+    if (o.index) {
+        dd_ddx_settings want;
+        char *err = NULL;
+        if (!dd_index_settings(&o, &want) || !(hp.index = dd_ddx_open(o.index, false, &want, &err))) {
+            if (err)
+                dd_error("%s", err);
+            free(err);
+            return DD_EXIT_ERROR;
+        }
+    }
     if (!dd_analyzer_init(&f.analyzer, o.unit, DD_SEED))
         return DD_EXIT_ERROR;
     f.history = dd_history_new(&hp);
@@ -707,6 +732,7 @@ int cmd_filter(int argc, char **argv)
 
     dd_writer_free(f.out);
     dd_history_free(f.history);
+    dd_ddx_close(hp.index);
     dd_analyzer_free(&f.analyzer);
     dd_doc_free(&f.doc);
     dd_verdict_free(&f.verdict);

@@ -57,6 +57,10 @@ struct dd_history {
     size_t removed_cap;
     dd_unit_sets sets;
     dd_near_unit_list near;
+    uint64_t *index_keys; /* band keys of the record, for the index */
+    size_t index_keys_cap;
+    uint32_t *index_cands;
+    size_t index_cands_cap;
 };
 
 /* ------------------------------------------------ the window of shingle sets */
@@ -160,11 +164,24 @@ void dd_history_free(dd_history *h)
     free(h->removed);
     dd_unit_sets_free(&h->sets);
     free(h->near.v);
+    free(h->index_keys);
+    free(h->index_cands);
     free(h);
+}
+
+/* Frees what the verdict owns of its last record. */
+static void verdict_clear(dd_verdict *v)
+{
+    free(v->of_index);
+    v->of_index = NULL;
+    for (size_t i = 0; i < v->nremoved; i++)
+        free(v->removed[i].of_index);
+    v->nremoved = 0;
 }
 
 void dd_verdict_free(dd_verdict *v)
 {
+    verdict_clear(v);
     free(v->removed);
     memset(v, 0, sizeof *v);
 }
@@ -232,13 +249,13 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
         if (e->docs >= df && e->words >= min_words) {
             add_removal(v, (dd_removal){doc->units[u].first_line, doc->units[u].last_line,
                                         DD_REMOVED_BOILERPLATE, e->first_rec, e->first_line,
-                                        e->last_line, 1.0, 1.0});
+                                        e->last_line, 1.0, 1.0, NULL});
             h->removed[u] = true;
             k++;
             continue;
         }
         dd_removal r = {doc->units[u].first_line, doc->units[u].last_line, DD_REMOVED_REPEAT,
-                        e->first_rec, e->first_line, e->last_line, 1.0, 1.0};
+                        e->first_rec, e->first_line, e->last_line, 1.0, 1.0, NULL};
         uint64_t words = e->words;
         size_t j = k + 1;
         uint32_t src = e->first_unit;
@@ -265,6 +282,33 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
         k = j;
     }
 
+    /* Paragraphs found in the index, not removed yet. */
+    if (h->p.index) {
+        dd_ddx_place places[64];
+        for (size_t u = 0; u < n; u++) {
+            const dd_unit *unit = &doc->units[u];
+            if (h->removed[u] || unit->words < min_words)
+                continue;
+            char *err = NULL;
+            long np = dd_ddx_paragraph(h->p.index, unit->key, places, 64, &err);
+            dd_ddx_doc d;
+            if (np <= 0 || !dd_ddx_get_number(h->p.index, places[0].doc, &d, &err)) {
+                free(err);
+                continue;
+            }
+            uint32_t docs = 1;
+            for (long k = 1; k < np; k++)
+                docs += places[k].doc != places[k - 1].doc;
+            dd_removal r = {unit->first_line, unit->last_line,
+                            docs + 1 >= df ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
+                            places[0].first_line, places[0].last_line, 1.0, 1.0, d.id};
+            d.id = NULL;
+            dd_ddx_doc_free(&d);
+            add_removal(v, r);
+            h->removed[u] = true;
+        }
+    }
+
     /* Near-repeats inside the record. */
     h->near.n = 0;
     dd_unit_sets_compute(&h->sets, doc, h->p.seed);
@@ -276,15 +320,61 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
         const dd_unit *at = &doc->units[nu->unit], *of = &doc->units[nu->of];
         add_removal(v, (dd_removal){at->first_line, at->last_line, DD_REMOVED_NEAR, rec,
                                     of->first_line, of->last_line, nu->jaccard,
-                                    nu->containment});
+                                    nu->containment, NULL});
         h->removed[nu->unit] = true;
     }
     if (v->nremoved > 1)
         qsort(v->removed, v->nremoved, sizeof *v->removed, compare_removals);
 }
 
+/* Is record rec a copy of a document of the index? Decided on the
+ * signatures (the indexed texts are not at hand), as --verify estimate. */
+static bool copy_of_indexed(dd_history *h, uint32_t rec, dd_verdict *v)
+{
+    const dd_signatures *s = &h->sigs;
+    const dd_near_params *p = &h->p.near;
+    dd_grow(&h->index_keys, &h->index_keys_cap, p->bands + p->hamming + 2,
+            sizeof *h->index_keys);
+    size_t nkeys = dd_signature_keys(s, rec, h->index_keys);
+    char *err = NULL;
+    long n = dd_ddx_candidates(h->p.index, h->index_keys, nkeys, &h->index_cands,
+                               &h->index_cands_cap, &err);
+    free(err);
+    const uint32_t *sig = s->minhash + (size_t)rec * p->num_perm;
+    for (long k = 0; k < n; k++) {
+        dd_ddx_doc d;
+        if (!dd_ddx_get_number(h->p.index, h->index_cands[k], &d, &err)) {
+            free(err);
+            continue;
+        }
+        bool exact = sh_key_equal(d.key, s->docs[rec].key);
+        unsigned same = 0;
+        for (unsigned long i = 0; i < p->num_perm; i++)
+            same += sig[i] == d.minhash[i];
+        double j = exact ? 1.0 : (double)same / (double)p->num_perm;
+        double a = s->docs[rec].shingles, b = d.shingles, small = a < b ? a : b;
+        double c = exact ? 1.0 : small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
+        if (c > 1)
+            c = 1;
+        if (exact || j >= p->threshold ||
+            (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles)) {
+            v->kind = exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+            v->of_index = d.id;
+            d.id = NULL;
+            v->jaccard = j;
+            v->containment = c;
+            v->estimated = !exact;
+            dd_ddx_doc_free(&d);
+            return true;
+        }
+        dd_ddx_doc_free(&d);
+    }
+    return false;
+}
+
 void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
 {
+    verdict_clear(v);
     v->kind = DD_RECORD_KEPT;
     v->of = 0;
     v->jaccard = v->containment = 0;
@@ -294,6 +384,8 @@ void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
 
     dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.seed);
     uint32_t rec = (uint32_t)(h->sigs.n - 1);
+    if (h->p.index && h->p.near.enabled && doc->words.n && copy_of_indexed(h, rec, v))
+        return; /* not placed: later copies find the indexed document too */
     if (h->placer) {
         bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
         if (exact_sets)

@@ -18,6 +18,7 @@
 #ifndef DD_HISTORY_H
 #define DD_HISTORY_H
 
+#include "ddx.h"
 #include "document.h"
 #include "near.h"
 
@@ -35,6 +36,10 @@ typedef struct dd_history_params {
     double para_threshold;
     bool clean_paragraphs; /* false: paragraphs are never removed */
     uint64_t seed;
+    /* An earlier corpus (--index), or NULL: records are also compared with
+     * its documents (on signature estimates) and paragraphs found in it are
+     * removed. The caller owns it; its settings match near. */
+    dd_ddx *index;
 } dd_history_params;
 
 typedef enum dd_verdict_kind {
@@ -56,6 +61,7 @@ typedef struct dd_removal {
     uint64_t of_record; /* where the lines it repeats are: record (0-based) */
     size_t of_first_line, of_last_line;
     double jaccard, containment; /* DD_REMOVED_NEAR */
+    char *of_index; /* or, instead of of_record, an indexed document's id (owned) */
 } dd_removal;
 
 typedef struct dd_verdict {
@@ -63,6 +69,7 @@ typedef struct dd_verdict {
     /* DD_RECORD_EXACT, DD_RECORD_NEAR: the kept record (0-based) it is a
      * copy of, and the similarity to it */
     uint64_t of;
+    char *of_index; /* ... or the id of an indexed document (owned), NULL */
     double jaccard, containment;
     unsigned hamming; /* --method simhash */
     bool estimated;   /* decided on signature estimates, not exact sets */

@@ -92,6 +92,8 @@ const char dd_usage_text[] =
     "                            is written through unchanged, or is dropped\n"
     "      --max-record MB       longest record accepted (default 1024)\n"
     "      --stats               print counts and speed on standard error\n"
+    "      --index DIR.ddx       also drop copies of the documents of this index\n"
+    "                            and remove paragraphs found in them\n"
     "  With filter, --verify exact (the default) uses the shingle sets of the\n"
     "  last 4096 records; older ones are compared on estimates.\n"
     "\n"
@@ -274,10 +276,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             o->write_baseline = optarg;
             o->check_option = "--write-baseline";
             break;
-        case OPT_INDEX:
-            o->index = optarg;
-            o->check_option = "--index";
-            break;
+        case OPT_INDEX: o->index = optarg; break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
                 n->method = DD_METHOD_MINHASH;
@@ -395,6 +394,8 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         return usage_error(cmd, "%s is an option of filter", o->filter_option);
     if (strcmp(cmd, "check") && o->check_option)
         return usage_error(cmd, "%s is an option of check", o->check_option);
+    if (o->index && strcmp(cmd, "check") && strcmp(cmd, "filter"))
+        return usage_error(cmd, "%s", "--index is an option of check and filter");
     if (o->npaths == 0 && strcmp(cmd, "filter"))
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return -1;

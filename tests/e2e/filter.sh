@@ -251,6 +251,25 @@ st=$?
 expect_grep "--stats: records in and out" "dedup filter: 10 records in, 5 out" "$T/stats"
 expect_grep "--stats: duplicates by kind" "duplicates: 1 exact, 4 near" "$T/stats"
 
+# --index: records are checked against an earlier corpus too.
+"$DEDUP" index build seeds -o "$T/seeds.ddx" 2>/dev/null
+tail -n 5 "$T/docs.jsonl" >"$T/later.jsonl" # the copies and the exact copy of 001
+"$DEDUP" filter --index "$T/seeds.ddx" --stats "$T/later.jsonl" >"$T/later.out" 2>"$T/later.err"
+st=$?
+[ $st = 0 ] && [ ! -s "$T/later.out" ] && ok "--index: copies of indexed documents are dropped" \
+    || not_ok "--index: copies of indexed documents are dropped" "exit $st: $(cat "$T/later.err") $(head -c 300 "$T/later.out")"
+expect_grep "--index: --stats counts them" "duplicates: 1 exact, 4 near (5 of them of indexed documents)" "$T/later.err"
+"$DEDUP" filter --index "$T/seeds.ddx" --annotate --id-field id "$T/later.jsonl" >"$T/later-ann" 2>&1
+python3 -c '
+import json, sys
+for l in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(l); d = r["dedup"]
+    print(r["id"], d["kept"], d["duplicate_of"], d.get("in_index"), d["exact"])' "$T/later-ann" >"$T/later-check"
+expect_grep "--annotate names the indexed document" "doc-06 False seeds/000_bd77016b1ff7f277.txt True False" "$T/later-check"
+expect_grep "and an exact copy as exact" "doc-10 False seeds/001_0546f77b3de22a26.txt True True" "$T/later-check"
+expect_status "--index with other settings fails" 2 "$DEDUP" filter --index "$T/seeds.ddx" --ngram 4 "$T/later.jsonl"
+expect_grep "naming the option" "seeds.ddx: built with --ngram 5, not 4" "$T/err"
+
 # Options that do not fit.
 expect_status "--annotate with --lines is refused" 2 "$DEDUP" filter --annotate --lines "$T/lines.txt"
 expect_status "--keep longest is refused by filter" 2 "$DEDUP" filter --keep longest "$T/lines.txt"

@@ -53,6 +53,24 @@ grep -q "near-duplicate\|exact duplicate" out && not_ok "and is not a duplicate 
 expect_status "check --index with another --ngram fails" 2 "$DEDUP" check --index check.ddx --ngram 4 new.txt
 expect_grep "naming it" "check.ddx: built with --ngram 5, not 4" "$T/err"
 
+# Two checks read the index while an add writes to it.
+mkdir -p bulk
+awk -v dir=bulk 'BEGIN { for (i = 1; i <= 400; i++) { line = "bulk document " i ":"
+    for (k = i; k < i + 80; k++) line = line " w" k; print line > (dir "/" i ".txt") } }'
+"$DEDUP" index add check.ddx bulk 2>/dev/null &
+adder=$!
+"$DEDUP" check --index check.ddx new.txt >c1 2>&1 &
+c1=$!
+"$DEDUP" check --index check.ddx new.txt >c2 2>&1
+s2=$?
+wait $c1
+s1=$?
+wait $adder
+sa=$?
+[ $s1 = 1 ] && [ $s2 = 1 ] && [ $sa = 0 ] && grep -q "near-duplicate of seeds/000" c1 && grep -q "near-duplicate of seeds/000" c2 \
+    && ok "two checks read the index while an add writes" \
+    || not_ok "two checks read the index while an add writes" "check $s1 $s2, add $sa: $(cat c1 c2)"
+
 # Damaged index files: errors, not crashes.
 echo garbage >file.ddx
 expect_status "a file instead of an index" 2 "$DEDUP" index info file.ddx
