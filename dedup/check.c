@@ -220,29 +220,6 @@ static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd
     return ok;
 }
 
-static size_t sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
-{
-    size_t i = 0, j = 0, k = 0;
-    while (i < na && j < nb) {
-        if (a[i] < b[j])
-            i++;
-        else if (a[i] > b[j])
-            j++;
-        else {
-            k++;
-            i++;
-            j++;
-        }
-    }
-    return k;
-}
-
-static bool passes_rule(const dd_near_params *p, double j, double c, double small)
-{
-    return j >= p->threshold ||
-           (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
-}
-
 /* Findings of named document i against the index. */
 static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
                                 dd_analyzer *a, findings *out)
@@ -284,7 +261,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
                 same += sig[v] == d.minhash[v];
             double j = (double)same / (double)o->near.num_perm;
             double na = s->docs[i].shingles, nb = d.shingles, small = na < nb ? na : nb;
-            double cont = small > 0 ? j * (na + nb) / ((1 + j) * small) : 0;
+            double cont = dd_containment_of(j, na, nb);
             bool estimated = true;
             if (!have_mine) { /* the named file's set, read again once */
                 struct stat st;
@@ -296,7 +273,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
             /* exact sets when the indexed file is there, unchanged */
             if (nmine &&
                 file_set(d.id, d.size, d.mtime_ns, o, a, &theirs, &theirs_cap, &ntheirs)) {
-                double inter = (double)sorted_intersection(mine, nmine, theirs, ntheirs);
+                double inter = (double)dd_sorted_intersection(mine, nmine, theirs, ntheirs);
                 na = (double)nmine;
                 nb = (double)ntheirs;
                 small = na < nb ? na : nb;
@@ -306,7 +283,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
             }
             if (cont > 1)
                 cont = 1;
-            if (passes_rule(&o->near, j, cont, small))
+            if (dd_near_passes(&o->near, j, cont, small))
                 line = dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f%s) "
                                    "(see %s:1)",
                                    path, other, j, cont, estimated ? ", estimated" : "", other);

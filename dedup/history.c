@@ -353,11 +353,8 @@ static bool copy_of_indexed(dd_history *h, uint32_t rec, dd_verdict *v)
             same += sig[i] == d.minhash[i];
         double j = exact ? 1.0 : (double)same / (double)p->num_perm;
         double a = s->docs[rec].shingles, b = d.shingles, small = a < b ? a : b;
-        double c = exact ? 1.0 : small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
-        if (c > 1)
-            c = 1;
-        if (exact || j >= p->threshold ||
-            (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles)) {
+        double c = exact ? 1.0 : dd_containment_of(j, a, b);
+        if (exact || dd_near_passes(p, j, c, small)) {
             v->kind = exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
             v->of_index = d.id;
             d.id = NULL;

@@ -253,14 +253,14 @@ static int compare_cluster_id(const void *a, const void *b)
 }
 
 /* Does the pair pass the rule, for Jaccard j and containment c? */
-static bool passes(const dd_near_params *p, double j, double c, double small)
+bool dd_near_passes(const dd_near_params *p, double j, double c, double small)
 {
     return j >= p->threshold ||
            (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
 }
 
 /* The containment of the smaller set implied by Jaccard j and the sizes. */
-static double containment_of(double j, double a, double b)
+double dd_containment_of(double j, double a, double b)
 {
     double small = a < b ? a : b;
     double c = small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
@@ -268,7 +268,7 @@ static double containment_of(double j, double a, double b)
 }
 
 /* The size of the intersection of two sorted sets. */
-static size_t intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
 {
     size_t i = 0, j = 0, n = 0;
     while (i < na && j < nb) {
@@ -337,15 +337,15 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     }
     if (!p->verify_exact) {
         m->jaccard = (double)same / k;
-        m->containment = containment_of(m->jaccard, a, b);
+        m->containment = dd_containment_of(m->jaccard, a, b);
         m->estimated = true;
-        return passes(p, m->jaccard, m->containment, small);
+        return dd_near_passes(p, m->jaccard, m->containment, small);
     }
     double j = (double)same / k, floor_j = 1.0 / k;
     double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);
     if (upper > 1)
         upper = 1;
-    if (!passes(p, upper, containment_of(upper, a, b), small))
+    if (!dd_near_passes(p, upper, dd_containment_of(upper, a, b), small))
         return false;
     size_t na, nb;
     if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
@@ -353,15 +353,15 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         if (!s->estimate_if_unloadable)
             return false;
         m->jaccard = j;
-        m->containment = containment_of(j, a, b);
+        m->containment = dd_containment_of(j, a, b);
         m->estimated = true;
-        return passes(p, m->jaccard, m->containment, small);
+        return dd_near_passes(p, m->jaccard, m->containment, small);
     }
-    double inter = (double)intersection(sets->a, na, sets->b, nb);
+    double inter = (double)dd_sorted_intersection(sets->a, na, sets->b, nb);
     double ea = (double)na, eb = (double)nb, esmall = ea < eb ? ea : eb;
     m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
     m->containment = esmall > 0 ? inter / esmall : 0;
-    return passes(p, m->jaccard, m->containment, esmall);
+    return dd_near_passes(p, m->jaccard, m->containment, esmall);
 }
 
 /* A growing open-addressing map from exact keys to the first document

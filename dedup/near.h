@@ -71,6 +71,15 @@ double dd_lsh_probability(double j, unsigned long bands, unsigned long rows);
  * returns false. */
 bool dd_near_params_check(dd_near_params *p);
 
+/* Does a pair pass the rule, with Jaccard j, containment c of the smaller
+ * set in the larger, and small shingles in the smaller set? */
+bool dd_near_passes(const dd_near_params *p, double j, double c, double small);
+/* The containment of the smaller set implied by Jaccard j and set sizes a
+ * and b (the estimate from a signature), at most 1. */
+double dd_containment_of(double j, double a, double b);
+/* The number of values in both sorted sets. */
+size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
+
 /* Prints the chosen parameters and candidate probabilities (--explain-params). */
 void dd_near_explain(FILE *out, const dd_near_params *p);
 

@@ -75,16 +75,24 @@ void sh_tokens_free(sh_tokens *t)
 }
 
 /* Appends the word s[0..len) (no spaces in it) to out. */
+/* Makes room in out->v for one more token. */
+static inline sh_status token_room(sh_tokens *out)
+{
+    if (out->n < out->cap)
+        return SH_OK;
+    size_t cap = out->cap ? out->cap * 2 : 256;
+    sh_token *v = realloc(out->v, cap * sizeof *v);
+    if (!v)
+        return SH_ERR_NOMEM;
+    out->v = v;
+    out->cap = cap;
+    return SH_OK;
+}
+
 static inline sh_status add_word(sh_tokens *out, const char *s, size_t len)
 {
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 256;
-        sh_token *v = realloc(out->v, cap * sizeof *v);
-        if (!v)
-            return SH_ERR_NOMEM;
-        out->v = v;
-        out->cap = cap;
-    }
+    if (token_room(out) != SH_OK)
+        return SH_ERR_NOMEM;
     if (out->text.len + len + 2 > out->text.cap) {
         if (out->text.len + len + 1 > INT32_MAX)
             return SH_ERR_TOO_LONG;
@@ -242,14 +250,8 @@ static sh_status split_spaced(const char *norm, size_t len, sh_tokens *out)
     while (p < end) {
         const char *space = memchr(p, ' ', (size_t)(end - p));
         const char *word_end = space ? space : end;
-        if (out->n == out->cap) {
-            size_t cap = out->cap ? out->cap * 2 : 256;
-            sh_token *v = realloc(out->v, cap * sizeof *v);
-            if (!v)
-                return SH_ERR_NOMEM;
-            out->v = v;
-            out->cap = cap;
-        }
+        if (token_room(out) != SH_OK)
+            return SH_ERR_NOMEM;
         out->v[out->n++] = (sh_token){(uint32_t)(at + (size_t)(p - norm)), (uint32_t)(word_end - p)};
         p = word_end + 1;
     }
