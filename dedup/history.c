@@ -33,6 +33,7 @@ typedef struct window_set {
     uint32_t doc1; /* 1 + the record, 0: empty */
     uint64_t *set;
     size_t n;
+    bool sorted; /* sorted when first needed: most sets never are */
 } window_set;
 
 /* An occurrence, in the current record, of a paragraph seen before. */
@@ -75,8 +76,8 @@ static void window_drop(dd_history *h, uint32_t rec)
     *w = (window_set){0};
 }
 
-/* Keeps record rec's distinct shingles set[0..n) (sorted here, in place),
- * replacing the record that held its slot, unless the window is full. */
+/* Keeps a copy of record rec's distinct shingles set[0..n), replacing the
+ * record that held its slot, unless the window is full. */
 static void window_keep(dd_history *h, uint32_t rec, uint64_t *set, size_t n)
 {
     window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
@@ -84,11 +85,10 @@ static void window_keep(dd_history *h, uint32_t rec, uint64_t *set, size_t n)
         window_drop(h, w->doc1 - 1);
     if (h->window_bytes + n * sizeof *set > DD_HISTORY_WINDOW_BYTES)
         return;
-    dd_grow(&h->sort_tmp, &h->sort_tmp_cap, n + 1, sizeof *h->sort_tmp);
-    dd_sort_u64(set, h->sort_tmp, n);
     w->set = dd_malloc((n ? n : 1) * sizeof *w->set);
     memcpy(w->set, set, n * sizeof *set);
     w->n = n;
+    w->sorted = false;
     w->doc1 = rec + 1;
     h->window_bytes += n * sizeof *set;
 }
@@ -97,9 +97,14 @@ static void window_keep(dd_history *h, uint32_t rec, uint64_t *set, size_t n)
 static bool window_load(void *ctx, uint32_t rec, uint64_t **set, size_t *cap, size_t *n)
 {
     dd_history *h = ctx;
-    const window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
+    window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
     if (w->doc1 != rec + 1)
         return false;
+    if (!w->sorted) {
+        dd_grow(&h->sort_tmp, &h->sort_tmp_cap, w->n + 1, sizeof *h->sort_tmp);
+        dd_sort_u64(w->set, h->sort_tmp, w->n);
+        w->sorted = true;
+    }
     dd_grow(set, cap, w->n + 1, sizeof **set);
     memcpy(*set, w->set, w->n * sizeof **set);
     *n = w->n;
@@ -119,7 +124,7 @@ static size_t para_slot(const dd_history *h, sh_key key)
 static void para_grow(dd_history *h)
 {
     size_t n = h->nslots * 2;
-    para *big = dd_calloc(n, sizeof *big);
+    para *big = dd_zalloc_touched(n, sizeof *big);
     para *old = h->paras;
     size_t old_n = h->nslots;
     h->paras = big;

@@ -13,7 +13,7 @@ void dd_multimap_init(dd_multimap *m)
 {
     memset(m, 0, sizeof *m);
     m->nslots = 1024;
-    m->slots = dd_calloc(m->nslots, sizeof *m->slots);
+    m->slots = dd_zalloc_touched(m->nslots, sizeof *m->slots);
 }
 
 void dd_multimap_free(dd_multimap *m)
@@ -42,7 +42,7 @@ bool dd_multimap_add_capped(dd_multimap *m, uint64_t key, uint32_t value, uint32
 {
     if (2 * (m->used + 1) > m->nslots) {
         size_t n = m->nslots * 2;
-        dd_multimap_slot *slots = dd_calloc(n, sizeof *slots);
+        dd_multimap_slot *slots = dd_zalloc_touched(n, sizeof *slots);
         for (size_t i = 0; i < m->nslots; i++)
             if (m->slots[i].count)
                 slots[slot_of(slots, n, m->slots[i].key)] = m->slots[i];

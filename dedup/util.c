@@ -170,3 +170,15 @@ void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
         memcpy(v, tmp, n * sizeof *v);
     }
 }
+
+void *dd_zalloc_touched(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    size_t bytes = n * size;
+    void *p = dd_malloc(bytes ? bytes : 1);
+    memset(p, 0, bytes);
+    return p;
+}

@@ -19,6 +19,11 @@
 
 void *dd_malloc(size_t n);
 void *dd_calloc(size_t n, size_t size);
+/* Like dd_calloc, but writes the zeros: for a table that is probed (read)
+ * before it is written, so that its pages are never first mapped to the
+ * kernel's shared zero page, whose later copy-on-write costs every other
+ * thread's CPU a TLB flush. */
+void *dd_zalloc_touched(size_t n, size_t size);
 void *dd_realloc(void *p, size_t n);
 char *dd_strdup(const char *s);
 /* Returns a new string: printf-style. */
