@@ -270,6 +270,14 @@ expect_grep "and an exact copy as exact" "doc-10 False seeds/001_0546f77b3de22a2
 expect_status "--index with other settings fails" 2 "$DEDUP" filter --index "$T/seeds.ddx" --ngram 4 "$T/later.jsonl"
 expect_grep "naming the option" "seeds.ddx: built with --ngram 5, not 4" "$T/err"
 
+# A progress line on a terminal (script(1) gives stderr one), none otherwise.
+if command -v script >/dev/null; then
+    script -qc "$DEDUP filter $T/docs.jsonl >/dev/null" /dev/null | tr '\r' '\n' >"$T/tty" 2>&1
+    expect_grep "progress on a terminal" "dedup filter: 10 records, 0.1 MB," "$T/tty"
+fi
+"$DEDUP" filter "$T/docs.jsonl" 2>"$T/notty" >/dev/null
+[ ! -s "$T/notty" ] && ok "no progress when stderr is not a terminal" || not_ok "no progress when stderr is not a terminal" "$(cat "$T/notty")"
+
 # Options that do not fit.
 expect_status "--annotate with --lines is refused" 2 "$DEDUP" filter --annotate --lines "$T/lines.txt"
 expect_status "--keep longest is refused by filter" 2 "$DEDUP" filter --keep longest "$T/lines.txt"
