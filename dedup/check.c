@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "corpus.h"
 #include "ddx.h"
+#include "index_match.h"
 #include "index_settings.h"
 #include "util.h"
 
@@ -190,171 +191,43 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
 
 /* ------------------------------------------------------- with an index */
 
-/* The sorted distinct shingles of the file at path, when it is there with
- * this size and mtime (mtime_ns < 0: any); false otherwise. */
-static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd_options *o,
-                     dd_analyzer *a, uint64_t **set, size_t *cap, size_t *n)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size != size)
-        return false;
-    if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
-        return false;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return false;
-    char *text = dd_malloc(size + 1);
-    bool ok = fread(text, 1, size, fp) == size;
-    fclose(fp);
-    dd_doc doc = {0};
-    if (ok)
-        ok = dd_analyze(a, text, size, &doc) == SH_OK;
-    if (ok) {
-        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, DD_SEED, set, cap);
-        uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
-        dd_sort_u64(*set, tmp, *n);
-        free(tmp);
-    }
-    dd_doc_free(&doc);
-    free(text);
-    return ok;
-}
-
 /* Findings of named document i against the index. */
 static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
                                 dd_analyzer *a, findings *out)
 {
-    const dd_input *in = &c->inputs.v[i];
-    const dd_signatures *s = &c->signatures;
-    char *err = NULL;
-    char *path = dd_printable(in->id);
-    uint32_t self = 0; /* the named file's own entry, if indexed */
-    dd_ddx_doc d;
-    if (dd_ddx_get(x, in->id, &d, &err)) {
-        self = d.number;
-        dd_ddx_doc_free(&d);
-    }
-    bool ok = err == NULL;
-    uint64_t *keys = dd_malloc((o->near.bands + 1) * sizeof *keys);
-    uint32_t *cands = NULL;
-    size_t cands_cap = 0;
-    long ncand = ok && s->docs[i].words ? dd_ddx_candidates(x, keys, dd_signature_keys(s, i, keys),
-                                                            &cands, &cands_cap, &err)
-                                        : 0;
-    uint64_t *mine = NULL, *theirs = NULL;
-    size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
-    bool have_mine = false, duplicate = false;
-    /* The earliest indexed document it copies is reported, not every one. */
-    for (long k = 0; k < ncand && ok && !duplicate; k++) {
-        if (cands[k] == self || !dd_ddx_get_number(x, cands[k], &d, &err)) {
-            ok = err == NULL;
-            continue;
-        }
-        char *other = dd_printable(d.id);
-        char *line = NULL;
-        if (sh_key_equal(d.key, s->docs[i].key)) {
-            line = dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, other, other);
-        } else {
-            const uint32_t *sig = s->minhash + i * o->near.num_perm;
-            unsigned same = 0;
-            for (unsigned long v = 0; v < o->near.num_perm; v++)
-                same += sig[v] == d.minhash[v];
-            double j = (double)same / (double)o->near.num_perm;
-            double na = s->docs[i].shingles, nb = d.shingles, small = na < nb ? na : nb;
-            double cont = dd_containment_of(j, na, nb);
-            bool estimated = true;
-            if (!have_mine) { /* the named file's set, read again once */
-                struct stat st;
-                have_mine = true;
-                if (stat(in->path, &st) != 0 ||
-                    !file_set(in->path, (uint64_t)st.st_size, -1, o, a, &mine, &mine_cap, &nmine))
-                    nmine = 0;
-            }
-            /* exact sets when the indexed file is there, unchanged */
-            if (nmine &&
-                file_set(d.id, d.size, d.mtime_ns, o, a, &theirs, &theirs_cap, &ntheirs)) {
-                double inter = (double)dd_sorted_intersection(mine, nmine, theirs, ntheirs);
-                na = (double)nmine;
-                nb = (double)ntheirs;
-                small = na < nb ? na : nb;
-                j = na + nb > inter ? inter / (na + nb - inter) : 1;
-                cont = small > 0 ? inter / small : 0;
-                estimated = false;
-            }
-            if (cont > 1)
-                cont = 1;
-            if (dd_near_passes(&o->near, j, cont, small))
-                line = dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f%s) "
-                                   "(see %s:1)",
-                                   path, other, j, cont, estimated ? ", estimated" : "", other);
-        }
-        if (line) {
-            add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", path, other));
-            duplicate = true;
-        }
-        free(other);
-        dd_ddx_doc_free(&d);
-    }
-    /* Paragraphs found in indexed documents; not for a copy of a whole
-     * document, whose paragraphs are all copies (as scan leaves cluster
-     * members out of the paragraph search). */
-    dd_ddx_place places[64];
-    for (size_t u = c->unit_start[i]; u < c->unit_start[i + 1] && ok && !duplicate; u++) {
-        const dd_unit *unit = &c->units[u];
-        if (unit->words < o->min_words)
-            continue;
-        long n = dd_ddx_paragraph(x, unit->key, places, 64, &err);
-        ok = n >= 0;
-        /* the documents holding it, the named file counted (places come in
-         * document order), and the first place in another document */
-        uint32_t docs = 1, prev = UINT32_MAX;
-        long first = -1;
-        for (long k = 0; k < n; k++) {
-            if (places[k].doc == self)
-                continue;
-            if (places[k].doc != prev) {
-                docs++;
-                prev = places[k].doc;
-            }
-            if (first < 0)
-                first = k;
-        }
-        if (!ok || first < 0)
-            continue;
-        const dd_ddx_place *p = &places[first];
-        if (!dd_ddx_get_number(x, p->doc, &d, &err)) {
-            ok = err == NULL;
-            continue;
-        }
-        char *other = dd_printable(d.id);
-        if (docs >= o->boilerplate_df)
+    dd_index_matches m = {0};
+    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    char *path = dd_printable(c->inputs.v[i].id);
+    for (size_t k = 0; k < m.n; k++) {
+        const dd_index_match *r = &m.v[k];
+        char *other = dd_printable(r->of);
+        if (r->kind == DD_INDEX_DUPLICATE && r->exact)
+            add_finding(out, dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, other, other),
+                        dd_asprintf("%s\tduplicate\t%s", path, other));
+        else if (r->kind == DD_INDEX_DUPLICATE)
             add_finding(out,
-                        dd_asprintf("%s:%zu: boilerplate, in %u%s documents (see %s:%u)", path,
-                                    unit->first_line, docs, n == 64 ? " or more" : "", other,
-                                    p->first_line),
+                        dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f%s) "
+                                    "(see %s:1)",
+                                    path, other, r->jaccard, r->containment,
+                                    r->estimated ? ", estimated" : "", other),
+                        dd_asprintf("%s\tduplicate\t%s", path, other));
+        else if (r->docs >= o->boilerplate_df)
+            add_finding(out,
+                        dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%u)", path,
+                                    r->first_line, r->docs, other, r->of_first_line),
                         dd_asprintf("%s\tboilerplate\t%016llx%016llx", path,
-                                    (unsigned long long)unit->key.hi,
-                                    (unsigned long long)unit->key.lo));
+                                    (unsigned long long)r->key.hi, (unsigned long long)r->key.lo));
         else
             add_finding(out,
                         dd_asprintf("%s:%zu: line %zu repeats %s:%u (%u words) (see %s:%u)", path,
-                                    unit->first_line, unit->first_line, other, p->first_line,
-                                    unit->words, other, p->first_line),
+                                    r->first_line, r->first_line, other, r->of_first_line,
+                                    r->words, other, r->of_first_line),
                         dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other,
-                                    (unsigned long long)unit->key.hi,
-                                    (unsigned long long)unit->key.lo));
+                                    (unsigned long long)r->key.hi, (unsigned long long)r->key.lo));
         free(other);
-        dd_ddx_doc_free(&d);
     }
-    if (!ok) {
-        dd_error("%s", err);
-        free(err);
-    }
-    free(mine);
-    free(theirs);
-    free(cands);
-    free(keys);
     free(path);
+    dd_index_matches_free(&m);
     return ok;
 }
 

@@ -101,7 +101,9 @@ const char dd_usage_text[] =
     "      --baseline FILE       accepted findings: do not report them\n"
     "      --write-baseline FILE  write every finding to FILE as accepted, exit 0\n"
     "      --index DIR.ddx       compare with the documents of this index (dedup\n"
-    "                            index build) instead of the rest of the folders\n"
+    "                            index build) instead of the rest of the folders;\n"
+    "                            scan --index also reports what the documents\n"
+    "                            share with the index\n"
     "\n"
     "Index:\n"
     "  index build PATH... -o DIR.ddx   a persistent index of the documents\n"
@@ -394,8 +396,8 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         return usage_error(cmd, "%s is an option of filter", o->filter_option);
     if (strcmp(cmd, "check") && o->check_option)
         return usage_error(cmd, "%s is an option of check", o->check_option);
-    if (o->index && strcmp(cmd, "check") && strcmp(cmd, "filter"))
-        return usage_error(cmd, "%s", "--index is an option of check and filter");
+    if (o->index && !strcmp(cmd, "clean"))
+        return usage_error(cmd, "%s", "--index is an option of scan, check and filter");
     if (o->npaths == 0 && strcmp(cmd, "filter"))
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return -1;

@@ -3,12 +3,99 @@
  */
 #include "commands.h"
 #include "corpus.h"
+#include "index_match.h"
+#include "index_settings.h"
 #include "report.h"
 #include "util.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Writes what document i shares with the index, in the report's format;
+ * counts it in *found. False on an index or write error. */
+static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                                 dd_analyzer *a, size_t *found)
+{
+    dd_index_matches m = {0};
+    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    char *path = dd_printable(c->inputs.v[i].id);
+    for (size_t k = 0; k < m.n && ok; k++) {
+        const dd_index_match *r = &m.v[k];
+        const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
+                           : r->docs >= o->boilerplate_df ? "boilerplate"
+                                                          : "repeat";
+        (*found)++;
+        if (o->format == DD_FORMAT_JSONL) {
+            json_t *j = json_pack("{s:s,s:s,s:s}", "type", "index", "kind", kind, "doc",
+                                  c->inputs.v[i].id);
+            json_t *of = json_pack("{s:s}", "doc", r->of);
+            if (r->kind == DD_INDEX_DUPLICATE) {
+                json_object_set_new(j, "exact", json_boolean(r->exact));
+                json_object_set_new(j, "jaccard", json_real((double)(long)(r->jaccard * 10000 + 0.5) / 10000));
+                json_object_set_new(j, "containment",
+                                    json_real((double)(long)(r->containment * 10000 + 0.5) / 10000));
+                if (r->estimated)
+                    json_object_set_new(j, "estimated", json_true());
+            } else {
+                json_object_set_new(j, "lines", json_pack("[I,I]", (json_int_t)r->first_line,
+                                                          (json_int_t)r->last_line));
+                json_object_set_new(of, "lines", json_pack("[I,I]", (json_int_t)r->of_first_line,
+                                                           (json_int_t)r->of_last_line));
+                json_object_set_new(j, "docs", json_integer(r->docs));
+            }
+            json_object_set_new(j, "of", of);
+            char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+            ok = line && printf("%s\n", line) > 0;
+            free(line);
+            json_decref(j);
+        } else if (o->format == DD_FORMAT_TEXT) {
+            char *other = dd_printable(r->of);
+            if (r->kind == DD_INDEX_DUPLICATE && r->exact)
+                ok = printf("%s: exact duplicate of %s (in the index)\n", path, other) > 0;
+            else if (r->kind == DD_INDEX_DUPLICATE)
+                ok = printf("%s: near-duplicate of %s (in the index; jaccard %.2f, containment "
+                            "%.2f%s)\n",
+                            path, other, r->jaccard, r->containment,
+                            r->estimated ? ", estimated" : "") > 0;
+            else
+                ok = printf("%s:%zu: line %zu %s %s:%u (in the index, %u documents)\n", path,
+                            r->first_line, r->first_line,
+                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats",
+                            other, r->of_first_line, r->docs) > 0;
+            free(other);
+        }
+    }
+    free(path);
+    dd_index_matches_free(&m);
+    return ok;
+}
+
+/* scan --index: every kept document against the index. */
+static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
+{
+    dd_ddx_settings want;
+    char *err = NULL;
+    dd_ddx *x = NULL;
+    if (!dd_index_settings(o, &want) || !(x = dd_ddx_open(o->index, false, &want, &err))) {
+        if (err)
+            dd_error("%s", err);
+        free(err);
+        return false;
+    }
+    dd_analyzer a;
+    bool ok = dd_analyzer_init(&a, o->unit, DD_SEED);
+    for (size_t i = 0; ok && i < c->inputs.n; i++)
+        if (!c->failed[i] && !c->clusters.dropped[i])
+            ok = report_index_matches(x, c, i, o, &a, found);
+    if (ok)
+        dd_analyzer_free(&a);
+    dd_ddx_close(x);
+    return ok && fflush(stdout) == 0;
+}
 
 int cmd_scan(int argc, char **argv)
 {
@@ -24,6 +111,18 @@ int cmd_scan(int argc, char **argv)
         dd_near_explain(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
+    if (o.index) { /* a wrong index is an error before any work */
+        dd_ddx_settings want;
+        char *err = NULL;
+        dd_ddx *x = NULL;
+        if (!dd_index_settings(&o, &want) || !(x = dd_ddx_open(o.index, false, &want, &err))) {
+            if (err)
+                dd_error("%s", err);
+            free(err);
+            return DD_EXIT_ERROR;
+        }
+        dd_ddx_close(x);
+    }
     dd_corpus c;
     if (!dd_corpus_run(&c, &o)) {
         dd_corpus_free(&c);
@@ -34,7 +133,13 @@ int cmd_scan(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0;
+    size_t index_found = 0;
+    if (o.index && !scan_index(&c, &o, &index_found)) {
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
+    bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||
+                 index_found > 0;
     status = c.problems ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
     dd_corpus_free(&c);
     return status;

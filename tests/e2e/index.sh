@@ -53,6 +53,26 @@ grep -q "near-duplicate\|exact duplicate" out && not_ok "and is not a duplicate 
 expect_status "check --index with another --ngram fails" 2 "$DEDUP" check --index check.ddx --ngram 4 new.txt
 expect_grep "naming it" "check.ddx: built with --ngram 5, not 4" "$T/err"
 
+# scan --index: what the scanned documents share with the index.
+mkdir -p incoming
+cp new.txt para.txt incoming/
+"$DEDUP" scan -f text --index check.ddx incoming >out 2>&1
+st=$?
+[ $st = 1 ] && ok "scan --index exits 1 on matches" || not_ok "scan --index exits 1 on matches" "exit $st: $(cat out)"
+expect_grep "scan --index: a copy of an indexed article" \
+    "incoming/new.txt: near-duplicate of seeds/000_bd77016b1ff7f277.txt (in the index; jaccard 0.77, containment 0.89)" out
+expect_grep "scan --index: a paragraph of an indexed article" \
+    "incoming/para.txt:2: line 2 repeats seeds/000_bd77016b1ff7f277.txt:3 (in the index, 2 documents)" out
+"$DEDUP" scan -f jsonl --index check.ddx incoming >out 2>&1
+expect_grep "scan --index: JSON records of type index" \
+    '{"type":"index","kind":"duplicate","doc":"incoming/new.txt","exact":false,"jaccard":0.7672,"containment":0.8864,"of":{"doc":"seeds/000_bd77016b1ff7f277.txt"}}' out
+"$DEDUP" scan -f text --index check.ddx --ngram 4 incoming >out 2>"$T/err"
+st=$?
+[ $st = 2 ] && [ ! -s out ] && grep -q "check.ddx: built with --ngram 5, not 4" "$T/err" \
+    && ok "scan --index with other settings: exit 2 before any report" \
+    || not_ok "scan --index with other settings: exit 2 before any report" "exit $st: $(cat out "$T/err")"
+expect_status "clean refuses --index" 2 "$DEDUP" clean --index check.ddx incoming -o cleaned
+
 # Two checks read the index while an add writes to it.
 mkdir -p bulk
 awk -v dir=bulk 'BEGIN { for (i = 1; i <= 400; i++) { line = "bulk document " i ":"
