@@ -3,37 +3,65 @@
  *
  * Tables (LMDB named databases), every number stored big-endian so that keys
  * sort as numbers and the files are the same on every machine:
- *   meta     "settings" -> the settings, "next" -> the next document number
+ *   meta     "settings" -> the settings (below), "next" -> the next document
+ *            number (4 bytes)
  *   docs     id -> the document record (below)
- *   numbers  number -> id
- *   bands    band key (8 bytes) -> document numbers (sorted duplicates)
- *   paras    paragraph key (16 bytes) -> (number, first line, last line)
- *            (sorted duplicates, so in document order)
- * A document record: number, size, mtime, key, words, shingles, num_perm
- * MinHash values, then its band keys and its paragraphs, kept so that
- * removing it can find its entries in bands and paras.
+ *   numbers  number (4 bytes) -> id
+ *   bands    band key (8 bytes) -> document numbers (4 bytes; sorted
+ *            duplicates of a fixed size)
+ *   paras    paragraph key (16 bytes: hi, lo) -> (number, first line, last
+ *            line) (12 bytes; sorted duplicates, so in document order)
+ * The settings record: format version (4), profile (192 bytes, NUL-padded),
+ * unit mode, ngram, num_perm, bands, rows (4 each), seed (8), key fingerprint
+ * (65 bytes, NUL-padded): 289 bytes.
+ * A document record: number (4), size (8), mtime (8), key lo, hi (8 each),
+ * words, shingles (4 each), the count of MinHash values and the values (4
+ * each), the count of band keys and the keys (8 each), the count of
+ * paragraphs and each one's key hi, lo (8 each), first and last line (4
+ * each). The band keys and paragraphs are kept so that removing a document
+ * finds its entries in bands and paras.
+ *
+ * The map (the largest the data file can grow to while a write transaction
+ * runs) is a reservation of address space, not of disk or memory: the data
+ * file only grows as pages are written. It starts at INITIAL_MAP and, at the
+ * start of each write transaction (with the writer's lock held, so that no
+ * other process writes meanwhile), is doubled until at most half of it is in
+ * use. One write transaction can therefore always add at least half the map
+ * (32 GiB on a 64-bit machine, some 8 million documents at the default
+ * settings); only a single transaction larger than that fails, with
+ * MDB_MAP_FULL, and changes nothing. Readers in other processes adopt a map
+ * that a writer grew (MDB_MAP_RESIZED) when they start their next read.
  */
 #include "ddx.h"
 
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* The map (the largest the data file may grow to before it is raised): a
- * sparse reservation, raised to twice its size when a write starts with
- * more than half of it used. One add must fit in what is left. */
-#define INITIAL_MAP ((size_t)4 << 30)
+#if SIZE_MAX > 0xffffffffu
+#define INITIAL_MAP ((size_t)64 << 30)
+#else
+#define INITIAL_MAP ((size_t)1 << 30)
+#endif
+
+/* The size of the settings record, format 1. */
+#define SETTINGS_BYTES (4 + 192 + 5 * 4 + 8 + 65)
 
 struct dd_ddx {
     char *path;
     MDB_env *env;
-    MDB_txn *txn; /* the write transaction, when one is open */
+    MDB_txn *txn;    /* the write transaction, when one is open */
+    MDB_txn *rtxn;   /* the read snapshot, reset between reads (NULL before the first) */
+    unsigned rdepth; /* reads in progress on rtxn: dd_ddx_each's fn may read too */
     MDB_dbi meta, docs, numbers, bands, paras;
     dd_ddx_settings settings;
+    size_t max_key; /* the longest id LMDB takes as a key */
     bool write;
 };
 
@@ -51,17 +79,37 @@ static void put_bytes(enc *e, const void *p, size_t n)
     e->len += n;
 }
 
+static void be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+static void be64(unsigned char *b, uint64_t v)
+{
+    be32(b, (uint32_t)(v >> 32));
+    be32(b + 4, (uint32_t)v);
+}
+
+static uint32_t from_be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 static void put_u32(enc *e, uint32_t v)
 {
-    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 8), (unsigned char)v};
+    unsigned char b[4];
+    be32(b, v);
     put_bytes(e, b, 4);
 }
 
 static void put_u64(enc *e, uint64_t v)
 {
-    put_u32(e, (uint32_t)(v >> 32));
-    put_u32(e, (uint32_t)v);
+    unsigned char b[8];
+    be64(b, v);
+    put_bytes(e, b, 8);
 }
 
 typedef struct dec {
@@ -83,7 +131,7 @@ static const unsigned char *get_bytes(dec *d, size_t n)
 static uint32_t get_u32(dec *d)
 {
     const unsigned char *b = get_bytes(d, 4);
-    return b ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3] : 0;
+    return b ? from_be32(b) : 0;
 }
 
 static uint64_t get_u64(dec *d)
@@ -92,36 +140,57 @@ static uint64_t get_u64(dec *d)
     return hi << 32 | get_u32(d);
 }
 
-static void be32(unsigned char *b, uint32_t v)
-{
-    b[0] = (unsigned char)(v >> 24);
-    b[1] = (unsigned char)(v >> 16);
-    b[2] = (unsigned char)(v >> 8);
-    b[3] = (unsigned char)v;
-}
-
-static uint32_t from_be32(const unsigned char *b)
-{
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static void be64(unsigned char *b, uint64_t v)
-{
-    be32(b, (uint32_t)(v >> 32));
-    be32(b + 4, (uint32_t)v);
-}
-
 static void encode_settings(enc *e, const dd_ddx_settings *s)
 {
+    char profile[sizeof s->profile] = {0}, fp[sizeof s->key_fingerprint] = {0};
+    /* Only the string, NUL-padded: the same settings give the same bytes. */
+    memcpy(profile, s->profile, strnlen(s->profile, sizeof profile - 1));
+    memcpy(fp, s->key_fingerprint, strnlen(s->key_fingerprint, sizeof fp - 1));
     put_u32(e, DD_DDX_FORMAT);
-    put_bytes(e, s->profile, sizeof s->profile);
+    put_bytes(e, profile, sizeof profile);
     put_u32(e, s->unit_mode);
     put_u32(e, s->ngram);
     put_u32(e, s->num_perm);
     put_u32(e, s->bands);
     put_u32(e, s->rows);
     put_u64(e, s->seed);
-    put_bytes(e, s->key_fingerprint, sizeof s->key_fingerprint);
+    put_bytes(e, fp, sizeof fp);
+}
+
+/* Decodes a settings record into *s; NULL, or why it is not one. */
+static char *decode_settings(const MDB_val *v, dd_ddx_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    dec d = {v->mv_data, v->mv_size, 0, false};
+    uint32_t format = get_u32(&d);
+    if (d.bad)
+        return dd_asprintf("not a dedup index (a settings record of %zu bytes)", v->mv_size);
+    if (format > DD_DDX_FORMAT)
+        return dd_asprintf("index format %u is newer than this dedup's (%d): a newer dedup "
+                           "built it",
+                           format, DD_DDX_FORMAT);
+    if (format != DD_DDX_FORMAT)
+        return dd_asprintf("not a dedup index (format %u)", format);
+    if (v->mv_size != SETTINGS_BYTES)
+        return dd_asprintf("not a dedup index (a settings record of %zu bytes, not %d)",
+                           v->mv_size, SETTINGS_BYTES);
+    memcpy(s->profile, get_bytes(&d, sizeof s->profile), sizeof s->profile);
+    s->unit_mode = get_u32(&d);
+    s->ngram = get_u32(&d);
+    s->num_perm = get_u32(&d);
+    s->bands = get_u32(&d);
+    s->rows = get_u32(&d);
+    s->seed = get_u64(&d);
+    memcpy(s->key_fingerprint, get_bytes(&d, sizeof s->key_fingerprint),
+           sizeof s->key_fingerprint);
+    s->profile[sizeof s->profile - 1] = '\0';
+    s->key_fingerprint[sizeof s->key_fingerprint - 1] = '\0';
+    if (s->num_perm == 0 || s->num_perm > SH_MINHASH_MAX_PERM || s->bands == 0 ||
+        s->bands > s->num_perm || s->ngram == 0)
+        return dd_asprintf("not a dedup index (impossible settings: ngram %u, num-perm %u, "
+                           "bands %u)",
+                           s->ngram, s->num_perm, s->bands);
+    return NULL;
 }
 
 /* ------------------------------------------------------------- errors */
@@ -132,47 +201,147 @@ static bool fail(const dd_ddx *x, char **err, const char *what, int rc)
     return false;
 }
 
-/* A transaction for reading: the write one when open, else a new snapshot. */
+/* Whether an error of mdb_env_open or of reading the tables says the files
+ * are not an LMDB environment of ours (rather than, say, a permission). */
+static bool not_ours(int rc)
+{
+    return rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ||
+           rc == MDB_PAGE_NOTFOUND || rc == MDB_INCOMPATIBLE || rc == MDB_NOTFOUND ||
+           rc == MDB_BAD_DBI || rc == EINVAL || rc == ENOTDIR || rc == EISDIR;
+}
+
+/* --------------------------------------------------------- transactions */
+
+/* mdb_txn_begin, adopting the larger map another process set. */
+static int begin_txn(dd_ddx *x, unsigned flags, MDB_txn **txn)
+{
+    for (int tries = 0;; tries++) {
+        *txn = NULL;
+        int rc = mdb_txn_begin(x->env, NULL, flags, txn);
+        if (rc != MDB_MAP_RESIZED || tries == 4)
+            return rc;
+        rc = mdb_env_set_mapsize(x->env, 0);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+/* A transaction for reading: the write one when open, else the read
+ * snapshot (renewed if no read is in progress). */
 static bool read_txn(dd_ddx *x, MDB_txn **txn, char **err)
 {
+    *err = NULL;
     if (x->txn) {
         *txn = x->txn;
         return true;
     }
-    int rc = mdb_txn_begin(x->env, NULL, MDB_RDONLY, txn);
-    return rc == 0 || fail(x, err, "cannot read", rc);
+    if (x->rdepth) {
+        x->rdepth++;
+        *txn = x->rtxn;
+        return true;
+    }
+    int rc;
+    if (!x->rtxn) {
+        rc = begin_txn(x, MDB_RDONLY, &x->rtxn);
+    } else {
+        for (int tries = 0;; tries++) {
+            rc = mdb_txn_renew(x->rtxn);
+            if (rc != MDB_MAP_RESIZED || tries == 4)
+                break;
+            rc = mdb_env_set_mapsize(x->env, 0);
+            if (rc != 0)
+                break;
+        }
+    }
+    if (rc != 0)
+        return fail(x, err, "cannot read", rc);
+    x->rdepth = 1;
+    *txn = x->rtxn;
+    return true;
 }
 
 static void end_read(dd_ddx *x, MDB_txn *txn)
 {
-    if (txn != x->txn)
-        mdb_txn_abort(txn);
+    if (txn == x->txn)
+        return;
+    if (--x->rdepth == 0)
+        mdb_txn_reset(x->rtxn);
 }
 
 /* ------------------------------------------------------- open and close */
 
-/* Opens the environment and its tables; reads the settings unless creating. */
+static char *data_path(const char *path) { return dd_asprintf("%s/data.mdb", path); }
+
+/* Checks that path is a folder with a data file in it; NULL, or why not. */
+static char *check_folder(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return dd_asprintf("%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return dd_asprintf("%s: not a dedup index (not a folder)", path);
+    char *data = data_path(path);
+    int r = stat(data, &st);
+    int e = errno;
+    free(data);
+    if (r != 0)
+        return e == ENOENT ? dd_asprintf("%s: not a dedup index (no data.mdb in it)", path)
+                           : dd_asprintf("%s: data.mdb: %s", path, strerror(e));
+    if (!S_ISREG(st.st_mode))
+        return dd_asprintf("%s: not a dedup index (data.mdb is not a file)", path);
+    /* LMDB would take an empty data file for a new environment. */
+    if (st.st_size == 0)
+        return dd_asprintf("%s: not a dedup index (data.mdb is empty)", path);
+    return NULL;
+}
+
+/* Refuses a data file shorter than the pages its header says it has (a
+ * truncated copy), whose reads would fault. NULL, or why. */
+static char *check_length(dd_ddx *x)
+{
+    MDB_envinfo info;
+    MDB_stat est;
+    struct stat st;
+    char *data = data_path(x->path);
+    int r = stat(data, &st);
+    free(data);
+    if (mdb_env_info(x->env, &info) != 0 || mdb_env_stat(x->env, &est) != 0 || r != 0)
+        return dd_asprintf("%s: not a dedup index (cannot read its header)", x->path);
+    if (((uint64_t)info.me_last_pgno + 1) * est.ms_psize > (uint64_t)st.st_size)
+        return dd_asprintf("%s: not a dedup index (data.mdb is truncated)", x->path);
+    return NULL;
+}
+
+/* Opens the tables in txn (creating them when create). */
+static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
+{
+    unsigned c = create ? MDB_CREATE : 0, dup = MDB_DUPSORT | MDB_DUPFIXED;
+    int rc = mdb_dbi_open(txn, "meta", c, &x->meta);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "docs", c, &x->docs);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "numbers", c, &x->numbers);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "bands", c | dup, &x->bands);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "paras", c | dup, &x->paras);
+    unsigned fb = 0, fp = 0;
+    if (rc == 0)
+        rc = mdb_dbi_flags(txn, x->bands, &fb);
+    if (rc == 0)
+        rc = mdb_dbi_flags(txn, x->paras, &fp);
+    if (rc == 0 && ((fb & dup) != dup || (fp & dup) != dup))
+        rc = MDB_INCOMPATIBLE;
+    return rc;
+}
+
+/* Opens the environment and its tables; writes the settings when creating,
+ * reads them otherwise. */
 static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_settings *s,
                         char **err)
 {
-    struct stat st;
-    if (!create) {
-        if (stat(path, &st) != 0) {
-            *err = dd_asprintf("%s: %s", path, strerror(errno));
-            return NULL;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            *err = dd_asprintf("%s: not a dedup index (not a folder)", path);
-            return NULL;
-        }
-        char *data = dd_asprintf("%s/data.mdb", path);
-        int r = stat(data, &st);
-        free(data);
-        if (r != 0) {
-            *err = dd_asprintf("%s: not a dedup index (no data.mdb in it)", path);
-            return NULL;
-        }
-    }
+    if (!create && (*err = check_folder(path)))
+        return NULL;
     dd_ddx *x = dd_calloc(1, sizeof *x);
     x->path = dd_strdup(path);
     x->write = write;
@@ -182,124 +351,88 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
     if (rc == 0)
         rc = mdb_env_set_mapsize(x->env, INITIAL_MAP);
     if (rc == 0)
-        rc = mdb_env_open(x->env, path, write ? 0 : MDB_RDONLY, 0644);
+        rc = mdb_env_open(x->env, path, MDB_NOTLS | (write ? 0 : MDB_RDONLY), 0644);
     if (rc != 0) {
-        *err = dd_asprintf("%s: not a dedup index (%s)", path, mdb_strerror(rc));
+        *err = create        ? dd_asprintf("%s: cannot create the index: %s", path, mdb_strerror(rc))
+               : not_ours(rc) ? dd_asprintf("%s: not a dedup index (%s)", path, mdb_strerror(rc))
+                              : dd_asprintf("%s: cannot open the index: %s", path, mdb_strerror(rc));
         dd_ddx_close(x);
         return NULL;
     }
-    /* A data file shorter than the pages LMDB says it has (a truncated copy)
-     * would make reads fault: refuse it here. */
-    MDB_envinfo info;
-    MDB_stat est;
-    char *data = dd_asprintf("%s/data.mdb", path);
-    if (mdb_env_info(x->env, &info) == 0 && mdb_env_stat(x->env, &est) == 0 &&
-        stat(data, &st) == 0 &&
-        (uint64_t)(info.me_last_pgno + 1) * est.ms_psize > (uint64_t)st.st_size) {
-        *err = dd_asprintf("%s: not a dedup index (data.mdb is truncated)", path);
-        free(data);
+    x->max_key = (size_t)mdb_env_get_maxkeysize(x->env);
+    if (!create && (*err = check_length(x))) {
         dd_ddx_close(x);
         return NULL;
     }
-    free(data);
+    if (write) {
+        int dead;
+        mdb_reader_check(x->env, &dead); /* slots of readers that were killed */
+    }
+    /* Creating writes; opening only reads, so it never waits for a writer.
+     * Committing (even a read-only transaction) keeps the table handles
+     * opened in it for the environment's lifetime. */
     MDB_txn *txn;
-    rc = mdb_txn_begin(x->env, NULL, write ? 0 : MDB_RDONLY, &txn);
-    unsigned flags = create ? MDB_CREATE : 0;
+    rc = begin_txn(x, create ? 0 : MDB_RDONLY, &txn);
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "meta", flags, &x->meta);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "docs", flags, &x->docs);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "numbers", flags, &x->numbers);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "bands", flags | MDB_DUPSORT | MDB_DUPFIXED, &x->bands);
-    if (rc == 0)
-        rc = mdb_dbi_open(txn, "paras", flags | MDB_DUPSORT | MDB_DUPFIXED, &x->paras);
-    if (rc != 0) {
-        if (txn)
-            mdb_txn_abort(txn);
-        *err = dd_asprintf("%s: not a dedup index (%s)", path, mdb_strerror(rc));
-        dd_ddx_close(x);
-        return NULL;
-    }
+        rc = open_tables(x, txn, create);
     MDB_val k = {8, "settings"}, v;
     if (create) {
         x->settings = *s;
         enc e = {0};
         encode_settings(&e, s);
         v = (MDB_val){e.len, e.p};
-        rc = mdb_put(txn, x->meta, &k, &v, 0);
-        free(e.p);
         if (rc == 0)
+            rc = mdb_put(txn, x->meta, &k, &v, 0);
+        free(e.p);
+        if (rc == 0) {
             rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
+            txn = NULL;
+        }
         if (rc != 0) {
+            if (txn)
+                mdb_txn_abort(txn);
             *err = dd_asprintf("%s: cannot create the index: %s", path, mdb_strerror(rc));
             dd_ddx_close(x);
             return NULL;
         }
+        /* What is read back is what is compared later. */
+        x->settings.profile[sizeof x->settings.profile - 1] = '\0';
+        x->settings.key_fingerprint[sizeof x->settings.key_fingerprint - 1] = '\0';
         return x;
     }
-    rc = mdb_get(txn, x->meta, &k, &v);
+    if (rc == 0)
+        rc = mdb_get(txn, x->meta, &k, &v);
     if (rc != 0) {
-        mdb_txn_abort(txn);
-        *err = dd_asprintf("%s: not a dedup index (no settings: %s)", path, mdb_strerror(rc));
+        if (txn)
+            mdb_txn_abort(txn);
+        *err = not_ours(rc) ? dd_asprintf("%s: not a dedup index (%s)", path,
+                                          rc == MDB_NOTFOUND ? "no dedup tables or settings in it"
+                                                             : mdb_strerror(rc))
+                            : dd_asprintf("%s: cannot read the index: %s", path, mdb_strerror(rc));
         dd_ddx_close(x);
         return NULL;
     }
-    dec d = {v.mv_data, v.mv_size, 0, false};
-    uint32_t format = get_u32(&d);
-    dd_ddx_settings *got = &x->settings;
-    const unsigned char *b = get_bytes(&d, sizeof got->profile);
-    if (b)
-        memcpy(got->profile, b, sizeof got->profile);
-    got->unit_mode = get_u32(&d);
-    got->ngram = get_u32(&d);
-    got->num_perm = get_u32(&d);
-    got->bands = get_u32(&d);
-    got->rows = get_u32(&d);
-    got->seed = get_u64(&d);
-    b = get_bytes(&d, sizeof got->key_fingerprint);
-    if (b)
-        memcpy(got->key_fingerprint, b, sizeof got->key_fingerprint);
-    /* Committing (even a read-only transaction) keeps the table handles
-     * opened in it for the environment's lifetime. */
+    char *why = decode_settings(&v, &x->settings);
     rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        *err = dd_asprintf("%s: not a dedup index (%s)", path, mdb_strerror(rc));
-        dd_ddx_close(x);
-        return NULL;
-    }
-    got->profile[sizeof got->profile - 1] = '\0';
-    got->key_fingerprint[sizeof got->key_fingerprint - 1] = '\0';
-    if (format != DD_DDX_FORMAT || d.bad || d.at != d.len) {
-        *err = format > DD_DDX_FORMAT && !d.bad
-                   ? dd_asprintf("%s: index format %u is newer than this dedup's (%d)", path,
-                                 format, DD_DDX_FORMAT)
-                   : dd_asprintf("%s: not a dedup index (bad settings record)", path);
-        dd_ddx_close(x);
-        return NULL;
-    }
-    if (got->num_perm == 0 || got->num_perm > SH_MINHASH_MAX_PERM || got->bands == 0 ||
-        got->bands > got->num_perm) {
-        *err = dd_asprintf("%s: not a dedup index (impossible settings)", path);
+    if (!why && rc != 0)
+        why = dd_asprintf("cannot read the index: %s", mdb_strerror(rc));
+    if (why) {
+        *err = dd_asprintf("%s: %s", path, why);
+        free(why);
         dd_ddx_close(x);
         return NULL;
     }
     return x;
 }
 
+static const char *unit_name(uint32_t mode)
+{
+    return mode == 0 ? "line" : mode == 1 ? "block" : "(unknown)";
+}
+
 /* The first difference between the index's settings and want, or NULL. */
 static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_settings *want)
 {
-    static const char *units[] = {"line", "block"};
-    if (strcmp(have->profile, want->profile))
-        return dd_asprintf("normaliser profile differs: index '%s', this build '%s'",
-                           have->profile, want->profile);
-    if (have->unit_mode != want->unit_mode)
-        return dd_asprintf("built with --unit %s, not %s", units[have->unit_mode & 1],
-                           units[want->unit_mode & 1]);
     if (have->ngram != want->ngram)
         return dd_asprintf("built with --ngram %u, not %u", have->ngram, want->ngram);
     if (have->num_perm != want->num_perm)
@@ -307,34 +440,78 @@ static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_setti
     if (have->bands != want->bands || have->rows != want->rows)
         return dd_asprintf("built with bands x rows %u x %u, not %u x %u", have->bands,
                            have->rows, want->bands, want->rows);
+    if (have->unit_mode != want->unit_mode)
+        return dd_asprintf("built with --unit %s, not %s", unit_name(have->unit_mode),
+                           unit_name(want->unit_mode));
+    if (strncmp(have->profile, want->profile, sizeof have->profile - 1))
+        return dd_asprintf("normaliser profile differs: index '%s', this build '%.*s'",
+                           have->profile, (int)sizeof want->profile - 1, want->profile);
     if (have->seed != want->seed)
         return dd_asprintf("built with another hash seed");
-    if (strcmp(have->key_fingerprint, want->key_fingerprint)) {
+    if (strncmp(have->key_fingerprint, want->key_fingerprint, sizeof have->key_fingerprint - 1)) {
+        int n = (int)sizeof want->key_fingerprint - 1;
         if (!have->key_fingerprint[0])
-            return dd_asprintf("built without a key, but a key was given");
+            return dd_asprintf("built without a key, but --key-file was given");
         if (!want->key_fingerprint[0])
-            return dd_asprintf("built with key %s, but no key was given", have->key_fingerprint);
-        return dd_asprintf("built with key %s, not %s", have->key_fingerprint,
+            return dd_asprintf("built with key fingerprint %s, but no --key-file was given",
+                               have->key_fingerprint);
+        return dd_asprintf("built with key fingerprint %s, not %.*s", have->key_fingerprint, n,
                            want->key_fingerprint);
     }
     return NULL;
 }
 
+/* Removes what dd_ddx_create made of a new index folder. */
+static void remove_new(const char *path)
+{
+    static const char *files[] = {"data.mdb", "lock.mdb"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *f = dd_asprintf("%s/%s", path, files[i]);
+        unlink(f);
+        free(f);
+    }
+    rmdir(path);
+}
+
 dd_ddx *dd_ddx_create(const char *path, const dd_ddx_settings *s, char **err)
 {
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        *err = dd_asprintf("%s: %s", path, strerror(errno));
-        return NULL;
+    bool made = mkdir(path, 0755) == 0;
+    if (!made) {
+        if (errno != EEXIST) {
+            *err = dd_asprintf("%s: cannot create the index: %s", path, strerror(errno));
+            return NULL;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            *err = dd_asprintf("%s: cannot create the index: it exists and is not a folder", path);
+            return NULL;
+        }
+        DIR *dir = opendir(path);
+        if (!dir) {
+            *err = dd_asprintf("%s: cannot create the index: %s", path, strerror(errno));
+            return NULL;
+        }
+        bool empty = true, index = false;
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            empty = false;
+            if (!strcmp(e->d_name, "data.mdb"))
+                index = true;
+        }
+        closedir(dir);
+        if (!empty) {
+            *err = index ? dd_asprintf("%s: an index is already there (use dedup index add)", path)
+                         : dd_asprintf("%s: cannot create the index: the folder is not empty",
+                                       path);
+            return NULL;
+        }
     }
-    char *data = dd_asprintf("%s/data.mdb", path);
-    struct stat st;
-    bool exists = stat(data, &st) == 0;
-    free(data);
-    if (exists) {
-        *err = dd_asprintf("%s: an index is already there (use dedup index add)", path);
-        return NULL;
-    }
-    return open_env(path, true, true, s, err);
+    dd_ddx *x = open_env(path, true, true, s, err);
+    if (!x && made)
+        remove_new(path);
+    return x;
 }
 
 dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, char **err)
@@ -358,6 +535,8 @@ void dd_ddx_close(dd_ddx *x)
         return;
     if (x->txn)
         mdb_txn_abort(x->txn);
+    if (x->rtxn)
+        mdb_txn_abort(x->rtxn);
     if (x->env)
         mdb_env_close(x->env);
     free(x->path);
@@ -366,7 +545,7 @@ void dd_ddx_close(dd_ddx *x)
 
 const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x) { return &x->settings; }
 
-/* ---------------------------------------------------------- transactions */
+/* ---------------------------------------------------------- writing */
 
 bool dd_ddx_begin(dd_ddx *x, char **err)
 {
@@ -374,24 +553,55 @@ bool dd_ddx_begin(dd_ddx *x, char **err)
         *err = dd_asprintf("%s: opened for reading only", x->path);
         return false;
     }
-    MDB_envinfo info;
-    MDB_stat est;
-    if (mdb_env_info(x->env, &info) == 0 && mdb_env_stat(x->env, &est) == 0 &&
-        (uint64_t)(info.me_last_pgno + 1) * est.ms_psize > info.me_mapsize / 2) {
-        int rc = mdb_env_set_mapsize(x->env, info.me_mapsize * 2);
+    if (x->txn || x->rdepth) {
+        *err = dd_asprintf("%s: cannot start writing: %s", x->path,
+                           x->txn ? "a write transaction is open" : "a read is in progress");
+        return false;
+    }
+    int dead;
+    mdb_reader_check(x->env, &dead);
+    for (;;) {
+        MDB_txn *txn;
+        int rc = begin_txn(x, 0, &txn);
+        if (rc != 0)
+            return fail(x, err, "cannot start writing", rc);
+        /* With the writer's lock held, the pages in use are final until this
+         * transaction writes: raise the map if more than half is used. */
+        MDB_envinfo info;
+        MDB_stat est;
+        rc = mdb_env_info(x->env, &info);
+        if (rc == 0)
+            rc = mdb_env_stat(x->env, &est);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return fail(x, err, "cannot start writing", rc);
+        }
+        uint64_t used = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
+        if (used <= info.me_mapsize / 2) {
+            x->txn = txn;
+            return true;
+        }
+        mdb_txn_abort(txn);
+        size_t map = info.me_mapsize;
+        while (map / 2 < used) {
+            if (map > SIZE_MAX / 2) {
+                *err = dd_asprintf("%s: cannot grow the map beyond %zu bytes", x->path, map);
+                return false;
+            }
+            map *= 2;
+        }
+        rc = mdb_env_set_mapsize(x->env, map);
         if (rc != 0)
             return fail(x, err, "cannot grow the map", rc);
     }
-    int rc = mdb_txn_begin(x->env, NULL, 0, &x->txn);
-    if (rc != 0) {
-        x->txn = NULL;
-        return fail(x, err, "cannot start writing", rc);
-    }
-    return true;
 }
 
 bool dd_ddx_commit(dd_ddx *x, char **err)
 {
+    if (!x->txn) {
+        *err = dd_asprintf("%s: cannot commit: no write transaction is open", x->path);
+        return false;
+    }
     int rc = mdb_txn_commit(x->txn);
     x->txn = NULL;
     return rc == 0 || fail(x, err, "cannot commit", rc);
@@ -404,41 +614,28 @@ void dd_ddx_abort(dd_ddx *x)
     x->txn = NULL;
 }
 
-/* ------------------------------------------------------------ documents */
-
-/* Decodes a document record (the minhash array and id are allocated). */
-static bool decode_doc(const MDB_val *v, const char *id, size_t id_len, dd_ddx_doc *d)
+/* Aborts the write transaction and says why. */
+static bool write_failed(dd_ddx *x, char **err, const char *what, int rc)
 {
-    memset(d, 0, sizeof *d);
-    dec r = {v->mv_data, v->mv_size, 0, false};
-    d->number = get_u32(&r);
-    d->size = get_u64(&r);
-    d->mtime_ns = (int64_t)get_u64(&r);
-    d->key.lo = get_u64(&r);
-    d->key.hi = get_u64(&r);
-    d->words = get_u32(&r);
-    d->shingles = get_u32(&r);
-    uint32_t k = get_u32(&r);
-    if (r.bad || k > SH_MINHASH_MAX_PERM)
-        return false;
-    d->minhash = dd_malloc((k ? k : 1) * sizeof *d->minhash);
-    for (uint32_t i = 0; i < k; i++)
-        d->minhash[i] = get_u32(&r);
-    d->id = dd_malloc(id_len + 1);
-    memcpy(d->id, id, id_len);
-    d->id[id_len] = '\0';
-    if (r.bad) {
-        dd_ddx_doc_free(d);
+    dd_ddx_abort(x);
+    if (rc == MDB_MAP_FULL) {
+        MDB_envinfo info;
+        size_t map = mdb_env_info(x->env, &info) == 0 ? info.me_mapsize : 0;
+        *err = dd_asprintf("%s: %s: this write transaction outgrew the %zu MiB map, of which "
+                           "at least half was free when it started (MDB_MAP_FULL); nothing "
+                           "was changed",
+                           x->path, what, map >> 20);
         return false;
     }
-    return true;
+    return fail(x, err, what, rc);
 }
 
-void dd_ddx_doc_free(dd_ddx_doc *d)
+static bool need_txn(dd_ddx *x, char **err, const char *what)
 {
-    free(d->id);
-    free(d->minhash);
-    memset(d, 0, sizeof *d);
+    if (x->txn)
+        return true;
+    *err = dd_asprintf("%s: %s: no write transaction is open", x->path, what);
+    return false;
 }
 
 /* Removes the document whose record is v from bands, paras and numbers. */
@@ -475,7 +672,7 @@ static int remove_entries(dd_ddx *x, const MDB_val *v)
         if (rc != 0 && rc != MDB_NOTFOUND)
             return rc;
     }
-    if (r.bad)
+    if (r.bad || r.at != r.len)
         return MDB_CORRUPTED;
     MDB_val nk = {4, num};
     int rc = mdb_del(x->txn, x->numbers, &nk, NULL);
@@ -485,9 +682,19 @@ static int remove_entries(dd_ddx *x, const MDB_val *v)
 bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_ddx_para *paras,
                 size_t nparas, char **err)
 {
+    if (!need_txn(x, err, "cannot store a document"))
+        return false;
     size_t id_len = strlen(d->id);
-    if (id_len == 0 || id_len > 511) {
-        *err = dd_asprintf("%s: %s: an id must have 1 to 511 bytes", x->path, d->id);
+    if (id_len == 0 || id_len > x->max_key) {
+        char *p = dd_printable(d->id);
+        *err = dd_asprintf("%s: %s: an id must have 1 to %zu bytes", x->path, p, x->max_key);
+        free(p);
+        dd_ddx_abort(x);
+        return false;
+    }
+    if (nparas > UINT32_MAX) {
+        *err = dd_asprintf("%s: a document with %zu paragraphs", x->path, nparas);
+        dd_ddx_abort(x);
         return false;
     }
     MDB_val idk = {id_len, d->id}, old;
@@ -497,20 +704,25 @@ bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_dd
     else if (rc == MDB_NOTFOUND)
         rc = 0;
     if (rc != 0)
-        return fail(x, err, "cannot replace a document", rc);
+        return write_failed(x, err, "cannot replace a document", rc);
     /* A new number, never reused. */
     MDB_val nk = {4, "next"}, nv;
     uint32_t number = 1;
     rc = mdb_get(x->txn, x->meta, &nk, &nv);
     if (rc == 0 && nv.mv_size == 4)
         number = from_be32(nv.mv_data);
-    else if (rc != MDB_NOTFOUND && rc != 0)
-        return fail(x, err, "cannot read the next number", rc);
+    else if (rc == 0)
+        rc = MDB_CORRUPTED;
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc == 0 && number == UINT32_MAX)
+        rc = MDB_MAP_FULL;
+    if (rc != 0)
+        return write_failed(x, err, "cannot number a document", rc);
     unsigned char next[4], num[4];
     be32(next, number + 1);
     be32(num, number);
     nv = (MDB_val){4, next};
-    d->number = number;
 
     const dd_ddx_settings *s = &x->settings;
     enc e = {0};
@@ -534,19 +746,21 @@ bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_dd
         put_u32(&e, paras[i].first_line);
         put_u32(&e, paras[i].last_line);
     }
-    MDB_val rec = {e.len, e.p}, idv = {id_len, d->id};
+    MDB_val rec = {e.len, e.p}, idv = {id_len, d->id}, numk = {4, num};
     rc = mdb_put(x->txn, x->meta, &nk, &nv, 0);
     if (rc == 0)
         rc = mdb_put(x->txn, x->docs, &idk, &rec, 0);
-    MDB_val numk = {4, num};
-    if (rc == 0)
-        rc = mdb_put(x->txn, x->numbers, &numk, &idv, 0);
+    if (rc == 0) {
+        rc = mdb_put(x->txn, x->numbers, &numk, &idv, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) /* a number given twice: "next" went back */
+            rc = MDB_CORRUPTED;
+    }
     for (uint32_t i = 0; i < s->bands && rc == 0; i++) {
         unsigned char bk[8];
         be64(bk, band_keys[i]);
         MDB_val key = {8, bk}, val = {4, num};
-        rc = mdb_put(x->txn, x->bands, &key, &val, 0);
-        if (rc == MDB_KEYEXIST) /* the same band twice in one signature */
+        rc = mdb_put(x->txn, x->bands, &key, &val, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST) /* the same band key twice in one signature */
             rc = 0;
     }
     for (size_t i = 0; i < nparas && rc == 0; i++) {
@@ -557,51 +771,96 @@ bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_dd
         be32(place + 4, paras[i].first_line);
         be32(place + 8, paras[i].last_line);
         MDB_val key = {16, pk}, val = {12, place};
-        rc = mdb_put(x->txn, x->paras, &key, &val, 0);
+        rc = mdb_put(x->txn, x->paras, &key, &val, MDB_NODUPDATA);
         if (rc == MDB_KEYEXIST)
             rc = 0;
     }
     free(e.p);
-    if (rc != 0) {
-        dd_ddx_abort(x);
-        return fail(x, err, rc == MDB_MAP_FULL ? "the index is full for one run (add fewer files at a time)"
-                                               : "cannot store a document",
-                    rc);
-    }
+    if (rc != 0)
+        return write_failed(x, err, "cannot store a document", rc);
+    d->number = number;
     return true;
 }
 
 bool dd_ddx_remove(dd_ddx *x, const char *id, bool *found, char **err)
 {
-    MDB_val idk = {strlen(id), (void *)id}, old;
+    *found = false;
+    if (!need_txn(x, err, "cannot remove a document"))
+        return false;
+    size_t id_len = strlen(id);
+    if (id_len == 0 || id_len > x->max_key)
+        return true; /* such an id cannot be a key */
+    MDB_val idk = {id_len, (void *)id}, old;
     int rc = mdb_get(x->txn, x->docs, &idk, &old);
-    *found = rc == 0;
     if (rc == MDB_NOTFOUND)
         return true;
     if (rc == 0)
         rc = remove_entries(x, &old);
     if (rc == 0)
         rc = mdb_del(x->txn, x->docs, &idk, NULL);
-    if (rc != 0) {
-        dd_ddx_abort(x);
-        return fail(x, err, "cannot remove a document", rc);
-    }
+    if (rc != 0)
+        return write_failed(x, err, "cannot remove a document", rc);
+    *found = true;
     return true;
+}
+
+/* ---------------------------------------------------------- reading */
+
+/* Decodes a document record (the minhash array and id are allocated);
+ * false when it is damaged. */
+static bool decode_doc(const dd_ddx *x, const MDB_val *v, const char *id, size_t id_len,
+                       dd_ddx_doc *d)
+{
+    memset(d, 0, sizeof *d);
+    dec r = {v->mv_data, v->mv_size, 0, false};
+    d->number = get_u32(&r);
+    d->size = get_u64(&r);
+    d->mtime_ns = (int64_t)get_u64(&r);
+    d->key.lo = get_u64(&r);
+    d->key.hi = get_u64(&r);
+    d->words = get_u32(&r);
+    d->shingles = get_u32(&r);
+    uint32_t k = get_u32(&r);
+    if (r.bad || k != x->settings.num_perm)
+        return false;
+    const unsigned char *mh = get_bytes(&r, (size_t)k * 4);
+    if (!mh)
+        return false;
+    d->minhash = dd_malloc((size_t)k * sizeof *d->minhash);
+    for (uint32_t i = 0; i < k; i++)
+        d->minhash[i] = from_be32(mh + 4 * (size_t)i);
+    d->id = dd_malloc(id_len + 1);
+    memcpy(d->id, id, id_len);
+    d->id[id_len] = '\0';
+    return true;
+}
+
+void dd_ddx_doc_free(dd_ddx_doc *d)
+{
+    free(d->id);
+    free(d->minhash);
+    memset(d, 0, sizeof *d);
 }
 
 bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
 {
     *err = NULL;
+    size_t id_len = strlen(id);
+    if (id_len == 0 || id_len > x->max_key)
+        return false; /* such an id cannot be a key */
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return false;
-    MDB_val idk = {strlen(id), (void *)id}, v;
+    MDB_val idk = {id_len, (void *)id}, v;
     int rc = mdb_get(txn, x->docs, &idk, &v);
     bool ok = false;
     if (rc == 0) {
-        ok = decode_doc(&v, id, strlen(id), d);
-        if (!ok)
-            *err = dd_asprintf("%s: %s: damaged document record", x->path, id);
+        ok = decode_doc(x, &v, id, id_len, d);
+        if (!ok) {
+            char *p = dd_printable(id);
+            *err = dd_asprintf("%s: %s: a damaged document record", x->path, p);
+            free(p);
+        }
     } else if (rc != MDB_NOTFOUND) {
         fail(x, err, "cannot read", rc);
     }
@@ -611,7 +870,6 @@ bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
 
 bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
 {
-    *err = NULL;
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return false;
@@ -623,9 +881,11 @@ bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
     if (rc == 0)
         rc = mdb_get(txn, x->docs, &idv, &v);
     if (rc == 0) {
-        ok = decode_doc(&v, idv.mv_data, idv.mv_size, d);
-        if (!ok)
-            *err = dd_asprintf("%s: document %u: damaged record", x->path, number);
+        ok = decode_doc(x, &v, idv.mv_data, idv.mv_size, d) && d->number == number;
+        if (!ok) {
+            dd_ddx_doc_free(d);
+            *err = dd_asprintf("%s: document %u: a damaged record", x->path, number);
+        }
     } else if (rc != MDB_NOTFOUND) {
         fail(x, err, "cannot read", rc);
     }
@@ -639,31 +899,51 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Appends the numbers in v (a multiple of 4 bytes) to out. */
+static bool add_numbers(const MDB_val *v, uint32_t **out, size_t *cap, size_t *n)
+{
+    if (v->mv_size % 4)
+        return false;
+    size_t k = v->mv_size / 4;
+    dd_grow(out, cap, *n + k, sizeof **out);
+    const unsigned char *p = v->mv_data;
+    for (size_t i = 0; i < k; i++)
+        (*out)[(*n)++] = from_be32(p + 4 * i);
+    return true;
+}
+
 long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
                        size_t *cap, char **err)
 {
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return -1;
-    MDB_cursor *cur;
+    MDB_cursor *cur = NULL;
     int rc = mdb_cursor_open(txn, x->bands, &cur);
     size_t n = 0;
     for (size_t b = 0; b < bands && rc == 0; b++) {
         unsigned char bk[8];
         be64(bk, band_keys[b]);
         MDB_val key = {8, bk}, val;
-        int got = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
-        while (got == 0) {
-            if (val.mv_size == 4) {
-                dd_grow(out, cap, n + 1, sizeof **out);
-                (*out)[n++] = from_be32(val.mv_data);
-            }
-            got = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP);
+        rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            continue;
         }
-        if (got != MDB_NOTFOUND)
-            rc = got;
+        /* A page of numbers at a time. A key with one number has no page of
+         * duplicates: MDB_GET_MULTIPLE then leaves val as MDB_SET_KEY set it. */
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_GET_MULTIPLE);
+        while (rc == 0) {
+            if (!add_numbers(&val, out, cap, &n))
+                rc = MDB_CORRUPTED;
+            else
+                rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_MULTIPLE);
+        }
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
     }
-    if (rc == 0)
+    if (cur)
         mdb_cursor_close(cur);
     end_read(x, txn);
     if (rc != 0) {
@@ -684,26 +964,30 @@ long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return -1;
-    MDB_cursor *cur;
+    MDB_cursor *cur = NULL;
     int rc = mdb_cursor_open(txn, x->paras, &cur);
     size_t n = 0;
-    if (rc == 0) {
+    if (rc == 0 && max > 0) {
         unsigned char pk[16];
         be64(pk, key.hi);
         be64(pk + 8, key.lo);
         MDB_val k = {16, pk}, v;
-        int got = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-        while (got == 0 && n < max) {
-            if (v.mv_size == 12) {
-                const unsigned char *p = v.mv_data;
-                out[n++] = (dd_ddx_place){from_be32(p), from_be32(p + 4), from_be32(p + 8)};
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+        while (rc == 0 && n < max) {
+            if (v.mv_size != 12) {
+                rc = MDB_CORRUPTED;
+                break;
             }
-            got = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+            const unsigned char *p = v.mv_data;
+            out[n++] = (dd_ddx_place){from_be32(p), from_be32(p + 4), from_be32(p + 8)};
+            if (n < max)
+                rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
         }
-        if (got != 0 && got != MDB_NOTFOUND)
-            rc = got;
-        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
     }
+    if (cur)
+        mdb_cursor_close(cur);
     end_read(x, txn);
     if (rc != 0) {
         fail(x, err, "cannot read the paragraphs", rc);
@@ -717,35 +1001,35 @@ bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ct
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return false;
-    MDB_cursor *cur;
+    MDB_cursor *cur = NULL;
     int rc = mdb_cursor_open(txn, x->docs, &cur);
-    bool ok = rc == 0;
-    if (ok) {
+    bool damaged = false;
+    if (rc == 0) {
         MDB_val k, v;
-        int got = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (got == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (rc == 0) {
             dd_ddx_doc d;
-            if (!decode_doc(&v, k.mv_data, k.mv_size, &d)) {
-                *err = dd_asprintf("%s: a damaged document record", x->path);
-                ok = false;
+            if (!decode_doc(x, &v, k.mv_data, k.mv_size, &d)) {
+                damaged = true;
                 break;
             }
             bool more = fn(ctx, &d);
             dd_ddx_doc_free(&d);
             if (!more)
                 break;
-            got = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
         }
-        if (ok && got != 0 && got != MDB_NOTFOUND) {
-            ok = false;
-            fail(x, err, "cannot read the documents", got);
-        }
-        mdb_cursor_close(cur);
-    } else {
-        fail(x, err, "cannot read the documents", rc);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
     }
+    if (cur)
+        mdb_cursor_close(cur);
     end_read(x, txn);
-    return ok;
+    if (damaged) {
+        *err = dd_asprintf("%s: a damaged document record", x->path);
+        return false;
+    }
+    return rc == 0 || fail(x, err, "cannot read the documents", rc);
 }
 
 bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
@@ -767,7 +1051,7 @@ bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
     if (rc == 0)
         c->band_entries = st.ms_entries;
     end_read(x, txn);
-    char *data = dd_asprintf("%s/data.mdb", x->path);
+    char *data = data_path(x->path);
     struct stat fs;
     if (stat(data, &fs) == 0)
         c->map_bytes = (uint64_t)fs.st_size;

@@ -18,7 +18,9 @@
  * writes. A file that is not an LMDB environment of this format, or is
  * truncated, is an error, not a crash.
  *
- * Not thread-safe: one dd_ddx per thread.
+ * Not thread-safe: one dd_ddx per thread. Open an index at most once per
+ * process at a time (LMDB's rule: a second open of the same files in one
+ * process breaks its locks); other processes may open it freely.
  */
 #ifndef DD_DDX_H
 #define DD_DDX_H
@@ -91,7 +93,8 @@ const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x);
  * transaction; nothing is visible to readers before the commit, and a
  * crash before it leaves the index as it was. dd_ddx_abort drops the
  * changes. All return false with *err on failure (the transaction is then
- * aborted). */
+ * aborted). One transaction can add at least half of the map, 32 GiB on a
+ * 64-bit machine (the map grows between transactions: see ddx.c). */
 bool dd_ddx_begin(dd_ddx *x, char **err);
 bool dd_ddx_commit(dd_ddx *x, char **err);
 void dd_ddx_abort(dd_ddx *x);
@@ -125,7 +128,9 @@ long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint3
  * of them. Returns how many, or -1 with *err. */
 long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err);
 
-/* Calls fn for every document, in id order, until it returns false. */
+/* Calls fn for every document, in id order (bytewise), until it returns
+ * false. All of it reads one snapshot; fn may read the index too (it sees the
+ * same snapshot) but not begin a write transaction. */
 bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ctx, char **err);
 
 bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err);
