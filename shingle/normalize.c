@@ -630,27 +630,35 @@ out:
     return i;
 }
 
+/* Decodes the code point at text[*i] into *c, moving *i past it, and looks
+ * up its entry into *e. */
+static inline sh_status decode_and_look_up(sh_normalizer *n, const char *text, size_t *i,
+                                           size_t len, UChar32 *c, uint32_t *e)
+{
+    sh_status st = SH_OK;
+    if ((*c = decode_next(text, i, len)) < 0)
+        return SH_ERR_BAD_UTF8;
+    *e = lookup(n, *c, &st);
+    return st;
+}
+
 /* The slow path: writes the segment that starts at text[*i] (a code point
  * and the ones that combine with it) and moves *i past it. */
 static sh_status write_segment(sh_normalizer *n, writer *w, const char *text, size_t *i,
                                size_t len, uint32_t *written)
 {
-    sh_status st = SH_OK;
     size_t start = *i, ci = start;
-    UChar32 c = decode_next(text, &ci, len);
-    if (c < 0)
-        return SH_ERR_BAD_UTF8;
-    uint32_t e = lookup(n, c, &st);
+    UChar32 c;
+    uint32_t e;
+    sh_status st = decode_and_look_up(n, text, &ci, len, &c, &e);
     if (st != SH_OK)
         return st;
     size_t end = ci;
     while (end < len) {
         size_t di = end;
-        UChar32 d = decode_next(text, &di, len);
-        if (d < 0)
-            return SH_ERR_BAD_UTF8;
-        uint32_t de = lookup(n, d, &st);
-        if (st != SH_OK)
+        UChar32 d;
+        uint32_t de;
+        if ((st = decode_and_look_up(n, text, &di, len, &d, &de)) != SH_OK)
             return st;
         if (de & E_BOUNDARY)
             break;
