@@ -51,9 +51,9 @@ all: config bin/dedup bin/shingle
 
 config:
 ifeq ($(HAVE_SODIUM),1)
-	@echo "build: libsodium found and linked (keyed hashing itself is not implemented yet)"
+	@echo "build: libsodium found: keyed hashing (--key-file, dedup keygen) is available"
 else
-	@echo "build: libsodium not found: building without it (keyed hashing will need it)"
+	@echo "build: libsodium not found: building without keyed hashing (--key-file and dedup keygen will say so)"
 endif
 
 bin/dedup: $(call obj,build,$(DEDUP_SRC)) $(call obj,build,$(LIB_SRC))
@@ -80,6 +80,15 @@ build/asan/bin/shingle: build/asan/shingle/cli/shingle.o $(call obj,build/asan,$
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# The same program built without libsodium (only keys.c differs), for the
+# test that --key-file then says the build lacks it.
+build/nosodium/dedup/keys.o: dedup/keys.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -DDD_HAVE_SODIUM=1,$(BASE_CFLAGS)) $(CFLAGS) -c -o $@ $<
+build/nosodium/bin/dedup: build/nosodium/dedup/keys.o $(call obj,build,$(filter-out dedup/keys.c,$(DEDUP_SRC))) $(call obj,build,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(filter-out -lsodium,$(PKG_LIBS)) -lm
+
 # Unit tests link the library and the program's modules (all but main.c).
 DEDUP_MODULES = $(filter-out dedup/main.c,$(DEDUP_SRC))
 build/tests/%: tests/unit/%.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
@@ -94,7 +103,8 @@ build/asan/tests/%: tests/unit/%.c $(call obj,build/asan,$(DEDUP_MODULES)) $(cal
 UNIT_BINS      = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN = $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 
-test-build: all $(UNIT_BINS) build/asan/bin/dedup build/asan/bin/shingle $(UNIT_BINS_ASAN)
+test-build: all $(UNIT_BINS) build/asan/bin/dedup build/asan/bin/shingle $(UNIT_BINS_ASAN) \
+            build/nosodium/bin/dedup
 
 # deps runs first in its own make so that pkg-config sees what it installed.
 check:

@@ -336,7 +336,7 @@ int cmd_check(int argc, char **argv)
         collect_findings(&c, first_named, &f);
     if (ran && x) {
         dd_analyzer a;
-        if (!dd_analyzer_init(&a, o.unit, DD_SEED)) {
+        if (!dd_analyzer_init(&a, o.unit, &o.hash)) {
             problems++;
         } else {
             for (size_t i = 0; i < c.inputs.n; i++)

@@ -95,7 +95,7 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
         }
         if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
             return false;
-        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, DD_SEED,
+        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
                                       &l->hashes, &l->hashes_cap);
         free(slot->set);
         slot->set = dd_malloc((count ? count : 1) * sizeof *slot->set);
@@ -144,7 +144,7 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
     free(text);
     if (st != SH_OK)
         return false;
-    *n = dd_unit_shingle_set(&r->words, 0, r->words.n, DD_SEED, set, cap);
+    *n = dd_unit_shingle_set(&r->words, 0, r->words.n, r->a->hash, set, cap);
     return true;
 }
 
@@ -167,7 +167,7 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
         free(p);
         return false;
     }
-    dd_unit_sets_compute(&reader->sets, doc, DD_SEED);
+    dd_unit_sets_compute(&reader->sets, doc, &o->hash);
     dd_find_near_units((uint32_t)i, doc, &reader->sets, o->para_threshold, o->min_words,
                        &c->near_units);
     dd_find_near_units_across(c->unit_index, (uint32_t)i, doc, &reader->sets, o->para_threshold,
@@ -189,9 +189,9 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
         return false;
     }
     dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, DD_SEED))
+    if (!dd_analyzer_init(&a, o->unit, &o->hash))
         return false;
-    if (!dd_signatures_init(&c->signatures, &o->near, DD_SEED)) {
+    if (!dd_signatures_init(&c->signatures, &o->near, &o->hash)) {
         dd_analyzer_free(&a);
         return false;
     }
@@ -201,7 +201,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     sh_buf text = {0};
     dd_doc doc = {0};
     unit_reader reader = {c, &a, {0}, {0}, {0}};
-    c->unit_index = dd_unit_index_new(DD_SEED);
+    c->unit_index = dd_unit_index_new(&o->hash);
     for (size_t i = 0; i < n; i++) {
         c->unit_start[i] = c->nunits;
         if (!read_document(c, o, &a, i, &text, &doc, &reader)) {
@@ -215,7 +215,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
             memcpy(c->units + c->nunits, doc.units, doc.nunits * sizeof *doc.units);
             c->nunits += doc.nunits;
         }
-        dd_signatures_add(&c->signatures, &doc.words, doc.key, DD_SEED);
+        dd_signatures_add(&c->signatures, &doc.words, doc.key, &o->hash);
     }
     c->unit_start[n] = c->nunits;
     dd_unit_index_free(c->unit_index);
@@ -231,7 +231,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
         set_loader *l = dd_calloc(1, sizeof *l);
         l->c = c;
         l->o = o;
-        if (!dd_analyzer_init(&l->a, o->unit, DD_SEED)) {
+        if (!dd_analyzer_init(&l->a, o->unit, &o->hash)) {
             free(l);
             return false;
         }

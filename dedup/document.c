@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, uint64_t seed)
+bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash)
 {
     sh_status st;
     memset(a, 0, sizeof *a);
     a->mode = mode;
-    a->seed = seed;
+    a->hash = hash;
     a->norm = sh_normalizer_new(NULL, &st);
     if (a->norm)
         a->tok = sh_tokenizer_new(&st);
@@ -72,7 +72,7 @@ static sh_status add_unit(dd_analyzer *a, dd_doc *doc, const char *text, size_t 
     u->last_line = last_line;
     u->first_word = before;
     u->words = (uint32_t)words;
-    u->key = sh_key_of(doc->words.text.data + w0->off, w1->off + w1->len - w0->off, a->seed);
+    u->key = sh_key_of(doc->words.text.data + w0->off, w1->off + w1->len - w0->off, a->hash);
     return SH_OK;
 }
 
@@ -113,6 +113,6 @@ sh_status dd_analyze(dd_analyzer *a, const char *text, size_t len, dd_doc *doc)
         st = add_unit(a, doc, text, block_off, block_end - block_off, block_line, block_last);
     if (st == SH_OK)
         doc->key = sh_key_of(doc->words.text.data ? doc->words.text.data : "", doc->words.text.len,
-                             a->seed);
+                             a->hash);
     return st;
 }

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The seed of every hash of the program: fixed, so that keys, signatures and
- * reports are the same from run to run. */
+/* The seed of every hash of the program when no key is given (--key-file):
+ * fixed, so that keys, signatures and reports are the same from run to run. */
 #define DD_SEED 0
 
 typedef enum dd_unit_mode { DD_UNIT_LINE, DD_UNIT_BLOCK } dd_unit_mode;
@@ -46,12 +46,12 @@ typedef struct dd_analyzer {
     sh_normalizer *norm;
     sh_tokenizer *tok;
     dd_unit_mode mode;
-    uint64_t seed;
+    const sh_hasher *hash; /* how text is hashed; not owned, outlives the analyzer */
 } dd_analyzer;
 
 /* Makes the normaliser and tokeniser of a; false (after a message) if ICU
  * cannot start. */
-bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, uint64_t seed);
+bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash);
 void dd_analyzer_free(dd_analyzer *a);
 
 /* Cuts text[0..len), valid UTF-8, into units of doc (replacing what doc

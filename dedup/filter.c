@@ -680,7 +680,7 @@ int cmd_filter(int argc, char **argv)
     f.start = f.last_progress = now();
     f.progress = isatty(STDERR_FILENO);
     dd_history_params hp = {o.near, o.min_words, o.boilerplate_df, o.para_threshold,
-                            o.clean_paragraphs, DD_SEED, NULL};
+                            o.clean_paragraphs, &o.hash, NULL};
     if (o.index) {
         dd_ddx_settings want;
         char *err = NULL;
@@ -691,7 +691,7 @@ int cmd_filter(int argc, char **argv)
             return DD_EXIT_ERROR;
         }
     }
-    if (!dd_analyzer_init(&f.analyzer, o.unit, DD_SEED))
+    if (!dd_analyzer_init(&f.analyzer, o.unit, &o.hash))
         return DD_EXIT_ERROR;
     f.history = dd_history_new(&hp);
     f.out = dd_writer_new(STDOUT_FILENO, 0);

@@ -52,6 +52,7 @@ struct dd_history {
     size_t sort_tmp_cap;
     para *paras;
     size_t nslots, used;
+    uint64_t salt; /* dd_table_salt() */
     occurrence *occ;
     size_t occ_cap;
     bool *removed; /* per unit of the current record */
@@ -115,7 +116,7 @@ static bool window_load(void *ctx, uint32_t rec, uint64_t **set, size_t *cap, si
 
 static size_t para_slot(const dd_history *h, sh_key key)
 {
-    size_t mask = h->nslots - 1, i = (size_t)key.lo & mask;
+    size_t mask = h->nslots - 1, i = dd_table_home(key.lo, h->salt, mask);
     while (h->paras[i].docs && !sh_key_equal(h->paras[i].key, key))
         i = (i + 1) & mask;
     return i;
@@ -141,7 +142,7 @@ dd_history *dd_history_new(const dd_history_params *p)
 {
     dd_history *h = dd_calloc(1, sizeof *h);
     h->p = *p;
-    if (!dd_signatures_init(&h->sigs, &p->near, p->seed)) {
+    if (!dd_signatures_init(&h->sigs, &p->near, p->hash)) {
         free(h);
         return NULL;
     }
@@ -152,6 +153,7 @@ dd_history *dd_history_new(const dd_history_params *p)
         h->placer = dd_placer_new(&h->sigs);
     h->nslots = 1024;
     h->paras = dd_calloc(h->nslots, sizeof *h->paras);
+    h->salt = dd_table_salt();
     return h;
 }
 
@@ -316,7 +318,7 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
 
     /* Near-repeats inside the record. */
     h->near.n = 0;
-    dd_unit_sets_compute(&h->sets, doc, h->p.seed);
+    dd_unit_sets_compute(&h->sets, doc, h->p.hash);
     dd_find_near_units(0, doc, &h->sets, h->p.para_threshold, min_words, &h->near);
     for (size_t k = 0; k < h->near.n; k++) {
         const dd_near_unit *nu = &h->near.v[k];
@@ -384,7 +386,7 @@ void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
     v->estimated = false;
     v->nremoved = 0;
 
-    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.seed);
+    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
     uint32_t rec = (uint32_t)(h->sigs.n - 1);
     if (h->p.index && h->p.near.enabled && doc->words.n && copy_of_indexed(h, rec, v))
         return; /* not placed: later copies find the indexed document too */

@@ -35,7 +35,7 @@ typedef struct dd_history_params {
     unsigned long boilerplate_df;
     double para_threshold;
     bool clean_paragraphs; /* false: paragraphs are never removed */
-    uint64_t seed;
+    const sh_hasher *hash; /* how text is hashed; not owned, outlives the history */
     /* An earlier corpus (--index), or NULL: records are also compared with
      * its documents (on signature estimates) and paragraphs found in it are
      * removed. The caller owns it; its settings match near. */
@@ -86,7 +86,7 @@ dd_history *dd_history_new(const dd_history_params *p);
 void dd_history_free(dd_history *h);
 
 /* Decides the next record, whose text was analysed into doc (dd_analyze with
- * the history's seed), and remembers it. v is overwritten (its removed array
+ * the history's hasher), and remembers it. v is overwritten (its removed array
  * is reused; free it with dd_verdict_free). */
 void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v);
 

@@ -37,12 +37,12 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     dd_inputs in = {0};
     int problems = dd_inputs_collect(&in, paths, npaths);
     dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, DD_SEED)) {
+    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
         dd_inputs_free(&in);
         return problems + 1;
     }
     dd_signatures sigs;
-    if (!dd_signatures_init(&sigs, &o->near, DD_SEED)) {
+    if (!dd_signatures_init(&sigs, &o->near, &o->hash)) {
         dd_analyzer_free(&a);
         dd_inputs_free(&in);
         return problems + 1;
@@ -97,7 +97,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
             problems++;
             continue;
         }
-        dd_signatures_add(&sigs, &doc.words, doc.key, DD_SEED);
+        dd_signatures_add(&sigs, &doc.words, doc.key, &o->hash);
         size_t n = sigs.n - 1, nkeys = dd_signature_keys(&sigs, n, keys);
         (void)nkeys;
         dd_grow(&paras, &paras_cap, doc.nunits + 1, sizeof *paras);
@@ -187,7 +187,7 @@ static int index_info(const char *ddx)
     printf("num-perm: %u\n", s->num_perm);
     printf("bands x rows: %u x %u\n", s->bands, s->rows);
     printf("seed: %llu\n", (unsigned long long)s->seed);
-    printf("key: %s\n", s->key_fingerprint[0] ? s->key_fingerprint : "none");
+    printf("key fingerprint: %s\n", s->key_fingerprint[0] ? s->key_fingerprint : "none");
     printf("documents: %llu\n", (unsigned long long)c.docs);
     printf("paragraphs: %llu\n", (unsigned long long)c.paragraphs);
     printf("band entries: %llu\n", (unsigned long long)c.band_entries);

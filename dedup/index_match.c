@@ -30,7 +30,7 @@ static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd
     if (ok)
         ok = dd_analyze(a, text, size, &doc) == SH_OK;
     if (ok) {
-        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, DD_SEED, set, cap);
+        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, &o->hash, set, cap);
         uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
         dd_sort_u64(*set, tmp, *n);
         free(tmp);

@@ -16,7 +16,7 @@ bool dd_index_settings(const dd_options *o, dd_ddx_settings *s)
         return false;
     }
     dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, DD_SEED))
+    if (!dd_analyzer_init(&a, o->unit, &o->hash))
         return false;
     snprintf(s->profile, sizeof s->profile, "%s", sh_normalizer_profile(a.norm));
     dd_analyzer_free(&a);
@@ -25,6 +25,7 @@ bool dd_index_settings(const dd_options *o, dd_ddx_settings *s)
     s->num_perm = (uint32_t)o->near.num_perm;
     s->bands = (uint32_t)o->near.bands;
     s->rows = (uint32_t)o->near.rows;
-    s->seed = DD_SEED;
+    s->seed = o->hash.keyed ? 0 : o->hash.seed; /* a key's seed is never written out */
+    snprintf(s->key_fingerprint, sizeof s->key_fingerprint, "%s", o->key_fingerprint);
     return true;
 }

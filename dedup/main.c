@@ -21,6 +21,7 @@ static const struct command {
     { "filter", cmd_filter },
     { "check", cmd_check },
     { "index", cmd_index },
+    { "keygen", cmd_keygen },
     { "help", cmd_help },
 };
 

@@ -12,6 +12,7 @@
 void dd_multimap_init(dd_multimap *m)
 {
     memset(m, 0, sizeof *m);
+    m->salt = dd_table_salt();
     m->nslots = 1024;
     m->slots = dd_zalloc_touched(m->nslots, sizeof *m->slots);
 }
@@ -23,9 +24,9 @@ void dd_multimap_free(dd_multimap *m)
     memset(m, 0, sizeof *m);
 }
 
-static size_t slot_of(const dd_multimap_slot *slots, size_t nslots, uint64_t key)
+static size_t slot_of(const dd_multimap_slot *slots, size_t nslots, uint64_t salt, uint64_t key)
 {
-    size_t mask = nslots - 1, i = (size_t)(key ^ (key >> 32)) & mask; /* as dd_multimap_home */
+    size_t mask = nslots - 1, i = dd_table_home(key, salt, mask); /* as dd_multimap_home */
     while (slots[i].count && slots[i].key != key)
         i = (i + 1) & mask;
     return i;
@@ -45,12 +46,12 @@ bool dd_multimap_add_capped(dd_multimap *m, uint64_t key, uint32_t value, uint32
         dd_multimap_slot *slots = dd_zalloc_touched(n, sizeof *slots);
         for (size_t i = 0; i < m->nslots; i++)
             if (m->slots[i].count)
-                slots[slot_of(slots, n, m->slots[i].key)] = m->slots[i];
+                slots[slot_of(slots, n, m->salt, m->slots[i].key)] = m->slots[i];
         free(m->slots);
         m->slots = slots;
         m->nslots = n;
     }
-    dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, key)];
+    dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, m->salt, key)];
     if (s->count >= max)
         return false;
     if (s->count == 0) {
@@ -72,7 +73,7 @@ void dd_multimap_add(dd_multimap *m, uint64_t key, uint32_t value)
 
 dd_multimap_iter dd_multimap_find(const dd_multimap *m, uint64_t key)
 {
-    const dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, key)];
+    const dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, m->salt, key)];
     dd_multimap_iter it = {m->nodes, false, 0, 0};
     if (s->count == 1) {
         it.has_single = true;

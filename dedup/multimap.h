@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 typedef struct dd_multimap_slot {
     uint64_t key;
     uint32_t count; /* values listed, 0: empty slot */
@@ -23,6 +25,7 @@ typedef struct dd_multimap_node {
 } dd_multimap_node;
 
 typedef struct dd_multimap {
+    uint64_t salt; /* dd_table_salt() */
     dd_multimap_slot *slots;
     size_t nslots, used;
     dd_multimap_node *nodes;
@@ -67,7 +70,7 @@ static inline bool dd_multimap_next(dd_multimap_iter *it, uint32_t *value)
 /* The slot where the search for key starts. */
 static inline size_t dd_multimap_home(const dd_multimap *m, uint64_t key)
 {
-    return (size_t)(key ^ (key >> 32)) & (m->nslots - 1);
+    return dd_table_home(key, m->salt, m->nslots - 1);
 }
 
 /* Starts loading the cache line where the search for key starts. A caller

@@ -120,13 +120,13 @@ void dd_near_explain(FILE *out, const dd_near_params *p)
 
 /* ------------------------------------------------------------ signatures */
 
-bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, uint64_t seed)
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash)
 {
     memset(s, 0, sizeof *s);
     s->params = *p;
     if (p->method == DD_METHOD_MINHASH) {
         sh_status st;
-        s->minhasher = sh_minhasher_new((unsigned)p->num_perm, seed, &st);
+        s->minhasher = sh_minhasher_new((unsigned)p->num_perm, hash->seed, &st);
         if (!s->minhasher) {
             dd_error("cannot make the MinHash functions: %s", sh_status_str(st));
             return false;
@@ -160,21 +160,21 @@ static size_t next_slot(dd_signatures *s)
     return s->n++;
 }
 
-size_t dd_shingle_set(const sh_tokens *words, unsigned k, uint64_t seed, uint64_t **set,
+size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash, uint64_t **set,
                       size_t *cap)
 {
     size_t n = sh_shingle_count(words->n, k);
     dd_grow(set, cap, n + 1, sizeof **set);
-    n = sh_shingles(words, 0, words->n, k, seed, *set);
+    n = sh_shingles(words, 0, words->n, k, hash, *set);
     return sh_hashes_unique(*set, n);
 }
 
-void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed)
+void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, const sh_hasher *hash)
 {
     size_t i = next_slot(s);
     size_t n = 0;
     if (s->params.enabled)
-        n = dd_shingle_set(words, (unsigned)s->params.ngram, seed, &s->scratch, &s->scratch_cap);
+        n = dd_shingle_set(words, (unsigned)s->params.ngram, hash, &s->scratch, &s->scratch_cap);
     s->docs[i].key = key;
     s->docs[i].words = words->n > UINT32_MAX ? UINT32_MAX : (uint32_t)words->n;
     s->docs[i].shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
@@ -370,11 +370,12 @@ typedef struct key_map {
     sh_key *keys;
     uint32_t *docs; /* 1 + document, 0: empty */
     size_t nslots, used;
+    uint64_t salt; /* dd_table_salt() */
 } key_map;
 
 static uint32_t *key_find(const key_map *m, sh_key key)
 {
-    size_t mask = m->nslots - 1, i = (size_t)key.lo & mask;
+    size_t mask = m->nslots - 1, i = dd_table_home(key.lo, m->salt, mask);
     while (m->docs[i] && !sh_key_equal(m->keys[i], key))
         i = (i + 1) & mask;
     return &m->docs[i];
@@ -386,7 +387,8 @@ static uint32_t key_first(key_map *m, sh_key key, uint32_t doc)
 {
     if (2 * (m->used + 1) > m->nslots) {
         key_map big = {dd_calloc(m->nslots * 2, sizeof(sh_key)),
-                       dd_calloc(m->nslots * 2, sizeof(uint32_t)), m->nslots * 2, m->used};
+                       dd_calloc(m->nslots * 2, sizeof(uint32_t)), m->nslots * 2, m->used,
+                       m->salt};
         for (size_t i = 0; i < m->nslots; i++)
             if (m->docs[i]) {
                 uint32_t *slot = key_find(&big, m->keys[i]);
@@ -436,6 +438,7 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     dd_placer *p = dd_calloc(1, sizeof *p);
     p->s = s;
     p->exact.nslots = 1024;
+    p->exact.salt = dd_table_salt();
     p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
     p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
     dd_multimap_init(&p->index);

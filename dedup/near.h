@@ -113,16 +113,16 @@ typedef struct dd_signatures {
 } dd_signatures;
 
 /* Prepares s for documents; false (after a message) on failure. */
-bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, uint64_t seed);
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash);
 void dd_signatures_free(dd_signatures *s);
 
 /* Writes the distinct word k-shingle hashes of words to *set (growing it;
  * *cap is its capacity), in order of first occurrence. Returns how many. */
-size_t dd_shingle_set(const sh_tokens *words, unsigned k, uint64_t seed, uint64_t **set,
+size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash, uint64_t **set,
                       size_t *cap);
 
 /* Adds the next document: its words (all of them, in order) and its key. */
-void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, uint64_t seed);
+void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, const sh_hasher *hash);
 
 /* Writes the LSH band keys (MinHash: params.bands of them) or SimHash
  * block keys (params.hamming + 1) of document d to keys; returns how many. */

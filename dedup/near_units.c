@@ -30,6 +30,7 @@ struct dd_shingle_table {
     slot *v;
     size_t nslots, used;
     uint32_t gen;
+    uint64_t salt; /* dd_table_salt() */
 };
 typedef struct dd_shingle_table shingle_table;
 
@@ -39,7 +40,7 @@ typedef struct dd_shingle_table shingle_table;
 
 static slot *table_find(shingle_table *t, uint64_t hash)
 {
-    size_t mask = t->nslots - 1, i = (size_t)(hash ^ (hash >> 31)) & mask;
+    size_t mask = t->nslots - 1, i = dd_table_home(hash, t->salt, mask);
     while (t->v[i].gen == t->gen && t->v[i].hash != hash)
         i = (i + 1) & mask;
     return &t->v[i];
@@ -53,6 +54,7 @@ static void table_start(shingle_table *t)
         t->nslots = 1024;
         t->v = dd_calloc(t->nslots, sizeof *t->v);
         t->gen = 0;
+        t->salt = dd_table_salt();
     }
     t->gen++;
     t->used = 0;
@@ -62,7 +64,7 @@ static void table_add(shingle_table *t, uint64_t hash, uint32_t unit)
 {
     if (2 * (t->used + 1) > t->nslots) {
         shingle_table big = {dd_calloc(t->nslots * 2, sizeof(slot)), t->nslots * 2, t->used,
-                             t->gen};
+                             t->gen, t->salt};
         for (size_t i = 0; i < t->nslots; i++)
             if (t->v[i].gen == t->gen)
                 *table_find(&big, t->v[i].hash) = t->v[i];
@@ -115,7 +117,7 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed)
+void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, const sh_hasher *hash)
 {
     size_t total = 0;
     for (size_t u = 0; u < doc->nunits; u++)
@@ -127,7 +129,7 @@ void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed)
         const dd_unit *unit = &doc->units[u];
         s->start[u] = at;
         size_t n = sh_shingles(&doc->words, unit->first_word, unit->words, DD_NEAR_UNIT_NGRAM,
-                               seed, s->hashes + at);
+                               hash, s->hashes + at);
         at += sh_hashes_unique(s->hashes + at, n);
     }
     s->start[doc->nunits] = at;
@@ -223,13 +225,13 @@ typedef struct cached_unit {
 struct dd_unit_index {
     cached_unit cache[UNIT_CACHE_SLOTS];
     sh_minhasher *minhasher;
-    uint64_t seed;
     dd_multimap bands;        /* band key -> indexed unit */
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
     uint64_t *table;          /* ... as a hash table */
     size_t table_cap, table_mask;
+    uint64_t table_salt;      /* dd_table_salt() */
     bool table_zero;
     uint64_t *keys;           /* band keys of the document's units */
     size_t keys_cap;
@@ -237,11 +239,12 @@ struct dd_unit_index {
     size_t cands_cap;
 };
 
-dd_unit_index *dd_unit_index_new(uint64_t seed)
+dd_unit_index *dd_unit_index_new(const sh_hasher *hash)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
-    ix->seed = seed;
-    ix->minhasher = sh_minhasher_new(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS, seed ^ 0x756E697473ULL,
+    ix->table_salt = dd_table_salt();
+    ix->minhasher = sh_minhasher_new(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
+                                     hash->seed ^ 0x756E697473ULL,
                                      NULL);
     if (!ix->minhasher) {
         dd_error("out of memory");
@@ -267,12 +270,12 @@ void dd_unit_index_free(dd_unit_index *ix)
     free(ix);
 }
 
-size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, uint64_t seed,
+size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const sh_hasher *hash,
                            uint64_t **set, size_t *cap)
 {
     size_t n = sh_shingle_count(count, DD_NEAR_UNIT_NGRAM);
     dd_grow(set, cap, n + 1, sizeof **set);
-    n = sh_shingles(t, first, count, DD_NEAR_UNIT_NGRAM, seed, *set);
+    n = sh_shingles(t, first, count, DD_NEAR_UNIT_NGRAM, hash, *set);
     return sh_hashes_unique(*set, n);
 }
 
@@ -293,7 +296,7 @@ static void table_fill(dd_unit_index *ix, const uint64_t *set, size_t n)
             ix->table_zero = true;
             continue;
         }
-        size_t j = (size_t)(x ^ (x >> 32)) & ix->table_mask;
+        size_t j = dd_table_home(x, ix->table_salt, ix->table_mask);
         while (ix->table[j] && ix->table[j] != x)
             j = (j + 1) & ix->table_mask;
         ix->table[j] = x;
@@ -310,7 +313,7 @@ static size_t table_count(const dd_unit_index *ix, const uint64_t *set, size_t n
             found += ix->table_zero;
             continue;
         }
-        size_t j = (size_t)(x ^ (x >> 32)) & ix->table_mask;
+        size_t j = dd_table_home(x, ix->table_salt, ix->table_mask);
         while (ix->table[j] && ix->table[j] != x)
             j = (j + 1) & ix->table_mask;
         found += ix->table[j] == x;

@@ -48,7 +48,7 @@ typedef struct dd_unit_sets {
     struct dd_shingle_table *table;
 } dd_unit_sets;
 
-void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, uint64_t seed);
+void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, const sh_hasher *hash);
 void dd_unit_sets_free(dd_unit_sets *s);
 
 /* Appends the near-repeats inside document number doc_number to out, by
@@ -82,7 +82,7 @@ typedef bool (*dd_unit_reader)(void *ctx, uint32_t doc, size_t unit, uint64_t **
 
 typedef struct dd_unit_index dd_unit_index;
 
-dd_unit_index *dd_unit_index_new(uint64_t seed);
+dd_unit_index *dd_unit_index_new(const sh_hasher *hash);
 void dd_unit_index_free(dd_unit_index *ix);
 
 /* Appends to out the near-repeats of the units of document number
@@ -94,7 +94,7 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
 
 /* The distinct 3-shingles of words [first, first + count) of t, in *set
  * (growing it). Returns how many. */
-size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, uint64_t seed,
+size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const sh_hasher *hash,
                            uint64_t **set, size_t *cap);
 
 #endif

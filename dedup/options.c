@@ -25,6 +25,7 @@ const char dd_usage_text[] =
     "  filter [FILE...]        stream records from FILE... or standard input to\n"
     "                          standard output, without the copies\n"    "  check PATH...           pre-commit check of the named files against each\n"
     "                          other and the rest of their folders\n"
+    "  keygen FILE             write a new secret key for --key-file\n"
     "  help [COMMAND]          show help for a command\n"
     "\n"
     "PATH is a file, a directory (read recursively, in sorted order) or - for\n"
@@ -35,6 +36,9 @@ const char dd_usage_text[] =
     "                            terminal, jsonl otherwise); tsv prints\n"
     "                            doc<TAB>cluster for every document\n"
     "  -o, --output DIR          (clean) write the cleaned copies under DIR\n"
+    "      --key-file FILE       derive every hash from the secret key in FILE\n"
+    "                            (dedup keygen; default $DEDUP_KEY_FILE), so that\n"
+    "                            texts cannot be crafted to collide without it\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
     "\n"
@@ -135,6 +139,22 @@ static bool parse_fraction(const char *s, double lo, double hi, bool open_lo, do
     return true;
 }
 
+/* Plain hashing, or keyed by --key-file, else by $DEDUP_KEY_FILE when it is
+ * set and not empty. */
+static bool set_up_hashing(dd_options *o)
+{
+    o->hash = sh_hasher_plain(DD_SEED);
+    o->key_fingerprint[0] = '\0';
+    if (!o->key_file) {
+        const char *env = getenv("DEDUP_KEY_FILE");
+        if (env && *env)
+            o->key_file = env;
+    }
+    if (!o->key_file)
+        return true;
+    return dd_key_load(o->key_file, &o->hash, o->key_fingerprint);
+}
+
 enum {
     OPT_CONTAINMENT = 256,
     OPT_MIN_SHINGLES,
@@ -158,6 +178,7 @@ enum {
     OPT_NO_CLEAN_PARAGRAPHS,
     OPT_ON_ERROR,
     OPT_MAX_RECORD,
+    OPT_KEY_FILE,
     OPT_STATS,
     OPT_BASELINE,
     OPT_WRITE_BASELINE,
@@ -197,6 +218,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"baseline", required_argument, NULL, OPT_BASELINE},
         {"write-baseline", required_argument, NULL, OPT_WRITE_BASELINE},
         {"index", required_argument, NULL, OPT_INDEX},
+        {"key-file", required_argument, NULL, OPT_KEY_FILE},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -279,6 +301,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             o->check_option = "--write-baseline";
             break;
         case OPT_INDEX: o->index = optarg; break;
+        case OPT_KEY_FILE: o->key_file = optarg; break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
                 n->method = DD_METHOD_MINHASH;
@@ -400,5 +423,5 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         return usage_error(cmd, "%s", "--index is an option of scan, check and filter");
     if (o->npaths == 0 && strcmp(cmd, "filter"))
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
-    return -1;
+    return set_up_hashing(o) ? -1 : DD_EXIT_ERROR;
 }

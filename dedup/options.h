@@ -5,6 +5,7 @@
 #define DD_OPTIONS_H
 
 #include "document.h"
+#include "keys.h"
 #include "near.h"
 
 #include <stdbool.h>
@@ -46,6 +47,10 @@ typedef struct dd_options {
     const char *write_baseline; /* write the findings there and exit 0 */
     const char *index;          /* --index DIR.ddx */
     const char *check_option;   /* the first check option given */
+    /* hashing: plain with DD_SEED, or keyed by --key-file / DEDUP_KEY_FILE */
+    const char *key_file;                         /* NULL: none */
+    sh_hasher hash;                               /* how every text is hashed */
+    char key_fingerprint[DD_KEY_FINGERPRINT_SIZE]; /* "" without a key */
     char **paths;
     size_t npaths;
 } dd_options;

@@ -37,6 +37,7 @@ struct dd_paragraphs {
     size_t nnear, near_cap;
     entry *slots;
     size_t nslots, used; /* nslots is a power of two */
+    uint64_t salt;       /* dd_table_salt() */
     occurrence *occ;
     size_t nocc, occ_cap;
 };
@@ -46,6 +47,7 @@ dd_paragraphs *dd_paragraphs_new(void)
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
     p->nslots = 1024;
     p->slots = dd_calloc(p->nslots, sizeof *p->slots);
+    p->salt = dd_table_salt();
     return p;
 }
 
@@ -59,10 +61,10 @@ void dd_paragraphs_free(dd_paragraphs *p)
     free(p);
 }
 
-/* Keys are XXH3 output, so their low bits index the table directly. */
+/* The slot of key, or the empty slot where it would go. */
 static size_t find_slot(const dd_paragraphs *p, sh_key key)
 {
-    size_t mask = p->nslots - 1, i = (size_t)key.lo & mask;
+    size_t mask = p->nslots - 1, i = dd_table_home(key.lo, p->salt, mask);
     while (p->slots[i].docs && !sh_key_equal(p->slots[i].key, key))
         i = (i + 1) & mask;
     return i;

@@ -87,7 +87,7 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
         return false;
     }
     dd_analyzer a;
-    bool ok = dd_analyzer_init(&a, o->unit, DD_SEED);
+    bool ok = dd_analyzer_init(&a, o->unit, &o->hash);
     for (size_t i = 0; ok && i < c->inputs.n; i++)
         if (!c->failed[i] && !c->clusters.dropped[i])
             ok = report_index_matches(x, c, i, o, &a, found);

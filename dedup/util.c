@@ -6,9 +6,13 @@
 #include "shingle.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 static void out_of_memory(void)
 {
@@ -74,6 +78,29 @@ void dd_grow(void *v, size_t *cap, size_t need, size_t elem)
     void **pv = v;
     *pv = dd_realloc(*pv, c * elem);
     *cap = c;
+}
+
+static uint64_t table_salt;
+static pthread_once_t table_salt_once = PTHREAD_ONCE_INIT;
+
+static void draw_table_salt(void)
+{
+    uint64_t salt = 0;
+    if (getrandom(&salt, sizeof salt, 0) != (ssize_t)sizeof salt) {
+        /* No entropy source (a very old kernel): the clock and the process
+         * id are a weaker secret, but still not one an input can see. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        salt = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ULL ^ (uint64_t)ts.tv_sec ^
+               (uint64_t)getpid() << 32;
+    }
+    table_salt = salt;
+}
+
+uint64_t dd_table_salt(void)
+{
+    pthread_once(&table_salt_once, draw_table_salt);
+    return table_salt;
 }
 
 void dd_error(const char *fmt, ...)

@@ -32,6 +32,30 @@ char *dd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grows *v (an array of *cap elements of size elem) to hold at least need. */
 void dd_grow(void *v, size_t *cap, size_t need, size_t elem);
 
+/* In-memory hash tables. Their keys are hashes of texts, which whoever
+ * writes the texts can steer: without --key-file, by trying texts until the
+ * low bits of a hash are what they want. So no table takes its slots from a
+ * key's bits directly: a key's home slot is a mix of the key and a salt
+ * drawn at random once per process (getrandom), which an adversary cannot
+ * see, so they cannot aim many keys at one slot and make the table's
+ * probing quadratic. Nothing the program writes depends on where an entry
+ * sits in a table, so its output is the same from run to run. */
+uint64_t dd_table_salt(void);
+
+/* The home slot of key in a table of mask + 1 slots (a power of two). The
+ * mix is MurmurHash3's 64-bit finaliser, a bijection in which every input
+ * bit affects every output bit. */
+static inline size_t dd_table_home(uint64_t key, uint64_t salt, size_t mask)
+{
+    uint64_t x = key ^ salt;
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ULL;
+    x ^= x >> 33;
+    return (size_t)x & mask;
+}
+
 /* "dedup: " + message + newline on stderr. */
 void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */

@@ -154,8 +154,32 @@ typedef struct sh_key {
     uint64_t hi;
 } sh_key;
 
-/* The exact key of s[0..len), seeded. Equal texts give equal keys. */
-sh_key sh_key_of(const char *s, size_t len, uint64_t seed);
+/* How text is hashed. Plain: XXH3 with a 64-bit seed, the same hashes on
+ * every machine for the same seed. Keyed: XXH3 with a secret of
+ * SH_HASH_SECRET_SIZE bytes that the caller derived from a key it keeps
+ * (with a cryptographic hash: the bytes must look random), so that hashes
+ * cannot be computed, nor texts crafted to collide, without the key. XXH3 is
+ * not a cryptographic function: its secret protects against attackers who
+ * cannot see the hashes, which is the point here. seed also seeds MinHash's
+ * permutations (sh_minhasher_new), so a keyed hasher carries a seed derived
+ * from the key as well. The struct is plain data: copy it freely. */
+#define SH_HASH_SECRET_SIZE 192
+
+typedef struct sh_hasher {
+    uint64_t seed;
+    bool keyed; /* hash with secret instead of seed */
+    unsigned char secret[SH_HASH_SECRET_SIZE];
+} sh_hasher;
+
+/* A plain hasher with the given seed. */
+sh_hasher sh_hasher_plain(uint64_t seed);
+
+/* A keyed hasher: secret (SH_HASH_SECRET_SIZE random-looking bytes, copied)
+ * for text, seed for the MinHash permutations. */
+sh_hasher sh_hasher_keyed(const unsigned char *secret, uint64_t seed);
+
+/* The exact key of s[0..len) under h. Equal texts give equal keys. */
+sh_key sh_key_of(const char *s, size_t len, const sh_hasher *h);
 
 static inline bool sh_key_equal(sh_key a, sh_key b) { return a.lo == b.lo && a.hi == b.hi; }
 
@@ -163,13 +187,13 @@ static inline bool sh_key_equal(sh_key a, sh_key b) { return a.lo == b.lo && a.h
  * 1 when 0 < count < k, count - k + 1 otherwise. */
 size_t sh_shingle_count(size_t count, unsigned k);
 
-/* Writes the 64-bit seeded XXH3 hashes of the word k-grams of words
+/* Writes the 64-bit XXH3 hashes (under h) of the word k-grams of words
  * first..first+count-1 of t into out, which must hold sh_shingle_count(count,
  * k) values; a k-gram is hashed as its words joined by single spaces. Fewer
  * than k words make one shingle of all of them. Returns the number written.
  * k must be at least 1 and the words must lie in t (else 0 is returned). */
-size_t sh_shingles(const sh_tokens *t, size_t first, size_t count, unsigned k, uint64_t seed,
-                   uint64_t *out);
+size_t sh_shingles(const sh_tokens *t, size_t first, size_t count, unsigned k,
+                   const sh_hasher *h, uint64_t *out);
 
 /* ----------------------------------------------------------- signatures */
 

@@ -125,7 +125,8 @@ static int print_document(tools *t, const options *o, const char *name, const ch
             t->hashes = h;
             t->hashes_cap = n;
         }
-        sh_shingles(&t->words, 0, t->words.n, o->ngram, o->seed, t->hashes);
+        sh_hasher hash = sh_hasher_plain(o->seed);
+        sh_shingles(&t->words, 0, t->words.n, o->ngram, &hash, t->hashes);
         if (o->mode == MODE_SIMHASH || o->mode == MODE_MINHASH) {
             n = sh_hashes_unique(t->hashes, n);
             if (o->mode == MODE_SIMHASH) {

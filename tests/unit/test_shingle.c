@@ -204,35 +204,64 @@ static void words_of_spaced_scripts(void **state)
 static void shingles_are_seeded_xxh3_of_joined_words(void **state)
 {
     fixture *f = *state;
+    sh_hasher seed42 = sh_hasher_plain(42), seed7 = sh_hasher_plain(7);
+    sh_hasher seed1 = sh_hasher_plain(1), seed2 = sh_hasher_plain(2);
     expect_words(f, "one two three four five six", "one|two|three|four|five|six");
     uint64_t h[8];
     assert_int_equal(sh_shingle_count(6, 5), 2);
-    assert_int_equal(sh_shingles(&f->words, 0, 6, 5, 42, h), 2);
+    assert_int_equal(sh_shingles(&f->words, 0, 6, 5, &seed42, h), 2);
     assert_true(h[0] == XXH3_64bits_withSeed("one two three four five", 23, 42));
     assert_true(h[1] == XXH3_64bits_withSeed("two three four five six", 23, 42));
     /* fewer than k words: one shingle of all of them */
     assert_int_equal(sh_shingle_count(3, 5), 1);
-    assert_int_equal(sh_shingles(&f->words, 1, 3, 5, 7, h), 1);
+    assert_int_equal(sh_shingles(&f->words, 1, 3, 5, &seed7, h), 1);
     assert_true(h[0] == XXH3_64bits_withSeed("two three four", 14, 7));
     assert_int_equal(sh_shingle_count(0, 5), 0);
-    assert_int_equal(sh_shingles(&f->words, 6, 0, 5, 7, h), 0);
+    assert_int_equal(sh_shingles(&f->words, 6, 0, 5, &seed7, h), 0);
     /* out of range */
-    assert_int_equal(sh_shingles(&f->words, 4, 5, 3, 7, h), 0);
+    assert_int_equal(sh_shingles(&f->words, 4, 5, 3, &seed7, h), 0);
     /* the seed matters */
     uint64_t a, b;
-    sh_shingles(&f->words, 0, 3, 3, 1, &a);
-    sh_shingles(&f->words, 0, 3, 3, 2, &b);
+    sh_shingles(&f->words, 0, 3, 3, &seed1, &a);
+    sh_shingles(&f->words, 0, 3, 3, &seed2, &b);
     assert_true(a != b);
 }
 
 static void keys_are_xxh3_128(void **state)
 {
     (void)state;
-    sh_key a = sh_key_of("زر الذهاب الي الاعلي", strlen("زر الذهاب الي الاعلي"), 0);
+    sh_hasher seed0 = sh_hasher_plain(0);
+    sh_key a = sh_key_of("زر الذهاب الي الاعلي", strlen("زر الذهاب الي الاعلي"), &seed0);
     XXH128_hash_t want = XXH3_128bits_withSeed("زر الذهاب الي الاعلي", strlen("زر الذهاب الي الاعلي"), 0);
     assert_true(a.lo == want.low64 && a.hi == want.high64);
-    sh_key b = sh_key_of("زر الذهاب الي الاعلي ", strlen("زر الذهاب الي الاعلي "), 0);
+    sh_key b = sh_key_of("زر الذهاب الي الاعلي ", strlen("زر الذهاب الي الاعلي "), &seed0);
     assert_false(sh_key_equal(a, b));
+}
+
+/* A keyed hasher hashes with its secret (XXH3's withSecret variants), not
+ * with its seed: another secret gives other shingles and keys. */
+static void keyed_hashes_use_the_secret(void **state)
+{
+    fixture *f = *state;
+    expect_words(f, "one two three four five six", "one|two|three|four|five|six");
+    unsigned char secret[SH_HASH_SECRET_SIZE];
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (unsigned char)(i * 131 + 7);
+    sh_hasher keyed = sh_hasher_keyed(secret, 42), plain = sh_hasher_plain(42);
+    uint64_t h[2], p[2];
+    assert_int_equal(sh_shingles(&f->words, 0, 6, 5, &keyed, h), 2);
+    assert_true(h[0] == XXH3_64bits_withSecret("one two three four five", 23, secret,
+                                               sizeof secret));
+    assert_true(h[1] == XXH3_64bits_withSecret("two three four five six", 23, secret,
+                                               sizeof secret));
+    sh_shingles(&f->words, 0, 6, 5, &plain, p);
+    assert_true(h[0] != p[0] && h[1] != p[1]);
+    sh_key k = sh_key_of("abc", 3, &keyed);
+    XXH128_hash_t want = XXH3_128bits_withSecret("abc", 3, secret, sizeof secret);
+    assert_true(k.lo == want.low64 && k.hi == want.high64);
+    secret[0] ^= 1;
+    sh_hasher other = sh_hasher_keyed(secret, 42);
+    assert_false(sh_key_equal(k, sh_key_of("abc", 3, &other)));
 }
 
 /* The words of text as a string "a|b|c" with their offsets checked. */
@@ -321,6 +350,7 @@ int main(void)
         cmocka_unit_test(words_of_spaced_scripts),
         cmocka_unit_test(shingles_are_seeded_xxh3_of_joined_words),
         cmocka_unit_test(keys_are_xxh3_128),
+        cmocka_unit_test(keyed_hashes_use_the_secret),
         cmocka_unit_test(words_match_normalize_then_tokenize),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,90 @@
+/*
+ * test_tables.c - the salted home slots of the in-memory hash tables
+ * (util.h: dd_table_home, dd_table_salt; multimap.h).
+ *
+ * An adversary who writes texts without knowing a key can make their
+ * hashes share any low bits they like, by trying texts. These tests take
+ * such keys (every key with the same low 20 bits) and check that the
+ * tables still spread them, and that a multimap still finds every value.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "multimap.h"
+#include "util.h"
+
+#define NKEYS 4096
+
+/* Keys that agree in their low 20 bits: what a table indexed by the low
+ * bits of its keys would put in one slot. */
+static uint64_t aimed_key(uint64_t i) { return (i << 20) | 0xABCDEu; }
+
+static void the_salt_is_one_value_per_process(void **state)
+{
+    (void)state;
+    assert_true(dd_table_salt() == dd_table_salt());
+}
+
+static void keys_sharing_low_bits_spread_over_the_table(void **state)
+{
+    (void)state;
+    const size_t slots = 8192, mask = slots - 1;
+    static unsigned char used[8192];
+    size_t distinct = 0;
+    uint64_t salt = dd_table_salt();
+    for (uint64_t i = 0; i < NKEYS; i++) {
+        size_t s = dd_table_home(aimed_key(i), salt, mask);
+        distinct += !used[s];
+        used[s] = 1;
+    }
+    /* Uniform homes: 4096 keys in 8192 slots fill about 8192 * (1 - e^-0.5)
+     * = 3223 distinct slots; unsalted low bits would give 1. */
+    assert_true(distinct > 3000);
+}
+
+static void other_salts_give_other_homes(void **state)
+{
+    (void)state;
+    size_t same = 0;
+    for (uint64_t i = 0; i < NKEYS; i++)
+        same += dd_table_home(aimed_key(i), 1, 8191) == dd_table_home(aimed_key(i), 2, 8191);
+    assert_true(same < 40); /* about 4096 / 8192 = 0.5 expected by chance */
+}
+
+static void a_multimap_of_aimed_keys_finds_every_value(void **state)
+{
+    (void)state;
+    dd_multimap m;
+    dd_multimap_init(&m);
+    for (uint32_t i = 0; i < NKEYS; i++) {
+        dd_multimap_add(&m, aimed_key(i), i);
+        dd_multimap_add(&m, aimed_key(i), i + NKEYS);
+    }
+    for (uint32_t i = 0; i < NKEYS; i++) {
+        dd_multimap_iter it = dd_multimap_find(&m, aimed_key(i));
+        uint32_t v, got[3], n = 0;
+        while (n < 3 && dd_multimap_next(&it, &v))
+            got[n++] = v;
+        assert_int_equal(n, 2);
+        assert_int_equal(got[0], i + NKEYS); /* newest first */
+        assert_int_equal(got[1], i);
+    }
+    dd_multimap_iter none = dd_multimap_find(&m, aimed_key(NKEYS + 7));
+    uint32_t v;
+    assert_false(dd_multimap_next(&none, &v));
+    dd_multimap_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_salt_is_one_value_per_process),
+        cmocka_unit_test(keys_sharing_low_bits_spread_over_the_table),
+        cmocka_unit_test(other_salts_give_other_homes),
+        cmocka_unit_test(a_multimap_of_aimed_keys_finds_every_value),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
