@@ -4,6 +4,7 @@
 #   make deps       install the Debian packages that are missing (apt-get, as root)
 #   make check      deps, build, then every test, also on an ASan+UBSan build
 #   make demo       deps, build, and scan the seed fixtures
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (clang)
 #   make install    install binaries and man pages (PREFIX, DESTDIR)
 #   make clean      remove everything the build made
 
@@ -17,7 +18,8 @@ MANDIR    = $(PREFIX)/share/man/man1
 # build (keyed hashing); it is installed so that the full feature set is tested.
 DEB_PACKAGES = gcc make pkg-config python3 libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
-               zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev
+               zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev \
+               clang libclang-rt-14-dev valgrind
 
 PKGS        = icu-uc icu-i18n libxxhash jansson zlib libzstd
 HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
@@ -46,7 +48,7 @@ HEADERS   = $(wildcard shingle/*.h dedup/*.h)
 # Objects of the normal build go to build/, of the sanitizer build to build/asan/.
 obj = $(patsubst %.c,$(1)/%.o,$(2))
 
-.PHONY: all deps check check-asan demo install uninstall clean test-build config
+.PHONY: all deps check check-asan demo install uninstall clean test-build config fuzz
 all: config bin/dedup bin/shingle
 
 config:
@@ -103,8 +105,35 @@ build/asan/tests/%: tests/unit/%.c $(call obj,build/asan,$(DEDUP_MODULES)) $(cal
 UNIT_BINS      = $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 UNIT_BINS_ASAN = $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
 
+# Fuzz targets (tests/fuzz/fuzz_*.c). make check replays their seed corpora
+# and regression inputs through tests/fuzz/driver.c on the gcc builds;
+# make fuzz runs them under libFuzzer (clang) for FUZZ_SECONDS each.
+FUZZ_SRC     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   = $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_REPLAY  = $(patsubst %,build/tests/%,$(FUZZ_NAMES))
+FUZZ_REPLAY_ASAN = $(patsubst %,build/asan/tests/%,$(FUZZ_NAMES))
+build/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Idedup $(CFLAGS) -o $@ $< tests/fuzz/driver.c \
+	    $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(PKG_LIBS) -lm
+build/asan/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -Idedup $(ASAN_FLAGS) -o $@ $< tests/fuzz/driver.c \
+	    $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(PKG_LIBS) -lm
+
+FUZZ_CC      ?= clang
+FUZZ_FLAGS    = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+FUZZ_BINS     = $(patsubst %,build/fuzz/bin/%,$(FUZZ_NAMES))
+build/fuzz/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(BASE_CFLAGS) -Idedup $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/bin/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(call obj,build/fuzz,$(DEDUP_MODULES)) $(call obj,build/fuzz,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm -lstdc++
+
 test-build: all $(UNIT_BINS) build/asan/bin/dedup build/asan/bin/shingle $(UNIT_BINS_ASAN) \
-            build/nosodium/bin/dedup
+            build/nosodium/bin/dedup $(FUZZ_REPLAY) $(FUZZ_REPLAY_ASAN)
 
 # deps runs first in its own make so that pkg-config sees what it installed.
 check:
@@ -138,6 +167,23 @@ demo:
 	@bin/dedup scan --format text fixtures/seeds; \
 	    st=$$?; echo "(exit status $$st: 0 nothing found, 1 duplicates found, 2 error)"; \
 	    [ $$st -le 1 ]
+
+# Each target runs FUZZ_SECONDS on a copy of its seed corpus under
+# build/fuzz/corpus-NAME (new inputs stay there, out of the tree); a crash
+# leaves build/fuzz/crash-NAME-* and fails the run.
+fuzz:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_NAMES); do \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus-$$t/ 2>/dev/null || true; \
+	    echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	        -max_len=65536 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	        build/fuzz/corpus-$$t 2>build/fuzz/log-$$t.txt \
+	        || { tail -60 build/fuzz/log-$$t.txt; echo "make fuzz: $$t FAILED"; exit 1; }; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec)|cov:' build/fuzz/log-$$t.txt | tail -3; \
+	done; echo "make fuzz: every target ran $(FUZZ_SECONDS) s without a crash"
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)

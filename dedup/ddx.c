@@ -39,6 +39,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,6 +55,8 @@
 /* The size of the settings record, format 1. */
 #define SETTINGS_BYTES (4 + 192 + 5 * 4 + 8 + 65)
 
+#define MAX_CURSORS 8
+
 struct dd_ddx {
     char *path;
     MDB_env *env;
@@ -63,6 +67,12 @@ struct dd_ddx {
     dd_ddx_settings settings;
     size_t max_key; /* the longest id LMDB takes as a key */
     bool write;
+    MDB_txn *open_txn; /* the transaction that reads the settings while opening */
+    bool damaged;      /* a read faulted: every later call fails */
+    /* Cursors open now (reads nest through dd_ddx_each), so that a fault's
+     * jump, which skips their closing, does not leak them. */
+    MDB_cursor *cursors[MAX_CURSORS];
+    size_t ncursors;
 };
 
 /* ------------------------------------------------------------ encoding */
@@ -335,6 +345,126 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
     return rc;
 }
 
+/* ------------------------------------------------------------ faults
+ *
+ * LMDB reads pages straight from the mapped data file and trusts the page
+ * numbers, sizes and offsets it finds there. Those of a damaged or crafted
+ * file can point past the end of the file (SIGBUS) or outside the map
+ * (SIGSEGV); check_length only catches a file shorter than its header says.
+ * So every public function that reads the map runs under a guard: a fault
+ * while it runs jumps back to it, and it fails with "the index is damaged".
+ * The handle is then marked damaged and every later call fails the same
+ * way; closing it is still safe (it only releases, it reads no pages). A
+ * fault outside a guard goes to the handler that was there before (the
+ * default action, or a sanitizer's), so other crashes still crash.
+ * LMDB takes no lock while reading, and a write transaction's lock is
+ * released by aborting it, so jumping out of LMDB leaves nothing held.
+ */
+static _Thread_local sigjmp_buf *fault_jump; /* innermost guard of this thread */
+static _Thread_local dd_ddx *opening;        /* the handle dd_ddx_open is making */
+static struct sigaction previous_bus, previous_segv;
+
+static void on_fault(int sig, siginfo_t *info, void *context)
+{
+    if (fault_jump)
+        siglongjmp(*fault_jump, sig);
+    const struct sigaction *before = sig == SIGBUS ? &previous_bus : &previous_segv;
+    if (before->sa_flags & SA_SIGINFO) {
+        before->sa_sigaction(sig, info, context);
+    } else if (before->sa_handler == SIG_DFL || before->sa_handler == SIG_IGN) {
+        /* Returning runs the faulting instruction again, which now takes
+         * the default action: the program dies of the signal. */
+        signal(sig, SIG_DFL);
+    } else {
+        before->sa_handler(sig);
+    }
+}
+
+/* Installs on_fault for SIGBUS and SIGSEGV unless it is there already,
+ * keeping the handlers it replaces. Called by every dd_ddx_open, so that a
+ * handler installed since (a test framework's) is chained, not lost. */
+static void install_fault_handler(void)
+{
+    struct sigaction now;
+    if (sigaction(SIGBUS, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+        now.sa_sigaction == on_fault)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &previous_bus);
+    sigaction(SIGSEGV, &sa, &previous_segv);
+}
+
+/* What a guarded call says after a fault, or when x is already damaged. */
+static char *damaged_message(const dd_ddx *x)
+{
+    return dd_asprintf("%s: the index is damaged (a page lies outside its data file); "
+                       "build it again",
+                       x ? x->path : "index");
+}
+
+/* After a fault in x: drops the transactions, whose pages cannot be trusted,
+ * and marks x. */
+static void mark_damaged(dd_ddx *x)
+{
+    x->damaged = true;
+    while (x->ncursors)
+        mdb_cursor_close(x->cursors[--x->ncursors]);
+    if (x->txn)
+        mdb_txn_abort(x->txn);
+    x->txn = NULL;
+    x->rdepth = 0;
+}
+
+/* mdb_cursor_open and mdb_cursor_close, keeping x->cursors. */
+static int open_cursor(dd_ddx *x, MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur)
+{
+    if (x->ncursors == MAX_CURSORS)
+        return MDB_CURSOR_FULL;
+    int rc = mdb_cursor_open(txn, dbi, cur);
+    if (rc == 0)
+        x->cursors[x->ncursors++] = *cur;
+    return rc;
+}
+
+static void close_cursor(dd_ddx *x, MDB_cursor *cur)
+{
+    for (size_t i = x->ncursors; i-- > 0;) {
+        if (x->cursors[i] == cur) {
+            x->cursors[i] = x->cursors[--x->ncursors];
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+}
+
+/* Runs CALL (an expression of the _unguarded function) under a guard for x,
+ * with result variable R: on a fault or a damaged x, R = FAILED and *err is
+ * set. sigsetjmp must run in the caller's frame, hence a macro. */
+#define GUARDED(x, err, R, FAILED, CALL)                                                          \
+    do {                                                                                          \
+        if ((x)->damaged) {                                                                       \
+            *(err) = damaged_message(x);                                                          \
+            R = FAILED;                                                                           \
+            break;                                                                                \
+        }                                                                                         \
+        sigjmp_buf jump_;                                                                         \
+        sigjmp_buf *volatile outer_ = fault_jump;                                                 \
+        if (sigsetjmp(jump_, 1)) {                                                                \
+            fault_jump = outer_;                                                                  \
+            mark_damaged(x);                                                                      \
+            *(err) = damaged_message(x);                                                          \
+            R = FAILED;                                                                           \
+            break;                                                                                \
+        }                                                                                         \
+        fault_jump = &jump_;                                                                      \
+        R = (CALL);                                                                               \
+        fault_jump = outer_;                                                                      \
+    } while (0)
+
 /* Opens the environment and its tables; writes the settings when creating,
  * reads them otherwise. */
 static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_settings *s,
@@ -373,6 +503,8 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
      * opened in it for the environment's lifetime. */
     MDB_txn *txn;
     rc = begin_txn(x, create ? 0 : MDB_RDONLY, &txn);
+    x->open_txn = rc == 0 ? txn : NULL;
+    opening = x;
     if (rc == 0)
         rc = open_tables(x, txn, create);
     MDB_val k = {8, "settings"}, v;
@@ -388,6 +520,7 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
             rc = mdb_txn_commit(txn);
             txn = NULL;
         }
+        x->open_txn = NULL;
         if (rc != 0) {
             if (txn)
                 mdb_txn_abort(txn);
@@ -405,6 +538,7 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
     if (rc != 0) {
         if (txn)
             mdb_txn_abort(txn);
+        x->open_txn = NULL;
         *err = not_ours(rc) ? dd_asprintf("%s: not a dedup index (%s)", path,
                                           rc == MDB_NOTFOUND ? "no dedup tables or settings in it"
                                                              : mdb_strerror(rc))
@@ -414,6 +548,7 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
     }
     char *why = decode_settings(&v, &x->settings);
     rc = mdb_txn_commit(txn);
+    x->open_txn = NULL;
     if (!why && rc != 0)
         why = dd_asprintf("cannot read the index: %s", mdb_strerror(rc));
     if (why) {
@@ -508,13 +643,14 @@ dd_ddx *dd_ddx_create(const char *path, const dd_ddx_settings *s, char **err)
             return NULL;
         }
     }
+    install_fault_handler();
     dd_ddx *x = open_env(path, true, true, s, err);
     if (!x && made)
         remove_new(path);
     return x;
 }
 
-dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, char **err)
+static dd_ddx *open_unguarded(const char *path, bool write, const dd_ddx_settings *want, char **err)
 {
     dd_ddx *x = open_env(path, write, false, NULL, err);
     if (x && want) {
@@ -537,6 +673,10 @@ void dd_ddx_close(dd_ddx *x)
         mdb_txn_abort(x->txn);
     if (x->rtxn)
         mdb_txn_abort(x->rtxn);
+    if (x->open_txn)
+        mdb_txn_abort(x->open_txn);
+    if (opening == x)
+        opening = NULL;
     if (x->env)
         mdb_env_close(x->env);
     free(x->path);
@@ -547,7 +687,7 @@ const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x) { return &x->settings
 
 /* ---------------------------------------------------------- writing */
 
-bool dd_ddx_begin(dd_ddx *x, char **err)
+static bool begin_unguarded(dd_ddx *x, char **err)
 {
     if (!x->write) {
         *err = dd_asprintf("%s: opened for reading only", x->path);
@@ -596,7 +736,7 @@ bool dd_ddx_begin(dd_ddx *x, char **err)
     }
 }
 
-bool dd_ddx_commit(dd_ddx *x, char **err)
+static bool commit_unguarded(dd_ddx *x, char **err)
 {
     if (!x->txn) {
         *err = dd_asprintf("%s: cannot commit: no write transaction is open", x->path);
@@ -679,7 +819,7 @@ static int remove_entries(dd_ddx *x, const MDB_val *v)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_ddx_para *paras,
+static bool put_unguarded(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_ddx_para *paras,
                 size_t nparas, char **err)
 {
     if (!need_txn(x, err, "cannot store a document"))
@@ -782,7 +922,7 @@ bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_dd
     return true;
 }
 
-bool dd_ddx_remove(dd_ddx *x, const char *id, bool *found, char **err)
+static bool remove_unguarded(dd_ddx *x, const char *id, bool *found, char **err)
 {
     *found = false;
     if (!need_txn(x, err, "cannot remove a document"))
@@ -842,7 +982,7 @@ void dd_ddx_doc_free(dd_ddx_doc *d)
     memset(d, 0, sizeof *d);
 }
 
-bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
+static bool get_unguarded(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
 {
     *err = NULL;
     size_t id_len = strlen(id);
@@ -868,7 +1008,7 @@ bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
     return ok;
 }
 
-bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
+static bool get_number_unguarded(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
 {
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
@@ -912,14 +1052,14 @@ static bool add_numbers(const MDB_val *v, uint32_t **out, size_t *cap, size_t *n
     return true;
 }
 
-long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
+static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
                        size_t *cap, char **err)
 {
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return -1;
     MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn, x->bands, &cur);
+    int rc = open_cursor(x, txn, x->bands, &cur);
     size_t n = 0;
     for (size_t b = 0; b < bands && rc == 0; b++) {
         unsigned char bk[8];
@@ -944,7 +1084,7 @@ long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint3
             rc = 0;
     }
     if (cur)
-        mdb_cursor_close(cur);
+        close_cursor(x, cur);
     end_read(x, txn);
     if (rc != 0) {
         fail(x, err, "cannot read the bands", rc);
@@ -959,13 +1099,13 @@ long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint3
     return (long)u;
 }
 
-long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err)
+static long paragraph_unguarded(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err)
 {
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return -1;
     MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn, x->paras, &cur);
+    int rc = open_cursor(x, txn, x->paras, &cur);
     size_t n = 0;
     if (rc == 0 && max > 0) {
         unsigned char pk[16];
@@ -987,7 +1127,7 @@ long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char
             rc = 0;
     }
     if (cur)
-        mdb_cursor_close(cur);
+        close_cursor(x, cur);
     end_read(x, txn);
     if (rc != 0) {
         fail(x, err, "cannot read the paragraphs", rc);
@@ -996,13 +1136,13 @@ long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char
     return (long)n;
 }
 
-bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ctx, char **err)
+static bool each_unguarded(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ctx, char **err)
 {
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
         return false;
     MDB_cursor *cur = NULL;
-    int rc = mdb_cursor_open(txn, x->docs, &cur);
+    int rc = open_cursor(x, txn, x->docs, &cur);
     bool damaged = false;
     if (rc == 0) {
         MDB_val k, v;
@@ -1023,7 +1163,7 @@ bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ct
             rc = 0;
     }
     if (cur)
-        mdb_cursor_close(cur);
+        close_cursor(x, cur);
     end_read(x, txn);
     if (damaged) {
         *err = dd_asprintf("%s: a damaged document record", x->path);
@@ -1032,7 +1172,7 @@ bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ct
     return rc == 0 || fail(x, err, "cannot read the documents", rc);
 }
 
-bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
+static bool counts_of_unguarded(dd_ddx *x, dd_ddx_counts *c, char **err)
 {
     memset(c, 0, sizeof *c);
     MDB_txn *txn;
@@ -1057,4 +1197,104 @@ bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
         c->map_bytes = (uint64_t)fs.st_size;
     free(data);
     return rc == 0 || fail(x, err, "cannot count", rc);
+}
+
+/* ------------------------------------------------------------ the guarded API */
+
+dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, char **err)
+{
+    install_fault_handler();
+    sigjmp_buf jump;
+    sigjmp_buf *volatile outer = fault_jump;
+    opening = NULL;
+    if (sigsetjmp(jump, 1)) {
+        fault_jump = outer;
+        dd_ddx *half = opening;
+        opening = NULL;
+        *err = damaged_message(half);
+        if (half) {
+            mark_damaged(half);
+            dd_ddx_close(half);
+        }
+        return NULL;
+    }
+    fault_jump = &jump;
+    dd_ddx *x = open_unguarded(path, write, want, err);
+    fault_jump = outer;
+    opening = NULL;
+    return x;
+}
+
+bool dd_ddx_begin(dd_ddx *x, char **err)
+{
+    bool ok;
+    GUARDED(x, err, ok, false, begin_unguarded(x, err));
+    return ok;
+}
+
+bool dd_ddx_commit(dd_ddx *x, char **err)
+{
+    bool ok;
+    GUARDED(x, err, ok, false, commit_unguarded(x, err));
+    return ok;
+}
+
+bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_ddx_para *paras,
+                size_t nparas, char **err)
+{
+    bool ok;
+    GUARDED(x, err, ok, false, put_unguarded(x, d, band_keys, paras, nparas, err));
+    return ok;
+}
+
+bool dd_ddx_remove(dd_ddx *x, const char *id, bool *found, char **err)
+{
+    bool ok;
+    GUARDED(x, err, ok, false, remove_unguarded(x, id, found, err));
+    return ok;
+}
+
+bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
+{
+    bool ok;
+    *err = NULL;
+    GUARDED(x, err, ok, false, get_unguarded(x, id, d, err));
+    return ok;
+}
+
+bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
+{
+    bool ok;
+    *err = NULL;
+    GUARDED(x, err, ok, false, get_number_unguarded(x, number, d, err));
+    return ok;
+}
+
+long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
+                       size_t *cap, char **err)
+{
+    long n;
+    GUARDED(x, err, n, -1, candidates_unguarded(x, band_keys, bands, out, cap, err));
+    return n;
+}
+
+long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err)
+{
+    long n;
+    GUARDED(x, err, n, -1, paragraph_unguarded(x, key, out, max, err));
+    return n;
+}
+
+bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ctx, char **err)
+{
+    bool ok;
+    GUARDED(x, err, ok, false, each_unguarded(x, fn, ctx, err));
+    return ok;
+}
+
+bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
+{
+    bool ok;
+    GUARDED(x, err, ok, false, counts_of_unguarded(x, c, err));
+    return ok;
 }

@@ -68,7 +68,13 @@ unsigned sh_minhasher_num_perm(const sh_minhasher *m) { return m->k; }
  * MinHash (tests/unit/test_signature.c measures them), at one 32-bit
  * multiply per value. For one function the loop over a block of shingles
  * runs in SIMD lanes (AVX2 and AVX-512 clones where the CPU has them). */
-__attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize"))) static void
+#ifdef __clang__ /* clang vectorises at -O2 and has no optimize attribute */
+#define MINHASH_BLOCK_ATTRIBUTES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MINHASH_BLOCK_ATTRIBUTES                                                                  \
+    __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#endif
+MINHASH_BLOCK_ATTRIBUTES static void
 minhash_block(unsigned k, const uint32_t *restrict a, const uint32_t *restrict b,
               const uint32_t *restrict x, size_t n, uint32_t *restrict sig)
 {

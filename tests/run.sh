@@ -4,8 +4,10 @@
 #   tests/run.sh          the normal build, then the ASan+UBSan build
 #   tests/run.sh asan     the ASan+UBSan build only
 #
-# Suites: the cmocka unit tests (build/tests/test_*) and the end-to-end
-# scripts (tests/e2e/*.sh, which print "ok - NAME" / "not ok - NAME").
+# Suites: the cmocka unit tests (build/tests/test_*), the fuzz targets
+# replayed on their corpora and regression inputs (build/tests/fuzz_*), and
+# the end-to-end scripts (tests/e2e/*.sh, which print "ok - NAME" /
+# "not ok - NAME").
 # A sanitizer report makes the test that triggered it fail: the sanitizer
 # builds abort on the first report and the scripts check exit statuses and
 # stderr.
@@ -52,6 +54,24 @@ run_e2e() { # script label dedup shingle
     echo "$2: $p passed, $f failed"
 }
 
+run_replay() { # binary label inputs...
+    local out bin=$1 label=$2
+    shift 2
+    out=$("$bin" "$@" 2>&1)
+    local st=$?
+    local p f
+    p=$(printf '%s\n' "$out" | grep -c '^ok - ')
+    f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
+    if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a target aborted: a broken promise
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" != 0 ]; then
+        failures+=("$label")
+        printf '%s\n' "$out" | grep -v '^ok - ' | sed 's/^/    /' | head -60
+    fi
+    echo "$label: $p passed, $f failed"
+}
+
 builds=(normal asan)
 [ "${1:-}" = asan ] && builds=(asan)
 # Sanitizer reports go to files as well as stderr, so a report is seen even
@@ -82,6 +102,16 @@ for b in "${builds[@]}"; do
         [ -x "$t" ] || continue
         run_unit "$t" "$b $(basename "$t")"
         check_sanitizer_logs "$b $(basename "$t")"
+    done
+    # The fuzz targets, replayed without libFuzzer (tests/fuzz/driver.c) on
+    # their seed corpora and on every input a fuzzer found a bug with.
+    for t in "$units"/fuzz_*; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t")
+        inputs=("tests/fuzz/corpus/$name")
+        [ -d "tests/fuzz/regressions/$name" ] && inputs+=("tests/fuzz/regressions/$name")
+        run_replay "$t" "$b $name" "${inputs[@]}"
+        check_sanitizer_logs "$b $name"
     done
     for s in tests/e2e/*.sh; do
         [ "$(basename "$s")" = lib.sh ] && continue

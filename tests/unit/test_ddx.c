@@ -779,6 +779,40 @@ static char *index_of_bytes(fixture *f, const char *name, const void *data, size
     return dir;
 }
 
+/* A file that libFuzzer made (tests/fuzz/regressions/fuzz_index_open/):
+ * its header passes every check, but a page number in it lies past the end
+ * of the file, so LMDB's read of that page faults (SIGBUS). The read must
+ * fail with "the index is damaged", and so must every later call, while
+ * reads that do not touch the page still work before it. */
+static void page_outside_the_file(void **state)
+{
+    fixture *f = *state;
+    size_t n;
+    unsigned char *bytes =
+        read_whole("tests/fuzz/regressions/fuzz_index_open/page-outside-file-sigbus", &n);
+    char *path = index_of_bytes(f, "sigbus.ddx", bytes, n);
+    free(bytes);
+    char *err = NULL;
+    dd_ddx *x = dd_ddx_open(path, false, NULL, &err);
+    assert_non_null(x);
+    dd_ddx_counts c;
+    assert_true(dd_ddx_counts_of(x, &c, &err));
+    assert_int_equal(c.docs, 2);
+    dd_ddx_place places[4];
+    sh_key key = {1, 2};
+    assert_int_equal(dd_ddx_paragraph(x, key, places, 4, &err), -1);
+    assert_non_null(err);
+    if (strncmp(err, path, strlen(path)) || !strstr(err, ": the index is damaged"))
+        fail_msg("unexpected message: %s", err);
+    free(err);
+    err = NULL;
+    assert_false(dd_ddx_counts_of(x, &c, &err));
+    assert_non_null(strstr(err, "the index is damaged"));
+    free(err);
+    dd_ddx_close(x);
+    free(path);
+}
+
 /* A small real index, closed; returns its path. */
 static char *real_index(fixture *f, const char *name, int docs)
 {
@@ -1285,6 +1319,7 @@ int main(void)
         cmocka_unit_test(create_errors),
         cmocka_unit_test(reader_keeps_snapshot),
         cmocka_unit_test(writer_killed),
+        cmocka_unit_test(page_outside_the_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
