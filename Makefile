@@ -3,6 +3,7 @@
 #   make            build bin/dedup and bin/shingle
 #   make deps       install the Debian packages that are missing (apt-get, as root)
 #   make check      deps, build, then every test, also on an ASan+UBSan build
+#   make check-valgrind  the end-to-end tests under valgrind memcheck (slow)
 #   make demo       deps, build, and scan the seed fixtures
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (clang)
 #   make install    install binaries and man pages (PREFIX, DESTDIR)
@@ -48,7 +49,7 @@ HEADERS   = $(wildcard shingle/*.h dedup/*.h)
 # Objects of the normal build go to build/, of the sanitizer build to build/asan/.
 obj = $(patsubst %.c,$(1)/%.o,$(2))
 
-.PHONY: all deps check check-asan demo install uninstall clean test-build config fuzz
+.PHONY: all deps check check-asan check-valgrind demo install uninstall clean test-build config fuzz
 all: config bin/dedup bin/shingle
 
 config:
@@ -145,6 +146,13 @@ check-asan:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory test-build
 	@tests/run.sh asan
+
+# The end-to-end tests with the normal build under valgrind memcheck (slow:
+# not part of check).
+check-valgrind:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory test-build
+	@tests/run.sh valgrind
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

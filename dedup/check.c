@@ -28,6 +28,7 @@
 #include "ddx.h"
 #include "index_match.h"
 #include "index_settings.h"
+#include "safe_write.h"
 #include "util.h"
 
 #include <errno.h>
@@ -270,17 +271,21 @@ static bool write_baseline(const char *path, findings *f)
         keys[i] = f->v[i].key;
     if (f->n > 1)
         qsort(keys, f->n, sizeof *keys, compare_keys);
-    FILE *fp = fopen(path, "w");
-    bool ok = fp != NULL;
-    if (ok)
-        ok = fprintf(fp, "# dedup check baseline: accepted findings, one per line\n") > 0;
+    sh_buf text = {0};
+    bool ok = sh_buf_append(&text, "# dedup check baseline: accepted findings, one per line\n",
+                            strlen("# dedup check baseline: accepted findings, one per line\n")) ==
+              SH_OK;
     for (size_t i = 0; i < f->n && ok; i++)
         if (i == 0 || strcmp(keys[i], keys[i - 1]))
-            ok = fprintf(fp, "%s\n", keys[i]) > 0;
-    if (fp && fclose(fp) != 0)
-        ok = false;
+            ok = sh_buf_append(&text, keys[i], strlen(keys[i])) == SH_OK &&
+                 sh_buf_append(&text, "\n", 1) == SH_OK;
     if (!ok)
-        dd_error("%s: %s", path, strerror(errno));
+        dd_error("out of memory");
+    /* Replaced atomically: an interrupted run leaves the old baseline. */
+    struct stat st;
+    if (ok)
+        ok = dd_safe_write(path, text.data, text.len, stat(path, &st) == 0 ? &st : NULL, false);
+    sh_buf_free(&text);
     free(keys);
     return ok;
 }

@@ -1,14 +1,17 @@
 /*
- * clean.c - dedup clean: write cleaned copies of the inputs.
+ * clean.c - dedup clean: write cleaned copies of the inputs (-o DIR), or
+ * clean the inputs themselves (--in-place), or show what either would
+ * change as a unified diff (--dry-run).
  *
  * The first pass (corpus.c) decides which lines go. This file checks that the
- * output folder is safe to write, then reads each input again and writes the
- * original bytes of every kept line to a temporary file beside its
- * destination, renamed into place when it is complete: a failed run leaves no
- * half-written file.
+ * output folder is safe to write, then reads each input again, checks that it
+ * has not changed since, and builds its cleaned content: the original bytes
+ * of every kept line. safe_write.c puts it in place atomically: a failed or
+ * interrupted run leaves every file as it was or as it should be.
  */
 #include "commands.h"
 #include "corpus.h"
+#include "safe_write.h"
 #include "util.h"
 
 #include <errno.h>
@@ -137,10 +140,18 @@ static bool make_parents(const char *path)
     return true;
 }
 
-/* Writes the lines of text not in drops[0..n) (all of one document) to f. */
-static bool write_kept_lines(FILE *f, const char *text, size_t len, const dd_drop *drops, size_t n)
+/* The bytes of text that clean keeps: every line not in drops[0..n) (all
+ * of one document, in line order), into out (replacing its contents). A
+ * byte-order mark stays even when the first line goes: it belongs to the
+ * file, not to the line. */
+static void kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n, sh_buf *out)
 {
     static const char bom[] = "\xEF\xBB\xBF";
+    out->len = 0;
+    if (sh_buf_reserve(out, len) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
     size_t line = 1, pos = 0, d = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -148,26 +159,119 @@ static bool write_kept_lines(FILE *f, const char *text, size_t len, const dd_dro
         while (d < n && drops[d].last_line < line)
             d++;
         bool dropped = d < n && drops[d].first_line <= line;
-        if (!dropped) {
-            if (fwrite(text + pos, 1, end - pos, f) != end - pos)
-                return false;
-        } else if (line == 1 && len >= 3 && !memcmp(text, bom, 3)) {
-            /* The byte-order mark belongs to the file, not to its first line. */
-            if (fwrite(bom, 1, 3, f) != 3)
-                return false;
-        }
+        if (!dropped)
+            sh_buf_append(out, text + pos, end - pos);
+        else if (line == 1 && len >= 3 && !memcmp(text, bom, 3))
+            sh_buf_append(out, bom, 3);
         pos = end;
         line++;
     }
+}
+
+/* ------------------------------------------------------------ --dry-run */
+
+/* Lines of context around each change, as diff -u. */
+#define DIFF_CONTEXT 3
+
+/* Prints one line of the old text, with its mark (' ' or '-'), and diff's
+ * note when it is the last line and has no line end. */
+static void diff_line(FILE *out, char mark, const char *text, size_t start, size_t end)
+{
+    fputc(mark, out);
+    fwrite(text + start, 1, end - start, out);
+    if (end == start || text[end - 1] != '\n')
+        fputs("\n\\ No newline at end of file\n", out);
+}
+
+/* "start,count" of a hunk as diff -u writes it: the count is left out when
+ * it is 1, and an empty range starts at the line before it. */
+static void diff_range(FILE *out, size_t start, size_t count)
+{
+    if (count == 1)
+        fprintf(out, "%zu", start);
+    else
+        fprintf(out, "%zu,%zu", count ? start : start - 1, count);
+}
+
+/* Prints, as diff -u of old_name and new_name would (without timestamps),
+ * the removal of the lines drops[0..n) (or of every line, when all) from
+ * text[0..len). Returns whether anything was printed. */
+static bool print_removal_diff(FILE *out, const char *old_name, const char *new_name,
+                               const char *text, size_t len, const dd_drop *drops, size_t n,
+                               bool all)
+{
+    /* Line i (0-based) is text[start[i] .. start[i + 1]). */
+    size_t nlines = 0, cap = 0, *start = NULL;
+    for (size_t pos = 0; pos < len;) {
+        dd_grow(&start, &cap, nlines + 2, sizeof *start);
+        start[nlines++] = pos;
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        pos = nl ? (size_t)(nl - text) + 1 : len;
+    }
+    dd_grow(&start, &cap, nlines + 1, sizeof *start);
+    start[nlines] = len;
+    bool *gone = dd_calloc(nlines + 1, sizeof *gone);
+    size_t ngone = 0;
+    for (size_t i = 0; i < nlines; i++) {
+        size_t line = i + 1;
+        bool g = all;
+        for (size_t d = 0; !g && d < n; d++)
+            g = drops[d].first_line <= line && line <= drops[d].last_line;
+        gone[i] = g;
+        ngone += g;
+    }
+    if (ngone == 0) {
+        free(gone);
+        free(start);
+        return false;
+    }
+    char *a = dd_printable(old_name), *b = dd_printable(new_name);
+    fprintf(out, "--- %s\n+++ %s\n", a, b);
+    free(a);
+    free(b);
+    size_t removed_before = 0; /* lines gone before line i */
+    for (size_t i = 0; i < nlines;) {
+        if (!gone[i]) {
+            i++;
+            continue;
+        }
+        /* A hunk: from DIFF_CONTEXT lines before this change to
+         * DIFF_CONTEXT after the last change that is at most 2 *
+         * DIFF_CONTEXT kept lines from the one before it. */
+        size_t first = i > DIFF_CONTEXT ? i - DIFF_CONTEXT : 0, last = i;
+        for (size_t j = i; j < nlines; j++) {
+            if (gone[j])
+                last = j;
+            else if (j - last > 2 * DIFF_CONTEXT)
+                break;
+        }
+        size_t end = last + DIFF_CONTEXT + 1 < nlines ? last + DIFF_CONTEXT + 1 : nlines;
+        size_t old_count = end - first, new_count = 0;
+        for (size_t j = first; j < end; j++)
+            new_count += !gone[j];
+        fputs("@@ -", out);
+        diff_range(out, first + 1, old_count);
+        fputs(" +", out);
+        diff_range(out, first + 1 - removed_before, new_count);
+        fputs(" @@\n", out);
+        for (size_t j = first; j < end; j++) {
+            diff_line(out, gone[j] ? '-' : ' ', text, start[j], start[j + 1]);
+            removed_before += gone[j];
+        }
+        i = end;
+    }
+    free(gone);
+    free(start);
     return true;
 }
 
-/* Writes the cleaned copy of input i to dest, through a temporary file. */
-static bool write_clean_copy(const dd_corpus *c, size_t i, const char *dest, sh_buf *text,
-                             const dd_drop *drops, size_t ndrops)
+/* ------------------------------------------------------------ writing */
+
+/* Reads input i again into text and checks that it is what was analysed. */
+static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
 {
     const dd_input *in = &c->inputs.v[i];
-    if (!dd_input_read(in, text))
+    if (!dd_input_read(in, c->max_bytes, text))
         return false;
     if (dd_digest(text->data, text->len) != c->digests[i]) {
         char *p = dd_printable(in->id);
@@ -175,23 +279,69 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, const char *dest, sh_
         free(p);
         return false;
     }
-    if (!make_parents(dest))
+    return true;
+}
+
+/* Writes the cleaned copy of input i to dest (-o). */
+static bool write_clean_copy(const dd_corpus *c, size_t i, const char *dest, sh_buf *text,
+                             sh_buf *clean, const dd_drop *drops, size_t ndrops)
+{
+    if (!read_again(c, i, text) || !make_parents(dest))
         return false;
-    char *tmp = dd_asprintf("%s.dedup-tmp-%ld", dest, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL;
-    if (ok) {
-        ok = write_kept_lines(f, text->data, text->len, drops, ndrops);
-        ok = (fclose(f) == 0) && ok;
+    kept_lines(text->data, text->len, drops, ndrops, clean);
+    return dd_safe_write(dest, clean->data ? clean->data : "", clean->len, NULL, false);
+}
+
+/* Replaces input i by its cleaned content (--in-place). A symbolic link is
+ * followed: the file it names is replaced, the link stays. A file with
+ * other hard links is refused: replacing it would leave them with the old
+ * content. */
+static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *clean,
+                           const dd_drop *drops, size_t ndrops)
+{
+    const dd_input *in = &c->inputs.v[i];
+    char *real = realpath(in->path, NULL);
+    struct stat st;
+    char *p = dd_printable(in->id);
+    bool ok = real && stat(real, &st) == 0;
+    if (!ok)
+        dd_error("%s: %s", p, strerror(errno));
+    else if (st.st_nlink > 1) {
+        dd_error("%s: has %ju hard links; not cleaned in place (they would keep the old "
+                 "content): use -o DIR",
+                 p, (uintmax_t)st.st_nlink);
+        ok = false;
     }
-    if (ok)
-        ok = rename(tmp, dest) == 0;
-    if (!ok) {
-        dd_error("%s: %s", dest, strerror(errno));
-        unlink(tmp);
+    if (ok && read_again(c, i, text)) {
+        kept_lines(text->data, text->len, drops, ndrops, clean);
+        ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
+    } else {
+        ok = false;
     }
-    free(tmp);
+    free(p);
+    free(real);
     return ok;
+}
+
+/* --dry-run: prints what the run would change; returns whether anything. */
+static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_buf *text,
+                         const dd_drop *drops, size_t ndrops, bool *failed)
+{
+    const dd_input *in = &c->inputs.v[i];
+    bool dropped = c->clusters.dropped[i] && !o->in_place;
+    if (!dropped && ndrops == 0)
+        return false; /* written unchanged */
+    if (!read_again(c, i, text)) {
+        *failed = true;
+        return false;
+    }
+    char *dest = o->in_place ? dd_strdup(in->id)
+                 : dropped   ? dd_strdup("/dev/null")
+                             : dd_asprintf("%s/%s", o->output, in->out_rel);
+    bool changed = print_removal_diff(stdout, in->id, dest, text->data, text->len, drops, ndrops,
+                                      dropped);
+    free(dest);
+    return changed;
 }
 
 int cmd_clean(int argc, char **argv)
@@ -200,8 +350,13 @@ int cmd_clean(int argc, char **argv)
     int status = dd_options_parse(&o, argc, argv);
     if (status >= 0)
         return status;
-    if (!o.output) {
-        dd_error("clean: no output directory: give -o DIR");
+    if (o.in_place && o.output) {
+        dd_error("clean: give -o DIR or --in-place, not both");
+        return DD_EXIT_ERROR;
+    }
+    if (!o.output && !o.in_place) {
+        dd_error("clean: give -o DIR (cleaned copies) or --in-place (clean the files "
+                 "themselves)");
         return DD_EXIT_ERROR;
     }
     for (size_t i = 0; i < o.npaths; i++) {
@@ -214,6 +369,7 @@ int cmd_clean(int argc, char **argv)
         dd_near_explain(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
+    dd_safe_write_signals();
     dd_corpus c;
     if (!dd_corpus_run(&c, &o)) {
         dd_corpus_free(&c);
@@ -224,31 +380,49 @@ int cmd_clean(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (!check_output_dir(o.output, &c) || !check_collisions(&c)) {
+    if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (mkdir(o.output, 0777) != 0 && errno != EEXIST) {
+    if (o.output && !o.dry_run && mkdir(o.output, 0777) != 0 && errno != EEXIST) {
         dd_error("%s: %s", o.output, strerror(errno));
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    sh_buf text = {0};
+    sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
-    size_t d = 0;
-    status = DD_EXIT_CLEAN;
+    size_t d = 0, copies_left = 0;
+    bool failed = false, changes = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
         size_t first = d;
         while (d < f->ndrops && f->drops[d].doc == i)
             d++;
-        if (c.clusters.dropped[i])
-            continue; /* a near-duplicate: its representative is kept */
-        char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-        if (!write_clean_copy(&c, i, dest, &text, f->drops + first, d - first))
-            status = DD_EXIT_ERROR;
-        free(dest);
+        const dd_drop *drops = f->drops + first;
+        size_t ndrops = d - first;
+        if (o.dry_run) {
+            changes |= show_changes(&o, &c, i, &text, drops, ndrops, &failed);
+        } else if (o.in_place) {
+            /* In place, a near-duplicate file stays: clean removes lines,
+             * never files. Its repeated lines go like everyone's. */
+            copies_left += c.clusters.dropped[i];
+            if (ndrops > 0 && !clean_in_place(&c, i, &text, &clean, drops, ndrops))
+                failed = true;
+        } else if (!c.clusters.dropped[i]) { /* a near-duplicate's representative is kept */
+            char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
+            if (!write_clean_copy(&c, i, dest, &text, &clean, drops, ndrops))
+                failed = true;
+            free(dest);
+        }
     }
+    if (copies_left)
+        fprintf(stderr,
+                "dedup clean: %zu near-duplicate file%s left in place (--in-place removes "
+                "lines, never files; dedup scan lists them)\n",
+                copies_left, copies_left == 1 ? "" : "s");
     sh_buf_free(&text);
+    sh_buf_free(&clean);
     dd_corpus_free(&c);
-    return status;
+    if (failed)
+        return DD_EXIT_ERROR;
+    return o.dry_run && changes ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
 }

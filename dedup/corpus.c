@@ -82,7 +82,7 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
             text = l->c->stdin_text.data;
             len = l->c->stdin_text.len;
         } else {
-            if (!dd_input_read(in, &l->text))
+            if (!dd_input_read(in, l->c->max_bytes, &l->text))
                 return false;
             text = l->text.data;
             len = l->text.len;
@@ -153,12 +153,15 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
                           sh_buf *text, dd_doc *doc, unit_reader *reader)
 {
     const dd_input *in = &c->inputs.v[i];
-    if (!dd_input_read(in, text))
-        return false;
-    if (memchr(text->data, '\0', text->len) && !dd_input_check_text(in, text->data, text->len))
+    if (!dd_input_read(in, c->max_bytes, text))
         return false;
     c->digests[i] = dd_digest(text->data, text->len);
-    sh_status st = dd_analyze(a, text->data, text->len, doc);
+    bool binary = dd_input_is_binary(text->data, text->len);
+    if (binary)
+        dd_input_warn_binary(in); /* analysed as an empty document: nothing found, nothing removed */
+    else if (memchr(text->data, '\0', text->len) && !dd_input_check_text(in, text->data, text->len))
+        return false;
+    sh_status st = dd_analyze(a, binary ? "" : text->data, binary ? 0 : text->len, doc);
     if (st == SH_ERR_BAD_UTF8 && !dd_input_check_text(in, text->data, text->len))
         return false;
     if (st != SH_OK) {
@@ -182,6 +185,7 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
 bool dd_corpus_run(dd_corpus *c, const dd_options *o)
 {
     memset(c, 0, sizeof *c);
+    c->max_bytes = (size_t)o->max_record_mb << 20;
     c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths);
     size_t n = c->inputs.n;
     if (n > UINT32_MAX - 1) {

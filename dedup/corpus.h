@@ -27,6 +27,7 @@ typedef struct dd_corpus {
     dd_paragraphs *paragraphs;
     dd_findings findings;
     int problems; /* errors reported on stderr */
+    size_t max_bytes; /* the longest document read (--max-record) */
 } dd_corpus;
 
 /* Reads o->paths, clusters the documents and computes the findings. Problems are

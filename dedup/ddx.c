@@ -52,6 +52,9 @@
 #define INITIAL_MAP ((size_t)1 << 30)
 #endif
 
+/* The smallest map tried when the address space is short. */
+#define MIN_MAP ((size_t)256 << 20)
+
 /* The size of the settings record, format 1. */
 #define SETTINGS_BYTES (4 + 192 + 5 * 4 + 8 + 65)
 
@@ -475,13 +478,22 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
     dd_ddx *x = dd_calloc(1, sizeof *x);
     x->path = dd_strdup(path);
     x->write = write;
-    int rc = mdb_env_create(&x->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(x->env, 8);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(x->env, INITIAL_MAP);
-    if (rc == 0)
-        rc = mdb_env_open(x->env, path, MDB_NOTLS | (write ? 0 : MDB_RDONLY), 0644);
+    /* Where address space is limited (ulimit -v, valgrind), the map is
+     * halved until it fits, down to MIN_MAP. */
+    int rc;
+    for (size_t map = INITIAL_MAP;; map /= 2) {
+        rc = mdb_env_create(&x->env);
+        if (rc == 0)
+            rc = mdb_env_set_maxdbs(x->env, 8);
+        if (rc == 0)
+            rc = mdb_env_set_mapsize(x->env, map);
+        if (rc == 0)
+            rc = mdb_env_open(x->env, path, MDB_NOTLS | (write ? 0 : MDB_RDONLY), 0644);
+        if ((rc != ENOMEM && rc != EINVAL) || map / 2 < MIN_MAP)
+            break;
+        mdb_env_close(x->env);
+        x->env = NULL;
+    }
     if (rc != 0) {
         *err = create        ? dd_asprintf("%s: cannot create the index: %s", path, mdb_strerror(rc))
                : not_ours(rc) ? dd_asprintf("%s: not a dedup index (%s)", path, mdb_strerror(rc))

@@ -388,6 +388,8 @@ static void parse_item(const reader_thread *t, item *it, const char *rec)
                               dd_jsonl_type_name(text));
         return;
     }
+    /* An id is only ever written back as JSON (--annotate's duplicate_of):
+     * it never names a file, so a hostile id ("../x", "/etc/x") is data. */
     if (t->o->id_field && !(it->id = dd_jsonl_get(it->root, t->o->id_field, &it->why)))
         return;
     it->text = json_string_value(text);

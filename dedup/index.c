@@ -83,8 +83,12 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
             problems++;
             break;
         }
-        if (!dd_input_read(d, &text)) {
+        if (!dd_input_read(d, (size_t)o->max_record_mb << 20, &text)) {
             problems++;
+            continue;
+        }
+        if (dd_input_is_binary(text.data, text.len)) {
+            dd_input_warn_binary(d); /* not indexed */
             continue;
         }
         sh_status s = dd_analyze(&a, text.data, text.len, &doc);

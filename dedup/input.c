@@ -3,11 +3,13 @@
  */
 #include "input.h"
 
+#include "safe_write.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +126,13 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
         char *path = join(dir, names[i]);
         char *sub = join(rel, names[i]);
         struct stat lst, st;
-        if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
+        if (dd_is_temp_name(names[i])) {
+            char *p = dd_printable(path);
+            dd_warn("%s: a temporary file left by an interrupted dedup clean, skipped "
+                    "(remove it)",
+                    p);
+            free(p);
+        } else if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
             char *p = dd_printable(path);
             dd_error("%s: %s", p, strerror(errno));
             free(p);
@@ -210,13 +218,26 @@ void dd_inputs_free(dd_inputs *in)
     memset(in, 0, sizeof *in);
 }
 
-bool dd_input_read(const dd_input *d, sh_buf *buf)
+/* Refuses a document longer than max bytes. */
+static bool too_long(const dd_input *d, int fd, size_t max)
+{
+    if (!d->is_stdin)
+        close(fd);
+    char *p = dd_printable(d->id);
+    dd_error("%s: longer than %zu MB (--max-record); not read", p, max >> 20);
+    free(p);
+    return false;
+}
+
+bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
 {
     int fd = d->is_stdin ? STDIN_FILENO : open(d->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         goto fail;
     buf->len = 0;
     struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+        return too_long(d, fd, max);
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
         (size_t)st.st_size + 1 > buf->cap) {
         buf->cap = (size_t)st.st_size + 1;
@@ -240,6 +261,8 @@ bool dd_input_read(const dd_input *d, sh_buf *buf)
         if (r == 0)
             break;
         buf->len += (size_t)r;
+        if (buf->len > max) /* a stream, or a file that grew */
+            return too_long(d, fd, max);
     }
     if (!d->is_stdin)
         close(fd);
@@ -259,6 +282,18 @@ static size_t line_of(const char *text, size_t off)
     for (const char *p = text; (p = memchr(p, '\n', off - (size_t)(p - text))) != NULL; p++)
         line++;
     return line;
+}
+
+bool dd_input_is_binary(const char *text, size_t len)
+{
+    return memchr(text, '\0', len < DD_BINARY_PROBE ? len : DD_BINARY_PROBE) != NULL;
+}
+
+void dd_input_warn_binary(const dd_input *d)
+{
+    char *p = dd_printable(d->id);
+    dd_warn("%s: a binary file (a NUL byte in its first %d bytes), skipped", p, DD_BINARY_PROBE);
+    free(p);
 }
 
 bool dd_input_check_text(const dd_input *d, const char *text, size_t len)

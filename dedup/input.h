@@ -32,9 +32,21 @@ typedef struct dd_inputs {
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n);
 void dd_inputs_free(dd_inputs *in);
 
-/* Reads the whole document into buf (replacing its contents). On failure
- * prints "dedup: ID: why" and returns false. */
-bool dd_input_read(const dd_input *d, sh_buf *buf);
+/* Reads the whole document into buf (replacing its contents), at most max
+ * bytes: a longer document is refused ("longer than --max-record"), a
+ * regular file before anything is read, a stream (standard input, a FIFO, a
+ * device) once max bytes have come, so that memory stays bounded. On
+ * failure prints "dedup: ID: why" and returns false. */
+bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf);
+
+/* A file is binary when its first DD_BINARY_PROBE bytes hold a NUL byte:
+ * git's rule (and grep's, in spirit). dedup skips such files with a
+ * warning; a NUL byte further on is an error (see dd_input_check_text). */
+#define DD_BINARY_PROBE 8000
+bool dd_input_is_binary(const char *text, size_t len);
+
+/* Warns that input d is a binary file, skipped. */
+void dd_input_warn_binary(const dd_input *d);
 
 /* Reports the first byte of text that makes it not a text file: invalid
  * UTF-8 or a NUL byte, as "dedup: ID:LINE: why at byte OFFSET". Returns

@@ -22,6 +22,7 @@ const char dd_usage_text[] =
     "Commands:\n"
     "  scan PATH...            report duplicates\n"
     "  clean PATH... -o DIR    write cleaned copies of the inputs under DIR\n"
+    "  clean --in-place PATH...  clean the files themselves\n"
     "  filter [FILE...]        stream records from FILE... or standard input to\n"
     "                          standard output, without the copies\n"    "  check PATH...           pre-commit check of the named files against each\n"
     "                          other and the rest of their folders\n"
@@ -36,9 +37,17 @@ const char dd_usage_text[] =
     "                            terminal, jsonl otherwise); tsv prints\n"
     "                            doc<TAB>cluster for every document\n"
     "  -o, --output DIR          (clean) write the cleaned copies under DIR\n"
+    "      --in-place            (clean) replace each file that changes by its\n"
+    "                            cleaned content, atomically, keeping its mode,\n"
+    "                            owner and times; near-duplicate files stay\n"
+    "      --dry-run             (clean) write nothing; print what would change as\n"
+    "                            a unified diff and exit 1 if anything would\n"
     "      --key-file FILE       derive every hash from the secret key in FILE\n"
     "                            (dedup keygen; default $DEDUP_KEY_FILE), so that\n"
     "                            texts cannot be crafted to collide without it\n"
+    "      --max-record MB       longest document (a file, or a record of filter)\n"
+    "                            accepted (default 256); memory stays within\n"
+    "                            about 7 times it\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
     "\n"
@@ -94,7 +103,6 @@ const char dd_usage_text[] =
     "      --no-clean-paragraphs keep repeated paragraphs inside kept records\n"
     "      --on-error stop|skip|drop  a malformed record stops the run (default),\n"
     "                            is written through unchanged, or is dropped\n"
-    "      --max-record MB       longest record accepted (default 1024)\n"
     "      --stats               print counts and speed on standard error\n"
     "      --index DIR.ddx       also drop copies of the documents of this index\n"
     "                            and remove paragraphs found in them\n"
@@ -117,7 +125,8 @@ const char dd_usage_text[] =
     "  index remove DIR.ddx ID...       remove documents by id (their path)\n"
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
-    "(scan, check), 2 usage or input error.\n";
+    "(scan, check; clean --dry-run: something would change), 2 usage or input\n"
+    "error; 129 SIGHUP, 130 SIGINT, 143 SIGTERM: ended by that signal.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
@@ -179,6 +188,8 @@ enum {
     OPT_ON_ERROR,
     OPT_MAX_RECORD,
     OPT_KEY_FILE,
+    OPT_IN_PLACE,
+    OPT_DRY_RUN,
     OPT_STATS,
     OPT_BASELINE,
     OPT_WRITE_BASELINE,
@@ -219,6 +230,8 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"write-baseline", required_argument, NULL, OPT_WRITE_BASELINE},
         {"index", required_argument, NULL, OPT_INDEX},
         {"key-file", required_argument, NULL, OPT_KEY_FILE},
+        {"in-place", no_argument, NULL, OPT_IN_PLACE},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"unit", required_argument, NULL, 'u'},
         {"min-words", required_argument, NULL, 'w'},
         {"boilerplate-df", required_argument, NULL, 'b'},
@@ -238,7 +251,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     o->para_threshold = 0.8;
     o->field = "text";
     o->clean_paragraphs = true;
-    o->max_record_mb = 1024;
+    o->max_record_mb = 256;
     dd_near_params *n = &o->near;
     optind = 1;
     opterr = 0;
@@ -286,7 +299,6 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             if (!dd_parse_uint(optarg, 1, 1u << 20, &o->max_record_mb))
                 return usage_error(cmd, "--max-record: '%s' is not a number of MB from 1 to 1048576",
                                    optarg);
-            o->filter_option = "--max-record";
             break;
         case OPT_STATS:
             o->stats = true;
@@ -302,6 +314,14 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             break;
         case OPT_INDEX: o->index = optarg; break;
         case OPT_KEY_FILE: o->key_file = optarg; break;
+        case OPT_IN_PLACE:
+            o->in_place = true;
+            o->clean_option = "--in-place";
+            break;
+        case OPT_DRY_RUN:
+            o->dry_run = true;
+            o->clean_option = "--dry-run";
+            break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
                 n->method = DD_METHOD_MINHASH;
@@ -417,6 +437,8 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         return -1;
     if (strcmp(cmd, "filter") && o->filter_option)
         return usage_error(cmd, "%s is an option of filter", o->filter_option);
+    if (strcmp(cmd, "clean") && o->clean_option)
+        return usage_error(cmd, "%s is an option of clean", o->clean_option);
     if (strcmp(cmd, "check") && o->check_option)
         return usage_error(cmd, "%s is an option of check", o->check_option);
     if (o->index && !strcmp(cmd, "clean"))

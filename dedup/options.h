@@ -31,6 +31,9 @@ typedef struct dd_options {
     bool explain_params;
     double para_threshold; /* near-repeats of units */
     const char *output; /* clean: -o DIR */
+    bool in_place;      /* clean: --in-place */
+    bool dry_run;       /* clean: --dry-run */
+    const char *clean_option; /* the first of those two given */
     /* filter: */
     dd_input_format input_format;
     const char *field;    /* dotted path of the text (default "text") */

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints one summary line: "N passed, N failed".
 #
-#   tests/run.sh          the normal build, then the ASan+UBSan build
-#   tests/run.sh asan     the ASan+UBSan build only
+#   tests/run.sh            the normal build, then the ASan+UBSan build
+#   tests/run.sh asan       the ASan+UBSan build only
+#   tests/run.sh valgrind   the end-to-end scripts only, with the normal
+#                           build run under valgrind memcheck (make
+#                           check-valgrind): any memcheck error or definite
+#                           or indirect leak fails the suite
 #
 # Suites: the cmocka unit tests (build/tests/test_*), the fuzz targets
 # replayed on their corpora and regression inputs (build/tests/fuzz_*), and
@@ -37,9 +41,9 @@ run_unit() { # binary label
     echo "$2: $p passed, $f failed"
 }
 
-run_e2e() { # script label dedup shingle
+run_e2e() { # script label dedup shingle build
     local out
-    out=$(DEDUP=$3 SHINGLE=$4 FIXTURES=$root/fixtures bash "$1" 2>&1)
+    out=$(DEDUP=$3 SHINGLE=$4 FIXTURES=$root/fixtures DEDUP_BUILD=$5 bash "$1" 2>&1)
     local st=$?
     local p f
     p=$(printf '%s\n' "$out" | grep -c '^ok - ')
@@ -74,6 +78,7 @@ run_replay() { # binary label inputs...
 
 builds=(normal asan)
 [ "${1:-}" = asan ] && builds=(asan)
+[ "${1:-}" = valgrind ] && builds=(valgrind)
 # Sanitizer reports go to files as well as stderr, so a report is seen even
 # where a test does not look at stderr.
 sanlogs=$(mktemp -d "${TMPDIR:-/tmp}/dedup-san.XXXXXX")
@@ -81,10 +86,25 @@ trap 'rm -rf "$sanlogs"' EXIT
 export ASAN_OPTIONS=detect_leaks=1:exitcode=99:log_path=$sanlogs/asan
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99:log_path=$sanlogs/ubsan
 
+# Under valgrind, the binaries are wrappers that run the normal build under
+# memcheck and log to files in $sanlogs: a non-empty log is a report.
+if [ "${1:-}" = valgrind ]; then
+    vgbin="$sanlogs/bin"
+    mkdir -p "$vgbin"
+    for prog in dedup shingle; do
+        printf '%s\n' '#!/bin/sh' \
+            "exec valgrind -q --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \\" \
+            "    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \\" \
+            "    --suppressions='$root/tests/valgrind.supp' --log-file='$sanlogs/vg-$prog.%p' \\" \
+            "    '$root/bin/$prog' \"\$@\"" >"$vgbin/$prog"
+        chmod +x "$vgbin/$prog"
+    done
+fi
+
 # Counts a failure for every sanitizer log written since the last call.
 check_sanitizer_logs() { # label
     local logs
-    logs=$(find "$sanlogs" -type f 2>/dev/null)
+    logs=$(find "$sanlogs" -type f -size +0 -not -path "$sanlogs/bin/*" 2>/dev/null)
     [ -z "$logs" ] && return
     failed=$((failed + 1))
     failures+=("$1 (sanitizer)")
@@ -95,6 +115,8 @@ check_sanitizer_logs() { # label
 for b in "${builds[@]}"; do
     if [ "$b" = normal ]; then
         units=build/tests; dedup=$root/bin/dedup; shingle=$root/bin/shingle
+    elif [ "$b" = valgrind ]; then
+        units=/nonexistent; dedup=$vgbin/dedup; shingle=$vgbin/shingle
     else
         units=build/asan/tests; dedup=$root/build/asan/bin/dedup; shingle=$root/build/asan/bin/shingle
     fi
@@ -115,7 +137,7 @@ for b in "${builds[@]}"; do
     done
     for s in tests/e2e/*.sh; do
         [ "$(basename "$s")" = lib.sh ] && continue
-        run_e2e "$s" "$b $(basename "$s" .sh)" "$dedup" "$shingle"
+        run_e2e "$s" "$b $(basename "$s" .sh)" "$dedup" "$shingle" "$b"
         check_sanitizer_logs "$b $(basename "$s" .sh)"
     done
 done

@@ -284,4 +284,21 @@ expect_status "--keep longest is refused by filter" 2 "$DEDUP" filter --keep lon
 expect_status "scan refuses a filter option" 2 "$DEDUP" scan --field text seeds
 expect_grep "and names it" "dedup scan: --field is an option of filter" "$T/err"
 expect_status "a missing input file: exit 2" 2 "$DEDUP" filter "$T/no-such-file.jsonl"
+
+# Ids from records are data, never paths: ids that look like paths out of
+# the folder come back only as JSON strings, escaped, and no file appears.
+mkdir -p "$T/ids/work" && cd "$T/ids/work" || exit 1
+printf '%s\n' '{"id":"../../evil","text":"one two three four five six seven eight nine ten"}' \
+    '{"id":"/tmp/dedup-abs\nx","text":"one two three four five six seven eight nine ten"}' \
+    >in.jsonl
+"$DEDUP" filter --id-field id --annotate in.jsonl >out.jsonl 2>"$T/err"
+if grep -qF '"duplicate_of":"../../evil"' out.jsonl && [ "$(find "$T/ids" -type f | wc -l)" = 2 ] &&
+    [ ! -e /tmp/dedup-abs ] && [ ! -e "/tmp/dedup-abs
+x" ]; then
+    ok "ids like ../../evil and /tmp/... are written back as JSON strings and never become files"
+else
+    not_ok "ids like ../../evil and /tmp/... are written back as JSON strings and never become files" \
+        "$(cat out.jsonl; find "$T/ids" -type f)"
+fi
+cd "$T" || exit 1
 finish

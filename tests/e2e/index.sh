@@ -104,6 +104,7 @@ expect_grep "is reported truncated" "cut.ddx: not a dedup index (data.mdb is tru
 mkdir empty.ddx
 expect_status "an empty folder" 2 "$DEDUP" index info empty.ddx
 
+if ! skip_under_valgrind "SIGKILL during add, 50 times" "kills timed within a run"; then
 # SIGKILL during add, 50 times: the index always opens, with the documents
 # of before or of after the add, never something else. Each round adds 150
 # new files, so before and after differ; the kill comes at a random moment
@@ -150,4 +151,5 @@ done
     && ok "SIGKILL during add, 50 times: the index opens with the documents of before ($old) or after ($new)" \
     || not_ok "SIGKILL during add, 50 times: the index opens with the documents of before or after" \
         "before $old, after $new, other $bad: $(cat kill.log 2>/dev/null)"
+fi
 finish
