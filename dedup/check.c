@@ -352,6 +352,7 @@ int cmd_check(int argc, char **argv)
     }
     dd_ddx_close(x);
     if (ran && o.write_baseline) {
+        dd_safe_write_signals();
         status = write_baseline(o.write_baseline, &f) && !problems ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
     } else if (ran) {
         char **accepted = NULL;

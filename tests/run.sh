@@ -91,6 +91,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99:log_path=$sa
 if [ "${1:-}" = valgrind ]; then
     vgbin="$sanlogs/bin"
     mkdir -p "$vgbin"
+    # Some tests run dedup as another user (nobody): it must reach the
+    # wrappers and write its log.
+    chmod 1777 "$sanlogs"
+    chmod 755 "$vgbin"
     for prog in dedup shingle; do
         printf '%s\n' '#!/bin/sh' \
             "exec valgrind -q --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect \\" \

@@ -62,6 +62,27 @@ dedup check --write-baseline .dedup-baseline data/002_0b6d1692144c6f75.txt >"$T/
 st=$?
 [ $st = 0 ] && grep -q "002_0b6d1692144c6f75.txt	repeat" .dedup-baseline \
     && ok "--write-baseline records the accepted finding" || not_ok "--write-baseline records the accepted finding" "exit $st: $(cat "$T/wb") $(cat .dedup-baseline)"
+# Writing it again replaces it atomically (safe_write.c): its mode stays, and
+# a baseline that cannot be written leaves the old one whole.
+chmod 640 .dedup-baseline
+cp .dedup-baseline "$T/baseline.before"
+dedup check --write-baseline .dedup-baseline data/002_0b6d1692144c6f75.txt >/dev/null 2>&1
+if [ "$(stat -c %a .dedup-baseline)" = 640 ] && cmp -s .dedup-baseline "$T/baseline.before" &&
+    [ -z "$(ls -A | grep dedup-tmp)" ]; then
+    ok "--write-baseline again: the same file, its mode kept, no temporary file left"
+else
+    not_ok "--write-baseline again: the same file, its mode kept, no temporary file left" "$(ls -la)"
+fi
+# (the messages go through a pipe, which the file size limit does not touch)
+(ulimit -f 0 && dedup check --write-baseline .dedup-baseline data/002_0b6d1692144c6f75.txt 2>&1) |
+    cat >"$T/wb2"
+st=${PIPESTATUS[0]}
+if [ $st = 2 ] && grep -q ".dedup-baseline: cannot write: File too large; left as it was" "$T/wb2" &&
+    cmp -s .dedup-baseline "$T/baseline.before"; then
+    ok "a baseline that cannot be written: exit 2, the old one left whole"
+else
+    not_ok "a baseline that cannot be written: exit 2, the old one left whole" "exit $st: $(cat "$T/wb2")"
+fi
 cat >.pre-commit-config.yaml <<CFG
 repos:
   - repo: $T/hookrepo
