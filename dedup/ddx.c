@@ -41,6 +41,7 @@
 #include <lmdb.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -286,6 +287,34 @@ static void end_read(dd_ddx *x, MDB_txn *txn)
 static char *data_path(const char *path) { return dd_asprintf("%s/data.mdb", path); }
 
 /* Checks that path is a folder with a data file in it; NULL, or why not. */
+/* LMDB finds its second header page with the page size written in the
+ * first, and divides by it: a page size of 0 would stop the program
+ * (SIGFPE) inside LMDB, where the fault guard could not free what LMDB had
+ * allocated. So the first header is read here first: when it carries
+ * LMDB's magic number, its page size (the md_pad of the free-page table,
+ * 40 bytes in: page header 16, magic 4, version 4, address 8, map size 8)
+ * must be a power of two from 512 to 65536. NULL, or why. */
+static char *check_page_size(const char *path)
+{
+    char *data = data_path(path);
+    FILE *f = fopen(data, "rb");
+    free(data);
+    unsigned char head[44];
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    if (n < sizeof head)
+        return NULL; /* too short to be LMDB's: LMDB refuses it itself */
+    uint32_t magic = (uint32_t)head[16] | (uint32_t)head[17] << 8 | (uint32_t)head[18] << 16 |
+                     (uint32_t)head[19] << 24;
+    uint32_t psize = (uint32_t)head[40] | (uint32_t)head[41] << 8 | (uint32_t)head[42] << 16 |
+                     (uint32_t)head[43] << 24;
+    if (magic == 0xBEEFC0DEu && (psize < 512 || psize > 65536 || (psize & (psize - 1))))
+        return dd_asprintf("%s: the index is damaged (a page size of %u in its header)", path,
+                           psize);
+    return NULL;
+}
+
 static char *check_folder(const char *path)
 {
     struct stat st;
@@ -305,7 +334,7 @@ static char *check_folder(const char *path)
     /* LMDB would take an empty data file for a new environment. */
     if (st.st_size == 0)
         return dd_asprintf("%s: not a dedup index (data.mdb is empty)", path);
-    return NULL;
+    return check_page_size(path);
 }
 
 /* Refuses a data file shorter than the pages its header says it has (a
@@ -353,7 +382,8 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
  * LMDB reads pages straight from the mapped data file and trusts the page
  * numbers, sizes and offsets it finds there. Those of a damaged or crafted
  * file can point past the end of the file (SIGBUS) or outside the map
- * (SIGSEGV); check_length only catches a file shorter than its header says.
+ * (SIGSEGV), and a page size of 0 in its header divides by zero (SIGFPE);
+ * check_length only catches a file shorter than its header says.
  * So every public function that reads the map runs under a guard: a fault
  * while it runs jumps back to it, and it fails with "the index is damaged".
  * The handle is then marked damaged and every later call fails the same
@@ -365,13 +395,15 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
  */
 static _Thread_local sigjmp_buf *fault_jump; /* innermost guard of this thread */
 static _Thread_local dd_ddx *opening;        /* the handle dd_ddx_open is making */
-static struct sigaction previous_bus, previous_segv;
+static struct sigaction previous_bus, previous_segv, previous_fpe;
 
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
     if (fault_jump)
         siglongjmp(*fault_jump, sig);
-    const struct sigaction *before = sig == SIGBUS ? &previous_bus : &previous_segv;
+    const struct sigaction *before = sig == SIGBUS    ? &previous_bus
+                                     : sig == SIGSEGV ? &previous_segv
+                                                      : &previous_fpe;
     if (before->sa_flags & SA_SIGINFO) {
         before->sa_sigaction(sig, info, context);
     } else if (before->sa_handler == SIG_DFL || before->sa_handler == SIG_IGN) {
@@ -383,7 +415,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     }
 }
 
-/* Installs on_fault for SIGBUS and SIGSEGV unless it is there already,
+/* Installs on_fault for SIGBUS, SIGSEGV and SIGFPE unless it is there already,
  * keeping the handlers it replaces. Called by every dd_ddx_open, so that a
  * handler installed since (a test framework's) is chained, not lost. */
 static void install_fault_handler(void)
@@ -399,14 +431,15 @@ static void install_fault_handler(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &previous_bus);
     sigaction(SIGSEGV, &sa, &previous_segv);
+    sigaction(SIGFPE, &sa, &previous_fpe);
 }
 
 /* What a guarded call says after a fault, or when x is already damaged. */
-static char *damaged_message(const dd_ddx *x)
+static char *damaged_message(const char *path)
 {
-    return dd_asprintf("%s: the index is damaged (a page lies outside its data file); "
+    return dd_asprintf("%s: the index is damaged (LMDB faulted reading its data file); "
                        "build it again",
-                       x ? x->path : "index");
+                       path);
 }
 
 /* After a fault in x: drops the transactions, whose pages cannot be trusted,
@@ -450,7 +483,7 @@ static void close_cursor(dd_ddx *x, MDB_cursor *cur)
 #define GUARDED(x, err, R, FAILED, CALL)                                                          \
     do {                                                                                          \
         if ((x)->damaged) {                                                                       \
-            *(err) = damaged_message(x);                                                          \
+            *(err) = damaged_message((x)->path);                                                   \
             R = FAILED;                                                                           \
             break;                                                                                \
         }                                                                                         \
@@ -459,7 +492,7 @@ static void close_cursor(dd_ddx *x, MDB_cursor *cur)
         if (sigsetjmp(jump_, 1)) {                                                                \
             fault_jump = outer_;                                                                  \
             mark_damaged(x);                                                                      \
-            *(err) = damaged_message(x);                                                          \
+            *(err) = damaged_message((x)->path);                                                   \
             R = FAILED;                                                                           \
             break;                                                                                \
         }                                                                                         \
@@ -478,6 +511,7 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
     dd_ddx *x = dd_calloc(1, sizeof *x);
     x->path = dd_strdup(path);
     x->write = write;
+    opening = x; /* from here a fault can be cleaned up */
     /* Where address space is limited (ulimit -v, valgrind), the map is
      * halved until it fits, down to MIN_MAP. */
     int rc;
@@ -1223,7 +1257,7 @@ dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, c
         fault_jump = outer;
         dd_ddx *half = opening;
         opening = NULL;
-        *err = damaged_message(half);
+        *err = damaged_message(path);
         if (half) {
             mark_damaged(half);
             dd_ddx_close(half);

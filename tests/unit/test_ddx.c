@@ -813,6 +813,21 @@ static void page_outside_the_file(void **state)
     free(path);
 }
 
+/* Another file the fuzzer made: a header whose page size is 0, on which
+ * LMDB's opening divides by zero (SIGFPE). It must be refused with "the
+ * index is damaged" and the path, for reading and for writing. */
+static void page_size_zero(void **state)
+{
+    fixture *f = *state;
+    size_t n;
+    unsigned char *bytes =
+        read_whole("tests/fuzz/regressions/fuzz_index_open/page-size-zero-sigfpe", &n);
+    char *path = index_of_bytes(f, "sigfpe.ddx", bytes, n);
+    free(bytes);
+    expect_not_index(path, "the index is damaged");
+    free(path);
+}
+
 /* A small real index, closed; returns its path. */
 static char *real_index(fixture *f, const char *name, int docs)
 {
@@ -1320,6 +1335,7 @@ int main(void)
         cmocka_unit_test(reader_keeps_snapshot),
         cmocka_unit_test(writer_killed),
         cmocka_unit_test(page_outside_the_file),
+        cmocka_unit_test(page_size_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
