@@ -42,6 +42,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -383,7 +384,12 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
  * numbers, sizes and offsets it finds there. Those of a damaged or crafted
  * file can point past the end of the file (SIGBUS) or outside the map
  * (SIGSEGV), and a page size of 0 in its header divides by zero (SIGFPE);
- * check_length only catches a file shorter than its header says.
+ * check_length only catches a file shorter than its header says. Pages
+ * that point back at their ancestors can also make LMDB loop for ever: a
+ * guarded call that runs for more than LOOP_LIMIT seconds of CPU (counted
+ * by a one-second ITIMER_VIRTUAL tick, so no system call per call) is
+ * stopped the same way. dd_ddx_each, dd_ddx_begin and dd_ddx_commit have no
+ * limit: their work grows with the index.
  * So every public function that reads the map runs under a guard: a fault
  * while it runs jumps back to it, and it fails with "the index is damaged".
  * The handle is then marked damaged and every later call fails the same
@@ -396,6 +402,18 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
 static _Thread_local sigjmp_buf *fault_jump; /* innermost guard of this thread */
 static _Thread_local dd_ddx *opening;        /* the handle dd_ddx_open is making */
 static struct sigaction previous_bus, previous_segv, previous_fpe;
+static _Thread_local volatile sig_atomic_t ticks;      /* CPU seconds in this call */
+static _Thread_local volatile sig_atomic_t tick_limit; /* 0: no limit */
+static bool ticking;
+
+#define LOOP_LIMIT 10
+
+/* The one-second CPU tick: stops a guarded call past its limit. */
+static void on_tick(int sig)
+{
+    if (fault_jump && tick_limit && ++ticks > tick_limit)
+        siglongjmp(*fault_jump, sig);
+}
 
 static void on_fault(int sig, siginfo_t *info, void *context)
 {
@@ -432,14 +450,25 @@ static void install_fault_handler(void)
     sigaction(SIGBUS, &sa, &previous_bus);
     sigaction(SIGSEGV, &sa, &previous_segv);
     sigaction(SIGFPE, &sa, &previous_fpe);
+    if (!ticking) {
+        struct sigaction tick;
+        memset(&tick, 0, sizeof tick);
+        tick.sa_handler = on_tick;
+        tick.sa_flags = SA_RESTART; /* interrupted system calls go on */
+        sigemptyset(&tick.sa_mask);
+        sigaction(SIGVTALRM, &tick, NULL);
+        struct itimerval every_second = {{1, 0}, {1, 0}};
+        setitimer(ITIMER_VIRTUAL, &every_second, NULL);
+        ticking = true;
+    }
 }
 
 /* What a guarded call says after a fault, or when x is already damaged. */
 static char *damaged_message(const char *path)
 {
-    return dd_asprintf("%s: the index is damaged (LMDB faulted reading its data file); "
-                       "build it again",
-                       path);
+    return dd_asprintf("%s: the index is damaged (LMDB faulted reading its data file, or looped "
+                       "in it for %d s); build it again",
+                       path, LOOP_LIMIT);
 }
 
 /* After a fault in x: drops the transactions, whose pages cannot be trusted,
@@ -480,25 +509,32 @@ static void close_cursor(dd_ddx *x, MDB_cursor *cur)
 /* Runs CALL (an expression of the _unguarded function) under a guard for x,
  * with result variable R: on a fault or a damaged x, R = FAILED and *err is
  * set. sigsetjmp must run in the caller's frame, hence a macro. */
-#define GUARDED(x, err, R, FAILED, CALL)                                                          \
+#define GUARDED(x, err, R, FAILED, LIMIT, CALL)                                                   \
     do {                                                                                          \
         if ((x)->damaged) {                                                                       \
-            *(err) = damaged_message((x)->path);                                                   \
+            *(err) = damaged_message((x)->path);                                                  \
             R = FAILED;                                                                           \
             break;                                                                                \
         }                                                                                         \
         sigjmp_buf jump_;                                                                         \
         sigjmp_buf *volatile outer_ = fault_jump;                                                 \
+        volatile sig_atomic_t outer_ticks_ = ticks, outer_limit_ = tick_limit;                    \
         if (sigsetjmp(jump_, 1)) {                                                                \
             fault_jump = outer_;                                                                  \
+            ticks = outer_ticks_;                                                                 \
+            tick_limit = outer_limit_;                                                            \
             mark_damaged(x);                                                                      \
-            *(err) = damaged_message((x)->path);                                                   \
+            *(err) = damaged_message((x)->path);                                                  \
             R = FAILED;                                                                           \
             break;                                                                                \
         }                                                                                         \
+        ticks = 0;                                                                                \
+        tick_limit = (LIMIT);                                                                     \
         fault_jump = &jump_;                                                                      \
         R = (CALL);                                                                               \
         fault_jump = outer_;                                                                      \
+        ticks = outer_ticks_;                                                                     \
+        tick_limit = outer_limit_;                                                                \
     } while (0)
 
 /* Opens the environment and its tables; writes the settings when creating,
@@ -1255,6 +1291,7 @@ dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, c
     opening = NULL;
     if (sigsetjmp(jump, 1)) {
         fault_jump = outer;
+        tick_limit = 0;
         dd_ddx *half = opening;
         opening = NULL;
         *err = damaged_message(path);
@@ -1264,9 +1301,12 @@ dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, c
         }
         return NULL;
     }
+    ticks = 0;
+    tick_limit = LOOP_LIMIT;
     fault_jump = &jump;
     dd_ddx *x = open_unguarded(path, write, want, err);
     fault_jump = outer;
+    tick_limit = 0;
     opening = NULL;
     return x;
 }
@@ -1274,14 +1314,14 @@ dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, c
 bool dd_ddx_begin(dd_ddx *x, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, begin_unguarded(x, err));
+    GUARDED(x, err, ok, false, 0, begin_unguarded(x, err));
     return ok;
 }
 
 bool dd_ddx_commit(dd_ddx *x, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, commit_unguarded(x, err));
+    GUARDED(x, err, ok, false, 0, commit_unguarded(x, err));
     return ok;
 }
 
@@ -1289,14 +1329,14 @@ bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_dd
                 size_t nparas, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, put_unguarded(x, d, band_keys, paras, nparas, err));
+    GUARDED(x, err, ok, false, LOOP_LIMIT, put_unguarded(x, d, band_keys, paras, nparas, err));
     return ok;
 }
 
 bool dd_ddx_remove(dd_ddx *x, const char *id, bool *found, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, remove_unguarded(x, id, found, err));
+    GUARDED(x, err, ok, false, LOOP_LIMIT, remove_unguarded(x, id, found, err));
     return ok;
 }
 
@@ -1304,7 +1344,7 @@ bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
 {
     bool ok;
     *err = NULL;
-    GUARDED(x, err, ok, false, get_unguarded(x, id, d, err));
+    GUARDED(x, err, ok, false, LOOP_LIMIT, get_unguarded(x, id, d, err));
     return ok;
 }
 
@@ -1312,7 +1352,7 @@ bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
 {
     bool ok;
     *err = NULL;
-    GUARDED(x, err, ok, false, get_number_unguarded(x, number, d, err));
+    GUARDED(x, err, ok, false, LOOP_LIMIT, get_number_unguarded(x, number, d, err));
     return ok;
 }
 
@@ -1320,27 +1360,27 @@ long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint3
                        size_t *cap, char **err)
 {
     long n;
-    GUARDED(x, err, n, -1, candidates_unguarded(x, band_keys, bands, out, cap, err));
+    GUARDED(x, err, n, -1, LOOP_LIMIT, candidates_unguarded(x, band_keys, bands, out, cap, err));
     return n;
 }
 
 long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err)
 {
     long n;
-    GUARDED(x, err, n, -1, paragraph_unguarded(x, key, out, max, err));
+    GUARDED(x, err, n, -1, LOOP_LIMIT, paragraph_unguarded(x, key, out, max, err));
     return n;
 }
 
 bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ctx, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, each_unguarded(x, fn, ctx, err));
+    GUARDED(x, err, ok, false, 0, each_unguarded(x, fn, ctx, err));
     return ok;
 }
 
 bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, counts_of_unguarded(x, c, err));
+    GUARDED(x, err, ok, false, LOOP_LIMIT, counts_of_unguarded(x, c, err));
     return ok;
 }

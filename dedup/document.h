@@ -4,7 +4,7 @@
  *
  * A unit is a non-blank line (DD_UNIT_LINE) or a run of non-blank lines
  * between blank lines (DD_UNIT_BLOCK). A line is blank when it holds only
- * spaces, tabs and carriage returns; a unit whose text has no words after
+ * spaces, tabs, carriage returns, form feeds and vertical tabs; a unit whose text has no words after
  * normalisation ("...", "***") is dropped like a blank line. Every unit keeps
  * its byte range and line numbers in the original text, so reports can point
  * at path:line and cleaned copies can reproduce the original bytes.

@@ -13,6 +13,7 @@
 #include "index_settings.h"
 #include "jsonl.h"
 #include "options.h"
+#include "report.h"
 #include "stream.h"
 #include "util.h"
 
@@ -140,7 +141,7 @@ static char *annotation(const filter *f, uint64_t rec)
         json_object_set_new(a, "kept", json_false());
         if (v->of_index) { /* a copy of a document of --index */
             json_object_set_new(a, "cluster", json_null());
-            json_object_set_new(a, "duplicate_of", json_string(v->of_index));
+            json_object_set_new(a, "duplicate_of", dd_json_id(v->of_index));
             json_object_set_new(a, "in_index", json_true());
         } else {
             json_object_set_new(a, "cluster", json_integer((json_int_t)f->recno[v->of]));
@@ -162,7 +163,7 @@ static char *annotation(const filter *f, uint64_t rec)
             const dd_removal *r = &v->removed[i];
             json_t *of = json_object();
             if (r->of_index)
-                json_object_set_new(of, "index", json_string(r->of_index));
+                json_object_set_new(of, "index", dd_json_id(r->of_index));
             else
                 json_object_set_new(of, "record", id_json(f, r->of_record));
             json_object_set_new(of, "lines", json_pack("[I,I]", (json_int_t)r->of_first_line,
@@ -708,7 +709,15 @@ int cmd_filter(int argc, char **argv)
                        .format = o.input_format};
     pthread_mutex_init(&t.mu, NULL);
     pthread_cond_init(&t.changed, NULL);
-    if (pthread_create(&t.thread, NULL, reader_main, &t) != 0) {
+    /* The reader thread never runs index code: the index's CPU tick
+     * (SIGVTALRM, see ddx.c) must reach this thread, which does. */
+    sigset_t tick, before;
+    sigemptyset(&tick);
+    sigaddset(&tick, SIGVTALRM);
+    pthread_sigmask(SIG_BLOCK, &tick, &before);
+    int created = pthread_create(&t.thread, NULL, reader_main, &t);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    if (created != 0) {
         dd_error("cannot start the reading thread: %s", strerror(errno));
         return DD_EXIT_ERROR;
     }

@@ -47,7 +47,7 @@ const char dd_usage_text[] =
     "                            texts cannot be crafted to collide without it\n"
     "      --max-record MB       longest document (a file, or a record of filter)\n"
     "                            accepted (default 256); memory stays within\n"
-    "                            about 7 times it\n"
+    "                            about 10 times it\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
     "\n"

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An id as a JSON string: as it is when it is valid UTF-8, escaped if not. */
-static json_t *json_id(const char *id)
+json_t *dd_json_id(const char *id)
 {
     if (sh_utf8_check(id, strlen(id)) == strlen(id))
         return json_string(id);
@@ -39,8 +38,8 @@ static json_t *json_similarity(double x) { return json_real(round(x * 10000) / 1
 static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
 {
     json_t *obj = json_pack("{s:s,s:o,s:o,s:{s:o,s:o},s:b,s:o}", "type", "repeat", "doc",
-                            json_id(in->v[r->at.doc].id), "lines", json_lines(&r->at), "of",
-                            "doc", json_id(in->v[r->of.doc].id), "lines", json_lines(&r->of),
+                            dd_json_id(in->v[r->at.doc].id), "lines", json_lines(&r->at), "of",
+                            "doc", dd_json_id(in->v[r->of.doc].id), "lines", json_lines(&r->of),
                             "exact", r->exact, "similarity", json_similarity(r->containment));
     if (obj && !r->exact) {
         json_object_set_new(obj, "jaccard", json_similarity(r->jaccard));
@@ -53,7 +52,7 @@ static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boil
 {
     json_t *occ = json_array();
     for (size_t i = 0; i < b->n; i++)
-        json_array_append_new(occ, json_pack("{s:o,s:I}", "doc", json_id(in->v[b->at[i].doc].id),
+        json_array_append_new(occ, json_pack("{s:o,s:I}", "doc", dd_json_id(in->v[b->at[i].doc].id),
                                              "line", (json_int_t)b->at[i].first_line));
     json_t *obj = json_pack("{s:s,s:o,s:I,s:o}", "type", "boilerplate", "text",
                             json_stringn_nocheck(b->text, strlen(b->text)), "docs",
@@ -135,7 +134,7 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
     json_t *members = json_array();
     for (size_t i = 0; i < c->n; i++) {
         const dd_member *m = &c->members[i];
-        json_t *o = json_pack("{s:o}", "doc", json_id(in->v[m->doc].id));
+        json_t *o = json_pack("{s:o}", "doc", dd_json_id(in->v[m->doc].id));
         if (method == DD_METHOD_SIMHASH) {
             json_object_set_new(o, "hamming", json_integer(m->hamming));
             json_object_set_new(o, "similarity", json_similarity(m->jaccard));
@@ -148,7 +147,7 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
         json_array_append_new(members, o);
     }
     json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
-                            "representative", json_id(in->v[c->members[0].doc].id), "members",
+                            "representative", dd_json_id(in->v[c->members[0].doc].id), "members",
                             members);
     return obj && write_json(out, obj);
 }

@@ -9,11 +9,17 @@
 #include "options.h"
 #include "paragraphs.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 /* Writes every finding to out: clusters by id, then repeats and boilerplate
  * in the order of dd_findings (tsv: doc<TAB>cluster for every document).
  * Returns false on a write error. */
+/* An id (a path) as a new JSON string: as it is when it is valid UTF-8,
+ * escaped as dd_printable does (\xHH) when not, since JSON strings must be
+ * UTF-8. Every JSON report and annotation writes ids through it. */
+json_t *dd_json_id(const char *id);
+
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
                      const dd_clusters *c, const dd_findings *f);
 

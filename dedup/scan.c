@@ -30,9 +30,9 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                                                           : "repeat";
         (*found)++;
         if (o->format == DD_FORMAT_JSONL) {
-            json_t *j = json_pack("{s:s,s:s,s:s}", "type", "index", "kind", kind, "doc",
-                                  c->inputs.v[i].id);
-            json_t *of = json_pack("{s:s}", "doc", r->of);
+            json_t *j = json_pack("{s:s,s:s,s:o}", "type", "index", "kind", kind, "doc",
+                                  dd_json_id(c->inputs.v[i].id));
+            json_t *of = json_pack("{s:o}", "doc", dd_json_id(r->of));
             if (r->kind == DD_INDEX_DUPLICATE) {
                 json_object_set_new(j, "exact", json_boolean(r->exact));
                 json_object_set_new(j, "jaccard", json_real((double)(long)(r->jaccard * 10000 + 0.5) / 10000));

@@ -150,6 +150,19 @@ else
     not_ok "... and the JSON report stays valid JSON" "$(cat "$T/j")"
 fi
 
+# Index reports in JSON: a path that is not UTF-8 is escaped there too (it
+# once made scan --index -f jsonl exit 2 with no message).
+mkdir idx && cp "$S/000_bd77016b1ff7f277.txt" "$(printf 'idx/copy\xff.txt')"
+"$DEDUP" index build "$S" -o seeds.ddx >/dev/null 2>&1
+run "scan --index -f jsonl with a non-UTF-8 path finds the copy (exit 1)" 1 \
+    "$DEDUP" scan -f jsonl --index seeds.ddx idx
+if python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$T/out" 2>/dev/null &&
+    grep -qF '"type":"index","kind":"duplicate","doc":"idx/copy\\xFF.txt"' "$T/out"; then
+    ok "... as valid JSON with the path escaped"
+else
+    not_ok "... as valid JSON with the path escaped" "$(cat "$T/out")"
+fi
+
 # --- JSON ---------------------------------------------------------------------------
 python3 -c 'print("{\"text\":\"a b c d e\",\"x\":" + "[" * 10000 + "]" * 10000 + "}")' >deep.jsonl
 run "JSON nested 10,000 deep: a malformed record, exit 2" 2 "$DEDUP" filter deep.jsonl
