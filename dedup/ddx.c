@@ -384,7 +384,9 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
  * numbers, sizes and offsets it finds there. Those of a damaged or crafted
  * file can point past the end of the file (SIGBUS) or outside the map
  * (SIGSEGV), and a page size of 0 in its header divides by zero (SIGFPE);
- * check_length only catches a file shorter than its header says. Pages
+ * check_length only catches a file shorter than its header says. LMDB's
+ * own assertions on inconsistent pages (mdb_env_set_assert) are caught
+ * too, instead of aborting. Pages
  * that point back at their ancestors can also make LMDB loop for ever: a
  * guarded call that runs for more than LOOP_LIMIT seconds of CPU (counted
  * by a one-second ITIMER_VIRTUAL tick, so no system call per call) is
@@ -407,6 +409,17 @@ static _Thread_local volatile sig_atomic_t tick_limit; /* 0: no limit */
 static bool ticking;
 
 #define LOOP_LIMIT 10
+
+/* LMDB's own consistency checks (mdb_assert) call this before abort():
+ * inside a guarded call, an inconsistent page is a damaged index like any
+ * other, so the call is stopped there; outside one, abort() follows. */
+static void on_lmdb_assert(MDB_env *env, const char *what)
+{
+    (void)env;
+    (void)what;
+    if (fault_jump)
+        siglongjmp(*fault_jump, SIGABRT);
+}
 
 /* The one-second CPU tick: stops a guarded call past its limit. */
 static void on_tick(int sig)
@@ -553,6 +566,8 @@ static dd_ddx *open_env(const char *path, bool write, bool create, const dd_ddx_
     int rc;
     for (size_t map = INITIAL_MAP;; map /= 2) {
         rc = mdb_env_create(&x->env);
+        if (rc == 0)
+            rc = mdb_env_set_assert(x->env, on_lmdb_assert);
         if (rc == 0)
             rc = mdb_env_set_maxdbs(x->env, 8);
         if (rc == 0)
