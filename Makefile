@@ -186,7 +186,7 @@ fuzz:
 	    mkdir -p build/fuzz/corpus-$$t; \
 	    cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus-$$t/ 2>/dev/null || true; \
 	    echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	    build/fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
+	    LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0 build/fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 \
 	        -max_len=65536 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
 	        build/fuzz/corpus-$$t 2>build/fuzz/log-$$t.txt \
 	        || { tail -60 build/fuzz/log-$$t.txt; echo "make fuzz: $$t FAILED"; exit 1; }; \

@@ -136,7 +136,7 @@ for b in "${builds[@]}"; do
         name=$(basename "$t")
         inputs=("tests/fuzz/corpus/$name")
         [ -d "tests/fuzz/regressions/$name" ] && inputs+=("tests/fuzz/regressions/$name")
-        run_replay "$t" "$b $name" "${inputs[@]}"
+        LSAN_OPTIONS=suppressions=$root/tests/fuzz/lsan.supp:print_suppressions=0 run_replay "$t" "$b $name" "${inputs[@]}"
         check_sanitizer_logs "$b $name"
     done
     for s in tests/e2e/*.sh; do
