@@ -140,6 +140,16 @@ static bool make_parents(const char *path)
     return true;
 }
 
+/* Whether line (1-based) is in drops[0..n) (sorted by line, not
+ * overlapping), for lines asked in increasing order: *d is where the
+ * previous call stopped (0 before the first). */
+static bool line_dropped(const dd_drop *drops, size_t n, size_t *d, size_t line)
+{
+    while (*d < n && drops[*d].last_line < line)
+        (*d)++;
+    return *d < n && drops[*d].first_line <= line;
+}
+
 /* The bytes of text that clean keeps: every line not in drops[0..n) (all
  * of one document, in line order), into out (replacing its contents). A
  * byte-order mark stays even when the first line goes: it belongs to the
@@ -156,10 +166,7 @@ static void kept_lines(const char *text, size_t len, const dd_drop *drops, size_
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) + 1 : len;
-        while (d < n && drops[d].last_line < line)
-            d++;
-        bool dropped = d < n && drops[d].first_line <= line;
-        if (!dropped)
+        if (!line_dropped(drops, n, &d, line))
             sh_buf_append(out, text + pos, end - pos);
         else if (line == 1 && len >= 3 && !memcmp(text, bom, 3))
             sh_buf_append(out, bom, 3);
@@ -211,14 +218,10 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
     dd_grow(&start, &cap, nlines + 1, sizeof *start);
     start[nlines] = len;
     bool *gone = dd_calloc(nlines + 1, sizeof *gone);
-    size_t ngone = 0;
+    size_t ngone = 0, d = 0;
     for (size_t i = 0; i < nlines; i++) {
-        size_t line = i + 1;
-        bool g = all;
-        for (size_t d = 0; !g && d < n; d++)
-            g = drops[d].first_line <= line && line <= drops[d].last_line;
-        gone[i] = g;
-        ngone += g;
+        gone[i] = all || line_dropped(drops, n, &d, i + 1);
+        ngone += gone[i];
     }
     if (ngone == 0) {
         free(gone);

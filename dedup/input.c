@@ -236,10 +236,10 @@ bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
         goto fail;
     buf->len = 0;
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (uint64_t)st.st_size > max)
         return too_long(d, fd, max);
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (size_t)st.st_size + 1 > buf->cap) {
+    if (regular && st.st_size > 0 && (size_t)st.st_size + 1 > buf->cap) {
         buf->cap = (size_t)st.st_size + 1;
         buf->data = dd_realloc(buf->data, buf->cap);
     }

@@ -41,39 +41,35 @@ run_unit() { # binary label
     echo "$2: $p passed, $f failed"
 }
 
-run_e2e() { # script label dedup shingle build
-    local out
-    out=$(DEDUP=$3 SHINGLE=$4 FIXTURES=$root/fixtures DEDUP_BUILD=$5 bash "$1" 2>&1)
-    local st=$?
-    local p f
+# tally_ok_lines LABEL STATUS OUTPUT: counts the "ok - " and "not ok - "
+# lines of a suite's OUTPUT; a STATUS other than 0 with no failed line (a
+# crash, a sanitizer abort, a fuzz target's broken promise) counts as one
+# failure. Prints the suite's line, and what was not ok when it failed.
+tally_ok_lines() {
+    local label=$1 st=$2 out=$3 p f
     p=$(printf '%s\n' "$out" | grep -c '^ok - ')
     f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
     if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi
     passed=$((passed + p))
     failed=$((failed + f))
     if [ "$f" != 0 ]; then
-        failures+=("$2")
+        failures+=("$label")
         printf '%s\n' "$out" | grep -v '^ok - ' | sed 's/^/    /' | head -80
     fi
-    echo "$2: $p passed, $f failed"
+    echo "$label: $p passed, $f failed"
+}
+
+run_e2e() { # script label dedup shingle build
+    local out
+    out=$(DEDUP=$3 SHINGLE=$4 FIXTURES=$root/fixtures DEDUP_BUILD=$5 bash "$1" 2>&1)
+    tally_ok_lines "$2" $? "$out"
 }
 
 run_replay() { # binary label inputs...
     local out bin=$1 label=$2
     shift 2
     out=$("$bin" "$@" 2>&1)
-    local st=$?
-    local p f
-    p=$(printf '%s\n' "$out" | grep -c '^ok - ')
-    f=$(printf '%s\n' "$out" | grep -c '^not ok - ')
-    if [ "$st" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a target aborted: a broken promise
-    passed=$((passed + p))
-    failed=$((failed + f))
-    if [ "$f" != 0 ]; then
-        failures+=("$label")
-        printf '%s\n' "$out" | grep -v '^ok - ' | sed 's/^/    /' | head -60
-    fi
-    echo "$label: $p passed, $f failed"
+    tally_ok_lines "$label" $? "$out"
 }
 
 builds=(normal asan)

@@ -10,17 +10,12 @@
  * is removed before each run so that no state carries over.
  */
 #include "ddx.h"
+#include "fuzz_check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
-    } while (0)
 
 static char dir[64];
 

@@ -11,16 +11,11 @@
  * with a reason.
  */
 #include "jsonl.h"
+#include "fuzz_check.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,15 +10,10 @@
  * whatever the order of the hashes.
  */
 #include "shingle.h"
+#include "fuzz_check.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
-    } while (0)
 
 static sh_normalizer *normalizer;
 static sh_tokenizer *tokenizer;

@@ -11,15 +11,10 @@
  * equal keys.
  */
 #include "document.h"
+#include "fuzz_check.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
-    } while (0)
 
 static dd_analyzer analyzers[2];
 static sh_hasher hash;
