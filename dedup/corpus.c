@@ -49,8 +49,11 @@ static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len
 }
 
 /* Exact verification reads documents again: the last sets it made are
- * cached, one slot per document number modulo SET_CACHE_SLOTS. */
+ * cached, one slot per document number modulo SET_CACHE_SLOTS, and at most
+ * SET_CACHE_BYTES of sets in all (the oldest slots go first), so that the
+ * cache costs the same whatever the size of the documents. */
 #define SET_CACHE_SLOTS 4096
+#define SET_CACHE_BYTES ((size_t)16 << 20)
 
 typedef struct cached_set {
     uint32_t doc1; /* 1 + document, 0: empty */
@@ -67,7 +70,16 @@ typedef struct set_loader {
     uint64_t *hashes;
     size_t hashes_cap;
     cached_set slots[SET_CACHE_SLOTS];
+    size_t bytes; /* of the cached sets */
+    size_t hand;  /* the slot to empty next when they pass SET_CACHE_BYTES */
 } set_loader;
+
+static void empty_slot(set_loader *l, cached_set *slot)
+{
+    l->bytes -= slot->n * sizeof *slot->set;
+    free(slot->set);
+    *slot = (cached_set){0};
+}
 
 /* dd_signatures.load_set: the sorted distinct shingles of document doc. */
 static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
@@ -97,12 +109,19 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
             return false;
         size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
                                       &l->hashes, &l->hashes_cap);
-        free(slot->set);
-        slot->set = dd_malloc((count ? count : 1) * sizeof *slot->set);
+        empty_slot(l, slot);
+        size_t bytes = count * sizeof *slot->set;
+        for (size_t swept = 0; l->bytes + bytes > SET_CACHE_BYTES && swept < SET_CACHE_SLOTS;
+             swept++) {
+            empty_slot(l, &l->slots[l->hand]);
+            l->hand = (l->hand + 1) % SET_CACHE_SLOTS;
+        }
+        slot->set = dd_malloc(bytes ? bytes : 1);
         dd_sort_u64(l->hashes, slot->set, count);
-        memcpy(slot->set, l->hashes, count * sizeof *slot->set);
+        memcpy(slot->set, l->hashes, bytes);
         slot->n = count;
         slot->doc1 = doc + 1;
+        l->bytes += bytes;
     }
     dd_grow(set, cap, slot->n + 1, sizeof **set);
     memcpy(*set, slot->set, slot->n * sizeof **set);
@@ -247,11 +266,10 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
         dd_cluster_nothing(c->signatures.n, &c->clusters);
 
     /* Paragraphs of the documents that are kept. */
-    c->paragraphs = dd_paragraphs_new();
+    c->paragraphs = dd_paragraphs_new(c->units, c->unit_start);
     for (size_t i = 0; i < n; i++)
         if (!c->failed[i] && !c->clusters.dropped[i])
-            dd_paragraphs_add(c->paragraphs, (uint32_t)i, c->units + c->unit_start[i],
-                              c->unit_start[i + 1] - c->unit_start[i]);
+            dd_paragraphs_add(c->paragraphs, (uint32_t)i);
     for (size_t k = 0; k < c->near_units.n; k++) {
         const dd_near_unit *r = &c->near_units.v[k];
         if (c->clusters.dropped[r->doc] || c->clusters.dropped[r->of_doc])

@@ -207,7 +207,7 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
 
 /* ------------------------------------------------------ across documents */
 
-#include "multimap.h"
+#include "capped_map.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -225,7 +225,7 @@ typedef struct cached_unit {
 struct dd_unit_index {
     cached_unit cache[UNIT_CACHE_SLOTS];
     sh_minhasher *minhasher;
-    dd_multimap bands;        /* band key -> indexed unit */
+    dd_capped_map bands;      /* band key -> indexed unit */
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
@@ -250,7 +250,7 @@ dd_unit_index *dd_unit_index_new(const sh_hasher *hash)
         dd_error("out of memory");
         exit(DD_EXIT_ERROR);
     }
-    dd_multimap_init(&ix->bands);
+    dd_capped_map_init(&ix->bands);
     return ix;
 }
 
@@ -261,7 +261,7 @@ void dd_unit_index_free(dd_unit_index *ix)
     for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
         free(ix->cache[i].set);
     sh_minhasher_free(ix->minhasher);
-    dd_multimap_free(&ix->bands);
+    dd_capped_map_free(&ix->bands);
     free(ix->doc);
     free(ix->unit);
     free(ix->table);
@@ -342,11 +342,11 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         size_t ncands = 0;
         for (size_t b = 0; b < bands; b++) {
             keys[b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof *sig, b);
-            dd_multimap_prefetch(&ix->bands, keys[b]);
+            dd_capped_map_prefetch(&ix->bands, keys[b]);
         }
         for (size_t b = 0; b < bands; b++) {
-            dd_multimap_iter it = dd_multimap_find(&ix->bands, keys[b]);
-            for (uint32_t id; dd_multimap_next(&it, &id);) {
+            dd_capped_iter it = dd_capped_map_find(&ix->bands, keys[b]);
+            for (uint32_t id; dd_capped_next(&it, &id);) {
                 dd_grow(&ix->cands, &ix->cands_cap, ncands + 1, sizeof *ix->cands);
                 ix->cands[ncands++] = id;
             }
@@ -393,8 +393,8 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
         for (size_t b = 0; b < bands; b++)
-            dd_multimap_add_capped(&ix->bands, ix->keys[u * bands + b], (uint32_t)ix->n,
-                                   DD_NEAR_UNIT_MAX_BUCKET);
+            dd_capped_map_add(&ix->bands, ix->keys[u * bands + b], (uint32_t)ix->n,
+                              DD_NEAR_UNIT_MAX_BUCKET);
         ix->n++;
     }
     free(identical);

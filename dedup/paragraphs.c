@@ -6,45 +6,53 @@
 
 #include "util.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A distinct unit: where it was first seen and in how many documents. */
+/* A distinct unit: where it was first seen and in how many documents.
+ * Places are (document, unit) pairs; their lines and bytes are read from the
+ * corpus's units when findings are made, so an entry stays small. */
 typedef struct entry {
-    sh_key key;
-    uint32_t first_doc;
+    uint32_t first_doc, first_unit;
     uint32_t last_doc; /* the last document it was seen in, to count documents once */
-    uint32_t docs;     /* 0: the slot is empty */
+    uint32_t docs;
     uint32_t words;
-    size_t first_unit;
-    size_t first_line, last_line;
-    uint32_t text_doc;       /* the occurrence whose text a report shows: */
-    size_t text_line;        /* the first one in a second document */
-    size_t text_off, text_len;
+    uint32_t text_doc, text_unit; /* the occurrence whose text a report shows:
+                                     the first one in a second document */
 } entry;
+
+/* A slot of the table from unit keys to entries. */
+typedef struct slot {
+    sh_key key;
+    uint32_t entry1; /* 1 + the entry; 0: an empty slot */
+} slot;
 
 /* A later occurrence of an entry. */
 typedef struct occurrence {
-    size_t entry; /* slot in the table */
-    uint32_t doc;
-    uint32_t words;
-    size_t unit;
-    size_t first_line, last_line;
+    uint32_t entry;
+    uint32_t doc, unit;
 } occurrence;
 
 struct dd_paragraphs {
-    dd_repeat *near; /* near-repeats inside documents */
+    const dd_unit *units;     /* the corpus's units, by document: */
+    const size_t *unit_start; /* document d has units[unit_start[d] ..] */
+    dd_repeat *near;          /* near-repeats inside documents */
     size_t nnear, near_cap;
-    entry *slots;
-    size_t nslots, used; /* nslots is a power of two */
-    uint64_t salt;       /* dd_table_salt() */
+    entry *entries; /* in order of first occurrence */
+    size_t nentries, entries_cap;
+    slot *slots;
+    size_t nslots; /* a power of two; at most 3/4 used */
+    uint64_t salt; /* dd_table_salt() */
     occurrence *occ;
     size_t nocc, occ_cap;
 };
 
-dd_paragraphs *dd_paragraphs_new(void)
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
 {
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
+    p->units = units;
+    p->unit_start = unit_start;
     p->nslots = 1024;
     p->slots = dd_calloc(p->nslots, sizeof *p->slots);
     p->salt = dd_table_salt();
@@ -55,68 +63,79 @@ void dd_paragraphs_free(dd_paragraphs *p)
 {
     if (!p)
         return;
+    free(p->entries);
     free(p->slots);
     free(p->occ);
     free(p->near);
     free(p);
 }
 
-/* The slot of key, or the empty slot where it would go. */
-static size_t find_slot(const dd_paragraphs *p, sh_key key)
+static const dd_unit *unit_at(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
 {
-    size_t mask = p->nslots - 1, i = dd_table_home(key.lo, p->salt, mask);
-    while (p->slots[i].docs && !sh_key_equal(p->slots[i].key, key))
+    return &p->units[p->unit_start[doc] + unit];
+}
+
+/* The place of unit `unit` of document doc: its lines. */
+static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+{
+    const dd_unit *u = unit_at(p, doc, unit);
+    return (dd_place){doc, u->first_line, u->last_line};
+}
+
+/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
+static size_t find_slot(const slot *slots, size_t nslots, uint64_t salt, sh_key key)
+{
+    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
+    while (slots[i].entry1 && !sh_key_equal(slots[i].key, key))
         i = (i + 1) & mask;
     return i;
 }
 
 static void grow_table(dd_paragraphs *p)
 {
-    entry *old = p->slots;
-    size_t n = p->nslots;
-    p->nslots *= 2;
-    p->slots = dd_calloc(p->nslots, sizeof *p->slots);
-    /* Occurrences point at slots: remember where each entry moved. */
-    size_t *moved = dd_malloc(n * sizeof *moved);
-    for (size_t i = 0; i < n; i++) {
-        if (!old[i].docs)
-            continue;
-        size_t j = find_slot(p, old[i].key);
-        p->slots[j] = old[i];
-        moved[i] = j;
-    }
-    for (size_t i = 0; i < p->nocc; i++)
-        p->occ[i].entry = moved[p->occ[i].entry];
-    free(moved);
-    free(old);
+    size_t n = p->nslots * 2;
+    slot *slots = dd_calloc(n, sizeof *slots);
+    for (size_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].entry1)
+            slots[find_slot(slots, n, p->salt, p->slots[i].key)] = p->slots[i];
+    free(p->slots);
+    p->slots = slots;
+    p->nslots = n;
 }
 
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_unit *units, size_t n)
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
 {
-    for (size_t u = 0; u < n; u++) {
-        const dd_unit *unit = &units[u];
-        if (2 * (p->used + 1) > p->nslots)
+    size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
+    if (n > UINT32_MAX) {
+        dd_error("a document of more than %" PRIu32 " paragraphs", UINT32_MAX);
+        exit(DD_EXIT_ERROR);
+    }
+    for (uint32_t u = 0; u < n; u++) {
+        const dd_unit *unit = unit_at(p, doc, u);
+        if (4 * (p->nentries + 1) > 3 * p->nslots)
             grow_table(p);
-        size_t i = find_slot(p, unit->key);
-        entry *e = &p->slots[i];
-        if (!e->docs) {
-            *e = (entry){unit->key,        doc, doc, 1, unit->words, u, unit->first_line,
-                         unit->last_line, 0,   0,   0,   0};
-            p->used++;
+        slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
+        if (!s->entry1) {
+            if (p->nentries >= UINT32_MAX) {
+                dd_error("more than %" PRIu32 " distinct paragraphs", UINT32_MAX);
+                exit(DD_EXIT_ERROR);
+            }
+            dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
+            p->entries[p->nentries] = (entry){doc, u, doc, 1, unit->words, 0, 0};
+            *s = (slot){unit->key, (uint32_t)++p->nentries};
             continue;
         }
+        entry *e = &p->entries[s->entry1 - 1];
         if (e->last_doc != doc) {
             e->docs++;
             e->last_doc = doc;
             if (e->docs == 2) {
                 e->text_doc = doc;
-                e->text_line = unit->first_line;
-                e->text_off = unit->off;
-                e->text_len = unit->len;
+                e->text_unit = u;
             }
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
-        p->occ[p->nocc++] = (occurrence){i, doc, unit->words, u, unit->first_line, unit->last_line};
+        p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
     }
 }
 
@@ -166,62 +185,49 @@ static bool is_boilerplate(const entry *e, uint64_t min_words, uint32_t df)
     return e->docs >= df && e->words >= min_words;
 }
 
-/* Order boilerplate entries by first occurrence. */
-static int compare_first(const void *a, const void *b)
-{
-    const entry *x = *(entry *const *)a, *y = *(entry *const *)b;
-    if (x->first_doc != y->first_doc)
-        return x->first_doc < y->first_doc ? -1 : 1;
-    return (x->first_unit > y->first_unit) - (x->first_unit < y->first_unit);
-}
-
 static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_findings *f)
 {
-    /* The entries, in order of first occurrence, and their occurrence counts. */
-    entry **list = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t i = 0; i < p->nslots; i++) {
-        if (p->slots[i].docs && is_boilerplate(&p->slots[i], min_words, df)) {
-            dd_grow(&list, &cap, n + 1, sizeof *list);
-            list[n++] = &p->slots[i];
-        }
-    }
+    /* The records, in order of first occurrence (the entries' order), and
+     * the record of each boilerplate entry. */
+    size_t n = 0;
+    for (size_t i = 0; i < p->nentries; i++)
+        n += is_boilerplate(&p->entries[i], min_words, df);
     if (n == 0)
         return;
-    qsort(list, n, sizeof *list, compare_first);
-    /* Map each boilerplate slot to its record, through a per-slot index. */
-    size_t *record_of = dd_malloc(p->nslots * sizeof *record_of);
+    size_t *record_of = dd_malloc(p->nentries * sizeof *record_of);
     f->boilerplate = dd_calloc(n, sizeof *f->boilerplate);
     f->nboilerplate = f->boilerplate_cap = n;
-    for (size_t r = 0; r < n; r++) {
-        entry *e = list[r];
-        record_of[(size_t)(e - p->slots)] = r;
-        dd_boilerplate *b = &f->boilerplate[r];
-        b->text_at = (dd_place){e->text_doc, e->text_line, e->text_line};
-        b->text_off = e->text_off;
-        b->text_len = e->text_len;
+    for (size_t i = 0, r = 0; i < p->nentries; i++) {
+        const entry *e = &p->entries[i];
+        if (!is_boilerplate(e, min_words, df))
+            continue;
+        record_of[i] = r;
+        dd_boilerplate *b = &f->boilerplate[r++];
+        const dd_unit *text = unit_at(p, e->text_doc, e->text_unit);
+        b->text_at = (dd_place){e->text_doc, text->first_line, text->first_line};
+        b->text_off = text->off;
+        b->text_len = text->len;
         b->docs = e->docs;
         b->at = dd_malloc(sizeof *b->at);
-        b->at[0] = (dd_place){e->first_doc, e->first_line, e->last_line};
+        b->at[0] = place_of(p, e->first_doc, e->first_unit);
         b->n = 1;
-        add_drop(f, e->first_doc, e->first_line, e->last_line);
+        add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
     }
     size_t *caps = dd_calloc(n, sizeof *caps);
     for (size_t r = 0; r < n; r++)
         caps[r] = 1;
     for (size_t i = 0; i < p->nocc; i++) {
         const occurrence *o = &p->occ[i];
-        if (!is_boilerplate(&p->slots[o->entry], min_words, df))
+        if (!is_boilerplate(&p->entries[o->entry], min_words, df))
             continue;
         size_t r = record_of[o->entry];
         dd_boilerplate *b = &f->boilerplate[r];
         dd_grow(&b->at, &caps[r], b->n + 1, sizeof *b->at);
-        b->at[b->n++] = (dd_place){o->doc, o->first_line, o->last_line};
-        add_drop(f, o->doc, o->first_line, o->last_line);
+        b->at[b->n++] = place_of(p, o->doc, o->unit);
+        add_drop(f, o->doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
     }
     free(caps);
     free(record_of);
-    free(list);
 }
 
 /* Groups the other occurrences into runs and keeps those of min_words. */
@@ -230,32 +236,33 @@ static void find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_f
     size_t i = 0;
     while (i < p->nocc) {
         const occurrence *o = &p->occ[i];
-        const entry *e = &p->slots[o->entry];
+        const entry *e = &p->entries[o->entry];
         if (is_boilerplate(e, min_words, df)) {
             i++;
             continue;
         }
-        dd_repeat r = {{o->doc, o->first_line, o->last_line},
-                       {e->first_doc, e->first_line, e->last_line},
+        dd_repeat r = {place_of(p, o->doc, o->unit),
+                       place_of(p, e->first_doc, e->first_unit),
                        1,
-                       o->words,
+                       unit_at(p, o->doc, o->unit)->words,
                        true,
                        1.0,
                        1.0};
-        size_t unit = o->unit, src_unit = e->first_unit, j = i + 1;
+        uint32_t unit = o->unit, src_unit = e->first_unit;
+        size_t j = i + 1;
         while (j < p->nocc) {
             const occurrence *next = &p->occ[j];
-            const entry *ne = &p->slots[next->entry];
+            const entry *ne = &p->entries[next->entry];
             if (next->doc != o->doc || next->unit != unit + 1 || ne->first_doc != e->first_doc ||
                 ne->first_unit != src_unit + 1 || is_boilerplate(ne, min_words, df))
                 break;
             /* A run never repeats itself: its source must end before it starts. */
             if (ne->first_doc == o->doc && ne->first_unit >= o->unit)
                 break;
-            r.at.last_line = next->last_line;
-            r.of.last_line = ne->last_line;
+            r.at.last_line = place_of(p, next->doc, next->unit).last_line;
+            r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
             r.units++;
-            r.words += next->words;
+            r.words += unit_at(p, next->doc, next->unit)->words;
             unit++;
             src_unit++;
             j++;

@@ -11,7 +11,9 @@
  *     reported when they hold at least min_words words;
  *   - boilerplate: units seen in at least boilerplate_df documents (and of at
  *     least min_words words), reported once with every occurrence.
- * Memory: about 64 bytes per distinct unit and 48 per repeated occurrence.
+ * Memory: 60 to 92 bytes per distinct unit (a 28-byte entry, and a 24-byte
+ * slot of a table between 3/8 and 3/4 full) and 12 per repeated occurrence;
+ * places are read back from the corpus's units.
  */
 #ifndef DD_PARAGRAPHS_H
 #define DD_PARAGRAPHS_H
@@ -60,12 +62,15 @@ typedef struct dd_findings {
 
 typedef struct dd_paragraphs dd_paragraphs;
 
-dd_paragraphs *dd_paragraphs_new(void);
+/* A table over the units of a corpus: document d has units
+ * units[unit_start[d] .. unit_start[d + 1]). Both arrays stay the caller's
+ * and must outlive the table. */
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start);
 void dd_paragraphs_free(dd_paragraphs *p);
 
 /* Adds the units of document number doc; documents come in increasing
  * order. */
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, const dd_unit *units, size_t n);
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc);
 
 /* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
  * words, near-repeats the unit at `of`. */

@@ -1,11 +1,13 @@
 /*
  * test_tables.c - the salted home slots of the in-memory hash tables
- * (util.h: dd_table_home, dd_table_salt; multimap.h).
+ * (util.h: dd_table_home, dd_table_salt; multimap.h; capped_map.h).
  *
  * An adversary who writes texts without knowing a key can make their
  * hashes share any low bits they like, by trying texts. These tests take
  * such keys (every key with the same low 20 bits) and check that the
  * tables still spread them, and that a multimap still finds every value.
+ * The capped map, which keeps a key's values in one run of slots, is also
+ * checked for its cap and for keys that differ only in their high half.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "capped_map.h"
 #include "multimap.h"
 #include "util.h"
 
@@ -78,6 +81,72 @@ static void a_multimap_of_aimed_keys_finds_every_value(void **state)
     dd_multimap_free(&m);
 }
 
+/* The values of key in m, sorted, into got[0..max); returns how many. */
+static uint32_t capped_values(const dd_capped_map *m, uint64_t key, uint32_t *got, uint32_t max)
+{
+    dd_capped_iter it = dd_capped_map_find(m, key);
+    uint32_t n = 0;
+    for (uint32_t v; n < max && dd_capped_next(&it, &v);)
+        got[n++] = v;
+    for (uint32_t i = 1; i < n; i++) /* insertion sort: a few values */
+        for (uint32_t j = i; j > 0 && got[j - 1] > got[j]; j--) {
+            uint32_t t = got[j];
+            got[j] = got[j - 1];
+            got[j - 1] = t;
+        }
+    return n;
+}
+
+static void a_capped_map_of_aimed_keys_finds_every_value(void **state)
+{
+    (void)state;
+    dd_capped_map m;
+    dd_capped_map_init(&m);
+    /* Three values per key, over several doublings of the table. */
+    for (uint32_t i = 0; i < NKEYS; i++)
+        for (uint32_t k = 0; k < 3; k++)
+            assert_true(dd_capped_map_add(&m, aimed_key(i), i + k * NKEYS, 8));
+    assert_int_equal(m.used, 3 * NKEYS);
+    assert_true(4 * m.used <= 3 * m.nslots);
+    for (uint32_t i = 0; i < NKEYS; i++) {
+        uint32_t got[4];
+        assert_int_equal(capped_values(&m, aimed_key(i), got, 4), 3);
+        assert_int_equal(got[0], i);
+        assert_int_equal(got[1], i + NKEYS);
+        assert_int_equal(got[2], i + 2 * NKEYS);
+    }
+    uint32_t got[1];
+    assert_int_equal(capped_values(&m, aimed_key(NKEYS + 7), got, 1), 0);
+    dd_capped_map_free(&m);
+}
+
+static void a_capped_map_keeps_the_first_values_of_a_key(void **state)
+{
+    (void)state;
+    dd_capped_map m;
+    dd_capped_map_init(&m);
+    uint64_t key = 0x0123456789ABCDEFull;
+    for (uint32_t v = 0; v < 40; v++)
+        assert_int_equal(dd_capped_map_add(&m, key, v, 32), v < 32);
+    /* A key that shares the low half, and one that shares the high half,
+     * are other keys: their own values, not the first key's. */
+    uint64_t same_low = key ^ (1ull << 40), same_high = key ^ 1u;
+    assert_true(dd_capped_map_add(&m, same_low, 1000, 32));
+    assert_true(dd_capped_map_add(&m, same_high, 2000, 32));
+    uint32_t got[64];
+    uint32_t n = capped_values(&m, key, got, 64);
+    assert_int_equal(n, 32);
+    for (uint32_t v = 0; v < 32; v++)
+        assert_int_equal(got[v], v);
+    assert_int_equal(capped_values(&m, same_low, got, 64), 1);
+    assert_int_equal(got[0], 1000);
+    assert_int_equal(capped_values(&m, same_high, got, 64), 1);
+    assert_int_equal(got[0], 2000);
+    /* UINT32_MAX cannot be stored (a slot holds 1 + the value). */
+    assert_false(dd_capped_map_add(&m, 42, UINT32_MAX, 32));
+    dd_capped_map_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -85,6 +154,8 @@ int main(void)
         cmocka_unit_test(keys_sharing_low_bits_spread_over_the_table),
         cmocka_unit_test(other_salts_give_other_homes),
         cmocka_unit_test(a_multimap_of_aimed_keys_finds_every_value),
+        cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
+        cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
