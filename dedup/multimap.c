@@ -1,10 +1,7 @@
 /*
- * multimap.c - see multimap.h. A slot is one 16-byte record, so a lookup
- * touches one cache line.
+ * multimap.c - see multimap.h.
  */
 #include "multimap.h"
-
-#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -24,62 +21,70 @@ void dd_multimap_free(dd_multimap *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
 static size_t slot_of(const dd_multimap_slot *slots, size_t nslots, uint64_t salt, uint64_t key)
 {
-    size_t mask = nslots - 1, i = dd_table_home(key, salt, mask); /* as dd_multimap_home */
-    while (slots[i].count && slots[i].key != key)
+    size_t mask = nslots - 1, i = dd_table_home(key, salt, mask);
+    uint32_t lo = (uint32_t)key, hi = (uint32_t)(key >> 32);
+    while (slots[i].ref && (slots[i].key_lo != lo || slots[i].key_hi != hi))
         i = (i + 1) & mask;
     return i;
 }
 
+static uint64_t key_of(const dd_multimap_slot *s) { return (uint64_t)s->key_hi << 32 | s->key_lo; }
+
+/* A new node, 1 + its index. */
 static uint32_t new_node(dd_multimap *m, uint32_t value, uint32_t next)
 {
+    if (m->nnodes >= DD_MULTIMAP_MAX_VALUE) {
+        dd_error("more than %u LSH band entries", (unsigned)DD_MULTIMAP_MAX_VALUE);
+        exit(DD_EXIT_ERROR);
+    }
     dd_grow(&m->nodes, &m->nodes_cap, m->nnodes + 1, sizeof *m->nodes);
     m->nodes[m->nnodes] = (dd_multimap_node){value, next};
     return (uint32_t)(++m->nnodes);
 }
 
-bool dd_multimap_add_capped(dd_multimap *m, uint64_t key, uint32_t value, uint32_t max)
+static void grow(dd_multimap *m)
 {
-    if (2 * (m->used + 1) > m->nslots) {
-        size_t n = m->nslots * 2;
-        dd_multimap_slot *slots = dd_zalloc_touched(n, sizeof *slots);
-        for (size_t i = 0; i < m->nslots; i++)
-            if (m->slots[i].count)
-                slots[slot_of(slots, n, m->salt, m->slots[i].key)] = m->slots[i];
-        free(m->slots);
-        m->slots = slots;
-        m->nslots = n;
-    }
-    dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, m->salt, key)];
-    if (s->count >= max)
-        return false;
-    if (s->count == 0) {
-        *s = (dd_multimap_slot){key, 1, value};
-        m->used++;
-        return true;
-    }
-    if (s->count == 1) /* the value held in the slot moves to a node */
-        s->ref = new_node(m, s->ref, 0);
-    s->ref = new_node(m, value, s->ref);
-    s->count++;
-    return true;
+    size_t n = m->nslots * 2;
+    dd_multimap_slot *slots = dd_zalloc_touched(n, sizeof *slots);
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->slots[i].ref)
+            slots[slot_of(slots, n, m->salt, key_of(&m->slots[i]))] = m->slots[i];
+    free(m->slots);
+    m->slots = slots;
+    m->nslots = n;
 }
 
 void dd_multimap_add(dd_multimap *m, uint64_t key, uint32_t value)
 {
-    dd_multimap_add_capped(m, key, value, UINT32_MAX);
+    if (value >= DD_MULTIMAP_MAX_VALUE) {
+        dd_error("more than %u documents", (unsigned)DD_MULTIMAP_MAX_VALUE);
+        exit(DD_EXIT_ERROR);
+    }
+    if (4 * (m->used + 1) > 3 * m->nslots)
+        grow(m);
+    dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, m->salt, key)];
+    if (s->ref == 0) {
+        *s = (dd_multimap_slot){(uint32_t)key, (uint32_t)(key >> 32), value + 1};
+        m->used++;
+        return;
+    }
+    uint32_t head = s->ref >= DD_MULTIMAP_LIST ? s->ref - DD_MULTIMAP_LIST
+                                               : new_node(m, s->ref - 1, 0); /* the one value */
+    s->ref = DD_MULTIMAP_LIST + new_node(m, value, head);
 }
 
 dd_multimap_iter dd_multimap_find(const dd_multimap *m, uint64_t key)
 {
     const dd_multimap_slot *s = &m->slots[slot_of(m->slots, m->nslots, m->salt, key)];
     dd_multimap_iter it = {m->nodes, false, 0, 0};
-    if (s->count == 1) {
+    if (s->ref >= DD_MULTIMAP_LIST)
+        it.node = s->ref - DD_MULTIMAP_LIST;
+    else if (s->ref) {
         it.has_single = true;
-        it.single = s->ref;
-    } else if (s->count > 1) {
-        it.node = s->ref;
+        it.single = s->ref - 1;
     }
     return it;
 }

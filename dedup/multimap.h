@@ -1,8 +1,14 @@
 /*
  * multimap.h - a multimap from 64-bit hash keys to 32-bit values (LSH bands
- * to documents or units): open addressing over the keys, each slot heading
- * a list of nodes, newest first; a key with one value holds it in its slot.
- * Keys are hashes, so their bits index it.
+ * to documents): open addressing over the keys, each slot heading a list of
+ * nodes, newest first; a key with one value holds it in its slot. A key may
+ * have any number of values and still costs one slot, so no key slows the
+ * lookups of others (dd_capped_map, smaller, keeps a few values per key).
+ * Homes are salted (dd_table_salt).
+ *
+ * Memory: a 12-byte slot per key, in a table between 3/8 and 3/4 full (16
+ * to 32 bytes a key), and an 8-byte node per value of keys with several;
+ * while the table doubles, the old one is held too.
  */
 #ifndef DD_MULTIMAP_H
 #define DD_MULTIMAP_H
@@ -13,10 +19,14 @@
 
 #include "util.h"
 
+/* Values are below DD_MULTIMAP_MAX_VALUE. */
+#define DD_MULTIMAP_LIST 0x80000000u
+#define DD_MULTIMAP_MAX_VALUE (DD_MULTIMAP_LIST - 1)
+
 typedef struct dd_multimap_slot {
-    uint64_t key;
-    uint32_t count; /* values listed, 0: empty slot */
-    uint32_t ref;   /* count 1: the value itself; more: 1 + its first node */
+    uint32_t key_lo, key_hi; /* the key, in two halves: a slot is 12 bytes */
+    uint32_t ref;            /* 0: empty; below DD_MULTIMAP_LIST: 1 + the key's one value;
+                                else DD_MULTIMAP_LIST + (1 + its newest node) */
 } dd_multimap_slot;
 
 typedef struct dd_multimap_node {
@@ -27,17 +37,18 @@ typedef struct dd_multimap_node {
 typedef struct dd_multimap {
     uint64_t salt; /* dd_table_salt() */
     dd_multimap_slot *slots;
-    size_t nslots, used;
+    size_t nslots, used; /* nslots is a power of two */
     dd_multimap_node *nodes;
     size_t nnodes, nodes_cap;
 } dd_multimap;
 
+/* Starts an empty map; free it with dd_multimap_free. Running out of memory,
+ * or more than DD_MULTIMAP_MAX_VALUE values, exits with a message, as every
+ * dd_ allocation does. */
 void dd_multimap_init(dd_multimap *m);
 void dd_multimap_free(dd_multimap *m);
+/* Adds value (below DD_MULTIMAP_MAX_VALUE) under key. */
 void dd_multimap_add(dd_multimap *m, uint64_t key, uint32_t value);
-/* Adds value unless key's list already holds max values: the list then keeps
- * the first max added. Returns whether it added. */
-bool dd_multimap_add_capped(dd_multimap *m, uint64_t key, uint32_t value, uint32_t max);
 
 /* The values of one key, newest first:
  *     dd_multimap_iter it = dd_multimap_find(m, key);
@@ -67,18 +78,12 @@ static inline bool dd_multimap_next(dd_multimap_iter *it, uint32_t *value)
     return true;
 }
 
-/* The slot where the search for key starts. */
-static inline size_t dd_multimap_home(const dd_multimap *m, uint64_t key)
-{
-    return dd_table_home(key, m->salt, m->nslots - 1);
-}
-
 /* Starts loading the cache line where the search for key starts. A caller
  * about to look up several keys (the bands of one signature) prefetches them
  * all first, so that their cache misses overlap instead of adding up. */
 static inline void dd_multimap_prefetch(const dd_multimap *m, uint64_t key)
 {
-    __builtin_prefetch(&m->slots[dd_multimap_home(m, key)]);
+    __builtin_prefetch(&m->slots[dd_table_home(key, m->salt, m->nslots - 1)]);
 }
 
 #endif
