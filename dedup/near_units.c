@@ -25,10 +25,12 @@ typedef struct slot {
 } slot;
 
 /* Emptied for each document by moving to the next generation, so a
- * document costs what its shingles touch, not a pass over the table. */
+ * document costs what its shingles touch, not a pass over the table. A
+ * document uses the first nslots slots of the cap allocated, as many as its
+ * shingles need: a short document's probes stay in a small, cached part. */
 struct dd_shingle_table {
     slot *v;
-    size_t nslots, used;
+    size_t nslots, cap, used;
     uint32_t gen;
     uint64_t salt; /* dd_table_salt() */
 };
@@ -46,25 +48,29 @@ static slot *table_find(shingle_table *t, uint64_t hash)
     return &t->v[i];
 }
 
-/* Empties t for a new document. */
-static void table_start(shingle_table *t)
+/* Empties t for a new document of about `shingles` shingles. */
+static void table_start(shingle_table *t, size_t shingles)
 {
-    if (!t->v || t->gen == UINT32_MAX) {
+    size_t want = 1024;
+    while (want < 2 * shingles)
+        want *= 2;
+    if (!t->v || t->gen == UINT32_MAX || want > t->cap) {
         free(t->v);
-        t->nslots = 1024;
-        t->v = dd_calloc(t->nslots, sizeof *t->v);
+        t->cap = want;
+        t->v = dd_calloc(t->cap, sizeof *t->v);
         t->gen = 0;
         t->salt = dd_table_salt();
     }
+    t->nslots = want;
     t->gen++;
     t->used = 0;
 }
 
 static void table_add(shingle_table *t, uint64_t hash, uint32_t unit)
 {
-    if (2 * (t->used + 1) > t->nslots) {
-        shingle_table big = {dd_calloc(t->nslots * 2, sizeof(slot)), t->nslots * 2, t->used,
-                             t->gen, t->salt};
+    if (2 * (t->used + 1) > t->nslots) { /* not reached: table_start sized it */
+        shingle_table big = {dd_calloc(t->nslots * 2, sizeof(slot)), t->nslots * 2, t->nslots * 2,
+                             t->used, t->gen, t->salt};
         for (size_t i = 0; i < t->nslots; i++)
             if (t->v[i].gen == t->gen)
                 *table_find(&big, t->v[i].hash) = t->v[i];
@@ -156,7 +162,7 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
     if (!sets->table)
         sets->table = dd_calloc(1, sizeof *sets->table);
     shingle_table *table = sets->table;
-    table_start(table);
+    table_start(table, sets->start[nunits]);
     uint32_t *names = NULL; /* earlier units named by this unit's shingles */
     size_t names_cap = 0;
     for (size_t u = 0; u < nunits; u++) {
@@ -196,7 +202,7 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
         for (size_t i = 0; i < n; i++)
             table_add(table, h[i], (uint32_t)u);
     }
-    if (table->nslots > TABLE_KEEP_SLOTS) {
+    if (table->cap > TABLE_KEEP_SLOTS) {
         free(table->v);
         table->v = NULL;
     }
