@@ -290,12 +290,27 @@ size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, s
  * a pair goes on to the exact sets unless even the estimate's upper bound
  * (three standard errors above it) fails the rule; the exact sets then
  * decide and give the similarity. */
-/* The lowest Jaccard with which a pair of sets of a and b shingles passes
- * either half of the rule. */
+/* Does a document of `member` shingles join a representative of `rep`
+ * shingles, with Jaccard j and containment c of the smaller? By the rule,
+ * except that a document more than size_ratio times larger than the
+ * representative does not join it through containment: there the
+ * representative is the part, and dropping the member would lose the rest
+ * of its text (the paragraphs it shares are still found as repeats). */
+static bool member_passes(const dd_near_params *p, double j, double c, double member, double rep)
+{
+    if (j >= p->threshold)
+        return true;
+    if (member > p->size_ratio * rep)
+        return false;
+    return dd_near_passes(p, j, c, member < rep ? member : rep);
+}
+
+/* The lowest Jaccard with which a member of a shingles joins a
+ * representative of b shingles (member_passes). */
 static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
 {
     double small = a < b ? a : b, need = p->threshold;
-    if (p->containment > 0 && small >= (double)p->min_shingles) {
+    if (p->containment > 0 && small >= (double)p->min_shingles && a <= p->size_ratio * b) {
         double cj = p->containment * small / (a + b - p->containment * small);
         if (cj < need)
             need = cj;
@@ -320,7 +335,6 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         return m->hamming <= p->hamming;
     }
     double a = s->docs[d].shingles, b = s->docs[r].shingles;
-    double small = a < b ? a : b;
     unsigned k = (unsigned)p->num_perm, same = 0;
     const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
     /* Stop counting once the equal values can no longer reach the lowest
@@ -339,13 +353,13 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         m->jaccard = (double)same / k;
         m->containment = dd_containment_of(m->jaccard, a, b);
         m->estimated = true;
-        return dd_near_passes(p, m->jaccard, m->containment, small);
+        return member_passes(p, m->jaccard, m->containment, a, b);
     }
     double j = (double)same / k, floor_j = 1.0 / k;
     double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);
     if (upper > 1)
         upper = 1;
-    if (!dd_near_passes(p, upper, dd_containment_of(upper, a, b), small))
+    if (!member_passes(p, upper, dd_containment_of(upper, a, b), a, b))
         return false;
     size_t na, nb;
     if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
@@ -355,13 +369,13 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         m->jaccard = j;
         m->containment = dd_containment_of(j, a, b);
         m->estimated = true;
-        return dd_near_passes(p, m->jaccard, m->containment, small);
+        return member_passes(p, m->jaccard, m->containment, a, b);
     }
     double inter = (double)dd_sorted_intersection(sets->a, na, sets->b, nb);
     double ea = (double)na, eb = (double)nb, esmall = ea < eb ? ea : eb;
     m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
     m->containment = esmall > 0 ? inter / esmall : 0;
-    return dd_near_passes(p, m->jaccard, m->containment, esmall);
+    return member_passes(p, m->jaccard, m->containment, ea, eb);
 }
 
 /* A growing open-addressing map from exact keys to the first document
@@ -499,6 +513,16 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
                 dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
                 p->cands[ncand++] = p->rank[r];
             }
+        }
+    }
+    /* Linked documents that are representatives already. */
+    for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
+         l++) {
+        uint32_t r = s->links[l];
+        if (r < p->cap && p->rep_of[r] == r + 1 && p->seen[r] != d + 1) {
+            p->seen[r] = d + 1;
+            dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
+            p->cands[ncand++] = p->rank[r];
         }
     }
     /* Best-ranked representative first. */

@@ -7,10 +7,12 @@
  * a SimHash fingerprint. Clustering then ranks the documents (--keep) and
  * takes them in that order: a document whose exact key was seen joins that
  * document's cluster; otherwise it is compared with the representatives that
- * share an LSH band with it (MinHash) or a block of bits (SimHash), best
- * ranked first, and joins the first whose similarity verifies; if none does,
- * it becomes a representative. Clusters never chain: similarity is always to
- * the representative.
+ * share an LSH band with it (MinHash) or a block of bits (SimHash), or a
+ * paragraph (dd_signatures.links), best ranked first, and joins the first
+ * whose similarity verifies; if none does, it becomes a representative.
+ * Clusters never chain: similarity is always to the representative. A
+ * document more than size_ratio times larger than a representative does not
+ * join it through containment alone (it is not a copy of the smaller one).
  *
  * Verification (MinHash): the estimates are Jaccard, the share of equal
  * values over the full signature, and containment of the smaller set in the
@@ -110,6 +112,13 @@ typedef struct dd_signatures {
      * a document that changed); true, the estimates decide (filter: sets of
      * earlier records are kept for a window only). */
     bool estimate_if_unloadable;
+    /* Optional (NULL: none): documents known to share a paragraph, each pair
+     * in both directions: document d's are links[link_start[d] ..
+     * link_start[d + 1]). They are candidates beside the LSH bands, so that
+     * a document contained in a much larger one is compared with it at any
+     * size ratio. The caller owns both arrays. */
+    const size_t *link_start;
+    const uint32_t *links;
 } dd_signatures;
 
 /* Prepares s for documents; false (after a message) on failure. */

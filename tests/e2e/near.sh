@@ -125,10 +125,14 @@ expect_same "--explain-params --size-ratio 8" "$E/explain-params-size-ratio-8.tx
 # (000 ends without a newline, so the joined file runs its last word into
 # the first of 001), below the default
 # candidate target (0.296), and not a candidate with the default bands;
-# --size-ratio 8 (128 bands of 1 row) finds it.
+# --size-ratio 8 (128 bands of 1 row) finds it. The short text's lines are
+# joined into one, so that no paragraph of it is a paragraph of the long one
+# (a shared paragraph would make the pair a candidate: see the round-up
+# below).
 mkdir -p "$T/ratio"
 cat "$FIXTURES"/seeds/*.txt >"$T/ratio/all.txt"
-head -n 8 "$FIXTURES"/seeds/001_*.txt >"$T/ratio/part.txt"
+head -n 8 "$FIXTURES"/seeds/001_*.txt | tr '\n' ' ' >"$T/ratio/part.txt"
+echo >>"$T/ratio/part.txt"
 (cd "$T/ratio" && "$DEDUP" scan -f text all.txt part.txt) >"$T/ratio/default.out" 2>&1
 if grep -q "near-duplicate" "$T/ratio/default.out"; then
     not_ok "default bands miss a pair 16 times apart in size" "$(cat "$T/ratio/default.out")"
@@ -197,6 +201,40 @@ cp "$T/big.txt" "$T/big-copy.txt"
 "$DEDUP" scan -f jsonl "$T/big.txt" "$T/big-copy.txt" 2>"$T/err" | grep '"type":"cluster"' >"$T/big.jsonl"
 grep -q '"exact":true' "$T/big.jsonl" && ok "two 50 MB documents: exact duplicates" || not_ok "two 50 MB documents: exact duplicates" "$(cat "$T/err")"
 rm -f "$T/big.txt" "$T/big-copy.txt"
+
+# A short story printed whole inside a round-up 19 times its size (Jaccard
+# 0.06: the LSH bands alone miss the pair). The paragraph they share makes
+# them a candidate pair. Round-up first: the story joins its cluster.
+# Story first: the round-up, more than --size-ratio times larger, does not
+# join the story's cluster (clean would drop its other 1,300 words); its copy
+# of the story's paragraph is removed as a repeat instead. --keep longest
+# puts the round-up first.
+mkdir -p "$T/story-first" "$T/roundup-first"
+sed -n 22p seeds/004_e1f26045a6d7f475.txt >"$T/story-first/a_story.txt"
+cat seeds/00[0-3]*.txt "$T/story-first/a_story.txt" >"$T/story-first/b_roundup.txt"
+cp "$T/story-first/b_roundup.txt" "$T/roundup-first/a_roundup.txt"
+cp "$T/story-first/a_story.txt" "$T/roundup-first/b_story.txt"
+(cd "$T/roundup-first" && "$DEDUP" scan -f text .) >"$T/rf.txt" 2>&1
+expect_grep "a story inside a round-up 19 times its size joins the round-up's cluster" \
+    "./b_story.txt: near-duplicate of ./a_roundup.txt (jaccard 0.06, containment 0.99)" "$T/rf.txt"
+(cd "$T/story-first" && "$DEDUP" scan -f text .) >"$T/sf.txt" 2>&1
+if grep -q "near-duplicate of" "$T/sf.txt"; then
+    not_ok "a round-up 19 times larger than the story before it stays out of its cluster" "$(cat "$T/sf.txt")"
+else
+    ok "a round-up 19 times larger than the story before it stays out of its cluster"
+fi
+expect_grep "... and its copy of the story's paragraph is a repeat" \
+    "./b_roundup.txt:80: line 80 is a near-repeat of ./a_story.txt:1" "$T/sf.txt"
+(cd "$T/story-first" && "$DEDUP" clean -o "$T/sf-clean" .) 2>"$T/err"
+if [ -s "$T/sf-clean/a_story.txt" ] && [ "$(wc -l <"$T/sf-clean/b_roundup.txt")" -gt 70 ] &&
+    ! grep -qFf "$T/story-first/a_story.txt" "$T/sf-clean/b_roundup.txt"; then
+    ok "clean keeps both, the round-up without the story's paragraph"
+else
+    not_ok "clean keeps both, the round-up without the story's paragraph" "$(ls -l "$T/sf-clean") $(cat "$T/err")"
+fi
+(cd "$T/story-first" && "$DEDUP" scan -f text --keep longest .) >"$T/sfl.txt" 2>&1
+expect_grep "--keep longest: the story joins the round-up's cluster" \
+    "./a_story.txt: near-duplicate of ./b_roundup.txt (jaccard 0.06, containment 0.99)" "$T/sfl.txt"
 
 # Deterministic.
 "$DEDUP" scan -f jsonl seeds "${V[@]}" >"$T/again.jsonl"
