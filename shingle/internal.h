@@ -21,4 +21,10 @@ bool sh_needs_word_rules(UChar32 c);
  * spaces collapsed)? */
 bool sh_normalized_is_spaced(const sh_normalizer *n);
 
+/* For tests: sh_normalize without its fast path, every normalisation segment
+ * written by the slow path (the table entry of a lone code point, ICU for
+ * the rest). Same contract as sh_normalize, and the same output, errors and
+ * sh_normalized_is_spaced, which is what the tests check. */
+sh_status sh_normalize_reference(sh_normalizer *n, const char *text, size_t len, sh_buf *out);
+
 #endif

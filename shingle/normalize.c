@@ -681,7 +681,9 @@ static sh_status write_segment(sh_normalizer *n, writer *w, const char *text, si
     }
 }
 
-sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *out)
+/* sh_normalize, with the fast path (fast) or with every segment through the
+ * slow path (sh_normalize_reference). */
+static sh_status normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *out, bool fast)
 {
     out->len = 0;
     n->spaced = false;
@@ -696,9 +698,11 @@ sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *o
     uint32_t written = 0; /* E_WORD_RULES of everything written */
     size_t i = 0;
     while (i < len) {
-        if ((st = sh_buf_reserve(out, len - i + SPAN_ROOM)) != SH_OK)
-            goto done;
-        i = write_span(n, &w, text, i, len, &written);
+        if (fast) {
+            if ((st = sh_buf_reserve(out, len - i + SPAN_ROOM)) != SH_OK)
+                goto done;
+            i = write_span(n, &w, text, i, len, &written);
+        }
         if (i < len && (st = write_segment(n, &w, text, &i, len, &written)) != SH_OK)
             goto done;
     }
@@ -708,4 +712,14 @@ done:
         out->len = 0;
     out->data[out->len] = '\0';
     return st;
+}
+
+sh_status sh_normalize(sh_normalizer *n, const char *text, size_t len, sh_buf *out)
+{
+    return normalize(n, text, len, out, true);
+}
+
+sh_status sh_normalize_reference(sh_normalizer *n, const char *text, size_t len, sh_buf *out)
+{
+    return normalize(n, text, len, out, false);
 }

@@ -4,28 +4,50 @@
  *
  * Asserts what shingle.h promises: sh_normalize fails exactly on invalid
  * UTF-8 and otherwise writes valid UTF-8 with no space at either end and no
- * two spaces in a row; every token lies inside its text; sh_words gives the
- * same words as sh_normalize followed by sh_tokenize; sh_shingles writes
- * sh_shingle_count values; MinHash and SimHash of the same set are the same
- * whatever the order of the hashes.
+ * two spaces in a row; its fast path gives the same status, bytes and
+ * sh_normalized_is_spaced as sh_normalize_reference (every segment through
+ * the slow path), with the default profile and without collapsing; every
+ * token lies inside its text; sh_words gives the same words as sh_normalize
+ * followed by sh_tokenize; sh_shingles writes sh_shingle_count values;
+ * MinHash and SimHash of the same set are the same whatever the order of
+ * the hashes.
  */
 #include "shingle.h"
+#include "internal.h"
 #include "fuzz_check.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static sh_normalizer *normalizer;
+static sh_normalizer *no_collapse; /* the default profile, separators kept apart */
 static sh_tokenizer *tokenizer;
 static sh_minhasher *minhasher;
 
 static void start(void)
 {
     sh_status st;
+    sh_norm_options o;
+    sh_norm_options_default(&o);
+    o.collapse_space = false;
     normalizer = sh_normalizer_new(NULL, &st);
+    no_collapse = sh_normalizer_new(&o, &st);
     tokenizer = sh_tokenizer_new(&st);
     minhasher = sh_minhasher_new(16, 0, &st);
-    CHECK(normalizer && tokenizer && minhasher);
+    CHECK(normalizer && no_collapse && tokenizer && minhasher);
+}
+
+/* sh_normalize and sh_normalize_reference agree on text[0..size) under n. */
+static void check_fast_path(sh_normalizer *n, const char *text, size_t size)
+{
+    sh_buf fast = {0}, ref = {0};
+    sh_status st_fast = sh_normalize(n, text, size, &fast);
+    bool spaced_fast = sh_normalized_is_spaced(n);
+    sh_status st_ref = sh_normalize_reference(n, text, size, &ref);
+    CHECK(st_fast == st_ref && spaced_fast == sh_normalized_is_spaced(n));
+    CHECK(fast.len == ref.len && (ref.len == 0 || !memcmp(fast.data, ref.data, ref.len)));
+    sh_buf_free(&fast);
+    sh_buf_free(&ref);
 }
 
 static void check_tokens(const sh_tokens *t)
@@ -46,6 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         start();
     const char *text = (const char *)data;
     bool valid = sh_utf8_check(text, size) == size;
+    check_fast_path(normalizer, text, size);
+    check_fast_path(no_collapse, text, size);
     sh_buf norm = {0}, scratch = {0};
     sh_tokens a = {0}, b = {0};
     sh_status st = sh_normalize(normalizer, text, size, &norm);

@@ -12,6 +12,10 @@
 #include <cmocka.h>
 
 #include "shingle.h"
+#include "internal.h"
+
+#include <dirent.h>
+#include <stdio.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -332,6 +336,308 @@ static void words_match_normalize_then_tokenize(void **state)
     sh_normalizer_free(norms[1]);
 }
 
+/* ---------------------------------------- the fast path and the slow path
+ *
+ * sh_normalize writes most code points through a fast path (tables of what
+ * each code point becomes, eight bytes of text at a time);
+ * sh_normalize_reference sends every normalisation segment through the slow
+ * path (a lone code point's table entry, ICU for the rest). They must agree
+ * on every input and profile: status, bytes and sh_normalized_is_spaced. */
+
+/* Normalises text[0..len) both ways with n and checks that they agree. On a
+ * mismatch, prints the input in hex before failing. */
+static void expect_same_as_reference(sh_normalizer *n, const char *text, size_t len, sh_buf *fast,
+                                     sh_buf *ref)
+{
+    sh_status st_fast = sh_normalize(n, text, len, fast);
+    bool spaced_fast = sh_normalized_is_spaced(n);
+    sh_status st_ref = sh_normalize_reference(n, text, len, ref);
+    bool spaced_ref = sh_normalized_is_spaced(n);
+    if (st_fast != st_ref || fast->len != ref->len || memcmp(fast->data, ref->data, ref->len) ||
+        spaced_fast != spaced_ref) {
+        print_error("profile %s, input of %zu bytes:", sh_normalizer_profile(n), len);
+        for (size_t i = 0; i < len && i < 400; i++)
+            print_error(" %02x", (unsigned char)text[i]);
+        print_error("\nfast (status %d, spaced %d): [%s]\nreference (status %d, spaced %d): [%s]\n",
+                    st_fast, spaced_fast, fast->data, st_ref, spaced_ref, ref->data);
+    }
+    assert_int_equal(st_fast, st_ref);
+    assert_int_equal(fast->len, ref->len);
+    assert_memory_equal(fast->data, ref->data, ref->len);
+    assert_int_equal(spaced_fast, spaced_ref);
+}
+
+/* The options of profile number bits: bit k on turns step k on, in the
+ * order of sh_norm_options. Numbers 0-127 cover every combination. */
+static sh_norm_options profile_options(unsigned bits)
+{
+    sh_norm_options o = {
+        .nfkc_casefold = bits & 1,
+        .drop_marks = bits >> 1 & 1,
+        .drop_format = bits >> 2 & 1,
+        .fold_arabic = bits >> 3 & 1,
+        .fold_digits = bits >> 4 & 1,
+        .punct_to_space = bits >> 5 & 1,
+        .collapse_space = bits >> 6 & 1,
+    };
+    return o;
+}
+
+/* Profiles for the longer runs: the default (127), each step off in turn,
+ * and none. */
+static const unsigned some_profiles[] = {127, 126, 125, 123, 119, 111, 95, 63, 0};
+#define SOME_PROFILES (sizeof some_profiles / sizeof some_profiles[0])
+
+static sh_normalizer *new_profile(unsigned bits)
+{
+    sh_norm_options o = profile_options(bits);
+    sh_status st;
+    sh_normalizer *n = sh_normalizer_new(&o, &st);
+    assert_non_null(n);
+    return n;
+}
+
+/* A small deterministic generator (xorshift64). */
+static uint64_t next_random(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Appends the UTF-8 of c (any value up to 0x10FFFF, surrogates included, so
+ * that invalid text can be made) to d; returns its length. */
+static size_t put_utf8(char *d, uint32_t c)
+{
+    if (c < 0x80) {
+        d[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        d[0] = (char)(0xC0 | c >> 6);
+        d[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        d[0] = (char)(0xE0 | c >> 12);
+        d[1] = (char)(0x80 | (c >> 6 & 0x3F));
+        d[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    d[0] = (char)(0xF0 | c >> 18);
+    d[1] = (char)(0x80 | (c >> 12 & 0x3F));
+    d[2] = (char)(0x80 | (c >> 6 & 0x3F));
+    d[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+/* The text of every file of fixtures/seeds, read into *texts (at most max). */
+static size_t read_seed_articles(char **texts, size_t *lens, size_t max)
+{
+    DIR *d = opendir("fixtures/seeds");
+    assert_non_null(d); /* the tests run from the top of the tree */
+    size_t count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && count < max) {
+        if (!strstr(e->d_name, ".txt"))
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "fixtures/seeds/%s", e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        char *text = malloc(1 << 20);
+        assert_non_null(text);
+        lens[count] = fread(text, 1, 1 << 20, f);
+        fclose(f);
+        texts[count++] = text;
+    }
+    closedir(d);
+    return count;
+}
+
+/* The seed articles: whole, line by line, and with 0-15 bytes cut off each
+ * end (which moves where the eight-byte steps fall, and cuts UTF-8
+ * sequences in two: invalid text). */
+static void fast_path_matches_reference_on_seed_articles(void **state)
+{
+    (void)state;
+    char *texts[16];
+    size_t lens[16];
+    size_t count = read_seed_articles(texts, lens, 16);
+    assert_true(count >= 5);
+    sh_buf fast = {0}, ref = {0};
+    for (size_t k = 0; k < SOME_PROFILES; k++) {
+        sh_normalizer *n = new_profile(some_profiles[k]);
+        for (size_t t = 0; t < count; t++) {
+            const char *text = texts[t];
+            size_t len = lens[t];
+            expect_same_as_reference(n, text, len, &fast, &ref);
+            for (size_t at = 0; at < len;) {
+                const char *nl = memchr(text + at, '\n', len - at);
+                size_t end = nl ? (size_t)(nl - text) : len;
+                expect_same_as_reference(n, text + at, end - at, &fast, &ref);
+                at = end + 1;
+            }
+            for (size_t cut = 1; cut < 16 && 2 * cut < len; cut++)
+                expect_same_as_reference(n, text + cut, len - 2 * cut, &fast, &ref);
+        }
+        sh_normalizer_free(n);
+    }
+    for (size_t t = 0; t < count; t++)
+        free(texts[t]);
+    sh_buf_free(&fast);
+    sh_buf_free(&ref);
+}
+
+/* Every BMP code point c (and every 97th above it), surrogates too (invalid
+ * UTF-8), in one text per code point: at the start and the end, between
+ * Arabic letters, between spaces, after an ASCII letter and before Arabic
+ * and Latin combining marks (U+064E, U+0301), after a mark, and repeated. */
+static void fast_path_matches_reference_on_every_code_point(void **state)
+{
+    (void)state;
+    static const unsigned profiles[] = {127, 63, 125, 0};
+    sh_buf fast = {0}, ref = {0};
+    for (size_t k = 0; k < sizeof profiles / sizeof profiles[0]; k++) {
+        sh_normalizer *n = new_profile(profiles[k]);
+        for (uint32_t c = 0; c <= 0x10FFFF; c += c < 0x10000 ? 1 : 97) {
+            const uint32_t around[] = {c,     0x628, c, 0x628, ' ',   c, ' ',   'a', c,
+                                       0x64E, 0x301, c, c,     0x64B, c, 0x652, '.', c};
+            char text[128];
+            size_t len = 0;
+            for (size_t i = 0; i < sizeof around / sizeof around[0]; i++)
+                len += put_utf8(text + len, around[i]);
+            expect_same_as_reference(n, text, len, &fast, &ref);
+        }
+        sh_normalizer_free(n);
+    }
+    sh_buf_free(&fast);
+    sh_buf_free(&ref);
+}
+
+/* Random texts from code points that exercise both paths: Arabic letters
+ * and their variants, tatweel, harakat, Latin and Arabic combining marks,
+ * spaces and separators of one to three bytes, ASCII, Latin letters that
+ * fold to longer strings, format controls, Thai, Han, Hangul jamo,
+ * supplementary code points, and any code point below U+0800; now and then
+ * a random byte. Every one of the 128 profiles. */
+static void fast_path_matches_reference_on_random_text(void **state)
+{
+    (void)state;
+    static const uint32_t alphabet[] = {
+        ' ',    ' ',    ' ',    '\n',   '\t',   '.',     ',',     '-',      'a',    'Z',    '7',
+        0x627,  0x628,  0x644,  0x645,  0x647,  0x64A,   0x623,   0x625,    0x622,  0x629,  0x649,
+        0x671,  0x6CC,  0x6A9,  0x640,  0x64B,  0x64C,   0x64E,   0x650,    0x651,  0x652,  0x670,
+        0x654,  0x655,  0x300,  0x301,  0x308,  0x327,   0x36F,   0x60C,    0x61B,  0x61F,  0x660,
+        0x669,  0x6F3,  0xA0,   0xAB,   0xBB,   0xE9,    0xC9,    0xDF,     0x130,  0x149,  0x1C4,
+        0x3A3,  0x3C2,  0x345,  0x5D0,  0x5B8,  0x710,   0x730,   0x2025,   0x200C, 0x200D, 0xFEFF,
+        0x3000, 0x2003, 0xFB01, 0xFDFA, 0xFEFB, 0xFF21,  0xE01,   0xE31,    0xE49,  0x4E2D, 0x1100,
+        0x1161, 0x11A8, 0xAC00, 0x3099, 0x304B, 0x1D400, 0x1F600, 0x10FFFF, 0x7F,   0x1,
+    };
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    sh_buf fast = {0}, ref = {0};
+    char text[1024];
+    for (unsigned bits = 0; bits < 128; bits++) {
+        sh_normalizer *n = new_profile(bits);
+        for (int round = 0; round < 300; round++) {
+            size_t len = 0, count = next_random(&seed) % 150;
+            for (size_t i = 0; i < count; i++) {
+                uint64_t r = next_random(&seed);
+                uint32_t c = r % 8 < 6 ? alphabet[(r >> 8) % (sizeof alphabet / sizeof alphabet[0])]
+                                       : (uint32_t)(r >> 8) % 0x800;
+                len += put_utf8(text + len, c);
+            }
+            if (len && next_random(&seed) % 8 == 0)
+                text[next_random(&seed) % len] = (char)next_random(&seed);
+            expect_same_as_reference(n, text, len, &fast, &ref);
+        }
+        sh_normalizer_free(n);
+    }
+    sh_buf_free(&fast);
+    sh_buf_free(&ref);
+}
+
+/* Random bytes, mostly invalid UTF-8, and ASCII with stray bytes of every
+ * value: both ways fail alike, or agree. */
+static void fast_path_matches_reference_on_random_bytes(void **state)
+{
+    fixture *f = *state;
+    uint64_t seed = 12345;
+    sh_buf fast = {0}, ref = {0};
+    char text[128];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = next_random(&seed) % sizeof text;
+        for (size_t i = 0; i < len; i++) {
+            uint64_t r = next_random(&seed);
+            text[i] = round % 2 ? (char)r : (char)(r % 4 ? 'a' + r % 26 : r >> 8);
+        }
+        expect_same_as_reference(f->norm, text, len, &fast, &ref);
+    }
+    for (unsigned b = 0; b < 256; b++) {
+        for (size_t at = 0; at < 18; at++) {
+            char t[] = "abc defgh ijklmnop";
+            t[at] = (char)b;
+            expect_same_as_reference(f->norm, t, sizeof t - 1, &fast, &ref);
+        }
+    }
+    sh_buf_free(&fast);
+    sh_buf_free(&ref);
+}
+
+/* What the fast path must get right where it hands over to the slow path,
+ * with the results spelled out: separators of one and two bytes collapse
+ * into one space (none at the ends); harakat after a letter are dropped
+ * with it, wherever the letter falls in the text; tatweel and format
+ * controls drop; without collapsing, every separator is a space. */
+static void fast_path_edges(void **state)
+{
+    fixture *f = *state;
+    expect_norm(f, "  \u060C  \u0628  ", "\u0628");
+    expect_norm(f, "\u060C \u0628\u060C", "\u0628");
+    expect_norm(f, "a  b", "a b");
+    expect_norm(f, "x.y  z", "x y z");
+    expect_norm(f, "\u0623\u062D\u0645\u062F\u00A0\u00AB\u0625\u0628\u00BB",
+                "\u0627\u062D\u0645\u062F \u0627\u0628");
+    expect_norm(f, "\u0628\u0628\u0628\u0640\u0628 \u200C\u0628",
+                "\u0628\u0628\u0628\u0628 \u0628");
+    expect_norm(f, "abcdefg\u0301 h", "abcdefg h");
+    const char *word = "\u0645\u064F\u062D\u064E\u0645\u064E\u0651\u062F\u064C"; /* مُحَمَّدٌ */
+    for (size_t k = 0; k < 12; k++) {
+        char in[128], want[128];
+        snprintf(in, sizeof in, "%.*s %s", (int)k, "abcdefghijkl", word);
+        snprintf(want, sizeof want, "%.*s%s\u0645\u062D\u0645\u062F", (int)k, "abcdefghijkl",
+                 k ? " " : "");
+        expect_norm(f, in, want);
+        /* invalid UTF-8 anywhere fails the whole text */
+        assert_int_equal(sh_normalize(f->norm, in, strlen(in) - 1, &f->out), SH_ERR_BAD_UTF8);
+        assert_int_equal(f->out.len, 0);
+    }
+
+    sh_norm_options o;
+    sh_norm_options_default(&o);
+    o.collapse_space = false;
+    sh_normalizer *n = sh_normalizer_new(&o, NULL);
+    assert_non_null(n);
+    sh_buf out = {0};
+    const struct {
+        const char *in, *want;
+    } spaced[] = {
+        {"  \u060C  \u0628  ", "     \u0628  "},
+        {"\u060C \u0628\u060C", "  \u0628 "},
+        {"x.y  z", "x y  z"},
+        {"\u0623\u062D\u0645\u062F\u00A0\u00AB\u0625\u0628\u00BB",
+         "\u0627\u062D\u0645\u062F  \u0627\u0628 "},
+    };
+    for (size_t i = 0; i < sizeof spaced / sizeof spaced[0]; i++) {
+        assert_int_equal(sh_normalize(n, spaced[i].in, strlen(spaced[i].in), &out), SH_OK);
+        assert_string_equal(out.data, spaced[i].want);
+        assert_false(sh_normalized_is_spaced(n));
+    }
+    sh_buf_free(&out);
+    sh_normalizer_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +658,11 @@ int main(void)
         cmocka_unit_test(keys_are_xxh3_128),
         cmocka_unit_test(keyed_hashes_use_the_secret),
         cmocka_unit_test(words_match_normalize_then_tokenize),
+        cmocka_unit_test(fast_path_edges),
+        cmocka_unit_test(fast_path_matches_reference_on_seed_articles),
+        cmocka_unit_test(fast_path_matches_reference_on_every_code_point),
+        cmocka_unit_test(fast_path_matches_reference_on_random_text),
+        cmocka_unit_test(fast_path_matches_reference_on_random_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
