@@ -15,6 +15,12 @@
  * (a letter followed by combining marks, say) and supplementary code points go
  * through ICU itself. Both paths give the same output as running the steps
  * on the whole string.
+ *
+ * The one- and two-byte code points (ASCII, Latin, Greek, Cyrillic, Arabic,
+ * Hebrew) that make up most text have a second table, indexed by the two
+ * bytes the code point starts with, whose entry holds the bytes to write: the
+ * fast path writes such a code point with one lookup, one store and no branch
+ * on what the code point is (see write_span).
  */
 #include "shingle.h"
 
@@ -52,6 +58,29 @@ enum kind { KIND_KEEP = 0, KIND_DROP = 1, KIND_SPACE = 2, KIND_MAP = 3 };
 #define MAX_MAP_LEN 127u
 #define MAX_POOL (1u << 19)
 
+/*
+ * The pair table: what the fast path needs to write a code point below U+0800,
+ * indexed by the first two bytes of the text at the code point,
+ * PAIR_INDEX(byte0, byte1). An ASCII code point owns the 256 entries of its
+ * byte, whatever byte follows it; a two-byte code point owns the entry of its
+ * two bytes. Every other index (a lead byte of three or four, a continuation
+ * byte, an invalid pair) stays 0, and so does the entry of a code point until
+ * its table entry is computed, or for good when the fast path cannot write it
+ * (see pair_entry_of). An entry in use (not 0):
+ *   bits 30-31  P_OUT_LEN: how many bytes of P_OUT to write (1 or 2), no more
+ *               than the code point takes in the text
+ *   bit 27      E_WORD_RULES, as in the table entry
+ *   bit 16      P_SEPARATOR: a separator of a profile that collapses them: it
+ *               writes its " " only after text (P_OUT_LEN is 1)
+ *   bits 0-15   P_OUT: the bytes to write, the first in bits 0-7
+ * The code point has a normalisation boundary before it.
+ */
+#define P_OUT_LEN_SHIFT 30
+#define P_OUT_LEN(p) ((p) >> P_OUT_LEN_SHIFT)
+#define P_SEPARATOR_SHIFT 16
+#define P_SEPARATOR (1u << P_SEPARATOR_SHIFT)
+#define PAIR_INDEX(b0, b1) ((unsigned)(b0) | (unsigned)(b1) << 8)
+
 /* A UTF-16 scratch buffer that grows. */
 typedef struct ubuf {
     UChar *p;
@@ -65,6 +94,7 @@ struct sh_normalizer {
     const UNormalizer2 *nfc;
     const UNormalizer2 *seg; /* decides where segments start; NULL: at every code point */
     uint32_t *table;         /* 0x10000 entries */
+    uint32_t *pair;          /* 0x10000 entries: the pair table */
     sh_buf pool;             /* replacements of KIND_MAP entries */
     ubuf u[3];               /* scratch for the ICU path */
     sh_buf mapped;           /* scratch: UTF-8 result of the ICU path */
@@ -285,7 +315,57 @@ static bool text_needs_word_rules(const char *s, size_t len)
     return false;
 }
 
-/* Fills the table entry of BMP code point c. */
+/* The pair-table entry of code point c (below U+0800) whose table entry is
+ * e: 0 when the fast path cannot write it. That is when c may combine with
+ * what precedes it, when it writes nothing (the fast path would have to
+ * remember whether the output ends in a separator across it), and when its
+ * replacement holds a space or is longer than c's own bytes (the fast path
+ * writes no more than it reads). */
+static uint32_t pair_entry_of(const sh_normalizer *n, UChar32 c, uint32_t e)
+{
+    uint32_t width = c < 0x80 ? 1 : 2;
+    if (width == 2 && !(e & E_BOUNDARY))
+        return 0;
+    uint32_t out = 0, out_len = 0, flags = e & E_WORD_RULES;
+    switch (E_KIND(e)) {
+    case KIND_KEEP: /* c's own UTF-8 */
+        out = width == 1 ? (uint32_t)c : (0xC0u | (uint32_t)c >> 6) | (0x80u | (c & 0x3Fu)) << 8;
+        out_len = width;
+        break;
+    case KIND_SPACE:
+        out = ' ';
+        out_len = 1;
+        if (n->opt.collapse_space)
+            flags |= P_SEPARATOR;
+        break;
+    case KIND_MAP: {
+        if ((e & E_MAP_SPACE) || E_LEN(e) > width)
+            return 0;
+        const unsigned char *m = (const unsigned char *)n->pool.data + E_OFF(e);
+        out_len = E_LEN(e);
+        out = m[0] | (out_len > 1 ? (uint32_t)m[1] << 8 : 0);
+        break;
+    }
+    default: return 0; /* KIND_DROP */
+    }
+    return flags | out_len << P_OUT_LEN_SHIFT | out;
+}
+
+/* Fills the pair-table entries of BMP code point c, whose table entry is e. */
+static void set_pair_entries(sh_normalizer *n, UChar32 c, uint32_t e)
+{
+    if (c >= 0x800)
+        return;
+    uint32_t p = pair_entry_of(n, c, e);
+    if (c < 0x80) {
+        for (unsigned next = 0; next < 0x100; next++)
+            n->pair[PAIR_INDEX(c, next)] = p;
+    } else {
+        n->pair[PAIR_INDEX(0xC0 | c >> 6, 0x80 | (c & 0x3F))] = p;
+    }
+}
+
+/* Fills the table entry of BMP code point c, and its pair-table entries. */
 static sh_status compute_entry(sh_normalizer *n, UChar32 c)
 {
     uint32_t e = E_DONE;
@@ -328,6 +408,7 @@ static sh_status compute_entry(sh_normalizer *n, UChar32 c)
             return st;
     }
     n->table[c] = e | (uint32_t)k << 28;
+    set_pair_entries(n, c, n->table[c]);
     return SH_OK;
 }
 
@@ -400,7 +481,8 @@ sh_normalizer *sh_normalizer_new(const sh_norm_options *o, sh_status *st_out)
     else
         sh_norm_options_default(&n->opt);
     n->table = calloc(0x10000, sizeof *n->table);
-    if (!n->table)
+    n->pair = calloc(0x10000, sizeof *n->pair);
+    if (!n->table || !n->pair)
         goto fail;
 
     UErrorCode err = U_ZERO_ERROR;
@@ -453,6 +535,7 @@ void sh_normalizer_free(sh_normalizer *n)
     if (!n)
         return;
     free(n->table);
+    free(n->pair);
     sh_buf_free(&n->pool);
     sh_buf_free(&n->mapped);
     for (int i = 0; i < 3; i++)
@@ -526,108 +609,152 @@ static sh_status write_segment_icu(sh_normalizer *n, writer *w, const char *text
     return write_mixed(w, n->mapped.data, n->mapped.len);
 }
 
-/* The fast path: writes the code points from text[i] on while each is a
- * BMP code point (one to three bytes) with a computed table entry, a normalisation
- * boundary before it, and a simple effect (kept, dropped, a separator, or a
- * replacement without a space), straight into w's buffer. Returns where it
- * stopped: the end, or a code point for the slow path, which starts a new
- * segment there. A code point followed by one that may combine with it (no
- * boundary, or not known) is taken back, so that the slow path sees the two
- * together. ORs the entries of what it wrote into *written. The caller
- * leaves at least SPAN_ROOM bytes free in the buffer. */
-#define SPAN_ROOM (2 * MAX_MAP_LEN + 8)
+/* The fast path: writes the code points from text[i] on while each is a BMP
+ * code point (one to three bytes) with a computed table entry, a
+ * normalisation boundary before it and a simple effect (kept, dropped, a
+ * separator, or a replacement without a space), straight into w's buffer.
+ * Returns where it stopped: the end, or a code point for the slow path, which
+ * starts a new segment there. A code point followed by one that may combine
+ * with it (no boundary, or not known) is taken back, so that the slow path
+ * sees the two together. ORs the entries of what it wrote into *written.
+ *
+ * Most code points go through the pair table: one lookup says what to write,
+ * and the same few instructions write a letter, a replacement or a
+ * separator, with no branch on which it is. The rest take the general step,
+ * which decodes the code point and looks at its table entry.
+ *
+ * The caller leaves room for one byte per byte of text[i..len) and SPAN_ROOM
+ * more: a code point's output is at most as long as its input except for a
+ * replacement, which is only written while that keeps room for the rest (the
+ * slow path, which makes its own room, writes it otherwise). The pending
+ * space written on entry takes one byte of SPAN_ROOM. */
+#define SPAN_ROOM 8
+
+/* Writes at *o what pair-table entry pe (in use) says, and moves *o past it.
+ * *after_space: whether a separator here writes nothing (see write_span);
+ * updated. Stores two bytes and keeps P_OUT_LEN(pe) of them, or none for a
+ * separator after a space: the caller has room for two. */
+static inline void write_pair_entry(uint32_t pe, char **o, unsigned *after_space)
+{
+    unsigned separator = pe >> P_SEPARATOR_SHIFT & 1u;
+    char *d = *o;
+    d[0] = (char)(pe & 0xFFu);
+    d[1] = (char)(pe >> 8 & 0xFFu);
+    *o = d + P_OUT_LEN(pe) - (separator & *after_space);
+    *after_space = separator;
+}
 
 static size_t write_span(const sh_normalizer *n, writer *w, const char *text, size_t i, size_t len,
                          uint32_t *written)
 {
-    const uint32_t *table = n->table;
+    const uint32_t *table = n->table, *pair = n->pair;
+    const unsigned char *start = (const unsigned char *)text + i, *p = start;
+    const unsigned char *end = (const unsigned char *)text + len;
+    const bool collapse = w->collapse;
     char *base = w->out->data, *o = base + w->out->len;
-    const char *room_end = base + w->out->cap - SPAN_ROOM;
-    bool pending = w->pending_space;
-    uint32_t acc = 0;
-    /* the last code point written: where it starts, and the output before it */
-    size_t last = i;
-    char *o_last = o;
-    bool pending_last = pending;
+    /* Room: o + (end - p) <= limit throughout. */
+    const char *limit = base + w->out->cap - SPAN_ROOM;
+    /* Inside the loop a pending space is written at once: when separators
+     * collapse, the output ends in ' ' exactly when a space is pending (text
+     * never holds one), and the ' ' is taken off again on the way out. */
+    if (w->pending_space)
+        *o++ = ' ';
+    /* Does a separator here write nothing? When separators collapse: when
+     * the output is empty or ends in ' '. Never otherwise. */
+    unsigned after_space = collapse && (o == base || o[-1] == ' ');
+    uint32_t acc = 0; /* the entries written, ORed */
+    char *o_last = o; /* the output before the last code point written */
     bool take_back = false;
-    while (i < len) {
-        unsigned char b = (unsigned char)text[i], t = 0;
-        UChar32 c;
-        size_t width;
-        if (b < 0x80) {
-            c = b;
-            width = 1;
-        } else if (b >= 0xC2 && b < 0xE0 && i + 1 < len &&
-                   (t = (unsigned char)text[i + 1] ^ 0x80) < 0x40) {
-            c = (UChar32)(b & 0x1F) << 6 | t;
-            width = 2;
-        } else if (b >= 0xE0 && b < 0xF0 && i + 2 < len &&
-                   (t = (unsigned char)text[i + 1] ^ 0x80) < 0x40 &&
-                   ((unsigned char)text[i + 2] ^ 0x80) < 0x40 &&
-                   (c = (UChar32)(b & 0x0F) << 12 | (UChar32)t << 6 |
-                        (((unsigned char)text[i + 2]) ^ 0x80)) >= 0x800 &&
-                   !U_IS_SURROGATE(c)) {
-            width = 3;
-        } else {
-            take_back = true; /* invalid, or four bytes: the slow path decodes it */
-            break;
+    for (;;) {
+        /* Code points with a pair-table entry, one after the other while two
+         * bytes are left. */
+        while (p < end - 1) {
+            unsigned index = PAIR_INDEX(p[0], p[1]);
+            uint32_t pe = pair[index];
+            if (!pe)
+                break;
+            o_last = o;
+            write_pair_entry(pe, &o, &after_space);
+            acc |= pe;
+            p += 1 + (index >> 7 & 1u); /* an entry in use of a non-ASCII lead has two bytes */
         }
-        uint32_t e = table[c];
-        if ((e & (E_DONE | E_BOUNDARY)) != (E_DONE | E_BOUNDARY) && c >= 0x80) {
-            take_back = true;
-            break;
-        }
-        if (!(e & E_DONE) || o > room_end)
-            break; /* ASCII always has a boundary: nothing to take back */
-        last = i;
-        o_last = o;
-        pending_last = pending;
-        switch (E_KIND(e)) {
-        case KIND_KEEP:
-            if (pending) {
-                *o++ = ' ';
-                pending = false;
+        if (p == end)
+            goto stop;
+
+        /* Anything else, one code point at a time: decode up to three bytes
+         * and look at the table entry. Runs of three-byte code points (Thai,
+         * Han) stay in this loop. */
+        do {
+            size_t left = (size_t)(end - p);
+            unsigned char b = p[0], t = 0;
+            UChar32 c;
+            size_t width;
+            if (b < 0x80) {
+                c = b;
+                width = 1;
+            } else if (b >= 0xC2 && b < 0xE0 && left > 1 && (t = p[1] ^ 0x80) < 0x40) {
+                c = (UChar32)(b & 0x1F) << 6 | t;
+                width = 2;
+            } else if (b >= 0xE0 && b < 0xF0 && left > 2 && (t = p[1] ^ 0x80) < 0x40 &&
+                       (p[2] ^ 0x80) < 0x40 &&
+                       (c = (UChar32)(b & 0x0F) << 12 | (UChar32)t << 6 | (p[2] ^ 0x80)) >= 0x800 &&
+                       !U_IS_SURROGATE(c)) {
+                width = 3;
+            } else {
+                take_back = true; /* invalid, or four bytes: the slow path decodes it */
+                goto stop;
             }
-            o[0] = (char)b;
-            if (width > 1)
-                o[1] = text[i + 1];
-            if (width > 2)
-                o[2] = text[i + 2];
-            o += width;
-            break;
-        case KIND_SPACE:
-            if (!w->collapse)
-                *o++ = ' ';
-            else if (o > base)
-                pending = true;
-            break;
-        case KIND_MAP:
-            if (e & E_MAP_SPACE) {
-                i = last; /* write_mixed in the slow path */
-                goto out;
+            uint32_t e = table[c];
+            if ((e & (E_DONE | E_BOUNDARY)) != (E_DONE | E_BOUNDARY) && c >= 0x80) {
+                take_back = true;
+                goto stop;
             }
-            if (pending) {
-                *o++ = ' ';
-                pending = false;
+            if (!(e & E_DONE))
+                goto stop; /* ASCII always has a boundary: nothing to take back */
+            if (E_KIND(e) == KIND_MAP &&
+                ((e & E_MAP_SPACE) || (size_t)(limit - o) < E_LEN(e) + (left - width)))
+                goto stop; /* write_mixed, or more room, in the slow path */
+            o_last = o;
+            switch (E_KIND(e)) {
+            case KIND_KEEP:
+                o[0] = (char)b;
+                if (width > 1)
+                    o[1] = (char)p[1];
+                if (width > 2)
+                    o[2] = (char)p[2];
+                o += width;
+                after_space = 0;
+                break;
+            case KIND_SPACE:
+                if (!after_space)
+                    *o++ = ' ';
+                after_space = collapse;
+                break;
+            case KIND_MAP:
+                memcpy(o, n->pool.data + E_OFF(e), E_LEN(e));
+                o += E_LEN(e);
+                after_space = 0;
+                break;
+            default: break; /* KIND_DROP */
             }
-            memcpy(o, n->pool.data + E_OFF(e), E_LEN(e));
-            o += E_LEN(e);
-            break;
-        default: break; /* KIND_DROP */
-        }
-        acc |= e;
-        i += width;
+            acc |= e;
+            p += width;
+        } while (p < end && (*p & 0xF0) == 0xE0);
     }
-    if (take_back && last < i) {
-        i = last;
+stop:
+    if (take_back && p > start) {
+        /* The code point before p, valid UTF-8, starts at its lead byte. */
+        do
+            p--;
+        while ((*p & 0xC0) == 0x80);
         o = o_last;
-        pending = pending_last;
     }
-out:
+    w->pending_space = collapse && o > base && o[-1] == ' ';
+    if (w->pending_space)
+        o--;
     w->out->len = (size_t)(o - base);
-    w->pending_space = pending;
     *written |= acc;
-    return i;
+    return (size_t)(p - (const unsigned char *)text);
 }
 
 /* Decodes the code point at text[*i] into *c, moving *i past it, and looks
