@@ -630,6 +630,20 @@ static sh_status write_segment_icu(sh_normalizer *n, writer *w, const char *text
  * space written on entry takes one byte of SPAN_ROOM. */
 #define SPAN_ROOM 8
 
+/* The high bit of each byte of a 64-bit word. */
+#define HIGH_BITS UINT64_C(0x8080808080808080)
+
+/* The eight bytes at s as a number, s[0] in the low byte. */
+static inline uint64_t load_le64(const unsigned char *s)
+{
+    uint64_t x;
+    memcpy(&x, s, sizeof x);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
 /* Writes at *o what pair-table entry pe (in use) says, and moves *o past it.
  * *after_space: whether a separator here writes nothing (see write_span);
  * updated. Stores two bytes and keeps P_OUT_LEN(pe) of them, or none for a
@@ -665,7 +679,42 @@ static size_t write_span(const sh_normalizer *n, writer *w, const char *text, si
     uint32_t acc = 0; /* the entries written, ORed */
     char *o_last = o; /* the output before the last code point written */
     bool take_back = false;
+    const unsigned char *next_chunk = p; /* where eight bytes are tried next */
     for (;;) {
+        /* Eight bytes at a time while they hold only ASCII and whole two-byte
+         * sequences. Finding where a code point starts from the length of
+         * the one before makes every step wait for a load; here a mask of
+         * where the code points of bytes 0-6 start (bit 7 of their bytes in
+         * starts) is made at once, and the steps wait for each other only
+         * through o. The test (every continuation byte right after a lead,
+         * every lead before one) lets no longer sequence through but for a
+         * lead in byte 6 before a continuation byte, which has no pair-table
+         * entry. p is where a code point starts (or an invalid byte). */
+        while (end - p >= 8 && p >= next_chunk) {
+            uint64_t x = load_le64(p);
+            uint64_t lead = x & x << 1 & HIGH_BITS; /* 11xxxxxx */
+            uint64_t cont = (x & HIGH_BITS) ^ lead; /* 10xxxxxx */
+            if (cont != lead << 8) {
+                /* A continuation byte that does not follow a lead, or v.v.:
+                 * not again over the same bytes (Thai, Han). */
+                next_chunk = p + 8;
+                break;
+            }
+            uint64_t starts = ~cont & (HIGH_BITS >> 8);
+            const unsigned char *chunk = p;
+            do {
+                p = chunk + ((unsigned)__builtin_ctzll(starts) >> 3);
+                uint32_t pe = pair[PAIR_INDEX(p[0], p[1])];
+                if (!pe)
+                    goto one_at_a_time;
+                o_last = o;
+                write_pair_entry(pe, &o, &after_space);
+                acc |= pe;
+                starts &= starts - 1;
+            } while (starts);
+            p = chunk + 7 + (cont >> 63); /* byte 7 may continue the code point of byte 6 */
+        }
+    one_at_a_time:
         /* Code points with a pair-table entry, one after the other while two
          * bytes are left. */
         while (p < end - 1) {
