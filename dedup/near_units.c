@@ -30,7 +30,7 @@ typedef struct slot {
  * shingles need: a short document's probes stay in a small, cached part. */
 struct dd_shingle_table {
     slot *v;
-    size_t nslots, cap, used;
+    size_t nslots, cap;
     uint32_t gen;
     uint64_t salt; /* dd_table_salt() */
 };
@@ -48,7 +48,9 @@ static slot *table_find(shingle_table *t, uint64_t hash)
     return &t->v[i];
 }
 
-/* Empties t for a new document of about `shingles` shingles. */
+/* Empties t for a new document whose units have `shingles` shingles in all
+ * (counted per unit): it then holds at most that many, so it stays at most
+ * half full and never grows during the document. */
 static void table_start(shingle_table *t, size_t shingles)
 {
     size_t want = 1024;
@@ -63,27 +65,6 @@ static void table_start(shingle_table *t, size_t shingles)
     }
     t->nslots = want;
     t->gen++;
-    t->used = 0;
-}
-
-static void table_add(shingle_table *t, uint64_t hash, uint32_t unit)
-{
-    if (2 * (t->used + 1) > t->nslots) { /* not reached: table_start sized it */
-        shingle_table big = {dd_calloc(t->nslots * 2, sizeof(slot)), t->nslots * 2, t->nslots * 2,
-                             t->used, t->gen, t->salt};
-        for (size_t i = 0; i < t->nslots; i++)
-            if (t->v[i].gen == t->gen)
-                *table_find(&big, t->v[i].hash) = t->v[i];
-        free(t->v);
-        *t = big;
-    }
-    slot *s = table_find(t, hash);
-    if (s->gen != t->gen) {
-        *s = (slot){.hash = hash, .gen = t->gen};
-        t->used++;
-    }
-    if (s->n < DD_NEAR_UNIT_FANOUT && (s->n == 0 || s->units[s->n - 1] != unit))
-        s->units[s->n++] = unit;
 }
 
 typedef struct keyed {
@@ -175,10 +156,18 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
 
         size_t nnames = 0;
         dd_grow(&names, &names_cap, n * DD_NEAR_UNIT_FANOUT + 1, sizeof *names);
+        /* One probe per shingle: the earlier units listed, then this one.
+         * A unit's shingles are distinct, so it never names itself. */
         for (size_t i = 0; i < n; i++) {
-            const slot *s = table_find(table, h[i]);
-            for (uint32_t k = 0; s->gen == table->gen && k < s->n; k++)
-                names[nnames++] = s->units[k];
+            slot *s = table_find(table, h[i]);
+            if (s->gen == table->gen) {
+                for (uint32_t k = 0; k < s->n; k++)
+                    names[nnames++] = s->units[k];
+            } else {
+                *s = (slot){.hash = h[i], .gen = table->gen};
+            }
+            if (s->n < DD_NEAR_UNIT_FANOUT)
+                s->units[s->n++] = (uint32_t)u;
         }
         if (nnames > 1)
             qsort(names, nnames, sizeof *names, compare_u32);
@@ -199,8 +188,6 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
             }
             i = j;
         }
-        for (size_t i = 0; i < n; i++)
-            table_add(table, h[i], (uint32_t)u);
     }
     if (table->cap > TABLE_KEEP_SLOTS) {
         free(table->v);
