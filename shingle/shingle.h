@@ -197,24 +197,55 @@ size_t sh_shingles(const sh_tokens *t, size_t first, size_t count, unsigned k,
 
 /* ----------------------------------------------------------- signatures */
 
-/* MinHash: num_perm values per set of shingle hashes. Value i is the minimum
- * over the set of h_i(x) = (a_i * x + b_i) mod 2^32, x the top 32 bits of a
- * hash and a_i odd: a random permutation of the 32-bit values whose
- * parameters come from the seed. The fraction of equal values of two
- * signatures estimates the Jaccard index of the two sets, with standard
- * error sqrt(J(1-J)/num_perm). */
+/* MinHash: num_perm values per set of shingle hashes, such that the
+ * fraction of equal values of two signatures estimates the Jaccard index of
+ * the two sets, unbiased, with standard error about sqrt(J(1-J)/num_perm).
+ * Two schemes make them; signatures of different schemes, sizes or seeds
+ * are not comparable.
+ *
+ * SH_MINHASH_CLASSIC (the default): value i is the minimum over the set of
+ * h_i(x) = (a_i * x + b_i) mod 2^32, x the top 32 bits of a hash and a_i
+ * odd: num_perm random permutations of the 32-bit values whose parameters
+ * come from the seed. Costs num_perm operations per hash.
+ *
+ * SH_MINHASH_OPH: one permutation hashing with optimal
+ * densification (Shrivastava 2017). One seeded bijection of the 64-bit
+ * hashes; its top bits put each hash in one of num_perm bins, its low 32
+ * bits are the value, and value i is the least value in bin i. A bin that
+ * no hash of the set reaches copies the value of a non-empty bin chosen by
+ * a seeded sequence of probes that is the same for every set, which keeps
+ * the estimate unbiased with a spread close to that of num_perm
+ * permutations. Costs a few operations per hash plus, per empty bin, about
+ * num_perm / (non-empty bins) probes: much cheaper for sets larger than
+ * num_perm, dearer for sets of a few hashes. */
 typedef struct sh_minhasher sh_minhasher;
 
 #define SH_MINHASH_MAX_PERM 1024
 
-/* Makes a MinHash family of num_perm functions (1..SH_MINHASH_MAX_PERM).
- * NULL and *st set on failure (SH_ERR_INVALID_ARG, SH_ERR_NOMEM). */
+typedef enum sh_minhash_scheme { SH_MINHASH_CLASSIC = 0, SH_MINHASH_OPH = 1 } sh_minhash_scheme;
+
+#define SH_MINHASH_DEFAULT SH_MINHASH_CLASSIC
+
+/* Makes a MinHash family of num_perm values (1..SH_MINHASH_MAX_PERM) with
+ * scheme. NULL and *st set on failure (SH_ERR_INVALID_ARG for a size or
+ * scheme out of range, SH_ERR_NOMEM). */
+sh_minhasher *sh_minhasher_new_scheme(unsigned num_perm, uint64_t seed, sh_minhash_scheme scheme,
+                                      sh_status *st);
+/* sh_minhasher_new_scheme with SH_MINHASH_DEFAULT. */
 sh_minhasher *sh_minhasher_new(unsigned num_perm, uint64_t seed, sh_status *st);
 void sh_minhasher_free(sh_minhasher *m);
 unsigned sh_minhasher_num_perm(const sh_minhasher *m);
+sh_minhash_scheme sh_minhasher_scheme(const sh_minhasher *m);
+
+/* A short name of a scheme and its version, for recording with stored
+ * signatures: "minhash/k1" (classic), "minhash/oph1". Static storage. A new
+ * name is given whenever a scheme's values change. */
+const char *sh_minhash_scheme_name(sh_minhash_scheme scheme);
 
 /* Writes the signature of hashes[0..n) to sig (num_perm values). Repeated
- * hashes do not change it. An empty set gives every value UINT32_MAX. */
+ * hashes and their order do not change it; the same set, size, seed and
+ * scheme always give the same signature. An empty set gives every value
+ * UINT32_MAX. */
 void sh_minhash(const sh_minhasher *m, const uint64_t *hashes, size_t n, uint32_t *sig);
 
 /* The share of positions where a and b (k values each) agree. */

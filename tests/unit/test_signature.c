@@ -1,12 +1,18 @@
 /*
  * test_signature.c - MinHash and SimHash: estimates within what theory allows.
  *
- * Pairs of random sets with a known Jaccard index are signed with K
- * permutations; over many pairs the estimate must be unbiased (mean within
- * four standard errors of the truth) and its spread must match the binomial
- * standard error sqrt(J(1-J)/K) (sample standard deviation within 20%). A
- * family whose permutations are correlated fails the spread check. The
- * random sets come from a fixed seed, so the test is deterministic.
+ * Pairs of random sets with a known Jaccard index J are signed with K
+ * values, by both MinHash schemes; over many pairs the estimate must be
+ * unbiased (mean within four of its standard errors of the truth) and its
+ * spread must match the binomial standard error sqrt(J(1-J)/K) of K
+ * independent permutations: sample standard deviation within 0.75 to 1.15
+ * times it. One permutation hashing on a set of n < K hashes leaves bins
+ * empty and densification copies values into them, so only about n values
+ * are independent; there (n < K / 2) the spread may reach 1.4 times the
+ * binomial one (measured: 1.2 to 1.33 at n = 4 to 20, K = 128). A family
+ * whose permutations are correlated, or a densification that copies from the
+ * same bin or from bins chosen differently for the two sets, fails. The
+ * random sets come from fixed seeds, so the test is deterministic.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -37,14 +43,21 @@ static void make_pair(uint64_t *rng, uint64_t *a, uint64_t *b, size_t n, size_t 
     }
 }
 
-static void check_estimates(unsigned k, size_t n, size_t m)
+typedef struct estimate_stats {
+    double j, mean, sd, sigma;
+} estimate_stats;
+
+/* TRIALS pairs of n-element sets sharing m elements, signed by a family of k
+ * values of scheme; the bias and spread of the estimates are checked. */
+static estimate_stats check_estimates(sh_minhash_scheme scheme, unsigned k, size_t n, size_t m)
 {
-    enum { TRIALS = 400 };
-    double j = (double)m / (double)(2 * n - m);
-    double sigma = sqrt(j * (1 - j) / k);
-    sh_minhasher *mh = sh_minhasher_new(k, 12345, NULL);
+    enum { TRIALS = 1000 };
+    estimate_stats r = {0};
+    r.j = (double)m / (double)(2 * n - m);
+    r.sigma = sqrt(r.j * (1 - r.j) / k);
+    sh_minhasher *mh = sh_minhasher_new_scheme(k, 12345, scheme, NULL);
     assert_non_null(mh);
-    uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), rng = 42 + n + m;
+    uint64_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), rng = 42 + n + m + k;
     uint32_t *sa = malloc(k * sizeof *sa), *sb = malloc(k * sizeof *sb);
     double sum = 0, sum2 = 0;
     for (int t = 0; t < TRIALS; t++) {
@@ -55,52 +68,146 @@ static void check_estimates(unsigned k, size_t n, size_t m)
         sum += e;
         sum2 += e * e;
     }
-    double mean = sum / TRIALS, sd = sqrt(sum2 / TRIALS - mean * mean);
-    print_message("K=%u n=%zu J=%.3f: mean %.4f (|bias| limit %.4f), sd %.4f (theory %.4f)\n", k,
-                  n, j, mean, 4 * sigma / sqrt(TRIALS), sd, sigma);
-    assert_true(fabs(mean - j) <= 4 * sigma / sqrt(TRIALS));
-    assert_true(sd >= 0.8 * sigma && sd <= 1.2 * sigma);
+    r.mean = sum / TRIALS;
+    r.sd = sqrt(sum2 / TRIALS - r.mean * r.mean);
+    /* The mean's standard error from the spread seen (the larger of it and
+     * the binomial one, so that a spread too small cannot hide a bias). */
+    double se = (r.sd > r.sigma ? r.sd : r.sigma) / sqrt(TRIALS);
+    double high = 2 * n < k ? 1.4 : 1.15;
+    print_message("%s K=%u n=%zu J=%.3f: bias %+.4f (limit %.4f), sd %.4f = %.2f x theory %.4f "
+                  "(limit %.2f)\n",
+                  sh_minhash_scheme_name(scheme), k, n, r.j, r.mean - r.j, 4 * se, r.sd,
+                  r.sd / r.sigma, r.sigma, high);
+    assert_true(fabs(r.mean - r.j) <= 4 * se);
+    assert_true(r.sd >= 0.75 * r.sigma && r.sd <= high * r.sigma);
     free(a);
     free(b);
     free(sa);
     free(sb);
     sh_minhasher_free(mh);
+    return r;
+}
+
+/* The shared count m for n-element sets to have Jaccard about j. */
+static size_t shared_for(size_t n, double j)
+{
+    size_t m = (size_t)llround(2.0 * (double)n * j / (1 + j));
+    return m < 1 ? 1 : m > n - 1 ? n - 1 : m;
 }
 
 static void minhash_estimates_match_theory(void **state)
 {
     (void)state;
     /* J = 0.2, 0.5, 0.8, 0.9 on small and larger sets, K = 128 and 64 */
-    check_estimates(128, 60, 20);   /* J = 0.2 */
-    check_estimates(128, 300, 200); /* J = 0.5 */
-    check_estimates(128, 500, 444); /* J = 0.8 */
-    check_estimates(128, 100, 95);  /* J ~ 0.905 */
-    check_estimates(64, 1000, 889); /* J ~ 0.8 */
+    check_estimates(SH_MINHASH_CLASSIC, 128, 60, 20);   /* J = 0.2 */
+    check_estimates(SH_MINHASH_CLASSIC, 128, 300, 200); /* J = 0.5 */
+    check_estimates(SH_MINHASH_CLASSIC, 128, 500, 444); /* J = 0.8 */
+    check_estimates(SH_MINHASH_CLASSIC, 128, 100, 95);  /* J ~ 0.905 */
+    check_estimates(SH_MINHASH_CLASSIC, 64, 1000, 889); /* J ~ 0.8 */
 }
 
-static void minhash_is_a_set_function(void **state)
+/* One permutation hashing with densification against the same bounds, on
+ * sets far smaller than K (most bins densified), near K, and far larger
+ * (no bin empty), at J from 0.1 to 0.95. The largest spread of the small
+ * sets is reported beside classic MinHash's on the same pairs. */
+static void oph_estimates_match_theory(void **state)
 {
     (void)state;
-    sh_minhasher *mh = sh_minhasher_new(32, 7, NULL);
+    static const double js[] = {0.1, 0.3, 0.5, 0.8, 0.95};
+    static const size_t ns[] = {10, 40, 100, 400, 2000};
+    for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+        double worst = 0, worst_classic = 0;
+        for (size_t b = 0; b < sizeof js / sizeof *js; b++) {
+            size_t n = ns[a], m = shared_for(n, js[b]);
+            estimate_stats o = check_estimates(SH_MINHASH_OPH, 128, n, m);
+            estimate_stats c = check_estimates(SH_MINHASH_CLASSIC, 128, n, m);
+            if (o.sd / o.sigma > worst)
+                worst = o.sd / o.sigma;
+            if (c.sd / c.sigma > worst_classic)
+                worst_classic = c.sd / c.sigma;
+        }
+        print_message("n=%zu: largest sd / theory %.2f (classic %.2f)\n", ns[a], worst,
+                      worst_classic);
+    }
+    /* other sizes: the paragraphs' 21 values, and a few bins */
+    check_estimates(SH_MINHASH_OPH, 21, 40, shared_for(40, 0.8));
+    check_estimates(SH_MINHASH_OPH, 21, 200, shared_for(200, 0.5));
+    check_estimates(SH_MINHASH_OPH, 7, 30, shared_for(30, 0.5));
+    check_estimates(SH_MINHASH_OPH, 1024, 3000, shared_for(3000, 0.8));
+}
+
+static void check_set_function(sh_minhash_scheme scheme)
+{
+    sh_minhasher *mh = sh_minhasher_new_scheme(32, 7, scheme, NULL);
+    assert_non_null(mh);
+    assert_int_equal(sh_minhasher_scheme(mh), scheme);
+    assert_int_equal(sh_minhasher_num_perm(mh), 32);
     uint64_t set[] = {5, 9, 1ULL << 40, 77, 3}, twice[] = {77, 3, 3, 5, 9, 1ULL << 40, 5};
     uint32_t s1[32], s2[32], empty[32];
     sh_minhash(mh, set, 5, s1);
     sh_minhash(mh, twice, 7, s2);
     assert_memory_equal(s1, s2, sizeof s1);
     assert_true(sh_minhash_jaccard(s1, s2, 32) == 1.0);
+    for (int i = 0; i < 32; i++)
+        assert_true(s1[i] != UINT32_MAX); /* densified: no bin left empty */
     sh_minhash(mh, NULL, 0, empty);
     for (int i = 0; i < 32; i++)
         assert_true(empty[i] == UINT32_MAX);
+    /* the same seed, the same family */
+    sh_minhasher *same = sh_minhasher_new_scheme(32, 7, scheme, NULL);
+    sh_minhash(same, twice, 7, s2);
+    assert_memory_equal(s1, s2, sizeof s1);
+    sh_minhasher_free(same);
     /* another seed, another family */
-    sh_minhasher *other = sh_minhasher_new(32, 8, NULL);
+    sh_minhasher *other = sh_minhasher_new_scheme(32, 8, scheme, NULL);
     sh_minhash(other, set, 5, s2);
     assert_true(memcmp(s1, s2, sizeof s1) != 0);
     sh_minhasher_free(other);
+    /* a large set in any order, with repeats */
+    enum { N = 3000 };
+    static uint64_t big[2 * N], shuffled[2 * N];
+    uint64_t rng = 11;
+    for (int i = 0; i < N; i++)
+        big[i] = shuffled[2 * i] = shuffled[2 * i + 1] = next_random(&rng);
+    for (int i = 2 * N - 1; i > 0; i--) {
+        int j = (int)(next_random(&rng) % (uint64_t)(i + 1));
+        uint64_t t = shuffled[i];
+        shuffled[i] = shuffled[j];
+        shuffled[j] = t;
+    }
+    sh_minhash(mh, big, N, s1);
+    sh_minhash(mh, shuffled, 2 * N, s2);
+    assert_memory_equal(s1, s2, sizeof s1);
+    sh_minhasher_free(mh);
+}
+
+static void minhash_is_a_set_function(void **state)
+{
+    (void)state;
+    check_set_function(SH_MINHASH_CLASSIC);
+    check_set_function(SH_MINHASH_OPH);
+    /* the two schemes give different signatures */
+    sh_minhasher *c = sh_minhasher_new_scheme(32, 7, SH_MINHASH_CLASSIC, NULL);
+    sh_minhasher *o = sh_minhasher_new_scheme(32, 7, SH_MINHASH_OPH, NULL);
+    uint64_t set[] = {5, 9, 1ULL << 40, 77, 3};
+    uint32_t s1[32], s2[32];
+    sh_minhash(c, set, 5, s1);
+    sh_minhash(o, set, 5, s2);
+    assert_true(memcmp(s1, s2, sizeof s1) != 0);
+    sh_minhasher_free(c);
+    sh_minhasher_free(o);
+    /* the default is classic MinHash */
+    sh_minhasher *d = sh_minhasher_new(32, 7, NULL);
+    assert_int_equal(sh_minhasher_scheme(d), SH_MINHASH_CLASSIC);
+    sh_minhasher_free(d);
+    assert_string_equal(sh_minhash_scheme_name(SH_MINHASH_CLASSIC), "minhash/k1");
+    assert_string_equal(sh_minhash_scheme_name(SH_MINHASH_OPH), "minhash/oph1");
     assert_null(sh_minhasher_new(0, 1, NULL));
     sh_status st;
     assert_null(sh_minhasher_new(SH_MINHASH_MAX_PERM + 1, 1, &st));
     assert_int_equal(st, SH_ERR_INVALID_ARG);
-    sh_minhasher_free(mh);
+    assert_null(sh_minhasher_new_scheme(16, 1, (sh_minhash_scheme)7, &st));
+    assert_int_equal(st, SH_ERR_INVALID_ARG);
 }
 
 static void simhash_is_majority_of_bits(void **state)
@@ -162,6 +269,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(minhash_estimates_match_theory),
+        cmocka_unit_test(oph_estimates_match_theory),
         cmocka_unit_test(minhash_is_a_set_function),
         cmocka_unit_test(simhash_is_majority_of_bits),
         cmocka_unit_test(simhash_of_near_identical_sets_is_close),
