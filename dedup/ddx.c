@@ -662,6 +662,13 @@ static const char *unit_name(uint32_t mode)
     return mode == 0 ? "line" : mode == 1 ? "block" : "(unknown)";
 }
 
+const char *dd_ddx_profile_scheme(const char *profile, size_t *norm_len)
+{
+    const char *tag = strstr(profile, " minhash/");
+    *norm_len = tag ? (size_t)(tag - profile) : strlen(profile);
+    return tag ? tag + 1 : "minhash/k1";
+}
+
 /* The first difference between the index's settings and want, or NULL. */
 static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_settings *want)
 {
@@ -675,9 +682,20 @@ static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_setti
     if (have->unit_mode != want->unit_mode)
         return dd_asprintf("built with --unit %s, not %s", unit_name(have->unit_mode),
                            unit_name(want->unit_mode));
-    if (strncmp(have->profile, want->profile, sizeof have->profile - 1))
-        return dd_asprintf("normaliser profile differs: index '%s', this build '%.*s'",
-                           have->profile, (int)sizeof want->profile - 1, want->profile);
+    if (strncmp(have->profile, want->profile, sizeof have->profile - 1)) {
+        char w[sizeof want->profile];
+        snprintf(w, sizeof w, "%.*s", (int)sizeof w - 1, want->profile);
+        size_t hn, wn;
+        const char *hs = dd_ddx_profile_scheme(have->profile, &hn);
+        const char *ws = dd_ddx_profile_scheme(w, &wn);
+        if (hn == wn && !strncmp(have->profile, w, hn))
+            return dd_asprintf("signatures made with %s, this build makes %s: build the index "
+                               "again with dedup index build",
+                               hs, ws);
+        return dd_asprintf("normaliser profile differs: index '%.*s', this build '%.*s': build "
+                           "the index again with dedup index build",
+                           (int)hn, have->profile, (int)wn, w);
+    }
     if (have->seed != want->seed)
         return dd_asprintf("built with another hash seed");
     if (strncmp(have->key_fingerprint, want->key_fingerprint, sizeof have->key_fingerprint - 1)) {

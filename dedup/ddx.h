@@ -35,7 +35,9 @@
 
 /* What must match between the index and a run. */
 typedef struct dd_ddx_settings {
-    char profile[192];         /* sh_normalizer_profile */
+    char profile[192];         /* sh_normalizer_profile, " " and the document
+                                  signatures' sh_minhash_scheme_name (none:
+                                  built before it was recorded, minhash/k1) */
     uint32_t unit_mode;        /* dd_unit_mode */
     uint32_t ngram;            /* words per document shingle */
     uint32_t num_perm;         /* MinHash values */
@@ -88,6 +90,13 @@ void dd_ddx_close(dd_ddx *x);
 
 /* The settings recorded in the index. */
 const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x);
+
+/* The MinHash scheme named at the end of a settings profile (" minhash/..."),
+ * or "minhash/k1" when there is none (an index made before the scheme was
+ * recorded, whose signatures are classic MinHash); *norm_len is set to the
+ * length of the normaliser's part before it. The result points into profile
+ * or is static. */
+const char *dd_ddx_profile_scheme(const char *profile, size_t *norm_len);
 
 /* Writes: between dd_ddx_begin and dd_ddx_commit, one LMDB write
  * transaction; nothing is visible to readers before the commit, and a

@@ -185,7 +185,10 @@ static int index_info(const char *ddx)
     const dd_ddx_settings *s = dd_ddx_settings_of(x);
     printf("index: %s\n", ddx);
     printf("format: %d\n", DD_DDX_FORMAT);
-    printf("normaliser: %s\n", s->profile);
+    size_t norm_len;
+    const char *scheme = dd_ddx_profile_scheme(s->profile, &norm_len);
+    printf("normaliser: %.*s\n", (int)norm_len, s->profile);
+    printf("signatures: %s\n", scheme);
     printf("unit: %s\n", s->unit_mode ? "block" : "line");
     printf("ngram: %u\n", s->ngram);
     printf("num-perm: %u\n", s->num_perm);

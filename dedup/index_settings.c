@@ -18,7 +18,10 @@ bool dd_index_settings(const dd_options *o, dd_ddx_settings *s)
     dd_analyzer a;
     if (!dd_analyzer_init(&a, o->unit, &o->hash))
         return false;
-    snprintf(s->profile, sizeof s->profile, "%s", sh_normalizer_profile(a.norm));
+    /* The signatures' scheme goes with the normaliser: either changes every
+     * signature, so an index of the other kind cannot be used. */
+    snprintf(s->profile, sizeof s->profile, "%s %s", sh_normalizer_profile(a.norm),
+             sh_minhash_scheme_name(DD_MINHASH_SCHEME));
     dd_analyzer_free(&a);
     s->unit_mode = (uint32_t)o->unit;
     s->ngram = (uint32_t)o->near.ngram;

@@ -93,8 +93,8 @@ void dd_near_explain(FILE *out, const dd_near_params *p)
         return;
     }
     double t = dd_near_target_jaccard(p);
-    fprintf(out, "method: minhash, %lu permutations over word %lu-shingles\n", p->num_perm,
-            p->ngram);
+    fprintf(out, "method: minhash (%s), %lu values over word %lu-shingles\n",
+            sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
     fprintf(out, "rule: jaccard >= %.2f", p->threshold);
     if (p->containment > 0)
         fprintf(out, ", or containment >= %.2f with at least %lu shingles in the smaller",
@@ -126,7 +126,8 @@ bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hash
     s->params = *p;
     if (p->method == DD_METHOD_MINHASH) {
         sh_status st;
-        s->minhasher = sh_minhasher_new((unsigned)p->num_perm, hash->seed, &st);
+        s->minhasher =
+            sh_minhasher_new_scheme((unsigned)p->num_perm, hash->seed, DD_MINHASH_SCHEME, &st);
         if (!s->minhasher) {
             dd_error("cannot make the MinHash functions: %s", sh_status_str(st));
             return false;

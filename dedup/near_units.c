@@ -236,9 +236,9 @@ dd_unit_index *dd_unit_index_new(const sh_hasher *hash)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
     ix->table_salt = dd_table_salt();
-    ix->minhasher = sh_minhasher_new(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
-                                     hash->seed ^ 0x756E697473ULL,
-                                     NULL);
+    ix->minhasher =
+        sh_minhasher_new_scheme(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
+                                hash->seed ^ 0x756E697473ULL, DD_NEAR_UNIT_SCHEME, NULL);
     if (!ix->minhasher) {
         dd_error("out of memory");
         exit(DD_EXIT_ERROR);

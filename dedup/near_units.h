@@ -69,6 +69,10 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
  * bytes per band per indexed unit.
  */
 #define DD_NEAR_UNIT_ACROSS_MIN_WORDS 8
+/* The units' small MinHash stays classic: on units of 10 to 100 shingles
+ * one permutation hashing with densification is no faster at 21 values and
+ * spreads more on the smallest units (see bench/README.md). */
+#define DD_NEAR_UNIT_SCHEME SH_MINHASH_CLASSIC
 #define DD_NEAR_UNIT_BANDS 7
 #define DD_NEAR_UNIT_ROWS 3
 #define DD_NEAR_UNIT_MAX_CANDIDATES 16

@@ -203,12 +203,12 @@ size_t sh_shingles(const sh_tokens *t, size_t first, size_t count, unsigned k,
  * Two schemes make them; signatures of different schemes, sizes or seeds
  * are not comparable.
  *
- * SH_MINHASH_CLASSIC (the default): value i is the minimum over the set of
+ * SH_MINHASH_CLASSIC: value i is the minimum over the set of
  * h_i(x) = (a_i * x + b_i) mod 2^32, x the top 32 bits of a hash and a_i
  * odd: num_perm random permutations of the 32-bit values whose parameters
  * come from the seed. Costs num_perm operations per hash.
  *
- * SH_MINHASH_OPH: one permutation hashing with optimal
+ * SH_MINHASH_OPH (the default): one permutation hashing with optimal
  * densification (Shrivastava 2017). One seeded bijection of the 64-bit
  * hashes; its top bits put each hash in one of num_perm bins, its low 32
  * bits are the value, and value i is the least value in bin i. A bin that
@@ -224,7 +224,7 @@ typedef struct sh_minhasher sh_minhasher;
 
 typedef enum sh_minhash_scheme { SH_MINHASH_CLASSIC = 0, SH_MINHASH_OPH = 1 } sh_minhash_scheme;
 
-#define SH_MINHASH_DEFAULT SH_MINHASH_CLASSIC
+#define SH_MINHASH_DEFAULT SH_MINHASH_OPH
 
 /* Makes a MinHash family of num_perm values (1..SH_MINHASH_MAX_PERM) with
  * scheme. NULL and *st set on failure (SH_ERR_INVALID_ARG for a size or

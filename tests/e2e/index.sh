@@ -12,6 +12,7 @@ expect_status "build an index of the seeds" 0 "$DEDUP" index build seeds -o seed
 expect_grep "info: documents" "documents: 5" info
 expect_grep "info: settings" "bands x rows: 64 x 2" info
 expect_grep "info: normaliser profile" "normaliser: sh-norm/1 nfkc_cf+marks+format+arabic+digits+punct+space icu/" info
+expect_grep "info: signature scheme" "signatures: minhash/oph1" info
 expect_status "add the variants" 0 "$DEDUP" index add seeds.ddx variants
 "$DEDUP" index info seeds.ddx >info 2>&1
 expect_grep "now nine documents" "documents: 9" info
@@ -29,6 +30,25 @@ expect_grep "naming the mismatch" "seeds.ddx: built with --ngram 5, not 4" "$T/e
 expect_status "add with another --num-perm fails" 2 "$DEDUP" index add --num-perm 64 seeds.ddx seeds
 expect_grep "naming it" "seeds.ddx: built with --num-perm 128, not 64" "$T/err"
 expect_status "build over an existing index fails" 2 "$DEDUP" index build seeds -o seeds.ddx
+
+# An index made before the MinHash scheme was recorded (its profile ends at
+# the Unicode version; classic MinHash): refused, saying to build it again.
+"$DEDUP" index build seeds -o old.ddx 2>/dev/null
+python3 - old.ddx/data.mdb <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, "rb").read()
+tag = b" minhash/oph1"
+assert b.count(tag) >= 1  # LMDB may keep older copies of the page: all go
+open(p, "wb").write(b.replace(tag, b"\0" * len(tag)))
+PY
+expect_status "add to an index of classic MinHash signatures fails" 2 "$DEDUP" index add old.ddx seeds
+expect_grep "saying what to do" \
+    "old.ddx: signatures made with minhash/k1, this build makes minhash/oph1: build the index again with dedup index build" "$T/err"
+expect_status "so does check --index" 2 "$DEDUP" check --index old.ddx seeds/*
+expect_grep "with the same message" "build the index again with dedup index build" "$T/err"
+"$DEDUP" index info old.ddx >info 2>&1
+expect_grep "info names the old scheme" "signatures: minhash/k1" info
 
 # dedup check --index: the named files against the index.
 "$DEDUP" index build seeds -o check.ddx 2>/dev/null

@@ -651,6 +651,16 @@ static void expect_mismatch(const char *path, const dd_ddx_settings *want, const
     }
 }
 
+static void profile_scheme(void **state)
+{
+    (void)state;
+    size_t n;
+    assert_string_equal(dd_ddx_profile_scheme(PROFILE " minhash/oph1", &n), "minhash/oph1");
+    assert_int_equal(n, strlen(PROFILE));
+    assert_string_equal(dd_ddx_profile_scheme(PROFILE, &n), "minhash/k1");
+    assert_int_equal(n, strlen(PROFILE));
+}
+
 static void settings_mismatch(void **state)
 {
     fixture *f = *state;
@@ -683,7 +693,21 @@ static void settings_mismatch(void **state)
     snprintf(w.profile, sizeof w.profile, "sh-norm/1 nfkc_cf+marks icu/74.2 unicode/15.1");
     expect_mismatch(path, &w,
                     "normaliser profile differs: index '" PROFILE
-                    "', this build 'sh-norm/1 nfkc_cf+marks icu/74.2 unicode/15.1'");
+                    "', this build 'sh-norm/1 nfkc_cf+marks icu/74.2 unicode/15.1': build the "
+                    "index again with dedup index build");
+    /* An index whose profile names no MinHash scheme was made before the
+     * scheme was recorded: its signatures are classic MinHash. */
+    w = s;
+    snprintf(w.profile, sizeof w.profile, "%s minhash/oph1", PROFILE);
+    expect_mismatch(path, &w,
+                    "signatures made with minhash/k1, this build makes minhash/oph1: build the "
+                    "index again with dedup index build");
+    /* both differ: the normaliser is named (without the schemes) */
+    snprintf(w.profile, sizeof w.profile, "sh-norm/1 nfkc_cf icu/74.2 unicode/15.1 minhash/oph1");
+    expect_mismatch(path, &w,
+                    "normaliser profile differs: index '" PROFILE
+                    "', this build 'sh-norm/1 nfkc_cf icu/74.2 unicode/15.1': build the index "
+                    "again with dedup index build");
     w = s;
     w.unit_mode = 1;
     expect_mismatch(path, &w, "built with --unit line, not block");
@@ -696,6 +720,20 @@ static void settings_mismatch(void **state)
     /* the first difference is named */
     w.ngram = 3;
     expect_mismatch(path, &w, "built with --ngram 5, not 3");
+
+    dd_ddx_settings o = s;
+    snprintf(o.profile, sizeof o.profile, "%s minhash/oph1", PROFILE);
+    char *opath = temp_path(f, "oph.ddx");
+    x = dd_ddx_create(opath, &o, &err);
+    assert_non_null(x);
+    dd_ddx_close(x);
+    dd_ddx_close(open_index(opath, true, &o));
+    w = o;
+    snprintf(w.profile, sizeof w.profile, "%s minhash/k1", PROFILE);
+    expect_mismatch(opath, &w,
+                    "signatures made with minhash/oph1, this build makes minhash/k1: build the "
+                    "index again with dedup index build");
+    free(opath);
 
     dd_ddx_settings k = s;
     k.unit_mode = 1;
@@ -1326,15 +1364,11 @@ static void writer_killed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip),
-        cmocka_unit_test(many_in_one_band),
-        cmocka_unit_test(settings_mismatch),
-        cmocka_unit_test(not_an_index),
-        cmocka_unit_test(foreign_and_damaged_records),
-        cmocka_unit_test(create_errors),
-        cmocka_unit_test(reader_keeps_snapshot),
-        cmocka_unit_test(writer_killed),
-        cmocka_unit_test(page_outside_the_file),
+        cmocka_unit_test(round_trip),     cmocka_unit_test(many_in_one_band),
+        cmocka_unit_test(profile_scheme), cmocka_unit_test(settings_mismatch),
+        cmocka_unit_test(not_an_index),   cmocka_unit_test(foreign_and_damaged_records),
+        cmocka_unit_test(create_errors),  cmocka_unit_test(reader_keeps_snapshot),
+        cmocka_unit_test(writer_killed),  cmocka_unit_test(page_outside_the_file),
         cmocka_unit_test(page_size_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

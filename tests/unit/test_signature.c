@@ -196,9 +196,9 @@ static void minhash_is_a_set_function(void **state)
     assert_true(memcmp(s1, s2, sizeof s1) != 0);
     sh_minhasher_free(c);
     sh_minhasher_free(o);
-    /* the default is classic MinHash */
+    /* the default is one permutation hashing */
     sh_minhasher *d = sh_minhasher_new(32, 7, NULL);
-    assert_int_equal(sh_minhasher_scheme(d), SH_MINHASH_CLASSIC);
+    assert_int_equal(sh_minhasher_scheme(d), SH_MINHASH_OPH);
     sh_minhasher_free(d);
     assert_string_equal(sh_minhash_scheme_name(SH_MINHASH_CLASSIC), "minhash/k1");
     assert_string_equal(sh_minhash_scheme_name(SH_MINHASH_OPH), "minhash/oph1");
