@@ -201,12 +201,6 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
     return true;
 }
 
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Links the documents of every near-repeat of a unit across documents
  * (exact copies of a paragraph are near-repeats too), both ways, each pair
  * once: candidates for the containment half of the rule at any size ratio
@@ -237,7 +231,7 @@ static void link_documents(dd_corpus *c, size_t n)
         size_t from = start[d], to = start[d + 1];
         start[d] = w;
         if (to - from > 1)
-            qsort(links + from, to - from, sizeof *links, compare_u32);
+            qsort(links + from, to - from, sizeof *links, dd_compare_u32);
         for (size_t i = from; i < to; i++)
             if (i == from || links[i] != links[i - 1])
                 links[w++] = links[i];

@@ -1148,12 +1148,6 @@ static bool get_number_unguarded(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char
     return ok;
 }
 
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Appends the numbers in v (a multiple of 4 bytes) to out. */
 static bool add_numbers(const MDB_val *v, uint32_t **out, size_t *cap, size_t *n)
 {
@@ -1206,7 +1200,7 @@ static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t ba
         return -1;
     }
     if (n > 1)
-        qsort(*out, n, sizeof **out, compare_u32);
+        qsort(*out, n, sizeof **out, dd_compare_u32);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (u == 0 || (*out)[i] != (*out)[u - 1])

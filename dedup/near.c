@@ -241,12 +241,6 @@ static int compare_ranked(const void *a, const void *b)
     return (x->doc > y->doc) - (x->doc < y->doc);
 }
 
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int compare_cluster_id(const void *a, const void *b)
 {
     uint32_t x = ((const dd_cluster *)a)->id, y = ((const dd_cluster *)b)->id;
@@ -528,7 +522,7 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     }
     /* Best-ranked representative first. */
     if (ncand > 1)
-        qsort(p->cands, ncand, sizeof *p->cands, compare_u32);
+        qsort(p->cands, ncand, sizeof *p->cands, dd_compare_u32);
     for (size_t a = 0; a < ncand; a++) {
         uint32_t r = p->by_rank[p->cands[a]];
         if (verify(s, d, r, m, &p->sets)) {

@@ -98,12 +98,6 @@ static bool *exact_repeats(const dd_doc *doc)
     return twin;
 }
 
-static int compare_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, const sh_hasher *hash)
 {
     size_t total = 0;
@@ -170,7 +164,7 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
                 s->units[s->n++] = (uint32_t)u;
         }
         if (nnames > 1)
-            qsort(names, nnames, sizeof *names, compare_u32);
+            qsort(names, nnames, sizeof *names, dd_compare_u32);
         /* Runs of one name: the shared shingles with that unit, earliest
          * unit first. */
         for (size_t i = 0; i < nnames;) {
@@ -348,7 +342,7 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
             table_fill(ix, set, n);
         /* Earliest candidates first, each once, a bounded number of them. */
         if (ncands > 1)
-            qsort(ix->cands, ncands, sizeof *ix->cands, compare_u32);
+            qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
         size_t tried = 0;
         identical[u] = false;
         for (size_t i = 0; i < ncands && tried < DD_NEAR_UNIT_MAX_CANDIDATES; i++) {

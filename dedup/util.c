@@ -174,6 +174,12 @@ char *dd_printable(const char *s)
     return out;
 }
 
+int dd_compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
 void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
 {
     if (n <= 64) { /* insertion sort */
