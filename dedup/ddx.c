@@ -113,6 +113,13 @@ static uint32_t from_be32(const unsigned char *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
+/* LMDB writes its header fields in the byte order of the machine; they are
+ * read as little-endian, the order of the machines dedup runs on. */
+static uint32_t from_le32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 static void put_u32(enc *e, uint32_t v)
 {
     unsigned char b[4];
@@ -287,7 +294,6 @@ static void end_read(dd_ddx *x, MDB_txn *txn)
 
 static char *data_path(const char *path) { return dd_asprintf("%s/data.mdb", path); }
 
-/* Checks that path is a folder with a data file in it; NULL, or why not. */
 /* LMDB finds its second header page with the page size written in the
  * first, and divides by it: a page size of 0 would stop the program
  * (SIGFPE) inside LMDB, where the fault guard could not free what LMDB had
@@ -306,16 +312,14 @@ static char *check_page_size(const char *path)
         fclose(f);
     if (n < sizeof head)
         return NULL; /* too short to be LMDB's: LMDB refuses it itself */
-    uint32_t magic = (uint32_t)head[16] | (uint32_t)head[17] << 8 | (uint32_t)head[18] << 16 |
-                     (uint32_t)head[19] << 24;
-    uint32_t psize = (uint32_t)head[40] | (uint32_t)head[41] << 8 | (uint32_t)head[42] << 16 |
-                     (uint32_t)head[43] << 24;
+    uint32_t magic = from_le32(head + 16), psize = from_le32(head + 40);
     if (magic == 0xBEEFC0DEu && (psize < 512 || psize > 65536 || (psize & (psize - 1))))
         return dd_asprintf("%s: the index is damaged (a page size of %u in its header)", path,
                            psize);
     return NULL;
 }
 
+/* Checks that path is a folder with a data file in it; NULL, or why not. */
 static char *check_folder(const char *path)
 {
     struct stat st;
