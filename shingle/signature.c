@@ -242,12 +242,7 @@ static void minhash_oph(const sh_minhasher *m, const uint64_t *hashes, size_t n,
         empty += sig[i] == UINT32_MAX;
     if (empty == 0)
         return;
-    uint16_t full[SH_MINHASH_MAX_PERM]; /* the non-empty bins */
-    unsigned nfull = 0;
-    for (unsigned i = 0; i < k; i++) { /* without branches: they would be guesses */
-        full[nfull] = (uint16_t)i;
-        nfull += sig[i] != UINT32_MAX;
-    }
+    unsigned nfull = k - empty;
     if (empty < nfull) {
         uint32_t mask[SH_MINHASH_MAX_PERM];
         for (unsigned j = 0; j < k; j++)
@@ -256,6 +251,11 @@ static void minhash_oph(const sh_minhasher *m, const uint64_t *hashes, size_t n,
             if (mask[i])
                 sig[i] = sig[best_source(k, m->prio_t + (size_t)i * k, mask) & PRIO_BIN];
         return;
+    }
+    uint16_t full[SH_MINHASH_MAX_PERM]; /* the non-empty bins */
+    for (unsigned i = 0, f = 0; i < k; i++) { /* without branches: they would be guesses */
+        full[f] = (uint16_t)i;
+        f += sig[i] != UINT32_MAX;
     }
     uint32_t best[SH_MINHASH_MAX_PERM];
     best_sources(k, m->prio, full, nfull, best);
