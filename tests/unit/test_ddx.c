@@ -817,6 +817,19 @@ static char *index_of_bytes(fixture *f, const char *name, const void *data, size
     return dir;
 }
 
+/* A folder holding the fuzzer's regression input `input`
+ * (tests/fuzz/regressions/fuzz_index_open/) as data.mdb. */
+static char *index_of_regression(fixture *f, const char *name, const char *input)
+{
+    char src[1024];
+    snprintf(src, sizeof src, "tests/fuzz/regressions/fuzz_index_open/%s", input);
+    size_t n;
+    unsigned char *bytes = read_whole(src, &n);
+    char *dir = index_of_bytes(f, name, bytes, n);
+    free(bytes);
+    return dir;
+}
+
 /* A file that libFuzzer made (tests/fuzz/regressions/fuzz_index_open/):
  * its header passes every check, but a page number in it lies past the end
  * of the file, so LMDB's read of that page faults (SIGBUS). The read must
@@ -825,11 +838,7 @@ static char *index_of_bytes(fixture *f, const char *name, const void *data, size
 static void page_outside_the_file(void **state)
 {
     fixture *f = *state;
-    size_t n;
-    unsigned char *bytes =
-        read_whole("tests/fuzz/regressions/fuzz_index_open/page-outside-file-sigbus", &n);
-    char *path = index_of_bytes(f, "sigbus.ddx", bytes, n);
-    free(bytes);
+    char *path = index_of_regression(f, "sigbus.ddx", "page-outside-file-sigbus");
     char *err = NULL;
     dd_ddx *x = dd_ddx_open(path, false, NULL, &err);
     assert_non_null(x);
@@ -857,11 +866,7 @@ static void page_outside_the_file(void **state)
 static void page_size_zero(void **state)
 {
     fixture *f = *state;
-    size_t n;
-    unsigned char *bytes =
-        read_whole("tests/fuzz/regressions/fuzz_index_open/page-size-zero-sigfpe", &n);
-    char *path = index_of_bytes(f, "sigfpe.ddx", bytes, n);
-    free(bytes);
+    char *path = index_of_regression(f, "sigfpe.ddx", "page-size-zero-sigfpe");
     expect_not_index(path, "the index is damaged");
     free(path);
 }
