@@ -355,13 +355,11 @@ static bool copy_of_indexed(dd_history *h, uint32_t rec, dd_verdict *v)
             continue;
         }
         bool exact = sh_key_equal(d.key, s->docs[rec].key);
-        unsigned same = 0;
-        for (unsigned long i = 0; i < p->num_perm; i++)
-            same += sig[i] == d.minhash[i];
-        double j = exact ? 1.0 : (double)same / (double)p->num_perm;
-        double a = s->docs[rec].shingles, b = d.shingles, small = a < b ? a : b;
+        double j = exact ? 1.0 : sh_minhash_jaccard(sig, d.minhash, (unsigned)p->num_perm);
+        double a = s->docs[rec].shingles, b = d.shingles;
         double c = exact ? 1.0 : dd_containment_of(j, a, b);
-        if (exact || dd_near_passes(p, j, c, small)) {
+        /* the indexed document came first: it is the representative */
+        if (exact || dd_near_joins(p, j, c, a, b)) {
             v->kind = exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
             v->of_index = d.id;
             d.id = NULL;

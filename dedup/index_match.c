@@ -80,11 +80,8 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
             m.exact = duplicate = true;
         } else {
             const uint32_t *sig = s->minhash + i * o->near.num_perm;
-            unsigned same = 0;
-            for (unsigned long v = 0; v < o->near.num_perm; v++)
-                same += sig[v] == d.minhash[v];
-            double j = (double)same / (double)o->near.num_perm;
-            double na = s->docs[i].shingles, nb = d.shingles, small = na < nb ? na : nb;
+            double j = sh_minhash_jaccard(sig, d.minhash, (unsigned)o->near.num_perm);
+            double na = s->docs[i].shingles, nb = d.shingles;
             double cont = dd_containment_of(j, na, nb);
             bool estimated = true;
             if (!have_mine) { /* the document's set, read again once */
@@ -100,7 +97,7 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
                 double inter = (double)dd_sorted_intersection(mine, nmine, theirs, ntheirs);
                 na = (double)nmine;
                 nb = (double)ntheirs;
-                small = na < nb ? na : nb;
+                double small = na < nb ? na : nb;
                 j = na + nb > inter ? inter / (na + nb - inter) : 1;
                 cont = small > 0 ? inter / small : 0;
                 estimated = false;
@@ -110,7 +107,8 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
             m.jaccard = j;
             m.containment = cont;
             m.estimated = estimated;
-            duplicate = dd_near_passes(&o->near, j, cont, small);
+            /* the indexed document came first: it is the representative */
+            duplicate = dd_near_joins(&o->near, j, cont, na, nb);
         }
         if (duplicate) {
             m.of = d.id;

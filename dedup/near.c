@@ -247,11 +247,14 @@ static int compare_cluster_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Does the pair pass the rule, for Jaccard j and containment c? */
-bool dd_near_passes(const dd_near_params *p, double j, double c, double small)
+/* The join rule of every mode (see near.h). */
+bool dd_near_joins(const dd_near_params *p, double j, double c, double member, double rep)
 {
-    return j >= p->threshold ||
-           (p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles);
+    if (j >= p->threshold)
+        return true;
+    double small = member < rep ? member : rep;
+    return p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles &&
+           member <= p->size_ratio * rep;
 }
 
 /* The containment of the smaller set implied by Jaccard j and the sizes. */
@@ -280,28 +283,8 @@ size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, s
     return n;
 }
 
-/* Does doc d verify against representative r? Fills the similarity.
- * Estimate mode decides on the estimates. Exact mode uses them as a filter:
- * a pair goes on to the exact sets unless even the estimate's upper bound
- * (three standard errors above it) fails the rule; the exact sets then
- * decide and give the similarity. */
-/* Does a document of `member` shingles join a representative of `rep`
- * shingles, with Jaccard j and containment c of the smaller? By the rule,
- * except that a document more than size_ratio times larger than the
- * representative does not join it through containment: there the
- * representative is the part, and dropping the member would lose the rest
- * of its text (the paragraphs it shares are still found as repeats). */
-static bool member_passes(const dd_near_params *p, double j, double c, double member, double rep)
-{
-    if (j >= p->threshold)
-        return true;
-    if (member > p->size_ratio * rep)
-        return false;
-    return dd_near_passes(p, j, c, member < rep ? member : rep);
-}
-
 /* The lowest Jaccard with which a member of a shingles joins a
- * representative of b shingles (member_passes). */
+ * representative of b shingles (dd_near_joins). */
 static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
 {
     double small = a < b ? a : b, need = p->threshold;
@@ -318,6 +301,11 @@ typedef struct set_buffers {
     size_t cap_a, cap_b;
 } set_buffers;
 
+/* Does doc d verify against representative r? Fills the similarity.
+ * Estimate mode decides on the estimates. Exact mode uses them as a filter:
+ * a pair goes on to the exact sets unless even the estimate's upper bound
+ * (three standard errors above it) fails the rule; the exact sets then
+ * decide and give the similarity. */
 static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
                    set_buffers *sets)
 {
@@ -348,13 +336,13 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         m->jaccard = (double)same / k;
         m->containment = dd_containment_of(m->jaccard, a, b);
         m->estimated = true;
-        return member_passes(p, m->jaccard, m->containment, a, b);
+        return dd_near_joins(p, m->jaccard, m->containment, a, b);
     }
     double j = (double)same / k, floor_j = 1.0 / k;
     double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);
     if (upper > 1)
         upper = 1;
-    if (!member_passes(p, upper, dd_containment_of(upper, a, b), a, b))
+    if (!dd_near_joins(p, upper, dd_containment_of(upper, a, b), a, b))
         return false;
     size_t na, nb;
     if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
@@ -364,13 +352,13 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         m->jaccard = j;
         m->containment = dd_containment_of(j, a, b);
         m->estimated = true;
-        return member_passes(p, m->jaccard, m->containment, a, b);
+        return dd_near_joins(p, m->jaccard, m->containment, a, b);
     }
     double inter = (double)dd_sorted_intersection(sets->a, na, sets->b, nb);
     double ea = (double)na, eb = (double)nb, esmall = ea < eb ? ea : eb;
     m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
     m->containment = esmall > 0 ? inter / esmall : 0;
-    return member_passes(p, m->jaccard, m->containment, ea, eb);
+    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
 }
 
 /* A growing open-addressing map from exact keys to the first document

@@ -80,9 +80,18 @@ double dd_lsh_probability(double j, unsigned long bands, unsigned long rows);
  * returns false. */
 bool dd_near_params_check(dd_near_params *p);
 
-/* Does a pair pass the rule, with Jaccard j, containment c of the smaller
- * set in the larger, and small shingles in the smaller set? */
-bool dd_near_passes(const dd_near_params *p, double j, double c, double small);
+/* The join rule, the one every mode decides with (clusters in near.c,
+ * streams in history.c, indexes in history.c and index_match.c): does a
+ * document of `member` distinct shingles become a copy of a representative
+ * (an earlier record, an indexed document) of `rep` shingles, with Jaccard
+ * j and containment c of the smaller set in the larger? Yes when j reaches
+ * the threshold; or, with containment on, when c reaches it, the smaller
+ * set has at least min_shingles and the member has at most size_ratio
+ * times the representative's shingles. A document never becomes a copy of
+ * a much smaller one through containment: that one is a part of it, and
+ * dropping the document would lose the rest of its text (the paragraphs it
+ * shares are still found as repeats). */
+bool dd_near_joins(const dd_near_params *p, double j, double c, double member, double rep);
 /* The containment of the smaller set implied by Jaccard j and set sizes a
  * and b (the estimate from a signature), at most 1. */
 double dd_containment_of(double j, double a, double b);
