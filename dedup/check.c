@@ -290,15 +290,32 @@ static bool write_baseline(const char *path, findings *f)
     return ok;
 }
 
+static const char check_usage[] =
+    "Usage: dedup check [OPTION]... PATH...\n"
+    "\n"
+    "Pre-commit check: findings in the named files only, as path:line: message,\n"
+    "against each other and the rest of their folders (with --index: against\n"
+    "the documents of the index).\n";
+
+static const dd_option_group *const check_groups[] = {
+    &dd_group_check,      &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,       &dd_group_common, &dd_group_help,       NULL,
+};
+
+static const dd_command_spec check_command = {
+    "check", check_usage, check_groups,
+    "0 nothing found, 1 findings, 2 usage or input error.",
+};
+
 int cmd_check(int argc, char **argv)
 {
     dd_options o;
-    int status = dd_options_parse(&o, argc, argv);
+    int status = dd_options_parse(&o, &check_command, argc, argv);
     if (status >= 0)
         return status;
-    if (o.output) {
-        dd_error("check: -o/--output is an option of clean");
-        return DD_EXIT_ERROR;
+    if (o.explain_params) {
+        dd_near_explain(stdout, &o.near);
+        return DD_EXIT_CLEAN;
     }
     dd_inputs named = {0};
     int problems = dd_inputs_collect(&named, o.paths, o.npaths);

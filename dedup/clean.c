@@ -347,10 +347,28 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     return changed;
 }
 
+static const char clean_usage[] =
+    "Usage: dedup clean [OPTION]... PATH... -o DIR\n"
+    "       dedup clean --in-place [--dry-run] [OPTION]... PATH...\n"
+    "\n"
+    "Write cleaned copies of the inputs under DIR (DIR/a/b.txt for a/b.txt),\n"
+    "or clean the files themselves: one copy per cluster of near-duplicates,\n"
+    "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n";
+
+static const dd_option_group *const clean_groups[] = {
+    &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_help, NULL,
+};
+
+static const dd_command_spec clean_command = {
+    "clean", clean_usage, clean_groups,
+    "0 success, 1 (--dry-run) something would change, 2 usage or input error.",
+};
+
 int cmd_clean(int argc, char **argv)
 {
     dd_options o;
-    int status = dd_options_parse(&o, argc, argv);
+    int status = dd_options_parse(&o, &clean_command, argc, argv);
     if (status >= 0)
         return status;
     if (o.in_place && o.output) {

@@ -644,19 +644,34 @@ static void print_stats(const filter *f)
             secs > 0 ? mb / secs : 0.0, (double)dd_history_bytes(f->history) / 1e6);
 }
 
+static const char filter_usage[] =
+    "Usage: dedup filter [OPTION]... [FILE]...\n"
+    "\n"
+    "Stream records from FILE... (.gz and .zst read as such) or standard input\n"
+    "to standard output, in order, without the copies: each record is decided\n"
+    "against the ones before it and the first copy is kept. With --verify\n"
+    "exact (the default) the shingle sets of the last 4096 records are used;\n"
+    "older ones are compared on estimates.\n";
+
+static const dd_option_group *const filter_groups[] = {
+    &dd_group_filter,     &dd_group_index, &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,       &dd_group_common, &dd_group_help,      NULL,
+};
+
+static const dd_command_spec filter_command = {
+    "filter", filter_usage, filter_groups,
+    "0 success, 2 usage or input error.",
+};
+
 int cmd_filter(int argc, char **argv)
 {
     dd_options o;
-    int status = dd_options_parse(&o, argc, argv);
+    int status = dd_options_parse(&o, &filter_command, argc, argv);
     if (status >= 0)
         return status;
     if (o.explain_params) {
         dd_near_explain(stdout, &o.near);
         return DD_EXIT_CLEAN;
-    }
-    if (o.output) {
-        dd_error("filter: -o/--output is an option of clean; filter writes to standard output");
-        return DD_EXIT_ERROR;
     }
     if (o.near.keep == DD_KEEP_LONGEST) {
         dd_error("filter: --keep longest needs every record first; a stream keeps the first copy");

@@ -27,7 +27,44 @@ static const char index_usage[] =
     "Usage: dedup index build PATH... -o DIR.ddx\n"
     "       dedup index add DIR.ddx PATH...\n"
     "       dedup index info DIR.ddx\n"
-    "       dedup index remove DIR.ddx ID...\n";
+    "       dedup index remove DIR.ddx ID...\n"
+    "\n"
+    "A persistent index of documents (LMDB), for scan, check and filter\n"
+    "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
+
+static const dd_option_group *const build_groups[] = {
+    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_help, NULL,
+};
+static const dd_option_group *const add_groups[] = {
+    &dd_group_signatures, &dd_group_common, &dd_group_help, NULL,
+};
+static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
+
+static const dd_command_spec index_commands[] = {
+    {"index build",
+     "Usage: dedup index build PATH... -o DIR.ddx\n"
+     "\n"
+     "A new index of the documents under PATH..., signed as scan signs them. The\n"
+     "index records the settings below; scan, check and filter use it only with\n"
+     "the same ones.\n",
+     build_groups, "0 success, 2 usage or input error."},
+    {"index add",
+     "Usage: dedup index add DIR.ddx PATH...\n"
+     "\n"
+     "Add or update the documents under PATH... (a document whose size and\n"
+     "mtime are unchanged is not read again), with the index's settings.\n",
+     add_groups, "0 success, 2 usage or input error."},
+    {"index info",
+     "Usage: dedup index info DIR.ddx\n"
+     "\n"
+     "Print the index's settings and counts.\n",
+     help_only, "0 success, 2 usage or input error."},
+    {"index remove",
+     "Usage: dedup index remove DIR.ddx ID...\n"
+     "\n"
+     "Remove documents by id (the path they were indexed under).\n",
+     help_only, "0 success, 2 usage or input error."},
+};
 
 /* Adds (or updates) the documents under paths to x, inside its write
  * transaction. Returns the number of problems; *added and *skipped count. */
@@ -252,20 +289,22 @@ int cmd_index(int argc, char **argv)
         return argc < 2 ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
     }
     const char *sub = argv[1];
-    if (strcmp(sub, "build") && strcmp(sub, "add") && strcmp(sub, "info") &&
-        strcmp(sub, "remove")) {
+    const dd_command_spec *spec = NULL;
+    for (size_t i = 0; i < sizeof index_commands / sizeof index_commands[0]; i++)
+        if (!strcmp(index_commands[i].name + strlen("index "), sub))
+            spec = &index_commands[i];
+    if (!spec) {
         dd_error("index: '%s' is not build, add, info or remove", sub);
         fputs(index_usage, stderr);
         return DD_EXIT_ERROR;
     }
-    char name[32];
-    snprintf(name, sizeof name, "index %s", sub);
+    /* The options parser sees the subcommand as the command. */
     char **args = dd_malloc((size_t)argc * sizeof *args);
-    args[0] = name;
+    args[0] = (char *)spec->name;
     for (int i = 2; i < argc; i++)
         args[i - 1] = argv[i];
     dd_options o;
-    int status = dd_options_parse(&o, argc - 1, args);
+    int status = dd_options_parse(&o, spec, argc - 1, args);
     if (status < 0) {
         if (!strcmp(sub, "build")) {
             if (!o.output) {
@@ -274,9 +313,6 @@ int cmd_index(int argc, char **argv)
             } else {
                 status = index_write(o.output, true, &o, o.paths, o.npaths);
             }
-        } else if (o.output) {
-            dd_error("index %s: -o is an option of index build", sub);
-            status = DD_EXIT_ERROR;
         } else if (!strcmp(sub, "info")) {
             status = o.npaths == 1 ? index_info(o.paths[0])
                                    : (dd_error("index info: give one DIR.ddx"), DD_EXIT_ERROR);

@@ -25,12 +25,22 @@ static const struct command {
     { "help", cmd_help },
 };
 
+/* dedup help [COMMAND [SUBCOMMAND]]: what COMMAND --help prints. */
 static int cmd_help(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs(dd_usage_text, stdout);
-    return DD_EXIT_CLEAN;
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fputs(dd_usage_text, stdout);
+        return DD_EXIT_CLEAN;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) || commands[i].run == cmd_help)
+            continue;
+        char help[] = "--help";
+        char *args[] = {argv[1], argc > 2 ? argv[2] : help, help, NULL};
+        return commands[i].run(argc > 2 ? 3 : 2, args);
+    }
+    dd_error("help: '%s' is not a command. Try 'dedup --help'.", argv[1]);
+    return DD_EXIT_ERROR;
 }
 
 int main(int argc, char **argv)

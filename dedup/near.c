@@ -97,15 +97,15 @@ void dd_near_explain(FILE *out, const dd_near_params *p)
             sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
     fprintf(out, "rule: jaccard >= %.2f", p->threshold);
     if (p->containment > 0)
-        fprintf(out, ", or containment >= %.2f with at least %lu shingles in the smaller",
+        fprintf(out, ", or containment >= %.2f with at least %lu\n      shingles in the smaller",
                 p->containment, p->min_shingles);
     fprintf(out, "\n");
     fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
             p->bands * p->rows, p->num_perm);
     if (p->containment > 0)
         fprintf(out,
-                "candidate target: jaccard %.3f, the lowest of a pair with containment %.2f whose "
-                "sizes differ at most %.1fx\n",
+                "candidate target: jaccard %.3f, the lowest of a pair with\n"
+                "      containment %.2f whose sizes differ at most %.1fx\n",
                 t, p->containment, p->size_ratio);
     fprintf(out, "candidate probability:\n");
     const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 const char dd_usage_text[] =
-    "Usage: dedup COMMAND [OPTIONS] PATH...\n"
+    "Usage: dedup COMMAND [OPTION]... PATH...\n"
     "\n"
     "Find and remove duplicated text: near-duplicate documents (syndicated\n"
     "copies), paragraphs repeated inside a document or across documents, and\n"
@@ -24,148 +24,28 @@ const char dd_usage_text[] =
     "  clean PATH... -o DIR    write cleaned copies of the inputs under DIR\n"
     "  clean --in-place PATH...  clean the files themselves\n"
     "  filter [FILE...]        stream records from FILE... or standard input to\n"
-    "                          standard output, without the copies\n"    "  check PATH...           pre-commit check of the named files against each\n"
+    "                          standard output, without the copies\n"
+    "  check PATH...           pre-commit check of the named files against each\n"
     "                          other and the rest of their folders\n"
+    "  index build|add|info|remove  a persistent index of documents\n"
     "  keygen FILE             write a new secret key for --key-file\n"
-    "  help [COMMAND]          show help for a command\n"
+    "  help [COMMAND]          show the options of a command\n"
     "\n"
-    "PATH is a file, a directory (read recursively, in sorted order) or - for\n"
-    "standard input (scan only).\n"
+    "Run 'dedup COMMAND --help' for the options of a command; 'man dedup'\n"
+    "describes them all.\n"
     "\n"
-    "Options:\n"
-    "  -f, --format text|jsonl|tsv  report format for scan (default: text on a\n"
-    "                            terminal, jsonl otherwise); tsv prints\n"
-    "                            doc<TAB>cluster for every document\n"
-    "  -o, --output DIR          (clean) write the cleaned copies under DIR\n"
-    "      --in-place            (clean) replace each file that changes by its\n"
-    "                            cleaned content, atomically, keeping its mode,\n"
-    "                            owner and times; near-duplicate files stay\n"
-    "      --dry-run             (clean) write nothing; print what would change as\n"
-    "                            a unified diff and exit 1 if anything would\n"
-    "      --key-file FILE       derive every hash from the secret key in FILE\n"
-    "                            (dedup keygen; default $DEDUP_KEY_FILE), so that\n"
-    "                            texts cannot be crafted to collide without it\n"
-    "      --max-record MB       longest document (a file, or a record of filter)\n"
-    "                            accepted (default 256); memory stays within\n"
-    "                            about 10 times it\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
-    "\n"
-    "Paragraphs:\n"
-    "  -u, --unit line|block     a unit (paragraph) is a non-blank line (default),\n"
-    "                            or a run of non-blank lines between blank lines\n"
-    "  -w, --min-words N         report a run of repeated units only when it holds\n"
-    "                            at least N normalised words (default 4)\n"
-    "  -b, --boilerplate-df N    a unit found in at least N documents is\n"
-    "                            boilerplate (default 3, at least 2)\n"
-    "      --para-threshold T    units whose word 3-shingles have Jaccard or\n"
-    "                            containment >= T are near-repeats (default 0.8)\n"
-    "\n"
-    "Near-duplicate documents:\n"
-    "  -m, --method minhash|simhash  signatures to compare (default minhash)\n"
-    "  -t, --threshold J         near-duplicates have Jaccard >= J (default 0.8)\n"
-    "      --containment C       ... or containment of the smaller >= C (default\n"
-    "                            0.8; 0 turns this half of the rule off)\n"
-    "      --min-shingles N      ... when the smaller has >= N shingles (default 50)\n"
-    "      --size-ratio R        find containment pairs with probability >=\n"
-    "                            --recall when the larger has at most R times\n"
-    "                            the shingles of the smaller (default 2.5);\n"
-    "                            further apart, only the smaller joins the\n"
-    "                            larger's cluster, and pairs sharing a\n"
-    "                            paragraph are always compared\n"
-    "      --recall R            find a pair at the threshold with probability\n"
-    "                            >= R; sets the LSH bands (default 0.99)\n"
-    "  -k, --ngram K             words per shingle (default 5)\n"
-    "      --num-perm N          MinHash values per document (default 128)\n"
-    "      --bands B             LSH bands (default: chosen from --recall)\n"
-    "      --rows R              values per band (default: chosen from --recall)\n"
-    "      --hamming K           simhash: at most K differing bits (default 3)\n"
-    "      --keep first|longest  which copy represents a cluster (default first;\n"
-    "                            ties by input order)\n"
-    "      --no-near             look for exact and near repeats of paragraphs\n"
-    "                            only, not for near-duplicate documents\n"
-    "      --explain-params      print the LSH parameters and candidate\n"
-    "                            probabilities, then exit\n"
-    "      --verify exact|estimate  how MinHash candidates are verified: exact\n"
-    "                            (default) decides on the exact shingle sets,\n"
-    "                            recomputed from the documents for the pairs\n"
-    "                            whose estimate could pass; estimate decides on\n"
-    "                            the full signatures and the exact set sizes.\n"
-    "                            Shingle sets are never kept in memory.\n"
-    "\n"
-    "Filter (records in order; each is decided against the ones before it and\n"
-    "the first copy is kept; .gz and .zst input is read as such):\n"
-    "      --jsonl               one JSON object per line (the default when the\n"
-    "                            first record starts with '{')\n"
-    "      --lines               each line a document (the default otherwise)\n"
-    "  -z, --null                documents separated by NUL bytes\n"
-    "      --field PATH          JSONL: the text, a dotted path (default text)\n"
-    "      --id-field PATH       JSONL: the id (default: the record number)\n"
-    "      --annotate            keep every record and add a \"dedup\" member\n"
-    "                            saying what was found (JSONL)\n"
-    "      --no-clean-paragraphs keep repeated paragraphs inside kept records\n"
-    "      --on-error stop|skip|drop  a malformed record stops the run (default),\n"
-    "                            is written through unchanged, or is dropped\n"
-    "      --stats               print counts and speed on standard error\n"
-    "      --index DIR.ddx       also drop copies of the documents of this index\n"
-    "                            and remove paragraphs found in them\n"
-    "  With filter, --verify exact (the default) uses the shingle sets of the\n"
-    "  last 4096 records; older ones are compared on estimates.\n"
-    "\n"
-    "Check (findings in the named files only, as path:line: message):\n"
-    "      --baseline FILE       accepted findings: do not report them\n"
-    "      --write-baseline FILE  write every finding to FILE as accepted, exit 0\n"
-    "      --index DIR.ddx       compare with the documents of this index (dedup\n"
-    "                            index build) instead of the rest of the folders;\n"
-    "                            scan --index also reports what the documents\n"
-    "                            share with the index\n"
-    "\n"
-    "Index:\n"
-    "  index build PATH... -o DIR.ddx   a persistent index of the documents\n"
-    "  index add DIR.ddx PATH...        add or update documents (unchanged size\n"
-    "                                   and mtime: not read again)\n"
-    "  index info DIR.ddx               its settings and counts\n"
-    "  index remove DIR.ddx ID...       remove documents by id (their path)\n"
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
     "(scan, check; clean --dry-run: something would change), 2 usage or input\n"
     "error; 129 SIGHUP, 130 SIGINT, 143 SIGTERM: ended by that signal.\n";
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "dedup %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'dedup --help'.\n");
-    return DD_EXIT_ERROR;
-}
-
-/* Parses a number in [lo, hi] (lo excluded when open_lo). */
-static bool parse_fraction(const char *s, double lo, double hi, bool open_lo, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v != v || v > hi || v < lo || (open_lo && v == lo))
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Plain hashing, or keyed by --key-file, else by $DEDUP_KEY_FILE when it is
- * set and not empty. */
-static bool set_up_hashing(dd_options *o)
-{
-    o->hash = sh_hasher_plain(DD_SEED);
-    o->key_fingerprint[0] = '\0';
-    if (!o->key_file) {
-        const char *env = getenv("DEDUP_KEY_FILE");
-        if (env && *env)
-            o->key_file = env;
-    }
-    if (!o->key_file)
-        return true;
-    return dd_key_load(o->key_file, &o->hash, o->key_fingerprint);
-}
+/* ---- The options ---------------------------------------------------------
+ *
+ * Every option any command takes, once: its names, whether it takes a value,
+ * the id dd_options_parse switches on, and its --help text (one paragraph,
+ * wrapped when printed). */
 
 enum {
     OPT_CONTAINMENT = 256,
@@ -199,52 +79,300 @@ enum {
     OPT_INDEX,
 };
 
-int dd_options_parse(dd_options *o, int argc, char **argv)
+struct dd_option_spec {
+    const char *name; /* the long name, without -- */
+    int short_name;   /* its one letter, or 0 */
+    int has_arg;      /* no_argument or required_argument */
+    int id;           /* the short name, or one of OPT_* */
+    const char *synopsis;
+    const char *help;
+};
+
+#define OPTION(var, lname, sname, arg, ident, syn, text)                                         \
+    static const dd_option_spec var = {lname, sname, arg, ident, syn, text}
+
+OPTION(opt_unit, "unit", 'u', required_argument, 'u', "-u, --unit line|block",
+       "a unit (paragraph) is a non-blank line (default), or a run of non-blank lines between "
+       "blank lines");
+OPTION(opt_key_file, "key-file", 0, required_argument, OPT_KEY_FILE, "--key-file FILE",
+       "derive every hash from the secret key in FILE (dedup keygen; default $DEDUP_KEY_FILE), "
+       "so that texts cannot be crafted to collide without it");
+OPTION(opt_max_record, "max-record", 0, required_argument, OPT_MAX_RECORD, "--max-record MB",
+       "longest document (a file, or a record of filter) accepted (default 256); memory stays "
+       "within about 10 times it");
+OPTION(opt_min_words, "min-words", 'w', required_argument, 'w', "-w, --min-words N",
+       "report a run of repeated units only when it holds at least N normalised words "
+       "(default 4)");
+OPTION(opt_boilerplate_df, "boilerplate-df", 'b', required_argument, 'b',
+       "-b, --boilerplate-df N",
+       "a unit found in at least N documents is boilerplate (default 3, at least 2)");
+OPTION(opt_para_threshold, "para-threshold", 0, required_argument, OPT_PARA_THRESHOLD,
+       "--para-threshold T",
+       "units whose word 3-shingles have Jaccard or containment >= T are near-repeats "
+       "(default 0.8)");
+OPTION(opt_method, "method", 'm', required_argument, 'm', "-m, --method minhash|simhash",
+       "signatures to compare (default minhash; an index holds MinHash signatures)");
+OPTION(opt_threshold, "threshold", 't', required_argument, 't', "-t, --threshold J",
+       "near-duplicates have Jaccard >= J (default 0.8)");
+OPTION(opt_containment, "containment", 0, required_argument, OPT_CONTAINMENT,
+       "--containment C",
+       "... or containment of the smaller >= C (default 0.8; 0 turns this half of the rule "
+       "off)");
+OPTION(opt_size_ratio, "size-ratio", 0, required_argument, OPT_SIZE_RATIO, "--size-ratio R",
+       "find containment pairs with probability >= --recall when the larger has at most R "
+       "times the shingles of the smaller (default 2.5); further apart, only the smaller joins "
+       "the larger's cluster, and pairs sharing a paragraph are always compared");
+OPTION(opt_recall, "recall", 0, required_argument, OPT_RECALL, "--recall R",
+       "find a pair at the threshold with probability >= R; sets the LSH bands (default 0.99)");
+OPTION(opt_ngram, "ngram", 'k', required_argument, 'k', "-k, --ngram K",
+       "words per shingle (default 5)");
+OPTION(opt_num_perm, "num-perm", 0, required_argument, OPT_NUM_PERM, "--num-perm N",
+       "MinHash values per document (default 128)");
+OPTION(opt_bands, "bands", 0, required_argument, OPT_BANDS, "--bands B",
+       "LSH bands (default: chosen from --recall)");
+OPTION(opt_rows, "rows", 0, required_argument, OPT_ROWS, "--rows R",
+       "values per band (default: chosen from --recall)");
+OPTION(opt_min_shingles, "min-shingles", 0, required_argument, OPT_MIN_SHINGLES,
+       "--min-shingles N", "containment counts when the smaller has >= N shingles (default 50)");
+OPTION(opt_hamming, "hamming", 0, required_argument, OPT_HAMMING, "--hamming K",
+       "simhash: at most K differing bits (default 3)");
+OPTION(opt_keep, "keep", 0, required_argument, OPT_KEEP, "--keep first|longest",
+       "which copy represents a cluster (default first; ties by input order)");
+OPTION(opt_no_near, "no-near", 0, no_argument, OPT_NO_NEAR, "--no-near",
+       "look for exact and near repeats of paragraphs only, not for near-duplicate documents");
+OPTION(opt_explain, "explain-params", 0, no_argument, OPT_EXPLAIN, "--explain-params",
+       "print the LSH parameters and candidate probabilities, then exit");
+OPTION(opt_verify, "verify", 0, required_argument, OPT_VERIFY, "--verify exact|estimate",
+       "how MinHash candidates are verified: exact (default) decides on the exact shingle "
+       "sets, recomputed from the documents for the pairs whose estimate could pass; estimate "
+       "decides on the full signatures and the exact set sizes");
+OPTION(opt_format, "format", 'f', required_argument, 'f', "-f, --format text|jsonl|tsv",
+       "report format (default: text on a terminal, jsonl otherwise); tsv prints "
+       "doc<TAB>cluster for every document");
+OPTION(opt_output, "output", 'o', required_argument, 'o', "-o, --output DIR",
+       "write the cleaned copies under DIR");
+OPTION(opt_in_place, "in-place", 0, no_argument, OPT_IN_PLACE, "--in-place",
+       "replace each file that changes by its cleaned content, atomically, keeping its mode, "
+       "owner and times; near-duplicate files stay");
+OPTION(opt_dry_run, "dry-run", 0, no_argument, OPT_DRY_RUN, "--dry-run",
+       "write nothing; print what would change as a unified diff and exit 1 if anything would");
+OPTION(opt_jsonl, "jsonl", 0, no_argument, OPT_JSONL, "--jsonl",
+       "one JSON object per line (the default when the first record starts with '{')");
+OPTION(opt_lines, "lines", 0, no_argument, OPT_LINES, "--lines",
+       "each line a document (the default otherwise)");
+OPTION(opt_null, "null", 'z', no_argument, 'z', "-z, --null",
+       "documents separated by NUL bytes");
+OPTION(opt_field, "field", 0, required_argument, OPT_FIELD, "--field PATH",
+       "JSONL: the text, a dotted path (default text)");
+OPTION(opt_id_field, "id-field", 0, required_argument, OPT_ID_FIELD, "--id-field PATH",
+       "JSONL: the id (default: the record number)");
+OPTION(opt_annotate, "annotate", 0, no_argument, OPT_ANNOTATE, "--annotate",
+       "keep every record and add a \"dedup\" member saying what was found (JSONL)");
+OPTION(opt_clean_paragraphs, "clean-paragraphs", 0, no_argument, OPT_CLEAN_PARAGRAPHS,
+       "--clean-paragraphs", "remove repeated paragraphs inside kept records (the default)");
+OPTION(opt_no_clean_paragraphs, "no-clean-paragraphs", 0, no_argument,
+       OPT_NO_CLEAN_PARAGRAPHS, "--no-clean-paragraphs",
+       "keep repeated paragraphs inside kept records");
+OPTION(opt_on_error, "on-error", 0, required_argument, OPT_ON_ERROR, "--on-error stop|skip|drop",
+       "a malformed record stops the run (default), is written through unchanged, or is "
+       "dropped");
+OPTION(opt_stats, "stats", 0, no_argument, OPT_STATS, "--stats",
+       "print counts and speed on standard error");
+OPTION(opt_baseline, "baseline", 0, required_argument, OPT_BASELINE, "--baseline FILE",
+       "accepted findings: do not report them");
+OPTION(opt_write_baseline, "write-baseline", 0, required_argument, OPT_WRITE_BASELINE,
+       "--write-baseline FILE", "write every finding to FILE as accepted, exit 0");
+OPTION(opt_index, "index", 0, required_argument, OPT_INDEX, "--index DIR.ddx",
+       "compare with the documents of this index (dedup index build): scan also reports what "
+       "the documents share with it, check compares the named files with it instead of the "
+       "rest of their folders, filter also drops copies of its documents and removes "
+       "paragraphs found in them");
+OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DIR.ddx",
+       "the index to create (a folder that must not exist)");
+OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
+OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
+       "show the version and exit");
+
+#define GROUP(var, text, ...)                                                                   \
+    static const dd_option_spec *const var##_options[] = {__VA_ARGS__, NULL};                  \
+    const dd_option_group var = {text, var##_options}
+
+GROUP(dd_group_common, "Reading and hashing", &opt_unit, &opt_max_record, &opt_key_file);
+GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df,
+      &opt_para_threshold);
+GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
+      &opt_containment, &opt_size_ratio, &opt_recall, &opt_bands, &opt_rows);
+GROUP(dd_group_near, "Near-duplicate documents", &opt_min_shingles, &opt_keep, &opt_hamming,
+      &opt_no_near, &opt_verify, &opt_explain);
+GROUP(dd_group_index, "Index", &opt_index);
+GROUP(dd_group_help, "Help", &opt_help, &opt_version);
+GROUP(dd_group_scan, "Report", &opt_format);
+GROUP(dd_group_clean, "Cleaning", &opt_output, &opt_in_place, &opt_dry_run);
+GROUP(dd_group_filter, "Streams", &opt_jsonl, &opt_lines, &opt_null, &opt_field, &opt_id_field,
+      &opt_annotate, &opt_clean_paragraphs, &opt_no_clean_paragraphs, &opt_on_error,
+      &opt_stats);
+GROUP(dd_group_check, "Pre-commit check", &opt_baseline, &opt_write_baseline);
+GROUP(dd_group_index_build, "Index build", &opt_index_output);
+
+/* Every group, for naming the commands that take an option another does not. */
+static const dd_option_group *const all_groups[] = {
+    &dd_group_common, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_index,  &dd_group_help,       &dd_group_scan,       &dd_group_clean,
+    &dd_group_filter, &dd_group_check,      &dd_group_index_build,
+};
+
+/* ---- --help -------------------------------------------------------------- */
+
+enum { HELP_TEXT_COLUMN = 28, HELP_WIDTH = 79 };
+
+/* Writes text from column HELP_TEXT_COLUMN, wrapped at HELP_WIDTH; the first
+ * line goes on from column `at` (a new line when at is past the column). */
+static void write_wrapped(FILE *out, const char *text, size_t at)
 {
-    static const struct option longopts[] = {
-        {"method", required_argument, NULL, 'm'},
-        {"threshold", required_argument, NULL, 't'},
-        {"containment", required_argument, NULL, OPT_CONTAINMENT},
-        {"min-shingles", required_argument, NULL, OPT_MIN_SHINGLES},
-        {"recall", required_argument, NULL, OPT_RECALL},
-        {"size-ratio", required_argument, NULL, OPT_SIZE_RATIO},
-        {"ngram", required_argument, NULL, 'k'},
-        {"num-perm", required_argument, NULL, OPT_NUM_PERM},
-        {"bands", required_argument, NULL, OPT_BANDS},
-        {"rows", required_argument, NULL, OPT_ROWS},
-        {"hamming", required_argument, NULL, OPT_HAMMING},
-        {"keep", required_argument, NULL, OPT_KEEP},
-        {"no-near", no_argument, NULL, OPT_NO_NEAR},
-        {"explain-params", no_argument, NULL, OPT_EXPLAIN},
-        {"para-threshold", required_argument, NULL, OPT_PARA_THRESHOLD},
-        {"verify", required_argument, NULL, OPT_VERIFY},
-        {"jsonl", no_argument, NULL, OPT_JSONL},
-        {"lines", no_argument, NULL, OPT_LINES},
-        {"null", no_argument, NULL, 'z'},
-        {"field", required_argument, NULL, OPT_FIELD},
-        {"id-field", required_argument, NULL, OPT_ID_FIELD},
-        {"annotate", no_argument, NULL, OPT_ANNOTATE},
-        {"clean-paragraphs", no_argument, NULL, OPT_CLEAN_PARAGRAPHS},
-        {"no-clean-paragraphs", no_argument, NULL, OPT_NO_CLEAN_PARAGRAPHS},
-        {"on-error", required_argument, NULL, OPT_ON_ERROR},
-        {"max-record", required_argument, NULL, OPT_MAX_RECORD},
-        {"stats", no_argument, NULL, OPT_STATS},
-        {"baseline", required_argument, NULL, OPT_BASELINE},
-        {"write-baseline", required_argument, NULL, OPT_WRITE_BASELINE},
-        {"index", required_argument, NULL, OPT_INDEX},
-        {"key-file", required_argument, NULL, OPT_KEY_FILE},
-        {"in-place", no_argument, NULL, OPT_IN_PLACE},
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"unit", required_argument, NULL, 'u'},
-        {"min-words", required_argument, NULL, 'w'},
-        {"boilerplate-df", required_argument, NULL, 'b'},
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *cmd = argv[0];
+    if (at > HELP_TEXT_COLUMN - 2) {
+        fputc('\n', out);
+        at = 0;
+    }
+    fprintf(out, "%*s", (int)(HELP_TEXT_COLUMN - at), "");
+    size_t col = HELP_TEXT_COLUMN;
+    bool first_word = true;
+    while (*text) {
+        size_t len = strcspn(text, " ");
+        if (!first_word && col + 1 + len > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_TEXT_COLUMN, "");
+            col = HELP_TEXT_COLUMN;
+        } else if (!first_word) {
+            fputc(' ', out);
+            col++;
+        }
+        fwrite(text, 1, len, out);
+        col += len;
+        first_word = false;
+        text += len;
+        text += strspn(text, " ");
+    }
+    fputc('\n', out);
+}
+
+void dd_command_help(FILE *out, const dd_command_spec *cmd)
+{
+    fputs(cmd->usage, out);
+    for (const dd_option_group *const *g = cmd->groups; *g; g++) {
+        fprintf(out, "\n%s:\n", (*g)->title);
+        for (const dd_option_spec *const *s = (*g)->options; *s; s++) {
+            /* Long-only options line up with the long names of the others. */
+            const char *indent = (*s)->short_name ? "  " : "      ";
+            fprintf(out, "%s%s", indent, (*s)->synopsis);
+            write_wrapped(out, (*s)->help, strlen(indent) + strlen((*s)->synopsis));
+        }
+    }
+    fprintf(out, "\nExit status: %s\n", cmd->exit_status);
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "dedup %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'dedup %s --help'.\n", cmd);
+    return DD_EXIT_ERROR;
+}
+
+/* The option of any command that argv names ("--format", "--form=x", "-f",
+ * "-qf"), or NULL. */
+static const dd_option_spec *find_any_option(const char *arg)
+{
+    for (size_t g = 0; g < sizeof all_groups / sizeof all_groups[0]; g++)
+        for (const dd_option_spec *const *s = all_groups[g]->options; *s; s++) {
+            if (arg[0] == '-' && arg[1] == '-') {
+                size_t len = strcspn(arg + 2, "=");
+                if (len > 0 && !strncmp((*s)->name, arg + 2, len))
+                    return *s;
+            } else if (arg[0] == '-' && (*s)->short_name && arg[1] == (*s)->short_name) {
+                return *s;
+            }
+        }
+    return NULL;
+}
+
+/* The getopt tables of a command: the long options and the short ones
+ * ("u:w:..."), from its groups. Returns false when there is no room (a
+ * programming error: the tables below are large enough for every group). */
+enum { MAX_OPTIONS = 64 };
+static bool command_getopt_tables(const dd_command_spec *cmd, struct option *longopts,
+                                  char *shortopts, size_t shortopts_size)
+{
+    size_t n = 0, ns = 0;
+    shortopts[ns++] = ':'; /* a missing value is ':', not '?' */
+    for (const dd_option_group *const *g = cmd->groups; *g; g++)
+        for (const dd_option_spec *const *s = (*g)->options; *s; s++) {
+            if (n + 1 >= MAX_OPTIONS || ns + 3 >= shortopts_size)
+                return false;
+            longopts[n++] = (struct option){(*s)->name, (*s)->has_arg, NULL, (*s)->id};
+            if ((*s)->short_name) {
+                shortopts[ns++] = (char)(*s)->short_name;
+                if ((*s)->has_arg == required_argument)
+                    shortopts[ns++] = ':';
+            }
+        }
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    shortopts[ns] = '\0';
+    return true;
+}
+
+/* The usage error for arg, an option that cmd does not take: another
+ * command's option is named as such. */
+static int not_an_option(const dd_command_spec *cmd, const char *arg)
+{
+    const dd_option_spec *other = find_any_option(arg);
+    if (other) {
+        if (arg[1] == '-')
+            fprintf(stderr, "dedup %s: --%s is not an option of %s\n", cmd->name, other->name,
+                    cmd->name);
+        else
+            fprintf(stderr, "dedup %s: -%c (--%s) is not an option of %s\n", cmd->name, arg[1],
+                    other->name, cmd->name);
+        fprintf(stderr, "Try 'dedup %s --help'.\n", cmd->name);
+        return DD_EXIT_ERROR;
+    }
+    return usage_error(cmd->name, "unknown option '%s'", arg);
+}
+
+static bool parse_fraction(const char *s, double lo, double hi, bool open_lo, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v != v || v > hi || v < lo || (open_lo && v == lo))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Plain hashing, or keyed by --key-file, else by $DEDUP_KEY_FILE when it is
+ * set and not empty. */
+static bool set_up_hashing(dd_options *o)
+{
+    o->hash = sh_hasher_plain(DD_SEED);
+    o->key_fingerprint[0] = '\0';
+    if (!o->key_file) {
+        const char *env = getenv("DEDUP_KEY_FILE");
+        if (env && *env)
+            o->key_file = env;
+    }
+    if (!o->key_file)
+        return true;
+    return dd_key_load(o->key_file, &o->hash, o->key_fingerprint);
+}
+
+int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char **argv)
+{
+    struct option longopts[MAX_OPTIONS];
+    char shortopts[2 * MAX_OPTIONS + 2];
+    if (!command_getopt_tables(spec, longopts, shortopts, sizeof shortopts)) {
+        dd_error("%s: too many options for the option tables", spec->name);
+        return DD_EXIT_ERROR;
+    }
+    const char *cmd = spec->name;
     memset(o, 0, sizeof *o);
     o->unit = DD_UNIT_LINE;
     o->min_words = 4;
@@ -259,7 +387,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:m:t:k:zhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case OPT_JSONL:
         case OPT_LINES:
@@ -267,25 +395,19 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             o->input_format = c == OPT_JSONL ? DD_INPUT_JSONL
                               : c == OPT_LINES ? DD_INPUT_LINES
                                                : DD_INPUT_NUL;
-            o->filter_option = c == OPT_JSONL ? "--jsonl" : c == OPT_LINES ? "--lines" : "-z";
             break;
         case OPT_FIELD:
             o->field = optarg;
-            o->filter_option = "--field";
             break;
         case OPT_ID_FIELD:
             o->id_field = optarg;
-            o->filter_option = "--id-field";
             break;
         case OPT_ANNOTATE:
             o->annotate = true;
-            o->filter_option = "--annotate";
             break;
         case OPT_CLEAN_PARAGRAPHS:
         case OPT_NO_CLEAN_PARAGRAPHS:
             o->clean_paragraphs = c == OPT_CLEAN_PARAGRAPHS;
-            o->filter_option = c == OPT_CLEAN_PARAGRAPHS ? "--clean-paragraphs"
-                                                         : "--no-clean-paragraphs";
             break;
         case OPT_ON_ERROR:
             if (!strcmp(optarg, "stop"))
@@ -296,7 +418,6 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
                 o->on_error = DD_ON_ERROR_DROP;
             else
                 return usage_error(cmd, "--on-error: '%s' is not stop, skip or drop", optarg);
-            o->filter_option = "--on-error";
             break;
         case OPT_MAX_RECORD:
             if (!dd_parse_uint(optarg, 1, 1u << 20, &o->max_record_mb))
@@ -305,25 +426,20 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             break;
         case OPT_STATS:
             o->stats = true;
-            o->filter_option = "--stats";
             break;
         case OPT_BASELINE:
             o->baseline = optarg;
-            o->check_option = "--baseline";
             break;
         case OPT_WRITE_BASELINE:
             o->write_baseline = optarg;
-            o->check_option = "--write-baseline";
             break;
         case OPT_INDEX: o->index = optarg; break;
         case OPT_KEY_FILE: o->key_file = optarg; break;
         case OPT_IN_PLACE:
             o->in_place = true;
-            o->clean_option = "--in-place";
             break;
         case OPT_DRY_RUN:
             o->dry_run = true;
-            o->clean_option = "--dry-run";
             break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
@@ -426,10 +542,15 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
                 return usage_error(cmd, "--format: '%s' is not text, jsonl or tsv", optarg);
             break;
         case 'o': o->output = optarg; break;
-        case 'h': fputs(dd_usage_text, stdout); return DD_EXIT_CLEAN;
+        case 'h': dd_command_help(stdout, spec); return DD_EXIT_CLEAN;
         case 'V': printf("dedup %s\n", SH_VERSION); return DD_EXIT_CLEAN;
         case ':': return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        default: {
+            /* getopt names an unknown short option in optopt, a long one
+             * by leaving it in argv[optind - 1]. */
+            char short_form[3] = {'-', (char)optopt, '\0'};
+            return not_an_option(spec, optopt ? short_form : argv[optind - 1]);
+        }
         }
     }
     if (!dd_near_params_check(n))
@@ -438,14 +559,6 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     o->npaths = (size_t)(argc - optind);
     if (o->explain_params)
         return -1;
-    if (strcmp(cmd, "filter") && o->filter_option)
-        return usage_error(cmd, "%s is an option of filter", o->filter_option);
-    if (strcmp(cmd, "clean") && o->clean_option)
-        return usage_error(cmd, "%s is an option of clean", o->clean_option);
-    if (strcmp(cmd, "check") && o->check_option)
-        return usage_error(cmd, "%s is an option of check", o->check_option);
-    if (o->index && !strcmp(cmd, "clean"))
-        return usage_error(cmd, "%s", "--index is an option of scan, check and filter");
     if (o->npaths == 0 && strcmp(cmd, "filter"))
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return set_up_hashing(o) ? -1 : DD_EXIT_ERROR;

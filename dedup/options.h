@@ -1,5 +1,11 @@
 /*
- * options.h - the command line of scan, clean, filter and check.
+ * options.h - the command line of every command that reads documents: scan,
+ * clean, filter, check and index build/add.
+ *
+ * Each command owns its usage text and the list of option groups it takes
+ * (a dd_command_spec, in its own file); the groups and the options in them
+ * are defined once, here and in options.c. A command's --help is made from
+ * its spec, and an option it does not take is refused.
  */
 #ifndef DD_OPTIONS_H
 #define DD_OPTIONS_H
@@ -10,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum dd_format { DD_FORMAT_TEXT, DD_FORMAT_JSONL, DD_FORMAT_TSV } dd_format;
 
@@ -33,7 +40,6 @@ typedef struct dd_options {
     const char *output; /* clean: -o DIR */
     bool in_place;      /* clean: --in-place */
     bool dry_run;       /* clean: --dry-run */
-    const char *clean_option; /* the first of those two given */
     /* filter: */
     dd_input_format input_format;
     const char *field;    /* dotted path of the text (default "text") */
@@ -43,13 +49,10 @@ typedef struct dd_options {
     bool stats;
     dd_on_error on_error;
     unsigned long max_record_mb;
-    /* the first filter option given, for scan and clean to refuse it */
-    const char *filter_option;
     /* check: */
     const char *baseline;       /* accepted findings */
     const char *write_baseline; /* write the findings there and exit 0 */
     const char *index;          /* --index DIR.ddx */
-    const char *check_option;   /* the first check option given */
     /* hashing: plain with DD_SEED, or keyed by --key-file / DEDUP_KEY_FILE */
     const char *key_file;                         /* NULL: none */
     sh_hasher hash;                               /* how every text is hashed */
@@ -58,12 +61,49 @@ typedef struct dd_options {
     size_t npaths;
 } dd_options;
 
-/* The text of dedup --help. */
+/* The text of dedup --help: the commands, not their options. */
 extern const char dd_usage_text[];
 
-/* Parses argv (argv[0] is the command name) into o. Returns -1 to go on, or
- * the status to exit with (0 after --help or --version, 2 after a usage
- * error, reported on stderr). */
-int dd_options_parse(dd_options *o, int argc, char **argv);
+/* A group of options, as --help and the man page's OPTIONS section show it:
+ * a title and the options, each known to dd_options_parse. */
+typedef struct dd_option_spec dd_option_spec;
+typedef struct dd_option_group {
+    const char *title;
+    const dd_option_spec *const *options; /* NULL-terminated */
+} dd_option_group;
+
+/* The groups that commands share. */
+extern const dd_option_group dd_group_common;     /* reading and hashing: every reader */
+extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
+extern const dd_option_group dd_group_signatures; /* what an index records too */
+extern const dd_option_group dd_group_near;       /* near-duplicate decisions */
+extern const dd_option_group dd_group_index;      /* --index DIR.ddx */
+extern const dd_option_group dd_group_help;       /* -h, -V: every command */
+/* The groups of one command each. */
+extern const dd_option_group dd_group_scan;
+extern const dd_option_group dd_group_clean;
+extern const dd_option_group dd_group_filter;
+extern const dd_option_group dd_group_check;
+extern const dd_option_group dd_group_index_build;
+
+/* What a command is, for its --help and for dd_options_parse: its name as
+ * the user types it ("scan", "index build"), the usage text that opens its
+ * help (synopsis, what it does; ends with a newline), the groups of options
+ * it takes (NULL-terminated) and the exit statuses it gives. */
+typedef struct dd_command_spec {
+    const char *name;
+    const char *usage;
+    const dd_option_group *const *groups;
+    const char *exit_status;
+} dd_command_spec;
+
+/* Writes the --help text of the command to out. */
+void dd_command_help(FILE *out, const dd_command_spec *cmd);
+
+/* Parses argv (argv[0] is the command's first word) into o, taking only the
+ * options of cmd; another command's option is refused, named. Returns -1 to
+ * go on, or the status to exit with (0 after --help or --version, 2 after a
+ * usage error, reported on stderr). */
+int dd_options_parse(dd_options *o, const dd_command_spec *cmd, int argc, char **argv);
 
 #endif

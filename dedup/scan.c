@@ -97,16 +97,29 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
     return ok && fflush(stdout) == 0;
 }
 
+static const char scan_usage[] =
+    "Usage: dedup scan [OPTION]... PATH...\n"
+    "\n"
+    "Report near-duplicate documents, paragraphs repeated inside a document or\n"
+    "across documents, and boilerplate. PATH is a file, a directory (read\n"
+    "recursively, in sorted order) or - for standard input.\n";
+
+static const dd_option_group *const scan_groups[] = {
+    &dd_group_scan,       &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,       &dd_group_common, &dd_group_help,       NULL,
+};
+
+static const dd_command_spec scan_command = {
+    "scan", scan_usage, scan_groups,
+    "0 nothing found, 1 duplicates found, 2 usage or input error.",
+};
+
 int cmd_scan(int argc, char **argv)
 {
     dd_options o;
-    int status = dd_options_parse(&o, argc, argv);
+    int status = dd_options_parse(&o, &scan_command, argc, argv);
     if (status >= 0)
         return status;
-    if (o.output) {
-        dd_error("scan: -o/--output is an option of clean");
-        return DD_EXIT_ERROR;
-    }
     if (o.explain_params) {
         dd_near_explain(stdout, &o.near);
         return DD_EXIT_CLEAN;

@@ -3,14 +3,22 @@
 # against the programs:
 #   (a) each page is plain ASCII and formats without a single groff warning
 #       (and, when man(1) is installed, `man -l` renders it without one);
-#   (b) every option that --help prints (dedup --help, dedup scan --help,
-#       dedup clean --help; shingle --help) is documented in the page;
+#   (b) for every command of dedup, the options its --help lists are exactly
+#       those of the page's OPTIONS subsections that name the command
+#       (".SS "Paragraphs (scan, clean, check, filter)""), both ways; `dedup
+#       help CMD` prints the same as `dedup CMD --help`; and the command
+#       refuses, with exit 2, every option of the others that it does not
+#       take. For shingle: every option of --help is in its page;
 #   (c) every command that `dedup --help` lists is in the COMMANDS section;
 #   (d) every exit status that --help, or the page's own text, mentions is
 #       an entry of the page's EXIT STATUS section, and every entry of that
-#       section is a status that --help mentions.
-# One ok/not ok line per page, option, command and status, so that a
-# failure names what is missing.
+#       section is a status that --help mentions;
+#   (e) the examples of dedup.1's EXAMPLES section run, one after the other
+#       in one folder holding corpus/ (the seeds and their variants): every
+#       dedup they run exits 0 or 1, and an example written as a transcript
+#       ("$ command" then its output) prints exactly that output.
+# One ok/not ok line per page, option, command, status and example, so that
+# a failure names what is missing.
 # The loops below split command output into words on purpose.
 # shellcheck disable=SC2013
 # shellcheck source=tests/e2e/lib.sh
@@ -144,6 +152,141 @@ check_options() {
     else not_ok "--help names options for $name" "no options found in: $(head -c 600 "$help")"; fi
 }
 
+# help_options HELPFILE: the options a command's --help lists as its own,
+# from the synopsis lines of its groups ("  -u, --unit line|block  ...",
+# "      --recall R  ..."), not from the prose.
+help_options() {
+    grep -E -- '^  (-[A-Za-z0-9], --|    --)[A-Za-z0-9]' "$1" |
+        sed -E 's/^ +//; s/  .*//' |
+        grep -oE -- '(^|[ ,])--?[A-Za-z0-9][A-Za-z0-9-]*' | sed -E 's/^[ ,]*//' | sort -u
+}
+
+# page_options_of PAGETEXT CMD: the options of the OPTIONS subsections whose
+# title names CMD in its parenthesised list of commands.
+page_options_of() {
+    section "$1" OPTIONS | awk -v cmd="$2" '
+        /^\.SS/ {
+            on = 0
+            if (match($0, /\(.*\)/)) {
+                n = split(substr($0, RSTART + 1, RLENGTH - 2), c, /, */)
+                for (i = 1; i <= n; i++) if (c[i] == cmd) on = 1
+            }
+            next
+        }
+        /^\.T[PQ]([ \t]|$)/ { tag = 1; next }
+        tag { tag = 0; if (on) print }' |
+        grep -oE -- '(^|[^A-Za-z0-9-])--?[A-Za-z0-9][A-Za-z0-9-]*' |
+        sed -E 's/^[^-]//' | sort -u
+}
+
+# check_command_options PAGETEXT CMD...: (b) for one command of dedup.
+check_command_options() {
+    local text=$1 opt
+    shift
+    local cmd="$*" f=$T/help.${*// /_}
+    get_help "dedup $cmd --help" "$f" "$DEDUP" "$@" --help || return
+    "$DEDUP" help "$@" >"$f.help" 2>&1
+    if cmp -s "$f" "$f.help"; then ok "dedup help $cmd prints dedup $cmd --help"
+    else not_ok "dedup help $cmd prints dedup $cmd --help" "$(diff "$f" "$f.help" | head -20)"; fi
+    help_options "$f" >"$f.opts"
+    page_options_of "$text" "$cmd" >"$f.page"
+    if [ -s "$f.opts" ]; then ok "dedup $cmd --help lists options"
+    else not_ok "dedup $cmd --help lists options" "none in: $(head -c 600 "$f")"; fi
+    for opt in $(comm -23 "$f.opts" "$f.page"); do
+        not_ok "dedup.1 documents $opt for $cmd" \
+            "$cmd --help lists $opt; no OPTIONS subsection naming $cmd has it"
+    done
+    for opt in $(comm -13 "$f.opts" "$f.page"); do
+        not_ok "dedup $cmd --help lists $opt" \
+            "dedup.1 gives $opt to $cmd; $cmd --help does not list it"
+    done
+    for opt in $(comm -12 "$f.opts" "$f.page"); do
+        ok "dedup.1 and dedup $cmd --help agree on $opt"
+    done
+    cat "$f.opts" >>"$T/all.opts"
+}
+
+# check_refused CMD...: (b) every option of another command that CMD does
+# not take is refused: exit 2 and "OPT is not an option of CMD".
+check_refused() {
+    local cmd="$*" f=$T/help.${*// /_} opt n=0 bad=""
+    for opt in $(sort -u "$T/all.opts" | comm -23 - "$f.opts"); do
+        n=$((n + 1))
+        "$DEDUP" "$@" "$opt" x >/dev/null 2>"$T/refused.err"
+        local st=$?
+        if [ "$st" != 2 ] || ! grep -q -- "is not an option of $cmd" "$T/refused.err"; then
+            bad="$bad $opt (exit $st: $(head -c 200 "$T/refused.err"))"
+        fi
+    done
+    if [ -z "$bad" ]; then ok "dedup $cmd refuses the $n options of other commands"
+    else not_ok "dedup $cmd refuses the $n options of other commands" "accepted:$bad"; fi
+}
+
+# run_examples PAGE: (e).
+run_examples() {
+    local page=$1 ex=$T/examples work=$T/examples/work shim=$T/examples/bin b
+    mkdir -p "$work/corpus" "$work/one" "$work/two" "$shim"
+    cp "$FIXTURES"/seeds/*.txt "$work/corpus/"
+    cp "$FIXTURES"/variants/*.txt "$work/corpus/"
+    cp "$FIXTURES/seeds/002_0b6d1692144c6f75.txt" "$work/notes.txt"
+    cp "$FIXTURES/seeds/000_bd77016b1ff7f277.txt" "$work/one/x.txt"
+    cp "$FIXTURES/variants/000_syndicated.txt" "$work/two/y.txt"
+    # dedup, as the examples call it, logs each run's exit status.
+    printf '#!/bin/sh\n"%s" "$@"\nst=$?\necho "$st dedup $*" >>"%s"\nexit $st\n' \
+        "$DEDUP" "$ex/runs" >"$shim/dedup"
+    chmod +x "$shim/dedup"
+    # Each .nf/.fi block of EXAMPLES, unescaped, in ex/N.
+    awk -v dir="$ex" '
+        /^\.SH/ { on = ($0 ~ /^\.SH[ \t]+"?EXAMPLES/); next }
+        on && /^\.nf/ { n++; b = 1; next }
+        on && /^\.fi/ { b = 0; next }
+        on && b { print > (dir "/" n) }' "$page"
+    local nblocks
+    nblocks=$(find "$ex" -maxdepth 1 -name '[0-9]*' | wc -l)
+    if [ "$nblocks" -gt 0 ]; then ok "dedup.1 EXAMPLES has $nblocks examples"
+    else not_ok "dedup.1 EXAMPLES has examples"; fi
+    for b in $(seq 1 "$nblocks"); do
+        sed -i -e 's/\\-/-/g' -e "s/\\\\(aq/'/g" "$ex/$b"
+        local first name tool missing=""
+        first=$(head -1 "$ex/$b")
+        name="dedup.1 example $b ($first)"
+        for tool in pdftotext jq; do
+            grep -qw "$tool" "$ex/$b" && ! command -v "$tool" >/dev/null && missing=$tool
+        done
+        if [ -n "$missing" ]; then
+            ok "$name # SKIP $missing is not installed"
+            continue
+        fi
+        : >"$ex/runs"
+        if [ "${first#\$ }" != "$first" ]; then
+            # A transcript: each "$ command" and the lines after it, its output.
+            awk -v dir="$ex" -v b="$b" '
+                /^\$ / { n++; print substr($0, 3) > (dir "/" b ".cmd" n); next }
+                { print > (dir "/" b ".out" n) }' "$ex/$b"
+            local k=1 bad=""
+            while [ -f "$ex/$b.cmd$k" ]; do
+                touch "$ex/$b.out$k"
+                (cd "$work" && PATH=$shim:$PATH bash "$ex/$b.cmd$k") >"$ex/$b.got$k" 2>"$ex/err"
+                cmp -s "$ex/$b.out$k" "$ex/$b.got$k" ||
+                    bad="$bad$(diff -u "$ex/$b.out$k" "$ex/$b.got$k" | head -20)"
+                k=$((k + 1))
+            done
+            if [ -z "$bad" ]; then ok "$name prints what the page shows"
+            else not_ok "$name prints what the page shows" "$bad"; fi
+        else
+            (cd "$work" && PATH=$shim:$PATH bash "$ex/$b") >"$ex/out" 2>"$ex/err"
+        fi
+        if [ ! -s "$ex/runs" ] && grep -qw dedup "$ex/$b"; then
+            not_ok "$name runs dedup" "no dedup ran; stderr: $(head -c 400 "$ex/err")"
+        elif awk '$1 > 1 { bad = 1 } END { exit !bad }' "$ex/runs"; then
+            not_ok "$name: every dedup exits 0 or 1" \
+                "$(cat "$ex/runs"); stderr: $(head -c 600 "$ex/err")"
+        else
+            ok "$name: every dedup exits 0 or 1"
+        fi
+    done
+}
+
 # check_commands PAGETEXT NAME HELPFILE: (c).
 check_commands() {
     local text=$1 name=$2 help=$3 cmd n=0
@@ -201,16 +344,21 @@ if [ -f "$page" ]; then
     ok "dedup.1 exists"
     check_format "$page"
     page_text "$page" >"$T/dedup.txt"
-    : >"$T/dedup.help"
-    get_help "dedup --help" "$T/dedup.main.help" "$DEDUP" --help &&
-        cat "$T/dedup.main.help" >>"$T/dedup.help"
-    for cmd in scan clean; do
-        get_help "dedup $cmd --help" "$T/dedup.$cmd.help" "$DEDUP" "$cmd" --help &&
-            cat "$T/dedup.$cmd.help" >>"$T/dedup.help"
+    get_help "dedup --help" "$T/dedup.main.help" "$DEDUP" --help
+    : >"$T/all.opts"
+    commands=(scan clean check filter "index build" "index add" "index info" "index remove")
+    for cmd in "${commands[@]}"; do
+        # shellcheck disable=SC2086
+        check_command_options "$T/dedup.txt" $cmd
     done
-    check_options "$T/dedup.txt" dedup.1 "$T/dedup.help"
+    for cmd in "${commands[@]}"; do
+        # shellcheck disable=SC2086
+        check_refused $cmd
+    done
+    cat "$T/dedup.main.help" "$T"/help.* >"$T/dedup.help"
     check_commands "$T/dedup.txt" dedup.1 "$T/dedup.main.help"
     check_statuses "$T/dedup.txt" dedup.1 "$T/dedup.help"
+    run_examples "$page"
 else
     not_ok "dedup.1 exists" "no file $page"
 fi
