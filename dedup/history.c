@@ -17,16 +17,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A paragraph seen in a kept record. */
+/* A paragraph seen in a kept record. Paragraphs are numbered in the order
+ * they are first seen, and keep their number: the table that finds them by
+ * key moves its entries when it grows, so nothing holds on to a slot. */
 typedef struct para {
-    sh_key key;
-    uint64_t first_rec;        /* where it was first seen */
+    uint64_t first_rec; /* where it was first seen */
+    uint64_t last_rec;  /* the last record counted in docs */
     uint32_t first_unit;
     uint32_t first_line, last_line;
-    uint32_t docs;             /* kept records holding it; 0: empty slot */
-    uint64_t last_rec;         /* the last record counted in docs */
+    uint32_t docs; /* kept records holding it */
     uint32_t words;
 } para;
+
+/* A slot of the table from exact keys to paragraphs. */
+typedef struct para_slot {
+    sh_key key;
+    size_t para1; /* 1 + the paragraph's number; 0: an empty slot */
+} para_slot;
 
 /* A kept record's sorted shingle set, while it is in the window. */
 typedef struct window_set {
@@ -39,7 +46,7 @@ typedef struct window_set {
 /* An occurrence, in the current record, of a paragraph seen before. */
 typedef struct occurrence {
     uint32_t unit;
-    size_t para; /* slot in the table */
+    size_t para; /* the paragraph's number */
 } occurrence;
 
 struct dd_history {
@@ -50,8 +57,10 @@ struct dd_history {
     size_t window_bytes;
     uint64_t *sort_tmp;
     size_t sort_tmp_cap;
-    para *paras;
-    size_t nslots, used;
+    para *paras; /* by number */
+    size_t nparas, paras_cap;
+    para_slot *slots; /* at most half full */
+    size_t nslots;
     uint64_t salt; /* dd_table_salt() */
     occurrence *occ;
     size_t occ_cap;
@@ -114,26 +123,25 @@ static bool window_load(void *ctx, uint32_t rec, uint64_t **set, size_t *cap, si
 
 /* ------------------------------------------------------ the paragraph table */
 
-static size_t para_slot(const dd_history *h, sh_key key)
+/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
+static size_t find_slot(const para_slot *slots, size_t nslots, uint64_t salt, sh_key key)
 {
-    size_t mask = h->nslots - 1, i = dd_table_home(key.lo, h->salt, mask);
-    while (h->paras[i].docs && !sh_key_equal(h->paras[i].key, key))
+    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
+    while (slots[i].para1 && !sh_key_equal(slots[i].key, key))
         i = (i + 1) & mask;
     return i;
 }
 
-static void para_grow(dd_history *h)
+static void grow_slots(dd_history *h)
 {
     size_t n = h->nslots * 2;
-    para *big = dd_zalloc_touched(n, sizeof *big);
-    para *old = h->paras;
-    size_t old_n = h->nslots;
-    h->paras = big;
+    para_slot *slots = dd_zalloc_touched(n, sizeof *slots);
+    for (size_t i = 0; i < h->nslots; i++)
+        if (h->slots[i].para1)
+            slots[find_slot(slots, n, h->salt, h->slots[i].key)] = h->slots[i];
+    free(h->slots);
+    h->slots = slots;
     h->nslots = n;
-    for (size_t i = 0; i < old_n; i++)
-        if (old[i].docs)
-            big[para_slot(h, old[i].key)] = old[i];
-    free(old);
 }
 
 /* ------------------------------------------------------------------ the API */
@@ -152,7 +160,7 @@ dd_history *dd_history_new(const dd_history_params *p)
     if (p->near.enabled)
         h->placer = dd_placer_new(&h->sigs);
     h->nslots = 1024;
-    h->paras = dd_calloc(h->nslots, sizeof *h->paras);
+    h->slots = dd_calloc(h->nslots, sizeof *h->slots);
     h->salt = dd_table_salt();
     return h;
 }
@@ -167,6 +175,7 @@ void dd_history_free(dd_history *h)
     dd_signatures_free(&h->sigs);
     free(h->sort_tmp);
     free(h->paras);
+    free(h->slots);
     free(h->occ);
     free(h->removed);
     dd_unit_sets_free(&h->sets);
@@ -197,7 +206,8 @@ size_t dd_history_bytes(const dd_history *h)
 {
     size_t per_doc = sizeof(dd_doc_sig) +
                      (h->sigs.minhash ? h->sigs.params.num_perm * sizeof(uint32_t) : 8);
-    return h->sigs.n * per_doc + h->nslots * sizeof(para) + h->window_bytes;
+    return h->sigs.n * per_doc + h->paras_cap * sizeof(para) + h->nslots * sizeof(para_slot) +
+           h->window_bytes;
 }
 
 static void add_removal(dd_verdict *v, dd_removal r)
@@ -222,27 +232,27 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
     dd_grow(&h->occ, &h->occ_cap, n + 1, sizeof *h->occ);
     for (size_t u = 0; u < n; u++) {
         const dd_unit *unit = &doc->units[u];
-        if (2 * (h->used + 1) > h->nslots)
-            para_grow(h);
-        size_t i = para_slot(h, unit->key);
-        para *e = &h->paras[i];
-        if (!e->docs) {
-            *e = (para){unit->key,
-                        rec,
-                        (uint32_t)u,
-                        (uint32_t)unit->first_line,
-                        (uint32_t)unit->last_line,
-                        1,
-                        rec,
-                        unit->words};
-            h->used++;
+        if (2 * (h->nparas + 1) > h->nslots)
+            grow_slots(h);
+        para_slot *s = &h->slots[find_slot(h->slots, h->nslots, h->salt, unit->key)];
+        if (!s->para1) {
+            dd_grow(&h->paras, &h->paras_cap, h->nparas + 1, sizeof *h->paras);
+            h->paras[h->nparas] = (para){.first_rec = rec,
+                                         .last_rec = rec,
+                                         .first_unit = (uint32_t)u,
+                                         .first_line = (uint32_t)unit->first_line,
+                                         .last_line = (uint32_t)unit->last_line,
+                                         .docs = 1,
+                                         .words = unit->words};
+            *s = (para_slot){unit->key, ++h->nparas};
             continue;
         }
+        para *e = &h->paras[s->para1 - 1];
         if (e->last_rec != rec) {
             e->docs++;
             e->last_rec = rec;
         }
-        h->occ[nocc++] = (occurrence){(uint32_t)u, i};
+        h->occ[nocc++] = (occurrence){(uint32_t)u, s->para1 - 1};
     }
     if (!h->p.clean_paragraphs)
         return;

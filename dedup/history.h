@@ -9,7 +9,9 @@
  *     bytes with 128 MinHash values), and the LSH band keys of the records
  *     kept (dd_placer);
  *   - per distinct paragraph of the kept records, its exact key, where it
- *     was first seen and in how many records (about 64 bytes);
+ *     was first seen and in how many records (a 40-byte record in an array
+ *     and a 24-byte slot of a table at most half full: 88 to 176 bytes, as
+ *     both double when they fill);
  *   - the shingle sets of the last kept records, for exact verification of
  *     near-duplicates: a window of at most DD_HISTORY_WINDOW records and
  *     DD_HISTORY_WINDOW_BYTES bytes. A record compared with a kept record that

@@ -39,7 +39,9 @@ void dd_grow(void *v, size_t *cap, size_t need, size_t elem);
  * drawn at random once per process (getrandom), which an adversary cannot
  * see, so they cannot aim many keys at one slot and make the table's
  * probing quadratic. Nothing the program writes depends on where an entry
- * sits in a table, so its output is the same from run to run. */
+ * sits in a table, so its output is the same from run to run: lookups give
+ * the entry, never its slot, to what decides, and no slot's position is
+ * kept past an insertion (which may grow the table and move every entry). */
 uint64_t dd_table_salt(void);
 
 /* The home slot of key in a table of mask + 1 slots (a power of two). The
