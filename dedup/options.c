@@ -255,6 +255,9 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     o->field = "text";
     o->clean_paragraphs = true;
     o->max_record_mb = 256;
+    /* A malformed record stops filter; a file that is not text is left
+     * out by the commands that read files. */
+    o->on_error = strcmp(cmd, "filter") ? DD_ON_ERROR_SKIP : DD_ON_ERROR_STOP;
     dd_near_params *n = &o->near;
     optind = 1;
     opterr = 0;
@@ -296,7 +299,6 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
                 o->on_error = DD_ON_ERROR_DROP;
             else
                 return usage_error(cmd, "--on-error: '%s' is not stop, skip or drop", optarg);
-            o->filter_option = "--on-error";
             break;
         case OPT_MAX_RECORD:
             if (!dd_parse_uint(optarg, 1, 1u << 20, &o->max_record_mb))

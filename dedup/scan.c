@@ -128,6 +128,7 @@ int cmd_scan(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_corpus_report_left_out(&c, "left out of the comparison");
     if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
         dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
         dd_corpus_free(&c);
@@ -140,7 +141,9 @@ int cmd_scan(int argc, char **argv)
     }
     bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||
                  index_found > 0;
-    status = c.problems ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    /* An input that could not be read or was left out: 2, even when
+     * something was found. */
+    status = c.problems || c.nleft_out ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
     dd_corpus_free(&c);
     return status;
 }
