@@ -48,6 +48,15 @@ const char dd_usage_text[] =
     "      --max-record MB       longest document (a file, or a record of filter)\n"
     "                            accepted (default 256); memory stays within\n"
     "                            about 10 times it\n"
+    "      --on-error stop|skip|drop  a file that is not text (invalid UTF-8, or\n"
+    "                            a NUL byte past its first 8000 bytes) is named\n"
+    "                            on stderr with its line and byte, and: stop\n"
+    "                            ends the run, nothing written; skip (default)\n"
+    "                            leaves it out of the comparison, clean -o\n"
+    "                            copies it unchanged; drop: clean -o does not\n"
+    "                            copy it; the run ends with status 2. check\n"
+    "                            reports a named one as a finding and only\n"
+    "                            warns of one in the folder. filter: see below\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
     "\n"
@@ -129,7 +138,8 @@ const char dd_usage_text[] =
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
     "(scan, check; clean --dry-run: something would change), 2 usage or input\n"
-    "error; 129 SIGHUP, 130 SIGINT, 143 SIGTERM: ended by that signal.\n";
+    "error, or a file left out (--on-error), even when duplicates were found;\n"
+    "129 SIGHUP, 130 SIGINT, 143 SIGTERM: ended by that signal.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
