@@ -17,11 +17,16 @@
  * paragraphs found in indexed documents. A named file's own entry in the
  * index (its earlier version) does not count.
  *
+ * A named file that is not text (invalid UTF-8, a NUL byte: dd_input_load)
+ * is a finding too, "path:line: why at byte N; left out of the comparison";
+ * such a file among the others of the folder is left out with a warning,
+ * and fails nothing (with --on-error stop, either is an error).
+ *
  * A baseline lists accepted findings, one key per line: the path, the kind,
  * the other path, and for repeated paragraphs the exact key of the first
- * one (not line numbers, which move as files are edited). With --baseline
- * they are not reported; --write-baseline writes the keys of every finding
- * and exits 0.
+ * one (not line numbers, which move as files are edited); "path<TAB>not-text"
+ * for a file that is not text. With --baseline they are not reported;
+ * --write-baseline writes the keys of every finding and exits 0.
  */
 #include "commands.h"
 #include "corpus.h"
@@ -118,6 +123,22 @@ static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
 static void collect_findings(const dd_corpus *c, size_t first_named, findings *out)
 {
     const dd_inputs *in = &c->inputs;
+    /* A file that is not text, left out of the comparison: a finding when
+     * it is named (a baseline can accept it), a warning when it is only in
+     * the folder (the commit did not bring it). */
+    for (size_t k = 0; k < c->nleft_out; k++) {
+        const dd_left_out *l = &c->left_out[k];
+        if (l->doc < first_named) {
+            dd_input_report_not_text(&in->v[l->doc], &l->why, true, "left out of the comparison");
+            continue;
+        }
+        char *why = dd_not_text_message(&in->v[l->doc], &l->why);
+        char *path = dd_printable(in->v[l->doc].id);
+        add_finding(out, dd_asprintf("%s; left out of the comparison", why),
+                    dd_asprintf("%s\tnot-text", path));
+        free(path);
+        free(why);
+    }
     for (size_t i = 0; i < c->clusters.n; i++) {
         const dd_cluster *cl = &c->clusters.v[i];
         char *rep = dd_printable(in->v[cl->members[0].doc].id);
@@ -299,7 +320,7 @@ static const char check_usage[] =
 
 static const dd_option_group *const check_groups[] = {
     &dd_group_check,      &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_help,       NULL,
+    &dd_group_near,       &dd_group_common, &dd_group_files, &dd_group_help,       NULL,
 };
 
 static const dd_command_spec check_command = {

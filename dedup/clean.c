@@ -357,7 +357,7 @@ static const char clean_usage[] =
 
 static const dd_option_group *const clean_groups[] = {
     &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_help, NULL,
+    &dd_group_common, &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec clean_command = {
@@ -392,11 +392,7 @@ int cmd_clean(int argc, char **argv)
     }
     dd_safe_write_signals();
     dd_corpus c;
-    if (!dd_corpus_run(&c, &o)) {
-        dd_corpus_free(&c);
-        return DD_EXIT_ERROR;
-    }
-    if (c.problems) {
+    if (!dd_corpus_run(&c, &o) || c.problems) {
         dd_error("clean: nothing written because of the errors above");
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
@@ -410,9 +406,16 @@ int cmd_clean(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    /* A file that is not text was left out of the comparison: it stays as
+     * it is in place, and -o copies it unchanged (skip) or not at all (drop). */
+    bool copy_left_out = o.output && o.on_error == DD_ON_ERROR_SKIP;
+    dd_corpus_report_left_out(&c, o.dry_run       ? "left out of the comparison"
+                                  : o.in_place    ? "left out of the comparison, left unchanged"
+                                  : copy_left_out ? "left out of the comparison, copied unchanged"
+                                                  : "left out of the comparison, not copied");
     sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
-    size_t d = 0, copies_left = 0;
+    size_t d = 0, copies_left = 0, k = 0;
     bool failed = false, changes = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
         size_t first = d;
@@ -420,7 +423,16 @@ int cmd_clean(int argc, char **argv)
             d++;
         const dd_drop *drops = f->drops + first;
         size_t ndrops = d - first;
-        if (o.dry_run) {
+        bool left_out = k < c.nleft_out && c.left_out[k].doc == i;
+        k += left_out;
+        if (left_out) {
+            if (copy_left_out && !o.dry_run) {
+                char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
+                if (!write_clean_copy(&c, i, dest, &text, &clean, NULL, 0))
+                    failed = true;
+                free(dest);
+            }
+        } else if (o.dry_run) {
             changes |= show_changes(&o, &c, i, &text, drops, ndrops, &failed);
         } else if (o.in_place) {
             /* In place, a near-duplicate file stays: clean removes lines,
@@ -442,8 +454,9 @@ int cmd_clean(int argc, char **argv)
                 copies_left, copies_left == 1 ? "" : "s");
     sh_buf_free(&text);
     sh_buf_free(&clean);
+    size_t left_out = c.nleft_out;
     dd_corpus_free(&c);
-    if (failed)
+    if (failed || left_out) /* 2 even when --dry-run found changes */
         return DD_EXIT_ERROR;
     return o.dry_run && changes ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
 }

@@ -167,27 +167,32 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
     return true;
 }
 
-/* Reads, checks and analyses input i; false after reporting a problem. */
-static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, size_t i,
-                          sh_buf *text, dd_doc *doc, unit_reader *reader)
+/* What became of one input in the first pass. */
+typedef enum read_result {
+    READ_OK,       /* analysed */
+    READ_FAILED,   /* not read or not analysed: reported, counted in problems */
+    READ_LEFT_OUT, /* not text: left out of the comparison (--on-error skip or drop) */
+    READ_STOP,     /* not text, and --on-error stop: reported, the run ends */
+} read_result;
+
+/* Reads, checks and analyses input i (dd_input_load). */
+static read_result read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, size_t i,
+                                 sh_buf *text, dd_doc *doc, unit_reader *reader)
 {
     const dd_input *in = &c->inputs.v[i];
-    if (!dd_input_read(in, c->max_bytes, text))
-        return false;
+    dd_not_text bad;
+    dd_load_status st = dd_input_load(in, c->max_bytes, a, text, doc, &bad);
+    if (st == DD_LOAD_FAILED)
+        return READ_FAILED;
     c->digests[i] = dd_digest(text->data, text->len);
-    bool binary = dd_input_is_binary(text->data, text->len);
-    if (binary)
-        dd_input_warn_binary(in); /* analysed as an empty document: nothing found, nothing removed */
-    else if (memchr(text->data, '\0', text->len) && !dd_input_check_text(in, text->data, text->len))
-        return false;
-    sh_status st = dd_analyze(a, binary ? "" : text->data, binary ? 0 : text->len, doc);
-    if (st == SH_ERR_BAD_UTF8 && !dd_input_check_text(in, text->data, text->len))
-        return false;
-    if (st != SH_OK) {
-        char *p = dd_printable(in->id);
-        dd_error("%s: %s", p, sh_status_str(st));
-        free(p);
-        return false;
+    if (st == DD_LOAD_NOT_TEXT) {
+        if (o->on_error == DD_ON_ERROR_STOP) {
+            dd_input_report_not_text(in, &bad, false, NULL);
+            return READ_STOP;
+        }
+        dd_grow(&c->left_out, &c->left_out_cap, c->nleft_out + 1, sizeof *c->left_out);
+        c->left_out[c->nleft_out++] = (dd_left_out){(uint32_t)i, bad};
+        return READ_LEFT_OUT;
     }
     dd_unit_sets_compute(&reader->sets, doc, &o->hash);
     dd_find_near_units((uint32_t)i, doc, &reader->sets, o->para_threshold, o->min_words,
@@ -198,7 +203,7 @@ static bool read_document(dd_corpus *c, const dd_options *o, dd_analyzer *a, siz
         dd_error("out of memory");
         exit(DD_EXIT_ERROR);
     }
-    return true;
+    return READ_OK;
 }
 
 /* Links the documents of every near-repeat of a unit across documents
@@ -265,11 +270,14 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     dd_doc doc = {0};
     unit_reader reader = {c, &a, {0}, {0}, {0}};
     c->unit_index = dd_unit_index_new(&o->hash);
-    for (size_t i = 0; i < n; i++) {
+    bool stopped = false;
+    for (size_t i = 0; i < n && !stopped; i++) {
         c->unit_start[i] = c->nunits;
-        if (!read_document(c, o, &a, i, &text, &doc, &reader)) {
+        read_result r = read_document(c, o, &a, i, &text, &doc, &reader);
+        if (r != READ_OK) {
             c->failed[i] = true;
-            c->problems++;
+            c->problems += r == READ_FAILED;
+            stopped = r == READ_STOP;
             dd_signatures_add_missing(&c->signatures);
             continue;
         }
@@ -289,6 +297,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     dd_doc_free(&doc);
     sh_buf_free(&text);
     dd_analyzer_free(&a);
+    if (stopped)
+        return false;
 
     if (o->near.enabled) {
         set_loader *l = dd_calloc(1, sizeof *l);
@@ -331,6 +341,13 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     return true;
 }
 
+void dd_corpus_report_left_out(const dd_corpus *c, const char *fate)
+{
+    for (size_t k = 0; k < c->nleft_out; k++)
+        dd_input_report_not_text(&c->inputs.v[c->left_out[k].doc], &c->left_out[k].why, false,
+                                 fate);
+}
+
 void dd_corpus_free(dd_corpus *c)
 {
     dd_findings_free(&c->findings);
@@ -346,5 +363,6 @@ void dd_corpus_free(dd_corpus *c)
     free(c->links);
     free(c->digests);
     free(c->failed);
+    free(c->left_out);
     memset(c, 0, sizeof *c);
 }

@@ -12,10 +12,19 @@
 
 #include <stdint.h>
 
+/* An input that is not text, left out of the comparison (--on-error skip
+ * or drop): the command says so, and clean -o copies it through (skip). */
+typedef struct dd_left_out {
+    uint32_t doc;
+    dd_not_text why;
+} dd_left_out;
+
 typedef struct dd_corpus {
     dd_inputs inputs;
     uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */
-    bool *failed;      /* inputs that could not be read or analysed */
+    bool *failed;      /* inputs that were not analysed: failed or left out */
+    dd_left_out *left_out; /* not text, left out: in input order, not reported */
+    size_t nleft_out, left_out_cap;
     dd_unit *units;    /* the units of every document, in order */
     size_t nunits, units_cap;
     size_t *unit_start; /* document i has units [unit_start[i], unit_start[i+1]) */
@@ -28,15 +37,23 @@ typedef struct dd_corpus {
     dd_clusters clusters;
     dd_paragraphs *paragraphs;
     dd_findings findings;
-    int problems; /* errors reported on stderr */
+    int problems; /* errors reported on stderr (inputs left out are not counted) */
     size_t max_bytes; /* the longest document read (--max-record) */
 } dd_corpus;
 
 /* Reads o->paths, clusters the documents and computes the findings. Problems are
  * reported on stderr and counted in c->problems; the inputs without
- * problems are still analysed. Returns false if it could not run at all. */
+ * problems are still analysed. An input that is not text (dd_input_load) is
+ * left out of the comparison and listed in c->left_out, unreported, for
+ * the command to say what becomes of it; with --on-error stop it is
+ * reported and the run ends there. Returns false if it could not run at
+ * all, or was stopped. */
 bool dd_corpus_run(dd_corpus *c, const dd_options *o);
 void dd_corpus_free(dd_corpus *c);
+
+/* Reports every input left out, as an error on stderr ending in
+ * "; FATE" (dd_input_report_not_text). */
+void dd_corpus_report_left_out(const dd_corpus *c, const char *fate);
 
 /* XXH3-64 of a document's bytes (for dd_corpus.digests). */
 uint64_t dd_digest(const char *text, size_t len);

@@ -33,10 +33,10 @@ static const char index_usage[] =
     "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
 
 static const dd_option_group *const build_groups[] = {
-    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_help, NULL,
+    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_files, &dd_group_help, NULL,
 };
 static const dd_option_group *const add_groups[] = {
-    &dd_group_signatures, &dd_group_common, &dd_group_help, NULL,
+    &dd_group_signatures, &dd_group_common, &dd_group_files, &dd_group_help, NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
 
@@ -67,9 +67,10 @@ static const dd_command_spec index_commands[] = {
 };
 
 /* Adds (or updates) the documents under paths to x, inside its write
- * transaction. Returns the number of problems; *added and *skipped count. */
+ * transaction. Returns the number of problems; *added, *skipped (unchanged)
+ * and *left_out (not text, --on-error skip or drop: not indexed) count. */
 static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_t npaths,
-                       size_t *added, size_t *skipped)
+                       size_t *added, size_t *skipped, size_t *left_out)
 {
     dd_inputs in = {0};
     int problems = dd_inputs_collect(&in, paths, npaths);
@@ -120,22 +121,23 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
             problems++;
             break;
         }
-        if (!dd_input_read(d, (size_t)o->max_record_mb << 20, &text)) {
+        dd_not_text bad;
+        dd_load_status loaded =
+            dd_input_load(d, (size_t)o->max_record_mb << 20, &a, &text, &doc, &bad);
+        if (loaded == DD_LOAD_FAILED) {
             problems++;
             continue;
         }
-        if (dd_input_is_binary(text.data, text.len)) {
-            dd_input_warn_binary(d); /* not indexed */
+        if (loaded == DD_LOAD_BINARY) /* warned; not indexed */
             continue;
-        }
-        sh_status s = dd_analyze(&a, text.data, text.len, &doc);
-        if (s != SH_OK) {
-            if (s != SH_ERR_BAD_UTF8 || dd_input_check_text(d, text.data, text.len)) {
-                char *p = dd_printable(d->id);
-                dd_error("%s: %s", p, sh_status_str(s));
-                free(p);
-            }
+        if (loaded == DD_LOAD_NOT_TEXT && o->on_error == DD_ON_ERROR_STOP) {
+            dd_input_report_not_text(d, &bad, false, NULL);
             problems++;
+            break;
+        }
+        if (loaded == DD_LOAD_NOT_TEXT) {
+            dd_input_report_not_text(d, &bad, false, "not indexed");
+            (*left_out)++;
             continue;
         }
         dd_signatures_add(&sigs, &doc.words, doc.key, &o->hash);
@@ -185,8 +187,8 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         dd_ddx_close(x);
         return DD_EXIT_ERROR;
     }
-    size_t added = 0, skipped = 0;
-    int problems = index_paths(x, o, paths, npaths, &added, &skipped);
+    size_t added = 0, skipped = 0, left_out = 0;
+    int problems = index_paths(x, o, paths, npaths, &added, &skipped, &left_out);
     if (problems) {
         dd_ddx_abort(x);
         dd_ddx_close(x);
@@ -203,9 +205,12 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
     if (dd_ddx_counts_of(x, &c, &err))
         fprintf(stderr, "dedup index: %s: %zu documents signed, %zu unchanged; %llu in the index\n",
                 ddx, added, skipped, (unsigned long long)c.docs);
+    if (left_out)
+        fprintf(stderr, "dedup index: %s: %zu file%s left out (not text)\n", ddx, left_out,
+                left_out == 1 ? "" : "s");
     free(err);
     dd_ddx_close(x);
-    return DD_EXIT_CLEAN;
+    return left_out ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
 }
 
 static int index_info(const char *ddx)

@@ -289,31 +289,71 @@ bool dd_input_is_binary(const char *text, size_t len)
     return memchr(text, '\0', len < DD_BINARY_PROBE ? len : DD_BINARY_PROBE) != NULL;
 }
 
-void dd_input_warn_binary(const dd_input *d)
+static void warn_binary(const dd_input *d)
 {
     char *p = dd_printable(d->id);
     dd_warn("%s: a binary file (a NUL byte in its first %d bytes), skipped", p, DD_BINARY_PROBE);
     free(p);
 }
 
-bool dd_input_check_text(const dd_input *d, const char *text, size_t len)
+bool dd_find_not_text(const char *text, size_t len, dd_not_text *bad)
 {
     const char *nul = memchr(text, '\0', len);
-    size_t bad = sh_utf8_check(text, nul ? (size_t)(nul - text) : len);
-    const char *why = NULL, *note = "";
-    size_t off = 0;
-    if (bad != (nul ? (size_t)(nul - text) : len)) {
-        why = "invalid UTF-8";
-        off = bad;
-    } else if (nul) {
-        why = "NUL byte";
-        note = " (not a text file)";
-        off = (size_t)(nul - text);
-    }
-    if (!why)
-        return true;
+    size_t before_nul = nul ? (size_t)(nul - text) : len;
+    size_t valid = sh_utf8_check(text, before_nul);
+    if (valid != before_nul)
+        *bad = (dd_not_text){"invalid UTF-8", valid, 0};
+    else if (nul)
+        *bad = (dd_not_text){"NUL byte", before_nul, 0};
+    else
+        return false;
+    bad->line = line_of(text, bad->offset);
+    return true;
+}
+
+char *dd_not_text_message(const dd_input *d, const dd_not_text *bad)
+{
     char *p = dd_printable(d->id);
-    dd_error("%s:%zu: %s at byte %zu%s", p, line_of(text, off), why, off, note);
+    char *m = dd_asprintf("%s:%zu: %s at byte %zu%s", p, bad->line, bad->why, bad->offset,
+                          strcmp(bad->why, "NUL byte") ? "" : " (not a text file)");
     free(p);
-    return false;
+    return m;
+}
+
+void dd_input_report_not_text(const dd_input *d, const dd_not_text *bad, bool warning,
+                              const char *fate)
+{
+    char *m = dd_not_text_message(d, bad);
+    if (warning)
+        dd_warn("%s%s%s", m, fate ? "; " : "", fate ? fate : "");
+    else
+        dd_error("%s%s%s", m, fate ? "; " : "", fate ? fate : "");
+    free(m);
+}
+
+dd_load_status dd_input_load(const dd_input *d, size_t max, dd_analyzer *a, sh_buf *text,
+                             dd_doc *doc, dd_not_text *bad)
+{
+    if (!dd_input_read(d, max, text))
+        return DD_LOAD_FAILED;
+    if (dd_input_is_binary(text->data, text->len)) {
+        warn_binary(d);
+        dd_analyze(a, "", 0, doc); /* an empty document: nothing found, nothing removed */
+        return DD_LOAD_BINARY;
+    }
+    /* The normaliser finds invalid UTF-8 as it goes, so the full check
+     * runs only when it did, or when there is a NUL byte (valid UTF-8). */
+    sh_status st = memchr(text->data, '\0', text->len) ? SH_ERR_BAD_UTF8
+                                                       : dd_analyze(a, text->data, text->len, doc);
+    if (st == SH_ERR_BAD_UTF8 && dd_find_not_text(text->data, text->len, bad)) {
+        dd_analyze(a, "", 0, doc);
+        return DD_LOAD_NOT_TEXT;
+    }
+    if (st != SH_OK) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: %s", p, sh_status_str(st));
+        free(p);
+        return DD_LOAD_FAILED;
+    }
+    return DD_LOAD_TEXT;
 }

@@ -5,6 +5,7 @@
 #ifndef DD_INPUT_H
 #define DD_INPUT_H
 
+#include "document.h"
 #include "shingle.h"
 
 #include <stdbool.h>
@@ -41,17 +42,49 @@ bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf);
 
 /* A file is binary when its first DD_BINARY_PROBE bytes hold a NUL byte:
  * git's rule (and grep's, in spirit). dedup skips such files with a
- * warning; a NUL byte further on is an error (see dd_input_check_text). */
+ * warning; a NUL byte further on makes a file that is not text (see
+ * dd_input_load). */
 #define DD_BINARY_PROBE 8000
 bool dd_input_is_binary(const char *text, size_t len);
 
-/* Warns that input d is a binary file, skipped. */
-void dd_input_warn_binary(const dd_input *d);
+/* Where a document stops being text: its first invalid UTF-8 sequence or
+ * NUL byte. */
+typedef struct dd_not_text {
+    const char *why; /* "invalid UTF-8", or "NUL byte" (static strings) */
+    size_t offset;   /* 0-based byte offset in the document */
+    size_t line;     /* 1-based line of that byte */
+} dd_not_text;
 
-/* Reports the first byte of text that makes it not a text file: invalid
- * UTF-8 or a NUL byte, as "dedup: ID:LINE: why at byte OFFSET". Returns
- * false after a report, true if the text is valid. The normaliser finds
- * invalid UTF-8 as it goes, so this full check runs only when it did. */
-bool dd_input_check_text(const dd_input *d, const char *text, size_t len);
+/* Finds the first byte of text[0..len) that makes it not text; false when
+ * the whole text is valid UTF-8 without a NUL byte. */
+bool dd_find_not_text(const char *text, size_t len, dd_not_text *bad);
+
+/* "ID:LINE: why at byte OFFSET", as every command says it: on stdout for
+ * check's findings, after "dedup: " on stderr elsewhere. The string is the
+ * caller's to free. */
+char *dd_not_text_message(const dd_input *d, const dd_not_text *bad);
+
+/* Reports bad on stderr: "dedup: ID:LINE: why at byte OFFSET[; FATE]"
+ * ("dedup: warning: ..." when warning), FATE saying what becomes of the
+ * file (NULL: nothing more is said). */
+void dd_input_report_not_text(const dd_input *d, const dd_not_text *bad, bool warning,
+                              const char *fate);
+
+/* What dd_input_load found. */
+typedef enum dd_load_status {
+    DD_LOAD_TEXT,     /* valid text, cut into doc's units */
+    DD_LOAD_BINARY,   /* a binary file, skipped with a warning: doc is empty */
+    DD_LOAD_NOT_TEXT, /* invalid UTF-8, or a NUL byte past DD_BINARY_PROBE: *bad says
+                         where; nothing is reported (the --on-error policy of the
+                         command decides), doc is empty */
+    DD_LOAD_FAILED,   /* not read, or not analysed: reported on stderr */
+} dd_load_status;
+
+/* Reads document d (dd_input_read: at most max bytes) into text, decides
+ * whether it is text, and cuts it into units with a. The one place where
+ * every command (scan, clean, check, index) reads and decodes a document.
+ * text holds the bytes read unless the status is DD_LOAD_FAILED. */
+dd_load_status dd_input_load(const dd_input *d, size_t max, dd_analyzer *a, sh_buf *text,
+                             dd_doc *doc, dd_not_text *bad);
 
 #endif

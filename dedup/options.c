@@ -39,7 +39,8 @@ const char dd_usage_text[] =
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
     "(scan, check; clean --dry-run: something would change), 2 usage or input\n"
-    "error; 129 SIGHUP, 130 SIGINT, 143 SIGTERM: ended by that signal.\n";
+    "error, or a file left out (--on-error), even when duplicates were found;\n"
+    "129 SIGHUP, 130 SIGINT, 143 SIGTERM: ended by that signal.\n";
 
 /* ---- The options ---------------------------------------------------------
  *
@@ -88,7 +89,7 @@ struct dd_option_spec {
     const char *help;
 };
 
-#define OPTION(var, lname, sname, arg, ident, syn, text)                                         \
+#define OPTION(var, lname, sname, arg, ident, syn, text)                                           \
     static const dd_option_spec var = {lname, sname, arg, ident, syn, text}
 
 OPTION(opt_unit, "unit", 'u', required_argument, 'u', "-u, --unit line|block",
@@ -103,8 +104,7 @@ OPTION(opt_max_record, "max-record", 0, required_argument, OPT_MAX_RECORD, "--ma
 OPTION(opt_min_words, "min-words", 'w', required_argument, 'w', "-w, --min-words N",
        "report a run of repeated units only when it holds at least N normalised words "
        "(default 4)");
-OPTION(opt_boilerplate_df, "boilerplate-df", 'b', required_argument, 'b',
-       "-b, --boilerplate-df N",
+OPTION(opt_boilerplate_df, "boilerplate-df", 'b', required_argument, 'b', "-b, --boilerplate-df N",
        "a unit found in at least N documents is boilerplate (default 3, at least 2)");
 OPTION(opt_para_threshold, "para-threshold", 0, required_argument, OPT_PARA_THRESHOLD,
        "--para-threshold T",
@@ -114,8 +114,7 @@ OPTION(opt_method, "method", 'm', required_argument, 'm', "-m, --method minhash|
        "signatures to compare (default minhash; an index holds MinHash signatures)");
 OPTION(opt_threshold, "threshold", 't', required_argument, 't', "-t, --threshold J",
        "near-duplicates have Jaccard >= J (default 0.8)");
-OPTION(opt_containment, "containment", 0, required_argument, OPT_CONTAINMENT,
-       "--containment C",
+OPTION(opt_containment, "containment", 0, required_argument, OPT_CONTAINMENT, "--containment C",
        "... or containment of the smaller >= C (default 0.8; 0 turns this half of the rule "
        "off)");
 OPTION(opt_size_ratio, "size-ratio", 0, required_argument, OPT_SIZE_RATIO, "--size-ratio R",
@@ -132,8 +131,8 @@ OPTION(opt_bands, "bands", 0, required_argument, OPT_BANDS, "--bands B",
        "LSH bands (default: chosen from --recall)");
 OPTION(opt_rows, "rows", 0, required_argument, OPT_ROWS, "--rows R",
        "values per band (default: chosen from --recall)");
-OPTION(opt_min_shingles, "min-shingles", 0, required_argument, OPT_MIN_SHINGLES,
-       "--min-shingles N", "containment counts when the smaller has >= N shingles (default 50)");
+OPTION(opt_min_shingles, "min-shingles", 0, required_argument, OPT_MIN_SHINGLES, "--min-shingles N",
+       "containment counts when the smaller has >= N shingles (default 50)");
 OPTION(opt_hamming, "hamming", 0, required_argument, OPT_HAMMING, "--hamming K",
        "simhash: at most K differing bits (default 3)");
 OPTION(opt_keep, "keep", 0, required_argument, OPT_KEEP, "--keep first|longest",
@@ -160,8 +159,7 @@ OPTION(opt_jsonl, "jsonl", 0, no_argument, OPT_JSONL, "--jsonl",
        "one JSON object per line (the default when the first record starts with '{')");
 OPTION(opt_lines, "lines", 0, no_argument, OPT_LINES, "--lines",
        "each line a document (the default otherwise)");
-OPTION(opt_null, "null", 'z', no_argument, 'z', "-z, --null",
-       "documents separated by NUL bytes");
+OPTION(opt_null, "null", 'z', no_argument, 'z', "-z, --null", "documents separated by NUL bytes");
 OPTION(opt_field, "field", 0, required_argument, OPT_FIELD, "--field PATH",
        "JSONL: the text, a dotted path (default text)");
 OPTION(opt_id_field, "id-field", 0, required_argument, OPT_ID_FIELD, "--id-field PATH",
@@ -170,12 +168,18 @@ OPTION(opt_annotate, "annotate", 0, no_argument, OPT_ANNOTATE, "--annotate",
        "keep every record and add a \"dedup\" member saying what was found (JSONL)");
 OPTION(opt_clean_paragraphs, "clean-paragraphs", 0, no_argument, OPT_CLEAN_PARAGRAPHS,
        "--clean-paragraphs", "remove repeated paragraphs inside kept records (the default)");
-OPTION(opt_no_clean_paragraphs, "no-clean-paragraphs", 0, no_argument,
-       OPT_NO_CLEAN_PARAGRAPHS, "--no-clean-paragraphs",
-       "keep repeated paragraphs inside kept records");
+OPTION(opt_no_clean_paragraphs, "no-clean-paragraphs", 0, no_argument, OPT_NO_CLEAN_PARAGRAPHS,
+       "--no-clean-paragraphs", "keep repeated paragraphs inside kept records");
 OPTION(opt_on_error, "on-error", 0, required_argument, OPT_ON_ERROR, "--on-error stop|skip|drop",
        "a malformed record stops the run (default), is written through unchanged, or is "
-       "dropped");
+       "dropped; the run then ends with status 0");
+OPTION(opt_on_error_files, "on-error", 0, required_argument, OPT_ON_ERROR,
+       "--on-error stop|skip|drop",
+       "a file that is not text (invalid UTF-8, or a NUL byte past its first 8000 bytes) is "
+       "named on stderr with its line and byte, and: stop ends the run, nothing written; skip "
+       "(default) leaves it out of the comparison, clean -o copies it unchanged; drop: clean -o "
+       "does not copy it; the run ends with status 2. check reports a named one as a finding "
+       "and only warns of one in the folder");
 OPTION(opt_stats, "stats", 0, no_argument, OPT_STATS, "--stats",
        "print counts and speed on standard error");
 OPTION(opt_baseline, "baseline", 0, required_argument, OPT_BASELINE, "--baseline FILE",
@@ -190,16 +194,15 @@ OPTION(opt_index, "index", 0, required_argument, OPT_INDEX, "--index DIR.ddx",
 OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DIR.ddx",
        "the index to create (a folder that must not exist)");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
-OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
-       "show the version and exit");
+OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version", "show the version and exit");
 
-#define GROUP(var, text, ...)                                                                   \
-    static const dd_option_spec *const var##_options[] = {__VA_ARGS__, NULL};                  \
+#define GROUP(var, text, ...)                                                                      \
+    static const dd_option_spec *const var##_options[] = {__VA_ARGS__, NULL};                      \
     const dd_option_group var = {text, var##_options}
 
 GROUP(dd_group_common, "Reading and hashing", &opt_unit, &opt_max_record, &opt_key_file);
-GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df,
-      &opt_para_threshold);
+GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
+GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
       &opt_containment, &opt_size_ratio, &opt_recall, &opt_bands, &opt_rows);
 GROUP(dd_group_near, "Near-duplicate documents", &opt_min_shingles, &opt_keep, &opt_hamming,
@@ -209,16 +212,15 @@ GROUP(dd_group_help, "Help", &opt_help, &opt_version);
 GROUP(dd_group_scan, "Report", &opt_format);
 GROUP(dd_group_clean, "Cleaning", &opt_output, &opt_in_place, &opt_dry_run);
 GROUP(dd_group_filter, "Streams", &opt_jsonl, &opt_lines, &opt_null, &opt_field, &opt_id_field,
-      &opt_annotate, &opt_clean_paragraphs, &opt_no_clean_paragraphs, &opt_on_error,
-      &opt_stats);
+      &opt_annotate, &opt_clean_paragraphs, &opt_no_clean_paragraphs, &opt_on_error, &opt_stats);
 GROUP(dd_group_check, "Pre-commit check", &opt_baseline, &opt_write_baseline);
 GROUP(dd_group_index_build, "Index build", &opt_index_output);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
-    &dd_group_common, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_index,  &dd_group_help,       &dd_group_scan,       &dd_group_clean,
-    &dd_group_filter, &dd_group_check,      &dd_group_index_build,
+    &dd_group_common, &dd_group_files,  &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,   &dd_group_index,  &dd_group_help,       &dd_group_scan,
+    &dd_group_clean,  &dd_group_filter, &dd_group_check,      &dd_group_index_build,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -383,6 +385,9 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     o->field = "text";
     o->clean_paragraphs = true;
     o->max_record_mb = 256;
+    /* A malformed record stops filter; a file that is not text is left
+     * out by the commands that read files. */
+    o->on_error = strcmp(cmd, "filter") ? DD_ON_ERROR_SKIP : DD_ON_ERROR_STOP;
     dd_near_params *n = &o->near;
     optind = 1;
     opterr = 0;
@@ -392,7 +397,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case OPT_JSONL:
         case OPT_LINES:
         case 'z':
-            o->input_format = c == OPT_JSONL ? DD_INPUT_JSONL
+            o->input_format = c == OPT_JSONL   ? DD_INPUT_JSONL
                               : c == OPT_LINES ? DD_INPUT_LINES
                                                : DD_INPUT_NUL;
             break;
@@ -421,8 +426,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case OPT_MAX_RECORD:
             if (!dd_parse_uint(optarg, 1, 1u << 20, &o->max_record_mb))
-                return usage_error(cmd, "--max-record: '%s' is not a number of MB from 1 to 1048576",
-                                   optarg);
+                return usage_error(
+                    cmd, "--max-record: '%s' is not a number of MB from 1 to 1048576", optarg);
             break;
         case OPT_STATS:
             o->stats = true;
@@ -433,8 +438,12 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case OPT_WRITE_BASELINE:
             o->write_baseline = optarg;
             break;
-        case OPT_INDEX: o->index = optarg; break;
-        case OPT_KEY_FILE: o->key_file = optarg; break;
+        case OPT_INDEX:
+            o->index = optarg;
+            break;
+        case OPT_KEY_FILE:
+            o->key_file = optarg;
+            break;
         case OPT_IN_PLACE:
             o->in_place = true;
             break;
@@ -498,8 +507,12 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             else
                 return usage_error(cmd, "--keep: '%s' is not first or longest", optarg);
             break;
-        case OPT_NO_NEAR: n->enabled = false; break;
-        case OPT_EXPLAIN: o->explain_params = true; break;
+        case OPT_NO_NEAR:
+            n->enabled = false;
+            break;
+        case OPT_EXPLAIN:
+            o->explain_params = true;
+            break;
         case OPT_VERIFY:
             if (!strcmp(optarg, "exact"))
                 n->verify_exact = true;
@@ -510,8 +523,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case OPT_PARA_THRESHOLD:
             if (!parse_fraction(optarg, 0, 1, true, &o->para_threshold))
-                return usage_error(cmd, "--para-threshold: '%s' is not a number in (0, 1]",
-                                   optarg);
+                return usage_error(cmd, "--para-threshold: '%s' is not a number in (0, 1]", optarg);
             break;
         case 'u':
             if (!strcmp(optarg, "line"))
@@ -541,10 +553,17 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             else
                 return usage_error(cmd, "--format: '%s' is not text, jsonl or tsv", optarg);
             break;
-        case 'o': o->output = optarg; break;
-        case 'h': dd_command_help(stdout, spec); return DD_EXIT_CLEAN;
-        case 'V': printf("dedup %s\n", SH_VERSION); return DD_EXIT_CLEAN;
-        case ':': return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'h':
+            dd_command_help(stdout, spec);
+            return DD_EXIT_CLEAN;
+        case 'V':
+            printf("dedup %s\n", SH_VERSION);
+            return DD_EXIT_CLEAN;
+        case ':':
+            return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default: {
             /* getopt names an unknown short option in optopt, a long one
              * by leaving it in argv[optind - 1]. */

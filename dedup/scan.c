@@ -106,7 +106,7 @@ static const char scan_usage[] =
 
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan,       &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_help,       NULL,
+    &dd_group_near,       &dd_group_common, &dd_group_files, &dd_group_help,       NULL,
 };
 
 static const dd_command_spec scan_command = {
@@ -141,6 +141,7 @@ int cmd_scan(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_corpus_report_left_out(&c, "left out of the comparison");
     if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
         dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
         dd_corpus_free(&c);
@@ -153,7 +154,9 @@ int cmd_scan(int argc, char **argv)
     }
     bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||
                  index_found > 0;
-    status = c.problems ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    /* An input that could not be read or was left out: 2, even when
+     * something was found. */
+    status = c.problems || c.nleft_out ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
     dd_corpus_free(&c);
     return status;
 }

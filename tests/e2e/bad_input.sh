@@ -18,8 +18,10 @@ expect_error "missing path" '^dedup: /nonexistent/x\.txt: No such file or direct
     "$DEDUP" scan -f text /nonexistent/x.txt
 
 printf 'first line here is fine\nbad \xff byte on line two\n' >"$T/bad.txt"
-expect_error "invalid UTF-8 names the file, line and byte" \
-    "^dedup: $T/bad.txt:2: invalid UTF-8 at byte 28\$" "$DEDUP" scan -f text "$T/bad.txt"
+expect_error "invalid UTF-8 names the file, line and byte, and leaves the file out" \
+    "^dedup: $T/bad.txt:2: invalid UTF-8 at byte 28; left out of the comparison\$" "$DEDUP" scan -f text "$T/bad.txt"
+expect_error "... with --on-error stop, the same error ends the run" \
+    "^dedup: $T/bad.txt:2: invalid UTF-8 at byte 28\$" "$DEDUP" scan -f text --on-error stop "$T/bad.txt"
 printf 'overlong \xc0\xaf slash\n' >"$T/overlong.txt"
 expect_error "overlong UTF-8 form" "overlong.txt:1: invalid UTF-8 at byte 9" "$DEDUP" scan -f text "$T/overlong.txt"
 printf 'surrogate \xed\xa0\x80 here\n' >"$T/surrogate.txt"
@@ -93,8 +95,10 @@ expect_error "clean refuses an output holding an input directory" "contains inpu
 expect_error "clean refuses to replace an input file" "would replace the input" \
     "$DEDUP" clean "$T/corpus/000_bd77016b1ff7f277.txt" -o "$T/corpus"
 cp "$T/bad.txt" "$T/corpus/zz-bad.txt"
-expect_error "clean writes nothing when an input is bad" "nothing written" "$DEDUP" clean "$T/corpus" -o "$T/out-bad"
+expect_error "clean --on-error stop writes nothing when an input is bad" "nothing written" \
+    "$DEDUP" clean --on-error stop "$T/corpus" -o "$T/out-bad"
 [ -e "$T/out-bad" ] && not_ok "no output folder after a failed clean" || ok "no output folder after a failed clean"
+# (on_error.sh: without it, the bad file is copied through and the others cleaned.)
 rm "$T/corpus/zz-bad.txt"
 mkdir -p "$T/a" "$T/b" && echo "same name" >"$T/a/x.txt" && echo "other" >"$T/b/x.txt"
 expect_error "clean refuses two inputs with one output name" "same output file x.txt" \

@@ -3,7 +3,7 @@
  * into units (dd_analyze, dedup/document.h), in both unit modes.
  *
  * Text that is not valid UTF-8 is what the reader refuses
- * (dd_input_check_text); dd_analyze must then fail with SH_ERR_BAD_UTF8 and
+ * (dd_find_not_text, dd_input_load); dd_analyze must then fail with SH_ERR_BAD_UTF8 and
  * never crash. On valid text it asserts: units are in order, do not overlap,
  * lie inside the text, start and end on lines that exist (line units on one
  * line, block units never across a blank line), have at least one word,
