@@ -31,8 +31,6 @@ typedef struct dd_corpus {
     sh_buf stdin_text;  /* standard input, kept: it cannot be read twice */
     dd_near_unit_list near_units; /* near-repeats of units, by document */
     dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
-    size_t *link_start; /* documents sharing a paragraph (dd_signatures.links) */
-    uint32_t *links;
     dd_signatures signatures;
     dd_clusters clusters;
     dd_paragraphs *paragraphs;
