@@ -51,7 +51,13 @@ typedef struct occurrence {
 
 struct dd_history {
     dd_history_params p;
+    uint64_t records; /* decided so far: the next record's number */
+    /* The records that have words, with near-duplicate detection on: their
+     * signatures, numbered in order (sigs), the record each is, and where
+     * they were placed. */
     dd_signatures sigs;
+    uint64_t *record_of_sig;
+    size_t record_of_sig_cap;
     dd_placer *placer;
     window_set window[DD_HISTORY_WINDOW];
     size_t window_bytes;
@@ -177,6 +183,7 @@ void dd_history_free(dd_history *h)
         free(h->window[i].set);
     dd_placer_free(h->placer);
     dd_signatures_free(&h->sigs);
+    free(h->record_of_sig);
     free(h->sort_tmp);
     free(h->paras);
     free(h->slots);
@@ -211,7 +218,8 @@ size_t dd_history_bytes(const dd_history *h)
 {
     size_t per_doc = sizeof(dd_doc_sig) +
                      (h->sigs.minhash ? h->sigs.params.num_perm * sizeof(uint32_t) : 8);
-    return h->sigs.n * per_doc + (h->placer ? dd_placer_bytes(h->placer) : 0) +
+    return h->sigs.n * per_doc + h->record_of_sig_cap * sizeof *h->record_of_sig +
+           (h->placer ? dd_placer_bytes(h->placer) : 0) +
            h->paras_cap * sizeof(para) + h->nslots * sizeof(para_slot) + h->window_bytes;
 }
 
@@ -407,6 +415,33 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
     return false;
 }
 
+/* Places record rec (it has words) among the records before it and the
+ * indexed documents: true, with v filled, when it is a copy of one. */
+static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v)
+{
+    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
+    uint32_t sig = (uint32_t)(h->sigs.n - 1);
+    dd_grow(&h->record_of_sig, &h->record_of_sig_cap, (size_t)sig + 1, sizeof *h->record_of_sig);
+    h->record_of_sig[sig] = rec;
+    if (h->p.index && copy_of_indexed(h, sig, v))
+        return true; /* not placed: later copies find the indexed document too */
+    bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
+    if (exact_sets)
+        window_keep(h, sig, h->sigs.scratch, h->sigs.docs[sig].shingles);
+    dd_member m;
+    uint32_t rep = dd_placer_place(h->placer, sig, &m);
+    if (rep == sig)
+        return false;
+    window_drop(h, sig);
+    v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+    v->of = h->record_of_sig[rep];
+    v->jaccard = m.jaccard;
+    v->containment = m.containment;
+    v->hamming = m.hamming;
+    v->estimated = m.estimated;
+    return true;
+}
+
 void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
 {
     verdict_clear(v);
@@ -417,26 +452,11 @@ void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
     v->estimated = false;
     v->nremoved = 0;
 
-    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
-    uint32_t rec = (uint32_t)(h->sigs.n - 1);
-    if (h->p.index && h->p.near.enabled && doc->words.n && copy_of_indexed(h, rec, v))
-        return; /* not placed: later copies find the indexed document too */
-    if (h->placer) {
-        bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
-        if (exact_sets)
-            window_keep(h, rec, h->sigs.scratch, h->sigs.docs[rec].shingles);
-        dd_member m;
-        uint32_t rep = dd_placer_place(h->placer, rec, &m);
-        if (rep != UINT32_MAX && rep != rec) {
-            window_drop(h, rec);
-            v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
-            v->of = rep;
-            v->jaccard = m.jaccard;
-            v->containment = m.containment;
-            v->hamming = m.hamming;
-            v->estimated = m.estimated;
-            return;
-        }
-    }
+    uint64_t rec = h->records++;
+    /* A record without words is compared with nothing and has no
+     * paragraphs: it is kept, and nothing of it is remembered. Without
+     * near-duplicate detection no record needs a signature. */
+    if (doc->words.n && h->p.near.enabled && place_record(h, rec, doc, v))
+        return;
     decide_paragraphs(h, rec, doc, v);
 }

@@ -6,9 +6,13 @@
  * records before it (a bounded number of them: near.h, "Candidate search");
  * the first copy is kept. What is remembered grows with the number of
  * records, never with their text:
- *   - per record, its exact key, sizes and signature (dd_signatures: 524
- *     bytes with 128 MinHash values), and the LSH band keys of the records
- *     kept (dd_placer);
+ *   - per record with words (and near-duplicate detection on), its exact
+ *     key, sizes and signature (dd_signatures: 524 bytes with 128 MinHash
+ *     values), its record number (8 bytes) and where it was placed (52
+ *     bytes, and 48 to 96 in the table of exact keys: dd_placer_bytes), and
+ *     the LSH band keys of the records kept (dd_placer); a
+ *     record without words is compared with nothing and nothing of it is
+ *     remembered;
  *   - per distinct paragraph of the kept records, its exact key, where it
  *     was first seen and in how many records (a 40-byte record in an array
  *     and a 24-byte slot of a table at most half full: 88 to 176 bytes, as
