@@ -36,6 +36,7 @@ for i in range(n):
         last = paras[-1].split(" ")
         last[-1] = rng.choice(words)
         paras[-1] = " ".join(last)
+        print(i, k)  # the copies and their originals, on standard output
     else:
         paras = [shared, paragraph()]
         originals.append(i)
@@ -54,7 +55,7 @@ EOF
 # that every copy, and nothing else, was dropped).
 compared() {
     local n=$1 copies=$(($1 / 25))
-    gen "$n" "$T/s$n.jsonl" "$T/want$n.jsonl"
+    gen "$n" "$T/s$n.jsonl" "$T/want$n.jsonl" >"$T/copies$n"
     "$DEDUP" filter --stats --no-clean-paragraphs "$T/s$n.jsonl" >"$T/out$n.jsonl" 2>"$T/stats$n"
     expect_same "filter, $n records: every copy dropped, every other record kept as it was" \
         "$T/want$n.jsonl" "$T/out$n.jsonl"
@@ -82,6 +83,37 @@ else
         not_ok "comparisons per record stay bounded" \
             "$small a record at 500 records, $large at 4000 (want at most 32, and flat)"
     fi
+fi
+
+# The same against an index: the first 1,000 records of the 4,000 as files
+# in an index, records 3,000 to 3,499 of the stream checked against it
+# (filter --index). Each shares the paragraph with every indexed document;
+# unbounded, each was compared with all 1,000. A record that copies an
+# indexed one, or an earlier one of the 500, is dropped, and no other.
+mkdir "$T/ix"
+python3 - "$T/s4000.jsonl" "$T/ix" "$T/slice.jsonl" <<'EOF'
+import json, os, sys
+lines = open(sys.argv[1], encoding="utf-8").readlines()
+for i, line in enumerate(lines[:1000]):
+    with open(os.path.join(sys.argv[2], "%04d.txt" % i), "w", encoding="utf-8") as f:
+        f.write(json.loads(line)["text"])
+with open(sys.argv[3], "w", encoding="utf-8") as f:
+    f.writelines(lines[3000:3500])
+EOF
+want=$(awk '$1 >= 3000 && $1 < 3500 && ($2 < 1000 || $2 >= 3000)' "$T/copies4000" | wc -l)
+if "$DEDUP" index build "$T/ix" -o "$T/ix.ddx" 2>"$T/err" &&
+    "$DEDUP" filter --stats --index "$T/ix.ddx" "$T/slice.jsonl" >/dev/null 2>"$T/stats"; then
+    expect_grep "filter --index: the $want copies of indexed or earlier records dropped" \
+        "duplicates: 0 exact, $want near" "$T/stats"
+    per=$(sed -n 's/.*candidate pairs compared: [0-9]* (\([0-9.]*\) a record).*/\1/p' "$T/stats")
+    # at most 32 indexed documents and 32 earlier records a record
+    if [ -n "$per" ] && awk -v p="$per" 'BEGIN { exit !(p <= 64) }'; then
+        ok "filter --index: comparisons per record stay bounded ($per, 1,000 indexed documents)"
+    else
+        not_ok "filter --index: comparisons per record stay bounded" "$(head -c 600 "$T/stats")"
+    fi
+else
+    not_ok "filter --index on 1,000 indexed documents" "$(head -c 600 "$T/err" "$T/stats")"
 fi
 
 finish
