@@ -486,14 +486,21 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* What the placer knows of a document, together: gathering candidates
+ * reads seen, cand_at and rank of documents anywhere in the corpus, one
+ * cache line each. */
+typedef struct placed_doc {
+    uint32_t rep_of;  /* 1 + its representative (itself for one), 0: not placed or no words */
+    uint32_t rank;    /* the order it was placed in */
+    uint32_t seen;    /* 1 + the document whose candidates last listed it */
+    uint32_t cand_at; /* where in cands it is, when seen says it is there */
+} placed_doc;
+
 struct dd_placer {
     const dd_signatures *s;
     /* per document, grown as documents are placed: */
-    uint32_t *rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
-    dd_member *sim;   /* its similarity to the representative */
-    uint32_t *rank;   /* the order it was placed in */
-    uint32_t *seen;   /* 1 + the document whose candidates last listed it */
-    uint32_t *cand_at; /* where in cands it is, when seen says it is there */
+    placed_doc *doc;
+    dd_member *sim; /* its similarity to the representative */
     size_t cap;
     uint32_t *by_rank; /* the documents in the order they were placed */
     size_t by_rank_cap;
@@ -532,13 +539,9 @@ static void placer_grow(dd_placer *p, uint32_t d)
     size_t cap = p->cap ? p->cap : 1024;
     while (cap <= d)
         cap *= 2;
-    p->rep_of = dd_realloc(p->rep_of, cap * sizeof *p->rep_of);
+    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
     p->sim = dd_realloc(p->sim, cap * sizeof *p->sim);
-    p->rank = dd_realloc(p->rank, cap * sizeof *p->rank);
-    p->seen = dd_realloc(p->seen, cap * sizeof *p->seen);
-    p->cand_at = dd_realloc(p->cand_at, cap * sizeof *p->cand_at);
-    memset(p->rep_of + p->cap, 0, (cap - p->cap) * sizeof *p->rep_of);
-    memset(p->seen + p->cap, 0, (cap - p->cap) * sizeof *p->seen);
+    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
     p->cap = cap;
 }
 
@@ -546,14 +549,15 @@ static void placer_grow(dd_placer *p, uint32_t d)
  * or counts one more bucket it shares if it is there. Returns the new n. */
 static size_t add_candidate(dd_placer *p, uint32_t d, uint32_t r, size_t n)
 {
-    if (p->seen[r] == d + 1) {
-        p->cands[p->cand_at[r]].shared++;
+    placed_doc *c = &p->doc[r];
+    if (c->seen == d + 1) {
+        p->cands[c->cand_at].shared++;
         return n;
     }
-    p->seen[r] = d + 1;
-    p->cand_at[r] = (uint32_t)n;
+    c->seen = d + 1;
+    c->cand_at = (uint32_t)n;
     dd_grow(&p->cands, &p->cands_cap, n + 1, sizeof *p->cands);
-    p->cands[n] = (dd_candidate){p->rank[r], 1};
+    p->cands[n] = (dd_candidate){c->rank, 1};
     return n + 1;
 }
 
@@ -563,22 +567,22 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     placer_grow(p, d);
     dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
     p->by_rank[p->placed] = d;
-    p->rank[d] = p->placed++;
+    p->doc[d].rank = p->placed++;
     if (s->docs[d].words == 0)
         return UINT32_MAX;
     uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
     if (twin) { /* an exact duplicate: the twin's cluster, the twin's similarity */
         uint32_t t = twin - 1;
-        p->rep_of[d] = p->rep_of[t];
+        p->doc[d].rep_of = p->doc[t].rep_of;
         p->sim[d] = p->sim[t];
         p->sim[d].doc = d;
-        if (p->rep_of[t] == t + 1) {
+        if (p->doc[t].rep_of == t + 1) {
             p->sim[d].jaccard = p->sim[d].containment = 1.0;
             p->sim[d].hamming = 0;
             p->sim[d].exact = true;
         }
         *m = p->sim[d];
-        return p->rep_of[d] - 1;
+        return p->doc[d].rep_of - 1;
     }
     size_t k = index_keys(s, d, p->keys), ncand = 0;
     for (size_t b = 0; b < k; b++)
@@ -593,25 +597,33 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
          l++) {
         uint32_t r = s->links[l];
-        if (r < p->cap && p->rep_of[r] == r + 1) {
+        if (r < p->cap && p->doc[r].rep_of == r + 1) {
             ncand = add_candidate(p, d, r, ncand);
-            p->cands[p->cand_at[r]].shared = UINT32_MAX;
+            p->cands[p->doc[r].cand_at].shared = UINT32_MAX;
             nlinked++;
         }
     }
     /* The ones that share the most buckets, then best-ranked first. */
     size_t chosen = dd_choose_candidates(p->cands, ncand, DD_MAX_CANDIDATES + nlinked);
     p->counts.passed_over += ncand - chosen;
+    /* Their signatures are read next, each from anywhere in memory: ask for
+     * them all at once, so that the waits overlap. */
+    for (size_t a = 0; a < chosen; a++) {
+        uint32_t r = p->by_rank[p->cands[a].rank];
+        __builtin_prefetch(&s->docs[r]);
+        if (s->minhash)
+            __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
+    }
     for (size_t a = 0; a < chosen; a++) {
         uint32_t r = p->by_rank[p->cands[a].rank];
         p->counts.compared++;
         if (verify(s, d, r, m, &p->sets)) {
-            p->rep_of[d] = r + 1;
+            p->doc[d].rep_of = r + 1;
             p->sim[d] = *m;
             return r;
         }
     }
-    p->rep_of[d] = d + 1;
+    p->doc[d].rep_of = d + 1;
     p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     for (size_t b = 0; b < k; b++)
         p->counts.unlisted += !dd_capped_map_add(&p->index, p->keys[b], d, DD_BUCKET_CAP);
@@ -623,8 +635,7 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 
 size_t dd_placer_bytes(const dd_placer *p)
 {
-    size_t per_doc = sizeof *p->rep_of + sizeof *p->sim + sizeof *p->rank + sizeof *p->seen +
-                     sizeof *p->cand_at + sizeof *p->by_rank;
+    size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
     return p->cap * per_doc + p->index.nslots * sizeof *p->index.slots +
            p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
 }
@@ -635,7 +646,7 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
     out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
     out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
     placer_grow(p, n ? (uint32_t)n - 1 : 0);
-    const uint32_t *rep_of = p->rep_of;
+    const placed_doc *doc = p->doc;
 
     /* Ids in input order of the representatives; documents without words
      * are clusters of their own. */
@@ -643,14 +654,14 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
     size_t clusters_cap = 0;
     uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
     for (size_t d = 0; d < n; d++) {
-        if (rep_of[d] == 0 || rep_of[d] == d + 1)
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
             out->id_of[d] = ++next_id;
         cluster_index[d] = UINT32_MAX;
     }
     for (size_t d = 0; d < n; d++) {
-        if (rep_of[d] == 0 || rep_of[d] == d + 1)
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
             continue;
-        uint32_t r = rep_of[d] - 1;
+        uint32_t r = doc[d].rep_of - 1;
         out->id_of[d] = out->id_of[r];
         out->dropped[d] = true;
         if (cluster_index[r] == UINT32_MAX) {
@@ -679,11 +690,8 @@ void dd_placer_free(dd_placer *p)
 {
     if (!p)
         return;
-    free(p->rep_of);
+    free(p->doc);
     free(p->sim);
-    free(p->rank);
-    free(p->seen);
-    free(p->cand_at);
     free(p->by_rank);
     free(p->exact.keys);
     free(p->exact.docs);
