@@ -17,7 +17,7 @@ MANDIR    = $(PREFIX)/share/man/man1
 
 # Debian packages the build and the tests need. libsodium is optional for the
 # build (keyed hashing); it is installed so that the full feature set is tested.
-DEB_PACKAGES = gcc make pkg-config python3 libicu-dev libxxhash-dev libcmocka-dev \
+DEB_PACKAGES = gcc make pkg-config python3 time libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
                zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev \
                clang libclang-rt-14-dev valgrind

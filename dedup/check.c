@@ -59,6 +59,30 @@ static void add_finding(findings *f, char *line, char *key)
     f->v[f->n++] = (finding){line, key};
 }
 
+/* The length of s[0..len) without a UTF-8 sequence that its end cuts short:
+ * a baseline's boilerplate key is the first BOILERPLATE_KEY_BYTES bytes of
+ * the text, and a cut inside a character would write invalid UTF-8 (it
+ * did, before: such keys, read back, are trimmed the same way). */
+enum { BOILERPLATE_KEY_BYTES = 80 };
+static size_t utf8_whole_prefix(const char *s, size_t len)
+{
+    size_t start = len;
+    while (start > 0 && len - start < 4 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+        start--;
+    if (start == 0)
+        return len;
+    unsigned char lead = (unsigned char)s[start - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return len - (start - 1) < need ? start - 1 : len;
+}
+
+/* The baseline key of boilerplate text in the file at path. */
+static char *boilerplate_key(const char *path, const char *text)
+{
+    size_t len = strnlen(text, BOILERPLATE_KEY_BYTES);
+    return dd_asprintf("%s\tboilerplate\t%.*s", path, (int)utf8_whole_prefix(text, len), text);
+}
+
 /* The paths to read: the files of the folders holding the named ones,
  * except the named ones, then the named ones. *first_named is the index of
  * the first named file. */
@@ -203,7 +227,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             add_finding(out,
                         dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%zu)", path,
                                     b->at[k].first_line, b->docs, first, b->at[0].first_line),
-                        dd_asprintf("%s\tboilerplate\t%.80s", path, text));
+                        boilerplate_key(path, text));
             free(path);
         }
         free(first);
@@ -275,6 +299,10 @@ static char **read_baseline(const char *path, size_t *n)
             line[--len] = '\0';
         if (len == 0 || line[0] == '#')
             continue;
+        /* Older baselines could end a boilerplate key inside a character. */
+        char *kind = strchr(line, '\t');
+        if (kind && !strncmp(kind + 1, "boilerplate\t", strlen("boilerplate\t")))
+            line[utf8_whole_prefix(line, (size_t)len)] = '\0';
         dd_grow(&keys, &cap, *n + 1, sizeof *keys);
         keys[(*n)++] = dd_strdup(line);
     }

@@ -40,22 +40,30 @@ typedef struct dd_shingle_table shingle_table;
  * freed rather than kept for the next one. */
 #define TABLE_KEEP_SLOTS (1u << 16)
 
+/* The slot of hash, or the empty slot where it goes. Its home is the mixed
+ * key scaled to [0, nslots) by a multiply-shift, so that nslots need not be
+ * a power of two and the table is sized to the document. */
 static slot *table_find(shingle_table *t, uint64_t hash)
 {
-    size_t mask = t->nslots - 1, i = dd_table_home(hash, t->salt, mask);
+    uint64_t mixed = dd_table_home(hash, t->salt, SIZE_MAX);
+    size_t i = (size_t)(((unsigned __int128)mixed * t->nslots) >> 64);
     while (t->v[i].gen == t->gen && t->v[i].hash != hash)
-        i = (i + 1) & mask;
+        if (++i == t->nslots)
+            i = 0;
     return &t->v[i];
 }
 
 /* Empties t for a new document whose units have `shingles` shingles in all
  * (counted per unit): it then holds at most that many, so it stays at most
- * half full and never grows during the document. */
+ * two thirds full and never grows during the document. At 32 bytes a slot,
+ * that is at most 48 bytes a shingle (it was 64 to 128, with power-of-two
+ * sizes at most half full): about 5 bytes per byte of a long document's
+ * text, the largest part of what scanning one costs. */
 static void table_start(shingle_table *t, size_t shingles)
 {
-    size_t want = 1024;
-    while (want < 2 * shingles)
-        want *= 2;
+    size_t want = shingles + shingles / 2 + 1;
+    if (want < 1024)
+        want = 1024;
     if (!t->v || t->gen == UINT32_MAX || want > t->cap) {
         free(t->v);
         t->cap = want;
