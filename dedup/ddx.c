@@ -970,7 +970,8 @@ static bool verify_store(dd_ddx *x, char **err)
         why = dd_asprintf("cannot read data.mdb: %s", strerror(errno));
     else if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX)
         why = dd_asprintf("data.mdb has %lld bytes", (long long)st.st_size);
-    else if ((map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+    else if ((map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
+                         0)) == MAP_FAILED) /* populated: every page is read once */
         why = dd_asprintf("cannot map data.mdb: %s", strerror(errno));
     if (fd >= 0)
         close(fd); /* the map stays */

@@ -113,7 +113,7 @@ typedef enum { TREE_FREE, TREE_MAIN, TREE_TABLE, TREE_DUPS } tree_kind;
 /* A tree being walked. */
 typedef struct tree {
     tree_kind kind;
-    char name[64];              /* for messages */
+    const char *name;           /* for messages */
     const dd_lmdb_table *table; /* TREE_TABLE, TREE_DUPS */
     size_t depth;               /* as its record says: its leaves' level */
 } tree;
@@ -130,10 +130,12 @@ typedef struct checker {
     size_t node_max;        /* mdb.c's me_nodemax: the largest node in a page */
     size_t last;            /* the newest header's last page */
     unsigned char *reached; /* a bit a page: in a tree, or listed as free */
-    unsigned char *covered; /* a byte a byte of the page in hand: under a node */
+    uint32_t *extents;      /* the page in hand's nodes: offset << 16 | end */
+    uint16_t *end_at;       /* by offset / 2: the end of the node there, or 0 */
     const dd_lmdb_table *tables;
     size_t ntables;
-    bool *found; /* which tables the main table named */
+    bool *found;       /* which tables the main table named */
+    char (*names)[64]; /* "table NAME", for messages */
     char *why;
 } checker;
 
@@ -195,7 +197,9 @@ static size_t key_size_of(const tree *t)
     }
 }
 
-/* Checks a key's size, and that it comes after prev and within [lo, hi). */
+/* Checks a key's size, and that it comes after prev (or, the first of its
+ * page, not before lo) and before hi. Keys being checked in increasing
+ * order, the callers give hi for the last key of a page only. */
 static bool check_key(checker *c, const tree *t, size_t pgno, span key, span prev, span lo, span hi)
 {
     size_t want = key_size_of(t);
@@ -203,7 +207,7 @@ static bool check_key(checker *c, const tree *t, size_t pgno, span key, span pre
         return bad(c, "%s: page %zu: a key of %zu bytes", t->name, pgno, key.n);
     if (prev.p && compare(t, prev, key) >= 0)
         return bad(c, "%s: page %zu: keys out of order", t->name, pgno);
-    if ((lo.p && compare(t, key, lo) < 0) || (hi.p && compare(t, key, hi) >= 0))
+    if ((!prev.p && lo.p && compare(t, key, lo) < 0) || (hi.p && compare(t, key, hi) >= 0))
         return bad(c, "%s: page %zu: a key outside its parent's bounds", t->name, pgno);
     return true;
 }
@@ -281,8 +285,7 @@ static bool check_value(checker *c, const tree *t, size_t pgno, const unsigned c
             return bad(c, "table %s: made with flags 0x%x, not 0x%x", c->tables[i].name,
                        get16(record + 4), c->tables[i].flags);
         c->found[i] = true;
-        tree table = {TREE_TABLE, "", &c->tables[i], 0};
-        snprintf(table.name, sizeof table.name, "table %.40s", c->tables[i].name);
+        tree table = {TREE_TABLE, c->names[i], &c->tables[i], 0};
         return walk_tree(c, &table, record);
     }
     case TREE_TABLE:
@@ -315,14 +318,12 @@ static bool check_value(checker *c, const tree *t, size_t pgno, const unsigned c
             get16(data + WORD) != table->value_size)
             return bad(c, "%s: page %zu: a sub-page of values that is not one", t->name, pgno);
         span none = {NULL, 0};
-        tree dups = {TREE_DUPS, "", table, 1};
-        snprintf(dups.name, sizeof dups.name, "%s", t->name);
+        tree dups = {TREE_DUPS, t->name, table, 1};
         return check_leaf2(c, &dups, pgno, data, size, none, none);
     }
     if (flags == (F_DUPDATA | F_SUBDATA) && size == DB_RECORD && get16(data + 4) == MDB_DUPFIXED &&
         get32(data) == table->value_size) {
-        tree dups = {TREE_DUPS, "", table, 0};
-        snprintf(dups.name, sizeof dups.name, "%s", t->name);
+        tree dups = {TREE_DUPS, t->name, table, 0};
         return walk_tree(c, &dups, data);
     }
     return bad(c, "%s: page %zu: a node with flags 0x%x", t->name, pgno, flags);
@@ -342,10 +343,10 @@ static bool check_leaf2(checker *c, const tree *t, size_t pgno, const unsigned c
         PAGE_HEADER + n * ks + (upper - lower) > size)
         return bad(c, "%s: page %zu: %zu values of %zu bytes and free space %zu-%zu in %zu bytes",
                    t->name, pgno, n, ks, lower, upper, size);
-    span prev = {NULL, 0};
+    span prev = {NULL, 0}, none = {NULL, 0};
     for (size_t i = 0; i < n; i++) {
         span key = {p + PAGE_HEADER + i * ks, ks};
-        if (!check_key(c, t, pgno, key, prev, lo, hi))
+        if (!check_key(c, t, pgno, key, prev, lo, i + 1 == n ? hi : none))
             return false;
         prev = key;
     }
@@ -353,6 +354,30 @@ static bool check_leaf2(checker *c, const tree *t, size_t pgno, const unsigned c
 }
 
 static bool walk_page(checker *c, const tree *t, size_t pgno, size_t level, span lo, span hi);
+
+/* Whether the n nodes of c->extents (each inside [upper, size), each noted
+ * in c->end_at by its offset) overlap none of the others. LMDB packs them
+ * from upper to the end of the page, so following them from upper usually
+ * answers at once; otherwise they are sorted. Leaves c->end_at all zero. */
+static bool apart(checker *c, size_t n, size_t upper, size_t size)
+{
+    size_t at = upper, seen = 0;
+    while (seen < n && at < size && c->end_at[at / 2]) {
+        size_t end = c->end_at[at / 2];
+        c->end_at[at / 2] = 0;
+        at = end;
+        seen++;
+    }
+    for (size_t i = 0; i < n; i++)
+        c->end_at[(c->extents[i] >> 16) / 2] = 0;
+    if (seen == n) /* one after the other: a node at each end, n of them */
+        return true;
+    qsort(c->extents, n, sizeof *c->extents, dd_compare_u32);
+    for (size_t i = 1; i < n; i++)
+        if ((c->extents[i - 1] & 0xffff) > c->extents[i] >> 16)
+            return false;
+    return true;
+}
 
 /* A branch or leaf page whose nodes are listed after its header. */
 static bool check_nodes(checker *c, const tree *t, size_t pgno, size_t level, span lo, span hi)
@@ -365,7 +390,6 @@ static bool check_nodes(checker *c, const tree *t, size_t pgno, size_t level, sp
         return bad(c, "%s: page %zu: free space %zu-%zu", t->name, pgno, lower, upper);
     size_t n = (lower - PAGE_HEADER) / 2;
     /* First every node's place: inside [upper, size), apart from the others. */
-    memset(c->covered, 0, size);
     for (size_t i = 0; i < n; i++) {
         size_t at = get16(p + PAGE_HEADER + 2 * i);
         if (at < upper || at % 2 || at > size - NODE_HEADER)
@@ -378,26 +402,26 @@ static bool check_nodes(checker *c, const tree *t, size_t pgno, size_t level, sp
         if (bytes > c->node_max || even(bytes) > size - at)
             return bad(c, "%s: page %zu: node %zu of %zu bytes at %zu", t->name, pgno, i, bytes,
                        at);
-        for (size_t b = at; b < at + even(bytes); b++) {
-            if (c->covered[b])
-                return bad(c, "%s: page %zu: nodes overlap", t->name, pgno);
-            c->covered[b] = 1;
-        }
+        c->extents[i] = (uint32_t)at << 16 | (uint32_t)(at + even(bytes));
+        c->end_at[at / 2] = (uint16_t)(at + even(bytes));
     }
+    if (!apart(c, n, upper, size))
+        return bad(c, "%s: page %zu: nodes overlap", t->name, pgno);
     /* Then the keys, and what each node leads to. */
-    span prev = {NULL, 0};
+    span prev = {NULL, 0}, none = {NULL, 0};
     for (size_t i = 0; i < n; i++) {
         const unsigned char *node = p + get16(p + PAGE_HEADER + 2 * i);
         span key = {node + NODE_HEADER, node_key_size(node)};
         if (leaf) {
-            if (!check_key(c, t, pgno, key, prev, lo, hi) || !check_value(c, t, pgno, node))
+            if (!check_key(c, t, pgno, key, prev, lo, i + 1 == n ? hi : none) ||
+                !check_value(c, t, pgno, node))
                 return false;
             prev = key;
             continue;
         }
         /* a branch: key i separates child i - 1 from child i; key 0 is not
          * used (child 0 holds what is below key 1) */
-        if (i > 0 && !check_key(c, t, pgno, key, prev, lo, hi))
+        if (i > 0 && !check_key(c, t, pgno, key, prev, lo, i + 1 == n ? hi : none))
             return false;
         span child_lo = i > 0 ? key : lo, child_hi = hi;
         if (i + 1 < n) {
@@ -485,10 +509,14 @@ char *dd_lmdb_check(const unsigned char *file, size_t len, const dd_lmdb_table *
                  .node_max = (((psize - PAGE_HEADER) / 2) & ~(size_t)1) - 2,
                  .last = last,
                  .reached = dd_calloc(last / 8 + 1, 1),
-                 .covered = dd_malloc(psize),
+                 .extents = dd_malloc(psize / 2 * sizeof(uint32_t)),
+                 .end_at = dd_calloc(psize / 2, sizeof(uint16_t)),
                  .tables = tables,
                  .ntables = ntables,
-                 .found = dd_calloc(ntables + 1, sizeof(bool))};
+                 .found = dd_calloc(ntables + 1, sizeof(bool)),
+                 .names = dd_calloc(ntables + 1, sizeof *c.names)};
+    for (size_t i = 0; i < ntables; i++)
+        snprintf(c.names[i], sizeof c.names[i], "table %.50s", tables[i].name);
     tree free_pages = {TREE_FREE, "the free-page table", NULL, 0};
     tree main_table = {TREE_MAIN, "the table of tables", NULL, 0};
     if (walk_tree(&c, &free_pages, m + META_FREE_DB) &&
@@ -499,7 +527,9 @@ char *dd_lmdb_check(const unsigned char *file, size_t len, const dd_lmdb_table *
                 break;
             }
     free(c.reached);
-    free(c.covered);
+    free(c.extents);
+    free(c.end_at);
     free(c.found);
+    free(c.names);
     return c.why;
 }
