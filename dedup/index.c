@@ -18,6 +18,7 @@
 #include "options.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,9 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     return problems;
 }
 
-/* Opens (or creates) the index and runs fn in one write transaction. */
+/* Opens (or creates) the index and signs the documents into it in one write
+ * transaction. A new index is staged (dd_ddx_create_staged): it appears at
+ * ddx only once committed, so a build that fails leaves none there. */
 static int index_write(const char *ddx, bool create, const dd_options *o, char *const *paths,
                        size_t npaths)
 {
@@ -180,7 +183,8 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
     if (!dd_index_settings(o, &want))
         return DD_EXIT_ERROR;
     char *err = NULL;
-    dd_ddx *x = create ? dd_ddx_create(ddx, &want, &err) : dd_ddx_open(ddx, true, &want, &err);
+    dd_ddx *x = create ? dd_ddx_create_staged(ddx, &want, &err)
+                       : dd_ddx_open(ddx, true, &want, &err);
     if (!x || !dd_ddx_begin(x, &err)) {
         dd_error("%s", err);
         free(err);
@@ -195,10 +199,12 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         dd_error("%s: nothing changed (%d problem%s)", ddx, problems, problems == 1 ? "" : "s");
         return DD_EXIT_ERROR;
     }
-    if (!dd_ddx_commit(x, &err)) {
+    if (!dd_ddx_commit(x, &err) || !dd_ddx_publish(x, &err)) {
         dd_error("%s", err);
         free(err);
         dd_ddx_close(x);
+        if (create)
+            dd_error("%s: no index made", ddx);
         return DD_EXIT_ERROR;
     }
     dd_ddx_counts c;
@@ -242,14 +248,22 @@ static int index_info(const char *ddx)
     printf("band entries: %llu\n", (unsigned long long)c.band_entries);
     printf("size: %llu bytes\n", (unsigned long long)c.map_bytes);
     dd_ddx_close(x);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        dd_error("index info: writing standard output: %s", strerror(errno));
+        return DD_EXIT_ERROR;
+    }
     return DD_EXIT_CLEAN;
 }
 
-static int index_remove(const char *ddx, char *const *ids, size_t n)
+/* Removing needs no signature, so no setting but the key must match: an
+ * index built with a key is changed only by who holds it. */
+static int index_remove(const char *ddx, const dd_options *o, char *const *ids, size_t n)
 {
     char *err = NULL;
     dd_ddx *x = dd_ddx_open(ddx, true, NULL, &err);
-    if (!x || !dd_ddx_begin(x, &err)) {
+    if (x && (err = dd_ddx_key_difference(x, o->key_fingerprint)) == NULL)
+        dd_ddx_begin(x, &err);
+    if (err) {
         dd_error("%s", err);
         free(err);
         dd_ddx_close(x);
@@ -328,7 +342,7 @@ int cmd_index(int argc, char **argv)
         } else if (!strcmp(sub, "add")) {
             status = index_write(o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
         } else {
-            status = index_remove(o.paths[0], o.paths + 1, o.npaths - 1);
+            status = index_remove(o.paths[0], &o, o.paths + 1, o.npaths - 1);
         }
     }
     free(args);

@@ -87,12 +87,15 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
         return false;
     }
     dd_analyzer a;
-    bool ok = dd_analyzer_init(&a, o->unit, &o->hash);
+    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
+        dd_ddx_close(x);
+        return false;
+    }
+    bool ok = true;
     for (size_t i = 0; ok && i < c->inputs.n; i++)
         if (!c->failed[i] && !c->clusters.dropped[i])
             ok = report_index_matches(x, c, i, o, &a, found);
-    if (ok)
-        dd_analyzer_free(&a);
+    dd_analyzer_free(&a); /* on an index error too (LeakSanitizer saw it kept) */
     dd_ddx_close(x);
     return ok && fflush(stdout) == 0;
 }

@@ -118,6 +118,21 @@ expect_grep "... as a near-duplicate of the indexed original" \
 expect_status "an index built without a key refuses a key" 2 \
     "$DEDUP" check --key-file "$KEY" --index "$T/plain.ddx" "$SYN"
 expect_grep "... saying so" "plain.ddx: built without a key, but --key-file was given" "$T/err"
+# index remove needs no signature, but a keyed index is changed only with its key
+SEED0=$FIXTURES/seeds/000_bd77016b1ff7f277.txt
+expect_status "index remove without the key is refused" 2 "$DEDUP" index remove "$T/k.ddx" "$SEED0"
+expect_grep "... saying the index was built with a key" \
+    "k.ddx: built with key fingerprint $KEY_FP, but no --key-file was given" "$T/err"
+expect_status "index remove with another key is refused" 2 \
+    "$DEDUP" index remove --key-file "$OTHER" "$T/k.ddx" "$SEED0"
+"$DEDUP" index info "$T/k.ddx" >"$T/info" 2>&1
+expect_grep "... and removed nothing" "documents: 5" "$T/info"
+expect_status "index remove with the key removes" 0 \
+    "$DEDUP" index remove --key-file "$KEY" "$T/k.ddx" "$SEED0"
+"$DEDUP" index info "$T/k.ddx" >"$T/info" 2>&1
+expect_grep "... the document" "documents: 4" "$T/info"
+expect_status "an index built without a key: remove with a key is refused" 2 \
+    "$DEDUP" index remove --key-file "$KEY" "$T/plain.ddx" "$SEED0"
 
 # --- what a key does not protect (SECURITY.md) ------------------------------------
 # Two documents planted beside a victim's, each holding one of its paragraphs,
