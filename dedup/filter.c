@@ -655,7 +655,7 @@ static const char filter_usage[] =
 
 static const dd_option_group *const filter_groups[] = {
     &dd_group_filter,     &dd_group_index, &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_help,      NULL,
+    &dd_group_near,       &dd_group_common, &dd_group_key, &dd_group_help,      NULL,
 };
 
 static const dd_command_spec filter_command = {

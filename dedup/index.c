@@ -34,12 +34,13 @@ static const char index_usage[] =
     "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
 
 static const dd_option_group *const build_groups[] = {
-    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_files, &dd_group_help, NULL,
 };
 static const dd_option_group *const add_groups[] = {
-    &dd_group_signatures, &dd_group_common, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_files, &dd_group_help, NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
+static const dd_option_group *const remove_groups[] = {&dd_group_key, &dd_group_help, NULL};
 
 static const dd_command_spec index_commands[] = {
     {"index build",
@@ -64,7 +65,7 @@ static const dd_command_spec index_commands[] = {
      "Usage: dedup index remove DIR.ddx ID...\n"
      "\n"
      "Remove documents by id (the path they were indexed under).\n",
-     help_only, "0 success, 2 usage or input error."},
+     remove_groups, "0 success, 2 usage or input error."},
 };
 
 /* Adds (or updates) the documents under paths to x, inside its write

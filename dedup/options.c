@@ -200,7 +200,8 @@ OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version", "show the
     static const dd_option_spec *const var##_options[] = {__VA_ARGS__, NULL};                      \
     const dd_option_group var = {text, var##_options}
 
-GROUP(dd_group_common, "Reading and hashing", &opt_unit, &opt_max_record, &opt_key_file);
+GROUP(dd_group_common, "Reading", &opt_unit, &opt_max_record);
+GROUP(dd_group_key, "Keyed hashing", &opt_key_file);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
@@ -218,9 +219,10 @@ GROUP(dd_group_index_build, "Index build", &opt_index_output);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
-    &dd_group_common, &dd_group_files,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,   &dd_group_index,  &dd_group_help,       &dd_group_scan,
-    &dd_group_clean,  &dd_group_filter, &dd_group_check,      &dd_group_index_build,
+    &dd_group_common,      &dd_group_key,   &dd_group_files,  &dd_group_paragraphs,
+    &dd_group_signatures,  &dd_group_near,  &dd_group_index,  &dd_group_help,
+    &dd_group_scan,        &dd_group_clean, &dd_group_filter, &dd_group_check,
+    &dd_group_index_build,
 };
 
 /* ---- --help -------------------------------------------------------------- */

@@ -73,7 +73,8 @@ typedef struct dd_option_group {
 } dd_option_group;
 
 /* The groups that commands share. */
-extern const dd_option_group dd_group_common;     /* reading and hashing: every reader */
+extern const dd_option_group dd_group_common;     /* reading: every reader */
+extern const dd_option_group dd_group_key;        /* --key-file: every user of hashes */
 extern const dd_option_group dd_group_files;      /* --on-error: the commands that read files */
 extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
 extern const dd_option_group dd_group_signatures; /* what an index records too */
