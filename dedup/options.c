@@ -48,6 +48,8 @@ const char dd_usage_text[] =
     "      --max-record MB       longest document (a file, or a record of filter)\n"
     "                            accepted (default 256); memory stays within\n"
     "                            about 10 times it\n"
+    "  -q, --quiet               no progress line and no summary on standard\n"
+    "                            error (errors and warnings are still written)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show the version and exit\n"
     "\n"
@@ -240,6 +242,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
         {"boilerplate-df", required_argument, NULL, 'b'},
         {"format", required_argument, NULL, 'f'},
         {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -259,7 +262,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:m:t:k:zhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":u:w:b:f:o:m:t:k:zqhV", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_JSONL:
         case OPT_LINES:
@@ -426,6 +429,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
                 return usage_error(cmd, "--format: '%s' is not text, jsonl or tsv", optarg);
             break;
         case 'o': o->output = optarg; break;
+        case 'q': o->quiet = true; break;
         case 'h': fputs(dd_usage_text, stdout); return DD_EXIT_CLEAN;
         case 'V': printf("dedup %s\n", SH_VERSION); return DD_EXIT_CLEAN;
         case ':': return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);

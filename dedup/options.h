@@ -34,6 +34,7 @@ typedef struct dd_options {
     bool in_place;      /* clean: --in-place */
     bool dry_run;       /* clean: --dry-run */
     const char *clean_option; /* the first of those two given */
+    bool quiet;               /* -q: no progress line and no summary on stderr */
     /* filter: */
     dd_input_format input_format;
     const char *field;    /* dotted path of the text (default "text") */
