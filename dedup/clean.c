@@ -11,6 +11,8 @@
  */
 #include "commands.h"
 #include "corpus.h"
+#include "progress.h"
+#include "report.h"
 #include "safe_write.h"
 #include "util.h"
 
@@ -347,6 +349,38 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     return changed;
 }
 
+/* The line that ends a clean on stderr: what was found, what was removed,
+ * and how many files were written (-o), changed (--in-place), or would
+ * change (--dry-run). */
+static void print_summary(const dd_options *o, const dd_corpus *c, size_t files)
+{
+    dd_corpus_counts k;
+    dd_corpus_count(c, &k);
+    const char *would = o->dry_run ? "would be " : "";
+    /* In place, a copy stays (clean removes lines, never files). */
+    uint64_t removed = k.paragraph_bytes + (o->in_place ? 0 : k.copy_bytes);
+    fprintf(stderr,
+            "dedup clean: %zu %s, %zu %s: %zu %s %s%s, %zu %s and %llu of %llu bytes %sremoved; ",
+            k.documents, dd_plural(k.documents, "document", "documents"), k.clusters,
+            dd_plural(k.clusters, "cluster", "clusters"), k.copies,
+            dd_plural(k.copies, "copy", "copies"), would,
+            o->in_place ? "left in place (--in-place removes lines, never files; dedup scan "
+                          "lists them)"
+                        : "left out",
+            k.paragraphs_removed, dd_plural(k.paragraphs_removed, "paragraph", "paragraphs"),
+            (unsigned long long)removed, (unsigned long long)k.bytes, would);
+    if (o->dry_run)
+        fprintf(stderr, "%zu %s would change; nothing written\n", files,
+                dd_plural(files, "file", "files"));
+    else if (o->in_place)
+        fprintf(stderr, "%zu %s changed\n", files, dd_plural(files, "file", "files"));
+    else {
+        char *p = dd_printable(o->output);
+        fprintf(stderr, "%zu %s written under %s\n", files, dd_plural(files, "file", "files"), p);
+        free(p);
+    }
+}
+
 int cmd_clean(int argc, char **argv)
 {
     dd_options o;
@@ -373,12 +407,17 @@ int cmd_clean(int argc, char **argv)
         return DD_EXIT_CLEAN;
     }
     dd_safe_write_signals();
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup clean", "file", o.quiet);
     dd_corpus c;
-    if (!dd_corpus_run(&c, &o)) {
+    if (!dd_corpus_run(&c, &o, &progress)) {
+        dd_progress_end(&progress, false);
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
     if (c.problems) {
+        dd_progress_end(&progress, false);
         dd_error("clean: nothing written because of the errors above");
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
@@ -394,8 +433,9 @@ int cmd_clean(int argc, char **argv)
     }
     sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
-    size_t d = 0, copies_left = 0;
-    bool failed = false, changes = false;
+    size_t d = 0, files = 0; /* written (-o), changed (--in-place) or to change (--dry-run) */
+    uint64_t bytes = 0;
+    bool failed = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
         size_t first = d;
         while (d < f->ndrops && f->drops[d].doc == i)
@@ -403,29 +443,32 @@ int cmd_clean(int argc, char **argv)
         const dd_drop *drops = f->drops + first;
         size_t ndrops = d - first;
         if (o.dry_run) {
-            changes |= show_changes(&o, &c, i, &text, drops, ndrops, &failed);
+            files += show_changes(&o, &c, i, &text, drops, ndrops, &failed);
         } else if (o.in_place) {
             /* In place, a near-duplicate file stays: clean removes lines,
              * never files. Its repeated lines go like everyone's. */
-            copies_left += c.clusters.dropped[i];
             if (ndrops > 0 && !clean_in_place(&c, i, &text, &clean, drops, ndrops))
                 failed = true;
+            else
+                files += ndrops > 0;
         } else if (!c.clusters.dropped[i]) { /* a near-duplicate's representative is kept */
             char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
             if (!write_clean_copy(&c, i, dest, &text, &clean, drops, ndrops))
                 failed = true;
+            else
+                files++;
             free(dest);
         }
+        bytes += c.sizes[i];
+        dd_progress_update(&progress, i + 1, bytes);
     }
-    if (copies_left)
-        fprintf(stderr,
-                "dedup clean: %zu near-duplicate file%s left in place (--in-place removes "
-                "lines, never files; dedup scan lists them)\n",
-                copies_left, copies_left == 1 ? "" : "s");
+    dd_progress_end(&progress, false);
+    if (!o.quiet)
+        print_summary(&o, &c, files);
     sh_buf_free(&text);
     sh_buf_free(&clean);
     dd_corpus_free(&c);
     if (failed)
         return DD_EXIT_ERROR;
-    return o.dry_run && changes ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    return o.dry_run && files ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
 }

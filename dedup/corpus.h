@@ -9,12 +9,14 @@
 #include "near.h"
 #include "options.h"
 #include "paragraphs.h"
+#include "progress.h"
 
 #include <stdint.h>
 
 typedef struct dd_corpus {
     dd_inputs inputs;
     uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */
+    uint64_t *sizes;   /* each input's size in bytes, as read */
     bool *failed;      /* inputs that could not be read or analysed */
     dd_unit *units;    /* the units of every document, in order */
     size_t nunits, units_cap;
@@ -34,9 +36,26 @@ typedef struct dd_corpus {
 
 /* Reads o->paths, clusters the documents and computes the findings. Problems are
  * reported on stderr and counted in c->problems; the inputs without
- * problems are still analysed. Returns false if it could not run at all. */
-bool dd_corpus_run(dd_corpus *c, const dd_options *o);
+ * problems are still analysed. Returns false if it could not run at all.
+ * progress (NULL: none) is updated as the documents are read. */
+bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress);
 void dd_corpus_free(dd_corpus *c);
+
+/* What a run found, and what clean removes because of it: the counts of
+ * the summaries (the line on stderr and the JSON summary record). */
+typedef struct dd_corpus_counts {
+    size_t documents;          /* inputs */
+    size_t errors;             /* problems reported (c->problems): unreadable inputs... */
+    uint64_t bytes;            /* of the inputs read */
+    size_t clusters;           /* clusters of two or more documents */
+    size_t copies;             /* their members other than the representative */
+    uint64_t copy_bytes;       /* bytes of the copies */
+    size_t paragraphs_removed; /* units in the lines clean removes from the other documents */
+    uint64_t paragraph_bytes;  /* bytes of those lines, line ends included */
+    size_t documents_changed;  /* documents that lose lines */
+} dd_corpus_counts;
+
+void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out);
 
 /* XXH3-64 of a document's bytes (for dd_corpus.digests). */
 uint64_t dd_digest(const char *text, size_t len);

@@ -16,6 +16,8 @@
 #include "index_settings.h"
 #include "input.h"
 #include "options.h"
+#include "progress.h"
+#include "report.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -30,9 +32,10 @@ static const char index_usage[] =
     "       dedup index remove DIR.ddx ID...\n";
 
 /* Adds (or updates) the documents under paths to x, inside its write
- * transaction. Returns the number of problems; *added and *skipped count. */
+ * transaction. Returns the number of problems; *added and *skipped count,
+ * and *bytes counts the bytes read. */
 static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_t npaths,
-                       size_t *added, size_t *skipped)
+                       size_t *added, size_t *skipped, uint64_t *bytes, dd_progress *progress)
 {
     dd_inputs in = {0};
     int problems = dd_inputs_collect(&in, paths, npaths);
@@ -53,6 +56,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     dd_ddx_para *paras = NULL;
     size_t paras_cap = 0;
     for (size_t i = 0; i < in.n; i++) {
+        dd_progress_update(progress, i, *bytes);
         const dd_input *d = &in.v[i];
         if (d->is_stdin) {
             dd_error("index: standard input has no path to index it by");
@@ -87,6 +91,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
             problems++;
             continue;
         }
+        *bytes += text.len;
         if (dd_input_is_binary(text.data, text.len)) {
             dd_input_warn_binary(d); /* not indexed */
             continue;
@@ -123,6 +128,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
         }
         (*added)++;
     }
+    dd_progress_update(progress, in.n, *bytes);
     free(paras);
     free(keys);
     dd_doc_free(&doc);
@@ -133,9 +139,10 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     return problems;
 }
 
-/* Opens (or creates) the index and runs fn in one write transaction. */
-static int index_write(const char *ddx, bool create, const dd_options *o, char *const *paths,
-                       size_t npaths)
+/* Opens (or creates) the index and adds the documents under paths in one
+ * write transaction. name: "index build" or "index add". */
+static int index_write(const char *name, const char *ddx, bool create, const dd_options *o,
+                       char *const *paths, size_t npaths)
 {
     dd_ddx_settings want;
     if (!dd_index_settings(o, &want))
@@ -149,7 +156,13 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         return DD_EXIT_ERROR;
     }
     size_t added = 0, skipped = 0;
-    int problems = index_paths(x, o, paths, npaths, &added, &skipped);
+    uint64_t bytes = 0;
+    char progress_name[64];
+    snprintf(progress_name, sizeof progress_name, "dedup %s", name);
+    dd_progress progress;
+    dd_progress_start(&progress, progress_name, "file", o->quiet);
+    int problems = index_paths(x, o, paths, npaths, &added, &skipped, &bytes, &progress);
+    dd_progress_end(&progress, false);
     if (problems) {
         dd_ddx_abort(x);
         dd_ddx_close(x);
@@ -163,9 +176,14 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         return DD_EXIT_ERROR;
     }
     dd_ddx_counts c;
-    if (dd_ddx_counts_of(x, &c, &err))
-        fprintf(stderr, "dedup index: %s: %zu documents signed, %zu unchanged; %llu in the index\n",
-                ddx, added, skipped, (unsigned long long)c.docs);
+    if (!o->quiet && dd_ddx_counts_of(x, &c, &err)) {
+        char *p = dd_printable(ddx);
+        fprintf(stderr,
+                "dedup %s: %s: %zu %s signed, %zu unchanged; %llu in the index; %llu bytes read\n",
+                name, p, added, dd_plural(added, "document", "documents"), skipped,
+                (unsigned long long)c.docs, (unsigned long long)bytes);
+        free(p);
+    }
     free(err);
     dd_ddx_close(x);
     return DD_EXIT_CLEAN;
@@ -272,7 +290,7 @@ int cmd_index(int argc, char **argv)
                 dd_error("index build: -o DIR.ddx names the index to create");
                 status = DD_EXIT_ERROR;
             } else {
-                status = index_write(o.output, true, &o, o.paths, o.npaths);
+                status = index_write(name, o.output, true, &o, o.paths, o.npaths);
             }
         } else if (o.output) {
             dd_error("index %s: -o is an option of index build", sub);
@@ -285,7 +303,7 @@ int cmd_index(int argc, char **argv)
                      strcmp(sub, "add") ? "ID" : "PATH");
             status = DD_EXIT_ERROR;
         } else if (!strcmp(sub, "add")) {
-            status = index_write(o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
+            status = index_write(name, o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
         } else {
             status = index_remove(o.paths[0], o.paths + 1, o.npaths - 1);
         }

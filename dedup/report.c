@@ -201,3 +201,5 @@ bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inp
                                        : write_boilerplate_text(out, in, &f->boilerplate[i]);
     return ok && fflush(out) == 0 && !ferror(out);
 }
+
+const char *dd_plural(uint64_t n, const char *one, const char *many) { return n == 1 ? one : many; }

@@ -5,6 +5,7 @@
 #include "corpus.h"
 #include "index_match.h"
 #include "index_settings.h"
+#include "progress.h"
 #include "report.h"
 #include "util.h"
 
@@ -97,6 +98,26 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
     return ok && fflush(stdout) == 0;
 }
 
+/* The line that ends a scan on stderr (see dd_corpus_counts). */
+static void print_summary(const dd_options *o, const dd_corpus_counts *k, const dd_findings *f,
+                          size_t index_found)
+{
+    fprintf(stderr, "dedup scan: %zu %s, %zu %s, %zu %s, %zu %s, %zu boilerplate", k->documents,
+            dd_plural(k->documents, "document", "documents"), k->clusters,
+            dd_plural(k->clusters, "cluster", "clusters"), k->copies,
+            dd_plural(k->copies, "copy", "copies"), f->nrepeats,
+            dd_plural(f->nrepeats, "repeat", "repeats"), f->nboilerplate);
+    if (o->index)
+        fprintf(stderr, ", %zu %s in the index", index_found,
+                dd_plural(index_found, "finding", "findings"));
+    fprintf(stderr, "; clean -o would remove %zu %s and %llu of %llu bytes", k->paragraphs_removed,
+            dd_plural(k->paragraphs_removed, "paragraph", "paragraphs"),
+            (unsigned long long)(k->copy_bytes + k->paragraph_bytes), (unsigned long long)k->bytes);
+    if (k->errors)
+        fprintf(stderr, "; %zu %s", k->errors, dd_plural(k->errors, "error", "errors"));
+    fputc('\n', stderr);
+}
+
 int cmd_scan(int argc, char **argv)
 {
     dd_options o;
@@ -123,8 +144,12 @@ int cmd_scan(int argc, char **argv)
         }
         dd_ddx_close(x);
     }
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup scan", "file", o.quiet);
     dd_corpus c;
-    if (!dd_corpus_run(&c, &o)) {
+    bool ran = dd_corpus_run(&c, &o, &progress);
+    dd_progress_end(&progress, false);
+    if (!ran) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -138,6 +163,10 @@ int cmd_scan(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_corpus_counts k;
+    dd_corpus_count(&c, &k);
+    if (!o.quiet)
+        print_summary(&o, &k, &c.findings, index_found);
     bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||
                  index_found > 0;
     status = c.problems ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;

@@ -7,8 +7,12 @@ E=expected
 "$DEDUP" scan --format text seeds >"$T/scan.txt" 2>"$T/err"
 st=$?
 [ $st = 1 ] && ok "scan exits 1 when it finds repeats" || not_ok "scan exits 1 when it finds repeats" "exit $st: $(cat "$T/err")"
-[ -s "$T/err" ] && not_ok "scan writes nothing to stderr" "$(cat "$T/err")" || ok "scan writes nothing to stderr"
+echo "dedup scan: 5 documents, 0 clusters, 0 copies, 6 repeats, 0 boilerplate; clean -o would remove 9 paragraphs and 2864 of 21610 bytes" >"$T/want-err"
+expect_same "scan writes its summary, and nothing else, to stderr" "$T/want-err" "$T/err"
 expect_same "text report of the seeds" "$E/seeds-scan.txt" "$T/scan.txt"
+"$DEDUP" scan -q --format text seeds >"$T/quiet.txt" 2>"$T/err"
+[ -s "$T/err" ] && not_ok "scan -q writes nothing to stderr" "$(cat "$T/err")" || ok "scan -q writes nothing to stderr"
+expect_same "... and the same report" "$E/seeds-scan.txt" "$T/quiet.txt"
 
 "$DEDUP" scan --format jsonl seeds >"$T/scan.jsonl" 2>/dev/null
 expect_same "jsonl report of the seeds" "$E/seeds-scan.jsonl" "$T/scan.jsonl"
