@@ -144,6 +144,11 @@ int cmd_scan(int argc, char **argv)
         }
         dd_ddx_close(x);
     }
+    bool jsonl = o.format == DD_FORMAT_JSONL;
+    if (jsonl && !dd_report_header(stdout, &o)) {
+        dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
+        return DD_EXIT_ERROR;
+    }
     dd_progress progress;
     dd_progress_start(&progress, "dedup scan", "file", o.quiet);
     dd_corpus c;
@@ -165,6 +170,11 @@ int cmd_scan(int argc, char **argv)
     }
     dd_corpus_counts k;
     dd_corpus_count(&c, &k);
+    if (jsonl && !dd_report_summary(stdout, &k, &c.findings, index_found)) {
+        dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
     if (!o.quiet)
         print_summary(&o, &k, &c.findings, index_found);
     bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a run says about itself: the one-line summary on stderr of scan,
-# clean, check and index build/add (silenced by -q), and the progress line
-# on a terminal (script(1) gives stderr one).
+# clean, check and index build/add (silenced by -q), the progress line on a
+# terminal (script(1) gives stderr one), and the header and summary records
+# that open and end a JSON lines report.
 . "$(dirname "$0")/lib.sh"
 cd "$FIXTURES"
 V=(variants/000_syndicated.txt variants/002_near_identical.txt variants/003_rewrapped.txt variants/004_truncated.txt)
@@ -107,6 +108,76 @@ expect_same "index add: the summary" "$T/want" "$T/err"
 "$DEDUP" index build -q seeds -o "$T/q.ddx" 2>"$T/err"
 [ $? = 0 ] && [ ! -s "$T/err" ] && [ -d "$T/q.ddx" ] && ok "index build -q: nothing on stderr" \
     || not_ok "index build -q: nothing on stderr" "$(cat "$T/err")"
+
+# --- JSON lines: header and summary records -------------------------------------------
+# check_report FILE DEDUP-VERSION PROFILE SETTINGS-JSON: the first record
+# is the header (this version and profile, the settings given: the listed
+# ones must have these values, and every decision option is there), the
+# last the summary, whose counts are those of the records between them.
+check_report() {
+    python3 - "$@" <<'EOF'
+import json, sys
+path, version, profile, want = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+recs = [json.loads(l) for l in open(path, encoding="utf-8")]
+head, summ, body = recs[0], recs[-1], recs[1:-1]
+assert head["type"] == "header" and list(head) == ["type", "version", "normalizer", "signatures", "settings"], head
+assert head["version"] == version and head["normalizer"] == profile, (head["version"], head["normalizer"])
+assert head["signatures"].startswith("minhash/"), head["signatures"]
+keys = ["unit", "min_words", "boilerplate_df", "para_threshold", "near", "method", "threshold",
+        "containment", "min_shingles", "size_ratio", "recall", "ngram", "num_perm", "bands", "rows",
+        "hamming", "keep", "verify", "max_record", "key", "index"]
+assert list(head["settings"]) == keys, list(head["settings"])
+for k, v in want.items():
+    assert head["settings"][k] == v, (k, head["settings"][k], v)
+assert summ["type"] == "summary", summ
+assert all(r["type"] in ("cluster", "repeat", "boilerplate", "index") for r in body), body
+count = lambda t: sum(r["type"] == t for r in body)
+assert summ["clusters"] == count("cluster"), summ
+assert summ["repeats"] == count("repeat"), summ
+assert summ["boilerplate"] == count("boilerplate"), summ
+assert summ["index"] == count("index"), summ
+assert summ["copies"] == sum(len(r["members"]) - 1 for r in body if r["type"] == "cluster"), summ
+print("documents %(documents)d bytes %(bytes)d errors %(errors)d clusters %(clusters)d copies %(copies)d "
+      "repeats %(repeats)d boilerplate %(boilerplate)d index %(index)d paragraphs_removed "
+      "%(paragraphs_removed)d bytes_removed %(bytes_removed)d" % summ)
+EOF
+}
+version=$("$DEDUP" --version | sed 's/^dedup //')
+profile=$("$SHINGLE" --profile)
+
+"$DEDUP" scan -f jsonl seeds "${V[@]}" >"$T/r.jsonl" 2>"$T/err"
+got=$(check_report "$T/r.jsonl" "$version" "$profile" \
+    '{"unit":"line","threshold":0.8,"bands":64,"rows":2,"verify":"exact","key":null,"index":null}' 2>&1)
+[ "$got" = "documents 9 bytes 37045 errors 0 clusters 4 copies 4 repeats 6 boilerplate 0 index 0 paragraphs_removed 9 bytes_removed 18299" ] \
+    && ok "jsonl: header, then the records, then a summary that counts them" \
+    || not_ok "jsonl: header, then the records, then a summary that counts them" "$got"
+
+opts=(--unit block --threshold 0.7 --boilerplate-df 2 --keep longest --no-near --key-file keys/test.key)
+"$DEDUP" scan -f jsonl "${opts[@]}" seeds >"$T/r.jsonl" 2>/dev/null
+"$DEDUP" clean -q "${opts[@]}" seeds -o "$T/cleaned-block"
+removed=$((21610 - $(cat "$T/cleaned-block"/* | wc -c)))
+"$DEDUP" index build -q --key-file keys/test.key seeds -o "$T/k.ddx"
+fingerprint=$("$DEDUP" index info "$T/k.ddx" | sed -n 's/^key fingerprint: //p')
+got=$(check_report "$T/r.jsonl" "$version" "$profile" \
+    "{\"unit\":\"block\",\"threshold\":0.7,\"boilerplate_df\":2,\"keep\":\"longest\",\"near\":false,\"key\":\"$fingerprint\"}" 2>&1)
+[ -n "$fingerprint" ] && [ "$got" = "documents 5 bytes 21610 errors 0 clusters 0 copies 0 repeats 2 boilerplate 1 index 0 paragraphs_removed 5 bytes_removed $removed" ] \
+    && ok "jsonl: the header's settings are the options given (the key by its fingerprint)" \
+    || not_ok "jsonl: the header's settings are the options given (the key by its fingerprint)" "$fingerprint: $got"
+
+mkdir "$T/incoming"
+cp variants/000_syndicated.txt "$T/incoming/new.txt"
+"$DEDUP" scan -f jsonl --index "$T/x.ddx" "$T/incoming" >"$T/r.jsonl" 2>"$T/err"
+got=$(check_report "$T/r.jsonl" "$version" "$profile" "{\"index\":\"$T/x.ddx\"}" 2>&1)
+[ "$got" = "documents 1 bytes 3696 errors 0 clusters 0 copies 0 repeats 0 boilerplate 0 index 1 paragraphs_removed 0 bytes_removed 0" ] \
+    && ok "jsonl with --index: the index records counted, the index named in the settings" \
+    || not_ok "jsonl with --index: the index records counted, the index named in the settings" "$got"
+echo "dedup scan: 1 document, 0 clusters, 0 copies, 0 repeats, 0 boilerplate, 1 finding in the index; clean -o would remove 0 paragraphs and 0 of 3696 bytes" >"$T/want"
+expect_same "... and the summary line says so" "$T/want" "$T/err"
+
+"$DEDUP" scan -f jsonl "$T/no-such-dir" seeds/000_bd77016b1ff7f277.txt >"$T/r.jsonl" 2>"$T/err"
+got=$(check_report "$T/r.jsonl" "$version" "$profile" '{}' 2>&1)
+[ "$got" = "documents 1 bytes 3910 errors 1 clusters 0 copies 0 repeats 0 boilerplate 0 index 0 paragraphs_removed 0 bytes_removed 0" ] \
+    && ok "jsonl: an input error is counted in the summary" || not_ok "jsonl: an input error is counted in the summary" "$got"
 
 # --- progress on a terminal ---------------------------------------------------------
 if $have_script; then
