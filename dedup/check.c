@@ -33,6 +33,8 @@
 #include "ddx.h"
 #include "index_match.h"
 #include "index_settings.h"
+#include "progress.h"
+#include "report.h"
 #include "safe_write.h"
 #include "util.h"
 
@@ -347,14 +349,49 @@ static const char check_usage[] =
     "the documents of the index).\n";
 
 static const dd_option_group *const check_groups[] = {
-    &dd_group_check,      &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_key, &dd_group_files, &dd_group_help,       NULL,
+    &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec check_command = {
     "check", check_usage, check_groups,
     "0 nothing found, 1 findings, 2 usage or input error.",
 };
+
+typedef struct check_counts {
+    size_t named;    /* files checked */
+    size_t around;   /* the other files of their folders, read to compare */
+    size_t found;    /* findings in the named files */
+    size_t reported; /* of them, not accepted by the baseline */
+} check_counts;
+
+/* The line that ends a check with findings on stderr, e.g.
+ * "dedup check: 2 files checked, against the 40 other files of their
+ * folders: 3 findings". */
+static void print_summary(const dd_options *o, const check_counts *k)
+{
+    fprintf(stderr, "dedup check: %zu %s checked, ", k->named,
+            dd_plural(k->named, "file", "files"));
+    if (o->index) {
+        char *p = dd_printable(o->index);
+        fprintf(stderr, "against the index %s", p);
+        free(p);
+    } else {
+        fprintf(stderr, "against the %zu other %s of their folders", k->around,
+                dd_plural(k->around, "file", "files"));
+    }
+    if (o->write_baseline) {
+        char *p = dd_printable(o->write_baseline);
+        fprintf(stderr, ": %zu %s written to %s as accepted\n", k->found,
+                dd_plural(k->found, "finding", "findings"), p);
+        free(p);
+    } else if (o->baseline) {
+        fprintf(stderr, ": %zu %s, %zu more accepted by the baseline\n", k->reported,
+                dd_plural(k->reported, "finding", "findings"), k->found - k->reported);
+    } else {
+        fprintf(stderr, ": %zu %s\n", k->reported, dd_plural(k->reported, "finding", "findings"));
+    }
+}
 
 int cmd_check(int argc, char **argv)
 {
@@ -399,8 +436,11 @@ int cmd_check(int argc, char **argv)
     dd_options run = o;
     run.paths = paths;
     run.npaths = npaths;
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup check", "file", o.quiet);
     dd_corpus c;
-    bool ran = dd_corpus_run(&c, &run);
+    bool ran = dd_corpus_run(&c, &run, &progress);
+    dd_progress_end(&progress, false);
     problems += c.problems;
     findings f = {0};
     if (ran)
@@ -417,27 +457,33 @@ int cmd_check(int argc, char **argv)
         }
     }
     dd_ddx_close(x);
+    check_counts k = {.named = npaths - first_named, .around = first_named, .found = f.n};
     if (ran && o.write_baseline) {
         dd_safe_write_signals();
         status = write_baseline(o.write_baseline, &f) && !problems ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
+        if (!o.quiet && status == DD_EXIT_CLEAN)
+            print_summary(&o, &k);
     } else if (ran) {
         char **accepted = NULL;
         size_t naccepted = 0;
         if (o.baseline && !(accepted = read_baseline(o.baseline, &naccepted)))
             problems++;
-        size_t reported = 0;
         for (size_t i = 0; i < f.n; i++) {
             if (accepted && bsearch(&f.v[i].key, accepted, naccepted, sizeof *accepted,
                                     compare_keys))
                 continue;
             printf("%s\n", f.v[i].line);
-            reported++;
+            k.reported++;
         }
         for (size_t i = 0; i < naccepted; i++)
             free(accepted[i]);
         free(accepted);
         if (fflush(stdout) != 0)
             problems++;
+        size_t reported = k.reported;
+        /* Quiet when clean (a pre-commit hook): a summary only after findings. */
+        if (!o.quiet && reported)
+            print_summary(&o, &k);
         status = problems ? DD_EXIT_ERROR : reported ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
     } else {
         status = DD_EXIT_ERROR;

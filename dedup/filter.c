@@ -13,6 +13,7 @@
 #include "index_settings.h"
 #include "jsonl.h"
 #include "options.h"
+#include "progress.h"
 #include "report.h"
 #include "stream.h"
 #include "util.h"
@@ -49,11 +50,11 @@ typedef struct filter {
     size_t recno_cap;
     char **ids;
     size_t ids_cap;
-    sh_buf cleaned; /* a record's text without the removed lines */
-    sh_buf line;    /* a record written back with changes */
-    double start, last_progress;
-    bool progress;
-    int write_errno; /* of the write that failed */
+    sh_buf cleaned;       /* a record's text without the removed lines */
+    sh_buf line;          /* a record written back with changes */
+    double start;         /* for --stats */
+    dd_progress progress; /* on a terminal */
+    int write_errno;      /* of the write that failed */
 } filter;
 
 static double now(void)
@@ -526,19 +527,6 @@ static rec_status filter_record(filter *f, const item *it, const char *rec, char
     return st;
 }
 
-static void show_progress(filter *f, bool final)
-{
-    double t = now();
-    if (!final && t - f->last_progress < 0.25)
-        return;
-    f->last_progress = t;
-    double mb = (double)f->stats.bytes_in / 1e6, secs = t - f->start;
-    fprintf(stderr, "\rdedup filter: %llu records, %.1f MB, %.1f MB/s ",
-            (unsigned long long)f->stats.records, mb, secs > 0 ? mb / secs : 0.0);
-    if (final)
-        fputc('\n', stderr);
-}
-
 /* ---------------------------------------------------------------- the run */
 
 typedef enum { RUN_OK, RUN_ERROR, RUN_PIPE_CLOSED } run_status;
@@ -594,8 +582,7 @@ static run_status filter_all(filter *f, reader_thread *t)
         batch *b = pop_batch(t);
         for (size_t i = 0; i < b->n && status == RUN_OK; i++) {
             status = filter_item(f, &b->v[i], b->arena.data + b->v[i].off);
-            if (f->progress && (f->stats.records & 255) == 0)
-                show_progress(f, false);
+            dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
         }
         bool last = b->last;
         if (last && b->error && status == RUN_OK) {
@@ -654,8 +641,8 @@ static const char filter_usage[] =
     "older ones are compared on estimates.\n";
 
 static const dd_option_group *const filter_groups[] = {
-    &dd_group_filter,     &dd_group_index, &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_key, &dd_group_help,      NULL,
+    &dd_group_filter, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_help, NULL,
 };
 
 static const dd_command_spec filter_command = {
@@ -695,8 +682,8 @@ int cmd_filter(int argc, char **argv)
     filter f = {0};
     f.o = &o;
     f.format = o.input_format;
-    f.start = f.last_progress = now();
-    f.progress = isatty(STDERR_FILENO);
+    f.start = now();
+    dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
     dd_history_params hp = {o.near, o.min_words, o.boilerplate_df, o.para_threshold,
                             o.clean_paragraphs, &o.hash, NULL};
     if (o.index) {
@@ -756,8 +743,8 @@ int cmd_filter(int argc, char **argv)
         /* A closed pipe is the reader's choice (| head): a quiet end. */
         status = st == RUN_ERROR ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
     }
-    if (f.progress)
-        show_progress(&f, true);
+    /* The last counts stay on the terminal: filter prints no summary. */
+    dd_progress_end(&f.progress, true);
     if (o.stats)
         print_stats(&f);
     if (stopped_early) {
