@@ -54,39 +54,76 @@ static void add_finding(findings *f, char *line, char *key)
     f->v[f->n++] = (finding){line, key};
 }
 
-/* The paths to read: the files of the folders holding the named ones,
- * except the named ones, then the named ones. *first_named is the index of
- * the first named file. */
-static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named, int *problems)
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The folders holding the named files, each once, sorted. */
+static char **folders_of(const dd_inputs *named, size_t *ndirs)
 {
     char **dirs = dd_malloc((named->n ? named->n : 1) * sizeof *dirs);
-    size_t ndirs = 0;
     for (size_t i = 0; i < named->n; i++) {
         char *copy = dd_strdup(named->v[i].path);
-        char *dir = dd_strdup(dirname(copy));
+        dirs[i] = dd_strdup(dirname(copy));
         free(copy);
-        bool seen = false;
-        for (size_t k = 0; k < ndirs && !seen; k++)
-            seen = !strcmp(dirs[k], dir);
-        if (seen)
-            free(dir);
-        else
-            dirs[ndirs++] = dir;
     }
+    if (named->n > 1)
+        qsort(dirs, named->n, sizeof *dirs, compare_strings);
+    size_t n = 0;
+    for (size_t i = 0; i < named->n; i++) {
+        if (n > 0 && !strcmp(dirs[i], dirs[n - 1]))
+            free(dirs[i]);
+        else
+            dirs[n++] = dirs[i];
+    }
+    *ndirs = n;
+    return dirs;
+}
+
+/* What makes two paths one file: its device and inode. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
+static int compare_file_ids(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* The paths to read: the files of the folders holding the named ones,
+ * except the named ones, then the named ones. *first_named is the index of
+ * the first named file. Each file is stat()ed once, and looked up among the
+ * sorted identities of the named files, so that checking N files costs
+ * O(N log N), as scanning them does. */
+static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named, int *problems)
+{
+    size_t ndirs = 0;
+    char **dirs = folders_of(named, &ndirs);
     dd_inputs around = {0};
     *problems += dd_inputs_collect(&around, dirs, ndirs);
+
+    file_id *named_ids = dd_malloc((named->n ? named->n : 1) * sizeof *named_ids);
+    size_t nids = 0;
+    for (size_t i = 0; i < named->n; i++) {
+        struct stat st;
+        if (stat(named->v[i].path, &st) == 0)
+            named_ids[nids++] = (file_id){st.st_dev, st.st_ino};
+    }
+    if (nids > 1)
+        qsort(named_ids, nids, sizeof *named_ids, compare_file_ids);
+
     char **paths = dd_malloc((around.n + named->n + 1) * sizeof *paths);
     size_t k = 0;
     for (size_t i = 0; i < around.n; i++) {
-        struct stat a;
-        bool is_named = false;
-        if (stat(around.v[i].path, &a) == 0) {
-            for (size_t j = 0; j < named->n && !is_named; j++) {
-                struct stat b;
-                is_named = stat(named->v[j].path, &b) == 0 && a.st_dev == b.st_dev &&
-                           a.st_ino == b.st_ino;
-            }
-        }
+        struct stat st;
+        bool is_named =
+            stat(around.v[i].path, &st) == 0 && bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids,
+                                                        nids, sizeof *named_ids, compare_file_ids);
         /* "./x" as the walk of "." names it is "x", as the user names it */
         const char *p = around.v[i].path;
         while (p[0] == '.' && p[1] == '/')
@@ -98,6 +135,7 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     for (size_t i = 0; i < named->n; i++)
         paths[k++] = dd_strdup(named->v[i].path);
     *n = k;
+    free(named_ids);
     for (size_t i = 0; i < ndirs; i++)
         free(dirs[i]);
     free(dirs);
@@ -232,11 +270,6 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
     return ok;
 }
 
-static int compare_keys(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The keys of a baseline file, sorted; NULL after a message. */
 static char **read_baseline(const char *path, size_t *n)
 {
@@ -260,7 +293,7 @@ static char **read_baseline(const char *path, size_t *n)
     free(line);
     fclose(fp);
     if (*n > 1)
-        qsort(keys, *n, sizeof *keys, compare_keys);
+        qsort(keys, *n, sizeof *keys, compare_strings);
     return keys ? keys : dd_calloc(1, sizeof *keys);
 }
 
@@ -270,7 +303,7 @@ static bool write_baseline(const char *path, findings *f)
     for (size_t i = 0; i < f->n; i++)
         keys[i] = f->v[i].key;
     if (f->n > 1)
-        qsort(keys, f->n, sizeof *keys, compare_keys);
+        qsort(keys, f->n, sizeof *keys, compare_strings);
     sh_buf text = {0};
     bool ok = sh_buf_append(&text, "# dedup check baseline: accepted findings, one per line\n",
                             strlen("# dedup check baseline: accepted findings, one per line\n")) ==
@@ -362,7 +395,7 @@ int cmd_check(int argc, char **argv)
         size_t reported = 0;
         for (size_t i = 0; i < f.n; i++) {
             if (accepted && bsearch(&f.v[i].key, accepted, naccepted, sizeof *accepted,
-                                    compare_keys))
+                                    compare_strings))
                 continue;
             printf("%s\n", f.v[i].line);
             reported++;
