@@ -201,11 +201,17 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
                                r->at.first_line == r->at.last_line ? "s" : "", other,
                                r->of.first_line, r->jaccard, r->containment, other,
                                r->of.first_line);
+        /* An exact repeat has one key on both sides; a near-repeat also
+         * names the other paragraph's, so that a baseline joins the two. */
         sh_key key = unit_key_at(c, r->at.doc, r->at.first_line);
-        add_finding(out, line,
-                    dd_asprintf("%s\t%s\t%s\t%016llx%016llx", path,
-                                r->exact ? "repeat" : "near-repeat", other,
-                                (unsigned long long)key.hi, (unsigned long long)key.lo));
+        sh_key of = unit_key_at(c, r->of.doc, r->of.first_line);
+        char *baseline_key =
+            r->exact ? dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other,
+                                   (unsigned long long)key.hi, (unsigned long long)key.lo)
+                     : dd_asprintf("%s\tnear-repeat\t%s\t%016llx%016llx\t%016llx%016llx", path,
+                                   other, (unsigned long long)key.hi, (unsigned long long)key.lo,
+                                   (unsigned long long)of.hi, (unsigned long long)of.lo);
+        add_finding(out, line, baseline_key);
         free(path);
         free(other);
     }
@@ -270,31 +276,142 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
     return ok;
 }
 
-/* The keys of a baseline file, sorted; NULL after a message. */
-static char **read_baseline(const char *path, size_t *n)
+/* A baseline: the keys of the findings it accepts, and the groups they
+ * join. Which file of a pair is called the copy depends on which files are
+ * named, as the named ones come after the others: editing the original of
+ * an accepted copy names the original, and pre-commit, given more names than
+ * fit one command line, runs check once for each part of the list. So a
+ * finding is also accepted when its two sites, as site_pair() reads them,
+ * are in one group: joined by accepted findings, whichever way round. */
+typedef struct baseline {
+    char **keys; /* sorted */
+    size_t nkeys;
+    char **sites; /* sorted, each once */
+    size_t nsites;
+    size_t *parent; /* of each site: groups as a union-find forest */
+} baseline;
+
+/* The two sites a finding joins, from its baseline key: for a duplicate the
+ * two files ("path"), for a repeat or near-repeat the two paragraphs
+ * ("path<TAB>key"). False for a key that joins nothing: boilerplate, and a
+ * near-repeat written without the other paragraph's key. */
+static bool site_pair(const char *key, char **a, char **b)
 {
+    char *copy = dd_strdup(key), *field[6];
+    size_t n = 0;
+    for (char *p = copy; n < 6; p++) {
+        field[n++] = p;
+        if (!(p = strchr(p, '\t')))
+            break;
+        *p = '\0';
+    }
+    bool joins = true;
+    if (n == 3 && !strcmp(field[1], "duplicate")) {
+        *a = dd_strdup(field[0]);
+        *b = dd_strdup(field[2]);
+    } else if (n == 4 && !strcmp(field[1], "repeat")) {
+        *a = dd_asprintf("%s\t%s", field[0], field[3]);
+        *b = dd_asprintf("%s\t%s", field[2], field[3]);
+    } else if (n == 5 && !strcmp(field[1], "near-repeat")) {
+        *a = dd_asprintf("%s\t%s", field[0], field[3]);
+        *b = dd_asprintf("%s\t%s", field[2], field[4]);
+    } else {
+        joins = false;
+    }
+    free(copy);
+    return joins;
+}
+
+/* The index of site in b->sites, or b->nsites when it is not there. */
+static size_t site_index(const baseline *b, const char *site)
+{
+    char **at = bsearch(&site, b->sites, b->nsites, sizeof *b->sites, compare_strings);
+    return at ? (size_t)(at - b->sites) : b->nsites;
+}
+
+static size_t group_of(const baseline *b, size_t site)
+{
+    while (b->parent[site] != site)
+        site = b->parent[site] = b->parent[b->parent[site]];
+    return site;
+}
+
+static bool baseline_accepts(const baseline *b, const char *key)
+{
+    if (bsearch(&key, b->keys, b->nkeys, sizeof *b->keys, compare_strings))
+        return true;
+    char *x, *y;
+    if (!site_pair(key, &x, &y))
+        return false;
+    size_t i = site_index(b, x), j = site_index(b, y);
+    free(x);
+    free(y);
+    return i < b->nsites && j < b->nsites && group_of(b, i) == group_of(b, j);
+}
+
+static void baseline_free(baseline *b)
+{
+    for (size_t i = 0; i < b->nkeys; i++)
+        free(b->keys[i]);
+    for (size_t i = 0; i < b->nsites; i++)
+        free(b->sites[i]);
+    free(b->keys);
+    free(b->sites);
+    free(b->parent);
+}
+
+/* Reads a baseline file; false after a message. */
+static bool read_baseline(const char *path, baseline *b)
+{
+    *b = (baseline){0};
     FILE *fp = fopen(path, "r");
     if (!fp) {
         dd_error("%s: %s", path, strerror(errno));
-        return NULL;
+        return false;
     }
-    char **keys = NULL, *line = NULL;
-    size_t cap = 0, line_cap = 0;
-    *n = 0;
+    char *line = NULL;
+    size_t keys_cap = 0, line_cap = 0;
     ssize_t len;
     while ((len = getline(&line, &line_cap, fp)) >= 0) {
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
         if (len == 0 || line[0] == '#')
             continue;
-        dd_grow(&keys, &cap, *n + 1, sizeof *keys);
-        keys[(*n)++] = dd_strdup(line);
+        dd_grow(&b->keys, &keys_cap, b->nkeys + 1, sizeof *b->keys);
+        b->keys[b->nkeys++] = dd_strdup(line);
     }
     free(line);
     fclose(fp);
-    if (*n > 1)
-        qsort(keys, *n, sizeof *keys, compare_strings);
-    return keys ? keys : dd_calloc(1, sizeof *keys);
+    if (b->nkeys > 1)
+        qsort(b->keys, b->nkeys, sizeof *b->keys, compare_strings);
+
+    /* The sites, each once, then one group for each accepted finding. */
+    b->sites = dd_malloc((2 * b->nkeys + 1) * sizeof *b->sites);
+    for (size_t i = 0; i < b->nkeys; i++)
+        if (site_pair(b->keys[i], &b->sites[b->nsites], &b->sites[b->nsites + 1]))
+            b->nsites += 2;
+    if (b->nsites > 1)
+        qsort(b->sites, b->nsites, sizeof *b->sites, compare_strings);
+    size_t n = 0;
+    for (size_t i = 0; i < b->nsites; i++) {
+        if (n > 0 && !strcmp(b->sites[i], b->sites[n - 1]))
+            free(b->sites[i]);
+        else
+            b->sites[n++] = b->sites[i];
+    }
+    b->nsites = n;
+    b->parent = dd_malloc((n + 1) * sizeof *b->parent);
+    for (size_t i = 0; i < n; i++)
+        b->parent[i] = i;
+    for (size_t i = 0; i < b->nkeys; i++) {
+        char *x, *y;
+        if (!site_pair(b->keys[i], &x, &y))
+            continue;
+        b->parent[group_of(b, site_index(b, x))] = group_of(b, site_index(b, y));
+        free(x);
+        free(y);
+    }
+    return true;
 }
 
 static bool write_baseline(const char *path, findings *f)
@@ -388,21 +505,18 @@ int cmd_check(int argc, char **argv)
         dd_safe_write_signals();
         status = write_baseline(o.write_baseline, &f) && !problems ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
     } else if (ran) {
-        char **accepted = NULL;
-        size_t naccepted = 0;
-        if (o.baseline && !(accepted = read_baseline(o.baseline, &naccepted)))
+        baseline accepted = {0};
+        bool with_baseline = o.baseline != NULL;
+        if (with_baseline && !read_baseline(o.baseline, &accepted))
             problems++;
         size_t reported = 0;
         for (size_t i = 0; i < f.n; i++) {
-            if (accepted && bsearch(&f.v[i].key, accepted, naccepted, sizeof *accepted,
-                                    compare_strings))
+            if (with_baseline && baseline_accepts(&accepted, f.v[i].key))
                 continue;
             printf("%s\n", f.v[i].line);
             reported++;
         }
-        for (size_t i = 0; i < naccepted; i++)
-            free(accepted[i]);
-        free(accepted);
+        baseline_free(&accepted);
         if (fflush(stdout) != 0)
             problems++;
         status = problems ? DD_EXIT_ERROR : reported ? DD_EXIT_FOUND : DD_EXIT_CLEAN;

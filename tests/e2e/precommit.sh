@@ -108,6 +108,36 @@ st=$?
 [ $st = 1 ] && grep -q "data/part.txt:1: near-duplicate of data/004_e1f26045a6d7f475.txt" "$T/run4" \
     && ok "while a new finding still fails" || not_ok "while a new finding still fails" "exit $st: $(cat "$T/run4")"
 
+# A baseline accepts copies whichever of them is named: the named files come
+# after the others, so editing the original of an accepted copy makes the
+# original the copy. Three copies of 000 (copy_a, copy_b) and of 003
+# (copy_c); 000 and copy_a are edited: they are now compared after copy_b,
+# and "copy_a near-duplicate of copy_b" is accepted through the group the
+# baseline holds (copy_a and copy_b both copy 000).
+g="$T/group"
+mkdir -p "$g/data"
+cp "$FIXTURES"/seeds/*.txt "$g/data/"
+cp "$FIXTURES/variants/000_syndicated.txt" "$g/data/copy_a.txt"
+head -n -2 "$FIXTURES/seeds/000_bd77016b1ff7f277.txt" >"$g/data/copy_b.txt"
+cp "$FIXTURES/variants/003_rewrapped.txt" "$g/data/copy_c.txt"
+(cd "$g" && dedup check --write-baseline .dedup-baseline data/*.txt) >"$T/wb3" 2>&1
+printf '%s\n' "سطر أضيف في آخر المقال بعد قبول النسخ" >>"$g/data/000_bd77016b1ff7f277.txt"
+printf '%s\n' "سطر أضيف في آخر النسخة بعد قبولها" >>"$g/data/copy_a.txt"
+(cd "$g" && dedup check data/000_bd77016b1ff7f277.txt data/copy_a.txt) >"$T/edited" 2>&1
+expect_grep "editing an original makes it the copy of a file already there" \
+    "data/copy_a.txt:1: near-duplicate of data/copy_b.txt" "$T/edited"
+(cd "$g" && dedup check --baseline .dedup-baseline data/000_bd77016b1ff7f277.txt data/copy_a.txt) \
+    >"$T/edited" 2>&1
+st=$?
+[ $st = 0 ] && [ ! -s "$T/edited" ] && ok "with the baseline, the edited original and copy are accepted" ||
+    not_ok "with the baseline, the edited original and copy are accepted" "exit $st: $(cat "$T/edited")"
+cp "$FIXTURES/variants/004_truncated.txt" "$g/data/copy_d.txt"
+(cd "$g" && dedup check --baseline .dedup-baseline data/copy_d.txt data/copy_a.txt) >"$T/edited" 2>&1
+st=$?
+[ $st = 1 ] && [ "$(cat "$T/edited")" = "$(printf '%s' "data/copy_d.txt:1: near-duplicate of data/004_e1f26045a6d7f475.txt (jaccard 0.56, containment 1.00) (see data/004_e1f26045a6d7f475.txt:1)")" ] &&
+    ok "while a new copy beside them is reported, alone" ||
+    not_ok "while a new copy beside them is reported, alone" "exit $st: $(cat "$T/edited")"
+
 # dedup check itself: quiet and 0 when clean, 2 on a missing file.
 cd "$repo" && dedup check data/new.txt >"$T/out" 2>&1
 st=$?
