@@ -153,6 +153,19 @@ static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
     return (sh_key){0, 0};
 }
 
+/* The length of the longest prefix of UTF-8 text s of at most max bytes
+ * that does not cut a character: a baseline stays valid UTF-8. */
+static int utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return (int)n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}
+
 static void collect_findings(const dd_corpus *c, size_t first_named, findings *out)
 {
     const dd_inputs *in = &c->inputs;
@@ -226,7 +239,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             add_finding(out,
                         dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%zu)", path,
                                     b->at[k].first_line, b->docs, first, b->at[0].first_line),
-                        dd_asprintf("%s\tboilerplate\t%.80s", path, text));
+                        dd_asprintf("%s\tboilerplate\t%.*s", path, utf8_prefix(text, 80), text));
             free(path);
         }
         free(first);

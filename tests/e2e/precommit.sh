@@ -138,6 +138,23 @@ st=$?
     ok "while a new copy beside them is reported, alone" ||
     not_ok "while a new copy beside them is reported, alone" "exit $st: $(cat "$T/edited")"
 
+# A baseline is UTF-8 text, as the files it speaks of: the key of a
+# boilerplate line (its first 80 bytes) does not cut an Arabic letter in two
+# (the 80th byte of this line falls inside a letter).
+b="$T/boilerplate"
+mkdir -p "$b"
+for f in "$FIXTURES"/seeds/*.txt; do
+    { cat "$f"; printf "\n%s\n" "جميع الحقوق محفوظة، لصحيفة الأخبار اليومية، ولا يجوز النقل أو الاقتباس دون إذن مسبق"; } \
+        >"$b/$(basename "$f")"
+done
+(cd "$b" && dedup check --write-baseline .dedup-baseline ./*.txt) >"$T/wb4" 2>&1
+if grep -q "	boilerplate	" "$b/.dedup-baseline" && iconv -f UTF-8 -t UTF-8 "$b/.dedup-baseline" >/dev/null 2>&1; then
+    ok "a baseline of boilerplate is valid UTF-8"
+else
+    not_ok "a baseline of boilerplate is valid UTF-8" "$(cat "$T/wb4") $(grep boilerplate "$b/.dedup-baseline" | head -3)"
+fi
+expect_status "and accepts that boilerplate" 0 sh -c 'cd "$1" && dedup check --baseline .dedup-baseline ./*.txt' sh "$b"
+
 # dedup check itself: quiet and 0 when clean, 2 on a missing file.
 cd "$repo" && dedup check data/new.txt >"$T/out" 2>&1
 st=$?
