@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+const char dd_version_text[] = "dedup " SH_VERSION "\n"
+                               "License: MIT\n";
+
 const char dd_usage_text[] =
     "Usage: dedup COMMAND [OPTIONS] PATH...\n"
     "\n"
@@ -49,7 +52,7 @@ const char dd_usage_text[] =
     "                            accepted (default 256); memory stays within\n"
     "                            about 10 times it\n"
     "  -h, --help                show this help and exit\n"
-    "  -V, --version             show the version and exit\n"
+    "  -V, --version             show the version and the license and exit\n"
     "\n"
     "Paragraphs:\n"
     "  -u, --unit line|block     a unit (paragraph) is a non-blank line (default),\n"
@@ -427,7 +430,7 @@ int dd_options_parse(dd_options *o, int argc, char **argv)
             break;
         case 'o': o->output = optarg; break;
         case 'h': fputs(dd_usage_text, stdout); return DD_EXIT_CLEAN;
-        case 'V': printf("dedup %s\n", SH_VERSION); return DD_EXIT_CLEAN;
+        case 'V': fputs(dd_version_text, stdout); return DD_EXIT_CLEAN;
         case ':': return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default: return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }

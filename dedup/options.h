@@ -61,6 +61,9 @@ typedef struct dd_options {
 /* The text of dedup --help. */
 extern const char dd_usage_text[];
 
+/* The text of dedup --version: the version, then the license (LICENSE). */
+extern const char dd_version_text[];
+
 /* Parses argv (argv[0] is the command name) into o. Returns -1 to go on, or
  * the status to exit with (0 after --help or --version, 2 after a usage
  * error, reported on stderr). */
