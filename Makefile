@@ -21,7 +21,7 @@ DOCDIR    = $(PREFIX)/share/doc/dedup
 DEB_PACKAGES = gcc make pkg-config python3 libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
                zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev \
-               clang libclang-rt-14-dev valgrind
+               clang libclang-rt-14-dev valgrind strace
 
 PKGS        = icu-uc icu-i18n libxxhash jansson zlib libzstd
 HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
