@@ -6,8 +6,10 @@
  * The first pass (corpus.c) decides which lines go. This file checks that the
  * output folder is safe to write, then reads each input again, checks that it
  * has not changed since, and builds its cleaned content: the original bytes
- * of every kept line. safe_write.c puts it in place atomically: a failed or
- * interrupted run leaves every file as it was or as it should be.
+ * of every kept line. safe_write.c puts it in place atomically: with -o, the
+ * whole output folder at the end of the run (it appears complete or not at
+ * all); in place, file by file. A failed or interrupted run leaves every
+ * file as it was or as it should be.
  */
 #include "commands.h"
 #include "corpus.h"
@@ -123,23 +125,6 @@ static bool check_collisions(const dd_corpus *c)
     }
     free(names);
     return ok;
-}
-
-/* mkdir -p of the folder part of path. */
-static bool make_parents(const char *path)
-{
-    char *p = dd_strdup(path);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            dd_error("%s: %s", p, strerror(errno));
-            free(p);
-            return false;
-        }
-        *s = '/';
-    }
-    free(p);
-    return true;
 }
 
 /* Whether line (1-based) is in drops[0..n) (sorted by line, not
@@ -287,14 +272,15 @@ static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
     return true;
 }
 
-/* Writes the cleaned copy of input i to dest (-o). */
-static bool write_clean_copy(const dd_corpus *c, size_t i, const char *dest, sh_buf *text,
+/* Writes the cleaned copy of input i into out (-o). */
+static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_buf *text,
                              sh_buf *clean, const dd_drop *drops, size_t ndrops)
 {
-    if (!read_again(c, i, text) || !make_parents(dest))
+    if (!read_again(c, i, text))
         return false;
     kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_safe_write(dest, clean->data ? clean->data : "", clean->len, NULL, false);
+    return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "",
+                            clean->len);
 }
 
 /* Replaces input i by its cleaned content (--in-place). A symbolic link is
@@ -439,8 +425,8 @@ int cmd_clean(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (o.output && !o.dry_run && mkdir(o.output, 0777) != 0 && errno != EEXIST) {
-        dd_error("%s: %s", o.output, strerror(errno));
+    dd_out_dir *out = NULL;
+    if (o.output && !o.dry_run && !(out = dd_out_dir_open(o.output))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -467,12 +453,11 @@ int cmd_clean(int argc, char **argv)
         k += left_out;
         if (left_out) {
             if (copy_left_out && !o.dry_run) {
-                char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-                if (!write_clean_copy(&c, i, dest, &text, &clean, NULL, 0))
+                if (!write_clean_copy(&c, i, out, &text, &clean, NULL, 0)) {
                     failed = true;
-                else
-                    files++;
-                free(dest);
+                    break;
+                }
+                files++;
             }
         } else if (o.dry_run) {
             files += show_changes(&o, &c, i, &text, drops, ndrops, &failed);
@@ -484,23 +469,33 @@ int cmd_clean(int argc, char **argv)
             else
                 files += ndrops > 0;
         } else if (!c.clusters.dropped[i]) { /* a near-duplicate's representative is kept */
-            char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-            if (!write_clean_copy(&c, i, dest, &text, &clean, drops, ndrops))
+            /* Nothing of a failed run is put in place: the first error
+             * ends it. */
+            if (!write_clean_copy(&c, i, out, &text, &clean, drops, ndrops)) {
                 failed = true;
-            else
-                files++;
-            free(dest);
+                break;
+            }
+            files++;
         }
         bytes += c.sizes[i];
         dd_progress_update(&progress, i + 1, bytes);
     }
     dd_progress_end(&progress, false);
-    if (!o.quiet)
+    if (out && failed) {
+        dd_out_dir_discard(out);
+        if (!dd_safe_write_stop_signal())
+            dd_error("clean: nothing written to %s because of the error above", o.output);
+    } else if (out) {
+        failed = !dd_out_dir_commit(out);
+    }
+    if (!o.quiet && !(out && failed)) /* a failed -o wrote nothing */
         print_summary(&o, &c, files);
     sh_buf_free(&text);
     sh_buf_free(&clean);
     size_t left_out = c.nleft_out;
     dd_corpus_free(&c);
+    if (dd_safe_write_stop_signal()) /* SIGINT, SIGTERM or SIGHUP stopped -o */
+        return 128 + dd_safe_write_stop_signal();
     if (failed || left_out) /* 2 even when --dry-run found changes */
         return DD_EXIT_ERROR;
     return o.dry_run && files ? DD_EXIT_FOUND : DD_EXIT_CLEAN;

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+const char dd_version_text[] = "dedup " SH_VERSION "\n"
+                               "License: MIT\n";
+
 const char dd_usage_text[] =
     "Usage: dedup COMMAND [OPTION]... PATH...\n"
     "\n"
@@ -35,7 +38,7 @@ const char dd_usage_text[] =
     "describes them all.\n"
     "\n"
     "  -h, --help                show this help and exit\n"
-    "  -V, --version             show the version and exit\n"
+    "  -V, --version             show the version and the license and exit\n"
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
     "(scan, check; clean --dry-run: something would change), 2 usage or input\n"
@@ -197,7 +200,8 @@ OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
        "no progress line and no summary on standard error (errors and warnings are still "
        "written)");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
-OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version", "show the version and exit");
+OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
+       "show the version and the license (MIT) and exit");
 
 #define GROUP(var, text, ...)                                                                      \
     static const dd_option_spec *const var##_options[] = {__VA_ARGS__, NULL};                      \
@@ -569,7 +573,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             dd_command_help(stdout, spec);
             return DD_EXIT_CLEAN;
         case 'V':
-            printf("dedup %s\n", SH_VERSION);
+            fputs(dd_version_text, stdout);
             return DD_EXIT_CLEAN;
         case ':':
             return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);

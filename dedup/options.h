@@ -65,6 +65,9 @@ typedef struct dd_options {
 /* The text of dedup --help: the commands, not their options. */
 extern const char dd_usage_text[];
 
+/* The text of dedup --version: the version, then the license (LICENSE). */
+extern const char dd_version_text[];
+
 /* A group of options, as --help and the man page's OPTIONS section show it:
  * a title and the options, each known to dd_options_parse. */
 typedef struct dd_option_spec dd_option_spec;

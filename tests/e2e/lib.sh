@@ -58,7 +58,7 @@ skip_under_valgrind() {
 # with releases and with ICU.
 golden() {
     local version profile
-    version=$("$DEDUP" --version | sed 's/^dedup //')
+    version=$("$DEDUP" --version | sed -n 's/^dedup //p')
     profile=$("$SHINGLE" --profile)
     sed -e "s|\"version\":\"@VERSION@\"|\"version\":\"$version\"|" \
         -e "s|\"normalizer\":\"@NORMALIZER@\"|\"normalizer\":\"$profile\"|" "$1"

@@ -142,7 +142,7 @@ print("documents %(documents)d bytes %(bytes)d errors %(errors)d clusters %(clus
       "%(paragraphs_removed)d bytes_removed %(bytes_removed)d" % summ)
 EOF
 }
-version=$("$DEDUP" --version | sed 's/^dedup //')
+version=$("$DEDUP" --version | sed -n 's/^dedup //p')
 profile=$("$SHINGLE" --profile)
 
 "$DEDUP" scan -f jsonl seeds "${V[@]}" >"$T/r.jsonl" 2>"$T/err"
