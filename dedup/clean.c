@@ -6,11 +6,15 @@
  * The first pass (corpus.c) decides which lines go. This file checks that the
  * output folder is safe to write, then reads each input again, checks that it
  * has not changed since, and builds its cleaned content: the original bytes
- * of every kept line. safe_write.c puts it in place atomically: a failed or
- * interrupted run leaves every file as it was or as it should be.
+ * of every kept line. safe_write.c puts it in place atomically: with -o, the
+ * whole output folder at the end of the run (it appears complete or not at
+ * all); in place, file by file. A failed or interrupted run leaves every
+ * file as it was or as it should be.
  */
 #include "commands.h"
 #include "corpus.h"
+#include "progress.h"
+#include "report.h"
 #include "safe_write.h"
 #include "util.h"
 
@@ -121,23 +125,6 @@ static bool check_collisions(const dd_corpus *c)
     }
     free(names);
     return ok;
-}
-
-/* mkdir -p of the folder part of path. */
-static bool make_parents(const char *path)
-{
-    char *p = dd_strdup(path);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            dd_error("%s: %s", p, strerror(errno));
-            free(p);
-            return false;
-        }
-        *s = '/';
-    }
-    free(p);
-    return true;
 }
 
 /* Whether line (1-based) is in drops[0..n) (sorted by line, not
@@ -285,14 +272,15 @@ static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
     return true;
 }
 
-/* Writes the cleaned copy of input i to dest (-o). */
-static bool write_clean_copy(const dd_corpus *c, size_t i, const char *dest, sh_buf *text,
+/* Writes the cleaned copy of input i into out (-o). */
+static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_buf *text,
                              sh_buf *clean, const dd_drop *drops, size_t ndrops)
 {
-    if (!read_again(c, i, text) || !make_parents(dest))
+    if (!read_again(c, i, text))
         return false;
     kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_safe_write(dest, clean->data ? clean->data : "", clean->len, NULL, false);
+    return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "",
+                            clean->len);
 }
 
 /* Replaces input i by its cleaned content (--in-place). A symbolic link is
@@ -356,14 +344,46 @@ static const char clean_usage[] =
     "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n";
 
 static const dd_option_group *const clean_groups[] = {
-    &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near, &dd_group_common,
+    &dd_group_key, &dd_group_progress, &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec clean_command = {
     "clean", clean_usage, clean_groups,
     "0 success, 1 (--dry-run) something would change, 2 usage or input error.",
 };
+
+/* The line that ends a clean on stderr: what was found, what was removed,
+ * and how many files were written (-o), changed (--in-place), or would
+ * change (--dry-run). */
+static void print_summary(const dd_options *o, const dd_corpus *c, size_t files)
+{
+    dd_corpus_counts k;
+    dd_corpus_count(c, &k);
+    const char *would = o->dry_run ? "would be " : "";
+    /* In place, a copy stays (clean removes lines, never files). */
+    uint64_t removed = k.paragraph_bytes + (o->in_place ? 0 : k.copy_bytes);
+    fprintf(stderr,
+            "dedup clean: %zu %s, %zu %s: %zu %s %s%s, %zu %s and %llu of %llu bytes %sremoved; ",
+            k.documents, dd_plural(k.documents, "document", "documents"), k.clusters,
+            dd_plural(k.clusters, "cluster", "clusters"), k.copies,
+            dd_plural(k.copies, "copy", "copies"), would,
+            o->in_place ? "left in place (--in-place removes lines, never files; dedup scan "
+                          "lists them)"
+                        : "left out",
+            k.paragraphs_removed, dd_plural(k.paragraphs_removed, "paragraph", "paragraphs"),
+            (unsigned long long)removed, (unsigned long long)k.bytes, would);
+    if (o->dry_run)
+        fprintf(stderr, "%zu %s would change; nothing written\n", files,
+                dd_plural(files, "file", "files"));
+    else if (o->in_place)
+        fprintf(stderr, "%zu %s changed\n", files, dd_plural(files, "file", "files"));
+    else {
+        char *p = dd_printable(o->output);
+        fprintf(stderr, "%zu %s written under %s\n", files, dd_plural(files, "file", "files"), p);
+        free(p);
+    }
+}
 
 /* clean --in-place's locks on the trees it rewrites (safe_write.h). */
 static dd_tree_locks in_place_locks;
@@ -399,18 +419,22 @@ int cmd_clean(int argc, char **argv)
      * The locks are held until the process ends. */
     if (o.in_place && !o.dry_run && !dd_tree_locks_take(&in_place_locks, o.paths, o.npaths))
         return DD_EXIT_ERROR;
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup clean", "file", o.quiet);
     dd_corpus c;
-    if (!dd_corpus_run(&c, &o) || c.problems) {
+    if (!dd_corpus_run(&c, &o, &progress) || c.problems) {
+        dd_progress_end(&progress, false);
         dd_error("clean: nothing written because of the errors above");
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
     if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (o.output && !o.dry_run && mkdir(o.output, 0777) != 0 && errno != EEXIST) {
-        dd_error("%s: %s", o.output, strerror(errno));
+    dd_out_dir *out = NULL;
+    if (o.output && !o.dry_run && !(out = dd_out_dir_open(o.output))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -423,8 +447,10 @@ int cmd_clean(int argc, char **argv)
                                                   : "left out of the comparison, not copied");
     sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
-    size_t d = 0, copies_left = 0, k = 0;
-    bool failed = false, changes = false;
+    size_t d = 0, k = 0;
+    size_t files = 0; /* written (-o), changed (--in-place) or to change (--dry-run) */
+    uint64_t bytes = 0;
+    bool failed = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
         size_t first = d;
         while (d < f->ndrops && f->drops[d].doc == i)
@@ -435,38 +461,52 @@ int cmd_clean(int argc, char **argv)
         k += left_out;
         if (left_out) {
             if (copy_left_out && !o.dry_run) {
-                char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-                if (!write_clean_copy(&c, i, dest, &text, &clean, NULL, 0))
+                if (!write_clean_copy(&c, i, out, &text, &clean, NULL, 0)) {
                     failed = true;
-                free(dest);
+                    break;
+                }
+                files++;
             }
         } else if (o.dry_run) {
-            changes |= show_changes(&o, &c, i, &text, drops, ndrops, &failed);
+            files += show_changes(&o, &c, i, &text, drops, ndrops, &failed);
         } else if (o.in_place) {
             /* In place, a near-duplicate file stays as it is: clean
              * removes lines, never files, and lists no lines of a
              * near-duplicate to remove (nearly all repeat its
              * representative's). */
-            copies_left += c.clusters.dropped[i];
             if (ndrops > 0 && !clean_in_place(&c, i, &text, &clean, drops, ndrops))
                 failed = true;
+            else
+                files += ndrops > 0;
         } else if (!c.clusters.dropped[i]) { /* a near-duplicate's representative is kept */
-            char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-            if (!write_clean_copy(&c, i, dest, &text, &clean, drops, ndrops))
+            /* Nothing of a failed run is put in place: the first error
+             * ends it. */
+            if (!write_clean_copy(&c, i, out, &text, &clean, drops, ndrops)) {
                 failed = true;
-            free(dest);
+                break;
+            }
+            files++;
         }
+        bytes += c.sizes[i];
+        dd_progress_update(&progress, i + 1, bytes);
     }
-    if (copies_left)
-        fprintf(stderr,
-                "dedup clean: %zu near-duplicate file%s left in place (--in-place removes "
-                "lines, never files; dedup scan lists them)\n",
-                copies_left, copies_left == 1 ? "" : "s");
+    dd_progress_end(&progress, false);
+    if (out && failed) {
+        dd_out_dir_discard(out);
+        if (!dd_safe_write_stop_signal())
+            dd_error("clean: nothing written to %s because of the error above", o.output);
+    } else if (out) {
+        failed = !dd_out_dir_commit(out);
+    }
+    if (!o.quiet && !(out && failed)) /* a failed -o wrote nothing */
+        print_summary(&o, &c, files);
     sh_buf_free(&text);
     sh_buf_free(&clean);
     size_t left_out = c.nleft_out;
     dd_corpus_free(&c);
+    if (dd_safe_write_stop_signal()) /* SIGINT, SIGTERM or SIGHUP stopped -o */
+        return 128 + dd_safe_write_stop_signal();
     if (failed || left_out) /* 2 even when --dry-run found changes */
         return DD_EXIT_ERROR;
-    return o.dry_run && changes ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    return o.dry_run && files ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
 }

@@ -185,6 +185,7 @@ static read_result read_document(dd_corpus *c, const dd_options *o, dd_analyzer 
     if (st == DD_LOAD_FAILED)
         return READ_FAILED;
     c->digests[i] = dd_digest(text->data, text->len);
+    c->sizes[i] = text->len;
     if (st == DD_LOAD_NOT_TEXT) {
         if (o->on_error == DD_ON_ERROR_STOP) {
             dd_input_report_not_text(in, &bad, false, NULL);
@@ -246,7 +247,7 @@ static void link_documents(dd_corpus *c, size_t n)
     c->links = links;
 }
 
-bool dd_corpus_run(dd_corpus *c, const dd_options *o)
+bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
     memset(c, 0, sizeof *c);
     c->max_bytes = (size_t)o->max_record_mb << 20;
@@ -264,6 +265,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
         return false;
     }
     c->digests = dd_calloc(n, sizeof *c->digests);
+    c->sizes = dd_calloc(n, sizeof *c->sizes);
     c->failed = dd_calloc(n, sizeof *c->failed);
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     sh_buf text = {0};
@@ -271,9 +273,13 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o)
     unit_reader reader = {c, &a, {0}, {0}, {0}};
     c->unit_index = dd_unit_index_new(&o->hash);
     bool stopped = false;
+    uint64_t bytes_read = 0;
     for (size_t i = 0; i < n && !stopped; i++) {
         c->unit_start[i] = c->nunits;
         read_result r = read_document(c, o, &a, i, &text, &doc, &reader);
+        bytes_read += c->sizes[i];
+        if (progress)
+            dd_progress_update(progress, i + 1, bytes_read);
         if (r != READ_OK) {
             c->failed[i] = true;
             c->problems += r == READ_FAILED;
@@ -362,7 +368,55 @@ void dd_corpus_free(dd_corpus *c)
     free(c->link_start);
     free(c->links);
     free(c->digests);
+    free(c->sizes);
     free(c->failed);
     free(c->left_out);
     memset(c, 0, sizeof *c);
+}
+
+/* Counts the units in the lines of drops[0..n), all of document doc, and
+ * their bytes: from the start of the first unit of a drop to the line end
+ * of its last, blank lines between them included, as clean removes them. A
+ * byte-order mark stays (clean keeps it). */
+static void count_drops(const dd_corpus *c, uint32_t doc, const dd_drop *drops, size_t n,
+                        dd_corpus_counts *out)
+{
+    size_t u = c->unit_start[doc], end = c->unit_start[doc + 1];
+    for (size_t k = 0; k < n; k++) {
+        const dd_unit *first = NULL, *last = NULL;
+        while (u < end && c->units[u].first_line < drops[k].first_line)
+            u++;
+        for (; u < end && c->units[u].last_line <= drops[k].last_line; u++) {
+            if (!first)
+                first = &c->units[u];
+            last = &c->units[u];
+            out->paragraphs_removed++;
+        }
+        if (first)
+            out->paragraph_bytes +=
+                last->off + last->len + last->line_end - first->off - first->bom;
+    }
+}
+
+void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    out->documents = c->inputs.n;
+    out->errors = (size_t)c->problems;
+    out->clusters = c->clusters.n;
+    for (size_t i = 0; i < c->inputs.n; i++) {
+        out->bytes += c->sizes[i];
+        if (c->clusters.dropped && c->clusters.dropped[i]) {
+            out->copies++;
+            out->copy_bytes += c->sizes[i];
+        }
+    }
+    const dd_findings *f = &c->findings;
+    for (size_t d = 0; d < f->ndrops;) {
+        size_t first = d;
+        while (d < f->ndrops && f->drops[d].doc == f->drops[first].doc)
+            d++;
+        count_drops(c, f->drops[first].doc, f->drops + first, d - first, out);
+        out->documents_changed++;
+    }
 }

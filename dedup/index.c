@@ -16,6 +16,8 @@
 #include "index_settings.h"
 #include "input.h"
 #include "options.h"
+#include "progress.h"
+#include "report.h"
 #include "util.h"
 
 #include <errno.h>
@@ -34,10 +36,12 @@ static const char index_usage[] =
     "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
 
 static const dd_option_group *const build_groups[] = {
-    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_key,
+    &dd_group_progress,    &dd_group_files,      &dd_group_help,   NULL,
 };
 static const dd_option_group *const add_groups[] = {
-    &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_progress,
+    &dd_group_files,      &dd_group_help,   NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
 static const dd_option_group *const remove_groups[] = {&dd_group_key, &dd_group_help, NULL};
@@ -70,9 +74,11 @@ static const dd_command_spec index_commands[] = {
 
 /* Adds (or updates) the documents under paths to x, inside its write
  * transaction. Returns the number of problems; *added, *skipped (unchanged)
- * and *left_out (not text, --on-error skip or drop: not indexed) count. */
+ * and *left_out (not text, --on-error skip or drop: not indexed) count, and
+ * *bytes counts the bytes read. */
 static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_t npaths,
-                       size_t *added, size_t *skipped, size_t *left_out)
+                       size_t *added, size_t *skipped, size_t *left_out, uint64_t *bytes,
+                       dd_progress *progress)
 {
     dd_inputs in = {0};
     int problems = dd_inputs_collect(&in, paths, npaths);
@@ -93,6 +99,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     dd_ddx_para *paras = NULL;
     size_t paras_cap = 0;
     for (size_t i = 0; i < in.n; i++) {
+        dd_progress_update(progress, i, *bytes);
         const dd_input *d = &in.v[i];
         if (d->is_stdin) {
             dd_error("index: standard input has no path to index it by");
@@ -130,6 +137,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
             problems++;
             continue;
         }
+        *bytes += text.len;
         if (loaded == DD_LOAD_BINARY) /* warned; not indexed */
             continue;
         if (loaded == DD_LOAD_NOT_TEXT && o->on_error == DD_ON_ERROR_STOP) {
@@ -164,6 +172,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
         }
         (*added)++;
     }
+    dd_progress_update(progress, in.n, *bytes);
     free(paras);
     free(keys);
     dd_doc_free(&doc);
@@ -176,9 +185,10 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
 
 /* Opens (or creates) the index and signs the documents into it in one write
  * transaction. A new index is staged (dd_ddx_create_staged): it appears at
- * ddx only once committed, so a build that fails leaves none there. */
-static int index_write(const char *ddx, bool create, const dd_options *o, char *const *paths,
-                       size_t npaths)
+ * ddx only once committed, so a build that fails leaves none there. name:
+ * "index build" or "index add". */
+static int index_write(const char *name, const char *ddx, bool create, const dd_options *o,
+                       char *const *paths, size_t npaths)
 {
     dd_ddx_settings want;
     if (!dd_index_settings(o, &want))
@@ -193,7 +203,14 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         return DD_EXIT_ERROR;
     }
     size_t added = 0, skipped = 0, left_out = 0;
-    int problems = index_paths(x, o, paths, npaths, &added, &skipped, &left_out);
+    uint64_t bytes = 0;
+    char progress_name[64];
+    snprintf(progress_name, sizeof progress_name, "dedup %s", name);
+    dd_progress progress;
+    dd_progress_start(&progress, progress_name, "file", o->quiet);
+    int problems =
+        index_paths(x, o, paths, npaths, &added, &skipped, &left_out, &bytes, &progress);
+    dd_progress_end(&progress, false);
     if (problems) {
         dd_ddx_abort(x);
         dd_ddx_close(x);
@@ -209,11 +226,16 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         return DD_EXIT_ERROR;
     }
     dd_ddx_counts c;
-    if (dd_ddx_counts_of(x, &c, &err))
-        fprintf(stderr, "dedup index: %s: %zu documents signed, %zu unchanged; %llu in the index\n",
-                ddx, added, skipped, (unsigned long long)c.docs);
+    if (!o->quiet && dd_ddx_counts_of(x, &c, &err)) {
+        char *p = dd_printable(ddx);
+        fprintf(stderr,
+                "dedup %s: %s: %zu %s signed, %zu unchanged; %llu in the index; %llu bytes read\n",
+                name, p, added, dd_plural(added, "document", "documents"), skipped,
+                (unsigned long long)c.docs, (unsigned long long)bytes);
+        free(p);
+    }
     if (left_out)
-        fprintf(stderr, "dedup index: %s: %zu file%s left out (not text)\n", ddx, left_out,
+        fprintf(stderr, "dedup %s: %s: %zu file%s left out (not text)\n", name, ddx, left_out,
                 left_out == 1 ? "" : "s");
     free(err);
     dd_ddx_close(x);
@@ -331,7 +353,7 @@ int cmd_index(int argc, char **argv)
                 dd_error("index build: -o DIR.ddx names the index to create");
                 status = DD_EXIT_ERROR;
             } else {
-                status = index_write(o.output, true, &o, o.paths, o.npaths);
+                status = index_write(spec->name, o.output, true, &o, o.paths, o.npaths);
             }
         } else if (!strcmp(sub, "info")) {
             status = o.npaths == 1 ? index_info(o.paths[0])
@@ -341,7 +363,7 @@ int cmd_index(int argc, char **argv)
                      strcmp(sub, "add") ? "ID" : "PATH");
             status = DD_EXIT_ERROR;
         } else if (!strcmp(sub, "add")) {
-            status = index_write(o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
+            status = index_write(spec->name, o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
         } else {
             status = index_remove(o.paths[0], &o, o.paths + 1, o.npaths - 1);
         }

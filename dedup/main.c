@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
         return cmd_help(argc - 1, argv + 1);
     if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-        printf("dedup %s\n", SH_VERSION);
+        fputs(dd_version_text, stdout);
         return DD_EXIT_CLEAN;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

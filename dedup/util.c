@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include "progress.h"
 #include "shingle.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 static void out_of_memory(void)
 {
+    dd_progress_clear();
     fputs("dedup: out of memory\n", stderr);
     exit(DD_EXIT_ERROR);
 }
@@ -107,6 +109,7 @@ void dd_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    dd_progress_clear();
     fputs("dedup: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -117,6 +120,7 @@ void dd_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    dd_progress_clear();
     fputs("dedup: warning: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

@@ -58,7 +58,8 @@ static inline size_t dd_table_home(uint64_t key, uint64_t salt, size_t mask)
     return (size_t)x & mask;
 }
 
-/* "dedup: " + message + newline on stderr. */
+/* "dedup: " + message + newline on stderr (after erasing a progress line:
+ * progress.h). */
 void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */
 void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

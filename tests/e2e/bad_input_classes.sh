@@ -122,7 +122,7 @@ for i in $(seq 1 400); do cp "$S/00$((i % 5))_"*.txt "churn/$i.txt"; done
     if [ $((i % 2)) = 0 ]; then rm -f "churn/$i.txt"; else : >"churn/$i.txt"; fi
 done ) &
 churner=$!
-timeout 60 "$DEDUP" scan -f jsonl churn >"$T/out" 2>"$T/err"
+timeout 60 "$DEDUP" scan -q -f jsonl churn >"$T/out" 2>"$T/err"
 st=$?
 wait $churner
 if [ "$st" -le 2 ] && ! grep -qv '^dedup: ' "$T/err"; then

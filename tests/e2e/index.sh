@@ -54,10 +54,12 @@ expect_grep "info names the old scheme" "signatures: minhash/k1" info
 # dedup check --index: the named files against the index.
 "$DEDUP" index build seeds -o check.ddx 2>/dev/null
 cp variants/000_syndicated.txt new.txt
-"$DEDUP" check --index check.ddx new.txt >out 2>&1
+"$DEDUP" check --index check.ddx new.txt >out 2>"$T/err"
 st=$?
 [ $st = 1 ] && ok "check --index: a syndicated copy of an indexed article is found (exit 1)" \
-    || not_ok "check --index: a syndicated copy of an indexed article is found (exit 1)" "exit $st: $(cat out)"
+    || not_ok "check --index: a syndicated copy of an indexed article is found (exit 1)" "exit $st: $(cat out "$T/err")"
+echo "dedup check: 1 file checked, against the index check.ddx: 1 finding" >"$T/want-err"
+expect_same "... and its summary says so on stderr" "$T/want-err" "$T/err"
 expect_grep "with exact similarities (the indexed file is there)" \
     "new.txt:1: near-duplicate of seeds/000_bd77016b1ff7f277.txt (jaccard 0.77, containment 0.89) (see seeds/000_bd77016b1ff7f277.txt:1)" out
 [ "$(wc -l <out)" = 1 ] && ok "a copy's paragraphs are not listed one by one" || not_ok "a copy's paragraphs are not listed one by one" "$(cat out)"
