@@ -385,6 +385,9 @@ static void print_summary(const dd_options *o, const dd_corpus *c, size_t files)
     }
 }
 
+/* clean --in-place's locks on the trees it rewrites (safe_write.h). */
+static dd_tree_locks in_place_locks;
+
 int cmd_clean(int argc, char **argv)
 {
     dd_options o;
@@ -411,6 +414,11 @@ int cmd_clean(int argc, char **argv)
         return DD_EXIT_CLEAN;
     }
     dd_safe_write_signals();
+    /* Two runs rewriting one tree at once would each write files the other
+     * read before, and take each other's temporary files for leftovers.
+     * The locks are held until the process ends. */
+    if (o.in_place && !o.dry_run && !dd_tree_locks_take(&in_place_locks, o.paths, o.npaths))
+        return DD_EXIT_ERROR;
     dd_progress progress;
     dd_progress_start(&progress, "dedup clean", "file", o.quiet);
     dd_corpus c;
@@ -462,8 +470,10 @@ int cmd_clean(int argc, char **argv)
         } else if (o.dry_run) {
             files += show_changes(&o, &c, i, &text, drops, ndrops, &failed);
         } else if (o.in_place) {
-            /* In place, a near-duplicate file stays: clean removes lines,
-             * never files. Its repeated lines go like everyone's. */
+            /* In place, a near-duplicate file stays as it is: clean
+             * removes lines, never files, and lists no lines of a
+             * near-duplicate to remove (nearly all repeat its
+             * representative's). */
             if (ndrops > 0 && !clean_in_place(&c, i, &text, &clean, drops, ndrops))
                 failed = true;
             else

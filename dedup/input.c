@@ -129,9 +129,13 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
         if (dd_is_temp_name(names[i])) {
             char *p = dd_printable(path);
             bool folder = lstat(path, &lst) == 0 && S_ISDIR(lst.st_mode);
-            dd_warn("%s: a temporary %s left by an interrupted dedup clean, skipped "
-                    "(remove it)",
-                    p, folder ? "folder" : "file");
+            if (dd_temp_name_is_live(names[i]))
+                dd_warn("%s: a temporary %s of a dedup clean running now, skipped", p,
+                        folder ? "folder" : "file");
+            else
+                dd_warn("%s: a temporary %s left by an interrupted dedup clean, skipped "
+                        "(remove it)",
+                        p, folder ? "folder" : "file");
             free(p);
         } else if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
             char *p = dd_printable(path);

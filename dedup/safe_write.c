@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +58,123 @@ void dd_safe_write_signals(void)
 bool dd_is_temp_name(const char *name)
 {
     return !strncmp(name, DD_TEMP_PREFIX, strlen(DD_TEMP_PREFIX));
+}
+
+bool dd_temp_name_is_live(const char *name)
+{
+    if (!dd_is_temp_name(name))
+        return false;
+    char *end;
+    errno = 0;
+    long pid = strtol(name + strlen(DD_TEMP_PREFIX), &end, 10);
+    if (errno || end == name + strlen(DD_TEMP_PREFIX) || *end != '.' || pid <= 0)
+        return false;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* ------------------------------------------------------------ tree locks */
+
+typedef struct tree_lock {
+    dev_t dev;
+    ino_t ino;
+    char *dir;
+    int how; /* LOCK_EX or LOCK_SH */
+} tree_lock;
+
+static int compare_tree_locks(const void *a, const void *b)
+{
+    const tree_lock *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* Adds dir (a real path) with how, and every folder above it shared. */
+static void add_tree_locks(tree_lock **v, size_t *n, size_t *cap, const char *dir, int how)
+{
+    char *d = dd_strdup(dir);
+    for (;;) {
+        struct stat st;
+        if (stat(d, &st) == 0) {
+            dd_grow(v, cap, *n + 1, sizeof **v);
+            (*v)[(*n)++] = (tree_lock){st.st_dev, st.st_ino, dd_strdup(d), how};
+        }
+        how = LOCK_SH;
+        char *slash = strrchr(d, '/');
+        if (!slash || slash == d) {
+            if (strcmp(d, "/")) { /* the root last */
+                strcpy(d, "/");
+                continue;
+            }
+            break;
+        }
+        *slash = '\0';
+    }
+    free(d);
+}
+
+bool dd_tree_locks_take(dd_tree_locks *l, char *const *paths, size_t npaths)
+{
+    memset(l, 0, sizeof *l);
+    tree_lock *v = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < npaths; i++) {
+        char *real = realpath(paths[i], NULL);
+        if (!real)
+            continue; /* the walk reports it */
+        struct stat st;
+        if (stat(real, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            char *slash = strrchr(real, '/');
+            if (slash == real)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+        }
+        add_tree_locks(&v, &n, &cap, real, LOCK_EX);
+        free(real);
+    }
+    /* One lock per folder, the stronger of what is asked: two open files of
+     * one folder would lock against each other. */
+    if (n > 1)
+        qsort(v, n, sizeof *v, compare_tree_locks);
+    bool ok = true;
+    l->fds = dd_malloc((n ? n : 1) * sizeof *l->fds);
+    for (size_t i = 0; i < n && ok;) {
+        size_t j = i;
+        int how = LOCK_SH;
+        while (j < n && v[j].dev == v[i].dev && v[j].ino == v[i].ino)
+            how = v[j++].how == LOCK_EX ? LOCK_EX : how;
+        int fd = open(v[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, how | LOCK_NB) != 0) {
+            char *p = dd_printable(v[i].dir);
+            if (errno == EWOULDBLOCK)
+                dd_error("%s: another dedup clean --in-place is rewriting this folder, or one "
+                         "inside or around it; try again when it has finished",
+                         p);
+            else
+                dd_error("%s: cannot lock: %s", p, strerror(errno));
+            free(p);
+            close(fd);
+            ok = false;
+        } else if (fd >= 0) {
+            l->fds[l->n++] = fd;
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].dir);
+    free(v);
+    if (!ok)
+        dd_tree_locks_release(l);
+    return ok;
+}
+
+void dd_tree_locks_release(dd_tree_locks *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        close(l->fds[i]);
+    free(l->fds);
+    memset(l, 0, sizeof *l);
 }
 
 /* Writes all of data to fd; false with errno set on failure. */

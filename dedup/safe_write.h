@@ -89,4 +89,28 @@ bool dd_out_dir_commit(dd_out_dir *o);
  * was, and frees o. */
 void dd_out_dir_discard(dd_out_dir *o);
 
+/* Whether the process that named the temporary file or folder name is
+ * running now (its PID is part of the name), so that it is being written
+ * rather than left over. */
+bool dd_temp_name_is_live(const char *name);
+
+/* The locks that keep two runs of clean --in-place from rewriting one tree
+ * at once. Each named folder (for a named file: its folder) is locked
+ * exclusively and every folder above it shared (flock(2), without
+ * waiting), so a second run on the same folder, on one inside it or on one
+ * around it, is refused, while runs on folders side by side go on. The
+ * locks last until dd_tree_locks_release or the process's end (a kill -9
+ * frees them). */
+typedef struct dd_tree_locks {
+    int *fds;
+    size_t n;
+} dd_tree_locks;
+
+/* Takes the locks for paths. False, after "dedup: PATH: another dedup clean
+ * --in-place ..." on stderr, when one is held elsewhere; l then holds
+ * nothing. A folder that cannot be opened is not locked (the walk reports
+ * what it cannot read). */
+bool dd_tree_locks_take(dd_tree_locks *l, char *const *paths, size_t npaths);
+void dd_tree_locks_release(dd_tree_locks *l);
+
 #endif
