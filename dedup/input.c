@@ -61,13 +61,15 @@ static bool seen_before(seen_files *s, const struct stat *st)
     return false;
 }
 
-static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel)
+static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
+                      uint64_t size)
 {
     dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
     dd_input *d = &in->v[in->n++];
     d->path = dd_strdup(path);
     d->id = dd_strdup(id);
     d->out_rel = dd_strdup(out_rel);
+    d->size = size;
     d->is_stdin = strcmp(path, "-") == 0;
 }
 
@@ -152,7 +154,7 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
             }
         } else if (S_ISREG(st.st_mode)) {
             if (!seen_before(seen, &st))
-                add_input(in, path, path, sub);
+                add_input(in, path, path, sub, (uint64_t)st.st_size);
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -179,7 +181,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];
         if (!strcmp(path, "-")) {
-            add_input(in, "-", "-", "-");
+            add_input(in, "-", "-", "-", 0);
             continue;
         }
         struct stat st;
@@ -198,11 +200,11 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
                 dd_warn("%s: named twice, read once", p);
                 free(p);
             } else {
-                add_input(in, path, path, base_name(path));
+                add_input(in, path, path, base_name(path), (uint64_t)st.st_size);
             }
         } else {
             /* FIFOs and devices named explicitly are read like stdin. */
-            add_input(in, path, path, base_name(path));
+            add_input(in, path, path, base_name(path), 0);
         }
     }
     free(seen.slot);

@@ -134,6 +134,19 @@ void dd_unit_sets_free(dd_unit_sets *s)
     memset(s, 0, sizeof *s);
 }
 
+void dd_unit_sets_take(dd_unit_sets *to, dd_unit_sets *from)
+{
+    dd_unit_sets moved = *from;
+    from->hashes = to->hashes;
+    from->start = to->start;
+    from->hashes_cap = to->hashes_cap;
+    from->start_cap = to->start_cap;
+    to->hashes = moved.hashes;
+    to->start = moved.start;
+    to->hashes_cap = moved.hashes_cap;
+    to->start_cap = moved.start_cap;
+}
+
 void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *sets,
                         double threshold, unsigned long min_words, dd_near_unit_list *out)
 {

@@ -50,6 +50,10 @@ typedef struct dd_unit_sets {
 
 void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, const sh_hasher *hash);
 void dd_unit_sets_free(dd_unit_sets *s);
+/* Moves the sets of from into to (to's arrays go to from, for reuse); each
+ * keeps its lookup table. For a worker that computes sets in its own
+ * scratch and hands them over with its result. */
+void dd_unit_sets_take(dd_unit_sets *to, dd_unit_sets *from);
 
 /* Appends the near-repeats inside document number doc_number to out, by
  * unit; sets are the document's unit sets. */
