@@ -169,8 +169,9 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
 
 /*
  * The first pass, on every core (run.h): each document is analysed by a
- * worker (analyse: read, check, cut into units, the units' shingle sets,
- * near-repeats inside the document, the document's signature: all pure),
+ * worker (analyse: read, check, cut into units, the units' shingle sets and
+ * band keys, near-repeats inside the document, the document's signature:
+ * all pure),
  * and the results are taken in input order by the calling thread (take:
  * near-repeats across documents, the units, the signature, the counts, the
  * progress line, the messages).
@@ -180,6 +181,7 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
 typedef struct worker {
     dd_analyzer a;
     dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
+    sh_minhasher *unit_minhasher; /* dd_unit_band_keys */
     dd_signer signer;
 } worker;
 
@@ -193,6 +195,8 @@ typedef struct analysed {
     uint64_t digest;
     dd_doc doc;
     dd_unit_sets sets;      /* of doc's units */
+    uint64_t *band_keys;    /* of doc's units (dd_unit_band_keys) */
+    size_t band_keys_cap;
     dd_near_unit_list near; /* near-repeats inside doc */
     dd_signed sig;
 } analysed;
@@ -222,6 +226,7 @@ static bool worker_init(worker *w, const dd_options *o)
         dd_analyzer_free(&w->a);
         return false;
     }
+    w->unit_minhasher = dd_unit_minhasher_new(&o->hash);
     return true;
 }
 
@@ -233,6 +238,7 @@ static void worker_free(void *ctx, void *state)
         return;
     dd_analyzer_free(&w->a);
     dd_unit_sets_free(&w->sets);
+    sh_minhasher_free(w->unit_minhasher);
     dd_signer_free(&w->signer);
     free(w);
 }
@@ -263,6 +269,7 @@ static void analysed_free(void *ctx, void *result)
     sh_buf_free(&r->text);
     dd_doc_free(&r->doc);
     dd_unit_sets_free(&r->sets);
+    free(r->band_keys);
     free(r->near.v);
     dd_signed_free(&r->sig);
     sh_buf messages = r->run.messages;
@@ -293,6 +300,7 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
     dd_unit_sets_compute(&w->sets, &r->doc, &o->hash);
     dd_find_near_units((uint32_t)i, &r->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
     dd_unit_sets_take(&r->sets, &w->sets);
+    dd_unit_band_keys(w->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
     dd_signer_sign(&w->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
 }
 
@@ -341,8 +349,8 @@ static bool take(void *ctx, size_t i, void *result)
             memcpy(l->v + l->n, r->near.v, r->near.n * sizeof *l->v);
             l->n += r->near.n;
         }
-        dd_find_near_units_across(c->unit_index, (uint32_t)i, &r->doc, &r->sets, o->para_threshold,
-                                  read_unit, &f->reader, &c->near_units);
+        dd_find_near_units_across(c->unit_index, (uint32_t)i, &r->doc, &r->sets, r->band_keys,
+                                  o->para_threshold, read_unit, &f->reader, &c->near_units);
         if (in->is_stdin && sh_buf_append(&c->stdin_text, r->text.data, r->text.len) != SH_OK) {
             dd_error("out of memory");
             exit(DD_EXIT_ERROR);
@@ -377,7 +385,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     if (!dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash))
         return false;
     f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
-    c->unit_index = dd_unit_index_new(&o->hash);
+    c->unit_index = dd_unit_index_new();
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_ordered_map m = {
         .n = c->inputs.n,

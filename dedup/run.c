@@ -12,8 +12,10 @@
 #include "util.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 unsigned dd_online_cpus(void)
@@ -38,7 +40,25 @@ typedef struct pool {
     size_t next_consume; /* the next item the consumer takes */
     uint64_t weight_in_flight;
     bool stop;
+    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers) and of
+     * consume, and the seconds the consumer waited for a result. */
+    double work_cpu, consume_cpu, consumer_wait;
 } pool;
+
+/* Seconds of CPU time of the calling thread, or of the clock. */
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double wall(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static void *result_of(const pool *p, size_t i)
 {
@@ -76,6 +96,7 @@ static void *worker_main(void *arg)
 {
     pool *p = arg;
     const dd_ordered_map *m = p->m;
+    double cpu0 = thread_cpu();
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -96,15 +117,22 @@ static void *worker_main(void *arg)
     pthread_mutex_unlock(&p->lock);
     if (m->worker_free)
         m->worker_free(m->ctx, worker);
+    double cpu = thread_cpu() - cpu0;
+    pthread_mutex_lock(&p->lock);
+    p->work_cpu += cpu;
+    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
 /* Prints what the work of item i wrote, then consumes it. */
-static bool consume(const pool *p, size_t i)
+static bool consume(pool *p, size_t i)
 {
+    double cpu0 = thread_cpu();
     dd_run_result *r = result_of(p, i);
     dd_messages_print(&r->messages);
-    return p->m->consume(p->m->ctx, i, r);
+    bool ok = p->m->consume(p->m->ctx, i, r);
+    p->consume_cpu += thread_cpu() - cpu0;
+    return ok;
 }
 
 /* One thread: work and consume alternate on the calling thread. */
@@ -114,7 +142,9 @@ static bool run_here(pool *p)
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
     bool ok = true;
     for (size_t i = 0; i < m->n && ok; i++) {
+        double cpu0 = thread_cpu();
         work_on(p, worker, i);
+        p->work_cpu += thread_cpu() - cpu0;
         ok = consume(p, i);
     }
     if (m->worker_free)
@@ -132,6 +162,7 @@ bool dd_run_in_order(const dd_ordered_map *m)
     pthread_cond_init(&p.room, NULL);
 
     unsigned want = m->threads > 1 && m->n > 1 ? m->threads : 0, started = 0;
+    double start = wall();
     pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
     for (; started < want; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
@@ -143,10 +174,12 @@ bool dd_run_in_order(const dd_ordered_map *m)
     } else {
         for (size_t i = 0; i < m->n && ok; i++) {
             slot_state *s = &p.slots[i % m->window];
+            double waited = wall();
             pthread_mutex_lock(&p.lock);
             while (!s->done)
                 pthread_cond_wait(&p.done, &p.lock);
             pthread_mutex_unlock(&p.lock);
+            p.consumer_wait += wall() - waited;
             ok = consume(&p, i);
             pthread_mutex_lock(&p.lock);
             s->done = false;
@@ -160,6 +193,11 @@ bool dd_run_in_order(const dd_ordered_map *m)
             pthread_join(threads[t], NULL);
     }
     free(threads);
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: run: %zu items, %u threads: %.3f s; work %.3f s CPU, consume %.3f s CPU, "
+                "consumer waited %.3f s\n",
+                m->n, started, wall() - start, p.work_cpu, p.consume_cpu, p.consumer_wait);
 
     for (size_t k = 0; k < m->window; k++) {
         dd_run_result *r = (dd_run_result *)(p.results + k * m->result_size);

@@ -29,6 +29,11 @@
  *     to reuse.
  * With threads == 1 no thread is made: work and consume alternate on the
  * calling thread.
+ *
+ * For measuring (bench/bench_threads.sh): with DEDUP_RUN_STATS set in the
+ * environment, a run ends by writing to stderr its wall time, the CPU time
+ * of all work and of all consume (the serial part), and how long the
+ * consumer waited for results.
  */
 #ifndef DD_RUN_H
 #define DD_RUN_H
