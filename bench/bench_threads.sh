@@ -92,7 +92,7 @@ printf '\nspeed-up of -j 2: %.2fx (best), %.2fx (median)\n' \
 # that runs on the workers.
 DEDUP_RUN_STATS=1 /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$dedup" scan -q -f jsonl -j 1 "$@" \
     "$corpus" >/dev/null 2>"$tmp/stats" || true
-read -r _ user sys <"$tmp/time"
+read -r _ user sys < <(tail -1 "$tmp/time")
 line=$(grep '^dedup: run:' "$tmp/stats" | tail -1)
 work=$(sed -n 's/.*work \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
 consume=$(sed -n 's/.*consume \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
