@@ -243,13 +243,19 @@ static void worker_free(void *ctx, void *state)
     free(w);
 }
 
-/* dd_ordered_map.worker_new: NULL when ICU cannot start (said on stderr by
- * the worker; analyse then fails every document it takes). */
+/* dd_ordered_map.worker_new: NULL when ICU cannot start; analyse then
+ * says so for every document it takes, in order (a worker writes nothing
+ * on stderr itself). */
 static void *worker_new(void *ctx)
 {
     first_pass *f = ctx;
     worker *w = dd_malloc(sizeof *w);
-    if (!worker_init(w, f->o)) {
+    sh_buf lost = {0};
+    dd_messages_capture(&lost);
+    bool ok = worker_init(w, f->o);
+    dd_messages_capture(NULL);
+    sh_buf_free(&lost);
+    if (!ok) {
         free(w);
         return NULL;
     }

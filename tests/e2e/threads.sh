@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# -j/--threads: scan, clean and check give byte-identical outputs (reports,
-# cleaned files, diffs, messages on stderr, exit statuses) at -j 1, 2, 3
-# and 8, on the fixtures and on a generated corpus of a few hundred
+# -j/--threads: scan, clean, check and index build/add give byte-identical
+# outputs (reports, cleaned files, diffs, indexes, messages on stderr, exit
+# statuses) at -j 1, 2, 3 and 8, on the fixtures and on a generated corpus of a few hundred
 # documents of very different sizes (so that workers finish out of order)
 # with exact and near copies, repeated paragraphs, boilerplate and files
 # that are not text. Documents are analysed on the workers and taken in
@@ -58,12 +58,15 @@ EOF
 n=$(find "$G" -type f | wc -l)
 [ "$n" -gt 250 ] && ok "generated corpus: $n files" || not_ok "generated corpus: $n files"
 
-# run NAME J CMD...: runs dedup CMD at -j J in a copy-free way, keeping stdout,
-# stderr and the exit status in $T/NAME.J.{out,err,st}.
+# run NAME J CMD...: runs dedup CMD at -j J (after the command's name:
+# "index build" is two words), keeping stdout, stderr and the exit status
+# in $T/NAME.J.{out,err,st}.
 run() {
     local name=$1 j=$2
     shift 2
-    "$DEDUP" "$1" -j "$j" "${@:2}" >"$T/$name.$j.out" 2>"$T/$name.$j.err"
+    local words=1
+    [ "$1" = index ] && words=2
+    "$DEDUP" "${@:1:$words}" -j "$j" "${@:$((words + 1))}" >"$T/$name.$j.out" 2>"$T/$name.$j.err"
     echo $? >"$T/$name.$j.st"
 }
 
@@ -95,9 +98,17 @@ for j in 1 2 3 8; do
     run gen-dry-run "$j" clean --in-place --dry-run gen
     run gen-check "$j" check $(find gen/part1 gen/part2 -name '*.txt' | sort | head -40)
     run fixtures-check "$j" check seeds/*.txt variants/000_syndicated.txt
+    # index build, then add of the same files (unchanged: skipped) and of
+    # the fixtures, the index read back by info and by scan --index.
+    run index-build "$j" index build gen -o idx.ddx
+    run index-add "$j" index add idx.ddx gen seeds variants
+    "$DEDUP" index info idx.ddx >"index-info.$j.out" 2>"index-info.$j.err"
+    echo $? >"index-info.$j.st"
+    run index-scan "$j" scan -f jsonl --index idx.ddx variants
+    mv idx.ddx "idx$j.ddx"
 done
 for name in fixtures-jsonl fixtures-text gen-jsonl gen-text gen-tsv gen-block gen-stdin gen-stop \
-    gen-clean gen-dry-run gen-check fixtures-check; do
+    gen-clean gen-dry-run gen-check fixtures-check index-build index-add index-info index-scan; do
     same "$name"
 done
 for j in 2 3 8; do
@@ -111,6 +122,9 @@ done
 grep -q '"type":"cluster"' gen-jsonl.1.out && grep -q '"type":"boilerplate"' gen-jsonl.1.out &&
     grep -q '"type":"repeat"' gen-jsonl.1.out && ok "the corpus has clusters, repeats, boilerplate" ||
     not_ok "the corpus has clusters, repeats, boilerplate" "$(head -c 400 gen-jsonl.1.out)"
+grep -q '"type":"index_duplicate"\|"index"' index-scan.1.out && grep -q 'signed' index-add.1.err &&
+    ok "the index holds the documents: scan --index finds them" ||
+    not_ok "the index holds the documents" "$(head -c 600 index-scan.1.out; cat index-add.1.err)"
 grep -q 'latin1.txt:1: invalid UTF-8' gen-jsonl.1.err && grep -q 'nul.txt:.*NUL byte' gen-jsonl.1.err &&
     ok "both files that are not text are named on stderr" ||
     not_ok "both files that are not text are named on stderr" "$(cat gen-jsonl.1.err)"
