@@ -92,8 +92,9 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         char *in_real = realpath(c->inputs.v[i].path, NULL);
         char *dest = dd_asprintf("%s/%s", out_real, c->inputs.v[i].out_rel);
         if (in_real && !strcmp(in_real, dest)) {
-            dd_error("%s: the cleaned copy would replace the input %s", out,
-                     c->inputs.v[i].path);
+            char *p = dd_printable(c->inputs.v[i].id);
+            dd_error("%s: the cleaned copy would replace the input %s", out, p);
+            free(p);
             ok = false;
         }
         free(dest);
@@ -119,7 +120,9 @@ static bool check_collisions(const dd_corpus *c)
     bool ok = true;
     for (size_t i = 1; i < n && ok; i++) {
         if (!strcmp(names[i - 1], names[i])) {
-            dd_error("two inputs would be written to the same output file %s", names[i]);
+            char *p = dd_printable(names[i]);
+            dd_error("two inputs would be written to the same output file %s", p);
+            free(p);
             ok = false;
         }
     }

@@ -67,9 +67,12 @@ void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses a decimal unsigned integer in [min, max]; false if it is not one. */
 bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
-/* Writes s, with bytes that are not printable UTF-8 (invalid sequences,
- * control characters, newlines) escaped as \xHH, into a new string. For
- * putting paths into messages and reports. */
+/* Writes s into a new string with every byte that a terminal could act on
+ * or that is not UTF-8 escaped as \xHH: C0 controls (newlines and ESC
+ * among them), DEL, the two bytes of each C1 control (U+0080 to U+009F),
+ * and invalid sequences; a backslash becomes \\. The one way a path or a
+ * piece of document text goes into a message or a text report, so that
+ * neither can forge a line or drive the terminal. */
 char *dd_printable(const char *s);
 
 /* Sorts v[0..n) in increasing order; tmp has room for n values (scratch). */
