@@ -127,6 +127,29 @@ void dd_warn(const char *fmt, ...)
     va_end(ap);
 }
 
+static bool stdout_failure_said;
+
+void dd_stdout_failed(int err)
+{
+    if (stdout_failure_said)
+        return;
+    stdout_failure_said = true;
+    dd_error("writing standard output: %s", err ? strerror(err) : "write error");
+}
+
+int dd_stdout_finish(int status)
+{
+    errno = 0;
+    bool flushed = fflush(stdout) == 0;
+    if (flushed && !ferror(stdout) && !stdout_failure_said)
+        return status;
+    /* After a failed write the C library drops what it held, so that a
+     * later flush may succeed with nothing to say: errno only comes from a
+     * flush that failed now. */
+    dd_stdout_failed(flushed ? 0 : errno);
+    return DD_EXIT_ERROR;
+}
+
 bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
     if (!s || *s < '0' || *s > '9')

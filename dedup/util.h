@@ -64,6 +64,17 @@ void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */
 void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Standard output carries every command's report, diff or listing, and a
+ * write to it that fails (a full disk, an I/O error) fails the run with
+ * status 2, whatever the command found. A command that notices a failed
+ * write says so with dd_stdout_failed(errno); main() ends every command
+ * with dd_stdout_finish(status), which flushes standard output, reports a
+ * failure that no command noticed, and returns the status to exit with.
+ * Either way the failure is said once: "dedup: writing standard output:
+ * why". */
+void dd_stdout_failed(int err);
+int dd_stdout_finish(int status);
+
 /* Parses a decimal unsigned integer in [min, max]; false if it is not one. */
 bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
