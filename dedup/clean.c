@@ -300,7 +300,11 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
     bool ok = real && stat(real, &st) == 0;
     if (!ok)
         dd_error("%s: %s", p, strerror(errno));
-    else if (st.st_nlink > 1) {
+    else if (!S_ISREG(st.st_mode)) {
+        dd_error("%s: not a regular file (%s); cannot be cleaned in place", p,
+                 S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or a socket");
+        ok = false;
+    } else if (st.st_nlink > 1) {
         dd_error("%s: has %ju hard links; not cleaned in place (they would keep the old "
                  "content): use -o DIR",
                  p, (uintmax_t)st.st_nlink);

@@ -22,18 +22,19 @@
 
 uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len); }
 
-/* Reads bytes [off, off+len) of input d (from memory for standard input). */
+/* Reads bytes [off, off+len) of input d (from memory for a stream, which
+ * can be read only once). */
 static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len)
 {
     const dd_input *d = &c->inputs.v[doc];
     char *s = dd_malloc(len + 1);
-    if (d->is_stdin) {
-        if (off + len <= c->stdin_text.len)
-            memcpy(s, c->stdin_text.data + off, len);
+    if (d->stream) {
+        if (d->stream->state == DD_STREAM_KEPT && off + len <= d->stream->text.len)
+            memcpy(s, d->stream->text.data + off, len);
         else
             len = 0;
     } else {
-        int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+        int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         ssize_t r = fd >= 0 ? pread(fd, s, len, (off_t)off) : -1;
         if (fd >= 0)
             close(fd);
@@ -90,9 +91,11 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
         const dd_input *in = &l->c->inputs.v[doc];
         const char *text;
         size_t len;
-        if (in->is_stdin) {
-            text = l->c->stdin_text.data;
-            len = l->c->stdin_text.len;
+        if (in->stream) { /* read once: its bytes are kept */
+            if (in->stream->state != DD_STREAM_KEPT)
+                return false;
+            text = in->stream->text.data;
+            len = in->stream->text.len;
         } else {
             if (!dd_input_read(in, l->c->max_bytes, &l->text))
                 return false;
@@ -200,10 +203,6 @@ static read_result read_document(dd_corpus *c, const dd_options *o, dd_analyzer 
                        &c->near_units);
     dd_find_near_units_across(c->unit_index, (uint32_t)i, doc, &reader->sets, o->para_threshold,
                               read_unit, reader, &c->near_units);
-    if (in->is_stdin && sh_buf_append(&c->stdin_text, text->data, text->len) != SH_OK) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
     return READ_OK;
 }
 
@@ -361,7 +360,6 @@ void dd_corpus_free(dd_corpus *c)
     dd_clusters_free(&c->clusters);
     dd_signatures_free(&c->signatures);
     dd_inputs_free(&c->inputs);
-    sh_buf_free(&c->stdin_text);
     free(c->units);
     free(c->unit_start);
     free(c->near_units.v);

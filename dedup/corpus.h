@@ -29,8 +29,7 @@ typedef struct dd_corpus {
     size_t nleft_out, left_out_cap;
     dd_unit *units;    /* the units of every document, in order */
     size_t nunits, units_cap;
-    size_t *unit_start; /* document i has units [unit_start[i], unit_start[i+1]) */
-    sh_buf stdin_text;  /* standard input, kept: it cannot be read twice */
+    size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
     dd_near_unit_list near_units; /* near-repeats of units, by document */
     dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
     size_t *link_start; /* documents sharing a paragraph (dd_signatures.links) */

@@ -61,7 +61,8 @@ static bool seen_before(seen_files *s, const struct stat *st)
     return false;
 }
 
-static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel)
+static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
+                      bool is_stream)
 {
     dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
     dd_input *d = &in->v[in->n++];
@@ -69,6 +70,7 @@ static void add_input(dd_inputs *in, const char *path, const char *id, const cha
     d->id = dd_strdup(id);
     d->out_rel = dd_strdup(out_rel);
     d->is_stdin = strcmp(path, "-") == 0;
+    d->stream = is_stream ? dd_calloc(1, sizeof *d->stream) : NULL;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -152,7 +154,7 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
             }
         } else if (S_ISREG(st.st_mode)) {
             if (!seen_before(seen, &st))
-                add_input(in, path, path, sub);
+                add_input(in, path, path, sub, false);
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -179,7 +181,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];
         if (!strcmp(path, "-")) {
-            add_input(in, "-", "-", "-");
+            add_input(in, "-", "-", "-", true);
             continue;
         }
         struct stat st;
@@ -198,11 +200,12 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
                 dd_warn("%s: named twice, read once", p);
                 free(p);
             } else {
-                add_input(in, path, path, base_name(path));
+                add_input(in, path, path, base_name(path), false);
             }
         } else {
-            /* FIFOs and devices named explicitly are read like stdin. */
-            add_input(in, path, path, base_name(path));
+            /* FIFOs and devices named explicitly are read like stdin:
+             * once. */
+            add_input(in, path, path, base_name(path), true);
         }
     }
     free(seen.slot);
@@ -215,6 +218,9 @@ void dd_inputs_free(dd_inputs *in)
         free(in->v[i].path);
         free(in->v[i].id);
         free(in->v[i].out_rel);
+        if (in->v[i].stream)
+            sh_buf_free(&in->v[i].stream->text);
+        free(in->v[i].stream);
     }
     for (size_t i = 0; i < in->ndirs; i++)
         free(in->dirs[i]);
@@ -234,14 +240,35 @@ static bool too_long(const dd_input *d, int fd, size_t max)
     return false;
 }
 
-bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
+/* Copies n bytes of data into buf (replacing its contents), NUL-terminated. */
+static void copy_into(sh_buf *buf, const char *data, size_t n)
 {
-    int fd = d->is_stdin ? STDIN_FILENO : open(d->path, O_RDONLY | O_CLOEXEC);
+    buf->len = 0;
+    if (sh_buf_append(buf, data ? data : "", n) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+}
+
+/* Reads document d from its start (dd_input_read without the stream's
+ * copy). A file that the walk found regular is opened without waiting, so
+ * that one replaced by a FIFO since is refused instead of blocking. */
+static bool read_once(const dd_input *d, size_t max, sh_buf *buf)
+{
+    int fd = d->is_stdin ? STDIN_FILENO
+                         : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
     if (fd < 0)
         goto fail;
     buf->len = 0;
     struct stat st;
     bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (!regular && !d->stream) {
+        close(fd);
+        char *p = dd_printable(d->id);
+        dd_error("%s: no longer a regular file; not read", p);
+        free(p);
+        return false;
+    }
     if (regular && (uint64_t)st.st_size > max)
         return too_long(d, fd, max);
     if (regular && st.st_size > 0 && (size_t)st.st_size + 1 > buf->cap) {
@@ -278,6 +305,28 @@ fail:;
     dd_error("%s: %s", p, strerror(errno));
     free(p);
     return false;
+}
+
+bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
+{
+    dd_stream_copy *s = d->stream;
+    if (!s)
+        return read_once(d, max, buf);
+    if (s->state == DD_STREAM_KEPT) {
+        copy_into(buf, s->text.data, s->text.len);
+        return true;
+    }
+    if (s->state == DD_STREAM_FAILED) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: not a regular file, and its one reading failed", p);
+        free(p);
+        return false;
+    }
+    bool ok = read_once(d, max, buf);
+    s->state = ok ? DD_STREAM_KEPT : DD_STREAM_FAILED;
+    if (ok)
+        copy_into(&s->text, buf->data, buf->len);
+    return ok;
 }
 
 /* The 1-based line that holds byte off. */

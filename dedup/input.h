@@ -12,11 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A stream (standard input, or a FIFO or a device named on the command
+ * line) can be read only once: opening a FIFO again would wait for a writer
+ * that never comes. Its bytes are kept at the first reading, and every later
+ * reading (exact verification, a report's excerpt, clean) gives them again. */
+typedef struct dd_stream_copy {
+    sh_buf text;
+    enum { DD_STREAM_UNREAD, DD_STREAM_KEPT, DD_STREAM_FAILED } state;
+} dd_stream_copy;
+
 typedef struct dd_input {
     char *path;    /* what to open ("-" for standard input) */
     char *id;      /* the document's id in reports: the path as named */
     char *out_rel; /* where clean writes it, relative to the output folder */
     bool is_stdin;
+    dd_stream_copy *stream; /* a stream's bytes (owned); NULL for a regular file */
 } dd_input;
 
 typedef struct dd_inputs {
@@ -36,7 +46,8 @@ void dd_inputs_free(dd_inputs *in);
 /* Reads the whole document into buf (replacing its contents), at most max
  * bytes: a longer document is refused ("longer than --max-record"), a
  * regular file before anything is read, a stream (standard input, a FIFO, a
- * device) once max bytes have come, so that memory stays bounded. On
+ * device) once max bytes have come, so that memory stays bounded. A stream
+ * is read once: later calls give the bytes of the first (d->stream). On
  * failure prints "dedup: ID: why" and returns false. */
 bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf);
 
