@@ -264,6 +264,8 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
 static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
 {
     const dd_input *in = &c->inputs.v[i];
+    if (c->reread[i] == DD_REREAD_FAILED) /* gone since the first pass, and said */
+        return false;
     if (!dd_input_read(in, c->max_bytes, text))
         return false;
     if (dd_digest(text->data, text->len) != c->digests[i]) {
