@@ -234,8 +234,9 @@ static bool too_long(const dd_input *d, int fd, size_t max)
 {
     if (!d->is_stdin)
         close(fd);
-    char *p = dd_printable(d->id);
-    dd_error("%s: longer than %zu MB (--max-record); not read", p, max >> 20);
+    char *p = dd_printable(d->id), *limit = dd_max_record_text(max);
+    dd_error("%s: longer than %s; not read", p, limit);
+    free(limit);
     free(p);
     return false;
 }
@@ -252,9 +253,12 @@ static void copy_into(sh_buf *buf, const char *data, size_t n)
 
 /* Reads document d from its start (dd_input_read without the stream's
  * copy). A file that the walk found regular is opened without waiting, so
- * that one replaced by a FIFO since is refused instead of blocking. */
-static bool read_once(const dd_input *d, size_t max, sh_buf *buf)
+ * that one replaced by a FIFO since is refused instead of blocking. A
+ * stream stops at its first DD_BINARY_PROBE bytes when they hold a NUL
+ * byte: *binary is then set. */
+static bool read_once(const dd_input *d, size_t max, sh_buf *buf, bool *binary)
 {
+    *binary = false;
     int fd = d->is_stdin ? STDIN_FILENO
                          : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
     if (fd < 0)
@@ -292,7 +296,13 @@ static bool read_once(const dd_input *d, size_t max, sh_buf *buf)
         }
         if (r == 0)
             break;
+        size_t before = buf->len;
         buf->len += (size_t)r;
+        if (d->stream && before < DD_BINARY_PROBE && buf->len >= DD_BINARY_PROBE &&
+            dd_input_is_binary(buf->data, buf->len)) {
+            *binary = true;
+            break;
+        }
         if (buf->len > max) /* a stream, or a file that grew */
             return too_long(d, fd, max);
     }
@@ -310,21 +320,25 @@ fail:;
 bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
 {
     dd_stream_copy *s = d->stream;
+    bool binary;
     if (!s)
-        return read_once(d, max, buf);
+        return read_once(d, max, buf, &binary);
     if (s->state == DD_STREAM_KEPT) {
         copy_into(buf, s->text.data, s->text.len);
         return true;
     }
-    if (s->state == DD_STREAM_FAILED) {
+    if (s->state != DD_STREAM_UNREAD) {
         char *p = dd_printable(d->id);
-        dd_error("%s: not a regular file, and its one reading failed", p);
+        dd_error("%s: %s", p,
+                 s->state == DD_STREAM_BINARY
+                     ? "a binary stream, of which only the start was read; cannot be read again"
+                     : "not a regular file, and its one reading failed");
         free(p);
         return false;
     }
-    bool ok = read_once(d, max, buf);
-    s->state = ok ? DD_STREAM_KEPT : DD_STREAM_FAILED;
-    if (ok)
+    bool ok = read_once(d, max, buf, &binary);
+    s->state = !ok ? DD_STREAM_FAILED : binary ? DD_STREAM_BINARY : DD_STREAM_KEPT;
+    if (s->state == DD_STREAM_KEPT)
         copy_into(&s->text, buf->data, buf->len);
     return ok;
 }

@@ -18,7 +18,12 @@
  * reading (exact verification, a report's excerpt, clean) gives them again. */
 typedef struct dd_stream_copy {
     sh_buf text;
-    enum { DD_STREAM_UNREAD, DD_STREAM_KEPT, DD_STREAM_FAILED } state;
+    enum {
+        DD_STREAM_UNREAD,
+        DD_STREAM_KEPT,
+        DD_STREAM_BINARY, /* a NUL byte in its first DD_BINARY_PROBE bytes: read no further */
+        DD_STREAM_FAILED,
+    } state;
 } dd_stream_copy;
 
 typedef struct dd_input {
@@ -47,8 +52,11 @@ void dd_inputs_free(dd_inputs *in);
  * bytes: a longer document is refused ("longer than --max-record"), a
  * regular file before anything is read, a stream (standard input, a FIFO, a
  * device) once max bytes have come, so that memory stays bounded. A stream
- * is read once: later calls give the bytes of the first (d->stream). On
- * failure prints "dedup: ID: why" and returns false. */
+ * is read once: later calls give the bytes of the first (d->stream). A
+ * stream whose first DD_BINARY_PROBE bytes hold a NUL byte is binary
+ * whatever follows, and is read no further (so /dev/zero is skipped at
+ * once): buf then holds those bytes, and a later call, which would need
+ * the rest, fails. On failure prints "dedup: ID: why" and returns false. */
 bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf);
 
 /* A file is binary when its first DD_BINARY_PROBE bytes hold a NUL byte:

@@ -163,6 +163,13 @@ bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
     return true;
 }
 
+char *dd_max_record_text(size_t max)
+{
+    if (max > 0 && max % ((size_t)1 << 20) == 0)
+        return dd_asprintf("%zu MB (--max-record)", max >> 20);
+    return dd_asprintf("%zu bytes (--max-record)", max);
+}
+
 /* The length of the UTF-8 character that starts s[0..len), when it is a
  * valid one and not a C1 control (U+0080 to U+009F, C2 80 to C2 9F: a
  * terminal takes U+009B as the start of an escape sequence); 0 otherwise. */

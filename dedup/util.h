@@ -78,6 +78,11 @@ int dd_stdout_finish(int status);
 /* Parses a decimal unsigned integer in [min, max]; false if it is not one. */
 bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
+/* The --max-record limit max (in bytes) as every message gives it, in a
+ * new string: "256 MB (--max-record)" (MB of 2^20 bytes, the option's
+ * unit), or "N bytes (--max-record)" when it is not a whole number of MB. */
+char *dd_max_record_text(size_t max);
+
 /* Writes s into a new string with every byte that a terminal could act on
  * or that is not UTF-8 escaped as \xHH: C0 controls (newlines and ESC
  * among them), DEL, the two bytes of each C1 control (U+0080 to U+009F),
