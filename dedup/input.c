@@ -174,6 +174,43 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Remembers the real path of dir as a named tree (dd_inputs_hold). */
+static void add_tree(dd_inputs *in, const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return; /* nothing can be held in a tree that cannot be resolved */
+    dd_grow(&in->trees, &in->trees_cap, in->ntrees + 1, sizeof *in->trees);
+    in->trees[in->ntrees++] = real;
+}
+
+/* Remembers the directory of the named file path as a named tree. */
+static void add_tree_of_file(dd_inputs *in, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash          ? dd_strdup(".")
+                : slash == path ? dd_strdup("/")
+                                : dd_asprintf("%.*s", (int)(slash - path), path);
+    add_tree(in, dir);
+    free(dir);
+}
+
+bool dd_path_within(const char *a, const char *b)
+{
+    size_t lb = strlen(b);
+    if (!strcmp(b, "/"))
+        return true;
+    return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
+}
+
+bool dd_inputs_hold(const dd_inputs *in, const char *real)
+{
+    for (size_t i = 0; i < in->ntrees; i++)
+        if (dd_path_within(real, in->trees[i]))
+            return true;
+    return false;
+}
+
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
 {
     seen_files seen = {0};
@@ -193,6 +230,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
         } else if (S_ISDIR(st.st_mode)) {
             dd_grow(&in->dirs, &in->dirs_cap, in->ndirs + 1, sizeof *in->dirs);
             in->dirs[in->ndirs++] = dd_strdup(path);
+            add_tree(in, path);
             problems += walk(in, &seen, path, "", 0);
         } else if (S_ISREG(st.st_mode)) {
             if (seen_before(&seen, &st)) {
@@ -200,6 +238,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
                 dd_warn("%s: named twice, read once", p);
                 free(p);
             } else {
+                add_tree_of_file(in, path);
                 add_input(in, path, path, base_name(path), false);
             }
         } else {
@@ -224,8 +263,11 @@ void dd_inputs_free(dd_inputs *in)
     }
     for (size_t i = 0; i < in->ndirs; i++)
         free(in->dirs[i]);
+    for (size_t i = 0; i < in->ntrees; i++)
+        free(in->trees[i]);
     free(in->v);
     free(in->dirs);
+    free(in->trees);
     memset(in, 0, sizeof *in);
 }
 

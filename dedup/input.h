@@ -39,14 +39,30 @@ typedef struct dd_inputs {
     size_t n, cap;
     char **dirs; /* the directories named on the command line */
     size_t ndirs, dirs_cap;
+    char **trees; /* the real paths of the named trees (see dd_inputs_hold) */
+    size_t ntrees, trees_cap;
 } dd_inputs;
 
 /* Collects the documents under paths[0..n). Problems (a missing path, an
  * unreadable directory) are reported on stderr as "dedup: PATH: why" and
  * counted in the return value; the other documents are still collected. A
- * file reached twice is read once. */
+ * file reached twice (named twice, or through a symbolic link) is read
+ * once. Below a directory, a symbolic link to a file is followed (the file
+ * is read, wherever it is), a link to a directory is not (no loop can be
+ * entered). */
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n);
 void dd_inputs_free(dd_inputs *in);
+
+/* Whether the real path real (no symbolic link in it) lies in one of the
+ * trees the command line named: a directory named, or the directory of a
+ * file named, as their real paths were when the inputs were collected. What
+ * lies elsewhere was reached through a symbolic link, which whoever can
+ * write in a named folder may have planted: clean --in-place does not write
+ * there. */
+bool dd_inputs_hold(const dd_inputs *in, const char *real);
+
+/* Whether the real path a is b or lies inside it. */
+bool dd_path_within(const char *a, const char *b);
 
 /* Reads the whole document into buf (replacing its contents), at most max
  * bytes: a longer document is refused ("longer than --max-record"), a
