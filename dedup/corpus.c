@@ -22,19 +22,36 @@
 
 uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len); }
 
-/* Reads bytes [off, off+len) of input d (from memory for standard input). */
-static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len)
+/* Input doc could not be read again (dd_input_read or the caller said
+ * why): an error of the run, and no later reading of it is tried. */
+static void reread_failed(dd_corpus *c, uint32_t doc)
+{
+    c->reread[doc] = DD_REREAD_FAILED;
+    c->problems++;
+}
+
+/* Reads bytes [off, off+len) of input d (from memory for a stream, which
+ * can be read only once). Empty when it cannot be read. */
+static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len)
 {
     const dd_input *d = &c->inputs.v[doc];
     char *s = dd_malloc(len + 1);
-    if (d->is_stdin) {
-        if (off + len <= c->stdin_text.len)
-            memcpy(s, c->stdin_text.data + off, len);
+    if (d->stream) {
+        if (d->stream->state == DD_STREAM_KEPT && off + len <= d->stream->text.len)
+            memcpy(s, d->stream->text.data + off, len);
         else
             len = 0;
+    } else if (c->reread[doc] == DD_REREAD_FAILED) {
+        len = 0;
     } else {
-        int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+        int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         ssize_t r = fd >= 0 ? pread(fd, s, len, (off_t)off) : -1;
+        if (r < 0) {
+            char *p = dd_printable(d->id);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            reread_failed(c, doc);
+        }
         if (fd >= 0)
             close(fd);
         len = r > 0 ? (size_t)r : 0;
@@ -90,18 +107,25 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
         const dd_input *in = &l->c->inputs.v[doc];
         const char *text;
         size_t len;
-        if (in->is_stdin) {
-            text = l->c->stdin_text.data;
-            len = l->c->stdin_text.len;
-        } else {
-            if (!dd_input_read(in, l->c->max_bytes, &l->text))
+        if (in->stream) { /* read once: its bytes are kept */
+            if (in->stream->state != DD_STREAM_KEPT)
                 return false;
+            text = in->stream->text.data;
+            len = in->stream->text.len;
+        } else {
+            if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
+                return false;
+            if (!dd_input_read(in, l->c->max_bytes, &l->text)) {
+                reread_failed(l->c, doc);
+                return false;
+            }
             text = l->text.data;
             len = l->text.len;
             if (dd_digest(text, len) != l->c->digests[doc]) {
                 char *p = dd_printable(in->id);
                 dd_warn("%s: changed while dedup was running; compared as first read", p);
                 free(p);
+                l->c->reread[doc] = DD_REREAD_CHANGED;
                 return false;
             }
         }
@@ -150,7 +174,7 @@ typedef struct unit_reader {
     dd_unit_sets sets; /* of the document being read */
 } unit_reader;
 
-static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len);
+static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len);
 
 static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap,
                       size_t *n)
@@ -200,10 +224,6 @@ static read_result read_document(dd_corpus *c, const dd_options *o, dd_analyzer 
                        &c->near_units);
     dd_find_near_units_across(c->unit_index, (uint32_t)i, doc, &reader->sets, o->para_threshold,
                               read_unit, reader, &c->near_units);
-    if (in->is_stdin && sh_buf_append(&c->stdin_text, text->data, text->len) != SH_OK) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
     return READ_OK;
 }
 
@@ -267,6 +287,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     c->digests = dd_calloc(n, sizeof *c->digests);
     c->sizes = dd_calloc(n, sizeof *c->sizes);
     c->failed = dd_calloc(n, sizeof *c->failed);
+    c->reread = dd_calloc(n, sizeof *c->reread);
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     sh_buf text = {0};
     dd_doc doc = {0};
@@ -361,7 +382,6 @@ void dd_corpus_free(dd_corpus *c)
     dd_clusters_free(&c->clusters);
     dd_signatures_free(&c->signatures);
     dd_inputs_free(&c->inputs);
-    sh_buf_free(&c->stdin_text);
     free(c->units);
     free(c->unit_start);
     free(c->near_units.v);
@@ -370,6 +390,7 @@ void dd_corpus_free(dd_corpus *c)
     free(c->digests);
     free(c->sizes);
     free(c->failed);
+    free(c->reread);
     free(c->left_out);
     memset(c, 0, sizeof *c);
 }
