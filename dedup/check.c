@@ -627,8 +627,10 @@ int cmd_check(int argc, char **argv)
             k.reported++;
         }
         baseline_free(&accepted);
-        if (fflush(stdout) != 0)
+        if (fflush(stdout) != 0) {
+            dd_stdout_failed(errno);
             problems++;
+        }
         size_t reported = k.reported;
         /* Quiet when clean (a pre-commit hook): a summary only after findings. */
         if (!o.quiet && reported)

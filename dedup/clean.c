@@ -58,15 +58,6 @@ static char *would_be_realpath(const char *path)
     return out;
 }
 
-/* Is a equal to b or inside it? Both are real paths. */
-static bool path_within(const char *a, const char *b)
-{
-    size_t lb = strlen(b);
-    if (!strcmp(b, "/"))
-        return true;
-    return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
-}
-
 /* Refuses an output folder inside an input folder, holding one, or one that
  * would receive a file over its own input. */
 static bool check_output_dir(const char *out, const dd_corpus *c)
@@ -79,10 +70,10 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
     bool ok = true;
     for (size_t i = 0; i < c->inputs.ndirs && ok; i++) {
         char *in_real = realpath(c->inputs.dirs[i], NULL);
-        if (in_real && (path_within(out_real, in_real) || path_within(in_real, out_real))) {
+        if (in_real && (dd_path_within(out_real, in_real) || dd_path_within(in_real, out_real))) {
             dd_error("%s: output directory %s input directory %s; refusing to write into the "
                      "inputs",
-                     out, path_within(out_real, in_real) ? "is inside" : "contains",
+                     out, dd_path_within(out_real, in_real) ? "is inside" : "contains",
                      c->inputs.dirs[i]);
             ok = false;
         }
@@ -92,8 +83,9 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         char *in_real = realpath(c->inputs.v[i].path, NULL);
         char *dest = dd_asprintf("%s/%s", out_real, c->inputs.v[i].out_rel);
         if (in_real && !strcmp(in_real, dest)) {
-            dd_error("%s: the cleaned copy would replace the input %s", out,
-                     c->inputs.v[i].path);
+            char *p = dd_printable(c->inputs.v[i].id);
+            dd_error("%s: the cleaned copy would replace the input %s", out, p);
+            free(p);
             ok = false;
         }
         free(dest);
@@ -119,7 +111,9 @@ static bool check_collisions(const dd_corpus *c)
     bool ok = true;
     for (size_t i = 1; i < n && ok; i++) {
         if (!strcmp(names[i - 1], names[i])) {
-            dd_error("two inputs would be written to the same output file %s", names[i]);
+            char *p = dd_printable(names[i]);
+            dd_error("two inputs would be written to the same output file %s", p);
+            free(p);
             ok = false;
         }
     }
@@ -261,6 +255,8 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
 static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
 {
     const dd_input *in = &c->inputs.v[i];
+    if (c->reread[i] == DD_REREAD_FAILED) /* gone since the first pass, and said */
+        return false;
     if (!dd_input_read(in, c->max_bytes, text))
         return false;
     if (dd_digest(text->data, text->len) != c->digests[i]) {
@@ -272,44 +268,80 @@ static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
     return true;
 }
 
-/* Writes the cleaned copy of input i into out (-o). */
+/* Writes the cleaned copy of input i into out (-o), with the permission
+ * bits of its source (a file readable by its owner only stays so), not
+ * its set-id bits, owner or times: the copy is the user's. */
 static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_buf *text,
                              sh_buf *clean, const dd_drop *drops, size_t ndrops)
 {
+    struct stat source;
     if (!read_again(c, i, text))
         return false;
+    if (stat(c->inputs.v[i].path, &source) != 0) {
+        char *p = dd_printable(c->inputs.v[i].id);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return false;
+    }
     kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "",
-                            clean->len);
+    return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "", clean->len,
+                            source.st_mode & 0777);
 }
 
-/* Replaces input i by its cleaned content (--in-place). A symbolic link is
- * followed: the file it names is replaced, the link stays. A file with
- * other hard links is refused: replacing it would leave them with the old
- * content. */
-static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *clean,
-                           const dd_drop *drops, size_t ndrops)
+/* The real path of the file that cleaning input i in place replaces, when
+ * it may be: a regular file, inside the named trees, with no other hard
+ * link. NULL after a message saying why not. A symbolic link is followed
+ * to its file when that file lies in the named trees (the link stays);
+ * one that leads elsewhere may have been planted by whoever can write in a
+ * named folder, to make dedup (run by root, say) rewrite a file that they
+ * cannot write: it is refused. The check is made on the path as it is now,
+ * just before the write, so a link put in place after the walk counts. A
+ * file with other hard links would leave them with the old content. */
+static char *in_place_target(const dd_corpus *c, size_t i, struct stat *st)
 {
     const dd_input *in = &c->inputs.v[i];
     char *real = realpath(in->path, NULL);
-    struct stat st;
     char *p = dd_printable(in->id);
-    bool ok = real && stat(real, &st) == 0;
-    if (!ok)
+    bool ok = real && stat(real, st) == 0;
+    if (!ok) {
         dd_error("%s: %s", p, strerror(errno));
-    else if (st.st_nlink > 1) {
+    } else if (!S_ISREG(st->st_mode)) {
+        dd_error("%s: not a regular file (%s); cannot be cleaned in place", p,
+                 S_ISFIFO(st->st_mode) ? "a FIFO" : "a device or a socket");
+        ok = false;
+    } else if (!dd_inputs_hold(&c->inputs, real)) {
+        char *r = dd_printable(real);
+        dd_error("%s: a symbolic link to %s, outside the named folders; not cleaned in place "
+                 "(name that file to clean it)",
+                 p, r);
+        free(r);
+        ok = false;
+    } else if (st->st_nlink > 1) {
         dd_error("%s: has %ju hard links; not cleaned in place (they would keep the old "
                  "content): use -o DIR",
-                 p, (uintmax_t)st.st_nlink);
-        ok = false;
-    }
-    if (ok && read_again(c, i, text)) {
-        kept_lines(text->data, text->len, drops, ndrops, clean);
-        ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
-    } else {
+                 p, (uintmax_t)st->st_nlink);
         ok = false;
     }
     free(p);
+    if (!ok) {
+        free(real);
+        return NULL;
+    }
+    return real;
+}
+
+/* Replaces input i by its cleaned content (--in-place), when
+ * in_place_target allows it. */
+static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *clean,
+                           const dd_drop *drops, size_t ndrops)
+{
+    struct stat st;
+    char *real = in_place_target(c, i, &st);
+    bool ok = real && read_again(c, i, text);
+    if (ok) {
+        kept_lines(text->data, text->len, drops, ndrops, clean);
+        ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
+    }
     free(real);
     return ok;
 }
@@ -322,6 +354,15 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     bool dropped = c->clusters.dropped[i] && !o->in_place;
     if (!dropped && ndrops == 0)
         return false; /* written unchanged */
+    if (o->in_place) { /* what the run would refuse, it refuses */
+        struct stat st;
+        char *real = in_place_target(c, i, &st);
+        if (!real) {
+            *failed = true;
+            return false;
+        }
+        free(real);
+    }
     if (!read_again(c, i, text)) {
         *failed = true;
         return false;

@@ -23,19 +23,36 @@
 
 uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len); }
 
-/* Reads bytes [off, off+len) of input d (from memory for standard input). */
-static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len)
+/* Input doc could not be read again (dd_input_read or the caller said
+ * why): an error of the run, and no later reading of it is tried. */
+static void reread_failed(dd_corpus *c, uint32_t doc)
+{
+    c->reread[doc] = DD_REREAD_FAILED;
+    c->problems++;
+}
+
+/* Reads bytes [off, off+len) of input d (from memory for a stream, which
+ * can be read only once). Empty when it cannot be read. */
+static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len)
 {
     const dd_input *d = &c->inputs.v[doc];
     char *s = dd_malloc(len + 1);
-    if (d->is_stdin) {
-        if (off + len <= c->stdin_text.len)
-            memcpy(s, c->stdin_text.data + off, len);
+    if (d->stream) {
+        if (d->stream->state == DD_STREAM_KEPT && off + len <= d->stream->text.len)
+            memcpy(s, d->stream->text.data + off, len);
         else
             len = 0;
+    } else if (c->reread[doc] == DD_REREAD_FAILED) {
+        len = 0;
     } else {
-        int fd = open(d->path, O_RDONLY | O_CLOEXEC);
+        int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         ssize_t r = fd >= 0 ? pread(fd, s, len, (off_t)off) : -1;
+        if (r < 0) {
+            char *p = dd_printable(d->id);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            reread_failed(c, doc);
+        }
         if (fd >= 0)
             close(fd);
         len = r > 0 ? (size_t)r : 0;
@@ -91,18 +108,25 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
         const dd_input *in = &l->c->inputs.v[doc];
         const char *text;
         size_t len;
-        if (in->is_stdin) {
-            text = l->c->stdin_text.data;
-            len = l->c->stdin_text.len;
-        } else {
-            if (!dd_input_read(in, l->c->max_bytes, &l->text))
+        if (in->stream) { /* read once: its bytes are kept */
+            if (in->stream->state != DD_STREAM_KEPT)
                 return false;
+            text = in->stream->text.data;
+            len = in->stream->text.len;
+        } else {
+            if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
+                return false;
+            if (!dd_input_read(in, l->c->max_bytes, &l->text)) {
+                reread_failed(l->c, doc);
+                return false;
+            }
             text = l->text.data;
             len = l->text.len;
             if (dd_digest(text, len) != l->c->digests[doc]) {
                 char *p = dd_printable(in->id);
                 dd_warn("%s: changed while dedup was running; compared as first read", p);
                 free(p);
+                l->c->reread[doc] = DD_REREAD_CHANGED;
                 return false;
             }
         }
@@ -150,7 +174,7 @@ typedef struct unit_reader {
     sh_tokens words;
 } unit_reader;
 
-static char *read_range(const dd_corpus *c, uint32_t doc, size_t off, size_t len);
+static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len);
 
 static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap,
                       size_t *n)
@@ -188,7 +212,7 @@ typedef struct worker {
 /* What analysing one document found. */
 typedef struct analysed {
     dd_run_result run; /* first: the messages of its analysis */
-    bool deferred;     /* standard input: analysed by the consumer, in order */
+    bool deferred;     /* a stream (dd_input.stream): analysed by the consumer, in order */
     dd_load_status status;
     dd_not_text bad; /* DD_LOAD_NOT_TEXT: where */
     sh_buf text;     /* the bytes read */
@@ -210,7 +234,7 @@ typedef struct first_pass {
     dd_corpus *c;
     const dd_options *o;
     dd_progress *progress;
-    worker *own; /* the consumer's, for standard input (made when needed) */
+    worker *own; /* the consumer's, for streams (made when needed) */
     dd_analyzer reader_analyzer;
     unit_reader reader;
     uint64_t bytes_read;
@@ -315,7 +339,7 @@ static void work(void *ctx, void *state, size_t i, void *result)
 {
     first_pass *f = ctx;
     analysed *r = result;
-    r->deferred = f->c->inputs.v[i].is_stdin; /* read once, in order: by take */
+    r->deferred = f->c->inputs.v[i].stream != NULL; /* read once, in order: by take */
     if (!r->deferred)
         analyse(f, state, i, r);
 }
@@ -357,10 +381,6 @@ static bool take(void *ctx, size_t i, void *result)
         }
         dd_find_near_units_across(c->unit_index, (uint32_t)i, &r->doc, &r->sets, r->band_keys,
                                   o->para_threshold, read_unit, &f->reader, &c->near_units);
-        if (in->is_stdin && sh_buf_append(&c->stdin_text, r->text.data, r->text.len) != SH_OK) {
-            dd_error("out of memory");
-            exit(DD_EXIT_ERROR);
-        }
     }
     f->bytes_read += c->sizes[i];
     if (f->progress)
@@ -475,6 +495,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     c->digests = dd_calloc(n, sizeof *c->digests);
     c->sizes = dd_calloc(n, sizeof *c->sizes);
     c->failed = dd_calloc(n, sizeof *c->failed);
+    c->reread = dd_calloc(n, sizeof *c->reread);
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     if (!first_pass_run(c, o, progress))
         return false;
@@ -534,7 +555,6 @@ void dd_corpus_free(dd_corpus *c)
     dd_clusters_free(&c->clusters);
     dd_signatures_free(&c->signatures);
     dd_inputs_free(&c->inputs);
-    sh_buf_free(&c->stdin_text);
     free(c->units);
     free(c->unit_start);
     free(c->near_units.v);
@@ -543,6 +563,7 @@ void dd_corpus_free(dd_corpus *c)
     free(c->digests);
     free(c->sizes);
     free(c->failed);
+    free(c->reread);
     free(c->left_out);
     memset(c, 0, sizeof *c);
 }

@@ -20,17 +20,25 @@ typedef struct dd_left_out {
     dd_not_text why;
 } dd_left_out;
 
+/* What reading an input again (for exact verification, an excerpt, clean)
+ * found, said once per input however often it is read. */
+typedef enum dd_reread {
+    DD_REREAD_OK,
+    DD_REREAD_FAILED,  /* vanished or unreadable: an error, counted in problems */
+    DD_REREAD_CHANGED, /* not as analysed: a warning; compared as first read */
+} dd_reread;
+
 typedef struct dd_corpus {
     dd_inputs inputs;
     uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */
     uint64_t *sizes;   /* each input's size in bytes, as read */
     bool *failed;      /* inputs that were not analysed: failed or left out */
+    unsigned char *reread; /* dd_reread of each input: later readings stop at a failure */
     dd_left_out *left_out; /* not text, left out: in input order, not reported */
     size_t nleft_out, left_out_cap;
     dd_unit *units;    /* the units of every document, in order */
     size_t nunits, units_cap;
-    size_t *unit_start; /* document i has units [unit_start[i], unit_start[i+1]) */
-    sh_buf stdin_text;  /* standard input, kept: it cannot be read twice */
+    size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
     dd_near_unit_list near_units; /* near-repeats of units, by document */
     dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
     size_t *link_start; /* documents sharing a paragraph (dd_signatures.links) */

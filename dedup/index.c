@@ -423,7 +423,7 @@ static int index_info(const char *ddx)
     printf("size: %llu bytes\n", (unsigned long long)c.map_bytes);
     dd_ddx_close(x);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        dd_error("index info: writing standard output: %s", strerror(errno));
+        dd_stdout_failed(errno);
         return DD_EXIT_ERROR;
     }
     return DD_EXIT_CLEAN;

@@ -554,8 +554,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case 'b':
             if (!dd_parse_uint(optarg, 2, UINT32_MAX, &o->boilerplate_df))
-                return usage_error(cmd, "--boilerplate-df: '%s' is not a number of at least 2",
-                                   optarg);
+                return usage_error(
+                    cmd, "--boilerplate-df: '%s' is not a number from 2 to 4294967295", optarg);
             break;
         case 'f':
             if (!strcmp(optarg, "text"))

@@ -97,7 +97,8 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
     return n > 0;
 }
 
-/* The start of a text on one line: at most 60 characters, newlines as spaces. */
+/* The start of a text on one line: at most 60 characters, newlines and
+ * tabs as spaces, other controls escaped (dd_printable). */
 static char *excerpt(const char *text)
 {
     size_t len = strlen(text), chars = 0, i = 0;
@@ -107,11 +108,18 @@ static char *excerpt(const char *text)
             i++;
         chars++;
     }
-    char *s = dd_malloc(i + 4);
+    char *s = dd_malloc(i + 1);
     for (size_t k = 0; k < i; k++)
         s[k] = (text[k] == '\n' || text[k] == '\r' || text[k] == '\t') ? ' ' : text[k];
-    strcpy(s + i, i < len ? "…" : "");
-    return s;
+    s[i] = '\0';
+    char *shown = dd_printable(s);
+    free(s);
+    if (i < len) {
+        char *cut = dd_asprintf("%s…", shown);
+        free(shown);
+        shown = cut;
+    }
+    return shown;
 }
 
 static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boilerplate *b)

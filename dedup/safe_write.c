@@ -350,13 +350,22 @@ static bool make_folders(dd_out_dir *o, const char *path, size_t skip, const cha
     return ok;
 }
 
-/* Creates path (which must not exist) with data[0..len), mode 0666 less the
- * umask, without a sync; on failure removes it and reports it as shown. */
-static bool write_new_file(const char *path, const char *data, size_t len, const char *shown)
+/* Creates path (which must not exist) with data[0..len) and permission
+ * bits mode (created with them, so never wider, then given them exactly,
+ * whatever the umask), without a sync; on failure removes it and reports it
+ * as shown. */
+static bool write_new_file(const char *path, const char *data, size_t len, mode_t mode,
+                           const char *shown)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return out_error(shown, "cannot create", errno);
+    if (fchmod(fd, mode) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(path);
+        return out_error(shown, "cannot set the permissions", err);
+    }
     bool ok = write_all(fd, data, len);
     int saved = errno;
     if (close(fd) != 0 && ok) {
@@ -421,7 +430,7 @@ dd_out_dir *dd_out_dir_open(const char *dir)
     return NULL;
 }
 
-bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len)
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode)
 {
     if (stop_signal)
         return false;
@@ -430,7 +439,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     if (o->temp_dir) {
         char *path = dd_asprintf("%s/%s", o->temp_dir, rel);
         ok = make_folders(NULL, path, strlen(o->temp_dir), dest) &&
-             write_new_file(path, data, len, dest);
+             write_new_file(path, data, len, mode, dest);
         free(path);
         free(dest);
         return ok;
@@ -448,7 +457,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     if (ok && !temp_name(temp, sizeof temp, folder, base))
         ok = out_error(dest, "", ENAMETOOLONG);
     if (ok)
-        ok = write_new_file(temp, data, len, dest);
+        ok = write_new_file(temp, data, len, mode, dest);
     free(folder);
     if (!ok) {
         free(dest);

@@ -71,11 +71,12 @@ typedef struct dd_out_dir dd_out_dir;
 dd_out_dir *dd_out_dir_open(const char *dir);
 
 /* Writes data[0..len) as rel (a relative path; the folders on the way are
- * made as needed) under a temporary name, without a sync. False, with the
+ * made as needed) under a temporary name, without a sync, with the
+ * permission bits mode (exactly, whatever the umask). False, with the
  * reason printed naming dir/rel, on an error; false without a message once
  * a signal came (dd_safe_write_stop_signal). Nothing is in place before
  * dd_out_dir_commit. */
-bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len);
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode);
 
 /* Puts everything written in place: one syncfs() for all the files, then
  * the renames (of the temporary folder to dir, or of each temporary file

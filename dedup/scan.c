@@ -98,7 +98,11 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
             ok = report_index_matches(x, c, i, o, &a, found);
     dd_analyzer_free(&a); /* on an index error too (LeakSanitizer saw it kept) */
     dd_ddx_close(x);
-    return ok && fflush(stdout) == 0;
+    if (ok && fflush(stdout) != 0) {
+        dd_stdout_failed(errno);
+        ok = false;
+    }
+    return ok;
 }
 
 static const char scan_usage[] =
@@ -163,7 +167,7 @@ int cmd_scan(int argc, char **argv)
     }
     bool jsonl = o.format == DD_FORMAT_JSONL;
     if (jsonl && !dd_report_header(stdout, &o)) {
-        dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
+        dd_stdout_failed(errno);
         return DD_EXIT_ERROR;
     }
     dd_progress progress;
@@ -177,7 +181,7 @@ int cmd_scan(int argc, char **argv)
     }
     dd_corpus_report_left_out(&c, "left out of the comparison");
     if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
-        dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
+        dd_stdout_failed(errno);
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -189,7 +193,7 @@ int cmd_scan(int argc, char **argv)
     dd_corpus_counts k;
     dd_corpus_count(&c, &k);
     if (jsonl && !dd_report_summary(stdout, &k, &c.findings, index_found)) {
-        dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
+        dd_stdout_failed(errno);
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }

@@ -182,7 +182,7 @@ import sys
 sys.stdout.write("{\"id\":1,\"text\":\"" + "كلمة " * 10000000 + "\"}\n")
 sys.stdout.write("{\"id\":2,\"text\":\"short\"}\n")' >big.jsonl
 run "a record over --max-record stops with exit 2" 2 "$DEDUP" filter --max-record 50 big.jsonl
-expect_grep "... naming it" "big.jsonl: record 1 is longer than 52428800 bytes" "$T/err"
+expect_grep "... naming it" "dedup: big.jsonl: record 1 is longer than 50 MB (--max-record)" "$T/err"
 if [ "${DEDUP_BUILD:-normal}" = normal ]; then
     kb=$(peak_kb "$DEDUP" filter big.jsonl)
     size_kb=$(($(stat -c %s big.jsonl) / 1024))

@@ -164,7 +164,7 @@ st=$?
 # index info whose output cannot be written: an error, exit 2.
 if [ -w /dev/full ]; then
     expect_status "index info > /dev/full: exit 2" 2 sh -c '"$0" index info seeds.ddx >/dev/full' "$DEDUP"
-    expect_grep "... saying why" "index info: writing standard output: No space left on device" "$T/err"
+    expect_grep "... saying why" "dedup: writing standard output: No space left on device" "$T/err"
 else
     echo "ok - index info > /dev/full # skip: no writable /dev/full"
 fi
