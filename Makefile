@@ -84,6 +84,22 @@ build/asan/bin/shingle: build/asan/shingle/cli/shingle.o $(call obj,build/asan,$
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# A ThreadSanitizer build (clang), run by hand on the tests of -j:
+#   make build/tsan/bin/dedup && DEDUP=build/tsan/bin/dedup ... tests/e2e/threads.sh
+TSAN_CC    ?= clang
+TSAN_FLAGS  = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+build/tsan/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
+# signature.c is not instrumented: the resolvers of its target_clones run
+# before the ThreadSanitizer runtime is set up and would crash at start.
+build/tsan/shingle/signature.o: shingle/signature.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(BASE_CFLAGS) -O1 -g -c -o $@ $<
+build/tsan/bin/dedup: $(call obj,build/tsan,$(DEDUP_SRC)) $(call obj,build/tsan,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(TSAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 # The same program built without libsodium (only keys.c differs), for the
 # test that --key-file then says the build lacks it.
 build/nosodium/dedup/keys.o: dedup/keys.c $(HEADERS)

@@ -62,13 +62,14 @@ static bool seen_before(seen_files *s, const struct stat *st)
 }
 
 static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
-                      bool is_stream)
+                      uint64_t size, bool is_stream)
 {
     dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
     dd_input *d = &in->v[in->n++];
     d->path = dd_strdup(path);
     d->id = dd_strdup(id);
     d->out_rel = dd_strdup(out_rel);
+    d->size = size;
     d->is_stdin = strcmp(path, "-") == 0;
     d->stream = is_stream ? dd_calloc(1, sizeof *d->stream) : NULL;
 }
@@ -154,7 +155,7 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
             }
         } else if (S_ISREG(st.st_mode)) {
             if (!seen_before(seen, &st))
-                add_input(in, path, path, sub, false);
+                add_input(in, path, path, sub, (uint64_t)st.st_size, false);
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -218,7 +219,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];
         if (!strcmp(path, "-")) {
-            add_input(in, "-", "-", "-", true);
+            add_input(in, "-", "-", "-", 0, true);
             continue;
         }
         struct stat st;
@@ -239,12 +240,12 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
                 free(p);
             } else {
                 add_tree_of_file(in, path);
-                add_input(in, path, path, base_name(path), false);
+                add_input(in, path, path, base_name(path), (uint64_t)st.st_size, false);
             }
         } else {
             /* FIFOs and devices named explicitly are read like stdin:
              * once. */
-            add_input(in, path, path, base_name(path), true);
+            add_input(in, path, path, base_name(path), 0, true);
         }
     }
     free(seen.slot);

@@ -30,6 +30,7 @@ typedef struct dd_input {
     char *path;    /* what to open ("-" for standard input) */
     char *id;      /* the document's id in reports: the path as named */
     char *out_rel; /* where clean writes it, relative to the output folder */
+    uint64_t size; /* bytes when collected (a regular file), else 0: a hint */
     bool is_stdin;
     dd_stream_copy *stream; /* a stream's bytes (owned); NULL for a regular file */
 } dd_input;

@@ -199,6 +199,9 @@ OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DI
 OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
        "no progress line and no summary on standard error (errors and warnings are still "
        "written)");
+OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
+       "analyse documents on N threads (default: one per online CPU; 1: no thread is started); "
+       "the output is the same for every N");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");
@@ -211,6 +214,7 @@ GROUP(dd_group_common, "Reading", &opt_unit, &opt_max_record);
 GROUP(dd_group_key, "Keyed hashing", &opt_key_file);
 GROUP(dd_group_progress, "Progress", &opt_quiet);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
+GROUP(dd_group_threads, "Threads", &opt_threads);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
       &opt_containment, &opt_size_ratio, &opt_recall, &opt_bands, &opt_rows);
@@ -227,10 +231,10 @@ GROUP(dd_group_index_build, "Index build", &opt_index_output);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
-    &dd_group_common,      &dd_group_key,      &dd_group_files,  &dd_group_paragraphs,
-    &dd_group_signatures,  &dd_group_near,     &dd_group_index,  &dd_group_help,
-    &dd_group_scan,        &dd_group_clean,    &dd_group_filter, &dd_group_check,
-    &dd_group_index_build, &dd_group_progress,
+    &dd_group_common,      &dd_group_key,      &dd_group_files,   &dd_group_paragraphs,
+    &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
+    &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
+    &dd_group_index_build, &dd_group_progress, &dd_group_threads,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -568,6 +572,10 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case 'q':
             o->quiet = true;
+            break;
+        case 'j':
+            if (!dd_parse_uint(optarg, 1, 1024, &o->threads))
+                return usage_error(cmd, "--threads: '%s' is not a number from 1 to 1024", optarg);
             break;
         case 'h':
             dd_command_help(stdout, spec);

@@ -41,6 +41,7 @@ typedef struct dd_options {
     bool in_place;      /* clean: --in-place */
     bool dry_run;       /* clean: --dry-run */
     bool quiet;         /* -q: no progress line and no summary on stderr */
+    unsigned long threads; /* -j: threads that analyse documents (0: one per CPU) */
     /* filter: */
     dd_input_format input_format;
     const char *field;    /* dotted path of the text (default "text") */
@@ -81,6 +82,7 @@ extern const dd_option_group dd_group_common;     /* reading: every reader */
 extern const dd_option_group dd_group_key;        /* --key-file: every user of hashes */
 extern const dd_option_group dd_group_progress;   /* -q: the commands that show progress */
 extern const dd_option_group dd_group_files;      /* --on-error: the commands that read files */
+extern const dd_option_group dd_group_threads;    /* -j: the commands that analyse on threads */
 extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
 extern const dd_option_group dd_group_signatures; /* what an index records too */
 extern const dd_option_group dd_group_near;       /* near-duplicate decisions */

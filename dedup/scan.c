@@ -114,7 +114,8 @@ static const char scan_usage[] =
 
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec scan_command = {

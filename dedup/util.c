@@ -105,14 +105,51 @@ uint64_t dd_table_salt(void)
     return table_salt;
 }
 
+/* The capture buffer of this thread (dd_messages_capture), or NULL. */
+static _Thread_local sh_buf *captured;
+
+void dd_messages_capture(sh_buf *to) { captured = to; }
+
+void dd_messages_print(const sh_buf *lines)
+{
+    if (!lines->len)
+        return;
+    dd_progress_clear();
+    fwrite(lines->data, 1, lines->len, stderr);
+}
+
+/* Writes prefix, the message and a newline to stderr, or to the capture
+ * buffer of this thread. */
+static void message(const char *prefix, const char *fmt, va_list ap)
+{
+    if (captured) {
+        va_list again;
+        va_copy(again, ap);
+        int n = vsnprintf(NULL, 0, fmt, again);
+        va_end(again);
+        if (n < 0)
+            out_of_memory();
+        size_t plen = strlen(prefix), at = captured->len;
+        if (sh_buf_reserve(captured, plen + (size_t)n + 1) != SH_OK)
+            out_of_memory();
+        memcpy(captured->data + at, prefix, plen);
+        vsnprintf(captured->data + at + plen, (size_t)n + 1, fmt, ap);
+        captured->data[at + plen + (size_t)n] = '\n';
+        captured->len = at + plen + (size_t)n + 1;
+        captured->data[captured->len] = '\0';
+        return;
+    }
+    dd_progress_clear();
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void dd_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    dd_progress_clear();
-    fputs("dedup: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("dedup: ", fmt, ap);
     va_end(ap);
 }
 
@@ -120,10 +157,7 @@ void dd_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    dd_progress_clear();
-    fputs("dedup: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("dedup: warning: ", fmt, ap);
     va_end(ap);
 }
 

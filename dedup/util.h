@@ -59,10 +59,21 @@ static inline size_t dd_table_home(uint64_t key, uint64_t salt, size_t mask)
 }
 
 /* "dedup: " + message + newline on stderr (after erasing a progress line:
- * progress.h). */
+ * progress.h), or appended to the calling thread's capture buffer while
+ * one is set (dd_messages_capture). */
 void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */
 void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Messages of a worker thread (run.h): while a thread has a capture buffer
+ * (an sh_buf, shingle.h), dd_error and dd_warn append their lines to it
+ * instead of writing to stderr, so that the thread that consumes the
+ * worker's results in input order prints them in that order
+ * (dd_messages_print). The buffer is per thread; NULL stops capturing. */
+struct sh_buf;
+void dd_messages_capture(struct sh_buf *to);
+/* Writes captured lines to stderr (after erasing a progress line). */
+void dd_messages_print(const struct sh_buf *lines);
 
 /* Standard output carries every command's report, diff or listing, and a
  * write to it that fails (a full disk, an I/O error) fails the run with
