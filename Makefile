@@ -6,7 +6,7 @@
 #   make check-valgrind  the end-to-end tests under valgrind memcheck (slow)
 #   make demo       deps, build, and scan the seed fixtures
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each (clang)
-#   make install    install binaries and man pages (PREFIX, DESTDIR)
+#   make install    install binaries, man pages and LICENSE (PREFIX, DESTDIR)
 #   make clean      remove everything the build made
 
 CC       ?= cc
@@ -14,13 +14,14 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 BINDIR    = $(PREFIX)/bin
 MANDIR    = $(PREFIX)/share/man/man1
+DOCDIR    = $(PREFIX)/share/doc/dedup
 
 # Debian packages the build and the tests need. libsodium is optional for the
 # build (keyed hashing); it is installed so that the full feature set is tested.
-DEB_PACKAGES = gcc make pkg-config python3 libicu-dev libxxhash-dev libcmocka-dev \
+DEB_PACKAGES = gcc make pkg-config python3 time libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
                zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev \
-               clang libclang-rt-14-dev valgrind
+               clang libclang-rt-14-dev valgrind strace
 
 PKGS        = icu-uc icu-i18n libxxhash jansson zlib libzstd
 HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
@@ -82,6 +83,22 @@ build/asan/bin/dedup: $(call obj,build/asan,$(DEDUP_SRC)) $(call obj,build/asan,
 build/asan/bin/shingle: build/asan/shingle/cli/shingle.o $(call obj,build/asan,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# A ThreadSanitizer build (clang), run by hand on the tests of -j:
+#   make build/tsan/bin/dedup && DEDUP=build/tsan/bin/dedup ... tests/e2e/threads.sh
+TSAN_CC    ?= clang
+TSAN_FLAGS  = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+build/tsan/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(BASE_CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
+# signature.c is not instrumented: the resolvers of its target_clones run
+# before the ThreadSanitizer runtime is set up and would crash at start.
+build/tsan/shingle/signature.o: shingle/signature.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(BASE_CFLAGS) -O1 -g -c -o $@ $<
+build/tsan/bin/dedup: $(call obj,build/tsan,$(DEDUP_SRC)) $(call obj,build/tsan,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(TSAN_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # The same program built without libsodium (only keys.c differs), for the
 # test that --key-file then says the build lacks it.
@@ -194,13 +211,16 @@ fuzz:
 	done; echo "make fuzz: every target ran $(FUZZ_SECONDS) s without a crash"
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DOCDIR)
 	install -m 755 bin/dedup bin/shingle $(DESTDIR)$(BINDIR)/
 	install -m 644 man/dedup.1 man/shingle.1 $(DESTDIR)$(MANDIR)/
+	install -m 644 LICENSE $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/dedup $(DESTDIR)$(BINDIR)/shingle
 	rm -f $(DESTDIR)$(MANDIR)/dedup.1 $(DESTDIR)$(MANDIR)/shingle.1
+	rm -f $(DESTDIR)$(DOCDIR)/LICENSE
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build bin bench/.data

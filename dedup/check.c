@@ -33,6 +33,8 @@
 #include "ddx.h"
 #include "index_match.h"
 #include "index_settings.h"
+#include "progress.h"
+#include "report.h"
 #include "safe_write.h"
 #include "util.h"
 
@@ -59,39 +61,100 @@ static void add_finding(findings *f, char *line, char *key)
     f->v[f->n++] = (finding){line, key};
 }
 
-/* The paths to read: the files of the folders holding the named ones,
- * except the named ones, then the named ones. *first_named is the index of
- * the first named file. */
-static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named, int *problems)
+/* The length of s[0..len) without a UTF-8 sequence that its end cuts short:
+ * a baseline's boilerplate key is the first BOILERPLATE_KEY_BYTES bytes of
+ * the text, and a cut inside a character would write invalid UTF-8 (it
+ * did, before: such keys, read back, are trimmed the same way). */
+enum { BOILERPLATE_KEY_BYTES = 80 };
+static size_t utf8_whole_prefix(const char *s, size_t len)
+{
+    size_t start = len;
+    while (start > 0 && len - start < 4 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+        start--;
+    if (start == 0)
+        return len;
+    unsigned char lead = (unsigned char)s[start - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return len - (start - 1) < need ? start - 1 : len;
+}
+
+/* The baseline key of boilerplate text in the file at path. */
+static char *boilerplate_key(const char *path, const char *text)
+{
+    size_t len = strnlen(text, BOILERPLATE_KEY_BYTES);
+    return dd_asprintf("%s\tboilerplate\t%.*s", path, (int)utf8_whole_prefix(text, len), text);
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The folders holding the named files, each once, sorted. */
+static char **folders_of(const dd_inputs *named, size_t *ndirs)
 {
     char **dirs = dd_malloc((named->n ? named->n : 1) * sizeof *dirs);
-    size_t ndirs = 0;
     for (size_t i = 0; i < named->n; i++) {
         char *copy = dd_strdup(named->v[i].path);
-        char *dir = dd_strdup(dirname(copy));
+        dirs[i] = dd_strdup(dirname(copy));
         free(copy);
-        bool seen = false;
-        for (size_t k = 0; k < ndirs && !seen; k++)
-            seen = !strcmp(dirs[k], dir);
-        if (seen)
-            free(dir);
-        else
-            dirs[ndirs++] = dir;
     }
+    if (named->n > 1)
+        qsort(dirs, named->n, sizeof *dirs, compare_strings);
+    size_t n = 0;
+    for (size_t i = 0; i < named->n; i++) {
+        if (n > 0 && !strcmp(dirs[i], dirs[n - 1]))
+            free(dirs[i]);
+        else
+            dirs[n++] = dirs[i];
+    }
+    *ndirs = n;
+    return dirs;
+}
+
+/* What makes two paths one file: its device and inode. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
+static int compare_file_ids(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* The paths to read: the files of the folders holding the named ones,
+ * except the named ones, then the named ones. *first_named is the index of
+ * the first named file. Each file is stat()ed once, and looked up among the
+ * sorted identities of the named files, so that checking N files costs
+ * O(N log N), as scanning them does. */
+static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named, int *problems)
+{
+    size_t ndirs = 0;
+    char **dirs = folders_of(named, &ndirs);
     dd_inputs around = {0};
     *problems += dd_inputs_collect(&around, dirs, ndirs);
+
+    file_id *named_ids = dd_malloc((named->n ? named->n : 1) * sizeof *named_ids);
+    size_t nids = 0;
+    for (size_t i = 0; i < named->n; i++) {
+        struct stat st;
+        if (stat(named->v[i].path, &st) == 0)
+            named_ids[nids++] = (file_id){st.st_dev, st.st_ino};
+    }
+    if (nids > 1)
+        qsort(named_ids, nids, sizeof *named_ids, compare_file_ids);
+
     char **paths = dd_malloc((around.n + named->n + 1) * sizeof *paths);
     size_t k = 0;
     for (size_t i = 0; i < around.n; i++) {
-        struct stat a;
-        bool is_named = false;
-        if (stat(around.v[i].path, &a) == 0) {
-            for (size_t j = 0; j < named->n && !is_named; j++) {
-                struct stat b;
-                is_named = stat(named->v[j].path, &b) == 0 && a.st_dev == b.st_dev &&
-                           a.st_ino == b.st_ino;
-            }
-        }
+        struct stat st;
+        bool is_named =
+            stat(around.v[i].path, &st) == 0 && bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids,
+                                                        nids, sizeof *named_ids, compare_file_ids);
         /* "./x" as the walk of "." names it is "x", as the user names it */
         const char *p = around.v[i].path;
         while (p[0] == '.' && p[1] == '/')
@@ -103,6 +166,7 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     for (size_t i = 0; i < named->n; i++)
         paths[k++] = dd_strdup(named->v[i].path);
     *n = k;
+    free(named_ids);
     for (size_t i = 0; i < ndirs; i++)
         free(dirs[i]);
     free(dirs);
@@ -119,6 +183,7 @@ static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
             return c->units[u].key;
     return (sh_key){0, 0};
 }
+
 
 static void collect_findings(const dd_corpus *c, size_t first_named, findings *out)
 {
@@ -184,11 +249,17 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
                                r->at.first_line == r->at.last_line ? "s" : "", other,
                                r->of.first_line, r->jaccard, r->containment, other,
                                r->of.first_line);
+        /* An exact repeat has one key on both sides; a near-repeat also
+         * names the other paragraph's, so that a baseline joins the two. */
         sh_key key = unit_key_at(c, r->at.doc, r->at.first_line);
-        add_finding(out, line,
-                    dd_asprintf("%s\t%s\t%s\t%016llx%016llx", path,
-                                r->exact ? "repeat" : "near-repeat", other,
-                                (unsigned long long)key.hi, (unsigned long long)key.lo));
+        sh_key of = unit_key_at(c, r->of.doc, r->of.first_line);
+        char *baseline_key =
+            r->exact ? dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other,
+                                   (unsigned long long)key.hi, (unsigned long long)key.lo)
+                     : dd_asprintf("%s\tnear-repeat\t%s\t%016llx%016llx\t%016llx%016llx", path,
+                                   other, (unsigned long long)key.hi, (unsigned long long)key.lo,
+                                   (unsigned long long)of.hi, (unsigned long long)of.lo);
+        add_finding(out, line, baseline_key);
         free(path);
         free(other);
     }
@@ -203,7 +274,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             add_finding(out,
                         dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%zu)", path,
                                     b->at[k].first_line, b->docs, first, b->at[0].first_line),
-                        dd_asprintf("%s\tboilerplate\t%.80s", path, text));
+                        boilerplate_key(path, text));
             free(path);
         }
         free(first);
@@ -253,36 +324,146 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
     return ok;
 }
 
-static int compare_keys(const void *a, const void *b)
+/* A baseline: the keys of the findings it accepts, and the groups they
+ * join. Which file of a pair is called the copy depends on which files are
+ * named, as the named ones come after the others: editing the original of
+ * an accepted copy names the original, and pre-commit, given more names than
+ * fit one command line, runs check once for each part of the list. So a
+ * finding is also accepted when its two sites, as site_pair() reads them,
+ * are in one group: joined by accepted findings, whichever way round. */
+typedef struct baseline {
+    char **keys; /* sorted */
+    size_t nkeys;
+    char **sites; /* sorted, each once */
+    size_t nsites;
+    size_t *parent; /* of each site: groups as a union-find forest */
+} baseline;
+
+/* The two sites a finding joins, from its baseline key: for a duplicate the
+ * two files ("path"), for a repeat or near-repeat the two paragraphs
+ * ("path<TAB>key"). False for a key that joins nothing: boilerplate, and a
+ * near-repeat written without the other paragraph's key. */
+static bool site_pair(const char *key, char **a, char **b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    char *copy = dd_strdup(key), *field[6];
+    size_t n = 0;
+    for (char *p = copy; n < 6; p++) {
+        field[n++] = p;
+        if (!(p = strchr(p, '\t')))
+            break;
+        *p = '\0';
+    }
+    bool joins = true;
+    if (n == 3 && !strcmp(field[1], "duplicate")) {
+        *a = dd_strdup(field[0]);
+        *b = dd_strdup(field[2]);
+    } else if (n == 4 && !strcmp(field[1], "repeat")) {
+        *a = dd_asprintf("%s\t%s", field[0], field[3]);
+        *b = dd_asprintf("%s\t%s", field[2], field[3]);
+    } else if (n == 5 && !strcmp(field[1], "near-repeat")) {
+        *a = dd_asprintf("%s\t%s", field[0], field[3]);
+        *b = dd_asprintf("%s\t%s", field[2], field[4]);
+    } else {
+        joins = false;
+    }
+    free(copy);
+    return joins;
 }
 
-/* The keys of a baseline file, sorted; NULL after a message. */
-static char **read_baseline(const char *path, size_t *n)
+/* The index of site in b->sites, or b->nsites when it is not there. */
+static size_t site_index(const baseline *b, const char *site)
 {
+    char **at = bsearch(&site, b->sites, b->nsites, sizeof *b->sites, compare_strings);
+    return at ? (size_t)(at - b->sites) : b->nsites;
+}
+
+static size_t group_of(const baseline *b, size_t site)
+{
+    while (b->parent[site] != site)
+        site = b->parent[site] = b->parent[b->parent[site]];
+    return site;
+}
+
+static bool baseline_accepts(const baseline *b, const char *key)
+{
+    if (bsearch(&key, b->keys, b->nkeys, sizeof *b->keys, compare_strings))
+        return true;
+    char *x, *y;
+    if (!site_pair(key, &x, &y))
+        return false;
+    size_t i = site_index(b, x), j = site_index(b, y);
+    free(x);
+    free(y);
+    return i < b->nsites && j < b->nsites && group_of(b, i) == group_of(b, j);
+}
+
+static void baseline_free(baseline *b)
+{
+    for (size_t i = 0; i < b->nkeys; i++)
+        free(b->keys[i]);
+    for (size_t i = 0; i < b->nsites; i++)
+        free(b->sites[i]);
+    free(b->keys);
+    free(b->sites);
+    free(b->parent);
+}
+
+/* Reads a baseline file; false after a message. */
+static bool read_baseline(const char *path, baseline *b)
+{
+    *b = (baseline){0};
     FILE *fp = fopen(path, "r");
     if (!fp) {
         dd_error("%s: %s", path, strerror(errno));
-        return NULL;
+        return false;
     }
-    char **keys = NULL, *line = NULL;
-    size_t cap = 0, line_cap = 0;
-    *n = 0;
+    char *line = NULL;
+    size_t keys_cap = 0, line_cap = 0;
     ssize_t len;
     while ((len = getline(&line, &line_cap, fp)) >= 0) {
         if (len > 0 && line[len - 1] == '\n')
             line[--len] = '\0';
         if (len == 0 || line[0] == '#')
             continue;
-        dd_grow(&keys, &cap, *n + 1, sizeof *keys);
-        keys[(*n)++] = dd_strdup(line);
+        /* Older baselines could end a boilerplate key inside a character. */
+        char *kind = strchr(line, '\t');
+        if (kind && !strncmp(kind + 1, "boilerplate\t", strlen("boilerplate\t")))
+            line[utf8_whole_prefix(line, (size_t)len)] = '\0';
+        dd_grow(&b->keys, &keys_cap, b->nkeys + 1, sizeof *b->keys);
+        b->keys[b->nkeys++] = dd_strdup(line);
     }
     free(line);
     fclose(fp);
-    if (*n > 1)
-        qsort(keys, *n, sizeof *keys, compare_keys);
-    return keys ? keys : dd_calloc(1, sizeof *keys);
+    if (b->nkeys > 1)
+        qsort(b->keys, b->nkeys, sizeof *b->keys, compare_strings);
+
+    /* The sites, each once, then one group for each accepted finding. */
+    b->sites = dd_malloc((2 * b->nkeys + 1) * sizeof *b->sites);
+    for (size_t i = 0; i < b->nkeys; i++)
+        if (site_pair(b->keys[i], &b->sites[b->nsites], &b->sites[b->nsites + 1]))
+            b->nsites += 2;
+    if (b->nsites > 1)
+        qsort(b->sites, b->nsites, sizeof *b->sites, compare_strings);
+    size_t n = 0;
+    for (size_t i = 0; i < b->nsites; i++) {
+        if (n > 0 && !strcmp(b->sites[i], b->sites[n - 1]))
+            free(b->sites[i]);
+        else
+            b->sites[n++] = b->sites[i];
+    }
+    b->nsites = n;
+    b->parent = dd_malloc((n + 1) * sizeof *b->parent);
+    for (size_t i = 0; i < n; i++)
+        b->parent[i] = i;
+    for (size_t i = 0; i < b->nkeys; i++) {
+        char *x, *y;
+        if (!site_pair(b->keys[i], &x, &y))
+            continue;
+        b->parent[group_of(b, site_index(b, x))] = group_of(b, site_index(b, y));
+        free(x);
+        free(y);
+    }
+    return true;
 }
 
 static bool write_baseline(const char *path, findings *f)
@@ -291,7 +472,7 @@ static bool write_baseline(const char *path, findings *f)
     for (size_t i = 0; i < f->n; i++)
         keys[i] = f->v[i].key;
     if (f->n > 1)
-        qsort(keys, f->n, sizeof *keys, compare_keys);
+        qsort(keys, f->n, sizeof *keys, compare_strings);
     sh_buf text = {0};
     bool ok = sh_buf_append(&text, "# dedup check baseline: accepted findings, one per line\n",
                             strlen("# dedup check baseline: accepted findings, one per line\n")) ==
@@ -319,14 +500,50 @@ static const char check_usage[] =
     "the documents of the index).\n";
 
 static const dd_option_group *const check_groups[] = {
-    &dd_group_check,      &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_files, &dd_group_help,       NULL,
+    &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec check_command = {
     "check", check_usage, check_groups,
     "0 nothing found, 1 findings, 2 usage or input error.",
 };
+
+typedef struct check_counts {
+    size_t named;    /* files checked */
+    size_t around;   /* the other files of their folders, read to compare */
+    size_t found;    /* findings in the named files */
+    size_t reported; /* of them, not accepted by the baseline */
+} check_counts;
+
+/* The line that ends a check with findings on stderr, e.g.
+ * "dedup check: 2 files checked, against the 40 other files of their
+ * folders: 3 findings". */
+static void print_summary(const dd_options *o, const check_counts *k)
+{
+    fprintf(stderr, "dedup check: %zu %s checked, ", k->named,
+            dd_plural(k->named, "file", "files"));
+    if (o->index) {
+        char *p = dd_printable(o->index);
+        fprintf(stderr, "against the index %s", p);
+        free(p);
+    } else {
+        fprintf(stderr, "against the %zu other %s of their folders", k->around,
+                dd_plural(k->around, "file", "files"));
+    }
+    if (o->write_baseline) {
+        char *p = dd_printable(o->write_baseline);
+        fprintf(stderr, ": %zu %s written to %s as accepted\n", k->found,
+                dd_plural(k->found, "finding", "findings"), p);
+        free(p);
+    } else if (o->baseline) {
+        fprintf(stderr, ": %zu %s, %zu more accepted by the baseline\n", k->reported,
+                dd_plural(k->reported, "finding", "findings"), k->found - k->reported);
+    } else {
+        fprintf(stderr, ": %zu %s\n", k->reported, dd_plural(k->reported, "finding", "findings"));
+    }
+}
 
 int cmd_check(int argc, char **argv)
 {
@@ -371,8 +588,11 @@ int cmd_check(int argc, char **argv)
     dd_options run = o;
     run.paths = paths;
     run.npaths = npaths;
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup check", "file", o.quiet);
     dd_corpus c;
-    bool ran = dd_corpus_run(&c, &run);
+    bool ran = dd_corpus_run(&c, &run, &progress);
+    dd_progress_end(&progress, false);
     problems += c.problems;
     findings f = {0};
     if (ran)
@@ -389,27 +609,32 @@ int cmd_check(int argc, char **argv)
         }
     }
     dd_ddx_close(x);
+    check_counts k = {.named = npaths - first_named, .around = first_named, .found = f.n};
     if (ran && o.write_baseline) {
         dd_safe_write_signals();
         status = write_baseline(o.write_baseline, &f) && !problems ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
+        if (!o.quiet && status == DD_EXIT_CLEAN)
+            print_summary(&o, &k);
     } else if (ran) {
-        char **accepted = NULL;
-        size_t naccepted = 0;
-        if (o.baseline && !(accepted = read_baseline(o.baseline, &naccepted)))
+        baseline accepted = {0};
+        bool with_baseline = o.baseline != NULL;
+        if (with_baseline && !read_baseline(o.baseline, &accepted))
             problems++;
-        size_t reported = 0;
         for (size_t i = 0; i < f.n; i++) {
-            if (accepted && bsearch(&f.v[i].key, accepted, naccepted, sizeof *accepted,
-                                    compare_keys))
+            if (with_baseline && baseline_accepts(&accepted, f.v[i].key))
                 continue;
             printf("%s\n", f.v[i].line);
-            reported++;
+            k.reported++;
         }
-        for (size_t i = 0; i < naccepted; i++)
-            free(accepted[i]);
-        free(accepted);
-        if (fflush(stdout) != 0)
+        baseline_free(&accepted);
+        if (fflush(stdout) != 0) {
+            dd_stdout_failed(errno);
             problems++;
+        }
+        size_t reported = k.reported;
+        /* Quiet when clean (a pre-commit hook): a summary only after findings. */
+        if (!o.quiet && reported)
+            print_summary(&o, &k);
         status = problems ? DD_EXIT_ERROR : reported ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
     } else {
         status = DD_EXIT_ERROR;

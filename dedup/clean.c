@@ -6,11 +6,15 @@
  * The first pass (corpus.c) decides which lines go. This file checks that the
  * output folder is safe to write, then reads each input again, checks that it
  * has not changed since, and builds its cleaned content: the original bytes
- * of every kept line. safe_write.c puts it in place atomically: a failed or
- * interrupted run leaves every file as it was or as it should be.
+ * of every kept line. safe_write.c puts it in place atomically: with -o, the
+ * whole output folder at the end of the run (it appears complete or not at
+ * all); in place, file by file. A failed or interrupted run leaves every
+ * file as it was or as it should be.
  */
 #include "commands.h"
 #include "corpus.h"
+#include "progress.h"
+#include "report.h"
 #include "safe_write.h"
 #include "util.h"
 
@@ -54,15 +58,6 @@ static char *would_be_realpath(const char *path)
     return out;
 }
 
-/* Is a equal to b or inside it? Both are real paths. */
-static bool path_within(const char *a, const char *b)
-{
-    size_t lb = strlen(b);
-    if (!strcmp(b, "/"))
-        return true;
-    return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
-}
-
 /* Refuses an output folder inside an input folder, holding one, or one that
  * would receive a file over its own input. */
 static bool check_output_dir(const char *out, const dd_corpus *c)
@@ -75,10 +70,10 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
     bool ok = true;
     for (size_t i = 0; i < c->inputs.ndirs && ok; i++) {
         char *in_real = realpath(c->inputs.dirs[i], NULL);
-        if (in_real && (path_within(out_real, in_real) || path_within(in_real, out_real))) {
+        if (in_real && (dd_path_within(out_real, in_real) || dd_path_within(in_real, out_real))) {
             dd_error("%s: output directory %s input directory %s; refusing to write into the "
                      "inputs",
-                     out, path_within(out_real, in_real) ? "is inside" : "contains",
+                     out, dd_path_within(out_real, in_real) ? "is inside" : "contains",
                      c->inputs.dirs[i]);
             ok = false;
         }
@@ -88,8 +83,9 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         char *in_real = realpath(c->inputs.v[i].path, NULL);
         char *dest = dd_asprintf("%s/%s", out_real, c->inputs.v[i].out_rel);
         if (in_real && !strcmp(in_real, dest)) {
-            dd_error("%s: the cleaned copy would replace the input %s", out,
-                     c->inputs.v[i].path);
+            char *p = dd_printable(c->inputs.v[i].id);
+            dd_error("%s: the cleaned copy would replace the input %s", out, p);
+            free(p);
             ok = false;
         }
         free(dest);
@@ -115,29 +111,14 @@ static bool check_collisions(const dd_corpus *c)
     bool ok = true;
     for (size_t i = 1; i < n && ok; i++) {
         if (!strcmp(names[i - 1], names[i])) {
-            dd_error("two inputs would be written to the same output file %s", names[i]);
+            char *p = dd_printable(names[i]);
+            dd_error("two inputs would be written to the same output file %s", p);
+            free(p);
             ok = false;
         }
     }
     free(names);
     return ok;
-}
-
-/* mkdir -p of the folder part of path. */
-static bool make_parents(const char *path)
-{
-    char *p = dd_strdup(path);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            dd_error("%s: %s", p, strerror(errno));
-            free(p);
-            return false;
-        }
-        *s = '/';
-    }
-    free(p);
-    return true;
 }
 
 /* Whether line (1-based) is in drops[0..n) (sorted by line, not
@@ -274,6 +255,8 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
 static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
 {
     const dd_input *in = &c->inputs.v[i];
+    if (c->reread[i] == DD_REREAD_FAILED) /* gone since the first pass, and said */
+        return false;
     if (!dd_input_read(in, c->max_bytes, text))
         return false;
     if (dd_digest(text->data, text->len) != c->digests[i]) {
@@ -285,43 +268,80 @@ static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
     return true;
 }
 
-/* Writes the cleaned copy of input i to dest (-o). */
-static bool write_clean_copy(const dd_corpus *c, size_t i, const char *dest, sh_buf *text,
+/* Writes the cleaned copy of input i into out (-o), with the permission
+ * bits of its source (a file readable by its owner only stays so), not
+ * its set-id bits, owner or times: the copy is the user's. */
+static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_buf *text,
                              sh_buf *clean, const dd_drop *drops, size_t ndrops)
 {
-    if (!read_again(c, i, text) || !make_parents(dest))
+    struct stat source;
+    if (!read_again(c, i, text))
         return false;
+    if (stat(c->inputs.v[i].path, &source) != 0) {
+        char *p = dd_printable(c->inputs.v[i].id);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return false;
+    }
     kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_safe_write(dest, clean->data ? clean->data : "", clean->len, NULL, false);
+    return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "", clean->len,
+                            source.st_mode & 0777);
 }
 
-/* Replaces input i by its cleaned content (--in-place). A symbolic link is
- * followed: the file it names is replaced, the link stays. A file with
- * other hard links is refused: replacing it would leave them with the old
- * content. */
-static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *clean,
-                           const dd_drop *drops, size_t ndrops)
+/* The real path of the file that cleaning input i in place replaces, when
+ * it may be: a regular file, inside the named trees, with no other hard
+ * link. NULL after a message saying why not. A symbolic link is followed
+ * to its file when that file lies in the named trees (the link stays);
+ * one that leads elsewhere may have been planted by whoever can write in a
+ * named folder, to make dedup (run by root, say) rewrite a file that they
+ * cannot write: it is refused. The check is made on the path as it is now,
+ * just before the write, so a link put in place after the walk counts. A
+ * file with other hard links would leave them with the old content. */
+static char *in_place_target(const dd_corpus *c, size_t i, struct stat *st)
 {
     const dd_input *in = &c->inputs.v[i];
     char *real = realpath(in->path, NULL);
-    struct stat st;
     char *p = dd_printable(in->id);
-    bool ok = real && stat(real, &st) == 0;
-    if (!ok)
+    bool ok = real && stat(real, st) == 0;
+    if (!ok) {
         dd_error("%s: %s", p, strerror(errno));
-    else if (st.st_nlink > 1) {
+    } else if (!S_ISREG(st->st_mode)) {
+        dd_error("%s: not a regular file (%s); cannot be cleaned in place", p,
+                 S_ISFIFO(st->st_mode) ? "a FIFO" : "a device or a socket");
+        ok = false;
+    } else if (!dd_inputs_hold(&c->inputs, real)) {
+        char *r = dd_printable(real);
+        dd_error("%s: a symbolic link to %s, outside the named folders; not cleaned in place "
+                 "(name that file to clean it)",
+                 p, r);
+        free(r);
+        ok = false;
+    } else if (st->st_nlink > 1) {
         dd_error("%s: has %ju hard links; not cleaned in place (they would keep the old "
                  "content): use -o DIR",
-                 p, (uintmax_t)st.st_nlink);
-        ok = false;
-    }
-    if (ok && read_again(c, i, text)) {
-        kept_lines(text->data, text->len, drops, ndrops, clean);
-        ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
-    } else {
+                 p, (uintmax_t)st->st_nlink);
         ok = false;
     }
     free(p);
+    if (!ok) {
+        free(real);
+        return NULL;
+    }
+    return real;
+}
+
+/* Replaces input i by its cleaned content (--in-place), when
+ * in_place_target allows it. */
+static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *clean,
+                           const dd_drop *drops, size_t ndrops)
+{
+    struct stat st;
+    char *real = in_place_target(c, i, &st);
+    bool ok = real && read_again(c, i, text);
+    if (ok) {
+        kept_lines(text->data, text->len, drops, ndrops, clean);
+        ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
+    }
     free(real);
     return ok;
 }
@@ -334,6 +354,15 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     bool dropped = c->clusters.dropped[i] && !o->in_place;
     if (!dropped && ndrops == 0)
         return false; /* written unchanged */
+    if (o->in_place) { /* what the run would refuse, it refuses */
+        struct stat st;
+        char *real = in_place_target(c, i, &st);
+        if (!real) {
+            *failed = true;
+            return false;
+        }
+        free(real);
+    }
     if (!read_again(c, i, text)) {
         *failed = true;
         return false;
@@ -356,14 +385,50 @@ static const char clean_usage[] =
     "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n";
 
 static const dd_option_group *const clean_groups[] = {
-    &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near, &dd_group_common,
+    &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec clean_command = {
     "clean", clean_usage, clean_groups,
     "0 success, 1 (--dry-run) something would change, 2 usage or input error.",
 };
+
+/* The line that ends a clean on stderr: what was found, what was removed,
+ * and how many files were written (-o), changed (--in-place), or would
+ * change (--dry-run). */
+static void print_summary(const dd_options *o, const dd_corpus *c, size_t files)
+{
+    dd_corpus_counts k;
+    dd_corpus_count(c, &k);
+    const char *would = o->dry_run ? "would be " : "";
+    /* In place, a copy stays (clean removes lines, never files). */
+    uint64_t removed = k.paragraph_bytes + (o->in_place ? 0 : k.copy_bytes);
+    fprintf(stderr,
+            "dedup clean: %zu %s, %zu %s: %zu %s %s%s, %zu %s and %llu of %llu bytes %sremoved; ",
+            k.documents, dd_plural(k.documents, "document", "documents"), k.clusters,
+            dd_plural(k.clusters, "cluster", "clusters"), k.copies,
+            dd_plural(k.copies, "copy", "copies"), would,
+            o->in_place ? "left in place (--in-place removes lines, never files; dedup scan "
+                          "lists them)"
+                        : "left out",
+            k.paragraphs_removed, dd_plural(k.paragraphs_removed, "paragraph", "paragraphs"),
+            (unsigned long long)removed, (unsigned long long)k.bytes, would);
+    if (o->dry_run)
+        fprintf(stderr, "%zu %s would change; nothing written\n", files,
+                dd_plural(files, "file", "files"));
+    else if (o->in_place)
+        fprintf(stderr, "%zu %s changed\n", files, dd_plural(files, "file", "files"));
+    else {
+        char *p = dd_printable(o->output);
+        fprintf(stderr, "%zu %s written under %s\n", files, dd_plural(files, "file", "files"), p);
+        free(p);
+    }
+}
+
+/* clean --in-place's locks on the trees it rewrites (safe_write.h). */
+static dd_tree_locks in_place_locks;
 
 int cmd_clean(int argc, char **argv)
 {
@@ -391,18 +456,27 @@ int cmd_clean(int argc, char **argv)
         return DD_EXIT_CLEAN;
     }
     dd_safe_write_signals();
+    /* Two runs rewriting one tree at once would each write files the other
+     * read before, and take each other's temporary files for leftovers.
+     * The locks are held until the process ends. */
+    if (o.in_place && !o.dry_run && !dd_tree_locks_take(&in_place_locks, o.paths, o.npaths))
+        return DD_EXIT_ERROR;
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup clean", "file", o.quiet);
     dd_corpus c;
-    if (!dd_corpus_run(&c, &o) || c.problems) {
+    if (!dd_corpus_run(&c, &o, &progress) || c.problems) {
+        dd_progress_end(&progress, false);
         dd_error("clean: nothing written because of the errors above");
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
     if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (o.output && !o.dry_run && mkdir(o.output, 0777) != 0 && errno != EEXIST) {
-        dd_error("%s: %s", o.output, strerror(errno));
+    dd_out_dir *out = NULL;
+    if (o.output && !o.dry_run && !(out = dd_out_dir_open(o.output))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -415,8 +489,10 @@ int cmd_clean(int argc, char **argv)
                                                   : "left out of the comparison, not copied");
     sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
-    size_t d = 0, copies_left = 0, k = 0;
-    bool failed = false, changes = false;
+    size_t d = 0, k = 0;
+    size_t files = 0; /* written (-o), changed (--in-place) or to change (--dry-run) */
+    uint64_t bytes = 0;
+    bool failed = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
         size_t first = d;
         while (d < f->ndrops && f->drops[d].doc == i)
@@ -427,36 +503,52 @@ int cmd_clean(int argc, char **argv)
         k += left_out;
         if (left_out) {
             if (copy_left_out && !o.dry_run) {
-                char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-                if (!write_clean_copy(&c, i, dest, &text, &clean, NULL, 0))
+                if (!write_clean_copy(&c, i, out, &text, &clean, NULL, 0)) {
                     failed = true;
-                free(dest);
+                    break;
+                }
+                files++;
             }
         } else if (o.dry_run) {
-            changes |= show_changes(&o, &c, i, &text, drops, ndrops, &failed);
+            files += show_changes(&o, &c, i, &text, drops, ndrops, &failed);
         } else if (o.in_place) {
-            /* In place, a near-duplicate file stays: clean removes lines,
-             * never files. Its repeated lines go like everyone's. */
-            copies_left += c.clusters.dropped[i];
+            /* In place, a near-duplicate file stays as it is: clean
+             * removes lines, never files, and lists no lines of a
+             * near-duplicate to remove (nearly all repeat its
+             * representative's). */
             if (ndrops > 0 && !clean_in_place(&c, i, &text, &clean, drops, ndrops))
                 failed = true;
+            else
+                files += ndrops > 0;
         } else if (!c.clusters.dropped[i]) { /* a near-duplicate's representative is kept */
-            char *dest = dd_asprintf("%s/%s", o.output, c.inputs.v[i].out_rel);
-            if (!write_clean_copy(&c, i, dest, &text, &clean, drops, ndrops))
+            /* Nothing of a failed run is put in place: the first error
+             * ends it. */
+            if (!write_clean_copy(&c, i, out, &text, &clean, drops, ndrops)) {
                 failed = true;
-            free(dest);
+                break;
+            }
+            files++;
         }
+        bytes += c.sizes[i];
+        dd_progress_update(&progress, i + 1, bytes);
     }
-    if (copies_left)
-        fprintf(stderr,
-                "dedup clean: %zu near-duplicate file%s left in place (--in-place removes "
-                "lines, never files; dedup scan lists them)\n",
-                copies_left, copies_left == 1 ? "" : "s");
+    dd_progress_end(&progress, false);
+    if (out && failed) {
+        dd_out_dir_discard(out);
+        if (!dd_safe_write_stop_signal())
+            dd_error("clean: nothing written to %s because of the error above", o.output);
+    } else if (out) {
+        failed = !dd_out_dir_commit(out);
+    }
+    if (!o.quiet && !(out && failed)) /* a failed -o wrote nothing */
+        print_summary(&o, &c, files);
     sh_buf_free(&text);
     sh_buf_free(&clean);
     size_t left_out = c.nleft_out;
     dd_corpus_free(&c);
+    if (dd_safe_write_stop_signal()) /* SIGINT, SIGTERM or SIGHUP stopped -o */
+        return 128 + dd_safe_write_stop_signal();
     if (failed || left_out) /* 2 even when --dry-run found changes */
         return DD_EXIT_ERROR;
-    return o.dry_run && changes ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    return o.dry_run && files ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
 }

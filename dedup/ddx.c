@@ -31,9 +31,32 @@
  * settings); only a single transaction larger than that fails, with
  * MDB_MAP_FULL, and changes nothing. Readers in other processes adopt a map
  * that a writer grew (MDB_MAP_RESIZED) when they start their next read.
+ *
+ * Writes act only on a verified store. LMDB trusts the page numbers, sizes
+ * and offsets of its file; on a write, a damaged one makes it write out of
+ * bounds (the audit saw a 4 GB memcpy over the heap), free a page still in
+ * use, or write into its read-only map, and memory is corrupted before any
+ * signal comes, so the fault guard below cannot contain it. So each write
+ * transaction, once it holds LMDB's writer lock (no other writer can change
+ * the file until it ends), first checks the whole data file with
+ * dd_lmdb_check (lmdb_check.h): every page the write can reach, with the
+ * invariants LMDB's writes rely on. A store that fails is "PATH: the index
+ * is damaged (WHY); build it again", and LMDB never writes to it.
+ * Why this and not a checksum recorded at each commit: a checksum proves the
+ * bytes are those of the last commit only if it is recorded in the same
+ * atomic step as the commit, and LMDB's commit has no room for it (a side
+ * file written after the commit is stale after a kill between the two, and
+ * an index made before has none); it must also skip the free pages, which
+ * an aborted or killed write may change, and finding those means walking
+ * the trees anyway. The structural check needs no record, works on every
+ * existing index, and refuses a crafted file as well as a damaged one.
+ * What it cannot see is a value changed within its size; the decoders of
+ * this file check every value they read, so that gives wrong answers,
+ * never a wrong memory access.
  */
 #include "ddx.h"
 
+#include "lmdb_check.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -43,9 +66,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/time.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #if SIZE_MAX > 0xffffffffu
@@ -73,7 +99,14 @@ struct dd_ddx {
     size_t max_key; /* the longest id LMDB takes as a key */
     bool write;
     MDB_txn *open_txn; /* the transaction that reads the settings while opening */
-    bool damaged;      /* a read faulted: every later call fails */
+    bool damaged;      /* a call faulted: every later call fails */
+    char *final_path;  /* dd_ddx_create_staged: its name once published */
+    bool stranded;     /* it faulted in a write transaction: LMDB is never called
+                          again through x (see mark_damaged) */
+    /* The data file as mapped by verify_store while it checks it, so that a
+     * fault there (the file cut short meanwhile) still unmaps it. */
+    void *check_map;
+    size_t check_len;
     /* Cursors open now (reads nest through dd_ddx_each), so that a fault's
      * jump, which skips their closing, does not leak them. */
     MDB_cursor *cursors[MAX_CURSORS];
@@ -221,6 +254,22 @@ static bool fail(const dd_ddx *x, char **err, const char *what, int rc)
 {
     *err = dd_asprintf("%s: %s: %s", x->path, what, mdb_strerror(rc));
     return false;
+}
+
+/* A failed write of the data file. LMDB reports a short write as EIO ("Input/
+ * output error"), which is what a full disk gives it: then the file system
+ * is named as full. */
+static bool write_error(const dd_ddx *x, char **err, const char *what, int rc)
+{
+    struct statvfs fs;
+    if ((rc == EIO || rc == ENOSPC) && statvfs(x->path, &fs) == 0 &&
+        (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20)) {
+        *err = dd_asprintf("%s: %s: %s (%llu bytes free on its file system)", x->path, what,
+                           strerror(ENOSPC),
+                           (unsigned long long)((uint64_t)fs.f_bavail * fs.f_frsize));
+        return false;
+    }
+    return fail(x, err, what, rc);
 }
 
 /* Whether an error of mdb_env_open or of reading the tables says the files
@@ -488,11 +537,41 @@ static char *damaged_message(const char *path)
                        path, LOOP_LIMIT);
 }
 
-/* After a fault in x: drops the transactions, whose pages cannot be trusted,
- * and marks x. */
+/* After a fault in x: marks x, and lets go of what the jump left behind.
+ * - In verify_store (the data file cut short while it is checked): the
+ *   file is unmapped, and the write transaction, which LMDB had not used
+ *   yet, is aborted.
+ * - In a read: the cursors are closed (a read transaction does not list
+ *   them, so this frees only them), and the snapshot is released by
+ *   dd_ddx_close.
+ * - Inside LMDB in the write transaction: LMDB was stopped half-way through
+ *   changing it. mdb_put and mdb_del list a cursor that lives in their own
+ *   stack frame (which the jump threw away) in the transaction, so
+ *   mdb_txn_abort or mdb_cursor_close would free memory the program does not
+ *   own (the audit's "bad free" and "double free"). So the transaction is
+ *   stranded: it, its cursors and the environment are left as they are, and
+ *   LMDB is never called again through x (dd_ddx_close frees only x). The
+ *   process keeps that memory, the map and LMDB's writer lock until it
+ *   exits; then the next writer takes the lock over (LMDB's writer lock is a
+ *   robust mutex). A program that goes on must not open this index again.
+ *   Writes run on verified stores only, so this is a second line: it takes
+ *   a file changed under the writer by someone else, or a write that loops
+ *   past LOOP_LIMIT. */
 static void mark_damaged(dd_ddx *x)
 {
     x->damaged = true;
+    bool in_check = x->check_map != NULL;
+    if (in_check) {
+        munmap(x->check_map, x->check_len);
+        x->check_map = NULL;
+    }
+    if (x->txn && !in_check) {
+        x->stranded = true;
+        x->txn = NULL;
+        x->ncursors = 0;
+        x->rdepth = 0;
+        return;
+    }
     while (x->ncursors)
         mdb_cursor_close(x->cursors[--x->ncursors]);
     if (x->txn)
@@ -673,6 +752,20 @@ const char *dd_ddx_profile_scheme(const char *profile, size_t *norm_len)
     return tag ? tag + 1 : "minhash/k1";
 }
 
+/* Whether the index's key fingerprint have (NUL-terminated, "" without a
+ * key) and a run's want differ, and how, or NULL. */
+static char *key_difference(const char *have, const char *want)
+{
+    int n = (int)sizeof((dd_ddx_settings *)0)->key_fingerprint - 1;
+    if (!strncmp(have, want, (size_t)n))
+        return NULL;
+    if (!have[0])
+        return dd_asprintf("built without a key, but --key-file was given");
+    if (!want[0])
+        return dd_asprintf("built with key fingerprint %s, but no --key-file was given", have);
+    return dd_asprintf("built with key fingerprint %s, not %.*s", have, n, want);
+}
+
 /* The first difference between the index's settings and want, or NULL. */
 static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_settings *want)
 {
@@ -702,17 +795,15 @@ static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_setti
     }
     if (have->seed != want->seed)
         return dd_asprintf("built with another hash seed");
-    if (strncmp(have->key_fingerprint, want->key_fingerprint, sizeof have->key_fingerprint - 1)) {
-        int n = (int)sizeof want->key_fingerprint - 1;
-        if (!have->key_fingerprint[0])
-            return dd_asprintf("built without a key, but --key-file was given");
-        if (!want->key_fingerprint[0])
-            return dd_asprintf("built with key fingerprint %s, but no --key-file was given",
-                               have->key_fingerprint);
-        return dd_asprintf("built with key fingerprint %s, not %.*s", have->key_fingerprint, n,
-                           want->key_fingerprint);
-    }
-    return NULL;
+    return key_difference(have->key_fingerprint, want->key_fingerprint);
+}
+
+char *dd_ddx_key_difference(const dd_ddx *x, const char *key_fingerprint)
+{
+    char *diff = key_difference(x->settings.key_fingerprint, key_fingerprint);
+    char *err = diff ? dd_asprintf("%s: %s", x->path, diff) : NULL;
+    free(diff);
+    return err;
 }
 
 /* Removes what dd_ddx_create made of a new index folder. */
@@ -727,46 +818,82 @@ static void remove_new(const char *path)
     rmdir(path);
 }
 
+/* Why an index cannot be created at path, which exists: NULL when it is an
+ * empty folder. */
+static char *occupied(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return dd_asprintf("%s: cannot create the index: it exists and is not a folder", path);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return dd_asprintf("%s: cannot create the index: %s", path, strerror(errno));
+    bool empty = true, index = false;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        empty = false;
+        if (!strcmp(e->d_name, "data.mdb"))
+            index = true;
+    }
+    closedir(dir);
+    if (empty)
+        return NULL;
+    return index ? dd_asprintf("%s: an index is already there (use dedup index add)", path)
+                 : dd_asprintf("%s: cannot create the index: the folder is not empty", path);
+}
+
 dd_ddx *dd_ddx_create(const char *path, const dd_ddx_settings *s, char **err)
 {
     bool made = mkdir(path, 0755) == 0;
     if (!made) {
-        if (errno != EEXIST) {
-            *err = dd_asprintf("%s: cannot create the index: %s", path, strerror(errno));
+        *err = errno != EEXIST
+                   ? dd_asprintf("%s: cannot create the index: %s", path, strerror(errno))
+                   : occupied(path);
+        if (*err)
             return NULL;
-        }
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            *err = dd_asprintf("%s: cannot create the index: it exists and is not a folder", path);
-            return NULL;
-        }
-        DIR *dir = opendir(path);
-        if (!dir) {
-            *err = dd_asprintf("%s: cannot create the index: %s", path, strerror(errno));
-            return NULL;
-        }
-        bool empty = true, index = false;
-        struct dirent *e;
-        while ((e = readdir(dir))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            empty = false;
-            if (!strcmp(e->d_name, "data.mdb"))
-                index = true;
-        }
-        closedir(dir);
-        if (!empty) {
-            *err = index ? dd_asprintf("%s: an index is already there (use dedup index add)", path)
-                         : dd_asprintf("%s: cannot create the index: the folder is not empty",
-                                       path);
-            return NULL;
-        }
     }
     install_fault_handler();
     dd_ddx *x = open_env(path, true, true, s, err);
     if (!x && made)
         remove_new(path);
     return x;
+}
+
+dd_ddx *dd_ddx_create_staged(const char *path, const dd_ddx_settings *s, char **err)
+{
+    struct stat st;
+    *err = NULL;
+    if (stat(path, &st) == 0)
+        *err = occupied(path);
+    else if (errno != ENOENT)
+        *err = dd_asprintf("%s: cannot create the index: %s", path, strerror(errno));
+    if (*err)
+        return NULL;
+    char *staging = dd_asprintf("%s.part-%ld", path, (long)getpid());
+    dd_ddx *x = dd_ddx_create(staging, s, err);
+    if (x)
+        x->final_path = dd_strdup(path);
+    free(staging);
+    return x;
+}
+
+bool dd_ddx_publish(dd_ddx *x, char **err)
+{
+    if (!x->final_path)
+        return true;
+    if (x->txn || rename(x->path, x->final_path) != 0) {
+        *err = x->txn ? dd_asprintf("%s: cannot publish the index: a write transaction is open",
+                                    x->final_path)
+                      : dd_asprintf("%s: cannot put the new index in place: %s", x->final_path,
+                                    strerror(errno));
+        return false;
+    }
+    free(x->path);
+    x->path = x->final_path; /* LMDB keeps its open files: it needs no path */
+    x->final_path = NULL;
+    return true;
 }
 
 static dd_ddx *open_unguarded(const char *path, bool write, const dd_ddx_settings *want, char **err)
@@ -788,16 +915,26 @@ void dd_ddx_close(dd_ddx *x)
 {
     if (!x)
         return;
+    if (opening == x)
+        opening = NULL;
+    if (x->stranded) { /* see mark_damaged: LMDB is not called again */
+        free(x->final_path);
+        free(x->path);
+        free(x);
+        return;
+    }
     if (x->txn)
         mdb_txn_abort(x->txn);
     if (x->rtxn)
         mdb_txn_abort(x->rtxn);
     if (x->open_txn)
         mdb_txn_abort(x->open_txn);
-    if (opening == x)
-        opening = NULL;
     if (x->env)
         mdb_env_close(x->env);
+    if (x->final_path) { /* a staged index never published */
+        remove_new(x->path);
+        free(x->final_path);
+    }
     free(x->path);
     free(x);
 }
@@ -805,6 +942,54 @@ void dd_ddx_close(dd_ddx *x)
 const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x) { return &x->settings; }
 
 /* ---------------------------------------------------------- writing */
+
+/* The tables of an index, as dd_lmdb_check must find them (see the top of
+ * this file). */
+static const dd_lmdb_table index_tables[] = {
+    {"meta", 0, 0, 0},
+    {"docs", 0, 0, 0},
+    {"numbers", 0, 4, 0},
+    {"bands", MDB_DUPSORT | MDB_DUPFIXED, 8, 4},
+    {"paras", MDB_DUPSORT | MDB_DUPFIXED, 16, 12},
+};
+
+/* Inside the write transaction just begun (LMDB's writer lock held, so the
+ * file cannot change under an honest writer): checks the whole data file
+ * before LMDB writes to it. On a damaged store, aborts the transaction and
+ * says why. Its run under the caller's guard: a fault (the file cut short
+ * meanwhile) fails it as damaged, see mark_damaged. */
+static bool verify_store(dd_ddx *x, char **err)
+{
+    char *data = data_path(x->path);
+    int fd = open(data, O_RDONLY | O_CLOEXEC);
+    free(data);
+    struct stat st;
+    void *map = MAP_FAILED;
+    char *why = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        why = dd_asprintf("cannot read data.mdb: %s", strerror(errno));
+    else if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX)
+        why = dd_asprintf("data.mdb has %lld bytes", (long long)st.st_size);
+    else if ((map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
+                         0)) == MAP_FAILED) /* populated: every page is read once */
+        why = dd_asprintf("cannot map data.mdb: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd); /* the map stays */
+    if (map != MAP_FAILED) {
+        x->check_map = map;
+        x->check_len = (size_t)st.st_size;
+        why = dd_lmdb_check(map, x->check_len, index_tables,
+                            sizeof index_tables / sizeof *index_tables);
+        x->check_map = NULL;
+        munmap(map, (size_t)st.st_size);
+    }
+    if (!why)
+        return true;
+    dd_ddx_abort(x);
+    *err = dd_asprintf("%s: the index is damaged (%s); build it again", x->path, why);
+    free(why);
+    return false;
+}
 
 static bool begin_unguarded(dd_ddx *x, char **err)
 {
@@ -838,7 +1023,7 @@ static bool begin_unguarded(dd_ddx *x, char **err)
         uint64_t used = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
         if (used <= info.me_mapsize / 2) {
             x->txn = txn;
-            return true;
+            return verify_store(x, err);
         }
         mdb_txn_abort(txn);
         size_t map = info.me_mapsize;
@@ -863,7 +1048,7 @@ static bool commit_unguarded(dd_ddx *x, char **err)
     }
     int rc = mdb_txn_commit(x->txn);
     x->txn = NULL;
-    return rc == 0 || fail(x, err, "cannot commit", rc);
+    return rc == 0 || write_error(x, err, "cannot commit", rc);
 }
 
 void dd_ddx_abort(dd_ddx *x)
@@ -886,7 +1071,7 @@ static bool write_failed(dd_ddx *x, char **err, const char *what, int rc)
                            x->path, what, map >> 20);
         return false;
     }
-    return fail(x, err, what, rc);
+    return write_error(x, err, what, rc); /* LMDB writes some pages early */
 }
 
 static bool need_txn(dd_ddx *x, char **err, const char *what)

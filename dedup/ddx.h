@@ -16,7 +16,8 @@
  * or kill leaves the index as it was before or after it; any number of
  * readers (other processes) see a consistent snapshot while one writer
  * writes. A file that is not an LMDB environment of this format, or is
- * truncated, is an error, not a crash.
+ * truncated, is an error, not a crash; a damaged one is refused before any
+ * write (see dd_ddx_begin), and fails a read as "the index is damaged".
  *
  * Not thread-safe: one dd_ddx per thread. Open an index at most once per
  * process at a time (LMDB's rule: a second open of the same files in one
@@ -80,11 +81,30 @@ typedef struct dd_ddx dd_ddx;
  * with settings s. NULL and *err (a new message, "PATH: why") on failure. */
 dd_ddx *dd_ddx_create(const char *path, const dd_ddx_settings *s, char **err);
 
+/* Like dd_ddx_create, but the new index is made in a folder beside path
+ * (PATH.part-PID) and takes the name path only with dd_ddx_publish, after
+ * its commit: until then no index is at path, so a build that fails (a full
+ * disk) or is killed never leaves one there that looks complete. Closing it
+ * unpublished removes it (a killed build leaves its PATH.part-PID). path
+ * must not exist, or be an empty folder. */
+dd_ddx *dd_ddx_create_staged(const char *path, const dd_ddx_settings *s, char **err);
+
+/* Renames a staged index to its path (no write transaction open); true
+ * at once for any other index. False with *err when the rename fails. */
+bool dd_ddx_publish(dd_ddx *x, char **err);
+
 /* Opens an existing index, for reading only or for writing too. When want
  * is not NULL, its settings must equal the index's: otherwise NULL and *err
  * names the first difference, e.g. "PATH: built with --ngram 5, not 4".
  * Not an index, a newer format, a truncated or damaged file: NULL and *err. */
 dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, char **err);
+
+/* NULL when a run whose key has this fingerprint ("" without a key) may
+ * use the index, that is when it was built with the same key or with none
+ * as the run; otherwise a new message, e.g. "PATH: built with key
+ * fingerprint F, but no --key-file was given". For a command that needs no
+ * other setting to match (index remove). */
+char *dd_ddx_key_difference(const dd_ddx *x, const char *key_fingerprint);
 
 void dd_ddx_close(dd_ddx *x);
 
@@ -103,7 +123,22 @@ const char *dd_ddx_profile_scheme(const char *profile, size_t *norm_len);
  * crash before it leaves the index as it was. dd_ddx_abort drops the
  * changes. All return false with *err on failure (the transaction is then
  * aborted). One transaction can add at least half of the map, 32 GiB on a
- * 64-bit machine (the map grows between transactions: see ddx.c). */
+ * 64-bit machine (the map grows between transactions: see ddx.c).
+ *
+ * LMDB never writes to a store that has not been verified: dd_ddx_begin,
+ * holding LMDB's writer lock, checks the whole data file (lmdb_check.h:
+ * every page a write can reach, and the invariants LMDB's writes rely on)
+ * and refuses a damaged one with "PATH: the index is damaged (WHY); build
+ * it again", aborting and changing nothing. Its time grows with the index
+ * (bench/README.md: some milliseconds per 10 MB). Reads are not verified:
+ * a fault while one runs fails it as damaged (see ddx.c).
+ *
+ * After a fault inside LMDB during a write (which a verified store does not
+ * give, unless the file is changed under the writer), the call fails as
+ * damaged and the handle calls LMDB no more: the transaction is neither
+ * aborted nor freed (its state is LMDB's, cut off half-way), and
+ * dd_ddx_close frees only the handle. The process keeps that memory and
+ * LMDB's writer lock until it exits; it must not open this index again. */
 bool dd_ddx_begin(dd_ddx *x, char **err);
 bool dd_ddx_commit(dd_ddx *x, char **err);
 void dd_ddx_abort(dd_ddx *x);

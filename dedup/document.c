@@ -52,7 +52,7 @@ static bool is_blank(const char *s, size_t len)
 /* Normalises, splits and keys the unit text[off..off+len) and appends it to
  * doc unless it has no words. */
 static sh_status add_unit(dd_analyzer *a, dd_doc *doc, const char *text, size_t off, size_t len,
-                          size_t first_line, size_t last_line)
+                          size_t line_end, size_t first_line, size_t last_line)
 {
     size_t before = doc->words.n;
     sh_status st = sh_words(a->norm, a->tok, text + off, len, &doc->scratch, &doc->words);
@@ -68,6 +68,8 @@ static sh_status add_unit(dd_analyzer *a, dd_doc *doc, const char *text, size_t 
     const sh_token *w0 = &doc->words.v[before], *w1 = &doc->words.v[doc->words.n - 1];
     u->off = off;
     u->len = len;
+    u->line_end = (uint8_t)line_end;
+    u->bom = off == 0 && len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0;
     u->first_line = first_line;
     u->last_line = last_line;
     u->first_word = before;
@@ -81,7 +83,7 @@ sh_status dd_analyze(dd_analyzer *a, const char *text, size_t len, dd_doc *doc)
     doc->nunits = 0;
     sh_tokens_clear(&doc->words);
     size_t line = 1, pos = 0;
-    size_t block_off = 0, block_line = 0, block_end = 0, block_last = 0;
+    size_t block_off = 0, block_line = 0, block_end = 0, block_last = 0, block_line_end = 0;
     bool in_block = false;
     sh_status st = SH_OK;
     while (pos < len && st == SH_OK) {
@@ -90,10 +92,11 @@ sh_status dd_analyze(dd_analyzer *a, const char *text, size_t len, dd_doc *doc)
         size_t content_end = end;
         if (content_end > pos && text[content_end - 1] == '\r')
             content_end--;
+        size_t line_end = end - content_end + (nl != NULL); /* "\r" and "\n" */
         bool blank = is_blank(text + pos, content_end - pos);
         if (a->mode == DD_UNIT_LINE) {
             if (!blank)
-                st = add_unit(a, doc, text, pos, content_end - pos, line, line);
+                st = add_unit(a, doc, text, pos, content_end - pos, line_end, line, line);
         } else if (!blank) {
             if (!in_block) {
                 in_block = true;
@@ -101,16 +104,19 @@ sh_status dd_analyze(dd_analyzer *a, const char *text, size_t len, dd_doc *doc)
                 block_line = line;
             }
             block_end = content_end;
+            block_line_end = line_end;
             block_last = line;
         } else if (in_block) {
-            st = add_unit(a, doc, text, block_off, block_end - block_off, block_line, block_last);
+            st = add_unit(a, doc, text, block_off, block_end - block_off, block_line_end,
+                          block_line, block_last);
             in_block = false;
         }
         pos = end + 1;
         line++;
     }
     if (st == SH_OK && in_block)
-        st = add_unit(a, doc, text, block_off, block_end - block_off, block_line, block_last);
+        st = add_unit(a, doc, text, block_off, block_end - block_off, block_line_end, block_line,
+                      block_last);
     if (st == SH_OK)
         doc->key = sh_key_of(doc->words.text.data ? doc->words.text.data : "", doc->words.text.len,
                              a->hash);

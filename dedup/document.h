@@ -30,6 +30,8 @@ typedef struct dd_unit {
     size_t last_line;      /* equal to first_line for DD_UNIT_LINE */
     size_t first_word;     /* index of its first word in dd_doc.words */
     uint32_t words;        /* number of normalised words, at least 1 */
+    uint8_t line_end;      /* bytes of the line end after it: 0 (end of text), 1 or 2 (\r\n) */
+    uint8_t bom;           /* 3 when it starts with the text's byte-order mark, else 0 */
     sh_key key;            /* exact key of its words joined by spaces */
 } dd_unit;
 

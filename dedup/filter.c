@@ -13,6 +13,7 @@
 #include "index_settings.h"
 #include "jsonl.h"
 #include "options.h"
+#include "progress.h"
 #include "report.h"
 #include "stream.h"
 #include "util.h"
@@ -43,17 +44,18 @@ typedef struct filter {
     dd_verdict verdict;
     filter_stats stats;
     /* per decided record (history's numbering): its record number in the
-     * stream, 1-based, and, with --annotate and --id-field, its id as JSON */
+     * stream, 1-based, and, with --annotate and --id-field, its id: the JSON
+     * text of the value as it is in the record's line */
     uint64_t decided; /* records decided so far */
     uint64_t *recno;
     size_t recno_cap;
     char **ids;
     size_t ids_cap;
-    sh_buf cleaned; /* a record's text without the removed lines */
-    sh_buf line;    /* a record written back with changes */
-    double start, last_progress;
-    bool progress;
-    int write_errno; /* of the write that failed */
+    sh_buf cleaned;       /* a record's text without the removed lines */
+    sh_buf line;          /* a record written back with changes */
+    double start;         /* for --stats */
+    dd_progress progress; /* on a terminal */
+    int write_errno;      /* of the write that failed */
 } filter;
 
 static double now(void)
@@ -116,75 +118,142 @@ static const char *removal_name(dd_removal_kind k)
     }
 }
 
-static double round4(double x) { return (double)(long long)(x * 10000 + 0.5) / 10000; }
+/*
+ * The "dedup" member of --annotate is written as text here, not built with
+ * jansson, because the ids in it must be the bytes of the input: a record's
+ * --id-field value is written as it was in its line (42 stays 42, never
+ * 42.0; 1234567890123456789, 1.50 and "s\u00e9" keep every byte), so that
+ * joining the output back to the input on its ids always works. The other
+ * values are spelled by jansson, as before.
+ */
 
-/* The id of decided record rec as a new JSON value. */
-static json_t *id_json(const filter *f, uint64_t rec)
+static void put(sh_buf *b, const char *s, size_t n)
 {
-    if (f->ids && rec < f->ids_cap && f->ids[rec]) {
-        json_t *v = json_loads(f->ids[rec], JSON_DECODE_ANY, NULL);
-        if (v)
-            return v;
+    if (sh_buf_append(b, s, n) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
     }
-    return json_integer((json_int_t)f->recno[rec]);
 }
+
+/* Starts member key of the object (or the item of the array) being written:
+ * a comma unless it is the first. */
+static void put_key(sh_buf *b, const char *key)
+{
+    char last = b->len ? b->data[b->len - 1] : '{';
+    if (last != '{' && last != '[')
+        put(b, ",", 1);
+    if (key) {
+        put(b, "\"", 1);
+        put(b, key, strlen(key));
+        put(b, "\":", 2);
+    }
+}
+
+/* Member key with JSON text value. */
+static void put_text(sh_buf *b, const char *key, const char *value)
+{
+    put_key(b, key);
+    put(b, value, strlen(value));
+}
+
+/* Member key with value v, spelled by jansson (v is consumed). */
+static void put_json(sh_buf *b, const char *key, json_t *v)
+{
+    char *text = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(v);
+    if (!text) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    put_text(b, key, text);
+    free(text);
+}
+
+static void put_uint(sh_buf *b, const char *key, uint64_t n)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)n);
+    put_text(b, key, text);
+}
+
+/* Member key: [first,last]. */
+static void put_lines(sh_buf *b, const char *key, uint64_t first, uint64_t last)
+{
+    put_key(b, key);
+    put(b, "[", 1);
+    put_uint(b, NULL, first);
+    put_uint(b, NULL, last);
+    put(b, "]", 1);
+}
+
+/* Member key: the id of decided record rec, as its line spelled it, or its
+ * number in the stream. */
+static void put_id(const filter *f, sh_buf *b, const char *key, uint64_t rec)
+{
+    if (f->ids && rec < f->ids_cap && f->ids[rec])
+        put_text(b, key, f->ids[rec]);
+    else
+        put_uint(b, key, f->recno[rec]);
+}
+
+static double round4(double x) { return (double)(long long)(x * 10000 + 0.5) / 10000; }
 
 /* The "dedup" member of --annotate, as JSON text (the caller frees it). */
 static char *annotation(const filter *f, uint64_t rec)
 {
     const dd_verdict *v = &f->verdict;
-    json_t *a = json_object();
+    sh_buf a = {0};
+    put(&a, "{", 1);
     if (v->kind == DD_RECORD_KEPT) {
-        json_object_set_new(a, "kept", json_true());
-        json_object_set_new(a, "cluster", json_integer((json_int_t)f->recno[rec]));
+        put_text(&a, "kept", "true");
+        put_uint(&a, "cluster", f->recno[rec]);
     } else {
-        json_object_set_new(a, "kept", json_false());
+        put_text(&a, "kept", "false");
         if (v->of_index) { /* a copy of a document of --index */
-            json_object_set_new(a, "cluster", json_null());
-            json_object_set_new(a, "duplicate_of", dd_json_id(v->of_index));
-            json_object_set_new(a, "in_index", json_true());
+            put_text(&a, "cluster", "null");
+            put_json(&a, "duplicate_of", dd_json_id(v->of_index));
+            put_text(&a, "in_index", "true");
         } else {
-            json_object_set_new(a, "cluster", json_integer((json_int_t)f->recno[v->of]));
-            json_object_set_new(a, "duplicate_of", id_json(f, v->of));
+            put_uint(&a, "cluster", f->recno[v->of]);
+            put_id(f, &a, "duplicate_of", v->of);
         }
-        json_object_set_new(a, "exact", json_boolean(v->kind == DD_RECORD_EXACT));
+        put_text(&a, "exact", v->kind == DD_RECORD_EXACT ? "true" : "false");
         if (f->o->near.method == DD_METHOD_SIMHASH) {
-            json_object_set_new(a, "hamming", json_integer(v->hamming));
+            put_uint(&a, "hamming", v->hamming);
         } else {
-            json_object_set_new(a, "jaccard", json_real(round4(v->jaccard)));
-            json_object_set_new(a, "containment", json_real(round4(v->containment)));
+            put_json(&a, "jaccard", json_real(round4(v->jaccard)));
+            put_json(&a, "containment", json_real(round4(v->containment)));
             if (v->estimated)
-                json_object_set_new(a, "estimated", json_true());
+                put_text(&a, "estimated", "true");
         }
     }
     if (v->kind == DD_RECORD_KEPT && v->nremoved) {
-        json_t *list = json_array();
+        put_key(&a, "removed");
+        put(&a, "[", 1);
         for (size_t i = 0; i < v->nremoved; i++) {
             const dd_removal *r = &v->removed[i];
-            json_t *of = json_object();
+            put_key(&a, NULL);
+            put(&a, "{", 1);
+            put_json(&a, "kind", json_string(removal_name(r->kind)));
+            put_lines(&a, "lines", r->first_line, r->last_line);
+            put_key(&a, "of");
+            put(&a, "{", 1);
             if (r->of_index)
-                json_object_set_new(of, "index", dd_json_id(r->of_index));
+                put_json(&a, "index", dd_json_id(r->of_index));
             else
-                json_object_set_new(of, "record", id_json(f, r->of_record));
-            json_object_set_new(of, "lines", json_pack("[I,I]", (json_int_t)r->of_first_line,
-                                                       (json_int_t)r->of_last_line));
-            json_t *item = json_pack("{s:s,s:[I,I],s:o}", "kind", removal_name(r->kind), "lines",
-                                     (json_int_t)r->first_line, (json_int_t)r->last_line, "of", of);
+                put_id(f, &a, "record", r->of_record);
+            put_lines(&a, "lines", r->of_first_line, r->of_last_line);
+            put(&a, "}", 1);
             if (r->kind == DD_REMOVED_NEAR) {
-                json_object_set_new(item, "jaccard", json_real(round4(r->jaccard)));
-                json_object_set_new(item, "containment", json_real(round4(r->containment)));
+                put_json(&a, "jaccard", json_real(round4(r->jaccard)));
+                put_json(&a, "containment", json_real(round4(r->containment)));
             }
-            json_array_append_new(list, item);
+            put(&a, "}", 1);
         }
-        json_object_set_new(a, "removed", list);
+        put(&a, "]", 1);
     }
-    char *s = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(a);
-    if (!s) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
-    return s;
+    put(&a, "}", 1);
+    return a.data;
 }
 
 /* A change to a line: bytes [start, end) become text. */
@@ -225,8 +294,9 @@ static bool emit_spliced(filter *f, const char *line, size_t len, bool had_delim
 
 typedef enum { REC_OK, REC_MALFORMED, REC_WRITE_FAILED } rec_status;
 
-/* Remembers what decided record rec is called, for later annotations. */
-static void remember(filter *f, const json_t *id)
+/* Remembers what the record being decided is called, for later
+ * annotations: id[0..id_len) is its id's JSON text, or id is NULL. */
+static void remember(filter *f, const char *id, size_t id_len)
 {
     uint64_t rec = f->decided++;
     dd_grow(&f->recno, &f->recno_cap, rec + 1, sizeof *f->recno);
@@ -236,7 +306,9 @@ static void remember(filter *f, const json_t *id)
     size_t old = f->ids_cap;
     dd_grow(&f->ids, &f->ids_cap, rec + 1, sizeof *f->ids);
     memset(f->ids + old, 0, (f->ids_cap - old) * sizeof *f->ids);
-    f->ids[rec] = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    f->ids[rec] = dd_malloc(id_len + 1);
+    memcpy(f->ids[rec], id, id_len);
+    f->ids[rec][id_len] = '\0';
 }
 
 static void count_verdict(filter *f)
@@ -283,7 +355,9 @@ typedef struct item {
     json_t *root;      /* JSONL: the parsed record (owned) */
     const char *text;  /* JSONL: the text, in root */
     size_t text_len;
-    json_t *id;        /* --id-field, in root */
+    bool has_id;       /* --id-field: its value is the record's bytes */
+    size_t id_start;   /* [id_start, id_end), spelled as in the line */
+    size_t id_end;
     char *why;         /* ITEM_MALFORMED: the reason (owned) */
 } item;
 
@@ -390,9 +464,18 @@ static void parse_item(const reader_thread *t, item *it, const char *rec)
         return;
     }
     /* An id is only ever written back as JSON (--annotate's duplicate_of):
-     * it never names a file, so a hostile id ("../x", "/etc/x") is data. */
-    if (t->o->id_field && !(it->id = dd_jsonl_get(it->root, t->o->id_field, &it->why)))
-        return;
+     * it never names a file, so a hostile id ("../x", "/etc/x") is data. It
+     * is written as the line spells it, so it is taken from the line's
+     * bytes, never from jansson's value (which reads 42 as 42.0). */
+    if (t->o->id_field) {
+        if (!dd_jsonl_get(it->root, t->o->id_field, &it->why))
+            return;
+        if (!dd_jsonl_value_span(rec, it->len, t->o->id_field, &it->id_start, &it->id_end)) {
+            it->why = dd_asprintf("cannot find field '%s' in the line", t->o->id_field);
+            return;
+        }
+        it->has_id = true;
+    }
     it->text = json_string_value(text);
     it->text_len = json_string_length(text);
     it->kind = ITEM_RECORD;
@@ -470,7 +553,10 @@ static rec_status filter_record(filter *f, const item *it, const char *rec, char
     }
     dd_history_decide(f->history, &f->doc, &f->verdict);
     uint64_t rec_index = f->decided;
-    remember(f, f->o->annotate ? it->id : NULL);
+    if (f->o->annotate && it->has_id)
+        remember(f, rec + it->id_start, it->id_end - it->id_start);
+    else
+        remember(f, NULL, 0);
     count_verdict(f);
     const dd_verdict *v = &f->verdict;
     size_t len = it->len;
@@ -524,19 +610,6 @@ static rec_status filter_record(filter *f, const item *it, const char *rec, char
     for (size_t i = 0; i < n; i++)
         free(s[i].text);
     return st;
-}
-
-static void show_progress(filter *f, bool final)
-{
-    double t = now();
-    if (!final && t - f->last_progress < 0.25)
-        return;
-    f->last_progress = t;
-    double mb = (double)f->stats.bytes_in / 1e6, secs = t - f->start;
-    fprintf(stderr, "\rdedup filter: %llu records, %.1f MB, %.1f MB/s ",
-            (unsigned long long)f->stats.records, mb, secs > 0 ? mb / secs : 0.0);
-    if (final)
-        fputc('\n', stderr);
 }
 
 /* ---------------------------------------------------------------- the run */
@@ -594,8 +667,7 @@ static run_status filter_all(filter *f, reader_thread *t)
         batch *b = pop_batch(t);
         for (size_t i = 0; i < b->n && status == RUN_OK; i++) {
             status = filter_item(f, &b->v[i], b->arena.data + b->v[i].off);
-            if (f->progress && (f->stats.records & 255) == 0)
-                show_progress(f, false);
+            dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
         }
         bool last = b->last;
         if (last && b->error && status == RUN_OK) {
@@ -658,8 +730,8 @@ static const char filter_usage[] =
     "older ones are compared on estimates.\n";
 
 static const dd_option_group *const filter_groups[] = {
-    &dd_group_filter,     &dd_group_index, &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_help,      NULL,
+    &dd_group_filter, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_help, NULL,
 };
 
 static const dd_command_spec filter_command = {
@@ -699,8 +771,8 @@ int cmd_filter(int argc, char **argv)
     filter f = {0};
     f.o = &o;
     f.format = o.input_format;
-    f.start = f.last_progress = now();
-    f.progress = isatty(STDERR_FILENO);
+    f.start = now();
+    dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
     dd_history_params hp = {o.near, o.min_words, o.boilerplate_df, o.para_threshold,
                             o.clean_paragraphs, &o.hash, NULL};
     if (o.index) {
@@ -760,8 +832,8 @@ int cmd_filter(int argc, char **argv)
         /* A closed pipe is the reader's choice (| head): a quiet end. */
         status = st == RUN_ERROR ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
     }
-    if (f.progress)
-        show_progress(&f, true);
+    /* The last counts stay on the terminal: filter prints no summary. */
+    dd_progress_end(&f.progress, true);
     if (o.stats)
         print_stats(&f);
     if (stopped_early) {

@@ -16,8 +16,12 @@
 #include "index_settings.h"
 #include "input.h"
 #include "options.h"
+#include "progress.h"
+#include "report.h"
+#include "run.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +37,15 @@ static const char index_usage[] =
     "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
 
 static const dd_option_group *const build_groups[] = {
-    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_key,
+    &dd_group_progress,    &dd_group_threads,    &dd_group_files,  &dd_group_help, NULL,
 };
 static const dd_option_group *const add_groups[] = {
-    &dd_group_signatures, &dd_group_common, &dd_group_files, &dd_group_help, NULL,
+    &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_progress,
+    &dd_group_threads,    &dd_group_files,  &dd_group_help, NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
+static const dd_option_group *const remove_groups[] = {&dd_group_key, &dd_group_help, NULL};
 
 static const dd_command_spec index_commands[] = {
     {"index build",
@@ -63,124 +70,283 @@ static const dd_command_spec index_commands[] = {
      "Usage: dedup index remove DIR.ddx ID...\n"
      "\n"
      "Remove documents by id (the path they were indexed under).\n",
-     help_only, "0 success, 2 usage or input error."},
+     remove_groups, "0 success, 2 usage or input error."},
 };
+
+/*
+ * Adding documents, on every core (run.h). The calling thread first goes
+ * over the inputs in order, without a word, to find what each needs (stat,
+ * and the index's record: a document whose size and mtime are unchanged is
+ * not read again; LMDB stays on the thread of its write transaction). The
+ * workers then read, check and sign the documents to read (pure: an
+ * analyser and a signer per thread), and the calling thread takes the
+ * results in input order: messages, counts, the progress line and the
+ * writes to the index, exactly as one thread would.
+ */
+
+/* What an input needs, found before the workers start. */
+typedef enum plan {
+    PLAN_READ,     /* read, sign and store */
+    PLAN_STDIN,    /* standard input: refused */
+    PLAN_NO_STAT,  /* stat failed */
+    PLAN_SAME,     /* indexed with the same size and mtime: skipped */
+    PLAN_DDX_FAIL, /* the index could not be read: the run stops there */
+} plan;
+
+typedef struct planned {
+    plan what;
+    uint64_t size;
+    int64_t mtime_ns;
+    char *err; /* PLAN_DDX_FAIL */
+} planned;
+
+typedef struct signer_state {
+    dd_analyzer a;
+    dd_signatures sigs; /* one document at a time */
+    bool ok;
+} signer_state;
+
+typedef struct signed_doc {
+    dd_run_result run;
+    dd_load_status loaded;
+    dd_not_text bad;
+    sh_buf text;
+    dd_doc doc;
+    dd_ddx_doc rec;   /* key, words, shingles, minhash (its own copy) */
+    uint32_t *minhash;
+    size_t minhash_cap;
+    uint64_t *keys;   /* band keys */
+    size_t keys_cap;
+    dd_ddx_para *paras;
+    size_t paras_cap;
+} signed_doc;
+
+typedef struct index_run {
+    dd_ddx *x;
+    const dd_options *o;
+    dd_inputs in;
+    planned *plans;
+    dd_progress *progress;
+    size_t *added, *skipped, *left_out;
+    uint64_t *bytes;
+    int problems;
+} index_run;
+
+static uint64_t input_weight(void *ctx, size_t i)
+{
+    const index_run *r = ctx;
+    return r->in.v[i].size;
+}
+
+static void *signer_new(void *ctx)
+{
+    const index_run *r = ctx;
+    signer_state *w = dd_calloc(1, sizeof *w);
+    sh_buf lost = {0}; /* a failure is reported by each document (sign_one) */
+    dd_messages_capture(&lost);
+    w->ok = dd_analyzer_init(&w->a, r->o->unit, &r->o->hash);
+    if (w->ok && !dd_signatures_init(&w->sigs, &r->o->near, &r->o->hash)) {
+        dd_analyzer_free(&w->a);
+        w->ok = false;
+    }
+    dd_messages_capture(NULL);
+    sh_buf_free(&lost);
+    return w;
+}
+
+static void signer_free(void *ctx, void *state)
+{
+    (void)ctx;
+    signer_state *w = state;
+    if (w->ok) {
+        dd_analyzer_free(&w->a);
+        dd_signatures_free(&w->sigs);
+    }
+    free(w);
+}
+
+static void signed_doc_free(void *ctx, void *result)
+{
+    (void)ctx;
+    signed_doc *d = result;
+    sh_buf_free(&d->text);
+    dd_doc_free(&d->doc);
+    free(d->minhash);
+    free(d->keys);
+    free(d->paras);
+}
+
+/* dd_ordered_map.work: reads, checks and signs input i (pure). */
+static void sign_one(void *ctx, void *state, size_t i, void *result)
+{
+    const index_run *r = ctx;
+    signer_state *w = state;
+    signed_doc *d = result;
+    if (r->plans[i].what != PLAN_READ)
+        return;
+    if (!w->ok) {
+        dd_error("cannot start the normaliser");
+        d->loaded = DD_LOAD_FAILED;
+        return;
+    }
+    const dd_options *o = r->o;
+    d->loaded = dd_input_load(&r->in.v[i], (size_t)o->max_record_mb << 20, &w->a, &d->text,
+                              &d->doc, &d->bad);
+    if (d->loaded != DD_LOAD_TEXT)
+        return;
+    w->sigs.n = 0;
+    dd_signatures_add(&w->sigs, &d->doc.words, d->doc.key, &o->hash);
+    dd_grow(&d->keys, &d->keys_cap, o->near.bands + o->near.hamming + 2, sizeof *d->keys);
+    dd_signature_keys(&w->sigs, 0, d->keys);
+    dd_grow(&d->minhash, &d->minhash_cap, o->near.num_perm, sizeof *d->minhash);
+    memcpy(d->minhash, w->sigs.minhash, o->near.num_perm * sizeof *d->minhash);
+    dd_grow(&d->paras, &d->paras_cap, d->doc.nunits + 1, sizeof *d->paras);
+    for (size_t u = 0; u < d->doc.nunits; u++)
+        d->paras[u] = (dd_ddx_para){d->doc.units[u].key, (uint32_t)d->doc.units[u].first_line,
+                                    (uint32_t)d->doc.units[u].last_line};
+    d->rec = (dd_ddx_doc){.key = d->doc.key,
+                          .words = w->sigs.docs[0].words,
+                          .shingles = w->sigs.docs[0].shingles,
+                          .minhash = d->minhash};
+}
+
+/* dd_ordered_map.consume: input i, in input order. False stops the run. */
+static bool store_one(void *ctx, size_t i, void *result)
+{
+    index_run *r = ctx;
+    signed_doc *d = result;
+    const dd_input *in = &r->in.v[i];
+    planned *p = &r->plans[i];
+    dd_progress_update(r->progress, i, *r->bytes);
+    switch (p->what) {
+    case PLAN_STDIN:
+        dd_error("index: standard input has no path to index it by");
+        r->problems++;
+        return true;
+    case PLAN_NO_STAT: {
+        char *pr = dd_printable(in->id);
+        dd_error("%s: cannot stat", pr);
+        free(pr);
+        r->problems++;
+        return true;
+    }
+    case PLAN_SAME:
+        (*r->skipped)++;
+        return true;
+    case PLAN_DDX_FAIL:
+        dd_error("%s", p->err);
+        r->problems++;
+        return false;
+    case PLAN_READ:
+        break;
+    }
+    if (d->loaded == DD_LOAD_FAILED) {
+        r->problems++;
+        return true;
+    }
+    *r->bytes += d->text.len;
+    if (d->loaded == DD_LOAD_BINARY) /* warned; not indexed */
+        return true;
+    if (d->loaded == DD_LOAD_NOT_TEXT && r->o->on_error == DD_ON_ERROR_STOP) {
+        dd_input_report_not_text(in, &d->bad, false, NULL);
+        r->problems++;
+        return false;
+    }
+    if (d->loaded == DD_LOAD_NOT_TEXT) {
+        dd_input_report_not_text(in, &d->bad, false, "not indexed");
+        (*r->left_out)++;
+        return true;
+    }
+    d->rec.id = in->id;
+    d->rec.size = p->size;
+    d->rec.mtime_ns = p->mtime_ns;
+    char *err = NULL;
+    if (!dd_ddx_put(r->x, &d->rec, d->keys, d->paras, d->doc.nunits, &err)) {
+        dd_error("%s", err);
+        free(err);
+        r->problems++;
+        return false;
+    }
+    (*r->added)++;
+    return true;
+}
 
 /* Adds (or updates) the documents under paths to x, inside its write
  * transaction. Returns the number of problems; *added, *skipped (unchanged)
- * and *left_out (not text, --on-error skip or drop: not indexed) count. */
+ * and *left_out (not text, --on-error skip or drop: not indexed) count, and
+ * *bytes counts the bytes read. */
 static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_t npaths,
-                       size_t *added, size_t *skipped, size_t *left_out)
+                       size_t *added, size_t *skipped, size_t *left_out, uint64_t *bytes,
+                       dd_progress *progress)
 {
-    dd_inputs in = {0};
-    int problems = dd_inputs_collect(&in, paths, npaths);
-    dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
-        dd_inputs_free(&in);
-        return problems + 1;
-    }
-    dd_signatures sigs;
-    if (!dd_signatures_init(&sigs, &o->near, &o->hash)) {
-        dd_analyzer_free(&a);
-        dd_inputs_free(&in);
-        return problems + 1;
-    }
-    sh_buf text = {0};
-    dd_doc doc = {0};
-    uint64_t *keys = dd_malloc((o->near.bands + o->near.hamming + 2) * sizeof *keys);
-    dd_ddx_para *paras = NULL;
-    size_t paras_cap = 0;
-    for (size_t i = 0; i < in.n; i++) {
-        const dd_input *d = &in.v[i];
-        if (d->is_stdin) {
-            dd_error("index: standard input has no path to index it by");
-            problems++;
-            continue;
-        }
+    index_run r = {.x = x, .o = o, .progress = progress, .added = added, .skipped = skipped,
+                   .left_out = left_out, .bytes = bytes};
+    r.problems = dd_inputs_collect(&r.in, paths, npaths);
+    r.plans = dd_calloc(r.in.n ? r.in.n : 1, sizeof *r.plans);
+    size_t n = 0; /* inputs up to the first that the index cannot answer for */
+    while (n < r.in.n) {
+        const dd_input *d = &r.in.v[n];
+        planned *p = &r.plans[n++];
         struct stat st;
+        if (d->is_stdin) {
+            p->what = PLAN_STDIN;
+            continue;
+        }
         if (stat(d->path, &st) != 0) {
-            char *p = dd_printable(d->id);
-            dd_error("%s: cannot stat", p);
-            free(p);
-            problems++;
+            p->what = PLAN_NO_STAT;
             continue;
         }
-        int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        p->size = (uint64_t)st.st_size;
+        p->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
         dd_ddx_doc old = {0};
-        char *err = NULL;
-        if (dd_ddx_get(x, d->id, &old, &err)) {
-            bool same = old.size == (uint64_t)st.st_size && old.mtime_ns == mtime_ns;
+        if (dd_ddx_get(x, d->id, &old, &p->err)) {
+            bool same = old.size == p->size && old.mtime_ns == p->mtime_ns;
             dd_ddx_doc_free(&old);
-            if (same) {
-                (*skipped)++;
-                continue;
-            }
-        } else if (err) {
-            dd_error("%s", err);
-            free(err);
-            problems++;
+            p->what = same ? PLAN_SAME : PLAN_READ;
+        } else if (p->err) {
+            p->what = PLAN_DDX_FAIL;
             break;
+        } else {
+            p->what = PLAN_READ;
         }
-        dd_not_text bad;
-        dd_load_status loaded =
-            dd_input_load(d, (size_t)o->max_record_mb << 20, &a, &text, &doc, &bad);
-        if (loaded == DD_LOAD_FAILED) {
-            problems++;
-            continue;
-        }
-        if (loaded == DD_LOAD_BINARY) /* warned; not indexed */
-            continue;
-        if (loaded == DD_LOAD_NOT_TEXT && o->on_error == DD_ON_ERROR_STOP) {
-            dd_input_report_not_text(d, &bad, false, NULL);
-            problems++;
-            break;
-        }
-        if (loaded == DD_LOAD_NOT_TEXT) {
-            dd_input_report_not_text(d, &bad, false, "not indexed");
-            (*left_out)++;
-            continue;
-        }
-        dd_signatures_add(&sigs, &doc.words, doc.key, &o->hash);
-        size_t n = sigs.n - 1, nkeys = dd_signature_keys(&sigs, n, keys);
-        (void)nkeys;
-        dd_grow(&paras, &paras_cap, doc.nunits + 1, sizeof *paras);
-        for (size_t u = 0; u < doc.nunits; u++)
-            paras[u] = (dd_ddx_para){doc.units[u].key, (uint32_t)doc.units[u].first_line,
-                                     (uint32_t)doc.units[u].last_line};
-        dd_ddx_doc rec = {.id = d->id,
-                          .size = (uint64_t)st.st_size,
-                          .mtime_ns = mtime_ns,
-                          .key = doc.key,
-                          .words = sigs.docs[n].words,
-                          .shingles = sigs.docs[n].shingles,
-                          .minhash = sigs.minhash + n * o->near.num_perm};
-        if (!dd_ddx_put(x, &rec, keys, paras, doc.nunits, &err)) {
-            dd_error("%s", err);
-            free(err);
-            problems++;
-            break;
-        }
-        (*added)++;
     }
-    free(paras);
-    free(keys);
-    dd_doc_free(&doc);
-    sh_buf_free(&text);
-    dd_signatures_free(&sigs);
-    dd_analyzer_free(&a);
-    dd_inputs_free(&in);
-    return problems;
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_ordered_map m = {
+        .n = n,
+        .threads = threads,
+        .window = 16 * (size_t)threads,
+        .max_weight = (uint64_t)32 << 20,
+        .ctx = &r,
+        .result_size = sizeof(signed_doc),
+        .weight = input_weight,
+        .worker_new = signer_new,
+        .worker_free = signer_free,
+        .work = sign_one,
+        .consume = store_one,
+        .result_free = signed_doc_free,
+    };
+    dd_run_in_order(&m);
+    dd_progress_update(progress, r.in.n, *bytes);
+    for (size_t i = 0; i < n; i++)
+        free(r.plans[i].err);
+    free(r.plans);
+    dd_inputs_free(&r.in);
+    return r.problems;
 }
 
-/* Opens (or creates) the index and runs fn in one write transaction. */
-static int index_write(const char *ddx, bool create, const dd_options *o, char *const *paths,
-                       size_t npaths)
+/* Opens (or creates) the index and signs the documents into it in one write
+ * transaction. A new index is staged (dd_ddx_create_staged): it appears at
+ * ddx only once committed, so a build that fails leaves none there. name:
+ * "index build" or "index add". */
+static int index_write(const char *name, const char *ddx, bool create, const dd_options *o,
+                       char *const *paths, size_t npaths)
 {
     dd_ddx_settings want;
     if (!dd_index_settings(o, &want))
         return DD_EXIT_ERROR;
     char *err = NULL;
-    dd_ddx *x = create ? dd_ddx_create(ddx, &want, &err) : dd_ddx_open(ddx, true, &want, &err);
+    dd_ddx *x = create ? dd_ddx_create_staged(ddx, &want, &err)
+                       : dd_ddx_open(ddx, true, &want, &err);
     if (!x || !dd_ddx_begin(x, &err)) {
         dd_error("%s", err);
         free(err);
@@ -188,25 +354,39 @@ static int index_write(const char *ddx, bool create, const dd_options *o, char *
         return DD_EXIT_ERROR;
     }
     size_t added = 0, skipped = 0, left_out = 0;
-    int problems = index_paths(x, o, paths, npaths, &added, &skipped, &left_out);
+    uint64_t bytes = 0;
+    char progress_name[64];
+    snprintf(progress_name, sizeof progress_name, "dedup %s", name);
+    dd_progress progress;
+    dd_progress_start(&progress, progress_name, "file", o->quiet);
+    int problems =
+        index_paths(x, o, paths, npaths, &added, &skipped, &left_out, &bytes, &progress);
+    dd_progress_end(&progress, false);
     if (problems) {
         dd_ddx_abort(x);
         dd_ddx_close(x);
         dd_error("%s: nothing changed (%d problem%s)", ddx, problems, problems == 1 ? "" : "s");
         return DD_EXIT_ERROR;
     }
-    if (!dd_ddx_commit(x, &err)) {
+    if (!dd_ddx_commit(x, &err) || !dd_ddx_publish(x, &err)) {
         dd_error("%s", err);
         free(err);
         dd_ddx_close(x);
+        if (create)
+            dd_error("%s: no index made", ddx);
         return DD_EXIT_ERROR;
     }
     dd_ddx_counts c;
-    if (dd_ddx_counts_of(x, &c, &err))
-        fprintf(stderr, "dedup index: %s: %zu documents signed, %zu unchanged; %llu in the index\n",
-                ddx, added, skipped, (unsigned long long)c.docs);
+    if (!o->quiet && dd_ddx_counts_of(x, &c, &err)) {
+        char *p = dd_printable(ddx);
+        fprintf(stderr,
+                "dedup %s: %s: %zu %s signed, %zu unchanged; %llu in the index; %llu bytes read\n",
+                name, p, added, dd_plural(added, "document", "documents"), skipped,
+                (unsigned long long)c.docs, (unsigned long long)bytes);
+        free(p);
+    }
     if (left_out)
-        fprintf(stderr, "dedup index: %s: %zu file%s left out (not text)\n", ddx, left_out,
+        fprintf(stderr, "dedup %s: %s: %zu file%s left out (not text)\n", name, ddx, left_out,
                 left_out == 1 ? "" : "s");
     free(err);
     dd_ddx_close(x);
@@ -242,14 +422,22 @@ static int index_info(const char *ddx)
     printf("band entries: %llu\n", (unsigned long long)c.band_entries);
     printf("size: %llu bytes\n", (unsigned long long)c.map_bytes);
     dd_ddx_close(x);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        dd_stdout_failed(errno);
+        return DD_EXIT_ERROR;
+    }
     return DD_EXIT_CLEAN;
 }
 
-static int index_remove(const char *ddx, char *const *ids, size_t n)
+/* Removing needs no signature, so no setting but the key must match: an
+ * index built with a key is changed only by who holds it. */
+static int index_remove(const char *ddx, const dd_options *o, char *const *ids, size_t n)
 {
     char *err = NULL;
     dd_ddx *x = dd_ddx_open(ddx, true, NULL, &err);
-    if (!x || !dd_ddx_begin(x, &err)) {
+    if (x && (err = dd_ddx_key_difference(x, o->key_fingerprint)) == NULL)
+        dd_ddx_begin(x, &err);
+    if (err) {
         dd_error("%s", err);
         free(err);
         dd_ddx_close(x);
@@ -316,7 +504,7 @@ int cmd_index(int argc, char **argv)
                 dd_error("index build: -o DIR.ddx names the index to create");
                 status = DD_EXIT_ERROR;
             } else {
-                status = index_write(o.output, true, &o, o.paths, o.npaths);
+                status = index_write(spec->name, o.output, true, &o, o.paths, o.npaths);
             }
         } else if (!strcmp(sub, "info")) {
             status = o.npaths == 1 ? index_info(o.paths[0])
@@ -326,9 +514,9 @@ int cmd_index(int argc, char **argv)
                      strcmp(sub, "add") ? "ID" : "PATH");
             status = DD_EXIT_ERROR;
         } else if (!strcmp(sub, "add")) {
-            status = index_write(o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
+            status = index_write(spec->name, o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
         } else {
-            status = index_remove(o.paths[0], o.paths + 1, o.npaths - 1);
+            status = index_remove(o.paths[0], &o, o.paths + 1, o.npaths - 1);
         }
     }
     free(args);

@@ -10,13 +10,30 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The sorted distinct shingles of the file at path, when it is there with
- * this size and mtime (mtime_ns < 0: any); false otherwise. */
+/* The sorted distinct shingles of text[0..size). */
+static bool text_set(const char *text, size_t size, const dd_options *o, dd_analyzer *a,
+                     uint64_t **set, size_t *cap, size_t *n)
+{
+    dd_doc doc = {0};
+    bool ok = dd_analyze(a, text, size, &doc) == SH_OK;
+    if (ok) {
+        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, &o->hash, set, cap);
+        uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
+        dd_sort_u64(*set, tmp, *n);
+        free(tmp);
+    }
+    dd_doc_free(&doc);
+    return ok;
+}
+
+/* The sorted distinct shingles of the regular file at path, when it is
+ * there with this size and mtime (mtime_ns < 0: any); false otherwise (a
+ * FIFO is never opened: it would wait for a writer). */
 static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd_options *o,
                      dd_analyzer *a, uint64_t **set, size_t *cap, size_t *n)
 {
     struct stat st;
-    if (stat(path, &st) != 0 || (uint64_t)st.st_size != size)
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
         return false;
     if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
         return false;
@@ -26,18 +43,23 @@ static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd
     char *text = dd_malloc(size + 1);
     bool ok = fread(text, 1, size, fp) == size;
     fclose(fp);
-    dd_doc doc = {0};
     if (ok)
-        ok = dd_analyze(a, text, size, &doc) == SH_OK;
-    if (ok) {
-        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, &o->hash, set, cap);
-        uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
-        dd_sort_u64(*set, tmp, *n);
-        free(tmp);
-    }
-    dd_doc_free(&doc);
+        ok = text_set(text, size, o, a, set, cap, n);
     free(text);
     return ok;
+}
+
+/* The sorted distinct shingles of input in, read again: a stream from the
+ * bytes kept at its one reading. */
+static bool input_set(const dd_input *in, const dd_options *o, dd_analyzer *a, uint64_t **set,
+                      size_t *cap, size_t *n)
+{
+    if (in->stream)
+        return in->stream->state == DD_STREAM_KEPT &&
+               text_set(in->stream->text.data, in->stream->text.len, o, a, set, cap, n);
+    struct stat st;
+    return stat(in->path, &st) == 0 &&
+           file_set(in->path, (uint64_t)st.st_size, -1, o, a, set, cap, n);
 }
 
 static void add_match(dd_index_matches *out, dd_index_match m)
@@ -94,10 +116,8 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
             double cont = dd_containment_of(j, na, nb);
             bool estimated = true;
             if (!have_mine) { /* the document's set, read again once */
-                struct stat st;
                 have_mine = true;
-                if (stat(in->path, &st) != 0 ||
-                    !file_set(in->path, (uint64_t)st.st_size, -1, o, a, &mine, &mine_cap, &nmine))
+                if (!input_set(in, o, a, &mine, &mine_cap, &nmine))
                     nmine = 0;
             }
             /* exact sets when the indexed file is there, unchanged */

@@ -61,14 +61,17 @@ static bool seen_before(seen_files *s, const struct stat *st)
     return false;
 }
 
-static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel)
+static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
+                      uint64_t size, bool is_stream)
 {
     dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
     dd_input *d = &in->v[in->n++];
     d->path = dd_strdup(path);
     d->id = dd_strdup(id);
     d->out_rel = dd_strdup(out_rel);
+    d->size = size;
     d->is_stdin = strcmp(path, "-") == 0;
+    d->stream = is_stream ? dd_calloc(1, sizeof *d->stream) : NULL;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -128,9 +131,14 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
         struct stat lst, st;
         if (dd_is_temp_name(names[i])) {
             char *p = dd_printable(path);
-            dd_warn("%s: a temporary file left by an interrupted dedup clean, skipped "
-                    "(remove it)",
-                    p);
+            bool folder = lstat(path, &lst) == 0 && S_ISDIR(lst.st_mode);
+            if (dd_temp_name_is_live(names[i]))
+                dd_warn("%s: a temporary %s of a dedup clean running now, skipped", p,
+                        folder ? "folder" : "file");
+            else
+                dd_warn("%s: a temporary %s left by an interrupted dedup clean, skipped "
+                        "(remove it)",
+                        p, folder ? "folder" : "file");
             free(p);
         } else if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
             char *p = dd_printable(path);
@@ -147,7 +155,7 @@ static int walk(dd_inputs *in, seen_files *seen, const char *dir, const char *re
             }
         } else if (S_ISREG(st.st_mode)) {
             if (!seen_before(seen, &st))
-                add_input(in, path, path, sub);
+                add_input(in, path, path, sub, (uint64_t)st.st_size, false);
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -167,6 +175,43 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Remembers the real path of dir as a named tree (dd_inputs_hold). */
+static void add_tree(dd_inputs *in, const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return; /* nothing can be held in a tree that cannot be resolved */
+    dd_grow(&in->trees, &in->trees_cap, in->ntrees + 1, sizeof *in->trees);
+    in->trees[in->ntrees++] = real;
+}
+
+/* Remembers the directory of the named file path as a named tree. */
+static void add_tree_of_file(dd_inputs *in, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash          ? dd_strdup(".")
+                : slash == path ? dd_strdup("/")
+                                : dd_asprintf("%.*s", (int)(slash - path), path);
+    add_tree(in, dir);
+    free(dir);
+}
+
+bool dd_path_within(const char *a, const char *b)
+{
+    size_t lb = strlen(b);
+    if (!strcmp(b, "/"))
+        return true;
+    return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
+}
+
+bool dd_inputs_hold(const dd_inputs *in, const char *real)
+{
+    for (size_t i = 0; i < in->ntrees; i++)
+        if (dd_path_within(real, in->trees[i]))
+            return true;
+    return false;
+}
+
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
 {
     seen_files seen = {0};
@@ -174,7 +219,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];
         if (!strcmp(path, "-")) {
-            add_input(in, "-", "-", "-");
+            add_input(in, "-", "-", "-", 0, true);
             continue;
         }
         struct stat st;
@@ -186,6 +231,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
         } else if (S_ISDIR(st.st_mode)) {
             dd_grow(&in->dirs, &in->dirs_cap, in->ndirs + 1, sizeof *in->dirs);
             in->dirs[in->ndirs++] = dd_strdup(path);
+            add_tree(in, path);
             problems += walk(in, &seen, path, "", 0);
         } else if (S_ISREG(st.st_mode)) {
             if (seen_before(&seen, &st)) {
@@ -193,11 +239,13 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n)
                 dd_warn("%s: named twice, read once", p);
                 free(p);
             } else {
-                add_input(in, path, path, base_name(path));
+                add_tree_of_file(in, path);
+                add_input(in, path, path, base_name(path), (uint64_t)st.st_size, false);
             }
         } else {
-            /* FIFOs and devices named explicitly are read like stdin. */
-            add_input(in, path, path, base_name(path));
+            /* FIFOs and devices named explicitly are read like stdin:
+             * once. */
+            add_input(in, path, path, base_name(path), 0, true);
         }
     }
     free(seen.slot);
@@ -210,11 +258,17 @@ void dd_inputs_free(dd_inputs *in)
         free(in->v[i].path);
         free(in->v[i].id);
         free(in->v[i].out_rel);
+        if (in->v[i].stream)
+            sh_buf_free(&in->v[i].stream->text);
+        free(in->v[i].stream);
     }
     for (size_t i = 0; i < in->ndirs; i++)
         free(in->dirs[i]);
+    for (size_t i = 0; i < in->ntrees; i++)
+        free(in->trees[i]);
     free(in->v);
     free(in->dirs);
+    free(in->trees);
     memset(in, 0, sizeof *in);
 }
 
@@ -223,20 +277,45 @@ static bool too_long(const dd_input *d, int fd, size_t max)
 {
     if (!d->is_stdin)
         close(fd);
-    char *p = dd_printable(d->id);
-    dd_error("%s: longer than %zu MB (--max-record); not read", p, max >> 20);
+    char *p = dd_printable(d->id), *limit = dd_max_record_text(max);
+    dd_error("%s: longer than %s; not read", p, limit);
+    free(limit);
     free(p);
     return false;
 }
 
-bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
+/* Copies n bytes of data into buf (replacing its contents), NUL-terminated. */
+static void copy_into(sh_buf *buf, const char *data, size_t n)
 {
-    int fd = d->is_stdin ? STDIN_FILENO : open(d->path, O_RDONLY | O_CLOEXEC);
+    buf->len = 0;
+    if (sh_buf_append(buf, data ? data : "", n) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+}
+
+/* Reads document d from its start (dd_input_read without the stream's
+ * copy). A file that the walk found regular is opened without waiting, so
+ * that one replaced by a FIFO since is refused instead of blocking. A
+ * stream stops at its first DD_BINARY_PROBE bytes when they hold a NUL
+ * byte: *binary is then set. */
+static bool read_once(const dd_input *d, size_t max, sh_buf *buf, bool *binary)
+{
+    *binary = false;
+    int fd = d->is_stdin ? STDIN_FILENO
+                         : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
     if (fd < 0)
         goto fail;
     buf->len = 0;
     struct stat st;
     bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (!regular && !d->stream) {
+        close(fd);
+        char *p = dd_printable(d->id);
+        dd_error("%s: no longer a regular file; not read", p);
+        free(p);
+        return false;
+    }
     if (regular && (uint64_t)st.st_size > max)
         return too_long(d, fd, max);
     if (regular && st.st_size > 0 && (size_t)st.st_size + 1 > buf->cap) {
@@ -260,7 +339,13 @@ bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
         }
         if (r == 0)
             break;
+        size_t before = buf->len;
         buf->len += (size_t)r;
+        if (d->stream && before < DD_BINARY_PROBE && buf->len >= DD_BINARY_PROBE &&
+            dd_input_is_binary(buf->data, buf->len)) {
+            *binary = true;
+            break;
+        }
         if (buf->len > max) /* a stream, or a file that grew */
             return too_long(d, fd, max);
     }
@@ -273,6 +358,32 @@ fail:;
     dd_error("%s: %s", p, strerror(errno));
     free(p);
     return false;
+}
+
+bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
+{
+    dd_stream_copy *s = d->stream;
+    bool binary;
+    if (!s)
+        return read_once(d, max, buf, &binary);
+    if (s->state == DD_STREAM_KEPT) {
+        copy_into(buf, s->text.data, s->text.len);
+        return true;
+    }
+    if (s->state != DD_STREAM_UNREAD) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: %s", p,
+                 s->state == DD_STREAM_BINARY
+                     ? "a binary stream, of which only the start was read; cannot be read again"
+                     : "not a regular file, and its one reading failed");
+        free(p);
+        return false;
+    }
+    bool ok = read_once(d, max, buf, &binary);
+    s->state = !ok ? DD_STREAM_FAILED : binary ? DD_STREAM_BINARY : DD_STREAM_KEPT;
+    if (s->state == DD_STREAM_KEPT)
+        copy_into(&s->text, buf->data, buf->len);
+    return ok;
 }
 
 /* The 1-based line that holds byte off. */

@@ -12,11 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A stream (standard input, or a FIFO or a device named on the command
+ * line) can be read only once: opening a FIFO again would wait for a writer
+ * that never comes. Its bytes are kept at the first reading, and every later
+ * reading (exact verification, a report's excerpt, clean) gives them again. */
+typedef struct dd_stream_copy {
+    sh_buf text;
+    enum {
+        DD_STREAM_UNREAD,
+        DD_STREAM_KEPT,
+        DD_STREAM_BINARY, /* a NUL byte in its first DD_BINARY_PROBE bytes: read no further */
+        DD_STREAM_FAILED,
+    } state;
+} dd_stream_copy;
+
 typedef struct dd_input {
     char *path;    /* what to open ("-" for standard input) */
     char *id;      /* the document's id in reports: the path as named */
     char *out_rel; /* where clean writes it, relative to the output folder */
+    uint64_t size; /* bytes when collected (a regular file), else 0: a hint */
     bool is_stdin;
+    dd_stream_copy *stream; /* a stream's bytes (owned); NULL for a regular file */
 } dd_input;
 
 typedef struct dd_inputs {
@@ -24,20 +40,40 @@ typedef struct dd_inputs {
     size_t n, cap;
     char **dirs; /* the directories named on the command line */
     size_t ndirs, dirs_cap;
+    char **trees; /* the real paths of the named trees (see dd_inputs_hold) */
+    size_t ntrees, trees_cap;
 } dd_inputs;
 
 /* Collects the documents under paths[0..n). Problems (a missing path, an
  * unreadable directory) are reported on stderr as "dedup: PATH: why" and
  * counted in the return value; the other documents are still collected. A
- * file reached twice is read once. */
+ * file reached twice (named twice, or through a symbolic link) is read
+ * once. Below a directory, a symbolic link to a file is followed (the file
+ * is read, wherever it is), a link to a directory is not (no loop can be
+ * entered). */
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n);
 void dd_inputs_free(dd_inputs *in);
+
+/* Whether the real path real (no symbolic link in it) lies in one of the
+ * trees the command line named: a directory named, or the directory of a
+ * file named, as their real paths were when the inputs were collected. What
+ * lies elsewhere was reached through a symbolic link, which whoever can
+ * write in a named folder may have planted: clean --in-place does not write
+ * there. */
+bool dd_inputs_hold(const dd_inputs *in, const char *real);
+
+/* Whether the real path a is b or lies inside it. */
+bool dd_path_within(const char *a, const char *b);
 
 /* Reads the whole document into buf (replacing its contents), at most max
  * bytes: a longer document is refused ("longer than --max-record"), a
  * regular file before anything is read, a stream (standard input, a FIFO, a
- * device) once max bytes have come, so that memory stays bounded. On
- * failure prints "dedup: ID: why" and returns false. */
+ * device) once max bytes have come, so that memory stays bounded. A stream
+ * is read once: later calls give the bytes of the first (d->stream). A
+ * stream whose first DD_BINARY_PROBE bytes hold a NUL byte is binary
+ * whatever follows, and is read no further (so /dev/zero is skipped at
+ * once): buf then holds those bytes, and a later call, which would need
+ * the rest, fails. On failure prints "dedup: ID: why" and returns false. */
 bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf);
 
 /* A file is binary when its first DD_BINARY_PROBE bytes hold a NUL byte:

@@ -15,7 +15,8 @@
 json_t *dd_jsonl_parse(const char *line, size_t len, char **why)
 {
     json_error_t err;
-    json_t *v = json_loadb(line, len, JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, &err);
+    json_t *v =
+        json_loadb(line, len, JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!v) {
         *why = dd_asprintf("not JSON: %s at column %d", err.text, err.column);
         return NULL;

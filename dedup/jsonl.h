@@ -18,9 +18,13 @@
 #include <stddef.h>
 
 /* Parses line[0..len) with jansson: one JSON object, spaces (and a CR at the
- * end) around it allowed. Integers too big for jansson are read as reals
- * (the record is written back from its bytes, never from this value);
- * strings must be valid UTF-8 without \u0000. Returns the object (the caller
+ * end) around it allowed. Every integer is read as a real, so that integers
+ * too big for 64 bits are accepted: a value written back (a cleaned text,
+ * an id) is always taken from the line's bytes (dd_jsonl_value_span), never
+ * from the parsed value, which would spell 42 as 42.0 and lose digits;
+ * strings must be valid UTF-8 and may hold \u0000 (valid JSON, common in
+ * crawls: a string's length, never a NUL, says where it ends), except in
+ * keys, which jansson cannot hold. Returns the object (the caller
  * json_decref's it), or NULL with *why set to a new message (the caller
  * frees it), e.g. "not JSON: <jansson's reason> at column 17" or "not a JSON
  * object (an array)". */

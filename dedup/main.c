@@ -50,14 +50,16 @@ int main(int argc, char **argv)
         return DD_EXIT_ERROR;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-        return cmd_help(argc - 1, argv + 1);
+        return dd_stdout_finish(cmd_help(argc - 1, argv + 1));
     if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-        printf("dedup %s\n", SH_VERSION);
-        return DD_EXIT_CLEAN;
+        fputs(dd_version_text, stdout);
+        return dd_stdout_finish(DD_EXIT_CLEAN);
     }
+    /* What a command wrote must have reached standard output: a write
+     * error there is the run's error, whatever the command returned. */
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+            return dd_stdout_finish(commands[i].run(argc - 1, argv + 1));
     dd_error("'%s' is not a command. Try 'dedup --help'.", argv[1]);
     return DD_EXIT_ERROR;
 }

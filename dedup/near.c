@@ -172,21 +172,77 @@ size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash,
     return sh_hashes_unique(*set, n);
 }
 
+/* The signature of a document of words and key: its dd_doc_sig, and its
+ * MinHash values (num_perm of them, to minhash) or SimHash fingerprint (to
+ * *simhash); the distinct shingles go to *scratch (growing it). */
+static void sign(const dd_near_params *p, const sh_minhasher *minhasher, const sh_tokens *words,
+                 sh_key key, const sh_hasher *hash, uint64_t **scratch, size_t *scratch_cap,
+                 dd_doc_sig *doc, uint32_t *minhash, uint64_t *simhash)
+{
+    size_t n = 0;
+    if (p->enabled)
+        n = dd_shingle_set(words, (unsigned)p->ngram, hash, scratch, scratch_cap);
+    doc->key = key;
+    doc->words = words->n > UINT32_MAX ? UINT32_MAX : (uint32_t)words->n;
+    doc->shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    if (!p->enabled)
+        return;
+    if (p->method == DD_METHOD_MINHASH)
+        sh_minhash(minhasher, *scratch, n, minhash);
+    else
+        *simhash = sh_simhash(*scratch, n);
+}
+
 void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, const sh_hasher *hash)
 {
     size_t i = next_slot(s);
-    size_t n = 0;
-    if (s->params.enabled)
-        n = dd_shingle_set(words, (unsigned)s->params.ngram, hash, &s->scratch, &s->scratch_cap);
-    s->docs[i].key = key;
-    s->docs[i].words = words->n > UINT32_MAX ? UINT32_MAX : (uint32_t)words->n;
-    s->docs[i].shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    sign(&s->params, s->minhasher, words, key, hash, &s->scratch, &s->scratch_cap, &s->docs[i],
+         s->minhash ? s->minhash + i * s->params.num_perm : NULL,
+         s->simhash ? &s->simhash[i] : NULL);
+}
+
+bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash)
+{
+    dd_signatures s;
+    if (!dd_signatures_init(&s, p, hash))
+        return false;
+    *g = (dd_signer){.params = *p, .minhasher = s.minhasher};
+    return true;
+}
+
+void dd_signer_free(dd_signer *g)
+{
+    sh_minhasher_free(g->minhasher);
+    free(g->scratch);
+    memset(g, 0, sizeof *g);
+}
+
+void dd_signer_sign(dd_signer *g, const sh_tokens *words, sh_key key, const sh_hasher *hash,
+                    dd_signed *out)
+{
+    if (g->params.method == DD_METHOD_MINHASH)
+        dd_grow(&out->minhash, &out->minhash_cap, g->params.num_perm, sizeof *out->minhash);
+    sign(&g->params, g->minhasher, words, key, hash, &g->scratch, &g->scratch_cap, &out->doc,
+         out->minhash, &out->simhash);
+}
+
+void dd_signed_free(dd_signed *sig)
+{
+    free(sig->minhash);
+    memset(sig, 0, sizeof *sig);
+}
+
+void dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig)
+{
+    size_t i = next_slot(s);
+    s->docs[i] = sig->doc;
     if (!s->params.enabled)
         return;
     if (s->params.method == DD_METHOD_MINHASH)
-        sh_minhash(s->minhasher, s->scratch, n, s->minhash + i * s->params.num_perm);
+        memcpy(s->minhash + i * s->params.num_perm, sig->minhash,
+               s->params.num_perm * sizeof *s->minhash);
     else
-        s->simhash[i] = sh_simhash(s->scratch, n);
+        s->simhash[i] = sig->simhash;
 }
 
 void dd_signatures_add_missing(dd_signatures *s)

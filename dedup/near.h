@@ -151,6 +151,32 @@ size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash,
 /* Adds the next document: its words (all of them, in order) and its key. */
 void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, const sh_hasher *hash);
 
+/* Signing on any thread, storing in rank order: a dd_signer (one per
+ * thread: it owns a MinHash function set and scratch) makes into a
+ * dd_signed exactly what dd_signatures_add would compute for a document,
+ * and dd_signatures_add_signed then adds it as the next document. */
+typedef struct dd_signer {
+    dd_near_params params;
+    sh_minhasher *minhasher;
+    uint64_t *scratch;
+    size_t scratch_cap;
+} dd_signer;
+
+typedef struct dd_signed {
+    dd_doc_sig doc;
+    uint32_t *minhash; /* num_perm values (MinHash) */
+    size_t minhash_cap;
+    uint64_t simhash; /* (SimHash) */
+} dd_signed;
+
+/* The parameters must be those of the dd_signatures the results go to. */
+bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash);
+void dd_signer_free(dd_signer *g);
+void dd_signer_sign(dd_signer *g, const sh_tokens *words, sh_key key, const sh_hasher *hash,
+                    dd_signed *out);
+void dd_signed_free(dd_signed *sig);
+void dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig);
+
 /* Writes the LSH band keys (MinHash: params.bands of them) or SimHash
  * block keys (params.hamming + 1) of document d to keys; returns how many. */
 size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys);

@@ -40,22 +40,30 @@ typedef struct dd_shingle_table shingle_table;
  * freed rather than kept for the next one. */
 #define TABLE_KEEP_SLOTS (1u << 16)
 
+/* The slot of hash, or the empty slot where it goes. Its home is the mixed
+ * key scaled to [0, nslots) by a multiply-shift, so that nslots need not be
+ * a power of two and the table is sized to the document. */
 static slot *table_find(shingle_table *t, uint64_t hash)
 {
-    size_t mask = t->nslots - 1, i = dd_table_home(hash, t->salt, mask);
+    uint64_t mixed = dd_table_home(hash, t->salt, SIZE_MAX);
+    size_t i = (size_t)(((unsigned __int128)mixed * t->nslots) >> 64);
     while (t->v[i].gen == t->gen && t->v[i].hash != hash)
-        i = (i + 1) & mask;
+        if (++i == t->nslots)
+            i = 0;
     return &t->v[i];
 }
 
 /* Empties t for a new document whose units have `shingles` shingles in all
  * (counted per unit): it then holds at most that many, so it stays at most
- * half full and never grows during the document. */
+ * two thirds full and never grows during the document. At 32 bytes a slot,
+ * that is at most 48 bytes a shingle (it was 64 to 128, with power-of-two
+ * sizes at most half full): about 5 bytes per byte of a long document's
+ * text, the largest part of what scanning one costs. */
 static void table_start(shingle_table *t, size_t shingles)
 {
-    size_t want = 1024;
-    while (want < 2 * shingles)
-        want *= 2;
+    size_t want = shingles + shingles / 2 + 1;
+    if (want < 1024)
+        want = 1024;
     if (!t->v || t->gen == UINT32_MAX || want > t->cap) {
         free(t->v);
         t->cap = want;
@@ -124,6 +132,19 @@ void dd_unit_sets_free(dd_unit_sets *s)
     free(s->hashes);
     free(s->start);
     memset(s, 0, sizeof *s);
+}
+
+void dd_unit_sets_take(dd_unit_sets *to, dd_unit_sets *from)
+{
+    dd_unit_sets moved = *from;
+    from->hashes = to->hashes;
+    from->start = to->start;
+    from->hashes_cap = to->hashes_cap;
+    from->start_cap = to->start_cap;
+    to->hashes = moved.hashes;
+    to->start = moved.start;
+    to->hashes_cap = moved.hashes_cap;
+    to->start_cap = moved.start_cap;
 }
 
 void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *sets,
@@ -211,7 +232,6 @@ typedef struct cached_unit {
 
 struct dd_unit_index {
     cached_unit cache[UNIT_CACHE_SLOTS];
-    sh_minhasher *minhasher;
     dd_capped_map bands;      /* band key -> indexed unit */
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
@@ -220,25 +240,43 @@ struct dd_unit_index {
     size_t table_cap, table_mask;
     uint64_t table_salt;      /* dd_table_salt() */
     bool table_zero;
-    uint64_t *keys;           /* band keys of the document's units */
-    size_t keys_cap;
     uint32_t *cands;
     size_t cands_cap;
 };
 
-dd_unit_index *dd_unit_index_new(const sh_hasher *hash)
+dd_unit_index *dd_unit_index_new(void)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
     ix->table_salt = dd_table_salt();
-    ix->minhasher =
+    dd_capped_map_init(&ix->bands);
+    return ix;
+}
+
+sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash)
+{
+    sh_minhasher *m =
         sh_minhasher_new_scheme(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
                                 hash->seed ^ 0x756E697473ULL, DD_NEAR_UNIT_SCHEME, NULL);
-    if (!ix->minhasher) {
+    if (!m) {
         dd_error("out of memory");
         exit(DD_EXIT_ERROR);
     }
-    dd_capped_map_init(&ix->bands);
-    return ix;
+    return m;
+}
+
+void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_sets *sets,
+                       uint64_t **keys, size_t *cap)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS, rows = DD_NEAR_UNIT_ROWS;
+    uint32_t sig[DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS];
+    dd_grow(keys, cap, doc->nunits * bands + 1, sizeof **keys);
+    for (size_t u = 0; u < doc->nunits; u++) {
+        if (doc->units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            continue;
+        sh_minhash(m, sets->hashes + sets->start[u], sets->start[u + 1] - sets->start[u], sig);
+        for (size_t b = 0; b < bands; b++)
+            (*keys)[u * bands + b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof *sig, b);
+    }
 }
 
 void dd_unit_index_free(dd_unit_index *ix)
@@ -247,12 +285,10 @@ void dd_unit_index_free(dd_unit_index *ix)
         return;
     for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
         free(ix->cache[i].set);
-    sh_minhasher_free(ix->minhasher);
     dd_capped_map_free(&ix->bands);
     free(ix->doc);
     free(ix->unit);
     free(ix->table);
-    free(ix->keys);
     free(ix->cands);
     free(ix);
 }
@@ -309,28 +345,24 @@ static size_t table_count(const dd_unit_index *ix, const uint64_t *set, size_t n
 }
 
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
-                               const dd_unit_sets *sets, double threshold, dd_unit_reader read,
-                               void *ctx, dd_near_unit_list *out)
+                               const dd_unit_sets *sets, const uint64_t *band_keys,
+                               double threshold, dd_unit_reader read, void *ctx,
+                               dd_near_unit_list *out)
 {
-    const size_t bands = DD_NEAR_UNIT_BANDS, rows = DD_NEAR_UNIT_ROWS;
-    uint32_t sig[DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS];
+    const size_t bands = DD_NEAR_UNIT_BANDS;
     /* Units whose set is already indexed (an exact copy) are not indexed
      * again, so a paragraph printed everywhere costs one entry. */
     bool *identical = dd_calloc(doc->nunits ? doc->nunits : 1, sizeof *identical);
-    dd_grow(&ix->keys, &ix->keys_cap, doc->nunits * bands + 1, sizeof *ix->keys);
     for (size_t u = 0; u < doc->nunits; u++) {
         const dd_unit *unit = &doc->units[u];
         if (unit->words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
             continue;
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
-        sh_minhash(ix->minhasher, set, n, sig);
-        uint64_t *keys = ix->keys + u * bands;
+        const uint64_t *keys = band_keys + u * bands;
         size_t ncands = 0;
-        for (size_t b = 0; b < bands; b++) {
-            keys[b] = XXH3_64bits_withSeed(sig + b * rows, rows * sizeof *sig, b);
+        for (size_t b = 0; b < bands; b++)
             dd_capped_map_prefetch(&ix->bands, keys[b]);
-        }
         for (size_t b = 0; b < bands; b++) {
             dd_capped_iter it = dd_capped_map_find(&ix->bands, keys[b]);
             for (uint32_t id; dd_capped_next(&it, &id);) {
@@ -380,7 +412,7 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
         for (size_t b = 0; b < bands; b++)
-            dd_capped_map_add(&ix->bands, ix->keys[u * bands + b], (uint32_t)ix->n,
+            dd_capped_map_add(&ix->bands, band_keys[u * bands + b], (uint32_t)ix->n,
                               DD_NEAR_UNIT_MAX_BUCKET);
         ix->n++;
     }

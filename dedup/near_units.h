@@ -50,6 +50,10 @@ typedef struct dd_unit_sets {
 
 void dd_unit_sets_compute(dd_unit_sets *s, const dd_doc *doc, const sh_hasher *hash);
 void dd_unit_sets_free(dd_unit_sets *s);
+/* Moves the sets of from into to (to's arrays go to from, for reuse); each
+ * keeps its lookup table. For a worker that computes sets in its own
+ * scratch and hands them over with its result. */
+void dd_unit_sets_take(dd_unit_sets *to, dd_unit_sets *from);
 
 /* Appends the near-repeats inside document number doc_number to out, by
  * unit; sets are the document's unit sets. */
@@ -86,15 +90,28 @@ typedef bool (*dd_unit_reader)(void *ctx, uint32_t doc, size_t unit, uint64_t **
 
 typedef struct dd_unit_index dd_unit_index;
 
-dd_unit_index *dd_unit_index_new(const sh_hasher *hash);
+dd_unit_index *dd_unit_index_new(void);
 void dd_unit_index_free(dd_unit_index *ix);
+
+/* The units' small MinHash, made with hash's seed: one per thread. Exits
+ * on out-of-memory. */
+sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash);
+
+/* The band keys of every unit of doc (sets: its unit sets) to *keys
+ * (growing it): DD_NEAR_UNIT_BANDS per unit, unit u's at u *
+ * DD_NEAR_UNIT_BANDS; units under DD_NEAR_UNIT_ACROSS_MIN_WORDS words get
+ * none. Pure: runs on any thread, with that thread's minhasher. */
+void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_sets *sets,
+                       uint64_t **keys, size_t *cap);
 
 /* Appends to out the near-repeats of the units of document number
  * doc_number among the units of the documents added before it, then adds
- * its units to the index. */
+ * its units to the index; band_keys are its units' (dd_unit_band_keys).
+ * Order-dependent: documents are added in rank order, by one thread. */
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
-                               const dd_unit_sets *sets, double threshold, dd_unit_reader read,
-                               void *ctx, dd_near_unit_list *out);
+                               const dd_unit_sets *sets, const uint64_t *band_keys,
+                               double threshold, dd_unit_reader read, void *ctx,
+                               dd_near_unit_list *out);
 
 /* The distinct 3-shingles of words [first, first + count) of t, in *set
  * (growing it). Returns how many. */

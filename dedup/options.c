@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+const char dd_version_text[] = "dedup " SH_VERSION "\n"
+                               "License: MIT\n";
+
 const char dd_usage_text[] =
     "Usage: dedup COMMAND [OPTION]... PATH...\n"
     "\n"
@@ -35,7 +38,7 @@ const char dd_usage_text[] =
     "describes them all.\n"
     "\n"
     "  -h, --help                show this help and exit\n"
-    "  -V, --version             show the version and exit\n"
+    "  -V, --version             show the version and the license and exit\n"
     "\n"
     "Exit status: 0 nothing found (clean, filter: success), 1 duplicates found\n"
     "(scan, check; clean --dry-run: something would change), 2 usage or input\n"
@@ -99,8 +102,8 @@ OPTION(opt_key_file, "key-file", 0, required_argument, OPT_KEY_FILE, "--key-file
        "derive every hash from the secret key in FILE (dedup keygen; default $DEDUP_KEY_FILE), "
        "so that texts cannot be crafted to collide without it");
 OPTION(opt_max_record, "max-record", 0, required_argument, OPT_MAX_RECORD, "--max-record MB",
-       "longest document (a file, or a record of filter) accepted (default 256); memory stays "
-       "within about 10 times it");
+       "longest document (a file, or a record of filter) accepted (default 256); analysing one "
+       "takes up to about 11 times its size in memory (filter: 18)");
 OPTION(opt_min_words, "min-words", 'w', required_argument, 'w', "-w, --min-words N",
        "report a run of repeated units only when it holds at least N normalised words "
        "(default 4)");
@@ -193,15 +196,25 @@ OPTION(opt_index, "index", 0, required_argument, OPT_INDEX, "--index DIR.ddx",
        "paragraphs found in them");
 OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DIR.ddx",
        "the index to create (a folder that must not exist)");
+OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
+       "no progress line and no summary on standard error (errors and warnings are still "
+       "written)");
+OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
+       "analyse documents on N threads (default: one per online CPU; 1: no thread is started); "
+       "the output is the same for every N");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
-OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version", "show the version and exit");
+OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
+       "show the version and the license (MIT) and exit");
 
 #define GROUP(var, text, ...)                                                                      \
     static const dd_option_spec *const var##_options[] = {__VA_ARGS__, NULL};                      \
     const dd_option_group var = {text, var##_options}
 
-GROUP(dd_group_common, "Reading and hashing", &opt_unit, &opt_max_record, &opt_key_file);
+GROUP(dd_group_common, "Reading", &opt_unit, &opt_max_record);
+GROUP(dd_group_key, "Keyed hashing", &opt_key_file);
+GROUP(dd_group_progress, "Progress", &opt_quiet);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
+GROUP(dd_group_threads, "Threads", &opt_threads);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
       &opt_containment, &opt_size_ratio, &opt_recall, &opt_bands, &opt_rows);
@@ -218,9 +231,10 @@ GROUP(dd_group_index_build, "Index build", &opt_index_output);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
-    &dd_group_common, &dd_group_files,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,   &dd_group_index,  &dd_group_help,       &dd_group_scan,
-    &dd_group_clean,  &dd_group_filter, &dd_group_check,      &dd_group_index_build,
+    &dd_group_common,      &dd_group_key,      &dd_group_files,   &dd_group_paragraphs,
+    &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
+    &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
+    &dd_group_index_build, &dd_group_progress, &dd_group_threads,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -540,8 +554,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case 'b':
             if (!dd_parse_uint(optarg, 2, UINT32_MAX, &o->boilerplate_df))
-                return usage_error(cmd, "--boilerplate-df: '%s' is not a number of at least 2",
-                                   optarg);
+                return usage_error(
+                    cmd, "--boilerplate-df: '%s' is not a number from 2 to 4294967295", optarg);
             break;
         case 'f':
             if (!strcmp(optarg, "text"))
@@ -556,11 +570,18 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case 'o':
             o->output = optarg;
             break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'j':
+            if (!dd_parse_uint(optarg, 1, 1024, &o->threads))
+                return usage_error(cmd, "--threads: '%s' is not a number from 1 to 1024", optarg);
+            break;
         case 'h':
             dd_command_help(stdout, spec);
             return DD_EXIT_CLEAN;
         case 'V':
-            printf("dedup %s\n", SH_VERSION);
+            fputs(dd_version_text, stdout);
             return DD_EXIT_CLEAN;
         case ':':
             return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);

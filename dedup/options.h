@@ -40,6 +40,8 @@ typedef struct dd_options {
     const char *output; /* clean: -o DIR */
     bool in_place;      /* clean: --in-place */
     bool dry_run;       /* clean: --dry-run */
+    bool quiet;         /* -q: no progress line and no summary on stderr */
+    unsigned long threads; /* -j: threads that analyse documents (0: one per CPU) */
     /* filter: */
     dd_input_format input_format;
     const char *field;    /* dotted path of the text (default "text") */
@@ -64,6 +66,9 @@ typedef struct dd_options {
 /* The text of dedup --help: the commands, not their options. */
 extern const char dd_usage_text[];
 
+/* The text of dedup --version: the version, then the license (LICENSE). */
+extern const char dd_version_text[];
+
 /* A group of options, as --help and the man page's OPTIONS section show it:
  * a title and the options, each known to dd_options_parse. */
 typedef struct dd_option_spec dd_option_spec;
@@ -73,8 +78,11 @@ typedef struct dd_option_group {
 } dd_option_group;
 
 /* The groups that commands share. */
-extern const dd_option_group dd_group_common;     /* reading and hashing: every reader */
+extern const dd_option_group dd_group_common;     /* reading: every reader */
+extern const dd_option_group dd_group_key;        /* --key-file: every user of hashes */
+extern const dd_option_group dd_group_progress;   /* -q: the commands that show progress */
 extern const dd_option_group dd_group_files;      /* --on-error: the commands that read files */
+extern const dd_option_group dd_group_threads;    /* -j: the commands that analyse on threads */
 extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
 extern const dd_option_group dd_group_signatures; /* what an index records too */
 extern const dd_option_group dd_group_near;       /* near-duplicate decisions */

@@ -97,7 +97,8 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
     return n > 0;
 }
 
-/* The start of a text on one line: at most 60 characters, newlines as spaces. */
+/* The start of a text on one line: at most 60 characters, newlines and
+ * tabs as spaces, other controls escaped (dd_printable). */
 static char *excerpt(const char *text)
 {
     size_t len = strlen(text), chars = 0, i = 0;
@@ -107,11 +108,18 @@ static char *excerpt(const char *text)
             i++;
         chars++;
     }
-    char *s = dd_malloc(i + 4);
+    char *s = dd_malloc(i + 1);
     for (size_t k = 0; k < i; k++)
         s[k] = (text[k] == '\n' || text[k] == '\r' || text[k] == '\t') ? ' ' : text[k];
-    strcpy(s + i, i < len ? "…" : "");
-    return s;
+    s[i] = '\0';
+    char *shown = dd_printable(s);
+    free(s);
+    if (i < len) {
+        char *cut = dd_asprintf("%s…", shown);
+        free(shown);
+        shown = cut;
+    }
+    return shown;
 }
 
 static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
@@ -201,3 +209,59 @@ bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inp
                                        : write_boilerplate_text(out, in, &f->boilerplate[i]);
     return ok && fflush(out) == 0 && !ferror(out);
 }
+
+bool dd_report_header(FILE *out, const dd_options *o)
+{
+    sh_status st;
+    sh_normalizer *norm = sh_normalizer_new(NULL, &st);
+    if (!norm) {
+        dd_error("cannot start the normaliser: %s", sh_status_str(st));
+        return false;
+    }
+    const dd_near_params *n = &o->near;
+    json_t *set = json_object();
+    json_object_set_new(set, "unit", json_string(o->unit == DD_UNIT_BLOCK ? "block" : "line"));
+    json_object_set_new(set, "min_words", json_integer((json_int_t)o->min_words));
+    json_object_set_new(set, "boilerplate_df", json_integer((json_int_t)o->boilerplate_df));
+    json_object_set_new(set, "para_threshold", json_real(o->para_threshold));
+    json_object_set_new(set, "near", json_boolean(n->enabled)); /* false: --no-near */
+    json_object_set_new(set, "method",
+                        json_string(n->method == DD_METHOD_SIMHASH ? "simhash" : "minhash"));
+    json_object_set_new(set, "threshold", json_real(n->threshold));
+    json_object_set_new(set, "containment", json_real(n->containment));
+    json_object_set_new(set, "min_shingles", json_integer((json_int_t)n->min_shingles));
+    json_object_set_new(set, "size_ratio", json_real(n->size_ratio));
+    json_object_set_new(set, "recall", json_real(n->recall));
+    json_object_set_new(set, "ngram", json_integer((json_int_t)n->ngram));
+    json_object_set_new(set, "num_perm", json_integer((json_int_t)n->num_perm));
+    json_object_set_new(set, "bands", json_integer((json_int_t)n->bands));
+    json_object_set_new(set, "rows", json_integer((json_int_t)n->rows));
+    json_object_set_new(set, "hamming", json_integer((json_int_t)n->hamming));
+    json_object_set_new(set, "keep", json_string(n->keep == DD_KEEP_LONGEST ? "longest" : "first"));
+    json_object_set_new(set, "verify", json_string(n->verify_exact ? "exact" : "estimate"));
+    json_object_set_new(set, "max_record", json_integer((json_int_t)o->max_record_mb));
+    /* A key is named by its fingerprint, never written out. */
+    json_object_set_new(set, "key",
+                        o->key_fingerprint[0] ? json_string(o->key_fingerprint) : json_null());
+    json_object_set_new(set, "index", o->index ? dd_json_id(o->index) : json_null());
+    json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "header", "version", SH_VERSION,
+                            "normalizer", sh_normalizer_profile(norm), "signatures",
+                            sh_minhash_scheme_name(DD_MINHASH_SCHEME), "settings", set);
+    sh_normalizer_free(norm);
+    return obj && write_json(out, obj);
+}
+
+bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
+                       size_t index_records)
+{
+    json_t *obj = json_pack(
+        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "type", "summary", "documents",
+        (json_int_t)k->documents, "bytes", (json_int_t)k->bytes, "errors", (json_int_t)k->errors,
+        "clusters", (json_int_t)k->clusters, "copies", (json_int_t)k->copies, "repeats",
+        (json_int_t)f->nrepeats, "boilerplate", (json_int_t)f->nboilerplate, "index",
+        (json_int_t)index_records, "paragraphs_removed", (json_int_t)k->paragraphs_removed,
+        "bytes_removed", (json_int_t)(k->copy_bytes + k->paragraph_bytes));
+    return obj && write_json(out, obj) && fflush(out) == 0 && !ferror(out);
+}
+
+const char *dd_plural(uint64_t n, const char *one, const char *many) { return n == 1 ? one : many; }

@@ -1,17 +1,20 @@
 /*
  * safe_write.c - see safe_write.h.
  */
+#define _GNU_SOURCE /* syncfs */
 #include "safe_write.h"
 
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,12 +24,24 @@
 static char temp_path[PATH_MAX];
 static volatile sig_atomic_t have_temp;
 
+/* While a dd_out_dir is open, a signal is only noted in stop_signal: its
+ * files are removed by ordinary code (dd_out_dir_discard), since walking a
+ * folder is not async-signal-safe. */
+static volatile sig_atomic_t out_dir_open;
+static volatile sig_atomic_t stop_signal;
+
 static void on_signal(int sig)
 {
+    if (out_dir_open) {
+        stop_signal = sig;
+        return;
+    }
     if (have_temp)
         unlink(temp_path); /* async-signal-safe */
     _exit(128 + sig);
 }
+
+int dd_safe_write_stop_signal(void) { return stop_signal; }
 
 void dd_safe_write_signals(void)
 {
@@ -43,6 +58,123 @@ void dd_safe_write_signals(void)
 bool dd_is_temp_name(const char *name)
 {
     return !strncmp(name, DD_TEMP_PREFIX, strlen(DD_TEMP_PREFIX));
+}
+
+bool dd_temp_name_is_live(const char *name)
+{
+    if (!dd_is_temp_name(name))
+        return false;
+    char *end;
+    errno = 0;
+    long pid = strtol(name + strlen(DD_TEMP_PREFIX), &end, 10);
+    if (errno || end == name + strlen(DD_TEMP_PREFIX) || *end != '.' || pid <= 0)
+        return false;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* ------------------------------------------------------------ tree locks */
+
+typedef struct tree_lock {
+    dev_t dev;
+    ino_t ino;
+    char *dir;
+    int how; /* LOCK_EX or LOCK_SH */
+} tree_lock;
+
+static int compare_tree_locks(const void *a, const void *b)
+{
+    const tree_lock *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* Adds dir (a real path) with how, and every folder above it shared. */
+static void add_tree_locks(tree_lock **v, size_t *n, size_t *cap, const char *dir, int how)
+{
+    char *d = dd_strdup(dir);
+    for (;;) {
+        struct stat st;
+        if (stat(d, &st) == 0) {
+            dd_grow(v, cap, *n + 1, sizeof **v);
+            (*v)[(*n)++] = (tree_lock){st.st_dev, st.st_ino, dd_strdup(d), how};
+        }
+        how = LOCK_SH;
+        char *slash = strrchr(d, '/');
+        if (!slash || slash == d) {
+            if (strcmp(d, "/")) { /* the root last */
+                strcpy(d, "/");
+                continue;
+            }
+            break;
+        }
+        *slash = '\0';
+    }
+    free(d);
+}
+
+bool dd_tree_locks_take(dd_tree_locks *l, char *const *paths, size_t npaths)
+{
+    memset(l, 0, sizeof *l);
+    tree_lock *v = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < npaths; i++) {
+        char *real = realpath(paths[i], NULL);
+        if (!real)
+            continue; /* the walk reports it */
+        struct stat st;
+        if (stat(real, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            char *slash = strrchr(real, '/');
+            if (slash == real)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+        }
+        add_tree_locks(&v, &n, &cap, real, LOCK_EX);
+        free(real);
+    }
+    /* One lock per folder, the stronger of what is asked: two open files of
+     * one folder would lock against each other. */
+    if (n > 1)
+        qsort(v, n, sizeof *v, compare_tree_locks);
+    bool ok = true;
+    l->fds = dd_malloc((n ? n : 1) * sizeof *l->fds);
+    for (size_t i = 0; i < n && ok;) {
+        size_t j = i;
+        int how = LOCK_SH;
+        while (j < n && v[j].dev == v[i].dev && v[j].ino == v[i].ino)
+            how = v[j++].how == LOCK_EX ? LOCK_EX : how;
+        int fd = open(v[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, how | LOCK_NB) != 0) {
+            char *p = dd_printable(v[i].dir);
+            if (errno == EWOULDBLOCK)
+                dd_error("%s: another dedup clean --in-place is rewriting this folder, or one "
+                         "inside or around it; try again when it has finished",
+                         p);
+            else
+                dd_error("%s: cannot lock: %s", p, strerror(errno));
+            free(p);
+            close(fd);
+            ok = false;
+        } else if (fd >= 0) {
+            l->fds[l->n++] = fd;
+        }
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].dir);
+    free(v);
+    if (!ok)
+        dd_tree_locks_release(l);
+    return ok;
+}
+
+void dd_tree_locks_release(dd_tree_locks *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        close(l->fds[i]);
+    free(l->fds);
+    memset(l, 0, sizeof *l);
 }
 
 /* Writes all of data to fd; false with errno set on failure. */
@@ -76,6 +208,19 @@ static void split_path(const char *path, char **dir, const char **base)
     }
 }
 
+/* Writes into out[0..size) the name of a new temporary file or folder in
+ * dir for base: DD_TEMP_PREFIX PID.N. and as much of base as fits in
+ * NAME_MAX (255). False when the path is too long. */
+static bool temp_name(char *out, size_t size, const char *dir, const char *base)
+{
+    static unsigned long counter;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, DD_TEMP_PREFIX "%ld.%lu.", (long)getpid(), counter++);
+    int room = 255 - (int)strlen(prefix);
+    int n = snprintf(out, size, "%s/%s%.*s", dir, prefix, room, base);
+    return n >= 0 && (size_t)n < size;
+}
+
 /* Reports why path could not be written. */
 static bool write_error(const char *path, const char *what, int err)
 {
@@ -88,16 +233,10 @@ static bool write_error(const char *path, const char *what, int err)
 bool dd_safe_write(const char *path, const char *data, size_t len, const struct stat *like,
                    bool keep_times)
 {
-    static unsigned long counter;
     char *dir;
     const char *base;
     split_path(path, &dir, &base);
-    /* The name keeps as much of base as fits in NAME_MAX (255). */
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, DD_TEMP_PREFIX "%ld.%lu.", (long)getpid(), counter++);
-    int room = 255 - (int)strlen(prefix);
-    int n = snprintf(temp_path, sizeof temp_path, "%s/%s%.*s", dir, prefix, room, base);
-    if (n < 0 || (size_t)n >= sizeof temp_path) {
+    if (!temp_name(temp_path, sizeof temp_path, dir, base)) {
         free(dir);
         return write_error(path, "path too long", ENAMETOOLONG);
     }
@@ -158,4 +297,248 @@ bool dd_safe_write(const char *path, const char *data, size_t len, const struct 
     }
     free(dir);
     return true;
+}
+
+/* ------------------------------------------------------- output folders */
+
+/* A file written into an existing output folder: its temporary name beside
+ * its destination, until the commit renames it (then NULL). */
+typedef struct pending_file {
+    char *temp;
+    char *dest;
+} pending_file;
+
+struct dd_out_dir {
+    char *dir;       /* as named */
+    char *temp_dir;  /* dir did not exist: the folder written into, beside it */
+    char *parent;    /* ... and dir's parent, where the rename is synced */
+    pending_file *pending; /* dir existed: the files written, in order */
+    size_t npending, pending_cap;
+    char **made;     /* dir existed: the folders made in it, in order */
+    size_t nmade, made_cap;
+};
+
+/* Reports an error of the output folder's file path (what the user named:
+ * dir/rel, never a temporary name). */
+static bool out_error(const char *path, const char *what, int err)
+{
+    char *p = dd_printable(path);
+    dd_error("%s: %s%s%s", p, what, *what ? ": " : "", strerror(err));
+    free(p);
+    return false;
+}
+
+/* Makes the folders of path that follow its first skip bytes (a folder that
+ * exists), as mkdir -p; those it made are added to o->made when o is not
+ * NULL. */
+static bool make_folders(dd_out_dir *o, const char *path, size_t skip, const char *shown)
+{
+    char *p = dd_strdup(path);
+    bool ok = true;
+    for (char *s = strchr(p + skip + 1, '/'); s && ok; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdir(p, 0777) != 0) {
+            if (errno != EEXIST)
+                ok = out_error(shown, "cannot make its folder", errno);
+        } else if (o) {
+            dd_grow(&o->made, &o->made_cap, o->nmade + 1, sizeof *o->made);
+            o->made[o->nmade++] = dd_strdup(p);
+        }
+        *s = '/';
+    }
+    free(p);
+    return ok;
+}
+
+/* Creates path (which must not exist) with data[0..len) and permission
+ * bits mode (created with them, so never wider, then given them exactly,
+ * whatever the umask), without a sync; on failure removes it and reports it
+ * as shown. */
+static bool write_new_file(const char *path, const char *data, size_t len, mode_t mode,
+                           const char *shown)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return out_error(shown, "cannot create", errno);
+    if (fchmod(fd, mode) != 0) {
+        int err = errno;
+        close(fd);
+        unlink(path);
+        return out_error(shown, "cannot set the permissions", err);
+    }
+    bool ok = write_all(fd, data, len);
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) {
+        unlink(path);
+        return out_error(shown, "cannot write", saved);
+    }
+    return true;
+}
+
+/* syncfs() of the file system that holds folder (all of it: one call for
+ * every file written there), or fsync() of the folder itself when
+ * whole_fs is false. Returns 0 or errno. */
+static int sync_folder(const char *folder, bool whole_fs)
+{
+    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int err = (whole_fs ? syncfs(fd) : fsync(fd)) == 0 ? 0 : errno;
+    close(fd);
+    return err;
+}
+
+dd_out_dir *dd_out_dir_open(const char *dir)
+{
+    dd_out_dir *o = dd_calloc(1, sizeof *o);
+    o->dir = dd_strdup(dir);
+    size_t len = strlen(o->dir);
+    while (len > 1 && o->dir[len - 1] == '/') /* "out/" names out */
+        o->dir[--len] = '\0';
+    struct stat st;
+    int err;
+    if (stat(o->dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            out_dir_open = 1;
+            return o;
+        }
+        err = ENOTDIR;
+    } else if (errno != ENOENT) {
+        err = errno;
+    } else {
+        const char *base;
+        split_path(o->dir, &o->parent, &base);
+        char path[PATH_MAX];
+        if (!temp_name(path, sizeof path, o->parent, base)) {
+            err = ENAMETOOLONG;
+        } else if (mkdir(path, 0777) == 0) {
+            o->temp_dir = dd_strdup(path);
+            out_dir_open = 1;
+            return o;
+        } else {
+            err = errno; /* as mkdir DIR would say: no parent, no permission */
+        }
+    }
+    out_error(o->dir, "", err);
+    free(o->parent);
+    free(o->dir);
+    free(o);
+    return NULL;
+}
+
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode)
+{
+    if (stop_signal)
+        return false;
+    char *dest = dd_asprintf("%s/%s", o->dir, rel);
+    bool ok;
+    if (o->temp_dir) {
+        char *path = dd_asprintf("%s/%s", o->temp_dir, rel);
+        ok = make_folders(NULL, path, strlen(o->temp_dir), dest) &&
+             write_new_file(path, data, len, mode, dest);
+        free(path);
+        free(dest);
+        return ok;
+    }
+    /* Into an existing folder: beside the destination, under a temporary
+     * name. A folder in the way is an error now, not in the renames. */
+    struct stat st;
+    char *folder;
+    const char *base;
+    split_path(dest, &folder, &base);
+    char temp[PATH_MAX];
+    ok = make_folders(o, dest, strlen(o->dir), dest);
+    if (ok && lstat(dest, &st) == 0 && S_ISDIR(st.st_mode))
+        ok = out_error(dest, "cannot replace it", EISDIR);
+    if (ok && !temp_name(temp, sizeof temp, folder, base))
+        ok = out_error(dest, "", ENAMETOOLONG);
+    if (ok)
+        ok = write_new_file(temp, data, len, mode, dest);
+    free(folder);
+    if (!ok) {
+        free(dest);
+        return false;
+    }
+    dd_grow(&o->pending, &o->pending_cap, o->npending + 1, sizeof *o->pending);
+    o->pending[o->npending++] = (pending_file){dd_strdup(temp), dest};
+    return true;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void dd_out_dir_discard(dd_out_dir *o)
+{
+    if (o->temp_dir)
+        nftw(o->temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bool renamed = false; /* the commit put files in place: keep their folders */
+    for (size_t i = 0; i < o->npending; i++) {
+        if (o->pending[i].temp)
+            unlink(o->pending[i].temp);
+        else
+            renamed = true;
+        free(o->pending[i].temp);
+        free(o->pending[i].dest);
+    }
+    for (size_t i = o->nmade; i-- > 0;) {
+        if (!renamed)
+            rmdir(o->made[i]); /* made by this run, empty again */
+        free(o->made[i]);
+    }
+    free(o->made);
+    free(o->pending);
+    free(o->temp_dir);
+    free(o->parent);
+    free(o->dir);
+    free(o);
+    out_dir_open = 0;
+}
+
+bool dd_out_dir_commit(dd_out_dir *o)
+{
+    /* One sync for the data and names of every file written, before any of
+     * them takes its final name. */
+    int err = sync_folder(o->temp_dir ? o->temp_dir : o->dir, true);
+    if (err || stop_signal) {
+        if (err)
+            out_error(o->dir, "cannot sync the files written; nothing of them put in place", err);
+        dd_out_dir_discard(o);
+        return false;
+    }
+    bool ok = true;
+    if (o->temp_dir) {
+        if (rename(o->temp_dir, o->dir) != 0) {
+            ok = out_error(o->dir, "cannot rename the temporary folder to it; not written", errno);
+        } else {
+            free(o->temp_dir);
+            o->temp_dir = NULL;
+            if ((err = sync_folder(o->parent, false)) != 0)
+                ok = out_error(o->dir, "written, but cannot sync the folder that holds it", err);
+        }
+    } else {
+        for (size_t i = 0; i < o->npending; i++) {
+            pending_file *f = &o->pending[i];
+            if (rename(f->temp, f->dest) != 0) {
+                ok = out_error(f->dest, "cannot rename the temporary file over it; left as it was",
+                               errno);
+                continue;
+            }
+            free(f->temp);
+            f->temp = NULL;
+        }
+        if (o->npending && (err = sync_folder(o->dir, true)) != 0)
+            ok = out_error(o->dir, "written, but cannot sync the renames", err);
+    }
+    dd_out_dir_discard(o); /* what is left under temporary names, if anything */
+    return ok;
 }

@@ -1,15 +1,29 @@
 /*
- * safe_write.h - replacing a file so that it holds, at every moment, either
- * its old content or its new one: never a mix, never nothing, whatever
- * happens (a signal, SIGKILL, a full disk, a write error).
+ * safe_write.h - writing files so that nothing half-written is ever taken
+ * for done, whatever happens (a signal, SIGKILL, a crash, a full disk, a
+ * write error). Two ways:
  *
- * The new content goes to a temporary file in the same folder (so that the
- * rename stays inside one file system), named DD_TEMP_PREFIX PID.N.NAME. It
- * is synced to disk, then renamed over the file (atomic on POSIX file
+ * dd_safe_write replaces one file so that it holds, at every moment, either
+ * its old content or its new one: never a mix, never nothing. The new
+ * content goes to a temporary file in the same folder (so that the rename
+ * stays inside one file system), named DD_TEMP_PREFIX PID.N.NAME. It is
+ * synced to disk, then renamed over the file (atomic on POSIX file
  * systems), then the folder is synced so that the rename itself survives a
- * crash. After SIGKILL or a power cut the temporary file may be left behind;
- * the file itself is old or new. The directory reader skips such leftovers
- * (input.c) with a warning naming them.
+ * crash. Two syncs a file: right for a few files (clean --in-place, a
+ * baseline), slow for thousands.
+ *
+ * dd_out_dir writes a whole output folder (clean -o DIR) with two syncs in
+ * all: every file is written under a temporary name without a sync, then
+ * one syncfs() makes all of them durable, then they are renamed into place
+ * and the renames synced once. A DIR that does not exist yet is written as
+ * a temporary folder beside it, renamed to DIR at the end: DIR appears
+ * complete, or not at all. Into a DIR that exists, each file goes to a
+ * temporary file beside its destination, renamed over it at the end; the
+ * other files of DIR are not touched.
+ *
+ * After SIGKILL or a power cut a temporary file or folder may be left
+ * behind; the files themselves are old or new. The directory reader skips
+ * such leftovers (input.c) with a warning naming them.
  */
 #ifndef DD_SAFE_WRITE_H
 #define DD_SAFE_WRITE_H
@@ -21,11 +35,17 @@
 #define DD_TEMP_PREFIX ".dedup-tmp."
 
 /* Installs handlers for SIGINT, SIGTERM and SIGHUP that remove the
- * temporary file being written, if any, and exit with status 128 + the
- * signal's number (130 for SIGINT, 143 for SIGTERM). Ignores SIGXFSZ, so
- * that a file size limit (ulimit -f) is a write error (EFBIG) reported like
- * a full disk, not a kill. Call once, before writing. */
+ * temporary file being written by dd_safe_write, if any, and exit with
+ * status 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). While
+ * a dd_out_dir is open they only note the signal instead: its next write or
+ * its commit fails, and dd_safe_write_stop_signal says which signal came.
+ * Ignores SIGXFSZ, so that a file size limit (ulimit -f) is a write error
+ * (EFBIG) reported like a full disk, not a kill. Call once, before
+ * writing. */
 void dd_safe_write_signals(void);
+
+/* The signal that stopped the writing of a dd_out_dir, or 0. */
+int dd_safe_write_stop_signal(void);
 
 /* Replaces path's content with data[0..len) through a temporary file as
  * above. When like is not NULL (path exists and like is its stat), the new
@@ -37,7 +57,61 @@ void dd_safe_write_signals(void);
 bool dd_safe_write(const char *path, const char *data, size_t len, const struct stat *like,
                    bool keep_times);
 
-/* Whether name (a file name, no folder) is a leftover temporary file. */
+/* Whether name (a file name, no folder) is a leftover temporary file or
+ * folder. */
 bool dd_is_temp_name(const char *name);
+
+/* An output folder being written (see the top of this file). */
+typedef struct dd_out_dir dd_out_dir;
+
+/* Starts writing the folder dir: when it does not exist, into a new
+ * temporary folder beside it (its parent must exist); when it is a folder,
+ * into it. NULL, with the reason printed, when dir is something else or the
+ * temporary folder cannot be made. */
+dd_out_dir *dd_out_dir_open(const char *dir);
+
+/* Writes data[0..len) as rel (a relative path; the folders on the way are
+ * made as needed) under a temporary name, without a sync, with the
+ * permission bits mode (exactly, whatever the umask). False, with the
+ * reason printed naming dir/rel, on an error; false without a message once
+ * a signal came (dd_safe_write_stop_signal). Nothing is in place before
+ * dd_out_dir_commit. */
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode);
+
+/* Puts everything written in place: one syncfs() for all the files, then
+ * the renames (of the temporary folder to dir, or of each temporary file
+ * over its destination), then one sync of the renames. On an error (or
+ * after a signal), before any rename, removes what was written and
+ * returns false, dir as it was; an error in the renames into an existing
+ * dir leaves each file old or new. Frees o. */
+bool dd_out_dir_commit(dd_out_dir *o);
+
+/* Removes everything written under temporary names, leaving dir as it
+ * was, and frees o. */
+void dd_out_dir_discard(dd_out_dir *o);
+
+/* Whether the process that named the temporary file or folder name is
+ * running now (its PID is part of the name), so that it is being written
+ * rather than left over. */
+bool dd_temp_name_is_live(const char *name);
+
+/* The locks that keep two runs of clean --in-place from rewriting one tree
+ * at once. Each named folder (for a named file: its folder) is locked
+ * exclusively and every folder above it shared (flock(2), without
+ * waiting), so a second run on the same folder, on one inside it or on one
+ * around it, is refused, while runs on folders side by side go on. The
+ * locks last until dd_tree_locks_release or the process's end (a kill -9
+ * frees them). */
+typedef struct dd_tree_locks {
+    int *fds;
+    size_t n;
+} dd_tree_locks;
+
+/* Takes the locks for paths. False, after "dedup: PATH: another dedup clean
+ * --in-place ..." on stderr, when one is held elsewhere; l then holds
+ * nothing. A folder that cannot be opened is not locked (the walk reports
+ * what it cannot read). */
+bool dd_tree_locks_take(dd_tree_locks *l, char *const *paths, size_t npaths);
+void dd_tree_locks_release(dd_tree_locks *l);
 
 #endif

@@ -5,6 +5,7 @@
 #include "corpus.h"
 #include "index_match.h"
 #include "index_settings.h"
+#include "progress.h"
 #include "report.h"
 #include "util.h"
 
@@ -87,14 +88,21 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
         return false;
     }
     dd_analyzer a;
-    bool ok = dd_analyzer_init(&a, o->unit, &o->hash);
+    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
+        dd_ddx_close(x);
+        return false;
+    }
+    bool ok = true;
     for (size_t i = 0; ok && i < c->inputs.n; i++)
         if (!c->failed[i] && !c->clusters.dropped[i])
             ok = report_index_matches(x, c, i, o, &a, found);
-    if (ok)
-        dd_analyzer_free(&a);
+    dd_analyzer_free(&a); /* on an index error too (LeakSanitizer saw it kept) */
     dd_ddx_close(x);
-    return ok && fflush(stdout) == 0;
+    if (ok && fflush(stdout) != 0) {
+        dd_stdout_failed(errno);
+        ok = false;
+    }
+    return ok;
 }
 
 static const char scan_usage[] =
@@ -105,14 +113,35 @@ static const char scan_usage[] =
     "recursively, in sorted order) or - for standard input.\n";
 
 static const dd_option_group *const scan_groups[] = {
-    &dd_group_scan,       &dd_group_index,  &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near,       &dd_group_common, &dd_group_files, &dd_group_help,       NULL,
+    &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_files, &dd_group_help, NULL,
 };
 
 static const dd_command_spec scan_command = {
     "scan", scan_usage, scan_groups,
     "0 nothing found, 1 duplicates found, 2 usage or input error.",
 };
+
+/* The line that ends a scan on stderr (see dd_corpus_counts). */
+static void print_summary(const dd_options *o, const dd_corpus_counts *k, const dd_findings *f,
+                          size_t index_found)
+{
+    fprintf(stderr, "dedup scan: %zu %s, %zu %s, %zu %s, %zu %s, %zu boilerplate", k->documents,
+            dd_plural(k->documents, "document", "documents"), k->clusters,
+            dd_plural(k->clusters, "cluster", "clusters"), k->copies,
+            dd_plural(k->copies, "copy", "copies"), f->nrepeats,
+            dd_plural(f->nrepeats, "repeat", "repeats"), f->nboilerplate);
+    if (o->index)
+        fprintf(stderr, ", %zu %s in the index", index_found,
+                dd_plural(index_found, "finding", "findings"));
+    fprintf(stderr, "; clean -o would remove %zu %s and %llu of %llu bytes", k->paragraphs_removed,
+            dd_plural(k->paragraphs_removed, "paragraph", "paragraphs"),
+            (unsigned long long)(k->copy_bytes + k->paragraph_bytes), (unsigned long long)k->bytes);
+    if (k->errors)
+        fprintf(stderr, "; %zu %s", k->errors, dd_plural(k->errors, "error", "errors"));
+    fputc('\n', stderr);
+}
 
 int cmd_scan(int argc, char **argv)
 {
@@ -136,14 +165,23 @@ int cmd_scan(int argc, char **argv)
         }
         dd_ddx_close(x);
     }
+    bool jsonl = o.format == DD_FORMAT_JSONL;
+    if (jsonl && !dd_report_header(stdout, &o)) {
+        dd_stdout_failed(errno);
+        return DD_EXIT_ERROR;
+    }
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup scan", "file", o.quiet);
     dd_corpus c;
-    if (!dd_corpus_run(&c, &o)) {
+    bool ran = dd_corpus_run(&c, &o, &progress);
+    dd_progress_end(&progress, false);
+    if (!ran) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
     dd_corpus_report_left_out(&c, "left out of the comparison");
     if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
-        dd_error("writing the report: %s", errno ? strerror(errno) : "write error");
+        dd_stdout_failed(errno);
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -152,6 +190,15 @@ int cmd_scan(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_corpus_counts k;
+    dd_corpus_count(&c, &k);
+    if (jsonl && !dd_report_summary(stdout, &k, &c.findings, index_found)) {
+        dd_stdout_failed(errno);
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
+    if (!o.quiet)
+        print_summary(&o, &k, &c.findings, index_found);
     bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||
                  index_found > 0;
     /* An input that could not be read or was left out: 2, even when

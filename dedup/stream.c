@@ -305,9 +305,12 @@ static void rec_append(dd_reader *r, const char *p, size_t n)
 
 static int too_long(dd_reader *r, char **err)
 {
-    return fail(r, err,
-                dd_asprintf("%s: record %llu is longer than %zu bytes", r->pname,
-                            (unsigned long long)r->recno + 1, r->max_record));
+    char *limit = dd_max_record_text(r->max_record);
+    int st = fail(r, err,
+                  dd_asprintf("%s: record %llu is longer than %s", r->pname,
+                              (unsigned long long)r->recno + 1, limit));
+    free(limit);
+    return st;
 }
 
 int dd_reader_next(dd_reader *r, int delim, const char **rec, size_t *len, bool *had_delim,

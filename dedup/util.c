@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include "progress.h"
 #include "shingle.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 static void out_of_memory(void)
 {
+    dd_progress_clear();
     fputs("dedup: out of memory\n", stderr);
     exit(DD_EXIT_ERROR);
 }
@@ -103,13 +105,51 @@ uint64_t dd_table_salt(void)
     return table_salt;
 }
 
+/* The capture buffer of this thread (dd_messages_capture), or NULL. */
+static _Thread_local sh_buf *captured;
+
+void dd_messages_capture(sh_buf *to) { captured = to; }
+
+void dd_messages_print(const sh_buf *lines)
+{
+    if (!lines->len)
+        return;
+    dd_progress_clear();
+    fwrite(lines->data, 1, lines->len, stderr);
+}
+
+/* Writes prefix, the message and a newline to stderr, or to the capture
+ * buffer of this thread. */
+static void message(const char *prefix, const char *fmt, va_list ap)
+{
+    if (captured) {
+        va_list again;
+        va_copy(again, ap);
+        int n = vsnprintf(NULL, 0, fmt, again);
+        va_end(again);
+        if (n < 0)
+            out_of_memory();
+        size_t plen = strlen(prefix), at = captured->len;
+        if (sh_buf_reserve(captured, plen + (size_t)n + 1) != SH_OK)
+            out_of_memory();
+        memcpy(captured->data + at, prefix, plen);
+        vsnprintf(captured->data + at + plen, (size_t)n + 1, fmt, ap);
+        captured->data[at + plen + (size_t)n] = '\n';
+        captured->len = at + plen + (size_t)n + 1;
+        captured->data[captured->len] = '\0';
+        return;
+    }
+    dd_progress_clear();
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void dd_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("dedup: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("dedup: ", fmt, ap);
     va_end(ap);
 }
 
@@ -117,10 +157,31 @@ void dd_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("dedup: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message("dedup: warning: ", fmt, ap);
     va_end(ap);
+}
+
+static bool stdout_failure_said;
+
+void dd_stdout_failed(int err)
+{
+    if (stdout_failure_said)
+        return;
+    stdout_failure_said = true;
+    dd_error("writing standard output: %s", err ? strerror(err) : "write error");
+}
+
+int dd_stdout_finish(int status)
+{
+    errno = 0;
+    bool flushed = fflush(stdout) == 0;
+    if (flushed && !ferror(stdout) && !stdout_failure_said)
+        return status;
+    /* After a failed write the C library drops what it held, so that a
+     * later flush may succeed with nothing to say: errno only comes from a
+     * flush that failed now. */
+    dd_stdout_failed(flushed ? 0 : errno);
+    return DD_EXIT_ERROR;
 }
 
 bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
@@ -136,6 +197,27 @@ bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned
     return true;
 }
 
+char *dd_max_record_text(size_t max)
+{
+    if (max > 0 && max % ((size_t)1 << 20) == 0)
+        return dd_asprintf("%zu MB (--max-record)", max >> 20);
+    return dd_asprintf("%zu bytes (--max-record)", max);
+}
+
+/* The length of the UTF-8 character that starts s[0..len), when it is a
+ * valid one and not a C1 control (U+0080 to U+009F, C2 80 to C2 9F: a
+ * terminal takes U+009B as the start of an escape sequence); 0 otherwise. */
+static size_t printable_char(const char *s, size_t len)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (n == 0 || n > len || sh_utf8_check(s, n) != n)
+        return 0;
+    if (c == 0xC2 && (unsigned char)s[1] < 0xA0)
+        return 0;
+    return n;
+}
+
 char *dd_printable(const char *s)
 {
     size_t len = strlen(s);
@@ -148,27 +230,19 @@ char *dd_printable(const char *s)
             i++;
             continue;
         }
-        if (c >= 0x80) {
-            size_t ok = sh_utf8_check(s + i, len - i);
-            if (ok > 0) { /* a valid multi-byte run */
-                size_t n = 0;
-                while (n < ok && (unsigned char)s[i + n] >= 0x80)
-                    n++;
-                if (n > 0) {
-                    memcpy(w, s + i, n);
-                    w += n;
-                    i += n;
-                    continue;
-                }
-            }
-        }
-        if (c == '\\') {
+        size_t n = c >= 0x80 ? printable_char(s + i, len - i) : 0;
+        if (n > 0) {
+            memcpy(w, s + i, n);
+            w += n;
+            i += n;
+        } else if (c == '\\') {
             *w++ = '\\';
             *w++ = '\\';
-        } else {
+            i++;
+        } else { /* a C0 control, DEL, a byte of a C1 control or of invalid UTF-8 */
             w += sprintf(w, "\\x%02X", c);
+            i++;
         }
-        i++;
     }
     *w = '\0';
     return out;

@@ -58,17 +58,48 @@ static inline size_t dd_table_home(uint64_t key, uint64_t salt, size_t mask)
     return (size_t)x & mask;
 }
 
-/* "dedup: " + message + newline on stderr. */
+/* "dedup: " + message + newline on stderr (after erasing a progress line:
+ * progress.h), or appended to the calling thread's capture buffer while
+ * one is set (dd_messages_capture). */
 void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */
 void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Messages of a worker thread (run.h): while a thread has a capture buffer
+ * (an sh_buf, shingle.h), dd_error and dd_warn append their lines to it
+ * instead of writing to stderr, so that the thread that consumes the
+ * worker's results in input order prints them in that order
+ * (dd_messages_print). The buffer is per thread; NULL stops capturing. */
+struct sh_buf;
+void dd_messages_capture(struct sh_buf *to);
+/* Writes captured lines to stderr (after erasing a progress line). */
+void dd_messages_print(const struct sh_buf *lines);
+
+/* Standard output carries every command's report, diff or listing, and a
+ * write to it that fails (a full disk, an I/O error) fails the run with
+ * status 2, whatever the command found. A command that notices a failed
+ * write says so with dd_stdout_failed(errno); main() ends every command
+ * with dd_stdout_finish(status), which flushes standard output, reports a
+ * failure that no command noticed, and returns the status to exit with.
+ * Either way the failure is said once: "dedup: writing standard output:
+ * why". */
+void dd_stdout_failed(int err);
+int dd_stdout_finish(int status);
+
 /* Parses a decimal unsigned integer in [min, max]; false if it is not one. */
 bool dd_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
-/* Writes s, with bytes that are not printable UTF-8 (invalid sequences,
- * control characters, newlines) escaped as \xHH, into a new string. For
- * putting paths into messages and reports. */
+/* The --max-record limit max (in bytes) as every message gives it, in a
+ * new string: "256 MB (--max-record)" (MB of 2^20 bytes, the option's
+ * unit), or "N bytes (--max-record)" when it is not a whole number of MB. */
+char *dd_max_record_text(size_t max);
+
+/* Writes s into a new string with every byte that a terminal could act on
+ * or that is not UTF-8 escaped as \xHH: C0 controls (newlines and ESC
+ * among them), DEL, the two bytes of each C1 control (U+0080 to U+009F),
+ * and invalid sequences; a backslash becomes \\. The one way a path or a
+ * piece of document text goes into a message or a text report, so that
+ * neither can forge a line or drive the terminal. */
 char *dd_printable(const char *s);
 
 /* Sorts v[0..n) in increasing order; tmp has room for n values (scratch). */

@@ -47,7 +47,7 @@ static const char usage_text[] =
     "      --text          with --shingles, print a tab and the shingle's words\n"
     "                      after each hash\n"
     "  -h, --help          show this help and exit\n"
-    "  -V, --version       show the version and exit\n"
+    "  -V, --version       show the version and the license and exit\n"
     "\n"
     "Exit status: 0 success, 2 usage or input error (such as invalid UTF-8).\n";
 
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
             break;
         case OPT_TEXT: o.with_text = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
-        case 'V': printf("shingle %s\n", SH_VERSION); return 0;
+        case 'V': printf("shingle %s\nLicense: MIT\n", SH_VERSION); return 0;
         default: fputs("Try 'shingle --help'.\n", stderr); return 2;
         }
     }

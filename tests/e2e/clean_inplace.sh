@@ -37,7 +37,7 @@ cp -a orig ip
 ino_unchanged=$(stat -c %i ip/000_bd77016b1ff7f277.txt)
 expect_status "clean --in-place succeeds" 0 "$DEDUP" clean --in-place ip
 expect_grep "... and says that near-duplicate files stay" \
-    "dedup clean: 4 near-duplicate files left in place" "$T/err"
+    "dedup clean: 9 documents, 4 clusters: 4 copies left in place (--in-place removes lines, never files; dedup scan lists them)" "$T/err"
 
 # The dry run's diff is exactly what diff -u says of the real change (diff's
 # header lines carry timestamps, which ours leave out).
@@ -163,6 +163,69 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
 else
     ok "a full disk (tmpfs) # skip cannot mount a tmpfs here"
 fi
+
+# --- one run at a time on a tree ----------------------------------------------------------
+# A run locks its folders exclusively and the folders above them shared
+# (flock); flock(1) plays a run on lk/a: SH on lk, EX on lk/a.
+mkdir -p lk/a/sub lk/b
+for d in lk/a lk/a/sub lk/b; do cp orig/001_0546f77b3de22a26.txt orig/002_0b6d1692144c6f75.txt $d/; done
+cp -a lk lk.before
+flock -s lk flock -x lk/a sh -c 'while [ ! -e release ]; do sleep 0.05; done' &
+holder=$!
+for _ in $(seq 50); do flock -n -s lk/a true 2>/dev/null || break; sleep 0.1; done
+for target in lk/a lk/a/sub lk lk/a/001_0546f77b3de22a26.txt; do
+    expect_status "while another run holds lk/a, clean --in-place $target is refused" 2 \
+        "$DEDUP" clean --in-place "$target"
+    expect_grep "... saying another run is rewriting it" \
+        "another dedup clean --in-place is rewriting this folder" "$T/err"
+done
+if diff -r lk.before/a lk/a >/dev/null; then ok "... and lk/a is untouched"
+else not_ok "... and lk/a is untouched" "$(diff -r lk.before/a lk/a | head -5)"; fi
+expect_status "a run beside it (lk/b) goes on" 0 "$DEDUP" clean --in-place lk/b
+touch release
+wait $holder
+expect_status "once it has ended, lk/a and lk/a/sub named together are cleaned" 0 \
+    "$DEDUP" clean --in-place lk/a lk/a/sub
+# Two real runs: the second, started while the first holds its lock, is
+# refused (when the first ends before the second starts, try again).
+mkdir lk2
+for i in $(seq 1 400); do
+    { echo "document $i"; cat "$FIXTURES"/seeds/00$((i % 5))_*.txt; } >lk2/$i.txt
+done
+refused=no
+for _ in 1 2 3 4 5; do
+    rm -rf lk2.run && cp -a lk2 lk2.run
+    "$DEDUP" clean --in-place lk2.run 2>/dev/null &
+    first=$!
+    for _ in $(seq 200); do
+        flock -n -s lk2.run true 2>/dev/null || break
+        kill -0 $first 2>/dev/null || break
+        sleep 0.01
+    done
+    "$DEDUP" clean --in-place lk2.run >/dev/null 2>"$T/err"
+    st=$?
+    wait $first
+    if [ $st = 2 ] && grep -q "another dedup clean --in-place" "$T/err"; then refused=yes; break; fi
+done
+if [ $refused = yes ]; then ok "a second clean --in-place started during a first is refused"
+else not_ok "a second clean --in-place started during a first is refused" "exit $st: $(cat "$T/err")"; fi
+
+# A temporary file of a live process is not called a leftover.
+mkdir tmpnames && cp orig/001_0546f77b3de22a26.txt tmpnames/
+sleep 30 &
+live=$!
+sleep 0 &
+dead=$!
+wait $dead
+echo x >"tmpnames/.dedup-tmp.$live.1.a.txt"
+echo x >"tmpnames/.dedup-tmp.$dead.1.b.txt"
+"$DEDUP" scan tmpnames >/dev/null 2>"$T/err"
+expect_grep "a live run's temporary file is named as such" \
+    ".dedup-tmp.$live.1.a.txt: a temporary file of a dedup clean running now, skipped" "$T/err"
+expect_grep "... and a dead one's as a leftover" \
+    ".dedup-tmp.$dead.1.b.txt: a temporary file left by an interrupted dedup clean" "$T/err"
+kill $live 2>/dev/null
+wait $live 2>/dev/null
 
 if ! skip_under_valgrind "signals and 200 SIGKILLs during clean --in-place" "kills timed within a run"; then
 # --- signals -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dedup index: build, add, remove, info round trip; settings that do not
-# match; damaged index files; and SIGKILL during add, 50 times.
+# match; damaged index files (writes refused, reads never crash); a full
+# disk; output that cannot be written; and SIGKILL during add, 50 times.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 2
 cp -r "$FIXTURES/seeds" seeds
@@ -53,10 +54,12 @@ expect_grep "info names the old scheme" "signatures: minhash/k1" info
 # dedup check --index: the named files against the index.
 "$DEDUP" index build seeds -o check.ddx 2>/dev/null
 cp variants/000_syndicated.txt new.txt
-"$DEDUP" check --index check.ddx new.txt >out 2>&1
+"$DEDUP" check --index check.ddx new.txt >out 2>"$T/err"
 st=$?
 [ $st = 1 ] && ok "check --index: a syndicated copy of an indexed article is found (exit 1)" \
-    || not_ok "check --index: a syndicated copy of an indexed article is found (exit 1)" "exit $st: $(cat out)"
+    || not_ok "check --index: a syndicated copy of an indexed article is found (exit 1)" "exit $st: $(cat out "$T/err")"
+echo "dedup check: 1 file checked, against the index check.ddx: 1 finding" >"$T/want-err"
+expect_same "... and its summary says so on stderr" "$T/want-err" "$T/err"
 expect_grep "with exact similarities (the indexed file is there)" \
     "new.txt:1: near-duplicate of seeds/000_bd77016b1ff7f277.txt (jaccard 0.77, containment 0.89) (see seeds/000_bd77016b1ff7f277.txt:1)" out
 [ "$(wc -l <out)" = 1 ] && ok "a copy's paragraphs are not listed one by one" || not_ok "a copy's paragraphs are not listed one by one" "$(cat out)"
@@ -124,6 +127,66 @@ expect_grep "is reported truncated" "cut.ddx: not a dedup index (data.mdb is tru
 mkdir empty.ddx
 expect_status "an empty folder" 2 "$DEDUP" index info empty.ddx
 
+# A damaged page (the audit's case: page 7 of an index of the seeds filled
+# with 0xFF) made index add and remove corrupt memory (SIGSEGV, double
+# free). Writes are refused before LMDB touches the file, which stays as it
+# was; reads fail or answer, never crash.
+"$DEDUP" index build seeds -o page7.ddx 2>/dev/null
+python3 - page7.ddx/data.mdb <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(7 * 4096)
+    f.write(b"\xff" * 4096)
+PY
+cp page7.ddx/data.mdb page7.before
+expect_status "a damaged index: index add is refused" 2 "$DEDUP" index add page7.ddx variants
+expect_grep "... as damaged" "page7.ddx: the index is damaged (" "$T/err"
+expect_status "a damaged index: index remove is refused" 2 \
+    "$DEDUP" index remove page7.ddx seeds/000_bd77016b1ff7f277.txt
+expect_grep "... as damaged" "page7.ddx: the index is damaged (" "$T/err"
+cmp -s page7.ddx/data.mdb page7.before && ok "... and its data file is unchanged" \
+    || not_ok "... and its data file is unchanged"
+for cmd in "index info page7.ddx" "check --index page7.ddx new.txt" "scan --index page7.ddx incoming"; do
+    # shellcheck disable=SC2086
+    "$DEDUP" $cmd >/dev/null 2>"$T/err"
+    st=$?
+    [ $st -le 2 ] && ok "a damaged index: $cmd ends (exit $st)" \
+        || not_ok "a damaged index: $cmd ends" "exit $st: $(head -c 600 "$T/err")"
+done
+# scan --index on a page whose read faults: exit 2, and (ASan build) nothing
+# leaked on that error path
+"$DEDUP" scan --index page7.ddx variants >/dev/null 2>"$T/err"
+st=$?
+[ $st = 2 ] && grep -q "page7.ddx: the index is damaged" "$T/err" \
+    && ok "scan --index over a damaged index: exit 2, the index named" \
+    || not_ok "scan --index over a damaged index: exit 2, the index named" "exit $st: $(head -c 600 "$T/err")"
+
+# index info whose output cannot be written: an error, exit 2.
+if [ -w /dev/full ]; then
+    expect_status "index info > /dev/full: exit 2" 2 sh -c '"$0" index info seeds.ddx >/dev/full' "$DEDUP"
+    expect_grep "... saying why" "dedup: writing standard output: No space left on device" "$T/err"
+else
+    echo "ok - index info > /dev/full # skip: no writable /dev/full"
+fi
+
+# index build on a full disk (a 200 KB tmpfs): the error names it, and no
+# index is left that check --index would take for complete.
+mkdir -p small
+if mount -t tmpfs -o size=200k tmpfs small 2>/dev/null; then
+    mkdir -p big
+    awk 'BEGIN { for (i = 1; i <= 300; i++) { line = "full disk document " i ":"
+        for (k = i; k < i + 120; k++) line = line " w" k; print line > ("big/" i ".txt") } }'
+    expect_status "index build on a full disk fails" 2 "$DEDUP" index build big -o small/full.ddx
+    expect_grep "... naming the full disk" "No space left on device" "$T/err"
+    expect_grep "... saying no index was made" "small/full.ddx: no index made" "$T/err"
+    [ -z "$(ls -A small)" ] && ok "... and leaving nothing behind" \
+        || not_ok "... and leaving nothing behind" "$(ls -la small)"
+    expect_status "check --index finds no index there" 2 "$DEDUP" check --index small/full.ddx new.txt
+    umount small
+else
+    echo "ok - index build on a full disk # skip: cannot mount a tmpfs (not root, or no mount permission)"
+fi
+
 if ! skip_under_valgrind "SIGKILL during add, 50 times" "kills timed within a run"; then
 # SIGKILL during add, 50 times: the index always opens, with the documents
 # of before or of after the add, never something else. Each round adds 150
@@ -171,5 +234,8 @@ done
     && ok "SIGKILL during add, 50 times: the index opens with the documents of before ($old) or after ($new)" \
     || not_ok "SIGKILL during add, 50 times: the index opens with the documents of before or after" \
         "before $old, after $new, other $bad: $(cat kill.log 2>/dev/null)"
+# every write checks the whole store first: after 50 kills it still passes
+mkdir -p many/last && echo "one more document after the kills, long enough to index" >many/last/1.txt
+expect_status "after the kills, the store passes the write's check" 0 "$DEDUP" index add kill.ddx many/last
 fi
 finish

@@ -64,11 +64,14 @@ expect_grep "... among them the syndicated copy of 000" \
 "$DEDUP" scan -f jsonl --verify estimate --key-file "$KEY" "${CORPUS[@]}" >"$T/est-k1b" 2>/dev/null
 DEDUP_KEY_FILE=$KEY "$DEDUP" scan -f jsonl --verify estimate "${CORPUS[@]}" >"$T/est-env" 2>/dev/null
 "$DEDUP" scan -f jsonl --verify estimate --key-file "$OTHER" "${CORPUS[@]}" >"$T/est-k2" 2>/dev/null
-if [ -s "$T/est-k1" ] && ! cmp -s "$T/est-plain" "$T/est-k1" && ! cmp -s "$T/est-k1" "$T/est-k2"; then
+# (the header records, which name the key, left out of the comparison)
+for f in est-plain est-k1 est-k2; do grep -v '^{"type":"header",' "$T/$f" >"$T/$f.records"; done
+if [ -s "$T/est-k1.records" ] && ! cmp -s "$T/est-plain.records" "$T/est-k1.records" &&
+    ! cmp -s "$T/est-k1.records" "$T/est-k2.records"; then
     ok "signature estimates depend on the key (plain, key 1 and key 2 differ)"
 else
     not_ok "signature estimates depend on the key (plain, key 1 and key 2 differ)" \
-        "$(diff "$T/est-plain" "$T/est-k1" | head -5)"
+        "$(diff "$T/est-plain.records" "$T/est-k1.records" | head -5)"
 fi
 expect_same "the same key gives byte-identical output" "$T/est-k1" "$T/est-k1b"
 expect_same "DEDUP_KEY_FILE works as --key-file" "$T/est-k1" "$T/est-env"
@@ -118,6 +121,85 @@ expect_grep "... as a near-duplicate of the indexed original" \
 expect_status "an index built without a key refuses a key" 2 \
     "$DEDUP" check --key-file "$KEY" --index "$T/plain.ddx" "$SYN"
 expect_grep "... saying so" "plain.ddx: built without a key, but --key-file was given" "$T/err"
+# index remove needs no signature, but a keyed index is changed only with its key
+SEED0=$FIXTURES/seeds/000_bd77016b1ff7f277.txt
+expect_status "index remove without the key is refused" 2 "$DEDUP" index remove "$T/k.ddx" "$SEED0"
+expect_grep "... saying the index was built with a key" \
+    "k.ddx: built with key fingerprint $KEY_FP, but no --key-file was given" "$T/err"
+expect_status "index remove with another key is refused" 2 \
+    "$DEDUP" index remove --key-file "$OTHER" "$T/k.ddx" "$SEED0"
+"$DEDUP" index info "$T/k.ddx" >"$T/info" 2>&1
+expect_grep "... and removed nothing" "documents: 5" "$T/info"
+expect_status "index remove with the key removes" 0 \
+    "$DEDUP" index remove --key-file "$KEY" "$T/k.ddx" "$SEED0"
+"$DEDUP" index info "$T/k.ddx" >"$T/info" 2>&1
+expect_grep "... the document" "documents: 4" "$T/info"
+expect_status "an index built without a key: remove with a key is refused" 2 \
+    "$DEDUP" index remove --key-file "$KEY" "$T/plain.ddx" "$SEED0"
+
+# --- what a key does not protect (SECURITY.md) ------------------------------------
+# Two documents planted beside a victim's, each holding one of its paragraphs,
+# make that paragraph boilerplate with a key as without one, and clean removes
+# it from the victim's own file; check, given the planted files, names them.
+mkdir -p "$T/shared"
+cp "$FIXTURES/seeds/000_bd77016b1ff7f277.txt" "$T/shared/victim.txt"
+para=$(sed -n 3p "$T/shared/victim.txt")
+for i in 1 2; do
+    { head -4 "$FIXTURES"/seeds/00${i}_*.txt; echo "$para"; } >"$T/shared/planted$i.txt"
+done
+for k in "" "$KEY"; do
+    label=${k:+with a key}
+    label=${label:-without a key}
+    rm -rf "$T/planted.out"
+    "$DEDUP" clean ${k:+--key-file "$k"} "$T/shared" -o "$T/planted.out" 2>"$T/err"
+    if grep -qxF -- "$para" "$T/shared/victim.txt" &&
+        ! grep -qxF -- "$para" "$T/planted.out/victim.txt" &&
+        [ "$(wc -l <"$T/planted.out/victim.txt")" = $(($(wc -l <"$T/shared/victim.txt") - 1)) ]; then
+        ok "$label, two planted copies of a paragraph remove it from the victim's file"
+    else
+        not_ok "$label, two planted copies of a paragraph remove it from the victim's file" \
+            "$(diff "$T/shared/victim.txt" "$T/planted.out/victim.txt" | head -5)"
+    fi
+done
+"$DEDUP" check --key-file "$KEY" "$T/shared/planted1.txt" "$T/shared/planted2.txt" >"$T/out" 2>&1
+st=$?
+if [ $st = 1 ] && grep -q "planted1.txt:5: " "$T/out" && grep -q "planted2.txt:5: " "$T/out" &&
+    ! grep -q "^[^:]*victim.txt:" "$T/out"; then
+    ok "check of the planted files reports them, not the victim"
+else
+    not_ok "check of the planted files reports them, not the victim" "exit $st: $(cat "$T/out")"
+fi
+# A baseline written with a key holds keyed paragraph keys (SECURITY.md: keep
+# it as private as the key).
+mkdir -p "$T/pair"
+cp "$T/shared/victim.txt" "$T/shared/planted1.txt" "$T/pair/"
+"$DEDUP" check --write-baseline "$T/plain.base" "$T/pair/planted1.txt" >/dev/null 2>&1
+"$DEDUP" check --key-file "$KEY" --write-baseline "$T/keyed.base" "$T/pair/planted1.txt" \
+    >/dev/null 2>&1
+plain_keys=$(grep -v '^#' "$T/plain.base" | cut -f4 | grep -E '^[0-9a-f]{32}$' | sort)
+keyed_keys=$(grep -v '^#' "$T/keyed.base" | cut -f4 | grep -E '^[0-9a-f]{32}$' | sort)
+if [ -n "$plain_keys" ] && [ -n "$keyed_keys" ] &&
+    [ "$(cut -f1-3 "$T/plain.base")" = "$(cut -f1-3 "$T/keyed.base")" ] &&
+    [ -z "$(comm -12 <(echo "$plain_keys") <(echo "$keyed_keys"))" ]; then
+    ok "a baseline written with a key holds keyed paragraph keys, none of the unkeyed ones"
+else
+    not_ok "a baseline written with a key holds keyed paragraph keys, none of the unkeyed ones" \
+        "plain: $(cat "$T/plain.base"); keyed: $(cat "$T/keyed.base")"
+fi
+
+# A baseline's boilerplate entries hold the first 80 bytes of the text, cut
+# at a character's end (the Arabic paragraph planted above has a two-byte
+# letter across byte 80); one written before, cut inside the letter, still
+# accepts the finding.
+"$DEDUP" check --write-baseline "$T/bp.base" "$T/shared/planted1.txt" >/dev/null 2>&1
+if grep -q $'\tboilerplate\t' "$T/bp.base" && iconv -f UTF-8 -t UTF-8 "$T/bp.base" >/dev/null 2>&1
+then ok "a baseline's boilerplate entry is valid UTF-8"
+else not_ok "a baseline's boilerplate entry is valid UTF-8" "$(od -c "$T/bp.base" | tail -5)"; fi
+{ echo "# dedup check baseline: accepted findings, one per line"
+  printf '%s\tboilerplate\t' "$T/shared/planted1.txt"; printf '%s' "$para" | head -c 80; echo
+} >"$T/old.base"
+expect_status "a baseline cut inside a character still accepts its boilerplate" 0 \
+    "$DEDUP" check --baseline "$T/old.base" "$T/shared/planted1.txt"
 
 # --- a build without libsodium ---------------------------------------------------
 NOSODIUM=$(dirname "$0")/../../build/nosodium/bin/dedup

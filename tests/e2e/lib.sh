@@ -52,4 +52,16 @@ skip_under_valgrind() {
     echo "ok - $1 # skip valgrind: $2"
 }
 
+# golden FILE: an expected JSON lines report, printed with @VERSION@ and
+# @NORMALIZER@ (in its header record) replaced by this build's version
+# (dedup --version) and normaliser profile (shingle --profile), which change
+# with releases and with ICU.
+golden() {
+    local version profile
+    version=$("$DEDUP" --version | sed -n 's/^dedup //p')
+    profile=$("$SHINGLE" --profile)
+    sed -e "s|\"version\":\"@VERSION@\"|\"version\":\"$version\"|" \
+        -e "s|\"normalizer\":\"@NORMALIZER@\"|\"normalizer\":\"$profile\"|" "$1"
+}
+
 finish() { exit "$_failed"; }

@@ -7,11 +7,16 @@ E=expected
 "$DEDUP" scan --format text seeds >"$T/scan.txt" 2>"$T/err"
 st=$?
 [ $st = 1 ] && ok "scan exits 1 when it finds repeats" || not_ok "scan exits 1 when it finds repeats" "exit $st: $(cat "$T/err")"
-[ -s "$T/err" ] && not_ok "scan writes nothing to stderr" "$(cat "$T/err")" || ok "scan writes nothing to stderr"
+echo "dedup scan: 5 documents, 0 clusters, 0 copies, 6 repeats, 0 boilerplate; clean -o would remove 9 paragraphs and 2864 of 21610 bytes" >"$T/want-err"
+expect_same "scan writes its summary, and nothing else, to stderr" "$T/want-err" "$T/err"
 expect_same "text report of the seeds" "$E/seeds-scan.txt" "$T/scan.txt"
+"$DEDUP" scan -q --format text seeds >"$T/quiet.txt" 2>"$T/err"
+[ -s "$T/err" ] && not_ok "scan -q writes nothing to stderr" "$(cat "$T/err")" || ok "scan -q writes nothing to stderr"
+expect_same "... and the same report" "$E/seeds-scan.txt" "$T/quiet.txt"
 
 "$DEDUP" scan --format jsonl seeds >"$T/scan.jsonl" 2>/dev/null
-expect_same "jsonl report of the seeds" "$E/seeds-scan.jsonl" "$T/scan.jsonl"
+golden "$E/seeds-scan.jsonl" >"$T/want.jsonl"
+expect_same "jsonl report of the seeds" "$T/want.jsonl" "$T/scan.jsonl"
 
 # What the issue asks for, checked on the report itself.
 expect_grep "002: the three-paragraph block is one repeat with both ranges" \
@@ -23,7 +28,9 @@ expect_grep "001: the pull-quote (line 19) is found as contained in line 8" \
     '"doc":"seeds/001_0546f77b3de22a26.txt","lines":[19,19],"of":{"doc":"seeds/001_0546f77b3de22a26.txt","lines":[8,8]},"exact":false,"similarity":0.8929,"jaccard":0.5556,"containment":0.8929}' "$T/scan.jsonl"
 expect_grep "004: the masthead is one block repeat" "seeds/004_e1f26045a6d7f475.txt:9: lines 9-11 repeat lines 5-7" "$T/scan.txt"
 expect_grep "003 shares 'back to top' with 000" "seeds/003_9004b0353d6ebc11.txt:21: line 21 repeats seeds/000_bd77016b1ff7f277.txt:29" "$T/scan.txt"
-[ "$(wc -l <"$T/scan.jsonl")" = 6 ] && ok "exactly six findings" || not_ok "exactly six findings" "$(cat "$T/scan.jsonl")"
+[ "$(grep -c '^{"type":"repeat",' "$T/scan.jsonl")" = 6 ] && [ "$(wc -l <"$T/scan.jsonl")" = 8 ] \
+    && ok "exactly six findings, between the header and the summary" \
+    || not_ok "exactly six findings, between the header and the summary" "$(cat "$T/scan.jsonl")"
 
 # The same paragraph in two documents becomes boilerplate at --boilerplate-df 2.
 "$DEDUP" scan --format jsonl --boilerplate-df 2 seeds >"$T/bp.jsonl"

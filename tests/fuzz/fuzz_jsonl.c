@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(dd_jsonl_value_span(line, len, path, &start, &end));
         CHECK(start < end && end <= len);
         json_error_t err;
-        json_t *again = json_loadb(line + start, end - start, JSON_DECODE_ANY, &err);
+        json_t *again =
+            json_loadb(line + start, end - start, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
         CHECK(again && json_is_string(again));
         CHECK(json_string_length(again) == json_string_length(v) &&
               !memcmp(json_string_value(again), json_string_value(v), json_string_length(v)));

@@ -679,7 +679,7 @@ static void record_too_long(void **state)
     corpus_of(&c, (const char *const[]){"0123", "0123456789", "01234567890", "x", NULL}, '\n',
               true);
     char *path = put_file(f, "long", c.data.p, c.data.n);
-    char *want = message(path, "record 3 is longer than 10 bytes");
+    char *want = message(path, "record 3 is longer than 10 bytes (--max-record)");
     dd_reader *r = open_ok(path, 10);
     assert_int_equal(expect_error(r, &c, '\n', want), 2);
     assert_int_equal(dd_reader_record_number(r), 2);
@@ -691,7 +691,7 @@ static void record_too_long(void **state)
     /* the last record, without a delimiter */
     corpus_of(&c, (const char *const[]){"abc", "abcd", NULL}, '\n', false);
     path = put_file(f, "long", c.data.p, c.data.n);
-    want = message(path, "record 2 is longer than 3 bytes");
+    want = message(path, "record 2 is longer than 3 bytes (--max-record)");
     r = open_ok(path, 3);
     assert_int_equal(expect_error(r, &c, '\n', want), 1);
     dd_reader_close(r);
@@ -704,7 +704,8 @@ static void record_too_long(void **state)
     corpus_big(&c, 9, '\n', true);
     size_t longest = c.len[c.longest];
     char what[64];
-    snprintf(what, sizeof what, "record %zu is longer than %zu bytes", c.longest + 1, longest - 1);
+    snprintf(what, sizeof what, "record %zu is longer than %zu bytes (--max-record)", c.longest + 1,
+             longest - 1);
     bytes z = zstd_of(c.data.p, c.data.n);
     const char *fmt[] = {"plain", "zstd"};
     const bytes *data[] = {&c.data, &z};

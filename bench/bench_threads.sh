@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Thread scaling of dedup scan: -j 1 and -j 2 beside wc -w, in the same run.
+#
+#   bench/bench_threads.sh CORPUS_DIR [-- DEDUP-SCAN-OPTIONS...]
+#
+# Runs, RUNS times (default 5), in alternating order (wc -w, -j 1, -j 2,
+# then wc -w, -j 2, -j 1, ...), so that a change of the machine's load
+# hits both thread counts alike: wc -w over the files and dedup scan
+# --format jsonl -q at -j 1 and -j 2. Prints, per command, the best and
+# median wall-clock seconds, and the user and system CPU seconds of the
+# best run (GNU time); then the speed-up of -j 2 (wall at -j 1 / wall at
+# -j 2, best and median), and the serial part of a run, measured by
+# dedup itself (DEDUP_RUN_STATS, dedup/run.h) at -j 1: the CPU time of
+# the analysis that runs on the workers, the CPU time of the consumer that
+# takes results in order, and the rest of the run (clustering, report),
+# which is serial too; with them, the speed-up Amdahl's law allows at
+# 2, 16 and 64 threads. Also checks that both thread counts write the same
+# report.
+#
+# DEDUP=PATH times another binary (default bin/dedup, built with make if
+# missing). dedup scan exits 1 when it finds duplicates; any other non-zero
+# status aborts the benchmark.
+set -eu
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: bench/bench_threads.sh CORPUS_DIR [-- OPTIONS]" >&2; exit 2; }
+corpus=$1
+shift
+[ "${1:-}" = -- ] && shift
+runs=${RUNS:-5}
+dedup=${DEDUP:-bin/dedup}
+die() { echo "bench_threads.sh: $*" >&2; exit 2; }
+[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+[ -d "$corpus" ] || die "$corpus: no such folder"
+if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+[ -x "$dedup" ] || die "$dedup: not an executable file"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+files=$(find "$corpus" -type f | wc -l)
+printf 'corpus: %s, %d files, %.1f MB; %s; %d runs each, alternating; %s CPUs online, load %s\n\n' \
+    "$corpus" "$files" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$dedup" "$runs" \
+    "$(getconf _NPROCESSORS_ONLN)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# one NAME CMD...: runs CMD once, appends "wall user sys" to $tmp/NAME.
+one() {
+    local name=$1
+    shift
+    /usr/bin/time -f '%e %U %S %x' -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || true
+    local st
+    st=$(tail -1 "$tmp/time" | awk '{print $4}')
+    [ "$st" = 0 ] || [ "$st" = 1 ] || die "$name exited $st: $(tail -3 "$tmp/$name.err")"
+    tail -1 "$tmp/time" | awk '{print $1, $2, $3}' >>"$tmp/$name"
+}
+wc_words() { find "$corpus" -type f -print0 | xargs -0 cat | wc -w; }
+export -f wc_words
+export corpus
+for r in $(seq 1 "$runs"); do
+    one wc bash -c wc_words
+    if [ $((r % 2)) = 1 ]; then
+        one j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
+        one j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
+    else
+        one j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
+        one j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
+    fi
+done
+cmp -s "$tmp/j1.out" "$tmp/j2.out" || die "-j 1 and -j 2 wrote different reports"
+
+# stats NAME: "best median user sys" (user and sys of the best run).
+stats() {
+    sort -n "$tmp/$1" | awk '{w[NR] = $1; u[NR] = $2; s[NR] = $3}
+        END {m = (NR % 2) ? w[(NR + 1) / 2] : (w[NR / 2] + w[NR / 2 + 1]) / 2;
+             print w[1], m, u[1], s[1]}'
+}
+printf '%-22s %9s %9s %9s %9s %9s\n' command best median 'MB/s' user sys
+for name in wc j1 j2; do
+    read -r best median user sys <<<"$(stats $name)"
+    label=$name
+    [ $name = wc ] && label='wc -w'
+    [ $name = j1 ] && label='dedup scan -j 1'
+    [ $name = j2 ] && label='dedup scan -j 2'
+    printf '%-22s %8.2fs %8.2fs %9.1f %8.2fs %8.2fs\n' "$label" "$best" "$median" \
+        "$(awk -v b="$bytes" -v t="$best" 'BEGIN {print b / 1e6 / t}')" "$user" "$sys"
+done
+read -r b1 m1 _ <<<"$(stats j1)"
+read -r b2 m2 _ <<<"$(stats j2)"
+printf '\nspeed-up of -j 2: %.2fx (best), %.2fx (median)\n' \
+    "$(awk -v a="$b1" -v b="$b2" 'BEGIN {print a / b}')" "$(awk -v a="$m1" -v b="$m2" 'BEGIN {print a / b}')"
+
+# The serial part, at -j 1: the run's CPU time (user + sys) less the work
+# that runs on the workers.
+DEDUP_RUN_STATS=1 /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$dedup" scan -q -f jsonl -j 1 "$@" \
+    "$corpus" >/dev/null 2>"$tmp/stats" || true
+read -r _ user sys < <(tail -1 "$tmp/time")
+line=$(grep '^dedup: run:' "$tmp/stats" | tail -1)
+work=$(sed -n 's/.*work \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
+consume=$(sed -n 's/.*consume \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
+awk -v total="$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" -v work="$work" \
+    -v consume="$consume" 'BEGIN {
+    serial = total - work; f = serial / total
+    printf "at -j 1: %.2f s CPU in all: analysis (on the workers) %.2f s, taking results in order %.2f s, the rest of the run %.2f s\n", total, work, consume, serial - consume
+    printf "serial fraction %.2f: Amdahl speed-up at most %.2fx at 2 threads, %.2fx at 16, %.2fx at 64\n", f, 1 / (f + (1 - f) / 2), 1 / (f + (1 - f) / 16), 1 / (f + (1 - f) / 64)
+}'

@@ -1,0 +1,214 @@
+/*
+ * run.c - the ordered parallel map (run.h).
+ *
+ * Workers claim items in order (next_claim) as long as the window allows,
+ * work on them outside the lock, and mark their slot done; the calling
+ * thread waits for the slot of the next item to consume, prints what its
+ * work wrote, consumes it, and frees the slot. One mutex guards the
+ * counters; `done` wakes the consumer, `room` the workers.
+ */
+#include "run.h"
+
+#include "util.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+unsigned dd_online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
+}
+
+typedef struct slot_state {
+    bool done;       /* worked on, waiting to be consumed */
+    uint64_t weight; /* of the item in it */
+} slot_state;
+
+typedef struct pool {
+    const dd_ordered_map *m;
+    char *results;     /* window results of result_size bytes */
+    slot_state *slots; /* window of them */
+    pthread_mutex_t lock;
+    pthread_cond_t done; /* a slot was marked done */
+    pthread_cond_t room; /* an item was consumed, or the run stops */
+    size_t next_claim;   /* the next item a worker takes */
+    size_t next_consume; /* the next item the consumer takes */
+    uint64_t weight_in_flight;
+    bool stop;
+    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers) and of
+     * consume, and the seconds the consumer waited for a result. */
+    double work_cpu, consume_cpu, consumer_wait;
+} pool;
+
+/* Seconds of CPU time of the calling thread, or of the clock. */
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double wall(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void *result_of(const pool *p, size_t i)
+{
+    return p->results + (i % p->m->window) * p->m->result_size;
+}
+
+static uint64_t weight_of(const dd_ordered_map *m, size_t i)
+{
+    return m->weight ? m->weight(m->ctx, i) : 0;
+}
+
+/* Runs work for item i into its slot, capturing its messages. */
+static void work_on(const pool *p, void *worker, size_t i)
+{
+    dd_run_result *r = result_of(p, i);
+    r->messages.len = 0;
+    if (r->messages.data)
+        r->messages.data[0] = '\0';
+    dd_messages_capture(&r->messages);
+    p->m->work(p->m->ctx, worker, i, r);
+    dd_messages_capture(NULL);
+}
+
+/* Whether a worker may take item next_claim now (the lock held). */
+static bool may_claim(const pool *p, uint64_t weight)
+{
+    const dd_ordered_map *m = p->m;
+    if (p->next_claim == p->next_consume)
+        return true;
+    return p->next_claim - p->next_consume < m->window &&
+           p->weight_in_flight + weight <= m->max_weight;
+}
+
+static void *worker_main(void *arg)
+{
+    pool *p = arg;
+    const dd_ordered_map *m = p->m;
+    double cpu0 = thread_cpu();
+    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->next_claim < m->n && !may_claim(p, weight_of(m, p->next_claim)))
+            pthread_cond_wait(&p->room, &p->lock);
+        if (p->stop || p->next_claim >= m->n)
+            break;
+        size_t i = p->next_claim++;
+        uint64_t weight = weight_of(m, i);
+        p->weight_in_flight += weight;
+        p->slots[i % m->window].weight = weight;
+        pthread_mutex_unlock(&p->lock);
+        work_on(p, worker, i);
+        pthread_mutex_lock(&p->lock);
+        p->slots[i % m->window].done = true;
+        pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (m->worker_free)
+        m->worker_free(m->ctx, worker);
+    double cpu = thread_cpu() - cpu0;
+    pthread_mutex_lock(&p->lock);
+    p->work_cpu += cpu;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* Prints what the work of item i wrote, then consumes it. */
+static bool consume(pool *p, size_t i)
+{
+    double cpu0 = thread_cpu();
+    dd_run_result *r = result_of(p, i);
+    dd_messages_print(&r->messages);
+    bool ok = p->m->consume(p->m->ctx, i, r);
+    p->consume_cpu += thread_cpu() - cpu0;
+    return ok;
+}
+
+/* One thread: work and consume alternate on the calling thread. */
+static bool run_here(pool *p)
+{
+    const dd_ordered_map *m = p->m;
+    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
+    bool ok = true;
+    for (size_t i = 0; i < m->n && ok; i++) {
+        double cpu0 = thread_cpu();
+        work_on(p, worker, i);
+        p->work_cpu += thread_cpu() - cpu0;
+        ok = consume(p, i);
+    }
+    if (m->worker_free)
+        m->worker_free(m->ctx, worker);
+    return ok;
+}
+
+bool dd_run_in_order(const dd_ordered_map *m)
+{
+    pool p = {.m = m};
+    p.results = dd_calloc(m->window, m->result_size);
+    p.slots = dd_calloc(m->window, sizeof *p.slots);
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.done, NULL);
+    pthread_cond_init(&p.room, NULL);
+
+    unsigned want = m->threads > 1 && m->n > 1 ? m->threads : 0, started = 0;
+    double start = wall();
+    pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
+    for (; started < want; started++)
+        if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
+            break;
+
+    bool ok = true;
+    if (started == 0) {
+        ok = run_here(&p);
+    } else {
+        for (size_t i = 0; i < m->n && ok; i++) {
+            slot_state *s = &p.slots[i % m->window];
+            double waited = wall();
+            pthread_mutex_lock(&p.lock);
+            while (!s->done)
+                pthread_cond_wait(&p.done, &p.lock);
+            pthread_mutex_unlock(&p.lock);
+            p.consumer_wait += wall() - waited;
+            ok = consume(&p, i);
+            pthread_mutex_lock(&p.lock);
+            s->done = false;
+            p.weight_in_flight -= s->weight;
+            p.next_consume = i + 1;
+            p.stop = !ok;
+            pthread_cond_broadcast(&p.room);
+            pthread_mutex_unlock(&p.lock);
+        }
+        for (unsigned t = 0; t < started; t++)
+            pthread_join(threads[t], NULL);
+    }
+    free(threads);
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: run: %zu items, %u threads: %.3f s; work %.3f s CPU, consume %.3f s CPU, "
+                "consumer waited %.3f s\n",
+                m->n, started, wall() - start, p.work_cpu, p.consume_cpu, p.consumer_wait);
+
+    for (size_t k = 0; k < m->window; k++) {
+        dd_run_result *r = (dd_run_result *)(p.results + k * m->result_size);
+        if (m->result_free)
+            m->result_free(m->ctx, r);
+        sh_buf_free(&r->messages);
+    }
+    free(p.results);
+    free(p.slots);
+    pthread_mutex_destroy(&p.lock);
+    pthread_cond_destroy(&p.done);
+    pthread_cond_destroy(&p.room);
+    return ok;
+}

@@ -1,0 +1,75 @@
+/*
+ * run.h - how a run uses the cores: the only place in dedup with threads.
+ *
+ * dd_run_in_order is an ordered parallel map, the shape of minimap2's
+ * read/map/write pipeline and of zstd's multithreaded compressor: items
+ * 0..n-1 (documents, in rank order) are worked on by `threads` worker
+ * threads, each with its own state, and their results are consumed by the
+ * calling thread strictly in item order, one at a time, whatever order the
+ * workers finish in. So what the consumer does, and therefore every output,
+ * is the same for any number of threads.
+ *
+ * The contract of what runs where:
+ *   - work(ctx, worker, i, result) runs on a worker thread (on the calling
+ *     thread with one thread). It must be pure with respect to the run: it
+ *     may read ctx (shared, read-only while the map runs), use its own
+ *     worker state (made by worker_new on that thread's behalf, used by
+ *     that thread only) and write result; nothing else. Messages it writes
+ *     with dd_error / dd_warn are captured in result's messages buffer
+ *     (dd_messages_capture), not printed.
+ *   - consume(ctx, i, result) runs on the calling thread, for i = 0, 1, ...
+ *     in order: everything order-dependent (shared tables, counts, the
+ *     progress line, printing the captured messages) happens there.
+ *     Returning false stops the run: no later item is consumed.
+ *   - Memory is bounded by the window: at most `window` items are worked on
+ *     or waiting to be consumed, and their weights (weight(ctx, i): say the
+ *     bytes of a document) add up to at most max_weight, except that the
+ *     next item to consume is always allowed. A result slot is reused for
+ *     item i + window: work finds there what the slot held (its buffers),
+ *     to reuse.
+ * With threads == 1 no thread is made: work and consume alternate on the
+ * calling thread.
+ *
+ * For measuring (bench/bench_threads.sh): with DEDUP_RUN_STATS set in the
+ * environment, a run ends by writing to stderr its wall time, the CPU time
+ * of all work and of all consume (the serial part), and how long the
+ * consumer waited for results.
+ */
+#ifndef DD_RUN_H
+#define DD_RUN_H
+
+#include "shingle.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What every result starts with: the messages its work wrote. */
+typedef struct dd_run_result {
+    sh_buf messages;
+} dd_run_result;
+
+typedef struct dd_ordered_map {
+    size_t n;            /* items 0..n-1 */
+    unsigned threads;    /* worker threads, at least 1 */
+    size_t window;       /* items in flight at most, at least 1 */
+    uint64_t max_weight; /* of the items in flight (see above) */
+    void *ctx;
+    size_t result_size; /* bytes of a result, which begins with a dd_run_result */
+    uint64_t (*weight)(void *ctx, size_t i); /* NULL: every item weighs 0 */
+    void *(*worker_new)(void *ctx);          /* NULL: the worker's state is NULL */
+    void (*worker_free)(void *ctx, void *worker);
+    void (*work)(void *ctx, void *worker, size_t i, void *result);
+    bool (*consume)(void *ctx, size_t i, void *result);
+    void (*result_free)(void *ctx, void *result); /* the result's buffers, not messages */
+} dd_ordered_map;
+
+/* Runs the map (see above). Returns false when consume stopped it. A thread
+ * that cannot be started is not fatal: fewer workers do the work (with
+ * none, the calling thread does it). */
+bool dd_run_in_order(const dd_ordered_map *m);
+
+/* The number of online CPUs (at least 1): the default of -j. */
+unsigned dd_online_cpus(void);
+
+#endif
