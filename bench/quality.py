@@ -443,8 +443,19 @@ sys.exit(rc)
 """
 
 
-def run_scan(dedup, docs, extra, out_path):
-    """Runs dedup scan, its output going to out_path. Peak RSS from GNU time
+def write_jsonl(paths, out_path):
+    """The documents as JSONL for dedup filter, in corpus order: {"id": absolute path, "text":
+    content}."""
+    with open(out_path, "w", encoding="utf-8") as out:
+        for p in paths:
+            with open(p, encoding="utf-8") as f:
+                out.write(json.dumps({"id": os.path.abspath(p), "text": f.read()},
+                                     ensure_ascii=False) + "\n")
+
+
+def run_scan(dedup, docs, extra, out_path, jsonl=None):
+    """Runs dedup scan (or, given jsonl, dedup filter --annotate on it), its output going to
+    out_path. Peak RSS from GNU time
     (/usr/bin/time -f %M, Debian package `time`) when there is one, else from
     getrusage() in a small python3 started in between (a child's ru_maxrss
     also covers the process it was started from, kept over exec, so the scan
@@ -457,6 +468,8 @@ def run_scan(dedup, docs, extra, out_path):
     except ValueError:
         arg = os.path.abspath(docs)
     cmd = [dedup, "scan", "--format", "jsonl"] + extra + [arg]
+    if jsonl:
+        cmd = [dedup, "filter", "--annotate", "--id-field", "id"] + extra + [jsonl]
     gnu_time = shutil.which("time", path="/usr/bin:/bin")
     fd, aux = tempfile.mkstemp(prefix="quality-")
     os.close(fd)
@@ -493,15 +506,42 @@ def run_scan(dedup, docs, extra, out_path):
     return wall, rss, how, stderr, rc, cmd
 
 
+def read_filter_output(out_path, index):
+    """dedup filter --annotate's records as clusters: each record left out is a link from the
+    record it copies (duplicate_of) to it. Returns (cluster_of, links, clusters, unknown ids)."""
+    cluster_of, links, unknown = {}, [], 0
+    reps = {}
+    with open(out_path, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            d = rec.get("dedup", {})
+            if d.get("kept", True) or d.get("in_index"):
+                continue
+            i, rep = index.get(rec["id"]), index.get(d.get("duplicate_of"))
+            if i is None or rep is None:
+                unknown += 1
+                continue
+            reps.setdefault(rep, len(reps) + 1)
+            cluster_of[rep] = cluster_of[i] = reps[rep]
+            links.append((rep, i, d.get("jaccard"), d.get("containment")))
+    return cluster_of, links, len(reps), unknown
+
+
 def evaluate(args, docs, paths, sets, pairs, nbytes, extra, work):
-    out_path = os.path.join(work, "scan.jsonl")
-    wall, rss, how, stderr, rc, cmd = run_scan(args.dedup, docs, extra, out_path)
+    out_path = os.path.join(work, "filter.jsonl" if args.filter else "scan.jsonl")
+    jsonl = None
+    if args.filter:
+        jsonl = os.path.join(work, "docs.jsonl")
+        write_jsonl(paths, jsonl)
+    wall, rss, how, stderr, rc, cmd = run_scan(args.dedup, docs, extra, out_path, jsonl)
     index = {os.path.abspath(p): i for i, p in enumerate(paths)}
     cluster_of = {}
     links = []
     nclusters = unknown = twice = 0
     other = Counter()
-    with open(out_path, encoding="utf-8") as f:
+    if args.filter:
+        cluster_of, links, nclusters, unknown = read_filter_output(out_path, index)
+    with open(out_path if not args.filter else os.devnull, encoding="utf-8") as f:
         for line in f:
             if not line.strip():
                 continue
@@ -659,6 +699,8 @@ def main(argv=None):
     ap.add_argument("--truth-only", action="store_true", help="stop after the ground truth")
     ap.add_argument("--refresh", action="store_true", help="redo extraction and shingling")
     ap.add_argument("--json", metavar="FILE", help="also write all figures to FILE as JSON")
+    ap.add_argument("--filter", action="store_true", help="evaluate dedup filter --annotate on "
+                    "the documents as JSONL, in corpus order, instead of dedup scan")
     args = ap.parse_args(argv)
     k = args.ngram or ngram_from(extra, 5)
     work = os.path.abspath(args.work or os.path.join(ROOT, "bench", ".data",

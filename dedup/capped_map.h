@@ -1,15 +1,16 @@
 /*
  * capped_map.h - a compact multimap from 64-bit hash keys to 32-bit values
  * that keeps at most a few values per key, the first ones added: the LSH
- * band index of paragraphs, which holds several entries per paragraph of the
- * corpus and so must cost few bytes each.
+ * band indexes of paragraphs (near_units.c) and of documents (near.c), which
+ * hold several entries per paragraph or document of the corpus and so must
+ * cost few bytes each, and whose keys must never list so many values that a
+ * lookup costs time growing with the corpus.
  *
  * Every entry is one 12-byte slot (the key and the value) of an
  * open-addressing table, at most three quarters full; the entries of a key
  * lie in the run of occupied slots that starts at the key's home slot. The
- * cap bounds that run, so no key can make lookups slow (dd_multimap, with its
- * lists, suits keys with unbounded values). Keys are compared in full, so
- * lookups are exact. Homes are salted (dd_table_salt).
+ * cap bounds that run, so no key can make lookups slow. Keys are compared in
+ * full, so lookups are exact. Homes are salted (dd_table_salt).
  *
  * Memory: 16 to 32 bytes per entry (12-byte slots, a table between 3/8 and
  * 3/4 full); while the table doubles, the old one is held too.

@@ -441,43 +441,19 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
 }
 
 /* Links the documents of every near-repeat of a unit across documents
- * (exact copies of a paragraph are near-repeats too), both ways, each pair
- * once: candidates for the containment half of the rule at any size ratio
- * (dd_signatures.links). Memory: 4 bytes a link. */
-static void link_documents(dd_corpus *c, size_t n)
+ * (exact copies of a paragraph are near-repeats too): candidates for the
+ * containment half of the rule at any size ratio (dd_signatures_link). A
+ * copy of a paragraph is matched with its earliest earlier occurrence only
+ * (near_units.h), so a paragraph printed in many documents links each to
+ * that first one, not all of them to each other. */
+static void link_documents(dd_corpus *c)
 {
-    size_t *start = dd_calloc(n + 1, sizeof *start);
     const dd_near_unit_list *l = &c->near_units;
+    dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
     for (size_t k = 0; k < l->n; k++)
-        if (l->v[k].doc != l->v[k].of_doc) {
-            start[l->v[k].doc + 1]++;
-            start[l->v[k].of_doc + 1]++;
-        }
-    for (size_t d = 0; d < n; d++)
-        start[d + 1] += start[d];
-    uint32_t *links = dd_malloc((start[n] ? start[n] : 1) * sizeof *links);
-    size_t *fill = dd_malloc((n ? n : 1) * sizeof *fill);
-    memcpy(fill, start, n * sizeof *fill);
-    for (size_t k = 0; k < l->n; k++)
-        if (l->v[k].doc != l->v[k].of_doc) {
-            links[fill[l->v[k].doc]++] = l->v[k].of_doc;
-            links[fill[l->v[k].of_doc]++] = l->v[k].doc;
-        }
-    free(fill);
-    /* Each document's links sorted, once each, packed in place. */
-    size_t w = 0;
-    for (size_t d = 0; d < n; d++) {
-        size_t from = start[d], to = start[d + 1];
-        start[d] = w;
-        if (to - from > 1)
-            qsort(links + from, to - from, sizeof *links, dd_compare_u32);
-        for (size_t i = from; i < to; i++)
-            if (i == from || links[i] != links[i - 1])
-                links[w++] = links[i];
-    }
-    start[n] = w;
-    c->link_start = start;
-    c->links = links;
+        pairs[k] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
+    dd_signatures_link(&c->signatures, pairs, l->n);
+    free(pairs);
 }
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
@@ -510,9 +486,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         }
         c->signatures.load_set = load_set;
         c->signatures.load_ctx = l;
-        link_documents(c, n);
-        c->signatures.link_start = c->link_start;
-        c->signatures.links = c->links;
+        link_documents(c);
         dd_cluster_documents(&c->signatures, &c->clusters);
         set_loader_free(l);
     } else
@@ -558,8 +532,6 @@ void dd_corpus_free(dd_corpus *c)
     free(c->units);
     free(c->unit_start);
     free(c->near_units.v);
-    free(c->link_start);
-    free(c->links);
     free(c->digests);
     free(c->sizes);
     free(c->failed);

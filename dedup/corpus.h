@@ -41,8 +41,6 @@ typedef struct dd_corpus {
     size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
     dd_near_unit_list near_units; /* near-repeats of units, by document */
     dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
-    size_t *link_start; /* documents sharing a paragraph (dd_signatures.links) */
-    uint32_t *links;
     dd_signatures signatures;
     dd_clusters clusters;
     dd_paragraphs *paragraphs;

@@ -1350,8 +1350,11 @@ static bool add_numbers(const MDB_val *v, uint32_t **out, size_t *cap, size_t *n
     return true;
 }
 
-static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
-                       size_t *cap, char **err)
+/* The numbers under each band key, at most per_band of each (the lowest),
+ * appended key after key; with distinct, sorted and each once. */
+static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t bands,
+                                 size_t per_band, bool distinct, uint32_t **out, size_t *cap,
+                                 char **err)
 {
     MDB_txn *txn;
     if (!read_txn(x, &txn, err))
@@ -1372,7 +1375,8 @@ static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t ba
          * duplicates: MDB_GET_MULTIPLE then leaves val as MDB_SET_KEY set it. */
         if (rc == 0)
             rc = mdb_cursor_get(cur, &key, &val, MDB_GET_MULTIPLE);
-        while (rc == 0) {
+        size_t band_start = n;
+        while (rc == 0 && n - band_start < per_band) {
             if (!add_numbers(&val, out, cap, &n))
                 rc = MDB_CORRUPTED;
             else
@@ -1380,6 +1384,8 @@ static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t ba
         }
         if (rc == MDB_NOTFOUND)
             rc = 0;
+        if (n - band_start > per_band) /* numbers come sorted: the lowest stay */
+            n = band_start + per_band;
     }
     if (cur)
         close_cursor(x, cur);
@@ -1388,6 +1394,8 @@ static long candidates_unguarded(dd_ddx *x, const uint64_t *band_keys, size_t ba
         fail(x, err, "cannot read the bands", rc);
         return -1;
     }
+    if (!distinct)
+        return (long)n;
     if (n > 1)
         qsort(*out, n, sizeof **out, dd_compare_u32);
     size_t u = 0;
@@ -1576,7 +1584,17 @@ long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint3
                        size_t *cap, char **err)
 {
     long n;
-    GUARDED(x, err, n, -1, LOOP_LIMIT, candidates_unguarded(x, band_keys, bands, out, cap, err));
+    GUARDED(x, err, n, -1, LOOP_LIMIT,
+            candidates_unguarded(x, band_keys, bands, SIZE_MAX, true, out, cap, err));
+    return n;
+}
+
+long dd_ddx_band_members(dd_ddx *x, const uint64_t *band_keys, size_t bands, size_t per_band,
+                         uint32_t **out, size_t *cap, char **err)
+{
+    long n;
+    GUARDED(x, err, n, -1, LOOP_LIMIT,
+            candidates_unguarded(x, band_keys, bands, per_band, false, out, cap, err));
     return n;
 }
 

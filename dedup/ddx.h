@@ -167,6 +167,12 @@ void dd_ddx_doc_free(dd_ddx_doc *d);
  * Returns how many, or -1 with *err. */
 long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
                        size_t *cap, char **err);
+/* The same, bounded (near.h, "Candidate search"): the numbers filed under
+ * each band key, at most per_band of each (the lowest: the documents indexed
+ * first), key after key, in *out; a number appears once for each band it
+ * shares. Returns how many, or -1 with *err. */
+long dd_ddx_band_members(dd_ddx *x, const uint64_t *band_keys, size_t bands, size_t per_band,
+                         uint32_t **out, size_t *cap, char **err);
 
 /* The places of a paragraph key, in increasing document order, at most max
  * of them. Returns how many, or -1 with *err. */

@@ -705,6 +705,10 @@ static void print_stats(const filter *f)
     if (f->o->index)
         fprintf(stderr, " (%llu of them of indexed documents)", (unsigned long long)s->indexed);
     fputc('\n', stderr);
+    dd_history_candidates c = dd_history_candidates_of(f->history);
+    fprintf(stderr, "  candidate pairs compared: %llu (%.2f a record), %llu left out by the caps\n",
+            (unsigned long long)c.compared, s->records ? (double)c.compared / s->records : 0.0,
+            (unsigned long long)c.left_out);
     fprintf(stderr, "  paragraphs removed: %llu repeats, %llu boilerplate, %llu near-repeats\n",
             (unsigned long long)s->repeats, (unsigned long long)s->boilerplate,
             (unsigned long long)s->near_repeats);

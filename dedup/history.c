@@ -37,7 +37,7 @@ typedef struct para_slot {
 
 /* A kept record's sorted shingle set, while it is in the window. */
 typedef struct window_set {
-    uint32_t doc1; /* 1 + the record, 0: empty */
+    uint32_t doc1; /* 1 + the record's signature number, 0: empty */
     uint64_t *set;
     size_t n;
     bool sorted; /* sorted when first needed: most sets never are */
@@ -51,7 +51,13 @@ typedef struct occurrence {
 
 struct dd_history {
     dd_history_params p;
+    uint64_t records; /* decided so far: the next record's number */
+    /* The records that have words, with near-duplicate detection on: their
+     * signatures, numbered in order (sigs), the record each is, and where
+     * they were placed. */
     dd_signatures sigs;
+    uint64_t *record_of_sig;
+    size_t record_of_sig_cap;
     dd_placer *placer;
     window_set window[DD_HISTORY_WINDOW];
     size_t window_bytes;
@@ -72,25 +78,29 @@ struct dd_history {
     size_t index_keys_cap;
     uint32_t *index_cands;
     size_t index_cands_cap;
+    dd_candidate *index_choice; /* work space of dd_candidates_from_members */
+    size_t index_choice_cap;
+    dd_history_candidates index_counts; /* the candidate search in the index */
 };
 
 /* ------------------------------------------------ the window of shingle sets */
 
-static void window_drop(dd_history *h, uint32_t rec)
+static void window_drop(dd_history *h, uint32_t sig)
 {
-    window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
-    if (w->doc1 != rec + 1)
+    window_set *w = &h->window[sig % DD_HISTORY_WINDOW];
+    if (w->doc1 != sig + 1)
         return;
     h->window_bytes -= w->n * sizeof *w->set;
     free(w->set);
     *w = (window_set){0};
 }
 
-/* Keeps a copy of record rec's distinct shingles set[0..n), replacing the
- * record that held its slot, unless the window is full. */
-static void window_keep(dd_history *h, uint32_t rec, uint64_t *set, size_t n)
+/* Keeps a copy of the distinct shingles set[0..n) of the record whose
+ * signature is number sig, replacing the record that held its slot, unless
+ * the window is full. */
+static void window_keep(dd_history *h, uint32_t sig, uint64_t *set, size_t n)
 {
-    window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
+    window_set *w = &h->window[sig % DD_HISTORY_WINDOW];
     if (w->doc1)
         window_drop(h, w->doc1 - 1);
     if (h->window_bytes + n * sizeof *set > DD_HISTORY_WINDOW_BYTES)
@@ -99,16 +109,16 @@ static void window_keep(dd_history *h, uint32_t rec, uint64_t *set, size_t n)
     memcpy(w->set, set, n * sizeof *set);
     w->n = n;
     w->sorted = false;
-    w->doc1 = rec + 1;
+    w->doc1 = sig + 1;
     h->window_bytes += n * sizeof *set;
 }
 
 /* dd_signatures.load_set over the window. */
-static bool window_load(void *ctx, uint32_t rec, uint64_t **set, size_t *cap, size_t *n)
+static bool window_load(void *ctx, uint32_t sig, uint64_t **set, size_t *cap, size_t *n)
 {
     dd_history *h = ctx;
-    window_set *w = &h->window[rec % DD_HISTORY_WINDOW];
-    if (w->doc1 != rec + 1)
+    window_set *w = &h->window[sig % DD_HISTORY_WINDOW];
+    if (w->doc1 != sig + 1)
         return false;
     if (!w->sorted) {
         dd_grow(&h->sort_tmp, &h->sort_tmp_cap, w->n + 1, sizeof *h->sort_tmp);
@@ -173,6 +183,7 @@ void dd_history_free(dd_history *h)
         free(h->window[i].set);
     dd_placer_free(h->placer);
     dd_signatures_free(&h->sigs);
+    free(h->record_of_sig);
     free(h->sort_tmp);
     free(h->paras);
     free(h->slots);
@@ -182,6 +193,7 @@ void dd_history_free(dd_history *h)
     free(h->near.v);
     free(h->index_keys);
     free(h->index_cands);
+    free(h->index_choice);
     free(h);
 }
 
@@ -206,8 +218,20 @@ size_t dd_history_bytes(const dd_history *h)
 {
     size_t per_doc = sizeof(dd_doc_sig) +
                      (h->sigs.minhash ? h->sigs.params.num_perm * sizeof(uint32_t) : 8);
-    return h->sigs.n * per_doc + h->paras_cap * sizeof(para) + h->nslots * sizeof(para_slot) +
-           h->window_bytes;
+    return h->sigs.n * per_doc + h->record_of_sig_cap * sizeof *h->record_of_sig +
+           (h->placer ? dd_placer_bytes(h->placer) : 0) +
+           h->paras_cap * sizeof(para) + h->nslots * sizeof(para_slot) + h->window_bytes;
+}
+
+dd_history_candidates dd_history_candidates_of(const dd_history *h)
+{
+    dd_history_candidates c = h->index_counts;
+    if (h->placer) {
+        dd_placer_counts p = dd_placer_counts_of(h->placer);
+        c.compared += p.compared;
+        c.left_out += p.passed_over + p.unlisted;
+    }
+    return c;
 }
 
 static void add_removal(dd_verdict *v, dd_removal r)
@@ -344,29 +368,36 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
         qsort(v->removed, v->nremoved, sizeof *v->removed, compare_removals);
 }
 
-/* Is record rec a copy of a document of the index? Decided on the
- * signatures (the indexed texts are not at hand), as --verify estimate. */
-static bool copy_of_indexed(dd_history *h, uint32_t rec, dd_verdict *v)
+/* Is the record whose signature is number sig a copy of a document of the
+ * index? Decided on the signatures (the indexed texts are not at hand), as
+ * --verify estimate. */
+static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
 {
     const dd_signatures *s = &h->sigs;
     const dd_near_params *p = &h->p.near;
     dd_grow(&h->index_keys, &h->index_keys_cap, p->bands + p->hamming + 2,
             sizeof *h->index_keys);
-    size_t nkeys = dd_signature_keys(s, rec, h->index_keys);
+    size_t nkeys = dd_signature_keys(s, sig, h->index_keys);
     char *err = NULL;
-    long n = dd_ddx_candidates(h->p.index, h->index_keys, nkeys, &h->index_cands,
-                               &h->index_cands_cap, &err);
+    long found = dd_ddx_band_members(h->p.index, h->index_keys, nkeys, DD_BUCKET_CAP,
+                                     &h->index_cands, &h->index_cands_cap, &err);
     free(err);
-    const uint32_t *sig = s->minhash + (size_t)rec * p->num_perm;
-    for (long k = 0; k < n; k++) {
+    err = NULL;
+    size_t n = found > 0
+                   ? dd_candidates_from_members(h->index_cands, (size_t)found, &h->index_choice,
+                                                &h->index_choice_cap, &h->index_counts.left_out)
+                   : 0;
+    const uint32_t *minhash = s->minhash + (size_t)sig * p->num_perm;
+    for (size_t k = 0; k < n; k++) {
+        h->index_counts.compared++;
         dd_ddx_doc d;
         if (!dd_ddx_get_number(h->p.index, h->index_cands[k], &d, &err)) {
             free(err);
             continue;
         }
-        bool exact = sh_key_equal(d.key, s->docs[rec].key);
-        double j = exact ? 1.0 : sh_minhash_jaccard(sig, d.minhash, (unsigned)p->num_perm);
-        double a = s->docs[rec].shingles, b = d.shingles;
+        bool exact = sh_key_equal(d.key, s->docs[sig].key);
+        double j = exact ? 1.0 : sh_minhash_jaccard(minhash, d.minhash, (unsigned)p->num_perm);
+        double a = s->docs[sig].shingles, b = d.shingles;
         double c = exact ? 1.0 : dd_containment_of(j, a, b);
         /* the indexed document came first: it is the representative */
         if (exact || dd_near_joins(p, j, c, a, b)) {
@@ -384,6 +415,33 @@ static bool copy_of_indexed(dd_history *h, uint32_t rec, dd_verdict *v)
     return false;
 }
 
+/* Places record rec (it has words) among the records before it and the
+ * indexed documents: true, with v filled, when it is a copy of one. */
+static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v)
+{
+    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
+    uint32_t sig = (uint32_t)(h->sigs.n - 1);
+    dd_grow(&h->record_of_sig, &h->record_of_sig_cap, (size_t)sig + 1, sizeof *h->record_of_sig);
+    h->record_of_sig[sig] = rec;
+    if (h->p.index && copy_of_indexed(h, sig, v))
+        return true; /* not placed: later copies find the indexed document too */
+    bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
+    if (exact_sets)
+        window_keep(h, sig, h->sigs.scratch, h->sigs.docs[sig].shingles);
+    dd_member m;
+    uint32_t rep = dd_placer_place(h->placer, sig, &m);
+    if (rep == sig)
+        return false;
+    window_drop(h, sig);
+    v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+    v->of = h->record_of_sig[rep];
+    v->jaccard = m.jaccard;
+    v->containment = m.containment;
+    v->hamming = m.hamming;
+    v->estimated = m.estimated;
+    return true;
+}
+
 void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
 {
     verdict_clear(v);
@@ -394,26 +452,11 @@ void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
     v->estimated = false;
     v->nremoved = 0;
 
-    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
-    uint32_t rec = (uint32_t)(h->sigs.n - 1);
-    if (h->p.index && h->p.near.enabled && doc->words.n && copy_of_indexed(h, rec, v))
-        return; /* not placed: later copies find the indexed document too */
-    if (h->placer) {
-        bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
-        if (exact_sets)
-            window_keep(h, rec, h->sigs.scratch, h->sigs.docs[rec].shingles);
-        dd_member m;
-        uint32_t rep = dd_placer_place(h->placer, rec, &m);
-        if (rep != UINT32_MAX && rep != rec) {
-            window_drop(h, rec);
-            v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
-            v->of = rep;
-            v->jaccard = m.jaccard;
-            v->containment = m.containment;
-            v->hamming = m.hamming;
-            v->estimated = m.estimated;
-            return;
-        }
-    }
+    uint64_t rec = h->records++;
+    /* A record without words is compared with nothing and has no
+     * paragraphs: it is kept, and nothing of it is remembered. Without
+     * near-duplicate detection no record needs a signature. */
+    if (doc->words.n && h->p.near.enabled && place_record(h, rec, doc, v))
+        return;
     decide_paragraphs(h, rec, doc, v);
 }

@@ -3,11 +3,16 @@
  * and the decisions taken on each record against them (dedup filter).
  *
  * Records are decided one at a time, in the order they come, each against the
- * records before it; the first copy is kept. What is remembered grows with the
- * number of records, never with their text:
- *   - per record, its exact key, sizes and signature (dd_signatures: 524
- *     bytes with 128 MinHash values), and the LSH band keys of the records
- *     kept (dd_placer);
+ * records before it (a bounded number of them: near.h, "Candidate search");
+ * the first copy is kept. What is remembered grows with the number of
+ * records, never with their text:
+ *   - per record with words (and near-duplicate detection on), its exact
+ *     key, sizes and signature (dd_signatures: 524 bytes with 128 MinHash
+ *     values), its record number (8 bytes) and where it was placed (52
+ *     bytes, and 48 to 96 in the table of exact keys: dd_placer_bytes), and
+ *     the LSH band keys of the records kept (dd_placer); a
+ *     record without words is compared with nothing and nothing of it is
+ *     remembered;
  *   - per distinct paragraph of the kept records, its exact key, where it
  *     was first seen and in how many records (a 40-byte record in an array
  *     and a 24-byte slot of a table at most half full: 88 to 176 bytes, as
@@ -96,5 +101,14 @@ void dd_verdict_free(dd_verdict *v);
 
 /* Bytes held per record and per distinct paragraph, for --stats. */
 size_t dd_history_bytes(const dd_history *h);
+
+/* The candidate search so far (near.h), for --stats: pairs verified, with
+ * the earlier records and with indexed documents, and candidates left out
+ * by the caps. */
+typedef struct dd_history_candidates {
+    uint64_t compared;
+    uint64_t left_out;
+} dd_history_candidates;
+dd_history_candidates dd_history_candidates_of(const dd_history *h);
 
 #endif

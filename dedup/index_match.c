@@ -84,10 +84,19 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
     uint64_t *keys = dd_malloc((o->near.bands + 1) * sizeof *keys);
     uint32_t *cands = NULL;
     size_t cands_cap = 0;
-    long ncand = ok && s->docs[i].words ? dd_ddx_candidates(x, keys, dd_signature_keys(s, i, keys),
-                                                            &cands, &cands_cap, &err)
-                                        : 0;
-    ok = ok && ncand >= 0;
+    long found = ok && s->docs[i].words
+                     ? dd_ddx_band_members(x, keys, dd_signature_keys(s, i, keys), DD_BUCKET_CAP,
+                                           &cands, &cands_cap, &err)
+                     : 0;
+    ok = ok && found >= 0;
+    /* A bounded number of them, those sharing the most bands (near.h). */
+    dd_candidate *choice = NULL;
+    size_t choice_cap = 0;
+    uint64_t passed_over = 0;
+    long ncand = found > 0 ? (long)dd_candidates_from_members(cands, (size_t)found, &choice,
+                                                              &choice_cap, &passed_over)
+                           : 0;
+    free(choice);
     uint64_t *mine = NULL, *theirs = NULL;
     size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
     bool have_mine = false, duplicate = false;

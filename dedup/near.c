@@ -3,7 +3,7 @@
  */
 #include "near.h"
 
-#include "multimap.h"
+#include "capped_map.h"
 #include "util.h"
 
 #include <math.h>
@@ -143,6 +143,8 @@ void dd_signatures_free(dd_signatures *s)
     free(s->minhash);
     free(s->simhash);
     free(s->scratch);
+    free(s->link_start);
+    free(s->links);
     memset(s, 0, sizeof *s);
 }
 
@@ -339,6 +341,79 @@ size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, s
     return n;
 }
 
+/* Is candidate x a better choice than y: more shared buckets, or as many
+ * and a lower rank? */
+static bool better_choice(dd_candidate x, dd_candidate y)
+{
+    return x.shared != y.shared ? x.shared > y.shared : x.rank < y.rank;
+}
+
+/* Moves heap[i] down the heap heap[0..n), the worst choice on top. */
+static void sift_down(dd_candidate *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && better_choice(heap[worst], heap[l]))
+            worst = l;
+        if (r < n && better_choice(heap[worst], heap[r]))
+            worst = r;
+        if (worst == i)
+            return;
+        dd_candidate t = heap[i];
+        heap[i] = heap[worst];
+        heap[worst] = t;
+        i = worst;
+    }
+}
+
+static int compare_candidate_rank(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_candidate *)a)->rank, y = ((const dd_candidate *)b)->rank;
+    return (x > y) - (x < y);
+}
+
+/* The best max choices go to c[0..max) through a heap of them, worst on
+ * top: n log max steps, whatever order the candidates came in. */
+size_t dd_choose_candidates(dd_candidate *c, size_t n, size_t max)
+{
+    if (n > max && max > 0) {
+        for (size_t i = max / 2; i-- > 0;)
+            sift_down(c, max, i);
+        for (size_t i = max; i < n; i++)
+            if (better_choice(c[i], c[0])) {
+                c[0] = c[i];
+                sift_down(c, max, 0);
+            }
+    }
+    if (n > max)
+        n = max;
+    if (n > 1)
+        qsort(c, n, sizeof *c, compare_candidate_rank);
+    return n;
+}
+
+size_t dd_candidates_from_members(uint32_t *numbers, size_t n, dd_candidate **tmp, size_t *tmp_cap,
+                                  uint64_t *passed_over)
+{
+    if (n > 1)
+        qsort(numbers, n, sizeof *numbers, dd_compare_u32);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && (*tmp)[k - 1].rank == numbers[i]) {
+            (*tmp)[k - 1].shared++;
+            continue;
+        }
+        dd_grow(tmp, tmp_cap, k + 1, sizeof **tmp);
+        (*tmp)[k++] = (dd_candidate){numbers[i], 1};
+    }
+    size_t chosen = dd_choose_candidates(*tmp, k, DD_MAX_CANDIDATES);
+    *passed_over += k - chosen;
+    k = chosen;
+    for (size_t i = 0; i < k; i++)
+        numbers[i] = (*tmp)[i].rank;
+    return k;
+}
+
 /* The lowest Jaccard with which a member of a shingles joins a
  * representative of b shingles (dd_near_joins). */
 static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
@@ -467,23 +542,34 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* What the placer knows of a document, together: gathering candidates
+ * reads seen, cand_at and rank of documents anywhere in the corpus, one
+ * cache line each. */
+typedef struct placed_doc {
+    uint32_t rep_of;  /* 1 + its representative (itself for one), 0: not placed or no words */
+    uint32_t rank;    /* the order it was placed in */
+    uint32_t seen;    /* 1 + the document whose candidates last listed it */
+    uint32_t cand_at; /* where in cands it is, when seen says it is there */
+} placed_doc;
+
 struct dd_placer {
     const dd_signatures *s;
     /* per document, grown as documents are placed: */
-    uint32_t *rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
-    dd_member *sim;   /* its similarity to the representative */
-    uint32_t *rank;   /* the order it was placed in */
-    uint32_t *seen;   /* 1 + the document whose candidates last listed it */
+    placed_doc *doc;
+    dd_member *sim; /* its similarity to the representative */
     size_t cap;
     uint32_t *by_rank; /* the documents in the order they were placed */
     size_t by_rank_cap;
     uint32_t placed;
     key_map exact;
-    dd_multimap index; /* band or block keys of the representatives */
+    /* band or block keys of the representatives, at most DD_BUCKET_CAP
+     * of them (the first placed) per key */
+    dd_capped_map index;
     uint64_t *keys;
-    uint32_t *cands; /* ranks of the candidates of the document being placed */
+    dd_candidate *cands; /* of the document being placed */
     size_t cands_cap;
     set_buffers sets;
+    dd_placer_counts counts;
 };
 
 dd_placer *dd_placer_new(const dd_signatures *s)
@@ -494,7 +580,7 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     p->exact.salt = dd_table_salt();
     p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
     p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
-    dd_multimap_init(&p->index);
+    dd_capped_map_init(&p->index);
     size_t nkeys =
         s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
     p->keys = dd_malloc(nkeys * sizeof *p->keys);
@@ -509,13 +595,26 @@ static void placer_grow(dd_placer *p, uint32_t d)
     size_t cap = p->cap ? p->cap : 1024;
     while (cap <= d)
         cap *= 2;
-    p->rep_of = dd_realloc(p->rep_of, cap * sizeof *p->rep_of);
+    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
     p->sim = dd_realloc(p->sim, cap * sizeof *p->sim);
-    p->rank = dd_realloc(p->rank, cap * sizeof *p->rank);
-    p->seen = dd_realloc(p->seen, cap * sizeof *p->seen);
-    memset(p->rep_of + p->cap, 0, (cap - p->cap) * sizeof *p->rep_of);
-    memset(p->seen + p->cap, 0, (cap - p->cap) * sizeof *p->seen);
+    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
     p->cap = cap;
+}
+
+/* Lists representative r among the candidates of document d (cands[0..n)),
+ * or counts one more bucket it shares if it is there. Returns the new n. */
+static size_t add_candidate(dd_placer *p, uint32_t d, uint32_t r, size_t n)
+{
+    placed_doc *c = &p->doc[r];
+    if (c->seen == d + 1) {
+        p->cands[c->cand_at].shared++;
+        return n;
+    }
+    c->seen = d + 1;
+    c->cand_at = (uint32_t)n;
+    dd_grow(&p->cands, &p->cands_cap, n + 1, sizeof *p->cands);
+    p->cands[n] = (dd_candidate){c->rank, 1};
+    return n + 1;
 }
 
 uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
@@ -524,63 +623,77 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     placer_grow(p, d);
     dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
     p->by_rank[p->placed] = d;
-    p->rank[d] = p->placed++;
+    p->doc[d].rank = p->placed++;
     if (s->docs[d].words == 0)
         return UINT32_MAX;
     uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
     if (twin) { /* an exact duplicate: the twin's cluster, the twin's similarity */
         uint32_t t = twin - 1;
-        p->rep_of[d] = p->rep_of[t];
+        p->doc[d].rep_of = p->doc[t].rep_of;
         p->sim[d] = p->sim[t];
         p->sim[d].doc = d;
-        if (p->rep_of[t] == t + 1) {
+        if (p->doc[t].rep_of == t + 1) {
             p->sim[d].jaccard = p->sim[d].containment = 1.0;
             p->sim[d].hamming = 0;
             p->sim[d].exact = true;
         }
         *m = p->sim[d];
-        return p->rep_of[d] - 1;
+        return p->doc[d].rep_of - 1;
     }
     size_t k = index_keys(s, d, p->keys), ncand = 0;
     for (size_t b = 0; b < k; b++)
-        dd_multimap_prefetch(&p->index, p->keys[b]);
+        dd_capped_map_prefetch(&p->index, p->keys[b]);
     for (size_t b = 0; b < k; b++) {
-        dd_multimap_iter it = dd_multimap_find(&p->index, p->keys[b]);
-        for (uint32_t r; dd_multimap_next(&it, &r);) {
-            if (p->seen[r] != d + 1) {
-                p->seen[r] = d + 1;
-                dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
-                p->cands[ncand++] = p->rank[r];
-            }
-        }
+        dd_capped_iter it = dd_capped_map_find(&p->index, p->keys[b]);
+        for (uint32_t r; dd_capped_next(&it, &r);)
+            ncand = add_candidate(p, d, r, ncand);
     }
-    /* Linked documents that are representatives already. */
+    /* Linked documents that are representatives already: always verified. */
+    size_t nlinked = 0;
     for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
          l++) {
         uint32_t r = s->links[l];
-        if (r < p->cap && p->rep_of[r] == r + 1 && p->seen[r] != d + 1) {
-            p->seen[r] = d + 1;
-            dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
-            p->cands[ncand++] = p->rank[r];
+        if (r < p->cap && p->doc[r].rep_of == r + 1) {
+            ncand = add_candidate(p, d, r, ncand);
+            p->cands[p->doc[r].cand_at].shared = UINT32_MAX;
+            nlinked++;
         }
     }
-    /* Best-ranked representative first. */
-    if (ncand > 1)
-        qsort(p->cands, ncand, sizeof *p->cands, dd_compare_u32);
-    for (size_t a = 0; a < ncand; a++) {
-        uint32_t r = p->by_rank[p->cands[a]];
+    /* The ones that share the most buckets, then best-ranked first. */
+    size_t chosen = dd_choose_candidates(p->cands, ncand, DD_MAX_CANDIDATES + nlinked);
+    p->counts.passed_over += ncand - chosen;
+    /* Their signatures are read next, each from anywhere in memory: ask for
+     * them all at once, so that the waits overlap. */
+    for (size_t a = 0; a < chosen; a++) {
+        uint32_t r = p->by_rank[p->cands[a].rank];
+        __builtin_prefetch(&s->docs[r]);
+        if (s->minhash)
+            __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
+    }
+    for (size_t a = 0; a < chosen; a++) {
+        uint32_t r = p->by_rank[p->cands[a].rank];
+        p->counts.compared++;
         if (verify(s, d, r, m, &p->sets)) {
-            p->rep_of[d] = r + 1;
+            p->doc[d].rep_of = r + 1;
             p->sim[d] = *m;
             return r;
         }
     }
-    p->rep_of[d] = d + 1;
+    p->doc[d].rep_of = d + 1;
     p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     for (size_t b = 0; b < k; b++)
-        dd_multimap_add(&p->index, p->keys[b], d);
+        p->counts.unlisted += !dd_capped_map_add(&p->index, p->keys[b], d, DD_BUCKET_CAP);
     *m = p->sim[d];
     return d;
+}
+
+dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
+
+size_t dd_placer_bytes(const dd_placer *p)
+{
+    size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
+    return p->cap * per_doc + p->index.nslots * sizeof *p->index.slots +
+           p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
 }
 
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
@@ -589,7 +702,7 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
     out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
     out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
     placer_grow(p, n ? (uint32_t)n - 1 : 0);
-    const uint32_t *rep_of = p->rep_of;
+    const placed_doc *doc = p->doc;
 
     /* Ids in input order of the representatives; documents without words
      * are clusters of their own. */
@@ -597,14 +710,14 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
     size_t clusters_cap = 0;
     uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
     for (size_t d = 0; d < n; d++) {
-        if (rep_of[d] == 0 || rep_of[d] == d + 1)
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
             out->id_of[d] = ++next_id;
         cluster_index[d] = UINT32_MAX;
     }
     for (size_t d = 0; d < n; d++) {
-        if (rep_of[d] == 0 || rep_of[d] == d + 1)
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
             continue;
-        uint32_t r = rep_of[d] - 1;
+        uint32_t r = doc[d].rep_of - 1;
         out->id_of[d] = out->id_of[r];
         out->dropped[d] = true;
         if (cluster_index[r] == UINT32_MAX) {
@@ -633,14 +746,12 @@ void dd_placer_free(dd_placer *p)
 {
     if (!p)
         return;
-    free(p->rep_of);
+    free(p->doc);
     free(p->sim);
-    free(p->rank);
-    free(p->seen);
     free(p->by_rank);
     free(p->exact.keys);
     free(p->exact.docs);
-    dd_multimap_free(&p->index);
+    dd_capped_map_free(&p->index);
     free(p->keys);
     free(p->cands);
     free(p->sets.a);
@@ -648,20 +759,82 @@ void dd_placer_free(dd_placer *p)
     free(p);
 }
 
-void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
+void dd_rank_documents(const dd_signatures *s, uint32_t *order)
 {
     size_t n = s->n;
-    /* Rank order. */
     ranked *by_rank = dd_malloc((n ? n : 1) * sizeof *by_rank);
     for (size_t i = 0; i < n; i++)
         by_rank[i] = (ranked){s->params.keep == DD_KEEP_LONGEST ? s->docs[i].words : 0, (uint32_t)i};
     if (n > 1)
         qsort(by_rank, n, sizeof *by_rank, compare_ranked);
+    for (size_t i = 0; i < n; i++)
+        order[i] = by_rank[i].doc;
+    free(by_rank);
+}
+
+void dd_signatures_link(dd_signatures *s, const dd_doc_pair *pairs, size_t npairs)
+{
+    size_t n = s->n;
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    uint32_t *rank_of = dd_malloc((n ? n : 1) * sizeof *rank_of);
+    dd_rank_documents(s, order);
+    for (size_t r = 0; r < n; r++)
+        rank_of[order[r]] = (uint32_t)r;
+    /* Each pair both ways, the partner by its rank, grouped by document. */
+    size_t *start = dd_calloc(n + 1, sizeof *start);
+    for (size_t k = 0; k < npairs; k++)
+        if (pairs[k].a != pairs[k].b) {
+            start[pairs[k].a + 1]++;
+            start[pairs[k].b + 1]++;
+        }
+    for (size_t d = 0; d < n; d++)
+        start[d + 1] += start[d];
+    uint32_t *links = dd_malloc((start[n] ? start[n] : 1) * sizeof *links);
+    size_t *fill = dd_malloc((n ? n : 1) * sizeof *fill);
+    memcpy(fill, start, n * sizeof *fill);
+    for (size_t k = 0; k < npairs; k++)
+        if (pairs[k].a != pairs[k].b) {
+            links[fill[pairs[k].a]++] = rank_of[pairs[k].b];
+            links[fill[pairs[k].b]++] = rank_of[pairs[k].a];
+        }
+    free(fill);
+    /* Each document's partners by rank, once each, the best-ranked
+     * DD_MAX_LINKS kept, as documents, packed in place. */
+    size_t w = 0;
+    for (size_t d = 0; d < n; d++) {
+        size_t from = start[d], to = start[d + 1], kept = 0;
+        start[d] = w;
+        if (to - from > 1)
+            qsort(links + from, to - from, sizeof *links, dd_compare_u32);
+        uint32_t prev = UINT32_MAX; /* no rank */
+        for (size_t i = from; i < to && kept < DD_MAX_LINKS; i++) {
+            uint32_t rank = links[i];
+            if (rank == prev)
+                continue;
+            prev = rank;
+            links[w++] = order[rank]; /* w <= i: what is still to read stays */
+            kept++;
+        }
+    }
+    start[n] = w;
+    free(order);
+    free(rank_of);
+    free(s->link_start);
+    free(s->links);
+    s->link_start = start;
+    s->links = dd_realloc(links, (w ? w : 1) * sizeof *links);
+}
+
+void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
+{
+    size_t n = s->n;
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    dd_rank_documents(s, order);
     dd_placer *p = dd_placer_new(s);
     dd_member m;
     for (size_t i = 0; i < n; i++)
-        dd_placer_place(p, by_rank[i].doc, &m);
-    free(by_rank);
+        dd_placer_place(p, order[i], &m);
+    free(order);
     dd_placer_finish(p, n, out);
     dd_placer_free(p);
 }

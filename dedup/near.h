@@ -8,8 +8,9 @@
  * takes them in that order: a document whose exact key was seen joins that
  * document's cluster; otherwise it is compared with the representatives that
  * share an LSH band with it (MinHash) or a block of bits (SimHash), or a
- * paragraph (dd_signatures.links), best ranked first, and joins the first
- * whose similarity verifies; if none does, it becomes a representative.
+ * paragraph (dd_signatures.links), a bounded number of them (see "Candidate
+ * search" below), best ranked first, and joins the first whose similarity
+ * verifies; if none does, it becomes a representative.
  * Clusters never chain: similarity is always to the representative. A
  * document more than size_ratio times larger than a representative does not
  * join it through containment alone (it is not a copy of the smaller one).
@@ -128,13 +129,14 @@ typedef struct dd_signatures {
      * a document that changed); true, the estimates decide (filter: sets of
      * earlier records are kept for a window only). */
     bool estimate_if_unloadable;
-    /* Optional (NULL: none): documents known to share a paragraph, each pair
-     * in both directions: document d's are links[link_start[d] ..
-     * link_start[d + 1]). They are candidates beside the LSH bands, so that
-     * a document contained in a much larger one is compared with it at any
-     * size ratio. The caller owns both arrays. */
-    const size_t *link_start;
-    const uint32_t *links;
+    /* Optional (NULL: none; set by dd_signatures_link): documents known to
+     * share a paragraph, each pair in both directions: document d's are
+     * links[link_start[d] .. link_start[d + 1]), at most DD_MAX_LINKS of
+     * them. They are candidates beside the LSH bands, so that a document
+     * contained in a much larger one is compared with it at any size
+     * ratio. */
+    size_t *link_start;
+    uint32_t *links;
 } dd_signatures;
 
 /* Prepares s for documents; false (after a message) on failure. */
@@ -182,6 +184,19 @@ size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys);
 /* Adds a document that could not be read: it takes part in nothing. */
 void dd_signatures_add_missing(dd_signatures *s);
 
+/* Two documents that share a paragraph. */
+typedef struct dd_doc_pair {
+    uint32_t a, b;
+} dd_doc_pair;
+
+/* Sets the links of the s->n documents of s from pairs[0..n) (either way
+ * round; repeated pairs, and pairs of a document with itself, count once
+ * or not at all): each document keeps its DD_MAX_LINKS best-ranked
+ * partners (dd_rank_documents), however many documents it shares
+ * paragraphs with. Memory: 8 bytes a pair while they are sorted, then at
+ * most DD_MAX_LINKS * 4 bytes a document. */
+void dd_signatures_link(dd_signatures *s, const dd_doc_pair *pairs, size_t n);
+
 typedef struct dd_member {
     uint32_t doc;
     double jaccard;     /* to the representative (MinHash) */
@@ -208,12 +223,57 @@ typedef struct dd_clusters {
 void dd_cluster_documents(const dd_signatures *s, dd_clusters *out);
 
 /*
+ * Candidate search costs a bounded number of steps per document, whatever
+ * the corpus (in every mode: the placer below for scan, clean, check and
+ * filter; dd_choose_candidates over dd_ddx_band_members for an index).
+ * Without bounds, documents that share some text (a paragraph, a template)
+ * but are not copies share LSH buckets, fail verification, and each new one
+ * is compared with every earlier one: time quadratic in their number.
+ *   - A bucket (an LSH band key, a SimHash block) lists at most
+ *     DD_BUCKET_CAP representatives: the first placed, so the best-ranked.
+ *     Later ones are not listed in it (but still in their other buckets).
+ *   - Of the representatives found in a document's buckets, at most
+ *     DD_MAX_CANDIDATES are verified: those sharing the most buckets with it
+ *     (the likeliest to pass; ties to the best-ranked). A true copy shares
+ *     most of its buckets, a document that merely shares a paragraph a few,
+ *     so a crowd of the latter does not hide the former.
+ *   - Shared paragraphs (dd_signatures.links) add at most DD_MAX_LINKS
+ *     linked documents, the best-ranked (the caller keeps that many).
+ * The candidates chosen are verified in rank order, so a document joins the
+ * best-ranked one that verifies, as without the bounds; a corpus whose
+ * buckets and candidate lists stay under the caps gets the same clusters.
+ * What the caps leave out is counted (dd_placer_counts).
+ */
+#define DD_BUCKET_CAP 32
+#define DD_MAX_CANDIDATES 32
+#define DD_MAX_LINKS 16
+
+/* A candidate: a rank (the order placed, or an index's document number:
+ * lower is better) and how many buckets it shares with the document. */
+typedef struct dd_candidate {
+    uint32_t rank;
+    uint32_t shared;
+} dd_candidate;
+
+/* Keeps the max candidates of c[0..n) that share the most buckets, ties to
+ * the lower rank, and sorts them by rank. Returns how many are kept. */
+size_t dd_choose_candidates(dd_candidate *c, size_t n, size_t max);
+
+/* Turns the members of a document's buckets, numbers[0..n) (a number once
+ * for each bucket that lists it), into the ones to verify: at most
+ * DD_MAX_CANDIDATES (dd_choose_candidates), written to numbers[0..k) in
+ * increasing order. Returns k, and adds to *passed_over the candidates not
+ * kept; *tmp (grown, *tmp_cap its capacity) is work space. */
+size_t dd_candidates_from_members(uint32_t *numbers, size_t n, dd_candidate **tmp, size_t *tmp_cap,
+                                  uint64_t *passed_over);
+
+/*
  * Placing documents one at a time, for callers that take them in rank order
  * as they come (scan with --keep first during its first pass, filter): each
- * document is compared with the representatives placed before it, best
- * ranked (placed earliest) first, and joins the cluster of the first that
- * verifies, or becomes a representative. An exact duplicate (same key)
- * joins its twin's cluster without comparison.
+ * document is compared with the representatives placed before it that are
+ * candidates (above), best ranked (placed earliest) first, and joins the
+ * cluster of the first that verifies, or becomes a representative. An exact
+ * duplicate (same key) joins its twin's cluster without comparison.
  */
 typedef struct dd_placer dd_placer;
 
@@ -228,6 +288,20 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m);
  * their own). p can still be freed only. */
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out);
 void dd_placer_free(dd_placer *p);
+
+/* What the candidate search has done so far. */
+typedef struct dd_placer_counts {
+    uint64_t compared;    /* candidate pairs verified */
+    uint64_t passed_over; /* candidates found but not verified (DD_MAX_CANDIDATES) */
+    uint64_t unlisted;    /* bucket entries not made: the bucket was full (DD_BUCKET_CAP) */
+} dd_placer_counts;
+dd_placer_counts dd_placer_counts_of(const dd_placer *p);
+/* Bytes the placer holds: per document and for its buckets. */
+size_t dd_placer_bytes(const dd_placer *p);
+
+/* The documents of s in rank order (--keep), written to order[0..s->n):
+ * the order dd_cluster_documents places them in. */
+void dd_rank_documents(const dd_signatures *s, uint32_t *order);
 /* Makes every one of n documents a cluster of its own (near-duplicate
  * detection off). */
 void dd_cluster_nothing(size_t n, dd_clusters *out);

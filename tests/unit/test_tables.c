@@ -1,13 +1,14 @@
 /*
  * test_tables.c - the salted home slots of the in-memory hash tables
- * (util.h: dd_table_home, dd_table_salt; multimap.h; capped_map.h).
+ * (util.h: dd_table_home, dd_table_salt; capped_map.h).
  *
  * An adversary who writes texts without knowing a key can make their
  * hashes share any low bits they like, by trying texts. These tests take
  * such keys (every key with the same low 20 bits) and check that the
- * tables still spread them, and that a multimap still finds every value.
- * The capped map, which keeps a key's values in one run of slots, is also
- * checked for its cap and for keys that differ only in their high half.
+ * tables still spread them, and that a capped map (the LSH bands of
+ * documents and of paragraphs), which keeps a key's values in one run of
+ * slots, still finds every value; it is also checked for its cap and for
+ * keys that differ only in their high half.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +17,6 @@
 #include <cmocka.h>
 
 #include "capped_map.h"
-#include "multimap.h"
 #include "util.h"
 
 #define NKEYS 4096
@@ -55,30 +55,6 @@ static void other_salts_give_other_homes(void **state)
     for (uint64_t i = 0; i < NKEYS; i++)
         same += dd_table_home(aimed_key(i), 1, 8191) == dd_table_home(aimed_key(i), 2, 8191);
     assert_true(same < 40); /* about 4096 / 8192 = 0.5 expected by chance */
-}
-
-static void a_multimap_of_aimed_keys_finds_every_value(void **state)
-{
-    (void)state;
-    dd_multimap m;
-    dd_multimap_init(&m);
-    for (uint32_t i = 0; i < NKEYS; i++) {
-        dd_multimap_add(&m, aimed_key(i), i);
-        dd_multimap_add(&m, aimed_key(i), i + NKEYS);
-    }
-    for (uint32_t i = 0; i < NKEYS; i++) {
-        dd_multimap_iter it = dd_multimap_find(&m, aimed_key(i));
-        uint32_t v, got[3], n = 0;
-        while (n < 3 && dd_multimap_next(&it, &v))
-            got[n++] = v;
-        assert_int_equal(n, 2);
-        assert_int_equal(got[0], i + NKEYS); /* newest first */
-        assert_int_equal(got[1], i);
-    }
-    dd_multimap_iter none = dd_multimap_find(&m, aimed_key(NKEYS + 7));
-    uint32_t v;
-    assert_false(dd_multimap_next(&none, &v));
-    dd_multimap_free(&m);
 }
 
 /* The values of key in m, sorted, into got[0..max); returns how many. */
@@ -153,7 +129,6 @@ int main(void)
         cmocka_unit_test(the_salt_is_one_value_per_process),
         cmocka_unit_test(keys_sharing_low_bits_spread_over_the_table),
         cmocka_unit_test(other_salts_give_other_homes),
-        cmocka_unit_test(a_multimap_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
     };

@@ -1,0 +1,202 @@
+/*
+ * test_placer.c - the candidate search of near.c stays bounded per document
+ * (issue 14, item 2), and chooses its candidates by shared buckets and rank.
+ *
+ * The documents here share one paragraph and each has one of its own: any
+ * two share about a third of their shingles, so they share LSH bands but
+ * never verify. Without bounds each document was compared with every earlier
+ * one; now at most DD_MAX_CANDIDATES band candidates and DD_MAX_LINKS linked
+ * documents are, and a copy of any one of them is still found.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "document.h"
+#include "near.h"
+#include "util.h"
+
+/* Paragraph p: 40 words no other paragraph has. */
+static void add_paragraph(sh_buf *text, unsigned p)
+{
+    for (unsigned w = 0; w < 40; w++) {
+        char word[32];
+        int len = snprintf(word, sizeof word, "%sp%uw%u", w ? " " : "", p, w);
+        assert_int_equal(sh_buf_append(text, word, (size_t)len), SH_OK);
+    }
+    assert_int_equal(sh_buf_append(text, "\n", 1), SH_OK);
+}
+
+typedef struct corpus {
+    sh_hasher hash;
+    dd_analyzer a;
+    dd_signatures s;
+    sh_buf text;
+    dd_doc doc;
+} corpus;
+
+static void corpus_init(corpus *c, dd_keep keep)
+{
+    memset(c, 0, sizeof *c);
+    c->hash = sh_hasher_plain(DD_SEED);
+    assert_true(dd_analyzer_init(&c->a, DD_UNIT_LINE, &c->hash));
+    dd_near_params p;
+    dd_near_params_default(&p);
+    p.verify_exact = false; /* the estimates decide: no sets to read again */
+    p.keep = keep;
+    assert_true(dd_near_params_check(&p));
+    assert_true(dd_signatures_init(&c->s, &p, &c->hash));
+}
+
+/* Adds a document of paragraphs paras[0..n) (paragraph 0 is the shared one). */
+static void corpus_add(corpus *c, const unsigned *paras, size_t n)
+{
+    c->text.len = 0;
+    for (size_t i = 0; i < n; i++)
+        add_paragraph(&c->text, paras[i]);
+    assert_int_equal(dd_analyze(&c->a, c->text.data, c->text.len, &c->doc), SH_OK);
+    dd_signatures_add(&c->s, &c->doc.words, c->doc.key, &c->hash);
+}
+
+static void corpus_free(corpus *c)
+{
+    dd_signatures_free(&c->s);
+    dd_doc_free(&c->doc);
+    sh_buf_free(&c->text);
+    dd_analyzer_free(&c->a);
+}
+
+/* Places n documents sharing paragraph 0, then a copy of document `copied`
+ * (its paragraphs in the other order: all its shingles but the 4 across the
+ * paragraphs, Jaccard 0.9); returns the comparisons per document, and
+ * checks the copy joins `copied`. */
+static double place_crowd(uint32_t n, uint32_t copied)
+{
+    corpus c;
+    corpus_init(&c, DD_KEEP_FIRST);
+    for (unsigned d = 0; d < n; d++)
+        corpus_add(&c, (unsigned[]){0, d + 1}, 2);
+    corpus_add(&c, (unsigned[]){copied + 1, 0}, 2);
+    dd_placer *p = dd_placer_new(&c.s);
+    dd_member m;
+    for (uint32_t d = 0; d < n; d++)
+        assert_int_equal(dd_placer_place(p, d, &m), d); /* all representatives */
+    assert_int_equal(dd_placer_place(p, n, &m), copied);
+    dd_placer_counts counts = dd_placer_counts_of(p);
+    dd_placer_free(p);
+    corpus_free(&c);
+    return (double)counts.compared / (n + 1);
+}
+
+static void a_shared_paragraph_costs_a_bounded_number_of_comparisons(void **state)
+{
+    (void)state;
+    double few = place_crowd(200, 150), many = place_crowd(1600, 1500);
+    /* Uncapped: about n / 2 a document (100, then 800). */
+    assert_true(few <= DD_MAX_CANDIDATES);
+    assert_true(many <= DD_MAX_CANDIDATES);
+    assert_true(many <= 1.25 * few + 1);
+}
+
+/* Document 0 shares a paragraph with each of the others, which are longer:
+ * with --keep longest it is placed last, when all of them are
+ * representatives. */
+static void a_document_linked_to_many_keeps_its_best_ranked_links(void **state)
+{
+    (void)state;
+    const uint32_t n = 400;
+    corpus c;
+    corpus_init(&c, DD_KEEP_LONGEST);
+    corpus_add(&c, (unsigned[]){0}, 1);
+    dd_doc_pair *pairs = dd_malloc(n * sizeof *pairs);
+    for (unsigned d = 1; d < n; d++) {
+        /* longer as d grows: document n - 1 is ranked first */
+        unsigned paras[8] = {0, d, 1000 + d, 2000 + d, 3000 + d, 4000 + d, 5000 + d, 6000 + d};
+        corpus_add(&c, paras, 2 + d % 7);
+        pairs[d - 1] = (dd_doc_pair){d, 0};
+    }
+    pairs[n - 1] = (dd_doc_pair){0, n - 1}; /* a repeated pair counts once */
+    dd_signatures_link(&c.s, pairs, n);
+    free(pairs);
+
+    /* Its DD_MAX_LINKS best-ranked partners: the most words, ties by input
+     * order: the documents with 8 paragraphs (d % 7 == 6), from the first. */
+    assert_int_equal(c.s.link_start[1] - c.s.link_start[0], DD_MAX_LINKS);
+    for (size_t i = 0; i < DD_MAX_LINKS; i++)
+        assert_int_equal(c.s.links[c.s.link_start[0] + i], 6 + 7 * i);
+    /* The others have one link each: document 0. */
+    for (uint32_t d = 1; d < n; d++) {
+        assert_int_equal(c.s.link_start[d + 1] - c.s.link_start[d], 1);
+        assert_int_equal(c.s.links[c.s.link_start[d]], 0);
+    }
+
+    uint32_t *order = dd_malloc(n * sizeof *order);
+    dd_rank_documents(&c.s, order);
+    assert_int_equal(order[n - 1], 0);
+    dd_placer *p = dd_placer_new(&c.s);
+    dd_member m;
+    dd_placer_counts before = {0};
+    for (uint32_t i = 0; i < n; i++) {
+        if (i == n - 1)
+            before = dd_placer_counts_of(p);
+        assert_int_equal(dd_placer_place(p, order[i], &m), order[i]);
+    }
+    dd_placer_counts after = dd_placer_counts_of(p);
+    /* Document 0: its links and its band candidates, not all 399. */
+    assert_true(after.compared - before.compared <= DD_MAX_CANDIDATES + DD_MAX_LINKS);
+    dd_placer_free(p);
+    free(order);
+    corpus_free(&c);
+}
+
+static void candidates_are_chosen_by_shared_buckets_then_rank(void **state)
+{
+    (void)state;
+    /* The same candidates in two orders give the same choice. */
+    dd_candidate a[] = {{9, 1}, {3, 1}, {7, 5}, {1, 1}, {5, 2}, {2, 1}, {8, 5}};
+    dd_candidate b[] = {{8, 5}, {2, 1}, {1, 1}, {5, 2}, {7, 5}, {3, 1}, {9, 1}};
+    size_t n = sizeof a / sizeof a[0];
+    assert_int_equal(dd_choose_candidates(a, n, 4), 4);
+    assert_int_equal(dd_choose_candidates(b, n, 4), 4);
+    /* 7 and 8 (5 buckets), 5 (2), then 1 (the best rank of those with 1);
+     * in rank order. */
+    const uint32_t want[] = {1, 5, 7, 8};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(a[i].rank, want[i]);
+        assert_int_equal(b[i].rank, want[i]);
+    }
+    /* Under the cap: all of them, in rank order. */
+    dd_candidate c[] = {{4, 1}, {2, 9}, {3, 1}};
+    assert_int_equal(dd_choose_candidates(c, 3, 32), 3);
+    assert_int_equal(c[0].rank, 2);
+    assert_int_equal(c[1].rank, 3);
+    assert_int_equal(c[2].rank, 4);
+    /* From bucket members: a number once per bucket it is listed in. */
+    uint32_t members[] = {40, 7, 40, 12, 7, 40, 3};
+    dd_candidate *tmp = NULL;
+    size_t tmp_cap = 0;
+    uint64_t passed_over = 0;
+    assert_int_equal(dd_candidates_from_members(members, 7, &tmp, &tmp_cap, &passed_over), 4);
+    assert_int_equal(passed_over, 0);
+    assert_int_equal(members[0], 3);
+    assert_int_equal(members[1], 7);
+    assert_int_equal(members[2], 12);
+    assert_int_equal(members[3], 40);
+    free(tmp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_shared_paragraph_costs_a_bounded_number_of_comparisons),
+        cmocka_unit_test(a_document_linked_to_many_keeps_its_best_ranked_links),
+        cmocka_unit_test(candidates_are_chosen_by_shared_buckets_then_rank),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
