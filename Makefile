@@ -130,11 +130,11 @@ FUZZ_SRC     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES   = $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
 FUZZ_REPLAY  = $(patsubst %,build/tests/%,$(FUZZ_NAMES))
 FUZZ_REPLAY_ASAN = $(patsubst %,build/asan/tests/%,$(FUZZ_NAMES))
-build/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/driver.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
+build/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/fuzz_index.h tests/fuzz/driver.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Idedup $(CFLAGS) -o $@ $< tests/fuzz/driver.c \
 	    $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(PKG_LIBS) -lm
-build/asan/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/driver.c $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(HEADERS)
+build/asan/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h tests/fuzz/fuzz_index.h tests/fuzz/driver.c $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Idedup $(ASAN_FLAGS) -o $@ $< tests/fuzz/driver.c \
 	    $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(PKG_LIBS) -lm

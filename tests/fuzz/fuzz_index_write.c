@@ -19,6 +19,7 @@
  */
 #include "ddx.h"
 #include "fuzz_check.h"
+#include "fuzz_index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,16 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/fuzz-ddx-write.XXXXXX");
-        CHECK(mkdtemp(dir));
-    }
-    char data_path[128], lock_path[128];
-    snprintf(data_path, sizeof data_path, "%s/data.mdb", dir);
-    snprintf(lock_path, sizeof lock_path, "%s/lock.mdb", dir);
-    unlink(lock_path);
-    FILE *f = fopen(data_path, "wb");
-    CHECK(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);
+    fuzz_index_folder(dir, sizeof dir, "/tmp/fuzz-ddx-write.XXXXXX", data, size);
     char *err = NULL;
     dd_ddx *x = dd_ddx_open(dir, true, NULL, &err);
     if (!x) {
