@@ -194,17 +194,26 @@ for i in $(seq 1 40); do
     { echo "document $i"; cat "$FIXTURES"/seeds/00$((i % 5))_*.txt; } >lk2/$i.txt
 done
 mkfifo lk2.fifo
-"$DEDUP" clean --in-place lk2 lk2.fifo >/dev/null 2>&1 &
+"$DEDUP" clean --in-place lk2 lk2.fifo >/dev/null 2>"$T/first.err" &
 first=$!
-for _ in $(seq 500); do flock -n -s lk2 true 2>/dev/null || break; sleep 0.02; done
+# Wait until it holds its lock on lk2, read from /proc/locks (probing with
+# flock(1) would take a lock that the first run could meet and be refused by).
+lk2_inode=$(stat -c %i lk2)
+for _ in $(seq 500); do
+    grep -qE "FLOCK +ADVISORY +WRITE +$first +[0-9a-f]+:[0-9a-f]+:$lk2_inode " /proc/locks && break
+    sleep 0.02
+done
 "$DEDUP" clean --in-place lk2 >/dev/null 2>"$T/err"
 st=$?
-echo "the words of the fifo, enough of them" >lk2.fifo
+# Never wait for ever on the FIFO, should the first run have ended.
+timeout 20 sh -c 'echo "the words of the fifo, enough of them" >lk2.fifo'
 wait $first
+first_st=$?
 if [ $st = 2 ] && grep -q "another dedup clean --in-place" "$T/err"; then
     ok "a second clean --in-place started during a first is refused"
 else
-    not_ok "a second clean --in-place started during a first is refused" "exit $st: $(cat "$T/err")"
+    not_ok "a second clean --in-place started during a first is refused" \
+        "exit $st: $(cat "$T/err"); the first: exit $first_st: $(head -c 600 "$T/first.err")"
 fi
 
 # A temporary file of a live process is not called a leftover.
