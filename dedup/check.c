@@ -508,6 +508,7 @@ static const dd_option_group *const check_groups[] = {
 static const dd_command_spec check_command = {
     "check", check_usage, check_groups,
     "0 nothing found, 1 findings, 2 usage or input error.",
+    false,
 };
 
 typedef struct check_counts {

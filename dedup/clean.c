@@ -393,6 +393,7 @@ static const dd_option_group *const clean_groups[] = {
 static const dd_command_spec clean_command = {
     "clean", clean_usage, clean_groups,
     "0 success, 1 (--dry-run) something would change, 2 usage or input error.",
+    false,
 };
 
 /* The line that ends a clean on stderr: what was found, what was removed,

@@ -737,6 +737,7 @@ static const dd_option_group *const filter_groups[] = {
 static const dd_command_spec filter_command = {
     "filter", filter_usage, filter_groups,
     "0 success, 2 usage or input error.",
+    true,
 };
 
 int cmd_filter(int argc, char **argv)

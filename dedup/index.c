@@ -54,23 +54,23 @@ static const dd_command_spec index_commands[] = {
      "A new index of the documents under PATH..., signed as scan signs them. The\n"
      "index records the settings below; scan, check and filter use it only with\n"
      "the same ones.\n",
-     build_groups, "0 success, 2 usage or input error."},
+     build_groups, "0 success, 2 usage or input error.", false},
     {"index add",
      "Usage: dedup index add DIR.ddx PATH...\n"
      "\n"
      "Add or update the documents under PATH... (a document whose size and\n"
      "mtime are unchanged is not read again), with the index's settings.\n",
-     add_groups, "0 success, 2 usage or input error."},
+     add_groups, "0 success, 2 usage or input error.", false},
     {"index info",
      "Usage: dedup index info DIR.ddx\n"
      "\n"
      "Print the index's settings and counts.\n",
-     help_only, "0 success, 2 usage or input error."},
+     help_only, "0 success, 2 usage or input error.", false},
     {"index remove",
      "Usage: dedup index remove DIR.ddx ID...\n"
      "\n"
      "Remove documents by id (the path they were indexed under).\n",
-     remove_groups, "0 success, 2 usage or input error."},
+     remove_groups, "0 success, 2 usage or input error.", false},
 };
 
 /*

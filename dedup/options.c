@@ -401,7 +401,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     o->max_record_mb = 256;
     /* A malformed record stops filter; a file that is not text is left
      * out by the commands that read files. */
-    o->on_error = strcmp(cmd, "filter") ? DD_ON_ERROR_SKIP : DD_ON_ERROR_STOP;
+    o->on_error = spec->reads_records ? DD_ON_ERROR_STOP : DD_ON_ERROR_SKIP;
     dd_near_params *n = &o->near;
     optind = 1;
     opterr = 0;
@@ -599,7 +599,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     o->npaths = (size_t)(argc - optind);
     if (o->explain_params)
         return -1;
-    if (o->npaths == 0 && strcmp(cmd, "filter"))
+    if (o->npaths == 0 && !spec->reads_records)
         return usage_error(cmd, "%s", "no PATH given (use - for standard input)");
     return set_up_hashing(o) ? -1 : DD_EXIT_ERROR;
 }

@@ -98,12 +98,18 @@ extern const dd_option_group dd_group_index_build;
 /* What a command is, for its --help and for dd_options_parse: its name as
  * the user types it ("scan", "index build"), the usage text that opens its
  * help (synopsis, what it does; ends with a newline), the groups of options
- * it takes (NULL-terminated) and the exit statuses it gives. */
+ * it takes (NULL-terminated), the exit statuses it gives, and whether it
+ * reads records rather than files. */
 typedef struct dd_command_spec {
     const char *name;
     const char *usage;
     const dd_option_group *const *groups;
     const char *exit_status;
+    /* A stream of records (filter): no PATH means standard input, and a
+     * malformed record stops the run unless --on-error says otherwise. The
+     * other commands read files: a PATH is needed, and a file that is not
+     * text is left out (--on-error skip) by default. */
+    bool reads_records;
 } dd_command_spec;
 
 /* Writes the --help text of the command to out. */

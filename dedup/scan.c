@@ -121,6 +121,7 @@ static const dd_option_group *const scan_groups[] = {
 static const dd_command_spec scan_command = {
     "scan", scan_usage, scan_groups,
     "0 nothing found, 1 duplicates found, 2 usage or input error.",
+    false,
 };
 
 /* The line that ends a scan on stderr (see dd_corpus_counts). */
