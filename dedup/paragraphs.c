@@ -46,6 +46,8 @@ struct dd_paragraphs {
     uint64_t salt; /* dd_table_salt() */
     occurrence *occ;
     size_t nocc, occ_cap;
+    size_t nunits;     /* units of the documents up to the last one added */
+    const bool *gone;  /* units left out (dd_paragraphs_leave_out), or NULL */
 };
 
 dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
@@ -103,15 +105,20 @@ static void grow_table(dd_paragraphs *p)
     p->nslots = n;
 }
 
+void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
+
 void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
 {
     size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
+    p->nunits = p->unit_start[doc + 1];
     if (n > UINT32_MAX) {
         dd_error("a document of more than %" PRIu32 " paragraphs", UINT32_MAX);
         exit(DD_EXIT_ERROR);
     }
     for (uint32_t u = 0; u < n; u++) {
         const dd_unit *unit = unit_at(p, doc, u);
+        if (p->gone && p->gone[p->unit_start[doc] + u])
+            continue;
         if (4 * (p->nentries + 1) > 3 * p->nslots)
             grow_table(p);
         slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
@@ -137,6 +144,16 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
         p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
     }
+}
+
+bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
+{
+    const slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, key)];
+    if (!s->entry1)
+        return false;
+    const entry *e = &p->entries[s->entry1 - 1];
+    *at = place_of(p, e->first_doc, e->first_unit);
+    return true;
 }
 
 void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
@@ -185,7 +202,8 @@ static bool is_boilerplate(const entry *e, uint64_t min_words, uint32_t df)
     return e->docs >= df && e->words >= min_words;
 }
 
-static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_findings *f)
+static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
+                             dd_findings *f)
 {
     /* The records, in order of first occurrence (the entries' order), and
      * the record of each boilerplate entry. */
@@ -211,6 +229,7 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, 
         b->at = dd_malloc(sizeof *b->at);
         b->at[0] = place_of(p, e->first_doc, e->first_unit);
         b->n = 1;
+        removed[p->unit_start[e->first_doc] + e->first_unit] = true;
         add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
     }
     size_t *caps = dd_calloc(n, sizeof *caps);
@@ -224,20 +243,44 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, 
         dd_boilerplate *b = &f->boilerplate[r];
         dd_grow(&b->at, &caps[r], b->n + 1, sizeof *b->at);
         b->at[b->n++] = place_of(p, o->doc, o->unit);
+        removed[p->unit_start[o->doc] + o->unit] = true;
         add_drop(f, o->doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
     }
     free(caps);
     free(record_of);
 }
 
-/* Groups the other occurrences into runs and keeps those of min_words. */
-static void find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_findings *f)
+/* The place of unit `unit` of document doc among all the units. */
+static size_t unit_number(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
 {
-    size_t i = 0;
+    return p->unit_start[doc] + unit;
+}
+
+/* For each unit, the next unit that removed[] leaves (SIZE_MAX: none),
+ * into next[0..p->nunits): what follows a unit once the units removed are
+ * gone (in its document when the two have the same document). */
+static void next_kept(const dd_paragraphs *p, const bool *removed, size_t *next)
+{
+    size_t after = SIZE_MAX;
+    for (size_t i = p->nunits; i-- > 0;) {
+        next[i] = after;
+        if (!removed[i])
+            after = i;
+    }
+}
+
+/* Groups the occurrences that removed[] leaves into runs: consecutive units
+ * of a document, once the units removed are gone, that repeat consecutive
+ * units of one earlier place, counted the same way; keeps those of
+ * min_words and marks their units removed. Returns how many it kept. */
+static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
+                           const size_t *next, dd_findings *f)
+{
+    size_t kept = 0, i = 0;
     while (i < p->nocc) {
         const occurrence *o = &p->occ[i];
         const entry *e = &p->entries[o->entry];
-        if (is_boilerplate(e, min_words, df)) {
+        if (removed[unit_number(p, o->doc, o->unit)] || is_boilerplate(e, min_words, df)) {
             i++;
             continue;
         }
@@ -248,32 +291,57 @@ static void find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, dd_f
                        true,
                        1.0,
                        1.0};
-        uint32_t unit = o->unit, src_unit = e->first_unit;
-        size_t j = i + 1;
+        size_t unit = unit_number(p, o->doc, o->unit);
+        size_t src_unit = unit_number(p, e->first_doc, e->first_unit);
+        size_t j = i + 1, end = i + 1; /* the run is occ[i..end), less those removed */
         while (j < p->nocc) {
-            const occurrence *next = &p->occ[j];
-            const entry *ne = &p->entries[next->entry];
-            if (next->doc != o->doc || next->unit != unit + 1 || ne->first_doc != e->first_doc ||
-                ne->first_unit != src_unit + 1 || is_boilerplate(ne, min_words, df))
+            const occurrence *nx = &p->occ[j];
+            size_t at = unit_number(p, nx->doc, nx->unit);
+            if (removed[at]) { /* gone: the next one may follow the run */
+                j++;
+                continue;
+            }
+            const entry *ne = &p->entries[nx->entry];
+            size_t src = unit_number(p, ne->first_doc, ne->first_unit);
+            if (nx->doc != o->doc || at != next[unit] || ne->first_doc != e->first_doc ||
+                src != next[src_unit] || is_boilerplate(ne, min_words, df))
                 break;
             /* A run never repeats itself: its source must end before it starts. */
             if (ne->first_doc == o->doc && ne->first_unit >= o->unit)
                 break;
-            r.at.last_line = place_of(p, next->doc, next->unit).last_line;
+            r.at.last_line = place_of(p, nx->doc, nx->unit).last_line;
             r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
             r.units++;
-            r.words += unit_at(p, next->doc, next->unit)->words;
-            unit++;
-            src_unit++;
-            j++;
+            r.words += unit_at(p, nx->doc, nx->unit)->words;
+            unit = at;
+            src_unit = src;
+            end = ++j;
         }
         if (r.words >= min_words) {
             dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
             f->repeats[f->nrepeats++] = r;
             add_drop(f, r.at.doc, r.at.first_line, r.at.last_line);
+            for (size_t k = i; k < end; k++)
+                removed[unit_number(p, p->occ[k].doc, p->occ[k].unit)] = true;
+            kept++;
         }
-        i = j;
+        i = end;
     }
+    return kept;
+}
+
+/* The unit of place at (a near-repeat's), by its first line. */
+static size_t unit_of_place(const dd_paragraphs *p, dd_place at)
+{
+    size_t lo = p->unit_start[at.doc], hi = p->unit_start[at.doc + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->units[mid].first_line < at.first_line)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static int compare_repeats(const void *a, const void *b)
@@ -314,8 +382,31 @@ static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t
 void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
                           dd_findings *f)
 {
-    find_repeats(p, min_words, boilerplate_df, f);
-    find_boilerplate(p, min_words, boilerplate_df, f);
+    /* What the findings remove, decided on the text as it will be: the
+     * boilerplate goes, then runs of repeats, then near-repeats (an exact
+     * finding first); units that come together once others are gone can
+     * make a run, so runs are sought again until none is found, at most
+     * DD_RUN_PASSES times (the caller's next round of decisions seeks what
+     * a crafted nesting of runs leaves: corpus.h). */
+    bool *removed = dd_calloc(p->nunits + 1, sizeof *removed);
+    size_t *next = dd_malloc((p->nunits + 1) * sizeof *next);
+    if (p->gone)
+        memcpy(removed, p->gone, p->nunits * sizeof *removed);
+    find_boilerplate(p, min_words, boilerplate_df, removed, f);
+    for (int pass = 0; pass < DD_RUN_PASSES; pass++) {
+        next_kept(p, removed, next);
+        size_t runs = find_repeats(p, min_words, boilerplate_df, removed, next, f);
+        size_t near = 0;
+        for (size_t i = 0; i < p->nnear; i++) {
+            size_t u = unit_of_place(p, p->near[i].at);
+            if (!removed[u])
+                removed[u] = true, near++;
+        }
+        if (runs == 0 && near == 0)
+            break;
+    }
+    free(next);
+    free(removed);
     merge_drops(f);
     /* Near-repeats, unless an exact finding already removes them; a unit
      * with two (inside its document and across) keeps the one added first. */

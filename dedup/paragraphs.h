@@ -8,7 +8,8 @@
  * findings:
  *   - repeat runs: consecutive units of a document that repeat consecutive
  *     units of one earlier place (the same document or an earlier one),
- *     reported when they hold at least min_words words;
+ *     reported when they hold at least min_words words; consecutive once
+ *     what the findings remove is gone;
  *   - boilerplate: units seen in at least boilerplate_df documents (and of at
  *     least min_words words), reported once with every occurrence.
  * Memory: 60 to 92 bytes per distinct unit (a 28-byte entry, and a 24-byte
@@ -62,11 +63,23 @@ typedef struct dd_findings {
 
 typedef struct dd_paragraphs dd_paragraphs;
 
+/* How many times dd_paragraphs_finish seeks runs at most: each pass costs a
+ * pass over the repeats, and a run comes together only once another
+ * between its units is found, which takes a crafted text more than a few
+ * times. */
+#define DD_RUN_PASSES 16
+
 /* A table over the units of a corpus: document d has units
  * units[unit_start[d] .. unit_start[d + 1]). Both arrays stay the caller's
  * and must outlive the table. */
 dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start);
 void dd_paragraphs_free(dd_paragraphs *p);
+
+/* Leaves out the units marked in gone (one flag per unit, indexed as the
+ * units are; NULL: none), removed before: they are not added, and they
+ * part no run (their neighbours are consecutive). Before any document is
+ * added; gone must outlive p. */
+void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
 
 /* Adds the units of document number doc; documents come in increasing
  * order. */
@@ -77,8 +90,16 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc);
 void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
                             double jaccard, double containment);
 
-/* Computes the findings (see above). f must be zeroed; free it with
- * dd_findings_free. */
+/* The first occurrence of a unit of exact key key among the documents added
+ * (*at, its lines); false if none holds it. */
+bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at);
+
+/* Computes the findings (see above), on the text as it will be once they
+ * are removed: units between two repeats that a finding removes (the
+ * boilerplate, a near-repeat, another run) do not part them, in the
+ * document that repeats and in the one repeated; so runs are sought again
+ * once others are found, up to DD_RUN_PASSES times. f must be zeroed; free
+ * it with dd_findings_free. */
 void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
                           dd_findings *f);
 void dd_findings_free(dd_findings *f);

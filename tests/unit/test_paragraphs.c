@@ -1,0 +1,233 @@
+/*
+ * test_paragraphs.c - the repeat rule of paragraphs.c decides on the text as
+ * it will be once its findings are removed (issue 15, item 6): units that
+ * come together when boilerplate, a near-repeat or another run between them
+ * goes are consecutive, in the document that repeats and in the one
+ * repeated, so that what clean leaves holds no run of --min-words words a
+ * second pass would remove. Documents are built here as units (keys, words,
+ * lines), without text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "paragraphs.h"
+
+#include <string.h>
+
+#define MIN_WORDS 4
+#define DF 3
+
+/* A corpus of up to 8 documents of up to 8 units each; a unit is a letter
+ * (its key) and a number of words. */
+typedef struct corpus {
+    dd_unit units[64];
+    size_t start[9];
+    size_t ndocs;
+} corpus;
+
+/* Adds a document of units "a2 B5 b2": letter, then words; line k is its
+ * k-th unit. */
+static void add_doc(corpus *c, const char *spec)
+{
+    size_t u = c->start[c->ndocs];
+    size_t line = 1;
+    for (const char *p = spec; *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        char letter = *p++;
+        uint32_t words = 0;
+        while (*p >= '0' && *p <= '9')
+            words = words * 10 + (uint32_t)(*p++ - '0');
+        c->units[u++] = (dd_unit){.first_line = line,
+                                  .last_line = line,
+                                  .words = words,
+                                  .key = (sh_key){(uint64_t)letter, 0x5EED}};
+        line++;
+    }
+    c->start[++c->ndocs] = u;
+}
+
+static void decide(const corpus *c, dd_findings *f)
+{
+    memset(f, 0, sizeof *f);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start);
+    for (uint32_t d = 0; d < c->ndocs; d++)
+        dd_paragraphs_add(p, d);
+    dd_paragraphs_finish(p, MIN_WORDS, DF, f);
+    dd_paragraphs_free(p);
+}
+
+/* The exact repeat of f at doc, first_line; NULL if none. */
+static const dd_repeat *repeat_at(const dd_findings *f, uint32_t doc, size_t line)
+{
+    for (size_t i = 0; i < f->nrepeats; i++)
+        if (f->repeats[i].at.doc == doc && f->repeats[i].at.first_line == line)
+            return &f->repeats[i];
+    return NULL;
+}
+
+/* Whether f removes line of doc. */
+static bool dropped(const dd_findings *f, uint32_t doc, size_t line)
+{
+    for (size_t i = 0; i < f->ndrops; i++)
+        if (f->drops[i].doc == doc && f->drops[i].first_line <= line &&
+            line <= f->drops[i].last_line)
+            return true;
+    return false;
+}
+
+/* Two short lines printed together with a boilerplate line between them
+ * (a decree's number, the site's byline, its heading): alone each is under
+ * --min-words, and the boilerplate no longer parts them. */
+static void boilerplate_between_short_repeats_parts_no_run(void **state)
+{
+    (void)state;
+    corpus c = {0};
+    add_doc(&c, "x9 a2 B5 b2");
+    add_doc(&c, "y9 B5");
+    add_doc(&c, "a2 B5 b2 z9");
+    dd_findings f;
+    decide(&c, &f);
+    assert_int_equal(f.nboilerplate, 1);
+    const dd_repeat *r = repeat_at(&f, 2, 1);
+    assert_non_null(r);
+    assert_int_equal(r->units, 2);
+    assert_int_equal(r->words, 4);
+    assert_int_equal(r->at.last_line, 3);
+    assert_int_equal(r->of.doc, 0);
+    assert_int_equal(r->of.first_line, 2);
+    assert_int_equal(r->of.last_line, 4);
+    assert_true(dropped(&f, 2, 1) && dropped(&f, 2, 2) && dropped(&f, 2, 3));
+    assert_false(dropped(&f, 2, 4));
+    dd_findings_free(&f);
+}
+
+/* In the document repeated too: its short lines are parted by a line that
+ * goes (it repeats an earlier document), the copy's are consecutive. */
+static void a_unit_removed_from_the_source_parts_no_run(void **state)
+{
+    (void)state;
+    corpus c = {0};
+    add_doc(&c, "Q9");
+    add_doc(&c, "a2 Q9 b2");
+    add_doc(&c, "a2 b2");
+    dd_findings f;
+    decide(&c, &f);
+    assert_true(dropped(&f, 1, 2)); /* Q repeats document 0 */
+    const dd_repeat *r = repeat_at(&f, 2, 1);
+    assert_non_null(r);
+    assert_int_equal(r->units, 2);
+    assert_int_equal(r->of.doc, 1);
+    assert_int_equal(r->of.first_line, 1);
+    assert_int_equal(r->of.last_line, 3);
+    dd_findings_free(&f);
+}
+
+/* Two short repeats parted by a run of another document's lines: once that
+ * run goes they are consecutive, a run too, found in the same decision,
+ * not by a second one. Unless their source parts them. */
+static void runs_are_sought_again_once_others_go(void **state)
+{
+    (void)state;
+    corpus c = {0};
+    add_doc(&c, "a2 d2 y9");
+    add_doc(&c, "e3 f3");
+    add_doc(&c, "a2 e3 f3 d2 x9");
+    dd_findings f;
+    decide(&c, &f);
+    const dd_repeat *ef = repeat_at(&f, 2, 2);
+    assert_non_null(ef); /* e f: 6 words, a run of document 1 */
+    assert_int_equal(ef->units, 2);
+    const dd_repeat *ad = repeat_at(&f, 2, 1);
+    assert_non_null(ad); /* a d: consecutive once e f are gone */
+    assert_int_equal(ad->units, 2);
+    assert_int_equal(ad->words, 4);
+    assert_int_equal(ad->at.last_line, 4);
+    assert_int_equal(ad->of.doc, 0);
+    assert_true(dropped(&f, 2, 1) && dropped(&f, 2, 4));
+    assert_false(dropped(&f, 2, 5));
+    dd_findings_free(&f);
+
+    corpus apart = {0}; /* in the source, b c stay between a and d */
+    add_doc(&apart, "a2 b2 c2 d2");
+    add_doc(&apart, "e3 f3");
+    add_doc(&apart, "a2 e3 f3 d2 x9");
+    decide(&apart, &f);
+    assert_non_null(repeat_at(&f, 2, 2));
+    assert_null(repeat_at(&f, 2, 1));
+    assert_false(dropped(&f, 2, 1) || dropped(&f, 2, 4));
+    dd_findings_free(&f);
+}
+
+/* A near-repeat that goes no longer parts two short repeats either. */
+static void a_near_repeat_that_goes_parts_no_run(void **state)
+{
+    (void)state;
+    corpus c = {0};
+    add_doc(&c, "a2 b2 N9");
+    add_doc(&c, "a2 M9 b2");
+    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start);
+    dd_paragraphs_add(p, 0);
+    dd_paragraphs_add(p, 1);
+    dd_paragraphs_add_near(p, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, 9, 0.7, 0.9);
+    dd_findings f = {0};
+    dd_paragraphs_finish(p, MIN_WORDS, DF, &f);
+    dd_paragraphs_free(p);
+    assert_true(dropped(&f, 1, 2)); /* the near-repeat */
+    const dd_repeat *r = repeat_at(&f, 1, 1);
+    assert_non_null(r);
+    assert_true(r->exact);
+    assert_int_equal(r->units, 2);
+    assert_int_equal(r->at.last_line, 3);
+    dd_findings_free(&f);
+}
+
+/* Short repeats that stay apart stay: nothing removes what lies between. */
+static void short_repeats_apart_stay(void **state)
+{
+    (void)state;
+    corpus c = {0};
+    add_doc(&c, "a2 k9 b2");
+    add_doc(&c, "a2 m9 b2");
+    dd_findings f;
+    decide(&c, &f);
+    assert_int_equal(f.nrepeats, 0);
+    assert_int_equal(f.ndrops, 0);
+    dd_findings_free(&f);
+}
+
+/* dd_paragraphs_first: the first occurrence of a key among the documents
+ * added. */
+static void the_first_occurrence_of_a_key(void **state)
+{
+    (void)state;
+    corpus c = {0};
+    add_doc(&c, "a9 b9");
+    add_doc(&c, "c9 b9");
+    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start);
+    dd_paragraphs_add(p, 1);
+    dd_place at;
+    assert_true(dd_paragraphs_first(p, (sh_key){'b', 0x5EED}, &at));
+    assert_int_equal(at.doc, 1);
+    assert_int_equal(at.first_line, 2);
+    assert_false(dd_paragraphs_first(p, (sh_key){'a', 0x5EED}, &at));
+    dd_paragraphs_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(boilerplate_between_short_repeats_parts_no_run),
+        cmocka_unit_test(a_unit_removed_from_the_source_parts_no_run),
+        cmocka_unit_test(runs_are_sought_again_once_others_go),
+        cmocka_unit_test(a_near_repeat_that_goes_parts_no_run),
+        cmocka_unit_test(short_repeats_apart_stay),
+        cmocka_unit_test(the_first_occurrence_of_a_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
