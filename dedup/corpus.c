@@ -443,16 +443,18 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
 /* Links the documents of every near-repeat of a unit across documents
  * (exact copies of a paragraph are near-repeats too): candidates for the
  * containment half of the rule at any size ratio (dd_signatures_link). A
- * copy of a paragraph is matched with its earliest earlier occurrence only
- * (near_units.h), so a paragraph printed in many documents links each to
- * that first one, not all of them to each other. */
+ * copy of a paragraph is linked with its first match only (near_units.h),
+ * so a paragraph printed in many documents links each to that first one,
+ * not all of them to each other. */
 static void link_documents(dd_corpus *c)
 {
     const dd_near_unit_list *l = &c->near_units;
     dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
+    size_t n = 0;
     for (size_t k = 0; k < l->n; k++)
-        pairs[k] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
-    dd_signatures_link(&c->signatures, pairs, l->n);
+        if (!l->v[k].alternative)
+            pairs[n++] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
+    dd_signatures_link(&c->signatures, pairs, n);
     free(pairs);
 }
 

@@ -198,7 +198,7 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
                 (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
                 out->v[out->n++] =
-                    (dd_near_unit){doc_number, doc_number, u, names[i], jaccard, containment};
+                    (dd_near_unit){doc_number, doc_number, u, names[i], jaccard, containment, false};
                 break;
             }
             i = j;
@@ -372,15 +372,18 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         }
         if (ncands)
             table_fill(ix, set, n);
-        /* Earliest candidates first, each once, a bounded number of them. */
+        /* Every candidate, each once (the bands list a bounded number),
+         * earliest first: the unit near-repeats each that passes, the
+         * first of them before the others. Which candidates a crowd of
+         * variants left room for does not decide whether it is a
+         * near-repeat, nor does whether the first is kept (corpus.h). */
         if (ncands > 1)
             qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
-        size_t tried = 0;
         identical[u] = false;
-        for (size_t i = 0; i < ncands && tried < DD_NEAR_UNIT_MAX_CANDIDATES; i++) {
+        size_t found = 0;
+        for (size_t i = 0; i < ncands; i++) {
             if (i > 0 && ix->cands[i] == ix->cands[i - 1])
                 continue;
-            tried++;
             uint32_t id = ix->cands[i];
             cached_unit *c = &ix->cache[id % UNIT_CACHE_SLOTS];
             if (c->id1 != id + 1) {
@@ -397,9 +400,9 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
                 (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
                 out->v[out->n++] = (dd_near_unit){doc_number, ix->doc[id], u, ix->unit[id],
-                                                  jaccard, containment};
-                identical[u] = shared == (double)n && n == m;
-                break;
+                                                  jaccard, containment, found > 0};
+                if (found++ == 0)
+                    identical[u] = shared == (double)n && n == m;
             }
         }
     }

@@ -27,9 +27,14 @@ typedef struct dd_near_unit {
     uint32_t doc;    /* the later unit's document */
     uint32_t of_doc; /* the matched unit's document */
     size_t unit;     /* the later unit, index in its document */
-    size_t of;       /* the earliest earlier unit it matches, index in of_doc */
+    size_t of;       /* the earlier unit it matches, index in of_doc: the earliest
+                        unless alternative */
     double jaccard;
     double containment; /* of the later unit in the earlier one */
+    /* Across documents: a match of the unit after the first one it has,
+     * listed in case the documents before are not kept (copies): the unit
+     * is a near-repeat of the first match in a document that is kept. */
+    bool alternative;
 } dd_near_unit;
 
 typedef struct dd_near_unit_list {
@@ -69,8 +74,9 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
  * read again through the caller's reader. Containment across documents is
  * found only when the Jaccard also makes the pair a candidate. A band value
  * lists at most DD_NEAR_UNIT_MAX_BUCKET units, the first ones, so a paragraph
- * printed in thousands of variants costs bounded work. Memory: about 40
- * bytes per band per indexed unit.
+ * printed in thousands of variants costs bounded work: at most
+ * DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_MAX_BUCKET candidates a unit, all
+ * verified. Memory: about 40 bytes per band per indexed unit.
  */
 #define DD_NEAR_UNIT_ACROSS_MIN_WORDS 8
 /* The units' small MinHash stays classic: on units of 10 to 100 shingles
@@ -79,7 +85,6 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
 #define DD_NEAR_UNIT_SCHEME SH_MINHASH_CLASSIC
 #define DD_NEAR_UNIT_BANDS 7
 #define DD_NEAR_UNIT_ROWS 3
-#define DD_NEAR_UNIT_MAX_CANDIDATES 16
 #define DD_NEAR_UNIT_MAX_BUCKET 32 /* units kept per band value: the first ones */
 
 /* Writes the distinct 3-shingle hashes of unit `unit` of document
@@ -106,8 +111,12 @@ void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_s
 
 /* Appends to out the near-repeats of the units of document number
  * doc_number among the units of the documents added before it, then adds
- * its units to the index; band_keys are its units' (dd_unit_band_keys).
- * Order-dependent: documents are added in rank order, by one thread. */
+ * its units to the index; band_keys are its units' (dd_unit_band_keys). A
+ * unit near-repeats every candidate that passes the rule, in the order they
+ * were added; all but the first are alternatives. A unit with the same set
+ * as its first match (an exact copy) is not indexed: a match of that one is
+ * a match of it too. Order-dependent: documents are added in rank order, by
+ * one thread. */
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
                                const dd_unit_sets *sets, const uint64_t *band_keys,
                                double threshold, dd_unit_reader read, void *ctx,
