@@ -206,12 +206,12 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
     }
     for (size_t i = 0; i < c->clusters.n; i++) {
         const dd_cluster *cl = &c->clusters.v[i];
-        char *rep = dd_printable(in->v[cl->members[0].doc].id);
         for (size_t m = 1; m < cl->n; m++) {
             const dd_member *mb = &cl->members[m];
             if (mb->doc < first_named)
                 continue;
             char *path = dd_printable(in->v[mb->doc].id);
+            char *rep = dd_printable(in->v[mb->of].id); /* the representative, or a copy of it */
             char *line =
                 mb->exact
                     ? dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, rep, rep)
@@ -220,8 +220,8 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
                                   path, rep, mb->jaccard, mb->containment, rep);
             add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", path, rep));
             free(path);
+            free(rep);
         }
-        free(rep);
     }
     const dd_findings *f = &c->findings;
     for (size_t i = 0; i < f->nrepeats; i++) {

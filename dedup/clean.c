@@ -121,41 +121,6 @@ static bool check_collisions(const dd_corpus *c)
     return ok;
 }
 
-/* Whether line (1-based) is in drops[0..n) (sorted by line, not
- * overlapping), for lines asked in increasing order: *d is where the
- * previous call stopped (0 before the first). */
-static bool line_dropped(const dd_drop *drops, size_t n, size_t *d, size_t line)
-{
-    while (*d < n && drops[*d].last_line < line)
-        (*d)++;
-    return *d < n && drops[*d].first_line <= line;
-}
-
-/* The bytes of text that clean keeps: every line not in drops[0..n) (all
- * of one document, in line order), into out (replacing its contents). A
- * byte-order mark stays even when the first line goes: it belongs to the
- * file, not to the line. */
-static void kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n, sh_buf *out)
-{
-    static const char bom[] = "\xEF\xBB\xBF";
-    out->len = 0;
-    if (sh_buf_reserve(out, len) != SH_OK) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
-    size_t line = 1, pos = 0, d = 0;
-    while (pos < len) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) + 1 : len;
-        if (!line_dropped(drops, n, &d, line))
-            sh_buf_append(out, text + pos, end - pos);
-        else if (line == 1 && len >= 3 && !memcmp(text, bom, 3))
-            sh_buf_append(out, bom, 3);
-        pos = end;
-        line++;
-    }
-}
-
 /* ------------------------------------------------------------ --dry-run */
 
 /* Lines of context around each change, as diff -u. */
@@ -201,7 +166,7 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
     bool *gone = dd_calloc(nlines + 1, sizeof *gone);
     size_t ngone = 0, d = 0;
     for (size_t i = 0; i < nlines; i++) {
-        gone[i] = all || line_dropped(drops, n, &d, i + 1);
+        gone[i] = all || dd_line_dropped(drops, n, &d, i + 1);
         ngone += gone[i];
     }
     if (ngone == 0) {
@@ -283,7 +248,7 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
         free(p);
         return false;
     }
-    kept_lines(text->data, text->len, drops, ndrops, clean);
+    dd_kept_lines(text->data, text->len, drops, ndrops, clean);
     return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "", clean->len,
                             source.st_mode & 0777);
 }
@@ -339,7 +304,7 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
     char *real = in_place_target(c, i, &st);
     bool ok = real && read_again(c, i, text);
     if (ok) {
-        kept_lines(text->data, text->len, drops, ndrops, clean);
+        dd_kept_lines(text->data, text->len, drops, ndrops, clean);
         ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
     }
     free(real);

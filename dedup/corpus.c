@@ -3,12 +3,15 @@
  *
  * Pass 1 reads every document once: it cuts it into units (kept as small
  * records: key, lines, bytes), and signs the whole document (near.c). Then
- * the documents are clustered, and the units of the documents that are kept
- * go, in input order, into the paragraph table (paragraphs.c). Texts are not
- * kept: the few a report shows are read again at the end.
+ * the rounds of decisions (rounds.c): the documents are clustered, and the
+ * units of the documents that are kept go, in input order, into the
+ * paragraph table (paragraphs.c), on the text as read, then on the text
+ * that clean leaves. Texts are not kept: the few a report shows are read
+ * again at the end.
  */
 #include "corpus.h"
 
+#include "rounds.h"
 #include "run.h"
 #include "util.h"
 
@@ -23,9 +26,7 @@
 
 uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len); }
 
-/* Input doc could not be read again (dd_input_read or the caller said
- * why): an error of the run, and no later reading of it is tried. */
-static void reread_failed(dd_corpus *c, uint32_t doc)
+void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc)
 {
     c->reread[doc] = DD_REREAD_FAILED;
     c->problems++;
@@ -51,7 +52,7 @@ static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len)
             char *p = dd_printable(d->id);
             dd_error("%s: %s", p, strerror(errno));
             free(p);
-            reread_failed(c, doc);
+            dd_corpus_reread_failed(c, doc);
         }
         if (fd >= 0)
             close(fd);
@@ -64,105 +65,6 @@ static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len)
         if (s[i] == '\n' || s[i] == '\r')
             s[i] = ' ';
     return s;
-}
-
-/* Exact verification reads documents again: the last sets it made are
- * cached, one slot per document number modulo SET_CACHE_SLOTS, and at most
- * SET_CACHE_BYTES of sets in all (the oldest slots go first), so that the
- * cache costs the same whatever the size of the documents. */
-#define SET_CACHE_SLOTS 4096
-#define SET_CACHE_BYTES ((size_t)16 << 20)
-
-typedef struct cached_set {
-    uint32_t doc1; /* 1 + document, 0: empty */
-    uint64_t *set;
-    size_t n;
-} cached_set;
-
-typedef struct set_loader {
-    dd_corpus *c;
-    const dd_options *o;
-    dd_analyzer a;
-    sh_buf text;
-    dd_doc doc;
-    uint64_t *hashes;
-    size_t hashes_cap;
-    cached_set slots[SET_CACHE_SLOTS];
-    size_t bytes; /* of the cached sets */
-    size_t hand;  /* the slot to empty next when they pass SET_CACHE_BYTES */
-} set_loader;
-
-static void empty_slot(set_loader *l, cached_set *slot)
-{
-    l->bytes -= slot->n * sizeof *slot->set;
-    free(slot->set);
-    *slot = (cached_set){0};
-}
-
-/* dd_signatures.load_set: the sorted distinct shingles of document doc. */
-static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
-{
-    set_loader *l = ctx;
-    cached_set *slot = &l->slots[doc % SET_CACHE_SLOTS];
-    if (slot->doc1 != doc + 1) {
-        const dd_input *in = &l->c->inputs.v[doc];
-        const char *text;
-        size_t len;
-        if (in->stream) { /* read once: its bytes are kept */
-            if (in->stream->state != DD_STREAM_KEPT)
-                return false;
-            text = in->stream->text.data;
-            len = in->stream->text.len;
-        } else {
-            if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
-                return false;
-            if (!dd_input_read(in, l->c->max_bytes, &l->text)) {
-                reread_failed(l->c, doc);
-                return false;
-            }
-            text = l->text.data;
-            len = l->text.len;
-            if (dd_digest(text, len) != l->c->digests[doc]) {
-                char *p = dd_printable(in->id);
-                dd_warn("%s: changed while dedup was running; compared as first read", p);
-                free(p);
-                l->c->reread[doc] = DD_REREAD_CHANGED;
-                return false;
-            }
-        }
-        if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
-            return false;
-        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
-                                      &l->hashes, &l->hashes_cap);
-        empty_slot(l, slot);
-        size_t bytes = count * sizeof *slot->set;
-        for (size_t swept = 0; l->bytes + bytes > SET_CACHE_BYTES && swept < SET_CACHE_SLOTS;
-             swept++) {
-            empty_slot(l, &l->slots[l->hand]);
-            l->hand = (l->hand + 1) % SET_CACHE_SLOTS;
-        }
-        slot->set = dd_malloc(bytes ? bytes : 1);
-        dd_sort_u64(l->hashes, slot->set, count);
-        memcpy(slot->set, l->hashes, bytes);
-        slot->n = count;
-        slot->doc1 = doc + 1;
-        l->bytes += bytes;
-    }
-    dd_grow(set, cap, slot->n + 1, sizeof **set);
-    memcpy(*set, slot->set, slot->n * sizeof **set);
-    *n = slot->n;
-    return true;
-}
-
-static void set_loader_free(set_loader *l)
-{
-    for (size_t i = 0; i < SET_CACHE_SLOTS; i++)
-        free(l->slots[i].set);
-    free(l->hashes);
-    sh_buf_free(&l->text);
-    dd_doc_free(&l->doc);
-    dd_analyzer_free(&l->a);
-    free(l);
 }
 
 /* The reader of dd_find_near_units_across: a unit of an earlier document,
@@ -373,12 +275,8 @@ static bool take(void *ctx, size_t i, void *result)
         }
     }
     if (ok) {
-        if (r->near.n) {
-            dd_near_unit_list *l = &c->near_units;
-            dd_grow(&l->v, &l->cap, l->n + r->near.n, sizeof *l->v);
-            memcpy(l->v + l->n, r->near.v, r->near.n * sizeof *l->v);
-            l->n += r->near.n;
-        }
+        dd_near_units_append(&c->near_inside, r->near.v, r->near.n);
+        dd_near_units_append(&c->near_units, r->near.v, r->near.n);
         dd_find_near_units_across(c->unit_index, (uint32_t)i, &r->doc, &r->sets, r->band_keys,
                                   o->para_threshold, read_unit, &f->reader, &c->near_units);
     }
@@ -440,24 +338,6 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     return ran;
 }
 
-/* Links the documents of every near-repeat of a unit across documents
- * (exact copies of a paragraph are near-repeats too): candidates for the
- * containment half of the rule at any size ratio (dd_signatures_link). A
- * copy of a paragraph is linked with its first match only (near_units.h),
- * so a paragraph printed in many documents links each to that first one,
- * not all of them to each other. */
-static void link_documents(dd_corpus *c)
-{
-    const dd_near_unit_list *l = &c->near_units;
-    dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
-    size_t n = 0;
-    for (size_t k = 0; k < l->n; k++)
-        if (!l->v[k].alternative)
-            pairs[n++] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
-    dd_signatures_link(&c->signatures, pairs, n);
-    free(pairs);
-}
-
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
     memset(c, 0, sizeof *c);
@@ -478,38 +358,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     if (!first_pass_run(c, o, progress))
         return false;
 
-    if (o->near.enabled) {
-        set_loader *l = dd_calloc(1, sizeof *l);
-        l->c = c;
-        l->o = o;
-        if (!dd_analyzer_init(&l->a, o->unit, &o->hash)) {
-            free(l);
-            return false;
-        }
-        c->signatures.load_set = load_set;
-        c->signatures.load_ctx = l;
-        link_documents(c);
-        dd_cluster_documents(&c->signatures, &c->clusters);
-        set_loader_free(l);
-    } else
-        dd_cluster_nothing(c->signatures.n, &c->clusters);
-
-    /* Paragraphs of the documents that are kept. */
-    c->paragraphs = dd_paragraphs_new(c->units, c->unit_start);
-    for (size_t i = 0; i < n; i++)
-        if (!c->failed[i] && !c->clusters.dropped[i])
-            dd_paragraphs_add(c->paragraphs, (uint32_t)i);
-    for (size_t k = 0; k < c->near_units.n; k++) {
-        const dd_near_unit *r = &c->near_units.v[k];
-        if (c->clusters.dropped[r->doc] || c->clusters.dropped[r->of_doc])
-            continue;
-        const dd_unit *at = &c->units[c->unit_start[r->doc] + r->unit];
-        const dd_unit *of = &c->units[c->unit_start[r->of_doc] + r->of];
-        dd_paragraphs_add_near(c->paragraphs, (dd_place){r->doc, at->first_line, at->last_line},
-                               (dd_place){r->of_doc, of->first_line, of->last_line}, at->words,
-                               r->jaccard, r->containment);
-    }
-    dd_paragraphs_finish(c->paragraphs, o->min_words, (uint32_t)o->boilerplate_df, &c->findings);
+    if (!dd_rounds_run(c, o))
+        return false;
     for (size_t i = 0; i < c->findings.nboilerplate; i++) {
         dd_boilerplate *b = &c->findings.boilerplate[i];
         b->text = read_range(c, b->text_at.doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
@@ -527,13 +377,15 @@ void dd_corpus_report_left_out(const dd_corpus *c, const char *fate)
 void dd_corpus_free(dd_corpus *c)
 {
     dd_findings_free(&c->findings);
-    dd_paragraphs_free(c->paragraphs);
     dd_clusters_free(&c->clusters);
     dd_signatures_free(&c->signatures);
     dd_inputs_free(&c->inputs);
     free(c->units);
     free(c->unit_start);
     free(c->near_units.v);
+    free(c->near_inside.v);
+    free(c->removed);
+    free(c->unit_removed);
     free(c->digests);
     free(c->sizes);
     free(c->failed);

@@ -1,6 +1,16 @@
 /*
- * corpus.h - the first pass shared by scan and clean: read every input,
- * check it, cut it into units and add them to the paragraph table.
+ * corpus.h - what scan, clean and check share: read every input, check it,
+ * cut it into units, sign it, and decide which documents are copies and
+ * which lines repeat others, on the text clean leaves.
+ *
+ * Decisions are taken in rounds (rounds.c). The first decides on the inputs
+ * as read. Removing lines changes a text (lines that were apart come
+ * together, a document loses what made it differ from another), so a
+ * further round decides again, the same way (one rule), on the text the
+ * rounds before it leave, until a round removes nothing: what clean writes
+ * is then a fixed point, in which scan, check and clean find nothing more
+ * (but where a candidate cap cuts a list: see rounds.c). Only the documents
+ * whose text changed are read and analysed again.
  */
 #ifndef DD_CORPUS_H
 #define DD_CORPUS_H
@@ -39,18 +49,30 @@ typedef struct dd_corpus {
     dd_unit *units;    /* the units of every document, in order */
     size_t nunits, units_cap;
     size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
-    dd_near_unit_list near_units; /* near-repeats of units, by document */
+    dd_near_unit_list near_units; /* near-repeats of units, by document, as read */
+    dd_near_unit_list near_inside; /* near-repeats inside documents, of the text they have now */
     dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
-    dd_signatures signatures;
+    dd_signatures signatures;     /* of the inputs (during the rounds: of the text they have) */
+    /* The lines the rounds removed, by document, then line (merged ranges),
+     * and the units inside them. */
+    dd_drop *removed;
+    size_t nremoved, removed_cap;
+    bool *unit_removed;
+    size_t rounds; /* rounds of decisions taken */
     dd_clusters clusters;
-    dd_paragraphs *paragraphs;
     dd_findings findings;
     int problems; /* errors reported on stderr (inputs left out are not counted) */
     size_t max_bytes; /* the longest document read (--max-record) */
 } dd_corpus;
 
-/* Reads o->paths, clusters the documents and computes the findings. Problems are
- * reported on stderr and counted in c->problems; the inputs without
+/* Reads o->paths, clusters the documents and computes the findings, in
+ * rounds (see above) until what clean leaves is a fixed point: with
+ * o->in_place, near-duplicate files stay, as they are, for the later rounds
+ * to see; otherwise (clean -o, scan, check) they go. The findings are
+ * those of every round in the documents kept (with o->in_place, in every
+ * document: lines that a round removed from a file stay removed when a
+ * later one finds it a copy); findings.drops are every line removed.
+ * Problems are reported on stderr and counted in c->problems; the inputs without
  * problems are still analysed. An input that is not text (dd_input_load) is
  * left out of the comparison and listed in c->left_out, unreported, for
  * the command to say what becomes of it; with --on-error stop it is
@@ -59,6 +81,10 @@ typedef struct dd_corpus {
  * are read. */
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress);
 void dd_corpus_free(dd_corpus *c);
+
+/* Input doc could not be read again (dd_input_read or the caller said
+ * why): an error of the run, and no later reading of it is tried. */
+void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc);
 
 /* Reports every input left out, as an error on stderr ending in
  * "; FATE" (dd_input_report_not_text). */
@@ -79,6 +105,17 @@ typedef struct dd_corpus_counts {
 } dd_corpus_counts;
 
 void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out);
+
+/* Whether line (1-based) is in drops[0..n) (sorted by line, not
+ * overlapping), for lines asked in increasing order: *d is where the
+ * previous call stopped (0 before the first). */
+bool dd_line_dropped(const dd_drop *drops, size_t n, size_t *d, size_t line);
+
+/* The bytes of text[0..len) that clean keeps: every line not in
+ * drops[0..n) (all of one document, in line order), into out (replacing
+ * its contents). A byte-order mark stays even when the first line goes: it
+ * belongs to the file, not to the line. */
+void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n, sh_buf *out);
 
 /* XXH3-64 of a document's bytes (for dd_corpus.digests). */
 uint64_t dd_digest(const char *text, size_t len);

@@ -727,11 +727,13 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
             memset(c, 0, sizeof *c);
             c->id = out->id_of[r];
             dd_grow(&c->members, &c->cap, 1, sizeof *c->members);
-            c->members[c->n++] = p->sim[r];
+            c->members[c->n] = p->sim[r];
+            c->members[c->n++].of = r;
         }
         dd_cluster *c = &out->v[cluster_index[r]];
         dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
-        c->members[c->n++] = p->sim[d];
+        c->members[c->n] = p->sim[d];
+        c->members[c->n++].of = r;
     }
     /* Clusters by id, members after the representative in input order. */
     for (size_t i = 0; i < out->n; i++)

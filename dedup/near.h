@@ -199,6 +199,11 @@ void dd_signatures_link(dd_signatures *s, const dd_doc_pair *pairs, size_t n);
 
 typedef struct dd_member {
     uint32_t doc;
+    /* The document it was compared with, which the similarity below is to:
+     * the representative, or, when clean found in a later round of
+     * decisions (corpus.h) that the document this one copies is itself a
+     * copy, that document. */
+    uint32_t of;
     double jaccard;     /* to the representative (MinHash) */
     double containment; /* of the smaller in the larger */
     unsigned hamming;   /* SimHash: bits that differ from the representative */

@@ -213,6 +213,15 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
     free(twin);
 }
 
+void dd_near_units_append(dd_near_unit_list *l, const dd_near_unit *v, size_t n)
+{
+    if (n == 0)
+        return;
+    dd_grow(&l->v, &l->cap, l->n + n, sizeof *l->v);
+    memcpy(l->v + l->n, v, n * sizeof *l->v);
+    l->n += n;
+}
+
 /* ------------------------------------------------------ across documents */
 
 #include "capped_map.h"

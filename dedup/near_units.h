@@ -42,6 +42,9 @@ typedef struct dd_near_unit_list {
     size_t n, cap;
 } dd_near_unit_list;
 
+/* Appends v[0..n) to l. */
+void dd_near_units_append(dd_near_unit_list *l, const dd_near_unit *v, size_t n);
+
 /* The distinct 3-shingle hashes of every unit of a document, computed once
  * for both searches: unit u's are hashes[start[u] .. start[u + 1]). It also
  * keeps the lookup table of dd_find_near_units from one document to the next.

@@ -152,6 +152,8 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
         }
         if (m->exact)
             json_object_set_new(o, "exact", json_true());
+        if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
+            json_object_set_new(o, "of", dd_json_id(in->v[m->of].id));
         json_array_append_new(members, o);
     }
     json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
@@ -163,11 +165,11 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
 static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
                                const dd_cluster *c)
 {
-    char *rep = dd_printable(in->v[c->members[0].doc].id);
     bool ok = true;
     for (size_t i = 1; i < c->n && ok; i++) {
         const dd_member *m = &c->members[i];
         char *path = dd_printable(in->v[m->doc].id);
+        char *rep = dd_printable(in->v[m->of].id); /* the representative, or a copy of it */
         if (m->exact)
             ok = fprintf(out, "%s: exact duplicate of %s\n", path, rep) > 0;
         else if (method == DD_METHOD_SIMHASH)
@@ -176,8 +178,8 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
             ok = fprintf(out, "%s: near-duplicate of %s (jaccard %.2f, containment %.2f)\n", path,
                          rep, m->jaccard, m->containment) > 0;
         free(path);
+        free(rep);
     }
-    free(rep);
     return ok;
 }
 
