@@ -18,10 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The temporary file being written, for the signal handler: the path is
- * complete before have_temp is set, and have_temp is cleared before the
- * path changes. */
-static char temp_path[PATH_MAX];
+/* The temporary file being written, for the signal handler: its folder
+ * (open) and its name in it are set before have_temp is, and have_temp is
+ * cleared before they change. */
+static int temp_dir_fd = -1;
+static char temp_file[NAME_MAX + 1];
 static volatile sig_atomic_t have_temp;
 
 /* While a dd_out_dir is open, a signal is only noted in stop_signal: its
@@ -37,7 +38,7 @@ static void on_signal(int sig)
         return;
     }
     if (have_temp)
-        unlink(temp_path); /* async-signal-safe */
+        unlinkat(temp_dir_fd, temp_file, 0); /* async-signal-safe */
     _exit(128 + sig);
 }
 
@@ -208,16 +209,24 @@ static void split_path(const char *path, char **dir, const char **base)
     }
 }
 
-/* Writes into out[0..size) the name of a new temporary file or folder in
- * dir for base: DD_TEMP_PREFIX PID.N. and as much of base as fits in
- * NAME_MAX (255). False when the path is too long. */
-static bool temp_name(char *out, size_t size, const char *dir, const char *base)
+/* Writes into out the name of a new temporary file or folder for base:
+ * DD_TEMP_PREFIX PID.N. and as much of base as fits in NAME_MAX (255). */
+static void temp_name(char out[NAME_MAX + 1], const char *base)
 {
     static unsigned long counter;
     char prefix[64];
     snprintf(prefix, sizeof prefix, DD_TEMP_PREFIX "%ld.%lu.", (long)getpid(), counter++);
-    int room = 255 - (int)strlen(prefix);
-    int n = snprintf(out, size, "%s/%s%.*s", dir, prefix, room, base);
+    int room = NAME_MAX - (int)strlen(prefix);
+    snprintf(out, NAME_MAX + 1, "%s%.*s", prefix, room, base);
+}
+
+/* Writes into out[0..size) the path of a new temporary file or folder in
+ * dir for base (temp_name). False when the path is too long. */
+static bool temp_path(char *out, size_t size, const char *dir, const char *base)
+{
+    char name[NAME_MAX + 1];
+    temp_name(name, base);
+    int n = snprintf(out, size, "%s/%s", dir, name);
     return n >= 0 && (size_t)n < size;
 }
 
@@ -230,19 +239,80 @@ static bool write_error(const char *path, const char *what, int err)
     return false;
 }
 
-bool dd_safe_write(const char *path, const char *data, size_t len, const struct stat *like,
-                   bool keep_times)
+/* Reports why path was not replaced (a check failed, no errno). */
+static bool refuse(const char *path, const char *why)
 {
-    char *dir;
-    const char *base;
-    split_path(path, &dir, &base);
-    if (!temp_name(temp_path, sizeof temp_path, dir, base)) {
-        free(dir);
-        return write_error(path, "path too long", ENAMETOOLONG);
+    char *p = dd_printable(path);
+    dd_error("%s: %s; left as it was", p, why);
+    free(p);
+    return false;
+}
+
+/* Whether a and b are the same regular file (device and inode). */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return S_ISREG(a->st_mode) && a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Opens the folder real (an absolute path without symbolic links, "." or
+ * ".." parts) one part at a time from "/", each part with O_NOFOLLOW, so
+ * that a part that is now a symbolic link (or no longer a folder) is
+ * refused instead of followed: -1 with errno ENOTDIR or ELOOP. The parts
+ * on the way are opened with O_PATH (search permission is enough), the
+ * folder itself for reading when it may be (so that it can be synced).
+ * Returns the descriptor, or -1 with errno set. */
+static int open_real_folder(const char *real)
+{
+    char *parts = dd_strdup(real), *rest = NULL;
+    char *part = strtok_r(parts, "/", &rest);
+    int fd = open("/", (part ? O_PATH : O_RDONLY) | O_DIRECTORY | O_CLOEXEC);
+    while (part && fd >= 0) {
+        char *next_part = strtok_r(NULL, "/", &rest);
+        int flags = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+        int next = openat(fd, part, flags | (next_part ? O_PATH : O_RDONLY));
+        if (next < 0 && !next_part && errno == EACCES)
+            next = openat(fd, part, flags | O_PATH); /* a folder we may not list */
+        int err = errno;
+        close(fd);
+        fd = next;
+        errno = err;
+        part = next_part;
     }
+    free(parts);
+    return fd;
+}
+
+/* Whether the folder open as dir_fd is still the one reached by its real
+ * path real without following a link. */
+static bool folder_still_at(int dir_fd, const char *real)
+{
+    struct stat now, then;
+    int fd = open_real_folder(real);
+    bool same = fd >= 0 && fstat(fd, &now) == 0 && fstat(dir_fd, &then) == 0 &&
+                now.st_dev == then.st_dev && now.st_ino == then.st_ino;
+    if (fd >= 0)
+        close(fd);
+    return same;
+}
+
+/* Replaces name, in the folder open as dir_fd, by a file holding
+ * data[0..len) (see dd_safe_write for like and keep_times): a temporary
+ * file created in that folder (O_EXCL, O_NOFOLLOW), synced, and renamed
+ * over name there, then the folder synced. Everything is relative to
+ * dir_fd, so no change to the path of the folder meanwhile can lead the
+ * write elsewhere. When t is not NULL (the file was found by
+ * dd_replace_target_open), just before the rename name must still be t's
+ * file and t's folder still at its real path, else nothing is replaced.
+ * Messages name shown. */
+static bool replace_in(int dir_fd, const char *name, const char *shown, const char *data,
+                       size_t len, const struct stat *like, bool keep_times,
+                       const dd_replace_target *t)
+{
+    temp_dir_fd = dir_fd;
+    temp_name(temp_file, name);
     have_temp = 1;
     mode_t mode = like ? (like->st_mode & 07777) : 0666;
-    int fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = openat(dir_fd, temp_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     const char *step = "cannot create a temporary file beside it";
     bool ok = fd >= 0;
     if (ok) {
@@ -277,26 +347,108 @@ bool dd_safe_write(const char *path, const char *data, size_t len, const struct 
         step = "cannot write";
         ok = false;
     }
-    if (ok) {
+    /* The checks that make the rename go where the file was found: not
+     * needed for safety (the rename is in dir_fd whatever the paths say
+     * now), but a file or folder moved meanwhile is no longer what the
+     * user named, so it is left alone and reported. */
+    const char *refused = NULL;
+    struct stat now;
+    if (ok && t &&
+        (fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 || !same_file(&now, &t->st)))
+        refused = "replaced by another file while dedup was running";
+    else if (ok && t && !folder_still_at(dir_fd, t->dir))
+        refused = "its folder was moved, or a folder on its way replaced by a symbolic link, "
+                  "while dedup was running";
+    if (ok && !refused) {
         step = "cannot rename the temporary file over it";
-        ok = rename(temp_path, path) == 0;
+        ok = renameat(dir_fd, temp_file, dir_fd, name) == 0;
         saved = errno;
     }
-    if (!ok) {
-        unlink(temp_path);
+    if (!ok || refused) {
+        unlinkat(dir_fd, temp_file, 0);
         have_temp = 0;
-        free(dir);
-        return write_error(path, step, saved);
+        return refused ? refuse(shown, refused) : write_error(shown, step, saved);
     }
     have_temp = 0;
-    /* The rename is in the folder: sync it so that it survives a crash. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
+    fsync(dir_fd); /* the rename is in the folder: so that it survives a crash */
     return true;
+}
+
+bool dd_safe_write(const char *path, const char *data, size_t len, const struct stat *like,
+                   bool keep_times)
+{
+    char *dir;
+    const char *base;
+    split_path(path, &dir, &base);
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0 && errno == EACCES)
+        dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC); /* a folder we may not list */
+    free(dir);
+    if (dir_fd < 0)
+        return write_error(path, "cannot open its folder", errno);
+    bool ok = replace_in(dir_fd, base, path, data, len, like, keep_times, NULL);
+    close(dir_fd);
+    return ok;
+}
+
+bool dd_replace_target_open(dd_replace_target *t, const char *real, const struct stat *expect,
+                            const char *shown)
+{
+    memset(t, 0, sizeof *t);
+    const char *base;
+    split_path(real, &t->dir, &base);
+    t->name = dd_strdup(base);
+    t->shown = dd_strdup(shown);
+    t->dir_fd = open_real_folder(t->dir);
+    if (t->dir_fd < 0) {
+        if (errno == ELOOP || errno == ENOTDIR)
+            refuse(shown, "a folder on its way was replaced by a symbolic link while dedup was "
+                          "running");
+        else
+            write_error(shown, "cannot open its folder", errno);
+    } else if (fstatat(t->dir_fd, t->name, &t->st, AT_SYMLINK_NOFOLLOW) != 0) {
+        write_error(shown, "", errno);
+    } else if (!same_file(&t->st, expect)) {
+        refuse(shown, "replaced by another file while dedup was running");
+    } else {
+        return true;
+    }
+    dd_replace_target_close(t);
+    return false;
+}
+
+int dd_replace_target_read(const dd_replace_target *t)
+{
+    int fd = openat(t->dir_fd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 && errno != ELOOP) {
+        write_error(t->shown, "", errno);
+        return -1;
+    }
+    if (fd < 0 || fstat(fd, &st) != 0 || !same_file(&st, &t->st)) {
+        if (fd >= 0)
+            close(fd);
+        refuse(t->shown, "replaced by another file while dedup was running");
+        return -1;
+    }
+    return fd;
+}
+
+bool dd_replace_target_write(const dd_replace_target *t, const char *data, size_t len,
+                             bool keep_times)
+{
+    return replace_in(t->dir_fd, t->name, t->shown, data, len, &t->st, keep_times, t);
+}
+
+void dd_replace_target_close(dd_replace_target *t)
+{
+    if (t->dir_fd >= 0)
+        close(t->dir_fd);
+    free(t->dir);
+    free(t->name);
+    free(t->shown);
+    memset(t, 0, sizeof *t);
+    t->dir_fd = -1;
 }
 
 /* ------------------------------------------------------- output folders */
@@ -413,7 +565,7 @@ dd_out_dir *dd_out_dir_open(const char *dir)
         const char *base;
         split_path(o->dir, &o->parent, &base);
         char path[PATH_MAX];
-        if (!temp_name(path, sizeof path, o->parent, base)) {
+        if (!temp_path(path, sizeof path, o->parent, base)) {
             err = ENAMETOOLONG;
         } else if (mkdir(path, 0777) == 0) {
             o->temp_dir = dd_strdup(path);
@@ -454,7 +606,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     ok = make_folders(o, dest, strlen(o->dir), dest);
     if (ok && lstat(dest, &st) == 0 && S_ISDIR(st.st_mode))
         ok = out_error(dest, "cannot replace it", EISDIR);
-    if (ok && !temp_name(temp, sizeof temp, folder, base))
+    if (ok && !temp_path(temp, sizeof temp, folder, base))
         ok = out_error(dest, "", ENAMETOOLONG);
     if (ok)
         ok = write_new_file(temp, data, len, mode, dest);
