@@ -752,6 +752,17 @@ const char *dd_ddx_profile_scheme(const char *profile, size_t *norm_len)
     return tag ? tag + 1 : "minhash/k1";
 }
 
+/* text[0..len), a string of the settings read from an index (which anyone
+ * may have written), as messages may show it: escaped (dd_printable), so
+ * that it cannot drive the terminal or forge a line. A new string. */
+static char *stored_text(const char *text, size_t len)
+{
+    char *copy = dd_asprintf("%.*s", (int)len, text);
+    char *shown = dd_printable(copy);
+    free(copy);
+    return shown;
+}
+
 /* Whether the index's key fingerprint have (NUL-terminated, "" without a
  * key) and a run's want differ, and how, or NULL. */
 static char *key_difference(const char *have, const char *want)
@@ -761,9 +772,12 @@ static char *key_difference(const char *have, const char *want)
         return NULL;
     if (!have[0])
         return dd_asprintf("built without a key, but --key-file was given");
-    if (!want[0])
-        return dd_asprintf("built with key fingerprint %s, but no --key-file was given", have);
-    return dd_asprintf("built with key fingerprint %s, not %.*s", have, n, want);
+    char *shown = stored_text(have, strlen(have));
+    char *diff =
+        !want[0] ? dd_asprintf("built with key fingerprint %s, but no --key-file was given", shown)
+                 : dd_asprintf("built with key fingerprint %s, not %.*s", shown, n, want);
+    free(shown);
+    return diff;
 }
 
 /* The first difference between the index's settings and want, or NULL. */
@@ -785,13 +799,21 @@ static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_setti
         size_t hn, wn;
         const char *hs = dd_ddx_profile_scheme(have->profile, &hn);
         const char *ws = dd_ddx_profile_scheme(w, &wn);
-        if (hn == wn && !strncmp(have->profile, w, hn))
-            return dd_asprintf("signatures made with %s, this build makes %s: build the index "
+        char *diff;
+        if (hn == wn && !strncmp(have->profile, w, hn)) {
+            char *scheme = stored_text(hs, strlen(hs));
+            diff = dd_asprintf("signatures made with %s, this build makes %s: build the index "
                                "again with dedup index build",
-                               hs, ws);
-        return dd_asprintf("normaliser profile differs: index '%.*s', this build '%.*s': build "
-                           "the index again with dedup index build",
-                           (int)hn, have->profile, (int)wn, w);
+                               scheme, ws);
+            free(scheme);
+        } else {
+            char *profile = stored_text(have->profile, hn);
+            diff = dd_asprintf("normaliser profile differs: index '%s', this build '%.*s': build "
+                               "the index again with dedup index build",
+                               profile, (int)wn, w);
+            free(profile);
+        }
+        return diff;
     }
     if (have->seed != want->seed)
         return dd_asprintf("built with another hash seed");

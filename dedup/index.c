@@ -393,6 +393,19 @@ static int index_write(const char *name, const char *ddx, bool create, const dd_
     return left_out ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
 }
 
+/* Prints "label: value" for value[0..len): the index's path, or a string
+ * of the settings read from the index (which anyone may have written),
+ * escaped as every text output is (dd_printable), so that it cannot drive
+ * the terminal or forge a line. */
+static void print_text(const char *label, const char *value, size_t len)
+{
+    char *copy = dd_asprintf("%.*s", (int)len, value);
+    char *shown = dd_printable(copy);
+    printf("%s: %s\n", label, shown);
+    free(shown);
+    free(copy);
+}
+
 static int index_info(const char *ddx)
 {
     char *err = NULL;
@@ -405,18 +418,19 @@ static int index_info(const char *ddx)
         return DD_EXIT_ERROR;
     }
     const dd_ddx_settings *s = dd_ddx_settings_of(x);
-    printf("index: %s\n", ddx);
+    print_text("index", ddx, strlen(ddx));
     printf("format: %d\n", DD_DDX_FORMAT);
     size_t norm_len;
     const char *scheme = dd_ddx_profile_scheme(s->profile, &norm_len);
-    printf("normaliser: %.*s\n", (int)norm_len, s->profile);
-    printf("signatures: %s\n", scheme);
+    print_text("normaliser", s->profile, norm_len);
+    print_text("signatures", scheme, strlen(scheme));
     printf("unit: %s\n", s->unit_mode ? "block" : "line");
     printf("ngram: %u\n", s->ngram);
     printf("num-perm: %u\n", s->num_perm);
     printf("bands x rows: %u x %u\n", s->bands, s->rows);
     printf("seed: %llu\n", (unsigned long long)s->seed);
-    printf("key fingerprint: %s\n", s->key_fingerprint[0] ? s->key_fingerprint : "none");
+    const char *fingerprint = s->key_fingerprint[0] ? s->key_fingerprint : "none";
+    print_text("key fingerprint", fingerprint, strlen(fingerprint));
     printf("documents: %llu\n", (unsigned long long)c.docs);
     printf("paragraphs: %llu\n", (unsigned long long)c.paragraphs);
     printf("band entries: %llu\n", (unsigned long long)c.band_entries);

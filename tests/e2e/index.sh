@@ -51,6 +51,56 @@ expect_grep "with the same message" "build the index again with dedup index buil
 "$DEDUP" index info old.ddx >info 2>&1
 expect_grep "info names the old scheme" "signatures: minhash/k1" info
 
+# An index is input like any other (it may come from anyone): the strings of
+# its settings that index info and the messages show are escaped as every
+# other text output is. hostile.ddx's normaliser profile holds escape
+# sequences that set a terminal's title and clear its screen; forged.ddx's
+# key fingerprint a C1 control (U+009B, a terminal's CSI) and a newline that
+# would forge a line of the output. Each settings record is patched in
+# place, every copy LMDB keeps of it.
+patch_settings() { # INDEX FIELD BYTES (python literal): FIELD is profile or fingerprint
+    python3 - "$1/data.mdb" "$2" "$3" <<'PY'
+import ast, sys
+path, field, value = sys.argv[1], sys.argv[2], ast.literal_eval(sys.argv[3])
+b = bytearray(open(path, "rb").read())
+start, found = 0, 0
+while (i := b.find(b"sh-norm/", start)) >= 0:  # the profile, after the format (4 bytes)
+    # profile (192 bytes), unit, ngram, num-perm, bands, rows (4 each), seed (8)
+    at = i + 10 if field == "profile" else i + 192 + 28
+    b[at:at + len(value)] = value
+    start, found = i + 1, found + 1
+assert found >= 1
+open(path, "wb").write(bytes(b))
+PY
+}
+"$DEDUP" index build seeds -o hostile.ddx 2>/dev/null
+patch_settings hostile.ddx profile 'b"\x1b]0;owned\x07\x1b[2J"'
+"$DEDUP" index build seeds -o forged.ddx 2>/dev/null
+patch_settings forged.ddx fingerprint 'b"\xc2\x9b2J\nforged: line\x00"'
+raw_controls() { LC_ALL=C grep -c "$(printf '[\033\007]\|\302\233')" "$1"; }
+expect_status "index info of a profile holding escape sequences: exit 0" 0 "$DEDUP" index info hostile.ddx
+expect_grep "... the profile is shown escaped" 'normaliser: sh-norm/1 \x1B]0;owned\x07\x1B[2J' "$T/out"
+[ "$(raw_controls "$T/out")" = 0 ] && ok "... no control byte reaches the terminal" \
+    || not_ok "... no control byte reaches the terminal" "$(od -c "$T/out" | head -20)"
+expect_status "index add to it: refused (exit 2)" 2 "$DEDUP" index add hostile.ddx seeds
+expect_grep "... naming the profile escaped" \
+    "hostile.ddx: normaliser profile differs: index 'sh-norm/1 \x1B]0;owned\x07\x1B[2J" "$T/err"
+[ "$(raw_controls "$T/err")" = 0 ] && ok "... no control byte in the message" \
+    || not_ok "... no control byte in the message" "$(od -c "$T/err" | head -20)"
+expect_status "index info of a fingerprint holding a C1 control and a newline: exit 0" 0 \
+    "$DEDUP" index info forged.ddx
+expect_grep "... the fingerprint is shown escaped, on its line" \
+    'key fingerprint: \xC2\x9B2J\x0Aforged: line' "$T/out"
+if grep -q '^forged' "$T/out" || [ "$(raw_controls "$T/out")" != 0 ]; then
+    not_ok "... no forged line, no control byte" "$(od -c "$T/out" | head -20)"
+else ok "... no forged line, no control byte"; fi
+expect_status "check --index with it: refused (exit 2)" 2 "$DEDUP" check --index forged.ddx seeds/000_bd77016b1ff7f277.txt
+expect_grep "... naming the fingerprint escaped" \
+    'forged.ddx: built with key fingerprint \xC2\x9B2J\x0Aforged: line, but no --key-file was given' "$T/err"
+if grep -q '^forged' "$T/err" || [ "$(raw_controls "$T/err")" != 0 ]; then
+    not_ok "... no forged line, no control byte in the message" "$(od -c "$T/err" | head -20)"
+else ok "... no forged line, no control byte in the message"; fi
+
 # dedup check --index: the named files against the index.
 "$DEDUP" index build seeds -o check.ddx 2>/dev/null
 cp variants/000_syndicated.txt new.txt
