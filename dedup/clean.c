@@ -290,7 +290,7 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
     }
     kept_lines(text->data, text->len, drops, ndrops, clean);
     return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "", clean->len,
-                            source.st_mode & 0777);
+                            source.st_mode & 0777, c->inputs.v[i].path);
 }
 
 /* The real path of the file that cleaning input i in place replaces, when

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <search.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,14 +461,25 @@ typedef struct pending_file {
     char *dest;
 } pending_file;
 
+/* A folder made by the run (the temporary folder, or one below it or
+ * below an existing dir): private (0700) while it is written, given at the
+ * commit the permission bits of the source folders it stands for. */
+typedef struct made_folder {
+    char *path;
+    char *source; /* the source folder its bits were last taken from (NULL: none yet) */
+    mode_t bits;  /* the bits common to its source folders */
+} made_folder;
+
 struct dd_out_dir {
     char *dir;       /* as named */
     char *temp_dir;  /* dir did not exist: the folder written into, beside it */
     char *parent;    /* ... and dir's parent, where the rename is synced */
     pending_file *pending; /* dir existed: the files written, in order */
     size_t npending, pending_cap;
-    char **made;     /* dir existed: the folders made in it, in order */
+    made_folder **made; /* the folders made, parents first (temp_dir, when made, first) */
     size_t nmade, made_cap;
+    void *made_by_path;  /* the same, in a tsearch(3) tree by path */
+    mode_t default_bits; /* temp_dir's bits when no file gives it a source: mkdir's */
 };
 
 /* Reports an error of the output folder's file path (what the user named:
@@ -480,26 +492,112 @@ static bool out_error(const char *path, const char *what, int err)
     return false;
 }
 
-/* Makes the folders of path that follow its first skip bytes (a folder that
- * exists), as mkdir -p; those it made are added to o->made when o is not
- * NULL. */
-static bool make_folders(dd_out_dir *o, const char *path, size_t skip, const char *shown)
+static int compare_made_folders(const void *a, const void *b)
 {
-    char *p = dd_strdup(path);
-    bool ok = true;
-    for (char *s = strchr(p + skip + 1, '/'); s && ok; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        if (mkdir(p, 0777) != 0) {
-            if (errno != EEXIST)
-                ok = out_error(shown, "cannot make its folder", errno);
-        } else if (o) {
-            dd_grow(&o->made, &o->made_cap, o->nmade + 1, sizeof *o->made);
-            o->made[o->nmade++] = dd_strdup(p);
-        }
-        *s = '/';
+    return strcmp(((const made_folder *)a)->path, ((const made_folder *)b)->path);
+}
+
+/* Remembers path as a folder the run made. */
+static made_folder *add_made(dd_out_dir *o, const char *path)
+{
+    made_folder *m = dd_calloc(1, sizeof *m);
+    m->path = dd_strdup(path);
+    dd_grow(&o->made, &o->made_cap, o->nmade + 1, sizeof *o->made);
+    o->made[o->nmade++] = m;
+    if (!tsearch(m, &o->made_by_path, compare_made_folders)) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
     }
-    free(p);
+    return m;
+}
+
+/* The folder at path, when the run made it, else NULL. */
+static made_folder *find_made(const dd_out_dir *o, const char *path)
+{
+    made_folder key = {(char *)path, NULL, 0};
+    made_folder *const *found = tfind(&key, &o->made_by_path, compare_made_folders);
+    return found ? *found : NULL;
+}
+
+/* Gives m (also) the source folder source: its bits become those common
+ * to all its source folders, so that a folder made for several (inputs
+ * merged into one output) is never wider than any of them. A source
+ * folder that cannot be read counts as private (0700). */
+static void take_source_bits(made_folder *m, const char *source)
+{
+    if (m->source && !strcmp(m->source, source))
+        return; /* the usual case: the same source as the file before */
+    struct stat st;
+    mode_t bits = stat(source, &st) == 0 ? st.st_mode & 0777 : 0700;
+    m->bits = m->source ? (m->bits & bits) : bits;
+    free(m->source);
+    m->source = dd_strdup(source);
+}
+
+/* Makes the folders of rel (a file's path relative to base, a folder that
+ * exists) under base, as mkdir -p, private (0700) while they are written;
+ * source is the input file that rel is the copy of, whose folders, level
+ * for level (source's folder for rel's, and so on up to the named
+ * folder for base), give theirs their bits at the commit (a folder that
+ * existed is left as it is). */
+static bool make_folders(dd_out_dir *o, const char *base, const char *rel, const char *source,
+                         const char *shown)
+{
+    /* The source folder of each level: source less as many trailing parts
+     * as rel has below that level. */
+    size_t levels = 1;
+    for (const char *r = rel; (r = strchr(r, '/')) != NULL; r++)
+        levels++;
+    char **sources = dd_malloc(levels * sizeof *sources); /* [k]: that of base + k parts */
+    char *s = dd_strdup(source);
+    for (size_t k = levels; k-- > 0;) {
+        char *slash = strrchr(s, '/');
+        if (!slash)
+            strcpy(s, ".");
+        else if (slash == s)
+            s[1] = '\0';
+        else
+            *slash = '\0';
+        sources[k] = dd_strdup(s);
+    }
+    free(s);
+    char *path = dd_asprintf("%s/%s", base, rel);
+    made_folder *m = find_made(o, base);
+    if (m)
+        take_source_bits(m, sources[0]);
+    bool ok = true;
+    size_t k = 1;
+    for (char *slash = strchr(path + strlen(base) + 1, '/'); slash && ok;
+         slash = strchr(slash + 1, '/'), k++) {
+        *slash = '\0';
+        if (mkdir(path, 0700) == 0)
+            m = add_made(o, path);
+        else if (errno == EEXIST)
+            m = find_made(o, path);
+        else
+            ok = out_error(shown, "cannot make its folder", errno);
+        if (ok && m)
+            take_source_bits(m, sources[k]);
+        *slash = '/';
+    }
+    free(path);
+    for (k = 0; k < levels; k++)
+        free(sources[k]);
+    free(sources);
     return ok;
+}
+
+/* Gives every folder the run made its bits, the deepest first (a folder
+ * without search permission for its owner would stop the rest). */
+static bool set_made_bits(dd_out_dir *o)
+{
+    for (size_t i = o->nmade; i-- > 0;) {
+        made_folder *m = o->made[i];
+        mode_t bits = m->source ? m->bits : o->default_bits;
+        if (chmod(m->path, bits) != 0)
+            return out_error(o->dir, "cannot set the permissions of a folder made in it", errno);
+    }
+    return true;
 }
 
 /* Creates path (which must not exist) with data[0..len) and permission
@@ -568,7 +666,12 @@ dd_out_dir *dd_out_dir_open(const char *dir)
         if (!temp_path(path, sizeof path, o->parent, base)) {
             err = ENAMETOOLONG;
         } else if (mkdir(path, 0777) == 0) {
+            /* As mkdir DIR would make it (0777 less the umask) when no
+             * file gives it a source; private while it is written. */
             o->temp_dir = dd_strdup(path);
+            o->default_bits = stat(path, &st) == 0 ? st.st_mode & 0777 : 0700;
+            chmod(path, 0700);
+            add_made(o, path);
             out_dir_open = 1;
             return o;
         } else {
@@ -582,7 +685,8 @@ dd_out_dir *dd_out_dir_open(const char *dir)
     return NULL;
 }
 
-bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode)
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
+                      const char *source)
 {
     if (stop_signal)
         return false;
@@ -590,7 +694,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     bool ok;
     if (o->temp_dir) {
         char *path = dd_asprintf("%s/%s", o->temp_dir, rel);
-        ok = make_folders(NULL, path, strlen(o->temp_dir), dest) &&
+        ok = make_folders(o, o->temp_dir, rel, source, dest) &&
              write_new_file(path, data, len, mode, dest);
         free(path);
         free(dest);
@@ -603,7 +707,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     const char *base;
     split_path(dest, &folder, &base);
     char temp[PATH_MAX];
-    ok = make_folders(o, dest, strlen(o->dir), dest);
+    ok = make_folders(o, o->dir, rel, source, dest);
     if (ok && lstat(dest, &st) == 0 && S_ISDIR(st.st_mode))
         ok = out_error(dest, "cannot replace it", EISDIR);
     if (ok && !temp_path(temp, sizeof temp, folder, base))
@@ -620,6 +724,17 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     return true;
 }
 
+/* Gives a folder back to its owner (0700) before what is in it is
+ * removed: set_made_bits may have taken their write permission away. */
+static int open_folder(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_D || type == FTW_DNR)
+        chmod(path, 0700);
+    return 0;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;
@@ -629,10 +744,14 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return 0;
 }
 
+static void free_nothing(void *node) { (void)node; }
+
 void dd_out_dir_discard(dd_out_dir *o)
 {
-    if (o->temp_dir)
+    if (o->temp_dir) {
+        nftw(o->temp_dir, open_folder, 16, FTW_PHYS);
         nftw(o->temp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
     bool renamed = false; /* the commit put files in place: keep their folders */
     for (size_t i = 0; i < o->npending; i++) {
         if (o->pending[i].temp)
@@ -643,10 +762,13 @@ void dd_out_dir_discard(dd_out_dir *o)
         free(o->pending[i].dest);
     }
     for (size_t i = o->nmade; i-- > 0;) {
-        if (!renamed)
-            rmdir(o->made[i]); /* made by this run, empty again */
+        if (!renamed && !o->parent) /* dir existed: made in it by this run, empty again */
+            rmdir(o->made[i]->path);
+        free(o->made[i]->path);
+        free(o->made[i]->source);
         free(o->made[i]);
     }
+    tdestroy(o->made_by_path, free_nothing);
     free(o->made);
     free(o->pending);
     free(o->temp_dir);
@@ -658,16 +780,19 @@ void dd_out_dir_discard(dd_out_dir *o)
 
 bool dd_out_dir_commit(dd_out_dir *o)
 {
-    /* One sync for the data and names of every file written, before any of
+    /* The folders made get their bits now when they are put in place with
+     * the temporary folder, and after the renames of the files into them
+     * otherwise (a folder without write permission takes no file). Then
+     * one sync for the data and names of every file written, before any of
      * them takes its final name. */
-    int err = sync_folder(o->temp_dir ? o->temp_dir : o->dir, true);
-    if (err || stop_signal) {
+    bool ok = !o->temp_dir || set_made_bits(o);
+    int err = ok ? sync_folder(o->temp_dir ? o->temp_dir : o->dir, true) : 0;
+    if (!ok || err || stop_signal) {
         if (err)
             out_error(o->dir, "cannot sync the files written; nothing of them put in place", err);
         dd_out_dir_discard(o);
         return false;
     }
-    bool ok = true;
     if (o->temp_dir) {
         if (rename(o->temp_dir, o->dir) != 0) {
             ok = out_error(o->dir, "cannot rename the temporary folder to it; not written", errno);
@@ -688,6 +813,7 @@ bool dd_out_dir_commit(dd_out_dir *o)
             free(f->temp);
             f->temp = NULL;
         }
+        ok = set_made_bits(o) && ok;
         if (o->npending && (err = sync_folder(o->dir, true)) != 0)
             ok = out_error(o->dir, "written, but cannot sync the renames", err);
     }

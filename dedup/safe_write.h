@@ -114,11 +114,18 @@ dd_out_dir *dd_out_dir_open(const char *dir);
 
 /* Writes data[0..len) as rel (a relative path; the folders on the way are
  * made as needed) under a temporary name, without a sync, with the
- * permission bits mode (exactly, whatever the umask). False, with the
- * reason printed naming dir/rel, on an error; false without a message once
- * a signal came (dd_safe_write_stop_signal). Nothing is in place before
+ * permission bits mode (exactly, whatever the umask). source is the file
+ * that rel is a copy of (rel's last parts are source's last parts): each
+ * folder that the run makes, dir itself included when it did not exist,
+ * is private (0700) until the commit, which gives it the permission bits
+ * (mode & 0777) of the source folder it stands for, or those common to
+ * all of them when several inputs are merged into it; a folder that
+ * existed is left as it is. False, with the reason printed naming dir/rel,
+ * on an error; false without a message once a signal came
+ * (dd_safe_write_stop_signal). Nothing is in place before
  * dd_out_dir_commit. */
-bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode);
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
+                      const char *source);
 
 /* Puts everything written in place: one syncfs() for all the files, then
  * the renames (of the temporary folder to dir, or of each temporary file

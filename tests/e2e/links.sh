@@ -173,4 +173,43 @@ rm -rf modes.out
 modes_of modes.out >got-modes
 expect_same "clean -o (umask 077): the same" want-modes got-modes
 
+# ... and each folder it makes has its source folder's bits: a folder
+# readable by its owner only (0700) is not copied world-readable, whatever
+# the umask; a folder that was there is left as it is. Inputs merged into
+# one output folder give it the bits common to theirs.
+rm -rf folders folders.out folders.there other
+mkdir -p folders/private/inner folders/group folders/public folders/shared other/shared
+n=2
+for d in private private/inner group public shared; do
+    n=$((n + 1))
+    cp doc$n.txt folders/$d/a.txt # another document in each folder: none is a copy
+done
+cp doc8.txt other/shared/b.txt
+chmod 700 folders/private && chmod 750 folders/private/inner folders/group
+chmod 755 folders/public folders/shared && chmod 711 folders
+chmod 755 other && chmod 700 other/shared
+folder_modes() {
+    for d in "" /private /private/inner /group /public /shared; do
+        printf '%s %s\n' "${d:-/}" "$(stat -c %a "$1$d" 2>&1)"
+    done
+}
+printf '%s\n' "/ 711" "/private 700" "/private/inner 750" "/group 750" "/public 755" \
+    "/shared 755" >want-folders
+(umask 000 && "$DEDUP" clean folders -o folders.out 2>/dev/null)
+folder_modes folders.out >got-folders
+expect_same "clean -o (umask 000): each folder it makes has its source folder's bits" \
+    want-folders got-folders
+mkdir folders.there && chmod 750 folders.there
+(umask 077 && "$DEDUP" clean folders -o folders.there 2>/dev/null)
+folder_modes folders.there >got-folders
+sed 's|^/ 711$|/ 750|' want-folders >want-there
+expect_same "clean -o into a folder that exists (umask 077): the same, that folder left as it is" \
+    want-there got-folders
+rm -rf folders.out
+(umask 022 && "$DEDUP" clean folders other -o folders.out 2>/dev/null)
+printf '%s\n' "/ 711" "/shared 700" >want-merged
+printf '%s %s\n' / "$(stat -c %a folders.out)" /shared "$(stat -c %a folders.out/shared)" >got-merged
+expect_same "clean -o of two folders into one: the bits common to their sources (0711 & 0755, 0755 & 0700)" \
+    want-merged got-merged
+
 finish
