@@ -334,6 +334,30 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     return r.problems;
 }
 
+/* Removes what builds of ddx that were killed left beside it (see
+ * dd_ddx_remove_stale_parts), saying so in one line each. name: "index
+ * build" or "index add". */
+static void remove_stale_parts(const char *name, const char *ddx)
+{
+    size_t n;
+    dd_ddx_stale_part *parts = dd_ddx_remove_stale_parts(ddx, &n);
+    for (size_t i = 0; i < n; i++) {
+        char *p = dd_printable(parts[i].path);
+        if (!parts[i].err)
+            fprintf(stderr,
+                    "dedup %s: %s: removed, left by an index build that was killed "
+                    "(process %ld no longer runs)\n",
+                    name, p, parts[i].pid);
+        else
+            dd_warn("%s: left by an index build that was killed (process %ld no longer runs), "
+                    "but not removed: %s",
+                    p, parts[i].pid,
+                    parts[i].err == ENOTEMPTY ? "it holds other files" : strerror(parts[i].err));
+        free(p);
+    }
+    dd_ddx_stale_parts_free(parts, n);
+}
+
 /* Opens (or creates) the index and signs the documents into it in one write
  * transaction. A new index is staged (dd_ddx_create_staged): it appears at
  * ddx only once committed, so a build that fails leaves none there. name:
@@ -344,6 +368,7 @@ static int index_write(const char *name, const char *ddx, bool create, const dd_
     dd_ddx_settings want;
     if (!dd_index_settings(o, &want))
         return DD_EXIT_ERROR;
+    remove_stale_parts(name, ddx);
     char *err = NULL;
     dd_ddx *x = create ? dd_ddx_create_staged(ddx, &want, &err)
                        : dd_ddx_open(ddx, true, &want, &err);

@@ -101,6 +101,49 @@ if grep -q '^forged' "$T/err" || [ "$(raw_controls "$T/err")" != 0 ]; then
     not_ok "... no forged line, no control byte in the message" "$(od -c "$T/err" | head -20)"
 else ok "... no forged line, no control byte in the message"; fi
 
+# A build killed before it publishes its index leaves DIR.ddx.part-PID (it
+# cannot remove it itself). The next build or add of DIR.ddx removes those
+# whose process no longer runs, with one line each, and leaves alone one
+# whose process runs (a build going on now). The build killed here waits on
+# a FIFO named last, which nobody writes, once its folder is made.
+rm -f build.fifo && mkfifo build.fifo
+"$DEDUP" index build seeds build.fifo -o killed.ddx 2>/dev/null &
+builder=$!
+for _ in $(seq 300); do [ -f killed.ddx.part-$builder/data.mdb ] && break; sleep 0.1; done
+kill -9 $builder 2>/dev/null
+wait $builder 2>/dev/null
+if [ -f killed.ddx.part-$builder/data.mdb ] && [ ! -e killed.ddx ]; then
+    ok "a killed build leaves killed.ddx.part-PID, and no index"
+else not_ok "a killed build leaves killed.ddx.part-PID, and no index" "$(ls -d killed.ddx*)"; fi
+sleep 600 &
+sleeper=$! # a process that runs: a build going on now, as far as its folder says
+mkdir killed.ddx.part-$sleeper && cp seeds.ddx/data.mdb killed.ddx.part-$sleeper/
+expect_status "the next build of killed.ddx: exit 0" 0 "$DEDUP" index build seeds -o killed.ddx
+[ ! -e killed.ddx.part-$builder ] && ok "... removes what the killed build left" \
+    || not_ok "... removes what the killed build left" "$(ls -d killed.ddx*)"
+expect_grep "... saying so" \
+    "dedup index build: killed.ddx.part-$builder: removed, left by an index build that was killed (process $builder no longer runs)" "$T/err"
+[ "$(grep -c 'part-' "$T/err")" = 1 ] && ok "... in one line" || not_ok "... in one line" "$(cat "$T/err")"
+[ -f killed.ddx.part-$sleeper/data.mdb ] && ok "... and leaves the folder of a process that runs" \
+    || not_ok "... and leaves the folder of a process that runs" "$(ls -d killed.ddx*)"
+kill $sleeper
+wait $sleeper 2>/dev/null
+# index add does the same; a folder that holds other files is only named.
+dead=$(sh -c 'echo $$') # the PID of a process that has ended
+mkdir killed.ddx.part-$dead && cp seeds.ddx/data.mdb killed.ddx.part-$dead/
+dead2=$(sh -c 'echo $$')
+mkdir killed.ddx.part-$dead2 && echo "someone's notes" >killed.ddx.part-$dead2/notes.txt
+expect_status "index add of killed.ddx: exit 0" 0 "$DEDUP" index add killed.ddx variants
+[ ! -e killed.ddx.part-$dead ] && ok "... removes what a killed build left" \
+    || not_ok "... removes what a killed build left" "$(ls -d killed.ddx*)"
+expect_grep "... saying so" \
+    "dedup index add: killed.ddx.part-$dead: removed, left by an index build that was killed (process $dead no longer runs)" "$T/err"
+[ -f killed.ddx.part-$dead2/notes.txt ] && ok "... leaves a folder that holds other files" \
+    || not_ok "... leaves a folder that holds other files" "$(ls -d killed.ddx*)"
+expect_grep "... naming it" \
+    "dedup: warning: killed.ddx.part-$dead2: left by an index build that was killed (process $dead2 no longer runs), but not removed: it holds other files" "$T/err"
+rm -rf killed.ddx.part-$sleeper killed.ddx.part-$dead2
+
 # dedup check --index: the named files against the index.
 "$DEDUP" index build seeds -o check.ddx 2>/dev/null
 cp variants/000_syndicated.txt new.txt
