@@ -283,6 +283,10 @@ dd_placer *dd_placer_new(const dd_signatures *s);
  * Returns its representative: d itself when it becomes one, UINT32_MAX for
  * a document without words (then *m is untouched). For a member, *m is its
  * similarity to the representative. */
+/* Makes room for n documents in all (when their number is known, as in
+ * dd_cluster_documents), so that the tables never grow while placing. */
+void dd_placer_reserve(dd_placer *p, size_t n);
+
 uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m);
 /* The clusters of documents 0..n-1 (documents not placed are clusters of
  * their own). p can still be freed only. */
