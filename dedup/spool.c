@@ -58,6 +58,19 @@ static bool failed(dd_spool *s, int error, char **err)
     return false;
 }
 
+/* Is [at, at + n) within what was appended? A range past the end is a
+ * mistake of the caller, not a failure of the file: it is not final. */
+static bool within(const dd_spool *s, uint64_t at, size_t n, char **err)
+{
+    uint64_t end = s->flushed + s->buffered;
+    if (at <= end && n <= end - at)
+        return true;
+    *err =
+        dd_asprintf("scratch file in %s: bytes %llu to %llu asked for, past its end (%llu)", s->dir,
+                    (unsigned long long)at, (unsigned long long)(at + n), (unsigned long long)end);
+    return false;
+}
+
 /* Writes the buffer to the file. */
 static bool flush(dd_spool *s, char **err)
 {
@@ -99,8 +112,8 @@ bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err)
 {
     if (s->error)
         return failed(s, s->error, err);
-    if (at > s->flushed + s->buffered || n > s->flushed + s->buffered - at)
-        return failed(s, EINVAL, err);
+    if (!within(s, at, n, err))
+        return false;
     unsigned char *to = p;
     /* The part already in the file... */
     while (n && at < s->flushed) {
@@ -117,6 +130,31 @@ bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err)
     /* ... and the part still in the buffer. */
     if (n)
         memcpy(to, s->buf + (at - s->flushed), n);
+    return true;
+}
+
+bool dd_spool_overwrite(dd_spool *s, uint64_t at, const void *p, size_t n, char **err)
+{
+    if (s->error)
+        return failed(s, s->error, err);
+    if (!within(s, at, n, err))
+        return false;
+    const unsigned char *from = p;
+    /* The part already in the file... */
+    while (n && at < s->flushed) {
+        size_t k = s->flushed - at < n ? (size_t)(s->flushed - at) : n;
+        ssize_t w = pwrite(s->fd, from, k, (off_t)at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return failed(s, w < 0 ? errno : EIO, err);
+        from += w;
+        at += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    /* ... and the part still in the buffer. */
+    if (n)
+        memcpy(s->buf + (at - s->flushed), from, n);
     return true;
 }
 

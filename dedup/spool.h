@@ -40,8 +40,15 @@ dd_spool *dd_spool_new(const char *dir, char **err);
 bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **err);
 
 /* Reads n bytes from where at says (an append's *at) into p. False, with
- * *err set as above, on a read error or a range past the end. */
+ * *err set as above, on a read error (final) or a range past the end (not
+ * final). */
 bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err);
+
+/* Writes p[0..n) over bytes already appended, from where at says (to keep
+ * a string in a form that is cheaper to read again: the same length). False,
+ * with *err set as above, on a write error (final) or a range past the end
+ * (not final). */
+bool dd_spool_overwrite(dd_spool *s, uint64_t at, const void *p, size_t n, char **err);
 
 /* The bytes appended so far: the size of the file once all is written. */
 uint64_t dd_spool_bytes(const dd_spool *s);

@@ -85,6 +85,24 @@ static void strings_come_back_wherever_they_lie(void **state)
                     fail_msg("string %zu, byte %zu: %u, want %u", j, i, buf[i], byte_of(j, i));
         }
     }
+    /* Overwritten across the file and the buffer (string 6 ends where
+     * the buffer holds the rest), then read back. */
+    size_t from = (size_t)at[6] + 10, len = (size_t)(end - at[6]) - 20;
+    memset(buf, 0xAB, len);
+    assert_true(dd_spool_overwrite(s, from, buf, len, &err));
+    memset(buf, 0, len);
+    assert_true(dd_spool_read(s, at[6], buf, (size_t)(end - at[6]), &err));
+    for (size_t i = 0; i < (size_t)(end - at[6]); i++) {
+        size_t k = i < lengths[6] ? 6 : i < lengths[6] + lengths[7] ? 7 : 8;
+        size_t in = i - (k == 6 ? 0 : k == 7 ? lengths[6] : lengths[6] + lengths[7]);
+        unsigned char want = i >= 10 && i < 10 + len ? 0xAB : byte_of(k, in);
+        if (buf[i] != want)
+            fail_msg("overwritten, byte %zu: %u, want %u", i, buf[i], want);
+    }
+    assert_false(dd_spool_overwrite(s, end - 1, buf, 2, &err));
+    free(err);
+    err = NULL;
+
     /* A part of a string, and a range past the end. */
     assert_true(dd_spool_read(s, at[4] + DD_SPOOL_BLOCK - 3, buf, 10, &err));
     for (size_t i = 0; i < 10; i++)
