@@ -94,8 +94,8 @@ struct dd_history {
     uint64_t *unit_keys; /* band keys of the record's units */
     size_t unit_keys_cap;
     dd_near_unit_list across; /* the record's matches */
-    uint64_t *unit_block;     /* the record's units' sets, as spooled */
-    size_t unit_block_cap;
+    uint32_t *unit_back;      /* the record's table of its units' sets, as spooled */
+    size_t unit_back_cap;
     bool *listed; /* per unit of the record: listed in the unit index */
     size_t listed_cap;
     size_t link_start_cap, links_cap;
@@ -248,7 +248,7 @@ void dd_history_free(dd_history *h)
     sh_minhasher_free(h->unit_minhasher);
     free(h->unit_keys);
     free(h->across.v);
-    free(h->unit_block);
+    free(h->unit_back);
     free(h->listed);
     dd_placer_free(h->placer);
     dd_signatures_free(&h->sigs);
@@ -527,25 +527,23 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **e
         total += listed[u] ? start[u + 1] - start[u] : 0;
     h->signed_of[sig].units_at = NOT_SPOOLED;
     if (total) {
-        size_t table = (nunits + 1) * sizeof(uint32_t);
-        dd_grow(&h->unit_block, &h->unit_block_cap, total + table / sizeof(uint64_t) + 1,
-                sizeof *h->unit_block);
-        uint32_t *back = (uint32_t *)(h->unit_block + total);
+        dd_grow(&h->unit_back, &h->unit_back_cap, nunits + 1, sizeof *h->unit_back);
         size_t at = 0;
         for (size_t u = 0; u < nunits; u++) {
-            back[u] = (uint32_t)(total - at);
+            h->unit_back[u] = (uint32_t)(total - at);
             if (!listed[u])
                 continue;
             size_t n = start[u + 1] - start[u];
-            memcpy(h->unit_block + at, h->sets.hashes + start[u], n * sizeof *h->unit_block);
+            uint64_t where;
+            if (!dd_spool_append(h->spool, h->sets.hashes + start[u], n * sizeof *h->sets.hashes,
+                                 &where, err))
+                return false;
             at += n;
         }
-        back[nunits] = 0;
-        uint64_t block_at;
-        if (!dd_spool_append(h->spool, h->unit_block, total * sizeof *h->unit_block + table,
-                             &block_at, err))
+        h->unit_back[nunits] = 0;
+        if (!dd_spool_append(h->spool, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
+                             &h->signed_of[sig].units_at, err))
             return false;
-        h->signed_of[sig].units_at = block_at + total * sizeof *h->unit_block;
     }
 
     /* Its links: the earliest records it repeats a unit of, each once. */
