@@ -126,8 +126,8 @@ typedef struct dd_signatures {
     bool (*load_set)(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n);
     void *load_ctx;
     /* When load_set cannot give a set: false, the pair is not taken (scan:
-     * a document that changed); true, the estimates decide (filter: sets of
-     * earlier records are kept for a window only). */
+     * a document that changed; filter: its scratch file failed); true, the
+     * estimates decide (no caller needs that today). */
     bool estimate_if_unloadable;
     /* Optional (NULL: none; set by dd_signatures_link): documents known to
      * share a paragraph, each pair in both directions: document d's are
