@@ -41,9 +41,8 @@ static size_t empty_slot_for(const dd_capped_slot *slots, size_t nslots, uint64_
 
 /* Doubles the table; each entry goes to the end of its key's new run, so a
  * key keeps its entries. */
-static void grow(dd_capped_map *m)
+static void resize(dd_capped_map *m, size_t n)
 {
-    size_t n = m->nslots * 2;
     dd_capped_slot *slots = dd_zalloc_touched(n, sizeof *slots);
     for (size_t i = 0; i < m->nslots; i++) {
         if (!m->slots[i].value1)
@@ -56,10 +55,19 @@ static void grow(dd_capped_map *m)
     m->nslots = n;
 }
 
+void dd_capped_map_reserve(dd_capped_map *m, size_t entries)
+{
+    size_t n = m->nslots;
+    while (4 * entries > 3 * n)
+        n *= 2;
+    if (n > m->nslots)
+        resize(m, n);
+}
+
 bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max)
 {
     if (4 * (m->used + 1) > 3 * m->nslots)
-        grow(m);
+        resize(m, m->nslots * 2);
     uint32_t same;
     size_t i = empty_slot_for(m->slots, m->nslots, m->salt, key, &same);
     if (same >= max || value == UINT32_MAX)

@@ -40,6 +40,8 @@ typedef struct dd_capped_map {
 void dd_capped_map_init(dd_capped_map *m);
 void dd_capped_map_free(dd_capped_map *m);
 
+void dd_capped_map_reserve(dd_capped_map *m, size_t entries);
+
 /* Adds value (below UINT32_MAX) under key unless key already has max values.
  * Returns whether it added. */
 bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max);

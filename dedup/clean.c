@@ -216,13 +216,18 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
 
 /* ------------------------------------------------------------ writing */
 
-/* Reads input i again into text and checks that it is what was analysed. */
-static bool read_again(const dd_corpus *c, size_t i, sh_buf *text)
+/* Reads input i again into text, from fd when it is not -1 (its file,
+ * open: read_again closes it), and checks that it is what was analysed. */
+static bool read_again(const dd_corpus *c, size_t i, int fd, sh_buf *text)
 {
     const dd_input *in = &c->inputs.v[i];
-    if (c->reread[i] == DD_REREAD_FAILED) /* gone since the first pass, and said */
+    if (c->reread[i] == DD_REREAD_FAILED) { /* gone since the first pass, and said */
+        if (fd >= 0)
+            close(fd);
         return false;
-    if (!dd_input_read(in, c->max_bytes, text))
+    }
+    if (!(fd >= 0 ? dd_input_read_fd(in, fd, c->max_bytes, text)
+                  : dd_input_read(in, c->max_bytes, text)))
         return false;
     if (dd_digest(text->data, text->len) != c->digests[i]) {
         char *p = dd_printable(in->id);
@@ -240,7 +245,7 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
                              sh_buf *clean, const dd_drop *drops, size_t ndrops)
 {
     struct stat source;
-    if (!read_again(c, i, text))
+    if (!read_again(c, i, -1, text))
         return false;
     if (stat(c->inputs.v[i].path, &source) != 0) {
         char *p = dd_printable(c->inputs.v[i].id);
@@ -250,7 +255,7 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
     }
     dd_kept_lines(text->data, text->len, drops, ndrops, clean);
     return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "", clean->len,
-                            source.st_mode & 0777);
+                            source.st_mode & 0777, c->inputs.v[i].path);
 }
 
 /* The real path of the file that cleaning input i in place replaces, when
@@ -260,8 +265,11 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
  * one that leads elsewhere may have been planted by whoever can write in a
  * named folder, to make dedup (run by root, say) rewrite a file that they
  * cannot write: it is refused. The check is made on the path as it is now,
- * just before the write, so a link put in place after the walk counts. A
- * file with other hard links would leave them with the old content. */
+ * just before the write, so a link put in place after the walk counts;
+ * the write then follows no link at all (dd_replace_target), so a folder
+ * swapped for a link between this check and the write cannot lead it
+ * outside either. A file with other hard links would leave them with the
+ * old content. */
 static char *in_place_target(const dd_corpus *c, size_t i, struct stat *st)
 {
     const dd_input *in = &c->inputs.v[i];
@@ -296,18 +304,25 @@ static char *in_place_target(const dd_corpus *c, size_t i, struct stat *st)
 }
 
 /* Replaces input i by its cleaned content (--in-place), when
- * in_place_target allows it. */
+ * in_place_target allows it: read from, and written into, the folder that
+ * dd_replace_target opened without following any link. */
 static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *clean,
                            const dd_drop *drops, size_t ndrops)
 {
     struct stat st;
     char *real = in_place_target(c, i, &st);
-    bool ok = real && read_again(c, i, text);
+    dd_replace_target t;
+    bool ok = real && dd_replace_target_open(&t, real, &st, c->inputs.v[i].id);
+    free(real);
+    if (!ok)
+        return false;
+    int fd = dd_replace_target_read(&t);
+    ok = fd >= 0 && read_again(c, i, fd, text);
     if (ok) {
         dd_kept_lines(text->data, text->len, drops, ndrops, clean);
-        ok = dd_safe_write(real, clean->data ? clean->data : "", clean->len, &st, true);
+        ok = dd_replace_target_write(&t, clean->data ? clean->data : "", clean->len, true);
     }
-    free(real);
+    dd_replace_target_close(&t);
     return ok;
 }
 
@@ -328,7 +343,7 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
         }
         free(real);
     }
-    if (!read_again(c, i, text)) {
+    if (!read_again(c, i, -1, text)) {
         *failed = true;
         return false;
     }

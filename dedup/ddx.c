@@ -752,6 +752,17 @@ const char *dd_ddx_profile_scheme(const char *profile, size_t *norm_len)
     return tag ? tag + 1 : "minhash/k1";
 }
 
+/* text[0..len), a string of the settings read from an index (which anyone
+ * may have written), as messages may show it: escaped (dd_printable), so
+ * that it cannot drive the terminal or forge a line. A new string. */
+static char *stored_text(const char *text, size_t len)
+{
+    char *copy = dd_asprintf("%.*s", (int)len, text);
+    char *shown = dd_printable(copy);
+    free(copy);
+    return shown;
+}
+
 /* Whether the index's key fingerprint have (NUL-terminated, "" without a
  * key) and a run's want differ, and how, or NULL. */
 static char *key_difference(const char *have, const char *want)
@@ -761,9 +772,12 @@ static char *key_difference(const char *have, const char *want)
         return NULL;
     if (!have[0])
         return dd_asprintf("built without a key, but --key-file was given");
-    if (!want[0])
-        return dd_asprintf("built with key fingerprint %s, but no --key-file was given", have);
-    return dd_asprintf("built with key fingerprint %s, not %.*s", have, n, want);
+    char *shown = stored_text(have, strlen(have));
+    char *diff =
+        !want[0] ? dd_asprintf("built with key fingerprint %s, but no --key-file was given", shown)
+                 : dd_asprintf("built with key fingerprint %s, not %.*s", shown, n, want);
+    free(shown);
+    return diff;
 }
 
 /* The first difference between the index's settings and want, or NULL. */
@@ -785,13 +799,21 @@ static char *settings_difference(const dd_ddx_settings *have, const dd_ddx_setti
         size_t hn, wn;
         const char *hs = dd_ddx_profile_scheme(have->profile, &hn);
         const char *ws = dd_ddx_profile_scheme(w, &wn);
-        if (hn == wn && !strncmp(have->profile, w, hn))
-            return dd_asprintf("signatures made with %s, this build makes %s: build the index "
+        char *diff;
+        if (hn == wn && !strncmp(have->profile, w, hn)) {
+            char *scheme = stored_text(hs, strlen(hs));
+            diff = dd_asprintf("signatures made with %s, this build makes %s: build the index "
                                "again with dedup index build",
-                               hs, ws);
-        return dd_asprintf("normaliser profile differs: index '%.*s', this build '%.*s': build "
-                           "the index again with dedup index build",
-                           (int)hn, have->profile, (int)wn, w);
+                               scheme, ws);
+            free(scheme);
+        } else {
+            char *profile = stored_text(have->profile, hn);
+            diff = dd_asprintf("normaliser profile differs: index '%s', this build '%.*s': build "
+                               "the index again with dedup index build",
+                               profile, (int)wn, w);
+            free(profile);
+        }
+        return diff;
     }
     if (have->seed != want->seed)
         return dd_asprintf("built with another hash seed");
@@ -877,6 +899,89 @@ dd_ddx *dd_ddx_create_staged(const char *path, const dd_ddx_settings *s, char **
         x->final_path = dd_strdup(path);
     free(staging);
     return x;
+}
+
+/* The PID of a staging folder named name, when it is base.part-PID (PID
+ * in digits), else 0. */
+static long staging_pid(const char *name, const char *base, size_t base_len)
+{
+    static const char tag[] = ".part-";
+    if (strncmp(name, base, base_len) || strncmp(name + base_len, tag, strlen(tag)))
+        return 0;
+    const char *digits = name + base_len + strlen(tag);
+    long pid = 0;
+    for (const char *d = digits; *d; d++) {
+        if (*d < '0' || *d > '9' || pid > 999999999)
+            return 0;
+        pid = pid * 10 + (*d - '0');
+    }
+    return pid;
+}
+
+/* Removes the staging folder part when it holds nothing but what LMDB
+ * makes there; 0, or why not. */
+static int remove_part(const char *part)
+{
+    DIR *dir = opendir(part);
+    if (!dir)
+        return errno;
+    struct dirent *e;
+    int err = 0;
+    while (!err && (e = readdir(dir)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "data.mdb") &&
+            strcmp(e->d_name, "lock.mdb"))
+            err = ENOTEMPTY; /* not only the index: someone's files */
+    closedir(dir);
+    static const char *files[] = {"data.mdb", "lock.mdb"};
+    for (size_t i = 0; i < sizeof files / sizeof *files && !err; i++) {
+        char *f = dd_asprintf("%s/%s", part, files[i]);
+        if (unlink(f) != 0 && errno != ENOENT)
+            err = errno;
+        free(f);
+    }
+    if (!err && rmdir(part) != 0)
+        err = errno;
+    return err;
+}
+
+dd_ddx_stale_part *dd_ddx_remove_stale_parts(const char *path, size_t *n)
+{
+    *n = 0;
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') /* "x.ddx/" names x.ddx */
+        len--;
+    size_t base_at = len;
+    while (base_at > 0 && path[base_at - 1] != '/')
+        base_at--;
+    char *folder = base_at ? dd_asprintf("%.*s", (int)base_at, path) : dd_strdup(".");
+    DIR *dir = opendir(folder);
+    dd_ddx_stale_part *parts = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    while (dir && (e = readdir(dir))) {
+        long pid = staging_pid(e->d_name, path + base_at, len - base_at);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not a staging folder, or its process runs */
+        char *part = dd_asprintf("%.*s%s", (int)base_at, path, e->d_name);
+        struct stat st;
+        if (lstat(part, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            free(part);
+            continue;
+        }
+        dd_grow(&parts, &cap, *n + 1, sizeof *parts);
+        parts[(*n)++] = (dd_ddx_stale_part){part, pid, remove_part(part)};
+    }
+    if (dir)
+        closedir(dir);
+    free(folder);
+    return parts;
+}
+
+void dd_ddx_stale_parts_free(dd_ddx_stale_part *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(parts[i].path);
+    free(parts);
 }
 
 bool dd_ddx_publish(dd_ddx *x, char **err)

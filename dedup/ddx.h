@@ -21,7 +21,17 @@
  *
  * Not thread-safe: one dd_ddx per thread. Open an index at most once per
  * process at a time (LMDB's rule: a second open of the same files in one
- * process breaks its locks); other processes may open it freely.
+ * process breaks its locks); other processes may open it freely. dedup
+ * opens one, and calls it only from the thread that consumes a run's
+ * results (run.h), never from a worker.
+ *
+ * The fault guard (ddx.c) keeps its state per thread; its handlers for
+ * SIGBUS, SIGSEGV and SIGFPE and its one-second CPU tick (ITIMER_VIRTUAL,
+ * SIGVTALRM) are process-wide. A tick counts only on the thread it lands on
+ * when that thread is inside a guarded call; ticks come with the CPU time of
+ * the whole process and land on the threads that use it, so the loop limit
+ * stays about LOOP_LIMIT seconds of the guarded thread's own CPU time
+ * whatever the number of busy workers.
  */
 #ifndef DD_DDX_H
 #define DD_DDX_H
@@ -85,9 +95,28 @@ dd_ddx *dd_ddx_create(const char *path, const dd_ddx_settings *s, char **err);
  * (PATH.part-PID) and takes the name path only with dd_ddx_publish, after
  * its commit: until then no index is at path, so a build that fails (a full
  * disk) or is killed never leaves one there that looks complete. Closing it
- * unpublished removes it (a killed build leaves its PATH.part-PID). path
+ * unpublished removes it (a killed build leaves its PATH.part-PID, for
+ * dd_ddx_remove_stale_parts to remove at the next build or add). path
  * must not exist, or be an empty folder. */
 dd_ddx *dd_ddx_create_staged(const char *path, const dd_ddx_settings *s, char **err);
+
+/* A staging folder PATH.part-PID found by dd_ddx_remove_stale_parts. */
+typedef struct dd_ddx_stale_part {
+    char *path; /* as it lies beside the index's path: "DIR/NAME.part-PID" */
+    long pid;
+    int err; /* 0: removed; else why not (ENOTEMPTY: it holds other files) */
+} dd_ddx_stale_part;
+
+/* Removes the staging folders that builds of path killed before they
+ * published it left beside it (a killed build cannot remove its own): each
+ * PATH.part-PID whose PID is of no process running on this machine
+ * (kill(PID, 0) fails with ESRCH), when it holds nothing but LMDB's
+ * data.mdb and lock.mdb. One whose process runs (a build of path going on
+ * now, or a process that took the PID since) is left alone. Returns them
+ * (*n of them), removed or not, for the caller to say; NULL when there is
+ * none. */
+dd_ddx_stale_part *dd_ddx_remove_stale_parts(const char *path, size_t *n);
+void dd_ddx_stale_parts_free(dd_ddx_stale_part *parts, size_t n);
 
 /* Renames a staged index to its path (no write transaction open); true
  * at once for any other index. False with *err when the rename fails. */

@@ -334,6 +334,30 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     return r.problems;
 }
 
+/* Removes what builds of ddx that were killed left beside it (see
+ * dd_ddx_remove_stale_parts), saying so in one line each. name: "index
+ * build" or "index add". */
+static void remove_stale_parts(const char *name, const char *ddx)
+{
+    size_t n;
+    dd_ddx_stale_part *parts = dd_ddx_remove_stale_parts(ddx, &n);
+    for (size_t i = 0; i < n; i++) {
+        char *p = dd_printable(parts[i].path);
+        if (!parts[i].err)
+            fprintf(stderr,
+                    "dedup %s: %s: removed, left by an index build that was killed "
+                    "(process %ld no longer runs)\n",
+                    name, p, parts[i].pid);
+        else
+            dd_warn("%s: left by an index build that was killed (process %ld no longer runs), "
+                    "but not removed: %s",
+                    p, parts[i].pid,
+                    parts[i].err == ENOTEMPTY ? "it holds other files" : strerror(parts[i].err));
+        free(p);
+    }
+    dd_ddx_stale_parts_free(parts, n);
+}
+
 /* Opens (or creates) the index and signs the documents into it in one write
  * transaction. A new index is staged (dd_ddx_create_staged): it appears at
  * ddx only once committed, so a build that fails leaves none there. name:
@@ -344,6 +368,7 @@ static int index_write(const char *name, const char *ddx, bool create, const dd_
     dd_ddx_settings want;
     if (!dd_index_settings(o, &want))
         return DD_EXIT_ERROR;
+    remove_stale_parts(name, ddx);
     char *err = NULL;
     dd_ddx *x = create ? dd_ddx_create_staged(ddx, &want, &err)
                        : dd_ddx_open(ddx, true, &want, &err);
@@ -393,6 +418,19 @@ static int index_write(const char *name, const char *ddx, bool create, const dd_
     return left_out ? DD_EXIT_ERROR : DD_EXIT_CLEAN;
 }
 
+/* Prints "label: value" for value[0..len): the index's path, or a string
+ * of the settings read from the index (which anyone may have written),
+ * escaped as every text output is (dd_printable), so that it cannot drive
+ * the terminal or forge a line. */
+static void print_text(const char *label, const char *value, size_t len)
+{
+    char *copy = dd_asprintf("%.*s", (int)len, value);
+    char *shown = dd_printable(copy);
+    printf("%s: %s\n", label, shown);
+    free(shown);
+    free(copy);
+}
+
 static int index_info(const char *ddx)
 {
     char *err = NULL;
@@ -405,18 +443,19 @@ static int index_info(const char *ddx)
         return DD_EXIT_ERROR;
     }
     const dd_ddx_settings *s = dd_ddx_settings_of(x);
-    printf("index: %s\n", ddx);
+    print_text("index", ddx, strlen(ddx));
     printf("format: %d\n", DD_DDX_FORMAT);
     size_t norm_len;
     const char *scheme = dd_ddx_profile_scheme(s->profile, &norm_len);
-    printf("normaliser: %.*s\n", (int)norm_len, s->profile);
-    printf("signatures: %s\n", scheme);
+    print_text("normaliser", s->profile, norm_len);
+    print_text("signatures", scheme, strlen(scheme));
     printf("unit: %s\n", s->unit_mode ? "block" : "line");
     printf("ngram: %u\n", s->ngram);
     printf("num-perm: %u\n", s->num_perm);
     printf("bands x rows: %u x %u\n", s->bands, s->rows);
     printf("seed: %llu\n", (unsigned long long)s->seed);
-    printf("key fingerprint: %s\n", s->key_fingerprint[0] ? s->key_fingerprint : "none");
+    const char *fingerprint = s->key_fingerprint[0] ? s->key_fingerprint : "none";
+    print_text("key fingerprint", fingerprint, strlen(fingerprint));
     printf("documents: %llu\n", (unsigned long long)c.docs);
     printf("paragraphs: %llu\n", (unsigned long long)c.paragraphs);
     printf("band entries: %llu\n", (unsigned long long)c.band_entries);

@@ -294,18 +294,13 @@ static void copy_into(sh_buf *buf, const char *data, size_t n)
     }
 }
 
-/* Reads document d from its start (dd_input_read without the stream's
- * copy). A file that the walk found regular is opened without waiting, so
- * that one replaced by a FIFO since is refused instead of blocking. A
- * stream stops at its first DD_BINARY_PROBE bytes when they hold a NUL
- * byte: *binary is then set. */
-static bool read_once(const dd_input *d, size_t max, sh_buf *buf, bool *binary)
+/* Reads document d from fd, open on it (standard input, or d's file),
+ * and closes fd unless it is standard input: dd_input_read without the
+ * stream's copy. A stream stops at its first DD_BINARY_PROBE bytes when
+ * they hold a NUL byte: *binary is then set. */
+static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *binary)
 {
     *binary = false;
-    int fd = d->is_stdin ? STDIN_FILENO
-                         : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
-    if (fd < 0)
-        goto fail;
     buf->len = 0;
     struct stat st;
     bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
@@ -358,6 +353,28 @@ fail:;
     dd_error("%s: %s", p, strerror(errno));
     free(p);
     return false;
+}
+
+/* Reads document d from its start (dd_input_read without the stream's
+ * copy). A file that the walk found regular is opened without waiting, so
+ * that one replaced by a FIFO since is refused instead of blocking. */
+static bool read_once(const dd_input *d, size_t max, sh_buf *buf, bool *binary)
+{
+    int fd = d->is_stdin ? STDIN_FILENO
+                         : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
+    if (fd < 0) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return false;
+    }
+    return read_open(d, fd, max, buf, binary);
+}
+
+bool dd_input_read_fd(const dd_input *d, int fd, size_t max, sh_buf *buf)
+{
+    bool binary;
+    return read_open(d, fd, max, buf, &binary);
 }
 
 bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)

@@ -76,6 +76,11 @@ bool dd_path_within(const char *a, const char *b);
  * the rest, fails. On failure prints "dedup: ID: why" and returns false. */
 bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf);
 
+/* Reads document d, a regular file, from fd (open on it, as
+ * dd_replace_target_read opens it) as dd_input_read would from its path,
+ * and closes fd. */
+bool dd_input_read_fd(const dd_input *d, int fd, size_t max, sh_buf *buf);
+
 /* A file is binary when its first DD_BINARY_PROBE bytes hold a NUL byte:
  * git's rule (and grep's, in spirit). dedup skips such files with a
  * warning; a NUL byte further on makes a file that is not text (see

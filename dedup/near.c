@@ -509,24 +509,38 @@ static uint32_t *key_find(const key_map *m, sh_key key)
     return &m->docs[i];
 }
 
+/* Moves the keys to a map of nslots slots. */
+static void key_map_resize(key_map *m, size_t nslots)
+{
+    key_map big = {dd_calloc(nslots, sizeof(sh_key)), dd_calloc(nslots, sizeof(uint32_t)), nslots,
+                   m->used, m->salt};
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->docs[i]) {
+            uint32_t *slot = key_find(&big, m->keys[i]);
+            *slot = m->docs[i];
+            big.keys[slot - big.docs] = m->keys[i];
+        }
+    free(m->keys);
+    free(m->docs);
+    *m = big;
+}
+
+/* Makes room for n keys in all. */
+static void key_map_reserve(key_map *m, size_t n)
+{
+    size_t nslots = m->nslots;
+    while (2 * n > nslots)
+        nslots *= 2;
+    if (nslots > m->nslots)
+        key_map_resize(m, nslots);
+}
+
 /* The document placed with key, 0 if none (1-based); records doc for it
  * when there is none. */
 static uint32_t key_first(key_map *m, sh_key key, uint32_t doc)
 {
-    if (2 * (m->used + 1) > m->nslots) {
-        key_map big = {dd_calloc(m->nslots * 2, sizeof(sh_key)),
-                       dd_calloc(m->nslots * 2, sizeof(uint32_t)), m->nslots * 2, m->used,
-                       m->salt};
-        for (size_t i = 0; i < m->nslots; i++)
-            if (m->docs[i]) {
-                uint32_t *slot = key_find(&big, m->keys[i]);
-                *slot = m->docs[i];
-                big.keys[slot - big.docs] = m->keys[i];
-            }
-        free(m->keys);
-        free(m->docs);
-        *m = big;
-    }
+    if (2 * (m->used + 1) > m->nslots)
+        key_map_resize(m, m->nslots * 2);
     uint32_t *slot = key_find(m, key);
     if (*slot)
         return *slot;
@@ -542,15 +556,33 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What the placer knows of a document, together: gathering candidates
- * reads seen, cand_at and rank of documents anywhere in the corpus, one
- * cache line each. */
+/* What the placer knows of a document. */
 typedef struct placed_doc {
-    uint32_t rep_of;  /* 1 + its representative (itself for one), 0: not placed or no words */
-    uint32_t rank;    /* the order it was placed in */
-    uint32_t seen;    /* 1 + the document whose candidates last listed it */
-    uint32_t cand_at; /* where in cands it is, when seen says it is there */
+    uint32_t rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
+    uint32_t rank;   /* the order it was placed in */
 } placed_doc;
+
+/* The candidates of the document being placed, counted in a table of its
+ * own: the bucket entries it meets (up to DD_BUCKET_CAP for each of its
+ * keys) go into a table sized to them, which stays in the processor's
+ * cache whatever the size of the corpus. Per-document arrays of the whole
+ * corpus would be touched once an entry, each touch a miss once the corpus
+ * outgrows the cache (issue 14, item 2). */
+typedef struct candidate_counter {
+    uint32_t *ranks; /* the bucket entries met, in the order met */
+    size_t nranks, ranks_cap;
+    uint32_t *slot; /* 1 + where in cands the rank is, 0: empty */
+    size_t slot_cap, mask;
+} candidate_counter;
+
+/* The slot of rank in the counter's table, or the empty one where it goes. */
+static uint32_t *counter_slot(const candidate_counter *c, const dd_candidate *cands, uint32_t rank)
+{
+    size_t j = (size_t)(rank * UINT32_C(0x9E3779B1)) & c->mask;
+    while (c->slot[j] && cands[c->slot[j] - 1].rank != rank)
+        j = (j + 1) & c->mask;
+    return &c->slot[j];
+}
 
 struct dd_placer {
     const dd_signatures *s;
@@ -562,9 +594,10 @@ struct dd_placer {
     size_t by_rank_cap;
     uint32_t placed;
     key_map exact;
-    /* band or block keys of the representatives, at most DD_BUCKET_CAP
-     * of them (the first placed) per key */
+    /* band or block keys of the representatives, and their ranks: at most
+     * DD_BUCKET_CAP of them (the first placed) per key */
     dd_capped_map index;
+    candidate_counter counter;
     uint64_t *keys;
     dd_candidate *cands; /* of the document being placed */
     size_t cands_cap;
@@ -601,19 +634,57 @@ static void placer_grow(dd_placer *p, uint32_t d)
     p->cap = cap;
 }
 
-/* Lists representative r among the candidates of document d (cands[0..n)),
- * or counts one more bucket it shares if it is there. Returns the new n. */
-static size_t add_candidate(dd_placer *p, uint32_t d, uint32_t r, size_t n)
+void dd_placer_reserve(dd_placer *p, size_t n)
 {
-    placed_doc *c = &p->doc[r];
-    if (c->seen == d + 1) {
-        p->cands[c->cand_at].shared++;
+    const dd_near_params *params = &p->s->params;
+    size_t nkeys = params->method == DD_METHOD_MINHASH ? params->bands : params->hamming + 1;
+    dd_capped_map_reserve(&p->index, n * nkeys);
+    key_map_reserve(&p->exact, n);
+    if (n)
+        placer_grow(p, (uint32_t)(n - 1));
+}
+
+/* The candidates of the document being placed: cands[0..n), each rank
+ * once with the number of ranks[] equal to it, in the order first met. */
+static size_t count_candidates(dd_placer *p)
+{
+    candidate_counter *c = &p->counter;
+    size_t nslots = 16;
+    while (nslots < 2 * c->nranks)
+        nslots *= 2;
+    dd_grow(&c->slot, &c->slot_cap, nslots, sizeof *c->slot);
+    memset(c->slot, 0, nslots * sizeof *c->slot);
+    c->mask = nslots - 1;
+    dd_grow(&p->cands, &p->cands_cap, c->nranks + 1, sizeof *p->cands);
+    size_t n = 0;
+    for (size_t i = 0; i < c->nranks; i++) {
+        uint32_t *slot = counter_slot(c, p->cands, c->ranks[i]);
+        if (*slot) {
+            p->cands[*slot - 1].shared++;
+            continue;
+        }
+        *slot = (uint32_t)n + 1;
+        p->cands[n++] = (dd_candidate){c->ranks[i], 1};
+    }
+    return n;
+}
+
+/* Marks the candidate of rank (cands[0..n), counted by count_candidates)
+ * to be verified whatever it shares, adding it if it is not there.
+ * Returns the new n. */
+static size_t add_linked(dd_placer *p, uint32_t rank, size_t n)
+{
+    const candidate_counter *c = &p->counter;
+    uint32_t *slot = counter_slot(c, p->cands, rank);
+    if (*slot) {
+        p->cands[*slot - 1].shared = UINT32_MAX;
         return n;
     }
-    c->seen = d + 1;
-    c->cand_at = (uint32_t)n;
+    for (size_t i = c->nranks; i < n; i++) /* linked ones added already */
+        if (p->cands[i].rank == rank)
+            return n;
     dd_grow(&p->cands, &p->cands_cap, n + 1, sizeof *p->cands);
-    p->cands[n] = (dd_candidate){c->rank, 1};
+    p->cands[n] = (dd_candidate){rank, UINT32_MAX};
     return n + 1;
 }
 
@@ -640,22 +711,27 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
         *m = p->sim[d];
         return p->doc[d].rep_of - 1;
     }
-    size_t k = index_keys(s, d, p->keys), ncand = 0;
+    size_t k = index_keys(s, d, p->keys);
+    candidate_counter *counter = &p->counter;
+    counter->nranks = 0;
     for (size_t b = 0; b < k; b++)
         dd_capped_map_prefetch(&p->index, p->keys[b]);
     for (size_t b = 0; b < k; b++) {
         dd_capped_iter it = dd_capped_map_find(&p->index, p->keys[b]);
-        for (uint32_t r; dd_capped_next(&it, &r);)
-            ncand = add_candidate(p, d, r, ncand);
+        for (uint32_t rank; dd_capped_next(&it, &rank);) {
+            dd_grow(&counter->ranks, &counter->ranks_cap, counter->nranks + 1,
+                    sizeof *counter->ranks);
+            counter->ranks[counter->nranks++] = rank;
+        }
     }
+    size_t ncand = count_candidates(p);
     /* Linked documents that are representatives already: always verified. */
     size_t nlinked = 0;
     for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
          l++) {
         uint32_t r = s->links[l];
         if (r < p->cap && p->doc[r].rep_of == r + 1) {
-            ncand = add_candidate(p, d, r, ncand);
-            p->cands[p->doc[r].cand_at].shared = UINT32_MAX;
+            ncand = add_linked(p, p->doc[r].rank, ncand);
             nlinked++;
         }
     }
@@ -682,7 +758,8 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     p->doc[d].rep_of = d + 1;
     p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     for (size_t b = 0; b < k; b++)
-        p->counts.unlisted += !dd_capped_map_add(&p->index, p->keys[b], d, DD_BUCKET_CAP);
+        p->counts.unlisted +=
+            !dd_capped_map_add(&p->index, p->keys[b], p->doc[d].rank, DD_BUCKET_CAP);
     *m = p->sim[d];
     return d;
 }
@@ -756,6 +833,8 @@ void dd_placer_free(dd_placer *p)
     dd_capped_map_free(&p->index);
     free(p->keys);
     free(p->cands);
+    free(p->counter.ranks);
+    free(p->counter.slot);
     free(p->sets.a);
     free(p->sets.b);
     free(p);
@@ -833,6 +912,7 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
     uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
     dd_rank_documents(s, order);
     dd_placer *p = dd_placer_new(s);
+    dd_placer_reserve(p, n);
     dd_member m;
     for (size_t i = 0; i < n; i++)
         dd_placer_place(p, order[i], &m);

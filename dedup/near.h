@@ -126,8 +126,8 @@ typedef struct dd_signatures {
     bool (*load_set)(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n);
     void *load_ctx;
     /* When load_set cannot give a set: false, the pair is not taken (scan:
-     * a document that changed); true, the estimates decide (filter: sets of
-     * earlier records are kept for a window only). */
+     * a document that changed; filter: its scratch file failed); true, the
+     * estimates decide (no caller needs that today). */
     bool estimate_if_unloadable;
     /* Optional (NULL: none; set by dd_signatures_link): documents known to
      * share a paragraph, each pair in both directions: document d's are
@@ -288,6 +288,10 @@ dd_placer *dd_placer_new(const dd_signatures *s);
  * Returns its representative: d itself when it becomes one, UINT32_MAX for
  * a document without words (then *m is untouched). For a member, *m is its
  * similarity to the representative. */
+/* Makes room for n documents in all (when their number is known, as in
+ * dd_cluster_documents), so that the tables never grow while placing. */
+void dd_placer_reserve(dd_placer *p, size_t n);
+
 uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m);
 /* The clusters of documents 0..n-1 (documents not placed are clusters of
  * their own). p can still be freed only. */

@@ -302,6 +302,16 @@ void dd_unit_index_free(dd_unit_index *ix)
     free(ix);
 }
 
+size_t dd_unit_index_bytes(const dd_unit_index *ix)
+{
+    size_t bytes = sizeof *ix + ix->bands.nslots * sizeof *ix->bands.slots +
+                   ix->doc_cap * sizeof *ix->doc + ix->unit_cap * sizeof *ix->unit +
+                   ix->table_cap * sizeof *ix->table + ix->cands_cap * sizeof *ix->cands;
+    for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
+        bytes += ix->cache[i].cap * sizeof *ix->cache[i].set;
+    return bytes;
+}
+
 size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const sh_hasher *hash,
                            uint64_t **set, size_t *cap)
 {

@@ -100,6 +100,8 @@ typedef struct dd_unit_index dd_unit_index;
 
 dd_unit_index *dd_unit_index_new(void);
 void dd_unit_index_free(dd_unit_index *ix);
+/* Bytes the index holds: its band table, its units, its cache of sets. */
+size_t dd_unit_index_bytes(const dd_unit_index *ix);
 
 /* The units' small MinHash, made with hash's seed: one per thread. Exits
  * on out-of-memory. */

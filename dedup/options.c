@@ -103,7 +103,7 @@ OPTION(opt_key_file, "key-file", 0, required_argument, OPT_KEY_FILE, "--key-file
        "so that texts cannot be crafted to collide without it");
 OPTION(opt_max_record, "max-record", 0, required_argument, OPT_MAX_RECORD, "--max-record MB",
        "longest document (a file, or a record of filter) accepted (default 256); analysing one "
-       "takes up to about 11 times its size in memory (filter: 18)");
+       "takes up to about 11 times its size in memory (filter: 20)");
 OPTION(opt_min_words, "min-words", 'w', required_argument, 'w', "-w, --min-words N",
        "report a run of repeated units only when it holds at least N normalised words "
        "(default 4)");

@@ -10,7 +10,12 @@
  * synced to disk, then renamed over the file (atomic on POSIX file
  * systems), then the folder is synced so that the rename itself survives a
  * crash. Two syncs a file: right for a few files (clean --in-place, a
- * baseline), slow for thousands.
+ * baseline), slow for thousands. The folder is opened once and everything
+ * after is relative to it (openat, renameat), so the temporary file and
+ * the rename are always in the same folder. dd_replace_target (clean
+ * --in-place) also opens that folder without following any symbolic link
+ * on its way, so that a folder replaced by a link during the run cannot
+ * lead the write outside the tree.
  *
  * dd_out_dir writes a whole output folder (clean -o DIR) with two syncs in
  * all: every file is written under a temporary name without a sync, then
@@ -24,6 +29,12 @@
  * After SIGKILL or a power cut a temporary file or folder may be left
  * behind; the files themselves are old or new. The directory reader skips
  * such leftovers (input.c) with a warning naming them.
+ *
+ * Threads: what the signal handler must find (the one temporary file being
+ * written, an open dd_out_dir, the signal that stopped it) is process-wide,
+ * so these functions are single-writer: call them from one thread only.
+ * dedup does, from the thread that consumes a run's results in order
+ * (run.h); its worker threads never write files.
  */
 #ifndef DD_SAFE_WRITE_H
 #define DD_SAFE_WRITE_H
@@ -57,6 +68,43 @@ int dd_safe_write_stop_signal(void);
 bool dd_safe_write(const char *path, const char *data, size_t len, const struct stat *like,
                    bool keep_times);
 
+/* A file found to be replaced in place, without following any symbolic
+ * link: the folder that holds it, open, is where it is read and written. */
+typedef struct dd_replace_target {
+    int dir_fd;     /* its folder, open (-1 when closed) */
+    char *dir;      /* the folder's real path */
+    char *name;     /* the file's name in it */
+    char *shown;    /* the file as messages name it */
+    struct stat st; /* the file, as found there (a regular file, never a link) */
+} dd_replace_target;
+
+/* Finds the file whose real path (absolute, no symbolic link, "." or ".."
+ * part: what realpath() gave) is real, expected to be the regular file
+ * expect (same device and inode): opens its folder one part at a time from
+ * "/", each part with O_NOFOLLOW, then looks the file up there without
+ * following a link. A part of the path replaced by a symbolic link since
+ * real was resolved is refused, not followed, and so is a file replaced
+ * meanwhile. False, after "dedup: SHOWN: why; left as it was", when it
+ * fails; t then holds nothing. */
+bool dd_replace_target_open(dd_replace_target *t, const char *real, const struct stat *expect,
+                            const char *shown);
+
+/* Opens t's file for reading (O_NOFOLLOW, O_NONBLOCK): a descriptor of the
+ * very file t found, or -1 after "dedup: SHOWN: why; left as it was". */
+int dd_replace_target_read(const dd_replace_target *t);
+
+/* Replaces t's file as dd_safe_write does, with t->st as like, all of it
+ * inside t's open folder: the temporary file is created there (O_EXCL,
+ * O_NOFOLLOW) and renamed over the file there, so nothing is written
+ * anywhere else whatever happens to the paths meanwhile. Just before the
+ * rename, the file must still be t's and its folder still reached by its
+ * real path without a link; if not (something was moved or swapped during
+ * the run), nothing is replaced: "dedup: SHOWN: why; left as it was",
+ * false. */
+bool dd_replace_target_write(const dd_replace_target *t, const char *data, size_t len,
+                             bool keep_times);
+void dd_replace_target_close(dd_replace_target *t);
+
 /* Whether name (a file name, no folder) is a leftover temporary file or
  * folder. */
 bool dd_is_temp_name(const char *name);
@@ -72,11 +120,18 @@ dd_out_dir *dd_out_dir_open(const char *dir);
 
 /* Writes data[0..len) as rel (a relative path; the folders on the way are
  * made as needed) under a temporary name, without a sync, with the
- * permission bits mode (exactly, whatever the umask). False, with the
- * reason printed naming dir/rel, on an error; false without a message once
- * a signal came (dd_safe_write_stop_signal). Nothing is in place before
+ * permission bits mode (exactly, whatever the umask). source is the file
+ * that rel is a copy of (rel's last parts are source's last parts): each
+ * folder that the run makes, dir itself included when it did not exist,
+ * is private (0700) until the commit, which gives it the permission bits
+ * (mode & 0777) of the source folder it stands for, or those common to
+ * all of them when several inputs are merged into it; a folder that
+ * existed is left as it is. False, with the reason printed naming dir/rel,
+ * on an error; false without a message once a signal came
+ * (dd_safe_write_stop_signal). Nothing is in place before
  * dd_out_dir_commit. */
-bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode);
+bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
+                      const char *source);
 
 /* Puts everything written in place: one syncfs() for all the files, then
  * the renames (of the temporary folder to dir, or of each temporary file

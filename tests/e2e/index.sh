@@ -51,6 +51,99 @@ expect_grep "with the same message" "build the index again with dedup index buil
 "$DEDUP" index info old.ddx >info 2>&1
 expect_grep "info names the old scheme" "signatures: minhash/k1" info
 
+# An index is input like any other (it may come from anyone): the strings of
+# its settings that index info and the messages show are escaped as every
+# other text output is. hostile.ddx's normaliser profile holds escape
+# sequences that set a terminal's title and clear its screen; forged.ddx's
+# key fingerprint a C1 control (U+009B, a terminal's CSI) and a newline that
+# would forge a line of the output. Each settings record is patched in
+# place, every copy LMDB keeps of it.
+patch_settings() { # INDEX FIELD BYTES (python literal): FIELD is profile or fingerprint
+    python3 - "$1/data.mdb" "$2" "$3" <<'PY'
+import ast, sys
+path, field, value = sys.argv[1], sys.argv[2], ast.literal_eval(sys.argv[3])
+b = bytearray(open(path, "rb").read())
+start, found = 0, 0
+while (i := b.find(b"sh-norm/", start)) >= 0:  # the profile, after the format (4 bytes)
+    # profile (192 bytes), unit, ngram, num-perm, bands, rows (4 each), seed (8)
+    at = i + 10 if field == "profile" else i + 192 + 28
+    b[at:at + len(value)] = value
+    start, found = i + 1, found + 1
+assert found >= 1
+open(path, "wb").write(bytes(b))
+PY
+}
+"$DEDUP" index build seeds -o hostile.ddx 2>/dev/null
+patch_settings hostile.ddx profile 'b"\x1b]0;owned\x07\x1b[2J"'
+"$DEDUP" index build seeds -o forged.ddx 2>/dev/null
+patch_settings forged.ddx fingerprint 'b"\xc2\x9b2J\nforged: line\x00"'
+raw_controls() { LC_ALL=C grep -c "$(printf '[\033\007]\|\302\233')" "$1"; }
+expect_status "index info of a profile holding escape sequences: exit 0" 0 "$DEDUP" index info hostile.ddx
+expect_grep "... the profile is shown escaped" 'normaliser: sh-norm/1 \x1B]0;owned\x07\x1B[2J' "$T/out"
+[ "$(raw_controls "$T/out")" = 0 ] && ok "... no control byte reaches the terminal" \
+    || not_ok "... no control byte reaches the terminal" "$(od -c "$T/out" | head -20)"
+expect_status "index add to it: refused (exit 2)" 2 "$DEDUP" index add hostile.ddx seeds
+expect_grep "... naming the profile escaped" \
+    "hostile.ddx: normaliser profile differs: index 'sh-norm/1 \x1B]0;owned\x07\x1B[2J" "$T/err"
+[ "$(raw_controls "$T/err")" = 0 ] && ok "... no control byte in the message" \
+    || not_ok "... no control byte in the message" "$(od -c "$T/err" | head -20)"
+expect_status "index info of a fingerprint holding a C1 control and a newline: exit 0" 0 \
+    "$DEDUP" index info forged.ddx
+expect_grep "... the fingerprint is shown escaped, on its line" \
+    'key fingerprint: \xC2\x9B2J\x0Aforged: line' "$T/out"
+if grep -q '^forged' "$T/out" || [ "$(raw_controls "$T/out")" != 0 ]; then
+    not_ok "... no forged line, no control byte" "$(od -c "$T/out" | head -20)"
+else ok "... no forged line, no control byte"; fi
+expect_status "check --index with it: refused (exit 2)" 2 "$DEDUP" check --index forged.ddx seeds/000_bd77016b1ff7f277.txt
+expect_grep "... naming the fingerprint escaped" \
+    'forged.ddx: built with key fingerprint \xC2\x9B2J\x0Aforged: line, but no --key-file was given' "$T/err"
+if grep -q '^forged' "$T/err" || [ "$(raw_controls "$T/err")" != 0 ]; then
+    not_ok "... no forged line, no control byte in the message" "$(od -c "$T/err" | head -20)"
+else ok "... no forged line, no control byte in the message"; fi
+
+# A build killed before it publishes its index leaves DIR.ddx.part-PID (it
+# cannot remove it itself). The next build or add of DIR.ddx removes those
+# whose process no longer runs, with one line each, and leaves alone one
+# whose process runs (a build going on now). The build killed here waits on
+# a FIFO named last, which nobody writes, once its folder is made.
+rm -f build.fifo && mkfifo build.fifo
+"$DEDUP" index build seeds build.fifo -o killed.ddx 2>/dev/null &
+builder=$!
+for _ in $(seq 300); do [ -f killed.ddx.part-$builder/data.mdb ] && break; sleep 0.1; done
+kill -9 $builder 2>/dev/null
+wait $builder 2>/dev/null
+if [ -f killed.ddx.part-$builder/data.mdb ] && [ ! -e killed.ddx ]; then
+    ok "a killed build leaves killed.ddx.part-PID, and no index"
+else not_ok "a killed build leaves killed.ddx.part-PID, and no index" "$(ls -d killed.ddx*)"; fi
+sleep 600 &
+sleeper=$! # a process that runs: a build going on now, as far as its folder says
+mkdir killed.ddx.part-$sleeper && cp seeds.ddx/data.mdb killed.ddx.part-$sleeper/
+expect_status "the next build of killed.ddx: exit 0" 0 "$DEDUP" index build seeds -o killed.ddx
+[ ! -e killed.ddx.part-$builder ] && ok "... removes what the killed build left" \
+    || not_ok "... removes what the killed build left" "$(ls -d killed.ddx*)"
+expect_grep "... saying so" \
+    "dedup index build: killed.ddx.part-$builder: removed, left by an index build that was killed (process $builder no longer runs)" "$T/err"
+[ "$(grep -c 'part-' "$T/err")" = 1 ] && ok "... in one line" || not_ok "... in one line" "$(cat "$T/err")"
+[ -f killed.ddx.part-$sleeper/data.mdb ] && ok "... and leaves the folder of a process that runs" \
+    || not_ok "... and leaves the folder of a process that runs" "$(ls -d killed.ddx*)"
+kill $sleeper
+wait $sleeper 2>/dev/null
+# index add does the same; a folder that holds other files is only named.
+dead=$(sh -c 'echo $$') # the PID of a process that has ended
+mkdir killed.ddx.part-$dead && cp seeds.ddx/data.mdb killed.ddx.part-$dead/
+dead2=$(sh -c 'echo $$')
+mkdir killed.ddx.part-$dead2 && echo "someone's notes" >killed.ddx.part-$dead2/notes.txt
+expect_status "index add of killed.ddx: exit 0" 0 "$DEDUP" index add killed.ddx variants
+[ ! -e killed.ddx.part-$dead ] && ok "... removes what a killed build left" \
+    || not_ok "... removes what a killed build left" "$(ls -d killed.ddx*)"
+expect_grep "... saying so" \
+    "dedup index add: killed.ddx.part-$dead: removed, left by an index build that was killed (process $dead no longer runs)" "$T/err"
+[ -f killed.ddx.part-$dead2/notes.txt ] && ok "... leaves a folder that holds other files" \
+    || not_ok "... leaves a folder that holds other files" "$(ls -d killed.ddx*)"
+expect_grep "... naming it" \
+    "dedup: warning: killed.ddx.part-$dead2: left by an index build that was killed (process $dead2 no longer runs), but not removed: it holds other files" "$T/err"
+rm -rf killed.ddx.part-$sleeper killed.ddx.part-$dead2
+
 # dedup check --index: the named files against the index.
 "$DEDUP" index build seeds -o check.ddx 2>/dev/null
 cp variants/000_syndicated.txt new.txt

@@ -7,6 +7,7 @@
 # permission bits: a file readable by its owner only stays so.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$T" || exit 1
 
 # doc N: a document of its own (words that name N), whose line 4 repeats
@@ -99,6 +100,59 @@ wait
 expect_grep "... saying so" "dedup: tree/late.txt: a symbolic link to $T/outside/late-victim.txt" "$T/err"
 expect_same "... its target is untouched" doc4.txt outside/late-victim.txt
 
+# The same with a folder: tree/sub swapped for a link to a folder outside
+# holding a file of the same text, while dedup waits on the FIFO.
+rm -rf tree outside last.fifo
+mkdir -p tree/sub outside
+cp doc4.txt tree/sub/inner.txt
+cp doc4.txt outside/inner.txt
+mkfifo last.fifo
+timeout 60 sh -c 'exec 3>last.fifo; echo "a line of its own in the FIFO" >&3;
+    mv tree/sub tree/sub.moved; ln -s ../outside tree/sub; exec 3>&-' &
+expect_status "a folder swapped for a link to outside after the walk: refused (exit 2)" 2 \
+    timeout 60 "$DEDUP" clean --in-place tree last.fifo
+wait
+expect_grep "... saying so" "dedup: tree/sub/inner.txt: a symbolic link to $T/outside/inner.txt" "$T/err"
+expect_same "... the file outside is untouched" doc4.txt outside/inner.txt
+
+# The instant between the last check and the write: a folder on the way
+# swapped for a link to a folder outside once dedup has checked the file,
+# just before it creates the temporary file. No planter can count on
+# winning that instant, but one can try as often as dedup runs; here
+# pause_at_temp.c (preloaded) holds dedup exactly there while the folder is
+# swapped. The write must follow no link: the file outside is untouched
+# (it would get the cleaned text of the file in the tree), the file is
+# named, and the run exits 2.
+if ${CC:-cc} -shared -fPIC -o pause.so "$here/pause_at_temp.c" -ldl 2>cc.err; then
+    rm -rf tree outside pause.fifo
+    mkdir -p tree/sub outside
+    cp doc1.txt tree/sub/inner.txt
+    cp doc2.txt tree/top.txt
+    echo "a file the planter cannot write" >outside/inner.txt
+    cp outside/inner.txt victim.before
+    mkfifo pause.fifo
+    timeout 60 sh -c 'exec 3>pause.fifo; mv tree/sub tree/sub.moved; ln -s ../outside tree/sub;
+        exec 3>&-' &
+    swapper=$!
+    expect_status "a folder swapped for a link between the check and the write: exit 2" 2 \
+        env DEDUP_TEST_PAUSE="$T/pause.fifo" LD_PRELOAD="$T/pause.so" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        timeout 60 "$DEDUP" clean --in-place tree
+    kill "$swapper" 2>/dev/null
+    wait "$swapper" 2>/dev/null
+    [ -L tree/sub ] && ok "... (the folder was swapped while dedup waited)" \
+        || not_ok "... (the folder was swapped while dedup waited)" "$(ls -l tree)"
+    expect_same "... the file outside is untouched" victim.before outside/inner.txt
+    expect_grep "... the file is named" \
+        "dedup: tree/sub/inner.txt: its folder was moved, or a folder on its way replaced by a symbolic link, while dedup was running; left as it was" "$T/err"
+    expect_same "... and left as it was" doc1.txt tree/sub.moved/inner.txt
+    left=$(ls -A tree/sub.moved outside | grep -c dedup-tmp)
+    [ "$left" = 0 ] && ok "... no temporary file left" || not_ok "... no temporary file left" "$(ls -A tree/sub.moved outside)"
+    expect_same "... the other files are cleaned" want2.txt tree/top.txt
+else
+    not_ok "build the pause helper" "$(cat cc.err)"
+fi
+
 # clean -o: each copy has its source's permission bits, whatever the umask.
 rm -rf modes modes.out
 mkdir modes
@@ -118,5 +172,44 @@ rm -rf modes.out
 (umask 077 && "$DEDUP" clean modes -o modes.out 2>/dev/null)
 modes_of modes.out >got-modes
 expect_same "clean -o (umask 077): the same" want-modes got-modes
+
+# ... and each folder it makes has its source folder's bits: a folder
+# readable by its owner only (0700) is not copied world-readable, whatever
+# the umask; a folder that was there is left as it is. Inputs merged into
+# one output folder give it the bits common to theirs.
+rm -rf folders folders.out folders.there other
+mkdir -p folders/private/inner folders/group folders/public folders/shared other/shared
+n=2
+for d in private private/inner group public shared; do
+    n=$((n + 1))
+    cp doc$n.txt folders/$d/a.txt # another document in each folder: none is a copy
+done
+cp doc8.txt other/shared/b.txt
+chmod 700 folders/private && chmod 750 folders/private/inner folders/group
+chmod 755 folders/public folders/shared && chmod 711 folders
+chmod 755 other && chmod 700 other/shared
+folder_modes() {
+    for d in "" /private /private/inner /group /public /shared; do
+        printf '%s %s\n' "${d:-/}" "$(stat -c %a "$1$d" 2>&1)"
+    done
+}
+printf '%s\n' "/ 711" "/private 700" "/private/inner 750" "/group 750" "/public 755" \
+    "/shared 755" >want-folders
+(umask 000 && "$DEDUP" clean folders -o folders.out 2>/dev/null)
+folder_modes folders.out >got-folders
+expect_same "clean -o (umask 000): each folder it makes has its source folder's bits" \
+    want-folders got-folders
+mkdir folders.there && chmod 750 folders.there
+(umask 077 && "$DEDUP" clean folders -o folders.there 2>/dev/null)
+folder_modes folders.there >got-folders
+sed 's|^/ 711$|/ 750|' want-folders >want-there
+expect_same "clean -o into a folder that exists (umask 077): the same, that folder left as it is" \
+    want-there got-folders
+rm -rf folders.out
+(umask 022 && "$DEDUP" clean folders other -o folders.out 2>/dev/null)
+printf '%s\n' "/ 711" "/shared 700" >want-merged
+printf '%s %s\n' / "$(stat -c %a folders.out)" /shared "$(stat -c %a folders.out/shared)" >got-merged
+expect_same "clean -o of two folders into one: the bits common to their sources (0711 & 0755, 0755 & 0700)" \
+    want-merged got-merged
 
 finish
