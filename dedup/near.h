@@ -204,6 +204,9 @@ typedef struct dd_member {
      * decisions (corpus.h) that the document this one copies is itself a
      * copy, that document. */
     uint32_t of;
+    /* The round of decisions that found it a copy (corpus.h): 1 on the
+     * inputs as read, more on the text clean leaves (0: not said). */
+    unsigned round;
     double jaccard;     /* to the representative (MinHash) */
     double containment; /* of the smaller in the larger */
     unsigned hamming;   /* SimHash: bits that differ from the representative */

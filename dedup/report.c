@@ -154,6 +154,8 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
             json_object_set_new(o, "exact", json_true());
         if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
             json_object_set_new(o, "of", dd_json_id(in->v[m->of].id));
+        if (m->round > 1) /* a copy of the text clean leaves */
+            json_object_set_new(o, "round", json_integer(m->round));
         json_array_append_new(members, o);
     }
     json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,

@@ -165,6 +165,7 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
     r->copy[d] = *m;
     r->copy[d].doc = d;
     r->copy[d].of = rep;
+    r->copy[d].round = (unsigned)c->rounds + 1;
     if (r->copies_stay)
         return;
     r->absent[d] = true;
