@@ -212,3 +212,139 @@ bool dd_run_in_order(const dd_ordered_map *m)
     pthread_cond_destroy(&p.room);
     return ok;
 }
+
+/* ------------------------------------------------------------ the pool */
+
+/*
+ * A loop is published under the lock (its n, ctx and work); workers claim its items one at a time (next), run them
+ * outside the lock, and count them done; the last one done wakes the
+ * calling thread. `start` wakes the workers for a loop or for the end.
+ */
+struct dd_pool {
+    const char *name;
+    void *pool_ctx;
+    void *(*worker_new)(void *pool_ctx);
+    void (*worker_free)(void *pool_ctx, void *worker);
+    pthread_t *threads;
+    unsigned started;
+    void *own; /* the calling thread's worker state, when no thread runs */
+    bool own_made;
+    pthread_mutex_t lock;
+    pthread_cond_t start;    /* a loop was published, or the pool ends */
+    pthread_cond_t finished; /* the loop's last item is done */
+    size_t n, next, done;    /* items of the loop, the next to claim, done */
+    void *ctx;
+    void (*work)(void *ctx, void *worker, size_t i);
+    bool ending;
+    /* For DEDUP_RUN_STATS */
+    size_t loops, items;
+    double work_cpu, waited;
+};
+
+static void *pool_worker(void *arg)
+{
+    dd_pool *p = arg;
+    double cpu0 = thread_cpu();
+    void *worker = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->ending && p->next >= p->n)
+            pthread_cond_wait(&p->start, &p->lock);
+        if (p->ending)
+            break;
+        while (p->next < p->n) {
+            size_t i = p->next++;
+            pthread_mutex_unlock(&p->lock);
+            p->work(p->ctx, worker, i);
+            pthread_mutex_lock(&p->lock);
+            if (++p->done == p->n)
+                pthread_cond_signal(&p->finished);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (p->worker_free)
+        p->worker_free(p->pool_ctx, worker);
+    double cpu = thread_cpu() - cpu0;
+    pthread_mutex_lock(&p->lock);
+    p->work_cpu += cpu;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
+                     void *(*worker_new)(void *pool_ctx),
+                     void (*worker_free)(void *pool_ctx, void *worker))
+{
+    dd_pool *p = dd_calloc(1, sizeof *p);
+    p->name = name;
+    p->pool_ctx = pool_ctx;
+    p->worker_new = worker_new;
+    p->worker_free = worker_free;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->finished, NULL);
+    if (threads > 1) {
+        p->threads = dd_calloc(threads, sizeof *p->threads);
+        for (; p->started < threads; p->started++)
+            if (pthread_create(&p->threads[p->started], NULL, pool_worker, p) != 0)
+                break;
+    }
+    return p;
+}
+
+unsigned dd_pool_threads(const dd_pool *p) { return p->started; }
+
+void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+{
+    p->loops++;
+    p->items += n;
+    if (n == 0)
+        return;
+    if (p->started == 0) {
+        double cpu0 = thread_cpu();
+        if (!p->own_made) {
+            p->own = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
+            p->own_made = true;
+        }
+        for (size_t i = 0; i < n; i++)
+            work(ctx, p->own, i);
+        p->work_cpu += thread_cpu() - cpu0;
+        return;
+    }
+    double waited = wall();
+    pthread_mutex_lock(&p->lock);
+    p->n = n;
+    p->next = p->done = 0;
+    p->ctx = ctx;
+    p->work = work;
+    pthread_cond_broadcast(&p->start);
+    while (p->done < p->n)
+        pthread_cond_wait(&p->finished, &p->lock);
+    p->n = 0; /* nothing to claim until the next loop */
+    pthread_mutex_unlock(&p->lock);
+    p->waited += wall() - waited;
+}
+
+void dd_pool_free(dd_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->ending = true;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned t = 0; t < p->started; t++)
+        pthread_join(p->threads[t], NULL);
+    if (p->own_made && p->worker_free)
+        p->worker_free(p->pool_ctx, p->own);
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: pool (%s): %zu loops, %zu items, %u threads: work %.3f s CPU, "
+                "the caller waited %.3f s\n",
+                p->name, p->loops, p->items, p->started, p->work_cpu, p->waited);
+    free(p->threads);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->start);
+    pthread_cond_destroy(&p->finished);
+    free(p);
+}
