@@ -68,3 +68,9 @@ bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t 
     m->used++;
     return true;
 }
+
+void dd_capped_map_clear(dd_capped_map *m)
+{
+    memset(m->slots, 0, m->nslots * sizeof *m->slots);
+    m->used = 0;
+}
