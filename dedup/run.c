@@ -283,13 +283,24 @@ dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->finished, NULL);
+    /* The calling thread works in the loops too: threads - 1 more. */
     if (threads > 1) {
-        p->threads = dd_calloc(threads, sizeof *p->threads);
-        for (; p->started < threads; p->started++)
+        p->threads = dd_calloc(threads - 1, sizeof *p->threads);
+        for (; p->started < threads - 1; p->started++)
             if (pthread_create(&p->threads[p->started], NULL, pool_worker, p) != 0)
                 break;
     }
     return p;
+}
+
+/* The calling thread's worker state, made when first needed. */
+static void *own_state(dd_pool *p)
+{
+    if (!p->own_made) {
+        p->own = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
+        p->own_made = true;
+    }
+    return p->own;
 }
 
 unsigned dd_pool_threads(const dd_pool *p) { return p->started; }
@@ -300,27 +311,34 @@ void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *
     p->items += n;
     if (n == 0)
         return;
+    double cpu0 = thread_cpu();
+    void *own = own_state(p);
     if (p->started == 0) {
-        double cpu0 = thread_cpu();
-        if (!p->own_made) {
-            p->own = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
-            p->own_made = true;
-        }
         for (size_t i = 0; i < n; i++)
-            work(ctx, p->own, i);
+            work(ctx, own, i);
         p->work_cpu += thread_cpu() - cpu0;
         return;
     }
-    double waited = wall();
+    /* Published, then worked on by the workers and by this thread: an
+     * item is held up only while the thread that took it runs it. */
     pthread_mutex_lock(&p->lock);
     p->n = n;
     p->next = p->done = 0;
     p->ctx = ctx;
     p->work = work;
     pthread_cond_broadcast(&p->start);
+    while (p->next < p->n) {
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->lock);
+        work(ctx, own, i);
+        pthread_mutex_lock(&p->lock);
+        p->done++;
+    }
+    double cpu = thread_cpu() - cpu0, waited = wall();
     while (p->done < p->n)
         pthread_cond_wait(&p->finished, &p->lock);
     p->n = 0; /* nothing to claim until the next loop */
+    p->work_cpu += cpu;
     pthread_mutex_unlock(&p->lock);
     p->waited += wall() - waited;
 }
@@ -339,8 +357,8 @@ void dd_pool_free(dd_pool *p)
         p->worker_free(p->pool_ctx, p->own);
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
-                "dedup: pool (%s): %zu loops, %zu items, %u threads: work %.3f s CPU, "
-                "the caller waited %.3f s\n",
+                "dedup: pool (%s): %zu loops, %zu items, %u threads and the caller: work %.3f s "
+                "CPU, the caller waited %.3f s\n",
                 p->name, p->loops, p->items, p->started, p->work_cpu, p->waited);
     free(p->threads);
     pthread_mutex_destroy(&p->lock);

@@ -75,13 +75,15 @@ bool dd_run_in_order(const dd_ordered_map *m);
 /*
  * dd_pool: worker threads for loops whose items do not depend on each other
  * (the exact verification of candidate pairs: each is a pure function of
- * two documents). The workers and their states live as long as the pool,
+ * two documents). A pool of `threads` is threads - 1 workers and the
+ * calling thread, which works in each loop too, then waits for the items
+ * the others took. The workers and their states live as long as the pool,
  * across its loops, so that what a worker caches (the sets it has made)
  * serves its later items.
  *
  * The contract of what runs where:
- *   - work(ctx, worker, i) runs on a worker thread, for every i in
- *     0..n-1, in any order and several at once. It may read ctx and
+ *   - work(ctx, worker, i) runs on a worker thread or the calling thread,
+ *     for every i in 0..n-1, in any order and several at once. It may read ctx and
  *     whatever the calling thread set up before dd_pool_for (shared,
  *     read-only during the loop), use its worker state (made by
  *     worker_new(pool_ctx) on that thread, used by it only), and write
@@ -95,20 +97,22 @@ bool dd_run_in_order(const dd_ordered_map *m);
  * own.
  *
  * With DEDUP_RUN_STATS set, dd_pool_free writes to stderr the pool's
- * loops, items, the CPU time of its workers and how long the calling
- * thread waited for them.
+ * loops, items, the CPU time of their work (the calling thread's part
+ * included) and how long the calling thread waited for the others.
  */
 typedef struct dd_pool dd_pool;
 
-/* A pool of `threads` workers; name says what it does (for the stats).
- * worker_new and worker_free may be NULL (states are then NULL). */
+/* A pool of `threads` threads, the calling one included; name says what it
+ * does (for the stats). worker_new and worker_free may be NULL (states are
+ * then NULL); the calling thread's state is made when it first needs it. */
 dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
                      void *(*worker_new)(void *pool_ctx),
                      void (*worker_free)(void *pool_ctx, void *worker));
 /* Runs work(ctx, worker, i) for i in 0..n-1 (see above). */
 void dd_pool_for(dd_pool *p, size_t n, void *ctx,
                  void (*work)(void *ctx, void *worker, size_t i));
-/* The worker threads running (0: the loops run on the calling thread). */
+/* The worker threads running besides the calling one (0: the loops run on
+ * the calling thread alone). */
 unsigned dd_pool_threads(const dd_pool *p);
 void dd_pool_free(dd_pool *p);
 
