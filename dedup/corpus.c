@@ -547,8 +547,17 @@ typedef struct first_pass {
 #define UNIT_BATCH_DOCS 512
 #define UNIT_BATCH_HASHES ((size_t)1 << 20)
 
+/* dd_pool work: the units the batch indexed go to the index of band. */
+static void index_units(void *ctx, void *state, size_t band)
+{
+    (void)state;
+    unit_flush *fl = ctx;
+    dd_unit_batch_index(fl->c->unit_index, fl->batch, band);
+}
+
 /* Searches the batch's documents across the documents before them: the
- * overlaps ahead on the pool, then each document in order. */
+ * overlaps ahead on the pool, then each document in order, then the
+ * batch's units into the index on the pool. */
 static void search_batch(first_pass *f)
 {
     dd_corpus *c = f->c;
@@ -582,6 +591,7 @@ static void search_batch(first_pass *f)
         dd_unit_batch_search(c->unit_index, f->batch, k, c->units + c->unit_start[doc],
                              f->o->para_threshold, &ahead, read_unit, &f->reader, l);
     }
+    dd_pool_for(f->pool, dd_unit_batch_bands(), fl, index_units);
     dd_unit_batch_clear(f->batch);
     f->inside.n = 0;
 }
@@ -860,7 +870,7 @@ typedef struct doc_pairs {
 /* A batch of the clustering. */
 typedef struct cluster_batch {
     dd_corpus *c;
-    const dd_placer *placer;
+    dd_placer *placer;
     dd_placer_ahead *ahead;
     const uint32_t *docs; /* the batch, in the order placed */
     size_t n;
@@ -971,6 +981,14 @@ static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
     return true;
 }
 
+/* dd_pool work: the batch's representatives go to the index of band. */
+static void index_band(void *ctx, void *state, size_t band)
+{
+    (void)state;
+    cluster_batch *b = ctx;
+    dd_placer_ahead_index(b->placer, b->ahead, band);
+}
+
 static void doc_pairs_clear(doc_pairs *ps)
 {
     free(ps->said);
@@ -1009,6 +1027,7 @@ static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
         dd_pool_for(pool, b.n, &b, documents_ahead);
         for (size_t k = 0; k < b.n; k++)
             dd_placer_place_ahead(placer, b.ahead, k, &m);
+        dd_pool_for(pool, dd_placer_ahead_bands(b.ahead), &b, index_band);
         for (size_t k = 0; k < b.n; k++)
             doc_pairs_clear(&b.pairs[k]);
     }

@@ -607,8 +607,11 @@ struct dd_placer {
     uint32_t placed;
     key_map exact;
     /* band or block keys of the representatives, at most DD_BUCKET_CAP
-     * of them (the first placed) per key */
-    dd_capped_map index;
+     * of them (the first placed) per key: one map per band (or block), so
+     * that a batch's representatives are added to them on several threads
+     * (dd_placer_ahead_index) */
+    dd_capped_map *index;
+    size_t nkeys;
     uint64_t *keys;
     dd_candidate *cands; /* of the document being placed */
     size_t cands_cap;
@@ -624,10 +627,11 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     p->exact.salt = dd_table_salt();
     p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
     p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
-    dd_capped_map_init(&p->index);
-    size_t nkeys =
-        s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
-    p->keys = dd_malloc(nkeys * sizeof *p->keys);
+    p->nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    p->index = dd_malloc(p->nkeys * sizeof *p->index);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_init(&p->index[b]);
+    p->keys = dd_malloc(p->nkeys * sizeof *p->keys);
     return p;
 }
 
@@ -694,26 +698,40 @@ static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
 }
 
 /* Adds to d's candidates (p->cands[0..ncand)) the representatives that
- * map lists under keys[0..nkeys); returns the new ncand. */
+ * the index (map NULL), or map, lists under d's keys; returns the new
+ * ncand. */
 static size_t candidates_in(dd_placer *p, const dd_capped_map *map, uint32_t d,
-                            const uint64_t *keys, size_t nkeys, size_t ncand)
+                            const uint64_t *keys, size_t ncand)
 {
-    for (size_t b = 0; b < nkeys; b++)
-        dd_capped_map_prefetch(map, keys[b]);
-    for (size_t b = 0; b < nkeys; b++) {
-        dd_capped_iter it = dd_capped_map_find(map, keys[b]);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
+    for (size_t b = 0; b < p->nkeys; b++) {
+        dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
         for (uint32_t r; dd_capped_next(&it, &r);)
             ncand = add_candidate(p, d, r, ncand);
     }
     return ncand;
 }
 
+/* How many values map lists under key. */
+static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
+{
+    uint32_t n = 0;
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t v; dd_capped_next(&it, &v);)
+        n++;
+    return n;
+}
+
+static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d);
+
 /* The rest of placing d, whose candidates from the buckets of its keys
  * are p->cands[0..ncand): its linked documents added, the best chosen and
  * verified; if none verifies, d becomes a representative, listed under its
- * keys (and in *also, when not NULL, where the index listed it). */
-static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_t nkeys,
-                           size_t ncand, dd_capped_map *also, dd_member *m)
+ * keys: in the index now, or, for document k of a batch (a not NULL), when
+ * the batch has been placed. */
+static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_t ncand,
+                           dd_placer_ahead *a, size_t k, dd_member *m)
 {
     const dd_signatures *s = p->s;
     /* Linked documents that are representatives already: always verified. */
@@ -732,14 +750,14 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_
     p->counts.passed_over += ncand - chosen;
     /* Their signatures are read next, each from anywhere in memory: ask for
      * them all at once, so that the waits overlap. */
-    for (size_t a = 0; a < chosen; a++) {
-        uint32_t r = p->by_rank[p->cands[a].rank];
+    for (size_t c = 0; c < chosen; c++) {
+        uint32_t r = p->by_rank[p->cands[c].rank];
         __builtin_prefetch(&s->docs[r]);
         if (s->minhash)
             __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
     }
-    for (size_t a = 0; a < chosen; a++) {
-        uint32_t r = p->by_rank[p->cands[a].rank];
+    for (size_t c = 0; c < chosen; c++) {
+        uint32_t r = p->by_rank[p->cands[c].rank];
         p->counts.compared++;
         if (verify(s, d, r, m, &p->sets)) {
             p->doc[d].rep_of = r + 1;
@@ -749,13 +767,13 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_
     }
     p->doc[d].rep_of = d + 1;
     p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
-    for (size_t b = 0; b < nkeys; b++)
-        dd_capped_map_prefetch(&p->index, keys[b]);
-    for (size_t b = 0; b < nkeys; b++) {
-        bool listed = dd_capped_map_add(&p->index, keys[b], d, DD_BUCKET_CAP);
-        p->counts.unlisted += !listed;
-        if (listed && also)
-            dd_capped_map_add(also, keys[b], d, DD_BUCKET_CAP);
+    if (a) {
+        ahead_list(p, a, k, d);
+    } else {
+        for (size_t b = 0; b < p->nkeys; b++)
+            dd_capped_map_prefetch(&p->index[b], keys[b]);
+        for (size_t b = 0; b < p->nkeys; b++)
+            p->counts.unlisted += !dd_capped_map_add(&p->index[b], keys[b], d, DD_BUCKET_CAP);
     }
     *m = p->sim[d];
     return d;
@@ -766,9 +784,9 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     uint32_t rep;
     if (place_first(p, d, m, &rep))
         return rep;
-    size_t k = index_keys(p->s, d, p->keys);
-    size_t ncand = candidates_in(p, &p->index, d, p->keys, k, 0);
-    return place_rest(p, d, p->keys, k, ncand, NULL, m);
+    index_keys(p->s, d, p->keys);
+    size_t ncand = candidates_in(p, NULL, d, p->keys, 0);
+    return place_rest(p, d, p->keys, ncand, NULL, 0, m);
 }
 
 dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
@@ -776,8 +794,10 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 size_t dd_placer_bytes(const dd_placer *p)
 {
     size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
-    return p->cap * per_doc + p->index.nslots * sizeof *p->index.slots +
-           p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
+    size_t bytes = p->cap * per_doc;
+    for (size_t b = 0; b < p->nkeys; b++)
+        bytes += p->index[b].nslots * sizeof *p->index[b].slots;
+    return bytes + p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
 }
 
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
@@ -835,7 +855,9 @@ void dd_placer_free(dd_placer *p)
     free(p->by_rank);
     free(p->exact.keys);
     free(p->exact.docs);
-    dd_capped_map_free(&p->index);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_free(&p->index[b]);
+    free(p->index);
     free(p->keys);
     free(p->cands);
     free(p->sets.a);
@@ -871,9 +893,14 @@ struct dd_placer_ahead {
     dd_candidate **before;
     size_t *nbefore, *before_cap;
     bool *gathered;
-    /* The representatives of the batch, where the index lists them, as
-     * the placer places them (dd_placer_place_ahead). */
+    uint8_t *before_count; /* nkeys per document: what its buckets listed */
+    /* The representatives of the batch, where the index will list them, as
+     * the placer places them (dd_placer_place_ahead); they go to the index
+     * when the batch is placed (dd_placer_ahead_index). */
     dd_capped_map reps;
+    size_t *new_reps; /* the batch's representatives, as k, in the order placed */
+    size_t nnew;
+    bool *listed; /* nkeys per document: the index will list it under that key */
 };
 
 dd_placer_ahead *dd_placer_ahead_new(void)
@@ -894,6 +921,9 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a->nbefore);
     free(a->before_cap);
     free(a->gathered);
+    free(a->before_count);
+    free(a->new_reps);
+    free(a->listed);
     dd_capped_map_free(&a->reps);
     free(a->keys);
     free(a->no_pairs);
@@ -924,6 +954,9 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
         a->before = dd_realloc(a->before, n * sizeof *a->before);
         a->nbefore = dd_realloc(a->nbefore, n * sizeof *a->nbefore);
         a->before_cap = dd_realloc(a->before_cap, n * sizeof *a->before_cap);
+        a->before_count = dd_realloc(a->before_count, n * a->nkeys * sizeof *a->before_count);
+        a->listed = dd_realloc(a->listed, n * a->nkeys * sizeof *a->listed);
+        a->new_reps = dd_realloc(a->new_reps, n * sizeof *a->new_reps);
         for (size_t k = a->cap; k < n; k++) {
             a->before[k] = NULL;
             a->before_cap[k] = 0;
@@ -931,6 +964,7 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
         a->cap = n;
     }
     memset(a->gathered, 0, n * sizeof *a->gathered);
+    a->nnew = 0;
     dd_capped_map_clear(&a->bands);
     dd_capped_map_clear(&a->reps);
     size_t slots = 1024;
@@ -1004,13 +1038,15 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     const uint64_t *keys = a->keys + k * a->nkeys;
     size_t nranks = 0, nlinked = 0;
     for (size_t b = 0; b < a->nkeys; b++)
-        dd_capped_map_prefetch(&p->index, keys[b]);
+        dd_capped_map_prefetch(&p->index[b], keys[b]);
     for (size_t b = 0; b < a->nkeys; b++) {
-        dd_capped_iter it = dd_capped_map_find(&p->index, keys[b]);
-        for (uint32_t r; dd_capped_next(&it, &r);) {
+        dd_capped_iter it = dd_capped_map_find(&p->index[b], keys[b]);
+        uint8_t count = 0;
+        for (uint32_t r; dd_capped_next(&it, &r); count++) {
             dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
             w->ranks[nranks++] = p->doc[r].rank;
         }
+        a->before_count[k * a->nkeys + b] = count;
     }
     /* What the placer's lookups would find before the batch: each
      * representative once, with the buckets it shares. */
@@ -1080,15 +1116,47 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     return count;
 }
 
+/* Document d, docs[k] of the batch, becomes a representative: where the
+ * index will list it (its buckets not full, counting the batch's
+ * representatives placed before it). */
+static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
+{
+    const uint64_t *keys = a->keys + k * a->nkeys;
+    for (size_t b = 0; b < a->nkeys; b++) {
+        uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
+                                         : listed_under(&p->index[b], keys[b]);
+        bool listed = before + listed_under(&a->reps, keys[b]) < DD_BUCKET_CAP;
+        a->listed[k * a->nkeys + b] = listed;
+        if (listed)
+            dd_capped_map_add(&a->reps, keys[b], d, DD_BUCKET_CAP);
+        p->counts.unlisted += !listed;
+    }
+    a->new_reps[a->nnew++] = k;
+}
+
+size_t dd_placer_ahead_bands(const dd_placer_ahead *a) { return a->nkeys; }
+
+void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
+{
+    for (size_t i = 0; i < a->nnew; i++) {
+        size_t k = a->new_reps[i];
+        if (a->listed[k * a->nkeys + band])
+            dd_capped_map_add(&p->index[band], a->keys[k * a->nkeys + band], a->docs[k],
+                              DD_BUCKET_CAP);
+    }
+}
+
 uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_member *m)
 {
     uint32_t d = a->docs[k], rep;
     if (place_first(p, d, m, &rep))
         return rep;
+    uint64_t *keys = a->keys + k * a->nkeys;
     if (!a->gathered[k]) { /* the lookups the workers did not do */
-        size_t nkeys = index_keys(p->s, d, p->keys);
-        size_t ncand = candidates_in(p, &p->index, d, p->keys, nkeys, 0);
-        return place_rest(p, d, p->keys, nkeys, ncand, &a->reps, m);
+        index_keys(p->s, d, keys);
+        size_t ncand = candidates_in(p, NULL, d, keys, 0);
+        ncand = candidates_in(p, &a->reps, d, keys, ncand);
+        return place_rest(p, d, keys, ncand, a, k, m);
     }
     /* The representatives before the batch, as found; then those of the
      * batch placed so far. */
@@ -1100,9 +1168,8 @@ uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_me
         c->cand_at = (uint32_t)i;
         p->cands[i] = a->before[k][i];
     }
-    const uint64_t *keys = a->keys + k * a->nkeys;
-    ncand = candidates_in(p, &a->reps, d, keys, a->nkeys, ncand);
-    return place_rest(p, d, keys, a->nkeys, ncand, &a->reps, m);
+    ncand = candidates_in(p, &a->reps, d, keys, ncand);
+    return place_rest(p, d, keys, ncand, a, k, m);
 }
 
 void dd_rank_documents(const dd_signatures *s, uint32_t *order)

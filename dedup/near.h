@@ -360,8 +360,16 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
 
 /* Places a->docs[k], the next document to place (as dd_placer_place),
  * with what dd_placer_ahead_pairs found for it: the lookups of its buckets
- * among the representatives placed before the batch are not done again. */
+ * among the representatives placed before the batch are not done again,
+ * and a representative is added to the index only by
+ * dd_placer_ahead_index. */
 uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_member *m);
+
+/* Once the batch is placed, its representatives are added to the index
+ * of each band (or SimHash block) band < dd_placer_ahead_bands(a): for
+ * different bands at the same time, on different threads. */
+size_t dd_placer_ahead_bands(const dd_placer_ahead *a);
+void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band);
 
 /* Whether document d joins representative r on the overlap o of their
  * exact sets (the rule of exact verification). */

@@ -232,7 +232,9 @@ typedef struct cached_unit {
 
 struct dd_unit_index {
     cached_unit cache[UNIT_CACHE_SLOTS];
-    dd_capped_map bands;      /* band key -> indexed unit */
+    /* band key -> indexed unit, one map per band, so that a batch's units
+     * are added to them on several threads (dd_unit_batch_index) */
+    dd_capped_map bands[DD_NEAR_UNIT_BANDS];
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
@@ -244,7 +246,8 @@ struct dd_unit_index {
 dd_unit_index *dd_unit_index_new(void)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
-    dd_capped_map_init(&ix->bands);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_capped_map_init(&ix->bands[b]);
     return ix;
 }
 
@@ -281,7 +284,8 @@ void dd_unit_index_free(dd_unit_index *ix)
         return;
     for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
         free(ix->cache[i].set);
-    dd_capped_map_free(&ix->bands);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_capped_map_free(&ix->bands[b]);
     free(ix->doc);
     free(ix->unit);
     dd_set_table_free(&ix->table);
@@ -359,29 +363,114 @@ bool dd_unit_match(size_t n, size_t m, size_t shared, double threshold, double *
 
 /* What the lookups of the units of a batch's document found in the index
  * before the batch (dd_unit_batch_gather): unit u's candidates are
- * ids[start[u] .. start[u + 1]), increasing, each once. */
+ * ids[start[u] .. start[u + 1]), increasing, each once, and count[u *
+ * DD_NEAR_UNIT_BANDS + b] is how many its key of band b had. */
 typedef struct found_before {
     uint32_t *ids;
     size_t n, cap;
     size_t *start;
     size_t start_cap;
+    uint8_t *count;
+    size_t count_cap;
     bool gathered;
 } found_before;
 
-/* The search across documents of dd_find_near_units_across. Without
- * before (NULL), a unit's candidates are found by looking its band keys up
- * in the index; with it (a document of a batch), they are those found
- * before the batch, then those of the batch's units indexed since, which
- * batch_indexed lists. The document's own units go to batch_indexed (when
- * not NULL) wherever the index lists them. */
+/* A unit the batch indexed: its id, where it is in the batch, and the
+ * bands whose index will list it (dd_unit_batch_index). */
+typedef struct indexed_unit {
+    uint32_t id, j;
+    bool listed[DD_NEAR_UNIT_BANDS];
+} indexed_unit;
+
+/* The units of a batch are guessed to be candidates of each other when
+ * they share one of their first AHEAD_BANDS bands (of DD_NEAR_UNIT_BANDS):
+ * a pair at Jaccard 0.8 does with probability 0.94 (what the guess misses
+ * is read when asked). */
+#define AHEAD_BANDS 4
+
+struct dd_unit_batch {
+    size_t ndocs, docs_cap;
+    uint32_t *doc_number; /* per document of the batch */
+    size_t *first_unit;   /* its units are units [first_unit[k], first_unit[k + 1]) */
+    size_t nunits, units_cap;
+    uint32_t *words;     /* per unit of the batch */
+    size_t *set_start;   /* unit j's set: hashes[set_start[j] .. set_start[j + 1]) */
+    uint64_t *band_keys; /* DD_NEAR_UNIT_BANDS per unit */
+    size_t keys_cap, starts_cap;
+    uint64_t *hashes;
+    size_t nhashes, hashes_cap;
+    size_t *doc_starts; /* per document: its units' starts relative to its first hash */
+    size_t ndoc_starts, doc_starts_cap;
+    size_t *doc_starts_at; /* per document: where its starts are in doc_starts */
+    dd_capped_map bands;   /* band key -> unit of the batch, of units of 8 words or more */
+    found_before *before;  /* per document (dd_unit_batch_gather) */
+    size_t before_cap;
+    /* The units the batch indexed, in order, and where the index will list
+     * them: they go to it when the batch has been searched. */
+    dd_capped_map indexed; /* band key -> id */
+    indexed_unit *pending;
+    size_t npending, pending_cap;
+};
+
+/* Appends to ids[0..n) (growing it) the values map lists under key;
+ * returns the new n. */
+static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids, size_t *cap,
+                         size_t n)
+{
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t id; dd_capped_next(&it, &id);) {
+        dd_grow(ids, cap, n + 1, sizeof **ids);
+        (*ids)[n++] = id;
+    }
+    return n;
+}
+
+/* How many values map lists under key. */
+static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
+{
+    uint32_t n = 0;
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t v; dd_capped_next(&it, &v);)
+        n++;
+    return n;
+}
+
+/* Unit u of document k of the batch joins the index as unit ix->n: where
+ * the index will list it (its buckets not full, counting the batch's units
+ * indexed before it), kept for dd_unit_batch_index. */
+static void batch_index(const dd_unit_index *ix, dd_unit_batch *batch, size_t k, size_t u,
+                        const uint64_t *keys)
+{
+    const found_before *before = batch->before[k].gathered ? &batch->before[k] : NULL;
+    dd_grow(&batch->pending, &batch->pending_cap, batch->npending + 1, sizeof *batch->pending);
+    indexed_unit *p = &batch->pending[batch->npending++];
+    p->id = (uint32_t)ix->n;
+    p->j = (uint32_t)(batch->first_unit[k] + u);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        uint32_t listed = before ? before->count[u * DD_NEAR_UNIT_BANDS + b]
+                                 : listed_under(&ix->bands[b], keys[b]);
+        p->listed[b] = listed + listed_under(&batch->indexed, keys[b]) < DD_NEAR_UNIT_MAX_BUCKET;
+        if (p->listed[b])
+            dd_capped_map_add(&batch->indexed, keys[b], p->id, DD_NEAR_UNIT_MAX_BUCKET);
+    }
+}
+
+/* The search across documents of dd_find_near_units_across. Without a
+ * batch (NULL), a unit's candidates are found by looking its band keys up
+ * in the index, and the document's units join the index. For document k
+ * of a batch, the index is as it was before the batch; a unit's candidates
+ * are those found in it (by dd_unit_batch_gather, or else looked up now),
+ * then those of the batch's units indexed since, which batch->indexed
+ * lists; the document's units go to batch->indexed and batch->pending,
+ * and to the index after the batch. */
 static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
                           size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                          double threshold, const found_before *before,
-                          dd_capped_map *batch_indexed, const dd_unit_ahead *ahead,
-                          dd_unit_reader read, void *ctx, dd_near_unit_list *out)
+                          double threshold, dd_unit_batch *batch, size_t k,
+                          const dd_unit_ahead *ahead, dd_unit_reader read, void *ctx,
+                          dd_near_unit_list *out)
 {
     const size_t bands = DD_NEAR_UNIT_BANDS;
-    const dd_capped_map *lookup = before ? batch_indexed : &ix->bands;
+    const found_before *before = batch && batch->before[k].gathered ? &batch->before[k] : NULL;
     /* Units whose set is already indexed (an exact copy) are not indexed
      * again, so a paragraph printed everywhere costs one entry. */
     bool *identical = dd_calloc(nunits ? nunits : 1, sizeof *identical);
@@ -398,15 +487,14 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
             memcpy(ix->cands, before->ids + before->start[u], nbefore * sizeof *ix->cands);
             ncands = nbefore;
         }
-        for (size_t b = 0; b < bands; b++)
-            dd_capped_map_prefetch(lookup, keys[b]);
-        for (size_t b = 0; b < bands; b++) {
-            dd_capped_iter it = dd_capped_map_find(lookup, keys[b]);
-            for (uint32_t id; dd_capped_next(&it, &id);) {
-                dd_grow(&ix->cands, &ix->cands_cap, ncands + 1, sizeof *ix->cands);
-                ix->cands[ncands++] = id;
-            }
+        if (!before) {
+            for (size_t b = 0; b < bands; b++)
+                dd_capped_map_prefetch(&ix->bands[b], keys[b]);
+            for (size_t b = 0; b < bands; b++)
+                ncands = listed_ids(&ix->bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
         }
+        for (size_t b = 0; batch && b < bands; b++)
+            ncands = listed_ids(&batch->indexed, keys[b], &ix->cands, &ix->cands_cap, ncands);
         bool filled = false;
         /* Earliest candidates first, each once, a bounded number of them
          * (those found before a batch are in order, and lower). */
@@ -457,12 +545,12 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
         dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
-        for (size_t b = 0; b < bands; b++) {
-            uint64_t key = band_keys[u * bands + b];
-            if (dd_capped_map_add(&ix->bands, key, (uint32_t)ix->n, DD_NEAR_UNIT_MAX_BUCKET) &&
-                batch_indexed)
-                dd_capped_map_add(batch_indexed, key, (uint32_t)ix->n, DD_NEAR_UNIT_MAX_BUCKET);
-        }
+        if (batch)
+            batch_index(ix, batch, k, u, band_keys + u * bands);
+        else
+            for (size_t b = 0; b < bands; b++)
+                dd_capped_map_add(&ix->bands[b], band_keys[u * bands + b], (uint32_t)ix->n,
+                                  DD_NEAR_UNIT_MAX_BUCKET);
         ix->n++;
     }
     free(identical);
@@ -473,35 +561,9 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
                                double threshold, const dd_unit_ahead *ahead, dd_unit_reader read,
                                void *ctx, dd_near_unit_list *out)
 {
-    search_across(ix, doc_number, units, nunits, sets, band_keys, threshold, NULL, NULL, ahead,
-                  read, ctx, out);
+    search_across(ix, doc_number, units, nunits, sets, band_keys, threshold, NULL, 0, ahead, read,
+                  ctx, out);
 }
-
-/* The units of a batch are guessed to be candidates of each other when
- * they share one of their first AHEAD_BANDS bands (of DD_NEAR_UNIT_BANDS):
- * a pair at Jaccard 0.8 does with probability 0.94 (what the guess misses
- * is read when asked). */
-#define AHEAD_BANDS 4
-
-struct dd_unit_batch {
-    size_t ndocs, docs_cap;
-    uint32_t *doc_number; /* per document of the batch */
-    size_t *first_unit;   /* its units are units [first_unit[k], first_unit[k + 1]) */
-    size_t nunits, units_cap;
-    uint32_t *words;     /* per unit of the batch */
-    size_t *set_start;   /* unit j's set: hashes[set_start[j] .. set_start[j + 1]) */
-    uint64_t *band_keys; /* DD_NEAR_UNIT_BANDS per unit */
-    size_t keys_cap, starts_cap;
-    uint64_t *hashes;
-    size_t nhashes, hashes_cap;
-    size_t *doc_starts; /* per document: its units' starts relative to its first hash */
-    size_t ndoc_starts, doc_starts_cap;
-    size_t *doc_starts_at; /* per document: where its starts are in doc_starts */
-    dd_capped_map bands;   /* band key -> unit of the batch, of units of 8 words or more */
-    found_before *before;  /* per document (dd_unit_batch_gather) */
-    size_t before_cap;
-    dd_capped_map indexed; /* band key -> id, of the units the batch added to the index */
-};
 
 dd_unit_batch *dd_unit_batch_new(void)
 {
@@ -527,7 +589,9 @@ void dd_unit_batch_free(dd_unit_batch *b)
     for (size_t k = 0; k < b->before_cap; k++) {
         free(b->before[k].ids);
         free(b->before[k].start);
+        free(b->before[k].count);
     }
+    free(b->pending);
     free(b->before);
     dd_capped_map_free(&b->indexed);
     free(b);
@@ -535,7 +599,7 @@ void dd_unit_batch_free(dd_unit_batch *b)
 
 void dd_unit_batch_clear(dd_unit_batch *b)
 {
-    b->ndocs = b->nunits = b->nhashes = b->ndoc_starts = 0;
+    b->ndocs = b->nunits = b->nhashes = b->ndoc_starts = b->npending = 0;
     dd_capped_map_clear(&b->bands);
     dd_capped_map_clear(&b->indexed);
 }
@@ -613,6 +677,7 @@ void dd_unit_batch_gather(const dd_unit_index *ix, dd_unit_batch *b, size_t k, d
     found_before *f = &b->before[k];
     size_t first = b->first_unit[k], nunits = b->first_unit[k + 1] - first;
     dd_grow(&f->start, &f->start_cap, nunits + 1, sizeof *f->start);
+    dd_grow(&f->count, &f->count_cap, nunits * bands + 1, sizeof *f->count);
     f->n = 0;
     for (size_t u = 0; u < nunits; u++) {
         f->start[u] = f->n;
@@ -621,13 +686,11 @@ void dd_unit_batch_gather(const dd_unit_index *ix, dd_unit_batch *b, size_t k, d
             continue;
         const uint64_t *keys = b->band_keys + j * bands;
         for (size_t band = 0; band < bands; band++)
-            dd_capped_map_prefetch(&ix->bands, keys[band]);
+            dd_capped_map_prefetch(&ix->bands[band], keys[band]);
         for (size_t band = 0; band < bands; band++) {
-            dd_capped_iter it = dd_capped_map_find(&ix->bands, keys[band]);
-            for (uint32_t id; dd_capped_next(&it, &id);) {
-                dd_grow(&w->ids, &w->ids_cap, nids + 1, sizeof *w->ids);
-                w->ids[nids++] = id;
-            }
+            size_t had = nids;
+            nids = listed_ids(&ix->bands[band], keys[band], &w->ids, &w->ids_cap, nids);
+            f->count[u * bands + band] = (uint8_t)(nids - had);
         }
         if (nids > 1)
             qsort(w->ids, nids, sizeof *w->ids, dd_compare_u32);
@@ -702,7 +765,18 @@ void dd_unit_batch_search(dd_unit_index *ix, dd_unit_batch *b, size_t k, const d
     dd_unit_sets sets;
     const uint64_t *keys;
     dd_unit_batch_doc(b, k, &doc_number, &nunits, &sets, &keys);
-    const found_before *f = b->before[k].gathered ? &b->before[k] : NULL;
-    search_across(ix, doc_number, units, nunits, &sets, keys, threshold, f, &b->indexed, ahead,
-                  read, ctx, out);
+    search_across(ix, doc_number, units, nunits, &sets, keys, threshold, b, k, ahead, read, ctx,
+                  out);
+}
+
+size_t dd_unit_batch_bands(void) { return DD_NEAR_UNIT_BANDS; }
+
+void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t band)
+{
+    for (size_t i = 0; i < b->npending; i++) {
+        const indexed_unit *p = &b->pending[i];
+        if (p->listed[band])
+            dd_capped_map_add(&ix->bands[band], b->band_keys[p->j * DD_NEAR_UNIT_BANDS + band],
+                              p->id, DD_NEAR_UNIT_MAX_BUCKET);
+    }
 }

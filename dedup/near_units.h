@@ -219,10 +219,18 @@ size_t dd_unit_batch_candidates(const dd_unit_index *ix, const dd_unit_batch *b,
 /* dd_find_near_units_across for document k of the batch (units: its
  * units), the documents before it in the batch searched already: with
  * what dd_unit_batch_gather found for it, its units are not looked up in
- * the index again. */
+ * the index again; the units it indexes go to the index only with
+ * dd_unit_batch_index. */
 void dd_unit_batch_search(dd_unit_index *ix, dd_unit_batch *b, size_t k, const dd_unit *units,
                           double threshold, const dd_unit_ahead *ahead, dd_unit_reader read,
                           void *ctx, dd_near_unit_list *out);
+
+/* Once every document of the batch has been searched, the units it
+ * indexed are added to the index of each band < dd_unit_batch_bands():
+ * for different bands at the same time, on different threads. Then the
+ * batch can be cleared. */
+size_t dd_unit_batch_bands(void);
+void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t band);
 
 /* The distinct 3-shingles of words [first, first + count) of t, in *set
  * (growing it). Returns how many. */
