@@ -10,7 +10,10 @@
 #     to one that joined a cluster but not to its representative, so that
 #     what the workers verified is not what the placer asks next,
 #   - documents that share a long passage but differ elsewhere: candidate
-#     pairs that fail exact verification,
+#     pairs that fail exact verification, some 70 a passage, more than an
+#     LSH bucket lists (DD_BUCKET_CAP),
+#   - a paragraph printed in 150 documents with a word changed each time,
+#     more than a paragraph's LSH bucket lists (DD_NEAR_UNIT_MAX_BUCKET),
 #   - paragraphs printed again in later documents with one word changed
 #     (near-repeats across documents), nearby and far away, in four
 #     documents of five (so in documents at every batch's edge), or
@@ -45,7 +48,8 @@ def edit(body, rate):
 N = 1500
 docs = [None] * N
 shared = [line() for _ in range(150)]  # paragraphs printed in several documents
-passages = [[line() for _ in range(6)] for _ in range(12)]  # long shared passages
+passages = [[line() for _ in range(6)] for _ in range(3)]  # long shared passages
+hot = line(20, 24)  # a paragraph printed 150 times, each time with a word changed
 for i in range(N):
     body = [line() for _ in range(random.randint(3, 9))]
     if i % 5 != 4:  # a shared paragraph with one word changed: a near-repeat
@@ -56,6 +60,10 @@ for i in range(N):
         body.append(random.choice(shared))
     if i % 7 == 0:  # a long passage shared with other documents
         body = random.choice(passages) + body[:3]
+    if i % 10 == 3:
+        w = hot.split()
+        w[random.randrange(len(w))] = random.choice(words)
+        body.append(" ".join(w))
     if i % 11 == 0:  # a paragraph repeated inside the document
         body.append(body[0])
     docs[i] = body
