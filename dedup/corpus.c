@@ -1049,6 +1049,41 @@ static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
     free(b.b);
 }
 
+/* Filling the filter of shared keys: part `part` of the documents. */
+typedef struct filter_fill {
+    const dd_signatures *s;
+    dd_key_filter *parts;
+    size_t nparts;
+} filter_fill;
+
+static void fill_filter(void *ctx, void *state, size_t part)
+{
+    (void)state;
+    filter_fill *f = ctx;
+    size_t n = f->s->n;
+    dd_key_filter_add(&f->parts[part], f->s, n * part / f->nparts, n * (part + 1) / f->nparts);
+}
+
+/* The filter of the keys of every document (near.h, dd_key_filter): in a
+ * part for each thread of the pool, then merged. */
+static void filter_keys(const dd_signatures *s, dd_pool *pool, dd_key_filter *out)
+{
+    size_t nparts = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
+    filter_fill f = {s, dd_calloc(nparts, sizeof *f.parts), nparts};
+    for (size_t i = 0; i < nparts; i++)
+        dd_key_filter_init(&f.parts[i], s, s->n);
+    if (pool)
+        dd_pool_for(pool, nparts, &f, fill_filter);
+    else
+        fill_filter(&f, NULL, 0);
+    for (size_t i = 1; i < nparts; i++) {
+        dd_key_filter_merge(&f.parts[0], &f.parts[i]);
+        dd_key_filter_free(&f.parts[i]);
+    }
+    *out = f.parts[0];
+    free(f.parts);
+}
+
 /* Clusters the documents: with the pool's workers when there is one.
  * False if it could not run. */
 static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool)
@@ -1064,10 +1099,15 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool)
     c->signatures.load_set = load_set;
     c->signatures.load_ctx = own;
     link_documents(c);
+    dd_key_filter shared;
+    filter_keys(&c->signatures, ahead ? pool : NULL, &shared);
+    c->signatures.shared_keys = &shared;
     if (ahead)
         cluster_in_batches(c, pool, own);
     else
         dd_cluster_documents(&c->signatures, &c->clusters);
+    c->signatures.shared_keys = NULL;
+    dd_key_filter_free(&shared);
     set_loader_free(own);
     return true;
 }

@@ -283,6 +283,77 @@ size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys)
     return index_keys(s, d, keys);
 }
 
+/* ------------------------------------------------------ shared keys */
+
+static size_t keys_per_doc(const dd_near_params *p)
+{
+    return p->method == DD_METHOD_MINHASH ? p->bands : p->hamming + 1;
+}
+
+/* The bit of key (keys are hashes: their low bits will do). */
+static size_t filter_bit(const dd_key_filter *f, uint64_t key)
+{
+    return (size_t)key & (f->nbits - 1);
+}
+
+void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
+{
+    size_t want = 8 * keys_per_doc(&s->params) * (ndocs ? ndocs : 1);
+    f->nbits = 64;
+    while (f->nbits < want)
+        f->nbits *= 2;
+    f->once = dd_calloc(f->nbits / 64, sizeof *f->once);
+    f->twice = dd_calloc(f->nbits / 64, sizeof *f->twice);
+}
+
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to)
+{
+    uint64_t keys[64 + 1];
+    uint64_t *big = NULL;
+    size_t nkeys = keys_per_doc(&s->params);
+    uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
+    for (size_t d = from; d < to; d++) {
+        if (s->docs[d].words == 0)
+            continue;
+        index_keys(s, d, k);
+        for (size_t b = 0; b < nkeys; b++) {
+            size_t i = filter_bit(f, k[b]);
+            uint64_t bit = 1ULL << (i % 64);
+            f->twice[i / 64] |= f->once[i / 64] & bit;
+            f->once[i / 64] |= bit;
+        }
+    }
+    free(big);
+}
+
+void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other)
+{
+    for (size_t w = 0; w < f->nbits / 64; w++) {
+        f->twice[w] |= other->twice[w] | (f->once[w] & other->once[w]);
+        f->once[w] |= other->once[w];
+    }
+}
+
+bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key)
+{
+    size_t i = filter_bit(f, key);
+    return f->twice[i / 64] >> (i % 64) & 1;
+}
+
+void dd_key_filter_free(dd_key_filter *f)
+{
+    free(f->once);
+    free(f->twice);
+    memset(f, 0, sizeof *f);
+}
+
+/* Whether key (of a document placed) may be another's: to look up and to
+ * list. */
+static bool key_shared(const dd_signatures *s, uint64_t key)
+{
+    return !s->shared_keys || dd_key_filter_shared(s->shared_keys, key);
+}
+
 /* ------------------------------------------------------------ clustering */
 
 /* Rank order: by --keep, then input order. */
@@ -627,7 +698,7 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     p->exact.salt = dd_table_salt();
     p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
     p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
-    p->nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    p->nkeys = keys_per_doc(&s->params);
     p->index = dd_malloc(p->nkeys * sizeof *p->index);
     for (size_t b = 0; b < p->nkeys; b++)
         dd_capped_map_init(&p->index[b]);
@@ -704,8 +775,11 @@ static size_t candidates_in(dd_placer *p, const dd_capped_map *map, uint32_t d,
                             const uint64_t *keys, size_t ncand)
 {
     for (size_t b = 0; b < p->nkeys; b++)
-        dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
+        if (key_shared(p->s, keys[b]))
+            dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
     for (size_t b = 0; b < p->nkeys; b++) {
+        if (!key_shared(p->s, keys[b]))
+            continue;
         dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
         for (uint32_t r; dd_capped_next(&it, &r);)
             ncand = add_candidate(p, d, r, ncand);
@@ -771,9 +845,11 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_
         ahead_list(p, a, k, d);
     } else {
         for (size_t b = 0; b < p->nkeys; b++)
-            dd_capped_map_prefetch(&p->index[b], keys[b]);
+            if (key_shared(s, keys[b]))
+                dd_capped_map_prefetch(&p->index[b], keys[b]);
         for (size_t b = 0; b < p->nkeys; b++)
-            p->counts.unlisted += !dd_capped_map_add(&p->index[b], keys[b], d, DD_BUCKET_CAP);
+            if (key_shared(s, keys[b]))
+                p->counts.unlisted += !dd_capped_map_add(&p->index[b], keys[b], d, DD_BUCKET_CAP);
     }
     *m = p->sim[d];
     return d;
@@ -945,7 +1021,7 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
     const dd_signatures *s = p->s;
     a->docs = docs;
     a->n = n;
-    a->nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    a->nkeys = keys_per_doc(&s->params);
     if (n > a->cap) {
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
         a->no_pairs = dd_realloc(a->no_pairs, n * sizeof *a->no_pairs);
@@ -992,7 +1068,8 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
         uint64_t *keys = a->keys + k * a->nkeys;
         index_keys(s, d, keys);
         for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++)
-            dd_capped_map_add(&a->bands, keys[b], (uint32_t)k, DD_BUCKET_CAP);
+            if (key_shared(s, keys[b]))
+                dd_capped_map_add(&a->bands, keys[b], (uint32_t)k, DD_BUCKET_CAP);
     }
     if (n > 1)
         qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
@@ -1038,8 +1115,12 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     const uint64_t *keys = a->keys + k * a->nkeys;
     size_t nranks = 0, nlinked = 0;
     for (size_t b = 0; b < a->nkeys; b++)
-        dd_capped_map_prefetch(&p->index[b], keys[b]);
+        if (key_shared(s, keys[b]))
+            dd_capped_map_prefetch(&p->index[b], keys[b]);
     for (size_t b = 0; b < a->nkeys; b++) {
+        a->before_count[k * a->nkeys + b] = 0;
+        if (!key_shared(s, keys[b]))
+            continue;
         dd_capped_iter it = dd_capped_map_find(&p->index[b], keys[b]);
         uint8_t count = 0;
         for (uint32_t r; dd_capped_next(&it, &r); count++) {
@@ -1123,6 +1204,9 @@ static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
 {
     const uint64_t *keys = a->keys + k * a->nkeys;
     for (size_t b = 0; b < a->nkeys; b++) {
+        a->listed[k * a->nkeys + b] = false;
+        if (!key_shared(p->s, keys[b]))
+            continue;
         uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
                                          : listed_under(&p->index[b], keys[b]);
         bool listed = before + listed_under(&a->reps, keys[b]) < DD_BUCKET_CAP;

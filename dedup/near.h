@@ -150,7 +150,36 @@ typedef struct dd_signatures {
      * other threads (dd_placer_ahead), and answer from there. */
     bool (*overlap)(void *ctx, uint32_t d, uint32_t r, dd_overlap *out);
     void *overlap_ctx;
+    /* Optional (NULL: every key): the keys of the documents placed (see
+     * dd_key_filter above). */
+    const struct dd_key_filter *shared_keys;
 } dd_signatures;
+
+/*
+ * Buckets that no other document shares. A band key (or SimHash block)
+ * that one document alone has lists it in a bucket nobody looks up: most
+ * of them, in a corpus of mostly different documents. A dd_key_filter
+ * holds, for every key of a set of documents, whether it may be shared:
+ * its key hashed to a bit that two keys or more hashed to. A key shared by
+ * two documents always is (no false negatives); of the others, about 1 in
+ * 8 seems shared (8 bits a key). With dd_signatures.shared_keys set, the
+ * placer neither looks up nor lists a key that is not: the same
+ * candidates, the same buckets full, a third of the lookups and entries.
+ */
+typedef struct dd_key_filter {
+    uint64_t *once, *twice; /* bit i: one key hashed to i, or two or more */
+    size_t nbits;           /* a power of two */
+} dd_key_filter;
+
+/* An empty filter for the keys of up to ndocs documents of s. */
+void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
+/* Adds the keys of documents [from, to) of s (those with words). */
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to);
+/* Makes f the filter of its documents and of other's (same size). */
+void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other);
+/* May key be another document's key too? */
+bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key);
+void dd_key_filter_free(dd_key_filter *f);
 
 /* Prepares s for documents; false (after a message) on failure. */
 bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash);
