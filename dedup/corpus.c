@@ -287,7 +287,9 @@ typedef struct unit_set_slot {
 
 /* What a worker of the pool has: one per thread. */
 typedef struct verifier {
-    set_loader *loader; /* documents' sets */
+    const struct pool_ctx *pc;
+    set_loader *loader; /* documents' sets (verifier_loader) */
+    bool loader_made;
     dd_ahead_scratch doc_scratch;
     uint32_t *reps;
     size_t reps_cap;
@@ -339,16 +341,30 @@ static void *verifier_new(void *ctx)
     verifier *v = dd_calloc(1, sizeof *v);
     sh_buf lost = {0};
     dd_messages_capture(&lost);
-    v->loader = set_loader_new(pc->c, pc->o, pc->set_budget);
-    bool ok = v->loader && dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash);
+    v->pc = pc;
+    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash);
     dd_messages_capture(NULL);
     sh_buf_free(&lost);
     if (!ok) {
-        set_loader_free(v->loader);
         free(v);
         return NULL;
     }
     return v;
+}
+
+/* v's loader of documents' sets, made when first needed; NULL when ICU
+ * cannot start. */
+static set_loader *verifier_loader(verifier *v)
+{
+    if (!v->loader_made) {
+        sh_buf lost = {0};
+        dd_messages_capture(&lost);
+        v->loader = set_loader_new(v->pc->c, v->pc->o, v->pc->set_budget);
+        dd_messages_capture(NULL);
+        sh_buf_free(&lost);
+        v->loader_made = true;
+    }
+    return v->loader;
 }
 
 /* The 3-shingle set of unit `unit` of document doc, read again by worker
@@ -405,6 +421,7 @@ typedef struct unit_pairs {
  * (added to the corpus's list before those across, as without batches),
  * and the pairs computed ahead. */
 typedef struct unit_flush {
+    const pool_ctx *vctx; /* to make the verifiers */
     dd_corpus *c;
     const dd_unit_index *ix;
     dd_unit_batch *batch;
@@ -415,12 +432,15 @@ typedef struct unit_flush {
     uint64_t computed, missed;
 } unit_flush;
 
-/* dd_pool work: the overlaps of document k of the batch's units with the
- * earlier units they will be compared with, each until one matches. */
+typedef struct worker worker;
+static verifier *worker_verifier(worker *w, const pool_ctx *pc);
+
+/* dd_run_loop work: the overlaps of document k of the batch's units with
+ * the earlier units they will be compared with, each until one matches. */
 static void units_ahead(void *ctx, void *state, size_t k)
 {
     unit_flush *fl = ctx;
-    verifier *v = state;
+    verifier *v = worker_verifier(state, fl->vctx);
     unit_pairs *out = &fl->pairs[k];
     out->n = out->cursor = 0;
     if (!v)
@@ -496,12 +516,27 @@ static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t uni
  */
 
 /* What a worker needs: one per thread (ICU objects are not shared). */
-typedef struct worker {
+struct worker {
     dd_analyzer a;
     dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
     sh_minhasher *unit_minhasher; /* dd_unit_band_keys */
     dd_signer signer;
-} worker;
+    verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
+    bool verify_made;
+};
+
+/* w's verifier, made on its thread when it first verifies (NULL when ICU
+ * cannot start: it then computes nothing ahead). */
+static verifier *worker_verifier(worker *w, const pool_ctx *pc)
+{
+    if (!w)
+        return NULL;
+    if (!w->verify_made) {
+        w->verify = verifier_new((void *)pc);
+        w->verify_made = true;
+    }
+    return w->verify;
+}
 
 /* What analysing one document found. */
 typedef struct analysed {
@@ -533,8 +568,9 @@ typedef struct first_pass {
     unit_reader reader;
     uint64_t bytes_read;
     bool stopped; /* --on-error stop */
-    /* With a pool: the documents taken, searched across a batch at a time */
-    dd_pool *pool;
+    /* With threads: the documents taken, searched across a batch at a time,
+     * the pairs verified ahead on the map's workers (dd_run_loop) */
+    pool_ctx vctx;
     dd_unit_batch *batch;
     dd_near_unit_list inside; /* the batch's near-repeats inside its documents */
     size_t *inside_start;     /* document k's are inside.v[inside_start[k] .. [k + 1]) */
@@ -547,7 +583,7 @@ typedef struct first_pass {
 #define UNIT_BATCH_DOCS 512
 #define UNIT_BATCH_HASHES ((size_t)1 << 20)
 
-/* dd_pool work: the units the batch indexed go to the index of band. */
+/* dd_run_loop work: the units the batch indexed go to the index of band. */
 static void index_units(void *ctx, void *state, size_t band)
 {
     (void)state;
@@ -574,7 +610,8 @@ static void search_batch(first_pass *f)
     fl->ix = c->unit_index;
     fl->batch = f->batch;
     fl->threshold = f->o->para_threshold;
-    dd_pool_for(f->pool, n, fl, units_ahead);
+    fl->vctx = &f->vctx;
+    dd_run_loop(n, fl, units_ahead);
     dd_unit_ahead ahead = {unit_answer, fl};
     dd_near_unit_list *l = &c->near_units;
     for (size_t k = 0; k < n; k++) {
@@ -591,7 +628,7 @@ static void search_batch(first_pass *f)
         dd_unit_batch_search(c->unit_index, f->batch, k, c->units + c->unit_start[doc],
                              f->o->para_threshold, &ahead, read_unit, &f->reader, l);
     }
-    dd_pool_for(f->pool, dd_unit_batch_bands(), fl, index_units);
+    dd_run_loop(dd_unit_batch_bands(), fl, index_units);
     dd_unit_batch_clear(f->batch);
     f->inside.n = 0;
 }
@@ -634,6 +671,7 @@ static void worker_free(void *ctx, void *state)
     dd_unit_sets_free(&w->sets);
     sh_minhasher_free(w->unit_minhasher);
     dd_signer_free(&w->signer);
+    verifier_free(NULL, w->verify);
     free(w);
 }
 
@@ -771,10 +809,10 @@ static bool take(void *ctx, size_t i, void *result)
         }
         dd_signatures_add_signed(&c->signatures, &r->sig);
     }
-    /* A full batch is searched once its last document's units are the
-     * corpus's. */
+    /* A full batch, or the last, is searched once its last document's
+     * units are the corpus's (while the map's workers are there). */
     if (f->batch && (dd_unit_batch_docs(f->batch) >= UNIT_BATCH_DOCS ||
-                     dd_unit_batch_hashes(f->batch) >= UNIT_BATCH_HASHES))
+                     dd_unit_batch_hashes(f->batch) >= UNIT_BATCH_HASHES || i + 1 == c->inputs.n))
         search_batch(f);
     if (r->text.cap > SLOT_KEEP_BYTES)
         analysed_free(NULL, r);
@@ -783,15 +821,15 @@ static bool take(void *ctx, size_t i, void *result)
 
 /* Reads, checks and analyses every input (the first pass); false if it was
  * stopped (--on-error stop). */
-static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress, dd_pool *pool,
-                           unsigned threads)
+static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
+                           const pool_ctx *vctx, unsigned threads)
 {
-    first_pass f = {.c = c, .o = o, .progress = progress, .pool = pool};
+    first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx};
     if (!dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash))
         return false;
     f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
     c->unit_index = dd_unit_index_new();
-    if (pool && dd_pool_threads(pool) > 0)
+    if (threads > 1)
         f.batch = dd_unit_batch_new();
     dd_ordered_map m = {
         .n = c->inputs.n,
@@ -811,8 +849,6 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     };
     bool ran = dd_run_in_order(&m);
     c->unit_start[c->inputs.n] = c->nunits;
-    if (ran && f.batch)
-        search_batch(&f);
     if (f.batch && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
@@ -908,13 +944,14 @@ static void documents_ahead(void *ctx, void *state, size_t k)
         return;
     size_t nreps =
         dd_placer_ahead_pairs(b->placer, b->ahead, k, &v->doc_scratch, &v->reps, &v->reps_cap);
-    if (!nreps)
+    set_loader *loader = nreps ? verifier_loader(v) : NULL;
+    if (!loader)
         return;
     uint32_t d = b->docs[k];
     sh_buf said = {0};
     dd_messages_capture(&said);
     const cached_set *made;
-    out->status = make_set(v->loader, d, &made);
+    out->status = make_set(loader, d, &made);
     out->said = said_of(&said);
     size_t nd = 0;
     if (out->status == SET_MADE) {
@@ -926,7 +963,7 @@ static void documents_ahead(void *ctx, void *state, size_t k)
         dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
         doc_pair *pair = &out->v[out->n++];
         pair->rep = v->reps[i];
-        pair->rep_status = make_set(v->loader, pair->rep, &made);
+        pair->rep_status = make_set(loader, pair->rep, &made);
         pair->said = said_of(&said);
         if (pair->rep_status != SET_MADE)
             continue;
@@ -1133,9 +1170,11 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     /* The workers share three quarters of the sets' budget; the calling
      * thread, which verifies only what they did not, keeps a quarter. */
     pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    if (!first_pass_run(c, o, progress, &pc, threads))
+        return false;
     dd_pool *pool =
         threads > 1 ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free) : NULL;
-    bool ok = first_pass_run(c, o, progress, pool, threads) && cluster(c, o, pool);
+    bool ok = cluster(c, o, pool);
     dd_pool_free(pool);
     if (!ok)
         return false;

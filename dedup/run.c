@@ -39,11 +39,23 @@ typedef struct pool {
     size_t next_claim;   /* the next item a worker takes */
     size_t next_consume; /* the next item the consumer takes */
     uint64_t weight_in_flight;
-    bool stop;
-    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers) and of
-     * consume, and the seconds the consumer waited for a result. */
+    bool stop; /* consume stopped the run, or every item is consumed */
+    /* A loop that consume runs on the workers (dd_run_loop): its items
+     * come before the map's. */
+    size_t loop_n, loop_next, loop_done;
+    void *loop_ctx;
+    void (*loop_work)(void *ctx, void *worker, size_t i);
+    pthread_cond_t loop_finished;
+    void *own; /* the calling thread's worker state, for loops */
+    bool own_made;
+    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers, and the
+     * calling thread's part of loops) and of consume, and the seconds the
+     * consumer waited for a result. */
     double work_cpu, consume_cpu, consumer_wait;
 } pool;
+
+/* The run whose consume is running on this thread (for dd_run_loop). */
+static _Thread_local pool *running;
 
 /* Seconds of CPU time of the calling thread, or of the clock. */
 static double thread_cpu(void)
@@ -100,9 +112,19 @@ static void *worker_main(void *arg)
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->next_claim < m->n && !may_claim(p, weight_of(m, p->next_claim)))
+        while (!p->stop && p->loop_next >= p->loop_n &&
+               (p->next_claim >= m->n || !may_claim(p, weight_of(m, p->next_claim))))
             pthread_cond_wait(&p->room, &p->lock);
-        if (p->stop || p->next_claim >= m->n)
+        if (p->loop_next < p->loop_n) {
+            size_t i = p->loop_next++;
+            pthread_mutex_unlock(&p->lock);
+            p->loop_work(p->loop_ctx, worker, i);
+            pthread_mutex_lock(&p->lock);
+            if (++p->loop_done == p->loop_n)
+                pthread_cond_signal(&p->loop_finished);
+            continue;
+        }
+        if (p->stop)
             break;
         size_t i = p->next_claim++;
         uint64_t weight = weight_of(m, i);
@@ -140,6 +162,8 @@ static bool run_here(pool *p)
 {
     const dd_ordered_map *m = p->m;
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
+    p->own = worker; /* loops run with it too */
+    p->own_made = true;
     bool ok = true;
     for (size_t i = 0; i < m->n && ok; i++) {
         double cpu0 = thread_cpu();
@@ -147,9 +171,39 @@ static bool run_here(pool *p)
         p->work_cpu += thread_cpu() - cpu0;
         ok = consume(p, i);
     }
-    if (m->worker_free)
-        m->worker_free(m->ctx, worker);
     return ok;
+}
+
+void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+{
+    pool *p = running;
+    const dd_ordered_map *m = p->m;
+    double cpu0 = thread_cpu();
+    if (!p->own_made) {
+        p->own = m->worker_new ? m->worker_new(m->ctx) : NULL;
+        p->own_made = true;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->loop_n = n;
+    p->loop_next = p->loop_done = 0;
+    p->loop_ctx = ctx;
+    p->loop_work = work;
+    pthread_cond_broadcast(&p->room);
+    while (p->loop_next < p->loop_n) {
+        size_t i = p->loop_next++;
+        pthread_mutex_unlock(&p->lock);
+        work(ctx, p->own, i);
+        pthread_mutex_lock(&p->lock);
+        p->loop_done++;
+    }
+    double cpu = thread_cpu() - cpu0;
+    while (p->loop_done < p->loop_n)
+        pthread_cond_wait(&p->loop_finished, &p->lock);
+    p->loop_n = p->loop_next = p->loop_done = 0;
+    pthread_mutex_unlock(&p->lock);
+    /* Work, not consume: the parallel part of the run. */
+    p->work_cpu += cpu;
+    p->consume_cpu -= cpu;
 }
 
 bool dd_run_in_order(const dd_ordered_map *m)
@@ -160,6 +214,9 @@ bool dd_run_in_order(const dd_ordered_map *m)
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.done, NULL);
     pthread_cond_init(&p.room, NULL);
+    pthread_cond_init(&p.loop_finished, NULL);
+    pool *outer = running;
+    running = &p;
 
     unsigned want = m->threads > 1 && m->n > 1 ? m->threads : 0, started = 0;
     double start = wall();
@@ -185,7 +242,7 @@ bool dd_run_in_order(const dd_ordered_map *m)
             s->done = false;
             p.weight_in_flight -= s->weight;
             p.next_consume = i + 1;
-            p.stop = !ok;
+            p.stop = !ok || i + 1 == m->n; /* no more items, nor loops */
             pthread_cond_broadcast(&p.room);
             pthread_mutex_unlock(&p.lock);
         }
@@ -193,6 +250,9 @@ bool dd_run_in_order(const dd_ordered_map *m)
             pthread_join(threads[t], NULL);
     }
     free(threads);
+    if (p.own_made && m->worker_free)
+        m->worker_free(m->ctx, p.own);
+    running = outer;
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: run: %zu items, %u threads: %.3f s; work %.3f s CPU, consume %.3f s CPU, "
@@ -210,6 +270,7 @@ bool dd_run_in_order(const dd_ordered_map *m)
     pthread_mutex_destroy(&p.lock);
     pthread_cond_destroy(&p.done);
     pthread_cond_destroy(&p.room);
+    pthread_cond_destroy(&p.loop_finished);
     return ok;
 }
 

@@ -72,6 +72,16 @@ typedef struct dd_ordered_map {
  * none, the calling thread does it). */
 bool dd_run_in_order(const dd_ordered_map *m);
 
+/* Called by consume only: runs work(ctx, worker, i) for i in 0..n-1 on
+ * the map's workers and the calling thread, in any order and several at
+ * once, before any more of the map's items, and returns when every one
+ * has run (as dd_pool_for below, whose contract holds: work reads what
+ * consume set up, writes what is item i's, says nothing on stderr). worker
+ * is the state worker_new made for the thread it runs on (the calling
+ * thread has one of its own). So consume can have independent work done
+ * on every core without more threads than the map's. */
+void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i));
+
 /*
  * dd_pool: worker threads for loops whose items do not depend on each other
  * (the exact verification of candidate pairs: each is a pure function of
