@@ -617,7 +617,8 @@ static void search_batch(first_pass *f)
     for (size_t k = 0; k < n; k++) {
         size_t from = f->inside_start[k], to = f->inside_start[k + 1];
         dd_grow(&l->v, &l->cap, l->n + (to - from) + 1, sizeof *l->v);
-        memcpy(l->v + l->n, f->inside.v + from, (to - from) * sizeof *l->v);
+        if (to > from)
+            memcpy(l->v + l->n, f->inside.v + from, (to - from) * sizeof *l->v);
         l->n += to - from;
         uint32_t doc;
         size_t nunits;
@@ -642,7 +643,8 @@ static void batch_document(first_pass *f, size_t i, const analysed *r)
         f->inside_start[0] = 0;
     dd_near_unit_list *in = &f->inside;
     dd_grow(&in->v, &in->cap, in->n + r->near.n + 1, sizeof *in->v);
-    memcpy(in->v + in->n, r->near.v, r->near.n * sizeof *in->v);
+    if (r->near.n)
+        memcpy(in->v + in->n, r->near.v, r->near.n * sizeof *in->v);
     in->n += r->near.n;
     f->inside_start[k + 1] = in->n;
     dd_unit_batch_add(f->batch, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys);

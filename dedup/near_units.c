@@ -484,7 +484,8 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
         if (before) {
             nbefore = before->start[u + 1] - before->start[u];
             dd_grow(&ix->cands, &ix->cands_cap, nbefore + 1, sizeof *ix->cands);
-            memcpy(ix->cands, before->ids + before->start[u], nbefore * sizeof *ix->cands);
+            if (nbefore)
+                memcpy(ix->cands, before->ids + before->start[u], nbefore * sizeof *ix->cands);
             ncands = nbefore;
         }
         if (!before) {
