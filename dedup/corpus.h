@@ -58,7 +58,8 @@ typedef struct dd_corpus {
     dd_drop *removed;
     size_t nremoved, removed_cap;
     bool *unit_removed;
-    size_t rounds; /* rounds of decisions taken */
+    uint32_t *text_version; /* per document: how many rounds removed lines of it */
+    size_t rounds;          /* rounds of decisions taken */
     dd_clusters clusters;
     dd_findings findings;
     int problems; /* errors reported on stderr (inputs left out are not counted) */
@@ -85,6 +86,16 @@ void dd_corpus_free(dd_corpus *c);
 /* Input doc could not be read again (dd_input_read or the caller said
  * why): an error of the run, and no later reading of it is tried. */
 void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc);
+
+/* The text document doc has in the current round: text[0..len), as read,
+ * without the lines that the rounds before removed (into *cleaned when
+ * there are any: then *text and *len are changed to it). */
+void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
+                            sh_buf *cleaned);
+
+/* Links the documents of the near-repeats across documents in l, but for
+ * alternatives, for the placer (dd_signatures_link). */
+void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l);
 
 /* Reports every input left out, as an error on stderr ending in
  * "; FATE" (dd_input_report_not_text). */

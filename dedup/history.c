@@ -502,8 +502,8 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **e
     h->sets_ready = true;
     dd_unit_band_keys(h->unit_minhasher, doc, &h->sets, &h->unit_keys, &h->unit_keys_cap);
     h->across.n = 0;
-    dd_find_near_units_across(h->unit_index, sig, doc, &h->sets, h->unit_keys, h->p.para_threshold,
-                              read_unit, h, &h->across);
+    dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &h->sets, h->unit_keys,
+                              h->p.para_threshold, NULL, read_unit, h, &h->across);
     if (h->error) {
         *err = h->error;
         h->error = NULL;

@@ -200,8 +200,8 @@ OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
        "no progress line and no summary on standard error (errors and warnings are still "
        "written)");
 OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
-       "analyse documents on N threads (default: one per online CPU; 1: no thread is started); "
-       "the output is the same for every N");
+       "analyse documents, and verify the pairs that may be copies, on N threads (default: one "
+       "per online CPU; 1: no thread is started); the output is the same for every N");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");

@@ -1,8 +1,9 @@
 /*
  * rounds.c - the decisions of scan, clean and check, in rounds.
  *
- * The first round decides on the inputs as read: the placer clusters every
- * document (near.c), then the paragraphs of the documents kept are decided
+ * The first round decides on the inputs as read: corpus.c clusters every
+ * document (near.c's placer, the pairs verified on every core), then the
+ * paragraphs of the documents kept are decided
  * (decide_paragraphs: paragraphs.c). record_lines() takes in what a round
  * removes: those lines leave the text. Copies leave too with copies_stay
  * false (clean -o, scan, check); with copies_stay (clean --in-place) they
@@ -69,40 +70,6 @@ void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n,
         pos = end;
         line++;
     }
-}
-
-/* The lines that earlier rounds removed from document doc: *n ranges of
- * c->removed. */
-static const dd_drop *removed_from(const dd_corpus *c, uint32_t doc, size_t *n)
-{
-    size_t lo = 0, hi = c->nremoved;
-    while (lo < hi) { /* the first range of doc or of a later document */
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->removed[mid].doc < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
-    while (end < c->nremoved && c->removed[end].doc == doc)
-        end++;
-    *n = end - lo;
-    return c->removed + lo;
-}
-
-/* The text document doc has in the current round: text[0..len), as read,
- * without the lines that earlier rounds removed (into *cleaned when there
- * are any). */
-static void current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
-                         sh_buf *cleaned)
-{
-    size_t n;
-    const dd_drop *gone = removed_from(c, doc, &n);
-    if (n == 0)
-        return;
-    dd_kept_lines(*text, *len, gone, n, cleaned);
-    *text = cleaned->data ? cleaned->data : "";
-    *len = cleaned->len;
 }
 
 #define NOT_A_COPY UINT32_MAX
@@ -232,23 +199,6 @@ static void decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     dd_paragraphs_free(p);
 }
 
-/* Links the documents of every near-repeat of a unit across documents in
- * l (exact copies of a paragraph are near-repeats too): candidates for the
- * containment half of the rule at any size ratio (dd_signatures_link). A
- * copy of a paragraph is linked with its first match only (near_units.h),
- * so a paragraph printed in many documents links each to that first one,
- * not all of them to each other. */
-static void link_documents(dd_corpus *c, const dd_near_unit_list *l)
-{
-    dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
-    size_t n = 0;
-    for (size_t k = 0; k < l->n; k++)
-        if (!l->v[k].alternative)
-            pairs[n++] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
-    dd_signatures_link(&c->signatures, pairs, n);
-    free(pairs);
-}
-
 /* Takes in the clusters k (freed here): their members become copies. */
 static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
 {
@@ -260,22 +210,13 @@ static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
     dd_clusters_free(k);
 }
 
-/* The first round's clusters: every document placed (near.c). */
-static void place_all(dd_corpus *c, rounds *r)
-{
-    dd_clusters k;
-    link_documents(c, &r->near);
-    dd_cluster_documents(&c->signatures, &k);
-    take_copies(c, r, &k);
-}
-
 /* A later round's clusters: the documents a change of text concerns (see
  * above) placed again, in rank order, among themselves. */
 static void place_again(dd_corpus *c, rounds *r)
 {
     dd_signatures *s = &c->signatures;
     size_t n = c->inputs.n;
-    link_documents(c, &r->near);
+    dd_corpus_link_documents(c, &r->near);
     bool *again = dd_calloc(n ? n : 1, sizeof *again);
     size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
     uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
@@ -368,6 +309,7 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
             if (!r->changed[doc]) {
                 r->changed[doc] = true;
                 r->changed_list[r->nchanged++] = doc;
+                c->text_version[doc]++; /* its cached set is of the text before */
             }
         }
         k = end;
@@ -532,7 +474,7 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
             return;
         }
     }
-    current_text(c, d, &text, &len, &w->cleaned);
+    dd_corpus_current_text(c, d, &text, &len, &w->cleaned);
     if (dd_analyze(&w->a, text, len, &w->doc) != SH_OK)
         return;
     /* Its units are the units still there, in order. */
@@ -631,119 +573,6 @@ static void analyse_again(dd_corpus *c, const dd_options *o, rounds *r)
     free(g.inside.v);
     free(g.redone);
     c->near_inside = all;
-}
-
-/* Exact verification reads documents again: the last sets it made are
- * cached, one slot per document number modulo SET_CACHE_SLOTS, and at most
- * SET_CACHE_BYTES of sets in all (the oldest slots go first), so that the
- * cache costs the same whatever the size of the documents. */
-#define SET_CACHE_SLOTS 4096
-#define SET_CACHE_BYTES ((size_t)16 << 20)
-
-typedef struct cached_set {
-    uint32_t doc1; /* 1 + document, 0: empty */
-    uint64_t *set;
-    size_t n;
-} cached_set;
-
-typedef struct set_loader {
-    dd_corpus *c;
-    const dd_options *o;
-    dd_analyzer a;
-    sh_buf text, cleaned;
-    dd_doc doc;
-    uint64_t *hashes;
-    size_t hashes_cap;
-    cached_set slots[SET_CACHE_SLOTS];
-    size_t bytes; /* of the cached sets */
-    size_t hand;  /* the slot to empty next when they pass SET_CACHE_BYTES */
-} set_loader;
-
-static void empty_slot(set_loader *l, cached_set *slot)
-{
-    l->bytes -= slot->n * sizeof *slot->set;
-    free(slot->set);
-    *slot = (cached_set){0};
-}
-
-/* dd_signatures.load_set: the sorted distinct shingles of document doc, of
- * the text it has in the current round. */
-static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
-{
-    set_loader *l = ctx;
-    cached_set *slot = &l->slots[doc % SET_CACHE_SLOTS];
-    if (slot->doc1 != doc + 1) {
-        const dd_input *in = &l->c->inputs.v[doc];
-        const char *text;
-        size_t len;
-        if (in->stream) { /* read once: its bytes are kept */
-            if (in->stream->state != DD_STREAM_KEPT)
-                return false;
-            text = in->stream->text.data;
-            len = in->stream->text.len;
-        } else {
-            if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
-                return false;
-            if (!dd_input_read(in, l->c->max_bytes, &l->text)) {
-                dd_corpus_reread_failed(l->c, doc);
-                return false;
-            }
-            text = l->text.data;
-            len = l->text.len;
-            if (dd_digest(text, len) != l->c->digests[doc]) {
-                char *p = dd_printable(in->id);
-                dd_warn("%s: changed while dedup was running; compared as first read", p);
-                free(p);
-                l->c->reread[doc] = DD_REREAD_CHANGED;
-                return false;
-            }
-        }
-        current_text(l->c, doc, &text, &len, &l->cleaned);
-        if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
-            return false;
-        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
-                                      &l->hashes, &l->hashes_cap);
-        empty_slot(l, slot);
-        size_t bytes = count * sizeof *slot->set;
-        for (size_t swept = 0; l->bytes + bytes > SET_CACHE_BYTES && swept < SET_CACHE_SLOTS;
-             swept++) {
-            empty_slot(l, &l->slots[l->hand]);
-            l->hand = (l->hand + 1) % SET_CACHE_SLOTS;
-        }
-        slot->set = dd_malloc(bytes ? bytes : 1);
-        dd_sort_u64(l->hashes, slot->set, count);
-        memcpy(slot->set, l->hashes, bytes);
-        slot->n = count;
-        slot->doc1 = doc + 1;
-        l->bytes += bytes;
-    }
-    dd_grow(set, cap, slot->n + 1, sizeof **set);
-    memcpy(*set, slot->set, slot->n * sizeof **set);
-    *n = slot->n;
-    return true;
-}
-
-/* Forgets every set: the texts change, and while paragraphs are decided
- * the sets are not needed. */
-static void set_loader_forget(set_loader *l)
-{
-    for (size_t i = 0; l && i < SET_CACHE_SLOTS; i++)
-        if (l->slots[i].doc1)
-            empty_slot(l, &l->slots[i]);
-}
-
-static void set_loader_free(set_loader *l)
-{
-    if (!l)
-        return;
-    for (size_t i = 0; i < SET_CACHE_SLOTS; i++)
-        free(l->slots[i].set);
-    free(l->hashes);
-    sh_buf_free(&l->text);
-    sh_buf_free(&l->cleaned);
-    dd_doc_free(&l->doc);
-    dd_analyzer_free(&l->a);
-    free(l);
 }
 
 static int compare_repeats(const void *a, const void *b)
@@ -863,18 +692,11 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
 {
     size_t n = c->inputs.n;
     c->unit_removed = dd_calloc(c->nunits ? c->nunits : 1, sizeof *c->unit_removed);
-    set_loader *l = NULL;
-    if (o->near.enabled) {
-        l = dd_calloc(1, sizeof *l);
-        l->c = c;
-        l->o = o;
-        if (!dd_analyzer_init(&l->a, o->unit, &o->hash)) {
-            free(l);
-            return false;
-        }
-        c->signatures.load_set = load_set;
-        c->signatures.load_ctx = l;
-    }
+    /* The near-repeats inside documents, as read (their first pass lists
+     * them with those across). */
+    for (size_t k = 0; k < c->near_units.n; k++)
+        if (c->near_units.v[k].doc == c->near_units.v[k].of_doc)
+            dd_near_units_append(&c->near_inside, &c->near_units.v[k], 1);
     rounds r = {.copies_stay = o->in_place};
     r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
     r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);
@@ -887,11 +709,10 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
     dd_signatures_init(&r.first, &o->near, &o->hash); /* as c->signatures was */
     for (;;) {
         round_near_units(c, &r);
-        if (o->near.enabled && c->rounds == 0)
-            place_all(c, &r);
+        if (c->rounds == 0)
+            take_copies(c, &r, &c->clusters); /* placed by the first pass */
         else if (o->near.enabled)
             place_again(c, &r);
-        set_loader_forget(l);
         dd_findings f = {0};
         decide_paragraphs(c, o, &r, &f);
         c->rounds++;
@@ -909,9 +730,6 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
     restore_first_signatures(c, &r);
     if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
         fprintf(stderr, "dedup: %zu rounds of decisions\n", c->rounds);
-    set_loader_free(l);
-    c->signatures.load_set = NULL;
-    c->signatures.load_ctx = NULL;
     dd_signatures_free(&r.first);
     free(r.first_of);
     free(r.near.v);
