@@ -274,6 +274,14 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
     return true;
 }
 
+void dd_corpus_forget_sets(dd_corpus *c)
+{
+    set_loader *l = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
+    for (size_t i = 0; l && i < SET_CACHE_SLOTS; i++)
+        if (l->slots[i].doc1)
+            empty_slot(l, &l->slots[i]);
+}
+
 /* The reader of dd_find_near_units_across: a unit of an earlier document,
  * read again and cut into its 3-shingle set. */
 typedef struct unit_reader {

@@ -93,6 +93,10 @@ void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc);
 void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
                             sh_buf *cleaned);
 
+/* Empties the cache of documents' shingle sets that exact verification
+ * keeps (while paragraphs are decided, it is not needed). */
+void dd_corpus_forget_sets(dd_corpus *c);
+
 /* Links the documents of the near-repeats across documents in l, but for
  * alternatives, for the placer (dd_signatures_link). */
 void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l);

@@ -36,7 +36,6 @@
  */
 #include "rounds.h"
 
-#include "capped_map.h"
 #include "run.h"
 #include "util.h"
 
@@ -84,8 +83,10 @@ typedef struct rounds {
     size_t nchanged;
     dd_near_unit_list near; /* the near-repeats of the round, by document */
     dd_findings found;      /* repeats and boilerplate of every round */
-    /* The signatures of the documents as read, of those a round changed:
-     * put back at the end (c->signatures, for --index, are of the inputs). */
+    /* With --index, the signatures of the documents as read, of those a
+     * round changed: put back at the end (c->signatures, which the index is
+     * searched with, are of the inputs). */
+    bool keep_first;
     dd_signatures first;
     uint32_t *first_of; /* per document: 1 + its place in first, 0: unchanged */
 } rounds;
@@ -93,7 +94,7 @@ typedef struct rounds {
 /* Keeps the signature document d has as read, before a round changes it. */
 static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
 {
-    if (r->first_of[d])
+    if (!r->keep_first || r->first_of[d])
         return;
     const dd_signatures *s = &c->signatures;
     dd_signed sig = {.doc = s->docs[d]};
@@ -210,6 +211,12 @@ static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
     dd_clusters_free(k);
 }
 
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* A later round's clusters: the documents a change of text concerns (see
  * above) placed again, in rank order, among themselves. */
 static void place_again(dd_corpus *c, rounds *r)
@@ -220,30 +227,36 @@ static void place_again(dd_corpus *c, rounds *r)
     bool *again = dd_calloc(n ? n : 1, sizeof *again);
     size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
     uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
-    /* The documents whose text changed, and their keys... */
-    dd_capped_map changed_keys;
-    dd_capped_map_init(&changed_keys);
+    /* The documents whose text changed, and their keys (sorted, each once)... */
+    uint64_t *changed_keys = dd_malloc((r->nchanged * most + 1) * sizeof *changed_keys);
+    size_t nchanged_keys = 0;
     for (size_t k = 0; k < r->nchanged; k++) {
         uint32_t d = r->changed_list[k];
         if (r->absent[d])
             continue;
         again[d] = true;
         size_t nkeys = s->docs[d].words ? dd_signature_keys(s, d, keys) : 0;
-        for (size_t b = 0; b < nkeys; b++)
-            dd_capped_map_add(&changed_keys, keys[b], d, 1);
+        memcpy(changed_keys + nchanged_keys, keys, nkeys * sizeof *keys);
+        nchanged_keys += nkeys;
     }
+    uint64_t *tmp = dd_malloc((nchanged_keys + 1) * sizeof *tmp);
+    dd_sort_u64(changed_keys, tmp, nchanged_keys);
+    free(tmp);
+    size_t w = 0;
+    for (size_t i = 0; i < nchanged_keys; i++)
+        if (w == 0 || changed_keys[i] != changed_keys[w - 1])
+            changed_keys[w++] = changed_keys[i];
+    nchanged_keys = w;
     /* ... the documents that share one of these keys ... */
     for (uint32_t d = 0; d < n; d++) {
         if (again[d] || r->absent[d] || c->failed[d] || !s->docs[d].words)
             continue;
         size_t nkeys = dd_signature_keys(s, d, keys);
-        for (size_t b = 0; b < nkeys && !again[d]; b++) {
-            dd_capped_iter it = dd_capped_map_find(&changed_keys, keys[b]);
-            uint32_t v;
-            again[d] = dd_capped_next(&it, &v);
-        }
+        for (size_t b = 0; b < nkeys && !again[d]; b++)
+            again[d] = bsearch(&keys[b], changed_keys, nchanged_keys, sizeof *changed_keys,
+                               compare_u64) != NULL;
     }
-    dd_capped_map_free(&changed_keys);
+    free(changed_keys);
     free(keys);
     /* ... or a paragraph with one of them ... */
     for (size_t k = 0; k < r->near.n; k++) {
@@ -697,7 +710,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
     for (size_t k = 0; k < c->near_units.n; k++)
         if (c->near_units.v[k].doc == c->near_units.v[k].of_doc)
             dd_near_units_append(&c->near_inside, &c->near_units.v[k], 1);
-    rounds r = {.copies_stay = o->in_place};
+    rounds r = {.copies_stay = o->in_place, .keep_first = o->index != NULL};
     r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
     r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);
     r.copy = dd_calloc(n ? n : 1, sizeof *r.copy);
@@ -713,6 +726,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
             take_copies(c, &r, &c->clusters); /* placed by the first pass */
         else if (o->near.enabled)
             place_again(c, &r);
+        dd_corpus_forget_sets(c);
         dd_findings f = {0};
         decide_paragraphs(c, o, &r, &f);
         c->rounds++;
