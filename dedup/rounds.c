@@ -211,12 +211,6 @@ static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
     dd_clusters_free(k);
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* A later round's clusters: the documents a change of text concerns (see
  * above) placed again, in rank order, among themselves. */
 static void place_again(dd_corpus *c, rounds *r)
@@ -227,7 +221,7 @@ static void place_again(dd_corpus *c, rounds *r)
     bool *again = dd_calloc(n ? n : 1, sizeof *again);
     size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
     uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
-    /* The documents whose text changed, and their keys (sorted, each once)... */
+    /* The documents whose text changed, and their keys... */
     uint64_t *changed_keys = dd_malloc((r->nchanged * most + 1) * sizeof *changed_keys);
     size_t nchanged_keys = 0;
     for (size_t k = 0; k < r->nchanged; k++) {
@@ -239,24 +233,17 @@ static void place_again(dd_corpus *c, rounds *r)
         memcpy(changed_keys + nchanged_keys, keys, nkeys * sizeof *keys);
         nchanged_keys += nkeys;
     }
-    uint64_t *tmp = dd_malloc((nchanged_keys + 1) * sizeof *tmp);
-    dd_sort_u64(changed_keys, tmp, nchanged_keys);
-    free(tmp);
-    size_t w = 0;
-    for (size_t i = 0; i < nchanged_keys; i++)
-        if (w == 0 || changed_keys[i] != changed_keys[w - 1])
-            changed_keys[w++] = changed_keys[i];
-    nchanged_keys = w;
+    dd_set_table table = {0};
+    dd_set_table_fill(&table, changed_keys, nchanged_keys);
+    free(changed_keys);
     /* ... the documents that share one of these keys ... */
     for (uint32_t d = 0; d < n; d++) {
         if (again[d] || r->absent[d] || c->failed[d] || !s->docs[d].words)
             continue;
         size_t nkeys = dd_signature_keys(s, d, keys);
-        for (size_t b = 0; b < nkeys && !again[d]; b++)
-            again[d] = bsearch(&keys[b], changed_keys, nchanged_keys, sizeof *changed_keys,
-                               compare_u64) != NULL;
+        again[d] = dd_set_table_count(&table, keys, nkeys) > 0;
     }
-    free(changed_keys);
+    dd_set_table_free(&table);
     free(keys);
     /* ... or a paragraph with one of them ... */
     for (size_t k = 0; k < r->near.n; k++) {
