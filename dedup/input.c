@@ -651,6 +651,14 @@ char *dd_record_text(const dd_records_spec *r, const char *line, size_t len, sh_
 {
     char *malformed = NULL;
     text->len = 0;
+    /* Most lines are checked and their text taken without jansson, which
+     * takes the rest (and says why a line is malformed). */
+    size_t start, end, id_start, id_end;
+    if (dd_jsonl_surely_valid(line, len) &&
+        dd_jsonl_value_span(line, len, r->field, &start, &end) &&
+        dd_jsonl_string(line + start, end - start, text) &&
+        (!r->id_field || dd_jsonl_value_span(line, len, r->id_field, &id_start, &id_end)))
+        return NULL;
     json_t *root = dd_jsonl_parse(line, len, &malformed);
     json_t *v = root ? dd_jsonl_get(root, r->field, &malformed) : NULL;
     if (v && !json_is_string(v))
@@ -665,6 +673,24 @@ char *dd_record_text(const dd_records_spec *r, const char *line, size_t len, sh_
     if (text->data)
         text->data[text->len] = '\0';
     return malformed;
+}
+
+/* Reads record d's text as read_record does, for a record read again:
+ * the value of its --field found in the line and decoded (dd_jsonl_string),
+ * a few times faster than parsing the whole line; the line is parsed in
+ * full only when that fails. */
+static int read_record_again(const dd_input *d, sh_buf *text, char **malformed)
+{
+    *malformed = NULL;
+    text->len = 0;
+    sh_buf line = {0};
+    int err = read_line(d, &line);
+    size_t start, end;
+    if (!err && !(dd_jsonl_value_span(line.data, line.len, d->shard->records.field, &start, &end) &&
+                  dd_jsonl_string(line.data + start, end - start, text)))
+        *malformed = dd_record_text(&d->shard->records, line.data, line.len, text);
+    sh_buf_free(&line);
+    return err;
 }
 
 static int read_record(const dd_input *d, sh_buf *text, char **malformed)
@@ -703,7 +729,7 @@ long dd_input_pread(const dd_input *d, char *buf, size_t len, uint64_t off)
     }
     sh_buf text = {0};
     char *malformed;
-    int err = read_record(d, &text, &malformed);
+    int err = read_record_again(d, &text, &malformed);
     free(malformed); /* said by the reading that found it: nothing to show */
     size_t n = !err && off < text.len ? text.len - off : 0;
     if (n > len)
@@ -760,9 +786,9 @@ bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
 {
     dd_stream_copy *s = d->stream;
     bool binary;
-    if (d->shard) {
+    if (d->shard) { /* read again: its first reading is dd_input_load's */
         char *malformed;
-        int err = read_record(d, buf, &malformed);
+        int err = read_record_again(d, buf, &malformed);
         if (err || malformed) {
             char *p = dd_input_name(d, 0, 0);
             dd_error("%s: %s", p, err ? strerror(err) : malformed);
