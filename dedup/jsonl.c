@@ -75,14 +75,21 @@ static size_t skip_space(const char *s, size_t len, size_t i)
     return i;
 }
 
-/* s[i] is '"': the index after the closing quote, or len. */
+/* s[i] is '"': the index after the closing quote, or len. The quotes are
+ * found with memchr; one is the closing quote when an even number of
+ * backslashes (all inside the string) stands before it. */
 static size_t skip_string(const char *s, size_t len, size_t i)
 {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
-            return i + 1;
+    for (i++; i < len;) {
+        const char *q = memchr(s + i, '"', len - i);
+        if (!q)
+            return len;
+        size_t at = (size_t)(q - s), k = at;
+        while (k > i && s[k - 1] == '\\')
+            k--;
+        if ((at - k) % 2 == 0)
+            return at + 1;
+        i = at + 1;
     }
     return len;
 }
@@ -303,8 +310,8 @@ bool dd_jsonl_string(const char *s, size_t len, sh_buf *text)
 }
 
 /*
- * The check of dd_jsonl_surely_valid: JSON's grammar, on a line whose
- * bytes are valid UTF-8. It answers "valid" only where jansson, as
+ * The check of dd_jsonl_surely_valid: JSON's grammar, and UTF-8 in its
+ * strings. It answers "valid" only where jansson, as
  * dd_jsonl_parse calls it, surely accepts the line; whatever it does not
  * follow to the end (a key with an escape, which may hold \u0000; a number
  * with an exponent or of more than 300 characters, which may overflow a
@@ -314,13 +321,52 @@ bool dd_jsonl_string(const char *s, size_t len, sh_buf *text)
 
 static bool v_value(const char *s, size_t len, size_t *i, int depth);
 
+/* The length of the UTF-8 sequence that starts s[0..n), 0 when it is not
+ * a valid one (sh_utf8_check's rules: no overlong form, no surrogate,
+ * nothing above U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (n < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < need; k++)
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    return need;
+}
+
+/* A string at s[*i] ('"'), its bytes valid UTF-8 (only a string may hold
+ * bytes past ASCII: anywhere else the grammar refuses them). */
 static bool v_string(const char *s, size_t len, size_t *i, bool key)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t j = *i + 1;
     for (;;) {
-        while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20)
-            j++;
-        if (j >= len || (unsigned char)s[j] < 0x20)
+        while (j < len && u[j] != '"' && u[j] != '\\' && u[j] >= 0x20) {
+            if (u[j] < 0x80) {
+                j++;
+                continue;
+            }
+            size_t n = utf8_sequence(u + j, len - j);
+            if (!n)
+                return false;
+            j += n;
+        }
+        if (j >= len || u[j] < 0x20)
             return false;
         if (s[j] == '"') {
             *i = j + 1;
@@ -334,11 +380,11 @@ static bool v_string(const char *s, size_t len, size_t *i, bool key)
             j += 2;
             continue;
         }
-        int u = e == 'u' && len - j >= 6 ? hex4(s + j + 2) : -1;
-        if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+        int cp = e == 'u' && len - j >= 6 ? hex4(s + j + 2) : -1;
+        if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
             return false;
         j += 6;
-        if (u >= 0xD800 && u <= 0xDBFF) {
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
             int lo = len - j >= 6 && s[j] == '\\' && s[j + 1] == 'u' ? hex4(s + j + 2) : -1;
             if (lo < 0xDC00 || lo > 0xDFFF)
                 return false;
@@ -442,8 +488,6 @@ static bool v_value(const char *s, size_t len, size_t *i, int depth)
 
 bool dd_jsonl_surely_valid(const char *line, size_t len)
 {
-    if (sh_utf8_check(line, len) != len)
-        return false;
     size_t i = skip_space(line, len, 0);
     if (i >= len || line[i] != '{' || !v_container(line, len, &i, 1))
         return false;
