@@ -540,7 +540,8 @@ static const char check_usage[] =
     "\n"
     "Pre-commit check: findings in the named files only, as path:line: message,\n"
     "against each other and the rest of their folders (with --index: against\n"
-    "the documents of the index).\n";
+    "the documents of the index). A named shard (*.jsonl, *.jsonl.gz,\n"
+    "*.jsonl.zst) is checked record by record, as SHARD:LINE: [ID] message.\n";
 
 static const dd_option_group *const check_groups[] = {
     &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,

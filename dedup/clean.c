@@ -565,7 +565,10 @@ static const char clean_usage[] =
     "\n"
     "Write cleaned copies of the inputs under DIR (DIR/a/b.txt for a/b.txt),\n"
     "or clean the files themselves: one copy per cluster of near-duplicates,\n"
-    "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n";
+    "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n"
+    "A shard (*.jsonl, *.jsonl.gz, *.jsonl.zst) is written as a cleaned shard\n"
+    "of the same name and compression (-o only): its records in order, copies\n"
+    "left out, kept records byte for byte but for their cleaned text.\n";
 
 static const dd_option_group *const clean_groups[] = {
     &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near, &dd_group_common,

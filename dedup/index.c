@@ -55,9 +55,9 @@ static const dd_command_spec index_commands[] = {
     {"index build",
      "Usage: dedup index build PATH... -o DIR.ddx\n"
      "\n"
-     "A new index of the documents under PATH..., signed as scan signs them. The\n"
-     "index records the settings below; scan, check and filter use it only with\n"
-     "the same ones.\n",
+     "A new index of the documents under PATH..., signed as scan signs them (each\n"
+     "record of a shard, *.jsonl[.gz|.zst], under its id). The index records the\n"
+     "settings below; scan, check and filter use it only with the same ones.\n",
      build_groups, "0 success, 2 usage or input error.", false},
     {"index add",
      "Usage: dedup index add DIR.ddx PATH...\n"

@@ -111,7 +111,9 @@ static const char scan_usage[] =
     "\n"
     "Report near-duplicate documents, paragraphs repeated inside a document or\n"
     "across documents, and boilerplate. PATH is a file, a directory (read\n"
-    "recursively, in sorted order) or - for standard input.\n";
+    "recursively, in sorted order) or - for standard input; a file named\n"
+    "*.jsonl, *.jsonl.gz or *.jsonl.zst is a shard of JSON records, each a\n"
+    "document, found as SHARD:LINE: [ID] in the report.\n";
 
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
