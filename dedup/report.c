@@ -263,6 +263,10 @@ bool dd_report_header(FILE *out, const dd_options *o)
     json_object_set_new(set, "key",
                         o->key_fingerprint[0] ? json_string(o->key_fingerprint) : json_null());
     json_object_set_new(set, "index", o->index ? dd_json_id(o->index) : json_null());
+    /* How the records of shards are read: their text, their names. */
+    json_object_set_new(set, "whole_files", json_boolean(o->whole_files));
+    json_object_set_new(set, "field", dd_json_id(o->field));
+    json_object_set_new(set, "id_field", o->id_field ? dd_json_id(o->id_field) : json_null());
     json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "header", "version", SH_VERSION,
                             "normalizer", sh_normalizer_profile(norm), "signatures",
                             sh_minhash_scheme_name(DD_MINHASH_SCHEME), "settings", set);

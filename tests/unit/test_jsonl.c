@@ -332,7 +332,7 @@ static void without_jansson(void **state)
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            buf[i] = "{}[]\":,\\tu01e.-aux9 "[x % 22];
+            buf[i] = "{}[]\":,\\tu01e.-aux9 "[x % 20];
         }
         char *heap = malloc(len);
         memcpy(heap, buf, len);
