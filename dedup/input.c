@@ -120,7 +120,7 @@ static bool is_blank(const char *s, size_t len)
  * made at the first need: in $TMPDIR (/tmp when unset), removed from its
  * folder at once so that nothing is left behind whatever ends the run.
  * NULL after a message. */
-static dd_writer *scratch_writer(collector *k)
+static dd_writer *scratch_writer(collector *k, const char *shard)
 {
     if (k->scratch)
         return k->scratch;
@@ -130,10 +130,11 @@ static dd_writer *scratch_writer(collector *k)
     char *path = dd_asprintf("%s/dedup-shards.XXXXXX", dir);
     int fd = mkstemp(path);
     if (fd < 0) {
-        char *p = dd_printable(dir);
-        dd_error("%s: cannot make a scratch file for the compressed shards: %s", p,
-                 strerror(errno));
+        char *p = dd_printable(shard), *d = dd_printable(dir);
+        dd_error("%s: cannot make a scratch file in %s (TMPDIR) for its decompressed records: %s",
+                 p, d, strerror(errno));
         free(p);
+        free(d);
         free(path);
         return NULL;
     }
@@ -212,7 +213,7 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
     in->shards[in->nshards++] = s;
     dd_writer *copy = NULL;
     if (strcmp(s->format, "plain") || !regular) {
-        if (!(copy = scratch_writer(k))) {
+        if (!(copy = scratch_writer(k, path))) {
             dd_reader_close(r);
             return 1;
         }
@@ -257,7 +258,9 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
         /* The records of the shard are not all in the scratch file: none
          * of them is a document. */
         char *p = dd_printable(path), *d = dd_printable(k->scratch_dir);
-        dd_error("%s: writing its decompressed copy in %s: %s", p, d, strerror(errno));
+        dd_error("%s: writing its decompressed records to a scratch file in %s (TMPDIR): %s; "
+                 "none of its records is read",
+                 p, d, strerror(errno));
         free(p);
         free(d);
         for (size_t i = s->first; i < in->n; i++)

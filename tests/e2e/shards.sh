@@ -267,4 +267,26 @@ expect_grep "... named" "dedup: bad/cut.jsonl.zst:1: truncated zstd data; no rec
 expect_status "index build of a truncated shard: exit 2" 2 "$DEDUP" index build -q bad/cut.jsonl.gz -o cut.ddx
 [ ! -e cut.ddx ] && ok "... no index made" || not_ok "... no index made"
 
+# The scratch file of compressed shards: in $TMPDIR, gone after the run;
+# a folder where it cannot be made, or a full one, is an error naming the
+# shard and the folder.
+mkdir scratch
+TMPDIR=$T/scratch "$DEDUP" scan -q -f jsonl gz >/dev/null
+[ -z "$(ls -A scratch)" ] && ok "the scratch file is gone after the run" || not_ok "the scratch file is gone after the run" "$(ls -A scratch)"
+expect_status "a TMPDIR where no scratch file can be made: exit 2" 2 \
+    env TMPDIR="$T/no-such-folder" "$DEDUP" scan -q -f text gz
+expect_grep "... naming the shard and the folder" \
+    "dedup: gz/all.jsonl.gz: cannot make a scratch file in $T/no-such-folder (TMPDIR) for its decompressed records: No such file or directory" "$T/err"
+mkdir small
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=16k tmpfs small 2>/dev/null; then
+    expect_status "a full scratch disk: exit 2" 2 env TMPDIR="$T/small" "$DEDUP" clean -q gz -o full.out
+    expect_grep "... naming the shard and the folder" \
+        "dedup: gz/all.jsonl.gz: writing its decompressed records to a scratch file in $T/small (TMPDIR): No space left on device; none of its records is read" "$T/err"
+    [ ! -e full.out ] && [ -z "$(ls -A small)" ] && ok "... nothing written, the scratch disk empty" ||
+        not_ok "... nothing written, the scratch disk empty"
+    umount small
+else
+    echo "ok - a full scratch disk # skip: cannot mount a small tmpfs here"
+fi
+
 finish
