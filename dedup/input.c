@@ -158,14 +158,12 @@ static char *record_id(const dd_records_spec *r, const char *shard, uint64_t lin
     *by_id = false;
     if (dd_jsonl_value_span(rec, len, r->id_field ? r->id_field : "id", &start, &end)) {
         if (rec[start] == '"') {
-            json_t *v =
-                json_loadb(rec + start, end - start, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-            char *id = v && json_is_string(v) ? dd_strdup(json_string_value(v)) : NULL;
-            json_decref(v);
-            if (id) {
+            sh_buf id = {0};
+            if (dd_jsonl_string(rec + start, end - start, &id)) {
                 *by_id = true;
-                return id;
+                return id.data; /* NUL-terminated */
             }
+            sh_buf_free(&id);
         } else if (r->id_field || rec[start] == '-' || (rec[start] >= '0' && rec[start] <= '9')) {
             *by_id = true;
             return dd_asprintf("%.*s", (int)(end - start), rec + start);
