@@ -41,8 +41,9 @@ static size_t empty_slot_for(const dd_capped_slot *slots, size_t nslots, uint64_
 
 /* Doubles the table; each entry goes to the end of its key's new run, so a
  * key keeps its entries. */
-static void resize(dd_capped_map *m, size_t n)
+static void grow(dd_capped_map *m)
 {
+    size_t n = m->nslots * 2;
     dd_capped_slot *slots = dd_zalloc_touched(n, sizeof *slots);
     for (size_t i = 0; i < m->nslots; i++) {
         if (!m->slots[i].value1)
@@ -55,19 +56,10 @@ static void resize(dd_capped_map *m, size_t n)
     m->nslots = n;
 }
 
-void dd_capped_map_reserve(dd_capped_map *m, size_t entries)
-{
-    size_t n = m->nslots;
-    while (4 * entries > 3 * n)
-        n *= 2;
-    if (n > m->nslots)
-        resize(m, n);
-}
-
 bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max)
 {
     if (4 * (m->used + 1) > 3 * m->nslots)
-        resize(m, m->nslots * 2);
+        grow(m);
     uint32_t same;
     size_t i = empty_slot_for(m->slots, m->nslots, m->salt, key, &same);
     if (same >= max || value == UINT32_MAX)
@@ -75,4 +67,10 @@ bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t 
     m->slots[i] = (dd_capped_slot){(uint32_t)key, (uint32_t)(key >> 32), value + 1};
     m->used++;
     return true;
+}
+
+void dd_capped_map_clear(dd_capped_map *m)
+{
+    memset(m->slots, 0, m->nslots * sizeof *m->slots);
+    m->used = 0;
 }

@@ -39,8 +39,8 @@ typedef struct dd_capped_map {
  * when out of memory, as every dd_ allocation does. */
 void dd_capped_map_init(dd_capped_map *m);
 void dd_capped_map_free(dd_capped_map *m);
-
-void dd_capped_map_reserve(dd_capped_map *m, size_t entries);
+/* Empties m, keeping its table (for a map filled again and again). */
+void dd_capped_map_clear(dd_capped_map *m);
 
 /* Adds value (below UINT32_MAX) under key unless key already has max values.
  * Returns whether it added. */

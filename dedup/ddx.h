@@ -21,7 +21,17 @@
  *
  * Not thread-safe: one dd_ddx per thread. Open an index at most once per
  * process at a time (LMDB's rule: a second open of the same files in one
- * process breaks its locks); other processes may open it freely.
+ * process breaks its locks); other processes may open it freely. dedup
+ * opens one, and calls it only from the thread that consumes a run's
+ * results (run.h), never from a worker.
+ *
+ * The fault guard (ddx.c) keeps its state per thread; its handlers for
+ * SIGBUS, SIGSEGV and SIGFPE and its one-second CPU tick (ITIMER_VIRTUAL,
+ * SIGVTALRM) are process-wide. A tick counts only on the thread it lands on
+ * when that thread is inside a guarded call; ticks come with the CPU time of
+ * the whole process and land on the threads that use it, so the loop limit
+ * stays about LOOP_LIMIT seconds of the guarded thread's own CPU time
+ * whatever the number of busy workers.
  */
 #ifndef DD_DDX_H
 #define DD_DDX_H

@@ -292,7 +292,9 @@ static bool emit_spliced(filter *f, const char *line, size_t len, bool had_delim
 
 /* ---------------------------------------------------------------- records */
 
-typedef enum { REC_OK, REC_MALFORMED, REC_WRITE_FAILED } rec_status;
+/* REC_FAILED: the history failed (its scratch file); *why says why, and the
+ * run ends. */
+typedef enum { REC_OK, REC_MALFORMED, REC_WRITE_FAILED, REC_FAILED } rec_status;
 
 /* Remembers what the record being decided is called, for later
  * annotations: id[0..id_len) is its id's JSON text, or id is NULL. */
@@ -551,7 +553,8 @@ static rec_status filter_record(filter *f, const item *it, const char *rec, char
         *why = dd_asprintf("the text: %s", sh_status_str(ast));
         return REC_MALFORMED;
     }
-    dd_history_decide(f->history, &f->doc, &f->verdict);
+    if (!dd_history_decide(f->history, &f->doc, &f->verdict, why))
+        return REC_FAILED;
     uint64_t rec_index = f->decided;
     if (f->o->annotate && it->has_id)
         remember(f, rec + it->id_start, it->id_end - it->id_start);
@@ -631,6 +634,11 @@ static run_status filter_item(filter *f, const item *it, const char *rec)
         st = filter_record(f, it, rec, &why);
         if (st == REC_WRITE_FAILED)
             return RUN_PIPE_CLOSED;
+        if (st == REC_FAILED) {
+            dd_error("%s", why);
+            free(why);
+            return RUN_ERROR;
+        }
         if (st == REC_OK)
             return RUN_OK;
     }
@@ -716,8 +724,11 @@ static void print_stats(const filter *f)
             (unsigned long long)s->malformed_skipped, (unsigned long long)s->malformed_dropped);
     fprintf(stderr, "  bytes: %llu in, %llu removed\n", (unsigned long long)s->bytes_in,
             (unsigned long long)s->bytes_removed);
-    fprintf(stderr, "  %.1f MB in %.2f s: %.1f MB/s; remembered: %.1f MB\n", mb, secs,
-            secs > 0 ? mb / secs : 0.0, (double)dd_history_bytes(f->history) / 1e6);
+    fprintf(stderr,
+            "  %.1f MB in %.2f s: %.1f MB/s; remembered: %.1f MB, and %.1f MB of shingle "
+            "sets in a scratch file\n",
+            mb, secs, secs > 0 ? mb / secs : 0.0, (double)dd_history_bytes(f->history) / 1e6,
+            (double)dd_history_spooled(f->history) / 1e6);
 }
 
 static const char filter_usage[] =
@@ -725,9 +736,9 @@ static const char filter_usage[] =
     "\n"
     "Stream records from FILE... (.gz and .zst read as such) or standard input\n"
     "to standard output, in order, without the copies: each record is decided\n"
-    "against the ones before it and the first copy is kept. With --verify\n"
-    "exact (the default) the shingle sets of the last 4096 records are used;\n"
-    "older ones are compared on estimates.\n";
+    "against every one before it, as scan decides with --keep first, and the\n"
+    "first copy is kept. What that needs of the earlier records (their shingle\n"
+    "sets) is kept in a scratch file in $TMPDIR (or /tmp), deleted at once.\n";
 
 static const dd_option_group *const filter_groups[] = {
     &dd_group_filter, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
@@ -774,8 +785,9 @@ int cmd_filter(int argc, char **argv)
     f.format = o.input_format;
     f.start = now();
     dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
-    dd_history_params hp = {o.near, o.min_words, o.boilerplate_df, o.para_threshold,
-                            o.clean_paragraphs, &o.hash, NULL};
+    dd_history_params hp = {
+        o.near, o.min_words, o.boilerplate_df, o.para_threshold, o.clean_paragraphs, &o.hash,
+        NULL,   NULL};
     if (o.index) {
         dd_ddx_settings want;
         char *err = NULL;
@@ -788,12 +800,12 @@ int cmd_filter(int argc, char **argv)
     }
     if (!dd_analyzer_init(&f.analyzer, o.unit, &o.hash))
         return DD_EXIT_ERROR;
-    f.history = dd_history_new(&hp);
-    f.out = dd_writer_new(STDOUT_FILENO, 0);
-    if (!f.history || !f.out) {
-        dd_error("out of memory");
+    if (!(f.history = dd_history_new(&hp))) { /* its scratch file: said why */
+        dd_analyzer_free(&f.analyzer);
+        dd_ddx_close(hp.index);
         return DD_EXIT_ERROR;
     }
+    f.out = dd_writer_new(STDOUT_FILENO, 0);
     static char *stdin_only[] = {"-"};
     reader_thread t = {.o = &o,
                        .paths = o.npaths ? o.paths : stdin_only,

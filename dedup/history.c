@@ -2,16 +2,22 @@
  * history.c - decisions on a stream of records (see history.h).
  *
  * A record is first placed among the kept records (near.c's placer, in
- * stream order, so the first copy is the representative). A copy is
- * dropped whole and leaves no trace in the paragraph table, as in scan. A
- * kept record then has its paragraphs looked up in the table of paragraphs
- * seen so far: exact repeats of earlier lines (runs of at least min_words
- * words, as in scan), boilerplate (seen in boilerplate_df records), and
- * near-repeats inside the record are removed.
+ * stream order, so the first copy is the representative), as scan places
+ * documents with --keep first: the same candidates (LSH bands, and the
+ * earlier records it shares a paragraph with: its links), verified on the
+ * same exact shingle sets. What that needs of the earlier records, and
+ * memory cannot hold, is in a scratch file (spool.h): the shingle sets of
+ * the kept records, and the 3-shingle sets of the paragraphs looked for in
+ * later records. A copy is dropped whole and leaves no trace in the
+ * paragraph table, as in scan. A kept record then has its paragraphs looked
+ * up in the table of paragraphs seen so far: exact repeats of earlier lines
+ * (runs of at least min_words words, as in scan), boilerplate (seen in
+ * boilerplate_df records), and near-repeats inside the record are removed.
  */
 #include "history.h"
 
 #include "near_units.h"
+#include "spool.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -35,13 +41,26 @@ typedef struct para_slot {
     size_t para1; /* 1 + the paragraph's number; 0: an empty slot */
 } para_slot;
 
-/* A kept record's sorted shingle set, while it is in the window. */
-typedef struct window_set {
-    uint32_t doc1; /* 1 + the record's signature number, 0: empty */
-    uint64_t *set;
-    size_t n;
-    bool sorted; /* sorted when first needed: most sets never are */
-} window_set;
+/* What is remembered of a record with a signature, by signature number:
+ * where it is in the stream, and where its sets are in the spool. */
+typedef struct signed_record {
+    uint64_t record;
+    /* its distinct word shingles (a kept record, with exact verification),
+     * with SET_SORTED when they are sorted there; or NOT_SPOOLED */
+    uint64_t set_at;
+    /* its units' 3-shingle sets, those of the units the unit index lists:
+     * the sets one after another, then a table of nunits + 1 uint32, where
+     * units_at points: for each unit, how many hashes lie from its set's
+     * start to the table (so unit u's set is the back[u] - back[u + 1]
+     * hashes from units_at - 8 back[u]); or NOT_SPOOLED */
+    uint64_t units_at;
+} signed_record;
+
+#define NOT_SPOOLED UINT64_MAX
+/* A set is spooled as it came, unless it was sorted while its record was
+ * placed; it is sorted when first read back, and written again so: a kept
+ * record is read back once for each later copy of it, most never. */
+#define SET_SORTED ((uint64_t)1 << 63)
 
 /* An occurrence, in the current record, of a paragraph seen before. */
 typedef struct occurrence {
@@ -56,11 +75,31 @@ struct dd_history {
      * signatures, numbered in order (sigs), the record each is, and where
      * they were placed. */
     dd_signatures sigs;
-    uint64_t *record_of_sig;
-    size_t record_of_sig_cap;
+    signed_record *signed_of;
+    size_t signed_cap;
     dd_placer *placer;
-    window_set window[DD_HISTORY_WINDOW];
-    size_t window_bytes;
+    /* With near-duplicate detection: the sets of earlier records (see
+     * signed_record), for later records to be verified against: with exact
+     * verification the shingle sets of the records kept, as they came
+     * (sorted when read back), and the units' sets for the links. */
+    dd_spool *spool;
+    bool exact_sets;     /* the kept records' shingle sets are spooled */
+    bool scratch_sorted; /* the set of the record being placed, in sigs.scratch */
+    char *error;         /* a read of the spool that failed while placing a record */
+    /* The links of each record, found as scan finds them (corpus.c): the
+     * near-repeats of its units among the units of the records before it
+     * (near_units.h), each unit matched with the earliest it repeats. */
+    dd_unit_index *unit_index;
+    sh_minhasher *unit_minhasher;
+    uint64_t *unit_keys; /* band keys of the record's units */
+    size_t unit_keys_cap;
+    dd_near_unit_list across; /* the record's matches */
+    uint32_t *unit_back;      /* the record's table of its units' sets, as spooled */
+    size_t unit_back_cap;
+    bool *listed; /* per unit of the record: listed in the unit index */
+    size_t listed_cap;
+    size_t link_start_cap, links_cap;
+    bool sets_ready; /* sets holds the current record's unit sets */
     uint64_t *sort_tmp;
     size_t sort_tmp_cap;
     para *paras; /* by number */
@@ -83,51 +122,64 @@ struct dd_history {
     dd_history_candidates index_counts; /* the candidate search in the index */
 };
 
-/* ------------------------------------------------ the window of shingle sets */
+/* ------------------------------------------------- the shingle sets spooled */
 
-static void window_drop(dd_history *h, uint32_t sig)
+/* Sorts set[0..n). */
+static void sort_set(dd_history *h, uint64_t *set, size_t n)
 {
-    window_set *w = &h->window[sig % DD_HISTORY_WINDOW];
-    if (w->doc1 != sig + 1)
-        return;
-    h->window_bytes -= w->n * sizeof *w->set;
-    free(w->set);
-    *w = (window_set){0};
+    dd_grow(&h->sort_tmp, &h->sort_tmp_cap, n + 1, sizeof *h->sort_tmp);
+    dd_sort_u64(set, h->sort_tmp, n);
 }
 
-/* Keeps a copy of the distinct shingles set[0..n) of the record whose
- * signature is number sig, replacing the record that held its slot, unless
- * the window is full. */
-static void window_keep(dd_history *h, uint32_t sig, uint64_t *set, size_t n)
-{
-    window_set *w = &h->window[sig % DD_HISTORY_WINDOW];
-    if (w->doc1)
-        window_drop(h, w->doc1 - 1);
-    if (h->window_bytes + n * sizeof *set > DD_HISTORY_WINDOW_BYTES)
-        return;
-    w->set = dd_malloc((n ? n : 1) * sizeof *w->set);
-    memcpy(w->set, set, n * sizeof *set);
-    w->n = n;
-    w->sorted = false;
-    w->doc1 = sig + 1;
-    h->window_bytes += n * sizeof *set;
-}
-
-/* dd_signatures.load_set over the window. */
-static bool window_load(void *ctx, uint32_t sig, uint64_t **set, size_t *cap, size_t *n)
+/* dd_signatures.load_set: the record being placed has its set in
+ * sigs.scratch; a kept record before it, in the spool. */
+static bool load_set(void *ctx, uint32_t sig, uint64_t **set, size_t *cap, size_t *n)
 {
     dd_history *h = ctx;
-    window_set *w = &h->window[sig % DD_HISTORY_WINDOW];
-    if (w->doc1 != sig + 1)
-        return false;
-    if (!w->sorted) {
-        dd_grow(&h->sort_tmp, &h->sort_tmp_cap, w->n + 1, sizeof *h->sort_tmp);
-        dd_sort_u64(w->set, h->sort_tmp, w->n);
-        w->sorted = true;
+    size_t count = h->sigs.docs[sig].shingles;
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (sig + 1 == h->sigs.n) {
+        if (!h->scratch_sorted)
+            sort_set(h, h->sigs.scratch, count);
+        h->scratch_sorted = true;
+        memcpy(*set, h->sigs.scratch, count * sizeof **set);
+        *n = count;
+        return true;
     }
-    dd_grow(set, cap, w->n + 1, sizeof **set);
-    memcpy(*set, w->set, w->n * sizeof **set);
-    *n = w->n;
+    uint64_t at = h->signed_of[sig].set_at;
+    if (at == NOT_SPOOLED || h->error)
+        return false; /* not a representative: never a candidate */
+    size_t bytes = count * sizeof **set;
+    if (!dd_spool_read(h->spool, at & ~SET_SORTED, *set, bytes, &h->error))
+        return false;
+    if (!(at & SET_SORTED)) {
+        sort_set(h, *set, count);
+        if (!dd_spool_overwrite(h->spool, at, *set, bytes, &h->error))
+            return false;
+        h->signed_of[sig].set_at |= SET_SORTED;
+    }
+    *n = count;
+    return true;
+}
+
+/* dd_unit_reader: unit `unit` of the record whose signature is number sig,
+ * from the spool. */
+static bool read_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size_t *cap, size_t *n)
+{
+    dd_history *h = ctx;
+    uint64_t at = h->signed_of[sig].units_at;
+    uint32_t back[2];
+    if (at == NOT_SPOOLED || h->error ||
+        !dd_spool_read(h->spool, at + unit * sizeof *back, back, sizeof back, &h->error))
+        return false;
+    size_t count = back[0] - back[1];
+    if (count == 0)
+        return false; /* not listed in the unit index: never asked for */
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (!dd_spool_read(h->spool, at - (uint64_t)back[0] * sizeof **set, *set, count * sizeof **set,
+                       &h->error))
+        return false;
+    *n = count;
     return true;
 }
 
@@ -164,11 +216,22 @@ dd_history *dd_history_new(const dd_history_params *p)
         free(h);
         return NULL;
     }
-    h->sigs.load_set = window_load;
+    h->sigs.load_set = load_set;
     h->sigs.load_ctx = h;
-    h->sigs.estimate_if_unloadable = true;
     if (p->near.enabled)
         h->placer = dd_placer_new(&h->sigs);
+    if (p->near.enabled) {
+        char *err = NULL;
+        if (!(h->spool = dd_spool_new(p->tmp_dir, &err))) {
+            dd_error("%s", err);
+            free(err);
+            dd_history_free(h);
+            return NULL;
+        }
+        h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
+        h->unit_index = dd_unit_index_new();
+        h->unit_minhasher = dd_unit_minhasher_new(p->hash);
+    }
     h->nslots = 1024;
     h->slots = dd_calloc(h->nslots, sizeof *h->slots);
     h->salt = dd_table_salt();
@@ -179,11 +242,17 @@ void dd_history_free(dd_history *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < DD_HISTORY_WINDOW; i++)
-        free(h->window[i].set);
+    dd_spool_free(h->spool);
+    free(h->error);
+    dd_unit_index_free(h->unit_index);
+    sh_minhasher_free(h->unit_minhasher);
+    free(h->unit_keys);
+    free(h->across.v);
+    free(h->unit_back);
+    free(h->listed);
     dd_placer_free(h->placer);
     dd_signatures_free(&h->sigs);
-    free(h->record_of_sig);
+    free(h->signed_of);
     free(h->sort_tmp);
     free(h->paras);
     free(h->slots);
@@ -218,10 +287,14 @@ size_t dd_history_bytes(const dd_history *h)
 {
     size_t per_doc = sizeof(dd_doc_sig) +
                      (h->sigs.minhash ? h->sigs.params.num_perm * sizeof(uint32_t) : 8);
-    return h->sigs.n * per_doc + h->record_of_sig_cap * sizeof *h->record_of_sig +
-           (h->placer ? dd_placer_bytes(h->placer) : 0) +
-           h->paras_cap * sizeof(para) + h->nslots * sizeof(para_slot) + h->window_bytes;
+    return h->sigs.n * per_doc + h->signed_cap * sizeof *h->signed_of +
+           h->link_start_cap * sizeof *h->sigs.link_start +
+           (h->unit_index ? dd_unit_index_bytes(h->unit_index) : 0) +
+           (h->placer ? dd_placer_bytes(h->placer) : 0) + h->paras_cap * sizeof(para) +
+           h->nslots * sizeof(para_slot);
 }
+
+uint64_t dd_history_spooled(const dd_history *h) { return h->spool ? dd_spool_bytes(h->spool) : 0; }
 
 dd_history_candidates dd_history_candidates_of(const dd_history *h)
 {
@@ -352,7 +425,8 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
 
     /* Near-repeats inside the record. */
     h->near.n = 0;
-    dd_unit_sets_compute(&h->sets, doc, h->p.hash);
+    if (!h->sets_ready)
+        dd_unit_sets_compute(&h->sets, doc, h->p.hash);
     dd_find_near_units(0, doc, &h->sets, h->p.para_threshold, min_words, &h->near);
     for (size_t k = 0; k < h->near.n; k++) {
         const dd_near_unit *nu = &h->near.v[k];
@@ -415,26 +489,117 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
     return false;
 }
 
+/* The links of the record whose signature is number sig (doc), found as
+ * scan finds them (corpus.c, near.c): the near-repeats of its units among
+ * the units of the records before it; then its units join the unit index
+ * and their sets go to the spool. The placer compares the record with the
+ * earliest DD_MAX_LINKS records it is linked to, as dd_signatures_link
+ * keeps them for scan (a record's partners after it are not placed yet
+ * when it is). False, with *err set, when the spool fails. */
+static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **err)
+{
+    dd_unit_sets_compute(&h->sets, doc, h->p.hash);
+    h->sets_ready = true;
+    dd_unit_band_keys(h->unit_minhasher, doc, &h->sets, &h->unit_keys, &h->unit_keys_cap);
+    h->across.n = 0;
+    dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &h->sets, h->unit_keys,
+                              h->p.para_threshold, NULL, read_unit, h, &h->across);
+    if (h->error) {
+        *err = h->error;
+        h->error = NULL;
+        return false;
+    }
+
+    /* The units the index now lists, whose sets later records may ask for:
+     * those of DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more, but for exact
+     * copies of a unit listed before (a match of Jaccard 1: the index lists
+     * a set once). Their sets, then the table of where each one starts. */
+    size_t nunits = doc->nunits, total = 0;
+    const size_t *start = h->sets.start;
+    dd_grow(&h->listed, &h->listed_cap, nunits + 1, sizeof *h->listed);
+    bool *listed = h->listed;
+    for (size_t u = 0; u < nunits; u++)
+        listed[u] = doc->units[u].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS;
+    for (size_t k = 0; k < h->across.n; k++)
+        if (h->across.v[k].jaccard == 1.0)
+            listed[h->across.v[k].unit] = false;
+    for (size_t u = 0; u < nunits; u++)
+        total += listed[u] ? start[u + 1] - start[u] : 0;
+    h->signed_of[sig].units_at = NOT_SPOOLED;
+    if (total) {
+        dd_grow(&h->unit_back, &h->unit_back_cap, nunits + 1, sizeof *h->unit_back);
+        size_t at = 0;
+        for (size_t u = 0; u < nunits; u++) {
+            h->unit_back[u] = (uint32_t)(total - at);
+            if (!listed[u])
+                continue;
+            size_t n = start[u + 1] - start[u];
+            uint64_t where;
+            if (!dd_spool_append(h->spool, h->sets.hashes + start[u], n * sizeof *h->sets.hashes,
+                                 &where, err))
+                return false;
+            at += n;
+        }
+        h->unit_back[nunits] = 0;
+        if (!dd_spool_append(h->spool, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
+                             &h->signed_of[sig].units_at, err))
+            return false;
+    }
+
+    /* Its links: the earliest records it repeats a unit of, each once. */
+    dd_signatures *s = &h->sigs;
+    dd_grow(&s->link_start, &h->link_start_cap, (size_t)sig + 2, sizeof *s->link_start);
+    dd_grow(&s->links, &h->links_cap, h->across.n + 1, sizeof *s->links);
+    size_t n = 0;
+    for (size_t k = 0; k < h->across.n; k++)
+        s->links[n++] = h->across.v[k].of_doc;
+    if (n > 1)
+        qsort(s->links, n, sizeof *s->links, dd_compare_u32);
+    size_t kept = 0;
+    for (size_t k = 0; k < n && kept < DD_MAX_LINKS; k++)
+        if (kept == 0 || s->links[k] != s->links[kept - 1])
+            s->links[kept++] = s->links[k];
+    /* Only this record's entries are read (by dd_placer_place): the links
+     * of the records before it are not kept. */
+    s->link_start[sig] = 0;
+    s->link_start[sig + 1] = kept;
+    return true;
+}
+
 /* Places record rec (it has words) among the records before it and the
- * indexed documents: true, with v filled, when it is a copy of one. */
-static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v)
+ * indexed documents: v->kind and the rest of v say whether it is a copy of
+ * one. A kept record's shingle set goes to the spool. False, with *err set,
+ * when the spool fails. */
+static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v, char **err)
 {
     dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
+    h->scratch_sorted = false;
     uint32_t sig = (uint32_t)(h->sigs.n - 1);
-    dd_grow(&h->record_of_sig, &h->record_of_sig_cap, (size_t)sig + 1, sizeof *h->record_of_sig);
-    h->record_of_sig[sig] = rec;
+    dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
+    h->signed_of[sig] = (signed_record){rec, NOT_SPOOLED, NOT_SPOOLED};
+    if (!link_record(h, sig, doc, err))
+        return false;
     if (h->p.index && copy_of_indexed(h, sig, v))
         return true; /* not placed: later copies find the indexed document too */
-    bool exact_sets = h->p.near.verify_exact && h->p.near.method == DD_METHOD_MINHASH;
-    if (exact_sets)
-        window_keep(h, sig, h->sigs.scratch, h->sigs.docs[sig].shingles);
     dd_member m;
     uint32_t rep = dd_placer_place(h->placer, sig, &m);
-    if (rep == sig)
+    if (h->error) {
+        *err = h->error;
+        h->error = NULL;
         return false;
-    window_drop(h, sig);
+    }
+    if (rep == sig) {
+        uint64_t *at = &h->signed_of[sig].set_at;
+        if (h->exact_sets &&
+            !dd_spool_append(h->spool, h->sigs.scratch,
+                             h->sigs.docs[sig].shingles * sizeof *h->sigs.scratch, at, err))
+            return false;
+        if (h->exact_sets && h->scratch_sorted)
+            *at |= SET_SORTED;
+        return true;
+    }
     v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
-    v->of = h->record_of_sig[rep];
+    v->of = h->signed_of[rep].record;
     v->jaccard = m.jaccard;
     v->containment = m.containment;
     v->hamming = m.hamming;
@@ -442,7 +607,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verd
     return true;
 }
 
-void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
+bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
 {
     verdict_clear(v);
     v->kind = DD_RECORD_KEPT;
@@ -453,10 +618,16 @@ void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v)
     v->nremoved = 0;
 
     uint64_t rec = h->records++;
+    h->sets_ready = false;
     /* A record without words is compared with nothing and has no
      * paragraphs: it is kept, and nothing of it is remembered. Without
      * near-duplicate detection no record needs a signature. */
-    if (doc->words.n && h->p.near.enabled && place_record(h, rec, doc, v))
-        return;
+    if (doc->words.n && h->p.near.enabled) {
+        if (!place_record(h, rec, doc, v, err))
+            return false;
+        if (v->kind != DD_RECORD_KEPT)
+            return true;
+    }
     decide_paragraphs(h, rec, doc, v);
+    return true;
 }

@@ -5,10 +5,10 @@
  * Records are decided one at a time, in the order they come, each against the
  * records before it (a bounded number of them: near.h, "Candidate search");
  * the first copy is kept. What is remembered grows with the number of
- * records, never with their text:
+ * records and paragraphs, never with the bytes of their text:
  *   - per record with words (and near-duplicate detection on), its exact
  *     key, sizes and signature (dd_signatures: 524 bytes with 128 MinHash
- *     values), its record number (8 bytes) and where it was placed (52
+ *     values) and where it was placed (52
  *     bytes, and 48 to 96 in the table of exact keys: dd_placer_bytes), and
  *     the LSH band keys of the records kept (dd_placer); a
  *     record without words is compared with nothing and nothing of it is
@@ -17,10 +17,23 @@
  *     was first seen and in how many records (a 40-byte record in an array
  *     and a 24-byte slot of a table at most half full: 88 to 176 bytes, as
  *     both double when they fill);
- *   - the shingle sets of the last kept records, for exact verification of
- *     near-duplicates: a window of at most DD_HISTORY_WINDOW records and
- *     DD_HISTORY_WINDOW_BYTES bytes. A record compared with a kept record that
- *     has left the window is decided on the signature estimates.
+ *   - for the links of scan (near.h: the earlier records a record shares a
+ *     paragraph with, candidates beside the LSH bands), the unit index of
+ *     near_units.h over the units of every record with words: 7 band
+ *     entries and 12 bytes per unit of 8 words or more that is not an exact
+ *     copy of one listed before;
+ *   - in a scratch file (spool.h: in tmp_dir, or TMPDIR, unlinked at once),
+ *     what verification reads again: with exact verification (MinHash,
+ *     --verify exact) the shingle sets of the kept records, so that a
+ *     record is verified on exact sets against any kept record before it,
+ *     as scan does; and the 3-shingle sets of the units the unit index
+ *     lists (8 bytes a hash, each). Memory holds where they are (24 bytes a
+ *     record with its record number, and 8 for its links) and the file's
+ *     write buffer (DD_SPOOL_BLOCK). Sets are read back (pread) only for
+ *     candidates: at most DD_MAX_CANDIDATES documents whose estimate could
+ *     pass, and DD_NEAR_UNIT_MAX_CANDIDATES units per unit, a record.
+ * So on the same records in the same order, decisions are those of scan
+ * with --keep first (dd_cluster_documents), copies and similarities alike.
  */
 #ifndef DD_HISTORY_H
 #define DD_HISTORY_H
@@ -33,9 +46,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DD_HISTORY_WINDOW 4096
-#define DD_HISTORY_WINDOW_BYTES ((size_t)32 << 20)
-
 typedef struct dd_history_params {
     dd_near_params near; /* near.enabled false: records are never dropped */
     unsigned long min_words;
@@ -47,6 +57,8 @@ typedef struct dd_history_params {
      * its documents (on signature estimates) and paragraphs found in it are
      * removed. The caller owns it; its settings match near. */
     dd_ddx *index;
+    /* The folder of the scratch file (spool.h); NULL: TMPDIR, or /tmp. */
+    const char *tmp_dir;
 } dd_history_params;
 
 typedef enum dd_verdict_kind {
@@ -88,19 +100,24 @@ typedef struct dd_verdict {
 
 typedef struct dd_history dd_history;
 
-/* A history with the given parameters; NULL after a message on failure. */
+/* A history with the given parameters; NULL after a message on failure
+ * (the scratch file cannot be made). */
 dd_history *dd_history_new(const dd_history_params *p);
 void dd_history_free(dd_history *h);
 
 /* Decides the next record, whose text was analysed into doc (dd_analyze with
  * the history's hasher), and remembers it. v is overwritten (its removed array
- * is reused; free it with dd_verdict_free). */
-void dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v);
+ * is reused; free it with dd_verdict_free). Returns false, with *err set to a
+ * new message (the caller frees it), when the scratch file fails (a full
+ * disk, a read error): the history can then only be freed. */
+bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err);
 
 void dd_verdict_free(dd_verdict *v);
 
-/* Bytes held per record and per distinct paragraph, for --stats. */
+/* Bytes held in memory per record and per distinct paragraph, for --stats. */
 size_t dd_history_bytes(const dd_history *h);
+/* Bytes written to the scratch file so far, for --stats. */
+uint64_t dd_history_spooled(const dd_history *h);
 
 /* The candidate search so far (near.h), for --stats: pairs verified, with
  * the earlier records and with indexed documents, and candidates left out

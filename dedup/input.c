@@ -6,6 +6,7 @@
 
 #include "jsonl.h"
 #include "safe_write.h"
+#include "spool.h"
 #include "stream.h"
 #include "util.h"
 
@@ -119,14 +120,13 @@ static bool is_blank(const char *s, size_t len)
 /* The scratch file of the shards that cannot be read again in place,
  * made at the first need: in $TMPDIR (/tmp when unset), removed from its
  * folder at once so that nothing is left behind whatever ends the run.
- * NULL after a message. */
+ * NULL after a message. (Not a dd_spool, which is one thread's: records
+ * are read again by the -j workers at once, each with its own pread.) */
 static dd_writer *scratch_writer(collector *k, const char *shard)
 {
     if (k->scratch)
         return k->scratch;
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/tmp";
+    const char *dir = dd_spool_default_dir(); /* filter's scratch files go there too */
     char *path = dd_asprintf("%s/dedup-shards.XXXXXX", dir);
     int fd = mkstemp(path);
     if (fd < 0) {

@@ -283,6 +283,77 @@ size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys)
     return index_keys(s, d, keys);
 }
 
+/* ------------------------------------------------------ shared keys */
+
+static size_t keys_per_doc(const dd_near_params *p)
+{
+    return p->method == DD_METHOD_MINHASH ? p->bands : p->hamming + 1;
+}
+
+/* The bit of key (keys are hashes: their low bits will do). */
+static size_t filter_bit(const dd_key_filter *f, uint64_t key)
+{
+    return (size_t)key & (f->nbits - 1);
+}
+
+void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
+{
+    size_t want = 8 * keys_per_doc(&s->params) * (ndocs ? ndocs : 1);
+    f->nbits = 64;
+    while (f->nbits < want)
+        f->nbits *= 2;
+    f->once = dd_calloc(f->nbits / 64, sizeof *f->once);
+    f->twice = dd_calloc(f->nbits / 64, sizeof *f->twice);
+}
+
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to)
+{
+    uint64_t keys[64 + 1];
+    uint64_t *big = NULL;
+    size_t nkeys = keys_per_doc(&s->params);
+    uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
+    for (size_t d = from; d < to; d++) {
+        if (s->docs[d].words == 0)
+            continue;
+        index_keys(s, d, k);
+        for (size_t b = 0; b < nkeys; b++) {
+            size_t i = filter_bit(f, k[b]);
+            uint64_t bit = 1ULL << (i % 64);
+            f->twice[i / 64] |= f->once[i / 64] & bit;
+            f->once[i / 64] |= bit;
+        }
+    }
+    free(big);
+}
+
+void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other)
+{
+    for (size_t w = 0; w < f->nbits / 64; w++) {
+        f->twice[w] |= other->twice[w] | (f->once[w] & other->once[w]);
+        f->once[w] |= other->once[w];
+    }
+}
+
+bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key)
+{
+    size_t i = filter_bit(f, key);
+    return f->twice[i / 64] >> (i % 64) & 1;
+}
+
+void dd_key_filter_free(dd_key_filter *f)
+{
+    free(f->once);
+    free(f->twice);
+    memset(f, 0, sizeof *f);
+}
+
+/* Whether key (of a document placed) may be another's: to look up and to
+ * list. */
+static bool key_shared(const dd_signatures *s, uint64_t key)
+{
+    return !s->shared_keys || dd_key_filter_shared(s->shared_keys, key);
+}
+
 /* ------------------------------------------------------------ clustering */
 
 /* Rank order: by --keep, then input order. */
@@ -432,22 +503,16 @@ typedef struct set_buffers {
     size_t cap_a, cap_b;
 } set_buffers;
 
-/* Does doc d verify against representative r? Fills the similarity.
- * Estimate mode decides on the estimates. Exact mode uses them as a filter:
- * a pair goes on to the exact sets unless even the estimate's upper bound
- * (three standard errors above it) fails the rule; the exact sets then
- * decide and give the similarity. */
-static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
-                   set_buffers *sets)
+/* The MinHash stage of verification: counts in *same the values that d's
+ * and r's signatures share, and says whether the pair can still join. In
+ * estimate mode it cannot once the equal values can no longer reach the
+ * lowest passing Jaccard; in exact mode, where the estimate only filters,
+ * once they cannot come within three standard errors of it, or when even
+ * the estimate's upper bound (three standard errors above it) fails the
+ * rule. */
+static bool minhash_may_join(const dd_signatures *s, uint32_t d, uint32_t r, unsigned *same_out)
 {
     const dd_near_params *p = &s->params;
-    memset(m, 0, sizeof *m);
-    m->doc = d;
-    if (p->method == DD_METHOD_SIMHASH) {
-        m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
-        m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
-        return m->hamming <= p->hamming;
-    }
     double a = s->docs[d].shingles, b = s->docs[r].shingles;
     unsigned k = (unsigned)p->num_perm, same = 0;
     const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
@@ -463,21 +528,75 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         if (same + (k - 1 - i) < need_same)
             return false;
     }
-    if (!p->verify_exact) {
-        m->jaccard = (double)same / k;
-        m->containment = dd_containment_of(m->jaccard, a, b);
-        m->estimated = true;
-        return dd_near_joins(p, m->jaccard, m->containment, a, b);
-    }
+    *same_out = same;
+    if (!p->verify_exact)
+        return true;
     double j = (double)same / k, floor_j = 1.0 / k;
     double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);
     if (upper > 1)
         upper = 1;
-    if (!dd_near_joins(p, upper, dd_containment_of(upper, a, b), a, b))
-        return false;
+    return dd_near_joins(p, upper, dd_containment_of(upper, a, b), a, b);
+}
+
+/* The exact similarity of a pair from the overlap of its sets, to m, and
+ * whether the pair joins. */
+static bool overlap_decides(const dd_near_params *p, const dd_overlap *o, dd_member *m)
+{
+    double inter = (double)o->shared;
+    double ea = (double)o->a, eb = (double)o->b, esmall = ea < eb ? ea : eb;
+    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
+    m->containment = esmall > 0 ? inter / esmall : 0;
+    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
+}
+
+bool dd_overlap_joins(const dd_signatures *s, const dd_overlap *o)
+{
+    dd_member m;
+    return overlap_decides(&s->params, o, &m);
+}
+
+/* The overlap of the exact sets of d and r: from the caller's overlap, or
+ * from the sets load_set gives. False if they cannot be had. */
+static bool exact_overlap(const dd_signatures *s, uint32_t d, uint32_t r, set_buffers *sets,
+                          dd_overlap *o)
+{
+    if (s->overlap)
+        return s->overlap(s->overlap_ctx, d, r, o);
     size_t na, nb;
     if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
-        !s->load_set(s->load_ctx, r, &sets->b, &sets->cap_b, &nb)) {
+        !s->load_set(s->load_ctx, r, &sets->b, &sets->cap_b, &nb))
+        return false;
+    *o = (dd_overlap){na, nb, dd_sorted_intersection(sets->a, na, sets->b, nb)};
+    return true;
+}
+
+/* Does doc d verify against representative r? Fills the similarity.
+ * Estimate mode decides on the estimates. Exact mode uses them as a filter
+ * (minhash_may_join); the exact sets then decide and give the
+ * similarity. */
+static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m, set_buffers *sets)
+{
+    const dd_near_params *p = &s->params;
+    memset(m, 0, sizeof *m);
+    m->doc = d;
+    if (p->method == DD_METHOD_SIMHASH) {
+        m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
+        m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
+        return m->hamming <= p->hamming;
+    }
+    double a = s->docs[d].shingles, b = s->docs[r].shingles;
+    unsigned k = (unsigned)p->num_perm, same;
+    if (!minhash_may_join(s, d, r, &same))
+        return false;
+    double j = (double)same / k;
+    if (!p->verify_exact) {
+        m->jaccard = j;
+        m->containment = dd_containment_of(m->jaccard, a, b);
+        m->estimated = true;
+        return dd_near_joins(p, m->jaccard, m->containment, a, b);
+    }
+    dd_overlap o;
+    if (!exact_overlap(s, d, r, sets, &o)) {
         if (!s->estimate_if_unloadable)
             return false;
         m->jaccard = j;
@@ -485,11 +604,7 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         m->estimated = true;
         return dd_near_joins(p, m->jaccard, m->containment, a, b);
     }
-    double inter = (double)dd_sorted_intersection(sets->a, na, sets->b, nb);
-    double ea = (double)na, eb = (double)nb, esmall = ea < eb ? ea : eb;
-    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
-    m->containment = esmall > 0 ? inter / esmall : 0;
-    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
+    return overlap_decides(p, &o, m);
 }
 
 /* A growing open-addressing map from exact keys to the first document
@@ -556,33 +671,15 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What the placer knows of a document. */
+/* What the placer knows of a document, together: gathering candidates
+ * reads seen, cand_at and rank of documents anywhere in the corpus, one
+ * cache line each. */
 typedef struct placed_doc {
-    uint32_t rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
-    uint32_t rank;   /* the order it was placed in */
+    uint32_t rep_of;  /* 1 + its representative (itself for one), 0: not placed or no words */
+    uint32_t rank;    /* the order it was placed in */
+    uint32_t seen;    /* 1 + the document whose candidates last listed it */
+    uint32_t cand_at; /* where in cands it is, when seen says it is there */
 } placed_doc;
-
-/* The candidates of the document being placed, counted in a table of its
- * own: the bucket entries it meets (up to DD_BUCKET_CAP for each of its
- * keys) go into a table sized to them, which stays in the processor's
- * cache whatever the size of the corpus. Per-document arrays of the whole
- * corpus would be touched once an entry, each touch a miss once the corpus
- * outgrows the cache (issue 14, item 2). */
-typedef struct candidate_counter {
-    uint32_t *ranks; /* the bucket entries met, in the order met */
-    size_t nranks, ranks_cap;
-    uint32_t *slot; /* 1 + where in cands the rank is, 0: empty */
-    size_t slot_cap, mask;
-} candidate_counter;
-
-/* The slot of rank in the counter's table, or the empty one where it goes. */
-static uint32_t *counter_slot(const candidate_counter *c, const dd_candidate *cands, uint32_t rank)
-{
-    size_t j = (size_t)(rank * UINT32_C(0x9E3779B1)) & c->mask;
-    while (c->slot[j] && cands[c->slot[j] - 1].rank != rank)
-        j = (j + 1) & c->mask;
-    return &c->slot[j];
-}
 
 struct dd_placer {
     const dd_signatures *s;
@@ -594,10 +691,12 @@ struct dd_placer {
     size_t by_rank_cap;
     uint32_t placed;
     key_map exact;
-    /* band or block keys of the representatives, and their ranks: at most
-     * DD_BUCKET_CAP of them (the first placed) per key */
-    dd_capped_map index;
-    candidate_counter counter;
+    /* band or block keys of the representatives, at most DD_BUCKET_CAP
+     * of them (the first placed) per key: one map per band (or block), so
+     * that a batch's representatives are added to them on several threads
+     * (dd_placer_ahead_index) */
+    dd_capped_map *index;
+    size_t nkeys;
     uint64_t *keys;
     dd_candidate *cands; /* of the document being placed */
     size_t cands_cap;
@@ -613,10 +712,11 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     p->exact.salt = dd_table_salt();
     p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
     p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
-    dd_capped_map_init(&p->index);
-    size_t nkeys =
-        s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
-    p->keys = dd_malloc(nkeys * sizeof *p->keys);
+    p->nkeys = keys_per_doc(&s->params);
+    p->index = dd_malloc(p->nkeys * sizeof *p->index);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_init(&p->index[b]);
+    p->keys = dd_malloc(p->nkeys * sizeof *p->keys);
     return p;
 }
 
@@ -636,102 +736,107 @@ static void placer_grow(dd_placer *p, uint32_t d)
 
 void dd_placer_reserve(dd_placer *p, size_t n)
 {
-    const dd_near_params *params = &p->s->params;
-    size_t nkeys = params->method == DD_METHOD_MINHASH ? params->bands : params->hamming + 1;
-    dd_capped_map_reserve(&p->index, n * nkeys);
     key_map_reserve(&p->exact, n);
     if (n)
         placer_grow(p, (uint32_t)(n - 1));
 }
 
-/* The candidates of the document being placed: cands[0..n), each rank
- * once with the number of ranks[] equal to it, in the order first met. */
-static size_t count_candidates(dd_placer *p)
+/* Lists representative r among the candidates of document d (cands[0..n)),
+ * or counts one more bucket it shares if it is there. Returns the new n. */
+static size_t add_candidate(dd_placer *p, uint32_t d, uint32_t r, size_t n)
 {
-    candidate_counter *c = &p->counter;
-    size_t nslots = 16;
-    while (nslots < 2 * c->nranks)
-        nslots *= 2;
-    dd_grow(&c->slot, &c->slot_cap, nslots, sizeof *c->slot);
-    memset(c->slot, 0, nslots * sizeof *c->slot);
-    c->mask = nslots - 1;
-    dd_grow(&p->cands, &p->cands_cap, c->nranks + 1, sizeof *p->cands);
-    size_t n = 0;
-    for (size_t i = 0; i < c->nranks; i++) {
-        uint32_t *slot = counter_slot(c, p->cands, c->ranks[i]);
-        if (*slot) {
-            p->cands[*slot - 1].shared++;
-            continue;
-        }
-        *slot = (uint32_t)n + 1;
-        p->cands[n++] = (dd_candidate){c->ranks[i], 1};
-    }
-    return n;
-}
-
-/* Marks the candidate of rank (cands[0..n), counted by count_candidates)
- * to be verified whatever it shares, adding it if it is not there.
- * Returns the new n. */
-static size_t add_linked(dd_placer *p, uint32_t rank, size_t n)
-{
-    const candidate_counter *c = &p->counter;
-    uint32_t *slot = counter_slot(c, p->cands, rank);
-    if (*slot) {
-        p->cands[*slot - 1].shared = UINT32_MAX;
+    placed_doc *c = &p->doc[r];
+    if (c->seen == d + 1) {
+        p->cands[c->cand_at].shared++;
         return n;
     }
-    for (size_t i = c->nranks; i < n; i++) /* linked ones added already */
-        if (p->cands[i].rank == rank)
-            return n;
+    c->seen = d + 1;
+    c->cand_at = (uint32_t)n;
     dd_grow(&p->cands, &p->cands_cap, n + 1, sizeof *p->cands);
-    p->cands[n] = (dd_candidate){rank, UINT32_MAX};
+    p->cands[n] = (dd_candidate){c->rank, 1};
     return n + 1;
 }
 
-uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
+/* The first steps of placing d: its rank; a document without words, or an
+ * exact duplicate, is placed there and then (true, its representative in
+ * *rep: UINT32_MAX for no words). */
+static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
 {
     const dd_signatures *s = p->s;
     placer_grow(p, d);
     dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
     p->by_rank[p->placed] = d;
     p->doc[d].rank = p->placed++;
-    if (s->docs[d].words == 0)
-        return UINT32_MAX;
+    if (s->docs[d].words == 0) {
+        *rep = UINT32_MAX;
+        return true;
+    }
     uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
-    if (twin) { /* an exact duplicate: the twin's cluster, the twin's similarity */
-        uint32_t t = twin - 1;
-        p->doc[d].rep_of = p->doc[t].rep_of;
-        p->sim[d] = p->sim[t];
-        p->sim[d].doc = d;
-        if (p->doc[t].rep_of == t + 1) {
-            p->sim[d].jaccard = p->sim[d].containment = 1.0;
-            p->sim[d].hamming = 0;
-            p->sim[d].exact = true;
-        }
-        *m = p->sim[d];
-        return p->doc[d].rep_of - 1;
+    if (!twin)
+        return false;
+    /* An exact duplicate: the twin's cluster, the twin's similarity. */
+    uint32_t t = twin - 1;
+    p->doc[d].rep_of = p->doc[t].rep_of;
+    p->sim[d] = p->sim[t];
+    p->sim[d].doc = d;
+    if (p->doc[t].rep_of == t + 1) {
+        p->sim[d].jaccard = p->sim[d].containment = 1.0;
+        p->sim[d].hamming = 0;
+        p->sim[d].exact = true;
     }
-    size_t k = index_keys(s, d, p->keys);
-    candidate_counter *counter = &p->counter;
-    counter->nranks = 0;
-    for (size_t b = 0; b < k; b++)
-        dd_capped_map_prefetch(&p->index, p->keys[b]);
-    for (size_t b = 0; b < k; b++) {
-        dd_capped_iter it = dd_capped_map_find(&p->index, p->keys[b]);
-        for (uint32_t rank; dd_capped_next(&it, &rank);) {
-            dd_grow(&counter->ranks, &counter->ranks_cap, counter->nranks + 1,
-                    sizeof *counter->ranks);
-            counter->ranks[counter->nranks++] = rank;
-        }
+    *m = p->sim[d];
+    *rep = p->doc[d].rep_of - 1;
+    return true;
+}
+
+/* Adds to d's candidates (p->cands[0..ncand)) the representatives that
+ * the index (map NULL), or map, lists under d's keys; returns the new
+ * ncand. */
+static size_t candidates_in(dd_placer *p, const dd_capped_map *map, uint32_t d,
+                            const uint64_t *keys, size_t ncand)
+{
+    for (size_t b = 0; b < p->nkeys; b++)
+        if (key_shared(p->s, keys[b]))
+            dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
+    for (size_t b = 0; b < p->nkeys; b++) {
+        if (!key_shared(p->s, keys[b]))
+            continue;
+        dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
+        for (uint32_t r; dd_capped_next(&it, &r);)
+            ncand = add_candidate(p, d, r, ncand);
     }
-    size_t ncand = count_candidates(p);
+    return ncand;
+}
+
+/* How many values map lists under key. */
+static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
+{
+    uint32_t n = 0;
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t v; dd_capped_next(&it, &v);)
+        n++;
+    return n;
+}
+
+static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d);
+
+/* The rest of placing d, whose candidates from the buckets of its keys
+ * are p->cands[0..ncand): its linked documents added, the best chosen and
+ * verified; if none verifies, d becomes a representative, listed under its
+ * keys: in the index now, or, for document k of a batch (a not NULL), when
+ * the batch has been placed. */
+static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_t ncand,
+                           dd_placer_ahead *a, size_t k, dd_member *m)
+{
+    const dd_signatures *s = p->s;
     /* Linked documents that are representatives already: always verified. */
     size_t nlinked = 0;
     for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
          l++) {
         uint32_t r = s->links[l];
         if (r < p->cap && p->doc[r].rep_of == r + 1) {
-            ncand = add_linked(p, p->doc[r].rank, ncand);
+            ncand = add_candidate(p, d, r, ncand);
+            p->cands[p->doc[r].cand_at].shared = UINT32_MAX;
             nlinked++;
         }
     }
@@ -740,14 +845,14 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     p->counts.passed_over += ncand - chosen;
     /* Their signatures are read next, each from anywhere in memory: ask for
      * them all at once, so that the waits overlap. */
-    for (size_t a = 0; a < chosen; a++) {
-        uint32_t r = p->by_rank[p->cands[a].rank];
+    for (size_t c = 0; c < chosen; c++) {
+        uint32_t r = p->by_rank[p->cands[c].rank];
         __builtin_prefetch(&s->docs[r]);
         if (s->minhash)
             __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
     }
-    for (size_t a = 0; a < chosen; a++) {
-        uint32_t r = p->by_rank[p->cands[a].rank];
+    for (size_t c = 0; c < chosen; c++) {
+        uint32_t r = p->by_rank[p->cands[c].rank];
         p->counts.compared++;
         if (verify(s, d, r, m, &p->sets)) {
             p->doc[d].rep_of = r + 1;
@@ -757,11 +862,28 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     }
     p->doc[d].rep_of = d + 1;
     p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
-    for (size_t b = 0; b < k; b++)
-        p->counts.unlisted +=
-            !dd_capped_map_add(&p->index, p->keys[b], p->doc[d].rank, DD_BUCKET_CAP);
+    if (a) {
+        ahead_list(p, a, k, d);
+    } else {
+        for (size_t b = 0; b < p->nkeys; b++)
+            if (key_shared(s, keys[b]))
+                dd_capped_map_prefetch(&p->index[b], keys[b]);
+        for (size_t b = 0; b < p->nkeys; b++)
+            if (key_shared(s, keys[b]))
+                p->counts.unlisted += !dd_capped_map_add(&p->index[b], keys[b], d, DD_BUCKET_CAP);
+    }
     *m = p->sim[d];
     return d;
+}
+
+uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
+{
+    uint32_t rep;
+    if (place_first(p, d, m, &rep))
+        return rep;
+    index_keys(p->s, d, p->keys);
+    size_t ncand = candidates_in(p, NULL, d, p->keys, 0);
+    return place_rest(p, d, p->keys, ncand, NULL, 0, m);
 }
 
 dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
@@ -769,8 +891,10 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 size_t dd_placer_bytes(const dd_placer *p)
 {
     size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
-    return p->cap * per_doc + p->index.nslots * sizeof *p->index.slots +
-           p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
+    size_t bytes = p->cap * per_doc;
+    for (size_t b = 0; b < p->nkeys; b++)
+        bytes += p->index[b].nslots * sizeof *p->index[b].slots;
+    return bytes + p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
 }
 
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
@@ -828,14 +952,329 @@ void dd_placer_free(dd_placer *p)
     free(p->by_rank);
     free(p->exact.keys);
     free(p->exact.docs);
-    dd_capped_map_free(&p->index);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_free(&p->index[b]);
+    free(p->index);
     free(p->keys);
     free(p->cands);
-    free(p->counter.ranks);
-    free(p->counter.slot);
     free(p->sets.a);
     free(p->sets.b);
     free(p);
+}
+
+/* ------------------------------------------------------ verifying ahead */
+
+typedef struct doc_at {
+    uint32_t doc, k; /* docs[k] == doc */
+} doc_at;
+
+/* The documents of a batch are guessed to be candidates of each other
+ * when they share one of their first AHEAD_BANDS bands: a quarter of the
+ * 64 of the defaults, which a pair at Jaccard 0.5 shares with probability
+ * 0.99 (the placer verifies what the guess misses when it asks). */
+#define AHEAD_BANDS 16
+
+struct dd_placer_ahead {
+    const uint32_t *docs; /* the batch, in the order they are placed */
+    size_t n, cap;
+    size_t nkeys;
+    uint64_t *keys;      /* nkeys band or block keys per document of the batch */
+    bool *no_pairs;      /* no words, or an exact duplicate: placed without verifying */
+    dd_capped_map bands; /* band key -> k, of the documents that may become representatives */
+    doc_at *by_doc;      /* the batch by document number, for the links */
+    key_map exact;       /* exact keys of the batch */
+    /* Found by dd_placer_ahead_pairs (on the workers): for each document,
+     * the representatives placed before the batch that its buckets list,
+     * with the buckets they share, as the placer's lookups would find
+     * them; gathered says which documents have theirs. */
+    dd_candidate **before;
+    size_t *nbefore, *before_cap;
+    bool *gathered;
+    uint8_t *before_count; /* nkeys per document: what its buckets listed */
+    /* The representatives of the batch, where the index will list them, as
+     * the placer places them (dd_placer_place_ahead); they go to the index
+     * when the batch is placed (dd_placer_ahead_index). */
+    dd_capped_map reps;
+    size_t *new_reps; /* the batch's representatives, as k, in the order placed */
+    size_t nnew;
+    bool *listed; /* nkeys per document: the index will list it under that key */
+};
+
+dd_placer_ahead *dd_placer_ahead_new(void)
+{
+    dd_placer_ahead *a = dd_calloc(1, sizeof *a);
+    dd_capped_map_init(&a->bands);
+    dd_capped_map_init(&a->reps);
+    return a;
+}
+
+void dd_placer_ahead_free(dd_placer_ahead *a)
+{
+    if (!a)
+        return;
+    for (size_t k = 0; k < a->cap; k++)
+        free(a->before[k]);
+    free(a->before);
+    free(a->nbefore);
+    free(a->before_cap);
+    free(a->gathered);
+    free(a->before_count);
+    free(a->new_reps);
+    free(a->listed);
+    dd_capped_map_free(&a->reps);
+    free(a->keys);
+    free(a->no_pairs);
+    dd_capped_map_free(&a->bands);
+    free(a->by_doc);
+    free(a->exact.keys);
+    free(a->exact.docs);
+    free(a);
+}
+
+static int compare_doc_at(const void *x, const void *y)
+{
+    uint32_t a = ((const doc_at *)x)->doc, b = ((const doc_at *)y)->doc;
+    return (a > b) - (a < b);
+}
+
+void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint32_t *docs, size_t n)
+{
+    const dd_signatures *s = p->s;
+    a->docs = docs;
+    a->n = n;
+    a->nkeys = keys_per_doc(&s->params);
+    if (n > a->cap) {
+        a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
+        a->no_pairs = dd_realloc(a->no_pairs, n * sizeof *a->no_pairs);
+        a->by_doc = dd_realloc(a->by_doc, n * sizeof *a->by_doc);
+        a->gathered = dd_realloc(a->gathered, n * sizeof *a->gathered);
+        a->before = dd_realloc(a->before, n * sizeof *a->before);
+        a->nbefore = dd_realloc(a->nbefore, n * sizeof *a->nbefore);
+        a->before_cap = dd_realloc(a->before_cap, n * sizeof *a->before_cap);
+        a->before_count = dd_realloc(a->before_count, n * a->nkeys * sizeof *a->before_count);
+        a->listed = dd_realloc(a->listed, n * a->nkeys * sizeof *a->listed);
+        a->new_reps = dd_realloc(a->new_reps, n * sizeof *a->new_reps);
+        for (size_t k = a->cap; k < n; k++) {
+            a->before[k] = NULL;
+            a->before_cap[k] = 0;
+        }
+        a->cap = n;
+    }
+    memset(a->gathered, 0, n * sizeof *a->gathered);
+    a->nnew = 0;
+    dd_capped_map_clear(&a->bands);
+    dd_capped_map_clear(&a->reps);
+    size_t slots = 1024;
+    while (slots < 2 * n + 2)
+        slots *= 2;
+    if (a->exact.nslots != slots) {
+        free(a->exact.keys);
+        free(a->exact.docs);
+        a->exact.keys = dd_malloc(slots * sizeof *a->exact.keys);
+        a->exact.docs = dd_malloc(slots * sizeof *a->exact.docs);
+        a->exact.nslots = slots;
+        a->exact.salt = dd_table_salt();
+    }
+    memset(a->exact.docs, 0, slots * sizeof *a->exact.docs);
+    a->exact.used = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t d = docs[k];
+        a->by_doc[k] = (doc_at){d, (uint32_t)k};
+        /* As the placer will: no words, or the key of a document placed
+         * before (before the batch, or in it): no verification. */
+        a->no_pairs[k] = s->docs[d].words == 0 || *key_find(&p->exact, s->docs[d].key) ||
+                         key_first(&a->exact, s->docs[d].key, d);
+        if (a->no_pairs[k])
+            continue;
+        uint64_t *keys = a->keys + k * a->nkeys;
+        index_keys(s, d, keys);
+        for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++)
+            if (key_shared(s, keys[b]))
+                dd_capped_map_add(&a->bands, keys[b], (uint32_t)k, DD_BUCKET_CAP);
+    }
+    if (n > 1)
+        qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
+}
+
+/* The position in the batch of document d, or a->n if it is not there. */
+static size_t ahead_position(const dd_placer_ahead *a, uint32_t d)
+{
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->by_doc[mid].doc < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < a->n && a->by_doc[lo].doc == d ? a->by_doc[lo].k : a->n;
+}
+
+void dd_ahead_scratch_free(dd_ahead_scratch *w)
+{
+    free(w->ranks);
+    free(w->linked);
+    free(w->cands);
+    memset(w, 0, sizeof *w);
+}
+
+/*
+ * The placer's choice (dd_placer_place) with what is known before the
+ * batch: representatives placed before it, in d's buckets and links, as
+ * the placer will see them; and the documents of the batch before d, in
+ * its buckets or links, taken as representatives (those that join a
+ * cluster will not be, a wasted pair). Ranks: those of the placer, the
+ * batch's following on (p->placed + k).
+ */
+size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, dd_ahead_scratch *w,
+                             uint32_t **out, size_t *cap)
+{
+    const dd_signatures *s = p->s;
+    if (a->no_pairs[k])
+        return 0;
+    uint32_t d = a->docs[k], base = p->placed;
+    const uint64_t *keys = a->keys + k * a->nkeys;
+    size_t nranks = 0, nlinked = 0;
+    for (size_t b = 0; b < a->nkeys; b++)
+        if (key_shared(s, keys[b]))
+            dd_capped_map_prefetch(&p->index[b], keys[b]);
+    for (size_t b = 0; b < a->nkeys; b++) {
+        a->before_count[k * a->nkeys + b] = 0;
+        if (!key_shared(s, keys[b]))
+            continue;
+        dd_capped_iter it = dd_capped_map_find(&p->index[b], keys[b]);
+        uint8_t count = 0;
+        for (uint32_t r; dd_capped_next(&it, &r); count++) {
+            dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
+            w->ranks[nranks++] = p->doc[r].rank;
+        }
+        a->before_count[k * a->nkeys + b] = count;
+    }
+    /* What the placer's lookups would find before the batch: each
+     * representative once, with the buckets it shares. */
+    if (nranks > 1)
+        qsort(w->ranks, nranks, sizeof *w->ranks, dd_compare_u32);
+    a->nbefore[k] = 0;
+    for (size_t i = 0; i < nranks;) {
+        size_t j = i;
+        while (j < nranks && w->ranks[j] == w->ranks[i])
+            j++;
+        dd_grow(&a->before[k], &a->before_cap[k], a->nbefore[k] + 1, sizeof *a->before[k]);
+        a->before[k][a->nbefore[k]++] = (dd_candidate){w->ranks[i], (uint32_t)(j - i)};
+        i = j;
+    }
+    a->gathered[k] = true;
+    if (s->params.method != DD_METHOD_MINHASH || !s->params.verify_exact)
+        return 0;
+    for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++) {
+        dd_capped_iter it = dd_capped_map_find(&a->bands, keys[b]);
+        for (uint32_t j; dd_capped_next(&it, &j);)
+            if (j < k) {
+                dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
+                w->ranks[nranks++] = base + j;
+            }
+    }
+    for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1]; l++) {
+        uint32_t r = s->links[l], rank;
+        size_t j;
+        if (r < p->cap && p->doc[r].rep_of == r + 1)
+            rank = p->doc[r].rank;
+        else if ((j = ahead_position(a, r)) < k && !a->no_pairs[j])
+            rank = base + (uint32_t)j;
+        else
+            continue;
+        dd_grow(&w->linked, &w->linked_cap, nlinked + 1, sizeof *w->linked);
+        w->linked[nlinked++] = rank;
+    }
+    if (nranks > 1)
+        qsort(w->ranks, nranks, sizeof *w->ranks, dd_compare_u32);
+    if (nlinked > 1)
+        qsort(w->linked, nlinked, sizeof *w->linked, dd_compare_u32);
+    /* Each rank once, with the buckets it shares; linked ones always
+     * chosen (as the placer does). */
+    size_t n = 0, i = 0, l = 0;
+    while (i < nranks || l < nlinked) {
+        uint32_t rank = i < nranks && (l >= nlinked || w->ranks[i] <= w->linked[l]) ? w->ranks[i]
+                                                                                    : w->linked[l];
+        uint32_t shared = 0;
+        for (; i < nranks && w->ranks[i] == rank; i++)
+            shared++;
+        bool linked = false;
+        for (; l < nlinked && w->linked[l] == rank; l++)
+            linked = true;
+        dd_grow(&w->cands, &w->cands_cap, n + 1, sizeof *w->cands);
+        w->cands[n++] = (dd_candidate){rank, linked ? UINT32_MAX : shared};
+    }
+    n = dd_choose_candidates(w->cands, n, DD_MAX_CANDIDATES + nlinked);
+    size_t count = 0;
+    for (size_t c = 0; c < n; c++) {
+        uint32_t rank = w->cands[c].rank, same;
+        uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
+        if (!minhash_may_join(s, d, r, &same))
+            continue;
+        dd_grow(out, cap, count + 1, sizeof **out);
+        (*out)[count++] = r;
+    }
+    return count;
+}
+
+/* Document d, docs[k] of the batch, becomes a representative: where the
+ * index will list it (its buckets not full, counting the batch's
+ * representatives placed before it). */
+static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
+{
+    const uint64_t *keys = a->keys + k * a->nkeys;
+    for (size_t b = 0; b < a->nkeys; b++) {
+        a->listed[k * a->nkeys + b] = false;
+        if (!key_shared(p->s, keys[b]))
+            continue;
+        uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
+                                         : listed_under(&p->index[b], keys[b]);
+        bool listed = before + listed_under(&a->reps, keys[b]) < DD_BUCKET_CAP;
+        a->listed[k * a->nkeys + b] = listed;
+        if (listed)
+            dd_capped_map_add(&a->reps, keys[b], d, DD_BUCKET_CAP);
+        p->counts.unlisted += !listed;
+    }
+    a->new_reps[a->nnew++] = k;
+}
+
+size_t dd_placer_ahead_bands(const dd_placer_ahead *a) { return a->nkeys; }
+
+void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
+{
+    for (size_t i = 0; i < a->nnew; i++) {
+        size_t k = a->new_reps[i];
+        if (a->listed[k * a->nkeys + band])
+            dd_capped_map_add(&p->index[band], a->keys[k * a->nkeys + band], a->docs[k],
+                              DD_BUCKET_CAP);
+    }
+}
+
+uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_member *m)
+{
+    uint32_t d = a->docs[k], rep;
+    if (place_first(p, d, m, &rep))
+        return rep;
+    uint64_t *keys = a->keys + k * a->nkeys;
+    if (!a->gathered[k]) { /* the lookups the workers did not do */
+        index_keys(p->s, d, keys);
+        size_t ncand = candidates_in(p, NULL, d, keys, 0);
+        ncand = candidates_in(p, &a->reps, d, keys, ncand);
+        return place_rest(p, d, keys, ncand, a, k, m);
+    }
+    /* The representatives before the batch, as found; then those of the
+     * batch placed so far. */
+    size_t ncand = a->nbefore[k];
+    dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
+    for (size_t i = 0; i < ncand; i++) {
+        placed_doc *c = &p->doc[p->by_rank[a->before[k][i].rank]];
+        c->seen = d + 1;
+        c->cand_at = (uint32_t)i;
+        p->cands[i] = a->before[k][i];
+    }
+    ncand = candidates_in(p, &a->reps, d, keys, ncand);
+    return place_rest(p, d, keys, ncand, a, k, m);
 }
 
 void dd_rank_documents(const dd_signatures *s, uint32_t *order)

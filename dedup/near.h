@@ -99,6 +99,13 @@ double dd_containment_of(double j, double a, double b);
 /* The number of values in both sorted sets. */
 size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb);
 
+/* What exact verification needs of a pair's shingle sets: their sizes (a:
+ * the document placed, b: the representative) and the size of their
+ * intersection. */
+typedef struct dd_overlap {
+    uint64_t a, b, shared;
+} dd_overlap;
+
 /* Prints the chosen parameters and candidate probabilities (--explain-params). */
 void dd_near_explain(FILE *out, const dd_near_params *p);
 
@@ -126,8 +133,8 @@ typedef struct dd_signatures {
     bool (*load_set)(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n);
     void *load_ctx;
     /* When load_set cannot give a set: false, the pair is not taken (scan:
-     * a document that changed); true, the estimates decide (filter: sets of
-     * earlier records are kept for a window only). */
+     * a document that changed; filter: its scratch file failed); true, the
+     * estimates decide (no caller needs that today). */
     bool estimate_if_unloadable;
     /* Optional (NULL: none; set by dd_signatures_link): documents known to
      * share a paragraph, each pair in both directions: document d's are
@@ -137,7 +144,42 @@ typedef struct dd_signatures {
      * ratio. */
     size_t *link_start;
     uint32_t *links;
+    /* Optional (NULL: load_set gives the sets): the overlap of the exact
+     * sets of d and r, as load_set would give them, or false where load_set
+     * would fail for either. It lets the caller compute overlaps ahead, on
+     * other threads (dd_placer_ahead), and answer from there. */
+    bool (*overlap)(void *ctx, uint32_t d, uint32_t r, dd_overlap *out);
+    void *overlap_ctx;
+    /* Optional (NULL: every key): the keys of the documents placed (see
+     * dd_key_filter above). */
+    const struct dd_key_filter *shared_keys;
 } dd_signatures;
+
+/*
+ * Buckets that no other document shares. A band key (or SimHash block)
+ * that one document alone has lists it in a bucket nobody looks up: most
+ * of them, in a corpus of mostly different documents. A dd_key_filter
+ * holds, for every key of a set of documents, whether it may be shared:
+ * its key hashed to a bit that two keys or more hashed to. A key shared by
+ * two documents always is (no false negatives); of the others, about 1 in
+ * 8 seems shared (8 bits a key). With dd_signatures.shared_keys set, the
+ * placer neither looks up nor lists a key that is not: the same
+ * candidates, the same buckets full, a third of the lookups and entries.
+ */
+typedef struct dd_key_filter {
+    uint64_t *once, *twice; /* bit i: one key hashed to i, or two or more */
+    size_t nbits;           /* a power of two */
+} dd_key_filter;
+
+/* An empty filter for the keys of up to ndocs documents of s. */
+void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
+/* Adds the keys of documents [from, to) of s (those with words). */
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to);
+/* Makes f the filter of its documents and of other's (same size). */
+void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other);
+/* May key be another document's key too? */
+bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key);
+void dd_key_filter_free(dd_key_filter *f);
 
 /* Prepares s for documents; false (after a message) on failure. */
 bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash);
@@ -279,14 +321,14 @@ typedef struct dd_placer dd_placer;
 
 /* A placer over the signatures of s, which must outlive it. */
 dd_placer *dd_placer_new(const dd_signatures *s);
+/* Makes room for n documents in all (when their number is known, as in
+ * dd_cluster_documents), so that the per-document arrays and the table of
+ * exact keys never grow while placing. */
+void dd_placer_reserve(dd_placer *p, size_t n);
 /* Places document d (its signature already in s, not placed before).
  * Returns its representative: d itself when it becomes one, UINT32_MAX for
  * a document without words (then *m is untouched). For a member, *m is its
  * similarity to the representative. */
-/* Makes room for n documents in all (when their number is known, as in
- * dd_cluster_documents), so that the tables never grow while placing. */
-void dd_placer_reserve(dd_placer *p, size_t n);
-
 uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m);
 /* The clusters of documents 0..n-1 (documents not placed are clusters of
  * their own). p can still be freed only. */
@@ -302,6 +344,69 @@ typedef struct dd_placer_counts {
 dd_placer_counts dd_placer_counts_of(const dd_placer *p);
 /* Bytes the placer holds: per document and for its buckets. */
 size_t dd_placer_bytes(const dd_placer *p);
+
+/*
+ * Verifying ahead, on other threads. Exact verification (load_set: a
+ * document read again, analysed and shingled) and the lookups of a
+ * document's buckets are most of what placing costs, and each pair's overlap
+ * is a pure function of its two documents; but which pairs the placer
+ * verifies depends on what it decided before. So a caller with threads
+ * places documents in batches. Before a batch is placed, its threads call
+ * dd_placer_ahead_pairs for each of its documents: it looks the document's
+ * buckets up among the representatives placed before the batch (which the
+ * batch cannot change), and guesses the pairs the placer will verify
+ * exactly (the candidates so found and those among the documents of the
+ * batch ranked before it, chosen and filtered by the estimates as the
+ * placer does); the caller computes their overlaps. Then it places the
+ * batch in order with dd_placer_place_ahead, which adds to the lookups
+ * done the representatives of the batch placed so far, and asks for each
+ * overlap through dd_signatures.overlap; a pair the guess missed is
+ * computed when asked. The guess decides only what is computed ahead,
+ * never a decision: clusters are the same with or without it.
+ */
+typedef struct dd_placer_ahead dd_placer_ahead;
+
+dd_placer_ahead *dd_placer_ahead_new(void);
+void dd_placer_ahead_free(dd_placer_ahead *a);
+/* Prepares a's guesses for docs[0..n), the next n documents p places, in
+ * that order (the documents p placed so far are those before them). The
+ * docs are not copied: they must stay while a is used. */
+void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint32_t *docs,
+                             size_t n);
+
+/* Work space of one thread for dd_placer_ahead_pairs. */
+typedef struct dd_ahead_scratch {
+    uint32_t *ranks, *linked;
+    dd_candidate *cands;
+    size_t ranks_cap, linked_cap, cands_cap;
+} dd_ahead_scratch;
+void dd_ahead_scratch_free(dd_ahead_scratch *w);
+
+/* The representatives (guessed) that document docs[k] of the batch will be
+ * verified against exactly, in the order the placer will verify them,
+ * written to *out (growing it; *cap its capacity); returns how many. It
+ * also keeps in a what the lookups of docs[k]'s buckets found, for
+ * dd_placer_place_ahead. Reads p, and a but for what is docs[k]'s: runs on
+ * any thread, for different k at the same time, while p is not changed. */
+size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, dd_ahead_scratch *w,
+                             uint32_t **out, size_t *cap);
+
+/* Places a->docs[k], the next document to place (as dd_placer_place),
+ * with what dd_placer_ahead_pairs found for it: the lookups of its buckets
+ * among the representatives placed before the batch are not done again,
+ * and a representative is added to the index only by
+ * dd_placer_ahead_index. */
+uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_member *m);
+
+/* Once the batch is placed, its representatives are added to the index
+ * of each band (or SimHash block) band < dd_placer_ahead_bands(a): for
+ * different bands at the same time, on different threads. */
+size_t dd_placer_ahead_bands(const dd_placer_ahead *a);
+void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band);
+
+/* Whether document d joins representative r on the overlap o of their
+ * exact sets (the rule of exact verification). */
+bool dd_overlap_joins(const dd_signatures *s, const dd_overlap *o);
 
 /* The documents of s in rank order (--keep), written to order[0..s->n):
  * the order dd_cluster_documents places them in. */

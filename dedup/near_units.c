@@ -232,14 +232,13 @@ typedef struct cached_unit {
 
 struct dd_unit_index {
     cached_unit cache[UNIT_CACHE_SLOTS];
-    dd_capped_map bands;      /* band key -> indexed unit */
+    /* band key -> indexed unit, one map per band, so that a batch's units
+     * are added to them on several threads (dd_unit_batch_index) */
+    dd_capped_map bands[DD_NEAR_UNIT_BANDS];
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
-    uint64_t *table;          /* ... as a hash table */
-    size_t table_cap, table_mask;
-    uint64_t table_salt;      /* dd_table_salt() */
-    bool table_zero;
+    dd_set_table table; /* the set of the unit being searched for */
     uint32_t *cands;
     size_t cands_cap;
 };
@@ -247,8 +246,8 @@ struct dd_unit_index {
 dd_unit_index *dd_unit_index_new(void)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
-    ix->table_salt = dd_table_salt();
-    dd_capped_map_init(&ix->bands);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_capped_map_init(&ix->bands[b]);
     return ix;
 }
 
@@ -285,12 +284,24 @@ void dd_unit_index_free(dd_unit_index *ix)
         return;
     for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
         free(ix->cache[i].set);
-    dd_capped_map_free(&ix->bands);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_capped_map_free(&ix->bands[b]);
     free(ix->doc);
     free(ix->unit);
-    free(ix->table);
+    dd_set_table_free(&ix->table);
     free(ix->cands);
     free(ix);
+}
+
+size_t dd_unit_index_bytes(const dd_unit_index *ix)
+{
+    size_t bytes = sizeof *ix + ix->doc_cap * sizeof *ix->doc + ix->unit_cap * sizeof *ix->unit +
+                   ix->table.cap * sizeof *ix->table.slots + ix->cands_cap * sizeof *ix->cands;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        bytes += ix->bands[b].nslots * sizeof *ix->bands[b].slots;
+    for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
+        bytes += ix->cache[i].cap * sizeof *ix->cache[i].set;
+    return bytes;
 }
 
 size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const sh_hasher *hash,
@@ -302,79 +313,205 @@ size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const
     return sh_hashes_unique(*set, n);
 }
 
-/* The current unit's set as an open-addressing table (hashes are uniform;
- * 0 marks an empty slot, so a 0 hash is kept aside). */
-static void table_fill(dd_unit_index *ix, const uint64_t *set, size_t n)
+/* A set as an open-addressing table (hashes are uniform; 0 marks an empty
+ * slot, so a 0 hash is kept aside). */
+void dd_set_table_fill(dd_set_table *t, const uint64_t *set, size_t n)
 {
     size_t slots = 16;
     while (slots < 2 * n)
         slots *= 2;
-    dd_grow(&ix->table, &ix->table_cap, slots, sizeof *ix->table);
-    memset(ix->table, 0, slots * sizeof *ix->table);
-    ix->table_mask = slots - 1;
-    ix->table_zero = false;
+    t->salt = dd_table_salt();
+    dd_grow(&t->slots, &t->cap, slots, sizeof *t->slots);
+    memset(t->slots, 0, slots * sizeof *t->slots);
+    t->mask = slots - 1;
+    t->zero = false;
     for (size_t i = 0; i < n; i++) {
         uint64_t x = set[i];
         if (x == 0) {
-            ix->table_zero = true;
+            t->zero = true;
             continue;
         }
-        size_t j = dd_table_home(x, ix->table_salt, ix->table_mask);
-        while (ix->table[j] && ix->table[j] != x)
-            j = (j + 1) & ix->table_mask;
-        ix->table[j] = x;
+        size_t j = dd_table_home(x, t->salt, t->mask);
+        while (t->slots[j] && t->slots[j] != x)
+            j = (j + 1) & t->mask;
+        t->slots[j] = x;
     }
 }
 
-/* How many of set[0..n) are in the table. */
-static size_t table_count(const dd_unit_index *ix, const uint64_t *set, size_t n)
+size_t dd_set_table_count(const dd_set_table *t, const uint64_t *set, size_t n)
 {
     size_t found = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t x = set[i];
         if (x == 0) {
-            found += ix->table_zero;
+            found += t->zero;
             continue;
         }
-        size_t j = dd_table_home(x, ix->table_salt, ix->table_mask);
-        while (ix->table[j] && ix->table[j] != x)
-            j = (j + 1) & ix->table_mask;
-        found += ix->table[j] == x;
+        size_t j = dd_table_home(x, t->salt, t->mask);
+        while (t->slots[j] && t->slots[j] != x)
+            j = (j + 1) & t->mask;
+        found += t->slots[j] == x;
     }
     return found;
 }
 
-void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_doc *doc,
-                               const dd_unit_sets *sets, const uint64_t *band_keys,
-                               double threshold, dd_unit_reader read, void *ctx,
-                               dd_near_unit_list *out)
+void dd_set_table_free(dd_set_table *t)
+{
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+bool dd_unit_match(size_t n, size_t m, size_t shared, double threshold, double *jaccard,
+                   double *containment)
+{
+    double both = (double)shared;
+    *jaccard = both / ((double)n + (double)m - both);
+    *containment = n ? both / (double)n : 0;
+    return *jaccard >= threshold || (*containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES);
+}
+
+/* ------------------------------------------------------ verifying ahead */
+
+/* What the lookups of the units of a batch's document found in the index
+ * before the batch (dd_unit_batch_gather): unit u's candidates are
+ * ids[start[u] .. start[u + 1]), increasing, each once, and count[u *
+ * DD_NEAR_UNIT_BANDS + b] is how many its key of band b had. */
+typedef struct found_before {
+    uint32_t *ids;
+    size_t n, cap;
+    size_t *start;
+    size_t start_cap;
+    uint8_t *count;
+    size_t count_cap;
+    bool gathered;
+} found_before;
+
+/* A unit the batch indexed: its id, where it is in the batch, and the
+ * bands whose index will list it (dd_unit_batch_index). */
+typedef struct indexed_unit {
+    uint32_t id, j;
+    bool listed[DD_NEAR_UNIT_BANDS];
+} indexed_unit;
+
+/* The units of a batch are guessed to be candidates of each other when
+ * they share one of their first AHEAD_BANDS bands (of DD_NEAR_UNIT_BANDS):
+ * a pair at Jaccard 0.8 does with probability 0.94 (what the guess misses
+ * is read when asked). */
+#define AHEAD_BANDS 4
+
+struct dd_unit_batch {
+    size_t ndocs, docs_cap;
+    uint32_t *doc_number; /* per document of the batch */
+    size_t *first_unit;   /* its units are units [first_unit[k], first_unit[k + 1]) */
+    size_t nunits, units_cap;
+    uint32_t *words;     /* per unit of the batch */
+    size_t *set_start;   /* unit j's set: hashes[set_start[j] .. set_start[j + 1]) */
+    uint64_t *band_keys; /* DD_NEAR_UNIT_BANDS per unit */
+    size_t keys_cap, starts_cap;
+    uint64_t *hashes;
+    size_t nhashes, hashes_cap;
+    size_t *doc_starts; /* per document: its units' starts relative to its first hash */
+    size_t ndoc_starts, doc_starts_cap;
+    size_t *doc_starts_at; /* per document: where its starts are in doc_starts */
+    dd_capped_map bands;   /* band key -> unit of the batch, of units of 8 words or more */
+    found_before *before;  /* per document (dd_unit_batch_gather) */
+    size_t before_cap;
+    /* The units the batch indexed, in order, and where the index will list
+     * them: they go to it when the batch has been searched. */
+    dd_capped_map indexed; /* band key -> id */
+    indexed_unit *pending;
+    size_t npending, pending_cap;
+};
+
+/* Appends to ids[0..n) (growing it) the values map lists under key;
+ * returns the new n. */
+static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids, size_t *cap,
+                         size_t n)
+{
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t id; dd_capped_next(&it, &id);) {
+        dd_grow(ids, cap, n + 1, sizeof **ids);
+        (*ids)[n++] = id;
+    }
+    return n;
+}
+
+/* How many values map lists under key. */
+static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
+{
+    uint32_t n = 0;
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t v; dd_capped_next(&it, &v);)
+        n++;
+    return n;
+}
+
+/* Unit u of document k of the batch joins the index as unit ix->n: where
+ * the index will list it (its buckets not full, counting the batch's units
+ * indexed before it), kept for dd_unit_batch_index. */
+static void batch_index(const dd_unit_index *ix, dd_unit_batch *batch, size_t k, size_t u,
+                        const uint64_t *keys)
+{
+    const found_before *before = batch->before[k].gathered ? &batch->before[k] : NULL;
+    dd_grow(&batch->pending, &batch->pending_cap, batch->npending + 1, sizeof *batch->pending);
+    indexed_unit *p = &batch->pending[batch->npending++];
+    p->id = (uint32_t)ix->n;
+    p->j = (uint32_t)(batch->first_unit[k] + u);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        uint32_t listed = before ? before->count[u * DD_NEAR_UNIT_BANDS + b]
+                                 : listed_under(&ix->bands[b], keys[b]);
+        p->listed[b] = listed + listed_under(&batch->indexed, keys[b]) < DD_NEAR_UNIT_MAX_BUCKET;
+        if (p->listed[b])
+            dd_capped_map_add(&batch->indexed, keys[b], p->id, DD_NEAR_UNIT_MAX_BUCKET);
+    }
+}
+
+/* The search across documents of dd_find_near_units_across. Without a
+ * batch (NULL), a unit's candidates are found by looking its band keys up
+ * in the index, and the document's units join the index. For document k
+ * of a batch, the index is as it was before the batch; a unit's candidates
+ * are those found in it (by dd_unit_batch_gather, or else looked up now),
+ * then those of the batch's units indexed since, which batch->indexed
+ * lists; the document's units go to batch->indexed and batch->pending,
+ * and to the index after the batch. */
+static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
+                          size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
+                          double threshold, dd_unit_batch *batch, size_t k,
+                          const dd_unit_ahead *ahead, dd_unit_reader read, void *ctx,
+                          dd_near_unit_list *out)
 {
     const size_t bands = DD_NEAR_UNIT_BANDS;
+    const found_before *before = batch && batch->before[k].gathered ? &batch->before[k] : NULL;
     /* Units whose set is already indexed (an exact copy) are not indexed
      * again, so a paragraph printed everywhere costs one entry. */
-    bool *identical = dd_calloc(doc->nunits ? doc->nunits : 1, sizeof *identical);
-    for (size_t u = 0; u < doc->nunits; u++) {
-        const dd_unit *unit = &doc->units[u];
-        if (unit->words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+    bool *identical = dd_calloc(nunits ? nunits : 1, sizeof *identical);
+    for (size_t u = 0; u < nunits; u++) {
+        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
             continue;
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
         const uint64_t *keys = band_keys + u * bands;
-        size_t ncands = 0;
-        for (size_t b = 0; b < bands; b++)
-            dd_capped_map_prefetch(&ix->bands, keys[b]);
-        for (size_t b = 0; b < bands; b++) {
-            dd_capped_iter it = dd_capped_map_find(&ix->bands, keys[b]);
-            for (uint32_t id; dd_capped_next(&it, &id);) {
-                dd_grow(&ix->cands, &ix->cands_cap, ncands + 1, sizeof *ix->cands);
-                ix->cands[ncands++] = id;
-            }
+        size_t ncands = 0, nbefore = 0;
+        if (before) {
+            nbefore = before->start[u + 1] - before->start[u];
+            dd_grow(&ix->cands, &ix->cands_cap, nbefore + 1, sizeof *ix->cands);
+            if (nbefore)
+                memcpy(ix->cands, before->ids + before->start[u], nbefore * sizeof *ix->cands);
+            ncands = nbefore;
         }
-        if (ncands)
-            table_fill(ix, set, n);
-        /* Earliest candidates first, each once, a bounded number of them. */
-        if (ncands > 1)
-            qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
+        if (!before) {
+            for (size_t b = 0; b < bands; b++)
+                dd_capped_map_prefetch(&ix->bands[b], keys[b]);
+            for (size_t b = 0; b < bands; b++)
+                ncands = listed_ids(&ix->bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
+        }
+        for (size_t b = 0; batch && b < bands; b++)
+            ncands = listed_ids(&batch->indexed, keys[b], &ix->cands, &ix->cands_cap, ncands);
+        bool filled = false;
+        /* Earliest candidates first, each once, a bounded number of them
+         * (those found before a batch are in order, and lower). */
+        if (ncands - nbefore > 1)
+            qsort(ix->cands + nbefore, ncands - nbefore, sizeof *ix->cands, dd_compare_u32);
         size_t tried = 0;
         identical[u] = false;
         for (size_t i = 0; i < ncands && tried < DD_NEAR_UNIT_MAX_CANDIDATES; i++) {
@@ -382,39 +519,276 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
                 continue;
             tried++;
             uint32_t id = ix->cands[i];
-            cached_unit *c = &ix->cache[id % UNIT_CACHE_SLOTS];
-            if (c->id1 != id + 1) {
-                c->id1 = 0;
-                if (!read(ctx, ix->doc[id], ix->unit[id], &c->set, &c->cap, &c->n))
-                    continue;
-                c->id1 = id + 1;
+            size_t m, shared;
+            dd_ahead_answer got =
+                ahead ? ahead->lookup(ahead->ctx, u, ix->doc[id], ix->unit[id], &shared, &m)
+                      : DD_AHEAD_NOT_COMPUTED;
+            if (got == DD_AHEAD_UNREADABLE)
+                continue;
+            if (got == DD_AHEAD_NOT_COMPUTED) {
+                cached_unit *c = &ix->cache[id % UNIT_CACHE_SLOTS];
+                if (c->id1 != id + 1) {
+                    c->id1 = 0;
+                    if (!read(ctx, ix->doc[id], ix->unit[id], &c->set, &c->cap, &c->n))
+                        continue;
+                    c->id1 = id + 1;
+                }
+                if (!filled)
+                    dd_set_table_fill(&ix->table, set, n);
+                filled = true;
+                m = c->n;
+                shared = dd_set_table_count(&ix->table, c->set, m);
             }
-            size_t m = c->n;
-            double shared = (double)table_count(ix, c->set, m);
-            double jaccard = shared / ((double)n + (double)m - shared);
-            double containment = n ? shared / (double)n : 0;
-            if (jaccard >= threshold ||
-                (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
+            double jaccard, containment;
+            if (dd_unit_match(n, m, shared, threshold, &jaccard, &containment)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
                 out->v[out->n++] = (dd_near_unit){doc_number, ix->doc[id], u, ix->unit[id],
                                                   jaccard, containment};
-                identical[u] = shared == (double)n && n == m;
+                identical[u] = shared == n && n == m;
                 break;
             }
         }
     }
     /* Then the document's own units join the index. */
-    for (size_t u = 0; u < doc->nunits; u++) {
-        if (doc->units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS || identical[u])
+    for (size_t u = 0; u < nunits; u++) {
+        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS || identical[u])
             continue;
         dd_grow(&ix->doc, &ix->doc_cap, ix->n + 1, sizeof *ix->doc);
         dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
-        for (size_t b = 0; b < bands; b++)
-            dd_capped_map_add(&ix->bands, band_keys[u * bands + b], (uint32_t)ix->n,
-                              DD_NEAR_UNIT_MAX_BUCKET);
+        if (batch)
+            batch_index(ix, batch, k, u, band_keys + u * bands);
+        else
+            for (size_t b = 0; b < bands; b++)
+                dd_capped_map_add(&ix->bands[b], band_keys[u * bands + b], (uint32_t)ix->n,
+                                  DD_NEAR_UNIT_MAX_BUCKET);
         ix->n++;
     }
     free(identical);
+}
+
+void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
+                               size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
+                               double threshold, const dd_unit_ahead *ahead, dd_unit_reader read,
+                               void *ctx, dd_near_unit_list *out)
+{
+    search_across(ix, doc_number, units, nunits, sets, band_keys, threshold, NULL, 0, ahead, read,
+                  ctx, out);
+}
+
+dd_unit_batch *dd_unit_batch_new(void)
+{
+    dd_unit_batch *b = dd_calloc(1, sizeof *b);
+    dd_capped_map_init(&b->bands);
+    dd_capped_map_init(&b->indexed);
+    return b;
+}
+
+void dd_unit_batch_free(dd_unit_batch *b)
+{
+    if (!b)
+        return;
+    free(b->doc_number);
+    free(b->first_unit);
+    free(b->words);
+    free(b->set_start);
+    free(b->band_keys);
+    free(b->hashes);
+    free(b->doc_starts);
+    free(b->doc_starts_at);
+    dd_capped_map_free(&b->bands);
+    for (size_t k = 0; k < b->before_cap; k++) {
+        free(b->before[k].ids);
+        free(b->before[k].start);
+        free(b->before[k].count);
+    }
+    free(b->pending);
+    free(b->before);
+    dd_capped_map_free(&b->indexed);
+    free(b);
+}
+
+void dd_unit_batch_clear(dd_unit_batch *b)
+{
+    b->ndocs = b->nunits = b->nhashes = b->ndoc_starts = b->npending = 0;
+    dd_capped_map_clear(&b->bands);
+    dd_capped_map_clear(&b->indexed);
+}
+
+size_t dd_unit_batch_docs(const dd_unit_batch *b) { return b->ndocs; }
+size_t dd_unit_batch_hashes(const dd_unit_batch *b) { return b->nhashes; }
+
+void dd_unit_batch_add(dd_unit_batch *b, uint32_t doc_number, const dd_unit *units, size_t nunits,
+                       const dd_unit_sets *sets, const uint64_t *band_keys)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    size_t k = b->ndocs++;
+    if (b->ndocs > b->docs_cap) {
+        b->docs_cap = b->docs_cap ? 2 * b->docs_cap : 256;
+        b->doc_number = dd_realloc(b->doc_number, b->docs_cap * sizeof *b->doc_number);
+        b->first_unit = dd_realloc(b->first_unit, (b->docs_cap + 1) * sizeof *b->first_unit);
+        b->doc_starts_at = dd_realloc(b->doc_starts_at, b->docs_cap * sizeof *b->doc_starts_at);
+        b->before = dd_realloc(b->before, b->docs_cap * sizeof *b->before);
+        memset(b->before + b->before_cap, 0, (b->docs_cap - b->before_cap) * sizeof *b->before);
+        b->before_cap = b->docs_cap;
+    }
+    b->before[k].gathered = false;
+    b->doc_number[k] = doc_number;
+    b->first_unit[k] = b->nunits;
+    b->first_unit[k + 1] = b->nunits + nunits;
+    /* Its starts, as dd_unit_sets has them (for dd_unit_batch_doc). */
+    b->doc_starts_at[k] = b->ndoc_starts;
+    dd_grow(&b->doc_starts, &b->doc_starts_cap, b->ndoc_starts + nunits + 1, sizeof *b->doc_starts);
+    memcpy(b->doc_starts + b->ndoc_starts, sets->start, (nunits + 1) * sizeof *sets->start);
+    b->ndoc_starts += nunits + 1;
+    size_t total = sets->start[nunits];
+    dd_grow(&b->hashes, &b->hashes_cap, b->nhashes + total + 1, sizeof *b->hashes);
+    memcpy(b->hashes + b->nhashes, sets->hashes, total * sizeof *b->hashes);
+    dd_grow(&b->words, &b->units_cap, b->nunits + nunits, sizeof *b->words);
+    dd_grow(&b->set_start, &b->starts_cap, b->nunits + nunits + 1, sizeof *b->set_start);
+    dd_grow(&b->band_keys, &b->keys_cap, (b->nunits + nunits) * bands + 1, sizeof *b->band_keys);
+    for (size_t u = 0; u < nunits; u++) {
+        size_t j = b->nunits + u;
+        b->words[j] = units[u].words;
+        b->set_start[j] = b->nhashes + sets->start[u];
+        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            continue;
+        memcpy(b->band_keys + j * bands, band_keys + u * bands, bands * sizeof *band_keys);
+        for (size_t band = 0; band < AHEAD_BANDS; band++)
+            dd_capped_map_add(&b->bands, band_keys[u * bands + band], (uint32_t)j,
+                              DD_NEAR_UNIT_MAX_BUCKET);
+    }
+    b->nunits += nunits;
+    b->nhashes += total;
+    b->set_start[b->nunits] = b->nhashes;
+}
+
+void dd_unit_batch_doc(const dd_unit_batch *b, size_t k, uint32_t *doc_number, size_t *nunits,
+                       dd_unit_sets *sets, const uint64_t **band_keys)
+{
+    size_t first = b->first_unit[k];
+    *doc_number = b->doc_number[k];
+    *nunits = b->first_unit[k + 1] - first;
+    memset(sets, 0, sizeof *sets);
+    sets->hashes = b->hashes + (first < b->nunits ? b->set_start[first] : b->nhashes);
+    sets->start = b->doc_starts + b->doc_starts_at[k];
+    *band_keys = b->band_keys + first * DD_NEAR_UNIT_BANDS;
+}
+
+void dd_unit_scratch_free(dd_unit_scratch *w)
+{
+    free(w->ids);
+    free(w->in_batch);
+    memset(w, 0, sizeof *w);
+}
+
+void dd_unit_batch_gather(const dd_unit_index *ix, dd_unit_batch *b, size_t k, dd_unit_scratch *w)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    found_before *f = &b->before[k];
+    size_t first = b->first_unit[k], nunits = b->first_unit[k + 1] - first;
+    dd_grow(&f->start, &f->start_cap, nunits + 1, sizeof *f->start);
+    dd_grow(&f->count, &f->count_cap, nunits * bands + 1, sizeof *f->count);
+    f->n = 0;
+    for (size_t u = 0; u < nunits; u++) {
+        f->start[u] = f->n;
+        size_t j = first + u, nids = 0;
+        if (b->words[j] < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            continue;
+        const uint64_t *keys = b->band_keys + j * bands;
+        for (size_t band = 0; band < bands; band++)
+            dd_capped_map_prefetch(&ix->bands[band], keys[band]);
+        for (size_t band = 0; band < bands; band++) {
+            size_t had = nids;
+            nids = listed_ids(&ix->bands[band], keys[band], &w->ids, &w->ids_cap, nids);
+            f->count[u * bands + band] = (uint8_t)(nids - had);
+        }
+        if (nids > 1)
+            qsort(w->ids, nids, sizeof *w->ids, dd_compare_u32);
+        for (size_t i = 0; i < nids; i++)
+            if (i == 0 || w->ids[i] != w->ids[i - 1]) {
+                dd_grow(&f->ids, &f->cap, f->n + 1, sizeof *f->ids);
+                f->ids[f->n++] = w->ids[i];
+            }
+    }
+    f->start[nunits] = f->n;
+    f->gathered = true;
+}
+
+size_t dd_unit_batch_candidates(const dd_unit_index *ix, const dd_unit_batch *b, size_t k, size_t u,
+                                dd_unit_scratch *w, dd_unit_ref **out, size_t *cap)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    const found_before *f = &b->before[k];
+    size_t first = b->first_unit[k], j = first + u;
+    if (b->words[j] < DD_NEAR_UNIT_ACROSS_MIN_WORDS || !f->gathered)
+        return 0;
+    const uint64_t *keys = b->band_keys + j * bands;
+    size_t nin = 0;
+    for (size_t band = 0; band < AHEAD_BANDS; band++) {
+        dd_capped_iter it = dd_capped_map_find(&b->bands, keys[band]);
+        for (uint32_t other; dd_capped_next(&it, &other);)
+            if (other < first) { /* a unit of an earlier document of the batch */
+                dd_grow(&w->in_batch, &w->in_batch_cap, nin + 1, sizeof *w->in_batch);
+                w->in_batch[nin++] = other;
+            }
+    }
+    if (nin > 1)
+        qsort(w->in_batch, nin, sizeof *w->in_batch, dd_compare_u32);
+    /* Those dd_find_near_units_across tries, in its order: the indexed
+     * units first (their ids are lower), then the batch's, which it will
+     * have indexed unless they were exact copies; a bounded number of
+     * each. */
+    size_t n = 0;
+    for (size_t i = f->start[u]; i < f->start[u + 1] && n < DD_NEAR_UNIT_MAX_CANDIDATES; i++) {
+        uint32_t id = f->ids[i];
+        dd_grow(out, cap, n + 1, sizeof **out);
+        (*out)[n++] = (dd_unit_ref){ix->doc[id], ix->unit[id], NULL, 0};
+    }
+    for (size_t i = 0, kept = 0; i < nin && kept < DD_NEAR_UNIT_MAX_CANDIDATES; i++) {
+        if (i > 0 && w->in_batch[i] == w->in_batch[i - 1])
+            continue;
+        kept++;
+        uint32_t other = w->in_batch[i];
+        size_t ko = 0; /* its document: the last whose first unit is at or before it */
+        for (size_t lo = 0, hi = k; lo < hi;) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (b->first_unit[mid] <= other) {
+                ko = mid;
+                lo = mid + 1;
+            } else
+                hi = mid;
+        }
+        dd_grow(out, cap, n + 1, sizeof **out);
+        (*out)[n++] = (dd_unit_ref){b->doc_number[ko], other - b->first_unit[ko],
+                                    b->hashes + b->set_start[other],
+                                    b->set_start[other + 1] - b->set_start[other]};
+    }
+    return n;
+}
+
+void dd_unit_batch_search(dd_unit_index *ix, dd_unit_batch *b, size_t k, const dd_unit *units,
+                          double threshold, const dd_unit_ahead *ahead, dd_unit_reader read,
+                          void *ctx, dd_near_unit_list *out)
+{
+    uint32_t doc_number;
+    size_t nunits;
+    dd_unit_sets sets;
+    const uint64_t *keys;
+    dd_unit_batch_doc(b, k, &doc_number, &nunits, &sets, &keys);
+    search_across(ix, doc_number, units, nunits, &sets, keys, threshold, b, k, ahead, read, ctx,
+                  out);
+}
+
+size_t dd_unit_batch_bands(void) { return DD_NEAR_UNIT_BANDS; }
+
+void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t band)
+{
+    for (size_t i = 0; i < b->npending; i++) {
+        const indexed_unit *p = &b->pending[i];
+        if (p->listed[band])
+            dd_capped_map_add(&ix->bands[band], b->band_keys[p->j * DD_NEAR_UNIT_BANDS + band],
+                              p->id, DD_NEAR_UNIT_MAX_BUCKET);
+    }
 }

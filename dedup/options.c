@@ -104,7 +104,7 @@ OPTION(opt_key_file, "key-file", 0, required_argument, OPT_KEY_FILE, "--key-file
        "so that texts cannot be crafted to collide without it");
 OPTION(opt_max_record, "max-record", 0, required_argument, OPT_MAX_RECORD, "--max-record MB",
        "longest document (a file, or a record of filter) accepted (default 256); analysing one "
-       "takes up to about 11 times its size in memory (filter: 18)");
+       "takes up to about 11 times its size in memory (filter: 20)");
 OPTION(opt_min_words, "min-words", 'w', required_argument, 'w', "-w, --min-words N",
        "report a run of repeated units only when it holds at least N normalised words "
        "(default 4)");
@@ -210,8 +210,8 @@ OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
        "no progress line and no summary on standard error (errors and warnings are still "
        "written)");
 OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
-       "analyse documents on N threads (default: one per online CPU; 1: no thread is started); "
-       "the output is the same for every N");
+       "analyse documents, and verify the pairs that may be copies, on N threads (default: one "
+       "per online CPU; 1: no thread is started); the output is the same for every N");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");

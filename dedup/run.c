@@ -39,11 +39,23 @@ typedef struct pool {
     size_t next_claim;   /* the next item a worker takes */
     size_t next_consume; /* the next item the consumer takes */
     uint64_t weight_in_flight;
-    bool stop;
-    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers) and of
-     * consume, and the seconds the consumer waited for a result. */
+    bool stop; /* consume stopped the run, or every item is consumed */
+    /* A loop that consume runs on the workers (dd_run_loop): its items
+     * come before the map's. */
+    size_t loop_n, loop_next, loop_done;
+    void *loop_ctx;
+    void (*loop_work)(void *ctx, void *worker, size_t i);
+    pthread_cond_t loop_finished;
+    void *own; /* the calling thread's worker state, for loops */
+    bool own_made;
+    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers, and the
+     * calling thread's part of loops) and of consume, and the seconds the
+     * consumer waited for a result. */
     double work_cpu, consume_cpu, consumer_wait;
 } pool;
+
+/* The run whose consume is running on this thread (for dd_run_loop). */
+static _Thread_local pool *running;
 
 /* Seconds of CPU time of the calling thread, or of the clock. */
 static double thread_cpu(void)
@@ -100,9 +112,19 @@ static void *worker_main(void *arg)
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->next_claim < m->n && !may_claim(p, weight_of(m, p->next_claim)))
+        while (!p->stop && p->loop_next >= p->loop_n &&
+               (p->next_claim >= m->n || !may_claim(p, weight_of(m, p->next_claim))))
             pthread_cond_wait(&p->room, &p->lock);
-        if (p->stop || p->next_claim >= m->n)
+        if (p->loop_next < p->loop_n) {
+            size_t i = p->loop_next++;
+            pthread_mutex_unlock(&p->lock);
+            p->loop_work(p->loop_ctx, worker, i);
+            pthread_mutex_lock(&p->lock);
+            if (++p->loop_done == p->loop_n)
+                pthread_cond_signal(&p->loop_finished);
+            continue;
+        }
+        if (p->stop)
             break;
         size_t i = p->next_claim++;
         uint64_t weight = weight_of(m, i);
@@ -140,6 +162,8 @@ static bool run_here(pool *p)
 {
     const dd_ordered_map *m = p->m;
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
+    p->own = worker; /* loops run with it too */
+    p->own_made = true;
     bool ok = true;
     for (size_t i = 0; i < m->n && ok; i++) {
         double cpu0 = thread_cpu();
@@ -147,9 +171,39 @@ static bool run_here(pool *p)
         p->work_cpu += thread_cpu() - cpu0;
         ok = consume(p, i);
     }
-    if (m->worker_free)
-        m->worker_free(m->ctx, worker);
     return ok;
+}
+
+void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+{
+    pool *p = running;
+    const dd_ordered_map *m = p->m;
+    double cpu0 = thread_cpu();
+    if (!p->own_made) {
+        p->own = m->worker_new ? m->worker_new(m->ctx) : NULL;
+        p->own_made = true;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->loop_n = n;
+    p->loop_next = p->loop_done = 0;
+    p->loop_ctx = ctx;
+    p->loop_work = work;
+    pthread_cond_broadcast(&p->room);
+    while (p->loop_next < p->loop_n) {
+        size_t i = p->loop_next++;
+        pthread_mutex_unlock(&p->lock);
+        work(ctx, p->own, i);
+        pthread_mutex_lock(&p->lock);
+        p->loop_done++;
+    }
+    double cpu = thread_cpu() - cpu0;
+    while (p->loop_done < p->loop_n)
+        pthread_cond_wait(&p->loop_finished, &p->lock);
+    p->loop_n = p->loop_next = p->loop_done = 0;
+    pthread_mutex_unlock(&p->lock);
+    /* Work, not consume: the parallel part of the run. */
+    p->work_cpu += cpu;
+    p->consume_cpu -= cpu;
 }
 
 bool dd_run_in_order(const dd_ordered_map *m)
@@ -160,6 +214,9 @@ bool dd_run_in_order(const dd_ordered_map *m)
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.done, NULL);
     pthread_cond_init(&p.room, NULL);
+    pthread_cond_init(&p.loop_finished, NULL);
+    pool *outer = running;
+    running = &p;
 
     unsigned want = m->threads > 1 && m->n > 1 ? m->threads : 0, started = 0;
     double start = wall();
@@ -185,7 +242,7 @@ bool dd_run_in_order(const dd_ordered_map *m)
             s->done = false;
             p.weight_in_flight -= s->weight;
             p.next_consume = i + 1;
-            p.stop = !ok;
+            p.stop = !ok || i + 1 == m->n; /* no more items, nor loops */
             pthread_cond_broadcast(&p.room);
             pthread_mutex_unlock(&p.lock);
         }
@@ -193,6 +250,9 @@ bool dd_run_in_order(const dd_ordered_map *m)
             pthread_join(threads[t], NULL);
     }
     free(threads);
+    if (p.own_made && m->worker_free)
+        m->worker_free(m->ctx, p.own);
+    running = outer;
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: run: %zu items, %u threads: %.3f s; work %.3f s CPU, consume %.3f s CPU, "
@@ -210,5 +270,160 @@ bool dd_run_in_order(const dd_ordered_map *m)
     pthread_mutex_destroy(&p.lock);
     pthread_cond_destroy(&p.done);
     pthread_cond_destroy(&p.room);
+    pthread_cond_destroy(&p.loop_finished);
     return ok;
+}
+
+/* ------------------------------------------------------------ the pool */
+
+/*
+ * A loop is published under the lock (its n, ctx and work); workers claim its items one at a time (next), run them
+ * outside the lock, and count them done; the last one done wakes the
+ * calling thread. `start` wakes the workers for a loop or for the end.
+ */
+struct dd_pool {
+    const char *name;
+    void *pool_ctx;
+    void *(*worker_new)(void *pool_ctx);
+    void (*worker_free)(void *pool_ctx, void *worker);
+    pthread_t *threads;
+    unsigned started;
+    void *own; /* the calling thread's worker state, when no thread runs */
+    bool own_made;
+    pthread_mutex_t lock;
+    pthread_cond_t start;    /* a loop was published, or the pool ends */
+    pthread_cond_t finished; /* the loop's last item is done */
+    size_t n, next, done;    /* items of the loop, the next to claim, done */
+    void *ctx;
+    void (*work)(void *ctx, void *worker, size_t i);
+    bool ending;
+    /* For DEDUP_RUN_STATS */
+    size_t loops, items;
+    double work_cpu, waited;
+};
+
+static void *pool_worker(void *arg)
+{
+    dd_pool *p = arg;
+    double cpu0 = thread_cpu();
+    void *worker = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->ending && p->next >= p->n)
+            pthread_cond_wait(&p->start, &p->lock);
+        if (p->ending)
+            break;
+        while (p->next < p->n) {
+            size_t i = p->next++;
+            pthread_mutex_unlock(&p->lock);
+            p->work(p->ctx, worker, i);
+            pthread_mutex_lock(&p->lock);
+            if (++p->done == p->n)
+                pthread_cond_signal(&p->finished);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (p->worker_free)
+        p->worker_free(p->pool_ctx, worker);
+    double cpu = thread_cpu() - cpu0;
+    pthread_mutex_lock(&p->lock);
+    p->work_cpu += cpu;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
+                     void *(*worker_new)(void *pool_ctx),
+                     void (*worker_free)(void *pool_ctx, void *worker))
+{
+    dd_pool *p = dd_calloc(1, sizeof *p);
+    p->name = name;
+    p->pool_ctx = pool_ctx;
+    p->worker_new = worker_new;
+    p->worker_free = worker_free;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->finished, NULL);
+    /* The calling thread works in the loops too: threads - 1 more. */
+    if (threads > 1) {
+        p->threads = dd_calloc(threads - 1, sizeof *p->threads);
+        for (; p->started < threads - 1; p->started++)
+            if (pthread_create(&p->threads[p->started], NULL, pool_worker, p) != 0)
+                break;
+    }
+    return p;
+}
+
+/* The calling thread's worker state, made when first needed. */
+static void *own_state(dd_pool *p)
+{
+    if (!p->own_made) {
+        p->own = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
+        p->own_made = true;
+    }
+    return p->own;
+}
+
+unsigned dd_pool_threads(const dd_pool *p) { return p->started; }
+
+void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+{
+    p->loops++;
+    p->items += n;
+    if (n == 0)
+        return;
+    double cpu0 = thread_cpu();
+    void *own = own_state(p);
+    if (p->started == 0) {
+        for (size_t i = 0; i < n; i++)
+            work(ctx, own, i);
+        p->work_cpu += thread_cpu() - cpu0;
+        return;
+    }
+    /* Published, then worked on by the workers and by this thread: an
+     * item is held up only while the thread that took it runs it. */
+    pthread_mutex_lock(&p->lock);
+    p->n = n;
+    p->next = p->done = 0;
+    p->ctx = ctx;
+    p->work = work;
+    pthread_cond_broadcast(&p->start);
+    while (p->next < p->n) {
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->lock);
+        work(ctx, own, i);
+        pthread_mutex_lock(&p->lock);
+        p->done++;
+    }
+    double cpu = thread_cpu() - cpu0, waited = wall();
+    while (p->done < p->n)
+        pthread_cond_wait(&p->finished, &p->lock);
+    p->n = 0; /* nothing to claim until the next loop */
+    p->work_cpu += cpu;
+    pthread_mutex_unlock(&p->lock);
+    p->waited += wall() - waited;
+}
+
+void dd_pool_free(dd_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->ending = true;
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned t = 0; t < p->started; t++)
+        pthread_join(p->threads[t], NULL);
+    if (p->own_made && p->worker_free)
+        p->worker_free(p->pool_ctx, p->own);
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: pool (%s): %zu loops, %zu items, %u threads and the caller: work %.3f s "
+                "CPU, the caller waited %.3f s\n",
+                p->name, p->loops, p->items, p->started, p->work_cpu, p->waited);
+    free(p->threads);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->start);
+    pthread_cond_destroy(&p->finished);
+    free(p);
 }

@@ -1,5 +1,8 @@
 /*
  * run.h - how a run uses the cores: the only place in dedup with threads.
+ * Two shapes: dd_run_in_order, which analyses documents on workers and
+ * hands their results to the calling thread in rank order, and dd_pool
+ * (below), loops of independent items, which verifies candidate pairs.
  *
  * dd_run_in_order is an ordered parallel map, the shape of minimap2's
  * read/map/write pipeline and of zstd's multithreaded compressor: items
@@ -68,6 +71,60 @@ typedef struct dd_ordered_map {
  * that cannot be started is not fatal: fewer workers do the work (with
  * none, the calling thread does it). */
 bool dd_run_in_order(const dd_ordered_map *m);
+
+/* Called by consume only: runs work(ctx, worker, i) for i in 0..n-1 on
+ * the map's workers and the calling thread, in any order and several at
+ * once, before any more of the map's items, and returns when every one
+ * has run (as dd_pool_for below, whose contract holds: work reads what
+ * consume set up, writes what is item i's, says nothing on stderr). worker
+ * is the state worker_new made for the thread it runs on (the calling
+ * thread has one of its own). So consume can have independent work done
+ * on every core without more threads than the map's. */
+void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i));
+
+/*
+ * dd_pool: worker threads for loops whose items do not depend on each other
+ * (the exact verification of candidate pairs: each is a pure function of
+ * two documents). A pool of `threads` is threads - 1 workers and the
+ * calling thread, which works in each loop too, then waits for the items
+ * the others took. The workers and their states live as long as the pool,
+ * across its loops, so that what a worker caches (the sets it has made)
+ * serves its later items.
+ *
+ * The contract of what runs where:
+ *   - work(ctx, worker, i) runs on a worker thread or the calling thread,
+ *     for every i in 0..n-1, in any order and several at once. It may read ctx and
+ *     whatever the calling thread set up before dd_pool_for (shared,
+ *     read-only during the loop), use its worker state (made by
+ *     worker_new(pool_ctx) on that thread, used by it only), and write
+ *     what belongs to item i only. It must not write on stderr: what it
+ *     has to say goes into item i's result (dd_messages_capture), for the
+ *     calling thread to say in its turn.
+ *   - dd_pool_for returns once every item has run: what the items wrote
+ *     is then the calling thread's to read, in whatever order it decides.
+ * With threads == 1 (or when no thread can be started) no thread is made:
+ * the calling thread runs the items, in order, with a worker state of its
+ * own.
+ *
+ * With DEDUP_RUN_STATS set, dd_pool_free writes to stderr the pool's
+ * loops, items, the CPU time of their work (the calling thread's part
+ * included) and how long the calling thread waited for the others.
+ */
+typedef struct dd_pool dd_pool;
+
+/* A pool of `threads` threads, the calling one included; name says what it
+ * does (for the stats). worker_new and worker_free may be NULL (states are
+ * then NULL); the calling thread's state is made when it first needs it. */
+dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
+                     void *(*worker_new)(void *pool_ctx),
+                     void (*worker_free)(void *pool_ctx, void *worker));
+/* Runs work(ctx, worker, i) for i in 0..n-1 (see above). */
+void dd_pool_for(dd_pool *p, size_t n, void *ctx,
+                 void (*work)(void *ctx, void *worker, size_t i));
+/* The worker threads running besides the calling one (0: the loops run on
+ * the calling thread alone). */
+unsigned dd_pool_threads(const dd_pool *p);
+void dd_pool_free(dd_pool *p);
 
 /* The number of online CPUs (at least 1): the default of -j. */
 unsigned dd_online_cpus(void);

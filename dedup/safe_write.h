@@ -29,6 +29,12 @@
  * After SIGKILL or a power cut a temporary file or folder may be left
  * behind; the files themselves are old or new. The directory reader skips
  * such leftovers (input.c) with a warning naming them.
+ *
+ * Threads: what the signal handler must find (the one temporary file being
+ * written, an open dd_out_dir, the signal that stopped it) is process-wide,
+ * so these functions are single-writer: call them from one thread only.
+ * dedup does, from the thread that consumes a run's results in order
+ * (run.h); its worker threads never write files.
  */
 #ifndef DD_SAFE_WRITE_H
 #define DD_SAFE_WRITE_H

@@ -198,9 +198,11 @@ fi
 
 # One long document of ordinary lines (12 MB, 8 to 30 words a line, words of
 # the seeds in a seeded random order): the man page (Memory) says what its
-# analysis costs, 8.4 times its size for scan and 12.8 for filter on real
-# news; here within 9 and 13 times (it was 9.7 and 14.5, with the paragraph
-# shingle table sized to powers of two).
+# analysis costs, 8.4 times its size for scan and 13.2 for filter on real
+# news; here within 9 and 14 times (it was 9.7 and 14.5, with the paragraph
+# shingle table sized to powers of two; filter's 13 became 14 when it came to
+# look for the record's paragraphs among earlier ones as scan does, with
+# their band keys and the index of paragraphs).
 if [ "${DEDUP_BUILD:-normal}" = normal ]; then
     python3 -c '
 import glob, random, sys, json
@@ -226,10 +228,10 @@ open("long.jsonl", "w", encoding="utf-8").write(json.dumps({"id": 1, "text": tex
             "exit $(cat "$T/status"), peak $kb KB for $size_kb KB"
     fi
     kb=$(peak_kb "$DEDUP" filter long.jsonl)
-    if [ "$(cat "$T/status")" = 0 ] && [ "$kb" -lt $((size_kb * 13)) ]; then
-        ok "filter of a 12 MB record peaks within 13 times its size ($kb KB for $size_kb KB)"
+    if [ "$(cat "$T/status")" = 0 ] && [ "$kb" -lt $((size_kb * 14)) ]; then
+        ok "filter of a 12 MB record peaks within 14 times its size ($kb KB for $size_kb KB)"
     else
-        not_ok "filter of a 12 MB record peaks within 13 times its size" \
+        not_ok "filter of a 12 MB record peaks within 14 times its size" \
             "exit $(cat "$T/status"), peak $kb KB for $size_kb KB"
     fi
 else

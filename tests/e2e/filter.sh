@@ -304,4 +304,53 @@ else
         "$(cat out.jsonl; find "$T/ids" -type f)"
 fi
 cd "$T" || exit 1
+
+# The scratch file of earlier records' sets: made in TMPDIR and deleted at
+# once, so a run that is killed leaves nothing behind; a TMPDIR where no
+# file can be made is an error before any record is read.
+mkdir "$T/scratch"
+mkfifo "$T/feed"
+TMPDIR=$T/scratch "$DEDUP" filter <"$T/feed" >"$T/fed.jsonl" 2>"$T/err" &
+pid=$!
+exec 9>"$T/feed"
+head -n 3 "$T/docs.jsonl" >&9
+open_deleted=""
+for _ in $(seq 100); do
+    open_deleted=$(ls -l "/proc/$pid/fd" 2>/dev/null | grep -F "$T/scratch/dedup-scratch-")
+    [ -n "$open_deleted" ] && break
+    sleep 0.1
+done
+left=$(ls -A "$T/scratch")
+kill -9 $pid 2>/dev/null
+{ wait $pid; } 2>/dev/null
+exec 9>&-
+case $open_deleted in
+*"(deleted)") [ -z "$left" ] && [ -z "$(ls -A "$T/scratch")" ] ;;
+*) false ;;
+esac && ok "the scratch file is in TMPDIR, open but deleted, and nothing is left after kill -9" ||
+    not_ok "the scratch file is in TMPDIR, open but deleted, and nothing is left after kill -9" \
+        "open: ${open_deleted:-none}; in the folder: $left $(ls -A "$T/scratch")"
+# A scratch file that cannot grow (a file size limit here, a full disk
+# elsewhere): the run stops with status 2 and says why.
+python3 - >"$T/many.jsonl" <<'EOF'
+import json, random
+rng = random.Random(3)
+words = ["w%d" % i for i in range(5000)]
+for i in range(1500):
+    print(json.dumps({"text": " ".join(rng.choice(words) for _ in range(120))}))
+EOF
+(ulimit -f 1024 && trap '' XFSZ && TMPDIR=$T/scratch exec "$DEDUP" filter "$T/many.jsonl") 2>"$T/err" |
+    wc -l >"$T/count"
+st=${PIPESTATUS[0]}
+[ $st = 2 ] && [ "$(cat "$T/count")" -gt 0 ] && [ "$(cat "$T/count")" -lt 1500 ] &&
+    grep -qF "dedup: scratch file in $T/scratch: File too large" "$T/err" &&
+    ok "a scratch file that cannot grow stops the run: exit 2, saying so" ||
+    not_ok "a scratch file that cannot grow stops the run: exit 2, saying so" \
+        "exit $st, $(cat "$T/count") records out: $(cat "$T/err")"
+TMPDIR=$T/no-such-folder "$DEDUP" filter "$T/docs.jsonl" >"$T/out" 2>"$T/err"
+st=$?
+[ $st = 2 ] && [ ! -s "$T/out" ] &&
+    grep -qF "dedup: cannot make a scratch file in $T/no-such-folder: No such file or directory" "$T/err" &&
+    ok "a TMPDIR that does not exist: exit 2, saying so, nothing written" ||
+    not_ok "a TMPDIR that does not exist: exit 2, saying so, nothing written" "exit $st: $(cat "$T/err")"
 finish

@@ -129,4 +129,86 @@ for mode in scan clean check filter filter-index check-index scan-index; do
     expect_same "$mode calls the same documents copies" want "$mode.copies"
 done
 
+# ---- 3. filter and scan on a long stream: copies far from their originals.
+# 5,600 generated records (random words of Arabic letters, so the exact
+# similarity below, over whitespace words, is what dedup computes); 260 of
+# the first 1,000 are originals, and their copies come 4,200 records or more
+# after them, beyond any window of recent records:
+#   - 120 edited records of the same size, half of them just above the
+#     containment threshold (0.81-0.86), half just below it (0.74-0.79):
+#     only exact sets decide those (signature estimates err by about 0.03
+#     either way);
+#   - 70 records of 5 lines of a record 12 times their size: contained,
+#     so copies, found through their shared lines (their Jaccard, about
+#     0.08, makes them LSH candidates by chance only);
+#   - 70 records 12 times the size of an earlier record they contain:
+#     not copies (the size-ratio guard).
+# The copies are those the rule calls copies on exact shingle sets, computed
+# here; scan and filter must both call exactly those.
+python3 - gen <<'EOF'
+import os, random, sys
+rng = random.Random(15)
+letters = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+vocab = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(3, 7))) for _ in range(40000)})
+word = lambda: rng.choice(vocab)
+line = lambda: [word() for _ in range(rng.randint(12, 20))]
+def record(nwords):
+    lines = []
+    while sum(map(len, lines)) < nwords:
+        lines.append(line())
+    return lines
+def shingles(lines):
+    w = [x for l in lines for x in l]
+    return {tuple(w[i:i + 5]) for i in range(len(w) - 4)}
+def joins(member, rep):
+    a, b = shingles(member), shingles(rep)
+    inter = len(a & b)
+    j, c = inter / len(a | b), inter / min(len(a), len(b))
+    return j >= 0.8 or (c >= 0.8 and min(len(a), len(b)) >= 50 and len(a) <= 2.5 * len(b))
+def edited(lines, lo, hi):  # a copy with words replaced: containment in [lo, hi]
+    for _ in range(1000):
+        copy = [list(l) for l in lines]
+        for _ in range(rng.randint(4, 16)):
+            l = rng.choice(copy)
+            l[rng.randrange(len(l))] = word()
+        a, b = shingles(copy), shingles(lines)
+        if lo <= len(a & b) / min(len(a), len(b)) <= hi:
+            return copy
+    sys.exit("no edit in range")
+N = 5600
+docs = [None] * N
+originals = rng.sample(range(1000), 260)
+later = sorted(rng.sample(range(5200, N), 260))  # every one 4,200 or more after any original
+for n, (o, at) in enumerate(zip(originals, later)):
+    if n < 120:
+        docs[o] = record(150)
+        docs[at] = edited(docs[o], 0.81, 0.86) if n % 2 else edited(docs[o], 0.74, 0.79)
+    elif n < 190:
+        docs[o] = record(1000)
+        first = rng.randrange(len(docs[o]) - 5)
+        docs[at] = [list(l) for l in docs[o][first:first + 5]]
+    else:
+        docs[o] = record(85)
+        docs[at] = record(450) + [list(l) for l in docs[o]] + record(450)
+for i in range(N):
+    if docs[i] is None:
+        docs[i] = record(rng.randint(60, 300))
+os.makedirs(sys.argv[1])
+for i in range(N):
+    with open(os.path.join(sys.argv[1], "%05d.txt" % i), "w", encoding="utf-8") as f:
+        f.write("".join(" ".join(l) + "\n" for l in docs[i]))
+want = sorted("%05d" % at for o, at in zip(originals, later) if joins(docs[at], docs[o]))
+with open("gen.want", "w") as f:
+    f.write("".join(w + "\n" for w in want))
+EOF
+to_jsonl gen/*.txt >gen.jsonl
+n=$(wc -l <gen.want)
+[ "$n" -ge 90 ] && [ "$n" -le 160 ] && ok "the generated stream has $n copies far from their originals" ||
+    not_ok "the generated stream has about 130 copies far from their originals" "$n"
+"$DEDUP" scan -f text gen | report_copies >gen-scan.copies
+expect_same "scan calls the copies of the long stream copies, and only those" gen.want gen-scan.copies
+"$DEDUP" filter --annotate --id-field id gen.jsonl | filter_copies >gen-filter.copies
+expect_same "filter calls the same records copies as scan, 4,200 records and more apart" \
+    gen-scan.copies gen-filter.copies
+
 finish
