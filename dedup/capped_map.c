@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIRST_SLOTS 1024
+#define FIRST_SLOTS 64
 
 void dd_capped_map_init(dd_capped_map *m)
 {

@@ -136,7 +136,8 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     size_t ndirs = 0;
     char **dirs = folders_of(named, &ndirs);
     dd_inputs around = {0};
-    *problems += dd_inputs_collect(&around, dirs, ndirs);
+    /* Files only: the shards among them are read as records by the run. */
+    *problems += dd_inputs_collect(&around, dirs, ndirs, &(dd_records_spec){.whole_files = true});
 
     file_id *named_ids = dd_malloc((named->n ? named->n : 1) * sizeof *named_ids);
     size_t nids = 0;
@@ -184,6 +185,31 @@ static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
     return (sh_key){0, 0};
 }
 
+/* What a baseline calls document d: a file by its path, a record by its
+ * shard and id ("SHARD [ID]"), or its line when it has no id (lines move as
+ * a shard is edited; ids do not). Printable; the caller frees it. */
+static char *baseline_name(const dd_input *d)
+{
+    if (!d->shard || !d->named_by_id)
+        return d->shard ? dd_input_name(d, 0, 0) : dd_printable(d->id);
+    char *shard = dd_printable(d->path), *id = dd_printable(d->id);
+    char *name = dd_asprintf("%s [%s]", shard, id);
+    free(shard);
+    free(id);
+    return name;
+}
+
+/* Where a finding's "(see ...)" sends the reader: line of document d, as
+ * "PATH:LINE" for a file, "SHARD:LINE" (the record's) for a record. */
+static char *see_at(const dd_input *d, size_t line)
+{
+    if (!d->shard)
+        return dd_input_name(d, line, 0);
+    char *shard = dd_printable(d->path);
+    char *at = dd_asprintf("%s:%llu", shard, (unsigned long long)d->line);
+    free(shard);
+    return at;
+}
 
 static void collect_findings(const dd_corpus *c, size_t first_named, findings *out)
 {
@@ -198,7 +224,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             continue;
         }
         char *why = dd_not_text_message(&in->v[l->doc], &l->why);
-        char *path = dd_printable(in->v[l->doc].id);
+        char *path = baseline_name(&in->v[l->doc]);
         add_finding(out, dd_asprintf("%s; left out of the comparison", why),
                     dd_asprintf("%s\tnot-text", path));
         free(path);
@@ -210,17 +236,22 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             const dd_member *mb = &cl->members[m];
             if (mb->doc < first_named)
                 continue;
-            char *path = dd_printable(in->v[mb->doc].id);
-            char *rep = dd_printable(in->v[mb->of].id); /* the representative, or a copy of it */
+            /* The representative, or a copy of it found by a later round. */
+            const dd_input *rep_in = &in->v[mb->of];
+            char *rep = dd_input_name(rep_in, 0, 0), *rep_key = baseline_name(rep_in);
+            char *see = see_at(rep_in, 1);
+            char *where = dd_input_at(&in->v[mb->doc], 1), *key = baseline_name(&in->v[mb->doc]);
             char *line =
-                mb->exact
-                    ? dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, rep, rep)
-                    : dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f) "
-                                  "(see %s:1)",
-                                  path, rep, mb->jaccard, mb->containment, rep);
-            add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", path, rep));
-            free(path);
+                mb->exact ? dd_asprintf("%sexact duplicate of %s (see %s)", where, rep, see)
+                          : dd_asprintf("%snear-duplicate of %s (jaccard %.2f, containment %.2f) "
+                                        "(see %s)",
+                                        where, rep, mb->jaccard, mb->containment, see);
+            add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", key, rep_key));
+            free(where);
+            free(key);
             free(rep);
+            free(rep_key);
+            free(see);
         }
     }
     const dd_findings *f = &c->findings;
@@ -228,8 +259,10 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
         const dd_repeat *r = &f->repeats[i];
         if (r->at.doc < first_named)
             continue;
-        char *path = dd_printable(in->v[r->at.doc].id);
-        char *other = dd_printable(in->v[r->of.doc].id);
+        const dd_input *at_in = &in->v[r->at.doc], *of_in = &in->v[r->of.doc];
+        char *where = dd_input_at(at_in, r->at.first_line);
+        char *other = dd_input_name(of_in, r->of.first_line, 0),
+             *see = see_at(of_in, r->of.first_line);
         char lines[64];
         if (r->at.first_line == r->at.last_line)
             snprintf(lines, sizeof lines, "line %zu", r->at.first_line);
@@ -237,44 +270,49 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             snprintf(lines, sizeof lines, "lines %zu-%zu", r->at.first_line, r->at.last_line);
         char *line;
         if (r->exact)
-            line = dd_asprintf("%s:%zu: %s repeat%s %s:%zu (%llu words) (see %s:%zu)", path,
-                               r->at.first_line, lines,
+            line = dd_asprintf("%s%s repeat%s %s (%llu words) (see %s)", where, lines,
                                r->at.first_line == r->at.last_line ? "s" : "", other,
-                               r->of.first_line, (unsigned long long)r->words, other,
-                               r->of.first_line);
+                               (unsigned long long)r->words, see);
         else
-            line = dd_asprintf("%s:%zu: %s near-repeat%s %s:%zu (jaccard %.2f, containment "
-                               "%.2f) (see %s:%zu)",
-                               path, r->at.first_line, lines,
-                               r->at.first_line == r->at.last_line ? "s" : "", other,
-                               r->of.first_line, r->jaccard, r->containment, other,
-                               r->of.first_line);
+            line = dd_asprintf("%s%s near-repeat%s %s (jaccard %.2f, containment %.2f) (see %s)",
+                               where, lines, r->at.first_line == r->at.last_line ? "s" : "", other,
+                               r->jaccard, r->containment, see);
         /* An exact repeat has one key on both sides; a near-repeat also
          * names the other paragraph's, so that a baseline joins the two. */
         sh_key key = unit_key_at(c, r->at.doc, r->at.first_line);
         sh_key of = unit_key_at(c, r->of.doc, r->of.first_line);
+        char *path = baseline_name(at_in), *other_key = baseline_name(of_in);
         char *baseline_key =
-            r->exact ? dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other,
-                                   (unsigned long long)key.hi, (unsigned long long)key.lo)
-                     : dd_asprintf("%s\tnear-repeat\t%s\t%016llx%016llx\t%016llx%016llx", path,
-                                   other, (unsigned long long)key.hi, (unsigned long long)key.lo,
-                                   (unsigned long long)of.hi, (unsigned long long)of.lo);
+            r->exact
+                ? dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other_key,
+                              (unsigned long long)key.hi, (unsigned long long)key.lo)
+                : dd_asprintf("%s\tnear-repeat\t%s\t%016llx%016llx\t%016llx%016llx", path,
+                              other_key, (unsigned long long)key.hi, (unsigned long long)key.lo,
+                              (unsigned long long)of.hi, (unsigned long long)of.lo);
         add_finding(out, line, baseline_key);
-        free(path);
+        free(where);
         free(other);
+        free(see);
+        free(path);
+        free(other_key);
     }
     for (size_t i = 0; i < f->nboilerplate; i++) {
         const dd_boilerplate *b = &f->boilerplate[i];
-        char *first = dd_printable(in->v[b->at[0].doc].id);
+        char *first = see_at(&in->v[b->at[0].doc], b->at[0].first_line);
         char *text = dd_printable(b->text ? b->text : "");
         for (size_t k = 0; k < b->n; k++) {
             if (b->at[k].doc < first_named)
                 continue;
-            char *path = dd_printable(in->v[b->at[k].doc].id);
+            const dd_input *d = &in->v[b->at[k].doc];
+            char *where = dd_input_at(d, b->at[k].first_line), *path = baseline_name(d);
+            char record_line[32] = "";
+            if (d->shard) /* the line of the record's text */
+                snprintf(record_line, sizeof record_line, "line %zu: ", b->at[k].first_line);
             add_finding(out,
-                        dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%zu)", path,
-                                    b->at[k].first_line, b->docs, first, b->at[0].first_line),
+                        dd_asprintf("%s%sboilerplate, in %u documents (see %s)", where, record_line,
+                                    b->docs, first),
                         boilerplate_key(path, text));
+            free(where);
             free(path);
         }
         free(first);
@@ -290,34 +328,40 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
 {
     dd_index_matches m = {0};
     bool ok = dd_index_match_document(x, c, i, o, a, &m);
-    char *path = dd_printable(c->inputs.v[i].id);
+    const dd_input *d = &c->inputs.v[i];
+    char *path = baseline_name(d);
     for (size_t k = 0; k < m.n; k++) {
         const dd_index_match *r = &m.v[k];
         char *other = dd_printable(r->of);
+        char *where = dd_input_at(d, r->kind == DD_INDEX_DUPLICATE ? 1 : r->first_line);
+        char record_line[32] = "";
+        if (d->shard && r->kind == DD_INDEX_PARAGRAPH && r->docs >= o->boilerplate_df)
+            snprintf(record_line, sizeof record_line, "line %zu: ", r->first_line);
         if (r->kind == DD_INDEX_DUPLICATE && r->exact)
-            add_finding(out, dd_asprintf("%s:1: exact duplicate of %s (see %s:1)", path, other, other),
+            add_finding(out, dd_asprintf("%sexact duplicate of %s (see %s:1)", where, other, other),
                         dd_asprintf("%s\tduplicate\t%s", path, other));
         else if (r->kind == DD_INDEX_DUPLICATE)
             add_finding(out,
-                        dd_asprintf("%s:1: near-duplicate of %s (jaccard %.2f, containment %.2f%s) "
+                        dd_asprintf("%snear-duplicate of %s (jaccard %.2f, containment %.2f%s) "
                                     "(see %s:1)",
-                                    path, other, r->jaccard, r->containment,
+                                    where, other, r->jaccard, r->containment,
                                     r->estimated ? ", estimated" : "", other),
                         dd_asprintf("%s\tduplicate\t%s", path, other));
         else if (r->docs >= o->boilerplate_df)
             add_finding(out,
-                        dd_asprintf("%s:%zu: boilerplate, in %u documents (see %s:%u)", path,
-                                    r->first_line, r->docs, other, r->of_first_line),
+                        dd_asprintf("%s%sboilerplate, in %u documents (see %s:%u)", where,
+                                    record_line, r->docs, other, r->of_first_line),
                         dd_asprintf("%s\tboilerplate\t%016llx%016llx", path,
                                     (unsigned long long)r->key.hi, (unsigned long long)r->key.lo));
         else
             add_finding(out,
-                        dd_asprintf("%s:%zu: line %zu repeats %s:%u (%u words) (see %s:%u)", path,
-                                    r->first_line, r->first_line, other, r->of_first_line,
-                                    r->words, other, r->of_first_line),
+                        dd_asprintf("%sline %zu repeats %s:%u (%u words) (see %s:%u)", where,
+                                    r->first_line, other, r->of_first_line, r->words, other,
+                                    r->of_first_line),
                         dd_asprintf("%s\trepeat\t%s\t%016llx%016llx", path, other,
                                     (unsigned long long)r->key.hi, (unsigned long long)r->key.lo));
         free(other);
+        free(where);
     }
     free(path);
     dd_index_matches_free(&m);
@@ -497,12 +541,13 @@ static const char check_usage[] =
     "\n"
     "Pre-commit check: findings in the named files only, as path:line: message,\n"
     "against each other and the rest of their folders (with --index: against\n"
-    "the documents of the index).\n";
+    "the documents of the index). A named shard (*.jsonl, *.jsonl.gz,\n"
+    "*.jsonl.zst) is checked record by record, as SHARD:LINE: [ID] message.\n";
 
 static const dd_option_group *const check_groups[] = {
     &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
     &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_files, &dd_group_help, NULL,
+    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
 static const dd_command_spec check_command = {
@@ -557,7 +602,8 @@ int cmd_check(int argc, char **argv)
         return DD_EXIT_CLEAN;
     }
     dd_inputs named = {0};
-    int problems = dd_inputs_collect(&named, o.paths, o.npaths);
+    int problems =
+        dd_inputs_collect(&named, o.paths, o.npaths, &(dd_records_spec){.whole_files = true});
     for (size_t i = 0; i < named.n; i++)
         if (named.v[i].is_stdin) {
             dd_error("check: standard input has no folder to be checked against");
@@ -596,8 +642,10 @@ int cmd_check(int argc, char **argv)
     dd_progress_end(&progress, false);
     problems += c.problems;
     findings f = {0};
+    /* The documents of the named paths (a shard gives many) come last. */
+    size_t first_named_doc = ran ? c.inputs.from_path[first_named] : 0;
     if (ran)
-        collect_findings(&c, first_named, &f);
+        collect_findings(&c, first_named_doc, &f);
     if (ran && x) {
         dd_analyzer a;
         if (!dd_analyzer_init(&a, o.unit, &o.hash)) {

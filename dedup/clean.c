@@ -13,9 +13,11 @@
  */
 #include "commands.h"
 #include "corpus.h"
+#include "jsonl.h"
 #include "progress.h"
 #include "report.h"
 #include "safe_write.h"
+#include "stream.h"
 #include "util.h"
 
 #include <errno.h>
@@ -80,6 +82,8 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         free(in_real);
     }
     for (size_t i = 0; i < c->inputs.n && ok; i++) {
+        if (c->inputs.v[i].shard && i != c->inputs.v[i].shard->first)
+            continue; /* a shard is written once, with its first record */
         char *in_real = realpath(c->inputs.v[i].path, NULL);
         char *dest = dd_asprintf("%s/%s", out_real, c->inputs.v[i].out_rel);
         if (in_real && !strcmp(in_real, dest)) {
@@ -103,10 +107,13 @@ static int compare_strings(const void *a, const void *b)
 /* Two inputs may not map to one output name. */
 static bool check_collisions(const dd_corpus *c)
 {
-    size_t n = c->inputs.n;
-    char **names = dd_malloc((n ? n : 1) * sizeof *names);
-    for (size_t i = 0; i < n; i++)
-        names[i] = c->inputs.v[i].out_rel;
+    size_t n = 0;
+    char **names = dd_malloc((c->inputs.n + c->inputs.nshards + 1) * sizeof *names);
+    for (size_t i = 0; i < c->inputs.n; i++)
+        if (!c->inputs.v[i].shard) /* a shard's records share its name */
+            names[n++] = c->inputs.v[i].out_rel;
+    for (size_t i = 0; i < c->inputs.nshards; i++)
+        names[n++] = c->inputs.shards[i]->out_rel;
     qsort(names, n, sizeof *names, compare_strings);
     bool ok = true;
     for (size_t i = 1; i < n && ok; i++) {
@@ -258,6 +265,161 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
                             source.st_mode & 0777, c->inputs.v[i].path);
 }
 
+/* ------------------------------------------------------------ shards */
+
+/*
+ * A cleaned shard mirrors its input: the same name under DIR, the same
+ * compression, and the same lines in the same order, less the records
+ * clean leaves out (near-duplicate copies; malformed records with
+ * --on-error drop). A kept record is written byte for byte, unless lines
+ * of its text go: then the value of its --field alone is written again,
+ * as JSON, with the kept lines (dd_kept_lines), and every other byte of the
+ * line stays. The shard is read again from its start, as it was read
+ * first (decompressed as it comes), and written as it is read, so memory
+ * does not grow with it; a record whose text is not what was analysed
+ * fails the run.
+ */
+typedef struct shard_job {
+    const dd_corpus *c;
+    const dd_shard *s;
+    const dd_drop *drops; /* the drops of its records, in order */
+    size_t ndrops;
+    const dd_left_out *left_out; /* its records left out, in order */
+    size_t nleft_out;
+    bool copy_left_out; /* --on-error skip: written unchanged */
+    sh_buf text, clean;
+} shard_job;
+
+/* Writes line rec[0..len) of record i with its text's drops[0..n) left
+ * out: the value of its --field replaced, every other byte as it was.
+ * Returns 0, an errno, or -1 after a message. */
+static int write_cleaned_record(shard_job *j, size_t i, dd_writer *w, const char *rec, size_t len,
+                                const dd_drop *drops, size_t n)
+{
+    const dd_input *in = &j->c->inputs.v[i];
+    size_t start, end;
+    if (!dd_jsonl_value_span(rec, len, in->shard->records.field, &start, &end)) {
+        char *p = dd_input_name(in, 0, 0);
+        dd_error("%s: cannot find field '%s' in the line; not written", p,
+                 in->shard->records.field);
+        free(p);
+        return -1;
+    }
+    dd_kept_lines(j->text.data, j->text.len, drops, n, &j->clean);
+    json_t *v = json_stringn(j->clean.data ? j->clean.data : "", j->clean.len);
+    char *value = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (!value) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    int err = dd_writer_write(w, rec, start) || dd_writer_write(w, value, strlen(value)) ||
+                      dd_writer_write(w, rec + end, len - end)
+                  ? errno
+                  : 0;
+    free(value);
+    return err;
+}
+
+/* dd_out_fill: the cleaned shard j->s, into fd. */
+static int fill_shard(void *ctx, int fd)
+{
+    shard_job *j = ctx;
+    const dd_shard *s = j->s;
+    const dd_corpus *c = j->c;
+    char *err = NULL;
+    dd_reader *r = dd_reader_open(s->path, s->records.max_record, &err);
+    if (!r) {
+        dd_error("%s", err);
+        free(err);
+        return -1;
+    }
+    dd_writer *w = dd_writer_new_compressed(fd, s->format);
+    const char *rec;
+    size_t len, next = s->first, d = 0, k = 0;
+    bool had_delim;
+    int got, status = 0;
+    while (status == 0 && (got = dd_reader_next(r, '\n', &rec, &len, &had_delim, &err)) == 1) {
+        uint64_t line = dd_reader_record_number(r);
+        bool is_record = next < s->first + s->n && c->inputs.v[next].line == line;
+        bool keep = true, cleaned = false;
+        if (is_record) {
+            size_t i = next++, first = d;
+            while (d < j->ndrops && j->drops[d].doc == i)
+                d++;
+            bool left_out = k < j->nleft_out && j->left_out[k].doc == i;
+            k += left_out;
+            if (left_out) {
+                keep = j->copy_left_out;
+            } else if (c->clusters.dropped[i]) {
+                keep = false;
+            } else {
+                char *malformed = dd_record_text(&s->records, rec, len, &j->text);
+                if (malformed || dd_digest(j->text.data, j->text.len) != c->digests[i]) {
+                    char *p = dd_input_name(&c->inputs.v[i], 0, 0);
+                    dd_error("%s: changed while dedup was running; not written", p);
+                    free(p);
+                    free(malformed);
+                    status = -1;
+                    break;
+                }
+                if (d > first) {
+                    status = write_cleaned_record(j, i, w, rec, len, j->drops + first, d - first);
+                    cleaned = true;
+                }
+            }
+        }
+        if (keep && !cleaned && dd_writer_write(w, rec, len) != 0)
+            status = errno;
+        if (keep && status == 0 && had_delim && dd_writer_write(w, "\n", 1) != 0)
+            status = errno;
+    }
+    if (status == 0 && got < 0) {
+        dd_error("%s", err);
+        status = -1;
+    } else if (status == 0 && next != s->first + s->n) {
+        char *p = dd_printable(s->path);
+        dd_error("%s: changed while dedup was running (fewer lines); not written", p);
+        free(p);
+        status = -1;
+    }
+    free(err);
+    if (status == 0 && dd_writer_finish(w) != 0)
+        status = errno;
+    dd_writer_free(w);
+    dd_reader_close(r);
+    return status;
+}
+
+/* Writes the cleaned copy of shard s into out (-o): its records' drops
+ * are f->drops[d...] and their left-out entries c->left_out[k...]. */
+static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, size_t k,
+                              bool copy_left_out, dd_out_dir *out)
+{
+    const dd_findings *f = &c->findings;
+    shard_job j = {.c = c,
+                   .s = s,
+                   .drops = f->drops + d,
+                   .left_out = c->left_out + k,
+                   .copy_left_out = copy_left_out};
+    while (d + j.ndrops < f->ndrops && f->drops[d + j.ndrops].doc < s->first + s->n)
+        j.ndrops++;
+    while (k + j.nleft_out < c->nleft_out && c->left_out[k + j.nleft_out].doc < s->first + s->n)
+        j.nleft_out++;
+    struct stat source;
+    if (stat(s->path, &source) != 0) {
+        char *p = dd_printable(s->path);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return false;
+    }
+    bool ok =
+        dd_out_dir_write_from(out, s->out_rel, source.st_mode & 0777, s->path, fill_shard, &j);
+    sh_buf_free(&j.text);
+    sh_buf_free(&j.clean);
+    return ok;
+}
+
 /* The real path of the file that cleaning input i in place replaces, when
  * it may be: a regular file, inside the named trees, with no other hard
  * link. NULL after a message saying why not. A symbolic link is followed
@@ -347,11 +509,17 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
         *failed = true;
         return false;
     }
+    /* A record is named by its place: SHARD:LINE, and DIR/SHARD:LINE. */
+    char *old = in->shard ? dd_asprintf("%s:%llu", in->path, (unsigned long long)in->line)
+                          : dd_strdup(in->id);
     char *dest = o->in_place ? dd_strdup(in->id)
                  : dropped   ? dd_strdup("/dev/null")
+                 : in->shard ? dd_asprintf("%s/%s:%llu", o->output, in->out_rel,
+                                           (unsigned long long)in->line)
                              : dd_asprintf("%s/%s", o->output, in->out_rel);
-    bool changed = print_removal_diff(stdout, in->id, dest, text->data, text->len, drops, ndrops,
-                                      dropped);
+    bool changed =
+        print_removal_diff(stdout, old, dest, text->data, text->len, drops, ndrops, dropped);
+    free(old);
     free(dest);
     return changed;
 }
@@ -362,12 +530,15 @@ static const char clean_usage[] =
     "\n"
     "Write cleaned copies of the inputs under DIR (DIR/a/b.txt for a/b.txt),\n"
     "or clean the files themselves: one copy per cluster of near-duplicates,\n"
-    "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n";
+    "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n"
+    "A shard (*.jsonl, *.jsonl.gz, *.jsonl.zst) is written as a cleaned shard\n"
+    "of the same name and compression (-o only): its records in order, copies\n"
+    "left out, kept records byte for byte but for their cleaned text.\n";
 
 static const dd_option_group *const clean_groups[] = {
     &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near, &dd_group_common,
     &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_files, &dd_group_help, NULL,
+    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
 static const dd_command_spec clean_command = {
@@ -451,6 +622,16 @@ int cmd_clean(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    if (o.in_place && c.inputs.nshards) {
+        dd_progress_end(&progress, false);
+        char *p = dd_printable(c.inputs.shards[0]->path);
+        dd_error("clean: %s holds JSONL records: --in-place cleans files; write cleaned shards "
+                 "with -o DIR (or read shards as plain files with --whole-files); nothing written",
+                 p);
+        free(p);
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
     dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
     if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c))) {
         dd_corpus_free(&c);
@@ -475,14 +656,24 @@ int cmd_clean(int argc, char **argv)
     uint64_t bytes = 0;
     bool failed = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
-        size_t first = d;
+        size_t first = d, k_first = k;
         while (d < f->ndrops && f->drops[d].doc == i)
             d++;
         const dd_drop *drops = f->drops + first;
         size_t ndrops = d - first;
         bool left_out = k < c.nleft_out && c.left_out[k].doc == i;
         k += left_out;
-        if (left_out) {
+        const dd_shard *shard = c.inputs.v[i].shard;
+        if (shard && !o.dry_run) {
+            /* A shard is written whole, at its first record. */
+            if (i == shard->first) {
+                if (!write_clean_shard(&c, shard, first, k_first, copy_left_out, out)) {
+                    failed = true;
+                    break;
+                }
+                files++;
+            }
+        } else if (left_out) {
             if (copy_left_out && !o.dry_run) {
                 if (!write_clean_copy(&c, i, out, &text, &clean, NULL, 0)) {
                     failed = true;
@@ -512,6 +703,15 @@ int cmd_clean(int argc, char **argv)
         }
         bytes += c.sizes[i];
         dd_progress_update(&progress, i + 1, bytes);
+    }
+    /* A shard without records (empty, or blank lines only) is mirrored too. */
+    for (size_t s = 0; s < c.inputs.nshards && out && !failed && !o.dry_run; s++) {
+        if (c.inputs.shards[s]->n)
+            continue;
+        if (!write_clean_shard(&c, c.inputs.shards[s], 0, 0, copy_left_out, out))
+            failed = true;
+        else
+            files++;
     }
     dd_progress_end(&progress, false);
     if (out && failed) {

@@ -52,12 +52,9 @@ static char *read_bytes(const dd_corpus *c, uint32_t doc, size_t off, size_t len
     } else if (c->reread[doc] == DD_REREAD_FAILED) {
         len = 0;
     } else {
-        int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        ssize_t r = fd >= 0 ? pread(fd, s, len, (off_t)off) : -1;
+        long r = dd_input_pread(d, s, len, off);
         if (r < 0)
             *err = errno;
-        if (fd >= 0)
-            close(fd);
         len = r > 0 ? (size_t)r : 0;
     }
     len = sh_utf8_check(s, len); /* a cut may have split a character */
@@ -1190,7 +1187,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
     memset(c, 0, sizeof *c);
     c->max_bytes = (size_t)o->max_record_mb << 20;
-    c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths);
+    dd_records_spec records = dd_options_records(o);
+    c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths, &records);
     size_t n = c->inputs.n;
     if (n > UINT32_MAX - 1) {
         dd_error("too many documents (%zu)", n);

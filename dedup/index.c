@@ -37,12 +37,16 @@ static const char index_usage[] =
     "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
 
 static const dd_option_group *const build_groups[] = {
-    &dd_group_index_build, &dd_group_signatures, &dd_group_common, &dd_group_key,
-    &dd_group_progress,    &dd_group_threads,    &dd_group_files,  &dd_group_help, NULL,
+    &dd_group_index_build, &dd_group_signatures,
+    &dd_group_common,      &dd_group_key,
+    &dd_group_progress,    &dd_group_threads,
+    &dd_group_files,       &dd_group_records,
+    &dd_group_help,        NULL,
 };
 static const dd_option_group *const add_groups[] = {
-    &dd_group_signatures, &dd_group_common, &dd_group_key, &dd_group_progress,
-    &dd_group_threads,    &dd_group_files,  &dd_group_help, NULL,
+    &dd_group_signatures, &dd_group_common,  &dd_group_key,
+    &dd_group_progress,   &dd_group_threads, &dd_group_files,
+    &dd_group_records,    &dd_group_help,    NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
 static const dd_option_group *const remove_groups[] = {&dd_group_key, &dd_group_help, NULL};
@@ -51,9 +55,9 @@ static const dd_command_spec index_commands[] = {
     {"index build",
      "Usage: dedup index build PATH... -o DIR.ddx\n"
      "\n"
-     "A new index of the documents under PATH..., signed as scan signs them. The\n"
-     "index records the settings below; scan, check and filter use it only with\n"
-     "the same ones.\n",
+     "A new index of the documents under PATH..., signed as scan signs them (each\n"
+     "record of a shard, *.jsonl[.gz|.zst], under its id). The index records the\n"
+     "settings below; scan, check and filter use it only with the same ones.\n",
      build_groups, "0 success, 2 usage or input error.", false},
     {"index add",
      "Usage: dedup index add DIR.ddx PATH...\n"
@@ -281,7 +285,8 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
 {
     index_run r = {.x = x, .o = o, .progress = progress, .added = added, .skipped = skipped,
                    .left_out = left_out, .bytes = bytes};
-    r.problems = dd_inputs_collect(&r.in, paths, npaths);
+    dd_records_spec records = dd_options_records(o);
+    r.problems = dd_inputs_collect(&r.in, paths, npaths, &records);
     r.plans = dd_calloc(r.in.n ? r.in.n : 1, sizeof *r.plans);
     size_t n = 0; /* inputs up to the first that the index cannot answer for */
     while (n < r.in.n) {

@@ -57,6 +57,13 @@ static bool input_set(const dd_input *in, const dd_options *o, dd_analyzer *a, u
     if (in->stream)
         return in->stream->state == DD_STREAM_KEPT &&
                text_set(in->stream->text.data, in->stream->text.len, o, a, set, cap, n);
+    if (in->shard) { /* a record: its text */
+        sh_buf text = {0};
+        bool ok = dd_input_read(in, (size_t)o->max_record_mb << 20, &text) &&
+                  text_set(text.data ? text.data : "", text.len, o, a, set, cap, n);
+        sh_buf_free(&text);
+        return ok;
+    }
     struct stat st;
     return stat(in->path, &st) == 0 &&
            file_set(in->path, (uint64_t)st.st_size, -1, o, a, set, cap, n);

@@ -81,6 +81,7 @@ enum {
     OPT_BASELINE,
     OPT_WRITE_BASELINE,
     OPT_INDEX,
+    OPT_WHOLE_FILES,
 };
 
 struct dd_option_spec {
@@ -167,6 +168,14 @@ OPTION(opt_field, "field", 0, required_argument, OPT_FIELD, "--field PATH",
        "JSONL: the text, a dotted path (default text)");
 OPTION(opt_id_field, "id-field", 0, required_argument, OPT_ID_FIELD, "--id-field PATH",
        "JSONL: the id (default: the record number)");
+OPTION(opt_shard_field, "field", 0, required_argument, OPT_FIELD, "--field PATH",
+       "JSONL shards: the text of a record, a dotted path (default text)");
+OPTION(opt_shard_id_field, "id-field", 0, required_argument, OPT_ID_FIELD, "--id-field PATH",
+       "JSONL shards: the id that names a record in reports (default: id when the record has "
+       "one, else SHARD:LINE); a record without it is malformed");
+OPTION(opt_whole_files, "whole-files", 0, no_argument, OPT_WHOLE_FILES, "--whole-files",
+       "read files named *.jsonl, *.jsonl.gz and *.jsonl.zst as one document each, as any "
+       "other file, not as shards of records");
 OPTION(opt_annotate, "annotate", 0, no_argument, OPT_ANNOTATE, "--annotate",
        "keep every record and add a \"dedup\" member saying what was found (JSONL)");
 OPTION(opt_clean_paragraphs, "clean-paragraphs", 0, no_argument, OPT_CLEAN_PARAGRAPHS,
@@ -179,7 +188,8 @@ OPTION(opt_on_error, "on-error", 0, required_argument, OPT_ON_ERROR, "--on-error
 OPTION(opt_on_error_files, "on-error", 0, required_argument, OPT_ON_ERROR,
        "--on-error stop|skip|drop",
        "a file that is not text (invalid UTF-8, or a NUL byte past its first 8000 bytes) is "
-       "named on stderr with its line and byte, and: stop ends the run, nothing written; skip "
+       "named on stderr with its line and byte, a malformed record of a shard (not JSON, no "
+       "--field) with its shard and line, and: stop ends the run, nothing written; skip "
        "(default) leaves it out of the comparison, clean -o copies it unchanged; drop: clean -o "
        "does not copy it; the run ends with status 2. check reports a named one as a finding "
        "and only warns of one in the folder");
@@ -214,6 +224,7 @@ GROUP(dd_group_common, "Reading", &opt_unit, &opt_max_record);
 GROUP(dd_group_key, "Keyed hashing", &opt_key_file);
 GROUP(dd_group_progress, "Progress", &opt_quiet);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
+GROUP(dd_group_records, "JSONL shards", &opt_shard_field, &opt_shard_id_field, &opt_whole_files);
 GROUP(dd_group_threads, "Threads", &opt_threads);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
@@ -234,7 +245,7 @@ static const dd_option_group *const all_groups[] = {
     &dd_group_common,      &dd_group_key,      &dd_group_files,   &dd_group_paragraphs,
     &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
     &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
-    &dd_group_index_build, &dd_group_progress, &dd_group_threads,
+    &dd_group_index_build, &dd_group_progress, &dd_group_threads, &dd_group_records,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -283,6 +294,11 @@ void dd_command_help(FILE *out, const dd_command_spec *cmd)
         }
     }
     fprintf(out, "\nExit status: %s\n", cmd->exit_status);
+}
+
+dd_records_spec dd_options_records(const dd_options *o)
+{
+    return (dd_records_spec){o->whole_files, o->field, o->id_field, (size_t)o->max_record_mb << 20};
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -423,6 +439,9 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case OPT_ANNOTATE:
             o->annotate = true;
+            break;
+        case OPT_WHOLE_FILES:
+            o->whole_files = true;
             break;
         case OPT_CLEAN_PARAGRAPHS:
         case OPT_NO_CLEAN_PARAGRAPHS:

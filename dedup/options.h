@@ -11,6 +11,7 @@
 #define DD_OPTIONS_H
 
 #include "document.h"
+#include "input.h"
 #include "keys.h"
 #include "near.h"
 
@@ -44,8 +45,10 @@ typedef struct dd_options {
     unsigned long threads; /* -j: threads that analyse documents (0: one per CPU) */
     /* filter: */
     dd_input_format input_format;
-    const char *field;    /* dotted path of the text (default "text") */
-    const char *id_field; /* dotted path of the id, NULL: the record number */
+    const char *field;    /* dotted path of the text (default "text"); also of shards */
+    const char *id_field; /* dotted path of the id, NULL: the record number (filter),
+                             "id" when a record has one (shards) */
+    bool whole_files;     /* --whole-files: shards are read as plain files */
     bool annotate;
     bool clean_paragraphs;
     bool stats;
@@ -82,6 +85,7 @@ extern const dd_option_group dd_group_common;     /* reading: every reader */
 extern const dd_option_group dd_group_key;        /* --key-file: every user of hashes */
 extern const dd_option_group dd_group_progress;   /* -q: the commands that show progress */
 extern const dd_option_group dd_group_files;      /* --on-error: the commands that read files */
+extern const dd_option_group dd_group_records;    /* JSONL shards: the commands that read files */
 extern const dd_option_group dd_group_threads;    /* -j: the commands that analyse on threads */
 extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
 extern const dd_option_group dd_group_signatures; /* what an index records too */
@@ -111,6 +115,9 @@ typedef struct dd_command_spec {
      * text is left out (--on-error skip) by default. */
     bool reads_records;
 } dd_command_spec;
+
+/* How the inputs' shards are read with these options (dd_inputs_collect). */
+dd_records_spec dd_options_records(const dd_options *o);
 
 /* Writes the --help text of the command to out. */
 void dd_command_help(FILE *out, const dd_command_spec *cmd);

@@ -25,6 +25,15 @@ static json_t *json_lines(const dd_place *p)
     return json_pack("[I,I]", (json_int_t)p->first_line, (json_int_t)p->last_line);
 }
 
+void dd_json_set_doc(json_t *obj, const dd_input *d)
+{
+    json_object_set_new(obj, "doc", dd_json_id(d->id));
+    if (d->shard) {
+        json_object_set_new(obj, "shard", dd_json_id(d->shard->path));
+        json_object_set_new(obj, "shard_line", json_integer((json_int_t)d->line));
+    }
+}
+
 static bool write_json(FILE *out, json_t *obj)
 {
     int r = json_dumpf(obj, out, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -37,23 +46,31 @@ static json_t *json_similarity(double x) { return json_real(round(x * 10000) / 1
 
 static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
 {
-    json_t *obj = json_pack("{s:s,s:o,s:o,s:{s:o,s:o},s:b,s:o}", "type", "repeat", "doc",
-                            dd_json_id(in->v[r->at.doc].id), "lines", json_lines(&r->at), "of",
-                            "doc", dd_json_id(in->v[r->of.doc].id), "lines", json_lines(&r->of),
-                            "exact", r->exact, "similarity", json_similarity(r->containment));
-    if (obj && !r->exact) {
+    json_t *obj = json_object(), *of = json_object();
+    json_object_set_new(obj, "type", json_string("repeat"));
+    dd_json_set_doc(obj, &in->v[r->at.doc]);
+    json_object_set_new(obj, "lines", json_lines(&r->at));
+    dd_json_set_doc(of, &in->v[r->of.doc]);
+    json_object_set_new(of, "lines", json_lines(&r->of));
+    json_object_set_new(obj, "of", of);
+    json_object_set_new(obj, "exact", json_boolean(r->exact));
+    json_object_set_new(obj, "similarity", json_similarity(r->containment));
+    if (!r->exact) {
         json_object_set_new(obj, "jaccard", json_similarity(r->jaccard));
         json_object_set_new(obj, "containment", json_similarity(r->containment));
     }
-    return obj && write_json(out, obj);
+    return write_json(out, obj);
 }
 
 static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
 {
     json_t *occ = json_array();
-    for (size_t i = 0; i < b->n; i++)
-        json_array_append_new(occ, json_pack("{s:o,s:I}", "doc", dd_json_id(in->v[b->at[i].doc].id),
-                                             "line", (json_int_t)b->at[i].first_line));
+    for (size_t i = 0; i < b->n; i++) {
+        json_t *o = json_object();
+        dd_json_set_doc(o, &in->v[b->at[i].doc]);
+        json_object_set_new(o, "line", json_integer((json_int_t)b->at[i].first_line));
+        json_array_append_new(occ, o);
+    }
     json_t *obj = json_pack("{s:s,s:o,s:I,s:o}", "type", "boilerplate", "text",
                             json_stringn_nocheck(b->text, strlen(b->text)), "docs",
                             (json_int_t)b->docs, "occurrences", occ);
@@ -74,25 +91,22 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
     char at[64], of[64];
     bool one = r->at.first_line == r->at.last_line;
     format_lines(at, sizeof at, one ? "line " : "lines ", &r->at);
-    char *path = dd_printable(in->v[r->at.doc].id);
+    char *where = dd_input_at(&in->v[r->at.doc], r->at.first_line);
     char *other = NULL;
-    if (r->of.doc == r->at.doc) {
+    if (r->of.doc == r->at.doc)
         format_lines(of, sizeof of, r->of.first_line == r->of.last_line ? "line " : "lines ",
                      &r->of);
-    } else {
-        other = dd_printable(in->v[r->of.doc].id);
-        format_lines(of, sizeof of, ":", &r->of);
-    }
+    else
+        other = dd_input_name(&in->v[r->of.doc], r->of.first_line, r->of.last_line);
     int n;
     if (r->exact)
-        n = fprintf(out, "%s:%zu: %s %s %s%s (%zu unit%s, %llu words)\n", path, r->at.first_line,
-                    at, one ? "repeats" : "repeat", other ? other : "", of, r->units,
+        n = fprintf(out, "%s%s %s %s (%zu unit%s, %llu words)\n", where, at,
+                    one ? "repeats" : "repeat", other ? other : of, r->units,
                     r->units == 1 ? "" : "s", (unsigned long long)r->words);
     else
-        n = fprintf(out, "%s:%zu: %s %s a near-repeat of %s%s (jaccard %.2f, containment %.2f)\n",
-                    path, r->at.first_line, at, one ? "is" : "are", other ? other : "", of,
-                    r->jaccard, r->containment);
-    free(path);
+        n = fprintf(out, "%s%s %s a near-repeat of %s (jaccard %.2f, containment %.2f)\n", where,
+                    at, one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
+    free(where);
     free(other);
     return n > 0;
 }
@@ -127,10 +141,14 @@ static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boil
     char *ex = excerpt(b->text);
     bool ok = true;
     for (size_t i = 0; i < b->n && ok; i++) {
-        char *path = dd_printable(in->v[b->at[i].doc].id);
-        ok = fprintf(out, "%s:%zu: boilerplate in %u documents: \"%s\"\n", path,
-                     b->at[i].first_line, b->docs, ex) > 0;
-        free(path);
+        const dd_input *d = &in->v[b->at[i].doc];
+        char *where = dd_input_at(d, b->at[i].first_line);
+        if (d->shard) /* the line of the record's text */
+            ok = fprintf(out, "%sline %zu: ", where, b->at[i].first_line) > 0;
+        else
+            ok = fputs(where, out) != EOF;
+        ok = ok && fprintf(out, "boilerplate in %u documents: \"%s\"\n", b->docs, ex) > 0;
+        free(where);
     }
     free(ex);
     return ok;
@@ -142,7 +160,8 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
     json_t *members = json_array();
     for (size_t i = 0; i < c->n; i++) {
         const dd_member *m = &c->members[i];
-        json_t *o = json_pack("{s:o}", "doc", dd_json_id(in->v[m->doc].id));
+        json_t *o = json_object();
+        dd_json_set_doc(o, &in->v[m->doc]);
         if (method == DD_METHOD_SIMHASH) {
             json_object_set_new(o, "hamming", json_integer(m->hamming));
             json_object_set_new(o, "similarity", json_similarity(m->jaccard));
@@ -170,16 +189,17 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
     bool ok = true;
     for (size_t i = 1; i < c->n && ok; i++) {
         const dd_member *m = &c->members[i];
-        char *path = dd_printable(in->v[m->doc].id);
-        char *rep = dd_printable(in->v[m->of].id); /* the representative, or a copy of it */
+        char *where = dd_input_at(&in->v[m->doc], 0);
+        /* The representative, or a copy of it found by a later round. */
+        char *rep = dd_input_name(&in->v[m->of], 0, 0);
         if (m->exact)
-            ok = fprintf(out, "%s: exact duplicate of %s\n", path, rep) > 0;
+            ok = fprintf(out, "%sexact duplicate of %s\n", where, rep) > 0;
         else if (method == DD_METHOD_SIMHASH)
-            ok = fprintf(out, "%s: near-duplicate of %s (hamming %u)\n", path, rep, m->hamming) > 0;
+            ok = fprintf(out, "%snear-duplicate of %s (hamming %u)\n", where, rep, m->hamming) > 0;
         else
-            ok = fprintf(out, "%s: near-duplicate of %s (jaccard %.2f, containment %.2f)\n", path,
+            ok = fprintf(out, "%snear-duplicate of %s (jaccard %.2f, containment %.2f)\n", where,
                          rep, m->jaccard, m->containment) > 0;
-        free(path);
+        free(where);
         free(rep);
     }
     return ok;
@@ -248,6 +268,10 @@ bool dd_report_header(FILE *out, const dd_options *o)
     json_object_set_new(set, "key",
                         o->key_fingerprint[0] ? json_string(o->key_fingerprint) : json_null());
     json_object_set_new(set, "index", o->index ? dd_json_id(o->index) : json_null());
+    /* How the records of shards are read: their text, their names. */
+    json_object_set_new(set, "whole_files", json_boolean(o->whole_files));
+    json_object_set_new(set, "field", dd_json_id(o->field));
+    json_object_set_new(set, "id_field", o->id_field ? dd_json_id(o->id_field) : json_null());
     json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "header", "version", SH_VERSION,
                             "normalizer", sh_normalizer_profile(norm), "signatures",
                             sh_minhash_scheme_name(DD_MINHASH_SCHEME), "settings", set);

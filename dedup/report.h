@@ -18,6 +18,11 @@
  * UTF-8. Every JSON report and annotation writes ids through it. */
 json_t *dd_json_id(const char *id);
 
+/* Sets the members that name document d in a JSON report's object obj:
+ * "doc", its name (a file's path, a record's id or "SHARD:LINE"), and for a
+ * record "shard" (its shard's path) and "shard_line" (its line there). */
+void dd_json_set_doc(json_t *obj, const dd_input *d);
+
 /* Writes every finding to out: clusters by id, then repeats and boilerplate
  * in the order of dd_findings (tsv: doc<TAB>cluster for every document).
  * Returns false on a write error. */

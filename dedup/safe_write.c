@@ -604,8 +604,8 @@ static bool set_made_bits(dd_out_dir *o)
  * bits mode (created with them, so never wider, then given them exactly,
  * whatever the umask), without a sync; on failure removes it and reports it
  * as shown. */
-static bool write_new_file(const char *path, const char *data, size_t len, mode_t mode,
-                           const char *shown)
+static bool write_new_file(const char *path, mode_t mode, const char *shown, dd_out_fill fill,
+                           void *ctx)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
@@ -616,17 +616,31 @@ static bool write_new_file(const char *path, const char *data, size_t len, mode_
         unlink(path);
         return out_error(shown, "cannot set the permissions", err);
     }
-    bool ok = write_all(fd, data, len);
-    int saved = errno;
+    int saved = fill(ctx, fd);
+    bool ok = saved == 0;
     if (close(fd) != 0 && ok) {
         ok = false;
         saved = errno;
     }
     if (!ok) {
         unlink(path);
-        return out_error(shown, "cannot write", saved);
+        if (saved > 0)
+            out_error(shown, "cannot write", saved);
+        return false;
     }
     return true;
+}
+
+/* The content of dd_out_dir_write: bytes in memory. */
+typedef struct bytes {
+    const char *data;
+    size_t len;
+} bytes;
+
+static int fill_bytes(void *ctx, int fd)
+{
+    const bytes *b = ctx;
+    return write_all(fd, b->data, b->len) ? 0 : errno;
 }
 
 /* syncfs() of the file system that holds folder (all of it: one call for
@@ -688,6 +702,12 @@ dd_out_dir *dd_out_dir_open(const char *dir)
 bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
                       const char *source)
 {
+    return dd_out_dir_write_from(o, rel, mode, source, fill_bytes, &(bytes){data, len});
+}
+
+bool dd_out_dir_write_from(dd_out_dir *o, const char *rel, mode_t mode, const char *source,
+                           dd_out_fill fill, void *ctx)
+{
     if (stop_signal)
         return false;
     char *dest = dd_asprintf("%s/%s", o->dir, rel);
@@ -695,7 +715,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     if (o->temp_dir) {
         char *path = dd_asprintf("%s/%s", o->temp_dir, rel);
         ok = make_folders(o, o->temp_dir, rel, source, dest) &&
-             write_new_file(path, data, len, mode, dest);
+             write_new_file(path, mode, dest, fill, ctx);
         free(path);
         free(dest);
         return ok;
@@ -713,7 +733,7 @@ bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t l
     if (ok && !temp_path(temp, sizeof temp, folder, base))
         ok = out_error(dest, "", ENAMETOOLONG);
     if (ok)
-        ok = write_new_file(temp, data, len, mode, dest);
+        ok = write_new_file(temp, mode, dest, fill, ctx);
     free(folder);
     if (!ok) {
         free(dest);

@@ -133,6 +133,17 @@ dd_out_dir *dd_out_dir_open(const char *dir);
 bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
                       const char *source);
 
+/* What writes a file's content to fd, open on it: returns 0, or the errno
+ * of a write that failed (reported as "cannot write"), or -1 after saying
+ * itself what went wrong. */
+typedef int (*dd_out_fill)(void *ctx, int fd);
+
+/* dd_out_dir_write of the content that fill(ctx, fd) writes, as it comes:
+ * for a file too large to be held in memory first (a cleaned shard). When
+ * fill fails, the temporary file is removed. */
+bool dd_out_dir_write_from(dd_out_dir *o, const char *rel, mode_t mode, const char *source,
+                           dd_out_fill fill, void *ctx);
+
 /* Puts everything written in place: one syncfs() for all the files, then
  * the renames (of the temporary folder to dir, or of each temporary file
  * over its destination), then one sync of the renames. On an error (or

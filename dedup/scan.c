@@ -23,7 +23,7 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
 {
     dd_index_matches m = {0};
     bool ok = dd_index_match_document(x, c, i, o, a, &m);
-    char *path = dd_printable(c->inputs.v[i].id);
+    const dd_input *d = &c->inputs.v[i];
     for (size_t k = 0; k < m.n && ok; k++) {
         const dd_index_match *r = &m.v[k];
         const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
@@ -31,8 +31,8 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                                                           : "repeat";
         (*found)++;
         if (o->format == DD_FORMAT_JSONL) {
-            json_t *j = json_pack("{s:s,s:s,s:o}", "type", "index", "kind", kind, "doc",
-                                  dd_json_id(c->inputs.v[i].id));
+            json_t *j = json_pack("{s:s,s:s}", "type", "index", "kind", kind);
+            dd_json_set_doc(j, d);
             json_t *of = json_pack("{s:o}", "doc", dd_json_id(r->of));
             if (r->kind == DD_INDEX_DUPLICATE) {
                 json_object_set_new(j, "exact", json_boolean(r->exact));
@@ -55,22 +55,23 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
             json_decref(j);
         } else if (o->format == DD_FORMAT_TEXT) {
             char *other = dd_printable(r->of);
+            char *where = dd_input_at(d, r->kind == DD_INDEX_DUPLICATE ? 0 : r->first_line);
             if (r->kind == DD_INDEX_DUPLICATE && r->exact)
-                ok = printf("%s: exact duplicate of %s (in the index)\n", path, other) > 0;
+                ok = printf("%sexact duplicate of %s (in the index)\n", where, other) > 0;
             else if (r->kind == DD_INDEX_DUPLICATE)
-                ok = printf("%s: near-duplicate of %s (in the index; jaccard %.2f, containment "
+                ok = printf("%snear-duplicate of %s (in the index; jaccard %.2f, containment "
                             "%.2f%s)\n",
-                            path, other, r->jaccard, r->containment,
+                            where, other, r->jaccard, r->containment,
                             r->estimated ? ", estimated" : "") > 0;
             else
-                ok = printf("%s:%zu: line %zu %s %s:%u (in the index, %u documents)\n", path,
-                            r->first_line, r->first_line,
-                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats",
-                            other, r->of_first_line, r->docs) > 0;
+                ok = printf("%sline %zu %s %s:%u (in the index, %u documents)\n", where,
+                            r->first_line,
+                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats", other,
+                            r->of_first_line, r->docs) > 0;
             free(other);
+            free(where);
         }
     }
-    free(path);
     dd_index_matches_free(&m);
     return ok;
 }
@@ -110,12 +111,14 @@ static const char scan_usage[] =
     "\n"
     "Report near-duplicate documents, paragraphs repeated inside a document or\n"
     "across documents, and boilerplate. PATH is a file, a directory (read\n"
-    "recursively, in sorted order) or - for standard input.\n";
+    "recursively, in sorted order) or - for standard input; a file named\n"
+    "*.jsonl, *.jsonl.gz or *.jsonl.zst is a shard of JSON records, each a\n"
+    "document, found as SHARD:LINE: [ID] in the report.\n";
 
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
     &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_files, &dd_group_help, NULL,
+    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
 static const dd_command_spec scan_command = {

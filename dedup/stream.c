@@ -412,6 +412,13 @@ struct dd_writer {
     char *buf;
     size_t cap, len;
     int error; /* errno of the final error, 0: none */
+    /* Compressed output (dd_writer_new_compressed): the block is compressed
+     * into zbuf, written out whenever it fills. */
+    stream_format format;
+    z_stream z;
+    bool z_ready;
+    ZSTD_CCtx *zc;
+    unsigned char *zbuf;
 };
 
 dd_writer *dd_writer_new(int fd, size_t block)
@@ -423,8 +430,34 @@ dd_writer *dd_writer_new(int fd, size_t block)
     return w;
 }
 
+dd_writer *dd_writer_new_compressed(int fd, const char *format)
+{
+    dd_writer *w = dd_writer_new(fd, 0);
+    if (!strcmp(format, "gzip")) {
+        /* 15 + 16: a 32 KiB window and the gzip wrapper, as gzip writes. */
+        if (deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            dd_error("cannot set up gzip compression");
+            exit(DD_EXIT_ERROR);
+        }
+        w->z_ready = true;
+        w->format = FMT_GZIP;
+    } else if (!strcmp(format, "zstd")) {
+        if (!(w->zc = ZSTD_createCCtx())) {
+            dd_error("cannot set up zstd compression");
+            exit(DD_EXIT_ERROR);
+        }
+        ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, ZSTD_CLEVEL_DEFAULT);
+        ZSTD_CCtx_setParameter(w->zc, ZSTD_c_checksumFlag, 1);
+        w->format = FMT_ZSTD;
+    }
+    if (w->format != FMT_PLAIN)
+        w->zbuf = dd_malloc(DD_STREAM_BLOCK);
+    return w;
+}
+
 /* Writes all of p[0..n), through short writes and EINTR. */
-static int write_all(dd_writer *w, const char *p, size_t n)
+static int write_out(dd_writer *w, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t put = write(w->fd, p, n);
@@ -439,6 +472,42 @@ static int write_all(dd_writer *w, const char *p, size_t n)
         n -= (size_t)put;
     }
     return 0;
+}
+
+/* Writes p[0..n) out, compressed when the writer compresses; end ends the
+ * compressed stream (a gzip member, a zstd frame). */
+static int write_all(dd_writer *w, const char *p, size_t n, bool end)
+{
+    if (w->format == FMT_PLAIN)
+        return write_out(w, p, n);
+    if (w->format == FMT_GZIP) {
+        w->z.next_in = (unsigned char *)p;
+        w->z.avail_in = (uInt)n;
+        for (;;) {
+            w->z.next_out = w->zbuf;
+            w->z.avail_out = (uInt)DD_STREAM_BLOCK;
+            int rc = deflate(&w->z, end ? Z_FINISH : Z_NO_FLUSH);
+            size_t made = DD_STREAM_BLOCK - w->z.avail_out;
+            if (made && write_out(w, (const char *)w->zbuf, made) < 0)
+                return -1;
+            if (end ? rc == Z_STREAM_END : w->z.avail_in == 0 && w->z.avail_out > 0)
+                return 0;
+        }
+    }
+    ZSTD_inBuffer in = {p, n, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {w->zbuf, DD_STREAM_BLOCK, 0};
+        size_t left = ZSTD_compressStream2(w->zc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(left)) {
+            w->error = EIO;
+            errno = EIO;
+            return -1;
+        }
+        if (out.pos && write_out(w, (const char *)w->zbuf, out.pos) < 0)
+            return -1;
+        if (end ? left == 0 : in.pos == in.size)
+            return 0;
+    }
 }
 
 int dd_writer_write(dd_writer *w, const void *p, size_t n)
@@ -460,13 +529,13 @@ int dd_writer_write(dd_writer *w, const void *p, size_t n)
         memcpy(w->buf + w->len, s, room);
         s += room;
         n -= room;
-        if (write_all(w, w->buf, w->cap) < 0)
+        if (write_all(w, w->buf, w->cap, false) < 0)
             return -1;
         w->len = 0;
     }
     /* Whole blocks go out straight from the caller's bytes. */
     size_t whole = n - n % w->cap;
-    if (whole > 0 && write_all(w, s, whole) < 0)
+    if (whole > 0 && write_all(w, s, whole, false) < 0)
         return -1;
     memcpy(w->buf, s + whole, n - whole);
     w->len = n - whole;
@@ -479,7 +548,19 @@ int dd_writer_flush(dd_writer *w)
         errno = w->error;
         return -1;
     }
-    if (w->len > 0 && write_all(w, w->buf, w->len) < 0)
+    if (w->len > 0 && write_all(w, w->buf, w->len, false) < 0)
+        return -1;
+    w->len = 0;
+    return 0;
+}
+
+int dd_writer_finish(dd_writer *w)
+{
+    if (w->error) {
+        errno = w->error;
+        return -1;
+    }
+    if ((w->len > 0 || w->format != FMT_PLAIN) && write_all(w, w->buf, w->len, true) < 0)
         return -1;
     w->len = 0;
     return 0;
@@ -489,6 +570,10 @@ void dd_writer_free(dd_writer *w)
 {
     if (!w)
         return;
+    if (w->z_ready)
+        deflateEnd(&w->z);
+    ZSTD_freeCCtx(w->zc);
+    free(w->zbuf);
     free(w->buf);
     free(w);
 }

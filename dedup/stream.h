@@ -78,6 +78,12 @@ typedef struct dd_writer dd_writer;
  * (0: DD_STREAM_BLOCK). */
 dd_writer *dd_writer_new(int fd, size_t block);
 
+/* A writer over fd that compresses what it is given: format "gzip" (zlib,
+ * the default level, one gzip member) or "zstd" (the default level, one
+ * frame with its checksum), or "plain" (as dd_writer_new). What is written
+ * is a whole compressed file only after dd_writer_finish. */
+dd_writer *dd_writer_new_compressed(int fd, const char *format);
+
 /* Appends p[0..n). Returns 0, or -1 with errno set (EPIPE when the reader
  * went away and SIGPIPE is ignored; the caller decides). An error is final:
  * what was buffered is dropped and later writes and flushes fail with the
@@ -86,6 +92,11 @@ int dd_writer_write(dd_writer *w, const void *p, size_t n);
 
 /* Writes out everything buffered. Returns 0, or -1 with errno set, as above. */
 int dd_writer_flush(dd_writer *w);
+
+/* Writes out everything buffered and ends the compressed stream (for a
+ * plain writer: dd_writer_flush). Nothing may be written after it. Returns
+ * 0, or -1 with errno set. */
+int dd_writer_finish(dd_writer *w);
 
 /* Frees the writer without flushing (flush first to keep the output). NULL
  * is allowed. */

@@ -284,8 +284,8 @@ fi
 # Options that do not fit.
 expect_status "--annotate with --lines is refused" 2 "$DEDUP" filter --annotate --lines "$T/lines.txt"
 expect_status "--keep longest is refused by filter" 2 "$DEDUP" filter --keep longest "$T/lines.txt"
-expect_status "scan refuses a filter option" 2 "$DEDUP" scan --field text seeds
-expect_grep "and names it" "dedup scan: --field is not an option of scan" "$T/err"
+expect_status "scan refuses a filter option" 2 "$DEDUP" scan --annotate seeds
+expect_grep "and names it" "dedup scan: --annotate is not an option of scan" "$T/err"
 expect_status "a missing input file: exit 2" 2 "$DEDUP" filter "$T/no-such-file.jsonl"
 
 # Ids from records are data, never paths: ids that look like paths out of

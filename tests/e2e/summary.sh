@@ -125,7 +125,8 @@ assert head["version"] == version and head["normalizer"] == profile, (head["vers
 assert head["signatures"].startswith("minhash/"), head["signatures"]
 keys = ["unit", "min_words", "boilerplate_df", "para_threshold", "near", "method", "threshold",
         "containment", "min_shingles", "size_ratio", "recall", "ngram", "num_perm", "bands", "rows",
-        "hamming", "keep", "verify", "max_record", "key", "index"]
+        "hamming", "keep", "verify", "max_record", "key", "index", "whole_files", "field",
+        "id_field"]
 assert list(head["settings"]) == keys, list(head["settings"])
 for k, v in want.items():
     assert head["settings"][k] == v, (k, head["settings"][k], v)
@@ -147,19 +148,20 @@ profile=$("$SHINGLE" --profile)
 
 "$DEDUP" scan -f jsonl seeds "${V[@]}" >"$T/r.jsonl" 2>"$T/err"
 got=$(check_report "$T/r.jsonl" "$version" "$profile" \
-    '{"unit":"line","threshold":0.8,"bands":64,"rows":2,"verify":"exact","key":null,"index":null}' 2>&1)
+    '{"unit":"line","threshold":0.8,"bands":64,"rows":2,"verify":"exact","key":null,"index":null,"whole_files":false,"field":"text","id_field":null}' 2>&1)
 [ "$got" = "documents 9 bytes 37045 errors 0 clusters 4 copies 4 repeats 6 boilerplate 0 index 0 paragraphs_removed 9 bytes_removed 18299" ] \
     && ok "jsonl: header, then the records, then a summary that counts them" \
     || not_ok "jsonl: header, then the records, then a summary that counts them" "$got"
 
-opts=(--unit block --threshold 0.7 --boilerplate-df 2 --keep longest --no-near --key-file keys/test.key)
+opts=(--unit block --threshold 0.7 --boilerplate-df 2 --keep longest --no-near --key-file keys/test.key
+    --field body --id-field meta.id --whole-files)
 "$DEDUP" scan -f jsonl "${opts[@]}" seeds >"$T/r.jsonl" 2>/dev/null
 "$DEDUP" clean -q "${opts[@]}" seeds -o "$T/cleaned-block"
 removed=$((21610 - $(cat "$T/cleaned-block"/* | wc -c)))
 "$DEDUP" index build -q --key-file keys/test.key seeds -o "$T/k.ddx"
 fingerprint=$("$DEDUP" index info "$T/k.ddx" | sed -n 's/^key fingerprint: //p')
 got=$(check_report "$T/r.jsonl" "$version" "$profile" \
-    "{\"unit\":\"block\",\"threshold\":0.7,\"boilerplate_df\":2,\"keep\":\"longest\",\"near\":false,\"key\":\"$fingerprint\"}" 2>&1)
+    "{\"unit\":\"block\",\"threshold\":0.7,\"boilerplate_df\":2,\"keep\":\"longest\",\"near\":false,\"key\":\"$fingerprint\",\"whole_files\":true,\"field\":\"body\",\"id_field\":\"meta.id\"}" 2>&1)
 [ -n "$fingerprint" ] && [ "$got" = "documents 5 bytes 21610 errors 0 clusters 0 copies 0 repeats 2 boilerplate 1 index 0 paragraphs_removed 5 bytes_removed $removed" ] \
     && ok "jsonl: the header's settings are the options given (the key by its fingerprint)" \
     || not_ok "jsonl: the header's settings are the options given (the key by its fingerprint)" "$fingerprint: $got"

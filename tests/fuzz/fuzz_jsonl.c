@@ -8,7 +8,8 @@
  * bytes inside the line that jansson decodes to the same string, and
  * splicing another string there gives a line that parses again; the end of
  * the object lies inside the line, on a closing brace. A rejected line comes
- * with a reason.
+ * with a reason. dd_jsonl_surely_valid never accepts a line that jansson
+ * rejects, and dd_jsonl_string decodes a string value as jansson does.
  */
 #include "jsonl.h"
 #include "fuzz_check.h"
@@ -29,8 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     char *why = NULL;
     json_t *root = dd_jsonl_parse(line, len, &why);
+    bool surely = dd_jsonl_surely_valid(line, len);
     if (!root) {
         CHECK(why && *why);
+        CHECK(!surely);
         free(why);
         return 0;
     }
@@ -55,6 +58,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(json_string_length(again) == json_string_length(v) &&
               !memcmp(json_string_value(again), json_string_value(v), json_string_length(v)));
         json_decref(again);
+        sh_buf text = {0};
+        CHECK(dd_jsonl_string(line + start, end - start, &text));
+        CHECK(text.len == json_string_length(v) &&
+              !memcmp(text.data, json_string_value(v), text.len));
+        sh_buf_free(&text);
         /* The record with that value replaced still parses. */
         size_t n = start + 5 + (len - end);
         char *spliced = malloc(n + 1);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "jsonl.h"
+#include "shingle.h"
 
 /* line with the value at path replaced by repl, as filter writes it. */
 static char *splice(const char *line, const char *path, const char *repl)
@@ -249,14 +250,110 @@ static void garbage(void **state)
     }
 }
 
+/* dd_jsonl_surely_valid says "valid" only where jansson accepts the line,
+ * and the text dd_jsonl_string decodes is jansson's, byte for byte. */
+static void expect_fast(const char *line, size_t len, bool fast)
+{
+    char *why = NULL;
+    json_t *root = dd_jsonl_parse(line, len, &why);
+    bool valid = dd_jsonl_surely_valid(line, len);
+    assert_int_equal(valid, fast);
+    if (valid) {
+        assert_non_null(root);
+        size_t s, e;
+        if (dd_jsonl_value_span(line, len, "text", &s, &e) && line[s] == '"') {
+            sh_buf text = {0};
+            assert_true(dd_jsonl_string(line + s, e - s, &text));
+            json_t *v = json_object_get(root, "text");
+            assert_int_equal(text.len, json_string_length(v));
+            assert_memory_equal(text.data, json_string_value(v), text.len);
+            sh_buf_free(&text);
+        }
+    }
+    json_decref(root);
+    free(why);
+}
+
+static void without_jansson(void **state)
+{
+    (void)state;
+    const char *valid[] = {
+        "{\"id\":1,\"text\":\"a\\nb \\\"q\\\" \\/ \\t\\u00e9\\u0000x\\ud83d\\ude00\"}",
+        "  {\"text\":\"\xd8\xa7\xd9\x84\xd9\x86\xd8\xb5\", "
+        "\"a\":[1,-2.5,true,false,null,{}],\"b\":{\"c\":[]}}\r",
+        "{}",
+        "{\"text\":\"\",\"n\":-0,\"m\":12345678901234567890123}",
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++)
+        expect_fast(valid[i], strlen(valid[i]), true);
+    /* jansson's to decide: it refuses some, accepts others */
+    const char *not_fast[] = {
+        "{\"te\\u0078t\":\"a\"}", /* an escape in a key */
+        "{\"k\\u0000\":1}",       /* \u0000 in a key: jansson refuses */
+        "{\"n\":1e999}",          /* overflows a double */
+        "{\"n\":1.5e3}",          /* an exponent */
+        "{\"text\":\"\\ud800\"}", /* a lone surrogate */
+        "{\"text\":\"\\udc00x\"}",
+        "{\"text\":\"a\tb\"}",    /* a raw control character */
+        "{\"text\":\"caf\xe9\"}", /* not UTF-8 */
+        "{\"a\":1,}",             /* trailing comma */
+        "{\"a\":01}",
+        "{\"a\":1} x",
+        "{\"a\" 1}",
+        "[1,2]",
+        "{\"a\":tru}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":-}",
+        "{\"a\":1.}",
+        "",
+    };
+    for (size_t i = 0; i < sizeof not_fast / sizeof not_fast[0]; i++)
+        expect_fast(not_fast[i], strlen(not_fast[i]), false);
+    /* Deep nesting is left to jansson (which refuses past 2048). */
+    char deep[512];
+    size_t n = 0;
+    deep[n++] = '{';
+    const char *open = "\"a\":";
+    for (int i = 0; i < 70; i++) {
+        memcpy(deep + n, open, 4);
+        n += 4;
+        deep[n++] = '{';
+    }
+    for (int i = 0; i < 71; i++)
+        deep[n++] = '}';
+    expect_fast(deep, n, false);
+    /* Random lines: never out of bounds, never valid where jansson is not. */
+    uint64_t x = 2463534242ULL;
+    char buf[48];
+    for (int round = 0; round < 50000; round++) {
+        size_t len = (size_t)(round % 47) + 1;
+        buf[0] = '{';
+        for (size_t i = 1; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = "{}[]\":,\\tu01e.-aux9 "[x % 20];
+        }
+        char *heap = malloc(len);
+        memcpy(heap, buf, len);
+        char *why = NULL;
+        json_t *root = dd_jsonl_parse(heap, len, &why);
+        if (dd_jsonl_surely_valid(heap, len))
+            assert_non_null(root);
+        json_decref(root);
+        free(why);
+        free(heap);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spans_of_values), cmocka_unit_test(missing_paths),
         cmocka_unit_test(object_end),      cmocka_unit_test(parse_errors),
         cmocka_unit_test(fields),          cmocka_unit_test(garbage),
-        cmocka_unit_test(spans_of_ids),
-        cmocka_unit_test(nul_in_values),
+        cmocka_unit_test(spans_of_ids),    cmocka_unit_test(nul_in_values),
+        cmocka_unit_test(without_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
