@@ -8,6 +8,8 @@
 #   - scan of that output finds nothing (exit 0), and the pre-commit check of
 #     every file of it finds nothing (exit 0);
 #   - a second clean --in-place changes nothing (--dry-run exit 0);
+#   - the same with the generated documents as records of a JSONL shard
+#     (clean -o only);
 #   - the rounds of decisions on threads decide as one thread does.
 # Before, one pass of the rule decided on the text as read, and a second
 # pass acted on what the first made of it (lines brought together, a
@@ -62,6 +64,36 @@ fixed_point() {
 }
 fixed_point seeds news
 fixed_point generated generated
+
+# The same documents as records of a JSONL shard (clean writes cleaned
+# shards with -o only): the records read again for a later round are read
+# from the shard.
+mkdir -p shard
+python3 - <<'EOF'
+import json, os
+with open("shard/generated.jsonl", "w", encoding="utf-8") as out:
+    for root, dirs, files in sorted(os.walk("generated")):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            out.write(json.dumps({"id": os.path.relpath(path, "generated"), "text": text},
+                                 ensure_ascii=False) + "\n")
+EOF
+rm -rf once twice
+expect_status "shard: clean -o" 0 "$DEDUP" clean -q shard -o once
+expect_status "shard: clean -o of its output" 0 "$DEDUP" clean -q once -o twice
+if cmp once/generated.jsonl twice/generated.jsonl >"$T/diff" 2>&1; then
+    ok "shard: ... writes the same shard"
+else
+    not_ok "shard: ... writes the same shard" "$(head -c 1500 "$T/diff")"
+fi
+expect_status "shard: scan of the output finds nothing (exit 0)" 0 "$DEDUP" scan -q -f text once
+[ ! -s "$T/out" ] || not_ok "shard: ... and reports nothing" "$(head -c 1500 "$T/out")"
+expect_status "shard: check of the output finds nothing (exit 0)" 0 \
+    "$DEDUP" check -q once/generated.jsonl
+[ ! -s "$T/out" ] || not_ok "shard: ... and prints nothing" "$(head -c 1500 "$T/out")"
 
 # The rounds analyse documents again on -j threads: the same decisions.
 "$DEDUP" scan -q -j 1 -f jsonl generated >one.jsonl
