@@ -370,8 +370,8 @@ typedef enum { ITEM_RECORD, ITEM_BLANK, ITEM_MALFORMED, ITEM_FAILED } item_kind;
 typedef struct item {
     dd_run_result run; /* first: the messages of its work */
     /* read (produce) */
-    item_kind kind;   /* ITEM_RECORD or ITEM_BLANK; work may make it malformed */
-    sh_buf bytes;     /* the record, without its delimiter */
+    item_kind kind; /* ITEM_RECORD or ITEM_BLANK; work may make it malformed */
+    sh_buf bytes;   /* the record, without its delimiter */
     bool had_delim;
     bool jsonl;
     const char *path; /* the input it came from */
@@ -380,10 +380,10 @@ typedef struct item {
     json_t *root;     /* JSONL: the parsed record (owned) */
     const char *text; /* JSONL: the text, in root */
     size_t text_len;
-    bool has_id;      /* --id-field: its value is the record's bytes */
-    size_t id_start;  /* [id_start, id_end), spelled as in the line */
+    bool has_id;     /* --id-field: its value is the record's bytes */
+    size_t id_start; /* [id_start, id_end), spelled as in the line */
     size_t id_end;
-    char *why;        /* ITEM_MALFORMED, ITEM_FAILED: the reason (owned) */
+    char *why; /* ITEM_MALFORMED, ITEM_FAILED: the reason (owned) */
     dd_doc doc;
     dd_record_facts facts;
 } item;

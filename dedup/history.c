@@ -616,8 +616,8 @@ bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **e
     return dd_history_decide_analysed(h, doc, &h->facts, v, err);
 }
 
-bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f,
-                                dd_verdict *v, char **err)
+bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
+                                char **err)
 {
     verdict_clear(v);
     v->kind = DD_RECORD_KEPT;
@@ -645,7 +645,7 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
 
 struct dd_record_analyst {
     dd_history_params p; /* its index is never read */
-    dd_signer signer;     /* with near-duplicate detection */
+    dd_signer signer;    /* with near-duplicate detection */
     sh_minhasher *unit_minhasher;
     dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
 };

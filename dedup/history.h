@@ -160,8 +160,8 @@ void dd_record_facts_free(dd_record_facts *f);
 /* dd_history_decide on the facts f of doc (dd_history_analyse, with the
  * same parameters as h): the same verdict, the same failures. Takes
  * buffers of f for its own (and leaves others there to reuse). */
-bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f,
-                                dd_verdict *v, char **err);
+bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
+                                char **err);
 
 /* Bytes held in memory per record and per distinct paragraph, for --stats. */
 size_t dd_history_bytes(const dd_history *h);

@@ -251,6 +251,29 @@ lines=$(sed -n 's/^dedup: warning: [^:]*:\([0-9]*\): .*/\1/p' filter-skip.1.err)
     ok "filter: a truncated .gz among the inputs ends the run after its records, exit 2" ||
     not_ok "filter: a truncated .gz among the inputs ends the run after its records, exit 2" \
         "exit $(cat filter-cut.1.st): $(cat filter-cut.1.err)"
+# -j 1 starts no thread; -j 3 starts three workers beside the calling thread
+# (counted while filter waits for more of its input, its scratch file open).
+threads_of() { # J: the threads of filter -j J once it has read its first records
+    local j=$1 pid n=0 _
+    rm -f feed && mkfifo feed
+    "$DEDUP" filter -j "$j" <feed >/dev/null 2>&1 &
+    pid=$!
+    exec 9>feed
+    head -n 3 "$S/fixtures.jsonl" >&9
+    for _ in $(seq 100); do
+        sleep 0.1
+        ls -l "/proc/$pid/fd" 2>/dev/null | grep -q dedup-scratch || continue
+        sleep 0.2 # in the run: its threads, if any, started
+        n=$(ls "/proc/$pid/task" | wc -l)
+        [ "$n" -gt "$((j > 1 ? j : 0))" ] && break
+    done
+    exec 9>&-
+    wait $pid
+    echo "$n"
+}
+n1=$(threads_of 1) n3=$(threads_of 3)
+[ "$n1" = 1 ] && [ "$n3" = 4 ] && ok "filter -j 1 runs on one thread, -j 3 on four" ||
+    not_ok "filter -j 1 runs on one thread, -j 3 on four" "-j 1: $n1 threads, -j 3: $n3"
 grep -q 'invalid UTF-8' filter-lines.1.err && grep -q 'invalid UTF-8' filter-nul.1.err &&
     grep -q '"in_index":true' filter-index.1.out && grep -q 'duplicates: [1-9]' filter-stats.1.err &&
     ok "filter: lines, NUL documents, --index and --stats did their work" ||
