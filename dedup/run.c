@@ -216,13 +216,17 @@ bool dd_run_in_order(const dd_ordered_map *m)
 /* ----------------------------------------------------------- streams */
 
 /*
- * The stream map (run.h). The calling thread produces item next_produce
- * into its slot while the window allows, consumes the results in order,
- * and alone counts what is in flight (next_produce, next_consume, the
+ * The stream map (run.h). The calling thread consumes the results that are
+ * ready, in order, then fills the window with items (produce), then sleeps
+ * until the next few results in a row are ready (wait_from..wait_until);
+ * it alone counts what is in flight (next_produce, next_consume, the
  * weights). Workers claim produced items in order (next_claim <
- * next_produce), work on them outside the lock and mark their slot done.
- * One mutex guards next_produce, next_claim, the done marks and stop;
- * `ready` wakes the workers (an item, or the stop), `done` the consumer.
+ * next_produce), work on them outside the lock and mark their slot done,
+ * waking the consumer only when what it waits for is all done. So on a
+ * stream of small records neither side wakes the other for every record
+ * (a wake-up costs more than a small record's analysis). One mutex guards
+ * next_produce, next_claim, the done marks, the wait and stop; `ready`
+ * wakes the workers (an item, or the stop), `done` the consumer.
  */
 typedef struct stream_pool {
     const dd_stream_map *m;
@@ -235,6 +239,9 @@ typedef struct stream_pool {
     size_t next_claim;    /* the next item a worker takes */
     size_t next_consume;  /* the next item the consumer takes */
     uint64_t weight_in_flight;
+    size_t wait_from, wait_until; /* the consumer sleeps until these are done */
+    size_t batch;                 /* of a wake-up, either way (see stream_with_workers) */
+    unsigned idle;                /* workers asleep, waiting for items */
     bool stop;
     /* For DEDUP_RUN_STATS, as in pool, and the CPU seconds of produce. */
     double produce_cpu, work_cpu, consume_cpu, consumer_wait;
@@ -265,8 +272,19 @@ static bool stream_produce(stream_pool *p, size_t i)
     p->weight_in_flight += weight;
     pthread_mutex_lock(&p->lock);
     p->next_produce = i + 1;
-    pthread_cond_signal(&p->ready);
+    /* A worker asleep is woken for a few items, not for each. */
+    if (p->idle && p->next_produce - p->next_claim >= p->batch)
+        pthread_cond_signal(&p->ready);
     pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+/* Whether what the consumer waits for is all done (the lock held). */
+static bool wait_over(const stream_pool *p)
+{
+    for (size_t i = p->wait_from; i < p->wait_until; i++)
+        if (!p->state[i % p->m->window].done)
+            return false;
     return true;
 }
 
@@ -299,8 +317,11 @@ static void *stream_worker_main(void *arg)
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->next_claim == p->next_produce)
+        while (!p->stop && p->next_claim == p->next_produce) {
+            p->idle++;
             pthread_cond_wait(&p->ready, &p->lock);
+            p->idle--;
+        }
         if (p->stop)
             break;
         size_t i = p->next_claim++;
@@ -308,7 +329,8 @@ static void *stream_worker_main(void *arg)
         stream_work(p, worker, i);
         pthread_mutex_lock(&p->lock);
         p->state[i % m->window].done = true;
-        pthread_cond_signal(&p->done);
+        if (p->wait_until > p->wait_from && wait_over(p))
+            pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     if (m->worker_free)
@@ -343,36 +365,54 @@ static bool stream_here(stream_pool *p, bool *ended)
     return ok;
 }
 
-/* With workers: the calling thread reads items while the window has room
- * and no result is ready, and consumes results in order. Sets *ended when
- * the stream ended. */
+/* With workers: the calling thread consumes what is ready, in order, reads
+ * items while the window has room, and sleeps until the next results are
+ * ready: `batch` of them in a row (an eighth of the window, at most 16), or
+ * all that are in flight when fewer. A worker with nothing to do sleeps
+ * until `batch` items wait for it, or the calling thread is about to sleep
+ * with items unclaimed. Sets *ended when the stream ended. */
 static bool stream_with_workers(stream_pool *p, bool *ended)
 {
     const dd_stream_map *m = p->m;
+    size_t batch = p->batch;
     bool ok = true;
     while (ok) {
-        size_t i = p->next_consume, in_flight = p->next_produce - i;
-        slot_state *s = &p->state[i % m->window];
-        pthread_mutex_lock(&p->lock);
-        bool ready = in_flight > 0 && s->done;
-        pthread_mutex_unlock(&p->lock);
-        bool room = !*ended && in_flight < m->window &&
-                    (in_flight == 0 || p->weight_in_flight < m->max_weight);
-        if (!ready && room) {
-            *ended = !stream_produce(p, p->next_produce);
-            continue;
+        /* The results that are ready, in order. */
+        while (ok && p->next_consume < p->next_produce) {
+            size_t i = p->next_consume;
+            slot_state *s = &p->state[i % m->window];
+            pthread_mutex_lock(&p->lock);
+            bool ready = s->done;
+            s->done = false;
+            pthread_mutex_unlock(&p->lock);
+            if (!ready)
+                break;
+            ok = stream_consume(p, i);
+            p->next_consume = i + 1;
         }
+        if (!ok)
+            break;
+        /* Items, while the window has room. */
+        while (!*ended) {
+            size_t in_flight = p->next_produce - p->next_consume;
+            if (in_flight == m->window || (in_flight > 0 && p->weight_in_flight >= m->max_weight))
+                break;
+            *ended = !stream_produce(p, p->next_produce);
+        }
+        size_t in_flight = p->next_produce - p->next_consume;
         if (in_flight == 0)
             break; /* the stream ended, and everything was consumed */
         double waited = wall();
         pthread_mutex_lock(&p->lock);
-        while (!s->done)
+        if (p->idle && p->next_claim < p->next_produce) /* fewer than a batch */
+            pthread_cond_broadcast(&p->ready);
+        p->wait_from = p->next_consume;
+        p->wait_until = p->next_consume + (in_flight < batch ? in_flight : batch);
+        while (!wait_over(p))
             pthread_cond_wait(&p->done, &p->lock);
-        s->done = false;
+        p->wait_from = p->wait_until = 0;
         pthread_mutex_unlock(&p->lock);
         p->consumer_wait += wall() - waited;
-        ok = stream_consume(p, i);
-        p->next_consume = i + 1;
     }
     return ok;
 }
@@ -380,6 +420,7 @@ static bool stream_with_workers(stream_pool *p, bool *ended)
 bool dd_run_stream(const dd_stream_map *m)
 {
     stream_pool p = {.m = m};
+    p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
     p.slots = dd_calloc(m->window, m->slot_size);
     p.state = dd_calloc(m->window, sizeof *p.state);
     pthread_mutex_init(&p.lock, NULL);

@@ -96,9 +96,11 @@ bool dd_run_in_order(const dd_ordered_map *m);
  *     weights in flight are under max_weight (so they add up to at most
  *     max_weight plus one item's), except that with none in flight one
  *     always is.
- *   - The calling thread consumes a result that is ready before it reads
- *     further, and waits for one only when the window is full or the stream
- *     ended. When consume stops the run, nothing more is read and the run
+ *   - The calling thread consumes the results that are ready before it
+ *     reads further, and waits only when the window is full or the stream
+ *     ended: then for a few results in a row (an eighth of the window, at
+ *     most 16), so that it and the workers do not wake each other for every
+ *     item. When consume stops the run, nothing more is read and the run
  *     returns once the workers finished the items they were working on:
  *     no thread is ever left waiting for input.
  * With threads == 1 no thread is made: produce, work and consume alternate
