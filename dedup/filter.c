@@ -377,9 +377,7 @@ typedef struct item {
     const char *path; /* the input it came from */
     uint64_t line;    /* its record number there, from 1 */
     /* analysed (work) */
-    json_t *root;     /* JSONL: the parsed record (owned) */
-    const char *text; /* JSONL: the text, in root */
-    size_t text_len;
+    sh_buf text; /* JSONL: the text, its escapes decoded */
     bool has_id;     /* --id-field: its value is the record's bytes */
     size_t id_start; /* [id_start, id_end), spelled as in the line */
     size_t id_end;
@@ -459,6 +457,41 @@ static bool read_record(void *ctx, size_t i, void *slot, uint64_t *weight)
     return true;
 }
 
+/* Parses the JSON record of it: takes the text (and id), or says why it is
+ * malformed. The parsed record is freed here, by the thread that made it
+ * (a free on another thread's malloc arena costs more). */
+static void parse_json(const dd_options *o, item *it, json_t *root)
+{
+    const char *rec = it->bytes.data;
+    size_t len = it->bytes.len;
+    json_t *text = dd_jsonl_get(root, o->field, &it->why);
+    if (!text)
+        return;
+    if (!json_is_string(text)) {
+        it->why = dd_asprintf("field '%s' is %s, not a string", o->field, dd_jsonl_type_name(text));
+        return;
+    }
+    /* An id is only ever written back as JSON (--annotate's duplicate_of):
+     * it never names a file, so a hostile id ("../x", "/etc/x") is data. It
+     * is written as the line spells it, so it is taken from the line's
+     * bytes, never from jansson's value (which reads 42 as 42.0). */
+    if (o->id_field) {
+        if (!dd_jsonl_get(root, o->id_field, &it->why))
+            return;
+        if (!dd_jsonl_value_span(rec, len, o->id_field, &it->id_start, &it->id_end)) {
+            it->why = dd_asprintf("cannot find field '%s' in the line", o->id_field);
+            return;
+        }
+        it->has_id = true;
+    }
+    it->text.len = 0;
+    if (sh_buf_append(&it->text, json_string_value(text), json_string_length(text)) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    it->kind = ITEM_RECORD;
+}
+
 /* Parses the record of it: takes the text (and id), or says why it is
  * malformed. */
 static void parse_item(const dd_options *o, item *it)
@@ -478,31 +511,10 @@ static void parse_item(const dd_options *o, item *it)
         return;
     }
     it->kind = ITEM_MALFORMED;
-    if (!(it->root = dd_jsonl_parse(rec, len, &it->why)))
-        return;
-    json_t *text = dd_jsonl_get(it->root, o->field, &it->why);
-    if (!text)
-        return;
-    if (!json_is_string(text)) {
-        it->why = dd_asprintf("field '%s' is %s, not a string", o->field, dd_jsonl_type_name(text));
-        return;
-    }
-    /* An id is only ever written back as JSON (--annotate's duplicate_of):
-     * it never names a file, so a hostile id ("../x", "/etc/x") is data. It
-     * is written as the line spells it, so it is taken from the line's
-     * bytes, never from jansson's value (which reads 42 as 42.0). */
-    if (o->id_field) {
-        if (!dd_jsonl_get(it->root, o->id_field, &it->why))
-            return;
-        if (!dd_jsonl_value_span(rec, len, o->id_field, &it->id_start, &it->id_end)) {
-            it->why = dd_asprintf("cannot find field '%s' in the line", o->id_field);
-            return;
-        }
-        it->has_id = true;
-    }
-    it->text = json_string_value(text);
-    it->text_len = json_string_length(text);
-    it->kind = ITEM_RECORD;
+    json_t *root = dd_jsonl_parse(rec, len, &it->why);
+    if (root)
+        parse_json(o, it, root);
+    json_decref(root);
 }
 
 /* dd_stream_map.worker_new: NULL when ICU cannot start; work then says so
@@ -555,8 +567,8 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
     parse_item(f->o, it);
     if (it->kind != ITEM_RECORD)
         return;
-    const char *text = it->jsonl ? it->text : it->bytes.data;
-    size_t text_len = it->jsonl ? it->text_len : it->bytes.len;
+    const char *text = it->jsonl ? it->text.data : it->bytes.data;
+    size_t text_len = it->jsonl ? it->text.len : it->bytes.len;
     sh_status st = dd_analyze(&w->analyzer, text, text_len, &it->doc);
     if (st != SH_OK) {
         it->kind = ITEM_MALFORMED;
@@ -572,7 +584,7 @@ static void item_free(void *ctx, void *slot)
     (void)ctx;
     item *it = slot;
     sh_buf_free(&it->bytes);
-    json_decref(it->root);
+    sh_buf_free(&it->text);
     free(it->why);
     dd_doc_free(&it->doc);
     dd_record_facts_free(&it->facts);
@@ -587,8 +599,8 @@ static void item_free(void *ctx, void *slot)
 static rec_status filter_record(filter *f, item *it, char **why)
 {
     const char *rec = it->bytes.data;
-    const char *text = it->jsonl ? it->text : rec;
-    size_t text_len = it->jsonl ? it->text_len : it->bytes.len;
+    const char *text = it->jsonl ? it->text.data : rec;
+    size_t text_len = it->jsonl ? it->text.len : it->bytes.len;
     if (!dd_history_decide_analysed(f->history, &it->doc, &it->facts, &f->verdict, why))
         return REC_FAILED;
     uint64_t rec_index = f->decided;
@@ -714,9 +726,6 @@ static bool take_record(void *ctx, size_t i, void *slot)
     f->status = filter_item(f, it);
     dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
     /* What the next record through this slot does not need. */
-    json_decref(it->root);
-    it->root = NULL;
-    it->text = NULL;
     it->has_id = false;
     free(it->why);
     it->why = NULL;
