@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Thread scaling of dedup scan: -j 1 and -j 2 beside wc -w, in the same run.
+# Thread scaling of dedup scan, and of dedup filter: -j 1 and -j 2 beside
+# wc -w, in the same run.
 #
-#   bench/bench_threads.sh CORPUS_DIR [-- DEDUP-SCAN-OPTIONS...]
+#   [JSONL=FILE] bench/bench_threads.sh CORPUS_DIR [-- DEDUP-SCAN-OPTIONS...]
 #
 # Runs, RUNS times (default 5), in alternating order (wc -w, -j 1, -j 2,
 # then wc -w, -j 2, -j 1, ...), so that a change of the machine's load
@@ -17,6 +18,12 @@
 # 2, 16 and 64 threads. Also checks that both thread counts write the same
 # report.
 #
+# With JSONL=FILE (the same texts as JSON lines, e.g. bench/.data/snn.jsonl,
+# made by bench/make_jsonl.py), dedup filter -q at -j 1 and -j 2 on FILE
+# take part in the same alternation, and the serial part of filter is
+# measured the same way (its reading of the records counts as serial: it is
+# done by the thread that decides).
+#
 # DEDUP=PATH times another binary (default bin/dedup, built with make if
 # missing). dedup scan exits 1 when it finds duplicates; any other non-zero
 # status aborts the benchmark.
@@ -31,6 +38,8 @@ dedup=${DEDUP:-bin/dedup}
 die() { echo "bench_threads.sh: $*" >&2; exit 2; }
 [ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
 [ -d "$corpus" ] || die "$corpus: no such folder"
+jsonl=${JSONL:-}
+[ -z "$jsonl" ] || [ -f "$jsonl" ] || die "$jsonl: no such file"
 if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
 [ -x "$dedup" ] || die "$dedup: not an executable file"
 
@@ -60,12 +69,21 @@ for r in $(seq 1 "$runs"); do
     if [ $((r % 2)) = 1 ]; then
         one j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
         one j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
+        if [ -n "$jsonl" ]; then
+            one f1 "$dedup" filter -q -j 1 "$jsonl"
+            one f2 "$dedup" filter -q -j 2 "$jsonl"
+        fi
     else
+        if [ -n "$jsonl" ]; then
+            one f2 "$dedup" filter -q -j 2 "$jsonl"
+            one f1 "$dedup" filter -q -j 1 "$jsonl"
+        fi
         one j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
         one j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
     fi
 done
 cmp -s "$tmp/j1.out" "$tmp/j2.out" || die "-j 1 and -j 2 wrote different reports"
+[ -z "$jsonl" ] || cmp -s "$tmp/f1.out" "$tmp/f2.out" || die "filter -j 1 and -j 2 wrote different output"
 
 # stats NAME: "best median user sys" (user and sys of the best run).
 stats() {
@@ -74,12 +92,16 @@ stats() {
              print w[1], m, u[1], s[1]}'
 }
 printf '%-22s %9s %9s %9s %9s %9s\n' command best median 'MB/s' user sys
-for name in wc j1 j2; do
+names="wc j1 j2"
+[ -n "$jsonl" ] && names="$names f1 f2"
+for name in $names; do
     read -r best median user sys <<<"$(stats $name)"
     label=$name
     [ $name = wc ] && label='wc -w'
     [ $name = j1 ] && label='dedup scan -j 1'
     [ $name = j2 ] && label='dedup scan -j 2'
+    [ $name = f1 ] && label='dedup filter -j 1'
+    [ $name = f2 ] && label='dedup filter -j 2'
     printf '%-22s %8.2fs %8.2fs %9.1f %8.2fs %8.2fs\n' "$label" "$best" "$median" \
         "$(awk -v b="$bytes" -v t="$best" 'BEGIN {print b / 1e6 / t}')" "$user" "$sys"
 done
@@ -87,6 +109,12 @@ read -r b1 m1 _ <<<"$(stats j1)"
 read -r b2 m2 _ <<<"$(stats j2)"
 printf '\nspeed-up of -j 2: %.2fx (best), %.2fx (median)\n' \
     "$(awk -v a="$b1" -v b="$b2" 'BEGIN {print a / b}')" "$(awk -v a="$m1" -v b="$m2" 'BEGIN {print a / b}')"
+if [ -n "$jsonl" ]; then
+    read -r b1 m1 _ <<<"$(stats f1)"
+    read -r b2 m2 _ <<<"$(stats f2)"
+    printf 'speed-up of filter -j 2: %.2fx (best), %.2fx (median)\n' \
+        "$(awk -v a="$b1" -v b="$b2" 'BEGIN {print a / b}')" "$(awk -v a="$m1" -v b="$m2" 'BEGIN {print a / b}')"
+fi
 
 # The serial part, at -j 2: the run's CPU time (user + sys) less the work
 # done in parallel, as dedup itself reports it (DEDUP_RUN_STATS: the
@@ -116,4 +144,25 @@ awk -v total="$total" -v analysis="$analysis" -v pool="$pool" -v serial="$serial
     f = serial / total
     printf "at -j 2: %.2f s CPU in all: first pass on its workers %.2f s (analysis, paragraph pairs), clustering on the pool %.2f s (document pairs, index), the calling thread alone %.2f s\n", total, analysis, pool, serial
     printf "serial fraction %.2f: Amdahl speed-up at most %.2fx at 2 threads, %.2fx at 16, %.2fx at 64\n", f, 1 / (f + (1 - f) / 2), 1 / (f + (1 - f) / 16), 1 / (f + (1 - f) / 64)
+}'
+
+# The same for filter: its reading of the records (on the thread that
+# decides) is serial too. Its consumer runs beside the workers, so besides
+# Amdahl's bound (nothing serial overlapping) the pipeline's is given: the
+# wall time is at least the serial part, and at least all the CPU time
+# spread over the threads.
+[ -n "$jsonl" ] || exit 0
+DEDUP_RUN_STATS=1 /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$dedup" filter -q -j 1 "$jsonl" \
+    >/dev/null 2>"$tmp/stats" || true
+read -r _ user sys < <(tail -1 "$tmp/time")
+line=$(grep '^dedup: run:' "$tmp/stats" | tail -1)
+read_cpu=$(sed -n 's/.*read \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
+work=$(sed -n 's/.*work \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
+consume=$(sed -n 's/.*consume \([0-9.]*\) s CPU.*/\1/p' <<<"$line")
+awk -v total="$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')" -v work="$work" \
+    -v consume="$consume" -v rd="$read_cpu" 'BEGIN {
+    serial = total - work; f = serial / total
+    printf "filter at -j 1: %.2f s CPU in all: analysis (on the workers) %.2f s, reading records %.2f s, deciding and writing in order %.2f s, the rest of the run %.2f s\n", total, work, rd, consume, serial - consume - rd
+    printf "serial fraction %.2f: Amdahl speed-up at most %.2fx at 2 threads, %.2fx at 16, %.2fx at 64;", f, 1 / (f + (1 - f) / 2), 1 / (f + (1 - f) / 16), 1 / (f + (1 - f) / 64)
+    printf " as a pipeline (serial part beside the workers) at most %.2fx, %.2fx, %.2fx\n", total / (serial > total / 2 ? serial : total / 2), total / (serial > total / 16 ? serial : total / 16), total / (serial > total / 64 ? serial : total / 64)
 }'

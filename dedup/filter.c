@@ -3,10 +3,11 @@
  * output, in order, without the copies.
  *
  * Each record is read (stream.c), its text taken (the record itself, or a
- * JSON field: jsonl.c), analysed (document.c) and decided against the
- * records before it (history.c). A kept record is written back as it came,
- * byte for byte, unless paragraphs were removed from its text: then only
- * that value changes. Output goes out in large blocks (stream.c).
+ * JSON field: jsonl.c) and analysed (document.c, history.c) on -j workers,
+ * then decided against the records before it (history.c), in stream order
+ * (run.h, dd_run_stream). A kept record is written back as it came, byte
+ * for byte, unless paragraphs were removed from its text: then only that
+ * value changes. Output goes out in large blocks (stream.c).
  */
 #include "commands.h"
 #include "history.h"
@@ -15,12 +16,12 @@
 #include "options.h"
 #include "progress.h"
 #include "report.h"
+#include "run.h"
 #include "stream.h"
 #include "util.h"
 
 #include <errno.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,14 +35,29 @@ typedef struct filter_stats {
     uint64_t bytes_in, bytes_removed;
 } filter_stats;
 
+typedef enum { RUN_OK, RUN_ERROR, RUN_PIPE_CLOSED } run_status;
+
+/* What the calling thread reads from (filter_all). */
+typedef struct reading {
+    char **paths;
+    size_t npaths;
+    size_t next_path; /* the next input to open */
+    dd_reader *r;     /* the input being read, or NULL */
+    dd_input_format format;
+    char *error; /* the input error that ended the stream, if any */
+} reading;
+
+/* Of a run: the calling thread's (reading, deciding, writing), but for o
+ * and history_params, which workers read too. */
 typedef struct filter {
     const dd_options *o;
-    dd_input_format format;
-    dd_analyzer analyzer;
+    const dd_history_params *history_params;
+    reading in;
+    dd_input_format format; /* of the records decided */
     dd_history *history;
     dd_writer *out;
-    dd_doc doc;
     dd_verdict verdict;
+    run_status status; /* of the last record decided */
     filter_stats stats;
     /* per decided record (history's numbering): its record number in the
      * stream, 1-based, and, with --annotate and --id-field, its id: the JSON
@@ -332,103 +348,53 @@ static void count_verdict(filter *f)
     }
 }
 
-/* ------------------------------------------------------ reading thread */
+/* ------------------------------------------------------------- records */
 
 /*
- * Reading and parsing (jansson) take about as long as everything else, so
- * they run on a thread of their own: it reads records, parses them and
- * hands them over in batches, in order, through a small queue; the main
- * thread decides and writes them in that order. Output is the same whatever
- * the timing.
+ * The run (run.h, dd_run_stream): the calling thread reads the records
+ * (produce: cuts the input at its delimiters, decompressed, and tells the
+ * format), workers parse and analyse them (work: the JSON, the text and
+ * its id, the units, the signature, the units' sets, the near-repeats
+ * inside it: all of it pure), and the calling thread decides on them and
+ * writes them, in order (consume: the history, the counts, the output,
+ * the messages).
+ *
+ * Reading stays on the calling thread, with no thread of its own: cutting
+ * records is a small part of the time (on news, under a twentieth; the
+ * parsing, four tenths, is on the workers), and a run that stops
+ * (--on-error stop, a reader of the output that went away) then never
+ * waits for a thread blocked on an input that stays open.
  */
-#define BATCH_RECORDS 256
-#define BATCH_BYTES ((size_t)4 << 20)
-#define QUEUE_BATCHES 4
-
-typedef enum { ITEM_RECORD, ITEM_BLANK, ITEM_MALFORMED } item_kind;
+typedef enum { ITEM_RECORD, ITEM_BLANK, ITEM_MALFORMED, ITEM_FAILED } item_kind;
 
 typedef struct item {
-    item_kind kind;
-    size_t off, len; /* the record's bytes in the batch's arena */
+    dd_run_result run; /* first: the messages of its work */
+    /* read (produce) */
+    item_kind kind; /* ITEM_RECORD or ITEM_BLANK; work may make it malformed */
+    sh_buf bytes;   /* the record, without its delimiter */
     bool had_delim;
     bool jsonl;
-    const char *path;  /* the input it came from */
-    uint64_t line;     /* its record number there, from 1 */
-    json_t *root;      /* JSONL: the parsed record (owned) */
-    const char *text;  /* JSONL: the text, in root */
-    size_t text_len;
-    bool has_id;       /* --id-field: its value is the record's bytes */
-    size_t id_start;   /* [id_start, id_end), spelled as in the line */
+    const char *path; /* the input it came from */
+    uint64_t line;    /* its record number there, from 1 */
+    /* analysed (work) */
+    sh_buf text; /* JSONL: the text, its escapes decoded */
+    bool has_id;     /* --id-field: its value is the record's bytes */
+    size_t id_start; /* [id_start, id_end), spelled as in the line */
     size_t id_end;
-    char *why;         /* ITEM_MALFORMED: the reason (owned) */
+    char *why; /* ITEM_MALFORMED, ITEM_FAILED: the reason (owned) */
+    dd_doc doc;
+    dd_record_facts facts;
 } item;
 
-typedef struct batch {
-    item *v;
-    size_t n, cap;
-    sh_buf arena;
-    bool last;   /* nothing follows */
-    char *error; /* with last: the input error that ended the run, if any */
-} batch;
+/* What a worker needs: one per thread (ICU objects are not shared). */
+typedef struct worker {
+    dd_analyzer analyzer;
+    dd_record_analyst *analyst;
+} worker;
 
-typedef struct reader_thread {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t changed;
-    batch *queue[QUEUE_BATCHES];
-    size_t head, count;
-    bool stop; /* set by the main thread: give up */
-    /* read-only for the thread */
-    const dd_options *o;
-    char **paths;
-    size_t npaths;
-    dd_input_format format;
-} reader_thread;
-
-static void batch_free(batch *b)
-{
-    if (!b)
-        return;
-    for (size_t i = 0; i < b->n; i++) {
-        json_decref(b->v[i].root);
-        free(b->v[i].why);
-    }
-    free(b->v);
-    sh_buf_free(&b->arena);
-    free(b->error);
-    free(b);
-}
-
-/* Hands b to the main thread; false when it asked to stop (b is freed). */
-static bool push_batch(reader_thread *t, batch *b)
-{
-    pthread_mutex_lock(&t->mu);
-    while (t->count == QUEUE_BATCHES && !t->stop)
-        pthread_cond_wait(&t->changed, &t->mu);
-    bool stop = t->stop;
-    if (!stop) {
-        t->queue[(t->head + t->count) % QUEUE_BATCHES] = b;
-        t->count++;
-        pthread_cond_broadcast(&t->changed);
-    }
-    pthread_mutex_unlock(&t->mu);
-    if (stop)
-        batch_free(b);
-    return !stop;
-}
-
-static batch *pop_batch(reader_thread *t)
-{
-    pthread_mutex_lock(&t->mu);
-    while (t->count == 0)
-        pthread_cond_wait(&t->changed, &t->mu);
-    batch *b = t->queue[t->head];
-    t->head = (t->head + 1) % QUEUE_BATCHES;
-    t->count--;
-    pthread_cond_broadcast(&t->changed);
-    pthread_mutex_unlock(&t->mu);
-    return b;
-}
+/* Past this many bytes of a record, an item's buffers are freed once it is
+ * consumed rather than kept for a later record. */
+#define ITEM_KEEP_BYTES ((size_t)64 << 10)
 
 static bool is_blank(const char *s, size_t len)
 {
@@ -438,122 +404,204 @@ static bool is_blank(const char *s, size_t len)
     return true;
 }
 
-/* Parses the record of it (its bytes at rec): takes the text (and id), or
- * says why it is malformed. */
-static void parse_item(const reader_thread *t, item *it, const char *rec)
+/* dd_stream_map.produce: reads record i into it (the inputs one after
+ * another); false at the end of the last input, or at an input error,
+ * kept in f->in.error. */
+static bool read_record(void *ctx, size_t i, void *slot, uint64_t *weight)
 {
-    if (!it->jsonl) {
-        size_t ok = sh_utf8_check(rec, it->len);
-        if (ok != it->len) {
-            it->kind = ITEM_MALFORMED;
-            it->why = dd_asprintf("invalid UTF-8 at byte %zu of the record", ok + 1);
+    (void)i;
+    filter *f = ctx;
+    reading *in = &f->in;
+    item *it = slot;
+    int delim = in->format == DD_INPUT_NUL ? '\0' : '\n';
+    const char *rec;
+    size_t len;
+    bool had_delim;
+    for (;;) {
+        if (in->error)
+            return false;
+        if (!in->r) {
+            if (in->next_path == in->npaths)
+                return false;
+            const char *path = in->paths[in->next_path++];
+            if (!(in->r = dd_reader_open(path, (size_t)f->o->max_record_mb << 20, &in->error)))
+                return false;
         }
-        return;
+        int got = dd_reader_next(in->r, delim, &rec, &len, &had_delim, &in->error);
+        if (got == 1)
+            break;
+        if (got < 0)
+            return false;
+        dd_reader_close(in->r);
+        in->r = NULL;
     }
-    if (is_blank(rec, it->len)) {
-        it->kind = ITEM_BLANK;
-        return;
+    if (in->format == DD_INPUT_AUTO && !is_blank(rec, len)) {
+        size_t k = 0;
+        while (rec[k] == ' ' || rec[k] == '\t')
+            k++;
+        in->format = rec[k] == '{' ? DD_INPUT_JSONL : DD_INPUT_LINES;
     }
-    it->kind = ITEM_MALFORMED;
-    if (!(it->root = dd_jsonl_parse(rec, it->len, &it->why)))
-        return;
-    json_t *text = dd_jsonl_get(it->root, t->o->field, &it->why);
+    it->bytes.len = 0;
+    if (sh_buf_append(&it->bytes, rec, len) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    dd_reader_release_record(in->r); /* a long record is held once: here */
+    /* blank lines before the first record are written through */
+    it->kind = in->format == DD_INPUT_AUTO ? ITEM_BLANK : ITEM_RECORD;
+    it->had_delim = had_delim;
+    it->jsonl = in->format == DD_INPUT_JSONL;
+    it->path = in->paths[in->next_path - 1];
+    it->line = dd_reader_record_number(in->r);
+    *weight = len;
+    return true;
+}
+
+/* Parses the JSON record of it: takes the text (and id), or says why it is
+ * malformed. The parsed record is freed here, by the thread that made it
+ * (a free on another thread's malloc arena costs more). */
+static void parse_json(const dd_options *o, item *it, json_t *root)
+{
+    const char *rec = it->bytes.data;
+    size_t len = it->bytes.len;
+    json_t *text = dd_jsonl_get(root, o->field, &it->why);
     if (!text)
         return;
     if (!json_is_string(text)) {
-        it->why = dd_asprintf("field '%s' is %s, not a string", t->o->field,
-                              dd_jsonl_type_name(text));
+        it->why = dd_asprintf("field '%s' is %s, not a string", o->field, dd_jsonl_type_name(text));
         return;
     }
     /* An id is only ever written back as JSON (--annotate's duplicate_of):
      * it never names a file, so a hostile id ("../x", "/etc/x") is data. It
      * is written as the line spells it, so it is taken from the line's
      * bytes, never from jansson's value (which reads 42 as 42.0). */
-    if (t->o->id_field) {
-        if (!dd_jsonl_get(it->root, t->o->id_field, &it->why))
+    if (o->id_field) {
+        if (!dd_jsonl_get(root, o->id_field, &it->why))
             return;
-        if (!dd_jsonl_value_span(rec, it->len, t->o->id_field, &it->id_start, &it->id_end)) {
-            it->why = dd_asprintf("cannot find field '%s' in the line", t->o->id_field);
+        if (!dd_jsonl_value_span(rec, len, o->id_field, &it->id_start, &it->id_end)) {
+            it->why = dd_asprintf("cannot find field '%s' in the line", o->id_field);
             return;
         }
         it->has_id = true;
     }
-    it->text = json_string_value(text);
-    it->text_len = json_string_length(text);
+    it->text.len = 0;
+    if (sh_buf_append(&it->text, json_string_value(text), json_string_length(text)) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
     it->kind = ITEM_RECORD;
 }
 
-static void *reader_main(void *arg)
+/* Parses the record of it: takes the text (and id), or says why it is
+ * malformed. */
+static void parse_item(const dd_options *o, item *it)
 {
-    reader_thread *t = arg;
-    batch *b = dd_calloc(1, sizeof *b);
-    char *error = NULL;
-    for (size_t p = 0; p < t->npaths && !error; p++) {
-        dd_reader *r = dd_reader_open(t->paths[p], (size_t)t->o->max_record_mb << 20, &error);
-        if (!r)
-            break;
-        int delim = t->format == DD_INPUT_NUL ? '\0' : '\n';
-        const char *rec;
-        size_t len;
-        bool had_delim;
-        int got;
-        while ((got = dd_reader_next(r, delim, &rec, &len, &had_delim, &error)) == 1) {
-            if (t->format == DD_INPUT_AUTO && !is_blank(rec, len)) {
-                size_t i = 0;
-                while (rec[i] == ' ' || rec[i] == '\t')
-                    i++;
-                t->format = rec[i] == '{' ? DD_INPUT_JSONL : DD_INPUT_LINES;
-            }
-            dd_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v);
-            item *it = &b->v[b->n++];
-            *it = (item){.kind = ITEM_RECORD,
-                         .off = b->arena.len,
-                         .len = len,
-                         .had_delim = had_delim,
-                         .jsonl = t->format == DD_INPUT_JSONL,
-                         .path = t->paths[p],
-                         .line = dd_reader_record_number(r)};
-            if (t->format == DD_INPUT_AUTO)
-                it->kind = ITEM_BLANK; /* blank lines before the first record */
-            if (sh_buf_append(&b->arena, rec, len) != SH_OK) {
-                dd_error("out of memory");
-                exit(DD_EXIT_ERROR);
-            }
-            if (it->kind == ITEM_RECORD)
-                parse_item(t, it, b->arena.data + it->off);
-            if (b->n == BATCH_RECORDS || b->arena.len >= BATCH_BYTES) {
-                if (!push_batch(t, b)) {
-                    dd_reader_close(r);
-                    return NULL;
-                }
-                b = dd_calloc(1, sizeof *b);
-            }
+    const char *rec = it->bytes.data;
+    size_t len = it->bytes.len;
+    if (!it->jsonl) {
+        size_t ok = sh_utf8_check(rec, len);
+        if (ok != len) {
+            it->kind = ITEM_MALFORMED;
+            it->why = dd_asprintf("invalid UTF-8 at byte %zu of the record", ok + 1);
         }
-        dd_reader_close(r);
-        if (got < 0)
-            break;
+        return;
     }
-    b->last = true;
-    b->error = error;
-    push_batch(t, b);
-    return NULL;
+    if (is_blank(rec, len)) {
+        it->kind = ITEM_BLANK;
+        return;
+    }
+    it->kind = ITEM_MALFORMED;
+    json_t *root = dd_jsonl_parse(rec, len, &it->why);
+    if (root)
+        parse_json(o, it, root);
+    json_decref(root);
+}
+
+/* dd_stream_map.worker_new: NULL when ICU cannot start; work then says so
+ * for every record it takes (a worker writes nothing on stderr itself). */
+static void *worker_new(void *ctx)
+{
+    const filter *f = ctx;
+    worker *w = dd_calloc(1, sizeof *w);
+    sh_buf lost = {0};
+    dd_messages_capture(&lost);
+    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash);
+    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params))) {
+        dd_analyzer_free(&w->analyzer);
+        ok = false;
+    }
+    dd_messages_capture(NULL);
+    sh_buf_free(&lost);
+    if (!ok) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void worker_free(void *ctx, void *state)
+{
+    (void)ctx;
+    worker *w = state;
+    if (!w)
+        return;
+    dd_analyzer_free(&w->analyzer);
+    dd_record_analyst_free(w->analyst);
+    free(w);
+}
+
+/* dd_stream_map.work: parses and analyses the record of the slot; pure. */
+static void analyse_record(void *ctx, void *state, size_t i, void *slot)
+{
+    (void)i;
+    const filter *f = ctx;
+    worker *w = state;
+    item *it = slot;
+    if (it->kind != ITEM_RECORD)
+        return;
+    if (!w) {
+        it->kind = ITEM_FAILED;
+        it->why = dd_asprintf("cannot start the normaliser");
+        return;
+    }
+    parse_item(f->o, it);
+    if (it->kind != ITEM_RECORD)
+        return;
+    const char *text = it->jsonl ? it->text.data : it->bytes.data;
+    size_t text_len = it->jsonl ? it->text.len : it->bytes.len;
+    sh_status st = dd_analyze(&w->analyzer, text, text_len, &it->doc);
+    if (st != SH_OK) {
+        it->kind = ITEM_MALFORMED;
+        it->why = dd_asprintf("the text: %s", sh_status_str(st));
+        return;
+    }
+    dd_history_analyse(w->analyst, &it->doc, &it->facts);
+}
+
+/* dd_stream_map.slot_free */
+static void item_free(void *ctx, void *slot)
+{
+    (void)ctx;
+    item *it = slot;
+    sh_buf_free(&it->bytes);
+    sh_buf_free(&it->text);
+    free(it->why);
+    dd_doc_free(&it->doc);
+    dd_record_facts_free(&it->facts);
+    sh_buf messages = it->run.messages;
+    memset(it, 0, sizeof *it);
+    it->run.messages = messages;
 }
 
 /* ------------------------------------------------------------ deciding */
 
 /* Decides a record and writes what comes out of it. */
-static rec_status filter_record(filter *f, const item *it, const char *rec, char **why)
+static rec_status filter_record(filter *f, item *it, char **why)
 {
-    /* The text: a JSON field, or the record itself (its bytes move with the
-     * batch's arena until the batch is complete, so it is taken here). */
-    const char *text = it->jsonl ? it->text : rec;
-    size_t text_len = it->jsonl ? it->text_len : it->len;
-    sh_status ast = dd_analyze(&f->analyzer, text, text_len, &f->doc);
-    if (ast != SH_OK) {
-        *why = dd_asprintf("the text: %s", sh_status_str(ast));
-        return REC_MALFORMED;
-    }
-    if (!dd_history_decide(f->history, &f->doc, &f->verdict, why))
+    const char *rec = it->bytes.data;
+    const char *text = it->jsonl ? it->text.data : rec;
+    size_t text_len = it->jsonl ? it->text.len : it->bytes.len;
+    if (!dd_history_decide_analysed(f->history, &it->doc, &it->facts, &f->verdict, why))
         return REC_FAILED;
     uint64_t rec_index = f->decided;
     if (f->o->annotate && it->has_id)
@@ -562,7 +610,7 @@ static rec_status filter_record(filter *f, const item *it, const char *rec, char
         remember(f, NULL, 0);
     count_verdict(f);
     const dd_verdict *v = &f->verdict;
-    size_t len = it->len;
+    size_t len = it->bytes.len;
     bool had_delim = it->had_delim;
     if (v->kind != DD_RECORD_KEPT && !f->o->annotate) {
         f->stats.bytes_removed += len + had_delim;
@@ -615,23 +663,25 @@ static rec_status filter_record(filter *f, const item *it, const char *rec, char
     return st;
 }
 
-/* ---------------------------------------------------------------- the run */
-
-typedef enum { RUN_OK, RUN_ERROR, RUN_PIPE_CLOSED } run_status;
-
 /* One item, in order: a record, a blank line, or a malformed record. */
-static run_status filter_item(filter *f, const item *it, const char *rec)
+static run_status filter_item(filter *f, item *it)
 {
-    f->stats.bytes_in += it->len + it->had_delim;
+    const char *rec = it->bytes.data;
+    size_t len = it->bytes.len;
+    f->stats.bytes_in += len + it->had_delim;
     if (it->kind == ITEM_BLANK)
-        return emit_record(f, rec, it->len, it->had_delim) ? RUN_OK : RUN_PIPE_CLOSED;
+        return emit_record(f, rec, len, it->had_delim) ? RUN_OK : RUN_PIPE_CLOSED;
+    if (it->kind == ITEM_FAILED) {
+        dd_error("%s", it->why);
+        return RUN_ERROR;
+    }
     if (f->format == DD_INPUT_AUTO)
         f->format = it->jsonl ? DD_INPUT_JSONL : DD_INPUT_LINES;
     f->stats.records++;
     char *why = NULL;
     rec_status st = REC_MALFORMED;
     if (it->kind == ITEM_RECORD) {
-        st = filter_record(f, it, rec, &why);
+        st = filter_record(f, it, &why);
         if (st == REC_WRITE_FAILED)
             return RUN_PIPE_CLOSED;
         if (st == REC_FAILED) {
@@ -654,11 +704,11 @@ static run_status filter_item(filter *f, const item *it, const char *rec)
                 skip ? "written through unchanged" : "dropped");
         if (skip) {
             f->stats.malformed_skipped++;
-            if (!emit_record(f, rec, it->len, it->had_delim))
+            if (!emit_record(f, rec, len, it->had_delim))
                 status = RUN_PIPE_CLOSED;
         } else {
             f->stats.malformed_dropped++;
-            f->stats.bytes_removed += it->len + it->had_delim;
+            f->stats.bytes_removed += len + it->had_delim;
         }
     }
     free(p);
@@ -666,38 +716,53 @@ static run_status filter_item(filter *f, const item *it, const char *rec)
     return status;
 }
 
-/* Decides and writes what the reading thread hands over, until the end or
- * a stop; then makes the thread stop too. */
-static run_status filter_all(filter *f, reader_thread *t)
+/* dd_stream_map.consume: decides and writes record i, in order; false
+ * stops the run (f->status says why). */
+static bool take_record(void *ctx, size_t i, void *slot)
 {
-    run_status status = RUN_OK;
-    for (;;) {
-        batch *b = pop_batch(t);
-        for (size_t i = 0; i < b->n && status == RUN_OK; i++) {
-            status = filter_item(f, &b->v[i], b->arena.data + b->v[i].off);
-            dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
-        }
-        bool last = b->last;
-        if (last && b->error && status == RUN_OK) {
-            dd_error("%s", b->error);
-            status = RUN_ERROR;
-        }
-        batch_free(b);
-        if (last)
-            return status;
-        if (status != RUN_OK)
-            break;
+    (void)i;
+    filter *f = ctx;
+    item *it = slot;
+    f->status = filter_item(f, it);
+    dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
+    /* What the next record through this slot does not need. */
+    it->has_id = false;
+    free(it->why);
+    it->why = NULL;
+    if (it->bytes.cap > ITEM_KEEP_BYTES)
+        item_free(NULL, it);
+    return f->status == RUN_OK;
+}
+
+/* Reads, decides and writes every record, on o->threads workers. */
+static run_status filter_all(filter *f)
+{
+    unsigned threads = f->o->threads ? (unsigned)f->o->threads : dd_online_cpus();
+    dd_stream_map m = {
+        .threads = threads,
+        /* Enough records in flight to keep every worker busy while the
+         * calling thread decides on one; bytes bound memory whatever their
+         * sizes. */
+        .window = 32 * (size_t)threads,
+        .max_weight = (uint64_t)16 << 20,
+        .ctx = f,
+        .slot_size = sizeof(item),
+        .produce = read_record,
+        .worker_new = worker_new,
+        .worker_free = worker_free,
+        .work = analyse_record,
+        .consume = take_record,
+        .slot_free = item_free,
+    };
+    f->status = RUN_OK;
+    bool whole = dd_run_stream(&m);
+    dd_reader_close(f->in.r);
+    f->in.r = NULL;
+    if (whole && f->in.error) {
+        dd_error("%s", f->in.error);
+        return RUN_ERROR;
     }
-    pthread_mutex_lock(&t->mu);
-    t->stop = true;
-    while (t->count) { /* what was queued is not needed */
-        batch_free(t->queue[t->head]);
-        t->head = (t->head + 1) % QUEUE_BATCHES;
-        t->count--;
-    }
-    pthread_cond_broadcast(&t->changed);
-    pthread_mutex_unlock(&t->mu);
-    return status;
+    return f->status;
 }
 
 static void print_stats(const filter *f)
@@ -742,7 +807,7 @@ static const char filter_usage[] =
 
 static const dd_option_group *const filter_groups[] = {
     &dd_group_filter, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_help, NULL,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_help, NULL,
 };
 
 static const dd_command_spec filter_command = {
@@ -772,10 +837,10 @@ int cmd_filter(int argc, char **argv)
     /* A reader that goes away (| head) ends the run at the next write. */
     signal(SIGPIPE, SIG_IGN);
 #ifdef M_MMAP_THRESHOLD
-    /* Batches of records are allocated and freed all the time; served by
-     * mmap and munmap, each free would interrupt the other thread's CPU to
-     * flush its TLB (a sixth of the time here). From the heap they are
-     * reused instead. */
+    /* Large records' buffers (jansson's, the analysis') are allocated and
+     * freed all the time; served by mmap and munmap, each free would
+     * interrupt the other threads' CPUs to flush their TLBs. From the heap
+     * they are reused instead. */
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
@@ -798,42 +863,27 @@ int cmd_filter(int argc, char **argv)
             return DD_EXIT_ERROR;
         }
     }
-    if (!dd_analyzer_init(&f.analyzer, o.unit, &o.hash))
-        return DD_EXIT_ERROR;
-    if (!(f.history = dd_history_new(&hp))) { /* its scratch file: said why */
-        dd_analyzer_free(&f.analyzer);
+    /* ICU is checked here, so that a run that cannot start says so once,
+     * before any record is read; workers make their own analysers. */
+    dd_analyzer check_icu;
+    if (!dd_analyzer_init(&check_icu, o.unit, &o.hash)) {
         dd_ddx_close(hp.index);
         return DD_EXIT_ERROR;
     }
-    f.out = dd_writer_new(STDOUT_FILENO, 0);
-    static char *stdin_only[] = {"-"};
-    reader_thread t = {.o = &o,
-                       .paths = o.npaths ? o.paths : stdin_only,
-                       .npaths = o.npaths ? o.npaths : 1,
-                       .format = o.input_format};
-    pthread_mutex_init(&t.mu, NULL);
-    pthread_cond_init(&t.changed, NULL);
-    /* The reader thread never runs index code: the index's CPU tick
-     * (SIGVTALRM, see ddx.c) must reach this thread, which does. */
-    sigset_t tick, before;
-    sigemptyset(&tick);
-    sigaddset(&tick, SIGVTALRM);
-    pthread_sigmask(SIG_BLOCK, &tick, &before);
-    int created = pthread_create(&t.thread, NULL, reader_main, &t);
-    pthread_sigmask(SIG_SETMASK, &before, NULL);
-    if (created != 0) {
-        dd_error("cannot start the reading thread: %s", strerror(errno));
+    dd_analyzer_free(&check_icu);
+    if (!(f.history = dd_history_new(&hp))) { /* its scratch file: said why */
+        dd_ddx_close(hp.index);
         return DD_EXIT_ERROR;
     }
-    run_status st = filter_all(&f, &t);
-    /* After a stop the reading thread may be waiting for input that never
-     * comes (a pipe kept open upstream): it is not waited for. */
-    bool stopped_early = st != RUN_OK;
-    if (!stopped_early) {
-        pthread_join(t.thread, NULL);
-        pthread_mutex_destroy(&t.mu);
-        pthread_cond_destroy(&t.changed);
-    }
+    f.history_params = &hp;
+    f.out = dd_writer_new(STDOUT_FILENO, 0);
+    static char *stdin_only[] = {"-"};
+    f.in = (reading){.paths = o.npaths ? o.paths : stdin_only,
+                     .npaths = o.npaths ? o.npaths : 1,
+                     .format = o.input_format};
+    /* jansson's hash seed is made before any worker parses a record. */
+    json_object_seed(0);
+    run_status st = filter_all(&f);
     if (st != RUN_PIPE_CLOSED && dd_writer_flush(f.out) != 0) {
         f.write_errno = errno;
         st = RUN_PIPE_CLOSED;
@@ -849,16 +899,11 @@ int cmd_filter(int argc, char **argv)
     dd_progress_end(&f.progress, true);
     if (o.stats)
         print_stats(&f);
-    if (stopped_early) {
-        fflush(stderr);
-        exit(status);
-    }
 
     dd_writer_free(f.out);
     dd_history_free(f.history);
     dd_ddx_close(hp.index);
-    dd_analyzer_free(&f.analyzer);
-    dd_doc_free(&f.doc);
+    free(f.in.error);
     dd_verdict_free(&f.verdict);
     for (size_t i = 0; i < f.ids_cap; i++)
         free(f.ids[i]);

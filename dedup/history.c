@@ -90,16 +90,12 @@ struct dd_history {
      * near-repeats of its units among the units of the records before it
      * (near_units.h), each unit matched with the earliest it repeats. */
     dd_unit_index *unit_index;
-    sh_minhasher *unit_minhasher;
-    uint64_t *unit_keys; /* band keys of the record's units */
-    size_t unit_keys_cap;
     dd_near_unit_list across; /* the record's matches */
     uint32_t *unit_back;      /* the record's table of its units' sets, as spooled */
     size_t unit_back_cap;
     bool *listed; /* per unit of the record: listed in the unit index */
     size_t listed_cap;
     size_t link_start_cap, links_cap;
-    bool sets_ready; /* sets holds the current record's unit sets */
     uint64_t *sort_tmp;
     size_t sort_tmp_cap;
     para *paras; /* by number */
@@ -111,8 +107,9 @@ struct dd_history {
     size_t occ_cap;
     bool *removed; /* per unit of the current record */
     size_t removed_cap;
-    dd_unit_sets sets;
-    dd_near_unit_list near;
+    /* dd_history_decide's analysis of the record (made when first needed) */
+    dd_record_analyst *own;
+    dd_record_facts facts;
     uint64_t *index_keys; /* band keys of the record, for the index */
     size_t index_keys_cap;
     uint32_t *index_cands;
@@ -230,7 +227,6 @@ dd_history *dd_history_new(const dd_history_params *p)
         }
         h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
         h->unit_index = dd_unit_index_new();
-        h->unit_minhasher = dd_unit_minhasher_new(p->hash);
     }
     h->nslots = 1024;
     h->slots = dd_calloc(h->nslots, sizeof *h->slots);
@@ -245,8 +241,6 @@ void dd_history_free(dd_history *h)
     dd_spool_free(h->spool);
     free(h->error);
     dd_unit_index_free(h->unit_index);
-    sh_minhasher_free(h->unit_minhasher);
-    free(h->unit_keys);
     free(h->across.v);
     free(h->unit_back);
     free(h->listed);
@@ -258,8 +252,8 @@ void dd_history_free(dd_history *h)
     free(h->slots);
     free(h->occ);
     free(h->removed);
-    dd_unit_sets_free(&h->sets);
-    free(h->near.v);
+    dd_record_analyst_free(h->own);
+    dd_record_facts_free(&h->facts);
     free(h->index_keys);
     free(h->index_cands);
     free(h->index_choice);
@@ -319,9 +313,11 @@ static int compare_removals(const void *a, const void *b)
     return (x->first_line > y->first_line) - (x->first_line < y->first_line);
 }
 
-/* The paragraphs of kept record rec: looks each unit up, counts the records
- * holding it, and removes repeats, boilerplate and near-repeats. */
-static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v)
+/* The paragraphs of kept record rec (f: its facts): looks each unit up,
+ * counts the records holding it, and removes repeats, boilerplate and
+ * near-repeats. */
+static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
+                              const dd_record_facts *f, dd_verdict *v)
 {
     size_t n = doc->nunits, nocc = 0;
     dd_grow(&h->removed, &h->removed_cap, n + 1, sizeof *h->removed);
@@ -424,12 +420,8 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc, dd
     }
 
     /* Near-repeats inside the record. */
-    h->near.n = 0;
-    if (!h->sets_ready)
-        dd_unit_sets_compute(&h->sets, doc, h->p.hash);
-    dd_find_near_units(0, doc, &h->sets, h->p.para_threshold, min_words, &h->near);
-    for (size_t k = 0; k < h->near.n; k++) {
-        const dd_near_unit *nu = &h->near.v[k];
+    for (size_t k = 0; k < f->near.n; k++) {
+        const dd_near_unit *nu = &f->near.v[k];
         if (h->removed[nu->unit] || h->removed[nu->of])
             continue;
         const dd_unit *at = &doc->units[nu->unit], *of = &doc->units[nu->of];
@@ -489,20 +481,18 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
     return false;
 }
 
-/* The links of the record whose signature is number sig (doc), found as
- * scan finds them (corpus.c, near.c): the near-repeats of its units among
- * the units of the records before it; then its units join the unit index
- * and their sets go to the spool. The placer compares the record with the
- * earliest DD_MAX_LINKS records it is linked to, as dd_signatures_link
- * keeps them for scan (a record's partners after it are not placed yet
- * when it is). False, with *err set, when the spool fails. */
-static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **err)
+/* The links of the record whose signature is number sig (doc, with facts
+ * f), found as scan finds them (corpus.c, near.c): the near-repeats of its
+ * units among the units of the records before it; then its units join the
+ * unit index and their sets go to the spool. The placer compares the
+ * record with the earliest DD_MAX_LINKS records it is linked to, as
+ * dd_signatures_link keeps them for scan (a record's partners after it are
+ * not placed yet when it is). False, with *err set, when the spool fails. */
+static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd_record_facts *f,
+                        char **err)
 {
-    dd_unit_sets_compute(&h->sets, doc, h->p.hash);
-    h->sets_ready = true;
-    dd_unit_band_keys(h->unit_minhasher, doc, &h->sets, &h->unit_keys, &h->unit_keys_cap);
     h->across.n = 0;
-    dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &h->sets, h->unit_keys,
+    dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets, f->band_keys,
                               h->p.para_threshold, NULL, read_unit, h, &h->across);
     if (h->error) {
         *err = h->error;
@@ -515,7 +505,7 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **e
      * copies of a unit listed before (a match of Jaccard 1: the index lists
      * a set once). Their sets, then the table of where each one starts. */
     size_t nunits = doc->nunits, total = 0;
-    const size_t *start = h->sets.start;
+    const size_t *start = f->sets.start;
     dd_grow(&h->listed, &h->listed_cap, nunits + 1, sizeof *h->listed);
     bool *listed = h->listed;
     for (size_t u = 0; u < nunits; u++)
@@ -535,7 +525,7 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **e
                 continue;
             size_t n = start[u + 1] - start[u];
             uint64_t where;
-            if (!dd_spool_append(h->spool, h->sets.hashes + start[u], n * sizeof *h->sets.hashes,
+            if (!dd_spool_append(h->spool, f->sets.hashes + start[u], n * sizeof *f->sets.hashes,
                                  &where, err))
                 return false;
             at += n;
@@ -567,18 +557,27 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, char **e
     return true;
 }
 
-/* Places record rec (it has words) among the records before it and the
- * indexed documents: v->kind and the rest of v say whether it is a copy of
- * one. A kept record's shingle set goes to the spool. False, with *err set,
- * when the spool fails. */
-static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verdict *v, char **err)
+/* Places record rec (it has words; f: its facts) among the records before
+ * it and the indexed documents: v->kind and the rest of v say whether it is
+ * a copy of one. A kept record's shingle set goes to the spool. False, with
+ * *err set, when the spool fails. */
+static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_record_facts *f,
+                         dd_verdict *v, char **err)
 {
-    dd_signatures_add(&h->sigs, &doc->words, doc->key, h->p.hash);
+    /* Its signature, and its shingles in sigs.scratch, as
+     * dd_signatures_add leaves them (the buffers change hands). */
+    dd_signatures_add_signed(&h->sigs, &f->sig);
+    uint64_t *set = h->sigs.scratch;
+    size_t set_cap = h->sigs.scratch_cap;
+    h->sigs.scratch = f->set;
+    h->sigs.scratch_cap = f->set_cap;
+    f->set = set;
+    f->set_cap = set_cap;
     h->scratch_sorted = false;
     uint32_t sig = (uint32_t)(h->sigs.n - 1);
     dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
     h->signed_of[sig] = (signed_record){rec, NOT_SPOOLED, NOT_SPOOLED};
-    if (!link_record(h, sig, doc, err))
+    if (!link_record(h, sig, doc, f, err))
         return false;
     if (h->p.index && copy_of_indexed(h, sig, v))
         return true; /* not placed: later copies find the indexed document too */
@@ -610,6 +609,17 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_verd
 
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
 {
+    if (!h->own && !(h->own = dd_record_analyst_new(&h->p))) {
+        *err = dd_asprintf("cannot make the MinHash functions");
+        return false;
+    }
+    dd_history_analyse(h->own, doc, &h->facts);
+    return dd_history_decide_analysed(h, doc, &h->facts, v, err);
+}
+
+bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
+                                char **err)
+{
     verdict_clear(v);
     v->kind = DD_RECORD_KEPT;
     v->of = 0;
@@ -619,16 +629,90 @@ bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **e
     v->nremoved = 0;
 
     uint64_t rec = h->records++;
-    h->sets_ready = false;
     /* A record without words is compared with nothing and has no
      * paragraphs: it is kept, and nothing of it is remembered. Without
      * near-duplicate detection no record needs a signature. */
-    if (doc->words.n && h->p.near.enabled) {
-        if (!place_record(h, rec, doc, v, err))
+    if (f->signed_record) {
+        if (!place_record(h, rec, doc, f, v, err))
             return false;
         if (v->kind != DD_RECORD_KEPT)
             return true;
     }
-    decide_paragraphs(h, rec, doc, v);
+    decide_paragraphs(h, rec, doc, f, v);
     return true;
+}
+
+/* ------------------------------------------------------------ analysis */
+
+struct dd_record_analyst {
+    dd_history_params p; /* its index is never read */
+    dd_signer signer;    /* with near-duplicate detection */
+    sh_minhasher *unit_minhasher;
+    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
+};
+
+dd_record_analyst *dd_record_analyst_new(const dd_history_params *p)
+{
+    dd_record_analyst *a = dd_calloc(1, sizeof *a);
+    a->p = *p;
+    a->p.index = NULL;
+    if (p->near.enabled) {
+        if (!dd_signer_init(&a->signer, &p->near, p->hash)) {
+            free(a);
+            return NULL;
+        }
+        a->unit_minhasher = dd_unit_minhasher_new(p->hash);
+    }
+    return a;
+}
+
+void dd_record_analyst_free(dd_record_analyst *a)
+{
+    if (!a)
+        return;
+    if (a->p.near.enabled)
+        dd_signer_free(&a->signer);
+    sh_minhasher_free(a->unit_minhasher);
+    dd_unit_sets_free(&a->sets);
+    free(a);
+}
+
+/* What dd_history_decide_analysed reads of f, for doc: a record with words
+ * is signed (with near-duplicate detection: place_record) and its units'
+ * sets and band keys made (link_record); the near-repeats inside it are
+ * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
+void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f)
+{
+    const dd_history_params *p = &a->p;
+    f->signed_record = doc->words.n && p->near.enabled;
+    f->has_sets = f->signed_record || p->clean_paragraphs;
+    f->near.n = 0;
+    if (f->signed_record) {
+        dd_signer_sign(&a->signer, &doc->words, doc->key, p->hash, &f->sig);
+        /* the shingles the signer left in its scratch: they change hands */
+        uint64_t *set = f->set;
+        size_t set_cap = f->set_cap;
+        f->set = a->signer.scratch;
+        f->set_cap = a->signer.scratch_cap;
+        a->signer.scratch = set;
+        a->signer.scratch_cap = set_cap;
+    }
+    if (!f->has_sets)
+        return;
+    dd_unit_sets_compute(&a->sets, doc, p->hash);
+    if (p->clean_paragraphs)
+        dd_find_near_units(0, doc, &a->sets, p->para_threshold, p->min_words, &f->near);
+    dd_unit_sets_take(&f->sets, &a->sets);
+    if (f->signed_record)
+        dd_unit_band_keys(a->unit_minhasher, doc, &f->sets, &f->band_keys, &f->band_keys_cap);
+}
+
+void dd_record_facts_free(dd_record_facts *f)
+{
+    dd_signed_free(&f->sig);
+    free(f->set);
+    dd_unit_sets_free(&f->sets);
+    free(f->band_keys);
+    free(f->near.v);
+    memset(f, 0, sizeof *f);
 }

@@ -41,6 +41,7 @@
 #include "ddx.h"
 #include "document.h"
 #include "near.h"
+#include "near_units.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -113,6 +114,54 @@ void dd_history_free(dd_history *h);
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err);
 
 void dd_verdict_free(dd_verdict *v);
+
+/*
+ * Deciding on one thread, analysing on any (run.h): what a decision needs
+ * of the record alone, its facts, depends on nothing before it, so a
+ * worker computes it and the deciding thread takes it, record by record in
+ * stream order. dd_history_decide is dd_history_analyse, then
+ * dd_history_decide_analysed: the same decisions either way.
+ *   - A dd_record_analyst is per thread: it owns a MinHash function set,
+ *     the units' MinHash and scratch; it reads nothing of a history.
+ *   - dd_history_analyse is pure: from doc alone it writes f, the record's
+ *     signature and its distinct shingles (with near-duplicate detection,
+ *     when it has words), its units' 3-shingle sets and their band keys,
+ *     and the near-repeats inside it (with paragraphs cleaned).
+ *   - dd_history_decide_analysed runs on the history's one thread.
+ * A dd_record_facts is zero-initialised before first use, reused from
+ * record to record (it keeps its buffers) and freed with
+ * dd_record_facts_free.
+ */
+typedef struct dd_record_analyst dd_record_analyst;
+
+typedef struct dd_record_facts {
+    bool signed_record; /* sig and set hold its signature and shingles */
+    dd_signed sig;
+    uint64_t *set; /* its distinct word shingles, sig.doc.shingles of them */
+    size_t set_cap;
+    bool has_sets;       /* sets and band_keys hold its units' */
+    dd_unit_sets sets;   /* of its units */
+    uint64_t *band_keys; /* of its units (dd_unit_band_keys) */
+    size_t band_keys_cap;
+    dd_near_unit_list near; /* near-repeats inside it */
+} dd_record_facts;
+
+/* An analyst for the records of histories made with parameters p; NULL
+ * after a message when the MinHash functions cannot be made. */
+dd_record_analyst *dd_record_analyst_new(const dd_history_params *p);
+void dd_record_analyst_free(dd_record_analyst *a);
+
+/* The facts of the record whose text was analysed into doc (dd_analyze
+ * with the parameters' hasher), to f. Pure: runs on any thread, with its
+ * own analyst. */
+void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f);
+void dd_record_facts_free(dd_record_facts *f);
+
+/* dd_history_decide on the facts f of doc (dd_history_analyse, with the
+ * same parameters as h): the same verdict, the same failures. Takes
+ * buffers of f for its own (and leaves others there to reuse). */
+bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
+                                char **err);
 
 /* Bytes held in memory per record and per distinct paragraph, for --stats. */
 size_t dd_history_bytes(const dd_history *h);

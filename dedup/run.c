@@ -427,3 +427,257 @@ void dd_pool_free(dd_pool *p)
     pthread_cond_destroy(&p->finished);
     free(p);
 }
+
+/* ----------------------------------------------------------- streams */
+
+/*
+ * The stream map (run.h). The calling thread consumes the results that are
+ * ready, in order, then fills the window with items (produce), then sleeps
+ * until the next few results in a row are ready (wait_from..wait_until);
+ * it alone counts what is in flight (next_produce, next_consume, the
+ * weights). Workers claim produced items in order (next_claim <
+ * next_produce), work on them outside the lock and mark their slot done,
+ * waking the consumer only when what it waits for is all done. So on a
+ * stream of small records neither side wakes the other for every record
+ * (a wake-up costs more than a small record's analysis). One mutex guards
+ * next_produce, next_claim, the done marks, the wait and stop; `ready`
+ * wakes the workers (an item, or the stop), `done` the consumer.
+ */
+typedef struct stream_pool {
+    const dd_stream_map *m;
+    char *slots;       /* window slots of slot_size bytes */
+    slot_state *state; /* window of them */
+    pthread_mutex_t lock;
+    pthread_cond_t ready; /* an item was produced, or the run stops */
+    pthread_cond_t done;  /* a slot was marked done */
+    size_t next_produce;  /* the next item to read */
+    size_t next_claim;    /* the next item a worker takes */
+    size_t next_consume;  /* the next item the consumer takes */
+    uint64_t weight_in_flight;
+    size_t wait_from, wait_until; /* the consumer sleeps until these are done */
+    size_t batch;                 /* of a wake-up, either way (see stream_with_workers) */
+    unsigned idle;                /* workers asleep, waiting for items */
+    bool stop;
+    /* For DEDUP_RUN_STATS, as in pool, and the CPU seconds of produce. */
+    double produce_cpu, work_cpu, consume_cpu, consumer_wait;
+} stream_pool;
+
+static dd_run_result *slot_of(const stream_pool *p, size_t i)
+{
+    return (dd_run_result *)(p->slots + (i % p->m->window) * p->m->slot_size);
+}
+
+/* Reads item i into its slot (on the calling thread), capturing the
+ * messages produce writes; false when the stream has no item i. */
+static bool stream_produce(stream_pool *p, size_t i)
+{
+    double cpu0 = thread_cpu();
+    dd_run_result *r = slot_of(p, i);
+    r->messages.len = 0;
+    if (r->messages.data)
+        r->messages.data[0] = '\0';
+    uint64_t weight = 0;
+    dd_messages_capture(&r->messages);
+    bool got = p->m->produce(p->m->ctx, i, r, &weight);
+    dd_messages_capture(NULL);
+    p->produce_cpu += thread_cpu() - cpu0;
+    if (!got)
+        return false;
+    p->state[i % p->m->window].weight = weight;
+    p->weight_in_flight += weight;
+    pthread_mutex_lock(&p->lock);
+    p->next_produce = i + 1;
+    /* A worker asleep is woken for a few items, not for each. */
+    if (p->idle && p->next_produce - p->next_claim >= p->batch)
+        pthread_cond_signal(&p->ready);
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+/* Whether what the consumer waits for is all done (the lock held). */
+static bool wait_over(const stream_pool *p)
+{
+    for (size_t i = p->wait_from; i < p->wait_until; i++)
+        if (!p->state[i % p->m->window].done)
+            return false;
+    return true;
+}
+
+/* Runs work for item i, adding its messages to those of produce. */
+static void stream_work(const stream_pool *p, void *worker, size_t i)
+{
+    dd_run_result *r = slot_of(p, i);
+    dd_messages_capture(&r->messages);
+    p->m->work(p->m->ctx, worker, i, r);
+    dd_messages_capture(NULL);
+}
+
+/* Prints what reading and working on item i wrote, then consumes it. */
+static bool stream_consume(stream_pool *p, size_t i)
+{
+    double cpu0 = thread_cpu();
+    dd_run_result *r = slot_of(p, i);
+    dd_messages_print(&r->messages);
+    bool ok = p->m->consume(p->m->ctx, i, r);
+    p->weight_in_flight -= p->state[i % p->m->window].weight;
+    p->consume_cpu += thread_cpu() - cpu0;
+    return ok;
+}
+
+static void *stream_worker_main(void *arg)
+{
+    stream_pool *p = arg;
+    const dd_stream_map *m = p->m;
+    double cpu0 = thread_cpu();
+    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->stop && p->next_claim == p->next_produce) {
+            p->idle++;
+            pthread_cond_wait(&p->ready, &p->lock);
+            p->idle--;
+        }
+        if (p->stop)
+            break;
+        size_t i = p->next_claim++;
+        pthread_mutex_unlock(&p->lock);
+        stream_work(p, worker, i);
+        pthread_mutex_lock(&p->lock);
+        p->state[i % m->window].done = true;
+        if (p->wait_until > p->wait_from && wait_over(p))
+            pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (m->worker_free)
+        m->worker_free(m->ctx, worker);
+    double cpu = thread_cpu() - cpu0;
+    pthread_mutex_lock(&p->lock);
+    p->work_cpu += cpu;
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* One thread: produce, work and consume alternate on the calling thread.
+ * Sets *ended when the stream ended. */
+static bool stream_here(stream_pool *p, bool *ended)
+{
+    const dd_stream_map *m = p->m;
+    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
+    bool ok = true;
+    for (size_t i = 0; ok; i++) {
+        if (!stream_produce(p, i)) {
+            *ended = true;
+            break;
+        }
+        double cpu0 = thread_cpu();
+        stream_work(p, worker, i);
+        p->work_cpu += thread_cpu() - cpu0;
+        ok = stream_consume(p, i);
+        p->next_consume = i + 1;
+    }
+    if (m->worker_free)
+        m->worker_free(m->ctx, worker);
+    return ok;
+}
+
+/* With workers: the calling thread consumes what is ready, in order, reads
+ * items while the window has room, and sleeps until the next results are
+ * ready: `batch` of them in a row (an eighth of the window, at most 16), or
+ * all that are in flight when fewer. A worker with nothing to do sleeps
+ * until `batch` items wait for it, or the calling thread is about to sleep
+ * with items unclaimed. Sets *ended when the stream ended. */
+static bool stream_with_workers(stream_pool *p, bool *ended)
+{
+    const dd_stream_map *m = p->m;
+    size_t batch = p->batch;
+    bool ok = true;
+    while (ok) {
+        /* The results that are ready, in order. */
+        while (ok && p->next_consume < p->next_produce) {
+            size_t i = p->next_consume;
+            slot_state *s = &p->state[i % m->window];
+            pthread_mutex_lock(&p->lock);
+            bool ready = s->done;
+            s->done = false;
+            pthread_mutex_unlock(&p->lock);
+            if (!ready)
+                break;
+            ok = stream_consume(p, i);
+            p->next_consume = i + 1;
+        }
+        if (!ok)
+            break;
+        /* Items, while the window has room. */
+        while (!*ended) {
+            size_t in_flight = p->next_produce - p->next_consume;
+            if (in_flight == m->window || (in_flight > 0 && p->weight_in_flight >= m->max_weight))
+                break;
+            *ended = !stream_produce(p, p->next_produce);
+        }
+        size_t in_flight = p->next_produce - p->next_consume;
+        if (in_flight == 0)
+            break; /* the stream ended, and everything was consumed */
+        double waited = wall();
+        pthread_mutex_lock(&p->lock);
+        if (p->idle && p->next_claim < p->next_produce) /* fewer than a batch */
+            pthread_cond_broadcast(&p->ready);
+        p->wait_from = p->next_consume;
+        p->wait_until = p->next_consume + (in_flight < batch ? in_flight : batch);
+        while (!wait_over(p))
+            pthread_cond_wait(&p->done, &p->lock);
+        p->wait_from = p->wait_until = 0;
+        pthread_mutex_unlock(&p->lock);
+        p->consumer_wait += wall() - waited;
+    }
+    return ok;
+}
+
+bool dd_run_stream(const dd_stream_map *m)
+{
+    stream_pool p = {.m = m};
+    p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
+    p.slots = dd_calloc(m->window, m->slot_size);
+    p.state = dd_calloc(m->window, sizeof *p.state);
+    pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.ready, NULL);
+    pthread_cond_init(&p.done, NULL);
+
+    unsigned want = m->threads > 1 ? m->threads : 0, started = 0;
+    double start = wall();
+    pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
+    for (; started < want; started++)
+        if (pthread_create(&threads[started], NULL, stream_worker_main, &p) != 0)
+            break;
+
+    bool ended = false;
+    bool ok = started == 0 ? stream_here(&p, &ended) : stream_with_workers(&p, &ended);
+    pthread_mutex_lock(&p.lock);
+    p.stop = true;
+    pthread_cond_broadcast(&p.ready);
+    pthread_mutex_unlock(&p.lock);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
+    free(threads);
+    /* What the produce that found no item wrote, after the last item's. */
+    if (ok && ended)
+        dd_messages_print(&slot_of(&p, p.next_produce)->messages);
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: run: %zu items, %u threads: %.3f s; read %.3f s CPU, work %.3f s CPU, "
+                "consume %.3f s CPU, consumer waited %.3f s\n",
+                p.next_produce, started, wall() - start, p.produce_cpu, p.work_cpu, p.consume_cpu,
+                p.consumer_wait);
+
+    for (size_t k = 0; k < m->window; k++) {
+        dd_run_result *r = (dd_run_result *)(p.slots + k * m->slot_size);
+        if (m->slot_free)
+            m->slot_free(m->ctx, r);
+        sh_buf_free(&r->messages);
+    }
+    free(p.slots);
+    free(p.state);
+    pthread_mutex_destroy(&p.lock);
+    pthread_cond_destroy(&p.ready);
+    pthread_cond_destroy(&p.done);
+    return ok;
+}

@@ -126,6 +126,63 @@ void dd_pool_for(dd_pool *p, size_t n, void *ctx,
 unsigned dd_pool_threads(const dd_pool *p);
 void dd_pool_free(dd_pool *p);
 
+/*
+ * dd_run_stream is the same map over a stream, whose items are not known up
+ * front (dedup filter's records): the calling thread reads them, one at a
+ * time, in order (produce), workers work on them, and the calling thread
+ * consumes the results in the same order. A slot holds an item and its
+ * result together (slot_size bytes, beginning with a dd_run_result): item
+ * i is in slot i % window.
+ *
+ * The contract of what runs where, beside that of dd_run_in_order:
+ *   - produce(ctx, i, slot, weight) runs on the calling thread, for i = 0,
+ *     1, ... in order, between consumes: it puts item i into the slot
+ *     (whose buffers are those of an earlier item, to reuse; item i -
+ *     window was consumed), sets *weight (say the bytes of a record) and
+ *     returns true; or returns false when there is no item i (the end of
+ *     the stream, or a read error that the caller keeps and reports after
+ *     the run, once every item before it was consumed). It may read and
+ *     change ctx: no worker reads what produce changes.
+ *   - work(ctx, worker, i, slot) reads the item in the slot and writes its
+ *     result there; consume(ctx, i, slot) takes both.
+ *   - Messages produce writes are captured like those of work and printed
+ *     in order: with item i's, before what its work wrote; those written by
+ *     a produce that found no item, after the last consume.
+ *   - Memory is bounded by the window: at most `window` items are produced
+ *     and not yet consumed, and a new item is produced only while the
+ *     weights in flight are under max_weight (so they add up to at most
+ *     max_weight plus one item's), except that with none in flight one
+ *     always is.
+ *   - The calling thread consumes the results that are ready before it
+ *     reads further, and waits only when the window is full or the stream
+ *     ended: then for a few results in a row (an eighth of the window, at
+ *     most 16), so that it and the workers do not wake each other for every
+ *     item. When consume stops the run, nothing more is read and the run
+ *     returns once the workers finished the items they were working on:
+ *     no thread is ever left waiting for input.
+ * With threads == 1 no thread is made: produce, work and consume alternate
+ * on the calling thread, item by item. DEDUP_RUN_STATS adds the CPU time of
+ * all produce, serial too ("read").
+ */
+typedef struct dd_stream_map {
+    unsigned threads;    /* worker threads, at least 1 */
+    size_t window;       /* items in flight at most, at least 1 */
+    uint64_t max_weight; /* of the items in flight (see above) */
+    void *ctx;
+    size_t slot_size; /* bytes of a slot, which begins with a dd_run_result */
+    bool (*produce)(void *ctx, size_t i, void *slot, uint64_t *weight);
+    void *(*worker_new)(void *ctx); /* NULL: the worker's state is NULL */
+    void (*worker_free)(void *ctx, void *worker);
+    void (*work)(void *ctx, void *worker, size_t i, void *slot);
+    bool (*consume)(void *ctx, size_t i, void *slot);
+    void (*slot_free)(void *ctx, void *slot); /* the slot's buffers, not messages */
+} dd_stream_map;
+
+/* Runs the map over the stream (see above). Returns false when consume
+ * stopped it. As dd_run_in_order, a thread that cannot be started is not
+ * fatal. */
+bool dd_run_stream(const dd_stream_map *m);
+
 /* The number of online CPUs (at least 1): the default of -j. */
 unsigned dd_online_cpus(void);
 

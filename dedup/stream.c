@@ -369,6 +369,15 @@ int dd_reader_next(dd_reader *r, int delim, const char **rec, size_t *len, bool 
     }
 }
 
+void dd_reader_release_record(dd_reader *r)
+{
+    if (r->rec_cap <= 2 * DD_STREAM_BLOCK)
+        return;
+    free(r->rec);
+    r->rec = NULL;
+    r->rec_len = r->rec_cap = 0;
+}
+
 uint64_t dd_reader_record_number(const dd_reader *r)
 {
     return r->recno;

@@ -57,6 +57,11 @@ dd_reader *dd_reader_open_fd(int fd, const char *name, size_t max_record, char *
 int dd_reader_next(dd_reader *r, int delim, const char **rec, size_t *len, bool *had_delim,
                    char **err);
 
+/* Lets go of the memory of the last record returned when it spanned blocks
+ * and took more than two of them (its bytes are no longer valid): for a
+ * caller that copied it, so that a long record is not held twice. */
+void dd_reader_release_record(dd_reader *r);
+
 /* The 1-based number of the last record returned (0 before the first). */
 uint64_t dd_reader_record_number(const dd_reader *r);
 /* The decompressed bytes of the records returned so far, delimiters

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# -j/--threads: scan, clean, check and index build/add give byte-identical
-# outputs (reports, cleaned files, diffs, indexes, messages on stderr, exit
-# statuses) at -j 1, 2, 3 and 8, on the fixtures and on a generated corpus of a few hundred
+# -j/--threads: scan, clean, check, index build/add and filter give
+# byte-identical outputs (reports, cleaned files, diffs, indexes, filtered
+# streams, messages on stderr, exit statuses) at -j 1, 2, 3 and 8, on the
+# fixtures and on a generated corpus of a few hundred
 # documents of very different sizes (so that workers finish out of order)
 # with exact and near copies, repeated paragraphs, boilerplate and files
 # that are not text. Documents are analysed on the workers and taken in
@@ -140,5 +141,143 @@ expect_same "the default -j gives the -j 1 report" gen-jsonl.1.out default.out
 # -j takes a number from 1.
 expect_status "-j 0 is refused" 2 "$DEDUP" scan -j 0 seeds
 expect_grep "-j 0: says why" "--threads: '0' is not a number from 1 to 1024" "$T/err"
-expect_status "filter does not take -j" 2 "$DEDUP" filter -j 2 seeds/000_bd77016b1ff7f277.txt
+expect_status "filter -j 0 is refused" 2 "$DEDUP" filter -j 0 seeds/000_bd77016b1ff7f277.txt
+expect_grep "filter -j 0: says why" "--threads: '0' is not a number from 1 to 1024" "$T/err"
+
+# ---- filter ------------------------------------------------------------------
+# Records are read by the calling thread, parsed and analysed on the workers,
+# decided and written in stream order: the same output, messages and statuses
+# at every -j, on the fixtures and on streams made of the generated corpus
+# (copies after their originals, documents of very different sizes) with
+# malformed records of every kind among them: not JSON, not an object, no
+# text field, a text that is not a string, invalid UTF-8, no id, blank lines;
+# as JSONL, lines and NUL-separated documents, plain, gzip and zstd, from
+# files and standard input, with --annotate and --index.
+S=$T/streams
+python3 - "$G" "$FIXTURES" "$S" <<'EOF'
+import json, os, sys
+gen, fixtures, out = sys.argv[1:]
+os.makedirs(out)
+names = []
+for d, _, files in os.walk(gen):
+    names += [os.path.join(d, f) for f in files if f.startswith("doc")]
+names.sort(key=os.path.basename)  # doc000, doc001, ...: copies after their originals
+gen_docs = [open(p, encoding="utf-8").read() for p in names]
+bad = [b'{"id": "bad-%d", "text": "unfinished',
+       b'["an", "array", %d]',
+       b'{"id": "bad-%d", "body": "no text field"}',
+       b'{"id": "bad-%d", "text": 42}',
+       b'{"id": "bad-%d", "text": "invalid \xff byte"}',
+       b'{"text": "a record without its id, %d"}',
+       b'   ']
+with open(os.path.join(out, "gen.jsonl"), "wb") as f:
+    for i, text in enumerate(gen_docs):
+        if i % 23 == 11:
+            b = bad[(i // 23) % len(bad)]
+            f.write((b % i if b"%d" in b else b) + b"\n")
+        rid = i if i % 5 == 0 else "g-%03d" % i  # ids as numbers and as strings
+        rec = {"id": rid, "n": i, "text": text}
+        f.write(json.dumps(rec, ensure_ascii=i % 2 == 0).encode() + b"\n")
+    f.write(b'{"id": "last", "text": "no newline at the end"}')
+# The fixtures: the seeds, then their variants (copies of them).
+fx = [os.path.join(fixtures, d, n) for d in ("seeds", "variants")
+      for n in sorted(os.listdir(os.path.join(fixtures, d)))]
+with open(os.path.join(out, "fixtures.jsonl"), "w", encoding="utf-8") as f:
+    for p in fx:
+        rec = {"id": os.path.relpath(p, fixtures), "text": open(p, encoding="utf-8").read()}
+        f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+# Lines: every line of the corpus, a line that is not UTF-8 now and then.
+with open(os.path.join(out, "gen.lines"), "wb") as f:
+    for i, text in enumerate(gen_docs):
+        f.write(text.encode())
+        if i % 29 == 3:
+            f.write(b"caf\xe9 au lait, line %d\n" % i)
+# NUL-separated documents, one of them not UTF-8.
+with open(os.path.join(out, "gen.nul"), "wb") as f:
+    for i, text in enumerate(gen_docs):
+        f.write((b"\xff" if i == 40 else b"") + text.encode() + b"\0")
+EOF
+gzip -c "$S/gen.jsonl" >"$S/gen.jsonl.gz"
+zstd -q -c "$S/gen.jsonl" >"$S/gen.jsonl.zst"
+head -c 60000 "$S/gen.jsonl.gz" >"$S/cut.jsonl.gz"
+"$DEDUP" index build -j 1 gen/part0 gen/part1 -o "$S/parts.ddx" 2>/dev/null
+for j in 1 2 3 8; do
+    run filter-fixtures "$j" filter --annotate --id-field id "$S/fixtures.jsonl"
+    run filter-skip "$j" filter --annotate --id-field id --on-error skip "$S/gen.jsonl"
+    run filter-drop "$j" filter --on-error drop "$S/gen.jsonl"
+    run filter-stop "$j" filter "$S/gen.jsonl"
+    run filter-gz "$j" filter --on-error skip "$S/gen.jsonl.gz"
+    run filter-zst-stdin "$j" filter --on-error drop --annotate <"$S/gen.jsonl.zst"
+    run filter-cut "$j" filter --on-error skip "$S/fixtures.jsonl" "$S/cut.jsonl.gz" "$S/gen.jsonl"
+    run filter-lines "$j" filter --lines --on-error skip "$S/gen.lines"
+    run filter-nul "$j" filter -z --on-error drop "$S/gen.nul"
+    run filter-simhash "$j" filter -u block --method simhash --on-error skip "$S/gen.jsonl"
+    run filter-index "$j" filter --index "$S/parts.ddx" --annotate --on-error skip "$S/gen.jsonl"
+    # --stats, but for its line of speed, which is measured
+    run filter-stats "$j" filter --stats --on-error drop "$S/gen.jsonl.gz"
+    sed -i '/ MB in .* s: /d' "$T/filter-stats.$j.err"
+done
+for name in filter-fixtures filter-skip filter-drop filter-stop filter-gz filter-zst-stdin \
+    filter-cut filter-lines filter-nul filter-simhash filter-index filter-stats; do
+    same "$name"
+done
+
+# The runs did what the streams call for, so the comparisons above compare
+# something: copies found and paragraphs removed, every malformed record
+# named in order, the statuses of --on-error stop and of a truncated input.
+"$DEDUP" filter --annotate --id-field id --on-error skip "$S/gen.jsonl" >default.out 2>default.err
+expect_same "filter: the default -j gives the -j 1 output" filter-skip.1.out default.out
+expect_same "filter: ... and the -j 1 messages" filter-skip.1.err default.err
+[ "$(cat filter-skip.1.st)" = 0 ] && grep -q '"kept":false' filter-skip.1.out &&
+    grep -q '"kind":"boilerplate"' filter-skip.1.out && grep -q '"kind":"repeat"' filter-skip.1.out &&
+    grep -q '"kept":false' filter-fixtures.1.out &&
+    ok "filter: copies found, repeats and boilerplate removed, exit 0" ||
+    not_ok "filter: copies found, repeats and boilerplate removed, exit 0" \
+        "exit $(cat filter-skip.1.st): $(head -c 600 filter-skip.1.err)"
+kinds="not JSON|not a JSON object|no field 'text'|field 'text' is a number|no field 'id'"
+lines=$(sed -n 's/^dedup: warning: [^:]*:\([0-9]*\): .*/\1/p' filter-skip.1.err)
+[ "$(grep -cE "$kinds" filter-skip.1.err)" -ge 10 ] &&
+    grep -q 'gen.jsonl:12: not JSON.*written through unchanged' filter-skip.1.err &&
+    [ "$lines" = "$(sort -n <<<"$lines")" ] &&
+    ok "filter: every malformed record named, in record order" ||
+    not_ok "filter: every malformed record named, in record order" "$(head -c 1200 filter-skip.1.err)"
+[ "$(cat filter-stop.1.st)" = 2 ] && [ "$(wc -l <filter-stop.1.out)" -ge 5 ] &&
+    grep -q 'gen.jsonl:12: not JSON' filter-stop.1.err && [ "$(wc -l <filter-stop.1.err)" = 1 ] &&
+    ok "filter --on-error stop: the records before the first error out, exit 2" ||
+    not_ok "filter --on-error stop: the records before the first error out, exit 2" \
+        "exit $(cat filter-stop.1.st), $(wc -l <filter-stop.1.out) lines: $(cat filter-stop.1.err)"
+[ "$(cat filter-cut.1.st)" = 2 ] && tail -1 filter-cut.1.err | grep -q 'cut.jsonl.gz: truncated gzip data' &&
+    [ -s filter-cut.1.out ] &&
+    ok "filter: a truncated .gz among the inputs ends the run after its records, exit 2" ||
+    not_ok "filter: a truncated .gz among the inputs ends the run after its records, exit 2" \
+        "exit $(cat filter-cut.1.st): $(cat filter-cut.1.err)"
+# -j 1 starts no thread; -j 3 starts three workers beside the calling thread
+# (counted while filter waits for more of its input, its scratch file open).
+threads_of() { # J: the threads of filter -j J once it has read its first records
+    local j=$1 pid n=0 _
+    rm -f feed && mkfifo feed
+    "$DEDUP" filter -j "$j" <feed >/dev/null 2>&1 &
+    pid=$!
+    exec 9>feed
+    head -n 3 "$S/fixtures.jsonl" >&9
+    for _ in $(seq 100); do
+        sleep 0.1
+        ls -l "/proc/$pid/fd" 2>/dev/null | grep -q dedup-scratch || continue
+        sleep 0.2 # in the run: its threads, if any, started
+        n=$(ls "/proc/$pid/task" | wc -l)
+        [ "$n" -gt "$((j > 1 ? j : 0))" ] && break
+    done
+    exec 9>&-
+    wait $pid
+    echo "$n"
+}
+n1=$(threads_of 1) n3=$(threads_of 3)
+# (ThreadSanitizer's runtime adds a thread of its own once a thread starts.)
+[ "$n1" = 1 ] && [ "$n3" -ge 4 ] && ok "filter -j 1 runs on one thread, -j 3 on four" ||
+    not_ok "filter -j 1 runs on one thread, -j 3 on four" "-j 1: $n1 threads, -j 3: $n3"
+grep -q 'invalid UTF-8' filter-lines.1.err && grep -q 'invalid UTF-8' filter-nul.1.err &&
+    grep -q '"in_index":true' filter-index.1.out && grep -q 'duplicates: [1-9]' filter-stats.1.err &&
+    ok "filter: lines, NUL documents, --index and --stats did their work" ||
+    not_ok "filter: lines, NUL documents, --index and --stats did their work" \
+        "$(head -3 filter-lines.1.err filter-nul.1.err filter-stats.1.err)"
 finish
