@@ -37,15 +37,15 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS = -std=c11 -pthread -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(SODIUM_DEF) \
-              -Ishingle $(PKG_CFLAGS)
+              -Ishingle -Idedup $(PKG_CFLAGS)
 CFLAGS  ?= -O2 -g
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC  = $(sort $(wildcard shingle/*.c))
 
-DEDUP_SRC = $(sort $(wildcard dedup/*.c))
+DEDUP_SRC = $(sort $(wildcard dedup/*.c dedup/*/*.c))
 UNIT_SRC  = $(sort $(wildcard tests/unit/test_*.c))
-HEADERS   = $(wildcard shingle/*.h dedup/*.h)
+HEADERS   = $(wildcard shingle/*.h dedup/*.h dedup/*/*.h)
 
 # Objects of the normal build go to build/, of the sanitizer build to build/asan/.
 obj = $(patsubst %.c,$(1)/%.o,$(2))
@@ -102,15 +102,15 @@ build/tsan/bin/dedup: $(call obj,build/tsan,$(DEDUP_SRC)) $(call obj,build/tsan,
 
 # The same program built without libsodium (only keys.c differs), for the
 # test that --key-file then says the build lacks it.
-build/nosodium/dedup/keys.o: dedup/keys.c $(HEADERS)
+build/nosodium/dedup/io/keys.o: dedup/io/keys.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -DDD_HAVE_SODIUM=1,$(BASE_CFLAGS)) $(CFLAGS) -c -o $@ $<
-build/nosodium/bin/dedup: build/nosodium/dedup/keys.o $(call obj,build,$(filter-out dedup/keys.c,$(DEDUP_SRC))) $(call obj,build,$(LIB_SRC))
+build/nosodium/bin/dedup: build/nosodium/dedup/io/keys.o $(call obj,build,$(filter-out dedup/io/keys.c,$(DEDUP_SRC))) $(call obj,build,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(filter-out -lsodium,$(PKG_LIBS)) -lm
 
 # Unit tests link the library and the program's modules (all but main.c).
-DEDUP_MODULES = $(filter-out dedup/main.c,$(DEDUP_SRC))
+DEDUP_MODULES = $(filter-out dedup/cmd/main.c,$(DEDUP_SRC))
 build/tests/%: tests/unit/%.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Idedup $(CFLAGS) -o $@ $< $(call obj,build,$(DEDUP_MODULES)) \

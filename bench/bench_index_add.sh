@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the check of the whole store before each write costs (dd_ddx_begin,
-# dedup/lmdb_check.h): `dedup index add` on an index of 16,000 SaudiNewsNet
+# dedup/store/lmdb_check.h): `dedup index add` on an index of 16,000 SaudiNewsNet
 # articles, of 10 new files and of 10 files already indexed (then the add
 # does little but the check).
 #

@@ -11,7 +11,7 @@
 # median wall-clock seconds, and the user and system CPU seconds of the
 # best run (GNU time); then the speed-up of -j 2 (wall at -j 1 / wall at
 # -j 2, best and median), and the serial part of a run, measured by
-# dedup itself (DEDUP_RUN_STATS, dedup/run.h) at -j 2: the run's CPU time
+# dedup itself (DEDUP_RUN_STATS, dedup/run/run.h) at -j 2: the run's CPU time
 # less that of the work done in parallel (the analysis, the pairs verified
 # ahead, the index entries added on the workers), which is what the
 # calling thread does alone; with it, the speed-up Amdahl's law allows at

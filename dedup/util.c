@@ -3,7 +3,7 @@
  */
 #include "util.h"
 
-#include "progress.h"
+#include "run/progress.h"
 #include "shingle.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # -j N: candidate pairs verified ahead on the workers, a batch at a time
-# (dedup/corpus.c), decide as one thread does: scan, clean and check give
+# (dedup/run/corpus.c), decide as one thread does: scan, clean and check give
 # byte-identical outputs at -j 1, 2, 3 and 8 on a generated corpus of 1,500
 # documents, three batches and more, built so that the guesses of what will
 # be verified are often wrong:

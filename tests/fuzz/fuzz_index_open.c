@@ -1,6 +1,6 @@
 /*
  * fuzz_index_open.c - libFuzzer target: arbitrary bytes as an index's data
- * file, opened read-only (dd_ddx_open, dedup/ddx.h).
+ * file, opened read-only (dd_ddx_open, dedup/store/ddx.h).
  *
  * The bytes are written to DIR/data.mdb (a folder made once per process)
  * and opened. It must be refused with a message, or open and then answer
@@ -9,7 +9,7 @@
  * read outside the file. LMDB keeps a lock file beside the data file; it
  * is removed before each run so that no state carries over.
  */
-#include "ddx.h"
+#include "store/ddx.h"
 #include "fuzz_check.h"
 #include "fuzz_index.h"
 

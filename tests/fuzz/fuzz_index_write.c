@@ -2,7 +2,7 @@
  * fuzz_index_write.c - libFuzzer target: arbitrary bytes as an index's data
  * file, opened for writing, then written to as `dedup index add` and
  * `dedup index remove` write (dd_ddx_begin, dd_ddx_put, dd_ddx_remove,
- * dd_ddx_commit; dedup/ddx.h).
+ * dd_ddx_commit; dedup/store/ddx.h).
  *
  * The bytes go to DIR/data.mdb (a folder made once per process; LMDB's lock
  * file is removed before each run). Promises checked:
@@ -17,7 +17,7 @@
  * shared with an existing band), the first indexed document replaced, the
  * second removed, and a document that is not there removed.
  */
-#include "ddx.h"
+#include "store/ddx.h"
 #include "fuzz_check.h"
 #include "fuzz_index.h"
 

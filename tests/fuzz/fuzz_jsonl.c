@@ -1,6 +1,6 @@
 /*
  * fuzz_jsonl.c - libFuzzer target: arbitrary lines through the JSONL
- * reader (dedup/jsonl.h).
+ * reader (dedup/io/jsonl.h).
  *
  * The first byte chooses the field path ("text", "id", "meta.body"); the
  * rest is the line. Asserts: a line that dd_jsonl_parse accepts is an
@@ -11,7 +11,7 @@
  * with a reason. dd_jsonl_surely_valid never accepts a line that jansson
  * rejects, and dd_jsonl_string decodes a string value as jansson does.
  */
-#include "jsonl.h"
+#include "io/jsonl.h"
 #include "fuzz_check.h"
 
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
  * fuzz_units.c - libFuzzer target: the text reader's cutting of a document
- * into units (dd_analyze, dedup/document.h), in both unit modes.
+ * into units (dd_analyze, dedup/engine/document.h), in both unit modes.
  *
  * Text that is not valid UTF-8 is what the reader refuses
  * (dd_find_not_text, dd_input_load); dd_analyze must then fail with SH_ERR_BAD_UTF8 and
@@ -10,7 +10,7 @@
  * and their words lie inside the document's words; equal unit texts get
  * equal keys.
  */
-#include "document.h"
+#include "engine/document.h"
 #include "fuzz_check.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * test_ddx.c - unit tests of the persistent index (dedup/ddx.c): real LMDB
+ * test_ddx.c - unit tests of the persistent index (dedup/store/ddx.c): real LMDB
  * environments in a temporary folder. Documents carry MinHash signatures of
  * random shingle sets (two of them near-duplicates, so that they share LSH
  * bands), band keys hashed from the signature's rows, and paragraphs; every
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "ddx.h"
+#include "store/ddx.h"
 
 #include <dirent.h>
 #include <errno.h>

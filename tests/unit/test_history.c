@@ -1,5 +1,5 @@
 /*
- * test_history.c - the decisions of a stream of records (dedup/history.c)
+ * test_history.c - the decisions of a stream of records (dedup/engine/history.c)
  * while its table of paragraphs grows.
  *
  * The table that finds paragraphs by key doubles when it is half full and
@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "history.h"
+#include "engine/history.h"
 #include "util.h"
 
 #define SHARED_LINES 16 /* the lines every record opens with */

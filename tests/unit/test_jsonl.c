@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "jsonl.h"
+#include "io/jsonl.h"
 #include "shingle.h"
 
 /* line with the value at path replaced by repl, as filter writes it. */

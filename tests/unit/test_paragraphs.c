@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "paragraphs.h"
+#include "engine/paragraphs.h"
 
 #include <string.h>
 

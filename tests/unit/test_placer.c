@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "document.h"
-#include "near.h"
+#include "engine/document.h"
+#include "engine/near.h"
 #include "util.h"
 
 /* Paragraph p: 40 words no other paragraph has. */

@@ -1,5 +1,5 @@
 /*
- * test_spool.c - unit tests of the scratch file (dedup/spool.c): strings
+ * test_spool.c - unit tests of the scratch file (dedup/io/spool.c): strings
  * appended across the write buffer's edges are read back byte for byte,
  * wherever they lie (in the file, in the buffer, across both); the file is
  * deleted as soon as it is made; a folder where no file can be made, and a
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "spool.h"
+#include "io/spool.h"
 
 #include <dirent.h>
 #include <signal.h>

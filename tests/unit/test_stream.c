@@ -1,5 +1,5 @@
 /*
- * test_stream.c - unit tests of the block reader and writer (dedup/stream.c):
+ * test_stream.c - unit tests of the block reader and writer (dedup/io/stream.c):
  * real files in a temporary folder, compressed here with zlib and libzstd,
  * and pipes fed by a child process; every record is checked byte for byte.
  */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "stream.h"
+#include "io/stream.h"
 
 #include <dirent.h>
 #include <errno.h>

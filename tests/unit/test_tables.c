@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "capped_map.h"
+#include "engine/capped_map.h"
 #include "util.h"
 
 #define NKEYS 4096

@@ -1,0 +1,213 @@
+/*
+ * scan.c - dedup scan: report repeated paragraphs and boilerplate.
+ */
+#include "cmd/commands.h"
+#include "run/corpus.h"
+#include "engine/index_match.h"
+#include "store/index_settings.h"
+#include "run/progress.h"
+#include "report/report.h"
+#include "util.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Writes what document i shares with the index, in the report's format;
+ * counts it in *found. False on an index or write error. */
+static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                                 dd_analyzer *a, size_t *found)
+{
+    dd_index_matches m = {0};
+    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    const dd_input *d = &c->inputs.v[i];
+    for (size_t k = 0; k < m.n && ok; k++) {
+        const dd_index_match *r = &m.v[k];
+        const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
+                           : r->docs >= o->boilerplate_df ? "boilerplate"
+                                                          : "repeat";
+        (*found)++;
+        if (o->format == DD_FORMAT_JSONL) {
+            json_t *j = json_pack("{s:s,s:s}", "type", "index", "kind", kind);
+            dd_json_set_doc(j, d);
+            json_t *of = json_pack("{s:o}", "doc", dd_json_id(r->of));
+            if (r->kind == DD_INDEX_DUPLICATE) {
+                json_object_set_new(j, "exact", json_boolean(r->exact));
+                json_object_set_new(j, "jaccard", json_real((double)(long)(r->jaccard * 10000 + 0.5) / 10000));
+                json_object_set_new(j, "containment",
+                                    json_real((double)(long)(r->containment * 10000 + 0.5) / 10000));
+                if (r->estimated)
+                    json_object_set_new(j, "estimated", json_true());
+            } else {
+                json_object_set_new(j, "lines", json_pack("[I,I]", (json_int_t)r->first_line,
+                                                          (json_int_t)r->last_line));
+                json_object_set_new(of, "lines", json_pack("[I,I]", (json_int_t)r->of_first_line,
+                                                           (json_int_t)r->of_last_line));
+                json_object_set_new(j, "docs", json_integer(r->docs));
+            }
+            json_object_set_new(j, "of", of);
+            char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+            ok = line && printf("%s\n", line) > 0;
+            free(line);
+            json_decref(j);
+        } else if (o->format == DD_FORMAT_TEXT) {
+            char *other = dd_printable(r->of);
+            char *where = dd_input_at(d, r->kind == DD_INDEX_DUPLICATE ? 0 : r->first_line);
+            if (r->kind == DD_INDEX_DUPLICATE && r->exact)
+                ok = printf("%sexact duplicate of %s (in the index)\n", where, other) > 0;
+            else if (r->kind == DD_INDEX_DUPLICATE)
+                ok = printf("%snear-duplicate of %s (in the index; jaccard %.2f, containment "
+                            "%.2f%s)\n",
+                            where, other, r->jaccard, r->containment,
+                            r->estimated ? ", estimated" : "") > 0;
+            else
+                ok = printf("%sline %zu %s %s:%u (in the index, %u documents)\n", where,
+                            r->first_line,
+                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats", other,
+                            r->of_first_line, r->docs) > 0;
+            free(other);
+            free(where);
+        }
+    }
+    dd_index_matches_free(&m);
+    return ok;
+}
+
+/* scan --index: every kept document against the index. */
+static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
+{
+    dd_ddx_settings want;
+    char *err = NULL;
+    dd_ddx *x = NULL;
+    if (!dd_index_settings(o, &want) || !(x = dd_ddx_open(o->index, false, &want, &err))) {
+        if (err)
+            dd_error("%s", err);
+        free(err);
+        return false;
+    }
+    dd_analyzer a;
+    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
+        dd_ddx_close(x);
+        return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < c->inputs.n; i++)
+        if (!c->failed[i] && !c->clusters.dropped[i])
+            ok = report_index_matches(x, c, i, o, &a, found);
+    dd_analyzer_free(&a); /* on an index error too (LeakSanitizer saw it kept) */
+    dd_ddx_close(x);
+    if (ok && fflush(stdout) != 0) {
+        dd_stdout_failed(errno);
+        ok = false;
+    }
+    return ok;
+}
+
+static const char scan_usage[] =
+    "Usage: dedup scan [OPTION]... PATH...\n"
+    "\n"
+    "Report near-duplicate documents, paragraphs repeated inside a document or\n"
+    "across documents, and boilerplate. PATH is a file, a directory (read\n"
+    "recursively, in sorted order) or - for standard input; a file named\n"
+    "*.jsonl, *.jsonl.gz or *.jsonl.zst is a shard of JSON records, each a\n"
+    "document, found as SHARD:LINE: [ID] in the report.\n";
+
+static const dd_option_group *const scan_groups[] = {
+    &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
+};
+
+static const dd_command_spec scan_command = {
+    "scan", scan_usage, scan_groups,
+    "0 nothing found, 1 duplicates found, 2 usage or input error.",
+    false,
+};
+
+/* The line that ends a scan on stderr (see dd_corpus_counts). */
+static void print_summary(const dd_options *o, const dd_corpus_counts *k, const dd_findings *f,
+                          size_t index_found)
+{
+    fprintf(stderr, "dedup scan: %zu %s, %zu %s, %zu %s, %zu %s, %zu boilerplate", k->documents,
+            dd_plural(k->documents, "document", "documents"), k->clusters,
+            dd_plural(k->clusters, "cluster", "clusters"), k->copies,
+            dd_plural(k->copies, "copy", "copies"), f->nrepeats,
+            dd_plural(f->nrepeats, "repeat", "repeats"), f->nboilerplate);
+    if (o->index)
+        fprintf(stderr, ", %zu %s in the index", index_found,
+                dd_plural(index_found, "finding", "findings"));
+    fprintf(stderr, "; clean -o would remove %zu %s and %llu of %llu bytes", k->paragraphs_removed,
+            dd_plural(k->paragraphs_removed, "paragraph", "paragraphs"),
+            (unsigned long long)(k->copy_bytes + k->paragraph_bytes), (unsigned long long)k->bytes);
+    if (k->errors)
+        fprintf(stderr, "; %zu %s", k->errors, dd_plural(k->errors, "error", "errors"));
+    fputc('\n', stderr);
+}
+
+int cmd_scan(int argc, char **argv)
+{
+    dd_options o;
+    int status = dd_options_parse(&o, &scan_command, argc, argv);
+    if (status >= 0)
+        return status;
+    if (o.explain_params) {
+        dd_near_explain(stdout, &o.near);
+        return DD_EXIT_CLEAN;
+    }
+    if (o.index) { /* a wrong index is an error before any work */
+        dd_ddx_settings want;
+        char *err = NULL;
+        dd_ddx *x = NULL;
+        if (!dd_index_settings(&o, &want) || !(x = dd_ddx_open(o.index, false, &want, &err))) {
+            if (err)
+                dd_error("%s", err);
+            free(err);
+            return DD_EXIT_ERROR;
+        }
+        dd_ddx_close(x);
+    }
+    bool jsonl = o.format == DD_FORMAT_JSONL;
+    if (jsonl && !dd_report_header(stdout, &o)) {
+        dd_stdout_failed(errno);
+        return DD_EXIT_ERROR;
+    }
+    dd_progress progress;
+    dd_progress_start(&progress, "dedup scan", "file", o.quiet);
+    dd_corpus c;
+    bool ran = dd_corpus_run(&c, &o, &progress);
+    dd_progress_end(&progress, false);
+    if (!ran) {
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
+    dd_corpus_report_left_out(&c, "left out of the comparison");
+    if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
+        dd_stdout_failed(errno);
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
+    size_t index_found = 0;
+    if (o.index && !scan_index(&c, &o, &index_found)) {
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
+    dd_corpus_counts k;
+    dd_corpus_count(&c, &k);
+    if (jsonl && !dd_report_summary(stdout, &k, &c.findings, index_found)) {
+        dd_stdout_failed(errno);
+        dd_corpus_free(&c);
+        return DD_EXIT_ERROR;
+    }
+    if (!o.quiet)
+        print_summary(&o, &k, &c.findings, index_found);
+    bool found = c.findings.nrepeats > 0 || c.findings.nboilerplate > 0 || c.clusters.n > 0 ||
+                 index_found > 0;
+    /* An input that could not be read or was left out: 2, even when
+     * something was found. */
+    status = c.problems || c.nleft_out ? DD_EXIT_ERROR : found ? DD_EXIT_FOUND : DD_EXIT_CLEAN;
+    dd_corpus_free(&c);
+    return status;
+}

@@ -1,0 +1,718 @@
+/*
+ * history.c - decisions on a stream of records (see history.h).
+ *
+ * A record is first placed among the kept records (near.c's placer, in
+ * stream order, so the first copy is the representative), as scan places
+ * documents with --keep first: the same candidates (LSH bands, and the
+ * earlier records it shares a paragraph with: its links), verified on the
+ * same exact shingle sets. What that needs of the earlier records, and
+ * memory cannot hold, is in a scratch file (spool.h): the shingle sets of
+ * the kept records, and the 3-shingle sets of the paragraphs looked for in
+ * later records. A copy is dropped whole and leaves no trace in the
+ * paragraph table, as in scan. A kept record then has its paragraphs looked
+ * up in the table of paragraphs seen so far: exact repeats of earlier lines
+ * (runs of at least min_words words, as in scan), boilerplate (seen in
+ * boilerplate_df records), and near-repeats inside the record are removed.
+ */
+#include "engine/history.h"
+
+#include "engine/near_units.h"
+#include "io/spool.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A paragraph seen in a kept record. Paragraphs are numbered in the order
+ * they are first seen, and keep their number: the table that finds them by
+ * key moves its entries when it grows, so nothing holds on to a slot. */
+typedef struct para {
+    uint64_t first_rec; /* where it was first seen */
+    uint64_t last_rec;  /* the last record counted in docs */
+    uint32_t first_unit;
+    uint32_t first_line, last_line;
+    uint32_t docs; /* kept records holding it */
+    uint32_t words;
+} para;
+
+/* A slot of the table from exact keys to paragraphs. */
+typedef struct para_slot {
+    sh_key key;
+    size_t para1; /* 1 + the paragraph's number; 0: an empty slot */
+} para_slot;
+
+/* What is remembered of a record with a signature, by signature number:
+ * where it is in the stream, and where its sets are in the spool. */
+typedef struct signed_record {
+    uint64_t record;
+    /* its distinct word shingles (a kept record, with exact verification),
+     * with SET_SORTED when they are sorted there; or NOT_SPOOLED */
+    uint64_t set_at;
+    /* its units' 3-shingle sets, those of the units the unit index lists:
+     * the sets one after another, then a table of nunits + 1 uint32, where
+     * units_at points: for each unit, how many hashes lie from its set's
+     * start to the table (so unit u's set is the back[u] - back[u + 1]
+     * hashes from units_at - 8 back[u]); or NOT_SPOOLED */
+    uint64_t units_at;
+} signed_record;
+
+#define NOT_SPOOLED UINT64_MAX
+/* A set is spooled as it came, unless it was sorted while its record was
+ * placed; it is sorted when first read back, and written again so: a kept
+ * record is read back once for each later copy of it, most never. */
+#define SET_SORTED ((uint64_t)1 << 63)
+
+/* An occurrence, in the current record, of a paragraph seen before. */
+typedef struct occurrence {
+    uint32_t unit;
+    size_t para; /* the paragraph's number */
+} occurrence;
+
+struct dd_history {
+    dd_history_params p;
+    uint64_t records; /* decided so far: the next record's number */
+    /* The records that have words, with near-duplicate detection on: their
+     * signatures, numbered in order (sigs), the record each is, and where
+     * they were placed. */
+    dd_signatures sigs;
+    signed_record *signed_of;
+    size_t signed_cap;
+    dd_placer *placer;
+    /* With near-duplicate detection: the sets of earlier records (see
+     * signed_record), for later records to be verified against: with exact
+     * verification the shingle sets of the records kept, as they came
+     * (sorted when read back), and the units' sets for the links. */
+    dd_spool *spool;
+    bool exact_sets;     /* the kept records' shingle sets are spooled */
+    bool scratch_sorted; /* the set of the record being placed, in sigs.scratch */
+    char *error;         /* a read of the spool that failed while placing a record */
+    /* The links of each record, found as scan finds them (corpus.c): the
+     * near-repeats of its units among the units of the records before it
+     * (near_units.h), each unit matched with the earliest it repeats. */
+    dd_unit_index *unit_index;
+    dd_near_unit_list across; /* the record's matches */
+    uint32_t *unit_back;      /* the record's table of its units' sets, as spooled */
+    size_t unit_back_cap;
+    bool *listed; /* per unit of the record: listed in the unit index */
+    size_t listed_cap;
+    size_t link_start_cap, links_cap;
+    uint64_t *sort_tmp;
+    size_t sort_tmp_cap;
+    para *paras; /* by number */
+    size_t nparas, paras_cap;
+    para_slot *slots; /* at most half full */
+    size_t nslots;
+    uint64_t salt; /* dd_table_salt() */
+    occurrence *occ;
+    size_t occ_cap;
+    bool *removed; /* per unit of the current record */
+    size_t removed_cap;
+    /* dd_history_decide's analysis of the record (made when first needed) */
+    dd_record_analyst *own;
+    dd_record_facts facts;
+    uint64_t *index_keys; /* band keys of the record, for the index */
+    size_t index_keys_cap;
+    uint32_t *index_cands;
+    size_t index_cands_cap;
+    dd_candidate *index_choice; /* work space of dd_candidates_from_members */
+    size_t index_choice_cap;
+    dd_history_candidates index_counts; /* the candidate search in the index */
+};
+
+/* ------------------------------------------------- the shingle sets spooled */
+
+/* Sorts set[0..n). */
+static void sort_set(dd_history *h, uint64_t *set, size_t n)
+{
+    dd_grow(&h->sort_tmp, &h->sort_tmp_cap, n + 1, sizeof *h->sort_tmp);
+    dd_sort_u64(set, h->sort_tmp, n);
+}
+
+/* dd_signatures.load_set: the record being placed has its set in
+ * sigs.scratch; a kept record before it, in the spool. */
+static bool load_set(void *ctx, uint32_t sig, uint64_t **set, size_t *cap, size_t *n)
+{
+    dd_history *h = ctx;
+    size_t count = h->sigs.docs[sig].shingles;
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (sig + 1 == h->sigs.n) {
+        if (!h->scratch_sorted)
+            sort_set(h, h->sigs.scratch, count);
+        h->scratch_sorted = true;
+        memcpy(*set, h->sigs.scratch, count * sizeof **set);
+        *n = count;
+        return true;
+    }
+    uint64_t at = h->signed_of[sig].set_at;
+    if (at == NOT_SPOOLED || h->error)
+        return false; /* not a representative: never a candidate */
+    size_t bytes = count * sizeof **set;
+    if (!dd_spool_read(h->spool, at & ~SET_SORTED, *set, bytes, &h->error))
+        return false;
+    if (!(at & SET_SORTED)) {
+        sort_set(h, *set, count);
+        if (!dd_spool_overwrite(h->spool, at, *set, bytes, &h->error))
+            return false;
+        h->signed_of[sig].set_at |= SET_SORTED;
+    }
+    *n = count;
+    return true;
+}
+
+/* dd_unit_reader: unit `unit` of the record whose signature is number sig,
+ * from the spool. */
+static bool read_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size_t *cap, size_t *n)
+{
+    dd_history *h = ctx;
+    uint64_t at = h->signed_of[sig].units_at;
+    uint32_t back[2];
+    if (at == NOT_SPOOLED || h->error ||
+        !dd_spool_read(h->spool, at + unit * sizeof *back, back, sizeof back, &h->error))
+        return false;
+    size_t count = back[0] - back[1];
+    if (count == 0)
+        return false; /* not listed in the unit index: never asked for */
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (!dd_spool_read(h->spool, at - (uint64_t)back[0] * sizeof **set, *set, count * sizeof **set,
+                       &h->error))
+        return false;
+    *n = count;
+    return true;
+}
+
+/* ------------------------------------------------------ the paragraph table */
+
+/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
+static size_t find_slot(const para_slot *slots, size_t nslots, uint64_t salt, sh_key key)
+{
+    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
+    while (slots[i].para1 && !sh_key_equal(slots[i].key, key))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void grow_slots(dd_history *h)
+{
+    size_t n = h->nslots * 2;
+    para_slot *slots = dd_zalloc_touched(n, sizeof *slots);
+    for (size_t i = 0; i < h->nslots; i++)
+        if (h->slots[i].para1)
+            slots[find_slot(slots, n, h->salt, h->slots[i].key)] = h->slots[i];
+    free(h->slots);
+    h->slots = slots;
+    h->nslots = n;
+}
+
+/* ------------------------------------------------------------------ the API */
+
+dd_history *dd_history_new(const dd_history_params *p)
+{
+    dd_history *h = dd_calloc(1, sizeof *h);
+    h->p = *p;
+    if (!dd_signatures_init(&h->sigs, &p->near, p->hash)) {
+        free(h);
+        return NULL;
+    }
+    h->sigs.load_set = load_set;
+    h->sigs.load_ctx = h;
+    if (p->near.enabled)
+        h->placer = dd_placer_new(&h->sigs);
+    if (p->near.enabled) {
+        char *err = NULL;
+        if (!(h->spool = dd_spool_new(p->tmp_dir, &err))) {
+            dd_error("%s", err);
+            free(err);
+            dd_history_free(h);
+            return NULL;
+        }
+        h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
+        h->unit_index = dd_unit_index_new();
+    }
+    h->nslots = 1024;
+    h->slots = dd_calloc(h->nslots, sizeof *h->slots);
+    h->salt = dd_table_salt();
+    return h;
+}
+
+void dd_history_free(dd_history *h)
+{
+    if (!h)
+        return;
+    dd_spool_free(h->spool);
+    free(h->error);
+    dd_unit_index_free(h->unit_index);
+    free(h->across.v);
+    free(h->unit_back);
+    free(h->listed);
+    dd_placer_free(h->placer);
+    dd_signatures_free(&h->sigs);
+    free(h->signed_of);
+    free(h->sort_tmp);
+    free(h->paras);
+    free(h->slots);
+    free(h->occ);
+    free(h->removed);
+    dd_record_analyst_free(h->own);
+    dd_record_facts_free(&h->facts);
+    free(h->index_keys);
+    free(h->index_cands);
+    free(h->index_choice);
+    free(h);
+}
+
+/* Frees what the verdict owns of its last record. */
+static void verdict_clear(dd_verdict *v)
+{
+    free(v->of_index);
+    v->of_index = NULL;
+    for (size_t i = 0; i < v->nremoved; i++)
+        free(v->removed[i].of_index);
+    v->nremoved = 0;
+}
+
+void dd_verdict_free(dd_verdict *v)
+{
+    verdict_clear(v);
+    free(v->removed);
+    memset(v, 0, sizeof *v);
+}
+
+size_t dd_history_bytes(const dd_history *h)
+{
+    size_t per_doc = sizeof(dd_doc_sig) +
+                     (h->sigs.minhash ? h->sigs.params.num_perm * sizeof(uint32_t) : 8);
+    return h->sigs.n * per_doc + h->signed_cap * sizeof *h->signed_of +
+           h->link_start_cap * sizeof *h->sigs.link_start +
+           (h->unit_index ? dd_unit_index_bytes(h->unit_index) : 0) +
+           (h->placer ? dd_placer_bytes(h->placer) : 0) + h->paras_cap * sizeof(para) +
+           h->nslots * sizeof(para_slot);
+}
+
+uint64_t dd_history_spooled(const dd_history *h) { return h->spool ? dd_spool_bytes(h->spool) : 0; }
+
+dd_history_candidates dd_history_candidates_of(const dd_history *h)
+{
+    dd_history_candidates c = h->index_counts;
+    if (h->placer) {
+        dd_placer_counts p = dd_placer_counts_of(h->placer);
+        c.compared += p.compared;
+        c.left_out += p.passed_over + p.unlisted;
+    }
+    return c;
+}
+
+static void add_removal(dd_verdict *v, dd_removal r)
+{
+    dd_grow(&v->removed, &v->cap, v->nremoved + 1, sizeof *v->removed);
+    v->removed[v->nremoved++] = r;
+}
+
+static int compare_removals(const void *a, const void *b)
+{
+    const dd_removal *x = a, *y = b;
+    return (x->first_line > y->first_line) - (x->first_line < y->first_line);
+}
+
+/* The paragraphs of kept record rec (f: its facts): looks each unit up,
+ * counts the records holding it, and removes repeats, boilerplate and
+ * near-repeats. */
+static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
+                              const dd_record_facts *f, dd_verdict *v)
+{
+    size_t n = doc->nunits, nocc = 0;
+    dd_grow(&h->removed, &h->removed_cap, n + 1, sizeof *h->removed);
+    memset(h->removed, 0, (n + 1) * sizeof *h->removed);
+    dd_grow(&h->occ, &h->occ_cap, n + 1, sizeof *h->occ);
+    for (size_t u = 0; u < n; u++) {
+        const dd_unit *unit = &doc->units[u];
+        if (2 * (h->nparas + 1) > h->nslots)
+            grow_slots(h);
+        para_slot *s = &h->slots[find_slot(h->slots, h->nslots, h->salt, unit->key)];
+        if (!s->para1) {
+            dd_grow(&h->paras, &h->paras_cap, h->nparas + 1, sizeof *h->paras);
+            h->paras[h->nparas] = (para){.first_rec = rec,
+                                         .last_rec = rec,
+                                         .first_unit = (uint32_t)u,
+                                         .first_line = (uint32_t)unit->first_line,
+                                         .last_line = (uint32_t)unit->last_line,
+                                         .docs = 1,
+                                         .words = unit->words};
+            *s = (para_slot){unit->key, ++h->nparas};
+            continue;
+        }
+        para *e = &h->paras[s->para1 - 1];
+        if (e->last_rec != rec) {
+            e->docs++;
+            e->last_rec = rec;
+        }
+        h->occ[nocc++] = (occurrence){(uint32_t)u, s->para1 - 1};
+    }
+    if (!h->p.clean_paragraphs)
+        return;
+
+    /* Boilerplate first, then runs of repeats of one earlier place, as in
+     * scan (paragraphs.c). */
+    const unsigned long df = h->p.boilerplate_df, min_words = h->p.min_words;
+    for (size_t k = 0; k < nocc;) {
+        const para *e = &h->paras[h->occ[k].para];
+        uint32_t u = h->occ[k].unit;
+        if (e->docs >= df && e->words >= min_words) {
+            add_removal(v, (dd_removal){doc->units[u].first_line, doc->units[u].last_line,
+                                        DD_REMOVED_BOILERPLATE, e->first_rec, e->first_line,
+                                        e->last_line, 1.0, 1.0, NULL});
+            h->removed[u] = true;
+            k++;
+            continue;
+        }
+        dd_removal r = {doc->units[u].first_line, doc->units[u].last_line, DD_REMOVED_REPEAT,
+                        e->first_rec, e->first_line, e->last_line, 1.0, 1.0, NULL};
+        uint64_t words = e->words;
+        size_t j = k + 1;
+        uint32_t src = e->first_unit;
+        while (j < nocc) {
+            const para *ne = &h->paras[h->occ[j].para];
+            uint32_t nu = h->occ[j].unit;
+            if (nu != h->occ[j - 1].unit + 1 || ne->first_rec != e->first_rec ||
+                ne->first_unit != src + 1 || (ne->docs >= df && ne->words >= min_words))
+                break;
+            /* A run never repeats itself: its source ends before it starts. */
+            if (ne->first_rec == rec && ne->first_unit >= u)
+                break;
+            r.last_line = doc->units[nu].last_line;
+            r.of_last_line = ne->last_line;
+            words += ne->words;
+            src++;
+            j++;
+        }
+        if (words >= min_words) {
+            add_removal(v, r);
+            for (size_t t = k; t < j; t++)
+                h->removed[h->occ[t].unit] = true;
+        }
+        k = j;
+    }
+
+    /* Paragraphs found in the index, not removed yet. */
+    if (h->p.index) {
+        dd_ddx_place places[64];
+        for (size_t u = 0; u < n; u++) {
+            const dd_unit *unit = &doc->units[u];
+            if (h->removed[u] || unit->words < min_words)
+                continue;
+            char *err = NULL;
+            long np = dd_ddx_paragraph(h->p.index, unit->key, places, 64, &err);
+            dd_ddx_doc d;
+            if (np <= 0 || !dd_ddx_get_number(h->p.index, places[0].doc, &d, &err)) {
+                free(err);
+                continue;
+            }
+            uint32_t docs = 1;
+            for (long k = 1; k < np; k++)
+                docs += places[k].doc != places[k - 1].doc;
+            dd_removal r = {unit->first_line, unit->last_line,
+                            docs + 1 >= df ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
+                            places[0].first_line, places[0].last_line, 1.0, 1.0, d.id};
+            d.id = NULL;
+            dd_ddx_doc_free(&d);
+            add_removal(v, r);
+            h->removed[u] = true;
+        }
+    }
+
+    /* Near-repeats inside the record. */
+    for (size_t k = 0; k < f->near.n; k++) {
+        const dd_near_unit *nu = &f->near.v[k];
+        if (h->removed[nu->unit] || h->removed[nu->of])
+            continue;
+        const dd_unit *at = &doc->units[nu->unit], *of = &doc->units[nu->of];
+        add_removal(v, (dd_removal){at->first_line, at->last_line, DD_REMOVED_NEAR, rec,
+                                    of->first_line, of->last_line, nu->jaccard,
+                                    nu->containment, NULL});
+        h->removed[nu->unit] = true;
+    }
+    if (v->nremoved > 1)
+        qsort(v->removed, v->nremoved, sizeof *v->removed, compare_removals);
+}
+
+/* Is the record whose signature is number sig a copy of a document of the
+ * index? Decided on the signatures (the indexed texts are not at hand), as
+ * --verify estimate. */
+static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
+{
+    const dd_signatures *s = &h->sigs;
+    const dd_near_params *p = &h->p.near;
+    dd_grow(&h->index_keys, &h->index_keys_cap, p->bands + p->hamming + 2,
+            sizeof *h->index_keys);
+    size_t nkeys = dd_signature_keys(s, sig, h->index_keys);
+    char *err = NULL;
+    long found = dd_ddx_band_members(h->p.index, h->index_keys, nkeys, DD_BUCKET_CAP,
+                                     &h->index_cands, &h->index_cands_cap, &err);
+    free(err);
+    err = NULL;
+    size_t n = found > 0
+                   ? dd_candidates_from_members(h->index_cands, (size_t)found, &h->index_choice,
+                                                &h->index_choice_cap, &h->index_counts.left_out)
+                   : 0;
+    const uint32_t *minhash = s->minhash + (size_t)sig * p->num_perm;
+    for (size_t k = 0; k < n; k++) {
+        h->index_counts.compared++;
+        dd_ddx_doc d;
+        if (!dd_ddx_get_number(h->p.index, h->index_cands[k], &d, &err)) {
+            free(err);
+            continue;
+        }
+        bool exact = sh_key_equal(d.key, s->docs[sig].key);
+        double j = exact ? 1.0 : sh_minhash_jaccard(minhash, d.minhash, (unsigned)p->num_perm);
+        double a = s->docs[sig].shingles, b = d.shingles;
+        double c = exact ? 1.0 : dd_containment_of(j, a, b);
+        /* the indexed document came first: it is the representative */
+        if (exact || dd_near_joins(p, j, c, a, b)) {
+            v->kind = exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+            v->of_index = d.id;
+            d.id = NULL;
+            v->jaccard = j;
+            v->containment = c;
+            v->estimated = !exact;
+            dd_ddx_doc_free(&d);
+            return true;
+        }
+        dd_ddx_doc_free(&d);
+    }
+    return false;
+}
+
+/* The links of the record whose signature is number sig (doc, with facts
+ * f), found as scan finds them (corpus.c, near.c): the near-repeats of its
+ * units among the units of the records before it; then its units join the
+ * unit index and their sets go to the spool. The placer compares the
+ * record with the earliest DD_MAX_LINKS records it is linked to, as
+ * dd_signatures_link keeps them for scan (a record's partners after it are
+ * not placed yet when it is). False, with *err set, when the spool fails. */
+static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd_record_facts *f,
+                        char **err)
+{
+    h->across.n = 0;
+    dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets, f->band_keys,
+                              h->p.para_threshold, NULL, read_unit, h, &h->across);
+    if (h->error) {
+        *err = h->error;
+        h->error = NULL;
+        return false;
+    }
+
+    /* The units the index now lists, whose sets later records may ask for:
+     * those of DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more, but for exact
+     * copies of a unit listed before (a match of Jaccard 1: the index lists
+     * a set once). Their sets, then the table of where each one starts. */
+    size_t nunits = doc->nunits, total = 0;
+    const size_t *start = f->sets.start;
+    dd_grow(&h->listed, &h->listed_cap, nunits + 1, sizeof *h->listed);
+    bool *listed = h->listed;
+    for (size_t u = 0; u < nunits; u++)
+        listed[u] = doc->units[u].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS;
+    for (size_t k = 0; k < h->across.n; k++)
+        if (!h->across.v[k].alternative && h->across.v[k].jaccard == 1.0)
+            listed[h->across.v[k].unit] = false;
+    for (size_t u = 0; u < nunits; u++)
+        total += listed[u] ? start[u + 1] - start[u] : 0;
+    h->signed_of[sig].units_at = NOT_SPOOLED;
+    if (total) {
+        dd_grow(&h->unit_back, &h->unit_back_cap, nunits + 1, sizeof *h->unit_back);
+        size_t at = 0;
+        for (size_t u = 0; u < nunits; u++) {
+            h->unit_back[u] = (uint32_t)(total - at);
+            if (!listed[u])
+                continue;
+            size_t n = start[u + 1] - start[u];
+            uint64_t where;
+            if (!dd_spool_append(h->spool, f->sets.hashes + start[u], n * sizeof *f->sets.hashes,
+                                 &where, err))
+                return false;
+            at += n;
+        }
+        h->unit_back[nunits] = 0;
+        if (!dd_spool_append(h->spool, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
+                             &h->signed_of[sig].units_at, err))
+            return false;
+    }
+
+    /* Its links: the earliest records it repeats a unit of, each once. */
+    dd_signatures *s = &h->sigs;
+    dd_grow(&s->link_start, &h->link_start_cap, (size_t)sig + 2, sizeof *s->link_start);
+    dd_grow(&s->links, &h->links_cap, h->across.n + 1, sizeof *s->links);
+    size_t n = 0;
+    for (size_t k = 0; k < h->across.n; k++)
+        if (!h->across.v[k].alternative) /* the first match of a unit, as scan links */
+            s->links[n++] = h->across.v[k].of_doc;
+    if (n > 1)
+        qsort(s->links, n, sizeof *s->links, dd_compare_u32);
+    size_t kept = 0;
+    for (size_t k = 0; k < n && kept < DD_MAX_LINKS; k++)
+        if (kept == 0 || s->links[k] != s->links[kept - 1])
+            s->links[kept++] = s->links[k];
+    /* Only this record's entries are read (by dd_placer_place): the links
+     * of the records before it are not kept. */
+    s->link_start[sig] = 0;
+    s->link_start[sig + 1] = kept;
+    return true;
+}
+
+/* Places record rec (it has words; f: its facts) among the records before
+ * it and the indexed documents: v->kind and the rest of v say whether it is
+ * a copy of one. A kept record's shingle set goes to the spool. False, with
+ * *err set, when the spool fails. */
+static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_record_facts *f,
+                         dd_verdict *v, char **err)
+{
+    /* Its signature, and its shingles in sigs.scratch, as
+     * dd_signatures_add leaves them (the buffers change hands). */
+    dd_signatures_add_signed(&h->sigs, &f->sig);
+    uint64_t *set = h->sigs.scratch;
+    size_t set_cap = h->sigs.scratch_cap;
+    h->sigs.scratch = f->set;
+    h->sigs.scratch_cap = f->set_cap;
+    f->set = set;
+    f->set_cap = set_cap;
+    h->scratch_sorted = false;
+    uint32_t sig = (uint32_t)(h->sigs.n - 1);
+    dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
+    h->signed_of[sig] = (signed_record){rec, NOT_SPOOLED, NOT_SPOOLED};
+    if (!link_record(h, sig, doc, f, err))
+        return false;
+    if (h->p.index && copy_of_indexed(h, sig, v))
+        return true; /* not placed: later copies find the indexed document too */
+    dd_member m;
+    uint32_t rep = dd_placer_place(h->placer, sig, &m);
+    if (h->error) {
+        *err = h->error;
+        h->error = NULL;
+        return false;
+    }
+    if (rep == sig) {
+        uint64_t *at = &h->signed_of[sig].set_at;
+        if (h->exact_sets &&
+            !dd_spool_append(h->spool, h->sigs.scratch,
+                             h->sigs.docs[sig].shingles * sizeof *h->sigs.scratch, at, err))
+            return false;
+        if (h->exact_sets && h->scratch_sorted)
+            *at |= SET_SORTED;
+        return true;
+    }
+    v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+    v->of = h->signed_of[rep].record;
+    v->jaccard = m.jaccard;
+    v->containment = m.containment;
+    v->hamming = m.hamming;
+    v->estimated = m.estimated;
+    return true;
+}
+
+bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
+{
+    if (!h->own && !(h->own = dd_record_analyst_new(&h->p))) {
+        *err = dd_asprintf("cannot make the MinHash functions");
+        return false;
+    }
+    dd_history_analyse(h->own, doc, &h->facts);
+    return dd_history_decide_analysed(h, doc, &h->facts, v, err);
+}
+
+bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
+                                char **err)
+{
+    verdict_clear(v);
+    v->kind = DD_RECORD_KEPT;
+    v->of = 0;
+    v->jaccard = v->containment = 0;
+    v->hamming = 0;
+    v->estimated = false;
+    v->nremoved = 0;
+
+    uint64_t rec = h->records++;
+    /* A record without words is compared with nothing and has no
+     * paragraphs: it is kept, and nothing of it is remembered. Without
+     * near-duplicate detection no record needs a signature. */
+    if (f->signed_record) {
+        if (!place_record(h, rec, doc, f, v, err))
+            return false;
+        if (v->kind != DD_RECORD_KEPT)
+            return true;
+    }
+    decide_paragraphs(h, rec, doc, f, v);
+    return true;
+}
+
+/* ------------------------------------------------------------ analysis */
+
+struct dd_record_analyst {
+    dd_history_params p; /* its index is never read */
+    dd_signer signer;    /* with near-duplicate detection */
+    sh_minhasher *unit_minhasher;
+    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
+};
+
+dd_record_analyst *dd_record_analyst_new(const dd_history_params *p)
+{
+    dd_record_analyst *a = dd_calloc(1, sizeof *a);
+    a->p = *p;
+    a->p.index = NULL;
+    if (p->near.enabled) {
+        if (!dd_signer_init(&a->signer, &p->near, p->hash)) {
+            free(a);
+            return NULL;
+        }
+        a->unit_minhasher = dd_unit_minhasher_new(p->hash);
+    }
+    return a;
+}
+
+void dd_record_analyst_free(dd_record_analyst *a)
+{
+    if (!a)
+        return;
+    if (a->p.near.enabled)
+        dd_signer_free(&a->signer);
+    sh_minhasher_free(a->unit_minhasher);
+    dd_unit_sets_free(&a->sets);
+    free(a);
+}
+
+/* What dd_history_decide_analysed reads of f, for doc: a record with words
+ * is signed (with near-duplicate detection: place_record) and its units'
+ * sets and band keys made (link_record); the near-repeats inside it are
+ * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
+void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f)
+{
+    const dd_history_params *p = &a->p;
+    f->signed_record = doc->words.n && p->near.enabled;
+    f->has_sets = f->signed_record || p->clean_paragraphs;
+    f->near.n = 0;
+    if (f->signed_record) {
+        dd_signer_sign(&a->signer, &doc->words, doc->key, p->hash, &f->sig);
+        /* the shingles the signer left in its scratch: they change hands */
+        uint64_t *set = f->set;
+        size_t set_cap = f->set_cap;
+        f->set = a->signer.scratch;
+        f->set_cap = a->signer.scratch_cap;
+        a->signer.scratch = set;
+        a->signer.scratch_cap = set_cap;
+    }
+    if (!f->has_sets)
+        return;
+    dd_unit_sets_compute(&a->sets, doc, p->hash);
+    if (p->clean_paragraphs)
+        dd_find_near_units(0, doc, &a->sets, p->para_threshold, p->min_words, &f->near);
+    dd_unit_sets_take(&f->sets, &a->sets);
+    if (f->signed_record)
+        dd_unit_band_keys(a->unit_minhasher, doc, &f->sets, &f->band_keys, &f->band_keys_cap);
+}
+
+void dd_record_facts_free(dd_record_facts *f)
+{
+    dd_signed_free(&f->sig);
+    free(f->set);
+    dd_unit_sets_free(&f->sets);
+    free(f->band_keys);
+    free(f->near.v);
+    memset(f, 0, sizeof *f);
+}

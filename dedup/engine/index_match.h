@@ -1,0 +1,47 @@
+/*
+ * index_match.h - what a document of a run has in common with the documents
+ * of a persistent index (ddx.h): for check --index and scan --index.
+ */
+#ifndef DD_INDEX_MATCH_H
+#define DD_INDEX_MATCH_H
+
+#include "run/corpus.h"
+#include "store/ddx.h"
+
+typedef enum dd_index_match_kind {
+    DD_INDEX_DUPLICATE, /* the document copies an indexed one */
+    DD_INDEX_PARAGRAPH, /* a paragraph of it is in indexed documents */
+} dd_index_match_kind;
+
+typedef struct dd_index_match {
+    dd_index_match_kind kind;
+    char *of; /* the indexed document's id (owned) */
+    /* DD_INDEX_DUPLICATE */
+    bool exact;     /* the same normalised words */
+    bool estimated; /* jaccard and containment from the signatures */
+    double jaccard, containment;
+    /* DD_INDEX_PARAGRAPH */
+    size_t first_line, last_line;         /* in the document */
+    uint32_t of_first_line, of_last_line; /* in the first indexed document holding it */
+    uint32_t docs;                        /* documents holding it, this one included */
+    uint32_t words;
+    sh_key key;
+} dd_index_match;
+
+typedef struct dd_index_matches {
+    dd_index_match *v;
+    size_t n, cap;
+} dd_index_matches;
+
+/* Appends to out what document i of c shares with the index: the earliest
+ * indexed document it is a near-duplicate of (verified on exact sets when
+ * that file is still there with its indexed size and time, else on the
+ * signatures), or else its paragraphs of at least o->min_words words found
+ * in indexed documents. The document's own entry in the index (same id)
+ * does not count. a is an analyser for reading files again. False after a
+ * message on an index error. */
+bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                             dd_analyzer *a, dd_index_matches *out);
+void dd_index_matches_free(dd_index_matches *m);
+
+#endif

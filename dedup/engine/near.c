@@ -1,0 +1,1380 @@
+/*
+ * near.c - signatures, LSH banding, SimHash block search, clustering.
+ */
+#include "engine/near.h"
+
+#include "engine/capped_map.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+void dd_near_params_default(dd_near_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->enabled = true;
+    p->method = DD_METHOD_MINHASH;
+    p->threshold = 0.8;
+    p->containment = 0.8;
+    p->recall = 0.99;
+    p->size_ratio = 2.5;
+    p->min_shingles = 50;
+    p->ngram = 5;
+    p->num_perm = 128;
+    p->hamming = 3;
+    p->keep = DD_KEEP_FIRST;
+    p->verify_exact = true;
+}
+
+double dd_near_target_jaccard(const dd_near_params *p)
+{
+    double t = p->threshold;
+    if (p->containment > 0) {
+        double c = p->containment / (1 + p->size_ratio - p->containment);
+        if (c < t)
+            t = c;
+    }
+    return t;
+}
+
+double dd_lsh_probability(double j, unsigned long bands, unsigned long rows)
+{
+    return 1 - pow(1 - pow(j, (double)rows), (double)bands);
+}
+
+bool dd_near_params_check(dd_near_params *p)
+{
+    if (p->bands && p->rows && p->bands * p->rows > p->num_perm) {
+        dd_error("--bands %lu x --rows %lu = %lu is more than --num-perm %lu", p->bands, p->rows,
+                 p->bands * p->rows, p->num_perm);
+        return false;
+    }
+    if (p->rows && !p->bands)
+        p->bands = p->num_perm / p->rows;
+    if (p->bands && !p->rows) {
+        p->rows = p->num_perm / p->bands;
+        if (p->rows == 0) {
+            dd_error("--bands %lu is more than --num-perm %lu", p->bands, p->num_perm);
+            return false;
+        }
+    }
+    if (!p->bands) {
+        double t = dd_near_target_jaccard(p);
+        p->rows = 1;
+        for (unsigned long r = p->num_perm; r >= 1; r--) {
+            if (dd_lsh_probability(t, p->num_perm / r, r) >= p->recall) {
+                p->rows = r;
+                break;
+            }
+        }
+        p->bands = p->num_perm / p->rows;
+        double got = dd_lsh_probability(t, p->bands, p->rows);
+        if (got < p->recall)
+            dd_warn("no bands reach --recall %g at the candidate target jaccard %.3f with "
+                    "--num-perm %lu: the best, %lu x %lu, gives %.4f (raise --num-perm, or lower "
+                    "--size-ratio or --recall)",
+                    p->recall, t, p->num_perm, p->bands, p->rows, got);
+    }
+    return true;
+}
+
+void dd_near_explain(FILE *out, const dd_near_params *p)
+{
+    if (p->method == DD_METHOD_SIMHASH) {
+        fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
+        fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
+        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
+                     "whole block, so every such pair is a candidate\n",
+                p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
+        return;
+    }
+    double t = dd_near_target_jaccard(p);
+    fprintf(out, "method: minhash (%s), %lu values over word %lu-shingles\n",
+            sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
+    fprintf(out, "rule: jaccard >= %.2f", p->threshold);
+    if (p->containment > 0)
+        fprintf(out, ", or containment >= %.2f with at least %lu\n      shingles in the smaller",
+                p->containment, p->min_shingles);
+    fprintf(out, "\n");
+    fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
+            p->bands * p->rows, p->num_perm);
+    if (p->containment > 0)
+        fprintf(out,
+                "candidate target: jaccard %.3f, the lowest of a pair with\n"
+                "      containment %.2f whose sizes differ at most %.1fx\n",
+                t, p->containment, p->size_ratio);
+    fprintf(out, "candidate probability:\n");
+    const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        fprintf(out, "  jaccard %.2f: %.4f\n", at[i], dd_lsh_probability(at[i], p->bands, p->rows));
+    fprintf(out, "  jaccard %.2f (threshold): %.4f\n", p->threshold,
+            dd_lsh_probability(p->threshold, p->bands, p->rows));
+    if (t < p->threshold)
+        fprintf(out, "  jaccard %.3f (containment target): %.4f\n", t,
+                dd_lsh_probability(t, p->bands, p->rows));
+}
+
+/* ------------------------------------------------------------ signatures */
+
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash)
+{
+    memset(s, 0, sizeof *s);
+    s->params = *p;
+    if (p->method == DD_METHOD_MINHASH) {
+        sh_status st;
+        s->minhasher =
+            sh_minhasher_new_scheme((unsigned)p->num_perm, hash->seed, DD_MINHASH_SCHEME, &st);
+        if (!s->minhasher) {
+            dd_error("cannot make the MinHash functions: %s", sh_status_str(st));
+            return false;
+        }
+    }
+    return true;
+}
+
+void dd_signatures_free(dd_signatures *s)
+{
+    sh_minhasher_free(s->minhasher);
+    free(s->docs);
+    free(s->minhash);
+    free(s->simhash);
+    free(s->scratch);
+    free(s->link_start);
+    free(s->links);
+    memset(s, 0, sizeof *s);
+}
+
+/* Makes room for one more document. */
+static size_t next_slot(dd_signatures *s)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        s->docs = dd_realloc(s->docs, cap * sizeof *s->docs);
+        if (s->params.method == DD_METHOD_MINHASH)
+            s->minhash = dd_realloc(s->minhash, cap * s->params.num_perm * sizeof *s->minhash);
+        else
+            s->simhash = dd_realloc(s->simhash, cap * sizeof *s->simhash);
+        s->cap = cap;
+    }
+    return s->n++;
+}
+
+size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash, uint64_t **set,
+                      size_t *cap)
+{
+    size_t n = sh_shingle_count(words->n, k);
+    dd_grow(set, cap, n + 1, sizeof **set);
+    n = sh_shingles(words, 0, words->n, k, hash, *set);
+    return sh_hashes_unique(*set, n);
+}
+
+/* The signature of a document of words and key: its dd_doc_sig, and its
+ * MinHash values (num_perm of them, to minhash) or SimHash fingerprint (to
+ * *simhash); the distinct shingles go to *scratch (growing it). */
+static void sign(const dd_near_params *p, const sh_minhasher *minhasher, const sh_tokens *words,
+                 sh_key key, const sh_hasher *hash, uint64_t **scratch, size_t *scratch_cap,
+                 dd_doc_sig *doc, uint32_t *minhash, uint64_t *simhash)
+{
+    size_t n = 0;
+    if (p->enabled)
+        n = dd_shingle_set(words, (unsigned)p->ngram, hash, scratch, scratch_cap);
+    doc->key = key;
+    doc->words = words->n > UINT32_MAX ? UINT32_MAX : (uint32_t)words->n;
+    doc->shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    if (!p->enabled)
+        return;
+    if (p->method == DD_METHOD_MINHASH)
+        sh_minhash(minhasher, *scratch, n, minhash);
+    else
+        *simhash = sh_simhash(*scratch, n);
+}
+
+void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, const sh_hasher *hash)
+{
+    size_t i = next_slot(s);
+    sign(&s->params, s->minhasher, words, key, hash, &s->scratch, &s->scratch_cap, &s->docs[i],
+         s->minhash ? s->minhash + i * s->params.num_perm : NULL,
+         s->simhash ? &s->simhash[i] : NULL);
+}
+
+bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash)
+{
+    dd_signatures s;
+    if (!dd_signatures_init(&s, p, hash))
+        return false;
+    *g = (dd_signer){.params = *p, .minhasher = s.minhasher};
+    return true;
+}
+
+void dd_signer_free(dd_signer *g)
+{
+    sh_minhasher_free(g->minhasher);
+    free(g->scratch);
+    memset(g, 0, sizeof *g);
+}
+
+void dd_signer_sign(dd_signer *g, const sh_tokens *words, sh_key key, const sh_hasher *hash,
+                    dd_signed *out)
+{
+    if (g->params.method == DD_METHOD_MINHASH)
+        dd_grow(&out->minhash, &out->minhash_cap, g->params.num_perm, sizeof *out->minhash);
+    sign(&g->params, g->minhasher, words, key, hash, &g->scratch, &g->scratch_cap, &out->doc,
+         out->minhash, &out->simhash);
+}
+
+void dd_signed_free(dd_signed *sig)
+{
+    free(sig->minhash);
+    memset(sig, 0, sizeof *sig);
+}
+
+void dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig)
+{
+    size_t i = next_slot(s);
+    s->docs[i] = sig->doc;
+    if (!s->params.enabled)
+        return;
+    if (s->params.method == DD_METHOD_MINHASH)
+        memcpy(s->minhash + i * s->params.num_perm, sig->minhash,
+               s->params.num_perm * sizeof *s->minhash);
+    else
+        s->simhash[i] = sig->simhash;
+}
+
+void dd_signatures_add_missing(dd_signatures *s)
+{
+    size_t i = next_slot(s);
+    memset(&s->docs[i], 0, sizeof s->docs[i]);
+    if (s->params.method == DD_METHOD_MINHASH)
+        memset(s->minhash + i * s->params.num_perm, 0xFF,
+               s->params.num_perm * sizeof *s->minhash);
+    else
+        s->simhash[i] = 0;
+}
+
+/* ---------------------------------------------------- the candidate index */
+
+/* The band keys (MinHash) or block keys (SimHash) of document d. */
+static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
+{
+    const dd_near_params *p = &s->params;
+    if (p->method == DD_METHOD_MINHASH) {
+        const uint32_t *sig = s->minhash + d * p->num_perm;
+        for (unsigned long b = 0; b < p->bands; b++)
+            keys[b] = XXH3_64bits_withSeed(sig + b * p->rows, p->rows * sizeof *sig, b);
+        return p->bands;
+    }
+    unsigned long blocks = p->hamming + 1, width = 64 / blocks;
+    uint64_t fp = s->simhash[d];
+    for (unsigned long b = 0; b < blocks; b++) {
+        unsigned long lo = b * width, bits = b + 1 == blocks ? 64 - lo : width;
+        uint64_t v = (fp >> lo) & (bits == 64 ? ~0ULL : ((1ULL << bits) - 1));
+        keys[b] = XXH3_64bits_withSeed(&v, sizeof v, b);
+    }
+    return blocks;
+}
+
+size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys)
+{
+    return index_keys(s, d, keys);
+}
+
+/* ------------------------------------------------------ shared keys */
+
+static size_t keys_per_doc(const dd_near_params *p)
+{
+    return p->method == DD_METHOD_MINHASH ? p->bands : p->hamming + 1;
+}
+
+/* The bit of key (keys are hashes: their low bits will do). */
+static size_t filter_bit(const dd_key_filter *f, uint64_t key)
+{
+    return (size_t)key & (f->nbits - 1);
+}
+
+void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
+{
+    size_t want = 8 * keys_per_doc(&s->params) * (ndocs ? ndocs : 1);
+    f->nbits = 64;
+    while (f->nbits < want)
+        f->nbits *= 2;
+    f->once = dd_calloc(f->nbits / 64, sizeof *f->once);
+    f->twice = dd_calloc(f->nbits / 64, sizeof *f->twice);
+}
+
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to)
+{
+    uint64_t keys[64 + 1];
+    uint64_t *big = NULL;
+    size_t nkeys = keys_per_doc(&s->params);
+    uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
+    for (size_t d = from; d < to; d++) {
+        if (s->docs[d].words == 0)
+            continue;
+        index_keys(s, d, k);
+        for (size_t b = 0; b < nkeys; b++) {
+            size_t i = filter_bit(f, k[b]);
+            uint64_t bit = 1ULL << (i % 64);
+            f->twice[i / 64] |= f->once[i / 64] & bit;
+            f->once[i / 64] |= bit;
+        }
+    }
+    free(big);
+}
+
+void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other)
+{
+    for (size_t w = 0; w < f->nbits / 64; w++) {
+        f->twice[w] |= other->twice[w] | (f->once[w] & other->once[w]);
+        f->once[w] |= other->once[w];
+    }
+}
+
+bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key)
+{
+    size_t i = filter_bit(f, key);
+    return f->twice[i / 64] >> (i % 64) & 1;
+}
+
+void dd_key_filter_free(dd_key_filter *f)
+{
+    free(f->once);
+    free(f->twice);
+    memset(f, 0, sizeof *f);
+}
+
+/* Whether key (of a document placed) may be another's: to look up and to
+ * list. */
+static bool key_shared(const dd_signatures *s, uint64_t key)
+{
+    return !s->shared_keys || dd_key_filter_shared(s->shared_keys, key);
+}
+
+/* ------------------------------------------------------------ clustering */
+
+/* Rank order: by --keep, then input order. */
+typedef struct ranked {
+    uint32_t length; /* words for --keep longest, 0 for --keep first */
+    uint32_t doc;
+} ranked;
+
+static int compare_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->length != y->length)
+        return x->length > y->length ? -1 : 1;
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+static int compare_cluster_id(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_cluster *)a)->id, y = ((const dd_cluster *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* The join rule of every mode (see near.h). */
+bool dd_near_joins(const dd_near_params *p, double j, double c, double member, double rep)
+{
+    if (j >= p->threshold)
+        return true;
+    double small = member < rep ? member : rep;
+    return p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles &&
+           member <= p->size_ratio * rep;
+}
+
+/* The containment of the smaller set implied by Jaccard j and the sizes. */
+double dd_containment_of(double j, double a, double b)
+{
+    double small = a < b ? a : b;
+    double c = small > 0 ? j * (a + b) / ((1 + j) * small) : 0;
+    return c > 1 ? 1 : c;
+}
+
+/* The size of the intersection of two sorted sets. */
+size_t dd_sorted_intersection(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+    size_t i = 0, j = 0, n = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j])
+            i++;
+        else if (a[i] > b[j])
+            j++;
+        else {
+            n++;
+            i++;
+            j++;
+        }
+    }
+    return n;
+}
+
+/* Is candidate x a better choice than y: more shared buckets, or as many
+ * and a lower rank? */
+static bool better_choice(dd_candidate x, dd_candidate y)
+{
+    return x.shared != y.shared ? x.shared > y.shared : x.rank < y.rank;
+}
+
+/* Moves heap[i] down the heap heap[0..n), the worst choice on top. */
+static void sift_down(dd_candidate *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && better_choice(heap[worst], heap[l]))
+            worst = l;
+        if (r < n && better_choice(heap[worst], heap[r]))
+            worst = r;
+        if (worst == i)
+            return;
+        dd_candidate t = heap[i];
+        heap[i] = heap[worst];
+        heap[worst] = t;
+        i = worst;
+    }
+}
+
+static int compare_candidate_rank(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_candidate *)a)->rank, y = ((const dd_candidate *)b)->rank;
+    return (x > y) - (x < y);
+}
+
+/* The best max choices go to c[0..max) through a heap of them, worst on
+ * top: n log max steps, whatever order the candidates came in. */
+size_t dd_choose_candidates(dd_candidate *c, size_t n, size_t max)
+{
+    if (n > max && max > 0) {
+        for (size_t i = max / 2; i-- > 0;)
+            sift_down(c, max, i);
+        for (size_t i = max; i < n; i++)
+            if (better_choice(c[i], c[0])) {
+                c[0] = c[i];
+                sift_down(c, max, 0);
+            }
+    }
+    if (n > max)
+        n = max;
+    if (n > 1)
+        qsort(c, n, sizeof *c, compare_candidate_rank);
+    return n;
+}
+
+size_t dd_candidates_from_members(uint32_t *numbers, size_t n, dd_candidate **tmp, size_t *tmp_cap,
+                                  uint64_t *passed_over)
+{
+    if (n > 1)
+        qsort(numbers, n, sizeof *numbers, dd_compare_u32);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k > 0 && (*tmp)[k - 1].rank == numbers[i]) {
+            (*tmp)[k - 1].shared++;
+            continue;
+        }
+        dd_grow(tmp, tmp_cap, k + 1, sizeof **tmp);
+        (*tmp)[k++] = (dd_candidate){numbers[i], 1};
+    }
+    size_t chosen = dd_choose_candidates(*tmp, k, DD_MAX_CANDIDATES);
+    *passed_over += k - chosen;
+    k = chosen;
+    for (size_t i = 0; i < k; i++)
+        numbers[i] = (*tmp)[i].rank;
+    return k;
+}
+
+/* The lowest Jaccard with which a member of a shingles joins a
+ * representative of b shingles (dd_near_joins). */
+static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
+{
+    double small = a < b ? a : b, need = p->threshold;
+    if (p->containment > 0 && small >= (double)p->min_shingles && a <= p->size_ratio * b) {
+        double cj = p->containment * small / (a + b - p->containment * small);
+        if (cj < need)
+            need = cj;
+    }
+    return need;
+}
+
+typedef struct set_buffers {
+    uint64_t *a, *b;
+    size_t cap_a, cap_b;
+} set_buffers;
+
+/* The MinHash stage of verification: counts in *same the values that d's
+ * and r's signatures share, and says whether the pair can still join. In
+ * estimate mode it cannot once the equal values can no longer reach the
+ * lowest passing Jaccard; in exact mode, where the estimate only filters,
+ * once they cannot come within three standard errors of it, or when even
+ * the estimate's upper bound (three standard errors above it) fails the
+ * rule. */
+static bool minhash_may_join(const dd_signatures *s, uint32_t d, uint32_t r, unsigned *same_out)
+{
+    const dd_near_params *p = &s->params;
+    double a = s->docs[d].shingles, b = s->docs[r].shingles;
+    unsigned k = (unsigned)p->num_perm, same = 0;
+    const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
+    /* Stop counting once the equal values can no longer reach the lowest
+     * passing Jaccard (estimate mode) or come within three standard errors
+     * of it (exact mode, where the estimate only filters). */
+    double need = lowest_passing_jaccard(p, a, b);
+    if (p->verify_exact)
+        need -= 3 * sqrt((need > 1.0 / k ? need : 1.0 / k) * (1 - need) / k) + 1.0 / k;
+    unsigned need_same = need > 0 ? (unsigned)floor(need * k * 0.999) : 0;
+    for (unsigned i = 0; i < k; i++) {
+        same += x[i] == y[i];
+        if (same + (k - 1 - i) < need_same)
+            return false;
+    }
+    *same_out = same;
+    if (!p->verify_exact)
+        return true;
+    double j = (double)same / k, floor_j = 1.0 / k;
+    double upper = j + 3 * sqrt((j > floor_j ? j : floor_j) * (1 - j) / k);
+    if (upper > 1)
+        upper = 1;
+    return dd_near_joins(p, upper, dd_containment_of(upper, a, b), a, b);
+}
+
+/* The exact similarity of a pair from the overlap of its sets, to m, and
+ * whether the pair joins. */
+static bool overlap_decides(const dd_near_params *p, const dd_overlap *o, dd_member *m)
+{
+    double inter = (double)o->shared;
+    double ea = (double)o->a, eb = (double)o->b, esmall = ea < eb ? ea : eb;
+    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
+    m->containment = esmall > 0 ? inter / esmall : 0;
+    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
+}
+
+bool dd_overlap_joins(const dd_signatures *s, const dd_overlap *o)
+{
+    dd_member m;
+    return overlap_decides(&s->params, o, &m);
+}
+
+/* The overlap of the exact sets of d and r: from the caller's overlap, or
+ * from the sets load_set gives. False if they cannot be had. */
+static bool exact_overlap(const dd_signatures *s, uint32_t d, uint32_t r, set_buffers *sets,
+                          dd_overlap *o)
+{
+    if (s->overlap)
+        return s->overlap(s->overlap_ctx, d, r, o);
+    size_t na, nb;
+    if (!s->load_set(s->load_ctx, d, &sets->a, &sets->cap_a, &na) ||
+        !s->load_set(s->load_ctx, r, &sets->b, &sets->cap_b, &nb))
+        return false;
+    *o = (dd_overlap){na, nb, dd_sorted_intersection(sets->a, na, sets->b, nb)};
+    return true;
+}
+
+/* Does doc d verify against representative r? Fills the similarity.
+ * Estimate mode decides on the estimates. Exact mode uses them as a filter
+ * (minhash_may_join); the exact sets then decide and give the
+ * similarity. */
+static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m, set_buffers *sets)
+{
+    const dd_near_params *p = &s->params;
+    memset(m, 0, sizeof *m);
+    m->doc = d;
+    if (p->method == DD_METHOD_SIMHASH) {
+        m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
+        m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
+        return m->hamming <= p->hamming;
+    }
+    double a = s->docs[d].shingles, b = s->docs[r].shingles;
+    unsigned k = (unsigned)p->num_perm, same;
+    if (!minhash_may_join(s, d, r, &same))
+        return false;
+    double j = (double)same / k;
+    if (!p->verify_exact) {
+        m->jaccard = j;
+        m->containment = dd_containment_of(m->jaccard, a, b);
+        m->estimated = true;
+        return dd_near_joins(p, m->jaccard, m->containment, a, b);
+    }
+    dd_overlap o;
+    if (!exact_overlap(s, d, r, sets, &o)) {
+        if (!s->estimate_if_unloadable)
+            return false;
+        m->jaccard = j;
+        m->containment = dd_containment_of(j, a, b);
+        m->estimated = true;
+        return dd_near_joins(p, m->jaccard, m->containment, a, b);
+    }
+    return overlap_decides(p, &o, m);
+}
+
+/* A growing open-addressing map from exact keys to the first document
+ * placed with it. */
+typedef struct key_map {
+    sh_key *keys;
+    uint32_t *docs; /* 1 + document, 0: empty */
+    size_t nslots, used;
+    uint64_t salt; /* dd_table_salt() */
+} key_map;
+
+static uint32_t *key_find(const key_map *m, sh_key key)
+{
+    size_t mask = m->nslots - 1, i = dd_table_home(key.lo, m->salt, mask);
+    while (m->docs[i] && !sh_key_equal(m->keys[i], key))
+        i = (i + 1) & mask;
+    return &m->docs[i];
+}
+
+/* Moves the keys to a map of nslots slots. */
+static void key_map_resize(key_map *m, size_t nslots)
+{
+    key_map big = {dd_calloc(nslots, sizeof(sh_key)), dd_calloc(nslots, sizeof(uint32_t)), nslots,
+                   m->used, m->salt};
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->docs[i]) {
+            uint32_t *slot = key_find(&big, m->keys[i]);
+            *slot = m->docs[i];
+            big.keys[slot - big.docs] = m->keys[i];
+        }
+    free(m->keys);
+    free(m->docs);
+    *m = big;
+}
+
+/* Makes room for n keys in all. */
+static void key_map_reserve(key_map *m, size_t n)
+{
+    size_t nslots = m->nslots;
+    while (2 * n > nslots)
+        nslots *= 2;
+    if (nslots > m->nslots)
+        key_map_resize(m, nslots);
+}
+
+/* The document placed with key, 0 if none (1-based); records doc for it
+ * when there is none. */
+static uint32_t key_first(key_map *m, sh_key key, uint32_t doc)
+{
+    if (2 * (m->used + 1) > m->nslots)
+        key_map_resize(m, m->nslots * 2);
+    uint32_t *slot = key_find(m, key);
+    if (*slot)
+        return *slot;
+    *slot = doc + 1;
+    m->keys[slot - m->docs] = key;
+    m->used++;
+    return 0;
+}
+
+static int compare_member_doc(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_member *)a)->doc, y = ((const dd_member *)b)->doc;
+    return (x > y) - (x < y);
+}
+
+/* What the placer knows of a document, together: gathering candidates
+ * reads seen, cand_at and rank of documents anywhere in the corpus, one
+ * cache line each. */
+typedef struct placed_doc {
+    uint32_t rep_of;  /* 1 + its representative (itself for one), 0: not placed or no words */
+    uint32_t rank;    /* the order it was placed in */
+    uint32_t seen;    /* 1 + the document whose candidates last listed it */
+    uint32_t cand_at; /* where in cands it is, when seen says it is there */
+} placed_doc;
+
+struct dd_placer {
+    const dd_signatures *s;
+    /* per document, grown as documents are placed: */
+    placed_doc *doc;
+    dd_member *sim; /* its similarity to the representative */
+    size_t cap;
+    uint32_t *by_rank; /* the documents in the order they were placed */
+    size_t by_rank_cap;
+    uint32_t placed;
+    key_map exact;
+    /* band or block keys of the representatives, at most DD_BUCKET_CAP
+     * of them (the first placed) per key: one map per band (or block), so
+     * that a batch's representatives are added to them on several threads
+     * (dd_placer_ahead_index) */
+    dd_capped_map *index;
+    size_t nkeys;
+    uint64_t *keys;
+    dd_candidate *cands; /* of the document being placed */
+    size_t cands_cap;
+    set_buffers sets;
+    dd_placer_counts counts;
+};
+
+dd_placer *dd_placer_new(const dd_signatures *s)
+{
+    dd_placer *p = dd_calloc(1, sizeof *p);
+    p->s = s;
+    p->exact.nslots = 1024;
+    p->exact.salt = dd_table_salt();
+    p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
+    p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
+    p->nkeys = keys_per_doc(&s->params);
+    p->index = dd_malloc(p->nkeys * sizeof *p->index);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_init(&p->index[b]);
+    p->keys = dd_malloc(p->nkeys * sizeof *p->keys);
+    return p;
+}
+
+/* Makes the per-document arrays hold document d. */
+static void placer_grow(dd_placer *p, uint32_t d)
+{
+    if (d < p->cap)
+        return;
+    size_t cap = p->cap ? p->cap : 1024;
+    while (cap <= d)
+        cap *= 2;
+    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
+    p->sim = dd_realloc(p->sim, cap * sizeof *p->sim);
+    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
+    p->cap = cap;
+}
+
+void dd_placer_reserve(dd_placer *p, size_t n)
+{
+    key_map_reserve(&p->exact, n);
+    if (n)
+        placer_grow(p, (uint32_t)(n - 1));
+}
+
+/* Lists representative r among the candidates of document d (cands[0..n)),
+ * or counts one more bucket it shares if it is there. Returns the new n. */
+static size_t add_candidate(dd_placer *p, uint32_t d, uint32_t r, size_t n)
+{
+    placed_doc *c = &p->doc[r];
+    if (c->seen == d + 1) {
+        p->cands[c->cand_at].shared++;
+        return n;
+    }
+    c->seen = d + 1;
+    c->cand_at = (uint32_t)n;
+    dd_grow(&p->cands, &p->cands_cap, n + 1, sizeof *p->cands);
+    p->cands[n] = (dd_candidate){c->rank, 1};
+    return n + 1;
+}
+
+/* The first steps of placing d: its rank; a document without words, or an
+ * exact duplicate, is placed there and then (true, its representative in
+ * *rep: UINT32_MAX for no words). */
+static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
+{
+    const dd_signatures *s = p->s;
+    placer_grow(p, d);
+    dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
+    p->by_rank[p->placed] = d;
+    p->doc[d].rank = p->placed++;
+    if (s->docs[d].words == 0) {
+        *rep = UINT32_MAX;
+        return true;
+    }
+    uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
+    if (!twin)
+        return false;
+    /* An exact duplicate: the twin's cluster, the twin's similarity. */
+    uint32_t t = twin - 1;
+    p->doc[d].rep_of = p->doc[t].rep_of;
+    p->sim[d] = p->sim[t];
+    p->sim[d].doc = d;
+    if (p->doc[t].rep_of == t + 1) {
+        p->sim[d].jaccard = p->sim[d].containment = 1.0;
+        p->sim[d].hamming = 0;
+        p->sim[d].exact = true;
+    }
+    *m = p->sim[d];
+    *rep = p->doc[d].rep_of - 1;
+    return true;
+}
+
+/* Adds to d's candidates (p->cands[0..ncand)) the representatives that
+ * the index (map NULL), or map, lists under d's keys; returns the new
+ * ncand. */
+static size_t candidates_in(dd_placer *p, const dd_capped_map *map, uint32_t d,
+                            const uint64_t *keys, size_t ncand)
+{
+    for (size_t b = 0; b < p->nkeys; b++)
+        if (key_shared(p->s, keys[b]))
+            dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
+    for (size_t b = 0; b < p->nkeys; b++) {
+        if (!key_shared(p->s, keys[b]))
+            continue;
+        dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
+        for (uint32_t r; dd_capped_next(&it, &r);)
+            ncand = add_candidate(p, d, r, ncand);
+    }
+    return ncand;
+}
+
+/* How many values map lists under key. */
+static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
+{
+    uint32_t n = 0;
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t v; dd_capped_next(&it, &v);)
+        n++;
+    return n;
+}
+
+static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d);
+
+/* The rest of placing d, whose candidates from the buckets of its keys
+ * are p->cands[0..ncand): its linked documents added, the best chosen and
+ * verified; if none verifies, d becomes a representative, listed under its
+ * keys: in the index now, or, for document k of a batch (a not NULL), when
+ * the batch has been placed. */
+static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_t ncand,
+                           dd_placer_ahead *a, size_t k, dd_member *m)
+{
+    const dd_signatures *s = p->s;
+    /* Linked documents that are representatives already: always verified. */
+    size_t nlinked = 0;
+    for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
+         l++) {
+        uint32_t r = s->links[l];
+        if (r < p->cap && p->doc[r].rep_of == r + 1) {
+            ncand = add_candidate(p, d, r, ncand);
+            p->cands[p->doc[r].cand_at].shared = UINT32_MAX;
+            nlinked++;
+        }
+    }
+    /* The ones that share the most buckets, then best-ranked first. */
+    size_t chosen = dd_choose_candidates(p->cands, ncand, DD_MAX_CANDIDATES + nlinked);
+    p->counts.passed_over += ncand - chosen;
+    /* Their signatures are read next, each from anywhere in memory: ask for
+     * them all at once, so that the waits overlap. */
+    for (size_t c = 0; c < chosen; c++) {
+        uint32_t r = p->by_rank[p->cands[c].rank];
+        __builtin_prefetch(&s->docs[r]);
+        if (s->minhash)
+            __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
+    }
+    for (size_t c = 0; c < chosen; c++) {
+        uint32_t r = p->by_rank[p->cands[c].rank];
+        p->counts.compared++;
+        if (verify(s, d, r, m, &p->sets)) {
+            p->doc[d].rep_of = r + 1;
+            p->sim[d] = *m;
+            return r;
+        }
+    }
+    p->doc[d].rep_of = d + 1;
+    p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
+    if (a) {
+        ahead_list(p, a, k, d);
+    } else {
+        for (size_t b = 0; b < p->nkeys; b++)
+            if (key_shared(s, keys[b]))
+                dd_capped_map_prefetch(&p->index[b], keys[b]);
+        for (size_t b = 0; b < p->nkeys; b++)
+            if (key_shared(s, keys[b]))
+                p->counts.unlisted += !dd_capped_map_add(&p->index[b], keys[b], d, DD_BUCKET_CAP);
+    }
+    *m = p->sim[d];
+    return d;
+}
+
+uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
+{
+    uint32_t rep;
+    if (place_first(p, d, m, &rep))
+        return rep;
+    index_keys(p->s, d, p->keys);
+    size_t ncand = candidates_in(p, NULL, d, p->keys, 0);
+    return place_rest(p, d, p->keys, ncand, NULL, 0, m);
+}
+
+dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
+
+size_t dd_placer_bytes(const dd_placer *p)
+{
+    size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
+    size_t bytes = p->cap * per_doc;
+    for (size_t b = 0; b < p->nkeys; b++)
+        bytes += p->index[b].nslots * sizeof *p->index[b].slots;
+    return bytes + p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
+}
+
+void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
+    out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
+    placer_grow(p, n ? (uint32_t)n - 1 : 0);
+    const placed_doc *doc = p->doc;
+
+    /* Ids in input order of the representatives; documents without words
+     * are clusters of their own. */
+    uint32_t next_id = 0;
+    size_t clusters_cap = 0;
+    uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
+    for (size_t d = 0; d < n; d++) {
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
+            out->id_of[d] = ++next_id;
+        cluster_index[d] = UINT32_MAX;
+    }
+    for (size_t d = 0; d < n; d++) {
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
+            continue;
+        uint32_t r = doc[d].rep_of - 1;
+        out->id_of[d] = out->id_of[r];
+        out->dropped[d] = true;
+        if (cluster_index[r] == UINT32_MAX) {
+            cluster_index[r] = (uint32_t)out->n;
+            dd_grow(&out->v, &clusters_cap, out->n + 1, sizeof *out->v);
+            dd_cluster *c = &out->v[out->n++];
+            memset(c, 0, sizeof *c);
+            c->id = out->id_of[r];
+            dd_grow(&c->members, &c->cap, 1, sizeof *c->members);
+            c->members[c->n] = p->sim[r];
+            c->members[c->n++].of = r;
+        }
+        dd_cluster *c = &out->v[cluster_index[r]];
+        dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
+        c->members[c->n] = p->sim[d];
+        c->members[c->n++].of = r;
+    }
+    /* Clusters by id, members after the representative in input order. */
+    for (size_t i = 0; i < out->n; i++)
+        if (out->v[i].n > 2)
+            qsort(out->v[i].members + 1, out->v[i].n - 1, sizeof(dd_member), compare_member_doc);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);
+    free(cluster_index);
+}
+
+void dd_placer_free(dd_placer *p)
+{
+    if (!p)
+        return;
+    free(p->doc);
+    free(p->sim);
+    free(p->by_rank);
+    free(p->exact.keys);
+    free(p->exact.docs);
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_free(&p->index[b]);
+    free(p->index);
+    free(p->keys);
+    free(p->cands);
+    free(p->sets.a);
+    free(p->sets.b);
+    free(p);
+}
+
+/* ------------------------------------------------------ verifying ahead */
+
+typedef struct doc_at {
+    uint32_t doc, k; /* docs[k] == doc */
+} doc_at;
+
+/* The documents of a batch are guessed to be candidates of each other
+ * when they share one of their first AHEAD_BANDS bands: a quarter of the
+ * 64 of the defaults, which a pair at Jaccard 0.5 shares with probability
+ * 0.99 (the placer verifies what the guess misses when it asks). */
+#define AHEAD_BANDS 16
+
+struct dd_placer_ahead {
+    const uint32_t *docs; /* the batch, in the order they are placed */
+    size_t n, cap;
+    size_t nkeys;
+    uint64_t *keys;      /* nkeys band or block keys per document of the batch */
+    bool *no_pairs;      /* no words, or an exact duplicate: placed without verifying */
+    dd_capped_map bands; /* band key -> k, of the documents that may become representatives */
+    doc_at *by_doc;      /* the batch by document number, for the links */
+    key_map exact;       /* exact keys of the batch */
+    /* Found by dd_placer_ahead_pairs (on the workers): for each document,
+     * the representatives placed before the batch that its buckets list,
+     * with the buckets they share, as the placer's lookups would find
+     * them; gathered says which documents have theirs. */
+    dd_candidate **before;
+    size_t *nbefore, *before_cap;
+    bool *gathered;
+    uint8_t *before_count; /* nkeys per document: what its buckets listed */
+    /* The representatives of the batch, where the index will list them, as
+     * the placer places them (dd_placer_place_ahead); they go to the index
+     * when the batch is placed (dd_placer_ahead_index). */
+    dd_capped_map reps;
+    size_t *new_reps; /* the batch's representatives, as k, in the order placed */
+    size_t nnew;
+    bool *listed; /* nkeys per document: the index will list it under that key */
+};
+
+dd_placer_ahead *dd_placer_ahead_new(void)
+{
+    dd_placer_ahead *a = dd_calloc(1, sizeof *a);
+    dd_capped_map_init(&a->bands);
+    dd_capped_map_init(&a->reps);
+    return a;
+}
+
+void dd_placer_ahead_free(dd_placer_ahead *a)
+{
+    if (!a)
+        return;
+    for (size_t k = 0; k < a->cap; k++)
+        free(a->before[k]);
+    free(a->before);
+    free(a->nbefore);
+    free(a->before_cap);
+    free(a->gathered);
+    free(a->before_count);
+    free(a->new_reps);
+    free(a->listed);
+    dd_capped_map_free(&a->reps);
+    free(a->keys);
+    free(a->no_pairs);
+    dd_capped_map_free(&a->bands);
+    free(a->by_doc);
+    free(a->exact.keys);
+    free(a->exact.docs);
+    free(a);
+}
+
+static int compare_doc_at(const void *x, const void *y)
+{
+    uint32_t a = ((const doc_at *)x)->doc, b = ((const doc_at *)y)->doc;
+    return (a > b) - (a < b);
+}
+
+void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint32_t *docs, size_t n)
+{
+    const dd_signatures *s = p->s;
+    a->docs = docs;
+    a->n = n;
+    a->nkeys = keys_per_doc(&s->params);
+    if (n > a->cap) {
+        a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
+        a->no_pairs = dd_realloc(a->no_pairs, n * sizeof *a->no_pairs);
+        a->by_doc = dd_realloc(a->by_doc, n * sizeof *a->by_doc);
+        a->gathered = dd_realloc(a->gathered, n * sizeof *a->gathered);
+        a->before = dd_realloc(a->before, n * sizeof *a->before);
+        a->nbefore = dd_realloc(a->nbefore, n * sizeof *a->nbefore);
+        a->before_cap = dd_realloc(a->before_cap, n * sizeof *a->before_cap);
+        a->before_count = dd_realloc(a->before_count, n * a->nkeys * sizeof *a->before_count);
+        a->listed = dd_realloc(a->listed, n * a->nkeys * sizeof *a->listed);
+        a->new_reps = dd_realloc(a->new_reps, n * sizeof *a->new_reps);
+        for (size_t k = a->cap; k < n; k++) {
+            a->before[k] = NULL;
+            a->before_cap[k] = 0;
+        }
+        a->cap = n;
+    }
+    memset(a->gathered, 0, n * sizeof *a->gathered);
+    a->nnew = 0;
+    dd_capped_map_clear(&a->bands);
+    dd_capped_map_clear(&a->reps);
+    size_t slots = 1024;
+    while (slots < 2 * n + 2)
+        slots *= 2;
+    if (a->exact.nslots != slots) {
+        free(a->exact.keys);
+        free(a->exact.docs);
+        a->exact.keys = dd_malloc(slots * sizeof *a->exact.keys);
+        a->exact.docs = dd_malloc(slots * sizeof *a->exact.docs);
+        a->exact.nslots = slots;
+        a->exact.salt = dd_table_salt();
+    }
+    memset(a->exact.docs, 0, slots * sizeof *a->exact.docs);
+    a->exact.used = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t d = docs[k];
+        a->by_doc[k] = (doc_at){d, (uint32_t)k};
+        /* As the placer will: no words, or the key of a document placed
+         * before (before the batch, or in it): no verification. */
+        a->no_pairs[k] = s->docs[d].words == 0 || *key_find(&p->exact, s->docs[d].key) ||
+                         key_first(&a->exact, s->docs[d].key, d);
+        if (a->no_pairs[k])
+            continue;
+        uint64_t *keys = a->keys + k * a->nkeys;
+        index_keys(s, d, keys);
+        for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++)
+            if (key_shared(s, keys[b]))
+                dd_capped_map_add(&a->bands, keys[b], (uint32_t)k, DD_BUCKET_CAP);
+    }
+    if (n > 1)
+        qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
+}
+
+/* The position in the batch of document d, or a->n if it is not there. */
+static size_t ahead_position(const dd_placer_ahead *a, uint32_t d)
+{
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->by_doc[mid].doc < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < a->n && a->by_doc[lo].doc == d ? a->by_doc[lo].k : a->n;
+}
+
+void dd_ahead_scratch_free(dd_ahead_scratch *w)
+{
+    free(w->ranks);
+    free(w->linked);
+    free(w->cands);
+    memset(w, 0, sizeof *w);
+}
+
+/*
+ * The placer's choice (dd_placer_place) with what is known before the
+ * batch: representatives placed before it, in d's buckets and links, as
+ * the placer will see them; and the documents of the batch before d, in
+ * its buckets or links, taken as representatives (those that join a
+ * cluster will not be, a wasted pair). Ranks: those of the placer, the
+ * batch's following on (p->placed + k).
+ */
+size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, dd_ahead_scratch *w,
+                             uint32_t **out, size_t *cap)
+{
+    const dd_signatures *s = p->s;
+    if (a->no_pairs[k])
+        return 0;
+    uint32_t d = a->docs[k], base = p->placed;
+    const uint64_t *keys = a->keys + k * a->nkeys;
+    size_t nranks = 0, nlinked = 0;
+    for (size_t b = 0; b < a->nkeys; b++)
+        if (key_shared(s, keys[b]))
+            dd_capped_map_prefetch(&p->index[b], keys[b]);
+    for (size_t b = 0; b < a->nkeys; b++) {
+        a->before_count[k * a->nkeys + b] = 0;
+        if (!key_shared(s, keys[b]))
+            continue;
+        dd_capped_iter it = dd_capped_map_find(&p->index[b], keys[b]);
+        uint8_t count = 0;
+        for (uint32_t r; dd_capped_next(&it, &r); count++) {
+            dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
+            w->ranks[nranks++] = p->doc[r].rank;
+        }
+        a->before_count[k * a->nkeys + b] = count;
+    }
+    /* What the placer's lookups would find before the batch: each
+     * representative once, with the buckets it shares. */
+    if (nranks > 1)
+        qsort(w->ranks, nranks, sizeof *w->ranks, dd_compare_u32);
+    a->nbefore[k] = 0;
+    for (size_t i = 0; i < nranks;) {
+        size_t j = i;
+        while (j < nranks && w->ranks[j] == w->ranks[i])
+            j++;
+        dd_grow(&a->before[k], &a->before_cap[k], a->nbefore[k] + 1, sizeof *a->before[k]);
+        a->before[k][a->nbefore[k]++] = (dd_candidate){w->ranks[i], (uint32_t)(j - i)};
+        i = j;
+    }
+    a->gathered[k] = true;
+    if (s->params.method != DD_METHOD_MINHASH || !s->params.verify_exact)
+        return 0;
+    for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++) {
+        dd_capped_iter it = dd_capped_map_find(&a->bands, keys[b]);
+        for (uint32_t j; dd_capped_next(&it, &j);)
+            if (j < k) {
+                dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
+                w->ranks[nranks++] = base + j;
+            }
+    }
+    for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1]; l++) {
+        uint32_t r = s->links[l], rank;
+        size_t j;
+        if (r < p->cap && p->doc[r].rep_of == r + 1)
+            rank = p->doc[r].rank;
+        else if ((j = ahead_position(a, r)) < k && !a->no_pairs[j])
+            rank = base + (uint32_t)j;
+        else
+            continue;
+        dd_grow(&w->linked, &w->linked_cap, nlinked + 1, sizeof *w->linked);
+        w->linked[nlinked++] = rank;
+    }
+    if (nranks > 1)
+        qsort(w->ranks, nranks, sizeof *w->ranks, dd_compare_u32);
+    if (nlinked > 1)
+        qsort(w->linked, nlinked, sizeof *w->linked, dd_compare_u32);
+    /* Each rank once, with the buckets it shares; linked ones always
+     * chosen (as the placer does). */
+    size_t n = 0, i = 0, l = 0;
+    while (i < nranks || l < nlinked) {
+        uint32_t rank = i < nranks && (l >= nlinked || w->ranks[i] <= w->linked[l]) ? w->ranks[i]
+                                                                                    : w->linked[l];
+        uint32_t shared = 0;
+        for (; i < nranks && w->ranks[i] == rank; i++)
+            shared++;
+        bool linked = false;
+        for (; l < nlinked && w->linked[l] == rank; l++)
+            linked = true;
+        dd_grow(&w->cands, &w->cands_cap, n + 1, sizeof *w->cands);
+        w->cands[n++] = (dd_candidate){rank, linked ? UINT32_MAX : shared};
+    }
+    n = dd_choose_candidates(w->cands, n, DD_MAX_CANDIDATES + nlinked);
+    size_t count = 0;
+    for (size_t c = 0; c < n; c++) {
+        uint32_t rank = w->cands[c].rank, same;
+        uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
+        if (!minhash_may_join(s, d, r, &same))
+            continue;
+        dd_grow(out, cap, count + 1, sizeof **out);
+        (*out)[count++] = r;
+    }
+    return count;
+}
+
+/* Document d, docs[k] of the batch, becomes a representative: where the
+ * index will list it (its buckets not full, counting the batch's
+ * representatives placed before it). */
+static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
+{
+    const uint64_t *keys = a->keys + k * a->nkeys;
+    for (size_t b = 0; b < a->nkeys; b++) {
+        a->listed[k * a->nkeys + b] = false;
+        if (!key_shared(p->s, keys[b]))
+            continue;
+        uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
+                                         : listed_under(&p->index[b], keys[b]);
+        bool listed = before + listed_under(&a->reps, keys[b]) < DD_BUCKET_CAP;
+        a->listed[k * a->nkeys + b] = listed;
+        if (listed)
+            dd_capped_map_add(&a->reps, keys[b], d, DD_BUCKET_CAP);
+        p->counts.unlisted += !listed;
+    }
+    a->new_reps[a->nnew++] = k;
+}
+
+size_t dd_placer_ahead_bands(const dd_placer_ahead *a) { return a->nkeys; }
+
+void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
+{
+    for (size_t i = 0; i < a->nnew; i++) {
+        size_t k = a->new_reps[i];
+        if (a->listed[k * a->nkeys + band])
+            dd_capped_map_add(&p->index[band], a->keys[k * a->nkeys + band], a->docs[k],
+                              DD_BUCKET_CAP);
+    }
+}
+
+uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_member *m)
+{
+    uint32_t d = a->docs[k], rep;
+    if (place_first(p, d, m, &rep))
+        return rep;
+    uint64_t *keys = a->keys + k * a->nkeys;
+    if (!a->gathered[k]) { /* the lookups the workers did not do */
+        index_keys(p->s, d, keys);
+        size_t ncand = candidates_in(p, NULL, d, keys, 0);
+        ncand = candidates_in(p, &a->reps, d, keys, ncand);
+        return place_rest(p, d, keys, ncand, a, k, m);
+    }
+    /* The representatives before the batch, as found; then those of the
+     * batch placed so far. */
+    size_t ncand = a->nbefore[k];
+    dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
+    for (size_t i = 0; i < ncand; i++) {
+        placed_doc *c = &p->doc[p->by_rank[a->before[k][i].rank]];
+        c->seen = d + 1;
+        c->cand_at = (uint32_t)i;
+        p->cands[i] = a->before[k][i];
+    }
+    ncand = candidates_in(p, &a->reps, d, keys, ncand);
+    return place_rest(p, d, keys, ncand, a, k, m);
+}
+
+void dd_rank_documents(const dd_signatures *s, uint32_t *order)
+{
+    size_t n = s->n;
+    ranked *by_rank = dd_malloc((n ? n : 1) * sizeof *by_rank);
+    for (size_t i = 0; i < n; i++)
+        by_rank[i] = (ranked){s->params.keep == DD_KEEP_LONGEST ? s->docs[i].words : 0, (uint32_t)i};
+    if (n > 1)
+        qsort(by_rank, n, sizeof *by_rank, compare_ranked);
+    for (size_t i = 0; i < n; i++)
+        order[i] = by_rank[i].doc;
+    free(by_rank);
+}
+
+void dd_signatures_link(dd_signatures *s, const dd_doc_pair *pairs, size_t npairs)
+{
+    size_t n = s->n;
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    uint32_t *rank_of = dd_malloc((n ? n : 1) * sizeof *rank_of);
+    dd_rank_documents(s, order);
+    for (size_t r = 0; r < n; r++)
+        rank_of[order[r]] = (uint32_t)r;
+    /* Each pair both ways, the partner by its rank, grouped by document. */
+    size_t *start = dd_calloc(n + 1, sizeof *start);
+    for (size_t k = 0; k < npairs; k++)
+        if (pairs[k].a != pairs[k].b) {
+            start[pairs[k].a + 1]++;
+            start[pairs[k].b + 1]++;
+        }
+    for (size_t d = 0; d < n; d++)
+        start[d + 1] += start[d];
+    uint32_t *links = dd_malloc((start[n] ? start[n] : 1) * sizeof *links);
+    size_t *fill = dd_malloc((n ? n : 1) * sizeof *fill);
+    memcpy(fill, start, n * sizeof *fill);
+    for (size_t k = 0; k < npairs; k++)
+        if (pairs[k].a != pairs[k].b) {
+            links[fill[pairs[k].a]++] = rank_of[pairs[k].b];
+            links[fill[pairs[k].b]++] = rank_of[pairs[k].a];
+        }
+    free(fill);
+    /* Each document's partners by rank, once each, the best-ranked
+     * DD_MAX_LINKS kept, as documents, packed in place. */
+    size_t w = 0;
+    for (size_t d = 0; d < n; d++) {
+        size_t from = start[d], to = start[d + 1], kept = 0;
+        start[d] = w;
+        if (to - from > 1)
+            qsort(links + from, to - from, sizeof *links, dd_compare_u32);
+        uint32_t prev = UINT32_MAX; /* no rank */
+        for (size_t i = from; i < to && kept < DD_MAX_LINKS; i++) {
+            uint32_t rank = links[i];
+            if (rank == prev)
+                continue;
+            prev = rank;
+            links[w++] = order[rank]; /* w <= i: what is still to read stays */
+            kept++;
+        }
+    }
+    start[n] = w;
+    free(order);
+    free(rank_of);
+    free(s->link_start);
+    free(s->links);
+    s->link_start = start;
+    s->links = dd_realloc(links, (w ? w : 1) * sizeof *links);
+}
+
+void dd_cluster_documents(const dd_signatures *s, dd_clusters *out)
+{
+    size_t n = s->n;
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    dd_rank_documents(s, order);
+    dd_placer *p = dd_placer_new(s);
+    dd_placer_reserve(p, n);
+    dd_member m;
+    for (size_t i = 0; i < n; i++)
+        dd_placer_place(p, order[i], &m);
+    free(order);
+    dd_placer_finish(p, n, out);
+    dd_placer_free(p);
+}
+
+void dd_cluster_nothing(size_t n, dd_clusters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
+    out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
+    for (size_t i = 0; i < n; i++)
+        out->id_of[i] = (uint32_t)i + 1;
+}
+
+void dd_clusters_free(dd_clusters *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].members);
+    free(c->v);
+    free(c->id_of);
+    free(c->dropped);
+    memset(c, 0, sizeof *c);
+}

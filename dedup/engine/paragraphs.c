@@ -1,0 +1,445 @@
+/*
+ * paragraphs.c - the table of unit keys and the repeat and boilerplate
+ * findings.
+ */
+#include "engine/paragraphs.h"
+
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A distinct unit: where it was first seen and in how many documents.
+ * Places are (document, unit) pairs; their lines and bytes are read from the
+ * corpus's units when findings are made, so an entry stays small. */
+typedef struct entry {
+    uint32_t first_doc, first_unit;
+    uint32_t last_doc; /* the last document it was seen in, to count documents once */
+    uint32_t docs;
+    uint32_t words;
+    uint32_t text_doc, text_unit; /* the occurrence whose text a report shows:
+                                     the first one in a second document */
+} entry;
+
+/* A slot of the table from unit keys to entries. */
+typedef struct slot {
+    sh_key key;
+    uint32_t entry1; /* 1 + the entry; 0: an empty slot */
+} slot;
+
+/* A later occurrence of an entry. */
+typedef struct occurrence {
+    uint32_t entry;
+    uint32_t doc, unit;
+} occurrence;
+
+struct dd_paragraphs {
+    const dd_unit *units;     /* the corpus's units, by document: */
+    const size_t *unit_start; /* document d has units[unit_start[d] ..] */
+    dd_repeat *near;          /* near-repeats inside documents */
+    size_t nnear, near_cap;
+    entry *entries; /* in order of first occurrence */
+    size_t nentries, entries_cap;
+    slot *slots;
+    size_t nslots; /* a power of two; at most 3/4 used */
+    uint64_t salt; /* dd_table_salt() */
+    occurrence *occ;
+    size_t nocc, occ_cap;
+    size_t nunits;     /* units of the documents up to the last one added */
+    const bool *gone;  /* units left out (dd_paragraphs_leave_out), or NULL */
+};
+
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
+{
+    dd_paragraphs *p = dd_calloc(1, sizeof *p);
+    p->units = units;
+    p->unit_start = unit_start;
+    p->nslots = 1024;
+    p->slots = dd_calloc(p->nslots, sizeof *p->slots);
+    p->salt = dd_table_salt();
+    return p;
+}
+
+void dd_paragraphs_free(dd_paragraphs *p)
+{
+    if (!p)
+        return;
+    free(p->entries);
+    free(p->slots);
+    free(p->occ);
+    free(p->near);
+    free(p);
+}
+
+static const dd_unit *unit_at(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+{
+    return &p->units[p->unit_start[doc] + unit];
+}
+
+/* The place of unit `unit` of document doc: its lines. */
+static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+{
+    const dd_unit *u = unit_at(p, doc, unit);
+    return (dd_place){doc, u->first_line, u->last_line};
+}
+
+/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
+static size_t find_slot(const slot *slots, size_t nslots, uint64_t salt, sh_key key)
+{
+    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
+    while (slots[i].entry1 && !sh_key_equal(slots[i].key, key))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void grow_table(dd_paragraphs *p)
+{
+    size_t n = p->nslots * 2;
+    slot *slots = dd_calloc(n, sizeof *slots);
+    for (size_t i = 0; i < p->nslots; i++)
+        if (p->slots[i].entry1)
+            slots[find_slot(slots, n, p->salt, p->slots[i].key)] = p->slots[i];
+    free(p->slots);
+    p->slots = slots;
+    p->nslots = n;
+}
+
+void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
+
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
+{
+    size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
+    p->nunits = p->unit_start[doc + 1];
+    if (n > UINT32_MAX) {
+        dd_error("a document of more than %" PRIu32 " paragraphs", UINT32_MAX);
+        exit(DD_EXIT_ERROR);
+    }
+    for (uint32_t u = 0; u < n; u++) {
+        const dd_unit *unit = unit_at(p, doc, u);
+        if (p->gone && p->gone[p->unit_start[doc] + u])
+            continue;
+        if (4 * (p->nentries + 1) > 3 * p->nslots)
+            grow_table(p);
+        slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
+        if (!s->entry1) {
+            if (p->nentries >= UINT32_MAX) {
+                dd_error("more than %" PRIu32 " distinct paragraphs", UINT32_MAX);
+                exit(DD_EXIT_ERROR);
+            }
+            dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
+            p->entries[p->nentries] = (entry){doc, u, doc, 1, unit->words, 0, 0};
+            *s = (slot){unit->key, (uint32_t)++p->nentries};
+            continue;
+        }
+        entry *e = &p->entries[s->entry1 - 1];
+        if (e->last_doc != doc) {
+            e->docs++;
+            e->last_doc = doc;
+            if (e->docs == 2) {
+                e->text_doc = doc;
+                e->text_unit = u;
+            }
+        }
+        dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
+        p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
+    }
+}
+
+bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
+{
+    const slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, key)];
+    if (!s->entry1)
+        return false;
+    const entry *e = &p->entries[s->entry1 - 1];
+    *at = place_of(p, e->first_doc, e->first_unit);
+    return true;
+}
+
+void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
+                            double jaccard, double containment)
+{
+    dd_grow(&p->near, &p->near_cap, p->nnear + 1, sizeof *p->near);
+    p->near[p->nnear++] = (dd_repeat){at, of, 1, words, false, jaccard, containment};
+}
+
+static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
+{
+    dd_grow(&f->drops, &f->drops_cap, f->ndrops + 1, sizeof *f->drops);
+    f->drops[f->ndrops++] = (dd_drop){doc, first, last};
+}
+
+static int compare_drops(const void *a, const void *b)
+{
+    const dd_drop *x = a, *y = b;
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    if (x->first_line != y->first_line)
+        return x->first_line < y->first_line ? -1 : 1;
+    return (x->last_line > y->last_line) - (x->last_line < y->last_line);
+}
+
+/* Sorts the drops and merges ranges that overlap or touch. */
+static void merge_drops(dd_findings *f)
+{
+    if (f->ndrops > 1)
+        qsort(f->drops, f->ndrops, sizeof *f->drops, compare_drops);
+    size_t w = 0;
+    for (size_t i = 0; i < f->ndrops; i++) {
+        dd_drop *last = w ? &f->drops[w - 1] : NULL;
+        if (last && last->doc == f->drops[i].doc && f->drops[i].first_line <= last->last_line + 1) {
+            if (f->drops[i].last_line > last->last_line)
+                last->last_line = f->drops[i].last_line;
+        } else {
+            f->drops[w++] = f->drops[i];
+        }
+    }
+    f->ndrops = w;
+}
+
+static bool is_boilerplate(const entry *e, uint64_t min_words, uint32_t df)
+{
+    return e->docs >= df && e->words >= min_words;
+}
+
+static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
+                             dd_findings *f)
+{
+    /* The records, in order of first occurrence (the entries' order), and
+     * the record of each boilerplate entry. */
+    size_t n = 0;
+    for (size_t i = 0; i < p->nentries; i++)
+        n += is_boilerplate(&p->entries[i], min_words, df);
+    if (n == 0)
+        return;
+    size_t *record_of = dd_malloc(p->nentries * sizeof *record_of);
+    f->boilerplate = dd_calloc(n, sizeof *f->boilerplate);
+    f->nboilerplate = f->boilerplate_cap = n;
+    for (size_t i = 0, r = 0; i < p->nentries; i++) {
+        const entry *e = &p->entries[i];
+        if (!is_boilerplate(e, min_words, df))
+            continue;
+        record_of[i] = r;
+        dd_boilerplate *b = &f->boilerplate[r++];
+        const dd_unit *text = unit_at(p, e->text_doc, e->text_unit);
+        b->text_at = (dd_place){e->text_doc, text->first_line, text->first_line};
+        b->text_off = text->off;
+        b->text_len = text->len;
+        b->docs = e->docs;
+        b->at = dd_malloc(sizeof *b->at);
+        b->at[0] = place_of(p, e->first_doc, e->first_unit);
+        b->n = 1;
+        removed[p->unit_start[e->first_doc] + e->first_unit] = true;
+        add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
+    }
+    size_t *caps = dd_calloc(n, sizeof *caps);
+    for (size_t r = 0; r < n; r++)
+        caps[r] = 1;
+    for (size_t i = 0; i < p->nocc; i++) {
+        const occurrence *o = &p->occ[i];
+        if (!is_boilerplate(&p->entries[o->entry], min_words, df))
+            continue;
+        size_t r = record_of[o->entry];
+        dd_boilerplate *b = &f->boilerplate[r];
+        dd_grow(&b->at, &caps[r], b->n + 1, sizeof *b->at);
+        b->at[b->n++] = place_of(p, o->doc, o->unit);
+        removed[p->unit_start[o->doc] + o->unit] = true;
+        add_drop(f, o->doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
+    }
+    free(caps);
+    free(record_of);
+}
+
+/* The place of unit `unit` of document doc among all the units. */
+static size_t unit_number(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+{
+    return p->unit_start[doc] + unit;
+}
+
+/* For each unit, the next unit that removed[] leaves (SIZE_MAX: none),
+ * into next[0..p->nunits): what follows a unit once the units removed are
+ * gone (in its document when the two have the same document). */
+static void next_kept(const dd_paragraphs *p, const bool *removed, size_t *next)
+{
+    size_t after = SIZE_MAX;
+    for (size_t i = p->nunits; i-- > 0;) {
+        next[i] = after;
+        if (!removed[i])
+            after = i;
+    }
+}
+
+/* Groups the occurrences that removed[] leaves into runs: consecutive units
+ * of a document, once the units removed are gone, that repeat consecutive
+ * units of one earlier place, counted the same way; keeps those of
+ * min_words and marks their units removed. Returns how many it kept. */
+static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
+                           const size_t *next, dd_findings *f)
+{
+    size_t kept = 0, i = 0;
+    while (i < p->nocc) {
+        const occurrence *o = &p->occ[i];
+        const entry *e = &p->entries[o->entry];
+        if (removed[unit_number(p, o->doc, o->unit)] || is_boilerplate(e, min_words, df)) {
+            i++;
+            continue;
+        }
+        dd_repeat r = {place_of(p, o->doc, o->unit),
+                       place_of(p, e->first_doc, e->first_unit),
+                       1,
+                       unit_at(p, o->doc, o->unit)->words,
+                       true,
+                       1.0,
+                       1.0};
+        size_t unit = unit_number(p, o->doc, o->unit);
+        size_t src_unit = unit_number(p, e->first_doc, e->first_unit);
+        size_t j = i + 1, end = i + 1; /* the run is occ[i..end), less those removed */
+        while (j < p->nocc) {
+            const occurrence *nx = &p->occ[j];
+            size_t at = unit_number(p, nx->doc, nx->unit);
+            if (removed[at]) { /* gone: the next one may follow the run */
+                j++;
+                continue;
+            }
+            const entry *ne = &p->entries[nx->entry];
+            size_t src = unit_number(p, ne->first_doc, ne->first_unit);
+            if (nx->doc != o->doc || at != next[unit] || ne->first_doc != e->first_doc ||
+                src != next[src_unit] || is_boilerplate(ne, min_words, df))
+                break;
+            /* A run never repeats itself: its source must end before it starts. */
+            if (ne->first_doc == o->doc && ne->first_unit >= o->unit)
+                break;
+            r.at.last_line = place_of(p, nx->doc, nx->unit).last_line;
+            r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
+            r.units++;
+            r.words += unit_at(p, nx->doc, nx->unit)->words;
+            unit = at;
+            src_unit = src;
+            end = ++j;
+        }
+        if (r.words >= min_words) {
+            dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
+            f->repeats[f->nrepeats++] = r;
+            add_drop(f, r.at.doc, r.at.first_line, r.at.last_line);
+            for (size_t k = i; k < end; k++)
+                removed[unit_number(p, p->occ[k].doc, p->occ[k].unit)] = true;
+            kept++;
+        }
+        i = end;
+    }
+    return kept;
+}
+
+/* The unit of place at (a near-repeat's), by its first line. */
+static size_t unit_of_place(const dd_paragraphs *p, dd_place at)
+{
+    size_t lo = p->unit_start[at.doc], hi = p->unit_start[at.doc + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->units[mid].first_line < at.first_line)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int compare_repeats(const void *a, const void *b)
+{
+    const dd_repeat *x = a, *y = b;
+    if (x->at.doc != y->at.doc)
+        return x->at.doc < y->at.doc ? -1 : 1;
+    return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
+}
+
+/* Near-repeats by place, then by the order they were added (kept in units). */
+static int compare_near(const void *a, const void *b)
+{
+    const dd_repeat *x = a, *y = b;
+    if (x->at.doc != y->at.doc)
+        return x->at.doc < y->at.doc ? -1 : 1;
+    if (x->at.first_line != y->at.first_line)
+        return x->at.first_line < y->at.first_line ? -1 : 1;
+    return (x->units > y->units) - (x->units < y->units);
+}
+
+/* Is [first, last] of doc inside one of drops[0..n), merged and sorted? */
+static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first,
+                            size_t last)
+{
+    /* The last drop that starts at or before (doc, first). */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (drops[mid].doc < doc || (drops[mid].doc == doc && drops[mid].first_line <= first))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && drops[lo - 1].doc == doc && drops[lo - 1].last_line >= last;
+}
+
+void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
+                          dd_findings *f)
+{
+    /* What the findings remove, decided on the text as it will be: the
+     * boilerplate goes, then runs of repeats, then near-repeats (an exact
+     * finding first); units that come together once others are gone can
+     * make a run, so runs are sought again until none is found, at most
+     * DD_RUN_PASSES times (the caller's next round of decisions seeks what
+     * a crafted nesting of runs leaves: corpus.h). */
+    bool *removed = dd_calloc(p->nunits + 1, sizeof *removed);
+    size_t *next = dd_malloc((p->nunits + 1) * sizeof *next);
+    if (p->gone)
+        memcpy(removed, p->gone, p->nunits * sizeof *removed);
+    find_boilerplate(p, min_words, boilerplate_df, removed, f);
+    for (int pass = 0; pass < DD_RUN_PASSES; pass++) {
+        next_kept(p, removed, next);
+        size_t runs = find_repeats(p, min_words, boilerplate_df, removed, next, f);
+        size_t near = 0;
+        for (size_t i = 0; i < p->nnear; i++) {
+            size_t u = unit_of_place(p, p->near[i].at);
+            if (!removed[u])
+                removed[u] = true, near++;
+        }
+        if (runs == 0 && near == 0)
+            break;
+    }
+    free(next);
+    free(removed);
+    merge_drops(f);
+    /* Near-repeats, unless an exact finding already removes them; a unit
+     * with two (inside its document and across) keeps the one added first. */
+    for (size_t i = 0; i < p->nnear; i++)
+        p->near[i].units = i; /* the order added, for a stable sort */
+    if (p->nnear > 1)
+        qsort(p->near, p->nnear, sizeof *p->near, compare_near);
+    size_t exact_drops = f->ndrops;
+    for (size_t i = 0; i < p->nnear; i++) {
+        const dd_repeat *r = &p->near[i];
+        if (i > 0 && p->near[i - 1].at.doc == r->at.doc &&
+            p->near[i - 1].at.first_line == r->at.first_line)
+            continue;
+        if (dropped_already(f->drops, exact_drops, r->at.doc, r->at.first_line, r->at.last_line))
+            continue;
+        dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
+        f->repeats[f->nrepeats] = *r;
+        f->repeats[f->nrepeats++].units = 1;
+        add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
+    }
+    if (f->nrepeats > 1)
+        qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
+    merge_drops(f);
+}
+
+void dd_findings_free(dd_findings *f)
+{
+    for (size_t i = 0; i < f->nboilerplate; i++) {
+        free(f->boilerplate[i].at);
+        free(f->boilerplate[i].text);
+    }
+    free(f->boilerplate);
+    free(f->repeats);
+    free(f->drops);
+    memset(f, 0, sizeof *f);
+}

@@ -1,0 +1,107 @@
+/*
+ * paragraphs.h - exact repeated paragraphs, inside one document and across
+ * documents, and boilerplate.
+ *
+ * Documents are added in input order. Every unit's key goes into a table that
+ * remembers its first occurrence and in how many documents it was seen; every
+ * later occurrence is recorded. dd_paragraphs_finish turns that into
+ * findings:
+ *   - repeat runs: consecutive units of a document that repeat consecutive
+ *     units of one earlier place (the same document or an earlier one),
+ *     reported when they hold at least min_words words; consecutive once
+ *     what the findings remove is gone;
+ *   - boilerplate: units seen in at least boilerplate_df documents (and of at
+ *     least min_words words), reported once with every occurrence.
+ * Memory: 60 to 92 bytes per distinct unit (a 28-byte entry, and a 24-byte
+ * slot of a table between 3/8 and 3/4 full) and 12 per repeated occurrence;
+ * places are read back from the corpus's units.
+ */
+#ifndef DD_PARAGRAPHS_H
+#define DD_PARAGRAPHS_H
+
+#include "engine/document.h"
+#include "engine/near_units.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dd_place {
+    uint32_t doc;
+    size_t first_line, last_line;
+} dd_place;
+
+typedef struct dd_repeat {
+    dd_place at; /* the repeated run */
+    dd_place of; /* the first occurrence it repeats */
+    size_t units;
+    uint64_t words;
+    bool exact;         /* false: a near-repeat of one unit (near_units.h) */
+    double jaccard;     /* near-repeats: of the two units' 3-shingle sets */
+    double containment; /* near-repeats: of the later unit in the earlier */
+} dd_repeat;
+
+typedef struct dd_boilerplate {
+    dd_place text_at; /* the occurrence whose original text is shown */
+    size_t text_off, text_len; /* its bytes in that document */
+    char *text;       /* that text, filled in by the caller (dd_findings_free frees it) */
+    uint32_t docs;    /* number of documents holding it */
+    dd_place *at;     /* every occurrence, in input order */
+    size_t n;
+} dd_boilerplate;
+
+/* Lines removed by clean: [first_line, last_line] of doc. */
+typedef dd_place dd_drop;
+
+typedef struct dd_findings {
+    dd_repeat *repeats; /* by document, then line */
+    size_t nrepeats, repeats_cap;
+    dd_boilerplate *boilerplate; /* by first occurrence */
+    size_t nboilerplate, boilerplate_cap;
+    dd_drop *drops; /* by document, then line; ranges do not overlap */
+    size_t ndrops, drops_cap;
+} dd_findings;
+
+typedef struct dd_paragraphs dd_paragraphs;
+
+/* How many times dd_paragraphs_finish seeks runs at most: each pass costs a
+ * pass over the repeats, and a run comes together only once another
+ * between its units is found, which takes a crafted text more than a few
+ * times. */
+#define DD_RUN_PASSES 16
+
+/* A table over the units of a corpus: document d has units
+ * units[unit_start[d] .. unit_start[d + 1]). Both arrays stay the caller's
+ * and must outlive the table. */
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start);
+void dd_paragraphs_free(dd_paragraphs *p);
+
+/* Leaves out the units marked in gone (one flag per unit, indexed as the
+ * units are; NULL: none), removed before: they are not added, and they
+ * part no run (their neighbours are consecutive). Before any document is
+ * added; gone must outlive p. */
+void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
+
+/* Adds the units of document number doc; documents come in increasing
+ * order. */
+void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc);
+
+/* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
+ * words, near-repeats the unit at `of`. */
+void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
+                            double jaccard, double containment);
+
+/* The first occurrence of a unit of exact key key among the documents added
+ * (*at, its lines); false if none holds it. */
+bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at);
+
+/* Computes the findings (see above), on the text as it will be once they
+ * are removed: units between two repeats that a finding removes (the
+ * boilerplate, a near-repeat, another run) do not part them, in the
+ * document that repeats and in the one repeated; so runs are sought again
+ * once others are found, up to DD_RUN_PASSES times. f must be zeroed; free
+ * it with dd_findings_free. */
+void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
+                          dd_findings *f);
+void dd_findings_free(dd_findings *f);
+
+#endif

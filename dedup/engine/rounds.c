@@ -1,0 +1,743 @@
+/*
+ * rounds.c - the decisions of scan, clean and check, in rounds.
+ *
+ * The first round decides on the inputs as read: corpus.c clusters every
+ * document (near.c's placer, the pairs verified on every core), then the
+ * paragraphs of the documents kept are decided
+ * (decide_paragraphs: paragraphs.c). record_lines() takes in what a round
+ * removes: those lines leave the text. Copies leave too with copies_stay
+ * false (clean -o, scan, check); with copies_stay (clean --in-place) they
+ * stay, as they are. When a round removed lines, the documents that lost
+ * them are analysed again on the text they have now (analyse_again, on
+ * every core: their signatures and the near-repeats inside them) and the
+ * next round decides again, the same way, on that text. A round that
+ * removes no line ends them: what is left is a fixed point, on which a
+ * round would find nothing.
+ *
+ * A later round costs what changed, not the whole corpus:
+ *   - Clusters: the documents whose text changed are placed again, with the
+ *     documents that share a band (a SimHash block) or a paragraph with one
+ *     of them, and the clusters these are in (place_again). Any other
+ *     document and each of its candidates kept their text, so every pair it
+ *     can be compared in verifies as it did: a representative stays one, a
+ *     copy copies the same document.
+ *   - Near-repeats across documents are those found as the inputs were
+ *     read, each unit with every candidate that passes (near_units.h), and,
+ *     for a match in a copy, the exact copies of the matched unit in the
+ *     documents kept, which were not searched themselves: a unit still there
+ *     has no match in a document kept (it would be gone), and fewer
+ *     documents and units give it no new candidate.
+ *   - Repeats, boilerplate and runs are decided again from the table of the
+ *     units still there, in memory.
+ * Only where a cap cuts a candidate list (a band value listing its first
+ * DD_NEAR_UNIT_MAX_BUCKET units, near.h's DD_BUCKET_CAP and
+ * DD_MAX_CANDIDATES) could a search over the text left choose other
+ * candidates than these rounds.
+ */
+#include "engine/rounds.h"
+
+#include "run/run.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool dd_line_dropped(const dd_drop *drops, size_t n, size_t *d, size_t line)
+{
+    while (*d < n && drops[*d].last_line < line)
+        (*d)++;
+    return *d < n && drops[*d].first_line <= line;
+}
+
+void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n, sh_buf *out)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+    out->len = 0;
+    if (sh_buf_reserve(out, len) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    size_t line = 1, pos = 0, d = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) + 1 : len;
+        if (!dd_line_dropped(drops, n, &d, line))
+            sh_buf_append(out, text + pos, end - pos);
+        else if (line == 1 && len >= 3 && !memcmp(text, bom, 3))
+            sh_buf_append(out, bom, 3);
+        pos = end;
+        line++;
+    }
+}
+
+#define NOT_A_COPY UINT32_MAX
+
+typedef struct rounds {
+    bool copies_stay;
+    bool *absent;           /* per document: a copy that left (not copies_stay) */
+    uint32_t *copy_of;      /* per document: the document it copies, NOT_A_COPY if none */
+    dd_member *copy;        /* per copy: its similarity to copy_of */
+    bool *changed;          /* per document: its text changed in the last round */
+    uint32_t *changed_list; /* the same documents, in order */
+    size_t nchanged;
+    dd_near_unit_list near; /* the near-repeats of the round, by document */
+    dd_findings found;      /* repeats and boilerplate of every round */
+    /* With --index, the signatures of the documents as read, of those a
+     * round changed: put back at the end (c->signatures, which the index is
+     * searched with, are of the inputs). */
+    bool keep_first;
+    dd_signatures first;
+    uint32_t *first_of; /* per document: 1 + its place in first, 0: unchanged */
+} rounds;
+
+/* Keeps the signature document d has as read, before a round changes it. */
+static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
+{
+    if (!r->keep_first || r->first_of[d])
+        return;
+    const dd_signatures *s = &c->signatures;
+    dd_signed sig = {.doc = s->docs[d]};
+    if (s->minhash)
+        sig.minhash = s->minhash + (size_t)d * s->params.num_perm;
+    if (s->simhash)
+        sig.simhash = s->simhash[d];
+    dd_signatures_add_signed(&r->first, &sig);
+    r->first_of[d] = (uint32_t)r->first.n;
+}
+
+/* Puts back the signatures of the documents as read. */
+static void restore_first_signatures(dd_corpus *c, rounds *r)
+{
+    dd_signatures *s = &c->signatures;
+    for (size_t d = 0; d < c->inputs.n; d++) {
+        if (!r->first_of[d])
+            continue;
+        size_t k = r->first_of[d] - 1;
+        s->docs[d] = r->first.docs[k];
+        if (!s->params.enabled)
+            continue;
+        if (s->minhash)
+            memcpy(s->minhash + d * s->params.num_perm, r->first.minhash + k * s->params.num_perm,
+                   s->params.num_perm * sizeof *s->minhash);
+        if (s->simhash)
+            s->simhash[d] = r->first.simhash[k];
+    }
+}
+
+/* Document d becomes a copy of rep (similarity m); with copies_stay false
+ * it leaves: it takes part in nothing more. */
+static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const dd_member *m)
+{
+    r->copy_of[d] = rep;
+    r->copy[d] = *m;
+    r->copy[d].doc = d;
+    r->copy[d].of = rep;
+    r->copy[d].round = (unsigned)c->rounds + 1;
+    if (r->copies_stay)
+        return;
+    r->absent[d] = true;
+    keep_first_signature(c, r, d);
+    dd_signatures *s = &c->signatures;
+    memset(&s->docs[d], 0, sizeof s->docs[d]);
+    if (s->minhash)
+        memset(s->minhash + (size_t)d * s->params.num_perm, 0xFF,
+               s->params.num_perm * sizeof *s->minhash);
+    if (s->simhash)
+        s->simhash[d] = 0;
+}
+
+/* The near-repeats of a round, in r->near: for each document still there,
+ * those inside it (of the text it has now), then those across documents
+ * found as it was read, of its units still there. */
+static void round_near_units(const dd_corpus *c, rounds *r)
+{
+    r->near.n = 0;
+    const dd_near_unit_list *inside = &c->near_inside, *read = &c->near_units;
+    size_t i = 0, k = 0;
+    for (uint32_t d = 0; d < c->inputs.n; d++) {
+        size_t from = i;
+        while (i < inside->n && inside->v[i].doc == d)
+            i++;
+        bool there = !c->failed[d] && !r->absent[d];
+        if (there)
+            dd_near_units_append(&r->near, inside->v + from, i - from);
+        for (; k < read->n && read->v[k].doc == d; k++) {
+            const dd_near_unit *nu = &read->v[k];
+            if (there && nu->of_doc != d && !c->unit_removed[c->unit_start[d] + nu->unit])
+                dd_near_units_append(&r->near, nu, 1);
+        }
+    }
+}
+
+/* Decides on the text the documents have now which lines of the documents
+ * kept repeat others (paragraphs.h), into *f (zeroed). */
+static void decide_paragraphs(const dd_corpus *c, const dd_options *o, const rounds *r,
+                              dd_findings *f)
+{
+    size_t n = c->inputs.n;
+    dd_paragraphs *p = dd_paragraphs_new(c->units, c->unit_start);
+    dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
+    for (size_t d = 0; d < n; d++)
+        if (!c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY)
+            dd_paragraphs_add(p, (uint32_t)d);
+    for (size_t k = 0; k < r->near.n; k++) {
+        const dd_near_unit *nu = &r->near.v[k];
+        if (r->copy_of[nu->doc] != NOT_A_COPY)
+            continue;
+        const dd_unit *at = &c->units[c->unit_start[nu->doc] + nu->unit];
+        const dd_unit *of = &c->units[c->unit_start[nu->of_doc] + nu->of];
+        dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
+        /* A match in a copy: an exact copy of that unit in an earlier
+         * document kept is one too (it was not searched: near_units.h). */
+        if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
+            (!dd_paragraphs_first(p, of->key, &of_place) || of_place.doc >= nu->doc))
+            continue;
+        dd_paragraphs_add_near(p, (dd_place){nu->doc, at->first_line, at->last_line}, of_place,
+                               at->words, nu->jaccard, nu->containment);
+    }
+    dd_paragraphs_finish(p, o->min_words, (uint32_t)o->boilerplate_df, f);
+    dd_paragraphs_free(p);
+}
+
+/* Takes in the clusters k (freed here): their members become copies. */
+static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        const dd_cluster *cl = &k->v[i];
+        for (size_t m = 1; m < cl->n; m++)
+            make_copy(c, r, cl->members[m].doc, cl->members[0].doc, &cl->members[m]);
+    }
+    dd_clusters_free(k);
+}
+
+/* A later round's clusters: the documents a change of text concerns (see
+ * above) placed again, in rank order, among themselves. */
+static void place_again(dd_corpus *c, rounds *r)
+{
+    dd_signatures *s = &c->signatures;
+    size_t n = c->inputs.n;
+    dd_corpus_link_documents(c, &r->near);
+    bool *again = dd_calloc(n ? n : 1, sizeof *again);
+    size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
+    /* The documents whose text changed, and their keys... */
+    uint64_t *changed_keys = dd_malloc((r->nchanged * most + 1) * sizeof *changed_keys);
+    size_t nchanged_keys = 0;
+    for (size_t k = 0; k < r->nchanged; k++) {
+        uint32_t d = r->changed_list[k];
+        if (r->absent[d])
+            continue;
+        again[d] = true;
+        size_t nkeys = s->docs[d].words ? dd_signature_keys(s, d, keys) : 0;
+        memcpy(changed_keys + nchanged_keys, keys, nkeys * sizeof *keys);
+        nchanged_keys += nkeys;
+    }
+    dd_set_table table = {0};
+    dd_set_table_fill(&table, changed_keys, nchanged_keys);
+    free(changed_keys);
+    /* ... the documents that share one of these keys ... */
+    for (uint32_t d = 0; d < n; d++) {
+        if (again[d] || r->absent[d] || c->failed[d] || !s->docs[d].words)
+            continue;
+        size_t nkeys = dd_signature_keys(s, d, keys);
+        again[d] = dd_set_table_count(&table, keys, nkeys) > 0;
+    }
+    dd_set_table_free(&table);
+    free(keys);
+    /* ... or a paragraph with one of them ... */
+    for (size_t k = 0; k < r->near.n; k++) {
+        const dd_near_unit *nu = &r->near.v[k];
+        if (!nu->alternative && (r->changed[nu->doc] || r->changed[nu->of_doc]))
+            again[nu->doc] = again[nu->of_doc] = true;
+    }
+    /* ... and the clusters they are in. */
+    for (size_t d = 0; d < n; d++)
+        if (again[d] && !r->absent[d] && r->copy_of[d] != NOT_A_COPY)
+            again[r->copy_of[d]] = true;
+    for (size_t d = 0; d < n; d++)
+        if (!r->absent[d] && r->copy_of[d] != NOT_A_COPY && again[r->copy_of[d]])
+            again[d] = true;
+
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    dd_rank_documents(s, order);
+    dd_placer *p = dd_placer_new(s);
+    dd_member m;
+    for (size_t i = 0; i < n; i++)
+        if (again[order[i]] && !r->absent[order[i]])
+            dd_placer_place(p, order[i], &m);
+    dd_clusters k;
+    dd_placer_finish(p, n, &k);
+    dd_placer_free(p);
+    for (size_t d = 0; d < n; d++)
+        if (again[d] && !r->absent[d])
+            r->copy_of[d] = NOT_A_COPY;
+    take_copies(c, r, &k);
+    free(order);
+    free(again);
+}
+
+static int compare_drops(const void *a, const void *b)
+{
+    const dd_drop *x = a, *y = b;
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    return (x->first_line > y->first_line) - (x->first_line < y->first_line);
+}
+
+/* Takes in the findings f of a round (freed here): the lines they remove
+ * leave the text (c->removed, c->unit_removed), and r->changed lists the
+ * documents that lose a unit. Returns whether any did. */
+static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
+{
+    for (size_t k = 0; k < r->nchanged; k++)
+        r->changed[r->changed_list[k]] = false;
+    r->nchanged = 0;
+    /* The drops are by document, then line: each document's units are
+     * walked once. */
+    for (size_t k = 0; k < f->ndrops;) {
+        uint32_t doc = f->drops[k].doc;
+        size_t end = k;
+        while (end < f->ndrops && f->drops[end].doc == doc)
+            end++;
+        size_t d = 0;
+        for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++) {
+            const dd_unit *unit = &c->units[u];
+            if (c->unit_removed[u] || !dd_line_dropped(f->drops + k, end - k, &d, unit->first_line))
+                continue;
+            c->unit_removed[u] = true;
+            if (!r->changed[doc]) {
+                r->changed[doc] = true;
+                r->changed_list[r->nchanged++] = doc;
+                c->text_version[doc]++; /* its cached set is of the text before */
+            }
+        }
+        k = end;
+    }
+    /* The lines removed so far: merged ranges, by document then line. */
+    dd_grow(&c->removed, &c->removed_cap, c->nremoved + f->ndrops + 1, sizeof *c->removed);
+    if (f->ndrops)
+        memcpy(c->removed + c->nremoved, f->drops, f->ndrops * sizeof *f->drops);
+    c->nremoved += f->ndrops;
+    if (c->nremoved > 1)
+        qsort(c->removed, c->nremoved, sizeof *c->removed, compare_drops);
+    size_t w = 0;
+    for (size_t i = 0; i < c->nremoved; i++) {
+        dd_drop *last = w ? &c->removed[w - 1] : NULL;
+        if (last && last->doc == c->removed[i].doc &&
+            c->removed[i].first_line <= last->last_line + 1) {
+            if (c->removed[i].last_line > last->last_line)
+                last->last_line = c->removed[i].last_line;
+        } else {
+            c->removed[w++] = c->removed[i];
+        }
+    }
+    c->nremoved = w;
+    /* The findings join those of the rounds before. */
+    dd_findings *all = &r->found;
+    dd_grow(&all->repeats, &all->repeats_cap, all->nrepeats + f->nrepeats + 1,
+            sizeof *all->repeats);
+    if (f->nrepeats)
+        memcpy(all->repeats + all->nrepeats, f->repeats, f->nrepeats * sizeof *f->repeats);
+    all->nrepeats += f->nrepeats;
+    dd_grow(&all->boilerplate, &all->boilerplate_cap, all->nboilerplate + f->nboilerplate + 1,
+            sizeof *all->boilerplate);
+    if (f->nboilerplate) /* the records move, with what they hold */
+        memcpy(all->boilerplate + all->nboilerplate, f->boilerplate,
+               f->nboilerplate * sizeof *f->boilerplate);
+    all->nboilerplate += f->nboilerplate;
+    f->nboilerplate = 0;
+    dd_findings_free(f);
+    return r->nchanged > 0;
+}
+
+/* What analysing documents again needs: one per thread (ICU objects are not
+ * shared). */
+typedef struct worker {
+    dd_analyzer a;
+    dd_unit_sets sets; /* with the lookup table of dd_find_near_units */
+    dd_signer signer;
+    sh_buf text, cleaned;
+    dd_doc doc;
+    size_t *kept; /* the document's units still there, as units of the whole text */
+    size_t kept_cap;
+} worker;
+
+static void worker_free(void *ctx, void *state)
+{
+    (void)ctx;
+    worker *w = state;
+    if (!w)
+        return;
+    dd_analyzer_free(&w->a);
+    dd_unit_sets_free(&w->sets);
+    dd_signer_free(&w->signer);
+    sh_buf_free(&w->text);
+    sh_buf_free(&w->cleaned);
+    dd_doc_free(&w->doc);
+    free(w->kept);
+    free(w);
+}
+
+/* What analysing a document again found. */
+typedef struct reanalysed {
+    dd_run_result run;
+    bool failed;            /* it could not be read again, or not as expected: an error */
+    bool moved;             /* it changed on disk since the first pass: a warning */
+    bool ok;                /* the rest is set */
+    dd_near_unit_list near; /* near-repeats inside it, as units of its whole text */
+    dd_signed sig;
+} reanalysed;
+
+typedef struct again {
+    dd_corpus *c;
+    const dd_options *o;
+    rounds *r;
+    const uint32_t *docs;
+    dd_near_unit_list inside; /* the near-repeats inside the documents analysed */
+    uint32_t *redone;         /* the documents analysed, in order */
+    size_t nredone;
+} again;
+
+/* dd_ordered_map.worker_new of analyse_again: NULL when ICU cannot start
+ * (analyse_again_work then says so, in order). */
+static void *worker_new(void *ctx)
+{
+    const again *g = ctx;
+    worker *w = dd_calloc(1, sizeof *w);
+    sh_buf lost = {0};
+    dd_messages_capture(&lost);
+    bool ok = dd_analyzer_init(&w->a, g->o->unit, &g->o->hash);
+    if (ok && !dd_signer_init(&w->signer, &g->o->near, &g->o->hash)) {
+        dd_analyzer_free(&w->a);
+        ok = false;
+    }
+    dd_messages_capture(NULL);
+    sh_buf_free(&lost);
+    if (!ok) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void reanalysed_free(void *ctx, void *result)
+{
+    (void)ctx;
+    reanalysed *r = result;
+    free(r->near.v);
+    dd_signed_free(&r->sig);
+    sh_buf messages = r->run.messages;
+    memset(r, 0, sizeof *r);
+    r->run.messages = messages;
+}
+
+/* dd_ordered_map.work of analyse_again: document docs[k], on the text it
+ * has now. Pure: reads the corpus, writes r and the worker's scratch. */
+static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
+{
+    const again *g = ctx;
+    const dd_corpus *c = g->c;
+    const dd_options *o = g->o;
+    worker *w = state;
+    reanalysed *r = result;
+    uint32_t d = g->docs[k];
+    const dd_input *in = &c->inputs.v[d];
+    r->failed = r->moved = r->ok = false;
+    r->near.n = 0;
+    if (!w) {
+        dd_error("cannot start the normaliser");
+        r->failed = true;
+        return;
+    }
+    const char *text;
+    size_t len;
+    if (in->stream) { /* read once: its bytes are kept */
+        if (in->stream->state != DD_STREAM_KEPT)
+            return;
+        text = in->stream->text.data;
+        len = in->stream->text.len;
+    } else {
+        if (c->reread[d] != DD_REREAD_OK) /* said once */
+            return;
+        if (!dd_input_read(in, c->max_bytes, &w->text)) {
+            r->failed = true;
+            return;
+        }
+        text = w->text.data;
+        len = w->text.len;
+        if (dd_digest(text, len) != c->digests[d]) {
+            char *p = dd_printable(in->id);
+            dd_warn("%s: changed while dedup was running; compared as first read", p);
+            free(p);
+            r->moved = true;
+            return;
+        }
+    }
+    dd_corpus_current_text(c, d, &text, &len, &w->cleaned);
+    if (dd_analyze(&w->a, text, len, &w->doc) != SH_OK)
+        return;
+    /* Its units are the units still there, in order. */
+    size_t nkept = 0;
+    dd_grow(&w->kept, &w->kept_cap, c->unit_start[d + 1] - c->unit_start[d] + 1, sizeof *w->kept);
+    for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
+        if (!c->unit_removed[u])
+            w->kept[nkept++] = u - c->unit_start[d];
+    bool same = w->doc.nunits == nkept;
+    for (size_t u = 0; same && u < nkept; u++)
+        same = sh_key_equal(w->doc.units[u].key, c->units[c->unit_start[d] + w->kept[u]].key);
+    if (!same) { /* removing whole lines leaves the other units as they were */
+        char *p = dd_printable(in->id);
+        dd_error("%s: the text left does not hold the paragraphs left (a bug); compared as "
+                 "before",
+                 p);
+        free(p);
+        r->failed = true;
+        return;
+    }
+    dd_unit_sets_compute(&w->sets, &w->doc, &o->hash);
+    dd_find_near_units(d, &w->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
+    for (size_t i = 0; i < r->near.n; i++) {
+        r->near.v[i].unit = w->kept[r->near.v[i].unit];
+        r->near.v[i].of = w->kept[r->near.v[i].of];
+    }
+    dd_signer_sign(&w->signer, &w->doc.words, w->doc.key, &o->hash, &r->sig);
+    r->ok = true;
+}
+
+/* dd_ordered_map.consume of analyse_again: in document order. */
+static bool analyse_again_take(void *ctx, size_t k, void *result)
+{
+    again *g = ctx;
+    dd_corpus *c = g->c;
+    reanalysed *r = result;
+    uint32_t d = g->docs[k];
+    if (r->failed && c->reread[d] == DD_REREAD_OK)
+        dd_corpus_reread_failed(c, d);
+    else if (r->moved)
+        c->reread[d] = DD_REREAD_CHANGED;
+    if (!r->ok)
+        return true; /* compared as before, without the units removed */
+    dd_near_units_append(&g->inside, r->near.v, r->near.n);
+    g->redone[g->nredone++] = d;
+    keep_first_signature(c, g->r, d);
+    dd_signatures *s = &c->signatures;
+    s->docs[d] = r->sig.doc;
+    if (s->params.enabled && s->params.method == DD_METHOD_MINHASH)
+        memcpy(s->minhash + (size_t)d * s->params.num_perm, r->sig.minhash,
+               s->params.num_perm * sizeof *s->minhash);
+    else if (s->params.enabled)
+        s->simhash[d] = r->sig.simhash;
+    return true;
+}
+
+/* Analyses the documents of r->changed again, on the text they have now:
+ * their signatures, and the near-repeats inside them (c->near_inside). */
+static void analyse_again(dd_corpus *c, const dd_options *o, rounds *r)
+{
+    again g = {.c = c, .o = o, .r = r, .docs = r->changed_list};
+    g.redone = dd_malloc((r->nchanged ? r->nchanged : 1) * sizeof *g.redone);
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_ordered_map m = {
+        .n = r->nchanged,
+        .threads = threads,
+        .window = 16 * (size_t)threads,
+        .ctx = &g,
+        .result_size = sizeof(reanalysed),
+        .worker_new = worker_new,
+        .worker_free = worker_free,
+        .work = analyse_again_work,
+        .consume = analyse_again_take,
+        .result_free = reanalysed_free,
+    };
+    dd_run_in_order(&m);
+    /* The near-repeats inside the documents: the new ones of the documents
+     * analysed again, the old ones of the others (without units removed,
+     * should one not be read again). */
+    dd_near_unit_list all = {0};
+    size_t j = 0, k = 0;
+    for (size_t i = 0; i < c->near_inside.n; i++) {
+        const dd_near_unit *nu = &c->near_inside.v[i];
+        while (j < g.inside.n && g.inside.v[j].doc < nu->doc)
+            dd_near_units_append(&all, &g.inside.v[j++], 1);
+        while (k < g.nredone && g.redone[k] < nu->doc)
+            k++;
+        const size_t first = c->unit_start[nu->doc];
+        if ((k == g.nredone || g.redone[k] != nu->doc) && !c->unit_removed[first + nu->unit] &&
+            !c->unit_removed[first + nu->of])
+            dd_near_units_append(&all, nu, 1);
+    }
+    while (j < g.inside.n)
+        dd_near_units_append(&all, &g.inside.v[j++], 1);
+    free(c->near_inside.v);
+    free(g.inside.v);
+    free(g.redone);
+    c->near_inside = all;
+}
+
+static int compare_repeats(const void *a, const void *b)
+{
+    const dd_repeat *x = a, *y = b;
+    if (x->at.doc != y->at.doc)
+        return x->at.doc < y->at.doc ? -1 : 1;
+    return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
+}
+
+static int compare_boilerplate(const void *a, const void *b)
+{
+    const dd_place *x = &((const dd_boilerplate *)a)->at[0];
+    const dd_place *y = &((const dd_boilerplate *)b)->at[0];
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    return (x->first_line > y->first_line) - (x->first_line < y->first_line);
+}
+
+static int compare_cluster_id(const void *a, const void *b)
+{
+    uint32_t x = ((const dd_cluster *)a)->id, y = ((const dd_cluster *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* The document that document d is, in the end, a copy of. */
+static uint32_t final_representative(const rounds *r, uint32_t d)
+{
+    while (r->copy_of[d] != NOT_A_COPY)
+        d = r->copy_of[d];
+    return d;
+}
+
+/* What the rounds decided, as c->clusters and c->findings: the copies,
+ * and, in the documents kept (copies_stay: in every document), the
+ * findings and the lines removed. */
+static void finish_rounds(dd_corpus *c, rounds *r)
+{
+    size_t n = c->inputs.n;
+    dd_clusters *out = &c->clusters;
+    memset(out, 0, sizeof *out);
+    out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
+    out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
+    /* Ids in input order of the documents that are not copies; a cluster
+     * holds its representative, then the copies of it (and of its copies)
+     * in input order. */
+    uint32_t next_id = 0;
+    uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
+    for (size_t d = 0; d < n; d++) {
+        cluster_index[d] = UINT32_MAX;
+        if (r->copy_of[d] == NOT_A_COPY)
+            out->id_of[d] = ++next_id;
+    }
+    size_t clusters_cap = 0;
+    for (uint32_t d = 0; d < n; d++) {
+        if (r->copy_of[d] == NOT_A_COPY)
+            continue;
+        uint32_t rep = final_representative(r, d);
+        out->id_of[d] = out->id_of[rep];
+        out->dropped[d] = true;
+        if (cluster_index[rep] == UINT32_MAX) {
+            cluster_index[rep] = (uint32_t)out->n;
+            dd_grow(&out->v, &clusters_cap, out->n + 1, sizeof *out->v);
+            dd_cluster *cl = &out->v[out->n++];
+            memset(cl, 0, sizeof *cl);
+            cl->id = out->id_of[rep];
+            dd_grow(&cl->members, &cl->cap, 1, sizeof *cl->members);
+            cl->members[cl->n++] =
+                (dd_member){.doc = rep, .of = rep, .jaccard = 1.0, .containment = 1.0};
+        }
+        dd_cluster *cl = &out->v[cluster_index[rep]];
+        dd_grow(&cl->members, &cl->cap, cl->n + 1, sizeof *cl->members);
+        cl->members[cl->n++] = r->copy[d];
+    }
+    free(cluster_index);
+    /* The clusters were opened in input order of their first copy: by id. */
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);
+
+    /* Findings in the documents kept. */
+    dd_findings *f = &c->findings, *all = &r->found;
+    *f = *all;
+    memset(all, 0, sizeof *all);
+    size_t w = 0;
+    for (size_t i = 0; i < f->nrepeats; i++)
+        if (r->copies_stay || !out->dropped[f->repeats[i].at.doc])
+            f->repeats[w++] = f->repeats[i];
+    f->nrepeats = w;
+    if (f->nrepeats > 1)
+        qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
+    w = 0;
+    for (size_t i = 0; i < f->nboilerplate; i++) {
+        dd_boilerplate *b = &f->boilerplate[i];
+        size_t kept = 0;
+        for (size_t k = 0; k < b->n; k++)
+            if (r->copies_stay || !out->dropped[b->at[k].doc])
+                b->at[kept++] = b->at[k];
+        b->n = kept;
+        if (kept)
+            f->boilerplate[w++] = *b;
+        else
+            free(b->at);
+    }
+    f->nboilerplate = w;
+    if (f->nboilerplate > 1)
+        qsort(f->boilerplate, f->nboilerplate, sizeof *f->boilerplate, compare_boilerplate);
+    f->drops = NULL;
+    f->ndrops = f->drops_cap = 0;
+    for (size_t i = 0; i < c->nremoved; i++)
+        if (r->copies_stay || !out->dropped[c->removed[i].doc]) {
+            dd_grow(&f->drops, &f->drops_cap, f->ndrops + 1, sizeof *f->drops);
+            f->drops[f->ndrops++] = c->removed[i];
+        }
+}
+
+bool dd_rounds_run(dd_corpus *c, const dd_options *o)
+{
+    size_t n = c->inputs.n;
+    c->unit_removed = dd_calloc(c->nunits ? c->nunits : 1, sizeof *c->unit_removed);
+    /* The near-repeats inside documents, as read (their first pass lists
+     * them with those across). */
+    for (size_t k = 0; k < c->near_units.n; k++)
+        if (c->near_units.v[k].doc == c->near_units.v[k].of_doc)
+            dd_near_units_append(&c->near_inside, &c->near_units.v[k], 1);
+    rounds r = {.copies_stay = o->in_place, .keep_first = o->index != NULL};
+    r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
+    r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);
+    r.copy = dd_calloc(n ? n : 1, sizeof *r.copy);
+    r.changed = dd_calloc(n ? n : 1, sizeof *r.changed);
+    r.changed_list = dd_malloc((n ? n : 1) * sizeof *r.changed_list);
+    r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
+    for (size_t d = 0; d < n; d++)
+        r.copy_of[d] = NOT_A_COPY;
+    dd_signatures_init(&r.first, &o->near, &o->hash); /* as c->signatures was */
+    for (;;) {
+        round_near_units(c, &r);
+        if (c->rounds == 0)
+            take_copies(c, &r, &c->clusters); /* placed by the first pass */
+        else if (o->near.enabled)
+            place_again(c, &r);
+        dd_corpus_forget_sets(c);
+        dd_findings f = {0};
+        decide_paragraphs(c, o, &r, &f);
+        c->rounds++;
+        if (!record_lines(c, &r, &f))
+            break;
+        if (c->rounds == DD_MAX_ROUNDS) {
+            dd_warn("still finding repeats after %d rounds of decisions: what clean leaves may "
+                    "hold more",
+                    DD_MAX_ROUNDS);
+            break;
+        }
+        analyse_again(c, o, &r);
+    }
+    finish_rounds(c, &r);
+    restore_first_signatures(c, &r);
+    if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
+        fprintf(stderr, "dedup: %zu rounds of decisions\n", c->rounds);
+    dd_signatures_free(&r.first);
+    free(r.first_of);
+    free(r.near.v);
+    free(r.absent);
+    free(r.copy_of);
+    free(r.copy);
+    free(r.changed);
+    free(r.changed_list);
+    return true;
+}

@@ -1,0 +1,943 @@
+/*
+ * input.c - walking the inputs and reading documents: files, streams, and
+ * the records of JSONL shards.
+ */
+#include "io/input.h"
+
+#include "io/jsonl.h"
+#include "io/safe_write.h"
+#include "io/spool.h"
+#include "io/stream.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Identities (device, inode) of the files collected, so that each file is
+ * read once: an open-addressing hash set. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    bool used;
+} file_id;
+
+typedef struct seen_files {
+    file_id *slot;
+    size_t n, cap; /* cap is a power of two */
+} seen_files;
+
+static size_t file_id_hash(dev_t dev, ino_t ino, size_t mask)
+{
+    uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+static bool seen_before(seen_files *s, const struct stat *st)
+{
+    if (2 * (s->n + 1) > s->cap) {
+        seen_files bigger = {dd_calloc(s->cap ? s->cap * 2 : 64, sizeof(file_id)), 0,
+                             s->cap ? s->cap * 2 : 64};
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slot[i].used)
+                continue;
+            size_t j = file_id_hash(s->slot[i].dev, s->slot[i].ino, bigger.cap - 1);
+            while (bigger.slot[j].used)
+                j = (j + 1) & (bigger.cap - 1);
+            bigger.slot[j] = s->slot[i];
+            bigger.n++;
+        }
+        free(s->slot);
+        *s = bigger;
+    }
+    size_t j = file_id_hash(st->st_dev, st->st_ino, s->cap - 1);
+    for (; s->slot[j].used; j = (j + 1) & (s->cap - 1))
+        if (s->slot[j].dev == st->st_dev && s->slot[j].ino == st->st_ino)
+            return true;
+    s->slot[j] = (file_id){st->st_dev, st->st_ino, true};
+    s->n++;
+    return false;
+}
+
+static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
+                      uint64_t size, bool is_stream)
+{
+    dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
+    dd_input *d = &in->v[in->n++];
+    *d = (dd_input){0};
+    d->path = dd_strdup(path);
+    d->id = dd_strdup(id);
+    d->out_rel = dd_strdup(out_rel);
+    d->size = size;
+    d->is_stdin = strcmp(path, "-") == 0;
+    d->stream = is_stream ? dd_calloc(1, sizeof *d->stream) : NULL;
+}
+
+/* ---- Shards ---------------------------------------------------------------
+ *
+ * A shard is read once, when the inputs are collected, in order (stream.c:
+ * plain, gzip or zstd): each line that is not blank becomes a document,
+ * named by its id, and its place is remembered: its offset in the file for
+ * a plain regular file, in the scratch file for any other (its lines are
+ * copied there as they are decompressed), so that reading a record again
+ * (analysis, exact verification, a report's excerpt, clean) is one pread.
+ */
+
+bool dd_is_shard_name(const char *path)
+{
+    static const char *const ends[] = {".jsonl", ".jsonl.gz", ".jsonl.zst"};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t n = strlen(ends[i]);
+        if (len > n && !strcmp(path + len - n, ends[i]) && path[len - n - 1] != '/')
+            return true;
+    }
+    return false;
+}
+
+/* What collecting the inputs needs besides them. */
+typedef struct collector {
+    dd_inputs *in;
+    seen_files seen;
+    dd_writer *scratch; /* the scratch file's writer, once made */
+    char *scratch_dir;  /* where it is (for messages) */
+} collector;
+
+static bool is_blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* The scratch file of the shards that cannot be read again in place,
+ * made at the first need: in $TMPDIR (/tmp when unset), removed from its
+ * folder at once so that nothing is left behind whatever ends the run.
+ * NULL after a message. (Not a dd_spool, which is one thread's: records
+ * are read again by the -j workers at once, each with its own pread.) */
+static dd_writer *scratch_writer(collector *k, const char *shard)
+{
+    if (k->scratch)
+        return k->scratch;
+    const char *dir = dd_spool_default_dir(); /* filter's scratch files go there too */
+    char *path = dd_asprintf("%s/dedup-shards.XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        char *p = dd_printable(shard), *d = dd_printable(dir);
+        dd_error("%s: cannot make a scratch file in %s (TMPDIR) for its decompressed records: %s",
+                 p, d, strerror(errno));
+        free(p);
+        free(d);
+        free(path);
+        return NULL;
+    }
+    unlink(path);
+    free(path);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    k->in->scratch_fd = fd + 1;
+    k->scratch_dir = dd_strdup(dir);
+    k->scratch = dd_writer_new(fd, 0);
+    return k->scratch;
+}
+
+/* The id of record rec[0..len) (shard at line), as reports name it: the
+ * string (or the JSON text of any other value) of --id-field, else of
+ * "id" when it holds a string or a number; "SHARD:LINE" when there is
+ * none. *by_id says which. */
+static char *record_id(const dd_records_spec *r, const char *shard, uint64_t line, const char *rec,
+                       size_t len, bool *by_id)
+{
+    size_t start, end;
+    *by_id = false;
+    if (dd_jsonl_value_span(rec, len, r->id_field ? r->id_field : "id", &start, &end)) {
+        if (rec[start] == '"') {
+            sh_buf id = {0};
+            if (dd_jsonl_string(rec + start, end - start, &id)) {
+                *by_id = true;
+                return id.data; /* NUL-terminated */
+            }
+            sh_buf_free(&id);
+        } else if (r->id_field || rec[start] == '-' || (rec[start] >= '0' && rec[start] <= '9')) {
+            *by_id = true;
+            return dd_asprintf("%.*s", (int)(end - start), rec + start);
+        }
+    }
+    return dd_asprintf("%s:%llu", shard, (unsigned long long)line);
+}
+
+/* Says why the reading of shard s stopped (err from stream.c, "PATH:
+ * why"), at the line after line. */
+static void shard_failed(const char *path, uint64_t line, const char *err)
+{
+    char *p = dd_printable(path);
+    size_t plen = strlen(p);
+    const char *why = !strncmp(err, p, plen) && err[plen] == ':' ? err + plen + 2 : err;
+    if (line == 0)
+        dd_error("%s:1: %s; no record of it is read", p, why);
+    else
+        dd_error("%s:%llu: %s; only the %llu line%s before it %s read", p,
+                 (unsigned long long)line + 1, why, (unsigned long long)line, line == 1 ? "" : "s",
+                 line == 1 ? "is" : "are");
+    free(p);
+}
+
+/* Reads the shard at path (a regular file when regular) and adds its
+ * records. Returns the number of problems reported. */
+static int collect_shard(collector *k, const char *path, const char *out_rel, bool regular)
+{
+    dd_inputs *in = k->in;
+    char *err = NULL;
+    dd_reader *r = dd_reader_open(path, in->records.max_record, &err);
+    if (!r) {
+        dd_error("%s", err);
+        free(err);
+        return 1;
+    }
+    dd_shard *s = dd_calloc(1, sizeof *s);
+    s->path = dd_strdup(path);
+    s->out_rel = dd_strdup(out_rel);
+    s->format = dd_reader_format(r);
+    s->first = in->n;
+    s->copy_fd = -1;
+    s->records = in->records;
+    dd_grow(&in->shards, &in->shards_cap, in->nshards + 1, sizeof *in->shards);
+    in->shards[in->nshards++] = s;
+    dd_writer *copy = NULL;
+    if (strcmp(s->format, "plain") || !regular) {
+        if (!(copy = scratch_writer(k, path))) {
+            dd_reader_close(r);
+            return 1;
+        }
+        s->copy_fd = in->scratch_fd - 1;
+    }
+    const char *rec;
+    size_t len;
+    bool had_delim;
+    int got;
+    uint64_t off = 0, line = 0;
+    int problems = 0;
+    while ((got = dd_reader_next(r, '\n', &rec, &len, &had_delim, &err)) == 1) {
+        line = dd_reader_record_number(r);
+        uint64_t at = copy ? in->scratch_size : off;
+        off += len + had_delim;
+        if (copy) {
+            if (dd_writer_write(copy, rec, len) != 0 || dd_writer_write(copy, "\n", 1) != 0)
+                break;
+            in->scratch_size += len + 1;
+        }
+        if (is_blank(rec, len))
+            continue;
+        bool by_id;
+        char *id = record_id(&in->records, path, line, rec, len, &by_id);
+        dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
+        in->v[in->n++] = (dd_input){.path = s->path,
+                                    .id = id,
+                                    .out_rel = s->out_rel,
+                                    .size = len,
+                                    .shard = s,
+                                    .line = line,
+                                    .off = at,
+                                    .named_by_id = by_id};
+    }
+    if (got < 0) {
+        shard_failed(path, line, err);
+        free(err);
+        problems++;
+    }
+    dd_reader_close(r);
+    if (copy && dd_writer_flush(copy) != 0) {
+        /* The records of the shard are not all in the scratch file: none
+         * of them is a document. */
+        char *p = dd_printable(path), *d = dd_printable(k->scratch_dir);
+        dd_error("%s: writing its decompressed records to a scratch file in %s (TMPDIR): %s; "
+                 "none of its records is read",
+                 p, d, strerror(errno));
+        free(p);
+        free(d);
+        for (size_t i = s->first; i < in->n; i++)
+            free(in->v[i].id);
+        in->n = s->first;
+        problems++;
+    }
+    s->n = in->n - s->first;
+    return problems;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Folders of version control tools are not data. */
+static bool is_vcs_dir(const char *name)
+{
+    return !strcmp(name, ".git") || !strcmp(name, ".hg") || !strcmp(name, ".svn");
+}
+
+/* Joins a and b with one slash. */
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    if (la == 0)
+        return dd_strdup(b);
+    return dd_asprintf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+}
+
+/* Adds the files under dir (id prefix idp, output prefix rel) in sorted
+ * order. Returns the number of problems reported. */
+static int walk(collector *k, const char *dir, const char *rel, int depth)
+{
+    dd_inputs *in = k->in;
+    int problems = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        char *p = dd_printable(dir);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return 1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        dd_grow(&names, &cap, n + 1, sizeof *names);
+        names[n++] = dd_strdup(e->d_name);
+    }
+    if (errno) {
+        char *p = dd_printable(dir);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        problems++;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(names, n, sizeof *names, compare_names);
+    for (size_t i = 0; i < n; i++) {
+        char *path = join(dir, names[i]);
+        char *sub = join(rel, names[i]);
+        struct stat lst, st;
+        if (dd_is_temp_name(names[i])) {
+            char *p = dd_printable(path);
+            bool folder = lstat(path, &lst) == 0 && S_ISDIR(lst.st_mode);
+            if (dd_temp_name_is_live(names[i]))
+                dd_warn("%s: a temporary %s of a dedup clean running now, skipped", p,
+                        folder ? "folder" : "file");
+            else
+                dd_warn("%s: a temporary %s left by an interrupted dedup clean, skipped "
+                        "(remove it)",
+                        p, folder ? "folder" : "file");
+            free(p);
+        } else if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
+            char *p = dd_printable(path);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            problems++;
+        } else if (S_ISDIR(st.st_mode)) {
+            if (S_ISLNK(lst.st_mode)) {
+                char *p = dd_printable(path);
+                dd_warn("%s: symbolic link to a directory, not followed", p);
+                free(p);
+            } else if (!is_vcs_dir(names[i])) {
+                problems += walk(k, path, sub, depth + 1);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            if (seen_before(&k->seen, &st))
+                ;
+            else if (!in->records.whole_files && dd_is_shard_name(names[i]))
+                problems += collect_shard(k, path, sub, true);
+            else
+                add_input(in, path, path, sub, (uint64_t)st.st_size, false);
+        } else {
+            char *p = dd_printable(path);
+            dd_warn("%s: not a regular file, skipped", p);
+            free(p);
+        }
+        free(path);
+        free(sub);
+        free(names[i]);
+    }
+    free(names);
+    return problems;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Remembers the real path of dir as a named tree (dd_inputs_hold). */
+static void add_tree(dd_inputs *in, const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (!real)
+        return; /* nothing can be held in a tree that cannot be resolved */
+    dd_grow(&in->trees, &in->trees_cap, in->ntrees + 1, sizeof *in->trees);
+    in->trees[in->ntrees++] = real;
+}
+
+/* Remembers the directory of the named file path as a named tree. */
+static void add_tree_of_file(dd_inputs *in, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = !slash          ? dd_strdup(".")
+                : slash == path ? dd_strdup("/")
+                                : dd_asprintf("%.*s", (int)(slash - path), path);
+    add_tree(in, dir);
+    free(dir);
+}
+
+bool dd_path_within(const char *a, const char *b)
+{
+    size_t lb = strlen(b);
+    if (!strcmp(b, "/"))
+        return true;
+    return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
+}
+
+bool dd_inputs_hold(const dd_inputs *in, const char *real)
+{
+    for (size_t i = 0; i < in->ntrees; i++)
+        if (dd_path_within(real, in->trees[i]))
+            return true;
+    return false;
+}
+
+int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_records_spec *records)
+{
+    collector k = {.in = in};
+    int problems = 0;
+    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0};
+    if (!in->records.field)
+        in->records.field = "text";
+    in->from_path = dd_realloc(in->from_path, (n + 1) * sizeof *in->from_path);
+    for (size_t i = 0; i < n; i++) {
+        const char *path = paths[i];
+        in->from_path[i] = in->n;
+        if (!strcmp(path, "-")) {
+            add_input(in, "-", "-", "-", 0, true);
+            continue;
+        }
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            char *p = dd_printable(path);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            problems++;
+        } else if (S_ISDIR(st.st_mode)) {
+            dd_grow(&in->dirs, &in->dirs_cap, in->ndirs + 1, sizeof *in->dirs);
+            in->dirs[in->ndirs++] = dd_strdup(path);
+            add_tree(in, path);
+            problems += walk(&k, path, "", 0);
+        } else if (S_ISREG(st.st_mode)) {
+            if (seen_before(&k.seen, &st)) {
+                char *p = dd_printable(path);
+                dd_warn("%s: named twice, read once", p);
+                free(p);
+            } else {
+                add_tree_of_file(in, path);
+                if (!in->records.whole_files && dd_is_shard_name(path))
+                    problems += collect_shard(&k, path, base_name(path), true);
+                else
+                    add_input(in, path, path, base_name(path), (uint64_t)st.st_size, false);
+            }
+        } else if (!in->records.whole_files && dd_is_shard_name(path)) {
+            /* A FIFO named as a shard: its records, copied as read. */
+            problems += collect_shard(&k, path, base_name(path), false);
+        } else {
+            /* FIFOs and devices named explicitly are read like stdin:
+             * once. */
+            add_input(in, path, path, base_name(path), 0, true);
+        }
+    }
+    in->from_path[n] = in->n;
+    free(k.seen.slot);
+    dd_writer_free(k.scratch); /* flushed after each shard */
+    free(k.scratch_dir);
+    return problems;
+}
+
+void dd_inputs_free(dd_inputs *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        if (!in->v[i].shard) { /* a record's are its shard's */
+            free(in->v[i].path);
+            free(in->v[i].out_rel);
+        }
+        free(in->v[i].id);
+        if (in->v[i].stream)
+            sh_buf_free(&in->v[i].stream->text);
+        free(in->v[i].stream);
+    }
+    for (size_t i = 0; i < in->nshards; i++) {
+        free(in->shards[i]->path);
+        free(in->shards[i]->out_rel);
+        free(in->shards[i]);
+    }
+    free(in->shards);
+    free(in->from_path);
+    if (in->scratch_fd > 0)
+        close(in->scratch_fd - 1);
+    for (size_t i = 0; i < in->ndirs; i++)
+        free(in->dirs[i]);
+    for (size_t i = 0; i < in->ntrees; i++)
+        free(in->trees[i]);
+    free(in->v);
+    free(in->dirs);
+    free(in->trees);
+    memset(in, 0, sizeof *in);
+}
+
+/* Refuses a document longer than max bytes. */
+static bool too_long(const dd_input *d, int fd, size_t max)
+{
+    if (!d->is_stdin)
+        close(fd);
+    char *p = dd_printable(d->id), *limit = dd_max_record_text(max);
+    dd_error("%s: longer than %s; not read", p, limit);
+    free(limit);
+    free(p);
+    return false;
+}
+
+/* Copies n bytes of data into buf (replacing its contents), NUL-terminated. */
+static void copy_into(sh_buf *buf, const char *data, size_t n)
+{
+    buf->len = 0;
+    if (sh_buf_append(buf, data ? data : "", n) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+}
+
+/* Reads document d from fd, open on it (standard input, or d's file),
+ * and closes fd unless it is standard input: dd_input_read without the
+ * stream's copy. A stream stops at its first DD_BINARY_PROBE bytes when
+ * they hold a NUL byte: *binary is then set. */
+static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *binary)
+{
+    *binary = false;
+    buf->len = 0;
+    struct stat st;
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (!regular && !d->stream) {
+        close(fd);
+        char *p = dd_printable(d->id);
+        dd_error("%s: no longer a regular file; not read", p);
+        free(p);
+        return false;
+    }
+    if (regular && (uint64_t)st.st_size > max)
+        return too_long(d, fd, max);
+    if (regular && st.st_size > 0 && (size_t)st.st_size + 1 > buf->cap) {
+        buf->cap = (size_t)st.st_size + 1;
+        buf->data = dd_realloc(buf->data, buf->cap);
+    }
+    for (;;) {
+        if (buf->cap - buf->len < 2) {
+            buf->cap = buf->cap ? buf->cap * 2 : 65536;
+            buf->data = dd_realloc(buf->data, buf->cap);
+        }
+        ssize_t r = read(fd, buf->data + buf->len, buf->cap - buf->len - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            if (!d->is_stdin)
+                close(fd);
+            errno = e;
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        size_t before = buf->len;
+        buf->len += (size_t)r;
+        if (d->stream && before < DD_BINARY_PROBE && buf->len >= DD_BINARY_PROBE &&
+            dd_input_is_binary(buf->data, buf->len)) {
+            *binary = true;
+            break;
+        }
+        if (buf->len > max) /* a stream, or a file that grew */
+            return too_long(d, fd, max);
+    }
+    if (!d->is_stdin)
+        close(fd);
+    buf->data[buf->len] = '\0';
+    return true;
+fail:;
+    char *p = dd_printable(d->id);
+    dd_error("%s: %s", p, strerror(errno));
+    free(p);
+    return false;
+}
+
+/* Reads document d from its start (dd_input_read without the stream's
+ * copy). A file that the walk found regular is opened without waiting, so
+ * that one replaced by a FIFO since is refused instead of blocking. */
+static bool read_once(const dd_input *d, size_t max, sh_buf *buf, bool *binary)
+{
+    int fd = d->is_stdin ? STDIN_FILENO
+                         : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
+    if (fd < 0) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        return false;
+    }
+    return read_open(d, fd, max, buf, binary);
+}
+
+bool dd_input_read_fd(const dd_input *d, int fd, size_t max, sh_buf *buf)
+{
+    bool binary;
+    return read_open(d, fd, max, buf, &binary);
+}
+
+/* ---- Records, read again ------------------------------------------------ */
+
+/* pread(2) of n bytes at off into p, whole unless the end comes first:
+ * the bytes read, or -1 with errno set. */
+static long pread_all(int fd, char *p, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, p + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (long)got;
+}
+
+/* Reads the line of record d into buf: 0, or an errno. A line cut short
+ * (the shard shrank) is read as far as it goes: its parsing says so. */
+static int read_line(const dd_input *d, sh_buf *buf)
+{
+    const dd_shard *s = d->shard;
+    int fd = s->copy_fd >= 0 ? s->copy_fd : open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno;
+    buf->len = 0;
+    if (sh_buf_reserve(buf, d->size + 1) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    long got = pread_all(fd, buf->data, d->size, d->off);
+    int err = got < 0 ? errno : 0;
+    if (s->copy_fd < 0)
+        close(fd);
+    buf->len = got > 0 ? (size_t)got : 0;
+    buf->data[buf->len] = '\0';
+    return err;
+}
+
+/* The text of record d (its --field), into text: 0, or an errno (nothing
+ * said), or 0 with *malformed set to why the record is not one (the caller
+ * frees it). */
+char *dd_record_text(const dd_records_spec *r, const char *line, size_t len, sh_buf *text)
+{
+    char *malformed = NULL;
+    text->len = 0;
+    /* Most lines are checked and their text taken without jansson, which
+     * takes the rest (and says why a line is malformed). */
+    size_t start, end, id_start, id_end;
+    if (dd_jsonl_surely_valid(line, len) &&
+        dd_jsonl_value_span(line, len, r->field, &start, &end) &&
+        dd_jsonl_string(line + start, end - start, text) &&
+        (!r->id_field || dd_jsonl_value_span(line, len, r->id_field, &id_start, &id_end)))
+        return NULL;
+    json_t *root = dd_jsonl_parse(line, len, &malformed);
+    json_t *v = root ? dd_jsonl_get(root, r->field, &malformed) : NULL;
+    if (v && !json_is_string(v))
+        malformed = dd_asprintf("field '%s' is %s, not a string", r->field, dd_jsonl_type_name(v));
+    else if (v && r->id_field && !dd_jsonl_get(root, r->id_field, &malformed))
+        ; /* an --id-field it lacks: said */
+    else if (v && sh_buf_append(text, json_string_value(v), json_string_length(v)) != SH_OK) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+    json_decref(root);
+    if (text->data)
+        text->data[text->len] = '\0';
+    return malformed;
+}
+
+/* Reads record d's text as read_record does, for a record read again:
+ * the value of its --field found in the line and decoded (dd_jsonl_string),
+ * a few times faster than parsing the whole line; the line is parsed in
+ * full only when that fails. */
+static int read_record_again(const dd_input *d, sh_buf *text, char **malformed)
+{
+    *malformed = NULL;
+    text->len = 0;
+    sh_buf line = {0};
+    int err = read_line(d, &line);
+    size_t start, end;
+    if (!err && !(dd_jsonl_value_span(line.data, line.len, d->shard->records.field, &start, &end) &&
+                  dd_jsonl_string(line.data + start, end - start, text)))
+        *malformed = dd_record_text(&d->shard->records, line.data, line.len, text);
+    sh_buf_free(&line);
+    return err;
+}
+
+static int read_record(const dd_input *d, sh_buf *text, char **malformed)
+{
+    *malformed = NULL;
+    text->len = 0;
+    sh_buf line = {0};
+    int err = read_line(d, &line);
+    if (!err)
+        *malformed = dd_record_text(&d->shard->records, line.data, line.len, text);
+    sh_buf_free(&line);
+    return err;
+}
+
+bool dd_record_line(const dd_input *d, sh_buf *buf)
+{
+    int err = read_line(d, buf);
+    if (err) {
+        char *p = dd_input_name(d, 0, 0);
+        dd_error("%s: %s", p, strerror(err));
+        free(p);
+    }
+    return !err;
+}
+
+long dd_input_pread(const dd_input *d, char *buf, size_t len, uint64_t off)
+{
+    if (!d->shard) {
+        int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        long r = fd >= 0 ? pread_all(fd, buf, len, off) : -1;
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = err;
+        return r;
+    }
+    sh_buf text = {0};
+    char *malformed;
+    int err = read_record_again(d, &text, &malformed);
+    free(malformed); /* said by the reading that found it: nothing to show */
+    size_t n = !err && off < text.len ? text.len - off : 0;
+    if (n > len)
+        n = len;
+    if (n)
+        memcpy(buf, text.data + off, n);
+    sh_buf_free(&text);
+    errno = err;
+    return err ? -1 : (long)n;
+}
+
+char *dd_input_name(const dd_input *d, size_t line, size_t last)
+{
+    if (!d->shard) {
+        char *p = dd_printable(d->id);
+        char *name = !line         ? dd_strdup(p)
+                     : last > line ? dd_asprintf("%s:%zu-%zu", p, line, last)
+                                   : dd_asprintf("%s:%zu", p, line);
+        free(p);
+        return name;
+    }
+    char *shard = dd_printable(d->shard->path);
+    char *id = d->named_by_id ? dd_printable(d->id) : NULL;
+    char lines[64] = "";
+    if (line && last > line)
+        snprintf(lines, sizeof lines, " lines %zu-%zu", line, last);
+    else if (line)
+        snprintf(lines, sizeof lines, " line %zu", line);
+    char *name = dd_asprintf("%s:%llu%s%s%s%s", shard, (unsigned long long)d->line, id ? " [" : "",
+                             id ? id : "", id ? "]" : "", lines);
+    free(shard);
+    free(id);
+    return name;
+}
+
+char *dd_input_at(const dd_input *d, size_t line)
+{
+    if (!d->shard) {
+        char *p = dd_printable(d->id);
+        char *at = line ? dd_asprintf("%s:%zu: ", p, line) : dd_asprintf("%s: ", p);
+        free(p);
+        return at;
+    }
+    char *shard = dd_printable(d->shard->path);
+    char *id = d->named_by_id ? dd_printable(d->id) : NULL;
+    char *at = dd_asprintf("%s:%llu: %s%s%s", shard, (unsigned long long)d->line, id ? "[" : "",
+                           id ? id : "", id ? "] " : "");
+    free(shard);
+    free(id);
+    return at;
+}
+
+bool dd_input_read(const dd_input *d, size_t max, sh_buf *buf)
+{
+    dd_stream_copy *s = d->stream;
+    bool binary;
+    if (d->shard) { /* read again: its first reading is dd_input_load's */
+        char *malformed;
+        int err = read_record_again(d, buf, &malformed);
+        if (err || malformed) {
+            char *p = dd_input_name(d, 0, 0);
+            dd_error("%s: %s", p, err ? strerror(err) : malformed);
+            free(p);
+        }
+        free(malformed);
+        return !err && !malformed;
+    }
+    if (!s)
+        return read_once(d, max, buf, &binary);
+    if (s->state == DD_STREAM_KEPT) {
+        copy_into(buf, s->text.data, s->text.len);
+        return true;
+    }
+    if (s->state != DD_STREAM_UNREAD) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: %s", p,
+                 s->state == DD_STREAM_BINARY
+                     ? "a binary stream, of which only the start was read; cannot be read again"
+                     : "not a regular file, and its one reading failed");
+        free(p);
+        return false;
+    }
+    bool ok = read_once(d, max, buf, &binary);
+    s->state = !ok ? DD_STREAM_FAILED : binary ? DD_STREAM_BINARY : DD_STREAM_KEPT;
+    if (s->state == DD_STREAM_KEPT)
+        copy_into(&s->text, buf->data, buf->len);
+    return ok;
+}
+
+/* The 1-based line that holds byte off. */
+static size_t line_of(const char *text, size_t off)
+{
+    size_t line = 1;
+    for (const char *p = text; (p = memchr(p, '\n', off - (size_t)(p - text))) != NULL; p++)
+        line++;
+    return line;
+}
+
+bool dd_input_is_binary(const char *text, size_t len)
+{
+    return memchr(text, '\0', len < DD_BINARY_PROBE ? len : DD_BINARY_PROBE) != NULL;
+}
+
+static void warn_binary(const dd_input *d)
+{
+    char *p = dd_printable(d->id);
+    dd_warn("%s: a binary file (a NUL byte in its first %d bytes), skipped", p, DD_BINARY_PROBE);
+    free(p);
+}
+
+bool dd_find_not_text(const char *text, size_t len, dd_not_text *bad)
+{
+    const char *nul = memchr(text, '\0', len);
+    size_t before_nul = nul ? (size_t)(nul - text) : len;
+    size_t valid = sh_utf8_check(text, before_nul);
+    if (valid != before_nul)
+        *bad = (dd_not_text){.why = "invalid UTF-8", .offset = valid};
+    else if (nul)
+        *bad = (dd_not_text){.why = "NUL byte", .offset = before_nul};
+    else
+        return false;
+    bad->line = line_of(text, bad->offset);
+    return true;
+}
+
+char *dd_not_text_message(const dd_input *d, const dd_not_text *bad)
+{
+    if (bad->malformed[0]) {
+        char *shard = dd_printable(d->path), *why = dd_printable(bad->malformed);
+        char *m = dd_asprintf("%s:%zu: %s", shard, bad->line, why);
+        free(shard);
+        free(why);
+        return m;
+    }
+    char *p = dd_printable(d->id);
+    char *m = dd_asprintf("%s:%zu: %s at byte %zu%s", p, bad->line, bad->why, bad->offset,
+                          strcmp(bad->why, "NUL byte") ? "" : " (not a text file)");
+    free(p);
+    return m;
+}
+
+void dd_input_report_not_text(const dd_input *d, const dd_not_text *bad, bool warning,
+                              const char *fate)
+{
+    char *m = dd_not_text_message(d, bad);
+    if (warning)
+        dd_warn("%s%s%s", m, fate ? "; " : "", fate ? fate : "");
+    else
+        dd_error("%s%s%s", m, fate ? "; " : "", fate ? fate : "");
+    free(m);
+}
+
+/* dd_input_load of a record. */
+static dd_load_status load_record(const dd_input *d, dd_analyzer *a, sh_buf *text, dd_doc *doc,
+                                  dd_not_text *bad)
+{
+    char *malformed;
+    int err = read_record(d, text, &malformed);
+    if (err) {
+        char *p = dd_input_name(d, 0, 0);
+        dd_error("%s: %s", p, strerror(err));
+        free(p);
+        return DD_LOAD_FAILED;
+    }
+    if (malformed) {
+        *bad = (dd_not_text){.line = (size_t)d->line};
+        snprintf(bad->malformed, sizeof bad->malformed, "%s", malformed);
+        free(malformed);
+        text->len = 0;
+        dd_analyze(a, "", 0, doc);
+        return DD_LOAD_NOT_TEXT;
+    }
+    sh_status st = dd_analyze(a, text->data ? text->data : "", text->len, doc);
+    if (st != SH_OK) {
+        char *p = dd_input_name(d, 0, 0);
+        dd_error("%s: %s", p, sh_status_str(st));
+        free(p);
+        return DD_LOAD_FAILED;
+    }
+    return DD_LOAD_TEXT;
+}
+
+dd_load_status dd_input_load(const dd_input *d, size_t max, dd_analyzer *a, sh_buf *text,
+                             dd_doc *doc, dd_not_text *bad)
+{
+    if (d->shard)
+        return load_record(d, a, text, doc, bad);
+    if (!dd_input_read(d, max, text))
+        return DD_LOAD_FAILED;
+    if (dd_input_is_binary(text->data, text->len)) {
+        warn_binary(d);
+        dd_analyze(a, "", 0, doc); /* an empty document: nothing found, nothing removed */
+        return DD_LOAD_BINARY;
+    }
+    /* The normaliser finds invalid UTF-8 as it goes, so the full check
+     * runs only when it did, or when there is a NUL byte (valid UTF-8). */
+    sh_status st = memchr(text->data, '\0', text->len) ? SH_ERR_BAD_UTF8
+                                                       : dd_analyze(a, text->data, text->len, doc);
+    if (st == SH_ERR_BAD_UTF8 && dd_find_not_text(text->data, text->len, bad)) {
+        dd_analyze(a, "", 0, doc);
+        return DD_LOAD_NOT_TEXT;
+    }
+    if (st != SH_OK) {
+        char *p = dd_printable(d->id);
+        dd_error("%s: %s", p, sh_status_str(st));
+        free(p);
+        return DD_LOAD_FAILED;
+    }
+    return DD_LOAD_TEXT;
+}

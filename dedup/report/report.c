@@ -1,0 +1,295 @@
+/*
+ * report.c - text and JSON lines reports.
+ */
+#include "report/report.h"
+
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *dd_json_id(const char *id)
+{
+    if (sh_utf8_check(id, strlen(id)) == strlen(id))
+        return json_string(id);
+    char *p = dd_printable(id);
+    json_t *s = json_string(p);
+    free(p);
+    return s;
+}
+
+static json_t *json_lines(const dd_place *p)
+{
+    return json_pack("[I,I]", (json_int_t)p->first_line, (json_int_t)p->last_line);
+}
+
+void dd_json_set_doc(json_t *obj, const dd_input *d)
+{
+    json_object_set_new(obj, "doc", dd_json_id(d->id));
+    if (d->shard) {
+        json_object_set_new(obj, "shard", dd_json_id(d->shard->path));
+        json_object_set_new(obj, "shard_line", json_integer((json_int_t)d->line));
+    }
+}
+
+static bool write_json(FILE *out, json_t *obj)
+{
+    int r = json_dumpf(obj, out, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(obj);
+    return r == 0 && fputc('\n', out) != EOF;
+}
+
+/* A similarity rounded to four places, so reports are stable and short. */
+static json_t *json_similarity(double x) { return json_real(round(x * 10000) / 10000); }
+
+static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
+{
+    json_t *obj = json_object(), *of = json_object();
+    json_object_set_new(obj, "type", json_string("repeat"));
+    dd_json_set_doc(obj, &in->v[r->at.doc]);
+    json_object_set_new(obj, "lines", json_lines(&r->at));
+    dd_json_set_doc(of, &in->v[r->of.doc]);
+    json_object_set_new(of, "lines", json_lines(&r->of));
+    json_object_set_new(obj, "of", of);
+    json_object_set_new(obj, "exact", json_boolean(r->exact));
+    json_object_set_new(obj, "similarity", json_similarity(r->containment));
+    if (!r->exact) {
+        json_object_set_new(obj, "jaccard", json_similarity(r->jaccard));
+        json_object_set_new(obj, "containment", json_similarity(r->containment));
+    }
+    return write_json(out, obj);
+}
+
+static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
+{
+    json_t *occ = json_array();
+    for (size_t i = 0; i < b->n; i++) {
+        json_t *o = json_object();
+        dd_json_set_doc(o, &in->v[b->at[i].doc]);
+        json_object_set_new(o, "line", json_integer((json_int_t)b->at[i].first_line));
+        json_array_append_new(occ, o);
+    }
+    json_t *obj = json_pack("{s:s,s:o,s:I,s:o}", "type", "boilerplate", "text",
+                            json_stringn_nocheck(b->text, strlen(b->text)), "docs",
+                            (json_int_t)b->docs, "occurrences", occ);
+    return obj && write_json(out, obj);
+}
+
+/* "line 9" or "lines 9-11". */
+static void format_lines(char *buf, size_t size, const char *prefix, const dd_place *p)
+{
+    if (p->first_line == p->last_line)
+        snprintf(buf, size, "%s%zu", prefix, p->first_line);
+    else
+        snprintf(buf, size, "%s%zu-%zu", prefix, p->first_line, p->last_line);
+}
+
+static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r)
+{
+    char at[64], of[64];
+    bool one = r->at.first_line == r->at.last_line;
+    format_lines(at, sizeof at, one ? "line " : "lines ", &r->at);
+    char *where = dd_input_at(&in->v[r->at.doc], r->at.first_line);
+    char *other = NULL;
+    if (r->of.doc == r->at.doc)
+        format_lines(of, sizeof of, r->of.first_line == r->of.last_line ? "line " : "lines ",
+                     &r->of);
+    else
+        other = dd_input_name(&in->v[r->of.doc], r->of.first_line, r->of.last_line);
+    int n;
+    if (r->exact)
+        n = fprintf(out, "%s%s %s %s (%zu unit%s, %llu words)\n", where, at,
+                    one ? "repeats" : "repeat", other ? other : of, r->units,
+                    r->units == 1 ? "" : "s", (unsigned long long)r->words);
+    else
+        n = fprintf(out, "%s%s %s a near-repeat of %s (jaccard %.2f, containment %.2f)\n", where,
+                    at, one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
+    free(where);
+    free(other);
+    return n > 0;
+}
+
+/* The start of a text on one line: at most 60 characters, newlines and
+ * tabs as spaces, other controls escaped (dd_printable). */
+static char *excerpt(const char *text)
+{
+    size_t len = strlen(text), chars = 0, i = 0;
+    while (i < len && chars < 60) {
+        i++;
+        while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80)
+            i++;
+        chars++;
+    }
+    char *s = dd_malloc(i + 1);
+    for (size_t k = 0; k < i; k++)
+        s[k] = (text[k] == '\n' || text[k] == '\r' || text[k] == '\t') ? ' ' : text[k];
+    s[i] = '\0';
+    char *shown = dd_printable(s);
+    free(s);
+    if (i < len) {
+        char *cut = dd_asprintf("%s…", shown);
+        free(shown);
+        shown = cut;
+    }
+    return shown;
+}
+
+static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
+{
+    char *ex = excerpt(b->text);
+    bool ok = true;
+    for (size_t i = 0; i < b->n && ok; i++) {
+        const dd_input *d = &in->v[b->at[i].doc];
+        char *where = dd_input_at(d, b->at[i].first_line);
+        if (d->shard) /* the line of the record's text */
+            ok = fprintf(out, "%sline %zu: ", where, b->at[i].first_line) > 0;
+        else
+            ok = fputs(where, out) != EOF;
+        ok = ok && fprintf(out, "boilerplate in %u documents: \"%s\"\n", b->docs, ex) > 0;
+        free(where);
+    }
+    free(ex);
+    return ok;
+}
+
+static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
+                               const dd_cluster *c)
+{
+    json_t *members = json_array();
+    for (size_t i = 0; i < c->n; i++) {
+        const dd_member *m = &c->members[i];
+        json_t *o = json_object();
+        dd_json_set_doc(o, &in->v[m->doc]);
+        if (method == DD_METHOD_SIMHASH) {
+            json_object_set_new(o, "hamming", json_integer(m->hamming));
+            json_object_set_new(o, "similarity", json_similarity(m->jaccard));
+        } else {
+            json_object_set_new(o, "jaccard", json_similarity(m->jaccard));
+            json_object_set_new(o, "containment", json_similarity(m->containment));
+        }
+        if (m->exact)
+            json_object_set_new(o, "exact", json_true());
+        if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
+            json_object_set_new(o, "of", dd_json_id(in->v[m->of].id));
+        if (m->round > 1) /* a copy of the text clean leaves */
+            json_object_set_new(o, "round", json_integer(m->round));
+        json_array_append_new(members, o);
+    }
+    json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
+                            "representative", dd_json_id(in->v[c->members[0].doc].id), "members",
+                            members);
+    return obj && write_json(out, obj);
+}
+
+static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
+                               const dd_cluster *c)
+{
+    bool ok = true;
+    for (size_t i = 1; i < c->n && ok; i++) {
+        const dd_member *m = &c->members[i];
+        char *where = dd_input_at(&in->v[m->doc], 0);
+        /* The representative, or a copy of it found by a later round. */
+        char *rep = dd_input_name(&in->v[m->of], 0, 0);
+        if (m->exact)
+            ok = fprintf(out, "%sexact duplicate of %s\n", where, rep) > 0;
+        else if (method == DD_METHOD_SIMHASH)
+            ok = fprintf(out, "%snear-duplicate of %s (hamming %u)\n", where, rep, m->hamming) > 0;
+        else
+            ok = fprintf(out, "%snear-duplicate of %s (jaccard %.2f, containment %.2f)\n", where,
+                         rep, m->jaccard, m->containment) > 0;
+        free(where);
+        free(rep);
+    }
+    return ok;
+}
+
+static bool write_tsv(FILE *out, const dd_inputs *in, const dd_clusters *c)
+{
+    bool ok = true;
+    for (size_t d = 0; d < in->n && ok; d++) {
+        char *path = dd_printable(in->v[d].id);
+        ok = fprintf(out, "%s\t%u\n", path, c->id_of[d]) > 0;
+        free(path);
+    }
+    return ok && fflush(out) == 0 && !ferror(out);
+}
+
+bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
+                     const dd_clusters *c, const dd_findings *f)
+{
+    if (format == DD_FORMAT_TSV)
+        return write_tsv(out, in, c);
+    bool ok = true;
+    for (size_t i = 0; i < c->n && ok; i++)
+        ok = format == DD_FORMAT_JSONL ? write_cluster_json(out, method, in, &c->v[i])
+                                       : write_cluster_text(out, method, in, &c->v[i]);
+    for (size_t i = 0; i < f->nrepeats && ok; i++)
+        ok = format == DD_FORMAT_JSONL ? write_repeat_json(out, in, &f->repeats[i])
+                                       : write_repeat_text(out, in, &f->repeats[i]);
+    for (size_t i = 0; i < f->nboilerplate && ok; i++)
+        ok = format == DD_FORMAT_JSONL ? write_boilerplate_json(out, in, &f->boilerplate[i])
+                                       : write_boilerplate_text(out, in, &f->boilerplate[i]);
+    return ok && fflush(out) == 0 && !ferror(out);
+}
+
+bool dd_report_header(FILE *out, const dd_options *o)
+{
+    sh_status st;
+    sh_normalizer *norm = sh_normalizer_new(NULL, &st);
+    if (!norm) {
+        dd_error("cannot start the normaliser: %s", sh_status_str(st));
+        return false;
+    }
+    const dd_near_params *n = &o->near;
+    json_t *set = json_object();
+    json_object_set_new(set, "unit", json_string(o->unit == DD_UNIT_BLOCK ? "block" : "line"));
+    json_object_set_new(set, "min_words", json_integer((json_int_t)o->min_words));
+    json_object_set_new(set, "boilerplate_df", json_integer((json_int_t)o->boilerplate_df));
+    json_object_set_new(set, "para_threshold", json_real(o->para_threshold));
+    json_object_set_new(set, "near", json_boolean(n->enabled)); /* false: --no-near */
+    json_object_set_new(set, "method",
+                        json_string(n->method == DD_METHOD_SIMHASH ? "simhash" : "minhash"));
+    json_object_set_new(set, "threshold", json_real(n->threshold));
+    json_object_set_new(set, "containment", json_real(n->containment));
+    json_object_set_new(set, "min_shingles", json_integer((json_int_t)n->min_shingles));
+    json_object_set_new(set, "size_ratio", json_real(n->size_ratio));
+    json_object_set_new(set, "recall", json_real(n->recall));
+    json_object_set_new(set, "ngram", json_integer((json_int_t)n->ngram));
+    json_object_set_new(set, "num_perm", json_integer((json_int_t)n->num_perm));
+    json_object_set_new(set, "bands", json_integer((json_int_t)n->bands));
+    json_object_set_new(set, "rows", json_integer((json_int_t)n->rows));
+    json_object_set_new(set, "hamming", json_integer((json_int_t)n->hamming));
+    json_object_set_new(set, "keep", json_string(n->keep == DD_KEEP_LONGEST ? "longest" : "first"));
+    json_object_set_new(set, "verify", json_string(n->verify_exact ? "exact" : "estimate"));
+    json_object_set_new(set, "max_record", json_integer((json_int_t)o->max_record_mb));
+    /* A key is named by its fingerprint, never written out. */
+    json_object_set_new(set, "key",
+                        o->key_fingerprint[0] ? json_string(o->key_fingerprint) : json_null());
+    json_object_set_new(set, "index", o->index ? dd_json_id(o->index) : json_null());
+    /* How the records of shards are read: their text, their names. */
+    json_object_set_new(set, "whole_files", json_boolean(o->whole_files));
+    json_object_set_new(set, "field", dd_json_id(o->field));
+    json_object_set_new(set, "id_field", o->id_field ? dd_json_id(o->id_field) : json_null());
+    json_t *obj = json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "header", "version", SH_VERSION,
+                            "normalizer", sh_normalizer_profile(norm), "signatures",
+                            sh_minhash_scheme_name(DD_MINHASH_SCHEME), "settings", set);
+    sh_normalizer_free(norm);
+    return obj && write_json(out, obj);
+}
+
+bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
+                       size_t index_records)
+{
+    json_t *obj = json_pack(
+        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "type", "summary", "documents",
+        (json_int_t)k->documents, "bytes", (json_int_t)k->bytes, "errors", (json_int_t)k->errors,
+        "clusters", (json_int_t)k->clusters, "copies", (json_int_t)k->copies, "repeats",
+        (json_int_t)f->nrepeats, "boilerplate", (json_int_t)f->nboilerplate, "index",
+        (json_int_t)index_records, "paragraphs_removed", (json_int_t)k->paragraphs_removed,
+        "bytes_removed", (json_int_t)(k->copy_bytes + k->paragraph_bytes));
+    return obj && write_json(out, obj) && fflush(out) == 0 && !ferror(out);
+}
+
+const char *dd_plural(uint64_t n, const char *one, const char *many) { return n == 1 ? one : many; }

@@ -1,0 +1,55 @@
+/*
+ * report.h - writing the findings: text (path:line: message) or JSON lines.
+ */
+#ifndef DD_REPORT_H
+#define DD_REPORT_H
+
+#include "run/corpus.h"
+#include "io/input.h"
+#include "engine/near.h"
+#include "cmd/options.h"
+#include "engine/paragraphs.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* An id (a path) as a new JSON string: as it is when it is valid UTF-8,
+ * escaped as dd_printable does (\xHH) when not, since JSON strings must be
+ * UTF-8. Every JSON report and annotation writes ids through it. */
+json_t *dd_json_id(const char *id);
+
+/* Sets the members that name document d in a JSON report's object obj:
+ * "doc", its name (a file's path, a record's id or "SHARD:LINE"), and for a
+ * record "shard" (its shard's path) and "shard_line" (its line there). */
+void dd_json_set_doc(json_t *obj, const dd_input *d);
+
+/* Writes every finding to out: clusters by id, then repeats and boilerplate
+ * in the order of dd_findings (tsv: doc<TAB>cluster for every document).
+ * Returns false on a write error. */
+bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
+                     const dd_clusters *c, const dd_findings *f);
+
+/* The first record of a JSON lines report:
+ *   {"type":"header","version":"0.1.0","normalizer":"sh-norm/1 ...",
+ *    "signatures":"...","settings":{...}}
+ * the program's version, the normaliser's profile (sh_normalizer_profile),
+ * the MinHash scheme, and every option that changes what is found, by its
+ * long name with '_' for '-'. False on a write error (or if the normaliser
+ * cannot start, after a message). */
+bool dd_report_header(FILE *out, const dd_options *o);
+
+/* The last record of a JSON lines report:
+ *   {"type":"summary","documents":9,"bytes":67890,"errors":0,"clusters":4,
+ *    "copies":4,"repeats":6,"boilerplate":0,"index":0,
+ *    "paragraphs_removed":6,"bytes_removed":12345}
+ * clusters, repeats, boilerplate and index count the records of those
+ * types before it; copies the cluster members other than representatives;
+ * paragraphs_removed and bytes_removed what clean -o removes (the copies'
+ * bytes included). False on a write error. */
+bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
+                       size_t index_records);
+
+/* one when n is 1, else many: for the summary lines. */
+const char *dd_plural(uint64_t n, const char *one, const char *many);
+
+#endif

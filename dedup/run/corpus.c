@@ -1,0 +1,1316 @@
+/*
+ * corpus.c - the passes over the inputs that scan and clean share.
+ *
+ * Pass 1 reads every document once: it cuts it into units (kept as small
+ * records: key, lines, bytes), and signs the whole document (near.c). Then
+ * the documents are clustered, and the rounds of decisions (rounds.c) take
+ * it from there: the units of the documents that are kept go, in input
+ * order, into the paragraph table (paragraphs.c), on the text as read, then
+ * on the text that clean leaves. Texts are not kept: the few a report shows
+ * are read again at the end.
+ */
+#include "run/corpus.h"
+
+#include "engine/rounds.h"
+#include "run/run.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len); }
+
+void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc)
+{
+    c->reread[doc] = DD_REREAD_FAILED;
+    c->problems++;
+}
+
+/* Reads bytes [off, off+len) of input doc (from memory for a stream, which
+ * can be read only once), on any thread: it changes nothing of c. Empty
+ * when it cannot be read: *err is then the errno to report, or 0 when
+ * there is nothing to say (a stream not kept, an input that already
+ * failed). */
+static char *read_bytes(const dd_corpus *c, uint32_t doc, size_t off, size_t len, int *err)
+{
+    const dd_input *d = &c->inputs.v[doc];
+    char *s = dd_malloc(len + 1);
+    *err = 0;
+    if (d->stream) {
+        if (d->stream->state == DD_STREAM_KEPT && off + len <= d->stream->text.len)
+            memcpy(s, d->stream->text.data + off, len);
+        else
+            len = 0;
+    } else if (c->reread[doc] == DD_REREAD_FAILED) {
+        len = 0;
+    } else {
+        long r = dd_input_pread(d, s, len, off);
+        if (r < 0)
+            *err = errno;
+        len = r > 0 ? (size_t)r : 0;
+    }
+    len = sh_utf8_check(s, len); /* a cut may have split a character */
+    s[len] = '\0';
+    /* A block unit spans lines: show it on one. */
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\n' || s[i] == '\r')
+            s[i] = ' ';
+    return s;
+}
+
+/* Says that input doc could not be read again (errno err), unless that was
+ * said before, and makes it an error of the run. */
+static void say_reread_failed(dd_corpus *c, uint32_t doc, int err)
+{
+    if (c->reread[doc] == DD_REREAD_FAILED)
+        return;
+    char *p = dd_printable(c->inputs.v[doc].id);
+    dd_error("%s: %s", p, strerror(err));
+    free(p);
+    dd_corpus_reread_failed(c, doc);
+}
+
+/* read_bytes on the calling thread, which says what went wrong. */
+static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len)
+{
+    int err;
+    char *s = read_bytes(c, doc, off, len, &err);
+    if (err)
+        say_reread_failed(c, doc, err);
+    return s;
+}
+
+/* The lines that the rounds removed from document doc: *n ranges of
+ * c->removed. */
+static const dd_drop *removed_from(const dd_corpus *c, uint32_t doc, size_t *n)
+{
+    size_t lo = 0, hi = c->nremoved;
+    while (lo < hi) { /* the first range of doc or of a later document */
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->removed[mid].doc < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < c->nremoved && c->removed[end].doc == doc)
+        end++;
+    *n = end - lo;
+    return c->removed + lo;
+}
+
+void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
+                            sh_buf *cleaned)
+{
+    size_t n;
+    const dd_drop *gone = removed_from(c, doc, &n);
+    if (n == 0)
+        return;
+    dd_kept_lines(*text, *len, gone, n, cleaned);
+    *text = cleaned->data ? cleaned->data : "";
+    *len = cleaned->len;
+}
+
+/* Exact verification reads documents again: the last sets a loader made
+ * are cached, one slot per document number modulo SET_CACHE_SLOTS, and at
+ * most its budget of bytes of sets in all (the oldest slots go first), so
+ * that the cache costs the same whatever the size of the documents. The
+ * budget is SET_CACHE_BYTES, shared by the loaders of a run. */
+#define SET_CACHE_SLOTS 4096
+#define SET_CACHE_BYTES ((size_t)16 << 20)
+
+typedef struct cached_set {
+    uint32_t doc1;    /* 1 + document, 0: empty */
+    uint32_t version; /* of its text (dd_corpus.text_version) */
+    uint64_t *set;
+    size_t n;
+} cached_set;
+
+typedef struct set_loader {
+    const dd_corpus *c;
+    const dd_options *o;
+    dd_analyzer a;
+    sh_buf text, cleaned;
+    dd_doc doc;
+    uint64_t *hashes;
+    size_t hashes_cap;
+    cached_set slots[SET_CACHE_SLOTS];
+    size_t bytes;  /* of the cached sets */
+    size_t budget; /* the most they may hold */
+    size_t hand;   /* the slot to empty next when they pass the budget */
+} set_loader;
+
+/* A loader for c, or NULL (after a message) when ICU cannot start. */
+static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, size_t budget)
+{
+    set_loader *l = dd_calloc(1, sizeof *l);
+    l->c = c;
+    l->o = o;
+    l->budget = budget;
+    if (!dd_analyzer_init(&l->a, o->unit, &o->hash)) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static void set_loader_free(set_loader *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < SET_CACHE_SLOTS; i++)
+        free(l->slots[i].set);
+    free(l->hashes);
+    sh_buf_free(&l->text);
+    sh_buf_free(&l->cleaned);
+    dd_doc_free(&l->doc);
+    dd_analyzer_free(&l->a);
+    free(l);
+}
+
+static void empty_slot(set_loader *l, cached_set *slot)
+{
+    l->bytes -= slot->n * sizeof *slot->set;
+    free(slot->set);
+    *slot = (cached_set){0};
+}
+
+/* What making a document's set again found. */
+typedef enum set_status {
+    SET_MADE,
+    SET_NONE,    /* it cannot be had, and there is nothing to say */
+    SET_FAILED,  /* it could not be read: an error (what was said, with it) */
+    SET_CHANGED, /* it is not as first read: a warning */
+} set_status;
+
+/* The sorted distinct shingles of document doc, of the text it has in the
+ * current round (*out, in l's cache until l's next call), on any thread: it
+ * changes nothing of the corpus. What reading it says goes where the
+ * thread's messages go (dd_error, or its capture). */
+static set_status make_set(set_loader *l, uint32_t doc, const cached_set **out)
+{
+    cached_set *slot = &l->slots[doc % SET_CACHE_SLOTS];
+    if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
+        return SET_NONE;
+    uint32_t version = l->c->text_version ? l->c->text_version[doc] : 0;
+    if (slot->doc1 != doc + 1 || slot->version != version) {
+        const dd_input *in = &l->c->inputs.v[doc];
+        const char *text;
+        size_t len;
+        if (in->stream) { /* read once: its bytes are kept */
+            if (in->stream->state != DD_STREAM_KEPT)
+                return SET_NONE;
+            text = in->stream->text.data;
+            len = in->stream->text.len;
+        } else {
+            if (!dd_input_read(in, l->c->max_bytes, &l->text))
+                return SET_FAILED;
+            text = l->text.data;
+            len = l->text.len;
+            if (dd_digest(text, len) != l->c->digests[doc]) {
+                char *p = dd_printable(in->id);
+                dd_warn("%s: changed while dedup was running; compared as first read", p);
+                free(p);
+                return SET_CHANGED;
+            }
+        }
+        dd_corpus_current_text(l->c, doc, &text, &len, &l->cleaned);
+        if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
+            return SET_NONE;
+        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
+                                      &l->hashes, &l->hashes_cap);
+        empty_slot(l, slot);
+        size_t bytes = count * sizeof *slot->set;
+        for (size_t swept = 0; l->bytes + bytes > l->budget && swept < SET_CACHE_SLOTS; swept++) {
+            empty_slot(l, &l->slots[l->hand]);
+            l->hand = (l->hand + 1) % SET_CACHE_SLOTS;
+        }
+        slot->set = dd_malloc(bytes ? bytes : 1);
+        dd_sort_u64(l->hashes, slot->set, count);
+        memcpy(slot->set, l->hashes, bytes);
+        slot->n = count;
+        slot->doc1 = doc + 1;
+        slot->version = version;
+        l->bytes += bytes;
+    }
+    *out = slot;
+    return SET_MADE;
+}
+
+/* Takes into the corpus what making document doc's set found (on the
+ * calling thread, in rank order): an input that failed or changed is
+ * not read again. Returns whether the set was made. */
+static bool set_taken(dd_corpus *c, uint32_t doc, set_status st)
+{
+    if (st == SET_FAILED)
+        dd_corpus_reread_failed(c, doc);
+    else if (st == SET_CHANGED)
+        c->reread[doc] = DD_REREAD_CHANGED;
+    return st == SET_MADE;
+}
+
+/* dd_signatures.load_set, on the calling thread: the sorted distinct
+ * shingles of document doc. */
+static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
+{
+    set_loader *l = ctx;
+    const cached_set *made;
+    if (!set_taken((dd_corpus *)l->c, doc, make_set(l, doc, &made)))
+        return false;
+    dd_grow(set, cap, made->n + 1, sizeof **set);
+    memcpy(*set, made->set, made->n * sizeof **set);
+    *n = made->n;
+    return true;
+}
+
+void dd_corpus_forget_sets(dd_corpus *c)
+{
+    set_loader *l = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
+    for (size_t i = 0; l && i < SET_CACHE_SLOTS; i++)
+        if (l->slots[i].doc1)
+            empty_slot(l, &l->slots[i]);
+}
+
+/* The reader of dd_find_near_units_across: a unit of an earlier document,
+ * read again and cut into its 3-shingle set. */
+typedef struct unit_reader {
+    dd_corpus *c;
+    dd_analyzer *a;
+    sh_buf norm;
+    sh_tokens words;
+} unit_reader;
+
+static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap,
+                      size_t *n)
+{
+    unit_reader *r = ctx;
+    const dd_unit *u = &r->c->units[r->c->unit_start[doc] + unit];
+    char *text = read_range(r->c, doc, u->off, u->len);
+    sh_tokens_clear(&r->words);
+    sh_status st = sh_words(r->a->norm, r->a->tok, text, strlen(text), &r->norm, &r->words);
+    free(text);
+    if (st != SH_OK)
+        return false;
+    *n = dd_unit_shingle_set(&r->words, 0, r->words.n, r->a->hash, set, cap);
+    return true;
+}
+
+/*
+ * Verifying on every core. With threads, candidate pairs are verified
+ * ahead on a pool of workers (run.h), a batch at a time: paragraphs
+ * across documents during the first pass (dd_unit_batch), documents when
+ * they are clustered (dd_placer_ahead). Each worker has its own readers
+ * and caches; they read the corpus, which the calling thread leaves alone
+ * while they work, and report what went wrong in their results, which the
+ * calling thread takes in rank order, saying it then as it would have
+ * without threads. So the findings and the messages are those of one
+ * thread, unless an input changes or vanishes while dedup runs (then
+ * which reading notices it first depends on the caches).
+ */
+
+/* Sets of units read again by a worker, by (document, unit) modulo
+ * UNIT_SETS_SLOTS: a paragraph printed in many documents is read once. */
+#define UNIT_SETS_SLOTS 2048
+
+typedef struct unit_set_slot {
+    uint32_t doc1; /* 1 + document, 0: empty */
+    size_t unit;
+    uint64_t *set;
+    size_t n, cap;
+} unit_set_slot;
+
+/* What a worker of the pool has: one per thread. */
+typedef struct verifier {
+    const struct pool_ctx *pc;
+    set_loader *loader; /* documents' sets (verifier_loader) */
+    bool loader_made;
+    dd_ahead_scratch doc_scratch;
+    uint32_t *reps;
+    size_t reps_cap;
+    uint64_t *doc_set; /* the set of the document being verified */
+    size_t doc_set_cap;
+    dd_analyzer unit_analyzer; /* units' sets */
+    sh_buf norm;
+    sh_tokens words;
+    unit_set_slot unit_sets[UNIT_SETS_SLOTS];
+    dd_unit_scratch unit_scratch;
+    dd_unit_ref *refs;
+    size_t refs_cap;
+    dd_set_table table;
+} verifier;
+
+typedef struct pool_ctx {
+    const dd_corpus *c;
+    const dd_options *o;
+    size_t set_budget; /* of each worker's set_loader */
+} pool_ctx;
+
+static void verifier_free(void *ctx, void *state)
+{
+    (void)ctx;
+    verifier *v = state;
+    if (!v)
+        return;
+    set_loader_free(v->loader);
+    dd_ahead_scratch_free(&v->doc_scratch);
+    free(v->reps);
+    free(v->doc_set);
+    dd_analyzer_free(&v->unit_analyzer);
+    sh_buf_free(&v->norm);
+    sh_tokens_free(&v->words);
+    for (size_t i = 0; i < UNIT_SETS_SLOTS; i++)
+        free(v->unit_sets[i].set);
+    dd_unit_scratch_free(&v->unit_scratch);
+    free(v->refs);
+    dd_set_table_free(&v->table);
+    free(v);
+}
+
+/* dd_pool's worker_new: NULL when ICU cannot start (then the worker
+ * computes nothing ahead, and every pair is verified when asked, by the
+ * calling thread, which says why). */
+static void *verifier_new(void *ctx)
+{
+    const pool_ctx *pc = ctx;
+    verifier *v = dd_calloc(1, sizeof *v);
+    sh_buf lost = {0};
+    dd_messages_capture(&lost);
+    v->pc = pc;
+    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash);
+    dd_messages_capture(NULL);
+    sh_buf_free(&lost);
+    if (!ok) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* v's loader of documents' sets, made when first needed; NULL when ICU
+ * cannot start. */
+static set_loader *verifier_loader(verifier *v)
+{
+    if (!v->loader_made) {
+        sh_buf lost = {0};
+        dd_messages_capture(&lost);
+        v->loader = set_loader_new(v->pc->c, v->pc->o, v->pc->set_budget);
+        dd_messages_capture(NULL);
+        sh_buf_free(&lost);
+        v->loader_made = true;
+    }
+    return v->loader;
+}
+
+/* The 3-shingle set of unit `unit` of document doc, read again by worker
+ * v (from its cache when it read it before). False when it cannot be cut
+ * into words; *err is the errno of a failed reading (the set is then
+ * empty, as read_unit makes it). */
+static bool worker_unit_set(verifier *v, const dd_corpus *c, uint32_t doc, size_t unit,
+                            const uint64_t **set, size_t *n, int *err)
+{
+    unit_set_slot *slot = &v->unit_sets[((size_t)doc * 31 + unit) % UNIT_SETS_SLOTS];
+    *err = 0;
+    if (slot->doc1 != doc + 1 || slot->unit != unit) {
+        const dd_unit *u = &c->units[c->unit_start[doc] + unit];
+        char *text = read_bytes(c, doc, u->off, u->len, err);
+        sh_tokens_clear(&v->words);
+        sh_status st = sh_words(v->unit_analyzer.norm, v->unit_analyzer.tok, text, strlen(text),
+                                &v->norm, &v->words);
+        free(text);
+        slot->doc1 = 0;
+        if (st != SH_OK)
+            return false;
+        slot->n = dd_unit_shingle_set(&v->words, 0, v->words.n, v->unit_analyzer.hash, &slot->set,
+                                      &slot->cap);
+        if (!*err) {
+            slot->doc1 = doc + 1;
+            slot->unit = unit;
+        }
+    }
+    *set = slot->set;
+    *n = slot->n;
+    return true;
+}
+
+/* ------------------------------------ paragraphs across documents, ahead */
+
+/* The overlap of a unit of a batch's document with an earlier unit, as a
+ * worker computed it. */
+typedef struct unit_pair {
+    size_t u;     /* the unit of the batch's document */
+    uint32_t doc; /* the earlier unit */
+    size_t unit;
+    size_t shared, m;
+    int err;         /* reading the earlier unit failed (errno): its set is empty */
+    bool unreadable; /* it could not be cut into words */
+} unit_pair;
+
+typedef struct unit_pairs {
+    unit_pair *v;
+    size_t n, cap;
+    size_t cursor; /* the first of the unit asked about last */
+} unit_pairs;
+
+/* A batch of the first pass: its documents' near-repeats inside them
+ * (added to the corpus's list before those across, as without batches),
+ * and the pairs computed ahead. */
+typedef struct unit_flush {
+    const pool_ctx *vctx; /* to make the verifiers */
+    dd_corpus *c;
+    const dd_unit_index *ix;
+    dd_unit_batch *batch;
+    unit_pairs *pairs; /* per document of the batch */
+    size_t pairs_cap;
+    size_t current; /* the document searched */
+    uint64_t computed, missed;
+} unit_flush;
+
+typedef struct worker worker;
+static verifier *worker_verifier(worker *w, const pool_ctx *pc);
+
+/* dd_run_loop work: the overlaps of document k of the batch's units with
+ * the earlier units they will be compared with (every one: near_units.h). */
+static void units_ahead(void *ctx, void *state, size_t k)
+{
+    unit_flush *fl = ctx;
+    verifier *v = worker_verifier(state, fl->vctx);
+    unit_pairs *out = &fl->pairs[k];
+    out->n = out->cursor = 0;
+    if (!v)
+        return;
+    uint32_t doc;
+    size_t nunits;
+    dd_unit_sets sets;
+    const uint64_t *keys;
+    dd_unit_batch_doc(fl->batch, k, &doc, &nunits, &sets, &keys);
+    dd_unit_batch_gather(fl->ix, fl->batch, k, &v->unit_scratch);
+    for (size_t u = 0; u < nunits; u++) {
+        size_t nrefs = dd_unit_batch_candidates(fl->ix, fl->batch, k, u, &v->unit_scratch, &v->refs,
+                                                &v->refs_cap);
+        if (!nrefs)
+            continue;
+        const uint64_t *set = sets.hashes + sets.start[u];
+        size_t n = sets.start[u + 1] - sets.start[u];
+        dd_set_table_fill(&v->table, set, n);
+        for (size_t i = 0; i < nrefs; i++) {
+            const dd_unit_ref *ref = &v->refs[i];
+            dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
+            unit_pair *pair = &out->v[out->n++];
+            *pair = (unit_pair){.u = u, .doc = ref->doc, .unit = ref->unit};
+            const uint64_t *other = ref->set;
+            size_t m = ref->m;
+            if (!other && !worker_unit_set(v, fl->c, ref->doc, ref->unit, &other, &m, &pair->err)) {
+                pair->unreadable = true;
+                continue;
+            }
+            pair->m = m;
+            pair->shared = dd_set_table_count(&v->table, other, m);
+        }
+    }
+}
+
+/* dd_unit_ahead.lookup, on the calling thread: a pair computed ahead for
+ * the document being searched, with what its reading found said now. */
+static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t unit, size_t *shared,
+                                   size_t *m)
+{
+    unit_flush *fl = ctx;
+    unit_pairs *ps = &fl->pairs[fl->current];
+    while (ps->cursor < ps->n && ps->v[ps->cursor].u < u)
+        ps->cursor++;
+    for (size_t i = ps->cursor; i < ps->n && ps->v[i].u == u; i++) {
+        const unit_pair *pair = &ps->v[i];
+        if (pair->doc != doc || pair->unit != unit)
+            continue;
+        fl->computed++;
+        if (pair->err)
+            say_reread_failed(fl->c, doc, pair->err);
+        if (pair->unreadable)
+            return DD_AHEAD_UNREADABLE;
+        *shared = pair->shared;
+        *m = pair->m;
+        return DD_AHEAD_COMPUTED;
+    }
+    fl->missed++;
+    return DD_AHEAD_NOT_COMPUTED;
+}
+
+/*
+ * The first pass, on every core (run.h): each document is analysed by a
+ * worker (analyse: read, check, cut into units, the units' shingle sets and
+ * band keys, near-repeats inside the document, the document's signature:
+ * all pure),
+ * and the results are taken in input order by the calling thread (take:
+ * near-repeats across documents, the units, the signature, the counts, the
+ * progress line, the messages).
+ */
+
+/* What a worker needs: one per thread (ICU objects are not shared). */
+struct worker {
+    dd_analyzer a;
+    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
+    sh_minhasher *unit_minhasher; /* dd_unit_band_keys */
+    dd_signer signer;
+    verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
+    bool verify_made;
+};
+
+/* w's verifier, made on its thread when it first verifies (NULL when ICU
+ * cannot start: it then computes nothing ahead). */
+static verifier *worker_verifier(worker *w, const pool_ctx *pc)
+{
+    if (!w)
+        return NULL;
+    if (!w->verify_made) {
+        w->verify = verifier_new((void *)pc);
+        w->verify_made = true;
+    }
+    return w->verify;
+}
+
+/* What analysing one document found. */
+typedef struct analysed {
+    dd_run_result run; /* first: the messages of its analysis */
+    bool deferred;     /* a stream (dd_input.stream): analysed by the consumer, in order */
+    dd_load_status status;
+    dd_not_text bad; /* DD_LOAD_NOT_TEXT: where */
+    sh_buf text;     /* the bytes read */
+    uint64_t digest;
+    dd_doc doc;
+    dd_unit_sets sets;      /* of doc's units */
+    uint64_t *band_keys;    /* of doc's units (dd_unit_band_keys) */
+    size_t band_keys_cap;
+    dd_near_unit_list near; /* near-repeats inside doc */
+    dd_signed sig;
+} analysed;
+
+/* Past this many bytes of text, a result slot's buffers are freed once
+ * consumed rather than kept for the next document: what the slots keep
+ * stays small whatever documents went through them. */
+#define SLOT_KEEP_BYTES ((size_t)64 << 10)
+
+typedef struct first_pass {
+    dd_corpus *c;
+    const dd_options *o;
+    dd_progress *progress;
+    worker *own; /* the consumer's, for streams (made when needed) */
+    dd_analyzer reader_analyzer;
+    unit_reader reader;
+    uint64_t bytes_read;
+    bool stopped; /* --on-error stop */
+    /* With threads: the documents taken, searched across a batch at a time,
+     * the pairs verified ahead on the map's workers (dd_run_loop) */
+    pool_ctx vctx;
+    dd_unit_batch *batch;
+    dd_near_unit_list inside; /* the batch's near-repeats inside its documents */
+    size_t *inside_start;     /* document k's are inside.v[inside_start[k] .. [k + 1]) */
+    size_t inside_start_cap;
+    unit_flush flush;
+} first_pass;
+
+/* A batch of the first pass is searched across when it holds this many
+ * documents or shingle hashes (8 bytes each). */
+#define UNIT_BATCH_DOCS 512
+#define UNIT_BATCH_HASHES ((size_t)1 << 20)
+
+/* dd_run_loop work: the units the batch indexed go to the index of band. */
+static void index_units(void *ctx, void *state, size_t band)
+{
+    (void)state;
+    unit_flush *fl = ctx;
+    dd_unit_batch_index(fl->c->unit_index, fl->batch, band);
+}
+
+/* Searches the batch's documents across the documents before them: the
+ * overlaps ahead on the pool, then each document in order, then the
+ * batch's units into the index on the pool. */
+static void search_batch(first_pass *f)
+{
+    dd_corpus *c = f->c;
+    unit_flush *fl = &f->flush;
+    size_t n = dd_unit_batch_docs(f->batch);
+    if (!n)
+        return;
+    if (n > fl->pairs_cap) {
+        fl->pairs = dd_realloc(fl->pairs, n * sizeof *fl->pairs);
+        memset(fl->pairs + fl->pairs_cap, 0, (n - fl->pairs_cap) * sizeof *fl->pairs);
+        fl->pairs_cap = n;
+    }
+    fl->c = c;
+    fl->ix = c->unit_index;
+    fl->batch = f->batch;
+    fl->vctx = &f->vctx;
+    dd_run_loop(n, fl, units_ahead);
+    dd_unit_ahead ahead = {unit_answer, fl};
+    dd_near_unit_list *l = &c->near_units;
+    for (size_t k = 0; k < n; k++) {
+        size_t from = f->inside_start[k], to = f->inside_start[k + 1];
+        dd_grow(&l->v, &l->cap, l->n + (to - from) + 1, sizeof *l->v);
+        if (to > from)
+            memcpy(l->v + l->n, f->inside.v + from, (to - from) * sizeof *l->v);
+        l->n += to - from;
+        uint32_t doc;
+        size_t nunits;
+        dd_unit_sets sets;
+        const uint64_t *keys;
+        dd_unit_batch_doc(f->batch, k, &doc, &nunits, &sets, &keys);
+        fl->current = k;
+        dd_unit_batch_search(c->unit_index, f->batch, k, c->units + c->unit_start[doc],
+                             f->o->para_threshold, &ahead, read_unit, &f->reader, l);
+    }
+    dd_run_loop(dd_unit_batch_bands(), fl, index_units);
+    dd_unit_batch_clear(f->batch);
+    f->inside.n = 0;
+}
+
+/* Adds document i (r, taken) to the batch. */
+static void batch_document(first_pass *f, size_t i, const analysed *r)
+{
+    size_t k = dd_unit_batch_docs(f->batch);
+    dd_grow(&f->inside_start, &f->inside_start_cap, k + 2, sizeof *f->inside_start);
+    if (k == 0)
+        f->inside_start[0] = 0;
+    dd_near_unit_list *in = &f->inside;
+    dd_grow(&in->v, &in->cap, in->n + r->near.n + 1, sizeof *in->v);
+    if (r->near.n)
+        memcpy(in->v + in->n, r->near.v, r->near.n * sizeof *in->v);
+    in->n += r->near.n;
+    f->inside_start[k + 1] = in->n;
+    dd_unit_batch_add(f->batch, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys);
+}
+
+static bool worker_init(worker *w, const dd_options *o)
+{
+    memset(w, 0, sizeof *w);
+    if (!dd_analyzer_init(&w->a, o->unit, &o->hash))
+        return false;
+    if (!dd_signer_init(&w->signer, &o->near, &o->hash)) {
+        dd_analyzer_free(&w->a);
+        return false;
+    }
+    w->unit_minhasher = dd_unit_minhasher_new(&o->hash);
+    return true;
+}
+
+static void worker_free(void *ctx, void *state)
+{
+    (void)ctx;
+    worker *w = state;
+    if (!w)
+        return;
+    dd_analyzer_free(&w->a);
+    dd_unit_sets_free(&w->sets);
+    sh_minhasher_free(w->unit_minhasher);
+    dd_signer_free(&w->signer);
+    verifier_free(NULL, w->verify);
+    free(w);
+}
+
+/* dd_ordered_map.worker_new: NULL when ICU cannot start; analyse then
+ * says so for every document it takes, in order (a worker writes nothing
+ * on stderr itself). */
+static void *worker_new(void *ctx)
+{
+    first_pass *f = ctx;
+    worker *w = dd_malloc(sizeof *w);
+    sh_buf lost = {0};
+    dd_messages_capture(&lost);
+    bool ok = worker_init(w, f->o);
+    dd_messages_capture(NULL);
+    sh_buf_free(&lost);
+    if (!ok) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static uint64_t input_weight(void *ctx, size_t i)
+{
+    first_pass *f = ctx;
+    return f->c->inputs.v[i].size;
+}
+
+static void analysed_free(void *ctx, void *result)
+{
+    (void)ctx;
+    analysed *r = result;
+    sh_buf_free(&r->text);
+    dd_doc_free(&r->doc);
+    dd_unit_sets_free(&r->sets);
+    free(r->band_keys);
+    free(r->near.v);
+    dd_signed_free(&r->sig);
+    sh_buf messages = r->run.messages;
+    memset(r, 0, sizeof *r);
+    r->run.messages = messages;
+}
+
+/* Reads, checks and analyses input i into r: pure, on any thread. */
+static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
+{
+    const dd_corpus *c = f->c;
+    const dd_options *o = f->o;
+    const dd_input *in = &c->inputs.v[i];
+    r->near.n = 0;
+    r->digest = 0;
+    r->text.len = 0;
+    if (!w) {
+        r->status = DD_LOAD_FAILED;
+        dd_error("cannot start the normaliser");
+        return;
+    }
+    r->status = dd_input_load(in, c->max_bytes, &w->a, &r->text, &r->doc, &r->bad);
+    if (r->status == DD_LOAD_FAILED)
+        return;
+    r->digest = dd_digest(r->text.data, r->text.len);
+    if (r->status == DD_LOAD_NOT_TEXT)
+        return;
+    dd_unit_sets_compute(&w->sets, &r->doc, &o->hash);
+    dd_find_near_units((uint32_t)i, &r->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
+    dd_unit_sets_take(&r->sets, &w->sets);
+    dd_unit_band_keys(w->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+    dd_signer_sign(&w->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
+}
+
+/* dd_ordered_map.work */
+static void work(void *ctx, void *state, size_t i, void *result)
+{
+    first_pass *f = ctx;
+    analysed *r = result;
+    r->deferred = f->c->inputs.v[i].stream != NULL; /* read once, in order: by take */
+    if (!r->deferred)
+        analyse(f, state, i, r);
+}
+
+/* dd_ordered_map.consume: takes the analysis of input i, in input order. */
+static bool take(void *ctx, size_t i, void *result)
+{
+    first_pass *f = ctx;
+    dd_corpus *c = f->c;
+    const dd_options *o = f->o;
+    analysed *r = result;
+    const dd_input *in = &c->inputs.v[i];
+    if (r->deferred) {
+        if (!f->own)
+            f->own = worker_new(f);
+        analyse(f, f->own, i, r);
+    }
+    c->unit_start[i] = c->nunits;
+    bool ok = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
+    if (r->status != DD_LOAD_FAILED) {
+        c->digests[i] = r->digest;
+        c->sizes[i] = r->text.len;
+    }
+    if (r->status == DD_LOAD_NOT_TEXT) {
+        if (o->on_error == DD_ON_ERROR_STOP) {
+            dd_input_report_not_text(in, &r->bad, false, NULL);
+            f->stopped = true;
+        } else {
+            dd_grow(&c->left_out, &c->left_out_cap, c->nleft_out + 1, sizeof *c->left_out);
+            c->left_out[c->nleft_out++] = (dd_left_out){(uint32_t)i, r->bad};
+        }
+    }
+    if (ok && f->batch && r->doc.nunits) {
+        batch_document(f, i, r);
+    } else if (ok) {
+        if (r->near.n) {
+            dd_near_unit_list *l = &c->near_units;
+            dd_grow(&l->v, &l->cap, l->n + r->near.n, sizeof *l->v);
+            memcpy(l->v + l->n, r->near.v, r->near.n * sizeof *l->v);
+            l->n += r->near.n;
+        }
+        dd_find_near_units_across(c->unit_index, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets,
+                                  r->band_keys, o->para_threshold, NULL, read_unit, &f->reader,
+                                  &c->near_units);
+    }
+    f->bytes_read += c->sizes[i];
+    if (f->progress)
+        dd_progress_update(f->progress, i + 1, f->bytes_read);
+    if (!ok) {
+        c->failed[i] = true;
+        c->problems += r->status == DD_LOAD_FAILED;
+        dd_signatures_add_missing(&c->signatures);
+    } else {
+        const dd_doc *doc = &r->doc;
+        if (doc->nunits) {
+            dd_grow(&c->units, &c->units_cap, c->nunits + doc->nunits, sizeof *c->units);
+            memcpy(c->units + c->nunits, doc->units, doc->nunits * sizeof *doc->units);
+            c->nunits += doc->nunits;
+        }
+        dd_signatures_add_signed(&c->signatures, &r->sig);
+    }
+    /* A full batch, or the last, is searched once its last document's
+     * units are the corpus's (while the map's workers are there). */
+    if (f->batch && (dd_unit_batch_docs(f->batch) >= UNIT_BATCH_DOCS ||
+                     dd_unit_batch_hashes(f->batch) >= UNIT_BATCH_HASHES || i + 1 == c->inputs.n))
+        search_batch(f);
+    if (r->text.cap > SLOT_KEEP_BYTES)
+        analysed_free(NULL, r);
+    return !f->stopped;
+}
+
+/* Reads, checks and analyses every input (the first pass); false if it was
+ * stopped (--on-error stop). */
+static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
+                           const pool_ctx *vctx, unsigned threads)
+{
+    first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx};
+    if (!dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash))
+        return false;
+    f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
+    c->unit_index = dd_unit_index_new();
+    if (threads > 1)
+        f.batch = dd_unit_batch_new();
+    dd_ordered_map m = {
+        .n = c->inputs.n,
+        .threads = threads,
+        /* Enough documents in flight to keep every worker busy while the
+         * consumer takes one; bytes bound memory whatever their sizes. */
+        .window = 16 * (size_t)threads,
+        .max_weight = (uint64_t)32 << 20,
+        .ctx = &f,
+        .result_size = sizeof(analysed),
+        .weight = input_weight,
+        .worker_new = worker_new,
+        .worker_free = worker_free,
+        .work = work,
+        .consume = take,
+        .result_free = analysed_free,
+    };
+    bool ran = dd_run_in_order(&m);
+    c->unit_start[c->inputs.n] = c->nunits;
+    if (f.batch && getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
+                " when asked\n",
+                f.flush.computed, f.flush.missed);
+    dd_unit_batch_free(f.batch);
+    for (size_t k = 0; k < f.flush.pairs_cap; k++)
+        free(f.flush.pairs[k].v);
+    free(f.flush.pairs);
+    free(f.inside.v);
+    free(f.inside_start);
+    dd_unit_index_free(c->unit_index);
+    c->unit_index = NULL;
+    worker_free(NULL, f.own);
+    sh_buf_free(&f.reader.norm);
+    sh_tokens_free(&f.reader.words);
+    dd_analyzer_free(&f.reader_analyzer);
+    return ran;
+}
+
+/* Links the documents of every near-repeat of a unit across documents
+ * (exact copies of a paragraph are near-repeats too): candidates for the
+ * containment half of the rule at any size ratio (dd_signatures_link). A
+ * copy of a paragraph is linked with its first match only (near_units.h),
+ * so a paragraph printed in many documents links each to that first one,
+ * not all of them to each other. */
+void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l)
+{
+    dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
+    size_t n = 0;
+    for (size_t k = 0; k < l->n; k++)
+        if (!l->v[k].alternative)
+            pairs[n++] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
+    dd_signatures_link(&c->signatures, pairs, n);
+    free(pairs);
+}
+
+/* ------------------------------------------------ documents, ahead */
+
+/* What a worker found for a pair: the overlap, or which set could not be
+ * had (the document's is tried first, as verify does). */
+typedef struct doc_pair {
+    uint32_t rep;
+    set_status rep_status; /* SET_MADE: overlap holds */
+    dd_overlap overlap;
+    char *said; /* what reading the representative said (NULL: nothing) */
+} doc_pair;
+
+typedef struct doc_pairs {
+    set_status status; /* of the document's own set: other than SET_MADE, no pairs */
+    char *said;        /* what reading it said */
+    doc_pair *v;
+    size_t n, cap;
+} doc_pairs;
+
+/* A batch of the clustering. */
+typedef struct cluster_batch {
+    dd_corpus *c;
+    dd_placer *placer;
+    dd_placer_ahead *ahead;
+    const uint32_t *docs; /* the batch, in the order placed */
+    size_t n;
+    doc_pairs *pairs; /* per document of the batch */
+    size_t pairs_cap;
+    size_t current;  /* the document being placed */
+    set_loader *own; /* the calling thread's, for pairs not computed ahead */
+    uint64_t *a, *b;
+    size_t cap_a, cap_b;
+    uint64_t computed, missed;
+} cluster_batch;
+
+/* The messages captured so far, as a string for the calling thread to say
+ * in its turn (NULL: none); the capture is emptied. */
+static char *said_of(sh_buf *captured)
+{
+    char *said = captured->len ? strndup(captured->data, captured->len) : NULL;
+    captured->len = 0;
+    if (captured->data)
+        captured->data[0] = '\0';
+    return said;
+}
+
+/* dd_pool work: the overlaps of document k of the batch with the
+ * representatives it will be verified against, until one joins. */
+static void documents_ahead(void *ctx, void *state, size_t k)
+{
+    cluster_batch *b = ctx;
+    verifier *v = state;
+    doc_pairs *out = &b->pairs[k];
+    out->n = 0;
+    out->status = SET_MADE;
+    out->said = NULL;
+    if (!v)
+        return;
+    size_t nreps =
+        dd_placer_ahead_pairs(b->placer, b->ahead, k, &v->doc_scratch, &v->reps, &v->reps_cap);
+    set_loader *loader = nreps ? verifier_loader(v) : NULL;
+    if (!loader)
+        return;
+    uint32_t d = b->docs[k];
+    sh_buf said = {0};
+    dd_messages_capture(&said);
+    const cached_set *made;
+    out->status = make_set(loader, d, &made);
+    out->said = said_of(&said);
+    size_t nd = 0;
+    if (out->status == SET_MADE) {
+        nd = made->n;
+        dd_grow(&v->doc_set, &v->doc_set_cap, nd + 1, sizeof *v->doc_set);
+        memcpy(v->doc_set, made->set, nd * sizeof *v->doc_set);
+    }
+    for (size_t i = 0; i < nreps && out->status == SET_MADE; i++) {
+        dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
+        doc_pair *pair = &out->v[out->n++];
+        pair->rep = v->reps[i];
+        pair->rep_status = make_set(loader, pair->rep, &made);
+        pair->said = said_of(&said);
+        if (pair->rep_status != SET_MADE)
+            continue;
+        pair->overlap =
+            (dd_overlap){nd, made->n, dd_sorted_intersection(v->doc_set, nd, made->set, made->n)};
+        if (dd_overlap_joins(&b->c->signatures, &pair->overlap))
+            break;
+    }
+    dd_messages_capture(NULL);
+    sh_buf_free(&said);
+}
+
+/* Takes what making document doc's set found on a worker: says it (once),
+ * as load_set would have. */
+static bool set_taken_ahead(dd_corpus *c, uint32_t doc, set_status st, const char *said)
+{
+    if (st != SET_MADE && c->reread[doc] == DD_REREAD_OK && said)
+        dd_messages_print(&(sh_buf){.data = (char *)said, .len = strlen(said)});
+    if (c->reread[doc] != DD_REREAD_OK)
+        return false;
+    return set_taken(c, doc, st);
+}
+
+/* dd_signatures.overlap, on the calling thread: from the pairs computed
+ * ahead for the document being placed, or computed now. */
+static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
+{
+    cluster_batch *b = ctx;
+    dd_corpus *c = b->c;
+    while (b->current < b->n && b->docs[b->current] != d)
+        b->current++;
+    const doc_pairs *ps = b->current < b->n ? &b->pairs[b->current] : NULL;
+    if (ps && ps->status != SET_MADE) {
+        b->computed++;
+        return set_taken_ahead(c, d, ps->status, ps->said);
+    }
+    for (size_t i = 0; ps && i < ps->n; i++) {
+        const doc_pair *pair = &ps->v[i];
+        if (pair->rep != r)
+            continue;
+        b->computed++;
+        if (c->reread[d] != DD_REREAD_OK || !set_taken_ahead(c, r, pair->rep_status, pair->said))
+            return false;
+        *o = pair->overlap;
+        return true;
+    }
+    b->missed++;
+    size_t na, nb;
+    if (!load_set(b->own, d, &b->a, &b->cap_a, &na) || !load_set(b->own, r, &b->b, &b->cap_b, &nb))
+        return false;
+    *o = (dd_overlap){na, nb, dd_sorted_intersection(b->a, na, b->b, nb)};
+    return true;
+}
+
+/* dd_pool work: the batch's representatives go to the index of band. */
+static void index_band(void *ctx, void *state, size_t band)
+{
+    (void)state;
+    cluster_batch *b = ctx;
+    dd_placer_ahead_index(b->placer, b->ahead, band);
+}
+
+static void doc_pairs_clear(doc_pairs *ps)
+{
+    free(ps->said);
+    for (size_t i = 0; i < ps->n; i++)
+        free(ps->v[i].said);
+    ps->said = NULL;
+    ps->n = 0;
+}
+
+/* A batch of the clustering is this many documents. */
+#define CLUSTER_BATCH_DOCS 512
+
+/* Clusters the documents (dd_cluster_documents) in batches, each verified
+ * ahead on the pool. */
+static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
+{
+    dd_signatures *s = &c->signatures;
+    size_t n = s->n;
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    dd_rank_documents(s, order);
+    dd_placer *placer = dd_placer_new(s);
+    dd_placer_reserve(placer, n);
+    cluster_batch b = {.c = c, .placer = placer, .ahead = dd_placer_ahead_new(), .own = own};
+    s->overlap = answer_pair;
+    s->overlap_ctx = &b;
+    dd_member m;
+    for (size_t start = 0; start < n; start += CLUSTER_BATCH_DOCS) {
+        b.docs = order + start;
+        b.n = n - start < CLUSTER_BATCH_DOCS ? n - start : CLUSTER_BATCH_DOCS;
+        b.current = 0;
+        if (b.n > b.pairs_cap) {
+            b.pairs = dd_realloc(b.pairs, b.n * sizeof *b.pairs);
+            memset(b.pairs + b.pairs_cap, 0, (b.n - b.pairs_cap) * sizeof *b.pairs);
+            b.pairs_cap = b.n;
+        }
+        dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
+        dd_pool_for(pool, b.n, &b, documents_ahead);
+        for (size_t k = 0; k < b.n; k++)
+            dd_placer_place_ahead(placer, b.ahead, k, &m);
+        dd_pool_for(pool, dd_placer_ahead_bands(b.ahead), &b, index_band);
+        for (size_t k = 0; k < b.n; k++)
+            doc_pairs_clear(&b.pairs[k]);
+    }
+    s->overlap = NULL;
+    s->overlap_ctx = NULL;
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
+                " when asked\n",
+                b.computed, b.missed);
+    free(order);
+    dd_placer_finish(placer, n, &c->clusters);
+    dd_placer_free(placer);
+    dd_placer_ahead_free(b.ahead);
+    for (size_t k = 0; k < b.pairs_cap; k++)
+        free(b.pairs[k].v);
+    free(b.pairs);
+    free(b.a);
+    free(b.b);
+}
+
+/* Filling the filter of shared keys: part `part` of the documents. */
+typedef struct filter_fill {
+    const dd_signatures *s;
+    dd_key_filter *parts;
+    size_t nparts;
+} filter_fill;
+
+static void fill_filter(void *ctx, void *state, size_t part)
+{
+    (void)state;
+    filter_fill *f = ctx;
+    size_t n = f->s->n;
+    dd_key_filter_add(&f->parts[part], f->s, n * part / f->nparts, n * (part + 1) / f->nparts);
+}
+
+/* The filter of the keys of every document (near.h, dd_key_filter): in a
+ * part for each thread of the pool, then merged. */
+static void filter_keys(const dd_signatures *s, dd_pool *pool, dd_key_filter *out)
+{
+    size_t nparts = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
+    filter_fill f = {s, dd_calloc(nparts, sizeof *f.parts), nparts};
+    for (size_t i = 0; i < nparts; i++)
+        dd_key_filter_init(&f.parts[i], s, s->n);
+    if (pool)
+        dd_pool_for(pool, nparts, &f, fill_filter);
+    else
+        fill_filter(&f, NULL, 0);
+    for (size_t i = 1; i < nparts; i++) {
+        dd_key_filter_merge(&f.parts[0], &f.parts[i]);
+        dd_key_filter_free(&f.parts[i]);
+    }
+    *out = f.parts[0];
+    free(f.parts);
+}
+
+/* Clusters the documents as read (the first round of decisions): with the
+ * pool's workers when there is one, own verifying what they did not. */
+static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader *own)
+{
+    if (!o->near.enabled) {
+        dd_cluster_nothing(c->signatures.n, &c->clusters);
+        return;
+    }
+    bool ahead = pool && dd_pool_threads(pool) > 0;
+    dd_corpus_link_documents(c, &c->near_units);
+    dd_key_filter shared;
+    filter_keys(&c->signatures, ahead ? pool : NULL, &shared);
+    c->signatures.shared_keys = &shared;
+    if (ahead)
+        cluster_in_batches(c, pool, own);
+    else
+        dd_cluster_documents(&c->signatures, &c->clusters);
+    c->signatures.shared_keys = NULL;
+    dd_key_filter_free(&shared);
+}
+
+bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
+{
+    memset(c, 0, sizeof *c);
+    c->max_bytes = (size_t)o->max_record_mb << 20;
+    dd_records_spec records = dd_options_records(o);
+    c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths, &records);
+    size_t n = c->inputs.n;
+    if (n > UINT32_MAX - 1) {
+        dd_error("too many documents (%zu)", n);
+        return false;
+    }
+    if (!dd_signatures_init(&c->signatures, &o->near, &o->hash))
+        return false;
+    c->digests = dd_calloc(n, sizeof *c->digests);
+    c->sizes = dd_calloc(n, sizeof *c->sizes);
+    c->failed = dd_calloc(n, sizeof *c->failed);
+    c->reread = dd_calloc(n, sizeof *c->reread);
+    c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
+    c->text_version = dd_calloc(n ? n : 1, sizeof *c->text_version);
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    /* The workers share three quarters of the sets' budget; the calling
+     * thread, which verifies only what they did not, keeps a quarter. */
+    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    if (!first_pass_run(c, o, progress, &pc, threads))
+        return false;
+    dd_pool *pool =
+        threads > 1 ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free) : NULL;
+    /* Exact verification, on the calling thread: of what the workers did
+     * not verify, then of the later rounds, on the text they leave. */
+    set_loader *own = NULL;
+    if (o->near.enabled) {
+        bool ahead = pool && dd_pool_threads(pool) > 0;
+        own = set_loader_new(c, o, ahead ? SET_CACHE_BYTES / 4 : SET_CACHE_BYTES);
+        if (!own) {
+            dd_pool_free(pool);
+            return false;
+        }
+        c->signatures.load_set = load_set;
+        c->signatures.load_ctx = own;
+    }
+    cluster(c, o, pool, own);
+    dd_pool_free(pool);
+    if (own)
+        own->budget = SET_CACHE_BYTES; /* the workers' share is free again */
+    bool ok = dd_rounds_run(c, o);
+    c->signatures.load_set = NULL;
+    c->signatures.load_ctx = NULL;
+    set_loader_free(own);
+    if (!ok)
+        return false;
+    for (size_t i = 0; i < c->findings.nboilerplate; i++) {
+        dd_boilerplate *b = &c->findings.boilerplate[i];
+        b->text = read_range(c, b->text_at.doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
+    }
+    return true;
+}
+
+void dd_corpus_report_left_out(const dd_corpus *c, const char *fate)
+{
+    for (size_t k = 0; k < c->nleft_out; k++)
+        dd_input_report_not_text(&c->inputs.v[c->left_out[k].doc], &c->left_out[k].why, false,
+                                 fate);
+}
+
+void dd_corpus_free(dd_corpus *c)
+{
+    dd_findings_free(&c->findings);
+    dd_clusters_free(&c->clusters);
+    dd_signatures_free(&c->signatures);
+    dd_inputs_free(&c->inputs);
+    free(c->units);
+    free(c->unit_start);
+    free(c->near_units.v);
+    free(c->near_inside.v);
+    free(c->removed);
+    free(c->unit_removed);
+    free(c->text_version);
+    free(c->digests);
+    free(c->sizes);
+    free(c->failed);
+    free(c->reread);
+    free(c->left_out);
+    memset(c, 0, sizeof *c);
+}
+
+/* Counts the units in the lines of drops[0..n), all of document doc, and
+ * their bytes: from the start of the first unit of a drop to the line end
+ * of its last, blank lines between them included, as clean removes them. A
+ * byte-order mark stays (clean keeps it). */
+static void count_drops(const dd_corpus *c, uint32_t doc, const dd_drop *drops, size_t n,
+                        dd_corpus_counts *out)
+{
+    size_t u = c->unit_start[doc], end = c->unit_start[doc + 1];
+    for (size_t k = 0; k < n; k++) {
+        const dd_unit *first = NULL, *last = NULL;
+        while (u < end && c->units[u].first_line < drops[k].first_line)
+            u++;
+        for (; u < end && c->units[u].last_line <= drops[k].last_line; u++) {
+            if (!first)
+                first = &c->units[u];
+            last = &c->units[u];
+            out->paragraphs_removed++;
+        }
+        if (first)
+            out->paragraph_bytes +=
+                last->off + last->len + last->line_end - first->off - first->bom;
+    }
+}
+
+void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
+{
+    memset(out, 0, sizeof *out);
+    out->documents = c->inputs.n;
+    out->errors = (size_t)c->problems;
+    out->clusters = c->clusters.n;
+    for (size_t i = 0; i < c->inputs.n; i++) {
+        out->bytes += c->sizes[i];
+        if (c->clusters.dropped && c->clusters.dropped[i]) {
+            out->copies++;
+            out->copy_bytes += c->sizes[i];
+        }
+    }
+    const dd_findings *f = &c->findings;
+    for (size_t d = 0; d < f->ndrops;) {
+        size_t first = d;
+        while (d < f->ndrops && f->drops[d].doc == f->drops[first].doc)
+            d++;
+        count_drops(c, f->drops[first].doc, f->drops + first, d - first, out);
+        out->documents_changed++;
+    }
+}

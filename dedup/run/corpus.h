@@ -1,0 +1,138 @@
+/*
+ * corpus.h - what scan, clean and check share: read every input, check it,
+ * cut it into units, sign it, and decide which documents are copies and
+ * which lines repeat others, on the text clean leaves.
+ *
+ * Decisions are taken in rounds (rounds.c). The first decides on the inputs
+ * as read. Removing lines changes a text (lines that were apart come
+ * together, a document loses what made it differ from another), so a
+ * further round decides again, the same way (one rule), on the text the
+ * rounds before it leave, until a round removes nothing: what clean writes
+ * is then a fixed point, in which scan, check and clean find nothing more
+ * (but where a candidate cap cuts a list: see rounds.c). Only the documents
+ * whose text changed are read and analysed again.
+ */
+#ifndef DD_CORPUS_H
+#define DD_CORPUS_H
+
+#include "io/input.h"
+#include "engine/near.h"
+#include "cmd/options.h"
+#include "engine/paragraphs.h"
+#include "run/progress.h"
+
+#include <stdint.h>
+
+/* An input that is not text, left out of the comparison (--on-error skip
+ * or drop): the command says so, and clean -o copies it through (skip). */
+typedef struct dd_left_out {
+    uint32_t doc;
+    dd_not_text why;
+} dd_left_out;
+
+/* What reading an input again (for exact verification, an excerpt, clean)
+ * found, said once per input however often it is read. */
+typedef enum dd_reread {
+    DD_REREAD_OK,
+    DD_REREAD_FAILED,  /* vanished or unreadable: an error, counted in problems */
+    DD_REREAD_CHANGED, /* not as analysed: a warning; compared as first read */
+} dd_reread;
+
+typedef struct dd_corpus {
+    dd_inputs inputs;
+    uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */
+    uint64_t *sizes;   /* each input's size in bytes, as read */
+    bool *failed;      /* inputs that were not analysed: failed or left out */
+    unsigned char *reread; /* dd_reread of each input: later readings stop at a failure */
+    dd_left_out *left_out; /* not text, left out: in input order, not reported */
+    size_t nleft_out, left_out_cap;
+    dd_unit *units;    /* the units of every document, in order */
+    size_t nunits, units_cap;
+    size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
+    dd_near_unit_list near_units; /* near-repeats of units, by document, as read */
+    dd_near_unit_list near_inside; /* near-repeats inside documents, of the text they have now */
+    dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
+    dd_signatures signatures;     /* of the inputs (during the rounds: of the text they have) */
+    /* The lines the rounds removed, by document, then line (merged ranges),
+     * and the units inside them. */
+    dd_drop *removed;
+    size_t nremoved, removed_cap;
+    bool *unit_removed;
+    uint32_t *text_version; /* per document: how many rounds removed lines of it */
+    size_t rounds;          /* rounds of decisions taken */
+    dd_clusters clusters;
+    dd_findings findings;
+    int problems; /* errors reported on stderr (inputs left out are not counted) */
+    size_t max_bytes; /* the longest document read (--max-record) */
+} dd_corpus;
+
+/* Reads o->paths, clusters the documents and computes the findings, in
+ * rounds (see above) until what clean leaves is a fixed point: with
+ * o->in_place, near-duplicate files stay, as they are, for the later rounds
+ * to see; otherwise (clean -o, scan, check) they go. The findings are
+ * those of every round in the documents kept (with o->in_place, in every
+ * document: lines that a round removed from a file stay removed when a
+ * later one finds it a copy); findings.drops are every line removed.
+ * Problems are reported on stderr and counted in c->problems; the inputs without
+ * problems are still analysed. An input that is not text (dd_input_load) is
+ * left out of the comparison and listed in c->left_out, unreported, for
+ * the command to say what becomes of it; with --on-error stop it is
+ * reported and the run ends there. Returns false if it could not run at
+ * all, or was stopped. progress (NULL: none) is updated as the documents
+ * are read. */
+bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress);
+void dd_corpus_free(dd_corpus *c);
+
+/* Input doc could not be read again (dd_input_read or the caller said
+ * why): an error of the run, and no later reading of it is tried. */
+void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc);
+
+/* The text document doc has in the current round: text[0..len), as read,
+ * without the lines that the rounds before removed (into *cleaned when
+ * there are any: then *text and *len are changed to it). */
+void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
+                            sh_buf *cleaned);
+
+/* Empties the cache of documents' shingle sets that exact verification
+ * keeps (while paragraphs are decided, it is not needed). */
+void dd_corpus_forget_sets(dd_corpus *c);
+
+/* Links the documents of the near-repeats across documents in l, but for
+ * alternatives, for the placer (dd_signatures_link). */
+void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l);
+
+/* Reports every input left out, as an error on stderr ending in
+ * "; FATE" (dd_input_report_not_text). */
+void dd_corpus_report_left_out(const dd_corpus *c, const char *fate);
+
+/* What a run found, and what clean removes because of it: the counts of
+ * the summaries (the line on stderr and the JSON summary record). */
+typedef struct dd_corpus_counts {
+    size_t documents;          /* inputs */
+    size_t errors;             /* problems reported (c->problems): unreadable inputs... */
+    uint64_t bytes;            /* of the inputs read */
+    size_t clusters;           /* clusters of two or more documents */
+    size_t copies;             /* their members other than the representative */
+    uint64_t copy_bytes;       /* bytes of the copies */
+    size_t paragraphs_removed; /* units in the lines clean removes from the other documents */
+    uint64_t paragraph_bytes;  /* bytes of those lines, line ends included */
+    size_t documents_changed;  /* documents that lose lines */
+} dd_corpus_counts;
+
+void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out);
+
+/* Whether line (1-based) is in drops[0..n) (sorted by line, not
+ * overlapping), for lines asked in increasing order: *d is where the
+ * previous call stopped (0 before the first). */
+bool dd_line_dropped(const dd_drop *drops, size_t n, size_t *d, size_t line);
+
+/* The bytes of text[0..len) that clean keeps: every line not in
+ * drops[0..n) (all of one document, in line order), into out (replacing
+ * its contents). A byte-order mark stays even when the first line goes: it
+ * belongs to the file, not to the line. */
+void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n, sh_buf *out);
+
+/* XXH3-64 of a document's bytes (for dd_corpus.digests). */
+uint64_t dd_digest(const char *text, size_t len);
+
+#endif
