@@ -633,6 +633,10 @@ int cmd_clean(int argc, char **argv)
         return DD_EXIT_ERROR;
     }
     dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
+    uint64_t total = 0;
+    for (size_t i = 0; i < c.inputs.n; i++)
+        total += c.sizes[i];
+    dd_progress_expect(&progress, total);
     if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -816,6 +817,29 @@ static const dd_command_spec filter_command = {
     true,
 };
 
+/* The bytes the progress line can expect: the sum of the inputs' sizes
+ * when every input is a regular file read as it is (not gzip or zstd, whose
+ * records hold more bytes than the file), else 0 (unknown). */
+static uint64_t plain_bytes(char **paths, size_t npaths)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < npaths; i++) {
+        struct stat st;
+        unsigned char magic[4] = {0};
+        if (!strcmp(paths[i], "-") || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))
+            return 0;
+        FILE *fp = fopen(paths[i], "rb");
+        size_t got = fp ? fread(magic, 1, sizeof magic, fp) : 0;
+        if (fp)
+            fclose(fp);
+        if ((got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
+            (got == 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4)))
+            return 0;
+        total += (uint64_t)st.st_size;
+    }
+    return total;
+}
+
 int cmd_filter(int argc, char **argv)
 {
     dd_options o;
@@ -881,6 +905,7 @@ int cmd_filter(int argc, char **argv)
     f.in = (reading){.paths = o.npaths ? o.paths : stdin_only,
                      .npaths = o.npaths ? o.npaths : 1,
                      .format = o.input_format};
+    dd_progress_expect(&f.progress, plain_bytes(f.in.paths, f.in.npaths));
     /* jansson's hash seed is made before any worker parses a record. */
     json_object_seed(0);
     run_status st = filter_all(&f);

@@ -315,6 +315,10 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
             p->what = PLAN_READ;
         }
     }
+    uint64_t to_read = 0;
+    for (size_t i = 0; i < n; i++)
+        to_read += r.plans[i].what == PLAN_READ ? r.plans[i].size : 0;
+    dd_progress_expect(progress, to_read);
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_ordered_map m = {
         .n = n,

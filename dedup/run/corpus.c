@@ -1206,8 +1206,13 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     /* The workers share three quarters of the sets' budget; the calling
      * thread, which verifies only what they did not, keeps a quarter. */
     pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += c->inputs.v[i].size;
+    dd_progress_expect(progress, total);
     if (!first_pass_run(c, o, progress, &pc, threads))
         return false;
+    dd_progress_phase(progress, "deciding");
     dd_pool *pool =
         threads > 1 ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free) : NULL;
     /* Exact verification, on the calling thread: of what the workers did

@@ -32,7 +32,41 @@ void dd_progress_stage(dd_progress *p, const char *stage)
     p->stage = stage;
     p->start = now();
     p->last = p->start - REDRAW_SECONDS;
-    p->n = p->bytes = 0;
+    p->n = p->bytes = p->expected = 0;
+}
+
+void dd_progress_expect(dd_progress *p, uint64_t bytes) { p->expected = bytes; }
+
+/* Writes "1h02m", "3m05s" or "12s" to out. */
+static void format_seconds(char *out, size_t size, double secs)
+{
+    unsigned long s = secs < 0 ? 0 : (unsigned long)(secs + 0.5);
+    if (s >= 3600)
+        snprintf(out, size, "%luh%02lum", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(out, size, "%lum%02lus", s / 60, s % 60);
+    else
+        snprintf(out, size, "%lus", s);
+}
+
+/* Ends the line drawn so far: spaces over what is left of a longer line
+ * before it. width: what was just written. */
+static void finish_line(dd_progress *p, int width, double t)
+{
+    if (width < p->width)
+        fprintf(stderr, "%*s", p->width - width, "");
+    if (width > p->width)
+        p->width = width;
+    p->last = t;
+    on_screen = p;
+}
+
+void dd_progress_phase(dd_progress *p, const char *phase)
+{
+    dd_progress_stage(p, phase);
+    if (!p->on)
+        return;
+    finish_line(p, fprintf(stderr, "\r%s: %s", p->name, phase) - 1, now());
 }
 
 /* Draws the line over the one on the screen: "\r", the text, and spaces
@@ -44,12 +78,16 @@ static void draw(dd_progress *p, double t)
                         p->stage ? p->stage : "", p->stage ? ": " : "", (unsigned long long)p->n,
                         p->items, p->n == 1 ? "" : "s", mb, secs > 0.05 ? mb / secs : 0.0) -
                 1;
-    if (width < p->width)
-        fprintf(stderr, "%*s", p->width - width, "");
-    if (width > p->width)
-        p->width = width;
-    p->last = t;
-    on_screen = p;
+    if (p->expected && p->bytes <= p->expected) {
+        width += fprintf(stderr, ", %d%%", (int)(100.0 * (double)p->bytes / (double)p->expected));
+        if (p->bytes && secs >= 1.0) { /* too soon, the speed says little */
+            char left[32];
+            format_seconds(left, sizeof left,
+                           secs * (double)(p->expected - p->bytes) / (double)p->bytes);
+            width += fprintf(stderr, ", %s left", left);
+        }
+    }
+    finish_line(p, width, t);
 }
 
 void dd_progress_update(dd_progress *p, uint64_t n, uint64_t bytes)

@@ -3,7 +3,12 @@
  * read so far (files or records, MB) and how fast (MB/s), redrawn in place
  * on standard error at most a few times a second, e.g.
  *
- *     dedup scan: 1520 files, 48.3 MB, 61.2 MB/s
+ *     dedup scan: 1520 files, 48.3 MB, 61.2 MB/s, 31%, 1m47s left
+ *
+ * The share done is shown when the stage's total bytes are known
+ * (dd_progress_expect), and the time left once it has run for a second,
+ * assuming the speed so far. A stage whose work is not counted in bytes is
+ * shown as a phase ("dedup scan: deciding") until the next stage.
  *
  * It is shown only when standard error is a terminal and -q was not given;
  * otherwise every call does nothing. Every command that reads much (scan,
@@ -27,6 +32,7 @@ typedef struct dd_progress {
     double start;      /* of the current stage, in seconds */
     double last;       /* when the line was last drawn */
     uint64_t n, bytes; /* the counts last drawn */
+    uint64_t expected; /* the stage's total bytes, 0: unknown */
     int width;         /* of the line on the screen, to erase it */
 } dd_progress;
 
@@ -37,6 +43,14 @@ void dd_progress_start(dd_progress *p, const char *name, const char *items, bool
 /* A new stage ("writing", or NULL): the counts and the speed start again
  * from zero, and the line shows the word after the name. */
 void dd_progress_stage(dd_progress *p, const char *stage);
+
+/* The current stage will handle `bytes` bytes in all (0: unknown): the
+ * line adds the share done and an estimate of the time left. */
+void dd_progress_expect(dd_progress *p, uint64_t bytes);
+
+/* A phase without counts ("deciding"): draws "NAME: PHASE" at once, in
+ * place of the line; the next stage or update replaces it. */
+void dd_progress_phase(dd_progress *p, const char *phase);
 
 /* n items and bytes so far in this stage: draws the line at the first
  * update of a stage, then whenever the last drawing is a quarter of a

@@ -195,6 +195,13 @@ if $have_script; then
     }
     on_tty "$T/tty" "$DEDUP scan -f text seeds ${V[*]} >/dev/null"
     progress_seen "scan: a progress line on a terminal, erased at the end" "$T/tty" "dedup scan: 1 file, 0.0 MB, "
+    # the share read (3910 of 37045 bytes after the first seed), then the
+    # phase of the decisions
+    grep -qF "$(printf '\r')dedup scan: 1 file, 0.0 MB, " "$T/tty" &&
+        grep -q "$(printf '\r')dedup scan: 1 file, 0.0 MB, [0-9.]* MB/s, 10%" "$T/tty" &&
+        grep -qF "$(printf '\r')dedup scan: deciding" "$T/tty" &&
+        ok "scan: the share read, then the phase 'deciding'" ||
+        not_ok "scan: the share read, then the phase 'deciding'" "$(cat -A "$T/tty" | head -c 600)"
     tail -n 1 "$T/tty" | sed 's/^.*\r//' >"$T/last"
     echo "dedup scan: 9 documents, 4 clusters, 4 copies, 6 repeats, 0 boilerplate; clean -o would remove 9 paragraphs and 18299 of 37045 bytes" >"$T/want"
     expect_same "... and then the summary" "$T/want" "$T/last"
@@ -202,6 +209,15 @@ if $have_script; then
     progress_seen "clean: a progress line on a terminal" "$T/tty" "dedup clean: 1 file, 0.0 MB, "
     grep -qF "$(printf '\r')dedup clean: writing: 1 file, 0.0 MB, " "$T/tty" && ok "... and one while it writes" \
         || not_ok "... and one while it writes" "$(cat -A "$T/tty" | head -c 600)"
+    # filter: the share of a plain file; none for a compressed one, whose
+    # records hold more bytes than the file
+    on_tty "$T/tty" "$DEDUP filter --lines seeds/000_bd77016b1ff7f277.txt >/dev/null"
+    grep -q "dedup filter: [0-9]* records, 0.0 MB, [0-9.]* MB/s, 100%" "$T/tty" \
+        && ok "filter: the share of a plain file read" || not_ok "filter: the share of a plain file read" "$(cat -A "$T/tty" | head -c 600)"
+    gzip -c seeds/000_bd77016b1ff7f277.txt >"$T/seed.gz"
+    on_tty "$T/tty" "$DEDUP filter --lines $T/seed.gz >/dev/null"
+    grep -q "dedup filter: [0-9]* records, 0.0 MB, [0-9.]* MB/s" "$T/tty" && ! grep -q '%' "$T/tty" \
+        && ok "filter: no share of a compressed input" || not_ok "filter: no share of a compressed input" "$(cat -A "$T/tty" | head -c 600)"
     on_tty "$T/tty" "cd $T/repo && $DEDUP check data/new.txt >/dev/null"
     progress_seen "check: a progress line on a terminal" "$T/tty" "dedup check: 1 file, 0.0 MB, "
     # no line written: only the progress line, ending erased ("\r")
