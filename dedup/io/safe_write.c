@@ -26,15 +26,16 @@ static int temp_dir_fd = -1;
 static char temp_file[NAME_MAX + 1];
 static volatile sig_atomic_t have_temp;
 
-/* While a dd_out_dir is open, a signal is only noted in stop_signal: its
- * files are removed by ordinary code (dd_out_dir_discard), since walking a
- * folder is not async-signal-safe. */
-static volatile sig_atomic_t out_dir_open;
+/* While a dd_out_dir or a dd_out_file is open (out_open counts them), a
+ * signal is only noted in stop_signal: their files are removed by ordinary
+ * code (dd_out_dir_discard, dd_out_file_discard), since walking a folder is
+ * not async-signal-safe. */
+static volatile sig_atomic_t out_open;
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-    if (out_dir_open) {
+    if (out_open) {
         stop_signal = sig;
         return;
     }
@@ -667,7 +668,7 @@ dd_out_dir *dd_out_dir_open(const char *dir)
     int err;
     if (stat(o->dir, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            out_dir_open = 1;
+            out_open++;
             return o;
         }
         err = ENOTDIR;
@@ -686,7 +687,7 @@ dd_out_dir *dd_out_dir_open(const char *dir)
             o->default_bits = stat(path, &st) == 0 ? st.st_mode & 0777 : 0700;
             chmod(path, 0700);
             add_made(o, path);
-            out_dir_open = 1;
+            out_open++;
             return o;
         } else {
             err = errno; /* as mkdir DIR would say: no parent, no permission */
@@ -795,7 +796,7 @@ void dd_out_dir_discard(dd_out_dir *o)
     free(o->parent);
     free(o->dir);
     free(o);
-    out_dir_open = 0;
+    out_open--;
 }
 
 bool dd_out_dir_commit(dd_out_dir *o)
@@ -839,4 +840,102 @@ bool dd_out_dir_commit(dd_out_dir *o)
     }
     dd_out_dir_discard(o); /* what is left under temporary names, if anything */
     return ok;
+}
+
+/* ------------------------------------------------------- output files */
+
+struct dd_out_file {
+    char *path;   /* as named */
+    char *temp;   /* the temporary file beside it */
+    FILE *stream; /* open on temp */
+};
+
+dd_out_file *dd_out_file_open(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        out_error(path, "", EISDIR);
+        return NULL;
+    }
+    char *dir;
+    const char *base;
+    split_path(path, &dir, &base);
+    char temp[PATH_MAX];
+    bool named = temp_path(temp, sizeof temp, dir, base);
+    free(dir);
+    if (!named) {
+        out_error(path, "", ENAMETOOLONG);
+        return NULL;
+    }
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    FILE *stream = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!stream) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(temp);
+        }
+        out_error(path, "cannot create a temporary file beside it", err);
+        return NULL;
+    }
+    dd_out_file *f = dd_calloc(1, sizeof *f);
+    f->path = dd_strdup(path);
+    f->temp = dd_strdup(temp);
+    f->stream = stream;
+    out_open++;
+    return f;
+}
+
+FILE *dd_out_file_stream(dd_out_file *f) { return f->stream; }
+
+void dd_out_file_discard(dd_out_file *f)
+{
+    if (f->stream)
+        fclose(f->stream);
+    unlink(f->temp);
+    free(f->temp);
+    free(f->path);
+    free(f);
+    out_open--;
+}
+
+bool dd_out_file_commit(dd_out_file *f)
+{
+    const char *step = "cannot write";
+    bool ok = fflush(f->stream) == 0 && !ferror(f->stream);
+    if (ok) {
+        step = "cannot sync";
+        ok = fsync(fileno(f->stream)) == 0;
+    }
+    int err = errno;
+    if (fclose(f->stream) != 0 && ok) {
+        err = errno;
+        step = "cannot write";
+        ok = false;
+    }
+    f->stream = NULL;
+    if (ok && stop_signal) {
+        dd_out_file_discard(f); /* the signal is said by the caller */
+        return false;
+    }
+    if (ok) {
+        step = "cannot rename the temporary file over it";
+        ok = rename(f->temp, f->path) == 0;
+        err = errno;
+    }
+    if (!ok) {
+        out_error(f->path, step, err);
+        dd_out_file_discard(f);
+        return false;
+    }
+    char *dir;
+    const char *base;
+    split_path(f->path, &dir, &base);
+    sync_folder(dir, false); /* so that the rename survives a crash */
+    free(dir);
+    free(f->temp);
+    free(f->path);
+    free(f);
+    out_open--;
+    return true;
 }
