@@ -98,6 +98,7 @@ extern const dd_option_group dd_group_help;       /* -h, -V: every command */
 extern const dd_option_group dd_group_scan;
 extern const dd_option_group dd_group_clean;
 extern const dd_option_group dd_group_clusters; /* --clusters FILE: scan, clean */
+extern const dd_option_group dd_group_stdin;    /* --jsonl: standard input's records (scan) */
 extern const dd_option_group dd_group_filter;
 extern const dd_option_group dd_group_check;
 extern const dd_option_group dd_group_index_build;
