@@ -312,6 +312,8 @@ typedef struct shard_job {
     const dd_left_out *left_out; /* its records left out, in order */
     size_t nleft_out;
     bool copy_left_out;  /* --on-error skip: written unchanged */
+    bool copies_stay;    /* --in-place: copies are kept, cleaned as the others */
+    int read_fd;         /* the shard, open (--in-place), or -1: opened by its path */
     dd_out_dir *removed; /* --removed: where the records left out go, else NULL */
     mode_t mode;         /* the shard's permission bits */
     int kept_fd;         /* with --removed: the cleaned shard's file */
@@ -373,7 +375,9 @@ static int fill_shard(void *ctx, int fd)
     const dd_shard *s = j->s;
     const dd_corpus *c = j->c;
     char *err = NULL;
-    dd_reader *r = dd_reader_open(s->path, s->records.max_record, &err);
+    dd_reader *r = j->read_fd >= 0
+                       ? dd_reader_open_fd(j->read_fd, s->path, s->records.max_record, &err)
+                       : dd_reader_open(s->path, s->records.max_record, &err);
     if (!r) {
         dd_error("%s", err);
         free(err);
@@ -397,7 +401,7 @@ static int fill_shard(void *ctx, int fd)
             k += left_out;
             if (left_out) {
                 keep = j->copy_left_out;
-            } else if (c->clusters.dropped[i]) {
+            } else if (c->clusters.dropped[i] && !j->copies_stay) {
                 keep = false;
             } else {
                 char *malformed = dd_record_text(&s->records, rec, len, &j->text);
@@ -460,6 +464,24 @@ static int fill_shard_and_removed(void *ctx, int fd)
                : -1;
 }
 
+/* The job of shard s, whose records' drops are c->findings.drops[d...]
+ * and their left-out entries c->left_out[k...]. */
+static shard_job shard_job_start(const dd_corpus *c, const dd_shard *s, size_t d, size_t k)
+{
+    const dd_findings *f = &c->findings;
+    shard_job j = {.c = c,
+                   .s = s,
+                   .drops = f->drops + d,
+                   .left_out = c->left_out + k,
+                   .read_fd = -1,
+                   .kept_fd = -1};
+    while (d + j.ndrops < f->ndrops && f->drops[d + j.ndrops].doc < s->first + s->n)
+        j.ndrops++;
+    while (k + j.nleft_out < c->nleft_out && c->left_out[k + j.nleft_out].doc < s->first + s->n)
+        j.nleft_out++;
+    return j;
+}
+
 /* Writes the cleaned copy of shard s into out (-o), and into removed
  * (--removed, or NULL) the shard of its records left out: its records'
  * drops are f->drops[d...] and their left-out entries c->left_out[k...]. */
@@ -467,19 +489,10 @@ static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, s
                               bool copy_left_out, dd_out_dir *out, const char *output,
                               dd_out_dir *removed)
 {
-    const dd_findings *f = &c->findings;
-    shard_job j = {.c = c,
-                   .s = s,
-                   .drops = f->drops + d,
-                   .left_out = c->left_out + k,
-                   .copy_left_out = copy_left_out,
-                   .removed = removed,
-                   .kept_fd = -1,
-                   .kept_shown = dd_asprintf("%s/%s", output, s->out_rel)};
-    while (d + j.ndrops < f->ndrops && f->drops[d + j.ndrops].doc < s->first + s->n)
-        j.ndrops++;
-    while (k + j.nleft_out < c->nleft_out && c->left_out[k + j.nleft_out].doc < s->first + s->n)
-        j.nleft_out++;
+    shard_job j = shard_job_start(c, s, d, k);
+    j.copy_left_out = copy_left_out;
+    j.removed = removed;
+    j.kept_shown = dd_asprintf("%s/%s", output, s->out_rel);
     struct stat source;
     bool ok = stat(s->path, &source) == 0;
     if (!ok) {
@@ -497,7 +510,8 @@ static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, s
     return ok;
 }
 
-/* The real path of the file that cleaning input i in place replaces, when
+/* The real path of the file at path (shown as shown) that cleaning in
+ * place replaces, when
  * it may be: a regular file, inside the named trees, with no other hard
  * link. NULL after a message saying why not. A symbolic link is followed
  * to its file when that file lies in the named trees (the link stays);
@@ -509,11 +523,11 @@ static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, s
  * swapped for a link between this check and the write cannot lead it
  * outside either. A file with other hard links would leave them with the
  * old content. */
-static char *in_place_target(const dd_corpus *c, size_t i, struct stat *st)
+static char *in_place_target(const dd_corpus *c, const char *path, const char *shown,
+                             struct stat *st)
 {
-    const dd_input *in = &c->inputs.v[i];
-    char *real = realpath(in->path, NULL);
-    char *p = dd_printable(in->id);
+    char *real = realpath(path, NULL);
+    char *p = dd_printable(shown);
     bool ok = real && stat(real, st) == 0;
     if (!ok) {
         dd_error("%s: %s", p, strerror(errno));
@@ -549,7 +563,7 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
                            const dd_drop *drops, size_t ndrops)
 {
     struct stat st;
-    char *real = in_place_target(c, i, &st);
+    char *real = in_place_target(c, c->inputs.v[i].path, c->inputs.v[i].id, &st);
     dd_replace_target t;
     bool ok = real && dd_replace_target_open(&t, real, &st, c->inputs.v[i].id);
     free(real);
@@ -565,6 +579,35 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
     return ok;
 }
 
+/* Replaces shard s by its cleaned content (--in-place), when
+ * in_place_target allows it: its lines all kept, in order (copies stay, as
+ * near-duplicate files do), each record whose text loses lines rewritten
+ * as -o rewrites it (fill_shard), in the same compression; read from, and
+ * written into, the folder that dd_replace_target opened. Its records'
+ * drops are c->findings.drops[d...] and their left-out entries
+ * c->left_out[k...] (left as they are). */
+static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t d, size_t k)
+{
+    struct stat st;
+    char *real = in_place_target(c, s->path, s->path, &st);
+    dd_replace_target t;
+    bool ok = real && dd_replace_target_open(&t, real, &st, s->path);
+    free(real);
+    if (!ok)
+        return false;
+    shard_job j = shard_job_start(c, s, d, k);
+    j.copies_stay = true;
+    j.copy_left_out = true;
+    j.read_fd = dd_replace_target_read(&t);
+    ok = j.read_fd >= 0 && dd_replace_target_write_from(&t, fill_shard, &j, true);
+    if (j.read_fd >= 0)
+        close(j.read_fd);
+    dd_replace_target_close(&t);
+    sh_buf_free(&j.text);
+    sh_buf_free(&j.clean);
+    return ok;
+}
+
 /* --dry-run: prints what the run would change; returns whether anything. */
 static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_buf *text,
                          const dd_drop *drops, size_t ndrops, bool *failed)
@@ -575,7 +618,7 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
         return false; /* written unchanged */
     if (o->in_place) { /* what the run would refuse, it refuses */
         struct stat st;
-        char *real = in_place_target(c, i, &st);
+        char *real = in_place_target(c, in->path, in->shard ? in->path : in->id, &st);
         if (!real) {
             *failed = true;
             return false;
@@ -589,7 +632,7 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     /* A record is named by its place: SHARD:LINE, and DIR/SHARD:LINE. */
     char *old = in->shard ? dd_asprintf("%s:%llu", in->path, (unsigned long long)in->line)
                           : dd_strdup(in->id);
-    char *dest = o->in_place ? dd_strdup(in->id)
+    char *dest = o->in_place ? dd_strdup(old)
                  : dropped   ? dd_strdup("/dev/null")
                  : in->shard ? dd_asprintf("%s/%s:%llu", o->output, in->out_rel,
                                            (unsigned long long)in->line)
@@ -609,8 +652,8 @@ static const char clean_usage[] =
     "or clean the files themselves: one copy per cluster of near-duplicates,\n"
     "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n"
     "A shard (*.jsonl, *.jsonl.gz, *.jsonl.zst) is written as a cleaned shard\n"
-    "of the same name and compression (-o only): its records in order, copies\n"
-    "left out, kept records byte for byte but for their cleaned text.\n"
+    "of the same name and compression: its records in order, copies left out\n"
+    "(in place: kept), kept records byte for byte but for their cleaned text.\n"
     "What -o leaves out can go to --removed DIR2, the clusters to --clusters FILE.\n";
 
 static const dd_option_group *const clean_groups[] = {
@@ -717,20 +760,10 @@ int cmd_clean(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (o.in_place && c.inputs.nshards) {
-        dd_progress_end(&progress, false);
-        char *p = dd_printable(c.inputs.shards[0]->path);
-        dd_error("clean: %s holds JSONL records: --in-place cleans files; write cleaned shards "
-                 "with -o DIR (or read shards as plain files with --whole-files); nothing written",
-                 p);
-        free(p);
-        dd_corpus_free(&c);
-        return DD_EXIT_ERROR;
-    }
     dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
-    if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c) ||
-                     (o.removed && (!check_output_dir(o.removed, &c) ||
-                                    !check_apart(o.output, o.removed))))) {
+    if (o.output &&
+        (!check_output_dir(o.output, &c) || !check_collisions(&c) ||
+         (o.removed && (!check_output_dir(o.removed, &c) || !check_apart(o.output, o.removed))))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -743,8 +776,7 @@ int cmd_clean(int argc, char **argv)
     dd_out_file *clusters_file = NULL;
     if ((o.output && !o.dry_run && !(out = dd_out_dir_open(o.output))) ||
         (o.removed && !(removed = dd_out_dir_open(o.removed))) ||
-        (o.clusters_file && o.output &&
-         !(clusters_file = dd_out_file_open(o.clusters_file)))) {
+        (o.clusters_file && o.output && !(clusters_file = dd_out_file_open(o.clusters_file)))) {
         if (removed)
             dd_out_dir_discard(removed);
         if (out)
@@ -763,7 +795,7 @@ int cmd_clean(int argc, char **argv)
     sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
     size_t d = 0, k = 0;
-    size_t files = 0; /* written (-o), changed (--in-place) or to change (--dry-run) */
+    size_t files = 0;         /* written (-o), changed (--in-place) or to change (--dry-run) */
     size_t removed_files = 0; /* written under --removed */
     uint64_t bytes = 0;
     bool failed = false;
@@ -778,7 +810,16 @@ int cmd_clean(int argc, char **argv)
         const dd_shard *shard = c.inputs.v[i].shard;
         if (shard && !o.dry_run) {
             /* A shard is written whole, at its first record. */
-            if (i == shard->first) {
+            if (i == shard->first && o.in_place) {
+                /* Rewritten when a record of it loses lines. */
+                size_t end = first;
+                while (end < f->ndrops && f->drops[end].doc < shard->first + shard->n)
+                    end++;
+                if (end > first && !clean_shard_in_place(&c, shard, first, k_first))
+                    failed = true;
+                else
+                    files += end > first;
+            } else if (i == shard->first) {
                 if (!write_clean_shard(&c, shard, first, k_first, copy_left_out, out, o.output,
                                        removed)) {
                     failed = true;

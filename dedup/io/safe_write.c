@@ -198,6 +198,18 @@ static bool write_all(int fd, const char *data, size_t len)
     return true;
 }
 
+/* The content of dd_safe_write and dd_out_dir_write: bytes in memory. */
+typedef struct bytes {
+    const char *data;
+    size_t len;
+} bytes;
+
+static int fill_bytes(void *ctx, int fd)
+{
+    const bytes *b = ctx;
+    return write_all(fd, b->data, b->len) ? 0 : errno;
+}
+
 /* The folder of path ("." when it has none) and its last part. */
 static void split_path(const char *path, char **dir, const char **base)
 {
@@ -297,8 +309,8 @@ static bool folder_still_at(int dir_fd, const char *real)
     return same;
 }
 
-/* Replaces name, in the folder open as dir_fd, by a file holding
- * data[0..len) (see dd_safe_write for like and keep_times): a temporary
+/* Replaces name, in the folder open as dir_fd, by a file holding what
+ * fill(ctx, fd) writes (see dd_safe_write for like and keep_times): a temporary
  * file created in that folder (O_EXCL, O_NOFOLLOW), synced, and renamed
  * over name there, then the folder synced. Everything is relative to
  * dir_fd, so no change to the path of the folder meanwhile can lead the
@@ -306,9 +318,8 @@ static bool folder_still_at(int dir_fd, const char *real)
  * dd_replace_target_open), just before the rename name must still be t's
  * file and t's folder still at its real path, else nothing is replaced.
  * Messages name shown. */
-static bool replace_in(int dir_fd, const char *name, const char *shown, const char *data,
-                       size_t len, const struct stat *like, bool keep_times,
-                       const dd_replace_target *t)
+static bool replace_in(int dir_fd, const char *name, const char *shown, dd_out_fill fill, void *ctx,
+                       const struct stat *like, bool keep_times, const dd_replace_target *t)
 {
     temp_dir_fd = dir_fd;
     temp_name(temp_file, name);
@@ -316,10 +327,13 @@ static bool replace_in(int dir_fd, const char *name, const char *shown, const ch
     mode_t mode = like ? (like->st_mode & 07777) : 0666;
     int fd = openat(dir_fd, temp_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     const char *step = "cannot create a temporary file beside it";
-    bool ok = fd >= 0;
+    bool ok = fd >= 0, said = false;
     if (ok) {
         step = "cannot write";
-        ok = write_all(fd, data, len);
+        int err = fill(ctx, fd);
+        ok = err == 0;
+        said = err < 0; /* fill said what went wrong */
+        errno = err > 0 ? err : errno;
     }
     if (ok && like) {
         /* The owner first: changing it may clear set-id bits, which the
@@ -369,6 +383,8 @@ static bool replace_in(int dir_fd, const char *name, const char *shown, const ch
     if (!ok || refused) {
         unlinkat(dir_fd, temp_file, 0);
         have_temp = 0;
+        if (said)
+            return false;
         return refused ? refuse(shown, refused) : write_error(shown, step, saved);
     }
     have_temp = 0;
@@ -388,7 +404,8 @@ bool dd_safe_write(const char *path, const char *data, size_t len, const struct 
     free(dir);
     if (dir_fd < 0)
         return write_error(path, "cannot open its folder", errno);
-    bool ok = replace_in(dir_fd, base, path, data, len, like, keep_times, NULL);
+    bool ok =
+        replace_in(dir_fd, base, path, fill_bytes, &(bytes){data, len}, like, keep_times, NULL);
     close(dir_fd);
     return ok;
 }
@@ -439,7 +456,14 @@ int dd_replace_target_read(const dd_replace_target *t)
 bool dd_replace_target_write(const dd_replace_target *t, const char *data, size_t len,
                              bool keep_times)
 {
-    return replace_in(t->dir_fd, t->name, t->shown, data, len, &t->st, keep_times, t);
+    return replace_in(t->dir_fd, t->name, t->shown, fill_bytes, &(bytes){data, len}, &t->st,
+                      keep_times, t);
+}
+
+bool dd_replace_target_write_from(const dd_replace_target *t, dd_out_fill fill, void *ctx,
+                                  bool keep_times)
+{
+    return replace_in(t->dir_fd, t->name, t->shown, fill, ctx, &t->st, keep_times, t);
 }
 
 void dd_replace_target_close(dd_replace_target *t)
@@ -630,18 +654,6 @@ static bool write_new_file(const char *path, mode_t mode, const char *shown, dd_
         return false;
     }
     return true;
-}
-
-/* The content of dd_out_dir_write: bytes in memory. */
-typedef struct bytes {
-    const char *data;
-    size_t len;
-} bytes;
-
-static int fill_bytes(void *ctx, int fd)
-{
-    const bytes *b = ctx;
-    return write_all(fd, b->data, b->len) ? 0 : errno;
 }
 
 /* syncfs() of the file system that holds folder (all of it: one call for

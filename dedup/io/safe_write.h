@@ -46,6 +46,11 @@
 
 #define DD_TEMP_PREFIX ".dedup-tmp."
 
+/* What writes a file's content to fd, open on it: returns 0, or the errno
+ * of a write that failed (reported as "cannot write"), or -1 after saying
+ * itself what went wrong. */
+typedef int (*dd_out_fill)(void *ctx, int fd);
+
 /* Installs handlers for SIGINT, SIGTERM and SIGHUP that remove the
  * temporary file being written by dd_safe_write, if any, and exit with
  * status 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). While
@@ -104,6 +109,11 @@ int dd_replace_target_read(const dd_replace_target *t);
  * false. */
 bool dd_replace_target_write(const dd_replace_target *t, const char *data, size_t len,
                              bool keep_times);
+/* dd_replace_target_write of the content that fill(ctx, fd) writes, as it
+ * comes: for a file too large to be held in memory first (a shard cleaned
+ * in place). When fill fails, the file is left as it was. */
+bool dd_replace_target_write_from(const dd_replace_target *t, dd_out_fill fill, void *ctx,
+                                  bool keep_times);
 void dd_replace_target_close(dd_replace_target *t);
 
 /* Whether name (a file name, no folder) is a leftover temporary file or
@@ -133,11 +143,6 @@ dd_out_dir *dd_out_dir_open(const char *dir);
  * dd_out_dir_commit. */
 bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
                       const char *source);
-
-/* What writes a file's content to fd, open on it: returns 0, or the errno
- * of a write that failed (reported as "cannot write"), or -1 after saying
- * itself what went wrong. */
-typedef int (*dd_out_fill)(void *ctx, int fd);
 
 /* dd_out_dir_write of the content that fill(ctx, fd) writes, as it comes:
  * for a file too large to be held in memory first (a cleaned shard). When
