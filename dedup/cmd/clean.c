@@ -726,7 +726,7 @@ int cmd_clean(int argc, char **argv)
         return DD_EXIT_ERROR;
     }
     if (o.removed && !o.output) {
-        dd_error("clean: --removed DIR goes with -o DIR (--in-place leaves no file or record "
+        dd_error("clean: --removed DIR2 goes with -o DIR (--in-place leaves no file or record "
                  "out)");
         return DD_EXIT_ERROR;
     }

@@ -267,7 +267,7 @@ expect_status "--removed the -o folder itself: exit 2" 2 "$DEDUP" clean -q shard
 expect_status "--removed inside an input folder: exit 2" 2 "$DEDUP" clean -q shards -o e8.out --removed shards/rem
 nothing_left "... nothing written by the three" e6.out e7 e8.out shards/rem
 expect_status "--removed without -o (--in-place): exit 2" 2 "$DEDUP" clean -q --in-place files --removed e9
-expect_grep "... saying it goes with -o" "clean: --removed DIR goes with -o DIR" "$T/err"
+expect_grep "... saying it goes with -o" "clean: --removed DIR2 goes with -o DIR" "$T/err"
 cp -r files inplace
 expect_status "clean --in-place --clusters" 0 "$DEDUP" clean -q --in-place inplace --clusters inplace.jsonl
 # In place the copies stay and are cleaned too: found again in a later
