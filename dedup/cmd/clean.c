@@ -20,6 +20,8 @@
 #include "io/stream.h"
 #include "util.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -96,6 +98,24 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         free(in_real);
     }
     free(out_real);
+    return ok;
+}
+
+/* Refuses a --removed folder that is the output folder, inside it or
+ * holding it. */
+static bool check_apart(const char *out, const char *removed)
+{
+    char *out_real = would_be_realpath(out), *removed_real = would_be_realpath(removed);
+    bool ok = out_real && removed_real && !dd_path_within(out_real, removed_real) &&
+              !dd_path_within(removed_real, out_real);
+    if (!ok)
+        dd_error("%s: --removed %s the output directory %s; give them folders apart", removed,
+                 out_real && removed_real && strcmp(out_real, removed_real)
+                     ? (dd_path_within(removed_real, out_real) ? "is inside" : "holds")
+                     : "is",
+                 out);
+    free(out_real);
+    free(removed_real);
     return ok;
 }
 
@@ -278,6 +298,11 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
  * first (decompressed as it comes), and written as it is read, so memory
  * does not grow with it; a record whose text is not what was analysed
  * fails the run.
+ *
+ * With --removed DIR2, the same reading also writes the records left out,
+ * byte for byte and in order, to the shard of the same name and
+ * compression under DIR2: the two shards together hold every record of the
+ * input (blank lines go with the kept records).
  */
 typedef struct shard_job {
     const dd_corpus *c;
@@ -286,7 +311,13 @@ typedef struct shard_job {
     size_t ndrops;
     const dd_left_out *left_out; /* its records left out, in order */
     size_t nleft_out;
-    bool copy_left_out; /* --on-error skip: written unchanged */
+    bool copy_left_out;  /* --on-error skip: written unchanged */
+    bool copies_stay;    /* --in-place: copies are kept, cleaned as the others */
+    int read_fd;         /* the shard, open (--in-place), or -1: opened by its path */
+    dd_out_dir *removed; /* --removed: where the records left out go, else NULL */
+    mode_t mode;         /* the shard's permission bits */
+    int kept_fd;         /* with --removed: the cleaned shard's file */
+    char *kept_shown;    /* ... and its name in messages (DIR/NAME) */
     sh_buf text, clean;
 } shard_job;
 
@@ -321,20 +352,39 @@ static int write_cleaned_record(shard_job *j, size_t i, dd_writer *w, const char
     return err;
 }
 
-/* dd_out_fill: the cleaned shard j->s, into fd. */
+/* A write error of the cleaned shard: an errno that the file's writer
+ * reports (dd_out_fill), or, when the shard of the records left out is
+ * the file being filled (--removed), -1 after saying it here, with the
+ * cleaned shard's name. */
+static int kept_write_error(const shard_job *j, int err)
+{
+    if (!j->removed)
+        return err;
+    char *p = dd_printable(j->kept_shown);
+    dd_error("%s: cannot write: %s", p, strerror(err));
+    free(p);
+    return -1;
+}
+
+/* dd_out_fill: the cleaned shard j->s, into fd; with --removed, fd is the
+ * shard of the records left out, and the cleaned shard j->kept_fd
+ * (fill_shard_and_removed). */
 static int fill_shard(void *ctx, int fd)
 {
     shard_job *j = ctx;
     const dd_shard *s = j->s;
     const dd_corpus *c = j->c;
     char *err = NULL;
-    dd_reader *r = dd_reader_open(s->path, s->records.max_record, &err);
+    dd_reader *r = j->read_fd >= 0
+                       ? dd_reader_open_fd(j->read_fd, s->path, s->records.max_record, &err)
+                       : dd_reader_open(s->path, s->records.max_record, &err);
     if (!r) {
         dd_error("%s", err);
         free(err);
         return -1;
     }
-    dd_writer *w = dd_writer_new_compressed(fd, s->format);
+    dd_writer *w = dd_writer_new_compressed(j->removed ? j->kept_fd : fd, s->format);
+    dd_writer *gone = j->removed ? dd_writer_new_compressed(fd, s->format) : NULL;
     const char *rec;
     size_t len, next = s->first, d = 0, k = 0;
     bool had_delim;
@@ -351,7 +401,7 @@ static int fill_shard(void *ctx, int fd)
             k += left_out;
             if (left_out) {
                 keep = j->copy_left_out;
-            } else if (c->clusters.dropped[i]) {
+            } else if (c->clusters.dropped[i] && !j->copies_stay) {
                 keep = false;
             } else {
                 char *malformed = dd_record_text(&s->records, rec, len, &j->text);
@@ -365,13 +415,20 @@ static int fill_shard(void *ctx, int fd)
                 }
                 if (d > first) {
                     status = write_cleaned_record(j, i, w, rec, len, j->drops + first, d - first);
+                    if (status > 0)
+                        status = kept_write_error(j, status);
                     cleaned = true;
                 }
             }
         }
         if (keep && !cleaned && dd_writer_write(w, rec, len) != 0)
-            status = errno;
+            status = kept_write_error(j, errno);
         if (keep && status == 0 && had_delim && dd_writer_write(w, "\n", 1) != 0)
+            status = kept_write_error(j, errno);
+        /* A record left out goes, as it was, to the shard of those. */
+        if (!keep && gone && status == 0 &&
+            (dd_writer_write(gone, rec, len) != 0 ||
+             (had_delim && dd_writer_write(gone, "\n", 1) != 0)))
             status = errno;
     }
     if (status == 0 && got < 0) {
@@ -385,42 +442,76 @@ static int fill_shard(void *ctx, int fd)
     }
     free(err);
     if (status == 0 && dd_writer_finish(w) != 0)
+        status = kept_write_error(j, errno);
+    if (status == 0 && gone && dd_writer_finish(gone) != 0)
         status = errno;
     dd_writer_free(w);
+    if (gone)
+        dd_writer_free(gone);
     dd_reader_close(r);
     return status;
 }
 
-/* Writes the cleaned copy of shard s into out (-o): its records' drops
- * are f->drops[d...] and their left-out entries c->left_out[k...]. */
-static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, size_t k,
-                              bool copy_left_out, dd_out_dir *out)
+/* dd_out_fill of the cleaned shard with --removed: the shard of the
+ * records left out is written from within, so that one reading of the
+ * input writes both (fill_shard). */
+static int fill_shard_and_removed(void *ctx, int fd)
+{
+    shard_job *j = ctx;
+    j->kept_fd = fd;
+    return dd_out_dir_write_from(j->removed, j->s->out_rel, j->mode, j->s->path, fill_shard, j)
+               ? 0
+               : -1;
+}
+
+/* The job of shard s, whose records' drops are c->findings.drops[d...]
+ * and their left-out entries c->left_out[k...]. */
+static shard_job shard_job_start(const dd_corpus *c, const dd_shard *s, size_t d, size_t k)
 {
     const dd_findings *f = &c->findings;
     shard_job j = {.c = c,
                    .s = s,
                    .drops = f->drops + d,
                    .left_out = c->left_out + k,
-                   .copy_left_out = copy_left_out};
+                   .read_fd = -1,
+                   .kept_fd = -1};
     while (d + j.ndrops < f->ndrops && f->drops[d + j.ndrops].doc < s->first + s->n)
         j.ndrops++;
     while (k + j.nleft_out < c->nleft_out && c->left_out[k + j.nleft_out].doc < s->first + s->n)
         j.nleft_out++;
+    return j;
+}
+
+/* Writes the cleaned copy of shard s into out (-o), and into removed
+ * (--removed, or NULL) the shard of its records left out: its records'
+ * drops are f->drops[d...] and their left-out entries c->left_out[k...]. */
+static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, size_t k,
+                              bool copy_left_out, dd_out_dir *out, const char *output,
+                              dd_out_dir *removed)
+{
+    shard_job j = shard_job_start(c, s, d, k);
+    j.copy_left_out = copy_left_out;
+    j.removed = removed;
+    j.kept_shown = dd_asprintf("%s/%s", output, s->out_rel);
     struct stat source;
-    if (stat(s->path, &source) != 0) {
+    bool ok = stat(s->path, &source) == 0;
+    if (!ok) {
         char *p = dd_printable(s->path);
         dd_error("%s: %s", p, strerror(errno));
         free(p);
-        return false;
+    } else {
+        j.mode = source.st_mode & 0777;
+        ok = dd_out_dir_write_from(out, s->out_rel, j.mode, s->path,
+                                   removed ? fill_shard_and_removed : fill_shard, &j);
     }
-    bool ok =
-        dd_out_dir_write_from(out, s->out_rel, source.st_mode & 0777, s->path, fill_shard, &j);
+    free(j.kept_shown);
     sh_buf_free(&j.text);
     sh_buf_free(&j.clean);
     return ok;
 }
 
-/* The real path of the file that cleaning input i in place replaces, when
+/* The real path of the file at path (shown as shown) that cleaning in
+ * place replaces, when
  * it may be: a regular file, inside the named trees, with no other hard
  * link. NULL after a message saying why not. A symbolic link is followed
  * to its file when that file lies in the named trees (the link stays);
@@ -432,11 +523,11 @@ static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, s
  * swapped for a link between this check and the write cannot lead it
  * outside either. A file with other hard links would leave them with the
  * old content. */
-static char *in_place_target(const dd_corpus *c, size_t i, struct stat *st)
+static char *in_place_target(const dd_corpus *c, const char *path, const char *shown,
+                             struct stat *st)
 {
-    const dd_input *in = &c->inputs.v[i];
-    char *real = realpath(in->path, NULL);
-    char *p = dd_printable(in->id);
+    char *real = realpath(path, NULL);
+    char *p = dd_printable(shown);
     bool ok = real && stat(real, st) == 0;
     if (!ok) {
         dd_error("%s: %s", p, strerror(errno));
@@ -472,7 +563,7 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
                            const dd_drop *drops, size_t ndrops)
 {
     struct stat st;
-    char *real = in_place_target(c, i, &st);
+    char *real = in_place_target(c, c->inputs.v[i].path, c->inputs.v[i].id, &st);
     dd_replace_target t;
     bool ok = real && dd_replace_target_open(&t, real, &st, c->inputs.v[i].id);
     free(real);
@@ -488,6 +579,35 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
     return ok;
 }
 
+/* Replaces shard s by its cleaned content (--in-place), when
+ * in_place_target allows it: its lines all kept, in order (copies stay, as
+ * near-duplicate files do), each record whose text loses lines rewritten
+ * as -o rewrites it (fill_shard), in the same compression; read from, and
+ * written into, the folder that dd_replace_target opened. Its records'
+ * drops are c->findings.drops[d...] and their left-out entries
+ * c->left_out[k...] (left as they are). */
+static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t d, size_t k)
+{
+    struct stat st;
+    char *real = in_place_target(c, s->path, s->path, &st);
+    dd_replace_target t;
+    bool ok = real && dd_replace_target_open(&t, real, &st, s->path);
+    free(real);
+    if (!ok)
+        return false;
+    shard_job j = shard_job_start(c, s, d, k);
+    j.copies_stay = true;
+    j.copy_left_out = true;
+    j.read_fd = dd_replace_target_read(&t);
+    ok = j.read_fd >= 0 && dd_replace_target_write_from(&t, fill_shard, &j, true);
+    if (j.read_fd >= 0)
+        close(j.read_fd);
+    dd_replace_target_close(&t);
+    sh_buf_free(&j.text);
+    sh_buf_free(&j.clean);
+    return ok;
+}
+
 /* --dry-run: prints what the run would change; returns whether anything. */
 static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_buf *text,
                          const dd_drop *drops, size_t ndrops, bool *failed)
@@ -498,7 +618,7 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
         return false; /* written unchanged */
     if (o->in_place) { /* what the run would refuse, it refuses */
         struct stat st;
-        char *real = in_place_target(c, i, &st);
+        char *real = in_place_target(c, in->path, in->shard ? in->path : in->id, &st);
         if (!real) {
             *failed = true;
             return false;
@@ -512,7 +632,7 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     /* A record is named by its place: SHARD:LINE, and DIR/SHARD:LINE. */
     char *old = in->shard ? dd_asprintf("%s:%llu", in->path, (unsigned long long)in->line)
                           : dd_strdup(in->id);
-    char *dest = o->in_place ? dd_strdup(in->id)
+    char *dest = o->in_place ? dd_strdup(old)
                  : dropped   ? dd_strdup("/dev/null")
                  : in->shard ? dd_asprintf("%s/%s:%llu", o->output, in->out_rel,
                                            (unsigned long long)in->line)
@@ -532,12 +652,13 @@ static const char clean_usage[] =
     "or clean the files themselves: one copy per cluster of near-duplicates,\n"
     "repeated paragraphs and boilerplate removed, kept lines byte for byte.\n"
     "A shard (*.jsonl, *.jsonl.gz, *.jsonl.zst) is written as a cleaned shard\n"
-    "of the same name and compression (-o only): its records in order, copies\n"
-    "left out, kept records byte for byte but for their cleaned text.\n";
+    "of the same name and compression: its records in order, copies left out\n"
+    "(in place: kept), kept records byte for byte but for their cleaned text.\n"
+    "What -o leaves out can go to --removed DIR2, the clusters to --clusters FILE.\n";
 
 static const dd_option_group *const clean_groups[] = {
-    &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near, &dd_group_common,
-    &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_clean, &dd_group_clusters, &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
     &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
@@ -550,7 +671,8 @@ static const dd_command_spec clean_command = {
 /* The line that ends a clean on stderr: what was found, what was removed,
  * and how many files were written (-o), changed (--in-place), or would
  * change (--dry-run). */
-static void print_summary(const dd_options *o, const dd_corpus *c, size_t files)
+static void print_summary(const dd_options *o, const dd_corpus *c, size_t files,
+                          size_t removed_files)
 {
     dd_corpus_counts k;
     dd_corpus_count(c, &k);
@@ -574,8 +696,14 @@ static void print_summary(const dd_options *o, const dd_corpus *c, size_t files)
         fprintf(stderr, "%zu %s changed\n", files, dd_plural(files, "file", "files"));
     else {
         char *p = dd_printable(o->output);
-        fprintf(stderr, "%zu %s written under %s\n", files, dd_plural(files, "file", "files"), p);
+        fprintf(stderr, "%zu %s written under %s", files, dd_plural(files, "file", "files"), p);
         free(p);
+        if (o->removed) {
+            p = dd_printable(o->removed);
+            fprintf(stderr, ", %zu under %s", removed_files, p);
+            free(p);
+        }
+        fputc('\n', stderr);
     }
 }
 
@@ -595,6 +723,16 @@ int cmd_clean(int argc, char **argv)
     if (!o.output && !o.in_place) {
         dd_error("clean: give -o DIR (cleaned copies) or --in-place (clean the files "
                  "themselves)");
+        return DD_EXIT_ERROR;
+    }
+    if (o.removed && !o.output) {
+        dd_error("clean: --removed DIR2 goes with -o DIR (--in-place leaves no file or record "
+                 "out)");
+        return DD_EXIT_ERROR;
+    }
+    if (o.dry_run && (o.removed || o.clusters_file)) {
+        dd_error("clean: --dry-run writes nothing: give --%s without it",
+                 o.removed ? "removed" : "clusters");
         return DD_EXIT_ERROR;
     }
     for (size_t i = 0; i < o.npaths; i++) {
@@ -622,27 +760,32 @@ int cmd_clean(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    if (o.in_place && c.inputs.nshards) {
-        dd_progress_end(&progress, false);
-        char *p = dd_printable(c.inputs.shards[0]->path);
-        dd_error("clean: %s holds JSONL records: --in-place cleans files; write cleaned shards "
-                 "with -o DIR (or read shards as plain files with --whole-files); nothing written",
-                 p);
-        free(p);
-        dd_corpus_free(&c);
-        return DD_EXIT_ERROR;
-    }
     dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
     uint64_t total = 0;
     for (size_t i = 0; i < c.inputs.n; i++)
         total += c.sizes[i];
     dd_progress_expect(&progress, total);
-    if (o.output && (!check_output_dir(o.output, &c) || !check_collisions(&c))) {
+    if (o.output &&
+        (!check_output_dir(o.output, &c) || !check_collisions(&c) ||
+         (o.removed && (!check_output_dir(o.removed, &c) || !check_apart(o.output, o.removed))))) {
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
-    dd_out_dir *out = NULL;
-    if (o.output && !o.dry_run && !(out = dd_out_dir_open(o.output))) {
+    /* What the run writes: the cleaned copies (-o), what they leave out
+     * (--removed), the clusters (--clusters); nothing is in place before
+     * all of them are written (see the end). In place, the clusters file
+     * is made after the files are cleaned: while it is open, a signal is
+     * only noted, and cleaning in place would go on. */
+    dd_out_dir *out = NULL, *removed = NULL;
+    dd_out_file *clusters_file = NULL;
+    if ((o.output && !o.dry_run && !(out = dd_out_dir_open(o.output))) ||
+        (o.removed && !(removed = dd_out_dir_open(o.removed))) ||
+        (o.clusters_file && o.output && !(clusters_file = dd_out_file_open(o.clusters_file)))) {
+        if (removed)
+            dd_out_dir_discard(removed);
+        if (out)
+            dd_out_dir_discard(out);
+        dd_error("clean: nothing written because of the error above");
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
@@ -656,7 +799,8 @@ int cmd_clean(int argc, char **argv)
     sh_buf text = {0}, clean = {0};
     const dd_findings *f = &c.findings;
     size_t d = 0, k = 0;
-    size_t files = 0; /* written (-o), changed (--in-place) or to change (--dry-run) */
+    size_t files = 0;         /* written (-o), changed (--in-place) or to change (--dry-run) */
+    size_t removed_files = 0; /* written under --removed */
     uint64_t bytes = 0;
     bool failed = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
@@ -670,20 +814,35 @@ int cmd_clean(int argc, char **argv)
         const dd_shard *shard = c.inputs.v[i].shard;
         if (shard && !o.dry_run) {
             /* A shard is written whole, at its first record. */
-            if (i == shard->first) {
-                if (!write_clean_shard(&c, shard, first, k_first, copy_left_out, out)) {
+            if (i == shard->first && o.in_place) {
+                /* Rewritten when a record of it loses lines. */
+                size_t end = first;
+                while (end < f->ndrops && f->drops[end].doc < shard->first + shard->n)
+                    end++;
+                if (end > first && !clean_shard_in_place(&c, shard, first, k_first))
+                    failed = true;
+                else
+                    files += end > first;
+            } else if (i == shard->first) {
+                if (!write_clean_shard(&c, shard, first, k_first, copy_left_out, out, o.output,
+                                       removed)) {
                     failed = true;
                     break;
                 }
                 files++;
+                removed_files += removed != NULL;
             }
         } else if (left_out) {
-            if (copy_left_out && !o.dry_run) {
-                if (!write_clean_copy(&c, i, out, &text, &clean, NULL, 0)) {
+            /* Copied unchanged (skip), or not at all (drop): then to
+             * --removed, as it is. */
+            dd_out_dir *to = copy_left_out ? out : removed;
+            if (to && !o.dry_run) {
+                if (!write_clean_copy(&c, i, to, &text, &clean, NULL, 0)) {
                     failed = true;
                     break;
                 }
-                files++;
+                files += to == out;
+                removed_files += to == removed;
             }
         } else if (o.dry_run) {
             files += show_changes(&o, &c, i, &text, drops, ndrops, &failed);
@@ -704,6 +863,12 @@ int cmd_clean(int argc, char **argv)
                 break;
             }
             files++;
+        } else if (removed) { /* a copy left out: under --removed, as it is */
+            if (!write_clean_copy(&c, i, removed, &text, &clean, NULL, 0)) {
+                failed = true;
+                break;
+            }
+            removed_files++;
         }
         bytes += c.sizes[i];
         dd_progress_update(&progress, i + 1, bytes);
@@ -712,21 +877,49 @@ int cmd_clean(int argc, char **argv)
     for (size_t s = 0; s < c.inputs.nshards && out && !failed && !o.dry_run; s++) {
         if (c.inputs.shards[s]->n)
             continue;
-        if (!write_clean_shard(&c, c.inputs.shards[s], 0, 0, copy_left_out, out))
+        if (!write_clean_shard(&c, c.inputs.shards[s], 0, 0, copy_left_out, out, o.output,
+                               removed)) {
             failed = true;
-        else
+        } else {
             files++;
+            removed_files += removed != NULL;
+        }
     }
     dd_progress_end(&progress, false);
-    if (out && failed) {
-        dd_out_dir_discard(out);
-        if (!dd_safe_write_stop_signal())
-            dd_error("clean: nothing written to %s because of the error above", o.output);
-    } else if (out) {
-        failed = !dd_out_dir_commit(out);
+    bool writing = out != NULL;
+    if (o.clusters_file && o.in_place && !failed &&
+        !(clusters_file = dd_out_file_open(o.clusters_file)))
+        failed = true;
+    if (clusters_file && !failed)
+        dd_report_clusters_file(dd_out_file_stream(clusters_file), o.near.method, &c.inputs,
+                                &c.clusters); /* a write error is said by the commit */
+    /* Put in place: first what the cleaned copies leave out (--removed)
+     * and the clusters, then the copies (-o), so that a run that fails
+     * between them has dropped nothing without a trace. After a failure,
+     * what is not yet in place is discarded. */
+    if (removed) {
+        if (failed)
+            dd_out_dir_discard(removed);
+        else if (!dd_out_dir_commit(removed))
+            failed = true;
     }
-    if (!o.quiet && !(out && failed)) /* a failed -o wrote nothing */
-        print_summary(&o, &c, files);
+    if (clusters_file) {
+        if (failed)
+            dd_out_file_discard(clusters_file);
+        else if (!dd_out_file_commit(clusters_file))
+            failed = true;
+    }
+    if (out) {
+        if (failed) {
+            dd_out_dir_discard(out);
+            if (!dd_safe_write_stop_signal())
+                dd_error("clean: nothing written to %s because of the error above", o.output);
+        } else if (!dd_out_dir_commit(out)) {
+            failed = true;
+        }
+    }
+    if (!o.quiet && !(writing && failed)) /* a failed -o wrote nothing */
+        print_summary(&o, &c, files, removed_files);
     sh_buf_free(&text);
     sh_buf_free(&clean);
     size_t left_out = c.nleft_out;

@@ -82,6 +82,8 @@ enum {
     OPT_WRITE_BASELINE,
     OPT_INDEX,
     OPT_WHOLE_FILES,
+    OPT_CLUSTERS,
+    OPT_REMOVED,
 };
 
 struct dd_option_spec {
@@ -157,10 +159,23 @@ OPTION(opt_output, "output", 'o', required_argument, 'o', "-o, --output DIR",
 OPTION(opt_in_place, "in-place", 0, no_argument, OPT_IN_PLACE, "--in-place",
        "replace each file that changes by its cleaned content, atomically, keeping its mode, "
        "owner and times; near-duplicate files stay");
+OPTION(opt_removed, "removed", 0, required_argument, OPT_REMOVED, "--removed DIR2",
+       "with -o DIR: write what DIR leaves out under DIR2, mirroring the inputs: each "
+       "near-duplicate file, and for each shard a shard of the same name and compression "
+       "holding its records left out, in order (with --on-error drop, the inputs left out "
+       "too); the lines removed from kept documents are not there");
 OPTION(opt_dry_run, "dry-run", 0, no_argument, OPT_DRY_RUN, "--dry-run",
        "write nothing; print what would change as a unified diff and exit 1 if anything would");
+OPTION(opt_clusters, "clusters", 0, required_argument, OPT_CLUSTERS, "--clusters FILE",
+       "also write every document of a cluster of near-duplicates to FILE, one JSON line each: "
+       "its doc (and shard, shard_line), cluster (the id), cluster_size, representative and "
+       "similarity, as the report's clusters give them; FILE is replaced atomically");
 OPTION(opt_jsonl, "jsonl", 0, no_argument, OPT_JSONL, "--jsonl",
        "one JSON object per line (the default when the first record starts with '{')");
+OPTION(opt_stdin_jsonl, "jsonl", 0, no_argument, OPT_JSONL, "--jsonl",
+       "read standard input (-) as a shard of JSON records (plain, gzip or zstd), each a "
+       "document named by its --id-field or -:LINE, as a file named *.jsonl would be; without "
+       "it, standard input is one document");
 OPTION(opt_lines, "lines", 0, no_argument, OPT_LINES, "--lines",
        "each line a document (the default otherwise)");
 OPTION(opt_null, "null", 'z', no_argument, 'z', "-z, --null", "documents separated by NUL bytes");
@@ -234,7 +249,9 @@ GROUP(dd_group_near, "Near-duplicate documents", &opt_min_shingles, &opt_keep, &
 GROUP(dd_group_index, "Index", &opt_index);
 GROUP(dd_group_help, "Help", &opt_help, &opt_version);
 GROUP(dd_group_scan, "Report", &opt_format);
-GROUP(dd_group_clean, "Cleaning", &opt_output, &opt_in_place, &opt_dry_run);
+GROUP(dd_group_clean, "Cleaning", &opt_output, &opt_in_place, &opt_dry_run, &opt_removed);
+GROUP(dd_group_clusters, "Clusters file", &opt_clusters);
+GROUP(dd_group_stdin, "Standard input", &opt_stdin_jsonl);
 GROUP(dd_group_filter, "Streams", &opt_jsonl, &opt_lines, &opt_null, &opt_field, &opt_id_field,
       &opt_annotate, &opt_clean_paragraphs, &opt_no_clean_paragraphs, &opt_on_error, &opt_stats);
 GROUP(dd_group_check, "Pre-commit check", &opt_baseline, &opt_write_baseline);
@@ -246,6 +263,7 @@ static const dd_option_group *const all_groups[] = {
     &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
     &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
     &dd_group_index_build, &dd_group_progress, &dd_group_threads, &dd_group_records,
+    &dd_group_clusters,    &dd_group_stdin,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -298,7 +316,8 @@ void dd_command_help(FILE *out, const dd_command_spec *cmd)
 
 dd_records_spec dd_options_records(const dd_options *o)
 {
-    return (dd_records_spec){o->whole_files, o->field, o->id_field, (size_t)o->max_record_mb << 20};
+    return (dd_records_spec){o->whole_files, o->field, o->id_field, (size_t)o->max_record_mb << 20,
+                             o->input_format == DD_INPUT_JSONL};
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -483,6 +502,12 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case OPT_DRY_RUN:
             o->dry_run = true;
             break;
+        case OPT_REMOVED:
+            o->removed = optarg;
+            break;
+        case OPT_CLUSTERS:
+            o->clusters_file = optarg;
+            break;
         case 'm':
             if (!strcmp(optarg, "minhash"))
                 n->method = DD_METHOD_MINHASH;
@@ -612,6 +637,10 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         }
         }
     }
+    if (o->whole_files && o->input_format == DD_INPUT_JSONL)
+        return usage_error(cmd, "%s",
+                           "--jsonl reads standard input as records, --whole-files "
+                           "reads shards as plain files: give one of them");
     if (!dd_near_params_check(n))
         return DD_EXIT_ERROR;
     o->paths = argv + optind;

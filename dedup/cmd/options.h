@@ -41,6 +41,8 @@ typedef struct dd_options {
     const char *output; /* clean: -o DIR */
     bool in_place;      /* clean: --in-place */
     bool dry_run;       /* clean: --dry-run */
+    const char *removed;       /* clean: --removed DIR2, what -o leaves out */
+    const char *clusters_file; /* scan, clean: --clusters FILE */
     bool quiet;         /* -q: no progress line and no summary on stderr */
     unsigned long threads; /* -j: threads that analyse documents (0: one per CPU) */
     /* filter: */
@@ -95,6 +97,8 @@ extern const dd_option_group dd_group_help;       /* -h, -V: every command */
 /* The groups of one command each. */
 extern const dd_option_group dd_group_scan;
 extern const dd_option_group dd_group_clean;
+extern const dd_option_group dd_group_clusters; /* --clusters FILE: scan, clean */
+extern const dd_option_group dd_group_stdin;    /* --jsonl: standard input's records (scan) */
 extern const dd_option_group dd_group_filter;
 extern const dd_option_group dd_group_check;
 extern const dd_option_group dd_group_index_build;

@@ -7,6 +7,7 @@
 #include "store/index_settings.h"
 #include "run/progress.h"
 #include "report/report.h"
+#include "io/safe_write.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -116,9 +117,10 @@ static const char scan_usage[] =
     "document, found as SHARD:LINE: [ID] in the report.\n";
 
 static const dd_option_group *const scan_groups[] = {
-    &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
+    &dd_group_scan, &dd_group_clusters, &dd_group_index, &dd_group_paragraphs,
+    &dd_group_signatures, &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress,
+    &dd_group_threads,
+    &dd_group_files, &dd_group_records, &dd_group_stdin, &dd_group_help, NULL,
 };
 
 static const dd_command_spec scan_command = {
@@ -169,9 +171,19 @@ int cmd_scan(int argc, char **argv)
         }
         dd_ddx_close(x);
     }
+    /* --clusters FILE: made now, so that a FILE that cannot be written
+     * stops the run before any work; put in place after the report. */
+    dd_out_file *clusters_file = NULL;
+    if (o.clusters_file) {
+        dd_safe_write_signals();
+        if (!(clusters_file = dd_out_file_open(o.clusters_file)))
+            return DD_EXIT_ERROR;
+    }
     bool jsonl = o.format == DD_FORMAT_JSONL;
     if (jsonl && !dd_report_header(stdout, &o)) {
         dd_stdout_failed(errno);
+        if (clusters_file)
+            dd_out_file_discard(clusters_file);
         return DD_EXIT_ERROR;
     }
     dd_progress progress;
@@ -180,14 +192,27 @@ int cmd_scan(int argc, char **argv)
     bool ran = dd_corpus_run(&c, &o, &progress);
     dd_progress_end(&progress, false);
     if (!ran) {
+        if (clusters_file)
+            dd_out_file_discard(clusters_file);
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
     dd_corpus_report_left_out(&c, "left out of the comparison");
     if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
         dd_stdout_failed(errno);
+        if (clusters_file)
+            dd_out_file_discard(clusters_file);
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
+    }
+    if (clusters_file) {
+        dd_report_clusters_file(dd_out_file_stream(clusters_file), o.near.method, &c.inputs,
+                                &c.clusters); /* a write error is said by the commit */
+        if (!dd_out_file_commit(clusters_file)) {
+            dd_corpus_free(&c);
+            return dd_safe_write_stop_signal() ? 128 + dd_safe_write_stop_signal()
+                                               : DD_EXIT_ERROR;
+        }
     }
     size_t index_found = 0;
     if (o.index && !scan_index(&c, &o, &index_found)) {

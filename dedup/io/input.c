@@ -417,7 +417,7 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
 {
     collector k = {.in = in};
     int problems = 0;
-    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0};
+    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false};
     if (!in->records.field)
         in->records.field = "text";
     in->from_path = dd_realloc(in->from_path, (n + 1) * sizeof *in->from_path);
@@ -425,7 +425,10 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
         const char *path = paths[i];
         in->from_path[i] = in->n;
         if (!strcmp(path, "-")) {
-            add_input(in, "-", "-", "-", 0, true);
+            if (in->records.stdin_records && !in->records.whole_files)
+                problems += collect_shard(&k, "-", "-", false); /* copied as read */
+            else
+                add_input(in, "-", "-", "-", 0, true);
             continue;
         }
         struct stat st;

@@ -35,6 +35,7 @@ typedef struct dd_records_spec {
     const char *field;    /* the text: a dotted path (default "text") */
     const char *id_field; /* the id: a dotted path, NULL: "id" when a record has one */
     size_t max_record;    /* the longest line, in bytes (0: no limit) */
+    bool stdin_records;   /* standard input ("-") is a shard of records, named "-" */
 } dd_records_spec;
 
 /*

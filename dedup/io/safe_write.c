@@ -26,15 +26,16 @@ static int temp_dir_fd = -1;
 static char temp_file[NAME_MAX + 1];
 static volatile sig_atomic_t have_temp;
 
-/* While a dd_out_dir is open, a signal is only noted in stop_signal: its
- * files are removed by ordinary code (dd_out_dir_discard), since walking a
- * folder is not async-signal-safe. */
-static volatile sig_atomic_t out_dir_open;
+/* While a dd_out_dir or a dd_out_file is open (out_open counts them), a
+ * signal is only noted in stop_signal: their files are removed by ordinary
+ * code (dd_out_dir_discard, dd_out_file_discard), since walking a folder is
+ * not async-signal-safe. */
+static volatile sig_atomic_t out_open;
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-    if (out_dir_open) {
+    if (out_open) {
         stop_signal = sig;
         return;
     }
@@ -197,6 +198,18 @@ static bool write_all(int fd, const char *data, size_t len)
     return true;
 }
 
+/* The content of dd_safe_write and dd_out_dir_write: bytes in memory. */
+typedef struct bytes {
+    const char *data;
+    size_t len;
+} bytes;
+
+static int fill_bytes(void *ctx, int fd)
+{
+    const bytes *b = ctx;
+    return write_all(fd, b->data, b->len) ? 0 : errno;
+}
+
 /* The folder of path ("." when it has none) and its last part. */
 static void split_path(const char *path, char **dir, const char **base)
 {
@@ -296,8 +309,8 @@ static bool folder_still_at(int dir_fd, const char *real)
     return same;
 }
 
-/* Replaces name, in the folder open as dir_fd, by a file holding
- * data[0..len) (see dd_safe_write for like and keep_times): a temporary
+/* Replaces name, in the folder open as dir_fd, by a file holding what
+ * fill(ctx, fd) writes (see dd_safe_write for like and keep_times): a temporary
  * file created in that folder (O_EXCL, O_NOFOLLOW), synced, and renamed
  * over name there, then the folder synced. Everything is relative to
  * dir_fd, so no change to the path of the folder meanwhile can lead the
@@ -305,9 +318,8 @@ static bool folder_still_at(int dir_fd, const char *real)
  * dd_replace_target_open), just before the rename name must still be t's
  * file and t's folder still at its real path, else nothing is replaced.
  * Messages name shown. */
-static bool replace_in(int dir_fd, const char *name, const char *shown, const char *data,
-                       size_t len, const struct stat *like, bool keep_times,
-                       const dd_replace_target *t)
+static bool replace_in(int dir_fd, const char *name, const char *shown, dd_out_fill fill, void *ctx,
+                       const struct stat *like, bool keep_times, const dd_replace_target *t)
 {
     temp_dir_fd = dir_fd;
     temp_name(temp_file, name);
@@ -315,10 +327,13 @@ static bool replace_in(int dir_fd, const char *name, const char *shown, const ch
     mode_t mode = like ? (like->st_mode & 07777) : 0666;
     int fd = openat(dir_fd, temp_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     const char *step = "cannot create a temporary file beside it";
-    bool ok = fd >= 0;
+    bool ok = fd >= 0, said = false;
     if (ok) {
         step = "cannot write";
-        ok = write_all(fd, data, len);
+        int err = fill(ctx, fd);
+        ok = err == 0;
+        said = err < 0; /* fill said what went wrong */
+        errno = err > 0 ? err : errno;
     }
     if (ok && like) {
         /* The owner first: changing it may clear set-id bits, which the
@@ -368,6 +383,8 @@ static bool replace_in(int dir_fd, const char *name, const char *shown, const ch
     if (!ok || refused) {
         unlinkat(dir_fd, temp_file, 0);
         have_temp = 0;
+        if (said)
+            return false;
         return refused ? refuse(shown, refused) : write_error(shown, step, saved);
     }
     have_temp = 0;
@@ -387,7 +404,8 @@ bool dd_safe_write(const char *path, const char *data, size_t len, const struct 
     free(dir);
     if (dir_fd < 0)
         return write_error(path, "cannot open its folder", errno);
-    bool ok = replace_in(dir_fd, base, path, data, len, like, keep_times, NULL);
+    bool ok =
+        replace_in(dir_fd, base, path, fill_bytes, &(bytes){data, len}, like, keep_times, NULL);
     close(dir_fd);
     return ok;
 }
@@ -438,7 +456,14 @@ int dd_replace_target_read(const dd_replace_target *t)
 bool dd_replace_target_write(const dd_replace_target *t, const char *data, size_t len,
                              bool keep_times)
 {
-    return replace_in(t->dir_fd, t->name, t->shown, data, len, &t->st, keep_times, t);
+    return replace_in(t->dir_fd, t->name, t->shown, fill_bytes, &(bytes){data, len}, &t->st,
+                      keep_times, t);
+}
+
+bool dd_replace_target_write_from(const dd_replace_target *t, dd_out_fill fill, void *ctx,
+                                  bool keep_times)
+{
+    return replace_in(t->dir_fd, t->name, t->shown, fill, ctx, &t->st, keep_times, t);
 }
 
 void dd_replace_target_close(dd_replace_target *t)
@@ -631,18 +656,6 @@ static bool write_new_file(const char *path, mode_t mode, const char *shown, dd_
     return true;
 }
 
-/* The content of dd_out_dir_write: bytes in memory. */
-typedef struct bytes {
-    const char *data;
-    size_t len;
-} bytes;
-
-static int fill_bytes(void *ctx, int fd)
-{
-    const bytes *b = ctx;
-    return write_all(fd, b->data, b->len) ? 0 : errno;
-}
-
 /* syncfs() of the file system that holds folder (all of it: one call for
  * every file written there), or fsync() of the folder itself when
  * whole_fs is false. Returns 0 or errno. */
@@ -667,7 +680,7 @@ dd_out_dir *dd_out_dir_open(const char *dir)
     int err;
     if (stat(o->dir, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            out_dir_open = 1;
+            out_open++;
             return o;
         }
         err = ENOTDIR;
@@ -686,7 +699,7 @@ dd_out_dir *dd_out_dir_open(const char *dir)
             o->default_bits = stat(path, &st) == 0 ? st.st_mode & 0777 : 0700;
             chmod(path, 0700);
             add_made(o, path);
-            out_dir_open = 1;
+            out_open++;
             return o;
         } else {
             err = errno; /* as mkdir DIR would say: no parent, no permission */
@@ -795,7 +808,7 @@ void dd_out_dir_discard(dd_out_dir *o)
     free(o->parent);
     free(o->dir);
     free(o);
-    out_dir_open = 0;
+    out_open--;
 }
 
 bool dd_out_dir_commit(dd_out_dir *o)
@@ -839,4 +852,102 @@ bool dd_out_dir_commit(dd_out_dir *o)
     }
     dd_out_dir_discard(o); /* what is left under temporary names, if anything */
     return ok;
+}
+
+/* ------------------------------------------------------- output files */
+
+struct dd_out_file {
+    char *path;   /* as named */
+    char *temp;   /* the temporary file beside it */
+    FILE *stream; /* open on temp */
+};
+
+dd_out_file *dd_out_file_open(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        out_error(path, "", EISDIR);
+        return NULL;
+    }
+    char *dir;
+    const char *base;
+    split_path(path, &dir, &base);
+    char temp[PATH_MAX];
+    bool named = temp_path(temp, sizeof temp, dir, base);
+    free(dir);
+    if (!named) {
+        out_error(path, "", ENAMETOOLONG);
+        return NULL;
+    }
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    FILE *stream = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!stream) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(temp);
+        }
+        out_error(path, "cannot create a temporary file beside it", err);
+        return NULL;
+    }
+    dd_out_file *f = dd_calloc(1, sizeof *f);
+    f->path = dd_strdup(path);
+    f->temp = dd_strdup(temp);
+    f->stream = stream;
+    out_open++;
+    return f;
+}
+
+FILE *dd_out_file_stream(dd_out_file *f) { return f->stream; }
+
+void dd_out_file_discard(dd_out_file *f)
+{
+    if (f->stream)
+        fclose(f->stream);
+    unlink(f->temp);
+    free(f->temp);
+    free(f->path);
+    free(f);
+    out_open--;
+}
+
+bool dd_out_file_commit(dd_out_file *f)
+{
+    const char *step = "cannot write";
+    bool ok = fflush(f->stream) == 0 && !ferror(f->stream);
+    if (ok) {
+        step = "cannot sync";
+        ok = fsync(fileno(f->stream)) == 0;
+    }
+    int err = errno;
+    if (fclose(f->stream) != 0 && ok) {
+        err = errno;
+        step = "cannot write";
+        ok = false;
+    }
+    f->stream = NULL;
+    if (ok && stop_signal) {
+        dd_out_file_discard(f); /* the signal is said by the caller */
+        return false;
+    }
+    if (ok) {
+        step = "cannot rename the temporary file over it";
+        ok = rename(f->temp, f->path) == 0;
+        err = errno;
+    }
+    if (!ok) {
+        out_error(f->path, step, err);
+        dd_out_file_discard(f);
+        return false;
+    }
+    char *dir;
+    const char *base;
+    split_path(f->path, &dir, &base);
+    sync_folder(dir, false); /* so that the rename survives a crash */
+    free(dir);
+    free(f->temp);
+    free(f->path);
+    free(f);
+    out_open--;
+    return true;
 }

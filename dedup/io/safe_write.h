@@ -41,15 +41,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #define DD_TEMP_PREFIX ".dedup-tmp."
 
+/* What writes a file's content to fd, open on it: returns 0, or the errno
+ * of a write that failed (reported as "cannot write"), or -1 after saying
+ * itself what went wrong. */
+typedef int (*dd_out_fill)(void *ctx, int fd);
+
 /* Installs handlers for SIGINT, SIGTERM and SIGHUP that remove the
  * temporary file being written by dd_safe_write, if any, and exit with
  * status 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). While
- * a dd_out_dir is open they only note the signal instead: its next write or
- * its commit fails, and dd_safe_write_stop_signal says which signal came.
+ * a dd_out_dir or a dd_out_file is open they only note the signal instead:
+ * its next write or its commit fails, and dd_safe_write_stop_signal says which signal came.
  * Ignores SIGXFSZ, so that a file size limit (ulimit -f) is a write error
  * (EFBIG) reported like a full disk, not a kill. Call once, before
  * writing. */
@@ -103,6 +109,11 @@ int dd_replace_target_read(const dd_replace_target *t);
  * false. */
 bool dd_replace_target_write(const dd_replace_target *t, const char *data, size_t len,
                              bool keep_times);
+/* dd_replace_target_write of the content that fill(ctx, fd) writes, as it
+ * comes: for a file too large to be held in memory first (a shard cleaned
+ * in place). When fill fails, the file is left as it was. */
+bool dd_replace_target_write_from(const dd_replace_target *t, dd_out_fill fill, void *ctx,
+                                  bool keep_times);
 void dd_replace_target_close(dd_replace_target *t);
 
 /* Whether name (a file name, no folder) is a leftover temporary file or
@@ -133,11 +144,6 @@ dd_out_dir *dd_out_dir_open(const char *dir);
 bool dd_out_dir_write(dd_out_dir *o, const char *rel, const char *data, size_t len, mode_t mode,
                       const char *source);
 
-/* What writes a file's content to fd, open on it: returns 0, or the errno
- * of a write that failed (reported as "cannot write"), or -1 after saying
- * itself what went wrong. */
-typedef int (*dd_out_fill)(void *ctx, int fd);
-
 /* dd_out_dir_write of the content that fill(ctx, fd) writes, as it comes:
  * for a file too large to be held in memory first (a cleaned shard). When
  * fill fails, the temporary file is removed. */
@@ -155,6 +161,30 @@ bool dd_out_dir_commit(dd_out_dir *o);
 /* Removes everything written under temporary names, leaving dir as it
  * was, and frees o. */
 void dd_out_dir_discard(dd_out_dir *o);
+
+/* One output file written whole (clean and scan --clusters FILE): written
+ * through a stream into a temporary file beside it, DD_TEMP_PREFIX
+ * PID.N.NAME, then synced and renamed over it by dd_out_file_commit, so
+ * that FILE holds its old content or all of the new, never a part. While
+ * it is open, a signal is only noted, as for a dd_out_dir. */
+typedef struct dd_out_file dd_out_file;
+
+/* Starts writing path (a file; its folder must exist), created with mode
+ * 0666 less the umask. NULL, after "dedup: PATH: why", when the temporary
+ * file cannot be made (or path is a folder). */
+dd_out_file *dd_out_file_open(const char *path);
+
+/* The stream to write the content to. */
+FILE *dd_out_file_stream(dd_out_file *f);
+
+/* Flushes and syncs what was written, renames it over the file and syncs
+ * its folder. On an error (said: "dedup: PATH: why"), or after a signal
+ * (not said: dd_safe_write_stop_signal), removes the temporary file, leaves
+ * the file as it was and returns false. Frees f. */
+bool dd_out_file_commit(dd_out_file *f);
+
+/* Removes the temporary file, leaving the file as it was, and frees f. */
+void dd_out_file_discard(dd_out_file *f);
 
 /* Whether the process that named the temporary file or folder name is
  * running now (its PID is part of the name), so that it is being written

@@ -154,33 +154,61 @@ static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boil
     return ok;
 }
 
+/* Sets, in obj, what the report says of member i of cluster c besides its
+ * name: its similarity to the document it was compared with ("jaccard" and
+ * "containment", or "hamming" and "similarity"), "exact", "of" (a copy of a
+ * copy, near.h) and "round" (found on the text clean leaves). */
+static void set_member_json(json_t *obj, dd_method method, const dd_inputs *in, const dd_cluster *c,
+                            size_t i)
+{
+    const dd_member *m = &c->members[i];
+    if (method == DD_METHOD_SIMHASH) {
+        json_object_set_new(obj, "hamming", json_integer(m->hamming));
+        json_object_set_new(obj, "similarity", json_similarity(m->jaccard));
+    } else {
+        json_object_set_new(obj, "jaccard", json_similarity(m->jaccard));
+        json_object_set_new(obj, "containment", json_similarity(m->containment));
+    }
+    if (m->exact)
+        json_object_set_new(obj, "exact", json_true());
+    if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
+        json_object_set_new(obj, "of", dd_json_id(in->v[m->of].id));
+    if (m->round > 1) /* a copy of the text clean leaves */
+        json_object_set_new(obj, "round", json_integer(m->round));
+}
+
 static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
                                const dd_cluster *c)
 {
     json_t *members = json_array();
     for (size_t i = 0; i < c->n; i++) {
-        const dd_member *m = &c->members[i];
         json_t *o = json_object();
-        dd_json_set_doc(o, &in->v[m->doc]);
-        if (method == DD_METHOD_SIMHASH) {
-            json_object_set_new(o, "hamming", json_integer(m->hamming));
-            json_object_set_new(o, "similarity", json_similarity(m->jaccard));
-        } else {
-            json_object_set_new(o, "jaccard", json_similarity(m->jaccard));
-            json_object_set_new(o, "containment", json_similarity(m->containment));
-        }
-        if (m->exact)
-            json_object_set_new(o, "exact", json_true());
-        if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
-            json_object_set_new(o, "of", dd_json_id(in->v[m->of].id));
-        if (m->round > 1) /* a copy of the text clean leaves */
-            json_object_set_new(o, "round", json_integer(m->round));
+        dd_json_set_doc(o, &in->v[c->members[i].doc]);
+        set_member_json(o, method, in, c, i);
         json_array_append_new(members, o);
     }
     json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
                             "representative", dd_json_id(in->v[c->members[0].doc].id), "members",
                             members);
     return obj && write_json(out, obj);
+}
+
+bool dd_report_clusters_file(FILE *out, dd_method method, const dd_inputs *in, const dd_clusters *c)
+{
+    bool ok = true;
+    for (size_t k = 0; k < c->n && ok; k++) {
+        const dd_cluster *cl = &c->v[k];
+        for (size_t i = 0; i < cl->n && ok; i++) {
+            json_t *o = json_object();
+            dd_json_set_doc(o, &in->v[cl->members[i].doc]);
+            json_object_set_new(o, "cluster", json_integer((json_int_t)cl->id));
+            json_object_set_new(o, "cluster_size", json_integer((json_int_t)cl->n));
+            json_object_set_new(o, "representative", dd_json_id(in->v[cl->members[0].doc].id));
+            set_member_json(o, method, in, cl, i);
+            ok = write_json(out, o);
+        }
+    }
+    return ok && fflush(out) == 0 && !ferror(out);
 }
 
 static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,

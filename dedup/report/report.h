@@ -29,6 +29,19 @@ void dd_json_set_doc(json_t *obj, const dd_input *d);
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
                      const dd_clusters *c, const dd_findings *f);
 
+/* The clusters file (scan and clean --clusters FILE): one JSON line for
+ * every member of every cluster, the clusters by id and in each the
+ * representative first, then the copies in input order, as the report
+ * lists them:
+ *   {"doc":"b.txt","cluster":1,"cluster_size":2,"representative":"a.txt",
+ *    "jaccard":0.77,"containment":0.89}
+ * the member's "doc" (with "shard" and "shard_line" for a record), its
+ * cluster's "id" as "cluster", its number of members, its representative,
+ * then the member's similarity, "exact", "of" and "round" exactly as in
+ * the cluster record of the report. False on a write error. */
+bool dd_report_clusters_file(FILE *out, dd_method method, const dd_inputs *in,
+                             const dd_clusters *c);
+
 /* The first record of a JSON lines report:
  *   {"type":"header","version":"0.1.0","normalizer":"sh-norm/1 ...",
  *    "signatures":"...","settings":{...}}

@@ -157,10 +157,7 @@ expect_grep "... and where it would go" "+++ dry.out/all.jsonl:3" "$T/out"
 grep -A1 -xF -- "--- plain/all.jsonl:2" "$T/out" | grep -qxF "+++ /dev/null" &&
     ok "... a copy goes to /dev/null" || not_ok "... a copy goes to /dev/null" "$(head -3 "$T/out")"
 [ ! -e dry.out ] && ok "... nothing written" || not_ok "... nothing written"
-cp -r plain inplace
-expect_status "clean --in-place refuses a shard" 2 "$DEDUP" clean -q --in-place inplace
-expect_grep "... saying why" "inplace/all.jsonl holds JSONL records" "$T/err"
-expect_same "... and leaves it as it was" all.jsonl inplace/all.jsonl
+# clean --in-place of shards: tests/e2e/shards_inplace.sh.
 
 # A folder of files and shards: the records are documents beside the files.
 mkdir mix
