@@ -461,21 +461,31 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
     XXH3_state_t *sum = XXH3_createState();
     XXH3_64bits_reset(sum);
     char *buf = dd_malloc(WRITE_CHUNK);
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
-        *why = dd_strdup("too short: cut off");
+    if (fstat(fd, &st) != 0) {
+        *why = dd_asprintf("%s", strerror(errno));
         goto done;
     }
     uint64_t size = (uint64_t)st.st_size;
-    char *want = marker_text(w, part, 0, 0);
     /* The marker's hashes must be ours; its size and checksum the file's. */
+    char *want = marker_text(w, part, 0, 0);
     size_t fixed = (size_t)(strstr(want, "bytes ") - want);
+    bool ours = !strncmp(marker, want, fixed);
     free(want);
-    if (strncmp(marker, want = marker_text(w, part, 0, 0), fixed)) {
-        free(want);
+    if (!ours) {
         *why = dd_strdup("its marker is of other settings or inputs");
         goto done;
     }
-    free(want);
+    uint64_t marked = strtoull(marker + fixed + strlen("bytes "), NULL, 10);
+    if (size != marked) {
+        *why = dd_asprintf(size < marked ? "cut off (%" PRIu64 " of its %" PRIu64 " bytes)"
+                                         : "damaged (%" PRIu64 " bytes, not %" PRIu64 ")",
+                           size, marked);
+        goto done;
+    }
+    if (size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
+        *why = dd_strdup("damaged (too short for its documents)");
+        goto done;
+    }
     if (pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES || memcmp(head, "DDSIGN01", 8) ||
         get_le64(head + 8) != w->settings_hash || get_le64(head + 16) != w->inputs_hash ||
         get_le64(head + 24) != p->hash || get_le64(head + 32) != part ||
