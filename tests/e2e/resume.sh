@@ -227,6 +227,20 @@ refused "other inputs: refused" "made for other inputs" --part-size $PS "$G/part
 echo "one more document, with enough words to be one" >"$T/extra.txt"
 refused "one more input: refused" "made for other inputs" --part-size $PS "$G" "$T/extra.txt"
 refused "other part size: refused" "made with another --part-size" --part-size 8K "$G"
+cp -rp "$G" "$T/edited"
+"$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited" >/dev/null 2>&1
+sed -i "s/^/x/" "$T/edited/part2/doc006.txt" # edited
+touch -d '2001-01-01' "$T/edited/part3/doc007.txt" # the same bytes, changed since
+"$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited" >"$T/out" 2>"$T/err"
+s=$?
+[ $s = 2 ] && grep -q "made for other inputs (.*; the first that differ are in part [0-9]*, from $T/edited/part" "$T/err" &&
+    ok "inputs changed since: refused, naming the first part that differs" ||
+    not_ok "inputs changed since: refused, naming the first part that differs" "exit $s: $(cat "$T/err")"
+rm -rf "$T/we"
+"$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited" >/dev/null 2>&1
+touch -d '2002-02-02' "$T/edited/part3/doc007.txt"
+expect_status "a file touched since (same bytes): refused" 2 \
+    "$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited"
 same "after the refusals, the folder still serves" "$T/w1"
 
 # clean and check from a work folder: the same outputs.
