@@ -292,5 +292,6 @@ expect_status "--task without --work-dir: usage error" 2 "$DEDUP" scan --task 0 
 expect_status "--task without --tasks: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 0 "$G"
 expect_status "--task 2 --tasks 2: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 2 --tasks 2 "$G"
 expect_status "--stage without --work-dir: usage error" 2 "$DEDUP" scan --stage sign "$G"
+expect_status "--part-size without --work-dir: usage error" 2 "$DEDUP" scan --part-size 1M "$G"
 
 finish
