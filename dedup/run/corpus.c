@@ -1392,8 +1392,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
      * first pass takes every document's facts from there. */
     dd_work work = {0};
     bool staged = o->work.dir != NULL;
-    if (staged && (!dd_work_open(&work, o, &c->inputs) ||
-                   !sign_parts(c, o, &work, threads, progress))) {
+    if (staged &&
+        (!dd_work_open(&work, o, &c->inputs) || !sign_parts(c, o, &work, threads, progress))) {
         dd_work_free(&work);
         return false;
     }
