@@ -119,7 +119,7 @@ static const char scan_usage[] =
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_clusters, &dd_group_index, &dd_group_paragraphs,
     &dd_group_signatures, &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress,
-    &dd_group_threads,
+    &dd_group_threads, &dd_group_stages,
     &dd_group_files, &dd_group_records, &dd_group_stdin, &dd_group_help, NULL,
 };
 
@@ -170,6 +170,13 @@ int cmd_scan(int argc, char **argv)
             return DD_EXIT_ERROR;
         }
         dd_ddx_close(x);
+    }
+    if (o.work.stage == DD_STAGE_SIGN) { /* a task: no report */
+        dd_progress progress;
+        dd_progress_start(&progress, "dedup scan", "file", o.quiet);
+        status = dd_corpus_sign_only(&o, &progress);
+        dd_progress_end(&progress, false);
+        return status;
     }
     /* --clusters FILE: made now, so that a FILE that cannot be written
      * stops the run before any work; put in place after the report. */
