@@ -243,12 +243,13 @@ OPTION(opt_stage, "stage", 0, required_argument, OPT_STAGE, "--stage sign|decide
 OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
        "with --work-dir and --tasks N: sign only the parts whose number modulo N is I (from 0) "
        "and have not been signed, then exit 0 without deciding: one task of N, for N "
-       "processes or a job array");
+       "processes or a job array; a task reads only the files and shards of its own parts");
 OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
        "the number of tasks that --task counts (1 to 1000000)");
 OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
-       "1024; default 32M), whole inputs, or whole records of a shard, in input order");
+       "1024; default 32M): whole files and whole shards (as on disk: compressed), in input "
+       "order; a shard larger than SIZE is a part of its own");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");

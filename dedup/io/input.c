@@ -104,10 +104,23 @@ bool dd_is_shard_name(const char *path)
 /* What collecting the inputs needs besides them. */
 typedef struct collector {
     dd_inputs *in;
+    dd_sources *list; /* listing only (dd_inputs_list): no shard is read */
     seen_files seen;
     dd_writer *scratch; /* the scratch file's writer, once made */
     char *scratch_dir;  /* where it is (for messages) */
 } collector;
+
+/* Lists the file at path (st: its status, NULL for a stream) as a source. */
+static void add_source(collector *k, const char *path, const struct stat *st, bool shard)
+{
+    dd_sources *l = k->list;
+    dd_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v);
+    l->v[l->n++] = (dd_source){.path = dd_strdup(path),
+                               .size = st ? (uint64_t)st->st_size : 0,
+                               .mtime = st ? st->st_mtim : (struct timespec){0, 0},
+                               .shard = shard,
+                               .stream = st == NULL};
+}
 
 static bool is_blank(const char *s, size_t len)
 {
@@ -353,6 +366,8 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
         } else if (S_ISREG(st.st_mode)) {
             if (seen_before(&k->seen, &st))
                 ;
+            else if (k->list)
+                add_source(k, path, &st, !in->records.whole_files && dd_is_shard_name(names[i]));
             else if (!in->records.whole_files && dd_is_shard_name(names[i]))
                 problems += collect_shard(k, path, sub, true);
             else
@@ -413,9 +428,12 @@ bool dd_inputs_hold(const dd_inputs *in, const char *real)
     return false;
 }
 
-int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_records_spec *records)
+/* dd_inputs_collect, or dd_inputs_list when list is not NULL (in then
+ * gathers only what the walk needs: the named directories and trees). */
+static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, size_t n,
+                           const dd_records_spec *records)
 {
-    collector k = {.in = in};
+    collector k = {.in = in, .list = list};
     int problems = 0;
     in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false};
     if (!in->records.field)
@@ -424,6 +442,10 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];
         in->from_path[i] = in->n;
+        if (!strcmp(path, "-") && list) {
+            add_source(&k, path, NULL, in->records.stdin_records && !in->records.whole_files);
+            continue;
+        }
         if (!strcmp(path, "-")) {
             if (in->records.stdin_records && !in->records.whole_files)
                 problems += collect_shard(&k, "-", "-", false); /* copied as read */
@@ -447,6 +469,8 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
                 char *p = dd_printable(path);
                 dd_warn("%s: named twice, read once", p);
                 free(p);
+            } else if (list) {
+                add_source(&k, path, &st, !in->records.whole_files && dd_is_shard_name(path));
             } else {
                 add_tree_of_file(in, path);
                 if (!in->records.whole_files && dd_is_shard_name(path))
@@ -454,6 +478,8 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
                 else
                     add_input(in, path, path, base_name(path), (uint64_t)st.st_size, false);
             }
+        } else if (list) {
+            add_source(&k, path, NULL, !in->records.whole_files && dd_is_shard_name(path));
         } else if (!in->records.whole_files && dd_is_shard_name(path)) {
             /* A FIFO named as a shard: its records, copied as read. */
             problems += collect_shard(&k, path, base_name(path), false);
@@ -468,6 +494,27 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
     dd_writer_free(k.scratch); /* flushed after each shard */
     free(k.scratch_dir);
     return problems;
+}
+
+int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_records_spec *records)
+{
+    return collect_or_list(in, NULL, paths, n, records);
+}
+
+int dd_inputs_list(dd_sources *list, char *const *paths, size_t n, const dd_records_spec *records)
+{
+    dd_inputs in = {0};
+    int problems = collect_or_list(&in, list, paths, n, records);
+    dd_inputs_free(&in);
+    return problems;
+}
+
+void dd_sources_free(dd_sources *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->v[i].path);
+    free(list->v);
+    memset(list, 0, sizeof *list);
 }
 
 void dd_inputs_free(dd_inputs *in)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* A stream (standard input, or a FIFO or a device named on the command
  * line) can be read only once: opening a FIFO again would wait for a writer
@@ -109,6 +110,31 @@ bool dd_is_shard_name(const char *path);
  * and gives one document for each line that is not blank. */
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_records_spec *records);
 void dd_inputs_free(dd_inputs *in);
+
+/* A file the inputs are made of, as listed without being read: a shard
+ * (all its records), or one document. */
+typedef struct dd_source {
+    char *path;            /* as dd_inputs_collect names it */
+    uint64_t size;         /* bytes on disk (compressed for a compressed shard) */
+    struct timespec mtime; /* when it was last changed */
+    bool shard;            /* a shard of records (else one document) */
+    bool stream;           /* a stream (standard input, a FIFO, a device): size and mtime 0 */
+} dd_source;
+
+typedef struct dd_sources {
+    dd_source *v;
+    size_t n, cap;
+} dd_sources;
+
+/* Lists the files under paths[0..n) in the order dd_inputs_collect would
+ * read them, from the walk of the folders and stat(2) alone: no shard is
+ * opened. The same problems are reported (a missing path, an unreadable
+ * folder), save those found only by reading a shard. Collecting the paths
+ * of any run of these sources, named one by one, gives the documents that
+ * dd_inputs_collect gives for them among all the others, named the
+ * same. */
+int dd_inputs_list(dd_sources *list, char *const *paths, size_t n, const dd_records_spec *records);
+void dd_sources_free(dd_sources *list);
 
 /* How document d is named in messages and text reports, printable
  * (dd_printable): a file by its path; a record by "SHARD:LINE", followed by

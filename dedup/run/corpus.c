@@ -791,7 +791,7 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
         r->status = DD_LOAD_FAILED;
         return;
     }
-    if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, r)) {
+    if (!dd_facts_decode(w->facts.data, w->facts.len, (uint32_t)i, f->work->num_perm, r)) {
         char *p = dd_printable(f->c->inputs.v[i].id);
         dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
                  f->work->dir);
@@ -934,8 +934,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
 /* Signing one part of a work folder: its documents analysed on the map's
  * workers, their facts written in order. */
 typedef struct signing {
-    first_pass f; /* for analyse: the corpus's inputs and the options */
-    const dd_part *part;
+    first_pass f;    /* for analyse: the corpus's inputs and the options */
+    size_t first, n; /* the part's documents: inputs [first, first + n) of the corpus */
     dd_part_writer *writer;
     sh_buf facts;
     uint64_t bytes;
@@ -949,7 +949,7 @@ static void sign_work(void *ctx, void *state, size_t i, void *result)
 {
     signing *g = ctx;
     analysed *r = result;
-    analyse(&g->f, state, g->part->first + i, r);
+    analyse(&g->f, state, g->first + i, r);
     sh_buf said = r->said;
     r->said = r->run.messages;
     said.len = 0;
@@ -961,11 +961,10 @@ static void sign_work(void *ctx, void *state, size_t i, void *result)
 /* dd_ordered_map.consume: writes the facts of document first + i. */
 static bool sign_take(void *ctx, size_t i, void *result)
 {
-    (void)i;
     signing *g = ctx;
     analysed *r = result;
     g->facts.len = 0;
-    dd_facts_encode(r, &r->said, g->f.work->num_perm, &g->facts);
+    dd_facts_encode(r, (uint32_t)(g->first + i), &r->said, g->f.work->num_perm, &g->facts);
     if (!dd_part_writer_add(g->writer, &g->facts)) {
         g->failed = true;
         return false;
@@ -983,21 +982,24 @@ static void *sign_worker_new(void *ctx) { return worker_new(&((signing *)ctx)->f
 static uint64_t sign_weight(void *ctx, size_t i)
 {
     signing *g = ctx;
-    return g->f.c->inputs.v[g->part->first + i].size;
+    return g->f.c->inputs.v[g->first + i].size;
 }
 
-/* Signs part k of w: false after a message. */
-static bool sign_part(dd_corpus *c, const dd_options *o, dd_work *w, size_t k, unsigned threads,
-                      dd_progress *progress, size_t *done, uint64_t *bytes)
+/* Signs part k of w, whose documents are inputs [first, first + n) of c:
+ * false after a message. */
+static bool sign_part(dd_corpus *c, size_t first, size_t n, const dd_options *o, dd_work *w,
+                      size_t k, unsigned threads, dd_progress *progress, size_t *done,
+                      uint64_t *bytes)
 {
     signing g = {.f = {.c = c, .o = o, .progress = progress, .work = w},
-                 .part = &w->parts[k],
+                 .first = first,
+                 .n = n,
                  .done = *done,
                  .bytes = *bytes};
-    if (!(g.writer = dd_part_writer_new(w, k)))
+    if (!(g.writer = dd_part_writer_new(w, k, n)))
         return false;
     dd_ordered_map m = {
-        .n = g.part->n,
+        .n = n,
         .threads = threads,
         .window = 16 * (size_t)threads,
         .max_weight = (uint64_t)32 << 20,
@@ -1013,14 +1015,35 @@ static bool sign_part(dd_corpus *c, const dd_options *o, dd_work *w, size_t k, u
     bool ok = dd_run_in_order(&m) && !g.failed && dd_part_writer_finish(g.writer);
     dd_part_writer_free(g.writer);
     sh_buf_free(&g.facts);
-    *done = g.done + g.part->n;
+    *done = g.done + n;
     *bytes = g.bytes;
+    return ok;
+}
+
+static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths, size_t n);
+
+/* Signs part k of w from its own files alone, collected (a task that does
+ * not decide: the other parts' files are not read). */
+static bool sign_part_alone(const dd_options *o, dd_work *w, size_t k, unsigned threads,
+                            dd_progress *progress, size_t *done, uint64_t *bytes)
+{
+    const dd_part *p = &w->parts[k];
+    char **paths = dd_malloc((p->files ? p->files : 1) * sizeof *paths);
+    for (size_t i = 0; i < p->files; i++)
+        paths[i] = w->sources.v[p->from + i].path;
+    dd_corpus c;
+    bool ok = collect_paths(&c, o, paths, p->files) &&
+              sign_part(&c, 0, c.inputs.n, o, w, k, threads, progress, done, bytes);
+    dd_corpus_free(&c);
+    free(paths);
     return ok;
 }
 
 /* Signs the parts of w that are not signed, or not whole: those of this
  * task (o->work.task of o->work.tasks) only when there are tasks. With
- * --stage decide, a part not signed is an error instead. */
+ * --stage decide, a part not signed is an error instead. c: the inputs
+ * collected, w placed among them; NULL: each part's files are collected
+ * when it is signed. */
 static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned threads,
                        dd_progress *progress)
 {
@@ -1054,7 +1077,9 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
             dd_progress_stage(progress, "signing");
             staged = true;
         }
-        if (!sign_part(c, o, w, k, threads, progress, &done, &bytes))
+        if (c ? !sign_part(c, w->parts[k].first, w->parts[k].n, o, w, k, threads, progress, &done,
+                           &bytes)
+              : !sign_part_alone(o, w, k, threads, progress, &done, &bytes))
             return false;
         if (!dd_work_check_part(w, k, &why)) { /* what was written is read back */
             char *at = dd_work_part_path(w, k);
@@ -1069,14 +1094,14 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     return true;
 }
 
-/* Reads the inputs of o into c as dd_corpus_run does; false if there are
- * too many. */
-static bool collect(dd_corpus *c, const dd_options *o)
+/* Reads the inputs under paths[0..n) into c as dd_corpus_run does; false
+ * if there are too many. */
+static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths, size_t n)
 {
     memset(c, 0, sizeof *c);
     c->max_bytes = (size_t)o->max_record_mb << 20;
     dd_records_spec records = dd_options_records(o);
-    c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths, &records);
+    c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
     if (c->inputs.n > UINT32_MAX - 1) {
         dd_error("too many documents (%zu)", c->inputs.n);
         return false;
@@ -1084,15 +1109,20 @@ static bool collect(dd_corpus *c, const dd_options *o)
     return true;
 }
 
+/* Reads the inputs of o into c; false if there are too many. */
+static bool collect(dd_corpus *c, const dd_options *o)
+{
+    return collect_paths(c, o, o->paths, o->npaths);
+}
+
 int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
 {
-    dd_corpus c;
     dd_work w = {0};
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    bool ok = collect(&c, o) && dd_work_open(&w, o, &c.inputs) &&
-              sign_parts(&c, o, &w, threads, progress);
+    /* Listed, not read: each part's files are read when it is signed, so
+     * a task reads the files of its own parts only. */
+    bool ok = dd_work_open(&w, o, false) && sign_parts(NULL, o, &w, threads, progress);
     dd_work_free(&w);
-    dd_corpus_free(&c);
     return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
 }
 
@@ -1392,8 +1422,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
      * first pass takes every document's facts from there. */
     dd_work work = {0};
     bool staged = o->work.dir != NULL;
-    if (staged &&
-        (!dd_work_open(&work, o, &c->inputs) || !sign_parts(c, o, &work, threads, progress))) {
+    if (staged && (!dd_work_open(&work, o, true) || !dd_work_place(&work, &c->inputs) ||
+                   !sign_parts(c, o, &work, threads, progress))) {
         dd_work_free(&work);
         return false;
     }

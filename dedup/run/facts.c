@@ -11,7 +11,9 @@
  *   (8 each), words (4), line_end (1), bom (1), key (16);
  *   the units' sets: hashes (8: n, then 8 each), starts (n units + 1, 8
  *   each); their band keys (DD_NEAR_UNIT_BANDS per unit, 8 each);
- *   near-repeats inside (8: n), each: doc, of_doc (4 + 4), unit, of (8 +
+ *   near-repeats inside (8: n), each: doc, of_doc (4 + 4, less the
+ *   document's own number, so that facts do not depend on where the
+ *   document stands among the inputs), unit, of (8 +
  *   8), jaccard, containment (8 + 8, IEEE bits), alternative (1);
  *   the signature: key (16), words, shingles (4 + 4), simhash (8), and
  *   num_perm MinHash values (4 each).
@@ -70,7 +72,8 @@ static void put_key(sh_buf *out, sh_key k)
     put_u64(out, k.hi);
 }
 
-void dd_facts_encode(const dd_analysed *r, const sh_buf *said, size_t num_perm, sh_buf *out)
+void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
+                     sh_buf *out)
 {
     put_u8(out, (uint8_t)r->status);
     const char *why = r->bad.why;
@@ -111,8 +114,8 @@ void dd_facts_encode(const dd_analysed *r, const sh_buf *said, size_t num_perm, 
     put_u64(out, nnear);
     for (size_t i = 0; i < nnear; i++) {
         const dd_near_unit *x = &r->near.v[i];
-        put_u32(out, x->doc);
-        put_u32(out, x->of_doc);
+        put_u32(out, x->doc - doc); /* 0: near-repeats inside are its own */
+        put_u32(out, x->of_doc - doc);
         put_u64(out, x->unit);
         put_u64(out, x->of);
         put_double(out, x->jaccard);
@@ -196,7 +199,7 @@ static size_t get_count(cursor *c, size_t size)
     return (size_t)n;
 }
 
-bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, dd_analysed *r)
+bool dd_facts_decode(const char *bytes, size_t len, uint32_t self, size_t num_perm, dd_analysed *r)
 {
     cursor c = {(const unsigned char *)bytes, (const unsigned char *)bytes + len, false};
     uint8_t status = get_u8(&c);
@@ -258,8 +261,8 @@ bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, dd_analysed
     r->near.n = nnear;
     for (size_t i = 0; i < nnear; i++) {
         dd_near_unit *x = &r->near.v[i];
-        x->doc = get_u32(&c);
-        x->of_doc = get_u32(&c);
+        x->doc = get_u32(&c) + self;
+        x->of_doc = get_u32(&c) + self;
         x->unit = get_u64(&c);
         x->of = get_u64(&c);
         x->jaccard = get_double(&c);

@@ -40,13 +40,17 @@ typedef struct dd_analysed {
     sh_buf said; /* signing a part: the messages of its analysis, kept for the decisions */
 } dd_analysed;
 
-/* Appends the facts of r (its messages: said) to out. num_perm: values of
- * a MinHash signature (0 for SimHash). */
-void dd_facts_encode(const dd_analysed *r, const sh_buf *said, size_t num_perm, sh_buf *out);
+/* Appends the facts of r (its messages: said) to out. doc: the number of
+ * the document as analysed (its place among the inputs of the analysing
+ * process); the bytes do not depend on it. num_perm: values of a MinHash
+ * signature (0 for SimHash). */
+void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
+                     sh_buf *out);
 
-/* Reads the facts of bytes[0..len) into r (replacing what it held; its
- * messages are appended to r->run.messages). False when the bytes are not
+/* Reads the facts of bytes[0..len) into r as those of document doc (its
+ * number among the inputs of this process), replacing what r held; its
+ * messages are appended to r->run.messages. False when the bytes are not
  * facts encoded with num_perm: a damaged part file. */
-bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, dd_analysed *r);
+bool dd_facts_decode(const char *bytes, size_t len, uint32_t doc, size_t num_perm, dd_analysed *r);
 
 #endif

@@ -2,8 +2,8 @@
  * stages.c - the work folder of a resumable run (stages.h).
  *
  * A part file is
- *   a header of 64 bytes: "DDSIGN01", the settings' hash, the inputs'
- *   hash, the part's hash, its number, its first input, its inputs (8
+ *   a header of 64 bytes: "DDSIGN02", the settings' hash, the inputs'
+ *   hash, the part's hash, its number, its first file, its documents (8
  *   bytes each, little-endian), 8 bytes of zeros;
  *   the facts of each of its documents, in order (facts.c);
  *   an index: where each document's facts start, and where they end (n + 1
@@ -39,7 +39,7 @@
 
 /* Changes whenever what a part file holds changes: a folder of another
  * format is refused, never read. */
-#define FACTS_FORMAT "1"
+#define FACTS_FORMAT "2"
 #define PLAN_FIRST_LINE "dedup work folder, facts format " FACTS_FORMAT "\n"
 #define HEADER_BYTES 64
 #define TRAILER_BYTES 24 /* index start, checksum, end magic */
@@ -255,55 +255,41 @@ static void settings_text(const dd_options *o, sh_buf *out)
     free(s);
 }
 
-/* Hashes what names input d and where it lies: its path, id, size, line
- * and offset in its shard, and the time its file was last changed (mtime),
- * so that a file edited since the folder was made, even to the same size,
- * makes other inputs. *last is the path stated before and its time (a
- * shard's records share its path: it is stated once). */
-typedef struct stated {
-    const char *path;
-    struct timespec mtime;
-} stated;
-
-static void hash_input(XXH3_state_t *st, const dd_input *d, stated *last)
+/* Hashes what names source f and what it holds: its path, its kind, its
+ * size and the time it was last changed (mtime), so that a file edited
+ * since the folder was made, even to the same size, makes other inputs. */
+static void hash_source(XXH3_state_t *st, const dd_source *f)
 {
-    if (last->path != d->path) {
-        struct stat sb;
-        last->path = d->path;
-        last->mtime = stat(d->path, &sb) == 0 ? sb.st_mtim : (struct timespec){0, 0};
-    }
-    unsigned char b[40];
-    XXH3_64bits_update(st, d->path, strlen(d->path) + 1);
-    XXH3_64bits_update(st, d->id, strlen(d->id) + 1);
-    le64(b, d->size);
-    le64(b + 8, d->line);
-    le64(b + 16, d->off);
-    le64(b + 24, (uint64_t)last->mtime.tv_sec);
-    le64(b + 32, (uint64_t)last->mtime.tv_nsec);
+    unsigned char b[25];
+    XXH3_64bits_update(st, f->path, strlen(f->path) + 1);
+    b[0] = f->shard ? 'S' : 'F';
+    le64(b + 1, f->size);
+    le64(b + 9, (uint64_t)f->mtime.tv_sec);
+    le64(b + 17, (uint64_t)f->mtime.tv_nsec);
     XXH3_64bits_update(st, b, sizeof b);
 }
 
-/* Cuts the inputs into parts of about part_size bytes: whole inputs, in
- * order, a part closed once it holds part_size bytes or more. */
-static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
+/* Cuts the sources of w into parts of about part_size bytes: whole files,
+ * in order, a part closed once it holds part_size bytes or more. */
+static void cut_parts(dd_work *w, uint64_t part_size)
 {
     size_t cap = 0;
+    const dd_sources *in = &w->sources;
     XXH3_state_t *all = XXH3_createState(), *one = XXH3_createState();
     XXH3_64bits_reset(all);
-    stated last = {0};
     for (size_t i = 0; i < in->n;) {
         dd_grow(&w->parts, &cap, w->nparts + 1, sizeof *w->parts);
         dd_part *p = &w->parts[w->nparts++];
-        p->first = i;
+        *p = (dd_part){.from = i};
         uint64_t bytes = 0;
         XXH3_64bits_reset(one);
-        while (i < in->n && (bytes < part_size || i == p->first)) {
+        while (i < in->n && (bytes < part_size || i == p->from)) {
             bytes += in->v[i].size;
-            hash_input(one, &in->v[i], &last);
-            hash_input(all, &in->v[i], &last);
+            hash_source(one, &in->v[i]);
+            hash_source(all, &in->v[i]);
             i++;
         }
-        p->n = i - p->first;
+        p->files = i - p->from;
         p->hash = XXH3_64bits_digest(one);
     }
     w->inputs_hash = XXH3_64bits_digest(all);
@@ -324,8 +310,7 @@ static const char *line_value(const char *text, const char *name, size_t *len)
 }
 
 /* Says why the plan `there` (of w->dir) is not `here`. */
-static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *there,
-                            const char *here)
+static void say_why_refused(const dd_work *w, const char *there, const char *here)
 {
     char *dir = dd_printable(w->dir);
     if (strncmp(there, PLAN_FIRST_LINE, strlen(PLAN_FIRST_LINE))) {
@@ -362,52 +347,60 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
         free(dir);
         return;
     }
-    /* The first part whose inputs differ, and the first of its inputs. */
+    /* The first part whose files differ, and the first of its files. */
     char *where = NULL;
     for (size_t k = 0; k < w->nparts && !where; k++) {
         char *name = dd_asprintf("part %zu", k);
         h = line_value(here, name, &hl);
         t = line_value(there, name, &tl);
         if (!t || tl != hl || strncmp(t, h, hl)) {
-            char *first = dd_printable(in->v[w->parts[k].first].id);
+            char *first = dd_printable(w->sources.v[w->parts[k].from].path);
             where = dd_asprintf("; the first that differ are in part %zu, from %s", k, first);
             free(first);
         }
         free(name);
     }
-    h = line_value(here, "documents", &hl);
-    t = line_value(there, "documents", &tl);
-    dd_error("%s: made for other inputs (%.*s documents there, %.*s here%s); give another "
-             "--work-dir, or remove it",
+    h = line_value(here, "files", &hl);
+    t = line_value(there, "files", &tl);
+    dd_error("%s: made for other inputs (%.*s files there, %.*s here%s: a file added, removed, "
+             "or changed since); give another --work-dir, or remove it",
              dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h, where ? where : "");
     free(where);
     free(dir);
 }
 
-bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
+bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
 {
     memset(w, 0, sizeof *w);
     w->dir = dd_strdup(o->work.dir);
     w->sign_dir = dd_asprintf("%s/sign", o->work.dir);
-    w->ndocs = in->n;
     w->num_perm = o->near.method == DD_METHOD_MINHASH ? o->near.num_perm : 0;
-    for (size_t i = 0; i < in->n; i++)
-        if (in->v[i].stream) {
-            char *p = dd_printable(in->v[i].id);
+    dd_records_spec records = dd_options_records(o);
+    sh_buf unsaid = {0};
+    if (quiet)
+        dd_messages_capture(&unsaid);
+    dd_inputs_list(&w->sources, o->paths, o->npaths, &records);
+    if (quiet)
+        dd_messages_capture(NULL);
+    sh_buf_free(&unsaid);
+    for (size_t i = 0; i < w->sources.n; i++)
+        if (w->sources.v[i].stream) {
+            char *p = dd_printable(w->sources.v[i].path);
             dd_error("%s: a stream is read once: it cannot be kept in a work folder "
                      "(--work-dir); name files",
                      p);
             free(p);
             return false;
         }
-    cut_parts(w, in, o->work.part_size);
+    cut_parts(w, o->work.part_size);
     w->offsets = dd_calloc(w->nparts ? w->nparts : 1, sizeof *w->offsets);
     sh_buf settings = {0};
     settings_text(o, &settings);
     w->settings_hash = XXH3_64bits(settings.data, settings.len);
-    char *head = dd_asprintf(PLAN_FIRST_LINE "settings %016" PRIx64 "\ninputs %016" PRIx64
-                                             "\ndocuments %zu\nparts %zu\npart-size %lu\n",
-                             w->settings_hash, w->inputs_hash, in->n, w->nparts, o->work.part_size);
+    char *head =
+        dd_asprintf(PLAN_FIRST_LINE "settings %016" PRIx64 "\ninputs %016" PRIx64
+                                    "\nfiles %zu\nparts %zu\npart-size %lu\n",
+                    w->settings_hash, w->inputs_hash, w->sources.n, w->nparts, o->work.part_size);
     sh_buf plan = {0};
     dd_grow(&plan.data, &plan.cap, strlen(head) + settings.len + 1, 1);
     memcpy(plan.data, head, strlen(head));
@@ -416,8 +409,8 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
     free(head);
     sh_buf_free(&settings);
     for (size_t k = 0; k < w->nparts; k++) {
-        char *line = dd_asprintf("part %zu first %zu documents %zu inputs %016" PRIx64 "\n", k,
-                                 w->parts[k].first, w->parts[k].n, w->parts[k].hash);
+        char *line = dd_asprintf("part %zu from %zu files %zu inputs %016" PRIx64 "\n", k,
+                                 w->parts[k].from, w->parts[k].files, w->parts[k].hash);
         size_t len = strlen(line);
         dd_grow(&plan.data, &plan.cap, plan.len + len + 1, 1);
         memcpy(plan.data + plan.len, line, len + 1);
@@ -442,7 +435,7 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
         free(p);
         ok = false;
     } else if (ok && there && strcmp(there, plan.data)) {
-        say_why_refused(w, in, there, plan.data);
+        say_why_refused(w, there, plan.data);
         ok = false;
     } else if (ok && !there) {
         ok = write_file_atomically(w->dir, plan_path, plan.data, plan.len);
@@ -457,12 +450,53 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
     return ok;
 }
 
+/* Says that the inputs are not the files listed, at file k. */
+static bool not_listed(const dd_work *w, size_t k, const char *path)
+{
+    char *dir = dd_printable(w->dir);
+    char *p = dd_printable(k < w->sources.n ? w->sources.v[k].path : path ? path : "(none)");
+    dd_error("%s: the inputs changed while they were read (%s); run again", dir, p);
+    free(p);
+    free(dir);
+    return false;
+}
+
+bool dd_work_place(dd_work *w, const dd_inputs *in)
+{
+    /* The inputs are, in order, the sources' documents: one for a file,
+     * the records of a shard (none for a shard that could not be opened,
+     * which was said when it was collected). */
+    size_t doc = 0, shard = 0, part = 0;
+    for (size_t k = 0; k < w->sources.n; k++) {
+        const dd_source *f = &w->sources.v[k];
+        size_t docs = 1;
+        if (f->shard) {
+            const dd_shard *s = shard < in->nshards ? in->shards[shard] : NULL;
+            docs = s && s->first == doc && !strcmp(s->path, f->path) ? s->n : 0;
+            shard += s && s->first == doc && !strcmp(s->path, f->path);
+        } else if (doc >= in->n || in->v[doc].shard || strcmp(in->v[doc].path, f->path)) {
+            return not_listed(w, k, NULL);
+        }
+        while (w->parts[part].from + w->parts[part].files <= k)
+            part++;
+        if (w->parts[part].from == k)
+            w->parts[part].first = doc;
+        doc += docs;
+        w->parts[part].n = doc - w->parts[part].first;
+    }
+    if (doc != in->n || shard != in->nshards)
+        return not_listed(w, w->sources.n, doc < in->n ? in->v[doc].path : NULL);
+    w->placed = true;
+    return true;
+}
+
 void dd_work_free(dd_work *w)
 {
     for (size_t k = 0; w->offsets && k < w->nparts; k++)
         free(w->offsets[k]);
     free(w->offsets);
     free(w->parts);
+    dd_sources_free(&w->sources);
     free(w->dir);
     free(w->sign_dir);
     memset(w, 0, sizeof *w);
@@ -492,8 +526,8 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         return false;
     }
     struct stat st;
-    const dd_part *p = &w->parts[part];
-    uint64_t index_bytes = 8 * ((uint64_t)p->n + 1);
+    dd_part *p = &w->parts[part];
+    uint64_t n = 0, index_bytes = 0;
     bool ok = false;
     unsigned char head[HEADER_BYTES], tail[TRAILER_BYTES];
     uint64_t *offsets = NULL;
@@ -521,15 +555,21 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
                            size, marked);
         goto done;
     }
-    if (size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
-        *why = dd_strdup("damaged (too short for its documents)");
+    if (size < HEADER_BYTES + TRAILER_BYTES || pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES ||
+        memcmp(head, "DDSIGN02", 8) || get_le64(head + 8) != w->settings_hash ||
+        get_le64(head + 16) != w->inputs_hash || get_le64(head + 24) != p->hash ||
+        get_le64(head + 32) != part || get_le64(head + 40) != p->from) {
+        *why = dd_strdup("its header is not this part's");
         goto done;
     }
-    if (pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES || memcmp(head, "DDSIGN01", 8) ||
-        get_le64(head + 8) != w->settings_hash || get_le64(head + 16) != w->inputs_hash ||
-        get_le64(head + 24) != p->hash || get_le64(head + 32) != part ||
-        get_le64(head + 40) != p->first || get_le64(head + 48) != p->n) {
-        *why = dd_strdup("its header is not this part's");
+    n = get_le64(head + 48);
+    if (w->placed && n != p->n) {
+        *why = dd_asprintf("damaged: it holds %" PRIu64 " documents, its files %zu", n, p->n);
+        goto done;
+    }
+    index_bytes = 8 * (n + 1);
+    if (n > size || size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
+        *why = dd_strdup("damaged (too short for its documents)");
         goto done;
     }
     for (uint64_t at = 0; at < size - 16;) {
@@ -559,18 +599,18 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         *why = dd_strdup("damaged: its index is misplaced");
         goto done;
     }
-    offsets = dd_malloc((p->n + 1) * sizeof *offsets);
+    offsets = dd_malloc((n + 1) * sizeof *offsets);
     unsigned char *ix = dd_malloc(index_bytes);
     if (pread(fd, ix, index_bytes, (off_t)index_at) != (ssize_t)index_bytes) {
         free(ix);
         *why = dd_strdup("cut off");
         goto done;
     }
-    for (size_t k = 0; k <= p->n; k++)
+    for (size_t k = 0; k <= n; k++)
         offsets[k] = get_le64(ix + 8 * k);
     free(ix);
-    ok = offsets[0] == HEADER_BYTES && offsets[p->n] == index_at;
-    for (size_t k = 0; ok && k < p->n; k++)
+    ok = offsets[0] == HEADER_BYTES && offsets[n] == index_at;
+    for (size_t k = 0; ok && k < n; k++)
         ok = offsets[k] <= offsets[k + 1];
     if (!ok)
         *why = dd_strdup("damaged: its index is wrong");
@@ -581,6 +621,7 @@ done:
     if (ok) {
         free(w->offsets[part]);
         w->offsets[part] = offsets;
+        p->n = (size_t)n; /* the same, once placed */
     } else {
         free(offsets);
     }
@@ -610,7 +651,7 @@ struct dd_part_writer {
     sh_buf pending; /* bytes not written yet */
     uint64_t written, at;
     uint64_t *offsets;
-    size_t n;
+    size_t n, ndocs; /* documents written, of ndocs */
     XXH3_state_t *sum;
     bool failed;
 };
@@ -635,11 +676,12 @@ static void add_bytes(dd_part_writer *pw, const void *p, size_t n)
     pw->at += n;
 }
 
-dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part)
+dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part, size_t ndocs)
 {
     dd_part_writer *pw = dd_calloc(1, sizeof *pw);
     pw->w = w;
     pw->part = part;
+    pw->ndocs = ndocs;
     pw->path = dd_work_part_path(w, part);
     pw->tmp = temp_name(pw->path);
     pw->fd = open(pw->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -651,21 +693,21 @@ dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part)
     pw->sum = XXH3_createState();
     XXH3_64bits_reset(pw->sum);
     const dd_part *p = &w->parts[part];
-    pw->offsets = dd_malloc((p->n + 1) * sizeof *pw->offsets);
-    unsigned char head[HEADER_BYTES] = "DDSIGN01";
+    pw->offsets = dd_malloc((ndocs + 1) * sizeof *pw->offsets);
+    unsigned char head[HEADER_BYTES] = "DDSIGN02";
     le64(head + 8, w->settings_hash);
     le64(head + 16, w->inputs_hash);
     le64(head + 24, p->hash);
     le64(head + 32, part);
-    le64(head + 40, p->first);
-    le64(head + 48, p->n);
+    le64(head + 40, p->from);
+    le64(head + 48, ndocs);
     add_bytes(pw, head, sizeof head);
     return pw;
 }
 
 bool dd_part_writer_add(dd_part_writer *pw, const sh_buf *facts)
 {
-    if (pw->failed || pw->n >= pw->w->parts[pw->part].n)
+    if (pw->failed || pw->n >= pw->ndocs)
         return false;
     pw->offsets[pw->n++] = pw->at;
     add_bytes(pw, facts->data, facts->len);
@@ -676,7 +718,7 @@ bool dd_part_writer_add(dd_part_writer *pw, const sh_buf *facts)
 
 bool dd_part_writer_finish(dd_part_writer *pw)
 {
-    if (pw->failed || pw->n != pw->w->parts[pw->part].n)
+    if (pw->failed || pw->n != pw->ndocs)
         return false;
     pw->offsets[pw->n] = pw->at;
     uint64_t index_at = pw->at;

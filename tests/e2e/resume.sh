@@ -116,7 +116,7 @@ for name in sorted(os.listdir(sign)):
     if name.endswith(".done"):
         if ("settings %016x" % h) not in data.decode():
             bad.append(name)
-    elif data[:8] != b"DDSIGN01" or struct.unpack("<Q", data[8:16])[0] != h:
+    elif data[:8] != b"DDSIGN02" or struct.unpack("<Q", data[8:16])[0] != h:
         bad.append(name)
 print("bad:", " ".join(bad) if bad else "none")
 EOF
@@ -142,6 +142,56 @@ done
 diff -r "$T/w1/sign" "$T/tasks/sign" >/dev/null && ok "four tasks sign the parts of one run" ||
     not_ok "four tasks sign the parts of one run"
 same "--stage decide after four tasks (at -j 1 and 3): the output of the run without" "$T/tasks" --stage decide -j 2
+
+# A task reads the files of its own parts only: the parts are planned from
+# the walk of the folder and stat(2) alone (whole shards), so N tasks read
+# the corpus once between them, not N times each.
+python3 - "$G" "$T/sh" <<'EOF'
+import glob, json, os, sys
+g, out = sys.argv[1], sys.argv[2]
+os.makedirs(out)
+files = sorted(glob.glob(os.path.join(g, "part*", "doc*.txt")))
+for k in range(8):
+    with open(os.path.join(out, "s%d.jsonl" % k), "w", encoding="utf-8") as f:
+        for name in files[k::8]:
+            text = open(name, encoding="utf-8").read()
+            f.write(json.dumps({"id": os.path.basename(name), "text": text}, ensure_ascii=False) + "\n")
+        if k == 7:  # copies of documents of the other shards
+            f.write(open(os.path.join(g, "shards", "a.jsonl"), encoding="utf-8").read())
+EOF
+gzip "$T/sh/s1.jsonl" "$T/sh/s5.jsonl"
+zstd -q --rm "$T/sh/s2.jsonl" "$T/sh/s6.jsonl" 2>/dev/null || true
+shards=$(cd "$T/sh" && ls | LC_ALL=C sort)
+"$DEDUP" scan -q -f jsonl "$T/sh" >"$T/sh.want" 2>"$T/sh.want.err"
+echo $? >>"$T/sh.want"
+if command -v strace >/dev/null; then
+    for i in 0 1 2 3; do
+        strace -f -qq -e trace=openat -o "$T/trace$i" \
+            "$DEDUP" scan -q --work-dir "$T/wsh" --part-size 1 --task $i --tasks 4 "$T/sh" 2>&1
+        opened=$(grep -o "$T/sh/s[^\"]*" "$T/trace$i" | sed 's|.*/||' | LC_ALL=C sort -u | tr '\n' ' ')
+        want=$(echo "$shards" | awk -v i=$i '(NR - 1) % 4 == i' | tr '\n' ' ')
+        [ "$opened" = "$want" ] && ok "task $i of 4 over 8 shards opens its own two only ($want)" ||
+            not_ok "task $i of 4 over 8 shards opens its own two only" "opened: $opened; want: $want"
+    done
+else
+    for i in 0 1 2 3; do
+        "$DEDUP" scan -q --work-dir "$T/wsh" --part-size 1 --task $i --tasks 4 "$T/sh"
+    done
+    ok "tasks open their own shards only # skip: no strace"
+fi
+"$DEDUP" scan -q -f jsonl --work-dir "$T/wsh" --part-size 1 --stage decide "$T/sh" >"$T/sh.got" \
+    2>"$T/sh.got.err"
+echo $? >>"$T/sh.got"
+cmp -s "$T/sh.want" "$T/sh.got" && cmp -s "$T/sh.want.err" "$T/sh.got.err" &&
+    grep -q '"type":"repeat"' "$T/sh.want" &&
+    ok "decided from the tasks' parts: the report of a run without --work-dir" ||
+    not_ok "decided from the tasks' parts: the report of a run without --work-dir" \
+        "$(diff "$T/sh.want" "$T/sh.got" | head -5) $(diff "$T/sh.want.err" "$T/sh.got.err" | head -5)"
+touch -d '2003-03-03' "$T/sh/s3.jsonl"
+"$DEDUP" scan -q --work-dir "$T/wsh" --part-size 1 --task 0 --tasks 4 "$T/sh" >"$T/out" 2>"$T/err"
+[ $? = 2 ] && grep -q "made for other inputs (8 files there, 8 here; the first that differ are in part 3, from $T/sh/s3.jsonl" "$T/err" &&
+    ok "a shard touched since: a task refuses the folder, naming it" ||
+    not_ok "a shard touched since: a task refuses the folder, naming it" "$(cat "$T/err")"
 
 # A decision with a part missing is refused; a full run signs it.
 rm "$T/tasks/sign/part-000003.done"

@@ -84,11 +84,11 @@ static void facts_read_back_equal(void **state)
     assert_true(r.near.n >= 1); /* line 19 is a near-repeat of line 8 */
     sh_buf said = {0}, bytes = {0};
     sh_buf_append(&said, "dedup: warning: something said\n", 31);
-    dd_facts_encode(&r, &said, p.num_perm, &bytes);
+    dd_facts_encode(&r, 7, &said, p.num_perm, &bytes);
 
     dd_analysed back;
     memset(&back, 0, sizeof back);
-    assert_true(dd_facts_decode(bytes.data, bytes.len, p.num_perm, &back));
+    assert_true(dd_facts_decode(bytes.data, bytes.len, 7, p.num_perm, &back));
     assert_int_equal(back.status, DD_LOAD_TEXT);
     assert_int_equal(back.size, r.size);
     assert_int_equal(back.digest, r.digest);
@@ -131,10 +131,21 @@ static void facts_read_back_equal(void **state)
 
     /* Encoded again, the facts read back give the same bytes. */
     sh_buf again = {0};
-    dd_facts_encode(&back, &back.run.messages, p.num_perm, &again);
+    dd_facts_encode(&back, 7, &back.run.messages, p.num_perm, &again);
     assert_int_equal(again.len, bytes.len);
     assert_memory_equal(again.data, bytes.data, bytes.len);
     sh_buf_free(&again);
+
+    /* The bytes do not depend on the document's number: analysed as
+     * document 7 of one process, they are document 1007's in another. */
+    analysed_free(&back);
+    memset(&back, 0, sizeof back);
+    assert_true(dd_facts_decode(bytes.data, bytes.len, 1007, p.num_perm, &back));
+    assert_int_equal(back.near.n, r.near.n);
+    for (size_t i = 0; i < r.near.n; i++) {
+        assert_int_equal(back.near.v[i].doc, 1007);
+        assert_int_equal(back.near.v[i].of_doc, 1007);
+    }
     sh_buf_free(&said);
     sh_buf_free(&bytes);
     analysed_free(&back);
@@ -149,7 +160,7 @@ static void bytes_cut_short_are_refused(void **state)
     sh_hasher hash;
     analyse_seed(&r, &p, &hash);
     sh_buf said = {0}, bytes = {0};
-    dd_facts_encode(&r, &said, p.num_perm, &bytes);
+    dd_facts_encode(&r, 7, &said, p.num_perm, &bytes);
     dd_analysed back;
     memset(&back, 0, sizeof back);
     for (size_t cut = 0; cut < bytes.len; cut++) {
@@ -157,14 +168,14 @@ static void bytes_cut_short_are_refused(void **state)
         char *prefix = malloc(cut ? cut : 1);
         memcpy(prefix, bytes.data, cut);
         back.run.messages.len = 0;
-        if (dd_facts_decode(prefix, cut, p.num_perm, &back))
+        if (dd_facts_decode(prefix, cut, 7, p.num_perm, &back))
             fail_msg("facts cut to %zu of %zu bytes were taken", cut, bytes.len);
         free(prefix);
     }
     /* With a byte more, or as SimHash facts, they are not facts either. */
     sh_buf_append(&bytes, "x", 1);
-    assert_false(dd_facts_decode(bytes.data, bytes.len, p.num_perm, &back));
-    assert_false(dd_facts_decode(bytes.data, bytes.len - 1, 0, &back));
+    assert_false(dd_facts_decode(bytes.data, bytes.len, 7, p.num_perm, &back));
+    assert_false(dd_facts_decode(bytes.data, bytes.len - 1, 7, 0, &back));
     /* Random bytes are refused (or, by chance, read as some facts), never
      * read past. */
     srand(16);
@@ -174,7 +185,7 @@ static void bytes_cut_short_are_refused(void **state)
         for (size_t i = 0; i < n; i++)
             junk[i] = (unsigned char)(rand() % 4 ? rand() % 4 : rand());
         back.run.messages.len = 0;
-        (void)dd_facts_decode((const char *)junk, n, p.num_perm, &back);
+        (void)dd_facts_decode((const char *)junk, n, 7, p.num_perm, &back);
         free(junk);
     }
     sh_buf_free(&said);
