@@ -131,8 +131,9 @@ typedef struct dd_sources {
  * opened. The same problems are reported (a missing path, an unreadable
  * folder), save those found only by reading a shard. Collecting the paths
  * of any run of these sources, named one by one, gives the documents that
- * dd_inputs_collect gives for them among all the others, named the
- * same. */
+ * dd_inputs_collect gives for them among all the others, with the same
+ * paths and names (not the same output names, out_rel: clean -o collects
+ * them all). */
 int dd_inputs_list(dd_sources *list, char *const *paths, size_t n, const dd_records_spec *records);
 void dd_sources_free(dd_sources *list);
 
