@@ -327,7 +327,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
                                 dd_analyzer *a, findings *out)
 {
     dd_index_matches m = {0};
-    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
     const dd_input *d = &c->inputs.v[i];
     char *path = baseline_name(d);
     for (size_t k = 0; k < m.n; k++) {
@@ -598,7 +598,7 @@ int cmd_check(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     dd_inputs named = {0};
@@ -648,7 +648,8 @@ int cmd_check(int argc, char **argv)
         collect_findings(&c, first_named_doc, &f);
     if (ran && x) {
         dd_analyzer a;
-        if (!dd_analyzer_init(&a, o.unit, &o.hash)) {
+        dd_notes notes = {0};
+        if (!dd_notes_said(&notes, dd_analyzer_init(&a, o.unit, &o.hash, &notes))) {
             problems++;
         } else {
             for (size_t i = 0; i < c.inputs.n; i++)

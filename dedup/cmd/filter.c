@@ -525,8 +525,8 @@ static void *worker_new(void *ctx)
     worker *w = dd_calloc(1, sizeof *w);
     sh_buf lost = {0};
     dd_messages_capture(&lost);
-    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash);
-    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params))) {
+    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash, NULL);
+    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params, NULL))) {
         dd_analyzer_free(&w->analyzer);
         ok = false;
     }
@@ -823,7 +823,7 @@ int cmd_filter(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     if (o.near.keep == DD_KEEP_LONGEST) {
@@ -866,12 +866,15 @@ int cmd_filter(int argc, char **argv)
     /* ICU is checked here, so that a run that cannot start says so once,
      * before any record is read; workers make their own analysers. */
     dd_analyzer check_icu;
-    if (!dd_analyzer_init(&check_icu, o.unit, &o.hash)) {
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&check_icu, o.unit, &o.hash, &notes))) {
         dd_ddx_close(hp.index);
         return DD_EXIT_ERROR;
     }
     dd_analyzer_free(&check_icu);
-    if (!(f.history = dd_history_new(&hp))) { /* its scratch file: said why */
+    if (!(f.history = dd_history_new(&hp, &notes))) { /* its scratch file: why */
+        dd_notes_say(&notes);
+        dd_notes_free(&notes);
         dd_ddx_close(hp.index);
         return DD_EXIT_ERROR;
     }

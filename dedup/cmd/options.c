@@ -612,7 +612,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         }
         }
     }
-    if (!dd_near_params_check(n))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_near_params_check(n, &notes)))
         return DD_EXIT_ERROR;
     o->paths = argv + optind;
     o->npaths = (size_t)(argc - optind);

@@ -205,11 +205,11 @@ static void grow_slots(dd_history *h)
 
 /* ------------------------------------------------------------------ the API */
 
-dd_history *dd_history_new(const dd_history_params *p)
+dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
 {
     dd_history *h = dd_calloc(1, sizeof *h);
     h->p = *p;
-    if (!dd_signatures_init(&h->sigs, &p->near, p->hash)) {
+    if (!dd_signatures_init(&h->sigs, &p->near, p->hash, notes)) {
         free(h);
         return NULL;
     }
@@ -220,7 +220,7 @@ dd_history *dd_history_new(const dd_history_params *p)
     if (p->near.enabled) {
         char *err = NULL;
         if (!(h->spool = dd_spool_new(p->tmp_dir, &err))) {
-            dd_error("%s", err);
+            dd_note_add(notes, DD_NOTE_ERROR, "%s", err);
             free(err);
             dd_history_free(h);
             return NULL;
@@ -609,7 +609,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
 
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
 {
-    if (!h->own && !(h->own = dd_record_analyst_new(&h->p))) {
+    if (!h->own && !(h->own = dd_record_analyst_new(&h->p, NULL))) {
         *err = dd_asprintf("cannot make the MinHash functions");
         return false;
     }
@@ -651,13 +651,13 @@ struct dd_record_analyst {
     dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
 };
 
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p)
+dd_record_analyst *dd_record_analyst_new(const dd_history_params *p, dd_notes *notes)
 {
     dd_record_analyst *a = dd_calloc(1, sizeof *a);
     a->p = *p;
     a->p.index = NULL;
     if (p->near.enabled) {
-        if (!dd_signer_init(&a->signer, &p->near, p->hash)) {
+        if (!dd_signer_init(&a->signer, &p->near, p->hash, notes)) {
             free(a);
             return NULL;
         }

@@ -101,9 +101,9 @@ typedef struct dd_verdict {
 
 typedef struct dd_history dd_history;
 
-/* A history with the given parameters; NULL after a message on failure
- * (the scratch file cannot be made). */
-dd_history *dd_history_new(const dd_history_params *p);
+/* A history with the given parameters; NULL, with an error in notes, on
+ * failure (the MinHash functions or the scratch file cannot be made). */
+dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes);
 void dd_history_free(dd_history *h);
 
 /* Decides the next record, whose text was analysed into doc (dd_analyze with
@@ -146,9 +146,9 @@ typedef struct dd_record_facts {
     dd_near_unit_list near; /* near-repeats inside it */
 } dd_record_facts;
 
-/* An analyst for the records of histories made with parameters p; NULL
- * after a message when the MinHash functions cannot be made. */
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p);
+/* An analyst for the records of histories made with parameters p; NULL,
+ * with an error in notes, when the MinHash functions cannot be made. */
+dd_record_analyst *dd_record_analyst_new(const dd_history_params *p, dd_notes *notes);
 void dd_record_analyst_free(dd_record_analyst *a);
 
 /* The facts of the record whose text was analysed into doc (dd_analyze

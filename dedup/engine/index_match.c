@@ -5,19 +5,17 @@
 
 #include "util.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* The sorted distinct shingles of text[0..size). */
-static bool text_set(const char *text, size_t size, const dd_options *o, dd_analyzer *a,
-                     uint64_t **set, size_t *cap, size_t *n)
+/* The sorted distinct shingles of text[0..size), k-shingles. */
+static bool text_set(const char *text, size_t size, unsigned k, dd_analyzer *a, uint64_t **set,
+                     size_t *cap, size_t *n)
 {
     dd_doc doc = {0};
     bool ok = dd_analyze(a, text, size, &doc) == SH_OK;
     if (ok) {
-        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, &o->hash, set, cap);
+        *n = dd_shingle_set(&doc.words, k, a->hash, set, cap);
         uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
         dd_sort_u64(*set, tmp, *n);
         free(tmp);
@@ -26,69 +24,28 @@ static bool text_set(const char *text, size_t size, const dd_options *o, dd_anal
     return ok;
 }
 
-/* The sorted distinct shingles of the regular file at path, when it is
- * there with this size and mtime (mtime_ns < 0: any); false otherwise (a
- * FIFO is never opened: it would wait for a writer). */
-static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd_options *o,
-                     dd_analyzer *a, uint64_t **set, size_t *cap, size_t *n)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
-        return false;
-    if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
-        return false;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return false;
-    char *text = dd_malloc(size + 1);
-    bool ok = fread(text, 1, size, fp) == size;
-    fclose(fp);
-    if (ok)
-        ok = text_set(text, size, o, a, set, cap, n);
-    free(text);
-    return ok;
-}
-
-/* The sorted distinct shingles of input in, read again: a stream from the
- * bytes kept at its one reading. */
-static bool input_set(const dd_input *in, const dd_options *o, dd_analyzer *a, uint64_t **set,
-                      size_t *cap, size_t *n)
-{
-    if (in->stream)
-        return in->stream->state == DD_STREAM_KEPT &&
-               text_set(in->stream->text.data, in->stream->text.len, o, a, set, cap, n);
-    if (in->shard) { /* a record: its text */
-        sh_buf text = {0};
-        bool ok = dd_input_read(in, (size_t)o->max_record_mb << 20, &text) &&
-                  text_set(text.data ? text.data : "", text.len, o, a, set, cap, n);
-        sh_buf_free(&text);
-        return ok;
-    }
-    struct stat st;
-    return stat(in->path, &st) == 0 &&
-           file_set(in->path, (uint64_t)st.st_size, -1, o, a, set, cap, n);
-}
-
 static void add_match(dd_index_matches *out, dd_index_match m)
 {
     dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
     out->v[out->n++] = m;
 }
 
-bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
-                             dd_analyzer *a, dd_index_matches *out)
+bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, const char *id,
+                             const dd_unit *units, size_t nunits, unsigned long min_words,
+                             const dd_text_source *src, dd_analyzer *a, dd_index_matches *out,
+                             dd_notes *notes)
 {
-    const dd_input *in = &c->inputs.v[i];
-    const dd_signatures *s = &c->signatures;
+    const dd_near_params *near = &s->params;
+    const unsigned k_shingle = (unsigned)near->ngram;
     char *err = NULL;
     uint32_t self = 0; /* the document's own entry, if indexed */
     dd_ddx_doc d;
-    if (dd_ddx_get(x, in->id, &d, &err)) {
+    if (dd_ddx_get(x, id, &d, &err)) {
         self = d.number;
         dd_ddx_doc_free(&d);
     }
     bool ok = err == NULL;
-    uint64_t *keys = dd_malloc((o->near.bands + 1) * sizeof *keys);
+    uint64_t *keys = dd_malloc((near->bands + 1) * sizeof *keys);
     uint32_t *cands = NULL;
     size_t cands_cap = 0;
     long found = ok && s->docs[i].words
@@ -106,6 +63,7 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
     free(choice);
     uint64_t *mine = NULL, *theirs = NULL;
     size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
+    sh_buf text = {0};
     bool have_mine = false, duplicate = false;
     /* The earliest indexed document it copies, not every one. */
     for (long k = 0; k < ncand && ok && !duplicate; k++) {
@@ -117,19 +75,23 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
         if (sh_key_equal(d.key, s->docs[i].key)) {
             m.exact = duplicate = true;
         } else {
-            const uint32_t *sig = s->minhash + i * o->near.num_perm;
-            double j = sh_minhash_jaccard(sig, d.minhash, (unsigned)o->near.num_perm);
+            const uint32_t *sig = s->minhash + (size_t)i * near->num_perm;
+            double j = sh_minhash_jaccard(sig, d.minhash, (unsigned)near->num_perm);
             double na = s->docs[i].shingles, nb = d.shingles;
             double cont = dd_containment_of(j, na, nb);
             bool estimated = true;
-            if (!have_mine) { /* the document's set, read again once */
+            if (!have_mine) { /* the document's set, its text asked for once */
                 have_mine = true;
-                if (!input_set(in, o, a, &mine, &mine_cap, &nmine))
+                const char *t;
+                size_t len;
+                if (src->document(src->ctx, i, &text, &t, &len) != DD_TEXT_OK ||
+                    !text_set(t, len, k_shingle, a, &mine, &mine_cap, &nmine))
                     nmine = 0;
             }
             /* exact sets when the indexed file is there, unchanged */
-            if (nmine &&
-                file_set(d.id, d.size, d.mtime_ns, o, a, &theirs, &theirs_cap, &ntheirs)) {
+            if (nmine && src->indexed && src->indexed(src->ctx, d.id, d.size, d.mtime_ns, &text) &&
+                text_set(text.data ? text.data : "", text.len, k_shingle, a, &theirs, &theirs_cap,
+                         &ntheirs)) {
                 double inter = (double)dd_sorted_intersection(mine, nmine, theirs, ntheirs);
                 na = (double)nmine;
                 nb = (double)ntheirs;
@@ -144,7 +106,7 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
             m.containment = cont;
             m.estimated = estimated;
             /* the indexed document came first: it is the representative */
-            duplicate = dd_near_joins(&o->near, j, cont, na, nb);
+            duplicate = dd_near_joins(near, j, cont, na, nb);
         }
         if (duplicate) {
             m.of = d.id;
@@ -157,9 +119,9 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
      * document, whose paragraphs are all copies (as scan leaves cluster
      * members out of the paragraph search). */
     dd_ddx_place places[64];
-    for (size_t u = c->unit_start[i]; u < c->unit_start[i + 1] && ok && !duplicate; u++) {
-        const dd_unit *unit = &c->units[u];
-        if (unit->words < o->min_words)
+    for (size_t u = 0; u < nunits && ok && !duplicate; u++) {
+        const dd_unit *unit = &units[u];
+        if (unit->words < min_words)
             continue;
         long n = dd_ddx_paragraph(x, unit->key, places, 64, &err);
         ok = n >= 0;
@@ -197,9 +159,10 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
         dd_ddx_doc_free(&d);
     }
     if (!ok) {
-        dd_error("%s", err);
+        dd_note_add(notes, DD_NOTE_ERROR, "%s", err);
         free(err);
     }
+    sh_buf_free(&text);
     free(mine);
     free(theirs);
     free(cands);

@@ -265,10 +265,8 @@ sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash)
     sh_minhasher *m =
         sh_minhasher_new_scheme(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
                                 hash->seed ^ 0x756E697473ULL, DD_NEAR_UNIT_SCHEME, NULL);
-    if (!m) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
+    if (!m) /* the parameters are right: only memory can fail (engine.h) */
+        dd_out_of_memory();
     return m;
 }
 

@@ -107,14 +107,15 @@ static void grow_table(dd_paragraphs *p)
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
 
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
+bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
     size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
-    p->nunits = p->unit_start[doc + 1];
     if (n > UINT32_MAX) {
-        dd_error("a document of more than %" PRIu32 " paragraphs", UINT32_MAX);
-        exit(DD_EXIT_ERROR);
+        dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
+                UINT32_MAX);
+        return false;
     }
+    p->nunits = p->unit_start[doc + 1];
     for (uint32_t u = 0; u < n; u++) {
         const dd_unit *unit = unit_at(p, doc, u);
         if (p->gone && p->gone[p->unit_start[doc] + u])
@@ -124,8 +125,9 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
         slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
         if (!s->entry1) {
             if (p->nentries >= UINT32_MAX) {
-                dd_error("more than %" PRIu32 " distinct paragraphs", UINT32_MAX);
-                exit(DD_EXIT_ERROR);
+                dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
+                        UINT32_MAX);
+                return false;
             }
             dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
             p->entries[p->nentries] = (entry){doc, u, doc, 1, unit->words, 0, 0};
@@ -143,7 +145,7 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
         p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
-    }
+    }    return true;
 }
 
 bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)

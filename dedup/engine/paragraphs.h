@@ -82,8 +82,10 @@ void dd_paragraphs_free(dd_paragraphs *p);
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
 
 /* Adds the units of document number doc; documents come in increasing
- * order. */
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc);
+ * order. False, with an error in notes, past the table's limits (2^32 - 1
+ * units in a document, or distinct units in all): p can then only be
+ * freed. */
+bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes);
 
 /* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
  * words, near-repeats the unit at `of`. */

@@ -78,11 +78,11 @@ static void repeats_found_before_the_table_grows_keep_their_paragraphs(void **st
                            .clean_paragraphs = true,
                            .hash = &hash};
     dd_near_params_default(&p.near);
-    assert_true(dd_near_params_check(&p.near));
-    dd_history *h = dd_history_new(&p);
+    assert_true(dd_near_params_check(&p.near, NULL));
+    dd_history *h = dd_history_new(&p, NULL);
     assert_non_null(h);
     dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash));
+    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash, NULL));
     dd_doc doc = {0};
     dd_verdict v = {0};
     sh_buf text = {0};
@@ -171,15 +171,15 @@ static void facts_made_anywhere_give_the_same_verdicts(void **state)
                            .clean_paragraphs = true,
                            .hash = &hash};
     dd_near_params_default(&p.near);
-    assert_true(dd_near_params_check(&p.near));
-    dd_history *serial = dd_history_new(&p), *split = dd_history_new(&p);
+    assert_true(dd_near_params_check(&p.near, NULL));
+    dd_history *serial = dd_history_new(&p, NULL), *split = dd_history_new(&p, NULL);
     assert_non_null(serial);
     assert_non_null(split);
-    dd_record_analyst *analysts[2] = {dd_record_analyst_new(&p), dd_record_analyst_new(&p)};
+    dd_record_analyst *analysts[2] = {dd_record_analyst_new(&p, NULL), dd_record_analyst_new(&p, NULL)};
     assert_non_null(analysts[0]);
     assert_non_null(analysts[1]);
     dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash));
+    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash, NULL));
     dd_doc docs[STREAM_RECORDS] = {0};
     dd_record_facts facts[STREAM_RECORDS] = {0};
     sh_buf text = {0};
