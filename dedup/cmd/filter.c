@@ -13,6 +13,7 @@
 #include "engine/history.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
+#include "io/spool.h"
 #include "cmd/options.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -850,9 +851,12 @@ int cmd_filter(int argc, char **argv)
     f.format = o.input_format;
     f.start = now();
     dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
-    dd_history_params hp = {
-        o.near, o.min_words, o.boilerplate_df, o.para_threshold, o.clean_paragraphs, &o.hash,
-        NULL,   NULL};
+    dd_history_params hp = {.near = o.near,
+                            .min_words = o.min_words,
+                            .boilerplate_df = o.boilerplate_df,
+                            .para_threshold = o.para_threshold,
+                            .clean_paragraphs = o.clean_paragraphs,
+                            .hash = &o.hash};
     if (o.index) {
         dd_ddx_settings want;
         char *err = NULL;
@@ -872,9 +876,20 @@ int cmd_filter(int argc, char **argv)
         return DD_EXIT_ERROR;
     }
     dd_analyzer_free(&check_icu);
-    if (!(f.history = dd_history_new(&hp, &notes))) { /* its scratch file: why */
-        dd_notes_say(&notes);
-        dd_notes_free(&notes);
+    /* The scratch file of what the history reads again (history.h). */
+    dd_spool *spool = NULL;
+    if (o.near.enabled) {
+        char *err = NULL;
+        if (!(spool = dd_spool_new(NULL, &err))) {
+            dd_error("%s", err);
+            free(err);
+            dd_ddx_close(hp.index);
+            return DD_EXIT_ERROR;
+        }
+        hp.scratch = dd_spool_scratch(spool);
+    }
+    if (!dd_notes_said(&notes, (f.history = dd_history_new(&hp, &notes)) != NULL)) {
+        dd_spool_free(spool);
         dd_ddx_close(hp.index);
         return DD_EXIT_ERROR;
     }
@@ -905,6 +920,7 @@ int cmd_filter(int argc, char **argv)
 
     dd_writer_free(f.out);
     dd_history_free(f.history);
+    dd_spool_free(spool);
     dd_ddx_close(hp.index);
     free(f.in.error);
     dd_verdict_free(&f.verdict);

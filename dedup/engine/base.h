@@ -81,4 +81,25 @@ typedef struct dd_text_source {
     void *ctx;
 } dd_text_source;
 
+/* --------------------------------------------------------- scratch bytes */
+
+/*
+ * Where the engine keeps what it must read again and memory should not
+ * hold (a stream's earlier records' shingle sets: history.h): bytes the
+ * caller stores for it (io/spool.h: a scratch file). Used by one thread at
+ * a time, the one that decides. On failure a function returns false and
+ * sets *err to a new message (the engine frees it or passes it on).
+ */
+typedef struct dd_scratch {
+    /* Appends p[0..n); *at is where it starts. */
+    bool (*append)(void *ctx, const void *p, size_t n, uint64_t *at, char **err);
+    /* Reads n bytes from at (an append's *at, or inside what it appended). */
+    bool (*read)(void *ctx, uint64_t at, void *p, size_t n, char **err);
+    /* Writes p[0..n) over bytes appended before, from at. */
+    bool (*overwrite)(void *ctx, uint64_t at, const void *p, size_t n, char **err);
+    /* The bytes appended so far. */
+    uint64_t (*bytes)(const void *ctx);
+    void *ctx;
+} dd_scratch;
+
 #endif

@@ -17,7 +17,6 @@
 #include "engine/history.h"
 
 #include "engine/near_units.h"
-#include "io/spool.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -82,7 +81,6 @@ struct dd_history {
      * signed_record), for later records to be verified against: with exact
      * verification the shingle sets of the records kept, as they came
      * (sorted when read back), and the units' sets for the links. */
-    dd_spool *spool;
     bool exact_sets;     /* the kept records' shingle sets are spooled */
     bool scratch_sorted; /* the set of the record being placed, in sigs.scratch */
     char *error;         /* a read of the spool that failed while placing a record */
@@ -147,11 +145,11 @@ static bool load_set(void *ctx, uint32_t sig, uint64_t **set, size_t *cap, size_
     if (at == NOT_SPOOLED || h->error)
         return false; /* not a representative: never a candidate */
     size_t bytes = count * sizeof **set;
-    if (!dd_spool_read(h->spool, at & ~SET_SORTED, *set, bytes, &h->error))
+    if (!h->p.scratch.read(h->p.scratch.ctx, at & ~SET_SORTED, *set, bytes, &h->error))
         return false;
     if (!(at & SET_SORTED)) {
         sort_set(h, *set, count);
-        if (!dd_spool_overwrite(h->spool, at, *set, bytes, &h->error))
+        if (!h->p.scratch.overwrite(h->p.scratch.ctx, at, *set, bytes, &h->error))
             return false;
         h->signed_of[sig].set_at |= SET_SORTED;
     }
@@ -167,13 +165,13 @@ static bool read_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size
     uint64_t at = h->signed_of[sig].units_at;
     uint32_t back[2];
     if (at == NOT_SPOOLED || h->error ||
-        !dd_spool_read(h->spool, at + unit * sizeof *back, back, sizeof back, &h->error))
+        !h->p.scratch.read(h->p.scratch.ctx, at + unit * sizeof *back, back, sizeof back, &h->error))
         return false;
     size_t count = back[0] - back[1];
     if (count == 0)
         return false; /* not listed in the unit index: never asked for */
     dd_grow(set, cap, count + 1, sizeof **set);
-    if (!dd_spool_read(h->spool, at - (uint64_t)back[0] * sizeof **set, *set, count * sizeof **set,
+    if (!h->p.scratch.read(h->p.scratch.ctx, at - (uint64_t)back[0] * sizeof **set, *set, count * sizeof **set,
                        &h->error))
         return false;
     *n = count;
@@ -218,13 +216,6 @@ dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
     if (p->near.enabled)
         h->placer = dd_placer_new(&h->sigs);
     if (p->near.enabled) {
-        char *err = NULL;
-        if (!(h->spool = dd_spool_new(p->tmp_dir, &err))) {
-            dd_note_add(notes, DD_NOTE_ERROR, "%s", err);
-            free(err);
-            dd_history_free(h);
-            return NULL;
-        }
         h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
         h->unit_index = dd_unit_index_new();
     }
@@ -238,7 +229,6 @@ void dd_history_free(dd_history *h)
 {
     if (!h)
         return;
-    dd_spool_free(h->spool);
     free(h->error);
     dd_unit_index_free(h->unit_index);
     free(h->across.v);
@@ -288,7 +278,10 @@ size_t dd_history_bytes(const dd_history *h)
            h->nslots * sizeof(para_slot);
 }
 
-uint64_t dd_history_spooled(const dd_history *h) { return h->spool ? dd_spool_bytes(h->spool) : 0; }
+uint64_t dd_history_spooled(const dd_history *h)
+{
+    return h->p.near.enabled ? h->p.scratch.bytes(h->p.scratch.ctx) : 0;
+}
 
 dd_history_candidates dd_history_candidates_of(const dd_history *h)
 {
@@ -525,13 +518,13 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd
                 continue;
             size_t n = start[u + 1] - start[u];
             uint64_t where;
-            if (!dd_spool_append(h->spool, f->sets.hashes + start[u], n * sizeof *f->sets.hashes,
+            if (!h->p.scratch.append(h->p.scratch.ctx, f->sets.hashes + start[u], n * sizeof *f->sets.hashes,
                                  &where, err))
                 return false;
             at += n;
         }
         h->unit_back[nunits] = 0;
-        if (!dd_spool_append(h->spool, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
+        if (!h->p.scratch.append(h->p.scratch.ctx, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
                              &h->signed_of[sig].units_at, err))
             return false;
     }
@@ -591,7 +584,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
     if (rep == sig) {
         uint64_t *at = &h->signed_of[sig].set_at;
         if (h->exact_sets &&
-            !dd_spool_append(h->spool, h->sigs.scratch,
+            !h->p.scratch.append(h->p.scratch.ctx, h->sigs.scratch,
                              h->sigs.docs[sig].shingles * sizeof *h->sigs.scratch, at, err))
             return false;
         if (h->exact_sets && h->scratch_sorted)
