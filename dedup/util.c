@@ -3,7 +3,7 @@
  */
 #include "util.h"
 
-#include "engine/base.h"
+#include "engine/engine.h"
 #include "run/progress.h"
 #include "shingle.h"
 

@@ -31,7 +31,7 @@
 #include "cmd/commands.h"
 #include "run/corpus.h"
 #include "store/ddx.h"
-#include "engine/index_match.h"
+#include "engine/engine.h"
 #include "store/index_settings.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -335,7 +335,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
         char *other = dd_printable(r->of);
         char *where = dd_input_at(d, r->kind == DD_INDEX_DUPLICATE ? 1 : r->first_line);
         char record_line[32] = "";
-        if (d->shard && r->kind == DD_INDEX_PARAGRAPH && r->docs >= o->boilerplate_df)
+        if (d->shard && r->kind == DD_INDEX_PARAGRAPH && r->boilerplate)
             snprintf(record_line, sizeof record_line, "line %zu: ", r->first_line);
         if (r->kind == DD_INDEX_DUPLICATE && r->exact)
             add_finding(out, dd_asprintf("%sexact duplicate of %s (see %s:1)", where, other, other),
@@ -347,7 +347,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
                                     where, other, r->jaccard, r->containment,
                                     r->estimated ? ", estimated" : "", other),
                         dd_asprintf("%s\tduplicate\t%s", path, other));
-        else if (r->docs >= o->boilerplate_df)
+        else if (r->boilerplate)
             add_finding(out,
                         dd_asprintf("%s%sboilerplate, in %u documents (see %s:%u)", where,
                                     record_line, r->docs, other, r->of_first_line),

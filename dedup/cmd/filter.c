@@ -10,7 +10,7 @@
  * value changes. Output goes out in large blocks (stream.c).
  */
 #include "cmd/commands.h"
-#include "engine/history.h"
+#include "engine/engine.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
 #include "io/spool.h"

@@ -3,7 +3,7 @@
  */
 #include "cmd/commands.h"
 #include "run/corpus.h"
-#include "engine/index_match.h"
+#include "engine/engine.h"
 #include "store/index_settings.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -27,8 +27,8 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
     for (size_t k = 0; k < m.n && ok; k++) {
         const dd_index_match *r = &m.v[k];
         const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
-                           : r->docs >= o->boilerplate_df ? "boilerplate"
-                                                          : "repeat";
+                           : r->boilerplate              ? "boilerplate"
+                                                         : "repeat";
         (*found)++;
         if (o->format == DD_FORMAT_JSONL) {
             json_t *j = json_pack("{s:s,s:s}", "type", "index", "kind", kind);
@@ -65,8 +65,7 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                             r->estimated ? ", estimated" : "") > 0;
             else
                 ok = printf("%sline %zu %s %s:%u (in the index, %u documents)\n", where,
-                            r->first_line,
-                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats", other,
+                            r->first_line, r->boilerplate ? "is boilerplate, as" : "repeats", other,
                             r->of_first_line, r->docs) > 0;
             free(other);
             free(where);

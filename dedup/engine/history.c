@@ -17,6 +17,7 @@
 #include "engine/history.h"
 
 #include "engine/near_units.h"
+#include "engine/paragraphs.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -349,7 +350,7 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
     for (size_t k = 0; k < nocc;) {
         const para *e = &h->paras[h->occ[k].para];
         uint32_t u = h->occ[k].unit;
-        if (e->docs >= df && e->words >= min_words) {
+        if (dd_is_boilerplate(e->docs, e->words, min_words, df)) {
             add_removal(v, (dd_removal){doc->units[u].first_line, doc->units[u].last_line,
                                         DD_REMOVED_BOILERPLATE, e->first_rec, e->first_line,
                                         e->last_line, 1.0, 1.0, NULL});
@@ -361,20 +362,20 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
                         e->first_rec, e->first_line, e->last_line, 1.0, 1.0, NULL};
         uint64_t words = e->words;
         size_t j = k + 1;
-        uint32_t src = e->first_unit;
+        /* Units are numbered in the record (or the one repeated): "next"
+         * is the next unit of the record. */
+        dd_run_end run = {rec, e->first_rec, u, (size_t)u + 1, (size_t)e->first_unit + 1};
         while (j < nocc) {
             const para *ne = &h->paras[h->occ[j].para];
             uint32_t nu = h->occ[j].unit;
-            if (nu != h->occ[j - 1].unit + 1 || ne->first_rec != e->first_rec ||
-                ne->first_unit != src + 1 || (ne->docs >= df && ne->words >= min_words))
-                break;
-            /* A run never repeats itself: its source ends before it starts. */
-            if (ne->first_rec == rec && ne->first_unit >= u)
+            if (!dd_run_takes(&run, rec, nu, ne->first_rec, ne->first_unit,
+                              dd_is_boilerplate(ne->docs, ne->words, min_words, df)))
                 break;
             r.last_line = doc->units[nu].last_line;
             r.of_last_line = ne->last_line;
             words += ne->words;
-            src++;
+            run.next_at = (size_t)nu + 1;
+            run.next_src = (size_t)ne->first_unit + 1;
             j++;
         }
         if (words >= min_words) {
@@ -402,8 +403,10 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
             uint32_t docs = 1;
             for (long k = 1; k < np; k++)
                 docs += places[k].doc != places[k - 1].doc;
+            /* the record counted; unit has min_words (above) */
+            bool boilerplate = dd_is_boilerplate(docs + 1, unit->words, min_words, df);
             dd_removal r = {unit->first_line, unit->last_line,
-                            docs + 1 >= df ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
+                            boilerplate ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
                             places[0].first_line, places[0].last_line, 1.0, 1.0, d.id};
             d.id = NULL;
             dd_ddx_doc_free(&d);

@@ -32,8 +32,8 @@ static void add_match(dd_index_matches *out, dd_index_match m)
 
 bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, const char *id,
                              const dd_unit *units, size_t nunits, unsigned long min_words,
-                             const dd_text_source *src, dd_analyzer *a, dd_index_matches *out,
-                             dd_notes *notes)
+                             unsigned long boilerplate_df, const dd_text_source *src,
+                             dd_analyzer *a, dd_index_matches *out, dd_notes *notes)
 {
     const dd_near_params *near = &s->params;
     const unsigned k_shingle = (unsigned)near->ngram;
@@ -92,16 +92,13 @@ bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, cons
             if (nmine && src->indexed && src->indexed(src->ctx, d.id, d.size, d.mtime_ns, &text) &&
                 text_set(text.data ? text.data : "", text.len, k_shingle, a, &theirs, &theirs_cap,
                          &ntheirs)) {
-                double inter = (double)dd_sorted_intersection(mine, nmine, theirs, ntheirs);
+                dd_overlap o = {nmine, ntheirs,
+                                dd_sorted_intersection(mine, nmine, theirs, ntheirs)};
+                dd_overlap_similarity(&o, &j, &cont);
                 na = (double)nmine;
                 nb = (double)ntheirs;
-                double small = na < nb ? na : nb;
-                j = na + nb > inter ? inter / (na + nb - inter) : 1;
-                cont = small > 0 ? inter / small : 0;
                 estimated = false;
             }
-            if (cont > 1)
-                cont = 1;
             m.jaccard = j;
             m.containment = cont;
             m.estimated = estimated;
@@ -154,6 +151,8 @@ bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, cons
                                         .of_last_line = p->last_line,
                                         .docs = docs,
                                         .words = unit->words,
+                                        .boilerplate = dd_is_boilerplate(docs, unit->words,
+                                                                         min_words, boilerplate_df),
                                         .key = unit->key});
         d.id = NULL;
         dd_ddx_doc_free(&d);

@@ -8,6 +8,7 @@
 #include "engine/base.h"
 #include "engine/document.h"
 #include "engine/near.h"
+#include "engine/paragraphs.h"
 #include "store/ddx.h"
 
 typedef enum dd_index_match_kind {
@@ -27,6 +28,7 @@ typedef struct dd_index_match {
     uint32_t of_first_line, of_last_line; /* in the first indexed document holding it */
     uint32_t docs;                        /* documents holding it, this one included */
     uint32_t words;
+    bool boilerplate; /* by the boilerplate rule (dd_is_boilerplate) */
     sh_key key;
 } dd_index_match;
 
@@ -40,13 +42,14 @@ typedef struct dd_index_matches {
  * near-duplicate of (the join rule, dd_near_joins: verified on exact sets
  * when src gives both texts, the document's and the indexed one's, else on
  * the signatures), or else its paragraphs of at least min_words words
- * found in indexed documents. The document's own entry in the index (same
- * id) does not count. a (the caller's, with the hasher of s) analyses the
+ * found in indexed documents, each boilerplate or a repeat by the rule of
+ * every mode (dd_is_boilerplate, with boilerplate_df). The document's own
+ * entry in the index (same id) does not count. a (the caller's, with the hasher of s) analyses the
  * texts src gives. False, with an error in notes, on an index error. */
 bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, const char *id,
                              const dd_unit *units, size_t nunits, unsigned long min_words,
-                             const dd_text_source *src, dd_analyzer *a, dd_index_matches *out,
-                             dd_notes *notes);
+                             unsigned long boilerplate_df, const dd_text_source *src,
+                             dd_analyzer *a, dd_index_matches *out, dd_notes *notes);
 void dd_index_matches_free(dd_index_matches *m);
 
 #endif

@@ -345,14 +345,32 @@ static int compare_cluster_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* May a member of `member` shingles join a representative of `rep`
+ * through containment (the guard of the join rule, near.h)? Containment is
+ * on, the smaller set has min_shingles, and the member is at most
+ * size_ratio times the representative. */
+static bool containment_may_join(const dd_near_params *p, double member, double rep)
+{
+    double small = member < rep ? member : rep;
+    return p->containment > 0 && small >= (double)p->min_shingles && member <= p->size_ratio * rep;
+}
+
 /* The join rule of every mode (see near.h). */
 bool dd_near_joins(const dd_near_params *p, double j, double c, double member, double rep)
 {
     if (j >= p->threshold)
         return true;
-    double small = member < rep ? member : rep;
-    return p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles &&
-           member <= p->size_ratio * rep;
+    return c >= p->containment && containment_may_join(p, member, rep);
+}
+
+void dd_overlap_similarity(const dd_overlap *o, double *jaccard, double *containment)
+{
+    double inter = (double)o->shared;
+    double a = (double)o->a, b = (double)o->b, small = a < b ? a : b;
+    *jaccard = a + b > inter ? inter / (a + b - inter) : 1;
+    *containment = small > 0 ? inter / small : 0;
+    if (*containment > 1)
+        *containment = 1;
 }
 
 /* The containment of the smaller set implied by Jaccard j and the sizes. */
@@ -459,7 +477,7 @@ size_t dd_candidates_from_members(uint32_t *numbers, size_t n, dd_candidate **tm
 static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
 {
     double small = a < b ? a : b, need = p->threshold;
-    if (p->containment > 0 && small >= (double)p->min_shingles && a <= p->size_ratio * b) {
+    if (containment_may_join(p, a, b)) {
         double cj = p->containment * small / (a + b - p->containment * small);
         if (cj < need)
             need = cj;
@@ -511,11 +529,8 @@ static bool minhash_may_join(const dd_signatures *s, uint32_t d, uint32_t r, uns
  * whether the pair joins. */
 static bool overlap_decides(const dd_near_params *p, const dd_overlap *o, dd_member *m)
 {
-    double inter = (double)o->shared;
-    double ea = (double)o->a, eb = (double)o->b, esmall = ea < eb ? ea : eb;
-    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
-    m->containment = esmall > 0 ? inter / esmall : 0;
-    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
+    dd_overlap_similarity(o, &m->jaccard, &m->containment);
+    return dd_near_joins(p, m->jaccard, m->containment, (double)o->a, (double)o->b);
 }
 
 bool dd_overlap_joins(const dd_signatures *s, const dd_overlap *o)

@@ -107,6 +107,12 @@ typedef struct dd_overlap {
     uint64_t a, b, shared;
 } dd_overlap;
 
+/* The exact similarity of a pair from the overlap of its sets, as every
+ * mode measures it: Jaccard |A n B| / |A u B| (1 for two empty sets) and
+ * the containment of the smaller set in the larger, |A n B| / min(|A|,
+ * |B|) (0 when one is empty). */
+void dd_overlap_similarity(const dd_overlap *o, double *jaccard, double *containment);
+
 /* What is kept of each document. */
 typedef struct dd_doc_sig {
     sh_key key;

@@ -17,7 +17,7 @@
 #define DD_SPOOL_H
 
 #include <stdbool.h>
-#include "engine/base.h"
+#include "engine/engine.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,9 +6,8 @@
 
 #include "run/corpus.h"
 #include "io/input.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "cmd/options.h"
-#include "engine/paragraphs.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -184,9 +184,10 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     dd_text_source src = dd_corpus_texts(c);
     size_t first = c->unit_start[i], n = c->unit_start[i + 1] - first;
     dd_notes notes = {0};
-    return dd_notes_said(&notes, dd_index_match_document(x, &c->signatures, (uint32_t)i,
-                                                         c->inputs.v[i].id, c->units + first, n,
-                                                         o->min_words, &src, a, out, &notes));
+    return dd_notes_said(&notes,
+                         dd_index_match_document(x, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
+                                                 c->units + first, n, o->min_words,
+                                                 o->boilerplate_df, &src, a, out, &notes));
 }
 
 /* Exact verification reads documents again: the last sets a loader made

@@ -16,10 +16,8 @@
 #define DD_CORPUS_H
 
 #include "io/input.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "cmd/options.h"
-#include "engine/index_match.h"
-#include "engine/paragraphs.h"
 #include "run/progress.h"
 
 #include <stdint.h>

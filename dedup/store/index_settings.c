@@ -3,7 +3,7 @@
  */
 #include "store/index_settings.h"
 
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "util.h"
 
 #include <string.h>

@@ -10,7 +10,7 @@
  * and their words lie inside the document's words; equal unit texts get
  * equal keys.
  */
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "fuzz_check.h"
 
 #include <stdlib.h>

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "engine/history.h"
+#include "engine/engine.h"
 #include "io/spool.h"
 #include "util.h"
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "engine/paragraphs.h"
+#include "engine/engine.h"
 
 #include <string.h>
 

@@ -18,8 +18,7 @@
 
 #include <cmocka.h>
 
-#include "engine/document.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "util.h"
 
 /* Paragraph p: 40 words no other paragraph has. */
