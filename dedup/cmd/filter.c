@@ -11,6 +11,7 @@
  */
 #include "cmd/commands.h"
 #include "engine/engine.h"
+#include "store/ddx.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
 #include "io/spool.h"
@@ -857,22 +858,27 @@ int cmd_filter(int argc, char **argv)
                             .para_threshold = o.para_threshold,
                             .clean_paragraphs = o.clean_paragraphs,
                             .hash = &o.hash};
+    /* An earlier corpus (--index), as the history reads it. */
+    dd_ddx *index = NULL;
+    dd_earlier earlier;
     if (o.index) {
         dd_ddx_settings want;
         char *err = NULL;
-        if (!dd_index_settings(&o, &want) || !(hp.index = dd_ddx_open(o.index, false, &want, &err))) {
+        if (!dd_index_settings(&o, &want) || !(index = dd_ddx_open(o.index, false, &want, &err))) {
             if (err)
                 dd_error("%s", err);
             free(err);
             return DD_EXIT_ERROR;
         }
+        earlier = dd_ddx_earlier(index);
+        hp.index = &earlier;
     }
     /* ICU is checked here, so that a run that cannot start says so once,
      * before any record is read; workers make their own analysers. */
     dd_analyzer check_icu;
     dd_notes notes = {0};
     if (!dd_notes_said(&notes, dd_analyzer_init(&check_icu, o.unit, &o.hash, &notes))) {
-        dd_ddx_close(hp.index);
+        dd_ddx_close(index);
         return DD_EXIT_ERROR;
     }
     dd_analyzer_free(&check_icu);
@@ -883,14 +889,14 @@ int cmd_filter(int argc, char **argv)
         if (!(spool = dd_spool_new(NULL, &err))) {
             dd_error("%s", err);
             free(err);
-            dd_ddx_close(hp.index);
+            dd_ddx_close(index);
             return DD_EXIT_ERROR;
         }
         hp.scratch = dd_spool_scratch(spool);
     }
     if (!dd_notes_said(&notes, (f.history = dd_history_new(&hp, &notes)) != NULL)) {
         dd_spool_free(spool);
-        dd_ddx_close(hp.index);
+        dd_ddx_close(index);
         return DD_EXIT_ERROR;
     }
     f.history_params = &hp;
@@ -921,7 +927,7 @@ int cmd_filter(int argc, char **argv)
     dd_writer_free(f.out);
     dd_history_free(f.history);
     dd_spool_free(spool);
-    dd_ddx_close(hp.index);
+    dd_ddx_close(index);
     free(f.in.error);
     dd_verdict_free(&f.verdict);
     for (size_t i = 0; i < f.ids_cap; i++)

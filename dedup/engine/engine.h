@@ -13,6 +13,7 @@
  *   near_units.h  near-repeated units, inside a document and across
  *   paragraphs.h  the unit table: exact repeats, runs, boilerplate
  *   history.h     a stream's decisions, one record at a time
+ *   earlier.h     an earlier corpus (--index), as the engine reads it
  *   index_match.h what a document shares with an index of an earlier corpus
  *   capped_map.h  band tables holding a few values per key
  *
@@ -39,9 +40,11 @@
  * (dd_text_source.document: clean's later rounds, an index match's exact
  * sets), an indexed file's text (dd_text_source.indexed), a stream's
  * earlier shingle sets (dd_scratch: the program's is a scratch file,
- * io/spool.h). The engine keeps facts, never texts. An earlier corpus
- * (--index) is read through store/ddx.h (LMDB, read only here): the one
- * store the engine reaches itself (history.c, index_match.c).
+ * io/spool.h), and what is known of an earlier corpus (--index), through
+ * one interface (dd_earlier, earlier.h: the program's is the LMDB index,
+ * store/ddx.h) that history.c and index_match.c alike read, with one
+ * paragraph lookup (dd_earlier_paragraph). The engine keeps facts, never
+ * texts.
  *
  * One rule each, for every mode (scan, clean, check; filter; --index):
  *   - joining a representative: dd_near_joins (Jaccard, or containment
@@ -86,7 +89,8 @@
  *   - Pure, any thread: dd_analyze (with its own analyzer),
  *     dd_history_analyse, dd_signer_sign, dd_find_near_units, and the
  *     rules above. A dd_text_source may be called from several threads at
- *     once (each with its own buffer).
+ *     once (each with its own buffer); a dd_scratch and a dd_earlier by
+ *     the deciding thread only.
  *
  * Not yet behind this header: rounds.h, the batch decisions in rounds on
  * the text clean leaves, works on run/'s dd_corpus and cmd/'s dd_options
@@ -99,6 +103,7 @@
 #include "engine/base.h"
 #include "engine/capped_map.h"
 #include "engine/document.h"
+#include "engine/earlier.h"
 #include "engine/history.h"
 #include "engine/index_match.h"
 #include "engine/near.h"

@@ -388,28 +388,25 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
 
     /* Paragraphs found in the index, not removed yet. */
     if (h->p.index) {
-        dd_ddx_place places[64];
         for (size_t u = 0; u < n; u++) {
             const dd_unit *unit = &doc->units[u];
             if (h->removed[u] || unit->words < min_words)
                 continue;
             char *err = NULL;
-            long np = dd_ddx_paragraph(h->p.index, unit->key, places, 64, &err);
-            dd_ddx_doc d;
-            if (np <= 0 || !dd_ddx_get_number(h->p.index, places[0].doc, &d, &err)) {
+            uint32_t docs;
+            dd_indexed_place at;
+            dd_indexed_doc d;
+            if (!dd_earlier_paragraph(h->p.index, unit->key, UINT32_MAX, &docs, &at, &d, &err)) {
                 free(err);
                 continue;
             }
-            uint32_t docs = 1;
-            for (long k = 1; k < np; k++)
-                docs += places[k].doc != places[k - 1].doc;
             /* the record counted; unit has min_words (above) */
             bool boilerplate = dd_is_boilerplate(docs + 1, unit->words, min_words, df);
             dd_removal r = {unit->first_line, unit->last_line,
                             boilerplate ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
-                            places[0].first_line, places[0].last_line, 1.0, 1.0, d.id};
+                            at.first_line, at.last_line, 1.0, 1.0, d.id};
             d.id = NULL;
-            dd_ddx_doc_free(&d);
+            dd_indexed_doc_free(&d);
             add_removal(v, r);
             h->removed[u] = true;
         }
@@ -441,8 +438,9 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
             sizeof *h->index_keys);
     size_t nkeys = dd_signature_keys(s, sig, h->index_keys);
     char *err = NULL;
-    long found = dd_ddx_band_members(h->p.index, h->index_keys, nkeys, DD_BUCKET_CAP,
-                                     &h->index_cands, &h->index_cands_cap, &err);
+    const dd_earlier *x = h->p.index;
+    long found = x->band_members(x->ctx, h->index_keys, nkeys, DD_BUCKET_CAP, &h->index_cands,
+                                 &h->index_cands_cap, &err);
     free(err);
     err = NULL;
     size_t n = found > 0
@@ -452,8 +450,8 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
     const uint32_t *minhash = s->minhash + (size_t)sig * p->num_perm;
     for (size_t k = 0; k < n; k++) {
         h->index_counts.compared++;
-        dd_ddx_doc d;
-        if (!dd_ddx_get_number(h->p.index, h->index_cands[k], &d, &err)) {
+        dd_indexed_doc d;
+        if (!x->get_number(x->ctx, h->index_cands[k], &d, &err)) {
             free(err);
             continue;
         }
@@ -469,10 +467,10 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
             v->jaccard = j;
             v->containment = c;
             v->estimated = !exact;
-            dd_ddx_doc_free(&d);
+            dd_indexed_doc_free(&d);
             return true;
         }
-        dd_ddx_doc_free(&d);
+        dd_indexed_doc_free(&d);
     }
     return false;
 }

@@ -39,8 +39,8 @@
 #ifndef DD_HISTORY_H
 #define DD_HISTORY_H
 
-#include "store/ddx.h"
 #include "engine/document.h"
+#include "engine/earlier.h"
 #include "engine/near.h"
 #include "engine/near_units.h"
 
@@ -58,7 +58,7 @@ typedef struct dd_history_params {
     /* An earlier corpus (--index), or NULL: records are also compared with
      * its documents (on signature estimates) and paragraphs found in it are
      * removed. The caller owns it; its settings match near. */
-    dd_ddx *index;
+    const dd_earlier *index;
     /* With near.enabled, where the history keeps the sets it reads again
      * (see above): the caller's, which outlives the history. */
     dd_scratch scratch;

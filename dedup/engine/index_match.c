@@ -30,7 +30,7 @@ static void add_match(dd_index_matches *out, dd_index_match m)
     out->v[out->n++] = m;
 }
 
-bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, const char *id,
+bool dd_index_match_document(const dd_earlier *x, const dd_signatures *s, uint32_t i, const char *id,
                              const dd_unit *units, size_t nunits, unsigned long min_words,
                              unsigned long boilerplate_df, const dd_text_source *src,
                              dd_analyzer *a, dd_index_matches *out, dd_notes *notes)
@@ -39,18 +39,18 @@ bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, cons
     const unsigned k_shingle = (unsigned)near->ngram;
     char *err = NULL;
     uint32_t self = 0; /* the document's own entry, if indexed */
-    dd_ddx_doc d;
-    if (dd_ddx_get(x, id, &d, &err)) {
+    dd_indexed_doc d;
+    if (x->get(x->ctx, id, &d, &err)) {
         self = d.number;
-        dd_ddx_doc_free(&d);
+        dd_indexed_doc_free(&d);
     }
     bool ok = err == NULL;
     uint64_t *keys = dd_malloc((near->bands + 1) * sizeof *keys);
     uint32_t *cands = NULL;
     size_t cands_cap = 0;
     long found = ok && s->docs[i].words
-                     ? dd_ddx_band_members(x, keys, dd_signature_keys(s, i, keys), DD_BUCKET_CAP,
-                                           &cands, &cands_cap, &err)
+                     ? x->band_members(x->ctx, keys, dd_signature_keys(s, i, keys), DD_BUCKET_CAP,
+                                       &cands, &cands_cap, &err)
                      : 0;
     ok = ok && found >= 0;
     /* A bounded number of them, those sharing the most bands (near.h). */
@@ -67,7 +67,7 @@ bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, cons
     bool have_mine = false, duplicate = false;
     /* The earliest indexed document it copies, not every one. */
     for (long k = 0; k < ncand && ok && !duplicate; k++) {
-        if (cands[k] == self || !dd_ddx_get_number(x, cands[k], &d, &err)) {
+        if (cands[k] == self || !x->get_number(x->ctx, cands[k], &d, &err)) {
             ok = err == NULL;
             continue;
         }
@@ -110,39 +110,23 @@ bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, cons
             d.id = NULL;
             add_match(out, m);
         }
-        dd_ddx_doc_free(&d);
+        dd_indexed_doc_free(&d);
     }
     /* Paragraphs found in indexed documents; not for a copy of a whole
      * document, whose paragraphs are all copies (as scan leaves cluster
      * members out of the paragraph search). */
-    dd_ddx_place places[64];
     for (size_t u = 0; u < nunits && ok && !duplicate; u++) {
         const dd_unit *unit = &units[u];
         if (unit->words < min_words)
             continue;
-        long n = dd_ddx_paragraph(x, unit->key, places, 64, &err);
-        ok = n >= 0;
-        /* the documents holding it, this one counted (places come in
-         * document order), and the first place in another document */
-        uint32_t docs = 1, prev = UINT32_MAX;
-        long first = -1;
-        for (long k = 0; k < n; k++) {
-            if (places[k].doc == self)
-                continue;
-            if (places[k].doc != prev) {
-                docs++;
-                prev = places[k].doc;
-            }
-            if (first < 0)
-                first = k;
-        }
-        if (!ok || first < 0)
-            continue;
-        const dd_ddx_place *p = &places[first];
-        if (!dd_ddx_get_number(x, p->doc, &d, &err)) {
+        uint32_t others;
+        dd_indexed_place at;
+        const dd_indexed_place *p = &at;
+        if (!dd_earlier_paragraph(x, unit->key, self, &others, &at, &d, &err)) {
             ok = err == NULL;
             continue;
         }
+        uint32_t docs = others + 1; /* this one counted */
         add_match(out, (dd_index_match){.kind = DD_INDEX_PARAGRAPH,
                                         .of = d.id,
                                         .first_line = unit->first_line,
@@ -155,7 +139,7 @@ bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, cons
                                                                          min_words, boilerplate_df),
                                         .key = unit->key});
         d.id = NULL;
-        dd_ddx_doc_free(&d);
+        dd_indexed_doc_free(&d);
     }
     if (!ok) {
         dd_note_add(notes, DD_NOTE_ERROR, "%s", err);

@@ -1,15 +1,16 @@
 /*
  * index_match.h - what a document of a run has in common with the documents
- * of a persistent index (ddx.h): for check --index and scan --index.
+ * of an earlier corpus (earlier.h: the program's is an index, store/ddx.h):
+ * for check --index and scan --index.
  */
 #ifndef DD_INDEX_MATCH_H
 #define DD_INDEX_MATCH_H
 
 #include "engine/base.h"
 #include "engine/document.h"
+#include "engine/earlier.h"
 #include "engine/near.h"
 #include "engine/paragraphs.h"
-#include "store/ddx.h"
 
 typedef enum dd_index_match_kind {
     DD_INDEX_DUPLICATE, /* the document copies an indexed one */
@@ -46,7 +47,7 @@ typedef struct dd_index_matches {
  * every mode (dd_is_boilerplate, with boilerplate_df). The document's own
  * entry in the index (same id) does not count. a (the caller's, with the hasher of s) analyses the
  * texts src gives. False, with an error in notes, on an index error. */
-bool dd_index_match_document(dd_ddx *x, const dd_signatures *s, uint32_t i, const char *id,
+bool dd_index_match_document(const dd_earlier *x, const dd_signatures *s, uint32_t i, const char *id,
                              const dd_unit *units, size_t nunits, unsigned long min_words,
                              unsigned long boilerplate_df, const dd_text_source *src,
                              dd_analyzer *a, dd_index_matches *out, dd_notes *notes);

@@ -182,10 +182,11 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
                            dd_analyzer *a, dd_index_matches *out)
 {
     dd_text_source src = dd_corpus_texts(c);
+    dd_earlier earlier = dd_ddx_earlier(x);
     size_t first = c->unit_start[i], n = c->unit_start[i + 1] - first;
     dd_notes notes = {0};
     return dd_notes_said(&notes,
-                         dd_index_match_document(x, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
+                         dd_index_match_document(&earlier, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
                                                  c->units + first, n, o->min_words,
                                                  o->boilerplate_df, &src, a, out, &notes));
 }

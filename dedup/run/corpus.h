@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "cmd/options.h"
 #include "run/progress.h"
+#include "store/ddx.h"
 
 #include <stdint.h>
 
