@@ -8,6 +8,7 @@
 #ifndef DD_ENGINE_EARLIER_H
 #define DD_ENGINE_EARLIER_H
 
+#include "engine/near.h"
 #include "shingle.h"
 
 #include <stdbool.h>
@@ -69,5 +70,46 @@ typedef struct dd_earlier {
  * (history.c, index_match.c). */
 bool dd_earlier_paragraph(const dd_earlier *e, sh_key key, uint32_t self, uint32_t *docs,
                           dd_indexed_place *at, dd_indexed_doc *of, char **err);
+
+/* A document's copy in the earlier corpus: the indexed document (owned),
+ * and the similarity to it. */
+typedef struct dd_earlier_copy {
+    dd_indexed_doc doc;
+    bool exact;     /* the same normalised words */
+    bool estimated; /* jaccard and containment from the signatures */
+    double jaccard, containment;
+} dd_earlier_copy;
+
+/* Work space of dd_earlier_copy_of, and what its candidate searches did:
+ * zero it before first use, free it with dd_earlier_search_free. */
+typedef struct dd_earlier_search {
+    uint64_t *keys;
+    uint32_t *cands;
+    dd_candidate *choice;
+    size_t keys_cap, cands_cap, choice_cap;
+    uint64_t compared; /* candidates compared */
+    uint64_t left_out; /* candidates found but not compared (near.h's caps) */
+} dd_earlier_search;
+void dd_earlier_search_free(dd_earlier_search *w);
+
+/* The exact overlap (near.h) of the document being searched for with
+ * indexed document d, for exact verification; false when it cannot be had
+ * (a text that is not there, or changed: the signatures then decide). */
+typedef bool (*dd_indexed_overlap)(void *ctx, const dd_indexed_doc *d, dd_overlap *o);
+
+/* The copy search of every mode against an earlier corpus (history.c,
+ * index_match.c): is document doc of s a copy of an indexed document? Its
+ * candidates are the documents its band keys list (at most DD_BUCKET_CAP a
+ * key; DD_MAX_CANDIDATES of them, those sharing the most bands: near.h),
+ * but for document number self (0: none); they are compared in their rank
+ * (number) order, and the first that passes the join rule with the indexed
+ * document as the representative (dd_near_joins: it came first) is the
+ * answer. The similarity is 1 for the same exact key, else exact when
+ * overlap (NULL: none) gives the sets' overlap, else estimated from the
+ * signatures. Returns 1 with *copy set (free copy->doc), 0 when none
+ * passes (or doc has no words), -1 on an error of e (*err set). */
+int dd_earlier_copy_of(const dd_earlier *e, const dd_signatures *s, uint32_t doc, uint32_t self,
+                       dd_indexed_overlap overlap, void *overlap_ctx, dd_earlier_search *w,
+                       dd_earlier_copy *copy, char **err);
 
 #endif

@@ -109,13 +109,7 @@ struct dd_history {
     /* dd_history_decide's analysis of the record (made when first needed) */
     dd_record_analyst *own;
     dd_record_facts facts;
-    uint64_t *index_keys; /* band keys of the record, for the index */
-    size_t index_keys_cap;
-    uint32_t *index_cands;
-    size_t index_cands_cap;
-    dd_candidate *index_choice; /* work space of dd_candidates_from_members */
-    size_t index_choice_cap;
-    dd_history_candidates index_counts; /* the candidate search in the index */
+    dd_earlier_search index_search; /* the candidate search in the index */
 };
 
 /* ------------------------------------------------- the shingle sets spooled */
@@ -245,9 +239,7 @@ void dd_history_free(dd_history *h)
     free(h->removed);
     dd_record_analyst_free(h->own);
     dd_record_facts_free(&h->facts);
-    free(h->index_keys);
-    free(h->index_cands);
-    free(h->index_choice);
+    dd_earlier_search_free(&h->index_search);
     free(h);
 }
 
@@ -286,7 +278,7 @@ uint64_t dd_history_spooled(const dd_history *h)
 
 dd_history_candidates dd_history_candidates_of(const dd_history *h)
 {
-    dd_history_candidates c = h->index_counts;
+    dd_history_candidates c = {h->index_search.compared, h->index_search.left_out};
     if (h->placer) {
         dd_placer_counts p = dd_placer_counts_of(h->placer);
         c.compared += p.compared;
@@ -429,50 +421,24 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
 
 /* Is the record whose signature is number sig a copy of a document of the
  * index? Decided on the signatures (the indexed texts are not at hand), as
- * --verify estimate. */
+ * --verify estimate; an index that fails to answer finds no copy. */
 static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
 {
-    const dd_signatures *s = &h->sigs;
-    const dd_near_params *p = &h->p.near;
-    dd_grow(&h->index_keys, &h->index_keys_cap, p->bands + p->hamming + 2,
-            sizeof *h->index_keys);
-    size_t nkeys = dd_signature_keys(s, sig, h->index_keys);
+    dd_earlier_copy copy;
     char *err = NULL;
-    const dd_earlier *x = h->p.index;
-    long found = x->band_members(x->ctx, h->index_keys, nkeys, DD_BUCKET_CAP, &h->index_cands,
-                                 &h->index_cands_cap, &err);
+    int found = dd_earlier_copy_of(h->p.index, &h->sigs, sig, 0, NULL, NULL, &h->index_search,
+                                   &copy, &err);
     free(err);
-    err = NULL;
-    size_t n = found > 0
-                   ? dd_candidates_from_members(h->index_cands, (size_t)found, &h->index_choice,
-                                                &h->index_choice_cap, &h->index_counts.left_out)
-                   : 0;
-    const uint32_t *minhash = s->minhash + (size_t)sig * p->num_perm;
-    for (size_t k = 0; k < n; k++) {
-        h->index_counts.compared++;
-        dd_indexed_doc d;
-        if (!x->get_number(x->ctx, h->index_cands[k], &d, &err)) {
-            free(err);
-            continue;
-        }
-        bool exact = sh_key_equal(d.key, s->docs[sig].key);
-        double j = exact ? 1.0 : sh_minhash_jaccard(minhash, d.minhash, (unsigned)p->num_perm);
-        double a = s->docs[sig].shingles, b = d.shingles;
-        double c = exact ? 1.0 : dd_containment_of(j, a, b);
-        /* the indexed document came first: it is the representative */
-        if (exact || dd_near_joins(p, j, c, a, b)) {
-            v->kind = exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
-            v->of_index = d.id;
-            d.id = NULL;
-            v->jaccard = j;
-            v->containment = c;
-            v->estimated = !exact;
-            dd_indexed_doc_free(&d);
-            return true;
-        }
-        dd_indexed_doc_free(&d);
-    }
-    return false;
+    if (found <= 0)
+        return false;
+    v->kind = copy.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+    v->of_index = copy.doc.id;
+    copy.doc.id = NULL;
+    v->jaccard = copy.jaccard;
+    v->containment = copy.containment;
+    v->estimated = copy.estimated;
+    dd_indexed_doc_free(&copy.doc);
+    return true;
 }
 
 /* The links of the record whose signature is number sig (doc, with facts

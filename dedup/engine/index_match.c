@@ -30,87 +30,78 @@ static void add_match(dd_index_matches *out, dd_index_match m)
     out->v[out->n++] = m;
 }
 
+/* Exact verification against indexed documents: the document's set, from
+ * its text asked for once, and an indexed document's, when the source
+ * gives its text (its file is there, unchanged). */
+typedef struct exact_sets {
+    const dd_text_source *src;
+    dd_analyzer *a;
+    uint32_t doc;
+    unsigned k;
+    sh_buf text;
+    uint64_t *mine, *theirs;
+    size_t mine_cap, theirs_cap, nmine;
+    bool have_mine;
+} exact_sets;
+
+/* dd_indexed_overlap over exact_sets. */
+static bool exact_overlap(void *ctx, const dd_indexed_doc *d, dd_overlap *o)
+{
+    exact_sets *x = ctx;
+    if (!x->have_mine) {
+        x->have_mine = true;
+        const char *t;
+        size_t len;
+        if (x->src->document(x->src->ctx, x->doc, &x->text, &t, &len) != DD_TEXT_OK ||
+            !text_set(t, len, x->k, x->a, &x->mine, &x->mine_cap, &x->nmine))
+            x->nmine = 0;
+    }
+    size_t ntheirs;
+    if (!x->nmine || !x->src->indexed ||
+        !x->src->indexed(x->src->ctx, d->id, d->size, d->mtime_ns, &x->text) ||
+        !text_set(x->text.data ? x->text.data : "", x->text.len, x->k, x->a, &x->theirs,
+                  &x->theirs_cap, &ntheirs))
+        return false;
+    *o = (dd_overlap){x->nmine, ntheirs,
+                      dd_sorted_intersection(x->mine, x->nmine, x->theirs, ntheirs)};
+    return true;
+}
+
 bool dd_index_match_document(const dd_earlier *x, const dd_signatures *s, uint32_t i, const char *id,
                              const dd_unit *units, size_t nunits, unsigned long min_words,
                              unsigned long boilerplate_df, const dd_text_source *src,
                              dd_analyzer *a, dd_index_matches *out, dd_notes *notes)
 {
-    const dd_near_params *near = &s->params;
-    const unsigned k_shingle = (unsigned)near->ngram;
     char *err = NULL;
-    uint32_t self = 0; /* the document's own entry, if indexed */
+    uint32_t self = 0; /* the document's own entry, if indexed (numbers start at 1) */
     dd_indexed_doc d;
     if (x->get(x->ctx, id, &d, &err)) {
         self = d.number;
         dd_indexed_doc_free(&d);
     }
-    bool ok = err == NULL;
-    uint64_t *keys = dd_malloc((near->bands + 1) * sizeof *keys);
-    uint32_t *cands = NULL;
-    size_t cands_cap = 0;
-    long found = ok && s->docs[i].words
-                     ? x->band_members(x->ctx, keys, dd_signature_keys(s, i, keys), DD_BUCKET_CAP,
-                                       &cands, &cands_cap, &err)
-                     : 0;
-    ok = ok && found >= 0;
-    /* A bounded number of them, those sharing the most bands (near.h). */
-    dd_candidate *choice = NULL;
-    size_t choice_cap = 0;
-    uint64_t passed_over = 0;
-    long ncand = found > 0 ? (long)dd_candidates_from_members(cands, (size_t)found, &choice,
-                                                              &choice_cap, &passed_over)
-                           : 0;
-    free(choice);
-    uint64_t *mine = NULL, *theirs = NULL;
-    size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
-    sh_buf text = {0};
-    bool have_mine = false, duplicate = false;
+    bool ok = err == NULL, duplicate = false;
     /* The earliest indexed document it copies, not every one. */
-    for (long k = 0; k < ncand && ok && !duplicate; k++) {
-        if (cands[k] == self || !x->get_number(x->ctx, cands[k], &d, &err)) {
-            ok = err == NULL;
-            continue;
-        }
-        dd_index_match m = {.kind = DD_INDEX_DUPLICATE, .jaccard = 1.0, .containment = 1.0};
-        if (sh_key_equal(d.key, s->docs[i].key)) {
-            m.exact = duplicate = true;
-        } else {
-            const uint32_t *sig = s->minhash + (size_t)i * near->num_perm;
-            double j = sh_minhash_jaccard(sig, d.minhash, (unsigned)near->num_perm);
-            double na = s->docs[i].shingles, nb = d.shingles;
-            double cont = dd_containment_of(j, na, nb);
-            bool estimated = true;
-            if (!have_mine) { /* the document's set, its text asked for once */
-                have_mine = true;
-                const char *t;
-                size_t len;
-                if (src->document(src->ctx, i, &text, &t, &len) != DD_TEXT_OK ||
-                    !text_set(t, len, k_shingle, a, &mine, &mine_cap, &nmine))
-                    nmine = 0;
-            }
-            /* exact sets when the indexed file is there, unchanged */
-            if (nmine && src->indexed && src->indexed(src->ctx, d.id, d.size, d.mtime_ns, &text) &&
-                text_set(text.data ? text.data : "", text.len, k_shingle, a, &theirs, &theirs_cap,
-                         &ntheirs)) {
-                dd_overlap o = {nmine, ntheirs,
-                                dd_sorted_intersection(mine, nmine, theirs, ntheirs)};
-                dd_overlap_similarity(&o, &j, &cont);
-                na = (double)nmine;
-                nb = (double)ntheirs;
-                estimated = false;
-            }
-            m.jaccard = j;
-            m.containment = cont;
-            m.estimated = estimated;
-            /* the indexed document came first: it is the representative */
-            duplicate = dd_near_joins(near, j, cont, na, nb);
-        }
+    if (ok) {
+        exact_sets sets = {.src = src, .a = a, .doc = i, .k = (unsigned)s->params.ngram};
+        dd_earlier_search search = {0};
+        dd_earlier_copy copy;
+        int found = dd_earlier_copy_of(x, s, i, self, exact_overlap, &sets, &search, &copy, &err);
+        ok = found >= 0;
+        duplicate = found > 0;
         if (duplicate) {
-            m.of = d.id;
-            d.id = NULL;
-            add_match(out, m);
+            add_match(out, (dd_index_match){.kind = DD_INDEX_DUPLICATE,
+                                            .of = copy.doc.id,
+                                            .exact = copy.exact,
+                                            .estimated = copy.estimated,
+                                            .jaccard = copy.jaccard,
+                                            .containment = copy.containment});
+            copy.doc.id = NULL;
+            dd_indexed_doc_free(&copy.doc);
         }
-        dd_indexed_doc_free(&d);
+        dd_earlier_search_free(&search);
+        sh_buf_free(&sets.text);
+        free(sets.mine);
+        free(sets.theirs);
     }
     /* Paragraphs found in indexed documents; not for a copy of a whole
      * document, whose paragraphs are all copies (as scan leaves cluster
@@ -145,11 +136,6 @@ bool dd_index_match_document(const dd_earlier *x, const dd_signatures *s, uint32
         dd_note_add(notes, DD_NOTE_ERROR, "%s", err);
         free(err);
     }
-    sh_buf_free(&text);
-    free(mine);
-    free(theirs);
-    free(cands);
-    free(keys);
     return ok;
 }
 
