@@ -52,11 +52,15 @@
  *     becomes a copy of a much smaller one), with exact similarity from
  *     dd_overlap_similarity or estimates from the signatures
  *     (dd_containment_of); near.c's placer, history.c and index_match.c
- *     all decide with it;
+ *     all decide with it, and search an earlier corpus with one function
+ *     (dd_earlier_copy_of);
  *   - near-repeated units: dd_unit_match (near_units.h);
  *   - boilerplate: dd_is_boilerplate (document frequency and min_words);
  *   - runs of repeats: dd_run_takes (paragraphs.c and history.c; each says
- *     which unit comes next in its text);
+ *     which unit comes next in its text: for paragraphs.c the next unit
+ *     left once the units its findings remove are gone, for history.c the
+ *     next unit of the record, so a run that boilerplate interrupts is one
+ *     finding in scan and two in filter: issue 15, item 4);
  *   - which document is kept: dd_rank_documents (--keep first: input
  *     order; longest: most words, ties to input order). Every "first",
  *     "earliest" and tie is a comparison of ranks.
