@@ -743,7 +743,7 @@ int cmd_clean(int argc, char **argv)
         }
     }
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     if (o.work.stage == DD_STAGE_SIGN) { /* a task: nothing written but its parts */

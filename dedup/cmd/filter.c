@@ -10,9 +10,11 @@
  * value changes. Output goes out in large blocks (stream.c).
  */
 #include "cmd/commands.h"
-#include "engine/history.h"
+#include "engine/engine.h"
+#include "store/ddx.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
+#include "io/spool.h"
 #include "cmd/options.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -526,8 +528,8 @@ static void *worker_new(void *ctx)
     worker *w = dd_calloc(1, sizeof *w);
     sh_buf lost = {0};
     dd_messages_capture(&lost);
-    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash);
-    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params))) {
+    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash, NULL);
+    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params, NULL))) {
         dd_analyzer_free(&w->analyzer);
         ok = false;
     }
@@ -847,7 +849,7 @@ int cmd_filter(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     if (o.near.keep == DD_KEEP_LONGEST) {
@@ -874,29 +876,51 @@ int cmd_filter(int argc, char **argv)
     f.format = o.input_format;
     f.start = now();
     dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
-    dd_history_params hp = {
-        o.near, o.min_words, o.boilerplate_df, o.para_threshold, o.clean_paragraphs, &o.hash,
-        NULL,   NULL};
+    dd_history_params hp = {.near = o.near,
+                            .min_words = o.min_words,
+                            .boilerplate_df = o.boilerplate_df,
+                            .para_threshold = o.para_threshold,
+                            .clean_paragraphs = o.clean_paragraphs,
+                            .hash = &o.hash};
+    /* An earlier corpus (--index), as the history reads it. */
+    dd_ddx *index = NULL;
+    dd_earlier earlier;
     if (o.index) {
         dd_ddx_settings want;
         char *err = NULL;
-        if (!dd_index_settings(&o, &want) || !(hp.index = dd_ddx_open(o.index, false, &want, &err))) {
+        if (!dd_index_settings(&o, &want) || !(index = dd_ddx_open(o.index, false, &want, &err))) {
             if (err)
                 dd_error("%s", err);
             free(err);
             return DD_EXIT_ERROR;
         }
+        earlier = dd_ddx_earlier(index);
+        hp.index = &earlier;
     }
     /* ICU is checked here, so that a run that cannot start says so once,
      * before any record is read; workers make their own analysers. */
     dd_analyzer check_icu;
-    if (!dd_analyzer_init(&check_icu, o.unit, &o.hash)) {
-        dd_ddx_close(hp.index);
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&check_icu, o.unit, &o.hash, &notes))) {
+        dd_ddx_close(index);
         return DD_EXIT_ERROR;
     }
     dd_analyzer_free(&check_icu);
-    if (!(f.history = dd_history_new(&hp))) { /* its scratch file: said why */
-        dd_ddx_close(hp.index);
+    /* The scratch file of what the history reads again (history.h). */
+    dd_spool *spool = NULL;
+    if (o.near.enabled) {
+        char *err = NULL;
+        if (!(spool = dd_spool_new(NULL, &err))) {
+            dd_error("%s", err);
+            free(err);
+            dd_ddx_close(index);
+            return DD_EXIT_ERROR;
+        }
+        hp.scratch = dd_spool_scratch(spool);
+    }
+    if (!dd_notes_said(&notes, (f.history = dd_history_new(&hp, &notes)) != NULL)) {
+        dd_spool_free(spool);
+        dd_ddx_close(index);
         return DD_EXIT_ERROR;
     }
     f.history_params = &hp;
@@ -927,7 +951,8 @@ int cmd_filter(int argc, char **argv)
 
     dd_writer_free(f.out);
     dd_history_free(f.history);
-    dd_ddx_close(hp.index);
+    dd_spool_free(spool);
+    dd_ddx_close(index);
     free(f.in.error);
     dd_verdict_free(&f.verdict);
     for (size_t i = 0; i < f.ids_cap; i++)

@@ -720,7 +720,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         return usage_error(cmd, "%s",
                            "--jsonl reads standard input as records, --whole-files "
                            "reads shards as plain files: give one of them");
-    if (!dd_near_params_check(n))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_near_params_check(n, &notes)))
         return DD_EXIT_ERROR;
     dd_work_options *w = &o->work;
     if (task_given != (w->tasks != 0))

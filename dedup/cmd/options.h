@@ -10,10 +10,9 @@
 #ifndef DD_OPTIONS_H
 #define DD_OPTIONS_H
 
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "io/input.h"
 #include "io/keys.h"
-#include "engine/near.h"
 
 #include <stdbool.h>
 #include <stddef.h>

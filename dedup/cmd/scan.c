@@ -3,7 +3,7 @@
  */
 #include "cmd/commands.h"
 #include "run/corpus.h"
-#include "engine/index_match.h"
+#include "engine/engine.h"
 #include "store/index_settings.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -23,13 +23,13 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                                  dd_analyzer *a, size_t *found)
 {
     dd_index_matches m = {0};
-    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
     const dd_input *d = &c->inputs.v[i];
     for (size_t k = 0; k < m.n && ok; k++) {
         const dd_index_match *r = &m.v[k];
         const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
-                           : r->docs >= o->boilerplate_df ? "boilerplate"
-                                                          : "repeat";
+                           : r->boilerplate              ? "boilerplate"
+                                                         : "repeat";
         (*found)++;
         if (o->format == DD_FORMAT_JSONL) {
             json_t *j = json_pack("{s:s,s:s}", "type", "index", "kind", kind);
@@ -66,8 +66,7 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                             r->estimated ? ", estimated" : "") > 0;
             else
                 ok = printf("%sline %zu %s %s:%u (in the index, %u documents)\n", where,
-                            r->first_line,
-                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats", other,
+                            r->first_line, r->boilerplate ? "is boilerplate, as" : "repeats", other,
                             r->of_first_line, r->docs) > 0;
             free(other);
             free(where);
@@ -90,7 +89,8 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
         return false;
     }
     dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&a, o->unit, &o->hash, &notes))) {
         dd_ddx_close(x);
         return false;
     }
@@ -156,7 +156,7 @@ int cmd_scan(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     if (o.index) { /* a wrong index is an error before any work */

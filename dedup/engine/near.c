@@ -46,11 +46,11 @@ double dd_lsh_probability(double j, unsigned long bands, unsigned long rows)
     return 1 - pow(1 - pow(j, (double)rows), (double)bands);
 }
 
-bool dd_near_params_check(dd_near_params *p)
+bool dd_near_params_check(dd_near_params *p, dd_notes *notes)
 {
     if (p->bands && p->rows && p->bands * p->rows > p->num_perm) {
-        dd_error("--bands %lu x --rows %lu = %lu is more than --num-perm %lu", p->bands, p->rows,
-                 p->bands * p->rows, p->num_perm);
+        dd_note_add(notes, DD_NOTE_ERROR, "--bands %lu x --rows %lu = %lu is more than --num-perm %lu",
+                p->bands, p->rows, p->bands * p->rows, p->num_perm);
         return false;
     }
     if (p->rows && !p->bands)
@@ -58,7 +58,8 @@ bool dd_near_params_check(dd_near_params *p)
     if (p->bands && !p->rows) {
         p->rows = p->num_perm / p->bands;
         if (p->rows == 0) {
-            dd_error("--bands %lu is more than --num-perm %lu", p->bands, p->num_perm);
+            dd_note_add(notes, DD_NOTE_ERROR, "--bands %lu is more than --num-perm %lu", p->bands,
+                    p->num_perm);
             return false;
         }
     }
@@ -74,7 +75,8 @@ bool dd_near_params_check(dd_near_params *p)
         p->bands = p->num_perm / p->rows;
         double got = dd_lsh_probability(t, p->bands, p->rows);
         if (got < p->recall)
-            dd_warn("no bands reach --recall %g at the candidate target jaccard %.3f with "
+            dd_note_add(notes, DD_NOTE_WARNING,
+                    "no bands reach --recall %g at the candidate target jaccard %.3f with "
                     "--num-perm %lu: the best, %lu x %lu, gives %.4f (raise --num-perm, or lower "
                     "--size-ratio or --recall)",
                     p->recall, t, p->num_perm, p->bands, p->rows, got);
@@ -82,45 +84,10 @@ bool dd_near_params_check(dd_near_params *p)
     return true;
 }
 
-void dd_near_explain(FILE *out, const dd_near_params *p)
-{
-    if (p->method == DD_METHOD_SIMHASH) {
-        fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
-        fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
-        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
-                     "whole block, so every such pair is a candidate\n",
-                p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
-        return;
-    }
-    double t = dd_near_target_jaccard(p);
-    fprintf(out, "method: minhash (%s), %lu values over word %lu-shingles\n",
-            sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
-    fprintf(out, "rule: jaccard >= %.2f", p->threshold);
-    if (p->containment > 0)
-        fprintf(out, ", or containment >= %.2f with at least %lu\n      shingles in the smaller",
-                p->containment, p->min_shingles);
-    fprintf(out, "\n");
-    fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
-            p->bands * p->rows, p->num_perm);
-    if (p->containment > 0)
-        fprintf(out,
-                "candidate target: jaccard %.3f, the lowest of a pair with\n"
-                "      containment %.2f whose sizes differ at most %.1fx\n",
-                t, p->containment, p->size_ratio);
-    fprintf(out, "candidate probability:\n");
-    const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
-    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
-        fprintf(out, "  jaccard %.2f: %.4f\n", at[i], dd_lsh_probability(at[i], p->bands, p->rows));
-    fprintf(out, "  jaccard %.2f (threshold): %.4f\n", p->threshold,
-            dd_lsh_probability(p->threshold, p->bands, p->rows));
-    if (t < p->threshold)
-        fprintf(out, "  jaccard %.3f (containment target): %.4f\n", t,
-                dd_lsh_probability(t, p->bands, p->rows));
-}
-
 /* ------------------------------------------------------------ signatures */
 
-bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash)
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash,
+                        dd_notes *notes)
 {
     memset(s, 0, sizeof *s);
     s->params = *p;
@@ -129,7 +96,8 @@ bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hash
         s->minhasher =
             sh_minhasher_new_scheme((unsigned)p->num_perm, hash->seed, DD_MINHASH_SCHEME, &st);
         if (!s->minhasher) {
-            dd_error("cannot make the MinHash functions: %s", sh_status_str(st));
+            dd_note_add(notes, DD_NOTE_ERROR, "cannot make the MinHash functions: %s",
+                    sh_status_str(st));
             return false;
         }
     }
@@ -201,10 +169,11 @@ void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, con
          s->simhash ? &s->simhash[i] : NULL);
 }
 
-bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash)
+bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash,
+                    dd_notes *notes)
 {
     dd_signatures s;
-    if (!dd_signatures_init(&s, p, hash))
+    if (!dd_signatures_init(&s, p, hash, notes))
         return false;
     *g = (dd_signer){.params = *p, .minhasher = s.minhasher};
     return true;
@@ -376,14 +345,32 @@ static int compare_cluster_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* May a member of `member` shingles join a representative of `rep`
+ * through containment (the guard of the join rule, near.h)? Containment is
+ * on, the smaller set has min_shingles, and the member is at most
+ * size_ratio times the representative. */
+static bool containment_may_join(const dd_near_params *p, double member, double rep)
+{
+    double small = member < rep ? member : rep;
+    return p->containment > 0 && small >= (double)p->min_shingles && member <= p->size_ratio * rep;
+}
+
 /* The join rule of every mode (see near.h). */
 bool dd_near_joins(const dd_near_params *p, double j, double c, double member, double rep)
 {
     if (j >= p->threshold)
         return true;
-    double small = member < rep ? member : rep;
-    return p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles &&
-           member <= p->size_ratio * rep;
+    return c >= p->containment && containment_may_join(p, member, rep);
+}
+
+void dd_overlap_similarity(const dd_overlap *o, double *jaccard, double *containment)
+{
+    double inter = (double)o->shared;
+    double a = (double)o->a, b = (double)o->b, small = a < b ? a : b;
+    *jaccard = a + b > inter ? inter / (a + b - inter) : 1;
+    *containment = small > 0 ? inter / small : 0;
+    if (*containment > 1)
+        *containment = 1;
 }
 
 /* The containment of the smaller set implied by Jaccard j and the sizes. */
@@ -490,7 +477,7 @@ size_t dd_candidates_from_members(uint32_t *numbers, size_t n, dd_candidate **tm
 static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
 {
     double small = a < b ? a : b, need = p->threshold;
-    if (p->containment > 0 && small >= (double)p->min_shingles && a <= p->size_ratio * b) {
+    if (containment_may_join(p, a, b)) {
         double cj = p->containment * small / (a + b - p->containment * small);
         if (cj < need)
             need = cj;
@@ -542,11 +529,8 @@ static bool minhash_may_join(const dd_signatures *s, uint32_t d, uint32_t r, uns
  * whether the pair joins. */
 static bool overlap_decides(const dd_near_params *p, const dd_overlap *o, dd_member *m)
 {
-    double inter = (double)o->shared;
-    double ea = (double)o->a, eb = (double)o->b, esmall = ea < eb ? ea : eb;
-    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
-    m->containment = esmall > 0 ? inter / esmall : 0;
-    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
+    dd_overlap_similarity(o, &m->jaccard, &m->containment);
+    return dd_near_joins(p, m->jaccard, m->containment, (double)o->a, (double)o->b);
 }
 
 bool dd_overlap_joins(const dd_signatures *s, const dd_overlap *o)

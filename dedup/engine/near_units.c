@@ -192,10 +192,8 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
             size_t j = i;
             while (j < nnames && names[j] == names[i])
                 j++;
-            double shared = (double)(j - i), a = (double)n, b = size[names[i]];
-            double jaccard = shared / (a + b - shared), containment = shared / a;
-            if (jaccard >= threshold ||
-                (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
+            double jaccard, containment;
+            if (dd_unit_match(n, size[names[i]], j - i, threshold, &jaccard, &containment)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
                 out->v[out->n++] =
                     (dd_near_unit){doc_number, doc_number, u, names[i], jaccard, containment, false};
@@ -265,10 +263,8 @@ sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash)
     sh_minhasher *m =
         sh_minhasher_new_scheme(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
                                 hash->seed ^ 0x756E697473ULL, DD_NEAR_UNIT_SCHEME, NULL);
-    if (!m) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
+    if (!m) /* the parameters are right: only memory can fail (engine.h) */
+        dd_out_of_memory();
     return m;
 }
 

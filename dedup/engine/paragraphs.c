@@ -107,14 +107,15 @@ static void grow_table(dd_paragraphs *p)
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
 
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
+bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
     size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
-    p->nunits = p->unit_start[doc + 1];
     if (n > UINT32_MAX) {
-        dd_error("a document of more than %" PRIu32 " paragraphs", UINT32_MAX);
-        exit(DD_EXIT_ERROR);
+        dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
+                UINT32_MAX);
+        return false;
     }
+    p->nunits = p->unit_start[doc + 1];
     for (uint32_t u = 0; u < n; u++) {
         const dd_unit *unit = unit_at(p, doc, u);
         if (p->gone && p->gone[p->unit_start[doc] + u])
@@ -124,8 +125,9 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
         slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
         if (!s->entry1) {
             if (p->nentries >= UINT32_MAX) {
-                dd_error("more than %" PRIu32 " distinct paragraphs", UINT32_MAX);
-                exit(DD_EXIT_ERROR);
+                dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
+                        UINT32_MAX);
+                return false;
             }
             dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
             p->entries[p->nentries] = (entry){doc, u, doc, 1, unit->words, 0, 0};
@@ -143,7 +145,7 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
         p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
-    }
+    }    return true;
 }
 
 bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
@@ -197,9 +199,23 @@ static void merge_drops(dd_findings *f)
     f->ndrops = w;
 }
 
+bool dd_is_boilerplate(uint64_t docs, uint64_t words, uint64_t min_words, uint64_t boilerplate_df)
+{
+    return docs >= boilerplate_df && words >= min_words;
+}
+
+bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at_src_doc,
+                  size_t src, bool boilerplate)
+{
+    if (at_doc != run->doc || at != run->next_at || at_src_doc != run->src_doc ||
+        src != run->next_src || boilerplate)
+        return false;
+    return !(at_src_doc == at_doc && src >= run->first);
+}
+
 static bool is_boilerplate(const entry *e, uint64_t min_words, uint32_t df)
 {
-    return e->docs >= df && e->words >= min_words;
+    return dd_is_boilerplate(e->docs, e->words, min_words, df);
 }
 
 static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
@@ -293,6 +309,9 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bo
                        1.0};
         size_t unit = unit_number(p, o->doc, o->unit);
         size_t src_unit = unit_number(p, e->first_doc, e->first_unit);
+        /* Units are numbered among all the units: "next" is the next unit
+         * left once the units removed are gone (next_kept). */
+        dd_run_end run = {o->doc, e->first_doc, unit, next[unit], next[src_unit]};
         size_t j = i + 1, end = i + 1; /* the run is occ[i..end), less those removed */
         while (j < p->nocc) {
             const occurrence *nx = &p->occ[j];
@@ -303,18 +322,15 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bo
             }
             const entry *ne = &p->entries[nx->entry];
             size_t src = unit_number(p, ne->first_doc, ne->first_unit);
-            if (nx->doc != o->doc || at != next[unit] || ne->first_doc != e->first_doc ||
-                src != next[src_unit] || is_boilerplate(ne, min_words, df))
-                break;
-            /* A run never repeats itself: its source must end before it starts. */
-            if (ne->first_doc == o->doc && ne->first_unit >= o->unit)
+            if (!dd_run_takes(&run, nx->doc, at, ne->first_doc, src,
+                              is_boilerplate(ne, min_words, df)))
                 break;
             r.at.last_line = place_of(p, nx->doc, nx->unit).last_line;
             r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
             r.units++;
             r.words += unit_at(p, nx->doc, nx->unit)->words;
-            unit = at;
-            src_unit = src;
+            run.next_at = next[at];
+            run.next_src = next[src];
             end = ++j;
         }
         if (r.words >= min_words) {

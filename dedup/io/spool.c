@@ -169,3 +169,25 @@ void dd_spool_free(dd_spool *s)
     free(s->buf);
     free(s);
 }
+
+static bool scratch_append(void *ctx, const void *p, size_t n, uint64_t *at, char **err)
+{
+    return dd_spool_append(ctx, p, n, at, err);
+}
+
+static bool scratch_read(void *ctx, uint64_t at, void *p, size_t n, char **err)
+{
+    return dd_spool_read(ctx, at, p, n, err);
+}
+
+static bool scratch_overwrite(void *ctx, uint64_t at, const void *p, size_t n, char **err)
+{
+    return dd_spool_overwrite(ctx, at, p, n, err);
+}
+
+static uint64_t scratch_bytes(const void *ctx) { return dd_spool_bytes(ctx); }
+
+dd_scratch dd_spool_scratch(dd_spool *s)
+{
+    return (dd_scratch){scratch_append, scratch_read, scratch_overwrite, scratch_bytes, s};
+}

@@ -17,6 +17,8 @@
 #define DD_SPOOL_H
 
 #include <stdbool.h>
+#include "engine/engine.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,5 +57,9 @@ uint64_t dd_spool_bytes(const dd_spool *s);
 
 /* Closes (and so frees) the file. NULL is allowed. */
 void dd_spool_free(dd_spool *s);
+
+/* s as the engine's scratch store (engine/base.h), for a history
+ * (history.h): its functions are those above. s must outlive its use. */
+dd_scratch dd_spool_scratch(dd_spool *s);
 
 #endif

@@ -321,3 +321,39 @@ bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *
 }
 
 const char *dd_plural(uint64_t n, const char *one, const char *many) { return n == 1 ? one : many; }
+
+void dd_report_near_params(FILE *out, const dd_near_params *p)
+{
+    if (p->method == DD_METHOD_SIMHASH) {
+        fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
+        fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
+        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
+                     "whole block, so every such pair is a candidate\n",
+                p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
+        return;
+    }
+    double t = dd_near_target_jaccard(p);
+    fprintf(out, "method: minhash (%s), %lu values over word %lu-shingles\n",
+            sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
+    fprintf(out, "rule: jaccard >= %.2f", p->threshold);
+    if (p->containment > 0)
+        fprintf(out, ", or containment >= %.2f with at least %lu\n      shingles in the smaller",
+                p->containment, p->min_shingles);
+    fprintf(out, "\n");
+    fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
+            p->bands * p->rows, p->num_perm);
+    if (p->containment > 0)
+        fprintf(out,
+                "candidate target: jaccard %.3f, the lowest of a pair with\n"
+                "      containment %.2f whose sizes differ at most %.1fx\n",
+                t, p->containment, p->size_ratio);
+    fprintf(out, "candidate probability:\n");
+    const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        fprintf(out, "  jaccard %.2f: %.4f\n", at[i], dd_lsh_probability(at[i], p->bands, p->rows));
+    fprintf(out, "  jaccard %.2f (threshold): %.4f\n", p->threshold,
+            dd_lsh_probability(p->threshold, p->bands, p->rows));
+    if (t < p->threshold)
+        fprintf(out, "  jaccard %.3f (containment target): %.4f\n", t,
+                dd_lsh_probability(t, p->bands, p->rows));
+}

@@ -6,9 +6,8 @@
 
 #include "run/corpus.h"
 #include "io/input.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "cmd/options.h"
-#include "engine/paragraphs.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -61,6 +60,10 @@ bool dd_report_header(FILE *out, const dd_options *o);
  * bytes included). False on a write error. */
 bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
                        size_t index_records);
+
+/* The near-duplicate parameters chosen (dd_near_params_check) and the
+ * candidate probabilities they give, as text (--explain-params). */
+void dd_report_near_params(FILE *out, const dd_near_params *p);
 
 /* one when n is 1, else many: for the summary lines. */
 const char *dd_plural(uint64_t n, const char *one, const char *many);

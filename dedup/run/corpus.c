@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,77 @@ void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text,
     *len = cleaned->len;
 }
 
+/* dd_text_source.document over c: document doc's bytes as first read, on
+ * any thread (it changes nothing of c; what it says goes where the
+ * thread's messages go). A stream was read once: its bytes are kept. */
+static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const char **text,
+                                    size_t *len)
+{
+    const dd_corpus *c = ctx;
+    const dd_input *in = &c->inputs.v[doc];
+    if (in->stream) {
+        if (in->stream->state != DD_STREAM_KEPT)
+            return DD_TEXT_NONE;
+        *text = in->stream->text.data;
+        *len = in->stream->text.len;
+        return DD_TEXT_OK;
+    }
+    if (c->reread[doc] != DD_REREAD_OK) /* said once */
+        return DD_TEXT_NONE;
+    if (!dd_input_read(in, c->max_bytes, buf))
+        return DD_TEXT_FAILED;
+    *text = buf->data ? buf->data : "";
+    *len = buf->len;
+    if (dd_digest(*text, *len) != c->digests[doc]) {
+        char *p = dd_printable(in->id);
+        dd_warn("%s: changed while dedup was running; compared as first read", p);
+        free(p);
+        return DD_TEXT_CHANGED;
+    }
+    return DD_TEXT_OK;
+}
+
+/* dd_text_source.indexed: the regular file at path, when it is there with
+ * this size and mtime (mtime_ns < 0: any); false otherwise, saying nothing
+ * (a FIFO is never opened: it would wait for a writer). */
+static bool indexed_text(void *ctx, const char *path, uint64_t size, int64_t mtime_ns, sh_buf *buf)
+{
+    (void)ctx;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+        return false;
+    if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
+        return false;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    buf->len = 0;
+    dd_grow(&buf->data, &buf->cap, size + 1, 1);
+    bool ok = fread(buf->data, 1, size, fp) == size;
+    fclose(fp);
+    buf->len = ok ? size : 0;
+    buf->data[buf->len] = '\0';
+    return ok;
+}
+
+dd_text_source dd_corpus_texts(const dd_corpus *c)
+{
+    return (dd_text_source){document_text, indexed_text, (void *)c};
+}
+
+bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                           dd_analyzer *a, dd_index_matches *out)
+{
+    dd_text_source src = dd_corpus_texts(c);
+    dd_earlier earlier = dd_ddx_earlier(x);
+    size_t first = c->unit_start[i], n = c->unit_start[i + 1] - first;
+    dd_notes notes = {0};
+    return dd_notes_said(&notes,
+                         dd_index_match_document(&earlier, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
+                                                 c->units + first, n, o->min_words,
+                                                 o->boilerplate_df, &src, a, out, &notes));
+}
+
 /* Exact verification reads documents again: the last sets a loader made
  * are cached, one slot per document number modulo SET_CACHE_SLOTS, and at
  * most its budget of bytes of sets in all (the oldest slots go first), so
@@ -157,7 +229,8 @@ static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, size_
     l->c = c;
     l->o = o;
     l->budget = budget;
-    if (!dd_analyzer_init(&l->a, o->unit, &o->hash)) {
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&l->a, o->unit, &o->hash, &notes))) {
         free(l);
         return NULL;
     }
@@ -204,25 +277,17 @@ static set_status make_set(set_loader *l, uint32_t doc, const cached_set **out)
         return SET_NONE;
     uint32_t version = l->c->text_version ? l->c->text_version[doc] : 0;
     if (slot->doc1 != doc + 1 || slot->version != version) {
-        const dd_input *in = &l->c->inputs.v[doc];
         const char *text;
         size_t len;
-        if (in->stream) { /* read once: its bytes are kept */
-            if (in->stream->state != DD_STREAM_KEPT)
-                return SET_NONE;
-            text = in->stream->text.data;
-            len = in->stream->text.len;
-        } else {
-            if (!dd_input_read(in, l->c->max_bytes, &l->text))
-                return SET_FAILED;
-            text = l->text.data;
-            len = l->text.len;
-            if (dd_digest(text, len) != l->c->digests[doc]) {
-                char *p = dd_printable(in->id);
-                dd_warn("%s: changed while dedup was running; compared as first read", p);
-                free(p);
-                return SET_CHANGED;
-            }
+        switch (document_text((void *)l->c, doc, &l->text, &text, &len)) {
+        case DD_TEXT_OK:
+            break;
+        case DD_TEXT_NONE:
+            return SET_NONE;
+        case DD_TEXT_FAILED:
+            return SET_FAILED;
+        case DD_TEXT_CHANGED:
+            return SET_CHANGED;
         }
         dd_corpus_current_text(l->c, doc, &text, &len, &l->cleaned);
         if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
@@ -386,7 +451,7 @@ static void *verifier_new(void *ctx)
     sh_buf lost = {0};
     dd_messages_capture(&lost);
     v->pc = pc;
-    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash);
+    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash, NULL);
     dd_messages_capture(NULL);
     sh_buf_free(&lost);
     if (!ok) {
@@ -682,9 +747,10 @@ static void batch_document(first_pass *f, size_t i, const analysed *r)
 static bool worker_init(worker *w, const dd_options *o)
 {
     memset(w, 0, sizeof *w);
-    if (!dd_analyzer_init(&w->a, o->unit, &o->hash))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&w->a, o->unit, &o->hash, &notes)))
         return false;
-    if (!dd_signer_init(&w->signer, &o->near, &o->hash)) {
+    if (!dd_notes_said(&notes, dd_signer_init(&w->signer, &o->near, &o->hash, &notes))) {
         dd_analyzer_free(&w->a);
         return false;
     }
@@ -885,7 +951,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                            const pool_ctx *vctx, unsigned threads, const dd_work *facts)
 {
     first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx, .work = facts};
-    if (!dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash, &notes)))
         return false;
     f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
     c->unit_index = dd_unit_index_new();
@@ -1376,7 +1443,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     if (!collect(c, o))
         return false;
     size_t n = c->inputs.n;
-    if (!dd_signatures_init(&c->signatures, &o->near, &o->hash))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_signatures_init(&c->signatures, &o->near, &o->hash, &notes)))
         return false;
     c->digests = dd_calloc(n, sizeof *c->digests);
     c->sizes = dd_calloc(n, sizeof *c->sizes);
@@ -1427,7 +1495,10 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_pool_free(pool);
     if (own)
         own->budget = SET_CACHE_BYTES; /* the workers' share is free again */
-    bool ok = dd_rounds_run(c, o);
+    dd_text_source texts = dd_corpus_texts(c);
+    bool ok = dd_notes_said(&notes, dd_rounds_run(c, o, &texts, &notes));
+    if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
+        fprintf(stderr, "dedup: %zu rounds of decisions\n", c->rounds);
     c->signatures.load_set = NULL;
     c->signatures.load_ctx = NULL;
     set_loader_free(own);
