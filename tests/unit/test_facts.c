@@ -43,7 +43,7 @@ static void analyse_seed(dd_analysed *r, dd_near_params *p, sh_hasher *hash)
     *hash = sh_hasher_plain(DD_SEED);
     dd_near_params_default(p);
     dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, hash));
+    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, hash, NULL));
     memset(r, 0, sizeof *r);
     r->status = DD_LOAD_TEXT;
     r->size = len;
@@ -55,7 +55,7 @@ static void analyse_seed(dd_analysed *r, dd_near_params *p, sh_hasher *hash)
     dd_unit_band_keys(m, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
     sh_minhasher_free(m);
     dd_signer g;
-    assert_true(dd_signer_init(&g, p, hash));
+    assert_true(dd_signer_init(&g, p, hash, NULL));
     dd_signer_sign(&g, &r->doc.words, r->doc.key, hash, &r->sig);
     dd_signer_free(&g);
     dd_analyzer_free(&a);
