@@ -546,7 +546,7 @@ static const char check_usage[] =
 
 static const dd_option_group *const check_groups[] = {
     &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_stages,
     &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
@@ -637,6 +637,15 @@ int cmd_check(int argc, char **argv)
     run.npaths = npaths;
     dd_progress progress;
     dd_progress_start(&progress, "dedup check", "file", o.quiet);
+    if (o.work.stage == DD_STAGE_SIGN) { /* a task: no findings */
+        status = dd_corpus_sign_only(&run, &progress);
+        dd_progress_end(&progress, false);
+        dd_ddx_close(x);
+        for (size_t i = 0; i < npaths; i++)
+            free(paths[i]);
+        free(paths);
+        return status;
+    }
     dd_corpus c;
     bool ran = dd_corpus_run(&c, &run, &progress);
     dd_progress_end(&progress, false);

@@ -537,7 +537,7 @@ static const char clean_usage[] =
 
 static const dd_option_group *const clean_groups[] = {
     &dd_group_clean, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near, &dd_group_common,
-    &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_stages,
     &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
@@ -606,6 +606,13 @@ int cmd_clean(int argc, char **argv)
     if (o.explain_params) {
         dd_near_explain(stdout, &o.near);
         return DD_EXIT_CLEAN;
+    }
+    if (o.work.stage == DD_STAGE_SIGN) { /* a task: nothing written but its parts */
+        dd_progress progress;
+        dd_progress_start(&progress, "dedup clean", "file", o.quiet);
+        status = dd_corpus_sign_only(&o, &progress);
+        dd_progress_end(&progress, false);
+        return status;
     }
     dd_safe_write_signals();
     /* Two runs rewriting one tree at once would each write files the other

@@ -82,6 +82,11 @@ enum {
     OPT_WRITE_BASELINE,
     OPT_INDEX,
     OPT_WHOLE_FILES,
+    OPT_WORK_DIR,
+    OPT_STAGE,
+    OPT_TASK,
+    OPT_TASKS,
+    OPT_PART_SIZE,
 };
 
 struct dd_option_spec {
@@ -212,6 +217,23 @@ OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
 OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
        "analyse documents, and verify the pairs that may be copies, on N threads (default: one "
        "per online CPU; 1: no thread is started); the output is the same for every N");
+OPTION(opt_work_dir, "work-dir", 0, required_argument, OPT_WORK_DIR, "--work-dir DIR",
+       "keep the run's stages in DIR (made if missing): the analysis of every part of the "
+       "inputs (sign), then the decisions (decide); the same command run again after a crash "
+       "or a kill reuses every part completed and gives the same output; DIR made with other "
+       "settings or inputs is refused");
+OPTION(opt_stage, "stage", 0, required_argument, OPT_STAGE, "--stage sign|decide",
+       "with --work-dir: sign the parts not signed yet and exit 0 without deciding, or decide "
+       "from parts all signed before (default: both)");
+OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
+       "with --work-dir and --tasks N: sign only the parts whose number modulo N is I (from 0) "
+       "and have not been signed, then exit 0 without deciding: one task of N, for N "
+       "processes or a job array");
+OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
+       "the number of tasks that --task counts (1 to 1000000)");
+OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
+       "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
+       "1024; default 32M), whole inputs, or whole records of a shard, in input order");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");
@@ -226,6 +248,8 @@ GROUP(dd_group_progress, "Progress", &opt_quiet);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
 GROUP(dd_group_records, "JSONL shards", &opt_shard_field, &opt_shard_id_field, &opt_whole_files);
 GROUP(dd_group_threads, "Threads", &opt_threads);
+GROUP(dd_group_stages, "Work folder", &opt_work_dir, &opt_stage, &opt_task,
+      &opt_tasks, &opt_part_size);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
       &opt_containment, &opt_size_ratio, &opt_recall, &opt_bands, &opt_rows);
@@ -246,6 +270,7 @@ static const dd_option_group *const all_groups[] = {
     &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
     &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
     &dd_group_index_build, &dd_group_progress, &dd_group_threads, &dd_group_records,
+    &dd_group_stages,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -380,6 +405,30 @@ static bool parse_fraction(const char *s, double lo, double hi, bool open_lo, do
     return true;
 }
 
+/* A size in bytes: digits, then K, M or G (times 1024 each), at least 1
+ * and at most 1 TB. */
+static bool parse_size(const char *s, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift)
+        end++;
+    if (errno || *end || v == 0 || v > (1ull << 40) >> shift)
+        return false;
+    *out = (unsigned long)(v << shift);
+    return true;
+}
+
 /* Plain hashing, or keyed by --key-file, else by $DEDUP_KEY_FILE when it is
  * set and not empty. */
 static bool set_up_hashing(dd_options *o)
@@ -415,6 +464,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     o->field = "text";
     o->clean_paragraphs = true;
     o->max_record_mb = 256;
+    o->work.part_size = 32ul << 20;
+    bool task_given = false;
     /* A malformed record stops filter; a file that is not text is left
      * out by the commands that read files. */
     o->on_error = spec->reads_records ? DD_ON_ERROR_STOP : DD_ON_ERROR_SKIP;
@@ -464,6 +515,31 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             break;
         case OPT_STATS:
             o->stats = true;
+            break;
+        case OPT_WORK_DIR:
+            o->work.dir = optarg;
+            break;
+        case OPT_STAGE:
+            if (!strcmp(optarg, "sign"))
+                o->work.stage = DD_STAGE_SIGN;
+            else if (!strcmp(optarg, "decide"))
+                o->work.stage = DD_STAGE_DECIDE;
+            else
+                return usage_error(cmd, "--stage: '%s' is not sign or decide", optarg);
+            break;
+        case OPT_TASK:
+            if (!dd_parse_uint(optarg, 0, 999999, &o->work.task))
+                return usage_error(cmd, "--task: '%s' is not a number from 0 to 999999", optarg);
+            task_given = true;
+            break;
+        case OPT_TASKS:
+            if (!dd_parse_uint(optarg, 1, 1000000, &o->work.tasks))
+                return usage_error(cmd, "--tasks: '%s' is not a number from 1 to 1000000", optarg);
+            break;
+        case OPT_PART_SIZE:
+            if (!parse_size(optarg, &o->work.part_size))
+                return usage_error(cmd, "--part-size: '%s' is not a size from 1 to 1T (bytes, or "
+                                   "K, M, G)", optarg);
             break;
         case OPT_BASELINE:
             o->baseline = optarg;
@@ -614,6 +690,17 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     }
     if (!dd_near_params_check(n))
         return DD_EXIT_ERROR;
+    dd_work_options *w = &o->work;
+    if (task_given != (w->tasks != 0))
+        return usage_error(cmd, "%s", "--task I and --tasks N go together");
+    if (task_given && w->task >= w->tasks)
+        return usage_error(cmd, "%s", "--task I must be less than --tasks N (tasks count from 0)");
+    if (task_given && w->stage == DD_STAGE_DECIDE)
+        return usage_error(cmd, "%s", "--task signs parts: it does not go with --stage decide");
+    if (task_given)
+        w->stage = DD_STAGE_SIGN;
+    if (!w->dir && (task_given || w->stage != DD_STAGE_ALL))
+        return usage_error(cmd, "%s", "--task and --stage need --work-dir DIR");
     o->paths = argv + optind;
     o->npaths = (size_t)(argc - optind);
     if (o->explain_params)

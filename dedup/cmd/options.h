@@ -30,6 +30,22 @@ typedef enum dd_input_format {
 
 typedef enum dd_on_error { DD_ON_ERROR_STOP, DD_ON_ERROR_SKIP, DD_ON_ERROR_DROP } dd_on_error;
 
+/* Which stages of a run with a work folder (--work-dir) run (--stage). */
+typedef enum dd_stage {
+    DD_STAGE_ALL,    /* sign the parts not signed yet, then decide (the default) */
+    DD_STAGE_SIGN,   /* sign only (--stage sign, or --task): no report, no output */
+    DD_STAGE_DECIDE, /* decide only: every part must have been signed */
+} dd_stage;
+
+/* The stages of a run kept in a work folder (run/stages.h). */
+typedef struct dd_work_options {
+    const char *dir;     /* --work-dir DIR, NULL: no work folder */
+    dd_stage stage;      /* --stage */
+    unsigned long task;  /* --task I: the parts whose number % tasks is task */
+    unsigned long tasks; /* --tasks N (0: no --task, every part) */
+    unsigned long part_size; /* --part-size: bytes of input per part, about */
+} dd_work_options;
+
 typedef struct dd_options {
     dd_unit_mode unit;
     unsigned long min_words;
@@ -58,6 +74,7 @@ typedef struct dd_options {
     const char *baseline;       /* accepted findings */
     const char *write_baseline; /* write the findings there and exit 0 */
     const char *index;          /* --index DIR.ddx */
+    dd_work_options work;       /* --work-dir, --stage, --task, --tasks, --part-size */
     /* hashing: plain with DD_SEED, or keyed by --key-file / DEDUP_KEY_FILE */
     const char *key_file;                         /* NULL: none */
     sh_hasher hash;                               /* how every text is hashed */
@@ -87,6 +104,7 @@ extern const dd_option_group dd_group_progress;   /* -q: the commands that show 
 extern const dd_option_group dd_group_files;      /* --on-error: the commands that read files */
 extern const dd_option_group dd_group_records;    /* JSONL shards: the commands that read files */
 extern const dd_option_group dd_group_threads;    /* -j: the commands that analyse on threads */
+extern const dd_option_group dd_group_stages;     /* --work-dir: scan, clean, check */
 extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
 extern const dd_option_group dd_group_signatures; /* what an index records too */
 extern const dd_option_group dd_group_near;       /* near-duplicate decisions */

@@ -117,7 +117,7 @@ static const char scan_usage[] =
 
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
+    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_stages,
     &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
@@ -168,6 +168,13 @@ int cmd_scan(int argc, char **argv)
             return DD_EXIT_ERROR;
         }
         dd_ddx_close(x);
+    }
+    if (o.work.stage == DD_STAGE_SIGN) { /* a task: no report */
+        dd_progress progress;
+        dd_progress_start(&progress, "dedup scan", "file", o.quiet);
+        status = dd_corpus_sign_only(&o, &progress);
+        dd_progress_end(&progress, false);
+        return status;
     }
     bool jsonl = o.format == DD_FORMAT_JSONL;
     if (jsonl && !dd_report_header(stdout, &o)) {

@@ -12,7 +12,9 @@
 #include "run/corpus.h"
 
 #include "engine/rounds.h"
+#include "run/facts.h"
 #include "run/run.h"
+#include "run/stages.h"
 #include "util.h"
 
 #include <errno.h>
@@ -561,6 +563,8 @@ struct worker {
     dd_signer signer;
     verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
     bool verify_made;
+    dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
+    sh_buf facts;                 /* the facts of a document, as read or to write */
 };
 
 /* w's verifier, made on its thread when it first verifies (NULL when ICU
@@ -576,21 +580,8 @@ static verifier *worker_verifier(worker *w, const pool_ctx *pc)
     return w->verify;
 }
 
-/* What analysing one document found. */
-typedef struct analysed {
-    dd_run_result run; /* first: the messages of its analysis */
-    bool deferred;     /* a stream (dd_input.stream): analysed by the consumer, in order */
-    dd_load_status status;
-    dd_not_text bad; /* DD_LOAD_NOT_TEXT: where */
-    sh_buf text;     /* the bytes read */
-    uint64_t digest;
-    dd_doc doc;
-    dd_unit_sets sets;      /* of doc's units */
-    uint64_t *band_keys;    /* of doc's units (dd_unit_band_keys) */
-    size_t band_keys_cap;
-    dd_near_unit_list near; /* near-repeats inside doc */
-    dd_signed sig;
-} analysed;
+/* What analysing one document found (facts.h). */
+typedef dd_analysed analysed;
 
 /* Past this many bytes of text, a result slot's buffers are freed once
  * consumed rather than kept for the next document: what the slots keep
@@ -601,6 +592,7 @@ typedef struct first_pass {
     dd_corpus *c;
     const dd_options *o;
     dd_progress *progress;
+    const dd_work *work; /* deciding from a work folder's facts (NULL: analysing) */
     worker *own; /* the consumer's, for streams (made when needed) */
     dd_analyzer reader_analyzer;
     unit_reader reader;
@@ -711,6 +703,8 @@ static void worker_free(void *ctx, void *state)
     sh_minhasher_free(w->unit_minhasher);
     dd_signer_free(&w->signer);
     verifier_free(NULL, w->verify);
+    dd_facts_reader_close(&w->facts_reader);
+    sh_buf_free(&w->facts);
     free(w);
 }
 
@@ -749,6 +743,7 @@ static void analysed_free(void *ctx, void *result)
     free(r->band_keys);
     free(r->near.v);
     dd_signed_free(&r->sig);
+    sh_buf_free(&r->said);
     sh_buf messages = r->run.messages;
     memset(r, 0, sizeof *r);
     r->run.messages = messages;
@@ -762,6 +757,7 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
     const dd_input *in = &c->inputs.v[i];
     r->near.n = 0;
     r->digest = 0;
+    r->size = 0;
     r->text.len = 0;
     if (!w) {
         r->status = DD_LOAD_FAILED;
@@ -771,6 +767,7 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
     r->status = dd_input_load(in, c->max_bytes, &w->a, &r->text, &r->doc, &r->bad);
     if (r->status == DD_LOAD_FAILED)
         return;
+    r->size = r->text.len;
     r->digest = dd_digest(r->text.data, r->text.len);
     if (r->status == DD_LOAD_NOT_TEXT)
         return;
@@ -781,13 +778,37 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
     dd_signer_sign(&w->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
 }
 
+/* Reads the facts of input i from the work folder into r: what analyse
+ * found when the part was signed, on any thread. */
+static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
+{
+    if (!w) {
+        r->status = DD_LOAD_FAILED;
+        dd_error("cannot start the normaliser");
+        return;
+    }
+    if (!dd_work_read_facts(f->work, &w->facts_reader, i, &w->facts)) {
+        r->status = DD_LOAD_FAILED;
+        return;
+    }
+    if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, r)) {
+        char *p = dd_printable(f->c->inputs.v[i].id);
+        dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
+                 f->work->dir);
+        free(p);
+        r->status = DD_LOAD_FAILED;
+    }
+}
+
 /* dd_ordered_map.work */
 static void work(void *ctx, void *state, size_t i, void *result)
 {
     first_pass *f = ctx;
     analysed *r = result;
     r->deferred = f->c->inputs.v[i].stream != NULL; /* read once, in order: by take */
-    if (!r->deferred)
+    if (f->work)
+        read_facts(f, state, i, r);
+    else if (!r->deferred)
         analyse(f, state, i, r);
 }
 
@@ -808,7 +829,7 @@ static bool take(void *ctx, size_t i, void *result)
     bool ok = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
     if (r->status != DD_LOAD_FAILED) {
         c->digests[i] = r->digest;
-        c->sizes[i] = r->text.len;
+        c->sizes[i] = r->size;
     }
     if (r->status == DD_LOAD_NOT_TEXT) {
         if (o->on_error == DD_ON_ERROR_STOP) {
@@ -861,9 +882,9 @@ static bool take(void *ctx, size_t i, void *result)
 /* Reads, checks and analyses every input (the first pass); false if it was
  * stopped (--on-error stop). */
 static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
-                           const pool_ctx *vctx, unsigned threads)
+                           const pool_ctx *vctx, unsigned threads, const dd_work *facts)
 {
-    first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx};
+    first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx, .work = facts};
     if (!dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash))
         return false;
     f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
@@ -906,6 +927,176 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     sh_tokens_free(&f.reader.words);
     dd_analyzer_free(&f.reader_analyzer);
     return ran;
+}
+
+/* ------------------------------------------------------- the sign stage */
+
+/* Signing one part of a work folder: its documents analysed on the map's
+ * workers, their facts written in order. */
+typedef struct signing {
+    first_pass f; /* for analyse: the corpus's inputs and the options */
+    const dd_part *part;
+    dd_part_writer *writer;
+    sh_buf facts;
+    uint64_t bytes;
+    size_t done; /* documents signed before this part (progress) */
+    bool failed;
+} signing;
+
+/* dd_ordered_map.work: analyses document first + i, and keeps what its
+ * analysis said for the decisions (it is not said now). */
+static void sign_work(void *ctx, void *state, size_t i, void *result)
+{
+    signing *g = ctx;
+    analysed *r = result;
+    analyse(&g->f, state, g->part->first + i, r);
+    sh_buf said = r->said;
+    r->said = r->run.messages;
+    said.len = 0;
+    if (said.data)
+        said.data[0] = '\0';
+    r->run.messages = said;
+}
+
+/* dd_ordered_map.consume: writes the facts of document first + i. */
+static bool sign_take(void *ctx, size_t i, void *result)
+{
+    (void)i;
+    signing *g = ctx;
+    analysed *r = result;
+    g->facts.len = 0;
+    dd_facts_encode(r, &r->said, g->f.work->num_perm, &g->facts);
+    if (!dd_part_writer_add(g->writer, &g->facts)) {
+        g->failed = true;
+        return false;
+    }
+    g->bytes += r->size;
+    if (g->f.progress)
+        dd_progress_update(g->f.progress, g->done + i + 1, g->bytes);
+    if (r->text.cap > SLOT_KEEP_BYTES)
+        analysed_free(NULL, r);
+    return true;
+}
+
+static void *sign_worker_new(void *ctx) { return worker_new(&((signing *)ctx)->f); }
+
+static uint64_t sign_weight(void *ctx, size_t i)
+{
+    signing *g = ctx;
+    return g->f.c->inputs.v[g->part->first + i].size;
+}
+
+/* Signs part k of w: false after a message. */
+static bool sign_part(dd_corpus *c, const dd_options *o, dd_work *w, size_t k, unsigned threads,
+                      dd_progress *progress, size_t *done, uint64_t *bytes)
+{
+    signing g = {.f = {.c = c, .o = o, .progress = progress, .work = w},
+                 .part = &w->parts[k],
+                 .done = *done,
+                 .bytes = *bytes};
+    if (!(g.writer = dd_part_writer_new(w, k)))
+        return false;
+    dd_ordered_map m = {
+        .n = g.part->n,
+        .threads = threads,
+        .window = 16 * (size_t)threads,
+        .max_weight = (uint64_t)32 << 20,
+        .ctx = &g,
+        .result_size = sizeof(analysed),
+        .weight = sign_weight,
+        .worker_new = sign_worker_new,
+        .worker_free = worker_free,
+        .work = sign_work,
+        .consume = sign_take,
+        .result_free = analysed_free,
+    };
+    bool ok = dd_run_in_order(&m) && !g.failed && dd_part_writer_finish(g.writer);
+    dd_part_writer_free(g.writer);
+    sh_buf_free(&g.facts);
+    *done = g.done + g.part->n;
+    *bytes = g.bytes;
+    return ok;
+}
+
+/* Signs the parts of w that are not signed, or not whole: those of this
+ * task (o->work.task of o->work.tasks) only when there are tasks. With
+ * --stage decide, a part not signed is an error instead. */
+static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned threads,
+                       dd_progress *progress)
+{
+    size_t done = 0;
+    uint64_t bytes = 0;
+    bool staged = false;
+    for (size_t k = 0; k < w->nparts; k++) {
+        if (o->work.tasks && k % o->work.tasks != o->work.task)
+            continue;
+        char *why;
+        if (dd_work_check_part(w, k, &why))
+            continue;
+        char *path = dd_work_part_path(w, k);
+        char *p = dd_printable(path);
+        free(path);
+        if (o->work.stage == DD_STAGE_DECIDE) {
+            if (why)
+                dd_error("%s: %s", p, why);
+            else
+                dd_error("%s: not signed: sign every part first (--stage sign, or every --task)",
+                         p);
+            free(p);
+            free(why);
+            return false;
+        }
+        if (why)
+            dd_warn("%s: %s; signing it again", p, why);
+        free(p);
+        free(why);
+        if (progress && !staged) {
+            dd_progress_stage(progress, "signing");
+            staged = true;
+        }
+        if (!sign_part(c, o, w, k, threads, progress, &done, &bytes))
+            return false;
+        if (!dd_work_check_part(w, k, &why)) { /* what was written is read back */
+            char *at = dd_work_part_path(w, k);
+            dd_error("%s: %s", at, why ? why : "not signed");
+            free(at);
+            free(why);
+            return false;
+        }
+    }
+    if (progress && staged)
+        dd_progress_stage(progress, NULL);
+    return true;
+}
+
+/* Reads the inputs of o into c as dd_corpus_run does; false if there are
+ * too many. */
+static bool collect(dd_corpus *c, const dd_options *o)
+{
+    memset(c, 0, sizeof *c);
+    c->max_bytes = (size_t)o->max_record_mb << 20;
+    dd_records_spec records = dd_options_records(o);
+    c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths, &records);
+    if (c->inputs.n > UINT32_MAX - 1) {
+        dd_error("too many documents (%zu)", c->inputs.n);
+        return false;
+    }
+    return true;
+}
+
+int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
+{
+    dd_corpus c;
+    dd_work w = {0};
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    bool ok = collect(&c, o) && dd_work_open(&w, o, &c.inputs);
+    if (ok) {
+        c.reread = dd_calloc(c.inputs.n ? c.inputs.n : 1, sizeof *c.reread);
+        ok = sign_parts(&c, o, &w, threads, progress);
+    }
+    dd_work_free(&w);
+    dd_corpus_free(&c);
+    return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
 }
 
 /* Links the documents of every near-repeat of a unit across documents
@@ -1185,15 +1376,9 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
-    memset(c, 0, sizeof *c);
-    c->max_bytes = (size_t)o->max_record_mb << 20;
-    dd_records_spec records = dd_options_records(o);
-    c->problems = dd_inputs_collect(&c->inputs, o->paths, o->npaths, &records);
-    size_t n = c->inputs.n;
-    if (n > UINT32_MAX - 1) {
-        dd_error("too many documents (%zu)", n);
+    if (!collect(c, o))
         return false;
-    }
+    size_t n = c->inputs.n;
     if (!dd_signatures_init(&c->signatures, &o->near, &o->hash))
         return false;
     c->digests = dd_calloc(n, sizeof *c->digests);
@@ -1206,7 +1391,18 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     /* The workers share three quarters of the sets' budget; the calling
      * thread, which verifies only what they did not, keeps a quarter. */
     pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
-    if (!first_pass_run(c, o, progress, &pc, threads))
+    /* With a work folder: the parts not signed yet are signed, then the
+     * first pass takes every document's facts from there. */
+    dd_work work = {0};
+    bool staged = o->work.dir != NULL;
+    if (staged && (!dd_work_open(&work, o, &c->inputs) ||
+                   !sign_parts(c, o, &work, threads, progress))) {
+        dd_work_free(&work);
+        return false;
+    }
+    bool first = first_pass_run(c, o, progress, &pc, threads, staged ? &work : NULL);
+    dd_work_free(&work);
+    if (!first)
         return false;
     dd_pool *pool =
         threads > 1 ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free) : NULL;

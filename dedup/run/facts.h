@@ -1,0 +1,52 @@
+/*
+ * facts.h - what analysing one document finds (the first pass of corpus.c),
+ * and its bytes in a work folder's part files (stages.h).
+ *
+ * Analysis is a pure function of a document's bytes and the settings: it
+ * runs on any thread, in any process. What it finds, a dd_analysed, is all
+ * that the decisions take of the document in the first pass: its load
+ * status (and where it stops being text), its digest and size, its units
+ * (lines, bytes, words, keys), their shingle sets and band keys, the
+ * near-repeats inside it, its signature, and the messages its analysis
+ * wrote. dd_facts_encode writes them as bytes and dd_facts_decode reads
+ * them back into the same values, so that a run that decides from a part
+ * file decides exactly as one that analysed the documents itself.
+ */
+#ifndef DD_FACTS_H
+#define DD_FACTS_H
+
+#include "engine/near.h"
+#include "engine/near_units.h"
+#include "io/input.h"
+#include "run/run.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct dd_analysed {
+    dd_run_result run; /* first: the messages of its analysis */
+    bool deferred;     /* a stream (dd_input.stream): analysed by the consumer, in order */
+    dd_load_status status;
+    dd_not_text bad; /* DD_LOAD_NOT_TEXT: where */
+    sh_buf text;     /* the bytes read (not kept in a part file) */
+    uint64_t size;   /* of the text read */
+    uint64_t digest;
+    dd_doc doc;          /* its units (in a part file: not its words) */
+    dd_unit_sets sets;   /* of doc's units */
+    uint64_t *band_keys; /* of doc's units (dd_unit_band_keys) */
+    size_t band_keys_cap;
+    dd_near_unit_list near; /* near-repeats inside doc */
+    dd_signed sig;
+    sh_buf said; /* signing a part: the messages of its analysis, kept for the decisions */
+} dd_analysed;
+
+/* Appends the facts of r (its messages: said) to out. num_perm: values of
+ * a MinHash signature (0 for SimHash). */
+void dd_facts_encode(const dd_analysed *r, const sh_buf *said, size_t num_perm, sh_buf *out);
+
+/* Reads the facts of bytes[0..len) into r (replacing what it held; its
+ * messages are appended to r->run.messages). False when the bytes are not
+ * facts encoded with num_perm: a damaged part file. */
+bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, dd_analysed *r);
+
+#endif

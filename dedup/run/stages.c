@@ -1,0 +1,742 @@
+/*
+ * stages.c - the work folder of a resumable run (stages.h).
+ *
+ * A part file is
+ *   a header of 64 bytes: "DDSIGN01", the settings' hash, the inputs'
+ *   hash, the part's hash, its number, its first input, its inputs (8
+ *   bytes each, little-endian), 8 bytes of zeros;
+ *   the facts of each of its documents, in order (facts.c);
+ *   an index: where each document's facts start, and where they end (n + 1
+ *   offsets from the start of the file), then where the index starts;
+ *   the XXH3-64 of every byte before it, then "DDSIGEND".
+ * Its marker, part-NNNNNN.done, is a few lines of text: the three hashes,
+ * the file's size and its checksum.
+ *
+ * Files are written under a temporary name that says which host and
+ * process writes it (NAME.tmp.HOST.PID), synced, then renamed into place,
+ * and the folder synced: after a crash a name holds a whole file or
+ * nothing. A temporary file of a process of this host that is no longer
+ * running is removed when the folder is next opened.
+ */
+#include "run/stages.h"
+
+#include "engine/document.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* Changes whenever what a part file holds changes: a folder of another
+ * format is refused, never read. */
+#define FACTS_FORMAT "1"
+#define PLAN_FIRST_LINE "dedup work folder, facts format " FACTS_FORMAT "\n"
+#define HEADER_BYTES 64
+#define TRAILER_BYTES 24 /* index start, checksum, end magic */
+#define WRITE_CHUNK ((size_t)1 << 20)
+
+/* --------------------------------------------------------------- helpers */
+
+static void le64(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+/* Syncs the folder dir, so that a rename in it survives a crash. */
+static bool sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || fsync(fd) != 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        dd_error("%s: %s", dir, strerror(err));
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+static char *temp_name(const char *path)
+{
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    for (char *h = host; *h; h++)
+        if (*h == '/' || *h == '.')
+            *h = '_';
+    return dd_asprintf("%s.tmp.%s.%ld", path, host, (long)getpid());
+}
+
+static bool write_all(int fd, const void *p, size_t n, const char *path)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            dd_error("%s: %s", path, w < 0 ? strerror(errno) : "cannot write");
+            return false;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Writes text to path atomically: a temporary file, synced, renamed, its
+ * folder dir synced. */
+static bool write_file_atomically(const char *dir, const char *path, const char *text, size_t len)
+{
+    char *tmp = temp_name(path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool ok = fd >= 0;
+    if (!ok)
+        dd_error("%s: %s", tmp, strerror(errno));
+    ok = ok && write_all(fd, text, len, tmp);
+    if (ok && fsync(fd) != 0) {
+        dd_error("%s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        dd_error("%s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        dd_error("%s: %s", path, strerror(errno));
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    return ok && sync_dir(dir);
+}
+
+/* The whole of a small file, or NULL (errno set). */
+static char *read_small_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    sh_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        dd_grow(&b.data, &b.cap, b.len + n + 1, 1), memcpy(b.data + b.len, chunk, n), b.len += n;
+    fclose(f);
+    if (!b.data)
+        return dd_strdup("");
+    b.data[b.len] = '\0';
+    return b.data;
+}
+
+/* Removes the temporary files in dir that processes of this host left when
+ * they died (a crash, kill -9). */
+static void remove_dead_temporaries(const char *dir)
+{
+    char host[256] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    for (char *h = host; *h; h++)
+        if (*h == '/' || *h == '.')
+            *h = '_';
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t)
+            continue;
+        const char *pid_at = strrchr(t + 5, '.');
+        if (!pid_at || (size_t)(pid_at - (t + 5)) != strlen(host) ||
+            strncmp(t + 5, host, strlen(host)))
+            continue;
+        long pid = strtol(pid_at + 1, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char *path = dd_asprintf("%s/%s", dir, e->d_name);
+            unlink(path);
+            free(path);
+        }
+    }
+    closedir(d);
+}
+
+/* ---------------------------------------------------------------- the plan */
+
+/* A number as its shortest text that reads back the same. */
+static char *number_text(double v)
+{
+    for (int digits = 6; digits < 17; digits++) {
+        char *s = dd_asprintf("%.*g", digits, v);
+        if (strtod(s, NULL) == v)
+            return s;
+        free(s);
+    }
+    return dd_asprintf("%.17g", v);
+}
+
+/* The settings that change a decision, one "name value" line each, named
+ * as the options that set them. */
+static void settings_text(const dd_options *o, sh_buf *out)
+{
+    const dd_near_params *n = &o->near;
+    char *para = number_text(o->para_threshold), *threshold = number_text(n->threshold),
+         *containment = number_text(n->containment), *recall = number_text(n->recall),
+         *ratio = number_text(n->size_ratio);
+    char *s = dd_asprintf(
+        "setting version %s\n"
+        "setting unit %s\n"
+        "setting min-words %lu\n"
+        "setting boilerplate-df %lu\n"
+        "setting para-threshold %s\n"
+        "setting near %s\n"
+        "setting method %s\n"
+        "setting threshold %s\n"
+        "setting containment %s\n"
+        "setting recall %s\n"
+        "setting size-ratio %s\n"
+        "setting min-shingles %lu\n"
+        "setting ngram %lu\n"
+        "setting num-perm %lu\n"
+        "setting bands %lu\n"
+        "setting rows %lu\n"
+        "setting hamming %lu\n"
+        "setting keep %s\n"
+        "setting verify %s\n"
+        "setting key %s\n"
+        "setting seed %llu\n"
+        "setting max-record %lu\n"
+        "setting field %s\n"
+        "setting id-field %s\n"
+        "setting whole-files %s\n"
+        "setting on-error %s\n"
+        "setting in-place %s\n",
+        SH_VERSION, o->unit == DD_UNIT_LINE ? "line" : "block", o->min_words, o->boilerplate_df,
+        para, n->enabled ? "yes" : "no", n->method == DD_METHOD_MINHASH ? "minhash" : "simhash",
+        threshold, containment, recall, ratio, n->min_shingles, n->ngram, n->num_perm, n->bands,
+        n->rows, n->hamming, n->keep == DD_KEEP_FIRST ? "first" : "longest",
+        n->verify_exact ? "exact" : "estimate", o->key_fingerprint[0] ? o->key_fingerprint : "none",
+        (unsigned long long)(o->hash.keyed ? 0 : o->hash.seed), o->max_record_mb,
+        o->field ? o->field : "", o->id_field ? o->id_field : "(default)",
+        o->whole_files ? "yes" : "no",
+        o->on_error == DD_ON_ERROR_STOP   ? "stop"
+        : o->on_error == DD_ON_ERROR_SKIP ? "skip"
+                                          : "drop",
+        o->in_place ? "yes" : "no");
+    free(para);
+    free(threshold);
+    free(containment);
+    free(recall);
+    free(ratio);
+    dd_grow(&out->data, &out->cap, out->len + strlen(s) + 1, 1);
+    memcpy(out->data + out->len, s, strlen(s) + 1);
+    out->len += strlen(s);
+    free(s);
+}
+
+static void hash_input(XXH3_state_t *st, const dd_input *d)
+{
+    unsigned char b[24];
+    XXH3_64bits_update(st, d->path, strlen(d->path) + 1);
+    XXH3_64bits_update(st, d->id, strlen(d->id) + 1);
+    le64(b, d->size);
+    le64(b + 8, d->line);
+    le64(b + 16, d->off);
+    XXH3_64bits_update(st, b, sizeof b);
+}
+
+/* Cuts the inputs into parts of about part_size bytes: whole inputs, in
+ * order, a part closed once it holds part_size bytes or more. */
+static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
+{
+    size_t cap = 0;
+    XXH3_state_t *all = XXH3_createState(), *one = XXH3_createState();
+    XXH3_64bits_reset(all);
+    for (size_t i = 0; i < in->n;) {
+        dd_grow(&w->parts, &cap, w->nparts + 1, sizeof *w->parts);
+        dd_part *p = &w->parts[w->nparts++];
+        p->first = i;
+        uint64_t bytes = 0;
+        XXH3_64bits_reset(one);
+        while (i < in->n && (bytes < part_size || i == p->first)) {
+            bytes += in->v[i].size;
+            hash_input(one, &in->v[i]);
+            hash_input(all, &in->v[i]);
+            i++;
+        }
+        p->n = i - p->first;
+        p->hash = XXH3_64bits_digest(one);
+    }
+    w->inputs_hash = XXH3_64bits_digest(all);
+    XXH3_freeState(all);
+    XXH3_freeState(one);
+}
+
+/* The value of the line "name ..." of text (up to its end), or NULL. */
+static const char *line_value(const char *text, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, name, nl) && p[nl] == ' ') {
+            *len = strcspn(p + nl + 1, "\n");
+            return p + nl + 1;
+        }
+    return NULL;
+}
+
+/* Says why the plan `there` (of w->dir) is not `here`. */
+static void say_why_refused(const dd_work *w, const char *there, const char *here)
+{
+    char *dir = dd_printable(w->dir);
+    if (strncmp(there, PLAN_FIRST_LINE, strlen(PLAN_FIRST_LINE))) {
+        dd_error("%s: not a work folder of this version of dedup (no plan of facts format %s); "
+                 "give another --work-dir",
+                 dir, FACTS_FORMAT);
+        free(dir);
+        return;
+    }
+    /* The first setting that differs. */
+    for (const char *p = here; *p; p += strcspn(p, "\n") + 1) {
+        if (strncmp(p, "setting ", 8))
+            continue;
+        size_t name_len = strcspn(p + 8, " ");
+        char *name = dd_asprintf("setting %.*s", (int)name_len, p + 8);
+        size_t hl, tl;
+        const char *h = line_value(here, name, &hl), *t = line_value(there, name, &tl);
+        if (!t || tl != hl || strncmp(t, h, hl)) {
+            dd_error("%s: made with other settings (%s: %.*s there, %.*s here); give another "
+                     "--work-dir, or remove it",
+                     dir, name + 8, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+            free(name);
+            free(dir);
+            return;
+        }
+        free(name);
+    }
+    size_t hl, tl;
+    const char *h = line_value(here, "part-size", &hl), *t = line_value(there, "part-size", &tl);
+    if (!t || tl != hl || strncmp(t, h, hl)) {
+        dd_error("%s: made with another --part-size (%.*s bytes there, %.*s here); give another "
+                 "--work-dir, or remove it",
+                 dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+        free(dir);
+        return;
+    }
+    h = line_value(here, "documents", &hl);
+    t = line_value(there, "documents", &tl);
+    if (!t || tl != hl || strncmp(t, h, hl))
+        dd_error("%s: made for other inputs (%.*s documents there, %.*s here); give another "
+                 "--work-dir, or remove it",
+                 dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+    else
+        dd_error("%s: made for other inputs (as many documents, %.*s, but other names, sizes or "
+                 "places); give another --work-dir, or remove it",
+                 dir, (int)hl, h);
+    free(dir);
+}
+
+bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
+{
+    memset(w, 0, sizeof *w);
+    w->dir = dd_strdup(o->work.dir);
+    w->sign_dir = dd_asprintf("%s/sign", o->work.dir);
+    w->ndocs = in->n;
+    w->num_perm = o->near.method == DD_METHOD_MINHASH ? o->near.num_perm : 0;
+    for (size_t i = 0; i < in->n; i++)
+        if (in->v[i].stream) {
+            char *p = dd_printable(in->v[i].id);
+            dd_error("%s: a stream is read once: it cannot be kept in a work folder "
+                     "(--work-dir); name files",
+                     p);
+            free(p);
+            return false;
+        }
+    cut_parts(w, in, o->work.part_size);
+    w->offsets = dd_calloc(w->nparts ? w->nparts : 1, sizeof *w->offsets);
+    sh_buf settings = {0};
+    settings_text(o, &settings);
+    w->settings_hash = XXH3_64bits(settings.data, settings.len);
+    char *head = dd_asprintf(PLAN_FIRST_LINE "settings %016" PRIx64 "\ninputs %016" PRIx64
+                                             "\ndocuments %zu\nparts %zu\npart-size %lu\n",
+                             w->settings_hash, w->inputs_hash, in->n, w->nparts, o->work.part_size);
+    sh_buf plan = {0};
+    dd_grow(&plan.data, &plan.cap, strlen(head) + settings.len + 1, 1);
+    memcpy(plan.data, head, strlen(head));
+    memcpy(plan.data + strlen(head), settings.data, settings.len + 1);
+    plan.len = strlen(head) + settings.len;
+    free(head);
+    sh_buf_free(&settings);
+    bool ok = true;
+    if ((mkdir(w->dir, 0777) != 0 && errno != EEXIST) ||
+        (mkdir(w->sign_dir, 0777) != 0 && errno != EEXIST)) {
+        char *p = dd_printable(errno == EEXIST ? w->dir : w->sign_dir);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        ok = false;
+    }
+    char *plan_path = dd_asprintf("%s/plan", w->dir);
+    char *there = ok ? read_small_file(plan_path) : NULL;
+    if (ok && !there && errno != ENOENT) {
+        char *p = dd_printable(plan_path);
+        dd_error("%s: %s", p, strerror(errno));
+        free(p);
+        ok = false;
+    } else if (ok && there && strcmp(there, plan.data)) {
+        say_why_refused(w, there, plan.data);
+        ok = false;
+    } else if (ok && !there) {
+        ok = write_file_atomically(w->dir, plan_path, plan.data, plan.len);
+    }
+    if (ok) {
+        remove_dead_temporaries(w->dir);
+        remove_dead_temporaries(w->sign_dir);
+    }
+    free(there);
+    free(plan_path);
+    sh_buf_free(&plan);
+    return ok;
+}
+
+void dd_work_free(dd_work *w)
+{
+    for (size_t k = 0; w->offsets && k < w->nparts; k++)
+        free(w->offsets[k]);
+    free(w->offsets);
+    free(w->parts);
+    free(w->dir);
+    free(w->sign_dir);
+    memset(w, 0, sizeof *w);
+}
+
+char *dd_work_part_path(const dd_work *w, size_t part)
+{
+    return dd_asprintf("%s/part-%06zu", w->sign_dir, part);
+}
+
+/* ------------------------------------------------------------- checking */
+
+static char *marker_text(const dd_work *w, size_t part, uint64_t size, uint64_t checksum)
+{
+    return dd_asprintf("dedup part, facts format " FACTS_FORMAT "\nsettings %016" PRIx64
+                       "\ninputs %016" PRIx64 "\npart %016" PRIx64 "\nbytes %" PRIu64
+                       "\nchecksum %016" PRIx64 "\n",
+                       w->settings_hash, w->inputs_hash, w->parts[part].hash, size, checksum);
+}
+
+/* Checks the file of part against its marker: *why says what is wrong. */
+static bool check_file(dd_work *w, size_t part, const char *path, const char *marker, char **why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = dd_asprintf("%s", strerror(errno));
+        return false;
+    }
+    struct stat st;
+    const dd_part *p = &w->parts[part];
+    uint64_t index_bytes = 8 * ((uint64_t)p->n + 1);
+    bool ok = false;
+    unsigned char head[HEADER_BYTES], tail[TRAILER_BYTES];
+    uint64_t *offsets = NULL;
+    XXH3_state_t *sum = XXH3_createState();
+    XXH3_64bits_reset(sum);
+    char *buf = dd_malloc(WRITE_CHUNK);
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
+        *why = dd_strdup("too short: cut off");
+        goto done;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    char *want = marker_text(w, part, 0, 0);
+    /* The marker's hashes must be ours; its size and checksum the file's. */
+    size_t fixed = (size_t)(strstr(want, "bytes ") - want);
+    free(want);
+    if (strncmp(marker, want = marker_text(w, part, 0, 0), fixed)) {
+        free(want);
+        *why = dd_strdup("its marker is of other settings or inputs");
+        goto done;
+    }
+    free(want);
+    if (pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES || memcmp(head, "DDSIGN01", 8) ||
+        get_le64(head + 8) != w->settings_hash || get_le64(head + 16) != w->inputs_hash ||
+        get_le64(head + 24) != p->hash || get_le64(head + 32) != part ||
+        get_le64(head + 40) != p->first || get_le64(head + 48) != p->n) {
+        *why = dd_strdup("its header is not this part's");
+        goto done;
+    }
+    for (uint64_t at = 0; at < size - 16;) {
+        size_t want_bytes = size - 16 - at < WRITE_CHUNK ? (size_t)(size - 16 - at) : WRITE_CHUNK;
+        ssize_t r = pread(fd, buf, want_bytes, (off_t)at);
+        if (r <= 0) {
+            *why = dd_asprintf("%s", r < 0 ? strerror(errno) : "cut off");
+            goto done;
+        }
+        XXH3_64bits_update(sum, buf, (size_t)r);
+        at += (uint64_t)r;
+    }
+    if (pread(fd, tail, TRAILER_BYTES, (off_t)(size - TRAILER_BYTES)) != TRAILER_BYTES ||
+        memcmp(tail + 16, "DDSIGEND", 8)) {
+        *why = dd_strdup("cut off (no end)");
+        goto done;
+    }
+    uint64_t checksum = get_le64(tail + 8), index_at = get_le64(tail);
+    char *right = marker_text(w, part, size, checksum);
+    bool marker_ok = !strcmp(marker, right);
+    free(right);
+    if (checksum != XXH3_64bits_digest(sum) || !marker_ok) {
+        *why = dd_strdup("damaged: its checksum or size is not what its marker says");
+        goto done;
+    }
+    if (index_at != size - TRAILER_BYTES - index_bytes) {
+        *why = dd_strdup("damaged: its index is misplaced");
+        goto done;
+    }
+    offsets = dd_malloc((p->n + 1) * sizeof *offsets);
+    unsigned char *ix = dd_malloc(index_bytes);
+    if (pread(fd, ix, index_bytes, (off_t)index_at) != (ssize_t)index_bytes) {
+        free(ix);
+        *why = dd_strdup("cut off");
+        goto done;
+    }
+    for (size_t k = 0; k <= p->n; k++)
+        offsets[k] = get_le64(ix + 8 * k);
+    free(ix);
+    ok = offsets[0] == HEADER_BYTES && offsets[p->n] == index_at;
+    for (size_t k = 0; ok && k < p->n; k++)
+        ok = offsets[k] <= offsets[k + 1];
+    if (!ok)
+        *why = dd_strdup("damaged: its index is wrong");
+done:
+    close(fd);
+    free(buf);
+    XXH3_freeState(sum);
+    if (ok) {
+        free(w->offsets[part]);
+        w->offsets[part] = offsets;
+    } else {
+        free(offsets);
+    }
+    return ok;
+}
+
+bool dd_work_check_part(dd_work *w, size_t part, char **why)
+{
+    *why = NULL;
+    char *path = dd_work_part_path(w, part);
+    char *marker_path = dd_asprintf("%s.done", path);
+    char *marker = read_small_file(marker_path);
+    bool ok = marker && check_file(w, part, path, marker, why);
+    free(marker);
+    free(marker_path);
+    free(path);
+    return ok;
+}
+
+/* -------------------------------------------------------------- writing */
+
+struct dd_part_writer {
+    const dd_work *w;
+    size_t part;
+    char *path, *tmp;
+    int fd;
+    sh_buf pending; /* bytes not written yet */
+    uint64_t written, at;
+    uint64_t *offsets;
+    size_t n;
+    XXH3_state_t *sum;
+    bool failed;
+};
+
+static bool flush_pending(dd_part_writer *pw)
+{
+    if (!pw->pending.len)
+        return true;
+    XXH3_64bits_update(pw->sum, pw->pending.data, pw->pending.len);
+    if (!write_all(pw->fd, pw->pending.data, pw->pending.len, pw->tmp))
+        return false;
+    pw->written += pw->pending.len;
+    pw->pending.len = 0;
+    return true;
+}
+
+static void add_bytes(dd_part_writer *pw, const void *p, size_t n)
+{
+    dd_grow(&pw->pending.data, &pw->pending.cap, pw->pending.len + n + 1, 1);
+    memcpy(pw->pending.data + pw->pending.len, p, n);
+    pw->pending.len += n;
+    pw->at += n;
+}
+
+dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part)
+{
+    dd_part_writer *pw = dd_calloc(1, sizeof *pw);
+    pw->w = w;
+    pw->part = part;
+    pw->path = dd_work_part_path(w, part);
+    pw->tmp = temp_name(pw->path);
+    pw->fd = open(pw->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (pw->fd < 0) {
+        dd_error("%s: %s", pw->tmp, strerror(errno));
+        dd_part_writer_free(pw);
+        return NULL;
+    }
+    pw->sum = XXH3_createState();
+    XXH3_64bits_reset(pw->sum);
+    const dd_part *p = &w->parts[part];
+    pw->offsets = dd_malloc((p->n + 1) * sizeof *pw->offsets);
+    unsigned char head[HEADER_BYTES] = "DDSIGN01";
+    le64(head + 8, w->settings_hash);
+    le64(head + 16, w->inputs_hash);
+    le64(head + 24, p->hash);
+    le64(head + 32, part);
+    le64(head + 40, p->first);
+    le64(head + 48, p->n);
+    add_bytes(pw, head, sizeof head);
+    return pw;
+}
+
+bool dd_part_writer_add(dd_part_writer *pw, const sh_buf *facts)
+{
+    if (pw->failed || pw->n >= pw->w->parts[pw->part].n)
+        return false;
+    pw->offsets[pw->n++] = pw->at;
+    add_bytes(pw, facts->data, facts->len);
+    if (pw->pending.len >= WRITE_CHUNK && !flush_pending(pw))
+        pw->failed = true;
+    return !pw->failed;
+}
+
+bool dd_part_writer_finish(dd_part_writer *pw)
+{
+    if (pw->failed || pw->n != pw->w->parts[pw->part].n)
+        return false;
+    pw->offsets[pw->n] = pw->at;
+    uint64_t index_at = pw->at;
+    unsigned char b[8];
+    for (size_t k = 0; k <= pw->n; k++) {
+        le64(b, pw->offsets[k]);
+        add_bytes(pw, b, 8);
+    }
+    le64(b, index_at);
+    add_bytes(pw, b, 8);
+    if (!flush_pending(pw))
+        return pw->failed = true, false;
+    uint64_t checksum = XXH3_64bits_digest(pw->sum);
+    unsigned char end[16];
+    le64(end, checksum);
+    memcpy(end + 8, "DDSIGEND", 8);
+    uint64_t size = pw->written + sizeof end;
+    if (!write_all(pw->fd, end, sizeof end, pw->tmp))
+        return pw->failed = true, false;
+    if (fsync(pw->fd) != 0 || close(pw->fd) != 0) {
+        pw->fd = -1;
+        dd_error("%s: %s", pw->tmp, strerror(errno));
+        return pw->failed = true, false;
+    }
+    pw->fd = -1;
+    if (rename(pw->tmp, pw->path) != 0) {
+        dd_error("%s: %s", pw->path, strerror(errno));
+        return pw->failed = true, false;
+    }
+    free(pw->tmp);
+    pw->tmp = NULL;
+    if (!sync_dir(pw->w->sign_dir))
+        return false;
+    char *marker = marker_text(pw->w, pw->part, size, checksum);
+    char *marker_path = dd_asprintf("%s.done", pw->path);
+    bool ok = write_file_atomically(pw->w->sign_dir, marker_path, marker, strlen(marker));
+    free(marker);
+    free(marker_path);
+    return ok;
+}
+
+void dd_part_writer_free(dd_part_writer *pw)
+{
+    if (!pw)
+        return;
+    if (pw->fd >= 0)
+        close(pw->fd);
+    if (pw->tmp)
+        unlink(pw->tmp);
+    free(pw->tmp);
+    free(pw->path);
+    free(pw->offsets);
+    sh_buf_free(&pw->pending);
+    if (pw->sum)
+        XXH3_freeState(pw->sum);
+    free(pw);
+}
+
+/* -------------------------------------------------------------- reading */
+
+/* The part that holds document doc. */
+static size_t part_of(const dd_work *w, size_t doc)
+{
+    size_t lo = 0, hi = w->nparts;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->parts[mid].first <= doc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf *out)
+{
+    size_t part = part_of(w, doc);
+    const uint64_t *off = w->offsets[part];
+    size_t k = doc - w->parts[part].first;
+    if (r->fd <= 0 || r->part != part) {
+        dd_facts_reader_close(r);
+        char *path = dd_work_part_path(w, part);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            dd_error("%s: %s", path, strerror(errno));
+            free(path);
+            return false;
+        }
+        free(path);
+        r->fd = fd + 1;
+        r->part = part;
+    }
+    size_t len = (size_t)(off[k + 1] - off[k]);
+    dd_grow(&out->data, &out->cap, len + 1, 1);
+    ssize_t got = pread(r->fd - 1, out->data, len, (off_t)off[k]);
+    if (got != (ssize_t)len) {
+        char *path = dd_work_part_path(w, part);
+        dd_error("%s: %s", path, got < 0 ? strerror(errno) : "cut off");
+        free(path);
+        return false;
+    }
+    out->len = len;
+    out->data[len] = '\0';
+    return true;
+}
+
+void dd_facts_reader_close(dd_facts_reader *r)
+{
+    if (r->fd > 0)
+        close(r->fd - 1);
+    r->fd = 0;
+}
