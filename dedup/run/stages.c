@@ -255,14 +255,31 @@ static void settings_text(const dd_options *o, sh_buf *out)
     free(s);
 }
 
-static void hash_input(XXH3_state_t *st, const dd_input *d)
+/* Hashes what names input d and where it lies: its path, id, size, line
+ * and offset in its shard, and the time its file was last changed (mtime),
+ * so that a file edited since the folder was made, even to the same size,
+ * makes other inputs. *last is the path stated before and its time (a
+ * shard's records share its path: it is stated once). */
+typedef struct stated {
+    const char *path;
+    struct timespec mtime;
+} stated;
+
+static void hash_input(XXH3_state_t *st, const dd_input *d, stated *last)
 {
-    unsigned char b[24];
+    if (last->path != d->path) {
+        struct stat sb;
+        last->path = d->path;
+        last->mtime = stat(d->path, &sb) == 0 ? sb.st_mtim : (struct timespec){0, 0};
+    }
+    unsigned char b[40];
     XXH3_64bits_update(st, d->path, strlen(d->path) + 1);
     XXH3_64bits_update(st, d->id, strlen(d->id) + 1);
     le64(b, d->size);
     le64(b + 8, d->line);
     le64(b + 16, d->off);
+    le64(b + 24, (uint64_t)last->mtime.tv_sec);
+    le64(b + 32, (uint64_t)last->mtime.tv_nsec);
     XXH3_64bits_update(st, b, sizeof b);
 }
 
@@ -273,6 +290,7 @@ static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
     size_t cap = 0;
     XXH3_state_t *all = XXH3_createState(), *one = XXH3_createState();
     XXH3_64bits_reset(all);
+    stated last = {0};
     for (size_t i = 0; i < in->n;) {
         dd_grow(&w->parts, &cap, w->nparts + 1, sizeof *w->parts);
         dd_part *p = &w->parts[w->nparts++];
@@ -281,8 +299,8 @@ static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
         XXH3_64bits_reset(one);
         while (i < in->n && (bytes < part_size || i == p->first)) {
             bytes += in->v[i].size;
-            hash_input(one, &in->v[i]);
-            hash_input(all, &in->v[i]);
+            hash_input(one, &in->v[i], &last);
+            hash_input(all, &in->v[i], &last);
             i++;
         }
         p->n = i - p->first;
@@ -306,7 +324,8 @@ static const char *line_value(const char *text, const char *name, size_t *len)
 }
 
 /* Says why the plan `there` (of w->dir) is not `here`. */
-static void say_why_refused(const dd_work *w, const char *there, const char *here)
+static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *there,
+                            const char *here)
 {
     char *dir = dd_printable(w->dir);
     if (strncmp(there, PLAN_FIRST_LINE, strlen(PLAN_FIRST_LINE))) {
@@ -343,16 +362,25 @@ static void say_why_refused(const dd_work *w, const char *there, const char *her
         free(dir);
         return;
     }
+    /* The first part whose inputs differ, and the first of its inputs. */
+    char *where = NULL;
+    for (size_t k = 0; k < w->nparts && !where; k++) {
+        char *name = dd_asprintf("part %zu", k);
+        h = line_value(here, name, &hl);
+        t = line_value(there, name, &tl);
+        if (!t || tl != hl || strncmp(t, h, hl)) {
+            char *first = dd_printable(in->v[w->parts[k].first].id);
+            where = dd_asprintf("; the first that differ are in part %zu, from %s", k, first);
+            free(first);
+        }
+        free(name);
+    }
     h = line_value(here, "documents", &hl);
     t = line_value(there, "documents", &tl);
-    if (!t || tl != hl || strncmp(t, h, hl))
-        dd_error("%s: made for other inputs (%.*s documents there, %.*s here); give another "
-                 "--work-dir, or remove it",
-                 dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
-    else
-        dd_error("%s: made for other inputs (as many documents, %.*s, but other names, sizes or "
-                 "places); give another --work-dir, or remove it",
-                 dir, (int)hl, h);
+    dd_error("%s: made for other inputs (%.*s documents there, %.*s here%s); give another "
+             "--work-dir, or remove it",
+             dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h, where ? where : "");
+    free(where);
     free(dir);
 }
 
@@ -387,13 +415,24 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
     plan.len = strlen(head) + settings.len;
     free(head);
     sh_buf_free(&settings);
+    for (size_t k = 0; k < w->nparts; k++) {
+        char *line = dd_asprintf("part %zu first %zu documents %zu inputs %016" PRIx64 "\n", k,
+                                 w->parts[k].first, w->parts[k].n, w->parts[k].hash);
+        size_t len = strlen(line);
+        dd_grow(&plan.data, &plan.cap, plan.len + len + 1, 1);
+        memcpy(plan.data + plan.len, line, len + 1);
+        plan.len += len;
+        free(line);
+    }
     bool ok = true;
-    if ((mkdir(w->dir, 0777) != 0 && errno != EEXIST) ||
-        (mkdir(w->sign_dir, 0777) != 0 && errno != EEXIST)) {
-        char *p = dd_printable(errno == EEXIST ? w->dir : w->sign_dir);
-        dd_error("%s: %s", p, strerror(errno));
-        free(p);
-        ok = false;
+    for (int k = 0; k < 2 && ok; k++) {
+        const char *dir = k == 0 ? w->dir : w->sign_dir;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            char *p = dd_printable(dir);
+            dd_error("%s: %s", p, strerror(errno));
+            free(p);
+            ok = false;
+        }
     }
     char *plan_path = dd_asprintf("%s/plan", w->dir);
     char *there = ok ? read_small_file(plan_path) : NULL;
@@ -403,7 +442,7 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
         free(p);
         ok = false;
     } else if (ok && there && strcmp(there, plan.data)) {
-        say_why_refused(w, there, plan.data);
+        say_why_refused(w, in, there, plan.data);
         ok = false;
     } else if (ok && !there) {
         ok = write_file_atomically(w->dir, plan_path, plan.data, plan.len);
@@ -461,21 +500,31 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
     XXH3_state_t *sum = XXH3_createState();
     XXH3_64bits_reset(sum);
     char *buf = dd_malloc(WRITE_CHUNK);
-    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
-        *why = dd_strdup("too short: cut off");
+    if (fstat(fd, &st) != 0) {
+        *why = dd_asprintf("%s", strerror(errno));
         goto done;
     }
     uint64_t size = (uint64_t)st.st_size;
-    char *want = marker_text(w, part, 0, 0);
     /* The marker's hashes must be ours; its size and checksum the file's. */
+    char *want = marker_text(w, part, 0, 0);
     size_t fixed = (size_t)(strstr(want, "bytes ") - want);
+    bool ours = !strncmp(marker, want, fixed);
     free(want);
-    if (strncmp(marker, want = marker_text(w, part, 0, 0), fixed)) {
-        free(want);
+    if (!ours) {
         *why = dd_strdup("its marker is of other settings or inputs");
         goto done;
     }
-    free(want);
+    uint64_t marked = strtoull(marker + fixed + strlen("bytes "), NULL, 10);
+    if (size != marked) {
+        *why = dd_asprintf(size < marked ? "cut off (%" PRIu64 " of its %" PRIu64 " bytes)"
+                                         : "damaged (%" PRIu64 " bytes, not %" PRIu64 ")",
+                           size, marked);
+        goto done;
+    }
+    if (size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
+        *why = dd_strdup("damaged (too short for its documents)");
+        goto done;
+    }
     if (pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES || memcmp(head, "DDSIGN01", 8) ||
         get_le64(head + 8) != w->settings_hash || get_le64(head + 16) != w->inputs_hash ||
         get_le64(head + 24) != p->hash || get_le64(head + 32) != part ||

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# --work-dir: a run kept in a work folder (sign: parts of facts; decide)
+# gives the output of a run without one, byte for byte (report, messages,
+# exit status, cleaned files), at any -j and any split into tasks; run
+# again after kill -9 at any moment, it reuses the parts completed and
+# still gives the same output; a folder of other settings or inputs is
+# refused with the reason; its files carry the settings' hash; a part file
+# cut off or damaged is never trusted.
+. "$(dirname "$0")/lib.sh"
+
+G="$T/gen"
+python3 - "$FIXTURES/seeds" "$G" <<'EOF'
+import gzip, json, os, random, sys
+seeds, out = sys.argv[1], sys.argv[2]
+random.seed(16)
+words = []
+for name in sorted(os.listdir(seeds)):
+    with open(os.path.join(seeds, name), encoding="utf-8") as f:
+        words += f.read().split()
+def line():
+    return " ".join(random.choice(words) for _ in range(random.randint(8, 25)))
+lines = [line() for _ in range(60)]
+nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
+docs = []
+for i in range(240):
+    body = [line() for _ in range(random.choice([2, 3, 5, 8, 13, 40, 120]))]
+    if i % 3 == 0:
+        body.insert(random.randrange(len(body) + 1), random.choice(lines))
+    if i % 9 == 0:
+        body.insert(random.randrange(len(body) + 1), random.choice(body))
+    if i % 4 == 0:
+        body = [nav] + body
+    docs.append(body)
+for i in range(0, 220, 7):  # copies, exact and edited
+    copy = list(docs[i])
+    if i % 2:
+        k = random.randrange(len(copy))
+        w = copy[k].split()
+        w[random.randrange(len(w))] = "تعديل"
+        copy[k] = " ".join(w)
+    docs.append(copy)
+for i, body in enumerate(docs[:200]):
+    d = os.path.join(out, "part%d" % (i % 4))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
+        f.write("\n".join(body) + "\n")
+# The rest as records of two shards, one gzip: records are documents too.
+os.makedirs(os.path.join(out, "shards"), exist_ok=True)
+rest = docs[200:]
+with open(os.path.join(out, "shards", "a.jsonl"), "w", encoding="utf-8") as f:
+    for i, body in enumerate(rest[: len(rest) // 2]):
+        f.write(json.dumps({"id": "a%d" % i, "text": "\n".join(body)}, ensure_ascii=False) + "\n")
+with gzip.open(os.path.join(out, "shards", "b.jsonl.gz"), "wt", encoding="utf-8") as f:
+    for i, body in enumerate(rest[len(rest) // 2 :]):
+        f.write(json.dumps({"id": "b%d" % i, "text": "\n".join(body)}, ensure_ascii=False) + "\n")
+    f.write('{"id": "broken", "text": 7}\n')  # malformed: named, left out
+# Files that are not text: their messages come from the analysis.
+with open(os.path.join(out, "part2", "latin1.txt"), "wb") as f:
+    f.write("Caf\u00e9 cr\u00e8me, d\u00e9j\u00e0 vu.\n".encode("latin-1"))
+with open(os.path.join(out, "part3", "zbinary.bin"), "wb") as f:
+    f.write(b"\0\1\2binary\n")
+EOF
+
+PS=16K # parts of 16 KB: a few dozen parts
+scan() { "$DEDUP" scan -q -f jsonl "$@" "$G"; }
+
+scan -j 1 >"$T/want.out" 2>"$T/want.err"
+echo $? >"$T/want.status"
+grep -q '"type":"cluster"' "$T/want.out" && grep -q 'latin1.txt' "$T/want.err" &&
+    grep -q "b.jsonl.gz:37: field" "$T/want.err" && ok "the corpus has clusters and messages" ||
+    not_ok "the corpus has clusters and messages" "$(head -c 600 "$T/want.err")"
+
+# same NAME DIR ARGS...: a scan kept in DIR gives the run's output.
+same() {
+    local name=$1 dir=$2
+    shift 2
+    scan --work-dir "$dir" --part-size $PS "$@" >"$T/got.out" 2>"$T/got.err"
+    echo $? >"$T/got.status"
+    if cmp -s "$T/want.out" "$T/got.out" && cmp -s "$T/want.err" "$T/got.err" &&
+        cmp -s "$T/want.status" "$T/got.status"; then ok "$name"; else
+        not_ok "$name" "status $(cat "$T/got.status"), want $(cat "$T/want.status"); $(diff "$T/want.out" "$T/got.out" | head -5) $(diff "$T/want.err" "$T/got.err" | head -5)"
+    fi
+}
+
+for j in 1 2 3; do
+    same "-j $j with --work-dir: the output of the run without" "$T/w$j" -j $j
+done
+nparts=$(ls "$T/w1/sign" | grep -c '^part-[0-9]*$')
+nmarks=$(ls "$T/w1/sign" | grep -c '^part-[0-9]*\.done$')
+[ "$nparts" -ge 8 ] && [ "$nparts" = "$nmarks" ] && ok "$nparts parts, each with its marker" ||
+    not_ok "parts and markers" "$nparts parts, $nmarks markers"
+for j in 2 3; do
+    if diff -r "$T/w1/sign" "$T/w$j/sign" >/dev/null && cmp -s "$T/w1/plan" "$T/w$j/plan"; then
+        ok "the parts of -j $j are those of -j 1, byte for byte"
+    else
+        not_ok "the parts of -j $j are those of -j 1, byte for byte"
+    fi
+done
+
+# Run again: every part reused, none written again.
+ls -li --time-style=full-iso "$T/w1/sign" >"$T/before"
+same "run again on a complete folder: the same output" "$T/w1" -j 2
+ls -li --time-style=full-iso "$T/w1/sign" >"$T/after"
+expect_same "run again: no part written again" "$T/before" "$T/after"
+
+# The settings' hash is in the plan, in every part's header, in every marker.
+python3 - "$T/w1" <<'EOF' >"$T/hashes" 2>&1
+import os, re, struct, sys
+w = sys.argv[1]
+plan = open(os.path.join(w, "plan")).read()
+h = int(re.search(r"^settings ([0-9a-f]{16})$", plan, re.M).group(1), 16)
+sign = os.path.join(w, "sign")
+bad = []
+for name in sorted(os.listdir(sign)):
+    data = open(os.path.join(sign, name), "rb").read()
+    if name.endswith(".done"):
+        if ("settings %016x" % h) not in data.decode():
+            bad.append(name)
+    elif data[:8] != b"DDSIGN01" or struct.unpack("<Q", data[8:16])[0] != h:
+        bad.append(name)
+print("bad:", " ".join(bad) if bad else "none")
+EOF
+expect_grep "every part file and marker carries the plan's settings hash" "bad: none" "$T/hashes"
+
+# Tasks: four tasks run separately, each signing its parts only, then the
+# decision from them.
+for i in 0 1 2 3; do
+    "$DEDUP" scan -q --work-dir "$T/tasks" --part-size $PS --task $i --tasks 4 "$G" \
+        >"$T/task$i.out" 2>"$T/task$i.err"
+    s=$?
+    if [ $i = 0 ]; then
+        mine=$(ls "$T/tasks/sign" | grep -c '^part-[0-9]*\.done$')
+        others=$(ls "$T/tasks/sign" | grep '^part-[0-9]*\.done$' |
+            sed 's/part-0*\([0-9][0-9]*\)\.done/\1/;s/^$/0/' | awk '$1 % 4 != 0' | wc -l)
+        [ "$mine" -ge 2 ] && [ "$others" = 0 ] && ok "task 0 of 4 signs parts 0, 4, 8... only" ||
+            not_ok "task 0 of 4 signs parts 0, 4, 8... only" "$mine parts, $others of other tasks"
+    fi
+    [ $s = 0 ] && [ ! -s "$T/task$i.out" ] && [ ! -s "$T/task$i.err" ] &&
+        ok "task $i of 4: exit 0, no report, nothing said" ||
+        not_ok "task $i of 4: exit 0, no report, nothing said" "exit $s: $(head -c 300 "$T/task$i.err")"
+done
+diff -r "$T/w1/sign" "$T/tasks/sign" >/dev/null && ok "four tasks sign the parts of one run" ||
+    not_ok "four tasks sign the parts of one run"
+same "--stage decide after four tasks: the output of the run without" "$T/tasks" --stage decide
+
+# A decision with a part missing is refused; a full run signs it.
+rm "$T/tasks/sign/part-000003.done"
+expect_status "--stage decide with a part not signed: exit 2" 2 \
+    "$DEDUP" scan -q --work-dir "$T/tasks" --part-size $PS --stage decide "$G"
+expect_grep "... naming the part" "part-000003: not signed" "$T/err"
+"$DEDUP" scan -q --work-dir "$T/tasks" --part-size $PS --stage sign "$G" >"$T/out" 2>"$T/err"
+[ $? = 0 ] && [ -f "$T/tasks/sign/part-000003.done" ] && [ ! -s "$T/out" ] &&
+    ok "--stage sign signs the part missing, no report" || not_ok "--stage sign signs the part missing"
+
+# kill -9 at random moments, then the same command: the same output.
+if ! skip_under_valgrind "killed at random moments" "kills within a measured run"; then
+    start=$(date +%s%N)
+    scan -j 2 --work-dir "$T/timing" --part-size $PS >/dev/null 2>&1
+    run_ms=$((($(date +%s%N) - start) / 1000000))
+    killed=0 fails=0
+    for round in $(seq 1 24); do
+        dir="$T/k$round"
+        # Half the rounds kill twice in the same folder before finishing.
+        for kill in 1 $((round % 2 ? 2 : 1)); do
+            scan -j 2 --work-dir "$dir" --part-size $PS >/dev/null 2>&1 &
+            pid=$!
+            ms=$((RANDOM % (run_ms + 1)))
+            sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+            kill -9 $pid 2>/dev/null && killed=$((killed + 1))
+            wait $pid 2>/dev/null
+        done
+        scan -j 2 --work-dir "$dir" --part-size $PS >"$T/got.out" 2>"$T/got.err"
+        echo $? >"$T/got.status"
+        if ! cmp -s "$T/want.out" "$T/got.out" || ! cmp -s "$T/want.err" "$T/got.err" ||
+            ! cmp -s "$T/want.status" "$T/got.status"; then
+            fails=$((fails + 1))
+            echo "round $round: $(diff "$T/want.err" "$T/got.err" | head -3)" >>"$T/kill.log"
+        fi
+        if find "$dir" -name '*.tmp.*' | grep -q .; then
+            fails=$((fails + 1))
+            echo "round $round: temporary files left" >>"$T/kill.log"
+        fi
+    done
+    [ $fails = 0 ] && ok "24 rounds killed at random moments ($killed kills in a run of ${run_ms} ms), then run again: the same output" ||
+        not_ok "killed at random moments, then run again: the same output" "$(head -20 "$T/kill.log")"
+fi
+
+# A part file cut off, or damaged inside, is not trusted: signed again.
+cp -r "$T/w1" "$T/cut"
+p="$T/cut/sign/part-000002"
+truncate -s $(($(stat -c %s "$p") / 2)) "$p"
+expect_status "--stage decide on a part cut off: exit 2" 2 \
+    "$DEDUP" scan -q --work-dir "$T/cut" --part-size $PS --stage decide "$G"
+expect_grep "... saying so" "part-000002: cut off (" "$T/err"
+scan --work-dir "$T/cut" --part-size $PS >"$T/got.out" 2>"$T/got.err"
+expect_same "a part cut off is signed again: the same report" "$T/want.out" "$T/got.out"
+expect_grep "... with a warning" "bytes); signing it again" "$T/got.err"
+cmp -s "$T/w1/sign/part-000002" "$p" && ok "... and the part is whole again" ||
+    not_ok "... and the part is whole again"
+cp -r "$T/w1" "$T/flip"
+p="$T/flip/sign/part-000001"
+python3 - "$p" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x20
+open(p, "wb").write(bytes(b))
+EOF
+scan --work-dir "$T/flip" --part-size $PS >"$T/got.out" 2>"$T/got.err"
+expect_same "a part with one byte changed is signed again: the same report" "$T/want.out" "$T/got.out"
+expect_grep "... with a warning" "part-000001: damaged" "$T/got.err"
+
+# Other settings, inputs or part size: refused, saying which.
+refused() {
+    local name=$1 want=$2
+    shift 2
+    "$DEDUP" scan -q -f jsonl --work-dir "$T/w1" "$@" >"$T/out" 2>"$T/err"
+    local s=$?
+    if [ $s = 2 ] && grep -qF -- "$want" "$T/err"; then ok "$name"; else
+        not_ok "$name" "exit $s: $(head -c 400 "$T/err")"
+    fi
+}
+refused "other threshold: refused, named" "made with other settings (threshold: 0.8 there, 0.7 here)" \
+    --part-size $PS -t 0.7 "$G"
+refused "other unit: refused, named" "(unit: line there, block here)" --part-size $PS -u block "$G"
+refused "other inputs: refused" "made for other inputs" --part-size $PS "$G/part0" "$G/part1"
+echo "one more document, with enough words to be one" >"$T/extra.txt"
+refused "one more input: refused" "made for other inputs" --part-size $PS "$G" "$T/extra.txt"
+refused "other part size: refused" "made with another --part-size" --part-size 8K "$G"
+cp -rp "$G" "$T/edited"
+"$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited" >/dev/null 2>&1
+sed -i "s/^/x/" "$T/edited/part2/doc006.txt" # edited
+touch -d '2001-01-01' "$T/edited/part3/doc007.txt" # the same bytes, changed since
+"$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited" >"$T/out" 2>"$T/err"
+s=$?
+[ $s = 2 ] && grep -q "made for other inputs (.*; the first that differ are in part [0-9]*, from $T/edited/part" "$T/err" &&
+    ok "inputs changed since: refused, naming the first part that differs" ||
+    not_ok "inputs changed since: refused, naming the first part that differs" "exit $s: $(cat "$T/err")"
+rm -rf "$T/we"
+"$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited" >/dev/null 2>&1
+touch -d '2002-02-02' "$T/edited/part3/doc007.txt"
+expect_status "a file touched since (same bytes): refused" 2 \
+    "$DEDUP" scan -q --work-dir "$T/we" --part-size $PS "$T/edited"
+same "after the refusals, the folder still serves" "$T/w1"
+
+# clean and check from a work folder: the same outputs.
+"$DEDUP" clean -q -o "$T/clean.want" "$G" >"$T/cw.out" 2>"$T/cw.err"
+echo $? >>"$T/cw.out"
+"$DEDUP" clean -q -o "$T/clean.got" --work-dir "$T/wc" --part-size $PS "$G" >"$T/cg.out" 2>"$T/cg.err"
+echo $? >>"$T/cg.out"
+if diff -r "$T/clean.want" "$T/clean.got" >/dev/null && cmp -s "$T/cw.out" "$T/cg.out" &&
+    cmp -s "$T/cw.err" "$T/cg.err"; then ok "clean -o with --work-dir: the same cleaned files"; else
+    not_ok "clean -o with --work-dir: the same cleaned files" "$(diff "$T/cw.err" "$T/cg.err" | head -5)"
+fi
+"$DEDUP" check -q "$G/part1/doc001.txt" >"$T/kw.out" 2>"$T/kw.err"
+echo $? >>"$T/kw.out"
+"$DEDUP" check -q --work-dir "$T/wk" --part-size 4K "$G/part1/doc001.txt" >"$T/kg.out" 2>"$T/kg.err"
+echo $? >>"$T/kg.out"
+cmp -s "$T/kw.out" "$T/kg.out" && cmp -s "$T/kw.err" "$T/kg.err" &&
+    ok "check with --work-dir: the same findings" || not_ok "check with --work-dir: the same findings"
+
+# What cannot be kept, and usage.
+echo "a document on standard input" | "$DEDUP" scan -q --work-dir "$T/stdin" - >"$T/out" 2>"$T/err"
+[ $? = 2 ] && grep -q "stream is read once" "$T/err" && ok "standard input: refused" ||
+    not_ok "standard input: refused" "$(cat "$T/err")"
+expect_status "--task without --work-dir: usage error" 2 "$DEDUP" scan --task 0 --tasks 2 "$G"
+expect_status "--task without --tasks: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 0 "$G"
+expect_status "--task 2 --tasks 2: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 2 --tasks 2 "$G"
+expect_status "--stage without --work-dir: usage error" 2 "$DEDUP" scan --stage sign "$G"
+
+finish
