@@ -111,6 +111,11 @@ int cmd_status(int argc, char **argv)
             print_log_end(st.sign_log[i], 10);
         }
     print_stage("decide", &st.decide, 1);
+    if (st.decide_reason) {
+        bool never = !strcmp(st.decide_reason, "DependencyNeverSatisfied");
+        printf("  the decide job waits: %s%s\n", st.decide_reason,
+               never ? " (a sign task failed: run the command that submitted it again)" : "");
+    }
     if (st.decide == DD_TASK_FAILED) {
         if (st.decide_exit >= 0)
             printf("  the decide stage failed (exit %d)\n", st.decide_exit);

@@ -335,13 +335,13 @@ static bool job_record_read(const char *slurm_dir, job_record *r)
     return true;
 }
 
-/* The jobs of this user in the queue, one "ID STATE" a line, arrays
- * expanded ("12_3 RUNNING"). */
+/* The jobs of this user in the queue, one "ID STATE REASON" a line, arrays
+ * expanded ("12_3 RUNNING None", "13 PENDING Dependency"). */
 static bool queue_read(text *queue, char **err)
 {
     char uid[32];
     snprintf(uid, sizeof uid, "%lu", (unsigned long)getuid());
-    char *argv[] = {"squeue", "-h", "-r", "-u", uid, "-o", "%i %T", NULL};
+    char *argv[] = {"squeue", "-h", "-r", "-u", uid, "-o", "%i %T %r", NULL};
     text errout = {0};
     int st = run_program(argv, queue, &errout);
     if (st != 0)
@@ -370,6 +370,26 @@ static dd_task_state queue_state(const text *queue, const char *id)
         line = end ? end + 1 : line + strlen(line);
     }
     return DD_TASK_DONE;
+}
+
+/* Why job id waits in the queue (squeue's reason: "Dependency",
+ * "DependencyNeverSatisfied", "Resources"...), a new string; NULL when it is
+ * not there. */
+static char *queue_reason(const text *queue, const char *id)
+{
+    size_t len = strlen(id);
+    for (const char *line = queue->s; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!strncmp(line, id, len) && line[len] == ' ') {
+            const char *reason = line + len + 1 + strcspn(line + len + 1, " \n");
+            if (*reason != ' ')
+                return NULL;
+            reason++;
+            return dd_asprintf("%.*s", (int)strcspn(reason, "\n"), reason);
+        }
+        line = end ? end + 1 : line + strlen(line);
+    }
+    return NULL;
 }
 
 static bool in_queue(const text *queue, const char *id)
@@ -634,6 +654,8 @@ bool dd_slurm_status_read(const char *work_dir,
         st->decide = DD_TASK_MISSING;
     } else if (in_queue(&queue, rec.decide_job)) {
         st->decide = queue_state(&queue, rec.decide_job);
+        if (st->decide == DD_TASK_PENDING)
+            st->decide_reason = queue_reason(&queue, rec.decide_job);
     } else {
         st->decide = DD_TASK_FAILED;
     }
@@ -651,5 +673,6 @@ void dd_slurm_status_free(dd_slurm_status *st)
     free(st->sign);
     free(st->decide_log);
     free(st->decide_out);
+    free(st->decide_reason);
     memset(st, 0, sizeof *st);
 }

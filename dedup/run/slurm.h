@@ -88,9 +88,10 @@ typedef struct dd_slurm_status {
     dd_task_state *sign; /* [tasks] */
     char **sign_log;     /* [tasks]: the log of the task's last job, or NULL */
     dd_task_state decide;
-    int decide_exit;  /* decide.status, or -1 */
-    char *decide_log; /* the log of the last decide job, or NULL */
-    char *decide_out; /* WORK_DIR/slurm/decide.out when it is in place, or NULL */
+    int decide_exit;     /* decide.status, or -1 */
+    char *decide_log;    /* the log of the last decide job, or NULL */
+    char *decide_out;    /* WORK_DIR/slurm/decide.out when it is in place, or NULL */
+    char *decide_reason; /* why the decide job is pending (squeue), or NULL */
 } dd_slurm_status;
 
 /* Asks the queue (squeue) which of the jobs recorded in WORK_DIR/slurm/jobs

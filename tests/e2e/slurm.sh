@@ -214,6 +214,9 @@ stop_task() {
     fi
     expect_grep "$how: ... the other three done" "sign: 4 tasks: 3 done, 0 running, 0 pending, 1 failed" status.out
     expect_grep "$how: ... the decide stage waiting" "decide: 1 task: 0 done, 0 running, 1 pending" status.out
+    # (Dependency, then DependencyNeverSatisfied once the scheduler has
+    # looked at it again)
+    expect_grep "$how: ... on its dependency, as it says" "  the decide job waits: Dependency" status.out
     "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
     expect_status_of "$how: the same command again: exit 0" 0 $?
     expect_grep "$how: ... submits the failed task only" "sign: 1 task submitted as job array" submit.out
