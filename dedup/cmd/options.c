@@ -264,8 +264,8 @@ GROUP(dd_group_progress, "Progress", &opt_quiet);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
 GROUP(dd_group_records, "JSONL shards", &opt_shard_field, &opt_shard_id_field, &opt_whole_files);
 GROUP(dd_group_threads, "Threads", &opt_threads);
-GROUP(dd_group_stages, "Work folder", &opt_work_dir, &opt_stage, &opt_task,
-      &opt_tasks, &opt_part_size);
+GROUP(dd_group_stages, "Work folder", &opt_work_dir, &opt_stage, &opt_task, &opt_tasks,
+      &opt_part_size);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
 GROUP(dd_group_signatures, "Signatures", &opt_method, &opt_ngram, &opt_num_perm, &opt_threshold,
       &opt_containment, &opt_size_ratio, &opt_recall, &opt_bands, &opt_rows);
@@ -483,7 +483,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     o->clean_paragraphs = true;
     o->max_record_mb = 256;
     o->work.part_size = 32ul << 20;
-    bool task_given = false;
+    bool task_given = false, part_size_given = false;
     /* A malformed record stops filter; a file that is not text is left
      * out by the commands that read files. */
     o->on_error = spec->reads_records ? DD_ON_ERROR_STOP : DD_ON_ERROR_SKIP;
@@ -566,9 +566,12 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
                 return usage_error(cmd, "--tasks: '%s' is not a number from 1 to 1000000", optarg);
             break;
         case OPT_PART_SIZE:
+            part_size_given = true;
             if (!parse_size(optarg, &o->work.part_size))
-                return usage_error(cmd, "--part-size: '%s' is not a size from 1 to 1T (bytes, or "
-                                   "K, M, G)", optarg);
+                return usage_error(cmd,
+                                   "--part-size: '%s' is not a size from 1 to 1T (bytes, or "
+                                   "K, M, G)",
+                                   optarg);
             break;
         case OPT_BASELINE:
             o->baseline = optarg;
@@ -735,8 +738,8 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         return usage_error(cmd, "%s", "--task signs parts: it does not go with --stage decide");
     if (task_given)
         w->stage = DD_STAGE_SIGN;
-    if (!w->dir && (task_given || w->stage != DD_STAGE_ALL))
-        return usage_error(cmd, "%s", "--task and --stage need --work-dir DIR");
+    if (!w->dir && (task_given || w->stage != DD_STAGE_ALL || part_size_given))
+        return usage_error(cmd, "%s", "--task, --stage and --part-size need --work-dir DIR");
     o->paths = argv + optind;
     o->npaths = (size_t)(argc - optind);
     if (o->explain_params)

@@ -45,10 +45,10 @@ typedef enum dd_stage {
 
 /* The stages of a run kept in a work folder (run/stages.h). */
 typedef struct dd_work_options {
-    const char *dir;     /* --work-dir DIR, NULL: no work folder */
-    dd_stage stage;      /* --stage */
-    unsigned long task;  /* --task I: the parts whose number % tasks is task */
-    unsigned long tasks; /* --tasks N (0: no --task, every part) */
+    const char *dir;         /* --work-dir DIR, NULL: no work folder */
+    dd_stage stage;          /* --stage */
+    unsigned long task;      /* --task I: the parts whose number % tasks is task */
+    unsigned long tasks;     /* --tasks N (0: no --task, every part) */
     unsigned long part_size; /* --part-size: bytes of input per part, about */
 } dd_work_options;
 

@@ -1089,11 +1089,8 @@ int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
     dd_corpus c;
     dd_work w = {0};
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    bool ok = collect(&c, o) && dd_work_open(&w, o, &c.inputs);
-    if (ok) {
-        c.reread = dd_calloc(c.inputs.n ? c.inputs.n : 1, sizeof *c.reread);
-        ok = sign_parts(&c, o, &w, threads, progress);
-    }
+    bool ok = collect(&c, o) && dd_work_open(&w, o, &c.inputs) &&
+              sign_parts(&c, o, &w, threads, progress);
     dd_work_free(&w);
     dd_corpus_free(&c);
     return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
@@ -1395,8 +1392,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
      * first pass takes every document's facts from there. */
     dd_work work = {0};
     bool staged = o->work.dir != NULL;
-    if (staged && (!dd_work_open(&work, o, &c->inputs) ||
-                   !sign_parts(c, o, &work, threads, progress))) {
+    if (staged &&
+        (!dd_work_open(&work, o, &c->inputs) || !sign_parts(c, o, &work, threads, progress))) {
         dd_work_free(&work);
         return false;
     }

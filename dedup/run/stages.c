@@ -544,7 +544,7 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
     }
     if (pread(fd, tail, TRAILER_BYTES, (off_t)(size - TRAILER_BYTES)) != TRAILER_BYTES ||
         memcmp(tail + 16, "DDSIGEND", 8)) {
-        *why = dd_strdup("cut off (no end)");
+        *why = dd_strdup("damaged (no end mark)");
         goto done;
     }
     uint64_t checksum = get_le64(tail + 8), index_at = get_le64(tail);

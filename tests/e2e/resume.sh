@@ -125,7 +125,7 @@ expect_grep "every part file and marker carries the plan's settings hash" "bad: 
 # Tasks: four tasks run separately, each signing its parts only, then the
 # decision from them.
 for i in 0 1 2 3; do
-    "$DEDUP" scan -q --work-dir "$T/tasks" --part-size $PS --task $i --tasks 4 "$G" \
+    "$DEDUP" scan -q -j $((i % 2 ? 3 : 1)) --work-dir "$T/tasks" --part-size $PS --task $i --tasks 4 "$G" \
         >"$T/task$i.out" 2>"$T/task$i.err"
     s=$?
     if [ $i = 0 ]; then
@@ -141,7 +141,7 @@ for i in 0 1 2 3; do
 done
 diff -r "$T/w1/sign" "$T/tasks/sign" >/dev/null && ok "four tasks sign the parts of one run" ||
     not_ok "four tasks sign the parts of one run"
-same "--stage decide after four tasks: the output of the run without" "$T/tasks" --stage decide
+same "--stage decide after four tasks (at -j 1 and 3): the output of the run without" "$T/tasks" --stage decide -j 2
 
 # A decision with a part missing is refused; a full run signs it.
 rm "$T/tasks/sign/part-000003.done"
@@ -160,9 +160,12 @@ if ! skip_under_valgrind "killed at random moments" "kills within a measured run
     killed=0 fails=0
     for round in $(seq 1 24); do
         dir="$T/k$round"
-        # Half the rounds kill twice in the same folder before finishing.
+        # Half the rounds kill twice in the same folder before finishing; a
+        # third kill a task of two instead of a whole run.
         for kill in 1 $((round % 2 ? 2 : 1)); do
-            scan -j 2 --work-dir "$dir" --part-size $PS >/dev/null 2>&1 &
+            task=()
+            [ $((round % 3)) = 0 ] && task=(--task $((kill % 2)) --tasks 2)
+            scan -j 2 --work-dir "$dir" --part-size $PS "${task[@]}" >/dev/null 2>&1 &
             pid=$!
             ms=$((RANDOM % (run_ms + 1)))
             sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
@@ -259,6 +262,28 @@ echo $? >>"$T/kg.out"
 cmp -s "$T/kw.out" "$T/kg.out" && cmp -s "$T/kw.err" "$T/kg.err" &&
     ok "check with --work-dir: the same findings" || not_ok "check with --work-dir: the same findings"
 
+# A full disk: an error naming the file, no temporary file left, the parts
+# done kept; with room again, the run goes on from them. (A small tmpfs:
+# only as root, where mount works.)
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=96k tmpfs "$T/small" 2>/dev/null; then
+    trap 'umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
+    scan --work-dir "$T/small/w" --part-size $PS >"$T/out" 2>"$T/err"
+    s=$?
+    done_parts=$(ls "$T/small/w/sign" | grep -c '\.done$')
+    left=$(ls "$T/small/w/sign" | grep -c '\.tmp\.')
+    [ $s = 2 ] && grep -q "/small/w/sign/part-[0-9]*\.tmp\..*: No space left on device" "$T/err" &&
+        [ "$left" = 0 ] && [ "$done_parts" -ge 1 ] &&
+        ok "a full disk: exit 2 naming the file, no temporary left, the parts done kept ($done_parts)" ||
+        not_ok "a full disk: exit 2 naming the file, no temporary left, parts kept" \
+            "exit $s, $left temporaries, $done_parts parts: $(cat "$T/err")"
+    cp -a "$T/small/w" "$T/roomy"
+    umount "$T/small"
+    same "with room again: the run goes on, the same output" "$T/roomy"
+else
+    ok "a full disk # skip: cannot mount a small tmpfs here"
+fi
+
 # What cannot be kept, and usage.
 echo "a document on standard input" | "$DEDUP" scan -q --work-dir "$T/stdin" - >"$T/out" 2>"$T/err"
 [ $? = 2 ] && grep -q "stream is read once" "$T/err" && ok "standard input: refused" ||
@@ -267,5 +292,6 @@ expect_status "--task without --work-dir: usage error" 2 "$DEDUP" scan --task 0 
 expect_status "--task without --tasks: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 0 "$G"
 expect_status "--task 2 --tasks 2: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 2 --tasks 2 "$G"
 expect_status "--stage without --work-dir: usage error" 2 "$DEDUP" scan --stage sign "$G"
+expect_status "--part-size without --work-dir: usage error" 2 "$DEDUP" scan --part-size 1M "$G"
 
 finish
