@@ -18,10 +18,12 @@ DOCDIR    = $(PREFIX)/share/doc/dedup
 
 # Debian packages the build and the tests need. libsodium is optional for the
 # build (keyed hashing); it is installed so that the full feature set is tested.
+# slurm-wlm and munge: tests/e2e/slurm.sh runs the Slurm executor on a
+# single-node cluster that tests/slurm/cluster.sh starts on this machine.
 DEB_PACKAGES = gcc make pkg-config python3 time libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
                zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev \
-               clang libclang-rt-14-dev valgrind strace
+               clang libclang-rt-14-dev valgrind strace slurm-wlm munge
 
 PKGS        = icu-uc icu-i18n libxxhash jansson zlib libzstd
 HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)

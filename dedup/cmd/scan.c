@@ -2,6 +2,7 @@
  * scan.c - dedup scan: report repeated paragraphs and boilerplate.
  */
 #include "cmd/commands.h"
+#include "cmd/submit.h"
 #include "run/corpus.h"
 #include "engine/engine.h"
 #include "store/index_settings.h"
@@ -119,7 +120,7 @@ static const char scan_usage[] =
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_clusters, &dd_group_index, &dd_group_paragraphs,
     &dd_group_signatures, &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress,
-    &dd_group_threads, &dd_group_stages,
+    &dd_group_threads, &dd_group_stages, &dd_group_executor,
     &dd_group_files, &dd_group_records, &dd_group_stdin, &dd_group_help, NULL,
 };
 
@@ -159,6 +160,8 @@ int cmd_scan(int argc, char **argv)
         dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
+    if (o.executor == DD_EXECUTOR_SLURM) /* plan and submit the tasks: cmd/submit.h */
+        return dd_submit_slurm(&o, argc, argv);
     if (o.index) { /* a wrong index is an error before any work */
         dd_ddx_settings want;
         char *err = NULL;

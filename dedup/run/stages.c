@@ -789,3 +789,22 @@ void dd_facts_reader_close(dd_facts_reader *r)
         close(r->fd - 1);
     r->fd = 0;
 }
+
+/* ----------------------------------------------------- markers, as status shows them */
+
+bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long tasks)
+{
+    char *plan_path = dd_asprintf("%s/plan", dir);
+    char *plan = read_small_file(plan_path);
+    free(plan_path);
+    size_t len, nparts = 0;
+    const char *parts = plan ? line_value(plan, "parts", &len) : NULL;
+    bool ok = parts && sscanf(parts, "%zu", &nparts) == 1;
+    free(plan);
+    for (size_t k = task; ok && k < nparts; k += tasks) {
+        char *marker = dd_asprintf("%s/sign/part-%06zu.done", dir, k);
+        ok = access(marker, F_OK) == 0;
+        free(marker);
+    }
+    return ok;
+}

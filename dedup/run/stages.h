@@ -94,4 +94,11 @@ typedef struct dd_facts_reader {
 bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf *out);
 void dd_facts_reader_close(dd_facts_reader *r);
 
+/* Whether every part of task `task` of `tasks` (the parts whose number %
+ * tasks is task) has its completion marker in the work folder dir, as its
+ * plan counts the parts: what `dedup status` shows, without opening the
+ * folder for a run's settings and inputs or reading the parts back (a run
+ * checks them: dd_work_check_part). False when dir has no plan. */
+bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long tasks);
+
 #endif
