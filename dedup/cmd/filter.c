@@ -10,6 +10,7 @@
  * value changes. Output goes out in large blocks (stream.c).
  */
 #include "cmd/commands.h"
+#include "engine/analysis.h"
 #include "engine/history.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
@@ -386,12 +387,6 @@ typedef struct item {
     dd_record_facts facts;
 } item;
 
-/* What a worker needs: one per thread (ICU objects are not shared). */
-typedef struct worker {
-    dd_analyzer analyzer;
-    dd_record_analyst *analyst;
-} worker;
-
 /* Past this many bytes of a record, an item's buffers are freed once it is
  * consumed rather than kept for a later record. */
 #define ITEM_KEEP_BYTES ((size_t)64 << 10)
@@ -522,32 +517,14 @@ static void parse_item(const dd_options *o, item *it)
 static void *worker_new(void *ctx)
 {
     const filter *f = ctx;
-    worker *w = dd_calloc(1, sizeof *w);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash);
-    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params))) {
-        dd_analyzer_free(&w->analyzer);
-        ok = false;
-    }
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(w);
-        return NULL;
-    }
-    return w;
+    const dd_history_params *p = f->history_params;
+    return dd_analysis_worker_new(f->o->unit, &p->near, p->hash);
 }
 
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
-    worker *w = state;
-    if (!w)
-        return;
-    dd_analyzer_free(&w->analyzer);
-    dd_record_analyst_free(w->analyst);
-    free(w);
+    dd_analysis_worker_free(state);
 }
 
 /* dd_stream_map.work: parses and analyses the record of the slot; pure. */
@@ -555,7 +532,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
 {
     (void)i;
     const filter *f = ctx;
-    worker *w = state;
+    dd_analysis_worker *w = state;
     item *it = slot;
     if (it->kind != ITEM_RECORD)
         return;
@@ -575,7 +552,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
         it->why = dd_asprintf("the text: %s", sh_status_str(st));
         return;
     }
-    dd_history_analyse(w->analyst, &it->doc, &it->facts);
+    dd_history_analyse(f->history_params, w, &it->doc, &it->facts);
 }
 
 /* dd_stream_map.slot_free */

@@ -108,7 +108,7 @@ struct dd_history {
     bool *removed; /* per unit of the current record */
     size_t removed_cap;
     /* dd_history_decide's analysis of the record (made when first needed) */
-    dd_record_analyst *own;
+    dd_analysis_worker *own;
     dd_record_facts facts;
     uint64_t *index_keys; /* band keys of the record, for the index */
     size_t index_keys_cap;
@@ -252,7 +252,7 @@ void dd_history_free(dd_history *h)
     free(h->slots);
     free(h->occ);
     free(h->removed);
-    dd_record_analyst_free(h->own);
+    dd_analysis_worker_free(h->own);
     dd_record_facts_free(&h->facts);
     free(h->index_keys);
     free(h->index_cands);
@@ -609,11 +609,12 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
 
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
 {
-    if (!h->own && !(h->own = dd_record_analyst_new(&h->p))) {
-        *err = dd_asprintf("cannot make the MinHash functions");
+    /* Its analyser is not used: doc was cut into units already. */
+    if (!h->own && !(h->own = dd_analysis_worker_new(DD_UNIT_LINE, &h->p.near, h->p.hash))) {
+        *err = dd_asprintf("cannot start the normaliser or make the MinHash functions");
         return false;
     }
-    dd_history_analyse(h->own, doc, &h->facts);
+    dd_history_analyse(&h->p, h->own, doc, &h->facts);
     return dd_history_decide_analysed(h, doc, &h->facts, v, err);
 }
 
@@ -644,46 +645,13 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
 
 /* ------------------------------------------------------------ analysis */
 
-struct dd_record_analyst {
-    dd_history_params p; /* its index is never read */
-    dd_signer signer;    /* with near-duplicate detection */
-    sh_minhasher *unit_minhasher;
-    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
-};
-
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p)
-{
-    dd_record_analyst *a = dd_calloc(1, sizeof *a);
-    a->p = *p;
-    a->p.index = NULL;
-    if (p->near.enabled) {
-        if (!dd_signer_init(&a->signer, &p->near, p->hash)) {
-            free(a);
-            return NULL;
-        }
-        a->unit_minhasher = dd_unit_minhasher_new(p->hash);
-    }
-    return a;
-}
-
-void dd_record_analyst_free(dd_record_analyst *a)
-{
-    if (!a)
-        return;
-    if (a->p.near.enabled)
-        dd_signer_free(&a->signer);
-    sh_minhasher_free(a->unit_minhasher);
-    dd_unit_sets_free(&a->sets);
-    free(a);
-}
-
 /* What dd_history_decide_analysed reads of f, for doc: a record with words
  * is signed (with near-duplicate detection: place_record) and its units'
  * sets and band keys made (link_record); the near-repeats inside it are
  * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
-void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f)
+void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
+                        dd_record_facts *f)
 {
-    const dd_history_params *p = &a->p;
     f->signed_record = doc->words.n && p->near.enabled;
     f->has_sets = f->signed_record || p->clean_paragraphs;
     f->near.n = 0;
