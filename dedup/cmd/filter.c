@@ -213,8 +213,6 @@ static void put_id(const filter *f, sh_buf *b, const char *key, uint64_t rec)
         put_uint(b, key, f->recno[rec]);
 }
 
-static double round4(double x) { return (double)(long long)(x * 10000 + 0.5) / 10000; }
-
 /* The "dedup" member of --annotate, as JSON text (the caller frees it). */
 static char *annotation(const filter *f, uint64_t rec)
 {
@@ -238,8 +236,8 @@ static char *annotation(const filter *f, uint64_t rec)
         if (f->o->near.method == DD_METHOD_SIMHASH) {
             put_uint(&a, "hamming", v->hamming);
         } else {
-            put_json(&a, "jaccard", json_real(round4(v->jaccard)));
-            put_json(&a, "containment", json_real(round4(v->containment)));
+            put_json(&a, "jaccard", dd_json_similarity(v->jaccard));
+            put_json(&a, "containment", dd_json_similarity(v->containment));
             if (v->estimated)
                 put_text(&a, "estimated", "true");
         }
@@ -262,8 +260,8 @@ static char *annotation(const filter *f, uint64_t rec)
             put_lines(&a, "lines", r->of_first_line, r->of_last_line);
             put(&a, "}", 1);
             if (r->kind == DD_REMOVED_NEAR) {
-                put_json(&a, "jaccard", json_real(round4(r->jaccard)));
-                put_json(&a, "containment", json_real(round4(r->containment)));
+                put_json(&a, "jaccard", dd_json_similarity(r->jaccard));
+                put_json(&a, "containment", dd_json_similarity(r->containment));
             }
             put(&a, "}", 1);
         }
