@@ -243,8 +243,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             char *where = dd_input_at(&in->v[mb->doc], 1), *key = baseline_name(&in->v[mb->doc]);
             char *line =
                 mb->exact ? dd_asprintf("%sexact duplicate of %s (see %s)", where, rep, see)
-                          : dd_asprintf("%snear-duplicate of %s (jaccard %.2f, containment %.2f) "
-                                        "(see %s)",
+                          : dd_asprintf("%snear-duplicate of %s (" DD_SIMILARITY_TEXT ") (see %s)",
                                         where, rep, mb->jaccard, mb->containment, see);
             add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", key, rep_key));
             free(where);
@@ -274,8 +273,8 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
                                r->at.first_line == r->at.last_line ? "s" : "", other,
                                (unsigned long long)r->words, see);
         else
-            line = dd_asprintf("%s%s near-repeat%s %s (jaccard %.2f, containment %.2f) (see %s)",
-                               where, lines, r->at.first_line == r->at.last_line ? "s" : "", other,
+            line = dd_asprintf("%s%s near-repeat%s %s (" DD_SIMILARITY_TEXT ") (see %s)", where,
+                               lines, r->at.first_line == r->at.last_line ? "s" : "", other,
                                r->jaccard, r->containment, see);
         /* An exact repeat has one key on both sides; a near-repeat also
          * names the other paragraph's, so that a baseline joins the two. */
@@ -342,7 +341,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
                         dd_asprintf("%s\tduplicate\t%s", path, other));
         else if (r->kind == DD_INDEX_DUPLICATE)
             add_finding(out,
-                        dd_asprintf("%snear-duplicate of %s (jaccard %.2f, containment %.2f%s) "
+                        dd_asprintf("%snear-duplicate of %s (" DD_SIMILARITY_TEXT "%s) "
                                     "(see %s:1)",
                                     where, other, r->jaccard, r->containment,
                                     r->estimated ? ", estimated" : "", other),

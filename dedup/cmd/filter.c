@@ -11,6 +11,7 @@
  */
 #include "cmd/commands.h"
 #include "engine/engine.h"
+#include "engine/analysis.h"
 #include "store/ddx.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
@@ -215,8 +216,6 @@ static void put_id(const filter *f, sh_buf *b, const char *key, uint64_t rec)
         put_uint(b, key, f->recno[rec]);
 }
 
-static double round4(double x) { return (double)(long long)(x * 10000 + 0.5) / 10000; }
-
 /* The "dedup" member of --annotate, as JSON text (the caller frees it). */
 static char *annotation(const filter *f, uint64_t rec)
 {
@@ -240,8 +239,8 @@ static char *annotation(const filter *f, uint64_t rec)
         if (f->o->near.method == DD_METHOD_SIMHASH) {
             put_uint(&a, "hamming", v->hamming);
         } else {
-            put_json(&a, "jaccard", json_real(round4(v->jaccard)));
-            put_json(&a, "containment", json_real(round4(v->containment)));
+            put_json(&a, "jaccard", dd_json_similarity(v->jaccard));
+            put_json(&a, "containment", dd_json_similarity(v->containment));
             if (v->estimated)
                 put_text(&a, "estimated", "true");
         }
@@ -264,8 +263,8 @@ static char *annotation(const filter *f, uint64_t rec)
             put_lines(&a, "lines", r->of_first_line, r->of_last_line);
             put(&a, "}", 1);
             if (r->kind == DD_REMOVED_NEAR) {
-                put_json(&a, "jaccard", json_real(round4(r->jaccard)));
-                put_json(&a, "containment", json_real(round4(r->containment)));
+                put_json(&a, "jaccard", dd_json_similarity(r->jaccard));
+                put_json(&a, "containment", dd_json_similarity(r->containment));
             }
             put(&a, "}", 1);
         }
@@ -388,12 +387,6 @@ typedef struct item {
     dd_doc doc;
     dd_record_facts facts;
 } item;
-
-/* What a worker needs: one per thread (ICU objects are not shared). */
-typedef struct worker {
-    dd_analyzer analyzer;
-    dd_record_analyst *analyst;
-} worker;
 
 /* Past this many bytes of a record, an item's buffers are freed once it is
  * consumed rather than kept for a later record. */
@@ -525,32 +518,14 @@ static void parse_item(const dd_options *o, item *it)
 static void *worker_new(void *ctx)
 {
     const filter *f = ctx;
-    worker *w = dd_calloc(1, sizeof *w);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash, NULL);
-    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params, NULL))) {
-        dd_analyzer_free(&w->analyzer);
-        ok = false;
-    }
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(w);
-        return NULL;
-    }
-    return w;
+    const dd_history_params *p = f->history_params;
+    return dd_analysis_worker_new(f->o->unit, &p->near, p->hash);
 }
 
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
-    worker *w = state;
-    if (!w)
-        return;
-    dd_analyzer_free(&w->analyzer);
-    dd_record_analyst_free(w->analyst);
-    free(w);
+    dd_analysis_worker_free(state);
 }
 
 /* dd_stream_map.work: parses and analyses the record of the slot; pure. */
@@ -558,7 +533,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
 {
     (void)i;
     const filter *f = ctx;
-    worker *w = state;
+    dd_analysis_worker *w = state;
     item *it = slot;
     if (it->kind != ITEM_RECORD)
         return;
@@ -578,7 +553,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
         it->why = dd_asprintf("the text: %s", sh_status_str(st));
         return;
     }
-    dd_history_analyse(w->analyst, &it->doc, &it->facts);
+    dd_history_analyse(f->history_params, w, &it->doc, &it->facts);
 }
 
 /* dd_stream_map.slot_free */

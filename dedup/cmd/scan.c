@@ -38,9 +38,8 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
             json_t *of = json_pack("{s:o}", "doc", dd_json_id(r->of));
             if (r->kind == DD_INDEX_DUPLICATE) {
                 json_object_set_new(j, "exact", json_boolean(r->exact));
-                json_object_set_new(j, "jaccard", json_real((double)(long)(r->jaccard * 10000 + 0.5) / 10000));
-                json_object_set_new(j, "containment",
-                                    json_real((double)(long)(r->containment * 10000 + 0.5) / 10000));
+                json_object_set_new(j, "jaccard", dd_json_similarity(r->jaccard));
+                json_object_set_new(j, "containment", dd_json_similarity(r->containment));
                 if (r->estimated)
                     json_object_set_new(j, "estimated", json_true());
             } else {
@@ -61,8 +60,7 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
             if (r->kind == DD_INDEX_DUPLICATE && r->exact)
                 ok = printf("%sexact duplicate of %s (in the index)\n", where, other) > 0;
             else if (r->kind == DD_INDEX_DUPLICATE)
-                ok = printf("%snear-duplicate of %s (in the index; jaccard %.2f, containment "
-                            "%.2f%s)\n",
+                ok = printf("%snear-duplicate of %s (in the index; " DD_SIMILARITY_TEXT "%s)\n",
                             where, other, r->jaccard, r->containment,
                             r->estimated ? ", estimated" : "") > 0;
             else

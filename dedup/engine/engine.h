@@ -78,8 +78,9 @@
  * Threads. No object of the engine is process-wide: there are no globals
  * but util.h's table salt (made once, behind pthread_once).
  *   - Per thread (one owner at a time; threads that work in parallel each
- *     make their own): dd_analyzer (ICU), dd_signer, dd_record_analyst,
- *     dd_unit_sets, dd_ahead_scratch, a unit minhasher
+ *     make their own): dd_analysis_worker (analysis.h: one thread's
+ *     dd_analyzer (ICU), dd_signer, unit minhasher and scratch), or those
+ *     alone: dd_analyzer, dd_signer, dd_unit_sets, dd_ahead_scratch, a unit minhasher
  *     (dd_unit_minhasher_new), dd_notes.
  *   - Single writer (one thread changes it; others may read it only while
  *     it does not change): dd_signatures (appended in rank order),
@@ -104,6 +105,7 @@
 #ifndef DD_ENGINE_H
 #define DD_ENGINE_H
 
+#include "engine/analysis.h"
 #include "engine/base.h"
 #include "engine/capped_map.h"
 #include "engine/document.h"

@@ -16,6 +16,7 @@
  */
 #include "engine/history.h"
 
+#include "engine/key_table.h"
 #include "engine/near_units.h"
 #include "engine/paragraphs.h"
 #include "util.h"
@@ -36,11 +37,6 @@ typedef struct para {
 } para;
 
 /* A slot of the table from exact keys to paragraphs. */
-typedef struct para_slot {
-    sh_key key;
-    size_t para1; /* 1 + the paragraph's number; 0: an empty slot */
-} para_slot;
-
 /* What is remembered of a record with a signature, by signature number:
  * where it is in the stream, and where its sets are in the spool. */
 typedef struct signed_record {
@@ -99,15 +95,13 @@ struct dd_history {
     size_t sort_tmp_cap;
     para *paras; /* by number */
     size_t nparas, paras_cap;
-    para_slot *slots; /* at most half full */
-    size_t nslots;
-    uint64_t salt; /* dd_table_salt() */
+    dd_key_table para_of; /* paragraph numbers by key, at most half full */
     occurrence *occ;
     size_t occ_cap;
     bool *removed; /* per unit of the current record */
     size_t removed_cap;
     /* dd_history_decide's analysis of the record (made when first needed) */
-    dd_record_analyst *own;
+    dd_analysis_worker *own;
     dd_record_facts facts;
     dd_earlier_search index_search; /* the candidate search in the index */
 };
@@ -173,29 +167,6 @@ static bool read_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size
     return true;
 }
 
-/* ------------------------------------------------------ the paragraph table */
-
-/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
-static size_t find_slot(const para_slot *slots, size_t nslots, uint64_t salt, sh_key key)
-{
-    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
-    while (slots[i].para1 && !sh_key_equal(slots[i].key, key))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void grow_slots(dd_history *h)
-{
-    size_t n = h->nslots * 2;
-    para_slot *slots = dd_zalloc_touched(n, sizeof *slots);
-    for (size_t i = 0; i < h->nslots; i++)
-        if (h->slots[i].para1)
-            slots[find_slot(slots, n, h->salt, h->slots[i].key)] = h->slots[i];
-    free(h->slots);
-    h->slots = slots;
-    h->nslots = n;
-}
-
 /* ------------------------------------------------------------------ the API */
 
 dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
@@ -214,9 +185,7 @@ dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
         h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
         h->unit_index = dd_unit_index_new();
     }
-    h->nslots = 1024;
-    h->slots = dd_calloc(h->nslots, sizeof *h->slots);
-    h->salt = dd_table_salt();
+    dd_key_table_init(&h->para_of, 2);
     return h;
 }
 
@@ -234,10 +203,10 @@ void dd_history_free(dd_history *h)
     free(h->signed_of);
     free(h->sort_tmp);
     free(h->paras);
-    free(h->slots);
+    dd_key_table_free(&h->para_of);
     free(h->occ);
     free(h->removed);
-    dd_record_analyst_free(h->own);
+    dd_analysis_worker_free(h->own);
     dd_record_facts_free(&h->facts);
     dd_earlier_search_free(&h->index_search);
     free(h);
@@ -268,7 +237,7 @@ size_t dd_history_bytes(const dd_history *h)
            h->link_start_cap * sizeof *h->sigs.link_start +
            (h->unit_index ? dd_unit_index_bytes(h->unit_index) : 0) +
            (h->placer ? dd_placer_bytes(h->placer) : 0) + h->paras_cap * sizeof(para) +
-           h->nslots * sizeof(para_slot);
+           dd_key_table_bytes(&h->para_of);
 }
 
 uint64_t dd_history_spooled(const dd_history *h)
@@ -311,10 +280,8 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
     dd_grow(&h->occ, &h->occ_cap, n + 1, sizeof *h->occ);
     for (size_t u = 0; u < n; u++) {
         const dd_unit *unit = &doc->units[u];
-        if (2 * (h->nparas + 1) > h->nslots)
-            grow_slots(h);
-        para_slot *s = &h->slots[find_slot(h->slots, h->nslots, h->salt, unit->key)];
-        if (!s->para1) {
+        size_t had;
+        if (dd_key_table_add(&h->para_of, unit->key, h->nparas, &had)) {
             dd_grow(&h->paras, &h->paras_cap, h->nparas + 1, sizeof *h->paras);
             h->paras[h->nparas] = (para){.first_rec = rec,
                                          .last_rec = rec,
@@ -323,15 +290,15 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
                                          .last_line = (uint32_t)unit->last_line,
                                          .docs = 1,
                                          .words = unit->words};
-            *s = (para_slot){unit->key, ++h->nparas};
+            h->nparas++;
             continue;
         }
-        para *e = &h->paras[s->para1 - 1];
+        para *e = &h->paras[had];
         if (e->last_rec != rec) {
             e->docs++;
             e->last_rec = rec;
         }
-        h->occ[nocc++] = (occurrence){(uint32_t)u, s->para1 - 1};
+        h->occ[nocc++] = (occurrence){(uint32_t)u, had};
     }
     if (!h->p.clean_paragraphs)
         return;
@@ -569,11 +536,12 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
 
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
 {
-    if (!h->own && !(h->own = dd_record_analyst_new(&h->p, NULL))) {
-        *err = dd_asprintf("cannot make the MinHash functions");
+    /* Its analyser is not used: doc was cut into units already. */
+    if (!h->own && !(h->own = dd_analysis_worker_new(DD_UNIT_LINE, &h->p.near, h->p.hash))) {
+        *err = dd_asprintf("cannot start the normaliser or make the MinHash functions");
         return false;
     }
-    dd_history_analyse(h->own, doc, &h->facts);
+    dd_history_analyse(&h->p, h->own, doc, &h->facts);
     return dd_history_decide_analysed(h, doc, &h->facts, v, err);
 }
 
@@ -604,46 +572,13 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
 
 /* ------------------------------------------------------------ analysis */
 
-struct dd_record_analyst {
-    dd_history_params p; /* its index is never read */
-    dd_signer signer;    /* with near-duplicate detection */
-    sh_minhasher *unit_minhasher;
-    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
-};
-
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p, dd_notes *notes)
-{
-    dd_record_analyst *a = dd_calloc(1, sizeof *a);
-    a->p = *p;
-    a->p.index = NULL;
-    if (p->near.enabled) {
-        if (!dd_signer_init(&a->signer, &p->near, p->hash, notes)) {
-            free(a);
-            return NULL;
-        }
-        a->unit_minhasher = dd_unit_minhasher_new(p->hash);
-    }
-    return a;
-}
-
-void dd_record_analyst_free(dd_record_analyst *a)
-{
-    if (!a)
-        return;
-    if (a->p.near.enabled)
-        dd_signer_free(&a->signer);
-    sh_minhasher_free(a->unit_minhasher);
-    dd_unit_sets_free(&a->sets);
-    free(a);
-}
-
 /* What dd_history_decide_analysed reads of f, for doc: a record with words
  * is signed (with near-duplicate detection: place_record) and its units'
  * sets and band keys made (link_record); the near-repeats inside it are
  * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
-void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f)
+void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
+                        dd_record_facts *f)
 {
-    const dd_history_params *p = &a->p;
     f->signed_record = doc->words.n && p->near.enabled;
     f->has_sets = f->signed_record || p->clean_paragraphs;
     f->near.n = 0;

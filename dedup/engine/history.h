@@ -39,6 +39,7 @@
 #ifndef DD_HISTORY_H
 #define DD_HISTORY_H
 
+#include "engine/analysis.h"
 #include "engine/document.h"
 #include "engine/earlier.h"
 #include "engine/near.h"
@@ -123,8 +124,9 @@ void dd_verdict_free(dd_verdict *v);
  * worker computes it and the deciding thread takes it, record by record in
  * stream order. dd_history_decide is dd_history_analyse, then
  * dd_history_decide_analysed: the same decisions either way.
- *   - A dd_record_analyst is per thread: it owns a MinHash function set,
- *     the units' MinHash and scratch; it reads nothing of a history.
+ *   - A dd_analysis_worker (analysis.h) is per thread: it owns a MinHash
+ *     function set, the units' MinHash and scratch; it reads nothing of a
+ *     history.
  *   - dd_history_analyse is pure: from doc alone it writes f, the record's
  *     signature and its distinct shingles (with near-duplicate detection,
  *     when it has words), its units' 3-shingle sets and their band keys,
@@ -134,8 +136,6 @@ void dd_verdict_free(dd_verdict *v);
  * record to record (it keeps its buffers) and freed with
  * dd_record_facts_free.
  */
-typedef struct dd_record_analyst dd_record_analyst;
-
 typedef struct dd_record_facts {
     bool signed_record; /* sig and set hold its signature and shingles */
     dd_signed sig;
@@ -148,15 +148,12 @@ typedef struct dd_record_facts {
     dd_near_unit_list near; /* near-repeats inside it */
 } dd_record_facts;
 
-/* An analyst for the records of histories made with parameters p; NULL,
- * with an error in notes, when the MinHash functions cannot be made. */
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p, dd_notes *notes);
-void dd_record_analyst_free(dd_record_analyst *a);
-
 /* The facts of the record whose text was analysed into doc (dd_analyze
- * with the parameters' hasher), to f. Pure: runs on any thread, with its
- * own analyst. */
-void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f);
+ * with the hasher of p), to f, for histories made with parameters p. Pure:
+ * runs on any thread, with the thread's own analysis worker, made with
+ * p's near parameters and hasher. */
+void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
+                        dd_record_facts *f);
 void dd_record_facts_free(dd_record_facts *f);
 
 /* dd_history_decide on the facts f of doc (dd_history_analyse, with the

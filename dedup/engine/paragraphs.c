@@ -4,6 +4,7 @@
  */
 #include "engine/paragraphs.h"
 
+#include "engine/key_table.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -23,11 +24,6 @@ typedef struct entry {
 } entry;
 
 /* A slot of the table from unit keys to entries. */
-typedef struct slot {
-    sh_key key;
-    uint32_t entry1; /* 1 + the entry; 0: an empty slot */
-} slot;
-
 /* A later occurrence of an entry. */
 typedef struct occurrence {
     uint32_t entry;
@@ -41,9 +37,7 @@ struct dd_paragraphs {
     size_t nnear, near_cap;
     entry *entries; /* in order of first occurrence */
     size_t nentries, entries_cap;
-    slot *slots;
-    size_t nslots; /* a power of two; at most 3/4 used */
-    uint64_t salt; /* dd_table_salt() */
+    dd_key_table entry_of; /* entries by key, at most 3/4 full */
     occurrence *occ;
     size_t nocc, occ_cap;
     size_t nunits;     /* units of the documents up to the last one added */
@@ -55,9 +49,7 @@ dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
     p->units = units;
     p->unit_start = unit_start;
-    p->nslots = 1024;
-    p->slots = dd_calloc(p->nslots, sizeof *p->slots);
-    p->salt = dd_table_salt();
+    dd_key_table_init(&p->entry_of, 3);
     return p;
 }
 
@@ -66,7 +58,7 @@ void dd_paragraphs_free(dd_paragraphs *p)
     if (!p)
         return;
     free(p->entries);
-    free(p->slots);
+    dd_key_table_free(&p->entry_of);
     free(p->occ);
     free(p->near);
     free(p);
@@ -84,27 +76,6 @@ static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
     return (dd_place){doc, u->first_line, u->last_line};
 }
 
-/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
-static size_t find_slot(const slot *slots, size_t nslots, uint64_t salt, sh_key key)
-{
-    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
-    while (slots[i].entry1 && !sh_key_equal(slots[i].key, key))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void grow_table(dd_paragraphs *p)
-{
-    size_t n = p->nslots * 2;
-    slot *slots = dd_calloc(n, sizeof *slots);
-    for (size_t i = 0; i < p->nslots; i++)
-        if (p->slots[i].entry1)
-            slots[find_slot(slots, n, p->salt, p->slots[i].key)] = p->slots[i];
-    free(p->slots);
-    p->slots = slots;
-    p->nslots = n;
-}
-
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
 
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
@@ -120,21 +91,18 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
         const dd_unit *unit = unit_at(p, doc, u);
         if (p->gone && p->gone[p->unit_start[doc] + u])
             continue;
-        if (4 * (p->nentries + 1) > 3 * p->nslots)
-            grow_table(p);
-        slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
-        if (!s->entry1) {
+        size_t had;
+        if (dd_key_table_add(&p->entry_of, unit->key, p->nentries, &had)) {
             if (p->nentries >= UINT32_MAX) {
                 dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
                         UINT32_MAX);
                 return false;
             }
             dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
-            p->entries[p->nentries] = (entry){doc, u, doc, 1, unit->words, 0, 0};
-            *s = (slot){unit->key, (uint32_t)++p->nentries};
+            p->entries[p->nentries++] = (entry){doc, u, doc, 1, unit->words, 0, 0};
             continue;
         }
-        entry *e = &p->entries[s->entry1 - 1];
+        entry *e = &p->entries[had];
         if (e->last_doc != doc) {
             e->docs++;
             e->last_doc = doc;
@@ -144,16 +112,17 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
             }
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
-        p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
-    }    return true;
+        p->occ[p->nocc++] = (occurrence){(uint32_t)had, doc, u};
+    }
+    return true;
 }
 
 bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
 {
-    const slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, key)];
-    if (!s->entry1)
+    size_t found;
+    if (!dd_key_table_get(&p->entry_of, key, &found))
         return false;
-    const entry *e = &p->entries[s->entry1 - 1];
+    const entry *e = &p->entries[found];
     *at = place_of(p, e->first_doc, e->first_unit);
     return true;
 }

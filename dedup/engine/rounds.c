@@ -36,6 +36,7 @@
  */
 #include "engine/rounds.h"
 
+#include "engine/analysis.h"
 #include "run/run.h"
 #include "util.h"
 
@@ -356,9 +357,7 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
 /* What analysing documents again needs: one per thread (ICU objects are not
  * shared). */
 typedef struct worker {
-    dd_analyzer a;
-    dd_unit_sets sets; /* with the lookup table of dd_find_near_units */
-    dd_signer signer;
+    dd_analysis_worker *analysis;
     sh_buf text, cleaned;
     dd_doc doc;
     size_t *kept; /* the document's units still there, as units of the whole text */
@@ -371,9 +370,7 @@ static void worker_free(void *ctx, void *state)
     worker *w = state;
     if (!w)
         return;
-    dd_analyzer_free(&w->a);
-    dd_unit_sets_free(&w->sets);
-    dd_signer_free(&w->signer);
+    dd_analysis_worker_free(w->analysis);
     sh_buf_free(&w->text);
     sh_buf_free(&w->cleaned);
     dd_doc_free(&w->doc);
@@ -409,16 +406,11 @@ typedef struct again {
 static void *worker_new(void *ctx)
 {
     const again *g = ctx;
-    worker *w = dd_calloc(1, sizeof *w);
-    bool ok = dd_analyzer_init(&w->a, g->o->unit, &g->o->hash, NULL);
-    if (ok && !dd_signer_init(&w->signer, &g->o->near, &g->o->hash, NULL)) {
-        dd_analyzer_free(&w->a);
-        ok = false;
-    }
-    if (!ok) {
-        free(w);
+    dd_analysis_worker *analysis = dd_analysis_worker_new(g->o->unit, &g->o->near, &g->o->hash);
+    if (!analysis)
         return NULL;
-    }
+    worker *w = dd_calloc(1, sizeof *w);
+    w->analysis = analysis;
     return w;
 }
 
@@ -467,7 +459,7 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
         return;
     }
     dd_corpus_current_text(c, d, &text, &len, &w->cleaned);
-    if (dd_analyze(&w->a, text, len, &w->doc) != SH_OK)
+    if (dd_analyze(&w->analysis->analyzer, text, len, &w->doc) != SH_OK)
         return;
     /* Its units are the units still there, in order. */
     size_t nkept = 0;
@@ -488,13 +480,14 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
         r->failed = true;
         return;
     }
-    dd_unit_sets_compute(&w->sets, &w->doc, &o->hash);
-    dd_find_near_units(d, &w->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
+    dd_unit_sets *sets = &w->analysis->sets;
+    dd_unit_sets_compute(sets, &w->doc, &o->hash);
+    dd_find_near_units(d, &w->doc, sets, o->para_threshold, o->min_words, &r->near);
     for (size_t i = 0; i < r->near.n; i++) {
         r->near.v[i].unit = w->kept[r->near.v[i].unit];
         r->near.v[i].of = w->kept[r->near.v[i].of];
     }
-    dd_signer_sign(&w->signer, &w->doc.words, w->doc.key, &o->hash, &r->sig);
+    dd_signer_sign(&w->analysis->signer, &w->doc.words, w->doc.key, &o->hash, &r->sig);
     r->ok = true;
 }
 

@@ -20,6 +20,8 @@ json_t *dd_json_id(const char *id)
     return s;
 }
 
+json_t *dd_json_similarity(double x) { return json_real(round(x * 10000) / 10000); }
+
 static json_t *json_lines(const dd_place *p)
 {
     return json_pack("[I,I]", (json_int_t)p->first_line, (json_int_t)p->last_line);
@@ -41,9 +43,6 @@ static bool write_json(FILE *out, json_t *obj)
     return r == 0 && fputc('\n', out) != EOF;
 }
 
-/* A similarity rounded to four places, so reports are stable and short. */
-static json_t *json_similarity(double x) { return json_real(round(x * 10000) / 10000); }
-
 static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
 {
     json_t *obj = json_object(), *of = json_object();
@@ -54,10 +53,10 @@ static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r
     json_object_set_new(of, "lines", json_lines(&r->of));
     json_object_set_new(obj, "of", of);
     json_object_set_new(obj, "exact", json_boolean(r->exact));
-    json_object_set_new(obj, "similarity", json_similarity(r->containment));
+    json_object_set_new(obj, "similarity", dd_json_similarity(r->containment));
     if (!r->exact) {
-        json_object_set_new(obj, "jaccard", json_similarity(r->jaccard));
-        json_object_set_new(obj, "containment", json_similarity(r->containment));
+        json_object_set_new(obj, "jaccard", dd_json_similarity(r->jaccard));
+        json_object_set_new(obj, "containment", dd_json_similarity(r->containment));
     }
     return write_json(out, obj);
 }
@@ -104,8 +103,8 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
                     one ? "repeats" : "repeat", other ? other : of, r->units,
                     r->units == 1 ? "" : "s", (unsigned long long)r->words);
     else
-        n = fprintf(out, "%s%s %s a near-repeat of %s (jaccard %.2f, containment %.2f)\n", where,
-                    at, one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
+        n = fprintf(out, "%s%s %s a near-repeat of %s (" DD_SIMILARITY_TEXT ")\n", where, at,
+                    one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
     free(where);
     free(other);
     return n > 0;
@@ -164,10 +163,10 @@ static void set_member_json(json_t *obj, dd_method method, const dd_inputs *in, 
     const dd_member *m = &c->members[i];
     if (method == DD_METHOD_SIMHASH) {
         json_object_set_new(obj, "hamming", json_integer(m->hamming));
-        json_object_set_new(obj, "similarity", json_similarity(m->jaccard));
+        json_object_set_new(obj, "similarity", dd_json_similarity(m->jaccard));
     } else {
-        json_object_set_new(obj, "jaccard", json_similarity(m->jaccard));
-        json_object_set_new(obj, "containment", json_similarity(m->containment));
+        json_object_set_new(obj, "jaccard", dd_json_similarity(m->jaccard));
+        json_object_set_new(obj, "containment", dd_json_similarity(m->containment));
     }
     if (m->exact)
         json_object_set_new(obj, "exact", json_true());
@@ -225,8 +224,8 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
         else if (method == DD_METHOD_SIMHASH)
             ok = fprintf(out, "%snear-duplicate of %s (hamming %u)\n", where, rep, m->hamming) > 0;
         else
-            ok = fprintf(out, "%snear-duplicate of %s (jaccard %.2f, containment %.2f)\n", where,
-                         rep, m->jaccard, m->containment) > 0;
+            ok = fprintf(out, "%snear-duplicate of %s (" DD_SIMILARITY_TEXT ")\n", where, rep,
+                         m->jaccard, m->containment) > 0;
         free(where);
         free(rep);
     }

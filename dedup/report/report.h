@@ -17,6 +17,15 @@
  * UTF-8. Every JSON report and annotation writes ids through it. */
 json_t *dd_json_id(const char *id);
 
+/* How every report writes a similarity (a Jaccard or a containment, from 0
+ * to 1). In JSON (reports, annotations): rounded to four places, halves
+ * away from zero, so that reports are stable and short. In text: the pair
+ * as "jaccard 0.86, containment 0.91", two places as printf rounds them,
+ * with DD_SIMILARITY_TEXT in a format and the two values among its
+ * arguments. */
+json_t *dd_json_similarity(double x);
+#define DD_SIMILARITY_TEXT "jaccard %.2f, containment %.2f"
+
 /* Sets the members that name document d in a JSON report's object obj:
  * "doc", its name (a file's path, a record's id or "SHARD:LINE"), and for a
  * record "shard" (its shard's path) and "shard_line" (its line there). */

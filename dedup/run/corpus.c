@@ -11,6 +11,7 @@
  */
 #include "run/corpus.h"
 
+#include "engine/analysis.h"
 #include "engine/rounds.h"
 #include "run/facts.h"
 #include "run/run.h"
@@ -622,10 +623,7 @@ static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t uni
 
 /* What a worker needs: one per thread (ICU objects are not shared). */
 struct worker {
-    dd_analyzer a;
-    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
-    sh_minhasher *unit_minhasher; /* dd_unit_band_keys */
-    dd_signer signer;
+    dd_analysis_worker *analysis;
     verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
     bool verify_made;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
@@ -744,30 +742,13 @@ static void batch_document(first_pass *f, size_t i, const analysed *r)
     dd_unit_batch_add(f->batch, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys);
 }
 
-static bool worker_init(worker *w, const dd_options *o)
-{
-    memset(w, 0, sizeof *w);
-    dd_notes notes = {0};
-    if (!dd_notes_said(&notes, dd_analyzer_init(&w->a, o->unit, &o->hash, &notes)))
-        return false;
-    if (!dd_notes_said(&notes, dd_signer_init(&w->signer, &o->near, &o->hash, &notes))) {
-        dd_analyzer_free(&w->a);
-        return false;
-    }
-    w->unit_minhasher = dd_unit_minhasher_new(&o->hash);
-    return true;
-}
-
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
     worker *w = state;
     if (!w)
         return;
-    dd_analyzer_free(&w->a);
-    dd_unit_sets_free(&w->sets);
-    sh_minhasher_free(w->unit_minhasher);
-    dd_signer_free(&w->signer);
+    dd_analysis_worker_free(w->analysis);
     verifier_free(NULL, w->verify);
     dd_facts_reader_close(&w->facts_reader);
     sh_buf_free(&w->facts);
@@ -780,16 +761,11 @@ static void worker_free(void *ctx, void *state)
 static void *worker_new(void *ctx)
 {
     first_pass *f = ctx;
-    worker *w = dd_malloc(sizeof *w);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    bool ok = worker_init(w, f->o);
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(w);
+    dd_analysis_worker *analysis = dd_analysis_worker_new(f->o->unit, &f->o->near, &f->o->hash);
+    if (!analysis)
         return NULL;
-    }
+    worker *w = dd_calloc(1, sizeof *w);
+    w->analysis = analysis;
     return w;
 }
 
@@ -830,18 +806,19 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
         dd_error("cannot start the normaliser");
         return;
     }
-    r->status = dd_input_load(in, c->max_bytes, &w->a, &r->text, &r->doc, &r->bad);
+    dd_analysis_worker *a = w->analysis;
+    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &r->text, &r->doc, &r->bad);
     if (r->status == DD_LOAD_FAILED)
         return;
     r->size = r->text.len;
     r->digest = dd_digest(r->text.data, r->text.len);
     if (r->status == DD_LOAD_NOT_TEXT)
         return;
-    dd_unit_sets_compute(&w->sets, &r->doc, &o->hash);
-    dd_find_near_units((uint32_t)i, &r->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
-    dd_unit_sets_take(&r->sets, &w->sets);
-    dd_unit_band_keys(w->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
-    dd_signer_sign(&w->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
+    dd_unit_sets_compute(&a->sets, &r->doc, &o->hash);
+    dd_find_near_units((uint32_t)i, &r->doc, &a->sets, o->para_threshold, o->min_words, &r->near);
+    dd_unit_sets_take(&r->sets, &a->sets);
+    dd_unit_band_keys(a->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+    dd_signer_sign(&a->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
 }
 
 /* Reads the facts of input i from the work folder into r: what analyse

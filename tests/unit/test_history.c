@@ -187,18 +187,18 @@ static void facts_made_anywhere_give_the_same_verdicts(void **state)
     dd_history *split = dd_history_new(&p, NULL);
     assert_non_null(serial);
     assert_non_null(split);
-    dd_record_analyst *analysts[2] = {dd_record_analyst_new(&p, NULL), dd_record_analyst_new(&p, NULL)};
-    assert_non_null(analysts[0]);
-    assert_non_null(analysts[1]);
-    dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash, NULL));
+    dd_analysis_worker *workers[2] = {dd_analysis_worker_new(DD_UNIT_LINE, &p.near, &hash),
+                                      dd_analysis_worker_new(DD_UNIT_LINE, &p.near, &hash)};
+    assert_non_null(workers[0]);
+    assert_non_null(workers[1]);
     dd_doc docs[STREAM_RECORDS] = {0};
     dd_record_facts facts[STREAM_RECORDS] = {0};
     sh_buf text = {0};
     for (unsigned rec = STREAM_RECORDS; rec-- > 0;) {
         make_stream_record(&text, rec);
-        assert_int_equal(dd_analyze(&a, text.data, text.len, &docs[rec]), SH_OK);
-        dd_history_analyse(analysts[rec % 2], &docs[rec], &facts[rec]);
+        dd_analysis_worker *w = workers[rec % 2];
+        assert_int_equal(dd_analyze(&w->analyzer, text.data, text.len, &docs[rec]), SH_OK);
+        dd_history_analyse(&p, w, &docs[rec], &facts[rec]);
     }
 
     dd_verdict want = {0}, got = {0};
@@ -242,9 +242,8 @@ static void facts_made_anywhere_give_the_same_verdicts(void **state)
     sh_buf_free(&text);
     dd_verdict_free(&want);
     dd_verdict_free(&got);
-    dd_analyzer_free(&a);
-    dd_record_analyst_free(analysts[0]);
-    dd_record_analyst_free(analysts[1]);
+    dd_analysis_worker_free(workers[0]);
+    dd_analysis_worker_free(workers[1]);
     dd_history_free(serial);
     dd_history_free(split);
     dd_spool_free(spools[0]);

@@ -8,7 +8,9 @@
  * tables still spread them, and that a capped map (the LSH bands of
  * documents and of paragraphs), which keeps a key's values in one run of
  * slots, still finds every value; it is also checked for its cap and for
- * keys that differ only in their high half.
+ * keys that differ only in their high half. The table of exact keys
+ * (key_table.h: the paragraphs' tables) is checked the same way: aimed
+ * keys keep their numbers through its doublings, within its fill.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <cmocka.h>
 
 #include "engine/capped_map.h"
+#include "engine/key_table.h"
 #include "util.h"
 
 #define NKEYS 4096
@@ -123,6 +126,48 @@ static void a_capped_map_keeps_the_first_values_of_a_key(void **state)
     dd_capped_map_free(&m);
 }
 
+/* An exact key whose low half (the half the home slot is mixed from) is
+ * aimed as aimed_key's are; its high half tells keys of one low half
+ * apart. */
+static sh_key aimed_exact_key(uint64_t i, uint64_t hi)
+{
+    return (sh_key){.lo = aimed_key(i), .hi = hi};
+}
+
+static void a_key_table_of_aimed_keys_keeps_every_number(void **state)
+{
+    (void)state;
+    for (unsigned quarters = 2; quarters <= 3; quarters++) {
+        dd_key_table t;
+        dd_key_table_init(&t, quarters);
+        size_t had;
+        /* Numbers given in order, over several doublings of the table;
+         * two keys share each low half. */
+        for (uint64_t i = 0; i < NKEYS; i++) {
+            assert_true(dd_key_table_add(&t, aimed_exact_key(i, 1), 2 * i, &had));
+            assert_true(dd_key_table_add(&t, aimed_exact_key(i, 2), 2 * i + 1, &had));
+            assert_true(4 * t.used <= quarters * t.nslots);
+        }
+        assert_int_equal(t.used, 2 * NKEYS);
+        assert_int_equal(dd_key_table_bytes(&t), t.nslots * 24);
+        for (uint64_t i = 0; i < NKEYS; i++) {
+            size_t got;
+            assert_true(dd_key_table_get(&t, aimed_exact_key(i, 1), &got));
+            assert_int_equal(got, 2 * i);
+            assert_true(dd_key_table_get(&t, aimed_exact_key(i, 2), &got));
+            assert_int_equal(got, 2 * i + 1);
+            /* A key seen before keeps its first number. */
+            assert_false(dd_key_table_add(&t, aimed_exact_key(i, 2), 7, &had));
+            assert_int_equal(had, 2 * i + 1);
+        }
+        size_t got;
+        assert_false(dd_key_table_get(&t, aimed_exact_key(NKEYS + 7, 1), &got));
+        assert_false(dd_key_table_get(&t, aimed_exact_key(3, 3), &got));
+        assert_int_equal(t.used, 2 * NKEYS);
+        dd_key_table_free(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +176,7 @@ int main(void)
         cmocka_unit_test(other_salts_give_other_homes),
         cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
+        cmocka_unit_test(a_key_table_of_aimed_keys_keeps_every_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
