@@ -97,10 +97,10 @@
  *     once (each with its own buffer); a dd_scratch and a dd_earlier by
  *     the deciding thread only.
  *
- * Not yet behind this header: rounds.h, the batch decisions in rounds on
- * the text clean leaves, works on run/'s dd_corpus and cmd/'s dd_options
- * and runs its re-analysis on run.h's workers; run/corpus.c alone calls
- * it.
+ * Not here: taking the batch decisions in rounds on the text clean leaves
+ * (run/rounds.h) is how a run of scan, clean and check goes: it works on
+ * run/'s dd_corpus, runs its re-analysis on run.h's workers and applies
+ * these rules in each round.
  */
 #ifndef DD_ENGINE_H
 #define DD_ENGINE_H

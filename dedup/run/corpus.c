@@ -12,7 +12,7 @@
 #include "run/corpus.h"
 
 #include "engine/analysis.h"
-#include "engine/rounds.h"
+#include "run/rounds.h"
 #include "run/facts.h"
 #include "run/run.h"
 #include "run/stages.h"

@@ -34,7 +34,7 @@
  * DD_MAX_CANDIDATES) could a search over the text left choose other
  * candidates than these rounds.
  */
-#include "engine/rounds.h"
+#include "run/rounds.h"
 
 #include "engine/analysis.h"
 #include "run/run.h"

@@ -1,7 +1,9 @@
 /*
  * rounds.h - the decisions of scan, clean and check on a corpus read by its
  * first pass (corpus.c): which documents are copies and which lines go,
- * decided in rounds on the text that clean leaves (see corpus.h).
+ * decided in rounds on the text that clean leaves (see corpus.h). Each
+ * round applies the engine's rules (engine/engine.h); this file is how the
+ * rounds run: which documents are analysed again, on which workers.
  */
 #ifndef DD_ROUNDS_H
 #define DD_ROUNDS_H
