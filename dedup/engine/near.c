@@ -1294,6 +1294,16 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
         w->cands[n++] = (dd_candidate){rank, linked ? UINT32_MAX : buckets};
     }
     n = dd_choose_candidates(w->cands, n, DD_MAX_CANDIDATES + nlinked);
+    /* Their signatures are read next, each from anywhere in memory: ask
+     * for them all at once, so that the waits overlap. */
+    size_t line = 64 / sizeof *s->minhash;
+    for (size_t c = 0; c < n; c++) {
+        uint32_t rank = w->cands[c].rank;
+        uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
+        __builtin_prefetch(&s->docs[r]);
+        for (size_t v = 0; v < s->params.num_perm; v += line)
+            __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm + v);
+    }
     size_t count = 0;
     dd_grow(&a->judged[k], &a->judged_cap[k], n + 1, sizeof *a->judged[k]);
     for (size_t c = 0; c < n; c++) {
