@@ -911,6 +911,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
                 " when asked\n",
                 f.flush.computed, f.flush.missed);
+    if (unit_sets && getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
+                (double)dd_spool_bytes(unit_sets) / 1e6);
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
         free(f.flush.pairs[k].v);
