@@ -889,6 +889,9 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
         if (r < p->cap && p->doc[r].rep_of == r + 1) {
             uint32_t rank = p->doc[r].rank;
             dd_candidate *c = candidate_of_rank(p->cands, listed, rank);
+            for (size_t i = listed; !c && i < ncand; i++) /* a link listed twice */
+                if (p->cands[i].rank == rank)
+                    c = &p->cands[i];
             if (c) {
                 c->shared = UINT32_MAX;
             } else {
