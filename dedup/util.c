@@ -296,6 +296,34 @@ void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
     }
 }
 
+void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n)
+{
+    if (n <= 64) { /* insertion sort */
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    uint32_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high |= v[i];
+    /* LSD radix sort on bytes, up to the highest byte any value has set */
+    for (unsigned shift = 0; shift < 32 && (high >> shift); shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i] >> shift) & 0xFF) + 1]++;
+        for (size_t i = 1; i < 257; i++)
+            count[i] += count[i - 1];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        memcpy(v, tmp, n * sizeof *v);
+    }
+}
+
 void *dd_zalloc_touched(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) {

@@ -118,6 +118,9 @@ char *dd_printable(const char *s);
 /* Sorts v[0..n) in increasing order; tmp has room for n values (scratch). */
 void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n);
 
+/* The same for uint32_t. */
+void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n);
+
 /* qsort's comparison of two uint32_t, in increasing order. */
 int dd_compare_u32(const void *a, const void *b);
 

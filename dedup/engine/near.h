@@ -392,9 +392,9 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
 
 /* Work space of one thread for dd_placer_ahead_pairs. */
 typedef struct dd_ahead_scratch {
-    uint32_t *ranks, *linked;
+    uint32_t *ranks, *linked, *tmp;
     dd_candidate *cands;
-    size_t ranks_cap, linked_cap, cands_cap;
+    size_t ranks_cap, linked_cap, tmp_cap, cands_cap;
 } dd_ahead_scratch;
 void dd_ahead_scratch_free(dd_ahead_scratch *w);
 

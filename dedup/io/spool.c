@@ -133,6 +133,28 @@ bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err)
     return true;
 }
 
+bool dd_spool_peek(const dd_spool *s, uint64_t at, void *p, size_t n)
+{
+    uint64_t end = s->flushed + s->buffered;
+    if (s->error || at > end || n > end - at)
+        return false;
+    unsigned char *to = p;
+    while (n && at < s->flushed) {
+        size_t k = s->flushed - at < n ? (size_t)(s->flushed - at) : n;
+        ssize_t r = pread(s->fd, to, k, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        to += r;
+        at += (uint64_t)r;
+        n -= (size_t)r;
+    }
+    if (n)
+        memcpy(to, s->buf + (at - s->flushed), n);
+    return true;
+}
+
 bool dd_spool_overwrite(dd_spool *s, uint64_t at, const void *p, size_t n, char **err)
 {
     if (s->error)

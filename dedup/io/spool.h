@@ -11,7 +11,9 @@
  * takes what is still in the buffer from there and the rest with pread(),
  * so what was written is read back at once, and recent strings, the ones
  * most often read, are mostly read from the operating system's page cache.
- * Memory: the buffer. Not thread-safe: one spool per thread.
+ * Memory: the buffer. Not thread-safe: one spool per thread, but for
+ * dd_spool_peek, which several threads may call at once while nothing is
+ * appended.
  */
 #ifndef DD_SPOOL_H
 #define DD_SPOOL_H
@@ -45,6 +47,12 @@ bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **
  * *err set as above, on a read error (final) or a range past the end (not
  * final). */
 bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err);
+
+/* dd_spool_read that changes nothing of s: for several threads reading at
+ * once while no thread appends. False on any failure (nothing is said:
+ * the caller has another way to the bytes, or reads them with
+ * dd_spool_read to learn why). */
+bool dd_spool_peek(const dd_spool *s, uint64_t at, void *p, size_t n);
 
 /* Writes p[0..n) over bytes already appended, from where at says (to keep
  * a string in a form that is cheaper to read again: the same length). False,

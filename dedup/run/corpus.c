@@ -14,6 +14,7 @@
 #include "engine/analysis.h"
 #include "run/rounds.h"
 #include "run/facts.h"
+#include "io/spool.h"
 #include "run/run.h"
 #include "run/stages.h"
 #include "util.h"
@@ -477,15 +478,23 @@ static set_loader *verifier_loader(verifier *v)
     return v->loader;
 }
 
-/* The 3-shingle set of unit `unit` of document doc, read again by worker
- * v (from its cache when it read it before). False when it cannot be cut
- * into words; *err is the errno of a failed reading (the set is then
- * empty, as read_unit makes it). */
-static bool worker_unit_set(verifier *v, const dd_corpus *c, uint32_t doc, size_t unit,
-                            const uint64_t **set, size_t *n, int *err)
+/* The 3-shingle set of the earlier unit ref (listed unit ref->id of ix),
+ * for worker v: from its cache when it had it before, else as the index
+ * kept it, else read again. False when it cannot be cut into words; *err
+ * is the errno of a failed reading (the set is then empty, as read_unit
+ * makes it). */
+static bool worker_unit_set(verifier *v, const dd_corpus *c, const dd_unit_index *ix,
+                            const dd_unit_ref *ref, const uint64_t **set, size_t *n, int *err)
 {
+    uint32_t doc = ref->doc;
+    size_t unit = ref->unit;
     unit_set_slot *slot = &v->unit_sets[((size_t)doc * 31 + unit) % UNIT_SETS_SLOTS];
     *err = 0;
+    if ((slot->doc1 != doc + 1 || slot->unit != unit) &&
+        dd_unit_index_kept_set(ix, ref->id, &slot->set, &slot->cap, &slot->n)) {
+        slot->doc1 = doc + 1;
+        slot->unit = unit;
+    }
     if (slot->doc1 != doc + 1 || slot->unit != unit) {
         const dd_unit *u = &c->units[c->unit_start[doc] + unit];
         char *text = read_bytes(c, doc, u->off, u->len, err);
@@ -575,7 +584,7 @@ static void units_ahead(void *ctx, void *state, size_t k)
             *pair = (unit_pair){.u = u, .doc = ref->doc, .unit = ref->unit};
             const uint64_t *other = ref->set;
             size_t m = ref->m;
-            if (!other && !worker_unit_set(v, fl->c, ref->doc, ref->unit, &other, &m, &pair->err)) {
+            if (!other && !worker_unit_set(v, fl->c, fl->ix, ref, &other, &m, &pair->err)) {
                 pair->unreadable = true;
                 continue;
             }
@@ -933,6 +942,15 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         return false;
     f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
     c->unit_index = dd_unit_index_new();
+    /* The sets of the paragraphs the index lists go to a scratch file, so
+     * that comparing a paragraph with them reads no document again; without
+     * one (no TMPDIR to write in), they are read again from their
+     * documents. */
+    char *no_spool = NULL;
+    dd_spool *unit_sets = dd_spool_new(NULL, &no_spool);
+    free(no_spool);
+    if (unit_sets)
+        dd_unit_index_keep_sets(c->unit_index, unit_sets);
     if (threads > 1)
         f.batch = dd_unit_batch_new();
     dd_ordered_map m = {
@@ -958,6 +976,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
                 " when asked\n",
                 f.flush.computed, f.flush.missed);
+    if (unit_sets && getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
+                (double)dd_spool_bytes(unit_sets) / 1e6);
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
         free(f.flush.pairs[k].v);
@@ -966,6 +987,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     free(f.inside_start);
     dd_unit_index_free(c->unit_index);
     c->unit_index = NULL;
+    dd_spool_free(unit_sets);
     worker_free(NULL, f.own);
     sh_buf_free(&f.reader.norm);
     sh_tokens_free(&f.reader.words);

@@ -10,12 +10,15 @@
  * slots, still finds every value; it is also checked for its cap and for
  * keys that differ only in their high half. The table of exact keys
  * (key_table.h: the paragraphs' tables) is checked the same way: aimed
- * keys keep their numbers through its doublings, within its fill.
+ * keys keep their numbers through its doublings, within its fill. And
+ * dd_sort_u32, with which the placer counts the buckets that list a
+ * candidate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "engine/capped_map.h"
@@ -168,6 +171,36 @@ static void a_key_table_of_aimed_keys_keeps_every_number(void **state)
     }
 }
 
+/* dd_sort_u32 (the ranks of candidates) sorts as qsort does, at every
+ * size (insertion below 65 values, radix above) and for values using one
+ * to four bytes. */
+static void sorting_u32_agrees_with_qsort(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 2, 64, 65, 300, 5000};
+    const uint32_t masks[] = {0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF};
+    uint64_t x = 88172645463325252ULL;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+            size_t n = sizes[si];
+            uint32_t *v = malloc((n + 1) * sizeof *v), *want = malloc((n + 1) * sizeof *want),
+                     *tmp = malloc((n + 1) * sizeof *tmp);
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                v[i] = want[i] = (uint32_t)(x >> 11) & masks[mi];
+            }
+            qsort(want, n, sizeof *want, dd_compare_u32);
+            dd_sort_u32(v, tmp, n);
+            for (size_t i = 0; i < n; i++)
+                if (v[i] != want[i])
+                    fail_msg("%zu values under %#x: at %zu, %u, want %u", n, masks[mi], i, v[i],
+                             want[i]);
+            free(v);
+            free(want);
+            free(tmp);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +210,7 @@ int main(void)
         cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
         cmocka_unit_test(a_key_table_of_aimed_keys_keeps_every_number),
+        cmocka_unit_test(sorting_u32_agrees_with_qsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
