@@ -213,14 +213,15 @@ scan --work-dir "$T/flip" --part-size $PS >"$T/got.out" 2>"$T/got.err"
 expect_same "a part with one byte changed is signed again: the same report" "$T/want.out" "$T/got.out"
 expect_grep "... with a warning" "part-000001: damaged" "$T/got.err"
 
-# Other settings, inputs or part size: refused, saying which.
+# Other settings, inputs or part size: refused, saying which, before any
+# output (-f jsonl: not even the header record).
 refused() {
     local name=$1 want=$2
     shift 2
     "$DEDUP" scan -q -f jsonl --work-dir "$T/w1" "$@" >"$T/out" 2>"$T/err"
     local s=$?
-    if [ $s = 2 ] && grep -qF -- "$want" "$T/err"; then ok "$name"; else
-        not_ok "$name" "exit $s: $(head -c 400 "$T/err")"
+    if [ $s = 2 ] && grep -qF -- "$want" "$T/err" && [ ! -s "$T/out" ]; then ok "$name"; else
+        not_ok "$name" "exit $s: $(head -c 400 "$T/err"), $(wc -c <"$T/out") bytes on stdout"
     fi
 }
 refused "other threshold: refused, named" "made with other settings (threshold: 0.8 there, 0.7 here)" \
