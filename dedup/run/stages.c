@@ -44,6 +44,7 @@
 #define HEADER_BYTES 64
 #define TRAILER_BYTES 24 /* index start, checksum, end magic */
 #define WRITE_CHUNK ((size_t)1 << 20)
+#define MARKER_MAX_BYTES 4096 /* a marker is about 150 bytes */
 
 /* --------------------------------------------------------------- helpers */
 
@@ -74,6 +75,16 @@ static bool sync_dir(const char *dir)
     }
     close(fd);
     return true;
+}
+
+/* Creates the temporary file tmp, new: what is at its name (a file a dead
+ * process of the same number left, or a link someone put there to have us
+ * write through it) is removed first, and the file is made where the name
+ * is, never through a link. */
+static int create_temporary(const char *tmp)
+{
+    unlink(tmp);
+    return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 static char *temp_name(const char *path)
@@ -109,7 +120,7 @@ static bool write_all(int fd, const void *p, size_t n, const char *path)
 static bool write_file_atomically(const char *dir, const char *path, const char *text, size_t len)
 {
     char *tmp = temp_name(path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = create_temporary(tmp);
     bool ok = fd >= 0;
     if (!ok)
         dd_error("%s: %s", tmp, strerror(errno));
@@ -132,22 +143,59 @@ static bool write_file_atomically(const char *dir, const char *path, const char 
     return ok && sync_dir(dir);
 }
 
-/* The whole of a small file, or NULL (errno set). */
-static char *read_small_file(const char *path)
+/* Opens a file of the work folder to read it, without waiting: anything
+ * but a regular file (a FIFO or a device put there) is refused, errno
+ * ENODEV (a FIFO opened to read would block until a writer came). */
+static int open_regular(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? ENODEV : 0;
+    if (err) {
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* What open_regular's errno means. */
+static const char *open_error(int err)
+{
+    return err == ENODEV ? "not a regular file" : strerror(err);
+}
+
+/* The first max bytes at most of a small regular file (enough to compare
+ * it with what it should hold: a larger one differs), their number in
+ * *len, or NULL (errno set). */
+static char *read_small_file(const char *path, size_t max, size_t *len_read)
+{
+    int fd = open_regular(path);
+    if (fd < 0)
         return NULL;
-    sh_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        dd_grow(&b.data, &b.cap, b.len + n + 1, 1), memcpy(b.data + b.len, chunk, n), b.len += n;
-    fclose(f);
-    if (!b.data)
-        return dd_strdup("");
-    b.data[b.len] = '\0';
-    return b.data;
+    char *text = dd_malloc(max + 1);
+    size_t len = 0;
+    while (len < max) {
+        ssize_t n = read(fd, text + len, max - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            free(text);
+            errno = err;
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    text[len] = '\0';
+    *len_read = len;
+    return text;
 }
 
 /* Removes the temporary files in dir that processes of this host left when
@@ -435,13 +483,14 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
         }
     }
     char *plan_path = dd_asprintf("%s/plan", w->dir);
-    char *there = ok ? read_small_file(plan_path) : NULL;
+    size_t there_len = 0;
+    char *there = ok ? read_small_file(plan_path, plan.len + 1, &there_len) : NULL;
     if (ok && !there && errno != ENOENT) {
         char *p = dd_printable(plan_path);
-        dd_error("%s: %s", p, strerror(errno));
+        dd_error("%s: %s", p, open_error(errno));
         free(p);
         ok = false;
-    } else if (ok && there && strcmp(there, plan.data)) {
+    } else if (ok && there && (there_len != plan.len || memcmp(there, plan.data, plan.len))) {
         say_why_refused(w, in, there, plan.data);
         ok = false;
     } else if (ok && !there) {
@@ -486,9 +535,9 @@ static char *marker_text(const dd_work *w, size_t part, uint64_t size, uint64_t 
 /* Checks the file of part against its marker: *why says what is wrong. */
 static bool check_file(dd_work *w, size_t part, const char *path, const char *marker, char **why)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path);
     if (fd < 0) {
-        *why = dd_asprintf("%s", strerror(errno));
+        *why = dd_asprintf("%s", open_error(errno));
         return false;
     }
     struct stat st;
@@ -592,8 +641,9 @@ bool dd_work_check_part(dd_work *w, size_t part, char **why)
     *why = NULL;
     char *path = dd_work_part_path(w, part);
     char *marker_path = dd_asprintf("%s.done", path);
-    char *marker = read_small_file(marker_path);
-    bool ok = marker && check_file(w, part, path, marker, why);
+    size_t marker_len = 0;
+    char *marker = read_small_file(marker_path, MARKER_MAX_BYTES, &marker_len);
+    bool ok = marker && strlen(marker) == marker_len && check_file(w, part, path, marker, why);
     free(marker);
     free(marker_path);
     free(path);
@@ -642,7 +692,7 @@ dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part)
     pw->part = part;
     pw->path = dd_work_part_path(w, part);
     pw->tmp = temp_name(pw->path);
-    pw->fd = open(pw->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pw->fd = create_temporary(pw->tmp);
     if (pw->fd < 0) {
         dd_error("%s: %s", pw->tmp, strerror(errno));
         dd_part_writer_free(pw);
@@ -759,9 +809,9 @@ bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf
     if (r->fd <= 0 || r->part != part) {
         dd_facts_reader_close(r);
         char *path = dd_work_part_path(w, part);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open_regular(path);
         if (fd < 0) {
-            dd_error("%s: %s", path, strerror(errno));
+            dd_error("%s: %s", path, open_error(errno));
             free(path);
             return false;
         }
