@@ -371,6 +371,18 @@ static const char *line_value(const char *text, const char *name, size_t *len)
     return NULL;
 }
 
+/* A value of the plan found in the folder, as a message may show it (the
+ * plan may have been written by anyone: escaped like a path), or "none". */
+static char *there_value(const char *t, size_t len)
+{
+    if (!t)
+        return dd_strdup("none");
+    char *raw = dd_asprintf("%.*s", (int)len, t);
+    char *printable = dd_printable(raw);
+    free(raw);
+    return printable;
+}
+
 /* Says why the plan `there` (of w->dir) is not `here`. */
 static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *there,
                             const char *here)
@@ -392,9 +404,11 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
         size_t hl, tl;
         const char *h = line_value(here, name, &hl), *t = line_value(there, name, &tl);
         if (!t || tl != hl || strncmp(t, h, hl)) {
-            dd_error("%s: made with other settings (%s: %.*s there, %.*s here); give another "
+            char *was = there_value(t, tl);
+            dd_error("%s: made with other settings (%s: %s there, %.*s here); give another "
                      "--work-dir, or remove it",
-                     dir, name + 8, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+                     dir, name + 8, was, (int)hl, h);
+            free(was);
             free(name);
             free(dir);
             return;
@@ -404,9 +418,11 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
     size_t hl, tl;
     const char *h = line_value(here, "part-size", &hl), *t = line_value(there, "part-size", &tl);
     if (!t || tl != hl || strncmp(t, h, hl)) {
-        dd_error("%s: made with another --part-size (%.*s bytes there, %.*s here); give another "
+        char *was = there_value(t, tl);
+        dd_error("%s: made with another --part-size (%s bytes there, %.*s here); give another "
                  "--work-dir, or remove it",
-                 dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+                 dir, was, (int)hl, h);
+        free(was);
         free(dir);
         return;
     }
@@ -425,9 +441,11 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
     }
     h = line_value(here, "documents", &hl);
     t = line_value(there, "documents", &tl);
-    dd_error("%s: made for other inputs (%.*s documents there, %.*s here%s); give another "
+    char *was = there_value(t, tl);
+    dd_error("%s: made for other inputs (%s documents there, %.*s here%s); give another "
              "--work-dir, or remove it",
-             dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h, where ? where : "");
+             dir, was, (int)hl, h, where ? where : "");
+    free(was);
     free(where);
     free(dir);
 }

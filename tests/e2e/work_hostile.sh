@@ -5,7 +5,8 @@
 # plan is refused ("not a regular file", exit 2), in place of a marker or a
 # part file it is not trusted (the part is signed again, the same report);
 # a link planted at the name of dedup's temporary file is replaced, never
-# written through (the file it names is left as it was).
+# written through (the file it names is left as it was); what a plan holds
+# reaches messages escaped.
 . "$(dirname "$0")/lib.sh"
 
 S="$FIXTURES/seeds"
@@ -43,6 +44,18 @@ scan_in "part" "$T/fifo-part"
 expect_same "a FIFO as a part file (its marker there): signed again, the same report" \
     "$T/want.out" "$T/got.out"
 expect_grep "... saying why" "part-000000: not a regular file" "$T/got.err"
+
+# A plan of other settings whose value carries terminal escapes: refused,
+# the value escaped in the message.
+cp -r "$T/w" "$T/escape"
+sed -i 's/^setting threshold 0.8$/setting threshold \x1b]0;pwned\x07\x1b[2J/' "$T/escape/plan"
+grep -q $'\x1b' "$T/escape/plan" || not_ok "the plan of the next test has no escape"
+scan_in "escape" "$T/escape"
+[ "$(tail -1 "$T/got.out")" = 2 ] && ! grep -q $'[\x1b\x07]' "$T/got.err" &&
+    grep -qF 'threshold: \x1B]0;pwned\x07\x1B[2J there, 0.8 here' "$T/got.err" &&
+    ok "a plan value with terminal escapes: refused, the value escaped in the message" ||
+    not_ok "a plan value with terminal escapes: refused, the value escaped in the message" \
+        "exit $(tail -1 "$T/got.out"): $(cat -v "$T/got.err")"
 
 # A link at the name of the plan's temporary file (NAME.tmp.HOST.PID: the
 # run below keeps the shell's process number through exec).
