@@ -45,6 +45,16 @@
 #define TRAILER_BYTES 24 /* index start, checksum, end magic */
 #define WRITE_CHUNK ((size_t)1 << 20)
 #define MARKER_MAX_BYTES 4096 /* a marker is about 150 bytes */
+/* The most bytes of facts a document can have: FACTS_PER_BYTE per byte of
+ * it (a unit of one word on every line takes about 170: its record, set
+ * start, band keys, a near-repeat, a shingle hash), FACTS_PER_DOCUMENT
+ * besides (its fixed fields, messages), and its signature (4 bytes a
+ * MinHash value).
+ * Real text takes about 1.1 bytes a byte (README.md). A part file larger
+ * than its documents' facts can be is damaged, and never read: what it
+ * makes dedup hash and allocate stays a constant times the inputs. */
+#define FACTS_PER_BYTE 256
+#define FACTS_PER_DOCUMENT ((uint64_t)1 << 16)
 
 /* --------------------------------------------------------------- helpers */
 
@@ -331,6 +341,25 @@ static void hash_input(XXH3_state_t *st, const dd_input *d, stated *last)
     XXH3_64bits_update(st, b, sizeof b);
 }
 
+/* a + b, or UINT64_MAX when it does not fit. */
+static uint64_t add_saturated(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The most bytes part p's file can have (FACTS_PER_BYTE). */
+static uint64_t part_most_bytes(const dd_work *w, const dd_inputs *in, const dd_part *p)
+{
+    uint64_t most = HEADER_BYTES + TRAILER_BYTES + 8 * ((uint64_t)p->n + 1);
+    for (size_t i = p->first; i < p->first + p->n; i++) {
+        uint64_t size = in->v[i].size;
+        most = add_saturated(most, size > UINT64_MAX / FACTS_PER_BYTE ? UINT64_MAX
+                                                                      : size * FACTS_PER_BYTE);
+        most = add_saturated(most, FACTS_PER_DOCUMENT + 4 * (uint64_t)w->num_perm);
+    }
+    return most;
+}
+
 /* Cuts the inputs into parts of about part_size bytes: whole inputs, in
  * order, a part closed once it holds part_size bytes or more. */
 static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
@@ -353,6 +382,7 @@ static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
         }
         p->n = i - p->first;
         p->hash = XXH3_64bits_digest(one);
+        p->most = part_most_bytes(w, in, p);
     }
     w->inputs_hash = XXH3_64bits_digest(all);
     XXH3_freeState(all);
@@ -586,6 +616,12 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         *why = dd_asprintf(size < marked ? "cut off (%" PRIu64 " of its %" PRIu64 " bytes)"
                                          : "damaged (%" PRIu64 " bytes, not %" PRIu64 ")",
                            size, marked);
+        goto done;
+    }
+    if (size > p->most) {
+        *why = dd_asprintf("damaged (%" PRIu64 " bytes, more than the facts of its documents "
+                           "can take)",
+                           size);
         goto done;
     }
     if (size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {

@@ -4,7 +4,8 @@
 # makes dedup wait for ever or write through a link. A FIFO in place of the
 # plan is refused ("not a regular file", exit 2), in place of a marker or a
 # part file it is not trusted (the part is signed again, the same report);
-# a link planted at the name of dedup's temporary file is replaced, never
+# a part file larger than its documents' facts can be is not read; a link
+# planted at the name of dedup's temporary file is replaced, never
 # written through (the file it names is left as it was); what a plan holds
 # reaches messages escaped.
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +45,18 @@ scan_in "part" "$T/fifo-part"
 expect_same "a FIFO as a part file (its marker there): signed again, the same report" \
     "$T/want.out" "$T/got.out"
 expect_grep "... saying why" "part-000000: not a regular file" "$T/got.err"
+
+# A part file far larger than its documents' facts can take (2 GB, sparse),
+# its marker saying so: not hashed nor read, signed again.
+cp -r "$T/w" "$T/huge"
+truncate -s 2G "$T/huge/sign/part-000000"
+sed -i 's/^bytes .*/bytes 2147483648/' "$T/huge/sign/part-000000.done"
+scan_in "huge" "$T/huge"
+expect_same "a part file of 2 GB for 5 documents: signed again, the same report" \
+    "$T/want.out" "$T/got.out"
+expect_grep "... refused by its size alone" \
+    "part-000000: damaged (2147483648 bytes, more than the facts of its documents can take)" \
+    "$T/got.err"
 
 # A plan of other settings whose value carries terminal escapes: refused,
 # the value escaped in the message.
