@@ -148,6 +148,9 @@ FUZZ_BINS     = $(patsubst %,build/fuzz/bin/%,$(FUZZ_NAMES))
 build/fuzz/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(BASE_CFLAGS) -Idedup $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+# Kept after a link (make deletes intermediate files otherwise, and every
+# target would build the library again).
+.PRECIOUS: build/fuzz/%.o
 build/fuzz/bin/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(call obj,build/fuzz,$(DEDUP_MODULES)) $(call obj,build/fuzz,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm -lstdc++

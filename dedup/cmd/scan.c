@@ -188,18 +188,16 @@ int cmd_scan(int argc, char **argv)
             return DD_EXIT_ERROR;
     }
     bool jsonl = o.format == DD_FORMAT_JSONL;
-    if (jsonl && !dd_report_header(stdout, &o)) {
-        dd_stdout_failed(errno);
-        if (clusters_file)
-            dd_out_file_discard(clusters_file);
-        return DD_EXIT_ERROR;
-    }
     dd_progress progress;
     dd_progress_start(&progress, "dedup scan", "file", o.quiet);
     dd_corpus c;
     bool ran = dd_corpus_run(&c, &o, &progress);
     dd_progress_end(&progress, false);
-    if (!ran) {
+    /* The report, its header first, only of a run that went through: a run
+     * refused (a work folder of other settings, say) writes nothing. */
+    if (!ran || (jsonl && !dd_report_header(stdout, &o))) {
+        if (ran)
+            dd_stdout_failed(errno);
         if (clusters_file)
             dd_out_file_discard(clusters_file);
         dd_corpus_free(&c);

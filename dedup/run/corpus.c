@@ -843,7 +843,7 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
         r->status = DD_LOAD_FAILED;
         return;
     }
-    if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, r)) {
+    if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, (uint32_t)i, r)) {
         char *p = dd_printable(f->c->inputs.v[i].id);
         dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
                  f->work->dir);

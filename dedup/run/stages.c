@@ -44,6 +44,17 @@
 #define HEADER_BYTES 64
 #define TRAILER_BYTES 24 /* index start, checksum, end magic */
 #define WRITE_CHUNK ((size_t)1 << 20)
+#define MARKER_MAX_BYTES 4096 /* a marker is about 150 bytes */
+/* The most bytes of facts a document can have: FACTS_PER_BYTE per byte of
+ * it (a unit of one word on every line takes about 170: its record, set
+ * start, band keys, a near-repeat, a shingle hash), FACTS_PER_DOCUMENT
+ * besides (its fixed fields, messages), and its signature (4 bytes a
+ * MinHash value).
+ * Real text takes about 1.1 bytes a byte (README.md). A part file larger
+ * than its documents' facts can be is damaged, and never read: what it
+ * makes dedup hash and allocate stays a constant times the inputs. */
+#define FACTS_PER_BYTE 256
+#define FACTS_PER_DOCUMENT ((uint64_t)1 << 16)
 
 /* --------------------------------------------------------------- helpers */
 
@@ -74,6 +85,16 @@ static bool sync_dir(const char *dir)
     }
     close(fd);
     return true;
+}
+
+/* Creates the temporary file tmp, new: what is at its name (a file a dead
+ * process of the same number left, or a link someone put there to have us
+ * write through it) is removed first, and the file is made where the name
+ * is, never through a link. */
+static int create_temporary(const char *tmp)
+{
+    unlink(tmp);
+    return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 static char *temp_name(const char *path)
@@ -109,7 +130,7 @@ static bool write_all(int fd, const void *p, size_t n, const char *path)
 static bool write_file_atomically(const char *dir, const char *path, const char *text, size_t len)
 {
     char *tmp = temp_name(path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = create_temporary(tmp);
     bool ok = fd >= 0;
     if (!ok)
         dd_error("%s: %s", tmp, strerror(errno));
@@ -132,22 +153,59 @@ static bool write_file_atomically(const char *dir, const char *path, const char 
     return ok && sync_dir(dir);
 }
 
-/* The whole of a small file, or NULL (errno set). */
-static char *read_small_file(const char *path)
+/* Opens a file of the work folder to read it, without waiting: anything
+ * but a regular file (a FIFO or a device put there) is refused, errno
+ * ENODEV (a FIFO opened to read would block until a writer came). */
+static int open_regular(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? ENODEV : 0;
+    if (err) {
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* What open_regular's errno means. */
+static const char *open_error(int err)
+{
+    return err == ENODEV ? "not a regular file" : strerror(err);
+}
+
+/* The first max bytes at most of a small regular file (enough to compare
+ * it with what it should hold: a larger one differs), their number in
+ * *len, or NULL (errno set). */
+static char *read_small_file(const char *path, size_t max, size_t *len_read)
+{
+    int fd = open_regular(path);
+    if (fd < 0)
         return NULL;
-    sh_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        dd_grow(&b.data, &b.cap, b.len + n + 1, 1), memcpy(b.data + b.len, chunk, n), b.len += n;
-    fclose(f);
-    if (!b.data)
-        return dd_strdup("");
-    b.data[b.len] = '\0';
-    return b.data;
+    char *text = dd_malloc(max + 1);
+    size_t len = 0;
+    while (len < max) {
+        ssize_t n = read(fd, text + len, max - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            free(text);
+            errno = err;
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    text[len] = '\0';
+    *len_read = len;
+    return text;
 }
 
 /* Removes the temporary files in dir that processes of this host left when
@@ -283,6 +341,25 @@ static void hash_input(XXH3_state_t *st, const dd_input *d, stated *last)
     XXH3_64bits_update(st, b, sizeof b);
 }
 
+/* a + b, or UINT64_MAX when it does not fit. */
+static uint64_t add_saturated(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The most bytes part p's file can have (FACTS_PER_BYTE). */
+static uint64_t part_most_bytes(const dd_work *w, const dd_inputs *in, const dd_part *p)
+{
+    uint64_t most = HEADER_BYTES + TRAILER_BYTES + 8 * ((uint64_t)p->n + 1);
+    for (size_t i = p->first; i < p->first + p->n; i++) {
+        uint64_t size = in->v[i].size;
+        most = add_saturated(most, size > UINT64_MAX / FACTS_PER_BYTE ? UINT64_MAX
+                                                                      : size * FACTS_PER_BYTE);
+        most = add_saturated(most, FACTS_PER_DOCUMENT + 4 * (uint64_t)w->num_perm);
+    }
+    return most;
+}
+
 /* Cuts the inputs into parts of about part_size bytes: whole inputs, in
  * order, a part closed once it holds part_size bytes or more. */
 static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
@@ -305,6 +382,7 @@ static void cut_parts(dd_work *w, const dd_inputs *in, uint64_t part_size)
         }
         p->n = i - p->first;
         p->hash = XXH3_64bits_digest(one);
+        p->most = part_most_bytes(w, in, p);
     }
     w->inputs_hash = XXH3_64bits_digest(all);
     XXH3_freeState(all);
@@ -321,6 +399,18 @@ static const char *line_value(const char *text, const char *name, size_t *len)
             return p + nl + 1;
         }
     return NULL;
+}
+
+/* A value of the plan found in the folder, as a message may show it (the
+ * plan may have been written by anyone: escaped like a path), or "none". */
+static char *there_value(const char *t, size_t len)
+{
+    if (!t)
+        return dd_strdup("none");
+    char *raw = dd_asprintf("%.*s", (int)len, t);
+    char *printable = dd_printable(raw);
+    free(raw);
+    return printable;
 }
 
 /* Says why the plan `there` (of w->dir) is not `here`. */
@@ -344,9 +434,11 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
         size_t hl, tl;
         const char *h = line_value(here, name, &hl), *t = line_value(there, name, &tl);
         if (!t || tl != hl || strncmp(t, h, hl)) {
-            dd_error("%s: made with other settings (%s: %.*s there, %.*s here); give another "
+            char *was = there_value(t, tl);
+            dd_error("%s: made with other settings (%s: %s there, %.*s here); give another "
                      "--work-dir, or remove it",
-                     dir, name + 8, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+                     dir, name + 8, was, (int)hl, h);
+            free(was);
             free(name);
             free(dir);
             return;
@@ -356,9 +448,11 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
     size_t hl, tl;
     const char *h = line_value(here, "part-size", &hl), *t = line_value(there, "part-size", &tl);
     if (!t || tl != hl || strncmp(t, h, hl)) {
-        dd_error("%s: made with another --part-size (%.*s bytes there, %.*s here); give another "
+        char *was = there_value(t, tl);
+        dd_error("%s: made with another --part-size (%s bytes there, %.*s here); give another "
                  "--work-dir, or remove it",
-                 dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+                 dir, was, (int)hl, h);
+        free(was);
         free(dir);
         return;
     }
@@ -377,9 +471,11 @@ static void say_why_refused(const dd_work *w, const dd_inputs *in, const char *t
     }
     h = line_value(here, "documents", &hl);
     t = line_value(there, "documents", &tl);
-    dd_error("%s: made for other inputs (%.*s documents there, %.*s here%s); give another "
+    char *was = there_value(t, tl);
+    dd_error("%s: made for other inputs (%s documents there, %.*s here%s); give another "
              "--work-dir, or remove it",
-             dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h, where ? where : "");
+             dir, was, (int)hl, h, where ? where : "");
+    free(was);
     free(where);
     free(dir);
 }
@@ -435,13 +531,14 @@ bool dd_work_open(dd_work *w, const dd_options *o, const dd_inputs *in)
         }
     }
     char *plan_path = dd_asprintf("%s/plan", w->dir);
-    char *there = ok ? read_small_file(plan_path) : NULL;
+    size_t there_len = 0;
+    char *there = ok ? read_small_file(plan_path, plan.len + 1, &there_len) : NULL;
     if (ok && !there && errno != ENOENT) {
         char *p = dd_printable(plan_path);
-        dd_error("%s: %s", p, strerror(errno));
+        dd_error("%s: %s", p, open_error(errno));
         free(p);
         ok = false;
-    } else if (ok && there && strcmp(there, plan.data)) {
+    } else if (ok && there && (there_len != plan.len || memcmp(there, plan.data, plan.len))) {
         say_why_refused(w, in, there, plan.data);
         ok = false;
     } else if (ok && !there) {
@@ -486,9 +583,9 @@ static char *marker_text(const dd_work *w, size_t part, uint64_t size, uint64_t 
 /* Checks the file of part against its marker: *why says what is wrong. */
 static bool check_file(dd_work *w, size_t part, const char *path, const char *marker, char **why)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path);
     if (fd < 0) {
-        *why = dd_asprintf("%s", strerror(errno));
+        *why = dd_asprintf("%s", open_error(errno));
         return false;
     }
     struct stat st;
@@ -519,6 +616,12 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         *why = dd_asprintf(size < marked ? "cut off (%" PRIu64 " of its %" PRIu64 " bytes)"
                                          : "damaged (%" PRIu64 " bytes, not %" PRIu64 ")",
                            size, marked);
+        goto done;
+    }
+    if (size > p->most) {
+        *why = dd_asprintf("damaged (%" PRIu64 " bytes, more than the facts of its documents "
+                           "can take)",
+                           size);
         goto done;
     }
     if (size < HEADER_BYTES + index_bytes + TRAILER_BYTES) {
@@ -592,8 +695,9 @@ bool dd_work_check_part(dd_work *w, size_t part, char **why)
     *why = NULL;
     char *path = dd_work_part_path(w, part);
     char *marker_path = dd_asprintf("%s.done", path);
-    char *marker = read_small_file(marker_path);
-    bool ok = marker && check_file(w, part, path, marker, why);
+    size_t marker_len = 0;
+    char *marker = read_small_file(marker_path, MARKER_MAX_BYTES, &marker_len);
+    bool ok = marker && strlen(marker) == marker_len && check_file(w, part, path, marker, why);
     free(marker);
     free(marker_path);
     free(path);
@@ -642,7 +746,7 @@ dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part)
     pw->part = part;
     pw->path = dd_work_part_path(w, part);
     pw->tmp = temp_name(pw->path);
-    pw->fd = open(pw->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pw->fd = create_temporary(pw->tmp);
     if (pw->fd < 0) {
         dd_error("%s: %s", pw->tmp, strerror(errno));
         dd_part_writer_free(pw);
@@ -759,9 +863,9 @@ bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf
     if (r->fd <= 0 || r->part != part) {
         dd_facts_reader_close(r);
         char *path = dd_work_part_path(w, part);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open_regular(path);
         if (fd < 0) {
-            dd_error("%s: %s", path, strerror(errno));
+            dd_error("%s: %s", path, open_error(errno));
             free(path);
             return false;
         }

@@ -21,8 +21,10 @@
  * marker carries the same hashes. A run whose settings or inputs differ
  * from DIR/plan refuses the folder and says which differs. A part file is
  * trusted only with its marker, and when its header, its length and its
- * checksum (XXH3-64 of all its bytes) are right; otherwise it is signed
- * again (the decide stage alone refuses it).
+ * checksum (XXH3-64 of all its bytes) are right, and its size within what
+ * facts of its documents can take (FACTS_PER_BYTE per byte of input, and
+ * FACTS_PER_DOCUMENT each); otherwise it is signed again (the decide stage
+ * alone refuses it).
  */
 #ifndef DD_STAGES_H
 #define DD_STAGES_H
@@ -38,6 +40,7 @@
 typedef struct dd_part {
     size_t first, n; /* inputs [first, first + n) */
     uint64_t hash;   /* of their names, sizes and places */
+    uint64_t most;   /* bytes its file can have (a larger one is damaged, never read) */
 } dd_part;
 
 typedef struct dd_work {
