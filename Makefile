@@ -18,10 +18,12 @@ DOCDIR    = $(PREFIX)/share/doc/dedup
 
 # Debian packages the build and the tests need. libsodium is optional for the
 # build (keyed hashing); it is installed so that the full feature set is tested.
+# slurm-wlm and munge: tests/e2e/slurm.sh runs the Slurm executor on a
+# single-node cluster that tests/slurm/cluster.sh starts on this machine.
 DEB_PACKAGES = gcc make pkg-config python3 time libicu-dev libxxhash-dev libcmocka-dev \
                libjansson-dev libsodium-dev groff-base groff man-db \
                zlib1g-dev libzstd-dev zstd gzip git pre-commit liblmdb-dev \
-               clang libclang-rt-14-dev valgrind strace
+               clang libclang-rt-14-dev valgrind strace slurm-wlm munge
 
 PKGS        = icu-uc icu-i18n libxxhash jansson zlib libzstd
 HAVE_SODIUM := $(shell pkg-config --exists libsodium 2>/dev/null && echo 1)
@@ -146,6 +148,9 @@ FUZZ_BINS     = $(patsubst %,build/fuzz/bin/%,$(FUZZ_NAMES))
 build/fuzz/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(BASE_CFLAGS) -Idedup $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+# Kept after a link (make deletes intermediate files otherwise, and every
+# target would build the library again).
+.PRECIOUS: build/fuzz/%.o
 build/fuzz/bin/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(call obj,build/fuzz,$(DEDUP_MODULES)) $(call obj,build/fuzz,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm -lstdc++

@@ -94,7 +94,7 @@ for kind in $kinds; do
     for mb in "${sizes[@]}"; do
         make_data "$kind" "$mb"
         base=$(base "$kind" "$mb")
-        timed "$(stat -c %s "$base.jsonl")" filter "$dedup" filter --stats "$base.jsonl"
+        timed "$(stat -L -c %s "$base.jsonl")" filter "$dedup" filter --stats "$base.jsonl"
         # every planted copy found (and nothing else dropped); a copy whose
         # new last word is the old one is exact
         copies=$(grep -c '"id": "copy-' "$base.jsonl" || true)
@@ -106,7 +106,7 @@ for kind in $kinds; do
         [ -n "${first[filter]:-}" ] || first[filter]=$per_mb
         last_filter=$per_mb
         if [ "$scan" = 1 ]; then
-            bytes=$(find "$base" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+            bytes=$(find -L "$base" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
             timed "$bytes" scan "$dedup" scan --format jsonl "$base"
             [ -n "${first[scan]:-}" ] || first[scan]=$per_mb
             last_scan=$per_mb

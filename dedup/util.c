@@ -3,6 +3,7 @@
  */
 #include "util.h"
 
+#include "engine/engine.h"
 #include "run/progress.h"
 #include "shingle.h"
 
@@ -15,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void out_of_memory(void)
+void dd_out_of_memory(void)
 {
     dd_progress_clear();
     fputs("dedup: out of memory\n", stderr);
@@ -26,7 +27,7 @@ void *dd_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        out_of_memory();
+        dd_out_of_memory();
     return p;
 }
 
@@ -34,7 +35,7 @@ void *dd_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
-        out_of_memory();
+        dd_out_of_memory();
     return p;
 }
 
@@ -42,7 +43,7 @@ void *dd_realloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
     if (!p)
-        out_of_memory();
+        dd_out_of_memory();
     return p;
 }
 
@@ -59,7 +60,7 @@ char *dd_asprintf(const char *fmt, ...)
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
-        out_of_memory();
+        dd_out_of_memory();
     char *s = dd_malloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(s, (size_t)n + 1, fmt, ap);
@@ -74,7 +75,7 @@ void dd_grow(void *v, size_t *cap, size_t need, size_t elem)
     size_t c = *cap ? *cap : 16;
     while (c < need) {
         if (c > SIZE_MAX / 2 / elem)
-            out_of_memory();
+            dd_out_of_memory();
         c *= 2;
     }
     void **pv = v;
@@ -128,10 +129,10 @@ static void message(const char *prefix, const char *fmt, va_list ap)
         int n = vsnprintf(NULL, 0, fmt, again);
         va_end(again);
         if (n < 0)
-            out_of_memory();
+            dd_out_of_memory();
         size_t plen = strlen(prefix), at = captured->len;
         if (sh_buf_reserve(captured, plen + (size_t)n + 1) != SH_OK)
-            out_of_memory();
+            dd_out_of_memory();
         memcpy(captured->data + at, prefix, plen);
         vsnprintf(captured->data + at + plen, (size_t)n + 1, fmt, ap);
         captured->data[at + plen + (size_t)n] = '\n';
@@ -159,6 +160,23 @@ void dd_warn(const char *fmt, ...)
     va_start(ap, fmt);
     message("dedup: warning: ", fmt, ap);
     va_end(ap);
+}
+
+void dd_notes_say(const struct dd_notes *notes)
+{
+    for (size_t i = 0; i < notes->n; i++) {
+        if (notes->v[i].kind == DD_NOTE_ERROR)
+            dd_error("%s", notes->v[i].text);
+        else
+            dd_warn("%s", notes->v[i].text);
+    }
+}
+
+bool dd_notes_said(struct dd_notes *notes, bool ok)
+{
+    dd_notes_say(notes);
+    dd_notes_free(notes);
+    return ok;
 }
 
 static bool stdout_failure_said;
@@ -267,6 +285,34 @@ void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
         return;
     }
     for (unsigned shift = 0; shift < 64; shift += 8) { /* LSD radix sort on bytes */
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((v[i] >> shift) & 0xFF) + 1]++;
+        for (size_t i = 1; i < 257; i++)
+            count[i] += count[i - 1];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        memcpy(v, tmp, n * sizeof *v);
+    }
+}
+
+void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n)
+{
+    if (n <= 64) { /* insertion sort */
+        for (size_t i = 1; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    uint32_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high |= v[i];
+    /* LSD radix sort on bytes, up to the highest byte any value has set */
+    for (unsigned shift = 0; shift < 32 && (high >> shift); shift += 8) {
         size_t count[257] = {0};
         for (size_t i = 0; i < n; i++)
             count[((v[i] >> shift) & 0xFF) + 1]++;

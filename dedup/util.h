@@ -17,6 +17,11 @@
 #define DD_EXIT_FOUND 1
 #define DD_EXIT_ERROR 2
 
+/* The allocators below end the process on failure: "dedup: out of memory"
+ * on stderr, status 2 (dd_out_of_memory). The program and its engine
+ * (engine/engine.h states it) allocate with them; the library (shingle/)
+ * returns SH_ERR_NOMEM instead. */
+_Noreturn void dd_out_of_memory(void);
 void *dd_malloc(size_t n);
 void *dd_calloc(size_t n, size_t size);
 /* Like dd_calloc, but writes the zeros: for a table that is probed (read)
@@ -65,6 +70,14 @@ void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */
 void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Says the notes the engine returned (engine/base.h), in order: each
+ * error with dd_error, each warning with dd_warn. */
+struct dd_notes;
+void dd_notes_say(const struct dd_notes *notes);
+/* Says the notes, frees them, and returns ok: for a call that returns a
+ * status with notes, "ok = dd_notes_said(&notes, dd_f(..., &notes))". */
+bool dd_notes_said(struct dd_notes *notes, bool ok);
+
 /* Messages of a worker thread (run.h): while a thread has a capture buffer
  * (an sh_buf, shingle.h), dd_error and dd_warn append their lines to it
  * instead of writing to stderr, so that the thread that consumes the
@@ -104,6 +117,9 @@ char *dd_printable(const char *s);
 
 /* Sorts v[0..n) in increasing order; tmp has room for n values (scratch). */
 void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n);
+
+/* The same for uint32_t. */
+void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n);
 
 /* qsort's comparison of two uint32_t, in increasing order. */
 int dd_compare_u32(const void *a, const void *b);

@@ -31,7 +31,7 @@
 #include "cmd/commands.h"
 #include "run/corpus.h"
 #include "store/ddx.h"
-#include "engine/index_match.h"
+#include "engine/engine.h"
 #include "store/index_settings.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -243,8 +243,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             char *where = dd_input_at(&in->v[mb->doc], 1), *key = baseline_name(&in->v[mb->doc]);
             char *line =
                 mb->exact ? dd_asprintf("%sexact duplicate of %s (see %s)", where, rep, see)
-                          : dd_asprintf("%snear-duplicate of %s (jaccard %.2f, containment %.2f) "
-                                        "(see %s)",
+                          : dd_asprintf("%snear-duplicate of %s (" DD_SIMILARITY_TEXT ") (see %s)",
                                         where, rep, mb->jaccard, mb->containment, see);
             add_finding(out, line, dd_asprintf("%s\tduplicate\t%s", key, rep_key));
             free(where);
@@ -274,8 +273,8 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
                                r->at.first_line == r->at.last_line ? "s" : "", other,
                                (unsigned long long)r->words, see);
         else
-            line = dd_asprintf("%s%s near-repeat%s %s (jaccard %.2f, containment %.2f) (see %s)",
-                               where, lines, r->at.first_line == r->at.last_line ? "s" : "", other,
+            line = dd_asprintf("%s%s near-repeat%s %s (" DD_SIMILARITY_TEXT ") (see %s)", where,
+                               lines, r->at.first_line == r->at.last_line ? "s" : "", other,
                                r->jaccard, r->containment, see);
         /* An exact repeat has one key on both sides; a near-repeat also
          * names the other paragraph's, so that a baseline joins the two. */
@@ -327,7 +326,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
                                 dd_analyzer *a, findings *out)
 {
     dd_index_matches m = {0};
-    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
     const dd_input *d = &c->inputs.v[i];
     char *path = baseline_name(d);
     for (size_t k = 0; k < m.n; k++) {
@@ -335,19 +334,19 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
         char *other = dd_printable(r->of);
         char *where = dd_input_at(d, r->kind == DD_INDEX_DUPLICATE ? 1 : r->first_line);
         char record_line[32] = "";
-        if (d->shard && r->kind == DD_INDEX_PARAGRAPH && r->docs >= o->boilerplate_df)
+        if (d->shard && r->kind == DD_INDEX_PARAGRAPH && r->boilerplate)
             snprintf(record_line, sizeof record_line, "line %zu: ", r->first_line);
         if (r->kind == DD_INDEX_DUPLICATE && r->exact)
             add_finding(out, dd_asprintf("%sexact duplicate of %s (see %s:1)", where, other, other),
                         dd_asprintf("%s\tduplicate\t%s", path, other));
         else if (r->kind == DD_INDEX_DUPLICATE)
             add_finding(out,
-                        dd_asprintf("%snear-duplicate of %s (jaccard %.2f, containment %.2f%s) "
+                        dd_asprintf("%snear-duplicate of %s (" DD_SIMILARITY_TEXT "%s) "
                                     "(see %s:1)",
                                     where, other, r->jaccard, r->containment,
                                     r->estimated ? ", estimated" : "", other),
                         dd_asprintf("%s\tduplicate\t%s", path, other));
-        else if (r->docs >= o->boilerplate_df)
+        else if (r->boilerplate)
             add_finding(out,
                         dd_asprintf("%s%sboilerplate, in %u documents (see %s:%u)", where,
                                     record_line, r->docs, other, r->of_first_line),
@@ -598,7 +597,7 @@ int cmd_check(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     dd_inputs named = {0};
@@ -657,7 +656,8 @@ int cmd_check(int argc, char **argv)
         collect_findings(&c, first_named_doc, &f);
     if (ran && x) {
         dd_analyzer a;
-        if (!dd_analyzer_init(&a, o.unit, &o.hash)) {
+        dd_notes notes = {0};
+        if (!dd_notes_said(&notes, dd_analyzer_init(&a, o.unit, &o.hash, &notes))) {
             problems++;
         } else {
             for (size_t i = 0; i < c.inputs.n; i++)

@@ -12,6 +12,7 @@
  * file as it was or as it should be.
  */
 #include "cmd/commands.h"
+#include "cmd/submit.h"
 #include "run/corpus.h"
 #include "io/jsonl.h"
 #include "run/progress.h"
@@ -659,7 +660,7 @@ static const char clean_usage[] =
 static const dd_option_group *const clean_groups[] = {
     &dd_group_clean, &dd_group_clusters, &dd_group_paragraphs, &dd_group_signatures,
     &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_stages,
+    &dd_group_stages, &dd_group_executor,
     &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 
@@ -743,9 +744,11 @@ int cmd_clean(int argc, char **argv)
         }
     }
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
+    if (o.executor == DD_EXECUTOR_SLURM) /* plan and submit the tasks: cmd/submit.h */
+        return dd_submit_slurm(&o, argc, argv);
     if (o.work.stage == DD_STAGE_SIGN) { /* a task: nothing written but its parts */
         dd_progress progress;
         dd_progress_start(&progress, "dedup clean", "file", o.quiet);

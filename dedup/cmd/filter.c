@@ -10,9 +10,12 @@
  * value changes. Output goes out in large blocks (stream.c).
  */
 #include "cmd/commands.h"
-#include "engine/history.h"
+#include "engine/engine.h"
+#include "engine/analysis.h"
+#include "store/ddx.h"
 #include "store/index_settings.h"
 #include "io/jsonl.h"
+#include "io/spool.h"
 #include "cmd/options.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -213,8 +216,6 @@ static void put_id(const filter *f, sh_buf *b, const char *key, uint64_t rec)
         put_uint(b, key, f->recno[rec]);
 }
 
-static double round4(double x) { return (double)(long long)(x * 10000 + 0.5) / 10000; }
-
 /* The "dedup" member of --annotate, as JSON text (the caller frees it). */
 static char *annotation(const filter *f, uint64_t rec)
 {
@@ -238,8 +239,8 @@ static char *annotation(const filter *f, uint64_t rec)
         if (f->o->near.method == DD_METHOD_SIMHASH) {
             put_uint(&a, "hamming", v->hamming);
         } else {
-            put_json(&a, "jaccard", json_real(round4(v->jaccard)));
-            put_json(&a, "containment", json_real(round4(v->containment)));
+            put_json(&a, "jaccard", dd_json_similarity(v->jaccard));
+            put_json(&a, "containment", dd_json_similarity(v->containment));
             if (v->estimated)
                 put_text(&a, "estimated", "true");
         }
@@ -262,8 +263,8 @@ static char *annotation(const filter *f, uint64_t rec)
             put_lines(&a, "lines", r->of_first_line, r->of_last_line);
             put(&a, "}", 1);
             if (r->kind == DD_REMOVED_NEAR) {
-                put_json(&a, "jaccard", json_real(round4(r->jaccard)));
-                put_json(&a, "containment", json_real(round4(r->containment)));
+                put_json(&a, "jaccard", dd_json_similarity(r->jaccard));
+                put_json(&a, "containment", dd_json_similarity(r->containment));
             }
             put(&a, "}", 1);
         }
@@ -386,12 +387,6 @@ typedef struct item {
     dd_doc doc;
     dd_record_facts facts;
 } item;
-
-/* What a worker needs: one per thread (ICU objects are not shared). */
-typedef struct worker {
-    dd_analyzer analyzer;
-    dd_record_analyst *analyst;
-} worker;
 
 /* Past this many bytes of a record, an item's buffers are freed once it is
  * consumed rather than kept for a later record. */
@@ -523,32 +518,14 @@ static void parse_item(const dd_options *o, item *it)
 static void *worker_new(void *ctx)
 {
     const filter *f = ctx;
-    worker *w = dd_calloc(1, sizeof *w);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    bool ok = dd_analyzer_init(&w->analyzer, f->o->unit, &f->o->hash);
-    if (ok && !(w->analyst = dd_record_analyst_new(f->history_params))) {
-        dd_analyzer_free(&w->analyzer);
-        ok = false;
-    }
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(w);
-        return NULL;
-    }
-    return w;
+    const dd_history_params *p = f->history_params;
+    return dd_analysis_worker_new(f->o->unit, &p->near, p->hash);
 }
 
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
-    worker *w = state;
-    if (!w)
-        return;
-    dd_analyzer_free(&w->analyzer);
-    dd_record_analyst_free(w->analyst);
-    free(w);
+    dd_analysis_worker_free(state);
 }
 
 /* dd_stream_map.work: parses and analyses the record of the slot; pure. */
@@ -556,7 +533,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
 {
     (void)i;
     const filter *f = ctx;
-    worker *w = state;
+    dd_analysis_worker *w = state;
     item *it = slot;
     if (it->kind != ITEM_RECORD)
         return;
@@ -576,7 +553,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
         it->why = dd_asprintf("the text: %s", sh_status_str(st));
         return;
     }
-    dd_history_analyse(w->analyst, &it->doc, &it->facts);
+    dd_history_analyse(f->history_params, w, &it->doc, &it->facts);
 }
 
 /* dd_stream_map.slot_free */
@@ -847,7 +824,7 @@ int cmd_filter(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
     if (o.near.keep == DD_KEEP_LONGEST) {
@@ -874,29 +851,51 @@ int cmd_filter(int argc, char **argv)
     f.format = o.input_format;
     f.start = now();
     dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
-    dd_history_params hp = {
-        o.near, o.min_words, o.boilerplate_df, o.para_threshold, o.clean_paragraphs, &o.hash,
-        NULL,   NULL};
+    dd_history_params hp = {.near = o.near,
+                            .min_words = o.min_words,
+                            .boilerplate_df = o.boilerplate_df,
+                            .para_threshold = o.para_threshold,
+                            .clean_paragraphs = o.clean_paragraphs,
+                            .hash = &o.hash};
+    /* An earlier corpus (--index), as the history reads it. */
+    dd_ddx *index = NULL;
+    dd_earlier earlier;
     if (o.index) {
         dd_ddx_settings want;
         char *err = NULL;
-        if (!dd_index_settings(&o, &want) || !(hp.index = dd_ddx_open(o.index, false, &want, &err))) {
+        if (!dd_index_settings(&o, &want) || !(index = dd_ddx_open(o.index, false, &want, &err))) {
             if (err)
                 dd_error("%s", err);
             free(err);
             return DD_EXIT_ERROR;
         }
+        earlier = dd_ddx_earlier(index);
+        hp.index = &earlier;
     }
     /* ICU is checked here, so that a run that cannot start says so once,
      * before any record is read; workers make their own analysers. */
     dd_analyzer check_icu;
-    if (!dd_analyzer_init(&check_icu, o.unit, &o.hash)) {
-        dd_ddx_close(hp.index);
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&check_icu, o.unit, &o.hash, &notes))) {
+        dd_ddx_close(index);
         return DD_EXIT_ERROR;
     }
     dd_analyzer_free(&check_icu);
-    if (!(f.history = dd_history_new(&hp))) { /* its scratch file: said why */
-        dd_ddx_close(hp.index);
+    /* The scratch file of what the history reads again (history.h). */
+    dd_spool *spool = NULL;
+    if (o.near.enabled) {
+        char *err = NULL;
+        if (!(spool = dd_spool_new(NULL, &err))) {
+            dd_error("%s", err);
+            free(err);
+            dd_ddx_close(index);
+            return DD_EXIT_ERROR;
+        }
+        hp.scratch = dd_spool_scratch(spool);
+    }
+    if (!dd_notes_said(&notes, (f.history = dd_history_new(&hp, &notes)) != NULL)) {
+        dd_spool_free(spool);
+        dd_ddx_close(index);
         return DD_EXIT_ERROR;
     }
     f.history_params = &hp;
@@ -927,7 +926,8 @@ int cmd_filter(int argc, char **argv)
 
     dd_writer_free(f.out);
     dd_history_free(f.history);
-    dd_ddx_close(hp.index);
+    dd_spool_free(spool);
+    dd_ddx_close(index);
     free(f.in.error);
     dd_verdict_free(&f.verdict);
     for (size_t i = 0; i < f.ids_cap; i++)

@@ -148,8 +148,8 @@ static void *signer_new(void *ctx)
     signer_state *w = dd_calloc(1, sizeof *w);
     sh_buf lost = {0}; /* a failure is reported by each document (sign_one) */
     dd_messages_capture(&lost);
-    w->ok = dd_analyzer_init(&w->a, r->o->unit, &r->o->hash);
-    if (w->ok && !dd_signatures_init(&w->sigs, &r->o->near, &r->o->hash)) {
+    w->ok = dd_analyzer_init(&w->a, r->o->unit, &r->o->hash, NULL);
+    if (w->ok && !dd_signatures_init(&w->sigs, &r->o->near, &r->o->hash, NULL)) {
         dd_analyzer_free(&w->a);
         w->ok = false;
     }

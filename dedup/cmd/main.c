@@ -22,6 +22,7 @@ static const struct command {
     { "check", cmd_check },
     { "index", cmd_index },
     { "keygen", cmd_keygen },
+    { "status", cmd_status },
     { "help", cmd_help },
 };
 

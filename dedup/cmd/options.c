@@ -32,6 +32,8 @@ const char dd_usage_text[] =
     "                          other and the rest of their folders\n"
     "  index build|add|info|remove  a persistent index of documents\n"
     "  keygen FILE             write a new secret key for --key-file\n"
+    "  status --work-dir DIR   the tasks that scan or clean --executor slurm\n"
+    "                          submitted: done, running, pending, failed\n"
     "  help [COMMAND]          show the options of a command\n"
     "\n"
     "Run 'dedup COMMAND --help' for the options of a command; 'man dedup'\n"
@@ -53,6 +55,8 @@ const char dd_usage_text[] =
 
 enum {
     OPT_CONTAINMENT = 256,
+    OPT_EXECUTOR,
+    OPT_SBATCH_OPTION,
     OPT_MIN_SHINGLES,
     OPT_RECALL,
     OPT_SIZE_RATIO,
@@ -226,6 +230,17 @@ OPTION(opt_index, "index", 0, required_argument, OPT_INDEX, "--index DIR.ddx",
        "paragraphs found in them");
 OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DIR.ddx",
        "the index to create (a folder that must not exist)");
+OPTION(opt_executor, "executor", 0, required_argument, OPT_EXECUTOR, "--executor local|slurm",
+       "where the tasks of a run with --work-dir run: on this machine, in this process "
+       "(local, the default), or submitted to Slurm as job arrays, one per stage, the sign "
+       "tasks (--tasks N of them) then the decide stage after them (slurm: the command "
+       "returns once they are submitted; run it again to submit what is not done; dedup status "
+       "shows them)");
+OPTION(opt_sbatch_option, "sbatch-option", 0, required_argument, OPT_SBATCH_OPTION,
+       "--sbatch-option OPT",
+       "with --executor slurm: give OPT, one argument, to sbatch for every job; repeat it for "
+       "several, e.g. --sbatch-option=--partition=cpu --sbatch-option=--time=2:00:00 (also "
+       "--mem, --cpus-per-task)");
 OPTION(opt_quiet, "quiet", 'q', no_argument, 'q', "-q, --quiet",
        "no progress line and no summary on standard error (errors and warnings are still "
        "written)");
@@ -245,7 +260,8 @@ OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
        "and have not been signed, then exit 0 without deciding: one task of N, for N "
        "processes or a job array; a task reads only the files and shards of its own parts");
 OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
-       "the number of tasks that --task counts (1 to 1000000)");
+       "the number of tasks that --task counts (1 to 1000000); with --executor slurm, the "
+       "number of sign tasks to submit");
 OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
        "1024; default 32M): whole files and whole shards (as on disk: compressed), in input "
@@ -281,12 +297,14 @@ GROUP(dd_group_filter, "Streams", &opt_jsonl, &opt_lines, &opt_null, &opt_field,
       &opt_annotate, &opt_clean_paragraphs, &opt_no_clean_paragraphs, &opt_on_error, &opt_stats);
 GROUP(dd_group_check, "Pre-commit check", &opt_baseline, &opt_write_baseline);
 GROUP(dd_group_index_build, "Index build", &opt_index_output);
+GROUP(dd_group_executor, "Executor", &opt_executor, &opt_sbatch_option);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
     &dd_group_common,      &dd_group_key,      &dd_group_files,   &dd_group_paragraphs,
     &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
     &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
+    &dd_group_executor,
     &dd_group_index_build, &dd_group_progress, &dd_group_threads, &dd_group_records,
     &dd_group_clusters,    &dd_group_stdin,
     &dd_group_stages,
@@ -536,6 +554,17 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case OPT_STATS:
             o->stats = true;
             break;
+        case OPT_EXECUTOR:
+            if (!strcmp(optarg, "local"))
+                o->executor = DD_EXECUTOR_LOCAL;
+            else if (!strcmp(optarg, "slurm"))
+                o->executor = DD_EXECUTOR_SLURM;
+            else
+                return usage_error(cmd, "--executor: '%s' is not local or slurm", optarg);
+            break;
+        case OPT_SBATCH_OPTION:
+            o->nsbatch_options++; /* taken from argv by the executor (cmd/submit.c) */
+            break;
         case OPT_WORK_DIR:
             o->work.dir = optarg;
             break;
@@ -721,10 +750,18 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         return usage_error(cmd, "%s",
                            "--jsonl reads standard input as records, --whole-files "
                            "reads shards as plain files: give one of them");
-    if (!dd_near_params_check(n))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_near_params_check(n, &notes)))
         return DD_EXIT_ERROR;
+    if (o->nsbatch_options && o->executor != DD_EXECUTOR_SLURM)
+        return usage_error(cmd, "%s", "--sbatch-option goes with --executor slurm");
     dd_work_options *w = &o->work;
-    if (task_given != (w->tasks != 0))
+    if (o->executor == DD_EXECUTOR_SLURM && (task_given || w->stage != DD_STAGE_ALL))
+        return usage_error(cmd, "%s", "--task and --stage run on this machine: they do not go "
+                                      "with --executor slurm (which submits both stages)");
+    if (o->executor == DD_EXECUTOR_SLURM && (!w->dir || !w->tasks))
+        return usage_error(cmd, "%s", "--executor slurm needs --work-dir DIR and --tasks N");
+    if (o->executor != DD_EXECUTOR_SLURM && task_given != (w->tasks != 0))
         return usage_error(cmd, "%s", "--task I and --tasks N go together");
     if (task_given && w->task >= w->tasks)
         return usage_error(cmd, "%s", "--task I must be less than --tasks N (tasks count from 0)");

@@ -10,10 +10,9 @@
 #ifndef DD_OPTIONS_H
 #define DD_OPTIONS_H
 
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "io/input.h"
 #include "io/keys.h"
-#include "engine/near.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +28,12 @@ typedef enum dd_input_format {
 } dd_input_format;
 
 typedef enum dd_on_error { DD_ON_ERROR_STOP, DD_ON_ERROR_SKIP, DD_ON_ERROR_DROP } dd_on_error;
+
+/* Where the tasks of a run with a work folder run (--executor). */
+typedef enum dd_executor {
+    DD_EXECUTOR_LOCAL, /* in this process (the default) */
+    DD_EXECUTOR_SLURM, /* submitted as Slurm job arrays (run/slurm.h) */
+} dd_executor;
 
 /* Which stages of a run with a work folder (--work-dir) run (--stage). */
 typedef enum dd_stage {
@@ -61,6 +66,8 @@ typedef struct dd_options {
     const char *clusters_file; /* scan, clean: --clusters FILE */
     bool quiet;         /* -q: no progress line and no summary on stderr */
     unsigned long threads; /* -j: threads that analyse documents (0: one per CPU) */
+    dd_executor executor;  /* --executor */
+    size_t nsbatch_options; /* --sbatch-option, counted (their values stay in argv) */
     /* filter: */
     dd_input_format input_format;
     const char *field;    /* dotted path of the text (default "text"); also of shards */
@@ -120,6 +127,7 @@ extern const dd_option_group dd_group_stdin;    /* --jsonl: standard input's rec
 extern const dd_option_group dd_group_filter;
 extern const dd_option_group dd_group_check;
 extern const dd_option_group dd_group_index_build;
+extern const dd_option_group dd_group_executor; /* --executor: scan, clean */
 
 /* What a command is, for its --help and for dd_options_parse: its name as
  * the user types it ("scan", "index build"), the usage text that opens its

@@ -2,8 +2,9 @@
  * scan.c - dedup scan: report repeated paragraphs and boilerplate.
  */
 #include "cmd/commands.h"
+#include "cmd/submit.h"
 #include "run/corpus.h"
-#include "engine/index_match.h"
+#include "engine/engine.h"
 #include "store/index_settings.h"
 #include "run/progress.h"
 #include "report/report.h"
@@ -23,13 +24,13 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                                  dd_analyzer *a, size_t *found)
 {
     dd_index_matches m = {0};
-    bool ok = dd_index_match_document(x, c, i, o, a, &m);
+    bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
     const dd_input *d = &c->inputs.v[i];
     for (size_t k = 0; k < m.n && ok; k++) {
         const dd_index_match *r = &m.v[k];
         const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
-                           : r->docs >= o->boilerplate_df ? "boilerplate"
-                                                          : "repeat";
+                           : r->boilerplate              ? "boilerplate"
+                                                         : "repeat";
         (*found)++;
         if (o->format == DD_FORMAT_JSONL) {
             json_t *j = json_pack("{s:s,s:s}", "type", "index", "kind", kind);
@@ -37,9 +38,8 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
             json_t *of = json_pack("{s:o}", "doc", dd_json_id(r->of));
             if (r->kind == DD_INDEX_DUPLICATE) {
                 json_object_set_new(j, "exact", json_boolean(r->exact));
-                json_object_set_new(j, "jaccard", json_real((double)(long)(r->jaccard * 10000 + 0.5) / 10000));
-                json_object_set_new(j, "containment",
-                                    json_real((double)(long)(r->containment * 10000 + 0.5) / 10000));
+                json_object_set_new(j, "jaccard", dd_json_similarity(r->jaccard));
+                json_object_set_new(j, "containment", dd_json_similarity(r->containment));
                 if (r->estimated)
                     json_object_set_new(j, "estimated", json_true());
             } else {
@@ -60,14 +60,12 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
             if (r->kind == DD_INDEX_DUPLICATE && r->exact)
                 ok = printf("%sexact duplicate of %s (in the index)\n", where, other) > 0;
             else if (r->kind == DD_INDEX_DUPLICATE)
-                ok = printf("%snear-duplicate of %s (in the index; jaccard %.2f, containment "
-                            "%.2f%s)\n",
+                ok = printf("%snear-duplicate of %s (in the index; " DD_SIMILARITY_TEXT "%s)\n",
                             where, other, r->jaccard, r->containment,
                             r->estimated ? ", estimated" : "") > 0;
             else
                 ok = printf("%sline %zu %s %s:%u (in the index, %u documents)\n", where,
-                            r->first_line,
-                            r->docs >= o->boilerplate_df ? "is boilerplate, as" : "repeats", other,
+                            r->first_line, r->boilerplate ? "is boilerplate, as" : "repeats", other,
                             r->of_first_line, r->docs) > 0;
             free(other);
             free(where);
@@ -90,7 +88,8 @@ static bool scan_index(const dd_corpus *c, const dd_options *o, size_t *found)
         return false;
     }
     dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, &o->hash)) {
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&a, o->unit, &o->hash, &notes))) {
         dd_ddx_close(x);
         return false;
     }
@@ -119,7 +118,7 @@ static const char scan_usage[] =
 static const dd_option_group *const scan_groups[] = {
     &dd_group_scan, &dd_group_clusters, &dd_group_index, &dd_group_paragraphs,
     &dd_group_signatures, &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress,
-    &dd_group_threads, &dd_group_stages,
+    &dd_group_threads, &dd_group_stages, &dd_group_executor,
     &dd_group_files, &dd_group_records, &dd_group_stdin, &dd_group_help, NULL,
 };
 
@@ -156,9 +155,11 @@ int cmd_scan(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.explain_params) {
-        dd_near_explain(stdout, &o.near);
+        dd_report_near_params(stdout, &o.near);
         return DD_EXIT_CLEAN;
     }
+    if (o.executor == DD_EXECUTOR_SLURM) /* plan and submit the tasks: cmd/submit.h */
+        return dd_submit_slurm(&o, argc, argv);
     if (o.index) { /* a wrong index is an error before any work */
         dd_ddx_settings want;
         char *err = NULL;
@@ -187,18 +188,16 @@ int cmd_scan(int argc, char **argv)
             return DD_EXIT_ERROR;
     }
     bool jsonl = o.format == DD_FORMAT_JSONL;
-    if (jsonl && !dd_report_header(stdout, &o)) {
-        dd_stdout_failed(errno);
-        if (clusters_file)
-            dd_out_file_discard(clusters_file);
-        return DD_EXIT_ERROR;
-    }
     dd_progress progress;
     dd_progress_start(&progress, "dedup scan", "file", o.quiet);
     dd_corpus c;
     bool ran = dd_corpus_run(&c, &o, &progress);
     dd_progress_end(&progress, false);
-    if (!ran) {
+    /* The report, its header first, only of a run that went through: a run
+     * refused (a work folder of other settings, say) writes nothing. */
+    if (!ran || (jsonl && !dd_report_header(stdout, &o))) {
+        if (ran)
+            dd_stdout_failed(errno);
         if (clusters_file)
             dd_out_file_discard(clusters_file);
         dd_corpus_free(&c);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash)
+bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash, dd_notes *notes)
 {
     sh_status st;
     memset(a, 0, sizeof *a);
@@ -18,7 +18,7 @@ bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash)
     if (a->norm)
         a->tok = sh_tokenizer_new(&st);
     if (!a->norm || !a->tok) {
-        dd_error("cannot start the normaliser: %s", sh_status_str(st));
+        dd_note_add(notes, DD_NOTE_ERROR, "cannot start the normaliser: %s", sh_status_str(st));
         dd_analyzer_free(a);
         return false;
     }

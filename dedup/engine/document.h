@@ -12,6 +12,7 @@
 #ifndef DD_DOCUMENT_H
 #define DD_DOCUMENT_H
 
+#include "engine/base.h"
 #include "shingle.h"
 
 #include <stdbool.h>
@@ -51,9 +52,9 @@ typedef struct dd_analyzer {
     const sh_hasher *hash; /* how text is hashed; not owned, outlives the analyzer */
 } dd_analyzer;
 
-/* Makes the normaliser and tokeniser of a; false (after a message) if ICU
- * cannot start. */
-bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash);
+/* Makes the normaliser and tokeniser of a; false, with an error in notes,
+ * if ICU cannot start. */
+bool dd_analyzer_init(dd_analyzer *a, dd_unit_mode mode, const sh_hasher *hash, dd_notes *notes);
 void dd_analyzer_free(dd_analyzer *a);
 
 /* Cuts text[0..len), valid UTF-8, into units of doc (replacing what doc

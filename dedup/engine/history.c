@@ -16,8 +16,9 @@
  */
 #include "engine/history.h"
 
+#include "engine/key_table.h"
 #include "engine/near_units.h"
-#include "io/spool.h"
+#include "engine/paragraphs.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -36,11 +37,6 @@ typedef struct para {
 } para;
 
 /* A slot of the table from exact keys to paragraphs. */
-typedef struct para_slot {
-    sh_key key;
-    size_t para1; /* 1 + the paragraph's number; 0: an empty slot */
-} para_slot;
-
 /* What is remembered of a record with a signature, by signature number:
  * where it is in the stream, and where its sets are in the spool. */
 typedef struct signed_record {
@@ -82,7 +78,6 @@ struct dd_history {
      * signed_record), for later records to be verified against: with exact
      * verification the shingle sets of the records kept, as they came
      * (sorted when read back), and the units' sets for the links. */
-    dd_spool *spool;
     bool exact_sets;     /* the kept records' shingle sets are spooled */
     bool scratch_sorted; /* the set of the record being placed, in sigs.scratch */
     char *error;         /* a read of the spool that failed while placing a record */
@@ -100,23 +95,15 @@ struct dd_history {
     size_t sort_tmp_cap;
     para *paras; /* by number */
     size_t nparas, paras_cap;
-    para_slot *slots; /* at most half full */
-    size_t nslots;
-    uint64_t salt; /* dd_table_salt() */
+    dd_key_table para_of; /* paragraph numbers by key, at most half full */
     occurrence *occ;
     size_t occ_cap;
     bool *removed; /* per unit of the current record */
     size_t removed_cap;
     /* dd_history_decide's analysis of the record (made when first needed) */
-    dd_record_analyst *own;
+    dd_analysis_worker *own;
     dd_record_facts facts;
-    uint64_t *index_keys; /* band keys of the record, for the index */
-    size_t index_keys_cap;
-    uint32_t *index_cands;
-    size_t index_cands_cap;
-    dd_candidate *index_choice; /* work space of dd_candidates_from_members */
-    size_t index_choice_cap;
-    dd_history_candidates index_counts; /* the candidate search in the index */
+    dd_earlier_search index_search; /* the candidate search in the index */
 };
 
 /* ------------------------------------------------- the shingle sets spooled */
@@ -147,11 +134,11 @@ static bool load_set(void *ctx, uint32_t sig, uint64_t **set, size_t *cap, size_
     if (at == NOT_SPOOLED || h->error)
         return false; /* not a representative: never a candidate */
     size_t bytes = count * sizeof **set;
-    if (!dd_spool_read(h->spool, at & ~SET_SORTED, *set, bytes, &h->error))
+    if (!h->p.scratch.read(h->p.scratch.ctx, at & ~SET_SORTED, *set, bytes, &h->error))
         return false;
     if (!(at & SET_SORTED)) {
         sort_set(h, *set, count);
-        if (!dd_spool_overwrite(h->spool, at, *set, bytes, &h->error))
+        if (!h->p.scratch.overwrite(h->p.scratch.ctx, at, *set, bytes, &h->error))
             return false;
         h->signed_of[sig].set_at |= SET_SORTED;
     }
@@ -167,49 +154,26 @@ static bool read_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size
     uint64_t at = h->signed_of[sig].units_at;
     uint32_t back[2];
     if (at == NOT_SPOOLED || h->error ||
-        !dd_spool_read(h->spool, at + unit * sizeof *back, back, sizeof back, &h->error))
+        !h->p.scratch.read(h->p.scratch.ctx, at + unit * sizeof *back, back, sizeof back, &h->error))
         return false;
     size_t count = back[0] - back[1];
     if (count == 0)
         return false; /* not listed in the unit index: never asked for */
     dd_grow(set, cap, count + 1, sizeof **set);
-    if (!dd_spool_read(h->spool, at - (uint64_t)back[0] * sizeof **set, *set, count * sizeof **set,
+    if (!h->p.scratch.read(h->p.scratch.ctx, at - (uint64_t)back[0] * sizeof **set, *set, count * sizeof **set,
                        &h->error))
         return false;
     *n = count;
     return true;
 }
 
-/* ------------------------------------------------------ the paragraph table */
-
-/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
-static size_t find_slot(const para_slot *slots, size_t nslots, uint64_t salt, sh_key key)
-{
-    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
-    while (slots[i].para1 && !sh_key_equal(slots[i].key, key))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void grow_slots(dd_history *h)
-{
-    size_t n = h->nslots * 2;
-    para_slot *slots = dd_zalloc_touched(n, sizeof *slots);
-    for (size_t i = 0; i < h->nslots; i++)
-        if (h->slots[i].para1)
-            slots[find_slot(slots, n, h->salt, h->slots[i].key)] = h->slots[i];
-    free(h->slots);
-    h->slots = slots;
-    h->nslots = n;
-}
-
 /* ------------------------------------------------------------------ the API */
 
-dd_history *dd_history_new(const dd_history_params *p)
+dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
 {
     dd_history *h = dd_calloc(1, sizeof *h);
     h->p = *p;
-    if (!dd_signatures_init(&h->sigs, &p->near, p->hash)) {
+    if (!dd_signatures_init(&h->sigs, &p->near, p->hash, notes)) {
         free(h);
         return NULL;
     }
@@ -218,19 +182,10 @@ dd_history *dd_history_new(const dd_history_params *p)
     if (p->near.enabled)
         h->placer = dd_placer_new(&h->sigs);
     if (p->near.enabled) {
-        char *err = NULL;
-        if (!(h->spool = dd_spool_new(p->tmp_dir, &err))) {
-            dd_error("%s", err);
-            free(err);
-            dd_history_free(h);
-            return NULL;
-        }
         h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
         h->unit_index = dd_unit_index_new();
     }
-    h->nslots = 1024;
-    h->slots = dd_calloc(h->nslots, sizeof *h->slots);
-    h->salt = dd_table_salt();
+    dd_key_table_init(&h->para_of, 2);
     return h;
 }
 
@@ -238,7 +193,6 @@ void dd_history_free(dd_history *h)
 {
     if (!h)
         return;
-    dd_spool_free(h->spool);
     free(h->error);
     dd_unit_index_free(h->unit_index);
     free(h->across.v);
@@ -249,14 +203,12 @@ void dd_history_free(dd_history *h)
     free(h->signed_of);
     free(h->sort_tmp);
     free(h->paras);
-    free(h->slots);
+    dd_key_table_free(&h->para_of);
     free(h->occ);
     free(h->removed);
-    dd_record_analyst_free(h->own);
+    dd_analysis_worker_free(h->own);
     dd_record_facts_free(&h->facts);
-    free(h->index_keys);
-    free(h->index_cands);
-    free(h->index_choice);
+    dd_earlier_search_free(&h->index_search);
     free(h);
 }
 
@@ -285,14 +237,17 @@ size_t dd_history_bytes(const dd_history *h)
            h->link_start_cap * sizeof *h->sigs.link_start +
            (h->unit_index ? dd_unit_index_bytes(h->unit_index) : 0) +
            (h->placer ? dd_placer_bytes(h->placer) : 0) + h->paras_cap * sizeof(para) +
-           h->nslots * sizeof(para_slot);
+           dd_key_table_bytes(&h->para_of);
 }
 
-uint64_t dd_history_spooled(const dd_history *h) { return h->spool ? dd_spool_bytes(h->spool) : 0; }
+uint64_t dd_history_spooled(const dd_history *h)
+{
+    return h->p.near.enabled ? h->p.scratch.bytes(h->p.scratch.ctx) : 0;
+}
 
 dd_history_candidates dd_history_candidates_of(const dd_history *h)
 {
-    dd_history_candidates c = h->index_counts;
+    dd_history_candidates c = {h->index_search.compared, h->index_search.left_out};
     if (h->placer) {
         dd_placer_counts p = dd_placer_counts_of(h->placer);
         c.compared += p.compared;
@@ -325,10 +280,8 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
     dd_grow(&h->occ, &h->occ_cap, n + 1, sizeof *h->occ);
     for (size_t u = 0; u < n; u++) {
         const dd_unit *unit = &doc->units[u];
-        if (2 * (h->nparas + 1) > h->nslots)
-            grow_slots(h);
-        para_slot *s = &h->slots[find_slot(h->slots, h->nslots, h->salt, unit->key)];
-        if (!s->para1) {
+        size_t had;
+        if (dd_key_table_add(&h->para_of, unit->key, h->nparas, &had)) {
             dd_grow(&h->paras, &h->paras_cap, h->nparas + 1, sizeof *h->paras);
             h->paras[h->nparas] = (para){.first_rec = rec,
                                          .last_rec = rec,
@@ -337,15 +290,15 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
                                          .last_line = (uint32_t)unit->last_line,
                                          .docs = 1,
                                          .words = unit->words};
-            *s = (para_slot){unit->key, ++h->nparas};
+            h->nparas++;
             continue;
         }
-        para *e = &h->paras[s->para1 - 1];
+        para *e = &h->paras[had];
         if (e->last_rec != rec) {
             e->docs++;
             e->last_rec = rec;
         }
-        h->occ[nocc++] = (occurrence){(uint32_t)u, s->para1 - 1};
+        h->occ[nocc++] = (occurrence){(uint32_t)u, had};
     }
     if (!h->p.clean_paragraphs)
         return;
@@ -356,7 +309,7 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
     for (size_t k = 0; k < nocc;) {
         const para *e = &h->paras[h->occ[k].para];
         uint32_t u = h->occ[k].unit;
-        if (e->docs >= df && e->words >= min_words) {
+        if (dd_is_boilerplate(e->docs, e->words, min_words, df)) {
             add_removal(v, (dd_removal){doc->units[u].first_line, doc->units[u].last_line,
                                         DD_REMOVED_BOILERPLATE, e->first_rec, e->first_line,
                                         e->last_line, 1.0, 1.0, NULL});
@@ -368,20 +321,20 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
                         e->first_rec, e->first_line, e->last_line, 1.0, 1.0, NULL};
         uint64_t words = e->words;
         size_t j = k + 1;
-        uint32_t src = e->first_unit;
+        /* Units are numbered in the record (or the one repeated): "next"
+         * is the next unit of the record. */
+        dd_run_end run = {rec, e->first_rec, u, (size_t)u + 1, (size_t)e->first_unit + 1};
         while (j < nocc) {
             const para *ne = &h->paras[h->occ[j].para];
             uint32_t nu = h->occ[j].unit;
-            if (nu != h->occ[j - 1].unit + 1 || ne->first_rec != e->first_rec ||
-                ne->first_unit != src + 1 || (ne->docs >= df && ne->words >= min_words))
-                break;
-            /* A run never repeats itself: its source ends before it starts. */
-            if (ne->first_rec == rec && ne->first_unit >= u)
+            if (!dd_run_takes(&run, rec, nu, ne->first_rec, ne->first_unit,
+                              dd_is_boilerplate(ne->docs, ne->words, min_words, df)))
                 break;
             r.last_line = doc->units[nu].last_line;
             r.of_last_line = ne->last_line;
             words += ne->words;
-            src++;
+            run.next_at = (size_t)nu + 1;
+            run.next_src = (size_t)ne->first_unit + 1;
             j++;
         }
         if (words >= min_words) {
@@ -394,26 +347,25 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
 
     /* Paragraphs found in the index, not removed yet. */
     if (h->p.index) {
-        dd_ddx_place places[64];
         for (size_t u = 0; u < n; u++) {
             const dd_unit *unit = &doc->units[u];
             if (h->removed[u] || unit->words < min_words)
                 continue;
             char *err = NULL;
-            long np = dd_ddx_paragraph(h->p.index, unit->key, places, 64, &err);
-            dd_ddx_doc d;
-            if (np <= 0 || !dd_ddx_get_number(h->p.index, places[0].doc, &d, &err)) {
+            uint32_t docs;
+            dd_indexed_place at;
+            dd_indexed_doc d;
+            if (!dd_earlier_paragraph(h->p.index, unit->key, UINT32_MAX, &docs, &at, &d, &err)) {
                 free(err);
                 continue;
             }
-            uint32_t docs = 1;
-            for (long k = 1; k < np; k++)
-                docs += places[k].doc != places[k - 1].doc;
+            /* the record counted; unit has min_words (above) */
+            bool boilerplate = dd_is_boilerplate(docs + 1, unit->words, min_words, df);
             dd_removal r = {unit->first_line, unit->last_line,
-                            docs + 1 >= df ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
-                            places[0].first_line, places[0].last_line, 1.0, 1.0, d.id};
+                            boilerplate ? DD_REMOVED_BOILERPLATE : DD_REMOVED_REPEAT, 0,
+                            at.first_line, at.last_line, 1.0, 1.0, d.id};
             d.id = NULL;
-            dd_ddx_doc_free(&d);
+            dd_indexed_doc_free(&d);
             add_removal(v, r);
             h->removed[u] = true;
         }
@@ -436,49 +388,24 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
 
 /* Is the record whose signature is number sig a copy of a document of the
  * index? Decided on the signatures (the indexed texts are not at hand), as
- * --verify estimate. */
+ * --verify estimate; an index that fails to answer finds no copy. */
 static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
 {
-    const dd_signatures *s = &h->sigs;
-    const dd_near_params *p = &h->p.near;
-    dd_grow(&h->index_keys, &h->index_keys_cap, p->bands + p->hamming + 2,
-            sizeof *h->index_keys);
-    size_t nkeys = dd_signature_keys(s, sig, h->index_keys);
+    dd_earlier_copy copy;
     char *err = NULL;
-    long found = dd_ddx_band_members(h->p.index, h->index_keys, nkeys, DD_BUCKET_CAP,
-                                     &h->index_cands, &h->index_cands_cap, &err);
+    int found = dd_earlier_copy_of(h->p.index, &h->sigs, sig, 0, NULL, NULL, &h->index_search,
+                                   &copy, &err);
     free(err);
-    err = NULL;
-    size_t n = found > 0
-                   ? dd_candidates_from_members(h->index_cands, (size_t)found, &h->index_choice,
-                                                &h->index_choice_cap, &h->index_counts.left_out)
-                   : 0;
-    const uint32_t *minhash = s->minhash + (size_t)sig * p->num_perm;
-    for (size_t k = 0; k < n; k++) {
-        h->index_counts.compared++;
-        dd_ddx_doc d;
-        if (!dd_ddx_get_number(h->p.index, h->index_cands[k], &d, &err)) {
-            free(err);
-            continue;
-        }
-        bool exact = sh_key_equal(d.key, s->docs[sig].key);
-        double j = exact ? 1.0 : sh_minhash_jaccard(minhash, d.minhash, (unsigned)p->num_perm);
-        double a = s->docs[sig].shingles, b = d.shingles;
-        double c = exact ? 1.0 : dd_containment_of(j, a, b);
-        /* the indexed document came first: it is the representative */
-        if (exact || dd_near_joins(p, j, c, a, b)) {
-            v->kind = exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
-            v->of_index = d.id;
-            d.id = NULL;
-            v->jaccard = j;
-            v->containment = c;
-            v->estimated = !exact;
-            dd_ddx_doc_free(&d);
-            return true;
-        }
-        dd_ddx_doc_free(&d);
-    }
-    return false;
+    if (found <= 0)
+        return false;
+    v->kind = copy.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+    v->of_index = copy.doc.id;
+    copy.doc.id = NULL;
+    v->jaccard = copy.jaccard;
+    v->containment = copy.containment;
+    v->estimated = copy.estimated;
+    dd_indexed_doc_free(&copy.doc);
+    return true;
 }
 
 /* The links of the record whose signature is number sig (doc, with facts
@@ -525,13 +452,13 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd
                 continue;
             size_t n = start[u + 1] - start[u];
             uint64_t where;
-            if (!dd_spool_append(h->spool, f->sets.hashes + start[u], n * sizeof *f->sets.hashes,
+            if (!h->p.scratch.append(h->p.scratch.ctx, f->sets.hashes + start[u], n * sizeof *f->sets.hashes,
                                  &where, err))
                 return false;
             at += n;
         }
         h->unit_back[nunits] = 0;
-        if (!dd_spool_append(h->spool, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
+        if (!h->p.scratch.append(h->p.scratch.ctx, h->unit_back, (nunits + 1) * sizeof *h->unit_back,
                              &h->signed_of[sig].units_at, err))
             return false;
     }
@@ -591,7 +518,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
     if (rep == sig) {
         uint64_t *at = &h->signed_of[sig].set_at;
         if (h->exact_sets &&
-            !dd_spool_append(h->spool, h->sigs.scratch,
+            !h->p.scratch.append(h->p.scratch.ctx, h->sigs.scratch,
                              h->sigs.docs[sig].shingles * sizeof *h->sigs.scratch, at, err))
             return false;
         if (h->exact_sets && h->scratch_sorted)
@@ -609,11 +536,12 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
 
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err)
 {
-    if (!h->own && !(h->own = dd_record_analyst_new(&h->p))) {
-        *err = dd_asprintf("cannot make the MinHash functions");
+    /* Its analyser is not used: doc was cut into units already. */
+    if (!h->own && !(h->own = dd_analysis_worker_new(DD_UNIT_LINE, &h->p.near, h->p.hash))) {
+        *err = dd_asprintf("cannot start the normaliser or make the MinHash functions");
         return false;
     }
-    dd_history_analyse(h->own, doc, &h->facts);
+    dd_history_analyse(&h->p, h->own, doc, &h->facts);
     return dd_history_decide_analysed(h, doc, &h->facts, v, err);
 }
 
@@ -644,46 +572,13 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
 
 /* ------------------------------------------------------------ analysis */
 
-struct dd_record_analyst {
-    dd_history_params p; /* its index is never read */
-    dd_signer signer;    /* with near-duplicate detection */
-    sh_minhasher *unit_minhasher;
-    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
-};
-
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p)
-{
-    dd_record_analyst *a = dd_calloc(1, sizeof *a);
-    a->p = *p;
-    a->p.index = NULL;
-    if (p->near.enabled) {
-        if (!dd_signer_init(&a->signer, &p->near, p->hash)) {
-            free(a);
-            return NULL;
-        }
-        a->unit_minhasher = dd_unit_minhasher_new(p->hash);
-    }
-    return a;
-}
-
-void dd_record_analyst_free(dd_record_analyst *a)
-{
-    if (!a)
-        return;
-    if (a->p.near.enabled)
-        dd_signer_free(&a->signer);
-    sh_minhasher_free(a->unit_minhasher);
-    dd_unit_sets_free(&a->sets);
-    free(a);
-}
-
 /* What dd_history_decide_analysed reads of f, for doc: a record with words
  * is signed (with near-duplicate detection: place_record) and its units'
  * sets and band keys made (link_record); the near-repeats inside it are
  * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
-void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f)
+void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
+                        dd_record_facts *f)
 {
-    const dd_history_params *p = &a->p;
     f->signed_record = doc->words.n && p->near.enabled;
     f->has_sets = f->signed_record || p->clean_paragraphs;
     f->near.n = 0;

@@ -22,8 +22,9 @@
  *     near_units.h over the units of every record with words: 7 band
  *     entries and 12 bytes per unit of 8 words or more that is not an exact
  *     copy of one listed before;
- *   - in a scratch file (spool.h: in tmp_dir, or TMPDIR, unlinked at once),
- *     what verification reads again: with exact verification (MinHash,
+ *   - in the caller's scratch store (dd_scratch, base.h; the program's is
+ *     a file, io/spool.h: in TMPDIR, unlinked at once), what verification
+ *     reads again: with exact verification (MinHash,
  *     --verify exact) the shingle sets of the kept records, so that a
  *     record is verified on exact sets against any kept record before it,
  *     as scan does; and the 3-shingle sets of the units the unit index
@@ -38,8 +39,9 @@
 #ifndef DD_HISTORY_H
 #define DD_HISTORY_H
 
-#include "store/ddx.h"
+#include "engine/analysis.h"
 #include "engine/document.h"
+#include "engine/earlier.h"
 #include "engine/near.h"
 #include "engine/near_units.h"
 
@@ -57,9 +59,10 @@ typedef struct dd_history_params {
     /* An earlier corpus (--index), or NULL: records are also compared with
      * its documents (on signature estimates) and paragraphs found in it are
      * removed. The caller owns it; its settings match near. */
-    dd_ddx *index;
-    /* The folder of the scratch file (spool.h); NULL: TMPDIR, or /tmp. */
-    const char *tmp_dir;
+    const dd_earlier *index;
+    /* With near.enabled, where the history keeps the sets it reads again
+     * (see above): the caller's, which outlives the history. */
+    dd_scratch scratch;
 } dd_history_params;
 
 typedef enum dd_verdict_kind {
@@ -101,15 +104,15 @@ typedef struct dd_verdict {
 
 typedef struct dd_history dd_history;
 
-/* A history with the given parameters; NULL after a message on failure
- * (the scratch file cannot be made). */
-dd_history *dd_history_new(const dd_history_params *p);
+/* A history with the given parameters; NULL, with an error in notes, on
+ * failure (the MinHash functions cannot be made). */
+dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes);
 void dd_history_free(dd_history *h);
 
 /* Decides the next record, whose text was analysed into doc (dd_analyze with
  * the history's hasher), and remembers it. v is overwritten (its removed array
  * is reused; free it with dd_verdict_free). Returns false, with *err set to a
- * new message (the caller frees it), when the scratch file fails (a full
+ * new message (the caller frees it), when the scratch store fails (a full
  * disk, a read error): the history can then only be freed. */
 bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **err);
 
@@ -121,8 +124,9 @@ void dd_verdict_free(dd_verdict *v);
  * worker computes it and the deciding thread takes it, record by record in
  * stream order. dd_history_decide is dd_history_analyse, then
  * dd_history_decide_analysed: the same decisions either way.
- *   - A dd_record_analyst is per thread: it owns a MinHash function set,
- *     the units' MinHash and scratch; it reads nothing of a history.
+ *   - A dd_analysis_worker (analysis.h) is per thread: it owns a MinHash
+ *     function set, the units' MinHash and scratch; it reads nothing of a
+ *     history.
  *   - dd_history_analyse is pure: from doc alone it writes f, the record's
  *     signature and its distinct shingles (with near-duplicate detection,
  *     when it has words), its units' 3-shingle sets and their band keys,
@@ -132,8 +136,6 @@ void dd_verdict_free(dd_verdict *v);
  * record to record (it keeps its buffers) and freed with
  * dd_record_facts_free.
  */
-typedef struct dd_record_analyst dd_record_analyst;
-
 typedef struct dd_record_facts {
     bool signed_record; /* sig and set hold its signature and shingles */
     dd_signed sig;
@@ -146,15 +148,12 @@ typedef struct dd_record_facts {
     dd_near_unit_list near; /* near-repeats inside it */
 } dd_record_facts;
 
-/* An analyst for the records of histories made with parameters p; NULL
- * after a message when the MinHash functions cannot be made. */
-dd_record_analyst *dd_record_analyst_new(const dd_history_params *p);
-void dd_record_analyst_free(dd_record_analyst *a);
-
 /* The facts of the record whose text was analysed into doc (dd_analyze
- * with the parameters' hasher), to f. Pure: runs on any thread, with its
- * own analyst. */
-void dd_history_analyse(dd_record_analyst *a, const dd_doc *doc, dd_record_facts *f);
+ * with the hasher of p), to f, for histories made with parameters p. Pure:
+ * runs on any thread, with the thread's own analysis worker, made with
+ * p's near parameters and hasher. */
+void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
+                        dd_record_facts *f);
 void dd_record_facts_free(dd_record_facts *f);
 
 /* dd_history_decide on the facts f of doc (dd_history_analyse, with the
@@ -165,7 +164,7 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
 
 /* Bytes held in memory per record and per distinct paragraph, for --stats. */
 size_t dd_history_bytes(const dd_history *h);
-/* Bytes written to the scratch file so far, for --stats. */
+/* Bytes in the scratch store so far, for --stats. */
 uint64_t dd_history_spooled(const dd_history *h);
 
 /* The candidate search so far (near.h), for --stats: pairs verified, with

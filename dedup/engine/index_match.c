@@ -5,19 +5,17 @@
 
 #include "util.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* The sorted distinct shingles of text[0..size). */
-static bool text_set(const char *text, size_t size, const dd_options *o, dd_analyzer *a,
-                     uint64_t **set, size_t *cap, size_t *n)
+/* The sorted distinct shingles of text[0..size), k-shingles. */
+static bool text_set(const char *text, size_t size, unsigned k, dd_analyzer *a, uint64_t **set,
+                     size_t *cap, size_t *n)
 {
     dd_doc doc = {0};
     bool ok = dd_analyze(a, text, size, &doc) == SH_OK;
     if (ok) {
-        *n = dd_shingle_set(&doc.words, (unsigned)o->near.ngram, &o->hash, set, cap);
+        *n = dd_shingle_set(&doc.words, k, a->hash, set, cap);
         uint64_t *tmp = dd_malloc((*n + 1) * sizeof *tmp);
         dd_sort_u64(*set, tmp, *n);
         free(tmp);
@@ -26,164 +24,100 @@ static bool text_set(const char *text, size_t size, const dd_options *o, dd_anal
     return ok;
 }
 
-/* The sorted distinct shingles of the regular file at path, when it is
- * there with this size and mtime (mtime_ns < 0: any); false otherwise (a
- * FIFO is never opened: it would wait for a writer). */
-static bool file_set(const char *path, uint64_t size, int64_t mtime_ns, const dd_options *o,
-                     dd_analyzer *a, uint64_t **set, size_t *cap, size_t *n)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
-        return false;
-    if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
-        return false;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return false;
-    char *text = dd_malloc(size + 1);
-    bool ok = fread(text, 1, size, fp) == size;
-    fclose(fp);
-    if (ok)
-        ok = text_set(text, size, o, a, set, cap, n);
-    free(text);
-    return ok;
-}
-
-/* The sorted distinct shingles of input in, read again: a stream from the
- * bytes kept at its one reading. */
-static bool input_set(const dd_input *in, const dd_options *o, dd_analyzer *a, uint64_t **set,
-                      size_t *cap, size_t *n)
-{
-    if (in->stream)
-        return in->stream->state == DD_STREAM_KEPT &&
-               text_set(in->stream->text.data, in->stream->text.len, o, a, set, cap, n);
-    if (in->shard) { /* a record: its text */
-        sh_buf text = {0};
-        bool ok = dd_input_read(in, (size_t)o->max_record_mb << 20, &text) &&
-                  text_set(text.data ? text.data : "", text.len, o, a, set, cap, n);
-        sh_buf_free(&text);
-        return ok;
-    }
-    struct stat st;
-    return stat(in->path, &st) == 0 &&
-           file_set(in->path, (uint64_t)st.st_size, -1, o, a, set, cap, n);
-}
-
 static void add_match(dd_index_matches *out, dd_index_match m)
 {
     dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
     out->v[out->n++] = m;
 }
 
-bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
-                             dd_analyzer *a, dd_index_matches *out)
+/* Exact verification against indexed documents: the document's set, from
+ * its text asked for once, and an indexed document's, when the source
+ * gives its text (its file is there, unchanged). */
+typedef struct exact_sets {
+    const dd_text_source *src;
+    dd_analyzer *a;
+    uint32_t doc;
+    unsigned k;
+    sh_buf text;
+    uint64_t *mine, *theirs;
+    size_t mine_cap, theirs_cap, nmine;
+    bool have_mine;
+} exact_sets;
+
+/* dd_indexed_overlap over exact_sets. */
+static bool exact_overlap(void *ctx, const dd_indexed_doc *d, dd_overlap *o)
 {
-    const dd_input *in = &c->inputs.v[i];
-    const dd_signatures *s = &c->signatures;
-    char *err = NULL;
-    uint32_t self = 0; /* the document's own entry, if indexed */
-    dd_ddx_doc d;
-    if (dd_ddx_get(x, in->id, &d, &err)) {
-        self = d.number;
-        dd_ddx_doc_free(&d);
+    exact_sets *x = ctx;
+    if (!x->have_mine) {
+        x->have_mine = true;
+        const char *t;
+        size_t len;
+        if (x->src->document(x->src->ctx, x->doc, &x->text, &t, &len) != DD_TEXT_OK ||
+            !text_set(t, len, x->k, x->a, &x->mine, &x->mine_cap, &x->nmine))
+            x->nmine = 0;
     }
-    bool ok = err == NULL;
-    uint64_t *keys = dd_malloc((o->near.bands + 1) * sizeof *keys);
-    uint32_t *cands = NULL;
-    size_t cands_cap = 0;
-    long found = ok && s->docs[i].words
-                     ? dd_ddx_band_members(x, keys, dd_signature_keys(s, i, keys), DD_BUCKET_CAP,
-                                           &cands, &cands_cap, &err)
-                     : 0;
-    ok = ok && found >= 0;
-    /* A bounded number of them, those sharing the most bands (near.h). */
-    dd_candidate *choice = NULL;
-    size_t choice_cap = 0;
-    uint64_t passed_over = 0;
-    long ncand = found > 0 ? (long)dd_candidates_from_members(cands, (size_t)found, &choice,
-                                                              &choice_cap, &passed_over)
-                           : 0;
-    free(choice);
-    uint64_t *mine = NULL, *theirs = NULL;
-    size_t mine_cap = 0, theirs_cap = 0, nmine = 0, ntheirs = 0;
-    bool have_mine = false, duplicate = false;
+    size_t ntheirs;
+    if (!x->nmine || !x->src->indexed ||
+        !x->src->indexed(x->src->ctx, d->id, d->size, d->mtime_ns, &x->text) ||
+        !text_set(x->text.data ? x->text.data : "", x->text.len, x->k, x->a, &x->theirs,
+                  &x->theirs_cap, &ntheirs))
+        return false;
+    *o = (dd_overlap){x->nmine, ntheirs,
+                      dd_sorted_intersection(x->mine, x->nmine, x->theirs, ntheirs)};
+    return true;
+}
+
+bool dd_index_match_document(const dd_earlier *x, const dd_signatures *s, uint32_t i, const char *id,
+                             const dd_unit *units, size_t nunits, unsigned long min_words,
+                             unsigned long boilerplate_df, const dd_text_source *src,
+                             dd_analyzer *a, dd_index_matches *out, dd_notes *notes)
+{
+    char *err = NULL;
+    uint32_t self = 0; /* the document's own entry, if indexed (numbers start at 1) */
+    dd_indexed_doc d;
+    if (x->get(x->ctx, id, &d, &err)) {
+        self = d.number;
+        dd_indexed_doc_free(&d);
+    }
+    bool ok = err == NULL, duplicate = false;
     /* The earliest indexed document it copies, not every one. */
-    for (long k = 0; k < ncand && ok && !duplicate; k++) {
-        if (cands[k] == self || !dd_ddx_get_number(x, cands[k], &d, &err)) {
-            ok = err == NULL;
-            continue;
-        }
-        dd_index_match m = {.kind = DD_INDEX_DUPLICATE, .jaccard = 1.0, .containment = 1.0};
-        if (sh_key_equal(d.key, s->docs[i].key)) {
-            m.exact = duplicate = true;
-        } else {
-            const uint32_t *sig = s->minhash + i * o->near.num_perm;
-            double j = sh_minhash_jaccard(sig, d.minhash, (unsigned)o->near.num_perm);
-            double na = s->docs[i].shingles, nb = d.shingles;
-            double cont = dd_containment_of(j, na, nb);
-            bool estimated = true;
-            if (!have_mine) { /* the document's set, read again once */
-                have_mine = true;
-                if (!input_set(in, o, a, &mine, &mine_cap, &nmine))
-                    nmine = 0;
-            }
-            /* exact sets when the indexed file is there, unchanged */
-            if (nmine &&
-                file_set(d.id, d.size, d.mtime_ns, o, a, &theirs, &theirs_cap, &ntheirs)) {
-                double inter = (double)dd_sorted_intersection(mine, nmine, theirs, ntheirs);
-                na = (double)nmine;
-                nb = (double)ntheirs;
-                double small = na < nb ? na : nb;
-                j = na + nb > inter ? inter / (na + nb - inter) : 1;
-                cont = small > 0 ? inter / small : 0;
-                estimated = false;
-            }
-            if (cont > 1)
-                cont = 1;
-            m.jaccard = j;
-            m.containment = cont;
-            m.estimated = estimated;
-            /* the indexed document came first: it is the representative */
-            duplicate = dd_near_joins(&o->near, j, cont, na, nb);
-        }
+    if (ok) {
+        exact_sets sets = {.src = src, .a = a, .doc = i, .k = (unsigned)s->params.ngram};
+        dd_earlier_search search = {0};
+        dd_earlier_copy copy;
+        int found = dd_earlier_copy_of(x, s, i, self, exact_overlap, &sets, &search, &copy, &err);
+        ok = found >= 0;
+        duplicate = found > 0;
         if (duplicate) {
-            m.of = d.id;
-            d.id = NULL;
-            add_match(out, m);
+            add_match(out, (dd_index_match){.kind = DD_INDEX_DUPLICATE,
+                                            .of = copy.doc.id,
+                                            .exact = copy.exact,
+                                            .estimated = copy.estimated,
+                                            .jaccard = copy.jaccard,
+                                            .containment = copy.containment});
+            copy.doc.id = NULL;
+            dd_indexed_doc_free(&copy.doc);
         }
-        dd_ddx_doc_free(&d);
+        dd_earlier_search_free(&search);
+        sh_buf_free(&sets.text);
+        free(sets.mine);
+        free(sets.theirs);
     }
     /* Paragraphs found in indexed documents; not for a copy of a whole
      * document, whose paragraphs are all copies (as scan leaves cluster
      * members out of the paragraph search). */
-    dd_ddx_place places[64];
-    for (size_t u = c->unit_start[i]; u < c->unit_start[i + 1] && ok && !duplicate; u++) {
-        const dd_unit *unit = &c->units[u];
-        if (unit->words < o->min_words)
+    for (size_t u = 0; u < nunits && ok && !duplicate; u++) {
+        const dd_unit *unit = &units[u];
+        if (unit->words < min_words)
             continue;
-        long n = dd_ddx_paragraph(x, unit->key, places, 64, &err);
-        ok = n >= 0;
-        /* the documents holding it, this one counted (places come in
-         * document order), and the first place in another document */
-        uint32_t docs = 1, prev = UINT32_MAX;
-        long first = -1;
-        for (long k = 0; k < n; k++) {
-            if (places[k].doc == self)
-                continue;
-            if (places[k].doc != prev) {
-                docs++;
-                prev = places[k].doc;
-            }
-            if (first < 0)
-                first = k;
-        }
-        if (!ok || first < 0)
-            continue;
-        const dd_ddx_place *p = &places[first];
-        if (!dd_ddx_get_number(x, p->doc, &d, &err)) {
+        uint32_t others;
+        dd_indexed_place at;
+        const dd_indexed_place *p = &at;
+        if (!dd_earlier_paragraph(x, unit->key, self, &others, &at, &d, &err)) {
             ok = err == NULL;
             continue;
         }
+        uint32_t docs = others + 1; /* this one counted */
         add_match(out, (dd_index_match){.kind = DD_INDEX_PARAGRAPH,
                                         .of = d.id,
                                         .first_line = unit->first_line,
@@ -192,18 +126,16 @@ bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_o
                                         .of_last_line = p->last_line,
                                         .docs = docs,
                                         .words = unit->words,
+                                        .boilerplate = dd_is_boilerplate(docs, unit->words,
+                                                                         min_words, boilerplate_df),
                                         .key = unit->key});
         d.id = NULL;
-        dd_ddx_doc_free(&d);
+        dd_indexed_doc_free(&d);
     }
     if (!ok) {
-        dd_error("%s", err);
+        dd_note_add(notes, DD_NOTE_ERROR, "%s", err);
         free(err);
     }
-    free(mine);
-    free(theirs);
-    free(cands);
-    free(keys);
     return ok;
 }
 

@@ -1,12 +1,16 @@
 /*
  * index_match.h - what a document of a run has in common with the documents
- * of a persistent index (ddx.h): for check --index and scan --index.
+ * of an earlier corpus (earlier.h: the program's is an index, store/ddx.h):
+ * for check --index and scan --index.
  */
 #ifndef DD_INDEX_MATCH_H
 #define DD_INDEX_MATCH_H
 
-#include "run/corpus.h"
-#include "store/ddx.h"
+#include "engine/base.h"
+#include "engine/document.h"
+#include "engine/earlier.h"
+#include "engine/near.h"
+#include "engine/paragraphs.h"
 
 typedef enum dd_index_match_kind {
     DD_INDEX_DUPLICATE, /* the document copies an indexed one */
@@ -25,6 +29,7 @@ typedef struct dd_index_match {
     uint32_t of_first_line, of_last_line; /* in the first indexed document holding it */
     uint32_t docs;                        /* documents holding it, this one included */
     uint32_t words;
+    bool boilerplate; /* by the boilerplate rule (dd_is_boilerplate) */
     sh_key key;
 } dd_index_match;
 
@@ -33,15 +38,19 @@ typedef struct dd_index_matches {
     size_t n, cap;
 } dd_index_matches;
 
-/* Appends to out what document i of c shares with the index: the earliest
- * indexed document it is a near-duplicate of (verified on exact sets when
- * that file is still there with its indexed size and time, else on the
- * signatures), or else its paragraphs of at least o->min_words words found
- * in indexed documents. The document's own entry in the index (same id)
- * does not count. a is an analyser for reading files again. False after a
- * message on an index error. */
-bool dd_index_match_document(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
-                             dd_analyzer *a, dd_index_matches *out);
+/* Appends to out what document i of s (its id, and its units[0..nunits))
+ * shares with the index: the earliest indexed document it is a
+ * near-duplicate of (the join rule, dd_near_joins: verified on exact sets
+ * when src gives both texts, the document's and the indexed one's, else on
+ * the signatures), or else its paragraphs of at least min_words words
+ * found in indexed documents, each boilerplate or a repeat by the rule of
+ * every mode (dd_is_boilerplate, with boilerplate_df). The document's own
+ * entry in the index (same id) does not count. a (the caller's, with the hasher of s) analyses the
+ * texts src gives. False, with an error in notes, on an index error. */
+bool dd_index_match_document(const dd_earlier *x, const dd_signatures *s, uint32_t i, const char *id,
+                             const dd_unit *units, size_t nunits, unsigned long min_words,
+                             unsigned long boilerplate_df, const dd_text_source *src,
+                             dd_analyzer *a, dd_index_matches *out, dd_notes *notes);
 void dd_index_matches_free(dd_index_matches *m);
 
 #endif

@@ -46,11 +46,11 @@ double dd_lsh_probability(double j, unsigned long bands, unsigned long rows)
     return 1 - pow(1 - pow(j, (double)rows), (double)bands);
 }
 
-bool dd_near_params_check(dd_near_params *p)
+bool dd_near_params_check(dd_near_params *p, dd_notes *notes)
 {
     if (p->bands && p->rows && p->bands * p->rows > p->num_perm) {
-        dd_error("--bands %lu x --rows %lu = %lu is more than --num-perm %lu", p->bands, p->rows,
-                 p->bands * p->rows, p->num_perm);
+        dd_note_add(notes, DD_NOTE_ERROR, "--bands %lu x --rows %lu = %lu is more than --num-perm %lu",
+                p->bands, p->rows, p->bands * p->rows, p->num_perm);
         return false;
     }
     if (p->rows && !p->bands)
@@ -58,7 +58,8 @@ bool dd_near_params_check(dd_near_params *p)
     if (p->bands && !p->rows) {
         p->rows = p->num_perm / p->bands;
         if (p->rows == 0) {
-            dd_error("--bands %lu is more than --num-perm %lu", p->bands, p->num_perm);
+            dd_note_add(notes, DD_NOTE_ERROR, "--bands %lu is more than --num-perm %lu", p->bands,
+                    p->num_perm);
             return false;
         }
     }
@@ -74,7 +75,8 @@ bool dd_near_params_check(dd_near_params *p)
         p->bands = p->num_perm / p->rows;
         double got = dd_lsh_probability(t, p->bands, p->rows);
         if (got < p->recall)
-            dd_warn("no bands reach --recall %g at the candidate target jaccard %.3f with "
+            dd_note_add(notes, DD_NOTE_WARNING,
+                    "no bands reach --recall %g at the candidate target jaccard %.3f with "
                     "--num-perm %lu: the best, %lu x %lu, gives %.4f (raise --num-perm, or lower "
                     "--size-ratio or --recall)",
                     p->recall, t, p->num_perm, p->bands, p->rows, got);
@@ -82,45 +84,10 @@ bool dd_near_params_check(dd_near_params *p)
     return true;
 }
 
-void dd_near_explain(FILE *out, const dd_near_params *p)
-{
-    if (p->method == DD_METHOD_SIMHASH) {
-        fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
-        fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
-        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
-                     "whole block, so every such pair is a candidate\n",
-                p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
-        return;
-    }
-    double t = dd_near_target_jaccard(p);
-    fprintf(out, "method: minhash (%s), %lu values over word %lu-shingles\n",
-            sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
-    fprintf(out, "rule: jaccard >= %.2f", p->threshold);
-    if (p->containment > 0)
-        fprintf(out, ", or containment >= %.2f with at least %lu\n      shingles in the smaller",
-                p->containment, p->min_shingles);
-    fprintf(out, "\n");
-    fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
-            p->bands * p->rows, p->num_perm);
-    if (p->containment > 0)
-        fprintf(out,
-                "candidate target: jaccard %.3f, the lowest of a pair with\n"
-                "      containment %.2f whose sizes differ at most %.1fx\n",
-                t, p->containment, p->size_ratio);
-    fprintf(out, "candidate probability:\n");
-    const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
-    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
-        fprintf(out, "  jaccard %.2f: %.4f\n", at[i], dd_lsh_probability(at[i], p->bands, p->rows));
-    fprintf(out, "  jaccard %.2f (threshold): %.4f\n", p->threshold,
-            dd_lsh_probability(p->threshold, p->bands, p->rows));
-    if (t < p->threshold)
-        fprintf(out, "  jaccard %.3f (containment target): %.4f\n", t,
-                dd_lsh_probability(t, p->bands, p->rows));
-}
-
 /* ------------------------------------------------------------ signatures */
 
-bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash)
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash,
+                        dd_notes *notes)
 {
     memset(s, 0, sizeof *s);
     s->params = *p;
@@ -129,7 +96,8 @@ bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hash
         s->minhasher =
             sh_minhasher_new_scheme((unsigned)p->num_perm, hash->seed, DD_MINHASH_SCHEME, &st);
         if (!s->minhasher) {
-            dd_error("cannot make the MinHash functions: %s", sh_status_str(st));
+            dd_note_add(notes, DD_NOTE_ERROR, "cannot make the MinHash functions: %s",
+                    sh_status_str(st));
             return false;
         }
     }
@@ -201,10 +169,11 @@ void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, con
          s->simhash ? &s->simhash[i] : NULL);
 }
 
-bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash)
+bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash,
+                    dd_notes *notes)
 {
     dd_signatures s;
-    if (!dd_signatures_init(&s, p, hash))
+    if (!dd_signatures_init(&s, p, hash, notes))
         return false;
     *g = (dd_signer){.params = *p, .minhasher = s.minhasher};
     return true;
@@ -354,6 +323,17 @@ static bool key_shared(const dd_signatures *s, uint64_t key)
     return !s->shared_keys || dd_key_filter_shared(s->shared_keys, key);
 }
 
+/* key_shared of keys[0..n), to shared[0..n): the bits of the filter, each
+ * anywhere in it, asked for all at once so that the waits overlap. */
+static void keys_shared(const dd_signatures *s, const uint64_t *keys, size_t n, bool *shared)
+{
+    const dd_key_filter *f = s->shared_keys;
+    for (size_t b = 0; f && b < n; b++)
+        __builtin_prefetch(&f->twice[filter_bit(f, keys[b]) / 64]);
+    for (size_t b = 0; b < n; b++)
+        shared[b] = key_shared(s, keys[b]);
+}
+
 /* ------------------------------------------------------------ clustering */
 
 /* Rank order: by --keep, then input order. */
@@ -376,14 +356,32 @@ static int compare_cluster_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* May a member of `member` shingles join a representative of `rep`
+ * through containment (the guard of the join rule, near.h)? Containment is
+ * on, the smaller set has min_shingles, and the member is at most
+ * size_ratio times the representative. */
+static bool containment_may_join(const dd_near_params *p, double member, double rep)
+{
+    double small = member < rep ? member : rep;
+    return p->containment > 0 && small >= (double)p->min_shingles && member <= p->size_ratio * rep;
+}
+
 /* The join rule of every mode (see near.h). */
 bool dd_near_joins(const dd_near_params *p, double j, double c, double member, double rep)
 {
     if (j >= p->threshold)
         return true;
-    double small = member < rep ? member : rep;
-    return p->containment > 0 && c >= p->containment && small >= (double)p->min_shingles &&
-           member <= p->size_ratio * rep;
+    return c >= p->containment && containment_may_join(p, member, rep);
+}
+
+void dd_overlap_similarity(const dd_overlap *o, double *jaccard, double *containment)
+{
+    double inter = (double)o->shared;
+    double a = (double)o->a, b = (double)o->b, small = a < b ? a : b;
+    *jaccard = a + b > inter ? inter / (a + b - inter) : 1;
+    *containment = small > 0 ? inter / small : 0;
+    if (*containment > 1)
+        *containment = 1;
 }
 
 /* The containment of the smaller set implied by Jaccard j and the sizes. */
@@ -490,7 +488,7 @@ size_t dd_candidates_from_members(uint32_t *numbers, size_t n, dd_candidate **tm
 static double lowest_passing_jaccard(const dd_near_params *p, double a, double b)
 {
     double small = a < b ? a : b, need = p->threshold;
-    if (p->containment > 0 && small >= (double)p->min_shingles && a <= p->size_ratio * b) {
+    if (containment_may_join(p, a, b)) {
         double cj = p->containment * small / (a + b - p->containment * small);
         if (cj < need)
             need = cj;
@@ -542,11 +540,8 @@ static bool minhash_may_join(const dd_signatures *s, uint32_t d, uint32_t r, uns
  * whether the pair joins. */
 static bool overlap_decides(const dd_near_params *p, const dd_overlap *o, dd_member *m)
 {
-    double inter = (double)o->shared;
-    double ea = (double)o->a, eb = (double)o->b, esmall = ea < eb ? ea : eb;
-    m->jaccard = ea + eb > inter ? inter / (ea + eb - inter) : 1;
-    m->containment = esmall > 0 ? inter / esmall : 0;
-    return dd_near_joins(p, m->jaccard, m->containment, ea, eb);
+    dd_overlap_similarity(o, &m->jaccard, &m->containment);
+    return dd_near_joins(p, m->jaccard, m->containment, (double)o->a, (double)o->b);
 }
 
 bool dd_overlap_joins(const dd_signatures *s, const dd_overlap *o)
@@ -570,25 +565,16 @@ static bool exact_overlap(const dd_signatures *s, uint32_t d, uint32_t r, set_bu
     return true;
 }
 
-/* Does doc d verify against representative r? Fills the similarity.
- * Estimate mode decides on the estimates. Exact mode uses them as a filter
- * (minhash_may_join); the exact sets then decide and give the
- * similarity. */
-static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m, set_buffers *sets)
+/* The rest of verify for a MinHash pair that passed minhash_may_join with
+ * same equal values. */
+static bool verify_past_estimate(const dd_signatures *s, uint32_t d, uint32_t r, unsigned same,
+                                 dd_member *m, set_buffers *sets)
 {
     const dd_near_params *p = &s->params;
     memset(m, 0, sizeof *m);
     m->doc = d;
-    if (p->method == DD_METHOD_SIMHASH) {
-        m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
-        m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
-        return m->hamming <= p->hamming;
-    }
     double a = s->docs[d].shingles, b = s->docs[r].shingles;
-    unsigned k = (unsigned)p->num_perm, same;
-    if (!minhash_may_join(s, d, r, &same))
-        return false;
-    double j = (double)same / k;
+    double j = (double)same / (unsigned)p->num_perm;
     if (!p->verify_exact) {
         m->jaccard = j;
         m->containment = dd_containment_of(m->jaccard, a, b);
@@ -605,6 +591,26 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
         return dd_near_joins(p, m->jaccard, m->containment, a, b);
     }
     return overlap_decides(p, &o, m);
+}
+
+/* Does doc d verify against representative r? Fills the similarity.
+ * Estimate mode decides on the estimates. Exact mode uses them as a filter
+ * (minhash_may_join); the exact sets then decide and give the
+ * similarity. */
+static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m, set_buffers *sets)
+{
+    const dd_near_params *p = &s->params;
+    memset(m, 0, sizeof *m);
+    m->doc = d;
+    if (p->method == DD_METHOD_SIMHASH) {
+        m->hamming = sh_hamming(s->simhash[d], s->simhash[r]);
+        m->jaccard = m->containment = 1.0 - m->hamming / 64.0;
+        return m->hamming <= p->hamming;
+    }
+    unsigned same;
+    if (!minhash_may_join(s, d, r, &same))
+        return false;
+    return verify_past_estimate(s, d, r, same, m, sets);
 }
 
 /* A growing open-addressing map from exact keys to the first document
@@ -671,14 +677,10 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What the placer knows of a document, together: gathering candidates
- * reads seen, cand_at and rank of documents anywhere in the corpus, one
- * cache line each. */
+/* What the placer knows of a document. */
 typedef struct placed_doc {
-    uint32_t rep_of;  /* 1 + its representative (itself for one), 0: not placed or no words */
-    uint32_t rank;    /* the order it was placed in */
-    uint32_t seen;    /* 1 + the document whose candidates last listed it */
-    uint32_t cand_at; /* where in cands it is, when seen says it is there */
+    uint32_t rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
+    uint32_t rank;   /* the order it was placed in */
 } placed_doc;
 
 struct dd_placer {
@@ -692,14 +694,18 @@ struct dd_placer {
     uint32_t placed;
     key_map exact;
     /* band or block keys of the representatives, at most DD_BUCKET_CAP
-     * of them (the first placed) per key: one map per band (or block), so
-     * that a batch's representatives are added to them on several threads
-     * (dd_placer_ahead_index) */
+     * of them (the first placed) per key, each listed by its rank, so
+     * that gathering candidates reads nothing of the documents listed:
+     * one map per band (or block), so that a batch's representatives are
+     * added to them on several threads (dd_placer_ahead_index) */
     dd_capped_map *index;
     size_t nkeys;
     uint64_t *keys;
     dd_candidate *cands; /* of the document being placed */
     size_t cands_cap;
+    uint32_t *ranks, *ranks_tmp; /* the ranks its buckets list */
+    size_t ranks_cap, ranks_tmp_cap;
+    bool *shared; /* of its keys: key_shared */
     set_buffers sets;
     dd_placer_counts counts;
 };
@@ -717,6 +723,7 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     for (size_t b = 0; b < p->nkeys; b++)
         dd_capped_map_init(&p->index[b]);
     p->keys = dd_malloc(p->nkeys * sizeof *p->keys);
+    p->shared = dd_malloc(p->nkeys * sizeof *p->shared);
     return p;
 }
 
@@ -741,20 +748,52 @@ void dd_placer_reserve(dd_placer *p, size_t n)
         placer_grow(p, (uint32_t)(n - 1));
 }
 
-/* Lists representative r among the candidates of document d (cands[0..n)),
- * or counts one more bucket it shares if it is there. Returns the new n. */
-static size_t add_candidate(dd_placer *p, uint32_t d, uint32_t r, size_t n)
+/* Appends to (*ranks)[0..n) (growing it, *cap its capacity) the ranks
+ * that the buckets of keys list (those that shared says may be shared):
+ * map's, or (map NULL) the index's, each band's own. Returns the new n. */
+static size_t listed_ranks(const dd_placer *p, const dd_capped_map *map, const uint64_t *keys,
+                           const bool *shared, uint32_t **ranks, size_t *cap, size_t n)
 {
-    placed_doc *c = &p->doc[r];
-    if (c->seen == d + 1) {
-        p->cands[c->cand_at].shared++;
-        return n;
+    for (size_t b = 0; b < p->nkeys; b++)
+        if (shared[b])
+            dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
+    for (size_t b = 0; b < p->nkeys; b++) {
+        if (!shared[b])
+            continue;
+        dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
+        for (uint32_t rank; dd_capped_next(&it, &rank);) {
+            dd_grow(ranks, cap, n + 1, sizeof **ranks);
+            (*ranks)[n++] = rank;
+        }
     }
-    c->seen = d + 1;
-    c->cand_at = (uint32_t)n;
-    dd_grow(&p->cands, &p->cands_cap, n + 1, sizeof *p->cands);
-    p->cands[n] = (dd_candidate){c->rank, 1};
-    return n + 1;
+    return n;
+}
+
+/* Sorts ranks[0..n) (tmp: scratch for n) and appends them to
+ * (*cands)[0..ncand) (growing it), each rank once with the number of
+ * buckets that list it. Returns the new ncand. */
+static size_t count_ranks(uint32_t *ranks, uint32_t *tmp, size_t n, dd_candidate **cands,
+                          size_t *cap, size_t ncand)
+{
+    dd_sort_u32(ranks, tmp, n);
+    dd_grow(cands, cap, ncand + n + 1, sizeof **cands);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && ranks[j] == ranks[i])
+            j++;
+        (*cands)[ncand++] = (dd_candidate){ranks[i], (uint32_t)(j - i)};
+        i = j;
+    }
+    return ncand;
+}
+
+/* The candidates of the document being placed from the buckets that
+ * list them: the ranks ranks[0..n) (the placer's scratch), counted and
+ * appended to p->cands[0..ncand). Returns the new ncand. */
+static size_t candidates_of_ranks(dd_placer *p, size_t n, size_t ncand)
+{
+    dd_grow(&p->ranks_tmp, &p->ranks_tmp_cap, n + 1, sizeof *p->ranks_tmp);
+    return count_ranks(p->ranks, p->ranks_tmp, n, &p->cands, &p->cands_cap, ncand);
 }
 
 /* The first steps of placing d: its rank; a document without words, or an
@@ -789,25 +828,6 @@ static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
     return true;
 }
 
-/* Adds to d's candidates (p->cands[0..ncand)) the representatives that
- * the index (map NULL), or map, lists under d's keys; returns the new
- * ncand. */
-static size_t candidates_in(dd_placer *p, const dd_capped_map *map, uint32_t d,
-                            const uint64_t *keys, size_t ncand)
-{
-    for (size_t b = 0; b < p->nkeys; b++)
-        if (key_shared(p->s, keys[b]))
-            dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
-    for (size_t b = 0; b < p->nkeys; b++) {
-        if (!key_shared(p->s, keys[b]))
-            continue;
-        dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
-        for (uint32_t r; dd_capped_next(&it, &r);)
-            ncand = add_candidate(p, d, r, ncand);
-    }
-    return ncand;
-}
-
 /* How many values map lists under key. */
 static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
 {
@@ -819,24 +839,49 @@ static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
 }
 
 static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d);
+static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool *may,
+                         unsigned *same);
+
+/* The candidate of rank rank in cands[0..n), sorted by rank, or NULL. */
+static dd_candidate *candidate_of_rank(dd_candidate *cands, size_t n, uint32_t rank)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cands[mid].rank < rank)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && cands[lo].rank == rank ? &cands[lo] : NULL;
+}
 
 /* The rest of placing d, whose candidates from the buckets of its keys
- * are p->cands[0..ncand): its linked documents added, the best chosen and
- * verified; if none verifies, d becomes a representative, listed under its
- * keys: in the index now, or, for document k of a batch (a not NULL), when
- * the batch has been placed. */
-static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_t ncand,
-                           dd_placer_ahead *a, size_t k, dd_member *m)
+ * are p->cands[0..ncand), sorted by rank: its linked documents added, the
+ * best chosen and verified; if none verifies, d becomes a representative,
+ * listed under its keys: in the index now, or, for document k of a batch
+ * (a not NULL), when the batch has been placed. */
+static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const bool *shared,
+                           size_t ncand, dd_placer_ahead *a, size_t k, dd_member *m)
 {
     const dd_signatures *s = p->s;
     /* Linked documents that are representatives already: always verified. */
-    size_t nlinked = 0;
+    size_t nlinked = 0, listed = ncand;
     for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1];
          l++) {
         uint32_t r = s->links[l];
         if (r < p->cap && p->doc[r].rep_of == r + 1) {
-            ncand = add_candidate(p, d, r, ncand);
-            p->cands[p->doc[r].cand_at].shared = UINT32_MAX;
+            uint32_t rank = p->doc[r].rank;
+            dd_candidate *c = candidate_of_rank(p->cands, listed, rank);
+            for (size_t i = listed; !c && i < ncand; i++) /* a link listed twice */
+                if (p->cands[i].rank == rank)
+                    c = &p->cands[i];
+            if (c) {
+                c->shared = UINT32_MAX;
+            } else {
+                dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
+                p->cands[ncand++] = (dd_candidate){rank, UINT32_MAX};
+            }
             nlinked++;
         }
     }
@@ -845,7 +890,11 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_
     p->counts.passed_over += ncand - chosen;
     /* Their signatures are read next, each from anywhere in memory: ask for
      * them all at once, so that the waits overlap. */
+    bool may;
+    unsigned same;
     for (size_t c = 0; c < chosen; c++) {
+        if (a && ahead_judged(a, k, p->cands[c].rank, &may, &same))
+            continue;
         uint32_t r = p->by_rank[p->cands[c].rank];
         __builtin_prefetch(&s->docs[r]);
         if (s->minhash)
@@ -854,7 +903,11 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_
     for (size_t c = 0; c < chosen; c++) {
         uint32_t r = p->by_rank[p->cands[c].rank];
         p->counts.compared++;
-        if (verify(s, d, r, m, &p->sets)) {
+        /* The MinHash stage, as the workers found it when they did. */
+        bool joins = a && ahead_judged(a, k, p->cands[c].rank, &may, &same)
+                         ? may && verify_past_estimate(s, d, r, same, m, &p->sets)
+                         : verify(s, d, r, m, &p->sets);
+        if (joins) {
             p->doc[d].rep_of = r + 1;
             p->sim[d] = *m;
             return r;
@@ -866,11 +919,12 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, size_
         ahead_list(p, a, k, d);
     } else {
         for (size_t b = 0; b < p->nkeys; b++)
-            if (key_shared(s, keys[b]))
+            if (shared[b])
                 dd_capped_map_prefetch(&p->index[b], keys[b]);
         for (size_t b = 0; b < p->nkeys; b++)
-            if (key_shared(s, keys[b]))
-                p->counts.unlisted += !dd_capped_map_add(&p->index[b], keys[b], d, DD_BUCKET_CAP);
+            if (shared[b])
+                p->counts.unlisted +=
+                    !dd_capped_map_add(&p->index[b], keys[b], p->doc[d].rank, DD_BUCKET_CAP);
     }
     *m = p->sim[d];
     return d;
@@ -882,8 +936,10 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     if (place_first(p, d, m, &rep))
         return rep;
     index_keys(p->s, d, p->keys);
-    size_t ncand = candidates_in(p, NULL, d, p->keys, 0);
-    return place_rest(p, d, p->keys, ncand, NULL, 0, m);
+    keys_shared(p->s, p->keys, p->nkeys, p->shared);
+    size_t nranks = listed_ranks(p, NULL, p->keys, p->shared, &p->ranks, &p->ranks_cap, 0);
+    size_t ncand = candidates_of_ranks(p, nranks, 0);
+    return place_rest(p, d, p->keys, p->shared, ncand, NULL, 0, m);
 }
 
 dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
@@ -958,7 +1014,10 @@ void dd_placer_free(dd_placer *p)
         dd_capped_map_free(&p->index[b]);
     free(p->index);
     free(p->keys);
+    free(p->shared);
     free(p->cands);
+    free(p->ranks);
+    free(p->ranks_tmp);
     free(p->sets.a);
     free(p->sets.b);
     free(p);
@@ -976,11 +1035,16 @@ typedef struct doc_at {
  * 0.99 (the placer verifies what the guess misses when it asks). */
 #define AHEAD_BANDS 16
 
+/* What dd_placer_ahead.judged says of a pair that minhash_may_join
+ * rejects. */
+#define CANNOT_JOIN UINT32_MAX
+
 struct dd_placer_ahead {
     const uint32_t *docs; /* the batch, in the order they are placed */
     size_t n, cap;
     size_t nkeys;
     uint64_t *keys;      /* nkeys band or block keys per document of the batch */
+    bool *shared;        /* nkeys per document: key_shared of its keys */
     bool *no_pairs;      /* no words, or an exact duplicate: placed without verifying */
     dd_capped_map bands; /* band key -> k, of the documents that may become representatives */
     doc_at *by_doc;      /* the batch by document number, for the links */
@@ -993,6 +1057,10 @@ struct dd_placer_ahead {
     size_t *nbefore, *before_cap;
     bool *gathered;
     uint8_t *before_count; /* nkeys per document: what its buckets listed */
+    /* The MinHash stage (minhash_may_join) of the pairs the workers
+     * guessed, per document: by rank, `same` or CANNOT_JOIN */
+    dd_candidate **judged;
+    size_t *njudged, *judged_cap;
     /* The representatives of the batch, where the index will list them, as
      * the placer places them (dd_placer_place_ahead); they go to the index
      * when the batch is placed (dd_placer_ahead_index). */
@@ -1014,9 +1082,14 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
 {
     if (!a)
         return;
-    for (size_t k = 0; k < a->cap; k++)
+    for (size_t k = 0; k < a->cap; k++) {
         free(a->before[k]);
+        free(a->judged[k]);
+    }
     free(a->before);
+    free(a->judged);
+    free(a->njudged);
+    free(a->judged_cap);
     free(a->nbefore);
     free(a->before_cap);
     free(a->gathered);
@@ -1025,6 +1098,7 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a->listed);
     dd_capped_map_free(&a->reps);
     free(a->keys);
+    free(a->shared);
     free(a->no_pairs);
     dd_capped_map_free(&a->bands);
     free(a->by_doc);
@@ -1047,22 +1121,27 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
     a->nkeys = keys_per_doc(&s->params);
     if (n > a->cap) {
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
+        a->shared = dd_realloc(a->shared, n * a->nkeys * sizeof *a->shared);
         a->no_pairs = dd_realloc(a->no_pairs, n * sizeof *a->no_pairs);
         a->by_doc = dd_realloc(a->by_doc, n * sizeof *a->by_doc);
         a->gathered = dd_realloc(a->gathered, n * sizeof *a->gathered);
         a->before = dd_realloc(a->before, n * sizeof *a->before);
         a->nbefore = dd_realloc(a->nbefore, n * sizeof *a->nbefore);
         a->before_cap = dd_realloc(a->before_cap, n * sizeof *a->before_cap);
+        a->judged = dd_realloc(a->judged, n * sizeof *a->judged);
+        a->njudged = dd_realloc(a->njudged, n * sizeof *a->njudged);
+        a->judged_cap = dd_realloc(a->judged_cap, n * sizeof *a->judged_cap);
         a->before_count = dd_realloc(a->before_count, n * a->nkeys * sizeof *a->before_count);
         a->listed = dd_realloc(a->listed, n * a->nkeys * sizeof *a->listed);
         a->new_reps = dd_realloc(a->new_reps, n * sizeof *a->new_reps);
         for (size_t k = a->cap; k < n; k++) {
-            a->before[k] = NULL;
-            a->before_cap[k] = 0;
+            a->before[k] = a->judged[k] = NULL;
+            a->before_cap[k] = a->judged_cap[k] = 0;
         }
         a->cap = n;
     }
     memset(a->gathered, 0, n * sizeof *a->gathered);
+    memset(a->njudged, 0, n * sizeof *a->njudged);
     a->nnew = 0;
     dd_capped_map_clear(&a->bands);
     dd_capped_map_clear(&a->reps);
@@ -1089,9 +1168,11 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
         if (a->no_pairs[k])
             continue;
         uint64_t *keys = a->keys + k * a->nkeys;
+        bool *shared = a->shared + k * a->nkeys;
         index_keys(s, d, keys);
+        keys_shared(s, keys, a->nkeys, shared);
         for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++)
-            if (key_shared(s, keys[b]))
+            if (shared[b])
                 dd_capped_map_add(&a->bands, keys[b], (uint32_t)k, DD_BUCKET_CAP);
     }
     if (n > 1)
@@ -1116,6 +1197,7 @@ void dd_ahead_scratch_free(dd_ahead_scratch *w)
 {
     free(w->ranks);
     free(w->linked);
+    free(w->tmp);
     free(w->cands);
     memset(w, 0, sizeof *w);
 }
@@ -1136,35 +1218,27 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
         return 0;
     uint32_t d = a->docs[k], base = p->placed;
     const uint64_t *keys = a->keys + k * a->nkeys;
+    const bool *shared = a->shared + k * a->nkeys;
     size_t nranks = 0, nlinked = 0;
     for (size_t b = 0; b < a->nkeys; b++)
-        if (key_shared(s, keys[b]))
+        if (shared[b])
             dd_capped_map_prefetch(&p->index[b], keys[b]);
     for (size_t b = 0; b < a->nkeys; b++) {
         a->before_count[k * a->nkeys + b] = 0;
-        if (!key_shared(s, keys[b]))
+        if (!shared[b])
             continue;
         dd_capped_iter it = dd_capped_map_find(&p->index[b], keys[b]);
         uint8_t count = 0;
-        for (uint32_t r; dd_capped_next(&it, &r); count++) {
+        for (uint32_t rank; dd_capped_next(&it, &rank); count++) {
             dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
-            w->ranks[nranks++] = p->doc[r].rank;
+            w->ranks[nranks++] = rank;
         }
         a->before_count[k * a->nkeys + b] = count;
     }
     /* What the placer's lookups would find before the batch: each
      * representative once, with the buckets it shares. */
-    if (nranks > 1)
-        qsort(w->ranks, nranks, sizeof *w->ranks, dd_compare_u32);
-    a->nbefore[k] = 0;
-    for (size_t i = 0; i < nranks;) {
-        size_t j = i;
-        while (j < nranks && w->ranks[j] == w->ranks[i])
-            j++;
-        dd_grow(&a->before[k], &a->before_cap[k], a->nbefore[k] + 1, sizeof *a->before[k]);
-        a->before[k][a->nbefore[k]++] = (dd_candidate){w->ranks[i], (uint32_t)(j - i)};
-        i = j;
-    }
+    dd_grow(&w->tmp, &w->tmp_cap, nranks + 1, sizeof *w->tmp);
+    a->nbefore[k] = count_ranks(w->ranks, w->tmp, nranks, &a->before[k], &a->before_cap[k], 0);
     a->gathered[k] = true;
     if (s->params.method != DD_METHOD_MINHASH || !s->params.verify_exact)
         return 0;
@@ -1188,36 +1262,70 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
         dd_grow(&w->linked, &w->linked_cap, nlinked + 1, sizeof *w->linked);
         w->linked[nlinked++] = rank;
     }
-    if (nranks > 1)
-        qsort(w->ranks, nranks, sizeof *w->ranks, dd_compare_u32);
-    if (nlinked > 1)
-        qsort(w->linked, nlinked, sizeof *w->linked, dd_compare_u32);
+    dd_grow(&w->tmp, &w->tmp_cap, (nranks > nlinked ? nranks : nlinked) + 1, sizeof *w->tmp);
+    dd_sort_u32(w->ranks, w->tmp, nranks);
+    dd_sort_u32(w->linked, w->tmp, nlinked);
     /* Each rank once, with the buckets it shares; linked ones always
      * chosen (as the placer does). */
     size_t n = 0, i = 0, l = 0;
     while (i < nranks || l < nlinked) {
         uint32_t rank = i < nranks && (l >= nlinked || w->ranks[i] <= w->linked[l]) ? w->ranks[i]
                                                                                     : w->linked[l];
-        uint32_t shared = 0;
+        uint32_t buckets = 0;
         for (; i < nranks && w->ranks[i] == rank; i++)
-            shared++;
+            buckets++;
         bool linked = false;
         for (; l < nlinked && w->linked[l] == rank; l++)
             linked = true;
         dd_grow(&w->cands, &w->cands_cap, n + 1, sizeof *w->cands);
-        w->cands[n++] = (dd_candidate){rank, linked ? UINT32_MAX : shared};
+        w->cands[n++] = (dd_candidate){rank, linked ? UINT32_MAX : buckets};
     }
     n = dd_choose_candidates(w->cands, n, DD_MAX_CANDIDATES + nlinked);
+    /* Their signatures are read next, each from anywhere in memory: ask
+     * for them all at once, so that the waits overlap. */
+    size_t line = 64 / sizeof *s->minhash;
+    for (size_t c = 0; c < n; c++) {
+        uint32_t rank = w->cands[c].rank;
+        uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
+        __builtin_prefetch(&s->docs[r]);
+        for (size_t v = 0; v < s->params.num_perm; v += line)
+            __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm + v);
+    }
     size_t count = 0;
+    dd_grow(&a->judged[k], &a->judged_cap[k], n + 1, sizeof *a->judged[k]);
     for (size_t c = 0; c < n; c++) {
         uint32_t rank = w->cands[c].rank, same;
         uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
-        if (!minhash_may_join(s, d, r, &same))
+        bool may = minhash_may_join(s, d, r, &same);
+        /* (a document of the batch placed before d has rank base + its
+         * position: the placer gives the same pair the same rank) */
+        a->judged[k][c] = (dd_candidate){rank, may ? same : CANNOT_JOIN};
+        if (!may)
             continue;
         dd_grow(out, cap, count + 1, sizeof **out);
         (*out)[count++] = r;
     }
+    a->njudged[k] = n;
     return count;
+}
+
+static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool *may,
+                         unsigned *same)
+{
+    const dd_candidate *v = a->judged[k];
+    size_t lo = 0, hi = a->njudged[k];
+    while (lo < hi) { /* they are by rank (dd_choose_candidates) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].rank < rank)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == a->njudged[k] || v[lo].rank != rank)
+        return false;
+    *may = v[lo].shared != CANNOT_JOIN;
+    *same = v[lo].shared;
+    return true;
 }
 
 /* Document d, docs[k] of the batch, becomes a representative: where the
@@ -1226,16 +1334,17 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
 static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
 {
     const uint64_t *keys = a->keys + k * a->nkeys;
+    const bool *shared = a->shared + k * a->nkeys;
     for (size_t b = 0; b < a->nkeys; b++) {
         a->listed[k * a->nkeys + b] = false;
-        if (!key_shared(p->s, keys[b]))
+        if (!shared[b])
             continue;
         uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
                                          : listed_under(&p->index[b], keys[b]);
         bool listed = before + listed_under(&a->reps, keys[b]) < DD_BUCKET_CAP;
         a->listed[k * a->nkeys + b] = listed;
         if (listed)
-            dd_capped_map_add(&a->reps, keys[b], d, DD_BUCKET_CAP);
+            dd_capped_map_add(&a->reps, keys[b], p->doc[d].rank, DD_BUCKET_CAP);
         p->counts.unlisted += !listed;
     }
     a->new_reps[a->nnew++] = k;
@@ -1248,8 +1357,8 @@ void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
     for (size_t i = 0; i < a->nnew; i++) {
         size_t k = a->new_reps[i];
         if (a->listed[k * a->nkeys + band])
-            dd_capped_map_add(&p->index[band], a->keys[k * a->nkeys + band], a->docs[k],
-                              DD_BUCKET_CAP);
+            dd_capped_map_add(&p->index[band], a->keys[k * a->nkeys + band],
+                              p->doc[a->docs[k]].rank, DD_BUCKET_CAP);
     }
 }
 
@@ -1259,24 +1368,22 @@ uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_me
     if (place_first(p, d, m, &rep))
         return rep;
     uint64_t *keys = a->keys + k * a->nkeys;
+    const bool *shared = a->shared + k * a->nkeys; /* (made by dd_placer_ahead_prepare) */
     if (!a->gathered[k]) { /* the lookups the workers did not do */
         index_keys(p->s, d, keys);
-        size_t ncand = candidates_in(p, NULL, d, keys, 0);
-        ncand = candidates_in(p, &a->reps, d, keys, ncand);
-        return place_rest(p, d, keys, ncand, a, k, m);
+        size_t nranks = listed_ranks(p, NULL, keys, shared, &p->ranks, &p->ranks_cap, 0);
+        nranks = listed_ranks(p, &a->reps, keys, shared, &p->ranks, &p->ranks_cap, nranks);
+        size_t ncand = candidates_of_ranks(p, nranks, 0);
+        return place_rest(p, d, keys, shared, ncand, a, k, m);
     }
     /* The representatives before the batch, as found; then those of the
-     * batch placed so far. */
+     * batch placed so far, whose ranks are all higher. */
     size_t ncand = a->nbefore[k];
     dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
-    for (size_t i = 0; i < ncand; i++) {
-        placed_doc *c = &p->doc[p->by_rank[a->before[k][i].rank]];
-        c->seen = d + 1;
-        c->cand_at = (uint32_t)i;
-        p->cands[i] = a->before[k][i];
-    }
-    ncand = candidates_in(p, &a->reps, d, keys, ncand);
-    return place_rest(p, d, keys, ncand, a, k, m);
+    memcpy(p->cands, a->before[k], ncand * sizeof *p->cands);
+    size_t nranks = listed_ranks(p, &a->reps, keys, shared, &p->ranks, &p->ranks_cap, 0);
+    ncand = candidates_of_ranks(p, nranks, ncand);
+    return place_rest(p, d, keys, shared, ncand, a, k, m);
 }
 
 void dd_rank_documents(const dd_signatures *s, uint32_t *order)

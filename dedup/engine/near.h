@@ -27,12 +27,12 @@
 #ifndef DD_NEAR_H
 #define DD_NEAR_H
 
+#include "engine/base.h"
 #include "shingle.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 typedef enum dd_method { DD_METHOD_MINHASH, DD_METHOD_SIMHASH } dd_method;
 
@@ -77,9 +77,10 @@ double dd_lsh_probability(double j, unsigned long bands, unsigned long rows);
 
 /* Chooses bands and rows when they are not set: the most rows (the fewest
  * false candidates) whose bands reach p->recall at the target Jaccard.
- * Checks the combination; on a problem prints "dedup: --option: why" and
- * returns false. */
-bool dd_near_params_check(dd_near_params *p);
+ * Checks the combination: false, with an error in notes ("--option ...:
+ * why"), when it cannot be used; a warning in notes when no bands reach
+ * p->recall (the best are used). */
+bool dd_near_params_check(dd_near_params *p, dd_notes *notes);
 
 /* The join rule, the one every mode decides with (clusters in near.c,
  * streams in history.c, indexes in history.c and index_match.c): does a
@@ -106,8 +107,11 @@ typedef struct dd_overlap {
     uint64_t a, b, shared;
 } dd_overlap;
 
-/* Prints the chosen parameters and candidate probabilities (--explain-params). */
-void dd_near_explain(FILE *out, const dd_near_params *p);
+/* The exact similarity of a pair from the overlap of its sets, as every
+ * mode measures it: Jaccard |A n B| / |A u B| (1 for two empty sets) and
+ * the containment of the smaller set in the larger, |A n B| / min(|A|,
+ * |B|) (0 when one is empty). */
+void dd_overlap_similarity(const dd_overlap *o, double *jaccard, double *containment);
 
 /* What is kept of each document. */
 typedef struct dd_doc_sig {
@@ -181,8 +185,10 @@ void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other);
 bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key);
 void dd_key_filter_free(dd_key_filter *f);
 
-/* Prepares s for documents; false (after a message) on failure. */
-bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash);
+/* Prepares s for documents; false, with an error in notes, when the MinHash
+ * functions cannot be made. */
+bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hasher *hash,
+                        dd_notes *notes);
 void dd_signatures_free(dd_signatures *s);
 
 /* Writes the distinct word k-shingle hashes of words to *set (growing it;
@@ -211,8 +217,10 @@ typedef struct dd_signed {
     uint64_t simhash; /* (SimHash) */
 } dd_signed;
 
-/* The parameters must be those of the dd_signatures the results go to. */
-bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash);
+/* The parameters must be those of the dd_signatures the results go to.
+ * False, with an error in notes, as dd_signatures_init. */
+bool dd_signer_init(dd_signer *g, const dd_near_params *p, const sh_hasher *hash,
+                    dd_notes *notes);
 void dd_signer_free(dd_signer *g);
 void dd_signer_sign(dd_signer *g, const sh_tokens *words, sh_key key, const sh_hasher *hash,
                     dd_signed *out);
@@ -384,9 +392,9 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
 
 /* Work space of one thread for dd_placer_ahead_pairs. */
 typedef struct dd_ahead_scratch {
-    uint32_t *ranks, *linked;
+    uint32_t *ranks, *linked, *tmp;
     dd_candidate *cands;
-    size_t ranks_cap, linked_cap, cands_cap;
+    size_t ranks_cap, linked_cap, tmp_cap, cands_cap;
 } dd_ahead_scratch;
 void dd_ahead_scratch_free(dd_ahead_scratch *w);
 

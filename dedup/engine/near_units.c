@@ -12,6 +12,7 @@
  */
 #include "engine/near_units.h"
 
+#include "io/spool.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -192,10 +193,8 @@ void dd_find_near_units(uint32_t doc_number, const dd_doc *doc, dd_unit_sets *se
             size_t j = i;
             while (j < nnames && names[j] == names[i])
                 j++;
-            double shared = (double)(j - i), a = (double)n, b = size[names[i]];
-            double jaccard = shared / (a + b - shared), containment = shared / a;
-            if (jaccard >= threshold ||
-                (containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES)) {
+            double jaccard, containment;
+            if (dd_unit_match(n, size[names[i]], j - i, threshold, &jaccard, &containment)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
                 out->v[out->n++] =
                     (dd_near_unit){doc_number, doc_number, u, names[i], jaccard, containment, false};
@@ -247,6 +246,12 @@ struct dd_unit_index {
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
+    /* Its kept sets (dd_unit_index_keep_sets): unit id's is set_n[id]
+     * hashes at set_at[id] in spool, or none when set_at[id] is NOT_KEPT */
+    dd_spool *spool;
+    uint64_t *set_at;
+    uint32_t *set_n;
+    size_t set_at_cap, set_n_cap;
     dd_set_table table; /* the set of the unit being searched for */
     uint32_t *cands;
     size_t cands_cap;
@@ -265,10 +270,8 @@ sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash)
     sh_minhasher *m =
         sh_minhasher_new_scheme(DD_NEAR_UNIT_BANDS * DD_NEAR_UNIT_ROWS,
                                 hash->seed ^ 0x756E697473ULL, DD_NEAR_UNIT_SCHEME, NULL);
-    if (!m) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
+    if (!m) /* the parameters are right: only memory can fail (engine.h) */
+        dd_out_of_memory();
     return m;
 }
 
@@ -297,6 +300,8 @@ void dd_unit_index_free(dd_unit_index *ix)
         dd_capped_map_free(&ix->bands[b]);
     free(ix->doc);
     free(ix->unit);
+    free(ix->set_at);
+    free(ix->set_n);
     dd_set_table_free(&ix->table);
     free(ix->cands);
     free(ix);
@@ -305,12 +310,47 @@ void dd_unit_index_free(dd_unit_index *ix)
 size_t dd_unit_index_bytes(const dd_unit_index *ix)
 {
     size_t bytes = sizeof *ix + ix->doc_cap * sizeof *ix->doc + ix->unit_cap * sizeof *ix->unit +
+                   ix->set_at_cap * sizeof *ix->set_at + ix->set_n_cap * sizeof *ix->set_n +
                    ix->table.cap * sizeof *ix->table.slots + ix->cands_cap * sizeof *ix->cands;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         bytes += ix->bands[b].nslots * sizeof *ix->bands[b].slots;
     for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
         bytes += ix->cache[i].cap * sizeof *ix->cache[i].set;
     return bytes;
+}
+
+#define NOT_KEPT UINT64_MAX
+
+void dd_unit_index_keep_sets(dd_unit_index *ix, dd_spool *spool) { ix->spool = spool; }
+
+bool dd_unit_index_kept_set(const dd_unit_index *ix, uint32_t id, uint64_t **set, size_t *cap,
+                            size_t *n)
+{
+    if (!ix->spool || id >= ix->n || ix->set_at[id] == NOT_KEPT)
+        return false;
+    size_t count = ix->set_n[id];
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (!dd_spool_peek(ix->spool, ix->set_at[id], *set, count * sizeof **set))
+        return false;
+    *n = count;
+    return true;
+}
+
+/* Unit id, of set[0..n), is listed: its set is kept, when sets are kept
+ * and the spool takes it. */
+static void keep_set(dd_unit_index *ix, uint32_t id, const uint64_t *set, size_t n)
+{
+    if (!ix->spool)
+        return;
+    dd_grow(&ix->set_at, &ix->set_at_cap, (size_t)id + 1, sizeof *ix->set_at);
+    dd_grow(&ix->set_n, &ix->set_n_cap, (size_t)id + 1, sizeof *ix->set_n);
+    char *err = NULL;
+    ix->set_at[id] = NOT_KEPT;
+    if (n <= UINT32_MAX && dd_spool_append(ix->spool, set, n * sizeof *set, &ix->set_at[id], &err))
+        ix->set_n[id] = (uint32_t)n;
+    else
+        ix->set_at[id] = NOT_KEPT; /* read through the reader */
+    free(err);
 }
 
 size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const sh_hasher *hash,
@@ -541,7 +581,8 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
                 cached_unit *c = &ix->cache[id % UNIT_CACHE_SLOTS];
                 if (c->id1 != id + 1) {
                     c->id1 = 0;
-                    if (!read(ctx, ix->doc[id], ix->unit[id], &c->set, &c->cap, &c->n))
+                    if (!dd_unit_index_kept_set(ix, id, &c->set, &c->cap, &c->n) &&
+                        !read(ctx, ix->doc[id], ix->unit[id], &c->set, &c->cap, &c->n))
                         continue;
                     c->id1 = id + 1;
                 }
@@ -569,6 +610,8 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
         dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
+        keep_set(ix, (uint32_t)ix->n, sets->hashes + sets->start[u],
+                 sets->start[u + 1] - sets->start[u]);
         if (batch)
             batch_index(ix, batch, k, u, band_keys + u * bands);
         else
@@ -756,7 +799,7 @@ size_t dd_unit_batch_candidates(const dd_unit_index *ix, const dd_unit_batch *b,
     for (size_t i = f->start[u]; i < f->start[u + 1]; i++) {
         uint32_t id = f->ids[i];
         dd_grow(out, cap, n + 1, sizeof **out);
-        (*out)[n++] = (dd_unit_ref){ix->doc[id], ix->unit[id], NULL, 0};
+        (*out)[n++] = (dd_unit_ref){ix->doc[id], ix->unit[id], NULL, 0, id};
     }
     for (size_t i = 0; i < nin; i++) {
         if (i > 0 && w->in_batch[i] == w->in_batch[i - 1])
@@ -774,7 +817,7 @@ size_t dd_unit_batch_candidates(const dd_unit_index *ix, const dd_unit_batch *b,
         dd_grow(out, cap, n + 1, sizeof **out);
         (*out)[n++] = (dd_unit_ref){b->doc_number[ko], other - b->first_unit[ko],
                                     b->hashes + b->set_start[other],
-                                    b->set_start[other + 1] - b->set_start[other]};
+                                    b->set_start[other + 1] - b->set_start[other], UINT32_MAX};
     }
     return n;
 }

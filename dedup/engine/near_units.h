@@ -103,6 +103,24 @@ void dd_unit_index_free(dd_unit_index *ix);
 /* Bytes the index holds: its band table, its units, its cache of sets. */
 size_t dd_unit_index_bytes(const dd_unit_index *ix);
 
+/* Has the index keep the 3-shingle set of every unit it lists in spool
+ * (the caller's, which must outlive the index and take no other appends
+ * while the index is used), as the unit was analysed: a candidate's set is
+ * then read back from there, never through the reader, so that no
+ * document is read and analysed again, however many later units a unit is
+ * a candidate of. Call it before the first document is added. When an
+ * append fails (a full disk), the units listed from there on are read
+ * through the reader. Memory: 12 bytes per unit listed; the spool takes 8
+ * bytes a shingle. */
+struct dd_spool;
+void dd_unit_index_keep_sets(dd_unit_index *ix, struct dd_spool *spool);
+/* Writes the kept set of listed unit id to *set (growing it, *cap its
+ * capacity) and its size to *n. False when it is not kept (or cannot be
+ * read back): then it is to be read through the reader. Changes nothing:
+ * several threads may call it at once, while nothing is added. */
+bool dd_unit_index_kept_set(const dd_unit_index *ix, uint32_t id, uint64_t **set, size_t *cap,
+                            size_t *n);
+
 /* The units' small MinHash, made with hash's seed: one per thread. Exits
  * on out-of-memory. */
 sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash);
@@ -199,12 +217,14 @@ void dd_unit_batch_doc(const dd_unit_batch *b, size_t k, uint32_t *doc_number, s
                        dd_unit_sets *sets, const uint64_t **band_keys);
 
 /* An earlier unit to compare with: its set is in the batch (set, m), or
- * (set NULL) is to be read again. */
+ * (set NULL) it is listed unit id of the index, whose set is kept there
+ * (dd_unit_index_kept_set) or is to be read again. */
 typedef struct dd_unit_ref {
     uint32_t doc;
     size_t unit;
     const uint64_t *set;
     size_t m;
+    uint32_t id;
 } dd_unit_ref;
 
 /* Work space of one thread for dd_unit_batch_candidates. */

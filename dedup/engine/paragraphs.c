@@ -4,6 +4,7 @@
  */
 #include "engine/paragraphs.h"
 
+#include "engine/key_table.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -23,11 +24,6 @@ typedef struct entry {
 } entry;
 
 /* A slot of the table from unit keys to entries. */
-typedef struct slot {
-    sh_key key;
-    uint32_t entry1; /* 1 + the entry; 0: an empty slot */
-} slot;
-
 /* A later occurrence of an entry. */
 typedef struct occurrence {
     uint32_t entry;
@@ -41,9 +37,7 @@ struct dd_paragraphs {
     size_t nnear, near_cap;
     entry *entries; /* in order of first occurrence */
     size_t nentries, entries_cap;
-    slot *slots;
-    size_t nslots; /* a power of two; at most 3/4 used */
-    uint64_t salt; /* dd_table_salt() */
+    dd_key_table entry_of; /* entries by key, at most 3/4 full */
     occurrence *occ;
     size_t nocc, occ_cap;
     size_t nunits;     /* units of the documents up to the last one added */
@@ -55,9 +49,7 @@ dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
     p->units = units;
     p->unit_start = unit_start;
-    p->nslots = 1024;
-    p->slots = dd_calloc(p->nslots, sizeof *p->slots);
-    p->salt = dd_table_salt();
+    dd_key_table_init(&p->entry_of, 3);
     return p;
 }
 
@@ -66,7 +58,7 @@ void dd_paragraphs_free(dd_paragraphs *p)
     if (!p)
         return;
     free(p->entries);
-    free(p->slots);
+    dd_key_table_free(&p->entry_of);
     free(p->occ);
     free(p->near);
     free(p);
@@ -84,55 +76,33 @@ static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
     return (dd_place){doc, u->first_line, u->last_line};
 }
 
-/* The slot of key in slots[0..nslots), or the empty slot where it would go. */
-static size_t find_slot(const slot *slots, size_t nslots, uint64_t salt, sh_key key)
-{
-    size_t mask = nslots - 1, i = dd_table_home(key.lo, salt, mask);
-    while (slots[i].entry1 && !sh_key_equal(slots[i].key, key))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static void grow_table(dd_paragraphs *p)
-{
-    size_t n = p->nslots * 2;
-    slot *slots = dd_calloc(n, sizeof *slots);
-    for (size_t i = 0; i < p->nslots; i++)
-        if (p->slots[i].entry1)
-            slots[find_slot(slots, n, p->salt, p->slots[i].key)] = p->slots[i];
-    free(p->slots);
-    p->slots = slots;
-    p->nslots = n;
-}
-
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
 
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
+bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
     size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
-    p->nunits = p->unit_start[doc + 1];
     if (n > UINT32_MAX) {
-        dd_error("a document of more than %" PRIu32 " paragraphs", UINT32_MAX);
-        exit(DD_EXIT_ERROR);
+        dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
+                UINT32_MAX);
+        return false;
     }
+    p->nunits = p->unit_start[doc + 1];
     for (uint32_t u = 0; u < n; u++) {
         const dd_unit *unit = unit_at(p, doc, u);
         if (p->gone && p->gone[p->unit_start[doc] + u])
             continue;
-        if (4 * (p->nentries + 1) > 3 * p->nslots)
-            grow_table(p);
-        slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, unit->key)];
-        if (!s->entry1) {
+        size_t had;
+        if (dd_key_table_add(&p->entry_of, unit->key, p->nentries, &had)) {
             if (p->nentries >= UINT32_MAX) {
-                dd_error("more than %" PRIu32 " distinct paragraphs", UINT32_MAX);
-                exit(DD_EXIT_ERROR);
+                dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
+                        UINT32_MAX);
+                return false;
             }
             dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
-            p->entries[p->nentries] = (entry){doc, u, doc, 1, unit->words, 0, 0};
-            *s = (slot){unit->key, (uint32_t)++p->nentries};
+            p->entries[p->nentries++] = (entry){doc, u, doc, 1, unit->words, 0, 0};
             continue;
         }
-        entry *e = &p->entries[s->entry1 - 1];
+        entry *e = &p->entries[had];
         if (e->last_doc != doc) {
             e->docs++;
             e->last_doc = doc;
@@ -142,16 +112,17 @@ void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc)
             }
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
-        p->occ[p->nocc++] = (occurrence){s->entry1 - 1, doc, u};
+        p->occ[p->nocc++] = (occurrence){(uint32_t)had, doc, u};
     }
+    return true;
 }
 
 bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
 {
-    const slot *s = &p->slots[find_slot(p->slots, p->nslots, p->salt, key)];
-    if (!s->entry1)
+    size_t found;
+    if (!dd_key_table_get(&p->entry_of, key, &found))
         return false;
-    const entry *e = &p->entries[s->entry1 - 1];
+    const entry *e = &p->entries[found];
     *at = place_of(p, e->first_doc, e->first_unit);
     return true;
 }
@@ -197,9 +168,23 @@ static void merge_drops(dd_findings *f)
     f->ndrops = w;
 }
 
+bool dd_is_boilerplate(uint64_t docs, uint64_t words, uint64_t min_words, uint64_t boilerplate_df)
+{
+    return docs >= boilerplate_df && words >= min_words;
+}
+
+bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at_src_doc,
+                  size_t src, bool boilerplate)
+{
+    if (at_doc != run->doc || at != run->next_at || at_src_doc != run->src_doc ||
+        src != run->next_src || boilerplate)
+        return false;
+    return !(at_src_doc == at_doc && src >= run->first);
+}
+
 static bool is_boilerplate(const entry *e, uint64_t min_words, uint32_t df)
 {
-    return e->docs >= df && e->words >= min_words;
+    return dd_is_boilerplate(e->docs, e->words, min_words, df);
 }
 
 static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
@@ -293,6 +278,9 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bo
                        1.0};
         size_t unit = unit_number(p, o->doc, o->unit);
         size_t src_unit = unit_number(p, e->first_doc, e->first_unit);
+        /* Units are numbered among all the units: "next" is the next unit
+         * left once the units removed are gone (next_kept). */
+        dd_run_end run = {o->doc, e->first_doc, unit, next[unit], next[src_unit]};
         size_t j = i + 1, end = i + 1; /* the run is occ[i..end), less those removed */
         while (j < p->nocc) {
             const occurrence *nx = &p->occ[j];
@@ -303,18 +291,15 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bo
             }
             const entry *ne = &p->entries[nx->entry];
             size_t src = unit_number(p, ne->first_doc, ne->first_unit);
-            if (nx->doc != o->doc || at != next[unit] || ne->first_doc != e->first_doc ||
-                src != next[src_unit] || is_boilerplate(ne, min_words, df))
-                break;
-            /* A run never repeats itself: its source must end before it starts. */
-            if (ne->first_doc == o->doc && ne->first_unit >= o->unit)
+            if (!dd_run_takes(&run, nx->doc, at, ne->first_doc, src,
+                              is_boilerplate(ne, min_words, df)))
                 break;
             r.at.last_line = place_of(p, nx->doc, nx->unit).last_line;
             r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
             r.units++;
             r.words += unit_at(p, nx->doc, nx->unit)->words;
-            unit = at;
-            src_unit = src;
+            run.next_at = next[at];
+            run.next_src = next[src];
             end = ++j;
         }
         if (r.words >= min_words) {

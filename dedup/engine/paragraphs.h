@@ -63,6 +63,32 @@ typedef struct dd_findings {
 
 typedef struct dd_paragraphs dd_paragraphs;
 
+/* The boilerplate rule of every mode (scan, clean, check; filter, in
+ * history.c; a paragraph found in an index, in history.c and
+ * index_match.c): a unit of `words` normalised words held by `docs`
+ * documents (the one it is in counted) is boilerplate when docs reaches
+ * boilerplate_df and words reaches min_words. */
+bool dd_is_boilerplate(uint64_t docs, uint64_t words, uint64_t min_words, uint64_t boilerplate_df);
+
+/* The run grouping of every mode: the repeats of consecutive units of a
+ * document that repeat consecutive units of one earlier place are one
+ * finding. A run of repeats, starting at unit `first` of document `doc`
+ * and repeating units of document src_doc, whose last unit is followed by
+ * unit next_at (in the text as the caller counts it) and its last source
+ * unit by next_src, takes the repeat at unit `at` of document at_doc, a
+ * repeat of unit `src` of document at_src_doc, when that is the next unit
+ * of the same document, it repeats the next source unit in the same
+ * source document, it is not boilerplate, and a source in the run's own
+ * document still ends before the run starts (a run never repeats itself).
+ * Units are numbered in increasing order within a document. */
+typedef struct dd_run_end {
+    uint64_t doc, src_doc;
+    size_t first;             /* the run's first unit */
+    size_t next_at, next_src; /* the units that follow its last one, and its last source */
+} dd_run_end;
+bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at_src_doc,
+                  size_t src, bool boilerplate);
+
 /* How many times dd_paragraphs_finish seeks runs at most: each pass costs a
  * pass over the repeats, and a run comes together only once another
  * between its units is found, which takes a crafted text more than a few
@@ -82,8 +108,10 @@ void dd_paragraphs_free(dd_paragraphs *p);
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
 
 /* Adds the units of document number doc; documents come in increasing
- * order. */
-void dd_paragraphs_add(dd_paragraphs *p, uint32_t doc);
+ * order. False, with an error in notes, past the table's limits (2^32 - 1
+ * units in a document, or distinct units in all): p can then only be
+ * freed. */
+bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes);
 
 /* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
  * words, near-repeats the unit at `of`. */

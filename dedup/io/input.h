@@ -7,7 +7,7 @@
 #ifndef DD_INPUT_H
 #define DD_INPUT_H
 
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "shingle.h"
 
 #include <stdbool.h>

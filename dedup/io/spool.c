@@ -133,6 +133,28 @@ bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err)
     return true;
 }
 
+bool dd_spool_peek(const dd_spool *s, uint64_t at, void *p, size_t n)
+{
+    uint64_t end = s->flushed + s->buffered;
+    if (s->error || at > end || n > end - at)
+        return false;
+    unsigned char *to = p;
+    while (n && at < s->flushed) {
+        size_t k = s->flushed - at < n ? (size_t)(s->flushed - at) : n;
+        ssize_t r = pread(s->fd, to, k, (off_t)at);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        to += r;
+        at += (uint64_t)r;
+        n -= (size_t)r;
+    }
+    if (n)
+        memcpy(to, s->buf + (at - s->flushed), n);
+    return true;
+}
+
 bool dd_spool_overwrite(dd_spool *s, uint64_t at, const void *p, size_t n, char **err)
 {
     if (s->error)
@@ -168,4 +190,26 @@ void dd_spool_free(dd_spool *s)
     free(s->dir);
     free(s->buf);
     free(s);
+}
+
+static bool scratch_append(void *ctx, const void *p, size_t n, uint64_t *at, char **err)
+{
+    return dd_spool_append(ctx, p, n, at, err);
+}
+
+static bool scratch_read(void *ctx, uint64_t at, void *p, size_t n, char **err)
+{
+    return dd_spool_read(ctx, at, p, n, err);
+}
+
+static bool scratch_overwrite(void *ctx, uint64_t at, const void *p, size_t n, char **err)
+{
+    return dd_spool_overwrite(ctx, at, p, n, err);
+}
+
+static uint64_t scratch_bytes(const void *ctx) { return dd_spool_bytes(ctx); }
+
+dd_scratch dd_spool_scratch(dd_spool *s)
+{
+    return (dd_scratch){scratch_append, scratch_read, scratch_overwrite, scratch_bytes, s};
 }

@@ -11,12 +11,16 @@
  * takes what is still in the buffer from there and the rest with pread(),
  * so what was written is read back at once, and recent strings, the ones
  * most often read, are mostly read from the operating system's page cache.
- * Memory: the buffer. Not thread-safe: one spool per thread.
+ * Memory: the buffer. Not thread-safe: one spool per thread, but for
+ * dd_spool_peek, which several threads may call at once while nothing is
+ * appended.
  */
 #ifndef DD_SPOOL_H
 #define DD_SPOOL_H
 
 #include <stdbool.h>
+#include "engine/engine.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +48,12 @@ bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **
  * final). */
 bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err);
 
+/* dd_spool_read that changes nothing of s: for several threads reading at
+ * once while no thread appends. False on any failure (nothing is said:
+ * the caller has another way to the bytes, or reads them with
+ * dd_spool_read to learn why). */
+bool dd_spool_peek(const dd_spool *s, uint64_t at, void *p, size_t n);
+
 /* Writes p[0..n) over bytes already appended, from where at says (to keep
  * a string in a form that is cheaper to read again: the same length). False,
  * with *err set as above, on a write error (final) or a range past the end
@@ -55,5 +65,9 @@ uint64_t dd_spool_bytes(const dd_spool *s);
 
 /* Closes (and so frees) the file. NULL is allowed. */
 void dd_spool_free(dd_spool *s);
+
+/* s as the engine's scratch store (engine/base.h), for a history
+ * (history.h): its functions are those above. s must outlive its use. */
+dd_scratch dd_spool_scratch(dd_spool *s);
 
 #endif

@@ -20,6 +20,8 @@ json_t *dd_json_id(const char *id)
     return s;
 }
 
+json_t *dd_json_similarity(double x) { return json_real(round(x * 10000) / 10000); }
+
 static json_t *json_lines(const dd_place *p)
 {
     return json_pack("[I,I]", (json_int_t)p->first_line, (json_int_t)p->last_line);
@@ -41,9 +43,6 @@ static bool write_json(FILE *out, json_t *obj)
     return r == 0 && fputc('\n', out) != EOF;
 }
 
-/* A similarity rounded to four places, so reports are stable and short. */
-static json_t *json_similarity(double x) { return json_real(round(x * 10000) / 10000); }
-
 static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r)
 {
     json_t *obj = json_object(), *of = json_object();
@@ -54,10 +53,10 @@ static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r
     json_object_set_new(of, "lines", json_lines(&r->of));
     json_object_set_new(obj, "of", of);
     json_object_set_new(obj, "exact", json_boolean(r->exact));
-    json_object_set_new(obj, "similarity", json_similarity(r->containment));
+    json_object_set_new(obj, "similarity", dd_json_similarity(r->containment));
     if (!r->exact) {
-        json_object_set_new(obj, "jaccard", json_similarity(r->jaccard));
-        json_object_set_new(obj, "containment", json_similarity(r->containment));
+        json_object_set_new(obj, "jaccard", dd_json_similarity(r->jaccard));
+        json_object_set_new(obj, "containment", dd_json_similarity(r->containment));
     }
     return write_json(out, obj);
 }
@@ -104,8 +103,8 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
                     one ? "repeats" : "repeat", other ? other : of, r->units,
                     r->units == 1 ? "" : "s", (unsigned long long)r->words);
     else
-        n = fprintf(out, "%s%s %s a near-repeat of %s (jaccard %.2f, containment %.2f)\n", where,
-                    at, one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
+        n = fprintf(out, "%s%s %s a near-repeat of %s (" DD_SIMILARITY_TEXT ")\n", where, at,
+                    one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
     free(where);
     free(other);
     return n > 0;
@@ -164,10 +163,10 @@ static void set_member_json(json_t *obj, dd_method method, const dd_inputs *in, 
     const dd_member *m = &c->members[i];
     if (method == DD_METHOD_SIMHASH) {
         json_object_set_new(obj, "hamming", json_integer(m->hamming));
-        json_object_set_new(obj, "similarity", json_similarity(m->jaccard));
+        json_object_set_new(obj, "similarity", dd_json_similarity(m->jaccard));
     } else {
-        json_object_set_new(obj, "jaccard", json_similarity(m->jaccard));
-        json_object_set_new(obj, "containment", json_similarity(m->containment));
+        json_object_set_new(obj, "jaccard", dd_json_similarity(m->jaccard));
+        json_object_set_new(obj, "containment", dd_json_similarity(m->containment));
     }
     if (m->exact)
         json_object_set_new(obj, "exact", json_true());
@@ -225,8 +224,8 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
         else if (method == DD_METHOD_SIMHASH)
             ok = fprintf(out, "%snear-duplicate of %s (hamming %u)\n", where, rep, m->hamming) > 0;
         else
-            ok = fprintf(out, "%snear-duplicate of %s (jaccard %.2f, containment %.2f)\n", where,
-                         rep, m->jaccard, m->containment) > 0;
+            ok = fprintf(out, "%snear-duplicate of %s (" DD_SIMILARITY_TEXT ")\n", where, rep,
+                         m->jaccard, m->containment) > 0;
         free(where);
         free(rep);
     }
@@ -321,3 +320,39 @@ bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *
 }
 
 const char *dd_plural(uint64_t n, const char *one, const char *many) { return n == 1 ? one : many; }
+
+void dd_report_near_params(FILE *out, const dd_near_params *p)
+{
+    if (p->method == DD_METHOD_SIMHASH) {
+        fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
+        fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
+        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
+                     "whole block, so every such pair is a candidate\n",
+                p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
+        return;
+    }
+    double t = dd_near_target_jaccard(p);
+    fprintf(out, "method: minhash (%s), %lu values over word %lu-shingles\n",
+            sh_minhash_scheme_name(DD_MINHASH_SCHEME), p->num_perm, p->ngram);
+    fprintf(out, "rule: jaccard >= %.2f", p->threshold);
+    if (p->containment > 0)
+        fprintf(out, ", or containment >= %.2f with at least %lu\n      shingles in the smaller",
+                p->containment, p->min_shingles);
+    fprintf(out, "\n");
+    fprintf(out, "bands x rows: %lu x %lu (%lu of %lu values used)\n", p->bands, p->rows,
+            p->bands * p->rows, p->num_perm);
+    if (p->containment > 0)
+        fprintf(out,
+                "candidate target: jaccard %.3f, the lowest of a pair with\n"
+                "      containment %.2f whose sizes differ at most %.1fx\n",
+                t, p->containment, p->size_ratio);
+    fprintf(out, "candidate probability:\n");
+    const double at[] = {0.5, 0.6, 0.7, 0.8, 0.9};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        fprintf(out, "  jaccard %.2f: %.4f\n", at[i], dd_lsh_probability(at[i], p->bands, p->rows));
+    fprintf(out, "  jaccard %.2f (threshold): %.4f\n", p->threshold,
+            dd_lsh_probability(p->threshold, p->bands, p->rows));
+    if (t < p->threshold)
+        fprintf(out, "  jaccard %.3f (containment target): %.4f\n", t,
+                dd_lsh_probability(t, p->bands, p->rows));
+}

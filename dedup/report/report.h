@@ -6,9 +6,8 @@
 
 #include "run/corpus.h"
 #include "io/input.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "cmd/options.h"
-#include "engine/paragraphs.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +16,15 @@
  * escaped as dd_printable does (\xHH) when not, since JSON strings must be
  * UTF-8. Every JSON report and annotation writes ids through it. */
 json_t *dd_json_id(const char *id);
+
+/* How every report writes a similarity (a Jaccard or a containment, from 0
+ * to 1). In JSON (reports, annotations): rounded to four places, halves
+ * away from zero, so that reports are stable and short. In text: the pair
+ * as "jaccard 0.86, containment 0.91", two places as printf rounds them,
+ * with DD_SIMILARITY_TEXT in a format and the two values among its
+ * arguments. */
+json_t *dd_json_similarity(double x);
+#define DD_SIMILARITY_TEXT "jaccard %.2f, containment %.2f"
 
 /* Sets the members that name document d in a JSON report's object obj:
  * "doc", its name (a file's path, a record's id or "SHARD:LINE"), and for a
@@ -61,6 +69,10 @@ bool dd_report_header(FILE *out, const dd_options *o);
  * bytes included). False on a write error. */
 bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
                        size_t index_records);
+
+/* The near-duplicate parameters chosen (dd_near_params_check) and the
+ * candidate probabilities they give, as text (--explain-params). */
+void dd_report_near_params(FILE *out, const dd_near_params *p);
 
 /* one when n is 1, else many: for the summary lines. */
 const char *dd_plural(uint64_t n, const char *one, const char *many);

@@ -11,14 +11,17 @@
  */
 #include "run/corpus.h"
 
-#include "engine/rounds.h"
+#include "engine/analysis.h"
+#include "run/rounds.h"
 #include "run/facts.h"
+#include "io/spool.h"
 #include "run/run.h"
 #include "run/stages.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +124,77 @@ void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text,
     *len = cleaned->len;
 }
 
+/* dd_text_source.document over c: document doc's bytes as first read, on
+ * any thread (it changes nothing of c; what it says goes where the
+ * thread's messages go). A stream was read once: its bytes are kept. */
+static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const char **text,
+                                    size_t *len)
+{
+    const dd_corpus *c = ctx;
+    const dd_input *in = &c->inputs.v[doc];
+    if (in->stream) {
+        if (in->stream->state != DD_STREAM_KEPT)
+            return DD_TEXT_NONE;
+        *text = in->stream->text.data;
+        *len = in->stream->text.len;
+        return DD_TEXT_OK;
+    }
+    if (c->reread[doc] != DD_REREAD_OK) /* said once */
+        return DD_TEXT_NONE;
+    if (!dd_input_read(in, c->max_bytes, buf))
+        return DD_TEXT_FAILED;
+    *text = buf->data ? buf->data : "";
+    *len = buf->len;
+    if (dd_digest(*text, *len) != c->digests[doc]) {
+        char *p = dd_printable(in->id);
+        dd_warn("%s: changed while dedup was running; compared as first read", p);
+        free(p);
+        return DD_TEXT_CHANGED;
+    }
+    return DD_TEXT_OK;
+}
+
+/* dd_text_source.indexed: the regular file at path, when it is there with
+ * this size and mtime (mtime_ns < 0: any); false otherwise, saying nothing
+ * (a FIFO is never opened: it would wait for a writer). */
+static bool indexed_text(void *ctx, const char *path, uint64_t size, int64_t mtime_ns, sh_buf *buf)
+{
+    (void)ctx;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+        return false;
+    if (mtime_ns >= 0 && (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime_ns)
+        return false;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    buf->len = 0;
+    dd_grow(&buf->data, &buf->cap, size + 1, 1);
+    bool ok = fread(buf->data, 1, size, fp) == size;
+    fclose(fp);
+    buf->len = ok ? size : 0;
+    buf->data[buf->len] = '\0';
+    return ok;
+}
+
+dd_text_source dd_corpus_texts(const dd_corpus *c)
+{
+    return (dd_text_source){document_text, indexed_text, (void *)c};
+}
+
+bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                           dd_analyzer *a, dd_index_matches *out)
+{
+    dd_text_source src = dd_corpus_texts(c);
+    dd_earlier earlier = dd_ddx_earlier(x);
+    size_t first = c->unit_start[i], n = c->unit_start[i + 1] - first;
+    dd_notes notes = {0};
+    return dd_notes_said(&notes,
+                         dd_index_match_document(&earlier, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
+                                                 c->units + first, n, o->min_words,
+                                                 o->boilerplate_df, &src, a, out, &notes));
+}
+
 /* Exact verification reads documents again: the last sets a loader made
  * are cached, one slot per document number modulo SET_CACHE_SLOTS, and at
  * most its budget of bytes of sets in all (the oldest slots go first), so
@@ -157,7 +231,8 @@ static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, size_
     l->c = c;
     l->o = o;
     l->budget = budget;
-    if (!dd_analyzer_init(&l->a, o->unit, &o->hash)) {
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&l->a, o->unit, &o->hash, &notes))) {
         free(l);
         return NULL;
     }
@@ -204,25 +279,17 @@ static set_status make_set(set_loader *l, uint32_t doc, const cached_set **out)
         return SET_NONE;
     uint32_t version = l->c->text_version ? l->c->text_version[doc] : 0;
     if (slot->doc1 != doc + 1 || slot->version != version) {
-        const dd_input *in = &l->c->inputs.v[doc];
         const char *text;
         size_t len;
-        if (in->stream) { /* read once: its bytes are kept */
-            if (in->stream->state != DD_STREAM_KEPT)
-                return SET_NONE;
-            text = in->stream->text.data;
-            len = in->stream->text.len;
-        } else {
-            if (!dd_input_read(in, l->c->max_bytes, &l->text))
-                return SET_FAILED;
-            text = l->text.data;
-            len = l->text.len;
-            if (dd_digest(text, len) != l->c->digests[doc]) {
-                char *p = dd_printable(in->id);
-                dd_warn("%s: changed while dedup was running; compared as first read", p);
-                free(p);
-                return SET_CHANGED;
-            }
+        switch (document_text((void *)l->c, doc, &l->text, &text, &len)) {
+        case DD_TEXT_OK:
+            break;
+        case DD_TEXT_NONE:
+            return SET_NONE;
+        case DD_TEXT_FAILED:
+            return SET_FAILED;
+        case DD_TEXT_CHANGED:
+            return SET_CHANGED;
         }
         dd_corpus_current_text(l->c, doc, &text, &len, &l->cleaned);
         if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
@@ -386,7 +453,7 @@ static void *verifier_new(void *ctx)
     sh_buf lost = {0};
     dd_messages_capture(&lost);
     v->pc = pc;
-    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash);
+    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash, NULL);
     dd_messages_capture(NULL);
     sh_buf_free(&lost);
     if (!ok) {
@@ -411,15 +478,23 @@ static set_loader *verifier_loader(verifier *v)
     return v->loader;
 }
 
-/* The 3-shingle set of unit `unit` of document doc, read again by worker
- * v (from its cache when it read it before). False when it cannot be cut
- * into words; *err is the errno of a failed reading (the set is then
- * empty, as read_unit makes it). */
-static bool worker_unit_set(verifier *v, const dd_corpus *c, uint32_t doc, size_t unit,
-                            const uint64_t **set, size_t *n, int *err)
+/* The 3-shingle set of the earlier unit ref (listed unit ref->id of ix),
+ * for worker v: from its cache when it had it before, else as the index
+ * kept it, else read again. False when it cannot be cut into words; *err
+ * is the errno of a failed reading (the set is then empty, as read_unit
+ * makes it). */
+static bool worker_unit_set(verifier *v, const dd_corpus *c, const dd_unit_index *ix,
+                            const dd_unit_ref *ref, const uint64_t **set, size_t *n, int *err)
 {
+    uint32_t doc = ref->doc;
+    size_t unit = ref->unit;
     unit_set_slot *slot = &v->unit_sets[((size_t)doc * 31 + unit) % UNIT_SETS_SLOTS];
     *err = 0;
+    if ((slot->doc1 != doc + 1 || slot->unit != unit) &&
+        dd_unit_index_kept_set(ix, ref->id, &slot->set, &slot->cap, &slot->n)) {
+        slot->doc1 = doc + 1;
+        slot->unit = unit;
+    }
     if (slot->doc1 != doc + 1 || slot->unit != unit) {
         const dd_unit *u = &c->units[c->unit_start[doc] + unit];
         char *text = read_bytes(c, doc, u->off, u->len, err);
@@ -509,7 +584,7 @@ static void units_ahead(void *ctx, void *state, size_t k)
             *pair = (unit_pair){.u = u, .doc = ref->doc, .unit = ref->unit};
             const uint64_t *other = ref->set;
             size_t m = ref->m;
-            if (!other && !worker_unit_set(v, fl->c, ref->doc, ref->unit, &other, &m, &pair->err)) {
+            if (!other && !worker_unit_set(v, fl->c, fl->ix, ref, &other, &m, &pair->err)) {
                 pair->unreadable = true;
                 continue;
             }
@@ -557,10 +632,7 @@ static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t uni
 
 /* What a worker needs: one per thread (ICU objects are not shared). */
 struct worker {
-    dd_analyzer a;
-    dd_unit_sets sets; /* scratch, with the lookup table of dd_find_near_units */
-    sh_minhasher *unit_minhasher; /* dd_unit_band_keys */
-    dd_signer signer;
+    dd_analysis_worker *analysis;
     verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
     bool verify_made;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
@@ -679,29 +751,13 @@ static void batch_document(first_pass *f, size_t i, const analysed *r)
     dd_unit_batch_add(f->batch, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys);
 }
 
-static bool worker_init(worker *w, const dd_options *o)
-{
-    memset(w, 0, sizeof *w);
-    if (!dd_analyzer_init(&w->a, o->unit, &o->hash))
-        return false;
-    if (!dd_signer_init(&w->signer, &o->near, &o->hash)) {
-        dd_analyzer_free(&w->a);
-        return false;
-    }
-    w->unit_minhasher = dd_unit_minhasher_new(&o->hash);
-    return true;
-}
-
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
     worker *w = state;
     if (!w)
         return;
-    dd_analyzer_free(&w->a);
-    dd_unit_sets_free(&w->sets);
-    sh_minhasher_free(w->unit_minhasher);
-    dd_signer_free(&w->signer);
+    dd_analysis_worker_free(w->analysis);
     verifier_free(NULL, w->verify);
     dd_facts_reader_close(&w->facts_reader);
     sh_buf_free(&w->facts);
@@ -714,16 +770,11 @@ static void worker_free(void *ctx, void *state)
 static void *worker_new(void *ctx)
 {
     first_pass *f = ctx;
-    worker *w = dd_malloc(sizeof *w);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    bool ok = worker_init(w, f->o);
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(w);
+    dd_analysis_worker *analysis = dd_analysis_worker_new(f->o->unit, &f->o->near, &f->o->hash);
+    if (!analysis)
         return NULL;
-    }
+    worker *w = dd_calloc(1, sizeof *w);
+    w->analysis = analysis;
     return w;
 }
 
@@ -764,18 +815,19 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
         dd_error("cannot start the normaliser");
         return;
     }
-    r->status = dd_input_load(in, c->max_bytes, &w->a, &r->text, &r->doc, &r->bad);
+    dd_analysis_worker *a = w->analysis;
+    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &r->text, &r->doc, &r->bad);
     if (r->status == DD_LOAD_FAILED)
         return;
     r->size = r->text.len;
     r->digest = dd_digest(r->text.data, r->text.len);
     if (r->status == DD_LOAD_NOT_TEXT)
         return;
-    dd_unit_sets_compute(&w->sets, &r->doc, &o->hash);
-    dd_find_near_units((uint32_t)i, &r->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
-    dd_unit_sets_take(&r->sets, &w->sets);
-    dd_unit_band_keys(w->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
-    dd_signer_sign(&w->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
+    dd_unit_sets_compute(&a->sets, &r->doc, &o->hash);
+    dd_find_near_units((uint32_t)i, &r->doc, &a->sets, o->para_threshold, o->min_words, &r->near);
+    dd_unit_sets_take(&r->sets, &a->sets);
+    dd_unit_band_keys(a->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+    dd_signer_sign(&a->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
 }
 
 /* Reads the facts of input i from the work folder into r: what analyse
@@ -791,7 +843,7 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
         r->status = DD_LOAD_FAILED;
         return;
     }
-    if (!dd_facts_decode(w->facts.data, w->facts.len, (uint32_t)i, f->work->num_perm, r)) {
+    if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, (uint32_t)i, r)) {
         char *p = dd_printable(f->c->inputs.v[i].id);
         dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
                  f->work->dir);
@@ -885,10 +937,20 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                            const pool_ctx *vctx, unsigned threads, const dd_work *facts)
 {
     first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx, .work = facts};
-    if (!dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash, &notes)))
         return false;
     f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
     c->unit_index = dd_unit_index_new();
+    /* The sets of the paragraphs the index lists go to a scratch file, so
+     * that comparing a paragraph with them reads no document again; without
+     * one (no TMPDIR to write in), they are read again from their
+     * documents. */
+    char *no_spool = NULL;
+    dd_spool *unit_sets = dd_spool_new(NULL, &no_spool);
+    free(no_spool);
+    if (unit_sets)
+        dd_unit_index_keep_sets(c->unit_index, unit_sets);
     if (threads > 1)
         f.batch = dd_unit_batch_new();
     dd_ordered_map m = {
@@ -914,6 +976,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
                 " when asked\n",
                 f.flush.computed, f.flush.missed);
+    if (unit_sets && getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
+                (double)dd_spool_bytes(unit_sets) / 1e6);
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
         free(f.flush.pairs[k].v);
@@ -922,6 +987,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     free(f.inside_start);
     dd_unit_index_free(c->unit_index);
     c->unit_index = NULL;
+    dd_spool_free(unit_sets);
     worker_free(NULL, f.own);
     sh_buf_free(&f.reader.norm);
     sh_tokens_free(&f.reader.words);
@@ -1406,7 +1472,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     if (!collect(c, o))
         return false;
     size_t n = c->inputs.n;
-    if (!dd_signatures_init(&c->signatures, &o->near, &o->hash))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_signatures_init(&c->signatures, &o->near, &o->hash, &notes)))
         return false;
     c->digests = dd_calloc(n, sizeof *c->digests);
     c->sizes = dd_calloc(n, sizeof *c->sizes);
@@ -1457,7 +1524,10 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_pool_free(pool);
     if (own)
         own->budget = SET_CACHE_BYTES; /* the workers' share is free again */
-    bool ok = dd_rounds_run(c, o);
+    dd_text_source texts = dd_corpus_texts(c);
+    bool ok = dd_notes_said(&notes, dd_rounds_run(c, o, &texts, &notes));
+    if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
+        fprintf(stderr, "dedup: %zu rounds of decisions\n", c->rounds);
     c->signatures.load_set = NULL;
     c->signatures.load_ctx = NULL;
     set_loader_free(own);

@@ -16,10 +16,10 @@
 #define DD_CORPUS_H
 
 #include "io/input.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "cmd/options.h"
-#include "engine/paragraphs.h"
 #include "run/progress.h"
+#include "store/ddx.h"
 
 #include <stdint.h>
 
@@ -102,6 +102,18 @@ void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc);
  * there are any: then *text and *len are changed to it). */
 void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
                             sh_buf *cleaned);
+
+/* The texts of c's documents, for the engine (engine/base.h): a
+ * document's bytes as first read (a file read again, and checked against
+ * its digest: "changed while dedup was running" otherwise), and an indexed
+ * file's when it is there unchanged. c must outlive it. */
+dd_text_source dd_corpus_texts(const dd_corpus *c);
+
+/* What document i of c shares with the index x (dd_index_match_document,
+ * on c's texts), appended to out; errors said on stderr. False on an
+ * index error. */
+bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_options *o,
+                           dd_analyzer *a, dd_index_matches *out);
 
 /* Empties the cache of documents' shingle sets that exact verification
  * keeps (while paragraphs are decided, it is not needed). */

@@ -13,8 +13,8 @@
  *   each); their band keys (DD_NEAR_UNIT_BANDS per unit, 8 each);
  *   near-repeats inside (8: n), each: doc, of_doc (4 + 4, less the
  *   document's own number, so that facts do not depend on where the
- *   document stands among the inputs), unit, of (8 +
- *   8), jaccard, containment (8 + 8, IEEE bits), alternative (1);
+ *   document stands among the inputs: 0), unit, of (8 + 8), jaccard,
+ *   containment (8 + 8, IEEE bits), alternative (1);
  *   the signature: key (16), words, shingles (4 + 4), simhash (8), and
  *   num_perm MinHash values (4 each).
  */
@@ -199,7 +199,108 @@ static size_t get_count(cursor *c, size_t size)
     return (size_t)n;
 }
 
-bool dd_facts_decode(const char *bytes, size_t len, uint32_t self, size_t num_perm, dd_analysed *r)
+/* Whether messages are what dedup writes: lines of valid UTF-8 with no
+ * control character but the tab (no terminal escape, C0 or C1). */
+static bool messages_ok(const unsigned char *s, size_t n)
+{
+    if (n && s[n - 1] != '\n')
+        return false;
+    if (sh_utf8_check((const char *)s, n) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if ((s[i] < 0x20 && s[i] != '\n' && s[i] != '\t') || s[i] == 0x7f)
+            return false;
+        if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+            return false; /* U+0080..U+009F */
+    }
+    return true;
+}
+
+/* Reads the units of a document of size bytes: each inside the text and
+ * after the one before it (bytes, lines and words), at least one word. */
+static bool get_units(cursor *c, uint64_t size, dd_doc *doc)
+{
+    size_t nunits = get_count(c, 54);
+    dd_grow(&doc->units, &doc->units_cap, nunits + 1, sizeof *doc->units);
+    doc->nunits = nunits;
+    uint64_t next_off = 0, next_line = 1, next_word = 0;
+    for (size_t u = 0; u < nunits; u++) {
+        dd_unit *x = &doc->units[u];
+        uint64_t off = get_u64(c), len = get_u64(c), first_line = get_u64(c),
+                 last_line = get_u64(c), first_word = get_u64(c);
+        uint32_t words = get_u32(c);
+        uint8_t line_end = get_u8(c), bom = get_u8(c);
+        x->key = get_key(c);
+        if (c->bad || off < next_off || off > size || len > size - off || line_end > 2 ||
+            line_end > size - off - len || (bom != 0 && bom != 3) || first_line < next_line ||
+            last_line < first_line || last_line - 1 > size || words == 0 ||
+            first_word < next_word || first_word > size || words > size - first_word)
+            return false;
+        x->off = (size_t)off;
+        x->len = (size_t)len;
+        x->first_line = (size_t)first_line;
+        x->last_line = (size_t)last_line;
+        x->first_word = (size_t)first_word;
+        x->words = words;
+        x->line_end = line_end;
+        x->bom = bom;
+        next_off = off + len;
+        next_line = last_line + 1;
+        next_word = first_word + words;
+    }
+    return true;
+}
+
+/* Reads the units' shingle sets: n + 1 starts, in order, from 0 to the
+ * number of hashes. */
+static bool get_sets(cursor *c, size_t nunits, dd_unit_sets *sets)
+{
+    size_t nhashes = get_count(c, 8);
+    if (!nunits && nhashes)
+        return false;
+    dd_grow(&sets->hashes, &sets->hashes_cap, nhashes + 1, sizeof *sets->hashes);
+    dd_grow(&sets->start, &sets->start_cap, nunits + 1, sizeof *sets->start);
+    for (size_t i = 0; i < nhashes; i++)
+        sets->hashes[i] = get_u64(c);
+    sets->start[0] = 0;
+    for (size_t u = 0; nunits && u <= nunits; u++) {
+        uint64_t start = get_u64(c);
+        if (start > nhashes || (u && start < sets->start[u - 1]) || (u == 0 && start != 0))
+            return false;
+        sets->start[u] = (size_t)start;
+    }
+    return !c->bad && (!nunits || sets->start[nunits] == nhashes);
+}
+
+/* Reads the near-repeats inside document doc of nunits units: each names
+ * doc (written as 0, relative to it), a unit and an earlier one, and
+ * fractions from 0 to 1. */
+static bool get_near(cursor *c, uint32_t doc, size_t nunits, dd_near_unit_list *near)
+{
+    size_t nnear = get_count(c, 41);
+    dd_grow(&near->v, &near->cap, nnear + 1, sizeof *near->v);
+    near->n = nnear;
+    for (size_t i = 0; i < nnear; i++) {
+        dd_near_unit *x = &near->v[i];
+        uint32_t from_doc = get_u32(c), of_doc = get_u32(c);
+        uint64_t unit = get_u64(c), of = get_u64(c);
+        x->jaccard = get_double(c);
+        x->containment = get_double(c);
+        uint8_t alternative = get_u8(c);
+        /* Written as the negations, so that NaN is refused too. */
+        if (c->bad || from_doc != 0 || of_doc != 0 || unit >= nunits || of >= unit ||
+            !(x->jaccard >= 0 && x->jaccard <= 1) ||
+            !(x->containment >= 0 && x->containment <= 1) || alternative != 0)
+            return false;
+        x->doc = x->of_doc = doc;
+        x->unit = (size_t)unit;
+        x->of = (size_t)of;
+        x->alternative = false;
+    }
+    return true;
+}
+
+bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, uint32_t doc, dd_analysed *r)
 {
     cursor c = {(const unsigned char *)bytes, (const unsigned char *)bytes + len, false};
     uint8_t status = get_u8(&c);
@@ -213,69 +314,45 @@ bool dd_facts_decode(const char *bytes, size_t len, uint32_t self, size_t num_pe
     r->bad.line = get_u64(&c);
     uint32_t n = get_u32(&c);
     const unsigned char *s = n < sizeof r->bad.malformed ? take(&c, n) : NULL;
-    if (!s)
+    if (!s || memchr(s, '\0', n))
         return false;
     memcpy(r->bad.malformed, s, n);
     r->digest = get_u64(&c);
     r->size = get_u64(&c);
-    n = get_u32(&c);
-    if (!(s = take(&c, n)))
+    uint32_t said_len = get_u32(&c);
+    const unsigned char *said = take(&c, said_len);
+    if (!said || !messages_ok(said, said_len))
         return false;
-    put(&r->run.messages, (const char *)s, n);
-    size_t nunits = get_count(&c, 54);
-    dd_doc *doc = &r->doc;
-    dd_grow(&doc->units, &doc->units_cap, nunits + 1, sizeof *doc->units);
-    doc->nunits = nunits;
-    for (size_t u = 0; u < nunits; u++) {
-        dd_unit *x = &doc->units[u];
-        x->off = get_u64(&c);
-        x->len = get_u64(&c);
-        x->first_line = get_u64(&c);
-        x->last_line = get_u64(&c);
-        x->first_word = get_u64(&c);
-        x->words = get_u32(&c);
-        x->line_end = get_u8(&c);
-        x->bom = get_u8(&c);
-        x->key = get_key(&c);
-    }
-    size_t nhashes = get_count(&c, 8);
-    dd_unit_sets *sets = &r->sets;
-    dd_grow(&sets->hashes, &sets->hashes_cap, nhashes + 1, sizeof *sets->hashes);
-    dd_grow(&sets->start, &sets->start_cap, nunits + 1, sizeof *sets->start);
-    for (size_t i = 0; i < nhashes; i++)
-        sets->hashes[i] = get_u64(&c);
-    sets->start[0] = 0;
-    for (size_t u = 0; nunits && u <= nunits; u++) {
-        sets->start[u] = get_u64(&c);
-        if (sets->start[u] > nhashes || (u && sets->start[u] < sets->start[u - 1]))
-            return false;
-    }
-    if (nunits && (sets->start[0] != 0 || sets->start[nunits] != nhashes))
+    bool analysed = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
+    dd_doc *d = &r->doc;
+    if (!get_units(&c, r->size, d) || (!analysed && d->nunits) ||
+        !get_sets(&c, d->nunits, &r->sets))
         return false;
-    dd_grow(&r->band_keys, &r->band_keys_cap, nunits * DD_NEAR_UNIT_BANDS + 1,
+    dd_grow(&r->band_keys, &r->band_keys_cap, d->nunits * DD_NEAR_UNIT_BANDS + 1,
             sizeof *r->band_keys);
-    for (size_t i = 0; i < nunits * DD_NEAR_UNIT_BANDS; i++)
+    for (size_t i = 0; i < d->nunits * DD_NEAR_UNIT_BANDS; i++) {
         r->band_keys[i] = get_u64(&c);
-    size_t nnear = get_count(&c, 41);
-    dd_grow(&r->near.v, &r->near.cap, nnear + 1, sizeof *r->near.v);
-    r->near.n = nnear;
-    for (size_t i = 0; i < nnear; i++) {
-        dd_near_unit *x = &r->near.v[i];
-        x->doc = get_u32(&c) + self;
-        x->of_doc = get_u32(&c) + self;
-        x->unit = get_u64(&c);
-        x->of = get_u64(&c);
-        x->jaccard = get_double(&c);
-        x->containment = get_double(&c);
-        x->alternative = get_u8(&c) != 0;
+        if (r->band_keys[i] &&
+            d->units[i / DD_NEAR_UNIT_BANDS].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            return false; /* short units have none */
     }
+    if (!get_near(&c, doc, d->nunits, &r->near))
+        return false;
     r->sig.doc.key = get_key(&c);
     r->sig.doc.words = get_u32(&c);
     r->sig.doc.shingles = get_u32(&c);
     r->sig.simhash = get_u64(&c);
+    bool zero = !r->sig.doc.key.lo && !r->sig.doc.key.hi && !r->sig.doc.words &&
+                !r->sig.doc.shingles && !r->sig.simhash;
+    if (r->sig.doc.words > r->size || (!analysed && !zero))
+        return false;
     if (num_perm)
         dd_grow(&r->sig.minhash, &r->sig.minhash_cap, num_perm, sizeof *r->sig.minhash);
     for (size_t i = 0; i < num_perm; i++)
-        r->sig.minhash[i] = get_u32(&c);
-    return !c.bad && c.p == c.end;
+        if ((r->sig.minhash[i] = get_u32(&c)) && !analysed)
+            return false;
+    if (c.bad || c.p != c.end)
+        return false;
+    put(&r->run.messages, (const char *)said, said_len); /* only of facts taken */
+    return true;
 }

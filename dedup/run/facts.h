@@ -47,10 +47,15 @@ typedef struct dd_analysed {
 void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
                      sh_buf *out);
 
-/* Reads the facts of bytes[0..len) into r as those of document doc (its
- * number among the inputs of this process), replacing what r held; its
- * messages are appended to r->run.messages. False when the bytes are not
- * facts encoded with num_perm: a damaged part file. */
-bool dd_facts_decode(const char *bytes, size_t len, uint32_t doc, size_t num_perm, dd_analysed *r);
+/* Reads the facts of document number doc (its number among the inputs of
+ * this process, whatever it was where they were written) from
+ * bytes[0..len) into r (replacing what it held; its messages are appended to r->run.messages
+ * once all is read). False when the bytes are not what dd_facts_encode
+ * writes for such a document with num_perm, byte for byte (a damaged or
+ * forged part file): every count within the bytes, every unit inside the
+ * document's size and after the one before, sets, band keys and
+ * near-repeats naming units that exist, messages without control
+ * characters. When true, encoding r again gives exactly the bytes. */
+bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, uint32_t doc, dd_analysed *r);
 
 #endif

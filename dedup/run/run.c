@@ -1,11 +1,23 @@
 /*
- * run.c - the ordered parallel map (run.h).
+ * run.c - the ordered parallel map (run.h): one window for both of its
+ * forms, items known up front (dd_run_in_order) and items read from a
+ * stream (dd_run_stream), and the pool of loops (dd_pool).
  *
- * Workers claim items in order (next_claim) as long as the window allows,
- * work on them outside the lock, and mark their slot done; the calling
- * thread waits for the slot of the next item to consume, prints what its
- * work wrote, consumes it, and frees the slot. One mutex guards the
- * counters; `done` wakes the consumer, `room` the workers.
+ * The map: the calling thread consumes the results that are ready, in
+ * order, then fills the window with items (produce: a stream's next
+ * record; with items known up front, just the next number), then sleeps
+ * until the next few results in a row are ready (wait_from..wait_until);
+ * it alone counts what is in flight (next_produce, next_consume, the
+ * weights). Workers claim produced items in order (next_claim <
+ * next_produce), work on them outside the lock and mark their slot done,
+ * waking the consumer only when what it waits for is all done. So on
+ * small items neither side wakes the other for every item (a wake-up
+ * costs more than a small record's analysis). A loop that consume runs on
+ * the workers (dd_run_loop) is published under the lock too, and workers
+ * take its items before the map's. One mutex guards next_produce,
+ * next_claim, the done marks, the wait, the loop and stop; `ready` wakes
+ * the workers (an item, a loop, or the stop), `done` the consumer, and
+ * `loop_finished` the consumer when the last item of a loop has run.
  */
 #include "run/run.h"
 
@@ -24,39 +36,6 @@ unsigned dd_online_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
-typedef struct slot_state {
-    bool done;       /* worked on, waiting to be consumed */
-    uint64_t weight; /* of the item in it */
-} slot_state;
-
-typedef struct pool {
-    const dd_ordered_map *m;
-    char *results;     /* window results of result_size bytes */
-    slot_state *slots; /* window of them */
-    pthread_mutex_t lock;
-    pthread_cond_t done; /* a slot was marked done */
-    pthread_cond_t room; /* an item was consumed, or the run stops */
-    size_t next_claim;   /* the next item a worker takes */
-    size_t next_consume; /* the next item the consumer takes */
-    uint64_t weight_in_flight;
-    bool stop; /* consume stopped the run, or every item is consumed */
-    /* A loop that consume runs on the workers (dd_run_loop): its items
-     * come before the map's. */
-    size_t loop_n, loop_next, loop_done;
-    void *loop_ctx;
-    void (*loop_work)(void *ctx, void *worker, size_t i);
-    pthread_cond_t loop_finished;
-    void *own; /* the calling thread's worker state, for loops */
-    bool own_made;
-    /* For DEDUP_RUN_STATS: CPU seconds of work (all workers, and the
-     * calling thread's part of loops) and of consume, and the seconds the
-     * consumer waited for a result. */
-    double work_cpu, consume_cpu, consumer_wait;
-} pool;
-
-/* The run whose consume is running on this thread (for dd_run_loop). */
-static _Thread_local pool *running;
-
 /* Seconds of CPU time of the calling thread, or of the clock. */
 static double thread_cpu(void)
 {
@@ -72,49 +51,163 @@ static double wall(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void *result_of(const pool *p, size_t i)
+/* A map of either form (run.h): produce is NULL for items known up front,
+ * items 0..n-1, each of weight(ctx, i). */
+typedef struct map {
+    size_t n;
+    uint64_t (*weight)(void *ctx, size_t i);
+    bool (*produce)(void *ctx, size_t i, void *slot, uint64_t *weight);
+    unsigned threads;
+    size_t window;
+    uint64_t max_weight;
+    void *ctx;
+    size_t slot_size;
+    void *(*worker_new)(void *ctx);
+    void (*worker_free)(void *ctx, void *worker);
+    void (*work)(void *ctx, void *worker, size_t i, void *slot);
+    bool (*consume)(void *ctx, size_t i, void *slot);
+    void (*slot_free)(void *ctx, void *slot);
+} map;
+
+typedef struct slot_state {
+    bool done;       /* worked on, waiting to be consumed */
+    uint64_t weight; /* of the item in it */
+} slot_state;
+
+typedef struct run {
+    const map *m;
+    char *slots;       /* window slots of slot_size bytes */
+    slot_state *state; /* window of them */
+    pthread_mutex_t lock;
+    pthread_cond_t ready; /* an item was produced, a loop published, or the run stops */
+    pthread_cond_t done;  /* a slot was marked done */
+    size_t next_produce;  /* the next item to read */
+    size_t next_claim;    /* the next item a worker takes */
+    size_t next_consume;  /* the next item the consumer takes */
+    uint64_t weight_in_flight;
+    size_t wait_from, wait_until; /* the consumer sleeps until these are done */
+    size_t batch;                 /* of a wake-up, either way (see with_workers) */
+    unsigned idle;                /* workers asleep, waiting for items */
+    bool stop;
+    /* A loop that consume runs on the workers (dd_run_loop): its items
+     * come before the map's. */
+    size_t loop_n, loop_next, loop_done;
+    void *loop_ctx;
+    void (*loop_work)(void *ctx, void *worker, size_t i);
+    pthread_cond_t loop_finished;
+    void *own; /* the calling thread's worker state, for loops */
+    bool own_made;
+    /* For DEDUP_RUN_STATS: CPU seconds of produce, of work (all workers,
+     * and the calling thread's part of loops) and of consume, and the
+     * seconds the consumer waited for results. */
+    double produce_cpu, work_cpu, consume_cpu, consumer_wait;
+} run;
+
+/* The run whose consume is running on this thread (for dd_run_loop). */
+static _Thread_local run *running;
+
+static dd_run_result *slot_of(const run *p, size_t i)
 {
-    return p->results + (i % p->m->window) * p->m->result_size;
+    return (dd_run_result *)(p->slots + (i % p->m->window) * p->m->slot_size);
 }
 
-static uint64_t weight_of(const dd_ordered_map *m, size_t i)
+static uint64_t weight_of(const map *m, size_t i) { return m->weight ? m->weight(m->ctx, i) : 0; }
+
+/* Whether the window has room for item next_produce (run.h: at most
+ * `window` items in flight, and their weights bounded by max_weight, but
+ * for one item when none is in flight). A stream's record weighs what it
+ * was found to weigh once read; an item known up front, what it will. */
+static bool has_room(const run *p)
 {
-    return m->weight ? m->weight(m->ctx, i) : 0;
+    const map *m = p->m;
+    size_t in_flight = p->next_produce - p->next_consume;
+    if (in_flight == 0)
+        return true;
+    if (in_flight == m->window)
+        return false;
+    if (m->produce)
+        return p->weight_in_flight < m->max_weight;
+    return p->next_produce >= m->n ||
+           p->weight_in_flight + weight_of(m, p->next_produce) <= m->max_weight;
 }
 
-/* Runs work for item i into its slot, capturing its messages. */
-static void work_on(const pool *p, void *worker, size_t i)
+/* Puts item i into its slot (on the calling thread), capturing the
+ * messages produce writes; false when there is no item i. */
+static bool produce(run *p, size_t i)
 {
-    dd_run_result *r = result_of(p, i);
+    const map *m = p->m;
+    double cpu0 = thread_cpu();
+    dd_run_result *r = slot_of(p, i);
     r->messages.len = 0;
     if (r->messages.data)
         r->messages.data[0] = '\0';
+    uint64_t weight = 0;
+    bool got;
+    if (m->produce) {
+        dd_messages_capture(&r->messages);
+        got = m->produce(m->ctx, i, r, &weight);
+        dd_messages_capture(NULL);
+    } else {
+        got = i < m->n;
+        weight = got ? weight_of(m, i) : 0;
+    }
+    p->produce_cpu += thread_cpu() - cpu0;
+    if (!got)
+        return false;
+    p->state[i % m->window].weight = weight;
+    p->weight_in_flight += weight;
+    pthread_mutex_lock(&p->lock);
+    p->next_produce = i + 1;
+    /* A worker asleep is woken for a few items, not for each. */
+    if (p->idle && p->next_produce - p->next_claim >= p->batch)
+        pthread_cond_signal(&p->ready);
+    pthread_mutex_unlock(&p->lock);
+    return true;
+}
+
+/* Whether what the consumer waits for is all done (the lock held). */
+static bool wait_over(const run *p)
+{
+    for (size_t i = p->wait_from; i < p->wait_until; i++)
+        if (!p->state[i % p->m->window].done)
+            return false;
+    return true;
+}
+
+/* Runs work for item i, adding its messages to those of produce. */
+static void work_on(const run *p, void *worker, size_t i)
+{
+    dd_run_result *r = slot_of(p, i);
     dd_messages_capture(&r->messages);
     p->m->work(p->m->ctx, worker, i, r);
     dd_messages_capture(NULL);
 }
 
-/* Whether a worker may take item next_claim now (the lock held). */
-static bool may_claim(const pool *p, uint64_t weight)
+/* Prints what producing and working on item i wrote, then consumes it. */
+static bool consume(run *p, size_t i)
 {
-    const dd_ordered_map *m = p->m;
-    if (p->next_claim == p->next_consume)
-        return true;
-    return p->next_claim - p->next_consume < m->window &&
-           p->weight_in_flight + weight <= m->max_weight;
+    double cpu0 = thread_cpu();
+    dd_run_result *r = slot_of(p, i);
+    dd_messages_print(&r->messages);
+    bool ok = p->m->consume(p->m->ctx, i, r);
+    p->weight_in_flight -= p->state[i % p->m->window].weight;
+    p->consume_cpu += thread_cpu() - cpu0;
+    return ok;
 }
 
 static void *worker_main(void *arg)
 {
-    pool *p = arg;
-    const dd_ordered_map *m = p->m;
+    run *p = arg;
+    const map *m = p->m;
     double cpu0 = thread_cpu();
     void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->loop_next >= p->loop_n &&
-               (p->next_claim >= m->n || !may_claim(p, weight_of(m, p->next_claim))))
-            pthread_cond_wait(&p->room, &p->lock);
+        while (!p->stop && p->loop_next >= p->loop_n && p->next_claim == p->next_produce) {
+            p->idle++;
+            pthread_cond_wait(&p->ready, &p->lock);
+            p->idle--;
+        }
         if (p->loop_next < p->loop_n) {
             size_t i = p->loop_next++;
             pthread_mutex_unlock(&p->lock);
@@ -127,14 +220,12 @@ static void *worker_main(void *arg)
         if (p->stop)
             break;
         size_t i = p->next_claim++;
-        uint64_t weight = weight_of(m, i);
-        p->weight_in_flight += weight;
-        p->slots[i % m->window].weight = weight;
         pthread_mutex_unlock(&p->lock);
         work_on(p, worker, i);
         pthread_mutex_lock(&p->lock);
-        p->slots[i % m->window].done = true;
-        pthread_cond_signal(&p->done);
+        p->state[i % m->window].done = true;
+        if (p->wait_until > p->wait_from && wait_over(p))
+            pthread_cond_signal(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     if (m->worker_free)
@@ -146,53 +237,93 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Prints what the work of item i wrote, then consumes it. */
-static bool consume(pool *p, size_t i)
+/* The calling thread's worker state, made when first needed. */
+static void *own_worker(run *p)
 {
-    double cpu0 = thread_cpu();
-    dd_run_result *r = result_of(p, i);
-    dd_messages_print(&r->messages);
-    bool ok = p->m->consume(p->m->ctx, i, r);
-    p->consume_cpu += thread_cpu() - cpu0;
-    return ok;
+    if (!p->own_made) {
+        p->own = p->m->worker_new ? p->m->worker_new(p->m->ctx) : NULL;
+        p->own_made = true;
+    }
+    return p->own;
 }
 
-/* One thread: work and consume alternate on the calling thread. */
-static bool run_here(pool *p)
+/* One thread: produce, work and consume alternate on the calling thread.
+ * Sets *ended when there are no more items. */
+static bool here(run *p, bool *ended)
 {
-    const dd_ordered_map *m = p->m;
-    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
-    p->own = worker; /* loops run with it too */
-    p->own_made = true;
+    void *worker = own_worker(p); /* loops run with it too */
     bool ok = true;
-    for (size_t i = 0; i < m->n && ok; i++) {
+    for (size_t i = 0; ok; i++) {
+        if (!produce(p, i)) {
+            *ended = true;
+            break;
+        }
         double cpu0 = thread_cpu();
         work_on(p, worker, i);
         p->work_cpu += thread_cpu() - cpu0;
         ok = consume(p, i);
+        p->next_consume = i + 1;
+    }
+    return ok;
+}
+
+/* With workers: the calling thread keeps the window full (produce, while
+ * it has room) and consumes the next result when it is ready; when it is
+ * not, the thread sleeps until the next results are ready: `batch` of them
+ * in a row (an eighth of the window, at most 16), or all that are in
+ * flight when fewer. A worker with nothing to do sleeps until `batch`
+ * items wait for it, or the calling thread is about to sleep with items
+ * unclaimed. Sets *ended when there are no more items. */
+static bool with_workers(run *p, bool *ended)
+{
+    const map *m = p->m;
+    size_t batch = p->batch;
+    bool ok = true;
+    while (ok) {
+        while (!*ended && has_room(p))
+            *ended = !produce(p, p->next_produce);
+        size_t in_flight = p->next_produce - p->next_consume;
+        if (in_flight == 0)
+            break; /* no more items, and everything was consumed */
+        size_t i = p->next_consume;
+        slot_state *s = &p->state[i % m->window];
+        pthread_mutex_lock(&p->lock);
+        if (s->done) {
+            s->done = false;
+            pthread_mutex_unlock(&p->lock);
+            ok = consume(p, i);
+            p->next_consume = i + 1;
+            continue;
+        }
+        double waited = wall();
+        if (p->idle && p->next_claim < p->next_produce) /* fewer than a batch */
+            pthread_cond_broadcast(&p->ready);
+        p->wait_from = p->next_consume;
+        p->wait_until = p->next_consume + (in_flight < batch ? in_flight : batch);
+        while (!wait_over(p))
+            pthread_cond_wait(&p->done, &p->lock);
+        p->wait_from = p->wait_until = 0;
+        pthread_mutex_unlock(&p->lock);
+        p->consumer_wait += wall() - waited;
     }
     return ok;
 }
 
 void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
 {
-    pool *p = running;
-    const dd_ordered_map *m = p->m;
+    run *p = running;
     double cpu0 = thread_cpu();
-    if (!p->own_made) {
-        p->own = m->worker_new ? m->worker_new(m->ctx) : NULL;
-        p->own_made = true;
-    }
+    void *own = own_worker(p);
     pthread_mutex_lock(&p->lock);
     p->loop_n = n;
     p->loop_next = p->loop_done = 0;
     p->loop_ctx = ctx;
     p->loop_work = work;
-    pthread_cond_broadcast(&p->room);
+    pthread_cond_broadcast(&p->ready);
     while (p->loop_next < p->loop_n) {
         size_t i = p->loop_next++;
         pthread_mutex_unlock(&p->lock);
-        work(ctx, p->own, i);
+        work(ctx, own, i);
         pthread_mutex_lock(&p->lock);
         p->loop_done++;
     }
@@ -206,72 +337,99 @@ void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size
     p->consume_cpu -= cpu;
 }
 
-bool dd_run_in_order(const dd_ordered_map *m)
+static bool run_map(const map *m)
 {
-    pool p = {.m = m};
-    p.results = dd_calloc(m->window, m->result_size);
-    p.slots = dd_calloc(m->window, sizeof *p.slots);
+    run p = {.m = m};
+    p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
+    p.slots = dd_calloc(m->window, m->slot_size);
+    p.state = dd_calloc(m->window, sizeof *p.state);
     pthread_mutex_init(&p.lock, NULL);
+    pthread_cond_init(&p.ready, NULL);
     pthread_cond_init(&p.done, NULL);
-    pthread_cond_init(&p.room, NULL);
     pthread_cond_init(&p.loop_finished, NULL);
-    pool *outer = running;
+    run *outer = running;
     running = &p;
 
-    unsigned want = m->threads > 1 && m->n > 1 ? m->threads : 0, started = 0;
+    /* Items known up front: no thread for a single one. */
+    unsigned want = m->threads > 1 && (m->produce || m->n > 1) ? m->threads : 0, started = 0;
     double start = wall();
     pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
     for (; started < want; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
             break;
 
-    bool ok = true;
-    if (started == 0) {
-        ok = run_here(&p);
-    } else {
-        for (size_t i = 0; i < m->n && ok; i++) {
-            slot_state *s = &p.slots[i % m->window];
-            double waited = wall();
-            pthread_mutex_lock(&p.lock);
-            while (!s->done)
-                pthread_cond_wait(&p.done, &p.lock);
-            pthread_mutex_unlock(&p.lock);
-            p.consumer_wait += wall() - waited;
-            ok = consume(&p, i);
-            pthread_mutex_lock(&p.lock);
-            s->done = false;
-            p.weight_in_flight -= s->weight;
-            p.next_consume = i + 1;
-            p.stop = !ok || i + 1 == m->n; /* no more items, nor loops */
-            pthread_cond_broadcast(&p.room);
-            pthread_mutex_unlock(&p.lock);
-        }
-        for (unsigned t = 0; t < started; t++)
-            pthread_join(threads[t], NULL);
-    }
+    bool ended = false;
+    bool ok = started == 0 ? here(&p, &ended) : with_workers(&p, &ended);
+    pthread_mutex_lock(&p.lock);
+    p.stop = true;
+    pthread_cond_broadcast(&p.ready);
+    pthread_mutex_unlock(&p.lock);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
     free(threads);
     if (p.own_made && m->worker_free)
         m->worker_free(m->ctx, p.own);
     running = outer;
-    if (getenv("DEDUP_RUN_STATS"))
+    /* What the produce that found no item wrote, after the last item's. */
+    if (ok && ended)
+        dd_messages_print(&slot_of(&p, p.next_produce)->messages);
+    if (getenv("DEDUP_RUN_STATS")) {
+        char read[64] = ""; /* a stream's reading */
+        if (m->produce)
+            snprintf(read, sizeof read, "read %.3f s CPU, ", p.produce_cpu);
         fprintf(stderr,
-                "dedup: run: %zu items, %u threads: %.3f s; work %.3f s CPU, consume %.3f s CPU, "
-                "consumer waited %.3f s\n",
-                m->n, started, wall() - start, p.work_cpu, p.consume_cpu, p.consumer_wait);
+                "dedup: run: %zu items, %u threads: %.3f s; %swork %.3f s CPU, consume %.3f s "
+                "CPU, consumer waited %.3f s\n",
+                p.next_produce, started, wall() - start, read, p.work_cpu, p.consume_cpu,
+                p.consumer_wait);
+    }
 
     for (size_t k = 0; k < m->window; k++) {
-        dd_run_result *r = (dd_run_result *)(p.results + k * m->result_size);
-        if (m->result_free)
-            m->result_free(m->ctx, r);
+        dd_run_result *r = slot_of(&p, k);
+        if (m->slot_free)
+            m->slot_free(m->ctx, r);
         sh_buf_free(&r->messages);
     }
-    free(p.results);
     free(p.slots);
+    free(p.state);
     pthread_mutex_destroy(&p.lock);
+    pthread_cond_destroy(&p.ready);
     pthread_cond_destroy(&p.done);
-    pthread_cond_destroy(&p.room);
     pthread_cond_destroy(&p.loop_finished);
     return ok;
+}
+
+bool dd_run_in_order(const dd_ordered_map *o)
+{
+    map m = {.n = o->n,
+             .weight = o->weight,
+             .threads = o->threads,
+             .window = o->window,
+             .max_weight = o->max_weight,
+             .ctx = o->ctx,
+             .slot_size = o->result_size,
+             .worker_new = o->worker_new,
+             .worker_free = o->worker_free,
+             .work = o->work,
+             .consume = o->consume,
+             .slot_free = o->result_free};
+    return run_map(&m);
+}
+
+bool dd_run_stream(const dd_stream_map *s)
+{
+    map m = {.produce = s->produce,
+             .threads = s->threads,
+             .window = s->window,
+             .max_weight = s->max_weight,
+             .ctx = s->ctx,
+             .slot_size = s->slot_size,
+             .worker_new = s->worker_new,
+             .worker_free = s->worker_free,
+             .work = s->work,
+             .consume = s->consume,
+             .slot_free = s->slot_free};
+    return run_map(&m);
 }
 
 /* ------------------------------------------------------------ the pool */
@@ -426,258 +584,4 @@ void dd_pool_free(dd_pool *p)
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->finished);
     free(p);
-}
-
-/* ----------------------------------------------------------- streams */
-
-/*
- * The stream map (run.h). The calling thread consumes the results that are
- * ready, in order, then fills the window with items (produce), then sleeps
- * until the next few results in a row are ready (wait_from..wait_until);
- * it alone counts what is in flight (next_produce, next_consume, the
- * weights). Workers claim produced items in order (next_claim <
- * next_produce), work on them outside the lock and mark their slot done,
- * waking the consumer only when what it waits for is all done. So on a
- * stream of small records neither side wakes the other for every record
- * (a wake-up costs more than a small record's analysis). One mutex guards
- * next_produce, next_claim, the done marks, the wait and stop; `ready`
- * wakes the workers (an item, or the stop), `done` the consumer.
- */
-typedef struct stream_pool {
-    const dd_stream_map *m;
-    char *slots;       /* window slots of slot_size bytes */
-    slot_state *state; /* window of them */
-    pthread_mutex_t lock;
-    pthread_cond_t ready; /* an item was produced, or the run stops */
-    pthread_cond_t done;  /* a slot was marked done */
-    size_t next_produce;  /* the next item to read */
-    size_t next_claim;    /* the next item a worker takes */
-    size_t next_consume;  /* the next item the consumer takes */
-    uint64_t weight_in_flight;
-    size_t wait_from, wait_until; /* the consumer sleeps until these are done */
-    size_t batch;                 /* of a wake-up, either way (see stream_with_workers) */
-    unsigned idle;                /* workers asleep, waiting for items */
-    bool stop;
-    /* For DEDUP_RUN_STATS, as in pool, and the CPU seconds of produce. */
-    double produce_cpu, work_cpu, consume_cpu, consumer_wait;
-} stream_pool;
-
-static dd_run_result *slot_of(const stream_pool *p, size_t i)
-{
-    return (dd_run_result *)(p->slots + (i % p->m->window) * p->m->slot_size);
-}
-
-/* Reads item i into its slot (on the calling thread), capturing the
- * messages produce writes; false when the stream has no item i. */
-static bool stream_produce(stream_pool *p, size_t i)
-{
-    double cpu0 = thread_cpu();
-    dd_run_result *r = slot_of(p, i);
-    r->messages.len = 0;
-    if (r->messages.data)
-        r->messages.data[0] = '\0';
-    uint64_t weight = 0;
-    dd_messages_capture(&r->messages);
-    bool got = p->m->produce(p->m->ctx, i, r, &weight);
-    dd_messages_capture(NULL);
-    p->produce_cpu += thread_cpu() - cpu0;
-    if (!got)
-        return false;
-    p->state[i % p->m->window].weight = weight;
-    p->weight_in_flight += weight;
-    pthread_mutex_lock(&p->lock);
-    p->next_produce = i + 1;
-    /* A worker asleep is woken for a few items, not for each. */
-    if (p->idle && p->next_produce - p->next_claim >= p->batch)
-        pthread_cond_signal(&p->ready);
-    pthread_mutex_unlock(&p->lock);
-    return true;
-}
-
-/* Whether what the consumer waits for is all done (the lock held). */
-static bool wait_over(const stream_pool *p)
-{
-    for (size_t i = p->wait_from; i < p->wait_until; i++)
-        if (!p->state[i % p->m->window].done)
-            return false;
-    return true;
-}
-
-/* Runs work for item i, adding its messages to those of produce. */
-static void stream_work(const stream_pool *p, void *worker, size_t i)
-{
-    dd_run_result *r = slot_of(p, i);
-    dd_messages_capture(&r->messages);
-    p->m->work(p->m->ctx, worker, i, r);
-    dd_messages_capture(NULL);
-}
-
-/* Prints what reading and working on item i wrote, then consumes it. */
-static bool stream_consume(stream_pool *p, size_t i)
-{
-    double cpu0 = thread_cpu();
-    dd_run_result *r = slot_of(p, i);
-    dd_messages_print(&r->messages);
-    bool ok = p->m->consume(p->m->ctx, i, r);
-    p->weight_in_flight -= p->state[i % p->m->window].weight;
-    p->consume_cpu += thread_cpu() - cpu0;
-    return ok;
-}
-
-static void *stream_worker_main(void *arg)
-{
-    stream_pool *p = arg;
-    const dd_stream_map *m = p->m;
-    double cpu0 = thread_cpu();
-    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (!p->stop && p->next_claim == p->next_produce) {
-            p->idle++;
-            pthread_cond_wait(&p->ready, &p->lock);
-            p->idle--;
-        }
-        if (p->stop)
-            break;
-        size_t i = p->next_claim++;
-        pthread_mutex_unlock(&p->lock);
-        stream_work(p, worker, i);
-        pthread_mutex_lock(&p->lock);
-        p->state[i % m->window].done = true;
-        if (p->wait_until > p->wait_from && wait_over(p))
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->lock);
-    if (m->worker_free)
-        m->worker_free(m->ctx, worker);
-    double cpu = thread_cpu() - cpu0;
-    pthread_mutex_lock(&p->lock);
-    p->work_cpu += cpu;
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-/* One thread: produce, work and consume alternate on the calling thread.
- * Sets *ended when the stream ended. */
-static bool stream_here(stream_pool *p, bool *ended)
-{
-    const dd_stream_map *m = p->m;
-    void *worker = m->worker_new ? m->worker_new(m->ctx) : NULL;
-    bool ok = true;
-    for (size_t i = 0; ok; i++) {
-        if (!stream_produce(p, i)) {
-            *ended = true;
-            break;
-        }
-        double cpu0 = thread_cpu();
-        stream_work(p, worker, i);
-        p->work_cpu += thread_cpu() - cpu0;
-        ok = stream_consume(p, i);
-        p->next_consume = i + 1;
-    }
-    if (m->worker_free)
-        m->worker_free(m->ctx, worker);
-    return ok;
-}
-
-/* With workers: the calling thread consumes what is ready, in order, reads
- * items while the window has room, and sleeps until the next results are
- * ready: `batch` of them in a row (an eighth of the window, at most 16), or
- * all that are in flight when fewer. A worker with nothing to do sleeps
- * until `batch` items wait for it, or the calling thread is about to sleep
- * with items unclaimed. Sets *ended when the stream ended. */
-static bool stream_with_workers(stream_pool *p, bool *ended)
-{
-    const dd_stream_map *m = p->m;
-    size_t batch = p->batch;
-    bool ok = true;
-    while (ok) {
-        /* The results that are ready, in order. */
-        while (ok && p->next_consume < p->next_produce) {
-            size_t i = p->next_consume;
-            slot_state *s = &p->state[i % m->window];
-            pthread_mutex_lock(&p->lock);
-            bool ready = s->done;
-            s->done = false;
-            pthread_mutex_unlock(&p->lock);
-            if (!ready)
-                break;
-            ok = stream_consume(p, i);
-            p->next_consume = i + 1;
-        }
-        if (!ok)
-            break;
-        /* Items, while the window has room. */
-        while (!*ended) {
-            size_t in_flight = p->next_produce - p->next_consume;
-            if (in_flight == m->window || (in_flight > 0 && p->weight_in_flight >= m->max_weight))
-                break;
-            *ended = !stream_produce(p, p->next_produce);
-        }
-        size_t in_flight = p->next_produce - p->next_consume;
-        if (in_flight == 0)
-            break; /* the stream ended, and everything was consumed */
-        double waited = wall();
-        pthread_mutex_lock(&p->lock);
-        if (p->idle && p->next_claim < p->next_produce) /* fewer than a batch */
-            pthread_cond_broadcast(&p->ready);
-        p->wait_from = p->next_consume;
-        p->wait_until = p->next_consume + (in_flight < batch ? in_flight : batch);
-        while (!wait_over(p))
-            pthread_cond_wait(&p->done, &p->lock);
-        p->wait_from = p->wait_until = 0;
-        pthread_mutex_unlock(&p->lock);
-        p->consumer_wait += wall() - waited;
-    }
-    return ok;
-}
-
-bool dd_run_stream(const dd_stream_map *m)
-{
-    stream_pool p = {.m = m};
-    p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
-    p.slots = dd_calloc(m->window, m->slot_size);
-    p.state = dd_calloc(m->window, sizeof *p.state);
-    pthread_mutex_init(&p.lock, NULL);
-    pthread_cond_init(&p.ready, NULL);
-    pthread_cond_init(&p.done, NULL);
-
-    unsigned want = m->threads > 1 ? m->threads : 0, started = 0;
-    double start = wall();
-    pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
-    for (; started < want; started++)
-        if (pthread_create(&threads[started], NULL, stream_worker_main, &p) != 0)
-            break;
-
-    bool ended = false;
-    bool ok = started == 0 ? stream_here(&p, &ended) : stream_with_workers(&p, &ended);
-    pthread_mutex_lock(&p.lock);
-    p.stop = true;
-    pthread_cond_broadcast(&p.ready);
-    pthread_mutex_unlock(&p.lock);
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(threads[t], NULL);
-    free(threads);
-    /* What the produce that found no item wrote, after the last item's. */
-    if (ok && ended)
-        dd_messages_print(&slot_of(&p, p.next_produce)->messages);
-    if (getenv("DEDUP_RUN_STATS"))
-        fprintf(stderr,
-                "dedup: run: %zu items, %u threads: %.3f s; read %.3f s CPU, work %.3f s CPU, "
-                "consume %.3f s CPU, consumer waited %.3f s\n",
-                p.next_produce, started, wall() - start, p.produce_cpu, p.work_cpu, p.consume_cpu,
-                p.consumer_wait);
-
-    for (size_t k = 0; k < m->window; k++) {
-        dd_run_result *r = (dd_run_result *)(p.slots + k * m->slot_size);
-        if (m->slot_free)
-            m->slot_free(m->ctx, r);
-        sh_buf_free(&r->messages);
-    }
-    free(p.slots);
-    free(p.state);
-    pthread_mutex_destroy(&p.lock);
-    pthread_cond_destroy(&p.ready);
-    pthread_cond_destroy(&p.done);
-    return ok;
 }

@@ -31,7 +31,8 @@
  *     item i + window: work finds there what the slot held (its buffers),
  *     to reuse.
  * With threads == 1 no thread is made: work and consume alternate on the
- * calling thread.
+ * calling thread. (dd_run_in_order is dd_run_stream below over items known
+ * up front: the same window, the same wake-ups.)
  *
  * For measuring (bench/bench_threads.sh): with DEDUP_RUN_STATS set in the
  * environment, a run ends by writing to stderr its wall time, the CPU time
@@ -153,9 +154,10 @@ void dd_pool_free(dd_pool *p);
  *     weights in flight are under max_weight (so they add up to at most
  *     max_weight plus one item's), except that with none in flight one
  *     always is.
- *   - The calling thread consumes the results that are ready before it
- *     reads further, and waits only when the window is full or the stream
- *     ended: then for a few results in a row (an eighth of the window, at
+ *   - The calling thread keeps the window full (reads while it has room)
+ *     and consumes each result once it is ready; it waits only when the
+ *     window is full or the stream ended and the next result is not
+ *     ready: then for a few results in a row (an eighth of the window, at
  *     most 16), so that it and the workers do not wake each other for every
  *     item. When consume stops the run, nothing more is read and the run
  *     returns once the workers finished the items they were working on:

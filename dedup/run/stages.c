@@ -44,6 +44,17 @@
 #define HEADER_BYTES 64
 #define TRAILER_BYTES 24 /* index start, checksum, end magic */
 #define WRITE_CHUNK ((size_t)1 << 20)
+#define MARKER_MAX_BYTES 4096 /* a marker is about 150 bytes */
+/* The most bytes of facts a document can have: FACTS_PER_BYTE per byte of
+ * it (a unit of one word on every line takes about 170: its record, set
+ * start, band keys, a near-repeat, a shingle hash), FACTS_PER_DOCUMENT
+ * besides (its fixed fields, messages), and its signature (4 bytes a
+ * MinHash value).
+ * Real text takes about 1.1 bytes a byte (README.md). A part file larger
+ * than its documents' facts can be is damaged, and never read: what it
+ * makes dedup hash and allocate stays a constant times the inputs. */
+#define FACTS_PER_BYTE 256
+#define FACTS_PER_DOCUMENT ((uint64_t)1 << 16)
 
 /* --------------------------------------------------------------- helpers */
 
@@ -74,6 +85,16 @@ static bool sync_dir(const char *dir)
     }
     close(fd);
     return true;
+}
+
+/* Creates the temporary file tmp, new: what is at its name (a file a dead
+ * process of the same number left, or a link someone put there to have us
+ * write through it) is removed first, and the file is made where the name
+ * is, never through a link. */
+static int create_temporary(const char *tmp)
+{
+    unlink(tmp);
+    return open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 static char *temp_name(const char *path)
@@ -109,7 +130,7 @@ static bool write_all(int fd, const void *p, size_t n, const char *path)
 static bool write_file_atomically(const char *dir, const char *path, const char *text, size_t len)
 {
     char *tmp = temp_name(path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = create_temporary(tmp);
     bool ok = fd >= 0;
     if (!ok)
         dd_error("%s: %s", tmp, strerror(errno));
@@ -132,22 +153,59 @@ static bool write_file_atomically(const char *dir, const char *path, const char 
     return ok && sync_dir(dir);
 }
 
-/* The whole of a small file, or NULL (errno set). */
-static char *read_small_file(const char *path)
+/* Opens a file of the work folder to read it, without waiting: anything
+ * but a regular file (a FIFO or a device put there) is refused, errno
+ * ENODEV (a FIFO opened to read would block until a writer came). */
+static int open_regular(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int err = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? ENODEV : 0;
+    if (err) {
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* What open_regular's errno means. */
+static const char *open_error(int err)
+{
+    return err == ENODEV ? "not a regular file" : strerror(err);
+}
+
+/* The first max bytes at most of a small regular file (enough to compare
+ * it with what it should hold: a larger one differs), their number in
+ * *len, or NULL (errno set). */
+static char *read_small_file(const char *path, size_t max, size_t *len_read)
+{
+    int fd = open_regular(path);
+    if (fd < 0)
         return NULL;
-    sh_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        dd_grow(&b.data, &b.cap, b.len + n + 1, 1), memcpy(b.data + b.len, chunk, n), b.len += n;
-    fclose(f);
-    if (!b.data)
-        return dd_strdup("");
-    b.data[b.len] = '\0';
-    return b.data;
+    char *text = dd_malloc(max + 1);
+    size_t len = 0;
+    while (len < max) {
+        ssize_t n = read(fd, text + len, max - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            free(text);
+            errno = err;
+            return NULL;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    text[len] = '\0';
+    *len_read = len;
+    return text;
 }
 
 /* Removes the temporary files in dir that processes of this host left when
@@ -269,6 +327,53 @@ static void hash_source(XXH3_state_t *st, const dd_source *f)
     XXH3_64bits_update(st, b, sizeof b);
 }
 
+/* a + b, or UINT64_MAX when it does not fit. */
+static uint64_t add_saturated(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* a * b, or UINT64_MAX when it does not fit. */
+static uint64_t times_saturated(uint64_t a, uint64_t b)
+{
+    return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* Whether source f is a compressed shard: its size on disk says nothing of
+ * its records' (they are known once it is read). */
+static bool compressed(const dd_source *f)
+{
+    size_t len = strlen(f->path);
+    return f->shard && ((len >= 3 && !strcmp(f->path + len - 3, ".gz")) ||
+                        (len >= 4 && !strcmp(f->path + len - 4, ".zst")));
+}
+
+/* What the files of part p, as listed, can hold: p->text, the bytes of
+ * their documents, at most their sizes (UINT64_MAX for a compressed shard,
+ * unknown until read), and p->most_docs, a document a file, at most one a
+ * byte of a shard (each record a line that is not blank). dd_work_place
+ * makes both exact. */
+static void bound_part(const dd_work *w, dd_part *p)
+{
+    p->text = 0;
+    p->most_docs = 0;
+    for (size_t k = p->from; k < p->from + p->files; k++) {
+        const dd_source *f = &w->sources.v[k];
+        bool unknown = compressed(f);
+        p->text = add_saturated(p->text, unknown ? UINT64_MAX : f->size);
+        p->most_docs = add_saturated(p->most_docs, unknown ? UINT64_MAX : f->shard ? f->size : 1);
+    }
+}
+
+/* The most bytes the file of part p can have when it holds n documents
+ * (FACTS_PER_BYTE). */
+static uint64_t part_most_bytes(const dd_work *w, const dd_part *p, uint64_t n)
+{
+    uint64_t most = add_saturated(HEADER_BYTES + TRAILER_BYTES, times_saturated(8, n + 1));
+    most = add_saturated(most, times_saturated(p->text, FACTS_PER_BYTE));
+    return add_saturated(most, times_saturated(n, FACTS_PER_DOCUMENT + 4 * (uint64_t)w->num_perm));
+}
+
 /* Cuts the sources of w into parts of about part_size bytes: whole files,
  * in order, a part closed once it holds part_size bytes or more. */
 static void cut_parts(dd_work *w, uint64_t part_size)
@@ -291,6 +396,7 @@ static void cut_parts(dd_work *w, uint64_t part_size)
         }
         p->files = i - p->from;
         p->hash = XXH3_64bits_digest(one);
+        bound_part(w, p);
     }
     w->inputs_hash = XXH3_64bits_digest(all);
     XXH3_freeState(all);
@@ -307,6 +413,18 @@ static const char *line_value(const char *text, const char *name, size_t *len)
             return p + nl + 1;
         }
     return NULL;
+}
+
+/* A value of the plan found in the folder, as a message may show it (the
+ * plan may have been written by anyone: escaped like a path), or "none". */
+static char *there_value(const char *t, size_t len)
+{
+    if (!t)
+        return dd_strdup("none");
+    char *raw = dd_asprintf("%.*s", (int)len, t);
+    char *printable = dd_printable(raw);
+    free(raw);
+    return printable;
 }
 
 /* Says why the plan `there` (of w->dir) is not `here`. */
@@ -329,9 +447,11 @@ static void say_why_refused(const dd_work *w, const char *there, const char *her
         size_t hl, tl;
         const char *h = line_value(here, name, &hl), *t = line_value(there, name, &tl);
         if (!t || tl != hl || strncmp(t, h, hl)) {
-            dd_error("%s: made with other settings (%s: %.*s there, %.*s here); give another "
+            char *was = there_value(t, tl);
+            dd_error("%s: made with other settings (%s: %s there, %.*s here); give another "
                      "--work-dir, or remove it",
-                     dir, name + 8, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+                     dir, name + 8, was, (int)hl, h);
+            free(was);
             free(name);
             free(dir);
             return;
@@ -341,9 +461,11 @@ static void say_why_refused(const dd_work *w, const char *there, const char *her
     size_t hl, tl;
     const char *h = line_value(here, "part-size", &hl), *t = line_value(there, "part-size", &tl);
     if (!t || tl != hl || strncmp(t, h, hl)) {
-        dd_error("%s: made with another --part-size (%.*s bytes there, %.*s here); give another "
+        char *was = there_value(t, tl);
+        dd_error("%s: made with another --part-size (%s bytes there, %.*s here); give another "
                  "--work-dir, or remove it",
-                 dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h);
+                 dir, was, (int)hl, h);
+        free(was);
         free(dir);
         return;
     }
@@ -362,9 +484,11 @@ static void say_why_refused(const dd_work *w, const char *there, const char *her
     }
     h = line_value(here, "files", &hl);
     t = line_value(there, "files", &tl);
-    dd_error("%s: made for other inputs (%.*s files there, %.*s here%s: a file added, removed, "
+    char *was = there_value(t, tl);
+    dd_error("%s: made for other inputs (%s files there, %.*s here%s: a file added, removed, "
              "or changed since); give another --work-dir, or remove it",
-             dir, t ? (int)tl : 4, t ? t : "none", (int)hl, h, where ? where : "");
+             dir, was, (int)hl, h, where ? where : "");
+    free(was);
     free(where);
     free(dir);
 }
@@ -428,13 +552,14 @@ bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
         }
     }
     char *plan_path = dd_asprintf("%s/plan", w->dir);
-    char *there = ok ? read_small_file(plan_path) : NULL;
+    size_t there_len = 0;
+    char *there = ok ? read_small_file(plan_path, plan.len + 1, &there_len) : NULL;
     if (ok && !there && errno != ENOENT) {
         char *p = dd_printable(plan_path);
-        dd_error("%s: %s", p, strerror(errno));
+        dd_error("%s: %s", p, open_error(errno));
         free(p);
         ok = false;
-    } else if (ok && there && strcmp(there, plan.data)) {
+    } else if (ok && there && (there_len != plan.len || memcmp(there, plan.data, plan.len))) {
         say_why_refused(w, there, plan.data);
         ok = false;
     } else if (ok && !there) {
@@ -486,6 +611,14 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
     }
     if (doc != in->n || shard != in->nshards)
         return not_listed(w, w->sources.n, doc < in->n ? in->v[doc].path : NULL);
+    /* Their documents known, the bounds of the parts' files are exact. */
+    for (size_t k = 0; k < w->nparts; k++) {
+        dd_part *p = &w->parts[k];
+        p->text = 0;
+        for (size_t i = p->first; i < p->first + p->n; i++)
+            p->text = add_saturated(p->text, in->v[i].size);
+        p->most_docs = p->n;
+    }
     w->placed = true;
     return true;
 }
@@ -520,9 +653,9 @@ static char *marker_text(const dd_work *w, size_t part, uint64_t size, uint64_t 
 /* Checks the file of part against its marker: *why says what is wrong. */
 static bool check_file(dd_work *w, size_t part, const char *path, const char *marker, char **why)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_regular(path);
     if (fd < 0) {
-        *why = dd_asprintf("%s", strerror(errno));
+        *why = dd_asprintf("%s", open_error(errno));
         return false;
     }
     struct stat st;
@@ -565,6 +698,16 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
     n = get_le64(head + 48);
     if (w->placed && n != p->n) {
         *why = dd_asprintf("damaged: it holds %" PRIu64 " documents, its files %zu", n, p->n);
+        goto done;
+    }
+    if (n > p->most_docs) {
+        *why = dd_asprintf("damaged: it holds %" PRIu64 " documents, more than its files can", n);
+        goto done;
+    }
+    if (size > part_most_bytes(w, p, n)) {
+        *why = dd_asprintf("damaged (%" PRIu64 " bytes, more than the facts of its documents "
+                           "can take)",
+                           size);
         goto done;
     }
     index_bytes = 8 * (n + 1);
@@ -633,8 +776,9 @@ bool dd_work_check_part(dd_work *w, size_t part, char **why)
     *why = NULL;
     char *path = dd_work_part_path(w, part);
     char *marker_path = dd_asprintf("%s.done", path);
-    char *marker = read_small_file(marker_path);
-    bool ok = marker && check_file(w, part, path, marker, why);
+    size_t marker_len = 0;
+    char *marker = read_small_file(marker_path, MARKER_MAX_BYTES, &marker_len);
+    bool ok = marker && strlen(marker) == marker_len && check_file(w, part, path, marker, why);
     free(marker);
     free(marker_path);
     free(path);
@@ -684,7 +828,7 @@ dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part, size_t ndocs)
     pw->ndocs = ndocs;
     pw->path = dd_work_part_path(w, part);
     pw->tmp = temp_name(pw->path);
-    pw->fd = open(pw->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pw->fd = create_temporary(pw->tmp);
     if (pw->fd < 0) {
         dd_error("%s: %s", pw->tmp, strerror(errno));
         dd_part_writer_free(pw);
@@ -801,9 +945,9 @@ bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf
     if (r->fd <= 0 || r->part != part) {
         dd_facts_reader_close(r);
         char *path = dd_work_part_path(w, part);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open_regular(path);
         if (fd < 0) {
-            dd_error("%s: %s", path, strerror(errno));
+            dd_error("%s: %s", path, open_error(errno));
             free(path);
             return false;
         }
@@ -830,4 +974,31 @@ void dd_facts_reader_close(dd_facts_reader *r)
     if (r->fd > 0)
         close(r->fd - 1);
     r->fd = 0;
+}
+
+/* ----------------------------------------------------- markers, as status shows them */
+
+bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long tasks)
+{
+    char *plan_path = dd_asprintf("%s/plan", dir);
+    /* The plan as its size says (a plan lists every input: a line each),
+     * within a bound, so that a file planted there costs little. */
+    struct stat st;
+    size_t plan_len, max = (size_t)256 << 20;
+    char *plan = stat(plan_path, &st) == 0 && S_ISREG(st.st_mode)
+                     ? read_small_file(plan_path,
+                                       (uint64_t)st.st_size < max ? (size_t)st.st_size : max,
+                                       &plan_len)
+                     : NULL;
+    free(plan_path);
+    size_t len, nparts = 0;
+    const char *parts = plan ? line_value(plan, "parts", &len) : NULL;
+    bool ok = parts && sscanf(parts, "%zu", &nparts) == 1;
+    free(plan);
+    for (size_t k = task; ok && k < nparts; k += tasks) {
+        char *marker = dd_asprintf("%s/sign/part-%06zu.done", dir, k);
+        ok = access(marker, F_OK) == 0;
+        free(marker);
+    }
+    return ok;
 }

@@ -28,8 +28,11 @@
  * A run whose settings or inputs differ from DIR/plan refuses the folder
  * and says which differs. A part file is trusted only with its marker, and
  * when its header, its length and its checksum (XXH3-64 of all its bytes)
- * are right; otherwise it is signed again (the decide stage alone refuses
- * it).
+ * are right, and its size within what facts of its documents can take
+ * (FACTS_PER_BYTE per byte of their text, and FACTS_PER_DOCUMENT each: a
+ * bound known from its files' sizes before the documents are placed, save
+ * for a compressed shard, exact once they are); otherwise it is signed
+ * again (the decide stage alone refuses it).
  */
 #ifndef DD_STAGES_H
 #define DD_STAGES_H
@@ -46,6 +49,12 @@ typedef struct dd_part {
     size_t from, files; /* the sources [from, from + files) of dd_work.sources */
     uint64_t hash;      /* of their names, kinds, sizes and times */
     size_t first, n;    /* its documents, inputs [first, first + n), once placed */
+    /* What its file can hold: the bytes of its documents' text (its files'
+     * sizes as listed, UINT64_MAX with a compressed shard; their sum once
+     * placed) and their number (one a file, one a byte of a shard; n once
+     * placed). A file larger than their facts can be is damaged, never
+     * read. */
+    uint64_t text, most_docs;
 } dd_part;
 
 typedef struct dd_work {
@@ -110,5 +119,12 @@ typedef struct dd_facts_reader {
  * file cannot be read. */
 bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf *out);
 void dd_facts_reader_close(dd_facts_reader *r);
+
+/* Whether every part of task `task` of `tasks` (the parts whose number %
+ * tasks is task) has its completion marker in the work folder dir, as its
+ * plan counts the parts: what `dedup status` shows, without opening the
+ * folder for a run's settings and inputs or reading the parts back (a run
+ * checks them: dd_work_check_part). False when dir has no plan. */
+bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long tasks);
 
 #endif

@@ -1384,12 +1384,7 @@ static bool decode_doc(const dd_ddx *x, const MDB_val *v, const char *id, size_t
     return true;
 }
 
-void dd_ddx_doc_free(dd_ddx_doc *d)
-{
-    free(d->id);
-    free(d->minhash);
-    memset(d, 0, sizeof *d);
-}
+void dd_ddx_doc_free(dd_ddx_doc *d) { dd_indexed_doc_free(d); }
 
 static bool get_unguarded(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
 {
@@ -1722,4 +1717,32 @@ bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
     bool ok;
     GUARDED(x, err, ok, false, LOOP_LIMIT, counts_of_unguarded(x, c, err));
     return ok;
+}
+
+static bool earlier_get(void *ctx, const char *id, dd_indexed_doc *d, char **err)
+{
+    return dd_ddx_get(ctx, id, d, err);
+}
+
+static bool earlier_get_number(void *ctx, uint32_t number, dd_indexed_doc *d, char **err)
+{
+    return dd_ddx_get_number(ctx, number, d, err);
+}
+
+static long earlier_band_members(void *ctx, const uint64_t *band_keys, size_t bands,
+                                 size_t per_band, uint32_t **out, size_t *cap, char **err)
+{
+    return dd_ddx_band_members(ctx, band_keys, bands, per_band, out, cap, err);
+}
+
+static long earlier_paragraph(void *ctx, sh_key key, dd_indexed_place *out, size_t max,
+                              char **err)
+{
+    return dd_ddx_paragraph(ctx, key, out, max, err);
+}
+
+dd_earlier dd_ddx_earlier(dd_ddx *x)
+{
+    return (dd_earlier){earlier_get, earlier_get_number, earlier_band_members, earlier_paragraph,
+                        x};
 }

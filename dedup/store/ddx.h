@@ -36,6 +36,7 @@
 #ifndef DD_DDX_H
 #define DD_DDX_H
 
+#include "engine/earlier.h"
 #include "shingle.h"
 
 #include <stdbool.h>
@@ -57,16 +58,9 @@ typedef struct dd_ddx_settings {
     char key_fingerprint[65];  /* hex of the keyed-hash fingerprint, "" when not keyed */
 } dd_ddx_settings;
 
-/* A document as stored. */
-typedef struct dd_ddx_doc {
-    char *id;          /* its path; owned by the struct when returned by dd_ddx_get */
-    uint64_t size;     /* bytes */
-    int64_t mtime_ns;  /* modification time, nanoseconds since the epoch */
-    sh_key key;        /* exact key of its normalised words */
-    uint32_t words, shingles;
-    uint32_t *minhash; /* num_perm values; owned as id */
-    uint32_t number;   /* its number in the index (given by dd_ddx_put) */
-} dd_ddx_doc;
+/* A document as stored: the engine's view of an indexed document
+ * (engine/earlier.h); its number is given by dd_ddx_put. */
+typedef dd_indexed_doc dd_ddx_doc;
 
 /* A paragraph of a document: its exact key and its lines. */
 typedef struct dd_ddx_para {
@@ -74,11 +68,8 @@ typedef struct dd_ddx_para {
     uint32_t first_line, last_line;
 } dd_ddx_para;
 
-/* Where a paragraph was seen. */
-typedef struct dd_ddx_place {
-    uint32_t doc; /* document number */
-    uint32_t first_line, last_line;
-} dd_ddx_place;
+/* Where a paragraph was seen (engine/earlier.h). */
+typedef dd_indexed_place dd_ddx_place;
 
 typedef struct dd_ddx_counts {
     uint64_t docs, paragraphs, band_entries;
@@ -206,6 +197,11 @@ long dd_ddx_band_members(dd_ddx *x, const uint64_t *band_keys, size_t bands, siz
 /* The places of a paragraph key, in increasing document order, at most max
  * of them. Returns how many, or -1 with *err. */
 long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err);
+
+/* x as the engine's earlier corpus (engine/earlier.h): its functions are
+ * dd_ddx_get, dd_ddx_get_number, dd_ddx_band_members and
+ * dd_ddx_paragraph. x must outlive its use. */
+dd_earlier dd_ddx_earlier(dd_ddx *x);
 
 /* Calls fn for every document, in id order (bytewise), until it returns
  * false. All of it reads one snapshot; fn may read the index too (it sees the

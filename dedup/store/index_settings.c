@@ -3,7 +3,7 @@
  */
 #include "store/index_settings.h"
 
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "util.h"
 
 #include <string.h>
@@ -16,7 +16,8 @@ bool dd_index_settings(const dd_options *o, dd_ddx_settings *s)
         return false;
     }
     dd_analyzer a;
-    if (!dd_analyzer_init(&a, o->unit, &o->hash))
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_analyzer_init(&a, o->unit, &o->hash, &notes)))
         return false;
     /* The signatures' scheme goes with the normaliser: either changes every
      * signature, so an index of the other kind cannot be used. */

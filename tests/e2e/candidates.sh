@@ -117,4 +117,51 @@ else
     not_ok "filter --index on 1,000 indexed documents" "$(head -c 600 "$T/err" "$T/stats")"
 fi
 
+
+# Comparing paragraphs across documents reads no document again: the sets of
+# the paragraphs the search lists are kept (in a scratch file) as they were
+# first analysed. 120 files, each with a variant of one 40-word paragraph
+# (one word changed: each variant is listed, and a candidate of the later
+# ones) between two paragraphs of its own. A file is opened to be read, and
+# once more for the text clean leaves (the later rounds): 2 opens a file.
+# Before, each candidate paragraph was read again from its file (330 opens
+# with -j 1, 303 with -j 2), and on large corpora again and again, once its
+# cached set was pushed out (issue 14, item 2: 690,000 paragraphs read again
+# at 256 MB of "pool", bench/bench_candidates.sh).
+if ! command -v strace >/dev/null; then
+    not_ok "strace is installed (make deps)"
+elif ! skip_under_valgrind "scan: paragraphs compared without reading files again" \
+    "valgrind's own calls"; then
+    python3 - "$FIXTURES/seeds" "$T/variants" 120 <<'EOF'
+import os, random, sys
+seeds, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+words = sorted({w for name in sorted(os.listdir(seeds))
+                for w in open(os.path.join(seeds, name), encoding="utf-8").read().split()
+                if any(c.isalpha() for c in w)})
+rng = random.Random(14)
+def paragraph(k):
+    return [rng.choice(words) for _ in range(k)]
+shared = paragraph(40)
+os.makedirs(out)
+for i in range(n):
+    variant = list(shared)
+    variant[i % 40] = rng.choice(words)
+    paras = [" ".join(paragraph(30)), " ".join(variant), " ".join(paragraph(30))]
+    with open(os.path.join(out, "%04d.txt" % i), "w", encoding="utf-8") as f:
+        f.write("\n\n".join(paras) + "\n")
+EOF
+    for j in 1 2; do
+        (cd "$T" && ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            strace -f -qq -e trace=open,openat -o "$T/opens$j" "$DEDUP" scan -j $j variants \
+            >"$T/variants$j.out" 2>"$T/variants$j.err")
+        opens=$(grep -c '"variants/' "$T/opens$j")
+        if [ "$opens" -le 240 ] && grep -q "119 repeats" "$T/variants$j.err"; then
+            ok "scan -j $j: paragraphs compared across 120 files without reading them again ($opens opens)"
+        else
+            not_ok "scan -j $j: paragraphs compared across 120 files without reading them again" \
+                "$opens opens of the files (want at most 240); $(tail -c 300 "$T/variants$j.err")"
+        fi
+    done
+fi
+
 finish

@@ -10,7 +10,7 @@
  * and their words lie inside the document's words; equal unit texts get
  * equal keys.
  */
-#include "engine/document.h"
+#include "engine/engine.h"
 #include "fuzz_check.h"
 
 #include <stdlib.h>
@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!analyzers[0].norm) {
         hash = sh_hasher_plain(0);
-        CHECK(dd_analyzer_init(&analyzers[0], DD_UNIT_LINE, &hash));
-        CHECK(dd_analyzer_init(&analyzers[1], DD_UNIT_BLOCK, &hash));
+        CHECK(dd_analyzer_init(&analyzers[0], DD_UNIT_LINE, &hash, NULL));
+        CHECK(dd_analyzer_init(&analyzers[1], DD_UNIT_BLOCK, &hash, NULL));
     }
     const char *text = (const char *)data;
     bool valid = sh_utf8_check(text, size) == size;

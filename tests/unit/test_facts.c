@@ -3,7 +3,10 @@
  * (dedup/run/facts.c): the facts of a real seed article (units, their sets
  * and band keys, near-repeats inside it, its signature) read back equal,
  * field by field; bytes cut short anywhere, or not facts at all, are
- * refused without reading past their end.
+ * refused without reading past their end; facts whole and well formed but
+ * forged (a part file written by someone else, its checksum right) are
+ * refused when they name a unit that does not exist, a unit outside the
+ * document, another document, or carry a terminal escape in a message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,7 +46,7 @@ static void analyse_seed(dd_analysed *r, dd_near_params *p, sh_hasher *hash)
     *hash = sh_hasher_plain(DD_SEED);
     dd_near_params_default(p);
     dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, hash));
+    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, hash, NULL));
     memset(r, 0, sizeof *r);
     r->status = DD_LOAD_TEXT;
     r->size = len;
@@ -55,7 +58,7 @@ static void analyse_seed(dd_analysed *r, dd_near_params *p, sh_hasher *hash)
     dd_unit_band_keys(m, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
     sh_minhasher_free(m);
     dd_signer g;
-    assert_true(dd_signer_init(&g, p, hash));
+    assert_true(dd_signer_init(&g, p, hash, NULL));
     dd_signer_sign(&g, &r->doc.words, r->doc.key, hash, &r->sig);
     dd_signer_free(&g);
     dd_analyzer_free(&a);
@@ -88,7 +91,7 @@ static void facts_read_back_equal(void **state)
 
     dd_analysed back;
     memset(&back, 0, sizeof back);
-    assert_true(dd_facts_decode(bytes.data, bytes.len, 7, p.num_perm, &back));
+    assert_true(dd_facts_decode(bytes.data, bytes.len, p.num_perm, 7, &back));
     assert_int_equal(back.status, DD_LOAD_TEXT);
     assert_int_equal(back.size, r.size);
     assert_int_equal(back.digest, r.digest);
@@ -140,7 +143,7 @@ static void facts_read_back_equal(void **state)
      * document 7 of one process, they are document 1007's in another. */
     analysed_free(&back);
     memset(&back, 0, sizeof back);
-    assert_true(dd_facts_decode(bytes.data, bytes.len, 1007, p.num_perm, &back));
+    assert_true(dd_facts_decode(bytes.data, bytes.len, p.num_perm, 1007, &back));
     assert_int_equal(back.near.n, r.near.n);
     for (size_t i = 0; i < r.near.n; i++) {
         assert_int_equal(back.near.v[i].doc, 1007);
@@ -168,14 +171,14 @@ static void bytes_cut_short_are_refused(void **state)
         char *prefix = malloc(cut ? cut : 1);
         memcpy(prefix, bytes.data, cut);
         back.run.messages.len = 0;
-        if (dd_facts_decode(prefix, cut, 7, p.num_perm, &back))
+        if (dd_facts_decode(prefix, cut, p.num_perm, 7, &back))
             fail_msg("facts cut to %zu of %zu bytes were taken", cut, bytes.len);
         free(prefix);
     }
     /* With a byte more, or as SimHash facts, they are not facts either. */
     sh_buf_append(&bytes, "x", 1);
-    assert_false(dd_facts_decode(bytes.data, bytes.len, 7, p.num_perm, &back));
-    assert_false(dd_facts_decode(bytes.data, bytes.len - 1, 7, 0, &back));
+    assert_false(dd_facts_decode(bytes.data, bytes.len, p.num_perm, 7, &back));
+    assert_false(dd_facts_decode(bytes.data, bytes.len - 1, 0, 7, &back));
     /* Random bytes are refused (or, by chance, read as some facts), never
      * read past. */
     srand(16);
@@ -185,7 +188,7 @@ static void bytes_cut_short_are_refused(void **state)
         for (size_t i = 0; i < n; i++)
             junk[i] = (unsigned char)(rand() % 4 ? rand() % 4 : rand());
         back.run.messages.len = 0;
-        (void)dd_facts_decode((const char *)junk, n, 7, p.num_perm, &back);
+        (void)dd_facts_decode((const char *)junk, n, p.num_perm, 7, &back);
         free(junk);
     }
     sh_buf_free(&said);
@@ -194,11 +197,62 @@ static void bytes_cut_short_are_refused(void **state)
     analysed_free(&r);
 }
 
+/* The forgeries: each changes one fact of seed 001 (document 7). */
+static void near_unit_past_the_units(dd_analysed *r) { r->near.v[0].unit = r->doc.nunits + 1000; }
+static void near_of_a_later_unit(dd_analysed *r) { r->near.v[0].of = r->near.v[0].unit; }
+static void near_of_another_document(dd_analysed *r) { r->near.v[0].of_doc = 8; }
+static void near_jaccard_not_a_number(dd_analysed *r) { r->near.v[0].jaccard = 0.0 / 0.0; }
+static void unit_past_the_end(dd_analysed *r) { r->doc.units[r->doc.nunits - 1].off = r->size; }
+static void units_out_of_order(dd_analysed *r) { r->doc.units[2].off = r->doc.units[0].off; }
+static void unit_without_words(dd_analysed *r) { r->doc.units[1].words = 0; }
+static void sets_out_of_order(dd_analysed *r) { r->sets.start[1] = r->sets.start[2] + 1; }
+static void forged_facts_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        void (*forge)(dd_analysed *);
+    } forgeries[] = {
+        {"a near-repeat of a unit past the units", near_unit_past_the_units},
+        {"a near-repeat of a later unit", near_of_a_later_unit},
+        {"a near-repeat in another document", near_of_another_document},
+        {"a near-repeat with a Jaccard of NaN", near_jaccard_not_a_number},
+        {"a unit past the end of the document", unit_past_the_end},
+        {"units out of order", units_out_of_order},
+        {"a unit of no words", unit_without_words},
+        {"sets out of order", sets_out_of_order},
+        {"a message with a terminal escape", NULL},
+    };
+    for (size_t f = 0; f < sizeof forgeries / sizeof *forgeries; f++) {
+        dd_analysed r;
+        dd_near_params p;
+        sh_hasher hash;
+        analyse_seed(&r, &p, &hash);
+        sh_buf said = {0}, bytes = {0};
+        if (forgeries[f].forge) {
+            forgeries[f].forge(&r);
+        } else {
+            const char *escape = "dedup: \x1b]0;pwned\x07\x1b[2J\n";
+            sh_buf_append(&said, escape, strlen(escape));
+        }
+        dd_facts_encode(&r, 7, &said, p.num_perm, &bytes);
+        dd_analysed back;
+        memset(&back, 0, sizeof back);
+        if (dd_facts_decode(bytes.data, bytes.len, p.num_perm, 7, &back))
+            fail_msg("forged facts were taken: %s", forgeries[f].name);
+        sh_buf_free(&said);
+        sh_buf_free(&bytes);
+        analysed_free(&back);
+        analysed_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(facts_read_back_equal),
         cmocka_unit_test(bytes_cut_short_are_refused),
+        cmocka_unit_test(forged_facts_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

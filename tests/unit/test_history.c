@@ -23,7 +23,8 @@
 
 #include <cmocka.h>
 
-#include "engine/history.h"
+#include "engine/engine.h"
+#include "io/spool.h"
 #include "util.h"
 
 #define SHARED_LINES 16 /* the lines every record opens with */
@@ -78,11 +79,15 @@ static void repeats_found_before_the_table_grows_keep_their_paragraphs(void **st
                            .clean_paragraphs = true,
                            .hash = &hash};
     dd_near_params_default(&p.near);
-    assert_true(dd_near_params_check(&p.near));
-    dd_history *h = dd_history_new(&p);
+    assert_true(dd_near_params_check(&p.near, NULL));
+    char *err = NULL;
+    dd_spool *spool = dd_spool_new(NULL, &err);
+    assert_non_null(spool);
+    p.scratch = dd_spool_scratch(spool);
+    dd_history *h = dd_history_new(&p, NULL);
     assert_non_null(h);
     dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash));
+    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash, NULL));
     dd_doc doc = {0};
     dd_verdict v = {0};
     sh_buf text = {0};
@@ -90,7 +95,6 @@ static void repeats_found_before_the_table_grows_keep_their_paragraphs(void **st
     for (unsigned rec = 0; rec < RECORDS; rec++) {
         make_record(&text, rec, rec == 0 ? 0 : 500u << (rec - 1));
         assert_int_equal(dd_analyze(&a, text.data, text.len, &doc), SH_OK);
-        char *err = NULL;
         assert_true(dd_history_decide(h, &doc, &v, &err));
         assert_int_equal(v.kind, DD_RECORD_KEPT);
         if (rec == 0) {
@@ -110,6 +114,7 @@ static void repeats_found_before_the_table_grows_keep_their_paragraphs(void **st
     dd_doc_free(&doc);
     dd_analyzer_free(&a);
     dd_history_free(h);
+    dd_spool_free(spool);
 }
 
 /* Word w of a made-up vocabulary: "w" and w in base 26. */
@@ -171,28 +176,35 @@ static void facts_made_anywhere_give_the_same_verdicts(void **state)
                            .clean_paragraphs = true,
                            .hash = &hash};
     dd_near_params_default(&p.near);
-    assert_true(dd_near_params_check(&p.near));
-    dd_history *serial = dd_history_new(&p), *split = dd_history_new(&p);
+    assert_true(dd_near_params_check(&p.near, NULL));
+    char *err = NULL;
+    dd_spool *spools[2] = {dd_spool_new(NULL, &err), dd_spool_new(NULL, &err)};
+    assert_non_null(spools[0]);
+    assert_non_null(spools[1]);
+    p.scratch = dd_spool_scratch(spools[0]);
+    dd_history *serial = dd_history_new(&p, NULL);
+    p.scratch = dd_spool_scratch(spools[1]);
+    dd_history *split = dd_history_new(&p, NULL);
     assert_non_null(serial);
     assert_non_null(split);
-    dd_record_analyst *analysts[2] = {dd_record_analyst_new(&p), dd_record_analyst_new(&p)};
-    assert_non_null(analysts[0]);
-    assert_non_null(analysts[1]);
-    dd_analyzer a;
-    assert_true(dd_analyzer_init(&a, DD_UNIT_LINE, &hash));
+    dd_analysis_worker *workers[2] = {dd_analysis_worker_new(DD_UNIT_LINE, &p.near, &hash),
+                                      dd_analysis_worker_new(DD_UNIT_LINE, &p.near, &hash)};
+    assert_non_null(workers[0]);
+    assert_non_null(workers[1]);
     dd_doc docs[STREAM_RECORDS] = {0};
     dd_record_facts facts[STREAM_RECORDS] = {0};
     sh_buf text = {0};
     for (unsigned rec = STREAM_RECORDS; rec-- > 0;) {
         make_stream_record(&text, rec);
-        assert_int_equal(dd_analyze(&a, text.data, text.len, &docs[rec]), SH_OK);
-        dd_history_analyse(analysts[rec % 2], &docs[rec], &facts[rec]);
+        dd_analysis_worker *w = workers[rec % 2];
+        assert_int_equal(dd_analyze(&w->analyzer, text.data, text.len, &docs[rec]), SH_OK);
+        dd_history_analyse(&p, w, &docs[rec], &facts[rec]);
     }
 
     dd_verdict want = {0}, got = {0};
     unsigned copies = 0, removals = 0;
     for (unsigned rec = 0; rec < STREAM_RECORDS; rec++) {
-        char *err = NULL;
+        err = NULL;
         assert_true(dd_history_decide(serial, &docs[rec], &want, &err));
         assert_true(dd_history_decide_analysed(split, &docs[rec], &facts[rec], &got, &err));
         assert_int_equal(got.kind, want.kind);
@@ -230,11 +242,12 @@ static void facts_made_anywhere_give_the_same_verdicts(void **state)
     sh_buf_free(&text);
     dd_verdict_free(&want);
     dd_verdict_free(&got);
-    dd_analyzer_free(&a);
-    dd_record_analyst_free(analysts[0]);
-    dd_record_analyst_free(analysts[1]);
+    dd_analysis_worker_free(workers[0]);
+    dd_analysis_worker_free(workers[1]);
     dd_history_free(serial);
     dd_history_free(split);
+    dd_spool_free(spools[0]);
+    dd_spool_free(spools[1]);
 }
 
 int main(void)

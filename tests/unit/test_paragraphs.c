@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "engine/paragraphs.h"
+#include "engine/engine.h"
 
 #include <string.h>
 
@@ -57,7 +57,7 @@ static void decide(const corpus *c, dd_findings *f)
     memset(f, 0, sizeof *f);
     dd_paragraphs *p = dd_paragraphs_new(c->units, c->start);
     for (uint32_t d = 0; d < c->ndocs; d++)
-        dd_paragraphs_add(p, d);
+        assert_true(dd_paragraphs_add(p, d, NULL));
     dd_paragraphs_finish(p, MIN_WORDS, DF, f);
     dd_paragraphs_free(p);
 }
@@ -172,8 +172,8 @@ static void a_near_repeat_that_goes_parts_no_run(void **state)
     add_doc(&c, "a2 b2 N9");
     add_doc(&c, "a2 M9 b2");
     dd_paragraphs *p = dd_paragraphs_new(c.units, c.start);
-    dd_paragraphs_add(p, 0);
-    dd_paragraphs_add(p, 1);
+    assert_true(dd_paragraphs_add(p, 0, NULL));
+    assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_paragraphs_add_near(p, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, 9, 0.7, 0.9);
     dd_findings f = {0};
     dd_paragraphs_finish(p, MIN_WORDS, DF, &f);
@@ -210,7 +210,7 @@ static void the_first_occurrence_of_a_key(void **state)
     add_doc(&c, "a9 b9");
     add_doc(&c, "c9 b9");
     dd_paragraphs *p = dd_paragraphs_new(c.units, c.start);
-    dd_paragraphs_add(p, 1);
+    assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_place at;
     assert_true(dd_paragraphs_first(p, (sh_key){'b', 0x5EED}, &at));
     assert_int_equal(at.doc, 1);

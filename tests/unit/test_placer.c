@@ -18,8 +18,7 @@
 
 #include <cmocka.h>
 
-#include "engine/document.h"
-#include "engine/near.h"
+#include "engine/engine.h"
 #include "util.h"
 
 /* Paragraph p: 40 words no other paragraph has. */
@@ -45,13 +44,13 @@ static void corpus_init(corpus *c, dd_keep keep)
 {
     memset(c, 0, sizeof *c);
     c->hash = sh_hasher_plain(DD_SEED);
-    assert_true(dd_analyzer_init(&c->a, DD_UNIT_LINE, &c->hash));
+    assert_true(dd_analyzer_init(&c->a, DD_UNIT_LINE, &c->hash, NULL));
     dd_near_params p;
     dd_near_params_default(&p);
     p.verify_exact = false; /* the estimates decide: no sets to read again */
     p.keep = keep;
-    assert_true(dd_near_params_check(&p));
-    assert_true(dd_signatures_init(&c->s, &p, &c->hash));
+    assert_true(dd_near_params_check(&p, NULL));
+    assert_true(dd_signatures_init(&c->s, &p, &c->hash, NULL));
 }
 
 /* Adds a document of paragraphs paras[0..n) (paragraph 0 is the shared one). */

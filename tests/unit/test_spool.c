@@ -83,6 +83,13 @@ static void strings_come_back_wherever_they_lie(void **state)
             for (size_t i = 0; i < lengths[j]; i++)
                 if (buf[i] != byte_of(j, i))
                     fail_msg("string %zu, byte %zu: %u, want %u", j, i, buf[i], byte_of(j, i));
+            /* and the same through dd_spool_peek (for several threads) */
+            memset(buf, 0, lengths[j] + 1);
+            assert_true(dd_spool_peek(s, at[j], buf, lengths[j]));
+            for (size_t i = 0; i < lengths[j]; i++)
+                if (buf[i] != byte_of(j, i))
+                    fail_msg("peek: string %zu, byte %zu: %u, want %u", j, i, buf[i],
+                             byte_of(j, i));
         }
     }
     /* Overwritten across the file and the buffer (string 6 ends where
@@ -110,6 +117,8 @@ static void strings_come_back_wherever_they_lie(void **state)
     assert_false(dd_spool_read(s, end - 1, buf, 2, &err));
     assert_non_null(err);
     free(err);
+    assert_false(dd_spool_peek(s, end - 1, buf, 2));
+    assert_true(dd_spool_peek(s, end - 1, buf, 1));
     dd_spool_free(s);
     assert_int_equal(entries(dir), 0);
     rmdir(dir);

@@ -8,15 +8,21 @@
  * tables still spread them, and that a capped map (the LSH bands of
  * documents and of paragraphs), which keeps a key's values in one run of
  * slots, still finds every value; it is also checked for its cap and for
- * keys that differ only in their high half.
+ * keys that differ only in their high half. The table of exact keys
+ * (key_table.h: the paragraphs' tables) is checked the same way: aimed
+ * keys keep their numbers through its doublings, within its fill. And
+ * dd_sort_u32, with which the placer counts the buckets that list a
+ * candidate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "engine/capped_map.h"
+#include "engine/key_table.h"
 #include "util.h"
 
 #define NKEYS 4096
@@ -123,6 +129,78 @@ static void a_capped_map_keeps_the_first_values_of_a_key(void **state)
     dd_capped_map_free(&m);
 }
 
+/* An exact key whose low half (the half the home slot is mixed from) is
+ * aimed as aimed_key's are; its high half tells keys of one low half
+ * apart. */
+static sh_key aimed_exact_key(uint64_t i, uint64_t hi)
+{
+    return (sh_key){.lo = aimed_key(i), .hi = hi};
+}
+
+static void a_key_table_of_aimed_keys_keeps_every_number(void **state)
+{
+    (void)state;
+    for (unsigned quarters = 2; quarters <= 3; quarters++) {
+        dd_key_table t;
+        dd_key_table_init(&t, quarters);
+        size_t had;
+        /* Numbers given in order, over several doublings of the table;
+         * two keys share each low half. */
+        for (uint64_t i = 0; i < NKEYS; i++) {
+            assert_true(dd_key_table_add(&t, aimed_exact_key(i, 1), 2 * i, &had));
+            assert_true(dd_key_table_add(&t, aimed_exact_key(i, 2), 2 * i + 1, &had));
+            assert_true(4 * t.used <= quarters * t.nslots);
+        }
+        assert_int_equal(t.used, 2 * NKEYS);
+        assert_int_equal(dd_key_table_bytes(&t), t.nslots * 24);
+        for (uint64_t i = 0; i < NKEYS; i++) {
+            size_t got;
+            assert_true(dd_key_table_get(&t, aimed_exact_key(i, 1), &got));
+            assert_int_equal(got, 2 * i);
+            assert_true(dd_key_table_get(&t, aimed_exact_key(i, 2), &got));
+            assert_int_equal(got, 2 * i + 1);
+            /* A key seen before keeps its first number. */
+            assert_false(dd_key_table_add(&t, aimed_exact_key(i, 2), 7, &had));
+            assert_int_equal(had, 2 * i + 1);
+        }
+        size_t got;
+        assert_false(dd_key_table_get(&t, aimed_exact_key(NKEYS + 7, 1), &got));
+        assert_false(dd_key_table_get(&t, aimed_exact_key(3, 3), &got));
+        assert_int_equal(t.used, 2 * NKEYS);
+        dd_key_table_free(&t);
+    }
+}
+
+/* dd_sort_u32 (the ranks of candidates) sorts as qsort does, at every
+ * size (insertion below 65 values, radix above) and for values using one
+ * to four bytes. */
+static void sorting_u32_agrees_with_qsort(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 2, 64, 65, 300, 5000};
+    const uint32_t masks[] = {0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF};
+    uint64_t x = 88172645463325252ULL;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+            size_t n = sizes[si];
+            uint32_t *v = malloc((n + 1) * sizeof *v), *want = malloc((n + 1) * sizeof *want),
+                     *tmp = malloc((n + 1) * sizeof *tmp);
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                v[i] = want[i] = (uint32_t)(x >> 11) & masks[mi];
+            }
+            qsort(want, n, sizeof *want, dd_compare_u32);
+            dd_sort_u32(v, tmp, n);
+            for (size_t i = 0; i < n; i++)
+                if (v[i] != want[i])
+                    fail_msg("%zu values under %#x: at %zu, %u, want %u", n, masks[mi], i, v[i],
+                             want[i]);
+            free(v);
+            free(want);
+            free(tmp);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +209,8 @@ int main(void)
         cmocka_unit_test(other_salts_give_other_homes),
         cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
+        cmocka_unit_test(a_key_table_of_aimed_keys_keeps_every_number),
+        cmocka_unit_test(sorting_u32_agrees_with_qsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,12 +34,12 @@
  * DD_MAX_CANDIDATES) could a search over the text left choose other
  * candidates than these rounds.
  */
-#include "engine/rounds.h"
+#include "run/rounds.h"
 
+#include "engine/analysis.h"
 #include "run/run.h"
 #include "util.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,10 +54,8 @@ void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n,
 {
     static const char bom[] = "\xEF\xBB\xBF";
     out->len = 0;
-    if (sh_buf_reserve(out, len) != SH_OK) {
-        dd_error("out of memory");
-        exit(DD_EXIT_ERROR);
-    }
+    if (sh_buf_reserve(out, len) != SH_OK)
+        dd_out_of_memory(); /* engine.h */
     size_t line = 1, pos = 0, d = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -171,16 +169,20 @@ static void round_near_units(const dd_corpus *c, rounds *r)
 }
 
 /* Decides on the text the documents have now which lines of the documents
- * kept repeat others (paragraphs.h), into *f (zeroed). */
-static void decide_paragraphs(const dd_corpus *c, const dd_options *o, const rounds *r,
-                              dd_findings *f)
+ * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
+ * in notes, past the paragraph table's limits. */
+static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rounds *r,
+                              dd_findings *f, dd_notes *notes)
 {
     size_t n = c->inputs.n;
     dd_paragraphs *p = dd_paragraphs_new(c->units, c->unit_start);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
     for (size_t d = 0; d < n; d++)
-        if (!c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY)
-            dd_paragraphs_add(p, (uint32_t)d);
+        if (!c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY &&
+            !dd_paragraphs_add(p, (uint32_t)d, notes)) {
+            dd_paragraphs_free(p);
+            return false;
+        }
     for (size_t k = 0; k < r->near.n; k++) {
         const dd_near_unit *nu = &r->near.v[k];
         if (r->copy_of[nu->doc] != NOT_A_COPY)
@@ -198,6 +200,7 @@ static void decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     }
     dd_paragraphs_finish(p, o->min_words, (uint32_t)o->boilerplate_df, f);
     dd_paragraphs_free(p);
+    return true;
 }
 
 /* Takes in the clusters k (freed here): their members become copies. */
@@ -354,9 +357,7 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
 /* What analysing documents again needs: one per thread (ICU objects are not
  * shared). */
 typedef struct worker {
-    dd_analyzer a;
-    dd_unit_sets sets; /* with the lookup table of dd_find_near_units */
-    dd_signer signer;
+    dd_analysis_worker *analysis;
     sh_buf text, cleaned;
     dd_doc doc;
     size_t *kept; /* the document's units still there, as units of the whole text */
@@ -369,9 +370,7 @@ static void worker_free(void *ctx, void *state)
     worker *w = state;
     if (!w)
         return;
-    dd_analyzer_free(&w->a);
-    dd_unit_sets_free(&w->sets);
-    dd_signer_free(&w->signer);
+    dd_analysis_worker_free(w->analysis);
     sh_buf_free(&w->text);
     sh_buf_free(&w->cleaned);
     dd_doc_free(&w->doc);
@@ -382,6 +381,7 @@ static void worker_free(void *ctx, void *state)
 /* What analysing a document again found. */
 typedef struct reanalysed {
     dd_run_result run;
+    dd_notes notes;         /* what the engine has to say of it */
     bool failed;            /* it could not be read again, or not as expected: an error */
     bool moved;             /* it changed on disk since the first pass: a warning */
     bool ok;                /* the rest is set */
@@ -392,8 +392,10 @@ typedef struct reanalysed {
 typedef struct again {
     dd_corpus *c;
     const dd_options *o;
+    const dd_text_source *src;
     rounds *r;
     const uint32_t *docs;
+    dd_notes notes;           /* those of the documents, in order */
     dd_near_unit_list inside; /* the near-repeats inside the documents analysed */
     uint32_t *redone;         /* the documents analysed, in order */
     size_t nredone;
@@ -404,20 +406,11 @@ typedef struct again {
 static void *worker_new(void *ctx)
 {
     const again *g = ctx;
-    worker *w = dd_calloc(1, sizeof *w);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    bool ok = dd_analyzer_init(&w->a, g->o->unit, &g->o->hash);
-    if (ok && !dd_signer_init(&w->signer, &g->o->near, &g->o->hash)) {
-        dd_analyzer_free(&w->a);
-        ok = false;
-    }
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(w);
+    dd_analysis_worker *analysis = dd_analysis_worker_new(g->o->unit, &g->o->near, &g->o->hash);
+    if (!analysis)
         return NULL;
-    }
+    worker *w = dd_calloc(1, sizeof *w);
+    w->analysis = analysis;
     return w;
 }
 
@@ -427,6 +420,7 @@ static void reanalysed_free(void *ctx, void *result)
     reanalysed *r = result;
     free(r->near.v);
     dd_signed_free(&r->sig);
+    dd_notes_free(&r->notes);
     sh_buf messages = r->run.messages;
     memset(r, 0, sizeof *r);
     r->run.messages = messages;
@@ -442,40 +436,30 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     worker *w = state;
     reanalysed *r = result;
     uint32_t d = g->docs[k];
-    const dd_input *in = &c->inputs.v[d];
     r->failed = r->moved = r->ok = false;
     r->near.n = 0;
+    dd_notes_clear(&r->notes);
     if (!w) {
-        dd_error("cannot start the normaliser");
+        dd_note_add(&r->notes, DD_NOTE_ERROR, "cannot start the normaliser");
         r->failed = true;
         return;
     }
     const char *text;
     size_t len;
-    if (in->stream) { /* read once: its bytes are kept */
-        if (in->stream->state != DD_STREAM_KEPT)
-            return;
-        text = in->stream->text.data;
-        len = in->stream->text.len;
-    } else {
-        if (c->reread[d] != DD_REREAD_OK) /* said once */
-            return;
-        if (!dd_input_read(in, c->max_bytes, &w->text)) {
-            r->failed = true;
-            return;
-        }
-        text = w->text.data;
-        len = w->text.len;
-        if (dd_digest(text, len) != c->digests[d]) {
-            char *p = dd_printable(in->id);
-            dd_warn("%s: changed while dedup was running; compared as first read", p);
-            free(p);
-            r->moved = true;
-            return;
-        }
+    switch (g->src->document(g->src->ctx, d, &w->text, &text, &len)) {
+    case DD_TEXT_OK:
+        break;
+    case DD_TEXT_NONE:
+        return;
+    case DD_TEXT_FAILED:
+        r->failed = true;
+        return;
+    case DD_TEXT_CHANGED:
+        r->moved = true;
+        return;
     }
     dd_corpus_current_text(c, d, &text, &len, &w->cleaned);
-    if (dd_analyze(&w->a, text, len, &w->doc) != SH_OK)
+    if (dd_analyze(&w->analysis->analyzer, text, len, &w->doc) != SH_OK)
         return;
     /* Its units are the units still there, in order. */
     size_t nkept = 0;
@@ -487,21 +471,23 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     for (size_t u = 0; same && u < nkept; u++)
         same = sh_key_equal(w->doc.units[u].key, c->units[c->unit_start[d] + w->kept[u]].key);
     if (!same) { /* removing whole lines leaves the other units as they were */
-        char *p = dd_printable(in->id);
-        dd_error("%s: the text left does not hold the paragraphs left (a bug); compared as "
-                 "before",
-                 p);
+        char *p = dd_printable(c->inputs.v[d].id);
+        dd_note_add(&r->notes, DD_NOTE_ERROR,
+                "%s: the text left does not hold the paragraphs left (a bug); compared as "
+                "before",
+                p);
         free(p);
         r->failed = true;
         return;
     }
-    dd_unit_sets_compute(&w->sets, &w->doc, &o->hash);
-    dd_find_near_units(d, &w->doc, &w->sets, o->para_threshold, o->min_words, &r->near);
+    dd_unit_sets *sets = &w->analysis->sets;
+    dd_unit_sets_compute(sets, &w->doc, &o->hash);
+    dd_find_near_units(d, &w->doc, sets, o->para_threshold, o->min_words, &r->near);
     for (size_t i = 0; i < r->near.n; i++) {
         r->near.v[i].unit = w->kept[r->near.v[i].unit];
         r->near.v[i].of = w->kept[r->near.v[i].of];
     }
-    dd_signer_sign(&w->signer, &w->doc.words, w->doc.key, &o->hash, &r->sig);
+    dd_signer_sign(&w->analysis->signer, &w->doc.words, w->doc.key, &o->hash, &r->sig);
     r->ok = true;
 }
 
@@ -512,6 +498,7 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
     dd_corpus *c = g->c;
     reanalysed *r = result;
     uint32_t d = g->docs[k];
+    dd_notes_move(&g->notes, &r->notes);
     if (r->failed && c->reread[d] == DD_REREAD_OK)
         dd_corpus_reread_failed(c, d);
     else if (r->moved)
@@ -533,9 +520,10 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
 
 /* Analyses the documents of r->changed again, on the text they have now:
  * their signatures, and the near-repeats inside them (c->near_inside). */
-static void analyse_again(dd_corpus *c, const dd_options *o, rounds *r)
+static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_source *src, rounds *r,
+                          dd_notes *notes)
 {
-    again g = {.c = c, .o = o, .r = r, .docs = r->changed_list};
+    again g = {.c = c, .o = o, .src = src, .r = r, .docs = r->changed_list};
     g.redone = dd_malloc((r->nchanged ? r->nchanged : 1) * sizeof *g.redone);
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_ordered_map m = {
@@ -551,6 +539,8 @@ static void analyse_again(dd_corpus *c, const dd_options *o, rounds *r)
         .result_free = reanalysed_free,
     };
     dd_run_in_order(&m);
+    dd_notes_move(notes, &g.notes);
+    dd_notes_free(&g.notes);
     /* The near-repeats inside the documents: the new ones of the documents
      * analysed again, the old ones of the others (without units removed,
      * should one not be read again). */
@@ -688,7 +678,7 @@ static void finish_rounds(dd_corpus *c, rounds *r)
         }
 }
 
-bool dd_rounds_run(dd_corpus *c, const dd_options *o)
+bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src, dd_notes *notes)
 {
     size_t n = c->inputs.n;
     c->unit_removed = dd_calloc(c->nunits ? c->nunits : 1, sizeof *c->unit_removed);
@@ -706,7 +696,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
     r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
     for (size_t d = 0; d < n; d++)
         r.copy_of[d] = NOT_A_COPY;
-    dd_signatures_init(&r.first, &o->near, &o->hash); /* as c->signatures was */
+    dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
+    bool ok = true;
     for (;;) {
         round_near_units(c, &r);
         if (c->rounds == 0)
@@ -715,22 +706,25 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
             place_again(c, &r);
         dd_corpus_forget_sets(c);
         dd_findings f = {0};
-        decide_paragraphs(c, o, &r, &f);
+        if (!(ok = decide_paragraphs(c, o, &r, &f, notes))) {
+            dd_findings_free(&f);
+            break;
+        }
         c->rounds++;
         if (!record_lines(c, &r, &f))
             break;
         if (c->rounds == DD_MAX_ROUNDS) {
-            dd_warn("still finding repeats after %d rounds of decisions: what clean leaves may "
+            dd_note_add(notes, DD_NOTE_WARNING,
+                    "still finding repeats after %d rounds of decisions: what clean leaves may "
                     "hold more",
                     DD_MAX_ROUNDS);
             break;
         }
-        analyse_again(c, o, &r);
+        analyse_again(c, o, src, &r, notes);
     }
-    finish_rounds(c, &r);
+    if (ok)
+        finish_rounds(c, &r);
     restore_first_signatures(c, &r);
-    if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
-        fprintf(stderr, "dedup: %zu rounds of decisions\n", c->rounds);
     dd_signatures_free(&r.first);
     free(r.first_of);
     free(r.near.v);
@@ -739,5 +733,5 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o)
     free(r.copy);
     free(r.changed);
     free(r.changed_list);
-    return true;
+    return ok;
 }

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# The Slurm executor on a real cluster: tests/slurm/cluster.sh starts a
+# single-node Slurm on this machine (munged, slurmctld, slurmd, as root,
+# without systemd), and the pipeline runs through it: scan and clean
+# --executor slurm --tasks 4 submit the sign stage as a job array of 4 tasks
+# and the decide stage after it (--dependency=afterok). Their outputs must
+# be those of the local run, byte for byte. Then one sign task is stopped in
+# the middle of its work (its first part signed, its second about to be
+# written): its process killed (kill -9) in one run, its job cancelled
+# (scancel) in another. `dedup status` must show the task failed, with its
+# log; the same command again must submit that task only (and a new decide
+# stage), keep the parts already signed, and give the same output again.
+# Every daemon the test started is stopped by its process id, also when
+# the test fails (a trap), and nothing of the cluster is left running.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/slurm/cluster.sh
+. "$here/../slurm/cluster.sh"
+
+# Under valgrind, the dedup a job would run is the wrapper's valgrind, not
+# dedup (the executor names the program it runs as); and every job would
+# be 20 to 50 times slower.
+skip_under_valgrind "slurm executor" "jobs run the program itself" && exit 0
+
+PATH=$PATH:/usr/sbin:/sbin
+for prog in munged slurmctld slurmd sbatch squeue scancel; do
+    if ! command -v "$prog" >/dev/null; then
+        not_ok "Slurm is installed" "$prog not found: make deps installs slurm-wlm and munge"
+        finish
+    fi
+done
+if [ "$(id -u)" != 0 ]; then
+    not_ok "the test runs as root" "slurmd runs jobs as any user only as root (make check as root)"
+    finish
+fi
+
+CLUSTER=$T/cluster
+trap 'slurm_cluster_stop "$CLUSTER" >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
+cd "$T" || exit 2
+if slurm_cluster_start "$CLUSTER" 2>cluster.err; then
+    ok "a single-node Slurm cluster starts (munged, slurmctld, slurmd) and its node is idle"
+else
+    not_ok "a single-node Slurm cluster starts" "$(cat cluster.err)"
+    finish
+fi
+
+# A corpus of about 130 documents, about 250 KB: exact and near copies,
+# repeated paragraphs, boilerplate. With --part-size 16K it is cut into
+# about 16 parts: 4 or more for each of the 4 sign tasks.
+python3 - "$FIXTURES/seeds" corpus <<'EOF'
+import os, random, sys
+seeds, out = sys.argv[1], sys.argv[2]
+random.seed(17)
+words = []
+for name in sorted(os.listdir(seeds)):
+    with open(os.path.join(seeds, name), encoding="utf-8") as f:
+        words += f.read().split()
+def line():
+    return " ".join(random.choice(words) for _ in range(random.randint(8, 25)))
+shared = [line() for _ in range(30)]
+nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
+docs = []
+for i in range(110):
+    body = [line() for _ in range(random.choice([3, 5, 8, 13, 21]))]
+    if i % 3 == 0:
+        body.insert(random.randrange(len(body) + 1), random.choice(shared))
+    if i % 7 == 0:
+        body.insert(random.randrange(len(body) + 1), random.choice(body))
+    if i % 4 == 0:
+        body = [nav] + body
+    docs.append(body)
+for i in range(0, 100, 5):  # copies, exact and edited, after their originals
+    copy = list(docs[i])
+    if i % 10 == 0:
+        copy[random.randrange(len(copy))] = line()
+    docs.append(copy)
+os.makedirs(out)
+for i, body in enumerate(docs):
+    with open(os.path.join(out, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
+        f.write("\n".join(body) + "\n")
+EOF
+
+"$DEDUP" scan -q --format jsonl corpus >local.jsonl 2>local.err
+[ $? = 1 ] && [ -s local.jsonl ] && ok "the local run finds duplicates (exit 1)" ||
+    not_ok "the local run finds duplicates (exit 1)" "$(cat local.err)"
+"$DEDUP" clean -q corpus -o local.clean 2>local.err ||
+    not_ok "the local clean -o succeeds" "$(cat local.err)"
+
+STAGES=(--part-size 16K --tasks 4 --executor slurm)
+
+# expect_status_of NAME WANT GOT: a submission's exit status.
+expect_status_of() {
+    if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1" "exit $3; $(cat submit.out submit.err)"; fi
+}
+
+# wait_for WORK SECONDS: waits until dedup status --work-dir WORK says
+# every stage is done (exit 0), or that no sign task is pending or running
+# and one failed (exit 1); its last output in status.out.
+wait_for() {
+    local i st
+    for i in $(seq $(($2 * 2))); do
+        "$DEDUP" status --work-dir "$1" >status.out 2>&1
+        st=$?
+        [ "$st" = 0 ] && return 0
+        [ "$st" = 2 ] && return 2
+        grep -q '^sign: .* 0 running, 0 pending, [1-9][0-9]* failed' status.out && return 1
+        sleep 0.5
+    done
+    return 1
+}
+
+# pid_wait FILE SECONDS: waits until FILE is there, not empty.
+pid_wait() {
+    local i
+    for i in $(seq $(($2 * 10))); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# inodes FILE...: the name and inode of each file (a part signed again is
+# written under a temporary name and renamed: another inode).
+inodes() {
+    stat -c '%n %i' "$@" 2>&1
+}
+
+# ---- scan and clean through Slurm -----------------------------------------
+"$DEDUP" scan -q --format jsonl corpus --work-dir work1 "${STAGES[@]}" >submit.out 2>submit.err
+expect_status_of "scan --executor slurm submits (exit 0)" 0 $?
+expect_grep "... the sign stage as an array of 4 tasks" "sign: 4 tasks submitted as job array" submit.out
+expect_grep "... and the decide stage after it" ", after the sign tasks (afterok)" submit.out
+parts=$(sed -n 's/^parts //p' work1/plan)
+if [ "${parts:-0}" -ge 16 ]; then ok "... the corpus is cut into $parts parts (4 or more a task)"
+else not_ok "... the corpus is cut into 16 parts or more" "parts: ${parts:-none}"; fi
+if wait_for work1 120; then ok "... every task ends well"; else
+    not_ok "... every task ends well" "$(cat status.out; tail -n 20 work1/slurm/logs/*)"
+fi
+expect_same "... the report is the local run's, byte for byte" local.jsonl work1/slurm/decide.out
+expect_grep "... dedup status: the 4 sign tasks done" "sign: 4 tasks: 4 done, 0 running" status.out
+expect_grep "... dedup status: the decide stage done" "decide: 1 task: 1 done" status.out
+expect_grep "... dedup status: its exit status (1: duplicates found)" "decide ended with exit 1" status.out
+njobs=$(wc -l <work1/slurm/jobs)
+"$DEDUP" scan -q --format jsonl corpus --work-dir work1 "${STAGES[@]}" >submit.out 2>submit.err
+expect_status_of "the same command again: exit 0" 0 $?
+expect_grep "... it submits nothing" "every stage is done: nothing to submit" submit.out
+[ "$(wc -l <work1/slurm/jobs)" = "$njobs" ] && ok "... no job recorded" ||
+    not_ok "... no job recorded" "$(cat work1/slurm/jobs)"
+
+"$DEDUP" clean -q corpus -o slurm.clean --work-dir work2 "${STAGES[@]}" >submit.out 2>submit.err
+expect_status_of "clean --executor slurm submits (exit 0)" 0 $?
+if wait_for work2 120; then ok "... every task ends well"; else
+    not_ok "... every task ends well" "$(cat status.out; tail -n 20 work2/slurm/logs/*)"
+fi
+if diff -r local.clean slurm.clean >diff.out 2>&1; then
+    ok "... the cleaned corpus is the local run's, byte for byte"
+else
+    not_ok "... the cleaned corpus is the local run's, byte for byte" "$(head -20 diff.out)"
+fi
+
+# ---- a task stopped in the middle, then resumed ---------------------------
+if ! ${CC:-cc} -shared -fPIC -o stop.so "$here/../slurm/stop_at_open.c" -ldl 2>cc.err; then
+    not_ok "build the stop helper" "$(cat cc.err)"
+    finish
+fi
+
+# stop_task HOW WORK COMMAND...: submits COMMAND (scan or clean) with the
+# helper preloaded in its jobs, so that sign task 2 (parts 2, 6, 10...)
+# stops as it starts writing part 6, part 2 signed; then ends the task
+# (HOW: kill, its process killed; scancel, its job cancelled), checks what
+# status says, submits the same command again (without the helper) and
+# waits for the run to end.
+stop_task() {
+    local how=$1 work=$2
+    shift 2
+    rm -f stop.pid
+    env LD_PRELOAD="$T/stop.so" DEDUP_TEST_STOP_AT="/sign/part-000006.tmp." \
+        DEDUP_TEST_STOP_PID="$T/stop.pid" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
+    expect_status_of "$how: submitted (exit 0)" 0 $?
+    local array
+    array=$(sed -n 's/^sign: 4 tasks submitted as job array \([0-9]*\)$/\1/p' submit.out)
+    if ! pid_wait stop.pid 120; then
+        not_ok "$how: sign task 2 stops before part 6" "$("$DEDUP" status --work-dir "$work" 2>&1)"
+        return 1
+    fi
+    ok "$how: sign task 2 stops before part 6, its process running"
+    if [ -f "$work/sign/part-000002.done" ] && [ ! -f "$work/sign/part-000006.done" ]; then
+        ok "$how: ... part 2 of the task signed, part 6 not"
+    else
+        not_ok "$how: ... part 2 of the task signed, part 6 not" "$(ls "$work/sign")"
+    fi
+    if [ "$how" = kill ]; then
+        kill -KILL "$(cat stop.pid)"
+    else
+        scancel "${array}_2"
+    fi
+    wait_for "$work" 120
+    local signed before after
+    signed=$(ls "$work"/sign/part-?????? 2>/dev/null)
+    # shellcheck disable=SC2086
+    before=$(inodes $signed)
+    expect_grep "$how: dedup status says the task failed" "  task 2 failed" status.out
+    expect_grep "$how: ... and shows its log" "its log, $work/slurm/logs/sign-2.$array.log" status.out
+    if [ "$how" = kill ]; then
+        expect_grep "$how: ... which says how it ended" "| sign task 2: dedup ended on signal 9" status.out
+    else
+        expect_grep "$how: ... which says how it ended" "CANCELLED" status.out
+    fi
+    expect_grep "$how: ... the other three done" "sign: 4 tasks: 3 done, 0 running, 0 pending, 1 failed" status.out
+    expect_grep "$how: ... the decide stage waiting" "decide: 1 task: 0 done, 0 running, 1 pending" status.out
+    # (Dependency, then DependencyNeverSatisfied once the scheduler has
+    # looked at it again)
+    expect_grep "$how: ... on its dependency, as it says" "  the decide job waits: Dependency" status.out
+    "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
+    expect_status_of "$how: the same command again: exit 0" 0 $?
+    expect_grep "$how: ... submits the failed task only" "sign: 1 task submitted as job array" submit.out
+    expect_grep "$how: ... cancels the decide job that waited for it" \
+        "cancelled (it waited for tasks that failed)" submit.out
+    expect_grep "$how: ... and submits another after it" ", after the sign tasks (afterok)" submit.out
+    if wait_for "$work" 120; then ok "$how: the run resumed ends well"; else
+        not_ok "$how: the run resumed ends well" "$(cat status.out; tail -n 20 "$work"/slurm/logs/*)"
+    fi
+    # shellcheck disable=SC2086
+    after=$(inodes $signed)
+    if [ "$before" = "$after" ] && [ "$(echo "$signed" | wc -l)" -ge 12 ]; then
+        ok "$how: ... the $(echo "$signed" | wc -l) parts signed before were not signed again"
+    else
+        not_ok "$how: ... the parts signed before were not signed again" "$before / $after"
+    fi
+}
+
+stop_task kill work3 scan -q --format jsonl corpus
+expect_same "kill: the report is the local run's, byte for byte" local.jsonl work3/slurm/decide.out
+
+stop_task scancel work4 clean -q corpus -o resumed.clean
+if diff -r local.clean resumed.clean >diff.out 2>&1; then
+    ok "scancel: the cleaned corpus is the local run's, byte for byte"
+else
+    not_ok "scancel: the cleaned corpus is the local run's, byte for byte" "$(head -20 diff.out)"
+fi
+
+# ---- nothing left running -------------------------------------------------
+pids=$(awk '{ print $2 }' "$CLUSTER/pids")
+if slurm_cluster_stop "$CLUSTER" 2>stop.err; then
+    ok "the cluster stops: every daemon it started, by process id"
+else
+    not_ok "the cluster stops: every daemon it started, by process id" "$(cat stop.err)"
+fi
+left=""
+for p in $pids $(slurm_owned_pids "$CLUSTER"); do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+[ -z "$left" ] && ok "... nothing of it is left running" || not_ok "... nothing of it is left running" "$left"
+finish
