@@ -211,4 +211,23 @@ expect_same "scan calls the copies of the long stream copies, and only those" ge
 expect_same "filter calls the same records copies as scan, 4,200 records and more apart" \
     gen-scan.copies gen-filter.copies
 
+# --- 4. the difference streaming forces in grouping repeats (man: "Streaming forces three
+# differences"): boilerplate between repeated paragraphs parts filter's block, not scan's.
+mkdir runs
+bp="Follow us on social media for more news today"
+for i in 1 2 3; do printf 'unique opening line number %s here now\n\n%s\n\nother closing words for doc %s only\n' \
+    "$i" "$bp" "$i" >"runs/d$i.txt"; done
+printf 'alpha beta gamma delta epsilon\nzeta eta theta iota kappa\n%s\nlambda mu nu xi omicron\n' "$bp" >runs/block
+cat runs/block runs/block >runs/d4.txt
+rm runs/block
+"$DEDUP" scan -f text runs/d1.txt runs/d2.txt runs/d3.txt runs/d4.txt 2>/dev/null | grep 'repeat' >runs.scan
+echo "runs/d4.txt:5: lines 5-8 repeat lines 1-4 (3 units, 15 words)" >runs.want
+expect_same "scan: one block of repeats across the boilerplate (lines 5-8)" runs.want runs.scan
+to_jsonl runs/d1.txt runs/d2.txt runs/d3.txt runs/d4.txt >runs.jsonl
+"$DEDUP" filter --annotate --id-field id runs.jsonl | tail -n 1 | python3 -c '
+import json, sys
+print(" ".join("%s:%d-%d" % (r["kind"], r["lines"][0], r["lines"][1]) for r in json.loads(sys.stdin.read())["dedup"]["removed"]))' >runs.filter
+echo "boilerplate:3-3 repeat:5-6 boilerplate:7-7 repeat:8-8" >runs.want
+expect_same "filter: the boilerplate parts the block in two (lines 5-6, 8), as the man page says" runs.want runs.filter
+
 finish
