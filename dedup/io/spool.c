@@ -108,29 +108,37 @@ bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **
     return true;
 }
 
-bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err)
+/* Copies n bytes at offset at into p: the part already in the file with
+ * pread, the part still in the buffer from there. Reads nothing of s but
+ * the file and the buffer, so threads may copy at once while nothing is
+ * appended. 0, or the errno of a failed read (EIO for a short one). */
+static int copy_out(const dd_spool *s, uint64_t at, void *p, size_t n)
 {
-    if (s->error)
-        return failed(s, s->error, err);
-    if (!within(s, at, n, err))
-        return false;
     unsigned char *to = p;
-    /* The part already in the file... */
     while (n && at < s->flushed) {
         size_t k = s->flushed - at < n ? (size_t)(s->flushed - at) : n;
         ssize_t r = pread(s->fd, to, k, (off_t)at);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
-            return failed(s, r < 0 ? errno : EIO, err);
+            return r < 0 ? errno : EIO;
         to += r;
         at += (uint64_t)r;
         n -= (size_t)r;
     }
-    /* ... and the part still in the buffer. */
     if (n)
         memcpy(to, s->buf + (at - s->flushed), n);
-    return true;
+    return 0;
+}
+
+bool dd_spool_read(dd_spool *s, uint64_t at, void *p, size_t n, char **err)
+{
+    if (s->error)
+        return failed(s, s->error, err);
+    if (!within(s, at, n, err))
+        return false;
+    int e = copy_out(s, at, p, n);
+    return e ? failed(s, e, err) : true;
 }
 
 bool dd_spool_peek(const dd_spool *s, uint64_t at, void *p, size_t n)
@@ -138,21 +146,7 @@ bool dd_spool_peek(const dd_spool *s, uint64_t at, void *p, size_t n)
     uint64_t end = s->flushed + s->buffered;
     if (s->error || at > end || n > end - at)
         return false;
-    unsigned char *to = p;
-    while (n && at < s->flushed) {
-        size_t k = s->flushed - at < n ? (size_t)(s->flushed - at) : n;
-        ssize_t r = pread(s->fd, to, k, (off_t)at);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        to += r;
-        at += (uint64_t)r;
-        n -= (size_t)r;
-    }
-    if (n)
-        memcpy(to, s->buf + (at - s->flushed), n);
-    return true;
+    return copy_out(s, at, p, n) == 0;
 }
 
 bool dd_spool_overwrite(dd_spool *s, uint64_t at, const void *p, size_t n, char **err)
