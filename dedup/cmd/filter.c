@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -795,24 +794,16 @@ static const dd_command_spec filter_command = {
 };
 
 /* The bytes the progress line can expect: the sum of the inputs' sizes
- * when every input is a regular file read as it is (not gzip or zstd, whose
- * records hold more bytes than the file), else 0 (unknown). */
+ * when every input is a regular file read as it is (dd_stream_plain_size),
+ * else 0 (unknown). */
 static uint64_t plain_bytes(char **paths, size_t npaths)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < npaths; i++) {
-        struct stat st;
-        unsigned char magic[4] = {0};
-        if (!strcmp(paths[i], "-") || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))
+        uint64_t size;
+        if (!dd_stream_plain_size(paths[i], &size))
             return 0;
-        FILE *fp = fopen(paths[i], "rb");
-        size_t got = fp ? fread(magic, 1, sizeof magic, fp) : 0;
-        if (fp)
-            fclose(fp);
-        if ((got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
-            (got == 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4)))
-            return 0;
-        total += (uint64_t)st.st_size;
+        total += size;
     }
     return total;
 }

@@ -87,6 +87,32 @@ static bool magic_prefix(const unsigned char *p, size_t n)
            (n < sizeof zstd_magic && !memcmp(p, zstd_magic, n));
 }
 
+/* Whether p[0..n) starts with a magic number: gzip or zstd. */
+static bool compressed(const unsigned char *p, size_t n)
+{
+    return (n >= sizeof gzip_magic && !memcmp(p, gzip_magic, sizeof gzip_magic)) ||
+           (n >= sizeof zstd_magic && !memcmp(p, zstd_magic, sizeof zstd_magic));
+}
+
+bool dd_stream_plain_size(const char *path, uint64_t *size)
+{
+    /* Only a regular file is opened: opening a FIFO would let its writer
+     * go on before the real reading. */
+    struct stat st;
+    if (!strcmp(path, "-") || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    unsigned char head[sizeof zstd_magic];
+    ssize_t got = read_some(fd, head, sizeof head);
+    close(fd);
+    if (got < 0 || compressed(head, (size_t)got))
+        return false;
+    *size = (uint64_t)st.st_size;
+    return true;
+}
+
 /* Reads the first bytes into buf and sets the format. */
 static bool sniff(dd_reader *r, char **err)
 {

@@ -71,6 +71,12 @@ uint64_t dd_reader_bytes(const dd_reader *r);
 const char *dd_reader_name(const dd_reader *r);
 /* What was detected: "plain", "gzip" or "zstd". */
 const char *dd_reader_format(const dd_reader *r);
+/* Whether PATH is a regular file that a reader takes as it is (not gzip or
+ * zstd by its first bytes, whose records hold more bytes than the file):
+ * then *size is its size. False for "-", anything but a regular file, a
+ * compressed or unreadable one. For the progress line's total. */
+bool dd_stream_plain_size(const char *path, uint64_t *size);
+
 /* Frees the reader and closes what dd_reader_open opened. NULL is allowed. */
 void dd_reader_close(dd_reader *r);
 
