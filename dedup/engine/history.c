@@ -16,11 +16,12 @@
  */
 #include "engine/history.h"
 
-#include "engine/key_table.h"
 #include "engine/near_units.h"
 #include "engine/paragraphs.h"
+#include "key_table.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,6 @@ typedef struct para {
     uint32_t words;
 } para;
 
-/* A slot of the table from exact keys to paragraphs. */
 /* What is remembered of a record with a signature, by signature number:
  * where it is in the stream, and where its sets are in the spool. */
 typedef struct signed_record {
@@ -61,7 +61,7 @@ typedef struct signed_record {
 /* An occurrence, in the current record, of a paragraph seen before. */
 typedef struct occurrence {
     uint32_t unit;
-    size_t para; /* the paragraph's number */
+    uint32_t para; /* the paragraph's number */
 } occurrence;
 
 struct dd_history {
@@ -270,9 +270,10 @@ static int compare_removals(const void *a, const void *b)
 
 /* The paragraphs of kept record rec (f: its facts): looks each unit up,
  * counts the records holding it, and removes repeats, boilerplate and
- * near-repeats. */
-static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
-                              const dd_record_facts *f, dd_verdict *v)
+ * near-repeats. Fails (*err) past DD_KEY_TABLE_MAX_VALUE + 1 distinct
+ * paragraphs. */
+static bool decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
+                              const dd_record_facts *f, dd_verdict *v, char **err)
 {
     size_t n = doc->nunits, nocc = 0;
     dd_grow(&h->removed, &h->removed_cap, n + 1, sizeof *h->removed);
@@ -280,8 +281,14 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
     dd_grow(&h->occ, &h->occ_cap, n + 1, sizeof *h->occ);
     for (size_t u = 0; u < n; u++) {
         const dd_unit *unit = &doc->units[u];
-        size_t had;
-        if (dd_key_table_add(&h->para_of, unit->key, h->nparas, &had)) {
+        uint32_t had;
+        dd_key_added added = dd_key_table_add(&h->para_of, unit->key, h->nparas, &had);
+        if (added == DD_KEY_FULL) {
+            *err = dd_asprintf("more than %" PRIu32 " distinct paragraphs",
+                               (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
+            return false;
+        }
+        if (added == DD_KEY_ADDED) {
             dd_grow(&h->paras, &h->paras_cap, h->nparas + 1, sizeof *h->paras);
             h->paras[h->nparas] = (para){.first_rec = rec,
                                          .last_rec = rec,
@@ -301,7 +308,7 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
         h->occ[nocc++] = (occurrence){(uint32_t)u, had};
     }
     if (!h->p.clean_paragraphs)
-        return;
+        return true;
 
     /* Boilerplate first, then runs of repeats of one earlier place, as in
      * scan (paragraphs.c). */
@@ -351,12 +358,13 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
             const dd_unit *unit = &doc->units[u];
             if (h->removed[u] || unit->words < min_words)
                 continue;
-            char *err = NULL;
+            char *not_found = NULL;
             uint32_t docs;
             dd_indexed_place at;
             dd_indexed_doc d;
-            if (!dd_earlier_paragraph(h->p.index, unit->key, UINT32_MAX, &docs, &at, &d, &err)) {
-                free(err);
+            if (!dd_earlier_paragraph(h->p.index, unit->key, UINT32_MAX, &docs, &at, &d,
+                                      &not_found)) {
+                free(not_found);
                 continue;
             }
             /* the record counted; unit has min_words (above) */
@@ -384,6 +392,7 @@ static void decide_paragraphs(dd_history *h, uint64_t rec, const dd_doc *doc,
     }
     if (v->nremoved > 1)
         qsort(v->removed, v->nremoved, sizeof *v->removed, compare_removals);
+    return true;
 }
 
 /* Is the record whose signature is number sig a copy of a document of the
@@ -566,8 +575,7 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
         if (v->kind != DD_RECORD_KEPT)
             return true;
     }
-    decide_paragraphs(h, rec, doc, f, v);
-    return true;
+    return decide_paragraphs(h, rec, doc, f, v, err);
 }
 
 /* ------------------------------------------------------------ analysis */

@@ -9,13 +9,13 @@
  *   - per record with words (and near-duplicate detection on), its exact
  *     key, sizes and signature (dd_signatures: 524 bytes with 128 MinHash
  *     values) and where it was placed (52
- *     bytes, and 48 to 96 in the table of exact keys: dd_placer_bytes), and
+ *     bytes, and 40 to 80 in the table of exact keys: dd_placer_bytes), and
  *     the LSH band keys of the records kept (dd_placer); a
  *     record without words is compared with nothing and nothing of it is
  *     remembered;
  *   - per distinct paragraph of the kept records, its exact key, where it
  *     was first seen and in how many records (a 40-byte record in an array
- *     and a 24-byte slot of a table at most half full: 88 to 176 bytes, as
+ *     and a 20-byte slot of a table at most half full: 80 to 160 bytes, as
  *     both double when they fill);
  *   - for the links of scan (near.h: the earlier records a record shares a
  *     paragraph with, candidates beside the LSH bands), the unit index of

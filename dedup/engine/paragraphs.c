@@ -4,7 +4,7 @@
  */
 #include "engine/paragraphs.h"
 
-#include "engine/key_table.h"
+#include "key_table.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -23,7 +23,6 @@ typedef struct entry {
                                      the first one in a second document */
 } entry;
 
-/* A slot of the table from unit keys to entries. */
 /* A later occurrence of an entry. */
 typedef struct occurrence {
     uint32_t entry;
@@ -91,13 +90,14 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
         const dd_unit *unit = unit_at(p, doc, u);
         if (p->gone && p->gone[p->unit_start[doc] + u])
             continue;
-        size_t had;
-        if (dd_key_table_add(&p->entry_of, unit->key, p->nentries, &had)) {
-            if (p->nentries >= UINT32_MAX) {
-                dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
-                        UINT32_MAX);
-                return false;
-            }
+        uint32_t had;
+        dd_key_added added = dd_key_table_add(&p->entry_of, unit->key, p->nentries, &had);
+        if (added == DD_KEY_FULL) {
+            dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
+                        (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
+            return false;
+        }
+        if (added == DD_KEY_ADDED) {
             dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
             p->entries[p->nentries++] = (entry){doc, u, doc, 1, unit->words, 0, 0};
             continue;
@@ -112,14 +112,14 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
             }
         }
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
-        p->occ[p->nocc++] = (occurrence){(uint32_t)had, doc, u};
+        p->occ[p->nocc++] = (occurrence){had, doc, u};
     }
     return true;
 }
 
 bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
 {
-    size_t found;
+    uint32_t found;
     if (!dd_key_table_get(&p->entry_of, key, &found))
         return false;
     const entry *e = &p->entries[found];

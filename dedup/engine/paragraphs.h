@@ -12,7 +12,7 @@
  *     what the findings remove is gone;
  *   - boilerplate: units seen in at least boilerplate_df documents (and of at
  *     least min_words words), reported once with every occurrence.
- * Memory: 60 to 92 bytes per distinct unit (a 28-byte entry, and a 24-byte
+ * Memory: 55 to 81 bytes per distinct unit (a 28-byte entry, and a 20-byte
  * slot of a table between 3/8 and 3/4 full) and 12 per repeated occurrence;
  * places are read back from the corpus's units.
  */

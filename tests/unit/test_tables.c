@@ -9,8 +9,10 @@
  * documents and of paragraphs), which keeps a key's values in one run of
  * slots, still finds every value; it is also checked for its cap and for
  * keys that differ only in their high half. The table of exact keys
- * (key_table.h: the paragraphs' tables) is checked the same way: aimed
- * keys keep their numbers through its doublings, within its fill. And
+ * (key_table.h: the paragraphs' tables, the placer's exact keys, the files
+ * already read) is checked the same way: aimed keys keep their numbers
+ * through its doublings, within its fill, through reserve and reset, and
+ * a number past 32 bits is refused, not cut. And
  * dd_sort_u32, with which the placer counts the buckets that list a
  * candidate.
  */
@@ -22,7 +24,7 @@
 #include <cmocka.h>
 
 #include "engine/capped_map.h"
-#include "engine/key_table.h"
+#include "key_table.h"
 #include "util.h"
 
 #define NKEYS 4096
@@ -143,32 +145,104 @@ static void a_key_table_of_aimed_keys_keeps_every_number(void **state)
     for (unsigned quarters = 2; quarters <= 3; quarters++) {
         dd_key_table t;
         dd_key_table_init(&t, quarters);
-        size_t had;
+        uint32_t had;
         /* Numbers given in order, over several doublings of the table;
          * two keys share each low half. */
         for (uint64_t i = 0; i < NKEYS; i++) {
-            assert_true(dd_key_table_add(&t, aimed_exact_key(i, 1), 2 * i, &had));
-            assert_true(dd_key_table_add(&t, aimed_exact_key(i, 2), 2 * i + 1, &had));
+            assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 1), 2 * i, &had),
+                             DD_KEY_ADDED);
+            assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 2), 2 * i + 1, &had),
+                             DD_KEY_ADDED);
             assert_true(4 * t.used <= quarters * t.nslots);
         }
         assert_int_equal(t.used, 2 * NKEYS);
-        assert_int_equal(dd_key_table_bytes(&t), t.nslots * 24);
+        assert_int_equal(dd_key_table_bytes(&t), t.nslots * 20);
         for (uint64_t i = 0; i < NKEYS; i++) {
-            size_t got;
+            uint32_t got;
             assert_true(dd_key_table_get(&t, aimed_exact_key(i, 1), &got));
             assert_int_equal(got, 2 * i);
             assert_true(dd_key_table_get(&t, aimed_exact_key(i, 2), &got));
             assert_int_equal(got, 2 * i + 1);
             /* A key seen before keeps its first number. */
-            assert_false(dd_key_table_add(&t, aimed_exact_key(i, 2), 7, &had));
+            assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 2), 7, &had), DD_KEY_HAD);
             assert_int_equal(had, 2 * i + 1);
         }
-        size_t got;
+        uint32_t got;
         assert_false(dd_key_table_get(&t, aimed_exact_key(NKEYS + 7, 1), &got));
         assert_false(dd_key_table_get(&t, aimed_exact_key(3, 3), &got));
+        /* Keys that differ only in the high words of a half are other keys
+         * (a slot keeps the key in four 32-bit words). */
+        sh_key k = aimed_exact_key(5, 1);
+        k.lo ^= 1ull << 40;
+        assert_false(dd_key_table_get(&t, k, &got));
+        k = aimed_exact_key(5, 1);
+        k.hi ^= 1ull << 40;
+        assert_false(dd_key_table_get(&t, k, &got));
         assert_int_equal(t.used, 2 * NKEYS);
         dd_key_table_free(&t);
     }
+}
+
+/* A number must fit in 32 bits with the mark of an empty slot: the largest
+ * is kept whole, the next is refused (DD_KEY_FULL, the table unchanged),
+ * and a key that has a number is found whatever number is offered. */
+static void a_key_table_refuses_numbers_past_32_bits(void **state)
+{
+    (void)state;
+    dd_key_table t;
+    dd_key_table_init(&t, 2);
+    uint32_t had, got;
+    sh_key a = {1, 2}, b = {3, 4};
+    assert_int_equal(dd_key_table_add(&t, a, DD_KEY_TABLE_MAX_VALUE, &had), DD_KEY_ADDED);
+    assert_true(dd_key_table_get(&t, a, &got));
+    assert_int_equal(got, UINT32_MAX - 1);
+    assert_int_equal(dd_key_table_add(&t, b, (size_t)DD_KEY_TABLE_MAX_VALUE + 1, &had),
+                     DD_KEY_FULL);
+    assert_false(dd_key_table_get(&t, b, &got));
+    assert_int_equal(t.used, 1);
+    assert_int_equal(dd_key_table_add(&t, a, (size_t)UINT32_MAX + 5, &had), DD_KEY_HAD);
+    assert_int_equal(had, UINT32_MAX - 1);
+    dd_key_table_free(&t);
+}
+
+/* Reserving room moves no number and makes adding that many keys double
+ * nothing; resetting empties the table, sized for the keys to come, and
+ * takes new keys as a new table does. */
+static void a_key_table_reserves_and_resets(void **state)
+{
+    (void)state;
+    dd_key_table t;
+    dd_key_table_init(&t, 2);
+    uint32_t had, got;
+    for (uint64_t i = 0; i < 100; i++)
+        assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 9), i, &had), DD_KEY_ADDED);
+    dd_key_table_reserve(&t, 3 * NKEYS);
+    size_t reserved = t.nslots;
+    assert_true(2 * 3 * NKEYS <= reserved);
+    for (uint64_t i = 0; i < 100; i++) {
+        assert_true(dd_key_table_get(&t, aimed_exact_key(i, 9), &got));
+        assert_int_equal(got, i);
+    }
+    for (uint64_t i = 100; i < 3 * NKEYS; i++)
+        assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 9), i, &had), DD_KEY_ADDED);
+    assert_int_equal(t.nslots, reserved);
+
+    /* A batch of 10 keys after one of 3 * NKEYS: emptied, smaller. */
+    dd_key_table_reset(&t, 10);
+    assert_int_equal(t.used, 0);
+    assert_int_equal(t.nslots, 1024);
+    assert_false(dd_key_table_get(&t, aimed_exact_key(5, 9), &got));
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 8), 10 + i, &had),
+                         DD_KEY_ADDED);
+    assert_int_equal(dd_key_table_add(&t, aimed_exact_key(4, 8), 0, &had), DD_KEY_HAD);
+    assert_int_equal(had, 14);
+    /* A batch of 2000 keys: room for all of them at once. */
+    dd_key_table_reset(&t, 2000);
+    assert_int_equal(t.used, 0);
+    assert_true(2 * 2001 <= t.nslots);
+    assert_false(dd_key_table_get(&t, aimed_exact_key(4, 8), &got));
+    dd_key_table_free(&t);
 }
 
 /* dd_sort_u32 (the ranks of candidates) sorts as qsort does, at every
@@ -210,6 +284,8 @@ int main(void)
         cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
         cmocka_unit_test(a_key_table_of_aimed_keys_keeps_every_number),
+        cmocka_unit_test(a_key_table_refuses_numbers_past_32_bits),
+        cmocka_unit_test(a_key_table_reserves_and_resets),
         cmocka_unit_test(sorting_u32_agrees_with_qsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
