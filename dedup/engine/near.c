@@ -4,6 +4,7 @@
 #include "engine/near.h"
 
 #include "engine/capped_map.h"
+#include "key_table.h"
 #include "util.h"
 
 #include <math.h>
@@ -613,62 +614,21 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     return verify_past_estimate(s, d, r, same, m, sets);
 }
 
-/* A growing open-addressing map from exact keys to the first document
- * placed with it. */
-typedef struct key_map {
-    sh_key *keys;
-    uint32_t *docs; /* 1 + document, 0: empty */
-    size_t nslots, used;
-    uint64_t salt; /* dd_table_salt() */
-} key_map;
-
-static uint32_t *key_find(const key_map *m, sh_key key)
+/* The first document placed with key, 1-based (0: none), in a table of
+ * exact keys to documents; records doc for it when there is none. */
+static uint32_t key_first(dd_key_table *t, sh_key key, uint32_t doc)
 {
-    size_t mask = m->nslots - 1, i = dd_table_home(key.lo, m->salt, mask);
-    while (m->docs[i] && !sh_key_equal(m->keys[i], key))
-        i = (i + 1) & mask;
-    return &m->docs[i];
+    uint32_t had;
+    if (dd_key_table_add(t, key, doc, &had) == DD_KEY_HAD)
+        return had + 1;
+    return 0; /* added: documents are numbered below DD_KEY_TABLE_MAX_VALUE */
 }
 
-/* Moves the keys to a map of nslots slots. */
-static void key_map_resize(key_map *m, size_t nslots)
+/* The same without recording anything. */
+static uint32_t key_placed(const dd_key_table *t, sh_key key)
 {
-    key_map big = {dd_calloc(nslots, sizeof(sh_key)), dd_calloc(nslots, sizeof(uint32_t)), nslots,
-                   m->used, m->salt};
-    for (size_t i = 0; i < m->nslots; i++)
-        if (m->docs[i]) {
-            uint32_t *slot = key_find(&big, m->keys[i]);
-            *slot = m->docs[i];
-            big.keys[slot - big.docs] = m->keys[i];
-        }
-    free(m->keys);
-    free(m->docs);
-    *m = big;
-}
-
-/* Makes room for n keys in all. */
-static void key_map_reserve(key_map *m, size_t n)
-{
-    size_t nslots = m->nslots;
-    while (2 * n > nslots)
-        nslots *= 2;
-    if (nslots > m->nslots)
-        key_map_resize(m, nslots);
-}
-
-/* The document placed with key, 0 if none (1-based); records doc for it
- * when there is none. */
-static uint32_t key_first(key_map *m, sh_key key, uint32_t doc)
-{
-    if (2 * (m->used + 1) > m->nslots)
-        key_map_resize(m, m->nslots * 2);
-    uint32_t *slot = key_find(m, key);
-    if (*slot)
-        return *slot;
-    *slot = doc + 1;
-    m->keys[slot - m->docs] = key;
-    m->used++;
-    return 0;
+    uint32_t had;
+    return dd_key_table_get(t, key, &had) ? had + 1 : 0;
 }
 
 static int compare_member_doc(const void *a, const void *b)
@@ -692,7 +652,7 @@ struct dd_placer {
     uint32_t *by_rank; /* the documents in the order they were placed */
     size_t by_rank_cap;
     uint32_t placed;
-    key_map exact;
+    dd_key_table exact; /* exact keys -> the first document placed with each, at most half full */
     /* band or block keys of the representatives, at most DD_BUCKET_CAP
      * of them (the first placed) per key, each listed by its rank, so
      * that gathering candidates reads nothing of the documents listed:
@@ -714,10 +674,7 @@ dd_placer *dd_placer_new(const dd_signatures *s)
 {
     dd_placer *p = dd_calloc(1, sizeof *p);
     p->s = s;
-    p->exact.nslots = 1024;
-    p->exact.salt = dd_table_salt();
-    p->exact.keys = dd_calloc(p->exact.nslots, sizeof *p->exact.keys);
-    p->exact.docs = dd_calloc(p->exact.nslots, sizeof *p->exact.docs);
+    dd_key_table_init(&p->exact, 2);
     p->nkeys = keys_per_doc(&s->params);
     p->index = dd_malloc(p->nkeys * sizeof *p->index);
     for (size_t b = 0; b < p->nkeys; b++)
@@ -743,7 +700,7 @@ static void placer_grow(dd_placer *p, uint32_t d)
 
 void dd_placer_reserve(dd_placer *p, size_t n)
 {
-    key_map_reserve(&p->exact, n);
+    dd_key_table_reserve(&p->exact, n);
     if (n)
         placer_grow(p, (uint32_t)(n - 1));
 }
@@ -950,7 +907,7 @@ size_t dd_placer_bytes(const dd_placer *p)
     size_t bytes = p->cap * per_doc;
     for (size_t b = 0; b < p->nkeys; b++)
         bytes += p->index[b].nslots * sizeof *p->index[b].slots;
-    return bytes + p->exact.nslots * (sizeof *p->exact.keys + sizeof *p->exact.docs);
+    return bytes + dd_key_table_bytes(&p->exact);
 }
 
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
@@ -1008,8 +965,7 @@ void dd_placer_free(dd_placer *p)
     free(p->doc);
     free(p->sim);
     free(p->by_rank);
-    free(p->exact.keys);
-    free(p->exact.docs);
+    dd_key_table_free(&p->exact);
     for (size_t b = 0; b < p->nkeys; b++)
         dd_capped_map_free(&p->index[b]);
     free(p->index);
@@ -1048,7 +1004,7 @@ struct dd_placer_ahead {
     bool *no_pairs;      /* no words, or an exact duplicate: placed without verifying */
     dd_capped_map bands; /* band key -> k, of the documents that may become representatives */
     doc_at *by_doc;      /* the batch by document number, for the links */
-    key_map exact;       /* exact keys of the batch */
+    dd_key_table exact;  /* exact keys of the batch */
     /* Found by dd_placer_ahead_pairs (on the workers): for each document,
      * the representatives placed before the batch that its buckets list,
      * with the buckets they share, as the placer's lookups would find
@@ -1075,6 +1031,7 @@ dd_placer_ahead *dd_placer_ahead_new(void)
     dd_placer_ahead *a = dd_calloc(1, sizeof *a);
     dd_capped_map_init(&a->bands);
     dd_capped_map_init(&a->reps);
+    dd_key_table_init(&a->exact, 2);
     return a;
 }
 
@@ -1102,8 +1059,7 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a->no_pairs);
     dd_capped_map_free(&a->bands);
     free(a->by_doc);
-    free(a->exact.keys);
-    free(a->exact.docs);
+    dd_key_table_free(&a->exact);
     free(a);
 }
 
@@ -1145,25 +1101,13 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
     a->nnew = 0;
     dd_capped_map_clear(&a->bands);
     dd_capped_map_clear(&a->reps);
-    size_t slots = 1024;
-    while (slots < 2 * n + 2)
-        slots *= 2;
-    if (a->exact.nslots != slots) {
-        free(a->exact.keys);
-        free(a->exact.docs);
-        a->exact.keys = dd_malloc(slots * sizeof *a->exact.keys);
-        a->exact.docs = dd_malloc(slots * sizeof *a->exact.docs);
-        a->exact.nslots = slots;
-        a->exact.salt = dd_table_salt();
-    }
-    memset(a->exact.docs, 0, slots * sizeof *a->exact.docs);
-    a->exact.used = 0;
+    dd_key_table_reset(&a->exact, n);
     for (size_t k = 0; k < n; k++) {
         uint32_t d = docs[k];
         a->by_doc[k] = (doc_at){d, (uint32_t)k};
         /* As the placer will: no words, or the key of a document placed
          * before (before the batch, or in it): no verification. */
-        a->no_pairs[k] = s->docs[d].words == 0 || *key_find(&p->exact, s->docs[d].key) ||
+        a->no_pairs[k] = s->docs[d].words == 0 || key_placed(&p->exact, s->docs[d].key) ||
                          key_first(&a->exact, s->docs[d].key, d);
         if (a->no_pairs[k])
             continue;
