@@ -8,6 +8,7 @@
 #include "io/safe_write.h"
 #include "io/spool.h"
 #include "io/stream.h"
+#include "key_table.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -20,49 +21,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Identities (device, inode) of the files collected, so that each file is
- * read once: an open-addressing hash set. */
-typedef struct file_id {
-    dev_t dev;
-    ino_t ino;
-    bool used;
-} file_id;
-
-typedef struct seen_files {
-    file_id *slot;
-    size_t n, cap; /* cap is a power of two */
-} seen_files;
-
-static size_t file_id_hash(dev_t dev, ino_t ino, size_t mask)
+/* Has the file of status st been collected before? Records it if not.
+ * Files are told apart by their identity (device, inode), the key of a
+ * table that maps it to nothing (key_table.h). */
+static bool seen_before(dd_key_table *seen, const struct stat *st)
 {
-    uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev * 0xC2B2AE3D27D4EB4FULL;
-    return (size_t)(h ^ (h >> 29)) & mask;
-}
-
-static bool seen_before(seen_files *s, const struct stat *st)
-{
-    if (2 * (s->n + 1) > s->cap) {
-        seen_files bigger = {dd_calloc(s->cap ? s->cap * 2 : 64, sizeof(file_id)), 0,
-                             s->cap ? s->cap * 2 : 64};
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->slot[i].used)
-                continue;
-            size_t j = file_id_hash(s->slot[i].dev, s->slot[i].ino, bigger.cap - 1);
-            while (bigger.slot[j].used)
-                j = (j + 1) & (bigger.cap - 1);
-            bigger.slot[j] = s->slot[i];
-            bigger.n++;
-        }
-        free(s->slot);
-        *s = bigger;
-    }
-    size_t j = file_id_hash(st->st_dev, st->st_ino, s->cap - 1);
-    for (; s->slot[j].used; j = (j + 1) & (s->cap - 1))
-        if (s->slot[j].dev == st->st_dev && s->slot[j].ino == st->st_ino)
-            return true;
-    s->slot[j] = (file_id){st->st_dev, st->st_ino, true};
-    s->n++;
-    return false;
+    sh_key identity = {.lo = (uint64_t)st->st_ino, .hi = (uint64_t)st->st_dev};
+    uint32_t had;
+    return dd_key_table_add(seen, identity, 0, &had) == DD_KEY_HAD;
 }
 
 static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
@@ -105,7 +71,7 @@ bool dd_is_shard_name(const char *path)
 typedef struct collector {
     dd_inputs *in;
     dd_sources *list; /* listing only (dd_inputs_list): no shard is read */
-    seen_files seen;
+    dd_key_table seen; /* the files collected: seen_before */
     dd_writer *scratch; /* the scratch file's writer, once made */
     char *scratch_dir;  /* where it is (for messages) */
 } collector;
@@ -434,6 +400,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
                            const dd_records_spec *records)
 {
     collector k = {.in = in, .list = list};
+    dd_key_table_init(&k.seen, 2);
     int problems = 0;
     in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false};
     if (!in->records.field)
@@ -490,7 +457,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
         }
     }
     in->from_path[n] = in->n;
-    free(k.seen.slot);
+    dd_key_table_free(&k.seen);
     dd_writer_free(k.scratch); /* flushed after each shard */
     free(k.scratch_dir);
     return problems;
