@@ -272,57 +272,57 @@ int dd_compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+/* The value at v[i], of an array of width-byte unsigned values (4 or 8). */
+static inline uint64_t value_at(const void *v, size_t i, size_t width)
 {
-    if (n <= 64) { /* insertion sort */
+    return width == 8 ? ((const uint64_t *)v)[i] : ((const uint32_t *)v)[i];
+}
+
+static inline void put_value(void *v, size_t i, size_t width, uint64_t x)
+{
+    if (width == 8)
+        ((uint64_t *)v)[i] = x;
+    else
+        ((uint32_t *)v)[i] = (uint32_t)x;
+}
+
+/* Sorts v[0..n), width-byte unsigned values (4 or 8), in increasing order;
+ * tmp has room for n of them. Insertion sort up to 64 values, above that
+ * an LSD radix sort on bytes, up to the highest byte any value has set.
+ * Inlined into dd_sort_u64 and dd_sort_u32, each with its constant width. */
+static inline __attribute__((always_inline)) void sort_unsigned(void *v, void *tmp, size_t n,
+                                                                size_t width)
+{
+    if (n <= 64) {
         for (size_t i = 1; i < n; i++) {
-            uint64_t x = v[i];
+            uint64_t x = value_at(v, i, width);
             size_t j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
+            for (; j > 0 && value_at(v, j - 1, width) > x; j--)
+                put_value(v, j, width, value_at(v, j - 1, width));
+            put_value(v, j, width, x);
         }
         return;
     }
-    for (unsigned shift = 0; shift < 64; shift += 8) { /* LSD radix sort on bytes */
+    uint64_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high |= value_at(v, i, width);
+    for (unsigned shift = 0; shift < 8 * width && (high >> shift); shift += 8) {
         size_t count[257] = {0};
         for (size_t i = 0; i < n; i++)
-            count[((v[i] >> shift) & 0xFF) + 1]++;
+            count[((value_at(v, i, width) >> shift) & 0xFF) + 1]++;
         for (size_t i = 1; i < 257; i++)
             count[i] += count[i - 1];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t x = value_at(v, i, width);
+            put_value(tmp, count[(x >> shift) & 0xFF]++, width, x);
+        }
+        memcpy(v, tmp, n * width);
     }
 }
 
-void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n)
-{
-    if (n <= 64) { /* insertion sort */
-        for (size_t i = 1; i < n; i++) {
-            uint32_t x = v[i];
-            size_t j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
-        }
-        return;
-    }
-    uint32_t high = 0;
-    for (size_t i = 0; i < n; i++)
-        high |= v[i];
-    /* LSD radix sort on bytes, up to the highest byte any value has set */
-    for (unsigned shift = 0; shift < 32 && (high >> shift); shift += 8) {
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[((v[i] >> shift) & 0xFF) + 1]++;
-        for (size_t i = 1; i < 257; i++)
-            count[i] += count[i - 1];
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
-    }
-}
+void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n) { sort_unsigned(v, tmp, n, sizeof *v); }
+
+void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n) { sort_unsigned(v, tmp, n, sizeof *v); }
 
 void *dd_zalloc_touched(size_t n, size_t size)
 {

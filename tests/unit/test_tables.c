@@ -14,7 +14,7 @@
  * through its doublings, within its fill, through reserve and reset, and
  * a number past 32 bits is refused, not cut. And
  * dd_sort_u32, with which the placer counts the buckets that list a
- * candidate.
+ * candidate, and dd_sort_u64 (shingle sets): one sort at two widths.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -275,6 +275,41 @@ static void sorting_u32_agrees_with_qsort(void **state)
         }
 }
 
+static int compare_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* dd_sort_u64 (shingle sets), the same sort at the other width: as qsort,
+ * at every size, for values using one to eight bytes. */
+static void sorting_u64_agrees_with_qsort(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 2, 64, 65, 300, 5000};
+    const uint64_t masks[] = {0xFF, 0xFFFFFFFF, 0xFFFFFFFFFFull, UINT64_MAX};
+    uint64_t x = 88172645463325252ULL;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+            size_t n = sizes[si];
+            uint64_t *v = malloc((n + 1) * sizeof *v), *want = malloc((n + 1) * sizeof *want),
+                     *tmp = malloc((n + 1) * sizeof *tmp);
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                v[i] = want[i] = (x * 0x9E3779B97F4A7C15ULL) & masks[mi];
+            }
+            qsort(want, n, sizeof *want, compare_u64);
+            dd_sort_u64(v, tmp, n);
+            for (size_t i = 0; i < n; i++)
+                if (v[i] != want[i])
+                    fail_msg("%zu values under %#llx: at %zu", n, (unsigned long long)masks[mi],
+                             i);
+            free(v);
+            free(want);
+            free(tmp);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +322,7 @@ int main(void)
         cmocka_unit_test(a_key_table_refuses_numbers_past_32_bits),
         cmocka_unit_test(a_key_table_reserves_and_resets),
         cmocka_unit_test(sorting_u32_agrees_with_qsort),
+        cmocka_unit_test(sorting_u64_agrees_with_qsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
