@@ -119,11 +119,11 @@ expect_same "... the file outside is untouched" doc4.txt outside/inner.txt
 # swapped for a link to a folder outside once dedup has checked the file,
 # just before it creates the temporary file. No planter can count on
 # winning that instant, but one can try as often as dedup runs; here
-# pause_at_temp.c (preloaded) holds dedup exactly there while the folder is
+# hold_at_open.c (preloaded) holds dedup exactly there while the folder is
 # swapped. The write must follow no link: the file outside is untouched
 # (it would get the cleaned text of the file in the tree), the file is
 # named, and the run exits 2.
-if ${CC:-cc} -shared -fPIC -o pause.so "$here/pause_at_temp.c" -ldl 2>cc.err; then
+if ${CC:-cc} -shared -fPIC -o hold.so "$here/hold_at_open.c" -ldl 2>cc.err; then
     rm -rf tree outside pause.fifo
     mkdir -p tree/sub outside
     cp doc1.txt tree/sub/inner.txt
@@ -135,7 +135,8 @@ if ${CC:-cc} -shared -fPIC -o pause.so "$here/pause_at_temp.c" -ldl 2>cc.err; th
         exec 3>&-' &
     swapper=$!
     expect_status "a folder swapped for a link between the check and the write: exit 2" 2 \
-        env DEDUP_TEST_PAUSE="$T/pause.fifo" LD_PRELOAD="$T/pause.so" \
+        env DEDUP_TEST_HOLD_AT=.dedup-tmp. DEDUP_TEST_HOLD_FIFO="$T/pause.fifo" \
+        LD_PRELOAD="$T/hold.so" \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         timeout 60 "$DEDUP" clean --in-place tree
     kill "$swapper" 2>/dev/null
@@ -150,7 +151,7 @@ if ${CC:-cc} -shared -fPIC -o pause.so "$here/pause_at_temp.c" -ldl 2>cc.err; th
     [ "$left" = 0 ] && ok "... no temporary file left" || not_ok "... no temporary file left" "$(ls -A tree/sub.moved outside)"
     expect_same "... the other files are cleaned" want2.txt tree/top.txt
 else
-    not_ok "build the pause helper" "$(cat cc.err)"
+    not_ok "build the hold helper" "$(cat cc.err)"
 fi
 
 # clean -o: each copy has its source's permission bits, whatever the umask.

@@ -163,8 +163,8 @@ else
 fi
 
 # ---- a task stopped in the middle, then resumed ---------------------------
-if ! ${CC:-cc} -shared -fPIC -o stop.so "$here/../slurm/stop_at_open.c" -ldl 2>cc.err; then
-    not_ok "build the stop helper" "$(cat cc.err)"
+if ! ${CC:-cc} -shared -fPIC -o hold.so "$here/hold_at_open.c" -ldl 2>cc.err; then
+    not_ok "build the hold helper" "$(cat cc.err)"
     finish
 fi
 
@@ -178,8 +178,8 @@ stop_task() {
     local how=$1 work=$2
     shift 2
     rm -f stop.pid
-    env LD_PRELOAD="$T/stop.so" DEDUP_TEST_STOP_AT="/sign/part-000006.tmp." \
-        DEDUP_TEST_STOP_PID="$T/stop.pid" \
+    env LD_PRELOAD="$T/hold.so" DEDUP_TEST_HOLD_AT="/sign/part-000006.tmp." \
+        DEDUP_TEST_HOLD_PID="$T/stop.pid" \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
     expect_status_of "$how: submitted (exit 0)" 0 $?

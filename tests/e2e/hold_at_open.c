@@ -1,20 +1,26 @@
 /*
- * pause_at_temp.c - a test helper (LD_PRELOAD) that stops dedup at one
- * exact moment: when it creates its first temporary file (a name that
- * starts with ".dedup-tmp.", opened with O_CREAT), after every check it
- * makes before writing and before anything is written. There it waits until
- * a writer has opened the FIFO named by DEDUP_TEST_PAUSE and closed it
- * again, so that the test does something (swaps a folder for a symbolic
- * link, say) in the window that a real attacker would have to win by
- * chance. It changes nothing else: the call then goes on as it would have.
+ * hold_at_open.c - a test helper (LD_PRELOAD) that holds dedup at one exact
+ * moment: when it creates a file (open with O_CREAT) whose path holds
+ * DEDUP_TEST_HOLD_AT, before the file is created and after every check
+ * dedup makes before it. It changes nothing else. What it does there:
+ *   - with DEDUP_TEST_HOLD_FIFO (the first such file only): waits until a
+ *     writer has opened that FIFO and closed it again, so that the test
+ *     does something in the window a real attacker would have to win by
+ *     chance (tests/e2e/links.sh swaps a folder for a symbolic link), then
+ *     the call goes on as it would have;
+ *   - with DEDUP_TEST_HOLD_PID: writes its process id to that file and
+ *     stops there for good, until a signal ends it (tests/e2e/slurm.sh
+ *     holds one sign task of a job array in the middle of its work, then
+ *     kills it or cancels its job).
  *
- * Built by the test that uses it (tests/e2e/links.sh):
- *   cc -shared -fPIC -o pause.so tests/e2e/pause_at_temp.c -ldl
+ * Built by the tests that use it:
+ *   cc -shared -fPIC -o hold.so tests/e2e/hold_at_open.c -ldl
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -23,19 +29,11 @@
 typedef int (*open_fn)(const char *, int, ...);
 typedef int (*openat_fn)(int, const char *, int, ...);
 
-static int paused;
+static int waited; /* on the FIFO, once */
 
-/* Waits on the FIFO once, when path is the first temporary file created. */
-static void maybe_pause(const char *path, int flags)
+/* Waits until a writer has opened the FIFO and closed it again. */
+static void wait_on_fifo(const char *fifo)
 {
-    const char *fifo = getenv("DEDUP_TEST_PAUSE");
-    if (paused || !fifo || !(flags & O_CREAT))
-        return;
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
-    if (strncmp(name, ".dedup-tmp.", strlen(".dedup-tmp.")) != 0)
-        return;
-    paused = 1;
     open_fn real_open = (open_fn)dlsym(RTLD_NEXT, "open");
     int fd = real_open(fifo, O_RDONLY | O_CLOEXEC); /* until the test opens it */
     if (fd < 0)
@@ -44,6 +42,37 @@ static void maybe_pause(const char *path, int flags)
     while (read(fd, &byte, 1) > 0) /* until the test closes it */
         ;
     close(fd);
+}
+
+/* Writes the process id to pid_file (whole: under another name, then
+ * renamed) and stops for good. */
+static void stop_for_good(const char *pid_file)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.%ld", pid_file, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        fprintf(f, "%ld\n", (long)getpid());
+        fclose(f);
+        rename(tmp, pid_file);
+    }
+    for (;;)
+        pause();
+}
+
+static void maybe_hold(const char *path, int flags)
+{
+    const char *at = getenv("DEDUP_TEST_HOLD_AT");
+    if (!at || !*at || !(flags & O_CREAT) || !strstr(path, at))
+        return;
+    const char *fifo = getenv("DEDUP_TEST_HOLD_FIFO");
+    const char *pid_file = getenv("DEDUP_TEST_HOLD_PID");
+    if (fifo && *fifo && !waited) {
+        waited = 1;
+        wait_on_fifo(fifo);
+    }
+    if (pid_file && *pid_file)
+        stop_for_good(pid_file);
 }
 
 /* The mode argument is there only with O_CREAT (or O_TMPFILE). */
@@ -60,7 +89,7 @@ static void maybe_pause(const char *path, int flags)
     int name(const char *path, int flags, ...)                                                     \
     {                                                                                              \
         MODE_OF(flags, flags)                                                                      \
-        maybe_pause(path, flags);                                                                  \
+        maybe_hold(path, flags);                                                                   \
         return ((open_fn)dlsym(RTLD_NEXT, #name))(path, flags, mode);                              \
     }
 
@@ -68,7 +97,7 @@ static void maybe_pause(const char *path, int flags)
     int name(int dir, const char *path, int flags, ...)                                            \
     {                                                                                              \
         MODE_OF(flags, flags)                                                                      \
-        maybe_pause(path, flags);                                                                  \
+        maybe_hold(path, flags);                                                                   \
         return ((openat_fn)dlsym(RTLD_NEXT, #name))(dir, path, flags, mode);                       \
     }
 
