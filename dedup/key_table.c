@@ -12,8 +12,8 @@
 
 void dd_key_table_init(dd_key_table *t, unsigned max_quarters)
 {
-    *t = (dd_key_table){.nslots = FIRST_SLOTS, .max_quarters = max_quarters,
-                        .salt = dd_table_salt()};
+    *t = (dd_key_table){
+        .nslots = FIRST_SLOTS, .max_quarters = max_quarters, .salt = dd_table_salt()};
     t->slots = dd_calloc(t->nslots, sizeof *t->slots);
 }
 
@@ -31,9 +31,9 @@ static bool slot_holds(const dd_key_slot *s, sh_key key)
 
 static dd_key_slot slot_of(sh_key key, uint32_t value1)
 {
-    return (dd_key_slot){{(uint32_t)key.lo, (uint32_t)(key.lo >> 32), (uint32_t)key.hi,
-                          (uint32_t)(key.hi >> 32)},
-                         value1};
+    return (dd_key_slot){
+        {(uint32_t)key.lo, (uint32_t)(key.lo >> 32), (uint32_t)key.hi, (uint32_t)(key.hi >> 32)},
+        value1};
 }
 
 static uint64_t slot_key_lo(const dd_key_slot *s) { return (uint64_t)s->key[1] << 32 | s->key[0]; }

@@ -70,8 +70,8 @@ bool dd_is_shard_name(const char *path)
 /* What collecting the inputs needs besides them. */
 typedef struct collector {
     dd_inputs *in;
-    dd_sources *list; /* listing only (dd_inputs_list): no shard is read */
-    dd_key_table seen; /* the files collected: seen_before */
+    dd_sources *list;   /* listing only (dd_inputs_list): no shard is read */
+    dd_key_table seen;  /* the files collected: seen_before */
     dd_writer *scratch; /* the scratch file's writer, once made */
     char *scratch_dir;  /* where it is (for messages) */
 } collector;

@@ -233,8 +233,7 @@ static void a_key_table_reserves_and_resets(void **state)
     assert_int_equal(t.nslots, 1024);
     assert_false(dd_key_table_get(&t, aimed_exact_key(5, 9), &got));
     for (uint64_t i = 0; i < 10; i++)
-        assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 8), 10 + i, &had),
-                         DD_KEY_ADDED);
+        assert_int_equal(dd_key_table_add(&t, aimed_exact_key(i, 8), 10 + i, &had), DD_KEY_ADDED);
     assert_int_equal(dd_key_table_add(&t, aimed_exact_key(4, 8), 0, &had), DD_KEY_HAD);
     assert_int_equal(had, 14);
     /* A batch of 2000 keys: room for all of them at once. */
@@ -302,8 +301,7 @@ static void sorting_u64_agrees_with_qsort(void **state)
             dd_sort_u64(v, tmp, n);
             for (size_t i = 0; i < n; i++)
                 if (v[i] != want[i])
-                    fail_msg("%zu values under %#llx: at %zu", n, (unsigned long long)masks[mi],
-                             i);
+                    fail_msg("%zu values under %#llx: at %zu", n, (unsigned long long)masks[mi], i);
             free(v);
             free(want);
             free(tmp);
