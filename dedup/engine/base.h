@@ -85,10 +85,13 @@ typedef struct dd_text_source {
 
 /*
  * Where the engine keeps what it must read again and memory should not
- * hold (a stream's earlier records' shingle sets: history.h): bytes the
- * caller stores for it (io/spool.h: a scratch file). Used by one thread at
- * a time, the one that decides. On failure a function returns false and
- * sets *err to a new message (the engine frees it or passes it on).
+ * hold (a stream's earlier records' shingle sets: history.h; the sets of
+ * the paragraphs the unit index lists: near_units.h): bytes the caller
+ * stores for it (io/spool.h: a scratch file). Used by one thread at a
+ * time, the one that decides, but for peek, which several threads may
+ * call at once while none appends or overwrites. On failure a function
+ * returns false and sets *err to a new message (the engine frees it or
+ * passes it on).
  */
 typedef struct dd_scratch {
     /* Appends p[0..n); *at is where it starts. */
@@ -99,6 +102,9 @@ typedef struct dd_scratch {
     bool (*overwrite)(void *ctx, uint64_t at, const void *p, size_t n, char **err);
     /* The bytes appended so far. */
     uint64_t (*bytes)(const void *ctx);
+    /* read that changes nothing of the store: false on any failure, with
+     * nothing said (the caller has another way to the bytes). */
+    bool (*peek)(const void *ctx, uint64_t at, void *p, size_t n);
     void *ctx;
 } dd_scratch;
 

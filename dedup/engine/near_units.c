@@ -12,7 +12,6 @@
  */
 #include "engine/near_units.h"
 
-#include "io/spool.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -247,8 +246,9 @@ struct dd_unit_index {
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
     /* Its kept sets (dd_unit_index_keep_sets): unit id's is set_n[id]
-     * hashes at set_at[id] in spool, or none when set_at[id] is NOT_KEPT */
-    dd_spool *spool;
+     * hashes at set_at[id] in scratch, or none when set_at[id] is NOT_KEPT */
+    bool keeps_sets;
+    dd_scratch scratch;
     uint64_t *set_at;
     uint32_t *set_n;
     size_t set_at_cap, set_n_cap;
@@ -321,32 +321,37 @@ size_t dd_unit_index_bytes(const dd_unit_index *ix)
 
 #define NOT_KEPT UINT64_MAX
 
-void dd_unit_index_keep_sets(dd_unit_index *ix, dd_spool *spool) { ix->spool = spool; }
+void dd_unit_index_keep_sets(dd_unit_index *ix, dd_scratch scratch)
+{
+    ix->keeps_sets = true;
+    ix->scratch = scratch;
+}
 
 bool dd_unit_index_kept_set(const dd_unit_index *ix, uint32_t id, uint64_t **set, size_t *cap,
                             size_t *n)
 {
-    if (!ix->spool || id >= ix->n || ix->set_at[id] == NOT_KEPT)
+    if (!ix->keeps_sets || id >= ix->n || ix->set_at[id] == NOT_KEPT)
         return false;
     size_t count = ix->set_n[id];
     dd_grow(set, cap, count + 1, sizeof **set);
-    if (!dd_spool_peek(ix->spool, ix->set_at[id], *set, count * sizeof **set))
+    if (!ix->scratch.peek(ix->scratch.ctx, ix->set_at[id], *set, count * sizeof **set))
         return false;
     *n = count;
     return true;
 }
 
 /* Unit id, of set[0..n), is listed: its set is kept, when sets are kept
- * and the spool takes it. */
+ * and the scratch store takes it. */
 static void keep_set(dd_unit_index *ix, uint32_t id, const uint64_t *set, size_t n)
 {
-    if (!ix->spool)
+    if (!ix->keeps_sets)
         return;
     dd_grow(&ix->set_at, &ix->set_at_cap, (size_t)id + 1, sizeof *ix->set_at);
     dd_grow(&ix->set_n, &ix->set_n_cap, (size_t)id + 1, sizeof *ix->set_n);
     char *err = NULL;
     ix->set_at[id] = NOT_KEPT;
-    if (n <= UINT32_MAX && dd_spool_append(ix->spool, set, n * sizeof *set, &ix->set_at[id], &err))
+    if (n <= UINT32_MAX &&
+        ix->scratch.append(ix->scratch.ctx, set, n * sizeof *set, &ix->set_at[id], &err))
         ix->set_n[id] = (uint32_t)n;
     else
         ix->set_at[id] = NOT_KEPT; /* read through the reader */

@@ -103,17 +103,16 @@ void dd_unit_index_free(dd_unit_index *ix);
 /* Bytes the index holds: its band table, its units, its cache of sets. */
 size_t dd_unit_index_bytes(const dd_unit_index *ix);
 
-/* Has the index keep the 3-shingle set of every unit it lists in spool
- * (the caller's, which must outlive the index and take no other appends
- * while the index is used), as the unit was analysed: a candidate's set is
+/* Has the index keep the 3-shingle set of every unit it lists in scratch
+ * (the caller's store, base.h, which must outlive the index and take no
+ * other appends while the index is used), as the unit was analysed: a candidate's set is
  * then read back from there, never through the reader, so that no
  * document is read and analysed again, however many later units a unit is
  * a candidate of. Call it before the first document is added. When an
  * append fails (a full disk), the units listed from there on are read
- * through the reader. Memory: 12 bytes per unit listed; the spool takes 8
+ * through the reader. Memory: 12 bytes per unit listed; the store takes 8
  * bytes a shingle. */
-struct dd_spool;
-void dd_unit_index_keep_sets(dd_unit_index *ix, struct dd_spool *spool);
+void dd_unit_index_keep_sets(dd_unit_index *ix, dd_scratch scratch);
 /* Writes the kept set of listed unit id to *set (growing it, *cap its
  * capacity) and its size to *n. False when it is not kept (or cannot be
  * read back): then it is to be read through the reader. Changes nothing:

@@ -203,7 +203,17 @@ static bool scratch_overwrite(void *ctx, uint64_t at, const void *p, size_t n, c
 
 static uint64_t scratch_bytes(const void *ctx) { return dd_spool_bytes(ctx); }
 
+static bool scratch_peek(const void *ctx, uint64_t at, void *p, size_t n)
+{
+    return dd_spool_peek(ctx, at, p, n);
+}
+
 dd_scratch dd_spool_scratch(dd_spool *s)
 {
-    return (dd_scratch){scratch_append, scratch_read, scratch_overwrite, scratch_bytes, s};
+    return (dd_scratch){.append = scratch_append,
+                        .read = scratch_read,
+                        .overwrite = scratch_overwrite,
+                        .bytes = scratch_bytes,
+                        .peek = scratch_peek,
+                        .ctx = s};
 }

@@ -67,7 +67,8 @@ uint64_t dd_spool_bytes(const dd_spool *s);
 void dd_spool_free(dd_spool *s);
 
 /* s as the engine's scratch store (engine/base.h), for a history
- * (history.h): its functions are those above. s must outlive its use. */
+ * (history.h) or a unit index (near_units.h): its functions are those
+ * above. s must outlive its use. */
 dd_scratch dd_spool_scratch(dd_spool *s);
 
 #endif

@@ -950,7 +950,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     dd_spool *unit_sets = dd_spool_new(NULL, &no_spool);
     free(no_spool);
     if (unit_sets)
-        dd_unit_index_keep_sets(c->unit_index, unit_sets);
+        dd_unit_index_keep_sets(c->unit_index, dd_spool_scratch(unit_sets));
     if (threads > 1)
         f.batch = dd_unit_batch_new();
     dd_ordered_map m = {
