@@ -16,6 +16,7 @@
  *   earlier.h     an earlier corpus (--index), as the engine reads it
  *   index_match.h what a document shares with an index of an earlier corpus
  *   capped_map.h  band tables holding a few values per key
+ *   set_cache.h   the cache of shingle sets made or read again
  *
  * CONTRACTS
  *
@@ -115,5 +116,6 @@
 #include "engine/near.h"
 #include "engine/near_units.h"
 #include "engine/paragraphs.h"
+#include "engine/set_cache.h"
 
 #endif

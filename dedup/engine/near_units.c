@@ -223,6 +223,7 @@ void dd_near_units_append(dd_near_unit_list *l, const dd_near_unit *v, size_t n)
 /* ------------------------------------------------------ across documents */
 
 #include "engine/capped_map.h"
+#include "engine/set_cache.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -231,14 +232,8 @@ void dd_near_units_append(dd_near_unit_list *l, const dd_near_unit *v, size_t n)
  * UNIT_CACHE_SLOTS: a paragraph that keeps coming back is read once. */
 #define UNIT_CACHE_SLOTS 8192
 
-typedef struct cached_unit {
-    uint32_t id1; /* 1 + indexed unit, 0: empty */
-    uint64_t *set;
-    size_t n, cap;
-} cached_unit;
-
 struct dd_unit_index {
-    cached_unit cache[UNIT_CACHE_SLOTS];
+    dd_set_cache cache; /* by indexed unit, no budget */
     /* band key -> indexed unit, one map per band, so that a batch's units
      * are added to them on several threads (dd_unit_batch_index) */
     dd_capped_map bands[DD_NEAR_UNIT_BANDS];
@@ -260,6 +255,7 @@ struct dd_unit_index {
 dd_unit_index *dd_unit_index_new(void)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
+    dd_set_cache_init(&ix->cache, UNIT_CACHE_SLOTS, 0);
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_capped_map_init(&ix->bands[b]);
     return ix;
@@ -294,8 +290,7 @@ void dd_unit_index_free(dd_unit_index *ix)
 {
     if (!ix)
         return;
-    for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
-        free(ix->cache[i].set);
+    dd_set_cache_free(&ix->cache);
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_capped_map_free(&ix->bands[b]);
     free(ix->doc);
@@ -314,9 +309,7 @@ size_t dd_unit_index_bytes(const dd_unit_index *ix)
                    ix->table.cap * sizeof *ix->table.slots + ix->cands_cap * sizeof *ix->cands;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         bytes += ix->bands[b].nslots * sizeof *ix->bands[b].slots;
-    for (size_t i = 0; i < UNIT_CACHE_SLOTS; i++)
-        bytes += ix->cache[i].cap * sizeof *ix->cache[i].set;
-    return bytes;
+    return bytes + dd_set_cache_bytes(&ix->cache);
 }
 
 #define NOT_KEPT UINT64_MAX
@@ -583,13 +576,14 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
             if (got == DD_AHEAD_UNREADABLE)
                 continue;
             if (got == DD_AHEAD_NOT_COMPUTED) {
-                cached_unit *c = &ix->cache[id % UNIT_CACHE_SLOTS];
-                if (c->id1 != id + 1) {
-                    c->id1 = 0;
-                    if (!dd_unit_index_kept_set(ix, id, &c->set, &c->cap, &c->n) &&
-                        !read(ctx, ix->doc[id], ix->unit[id], &c->set, &c->cap, &c->n))
+                const dd_cached_set *c = dd_set_cache_find(&ix->cache, id, 0);
+                if (!c) {
+                    dd_cached_set *s = dd_set_cache_claim(&ix->cache, id, 0);
+                    if (!dd_unit_index_kept_set(ix, id, &s->set, &s->cap, &s->n) &&
+                        !read(ctx, ix->doc[id], ix->unit[id], &s->set, &s->cap, &s->n))
                         continue;
-                    c->id1 = id + 1;
+                    dd_set_cache_keep(&ix->cache, s);
+                    c = s;
                 }
                 if (!filled)
                     dd_set_table_fill(&ix->table, set, n);
