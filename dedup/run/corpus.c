@@ -196,19 +196,14 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
 }
 
 /* Exact verification reads documents again: the last sets a loader made
- * are cached, one slot per document number modulo SET_CACHE_SLOTS, and at
- * most its budget of bytes of sets in all (the oldest slots go first), so
- * that the cache costs the same whatever the size of the documents. The
- * budget is SET_CACHE_BYTES, shared by the loaders of a run. */
+ * are cached (engine/set_cache.h), one slot per document number modulo
+ * SET_CACHE_SLOTS, each known by the version of the text it was made
+ * from, and at most its budget of bytes of sets in all (the oldest slots
+ * go first), so that the cache costs the same whatever the size of the
+ * documents. The budget is SET_CACHE_BYTES, shared by the loaders of a
+ * run. */
 #define SET_CACHE_SLOTS 4096
 #define SET_CACHE_BYTES ((size_t)16 << 20)
-
-typedef struct cached_set {
-    uint32_t doc1;    /* 1 + document, 0: empty */
-    uint32_t version; /* of its text (dd_corpus.text_version) */
-    uint64_t *set;
-    size_t n;
-} cached_set;
 
 typedef struct set_loader {
     const dd_corpus *c;
@@ -218,10 +213,7 @@ typedef struct set_loader {
     dd_doc doc;
     uint64_t *hashes;
     size_t hashes_cap;
-    cached_set slots[SET_CACHE_SLOTS];
-    size_t bytes;  /* of the cached sets */
-    size_t budget; /* the most they may hold */
-    size_t hand;   /* the slot to empty next when they pass the budget */
+    dd_set_cache cache; /* by document */
 } set_loader;
 
 /* A loader for c, or NULL (after a message) when ICU cannot start. */
@@ -230,12 +222,12 @@ static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, size_
     set_loader *l = dd_calloc(1, sizeof *l);
     l->c = c;
     l->o = o;
-    l->budget = budget;
     dd_notes notes = {0};
     if (!dd_notes_said(&notes, dd_analyzer_init(&l->a, o->unit, &o->hash, &notes))) {
         free(l);
         return NULL;
     }
+    dd_set_cache_init(&l->cache, SET_CACHE_SLOTS, budget);
     return l;
 }
 
@@ -243,21 +235,13 @@ static void set_loader_free(set_loader *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < SET_CACHE_SLOTS; i++)
-        free(l->slots[i].set);
+    dd_set_cache_free(&l->cache);
     free(l->hashes);
     sh_buf_free(&l->text);
     sh_buf_free(&l->cleaned);
     dd_doc_free(&l->doc);
     dd_analyzer_free(&l->a);
     free(l);
-}
-
-static void empty_slot(set_loader *l, cached_set *slot)
-{
-    l->bytes -= slot->n * sizeof *slot->set;
-    free(slot->set);
-    *slot = (cached_set){0};
 }
 
 /* What making a document's set again found. */
@@ -272,13 +256,13 @@ typedef enum set_status {
  * current round (*out, in l's cache until l's next call), on any thread: it
  * changes nothing of the corpus. What reading it says goes where the
  * thread's messages go (dd_error, or its capture). */
-static set_status make_set(set_loader *l, uint32_t doc, const cached_set **out)
+static set_status make_set(set_loader *l, uint32_t doc, const dd_cached_set **out)
 {
-    cached_set *slot = &l->slots[doc % SET_CACHE_SLOTS];
     if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
         return SET_NONE;
     uint32_t version = l->c->text_version ? l->c->text_version[doc] : 0;
-    if (slot->doc1 != doc + 1 || slot->version != version) {
+    const dd_cached_set *cached = dd_set_cache_find(&l->cache, doc, version);
+    if (!cached) {
         const char *text;
         size_t len;
         switch (document_text((void *)l->c, doc, &l->text, &text, &len)) {
@@ -296,21 +280,17 @@ static set_status make_set(set_loader *l, uint32_t doc, const cached_set **out)
             return SET_NONE;
         size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
                                       &l->hashes, &l->hashes_cap);
-        empty_slot(l, slot);
+        dd_cached_set *slot = dd_set_cache_claim(&l->cache, doc, version);
         size_t bytes = count * sizeof *slot->set;
-        for (size_t swept = 0; l->bytes + bytes > l->budget && swept < SET_CACHE_SLOTS; swept++) {
-            empty_slot(l, &l->slots[l->hand]);
-            l->hand = (l->hand + 1) % SET_CACHE_SLOTS;
-        }
-        slot->set = dd_malloc(bytes ? bytes : 1);
+        slot->set = dd_malloc(bytes ? bytes : 1); /* its exact size: the cache has a budget */
+        slot->cap = count;
         dd_sort_u64(l->hashes, slot->set, count);
         memcpy(slot->set, l->hashes, bytes);
         slot->n = count;
-        slot->doc1 = doc + 1;
-        slot->version = version;
-        l->bytes += bytes;
+        dd_set_cache_keep(&l->cache, slot);
+        cached = slot;
     }
-    *out = slot;
+    *out = cached;
     return SET_MADE;
 }
 
@@ -331,7 +311,7 @@ static bool set_taken(dd_corpus *c, uint32_t doc, set_status st)
 static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
 {
     set_loader *l = ctx;
-    const cached_set *made;
+    const dd_cached_set *made;
     if (!set_taken((dd_corpus *)l->c, doc, make_set(l, doc, &made)))
         return false;
     dd_grow(set, cap, made->n + 1, sizeof **set);
@@ -343,9 +323,8 @@ static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_
 void dd_corpus_forget_sets(dd_corpus *c)
 {
     set_loader *l = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
-    for (size_t i = 0; l && i < SET_CACHE_SLOTS; i++)
-        if (l->slots[i].doc1)
-            empty_slot(l, &l->slots[i]);
+    if (l)
+        dd_set_cache_forget(&l->cache);
 }
 
 /* The reader of dd_find_near_units_across: a unit of an earlier document,
@@ -385,16 +364,10 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
  * which reading notices it first depends on the caches).
  */
 
-/* Sets of units read again by a worker, by (document, unit) modulo
- * UNIT_SETS_SLOTS: a paragraph printed in many documents is read once. */
+/* Sets of units read again by a worker (engine/set_cache.h), by listed
+ * unit modulo UNIT_SETS_SLOTS: a paragraph printed in many documents is
+ * read once. */
 #define UNIT_SETS_SLOTS 2048
-
-typedef struct unit_set_slot {
-    uint32_t doc1; /* 1 + document, 0: empty */
-    size_t unit;
-    uint64_t *set;
-    size_t n, cap;
-} unit_set_slot;
 
 /* What a worker of the pool has: one per thread. */
 typedef struct verifier {
@@ -409,7 +382,7 @@ typedef struct verifier {
     dd_analyzer unit_analyzer; /* units' sets */
     sh_buf norm;
     sh_tokens words;
-    unit_set_slot unit_sets[UNIT_SETS_SLOTS];
+    dd_set_cache unit_sets; /* by listed unit, no budget */
     dd_unit_scratch unit_scratch;
     dd_unit_ref *refs;
     size_t refs_cap;
@@ -435,8 +408,7 @@ static void verifier_free(void *ctx, void *state)
     dd_analyzer_free(&v->unit_analyzer);
     sh_buf_free(&v->norm);
     sh_tokens_free(&v->words);
-    for (size_t i = 0; i < UNIT_SETS_SLOTS; i++)
-        free(v->unit_sets[i].set);
+    dd_set_cache_free(&v->unit_sets);
     dd_unit_scratch_free(&v->unit_scratch);
     free(v->refs);
     dd_set_table_free(&v->table);
@@ -460,6 +432,7 @@ static void *verifier_new(void *ctx)
         free(v);
         return NULL;
     }
+    dd_set_cache_init(&v->unit_sets, UNIT_SETS_SLOTS, 0);
     return v;
 }
 
@@ -488,32 +461,30 @@ static bool worker_unit_set(verifier *v, const dd_corpus *c, const dd_unit_index
 {
     uint32_t doc = ref->doc;
     size_t unit = ref->unit;
-    unit_set_slot *slot = &v->unit_sets[((size_t)doc * 31 + unit) % UNIT_SETS_SLOTS];
     *err = 0;
-    if ((slot->doc1 != doc + 1 || slot->unit != unit) &&
-        dd_unit_index_kept_set(ix, ref->id, &slot->set, &slot->cap, &slot->n)) {
-        slot->doc1 = doc + 1;
-        slot->unit = unit;
-    }
-    if (slot->doc1 != doc + 1 || slot->unit != unit) {
-        const dd_unit *u = &c->units[c->unit_start[doc] + unit];
-        char *text = read_bytes(c, doc, u->off, u->len, err);
-        sh_tokens_clear(&v->words);
-        sh_status st = sh_words(v->unit_analyzer.norm, v->unit_analyzer.tok, text, strlen(text),
-                                &v->norm, &v->words);
-        free(text);
-        slot->doc1 = 0;
-        if (st != SH_OK)
-            return false;
-        slot->n = dd_unit_shingle_set(&v->words, 0, v->words.n, v->unit_analyzer.hash, &slot->set,
-                                      &slot->cap);
-        if (!*err) {
-            slot->doc1 = doc + 1;
-            slot->unit = unit;
+    const dd_cached_set *cached = dd_set_cache_find(&v->unit_sets, ref->id, 0);
+    if (!cached) {
+        dd_cached_set *slot = dd_set_cache_claim(&v->unit_sets, ref->id, 0);
+        if (dd_unit_index_kept_set(ix, ref->id, &slot->set, &slot->cap, &slot->n)) {
+            dd_set_cache_keep(&v->unit_sets, slot);
+        } else {
+            const dd_unit *u = &c->units[c->unit_start[doc] + unit];
+            char *text = read_bytes(c, doc, u->off, u->len, err);
+            sh_tokens_clear(&v->words);
+            sh_status st = sh_words(v->unit_analyzer.norm, v->unit_analyzer.tok, text, strlen(text),
+                                    &v->norm, &v->words);
+            free(text);
+            if (st != SH_OK)
+                return false;
+            slot->n = dd_unit_shingle_set(&v->words, 0, v->words.n, v->unit_analyzer.hash,
+                                          &slot->set, &slot->cap);
+            if (!*err) /* a set of a failed reading is used once, not kept */
+                dd_set_cache_keep(&v->unit_sets, slot);
         }
+        cached = slot;
     }
-    *set = slot->set;
-    *n = slot->n;
+    *set = cached->set;
+    *n = cached->n;
     return true;
 }
 
@@ -1274,7 +1245,7 @@ static void documents_ahead(void *ctx, void *state, size_t k)
     uint32_t d = b->docs[k];
     sh_buf said = {0};
     dd_messages_capture(&said);
-    const cached_set *made;
+    const dd_cached_set *made;
     out->status = make_set(loader, d, &made);
     out->said = said_of(&said);
     size_t nd = 0;
@@ -1523,7 +1494,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     cluster(c, o, pool, own);
     dd_pool_free(pool);
     if (own)
-        own->budget = SET_CACHE_BYTES; /* the workers' share is free again */
+        own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */
     dd_text_source texts = dd_corpus_texts(c);
     bool ok = dd_notes_said(&notes, dd_rounds_run(c, o, &texts, &notes));
     if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
