@@ -14,6 +14,7 @@
 #include "engine/analysis.h"
 #include "run/rounds.h"
 #include "run/facts.h"
+#include "run/memory.h"
 #include "io/spool.h"
 #include "run/run.h"
 #include "run/stages.h"
@@ -979,6 +980,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     if (unit_sets && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
                 (double)dd_spool_bytes(unit_sets) / 1e6);
+    if (getenv("DEDUP_RUN_STATS"))
+        dd_memory_account(stderr, "after reading", c, c->unit_index);
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
         free(f.flush.pairs[k].v);
