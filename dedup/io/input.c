@@ -139,7 +139,9 @@ static dd_writer *scratch_writer(collector *k, const char *shard)
 {
     if (k->scratch)
         return k->scratch;
-    const char *dir = dd_spool_default_dir(); /* filter's scratch files go there too */
+    const char *dir = k->in->records.scratch_dir; /* --tmp-dir */
+    if (!dir)
+        dir = dd_spool_default_dir(); /* filter's scratch files go there too */
     char *path = dd_asprintf("%s/dedup-shards.XXXXXX", dir);
     int fd = mkstemp(path);
     if (fd < 0) {
@@ -435,7 +437,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
 {
     collector k = {.in = in, .list = list};
     int problems = 0;
-    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false};
+    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false, NULL};
     if (!in->records.field)
         in->records.field = "text";
     in->from_path = dd_realloc(in->from_path, (n + 1) * sizeof *in->from_path);

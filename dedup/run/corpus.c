@@ -948,7 +948,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
      * one (no TMPDIR to write in), they are read again from their
      * documents. */
     char *no_spool = NULL;
-    dd_spool *unit_sets = dd_spool_new(NULL, &no_spool);
+    dd_spool *unit_sets = dd_spool_new(o->tmp_dir, &no_spool);
     free(no_spool);
     if (unit_sets)
         dd_unit_index_keep_sets(c->unit_index, unit_sets);
