@@ -3,8 +3,34 @@
  */
 #include "run/memory.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+uint64_t dd_memory_default(void)
+{
+    uint64_t kb = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
+                break;
+        fclose(f);
+    }
+    if (!kb)
+        return (uint64_t)1 << 30;
+    uint64_t half = kb * 1024 / 2;
+    return half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
+}
+
+size_t dd_memory_units_share(uint64_t budget)
+{
+    if (!budget)
+        budget = dd_memory_default();
+    uint64_t share = budget / 4;
+    return share > SIZE_MAX ? SIZE_MAX : (size_t)share;
+}
 
 typedef struct held {
     const char *name;
@@ -37,7 +63,7 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd
     const dd_signatures *s = &c->signatures;
     size_t per_doc = sizeof *c->digests + sizeof *c->sizes + sizeof *c->failed + sizeof *c->reread;
     held v[] = {
-        {"units of every document (corpus units)", c->units_cap * sizeof *c->units},
+        {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
         {"unit starts", (docs + 1) * sizeof *c->unit_start},
         {"paragraph index (band maps, unit lists, set cache)", ix ? dd_unit_index_bytes(ix) : 0},
         {"document signatures (MinHash, keys, sizes)",
@@ -56,5 +82,5 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd
                 (double)v[k].bytes / 1e6, docs ? (double)v[k].bytes / (double)docs : 0.0);
     }
     fprintf(out, "dedup: memory %s: total of these: %.1f MB (%.0f bytes a document, %zu units)\n",
-            when, (double)total / 1e6, docs ? (double)total / (double)docs : 0.0, c->nunits);
+            when, (double)total / 1e6, docs ? (double)total / (double)docs : 0.0, c->units.n);
 }

@@ -12,7 +12,17 @@
 
 #include "run/corpus.h"
 
+#include <stdint.h>
 #include <stdio.h>
+
+/* The default memory budget (--memory): half of what /proc/meminfo calls
+ * available when the run starts (MemAvailable), at least 64 MiB; 1 GiB
+ * when it cannot be read. */
+uint64_t dd_memory_default(void);
+
+/* The bytes of units (run/units.h) a run of budget bytes (0: the default)
+ * keeps in memory: a quarter of it. Past that, they go to a scratch file. */
+size_t dd_memory_units_share(uint64_t budget);
 
 /* Writes to out, one line each, the bytes held by the structures of c that
  * grow with the corpus, and by the paragraph index ix (NULL: none), as
