@@ -544,9 +544,10 @@ static const char check_usage[] =
     "*.jsonl.zst) is checked record by record, as SHARD:LINE: [ID] message.\n";
 
 static const dd_option_group *const check_groups[] = {
-    &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_scratch, &dd_group_memory, &dd_group_stages,
-    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
+    &dd_group_check,   &dd_group_index,   &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,    &dd_group_common,  &dd_group_key,        &dd_group_progress,
+    &dd_group_threads, &dd_group_scratch, &dd_group_memory,     &dd_group_stages,
+    &dd_group_files,   &dd_group_records, &dd_group_help,       NULL,
 };
 
 static const dd_command_spec check_command = {

@@ -317,13 +317,12 @@ GROUP(dd_group_executor, "Executor", &opt_executor, &opt_sbatch_option);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
-    &dd_group_common,      &dd_group_key,      &dd_group_files,   &dd_group_paragraphs,
-    &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
-    &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
-    &dd_group_executor,
-    &dd_group_index_build, &dd_group_progress, &dd_group_threads, &dd_group_records,
-    &dd_group_clusters,    &dd_group_stdin,
-    &dd_group_stages,      &dd_group_scratch,  &dd_group_memory,
+    &dd_group_common,     &dd_group_key,         &dd_group_files,    &dd_group_paragraphs,
+    &dd_group_signatures, &dd_group_near,        &dd_group_index,    &dd_group_help,
+    &dd_group_scan,       &dd_group_clean,       &dd_group_filter,   &dd_group_check,
+    &dd_group_executor,   &dd_group_index_build, &dd_group_progress, &dd_group_threads,
+    &dd_group_records,    &dd_group_clusters,    &dd_group_stdin,    &dd_group_stages,
+    &dd_group_scratch,    &dd_group_memory,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -376,8 +375,12 @@ void dd_command_help(FILE *out, const dd_command_spec *cmd)
 
 dd_records_spec dd_options_records(const dd_options *o)
 {
-    return (dd_records_spec){o->whole_files, o->field, o->id_field, (size_t)o->max_record_mb << 20,
-                             o->input_format == DD_INPUT_JSONL, o->tmp_dir};
+    return (dd_records_spec){o->whole_files,
+                             o->field,
+                             o->id_field,
+                             (size_t)o->max_record_mb << 20,
+                             o->input_format == DD_INPUT_JSONL,
+                             o->tmp_dir};
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)

@@ -84,7 +84,7 @@ typedef struct dd_options {
     const char *write_baseline; /* write the findings there and exit 0 */
     const char *index;          /* --index DIR.ddx */
     dd_work_options work;       /* --work-dir, --stage, --task, --tasks, --part-size */
-    const char *tmp_dir; /* --tmp-dir DIR: scratch files go there (NULL: $TMPDIR, else /tmp) */
+    const char *tmp_dir;  /* --tmp-dir DIR: scratch files go there (NULL: $TMPDIR, else /tmp) */
     unsigned long memory; /* --memory SIZE in bytes (0: the default, run/memory.h) */
     /* hashing: plain with DD_SEED, or keyed by --key-file / DEDUP_KEY_FILE */
     const char *key_file;                         /* NULL: none */

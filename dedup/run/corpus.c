@@ -193,10 +193,10 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     dd_unit *buf = NULL;
     size_t cap = 0;
     const dd_unit *units = dd_units_span(&c->units, first, n, &buf, &cap);
-    bool ok = dd_notes_said(&notes,
-                         dd_index_match_document(&earlier, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
-                                                 units, n, o->min_words,
-                                                 o->boilerplate_df, &src, a, out, &notes));
+    bool ok =
+        dd_notes_said(&notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
+                                                      c->inputs.v[i].id, units, n, o->min_words,
+                                                      o->boilerplate_df, &src, a, out, &notes));
     free(buf);
     return ok;
 }
@@ -1602,8 +1602,8 @@ static void count_drops(const dd_corpus *c, uint32_t doc, const dd_drop *drops, 
         bool any = false;
         while (u < end && dd_units_get(&c->units, u).first_line < drops[k].first_line)
             u++;
-        for (dd_unit unit; u < end && (unit = dd_units_get(&c->units, u)).last_line <= drops[k].last_line;
-             u++) {
+        for (dd_unit unit;
+             u < end && (unit = dd_units_get(&c->units, u)).last_line <= drops[k].last_line; u++) {
             if (!any)
                 first = unit;
             any = true;
