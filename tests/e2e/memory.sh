@@ -2,8 +2,9 @@
 # --memory SIZE and --tmp-dir DIR: a budget small enough to move the units
 # (paragraphs) of every document to a scratch file (run/units.h) changes no
 # output: scan reports and clean -o copies are byte-identical at the default
-# budget and at --memory 1M, at -j 1 and 3, and DEDUP_RUN_STATS shows that
-# the units really went to the scratch file. Scratch files go to --tmp-dir
+# budget and at --memory 1M, at -j 1 and 3 (and check's findings), and
+# DEDUP_RUN_STATS shows that the units really went to the scratch file.
+# Scratch files go to --tmp-dir
 # and nothing is left there, after a run that succeeds and after one that
 # fails. A full scratch folder (a tmpfs of one page, when this runs as root)
 # stops the run with an error naming the folder and exit status 2, and
@@ -77,6 +78,16 @@ for j in 1 3; do
         not_ok "clean -o -j $j --memory 1M: the copies of the default budget" "$(head -20 "$T/diff")"
     fi
 done
+
+# check: the same findings and status whatever the budget.
+for m in "" "--memory 1M"; do
+    st=0
+    "$DEDUP" check $m --tmp-dir "$T/scratch" "$G/d0005.txt" "$G/d0100.txt" >"$T/check.${m:+small}" \
+        2>&1 || st=$?
+    echo "exit $st" >>"$T/check.${m:+small}"
+done
+expect_same "check --memory 1M: the findings of the default budget" "$T/check." "$T/check.small"
+expect_grep "check: finds the copy" "d0005.txt" "$T/check."
 
 # A run that fails (an input that does not exist): nothing left either.
 expect_status "a run with an error exits 2" 2 \
