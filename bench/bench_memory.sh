@@ -48,7 +48,7 @@ for corpus in "${corpora[@]}"; do
         "$(cut -d' ' -f1-3 /proc/loadavg)"
     /usr/bin/time -f '%e %M' -o "$tmp/time" sh -c 'find "$1" -type f -print0 | xargs -0 cat | wc -w' \
         sh "$corpus" >/dev/null
-    read -r wall rss <"$tmp/time"
+    read -r wall rss < <(tail -1 "$tmp/time")
     printf '  %-16s %8s MB peak %8s s\n' "wc -w" "$((rss / 1024))" "$wall"
     for budget in default "${budgets[@]}"; do
         opt=()
@@ -58,7 +58,7 @@ for corpus in "${corpora[@]}"; do
             "$dedup" scan -q -f jsonl -j "$jobs" "${opt[@]}" "$corpus" >"$tmp/out.$budget" \
             2>"$tmp/err.$budget" || st=$?
         [ "$st" -le 1 ] || die "scan ${opt[*]} exited $st: $(tail -3 "$tmp/err.$budget")"
-        read -r wall rss <"$tmp/time"
+        read -r wall rss < <(tail -1 "$tmp/time")
         spilled=$(sed -n 's/^dedup: units kept in a scratch file: \([0-9.]*\) MB$/\1/p' \
             "$tmp/err.$budget")
         same=same

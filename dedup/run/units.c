@@ -5,14 +5,30 @@
 
 #include "util.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Units read back come a block at a time, into a block of each thread:
+ * walking a document's units, or the next document's, costs one read a
+ * block, not one a unit. (Units never change once appended, so a block
+ * stays true; the part of it past the units appended then is not used.) */
+#define READ_BLOCK 256
+
+static _Thread_local struct {
+    uint64_t owner; /* the dd_units's id, 0: none */
+    size_t first, n;
+    dd_unit v[READ_BLOCK];
+} block;
+
+static atomic_uint_fast64_t next_id = 1;
 
 void dd_units_init(dd_units *s, size_t max_bytes, const char *dir)
 {
     memset(s, 0, sizeof *s);
     s->max_bytes = max_bytes;
     s->dir = dir;
+    s->id = atomic_fetch_add(&next_id, 1);
 }
 
 void dd_units_free(dd_units *s)
@@ -70,9 +86,14 @@ dd_unit dd_units_get(const dd_units *s, size_t i)
 {
     if (!s->spool)
         return s->v[i];
-    dd_unit u;
-    read_back(s, i, 1, &u);
-    return u;
+    if (block.owner != s->id || i < block.first || i >= block.first + block.n) {
+        block.owner = 0;
+        block.first = i / READ_BLOCK * READ_BLOCK;
+        block.n = s->n - block.first < READ_BLOCK ? s->n - block.first : READ_BLOCK;
+        read_back(s, block.first, block.n, block.v);
+        block.owner = s->id;
+    }
+    return block.v[i - block.first];
 }
 
 const dd_unit *dd_units_span(const dd_units *s, size_t first, size_t n, dd_unit **buf, size_t *cap)

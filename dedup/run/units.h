@@ -33,6 +33,7 @@ typedef struct dd_units {
     size_t max_bytes; /* of units kept in memory (0: no limit) */
     const char *dir;  /* where the scratch file is made (NULL: dd_spool_default_dir()) */
     dd_spool *spool;  /* once they went there: every unit, unit i at i * sizeof(dd_unit) */
+    uint64_t id;      /* for the blocks read back (units.c) */
 } dd_units;
 
 /* Starts s empty: units are kept in memory up to max_bytes of them (0:
