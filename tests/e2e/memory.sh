@@ -89,6 +89,17 @@ done
 expect_same "check --memory 1M: the findings of the default budget" "$T/check." "$T/check.small"
 expect_grep "check: finds the copy" "d0005.txt" "$T/check."
 
+# filter and index build take --tmp-dir too: the same output, nothing left there.
+cat "$G"/d00*.txt >"$T/lines"
+"$DEDUP" filter --lines -q <"$T/lines" >"$T/filter.ref" 2>&1
+"$DEDUP" filter --lines -q --tmp-dir "$T/scratch" <"$T/lines" >"$T/filter.tmp" 2>&1
+expect_same "filter --tmp-dir: the same output" "$T/filter.ref" "$T/filter.tmp"
+expect_status "index build --tmp-dir" 0 "$DEDUP" index build -q --tmp-dir "$T/scratch" \
+    -o "$T/ix.ddx" "$G"
+if [ -z "$(ls -A "$T/scratch")" ]; then ok "filter, index build: nothing left in --tmp-dir"; else
+    not_ok "filter, index build: nothing left in --tmp-dir" "$(ls -A "$T/scratch")"
+fi
+
 # A run that fails (an input that does not exist): nothing left either.
 expect_status "a run with an error exits 2" 2 \
     "$DEDUP" scan -q -f jsonl --memory 1M --tmp-dir "$T/scratch" "$G" "$T/no-such-file"
