@@ -122,6 +122,15 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4k tmpfs "$full" 2>/dev/null; th
     expect_grep "full scratch folder: named" "scratch file in $full: No space left on device" "$T/err"
     [ -s "$T/out" ] && not_ok "full scratch folder: no report" "$(head -c 300 "$T/out")" ||
         ok "full scratch folder: no report"
+    # a compressed shard's records, decompressed to --tmp-dir: the message says which option
+    python3 -c 'import json,os,sys
+for n in sorted(os.listdir(sys.argv[1]))[:200]:
+    print(json.dumps({"id": n, "text": open(os.path.join(sys.argv[1], n), encoding="utf-8").read()}))' \
+        "$G" | gzip >"$T/docs.jsonl.gz"
+    expect_status "full scratch folder: a gzip shard, exit 2" 2 \
+        "$DEDUP" scan -q -f jsonl --tmp-dir "$full" "$T/docs.jsonl.gz"
+    expect_grep "full scratch folder: the shard's message names --tmp-dir" \
+        "a scratch file in $full (--tmp-dir): No space left on device" "$T/err"
     expect_status "full scratch folder: clean -o exits 2" 2 \
         "$DEDUP" clean -q --memory 1M --tmp-dir "$full" -o "$T/clean.full" "$G"
     [ -e "$T/clean.full" ] && not_ok "full scratch folder: clean -o writes nothing" \
