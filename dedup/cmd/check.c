@@ -180,8 +180,8 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
 static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
 {
     for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++)
-        if (c->units[u].first_line == line)
-            return c->units[u].key;
+        if (dd_units_get(&c->units, u).first_line == line)
+            return dd_units_get(&c->units, u).key;
     return (sh_key){0, 0};
 }
 
@@ -544,9 +544,10 @@ static const char check_usage[] =
     "*.jsonl.zst) is checked record by record, as SHARD:LINE: [ID] message.\n";
 
 static const dd_option_group *const check_groups[] = {
-    &dd_group_check, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_stages,
-    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
+    &dd_group_check,   &dd_group_index,   &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,    &dd_group_common,  &dd_group_key,        &dd_group_progress,
+    &dd_group_threads, &dd_group_scratch, &dd_group_memory,     &dd_group_stages,
+    &dd_group_files,   &dd_group_records, &dd_group_help,       NULL,
 };
 
 static const dd_command_spec check_command = {

@@ -660,7 +660,7 @@ static const char clean_usage[] =
 static const dd_option_group *const clean_groups[] = {
     &dd_group_clean, &dd_group_clusters, &dd_group_paragraphs, &dd_group_signatures,
     &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_stages, &dd_group_executor,
+    &dd_group_scratch, &dd_group_memory, &dd_group_stages, &dd_group_executor,
     &dd_group_files, &dd_group_records, &dd_group_help, NULL,
 };
 

@@ -783,8 +783,9 @@ static const char filter_usage[] =
     "sets) is kept in a scratch file in $TMPDIR (or /tmp), deleted at once.\n";
 
 static const dd_option_group *const filter_groups[] = {
-    &dd_group_filter, &dd_group_index, &dd_group_paragraphs, &dd_group_signatures, &dd_group_near,
-    &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads, &dd_group_help, NULL,
+    &dd_group_filter,  &dd_group_index,   &dd_group_paragraphs, &dd_group_signatures,
+    &dd_group_near,    &dd_group_common,  &dd_group_key,        &dd_group_progress,
+    &dd_group_threads, &dd_group_scratch, &dd_group_help,       NULL,
 };
 
 static const dd_command_spec filter_command = {
@@ -876,7 +877,7 @@ int cmd_filter(int argc, char **argv)
     dd_spool *spool = NULL;
     if (o.near.enabled) {
         char *err = NULL;
-        if (!(spool = dd_spool_new(NULL, &err))) {
+        if (!(spool = dd_spool_new(o.tmp_dir, &err))) {
             dd_error("%s", err);
             free(err);
             dd_ddx_close(index);

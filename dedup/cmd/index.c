@@ -39,13 +39,13 @@ static const char index_usage[] =
 static const dd_option_group *const build_groups[] = {
     &dd_group_index_build, &dd_group_signatures,
     &dd_group_common,      &dd_group_key,
-    &dd_group_progress,    &dd_group_threads,
+    &dd_group_progress,    &dd_group_threads, &dd_group_scratch,
     &dd_group_files,       &dd_group_records,
     &dd_group_help,        NULL,
 };
 static const dd_option_group *const add_groups[] = {
     &dd_group_signatures, &dd_group_common,  &dd_group_key,
-    &dd_group_progress,   &dd_group_threads, &dd_group_files,
+    &dd_group_progress,   &dd_group_threads, &dd_group_scratch, &dd_group_files,
     &dd_group_records,    &dd_group_help,    NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};

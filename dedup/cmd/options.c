@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +94,8 @@ enum {
     OPT_TASK,
     OPT_TASKS,
     OPT_PART_SIZE,
+    OPT_TMP_DIR,
+    OPT_MEMORY,
 };
 
 struct dd_option_spec {
@@ -266,6 +269,17 @@ OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
        "1024; default 32M): whole files and whole shards (as on disk: compressed), in input "
        "order; a shard larger than SIZE is a part of its own");
+OPTION(opt_tmp_dir, "tmp-dir", 0, required_argument, OPT_TMP_DIR, "--tmp-dir DIR",
+       "write scratch files in DIR (default $TMPDIR, else /tmp): the decompressed records of "
+       "compressed shards, and the shingle sets of paragraphs (filter: of the records kept); "
+       "each is removed from DIR as soon as it is made, so nothing is left there however the "
+       "run ends; a full DIR is an error that names it");
+OPTION(opt_memory, "memory", 0, required_argument, OPT_MEMORY, "--memory SIZE",
+       "the memory the run may hold (K, M, G: times 1024; at least 1M; default: half of what "
+       "/proc/meminfo calls available when the run starts, 1G where it cannot be read); the "
+       "units (paragraphs) of every document, 64 bytes each, stay in memory up to a quarter "
+       "of SIZE and past it go to a scratch file in --tmp-dir; the output is the same for "
+       "every SIZE (what else grows with the corpus is not bounded yet: see the README)");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");
@@ -280,6 +294,8 @@ GROUP(dd_group_progress, "Progress", &opt_quiet);
 GROUP(dd_group_files, "Files that are not text", &opt_on_error_files);
 GROUP(dd_group_records, "JSONL shards", &opt_shard_field, &opt_shard_id_field, &opt_whole_files);
 GROUP(dd_group_threads, "Threads", &opt_threads);
+GROUP(dd_group_scratch, "Scratch files", &opt_tmp_dir);
+GROUP(dd_group_memory, "Memory", &opt_memory);
 GROUP(dd_group_stages, "Work folder", &opt_work_dir, &opt_stage, &opt_task, &opt_tasks,
       &opt_part_size);
 GROUP(dd_group_paragraphs, "Paragraphs", &opt_min_words, &opt_boilerplate_df, &opt_para_threshold);
@@ -301,13 +317,12 @@ GROUP(dd_group_executor, "Executor", &opt_executor, &opt_sbatch_option);
 
 /* Every group, for naming the commands that take an option another does not. */
 static const dd_option_group *const all_groups[] = {
-    &dd_group_common,      &dd_group_key,      &dd_group_files,   &dd_group_paragraphs,
-    &dd_group_signatures,  &dd_group_near,     &dd_group_index,   &dd_group_help,
-    &dd_group_scan,        &dd_group_clean,    &dd_group_filter,  &dd_group_check,
-    &dd_group_executor,
-    &dd_group_index_build, &dd_group_progress, &dd_group_threads, &dd_group_records,
-    &dd_group_clusters,    &dd_group_stdin,
-    &dd_group_stages,
+    &dd_group_common,     &dd_group_key,         &dd_group_files,    &dd_group_paragraphs,
+    &dd_group_signatures, &dd_group_near,        &dd_group_index,    &dd_group_help,
+    &dd_group_scan,       &dd_group_clean,       &dd_group_filter,   &dd_group_check,
+    &dd_group_executor,   &dd_group_index_build, &dd_group_progress, &dd_group_threads,
+    &dd_group_records,    &dd_group_clusters,    &dd_group_stdin,    &dd_group_stages,
+    &dd_group_scratch,    &dd_group_memory,
 };
 
 /* ---- --help -------------------------------------------------------------- */
@@ -360,8 +375,12 @@ void dd_command_help(FILE *out, const dd_command_spec *cmd)
 
 dd_records_spec dd_options_records(const dd_options *o)
 {
-    return (dd_records_spec){o->whole_files, o->field, o->id_field, (size_t)o->max_record_mb << 20,
-                             o->input_format == DD_INPUT_JSONL};
+    return (dd_records_spec){o->whole_files,
+                             o->field,
+                             o->id_field,
+                             (size_t)o->max_record_mb << 20,
+                             o->input_format == DD_INPUT_JSONL,
+                             o->tmp_dir};
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -565,6 +584,21 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case OPT_SBATCH_OPTION:
             o->nsbatch_options++; /* taken from argv by the executor (cmd/submit.c) */
             break;
+        case OPT_MEMORY: {
+            unsigned long bytes;
+            if (!parse_size(optarg, &bytes) || bytes < (1ul << 20))
+                return usage_error(cmd, "--memory: '%s' is not a size from 1M to 1T (K, M, G)",
+                                   optarg);
+            o->memory = bytes;
+            break;
+        }
+        case OPT_TMP_DIR: {
+            struct stat st;
+            if (stat(optarg, &st) != 0 || !S_ISDIR(st.st_mode))
+                return usage_error(cmd, "--tmp-dir: '%s' is not a folder", optarg);
+            o->tmp_dir = optarg;
+            break;
+        }
         case OPT_WORK_DIR:
             o->work.dir = optarg;
             break;

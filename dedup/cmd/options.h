@@ -84,6 +84,8 @@ typedef struct dd_options {
     const char *write_baseline; /* write the findings there and exit 0 */
     const char *index;          /* --index DIR.ddx */
     dd_work_options work;       /* --work-dir, --stage, --task, --tasks, --part-size */
+    const char *tmp_dir;  /* --tmp-dir DIR: scratch files go there (NULL: $TMPDIR, else /tmp) */
+    unsigned long memory; /* --memory SIZE in bytes (0: the default, run/memory.h) */
     /* hashing: plain with DD_SEED, or keyed by --key-file / DEDUP_KEY_FILE */
     const char *key_file;                         /* NULL: none */
     sh_hasher hash;                               /* how every text is hashed */
@@ -113,6 +115,8 @@ extern const dd_option_group dd_group_progress;   /* -q: the commands that show 
 extern const dd_option_group dd_group_files;      /* --on-error: the commands that read files */
 extern const dd_option_group dd_group_records;    /* JSONL shards: the commands that read files */
 extern const dd_option_group dd_group_threads;    /* -j: the commands that analyse on threads */
+extern const dd_option_group dd_group_scratch;    /* --tmp-dir: the commands with scratch files */
+extern const dd_option_group dd_group_memory;     /* --memory: scan, clean, check */
 extern const dd_option_group dd_group_stages;     /* --work-dir: scan, clean, check */
 extern const dd_option_group dd_group_paragraphs; /* repeated units and boilerplate */
 extern const dd_option_group dd_group_signatures; /* what an index records too */

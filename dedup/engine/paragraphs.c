@@ -30,8 +30,10 @@ typedef struct occurrence {
 } occurrence;
 
 struct dd_paragraphs {
-    const dd_unit *units;     /* the corpus's units, by document: */
+    const dd_unit *units;     /* the corpus's units, by document (NULL: read through get): */
     const size_t *unit_start; /* document d has units[unit_start[d] ..] */
+    dd_unit (*get)(void *ctx, size_t u); /* dd_paragraphs_read_units */
+    void *get_ctx;
     dd_repeat *near;          /* near-repeats inside documents */
     size_t nnear, near_cap;
     entry *entries; /* in order of first occurrence */
@@ -63,16 +65,29 @@ void dd_paragraphs_free(dd_paragraphs *p)
     free(p);
 }
 
-static const dd_unit *unit_at(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u), void *ctx)
 {
-    return &p->units[p->unit_start[doc] + unit];
+    p->units = NULL;
+    p->get = get;
+    p->get_ctx = ctx;
+}
+
+/* Unit u among all the units. */
+static dd_unit unit_number_at(const dd_paragraphs *p, size_t u)
+{
+    return p->units ? p->units[u] : p->get(p->get_ctx, u);
+}
+
+static dd_unit unit_at(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+{
+    return unit_number_at(p, p->unit_start[doc] + unit);
 }
 
 /* The place of unit `unit` of document doc: its lines. */
 static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
 {
-    const dd_unit *u = unit_at(p, doc, unit);
-    return (dd_place){doc, u->first_line, u->last_line};
+    dd_unit u = unit_at(p, doc, unit);
+    return (dd_place){doc, u.first_line, u.last_line};
 }
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
@@ -87,7 +102,8 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
     }
     p->nunits = p->unit_start[doc + 1];
     for (uint32_t u = 0; u < n; u++) {
-        const dd_unit *unit = unit_at(p, doc, u);
+        dd_unit unit_read = unit_at(p, doc, u);
+        const dd_unit *unit = &unit_read;
         if (p->gone && p->gone[p->unit_start[doc] + u])
             continue;
         uint32_t had;
@@ -206,7 +222,8 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, 
             continue;
         record_of[i] = r;
         dd_boilerplate *b = &f->boilerplate[r++];
-        const dd_unit *text = unit_at(p, e->text_doc, e->text_unit);
+        dd_unit text_read = unit_at(p, e->text_doc, e->text_unit);
+        const dd_unit *text = &text_read;
         b->text_at = (dd_place){e->text_doc, text->first_line, text->first_line};
         b->text_off = text->off;
         b->text_len = text->len;
@@ -272,7 +289,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bo
         dd_repeat r = {place_of(p, o->doc, o->unit),
                        place_of(p, e->first_doc, e->first_unit),
                        1,
-                       unit_at(p, o->doc, o->unit)->words,
+                       unit_at(p, o->doc, o->unit).words,
                        true,
                        1.0,
                        1.0};
@@ -297,7 +314,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bo
             r.at.last_line = place_of(p, nx->doc, nx->unit).last_line;
             r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
             r.units++;
-            r.words += unit_at(p, nx->doc, nx->unit)->words;
+            r.words += unit_at(p, nx->doc, nx->unit).words;
             run.next_at = next[at];
             run.next_src = next[src];
             end = ++j;
@@ -321,7 +338,7 @@ static size_t unit_of_place(const dd_paragraphs *p, dd_place at)
     size_t lo = p->unit_start[at.doc], hi = p->unit_start[at.doc + 1];
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (p->units[mid].first_line < at.first_line)
+        if (unit_number_at(p, mid).first_line < at.first_line)
             lo = mid + 1;
         else
             hi = mid;

@@ -101,6 +101,11 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
 dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start);
 void dd_paragraphs_free(dd_paragraphs *p);
 
+/* The units are not in memory (the units given to dd_paragraphs_new are
+ * not read): unit u among all of them is get(ctx, u). Before any document
+ * is added; ctx must outlive p. */
+void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u), void *ctx);
+
 /* Leaves out the units marked in gone (one flag per unit, indexed as the
  * units are; NULL: none), removed before: they are not added, and they
  * part no run (their neighbours are consecutive). Before any document is

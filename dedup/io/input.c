@@ -74,6 +74,7 @@ typedef struct collector {
     dd_key_table seen;  /* the files collected: seen_before */
     dd_writer *scratch; /* the scratch file's writer, once made */
     char *scratch_dir;  /* where it is (for messages) */
+    const char *scratch_named_by; /* what named that folder: "--tmp-dir" or "TMPDIR" */
 } collector;
 
 /* Lists the file at path (st: its status, NULL for a stream) as a source. */
@@ -105,13 +106,16 @@ static dd_writer *scratch_writer(collector *k, const char *shard)
 {
     if (k->scratch)
         return k->scratch;
-    const char *dir = dd_spool_default_dir(); /* filter's scratch files go there too */
+    const char *dir = k->in->records.scratch_dir; /* --tmp-dir */
+    k->scratch_named_by = dir ? "--tmp-dir" : "TMPDIR";
+    if (!dir)
+        dir = dd_spool_default_dir(); /* filter's scratch files go there too */
     char *path = dd_asprintf("%s/dedup-shards.XXXXXX", dir);
     int fd = mkstemp(path);
     if (fd < 0) {
         char *p = dd_printable(shard), *d = dd_printable(dir);
-        dd_error("%s: cannot make a scratch file in %s (TMPDIR) for its decompressed records: %s",
-                 p, d, strerror(errno));
+        dd_error("%s: cannot make a scratch file in %s (%s) for its decompressed records: %s", p, d,
+                 k->scratch_named_by, strerror(errno));
         free(p);
         free(d);
         free(path);
@@ -235,9 +239,9 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
         /* The records of the shard are not all in the scratch file: none
          * of them is a document. */
         char *p = dd_printable(path), *d = dd_printable(k->scratch_dir);
-        dd_error("%s: writing its decompressed records to a scratch file in %s (TMPDIR): %s; "
+        dd_error("%s: writing its decompressed records to a scratch file in %s (%s): %s; "
                  "none of its records is read",
-                 p, d, strerror(errno));
+                 p, d, k->scratch_named_by, strerror(errno));
         free(p);
         free(d);
         for (size_t i = s->first; i < in->n; i++)
@@ -402,7 +406,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
     collector k = {.in = in, .list = list};
     dd_key_table_init(&k.seen, 2);
     int problems = 0;
-    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false};
+    in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false, NULL};
     if (!in->records.field)
         in->records.field = "text";
     in->from_path = dd_realloc(in->from_path, (n + 1) * sizeof *in->from_path);

@@ -37,6 +37,8 @@ typedef struct dd_records_spec {
     const char *id_field; /* the id: a dotted path, NULL: "id" when a record has one */
     size_t max_record;    /* the longest line, in bytes (0: no limit) */
     bool stdin_records;   /* standard input ("-") is a shard of records, named "-" */
+    const char *scratch_dir; /* where compressed shards are decompressed to (NULL:
+                                dd_spool_default_dir()) */
 } dd_records_spec;
 
 /*

@@ -14,6 +14,7 @@
 #include "engine/analysis.h"
 #include "run/rounds.h"
 #include "run/facts.h"
+#include "run/memory.h"
 #include "io/spool.h"
 #include "run/run.h"
 #include "run/stages.h"
@@ -189,10 +190,15 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     dd_earlier earlier = dd_ddx_earlier(x);
     size_t first = c->unit_start[i], n = c->unit_start[i + 1] - first;
     dd_notes notes = {0};
-    return dd_notes_said(&notes,
-                         dd_index_match_document(&earlier, &c->signatures, (uint32_t)i, c->inputs.v[i].id,
-                                                 c->units + first, n, o->min_words,
-                                                 o->boilerplate_df, &src, a, out, &notes));
+    dd_unit *buf = NULL;
+    size_t cap = 0;
+    const dd_unit *units = dd_units_span(&c->units, first, n, &buf, &cap);
+    bool ok =
+        dd_notes_said(&notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
+                                                      c->inputs.v[i].id, units, n, o->min_words,
+                                                      o->boilerplate_df, &src, a, out, &notes));
+    free(buf);
+    return ok;
 }
 
 /* Exact verification reads documents again: the last sets a loader made
@@ -340,8 +346,8 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
                       size_t *n)
 {
     unit_reader *r = ctx;
-    const dd_unit *u = &r->c->units[r->c->unit_start[doc] + unit];
-    char *text = read_range(r->c, doc, u->off, u->len);
+    dd_unit u = dd_units_get(&r->c->units, r->c->unit_start[doc] + unit);
+    char *text = read_range(r->c, doc, u.off, u.len);
     sh_tokens_clear(&r->words);
     sh_status st = sh_words(r->a->norm, r->a->tok, text, strlen(text), &r->norm, &r->words);
     free(text);
@@ -468,8 +474,8 @@ static bool worker_unit_set(verifier *v, const dd_corpus *c, const dd_unit_index
         if (dd_unit_index_kept_set(ix, ref->id, &slot->set, &slot->cap, &slot->n)) {
             dd_set_cache_keep(&v->unit_sets, slot);
         } else {
-            const dd_unit *u = &c->units[c->unit_start[doc] + unit];
-            char *text = read_bytes(c, doc, u->off, u->len, err);
+            dd_unit u = dd_units_get(&c->units, c->unit_start[doc] + unit);
+            char *text = read_bytes(c, doc, u.off, u.len, err);
             sh_tokens_clear(&v->words);
             sh_status st = sh_words(v->unit_analyzer.norm, v->unit_analyzer.tok, text, strlen(text),
                                     &v->norm, &v->words);
@@ -649,6 +655,8 @@ typedef struct first_pass {
     size_t *inside_start;     /* document k's are inside.v[inside_start[k] .. [k + 1]) */
     size_t inside_start_cap;
     unit_flush flush;
+    dd_unit *units_buf; /* a document's units read back (dd_units_span) */
+    size_t units_buf_cap;
 } first_pass;
 
 /* A batch of the first pass is searched across when it holds this many
@@ -698,8 +706,10 @@ static void search_batch(first_pass *f)
         const uint64_t *keys;
         dd_unit_batch_doc(f->batch, k, &doc, &nunits, &sets, &keys);
         fl->current = k;
-        dd_unit_batch_search(c->unit_index, f->batch, k, c->units + c->unit_start[doc],
-                             f->o->para_threshold, &ahead, read_unit, &f->reader, l);
+        const dd_unit *units =
+            dd_units_span(&c->units, c->unit_start[doc], nunits, &f->units_buf, &f->units_buf_cap);
+        dd_unit_batch_search(c->unit_index, f->batch, k, units, f->o->para_threshold, &ahead,
+                             read_unit, &f->reader, l);
     }
     dd_run_loop(dd_unit_batch_bands(), fl, index_units);
     dd_unit_batch_clear(f->batch);
@@ -848,7 +858,7 @@ static bool take(void *ctx, size_t i, void *result)
             f->own = worker_new(f);
         analyse(f, f->own, i, r);
     }
-    c->unit_start[i] = c->nunits;
+    c->unit_start[i] = c->units.n;
     bool ok = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
     if (r->status != DD_LOAD_FAILED) {
         c->digests[i] = r->digest;
@@ -885,10 +895,14 @@ static bool take(void *ctx, size_t i, void *result)
         dd_signatures_add_missing(&c->signatures);
     } else {
         const dd_doc *doc = &r->doc;
-        if (doc->nunits) {
-            dd_grow(&c->units, &c->units_cap, c->nunits + doc->nunits, sizeof *c->units);
-            memcpy(c->units + c->nunits, doc->units, doc->nunits * sizeof *doc->units);
-            c->nunits += doc->nunits;
+        char *err = NULL;
+        if (!dd_units_append(&c->units, doc->units, doc->nunits, &err)) {
+            /* a full scratch disk */
+            dd_error("keeping the paragraphs out of memory (--memory): %s; the run stops there",
+                     err);
+            free(err);
+            c->problems++;
+            f->stopped = true;
         }
         dd_signatures_add_signed(&c->signatures, &r->sig);
     }
@@ -918,7 +932,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
      * one (no TMPDIR to write in), they are read again from their
      * documents. */
     char *no_spool = NULL;
-    dd_spool *unit_sets = dd_spool_new(NULL, &no_spool);
+    dd_spool *unit_sets = dd_spool_new(o->tmp_dir, &no_spool);
     free(no_spool);
     if (unit_sets)
         dd_unit_index_keep_sets(c->unit_index, dd_spool_scratch(unit_sets));
@@ -941,7 +955,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         .result_free = analysed_free,
     };
     bool ran = dd_run_in_order(&m);
-    c->unit_start[c->inputs.n] = c->nunits;
+    c->unit_start[c->inputs.n] = c->units.n;
     if (f.batch && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
@@ -950,10 +964,16 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     if (unit_sets && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
                 (double)dd_spool_bytes(unit_sets) / 1e6);
+    if (getenv("DEDUP_RUN_STATS")) {
+        dd_memory_account(stderr, "after reading", c, c->unit_index);
+        fprintf(stderr, "dedup: units kept in a scratch file: %.1f MB\n",
+                (double)dd_units_scratch_bytes(&c->units) / 1e6);
+    }
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
         free(f.flush.pairs[k].v);
     free(f.flush.pairs);
+    free(f.units_buf);
     free(f.inside.v);
     free(f.inside_start);
     dd_unit_index_free(c->unit_index);
@@ -1451,6 +1471,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     c->failed = dd_calloc(n, sizeof *c->failed);
     c->reread = dd_calloc(n, sizeof *c->reread);
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
+    dd_units_init(&c->units, dd_memory_units_share(o->memory), o->tmp_dir);
     c->text_version = dd_calloc(n ? n : 1, sizeof *c->text_version);
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     /* The workers share three quarters of the sets' budget; the calling
@@ -1524,7 +1545,7 @@ void dd_corpus_free(dd_corpus *c)
     dd_clusters_free(&c->clusters);
     dd_signatures_free(&c->signatures);
     dd_inputs_free(&c->inputs);
-    free(c->units);
+    dd_units_free(&c->units);
     free(c->unit_start);
     free(c->near_units.v);
     free(c->near_inside.v);
@@ -1548,18 +1569,20 @@ static void count_drops(const dd_corpus *c, uint32_t doc, const dd_drop *drops, 
 {
     size_t u = c->unit_start[doc], end = c->unit_start[doc + 1];
     for (size_t k = 0; k < n; k++) {
-        const dd_unit *first = NULL, *last = NULL;
-        while (u < end && c->units[u].first_line < drops[k].first_line)
+        dd_unit first = {0}, last = {0};
+        bool any = false;
+        while (u < end && dd_units_get(&c->units, u).first_line < drops[k].first_line)
             u++;
-        for (; u < end && c->units[u].last_line <= drops[k].last_line; u++) {
-            if (!first)
-                first = &c->units[u];
-            last = &c->units[u];
+        for (dd_unit unit;
+             u < end && (unit = dd_units_get(&c->units, u)).last_line <= drops[k].last_line; u++) {
+            if (!any)
+                first = unit;
+            any = true;
+            last = unit;
             out->paragraphs_removed++;
         }
-        if (first)
-            out->paragraph_bytes +=
-                last->off + last->len + last->line_end - first->off - first->bom;
+        if (any)
+            out->paragraph_bytes += last.off + last.len + last.line_end - first.off - first.bom;
     }
 }
 

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "cmd/options.h"
 #include "run/progress.h"
+#include "run/units.h"
 #include "store/ddx.h"
 
 #include <stdint.h>
@@ -46,8 +47,7 @@ typedef struct dd_corpus {
     unsigned char *reread; /* dd_reread of each input: later readings stop at a failure */
     dd_left_out *left_out; /* not text, left out: in input order, not reported */
     size_t nleft_out, left_out_cap;
-    dd_unit *units;    /* the units of every document, in order */
-    size_t nunits, units_cap;
+    dd_units units;               /* the units of every document, in order (run/units.h) */
     size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
     dd_near_unit_list near_units; /* near-repeats of units, by document, as read */
     dd_near_unit_list near_inside; /* near-repeats inside documents, of the text they have now */

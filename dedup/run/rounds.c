@@ -168,6 +168,9 @@ static void round_near_units(const dd_corpus *c, rounds *r)
     }
 }
 
+/* dd_paragraphs_read_units: unit u of the corpus's units. */
+static dd_unit corpus_unit(void *ctx, size_t u) { return dd_units_get(ctx, u); }
+
 /* Decides on the text the documents have now which lines of the documents
  * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
  * in notes, past the paragraph table's limits. */
@@ -175,7 +178,9 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
                               dd_findings *f, dd_notes *notes)
 {
     size_t n = c->inputs.n;
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->unit_start);
+    dd_paragraphs *p = dd_paragraphs_new(c->units.v, c->unit_start);
+    if (c->units.spool) /* not in memory (run/units.h) */
+        dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
     for (size_t d = 0; d < n; d++)
         if (!c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY &&
@@ -187,8 +192,9 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         const dd_near_unit *nu = &r->near.v[k];
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
-        const dd_unit *at = &c->units[c->unit_start[nu->doc] + nu->unit];
-        const dd_unit *of = &c->units[c->unit_start[nu->of_doc] + nu->of];
+        dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
+        dd_unit of_unit = dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of);
+        const dd_unit *at = &at_unit, *of = &of_unit;
         dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
         /* A match in a copy: an exact copy of that unit in an earlier
          * document kept is one too (it was not searched: near_units.h). */
@@ -305,8 +311,8 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
             end++;
         size_t d = 0;
         for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++) {
-            const dd_unit *unit = &c->units[u];
-            if (c->unit_removed[u] || !dd_line_dropped(f->drops + k, end - k, &d, unit->first_line))
+            if (c->unit_removed[u] ||
+                !dd_line_dropped(f->drops + k, end - k, &d, dd_units_get(&c->units, u).first_line))
                 continue;
             c->unit_removed[u] = true;
             if (!r->changed[doc]) {
@@ -469,7 +475,8 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
             w->kept[nkept++] = u - c->unit_start[d];
     bool same = w->doc.nunits == nkept;
     for (size_t u = 0; same && u < nkept; u++)
-        same = sh_key_equal(w->doc.units[u].key, c->units[c->unit_start[d] + w->kept[u]].key);
+        same = sh_key_equal(w->doc.units[u].key,
+                            dd_units_get(&c->units, c->unit_start[d] + w->kept[u]).key);
     if (!same) { /* removing whole lines leaves the other units as they were */
         char *p = dd_printable(c->inputs.v[d].id);
         dd_note_add(&r->notes, DD_NOTE_ERROR,
@@ -681,7 +688,7 @@ static void finish_rounds(dd_corpus *c, rounds *r)
 bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src, dd_notes *notes)
 {
     size_t n = c->inputs.n;
-    c->unit_removed = dd_calloc(c->nunits ? c->nunits : 1, sizeof *c->unit_removed);
+    c->unit_removed = dd_calloc(c->units.n ? c->units.n : 1, sizeof *c->unit_removed);
     /* The near-repeats inside documents, as read (their first pass lists
      * them with those across). */
     for (size_t k = 0; k < c->near_units.n; k++)

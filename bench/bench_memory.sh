@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Peak memory and wall time of dedup scan at several --memory budgets, beside
+# wc -w, and where the memory goes (DEDUP_RUN_STATS, dedup/run/memory.c).
+#
+#   bench/bench_memory.sh CORPUS_DIR... [-- BUDGET...]
+#
+# For each corpus: wc -w over its files, then dedup scan -q -f jsonl -j J
+# (J=JOBS, default 2) at the default budget and at each BUDGET (default
+# 256M 64M), once each. Prints, per run, the peak resident memory (GNU
+# time's maximum RSS), the wall-clock seconds, how many MB of units went to
+# a scratch file, and whether the report is byte-identical to that of the
+# default budget (it must be: any difference aborts the benchmark). Then,
+# for the default budget, the table of what the structures that grow with
+# the corpus hold after the documents are read, in MB and bytes a document.
+#
+# DEDUP=PATH times another binary (default bin/dedup, built with make if
+# missing). dedup scan exits 1 when it finds duplicates; any other non-zero
+# status aborts the benchmark.
+set -eu
+cd "$(dirname "$0")/.."
+corpora=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    corpora+=("$1")
+    shift
+done
+[ "${1:-}" = -- ] && shift
+budgets=("$@")
+[ ${#budgets[@]} -gt 0 ] || budgets=(256M 64M)
+[ ${#corpora[@]} -gt 0 ] || {
+    echo "usage: bench/bench_memory.sh CORPUS_DIR... [-- BUDGET...]" >&2
+    exit 2
+}
+dedup=${DEDUP:-bin/dedup}
+jobs=${JOBS:-2}
+die() { echo "bench_memory.sh: $*" >&2; exit 2; }
+[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+[ -x "$dedup" ] || die "$dedup: not an executable file"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for corpus in "${corpora[@]}"; do
+    [ -d "$corpus" ] || die "$corpus: no such folder"
+    bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+    files=$(find "$corpus" -type f | wc -l)
+    printf 'corpus: %s, %d files, %.1f MB; %s -j %s; load %s\n' "$corpus" "$files" \
+        "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$dedup" "$jobs" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+    /usr/bin/time -f '%e %M' -o "$tmp/time" sh -c 'find "$1" -type f -print0 | xargs -0 cat | wc -w' \
+        sh "$corpus" >/dev/null
+    read -r wall rss < <(tail -1 "$tmp/time")
+    printf '  %-16s %8s MB peak %8s s\n' "wc -w" "$((rss / 1024))" "$wall"
+    for budget in default "${budgets[@]}"; do
+        opt=()
+        [ "$budget" = default ] || opt=(--memory "$budget")
+        st=0
+        DEDUP_RUN_STATS=1 /usr/bin/time -f '%e %M' -o "$tmp/time" \
+            "$dedup" scan -q -f jsonl -j "$jobs" "${opt[@]}" "$corpus" >"$tmp/out.$budget" \
+            2>"$tmp/err.$budget" || st=$?
+        [ "$st" -le 1 ] || die "scan ${opt[*]} exited $st: $(tail -3 "$tmp/err.$budget")"
+        read -r wall rss < <(tail -1 "$tmp/time")
+        spilled=$(sed -n 's/^dedup: units kept in a scratch file: \([0-9.]*\) MB$/\1/p' \
+            "$tmp/err.$budget")
+        same=same
+        if ! cmp -s "$tmp/out.default" "$tmp/out.$budget"; then
+            die "--memory $budget: the report differs from the default budget's"
+        fi
+        printf '  %-16s %8s MB peak %8s s   units in a scratch file: %s MB; report: %s\n' \
+            "scan $budget" "$((rss / 1024))" "$wall" "${spilled:-?}" "$same"
+    done
+    echo "  where the memory goes (default budget, after reading):"
+    sed -n 's/^dedup: memory after reading: /    /p' "$tmp/err.default"
+    echo
+done

@@ -1,0 +1,86 @@
+/*
+ * memory.c - where a run's memory goes (memory.h).
+ */
+#include "run/memory.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t dd_memory_default(void)
+{
+    uint64_t kb = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kb) == 1)
+                break;
+        fclose(f);
+    }
+    if (!kb)
+        return (uint64_t)1 << 30;
+    uint64_t half = kb * 1024 / 2;
+    return half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
+}
+
+size_t dd_memory_units_share(uint64_t budget)
+{
+    if (!budget)
+        budget = dd_memory_default();
+    uint64_t share = budget / 4;
+    return share > SIZE_MAX ? SIZE_MAX : (size_t)share;
+}
+
+typedef struct held {
+    const char *name;
+    size_t bytes;
+} held;
+
+static int by_bytes_down(const void *a, const void *b)
+{
+    const held *x = a, *y = b;
+    return (x->bytes < y->bytes) - (x->bytes > y->bytes);
+}
+
+/* The bytes of the input list: the array and the strings it owns. */
+static size_t inputs_bytes(const dd_inputs *in)
+{
+    size_t bytes = in->cap * sizeof *in->v;
+    for (size_t i = 0; i < in->n; i++) {
+        const dd_input *x = &in->v[i];
+        if (!x->shard) /* a record's path and out_rel are its shard's */
+            bytes += strlen(x->path) + 1 + (x->out_rel ? strlen(x->out_rel) + 1 : 0);
+        if (x->id != x->path)
+            bytes += strlen(x->id) + 1;
+    }
+    return bytes;
+}
+
+void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd_unit_index *ix)
+{
+    size_t docs = c->inputs.n;
+    const dd_signatures *s = &c->signatures;
+    size_t per_doc = sizeof *c->digests + sizeof *c->sizes + sizeof *c->failed + sizeof *c->reread;
+    held v[] = {
+        {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
+        {"unit starts", (docs + 1) * sizeof *c->unit_start},
+        {"paragraph index (band maps, unit lists, set cache)", ix ? dd_unit_index_bytes(ix) : 0},
+        {"document signatures (MinHash, keys, sizes)",
+         s->cap * sizeof *s->docs +
+             (s->minhash ? s->cap * s->params.num_perm * sizeof *s->minhash : 0) +
+             (s->simhash ? s->cap * sizeof *s->simhash : 0)},
+        {"near-repeats of paragraphs found", c->near_units.cap * sizeof *c->near_units.v},
+        {"input list (paths, names)", inputs_bytes(&c->inputs)},
+        {"per-document digests, sizes, flags", docs * per_doc},
+    };
+    size_t n = sizeof v / sizeof *v, total = 0;
+    qsort(v, n, sizeof *v, by_bytes_down);
+    for (size_t k = 0; k < n; k++) {
+        total += v[k].bytes;
+        fprintf(out, "dedup: memory %s: %s: %.1f MB (%.0f bytes a document)\n", when, v[k].name,
+                (double)v[k].bytes / 1e6, docs ? (double)v[k].bytes / (double)docs : 0.0);
+    }
+    fprintf(out, "dedup: memory %s: total of these: %.1f MB (%.0f bytes a document, %zu units)\n",
+            when, (double)total / 1e6, docs ? (double)total / (double)docs : 0.0, c->units.n);
+}

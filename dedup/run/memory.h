@@ -1,0 +1,33 @@
+/*
+ * memory.h - where a run's memory goes: the bytes each structure of a
+ * corpus holds, for measuring (DEDUP_RUN_STATS, bench/bench_memory.sh)
+ * and for the README's memory section.
+ *
+ * Every figure is what the structure has allocated (its capacity), not
+ * what it uses: that is what the process holds once the pages are
+ * touched.
+ */
+#ifndef DD_RUN_MEMORY_H
+#define DD_RUN_MEMORY_H
+
+#include "run/corpus.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* The default memory budget (--memory): half of what /proc/meminfo calls
+ * available when the run starts (MemAvailable), at least 64 MiB; 1 GiB
+ * when it cannot be read. */
+uint64_t dd_memory_default(void);
+
+/* The bytes of units (run/units.h) a run of budget bytes (0: the default)
+ * keeps in memory: a quarter of it. Past that, they go to a scratch file. */
+size_t dd_memory_units_share(uint64_t budget);
+
+/* Writes to out, one line each, the bytes held by the structures of c that
+ * grow with the corpus, and by the paragraph index ix (NULL: none), as
+ * "dedup: memory: NAME: X MB (Y bytes a document)", largest first, then
+ * their total. when says at which point of the run ("after reading"). */
+void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd_unit_index *ix);
+
+#endif

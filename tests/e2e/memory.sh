@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# --memory SIZE and --tmp-dir DIR: a budget small enough to move the units
+# (paragraphs) of every document to a scratch file (run/units.h) changes no
+# output: scan reports and clean -o copies are byte-identical at the default
+# budget and at --memory 1M, at -j 1 and 3 (and check's findings), and
+# DEDUP_RUN_STATS shows that the units really went to the scratch file.
+# Scratch files go to --tmp-dir
+# and nothing is left there, after a run that succeeds and after one that
+# fails. A full scratch folder (a tmpfs of one page, when this runs as root)
+# stops the run with an error naming the folder and exit status 2, and
+# clean -o then writes nothing.
+. "$(dirname "$0")/lib.sh"
+
+G="$T/gen"
+python3 - "$FIXTURES/seeds" "$G" <<'EOF'
+import os, random, sys
+seeds, out = sys.argv[1], sys.argv[2]
+random.seed(16)
+words = []
+for name in sorted(os.listdir(seeds)):
+    with open(os.path.join(seeds, name), encoding="utf-8") as f:
+        words += f.read().split()
+def line():
+    return " ".join(random.choice(words) for _ in range(random.randint(5, 14)))
+shared = [line() for _ in range(80)]  # lines that several documents quote
+nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
+docs = []
+for i in range(700):
+    body = [line() for _ in range(random.randint(10, 60))]
+    if i % 3 == 0:
+        body.insert(random.randrange(len(body) + 1), random.choice(shared))
+    if i % 11 == 0:
+        body.insert(random.randrange(len(body) + 1), random.choice(body))  # repeat inside
+    if i % 4 == 0:
+        body = [nav] + body  # boilerplate
+    docs.append(body)
+for i in range(0, 680, 9):  # exact and edited copies, after their originals
+    copy = list(docs[i])
+    if i % 2:
+        copy[len(copy) // 2] = line()
+    docs.insert(i + 5, copy)
+os.makedirs(out)
+for i, body in enumerate(docs):
+    with open(os.path.join(out, "d%04d.txt" % i), "w", encoding="utf-8") as f:
+        f.write("\n".join(body) + "\n")
+EOF
+
+mkdir -p "$T/scratch"
+units_spilled() { # the MB of units DEDUP_RUN_STATS says went to a scratch file
+    sed -n 's/^dedup: units kept in a scratch file: \([0-9.]*\) MB$/\1/p' "$1"
+}
+
+# scan: the same report whatever the budget, at -j 1 and 3.
+DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.ref" 2>"$T/stats.ref"
+[ "$(units_spilled "$T/stats.ref")" = "0.0" ] && [ -s "$T/scan.ref" ] &&
+    ok "default budget: the units stay in memory" ||
+    not_ok "default budget: the units stay in memory" "$(grep units "$T/stats.ref")"
+for j in 1 3; do
+    DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$G" \
+        >"$T/scan.$j" 2>"$T/stats.$j"
+    mb=$(units_spilled "$T/stats.$j")
+    if [ -n "$mb" ] && [ "$mb" != "0.0" ]; then ok "--memory 1M -j $j: units in a scratch file ($mb MB)"; else
+        not_ok "--memory 1M -j $j: units in a scratch file" "$(head -c 600 "$T/stats.$j")"
+    fi
+    expect_same "scan -j $j --memory 1M: the report of the default budget" "$T/scan.ref" "$T/scan.$j"
+done
+if [ -z "$(ls -A "$T/scratch")" ]; then ok "scan: nothing left in --tmp-dir"; else
+    not_ok "scan: nothing left in --tmp-dir" "$(ls -A "$T/scratch")"
+fi
+
+# clean -o: the same copies whatever the budget.
+"$DEDUP" clean -q -j 1 -o "$T/clean.ref" "$G" >/dev/null 2>&1
+for j in 1 3; do
+    "$DEDUP" clean -q -j $j --memory 1M --tmp-dir "$T/scratch" -o "$T/clean.$j" "$G" >/dev/null 2>&1
+    if [ -d "$T/clean.$j" ] && diff -r "$T/clean.ref" "$T/clean.$j" >"$T/diff" 2>&1; then
+        ok "clean -o -j $j --memory 1M: the copies of the default budget"
+    else
+        not_ok "clean -o -j $j --memory 1M: the copies of the default budget" "$(head -20 "$T/diff")"
+    fi
+done
+
+# check: the same findings and status whatever the budget.
+for m in "" "--memory 1M"; do
+    st=0
+    "$DEDUP" check $m --tmp-dir "$T/scratch" "$G/d0005.txt" "$G/d0100.txt" >"$T/check.${m:+small}" \
+        2>&1 || st=$?
+    echo "exit $st" >>"$T/check.${m:+small}"
+done
+expect_same "check --memory 1M: the findings of the default budget" "$T/check." "$T/check.small"
+expect_grep "check: finds the copy" "d0005.txt" "$T/check."
+
+# filter and index build take --tmp-dir too: the same output, nothing left there.
+cat "$G"/d00*.txt >"$T/lines"
+"$DEDUP" filter --lines -q <"$T/lines" >"$T/filter.ref" 2>&1
+"$DEDUP" filter --lines -q --tmp-dir "$T/scratch" <"$T/lines" >"$T/filter.tmp" 2>&1
+expect_same "filter --tmp-dir: the same output" "$T/filter.ref" "$T/filter.tmp"
+expect_status "index build --tmp-dir" 0 "$DEDUP" index build -q --tmp-dir "$T/scratch" \
+    -o "$T/ix.ddx" "$G"
+if [ -z "$(ls -A "$T/scratch")" ]; then ok "filter, index build: nothing left in --tmp-dir"; else
+    not_ok "filter, index build: nothing left in --tmp-dir" "$(ls -A "$T/scratch")"
+fi
+
+# A run that fails (an input that does not exist): nothing left either.
+expect_status "a run with an error exits 2" 2 \
+    "$DEDUP" scan -q -f jsonl --memory 1M --tmp-dir "$T/scratch" "$G" "$T/no-such-file"
+if [ -z "$(ls -A "$T/scratch")" ]; then ok "after an error: nothing left in --tmp-dir"; else
+    not_ok "after an error: nothing left in --tmp-dir" "$(ls -A "$T/scratch")"
+fi
+
+expect_status "--tmp-dir that is not a folder" 2 "$DEDUP" scan -q --tmp-dir "$T/none" "$G"
+expect_grep "--tmp-dir that is not a folder: said" "--tmp-dir: '$T/none' is not a folder" "$T/err"
+expect_status "--memory below 1M" 2 "$DEDUP" scan -q --memory 100K "$G"
+expect_grep "--memory below 1M: said" "--memory: '100K' is not a size from 1M to 1T" "$T/err"
+
+# A full scratch folder: a tmpfs of one page (root only).
+full="$T/full"
+mkdir -p "$full"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4k tmpfs "$full" 2>/dev/null; then
+    trap 'umount "$full" 2>/dev/null; rm -rf "$T"' EXIT
+    expect_status "full scratch folder: scan exits 2" 2 \
+        "$DEDUP" scan -q -f jsonl --memory 1M --tmp-dir "$full" "$G"
+    expect_grep "full scratch folder: named" "scratch file in $full: No space left on device" "$T/err"
+    [ -s "$T/out" ] && not_ok "full scratch folder: no report" "$(head -c 300 "$T/out")" ||
+        ok "full scratch folder: no report"
+    # a compressed shard's records, decompressed to --tmp-dir: the message says which option
+    python3 -c 'import json,os,sys
+for n in sorted(os.listdir(sys.argv[1]))[:200]:
+    print(json.dumps({"id": n, "text": open(os.path.join(sys.argv[1], n), encoding="utf-8").read()}))' \
+        "$G" | gzip >"$T/docs.jsonl.gz"
+    expect_status "full scratch folder: a gzip shard, exit 2" 2 \
+        "$DEDUP" scan -q -f jsonl --tmp-dir "$full" "$T/docs.jsonl.gz"
+    expect_grep "full scratch folder: the shard's message names --tmp-dir" \
+        "a scratch file in $full (--tmp-dir): No space left on device" "$T/err"
+    expect_status "full scratch folder: clean -o exits 2" 2 \
+        "$DEDUP" clean -q --memory 1M --tmp-dir "$full" -o "$T/clean.full" "$G"
+    [ -e "$T/clean.full" ] && not_ok "full scratch folder: clean -o writes nothing" \
+        "$(ls "$T/clean.full" | head)" || ok "full scratch folder: clean -o writes nothing"
+    umount "$full"
+else
+    echo "ok - full scratch folder # skip: needs root to mount a small tmpfs"
+fi
+
+finish
