@@ -1106,7 +1106,10 @@ static bool sign_part_alone(const dd_options *o, dd_work *w, size_t k, unsigned 
 }
 
 /* Signs the parts of w that are not signed, or not whole: those of this
- * task (o->work.task of o->work.tasks) only when there are tasks. With
+ * task (o->work.task of o->work.tasks) only with --task; otherwise every
+ * task's, here (the local executor: each part's documents analysed on the
+ * -j workers, so the sign tasks of --tasks N share this machine's cores
+ * as --tasks 1 does, and give the same parts). With
  * --stage decide, a part not signed is an error instead. c: the inputs
  * collected, w placed among them; NULL: each part's files are collected
  * when it is signed. */
@@ -1117,7 +1120,7 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     uint64_t bytes = 0;
     bool staged = false;
     for (size_t k = 0; k < w->nparts; k++) {
-        if (o->work.tasks && k % o->work.tasks != o->work.task)
+        if (o->work.one_task && k % o->work.tasks != o->work.task)
             continue;
         char *why;
         if (dd_work_check_part(w, k, &why))
