@@ -8,7 +8,7 @@
 #
 #   bench/bench_tasks.sh [CORPUS...]
 #
-# CORPUS: folders of documents or shards (default: bench/.data/snn and
+# CORPUS: folders of documents or shards (default: bench/.data/snn/docs, SaudiNewsNet, and
 # bench/.data/corpus-1024mb). J=N: -j (default 2, this machine's cores).
 # RUNS=N: best of N runs (default 1). DEDUP=PATH: another binary. Needs GNU
 # time (/usr/bin/time) and bc.
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 j=${J:-2}
 runs=${RUNS:-1}
 dedup=${DEDUP:-bin/dedup}
-[ $# -gt 0 ] || set -- bench/.data/snn bench/.data/corpus-1024mb
+[ $# -gt 0 ] || set -- bench/.data/snn/docs bench/.data/corpus-1024mb
 
 die() { echo "bench_tasks.sh: $*" >&2; exit 2; }
 [ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"

@@ -1401,8 +1401,9 @@ static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked\n",
-                b.computed, b.missed);
+                " when asked; the placer holds %zu bytes, %.0f a document\n",
+                b.computed, b.missed, dd_placer_bytes(placer),
+                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0);
     free(order);
     dd_placer_finish(placer, n, &c->clusters);
     dd_placer_free(placer);
