@@ -262,7 +262,7 @@ OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
 OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
        "with --work-dir: split the sign stage into N tasks (1 to 1000000), the parts whose "
        "number modulo N is I making task I; --task I runs one of them; without --task, every "
-       "task runs here, on the -j threads (the same parts as --tasks 1, in the same time); "
+       "task runs here, on the -j threads (the same parts and work as --tasks 1); "
        "with --executor slurm, the number of sign tasks to submit");
 OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
