@@ -692,10 +692,10 @@ static void print_summary(const dd_options *o, const dd_corpus *c, size_t files,
             k.paragraphs_removed, dd_plural(k.paragraphs_removed, "paragraph", "paragraphs"),
             (unsigned long long)removed, (unsigned long long)k.bytes, would);
     if (o->dry_run)
-        fprintf(stderr, "%zu %s would change; nothing written\n", files,
+        fprintf(stderr, "%zu %s would change; nothing written", files,
                 dd_plural(files, "file", "files"));
     else if (o->in_place)
-        fprintf(stderr, "%zu %s changed\n", files, dd_plural(files, "file", "files"));
+        fprintf(stderr, "%zu %s changed", files, dd_plural(files, "file", "files"));
     else {
         char *p = dd_printable(o->output);
         fprintf(stderr, "%zu %s written under %s", files, dd_plural(files, "file", "files"), p);
@@ -705,8 +705,9 @@ static void print_summary(const dd_options *o, const dd_corpus *c, size_t files,
             fprintf(stderr, ", %zu under %s", removed_files, p);
             free(p);
         }
-        fputc('\n', stderr);
     }
+    dd_report_full_buckets(stderr, &k);
+    fputc('\n', stderr);
 }
 
 /* clean --in-place's locks on the trees it rewrites (safe_write.h). */

@@ -263,8 +263,10 @@ OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
        "and have not been signed, then exit 0 without deciding: one task of N, for N "
        "processes or a job array; a task reads only the files and shards of its own parts");
 OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
-       "the number of tasks that --task counts (1 to 1000000); with --executor slurm, the "
-       "number of sign tasks to submit");
+       "with --work-dir: split the sign stage into N tasks (1 to 1000000), the parts whose "
+       "number modulo N is I making task I; --task I runs one of them; without --task, every "
+       "task runs here, on the -j threads (the same parts and work as --tasks 1); "
+       "with --executor slurm, the number of sign tasks to submit");
 OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
        "1024; default 32M): whole files and whole shards (as on disk: compressed), in input "
@@ -795,16 +797,18 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
                                       "with --executor slurm (which submits both stages)");
     if (o->executor == DD_EXECUTOR_SLURM && (!w->dir || !w->tasks))
         return usage_error(cmd, "%s", "--executor slurm needs --work-dir DIR and --tasks N");
-    if (o->executor != DD_EXECUTOR_SLURM && task_given != (w->tasks != 0))
-        return usage_error(cmd, "%s", "--task I and --tasks N go together");
+    if (task_given && !w->tasks)
+        return usage_error(cmd, "%s", "--task I needs --tasks N");
     if (task_given && w->task >= w->tasks)
         return usage_error(cmd, "%s", "--task I must be less than --tasks N (tasks count from 0)");
     if (task_given && w->stage == DD_STAGE_DECIDE)
         return usage_error(cmd, "%s", "--task signs parts: it does not go with --stage decide");
     if (task_given)
         w->stage = DD_STAGE_SIGN;
-    if (!w->dir && (task_given || w->stage != DD_STAGE_ALL || part_size_given))
-        return usage_error(cmd, "%s", "--task, --stage and --part-size need --work-dir DIR");
+    w->one_task = task_given;
+    if (!w->dir && (w->tasks || w->stage != DD_STAGE_ALL || part_size_given))
+        return usage_error(cmd, "%s",
+                           "--task, --tasks, --stage and --part-size need --work-dir DIR");
     o->paths = argv + optind;
     o->npaths = (size_t)(argc - optind);
     if (o->explain_params)

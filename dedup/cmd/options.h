@@ -46,8 +46,9 @@ typedef enum dd_stage {
 typedef struct dd_work_options {
     const char *dir;         /* --work-dir DIR, NULL: no work folder */
     dd_stage stage;          /* --stage */
+    bool one_task;           /* --task I given: this process signs task I alone */
     unsigned long task;      /* --task I: the parts whose number % tasks is task */
-    unsigned long tasks;     /* --tasks N (0: no --task, every part) */
+    unsigned long tasks;     /* --tasks N (0: not given); without --task, every task */
     unsigned long part_size; /* --part-size: bytes of input per part, about */
 } dd_work_options;
 

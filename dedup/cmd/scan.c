@@ -146,6 +146,7 @@ static void print_summary(const dd_options *o, const dd_corpus_counts *k, const 
             (unsigned long long)(k->copy_bytes + k->paragraph_bytes), (unsigned long long)k->bytes);
     if (k->errors)
         fprintf(stderr, "; %zu %s", k->errors, dd_plural(k->errors, "error", "errors"));
+    dd_report_full_buckets(stderr, k);
     fputc('\n', stderr);
 }
 

@@ -56,17 +56,26 @@ static void grow(dd_capped_map *m)
     m->nslots = n;
 }
 
-bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max)
+bool dd_capped_map_add_listed(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max,
+                              uint32_t *listed)
 {
     if (4 * (m->used + 1) > 3 * m->nslots)
         grow(m);
     uint32_t same;
     size_t i = empty_slot_for(m->slots, m->nslots, m->salt, key, &same);
+    *listed = same;
     if (same >= max || value == UINT32_MAX)
         return false;
     m->slots[i] = (dd_capped_slot){(uint32_t)key, (uint32_t)(key >> 32), value + 1};
     m->used++;
+    (*listed)++;
     return true;
+}
+
+bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max)
+{
+    uint32_t listed;
+    return dd_capped_map_add_listed(m, key, value, max, &listed);
 }
 
 void dd_capped_map_clear(dd_capped_map *m)

@@ -45,6 +45,9 @@ void dd_capped_map_clear(dd_capped_map *m);
 /* Adds value (below UINT32_MAX) under key unless key already has max values.
  * Returns whether it added. */
 bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max);
+/* As dd_capped_map_add; *listed: how many values key lists after it. */
+bool dd_capped_map_add_listed(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t max,
+                              uint32_t *listed);
 
 /* The values of one key, in no particular order:
  *     dd_capped_iter it = dd_capped_map_find(m, key);

@@ -878,10 +878,16 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
         for (size_t b = 0; b < p->nkeys; b++)
             if (shared[b])
                 dd_capped_map_prefetch(&p->index[b], keys[b]);
-        for (size_t b = 0; b < p->nkeys; b++)
-            if (shared[b])
-                p->counts.unlisted +=
-                    !dd_capped_map_add(&p->index[b], keys[b], p->doc[d].rank, DD_BUCKET_CAP);
+        for (size_t b = 0; b < p->nkeys; b++) {
+            uint32_t now_listed;
+            if (!shared[b])
+                continue;
+            if (!dd_capped_map_add_listed(&p->index[b], keys[b], p->doc[d].rank, DD_BUCKET_CAP,
+                                          &now_listed))
+                p->counts.unlisted++;
+            else if (now_listed == DD_BUCKET_CAP) /* d fills it: the next ones are not listed */
+                p->counts.full_buckets++;
+        }
     }
     *m = p->sim[d];
     return d;
@@ -913,6 +919,7 @@ size_t dd_placer_bytes(const dd_placer *p)
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
 {
     memset(out, 0, sizeof *out);
+    out->search = p->counts;
     out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
     out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
     placer_grow(p, n ? (uint32_t)n - 1 : 0);
@@ -1285,11 +1292,13 @@ static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
             continue;
         uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
                                          : listed_under(&p->index[b], keys[b]);
-        bool listed = before + listed_under(&a->reps, keys[b]) < DD_BUCKET_CAP;
+        uint32_t count = before + listed_under(&a->reps, keys[b]);
+        bool listed = count < DD_BUCKET_CAP;
         a->listed[k * a->nkeys + b] = listed;
         if (listed)
             dd_capped_map_add(&a->reps, keys[b], p->doc[d].rank, DD_BUCKET_CAP);
         p->counts.unlisted += !listed;
+        p->counts.full_buckets += count + 1 == DD_BUCKET_CAP; /* d fills it */
     }
     a->new_reps[a->nnew++] = k;
 }

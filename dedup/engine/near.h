@@ -270,11 +270,20 @@ typedef struct dd_cluster {
     size_t n, cap;
 } dd_cluster;
 
+/* What a placer's candidate search did (below: dd_placer). */
+typedef struct dd_placer_counts {
+    uint64_t compared;    /* candidate pairs verified */
+    uint64_t passed_over; /* candidates found but not verified (DD_MAX_CANDIDATES) */
+    uint64_t unlisted;    /* bucket entries not made: the bucket was full (DD_BUCKET_CAP) */
+    uint64_t full_buckets; /* buckets that reached DD_BUCKET_CAP representatives */
+} dd_placer_counts;
+
 typedef struct dd_clusters {
     dd_cluster *v; /* clusters of two or more documents, by id */
     size_t n;
     uint32_t *id_of;   /* per document: its cluster's id (singletons too) */
     bool *dropped;     /* per document: a copy that clean leaves out */
+    dd_placer_counts search; /* what the placer's candidate search did */
 } dd_clusters;
 
 /* Clusters the documents of s: places them all, in the order of --keep. */
@@ -351,12 +360,7 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m);
 void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out);
 void dd_placer_free(dd_placer *p);
 
-/* What the candidate search has done so far. */
-typedef struct dd_placer_counts {
-    uint64_t compared;    /* candidate pairs verified */
-    uint64_t passed_over; /* candidates found but not verified (DD_MAX_CANDIDATES) */
-    uint64_t unlisted;    /* bucket entries not made: the bucket was full (DD_BUCKET_CAP) */
-} dd_placer_counts;
+/* What the candidate search has done so far (dd_placer_counts, above). */
 dd_placer_counts dd_placer_counts_of(const dd_placer *p);
 /* Bytes the placer holds: per document and for its buckets. */
 size_t dd_placer_bytes(const dd_placer *p);

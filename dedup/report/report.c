@@ -316,10 +316,27 @@ bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *
         (json_int_t)f->nrepeats, "boilerplate", (json_int_t)f->nboilerplate, "index",
         (json_int_t)index_records, "paragraphs_removed", (json_int_t)k->paragraphs_removed,
         "bytes_removed", (json_int_t)(k->copy_bytes + k->paragraph_bytes));
+    /* Only when the caps left something out: a summary of a corpus whose
+     * buckets all stay under them reads as before. */
+    if (obj && k->full_buckets) {
+        json_object_set_new(obj, "full_buckets", json_integer((json_int_t)k->full_buckets));
+        json_object_set_new(obj, "bucket_entries_left_out",
+                            json_integer((json_int_t)k->bucket_entries_left_out));
+    }
     return obj && write_json(out, obj) && fflush(out) == 0 && !ferror(out);
 }
 
 const char *dd_plural(uint64_t n, const char *one, const char *many) { return n == 1 ? one : many; }
+
+void dd_report_full_buckets(FILE *out, const dd_corpus_counts *k)
+{
+    if (k->full_buckets)
+        fprintf(out, "; %llu LSH %s full (%d documents): %llu %s left out",
+                (unsigned long long)k->full_buckets,
+                dd_plural(k->full_buckets, "bucket", "buckets"), DD_BUCKET_CAP,
+                (unsigned long long)k->bucket_entries_left_out,
+                dd_plural(k->bucket_entries_left_out, "entry", "entries"));
+}
 
 void dd_report_near_params(FILE *out, const dd_near_params *p)
 {

@@ -66,13 +66,24 @@ bool dd_report_header(FILE *out, const dd_options *o);
  * clusters, repeats, boilerplate and index count the records of those
  * types before it; copies the cluster members other than representatives;
  * paragraphs_removed and bytes_removed what clean -o removes (the copies'
- * bytes included). False on a write error. */
+ * bytes included). When an LSH bucket of documents reached its cap
+ * (near.h's DD_BUCKET_CAP) in any round, two more follow:
+ *    "full_buckets":2,"bucket_entries_left_out":4
+ * the buckets that reached it, and the entries of later representatives
+ * not made in them (such a document is still listed in its other buckets:
+ * a copy of it is missed only when every bucket they share was full).
+ * False on a write error. */
 bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
                        size_t index_records);
 
 /* The near-duplicate parameters chosen (dd_near_params_check) and the
  * candidate probabilities they give, as text (--explain-params). */
 void dd_report_near_params(FILE *out, const dd_near_params *p);
+
+/* "; N LSH buckets full (32 documents): M entries left out" (see
+ * dd_report_summary), for the summary line on stderr; nothing when no
+ * bucket reached its cap. */
+void dd_report_full_buckets(FILE *out, const dd_corpus_counts *k);
 
 /* one when n is 1, else many: for the summary lines. */
 const char *dd_plural(uint64_t n, const char *one, const char *many);

@@ -1097,7 +1097,10 @@ static bool sign_part_alone(const dd_options *o, dd_work *w, size_t k, unsigned 
 }
 
 /* Signs the parts of w that are not signed, or not whole: those of this
- * task (o->work.task of o->work.tasks) only when there are tasks. With
+ * task (o->work.task of o->work.tasks) only with --task; otherwise every
+ * task's, here (the local executor: each part's documents analysed on the
+ * -j workers, so the sign tasks of --tasks N share this machine's cores
+ * as --tasks 1 does, and give the same parts). With
  * --stage decide, a part not signed is an error instead. c: the inputs
  * collected, w placed among them; NULL: each part's files are collected
  * when it is signed. */
@@ -1108,7 +1111,7 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     uint64_t bytes = 0;
     bool staged = false;
     for (size_t k = 0; k < w->nparts; k++) {
-        if (o->work.tasks && k % o->work.tasks != o->work.task)
+        if (o->work.one_task && k % o->work.tasks != o->work.task)
             continue;
         char *why;
         if (dd_work_check_part(w, k, &why))
@@ -1389,8 +1392,9 @@ static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked\n",
-                b.computed, b.missed);
+                " when asked; the placer holds %zu bytes, %.0f a document\n",
+                b.computed, b.missed, dd_placer_bytes(placer),
+                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0);
     free(order);
     dd_placer_finish(placer, n, &c->clusters);
     dd_placer_free(placer);
@@ -1592,6 +1596,8 @@ void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
     out->documents = c->inputs.n;
     out->errors = (size_t)c->problems;
     out->clusters = c->clusters.n;
+    out->full_buckets = c->search.full_buckets;
+    out->bucket_entries_left_out = c->search.unlisted;
     for (size_t i = 0; i < c->inputs.n; i++) {
         out->bytes += c->sizes[i];
         if (c->clusters.dropped && c->clusters.dropped[i]) {

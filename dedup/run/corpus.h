@@ -61,6 +61,9 @@ typedef struct dd_corpus {
     uint32_t *text_version; /* per document: how many rounds removed lines of it */
     size_t rounds;          /* rounds of decisions taken */
     dd_clusters clusters;
+    /* What the candidate search of every round left out (near.h's caps),
+     * added up: full_buckets, unlisted, said in the summary. */
+    dd_placer_counts search;
     dd_findings findings;
     int problems; /* errors reported on stderr (inputs left out are not counted) */
     size_t max_bytes; /* the longest document read (--max-record) */
@@ -139,6 +142,11 @@ typedef struct dd_corpus_counts {
     size_t paragraphs_removed; /* units in the lines clean removes from the other documents */
     uint64_t paragraph_bytes;  /* bytes of those lines, line ends included */
     size_t documents_changed;  /* documents that lose lines */
+    /* LSH buckets that reached DD_BUCKET_CAP representatives, and the
+     * bucket entries of later representatives not made (near.h), over every
+     * round: never silently, since a copy found in no other bucket is
+     * missed. */
+    uint64_t full_buckets, bucket_entries_left_out;
 } dd_corpus_counts;
 
 void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out);

@@ -212,6 +212,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
 /* Takes in the clusters k (freed here): their members become copies. */
 static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
 {
+    c->search.full_buckets += k->search.full_buckets;
+    c->search.unlisted += k->search.unlisted;
     for (size_t i = 0; i < k->n; i++) {
         const dd_cluster *cl = &k->v[i];
         for (size_t m = 1; m < cl->n; m++)

@@ -143,6 +143,21 @@ diff -r "$T/w1/sign" "$T/tasks/sign" >/dev/null && ok "four tasks sign the parts
     not_ok "four tasks sign the parts of one run"
 same "--stage decide after four tasks (at -j 1 and 3): the output of the run without" "$T/tasks" --stage decide -j 2
 
+# The local executor: --tasks N without --task runs every sign task in this
+# process, then decides: the output of the run without a work folder, and
+# the parts of --tasks 1, whatever N is.
+for n in 1 2 4; do
+    same "--tasks $n (local, every task here): the output of the run without" "$T/local$n" --tasks $n -j 2
+    diff -r "$T/w1/sign" "$T/local$n/sign" >/dev/null && cmp -s "$T/w1/plan" "$T/local$n/plan" &&
+        ok "--tasks $n (local): the parts of the run without tasks" ||
+        not_ok "--tasks $n (local): the parts of the run without tasks"
+done
+"$DEDUP" scan -q --work-dir "$T/local_sign" --part-size $PS --tasks 4 --stage sign "$G" >"$T/out" 2>"$T/err"
+s=$?
+[ $s = 0 ] && [ ! -s "$T/out" ] && [ ! -s "$T/err" ] && diff -r "$T/w1/sign" "$T/local_sign/sign" >/dev/null &&
+    ok "--tasks 4 --stage sign: every task signed here, exit 0, nothing said" ||
+    not_ok "--tasks 4 --stage sign: every task signed here, exit 0, nothing said" "exit $s: $(head -c 300 "$T/err")"
+
 # A task reads the files of its own parts only: the parts are planned from
 # the walk of the folder and stat(2) alone (whole shards), so N tasks read
 # the corpus once between them, not N times each.
@@ -347,6 +362,7 @@ echo "a document on standard input" | "$DEDUP" scan -q --work-dir "$T/stdin" - >
 [ $? = 2 ] && grep -q "stream is read once" "$T/err" && ok "standard input: refused" ||
     not_ok "standard input: refused" "$(cat "$T/err")"
 expect_status "--task without --work-dir: usage error" 2 "$DEDUP" scan --task 0 --tasks 2 "$G"
+expect_status "--tasks without --work-dir: usage error" 2 "$DEDUP" scan --tasks 2 "$G"
 expect_status "--task without --tasks: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 0 "$G"
 expect_status "--task 2 --tasks 2: usage error" 2 "$DEDUP" scan --work-dir "$T/u" --task 2 --tasks 2 "$G"
 expect_status "--stage without --work-dir: usage error" 2 "$DEDUP" scan --stage sign "$G"

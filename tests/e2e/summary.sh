@@ -181,6 +181,59 @@ got=$(check_report "$T/r.jsonl" "$version" "$profile" '{}' 2>&1)
 [ "$got" = "documents 1 bytes 3910 errors 1 clusters 0 copies 0 repeats 0 boilerplate 0 index 0 paragraphs_removed 0 bytes_removed 0" ] \
     && ok "jsonl: an input error is counted in the summary" || not_ok "jsonl: an input error is counted in the summary" "$got"
 
+# --- LSH buckets that reach their cap ------------------------------------------------
+# Documents that share one long line and differ in the rest are not copies,
+# but share band keys: past 32 representatives in a bucket (near.h's
+# DD_BUCKET_CAP), later ones are not listed in it. The summaries say how
+# many buckets were full and how many entries were left out, the same at
+# every -j (the threads' batches count as the one thread does); with 32
+# documents no bucket can be full, and nothing is said.
+hot() { # hot DIR N: N such documents
+    python3 - "$FIXTURES/seeds" "$1" "$2" <<'EOF2'
+import os, random, sys
+seeds, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+random.seed(17)
+words = []
+for name in sorted(os.listdir(seeds)):
+    words += open(os.path.join(seeds, name), encoding="utf-8").read().split()
+shared = " ".join(random.choice(words) for _ in range(40))
+os.makedirs(out)
+for i in range(n):
+    own = [" ".join(random.choice(words) for _ in range(20)) for _ in range(4)]
+    with open(os.path.join(out, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
+        f.write("\n".join([shared] + own) + "\n")
+EOF2
+}
+hot "$T/hot60" 60
+hot "$T/hot32" 32
+for j in 1 2 3; do
+    "$DEDUP" scan -j $j -f jsonl "$T/hot60" >"$T/hot$j.jsonl" 2>"$T/hot$j.err"
+    python3 -c '
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print(s.get("full_buckets", "none"), s.get("bucket_entries_left_out", "none"))' "$T/hot$j.jsonl" >"$T/hot$j.counts"
+done
+read -r full left <"$T/hot1.counts"
+[ "$full" != none ] && [ "$full" -ge 1 ] && [ "$left" -ge 1 ] &&
+    ok "jsonl summary: $full LSH buckets full, $left entries left out" ||
+    not_ok "jsonl summary: LSH buckets full and entries left out" "$(tail -1 "$T/hot1.jsonl")"
+cmp -s "$T/hot1.counts" "$T/hot2.counts" && cmp -s "$T/hot1.counts" "$T/hot3.counts" &&
+    ok "... the same counts at -j 1, 2 and 3" ||
+    not_ok "... the same counts at -j 1, 2 and 3" "$(cat "$T/hot1.counts" "$T/hot2.counts" "$T/hot3.counts")"
+bucket_words="buckets"
+[ "$full" = 1 ] && bucket_words="bucket"
+entry_words="entries"
+[ "$left" = 1 ] && entry_words="entry"
+expect_grep "... and the summary line: the same counts" \
+    "; $full LSH $bucket_words full (32 documents): $left $entry_words left out" "$T/hot1.err"
+"$DEDUP" clean "$T/hot60" -o "$T/hot-cleaned" >/dev/null 2>"$T/err"
+expect_grep "clean's summary line: the same counts" \
+    "written under $T/hot-cleaned; $full LSH $bucket_words full (32 documents): $left $entry_words left out" "$T/err"
+"$DEDUP" scan -f jsonl "$T/hot32" >"$T/r.jsonl" 2>"$T/err"
+! grep -q 'full_buckets\|bucket_entries' "$T/r.jsonl" && ! grep -q 'LSH bucket' "$T/err" &&
+    ok "32 documents: no bucket full, nothing said" ||
+    not_ok "32 documents: no bucket full, nothing said" "$(tail -1 "$T/r.jsonl") $(cat "$T/err")"
+
 # --- progress on a terminal ---------------------------------------------------------
 if $have_script; then
     # progress_seen NAME FILE START: FILE (what a terminal received) has

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# What each stage of a run kept in a work folder reads and writes, per
+# document and per MB of text: the sign stage (every part, in one process:
+# dedup scan --work-dir W --stage sign) and the decide stage (--stage
+# decide, the JSON lines report), each measured for wall and CPU time, peak
+# RSS, the bytes it read and wrote (rchar and wchar of /proc/PID/io: every
+# read(2) and write(2), page cache or not) and the bytes that reached the
+# disk (write_bytes); then the work folder's size (the scratch space the
+# run needs beside its inputs), and the placer's bytes per document
+# (DEDUP_RUN_STATS). The figures from which bench/README.md extrapolates to
+# a Common Crawl snapshot.
+#
+#   bench/bench_stage_bytes.sh [CORPUS]
+#
+# CORPUS: a folder of documents or shards (default:
+# bench/.data/corpus-1024mb). J=N: -j (default 2). DEDUP=PATH: another
+# binary.
+set -eu
+cd "$(dirname "$0")/.."
+j=${J:-2}
+dedup=${DEDUP:-bin/dedup}
+corpus=${1:-bench/.data/corpus-1024mb}
+
+die() { echo "bench_stage_bytes.sh: $*" >&2; exit 2; }
+[ -d "$corpus" ] || die "$corpus is missing (bench/gen_corpus.py --mb 1024)"
+if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+
+# measure LABEL COMMAND...: one run, its standard output to $tmp/LABEL.out;
+# its wall and CPU seconds, peak RSS (KB), bytes read, written, and written
+# to disk appended to $tmp/rows.
+measure() {
+    local label=$1
+    shift
+    python3 - "$label" "$tmp/$label.out" "$@" >>"$tmp/rows" <<'PY'
+import resource, subprocess, sys, time
+def counters():
+    io = dict(line.split(":") for line in open("/proc/self/io"))
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return int(io["rchar"]), int(io["wchar"]), int(io["write_bytes"]), ru.ru_utime + ru.ru_stime
+label, out, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+(r0, w0, d0, c0), t0 = counters(), time.monotonic()
+with open(out, "wb") as f:
+    st = subprocess.run(cmd, stdout=f, stderr=subprocess.PIPE)
+t = time.monotonic() - t0
+r1, w1, d1, c1 = counters()
+if st.returncode > 1:
+    sys.exit("%s: exit %d: %s" % (label, st.returncode, st.stderr.decode()[-400:]))
+print(label, t, c1 - c0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r1 - r0,
+      w1 - w0, d1 - d0)
+PY
+}
+
+echo "$corpus: $(echo "$bytes / 1000000" | bc -l | xargs printf '%.1f') MB of text; -j $j; load $(cut -d' ' -f1-3 /proc/loadavg)"
+measure sign "$dedup" scan -q -j "$j" --work-dir "$tmp/w" --stage sign "$corpus"
+measure decide "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" --stage decide "$corpus"
+facts=$(du -bc "$tmp/w/sign"/part-* | tail -n 1 | cut -f1)
+python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" <<'PY'
+import json, sys
+rows, report, text, facts, parts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+docs = json.loads(open(report).read().splitlines()[-1])["documents"]
+mb = text / 1e6
+print("%d documents, %.0f bytes of text each" % (docs, text / docs))
+print("%-7s %7s %7s %7s %9s %9s %9s | %8s %8s | %6s %6s | %8s %8s" % (
+    "stage", "wall s", "CPU s", "RSS MB", "MB read", "MB wrote", "MB disk", "rd/doc", "wr/doc",
+    "rd/MB", "wr/MB", "CPU s/GB", "RSS/doc"))
+for line in open(rows):
+    label, t, cpu, rss, r, w, d = line.split()
+    t, cpu, rss, r, w, d = float(t), float(cpu), int(rss) * 1024, int(r), int(w), int(d)
+    print("%-7s %7.1f %7.1f %7.0f %9.1f %9.1f %9.1f | %8.0f %8.0f | %6.2f %6.2f | %8.1f %8.0f" % (
+        label, t, cpu, rss / 1e6, r / 1e6, w / 1e6, d / 1e6, r / docs, w / docs, r / 1e6 / mb,
+        w / 1e6 / mb, cpu / (text / 1e9), rss / docs))
+print("work folder: %d parts, %.1f MB of facts: %.0f bytes a document, %.3f bytes a byte of text"
+      % (parts, facts / 1e6, facts / docs, facts / text))
+PY
+DEDUP_RUN_STATS=1 "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" --stage decide "$corpus" \
+    2>&1 >"$tmp/again" | grep -o 'the placer holds.*' || true
+cmp -s "$tmp/decide.out" "$tmp/again" || die "two decisions from one folder differ"
+tail -n 1 "$tmp/decide.out"
