@@ -685,12 +685,13 @@ typedef struct first_pass {
 #define UNIT_BATCH_DOCS 512
 #define UNIT_BATCH_HASHES ((size_t)1 << 20)
 
-/* dd_run_loop work: the units the batch indexed go to the index of band. */
-static void index_units(void *ctx, void *state, size_t band)
+/* dd_run_loop work: the units the batch indexed go to part of the index
+ * (a band's map, or the kept sets). */
+static void index_units(void *ctx, void *state, size_t part)
 {
     (void)state;
     unit_flush *fl = ctx;
-    dd_unit_batch_index(fl->c->unit_index, fl->batch, band);
+    dd_unit_batch_index(fl->c->unit_index, fl->batch, part);
 }
 
 /* Searches the batch's documents across the documents before them: the
@@ -730,7 +731,7 @@ static void search_batch(first_pass *f)
         dd_unit_batch_search(c->unit_index, f->batch, k, c->units + c->unit_start[doc],
                              f->o->para_threshold, &ahead, read_unit, &f->reader, l);
     }
-    dd_run_loop(dd_unit_batch_bands(), fl, index_units);
+    dd_run_loop(dd_unit_batch_index_parts(), fl, index_units);
     dd_unit_batch_clear(f->batch);
     f->inside.n = 0;
 }
