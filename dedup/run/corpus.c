@@ -958,8 +958,10 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         .n = c->inputs.n,
         .threads = threads,
         /* Enough documents in flight to keep every worker busy while the
-         * consumer takes one; bytes bound memory whatever their sizes. */
-        .window = 16 * (size_t)threads,
+         * consumer takes one, and, with batches, while it searches a batch
+         * across (the next batch is analysed meanwhile); bytes bound memory
+         * whatever their sizes. */
+        .window = 16 * (size_t)threads + (f.batch ? UNIT_BATCH_DOCS : 0),
         .max_weight = (uint64_t)32 << 20,
         .ctx = &f,
         .result_size = sizeof(analysed),
