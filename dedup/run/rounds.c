@@ -529,7 +529,9 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     dd_ordered_map m = {
         .n = r->nchanged,
         .threads = threads,
-        .window = 16 * (size_t)threads,
+        /* Its results are small (the text is the worker's): a wide window
+         * keeps the workers busy past a long document. */
+        .window = 64 * (size_t)threads,
         .ctx = &g,
         .result_size = sizeof(reanalysed),
         .worker_new = worker_new,
