@@ -1365,23 +1365,23 @@ static void doc_pairs_clear(doc_pairs *ps)
 /* A batch of the clustering is this many documents. */
 #define CLUSTER_BATCH_DOCS 512
 
-/* Clusters the documents (dd_cluster_documents) in batches, each verified
- * ahead on the pool. */
-static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
+/* Places docs[0..ndocs) in that order (as dd_placer_place would, one by
+ * one) into *out, in batches, each verified ahead on the pool. */
+static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const uint32_t *docs,
+                             size_t ndocs, dd_clusters *out)
 {
     dd_signatures *s = &c->signatures;
     size_t n = s->n;
-    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
-    dd_rank_documents(s, order);
     dd_placer *placer = dd_placer_new(s);
-    dd_placer_reserve(placer, n);
+    if (ndocs == n) /* all of them: their number is known */
+        dd_placer_reserve(placer, n);
     cluster_batch b = {.c = c, .placer = placer, .ahead = dd_placer_ahead_new(), .own = own};
     s->overlap = answer_pair;
     s->overlap_ctx = &b;
     dd_member m;
-    for (size_t start = 0; start < n; start += CLUSTER_BATCH_DOCS) {
-        b.docs = order + start;
-        b.n = n - start < CLUSTER_BATCH_DOCS ? n - start : CLUSTER_BATCH_DOCS;
+    for (size_t start = 0; start < ndocs; start += CLUSTER_BATCH_DOCS) {
+        b.docs = docs + start;
+        b.n = ndocs - start < CLUSTER_BATCH_DOCS ? ndocs - start : CLUSTER_BATCH_DOCS;
         b.current = 0;
         if (b.n > b.pairs_cap) {
             b.pairs = dd_realloc(b.pairs, b.n * sizeof *b.pairs);
@@ -1403,8 +1403,7 @@ static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
                 "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
                 " when asked\n",
                 b.computed, b.missed);
-    free(order);
-    dd_placer_finish(placer, n, &c->clusters);
+    dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
     for (size_t k = 0; k < b.pairs_cap; k++)
@@ -1462,12 +1461,41 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
     dd_key_filter shared;
     filter_keys(&c->signatures, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
-    if (ahead)
-        cluster_in_batches(c, pool, own);
-    else
+    if (ahead) {
+        uint32_t *order = dd_malloc((c->signatures.n ? c->signatures.n : 1) * sizeof *order);
+        dd_rank_documents(&c->signatures, order);
+        place_in_batches(c, pool, own, order, c->signatures.n, &c->clusters);
+        free(order);
+    } else
         dd_cluster_documents(&c->signatures, &c->clusters);
     c->signatures.shared_keys = NULL;
     dd_key_filter_free(&shared);
+}
+
+void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
+                     dd_clusters *out)
+{
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
+    /* As the first round's clustering: the workers share three quarters of
+     * the sets' budget, the calling thread keeps a quarter. */
+    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    dd_pool *pool = threads > 1 && own && ndocs > 1
+                        ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
+                        : NULL;
+    if (pool && dd_pool_threads(pool) > 0) {
+        own->budget = SET_CACHE_BYTES / 4;
+        place_in_batches(c, pool, own, docs, ndocs, out);
+        own->budget = SET_CACHE_BYTES;
+    } else {
+        dd_placer *p = dd_placer_new(&c->signatures);
+        dd_member m;
+        for (size_t i = 0; i < ndocs; i++)
+            dd_placer_place(p, docs[i], &m);
+        dd_placer_finish(p, c->signatures.n, out);
+        dd_placer_free(p);
+    }
+    dd_pool_free(pool);
 }
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
