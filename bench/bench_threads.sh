@@ -11,7 +11,9 @@
 # median wall-clock seconds, and the user and system CPU seconds of the
 # best run (GNU time); then the speed-up of -j 2 (wall at -j 1 / wall at
 # -j 2, best and median), and the serial part of a run, measured by
-# dedup itself (DEDUP_RUN_STATS, dedup/run/run.h) at -j 2: the run's CPU time
+# dedup itself (DEDUP_RUN_STATS, dedup/run/run.h) at -j 2 (its lines for the
+# ordered maps are printed, with how long the consumer and the workers
+# waited): the run's CPU time
 # less that of the work done in parallel (the analysis, the pairs verified
 # ahead, the index entries added on the workers), which is what the
 # calling thread does alone; with it, the speed-up Amdahl's law allows at
@@ -139,7 +141,7 @@ for r in $(seq 1 "${SERIAL_RUNS:-3}"); do
     fi
 done
 read -r total analysis pool serial <<<"$best"
-sed -n 's/^dedup: \(.*pairs verified ahead.*\)/  \1/p' "$tmp/best-stats"
+sed -n 's/^dedup: \(.*pairs verified ahead.*\)/  \1/p; s/^dedup: \(run: .*\)/  \1/p' "$tmp/best-stats"
 awk -v total="$total" -v analysis="$analysis" -v pool="$pool" -v serial="$serial" 'BEGIN {
     f = serial / total
     printf "at -j 2: %.2f s CPU in all: first pass on its workers %.2f s (analysis, paragraph pairs), clustering on the pool %.2f s (document pairs, index), the calling thread alone %.2f s\n", total, analysis, pool, serial

@@ -87,7 +87,8 @@
  *     it does not change): dd_signatures (appended in rank order),
  *     dd_placer (dd_placer_ahead_pairs reads it from several threads
  *     between batches), dd_unit_index (dd_unit_batch_index adds a batch
- *     from several threads, one band each), dd_paragraphs, dd_history (its
+ *     from several threads, one part each: a band, or the kept sets),
+ *     dd_paragraphs, dd_history (its
  *     deciding thread), dd_clusters while placed.
  *   - Shared read-only once made: dd_near_params, sh_hasher, a filled
  *     dd_key_filter, dd_findings and dd_clusters once finished, and the

@@ -247,6 +247,7 @@ struct dd_unit_index {
     uint64_t *set_at;
     uint32_t *set_n;
     size_t set_at_cap, set_n_cap;
+    size_t nkept; /* set_at and set_n say where units 0..nkept-1 are */
     dd_set_table table; /* the set of the unit being searched for */
     uint32_t *cands;
     size_t cands_cap;
@@ -323,7 +324,7 @@ void dd_unit_index_keep_sets(dd_unit_index *ix, dd_scratch scratch)
 bool dd_unit_index_kept_set(const dd_unit_index *ix, uint32_t id, uint64_t **set, size_t *cap,
                             size_t *n)
 {
-    if (!ix->keeps_sets || id >= ix->n || ix->set_at[id] == NOT_KEPT)
+    if (!ix->keeps_sets || id >= ix->nkept || ix->set_at[id] == NOT_KEPT)
         return false;
     size_t count = ix->set_n[id];
     dd_grow(set, cap, count + 1, sizeof **set);
@@ -342,7 +343,8 @@ static void keep_set(dd_unit_index *ix, uint32_t id, const uint64_t *set, size_t
     dd_grow(&ix->set_at, &ix->set_at_cap, (size_t)id + 1, sizeof *ix->set_at);
     dd_grow(&ix->set_n, &ix->set_n_cap, (size_t)id + 1, sizeof *ix->set_n);
     char *err = NULL;
-    ix->set_at[id] = NOT_KEPT;
+    for (; ix->nkept <= id; ix->nkept++)
+        ix->set_at[ix->nkept] = NOT_KEPT;
     if (n <= UINT32_MAX &&
         ix->scratch.append(ix->scratch.ctx, set, n * sizeof *set, &ix->set_at[id], &err))
         ix->set_n[id] = (uint32_t)n;
@@ -513,6 +515,23 @@ static void batch_index(const dd_unit_index *ix, dd_unit_batch *batch, size_t k,
     }
 }
 
+/* The set of indexed unit id when the batch indexed it (its set is kept
+ * only once the batch has been searched: dd_unit_batch_index), copied to
+ * *set (growing it, *cap its capacity), *n its size; false when id is not
+ * the batch's. */
+static bool batch_set(const dd_unit_batch *batch, uint32_t id, uint64_t **set, size_t *cap,
+                      size_t *n)
+{
+    if (!batch || !batch->npending || id < batch->pending[0].id)
+        return false;
+    const indexed_unit *p = &batch->pending[id - batch->pending[0].id];
+    size_t from = batch->set_start[p->j], count = batch->set_start[p->j + 1] - from;
+    dd_grow(set, cap, count + 1, sizeof **set);
+    memcpy(*set, batch->hashes + from, count * sizeof **set);
+    *n = count;
+    return true;
+}
+
 /* The search across documents of dd_find_near_units_across. Without a
  * batch (NULL), a unit's candidates are found by looking its band keys up
  * in the index, and the document's units join the index. For document k
@@ -579,7 +598,8 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
                 const dd_cached_set *c = dd_set_cache_find(&ix->cache, id, 0);
                 if (!c) {
                     dd_cached_set *s = dd_set_cache_claim(&ix->cache, id, 0);
-                    if (!dd_unit_index_kept_set(ix, id, &s->set, &s->cap, &s->n) &&
+                    if (!batch_set(batch, id, &s->set, &s->cap, &s->n) &&
+                        !dd_unit_index_kept_set(ix, id, &s->set, &s->cap, &s->n) &&
                         !read(ctx, ix->doc[id], ix->unit[id], &s->set, &s->cap, &s->n))
                         continue;
                     dd_set_cache_keep(&ix->cache, s);
@@ -609,14 +629,15 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
         dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
-        keep_set(ix, (uint32_t)ix->n, sets->hashes + sets->start[u],
-                 sets->start[u + 1] - sets->start[u]);
-        if (batch)
+        if (batch) /* its set is kept with dd_unit_batch_index */
             batch_index(ix, batch, k, u, band_keys + u * bands);
-        else
+        else {
+            keep_set(ix, (uint32_t)ix->n, sets->hashes + sets->start[u],
+                     sets->start[u + 1] - sets->start[u]);
             for (size_t b = 0; b < bands; b++)
                 dd_capped_map_add(&ix->bands[b], band_keys[u * bands + b], (uint32_t)ix->n,
                                   DD_NEAR_UNIT_MAX_BUCKET);
+        }
         ix->n++;
     }
     free(identical);
@@ -834,10 +855,19 @@ void dd_unit_batch_search(dd_unit_index *ix, dd_unit_batch *b, size_t k, const d
                   out);
 }
 
-size_t dd_unit_batch_bands(void) { return DD_NEAR_UNIT_BANDS; }
+size_t dd_unit_batch_index_parts(void) { return DD_NEAR_UNIT_BANDS + 1; }
 
-void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t band)
+void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t part)
 {
+    if (part == DD_NEAR_UNIT_BANDS) { /* the sets, in order */
+        for (size_t i = 0; i < b->npending; i++) {
+            const indexed_unit *p = &b->pending[i];
+            size_t from = b->set_start[p->j];
+            keep_set(ix, p->id, b->hashes + from, b->set_start[p->j + 1] - from);
+        }
+        return;
+    }
+    size_t band = part;
     for (size_t i = 0; i < b->npending; i++) {
         const indexed_unit *p = &b->pending[i];
         if (p->listed[band])

@@ -258,11 +258,13 @@ void dd_unit_batch_search(dd_unit_index *ix, dd_unit_batch *b, size_t k, const d
                           void *ctx, dd_near_unit_list *out);
 
 /* Once every document of the batch has been searched, the units it
- * indexed are added to the index of each band < dd_unit_batch_bands():
- * for different bands at the same time, on different threads. Then the
- * batch can be cleared. */
-size_t dd_unit_batch_bands(void);
-void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t band);
+ * indexed are added to the index in parts < dd_unit_batch_index_parts():
+ * one per band (the band's map), and one that keeps their sets
+ * (dd_unit_index_keep_sets), in the order they were indexed; different
+ * parts at the same time, on different threads. Then the batch can be
+ * cleared. */
+size_t dd_unit_batch_index_parts(void);
+void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t part);
 
 /* The distinct 3-shingles of words [first, first + count) of t, in *set
  * (growing it). Returns how many. */

@@ -664,12 +664,13 @@ typedef struct first_pass {
 #define UNIT_BATCH_DOCS 512
 #define UNIT_BATCH_HASHES ((size_t)1 << 20)
 
-/* dd_run_loop work: the units the batch indexed go to the index of band. */
-static void index_units(void *ctx, void *state, size_t band)
+/* dd_run_loop work: the units the batch indexed go to part of the index
+ * (a band's map, or the kept sets). */
+static void index_units(void *ctx, void *state, size_t part)
 {
     (void)state;
     unit_flush *fl = ctx;
-    dd_unit_batch_index(fl->c->unit_index, fl->batch, band);
+    dd_unit_batch_index(fl->c->unit_index, fl->batch, part);
 }
 
 /* Searches the batch's documents across the documents before them: the
@@ -711,7 +712,7 @@ static void search_batch(first_pass *f)
         dd_unit_batch_search(c->unit_index, f->batch, k, units, f->o->para_threshold, &ahead,
                              read_unit, &f->reader, l);
     }
-    dd_run_loop(dd_unit_batch_bands(), fl, index_units);
+    dd_run_loop(dd_unit_batch_index_parts(), fl, index_units);
     dd_unit_batch_clear(f->batch);
     f->inside.n = 0;
 }
@@ -942,8 +943,10 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         .n = c->inputs.n,
         .threads = threads,
         /* Enough documents in flight to keep every worker busy while the
-         * consumer takes one; bytes bound memory whatever their sizes. */
-        .window = 16 * (size_t)threads,
+         * consumer takes one, and, with batches, while it searches a batch
+         * across (the next batch is analysed meanwhile); bytes bound memory
+         * whatever their sizes. */
+        .window = 16 * (size_t)threads + (f.batch ? UNIT_BATCH_DOCS : 0),
         .max_weight = (uint64_t)32 << 20,
         .ctx = &f,
         .result_size = sizeof(analysed),
@@ -1356,23 +1359,23 @@ static void doc_pairs_clear(doc_pairs *ps)
 /* A batch of the clustering is this many documents. */
 #define CLUSTER_BATCH_DOCS 512
 
-/* Clusters the documents (dd_cluster_documents) in batches, each verified
- * ahead on the pool. */
-static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
+/* Places docs[0..ndocs) in that order (as dd_placer_place would, one by
+ * one) into *out, in batches, each verified ahead on the pool. */
+static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const uint32_t *docs,
+                             size_t ndocs, dd_clusters *out)
 {
     dd_signatures *s = &c->signatures;
     size_t n = s->n;
-    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
-    dd_rank_documents(s, order);
     dd_placer *placer = dd_placer_new(s);
-    dd_placer_reserve(placer, n);
+    if (ndocs == n) /* all of them: their number is known */
+        dd_placer_reserve(placer, n);
     cluster_batch b = {.c = c, .placer = placer, .ahead = dd_placer_ahead_new(), .own = own};
     s->overlap = answer_pair;
     s->overlap_ctx = &b;
     dd_member m;
-    for (size_t start = 0; start < n; start += CLUSTER_BATCH_DOCS) {
-        b.docs = order + start;
-        b.n = n - start < CLUSTER_BATCH_DOCS ? n - start : CLUSTER_BATCH_DOCS;
+    for (size_t start = 0; start < ndocs; start += CLUSTER_BATCH_DOCS) {
+        b.docs = docs + start;
+        b.n = ndocs - start < CLUSTER_BATCH_DOCS ? ndocs - start : CLUSTER_BATCH_DOCS;
         b.current = 0;
         if (b.n > b.pairs_cap) {
             b.pairs = dd_realloc(b.pairs, b.n * sizeof *b.pairs);
@@ -1395,8 +1398,7 @@ static void cluster_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own)
                 " when asked; the placer holds %zu bytes, %.0f a document\n",
                 b.computed, b.missed, dd_placer_bytes(placer),
                 n ? (double)dd_placer_bytes(placer) / (double)n : 0.0);
-    free(order);
-    dd_placer_finish(placer, n, &c->clusters);
+    dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
     for (size_t k = 0; k < b.pairs_cap; k++)
@@ -1454,12 +1456,41 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
     dd_key_filter shared;
     filter_keys(&c->signatures, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
-    if (ahead)
-        cluster_in_batches(c, pool, own);
-    else
+    if (ahead) {
+        uint32_t *order = dd_malloc((c->signatures.n ? c->signatures.n : 1) * sizeof *order);
+        dd_rank_documents(&c->signatures, order);
+        place_in_batches(c, pool, own, order, c->signatures.n, &c->clusters);
+        free(order);
+    } else
         dd_cluster_documents(&c->signatures, &c->clusters);
     c->signatures.shared_keys = NULL;
     dd_key_filter_free(&shared);
+}
+
+void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
+                     dd_clusters *out)
+{
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
+    /* As the first round's clustering: the workers share three quarters of
+     * the sets' budget, the calling thread keeps a quarter. */
+    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    dd_pool *pool = threads > 1 && own && ndocs > 1
+                        ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
+                        : NULL;
+    if (pool && dd_pool_threads(pool) > 0) {
+        own->cache.budget = SET_CACHE_BYTES / 4;
+        place_in_batches(c, pool, own, docs, ndocs, out);
+        own->cache.budget = SET_CACHE_BYTES;
+    } else {
+        dd_placer *p = dd_placer_new(&c->signatures);
+        dd_member m;
+        for (size_t i = 0; i < ndocs; i++)
+            dd_placer_place(p, docs[i], &m);
+        dd_placer_finish(p, c->signatures.n, out);
+        dd_placer_free(p);
+    }
+    dd_pool_free(pool);
 }
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)

@@ -122,6 +122,13 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
  * keeps (while paragraphs are decided, it is not needed). */
 void dd_corpus_forget_sets(dd_corpus *c);
 
+/* Places docs[0..ndocs) in that order, as dd_placer_place one by one
+ * would, into *out (a later round's clusters): with o's threads, each
+ * batch's pairs verified ahead on a pool made for the call (so its caches
+ * hold no set of a text that changed since). */
+void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
+                     dd_clusters *out);
+
 /* Links the documents of the near-repeats across documents in l, but for
  * alternatives, for the placer (dd_signatures_link). */
 void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l);

@@ -224,7 +224,7 @@ static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
 
 /* A later round's clusters: the documents a change of text concerns (see
  * above) placed again, in rank order, among themselves. */
-static void place_again(dd_corpus *c, rounds *r)
+static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
 {
     dd_signatures *s = &c->signatures;
     size_t n = c->inputs.n;
@@ -272,14 +272,12 @@ static void place_again(dd_corpus *c, rounds *r)
 
     uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
     dd_rank_documents(s, order);
-    dd_placer *p = dd_placer_new(s);
-    dd_member m;
+    size_t nplace = 0;
     for (size_t i = 0; i < n; i++)
         if (again[order[i]] && !r->absent[order[i]])
-            dd_placer_place(p, order[i], &m);
+            order[nplace++] = order[i];
     dd_clusters k;
-    dd_placer_finish(p, n, &k);
-    dd_placer_free(p);
+    dd_corpus_place(c, o, order, nplace, &k);
     for (size_t d = 0; d < n; d++)
         if (again[d] && !r->absent[d])
             r->copy_of[d] = NOT_A_COPY;
@@ -538,7 +536,9 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     dd_ordered_map m = {
         .n = r->nchanged,
         .threads = threads,
-        .window = 16 * (size_t)threads,
+        /* Its results are small (the text is the worker's): a wide window
+         * keeps the workers busy past a long document. */
+        .window = 64 * (size_t)threads,
         .ctx = &g,
         .result_size = sizeof(reanalysed),
         .worker_new = worker_new,
@@ -712,7 +712,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
         if (c->rounds == 0)
             take_copies(c, &r, &c->clusters); /* placed by the first pass */
         else if (o->near.enabled)
-            place_again(c, &r);
+            place_again(c, o, &r);
         dd_corpus_forget_sets(c);
         dd_findings f = {0};
         if (!(ok = decide_paragraphs(c, o, &r, &f, notes))) {

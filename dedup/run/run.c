@@ -101,6 +101,7 @@ typedef struct run {
      * and the calling thread's part of loops) and of consume, and the
      * seconds the consumer waited for results. */
     double produce_cpu, work_cpu, consume_cpu, consumer_wait;
+    double workers_idle; /* seconds the workers waited for items, all of them */
 } run;
 
 /* The run whose consume is running on this thread (for dd_run_loop). */
@@ -205,7 +206,9 @@ static void *worker_main(void *arg)
     for (;;) {
         while (!p->stop && p->loop_next >= p->loop_n && p->next_claim == p->next_produce) {
             p->idle++;
+            double waited = wall();
             pthread_cond_wait(&p->ready, &p->lock);
+            p->workers_idle += wall() - waited;
             p->idle--;
         }
         if (p->loop_next < p->loop_n) {
@@ -379,9 +382,9 @@ static bool run_map(const map *m)
             snprintf(read, sizeof read, "read %.3f s CPU, ", p.produce_cpu);
         fprintf(stderr,
                 "dedup: run: %zu items, %u threads: %.3f s; %swork %.3f s CPU, consume %.3f s "
-                "CPU, consumer waited %.3f s\n",
+                "CPU, consumer waited %.3f s, workers waited %.3f s\n",
                 p.next_produce, started, wall() - start, read, p.work_cpu, p.consume_cpu,
-                p.consumer_wait);
+                p.consumer_wait, p.workers_idle);
     }
 
     for (size_t k = 0; k < m->window; k++) {

@@ -36,8 +36,9 @@
  *
  * For measuring (bench/bench_threads.sh): with DEDUP_RUN_STATS set in the
  * environment, a run ends by writing to stderr its wall time, the CPU time
- * of all work and of all consume (the serial part), and how long the
- * consumer waited for results.
+ * of all work and of all consume (the serial part), how long the consumer
+ * waited for results, and how long the workers waited for items (all of
+ * them together: a window too small for what consume does starves them).
  */
 #ifndef DD_RUN_H
 #define DD_RUN_H
