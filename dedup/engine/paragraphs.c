@@ -29,6 +29,18 @@ typedef struct occurrence {
     uint32_t doc, unit;
 } occurrence;
 
+/* One part of a table built in parts (dd_paragraphs_split): the entries of
+ * the keys of that part, numbered in order of first occurrence among them. */
+typedef struct part {
+    dd_key_table entry_of; /* its entries by key, at most 3/4 full */
+    entry *entries;
+    size_t nentries, entries_cap;
+    uint32_t *joined; /* each entry's number in the table (NO_ENTRY: not yet) */
+    bool full;        /* past the table's limits: the parts cannot be joined */
+} part;
+
+#define NO_ENTRY UINT32_MAX
+
 struct dd_paragraphs {
     const dd_unit *units;     /* the corpus's units, by document (NULL: read through get): */
     const size_t *unit_start; /* document d has units[unit_start[d] ..] */
@@ -43,6 +55,9 @@ struct dd_paragraphs {
     size_t nocc, occ_cap;
     size_t nunits;     /* units of the documents up to the last one added */
     const bool *gone;  /* units left out (dd_paragraphs_leave_out), or NULL */
+    part *parts;       /* built in parts (dd_paragraphs_split), or NULL */
+    size_t nparts;
+    uint64_t *part_entry; /* each unit's entry in its part: number << 8 | part */
 };
 
 dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
@@ -58,6 +73,13 @@ void dd_paragraphs_free(dd_paragraphs *p)
 {
     if (!p)
         return;
+    for (size_t k = 0; k < p->nparts; k++) {
+        dd_key_table_free(&p->parts[k].entry_of);
+        free(p->parts[k].entries);
+        free(p->parts[k].joined);
+    }
+    free(p->parts);
+    free(p->part_entry);
     free(p->entries);
     dd_key_table_free(&p->entry_of);
     free(p->occ);
@@ -92,15 +114,75 @@ static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
 
+/* Counts an occurrence at unit u of doc of entry e, seen before. */
+static void count_again(entry *e, uint32_t doc, uint32_t u)
+{
+    if (e->last_doc != doc) {
+        e->docs++;
+        e->last_doc = doc;
+        if (e->docs == 2) {
+            e->text_doc = doc;
+            e->text_unit = u;
+        }
+    }
+}
+
+/* The part of a key, among n. */
+static size_t part_of(sh_key key, size_t n) { return (size_t)(key.hi % n); }
+
+static bool too_many_units(const dd_paragraphs *p, uint32_t doc)
+{
+    return p->unit_start[doc + 1] - p->unit_start[doc] > UINT32_MAX;
+}
+
+static bool too_many_entries(dd_notes *notes)
+{
+    dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
+                (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
+    return false;
+}
+
+/* dd_paragraphs_add on a table built in parts: each unit's entry is its
+ * part's, numbered in the table the first time a unit of it comes (the
+ * parts' first occurrences, in document order, are the table's). */
+static bool join_parts(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
+{
+    for (size_t k = 0; k < p->nparts; k++)
+        if (p->parts[k].full)
+            return too_many_entries(notes);
+    size_t first = p->unit_start[doc], n = p->unit_start[doc + 1] - first;
+    for (uint32_t u = 0; u < n; u++) {
+        if (p->gone && p->gone[first + u])
+            continue;
+        uint64_t at = p->part_entry[first + u];
+        part *k = &p->parts[at & 0xff];
+        uint32_t in_part = (uint32_t)(at >> 8);
+        uint32_t *joined = &k->joined[in_part];
+        if (*joined == NO_ENTRY) {
+            if (p->nentries > DD_KEY_TABLE_MAX_VALUE)
+                return too_many_entries(notes);
+            *joined = (uint32_t)p->nentries;
+            dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
+            p->entries[p->nentries++] = k->entries[in_part];
+            continue;
+        }
+        dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
+        p->occ[p->nocc++] = (occurrence){*joined, doc, u};
+    }
+    return true;
+}
+
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
-    size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
-    if (n > UINT32_MAX) {
+    if (too_many_units(p, doc)) {
         dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
                 UINT32_MAX);
         return false;
     }
+    size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
     p->nunits = p->unit_start[doc + 1];
+    if (p->parts)
+        return join_parts(p, doc, notes);
     for (uint32_t u = 0; u < n; u++) {
         dd_unit unit_read = unit_at(p, doc, u);
         const dd_unit *unit = &unit_read;
@@ -108,37 +190,87 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
             continue;
         uint32_t had;
         dd_key_added added = dd_key_table_add(&p->entry_of, unit->key, p->nentries, &had);
-        if (added == DD_KEY_FULL) {
-            dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
-                        (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
-            return false;
-        }
+        if (added == DD_KEY_FULL)
+            return too_many_entries(notes);
         if (added == DD_KEY_ADDED) {
             dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
             p->entries[p->nentries++] = (entry){doc, u, doc, 1, unit->words, 0, 0};
             continue;
         }
-        entry *e = &p->entries[had];
-        if (e->last_doc != doc) {
-            e->docs++;
-            e->last_doc = doc;
-            if (e->docs == 2) {
-                e->text_doc = doc;
-                e->text_unit = u;
-            }
-        }
+        count_again(&p->entries[had], doc, u);
         dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
         p->occ[p->nocc++] = (occurrence){had, doc, u};
     }
     return true;
 }
 
+void dd_paragraphs_split(dd_paragraphs *p, size_t nparts, size_t nunits)
+{
+    if (nparts < 2)
+        return;
+    if (nparts > DD_PARAGRAPHS_MAX_PARTS)
+        nparts = DD_PARAGRAPHS_MAX_PARTS;
+    p->parts = dd_calloc(nparts, sizeof *p->parts);
+    p->nparts = nparts;
+    for (size_t k = 0; k < nparts; k++)
+        dd_key_table_init(&p->parts[k].entry_of, 3);
+    p->part_entry = dd_malloc((nunits ? nunits : 1) * sizeof *p->part_entry);
+}
+
+size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
+
+void dd_paragraphs_add_part(dd_paragraphs *p, size_t k, uint32_t doc)
+{
+    part *t = &p->parts[k];
+    if (t->full || too_many_units(p, doc))
+        return; /* dd_paragraphs_add says so */
+    size_t first = p->unit_start[doc], n = p->unit_start[doc + 1] - first;
+    for (uint32_t u = 0; u < n; u++) {
+        if (p->gone && p->gone[first + u])
+            continue;
+        dd_unit unit = unit_number_at(p, first + u);
+        if (part_of(unit.key, p->nparts) != k)
+            continue;
+        uint32_t had;
+        dd_key_added added = dd_key_table_add(&t->entry_of, unit.key, t->nentries, &had);
+        if (added == DD_KEY_FULL) {
+            t->full = true;
+            return;
+        }
+        if (added == DD_KEY_ADDED) {
+            dd_grow(&t->entries, &t->entries_cap, t->nentries + 1, sizeof *t->entries);
+            t->entries[had = (uint32_t)t->nentries++] = (entry){doc, u, doc, 1, unit.words, 0, 0};
+        } else {
+            count_again(&t->entries[had], doc, u);
+        }
+        p->part_entry[first + u] = (uint64_t)had << 8 | k;
+    }
+}
+
+void dd_paragraphs_parts_done(dd_paragraphs *p)
+{
+    for (size_t k = 0; k < p->nparts; k++) {
+        part *t = &p->parts[k];
+        t->joined = dd_malloc((t->nentries ? t->nentries : 1) * sizeof *t->joined);
+        for (size_t i = 0; i < t->nentries; i++)
+            t->joined[i] = NO_ENTRY;
+    }
+}
+
 bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
 {
     uint32_t found;
-    if (!dd_key_table_get(&p->entry_of, key, &found))
-        return false;
-    const entry *e = &p->entries[found];
+    const entry *e;
+    if (p->parts) {
+        const part *t = &p->parts[part_of(key, p->nparts)];
+        if (!dd_key_table_get(&t->entry_of, key, &found) || t->joined[found] == NO_ENTRY)
+            return false;
+        e = &t->entries[found];
+    } else {
+        if (!dd_key_table_get(&p->entry_of, key, &found))
+            return false;
+        e = &p->entries[found];
+    }
     *at = place_of(p, e->first_doc, e->first_unit);
     return true;
 }

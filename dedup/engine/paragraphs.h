@@ -118,6 +118,32 @@ void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
  * freed. */
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes);
 
+/*
+ * The table built on several threads (the caller's: the engine starts
+ * none). dd_paragraphs_split splits the keys into nparts parts (a key's part
+ * is a function of the key alone). Then each part, on one thread, goes
+ * through the documents in increasing order and takes in only the units of
+ * its keys (dd_paragraphs_add_part): parts on different threads at once,
+ * the documents of one part in order on one thread. Once every part went
+ * through every document, dd_paragraphs_parts_done, then dd_paragraphs_add
+ * of the same documents in the same order, on one thread, joins the parts:
+ * each unit takes its part's entry, which counts the same documents and
+ * has the same first occurrence as one table going through the documents
+ * in order would give it (those of its key, in the same order), so the
+ * table, and every finding, is the same as without parts; only the hashing
+ * is done on the threads. Costs 8 bytes a unit of the corpus (nunits: all
+ * of them, the largest unit number + 1) and 32 bytes a distinct unit more.
+ * Before any document is added; nparts below 2 leaves the table whole.
+ */
+#define DD_PARAGRAPHS_MAX_PARTS 256
+void dd_paragraphs_split(dd_paragraphs *p, size_t nparts, size_t nunits);
+/* The number of parts (0: not split). */
+size_t dd_paragraphs_parts(const dd_paragraphs *p);
+/* Takes in the units of document doc whose keys are part k's. A part past
+ * the table's limits stops taking in; dd_paragraphs_add then says so. */
+void dd_paragraphs_add_part(dd_paragraphs *p, size_t k, uint32_t doc);
+void dd_paragraphs_parts_done(dd_paragraphs *p);
+
 /* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
  * words, near-repeats the unit at `of`. */
 void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,

@@ -171,6 +171,42 @@ static void round_near_units(const dd_corpus *c, rounds *r)
 /* dd_paragraphs_read_units: unit u of the corpus's units. */
 static dd_unit corpus_unit(void *ctx, size_t u) { return dd_units_get(ctx, u); }
 
+/* Is document d one whose paragraphs are decided (read, there, not a copy)? */
+static bool is_kept(const dd_corpus *c, const rounds *r, size_t d)
+{
+    return !c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY;
+}
+
+typedef struct parts_work {
+    const dd_corpus *c;
+    const rounds *r;
+    dd_paragraphs *p;
+} parts_work;
+
+/* Part k of the paragraph table goes through the documents kept, in order. */
+static void build_part(void *ctx, void *worker, size_t k)
+{
+    (void)worker;
+    parts_work *w = ctx;
+    for (size_t d = 0; d < w->c->inputs.n; d++)
+        if (is_kept(w->c, w->r, d))
+            dd_paragraphs_add_part(w->p, k, (uint32_t)d);
+}
+
+/* The hashing of the paragraph table, one part of the keys on each of
+ * `threads` threads (paragraphs.h: the table is the same); what is left
+ * for the calling thread is to join the parts, document after document. */
+static void build_in_parts(const dd_corpus *c, const rounds *r, dd_paragraphs *p,
+                           unsigned threads)
+{
+    dd_paragraphs_split(p, threads, c->units.n);
+    parts_work w = {c, r, p};
+    dd_pool *pool = dd_pool_new("paragraph table", threads, NULL, NULL, NULL);
+    dd_pool_for(pool, dd_paragraphs_parts(p), &w, build_part);
+    dd_pool_free(pool);
+    dd_paragraphs_parts_done(p);
+}
+
 /* Decides on the text the documents have now which lines of the documents
  * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
  * in notes, past the paragraph table's limits. */
@@ -182,9 +218,11 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     if (c->units.spool) /* not in memory (run/units.h) */
         dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    if (threads > 1)
+        build_in_parts(c, r, p, threads);
     for (size_t d = 0; d < n; d++)
-        if (!c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY &&
-            !dd_paragraphs_add(p, (uint32_t)d, notes)) {
+        if (is_kept(c, r, d) && !dd_paragraphs_add(p, (uint32_t)d, notes)) {
             dd_paragraphs_free(p);
             return false;
         }

@@ -219,6 +219,122 @@ static void the_first_occurrence_of_a_key(void **state)
     dd_paragraphs_free(p);
 }
 
+/* The table built in parts (dd_paragraphs_split, on threads in scan) is the
+ * table built whole: the same findings (repeats, boilerplate with every
+ * occurrence, drops) and the same first occurrences, for 2, 3 and 8 parts,
+ * with units left out and documents not added (copies), and each part
+ * going through the documents at its own time. Keys differ in both halves
+ * so that they fall in every part. */
+#define BIG_DOCS 40
+#define BIG_UNITS 12
+typedef struct big_corpus {
+    dd_unit units[BIG_DOCS * BIG_UNITS];
+    size_t start[BIG_DOCS + 1];
+    bool gone[BIG_DOCS * BIG_UNITS];
+    bool added[BIG_DOCS];
+} big_corpus;
+
+static uint64_t next_random(uint64_t *state)
+{
+    *state = *state * 6364136223846793005u + 1442695040888963407u;
+    return *state >> 33;
+}
+
+static void make_big(big_corpus *c, uint64_t seed)
+{
+    memset(c, 0, sizeof *c);
+    size_t u = 0;
+    for (size_t d = 0; d < BIG_DOCS; d++) {
+        size_t n = 1 + next_random(&seed) % BIG_UNITS;
+        for (size_t k = 0; k < n; k++, u++) {
+            uint64_t letter = next_random(&seed) % 10; /* few keys: repeats, boilerplate */
+            c->units[u] = (dd_unit){.first_line = k + 1,
+                                    .last_line = k + 1,
+                                    .words = (uint32_t)(1 + letter % 5),
+                                    .key = (sh_key){letter * 0x9E3779B97F4A7C15u, letter * 7919}};
+            c->gone[u] = next_random(&seed) % 13 == 0;
+        }
+        c->start[d + 1] = u;
+        c->added[d] = next_random(&seed) % 7 != 0;
+    }
+}
+
+static dd_paragraphs *table_of(const big_corpus *c, size_t nparts)
+{
+    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start);
+    dd_paragraphs_leave_out(p, c->gone);
+    dd_paragraphs_split(p, nparts, c->start[BIG_DOCS]);
+    assert_int_equal(dd_paragraphs_parts(p), nparts < 2 ? 0 : nparts);
+    for (size_t k = nparts; nparts > 1 && k-- > 0;) /* the last part first */
+        for (uint32_t d = 0; d < BIG_DOCS; d++)
+            if (c->added[d])
+                dd_paragraphs_add_part(p, k, d);
+    if (nparts > 1)
+        dd_paragraphs_parts_done(p);
+    for (uint32_t d = 0; d < BIG_DOCS; d++)
+        if (c->added[d])
+            assert_true(dd_paragraphs_add(p, d, NULL));
+    return p;
+}
+
+static void assert_same_places(const dd_place *a, const dd_place *b)
+{
+    assert_int_equal(a->doc, b->doc);
+    assert_int_equal(a->first_line, b->first_line);
+    assert_int_equal(a->last_line, b->last_line);
+}
+
+static void a_table_built_in_parts_is_the_table(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        dd_paragraphs *whole = table_of(&c, 1);
+        dd_findings want = {0};
+        size_t parts[] = {2, 3, 8};
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            dd_paragraphs *p = table_of(&c, parts[i]);
+            for (uint64_t letter = 0; letter < 11; letter++) {
+                sh_key key = {letter * 0x9E3779B97F4A7C15u, letter * 7919};
+                dd_place a, b;
+                bool in_whole = dd_paragraphs_first(whole, key, &a);
+                assert_int_equal(dd_paragraphs_first(p, key, &b), in_whole);
+                if (in_whole)
+                    assert_same_places(&a, &b);
+            }
+            dd_findings got = {0};
+            dd_paragraphs_finish(p, MIN_WORDS, DF, &got);
+            dd_paragraphs_free(p);
+            if (i == 0)
+                dd_paragraphs_finish(whole, MIN_WORDS, DF, &want);
+            assert_true(want.nrepeats + want.nboilerplate > 0);
+            assert_int_equal(got.nrepeats, want.nrepeats);
+            for (size_t r = 0; r < want.nrepeats; r++) {
+                assert_same_places(&got.repeats[r].at, &want.repeats[r].at);
+                assert_same_places(&got.repeats[r].of, &want.repeats[r].of);
+                assert_int_equal(got.repeats[r].units, want.repeats[r].units);
+                assert_int_equal(got.repeats[r].words, want.repeats[r].words);
+            }
+            assert_int_equal(got.nboilerplate, want.nboilerplate);
+            for (size_t r = 0; r < want.nboilerplate; r++) {
+                const dd_boilerplate *x = &got.boilerplate[r], *y = &want.boilerplate[r];
+                assert_same_places(&x->text_at, &y->text_at);
+                assert_int_equal(x->docs, y->docs);
+                assert_int_equal(x->n, y->n);
+                for (size_t k = 0; k < y->n; k++)
+                    assert_same_places(&x->at[k], &y->at[k]);
+            }
+            assert_int_equal(got.ndrops, want.ndrops);
+            for (size_t r = 0; r < want.ndrops; r++)
+                assert_same_places(&got.drops[r], &want.drops[r]);
+            dd_findings_free(&got);
+        }
+        dd_findings_free(&want);
+        dd_paragraphs_free(whole);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +344,7 @@ int main(void)
         cmocka_unit_test(a_near_repeat_that_goes_parts_no_run),
         cmocka_unit_test(short_repeats_apart_stay),
         cmocka_unit_test(the_first_occurrence_of_a_key),
+        cmocka_unit_test(a_table_built_in_parts_is_the_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
