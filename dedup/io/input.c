@@ -273,6 +273,42 @@ static char *join(const char *a, const char *b)
     return dd_asprintf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
 }
 
+/* What walk keeps of a name's status in its folder: of the link itself
+ * its type, of what it names what the inputs need (st: only these fields
+ * are set), and errno when either could not be had (0: both were). */
+typedef struct entry_status {
+    mode_t link_mode; /* 0: not had */
+    struct {
+        mode_t st_mode;
+        dev_t st_dev;
+        ino_t st_ino;
+        off_t st_size;
+        struct timespec st_mtim;
+    } st;
+    int error;
+} entry_status;
+
+/* The status of name in the folder open as d (see entry_status). */
+static void status_in(DIR *d, const char *name, entry_status *es)
+{
+    struct stat st;
+    *es = (entry_status){0};
+    if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        es->error = errno;
+        return;
+    }
+    es->link_mode = st.st_mode;
+    if (S_ISLNK(st.st_mode) && fstatat(dirfd(d), name, &st, 0) != 0) {
+        es->error = errno;
+        return;
+    }
+    es->st.st_mode = st.st_mode;
+    es->st.st_dev = st.st_dev;
+    es->st.st_ino = st.st_ino;
+    es->st.st_size = st.st_size;
+    es->st.st_mtim = st.st_mtim;
+}
+
 /* Adds the files under dir (id prefix idp, output prefix rel) in sorted
  * order. Returns the number of problems reported. */
 static int walk(collector *k, const char *dir, const char *rel, int depth)
@@ -302,16 +338,29 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
         free(p);
         problems++;
     }
-    closedir(d);
     if (n > 1)
         qsort(names, n, sizeof *names, compare_names);
+    /* The status of each name, looked up in the folder open (not from the
+     * top by its whole path, as lstat and stat of path would): the link
+     * itself, then what it names (the same when it is no link). The folder
+     * is closed before any subfolder is walked, so a deep tree holds no
+     * more than one open. */
+    entry_status *status = dd_malloc((n ? n : 1) * sizeof *status);
+    for (size_t i = 0; i < n; i++)
+        status_in(d, names[i], &status[i]);
+    closedir(d);
     for (size_t i = 0; i < n; i++) {
         char *path = join(dir, names[i]);
         char *sub = join(rel, names[i]);
-        struct stat lst, st;
+        struct stat st = {.st_mode = status[i].st.st_mode,
+                          .st_dev = status[i].st.st_dev,
+                          .st_ino = status[i].st.st_ino,
+                          .st_size = status[i].st.st_size,
+                          .st_mtim = status[i].st.st_mtim};
+        mode_t link_mode = status[i].link_mode;
         if (dd_is_temp_name(names[i])) {
             char *p = dd_printable(path);
-            bool folder = lstat(path, &lst) == 0 && S_ISDIR(lst.st_mode);
+            bool folder = S_ISDIR(link_mode);
             if (dd_temp_name_is_live(names[i]))
                 dd_warn("%s: a temporary %s of a dedup clean running now, skipped", p,
                         folder ? "folder" : "file");
@@ -320,13 +369,13 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
                         "(remove it)",
                         p, folder ? "folder" : "file");
             free(p);
-        } else if (lstat(path, &lst) != 0 || stat(path, &st) != 0) {
+        } else if (status[i].error) {
             char *p = dd_printable(path);
-            dd_error("%s: %s", p, strerror(errno));
+            dd_error("%s: %s", p, strerror(status[i].error));
             free(p);
             problems++;
         } else if (S_ISDIR(st.st_mode)) {
-            if (S_ISLNK(lst.st_mode)) {
+            if (S_ISLNK(link_mode)) {
                 char *p = dd_printable(path);
                 dd_warn("%s: symbolic link to a directory, not followed", p);
                 free(p);
@@ -351,6 +400,7 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
         free(sub);
         free(names[i]);
     }
+    free(status);
     free(names);
     return problems;
 }
