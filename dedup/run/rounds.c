@@ -4,7 +4,8 @@
  * The first round decides on the inputs as read: corpus.c clusters every
  * document (near.c's placer, the pairs verified on every core), then the
  * paragraphs of the documents kept are decided
- * (decide_paragraphs: paragraphs.c). record_lines() takes in what a round
+ * (decide_paragraphs: paragraphs.c, its table hashed on every core, one
+ * part of the keys each). record_lines() takes in what a round
  * removes: those lines leave the text. Copies leave too with copies_stay
  * false (clean -o, scan, check); with copies_stay (clean --in-place) they
  * stay, as they are. When a round removed lines, the documents that lost
