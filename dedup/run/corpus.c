@@ -1205,12 +1205,6 @@ int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
     return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
 }
 
-/* Links the documents of every near-repeat of a unit across documents
- * (exact copies of a paragraph are near-repeats too): candidates for the
- * containment half of the rule at any size ratio (dd_signatures_link). A
- * copy of a paragraph is linked with its first match only (near_units.h),
- * so a paragraph printed in many documents links each to that first one,
- * not all of them to each other. */
 /* Writes to pairs the documents of each near-repeat of v[0..n) that is not
  * an alternative; returns how many. */
 static size_t linked_pairs(const dd_near_unit *v, size_t n, dd_doc_pair *pairs)
@@ -1222,6 +1216,12 @@ static size_t linked_pairs(const dd_near_unit *v, size_t n, dd_doc_pair *pairs)
     return k;
 }
 
+/* Links the documents of every near-repeat of a unit across documents
+ * (exact copies of a paragraph are near-repeats too): candidates for the
+ * containment half of the rule at any size ratio (dd_signatures_link). A
+ * copy of a paragraph is linked with its first match only (near_units.h),
+ * so a paragraph printed in many documents links each to that first one,
+ * not all of them to each other. */
 void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l)
 {
     dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
