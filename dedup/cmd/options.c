@@ -280,8 +280,9 @@ OPTION(opt_memory, "memory", 0, required_argument, OPT_MEMORY, "--memory SIZE",
        "the memory the run may hold (K, M, G: times 1024; at least 1M; default: half of what "
        "/proc/meminfo calls available when the run starts, 1G where it cannot be read); the "
        "units (paragraphs) of every document, 64 bytes each, stay in memory up to a quarter "
-       "of SIZE and past it go to a scratch file in --tmp-dir; the output is the same for "
-       "every SIZE (what else grows with the corpus is not bounded yet: see the README)");
+       "of SIZE, the near-repeats of paragraphs found up to a sixteenth, and past it each go "
+       "to a scratch file in --tmp-dir; the output is the same for every SIZE (what else "
+       "grows with the corpus is not bounded yet: see the README)");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");

@@ -673,6 +673,23 @@ static void index_units(void *ctx, void *state, size_t part)
     dd_unit_batch_index(fl->c->unit_index, fl->batch, part);
 }
 
+/* Moves the near-repeats found (c->near_found) to c->near_units. A full
+ * scratch disk stops the run there. */
+static void keep_near_found(first_pass *f)
+{
+    dd_corpus *c = f->c;
+    char *err = NULL;
+    if (!dd_scratch_array_append(&c->near_units, c->near_found.v, c->near_found.n, &err)) {
+        dd_error("keeping the near-repeats of paragraphs out of memory (--memory): %s; the run "
+                 "stops there",
+                 err);
+        free(err);
+        c->problems++;
+        f->stopped = true;
+    }
+    c->near_found.n = 0;
+}
+
 /* Searches the batch's documents across the documents before them: the
  * overlaps ahead on the pool, then each document in order, then the
  * batch's units into the index on the pool. */
@@ -694,7 +711,7 @@ static void search_batch(first_pass *f)
     fl->vctx = &f->vctx;
     dd_run_loop(n, fl, units_ahead);
     dd_unit_ahead ahead = {unit_answer, fl};
-    dd_near_unit_list *l = &c->near_units;
+    dd_near_unit_list *l = &c->near_found;
     for (size_t k = 0; k < n; k++) {
         size_t from = f->inside_start[k], to = f->inside_start[k + 1];
         dd_grow(&l->v, &l->cap, l->n + (to - from) + 1, sizeof *l->v);
@@ -715,6 +732,7 @@ static void search_batch(first_pass *f)
     dd_run_loop(dd_unit_batch_index_parts(), fl, index_units);
     dd_unit_batch_clear(f->batch);
     f->inside.n = 0;
+    keep_near_found(f);
 }
 
 /* Adds document i (r, taken) to the batch. */
@@ -877,15 +895,11 @@ static bool take(void *ctx, size_t i, void *result)
     if (ok && f->batch && r->doc.nunits) {
         batch_document(f, i, r);
     } else if (ok) {
-        if (r->near.n) {
-            dd_near_unit_list *l = &c->near_units;
-            dd_grow(&l->v, &l->cap, l->n + r->near.n, sizeof *l->v);
-            memcpy(l->v + l->n, r->near.v, r->near.n * sizeof *l->v);
-            l->n += r->near.n;
-        }
+        dd_near_units_append(&c->near_found, r->near.v, r->near.n);
         dd_find_near_units_across(c->unit_index, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets,
                                   r->band_keys, o->para_threshold, NULL, read_unit, &f->reader,
-                                  &c->near_units);
+                                  &c->near_found);
+        keep_near_found(f);
     }
     f->bytes_read += c->sizes[i];
     if (f->progress)
@@ -971,6 +985,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         dd_memory_account(stderr, "after reading", c, c->unit_index);
         fprintf(stderr, "dedup: units kept in a scratch file: %.1f MB\n",
                 (double)dd_units_scratch_bytes(&c->units) / 1e6);
+        fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
+                (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
     }
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
@@ -1189,6 +1205,17 @@ int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
     return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
 }
 
+/* Writes to pairs the documents of each near-repeat of v[0..n) that is not
+ * an alternative; returns how many. */
+static size_t linked_pairs(const dd_near_unit *v, size_t n, dd_doc_pair *pairs)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].alternative)
+            pairs[k++] = (dd_doc_pair){v[i].doc, v[i].of_doc};
+    return k;
+}
+
 /* Links the documents of every near-repeat of a unit across documents
  * (exact copies of a paragraph are near-repeats too): candidates for the
  * containment half of the rule at any size ratio (dd_signatures_link). A
@@ -1198,11 +1225,24 @@ int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
 void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l)
 {
     dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
-    size_t n = 0;
-    for (size_t k = 0; k < l->n; k++)
-        if (!l->v[k].alternative)
-            pairs[n++] = (dd_doc_pair){l->v[k].doc, l->v[k].of_doc};
+    dd_signatures_link(&c->signatures, pairs, linked_pairs(l->v, l->n, pairs));
+    free(pairs);
+}
+
+/* dd_corpus_link_documents for the near-repeats as read (c->near_units),
+ * read a block at a time. */
+static void link_documents_as_read(dd_corpus *c)
+{
+    const dd_scratch_array *read = &c->near_units;
+    dd_doc_pair *pairs = dd_malloc((read->n ? read->n : 1) * sizeof *pairs);
+    dd_near_unit *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t k = 0, m; k < read->n; k += m) {
+        m = read->n - k < 4096 ? read->n - k : 4096;
+        n += linked_pairs(dd_scratch_array_span(read, k, m, &buf, &cap), m, pairs + n);
+    }
     dd_signatures_link(&c->signatures, pairs, n);
+    free(buf);
     free(pairs);
 }
 
@@ -1452,7 +1492,7 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
         return;
     }
     bool ahead = pool && dd_pool_threads(pool) > 0;
-    dd_corpus_link_documents(c, &c->near_units);
+    link_documents_as_read(c);
     dd_key_filter shared;
     filter_keys(&c->signatures, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
@@ -1507,6 +1547,9 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     c->reread = dd_calloc(n, sizeof *c->reread);
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
     dd_units_init(&c->units, dd_memory_units_share(o->memory), o->tmp_dir);
+    dd_scratch_array_init(&c->near_units, sizeof(dd_near_unit),
+                          dd_memory_near_units_share(o->memory), o->tmp_dir,
+                          "near-repeats of paragraphs");
     c->text_version = dd_calloc(n ? n : 1, sizeof *c->text_version);
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     /* The workers share three quarters of the sets' budget; the calling
@@ -1582,7 +1625,8 @@ void dd_corpus_free(dd_corpus *c)
     dd_inputs_free(&c->inputs);
     dd_units_free(&c->units);
     free(c->unit_start);
-    free(c->near_units.v);
+    dd_scratch_array_free(&c->near_units);
+    free(c->near_found.v);
     free(c->near_inside.v);
     free(c->removed);
     free(c->unit_removed);

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "cmd/options.h"
 #include "run/progress.h"
+#include "run/scratch_array.h"
 #include "run/units.h"
 #include "store/ddx.h"
 
@@ -49,7 +50,12 @@ typedef struct dd_corpus {
     size_t nleft_out, left_out_cap;
     dd_units units;               /* the units of every document, in order (run/units.h) */
     size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
-    dd_near_unit_list near_units; /* near-repeats of units, by document, as read */
+    /* The near-repeats of units, by document, as read (dd_near_unit): in
+     * memory or, past a share of the budget, in a scratch file
+     * (run/scratch_array.h). The first pass finds a document's, or a
+     * batch's, in near_found, then moves them there. */
+    dd_scratch_array near_units;
+    dd_near_unit_list near_found;
     dd_near_unit_list near_inside; /* near-repeats inside documents, of the text they have now */
     dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
     dd_signatures signatures;     /* of the inputs (during the rounds: of the text they have) */

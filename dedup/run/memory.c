@@ -32,6 +32,14 @@ size_t dd_memory_units_share(uint64_t budget)
     return share > SIZE_MAX ? SIZE_MAX : (size_t)share;
 }
 
+size_t dd_memory_near_units_share(uint64_t budget)
+{
+    if (!budget)
+        budget = dd_memory_default();
+    uint64_t share = budget / 16;
+    return share > SIZE_MAX ? SIZE_MAX : (size_t)share;
+}
+
 typedef struct held {
     const char *name;
     size_t bytes;
@@ -70,7 +78,9 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd
          s->cap * sizeof *s->docs +
              (s->minhash ? s->cap * s->params.num_perm * sizeof *s->minhash : 0) +
              (s->simhash ? s->cap * sizeof *s->simhash : 0)},
-        {"near-repeats of paragraphs found", c->near_units.cap * sizeof *c->near_units.v},
+        {"near-repeats of paragraphs found (past the budget: a batch's)",
+         dd_scratch_array_memory_bytes(&c->near_units) +
+             c->near_found.cap * sizeof *c->near_found.v},
         {"input list (paths, names)", inputs_bytes(&c->inputs)},
         {"per-document digests, sizes, flags", docs * per_doc},
     };

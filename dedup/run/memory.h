@@ -24,6 +24,10 @@ uint64_t dd_memory_default(void);
  * keeps in memory: a quarter of it. Past that, they go to a scratch file. */
 size_t dd_memory_units_share(uint64_t budget);
 
+/* The bytes of near-repeats of paragraphs (run/corpus.h) a run of budget
+ * bytes (0: the default) keeps in memory: a sixteenth of it. */
+size_t dd_memory_near_units_share(uint64_t budget);
+
 /* Writes to out, one line each, the bytes held by the structures of c that
  * grow with the corpus, and by the paragraph index ix (NULL: none), as
  * "dedup: memory: NAME: X MB (Y bytes a document)", largest first, then

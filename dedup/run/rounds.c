@@ -152,7 +152,8 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
 static void round_near_units(const dd_corpus *c, rounds *r)
 {
     r->near.n = 0;
-    const dd_near_unit_list *inside = &c->near_inside, *read = &c->near_units;
+    const dd_near_unit_list *inside = &c->near_inside;
+    const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
     size_t i = 0, k = 0;
     for (uint32_t d = 0; d < c->inputs.n; d++) {
         size_t from = i;
@@ -161,8 +162,8 @@ static void round_near_units(const dd_corpus *c, rounds *r)
         bool there = !c->failed[d] && !r->absent[d];
         if (there)
             dd_near_units_append(&r->near, inside->v + from, i - from);
-        for (; k < read->n && read->v[k].doc == d; k++) {
-            const dd_near_unit *nu = &read->v[k];
+        for (const dd_near_unit *nu; k < read->n && (nu = dd_scratch_array_get(read, k))->doc == d;
+             k++) {
             if (there && nu->of_doc != d && !c->unit_removed[c->unit_start[d] + nu->unit])
                 dd_near_units_append(&r->near, nu, 1);
         }
@@ -732,9 +733,11 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     c->unit_removed = dd_calloc(c->units.n ? c->units.n : 1, sizeof *c->unit_removed);
     /* The near-repeats inside documents, as read (their first pass lists
      * them with those across). */
-    for (size_t k = 0; k < c->near_units.n; k++)
-        if (c->near_units.v[k].doc == c->near_units.v[k].of_doc)
-            dd_near_units_append(&c->near_inside, &c->near_units.v[k], 1);
+    for (size_t k = 0; k < c->near_units.n; k++) {
+        const dd_near_unit *nu = dd_scratch_array_get(&c->near_units, k);
+        if (nu->doc == nu->of_doc)
+            dd_near_units_append(&c->near_inside, nu, 1);
+    }
     rounds r = {.copies_stay = o->in_place, .keep_first = o->index != NULL};
     r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
     r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);

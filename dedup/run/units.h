@@ -4,37 +4,25 @@
  * budget (--memory) moves out of memory, as it grows with the paragraphs
  * of the corpus (64 bytes each), not with its documents.
  *
- * Units are appended once, document after document. While their bytes stay
- * within max_bytes they are kept in memory; past it, all of them go to a
- * scratch file (io/spool.h: made in dir and unlinked at once, so nothing is
- * left there however the run ends), and every later one follows them there.
- * They are read back by number (unit i of the corpus): through the
- * operating system's page cache, not the process's memory. Where they are
- * changes no result: a run gives the same output with any budget.
- *
- * Reading is thread-safe while nothing is appended. A unit that cannot be
- * read back from a scratch file just written (an I/O error of the disk)
- * ends the process with a message naming the folder and status 2, as
- * running out of memory does: there is no other copy of it.
+ * A scratch array of units (run/scratch_array.h): appended once, document
+ * after document, kept in memory up to max_bytes of them, then all in a
+ * scratch file, read back by number (unit i of the corpus) a block at a
+ * time. Where they are changes no result: a run gives the same output with
+ * any budget. Reading is thread-safe while nothing is appended.
  */
 #ifndef DD_RUN_UNITS_H
 #define DD_RUN_UNITS_H
 
 #include "engine/document.h"
-#include "io/spool.h"
+#include "run/scratch_array.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct dd_units {
-    dd_unit *v;       /* in memory: every unit, until they go to the scratch file */
-    size_t n, cap;    /* n: every unit appended, wherever it is */
-    size_t max_bytes; /* of units kept in memory (0: no limit) */
-    const char *dir;  /* where the scratch file is made (NULL: dd_spool_default_dir()) */
-    dd_spool *spool;  /* once they went there: every unit, unit i at i * sizeof(dd_unit) */
-    uint64_t id;      /* for the blocks read back (units.c) */
-} dd_units;
+/* v: the units while they are in memory; n: every unit appended; spool:
+ * set once they went to the scratch file. */
+typedef dd_scratch_array dd_units;
 
 /* Starts s empty: units are kept in memory up to max_bytes of them (0:
  * no limit, as in a dd_units zeroed), then in a scratch file in dir (NULL: dd_spool_default_dir()),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # --memory SIZE and --tmp-dir DIR: a budget small enough to move the units
-# (paragraphs) of every document to a scratch file (run/units.h) changes no
-# output: scan reports and clean -o copies are byte-identical at the default
-# budget and at --memory 1M, at -j 1 and 3 (and check's findings), and
-# DEDUP_RUN_STATS shows that the units really went to the scratch file.
+# (paragraphs) of every document (run/units.h) and the near-repeats of
+# paragraphs found (run/corpus.h) to scratch files changes no output: scan
+# reports and clean -o copies are byte-identical at the default budget and
+# at --memory 1M, at -j 1 and 3 (and check's findings), and DEDUP_RUN_STATS
+# shows that each really went to its scratch file, and left memory.
 # Scratch files go to --tmp-dir
 # and nothing is left there, after a run that succeeds and after one that
 # fails. A full scratch folder (a tmpfs of one page, when this runs as root)
@@ -49,18 +50,34 @@ mkdir -p "$T/scratch"
 units_spilled() { # the MB of units DEDUP_RUN_STATS says went to a scratch file
     sed -n 's/^dedup: units kept in a scratch file: \([0-9.]*\) MB$/\1/p' "$1"
 }
+near_spilled() { # the same for the near-repeats of paragraphs
+    sed -n 's/^dedup: near-repeats of paragraphs kept in a scratch file: \([0-9.]*\) MB$/\1/p' "$1"
+}
+near_in_memory() { # the bytes a document of near-repeats left in memory after reading
+    sed -n 's/^dedup: memory after reading: near-repeats of paragraphs found.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
+}
 
 # scan: the same report whatever the budget, at -j 1 and 3.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.ref" 2>"$T/stats.ref"
 [ "$(units_spilled "$T/stats.ref")" = "0.0" ] && [ -s "$T/scan.ref" ] &&
     ok "default budget: the units stay in memory" ||
     not_ok "default budget: the units stay in memory" "$(grep units "$T/stats.ref")"
+near_ref=$(near_in_memory "$T/stats.ref")
+[ "$(near_spilled "$T/stats.ref")" = "0.0" ] && [ "${near_ref:-0}" -gt 0 ] &&
+    ok "default budget: the near-repeats stay in memory ($near_ref bytes a document)" ||
+    not_ok "default budget: the near-repeats stay in memory" "$(grep near-repeats "$T/stats.ref")"
 for j in 1 3; do
     DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$G" \
         >"$T/scan.$j" 2>"$T/stats.$j"
     mb=$(units_spilled "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ]; then ok "--memory 1M -j $j: units in a scratch file ($mb MB)"; else
         not_ok "--memory 1M -j $j: units in a scratch file" "$(head -c 600 "$T/stats.$j")"
+    fi
+    mb=$(near_spilled "$T/stats.$j") held=$(near_in_memory "$T/stats.$j")
+    if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ -n "$held" ] && [ "$held" -lt "${near_ref:-0}" ]; then
+        ok "--memory 1M -j $j: near-repeats in a scratch file ($mb MB; $held bytes a document left)"
+    else
+        not_ok "--memory 1M -j $j: near-repeats in a scratch file" "$(grep near-repeats "$T/stats.$j")"
     fi
     expect_same "scan -j $j --memory 1M: the report of the default budget" "$T/scan.ref" "$T/scan.$j"
 done

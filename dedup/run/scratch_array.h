@@ -1,0 +1,70 @@
+/*
+ * scratch_array.h - an append-only array of fixed-size elements, in memory
+ * or in a scratch file: how a memory budget (--memory) moves a structure
+ * that grows with the corpus out of the process (run/units.h, the corpus's
+ * near-repeats of paragraphs: run/corpus.h).
+ *
+ * Elements are appended once, in order. While their bytes stay within
+ * max_bytes they are kept in memory; past it, all of them go to a scratch
+ * file (io/spool.h: made in dir and unlinked at once, so nothing is left
+ * there however the run ends), and every later one follows them there.
+ * They are read back by number, a block at a time (a few blocks for each
+ * thread), through the operating system's page cache, not the process's
+ * memory. Where they are changes no result.
+ *
+ * Reading is thread-safe while nothing is appended. An element that cannot
+ * be read back from a scratch file just written (an I/O error of the disk)
+ * ends the process with a message naming the folder and what was kept
+ * there, and status 2, as running out of memory does: there is no other
+ * copy of it.
+ */
+#ifndef DD_RUN_SCRATCH_ARRAY_H
+#define DD_RUN_SCRATCH_ARRAY_H
+
+#include "io/spool.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dd_scratch_array {
+    void *v;          /* in memory: every element, until they go to the scratch file */
+    size_t n, cap;    /* n: every element appended, wherever it is */
+    size_t size;      /* of an element, in bytes */
+    size_t max_bytes; /* of elements kept in memory (0: no limit) */
+    const char *dir;  /* where the scratch file is made (NULL: dd_spool_default_dir()) */
+    const char *what; /* what the elements are, for the message of a failed read */
+    dd_spool *spool;  /* once they went there: every element, i at i * size */
+    uint64_t id;      /* for the blocks read back (scratch_array.c) */
+} dd_scratch_array;
+
+/* Starts a empty, for elements of size bytes (at most 4 KiB): kept in
+ * memory up to max_bytes of them (0: no limit), then in a scratch file in
+ * dir (NULL: dd_spool_default_dir()), which must outlive a. what names
+ * them ("paragraphs"), for messages. */
+void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, const char *dir,
+                           const char *what);
+void dd_scratch_array_free(dd_scratch_array *a);
+
+/* Appends v[0..n). False, with *err set to a new message naming the folder
+ * (a full disk), when they could not be written: a then holds the elements
+ * before them. */
+bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char **err);
+
+/* Element i (below a->n): a pointer into memory or into a block of the
+ * calling thread, valid until the thread reads another block (the next
+ * call on another array or another part of this one may do so). */
+const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i);
+
+/* Elements [first, first + n): a pointer into memory, or into the array
+ * *buf (buf: the address of a pointer, as for dd_grow; grown as needed;
+ * *cap is its capacity in elements), where they are read to. Valid until
+ * the next append, or the next use of buf. */
+const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_t n, void *buf,
+                                  size_t *cap);
+
+/* Bytes of elements in memory (allocated), and in the scratch file. */
+size_t dd_scratch_array_memory_bytes(const dd_scratch_array *a);
+uint64_t dd_scratch_array_scratch_bytes(const dd_scratch_array *a);
+
+#endif
