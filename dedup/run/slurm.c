@@ -237,8 +237,10 @@ static char *sign_script(const dd_slurm_plan *p)
 }
 
 /* decide.sh: the decide stage. Its standard output goes to decide.out
- * (renamed into place when it ends well), its exit status to
- * decide.status; 1 (duplicates found) is a success for Slurm too. */
+ * (renamed into place when it ends well), then its exit status to
+ * decide.status, in that order: dedup status reads the stage as done from
+ * decide.status, so the report must be in place before it; 1 (duplicates
+ * found) is a success for Slurm too. */
 static char *decide_script(const dd_slurm_plan *p, const char *slurm_dir)
 {
     text t = {0};
@@ -252,10 +254,13 @@ static char *decide_script(const dd_slurm_plan *p, const char *slurm_dir)
     add_command(&t, p, "--stage decide");
     text_addf(&t, " >\"$dir/decide.out.tmp\"\n"
                   "status=$?\n"
+                  "case $status in\n"
+                  "0 | 1) mv \"$dir/decide.out.tmp\" \"$dir/decide.out\" || status=2 ;;\n"
+                  "esac\n"
                   "echo \"$status\" >\"$dir/decide.status.tmp\" && "
                   "mv \"$dir/decide.status.tmp\" \"$dir/decide.status\"\n"
                   "case $status in\n"
-                  "0 | 1) mv \"$dir/decide.out.tmp\" \"$dir/decide.out\" && exit 0 ;;\n"
+                  "0 | 1) exit 0 ;;\n"
                   "esac\n"
                   "exit \"$status\"\n");
     return t.s;
