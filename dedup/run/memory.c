@@ -24,21 +24,18 @@ uint64_t dd_memory_default(void)
     return half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
 }
 
-size_t dd_memory_units_share(uint64_t budget)
+/* One part of `parts` of the budget (0: the default budget). */
+static size_t share_of(uint64_t budget, unsigned parts)
 {
     if (!budget)
         budget = dd_memory_default();
-    uint64_t share = budget / 4;
+    uint64_t share = budget / parts;
     return share > SIZE_MAX ? SIZE_MAX : (size_t)share;
 }
 
-size_t dd_memory_near_units_share(uint64_t budget)
-{
-    if (!budget)
-        budget = dd_memory_default();
-    uint64_t share = budget / 16;
-    return share > SIZE_MAX ? SIZE_MAX : (size_t)share;
-}
+size_t dd_memory_units_share(uint64_t budget) { return share_of(budget, 4); }
+
+size_t dd_memory_near_units_share(uint64_t budget) { return share_of(budget, 16); }
 
 typedef struct held {
     const char *name;
