@@ -6,6 +6,9 @@
 # FIXTURES (the fixtures folder), TMPDIR_TEST (a scratch folder for this run).
 set -u
 : "${DEDUP:?}" "${SHINGLE:?}" "${FIXTURES:?}"
+# The tests folder, for the corpus generator tests/gen_docs.py:
+# `PYTHONPATH="$TESTS" python3 - ... <<'EOF'` with `from gen_docs import ...`.
+TESTS=$(cd "$(dirname "$0")/.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/dedup-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 _failed=0

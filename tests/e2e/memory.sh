@@ -13,37 +13,18 @@
 . "$(dirname "$0")/lib.sh"
 
 G="$T/gen"
-python3 - "$FIXTURES/seeds" "$G" <<'EOF'
-import os, random, sys
-seeds, out = sys.argv[1], sys.argv[2]
-random.seed(16)
-words = []
-for name in sorted(os.listdir(seeds)):
-    with open(os.path.join(seeds, name), encoding="utf-8") as f:
-        words += f.read().split()
-def line():
-    return " ".join(random.choice(words) for _ in range(random.randint(5, 14)))
-shared = [line() for _ in range(80)]  # lines that several documents quote
-nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
-docs = []
-for i in range(700):
-    body = [line() for _ in range(random.randint(10, 60))]
-    if i % 3 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(shared))
-    if i % 11 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(body))  # repeat inside
-    if i % 4 == 0:
-        body = [nav] + body  # boilerplate
-    docs.append(body)
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$G" <<'EOF'
+import sys
+from gen_docs import Words, write_files
+g = Words(sys.argv[1], seed=16, line_words=(5, 14))
+shared = [g.line() for _ in range(80)]  # lines that several documents quote
+docs = g.documents(700, (10, 60), shared, repeat_every=11)
 for i in range(0, 680, 9):  # exact and edited copies, after their originals
     copy = list(docs[i])
     if i % 2:
-        copy[len(copy) // 2] = line()
+        copy[len(copy) // 2] = g.line()
     docs.insert(i + 5, copy)
-os.makedirs(out)
-for i, body in enumerate(docs):
-    with open(os.path.join(out, "d%04d.txt" % i), "w", encoding="utf-8") as f:
-        f.write("\n".join(body) + "\n")
+write_files(sys.argv[2], docs, "d%04d.txt")
 EOF
 
 mkdir -p "$T/scratch"

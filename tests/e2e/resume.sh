@@ -9,41 +9,15 @@
 . "$(dirname "$0")/lib.sh"
 
 G="$T/gen"
-python3 - "$FIXTURES/seeds" "$G" <<'EOF'
-import gzip, json, os, random, sys
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$G" <<'EOF'
+import gzip, json, os, sys
+from gen_docs import Words, write_files
 seeds, out = sys.argv[1], sys.argv[2]
-random.seed(16)
-words = []
-for name in sorted(os.listdir(seeds)):
-    with open(os.path.join(seeds, name), encoding="utf-8") as f:
-        words += f.read().split()
-def line():
-    return " ".join(random.choice(words) for _ in range(random.randint(8, 25)))
-lines = [line() for _ in range(60)]
-nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
-docs = []
-for i in range(240):
-    body = [line() for _ in range(random.choice([2, 3, 5, 8, 13, 40, 120]))]
-    if i % 3 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(lines))
-    if i % 9 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(body))
-    if i % 4 == 0:
-        body = [nav] + body
-    docs.append(body)
+g = Words(seeds, seed=16)
+docs = g.documents(240, [2, 3, 5, 8, 13, 40, 120], [g.line() for _ in range(60)], repeat_every=9)
 for i in range(0, 220, 7):  # copies, exact and edited
-    copy = list(docs[i])
-    if i % 2:
-        k = random.randrange(len(copy))
-        w = copy[k].split()
-        w[random.randrange(len(w))] = "تعديل"
-        copy[k] = " ".join(w)
-    docs.append(copy)
-for i, body in enumerate(docs[:200]):
-    d = os.path.join(out, "part%d" % (i % 4))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
-        f.write("\n".join(body) + "\n")
+    docs.append(g.edit_one_word(docs[i]) if i % 2 else list(docs[i]))
+write_files(out, docs[:200], "doc%03d.txt", parts=4)
 # The rest as records of two shards, one gzip: records are documents too.
 os.makedirs(os.path.join(out, "shards"), exist_ok=True)
 rest = docs[200:]

@@ -51,37 +51,17 @@ fi
 # A corpus of about 130 documents, about 250 KB: exact and near copies,
 # repeated paragraphs, boilerplate. With --part-size 16K it is cut into
 # about 16 parts: 4 or more for each of the 4 sign tasks.
-python3 - "$FIXTURES/seeds" corpus <<'EOF'
-import os, random, sys
-seeds, out = sys.argv[1], sys.argv[2]
-random.seed(17)
-words = []
-for name in sorted(os.listdir(seeds)):
-    with open(os.path.join(seeds, name), encoding="utf-8") as f:
-        words += f.read().split()
-def line():
-    return " ".join(random.choice(words) for _ in range(random.randint(8, 25)))
-shared = [line() for _ in range(30)]
-nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
-docs = []
-for i in range(110):
-    body = [line() for _ in range(random.choice([3, 5, 8, 13, 21]))]
-    if i % 3 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(shared))
-    if i % 7 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(body))
-    if i % 4 == 0:
-        body = [nav] + body
-    docs.append(body)
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" corpus <<'EOF'
+import sys
+from gen_docs import Words, write_files
+g = Words(sys.argv[1], seed=17)
+docs = g.documents(110, [3, 5, 8, 13, 21], [g.line() for _ in range(30)], repeat_every=7)
 for i in range(0, 100, 5):  # copies, exact and edited, after their originals
     copy = list(docs[i])
     if i % 10 == 0:
-        copy[random.randrange(len(copy))] = line()
+        copy[g.rng.randrange(len(copy))] = g.line()
     docs.append(copy)
-os.makedirs(out)
-for i, body in enumerate(docs):
-    with open(os.path.join(out, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
-        f.write("\n".join(body) + "\n")
+write_files(sys.argv[2], docs, "doc%03d.txt")
 EOF
 
 "$DEDUP" scan -q --format jsonl corpus >local.jsonl 2>local.err

@@ -189,19 +189,14 @@ got=$(check_report "$T/r.jsonl" "$version" "$profile" '{}' 2>&1)
 # every -j (the threads' batches count as the one thread does); with 32
 # documents no bucket can be full, and nothing is said.
 hot() { # hot DIR N: N such documents
-    python3 - "$FIXTURES/seeds" "$1" "$2" <<'EOF2'
-import os, random, sys
-seeds, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-random.seed(17)
-words = []
-for name in sorted(os.listdir(seeds)):
-    words += open(os.path.join(seeds, name), encoding="utf-8").read().split()
-shared = " ".join(random.choice(words) for _ in range(40))
-os.makedirs(out)
-for i in range(n):
-    own = [" ".join(random.choice(words) for _ in range(20)) for _ in range(4)]
-    with open(os.path.join(out, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
-        f.write("\n".join([shared] + own) + "\n")
+    PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$1" "$2" <<'EOF2'
+import sys
+from gen_docs import Words, write_files
+g = Words(sys.argv[1], seed=17)
+word = lambda: g.rng.choice(g.words)
+shared = " ".join(word() for _ in range(40))
+docs = [[shared] + [" ".join(word() for _ in range(20)) for _ in range(4)] for _ in range(int(sys.argv[3]))]
+write_files(sys.argv[2], docs, "doc%03d.txt")
 EOF2
 }
 hot "$T/hot60" 60

@@ -12,44 +12,19 @@
 . "$(dirname "$0")/lib.sh"
 
 G="$T/gen"
-python3 - "$FIXTURES/seeds" "$G" <<'EOF'
-import os, random, sys
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$G" <<'EOF'
+import os, sys
+from gen_docs import Words, write_files
 seeds, out = sys.argv[1], sys.argv[2]
-random.seed(15)
-words = []
-for name in sorted(os.listdir(seeds)):
-    with open(os.path.join(seeds, name), encoding="utf-8") as f:
-        words += f.read().split()
-def line():
-    return " ".join(random.choice(words) for _ in range(random.randint(8, 25)))
-lines = [line() for _ in range(60)]  # lines that several documents quote
-nav = "الرئيسية | أخبار | رياضة | اقتصاد | اتصل بنا"
-docs = []
-for i in range(260):
-    n = random.choice([2, 3, 5, 8, 13, 40, 200])  # very different sizes
-    body = [line() for _ in range(n)]
-    if i % 3 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(lines))  # shared paragraph
-    if i % 9 == 0:
-        body.insert(random.randrange(len(body) + 1), random.choice(body))  # repeat inside
-    if i % 4 == 0:
-        body = [nav] + body  # boilerplate
-    docs.append(body)
+g = Words(seeds, seed=15)
+lines = [g.line() for _ in range(60)]  # lines that several documents quote
+# Very different sizes; a shared paragraph, a repeat inside, boilerplate.
+docs = g.documents(260, [2, 3, 5, 8, 13, 40, 200], lines, repeat_every=9)
 # Copies of earlier documents, exact and edited (near-duplicates), placed
 # after their originals.
 for i in range(0, 240, 7):
-    copy = list(docs[i])
-    if i % 2:
-        k = random.randrange(len(copy))
-        w = copy[k].split()
-        w[random.randrange(len(w))] = "تعديل"
-        copy[k] = " ".join(w)
-    docs.append(copy)
-for i, body in enumerate(docs):
-    d = os.path.join(out, "part%d" % (i % 5))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "doc%03d.txt" % i), "w", encoding="utf-8") as f:
-        f.write("\n".join(body) + "\n")
+    docs.append(g.edit_one_word(docs[i]) if i % 2 else list(docs[i]))
+write_files(out, docs, "doc%03d.txt", parts=5)
 # Files that are not text: Latin-1, and a NUL byte far into a file.
 with open(os.path.join(out, "part2", "latin1.txt"), "wb") as f:
     f.write("Caf\u00e9 cr\u00e8me, d\u00e9j\u00e0 vu.\n".encode("latin-1"))

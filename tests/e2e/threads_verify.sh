@@ -25,24 +25,20 @@
 . "$(dirname "$0")/lib.sh"
 
 G="$T/gen"
-python3 - "$FIXTURES/seeds" "$G" <<'EOF'
-import os, random, sys
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$G" <<'EOF'
+import os, sys
+from gen_docs import Words
 seeds, out = sys.argv[1], sys.argv[2]
-random.seed(33)
-words = []
-for name in sorted(os.listdir(seeds)):
-    with open(os.path.join(seeds, name), encoding="utf-8") as f:
-        words += f.read().split()
-def line(lo=10, hi=24):
-    return " ".join(random.choice(words) for _ in range(random.randint(lo, hi)))
+g = Words(seeds, seed=33, line_words=(10, 24))
+rng, words, line = g.rng, g.words, g.line
 def edit(body, rate):
     """body with about rate of its words replaced"""
     new = []
     for l in body:
         w = l.split()
         for i in range(len(w)):
-            if random.random() < rate:
-                w[i] = random.choice(words)
+            if rng.random() < rate:
+                w[i] = rng.choice(words)
         new.append(" ".join(w))
     return new
 N = 1500
@@ -51,18 +47,18 @@ shared = [line() for _ in range(150)]  # paragraphs printed in several documents
 passages = [[line() for _ in range(6)] for _ in range(3)]  # long shared passages
 hot = line(20, 24)  # a paragraph printed 150 times, each time with a word changed
 for i in range(N):
-    body = [line() for _ in range(random.randint(3, 9))]
+    body = [line() for _ in range(rng.randint(3, 9))]
     if i % 5 != 4:  # a shared paragraph with one word changed: a near-repeat
-        w = random.choice(shared).split()
-        w[random.randrange(len(w))] = random.choice(words)
-        body.insert(random.randrange(len(body) + 1), " ".join(w))
+        w = rng.choice(shared).split()
+        w[rng.randrange(len(w))] = rng.choice(words)
+        body.insert(rng.randrange(len(body) + 1), " ".join(w))
     if i % 13 == 0:  # or unchanged: an exact repeat
-        body.append(random.choice(shared))
+        body.append(rng.choice(shared))
     if i % 7 == 0:  # a long passage shared with other documents
-        body = random.choice(passages) + body[:3]
+        body = rng.choice(passages) + body[:3]
     if i % 10 == 3:
         w = hot.split()
-        w[random.randrange(len(w))] = random.choice(words)
+        w[rng.randrange(len(w))] = rng.choice(words)
         body.append(" ".join(w))
     if i % 11 == 0:  # a paragraph repeated inside the document
         body.append(body[0])
