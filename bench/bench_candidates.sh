@@ -23,7 +23,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-1}
-dedup=${DEDUP:-bin/dedup}
 kinds=${KINDS:-one pool}
 scan=${SCAN:-1}
 own=${OWN:-0}
@@ -31,13 +30,11 @@ data=bench/.data
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(16 64 256)
 
-die() { echo "bench_candidates.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+. bench/lib.sh
+need /usr/bin/time
 command -v bc >/dev/null || die "needs bc"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+use_dedup
 mkdir -p "$data"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # base KIND MB: where the data of that stream lie (without .jsonl).
 base() {

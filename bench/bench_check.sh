@@ -17,35 +17,22 @@ set -eu
 cd "$(dirname "$0")/.."
 root=$PWD
 runs=${RUNS:-3}
-dedup=${DEDUP:-bin/dedup}
 corpus=${CORPUS:-$root/../shared/corpora/saudinewsnet}
 data=bench/.data
 [ $# -gt 0 ] || set -- 3000 16000
 
-die() { echo "bench_check.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
-command -v bc >/dev/null || die "needs bc (Debian: apt-get install bc)"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
-[ -x "$dedup" ] && [ ! -d "$dedup" ] || die "$dedup: not an executable file (set DEDUP=PATH)"
-dedup=$(cd "$(dirname "$dedup")" && pwd)/$(basename "$dedup")
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. bench/lib.sh
+need /usr/bin/time bc
+use_dedup
 
 # best LABEL DIR COMMAND...: runs COMMAND in DIR $runs times; prints the
 # fastest run's seconds, MB/s over the folder and peak RSS.
 best() {
-    local label=$1 dir=$2 b="" r="" t m x i
+    local label=$1 dir=$2
     shift 2
-    for ((i = 0; i < runs; i++)); do
-        (cd "$dir" && /usr/bin/time -f '%e %M %x' -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err") || true
-        read -r t m x < <(tail -n 1 "$tmp/time")
-        [ "$x" -le 1 ] 2>/dev/null || { tail -n 20 "$tmp/err" >&2; die "$label: $(tail -n 1 "$tmp/time")"; }
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t r=$m; fi
-    done
-    local mbs="-" # under GNU time's 0.01 s resolution
-    [ "$(echo "$b > 0" | bc -l)" = 1 ] && mbs=$(printf '%.1f' "$(echo "$bytes / 1000000 / $b" | bc -l)")
-    printf '%-34s %8.2f %9s %10.1f\n' "$label" "$b" "$mbs" "$(echo "$r / 1024" | bc -l)"
+    best_run 1 "$label" env -C "$dir" "$@"
+    printf '%-34s %8.2f %9s %10.1f\n' "$label" "$best_seconds" "$(mb_per_s "$bytes" "$best_seconds")" \
+        "$best_rss_mb"
 }
 
 printf 'dedup: %s; best of %d runs\n' "$dedup" "$runs"
@@ -76,7 +63,7 @@ if written < n:
 EOF
         mv "$folder.tmp" "$folder"
     fi
-    bytes=$(find "$folder" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+    bytes=$(corpus_bytes "$folder")
     printf '\n%s: %d files, %.1f MB\n' "$folder" "$(find "$folder" -type f | wc -l)" \
         "$(echo "$bytes / 1000000" | bc -l)"
     printf '%-34s %8s %9s %10s\n' command seconds MB/s "RSS (MB)"

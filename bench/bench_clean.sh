@@ -18,13 +18,12 @@ set -eu
 cd "$(dirname "$0")/.."
 corpus=${1:-bench/.data/clean-snn}
 runs=${RUNS:-3}
-dedup=${DEDUP:-bin/dedup}
 out=${OUT:-bench/.data/clean-out}
 zip=${SNN_ZIP:-../shared/corpora/saudinewsnet/2015-07-21.zip}
 
-die() { echo "bench_clean.sh: $*" >&2; exit 2; }
+. bench/lib.sh
 
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+need /usr/bin/time
 command -v bc >/dev/null || die "needs bc (Debian: apt-get install bc)"
 if [ ! -d "$corpus" ]; then
     [ "$corpus" = bench/.data/clean-snn ] || die "$corpus: no such folder"
@@ -50,8 +49,7 @@ PY
         python3 bench/gen_corpus.py "$corpus" --mb 32 --seed 1
     fi
 fi
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
-[ -x "$dedup" ] && [ ! -d "$dedup" ] || die "$dedup: not an executable file (set DEDUP=PATH)"
+use_dedup
 
 bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 files=$(find "$corpus" -type f | wc -l)
@@ -63,8 +61,7 @@ printf 'output: %s, on %s (%s)\n' "$out" "$(df --output=source "$(dirname "$out"
     "$(df --output=fstype "$(dirname "$out")" 2>/dev/null | tail -1 || stat -f -c %T "$(dirname "$out")")"
 printf 'dedup:  %s; best of %d runs\n\n' "$dedup" "$runs"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp" "$out".*' EXIT
+trap 'rm -rf "$tmp" "$out".*' EXIT # bench/lib.sh's $tmp, and the copies
 
 # best MAXSTATUS LABEL COMMAND...: runs COMMAND $runs times and prints the
 # best time. In COMMAND, OUT stands for a new output folder $out.N (N counts

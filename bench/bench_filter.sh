@@ -16,14 +16,11 @@ set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
 repeat=${REPEAT:-10}
-dedup=${DEDUP:-bin/dedup}
 data=bench/.data
 
-die() { echo "bench_filter.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
-command -v bc >/dev/null || die "needs bc"
-command -v zstd >/dev/null || die "needs zstd (make deps)"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+. bench/lib.sh
+need /usr/bin/time bc zstd
+use_dedup
 [ -d "$data/snn/docs" ] || die "$data/snn/docs is missing: run bench/quality.py once (it extracts SaudiNewsNet there)"
 if [ ! -d "$data/corpus-100mb" ]; then
     python3 bench/gen_corpus.py "$data/corpus-100mb" --mb 100 --seed 1
@@ -38,25 +35,14 @@ if [ ! -f "$data/big.jsonl.zst" ]; then
     zstd -q -f -3 -T0 "$data/big.jsonl" -o "$data/big.jsonl.zst"
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
 # best BYTES LABEL COMMAND...: the fastest of $runs runs, its MB/s over BYTES
 # and its peak RSS. dedup scan's status 1 (found) is fine; anything else stops.
 best() {
-    local bytes=$1 label=$2 b="" r="" t m x i
-    shift 2
-    for ((i = 0; i < runs; i++)); do
-        /usr/bin/time -f '%e %M %x' -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || true
-        read -r t m x < <(tail -n 1 "$tmp/time")
-        if grep -q 'terminated by signal' "$tmp/time" || [ "$x" -gt 1 ]; then
-            tail -n 5 "$tmp/err" >&2
-            die "$label: $(tail -n 1 "$tmp/time")"
-        fi
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t r=$m; fi
-    done
-    printf '%-44s %8.2f %9.1f %10.1f\n' "$label" "$b" "$(echo "$bytes / 1000000 / $b" | bc -l)" \
-        "$(echo "$r / 1024" | bc -l)"
+    local bytes=$1
+    shift
+    best_run 1 "$@"
+    printf '%-44s %8.2f %9s %10.1f\n' "$1" "$best_seconds" "$(mb_per_s "$bytes" "$best_seconds")" \
+        "$best_rss_mb"
 }
 
 size() { stat -c %s "$1"; }

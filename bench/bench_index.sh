@@ -11,15 +11,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
-dedup=${DEDUP:-bin/dedup}
 data=bench/.data
 corpus=$data/index-100k
 ddx=$data/index-100k.ddx
 
-die() { echo "bench_index.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time"
+. bench/lib.sh
+need /usr/bin/time
 [ -d "$data/snn/docs" ] || die "$data/snn/docs is missing: run bench/quality.py once"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+use_dedup
 if [ ! -d "$corpus" ]; then
     echo "writing $corpus (100,000 files)"
     python3 - "$data/snn/docs" "$corpus" <<'EOF'
@@ -44,8 +43,6 @@ bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 files=$(find "$corpus" -type f | wc -l)
 printf 'corpus: %s, %d files, %.1f MB\n\n' "$corpus" "$files" "$(echo "$bytes / 1000000" | bc -l)"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 timed() { # LABEL COMMAND...: one run; prints seconds, MB/s over the corpus, peak RSS
     local label=$1 t m x
     shift

@@ -15,16 +15,15 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
-dedup=${DEDUP:-bin/dedup}
 corpus_zips=${CORPUS:-../../shared/corpora/saudinewsnet}
 [ -d "$corpus_zips" ] || corpus_zips=/work/shared/corpora/saudinewsnet
 data=bench/.data
 docs=$data/add-16000
 new=$data/add-new
 
-die() { echo "bench_index_add.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+. bench/lib.sh
+need /usr/bin/time
+use_dedup
 if [ ! -d "$docs" ] || [ ! -d "$new" ]; then
     echo "writing $docs and $new from $corpus_zips"
     python3 - "$corpus_zips" "$docs" "$new" <<'EOF'
@@ -51,8 +50,6 @@ for name in sorted(os.listdir(src)):
 sys.exit("only %d articles" % n)
 EOF
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 "$dedup" index build "$docs" -o "$tmp/base.ddx" 2>/dev/null
 mb=$(du -m "$tmp/base.ddx/data.mdb" | cut -f1)
 echo "index: 16,000 articles, data.mdb $mb MB; $dedup"

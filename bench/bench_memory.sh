@@ -30,14 +30,10 @@ budgets=("$@")
     echo "usage: bench/bench_memory.sh CORPUS_DIR... [-- BUDGET...]" >&2
     exit 2
 }
-dedup=${DEDUP:-bin/dedup}
 jobs=${JOBS:-2}
-die() { echo "bench_memory.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
-[ -x "$dedup" ] || die "$dedup: not an executable file"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. bench/lib.sh
+need /usr/bin/time
+use_dedup
 
 for corpus in "${corpora[@]}"; do
     [ -d "$corpus" ] || die "$corpus: no such folder"

@@ -15,36 +15,24 @@ set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
 j=${J:-2}
-dedup=${DEDUP:-bin/dedup}
 corpus=${1:-bench/.data/snn/docs}
 
-die() { echo "bench_resume.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+. bench/lib.sh
+need /usr/bin/time bc
 [ -d "$corpus" ] || die "$corpus is missing: run bench/quality.py once, or name a corpus"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+use_dedup
+bytes=$(corpus_bytes "$corpus")
 
 # best LABEL SETUP COMMAND...: the fastest of $runs runs (SETUP, a shell
 # command, runs before each, untimed), with its peak RSS; the report is
 # kept in $tmp/LABEL.out.
 best() {
-    local label=$1 setup=$2 b="" r="" t m x i
+    local label=$1 setup=$2 # best_run runs $setup before each run
     shift 2
-    for ((i = 0; i < runs; i++)); do
-        sh -c "$setup"
-        /usr/bin/time -f '%e %M %x' -o "$tmp/time" "$@" >"$tmp/$label.out" 2>"$tmp/err" || true
-        read -r t m x < <(tail -n 1 "$tmp/time")
-        if grep -q 'terminated by signal' "$tmp/time" || [ "$x" -gt 1 ]; then
-            tail -n 5 "$tmp/err" >&2
-            die "$label: $(tail -n 1 "$tmp/time")"
-        fi
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t r=$m; fi
-    done
-    printf '%-34s %8.2f %9.1f %10.1f\n' "$label" "$b" "$(echo "$bytes / 1000000 / $b" | bc -l)" \
-        "$(echo "$r / 1024" | bc -l)"
+    best_run 1 "$label" "$@"
+    mv "$tmp/out" "$tmp/$label.out"
+    printf '%-34s %8.2f %9s %10.1f\n' "$label" "$best_seconds" "$(mb_per_s "$bytes" "$best_seconds")" \
+        "$best_rss_mb"
 }
 
 printf '%s: %.1f MB, %d files; -j %d, best of %d\n' "$corpus" \

@@ -17,13 +17,11 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
-dedup=${DEDUP:-bin/dedup}
 data=bench/.data
 
-die() { echo "bench_shards.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
-for c in bc gzip zstd strace; do command -v $c >/dev/null || die "needs $c (make deps)"; done
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+. bench/lib.sh
+need /usr/bin/time bc gzip zstd strace
+use_dedup
 docs=$data/snn/docs
 [ -d "$docs" ] || die "$docs is missing: run bench/quality.py once (it extracts SaudiNewsNet there)"
 shards=$data/snn-shards
@@ -37,26 +35,14 @@ if [ ! -d "$shards/zst" ]; then
     done
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-bytes=$(find "$docs" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+bytes=$(corpus_bytes "$docs")
 
 # best LABEL COMMAND...: the fastest of $runs runs, its MB/s over the texts'
 # bytes and its peak RSS. dedup scan's status 1 (found) is fine.
 best() {
-    local label=$1 b="" r="" t m x i
-    shift
-    for ((i = 0; i < runs; i++)); do
-        /usr/bin/time -f '%e %M %x' -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err" || true
-        read -r t m x < <(tail -n 1 "$tmp/time")
-        if grep -q 'terminated by signal' "$tmp/time" || [ "$x" -gt 1 ]; then
-            tail -n 5 "$tmp/err" >&2
-            die "$label: $(tail -n 1 "$tmp/time")"
-        fi
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc -l)" = 1 ]; then b=$t r=$m; fi
-    done
-    printf '%-40s %8.2f %9.1f %10.1f\n' "$label" "$b" "$(echo "$bytes / 1000000 / $b" | bc -l)" \
-        "$(echo "$r / 1024" | bc -l)"
+    best_run 1 "$@"
+    printf '%-40s %8.2f %9s %10.1f\n' "$1" "$best_seconds" "$(mb_per_s "$bytes" "$best_seconds")" \
+        "$best_rss_mb"
 }
 
 printf 'SaudiNewsNet: %.1f MB of text, %d articles; best of %d\n' \

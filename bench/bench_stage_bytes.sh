@@ -18,15 +18,12 @@
 set -eu
 cd "$(dirname "$0")/.."
 j=${J:-2}
-dedup=${DEDUP:-bin/dedup}
 corpus=${1:-bench/.data/corpus-1024mb}
 
-die() { echo "bench_stage_bytes.sh: $*" >&2; exit 2; }
+. bench/lib.sh
 [ -d "$corpus" ] || die "$corpus is missing (bench/gen_corpus.py --mb 1024)"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+use_dedup
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 
 # measure LABEL COMMAND...: one run, its standard output to $tmp/LABEL.out;

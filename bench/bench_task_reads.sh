@@ -19,15 +19,12 @@ cd "$(dirname "$0")/.."
 tasks=${TASKS:-4}
 j=${J:-1}
 part=${PART:-1M}
-dedup=${DEDUP:-bin/dedup}
 shards=${1:-bench/.data/snn-shards/gz}
 
-die() { echo "bench_task_reads.sh: $*" >&2; exit 2; }
+. bench/lib.sh
 [ -d "$shards" ] || die "$shards is missing: run bench/bench_shards.sh once, or name a folder"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
+use_dedup
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 bytes=$(find "$shards" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 
 # measure LABEL COMMAND...: its wall and CPU time and the bytes it read and

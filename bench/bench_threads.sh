@@ -36,17 +36,13 @@ corpus=$1
 shift
 [ "${1:-}" = -- ] && shift
 runs=${RUNS:-5}
-dedup=${DEDUP:-bin/dedup}
-die() { echo "bench_threads.sh: $*" >&2; exit 2; }
-[ -x /usr/bin/time ] || die "needs GNU time as /usr/bin/time (Debian: apt-get install time)"
+. bench/lib.sh
+need /usr/bin/time
 [ -d "$corpus" ] || die "$corpus: no such folder"
 jsonl=${JSONL:-}
 [ -z "$jsonl" ] || [ -f "$jsonl" ] || die "$jsonl: no such file"
-if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
-[ -x "$dedup" ] || die "$dedup: not an executable file"
+use_dedup
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 files=$(find "$corpus" -type f | wc -l)
 printf 'corpus: %s, %d files, %.1f MB; %s; %d runs each, alternating; %s CPUs online, load %s\n\n' \
