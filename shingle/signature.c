@@ -332,6 +332,9 @@ static size_t unique_by_sorting(uint64_t *hashes, size_t n)
     return w;
 }
 
+/* Slots of the set kept on the stack (4 KB): sets of up to 256 hashes. */
+#define UNIQUE_ON_STACK 512
+
 size_t sh_hashes_unique(uint64_t *hashes, size_t n)
 {
     if (n < 2)
@@ -341,8 +344,13 @@ size_t sh_hashes_unique(uint64_t *hashes, size_t n)
     size_t nslots = 16;
     while (nslots < 2 * n)
         nslots *= 2;
-    uint64_t *set = calloc(nslots, sizeof *set);
-    if (!set)
+    /* A paragraph's set, or a short document's, fits on the stack: no
+     * allocation for each of them. */
+    uint64_t on_stack[UNIQUE_ON_STACK];
+    uint64_t *set = on_stack;
+    if (nslots <= UNIQUE_ON_STACK)
+        memset(set, 0, nslots * sizeof *set);
+    else if (!(set = calloc(nslots, sizeof *set)))
         return unique_by_sorting(hashes, n);
     size_t mask = nslots - 1, w = 0;
     bool zero_seen = false;
@@ -362,6 +370,7 @@ size_t sh_hashes_unique(uint64_t *hashes, size_t n)
         }
         hashes[w++] = x;
     }
-    free(set);
+    if (set != on_stack)
+        free(set);
     return w;
 }

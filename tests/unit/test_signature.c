@@ -263,6 +263,16 @@ static void hashes_unique_keeps_first_of_each(void **state)
     for (int i = 0; i < N / 2; i++)
         many[i] = many[N / 2 + i] = next_random(&rng);
     assert_int_equal(sh_hashes_unique(many, N), N / 2);
+    /* around the size whose set is kept on the stack (256 hashes) */
+    for (size_t n = 250; n <= 262; n++) {
+        uint64_t v[262];
+        for (size_t i = 0; i < n; i++)
+            v[i] = i % 2 ? i / 2 + 1 : 1000 + i % 7; /* 7 values repeated */
+        size_t want = (n - n / 2) < 7 ? n - n / 2 : 7;
+        want += n / 2;
+        assert_int_equal(sh_hashes_unique(v, n), want);
+        assert_true(v[0] == 1000 && v[1] == 1 && v[2] == 1002 && v[3] == 2);
+    }
 }
 
 int main(void)
