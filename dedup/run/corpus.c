@@ -1672,6 +1672,8 @@ void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
     out->errors = (size_t)c->problems;
     out->clusters = c->clusters.n;
     out->full_buckets = c->search.full_buckets;
+    out->bucket_entries_split = c->search.split;
+    out->full_sub_buckets = c->search.full_sub_buckets;
     out->bucket_entries_left_out = c->search.unlisted;
     for (size_t i = 0; i < c->inputs.n; i++) {
         out->bytes += c->sizes[i];
