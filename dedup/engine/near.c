@@ -314,13 +314,15 @@ void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
     f->twice = dd_calloc(f->nbits / 64, sizeof *f->twice);
 }
 
-void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to)
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
+                       size_t to)
 {
     uint64_t keys[64 + 1];
     uint64_t *big = NULL;
     size_t nkeys = keys_per_doc(&s->params);
     uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
-    for (size_t d = from; d < to; d++) {
+    for (size_t at = from; at < to; at++) {
+        size_t d = docs ? docs[at] : at;
         if (s->docs[d].words == 0)
             continue;
         index_keys(s, d, k);
@@ -679,17 +681,21 @@ static int compare_member_doc(const void *a, const void *b)
 typedef struct placed_doc {
     uint32_t rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
     uint32_t rank;   /* the order it was placed in */
+    uint32_t member; /* a member: 1 + where its similarity is in dd_placer.members; 0: not */
 } placed_doc;
 
 struct dd_placer {
     const dd_signatures *s;
     /* per document, grown as documents are placed: */
     placed_doc *doc;
-    dd_member *sim; /* its similarity to the representative */
     size_t cap;
     uint32_t *by_rank; /* the documents in the order they were placed */
     size_t by_rank_cap;
     uint32_t placed;
+    /* the similarities of the members to their representatives, in the
+     * order they joined (a representative's is 1: similarity_of) */
+    dd_member *members;
+    size_t nmembers, members_cap;
     dd_key_table exact; /* exact keys -> the first document placed with each, at most half full */
     /* band or block keys of the representatives, at most DD_BUCKET_CAP
      * of them (the first placed) per key, each listed by its rank, so
@@ -722,7 +728,15 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     return p;
 }
 
-/* Makes the per-document arrays hold document d. */
+/* Makes the per-document array hold cap documents. */
+static void placer_resize(dd_placer *p, size_t cap)
+{
+    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
+    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
+    p->cap = cap;
+}
+
+/* Makes the per-document array hold document d. */
 static void placer_grow(dd_placer *p, uint32_t d)
 {
     if (d < p->cap)
@@ -730,17 +744,34 @@ static void placer_grow(dd_placer *p, uint32_t d)
     size_t cap = p->cap ? p->cap : 1024;
     while (cap <= d)
         cap *= 2;
-    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
-    p->sim = dd_realloc(p->sim, cap * sizeof *p->sim);
-    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
-    p->cap = cap;
+    placer_resize(p, cap);
 }
 
 void dd_placer_reserve(dd_placer *p, size_t n)
 {
     dd_key_table_reserve(&p->exact, n);
-    if (n)
-        placer_grow(p, (uint32_t)(n - 1));
+    if (n > p->cap) /* no more than n: nothing grows while placing */
+        placer_resize(p, n);
+    if (n > p->by_rank_cap) {
+        p->by_rank = dd_realloc(p->by_rank, n * sizeof *p->by_rank);
+        p->by_rank_cap = n;
+    }
+}
+
+/* Placed document d (rep_of set) is a member: its similarity *m kept. */
+static void keep_similarity(dd_placer *p, uint32_t d, const dd_member *m)
+{
+    dd_grow(&p->members, &p->members_cap, p->nmembers + 1, sizeof *p->members);
+    p->members[p->nmembers++] = *m;
+    p->doc[d].member = (uint32_t)p->nmembers;
+}
+
+/* The similarity of placed document d to its representative. */
+static dd_member similarity_of(const dd_placer *p, uint32_t d)
+{
+    if (p->doc[d].member)
+        return p->members[p->doc[d].member - 1];
+    return (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
 }
 
 /* Appends to (*ranks)[0..*n) (growing it, *cap its capacity) the ranks
@@ -851,14 +882,14 @@ static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
     /* An exact duplicate: the twin's cluster, the twin's similarity. */
     uint32_t t = twin - 1;
     p->doc[d].rep_of = p->doc[t].rep_of;
-    p->sim[d] = p->sim[t];
-    p->sim[d].doc = d;
+    *m = similarity_of(p, t);
+    m->doc = d;
     if (p->doc[t].rep_of == t + 1) {
-        p->sim[d].jaccard = p->sim[d].containment = 1.0;
-        p->sim[d].hamming = 0;
-        p->sim[d].exact = true;
+        m->jaccard = m->containment = 1.0;
+        m->hamming = 0;
+        m->exact = true;
     }
-    *m = p->sim[d];
+    keep_similarity(p, d, m);
     *rep = p->doc[d].rep_of - 1;
     return true;
 }
@@ -944,12 +975,11 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
                          : verify(s, d, r, m, &p->sets);
         if (joins) {
             p->doc[d].rep_of = r + 1;
-            p->sim[d] = *m;
+            keep_similarity(p, d, m);
             return r;
         }
     }
     p->doc[d].rep_of = d + 1;
-    p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     if (a) {
         ahead_list(p, a, k, d);
     } else {
@@ -976,7 +1006,7 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
             }
         }
     }
-    *m = p->sim[d];
+    *m = similarity_of(p, d);
     return d;
 }
 
@@ -996,8 +1026,8 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 
 size_t dd_placer_bytes(const dd_placer *p)
 {
-    size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
-    size_t bytes = p->cap * per_doc;
+    size_t bytes = p->cap * sizeof *p->doc + p->by_rank_cap * sizeof *p->by_rank +
+                   p->members_cap * sizeof *p->members;
     for (size_t b = 0; b < p->nkeys; b++)
         bytes += p->index[b].nslots * sizeof *p->index[b].slots;
     return bytes + dd_key_table_bytes(&p->exact);
@@ -1035,12 +1065,12 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
             memset(c, 0, sizeof *c);
             c->id = out->id_of[r];
             dd_grow(&c->members, &c->cap, 1, sizeof *c->members);
-            c->members[c->n] = p->sim[r];
+            c->members[c->n] = similarity_of(p, r);
             c->members[c->n++].of = r;
         }
         dd_cluster *c = &out->v[cluster_index[r]];
         dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
-        c->members[c->n] = p->sim[d];
+        c->members[c->n] = similarity_of(p, d);
         c->members[c->n++].of = r;
     }
     /* Clusters by id, members after the representative in input order. */
@@ -1057,7 +1087,7 @@ void dd_placer_free(dd_placer *p)
     if (!p)
         return;
     free(p->doc);
-    free(p->sim);
+    free(p->members);
     free(p->by_rank);
     dd_key_table_free(&p->exact);
     for (size_t b = 0; b < p->nkeys; b++)

@@ -177,8 +177,10 @@ typedef struct dd_key_filter {
 
 /* An empty filter for the keys of up to ndocs documents of s. */
 void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
-/* Adds the keys of documents [from, to) of s (those with words). */
-void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to);
+/* Adds the keys of documents docs[from..to) of s (docs NULL: documents
+ * from..to-1), those with words. */
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
+                       size_t to);
 /* Makes f the filter of its documents and of other's (same size). */
 void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other);
 /* May key be another document's key too? */
