@@ -23,7 +23,8 @@
 # copies to their originals: the document LSH alone finds them.
 # The clusters and the summary's counts are the same at -j 1, 2 and 3 (the
 # placer's two paths: one document at a time, and batches verified ahead)
-# and with --tasks 1, 2 and 4. Files are placed in name order, in batches
+# and with --tasks 1, 2 and 4; filter, which places records as they come,
+# drops the same copies. Files are placed in name order, in batches
 # of 512 at -j 2 and more: a000a to a039a (the first 40 originals and 32
 # copies), then 450 documents of random words that share nothing, fill
 # the first batch; the second has the copies of originals 33 to 40 (y032b
@@ -156,5 +157,21 @@ done
     [ -e "$T/cleaned/y059a.txt" ] && ok "clean -o: the 60 copies dropped, 560 documents written" ||
     not_ok "clean -o: the 60 copies dropped, 560 documents written" \
         "$(ls "$T/cleaned" | wc -l) written; $(head -c 300 "$T/err")"
+
+# filter decides each record against those before it (dd_placer_place, in
+# the order they come): the same 60 copies dropped, the 560 others kept.
+python3 - "$G" >"$T/hot.jsonl" <<'EOF'
+import json, os, sys
+for name in sorted(os.listdir(sys.argv[1])):
+    with open(os.path.join(sys.argv[1], name), encoding="utf-8") as f:
+        print(json.dumps({"id": name, "text": f.read()}, ensure_ascii=False))
+EOF
+"$DEDUP" filter --bands 2 --rows 1 --para-threshold 1 <"$T/hot.jsonl" >"$T/kept.jsonl" 2>"$T/err"
+python3 -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    print(json.loads(line)["id"])' "$T/kept.jsonl" >"$T/got.kept"
+ls "$G" | grep -vxF -f <(cut -d" " -f2 "$T/want.clusters") >"$T/want.kept"
+expect_same "filter: the 60 copies dropped, the 560 others kept" "$T/want.kept" "$T/got.kept"
 
 finish
