@@ -8,8 +8,9 @@
  * records and paragraphs, never with the bytes of their text:
  *   - per record with words (and near-duplicate detection on), its exact
  *     key, sizes and signature (dd_signatures: 524 bytes with 128 MinHash
- *     values) and where it was placed (52
- *     bytes, and 40 to 80 in the table of exact keys: dd_placer_bytes), and
+ *     values) and where it was placed (16
+ *     bytes, 40 more for a copy, and 40 to 80 in the table of exact keys:
+ *     dd_placer_bytes), and
  *     the LSH band keys of the records kept (dd_placer); a
  *     record without words is compared with nothing and nothing of it is
  *     remembered;

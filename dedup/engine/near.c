@@ -253,6 +253,44 @@ size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys)
     return index_keys(s, d, keys);
 }
 
+/*
+ * The second key of document d in band (or SimHash block) b, whose key is
+ * key: where the placer lists d, and looks d's candidates up, once the
+ * bucket of key is full (DD_BUCKET_CAP), so that a hot bucket is split into
+ * sub-buckets instead of leaving the later documents out. A hash, seeded by
+ * key (the sub-buckets of one bucket), of as many values as a band has,
+ * none of band b's (which every document of the bucket shares) and not all
+ * of one other band's (that sub-bucket would repeat that band's bucket):
+ * the values no band uses when there are enough of them, else a band
+ * shifted by half (the second half of band b+1 and the first half of band
+ * b+2, wrapping round; with one row a band and every value used, band
+ * b+1's value). A pair shares it about as often as it shares a band, so
+ * when every bucket a copy shares with its original is full, the
+ * sub-buckets still find it about as often as the bands would have.
+ * SimHash: the bits of block b+1 shifted by half a block.
+ */
+static uint64_t second_key(const dd_signatures *s, size_t d, size_t b, uint64_t key)
+{
+    const dd_near_params *p = &s->params;
+    if (p->method == DD_METHOD_MINHASH) {
+        const uint32_t *sig = s->minhash + d * p->num_perm;
+        size_t rows = p->rows, used = p->bands * p->rows, spare = p->num_perm - used;
+        if (spare >= rows) {
+            size_t start = used + (b * rows) % (spare - rows + 1);
+            return XXH3_64bits_withSeed(sig + start, rows * sizeof *sig, key);
+        }
+        size_t start = ((b + 1) * rows + rows / 2) % used;
+        size_t first = used - start < rows ? used - start : rows; /* up to the end of the bands */
+        uint64_t h = XXH3_64bits_withSeed(sig + start, first * sizeof *sig, key);
+        return first < rows ? XXH3_64bits_withSeed(sig, (rows - first) * sizeof *sig, h) : h;
+    }
+    unsigned long blocks = p->hamming + 1, width = 64 / blocks;
+    unsigned shift = (unsigned)(((b + 1) * width + width / 2) % 64);
+    uint64_t fp = s->simhash[d], turned = shift ? fp >> shift | fp << (64 - shift) : fp;
+    uint64_t v = turned & (width == 64 ? ~0ULL : ((1ULL << width) - 1));
+    return XXH3_64bits_withSeed(&v, sizeof v, key);
+}
+
 /* ------------------------------------------------------ shared keys */
 
 static size_t keys_per_doc(const dd_near_params *p)
@@ -276,13 +314,15 @@ void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
     f->twice = dd_calloc(f->nbits / 64, sizeof *f->twice);
 }
 
-void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to)
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
+                       size_t to)
 {
     uint64_t keys[64 + 1];
     uint64_t *big = NULL;
     size_t nkeys = keys_per_doc(&s->params);
     uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
-    for (size_t d = from; d < to; d++) {
+    for (size_t at = from; at < to; at++) {
+        size_t d = docs ? docs[at] : at;
         if (s->docs[d].words == 0)
             continue;
         index_keys(s, d, k);
@@ -641,17 +681,21 @@ static int compare_member_doc(const void *a, const void *b)
 typedef struct placed_doc {
     uint32_t rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
     uint32_t rank;   /* the order it was placed in */
+    uint32_t member; /* a member: 1 + where its similarity is in dd_placer.members; 0: not */
 } placed_doc;
 
 struct dd_placer {
     const dd_signatures *s;
     /* per document, grown as documents are placed: */
     placed_doc *doc;
-    dd_member *sim; /* its similarity to the representative */
     size_t cap;
     uint32_t *by_rank; /* the documents in the order they were placed */
     size_t by_rank_cap;
     uint32_t placed;
+    /* the similarities of the members to their representatives, in the
+     * order they joined (a representative's is 1: similarity_of) */
+    dd_member *members;
+    size_t nmembers, members_cap;
     dd_key_table exact; /* exact keys -> the first document placed with each, at most half full */
     /* band or block keys of the representatives, at most DD_BUCKET_CAP
      * of them (the first placed) per key, each listed by its rank, so
@@ -684,7 +728,15 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     return p;
 }
 
-/* Makes the per-document arrays hold document d. */
+/* Makes the per-document array hold cap documents. */
+static void placer_resize(dd_placer *p, size_t cap)
+{
+    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
+    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
+    p->cap = cap;
+}
+
+/* Makes the per-document array hold document d. */
 static void placer_grow(dd_placer *p, uint32_t d)
 {
     if (d < p->cap)
@@ -692,36 +744,93 @@ static void placer_grow(dd_placer *p, uint32_t d)
     size_t cap = p->cap ? p->cap : 1024;
     while (cap <= d)
         cap *= 2;
-    p->doc = dd_realloc(p->doc, cap * sizeof *p->doc);
-    p->sim = dd_realloc(p->sim, cap * sizeof *p->sim);
-    memset(p->doc + p->cap, 0, (cap - p->cap) * sizeof *p->doc);
-    p->cap = cap;
+    placer_resize(p, cap);
 }
 
 void dd_placer_reserve(dd_placer *p, size_t n)
 {
     dd_key_table_reserve(&p->exact, n);
-    if (n)
-        placer_grow(p, (uint32_t)(n - 1));
+    if (n > p->cap) /* no more than n: nothing grows while placing */
+        placer_resize(p, n);
+    if (n > p->by_rank_cap) {
+        p->by_rank = dd_realloc(p->by_rank, n * sizeof *p->by_rank);
+        p->by_rank_cap = n;
+    }
 }
 
-/* Appends to (*ranks)[0..n) (growing it, *cap its capacity) the ranks
- * that the buckets of keys list (those that shared says may be shared):
- * map's, or (map NULL) the index's, each band's own. Returns the new n. */
-static size_t listed_ranks(const dd_placer *p, const dd_capped_map *map, const uint64_t *keys,
-                           const bool *shared, uint32_t **ranks, size_t *cap, size_t n)
+/* Placed document d (rep_of set) is a member: its similarity *m kept. */
+static void keep_similarity(dd_placer *p, uint32_t d, const dd_member *m)
+{
+    dd_grow(&p->members, &p->members_cap, p->nmembers + 1, sizeof *p->members);
+    p->members[p->nmembers++] = *m;
+    p->doc[d].member = (uint32_t)p->nmembers;
+}
+
+/* The similarity of placed document d to its representative. */
+static dd_member similarity_of(const dd_placer *p, uint32_t d)
+{
+    if (p->doc[d].member)
+        return p->members[p->doc[d].member - 1];
+    return (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
+}
+
+/* Appends to (*ranks)[0..*n) (growing it, *cap its capacity) the ranks
+ * that map lists under key, each `times` times (the buckets it counts as
+ * shared). Returns how many ranks map lists. */
+static uint32_t append_listed(const dd_capped_map *map, uint64_t key, unsigned times,
+                              uint32_t **ranks, size_t *cap, size_t *n)
+{
+    uint32_t count = 0;
+    dd_capped_iter it = dd_capped_map_find(map, key);
+    for (uint32_t rank; dd_capped_next(&it, &rank); count++) {
+        dd_grow(ranks, cap, *n + times, sizeof **ranks);
+        for (unsigned t = 0; t < times; t++)
+            (*ranks)[(*n)++] = rank;
+    }
+    return count;
+}
+
+/* A representative found in a sub-bucket shares two buckets with the
+ * document: the full one and the sub-bucket (the second key too), so that
+ * it is chosen before the many that share only the full one
+ * (dd_choose_candidates: a hot bucket's representatives share it with
+ * every document that has its key, a copy shares its second key too). */
+#define SUB_BUCKET_SHARES 2
+
+/*
+ * Appends to (*ranks)[0..n) (growing it, *cap its capacity) the ranks that
+ * the buckets of document d's keys list (those that shared says may be
+ * shared), each band's in its own map: the index's, and those of batch
+ * (not NULL: the representatives of a batch placed so far, which the index
+ * does not list yet); with in_index not NULL, the index's were gathered
+ * already (dd_placer_ahead_pairs), in_index[b] of them in band b. Where
+ * the bucket is full (DD_BUCKET_CAP in all), its sub-bucket too, by d's
+ * second key (the index's only if it was not gathered: a sub-bucket of the
+ * index has entries only when the index's bucket is full, and the worker
+ * looked it up then), each of its ranks SUB_BUCKET_SHARES times. Returns
+ * the new n.
+ */
+static size_t listed_ranks(const dd_placer *p, uint32_t d, const uint64_t *keys, const bool *shared,
+                           const uint8_t *in_index, const dd_capped_map *batch, uint32_t **ranks,
+                           size_t *cap, size_t n)
 {
     for (size_t b = 0; b < p->nkeys; b++)
-        if (shared[b])
-            dd_capped_map_prefetch(map ? map : &p->index[b], keys[b]);
+        if (shared[b] && !in_index)
+            dd_capped_map_prefetch(&p->index[b], keys[b]);
     for (size_t b = 0; b < p->nkeys; b++) {
         if (!shared[b])
             continue;
-        dd_capped_iter it = dd_capped_map_find(map ? map : &p->index[b], keys[b]);
-        for (uint32_t rank; dd_capped_next(&it, &rank);) {
-            dd_grow(ranks, cap, n + 1, sizeof **ranks);
-            (*ranks)[n++] = rank;
-        }
+        uint32_t count =
+            in_index ? in_index[b] : append_listed(&p->index[b], keys[b], 1, ranks, cap, &n);
+        if (batch)
+            count += append_listed(batch, keys[b], 1, ranks, cap, &n);
+        if (count < DD_BUCKET_CAP)
+            continue;
+        uint64_t sub = second_key(p->s, d, b, keys[b]);
+        if (!in_index)
+            append_listed(&p->index[b], sub, SUB_BUCKET_SHARES, ranks, cap, &n);
+        if (batch)
+            append_listed(batch, sub, SUB_BUCKET_SHARES, ranks, cap, &n);
     }
     return n;
 }
@@ -773,14 +882,14 @@ static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
     /* An exact duplicate: the twin's cluster, the twin's similarity. */
     uint32_t t = twin - 1;
     p->doc[d].rep_of = p->doc[t].rep_of;
-    p->sim[d] = p->sim[t];
-    p->sim[d].doc = d;
+    *m = similarity_of(p, t);
+    m->doc = d;
     if (p->doc[t].rep_of == t + 1) {
-        p->sim[d].jaccard = p->sim[d].containment = 1.0;
-        p->sim[d].hamming = 0;
-        p->sim[d].exact = true;
+        m->jaccard = m->containment = 1.0;
+        m->hamming = 0;
+        m->exact = true;
     }
-    *m = p->sim[d];
+    keep_similarity(p, d, m);
     *rep = p->doc[d].rep_of - 1;
     return true;
 }
@@ -866,12 +975,11 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
                          : verify(s, d, r, m, &p->sets);
         if (joins) {
             p->doc[d].rep_of = r + 1;
-            p->sim[d] = *m;
+            keep_similarity(p, d, m);
             return r;
         }
     }
     p->doc[d].rep_of = d + 1;
-    p->sim[d] = (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     if (a) {
         ahead_list(p, a, k, d);
     } else {
@@ -882,14 +990,23 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
             uint32_t now_listed;
             if (!shared[b])
                 continue;
-            if (!dd_capped_map_add_listed(&p->index[b], keys[b], p->doc[d].rank, DD_BUCKET_CAP,
-                                          &now_listed))
+            if (dd_capped_map_add_listed(&p->index[b], keys[b], p->doc[d].rank, DD_BUCKET_CAP,
+                                         &now_listed)) {
+                /* d fills it: the next ones go to its sub-buckets */
+                p->counts.full_buckets += now_listed == DD_BUCKET_CAP;
+                continue;
+            }
+            uint64_t sub = second_key(s, d, b, keys[b]);
+            if (dd_capped_map_add_listed(&p->index[b], sub, p->doc[d].rank, DD_BUCKET_CAP,
+                                         &now_listed)) {
+                p->counts.split++;
+                p->counts.full_sub_buckets += now_listed == DD_BUCKET_CAP;
+            } else {
                 p->counts.unlisted++;
-            else if (now_listed == DD_BUCKET_CAP) /* d fills it: the next ones are not listed */
-                p->counts.full_buckets++;
+            }
         }
     }
-    *m = p->sim[d];
+    *m = similarity_of(p, d);
     return d;
 }
 
@@ -900,7 +1017,7 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
         return rep;
     index_keys(p->s, d, p->keys);
     keys_shared(p->s, p->keys, p->nkeys, p->shared);
-    size_t nranks = listed_ranks(p, NULL, p->keys, p->shared, &p->ranks, &p->ranks_cap, 0);
+    size_t nranks = listed_ranks(p, d, p->keys, p->shared, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
     size_t ncand = candidates_of_ranks(p, nranks, 0);
     return place_rest(p, d, p->keys, p->shared, ncand, NULL, 0, m);
 }
@@ -909,8 +1026,8 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 
 size_t dd_placer_bytes(const dd_placer *p)
 {
-    size_t per_doc = sizeof *p->doc + sizeof *p->sim + sizeof *p->by_rank;
-    size_t bytes = p->cap * per_doc;
+    size_t bytes = p->cap * sizeof *p->doc + p->by_rank_cap * sizeof *p->by_rank +
+                   p->members_cap * sizeof *p->members;
     for (size_t b = 0; b < p->nkeys; b++)
         bytes += p->index[b].nslots * sizeof *p->index[b].slots;
     return bytes + dd_key_table_bytes(&p->exact);
@@ -948,12 +1065,12 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
             memset(c, 0, sizeof *c);
             c->id = out->id_of[r];
             dd_grow(&c->members, &c->cap, 1, sizeof *c->members);
-            c->members[c->n] = p->sim[r];
+            c->members[c->n] = similarity_of(p, r);
             c->members[c->n++].of = r;
         }
         dd_cluster *c = &out->v[cluster_index[r]];
         dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
-        c->members[c->n] = p->sim[d];
+        c->members[c->n] = similarity_of(p, d);
         c->members[c->n++].of = r;
     }
     /* Clusters by id, members after the representative in input order. */
@@ -970,7 +1087,7 @@ void dd_placer_free(dd_placer *p)
     if (!p)
         return;
     free(p->doc);
-    free(p->sim);
+    free(p->members);
     free(p->by_rank);
     dd_key_table_free(&p->exact);
     for (size_t b = 0; b < p->nkeys; b++)
@@ -1030,8 +1147,11 @@ struct dd_placer_ahead {
     dd_capped_map reps;
     size_t *new_reps; /* the batch's representatives, as k, in the order placed */
     size_t nnew;
-    bool *listed; /* nkeys per document: the index will list it under that key */
+    uint8_t *listed; /* nkeys per document: where the index will list it (enum listed_in) */
 };
+
+/* Where a representative of a batch is listed in a band. */
+enum listed_in { NOT_LISTED, IN_BUCKET, IN_SUB_BUCKET };
 
 dd_placer_ahead *dd_placer_ahead_new(void)
 {
@@ -1178,13 +1298,11 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
         a->before_count[k * a->nkeys + b] = 0;
         if (!shared[b])
             continue;
-        dd_capped_iter it = dd_capped_map_find(&p->index[b], keys[b]);
-        uint8_t count = 0;
-        for (uint32_t rank; dd_capped_next(&it, &rank); count++) {
-            dd_grow(&w->ranks, &w->ranks_cap, nranks + 1, sizeof *w->ranks);
-            w->ranks[nranks++] = rank;
-        }
-        a->before_count[k * a->nkeys + b] = count;
+        uint32_t count = append_listed(&p->index[b], keys[b], 1, &w->ranks, &w->ranks_cap, &nranks);
+        a->before_count[k * a->nkeys + b] = (uint8_t)count;
+        if (count == DD_BUCKET_CAP) /* full: split, as listed_ranks looks it up */
+            append_listed(&p->index[b], second_key(s, d, b, keys[b]), SUB_BUCKET_SHARES, &w->ranks,
+                          &w->ranks_cap, &nranks);
     }
     /* What the placer's lookups would find before the batch: each
      * representative once, with the buckets it shares. */
@@ -1287,18 +1405,29 @@ static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
     const uint64_t *keys = a->keys + k * a->nkeys;
     const bool *shared = a->shared + k * a->nkeys;
     for (size_t b = 0; b < a->nkeys; b++) {
-        a->listed[k * a->nkeys + b] = false;
+        uint8_t *listed = &a->listed[k * a->nkeys + b];
+        *listed = NOT_LISTED;
         if (!shared[b])
             continue;
         uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
                                          : listed_under(&p->index[b], keys[b]);
         uint32_t count = before + listed_under(&a->reps, keys[b]);
-        bool listed = count < DD_BUCKET_CAP;
-        a->listed[k * a->nkeys + b] = listed;
-        if (listed)
+        if (count < DD_BUCKET_CAP) {
+            *listed = IN_BUCKET;
             dd_capped_map_add(&a->reps, keys[b], p->doc[d].rank, DD_BUCKET_CAP);
-        p->counts.unlisted += !listed;
-        p->counts.full_buckets += count + 1 == DD_BUCKET_CAP; /* d fills it */
+            p->counts.full_buckets += count + 1 == DD_BUCKET_CAP; /* d fills it */
+            continue;
+        }
+        uint64_t sub = second_key(p->s, d, b, keys[b]);
+        count = listed_under(&p->index[b], sub) + listed_under(&a->reps, sub);
+        if (count < DD_BUCKET_CAP) {
+            *listed = IN_SUB_BUCKET;
+            dd_capped_map_add(&a->reps, sub, p->doc[d].rank, DD_BUCKET_CAP);
+            p->counts.split++;
+            p->counts.full_sub_buckets += count + 1 == DD_BUCKET_CAP;
+        } else {
+            p->counts.unlisted++;
+        }
     }
     a->new_reps[a->nnew++] = k;
 }
@@ -1309,9 +1438,13 @@ void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
 {
     for (size_t i = 0; i < a->nnew; i++) {
         size_t k = a->new_reps[i];
-        if (a->listed[k * a->nkeys + band])
-            dd_capped_map_add(&p->index[band], a->keys[k * a->nkeys + band],
-                              p->doc[a->docs[k]].rank, DD_BUCKET_CAP);
+        uint32_t d = a->docs[k];
+        uint64_t key = a->keys[k * a->nkeys + band];
+        uint8_t listed = a->listed[k * a->nkeys + band];
+        if (listed == IN_SUB_BUCKET)
+            key = second_key(p->s, d, band, key);
+        if (listed != NOT_LISTED)
+            dd_capped_map_add(&p->index[band], key, p->doc[d].rank, DD_BUCKET_CAP);
     }
 }
 
@@ -1324,8 +1457,8 @@ uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_me
     const bool *shared = a->shared + k * a->nkeys; /* (made by dd_placer_ahead_prepare) */
     if (!a->gathered[k]) { /* the lookups the workers did not do */
         index_keys(p->s, d, keys);
-        size_t nranks = listed_ranks(p, NULL, keys, shared, &p->ranks, &p->ranks_cap, 0);
-        nranks = listed_ranks(p, &a->reps, keys, shared, &p->ranks, &p->ranks_cap, nranks);
+        size_t nranks =
+            listed_ranks(p, d, keys, shared, NULL, &a->reps, &p->ranks, &p->ranks_cap, 0);
         size_t ncand = candidates_of_ranks(p, nranks, 0);
         return place_rest(p, d, keys, shared, ncand, a, k, m);
     }
@@ -1334,7 +1467,8 @@ uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_me
     size_t ncand = a->nbefore[k];
     dd_grow(&p->cands, &p->cands_cap, ncand + 1, sizeof *p->cands);
     memcpy(p->cands, a->before[k], ncand * sizeof *p->cands);
-    size_t nranks = listed_ranks(p, &a->reps, keys, shared, &p->ranks, &p->ranks_cap, 0);
+    size_t nranks = listed_ranks(p, d, keys, shared, a->before_count + k * a->nkeys, &a->reps,
+                                 &p->ranks, &p->ranks_cap, 0);
     ncand = candidates_of_ranks(p, nranks, ncand);
     return place_rest(p, d, keys, shared, ncand, a, k, m);
 }

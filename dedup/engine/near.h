@@ -177,8 +177,10 @@ typedef struct dd_key_filter {
 
 /* An empty filter for the keys of up to ndocs documents of s. */
 void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
-/* Adds the keys of documents [from, to) of s (those with words). */
-void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, size_t from, size_t to);
+/* Adds the keys of documents docs[from..to) of s (docs NULL: documents
+ * from..to-1), those with words. */
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
+                       size_t to);
 /* Makes f the filter of its documents and of other's (same size). */
 void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other);
 /* May key be another document's key too? */
@@ -274,8 +276,10 @@ typedef struct dd_cluster {
 typedef struct dd_placer_counts {
     uint64_t compared;    /* candidate pairs verified */
     uint64_t passed_over; /* candidates found but not verified (DD_MAX_CANDIDATES) */
-    uint64_t unlisted;    /* bucket entries not made: the bucket was full (DD_BUCKET_CAP) */
-    uint64_t full_buckets; /* buckets that reached DD_BUCKET_CAP representatives */
+    uint64_t full_buckets;     /* buckets that reached DD_BUCKET_CAP representatives: split */
+    uint64_t split;            /* entries made in a sub-bucket: the bucket was full */
+    uint64_t full_sub_buckets; /* sub-buckets that reached DD_BUCKET_CAP representatives */
+    uint64_t unlisted; /* bucket entries not made: the bucket and its sub-bucket were full */
 } dd_placer_counts;
 
 typedef struct dd_clusters {
@@ -298,7 +302,11 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out);
  * is compared with every earlier one: time quadratic in their number.
  *   - A bucket (an LSH band key, a SimHash block) lists at most
  *     DD_BUCKET_CAP representatives: the first placed, so the best-ranked.
- *     Later ones are not listed in it (but still in their other buckets).
+ *     A full bucket is split: later ones are listed in a sub-bucket, by a
+ *     second key of theirs (near.c's second_key: other values of the
+ *     signature), which a document whose bucket is full looks up as well;
+ *     a sub-bucket lists at most DD_BUCKET_CAP too, later ones are not
+ *     listed in that band (but still in their other buckets).
  *   - Of the representatives found in a document's buckets, at most
  *     DD_MAX_CANDIDATES are verified: those sharing the most buckets with it
  *     (the likeliest to pass; ties to the best-ranked). A true copy shares

@@ -320,6 +320,9 @@ bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *
      * buckets all stay under them reads as before. */
     if (obj && k->full_buckets) {
         json_object_set_new(obj, "full_buckets", json_integer((json_int_t)k->full_buckets));
+        json_object_set_new(obj, "bucket_entries_split",
+                            json_integer((json_int_t)k->bucket_entries_split));
+        json_object_set_new(obj, "full_sub_buckets", json_integer((json_int_t)k->full_sub_buckets));
         json_object_set_new(obj, "bucket_entries_left_out",
                             json_integer((json_int_t)k->bucket_entries_left_out));
     }
@@ -331,11 +334,12 @@ const char *dd_plural(uint64_t n, const char *one, const char *many) { return n 
 void dd_report_full_buckets(FILE *out, const dd_corpus_counts *k)
 {
     if (k->full_buckets)
-        fprintf(out, "; %llu LSH %s full (%d documents): %llu %s left out",
-                (unsigned long long)k->full_buckets,
-                dd_plural(k->full_buckets, "bucket", "buckets"), DD_BUCKET_CAP,
-                (unsigned long long)k->bucket_entries_left_out,
-                dd_plural(k->bucket_entries_left_out, "entry", "entries"));
+        fprintf(
+            out, "; %llu LSH %s full (%d documents), split: %llu %s in sub-buckets, %llu left out",
+            (unsigned long long)k->full_buckets, dd_plural(k->full_buckets, "bucket", "buckets"),
+            DD_BUCKET_CAP, (unsigned long long)k->bucket_entries_split,
+            dd_plural(k->bucket_entries_split, "entry", "entries"),
+            (unsigned long long)k->bucket_entries_left_out);
 }
 
 void dd_report_near_params(FILE *out, const dd_near_params *p)

@@ -67,11 +67,15 @@ bool dd_report_header(FILE *out, const dd_options *o);
  * types before it; copies the cluster members other than representatives;
  * paragraphs_removed and bytes_removed what clean -o removes (the copies'
  * bytes included). When an LSH bucket of documents reached its cap
- * (near.h's DD_BUCKET_CAP) in any round, two more follow:
- *    "full_buckets":2,"bucket_entries_left_out":4
- * the buckets that reached it, and the entries of later representatives
- * not made in them (such a document is still listed in its other buckets:
- * a copy of it is missed only when every bucket they share was full).
+ * (near.h's DD_BUCKET_CAP) in any round, four more follow:
+ *    "full_buckets":2,"bucket_entries_split":40,"full_sub_buckets":1,
+ *    "bucket_entries_left_out":4
+ * the buckets that reached it (a full bucket is split by a second key of
+ * each document), the entries of later representatives made in their
+ * sub-buckets, the sub-buckets that reached the cap too, and the entries
+ * not made at all, their sub-bucket full as well (such a document is
+ * still listed in its other buckets: a copy of it is missed only when
+ * every bucket and sub-bucket they share was full).
  * False on a write error. */
 bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *f,
                        size_t index_records);
@@ -80,7 +84,8 @@ bool dd_report_summary(FILE *out, const dd_corpus_counts *k, const dd_findings *
  * candidate probabilities they give, as text (--explain-params). */
 void dd_report_near_params(FILE *out, const dd_near_params *p);
 
-/* "; N LSH buckets full (32 documents): M entries left out" (see
+/* "; N LSH buckets full (32 documents), split: S entries in sub-buckets,
+ * M left out" (see
  * dd_report_summary), for the summary line on stderr; nothing when no
  * bucket reached its cap. */
 void dd_report_full_buckets(FILE *out, const dd_corpus_counts *k);

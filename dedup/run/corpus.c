@@ -1451,6 +1451,8 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
 /* Filling the filter of shared keys: part `part` of the documents. */
 typedef struct filter_fill {
     const dd_signatures *s;
+    const uint32_t *docs; /* NULL: all of them */
+    size_t ndocs;
     dd_key_filter *parts;
     size_t nparts;
 } filter_fill;
@@ -1459,18 +1461,21 @@ static void fill_filter(void *ctx, void *state, size_t part)
 {
     (void)state;
     filter_fill *f = ctx;
-    size_t n = f->s->n;
-    dd_key_filter_add(&f->parts[part], f->s, n * part / f->nparts, n * (part + 1) / f->nparts);
+    size_t n = f->ndocs;
+    dd_key_filter_add(&f->parts[part], f->s, f->docs, n * part / f->nparts,
+                      n * (part + 1) / f->nparts);
 }
 
-/* The filter of the keys of every document (near.h, dd_key_filter): in a
- * part for each thread of the pool, then merged. */
-static void filter_keys(const dd_signatures *s, dd_pool *pool, dd_key_filter *out)
+/* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
+ * every document) (near.h, dd_key_filter): in a part for each thread of
+ * the pool, then merged. */
+static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
+                        dd_key_filter *out)
 {
     size_t nparts = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
-    filter_fill f = {s, dd_calloc(nparts, sizeof *f.parts), nparts};
+    filter_fill f = {s, docs, ndocs, dd_calloc(nparts, sizeof *f.parts), nparts};
     for (size_t i = 0; i < nparts; i++)
-        dd_key_filter_init(&f.parts[i], s, s->n);
+        dd_key_filter_init(&f.parts[i], s, ndocs);
     if (pool)
         dd_pool_for(pool, nparts, &f, fill_filter);
     else
@@ -1494,7 +1499,7 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
     bool ahead = pool && dd_pool_threads(pool) > 0;
     link_documents_as_read(c);
     dd_key_filter shared;
-    filter_keys(&c->signatures, ahead ? pool : NULL, &shared);
+    filter_keys(&c->signatures, NULL, c->signatures.n, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
     if (ahead) {
         uint32_t *order = dd_malloc((c->signatures.n ? c->signatures.n : 1) * sizeof *order);
@@ -1518,7 +1523,14 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
     dd_pool *pool = threads > 1 && own && ndocs > 1
                         ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
                         : NULL;
-    if (pool && dd_pool_threads(pool) > 0) {
+    bool ahead = pool && dd_pool_threads(pool) > 0;
+    /* As the first round's too: the keys no other document placed has are
+     * neither listed nor looked up (the same clusters, a fraction of the
+     * entries). */
+    dd_key_filter shared;
+    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared);
+    c->signatures.shared_keys = &shared;
+    if (ahead) {
         own->cache.budget = SET_CACHE_BYTES / 4;
         place_in_batches(c, pool, own, docs, ndocs, out);
         own->cache.budget = SET_CACHE_BYTES;
@@ -1530,6 +1542,8 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
         dd_placer_finish(p, c->signatures.n, out);
         dd_placer_free(p);
     }
+    c->signatures.shared_keys = NULL;
+    dd_key_filter_free(&shared);
     dd_pool_free(pool);
 }
 
@@ -1672,6 +1686,8 @@ void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
     out->errors = (size_t)c->problems;
     out->clusters = c->clusters.n;
     out->full_buckets = c->search.full_buckets;
+    out->bucket_entries_split = c->search.split;
+    out->full_sub_buckets = c->search.full_sub_buckets;
     out->bucket_entries_left_out = c->search.unlisted;
     for (size_t i = 0; i < c->inputs.n; i++) {
         out->bytes += c->sizes[i];

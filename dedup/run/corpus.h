@@ -155,11 +155,13 @@ typedef struct dd_corpus_counts {
     size_t paragraphs_removed; /* units in the lines clean removes from the other documents */
     uint64_t paragraph_bytes;  /* bytes of those lines, line ends included */
     size_t documents_changed;  /* documents that lose lines */
-    /* LSH buckets that reached DD_BUCKET_CAP representatives, and the
-     * bucket entries of later representatives not made (near.h), over every
-     * round: never silently, since a copy found in no other bucket is
-     * missed. */
-    uint64_t full_buckets, bucket_entries_left_out;
+    /* Over every round (near.h): LSH buckets that reached DD_BUCKET_CAP
+     * representatives, so split by a second key; the entries of later
+     * representatives made in their sub-buckets; the sub-buckets that
+     * reached the cap too; and the entries not made, their sub-bucket
+     * full as well: never silently, since a copy found in no other
+     * bucket is missed. */
+    uint64_t full_buckets, bucket_entries_split, full_sub_buckets, bucket_entries_left_out;
 } dd_corpus_counts;
 
 void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out);

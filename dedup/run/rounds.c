@@ -253,6 +253,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
 static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
 {
     c->search.full_buckets += k->search.full_buckets;
+    c->search.split += k->search.split;
+    c->search.full_sub_buckets += k->search.full_sub_buckets;
     c->search.unlisted += k->search.unlisted;
     for (size_t i = 0; i < k->n; i++) {
         const dd_cluster *cl = &k->v[i];
