@@ -36,9 +36,26 @@ unsigned dd_online_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
-/* Seconds of CPU time of the calling thread, or of the clock. */
+/* Whether DEDUP_RUN_STATS asks for the figures: read once, for every run
+ * and pool of the process. */
+static bool measuring;
+static pthread_once_t measuring_once = PTHREAD_ONCE_INIT;
+
+static void read_measuring(void) { measuring = getenv("DEDUP_RUN_STATS") != NULL; }
+
+static bool stats_wanted(void)
+{
+    pthread_once(&measuring_once, read_measuring);
+    return measuring;
+}
+
+/* Seconds of CPU time of the calling thread, when the figures are asked
+ * for (else 0: the clock of a thread is a system call, and the calling
+ * thread would ask for it four times a record), or of the clock. */
 static double thread_cpu(void)
 {
+    if (!stats_wanted())
+        return 0;
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
@@ -376,7 +393,7 @@ static bool run_map(const map *m)
     /* What the produce that found no item wrote, after the last item's. */
     if (ok && ended)
         dd_messages_print(&slot_of(&p, p.next_produce)->messages);
-    if (getenv("DEDUP_RUN_STATS")) {
+    if (stats_wanted()) {
         char read[64] = ""; /* a stream's reading */
         if (m->produce)
             snprintf(read, sizeof read, "read %.3f s CPU, ", p.produce_cpu);
@@ -577,7 +594,7 @@ void dd_pool_free(dd_pool *p)
         pthread_join(p->threads[t], NULL);
     if (p->own_made && p->worker_free)
         p->worker_free(p->pool_ctx, p->own);
-    if (getenv("DEDUP_RUN_STATS"))
+    if (stats_wanted())
         fprintf(stderr,
                 "dedup: pool (%s): %zu loops, %zu items, %u threads and the caller: work %.3f s "
                 "CPU, the caller waited %.3f s\n",
