@@ -365,7 +365,10 @@ static void count_verdict(filter *f)
  * its id, the units, the signature, the units' sets, the near-repeats
  * inside it: all of it pure), and the calling thread decides on them and
  * writes them, in order (consume: the history, the counts, the output,
- * the messages).
+ * the messages). With workers, the calling thread decides the records a
+ * batch at a time when the first one's turn comes (decide_batch: the
+ * lookups and pairs of history.h computed ahead on the workers with
+ * dd_run_loop), each record keeping its verdict for its turn.
  *
  * Reading stays on the calling thread, with no thread of its own: cutting
  * records is a small part of the time (on news, under a twentieth; the
