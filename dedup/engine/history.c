@@ -74,6 +74,11 @@ typedef struct ahead_pair {
 typedef struct ahead_pairs {
     ahead_pair *v;
     size_t n, cap;
+    /* the record's own set, sorted (own_sorted: when it had pairs), to
+     * answer with and to spool sorted if it is kept */
+    uint64_t *own;
+    size_t own_cap;
+    bool own_sorted;
 } ahead_pairs;
 
 /* A record of a batch without a signature. */
@@ -252,8 +257,10 @@ void dd_history_free(dd_history *h)
     free(h->batch_sig);
     free(h->batch_signed);
     free(h->batch_record_of);
-    for (size_t k = 0; k < h->batch_cap; k++)
+    for (size_t k = 0; k < h->batch_cap; k++) {
         free(h->pairs[k].v);
+        free(h->pairs[k].own);
+    }
     free(h->pairs);
     free(h->batch_error);
     free(h->set_a);
@@ -728,6 +735,7 @@ void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
         h->batch_signed[h->batch_nsigned] = sig;
         h->batch_record_of[h->batch_nsigned++] = k;
         h->pairs[sig - h->batch_first_sig].n = 0;
+        h->pairs[sig - h->batch_first_sig].own_sorted = false;
     }
     if (h->batch_nsigned)
         dd_placer_ahead_prepare(h->ahead, h->placer, h->batch_signed, h->batch_nsigned);
@@ -743,14 +751,15 @@ void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w)
                                          &w->ahead, &w->reps, &w->reps_cap);
     if (!nreps || !h->exact_sets)
         return;
-    size_t na = batch_set(h, sig, &w->a, &w->a_cap, &w->tmp, &w->tmp_cap), nb;
+    size_t na = batch_set(h, sig, &out->own, &out->own_cap, &w->tmp, &w->tmp_cap), nb;
+    out->own_sorted = true;
     for (size_t i = 0; i < nreps; i++) {
         uint32_t r = w->reps[i];
         if (r >= h->batch_first_sig)
             nb = batch_set(h, r, &w->b, &w->b_cap, &w->tmp, &w->tmp_cap);
         else if (!peek_set(h, r, &w->b, &w->b_cap, &nb, &w->tmp, &w->tmp_cap))
             continue; /* computed when asked, where a failure is said */
-        dd_overlap o = {na, nb, dd_sorted_intersection(w->a, na, w->b, nb)};
+        dd_overlap o = {na, nb, dd_sorted_intersection(out->own, na, w->b, nb)};
         dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
         out->v[out->n++] = (ahead_pair){r, o};
         if (dd_overlap_joins(&h->sigs, &o))
@@ -771,12 +780,17 @@ static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
             return true;
         }
     h->pairs_asked++;
-    size_t na = batch_set(h, d, &h->set_a, &h->set_a_cap, &h->set_tmp, &h->set_tmp_cap), nb;
+    size_t na = h->sigs.docs[d].shingles, nb;
+    const uint64_t *a = ps->own;
+    if (!ps->own_sorted) {
+        batch_set(h, d, &h->set_a, &h->set_a_cap, &h->set_tmp, &h->set_tmp_cap);
+        a = h->set_a;
+    }
     if (r >= h->batch_first_sig)
         nb = batch_set(h, r, &h->set_b, &h->set_b_cap, &h->set_tmp, &h->set_tmp_cap);
     else if (!load_set(h, r, &h->set_b, &h->set_b_cap, &nb))
         return false;
-    *o = (dd_overlap){na, nb, dd_sorted_intersection(h->set_a, na, h->set_b, nb)};
+    *o = (dd_overlap){na, nb, dd_sorted_intersection(a, na, h->set_b, nb)};
     return true;
 }
 
@@ -809,10 +823,15 @@ bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err)
             copy_of_record(h, rep, &m, v);
             return true;
         }
+        /* sorted if it had pairs ahead: then read back without sorting */
+        const ahead_pairs *ps = &h->pairs[sig - h->batch_first_sig];
+        uint64_t *at = &h->signed_of[sig].set_at;
         if (h->exact_sets &&
-            !h->p.scratch.append(h->p.scratch.ctx, f->set, h->sigs.docs[sig].shingles * sizeof *f->set,
-                                 &h->signed_of[sig].set_at, err))
+            !h->p.scratch.append(h->p.scratch.ctx, ps->own_sorted ? ps->own : f->set,
+                                 h->sigs.docs[sig].shingles * sizeof *f->set, at, err))
             return false;
+        if (h->exact_sets && ps->own_sorted)
+            *at |= SET_SORTED;
     }
     return decide_paragraphs(h, rec, doc, f, v, err);
 }
@@ -831,7 +850,6 @@ void dd_history_scratch_free(dd_history_scratch *w)
 {
     dd_ahead_scratch_free(&w->ahead);
     free(w->reps);
-    free(w->a);
     free(w->b);
     free(w->tmp);
     memset(w, 0, sizeof *w);

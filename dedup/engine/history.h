@@ -194,8 +194,8 @@ typedef struct dd_history_scratch {
     dd_ahead_scratch ahead;
     uint32_t *reps;
     size_t reps_cap;
-    uint64_t *a, *b, *tmp;
-    size_t a_cap, b_cap, tmp_cap;
+    uint64_t *b, *tmp; /* a representative's set, sorting's scratch */
+    size_t b_cap, tmp_cap;
 } dd_history_scratch; /* zero-initialised before first use */
 void dd_history_scratch_free(dd_history_scratch *w);
 
