@@ -24,6 +24,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,6 +59,12 @@ typedef struct filter {
     reading in;
     dd_input_format format; /* of the records decided */
     dd_history *history;
+    /* Records decided a batch at a time (decide_batch): at most this many
+     * (1: one at a time), and the batch's. */
+    size_t batch;
+    struct item **batch_items;
+    const dd_doc **batch_docs;
+    dd_record_facts **batch_facts;
     dd_writer *out;
     dd_verdict verdict;
     run_status status; /* of the last record decided */
@@ -358,7 +365,10 @@ static void count_verdict(filter *f)
  * its id, the units, the signature, the units' sets, the near-repeats
  * inside it: all of it pure), and the calling thread decides on them and
  * writes them, in order (consume: the history, the counts, the output,
- * the messages).
+ * the messages). With workers, the calling thread decides the records a
+ * batch at a time when the first one's turn comes (decide_batch: the
+ * lookups and pairs of history.h computed ahead on the workers with
+ * dd_run_loop), each record keeping its verdict for its turn.
  *
  * Reading stays on the calling thread, with no thread of its own: cutting
  * records is a small part of the time (on news, under a twentieth; the
@@ -385,6 +395,12 @@ typedef struct item {
     char *why; /* ITEM_MALFORMED, ITEM_FAILED: the reason (owned) */
     dd_doc doc;
     dd_record_facts facts;
+    /* decided with a batch before its turn (decide_batch): the verdict, or
+     * decide_why (owned) when the history failed */
+    bool decided;
+    bool decide_ok;
+    dd_verdict verdict;
+    char *decide_why;
 } item;
 
 /* Past this many bytes of a record, an item's buffers are freed once it is
@@ -512,19 +528,31 @@ static void parse_item(const dd_options *o, item *it)
     json_decref(root);
 }
 
-/* dd_stream_map.worker_new: NULL when ICU cannot start; work then says so
- * for every record it takes (a worker writes nothing on stderr itself). */
+/* A worker's state: its analyser, and its part in deciding a batch. */
+typedef struct filter_worker {
+    dd_analysis_worker *analysis; /* NULL when ICU cannot start */
+    dd_history_scratch scratch;
+} filter_worker;
+
+/* dd_stream_map.worker_new: without an analyser when ICU cannot start;
+ * work then says so for every record it takes (a worker writes nothing on
+ * stderr itself). */
 static void *worker_new(void *ctx)
 {
     const filter *f = ctx;
     const dd_history_params *p = f->history_params;
-    return dd_analysis_worker_new(f->o->unit, &p->near, p->hash);
+    filter_worker *w = dd_calloc(1, sizeof *w);
+    w->analysis = dd_analysis_worker_new(f->o->unit, &p->near, p->hash);
+    return w;
 }
 
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
-    dd_analysis_worker_free(state);
+    filter_worker *w = state;
+    dd_analysis_worker_free(w->analysis);
+    dd_history_scratch_free(&w->scratch);
+    free(w);
 }
 
 /* dd_stream_map.work: parses and analyses the record of the slot; pure. */
@@ -532,7 +560,7 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
 {
     (void)i;
     const filter *f = ctx;
-    dd_analysis_worker *w = state;
+    dd_analysis_worker *w = ((filter_worker *)state)->analysis;
     item *it = slot;
     if (it->kind != ITEM_RECORD)
         return;
@@ -565,6 +593,8 @@ static void item_free(void *ctx, void *slot)
     free(it->why);
     dd_doc_free(&it->doc);
     dd_record_facts_free(&it->facts);
+    dd_verdict_free(&it->verdict);
+    free(it->decide_why);
     sh_buf messages = it->run.messages;
     memset(it, 0, sizeof *it);
     it->run.messages = messages;
@@ -578,8 +608,17 @@ static rec_status filter_record(filter *f, item *it, char **why)
     const char *rec = it->bytes.data;
     const char *text = it->jsonl ? it->text.data : rec;
     size_t text_len = it->jsonl ? it->text.len : it->bytes.len;
-    if (!dd_history_decide_analysed(f->history, &it->doc, &it->facts, &f->verdict, why))
+    if (it->decided) { /* with its batch: the verdict changes hands */
+        dd_verdict v = f->verdict;
+        f->verdict = it->verdict;
+        it->verdict = v;
+        *why = it->decide_why;
+        it->decide_why = NULL;
+        if (!it->decide_ok)
+            return REC_FAILED;
+    } else if (!dd_history_decide_analysed(f->history, &it->doc, &it->facts, &f->verdict, why)) {
         return REC_FAILED;
+    }
     uint64_t rec_index = f->decided;
     if (f->o->annotate && it->has_id)
         remember(f, rec + it->id_start, it->id_end - it->id_start);
@@ -693,6 +732,52 @@ static run_status filter_item(filter *f, item *it)
     return status;
 }
 
+/* dd_run_loop work: record k of the batch, ahead (history.h). */
+static void record_ahead(void *ctx, void *state, size_t k)
+{
+    filter *f = ctx;
+    dd_history_batch_ahead(f->history, k, &((filter_worker *)state)->scratch);
+}
+
+/* dd_run_loop work: the batch's kept records join part of the index. */
+static void index_part(void *ctx, void *state, size_t part)
+{
+    (void)state;
+    filter *f = ctx;
+    dd_history_batch_index(f->history, part);
+}
+
+/* Decides the records of the next items, the first one's turn having come
+ * (the items already worked on, up to f->batch), with what can be done
+ * ahead done on the workers (history.h); each keeps its verdict for its
+ * turn. Fewer than two: the first is decided in its turn, alone. */
+static void decide_batch(filter *f)
+{
+    size_t n = dd_run_stream_ahead(f->batch, (void **)f->batch_items), m = 0;
+    if (n < 2)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        item *it = f->batch_items[k];
+        if (it->kind != ITEM_RECORD)
+            continue;
+        f->batch_items[m] = it;
+        f->batch_docs[m] = &it->doc;
+        f->batch_facts[m++] = &it->facts;
+    }
+    dd_history_batch_begin(f->history, m, f->batch_docs, f->batch_facts);
+    dd_run_loop(m, f, record_ahead);
+    bool ok = true;
+    for (size_t k = 0; k < m; k++) {
+        item *it = f->batch_items[k];
+        it->decided = true;
+        it->decide_ok = ok && dd_history_batch_decide(f->history, k, &it->verdict, &it->decide_why);
+        if (ok && !it->decide_ok)
+            ok = false; /* the run ends at this record: those after it are not taken */
+    }
+    if (ok)
+        dd_run_loop(dd_history_batch_parts(f->history), f, index_part);
+}
+
 /* dd_stream_map.consume: decides and writes record i, in order; false
  * stops the run (f->status says why). */
 static bool take_record(void *ctx, size_t i, void *slot)
@@ -700,7 +785,10 @@ static bool take_record(void *ctx, size_t i, void *slot)
     (void)i;
     filter *f = ctx;
     item *it = slot;
+    if (f->batch > 1 && it->kind == ITEM_RECORD && !it->decided)
+        decide_batch(f);
     f->status = filter_item(f, it);
+    it->decided = false;
     dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
     /* What the next record through this slot does not need. */
     it->has_id = false;
@@ -732,7 +820,23 @@ static run_status filter_all(filter *f)
         .slot_free = item_free,
     };
     f->status = RUN_OK;
+    /* With workers, records are decided a quarter of the window at a time
+     * (history.h), when the history can. */
+    f->batch = threads > 1 && dd_history_batches(f->history) ? m.window / 4 : 1;
+    f->batch_items = dd_calloc(f->batch, sizeof *f->batch_items);
+    f->batch_docs = dd_calloc(f->batch, sizeof *f->batch_docs);
+    f->batch_facts = dd_calloc(f->batch, sizeof *f->batch_facts);
     bool whole = dd_run_stream(&m);
+    if (f->batch > 1 && getenv("DEDUP_RUN_STATS")) {
+        dd_history_candidates c = dd_history_candidates_of(f->history);
+        fprintf(stderr,
+                "dedup: near-duplicate records: %" PRIu64 " pairs verified ahead, %" PRIu64
+                " when asked, in batches of %zu records at most\n",
+                c.verified_ahead, c.verified_asked, f->batch);
+    }
+    free(f->batch_items);
+    free(f->batch_docs);
+    free(f->batch_facts);
     dd_reader_close(f->in.r);
     f->in.r = NULL;
     if (whole && f->in.error) {

@@ -64,6 +64,26 @@ typedef struct occurrence {
     uint32_t para; /* the paragraph's number */
 } occurrence;
 
+/* The overlaps a worker computed for a signed record of a batch, with the
+ * kept records it will likely be verified against (dd_placer_ahead). */
+typedef struct ahead_pair {
+    uint32_t rep;
+    dd_overlap overlap;
+} ahead_pair;
+
+typedef struct ahead_pairs {
+    ahead_pair *v;
+    size_t n, cap;
+    /* the record's own set, sorted (own_sorted: when it had pairs), to
+     * answer with and to spool sorted if it is kept */
+    uint64_t *own;
+    size_t own_cap;
+    bool own_sorted;
+} ahead_pairs;
+
+/* A record of a batch without a signature. */
+#define NO_SIG UINT32_MAX
+
 struct dd_history {
     dd_history_params p;
     uint64_t records; /* decided so far: the next record's number */
@@ -104,6 +124,28 @@ struct dd_history {
     dd_analysis_worker *own;
     dd_record_facts facts;
     dd_earlier_search index_search; /* the candidate search in the index */
+    /* A batch being decided (dd_history_batch_begin): its records (the
+     * caller's docs and facts), the signature of each (NO_SIG: none), the
+     * signatures in order (the placer's docs, from batch_first_sig on) and
+     * the record of each, the pairs computed ahead for each, the one being
+     * placed, and the record whose links failed (batch_n: none) with what
+     * failed. */
+    dd_placer_ahead *ahead;
+    size_t batch_n, batch_cap;
+    const dd_doc *const *batch_docs;
+    dd_record_facts *const *batch_facts;
+    uint32_t *batch_sig;
+    uint32_t *batch_signed;
+    size_t *batch_record_of;
+    size_t batch_nsigned;
+    uint32_t batch_first_sig;
+    ahead_pairs *pairs;
+    size_t placing;
+    size_t batch_failed;
+    char *batch_error;
+    uint64_t *set_a, *set_b, *set_tmp; /* for pairs computed when asked */
+    size_t set_a_cap, set_b_cap, set_tmp_cap;
+    uint64_t pairs_ahead, pairs_asked; /* pairs answered from ahead, computed when asked */
 };
 
 /* ------------------------------------------------- the shingle sets spooled */
@@ -179,8 +221,10 @@ dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
     }
     h->sigs.load_set = load_set;
     h->sigs.load_ctx = h;
-    if (p->near.enabled)
+    if (p->near.enabled) {
         h->placer = dd_placer_new(&h->sigs);
+        h->ahead = dd_placer_ahead_new();
+    }
     if (p->near.enabled) {
         h->exact_sets = p->near.verify_exact && p->near.method == DD_METHOD_MINHASH;
         h->unit_index = dd_unit_index_new();
@@ -209,6 +253,19 @@ void dd_history_free(dd_history *h)
     dd_analysis_worker_free(h->own);
     dd_record_facts_free(&h->facts);
     dd_earlier_search_free(&h->index_search);
+    dd_placer_ahead_free(h->ahead);
+    free(h->batch_sig);
+    free(h->batch_signed);
+    free(h->batch_record_of);
+    for (size_t k = 0; k < h->batch_cap; k++) {
+        free(h->pairs[k].v);
+        free(h->pairs[k].own);
+    }
+    free(h->pairs);
+    free(h->batch_error);
+    free(h->set_a);
+    free(h->set_b);
+    free(h->set_tmp);
     free(h);
 }
 
@@ -247,7 +304,8 @@ uint64_t dd_history_spooled(const dd_history *h)
 
 dd_history_candidates dd_history_candidates_of(const dd_history *h)
 {
-    dd_history_candidates c = {h->index_search.compared, h->index_search.left_out};
+    dd_history_candidates c = {h->index_search.compared, h->index_search.left_out, h->pairs_ahead,
+                               h->pairs_asked};
     if (h->placer) {
         dd_placer_counts p = dd_placer_counts_of(h->placer);
         c.compared += p.compared;
@@ -425,7 +483,7 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
  * dd_signatures_link keeps them for scan (a record's partners after it are
  * not placed yet when it is). False, with *err set, when the spool fails. */
 static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd_record_facts *f,
-                        char **err)
+                        size_t base, char **err)
 {
     h->across.n = 0;
     dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets, f->band_keys,
@@ -472,25 +530,40 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd
             return false;
     }
 
-    /* Its links: the earliest records it repeats a unit of, each once. */
+    /* Its links: the earliest records it repeats a unit of, each once,
+     * from links[base]. */
     dd_signatures *s = &h->sigs;
     dd_grow(&s->link_start, &h->link_start_cap, (size_t)sig + 2, sizeof *s->link_start);
-    dd_grow(&s->links, &h->links_cap, h->across.n + 1, sizeof *s->links);
+    dd_grow(&s->links, &h->links_cap, base + h->across.n + 1, sizeof *s->links);
+    uint32_t *links = s->links + base;
     size_t n = 0;
     for (size_t k = 0; k < h->across.n; k++)
         if (!h->across.v[k].alternative) /* the first match of a unit, as scan links */
-            s->links[n++] = h->across.v[k].of_doc;
+            links[n++] = h->across.v[k].of_doc;
     if (n > 1)
-        qsort(s->links, n, sizeof *s->links, dd_compare_u32);
+        qsort(links, n, sizeof *links, dd_compare_u32);
     size_t kept = 0;
     for (size_t k = 0; k < n && kept < DD_MAX_LINKS; k++)
-        if (kept == 0 || s->links[k] != s->links[kept - 1])
-            s->links[kept++] = s->links[k];
-    /* Only this record's entries are read (by dd_placer_place): the links
-     * of the records before it are not kept. */
-    s->link_start[sig] = 0;
-    s->link_start[sig + 1] = kept;
+        if (kept == 0 || links[k] != links[kept - 1])
+            links[kept++] = links[k];
+    /* Only the entries of the records being placed are read (by
+     * dd_placer_place): the links of the records before them are not
+     * kept. */
+    s->link_start[sig] = base;
+    s->link_start[sig + 1] = base + kept;
     return true;
+}
+
+/* v says that the record being decided is a copy of the kept record whose
+ * signature is number rep, with similarity m. */
+static void copy_of_record(const dd_history *h, uint32_t rep, const dd_member *m, dd_verdict *v)
+{
+    v->kind = m->exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
+    v->of = h->signed_of[rep].record;
+    v->jaccard = m->jaccard;
+    v->containment = m->containment;
+    v->hamming = m->hamming;
+    v->estimated = m->estimated;
 }
 
 /* Places record rec (it has words; f: its facts) among the records before
@@ -513,7 +586,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
     uint32_t sig = (uint32_t)(h->sigs.n - 1);
     dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
     h->signed_of[sig] = (signed_record){rec, NOT_SPOOLED, NOT_SPOOLED};
-    if (!link_record(h, sig, doc, f, err))
+    if (!link_record(h, sig, doc, f, 0, err))
         return false;
     if (h->p.index && copy_of_indexed(h, sig, v))
         return true; /* not placed: later copies find the indexed document too */
@@ -534,12 +607,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
             *at |= SET_SORTED;
         return true;
     }
-    v->kind = m.exact ? DD_RECORD_EXACT : DD_RECORD_NEAR;
-    v->of = h->signed_of[rep].record;
-    v->jaccard = m.jaccard;
-    v->containment = m.containment;
-    v->hamming = m.hamming;
-    v->estimated = m.estimated;
+    copy_of_record(h, rep, &m, v);
     return true;
 }
 
@@ -554,8 +622,8 @@ bool dd_history_decide(dd_history *h, const dd_doc *doc, dd_verdict *v, char **e
     return dd_history_decide_analysed(h, doc, &h->facts, v, err);
 }
 
-bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
-                                char **err)
+/* v, for a new record: kept, nothing removed. */
+static void verdict_start(dd_verdict *v)
 {
     verdict_clear(v);
     v->kind = DD_RECORD_KEPT;
@@ -564,7 +632,12 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
     v->hamming = 0;
     v->estimated = false;
     v->nremoved = 0;
+}
 
+bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
+                                char **err)
+{
+    verdict_start(v);
     uint64_t rec = h->records++;
     /* A record without words is compared with nothing and has no
      * paragraphs: it is kept, and nothing of it is remembered. Without
@@ -576,6 +649,210 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
             return true;
     }
     return decide_paragraphs(h, rec, doc, f, v, err);
+}
+
+/* ------------------------------------------------ deciding a batch ahead */
+
+bool dd_history_batches(const dd_history *h) { return h->placer && !h->p.index; }
+
+/* Sorts the n hashes in (*set)[0..n) (*tmp, *tmp_cap: scratch). */
+static void sort_hashes(uint64_t *set, size_t n, uint64_t **tmp, size_t *tmp_cap)
+{
+    dd_grow(tmp, tmp_cap, n + 1, sizeof **tmp);
+    dd_sort_u64(set, *tmp, n);
+}
+
+/* The distinct shingles of the batch's record with signature sig, sorted,
+ * into *set (growing it, *cap its capacity); returns how many. Reads the
+ * record's facts only: any thread. */
+static size_t batch_set(const dd_history *h, uint32_t sig, uint64_t **set, size_t *cap,
+                        uint64_t **tmp, size_t *tmp_cap)
+{
+    const dd_record_facts *f = h->batch_facts[h->batch_record_of[sig - h->batch_first_sig]];
+    size_t n = h->sigs.docs[sig].shingles;
+    dd_grow(set, cap, n + 1, sizeof **set);
+    memcpy(*set, f->set, n * sizeof **set);
+    sort_hashes(*set, n, tmp, tmp_cap);
+    return n;
+}
+
+/* The spooled set of the kept record with signature sig, before the batch,
+ * sorted, into *set (growing it); false when the store cannot give it
+ * (peek: nothing said, nothing changed, so any thread). */
+static bool peek_set(const dd_history *h, uint32_t sig, uint64_t **set, size_t *cap, size_t *n,
+                     uint64_t **tmp, size_t *tmp_cap)
+{
+    uint64_t at = h->signed_of[sig].set_at;
+    size_t count = h->sigs.docs[sig].shingles;
+    if (at == NOT_SPOOLED || !h->p.scratch.peek)
+        return false;
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (!h->p.scratch.peek(h->p.scratch.ctx, at & ~SET_SORTED, *set, count * sizeof **set))
+        return false;
+    if (!(at & SET_SORTED))
+        sort_hashes(*set, count, tmp, tmp_cap);
+    *n = count;
+    return true;
+}
+
+void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
+                            dd_record_facts *const *facts)
+{
+    if (n > h->batch_cap) {
+        h->batch_sig = dd_realloc(h->batch_sig, n * sizeof *h->batch_sig);
+        h->batch_signed = dd_realloc(h->batch_signed, n * sizeof *h->batch_signed);
+        h->batch_record_of = dd_realloc(h->batch_record_of, n * sizeof *h->batch_record_of);
+        h->pairs = dd_realloc(h->pairs, n * sizeof *h->pairs);
+        memset(h->pairs + h->batch_cap, 0, (n - h->batch_cap) * sizeof *h->pairs);
+        h->batch_cap = n;
+    }
+    h->batch_n = n;
+    h->batch_docs = docs;
+    h->batch_facts = facts;
+    h->batch_failed = n;
+    free(h->batch_error);
+    h->batch_error = NULL;
+    h->batch_first_sig = (uint32_t)h->sigs.n;
+    h->batch_nsigned = 0;
+    /* Signatures and links first, in order: they depend on the records
+     * before, not on where those were placed. */
+    size_t links = 0;
+    for (size_t k = 0; k < n; k++) {
+        dd_record_facts *f = facts[k];
+        h->batch_sig[k] = NO_SIG;
+        if (!f->signed_record)
+            continue;
+        dd_signatures_add_signed(&h->sigs, &f->sig);
+        uint32_t sig = (uint32_t)(h->sigs.n - 1);
+        dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
+        h->signed_of[sig] = (signed_record){h->records + k, NOT_SPOOLED, NOT_SPOOLED};
+        if (!link_record(h, sig, docs[k], f, links, &h->batch_error)) {
+            h->batch_failed = k;
+            break;
+        }
+        links = h->sigs.link_start[sig + 1];
+        h->batch_sig[k] = sig;
+        h->batch_signed[h->batch_nsigned] = sig;
+        h->batch_record_of[h->batch_nsigned++] = k;
+        h->pairs[sig - h->batch_first_sig].n = 0;
+        h->pairs[sig - h->batch_first_sig].own_sorted = false;
+    }
+    if (h->batch_nsigned)
+        dd_placer_ahead_prepare(h->ahead, h->placer, h->batch_signed, h->batch_nsigned);
+}
+
+void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w)
+{
+    uint32_t sig = h->batch_sig[k];
+    if (k >= h->batch_failed || sig == NO_SIG)
+        return;
+    ahead_pairs *out = &h->pairs[sig - h->batch_first_sig];
+    size_t nreps = dd_placer_ahead_pairs(h->placer, h->ahead, sig - h->batch_first_sig,
+                                         &w->ahead, &w->reps, &w->reps_cap);
+    if (!nreps || !h->exact_sets)
+        return;
+    size_t na = batch_set(h, sig, &out->own, &out->own_cap, &w->tmp, &w->tmp_cap), nb;
+    out->own_sorted = true;
+    for (size_t i = 0; i < nreps; i++) {
+        uint32_t r = w->reps[i];
+        if (r >= h->batch_first_sig)
+            nb = batch_set(h, r, &w->b, &w->b_cap, &w->tmp, &w->tmp_cap);
+        else if (!peek_set(h, r, &w->b, &w->b_cap, &nb, &w->tmp, &w->tmp_cap))
+            continue; /* computed when asked, where a failure is said */
+        dd_overlap o = {na, nb, dd_sorted_intersection(out->own, na, w->b, nb)};
+        dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
+        out->v[out->n++] = (ahead_pair){r, o};
+        if (dd_overlap_joins(&h->sigs, &o))
+            break; /* the placer stops there */
+    }
+}
+
+/* dd_signatures.overlap while a batch is placed: the pair as computed
+ * ahead for the record being placed, or computed now. */
+static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
+{
+    dd_history *h = ctx;
+    const ahead_pairs *ps = &h->pairs[d - h->batch_first_sig];
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].rep == r) {
+            *o = ps->v[i].overlap;
+            h->pairs_ahead++;
+            return true;
+        }
+    h->pairs_asked++;
+    size_t na = h->sigs.docs[d].shingles, nb;
+    const uint64_t *a = ps->own;
+    if (!ps->own_sorted) {
+        batch_set(h, d, &h->set_a, &h->set_a_cap, &h->set_tmp, &h->set_tmp_cap);
+        a = h->set_a;
+    }
+    if (r >= h->batch_first_sig)
+        nb = batch_set(h, r, &h->set_b, &h->set_b_cap, &h->set_tmp, &h->set_tmp_cap);
+    else if (!load_set(h, r, &h->set_b, &h->set_b_cap, &nb))
+        return false;
+    *o = (dd_overlap){na, nb, dd_sorted_intersection(a, na, h->set_b, nb)};
+    return true;
+}
+
+bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err)
+{
+    verdict_start(v);
+    uint64_t rec = h->records++;
+    if (k >= h->batch_failed) {
+        *err = k == h->batch_failed ? h->batch_error : dd_asprintf("an earlier record failed");
+        if (k == h->batch_failed)
+            h->batch_error = NULL;
+        return false;
+    }
+    const dd_doc *doc = h->batch_docs[k];
+    dd_record_facts *f = h->batch_facts[k];
+    uint32_t sig = h->batch_sig[k];
+    if (sig != NO_SIG) {
+        dd_member m;
+        h->sigs.overlap = answer_pair;
+        h->sigs.overlap_ctx = h;
+        uint32_t rep = dd_placer_place_ahead(h->placer, h->ahead, sig - h->batch_first_sig, &m);
+        h->sigs.overlap = NULL;
+        h->sigs.overlap_ctx = NULL;
+        if (h->error) {
+            *err = h->error;
+            h->error = NULL;
+            return false;
+        }
+        if (rep != sig) {
+            copy_of_record(h, rep, &m, v);
+            return true;
+        }
+        /* sorted if it had pairs ahead: then read back without sorting */
+        const ahead_pairs *ps = &h->pairs[sig - h->batch_first_sig];
+        uint64_t *at = &h->signed_of[sig].set_at;
+        if (h->exact_sets &&
+            !h->p.scratch.append(h->p.scratch.ctx, ps->own_sorted ? ps->own : f->set,
+                                 h->sigs.docs[sig].shingles * sizeof *f->set, at, err))
+            return false;
+        if (h->exact_sets && ps->own_sorted)
+            *at |= SET_SORTED;
+    }
+    return decide_paragraphs(h, rec, doc, f, v, err);
+}
+
+size_t dd_history_batch_parts(const dd_history *h)
+{
+    return h->batch_nsigned ? dd_placer_ahead_bands(h->ahead) : 0;
+}
+
+void dd_history_batch_index(dd_history *h, size_t part)
+{
+    dd_placer_ahead_index(h->placer, h->ahead, part);
+}
+
+void dd_history_scratch_free(dd_history_scratch *w)
+{
+    dd_ahead_scratch_free(&w->ahead);
+    free(w->reps);
+    free(w->b);
+    free(w->tmp);
+    memset(w, 0, sizeof *w);
 }
 
 /* ------------------------------------------------------------ analysis */

@@ -163,6 +163,51 @@ void dd_record_facts_free(dd_record_facts *f);
 bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_facts *f, dd_verdict *v,
                                 char **err);
 
+/*
+ * Deciding a batch, with the pure part done ahead on other threads (as
+ * scan places documents: near.h, dd_placer_ahead). Placing a record is
+ * mostly looking its band keys up among the kept records and verifying the
+ * likely candidates on exact sets, which depends on what was decided before
+ * it; so a caller with threads decides records a batch at a time:
+ *   1. dd_history_batch_begin, on the history's thread: the batch's
+ *      records (docs[k] with facts[k], analysed; both the caller's, kept
+ *      until the batch is decided) take their signatures and their links
+ *      (the earlier records they share a paragraph with), in order;
+ *   2. dd_history_batch_ahead for every k, on any threads at once (each
+ *      with its own dd_history_scratch): reads the history and writes
+ *      record k's part of the batch only: the lookups of its band keys
+ *      among the records kept before the batch, and the overlaps of its
+ *      exact set with those of the kept records it will likely be verified
+ *      against (read from the scratch store with its peek);
+ *   3. dd_history_batch_decide for k = 0, 1, ... in order, on the
+ *      history's thread: record k's verdict, as dd_history_decide_analysed
+ *      gives it (a pair not computed ahead is computed when asked); it
+ *      fails as that does, and then the history can only be freed;
+ *   4. once every record of the batch is decided, dd_history_batch_index
+ *      for every part < dd_history_batch_parts, on any threads at once:
+ *      the batch's kept records join the index of their band keys.
+ * The verdicts are those of dd_history_decide_analysed, record by record.
+ * A history that decides on an index (--index) or finds no near-duplicate
+ * documents gains nothing: dd_history_batches says whether batches may be
+ * used.
+ */
+typedef struct dd_history_scratch {
+    dd_ahead_scratch ahead;
+    uint32_t *reps;
+    size_t reps_cap;
+    uint64_t *b, *tmp; /* a representative's set, sorting's scratch */
+    size_t b_cap, tmp_cap;
+} dd_history_scratch; /* zero-initialised before first use */
+void dd_history_scratch_free(dd_history_scratch *w);
+
+bool dd_history_batches(const dd_history *h);
+void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
+                            dd_record_facts *const *facts);
+void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w);
+bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err);
+size_t dd_history_batch_parts(const dd_history *h);
+void dd_history_batch_index(dd_history *h, size_t part);
+
 /* Bytes held in memory per record and per distinct paragraph, for --stats. */
 size_t dd_history_bytes(const dd_history *h);
 /* Bytes in the scratch store so far, for --stats. */
@@ -174,6 +219,9 @@ uint64_t dd_history_spooled(const dd_history *h);
 typedef struct dd_history_candidates {
     uint64_t compared;
     uint64_t left_out;
+    /* of the pairs verified on exact sets in batches: computed ahead, and
+     * computed when asked (dd_history_batch_ahead missed them) */
+    uint64_t verified_ahead, verified_asked;
 } dd_history_candidates;
 dd_history_candidates dd_history_candidates_of(const dd_history *h);
 

@@ -36,9 +36,26 @@ unsigned dd_online_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
-/* Seconds of CPU time of the calling thread, or of the clock. */
+/* Whether DEDUP_RUN_STATS asks for the figures: read once, for every run
+ * and pool of the process. */
+static bool measuring;
+static pthread_once_t measuring_once = PTHREAD_ONCE_INIT;
+
+static void read_measuring(void) { measuring = getenv("DEDUP_RUN_STATS") != NULL; }
+
+static bool stats_wanted(void)
+{
+    pthread_once(&measuring_once, read_measuring);
+    return measuring;
+}
+
+/* Seconds of CPU time of the calling thread, when the figures are asked
+ * for (else 0: the clock of a thread is a system call, and the calling
+ * thread would ask for it four times a record), or of the clock. */
 static double thread_cpu(void)
 {
+    if (!stats_wanted())
+        return 0;
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
@@ -88,6 +105,8 @@ typedef struct run {
     size_t wait_from, wait_until; /* the consumer sleeps until these are done */
     size_t batch;                 /* of a wake-up, either way (see with_workers) */
     unsigned idle;                /* workers asleep, waiting for items */
+    unsigned workers;             /* worker threads started */
+    bool ended;                   /* produce found no more items */
     bool stop;
     /* A loop that consume runs on the workers (dd_run_loop): its items
      * come before the map's. */
@@ -251,14 +270,14 @@ static void *own_worker(run *p)
 }
 
 /* One thread: produce, work and consume alternate on the calling thread.
- * Sets *ended when there are no more items. */
-static bool here(run *p, bool *ended)
+ * Sets p->ended when there are no more items. */
+static bool here(run *p)
 {
     void *worker = own_worker(p); /* loops run with it too */
     bool ok = true;
     for (size_t i = 0; ok; i++) {
         if (!produce(p, i)) {
-            *ended = true;
+            p->ended = true;
             break;
         }
         double cpu0 = thread_cpu();
@@ -276,15 +295,15 @@ static bool here(run *p, bool *ended)
  * in a row (an eighth of the window, at most 16), or all that are in
  * flight when fewer. A worker with nothing to do sleeps until `batch`
  * items wait for it, or the calling thread is about to sleep with items
- * unclaimed. Sets *ended when there are no more items. */
-static bool with_workers(run *p, bool *ended)
+ * unclaimed. Sets p->ended when there are no more items. */
+static bool with_workers(run *p)
 {
     const map *m = p->m;
     size_t batch = p->batch;
     bool ok = true;
     while (ok) {
-        while (!*ended && has_room(p))
-            *ended = !produce(p, p->next_produce);
+        while (!p->ended && has_room(p))
+            p->ended = !produce(p, p->next_produce);
         size_t in_flight = p->next_produce - p->next_consume;
         if (in_flight == 0)
             break; /* no more items, and everything was consumed */
@@ -340,6 +359,35 @@ void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size
     p->consume_cpu -= cpu;
 }
 
+size_t dd_run_stream_ahead(size_t max, void **slots)
+{
+    run *p = running;
+    const map *m = p->m;
+    size_t i = p->next_consume;
+    slots[0] = slot_of(p, i);
+    if (max <= 1 || p->workers == 0 || !m->produce)
+        return 1;
+    while (!p->ended && has_room(p))
+        p->ended = !produce(p, p->next_produce);
+    size_t n = p->next_produce - i < max ? p->next_produce - i : max;
+    if (n > 1) {
+        double waited = wall();
+        pthread_mutex_lock(&p->lock);
+        if (p->idle && p->next_claim < p->next_produce) /* fewer than a batch */
+            pthread_cond_broadcast(&p->ready);
+        p->wait_from = i + 1; /* item i is done: it is being consumed */
+        p->wait_until = i + n;
+        while (!wait_over(p))
+            pthread_cond_wait(&p->done, &p->lock);
+        p->wait_from = p->wait_until = 0;
+        pthread_mutex_unlock(&p->lock);
+        p->consumer_wait += wall() - waited;
+    }
+    for (size_t k = 1; k < n; k++)
+        slots[k] = slot_of(p, i + k);
+    return n;
+}
+
 static bool run_map(const map *m)
 {
     run p = {.m = m};
@@ -361,8 +409,8 @@ static bool run_map(const map *m)
         if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
             break;
 
-    bool ended = false;
-    bool ok = started == 0 ? here(&p, &ended) : with_workers(&p, &ended);
+    p.workers = started;
+    bool ok = started == 0 ? here(&p) : with_workers(&p);
     pthread_mutex_lock(&p.lock);
     p.stop = true;
     pthread_cond_broadcast(&p.ready);
@@ -374,9 +422,9 @@ static bool run_map(const map *m)
         m->worker_free(m->ctx, p.own);
     running = outer;
     /* What the produce that found no item wrote, after the last item's. */
-    if (ok && ended)
+    if (ok && p.ended)
         dd_messages_print(&slot_of(&p, p.next_produce)->messages);
-    if (getenv("DEDUP_RUN_STATS")) {
+    if (stats_wanted()) {
         char read[64] = ""; /* a stream's reading */
         if (m->produce)
             snprintf(read, sizeof read, "read %.3f s CPU, ", p.produce_cpu);
@@ -577,7 +625,7 @@ void dd_pool_free(dd_pool *p)
         pthread_join(p->threads[t], NULL);
     if (p->own_made && p->worker_free)
         p->worker_free(p->pool_ctx, p->own);
-    if (getenv("DEDUP_RUN_STATS"))
+    if (stats_wanted())
         fprintf(stderr,
                 "dedup: pool (%s): %zu loops, %zu items, %u threads and the caller: work %.3f s "
                 "CPU, the caller waited %.3f s\n",

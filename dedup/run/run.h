@@ -186,6 +186,16 @@ typedef struct dd_stream_map {
  * fatal. */
 bool dd_run_stream(const dd_stream_map *m);
 
+/* Called by a stream map's consume(i) only, to take the next items with
+ * item i (dedup filter decides records a batch at a time, with the pure
+ * part of deciding done ahead on the workers: dd_run_loop). Reads items
+ * while the window has room, waits until items i + 1 .. i + n - 1 have
+ * been worked on, and returns n, slots[k] being item i + k's slot: the
+ * items read after i, at most max, and item i itself. Their consume calls
+ * follow, in order, as always. With one thread (no worker) it returns 1
+ * at once: items are read one at a time there. */
+size_t dd_run_stream_ahead(size_t max, void **slots);
+
 /* The number of online CPUs (at least 1): the default of -j. */
 unsigned dd_online_cpus(void);
 
