@@ -7,8 +7,9 @@
 # For each corpus: wc -w over its files, then dedup scan -q -f jsonl -j J
 # (J=JOBS, default 2) at the default budget and at each BUDGET (default
 # 256M 64M), once each. Prints, per run, the peak resident memory (GNU
-# time's maximum RSS), the wall-clock seconds, how many MB of units and of
-# near-repeats of paragraphs went to scratch files, and whether the report is byte-identical to that of the
+# time's maximum RSS), the wall-clock seconds, how many MB of units, of
+# near-repeats of paragraphs and of document signatures (MinHash values)
+# went to scratch files, and whether the report is byte-identical to that of the
 # default budget (it must be: any difference aborts the benchmark). Then,
 # for the default budget, the table of what the structures that grow with
 # the corpus hold after the documents are read, in MB and bytes a document.
@@ -60,12 +61,15 @@ for corpus in "${corpora[@]}"; do
         near=$(sed -n \
             's/^dedup: near-repeats of paragraphs kept in a scratch file: \([0-9.]*\) MB$/\1/p' \
             "$tmp/err.$budget")
+        sigs=$(sed -n 's/^dedup: document signatures kept in a scratch file: \([0-9.]*\) MB$/\1/p' \
+            "$tmp/err.$budget")
         same=same
         if ! cmp -s "$tmp/out.default" "$tmp/out.$budget"; then
             die "--memory $budget: the report differs from the default budget's"
         fi
-        printf '  %-16s %8s MB peak %8s s   in scratch files: units %s MB, near-repeats %s MB; %s\n' \
-            "scan $budget" "$((rss / 1024))" "$wall" "${spilled:-?}" "${near:-?}" "report: $same"
+        printf '  %-16s %8s MB peak %8s s   in scratch files: units %s MB, near-repeats %s MB, signatures %s MB; %s\n' \
+            "scan $budget" "$((rss / 1024))" "$wall" "${spilled:-?}" "${near:-?}" "${sigs:-?}" \
+            "report: $same"
     done
     echo "  where the memory goes (default budget, after reading):"
     sed -n 's/^dedup: memory after reading: /    /p' "$tmp/err.default"

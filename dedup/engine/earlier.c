@@ -67,7 +67,8 @@ int dd_earlier_copy_of(const dd_earlier *e, const dd_signatures *s, uint32_t doc
     size_t n = found > 0 ? dd_candidates_from_members(w->cands, (size_t)found, &w->choice,
                                                       &w->choice_cap, &w->left_out)
                          : 0;
-    const uint32_t *minhash = s->minhash + (size_t)doc * p->num_perm;
+    uint32_t values[SH_MINHASH_MAX_PERM];
+    const uint32_t *minhash = dd_signature_minhash(s, doc, values);
     for (size_t k = 0; k < n; k++) {
         if (w->cands[k] == self)
             continue;

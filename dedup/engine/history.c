@@ -575,7 +575,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
 {
     /* Its signature, and its shingles in sigs.scratch, as
      * dd_signatures_add leaves them (the buffers change hands). */
-    dd_signatures_add_signed(&h->sigs, &f->sig);
+    dd_signatures_add_signed(&h->sigs, &f->sig, NULL); /* no store: cannot fail */
     uint64_t *set = h->sigs.scratch;
     size_t set_cap = h->sigs.scratch_cap;
     h->sigs.scratch = f->set;

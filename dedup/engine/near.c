@@ -92,6 +92,7 @@ bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hash
 {
     memset(s, 0, sizeof *s);
     s->params = *p;
+    s->max_in_memory = SIZE_MAX;
     if (p->method == DD_METHOD_MINHASH) {
         sh_status st;
         s->minhasher =
@@ -117,19 +118,63 @@ void dd_signatures_free(dd_signatures *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Makes room for one more document. */
+void dd_signatures_keep_minhash(dd_signatures *s, size_t max_bytes, dd_minhash_store store)
+{
+    s->max_in_memory = max_bytes / (s->params.num_perm * sizeof *s->minhash);
+    s->store = store;
+}
+
+const uint32_t *dd_signature_minhash(const dd_signatures *s, size_t d, uint32_t *out)
+{
+    if (d < s->max_in_memory)
+        return s->minhash + d * s->params.num_perm;
+    s->store.get(s->store.ctx, d - s->max_in_memory, out);
+    return out;
+}
+
+void dd_signature_set_minhash(dd_signatures *s, size_t d, const uint32_t *values)
+{
+    if (d < s->max_in_memory)
+        memcpy(s->minhash + d * s->params.num_perm, values,
+               s->params.num_perm * sizeof *s->minhash);
+    else
+        s->store.set(s->store.ctx, d - s->max_in_memory, values);
+}
+
+size_t dd_signatures_minhash_bytes(const dd_signatures *s)
+{
+    size_t docs = s->cap < s->max_in_memory ? s->cap : s->max_in_memory;
+    return s->minhash ? docs * s->params.num_perm * sizeof *s->minhash : 0;
+}
+
+/* Makes room for one more document: its place in docs, and for MinHash
+ * values in memory, while they stay there. */
 static size_t next_slot(dd_signatures *s)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
         s->docs = dd_realloc(s->docs, cap * sizeof *s->docs);
-        if (s->params.method == DD_METHOD_MINHASH)
-            s->minhash = dd_realloc(s->minhash, cap * s->params.num_perm * sizeof *s->minhash);
-        else
+        if (s->params.method == DD_METHOD_SIMHASH)
             s->simhash = dd_realloc(s->simhash, cap * sizeof *s->simhash);
+        else if (s->cap < s->max_in_memory) {
+            size_t docs = cap < s->max_in_memory ? cap : s->max_in_memory;
+            s->minhash = dd_realloc(s->minhash, docs * s->params.num_perm * sizeof *s->minhash);
+        }
         s->cap = cap;
     }
     return s->n++;
+}
+
+/* Keeps values as the MinHash values of document i, the last added: in
+ * memory, or past max_in_memory in the store. */
+static bool keep_minhash(dd_signatures *s, size_t i, const uint32_t *values, char **err)
+{
+    if (i < s->max_in_memory) {
+        memcpy(s->minhash + i * s->params.num_perm, values,
+               s->params.num_perm * sizeof *s->minhash);
+        return true;
+    }
+    return s->store.append(s->store.ctx, values, err);
 }
 
 size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash, uint64_t **set,
@@ -202,28 +247,36 @@ void dd_signed_free(dd_signed *sig)
     memset(sig, 0, sizeof *sig);
 }
 
-void dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig)
+bool dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig, char **err)
 {
     size_t i = next_slot(s);
     s->docs[i] = sig->doc;
     if (!s->params.enabled)
-        return;
-    if (s->params.method == DD_METHOD_MINHASH)
-        memcpy(s->minhash + i * s->params.num_perm, sig->minhash,
-               s->params.num_perm * sizeof *s->minhash);
-    else
+        return true;
+    if (s->params.method == DD_METHOD_SIMHASH) {
         s->simhash[i] = sig->simhash;
+        return true;
+    }
+    if (keep_minhash(s, i, sig->minhash, err))
+        return true;
+    s->n--;
+    return false;
 }
 
-void dd_signatures_add_missing(dd_signatures *s)
+bool dd_signatures_add_missing(dd_signatures *s, char **err)
 {
     size_t i = next_slot(s);
     memset(&s->docs[i], 0, sizeof s->docs[i]);
-    if (s->params.method == DD_METHOD_MINHASH)
-        memset(s->minhash + i * s->params.num_perm, 0xFF,
-               s->params.num_perm * sizeof *s->minhash);
-    else
+    if (s->params.method == DD_METHOD_SIMHASH) {
         s->simhash[i] = 0;
+        return true;
+    }
+    uint32_t none[SH_MINHASH_MAX_PERM];
+    memset(none, 0xFF, s->params.num_perm * sizeof *none);
+    if (!s->params.enabled || keep_minhash(s, i, none, err))
+        return true;
+    s->n--;
+    return false;
 }
 
 /* ---------------------------------------------------- the candidate index */
@@ -233,7 +286,8 @@ static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
 {
     const dd_near_params *p = &s->params;
     if (p->method == DD_METHOD_MINHASH) {
-        const uint32_t *sig = s->minhash + d * p->num_perm;
+        uint32_t values[SH_MINHASH_MAX_PERM];
+        const uint32_t *sig = dd_signature_minhash(s, d, values);
         for (unsigned long b = 0; b < p->bands; b++)
             keys[b] = XXH3_64bits_withSeed(sig + b * p->rows, p->rows * sizeof *sig, b);
         return p->bands;
@@ -554,7 +608,9 @@ static bool minhash_may_join(const dd_signatures *s, uint32_t d, uint32_t r, uns
     const dd_near_params *p = &s->params;
     double a = s->docs[d].shingles, b = s->docs[r].shingles;
     unsigned k = (unsigned)p->num_perm, same = 0;
-    const uint32_t *x = s->minhash + d * p->num_perm, *y = s->minhash + r * p->num_perm;
+    uint32_t d_values[SH_MINHASH_MAX_PERM], r_values[SH_MINHASH_MAX_PERM];
+    const uint32_t *x = dd_signature_minhash(s, d, d_values);
+    const uint32_t *y = dd_signature_minhash(s, r, r_values);
     /* Stop counting once the equal values can no longer reach the lowest
      * passing Jaccard (estimate mode) or come within three standard errors
      * of it (exact mode, where the estimate only filters). */
@@ -963,7 +1019,7 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
             continue;
         uint32_t r = p->by_rank[p->cands[c].rank];
         __builtin_prefetch(&s->docs[r]);
-        if (s->minhash)
+        if (r < s->max_in_memory && s->minhash)
             __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
     }
     for (size_t c = 0; c < chosen; c++) {
@@ -1357,7 +1413,7 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
         uint32_t rank = w->cands[c].rank;
         uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
         __builtin_prefetch(&s->docs[r]);
-        for (size_t v = 0; v < s->params.num_perm; v += line)
+        for (size_t v = 0; r < s->max_in_memory && v < s->params.num_perm; v += line)
             __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm + v);
     }
     size_t count = 0;

@@ -22,7 +22,8 @@
  * pair that could pass (the estimate plus three standard errors passes the
  * rule) is decided on the exact shingle sets, which the caller's load_set
  * recomputes from the document (sets are not kept). Without it, the
- * estimates decide. Memory: num_perm * 4 + 40 bytes per document.
+ * estimates decide. Memory: num_perm * 4 + 40 bytes per document, 40 for
+ * those whose values go to a store (dd_signatures_keep_minhash).
  */
 #ifndef DD_NEAR_H
 #define DD_NEAR_H
@@ -120,11 +121,37 @@ typedef struct dd_doc_sig {
     uint32_t shingles; /* distinct word shingles */
 } dd_doc_sig;
 
+/*
+ * Where the MinHash values of the documents past a signatures' memory share
+ * go (dd_signatures_keep_minhash): a store of the caller's (a scratch file,
+ * run/corpus.c), one document's num_perm values after another. The engine
+ * reads them back one document at a time, when a pair is verified.
+ */
+typedef struct dd_minhash_store {
+    /* Appends the next document's values. False, with *err set to a new
+     * message naming the folder (a full disk), when they cannot be kept. */
+    bool (*append)(void *ctx, const uint32_t *values, char **err);
+    /* The values of the k-th document appended, copied to out (num_perm
+     * values). Any thread, at once, while nothing is appended or set.
+     * Never fails: a store that cannot read back what it kept ends the
+     * process, as running out of memory does (there is no other copy). */
+    void (*get)(const void *ctx, size_t k, uint32_t *out);
+    /* Replaces the values of the k-th document appended (one thread,
+     * nothing reading). Never fails, as get. */
+    void (*set)(void *ctx, size_t k, const uint32_t *values);
+    void *ctx;
+} dd_minhash_store;
+
 typedef struct dd_signatures {
     dd_near_params params;
     sh_minhasher *minhasher;
     dd_doc_sig *docs;
-    uint32_t *minhash; /* num_perm values per document (MinHash) */
+    /* MinHash: num_perm values per document, of the first max_in_memory
+     * documents (SIZE_MAX: all) in minhash, of the others in the store:
+     * read them with dd_signature_minhash. */
+    uint32_t *minhash;
+    size_t max_in_memory;
+    dd_minhash_store store;
     uint64_t *simhash; /* one per document (SimHash) */
     size_t n, cap;
     /* After dd_signatures_add, the distinct shingle hashes of the document
@@ -193,12 +220,30 @@ bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hash
                         dd_notes *notes);
 void dd_signatures_free(dd_signatures *s);
 
+/* MinHash: keeps the values of at most max_bytes of documents in memory,
+ * the first ones, and those of the others in store. Before any document
+ * is added. */
+void dd_signatures_keep_minhash(dd_signatures *s, size_t max_bytes, dd_minhash_store store);
+
+/* Document d's MinHash values (num_perm of them): a pointer into s, or
+ * into out (room for num_perm values, SH_MINHASH_MAX_PERM will do), which
+ * they are read to. Any thread, while no document is added or changed. */
+const uint32_t *dd_signature_minhash(const dd_signatures *s, size_t d, uint32_t *out);
+
+/* Replaces document d's MinHash values (clean's later rounds: the text
+ * left of it, or none when it leaves). One thread, nothing reading. */
+void dd_signature_set_minhash(dd_signatures *s, size_t d, const uint32_t *values);
+
+/* The bytes of MinHash values s holds in memory (allocated). */
+size_t dd_signatures_minhash_bytes(const dd_signatures *s);
+
 /* Writes the distinct word k-shingle hashes of words to *set (growing it;
  * *cap is its capacity), in order of first occurrence. Returns how many. */
 size_t dd_shingle_set(const sh_tokens *words, unsigned k, const sh_hasher *hash, uint64_t **set,
                       size_t *cap);
 
-/* Adds the next document: its words (all of them, in order) and its key. */
+/* Adds the next document: its words (all of them, in order) and its key
+ * (to signatures whose values all stay in memory: no store). */
 void dd_signatures_add(dd_signatures *s, const sh_tokens *words, sh_key key, const sh_hasher *hash);
 
 /* Signing on any thread, storing in rank order: a dd_signer (one per
@@ -227,14 +272,17 @@ void dd_signer_free(dd_signer *g);
 void dd_signer_sign(dd_signer *g, const sh_tokens *words, sh_key key, const sh_hasher *hash,
                     dd_signed *out);
 void dd_signed_free(dd_signed *sig);
-void dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig);
+/* False, with *err set to a new message, when the store (above) could not
+ * keep the values: s then holds the documents before. */
+bool dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig, char **err);
 
 /* Writes the LSH band keys (MinHash: params.bands of them) or SimHash
  * block keys (params.hamming + 1) of document d to keys; returns how many. */
 size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys);
 
-/* Adds a document that could not be read: it takes part in nothing. */
-void dd_signatures_add_missing(dd_signatures *s);
+/* Adds a document that could not be read: it takes part in nothing. False
+ * as dd_signatures_add_signed. */
+bool dd_signatures_add_missing(dd_signatures *s, char **err);
 
 /* Two documents that share a paragraph. */
 typedef struct dd_doc_pair {

@@ -864,6 +864,23 @@ static void work(void *ctx, void *state, size_t i, void *result)
         analyse(f, state, i, r);
 }
 
+/* Adds the next document's signature (NULL: it could not be read); stops
+ * the run when its MinHash values could not be kept (a full scratch
+ * disk). */
+static void keep_signature(first_pass *f, const dd_signed *sig)
+{
+    dd_corpus *c = f->c;
+    char *err = NULL;
+    if (sig ? dd_signatures_add_signed(&c->signatures, sig, &err)
+            : dd_signatures_add_missing(&c->signatures, &err))
+        return;
+    dd_error("keeping the document signatures out of memory (--memory): %s; the run stops there",
+             err);
+    free(err);
+    c->problems++;
+    f->stopped = true;
+}
+
 /* dd_ordered_map.consume: takes the analysis of input i, in input order. */
 static bool take(void *ctx, size_t i, void *result)
 {
@@ -907,7 +924,7 @@ static bool take(void *ctx, size_t i, void *result)
     if (!ok) {
         c->failed[i] = true;
         c->problems += r->status == DD_LOAD_FAILED;
-        dd_signatures_add_missing(&c->signatures);
+        keep_signature(f, NULL);
     } else {
         const dd_doc *doc = &r->doc;
         char *err = NULL;
@@ -919,7 +936,7 @@ static bool take(void *ctx, size_t i, void *result)
             c->problems++;
             f->stopped = true;
         }
-        dd_signatures_add_signed(&c->signatures, &r->sig);
+        keep_signature(f, &r->sig);
     }
     /* A full batch, or the last, is searched once its last document's
      * units are the corpus's (while the map's workers are there). */
@@ -987,6 +1004,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 (double)dd_units_scratch_bytes(&c->units) / 1e6);
         fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
+        fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",
+                (double)dd_scratch_array_scratch_bytes(&c->minhash_past_share) / 1e6);
     }
     dd_unit_batch_free(f.batch);
     for (size_t k = 0; k < f.flush.pairs_cap; k++)
@@ -1547,13 +1566,52 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
     dd_pool_free(pool);
 }
 
+/* The store of the MinHash values past the signatures' share of the
+ * budget (near.h, dd_minhash_store): c->minhash_past_share, one document's
+ * values an element, read one at a time. */
+static bool minhash_append(void *ctx, const uint32_t *values, char **err)
+{
+    dd_corpus *c = ctx;
+    return dd_scratch_array_append(&c->minhash_past_share, values, 1, err);
+}
+
+static void minhash_get(const void *ctx, size_t k, uint32_t *out)
+{
+    const dd_corpus *c = ctx;
+    dd_scratch_array_copy(&c->minhash_past_share, k, out);
+}
+
+static void minhash_set(void *ctx, size_t k, const uint32_t *values)
+{
+    dd_corpus *c = ctx;
+    dd_scratch_array_set(&c->minhash_past_share, k, values);
+}
+
+/* Starts c's signatures: the MinHash values past their share of the
+ * budget (memory.h) go to a scratch file in --tmp-dir. */
+static bool signatures_init(dd_corpus *c, const dd_options *o)
+{
+    dd_notes notes = {0};
+    if (!dd_notes_said(&notes, dd_signatures_init(&c->signatures, &o->near, &o->hash, &notes)))
+        return false;
+    if (o->near.method == DD_METHOD_MINHASH) {
+        /* 1 byte, less than an element: every one the store is given goes
+         * to the file (those memory keeps are the signatures' own). */
+        dd_scratch_array_init(&c->minhash_past_share, o->near.num_perm * sizeof(uint32_t), 1,
+                              o->tmp_dir, "document signatures");
+        dd_minhash_store store = {minhash_append, minhash_get, minhash_set, c};
+        dd_signatures_keep_minhash(&c->signatures, dd_memory_signatures_share(o->memory), store);
+    }
+    return true;
+}
+
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
     if (!collect(c, o))
         return false;
     size_t n = c->inputs.n;
     dd_notes notes = {0};
-    if (!dd_notes_said(&notes, dd_signatures_init(&c->signatures, &o->near, &o->hash, &notes)))
+    if (!signatures_init(c, o))
         return false;
     c->digests = dd_calloc(n, sizeof *c->digests);
     c->sizes = dd_calloc(n, sizeof *c->sizes);
@@ -1636,6 +1694,7 @@ void dd_corpus_free(dd_corpus *c)
     dd_findings_free(&c->findings);
     dd_clusters_free(&c->clusters);
     dd_signatures_free(&c->signatures);
+    dd_scratch_array_free(&c->minhash_past_share);
     dd_inputs_free(&c->inputs);
     dd_units_free(&c->units);
     free(c->unit_start);

@@ -37,6 +37,8 @@ size_t dd_memory_units_share(uint64_t budget) { return share_of(budget, 4); }
 
 size_t dd_memory_near_units_share(uint64_t budget) { return share_of(budget, 16); }
 
+size_t dd_memory_signatures_share(uint64_t budget) { return share_of(budget, 16); }
+
 typedef struct held {
     const char *name;
     size_t bytes;
@@ -71,9 +73,8 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd
         {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
         {"unit starts", (docs + 1) * sizeof *c->unit_start},
         {"paragraph index (band maps, unit lists, set cache)", ix ? dd_unit_index_bytes(ix) : 0},
-        {"document signatures (MinHash, keys, sizes)",
-         s->cap * sizeof *s->docs +
-             (s->minhash ? s->cap * s->params.num_perm * sizeof *s->minhash : 0) +
+        {"document signatures (MinHash, keys, sizes; past the budget: keys, sizes)",
+         s->cap * sizeof *s->docs + dd_signatures_minhash_bytes(s) +
              (s->simhash ? s->cap * sizeof *s->simhash : 0)},
         {"near-repeats of paragraphs found (past the budget: a batch's)",
          dd_scratch_array_memory_bytes(&c->near_units) +

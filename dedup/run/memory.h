@@ -28,6 +28,10 @@ size_t dd_memory_units_share(uint64_t budget);
  * bytes (0: the default) keeps in memory: a sixteenth of it. */
 size_t dd_memory_near_units_share(uint64_t budget);
 
+/* The bytes of document signatures' MinHash values (engine/near.h) a run
+ * of budget bytes (0: the default) keeps in memory: a sixteenth of it. */
+size_t dd_memory_signatures_share(uint64_t budget);
+
 /* Writes to out, one line each, the bytes held by the structures of c that
  * grow with the corpus, and by the paragraph index ix (NULL: none), as
  * "dedup: memory: NAME: X MB (Y bytes a document)", largest first, then

@@ -97,11 +97,12 @@ static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
         return;
     const dd_signatures *s = &c->signatures;
     dd_signed sig = {.doc = s->docs[d]};
-    if (s->minhash)
-        sig.minhash = s->minhash + (size_t)d * s->params.num_perm;
+    uint32_t values[SH_MINHASH_MAX_PERM];
+    if (s->params.method == DD_METHOD_MINHASH && s->params.enabled)
+        sig.minhash = (uint32_t *)dd_signature_minhash(s, d, values);
     if (s->simhash)
         sig.simhash = s->simhash[d];
-    dd_signatures_add_signed(&r->first, &sig);
+    dd_signatures_add_signed(&r->first, &sig, NULL); /* in memory: cannot fail */
     r->first_of[d] = (uint32_t)r->first.n;
 }
 
@@ -116,9 +117,8 @@ static void restore_first_signatures(dd_corpus *c, rounds *r)
         s->docs[d] = r->first.docs[k];
         if (!s->params.enabled)
             continue;
-        if (s->minhash)
-            memcpy(s->minhash + d * s->params.num_perm, r->first.minhash + k * s->params.num_perm,
-                   s->params.num_perm * sizeof *s->minhash);
+        if (s->params.method == DD_METHOD_MINHASH)
+            dd_signature_set_minhash(s, d, r->first.minhash + k * s->params.num_perm);
         if (s->simhash)
             s->simhash[d] = r->first.simhash[k];
     }
@@ -139,9 +139,11 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
     keep_first_signature(c, r, d);
     dd_signatures *s = &c->signatures;
     memset(&s->docs[d], 0, sizeof s->docs[d]);
-    if (s->minhash)
-        memset(s->minhash + (size_t)d * s->params.num_perm, 0xFF,
-               s->params.num_perm * sizeof *s->minhash);
+    if (s->params.enabled && s->params.method == DD_METHOD_MINHASH) {
+        uint32_t none[SH_MINHASH_MAX_PERM];
+        memset(none, 0xFF, s->params.num_perm * sizeof *none);
+        dd_signature_set_minhash(s, d, none);
+    }
     if (s->simhash)
         s->simhash[d] = 0;
 }
@@ -560,8 +562,7 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
     dd_signatures *s = &c->signatures;
     s->docs[d] = r->sig.doc;
     if (s->params.enabled && s->params.method == DD_METHOD_MINHASH)
-        memcpy(s->minhash + (size_t)d * s->params.num_perm, r->sig.minhash,
-               s->params.num_perm * sizeof *s->minhash);
+        dd_signature_set_minhash(s, d, r->sig.minhash);
     else if (s->params.enabled)
         s->simhash[d] = r->sig.simhash;
     return true;

@@ -14,8 +14,9 @@
  * walking a document's units, or the next document's, costs one read a
  * block, not one an element. A thread keeps two blocks, of the last two
  * arrays it read, so that reading two arrays in turn does not read each
- * block again and again. (Elements never change once appended, so a block
- * stays true; the part of it past the elements appended then is not used.) */
+ * block again and again. (An element replaced gives its array a new id,
+ * so a block stays true while it is used; the part of it past the elements
+ * appended then is not used.) */
 #define BLOCK_BYTES 16384
 #define BLOCKS 2
 
@@ -80,16 +81,22 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
     return true;
 }
 
+/* Ends the process: the scratch file failed (a disk error), and what was
+ * kept there has no other copy. */
+static void scratch_failed(const dd_scratch_array *a, const char *what_failed)
+{
+    const char *dir = a->dir ? a->dir : dd_spool_default_dir();
+    char *p = dd_printable(dir);
+    dd_error("cannot %s the scratch file of %s in %s", what_failed, a->what, p);
+    free(p);
+    exit(2);
+}
+
 /* Reads elements [first, first + n) from the scratch file into out. */
 static void read_back(const dd_scratch_array *a, size_t first, size_t n, void *out)
 {
-    if (!dd_spool_peek(a->spool, (uint64_t)first * a->size, out, n * a->size)) {
-        const char *dir = a->dir ? a->dir : dd_spool_default_dir();
-        char *p = dd_printable(dir);
-        dd_error("cannot read back the scratch file of %s in %s", a->what, p);
-        free(p);
-        exit(2);
-    }
+    if (!dd_spool_peek(a->spool, (uint64_t)first * a->size, out, n * a->size))
+        scratch_failed(a, "read back");
 }
 
 const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i)
@@ -111,6 +118,28 @@ const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i)
         b->owner = a->id;
     }
     return b->bytes + (i - b->first) * a->size;
+}
+
+void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out)
+{
+    if (a->spool)
+        read_back(a, i, 1, out);
+    else
+        memcpy(out, (const char *)a->v + i * a->size, a->size);
+}
+
+void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v)
+{
+    if (!a->spool) {
+        memcpy((char *)a->v + i * a->size, v, a->size);
+        return;
+    }
+    char *err = NULL;
+    if (!dd_spool_overwrite(a->spool, (uint64_t)i * a->size, v, a->size, &err)) {
+        free(err);
+        scratch_failed(a, "write to");
+    }
+    a->id = atomic_fetch_add(&next_id, 1); /* the blocks read before are not its */
 }
 
 const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_t n, void *buf,

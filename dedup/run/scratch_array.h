@@ -4,13 +4,13 @@
  * that grows with the corpus out of the process (run/units.h, the corpus's
  * near-repeats of paragraphs: run/corpus.h).
  *
- * Elements are appended once, in order. While their bytes stay within
+ * Elements are appended in order (and may be replaced). While their bytes stay within
  * max_bytes they are kept in memory; past it, all of them go to a scratch
  * file (io/spool.h: made in dir and unlinked at once, so nothing is left
  * there however the run ends), and every later one follows them there.
  * They are read back by number, a block at a time (a few blocks for each
- * thread), through the operating system's page cache, not the process's
- * memory. Where they are changes no result.
+ * thread), or one at a time, through the operating system's page cache,
+ * not the process's memory. Where they are changes no result.
  *
  * Reading is thread-safe while nothing is appended. An element that cannot
  * be read back from a scratch file just written (an I/O error of the disk)
@@ -39,7 +39,8 @@ typedef struct dd_scratch_array {
 } dd_scratch_array;
 
 /* Starts a empty, for elements of size bytes (at most 4 KiB): kept in
- * memory up to max_bytes of them (0: no limit), then in a scratch file in
+ * memory up to max_bytes of them (0: no limit; less than one element: none
+ * at all), then in a scratch file in
  * dir (NULL: dd_spool_default_dir()), which must outlive a. what names
  * them ("paragraphs"), for messages. */
 void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, const char *dir,
@@ -55,6 +56,16 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
  * calling thread, valid until the thread reads another block (the next
  * call on another array or another part of this one may do so). */
 const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i);
+
+/* Copies element i (below a->n) to out, with one read of the scratch file
+ * (not a block): for elements read one at a time, anywhere. Thread-safe
+ * as dd_scratch_array_get. */
+void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out);
+
+/* Replaces element i (below a->n) with v. One thread, nothing reading
+ * (blocks read before are not used again). An element that cannot be
+ * written there ends the process, as a failed read does. */
+void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v);
 
 /* Elements [first, first + n): a pointer into memory, or into the array
  * *buf (buf: the address of a pointer, as for dd_grow; grown as needed;

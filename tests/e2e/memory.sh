@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --memory SIZE and --tmp-dir DIR: a budget small enough to move the units
-# (paragraphs) of every document (run/units.h) and the near-repeats of
-# paragraphs found (run/corpus.h) to scratch files changes no output: scan
+# (paragraphs) of every document (run/units.h), the near-repeats of
+# paragraphs found (run/corpus.h) and the MinHash values of the document
+# signatures (engine/near.h) to scratch files changes no output: scan
 # reports and clean -o copies are byte-identical at the default budget and
 # at --memory 1M, at -j 1 and 3 (and check's findings), and DEDUP_RUN_STATS
 # shows that each really went to its scratch file, and left memory.
@@ -37,6 +38,12 @@ near_spilled() { # the same for the near-repeats of paragraphs
 near_in_memory() { # the bytes a document of near-repeats left in memory after reading
     sed -n 's/^dedup: memory after reading: near-repeats of paragraphs found.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
 }
+signatures_spilled() { # the MB of MinHash values that went to a scratch file
+    sed -n 's/^dedup: document signatures kept in a scratch file: \([0-9.]*\) MB$/\1/p' "$1"
+}
+signatures_in_memory() { # the bytes a document of signatures left in memory after reading
+    sed -n 's/^dedup: memory after reading: document signatures.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
+}
 
 # scan: the same report whatever the budget, at -j 1 and 3.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.ref" 2>"$T/stats.ref"
@@ -47,6 +54,11 @@ near_ref=$(near_in_memory "$T/stats.ref")
 [ "$(near_spilled "$T/stats.ref")" = "0.0" ] && [ "${near_ref:-0}" -gt 0 ] &&
     ok "default budget: the near-repeats stay in memory ($near_ref bytes a document)" ||
     not_ok "default budget: the near-repeats stay in memory" "$(grep near-repeats "$T/stats.ref")"
+sigs_ref=$(signatures_in_memory "$T/stats.ref")
+# 128 values of 4 bytes a document, and its key and sizes
+[ "$(signatures_spilled "$T/stats.ref")" = "0.0" ] && [ "${sigs_ref:-0}" -gt 512 ] &&
+    ok "default budget: the signatures stay in memory ($sigs_ref bytes a document)" ||
+    not_ok "default budget: the signatures stay in memory" "$(grep signatures "$T/stats.ref")"
 for j in 1 3; do
     DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$G" \
         >"$T/scan.$j" 2>"$T/stats.$j"
@@ -59,6 +71,14 @@ for j in 1 3; do
         ok "--memory 1M -j $j: near-repeats in a scratch file ($mb MB; $held bytes a document left)"
     else
         not_ok "--memory 1M -j $j: near-repeats in a scratch file" "$(grep near-repeats "$T/stats.$j")"
+    fi
+    # 1M / 16 keeps the values of 128 documents of the 775; the others
+    # keep only their key and sizes (24 bytes, in an array that doubles)
+    mb=$(signatures_spilled "$T/stats.$j") held=$(signatures_in_memory "$T/stats.$j")
+    if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ -n "$held" ] && [ "$held" -lt 200 ]; then
+        ok "--memory 1M -j $j: signatures in a scratch file ($mb MB; $held bytes a document left)"
+    else
+        not_ok "--memory 1M -j $j: signatures in a scratch file" "$(grep signatures "$T/stats.$j")"
     fi
     expect_same "scan -j $j --memory 1M: the report of the default budget" "$T/scan.ref" "$T/scan.$j"
 done

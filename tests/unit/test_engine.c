@@ -400,7 +400,7 @@ static void three_copies(dd_signatures *s, dd_keep keep)
     for (uint64_t d = 0; d < 3; d++) {
         dd_signed sig = {.doc = {.key = {d + 1, 7}, .words = words[d], .shingles = words[d] - 4},
                          .minhash = values};
-        dd_signatures_add_signed(s, &sig);
+        dd_signatures_add_signed(s, &sig, NULL);
     }
     free(values);
 }
@@ -455,7 +455,7 @@ static void keep_longest_breaks_ties_by_input_order(void **state)
     for (uint64_t d = 0; d < 4; d++) {
         dd_signed sig = {.doc = {.key = {d, 1}, .words = words[d], .shingles = 10},
                          .minhash = values};
-        dd_signatures_add_signed(&s, &sig);
+        dd_signatures_add_signed(&s, &sig, NULL);
     }
     free(values);
     uint32_t order[4];

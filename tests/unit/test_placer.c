@@ -190,12 +190,114 @@ static void candidates_are_chosen_by_shared_buckets_then_rank(void **state)
     free(tmp);
 }
 
+/* A caller's store of MinHash values (near.h, dd_minhash_store): an array
+ * in memory here, where run/corpus.c has a scratch file; it counts the
+ * documents read back. */
+typedef struct values_store {
+    uint32_t *v;
+    size_t n, cap, per_doc, reads;
+} values_store;
+
+static bool store_append(void *ctx, const uint32_t *values, char **err)
+{
+    (void)err;
+    values_store *st = ctx;
+    dd_grow(&st->v, &st->cap, (st->n + 1) * st->per_doc, sizeof *st->v);
+    memcpy(st->v + st->n++ * st->per_doc, values, st->per_doc * sizeof *values);
+    return true;
+}
+
+static void store_get(const void *ctx, size_t k, uint32_t *out)
+{
+    values_store *st = (values_store *)ctx;
+    assert_true(k < st->n);
+    memcpy(out, st->v + k * st->per_doc, st->per_doc * sizeof *out);
+    st->reads++;
+}
+
+static void store_set(void *ctx, size_t k, const uint32_t *values)
+{
+    values_store *st = ctx;
+    assert_true(k < st->n);
+    memcpy(st->v + k * st->per_doc, values, st->per_doc * sizeof *values);
+}
+
+/* Places 300 documents sharing paragraph 0 and copies of documents 5 (kept
+ * in memory) and 250 (in the store), their values in memory up to `kept`
+ * documents, the others in a store; the representatives each document
+ * gets go to reps[0..302), and the placer's counts are returned. */
+static dd_placer_counts place_with_store(size_t kept, uint32_t *reps, values_store *st)
+{
+    corpus c;
+    corpus_init(&c, DD_KEEP_FIRST);
+    *st = (values_store){.per_doc = c.s.params.num_perm};
+    if (kept != SIZE_MAX)
+        dd_signatures_keep_minhash(&c.s, kept * c.s.params.num_perm * sizeof(uint32_t),
+                                   (dd_minhash_store){store_append, store_get, store_set, st});
+    dd_signer g;
+    assert_true(dd_signer_init(&g, &c.s.params, &c.hash, NULL));
+    dd_signed sig = {0};
+    for (unsigned d = 0; d < 302; d++) {
+        c.text.len = 0;
+        if (d < 300) {
+            add_paragraph(&c.text, 0);
+            add_paragraph(&c.text, d + 1);
+        } else { /* the copy of 5, then of 250: their paragraphs the other way round */
+            add_paragraph(&c.text, d == 300 ? 6 : 251);
+            add_paragraph(&c.text, 0);
+        }
+        assert_int_equal(dd_analyze(&c.a, c.text.data, c.text.len, &c.doc), SH_OK);
+        dd_signer_sign(&g, &c.doc.words, c.doc.key, &c.hash, &sig);
+        assert_true(dd_signatures_add_signed(&c.s, &sig, NULL));
+    }
+    dd_signed_free(&sig);
+    dd_signer_free(&g);
+    dd_placer *p = dd_placer_new(&c.s);
+    dd_member m;
+    for (uint32_t d = 0; d < 302; d++)
+        reps[d] = dd_placer_place(p, d, &m);
+    dd_placer_counts counts = dd_placer_counts_of(p);
+    dd_placer_free(p);
+    /* A document's values replaced in the store are what is read back. */
+    if (st->n) {
+        uint32_t values[SH_MINHASH_MAX_PERM], none[SH_MINHASH_MAX_PERM];
+        memset(none, 0xFF, sizeof none);
+        dd_signature_set_minhash(&c.s, 250, none);
+        assert_memory_equal(dd_signature_minhash(&c.s, 250, values), none,
+                            c.s.params.num_perm * sizeof *none);
+    }
+    corpus_free(&c);
+    return counts;
+}
+
+/* The MinHash values of the documents past the signatures' share of memory
+ * are the caller's to keep (run/corpus.c: a scratch file past a sixteenth
+ * of --memory): the placer reads them back from there, and places every
+ * document as when all are in memory. */
+static void values_past_the_share_in_a_store_place_the_same(void **state)
+{
+    (void)state;
+    uint32_t in_memory[302], past[302];
+    values_store none, st;
+    dd_placer_counts all = place_with_store(SIZE_MAX, in_memory, &none);
+    dd_placer_counts some = place_with_store(10, past, &st);
+    assert_int_equal(none.n, 0);
+    assert_int_equal(st.n, 292); /* the documents past the first 10 */
+    assert_true(st.reads > 0);
+    assert_int_equal(in_memory[300], 5);
+    assert_int_equal(in_memory[301], 250);
+    assert_memory_equal(in_memory, past, sizeof past);
+    assert_int_equal(all.compared, some.compared);
+    free(st.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_shared_paragraph_costs_a_bounded_number_of_comparisons),
         cmocka_unit_test(a_document_linked_to_many_keeps_its_best_ranked_links),
         cmocka_unit_test(candidates_are_chosen_by_shared_buckets_then_rank),
+        cmocka_unit_test(values_past_the_share_in_a_store_place_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
