@@ -722,7 +722,7 @@ void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
         h->batch_sig[k] = NO_SIG;
         if (!f->signed_record)
             continue;
-        dd_signatures_add_signed(&h->sigs, &f->sig);
+        dd_signatures_add_signed(&h->sigs, &f->sig, NULL); /* no store: cannot fail */
         uint32_t sig = (uint32_t)(h->sigs.n - 1);
         dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
         h->signed_of[sig] = (signed_record){h->records + k, NOT_SPOOLED, NOT_SPOOLED};
