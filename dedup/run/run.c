@@ -97,12 +97,19 @@ typedef struct run {
     pthread_cond_t loop_finished;
     void *own; /* the calling thread's worker state, for loops */
     bool own_made;
-    /* For DEDUP_RUN_STATS: CPU seconds of produce, of work (all workers,
-     * and the calling thread's part of loops) and of consume, and the
-     * seconds the consumer waited for results. */
+    /* For DEDUP_RUN_STATS (measured: it is set): CPU seconds of produce,
+     * of work (all workers, and the calling thread's part of loops) and of
+     * consume, and the seconds the consumer waited for results. Reading a
+     * thread's CPU clock is a system call: without DEDUP_RUN_STATS an item
+     * reads none. */
+    bool measured;
     double produce_cpu, work_cpu, consume_cpu, consumer_wait;
     double workers_idle; /* seconds the workers waited for items, all of them */
 } run;
+
+/* The calling thread's CPU seconds when the run is measured, else 0 (no
+ * system call for each item of a run that nobody measures). */
+static double item_cpu(const run *p) { return p->measured ? thread_cpu() : 0; }
 
 /* The run whose consume is running on this thread (for dd_run_loop). */
 static _Thread_local run *running;
@@ -137,7 +144,7 @@ static bool has_room(const run *p)
 static bool produce(run *p, size_t i)
 {
     const map *m = p->m;
-    double cpu0 = thread_cpu();
+    double cpu0 = item_cpu(p);
     dd_run_result *r = slot_of(p, i);
     r->messages.len = 0;
     if (r->messages.data)
@@ -152,7 +159,7 @@ static bool produce(run *p, size_t i)
         got = i < m->n;
         weight = got ? weight_of(m, i) : 0;
     }
-    p->produce_cpu += thread_cpu() - cpu0;
+    p->produce_cpu += item_cpu(p) - cpu0;
     if (!got)
         return false;
     p->state[i % m->window].weight = weight;
@@ -187,12 +194,12 @@ static void work_on(const run *p, void *worker, size_t i)
 /* Prints what producing and working on item i wrote, then consumes it. */
 static bool consume(run *p, size_t i)
 {
-    double cpu0 = thread_cpu();
+    double cpu0 = item_cpu(p);
     dd_run_result *r = slot_of(p, i);
     dd_messages_print(&r->messages);
     bool ok = p->m->consume(p->m->ctx, i, r);
     p->weight_in_flight -= p->state[i % p->m->window].weight;
-    p->consume_cpu += thread_cpu() - cpu0;
+    p->consume_cpu += item_cpu(p) - cpu0;
     return ok;
 }
 
@@ -261,9 +268,9 @@ static bool here(run *p, bool *ended)
             *ended = true;
             break;
         }
-        double cpu0 = thread_cpu();
+        double cpu0 = item_cpu(p);
         work_on(p, worker, i);
-        p->work_cpu += thread_cpu() - cpu0;
+        p->work_cpu += item_cpu(p) - cpu0;
         ok = consume(p, i);
         p->next_consume = i + 1;
     }
@@ -315,7 +322,7 @@ static bool with_workers(run *p, bool *ended)
 void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
 {
     run *p = running;
-    double cpu0 = thread_cpu();
+    double cpu0 = item_cpu(p);
     void *own = own_worker(p);
     pthread_mutex_lock(&p->lock);
     p->loop_n = n;
@@ -330,7 +337,7 @@ void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size
         pthread_mutex_lock(&p->lock);
         p->loop_done++;
     }
-    double cpu = thread_cpu() - cpu0;
+    double cpu = item_cpu(p) - cpu0;
     while (p->loop_done < p->loop_n)
         pthread_cond_wait(&p->loop_finished, &p->lock);
     p->loop_n = p->loop_next = p->loop_done = 0;
@@ -342,7 +349,7 @@ void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size
 
 static bool run_map(const map *m)
 {
-    run p = {.m = m};
+    run p = {.m = m, .measured = getenv("DEDUP_RUN_STATS") != NULL};
     p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
     p.slots = dd_calloc(m->window, m->slot_size);
     p.state = dd_calloc(m->window, sizeof *p.state);
@@ -376,7 +383,7 @@ static bool run_map(const map *m)
     /* What the produce that found no item wrote, after the last item's. */
     if (ok && ended)
         dd_messages_print(&slot_of(&p, p.next_produce)->messages);
-    if (getenv("DEDUP_RUN_STATS")) {
+    if (p.measured) {
         char read[64] = ""; /* a stream's reading */
         if (m->produce)
             snprintf(read, sizeof read, "read %.3f s CPU, ", p.produce_cpu);
