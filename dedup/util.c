@@ -286,26 +286,28 @@ static inline void put_value(void *v, size_t i, size_t width, uint64_t x)
         ((uint32_t *)v)[i] = (uint32_t)x;
 }
 
-/* Sorts v[0..n), width-byte unsigned values (4 or 8), in increasing order;
- * tmp has room for n of them. Insertion sort up to 64 values, above that
- * an LSD radix sort on bytes, up to the highest byte any value has set.
- * Inlined into dd_sort_u64 and dd_sort_u32, each with its constant width. */
-static inline __attribute__((always_inline)) void sort_unsigned(void *v, void *tmp, size_t n,
-                                                                size_t width)
+/* Insertion sort of v[0..n), width-byte unsigned values: for a few. */
+static inline __attribute__((always_inline)) void insertion_sort(void *v, size_t n, size_t width)
 {
-    if (n <= 64) {
-        for (size_t i = 1; i < n; i++) {
-            uint64_t x = value_at(v, i, width);
-            size_t j = i;
-            for (; j > 0 && value_at(v, j - 1, width) > x; j--)
-                put_value(v, j, width, value_at(v, j - 1, width));
-            put_value(v, j, width, x);
-        }
-        return;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x = value_at(v, i, width);
+        size_t j = i;
+        for (; j > 0 && value_at(v, j - 1, width) > x; j--)
+            put_value(v, j, width, value_at(v, j - 1, width));
+        put_value(v, j, width, x);
     }
+}
+
+/* LSD radix sort of v[0..n), width-byte unsigned values, on the bytes of
+ * their bits under low_mask, up to the highest byte any value has set
+ * there: values equal outside low_mask end in increasing order; tmp has
+ * room for n of them. */
+static inline __attribute__((always_inline)) void radix_sort(void *v, void *tmp, size_t n,
+                                                             size_t width, uint64_t low_mask)
+{
     uint64_t high = 0;
     for (size_t i = 0; i < n; i++)
-        high |= value_at(v, i, width);
+        high |= value_at(v, i, width) & low_mask;
     for (unsigned shift = 0; shift < 8 * width && (high >> shift); shift += 8) {
         size_t count[257] = {0};
         for (size_t i = 0; i < n; i++)
@@ -320,7 +322,59 @@ static inline __attribute__((always_inline)) void sort_unsigned(void *v, void *t
     }
 }
 
-void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n) { sort_unsigned(v, tmp, n, sizeof *v); }
+/* Sorts v[0..n), width-byte unsigned values (4 or 8), in increasing order;
+ * tmp has room for n of them. Insertion sort up to 64 values, above that
+ * an LSD radix sort on bytes, up to the highest byte any value has set.
+ * Inlined into dd_sort_u32 with its constant width. */
+static inline __attribute__((always_inline)) void sort_unsigned(void *v, void *tmp, size_t n,
+                                                                size_t width)
+{
+    if (n <= 64)
+        insertion_sort(v, n, width);
+    else
+        radix_sort(v, tmp, n, width, UINT64_MAX);
+}
+
+/* Shingle sets are sorted as they are made again for exact verification
+ * (a few hundred to a few thousand hashes, uniform over their 64 bits),
+ * where eight radix passes over every value cost as much as hashing the
+ * shingles. So one pass first puts the values into 256 buckets by the 8
+ * bits under the highest bit any value has set (into tmp); a bucket of up
+ * to 64 values (a uniform set of n has n / 256 in each) is then sorted by
+ * insertion, a larger one by radix on its bits under those 8 (its values
+ * share all the others); then back into v. The same order as any sort. */
+void dd_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+{
+    if (n <= 64) {
+        insertion_sort(v, n, sizeof *v);
+        return;
+    }
+    uint64_t high = 0;
+    for (size_t i = 0; i < n; i++)
+        high |= v[i];
+    if (high == 0)
+        return;
+    unsigned top = 63 - (unsigned)__builtin_clzll(high); /* the highest bit set */
+    unsigned shift = top >= 8 ? top - 7 : 0;
+    size_t start[257] = {0};
+    for (size_t i = 0; i < n; i++)
+        start[((v[i] >> shift) & 0xFF) + 1]++;
+    for (size_t b = 1; b < 257; b++)
+        start[b] += start[b - 1];
+    size_t next[256];
+    memcpy(next, start, sizeof next);
+    for (size_t i = 0; i < n; i++)
+        tmp[next[(v[i] >> shift) & 0xFF]++] = v[i];
+    uint64_t below = shift ? (UINT64_C(1) << shift) - 1 : 0;
+    for (size_t b = 0; b < 256; b++) {
+        size_t first = start[b], m = start[b + 1] - first;
+        if (m <= 64)
+            insertion_sort(tmp + first, m, sizeof *tmp);
+        else if (below)
+            radix_sort(tmp + first, v + first, m, sizeof *tmp, below);
+    }
+    memcpy(v, tmp, n * sizeof *v);
+}
 
 void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n) { sort_unsigned(v, tmp, n, sizeof *v); }
 

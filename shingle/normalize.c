@@ -13,7 +13,8 @@
  * real text - is mapped through a table that caches the ICU result for that
  * code point, filled the first time the code point is seen. Longer segments
  * (a letter followed by combining marks, say) and supplementary code points go
- * through ICU itself. Both paths give the same output as running the steps
+ * through ICU itself, whose result is kept by the segment's bytes for when
+ * they come again. Both paths give the same output as running the steps
  * on the whole string.
  *
  * The one- and two-byte code points (ASCII, Latin, Greek, Cyrillic, Arabic,
@@ -98,6 +99,7 @@ struct sh_normalizer {
     sh_buf pool;             /* replacements of KIND_MAP entries */
     ubuf u[3];               /* scratch for the ICU path */
     sh_buf mapped;           /* scratch: UTF-8 result of the ICU path */
+    struct icu_result *icu_results; /* kept results of the ICU path: made on first use */
     char profile[192];
     bool spaced; /* see sh_normalized_is_spaced */
 };
@@ -536,6 +538,7 @@ void sh_normalizer_free(sh_normalizer *n)
         return;
     free(n->table);
     free(n->pair);
+    free(n->icu_results);
     sh_buf_free(&n->pool);
     sh_buf_free(&n->mapped);
     for (int i = 0; i < 3; i++)
@@ -590,6 +593,44 @@ static inline uint32_t lookup(sh_normalizer *n, UChar32 c, sh_status *st)
         return c < 0x80 ? e | E_BOUNDARY : e;
     }
     return !n->seg || unorm2_hasBoundaryBefore(n->seg, c) ? E_BOUNDARY : 0;
+}
+
+/*
+ * The ICU path's results, by the bytes of their segment: real text goes
+ * through ICU for a few segments again and again (an Arabic letter with its
+ * vowel marks: almost every paragraph of news has some), and each call
+ * costs as much as a few hundred code points of the fast path. A segment's
+ * result depends on its bytes alone (and the profile, which is the
+ * normaliser's), so a result kept is the one ICU would give again. A
+ * direct-mapped table: a segment of up to SEGMENT_MAX bytes whose result
+ * takes up to RESULT_MAX bytes goes to the slot its bytes hash to,
+ * replacing what was there. sh_normalize_reference does not use it.
+ */
+#define SEGMENT_CACHE_SLOTS 1024
+#define SEGMENT_MAX 24
+#define RESULT_MAX 38
+
+struct icu_result {
+    uint8_t segment_len; /* 0: an empty slot */
+    uint8_t result_len;
+    bool word_rules; /* text_needs_word_rules of the result */
+    char segment[SEGMENT_MAX];
+    char result[RESULT_MAX];
+};
+
+/* The slot of segment s[0..len), len <= SEGMENT_MAX: NULL when there is no
+ * table (it could not be made: the results are not kept). */
+static struct icu_result *icu_result_slot(sh_normalizer *n, const char *s, size_t len)
+{
+    if (!n->icu_results) {
+        n->icu_results = calloc(SEGMENT_CACHE_SLOTS, sizeof *n->icu_results);
+        if (!n->icu_results)
+            return NULL;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return &n->icu_results[(h ^ h >> 16) % SEGMENT_CACHE_SLOTS];
 }
 
 /* Runs the ICU path on text[start..end) and writes the result. */
@@ -821,7 +862,7 @@ static inline sh_status decode_and_look_up(sh_normalizer *n, const char *text, s
 /* The slow path: writes the segment that starts at text[*i] (a code point
  * and the ones that combine with it) and moves *i past it. */
 static sh_status write_segment(sh_normalizer *n, writer *w, const char *text, size_t *i,
-                               size_t len, uint32_t *written)
+                               size_t len, uint32_t *written, bool keep_results)
 {
     size_t start = *i, ci = start;
     UChar32 c;
@@ -842,10 +883,27 @@ static sh_status write_segment(sh_normalizer *n, writer *w, const char *text, si
     }
     *i = end;
     if (end != ci || c > 0xFFFF) {
+        size_t seg_len = end - start;
+        struct icu_result *kept =
+            keep_results && seg_len <= SEGMENT_MAX ? icu_result_slot(n, text + start, seg_len)
+                                                   : NULL;
+        if (kept && kept->segment_len == seg_len && !memcmp(kept->segment, text + start, seg_len)) {
+            if (kept->word_rules)
+                *written |= E_WORD_RULES;
+            return write_mixed(w, kept->result, kept->result_len);
+        }
         if ((st = write_segment_icu(n, w, text, start, end)) != SH_OK)
             return st;
-        if (text_needs_word_rules(n->mapped.data, n->mapped.len))
+        bool word_rules = text_needs_word_rules(n->mapped.data, n->mapped.len);
+        if (word_rules)
             *written |= E_WORD_RULES;
+        if (kept && n->mapped.len <= RESULT_MAX) {
+            kept->segment_len = (uint8_t)seg_len;
+            memcpy(kept->segment, text + start, seg_len);
+            kept->result_len = (uint8_t)n->mapped.len;
+            memcpy(kept->result, n->mapped.data, n->mapped.len);
+            kept->word_rules = word_rules;
+        }
         return SH_OK;
     }
     *written |= e;
@@ -879,7 +937,7 @@ static sh_status normalize(sh_normalizer *n, const char *text, size_t len, sh_bu
                 goto done;
             i = write_span(n, &w, text, i, len, &written);
         }
-        if (i < len && (st = write_segment(n, &w, text, &i, len, &written)) != SH_OK)
+        if (i < len && (st = write_segment(n, &w, text, &i, len, &written, fast)) != SH_OK)
             goto done;
     }
     n->spaced = w.collapse && !(written & E_WORD_RULES);

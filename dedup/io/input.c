@@ -610,8 +610,10 @@ static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *
     }
     if (regular && (uint64_t)st.st_size > max)
         return too_long(d, fd, max);
-    if (regular && st.st_size > 0 && (size_t)st.st_size + 1 > buf->cap) {
-        buf->cap = (size_t)st.st_size + 1;
+    /* Room for the file, its NUL and one byte more: a file that did not
+     * grow is read whole by one read(2), whose short count says it ended. */
+    if (regular && st.st_size > 0 && (size_t)st.st_size + 2 > buf->cap) {
+        buf->cap = (size_t)st.st_size + 2;
         buf->data = dd_realloc(buf->data, buf->cap);
     }
     for (;;) {
@@ -619,7 +621,8 @@ static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *
             buf->cap = buf->cap ? buf->cap * 2 : 65536;
             buf->data = dd_realloc(buf->data, buf->cap);
         }
-        ssize_t r = read(fd, buf->data + buf->len, buf->cap - buf->len - 1);
+        size_t asked = buf->cap - buf->len - 1;
+        ssize_t r = read(fd, buf->data + buf->len, asked);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -640,6 +643,8 @@ static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *
         }
         if (buf->len > max) /* a stream, or a file that grew */
             return too_long(d, fd, max);
+        if (regular && (size_t)r < asked)
+            break; /* a regular file reads short only at its end: no read of 0 to find it */
     }
     if (!d->is_stdin)
         close(fd);

@@ -118,7 +118,7 @@ typedef struct run {
     bool own_made;
     /* For DEDUP_RUN_STATS: CPU seconds of produce, of work (all workers,
      * and the calling thread's part of loops) and of consume, and the
-     * seconds the consumer waited for results. */
+     * seconds the consumer waited for results (thread_cpu: 0 without it). */
     double produce_cpu, work_cpu, consume_cpu, consumer_wait;
     double workers_idle; /* seconds the workers waited for items, all of them */
 } run;

@@ -490,6 +490,55 @@ static void fast_path_matches_reference_on_seed_articles(void **state)
     sh_buf_free(&ref);
 }
 
+/* The fast path keeps what ICU made of a segment and writes it again when
+ * the same bytes come back (normalize.c: a table by the segment's bytes).
+ * Texts of thousands of segments that go through ICU, many of them again,
+ * in all: more segments than the table has slots (results replaced), ones
+ * longer than it keeps (a letter with up to 12 marks) and results longer
+ * than it keeps (U+FDFA, a ligature of 18 letters, with a mark), Thai
+ * with a tone mark (ICU's word rules), after a space, a full stop or text,
+ * in each profile: as the reference (ICU for every segment), first and
+ * second time. */
+static void kept_segments_match_reference(void **state)
+{
+    (void)state;
+    static const uint32_t bases[] = {'a',   'e',    'z',     0x627,  0x628, 0x644,
+                                     0x64A, 0xFDFA, 0x1D400, 0x1100, 0x3B1, 0xE01};
+    static const uint32_t marks[] = {0x300, 0x301, 0x308, 0x323,  0x36F,  0x64B, 0x64E,
+                                     0x650, 0x651, 0x652, 0x1161, 0x200D, 0xE49};
+    char *text = malloc(1 << 20);
+    assert_non_null(text);
+    sh_buf fast = {0}, ref = {0};
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    for (size_t k = 0; k < SOME_PROFILES; k++) {
+        sh_normalizer *n = new_profile(some_profiles[k]);
+        for (int round = 0; round < 3; round++) {
+            size_t len = 0;
+            for (int seg = 0; seg < 4000; seg++) {
+                uint64_t r = next_random(&seed);
+                len += put_utf8(text + len, bases[r % (sizeof bases / sizeof bases[0])]);
+                size_t nmarks = 1 + (r >> 8) % (r >> 20 & 1 ? 12 : 2);
+                for (size_t m = 0; m < nmarks; m++)
+                    len += put_utf8(
+                        text + len,
+                        marks[(r >> (24 + 3 * m % 36)) % (sizeof marks / sizeof marks[0])]);
+                if (r >> 60 == 0)
+                    text[len++] = ' ';
+                else if (r >> 60 == 1)
+                    text[len++] = '.';
+            }
+            expect_same_as_reference(n, text, len, &fast, &ref);
+            expect_same_as_reference(n, text, len, &fast, &ref); /* again, from what was kept */
+            for (size_t at = 0; at + 64 < len; at += 997)
+                expect_same_as_reference(n, text + at, 64, &fast, &ref);
+        }
+        sh_normalizer_free(n);
+    }
+    free(text);
+    sh_buf_free(&fast);
+    sh_buf_free(&ref);
+}
+
 /* Every BMP code point c (and every 97th above it), surrogates too (invalid
  * UTF-8), in one text per code point: at the start and the end, between
  * Arabic letters, between spaces, after an ASCII letter and before Arabic
@@ -663,6 +712,7 @@ int main(void)
         cmocka_unit_test(fast_path_matches_reference_on_every_code_point),
         cmocka_unit_test(fast_path_matches_reference_on_random_text),
         cmocka_unit_test(fast_path_matches_reference_on_random_bytes),
+        cmocka_unit_test(kept_segments_match_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

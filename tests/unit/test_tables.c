@@ -280,28 +280,39 @@ static int compare_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* dd_sort_u64 (shingle sets), the same sort at the other width: as qsort,
- * at every size, for values using one to eight bytes. */
+/* dd_sort_u64 (shingle sets: a first pass into 256 buckets by their top
+ * bits): as qsort, at every size (buckets of a few values, and of more
+ * than 64 at 100,000), for values using one to eight bytes, and for values
+ * that all share their top 8 bits (one bucket: a set whose hashes were
+ * chosen to fall together) or a few low bits (buckets of equal values). */
 static void sorting_u64_agrees_with_qsort(void **state)
 {
     (void)state;
-    const size_t sizes[] = {0, 1, 2, 64, 65, 300, 5000};
-    const uint64_t masks[] = {0xFF, 0xFFFFFFFF, 0xFFFFFFFFFFull, UINT64_MAX};
+    const size_t sizes[] = {0, 1, 2, 64, 65, 300, 5000, 100000};
+    const struct {
+        uint64_t mask, set;
+    } forms[] = {{0xFF, 0},
+                 {0xFFFFFFFF, 0},
+                 {0xFFFFFFFFFFull, 0},
+                 {UINT64_MAX, 0},
+                 {0x00FFFFFFFFFFFFFFull, 0xA500000000000000ull},
+                 {0x0F, 0x8000000000000000ull}};
     uint64_t x = 88172645463325252ULL;
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
-        for (size_t mi = 0; mi < sizeof masks / sizeof masks[0]; mi++) {
+        for (size_t mi = 0; mi < sizeof forms / sizeof forms[0]; mi++) {
             size_t n = sizes[si];
             uint64_t *v = malloc((n + 1) * sizeof *v), *want = malloc((n + 1) * sizeof *want),
                      *tmp = malloc((n + 1) * sizeof *tmp);
             for (size_t i = 0; i < n; i++) {
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                v[i] = want[i] = (x * 0x9E3779B97F4A7C15ULL) & masks[mi];
+                v[i] = want[i] = ((x * 0x9E3779B97F4A7C15ULL) & forms[mi].mask) | forms[mi].set;
             }
             qsort(want, n, sizeof *want, compare_u64);
             dd_sort_u64(v, tmp, n);
             for (size_t i = 0; i < n; i++)
                 if (v[i] != want[i])
-                    fail_msg("%zu values under %#llx: at %zu", n, (unsigned long long)masks[mi], i);
+                    fail_msg("%zu values under %#llx: at %zu", n,
+                             (unsigned long long)(forms[mi].mask | forms[mi].set), i);
             free(v);
             free(want);
             free(tmp);
