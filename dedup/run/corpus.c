@@ -525,6 +525,7 @@ typedef struct unit_flush {
     size_t pairs_cap;
     size_t current; /* the document searched */
     uint64_t computed, missed;
+    uint64_t ahead; /* pairs verified ahead, asked for or not (for DEDUP_RUN_STATS) */
 } unit_flush;
 
 typedef struct worker worker;
@@ -710,6 +711,8 @@ static void search_batch(first_pass *f)
     fl->batch = f->batch;
     fl->vctx = &f->vctx;
     dd_run_loop(n, fl, units_ahead);
+    for (size_t k = 0; k < n; k++)
+        fl->ahead += fl->pairs[k].n;
     dd_unit_ahead ahead = {unit_answer, fl};
     dd_near_unit_list *l = &c->near_found;
     for (size_t k = 0; k < n; k++) {
@@ -976,8 +979,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     if (f.batch && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked\n",
-                f.flush.computed, f.flush.missed);
+                " when asked\ndedup: paragraphs across documents: %" PRIu64
+                " pairs computed ahead in all\n",
+                f.flush.computed, f.flush.missed, f.flush.ahead);
     if (unit_sets && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
                 (double)dd_spool_bytes(unit_sets) / 1e6);
@@ -1278,6 +1282,7 @@ typedef struct cluster_batch {
     uint64_t *a, *b;
     size_t cap_a, cap_b;
     uint64_t computed, missed;
+    uint64_t pairs_ahead, sets_ahead; /* pairs computed ahead, sets asked for (DEDUP_RUN_STATS) */
 } cluster_batch;
 
 /* The messages captured so far, as a string for the calling thread to say
@@ -1424,6 +1429,10 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
         }
         dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
         dd_pool_for(pool, b.n, &b, documents_ahead);
+        for (size_t k = 0; k < b.n; k++) {
+            b.pairs_ahead += b.pairs[k].n;
+            b.sets_ahead += b.pairs[k].n + (b.pairs[k].n > 0);
+        }
         for (size_t k = 0; k < b.n; k++)
             dd_placer_place_ahead(placer, b.ahead, k, &m);
         dd_pool_for(pool, dd_placer_ahead_bands(b.ahead), &b, index_band);
@@ -1435,9 +1444,11 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked; the placer holds %zu bytes, %.0f a document\n",
+                " when asked; the placer holds %zu bytes, %.0f a document\n"
+                "dedup: near-duplicate documents: %" PRIu64 " pairs computed ahead in all, %" PRIu64
+                " sets asked for\n",
                 b.computed, b.missed, dd_placer_bytes(placer),
-                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0);
+                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0, b.pairs_ahead, b.sets_ahead);
     dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
@@ -1537,6 +1548,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
     if (!collect(c, o))
         return false;
+    dd_run_phase_done("listing the inputs");
     size_t n = c->inputs.n;
     dd_notes notes = {0};
     if (!dd_notes_said(&notes, dd_signatures_init(&c->signatures, &o->near, &o->hash, &notes)))
@@ -1573,6 +1585,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_work_free(&work);
     if (!first)
         return false;
+    dd_run_phase_done("first pass");
     if (progress)
         dd_progress_phase(progress, "deciding");
     dd_pool *pool =
@@ -1592,6 +1605,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     cluster(c, o, pool, own);
     dd_pool_free(pool);
+    dd_run_phase_done("clustering");
     if (own)
         own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */
     dd_text_source texts = dd_corpus_texts(c);
@@ -1601,6 +1615,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     c->signatures.load_set = NULL;
     c->signatures.load_ctx = NULL;
     set_loader_free(own);
+    dd_run_phase_done("rounds of decisions");
     if (!ok)
         return false;
     for (size_t i = 0; i < c->findings.nboilerplate; i++) {

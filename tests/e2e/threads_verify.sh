@@ -137,9 +137,9 @@ near=$(grep '"type":"repeat"' scan.1.out | grep -c '"exact":false')
 # At -j 2 the pairs are verified on the workers, most of them ahead, some
 # when asked (the guesses missed them): both paths ran.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 2 gen >stats.out 2>stats.err
-docs_line=$(grep 'near-duplicate documents:' stats.err)
-units_line=$(grep 'paragraphs across documents:' stats.err)
-ahead() { sed -n 's/.*: \([0-9]*\) pairs verified ahead, \([0-9]*\) when asked/\1 \2/p' <<<"$1"; }
+docs_line=$(grep 'near-duplicate documents: .* verified ahead' stats.err | head -1)
+units_line=$(grep 'paragraphs across documents: .* verified ahead' stats.err | head -1)
+ahead() { sed -n 's/.*: \([0-9]*\) pairs verified ahead, \([0-9]*\) when asked.*/\1 \2/p' <<<"$1"; }
 read -r docs_ahead docs_asked <<<"$(ahead "$docs_line")"
 read -r units_ahead units_asked <<<"$(ahead "$units_line")"
 [ "${docs_ahead:-0}" -gt 0 ] && [ "${units_ahead:-0}" -gt 0 ] &&
