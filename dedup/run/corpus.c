@@ -611,6 +611,11 @@ static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t uni
 /* What a worker needs: one per thread (ICU objects are not shared). */
 struct worker {
     dd_analysis_worker *analysis;
+    /* The document being analysed: its bytes and words stay here, in the
+     * worker's own (warm) buffers; its result slot gets only what take
+     * needs (analyse). */
+    sh_buf text;
+    dd_doc doc;
     verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
     bool verify_made;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
@@ -633,9 +638,10 @@ static verifier *worker_verifier(worker *w, const pool_ctx *pc)
 /* What analysing one document found (facts.h). */
 typedef dd_analysed analysed;
 
-/* Past this many bytes of text, a result slot's buffers are freed once
- * consumed rather than kept for the next document: what the slots keep
- * stays small whatever documents went through them. */
+/* Past this many bytes in its buffers (units, sets, band keys; the text
+ * of facts read back), a result slot's buffers are freed once consumed
+ * rather than kept for the next document: what the slots keep stays small
+ * whatever documents went through them. */
 #define SLOT_KEEP_BYTES ((size_t)64 << 10)
 
 typedef struct first_pass {
@@ -761,6 +767,8 @@ static void worker_free(void *ctx, void *state)
     if (!w)
         return;
     dd_analysis_worker_free(w->analysis);
+    sh_buf_free(&w->text);
+    dd_doc_free(&w->doc);
     verifier_free(NULL, w->verify);
     dd_facts_reader_close(&w->facts_reader);
     sh_buf_free(&w->facts);
@@ -803,7 +811,24 @@ static void analysed_free(void *ctx, void *result)
     r->run.messages = messages;
 }
 
-/* Reads, checks and analyses input i into r: pure, on any thread. */
+/* Past this many bytes of text, a worker's buffers are freed once its
+ * document is analysed rather than kept for the next: what the workers
+ * keep stays small whatever documents went through them. */
+#define WORKER_KEEP_BYTES ((size_t)1 << 20)
+
+/* Whether result slot r holds more than SLOT_KEEP_BYTES in its buffers
+ * (then freed once consumed). */
+static bool slot_holds_much(const analysed *r)
+{
+    size_t bytes = r->text.cap + r->doc.units_cap * sizeof *r->doc.units +
+                   (r->sets.hashes_cap + r->band_keys_cap) * sizeof(uint64_t);
+    return bytes > SLOT_KEEP_BYTES;
+}
+
+/* Reads, checks and analyses input i into r: pure, on any thread. The
+ * text and its words are read and cut in w's buffers (hot in the cache of
+ * the thread, where a window of slots is not); r gets the units, their
+ * sets and band keys, the near-repeats inside and the signature. */
 static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
 {
     const dd_corpus *c = f->c;
@@ -813,24 +838,34 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
     r->digest = 0;
     r->size = 0;
     r->text.len = 0;
+    r->doc.nunits = 0;
     if (!w) {
         r->status = DD_LOAD_FAILED;
         dd_error("cannot start the normaliser");
         return;
     }
     dd_analysis_worker *a = w->analysis;
-    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &r->text, &r->doc, &r->bad);
-    if (r->status == DD_LOAD_FAILED)
-        return;
-    r->size = r->text.len;
-    r->digest = dd_digest(r->text.data, r->text.len);
-    if (r->status == DD_LOAD_NOT_TEXT)
-        return;
-    dd_unit_sets_compute(&a->sets, &r->doc, &o->hash);
-    dd_find_near_units((uint32_t)i, &r->doc, &a->sets, o->para_threshold, o->min_words, &r->near);
-    dd_unit_sets_take(&r->sets, &a->sets);
-    dd_unit_band_keys(a->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
-    dd_signer_sign(&a->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
+    dd_doc *doc = &w->doc;
+    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &w->text, doc, &r->bad);
+    if (r->status != DD_LOAD_FAILED) {
+        r->size = w->text.len;
+        r->digest = dd_digest(w->text.data, w->text.len);
+    }
+    if (r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY) {
+        dd_grow(&r->doc.units, &r->doc.units_cap, doc->nunits + 1, sizeof *r->doc.units);
+        if (doc->nunits)
+            memcpy(r->doc.units, doc->units, doc->nunits * sizeof *doc->units);
+        r->doc.nunits = doc->nunits;
+        dd_unit_sets_compute(&a->sets, doc, &o->hash);
+        dd_find_near_units((uint32_t)i, doc, &a->sets, o->para_threshold, o->min_words, &r->near);
+        dd_unit_sets_take(&r->sets, &a->sets);
+        dd_unit_band_keys(a->unit_minhasher, doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+        dd_signer_sign(&a->signer, &doc->words, doc->key, &o->hash, &r->sig);
+    }
+    if (w->text.cap > WORKER_KEEP_BYTES) {
+        sh_buf_free(&w->text);
+        dd_doc_free(doc);
+    }
 }
 
 /* Reads the facts of input i from the work folder into r: what analyse
@@ -929,7 +964,7 @@ static bool take(void *ctx, size_t i, void *result)
     if (f->batch && (dd_unit_batch_docs(f->batch) >= UNIT_BATCH_DOCS ||
                      dd_unit_batch_hashes(f->batch) >= UNIT_BATCH_HASHES || i + 1 == c->inputs.n))
         search_batch(f);
-    if (r->text.cap > SLOT_KEEP_BYTES)
+    if (slot_holds_much(r))
         analysed_free(NULL, r);
     return !f->stopped;
 }
@@ -1052,7 +1087,7 @@ static bool sign_take(void *ctx, size_t i, void *result)
     g->bytes += r->size;
     if (g->f.progress)
         dd_progress_update(g->f.progress, g->done + i + 1, g->bytes);
-    if (r->text.cap > SLOT_KEEP_BYTES)
+    if (slot_holds_much(r))
         analysed_free(NULL, r);
     return true;
 }
