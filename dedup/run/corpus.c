@@ -1212,14 +1212,28 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     return true;
 }
 
-/* Reads the inputs under paths[0..n) into c as dd_corpus_run does; false
- * if there are too many. */
+/* dd_loop.run of the listing: on a pool. */
+static void pool_loop(void *pool, size_t n, void *ctx,
+                      void (*item)(void *ctx, void *worker, size_t i))
+{
+    dd_pool_for(pool, n, ctx, item);
+}
+
+/* Reads the inputs under paths[0..n) into c as dd_corpus_run does (the
+ * files' statuses looked up on o's threads); false if there are too
+ * many. */
 static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths, size_t n)
 {
     memset(c, 0, sizeof *c);
     c->max_bytes = (size_t)o->max_record_mb << 20;
     dd_records_spec records = dd_options_records(o);
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_pool *pool = threads > 1 ? dd_pool_new("listing", threads, NULL, NULL, NULL) : NULL;
+    if (pool)
+        c->inputs.loop = (dd_loop){pool_loop, pool};
     c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
+    c->inputs.loop = (dd_loop){0};
+    dd_pool_free(pool);
     if (c->inputs.n > UINT32_MAX - 1) {
         dd_error("too many documents (%zu)", c->inputs.n);
         return false;
