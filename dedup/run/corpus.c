@@ -1433,6 +1433,14 @@ static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
     return true;
 }
 
+/* dd_pool work: the keys of document k of the batch. */
+static void document_keys(void *ctx, void *state, size_t k)
+{
+    (void)state;
+    cluster_batch *b = ctx;
+    dd_placer_ahead_keys(b->placer, b->ahead, k);
+}
+
 /* dd_pool work: the batch's representatives go to the index of band. */
 static void index_band(void *ctx, void *state, size_t band)
 {
@@ -1477,6 +1485,8 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
             b.pairs_cap = b.n;
         }
         dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
+        dd_pool_for(pool, b.n, &b, document_keys);
+        dd_placer_ahead_guess(b.ahead);
         dd_pool_for(pool, b.n, &b, documents_ahead);
         for (size_t k = 0; k < b.n; k++) {
             b.pairs_ahead += b.pairs[k].n;
