@@ -4,6 +4,7 @@
 #include "cmd/commands.h"
 #include "cmd/submit.h"
 #include "run/corpus.h"
+#include "run/run.h"
 #include "engine/engine.h"
 #include "store/index_settings.h"
 #include "run/progress.h"
@@ -213,6 +214,7 @@ int cmd_scan(int argc, char **argv)
         dd_corpus_free(&c);
         return DD_EXIT_ERROR;
     }
+    dd_run_phase_done("report");
     if (clusters_file) {
         dd_report_clusters_file(dd_out_file_stream(clusters_file), o.near.method, &c.inputs,
                                 &c.clusters); /* a write error is said by the commit */

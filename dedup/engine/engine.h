@@ -85,8 +85,9 @@
  *     (dd_unit_minhasher_new), dd_notes.
  *   - Single writer (one thread changes it; others may read it only while
  *     it does not change): dd_signatures (appended in rank order),
- *     dd_placer (dd_placer_ahead_pairs reads it from several threads
- *     between batches), dd_unit_index (dd_unit_batch_index adds a batch
+ *     dd_placer (dd_placer_ahead_keys and dd_placer_ahead_pairs read it
+ *     from several threads between batches, each writing its document's
+ *     row of the dd_placer_ahead), dd_unit_index (dd_unit_batch_index adds a batch
  *     from several threads, one part each: a band, or the kept sets),
  *     dd_paragraphs, dd_history (its
  *     deciding thread), dd_clusters while placed.

@@ -1292,18 +1292,31 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint3
          * before (before the batch, or in it): no verification. */
         a->no_pairs[k] = s->docs[d].words == 0 || key_placed(&p->exact, s->docs[d].key) ||
                          key_first(&a->exact, s->docs[d].key, d);
+    }
+    if (n > 1)
+        qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
+}
+
+void dd_placer_ahead_keys(const dd_placer *p, dd_placer_ahead *a, size_t k)
+{
+    if (a->no_pairs[k])
+        return;
+    uint64_t *keys = a->keys + k * a->nkeys;
+    index_keys(p->s, a->docs[k], keys);
+    keys_shared(p->s, keys, a->nkeys, a->shared + k * a->nkeys);
+}
+
+void dd_placer_ahead_guess(dd_placer_ahead *a)
+{
+    for (size_t k = 0; k < a->n; k++) {
         if (a->no_pairs[k])
             continue;
-        uint64_t *keys = a->keys + k * a->nkeys;
-        bool *shared = a->shared + k * a->nkeys;
-        index_keys(s, d, keys);
-        keys_shared(s, keys, a->nkeys, shared);
+        const uint64_t *keys = a->keys + k * a->nkeys;
+        const bool *shared = a->shared + k * a->nkeys;
         for (size_t b = 0; b < a->nkeys && b < AHEAD_BANDS; b++)
             if (shared[b])
                 dd_capped_map_add(&a->bands, keys[b], (uint32_t)k, DD_BUCKET_CAP);
     }
-    if (n > 1)
-        qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
 }
 
 /* The position in the batch of document d, or a->n if it is not there. */

@@ -446,9 +446,18 @@ dd_placer_ahead *dd_placer_ahead_new(void);
 void dd_placer_ahead_free(dd_placer_ahead *a);
 /* Prepares a's guesses for docs[0..n), the next n documents p places, in
  * that order (the documents p placed so far are those before them). The
- * docs are not copied: they must stay while a is used. */
+ * docs are not copied: they must stay while a is used. Then
+ * dd_placer_ahead_keys for every k in 0..n-1 (on any threads: each writes
+ * document k's keys only), then dd_placer_ahead_guess, before any
+ * dd_placer_ahead_pairs. */
 void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint32_t *docs,
                              size_t n);
+/* The band (or block) keys of docs[k], and which of them another document
+ * has. Reads p and its signatures; on any thread. */
+void dd_placer_ahead_keys(const dd_placer *p, dd_placer_ahead *a, size_t k);
+/* The table of the guesses: the batch's documents by their first keys (on
+ * one thread, once every document's keys are made). */
+void dd_placer_ahead_guess(dd_placer_ahead *a);
 
 /* Work space of one thread for dd_placer_ahead_pairs. */
 typedef struct dd_ahead_scratch {

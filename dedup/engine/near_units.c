@@ -694,6 +694,22 @@ void dd_unit_batch_clear(dd_unit_batch *b)
 size_t dd_unit_batch_docs(const dd_unit_batch *b) { return b->ndocs; }
 size_t dd_unit_batch_hashes(const dd_unit_batch *b) { return b->nhashes; }
 
+/* Whether unit j of the batch (of n shingles) has the band keys and size
+ * of a unit of the batch before it that the guesses list: an exact copy,
+ * which the search will not index once it has found the earlier one (so
+ * listing every copy would guess pairs of all of them, never asked). */
+static bool copies_earlier(const dd_unit_batch *b, size_t j, size_t n)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    const uint64_t *keys = b->band_keys + j * bands;
+    dd_capped_iter it = dd_capped_map_find(&b->bands, keys[0]);
+    for (uint32_t other; dd_capped_next(&it, &other);)
+        if (b->set_start[other + 1] - b->set_start[other] == n &&
+            !memcmp(b->band_keys + (size_t)other * bands, keys, bands * sizeof *keys))
+            return true;
+    return false;
+}
+
 void dd_unit_batch_add(dd_unit_batch *b, uint32_t doc_number, const dd_unit *units, size_t nunits,
                        const dd_unit_sets *sets, const uint64_t *band_keys)
 {
@@ -730,6 +746,8 @@ void dd_unit_batch_add(dd_unit_batch *b, uint32_t doc_number, const dd_unit *uni
         if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
             continue;
         memcpy(b->band_keys + j * bands, band_keys + u * bands, bands * sizeof *band_keys);
+        if (copies_earlier(b, j, sets->start[u + 1] - sets->start[u]))
+            continue; /* not guessed: it will most likely not be indexed (search_across) */
         for (size_t band = 0; band < AHEAD_BANDS; band++)
             dd_capped_map_add(&b->bands, band_keys[u * bands + band], (uint32_t)j,
                               DD_NEAR_UNIT_MAX_BUCKET);

@@ -309,6 +309,24 @@ static void status_in(DIR *d, const char *name, entry_status *es)
     es->st.st_mtim = st.st_mtim;
 }
 
+/* The statuses of a folder's names, looked up on any thread. */
+typedef struct status_loop {
+    DIR *d;
+    char **names;
+    entry_status *status;
+} status_loop;
+
+static void status_work(void *ctx, void *worker, size_t i)
+{
+    (void)worker;
+    const status_loop *s = ctx;
+    status_in(s->d, s->names[i], &s->status[i]);
+}
+
+/* A folder of fewer names is looked up on the calling thread alone (waking
+ * the others would cost more). */
+#define STATUS_LOOP_MIN 64
+
 /* Adds the files under dir (id prefix idp, output prefix rel) in sorted
  * order. Returns the number of problems reported. */
 static int walk(collector *k, const char *dir, const char *rel, int depth)
@@ -344,10 +362,14 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
      * top by its whole path, as lstat and stat of path would): the link
      * itself, then what it names (the same when it is no link). The folder
      * is closed before any subfolder is walked, so a deep tree holds no
-     * more than one open. */
+     * more than one open. With in->loop, on several threads. */
     entry_status *status = dd_malloc((n ? n : 1) * sizeof *status);
-    for (size_t i = 0; i < n; i++)
-        status_in(d, names[i], &status[i]);
+    status_loop looked = {d, names, status};
+    if (in->loop.run && n >= STATUS_LOOP_MIN)
+        in->loop.run(in->loop.loop_ctx, n, &looked, status_work);
+    else
+        for (size_t i = 0; i < n; i++)
+            status_work(&looked, NULL, i);
     closedir(d);
     for (size_t i = 0; i < n; i++) {
         char *path = join(dir, names[i]);

@@ -81,7 +81,20 @@ typedef struct dd_input {
     bool named_by_id;
 } dd_input;
 
+/* How dd_inputs_collect may run a loop of independent items (the status
+ * of each name of a folder, looked up in it): run(loop_ctx, n, ctx, work)
+ * calls work(ctx, worker, i) for every i in 0..n-1, in any order and on
+ * any thread, and returns once all have run. run NULL: they run in order,
+ * on the calling thread. The work writes only item i's result and says
+ * nothing on stderr. */
+typedef struct dd_loop {
+    void (*run)(void *loop_ctx, size_t n, void *ctx,
+                void (*work)(void *ctx, void *worker, size_t i));
+    void *loop_ctx;
+} dd_loop;
+
 typedef struct dd_inputs {
+    dd_loop loop; /* set by the caller before dd_inputs_collect ({0}: one thread) */
     dd_input *v;
     size_t n, cap;
     char **dirs; /* the directories named on the command line */

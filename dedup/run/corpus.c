@@ -525,6 +525,7 @@ typedef struct unit_flush {
     size_t pairs_cap;
     size_t current; /* the document searched */
     uint64_t computed, missed;
+    uint64_t ahead; /* pairs verified ahead, asked for or not (for DEDUP_RUN_STATS) */
 } unit_flush;
 
 typedef struct worker worker;
@@ -610,6 +611,11 @@ static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t uni
 /* What a worker needs: one per thread (ICU objects are not shared). */
 struct worker {
     dd_analysis_worker *analysis;
+    /* The document being analysed: its bytes and words stay here, in the
+     * worker's own (warm) buffers; its result slot gets only what take
+     * needs (analyse). */
+    sh_buf text;
+    dd_doc doc;
     verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
     bool verify_made;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
@@ -632,9 +638,10 @@ static verifier *worker_verifier(worker *w, const pool_ctx *pc)
 /* What analysing one document found (facts.h). */
 typedef dd_analysed analysed;
 
-/* Past this many bytes of text, a result slot's buffers are freed once
- * consumed rather than kept for the next document: what the slots keep
- * stays small whatever documents went through them. */
+/* Past this many bytes in its buffers (units, sets, band keys; the text
+ * of facts read back), a result slot's buffers are freed once consumed
+ * rather than kept for the next document: what the slots keep stays small
+ * whatever documents went through them. */
 #define SLOT_KEEP_BYTES ((size_t)64 << 10)
 
 typedef struct first_pass {
@@ -710,6 +717,8 @@ static void search_batch(first_pass *f)
     fl->batch = f->batch;
     fl->vctx = &f->vctx;
     dd_run_loop(n, fl, units_ahead);
+    for (size_t k = 0; k < n; k++)
+        fl->ahead += fl->pairs[k].n;
     dd_unit_ahead ahead = {unit_answer, fl};
     dd_near_unit_list *l = &c->near_found;
     for (size_t k = 0; k < n; k++) {
@@ -758,6 +767,8 @@ static void worker_free(void *ctx, void *state)
     if (!w)
         return;
     dd_analysis_worker_free(w->analysis);
+    sh_buf_free(&w->text);
+    dd_doc_free(&w->doc);
     verifier_free(NULL, w->verify);
     dd_facts_reader_close(&w->facts_reader);
     sh_buf_free(&w->facts);
@@ -800,7 +811,24 @@ static void analysed_free(void *ctx, void *result)
     r->run.messages = messages;
 }
 
-/* Reads, checks and analyses input i into r: pure, on any thread. */
+/* Past this many bytes of text, a worker's buffers are freed once its
+ * document is analysed rather than kept for the next: what the workers
+ * keep stays small whatever documents went through them. */
+#define WORKER_KEEP_BYTES ((size_t)1 << 20)
+
+/* Whether result slot r holds more than SLOT_KEEP_BYTES in its buffers
+ * (then freed once consumed). */
+static bool slot_holds_much(const analysed *r)
+{
+    size_t bytes = r->text.cap + r->doc.units_cap * sizeof *r->doc.units +
+                   (r->sets.hashes_cap + r->band_keys_cap) * sizeof(uint64_t);
+    return bytes > SLOT_KEEP_BYTES;
+}
+
+/* Reads, checks and analyses input i into r: pure, on any thread. The
+ * text and its words are read and cut in w's buffers (hot in the cache of
+ * the thread, where a window of slots is not); r gets the units, their
+ * sets and band keys, the near-repeats inside and the signature. */
 static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
 {
     const dd_corpus *c = f->c;
@@ -810,24 +838,34 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
     r->digest = 0;
     r->size = 0;
     r->text.len = 0;
+    r->doc.nunits = 0;
     if (!w) {
         r->status = DD_LOAD_FAILED;
         dd_error("cannot start the normaliser");
         return;
     }
     dd_analysis_worker *a = w->analysis;
-    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &r->text, &r->doc, &r->bad);
-    if (r->status == DD_LOAD_FAILED)
-        return;
-    r->size = r->text.len;
-    r->digest = dd_digest(r->text.data, r->text.len);
-    if (r->status == DD_LOAD_NOT_TEXT)
-        return;
-    dd_unit_sets_compute(&a->sets, &r->doc, &o->hash);
-    dd_find_near_units((uint32_t)i, &r->doc, &a->sets, o->para_threshold, o->min_words, &r->near);
-    dd_unit_sets_take(&r->sets, &a->sets);
-    dd_unit_band_keys(a->unit_minhasher, &r->doc, &r->sets, &r->band_keys, &r->band_keys_cap);
-    dd_signer_sign(&a->signer, &r->doc.words, r->doc.key, &o->hash, &r->sig);
+    dd_doc *doc = &w->doc;
+    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &w->text, doc, &r->bad);
+    if (r->status != DD_LOAD_FAILED) {
+        r->size = w->text.len;
+        r->digest = dd_digest(w->text.data, w->text.len);
+    }
+    if (r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY) {
+        dd_grow(&r->doc.units, &r->doc.units_cap, doc->nunits + 1, sizeof *r->doc.units);
+        if (doc->nunits)
+            memcpy(r->doc.units, doc->units, doc->nunits * sizeof *doc->units);
+        r->doc.nunits = doc->nunits;
+        dd_unit_sets_compute(&a->sets, doc, &o->hash);
+        dd_find_near_units((uint32_t)i, doc, &a->sets, o->para_threshold, o->min_words, &r->near);
+        dd_unit_sets_take(&r->sets, &a->sets);
+        dd_unit_band_keys(a->unit_minhasher, doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+        dd_signer_sign(&a->signer, &doc->words, doc->key, &o->hash, &r->sig);
+    }
+    if (w->text.cap > WORKER_KEEP_BYTES) {
+        sh_buf_free(&w->text);
+        dd_doc_free(doc);
+    }
 }
 
 /* Reads the facts of input i from the work folder into r: what analyse
@@ -943,7 +981,7 @@ static bool take(void *ctx, size_t i, void *result)
     if (f->batch && (dd_unit_batch_docs(f->batch) >= UNIT_BATCH_DOCS ||
                      dd_unit_batch_hashes(f->batch) >= UNIT_BATCH_HASHES || i + 1 == c->inputs.n))
         search_batch(f);
-    if (r->text.cap > SLOT_KEEP_BYTES)
+    if (slot_holds_much(r))
         analysed_free(NULL, r);
     return !f->stopped;
 }
@@ -993,8 +1031,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     if (f.batch && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked\n",
-                f.flush.computed, f.flush.missed);
+                " when asked\ndedup: paragraphs across documents: %" PRIu64
+                " pairs computed ahead in all\n",
+                f.flush.computed, f.flush.missed, f.flush.ahead);
     if (unit_sets && getenv("DEDUP_RUN_STATS"))
         fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
                 (double)dd_spool_bytes(unit_sets) / 1e6);
@@ -1067,7 +1106,7 @@ static bool sign_take(void *ctx, size_t i, void *result)
     g->bytes += r->size;
     if (g->f.progress)
         dd_progress_update(g->f.progress, g->done + i + 1, g->bytes);
-    if (r->text.cap > SLOT_KEEP_BYTES)
+    if (slot_holds_much(r))
         analysed_free(NULL, r);
     return true;
 }
@@ -1192,14 +1231,28 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     return true;
 }
 
-/* Reads the inputs under paths[0..n) into c as dd_corpus_run does; false
- * if there are too many. */
+/* dd_loop.run of the listing: on a pool. */
+static void pool_loop(void *pool, size_t n, void *ctx,
+                      void (*item)(void *ctx, void *worker, size_t i))
+{
+    dd_pool_for(pool, n, ctx, item);
+}
+
+/* Reads the inputs under paths[0..n) into c as dd_corpus_run does (the
+ * files' statuses looked up on o's threads); false if there are too
+ * many. */
 static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths, size_t n)
 {
     memset(c, 0, sizeof *c);
     c->max_bytes = (size_t)o->max_record_mb << 20;
     dd_records_spec records = dd_options_records(o);
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_pool *pool = threads > 1 ? dd_pool_new("listing", threads, NULL, NULL, NULL) : NULL;
+    if (pool)
+        c->inputs.loop = (dd_loop){pool_loop, pool};
     c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
+    c->inputs.loop = (dd_loop){0};
+    dd_pool_free(pool);
     if (c->inputs.n > UINT32_MAX - 1) {
         dd_error("too many documents (%zu)", c->inputs.n);
         return false;
@@ -1297,6 +1350,7 @@ typedef struct cluster_batch {
     uint64_t *a, *b;
     size_t cap_a, cap_b;
     uint64_t computed, missed;
+    uint64_t pairs_ahead, sets_ahead; /* pairs computed ahead, sets asked for (DEDUP_RUN_STATS) */
 } cluster_batch;
 
 /* The messages captured so far, as a string for the calling thread to say
@@ -1398,6 +1452,14 @@ static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
     return true;
 }
 
+/* dd_pool work: the keys of document k of the batch. */
+static void document_keys(void *ctx, void *state, size_t k)
+{
+    (void)state;
+    cluster_batch *b = ctx;
+    dd_placer_ahead_keys(b->placer, b->ahead, k);
+}
+
 /* dd_pool work: the batch's representatives go to the index of band. */
 static void index_band(void *ctx, void *state, size_t band)
 {
@@ -1442,7 +1504,13 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
             b.pairs_cap = b.n;
         }
         dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
+        dd_pool_for(pool, b.n, &b, document_keys);
+        dd_placer_ahead_guess(b.ahead);
         dd_pool_for(pool, b.n, &b, documents_ahead);
+        for (size_t k = 0; k < b.n; k++) {
+            b.pairs_ahead += b.pairs[k].n;
+            b.sets_ahead += b.pairs[k].n + (b.pairs[k].n > 0);
+        }
         for (size_t k = 0; k < b.n; k++)
             dd_placer_place_ahead(placer, b.ahead, k, &m);
         dd_pool_for(pool, dd_placer_ahead_bands(b.ahead), &b, index_band);
@@ -1454,9 +1522,11 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked; the placer holds %zu bytes, %.0f a document\n",
+                " when asked; the placer holds %zu bytes, %.0f a document\n"
+                "dedup: near-duplicate documents: %" PRIu64 " pairs computed ahead in all, %" PRIu64
+                " sets asked for\n",
                 b.computed, b.missed, dd_placer_bytes(placer),
-                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0);
+                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0, b.pairs_ahead, b.sets_ahead);
     dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
@@ -1609,6 +1679,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
     if (!collect(c, o))
         return false;
+    dd_run_phase_done("listing the inputs");
     size_t n = c->inputs.n;
     dd_notes notes = {0};
     if (!signatures_init(c, o))
@@ -1645,6 +1716,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_work_free(&work);
     if (!first)
         return false;
+    dd_run_phase_done("first pass");
     if (progress)
         dd_progress_phase(progress, "deciding");
     dd_pool *pool =
@@ -1664,6 +1736,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     cluster(c, o, pool, own);
     dd_pool_free(pool);
+    dd_run_phase_done("clustering");
     if (own)
         own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */
     dd_text_source texts = dd_corpus_texts(c);
@@ -1673,6 +1746,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     c->signatures.load_set = NULL;
     c->signatures.load_ctx = NULL;
     set_loader_free(own);
+    dd_run_phase_done("rounds of decisions");
     if (!ok)
         return false;
     for (size_t i = 0; i < c->findings.nboilerplate; i++) {

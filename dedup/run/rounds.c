@@ -266,6 +266,34 @@ static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
     dd_clusters_free(k);
 }
 
+/* Finding the documents that share a key with those whose text changed:
+ * part k of the documents, on any thread (again[d] is d's alone). */
+typedef struct sharing {
+    const dd_corpus *c;
+    const rounds *r;
+    const dd_set_table *changed_keys;
+    size_t most; /* keys of a document at most */
+    bool *again;
+    size_t nparts;
+} sharing;
+
+static void find_sharing(void *ctx, void *worker, size_t k)
+{
+    (void)worker;
+    const sharing *g = ctx;
+    const dd_corpus *c = g->c;
+    const dd_signatures *s = &c->signatures;
+    size_t n = c->inputs.n;
+    uint64_t *keys = dd_malloc((g->most + 1) * sizeof *keys);
+    for (size_t d = n * k / g->nparts; d < n * (k + 1) / g->nparts; d++) {
+        if (g->again[d] || g->r->absent[d] || c->failed[d] || !s->docs[d].words)
+            continue;
+        size_t nkeys = dd_signature_keys(s, d, keys);
+        g->again[d] = dd_set_table_count(g->changed_keys, keys, nkeys) > 0;
+    }
+    free(keys);
+}
+
 /* A later round's clusters: the documents a change of text concerns (see
  * above) placed again, in rank order, among themselves. */
 static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
@@ -291,13 +319,16 @@ static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
     dd_set_table table = {0};
     dd_set_table_fill(&table, changed_keys, nchanged_keys);
     free(changed_keys);
-    /* ... the documents that share one of these keys ... */
-    for (uint32_t d = 0; d < n; d++) {
-        if (again[d] || r->absent[d] || c->failed[d] || !s->docs[d].words)
-            continue;
-        size_t nkeys = dd_signature_keys(s, d, keys);
-        again[d] = dd_set_table_count(&table, keys, nkeys) > 0;
-    }
+    /* ... the documents that share one of these keys (in parts, on the
+     * run's threads) ... */
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    sharing g = {c, r, &table, most, again, threads > 1 ? 4 * (size_t)threads : 1};
+    dd_pool *pool = threads > 1 ? dd_pool_new("keys shared", threads, NULL, NULL, NULL) : NULL;
+    if (pool)
+        dd_pool_for(pool, g.nparts, &g, find_sharing);
+    else
+        find_sharing(&g, NULL, 0);
+    dd_pool_free(pool);
     dd_set_table_free(&table);
     free(keys);
     /* ... or a paragraph with one of them ... */

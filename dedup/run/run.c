@@ -25,6 +25,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,29 @@ static double wall(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double process_cpu(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6;
+}
+
+void dd_run_phase_done(const char *name)
+{
+    static double last_wall = -1, last_cpu;
+    if (!getenv("DEDUP_RUN_STATS"))
+        return;
+    double now = wall(), cpu = process_cpu();
+    if (last_wall < 0) /* the first phase: its wall time is not known */
+        fprintf(stderr, "dedup: phase %s: %.3f s CPU\n", name, cpu);
+    else
+        fprintf(stderr, "dedup: phase %s: %.3f s, %.3f s CPU\n", name, now - last_wall,
+                cpu - last_cpu);
+    last_wall = now;
+    last_cpu = cpu;
 }
 
 /* A map of either form (run.h): produce is NULL for items known up front,
