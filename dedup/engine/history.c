@@ -737,8 +737,14 @@ void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
         h->pairs[sig - h->batch_first_sig].n = 0;
         h->pairs[sig - h->batch_first_sig].own_sorted = false;
     }
-    if (h->batch_nsigned)
+    if (h->batch_nsigned) {
+        /* The guesses' keys, here: a batch is a few records (scan makes
+         * its larger batches' keys on its pool). */
         dd_placer_ahead_prepare(h->ahead, h->placer, h->batch_signed, h->batch_nsigned);
+        for (size_t k = 0; k < h->batch_nsigned; k++)
+            dd_placer_ahead_keys(h->placer, h->ahead, k);
+        dd_placer_ahead_guess(h->ahead);
+    }
 }
 
 void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w)
