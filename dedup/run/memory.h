@@ -28,10 +28,16 @@ size_t dd_memory_units_share(uint64_t budget);
  * bytes (0: the default) keeps in memory: a sixteenth of it. */
 size_t dd_memory_near_units_share(uint64_t budget);
 
+/* The bytes of the paragraphs' sets and band keys (run/near_across.h) a
+ * run of budget bytes (0: the default) keeps in memory while it reads, and
+ * of a part of its search across documents afterwards: a quarter of it. */
+size_t dd_memory_near_across_share(uint64_t budget);
+
 /* Writes to out, one line each, the bytes held by the structures of c that
- * grow with the corpus, and by the paragraph index ix (NULL: none), as
+ * grow with the corpus, and across_bytes of the paragraphs' sets and band
+ * keys (run/near_across.h), as
  * "dedup: memory: NAME: X MB (Y bytes a document)", largest first, then
  * their total. when says at which point of the run ("after reading"). */
-void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd_unit_index *ix);
+void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t across_bytes);
 
 #endif
