@@ -742,9 +742,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " units, %" PRIu64
                 " pairs verified, in %" PRIu64 " parts of band keys and %" PRIu64
-                " of pairs, %.1f MB held at most\n",
+                " of pairs, %.1f MB held at most; %.1f s to make the pairs, %.1f s to verify\n",
                 f.across.units, f.across.pairs, f.across.parts[0], f.across.parts[1],
-                (double)f.across.peak_bytes / 1e6);
+                (double)f.across.peak_bytes / 1e6, f.across.seconds[0], f.across.seconds[1]);
         fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
     }

@@ -28,9 +28,11 @@ size_t dd_memory_units_share(uint64_t budget);
  * bytes (0: the default) keeps in memory: a sixteenth of it. */
 size_t dd_memory_near_units_share(uint64_t budget);
 
-/* The bytes of the paragraphs' sets and band keys (run/near_across.h) a
- * run of budget bytes (0: the default) keeps in memory while it reads, and
- * of a part of its search across documents afterwards: a quarter of it. */
+/* The share of the search for near-repeats of paragraphs across
+ * documents (run/near_across.h) in a run of budget bytes (0: the
+ * default): a quarter of it, for a part of its band keys or pairs; while
+ * the documents are read, a quarter of that for the paragraphs' sets and
+ * half of it for their band keys. */
 size_t dd_memory_near_across_share(uint64_t budget);
 
 /* Writes to out, one line each, the bytes held by the structures of c that

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A part is made of at most this many scratch files at once (each has a
  * buffer of DD_SPOOL_BLOCK bytes): a budget that would need more parts
@@ -28,11 +29,12 @@ void dd_near_across_init(dd_near_across *a, size_t share, const char *dir)
     memset(a, 0, sizeof *a);
     a->dir = dir;
     a->work_bytes = share;
-    /* While documents are added: half of the share for the sets, half for
-     * the entries of every band. */
-    size_t half = share / 2 ? share / 2 : 1;
-    size_t per_band = half / DD_NEAR_UNIT_BANDS ? half / DD_NEAR_UNIT_BANDS : 1;
-    dd_scratch_array_init(&a->sets, sizeof(uint64_t), half, dir, "the sets of paragraphs");
+    /* While documents are added: a quarter of the share for the sets (read
+     * back a unit at a time, through the page cache), half for the entries
+     * of every band (sorted in memory when they fit). */
+    size_t sets = share / 4 ? share / 4 : 1;
+    size_t per_band = share / 2 / DD_NEAR_UNIT_BANDS ? share / 2 / DD_NEAR_UNIT_BANDS : 1;
+    dd_scratch_array_init(&a->sets, sizeof(uint64_t), sets, dir, "the sets of paragraphs");
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_init(&a->entries[b], sizeof(dd_unit_entry), per_band, dir,
                               "the band keys of paragraphs");
@@ -328,11 +330,20 @@ static bool verify(dd_near_across *a, dd_pool *pool, double threshold, const dd_
     return ok;
 }
 
+/* Seconds of the monotonic clock. */
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
                          bool (*take)(void *ctx, const dd_near_unit *v, size_t n), void *ctx,
                          char **err)
 {
     *err = NULL;
+    double start = now();
     dd_scratch_array pairs;
     dd_scratch_array_init(&pairs, sizeof(dd_unit_pair), a->work_bytes / 2 ? a->work_bytes / 2 : 1,
                           a->dir, "the candidate pairs of paragraphs");
@@ -355,6 +366,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
         return false;
     }
     a->parts[1] = nparts;
+    a->seconds[0] = now() - start;
     dd_pool *pool = dd_pool_new("paragraphs across", threads, NULL, checker_new, checker_free);
     dd_unit_pair *buf = NULL;
     size_t cap = 0;
@@ -370,5 +382,6 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     }
     free(buf);
     dd_pool_free(pool);
+    a->seconds[1] = now() - start - a->seconds[0];
     return ok;
 }

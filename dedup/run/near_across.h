@@ -9,8 +9,8 @@
  *   1. as documents are taken (in rank order), each unit of
  *      DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more gets a number (its id),
  *      its 3-shingle set goes to `sets`, and one entry (band key, set key,
- *      id, document) per band to that band's `entries`; both are in memory
- *      up to their share of the budget, then in scratch files
+ *      id, document, 32 bytes) per band to that band's `entries`; both are
+ *      in memory up to their share of the budget, then in scratch files
  *      (run/scratch_array.h);
  *   2. each band's entries, taken in parts by the top bits of their keys
  *      when they do not fit the budget (a scratch file per part), are
@@ -44,11 +44,13 @@ typedef struct dd_near_across {
     uint64_t pairs;    /* candidate pairs verified */
     uint64_t parts[2]; /* parts of steps 2 (all bands) and 3 */
     size_t peak_bytes; /* the most the steps 2 and 3 held at once */
+    double seconds[2]; /* of steps 2 and 3 (wall clock) */
 } dd_near_across;
 
-/* Starts a, holding up to share bytes in memory while documents are
- * added (then the rest in scratch files in dir), and up to share bytes
- * for a part of the later steps. */
+/* Starts a, holding in memory while documents are added up to a quarter
+ * of share bytes of sets and half of it of band keys (past that, each in
+ * scratch files in dir), and up to share bytes for a part of the later
+ * steps. */
 void dd_near_across_init(dd_near_across *a, size_t share, const char *dir);
 void dd_near_across_free(dd_near_across *a);
 
