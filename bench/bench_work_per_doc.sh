@@ -35,7 +35,7 @@ for mb in "${sizes[@]}"; do
          cat /proc/$$/io >"$3/io"; [ $st -le 1 ]' _ "$dedup" "$dir" "$tmp" ||
         { echo "bench_work_per_doc.sh: dedup scan failed on $dir:" >&2; cat "$tmp/stats" >&2; exit 2; }
     doc_pairs=$(awk '/near-duplicate documents:/ {print $4 + $9}' "$tmp/stats")
-    para_pairs=$(awk '/paragraphs across documents:/ {print $5 + $10}' "$tmp/stats")
+    para_pairs=$(awk '/paragraphs across documents:/ {print $7}' "$tmp/stats")
     rchar=$(awk '/^rchar:/ {print $2}' "$tmp/io")
     read -r user sys rss <"$tmp/time"
     awk -v mb="$mb" -v d="$docs" -v b="$bytes" -v dp="${doc_pairs:-0}" -v pp="${para_pairs:-0}" \

@@ -11,6 +11,7 @@
  *   near.h        document signatures, the join rule, candidates, placing
  *                 documents into clusters, in rank order
  *   near_units.h  near-repeated units, inside a document and across
+ *   unit_pairs.h  the candidate pairs of units across documents, by band key
  *   paragraphs.h  the unit table: exact repeats, runs, boilerplate
  *   history.h     a stream's decisions, one record at a time
  *   earlier.h     an earlier corpus (--index), as the engine reads it
@@ -87,16 +88,14 @@
  *     it does not change): dd_signatures (appended in rank order),
  *     dd_placer (dd_placer_ahead_keys and dd_placer_ahead_pairs read it
  *     from several threads between batches, each writing its document's
- *     row of the dd_placer_ahead), dd_unit_index (dd_unit_batch_index adds a batch
- *     from several threads, one part each: a band, or the kept sets),
- *     dd_paragraphs, dd_history (its
+ *     row of the dd_placer_ahead), dd_unit_index, dd_paragraphs, dd_history (its
  *     deciding thread), dd_clusters while placed.
  *   - Shared read-only once made: dd_near_params, sh_hasher, a filled
  *     dd_key_filter, dd_findings and dd_clusters once finished, and the
  *     facts a worker made (dd_record_facts, dd_signed) once handed over.
  *   - Pure, any thread: dd_analyze (with its own analyzer),
- *     dd_history_analyse, dd_signer_sign, dd_find_near_units, and the
- *     rules above. A dd_text_source may be called from several threads at
+ *     dd_history_analyse, dd_signer_sign, dd_find_near_units, the
+ *     candidate pairs of units (unit_pairs.h), and the rules above. A dd_text_source may be called from several threads at
  *     once (each with its own buffer); a dd_scratch and a dd_earlier by
  *     the deciding thread only.
  *
@@ -119,5 +118,6 @@
 #include "engine/near_units.h"
 #include "engine/paragraphs.h"
 #include "engine/set_cache.h"
+#include "engine/unit_pairs.h"
 
 #endif

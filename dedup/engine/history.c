@@ -487,7 +487,7 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd
 {
     h->across.n = 0;
     dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets, f->band_keys,
-                              h->p.para_threshold, NULL, read_unit, h, &h->across);
+                              h->p.para_threshold, read_unit, h, &h->across);
     if (h->error) {
         *err = h->error;
         h->error = NULL;

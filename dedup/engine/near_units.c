@@ -224,6 +224,7 @@ void dd_near_units_append(dd_near_unit_list *l, const dd_near_unit *v, size_t n)
 
 #include "engine/capped_map.h"
 #include "engine/set_cache.h"
+#include "key_table.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -234,23 +235,18 @@ void dd_near_units_append(dd_near_unit_list *l, const dd_near_unit *v, size_t n)
 
 struct dd_unit_index {
     dd_set_cache cache; /* by indexed unit, no budget */
-    /* band key -> indexed unit, one map per band, so that a batch's units
-     * are added to them on several threads (dd_unit_batch_index) */
+    /* band key -> indexed unit, one map per band */
     dd_capped_map bands[DD_NEAR_UNIT_BANDS];
     uint32_t *doc;            /* per indexed unit */
     size_t *unit;             /* per indexed unit */
     size_t n, doc_cap, unit_cap;
-    /* Its kept sets (dd_unit_index_keep_sets): unit id's is set_n[id]
-     * hashes at set_at[id] in scratch, or none when set_at[id] is NOT_KEPT */
-    bool keeps_sets;
-    dd_scratch scratch;
-    uint64_t *set_at;
-    uint32_t *set_n;
-    size_t set_at_cap, set_n_cap;
-    size_t nkept; /* set_at and set_n say where units 0..nkept-1 are */
     dd_set_table table; /* the set of the unit being searched for */
     uint32_t *cands;
     size_t cands_cap;
+    /* dd_unit_set_key of every unit of DD_NEAR_UNIT_ACROSS_MIN_WORDS words
+     * or more searched so far: a unit whose set was seen is not indexed */
+    dd_key_table set_keys;
+    size_t nset_keys;
 };
 
 dd_unit_index *dd_unit_index_new(void)
@@ -259,6 +255,7 @@ dd_unit_index *dd_unit_index_new(void)
     dd_set_cache_init(&ix->cache, UNIT_CACHE_SLOTS, 0);
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_capped_map_init(&ix->bands[b]);
+    dd_key_table_init(&ix->set_keys, 2);
     return ix;
 }
 
@@ -287,6 +284,28 @@ void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_s
     }
 }
 
+/* A 64-bit mix of x (splitmix64's finaliser). */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+sh_key dd_unit_set_key(const uint64_t *set, size_t n)
+{
+    /* Sums of two mixes of each hash: the same for the same hashes in any
+     * order (a set's hashes are distinct, in the order first met). */
+    uint64_t lo = mix64((uint64_t)n), hi = mix64((uint64_t)n ^ 0x5365744B6579ULL);
+    for (size_t i = 0; i < n; i++) {
+        lo += mix64(set[i] ^ 0x9E3779B97F4A7C15ULL);
+        hi += mix64(set[i] + 0xD1B54A32D192ED03ULL);
+    }
+    return (sh_key){mix64(lo), mix64(hi ^ lo)};
+}
+
 void dd_unit_index_free(dd_unit_index *ix)
 {
     if (!ix)
@@ -296,61 +315,20 @@ void dd_unit_index_free(dd_unit_index *ix)
         dd_capped_map_free(&ix->bands[b]);
     free(ix->doc);
     free(ix->unit);
-    free(ix->set_at);
-    free(ix->set_n);
     dd_set_table_free(&ix->table);
     free(ix->cands);
+    dd_key_table_free(&ix->set_keys);
     free(ix);
 }
 
 size_t dd_unit_index_bytes(const dd_unit_index *ix)
 {
     size_t bytes = sizeof *ix + ix->doc_cap * sizeof *ix->doc + ix->unit_cap * sizeof *ix->unit +
-                   ix->set_at_cap * sizeof *ix->set_at + ix->set_n_cap * sizeof *ix->set_n +
-                   ix->table.cap * sizeof *ix->table.slots + ix->cands_cap * sizeof *ix->cands;
+                   ix->table.cap * sizeof *ix->table.slots + ix->cands_cap * sizeof *ix->cands +
+                   ix->set_keys.nslots * sizeof *ix->set_keys.slots;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         bytes += ix->bands[b].nslots * sizeof *ix->bands[b].slots;
     return bytes + dd_set_cache_bytes(&ix->cache);
-}
-
-#define NOT_KEPT UINT64_MAX
-
-void dd_unit_index_keep_sets(dd_unit_index *ix, dd_scratch scratch)
-{
-    ix->keeps_sets = true;
-    ix->scratch = scratch;
-}
-
-bool dd_unit_index_kept_set(const dd_unit_index *ix, uint32_t id, uint64_t **set, size_t *cap,
-                            size_t *n)
-{
-    if (!ix->keeps_sets || id >= ix->nkept || ix->set_at[id] == NOT_KEPT)
-        return false;
-    size_t count = ix->set_n[id];
-    dd_grow(set, cap, count + 1, sizeof **set);
-    if (!ix->scratch.peek(ix->scratch.ctx, ix->set_at[id], *set, count * sizeof **set))
-        return false;
-    *n = count;
-    return true;
-}
-
-/* Unit id, of set[0..n), is listed: its set is kept, when sets are kept
- * and the scratch store takes it. */
-static void keep_set(dd_unit_index *ix, uint32_t id, const uint64_t *set, size_t n)
-{
-    if (!ix->keeps_sets)
-        return;
-    dd_grow(&ix->set_at, &ix->set_at_cap, (size_t)id + 1, sizeof *ix->set_at);
-    dd_grow(&ix->set_n, &ix->set_n_cap, (size_t)id + 1, sizeof *ix->set_n);
-    char *err = NULL;
-    for (; ix->nkept <= id; ix->nkept++)
-        ix->set_at[ix->nkept] = NOT_KEPT;
-    if (n <= UINT32_MAX &&
-        ix->scratch.append(ix->scratch.ctx, set, n * sizeof *set, &ix->set_at[id], &err))
-        ix->set_n[id] = (uint32_t)n;
-    else
-        ix->set_at[id] = NOT_KEPT; /* read through the reader */
-    free(err);
 }
 
 size_t dd_unit_shingle_set(const sh_tokens *t, size_t first, size_t count, const sh_hasher *hash,
@@ -419,59 +397,6 @@ bool dd_unit_match(size_t n, size_t m, size_t shared, double threshold, double *
     return *jaccard >= threshold || (*containment >= threshold && n >= DD_NEAR_UNIT_MIN_SHINGLES);
 }
 
-/* ------------------------------------------------------ verifying ahead */
-
-/* What the lookups of the units of a batch's document found in the index
- * before the batch (dd_unit_batch_gather): unit u's candidates are
- * ids[start[u] .. start[u + 1]), increasing, each once, and count[u *
- * DD_NEAR_UNIT_BANDS + b] is how many its key of band b had. */
-typedef struct found_before {
-    uint32_t *ids;
-    size_t n, cap;
-    size_t *start;
-    size_t start_cap;
-    uint8_t *count;
-    size_t count_cap;
-    bool gathered;
-} found_before;
-
-/* A unit the batch indexed: its id, where it is in the batch, and the
- * bands whose index will list it (dd_unit_batch_index). */
-typedef struct indexed_unit {
-    uint32_t id, j;
-    bool listed[DD_NEAR_UNIT_BANDS];
-} indexed_unit;
-
-/* The units of a batch are guessed to be candidates of each other when
- * they share one of their first AHEAD_BANDS bands (of DD_NEAR_UNIT_BANDS):
- * a pair at Jaccard 0.8 does with probability 0.94 (what the guess misses
- * is read when asked). */
-#define AHEAD_BANDS 4
-
-struct dd_unit_batch {
-    size_t ndocs, docs_cap;
-    uint32_t *doc_number; /* per document of the batch */
-    size_t *first_unit;   /* its units are units [first_unit[k], first_unit[k + 1]) */
-    size_t nunits, units_cap;
-    uint32_t *words;     /* per unit of the batch */
-    size_t *set_start;   /* unit j's set: hashes[set_start[j] .. set_start[j + 1]) */
-    uint64_t *band_keys; /* DD_NEAR_UNIT_BANDS per unit */
-    size_t keys_cap, starts_cap;
-    uint64_t *hashes;
-    size_t nhashes, hashes_cap;
-    size_t *doc_starts; /* per document: its units' starts relative to its first hash */
-    size_t ndoc_starts, doc_starts_cap;
-    size_t *doc_starts_at; /* per document: where its starts are in doc_starts */
-    dd_capped_map bands;   /* band key -> unit of the batch, of units of 8 words or more */
-    found_before *before;  /* per document (dd_unit_batch_gather) */
-    size_t before_cap;
-    /* The units the batch indexed, in order, and where the index will list
-     * them: they go to it when the batch has been searched. */
-    dd_capped_map indexed; /* band key -> id */
-    indexed_unit *pending;
-    size_t npending, pending_cap;
-};
-
 /* Appends to ids[0..n) (growing it) the values map lists under key;
  * returns the new n. */
 static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids, size_t *cap,
@@ -485,70 +410,13 @@ static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids,
     return n;
 }
 
-/* How many values map lists under key. */
-static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
-{
-    uint32_t n = 0;
-    dd_capped_iter it = dd_capped_map_find(map, key);
-    for (uint32_t v; dd_capped_next(&it, &v);)
-        n++;
-    return n;
-}
-
-/* Unit u of document k of the batch joins the index as unit ix->n: where
- * the index will list it (its buckets not full, counting the batch's units
- * indexed before it), kept for dd_unit_batch_index. */
-static void batch_index(const dd_unit_index *ix, dd_unit_batch *batch, size_t k, size_t u,
-                        const uint64_t *keys)
-{
-    const found_before *before = batch->before[k].gathered ? &batch->before[k] : NULL;
-    dd_grow(&batch->pending, &batch->pending_cap, batch->npending + 1, sizeof *batch->pending);
-    indexed_unit *p = &batch->pending[batch->npending++];
-    p->id = (uint32_t)ix->n;
-    p->j = (uint32_t)(batch->first_unit[k] + u);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
-        uint32_t listed = before ? before->count[u * DD_NEAR_UNIT_BANDS + b]
-                                 : listed_under(&ix->bands[b], keys[b]);
-        p->listed[b] = listed + listed_under(&batch->indexed, keys[b]) < DD_NEAR_UNIT_MAX_BUCKET;
-        if (p->listed[b])
-            dd_capped_map_add(&batch->indexed, keys[b], p->id, DD_NEAR_UNIT_MAX_BUCKET);
-    }
-}
-
-/* The set of indexed unit id when the batch indexed it (its set is kept
- * only once the batch has been searched: dd_unit_batch_index), copied to
- * *set (growing it, *cap its capacity), *n its size; false when id is not
- * the batch's. */
-static bool batch_set(const dd_unit_batch *batch, uint32_t id, uint64_t **set, size_t *cap,
-                      size_t *n)
-{
-    if (!batch || !batch->npending || id < batch->pending[0].id)
-        return false;
-    const indexed_unit *p = &batch->pending[id - batch->pending[0].id];
-    size_t from = batch->set_start[p->j], count = batch->set_start[p->j + 1] - from;
-    dd_grow(set, cap, count + 1, sizeof **set);
-    memcpy(*set, batch->hashes + from, count * sizeof **set);
-    *n = count;
-    return true;
-}
-
-/* The search across documents of dd_find_near_units_across. Without a
- * batch (NULL), a unit's candidates are found by looking its band keys up
- * in the index, and the document's units join the index. For document k
- * of a batch, the index is as it was before the batch; a unit's candidates
- * are those found in it (by dd_unit_batch_gather, or else looked up now),
- * then those of the batch's units indexed since, which batch->indexed
- * lists; the document's units go to batch->indexed and batch->pending,
- * and to the index after the batch. */
-static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
-                          size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                          double threshold, dd_unit_batch *batch, size_t k,
-                          const dd_unit_ahead *ahead, dd_unit_reader read, void *ctx,
-                          dd_near_unit_list *out)
+void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
+                               size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
+                               double threshold, dd_unit_reader read, void *ctx,
+                               dd_near_unit_list *out)
 {
     const size_t bands = DD_NEAR_UNIT_BANDS;
-    const found_before *before = batch && batch->before[k].gathered ? &batch->before[k] : NULL;
-    /* Units whose set is already indexed (an exact copy) are not indexed
+    /* Units whose set was seen before (an exact copy) are not indexed
      * again, so a paragraph printed everywhere costs one entry. */
     bool *identical = dd_calloc(nunits ? nunits : 1, sizeof *identical);
     for (size_t u = 0; u < nunits; u++) {
@@ -557,67 +425,50 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
         const uint64_t *keys = band_keys + u * bands;
-        size_t ncands = 0, nbefore = 0;
-        if (before) {
-            nbefore = before->start[u + 1] - before->start[u];
-            dd_grow(&ix->cands, &ix->cands_cap, nbefore + 1, sizeof *ix->cands);
-            if (nbefore)
-                memcpy(ix->cands, before->ids + before->start[u], nbefore * sizeof *ix->cands);
-            ncands = nbefore;
-        }
-        if (!before) {
-            for (size_t b = 0; b < bands; b++)
-                dd_capped_map_prefetch(&ix->bands[b], keys[b]);
-            for (size_t b = 0; b < bands; b++)
-                ncands = listed_ids(&ix->bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
-        }
-        for (size_t b = 0; batch && b < bands; b++)
-            ncands = listed_ids(&batch->indexed, keys[b], &ix->cands, &ix->cands_cap, ncands);
-        bool filled = false;
+        size_t ncands = 0;
+        for (size_t b = 0; b < bands; b++)
+            dd_capped_map_prefetch(&ix->bands[b], keys[b]);
+        for (size_t b = 0; b < bands; b++)
+            ncands = listed_ids(&ix->bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
         /* Every candidate, each once (the bands list a bounded number),
-         * earliest first (those found before a batch are in order, and
-         * lower): the unit near-repeats each that passes, the first of them
-         * before the others. Which candidates a crowd of variants left room
-         * for does not decide whether it is a near-repeat, nor does whether
-         * the first is kept (corpus.h). */
-        if (ncands - nbefore > 1)
-            qsort(ix->cands + nbefore, ncands - nbefore, sizeof *ix->cands, dd_compare_u32);
+         * earliest first: the unit near-repeats each that passes, the first
+         * of them before the others. Which candidates a crowd of variants
+         * left room for does not decide whether it is a near-repeat, nor
+         * does whether the first is kept (corpus.h). */
+        if (ncands > 1)
+            qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
         size_t found = 0;
-        identical[u] = false;
+        /* Not indexed when a unit before it (in an earlier document, or
+         * before it in this one) has the same set: that one is listed
+         * under the same band keys, a match of this one is a match of it.
+         * Pure: whether a unit is indexed does not depend on what was
+         * verified, so the candidates are a function of the units
+         * (unit_pairs.h computes them so, a part at a time). */
+        uint32_t had;
+        identical[u] = dd_key_table_add(&ix->set_keys, dd_unit_set_key(set, n), ix->nset_keys++,
+                                        &had) == DD_KEY_HAD;
+        bool filled = false;
         for (size_t i = 0; i < ncands; i++) {
             if (i > 0 && ix->cands[i] == ix->cands[i - 1])
                 continue;
             uint32_t id = ix->cands[i];
-            size_t m, shared;
-            dd_ahead_answer got =
-                ahead ? ahead->lookup(ahead->ctx, u, ix->doc[id], ix->unit[id], &shared, &m)
-                      : DD_AHEAD_NOT_COMPUTED;
-            if (got == DD_AHEAD_UNREADABLE)
-                continue;
-            if (got == DD_AHEAD_NOT_COMPUTED) {
-                const dd_cached_set *c = dd_set_cache_find(&ix->cache, id, 0);
-                if (!c) {
-                    dd_cached_set *s = dd_set_cache_claim(&ix->cache, id, 0);
-                    if (!batch_set(batch, id, &s->set, &s->cap, &s->n) &&
-                        !dd_unit_index_kept_set(ix, id, &s->set, &s->cap, &s->n) &&
-                        !read(ctx, ix->doc[id], ix->unit[id], &s->set, &s->cap, &s->n))
-                        continue;
-                    dd_set_cache_keep(&ix->cache, s);
-                    c = s;
-                }
-                if (!filled)
-                    dd_set_table_fill(&ix->table, set, n);
-                filled = true;
-                m = c->n;
-                shared = dd_set_table_count(&ix->table, c->set, m);
+            const dd_cached_set *c = dd_set_cache_find(&ix->cache, id, 0);
+            if (!c) {
+                dd_cached_set *s = dd_set_cache_claim(&ix->cache, id, 0);
+                if (!read(ctx, ix->doc[id], ix->unit[id], &s->set, &s->cap, &s->n))
+                    continue;
+                dd_set_cache_keep(&ix->cache, s);
+                c = s;
             }
+            if (!filled)
+                dd_set_table_fill(&ix->table, set, n);
+            filled = true;
+            size_t shared = dd_set_table_count(&ix->table, c->set, c->n);
             double jaccard, containment;
-            if (dd_unit_match(n, m, shared, threshold, &jaccard, &containment)) {
+            if (dd_unit_match(n, c->n, shared, threshold, &jaccard, &containment)) {
                 dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
                 out->v[out->n++] = (dd_near_unit){doc_number, ix->doc[id], u, ix->unit[id],
-                                                  jaccard, containment, found > 0};
-                if (found++ == 0)
-                    identical[u] = shared == n && n == m;
+                                                  jaccard, containment, found++ > 0};
             }
         }
     }
@@ -629,267 +480,10 @@ static void search_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit 
         dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
         ix->doc[ix->n] = doc_number;
         ix->unit[ix->n] = u;
-        if (batch) /* its set is kept with dd_unit_batch_index */
-            batch_index(ix, batch, k, u, band_keys + u * bands);
-        else {
-            keep_set(ix, (uint32_t)ix->n, sets->hashes + sets->start[u],
-                     sets->start[u + 1] - sets->start[u]);
-            for (size_t b = 0; b < bands; b++)
-                dd_capped_map_add(&ix->bands[b], band_keys[u * bands + b], (uint32_t)ix->n,
-                                  DD_NEAR_UNIT_MAX_BUCKET);
-        }
+        for (size_t b = 0; b < bands; b++)
+            dd_capped_map_add(&ix->bands[b], band_keys[u * bands + b], (uint32_t)ix->n,
+                              DD_NEAR_UNIT_MAX_BUCKET);
         ix->n++;
     }
     free(identical);
-}
-
-void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
-                               size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                               double threshold, const dd_unit_ahead *ahead, dd_unit_reader read,
-                               void *ctx, dd_near_unit_list *out)
-{
-    search_across(ix, doc_number, units, nunits, sets, band_keys, threshold, NULL, 0, ahead, read,
-                  ctx, out);
-}
-
-dd_unit_batch *dd_unit_batch_new(void)
-{
-    dd_unit_batch *b = dd_calloc(1, sizeof *b);
-    dd_capped_map_init(&b->bands);
-    dd_capped_map_init(&b->indexed);
-    return b;
-}
-
-void dd_unit_batch_free(dd_unit_batch *b)
-{
-    if (!b)
-        return;
-    free(b->doc_number);
-    free(b->first_unit);
-    free(b->words);
-    free(b->set_start);
-    free(b->band_keys);
-    free(b->hashes);
-    free(b->doc_starts);
-    free(b->doc_starts_at);
-    dd_capped_map_free(&b->bands);
-    for (size_t k = 0; k < b->before_cap; k++) {
-        free(b->before[k].ids);
-        free(b->before[k].start);
-        free(b->before[k].count);
-    }
-    free(b->pending);
-    free(b->before);
-    dd_capped_map_free(&b->indexed);
-    free(b);
-}
-
-void dd_unit_batch_clear(dd_unit_batch *b)
-{
-    b->ndocs = b->nunits = b->nhashes = b->ndoc_starts = b->npending = 0;
-    dd_capped_map_clear(&b->bands);
-    dd_capped_map_clear(&b->indexed);
-}
-
-size_t dd_unit_batch_docs(const dd_unit_batch *b) { return b->ndocs; }
-size_t dd_unit_batch_hashes(const dd_unit_batch *b) { return b->nhashes; }
-
-/* Whether unit j of the batch (of n shingles) has the band keys and size
- * of a unit of the batch before it that the guesses list: an exact copy,
- * which the search will not index once it has found the earlier one (so
- * listing every copy would guess pairs of all of them, never asked). */
-static bool copies_earlier(const dd_unit_batch *b, size_t j, size_t n)
-{
-    const size_t bands = DD_NEAR_UNIT_BANDS;
-    const uint64_t *keys = b->band_keys + j * bands;
-    dd_capped_iter it = dd_capped_map_find(&b->bands, keys[0]);
-    for (uint32_t other; dd_capped_next(&it, &other);)
-        if (b->set_start[other + 1] - b->set_start[other] == n &&
-            !memcmp(b->band_keys + (size_t)other * bands, keys, bands * sizeof *keys))
-            return true;
-    return false;
-}
-
-void dd_unit_batch_add(dd_unit_batch *b, uint32_t doc_number, const dd_unit *units, size_t nunits,
-                       const dd_unit_sets *sets, const uint64_t *band_keys)
-{
-    const size_t bands = DD_NEAR_UNIT_BANDS;
-    size_t k = b->ndocs++;
-    if (b->ndocs > b->docs_cap) {
-        b->docs_cap = b->docs_cap ? 2 * b->docs_cap : 256;
-        b->doc_number = dd_realloc(b->doc_number, b->docs_cap * sizeof *b->doc_number);
-        b->first_unit = dd_realloc(b->first_unit, (b->docs_cap + 1) * sizeof *b->first_unit);
-        b->doc_starts_at = dd_realloc(b->doc_starts_at, b->docs_cap * sizeof *b->doc_starts_at);
-        b->before = dd_realloc(b->before, b->docs_cap * sizeof *b->before);
-        memset(b->before + b->before_cap, 0, (b->docs_cap - b->before_cap) * sizeof *b->before);
-        b->before_cap = b->docs_cap;
-    }
-    b->before[k].gathered = false;
-    b->doc_number[k] = doc_number;
-    b->first_unit[k] = b->nunits;
-    b->first_unit[k + 1] = b->nunits + nunits;
-    /* Its starts, as dd_unit_sets has them (for dd_unit_batch_doc). */
-    b->doc_starts_at[k] = b->ndoc_starts;
-    dd_grow(&b->doc_starts, &b->doc_starts_cap, b->ndoc_starts + nunits + 1, sizeof *b->doc_starts);
-    memcpy(b->doc_starts + b->ndoc_starts, sets->start, (nunits + 1) * sizeof *sets->start);
-    b->ndoc_starts += nunits + 1;
-    size_t total = sets->start[nunits];
-    dd_grow(&b->hashes, &b->hashes_cap, b->nhashes + total + 1, sizeof *b->hashes);
-    memcpy(b->hashes + b->nhashes, sets->hashes, total * sizeof *b->hashes);
-    dd_grow(&b->words, &b->units_cap, b->nunits + nunits, sizeof *b->words);
-    dd_grow(&b->set_start, &b->starts_cap, b->nunits + nunits + 1, sizeof *b->set_start);
-    dd_grow(&b->band_keys, &b->keys_cap, (b->nunits + nunits) * bands + 1, sizeof *b->band_keys);
-    for (size_t u = 0; u < nunits; u++) {
-        size_t j = b->nunits + u;
-        b->words[j] = units[u].words;
-        b->set_start[j] = b->nhashes + sets->start[u];
-        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
-            continue;
-        memcpy(b->band_keys + j * bands, band_keys + u * bands, bands * sizeof *band_keys);
-        if (copies_earlier(b, j, sets->start[u + 1] - sets->start[u]))
-            continue; /* not guessed: it will most likely not be indexed (search_across) */
-        for (size_t band = 0; band < AHEAD_BANDS; band++)
-            dd_capped_map_add(&b->bands, band_keys[u * bands + band], (uint32_t)j,
-                              DD_NEAR_UNIT_MAX_BUCKET);
-    }
-    b->nunits += nunits;
-    b->nhashes += total;
-    b->set_start[b->nunits] = b->nhashes;
-}
-
-void dd_unit_batch_doc(const dd_unit_batch *b, size_t k, uint32_t *doc_number, size_t *nunits,
-                       dd_unit_sets *sets, const uint64_t **band_keys)
-{
-    size_t first = b->first_unit[k];
-    *doc_number = b->doc_number[k];
-    *nunits = b->first_unit[k + 1] - first;
-    memset(sets, 0, sizeof *sets);
-    sets->hashes = b->hashes + (first < b->nunits ? b->set_start[first] : b->nhashes);
-    sets->start = b->doc_starts + b->doc_starts_at[k];
-    *band_keys = b->band_keys + first * DD_NEAR_UNIT_BANDS;
-}
-
-void dd_unit_scratch_free(dd_unit_scratch *w)
-{
-    free(w->ids);
-    free(w->in_batch);
-    memset(w, 0, sizeof *w);
-}
-
-void dd_unit_batch_gather(const dd_unit_index *ix, dd_unit_batch *b, size_t k, dd_unit_scratch *w)
-{
-    const size_t bands = DD_NEAR_UNIT_BANDS;
-    found_before *f = &b->before[k];
-    size_t first = b->first_unit[k], nunits = b->first_unit[k + 1] - first;
-    dd_grow(&f->start, &f->start_cap, nunits + 1, sizeof *f->start);
-    dd_grow(&f->count, &f->count_cap, nunits * bands + 1, sizeof *f->count);
-    f->n = 0;
-    for (size_t u = 0; u < nunits; u++) {
-        f->start[u] = f->n;
-        size_t j = first + u, nids = 0;
-        if (b->words[j] < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
-            continue;
-        const uint64_t *keys = b->band_keys + j * bands;
-        for (size_t band = 0; band < bands; band++)
-            dd_capped_map_prefetch(&ix->bands[band], keys[band]);
-        for (size_t band = 0; band < bands; band++) {
-            size_t had = nids;
-            nids = listed_ids(&ix->bands[band], keys[band], &w->ids, &w->ids_cap, nids);
-            f->count[u * bands + band] = (uint8_t)(nids - had);
-        }
-        if (nids > 1)
-            qsort(w->ids, nids, sizeof *w->ids, dd_compare_u32);
-        for (size_t i = 0; i < nids; i++)
-            if (i == 0 || w->ids[i] != w->ids[i - 1]) {
-                dd_grow(&f->ids, &f->cap, f->n + 1, sizeof *f->ids);
-                f->ids[f->n++] = w->ids[i];
-            }
-    }
-    f->start[nunits] = f->n;
-    f->gathered = true;
-}
-
-size_t dd_unit_batch_candidates(const dd_unit_index *ix, const dd_unit_batch *b, size_t k, size_t u,
-                                dd_unit_scratch *w, dd_unit_ref **out, size_t *cap)
-{
-    const size_t bands = DD_NEAR_UNIT_BANDS;
-    const found_before *f = &b->before[k];
-    size_t first = b->first_unit[k], j = first + u;
-    if (b->words[j] < DD_NEAR_UNIT_ACROSS_MIN_WORDS || !f->gathered)
-        return 0;
-    const uint64_t *keys = b->band_keys + j * bands;
-    size_t nin = 0;
-    for (size_t band = 0; band < AHEAD_BANDS; band++) {
-        dd_capped_iter it = dd_capped_map_find(&b->bands, keys[band]);
-        for (uint32_t other; dd_capped_next(&it, &other);)
-            if (other < first) { /* a unit of an earlier document of the batch */
-                dd_grow(&w->in_batch, &w->in_batch_cap, nin + 1, sizeof *w->in_batch);
-                w->in_batch[nin++] = other;
-            }
-    }
-    if (nin > 1)
-        qsort(w->in_batch, nin, sizeof *w->in_batch, dd_compare_u32);
-    /* Those dd_find_near_units_across tries, in its order: the indexed
-     * units first (their ids are lower), then the batch's, which it will
-     * have indexed unless they were exact copies: every one (the bands
-     * list a bounded number). */
-    size_t n = 0;
-    for (size_t i = f->start[u]; i < f->start[u + 1]; i++) {
-        uint32_t id = f->ids[i];
-        dd_grow(out, cap, n + 1, sizeof **out);
-        (*out)[n++] = (dd_unit_ref){ix->doc[id], ix->unit[id], NULL, 0, id};
-    }
-    for (size_t i = 0; i < nin; i++) {
-        if (i > 0 && w->in_batch[i] == w->in_batch[i - 1])
-            continue;
-        uint32_t other = w->in_batch[i];
-        size_t ko = 0; /* its document: the last whose first unit is at or before it */
-        for (size_t lo = 0, hi = k; lo < hi;) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (b->first_unit[mid] <= other) {
-                ko = mid;
-                lo = mid + 1;
-            } else
-                hi = mid;
-        }
-        dd_grow(out, cap, n + 1, sizeof **out);
-        (*out)[n++] = (dd_unit_ref){b->doc_number[ko], other - b->first_unit[ko],
-                                    b->hashes + b->set_start[other],
-                                    b->set_start[other + 1] - b->set_start[other], UINT32_MAX};
-    }
-    return n;
-}
-
-void dd_unit_batch_search(dd_unit_index *ix, dd_unit_batch *b, size_t k, const dd_unit *units,
-                          double threshold, const dd_unit_ahead *ahead, dd_unit_reader read,
-                          void *ctx, dd_near_unit_list *out)
-{
-    uint32_t doc_number;
-    size_t nunits;
-    dd_unit_sets sets;
-    const uint64_t *keys;
-    dd_unit_batch_doc(b, k, &doc_number, &nunits, &sets, &keys);
-    search_across(ix, doc_number, units, nunits, &sets, keys, threshold, b, k, ahead, read, ctx,
-                  out);
-}
-
-size_t dd_unit_batch_index_parts(void) { return DD_NEAR_UNIT_BANDS + 1; }
-
-void dd_unit_batch_index(dd_unit_index *ix, const dd_unit_batch *b, size_t part)
-{
-    if (part == DD_NEAR_UNIT_BANDS) { /* the sets, in order */
-        for (size_t i = 0; i < b->npending; i++) {
-            const indexed_unit *p = &b->pending[i];
-            size_t from = b->set_start[p->j];
-            keep_set(ix, p->id, b->hashes + from, b->set_start[p->j + 1] - from);
-        }
-        return;
-    }
-    size_t band = part;
-    for (size_t i = 0; i < b->npending; i++) {
-        const indexed_unit *p = &b->pending[i];
-        if (p->listed[band])
-            dd_capped_map_add(&ix->bands[band], b->band_keys[p->j * DD_NEAR_UNIT_BANDS + band],
-                              p->id, DD_NEAR_UNIT_MAX_BUCKET);
-    }
 }

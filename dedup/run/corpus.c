@@ -15,6 +15,7 @@
 #include "run/rounds.h"
 #include "run/facts.h"
 #include "run/memory.h"
+#include "run/near_across.h"
 #include "io/spool.h"
 #include "run/run.h"
 #include "run/stages.h"
@@ -333,35 +334,11 @@ void dd_corpus_forget_sets(dd_corpus *c)
         dd_set_cache_forget(&l->cache);
 }
 
-/* The reader of dd_find_near_units_across: a unit of an earlier document,
- * read again and cut into its 3-shingle set. */
-typedef struct unit_reader {
-    dd_corpus *c;
-    dd_analyzer *a;
-    sh_buf norm;
-    sh_tokens words;
-} unit_reader;
-
-static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap,
-                      size_t *n)
-{
-    unit_reader *r = ctx;
-    dd_unit u = dd_units_get(&r->c->units, r->c->unit_start[doc] + unit);
-    char *text = read_range(r->c, doc, u.off, u.len);
-    sh_tokens_clear(&r->words);
-    sh_status st = sh_words(r->a->norm, r->a->tok, text, strlen(text), &r->norm, &r->words);
-    free(text);
-    if (st != SH_OK)
-        return false;
-    *n = dd_unit_shingle_set(&r->words, 0, r->words.n, r->a->hash, set, cap);
-    return true;
-}
-
 /*
  * Verifying on every core. With threads, candidate pairs are verified
- * ahead on a pool of workers (run.h), a batch at a time: paragraphs
- * across documents during the first pass (dd_unit_batch), documents when
- * they are clustered (dd_placer_ahead). Each worker has its own readers
+ * ahead on a pool of workers (run.h), a batch at a time: documents when
+ * they are clustered (dd_placer_ahead); paragraphs across documents are
+ * verified on a pool of their own (run/near_across.h). Each worker has its own readers
  * and caches; they read the corpus, which the calling thread leaves alone
  * while they work, and report what went wrong in their results, which the
  * calling thread takes in rank order, saying it then as it would have
@@ -369,11 +346,6 @@ static bool read_unit(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size
  * thread, unless an input changes or vanishes while dedup runs (then
  * which reading notices it first depends on the caches).
  */
-
-/* Sets of units read again by a worker (engine/set_cache.h), by listed
- * unit modulo UNIT_SETS_SLOTS: a paragraph printed in many documents is
- * read once. */
-#define UNIT_SETS_SLOTS 2048
 
 /* What a worker of the pool has: one per thread. */
 typedef struct verifier {
@@ -385,14 +357,6 @@ typedef struct verifier {
     size_t reps_cap;
     uint64_t *doc_set; /* the set of the document being verified */
     size_t doc_set_cap;
-    dd_analyzer unit_analyzer; /* units' sets */
-    sh_buf norm;
-    sh_tokens words;
-    dd_set_cache unit_sets; /* by listed unit, no budget */
-    dd_unit_scratch unit_scratch;
-    dd_unit_ref *refs;
-    size_t refs_cap;
-    dd_set_table table;
 } verifier;
 
 typedef struct pool_ctx {
@@ -411,34 +375,16 @@ static void verifier_free(void *ctx, void *state)
     dd_ahead_scratch_free(&v->doc_scratch);
     free(v->reps);
     free(v->doc_set);
-    dd_analyzer_free(&v->unit_analyzer);
-    sh_buf_free(&v->norm);
-    sh_tokens_free(&v->words);
-    dd_set_cache_free(&v->unit_sets);
-    dd_unit_scratch_free(&v->unit_scratch);
-    free(v->refs);
-    dd_set_table_free(&v->table);
     free(v);
 }
 
-/* dd_pool's worker_new: NULL when ICU cannot start (then the worker
- * computes nothing ahead, and every pair is verified when asked, by the
- * calling thread, which says why). */
+/* dd_pool's worker_new (its loader, made when first needed, is NULL when
+ * ICU cannot start: then the worker computes nothing ahead, and every pair
+ * is verified when asked, by the calling thread, which says why). */
 static void *verifier_new(void *ctx)
 {
-    const pool_ctx *pc = ctx;
     verifier *v = dd_calloc(1, sizeof *v);
-    sh_buf lost = {0};
-    dd_messages_capture(&lost);
-    v->pc = pc;
-    bool ok = dd_analyzer_init(&v->unit_analyzer, pc->o->unit, &pc->o->hash, NULL);
-    dd_messages_capture(NULL);
-    sh_buf_free(&lost);
-    if (!ok) {
-        free(v);
-        return NULL;
-    }
-    dd_set_cache_init(&v->unit_sets, UNIT_SETS_SLOTS, 0);
+    v->pc = ctx;
     return v;
 }
 
@@ -457,183 +403,28 @@ static set_loader *verifier_loader(verifier *v)
     return v->loader;
 }
 
-/* The 3-shingle set of the earlier unit ref (listed unit ref->id of ix),
- * for worker v: from its cache when it had it before, else as the index
- * kept it, else read again. False when it cannot be cut into words; *err
- * is the errno of a failed reading (the set is then empty, as read_unit
- * makes it). */
-static bool worker_unit_set(verifier *v, const dd_corpus *c, const dd_unit_index *ix,
-                            const dd_unit_ref *ref, const uint64_t **set, size_t *n, int *err)
-{
-    uint32_t doc = ref->doc;
-    size_t unit = ref->unit;
-    *err = 0;
-    const dd_cached_set *cached = dd_set_cache_find(&v->unit_sets, ref->id, 0);
-    if (!cached) {
-        dd_cached_set *slot = dd_set_cache_claim(&v->unit_sets, ref->id, 0);
-        if (dd_unit_index_kept_set(ix, ref->id, &slot->set, &slot->cap, &slot->n)) {
-            dd_set_cache_keep(&v->unit_sets, slot);
-        } else {
-            dd_unit u = dd_units_get(&c->units, c->unit_start[doc] + unit);
-            char *text = read_bytes(c, doc, u.off, u.len, err);
-            sh_tokens_clear(&v->words);
-            sh_status st = sh_words(v->unit_analyzer.norm, v->unit_analyzer.tok, text, strlen(text),
-                                    &v->norm, &v->words);
-            free(text);
-            if (st != SH_OK)
-                return false;
-            slot->n = dd_unit_shingle_set(&v->words, 0, v->words.n, v->unit_analyzer.hash,
-                                          &slot->set, &slot->cap);
-            if (!*err) /* a set of a failed reading is used once, not kept */
-                dd_set_cache_keep(&v->unit_sets, slot);
-        }
-        cached = slot;
-    }
-    *set = cached->set;
-    *n = cached->n;
-    return true;
-}
-
-/* ------------------------------------ paragraphs across documents, ahead */
-
-/* The overlap of a unit of a batch's document with an earlier unit, as a
- * worker computed it. */
-typedef struct unit_pair {
-    size_t u;     /* the unit of the batch's document */
-    uint32_t doc; /* the earlier unit */
-    size_t unit;
-    size_t shared, m;
-    int err;         /* reading the earlier unit failed (errno): its set is empty */
-    bool unreadable; /* it could not be cut into words */
-} unit_pair;
-
-typedef struct unit_pairs {
-    unit_pair *v;
-    size_t n, cap;
-    size_t cursor; /* the first of the unit asked about last */
-} unit_pairs;
-
-/* A batch of the first pass: its documents' near-repeats inside them
- * (added to the corpus's list before those across, as without batches),
- * and the pairs computed ahead. */
-typedef struct unit_flush {
-    const pool_ctx *vctx; /* to make the verifiers */
-    dd_corpus *c;
-    const dd_unit_index *ix;
-    dd_unit_batch *batch;
-    unit_pairs *pairs; /* per document of the batch */
-    size_t pairs_cap;
-    size_t current; /* the document searched */
-    uint64_t computed, missed;
-    uint64_t ahead; /* pairs verified ahead, asked for or not (for DEDUP_RUN_STATS) */
-} unit_flush;
-
-typedef struct worker worker;
-static verifier *worker_verifier(worker *w, const pool_ctx *pc);
-
-/* dd_run_loop work: the overlaps of document k of the batch's units with
- * the earlier units they will be compared with (every one: near_units.h). */
-static void units_ahead(void *ctx, void *state, size_t k)
-{
-    unit_flush *fl = ctx;
-    verifier *v = worker_verifier(state, fl->vctx);
-    unit_pairs *out = &fl->pairs[k];
-    out->n = out->cursor = 0;
-    if (!v)
-        return;
-    uint32_t doc;
-    size_t nunits;
-    dd_unit_sets sets;
-    const uint64_t *keys;
-    dd_unit_batch_doc(fl->batch, k, &doc, &nunits, &sets, &keys);
-    dd_unit_batch_gather(fl->ix, fl->batch, k, &v->unit_scratch);
-    for (size_t u = 0; u < nunits; u++) {
-        size_t nrefs = dd_unit_batch_candidates(fl->ix, fl->batch, k, u, &v->unit_scratch, &v->refs,
-                                                &v->refs_cap);
-        if (!nrefs)
-            continue;
-        const uint64_t *set = sets.hashes + sets.start[u];
-        size_t n = sets.start[u + 1] - sets.start[u];
-        dd_set_table_fill(&v->table, set, n);
-        for (size_t i = 0; i < nrefs; i++) {
-            const dd_unit_ref *ref = &v->refs[i];
-            dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
-            unit_pair *pair = &out->v[out->n++];
-            *pair = (unit_pair){.u = u, .doc = ref->doc, .unit = ref->unit};
-            const uint64_t *other = ref->set;
-            size_t m = ref->m;
-            if (!other && !worker_unit_set(v, fl->c, fl->ix, ref, &other, &m, &pair->err)) {
-                pair->unreadable = true;
-                continue;
-            }
-            pair->m = m;
-            pair->shared = dd_set_table_count(&v->table, other, m);
-        }
-    }
-}
-
-/* dd_unit_ahead.lookup, on the calling thread: a pair computed ahead for
- * the document being searched, with what its reading found said now. */
-static dd_ahead_answer unit_answer(void *ctx, size_t u, uint32_t doc, size_t unit, size_t *shared,
-                                   size_t *m)
-{
-    unit_flush *fl = ctx;
-    unit_pairs *ps = &fl->pairs[fl->current];
-    while (ps->cursor < ps->n && ps->v[ps->cursor].u < u)
-        ps->cursor++;
-    for (size_t i = ps->cursor; i < ps->n && ps->v[i].u == u; i++) {
-        const unit_pair *pair = &ps->v[i];
-        if (pair->doc != doc || pair->unit != unit)
-            continue;
-        fl->computed++;
-        if (pair->err)
-            say_reread_failed(fl->c, doc, pair->err);
-        if (pair->unreadable)
-            return DD_AHEAD_UNREADABLE;
-        *shared = pair->shared;
-        *m = pair->m;
-        return DD_AHEAD_COMPUTED;
-    }
-    fl->missed++;
-    return DD_AHEAD_NOT_COMPUTED;
-}
-
 /*
  * The first pass, on every core (run.h): each document is analysed by a
  * worker (analyse: read, check, cut into units, the units' shingle sets and
  * band keys, near-repeats inside the document, the document's signature:
  * all pure),
  * and the results are taken in input order by the calling thread (take:
- * near-repeats across documents, the units, the signature, the counts, the
- * progress line, the messages).
+ * the units, the signature, the counts, the progress line, the messages;
+ * the units' sets and band keys for the search across documents that
+ * follows: run/near_across.h).
  */
 
 /* What a worker needs: one per thread (ICU objects are not shared). */
-struct worker {
+typedef struct worker {
     dd_analysis_worker *analysis;
     /* The document being analysed: its bytes and words stay here, in the
      * worker's own (warm) buffers; its result slot gets only what take
      * needs (analyse). */
     sh_buf text;
     dd_doc doc;
-    verifier *verify; /* for pairs verified ahead (dd_run_loop): made when first needed */
-    bool verify_made;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
     sh_buf facts;                 /* the facts of a document, as read or to write */
-};
-
-/* w's verifier, made on its thread when it first verifies (NULL when ICU
- * cannot start: it then computes nothing ahead). */
-static verifier *worker_verifier(worker *w, const pool_ctx *pc)
-{
-    if (!w)
-        return NULL;
-    if (!w->verify_made) {
-        w->verify = verifier_new((void *)pc);
-        w->verify_made = true;
-    }
-    return w->verify;
-}
+} worker;
 
 /* What analysing one document found (facts.h). */
 typedef dd_analysed analysed;
@@ -649,36 +440,11 @@ typedef struct first_pass {
     const dd_options *o;
     dd_progress *progress;
     const dd_work *work; /* deciding from a work folder's facts (NULL: analysing) */
-    worker *own; /* the consumer's, for streams (made when needed) */
-    dd_analyzer reader_analyzer;
-    unit_reader reader;
+    worker *own;         /* the consumer's, for streams (made when needed) */
     uint64_t bytes_read;
-    bool stopped; /* --on-error stop */
-    /* With threads: the documents taken, searched across a batch at a time,
-     * the pairs verified ahead on the map's workers (dd_run_loop) */
-    pool_ctx vctx;
-    dd_unit_batch *batch;
-    dd_near_unit_list inside; /* the batch's near-repeats inside its documents */
-    size_t *inside_start;     /* document k's are inside.v[inside_start[k] .. [k + 1]) */
-    size_t inside_start_cap;
-    unit_flush flush;
-    dd_unit *units_buf; /* a document's units read back (dd_units_span) */
-    size_t units_buf_cap;
+    bool stopped;          /* --on-error stop */
+    dd_near_across across; /* the units, for their near-repeats across documents */
 } first_pass;
-
-/* A batch of the first pass is searched across when it holds this many
- * documents or shingle hashes (8 bytes each). */
-#define UNIT_BATCH_DOCS 512
-#define UNIT_BATCH_HASHES ((size_t)1 << 20)
-
-/* dd_run_loop work: the units the batch indexed go to part of the index
- * (a band's map, or the kept sets). */
-static void index_units(void *ctx, void *state, size_t part)
-{
-    (void)state;
-    unit_flush *fl = ctx;
-    dd_unit_batch_index(fl->c->unit_index, fl->batch, part);
-}
 
 /* Moves the near-repeats found (c->near_found) to c->near_units. A full
  * scratch disk stops the run there. */
@@ -697,69 +463,6 @@ static void keep_near_found(first_pass *f)
     c->near_found.n = 0;
 }
 
-/* Searches the batch's documents across the documents before them: the
- * overlaps ahead on the pool, then each document in order, then the
- * batch's units into the index on the pool. */
-static void search_batch(first_pass *f)
-{
-    dd_corpus *c = f->c;
-    unit_flush *fl = &f->flush;
-    size_t n = dd_unit_batch_docs(f->batch);
-    if (!n)
-        return;
-    if (n > fl->pairs_cap) {
-        fl->pairs = dd_realloc(fl->pairs, n * sizeof *fl->pairs);
-        memset(fl->pairs + fl->pairs_cap, 0, (n - fl->pairs_cap) * sizeof *fl->pairs);
-        fl->pairs_cap = n;
-    }
-    fl->c = c;
-    fl->ix = c->unit_index;
-    fl->batch = f->batch;
-    fl->vctx = &f->vctx;
-    dd_run_loop(n, fl, units_ahead);
-    for (size_t k = 0; k < n; k++)
-        fl->ahead += fl->pairs[k].n;
-    dd_unit_ahead ahead = {unit_answer, fl};
-    dd_near_unit_list *l = &c->near_found;
-    for (size_t k = 0; k < n; k++) {
-        size_t from = f->inside_start[k], to = f->inside_start[k + 1];
-        dd_grow(&l->v, &l->cap, l->n + (to - from) + 1, sizeof *l->v);
-        if (to > from)
-            memcpy(l->v + l->n, f->inside.v + from, (to - from) * sizeof *l->v);
-        l->n += to - from;
-        uint32_t doc;
-        size_t nunits;
-        dd_unit_sets sets;
-        const uint64_t *keys;
-        dd_unit_batch_doc(f->batch, k, &doc, &nunits, &sets, &keys);
-        fl->current = k;
-        const dd_unit *units =
-            dd_units_span(&c->units, c->unit_start[doc], nunits, &f->units_buf, &f->units_buf_cap);
-        dd_unit_batch_search(c->unit_index, f->batch, k, units, f->o->para_threshold, &ahead,
-                             read_unit, &f->reader, l);
-    }
-    dd_run_loop(dd_unit_batch_index_parts(), fl, index_units);
-    dd_unit_batch_clear(f->batch);
-    f->inside.n = 0;
-    keep_near_found(f);
-}
-
-/* Adds document i (r, taken) to the batch. */
-static void batch_document(first_pass *f, size_t i, const analysed *r)
-{
-    size_t k = dd_unit_batch_docs(f->batch);
-    dd_grow(&f->inside_start, &f->inside_start_cap, k + 2, sizeof *f->inside_start);
-    if (k == 0)
-        f->inside_start[0] = 0;
-    dd_near_unit_list *in = &f->inside;
-    dd_grow(&in->v, &in->cap, in->n + r->near.n + 1, sizeof *in->v);
-    if (r->near.n)
-        memcpy(in->v + in->n, r->near.v, r->near.n * sizeof *in->v);
-    in->n += r->near.n;
-    f->inside_start[k + 1] = in->n;
-    dd_unit_batch_add(f->batch, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys);
-}
-
 static void worker_free(void *ctx, void *state)
 {
     (void)ctx;
@@ -769,7 +472,6 @@ static void worker_free(void *ctx, void *state)
     dd_analysis_worker_free(w->analysis);
     sh_buf_free(&w->text);
     dd_doc_free(&w->doc);
-    verifier_free(NULL, w->verify);
     dd_facts_reader_close(&w->facts_reader);
     sh_buf_free(&w->facts);
     free(w);
@@ -947,14 +649,21 @@ static bool take(void *ctx, size_t i, void *result)
             c->left_out[c->nleft_out++] = (dd_left_out){(uint32_t)i, r->bad};
         }
     }
-    if (ok && f->batch && r->doc.nunits) {
-        batch_document(f, i, r);
-    } else if (ok) {
+    if (ok) {
+        /* Its near-repeats inside it; those across documents are found
+         * once every document is read (dd_near_across_find). */
         dd_near_units_append(&c->near_found, r->near.v, r->near.n);
-        dd_find_near_units_across(c->unit_index, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets,
-                                  r->band_keys, o->para_threshold, NULL, read_unit, &f->reader,
-                                  &c->near_found);
         keep_near_found(f);
+        char *err = NULL;
+        if (!f->stopped && !dd_near_across_add(&f->across, (uint32_t)i, r->doc.units, r->doc.nunits,
+                                               &r->sets, r->band_keys, &err)) {
+            dd_error("keeping the paragraphs' sets out of memory (--memory): %s; the run stops "
+                     "there",
+                     err);
+            free(err);
+            c->problems++;
+            f->stopped = true;
+        }
     }
     f->bytes_read += c->sizes[i];
     if (f->progress)
@@ -976,46 +685,87 @@ static bool take(void *ctx, size_t i, void *result)
         }
         keep_signature(f, &r->sig);
     }
-    /* A full batch, or the last, is searched once its last document's
-     * units are the corpus's (while the map's workers are there). */
-    if (f->batch && (dd_unit_batch_docs(f->batch) >= UNIT_BATCH_DOCS ||
-                     dd_unit_batch_hashes(f->batch) >= UNIT_BATCH_HASHES || i + 1 == c->inputs.n))
-        search_batch(f);
     if (slot_holds_much(r))
         analysed_free(NULL, r);
     return !f->stopped;
 }
 
-/* Reads, checks and analyses every input (the first pass); false if it was
- * stopped (--on-error stop). */
-static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
-                           const pool_ctx *vctx, unsigned threads, const dd_work *facts)
+/* The merge of the near-repeats inside documents (the first pass's, in
+ * c->near_units) with those across documents, by document, into merged:
+ * a document's inside ones before its across ones, as rounds.c reads them. */
+typedef struct near_merge {
+    dd_corpus *c;
+    dd_scratch_array merged;
+    size_t inside; /* the next of c->near_units */
+    char *err;
+} near_merge;
+
+/* Moves the near-repeats inside documents up to document last (included). */
+static bool merge_inside(near_merge *m, uint64_t last)
 {
-    first_pass f = {.c = c, .o = o, .progress = progress, .vctx = *vctx, .work = facts};
-    dd_notes notes = {0};
-    if (!dd_notes_said(&notes, dd_analyzer_init(&f.reader_analyzer, o->unit, &o->hash, &notes)))
+    const dd_scratch_array *inside = &m->c->near_units;
+    for (; m->inside < inside->n; m->inside++) {
+        const dd_near_unit *nu = dd_scratch_array_get(inside, m->inside);
+        if (nu->doc > last)
+            break;
+        dd_near_unit copy = *nu;
+        if (!dd_scratch_array_append(&m->merged, &copy, 1, &m->err))
+            return false;
+    }
+    return true;
+}
+
+/* dd_near_across_find's take. */
+static bool merge_across(void *ctx, const dd_near_unit *v, size_t n)
+{
+    near_merge *m = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (!merge_inside(m, v[i].doc) || !dd_scratch_array_append(&m->merged, &v[i], 1, &m->err))
+            return false;
+    return true;
+}
+
+/* The near-repeats of paragraphs across documents, of the units the first
+ * pass gave f->across, merged into c->near_units. False when a scratch
+ * file could not be written (said). */
+static bool find_across(first_pass *f, unsigned threads)
+{
+    dd_corpus *c = f->c;
+    const dd_options *o = f->o;
+    near_merge m = {c, {0}, 0, NULL};
+    dd_scratch_array_init(&m.merged, sizeof(dd_near_unit), dd_memory_near_units_share(o->memory),
+                          o->tmp_dir, "near-repeats of paragraphs");
+    char *err = NULL;
+    bool ok = dd_near_across_find(&f->across, threads, o->para_threshold, merge_across, &m, &err) &&
+              merge_inside(&m, UINT64_MAX);
+    if (!ok) {
+        const char *why = err ? err : m.err;
+        dd_error("finding the near-repeats of paragraphs across documents (--memory): %s", why);
+        free(err);
+        free(m.err);
+        dd_scratch_array_free(&m.merged);
+        c->problems++;
         return false;
-    f.reader = (unit_reader){c, &f.reader_analyzer, {0}, {0}};
-    c->unit_index = dd_unit_index_new();
-    /* The sets of the paragraphs the index lists go to a scratch file, so
-     * that comparing a paragraph with them reads no document again; without
-     * one (no TMPDIR to write in), they are read again from their
-     * documents. */
-    char *no_spool = NULL;
-    dd_spool *unit_sets = dd_spool_new(o->tmp_dir, &no_spool);
-    free(no_spool);
-    if (unit_sets)
-        dd_unit_index_keep_sets(c->unit_index, dd_spool_scratch(unit_sets));
-    if (threads > 1)
-        f.batch = dd_unit_batch_new();
+    }
+    dd_scratch_array_free(&c->near_units);
+    c->near_units = m.merged;
+    return true;
+}
+
+/* Reads, checks and analyses every input (the first pass), then finds the
+ * near-repeats of paragraphs across documents; false if it was stopped
+ * (--on-error stop, a full scratch disk). */
+static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
+                           unsigned threads, const dd_work *facts)
+{
+    first_pass f = {.c = c, .o = o, .progress = progress, .work = facts};
+    dd_near_across_init(&f.across, dd_memory_near_across_share(o->memory), o->tmp_dir);
     dd_ordered_map m = {
         .n = c->inputs.n,
         .threads = threads,
         /* Enough documents in flight to keep every worker busy while the
-         * consumer takes one, and, with batches, while it searches a batch
-         * across (the next batch is analysed meanwhile); bytes bound memory
-         * whatever their sizes. */
-        .window = 16 * (size_t)threads + (f.batch ? UNIT_BATCH_DOCS : 0),
+         * consumer takes one; bytes bound memory whatever their sizes. */
+        .window = 16 * (size_t)threads,
         .max_weight = (uint64_t)32 << 20,
         .ctx = &f,
         .result_size = sizeof(analysed),
@@ -1028,38 +778,31 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     };
     bool ran = dd_run_in_order(&m);
     c->unit_start[c->inputs.n] = c->units.n;
-    if (f.batch && getenv("DEDUP_RUN_STATS"))
-        fprintf(stderr,
-                "dedup: paragraphs across documents: %" PRIu64 " pairs verified ahead, %" PRIu64
-                " when asked\ndedup: paragraphs across documents: %" PRIu64
-                " pairs computed ahead in all\n",
-                f.flush.computed, f.flush.missed, f.flush.ahead);
-    if (unit_sets && getenv("DEDUP_RUN_STATS"))
-        fprintf(stderr, "dedup: paragraph sets kept in a scratch file: %.1f MB\n",
-                (double)dd_spool_bytes(unit_sets) / 1e6);
-    if (getenv("DEDUP_RUN_STATS")) {
-        dd_memory_account(stderr, "after reading", c, c->unit_index);
+    worker_free(NULL, f.own);
+    /* What reading left in memory, and in scratch files, for the search
+     * across documents, which then works a part at a time. */
+    size_t across_bytes = dd_near_across_memory_bytes(&f.across);
+    double across_scratch_mb = (double)dd_near_across_scratch_bytes(&f.across) / 1e6;
+    if (ran)
+        ran = find_across(&f, threads);
+    if (ran && getenv("DEDUP_RUN_STATS")) {
+        dd_memory_account(stderr, "after reading", c, across_bytes);
         fprintf(stderr, "dedup: units kept in a scratch file: %.1f MB\n",
                 (double)dd_units_scratch_bytes(&c->units) / 1e6);
+        fprintf(stderr, "dedup: paragraphs' sets and band keys kept in scratch files: %.1f MB\n",
+                across_scratch_mb);
+        fprintf(stderr,
+                "dedup: paragraphs across documents: %" PRIu64 " units, %" PRIu64
+                " pairs verified, in %" PRIu64 " parts of band keys and %" PRIu64
+                " of pairs, %.1f MB held at most; %.1f s to make the pairs, %.1f s to verify\n",
+                f.across.units, f.across.pairs, f.across.parts[0], f.across.parts[1],
+                (double)f.across.peak_bytes / 1e6, f.across.seconds[0], f.across.seconds[1]);
         fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
         fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->minhash_past_share) / 1e6);
     }
-    dd_unit_batch_free(f.batch);
-    for (size_t k = 0; k < f.flush.pairs_cap; k++)
-        free(f.flush.pairs[k].v);
-    free(f.flush.pairs);
-    free(f.units_buf);
-    free(f.inside.v);
-    free(f.inside_start);
-    dd_unit_index_free(c->unit_index);
-    c->unit_index = NULL;
-    dd_spool_free(unit_sets);
-    worker_free(NULL, f.own);
-    sh_buf_free(&f.reader.norm);
-    sh_tokens_free(&f.reader.words);
-    dd_analyzer_free(&f.reader_analyzer);
+    dd_near_across_free(&f.across);
     return ran;
 }
 
@@ -1712,7 +1455,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         total += c->inputs.v[i].size;
     if (progress)
         dd_progress_expect(progress, total);
-    bool first = first_pass_run(c, o, progress, &pc, threads, staged ? &work : NULL);
+    bool first = first_pass_run(c, o, progress, threads, staged ? &work : NULL);
     dd_work_free(&work);
     if (!first)
         return false;

@@ -57,7 +57,6 @@ typedef struct dd_corpus {
     dd_scratch_array near_units;
     dd_near_unit_list near_found;
     dd_near_unit_list near_inside; /* near-repeats inside documents, of the text they have now */
-    dd_unit_index *unit_index;    /* during the first pass: units for near-repeats */
     dd_signatures signatures;     /* of the inputs (during the rounds: of the text they have) */
     /* The MinHash values of the documents past the signatures' share of
      * the budget (dd_signatures_keep_minhash), in a scratch file. */

@@ -38,6 +38,7 @@ size_t dd_memory_units_share(uint64_t budget) { return share_of(budget, 4); }
 size_t dd_memory_near_units_share(uint64_t budget) { return share_of(budget, 16); }
 
 size_t dd_memory_signatures_share(uint64_t budget) { return share_of(budget, 16); }
+size_t dd_memory_near_across_share(uint64_t budget) { return share_of(budget, 4); }
 
 typedef struct held {
     const char *name;
@@ -64,7 +65,7 @@ static size_t inputs_bytes(const dd_inputs *in)
     return bytes;
 }
 
-void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd_unit_index *ix)
+void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t across_bytes)
 {
     size_t docs = c->inputs.n;
     const dd_signatures *s = &c->signatures;
@@ -72,7 +73,7 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd
     held v[] = {
         {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
         {"unit starts", (docs + 1) * sizeof *c->unit_start},
-        {"paragraph index (band maps, unit lists, set cache)", ix ? dd_unit_index_bytes(ix) : 0},
+        {"paragraphs' sets and band keys (past the budget: in scratch files)", across_bytes},
         {"document signatures (MinHash, keys, sizes; past the budget: keys, sizes)",
          s->cap * sizeof *s->docs + dd_signatures_minhash_bytes(s) +
              (s->simhash ? s->cap * sizeof *s->simhash : 0)},

@@ -31,11 +31,18 @@ size_t dd_memory_near_units_share(uint64_t budget);
 /* The bytes of document signatures' MinHash values (engine/near.h) a run
  * of budget bytes (0: the default) keeps in memory: a sixteenth of it. */
 size_t dd_memory_signatures_share(uint64_t budget);
+/* The share of the search for near-repeats of paragraphs across
+ * documents (run/near_across.h) in a run of budget bytes (0: the
+ * default): a quarter of it, for a part of its band keys or pairs; while
+ * the documents are read, a quarter of that for the paragraphs' sets and
+ * half of it for their band keys. */
+size_t dd_memory_near_across_share(uint64_t budget);
 
 /* Writes to out, one line each, the bytes held by the structures of c that
- * grow with the corpus, and by the paragraph index ix (NULL: none), as
+ * grow with the corpus, and across_bytes of the paragraphs' sets and band
+ * keys (run/near_across.h), as
  * "dedup: memory: NAME: X MB (Y bytes a document)", largest first, then
  * their total. when says at which point of the run ("after reading"). */
-void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, const dd_unit_index *ix);
+void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t across_bytes);
 
 #endif

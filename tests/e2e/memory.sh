@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # --memory SIZE and --tmp-dir DIR: a budget small enough to move the units
 # (paragraphs) of every document (run/units.h), the near-repeats of
-# paragraphs found (run/corpus.h) and the MinHash values of the document
-# signatures (engine/near.h) to scratch files changes no output: scan
+# paragraphs found (run/corpus.h), the paragraphs' sets and band keys of
+# the search across documents (run/near_across.h, which then works in
+# several parts) and the MinHash values of the document signatures
+# (engine/near.h) to scratch files changes no output: scan
 # reports and clean -o copies are byte-identical at the default budget and
 # at --memory 1M, at -j 1 and 3 (and check's findings), and DEDUP_RUN_STATS
 # shows that each really went to its scratch file, and left memory.
@@ -35,6 +37,12 @@ units_spilled() { # the MB of units DEDUP_RUN_STATS says went to a scratch file
 near_spilled() { # the same for the near-repeats of paragraphs
     sed -n 's/^dedup: near-repeats of paragraphs kept in a scratch file: \([0-9.]*\) MB$/\1/p' "$1"
 }
+across_spilled() { # the MB of paragraphs' sets and band keys in scratch files
+    sed -n "s/^dedup: paragraphs' sets and band keys kept in scratch files: \([0-9.]*\) MB\$/\1/p" "$1"
+}
+across_parts() { # the parts of band keys and of pairs of the search across documents
+    sed -n 's/^dedup: paragraphs across documents: .* in \([0-9]*\) parts of band keys and \([0-9]*\) of pairs.*/\1 \2/p' "$1"
+}
 near_in_memory() { # the bytes a document of near-repeats left in memory after reading
     sed -n 's/^dedup: memory after reading: near-repeats of paragraphs found.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
 }
@@ -59,9 +67,20 @@ sigs_ref=$(signatures_in_memory "$T/stats.ref")
 [ "$(signatures_spilled "$T/stats.ref")" = "0.0" ] && [ "${sigs_ref:-0}" -gt 512 ] &&
     ok "default budget: the signatures stay in memory ($sigs_ref bytes a document)" ||
     not_ok "default budget: the signatures stay in memory" "$(grep signatures "$T/stats.ref")"
+[ "$(across_spilled "$T/stats.ref")" = "0.0" ] && [ "$(across_parts "$T/stats.ref")" = "7 1" ] &&
+    ok "default budget: the search across documents in memory, one part a band" ||
+    not_ok "default budget: the search across documents in memory, one part a band" \
+        "$(grep paragraph "$T/stats.ref")"
 for j in 1 3; do
     DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$G" \
         >"$T/scan.$j" 2>"$T/stats.$j"
+    mb=$(across_spilled "$T/stats.$j") parts=$(across_parts "$T/stats.$j")
+    if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ "${parts% *}" -gt 7 ]; then
+        ok "--memory 1M -j $j: the search across documents from scratch files, in parts ($mb MB; $parts)"
+    else
+        not_ok "--memory 1M -j $j: the search across documents from scratch files, in parts" \
+            "$(grep paragraph "$T/stats.$j")"
+    fi
     mb=$(units_spilled "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ]; then ok "--memory 1M -j $j: units in a scratch file ($mb MB)"; else
         not_ok "--memory 1M -j $j: units in a scratch file" "$(head -c 600 "$T/stats.$j")"

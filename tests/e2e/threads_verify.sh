@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # -j N: candidate pairs verified ahead on the workers, a batch at a time
-# (dedup/run/corpus.c), decide as one thread does: scan, clean and check give
+# (dedup/run/corpus.c; paragraphs across documents: run/near_across.c),
+# decide as one thread does: scan, clean and check give
 # byte-identical outputs at -j 1, 2, 3 and 8 on a generated corpus of 1,500
 # documents, three batches and more, built so that the guesses of what will
 # be verified are often wrong:
@@ -130,24 +131,29 @@ near=$(grep '"type":"repeat"' scan.1.out | grep -c '"exact":false')
     ok "the corpus has clusters ($clusters) and near-repeats across documents ($near)" ||
     not_ok "the corpus has clusters and near-repeats" "clusters $clusters, near-repeats $near"
 
-# At -j 2 the pairs are verified on the workers, most of them ahead, some
-# when asked (the guesses missed them): both paths ran.
+# At -j 2 the pairs of documents are verified on the workers, most of them
+# ahead, some when asked (the guesses missed them): both paths ran; the
+# pairs of paragraphs across documents, all known before any is verified
+# (run/near_across.h), on a pool of two threads, in several items.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 2 gen >stats.out 2>stats.err
-docs_line=$(grep 'near-duplicate documents: .* verified ahead' stats.err | head -1)
-units_line=$(grep 'paragraphs across documents: .* verified ahead' stats.err | head -1)
+docs_line=$(grep -m1 'near-duplicate documents:' stats.err)
+units_line=$(grep 'paragraphs across documents:' stats.err)
+pool_line=$(grep 'pool (paragraphs across):' stats.err)
 ahead() { sed -n 's/.*: \([0-9]*\) pairs verified ahead, \([0-9]*\) when asked.*/\1 \2/p' <<<"$1"; }
 read -r docs_ahead docs_asked <<<"$(ahead "$docs_line")"
-read -r units_ahead units_asked <<<"$(ahead "$units_line")"
-[ "${docs_ahead:-0}" -gt 0 ] && [ "${units_ahead:-0}" -gt 0 ] &&
-    [ $((${docs_asked:-0} + ${units_asked:-0})) -gt 0 ] &&
-    ok "-j 2 verified pairs ahead and when asked ($docs_line; $units_line)" ||
+units_pairs=$(sed -n 's/.* units, \([0-9]*\) pairs verified.*/\1/p' <<<"$units_line")
+units_items=$(sed -n 's/.*: 1 loops, \([0-9]*\) items, 1 threads and the caller.*/\1/p' <<<"$pool_line")
+[ "${docs_ahead:-0}" -gt 0 ] && [ "${docs_asked:-0}" -gt 0 ] && [ "${units_pairs:-0}" -gt 0 ] &&
+    [ "${units_items:-0}" -gt 1 ] &&
+    ok "-j 2 verified pairs ahead and when asked ($docs_line; $units_line; $pool_line)" ||
     not_ok "-j 2 verified pairs ahead and when asked" "$(cat stats.err)"
-# ... and says how many were computed ahead in all, asked for or not (the
-# guesses here are often wrong: some were computed for nothing).
+# ... and says how many document pairs were computed ahead in all, asked
+# for or not (the guesses here are often wrong: some were computed for
+# nothing).
 in_all() { sed -n "s/.*$1: \([0-9]*\) pairs computed ahead in all.*/\1/p" stats.err | head -1; }
-docs_all=$(in_all 'near-duplicate documents') units_all=$(in_all 'paragraphs across documents')
-[ "${docs_all:-0}" -ge "${docs_ahead:-1}" ] && [ "${units_all:-0}" -gt "${units_ahead:-0}" ] &&
-    ok "-j 2 computed $units_all paragraph pairs ahead for $units_ahead asked, $docs_all document pairs for $docs_ahead" ||
+docs_all=$(in_all 'near-duplicate documents')
+[ "${docs_all:-0}" -ge "${docs_ahead:-1}" ] &&
+    ok "-j 2 computed $docs_all document pairs ahead for $docs_ahead asked" ||
     not_ok "-j 2 says how many pairs it computed ahead in all" "$(cat stats.err)"
 cmp -s stats.out scan.1.out && ok "... and wrote the -j 1 report" ||
     not_ok "... and wrote the -j 1 report" "$(diff scan.1.out stats.out | head -6)"

@@ -1,0 +1,55 @@
+/*
+ * unit_pairs.h - the candidate pairs of the search for near-repeated
+ * paragraphs across documents, as a pure function of the units, so that
+ * they can be computed a part at a time (run/near_across.c: within a
+ * budget of memory, whatever the corpus's size).
+ *
+ * The rule is the one of dd_find_near_units_across (near_units.h), said
+ * without an index that grows as documents are searched: every unit of
+ * DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more has DD_NEAR_UNIT_BANDS band
+ * keys; a unit is indexed unless a unit before it (in rank order) has the
+ * same set; a band key lists the first DD_NEAR_UNIT_MAX_BUCKET indexed
+ * units with that key; the candidates of a unit are the units listed under
+ * its band keys that belong to earlier documents. A unit's band keys are
+ * those of every unit with its set, so whether a unit is the first with its
+ * set is seen among the units of any one of its keys.
+ *
+ * So the entries (band key, set key, unit) of one band can be taken a range
+ * of keys at a time, in any order: each key's units give their pairs alone.
+ */
+#ifndef DD_UNIT_PAIRS_H
+#define DD_UNIT_PAIRS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A unit under one of its band keys. */
+typedef struct dd_unit_entry {
+    uint64_t key; /* its band key (of one band: the entries given together are of one) */
+    uint64_t set; /* its set's key (dd_unit_set_key: .lo): the same for the same set */
+    uint64_t id;  /* the unit's number: increasing in rank order */
+    uint32_t doc; /* its document (rank order) */
+    uint32_t unused;
+} dd_unit_entry;
+
+/* A candidate pair: unit later is compared with unit earlier (ids). */
+typedef struct dd_unit_pair {
+    uint64_t later, earlier;
+} dd_unit_pair;
+
+/* Sorts v[0..n) by key, then id. */
+void dd_unit_entries_sort(dd_unit_entry *v, size_t n);
+
+/* Calls emit for every candidate pair of the entries v[0..n) of one band,
+ * sorted (dd_unit_entries_sort), holding every entry of each key they
+ * hold: for each unit, the units listed under the key that come from
+ * earlier documents. A pair found under several bands is emitted for each
+ * (dd_unit_pairs_sort removes the repeats). Exits only when out of memory. */
+void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
+                           void (*emit)(void *ctx, dd_unit_pair pair), void *ctx);
+
+/* Sorts v[0..n) by later, then earlier, and removes the repeats; returns
+ * how many are left. */
+size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n);
+
+#endif

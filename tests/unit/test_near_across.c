@@ -1,0 +1,263 @@
+/*
+ * test_near_across.c - the near-repeats of paragraphs across documents
+ * found a part at a time (run/near_across.h, engine/unit_pairs.h) are
+ * those the in-memory index finds, searching the documents in order
+ * (dd_find_near_units_across): the same matches, in the same order, the
+ * same alternatives, at every budget (one part, or many parts in scratch
+ * files) and thread count.
+ *
+ * The units are generated: families of variants of a few base sets (a
+ * shingle or two changed: Jaccard about 0.9, so their band keys collide
+ * and a family fills its buckets past DD_NEAR_UNIT_MAX_BUCKET), exact
+ * copies in other documents and inside one document, and random units
+ * that match nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "run/near_across.h"
+#include "util.h"
+
+#define DOCS 400
+#define MAX_UNITS 12
+#define FAMILIES 6
+#define BASE 24 /* shingles of a base set */
+
+typedef struct gen_doc {
+    dd_doc doc;
+    dd_unit_sets sets;
+    uint64_t *keys;
+    size_t keys_cap;
+} gen_doc;
+
+static uint64_t state = 0x1234567;
+static uint64_t next(void)
+{
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+}
+
+static uint64_t base[FAMILIES][BASE];
+static gen_doc docs[DOCS];
+
+/* A unit's set into s: a variant of a family, an exact copy of a base,
+ * or random; its size. */
+static size_t make_set(uint64_t *s)
+{
+    uint64_t kind = next() % 10;
+    if (kind < 3) { /* random */
+        size_t n = 8 + next() % 20;
+        for (size_t i = 0; i < n; i++)
+            s[i] = next();
+        return n;
+    }
+    const uint64_t *b = base[next() % FAMILIES];
+    memcpy(s, b, BASE * sizeof *s);
+    if (kind < 5) /* an exact copy */
+        return BASE;
+    size_t changes = 1 + next() % 3; /* a variant */
+    for (size_t k = 0; k < changes; k++)
+        s[next() % BASE] = next() % 64; /* a few values, so that variants repeat */
+    /* distinct values only */
+    size_t n = 0;
+    for (size_t i = 0; i < BASE; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = s[j] == s[i];
+        if (!seen)
+            s[n++] = s[i];
+    }
+    return n;
+}
+
+static void generate(void)
+{
+    sh_hasher hash = sh_hasher_plain(7);
+    sh_minhasher *m = dd_unit_minhasher_new(&hash);
+    for (size_t f = 0; f < FAMILIES; f++)
+        for (size_t i = 0; i < BASE; i++)
+            base[f][i] = next();
+    for (size_t d = 0; d < DOCS; d++) {
+        gen_doc *g = &docs[d];
+        size_t nunits = 1 + next() % MAX_UNITS;
+        g->doc.units = calloc(nunits, sizeof *g->doc.units);
+        g->doc.nunits = nunits;
+        g->sets.hashes = malloc(nunits * BASE * 2 * sizeof *g->sets.hashes);
+        g->sets.start = malloc((nunits + 1) * sizeof *g->sets.start);
+        size_t at = 0;
+        for (size_t u = 0; u < nunits; u++) {
+            g->sets.start[u] = at;
+            if (u > 0 && next() % 8 == 0) { /* a copy of the unit before, inside the document */
+                size_t n = g->sets.start[u] - g->sets.start[u - 1];
+                memcpy(g->sets.hashes + at, g->sets.hashes + g->sets.start[u - 1], n * 8);
+                at += n;
+            } else
+                at += make_set(g->sets.hashes + at);
+            size_t n = at - g->sets.start[u];
+            g->doc.units[u].words = (uint32_t)(next() % 16 == 0 ? 5 : n + 2); /* a few short */
+        }
+        g->sets.start[nunits] = at;
+        dd_unit_band_keys(m, &g->doc, &g->sets, &g->keys, &g->keys_cap);
+    }
+    sh_minhasher_free(m);
+}
+
+/* dd_find_near_units_across's reader: the generated set. */
+static bool read_set(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap, size_t *n)
+{
+    (void)ctx;
+    const dd_unit_sets *s = &docs[doc].sets;
+    *n = s->start[unit + 1] - s->start[unit];
+    dd_grow(set, cap, *n + 1, sizeof **set);
+    memcpy(*set, s->hashes + s->start[unit], *n * sizeof **set);
+    return true;
+}
+
+static void reference(dd_near_unit_list *out)
+{
+    dd_unit_index *ix = dd_unit_index_new();
+    for (size_t d = 0; d < DOCS; d++) {
+        gen_doc *g = &docs[d];
+        dd_find_near_units_across(ix, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets, g->keys,
+                                  0.8, read_set, NULL, out);
+    }
+    dd_unit_index_free(ix);
+}
+
+static bool take(void *ctx, const dd_near_unit *v, size_t n)
+{
+    dd_near_units_append(ctx, v, n);
+    return true;
+}
+
+static void by_parts(size_t share, unsigned threads, dd_near_unit_list *out, uint64_t *parts)
+{
+    dd_near_across a;
+    dd_near_across_init(&a, share, NULL);
+    char *err = NULL;
+    for (size_t d = 0; d < DOCS; d++) {
+        gen_doc *g = &docs[d];
+        assert_true(dd_near_across_add(&a, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets,
+                                       g->keys, &err));
+    }
+    assert_true(dd_near_across_find(&a, threads, 0.8, take, out, &err));
+    parts[0] = a.parts[0];
+    parts[1] = a.parts[1];
+    dd_near_across_free(&a);
+}
+
+static void assert_same(const dd_near_unit_list *x, const dd_near_unit_list *y)
+{
+    assert_int_equal(x->n, y->n);
+    for (size_t i = 0; i < x->n; i++) {
+        const dd_near_unit *a = &x->v[i], *b = &y->v[i];
+        assert_int_equal(a->doc, b->doc);
+        assert_int_equal(a->of_doc, b->of_doc);
+        assert_int_equal(a->unit, b->unit);
+        assert_int_equal(a->of, b->of);
+        assert_true(a->jaccard == b->jaccard && a->containment == b->containment);
+        assert_int_equal(a->alternative, b->alternative);
+    }
+}
+
+static void parts_find_what_the_index_finds(void **unused)
+{
+    (void)unused;
+    dd_near_unit_list want = {0};
+    reference(&want);
+    /* The generated corpus has matches, alternatives among them. */
+    size_t alternatives = 0;
+    for (size_t i = 0; i < want.n; i++)
+        alternatives += want.v[i].alternative;
+    assert_true(want.n > 500);
+    assert_true(alternatives > 100);
+    const size_t shares[] = {(size_t)1 << 30, 16384, 2048};
+    const unsigned threads[] = {1, 3};
+    for (size_t s = 0; s < sizeof shares / sizeof *shares; s++)
+        for (size_t t = 0; t < 2; t++) {
+            dd_near_unit_list got = {0};
+            uint64_t parts[2];
+            by_parts(shares[s], threads[t], &got, parts);
+            if (s == 0)
+                assert_true(parts[0] == DD_NEAR_UNIT_BANDS && parts[1] == 1);
+            else
+                assert_true(parts[0] > DD_NEAR_UNIT_BANDS && parts[1] > 1);
+            assert_same(&want, &got);
+            free(got.v);
+        }
+    free(want.v);
+}
+
+static dd_unit_pair emitted[4096];
+static size_t nemitted;
+
+static void emit(void *ctx, dd_unit_pair pair)
+{
+    (void)ctx;
+    assert_true(nemitted < 4096);
+    emitted[nemitted++] = pair;
+}
+
+static bool emitted_pair(uint64_t later, uint64_t earlier)
+{
+    for (size_t i = 0; i < nemitted; i++)
+        if (emitted[i].later == later && emitted[i].earlier == earlier)
+            return true;
+    return false;
+}
+
+/* A key lists its first DD_NEAR_UNIT_MAX_BUCKET indexed units, and the
+ * units after them are compared with those only; a unit whose set came
+ * before is not listed (the next one takes its place); units are compared
+ * with the listed units of earlier documents only. */
+static void a_key_lists_its_first_indexed_units(void **unused)
+{
+    (void)unused;
+    enum { N = DD_NEAR_UNIT_MAX_BUCKET + 10 };
+    dd_unit_entry v[N];
+    /* One key, in no order; unit 1 has unit 0's set; units 5 and 6 are of
+     * one document. */
+    for (size_t i = 0; i < N; i++) {
+        size_t id = N - 1 - i;
+        v[i] = (dd_unit_entry){42, id == 1 ? 100 : 100 + id, id, (uint32_t)(id == 6 ? 5 : id), 0};
+    }
+    dd_unit_entries_sort(v, N);
+    nemitted = 0;
+    dd_unit_entries_pairs(v, N, emit, NULL);
+    /* Listed: 0, 2, 3, ..., 32 (32 units). */
+    assert_true(emitted_pair(1, 0));
+    assert_false(emitted_pair(2, 1));
+    assert_true(emitted_pair(33, 32));
+    assert_true(emitted_pair(41, 0));
+    assert_false(emitted_pair(41, 33));
+    assert_false(emitted_pair(6, 5)); /* the same document */
+    assert_true(emitted_pair(7, 6));
+    /* 1 for unit 1, x - 1 for x in 2..32 (but unit 6: 4), 32 for 33..41 */
+    assert_int_equal(nemitted, 1 + (31 * 32 / 2) - 1 + 9 * 32);
+    /* Repeats go; pairs come by later unit, then earlier. */
+    emitted[nemitted++] = emitted[0];
+    size_t n = dd_unit_pairs_sort(emitted, nemitted);
+    assert_int_equal(n, nemitted - 1);
+    for (size_t i = 1; i < n; i++)
+        assert_true(emitted[i - 1].later < emitted[i].later ||
+                    (emitted[i - 1].later == emitted[i].later &&
+                     emitted[i - 1].earlier < emitted[i].earlier));
+}
+
+int main(void)
+{
+    generate();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parts_find_what_the_index_finds),
+        cmocka_unit_test(a_key_lists_its_first_indexed_units),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
