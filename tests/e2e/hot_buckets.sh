@@ -33,16 +33,14 @@
 . "$(dirname "$0")/lib.sh"
 
 G="$T/gen"
-python3 - "$FIXTURES/seeds" "$SHINGLE" "$G" <<'EOF' || not_ok "generating the corpus"
-import os, random, subprocess, sys
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$SHINGLE" "$G" <<'EOF' || not_ok "generating the corpus"
+import os, subprocess, sys
+from gen_docs import Words
 seeds, shingle, out = sys.argv[1], sys.argv[2], sys.argv[3]
-random.seed(17)
-words = []
-for name in sorted(os.listdir(seeds)):
-    with open(os.path.join(seeds, name), encoding="utf-8") as f:
-        words += f.read().split()
+g = Words(seeds, seed=17)
+rng, words = g.rng, g.words
 def text(n):
-    return " ".join(random.choice(words) for _ in range(n))
+    return " ".join(rng.choice(words) for _ in range(n))
 tmp = os.path.join(out, ".tmp")
 os.makedirs(tmp)
 def signatures(texts):
@@ -72,7 +70,7 @@ for original, sig in originals:
     tries = []
     for _ in range(8):
         w = original.split()
-        w[200 + random.randrange(200)] = random.choice(words)
+        w[200 + rng.randrange(200)] = rng.choice(words)
         tries.append(" ".join(w) + "\n")
     copy = next((t for t, s in zip(tries, signatures(tries)) if s[:4] == sig[:4] and t != original),
                 None)
