@@ -9,17 +9,6 @@ command -v strace >/dev/null || { not_ok "strace is installed (make deps)"; fini
 # valgrind makes its own calls through the run; they say nothing of dedup.
 skip_under_valgrind "check's file system calls grow linearly" "valgrind's own calls" && finish
 
-# N files of real text: the seed articles, each copy with a line of its own.
-make_folder() { # DIR N
-    local dir=$1 n=$2 i seeds
-    mkdir -p "$dir"
-    seeds=("$FIXTURES"/seeds/*.txt)
-    for ((i = 1; i <= n; i++)); do
-        { echo "نسخة رقم $i من المقال"; cat "${seeds[i % ${#seeds[@]}]}"; } \
-            >"$dir/$(printf %04d "$i").txt"
-    done
-}
-
 # file_calls DIR: the file system calls of `dedup check` on every file of DIR
 # (named as a pre-commit hook names them), as strace -c totals them.
 # (LeakSanitizer cannot run under ptrace: the ASan build's leak check is
@@ -37,8 +26,8 @@ file_calls() {
     awk '$NF == "total" { print $(NF - 2) }' "$T/strace"
 }
 
-make_folder "$T/n" 60
-make_folder "$T/2n" 120
+seed_copies "$T/n" 60
+seed_copies "$T/2n" 120
 calls_n=$(file_calls "$T/n" 2>"$T/why")
 calls_2n=$(file_calls "$T/2n" 2>>"$T/why")
 # Linear work a + b*N gives calls(2N) = 2*calls(N) - a <= 2*calls(N); work

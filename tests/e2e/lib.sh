@@ -67,4 +67,16 @@ golden() {
         -e "s|\"normalizer\":\"@NORMALIZER@\"|\"normalizer\":\"$profile\"|" "$1"
 }
 
+# seed_copies DIR N: N files of real text in DIR, 0001.txt to N: the seed
+# articles in turn, each copy with a first line of its own.
+seed_copies() {
+    local dir=$1 n=$2 i seeds
+    mkdir -p "$dir"
+    seeds=("$FIXTURES"/seeds/*.txt)
+    for ((i = 1; i <= n; i++)); do
+        { echo "نسخة رقم $i من المقال"; cat "${seeds[i % ${#seeds[@]}]}"; } \
+            >"$dir/$(printf %04d "$i").txt"
+    done
+}
+
 finish() { exit "$_failed"; }

@@ -10,17 +10,6 @@ command -v strace >/dev/null || { not_ok "strace is installed (make deps)"; fini
 # valgrind makes its own calls through the run; they say nothing of dedup.
 skip_under_valgrind "scan's system calls for each file" "valgrind's own calls" && finish
 
-# N files of real text: the seed articles, each copy with a line of its own.
-make_folder() { # DIR N
-    local dir=$1 n=$2 i seeds
-    mkdir -p "$dir"
-    seeds=("$FIXTURES"/seeds/*.txt)
-    for ((i = 1; i <= n; i++)); do
-        { echo "نسخة رقم $i من المقال"; cat "${seeds[i % ${#seeds[@]}]}"; } \
-            >"$dir/$(printf %04d "$i").txt"
-    done
-}
-
 # calls DIR [ENV...]: "opens reads clock_reads" of `dedup scan -j 1 DIR`,
 # as strace -c counts them (the files a scan opens: each once to analyse
 # it, some again to verify a pair exactly). (LeakSanitizer cannot run
@@ -44,8 +33,8 @@ calls() {
          END { print opens + 0, reads + 0, clocks + 0 }' "$T/strace"
 }
 
-make_folder "$T/n" 60
-make_folder "$T/2n" 120
+seed_copies "$T/n" 60
+seed_copies "$T/2n" 120
 read -r opens_n reads_n clocks_n < <(calls "$T/n" 2>"$T/why")
 read -r opens_2n reads_2n clocks_2n < <(calls "$T/2n" 2>>"$T/why")
 cp "$T/scan.out" "$T/scan_2n.out"
