@@ -43,7 +43,7 @@ for corpus in "${corpora[@]}"; do
     printf 'corpus: %s, %d files, %.1f MB; %s -j %s; load %s\n' "$corpus" "$files" \
         "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$dedup" "$jobs" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
-    /usr/bin/time -f '%e %M' -o "$tmp/time" sh -c 'find "$1" -type f -print0 | xargs -0 cat | wc -w' \
+    /usr/bin/time -f '%e %M' -o "$tmp/time" sh -c "$wc_words" \
         sh "$corpus" >/dev/null
     read -r wall rss < <(tail -1 "$tmp/time")
     printf '  %-16s %8s MB peak %8s s\n' "wc -w" "$((rss / 1024))" "$wall"

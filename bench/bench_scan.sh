@@ -43,7 +43,7 @@ best() {
 
 printf '%-36s %8s %9s %10s\n' command seconds MB/s "RSS (MB)"
 printf '%-36s %8s %9s %10s\n' ------- ------- ---- --------
-best 0 "wc -w" sh -c 'find "$1" -type f -print0 | xargs -0 cat | wc -w' sh "$corpus"
+best 0 "wc -w" sh -c "$wc_words" sh "$corpus"
 best 1 "dedup scan${*:+ $*}" "$dedup" scan --format jsonl "$@" "$corpus"
 best 1 "dedup scan --no-near" "$dedup" scan --format jsonl --no-near "$corpus"
 best 1 "dedup scan --verify estimate" "$dedup" scan --format jsonl --verify estimate "$corpus"

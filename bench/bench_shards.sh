@@ -52,7 +52,7 @@ printf 'shards: plain %.1f MB, gzip %.1f MB, zstd %.1f MB\n' \
     "$(du -bc "$shards"/gz/* | tail -1 | awk '{print $1 / 1e6}')" \
     "$(du -bc "$shards"/zst/* | tail -1 | awk '{print $1 / 1e6}')"
 printf '%-40s %8s %9s %10s\n' command seconds MB/s "RSS (MB)"
-best "wc -w (files)" sh -c 'find "$1" -type f -print0 | xargs -0 cat | wc -w' sh "$docs"
+best "wc -w (files)" sh -c "$wc_words" sh "$docs"
 best "zcat gzip shards" sh -c 'cat "$1"/* | zcat | wc -c' sh "$shards/gz"
 best "dedup scan (files)" "$dedup" scan -q -f jsonl "$docs"
 best "dedup scan (plain shards)" "$dedup" scan -q -f jsonl "$shards/plain"

@@ -41,7 +41,7 @@ for corpus in "$@"; do
         "$(echo "$bytes / 1000000" | bc -l)" "$(find "$corpus" -type f | wc -l)" "$j" "$runs" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf '%-28s %8s %9s %10s\n' run seconds MB/s "RSS (MB)"
-    best "wc -w" true sh -c "find '$corpus' -type f -print0 | xargs -0 cat | wc -w"
+    best "wc -w" true sh -c "$wc_words" sh "$corpus"
     best "scan" true "$dedup" scan -q -j "$j" "$corpus"
     for n in 1 2 4; do
         best "scan --work-dir --tasks $n" "rm -rf '$tmp/w'" \

@@ -49,35 +49,22 @@ printf 'corpus: %s, %d files, %.1f MB; %s; %d runs each, alternating; %s CPUs on
     "$corpus" "$files" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$dedup" "$runs" \
     "$(getconf _NPROCESSORS_ONLN)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# one NAME CMD...: runs CMD once, appends "wall user sys" to $tmp/NAME.
-one() {
-    local name=$1
-    shift
-    /usr/bin/time -f '%e %U %S %x' -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || true
-    local st
-    st=$(tail -1 "$tmp/time" | awk '{print $4}')
-    [ "$st" = 0 ] || [ "$st" = 1 ] || die "$name exited $st: $(tail -3 "$tmp/$name.err")"
-    tail -1 "$tmp/time" | awk '{print $1, $2, $3}' >>"$tmp/$name"
-}
-wc_words() { find "$corpus" -type f -print0 | xargs -0 cat | wc -w; }
-export -f wc_words
-export corpus
 for r in $(seq 1 "$runs"); do
-    one wc bash -c wc_words
+    time_once wc sh -c "$wc_words" sh "$corpus"
     if [ $((r % 2)) = 1 ]; then
-        one j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
-        one j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
+        time_once j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
+        time_once j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
         if [ -n "$jsonl" ]; then
-            one f1 "$dedup" filter -q -j 1 "$jsonl"
-            one f2 "$dedup" filter -q -j 2 "$jsonl"
+            time_once f1 "$dedup" filter -q -j 1 "$jsonl"
+            time_once f2 "$dedup" filter -q -j 2 "$jsonl"
         fi
     else
         if [ -n "$jsonl" ]; then
-            one f2 "$dedup" filter -q -j 2 "$jsonl"
-            one f1 "$dedup" filter -q -j 1 "$jsonl"
+            time_once f2 "$dedup" filter -q -j 2 "$jsonl"
+            time_once f1 "$dedup" filter -q -j 1 "$jsonl"
         fi
-        one j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
-        one j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
+        time_once j2 "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus"
+        time_once j1 "$dedup" scan -q -f jsonl -j 1 "$@" "$corpus"
     fi
 done
 cmp -s "$tmp/j1.out" "$tmp/j2.out" || die "-j 1 and -j 2 wrote different reports"

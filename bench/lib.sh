@@ -24,6 +24,12 @@
 #                       the fastest run
 #   mb_per_s BYTES SECONDS
 #                       BYTES / SECONDS in MB/s, "-" under GNU time's 0.01 s
+#   time_once NAME COMMAND...
+#                       runs COMMAND once, its output to $tmp/NAME.out and its
+#                       errors to $tmp/NAME.err; dies unless it exits 0 or 1;
+#                       appends "wall user sys" (seconds, GNU time) to $tmp/NAME
+#   $wc_words           the command to compare with, wc -w over the files
+#                       under a folder: sh -c "$wc_words" sh DIR
 
 bench_script=$(basename "$0")
 die() {
@@ -80,3 +86,14 @@ mb_per_s() {
         echo -
     fi
 }
+
+time_once() {
+    local name=$1 wall user sys status
+    shift
+    /usr/bin/time -f '%e %U %S %x' -o "$tmp/time" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || true
+    read -r wall user sys status < <(tail -n 1 "$tmp/time") # after "Command exited with ..."
+    [ "$status" = 0 ] || [ "$status" = 1 ] || die "$name: exit $status: $(tail -n 3 "$tmp/$name.err")"
+    echo "$wall $user $sys" >>"$tmp/$name"
+}
+
+wc_words='find "$1" -type f -print0 | xargs -0 cat | wc -w'
