@@ -327,7 +327,8 @@ static uint64_t second_key(const dd_signatures *s, size_t d, size_t b, uint64_t 
 {
     const dd_near_params *p = &s->params;
     if (p->method == DD_METHOD_MINHASH) {
-        const uint32_t *sig = s->minhash + d * p->num_perm;
+        uint32_t values[SH_MINHASH_MAX_PERM];
+        const uint32_t *sig = dd_signature_minhash(s, d, values);
         size_t rows = p->rows, used = p->bands * p->rows, spare = p->num_perm - used;
         if (spare >= rows) {
             size_t start = used + (b * rows) % (spare - rows + 1);

@@ -140,6 +140,16 @@ for j in 2 3; do
         not_ok "-j $j: the report and summary line of -j 1, byte for byte" \
             "$(diff "$T/r1.jsonl" "$T/r$j.jsonl" | head -5)"
 done
+# With the MinHash values of most documents in a scratch file (--memory
+# 1M: a sixteenth, 128 documents' values), the second keys are taken from
+# there too: the same report.
+for j in 1 2; do
+    "$DEDUP" scan -j $j --memory 1M --tmp-dir "$T" "${HOT[@]}" "$G" >"$T/m$j.jsonl" 2>"$T/m$j.err"
+    cmp -s "$T/r1.jsonl" "$T/m$j.jsonl" &&
+        ok "--memory 1M -j $j: the report of the default budget" ||
+        not_ok "--memory 1M -j $j: the report of the default budget" \
+            "$(diff "$T/r1.jsonl" "$T/m$j.jsonl" | head -5) $(head -c 300 "$T/m$j.err")"
+done
 for n in 1 2 4; do
     "$DEDUP" scan -j 2 --work-dir "$T/w$n" --part-size 64K --tasks $n "${HOT[@]}" "$G" \
         >"$T/t$n.jsonl" 2>"$T/t$n.err"
