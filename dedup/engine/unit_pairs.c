@@ -19,10 +19,70 @@ static int by_key_then_id(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+static bool entry_before(const dd_unit_entry *x, const dd_unit_entry *y)
+{
+    return x->key < y->key || (x->key == y->key && x->id < y->id);
+}
+
+/* Entries up to this many are sorted by insertion; a bucket of more (many
+ * entries of one key: a paragraph printed everywhere) with qsort. */
+#define SMALL_SORT 48
+
+static void sort_few(dd_unit_entry *v, size_t n)
+{
+    if (n > SMALL_SORT) {
+        qsort(v, n, sizeof *v, by_key_then_id);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        dd_unit_entry x = v[i];
+        size_t j = i;
+        for (; j > 0 && entry_before(&x, &v[j - 1]); j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* The most bits of the keys a counting pass of dd_unit_entries_sort looks
+ * at: fewer for fewer entries, about 8 entries a bucket. */
+#define BUCKET_BITS 16
+
 void dd_unit_entries_sort(dd_unit_entry *v, size_t n)
 {
-    if (n > 1)
-        qsort(v, n, sizeof *v, by_key_then_id);
+    /* The keys are hashes: past the top bits they all share (those of a
+     * part of a band's keys chose the part), uniform. So one counting pass
+     * on the next bits (up to BUCKET_BITS) puts each entry in its bucket, in key
+     * order between buckets, and each bucket, a few entries, is sorted
+     * alone. It needs a copy of the entries for the while. */
+    uint64_t differ = 0;
+    for (size_t i = 1; i < n; i++)
+        differ |= v[i].key ^ v[0].key;
+    if (n <= SMALL_SORT || !differ) {
+        sort_few(v, n);
+        return;
+    }
+    unsigned bits = 4;
+    while (bits < BUCKET_BITS && ((size_t)8 << bits) < n)
+        bits++;
+    unsigned top = 63 - (unsigned)__builtin_clzll(differ); /* the highest bit that differs */
+    unsigned shift = top >= bits - 1 ? top - (bits - 1) : 0;
+    const size_t buckets = (size_t)1 << bits, mask = buckets - 1;
+    size_t *start = dd_calloc(buckets + 1, sizeof *start);
+    for (size_t i = 0; i < n; i++)
+        start[((v[i].key >> shift) & mask) + 1]++;
+    for (size_t b = 1; b <= buckets; b++)
+        start[b] += start[b - 1];
+    size_t *next = dd_malloc(buckets * sizeof *next);
+    memcpy(next, start, buckets * sizeof *next);
+    dd_unit_entry *sorted = dd_malloc(n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        sorted[next[(v[i].key >> shift) & mask]++] = v[i];
+    for (size_t b = 0; b < buckets; b++)
+        sort_few(sorted + start[b], start[b + 1] - start[b]);
+    memcpy(v, sorted, n * sizeof *v);
+    free(sorted);
+    free(next);
+    free(start);
 }
 
 /* A unit of a key's run, by set then id, to find the first of each set. */

@@ -37,7 +37,8 @@ typedef struct dd_unit_pair {
     uint64_t later, earlier;
 } dd_unit_pair;
 
-/* Sorts v[0..n) by key, then id. */
+/* Sorts v[0..n) by key, then id. Takes a copy of the n entries for the
+ * while. */
 void dd_unit_entries_sort(dd_unit_entry *v, size_t n);
 
 /* Calls emit for every candidate pair of the entries v[0..n) of one band,

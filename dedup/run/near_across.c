@@ -159,7 +159,8 @@ static size_t part_of_key(const void *e, const void *ctx)
 static bool band_pairs(dd_near_across *a, size_t b, pair_sink *sink, char **err)
 {
     dd_scratch_array *entries = &a->entries[b];
-    size_t nparts = entries->spool ? parts_for(entries->n, entries->size, a->work_bytes) : 1;
+    /* A part is held twice while it is sorted (dd_unit_entries_sort). */
+    size_t nparts = entries->spool ? parts_for(entries->n, 2 * entries->size, a->work_bytes) : 1;
     size_t bits = 0;
     while (((size_t)1 << bits) < nparts)
         bits++;
@@ -177,7 +178,7 @@ static bool band_pairs(dd_near_across *a, size_t b, pair_sink *sink, char **err)
     size_t cap = 0;
     for (size_t p = 0; p < nparts; p++) {
         dd_unit_entry *v = all_of(&parts[p], &buf, &cap);
-        size_t held = parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink->pairs);
+        size_t held = 2 * parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink->pairs);
         if (held > a->peak_bytes)
             a->peak_bytes = held;
         dd_unit_entries_sort(v, parts[p].n);

@@ -252,12 +252,51 @@ static void a_key_lists_its_first_indexed_units(void **unused)
                      emitted[i - 1].earlier < emitted[i].earlier));
 }
 
+/* Sorting entries by key then id, as qsort would: random keys; keys that
+ * share their top bits (a part); many entries under a few keys; in an
+ * order other than by id. */
+static int key_then_id(const void *a, const void *b)
+{
+    const dd_unit_entry *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static void entries_sort_as_qsort(void **unused)
+{
+    (void)unused;
+    enum { N = 20000 };
+    dd_unit_entry *v = dd_malloc(N * sizeof *v), *want = dd_malloc(N * sizeof *want);
+    for (int kind = 0; kind < 4; kind++)
+        for (size_t n = 1; n <= N; n = n * 5 + 3) {
+            for (size_t i = 0; i < n; i++) {
+                uint64_t key = next();
+                if (kind == 1)
+                    key = (key >> 5) | ((uint64_t)0x15 << 59); /* top 5 bits shared */
+                else if (kind == 2)
+                    key = key % 7; /* a few keys, many entries each */
+                else if (kind == 3)
+                    key = 42;
+                v[i] =
+                    (dd_unit_entry){key, next(), n - i, 0, 0}; /* ids unique, as a band has them */
+            }
+            memcpy(want, v, n * sizeof *v);
+            qsort(want, n, sizeof *want, key_then_id);
+            dd_unit_entries_sort(v, n);
+            assert_memory_equal(v, want, n * sizeof *v);
+        }
+    free(v);
+    free(want);
+}
+
 int main(void)
 {
     generate();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parts_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
+        cmocka_unit_test(entries_sort_as_qsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
