@@ -95,7 +95,7 @@ static char **folders_of(const dd_inputs *named, size_t *ndirs)
 {
     char **dirs = dd_malloc((named->n ? named->n : 1) * sizeof *dirs);
     for (size_t i = 0; i < named->n; i++) {
-        char *copy = dd_strdup(named->v[i].path);
+        char *copy = dd_strdup(dd_input_path(named, i));
         dirs[i] = dd_strdup(dirname(copy));
         free(copy);
     }
@@ -143,7 +143,7 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     size_t nids = 0;
     for (size_t i = 0; i < named->n; i++) {
         struct stat st;
-        if (stat(named->v[i].path, &st) == 0)
+        if (stat(dd_input_path(named, i), &st) == 0)
             named_ids[nids++] = (file_id){st.st_dev, st.st_ino};
     }
     if (nids > 1)
@@ -154,10 +154,10 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     for (size_t i = 0; i < around.n; i++) {
         struct stat st;
         bool is_named =
-            stat(around.v[i].path, &st) == 0 && bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids,
+            stat(dd_input_path(&around, i), &st) == 0 && bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids,
                                                         nids, sizeof *named_ids, compare_file_ids);
         /* "./x" as the walk of "." names it is "x", as the user names it */
-        const char *p = around.v[i].path;
+        const char *p = dd_input_path(&around, i);
         while (p[0] == '.' && p[1] == '/')
             p += 2;
         if (!is_named)
@@ -165,7 +165,7 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     }
     *first_named = k;
     for (size_t i = 0; i < named->n; i++)
-        paths[k++] = dd_strdup(named->v[i].path);
+        paths[k++] = dd_strdup(dd_input_path(named, i));
     *n = k;
     free(named_ids);
     for (size_t i = 0; i < ndirs; i++)
@@ -219,12 +219,13 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
      * the folder (the commit did not bring it). */
     for (size_t k = 0; k < c->nleft_out; k++) {
         const dd_left_out *l = &c->left_out[k];
+        const dd_input d = dd_inputs_get(in, l->doc);
         if (l->doc < first_named) {
-            dd_input_report_not_text(&in->v[l->doc], &l->why, true, "left out of the comparison");
+            dd_input_report_not_text(&d, &l->why, true, "left out of the comparison");
             continue;
         }
-        char *why = dd_not_text_message(&in->v[l->doc], &l->why);
-        char *path = baseline_name(&in->v[l->doc]);
+        char *why = dd_not_text_message(&d, &l->why);
+        char *path = baseline_name(&d);
         add_finding(out, dd_asprintf("%s; left out of the comparison", why),
                     dd_asprintf("%s\tnot-text", path));
         free(path);
@@ -237,10 +238,11 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             if (mb->doc < first_named)
                 continue;
             /* The representative, or a copy of it found by a later round. */
-            const dd_input *rep_in = &in->v[mb->of];
+            const dd_input input = dd_inputs_get(in, mb->of), *rep_in = &input;
             char *rep = dd_input_name(rep_in, 0, 0), *rep_key = baseline_name(rep_in);
             char *see = see_at(rep_in, 1);
-            char *where = dd_input_at(&in->v[mb->doc], 1), *key = baseline_name(&in->v[mb->doc]);
+            const dd_input at = dd_inputs_get(in, mb->doc);
+            char *where = dd_input_at(&at, 1), *key = baseline_name(&at);
             char *line =
                 mb->exact ? dd_asprintf("%sexact duplicate of %s (see %s)", where, rep, see)
                           : dd_asprintf("%snear-duplicate of %s (" DD_SIMILARITY_TEXT ") (see %s)",
@@ -258,7 +260,8 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
         const dd_repeat *r = &f->repeats[i];
         if (r->at.doc < first_named)
             continue;
-        const dd_input *at_in = &in->v[r->at.doc], *of_in = &in->v[r->of.doc];
+        const dd_input at_doc = dd_inputs_get(in, r->at.doc), *at_in = &at_doc;
+        const dd_input of_doc = dd_inputs_get(in, r->of.doc), *of_in = &of_doc;
         char *where = dd_input_at(at_in, r->at.first_line);
         char *other = dd_input_name(of_in, r->of.first_line, 0),
              *see = see_at(of_in, r->of.first_line);
@@ -297,12 +300,13 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
     }
     for (size_t i = 0; i < f->nboilerplate; i++) {
         const dd_boilerplate *b = &f->boilerplate[i];
-        char *first = see_at(&in->v[b->at[0].doc], b->at[0].first_line);
+        const dd_input first_at = dd_inputs_get(in, b->at[0].doc);
+        char *first = see_at(&first_at, b->at[0].first_line);
         char *text = dd_printable(b->text ? b->text : "");
         for (size_t k = 0; k < b->n; k++) {
             if (b->at[k].doc < first_named)
                 continue;
-            const dd_input *d = &in->v[b->at[k].doc];
+            const dd_input input = dd_inputs_get(in, b->at[k].doc), *d = &input;
             char *where = dd_input_at(d, b->at[k].first_line), *path = baseline_name(d);
             char record_line[32] = "";
             if (d->shard) /* the line of the record's text */
@@ -327,7 +331,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
 {
     dd_index_matches m = {0};
     bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
-    const dd_input *d = &c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&c->inputs, i), *d = &input;
     char *path = baseline_name(d);
     for (size_t k = 0; k < m.n; k++) {
         const dd_index_match *r = &m.v[k];
@@ -605,7 +609,7 @@ int cmd_check(int argc, char **argv)
     int problems =
         dd_inputs_collect(&named, o.paths, o.npaths, &(dd_records_spec){.whole_files = true});
     for (size_t i = 0; i < named.n; i++)
-        if (named.v[i].is_stdin) {
+        if (dd_inputs_get(&named, i).is_stdin) {
             dd_error("check: standard input has no folder to be checked against");
             dd_inputs_free(&named);
             return DD_EXIT_ERROR;
@@ -627,7 +631,7 @@ int cmd_check(int argc, char **argv)
         npaths = named.n;
         paths = dd_malloc((npaths + 1) * sizeof *paths);
         for (size_t i = 0; i < npaths; i++)
-            paths[i] = dd_strdup(named.v[i].path);
+            paths[i] = dd_strdup(dd_input_path(&named, i));
     } else {
         paths = check_paths(&named, &npaths, &first_named, &problems);
     }

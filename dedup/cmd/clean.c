@@ -85,12 +85,12 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         free(in_real);
     }
     for (size_t i = 0; i < c->inputs.n && ok; i++) {
-        if (c->inputs.v[i].shard && i != c->inputs.v[i].shard->first)
+        if (dd_input_shard(&c->inputs, i) && i != dd_input_shard(&c->inputs, i)->first)
             continue; /* a shard is written once, with its first record */
-        char *in_real = realpath(c->inputs.v[i].path, NULL);
-        char *dest = dd_asprintf("%s/%s", out_real, c->inputs.v[i].out_rel);
+        char *in_real = realpath(dd_input_path(&c->inputs, i), NULL);
+        char *dest = dd_asprintf("%s/%s", out_real, dd_input_out_rel(&c->inputs, i));
         if (in_real && !strcmp(in_real, dest)) {
-            char *p = dd_printable(c->inputs.v[i].id);
+            char *p = dd_printable(dd_input_id(&c->inputs, i));
             dd_error("%s: the cleaned copy would replace the input %s", out, p);
             free(p);
             ok = false;
@@ -129,10 +129,10 @@ static int compare_strings(const void *a, const void *b)
 static bool check_collisions(const dd_corpus *c)
 {
     size_t n = 0;
-    char **names = dd_malloc((c->inputs.n + c->inputs.nshards + 1) * sizeof *names);
+    const char **names = dd_malloc((c->inputs.n + c->inputs.nshards + 1) * sizeof *names);
     for (size_t i = 0; i < c->inputs.n; i++)
-        if (!c->inputs.v[i].shard) /* a shard's records share its name */
-            names[n++] = c->inputs.v[i].out_rel;
+        if (!dd_input_shard(&c->inputs, i)) /* a shard's records share its name */
+            names[n++] = dd_input_out_rel(&c->inputs, i);
     for (size_t i = 0; i < c->inputs.nshards; i++)
         names[n++] = c->inputs.shards[i]->out_rel;
     qsort(names, n, sizeof *names, compare_strings);
@@ -248,7 +248,7 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
  * open: read_again closes it), and checks that it is what was analysed. */
 static bool read_again(const dd_corpus *c, size_t i, int fd, sh_buf *text)
 {
-    const dd_input *in = &c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     if (c->reread[i] == DD_REREAD_FAILED) { /* gone since the first pass, and said */
         if (fd >= 0)
             close(fd);
@@ -275,15 +275,15 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
     struct stat source;
     if (!read_again(c, i, -1, text))
         return false;
-    if (stat(c->inputs.v[i].path, &source) != 0) {
-        char *p = dd_printable(c->inputs.v[i].id);
+    if (stat(dd_input_path(&c->inputs, i), &source) != 0) {
+        char *p = dd_printable(dd_input_id(&c->inputs, i));
         dd_error("%s: %s", p, strerror(errno));
         free(p);
         return false;
     }
     dd_kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_out_dir_write(out, c->inputs.v[i].out_rel, clean->data ? clean->data : "", clean->len,
-                            source.st_mode & 0777, c->inputs.v[i].path);
+    return dd_out_dir_write(out, dd_input_out_rel(&c->inputs, i), clean->data ? clean->data : "", clean->len,
+                            source.st_mode & 0777, dd_input_path(&c->inputs, i));
 }
 
 /* ------------------------------------------------------------ shards */
@@ -328,7 +328,7 @@ typedef struct shard_job {
 static int write_cleaned_record(shard_job *j, size_t i, dd_writer *w, const char *rec, size_t len,
                                 const dd_drop *drops, size_t n)
 {
-    const dd_input *in = &j->c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&j->c->inputs, i), *in = &input;
     size_t start, end;
     if (!dd_jsonl_value_span(rec, len, in->shard->records.field, &start, &end)) {
         char *p = dd_input_name(in, 0, 0);
@@ -392,7 +392,7 @@ static int fill_shard(void *ctx, int fd)
     int got, status = 0;
     while (status == 0 && (got = dd_reader_next(r, '\n', &rec, &len, &had_delim, &err)) == 1) {
         uint64_t line = dd_reader_record_number(r);
-        bool is_record = next < s->first + s->n && c->inputs.v[next].line == line;
+        bool is_record = next < s->first + s->n && c->inputs.docs[next].line == line;
         bool keep = true, cleaned = false;
         if (is_record) {
             size_t i = next++, first = d;
@@ -407,7 +407,8 @@ static int fill_shard(void *ctx, int fd)
             } else {
                 char *malformed = dd_record_text(&s->records, rec, len, &j->text);
                 if (malformed || dd_digest(j->text.data, j->text.len) != c->digests[i]) {
-                    char *p = dd_input_name(&c->inputs.v[i], 0, 0);
+                    const dd_input record = dd_inputs_get(&c->inputs, i);
+                    char *p = dd_input_name(&record, 0, 0);
                     dd_error("%s: changed while dedup was running; not written", p);
                     free(p);
                     free(malformed);
@@ -564,9 +565,9 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
                            const dd_drop *drops, size_t ndrops)
 {
     struct stat st;
-    char *real = in_place_target(c, c->inputs.v[i].path, c->inputs.v[i].id, &st);
+    char *real = in_place_target(c, dd_input_path(&c->inputs, i), dd_input_id(&c->inputs, i), &st);
     dd_replace_target t;
-    bool ok = real && dd_replace_target_open(&t, real, &st, c->inputs.v[i].id);
+    bool ok = real && dd_replace_target_open(&t, real, &st, dd_input_id(&c->inputs, i));
     free(real);
     if (!ok)
         return false;
@@ -613,7 +614,7 @@ static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t d
 static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_buf *text,
                          const dd_drop *drops, size_t ndrops, bool *failed)
 {
-    const dd_input *in = &c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     bool dropped = c->clusters.dropped[i] && !o->in_place;
     if (!dropped && ndrops == 0)
         return false; /* written unchanged */
@@ -823,7 +824,7 @@ int cmd_clean(int argc, char **argv)
         size_t ndrops = d - first;
         bool left_out = k < c.nleft_out && c.left_out[k].doc == i;
         k += left_out;
-        const dd_shard *shard = c.inputs.v[i].shard;
+        const dd_shard *shard = dd_input_shard(&c.inputs, i);
         if (shard && !o.dry_run) {
             /* A shard is written whole, at its first record. */
             if (i == shard->first && o.in_place) {

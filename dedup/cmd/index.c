@@ -139,7 +139,7 @@ typedef struct index_run {
 static uint64_t input_weight(void *ctx, size_t i)
 {
     const index_run *r = ctx;
-    return r->in.v[i].size;
+    return r->in.docs[i].size;
 }
 
 static void *signer_new(void *ctx)
@@ -194,8 +194,9 @@ static void sign_one(void *ctx, void *state, size_t i, void *result)
         return;
     }
     const dd_options *o = r->o;
-    d->loaded = dd_input_load(&r->in.v[i], (size_t)o->max_record_mb << 20, &w->a, &d->text,
-                              &d->doc, &d->bad);
+    const dd_input input = dd_inputs_get(&r->in, i);
+    d->loaded = dd_input_load(&input, (size_t)o->max_record_mb << 20, &w->a, &d->text, &d->doc,
+                              &d->bad);
     if (d->loaded != DD_LOAD_TEXT)
         return;
     w->sigs.n = 0;
@@ -219,7 +220,7 @@ static bool store_one(void *ctx, size_t i, void *result)
 {
     index_run *r = ctx;
     signed_doc *d = result;
-    const dd_input *in = &r->in.v[i];
+    const dd_input input = dd_inputs_get(&r->in, i), *in = &input;
     planned *p = &r->plans[i];
     dd_progress_update(r->progress, i, *r->bytes);
     switch (p->what) {
@@ -261,7 +262,7 @@ static bool store_one(void *ctx, size_t i, void *result)
         (*r->left_out)++;
         return true;
     }
-    d->rec.id = in->id;
+    d->rec.id = (char *)in->id; /* the list's: dd_ddx_put only reads it */
     d->rec.size = p->size;
     d->rec.mtime_ns = p->mtime_ns;
     char *err = NULL;
@@ -290,7 +291,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     r.plans = dd_calloc(r.in.n ? r.in.n : 1, sizeof *r.plans);
     size_t n = 0; /* inputs up to the first that the index cannot answer for */
     while (n < r.in.n) {
-        const dd_input *d = &r.in.v[n];
+        const dd_input input = dd_inputs_get(&r.in, n), *d = &input;
         planned *p = &r.plans[n++];
         struct stat st;
         if (d->is_stdin) {

@@ -26,7 +26,7 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
 {
     dd_index_matches m = {0};
     bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
-    const dd_input *d = &c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&c->inputs, i), *d = &input;
     for (size_t k = 0; k < m.n && ok; k++) {
         const dd_index_match *r = &m.v[k];
         const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"

@@ -31,18 +31,81 @@ static bool seen_before(dd_key_table *seen, const struct stat *st)
     return dd_key_table_add(seen, identity, 0, &had) == DD_KEY_HAD;
 }
 
-static void add_input(dd_inputs *in, const char *path, const char *id, const char *out_rel,
-                      uint64_t size, bool is_stream)
+/* Adds the file at path (its id) as a document: out_rel, its output name,
+ * is mostly the end of path, and is then kept as a place in it. */
+static void add_input(dd_inputs *in, const char *path, const char *out_rel, uint64_t size,
+                      bool is_stream)
 {
-    dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
-    dd_input *d = &in->v[in->n++];
-    *d = (dd_input){0};
-    d->path = dd_strdup(path);
-    d->id = dd_strdup(id);
-    d->out_rel = dd_strdup(out_rel);
-    d->size = size;
-    d->is_stdin = strcmp(path, "-") == 0;
-    d->stream = is_stream ? dd_calloc(1, sizeof *d->stream) : NULL;
+    dd_grow(&in->docs, &in->cap, in->n + 1, sizeof *in->docs);
+    dd_input_rec *d = &in->docs[in->n++];
+    *d = (dd_input_rec){.size = size, .stream = is_stream};
+    size_t len = strlen(path), out_len = strlen(out_rel);
+    if (out_len <= len && !strcmp(path + len - out_len, out_rel)) {
+        d->name = dd_names_add(&in->names, path, len);
+        d->out_rel = (uint32_t)(len - out_len);
+    } else { /* kept after the path, in the same string of the arena */
+        char *both = dd_asprintf("%s%c%s", path, '\0', out_rel);
+        d->name = dd_names_add(&in->names, both, len + 1 + out_len);
+        d->out_rel = (uint32_t)(len + 1);
+        free(both);
+    }
+    if (is_stream) {
+        dd_grow(&in->streams, &in->streams_cap, in->nstreams + 1, sizeof *in->streams);
+        d->off = in->nstreams;
+        in->streams[in->nstreams++] = dd_calloc(1, sizeof **in->streams);
+    }
+}
+
+dd_input dd_inputs_get(const dd_inputs *in, size_t i)
+{
+    const dd_input_rec *d = &in->docs[i];
+    const char *name = dd_names_at(&in->names, d->name);
+    if (d->shard) {
+        const dd_shard *s = in->shards[d->shard - 1];
+        return (dd_input){.path = s->path,
+                          .id = name,
+                          .out_rel = s->out_rel,
+                          .size = d->size,
+                          .shard = s,
+                          .line = d->line,
+                          .off = d->off,
+                          .named_by_id = d->named_by_id};
+    }
+    return (dd_input){.path = name,
+                      .id = name,
+                      .out_rel = name + d->out_rel,
+                      .size = d->size,
+                      .is_stdin = !strcmp(name, "-"),
+                      .stream = d->stream ? in->streams[d->off] : NULL};
+}
+
+const char *dd_input_id(const dd_inputs *in, size_t i)
+{
+    return dd_names_at(&in->names, in->docs[i].name);
+}
+
+const char *dd_input_path(const dd_inputs *in, size_t i)
+{
+    const dd_input_rec *d = &in->docs[i];
+    return d->shard ? in->shards[d->shard - 1]->path : dd_names_at(&in->names, d->name);
+}
+
+const char *dd_input_out_rel(const dd_inputs *in, size_t i)
+{
+    const dd_input_rec *d = &in->docs[i];
+    return d->shard ? in->shards[d->shard - 1]->out_rel
+                    : dd_names_at(&in->names, d->name) + d->out_rel;
+}
+
+const dd_shard *dd_input_shard(const dd_inputs *in, size_t i)
+{
+    return in->docs[i].shard ? in->shards[in->docs[i].shard - 1] : NULL;
+}
+
+size_t dd_inputs_memory_bytes(const dd_inputs *in)
+{
+    return in->cap * sizeof *in->docs + dd_names_memory_bytes(&in->names) +
+           in->streams_cap * sizeof *in->streams + in->nstreams * sizeof **in->streams;
 }
 
 /* ---- Shards ---------------------------------------------------------------
@@ -219,15 +282,14 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
             continue;
         bool by_id;
         char *id = record_id(&in->records, path, line, rec, len, &by_id);
-        dd_grow(&in->v, &in->cap, in->n + 1, sizeof *in->v);
-        in->v[in->n++] = (dd_input){.path = s->path,
-                                    .id = id,
-                                    .out_rel = s->out_rel,
-                                    .size = len,
-                                    .shard = s,
-                                    .line = line,
-                                    .off = at,
-                                    .named_by_id = by_id};
+        dd_grow(&in->docs, &in->cap, in->n + 1, sizeof *in->docs);
+        in->docs[in->n++] = (dd_input_rec){.name = dd_names_add(&in->names, id, strlen(id)),
+                                           .size = len,
+                                           .off = at,
+                                           .line = line,
+                                           .shard = (uint32_t)in->nshards,
+                                           .named_by_id = by_id};
+        free(id);
     }
     if (got < 0) {
         shard_failed(path, line, err);
@@ -244,9 +306,7 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
                  p, d, k->scratch_named_by, strerror(errno));
         free(p);
         free(d);
-        for (size_t i = s->first; i < in->n; i++)
-            free(in->v[i].id);
-        in->n = s->first;
+        in->n = s->first; /* their ids stay in the arena, unused */
         problems++;
     }
     s->n = in->n - s->first;
@@ -412,7 +472,7 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
             else if (!in->records.whole_files && dd_is_shard_name(names[i]))
                 problems += collect_shard(k, path, sub, true);
             else
-                add_input(in, path, path, sub, (uint64_t)st.st_size, false);
+                add_input(in, path, sub, (uint64_t)st.st_size, false);
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -493,7 +553,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
             if (in->records.stdin_records && !in->records.whole_files)
                 problems += collect_shard(&k, "-", "-", false); /* copied as read */
             else
-                add_input(in, "-", "-", "-", 0, true);
+                add_input(in, "-", "-", 0, true);
             continue;
         }
         struct stat st;
@@ -519,7 +579,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
                 if (!in->records.whole_files && dd_is_shard_name(path))
                     problems += collect_shard(&k, path, base_name(path), true);
                 else
-                    add_input(in, path, path, base_name(path), (uint64_t)st.st_size, false);
+                    add_input(in, path, base_name(path), (uint64_t)st.st_size, false);
             }
         } else if (list) {
             add_source(&k, path, NULL, !in->records.whole_files && dd_is_shard_name(path));
@@ -529,10 +589,14 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
         } else {
             /* FIFOs and devices named explicitly are read like stdin:
              * once. */
-            add_input(in, path, path, base_name(path), 0, true);
+            add_input(in, path, base_name(path), 0, true);
         }
     }
     in->from_path[n] = in->n;
+    /* All are known: no room is kept for more. */
+    in->cap = in->n;
+    in->docs = dd_realloc(in->docs, in->n * sizeof *in->docs);
+    dd_names_trim(&in->names);
     dd_key_table_free(&k.seen);
     dd_writer_free(k.scratch); /* flushed after each shard */
     free(k.scratch_dir);
@@ -562,16 +626,12 @@ void dd_sources_free(dd_sources *list)
 
 void dd_inputs_free(dd_inputs *in)
 {
-    for (size_t i = 0; i < in->n; i++) {
-        if (!in->v[i].shard) { /* a record's are its shard's */
-            free(in->v[i].path);
-            free(in->v[i].out_rel);
-        }
-        free(in->v[i].id);
-        if (in->v[i].stream)
-            sh_buf_free(&in->v[i].stream->text);
-        free(in->v[i].stream);
+    for (size_t i = 0; i < in->nstreams; i++) {
+        sh_buf_free(&in->streams[i]->text);
+        free(in->streams[i]);
     }
+    free(in->streams);
+    dd_names_free(&in->names);
     for (size_t i = 0; i < in->nshards; i++) {
         free(in->shards[i]->path);
         free(in->shards[i]->out_rel);
@@ -585,7 +645,7 @@ void dd_inputs_free(dd_inputs *in)
         free(in->dirs[i]);
     for (size_t i = 0; i < in->ntrees; i++)
         free(in->trees[i]);
-    free(in->v);
+    free(in->docs);
     free(in->dirs);
     free(in->trees);
     memset(in, 0, sizeof *in);

@@ -8,6 +8,7 @@
 #define DD_INPUT_H
 
 #include "engine/engine.h"
+#include "io/names.h"
 #include "shingle.h"
 
 #include <stdbool.h>
@@ -61,25 +62,49 @@ typedef struct dd_shard {
     dd_records_spec records; /* how its records are read */
 } dd_shard;
 
+/*
+ * A document of the input list as the accessors give it (dd_inputs_get):
+ * its names point into the list (its arena of names, or its shard), valid
+ * while the list lives; nothing here is owned.
+ */
 typedef struct dd_input {
-    char *path;    /* what to open ("-" for standard input; a record: its shard's) */
-    char *id;      /* the document's name in reports: the path as named; a record's
-                      id (--id-field), else "SHARD:LINE" */
-    char *out_rel; /* where clean writes it, relative to the output folder (a
-                      record: its shard's) */
-    uint64_t size; /* bytes when collected (a regular file; a record: its line), else
-                      0: a hint */
+    const char *path;    /* what to open ("-" for standard input; a record: its shard's) */
+    const char *id;      /* the document's name in reports: the path as named; a record's
+                            id (--id-field), else "SHARD:LINE" */
+    const char *out_rel; /* where clean writes it, relative to the output folder (a
+                            record: its shard's) */
+    uint64_t size;       /* bytes when collected (a regular file; a record: its line), else
+                            0: a hint */
     bool is_stdin;
-    dd_stream_copy *stream; /* a stream's bytes (owned); NULL for a regular file */
+    dd_stream_copy *stream; /* a stream's bytes (the list's); NULL for a regular file */
     /* A record of a shard (shard not NULL): its line there, from 1, and
      * where that line starts in the shard's bytes (decompressed: in the
-     * scratch file); named_by_id when id is the record's id. path and
-     * out_rel are its shard's (not owned). */
+     * scratch file); named_by_id when id is the record's id. */
     const dd_shard *shard;
     uint64_t line;
     uint64_t off;
     bool named_by_id;
 } dd_input;
+
+/*
+ * A document as the list keeps it: 40 bytes, its names in the list's
+ * arena (in->names), each stored once. A file's path is its id too, and
+ * its output name (out_rel) is the end of its path (for a file found in a
+ * named folder, its path below that folder; for a file named, its base
+ * name), so they are places in one string. A record's path and output name
+ * are its shard's; its id is its own string. Read it through
+ * dd_inputs_get (or dd_input_id, dd_input_path).
+ */
+typedef struct dd_input_rec {
+    uint64_t name;  /* in in->names: a file's path (and id); a record's id */
+    uint64_t size;  /* as dd_input's */
+    uint64_t off;   /* a record: where its line starts; a stream: its index in in->streams */
+    uint64_t line;  /* a record: its line in its shard, from 1; a file: 0 */
+    uint32_t shard; /* a record: 1 + its shard's index in in->shards; a file: 0 */
+    uint32_t out_rel : 30;   /* a file: where its output name starts in its path */
+    uint32_t named_by_id : 1; /* a record named by its id */
+    uint32_t stream : 1;      /* a stream (standard input, a FIFO, a device) */
+} dd_input_rec;
 
 /* How dd_inputs_collect may run a loop of independent items (the status
  * of each name of a folder, looked up in it): run(loop_ctx, n, ctx, work)
@@ -95,8 +120,11 @@ typedef struct dd_loop {
 
 typedef struct dd_inputs {
     dd_loop loop; /* set by the caller before dd_inputs_collect ({0}: one thread) */
-    dd_input *v;
+    dd_input_rec *docs; /* the documents, in input order */
     size_t n, cap;
+    dd_names names;          /* the paths and ids of the documents */
+    dd_stream_copy **streams; /* the bytes of the streams among them */
+    size_t nstreams, streams_cap;
     char **dirs; /* the directories named on the command line */
     size_t ndirs, dirs_cap;
     char **trees; /* the real paths of the named trees (see dd_inputs_hold) */
@@ -125,6 +153,23 @@ bool dd_is_shard_name(const char *path);
  * and gives one document for each line that is not blank. */
 int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_records_spec *records);
 void dd_inputs_free(dd_inputs *in);
+
+/* Document i (i < in->n) of the list, as a dd_input pointing into the
+ * list. */
+dd_input dd_inputs_get(const dd_inputs *in, size_t i);
+
+/* Document i's id, path (what to open) and output name (out_rel), as
+ * dd_input's: strings of the list. */
+const char *dd_input_id(const dd_inputs *in, size_t i);
+const char *dd_input_path(const dd_inputs *in, size_t i);
+const char *dd_input_out_rel(const dd_inputs *in, size_t i);
+
+/* Document i's shard, NULL when it is not a record. */
+const dd_shard *dd_input_shard(const dd_inputs *in, size_t i);
+
+/* The bytes the list holds for its documents: their records, names and
+ * the copies of the streams among them. */
+size_t dd_inputs_memory_bytes(const dd_inputs *in);
 
 /* A file the inputs are made of, as listed without being read: a shard
  * (all its records), or one document. */

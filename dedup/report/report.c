@@ -36,6 +36,13 @@ void dd_json_set_doc(json_t *obj, const dd_input *d)
     }
 }
 
+/* dd_json_set_doc of document i of in. */
+static void json_set_doc_of(json_t *obj, const dd_inputs *in, size_t i)
+{
+    const dd_input d = dd_inputs_get(in, i);
+    dd_json_set_doc(obj, &d);
+}
+
 static bool write_json(FILE *out, json_t *obj)
 {
     int r = json_dumpf(obj, out, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -47,9 +54,9 @@ static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r
 {
     json_t *obj = json_object(), *of = json_object();
     json_object_set_new(obj, "type", json_string("repeat"));
-    dd_json_set_doc(obj, &in->v[r->at.doc]);
+    json_set_doc_of(obj, in, r->at.doc);
     json_object_set_new(obj, "lines", json_lines(&r->at));
-    dd_json_set_doc(of, &in->v[r->of.doc]);
+    json_set_doc_of(of, in, r->of.doc);
     json_object_set_new(of, "lines", json_lines(&r->of));
     json_object_set_new(obj, "of", of);
     json_object_set_new(obj, "exact", json_boolean(r->exact));
@@ -66,7 +73,7 @@ static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boil
     json_t *occ = json_array();
     for (size_t i = 0; i < b->n; i++) {
         json_t *o = json_object();
-        dd_json_set_doc(o, &in->v[b->at[i].doc]);
+        json_set_doc_of(o, in, b->at[i].doc);
         json_object_set_new(o, "line", json_integer((json_int_t)b->at[i].first_line));
         json_array_append_new(occ, o);
     }
@@ -90,13 +97,14 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
     char at[64], of[64];
     bool one = r->at.first_line == r->at.last_line;
     format_lines(at, sizeof at, one ? "line " : "lines ", &r->at);
-    char *where = dd_input_at(&in->v[r->at.doc], r->at.first_line);
+    const dd_input at_doc = dd_inputs_get(in, r->at.doc), of_doc = dd_inputs_get(in, r->of.doc);
+    char *where = dd_input_at(&at_doc, r->at.first_line);
     char *other = NULL;
     if (r->of.doc == r->at.doc)
         format_lines(of, sizeof of, r->of.first_line == r->of.last_line ? "line " : "lines ",
                      &r->of);
     else
-        other = dd_input_name(&in->v[r->of.doc], r->of.first_line, r->of.last_line);
+        other = dd_input_name(&of_doc, r->of.first_line, r->of.last_line);
     int n;
     if (r->exact)
         n = fprintf(out, "%s%s %s %s (%zu unit%s, %llu words)\n", where, at,
@@ -140,7 +148,7 @@ static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boil
     char *ex = excerpt(b->text);
     bool ok = true;
     for (size_t i = 0; i < b->n && ok; i++) {
-        const dd_input *d = &in->v[b->at[i].doc];
+        const dd_input input = dd_inputs_get(in, b->at[i].doc), *d = &input;
         char *where = dd_input_at(d, b->at[i].first_line);
         if (d->shard) /* the line of the record's text */
             ok = fprintf(out, "%sline %zu: ", where, b->at[i].first_line) > 0;
@@ -171,7 +179,7 @@ static void set_member_json(json_t *obj, dd_method method, const dd_inputs *in, 
     if (m->exact)
         json_object_set_new(obj, "exact", json_true());
     if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
-        json_object_set_new(obj, "of", dd_json_id(in->v[m->of].id));
+        json_object_set_new(obj, "of", dd_json_id(dd_input_id(in, m->of)));
     if (m->round > 1) /* a copy of the text clean leaves */
         json_object_set_new(obj, "round", json_integer(m->round));
 }
@@ -182,12 +190,12 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
     json_t *members = json_array();
     for (size_t i = 0; i < c->n; i++) {
         json_t *o = json_object();
-        dd_json_set_doc(o, &in->v[c->members[i].doc]);
+        json_set_doc_of(o, in, c->members[i].doc);
         set_member_json(o, method, in, c, i);
         json_array_append_new(members, o);
     }
     json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
-                            "representative", dd_json_id(in->v[c->members[0].doc].id), "members",
+                            "representative", dd_json_id(dd_input_id(in, c->members[0].doc)), "members",
                             members);
     return obj && write_json(out, obj);
 }
@@ -199,10 +207,10 @@ bool dd_report_clusters_file(FILE *out, dd_method method, const dd_inputs *in, c
         const dd_cluster *cl = &c->v[k];
         for (size_t i = 0; i < cl->n && ok; i++) {
             json_t *o = json_object();
-            dd_json_set_doc(o, &in->v[cl->members[i].doc]);
+            json_set_doc_of(o, in, cl->members[i].doc);
             json_object_set_new(o, "cluster", json_integer((json_int_t)cl->id));
             json_object_set_new(o, "cluster_size", json_integer((json_int_t)cl->n));
-            json_object_set_new(o, "representative", dd_json_id(in->v[cl->members[0].doc].id));
+            json_object_set_new(o, "representative", dd_json_id(dd_input_id(in, cl->members[0].doc)));
             set_member_json(o, method, in, cl, i);
             ok = write_json(out, o);
         }
@@ -216,9 +224,10 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
     bool ok = true;
     for (size_t i = 1; i < c->n && ok; i++) {
         const dd_member *m = &c->members[i];
-        char *where = dd_input_at(&in->v[m->doc], 0);
+        const dd_input doc = dd_inputs_get(in, m->doc), of = dd_inputs_get(in, m->of);
+        char *where = dd_input_at(&doc, 0);
         /* The representative, or a copy of it found by a later round. */
-        char *rep = dd_input_name(&in->v[m->of], 0, 0);
+        char *rep = dd_input_name(&of, 0, 0);
         if (m->exact)
             ok = fprintf(out, "%sexact duplicate of %s\n", where, rep) > 0;
         else if (method == DD_METHOD_SIMHASH)
@@ -236,7 +245,7 @@ static bool write_tsv(FILE *out, const dd_inputs *in, const dd_clusters *c)
 {
     bool ok = true;
     for (size_t d = 0; d < in->n && ok; d++) {
-        char *path = dd_printable(in->v[d].id);
+        char *path = dd_printable(dd_input_id(in, d));
         ok = fprintf(out, "%s\t%u\n", path, c->id_of[d]) > 0;
         free(path);
     }

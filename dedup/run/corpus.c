@@ -48,7 +48,7 @@ void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc)
  * failed). */
 static char *read_bytes(const dd_corpus *c, uint32_t doc, size_t off, size_t len, int *err)
 {
-    const dd_input *d = &c->inputs.v[doc];
+    const dd_input input = dd_inputs_get(&c->inputs, doc), *d = &input;
     char *s = dd_malloc(len + 1);
     *err = 0;
     if (d->stream) {
@@ -79,7 +79,7 @@ static void say_reread_failed(dd_corpus *c, uint32_t doc, int err)
 {
     if (c->reread[doc] == DD_REREAD_FAILED)
         return;
-    char *p = dd_printable(c->inputs.v[doc].id);
+    char *p = dd_printable(dd_input_id(&c->inputs, doc));
     dd_error("%s: %s", p, strerror(err));
     free(p);
     dd_corpus_reread_failed(c, doc);
@@ -133,7 +133,7 @@ static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const 
                                     size_t *len)
 {
     const dd_corpus *c = ctx;
-    const dd_input *in = &c->inputs.v[doc];
+    const dd_input input = dd_inputs_get(&c->inputs, doc), *in = &input;
     if (in->stream) {
         if (in->stream->state != DD_STREAM_KEPT)
             return DD_TEXT_NONE;
@@ -196,7 +196,7 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     const dd_unit *units = dd_units_span(&c->units, first, n, &buf, &cap);
     bool ok =
         dd_notes_said(&notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
-                                                      c->inputs.v[i].id, units, n, o->min_words,
+                                                      dd_input_id(&c->inputs, i), units, n, o->min_words,
                                                       o->boilerplate_df, &src, a, out, &notes));
     free(buf);
     return ok;
@@ -494,7 +494,7 @@ static void *worker_new(void *ctx)
 static uint64_t input_weight(void *ctx, size_t i)
 {
     first_pass *f = ctx;
-    return f->c->inputs.v[i].size;
+    return f->c->inputs.docs[i].size;
 }
 
 static void analysed_free(void *ctx, void *result)
@@ -535,7 +535,7 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
 {
     const dd_corpus *c = f->c;
     const dd_options *o = f->o;
-    const dd_input *in = &c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     r->near.n = 0;
     r->digest = 0;
     r->size = 0;
@@ -584,7 +584,7 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
         return;
     }
     if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, (uint32_t)i, r)) {
-        char *p = dd_printable(f->c->inputs.v[i].id);
+        char *p = dd_printable(dd_input_id(&f->c->inputs, i));
         dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
                  f->work->dir);
         free(p);
@@ -597,7 +597,7 @@ static void work(void *ctx, void *state, size_t i, void *result)
 {
     first_pass *f = ctx;
     analysed *r = result;
-    r->deferred = f->c->inputs.v[i].stream != NULL; /* read once, in order: by take */
+    r->deferred = f->c->inputs.docs[i].stream; /* read once, in order: by take */
     if (f->work)
         read_facts(f, state, i, r);
     else if (!r->deferred)
@@ -628,7 +628,7 @@ static bool take(void *ctx, size_t i, void *result)
     dd_corpus *c = f->c;
     const dd_options *o = f->o;
     analysed *r = result;
-    const dd_input *in = &c->inputs.v[i];
+    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     if (r->deferred) {
         if (!f->own)
             f->own = worker_new(f);
@@ -859,7 +859,7 @@ static void *sign_worker_new(void *ctx) { return worker_new(&((signing *)ctx)->f
 static uint64_t sign_weight(void *ctx, size_t i)
 {
     signing *g = ctx;
-    return g->f.c->inputs.v[g->first + i].size;
+    return g->f.c->inputs.docs[g->first + i].size;
 }
 
 /* Signs part k of w, whose documents are inputs [first, first + n) of c:
@@ -1452,7 +1452,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     uint64_t total = 0;
     for (size_t i = 0; i < n && progress; i++)
-        total += c->inputs.v[i].size;
+        total += c->inputs.docs[i].size;
     if (progress)
         dd_progress_expect(progress, total);
     bool first = first_pass_run(c, o, progress, threads, staged ? &work : NULL);
@@ -1501,9 +1501,10 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 
 void dd_corpus_report_left_out(const dd_corpus *c, const char *fate)
 {
-    for (size_t k = 0; k < c->nleft_out; k++)
-        dd_input_report_not_text(&c->inputs.v[c->left_out[k].doc], &c->left_out[k].why, false,
-                                 fate);
+    for (size_t k = 0; k < c->nleft_out; k++) {
+        const dd_input d = dd_inputs_get(&c->inputs, c->left_out[k].doc);
+        dd_input_report_not_text(&d, &c->left_out[k].why, false, fate);
+    }
 }
 
 void dd_corpus_free(dd_corpus *c)

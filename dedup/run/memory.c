@@ -51,20 +51,6 @@ static int by_bytes_down(const void *a, const void *b)
     return (x->bytes < y->bytes) - (x->bytes > y->bytes);
 }
 
-/* The bytes of the input list: the array and the strings it owns. */
-static size_t inputs_bytes(const dd_inputs *in)
-{
-    size_t bytes = in->cap * sizeof *in->v;
-    for (size_t i = 0; i < in->n; i++) {
-        const dd_input *x = &in->v[i];
-        if (!x->shard) /* a record's path and out_rel are its shard's */
-            bytes += strlen(x->path) + 1 + (x->out_rel ? strlen(x->out_rel) + 1 : 0);
-        if (x->id != x->path)
-            bytes += strlen(x->id) + 1;
-    }
-    return bytes;
-}
-
 void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t across_bytes)
 {
     size_t docs = c->inputs.n;
@@ -80,7 +66,7 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
         {"near-repeats of paragraphs found (past the budget: a batch's)",
          dd_scratch_array_memory_bytes(&c->near_units) +
              c->near_found.cap * sizeof *c->near_found.v},
-        {"input list (paths, names)", inputs_bytes(&c->inputs)},
+        {"input list (records, names)", dd_inputs_memory_bytes(&c->inputs)},
         {"per-document digests, sizes, flags", docs * per_doc},
     };
     size_t n = sizeof v / sizeof *v, total = 0;

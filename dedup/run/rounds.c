@@ -553,7 +553,7 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
         same = sh_key_equal(w->doc.units[u].key,
                             dd_units_get(&c->units, c->unit_start[d] + w->kept[u]).key);
     if (!same) { /* removing whole lines leaves the other units as they were */
-        char *p = dd_printable(c->inputs.v[d].id);
+        char *p = dd_printable(dd_input_id(&c->inputs, d));
         dd_note_add(&r->notes, DD_NOTE_ERROR,
                 "%s: the text left does not hold the paragraphs left (a bug); compared as "
                 "before",

@@ -599,7 +599,7 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
             const dd_shard *s = shard < in->nshards ? in->shards[shard] : NULL;
             docs = s && s->first == doc && !strcmp(s->path, f->path) ? s->n : 0;
             shard += s && s->first == doc && !strcmp(s->path, f->path);
-        } else if (doc >= in->n || in->v[doc].shard || strcmp(in->v[doc].path, f->path)) {
+        } else if (doc >= in->n || dd_input_shard(in, doc) || strcmp(dd_input_path(in, doc), f->path)) {
             return not_listed(w, k, NULL);
         }
         while (w->parts[part].from + w->parts[part].files <= k)
@@ -610,13 +610,13 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
         w->parts[part].n = doc - w->parts[part].first;
     }
     if (doc != in->n || shard != in->nshards)
-        return not_listed(w, w->sources.n, doc < in->n ? in->v[doc].path : NULL);
+        return not_listed(w, w->sources.n, doc < in->n ? dd_input_path(in, doc) : NULL);
     /* Their documents known, the bounds of the parts' files are exact. */
     for (size_t k = 0; k < w->nparts; k++) {
         dd_part *p = &w->parts[k];
         p->text = 0;
         for (size_t i = p->first; i < p->first + p->n; i++)
-            p->text = add_saturated(p->text, in->v[i].size);
+            p->text = add_saturated(p->text, in->docs[i].size);
         p->most_docs = p->n;
     }
     w->placed = true;

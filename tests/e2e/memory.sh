@@ -52,6 +52,9 @@ signatures_spilled() { # the MB of MinHash values that went to a scratch file
 signatures_in_memory() { # the bytes a document of signatures left in memory after reading
     sed -n 's/^dedup: memory after reading: document signatures.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
 }
+inputs_in_memory() { # the bytes a document of the input list after reading
+    sed -n 's/^dedup: memory after reading: input list.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
+}
 
 # scan: the same report whatever the budget, at -j 1 and 3.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.ref" 2>"$T/stats.ref"
@@ -67,6 +70,14 @@ sigs_ref=$(signatures_in_memory "$T/stats.ref")
 [ "$(signatures_spilled "$T/stats.ref")" = "0.0" ] && [ "${sigs_ref:-0}" -gt 512 ] &&
     ok "default budget: the signatures stay in memory ($sigs_ref bytes a document)" ||
     not_ok "default budget: the signatures stay in memory" "$(grep signatures "$T/stats.ref")"
+# The input list: a record of 40 bytes a document, and its path, kept once
+# (its id and output name are places in it), in large blocks: "$G/d0001.txt"
+# and its NUL.
+inputs_ref=$(inputs_in_memory "$T/stats.ref") most=$((40 + ${#G} + 12 + 1))
+[ -n "$inputs_ref" ] && [ "$inputs_ref" -le "$most" ] &&
+    ok "default budget: the input list holds $inputs_ref bytes a document (at most $most)" ||
+    not_ok "default budget: the input list holds at most $most bytes a document" \
+        "$(grep 'input list' "$T/stats.ref")"
 [ "$(across_spilled "$T/stats.ref")" = "0.0" ] && [ "$(across_parts "$T/stats.ref")" = "7 1" ] &&
     ok "default budget: the search across documents in memory, one part a band" ||
     not_ok "default budget: the search across documents in memory, one part a band" \
