@@ -147,21 +147,31 @@ size_t dd_signatures_minhash_bytes(const dd_signatures *s)
     return s->minhash ? docs * s->params.num_perm * sizeof *s->minhash : 0;
 }
 
+/* Sizes the per-document arrays for cap documents in all. */
+static void resize(dd_signatures *s, size_t cap)
+{
+    s->docs = dd_realloc(s->docs, cap * sizeof *s->docs);
+    if (s->params.method == DD_METHOD_SIMHASH)
+        s->simhash = dd_realloc(s->simhash, cap * sizeof *s->simhash);
+    else if (s->cap < s->max_in_memory) {
+        size_t docs = cap < s->max_in_memory ? cap : s->max_in_memory;
+        s->minhash = dd_realloc(s->minhash, docs * s->params.num_perm * sizeof *s->minhash);
+    }
+    s->cap = cap;
+}
+
+void dd_signatures_reserve(dd_signatures *s, size_t n)
+{
+    if (n > s->cap)
+        resize(s, n);
+}
+
 /* Makes room for one more document: its place in docs, and for MinHash
  * values in memory, while they stay there. */
 static size_t next_slot(dd_signatures *s)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        s->docs = dd_realloc(s->docs, cap * sizeof *s->docs);
-        if (s->params.method == DD_METHOD_SIMHASH)
-            s->simhash = dd_realloc(s->simhash, cap * sizeof *s->simhash);
-        else if (s->cap < s->max_in_memory) {
-            size_t docs = cap < s->max_in_memory ? cap : s->max_in_memory;
-            s->minhash = dd_realloc(s->minhash, docs * s->params.num_perm * sizeof *s->minhash);
-        }
-        s->cap = cap;
-    }
+    if (s->n == s->cap)
+        resize(s, s->cap ? s->cap * 2 : 1024);
     return s->n++;
 }
 

@@ -220,6 +220,11 @@ bool dd_signatures_init(dd_signatures *s, const dd_near_params *p, const sh_hash
                         dd_notes *notes);
 void dd_signatures_free(dd_signatures *s);
 
+/* Makes room for n documents in all, when their number is known before
+ * they are added: the per-document arrays are then of that size, not of
+ * the next doubling. (After dd_signatures_keep_minhash.) */
+void dd_signatures_reserve(dd_signatures *s, size_t n);
+
 /* MinHash: keeps the values of at most max_bytes of documents in memory,
  * the first ones, and those of the others in store. Before any document
  * is added. */

@@ -779,6 +779,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     bool ran = dd_run_in_order(&m);
     c->unit_start[c->inputs.n] = c->units.n;
     worker_free(NULL, f.own);
+    /* All read: the room the arrays kept for more is given back. */
+    dd_scratch_array_trim(&c->units);
+    dd_scratch_array_trim(&c->near_units);
     /* What reading left in memory, and in scratch files, for the search
      * across documents, which then works a part at a time. */
     size_t across_bytes = dd_near_across_memory_bytes(&f.across);
@@ -1415,6 +1418,7 @@ static bool signatures_init(dd_corpus *c, const dd_options *o)
         dd_minhash_store store = {minhash_append, minhash_get, minhash_set, c};
         dd_signatures_keep_minhash(&c->signatures, dd_memory_signatures_share(o->memory), store);
     }
+    dd_signatures_reserve(&c->signatures, c->inputs.n); /* one each */
     return true;
 }
 

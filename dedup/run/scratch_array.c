@@ -154,6 +154,14 @@ const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_
     return out;
 }
 
+void dd_scratch_array_trim(dd_scratch_array *a)
+{
+    if (a->spool || a->cap == a->n)
+        return;
+    a->v = dd_realloc(a->v, a->n * a->size);
+    a->cap = a->n;
+}
+
 size_t dd_scratch_array_memory_bytes(const dd_scratch_array *a) { return a->cap * a->size; }
 
 uint64_t dd_scratch_array_scratch_bytes(const dd_scratch_array *a)

@@ -74,6 +74,10 @@ void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v);
 const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_t n, void *buf,
                                   size_t *cap);
 
+/* Gives back the room kept in memory past the elements held (once no more
+ * are to be appended soon: a later append grows it again). */
+void dd_scratch_array_trim(dd_scratch_array *a);
+
 /* Bytes of elements in memory (allocated), and in the scratch file. */
 size_t dd_scratch_array_memory_bytes(const dd_scratch_array *a);
 uint64_t dd_scratch_array_scratch_bytes(const dd_scratch_array *a);
