@@ -541,6 +541,8 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
     in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false, NULL};
     if (!in->records.field)
         in->records.field = "text";
+    in->names.dir = in->records.scratch_dir; /* --tmp-dir */
+    in->names.dir_named_by = in->records.scratch_dir ? "--tmp-dir" : NULL;
     in->from_path = dd_realloc(in->from_path, (n + 1) * sizeof *in->from_path);
     for (size_t i = 0; i < n; i++) {
         const char *path = paths[i];

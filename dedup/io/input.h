@@ -122,7 +122,9 @@ typedef struct dd_inputs {
     dd_loop loop; /* set by the caller before dd_inputs_collect ({0}: one thread) */
     dd_input_rec *docs; /* the documents, in input order */
     size_t n, cap;
-    dd_names names;          /* the paths and ids of the documents */
+    dd_names names; /* the paths and ids of the documents (the caller may set
+                       names.max_in_memory before dd_inputs_collect: past it,
+                       they are in a scratch file in records' scratch_dir) */
     dd_stream_copy **streams; /* the bytes of the streams among them */
     size_t nstreams, streams_cap;
     char **dirs; /* the directories named on the command line */

@@ -792,6 +792,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         dd_memory_account(stderr, "after reading", c, across_bytes);
         fprintf(stderr, "dedup: units kept in a scratch file: %.1f MB\n",
                 (double)dd_units_scratch_bytes(&c->units) / 1e6);
+        fprintf(stderr, "dedup: names of the inputs kept in a scratch file: %.1f MB\n",
+                (double)dd_names_scratch_bytes(&c->inputs.names) / 1e6);
         fprintf(stderr, "dedup: paragraphs' sets and band keys kept in scratch files: %.1f MB\n",
                 across_scratch_mb);
         fprintf(stderr,
@@ -996,6 +998,7 @@ static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths,
     dd_pool *pool = threads > 1 ? dd_pool_new("listing", threads, NULL, NULL, NULL) : NULL;
     if (pool)
         c->inputs.loop = (dd_loop){pool_loop, pool};
+    c->inputs.names.max_in_memory = dd_memory_names_share(o->memory);
     c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
     c->inputs.loop = (dd_loop){0};
     dd_pool_free(pool);

@@ -31,6 +31,12 @@ size_t dd_memory_near_units_share(uint64_t budget);
 /* The bytes of document signatures' MinHash values (engine/near.h) a run
  * of budget bytes (0: the default) keeps in memory: a sixteenth of it. */
 size_t dd_memory_signatures_share(uint64_t budget);
+
+/* The bytes of the names of the inputs (their paths and ids: io/names.h) a
+ * run of budget bytes (0: the default) keeps in memory: a sixteenth of it.
+ * Past that, they are read from a scratch file when a report needs them. */
+size_t dd_memory_names_share(uint64_t budget);
+
 /* The share of the search for near-repeats of paragraphs across
  * documents (run/near_across.h) in a run of budget bytes (0: the
  * default): a quarter of it, for a part of its band keys or pairs; while

@@ -117,6 +117,42 @@ if [ -z "$(ls -A "$T/scratch")" ]; then ok "scan: nothing left in --tmp-dir"; el
     not_ok "scan: nothing left in --tmp-dir" "$(ls -A "$T/scratch")"
 fi
 
+# The names of the inputs past their share (1M / 16: 64 KB) are read from
+# a scratch file: 775 paths of some 200 bytes (a folder of a long name)
+# give the same report and the same clean -o copies, and the input list
+# then holds less a document than at the default budget.
+long="$T/long/$(printf 'a-folder-whose-name-is-long-%.0s' 1 2 3 4 5 6)"
+mkdir -p "$long"
+cp "$G"/*.txt "$long/"
+DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$T/long" >"$T/long.ref" 2>"$T/long.stats.ref"
+names_spilled() { # the MB of the names of the inputs in a scratch file
+    sed -n 's/^dedup: names of the inputs kept in a scratch file: \([0-9.]*\) MB$/\1/p' "$1"
+}
+inputs_long_ref=$(inputs_in_memory "$T/long.stats.ref")
+for j in 1 3; do
+    DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$T/long" \
+        >"$T/long.$j" 2>"$T/long.stats.$j"
+    mb=$(names_spilled "$T/long.stats.$j") held=$(inputs_in_memory "$T/long.stats.$j")
+    if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ -n "$held" ] && [ "$held" -lt "${inputs_long_ref:-0}" ]; then
+        ok "--memory 1M -j $j: names in a scratch file ($mb MB; $held bytes a document left, $inputs_long_ref at the default)"
+    else
+        not_ok "--memory 1M -j $j: names in a scratch file" "$(grep -i 'names\|input list' "$T/long.stats.$j")"
+    fi
+    expect_same "scan -j $j --memory 1M, long names: the report of the default budget" \
+        "$T/long.ref" "$T/long.$j"
+done
+"$DEDUP" scan -q -j 2 --memory 1M --tmp-dir "$T/scratch" "$T/long" >"$T/long.text" 2>&1
+"$DEDUP" scan -q -j 2 "$T/long" >"$T/long.text.ref" 2>&1
+expect_same "scan -j 2 --memory 1M, long names: the text report of the default budget" \
+    "$T/long.text.ref" "$T/long.text"
+"$DEDUP" clean -q -j 2 -o "$T/long.clean.ref" "$T/long" >/dev/null 2>&1
+"$DEDUP" clean -q -j 2 --memory 1M --tmp-dir "$T/scratch" -o "$T/long.clean" "$T/long" >/dev/null 2>&1
+if [ -d "$T/long.clean" ] && diff -r "$T/long.clean.ref" "$T/long.clean" >"$T/diff" 2>&1; then
+    ok "clean -o --memory 1M, long names: the copies of the default budget"
+else
+    not_ok "clean -o --memory 1M, long names: the copies of the default budget" "$(head -20 "$T/diff")"
+fi
+
 # clean -o: the same copies whatever the budget.
 "$DEDUP" clean -q -j 1 -o "$T/clean.ref" "$G" >/dev/null 2>&1
 for j in 1 3; do
