@@ -153,9 +153,9 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     size_t k = 0;
     for (size_t i = 0; i < around.n; i++) {
         struct stat st;
-        bool is_named =
-            stat(dd_input_path(&around, i), &st) == 0 && bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids,
-                                                        nids, sizeof *named_ids, compare_file_ids);
+        bool is_named = stat(dd_input_path(&around, i), &st) == 0 &&
+                        bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids, nids,
+                                sizeof *named_ids, compare_file_ids);
         /* "./x" as the walk of "." names it is "x", as the user names it */
         const char *p = dd_input_path(&around, i);
         while (p[0] == '.' && p[1] == '/')

@@ -282,8 +282,8 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
         return false;
     }
     dd_kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_out_dir_write(out, dd_input_out_rel(&c->inputs, i), clean->data ? clean->data : "", clean->len,
-                            source.st_mode & 0777, dd_input_path(&c->inputs, i));
+    return dd_out_dir_write(out, dd_input_out_rel(&c->inputs, i), clean->data ? clean->data : "",
+                            clean->len, source.st_mode & 0777, dd_input_path(&c->inputs, i));
 }
 
 /* ------------------------------------------------------------ shards */

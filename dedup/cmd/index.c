@@ -195,8 +195,8 @@ static void sign_one(void *ctx, void *state, size_t i, void *result)
     }
     const dd_options *o = r->o;
     const dd_input input = dd_inputs_get(&r->in, i);
-    d->loaded = dd_input_load(&input, (size_t)o->max_record_mb << 20, &w->a, &d->text, &d->doc,
-                              &d->bad);
+    d->loaded =
+        dd_input_load(&input, (size_t)o->max_record_mb << 20, &w->a, &d->text, &d->doc, &d->bad);
     if (d->loaded != DD_LOAD_TEXT)
         return;
     w->sigs.n = 0;

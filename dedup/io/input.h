@@ -96,12 +96,12 @@ typedef struct dd_input {
  * dd_inputs_get (or dd_input_id, dd_input_path).
  */
 typedef struct dd_input_rec {
-    uint64_t name;  /* in in->names: a file's path (and id); a record's id */
-    uint64_t size;  /* as dd_input's */
-    uint64_t off;   /* a record: where its line starts; a stream: its index in in->streams */
-    uint64_t line;  /* a record: its line in its shard, from 1; a file: 0 */
-    uint32_t shard; /* a record: 1 + its shard's index in in->shards; a file: 0 */
-    uint32_t out_rel : 30;   /* a file: where its output name starts in its path */
+    uint64_t name;         /* in in->names: a file's path (and id); a record's id */
+    uint64_t size;         /* as dd_input's */
+    uint64_t off;          /* a record: where its line starts; a stream: its index in in->streams */
+    uint64_t line;         /* a record: its line in its shard, from 1; a file: 0 */
+    uint32_t shard;        /* a record: 1 + its shard's index in in->shards; a file: 0 */
+    uint32_t out_rel : 30; /* a file: where its output name starts in its path */
     uint32_t named_by_id : 1; /* a record named by its id */
     uint32_t stream : 1;      /* a stream (standard input, a FIFO, a device) */
 } dd_input_rec;
@@ -122,9 +122,9 @@ typedef struct dd_inputs {
     dd_loop loop; /* set by the caller before dd_inputs_collect ({0}: one thread) */
     dd_input_rec *docs; /* the documents, in input order */
     size_t n, cap;
-    dd_names names; /* the paths and ids of the documents (the caller may set
-                       names.max_in_memory before dd_inputs_collect: past it,
-                       they are in a scratch file in records' scratch_dir) */
+    dd_names names;           /* the paths and ids of the documents (the caller may set
+                                 names.max_in_memory before dd_inputs_collect: past it,
+                                 they are in a scratch file in records' scratch_dir) */
     dd_stream_copy **streams; /* the bytes of the streams among them */
     size_t nstreams, streams_cap;
     char **dirs; /* the directories named on the command line */
@@ -169,8 +169,8 @@ const char *dd_input_out_rel(const dd_inputs *in, size_t i);
 /* Document i's shard, NULL when it is not a record. */
 const dd_shard *dd_input_shard(const dd_inputs *in, size_t i);
 
-/* The bytes the list holds for its documents: their records, names and
- * the copies of the streams among them. */
+/* The bytes the list holds in memory for its documents: their records and
+ * the blocks of names kept in memory (not the bytes kept of a stream). */
 size_t dd_inputs_memory_bytes(const dd_inputs *in);
 
 /* A file the inputs are made of, as listed without being read: a shard

@@ -56,8 +56,8 @@ static void move_last_to_file(dd_names *a)
     }
     size_t size = a->used, page = (size_t)sysconf(_SC_PAGESIZE);
     for (size_t done = 0; done < size;) {
-        ssize_t w = pwrite(a->fd - 1, a->blocks[b] + done, size - done,
-                           (off_t)(a->file_bytes + done));
+        ssize_t w =
+            pwrite(a->fd - 1, a->blocks[b] + done, size - done, (off_t)(a->file_bytes + done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {

@@ -28,17 +28,17 @@
 
 typedef struct dd_names {
     /* Set before the first name is added ({0}: all in memory). */
-    size_t max_in_memory; /* bytes of blocks kept in memory (0: no limit) */
-    const char *dir;      /* where the scratch file is made (NULL: dd_spool_default_dir()) */
+    size_t max_in_memory;     /* bytes of blocks kept in memory (0: no limit) */
+    const char *dir;          /* where the scratch file is made (NULL: dd_spool_default_dir()) */
     const char *dir_named_by; /* what named dir, for messages ("--tmp-dir"; NULL: "TMPDIR") */
 
     char **blocks;
-    uint32_t *sizes; /* the bytes of each block */
-    bool *on_file;   /* the block is a mapping of the scratch file */
-    size_t n, cap;   /* blocks */
-    size_t used;     /* bytes used in the last block */
-    size_t bytes;    /* the bytes of the blocks in memory */
-    int fd;          /* 1 + the scratch file's descriptor, 0 before it is made */
+    uint32_t *sizes;     /* the bytes of each block */
+    bool *on_file;       /* the block is a mapping of the scratch file */
+    size_t n, cap;       /* blocks */
+    size_t used;         /* bytes used in the last block */
+    size_t bytes;        /* the bytes of the blocks in memory */
+    int fd;              /* 1 + the scratch file's descriptor, 0 before it is made */
     uint64_t file_bytes; /* bytes written to it */
 } dd_names;
 

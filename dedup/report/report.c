@@ -194,9 +194,9 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
         set_member_json(o, method, in, c, i);
         json_array_append_new(members, o);
     }
-    json_t *obj = json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id,
-                            "representative", dd_json_id(dd_input_id(in, c->members[0].doc)), "members",
-                            members);
+    json_t *obj =
+        json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id, "representative",
+                  dd_json_id(dd_input_id(in, c->members[0].doc)), "members", members);
     return obj && write_json(out, obj);
 }
 
@@ -210,7 +210,8 @@ bool dd_report_clusters_file(FILE *out, dd_method method, const dd_inputs *in, c
             json_set_doc_of(o, in, cl->members[i].doc);
             json_object_set_new(o, "cluster", json_integer((json_int_t)cl->id));
             json_object_set_new(o, "cluster_size", json_integer((json_int_t)cl->n));
-            json_object_set_new(o, "representative", dd_json_id(dd_input_id(in, cl->members[0].doc)));
+            json_object_set_new(o, "representative",
+                                dd_json_id(dd_input_id(in, cl->members[0].doc)));
             set_member_json(o, method, in, cl, i);
             ok = write_json(out, o);
         }

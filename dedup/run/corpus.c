@@ -194,10 +194,10 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     dd_unit *buf = NULL;
     size_t cap = 0;
     const dd_unit *units = dd_units_span(&c->units, first, n, &buf, &cap);
-    bool ok =
-        dd_notes_said(&notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
-                                                      dd_input_id(&c->inputs, i), units, n, o->min_words,
-                                                      o->boilerplate_df, &src, a, out, &notes));
+    bool ok = dd_notes_said(&notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
+                                                            dd_input_id(&c->inputs, i), units, n,
+                                                            o->min_words, o->boilerplate_df, &src,
+                                                            a, out, &notes));
     free(buf);
     return ok;
 }

@@ -67,7 +67,8 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
         {"near-repeats of paragraphs found (past the budget: a batch's)",
          dd_scratch_array_memory_bytes(&c->near_units) +
              c->near_found.cap * sizeof *c->near_found.v},
-        {"input list (records, names; past the budget: records)", dd_inputs_memory_bytes(&c->inputs)},
+        {"input list (records, names; past the budget: records)",
+         dd_inputs_memory_bytes(&c->inputs)},
         {"per-document digests, sizes, flags", docs * per_doc},
     };
     size_t n = sizeof v / sizeof *v, total = 0;

@@ -599,7 +599,8 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
             const dd_shard *s = shard < in->nshards ? in->shards[shard] : NULL;
             docs = s && s->first == doc && !strcmp(s->path, f->path) ? s->n : 0;
             shard += s && s->first == doc && !strcmp(s->path, f->path);
-        } else if (doc >= in->n || dd_input_shard(in, doc) || strcmp(dd_input_path(in, doc), f->path)) {
+        } else if (doc >= in->n || dd_input_shard(in, doc) ||
+                   strcmp(dd_input_path(in, doc), f->path)) {
             return not_listed(w, k, NULL);
         }
         while (w->parts[part].from + w->parts[part].files <= k)

@@ -127,7 +127,8 @@ static void a_list_past_its_share_names_its_documents_alike(void **state)
         assert_int_equal(mkdir(path, 0755), 0);
         for (int f = 0; f < 50; f++) {
             snprintf(path, sizeof path,
-                     "%s/tree/a-folder-with-a-rather-long-name-%02d/a-document-%03d.txt", dir, d, f);
+                     "%s/tree/a-folder-with-a-rather-long-name-%02d/a-document-%03d.txt", dir, d,
+                     f);
             write_file(path, "some words of text\n");
         }
     }
