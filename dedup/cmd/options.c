@@ -282,8 +282,9 @@ OPTION(opt_memory, "memory", 0, required_argument, OPT_MEMORY, "--memory SIZE",
        "units (paragraphs) of every document, 64 bytes each, stay in memory up to a quarter "
        "of SIZE, the near-repeats of paragraphs found up to a sixteenth, and past it each go "
        "to a scratch file in --tmp-dir; so do the MinHash values of the document signatures, "
-       "512 bytes a document, past a sixteenth; the output is the same for every SIZE (what else "
-       "grows with the corpus is not bounded yet: see the README)");
+       "512 bytes a document, past a sixteenth, and the names of the inputs (their paths and "
+       "ids) past a sixteenth; the output is the same for every SIZE (what else grows with the "
+       "corpus is not bounded yet: see the README)");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");
 OPTION(opt_version, "version", 'V', no_argument, 'V', "-V, --version",
        "show the version and the license (MIT) and exit");
