@@ -173,3 +173,25 @@ size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n)
             v[w++] = v[i];
     return w;
 }
+
+void dd_unit_pairs_partition(const dd_unit_pair *v, size_t n, size_t ranges, dd_unit_pair *out,
+                             size_t *start)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i].later < lo ? v[i].later : lo;
+        hi = v[i].later > hi ? v[i].later : hi;
+    }
+    /* Range r: later units lo + r * width up to before lo + (r + 1) * width. */
+    uint64_t width = n ? (hi - lo) / ranges + 1 : 1;
+    memset(start, 0, (ranges + 1) * sizeof *start);
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].later - lo) / width + 1]++;
+    for (size_t r = 1; r <= ranges; r++)
+        start[r] += start[r - 1];
+    size_t *next = dd_malloc(ranges * sizeof *next);
+    memcpy(next, start, ranges * sizeof *next);
+    for (size_t i = 0; i < n; i++)
+        out[next[(v[i].later - lo) / width]++] = v[i];
+    free(next);
+}

@@ -53,4 +53,13 @@ void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
  * how many are left. */
 size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n);
 
+/* Copies the pairs v[0..n) into out[0..n) by ranges of their later unit,
+ * so that they can be sorted a range at a time, on any thread: range r (of
+ * `ranges`, at least 1) is out[start[r] .. start[r + 1]) (start has ranges + 1
+ * entries), every later unit of range r is below those of range r + 1, and
+ * a pair's repeats are in its range. dd_unit_pairs_sort of each range, the
+ * ranges then put end to end, is dd_unit_pairs_sort of v. */
+void dd_unit_pairs_partition(const dd_unit_pair *v, size_t n, size_t ranges, dd_unit_pair *out,
+                             size_t *start);
+
 #endif

@@ -155,12 +155,31 @@ static size_t part_of_key(const void *e, const void *ctx)
     return bits ? (size_t)(((const dd_unit_entry *)e)->key >> (64 - bits)) : 0;
 }
 
-/* Band b's candidate pairs, to sink; its entries are freed. */
-static bool band_pairs(dd_near_across *a, size_t b, pair_sink *sink, char **err)
+/* Step 2 on the pool: an item a band, on `running` threads at once, each
+ * band's pairs in an array of its own (then put end to end in band order:
+ * the pairs are sorted in step 3, so their order changes nothing, but the
+ * scratch files are the same whatever the thread that made them). */
+typedef struct band_job {
+    dd_near_across *a;
+    size_t part_bytes; /* what a part may take, held twice while sorted */
+    dd_scratch_array pairs[DD_NEAR_UNIT_BANDS];
+    char *err[DD_NEAR_UNIT_BANDS];
+    size_t parts[DD_NEAR_UNIT_BANDS];
+    size_t peak[DD_NEAR_UNIT_BANDS]; /* the most band b held at once */
+} band_job;
+
+/* dd_pool work: band b's candidate pairs, to job->pairs[b]; its entries
+ * are freed. */
+static void band_pairs(void *ctx, void *state, size_t b)
 {
+    (void)state;
+    band_job *job = ctx;
+    dd_near_across *a = job->a;
+    char **err = &job->err[b];
+    pair_sink sink = {&job->pairs[b], err, false};
     dd_scratch_array *entries = &a->entries[b];
     /* A part is held twice while it is sorted (dd_unit_entries_sort). */
-    size_t nparts = entries->spool ? parts_for(entries->n, 2 * entries->size, a->work_bytes) : 1;
+    size_t nparts = entries->spool ? parts_for(entries->n, 2 * entries->size, job->part_bytes) : 1;
     size_t bits = 0;
     while (((size_t)1 << bits) < nparts)
         bits++;
@@ -170,28 +189,91 @@ static bool band_pairs(dd_near_across *a, size_t b, pair_sink *sink, char **err)
     else if (!split(entries, parts, nparts, part_of_key, &bits, a->dir, err)) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
-        return false;
+        memset(entries, 0, sizeof *entries);
+        return;
     }
     memset(entries, 0, sizeof *entries);
-    a->parts[0] += nparts;
+    job->parts[b] = nparts;
     dd_unit_entry *buf = NULL;
     size_t cap = 0;
     for (size_t p = 0; p < nparts; p++) {
-        dd_unit_entry *v = all_of(&parts[p], &buf, &cap);
-        size_t held = 2 * parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink->pairs);
-        if (held > a->peak_bytes)
-            a->peak_bytes = held;
-        dd_unit_entries_sort(v, parts[p].n);
-        dd_unit_entries_pairs(v, parts[p].n, take_pair, sink);
+        dd_unit_entry *v = sink.failed ? NULL : all_of(&parts[p], &buf, &cap);
+        if (v) {
+            size_t held = 2 * parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink.pairs);
+            if (held > job->peak[b])
+                job->peak[b] = held;
+            dd_unit_entries_sort(v, parts[p].n);
+            dd_unit_entries_pairs(v, parts[p].n, take_pair, &sink);
+        }
         dd_scratch_array_free(&parts[p]);
-        if (!buf || cap > a->work_bytes / sizeof *buf) { /* not kept past its part */
+        if (!buf || cap > job->part_bytes / sizeof *buf) { /* not kept past its part */
             free(buf);
             buf = NULL;
             cap = 0;
         }
     }
     free(buf);
-    return !sink->failed;
+}
+
+/* Appends the elements of from to to, a span at a time; from is freed. */
+static bool move_to(dd_scratch_array *from, dd_scratch_array *to, char **err)
+{
+    const size_t chunk = 65536;
+    void *buf = NULL;
+    size_t cap = 0;
+    bool ok = true;
+    for (size_t first = 0; ok && first < from->n; first += chunk) {
+        size_t n = from->n - first < chunk ? from->n - first : chunk;
+        ok = dd_scratch_array_append(to, dd_scratch_array_span(from, first, n, &buf, &cap), n, err);
+    }
+    free(buf);
+    dd_scratch_array_free(from);
+    return ok;
+}
+
+/* Step 2: every band's candidate pairs, to pairs (the bands on the pool,
+ * `running` at once); the entries are freed. */
+static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
+                           dd_scratch_array *pairs, char **err)
+{
+    band_job job = {.a = a};
+    /* As many bands at once as threads: each a part of its share of the
+     * budget at a time, and its pairs within its share of half of it. */
+    size_t at_once = running < DD_NEAR_UNIT_BANDS ? running : DD_NEAR_UNIT_BANDS;
+    job.part_bytes = a->work_bytes / at_once ? a->work_bytes / at_once : 1;
+    size_t band_pair_bytes = a->work_bytes / 2 / DD_NEAR_UNIT_BANDS;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_scratch_array_init(&job.pairs[b], sizeof(dd_unit_pair),
+                              band_pair_bytes ? band_pair_bytes : 1, a->dir,
+                              "the candidate pairs of paragraphs");
+    dd_pool_for(pool, DD_NEAR_UNIT_BANDS, &job, band_pairs);
+    bool ok = true;
+    size_t peaks[DD_NEAR_UNIT_BANDS];
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        if (ok && job.err[b]) {
+            *err = job.err[b];
+            job.err[b] = NULL;
+            ok = false;
+        }
+        free(job.err[b]);
+        if (ok)
+            ok = move_to(&job.pairs[b], pairs, err);
+        dd_scratch_array_free(&job.pairs[b]);
+        a->parts[0] += job.parts[b];
+        peaks[b] = job.peak[b];
+    }
+    /* At most the at_once largest bands were held at once. */
+    size_t held = 0;
+    for (size_t k = 0; k < at_once; k++) {
+        size_t largest = 0;
+        for (size_t b = 1; b < DD_NEAR_UNIT_BANDS; b++)
+            largest = peaks[b] > peaks[largest] ? b : largest;
+        held += peaks[largest];
+        peaks[largest] = 0;
+    }
+    if (held > a->peak_bytes)
+        a->peak_bytes = held;
+    return ok;
 }
 
 /* --------------------------------------------------- step 3: verify */
@@ -331,6 +413,46 @@ static bool verify(dd_near_across *a, dd_pool *pool, double threshold, const dd_
     return ok;
 }
 
+/* Step 3's sort on the pool: ranges of later units, each sorted alone. */
+typedef struct sort_job {
+    dd_unit_pair *pairs;
+    const size_t *start; /* range r: pairs[start[r] .. start[r + 1]) */
+    size_t *kept;        /* per range: the pairs left, unique */
+} sort_job;
+
+/* dd_pool work: sorts range r. */
+static void sort_range(void *ctx, void *state, size_t r)
+{
+    (void)state;
+    sort_job *job = ctx;
+    job->kept[r] =
+        dd_unit_pairs_sort(job->pairs + job->start[r], job->start[r + 1] - job->start[r]);
+}
+
+/* dd_unit_pairs_sort of v[0..n) on the pool's `running` threads: returns
+ * how many pairs are left. Holds a copy of v for the while. */
+static size_t sort_pairs(dd_pool *pool, size_t running, dd_unit_pair *v, size_t n)
+{
+    if (running == 1 || n < 2 * PAIRS_PER_ITEM)
+        return dd_unit_pairs_sort(v, n);
+    size_t ranges = 8 * running; /* a few per thread: ranges differ in size */
+    dd_unit_pair *by_range = dd_malloc(n * sizeof *by_range);
+    size_t *start = dd_malloc((ranges + 1) * sizeof *start);
+    size_t *kept = dd_malloc(ranges * sizeof *kept);
+    dd_unit_pairs_partition(v, n, ranges, by_range, start);
+    sort_job job = {by_range, start, kept};
+    dd_pool_for(pool, ranges, &job, sort_range);
+    size_t left = 0;
+    for (size_t r = 0; r < ranges; r++) {
+        memcpy(v + left, by_range + start[r], kept[r] * sizeof *v);
+        left += kept[r];
+    }
+    free(kept);
+    free(start);
+    free(by_range);
+    return left;
+}
+
 /* Seconds of the monotonic clock. */
 static double now(void)
 {
@@ -345,18 +467,21 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
 {
     *err = NULL;
     double start = now();
+    /* The pairs are made and sorted on a pool of their own (its items
+     * are not verification, and its stats say so). */
+    dd_pool *making = dd_pool_new("paragraph pairs", threads, NULL, NULL, NULL);
+    size_t running = dd_pool_threads(making) + 1;
     dd_scratch_array pairs;
     dd_scratch_array_init(&pairs, sizeof(dd_unit_pair), a->work_bytes / 2 ? a->work_bytes / 2 : 1,
                           a->dir, "the candidate pairs of paragraphs");
-    pair_sink sink = {&pairs, err, false};
-    bool ok = true;
-    for (size_t b = 0; ok && b < DD_NEAR_UNIT_BANDS; b++)
-        ok = band_pairs(a, b, &sink, err);
-    size_t nparts = pairs.spool ? parts_for(pairs.n, pairs.size, a->work_bytes) : 1;
+    bool ok = all_band_pairs(a, making, running, &pairs, err);
+    /* A part is held twice while it is sorted (sort_pairs). */
+    size_t nparts = pairs.spool ? parts_for(pairs.n, 2 * pairs.size, a->work_bytes) : 1;
     dd_scratch_array parts[MAX_PARTS];
     uint64_t range[2] = {a->sets.n / nparts + 1, nparts};
     if (!ok) {
         dd_scratch_array_free(&pairs);
+        dd_pool_free(making);
         return false;
     }
     if (nparts == 1)
@@ -364,6 +489,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     else if (!split(&pairs, parts, nparts, part_of_later, range, a->dir, err)) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
+        dd_pool_free(making);
         return false;
     }
     a->parts[1] = nparts;
@@ -374,15 +500,16 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     for (size_t p = 0; p < nparts; p++) {
         dd_unit_pair *v = ok ? all_of(&parts[p], &buf, &cap) : NULL;
         if (v) {
-            if (parts[p].n * sizeof *v > a->peak_bytes)
-                a->peak_bytes = parts[p].n * sizeof *v;
-            size_t n = dd_unit_pairs_sort(v, parts[p].n);
+            if (2 * parts[p].n * sizeof *v > a->peak_bytes)
+                a->peak_bytes = 2 * parts[p].n * sizeof *v;
+            size_t n = sort_pairs(making, running, v, parts[p].n);
             ok = verify(a, pool, threshold, v, n, take, ctx);
         }
         dd_scratch_array_free(&parts[p]);
     }
     free(buf);
     dd_pool_free(pool);
+    dd_pool_free(making);
     a->seconds[1] = now() - start - a->seconds[0];
     return ok;
 }

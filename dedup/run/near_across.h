@@ -14,11 +14,14 @@
  *      (run/scratch_array.h);
  *   2. each band's entries, taken in parts by the top bits of their keys
  *      when they do not fit the budget (a scratch file per part), are
- *      sorted and give the candidate pairs (later, earlier);
+ *      sorted and give the candidate pairs (later, earlier): the bands on
+ *      a pool's threads at once, each a part of its share of the budget at
+ *      a time;
  *   3. the pairs, in parts by their later unit when they do not fit, are
- *      sorted, made unique and verified on the pool's threads, on the
- *      exact sets; the matches of each unit come in the order of its
- *      candidates, the first a near-repeat, the others alternatives.
+ *      sorted (a range of later units at a time, on the pool's threads),
+ *      made unique and verified on another pool's threads, on the exact
+ *      sets; the matches of each unit come in the order of its candidates,
+ *      the first a near-repeat, the others alternatives.
  * With everything within the budget there is one part of each: the same
  * steps, in memory. The results are the same at every budget and thread
  * count. The scratch files are unlinked when made: nothing is left behind.
@@ -43,7 +46,7 @@ typedef struct dd_near_across {
     uint64_t units;    /* units searched */
     uint64_t pairs;    /* candidate pairs verified */
     uint64_t parts[2]; /* parts of steps 2 (all bands) and 3 */
-    size_t peak_bytes; /* the most the steps 2 and 3 held at once */
+    size_t peak_bytes; /* the most the steps 2 and 3 held at once (at most) */
     double seconds[2]; /* of steps 2 and 3 (wall clock) */
 } dd_near_across;
 

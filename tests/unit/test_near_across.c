@@ -290,6 +290,50 @@ static void entries_sort_as_qsort(void **unused)
     free(want);
 }
 
+/* Sorting pairs a range of later units at a time (dd_unit_pairs_partition,
+ * then dd_unit_pairs_sort of each range, end to end) is sorting them at
+ * once: random ids, ids close together, repeats, one later unit, one range
+ * and more ranges than pairs. */
+static void pairs_sorted_by_ranges_as_at_once(void **unused)
+{
+    (void)unused;
+    enum { N = 30000 };
+    dd_unit_pair *v = dd_malloc(N * sizeof *v), *want = dd_malloc(N * sizeof *want);
+    dd_unit_pair *by_range = dd_malloc(N * sizeof *by_range);
+    const size_t ranges[] = {1, 2, 16, 100};
+    size_t start[101], kept[100];
+    for (int kind = 0; kind < 4; kind++)
+        for (size_t n = 1; n <= N; n = n * 7 + 5)
+            for (size_t k = 0; k < sizeof ranges / sizeof *ranges; k++) {
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t later = next(), earlier = next();
+                    if (kind == 1)
+                        later = 1000 + later % 50, earlier %= 40; /* close, repeated */
+                    else if (kind == 2)
+                        later = 7, earlier %= 1000; /* one later unit */
+                    else if (kind == 3)
+                        later = UINT64_MAX - later % 3, earlier %= 5; /* at the top */
+                    v[i] = (dd_unit_pair){later, earlier};
+                }
+                memcpy(want, v, n * sizeof *v);
+                size_t nwant = dd_unit_pairs_sort(want, n);
+                dd_unit_pairs_partition(v, n, ranges[k], by_range, start);
+                assert_int_equal(start[0], 0);
+                assert_int_equal(start[ranges[k]], n);
+                size_t left = 0;
+                for (size_t r = 0; r < ranges[k]; r++) {
+                    kept[r] = dd_unit_pairs_sort(by_range + start[r], start[r + 1] - start[r]);
+                    memmove(v + left, by_range + start[r], kept[r] * sizeof *v);
+                    left += kept[r];
+                }
+                assert_int_equal(left, nwant);
+                assert_memory_equal(v, want, nwant * sizeof *v);
+            }
+    free(v);
+    free(want);
+    free(by_range);
+}
+
 int main(void)
 {
     generate();
@@ -297,6 +341,7 @@ int main(void)
         cmocka_unit_test(parts_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
+        cmocka_unit_test(pairs_sorted_by_ranges_as_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
