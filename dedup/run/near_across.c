@@ -24,46 +24,96 @@
  * this many slots: a paragraph that keeps coming back is read once. */
 #define EARLIER_SETS_SLOTS 4096
 
-void dd_near_across_init(dd_near_across *a, size_t share, const char *dir)
+/* Where a unit is kept (dd_unit_entry.at): its shelf's number, and the
+ * word of its head in the shelf's sets. */
+#define AT_SHELF_SHIFT 48
+#define AT_WORD_MASK (((uint64_t)1 << AT_SHELF_SHIFT) - 1)
+
+static void shelf_init(dd_near_across_shelf *s, unsigned number, size_t bytes, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    s->number = number;
+    /* A quarter of its share for the sets (read back a unit at a time,
+     * through the page cache), half for the entries of every band (sorted
+     * in memory when they fit). */
+    size_t sets = bytes / 4 ? bytes / 4 : 1;
+    size_t per_band = bytes / 2 / DD_NEAR_UNIT_BANDS ? bytes / 2 / DD_NEAR_UNIT_BANDS : 1;
+    dd_scratch_array_init(&s->sets, sizeof(uint64_t), sets, dir, "the sets of paragraphs");
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_scratch_array_init(&s->entries[b], sizeof(dd_unit_entry), per_band, dir,
+                              "the band keys of paragraphs");
+}
+
+static void shelf_free(dd_near_across_shelf *s)
+{
+    dd_scratch_array_free(&s->sets);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_scratch_array_free(&s->entries[b]);
+}
+
+void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
+                         const char *dir)
 {
     memset(a, 0, sizeof *a);
     a->dir = dir;
     a->work_bytes = share;
-    /* While documents are added: a quarter of the share for the sets (read
-     * back a unit at a time, through the page cache), half for the entries
-     * of every band (sorted in memory when they fit). */
-    size_t sets = share / 4 ? share / 4 : 1;
-    size_t per_band = share / 2 / DD_NEAR_UNIT_BANDS ? share / 2 / DD_NEAR_UNIT_BANDS : 1;
-    dd_scratch_array_init(&a->sets, sizeof(uint64_t), sets, dir, "the sets of paragraphs");
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        dd_scratch_array_init(&a->entries[b], sizeof(dd_unit_entry), per_band, dir,
-                              "the band keys of paragraphs");
+    a->max_shelves = max_shelves ? max_shelves : 1;
+    a->shelves = dd_calloc(a->max_shelves, sizeof *a->shelves);
+    atomic_init(&a->claimed, 0);
+    a->shelf_bytes = share / (holding ? holding : 1);
 }
 
 void dd_near_across_free(dd_near_across *a)
 {
-    dd_scratch_array_free(&a->sets);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        dd_scratch_array_free(&a->entries[b]);
+    size_t claimed = atomic_load(&a->claimed);
+    for (size_t k = 0; k < claimed && k < a->max_shelves; k++)
+        shelf_free(&a->shelves[k]);
+    free(a->shelves);
+    a->shelves = NULL;
+}
+
+dd_near_across_shelf *dd_near_across_claim(dd_near_across *a)
+{
+    size_t k = atomic_fetch_add(&a->claimed, 1);
+    if (k >= a->max_shelves) {
+        dd_error("internal error: more threads added paragraphs than were planned (%zu)",
+                 a->max_shelves);
+        abort();
+    }
+    shelf_init(&a->shelves[k], (unsigned)k, a->shelf_bytes, a->dir);
+    return &a->shelves[k];
+}
+
+/* The shelves claimed (once every document is added). */
+static size_t shelves_of(const dd_near_across *a)
+{
+    size_t claimed = atomic_load(&a->claimed);
+    return claimed < a->max_shelves ? claimed : a->max_shelves;
 }
 
 size_t dd_near_across_memory_bytes(const dd_near_across *a)
 {
-    size_t bytes = dd_scratch_array_memory_bytes(&a->sets);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        bytes += dd_scratch_array_memory_bytes(&a->entries[b]);
+    size_t bytes = 0;
+    for (size_t k = 0; k < shelves_of(a); k++) {
+        bytes += dd_scratch_array_memory_bytes(&a->shelves[k].sets);
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            bytes += dd_scratch_array_memory_bytes(&a->shelves[k].entries[b]);
+    }
     return bytes;
 }
 
 uint64_t dd_near_across_scratch_bytes(const dd_near_across *a)
 {
-    uint64_t bytes = dd_scratch_array_scratch_bytes(&a->sets);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        bytes += dd_scratch_array_scratch_bytes(&a->entries[b]);
+    uint64_t bytes = 0;
+    for (size_t k = 0; k < shelves_of(a); k++) {
+        bytes += dd_scratch_array_scratch_bytes(&a->shelves[k].sets);
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            bytes += dd_scratch_array_scratch_bytes(&a->shelves[k].entries[b]);
+    }
     return bytes;
 }
 
-bool dd_near_across_add(dd_near_across *a, uint32_t doc, const dd_unit *units, size_t nunits,
+bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *units, size_t nunits,
                         const dd_unit_sets *sets, const uint64_t *band_keys, char **err)
 {
     for (size_t u = 0; u < nunits; u++) {
@@ -71,19 +121,22 @@ bool dd_near_across_add(dd_near_across *a, uint32_t doc, const dd_unit *units, s
             continue;
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
-        uint64_t id = a->sets.n;
-        uint64_t head[2] = {(uint64_t)doc << 32 | (uint32_t)u, n};
-        if (!dd_scratch_array_append(&a->sets, head, 2, err) ||
-            !dd_scratch_array_append(&a->sets, set, n, err))
+        uint64_t id = dd_unit_id(doc, (uint32_t)u);
+        uint64_t at = (uint64_t)s->number << AT_SHELF_SHIFT | s->sets.n;
+        uint64_t head[2] = {id, n};
+        if (!dd_scratch_array_append(&s->sets, head, 2, err) ||
+            !dd_scratch_array_append(&s->sets, set, n, err))
             return false;
         uint64_t set_key = dd_unit_set_key(set, n).lo;
         for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
-            dd_unit_entry e = {band_keys[u * DD_NEAR_UNIT_BANDS + b], set_key, id, doc, 0};
-            if (!dd_scratch_array_append(&a->entries[b], &e, 1, err))
+            dd_unit_entry e = {band_keys[u * DD_NEAR_UNIT_BANDS + b], set_key, id, at};
+            if (!dd_scratch_array_append(&s->entries[b], &e, 1, err))
                 return false;
         }
-        a->units++;
+        s->units++;
     }
+    if (doc + 1 > s->docs)
+        s->docs = doc + 1;
     return true;
 }
 
@@ -99,29 +152,36 @@ static size_t parts_for(size_t n, size_t size, size_t bytes)
     return parts;
 }
 
-/* Moves the elements of from into parts[0..nparts) (each made here, in
- * scratch files), element e to parts[part_of(e)], in order; from is freed.
- * False, with *err set, when a scratch file cannot be written. */
-static bool split(dd_scratch_array *from, dd_scratch_array *parts, size_t nparts,
-                  size_t (*part_of)(const void *e, const void *ctx), const void *ctx,
+/* Moves the elements of from[0..nfrom) (of one size) into parts[0..nparts)
+ * (each made here: in memory, or in scratch files at once when on_disk),
+ * element e to parts[part_of(e)], in order; from's are freed. False, with
+ * *err set, when a scratch file cannot be written. */
+static bool split(dd_scratch_array *from, size_t nfrom, dd_scratch_array *parts, size_t nparts,
+                  size_t (*part_of)(const void *e, const void *ctx), const void *ctx, bool on_disk,
                   const char *dir, char **err)
 {
     for (size_t p = 0; p < nparts; p++)
-        dd_scratch_array_init(&parts[p], from->size, 1, dir, from->what); /* at once on disk */
+        dd_scratch_array_init(&parts[p], from[0].size, on_disk ? 1 : 0, dir, from[0].what);
     const size_t chunk = 65536;
     void *buf = NULL;
     size_t cap = 0;
     bool ok = true;
-    for (size_t first = 0; ok && first < from->n; first += chunk) {
-        size_t n = from->n - first < chunk ? from->n - first : chunk;
-        const char *v = dd_scratch_array_span(from, first, n, &buf, &cap);
-        for (size_t i = 0; ok && i < n; i++) {
-            const void *e = v + i * from->size;
-            ok = dd_scratch_array_append(&parts[part_of(e, ctx)], e, 1, err);
+    for (size_t k = 0; k < nfrom; k++) {
+        for (size_t first = 0; ok && first < from[k].n; first += chunk) {
+            size_t n = from[k].n - first < chunk ? from[k].n - first : chunk;
+            const char *v = dd_scratch_array_span(&from[k], first, n, &buf, &cap);
+            if (nparts == 1) {
+                ok = dd_scratch_array_append(&parts[0], v, n, err);
+                continue;
+            }
+            for (size_t i = 0; ok && i < n; i++) {
+                const void *e = v + i * from[k].size;
+                ok = dd_scratch_array_append(&parts[part_of(e, ctx)], e, 1, err);
+            }
         }
+        dd_scratch_array_free(&from[k]);
     }
     free(buf);
-    dd_scratch_array_free(from);
     return ok;
 }
 
@@ -177,22 +237,35 @@ static void band_pairs(void *ctx, void *state, size_t b)
     dd_near_across *a = job->a;
     char **err = &job->err[b];
     pair_sink sink = {&job->pairs[b], err, false};
-    dd_scratch_array *entries = &a->entries[b];
+    /* The band's entries, on every shelf. */
+    size_t nshelves = shelves_of(a);
+    dd_scratch_array *entries = dd_malloc(nshelves * sizeof *entries);
+    size_t n = 0;
+    bool spooled = false;
+    for (size_t k = 0; k < nshelves; k++) {
+        entries[k] = a->shelves[k].entries[b]; /* moved */
+        memset(&a->shelves[k].entries[b], 0, sizeof entries[k]);
+        n += entries[k].n;
+        spooled = spooled || entries[k].spool;
+    }
     /* A part is held twice while it is sorted (dd_unit_entries_sort). */
-    size_t nparts = entries->spool ? parts_for(entries->n, 2 * entries->size, job->part_bytes) : 1;
+    size_t size = sizeof(dd_unit_entry);
+    size_t nparts = spooled ? parts_for(n, 2 * size, job->part_bytes) : 1;
     size_t bits = 0;
     while (((size_t)1 << bits) < nparts)
         bits++;
     dd_scratch_array parts[MAX_PARTS];
-    if (nparts == 1)
-        parts[0] = *entries; /* moved */
-    else if (!split(entries, parts, nparts, part_of_key, &bits, a->dir, err)) {
+    bool ok = true;
+    if (nparts == 1 && nshelves == 1)
+        parts[0] = entries[0];
+    else
+        ok = split(entries, nshelves, parts, nparts, part_of_key, &bits, nparts > 1, a->dir, err);
+    free(entries);
+    if (!ok) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
-        memset(entries, 0, sizeof *entries);
         return;
     }
-    memset(entries, 0, sizeof *entries);
     job->parts[b] = nparts;
     dd_unit_entry *buf = NULL;
     size_t cap = 0;
@@ -306,18 +379,19 @@ static void checker_free(void *ctx, void *state)
     free(k);
 }
 
-/* The unit at id, as sets keeps it: its head (doc << 32 | unit, the set's
- * size n), then its n hashes; in memory, or read into *buf (*cap as
- * dd_grow has it). */
-static const uint64_t *unit_at(const dd_scratch_array *sets, uint64_t id, uint64_t **buf,
-                               size_t *cap)
+/* The unit kept at `at` (dd_unit_entry.at), as its shelf's sets keep it:
+ * its head (its id, the set's size n), then its n hashes; in memory, or
+ * read into *buf (*cap as dd_grow has it). */
+static const uint64_t *unit_at(const dd_near_across *a, uint64_t at, uint64_t **buf, size_t *cap)
 {
+    const dd_scratch_array *sets = &a->shelves[at >> AT_SHELF_SHIFT].sets;
+    size_t word = (size_t)(at & AT_WORD_MASK);
     if (!sets->spool)
-        return (const uint64_t *)sets->v + id;
+        return (const uint64_t *)sets->v + word;
     uint64_t head[2];
     dd_grow(buf, cap, 2, sizeof **buf);
-    memcpy(head, dd_scratch_array_span(sets, id, 2, buf, cap), sizeof head);
-    return dd_scratch_array_span(sets, id, 2 + head[1], buf, cap);
+    memcpy(head, dd_scratch_array_span(sets, word, 2, buf, cap), sizeof head);
+    return dd_scratch_array_span(sets, word, 2 + head[1], buf, cap);
 }
 
 typedef struct verify_job {
@@ -333,7 +407,6 @@ static void verify_item(void *ctx, void *state, size_t i)
 {
     verify_job *job = ctx;
     checker *k = state;
-    const dd_scratch_array *sets = &job->a->sets;
     dd_near_unit_list *out = &job->found[i];
     out->n = 0;
     uint64_t later_id = UINT64_MAX;
@@ -343,7 +416,7 @@ static void verify_item(void *ctx, void *state, size_t i)
         const dd_unit_pair *pair = &job->pairs[p];
         if (pair->later != later_id) {
             later_id = pair->later;
-            const uint64_t *later = unit_at(sets, later_id, &k->later, &k->later_cap);
+            const uint64_t *later = unit_at(job->a, pair->later_at, &k->later, &k->later_cap);
             doc = (uint32_t)(later[0] >> 32);
             unit = (uint32_t)later[0];
             n = later[1];
@@ -354,7 +427,7 @@ static void verify_item(void *ctx, void *state, size_t i)
         const dd_cached_set *c = dd_set_cache_find(&k->earlier, pair->earlier, 0);
         if (!c) {
             dd_cached_set *slot = dd_set_cache_claim(&k->earlier, pair->earlier, 0);
-            const uint64_t *earlier = unit_at(sets, pair->earlier, &slot->set, &slot->cap);
+            const uint64_t *earlier = unit_at(job->a, pair->earlier_at, &slot->set, &slot->cap);
             slot->n = 2 + earlier[1];
             if (earlier != slot->set) { /* in memory: copied */
                 dd_grow(&slot->set, &slot->cap, slot->n, sizeof *slot->set);
@@ -377,8 +450,8 @@ static void verify_item(void *ctx, void *state, size_t i)
 
 static size_t part_of_later(const void *e, const void *ctx)
 {
-    const uint64_t *range = ctx; /* ids per part, parts */
-    size_t p = (size_t)(((const dd_unit_pair *)e)->later / range[0]);
+    const uint64_t *range = ctx; /* documents per part, parts */
+    size_t p = (size_t)(dd_unit_id_doc(((const dd_unit_pair *)e)->later) / range[0]);
     return p < range[1] ? p : range[1] - 1;
 }
 
@@ -478,7 +551,12 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     /* A part is held twice while it is sorted (sort_pairs). */
     size_t nparts = pairs.spool ? parts_for(pairs.n, 2 * pairs.size, a->work_bytes) : 1;
     dd_scratch_array parts[MAX_PARTS];
-    uint64_t range[2] = {a->sets.n / nparts + 1, nparts};
+    uint32_t docs = 0; /* 1 + the last document added */
+    for (size_t k = 0; k < shelves_of(a); k++) {
+        docs = a->shelves[k].docs > docs ? a->shelves[k].docs : docs;
+        a->units += a->shelves[k].units;
+    }
+    uint64_t range[2] = {docs / nparts + 1, nparts};
     if (!ok) {
         dd_scratch_array_free(&pairs);
         dd_pool_free(making);
@@ -486,7 +564,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     }
     if (nparts == 1)
         parts[0] = pairs;
-    else if (!split(&pairs, parts, nparts, part_of_later, range, a->dir, err)) {
+    else if (!split(&pairs, 1, parts, nparts, part_of_later, range, true, a->dir, err)) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
         dd_pool_free(making);
