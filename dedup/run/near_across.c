@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-/* A part is made of at most this many scratch files at once (each has a
- * buffer of DD_SPOOL_BLOCK bytes): a budget that would need more parts
- * gets bigger parts. */
+/* Parts are made in at most this many scratch files at once (each has a
+ * buffer of DD_SPOOL_BLOCK bytes), those of the bands split at once
+ * together: a budget that would need more parts gets bigger parts. */
 #define MAX_PARTS 64
 
 /* Pairs verified by one item of the pool's loop, about (a unit's pairs
@@ -143,11 +143,11 @@ bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *un
 /* ------------------------------------------------------------- parts */
 
 /* How many parts the n elements of `size` bytes are cut into so that one
- * fits in `bytes` (at most MAX_PARTS). */
-static size_t parts_for(size_t n, size_t size, size_t bytes)
+ * fits in `bytes` (at most `most`, a power of 2 up to MAX_PARTS). */
+static size_t parts_for(size_t n, size_t size, size_t bytes, size_t most)
 {
     size_t parts = 1;
-    while (parts < MAX_PARTS && (double)n * (double)size / (double)parts > (double)bytes)
+    while (parts < most && (double)n * (double)size / (double)parts > (double)bytes)
         parts *= 2;
     return parts;
 }
@@ -222,18 +222,21 @@ static size_t part_of_key(const void *e, const void *ctx)
 typedef struct band_job {
     dd_near_across *a;
     size_t part_bytes; /* what a part may take, held twice while sorted */
+    size_t most_parts; /* of a band: MAX_PARTS scratch files at once in all */
+    size_t first;      /* the band of the loop's item 0 */
     dd_scratch_array pairs[DD_NEAR_UNIT_BANDS];
     char *err[DD_NEAR_UNIT_BANDS];
     size_t parts[DD_NEAR_UNIT_BANDS];
     size_t peak[DD_NEAR_UNIT_BANDS]; /* the most band b held at once */
 } band_job;
 
-/* dd_pool work: band b's candidate pairs, to job->pairs[b]; its entries
- * are freed. */
-static void band_pairs(void *ctx, void *state, size_t b)
+/* dd_pool work: band b = job->first + i's candidate pairs, to
+ * job->pairs[b]; its entries are freed. */
+static void band_pairs(void *ctx, void *state, size_t i)
 {
     (void)state;
     band_job *job = ctx;
+    size_t b = job->first + i;
     dd_near_across *a = job->a;
     char **err = &job->err[b];
     pair_sink sink = {&job->pairs[b], err, false};
@@ -250,7 +253,7 @@ static void band_pairs(void *ctx, void *state, size_t b)
     }
     /* A part is held twice while it is sorted (dd_unit_entries_sort). */
     size_t size = sizeof(dd_unit_entry);
-    size_t nparts = spooled ? parts_for(n, 2 * size, job->part_bytes) : 1;
+    size_t nparts = spooled ? parts_for(n, 2 * size, job->part_bytes, job->most_parts) : 1;
     size_t bits = 0;
     while (((size_t)1 << bits) < nparts)
         bits++;
@@ -310,16 +313,37 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
                            dd_scratch_array *pairs, char **err)
 {
     band_job job = {.a = a};
-    /* As many bands at once as threads: each a part of its share of the
-     * budget at a time, and its pairs within its share of half of it. */
+    /* As many bands at once as threads, each a part of its share of the
+     * budget at a time (its pairs within its share of half of it), but
+     * fewer when the parts of the largest band in the scratch files that
+     * are its share would not fit their share. */
+    size_t largest = 0; /* bytes of the entries of a band kept in scratch files */
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        size_t bytes = 0;
+        for (size_t k = 0; k < shelves_of(a); k++)
+            bytes += a->shelves[k].entries[b].spool
+                         ? a->shelves[k].entries[b].n * sizeof(dd_unit_entry)
+                         : 0;
+        largest = bytes > largest ? bytes : largest;
+    }
     size_t at_once = running < DD_NEAR_UNIT_BANDS ? running : DD_NEAR_UNIT_BANDS;
-    job.part_bytes = a->work_bytes / at_once ? a->work_bytes / at_once : 1;
+    for (;; at_once--) {
+        job.part_bytes = a->work_bytes / at_once ? a->work_bytes / at_once : 1;
+        job.most_parts = MAX_PARTS;
+        while (job.most_parts > 1 && job.most_parts * at_once > MAX_PARTS)
+            job.most_parts /= 2;
+        if (at_once == 1 || (double)largest * 2 / (double)job.most_parts <= (double)job.part_bytes)
+            break;
+    }
     size_t band_pair_bytes = a->work_bytes / 2 / DD_NEAR_UNIT_BANDS;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_init(&job.pairs[b], sizeof(dd_unit_pair),
                               band_pair_bytes ? band_pair_bytes : 1, a->dir,
                               "the candidate pairs of paragraphs");
-    dd_pool_for(pool, DD_NEAR_UNIT_BANDS, &job, band_pairs);
+    for (job.first = 0; job.first < DD_NEAR_UNIT_BANDS; job.first += at_once) {
+        size_t n = DD_NEAR_UNIT_BANDS - job.first;
+        dd_pool_for(pool, n < at_once ? n : at_once, &job, band_pairs);
+    }
     bool ok = true;
     size_t peaks[DD_NEAR_UNIT_BANDS];
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
@@ -338,11 +362,11 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
     /* At most the at_once largest bands were held at once. */
     size_t held = 0;
     for (size_t k = 0; k < at_once; k++) {
-        size_t largest = 0;
+        size_t most = 0;
         for (size_t b = 1; b < DD_NEAR_UNIT_BANDS; b++)
-            largest = peaks[b] > peaks[largest] ? b : largest;
-        held += peaks[largest];
-        peaks[largest] = 0;
+            most = peaks[b] > peaks[most] ? b : most;
+        held += peaks[most];
+        peaks[most] = 0;
     }
     if (held > a->peak_bytes)
         a->peak_bytes = held;
@@ -549,7 +573,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
                           a->dir, "the candidate pairs of paragraphs");
     bool ok = all_band_pairs(a, making, running, &pairs, err);
     /* A part is held twice while it is sorted (sort_pairs). */
-    size_t nparts = pairs.spool ? parts_for(pairs.n, 2 * pairs.size, a->work_bytes) : 1;
+    size_t nparts = pairs.spool ? parts_for(pairs.n, 2 * pairs.size, a->work_bytes, MAX_PARTS) : 1;
     dd_scratch_array parts[MAX_PARTS];
     uint32_t docs = 0; /* 1 + the last document added */
     for (size_t k = 0; k < shelves_of(a); k++) {
