@@ -240,8 +240,13 @@ static void band_pairs(void *ctx, void *state, size_t i)
     dd_near_across *a = job->a;
     char **err = &job->err[b];
     pair_sink sink = {&job->pairs[b], err, false};
-    /* The band's entries, on every shelf. */
+    /* The band's entries, on every shelf (none when no document had a
+     * paragraph to search: one empty part). */
     size_t nshelves = shelves_of(a);
+    if (!nshelves) {
+        job->parts[b] = 1;
+        return;
+    }
     dd_scratch_array *entries = dd_malloc(nshelves * sizeof *entries);
     size_t n = 0;
     bool spooled = false;

@@ -206,6 +206,24 @@ static void parts_find_what_the_index_finds(void **unused)
     free(want.v);
 }
 
+/* No document with a paragraph to search (a run of missing files): no
+ * shelf was claimed, and nothing is found, at any thread count. */
+static void nothing_added_finds_nothing(void **unused)
+{
+    (void)unused;
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        dd_near_across a;
+        dd_near_across_init(&a, 1 << 20, threads + 2, threads, NULL);
+        dd_near_unit_list got = {0};
+        char *err = NULL;
+        assert_true(dd_near_across_find(&a, threads, 0.8, take, &got, &err));
+        assert_int_equal(got.n, 0);
+        assert_int_equal(a.units, 0);
+        assert_int_equal(a.pairs, 0);
+        dd_near_across_free(&a);
+    }
+}
+
 static dd_unit_pair emitted[4096];
 static size_t nemitted;
 
@@ -352,6 +370,7 @@ int main(void)
     generate();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parts_find_what_the_index_finds),
+        cmocka_unit_test(nothing_added_finds_nothing),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
         cmocka_unit_test(pairs_sorted_by_ranges_as_at_once),
