@@ -146,8 +146,9 @@ void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
                 listed[nlisted++] = &v[i + k];
         for (size_t k = 0; k < run; k++) {
             const dd_unit_entry *x = &v[i + k];
-            for (size_t l = 0; l < nlisted && listed[l]->doc < x->doc; l++)
-                emit(ctx, (dd_unit_pair){x->id, listed[l]->id});
+            for (size_t l = 0; l < nlisted && dd_unit_id_doc(listed[l]->id) < dd_unit_id_doc(x->id);
+                 l++)
+                emit(ctx, (dd_unit_pair){x->id, listed[l]->id, x->at, listed[l]->at});
         }
     }
     free(first);
@@ -172,4 +173,26 @@ size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n)
         if (v[i].later != v[w - 1].later || v[i].earlier != v[w - 1].earlier)
             v[w++] = v[i];
     return w;
+}
+
+void dd_unit_pairs_partition(const dd_unit_pair *v, size_t n, size_t ranges, dd_unit_pair *out,
+                             size_t *start)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i].later < lo ? v[i].later : lo;
+        hi = v[i].later > hi ? v[i].later : hi;
+    }
+    /* Range r: later units lo + r * width up to before lo + (r + 1) * width. */
+    uint64_t width = n ? (hi - lo) / ranges + 1 : 1;
+    memset(start, 0, (ranges + 1) * sizeof *start);
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].later - lo) / width + 1]++;
+    for (size_t r = 1; r <= ranges; r++)
+        start[r] += start[r - 1];
+    size_t *next = dd_malloc(ranges * sizeof *next);
+    memcpy(next, start, ranges * sizeof *next);
+    for (size_t i = 0; i < n; i++)
+        out[next[(v[i].later - lo) / width]++] = v[i];
+    free(next);
 }

@@ -23,18 +23,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A unit's id: its document (rank order) and its number in the document,
+ * so ids increase in rank order whatever the thread that made them. */
+static inline uint64_t dd_unit_id(uint32_t doc, uint32_t unit)
+{
+    return (uint64_t)doc << 32 | unit;
+}
+static inline uint32_t dd_unit_id_doc(uint64_t id) { return (uint32_t)(id >> 32); }
+static inline uint32_t dd_unit_id_unit(uint64_t id) { return (uint32_t)id; }
+
 /* A unit under one of its band keys. */
 typedef struct dd_unit_entry {
     uint64_t key; /* its band key (of one band: the entries given together are of one) */
     uint64_t set; /* its set's key (dd_unit_set_key: .lo): the same for the same set */
-    uint64_t id;  /* the unit's number: increasing in rank order */
-    uint32_t doc; /* its document (rank order) */
-    uint32_t unused;
+    uint64_t id;  /* dd_unit_id of the unit */
+    uint64_t at;  /* where the caller keeps the unit: carried into the pairs, not read */
 } dd_unit_entry;
 
-/* A candidate pair: unit later is compared with unit earlier (ids). */
+/* A candidate pair: unit later is compared with unit earlier (ids), kept
+ * at later_at and earlier_at (their entries' at). */
 typedef struct dd_unit_pair {
     uint64_t later, earlier;
+    uint64_t later_at, earlier_at;
 } dd_unit_pair;
 
 /* Sorts v[0..n) by key, then id. Takes a copy of the n entries for the
@@ -49,8 +59,17 @@ void dd_unit_entries_sort(dd_unit_entry *v, size_t n);
 void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
                            void (*emit)(void *ctx, dd_unit_pair pair), void *ctx);
 
-/* Sorts v[0..n) by later, then earlier, and removes the repeats; returns
- * how many are left. */
+/* Sorts v[0..n) by later, then earlier, and removes the repeats (the same
+ * two ids: the same two places); returns how many are left. */
 size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n);
+
+/* Copies the pairs v[0..n) into out[0..n) by ranges of their later unit,
+ * so that they can be sorted a range at a time, on any thread: range r (of
+ * `ranges`, at least 1) is out[start[r] .. start[r + 1]) (start has ranges + 1
+ * entries), every later unit of range r is below those of range r + 1, and
+ * a pair's repeats are in its range. dd_unit_pairs_sort of each range, the
+ * ranges then put end to end, is dd_unit_pairs_sort of v. */
+void dd_unit_pairs_partition(const dd_unit_pair *v, size_t n, size_t ranges, dd_unit_pair *out,
+                             size_t *start);
 
 #endif

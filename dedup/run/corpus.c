@@ -409,9 +409,10 @@ static set_loader *verifier_loader(verifier *v)
  * band keys, near-repeats inside the document, the document's signature:
  * all pure),
  * and the results are taken in input order by the calling thread (take:
- * the units, the signature, the counts, the progress line, the messages;
- * the units' sets and band keys for the search across documents that
- * follows: run/near_across.h).
+ * the units, the signature, the counts, the progress line, the messages).
+ * The units' sets and band keys, for the search across documents that
+ * follows (run/near_across.h), are kept by the worker that analysed them,
+ * on its shelf: their ids say their order.
  */
 
 /* What a worker needs: one per thread (ICU objects are not shared). */
@@ -424,6 +425,7 @@ typedef struct worker {
     dd_doc doc;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
     sh_buf facts;                 /* the facts of a document, as read or to write */
+    dd_near_across_shelf *shelf;  /* where it adds the units it analysed (claimed when needed) */
 } worker;
 
 /* What analysing one document found (facts.h). */
@@ -508,6 +510,7 @@ static void analysed_free(void *ctx, void *result)
     free(r->near.v);
     dd_signed_free(&r->sig);
     sh_buf_free(&r->said);
+    free(r->across_err);
     sh_buf messages = r->run.messages;
     memset(r, 0, sizeof *r);
     r->run.messages = messages;
@@ -592,16 +595,33 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
     }
 }
 
+/* Adds the units of document i (analysed into r, by w) to w's shelf, for
+ * the search across documents; r->across_err says why when they could not
+ * be kept (a full scratch disk), for take to say in its turn. */
+static void add_across(first_pass *f, worker *w, size_t i, analysed *r)
+{
+    if (!w || !(r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY))
+        return;
+    if (!w->shelf)
+        w->shelf = dd_near_across_claim(&f->across);
+    dd_near_across_add(w->shelf, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys,
+                       &r->across_err);
+}
+
 /* dd_ordered_map.work */
 static void work(void *ctx, void *state, size_t i, void *result)
 {
     first_pass *f = ctx;
     analysed *r = result;
+    free(r->across_err);
+    r->across_err = NULL;
     r->deferred = f->c->inputs.docs[i].stream; /* read once, in order: by take */
     if (f->work)
         read_facts(f, state, i, r);
     else if (!r->deferred)
         analyse(f, state, i, r);
+    if (!r->deferred)
+        add_across(f, state, i, r);
 }
 
 /* Adds the next document's signature (NULL: it could not be read); stops
@@ -633,6 +653,7 @@ static bool take(void *ctx, size_t i, void *result)
         if (!f->own)
             f->own = worker_new(f);
         analyse(f, f->own, i, r);
+        add_across(f, f->own, i, r);
     }
     c->unit_start[i] = c->units.n;
     bool ok = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
@@ -654,13 +675,10 @@ static bool take(void *ctx, size_t i, void *result)
          * once every document is read (dd_near_across_find). */
         dd_near_units_append(&c->near_found, r->near.v, r->near.n);
         keep_near_found(f);
-        char *err = NULL;
-        if (!f->stopped && !dd_near_across_add(&f->across, (uint32_t)i, r->doc.units, r->doc.nunits,
-                                               &r->sets, r->band_keys, &err)) {
+        if (!f->stopped && r->across_err) {
             dd_error("keeping the paragraphs' sets out of memory (--memory): %s; the run stops "
                      "there",
-                     err);
-            free(err);
+                     r->across_err);
             c->problems++;
             f->stopped = true;
         }
@@ -759,7 +777,12 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                            unsigned threads, const dd_work *facts)
 {
     first_pass f = {.c = c, .o = o, .progress = progress, .work = facts};
-    dd_near_across_init(&f.across, dd_memory_near_across_share(o->memory), o->tmp_dir);
+    /* A shelf for each worker, the calling thread's (it works too in some
+     * loops) and that of the documents read from streams (analysed by
+     * take); the workers' fill at once, and the streams' too if any. */
+    bool streams = c->inputs.nstreams > 0;
+    dd_near_across_init(&f.across, dd_memory_near_across_share(o->memory), (size_t)threads + 2,
+                        (size_t)threads + streams, o->tmp_dir);
     dd_ordered_map m = {
         .n = c->inputs.n,
         .threads = threads,
@@ -1501,7 +1524,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         return false;
     for (size_t i = 0; i < c->findings.nboilerplate; i++) {
         dd_boilerplate *b = &c->findings.boilerplate[i];
-        b->text = read_range(c, b->text_at.doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
+        b->text =
+            read_range(c, b->text_at.doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
     }
     return true;
 }

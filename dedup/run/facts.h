@@ -37,7 +37,8 @@ typedef struct dd_analysed {
     size_t band_keys_cap;
     dd_near_unit_list near; /* near-repeats inside doc */
     dd_signed sig;
-    sh_buf said; /* signing a part: the messages of its analysis, kept for the decisions */
+    sh_buf said;      /* signing a part: the messages of its analysis, kept for the decisions */
+    char *across_err; /* its units could not be kept for the search across documents: why */
 } dd_analysed;
 
 /* Appends the facts of r (its messages: said) to out. doc: the number of

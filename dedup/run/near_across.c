@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-/* A part is made of at most this many scratch files at once (each has a
- * buffer of DD_SPOOL_BLOCK bytes): a budget that would need more parts
- * gets bigger parts. */
+/* Parts are made in at most this many scratch files at once (each has a
+ * buffer of DD_SPOOL_BLOCK bytes), those of the bands split at once
+ * together: a budget that would need more parts gets bigger parts. */
 #define MAX_PARTS 64
 
 /* Pairs verified by one item of the pool's loop, about (a unit's pairs
@@ -24,46 +24,96 @@
  * this many slots: a paragraph that keeps coming back is read once. */
 #define EARLIER_SETS_SLOTS 4096
 
-void dd_near_across_init(dd_near_across *a, size_t share, const char *dir)
+/* Where a unit is kept (dd_unit_entry.at): its shelf's number, and the
+ * word of its head in the shelf's sets. */
+#define AT_SHELF_SHIFT 48
+#define AT_WORD_MASK (((uint64_t)1 << AT_SHELF_SHIFT) - 1)
+
+static void shelf_init(dd_near_across_shelf *s, unsigned number, size_t bytes, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    s->number = number;
+    /* A quarter of its share for the sets (read back a unit at a time,
+     * through the page cache), half for the entries of every band (sorted
+     * in memory when they fit). */
+    size_t sets = bytes / 4 ? bytes / 4 : 1;
+    size_t per_band = bytes / 2 / DD_NEAR_UNIT_BANDS ? bytes / 2 / DD_NEAR_UNIT_BANDS : 1;
+    dd_scratch_array_init(&s->sets, sizeof(uint64_t), sets, dir, "the sets of paragraphs");
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_scratch_array_init(&s->entries[b], sizeof(dd_unit_entry), per_band, dir,
+                              "the band keys of paragraphs");
+}
+
+static void shelf_free(dd_near_across_shelf *s)
+{
+    dd_scratch_array_free(&s->sets);
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_scratch_array_free(&s->entries[b]);
+}
+
+void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
+                         const char *dir)
 {
     memset(a, 0, sizeof *a);
     a->dir = dir;
     a->work_bytes = share;
-    /* While documents are added: a quarter of the share for the sets (read
-     * back a unit at a time, through the page cache), half for the entries
-     * of every band (sorted in memory when they fit). */
-    size_t sets = share / 4 ? share / 4 : 1;
-    size_t per_band = share / 2 / DD_NEAR_UNIT_BANDS ? share / 2 / DD_NEAR_UNIT_BANDS : 1;
-    dd_scratch_array_init(&a->sets, sizeof(uint64_t), sets, dir, "the sets of paragraphs");
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        dd_scratch_array_init(&a->entries[b], sizeof(dd_unit_entry), per_band, dir,
-                              "the band keys of paragraphs");
+    a->max_shelves = max_shelves ? max_shelves : 1;
+    a->shelves = dd_calloc(a->max_shelves, sizeof *a->shelves);
+    atomic_init(&a->claimed, 0);
+    a->shelf_bytes = share / (holding ? holding : 1);
 }
 
 void dd_near_across_free(dd_near_across *a)
 {
-    dd_scratch_array_free(&a->sets);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        dd_scratch_array_free(&a->entries[b]);
+    size_t claimed = atomic_load(&a->claimed);
+    for (size_t k = 0; k < claimed && k < a->max_shelves; k++)
+        shelf_free(&a->shelves[k]);
+    free(a->shelves);
+    a->shelves = NULL;
+}
+
+dd_near_across_shelf *dd_near_across_claim(dd_near_across *a)
+{
+    size_t k = atomic_fetch_add(&a->claimed, 1);
+    if (k >= a->max_shelves) {
+        dd_error("internal error: more threads added paragraphs than were planned (%zu)",
+                 a->max_shelves);
+        abort();
+    }
+    shelf_init(&a->shelves[k], (unsigned)k, a->shelf_bytes, a->dir);
+    return &a->shelves[k];
+}
+
+/* The shelves claimed (once every document is added). */
+static size_t shelves_of(const dd_near_across *a)
+{
+    size_t claimed = atomic_load(&a->claimed);
+    return claimed < a->max_shelves ? claimed : a->max_shelves;
 }
 
 size_t dd_near_across_memory_bytes(const dd_near_across *a)
 {
-    size_t bytes = dd_scratch_array_memory_bytes(&a->sets);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        bytes += dd_scratch_array_memory_bytes(&a->entries[b]);
+    size_t bytes = 0;
+    for (size_t k = 0; k < shelves_of(a); k++) {
+        bytes += dd_scratch_array_memory_bytes(&a->shelves[k].sets);
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            bytes += dd_scratch_array_memory_bytes(&a->shelves[k].entries[b]);
+    }
     return bytes;
 }
 
 uint64_t dd_near_across_scratch_bytes(const dd_near_across *a)
 {
-    uint64_t bytes = dd_scratch_array_scratch_bytes(&a->sets);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        bytes += dd_scratch_array_scratch_bytes(&a->entries[b]);
+    uint64_t bytes = 0;
+    for (size_t k = 0; k < shelves_of(a); k++) {
+        bytes += dd_scratch_array_scratch_bytes(&a->shelves[k].sets);
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            bytes += dd_scratch_array_scratch_bytes(&a->shelves[k].entries[b]);
+    }
     return bytes;
 }
 
-bool dd_near_across_add(dd_near_across *a, uint32_t doc, const dd_unit *units, size_t nunits,
+bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *units, size_t nunits,
                         const dd_unit_sets *sets, const uint64_t *band_keys, char **err)
 {
     for (size_t u = 0; u < nunits; u++) {
@@ -71,57 +121,67 @@ bool dd_near_across_add(dd_near_across *a, uint32_t doc, const dd_unit *units, s
             continue;
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
-        uint64_t id = a->sets.n;
-        uint64_t head[2] = {(uint64_t)doc << 32 | (uint32_t)u, n};
-        if (!dd_scratch_array_append(&a->sets, head, 2, err) ||
-            !dd_scratch_array_append(&a->sets, set, n, err))
+        uint64_t id = dd_unit_id(doc, (uint32_t)u);
+        uint64_t at = (uint64_t)s->number << AT_SHELF_SHIFT | s->sets.n;
+        uint64_t head[2] = {id, n};
+        if (!dd_scratch_array_append(&s->sets, head, 2, err) ||
+            !dd_scratch_array_append(&s->sets, set, n, err))
             return false;
         uint64_t set_key = dd_unit_set_key(set, n).lo;
         for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
-            dd_unit_entry e = {band_keys[u * DD_NEAR_UNIT_BANDS + b], set_key, id, doc, 0};
-            if (!dd_scratch_array_append(&a->entries[b], &e, 1, err))
+            dd_unit_entry e = {band_keys[u * DD_NEAR_UNIT_BANDS + b], set_key, id, at};
+            if (!dd_scratch_array_append(&s->entries[b], &e, 1, err))
                 return false;
         }
-        a->units++;
+        s->units++;
     }
+    if (doc + 1 > s->docs)
+        s->docs = doc + 1;
     return true;
 }
 
 /* ------------------------------------------------------------- parts */
 
 /* How many parts the n elements of `size` bytes are cut into so that one
- * fits in `bytes` (at most MAX_PARTS). */
-static size_t parts_for(size_t n, size_t size, size_t bytes)
+ * fits in `bytes` (at most `most`, a power of 2 up to MAX_PARTS). */
+static size_t parts_for(size_t n, size_t size, size_t bytes, size_t most)
 {
     size_t parts = 1;
-    while (parts < MAX_PARTS && (double)n * (double)size / (double)parts > (double)bytes)
+    while (parts < most && (double)n * (double)size / (double)parts > (double)bytes)
         parts *= 2;
     return parts;
 }
 
-/* Moves the elements of from into parts[0..nparts) (each made here, in
- * scratch files), element e to parts[part_of(e)], in order; from is freed.
- * False, with *err set, when a scratch file cannot be written. */
-static bool split(dd_scratch_array *from, dd_scratch_array *parts, size_t nparts,
-                  size_t (*part_of)(const void *e, const void *ctx), const void *ctx,
+/* Moves the elements of from[0..nfrom) (of one size) into parts[0..nparts)
+ * (each made here: in memory, or in scratch files at once when on_disk),
+ * element e to parts[part_of(e)], in order; from's are freed. False, with
+ * *err set, when a scratch file cannot be written. */
+static bool split(dd_scratch_array *from, size_t nfrom, dd_scratch_array *parts, size_t nparts,
+                  size_t (*part_of)(const void *e, const void *ctx), const void *ctx, bool on_disk,
                   const char *dir, char **err)
 {
     for (size_t p = 0; p < nparts; p++)
-        dd_scratch_array_init(&parts[p], from->size, 1, dir, from->what); /* at once on disk */
+        dd_scratch_array_init(&parts[p], from[0].size, on_disk ? 1 : 0, dir, from[0].what);
     const size_t chunk = 65536;
     void *buf = NULL;
     size_t cap = 0;
     bool ok = true;
-    for (size_t first = 0; ok && first < from->n; first += chunk) {
-        size_t n = from->n - first < chunk ? from->n - first : chunk;
-        const char *v = dd_scratch_array_span(from, first, n, &buf, &cap);
-        for (size_t i = 0; ok && i < n; i++) {
-            const void *e = v + i * from->size;
-            ok = dd_scratch_array_append(&parts[part_of(e, ctx)], e, 1, err);
+    for (size_t k = 0; k < nfrom; k++) {
+        for (size_t first = 0; ok && first < from[k].n; first += chunk) {
+            size_t n = from[k].n - first < chunk ? from[k].n - first : chunk;
+            const char *v = dd_scratch_array_span(&from[k], first, n, &buf, &cap);
+            if (nparts == 1) {
+                ok = dd_scratch_array_append(&parts[0], v, n, err);
+                continue;
+            }
+            for (size_t i = 0; ok && i < n; i++) {
+                const void *e = v + i * from[k].size;
+                ok = dd_scratch_array_append(&parts[part_of(e, ctx)], e, 1, err);
+            }
         }
+        dd_scratch_array_free(&from[k]);
     }
     free(buf);
-    dd_scratch_array_free(from);
     return ok;
 }
 
@@ -155,43 +215,167 @@ static size_t part_of_key(const void *e, const void *ctx)
     return bits ? (size_t)(((const dd_unit_entry *)e)->key >> (64 - bits)) : 0;
 }
 
-/* Band b's candidate pairs, to sink; its entries are freed. */
-static bool band_pairs(dd_near_across *a, size_t b, pair_sink *sink, char **err)
+/* Step 2 on the pool: an item a band, on `running` threads at once, each
+ * band's pairs in an array of its own (then put end to end in band order:
+ * the pairs are sorted in step 3, so their order changes nothing, but the
+ * scratch files are the same whatever the thread that made them). */
+typedef struct band_job {
+    dd_near_across *a;
+    size_t part_bytes; /* what a part may take, held twice while sorted */
+    size_t most_parts; /* of a band: MAX_PARTS scratch files at once in all */
+    size_t first;      /* the band of the loop's item 0 */
+    dd_scratch_array pairs[DD_NEAR_UNIT_BANDS];
+    char *err[DD_NEAR_UNIT_BANDS];
+    size_t parts[DD_NEAR_UNIT_BANDS];
+    size_t peak[DD_NEAR_UNIT_BANDS]; /* the most band b held at once */
+} band_job;
+
+/* dd_pool work: band b = job->first + i's candidate pairs, to
+ * job->pairs[b]; its entries are freed. */
+static void band_pairs(void *ctx, void *state, size_t i)
 {
-    dd_scratch_array *entries = &a->entries[b];
+    (void)state;
+    band_job *job = ctx;
+    size_t b = job->first + i;
+    dd_near_across *a = job->a;
+    char **err = &job->err[b];
+    pair_sink sink = {&job->pairs[b], err, false};
+    /* The band's entries, on every shelf (none when no document had a
+     * paragraph to search: one empty part). */
+    size_t nshelves = shelves_of(a);
+    if (!nshelves) {
+        job->parts[b] = 1;
+        return;
+    }
+    dd_scratch_array *entries = dd_malloc(nshelves * sizeof *entries);
+    size_t n = 0;
+    bool spooled = false;
+    for (size_t k = 0; k < nshelves; k++) {
+        entries[k] = a->shelves[k].entries[b]; /* moved */
+        memset(&a->shelves[k].entries[b], 0, sizeof entries[k]);
+        n += entries[k].n;
+        spooled = spooled || entries[k].spool;
+    }
     /* A part is held twice while it is sorted (dd_unit_entries_sort). */
-    size_t nparts = entries->spool ? parts_for(entries->n, 2 * entries->size, a->work_bytes) : 1;
+    size_t size = sizeof(dd_unit_entry);
+    size_t nparts = spooled ? parts_for(n, 2 * size, job->part_bytes, job->most_parts) : 1;
     size_t bits = 0;
     while (((size_t)1 << bits) < nparts)
         bits++;
     dd_scratch_array parts[MAX_PARTS];
-    if (nparts == 1)
-        parts[0] = *entries; /* moved */
-    else if (!split(entries, parts, nparts, part_of_key, &bits, a->dir, err)) {
+    bool ok = true;
+    if (nparts == 1 && nshelves == 1)
+        parts[0] = entries[0];
+    else
+        ok = split(entries, nshelves, parts, nparts, part_of_key, &bits, nparts > 1, a->dir, err);
+    free(entries);
+    if (!ok) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
-        return false;
+        return;
     }
-    memset(entries, 0, sizeof *entries);
-    a->parts[0] += nparts;
+    job->parts[b] = nparts;
     dd_unit_entry *buf = NULL;
     size_t cap = 0;
     for (size_t p = 0; p < nparts; p++) {
-        dd_unit_entry *v = all_of(&parts[p], &buf, &cap);
-        size_t held = 2 * parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink->pairs);
-        if (held > a->peak_bytes)
-            a->peak_bytes = held;
-        dd_unit_entries_sort(v, parts[p].n);
-        dd_unit_entries_pairs(v, parts[p].n, take_pair, sink);
+        dd_unit_entry *v = sink.failed ? NULL : all_of(&parts[p], &buf, &cap);
+        if (v) {
+            size_t held = 2 * parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink.pairs);
+            if (held > job->peak[b])
+                job->peak[b] = held;
+            dd_unit_entries_sort(v, parts[p].n);
+            dd_unit_entries_pairs(v, parts[p].n, take_pair, &sink);
+        }
         dd_scratch_array_free(&parts[p]);
-        if (!buf || cap > a->work_bytes / sizeof *buf) { /* not kept past its part */
+        if (!buf || cap > job->part_bytes / sizeof *buf) { /* not kept past its part */
             free(buf);
             buf = NULL;
             cap = 0;
         }
     }
     free(buf);
-    return !sink->failed;
+}
+
+/* Appends the elements of from to to, a span at a time; from is freed. */
+static bool move_to(dd_scratch_array *from, dd_scratch_array *to, char **err)
+{
+    const size_t chunk = 65536;
+    void *buf = NULL;
+    size_t cap = 0;
+    bool ok = true;
+    for (size_t first = 0; ok && first < from->n; first += chunk) {
+        size_t n = from->n - first < chunk ? from->n - first : chunk;
+        ok = dd_scratch_array_append(to, dd_scratch_array_span(from, first, n, &buf, &cap), n, err);
+    }
+    free(buf);
+    dd_scratch_array_free(from);
+    return ok;
+}
+
+/* Step 2: every band's candidate pairs, to pairs (the bands on the pool,
+ * `running` at once); the entries are freed. */
+static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
+                           dd_scratch_array *pairs, char **err)
+{
+    band_job job = {.a = a};
+    /* As many bands at once as threads, each a part of its share of the
+     * budget at a time (its pairs within its share of half of it), but
+     * fewer when the parts of the largest band in the scratch files that
+     * are its share would not fit their share. */
+    size_t largest = 0; /* bytes of the entries of a band kept in scratch files */
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        size_t bytes = 0;
+        for (size_t k = 0; k < shelves_of(a); k++)
+            bytes += a->shelves[k].entries[b].spool
+                         ? a->shelves[k].entries[b].n * sizeof(dd_unit_entry)
+                         : 0;
+        largest = bytes > largest ? bytes : largest;
+    }
+    size_t at_once = running < DD_NEAR_UNIT_BANDS ? running : DD_NEAR_UNIT_BANDS;
+    for (;; at_once--) {
+        job.part_bytes = a->work_bytes / at_once ? a->work_bytes / at_once : 1;
+        job.most_parts = MAX_PARTS;
+        while (job.most_parts > 1 && job.most_parts * at_once > MAX_PARTS)
+            job.most_parts /= 2;
+        if (at_once == 1 || (double)largest * 2 / (double)job.most_parts <= (double)job.part_bytes)
+            break;
+    }
+    size_t band_pair_bytes = a->work_bytes / 2 / DD_NEAR_UNIT_BANDS;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_scratch_array_init(&job.pairs[b], sizeof(dd_unit_pair),
+                              band_pair_bytes ? band_pair_bytes : 1, a->dir,
+                              "the candidate pairs of paragraphs");
+    for (job.first = 0; job.first < DD_NEAR_UNIT_BANDS; job.first += at_once) {
+        size_t n = DD_NEAR_UNIT_BANDS - job.first;
+        dd_pool_for(pool, n < at_once ? n : at_once, &job, band_pairs);
+    }
+    bool ok = true;
+    size_t peaks[DD_NEAR_UNIT_BANDS];
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        if (ok && job.err[b]) {
+            *err = job.err[b];
+            job.err[b] = NULL;
+            ok = false;
+        }
+        free(job.err[b]);
+        if (ok)
+            ok = move_to(&job.pairs[b], pairs, err);
+        dd_scratch_array_free(&job.pairs[b]);
+        a->parts[0] += job.parts[b];
+        peaks[b] = job.peak[b];
+    }
+    /* At most the at_once largest bands were held at once. */
+    size_t held = 0;
+    for (size_t k = 0; k < at_once; k++) {
+        size_t most = 0;
+        for (size_t b = 1; b < DD_NEAR_UNIT_BANDS; b++)
+            most = peaks[b] > peaks[most] ? b : most;
+        held += peaks[most];
+        peaks[most] = 0;
+    }
+    if (held > a->peak_bytes)
+        a->peak_bytes = held;
+    return ok;
 }
 
 /* --------------------------------------------------- step 3: verify */
@@ -224,18 +408,19 @@ static void checker_free(void *ctx, void *state)
     free(k);
 }
 
-/* The unit at id, as sets keeps it: its head (doc << 32 | unit, the set's
- * size n), then its n hashes; in memory, or read into *buf (*cap as
- * dd_grow has it). */
-static const uint64_t *unit_at(const dd_scratch_array *sets, uint64_t id, uint64_t **buf,
-                               size_t *cap)
+/* The unit kept at `at` (dd_unit_entry.at), as its shelf's sets keep it:
+ * its head (its id, the set's size n), then its n hashes; in memory, or
+ * read into *buf (*cap as dd_grow has it). */
+static const uint64_t *unit_at(const dd_near_across *a, uint64_t at, uint64_t **buf, size_t *cap)
 {
+    const dd_scratch_array *sets = &a->shelves[at >> AT_SHELF_SHIFT].sets;
+    size_t word = (size_t)(at & AT_WORD_MASK);
     if (!sets->spool)
-        return (const uint64_t *)sets->v + id;
+        return (const uint64_t *)sets->v + word;
     uint64_t head[2];
     dd_grow(buf, cap, 2, sizeof **buf);
-    memcpy(head, dd_scratch_array_span(sets, id, 2, buf, cap), sizeof head);
-    return dd_scratch_array_span(sets, id, 2 + head[1], buf, cap);
+    memcpy(head, dd_scratch_array_span(sets, word, 2, buf, cap), sizeof head);
+    return dd_scratch_array_span(sets, word, 2 + head[1], buf, cap);
 }
 
 typedef struct verify_job {
@@ -251,7 +436,6 @@ static void verify_item(void *ctx, void *state, size_t i)
 {
     verify_job *job = ctx;
     checker *k = state;
-    const dd_scratch_array *sets = &job->a->sets;
     dd_near_unit_list *out = &job->found[i];
     out->n = 0;
     uint64_t later_id = UINT64_MAX;
@@ -261,7 +445,7 @@ static void verify_item(void *ctx, void *state, size_t i)
         const dd_unit_pair *pair = &job->pairs[p];
         if (pair->later != later_id) {
             later_id = pair->later;
-            const uint64_t *later = unit_at(sets, later_id, &k->later, &k->later_cap);
+            const uint64_t *later = unit_at(job->a, pair->later_at, &k->later, &k->later_cap);
             doc = (uint32_t)(later[0] >> 32);
             unit = (uint32_t)later[0];
             n = later[1];
@@ -272,7 +456,7 @@ static void verify_item(void *ctx, void *state, size_t i)
         const dd_cached_set *c = dd_set_cache_find(&k->earlier, pair->earlier, 0);
         if (!c) {
             dd_cached_set *slot = dd_set_cache_claim(&k->earlier, pair->earlier, 0);
-            const uint64_t *earlier = unit_at(sets, pair->earlier, &slot->set, &slot->cap);
+            const uint64_t *earlier = unit_at(job->a, pair->earlier_at, &slot->set, &slot->cap);
             slot->n = 2 + earlier[1];
             if (earlier != slot->set) { /* in memory: copied */
                 dd_grow(&slot->set, &slot->cap, slot->n, sizeof *slot->set);
@@ -295,8 +479,8 @@ static void verify_item(void *ctx, void *state, size_t i)
 
 static size_t part_of_later(const void *e, const void *ctx)
 {
-    const uint64_t *range = ctx; /* ids per part, parts */
-    size_t p = (size_t)(((const dd_unit_pair *)e)->later / range[0]);
+    const uint64_t *range = ctx; /* documents per part, parts */
+    size_t p = (size_t)(dd_unit_id_doc(((const dd_unit_pair *)e)->later) / range[0]);
     return p < range[1] ? p : range[1] - 1;
 }
 
@@ -331,6 +515,46 @@ static bool verify(dd_near_across *a, dd_pool *pool, double threshold, const dd_
     return ok;
 }
 
+/* Step 3's sort on the pool: ranges of later units, each sorted alone. */
+typedef struct sort_job {
+    dd_unit_pair *pairs;
+    const size_t *start; /* range r: pairs[start[r] .. start[r + 1]) */
+    size_t *kept;        /* per range: the pairs left, unique */
+} sort_job;
+
+/* dd_pool work: sorts range r. */
+static void sort_range(void *ctx, void *state, size_t r)
+{
+    (void)state;
+    sort_job *job = ctx;
+    job->kept[r] =
+        dd_unit_pairs_sort(job->pairs + job->start[r], job->start[r + 1] - job->start[r]);
+}
+
+/* dd_unit_pairs_sort of v[0..n) on the pool's `running` threads: returns
+ * how many pairs are left. Holds a copy of v for the while. */
+static size_t sort_pairs(dd_pool *pool, size_t running, dd_unit_pair *v, size_t n)
+{
+    if (running == 1 || n < 2 * PAIRS_PER_ITEM)
+        return dd_unit_pairs_sort(v, n);
+    size_t ranges = 8 * running; /* a few per thread: ranges differ in size */
+    dd_unit_pair *by_range = dd_malloc(n * sizeof *by_range);
+    size_t *start = dd_malloc((ranges + 1) * sizeof *start);
+    size_t *kept = dd_malloc(ranges * sizeof *kept);
+    dd_unit_pairs_partition(v, n, ranges, by_range, start);
+    sort_job job = {by_range, start, kept};
+    dd_pool_for(pool, ranges, &job, sort_range);
+    size_t left = 0;
+    for (size_t r = 0; r < ranges; r++) {
+        memcpy(v + left, by_range + start[r], kept[r] * sizeof *v);
+        left += kept[r];
+    }
+    free(kept);
+    free(start);
+    free(by_range);
+    return left;
+}
+
 /* Seconds of the monotonic clock. */
 static double now(void)
 {
@@ -345,25 +569,34 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
 {
     *err = NULL;
     double start = now();
+    /* The pairs are made and sorted on a pool of their own (its items
+     * are not verification, and its stats say so). */
+    dd_pool *making = dd_pool_new("paragraph pairs", threads, NULL, NULL, NULL);
+    size_t running = dd_pool_threads(making) + 1;
     dd_scratch_array pairs;
     dd_scratch_array_init(&pairs, sizeof(dd_unit_pair), a->work_bytes / 2 ? a->work_bytes / 2 : 1,
                           a->dir, "the candidate pairs of paragraphs");
-    pair_sink sink = {&pairs, err, false};
-    bool ok = true;
-    for (size_t b = 0; ok && b < DD_NEAR_UNIT_BANDS; b++)
-        ok = band_pairs(a, b, &sink, err);
-    size_t nparts = pairs.spool ? parts_for(pairs.n, pairs.size, a->work_bytes) : 1;
+    bool ok = all_band_pairs(a, making, running, &pairs, err);
+    /* A part is held twice while it is sorted (sort_pairs). */
+    size_t nparts = pairs.spool ? parts_for(pairs.n, 2 * pairs.size, a->work_bytes, MAX_PARTS) : 1;
     dd_scratch_array parts[MAX_PARTS];
-    uint64_t range[2] = {a->sets.n / nparts + 1, nparts};
+    uint32_t docs = 0; /* 1 + the last document added */
+    for (size_t k = 0; k < shelves_of(a); k++) {
+        docs = a->shelves[k].docs > docs ? a->shelves[k].docs : docs;
+        a->units += a->shelves[k].units;
+    }
+    uint64_t range[2] = {docs / nparts + 1, nparts};
     if (!ok) {
         dd_scratch_array_free(&pairs);
+        dd_pool_free(making);
         return false;
     }
     if (nparts == 1)
         parts[0] = pairs;
-    else if (!split(&pairs, parts, nparts, part_of_later, range, a->dir, err)) {
+    else if (!split(&pairs, 1, parts, nparts, part_of_later, range, true, a->dir, err)) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
+        dd_pool_free(making);
         return false;
     }
     a->parts[1] = nparts;
@@ -374,15 +607,16 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     for (size_t p = 0; p < nparts; p++) {
         dd_unit_pair *v = ok ? all_of(&parts[p], &buf, &cap) : NULL;
         if (v) {
-            if (parts[p].n * sizeof *v > a->peak_bytes)
-                a->peak_bytes = parts[p].n * sizeof *v;
-            size_t n = dd_unit_pairs_sort(v, parts[p].n);
+            if (2 * parts[p].n * sizeof *v > a->peak_bytes)
+                a->peak_bytes = 2 * parts[p].n * sizeof *v;
+            size_t n = sort_pairs(making, running, v, parts[p].n);
             ok = verify(a, pool, threshold, v, n, take, ctx);
         }
         dd_scratch_array_free(&parts[p]);
     }
     free(buf);
     dd_pool_free(pool);
+    dd_pool_free(making);
     a->seconds[1] = now() - start - a->seconds[0];
     return ok;
 }

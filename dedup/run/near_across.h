@@ -6,19 +6,25 @@
  * The rule is near_units.h's (dd_find_near_units_across); its candidate
  * pairs are a pure function of the units (engine/unit_pairs.h), so they
  * are computed a part at a time:
- *   1. as documents are taken (in rank order), each unit of
- *      DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more gets a number (its id),
- *      its 3-shingle set goes to `sets`, and one entry (band key, set key,
- *      id, document, 32 bytes) per band to that band's `entries`; both are
- *      in memory up to their share of the budget, then in scratch files
+ *   1. as documents are analysed, on the thread that analysed each (in
+ *      any order: a thread has a shelf of its own), each unit of
+ *      DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more, by its id (dd_unit_id:
+ *      its document and its number there, so ids follow rank order
+ *      whatever the thread), gets its 3-shingle set put on the shelf's
+ *      `sets`, and one entry (band key, set key, id, where its set is
+ *      kept, 32 bytes) per band on that band's `entries`; both are in
+ *      memory up to the shelf's share of the budget, then in scratch files
  *      (run/scratch_array.h);
  *   2. each band's entries, taken in parts by the top bits of their keys
  *      when they do not fit the budget (a scratch file per part), are
- *      sorted and give the candidate pairs (later, earlier);
+ *      sorted and give the candidate pairs (later, earlier): the bands on
+ *      a pool's threads at once, each a part of its share of the budget at
+ *      a time;
  *   3. the pairs, in parts by their later unit when they do not fit, are
- *      sorted, made unique and verified on the pool's threads, on the
- *      exact sets; the matches of each unit come in the order of its
- *      candidates, the first a near-repeat, the others alternatives.
+ *      sorted (a range of later units at a time, on the pool's threads),
+ *      made unique and verified on another pool's threads, on the exact
+ *      sets; the matches of each unit come in the order of its candidates,
+ *      the first a near-repeat, the others alternatives.
  * With everything within the budget there is one part of each: the same
  * steps, in memory. The results are the same at every budget and thread
  * count. The scratch files are unlinked when made: nothing is left behind.
@@ -29,39 +35,58 @@
 #include "engine/engine.h"
 #include "run/scratch_array.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct dd_near_across {
-    /* Per unit searched, at its id: a word (doc << 32 | unit in its
-     * document), the set's size, then its hashes (uint64_t words). */
+/* What one thread adds: the units of the documents it analysed. */
+typedef struct dd_near_across_shelf {
+    /* Per unit, at its word offset: its id, the set's size n, then its n
+     * hashes (uint64_t words). */
     dd_scratch_array sets;
     dd_scratch_array entries[DD_NEAR_UNIT_BANDS]; /* of dd_unit_entry */
-    size_t work_bytes; /* what a part in memory may take (steps 2 and 3) */
-    const char *dir;   /* of the scratch files (NULL: dd_spool_default_dir()) */
-    uint64_t units;    /* units searched */
-    uint64_t pairs;    /* candidate pairs verified */
-    uint64_t parts[2]; /* parts of steps 2 (all bands) and 3 */
-    size_t peak_bytes; /* the most the steps 2 and 3 held at once */
-    double seconds[2]; /* of steps 2 and 3 (wall clock) */
+    uint64_t units;                               /* units added */
+    uint32_t docs;                                /* 1 + the last document added, 0: none */
+    unsigned number;                              /* in its dd_near_across */
+} dd_near_across_shelf;
+
+typedef struct dd_near_across {
+    dd_near_across_shelf *shelves; /* [0..max_shelves), the first `claimed` in use */
+    size_t max_shelves;
+    atomic_size_t claimed;
+    size_t shelf_bytes; /* of a shelf's sets and entries kept in memory, at most */
+    size_t work_bytes;  /* what a part in memory may take (steps 2 and 3) */
+    const char *dir;    /* of the scratch files (NULL: dd_spool_default_dir()) */
+    uint64_t units;     /* units searched (once found) */
+    uint64_t pairs;     /* candidate pairs verified */
+    uint64_t parts[2];  /* parts of steps 2 (all bands) and 3 */
+    size_t peak_bytes;  /* the most the steps 2 and 3 held at once (at most) */
+    double seconds[2];  /* of steps 2 and 3 (wall clock) */
 } dd_near_across;
 
-/* Starts a, holding in memory while documents are added up to a quarter
- * of share bytes of sets and half of it of band keys (past that, each in
- * scratch files in dir), and up to share bytes for a part of the later
- * steps. */
-void dd_near_across_init(dd_near_across *a, size_t share, const char *dir);
+/* Starts a, for up to max_shelves threads that add documents: each holds
+ * in memory while documents are added up to a quarter of share /
+ * `holding` bytes of sets and half of it of band keys (past that, each in
+ * scratch files in dir: `holding` is how many shelves are expected to fill
+ * at once), and up to share bytes for a part of the later steps. */
+void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
+                         const char *dir);
 void dd_near_across_free(dd_near_across *a);
 
+/* A shelf for the calling thread to add documents to, its own (at most
+ * max_shelves in all). Thread-safe. */
+dd_near_across_shelf *dd_near_across_claim(dd_near_across *a);
+
 /* Adds the units of document doc (units[0..nunits), sets: their unit
- * sets, band_keys: their dd_unit_band_keys), in rank order. False, with
+ * sets, band_keys: their dd_unit_band_keys) to shelf s, by the thread that
+ * claimed it; documents may come in any order, each once. False, with
  * *err set (a new message: a full scratch disk), when they could not be
  * kept. */
-bool dd_near_across_add(dd_near_across *a, uint32_t doc, const dd_unit *units, size_t nunits,
+bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *units, size_t nunits,
                         const dd_unit_sets *sets, const uint64_t *band_keys, char **err);
 
-/* Finds the near-repeats across documents of every unit added, on
+/* Once every document is added: finds the near-repeats across documents of every unit added, on
  * `threads` threads (the calling one included), and gives them to take in
  * rank order of their later unit (a unit's in the order of its
  * candidates), several at a time. False, with *err set, when a scratch

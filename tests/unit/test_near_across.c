@@ -138,15 +138,24 @@ static bool take(void *ctx, const dd_near_unit *v, size_t n)
     return true;
 }
 
-static void by_parts(size_t share, unsigned threads, dd_near_unit_list *out, uint64_t *parts)
+/* The units of every document, added to `shelves` shelves (a document to
+ * shelf d % shelves, in an order other than rank order when there are
+ * several, as threads that analyse do), then searched. */
+static void by_parts(size_t share, unsigned threads, size_t shelves, dd_near_unit_list *out,
+                     uint64_t *parts)
 {
     dd_near_across a;
-    dd_near_across_init(&a, share, NULL);
+    dd_near_across_init(&a, share, shelves, shelves, NULL);
+    dd_near_across_shelf *shelf[4];
+    for (size_t k = 0; k < shelves; k++)
+        shelf[k] = dd_near_across_claim(&a);
     char *err = NULL;
-    for (size_t d = 0; d < DOCS; d++) {
+    for (size_t step = 0; step < DOCS; step++) {
+        /* Several shelves: each takes its documents backwards. */
+        size_t d = shelves == 1 ? step : DOCS - 1 - step;
         gen_doc *g = &docs[d];
-        assert_true(dd_near_across_add(&a, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets,
-                                       g->keys, &err));
+        assert_true(dd_near_across_add(shelf[d % shelves], (uint32_t)d, g->doc.units, g->doc.nunits,
+                                       &g->sets, g->keys, &err));
     }
     assert_true(dd_near_across_find(&a, threads, 0.8, take, out, &err));
     parts[0] = a.parts[0];
@@ -181,11 +190,12 @@ static void parts_find_what_the_index_finds(void **unused)
     assert_true(alternatives > 100);
     const size_t shares[] = {(size_t)1 << 30, 16384, 2048};
     const unsigned threads[] = {1, 3};
+    const size_t shelves[] = {1, 3};
     for (size_t s = 0; s < sizeof shares / sizeof *shares; s++)
         for (size_t t = 0; t < 2; t++) {
             dd_near_unit_list got = {0};
             uint64_t parts[2];
-            by_parts(shares[s], threads[t], &got, parts);
+            by_parts(shares[s], threads[t], shelves[t], &got, parts);
             if (s == 0)
                 assert_true(parts[0] == DD_NEAR_UNIT_BANDS && parts[1] == 1);
             else
@@ -194,6 +204,24 @@ static void parts_find_what_the_index_finds(void **unused)
             free(got.v);
         }
     free(want.v);
+}
+
+/* No document with a paragraph to search (a run of missing files): no
+ * shelf was claimed, and nothing is found, at any thread count. */
+static void nothing_added_finds_nothing(void **unused)
+{
+    (void)unused;
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        dd_near_across a;
+        dd_near_across_init(&a, 1 << 20, threads + 2, threads, NULL);
+        dd_near_unit_list got = {0};
+        char *err = NULL;
+        assert_true(dd_near_across_find(&a, threads, 0.8, take, &got, &err));
+        assert_int_equal(got.n, 0);
+        assert_int_equal(a.units, 0);
+        assert_int_equal(a.pairs, 0);
+        dd_near_across_free(&a);
+    }
 }
 
 static dd_unit_pair emitted[4096];
@@ -218,6 +246,10 @@ static bool emitted_pair(uint64_t later, uint64_t earlier)
  * units after them are compared with those only; a unit whose set came
  * before is not listed (the next one takes its place); units are compared
  * with the listed units of earlier documents only. */
+/* The id of unit x of a_key_lists_its_first_indexed_units: the only one
+ * of document x, but unit 6, the second of document 5. */
+static uint64_t uid(size_t x) { return dd_unit_id((uint32_t)(x == 6 ? 5 : x), x == 6); }
+
 static void a_key_lists_its_first_indexed_units(void **unused)
 {
     (void)unused;
@@ -226,20 +258,20 @@ static void a_key_lists_its_first_indexed_units(void **unused)
     /* One key, in no order; unit 1 has unit 0's set; units 5 and 6 are of
      * one document. */
     for (size_t i = 0; i < N; i++) {
-        size_t id = N - 1 - i;
-        v[i] = (dd_unit_entry){42, id == 1 ? 100 : 100 + id, id, (uint32_t)(id == 6 ? 5 : id), 0};
+        size_t x = N - 1 - i;
+        v[i] = (dd_unit_entry){42, x == 1 ? 100 : 100 + x, uid(x), 0};
     }
     dd_unit_entries_sort(v, N);
     nemitted = 0;
     dd_unit_entries_pairs(v, N, emit, NULL);
     /* Listed: 0, 2, 3, ..., 32 (32 units). */
-    assert_true(emitted_pair(1, 0));
-    assert_false(emitted_pair(2, 1));
-    assert_true(emitted_pair(33, 32));
-    assert_true(emitted_pair(41, 0));
-    assert_false(emitted_pair(41, 33));
-    assert_false(emitted_pair(6, 5)); /* the same document */
-    assert_true(emitted_pair(7, 6));
+    assert_true(emitted_pair(uid(1), uid(0)));
+    assert_false(emitted_pair(uid(2), uid(1)));
+    assert_true(emitted_pair(uid(33), uid(32)));
+    assert_true(emitted_pair(uid(41), uid(0)));
+    assert_false(emitted_pair(uid(41), uid(33)));
+    assert_false(emitted_pair(uid(6), uid(5))); /* the same document */
+    assert_true(emitted_pair(uid(7), uid(6)));
     /* 1 for unit 1, x - 1 for x in 2..32 (but unit 6: 4), 32 for 33..41 */
     assert_int_equal(nemitted, 1 + (31 * 32 / 2) - 1 + 9 * 32);
     /* Repeats go; pairs come by later unit, then earlier. */
@@ -278,8 +310,7 @@ static void entries_sort_as_qsort(void **unused)
                     key = key % 7; /* a few keys, many entries each */
                 else if (kind == 3)
                     key = 42;
-                v[i] =
-                    (dd_unit_entry){key, next(), n - i, 0, 0}; /* ids unique, as a band has them */
+                v[i] = (dd_unit_entry){key, next(), n - i, 0}; /* ids unique, as a band has them */
             }
             memcpy(want, v, n * sizeof *v);
             qsort(want, n, sizeof *want, key_then_id);
@@ -290,13 +321,59 @@ static void entries_sort_as_qsort(void **unused)
     free(want);
 }
 
+/* Sorting pairs a range of later units at a time (dd_unit_pairs_partition,
+ * then dd_unit_pairs_sort of each range, end to end) is sorting them at
+ * once: random ids, ids close together, repeats, one later unit, one range
+ * and more ranges than pairs. */
+static void pairs_sorted_by_ranges_as_at_once(void **unused)
+{
+    (void)unused;
+    enum { N = 30000 };
+    dd_unit_pair *v = dd_malloc(N * sizeof *v), *want = dd_malloc(N * sizeof *want);
+    dd_unit_pair *by_range = dd_malloc(N * sizeof *by_range);
+    const size_t ranges[] = {1, 2, 16, 100};
+    size_t start[101], kept[100];
+    for (int kind = 0; kind < 4; kind++)
+        for (size_t n = 1; n <= N; n = n * 7 + 5)
+            for (size_t k = 0; k < sizeof ranges / sizeof *ranges; k++) {
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t later = next(), earlier = next();
+                    if (kind == 1)
+                        later = 1000 + later % 50, earlier %= 40; /* close, repeated */
+                    else if (kind == 2)
+                        later = 7, earlier %= 1000; /* one later unit */
+                    else if (kind == 3)
+                        later = UINT64_MAX - later % 3, earlier %= 5; /* at the top */
+                    v[i] = (dd_unit_pair){later, earlier, later ^ earlier, earlier};
+                }
+                memcpy(want, v, n * sizeof *v);
+                size_t nwant = dd_unit_pairs_sort(want, n);
+                dd_unit_pairs_partition(v, n, ranges[k], by_range, start);
+                assert_int_equal(start[0], 0);
+                assert_int_equal(start[ranges[k]], n);
+                size_t left = 0;
+                for (size_t r = 0; r < ranges[k]; r++) {
+                    kept[r] = dd_unit_pairs_sort(by_range + start[r], start[r + 1] - start[r]);
+                    memmove(v + left, by_range + start[r], kept[r] * sizeof *v);
+                    left += kept[r];
+                }
+                assert_int_equal(left, nwant);
+                assert_memory_equal(v, want, nwant * sizeof *v);
+            }
+    free(v);
+    free(want);
+    free(by_range);
+}
+
 int main(void)
 {
     generate();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parts_find_what_the_index_finds),
+        cmocka_unit_test(nothing_added_finds_nothing),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
+        cmocka_unit_test(pairs_sorted_by_ranges_as_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
