@@ -801,6 +801,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
         fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->minhash_past_share) / 1e6);
+        dd_memory_process(stderr, "the end of the first pass");
     }
     dd_near_across_free(&f.across);
     return ran;
@@ -1479,6 +1480,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     cluster(c, o, pool, own);
     dd_pool_free(pool);
+    if (getenv("DEDUP_RUN_STATS"))
+        dd_memory_process(stderr, "the end of the clustering");
     dd_run_phase_done("clustering");
     if (own)
         own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */
