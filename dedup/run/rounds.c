@@ -3,23 +3,24 @@
  *
  * The first round decides on the inputs as read: corpus.c clusters every
  * document (near.c's placer, the pairs verified on every core), then the
- * paragraphs of the documents kept are decided
- * (decide_paragraphs: paragraphs.c, its table hashed on every core, a
- * part of the keys on each at a time, in as many parts as keep those
- * built at once within the rounds' share of --memory: memory.h). record_lines() takes in what a round
- * removes: those lines leave the text. Copies leave too with copies_stay
- * false (clean -o, scan, check); with copies_stay (clean --in-place) they
- * stay, as they are. When a round removed lines, the documents that lost
- * them are analysed again on the text they have now (analyse_again, on
- * every core: their signatures and the near-repeats inside them) and the
- * next round decides again, the same way, on that text. A round that
- * removes no line ends them: what is left is a fixed point, on which a
- * round would find nothing.
+ * paragraphs of the documents kept are decided (decide_paragraphs:
+ * paragraphs.c, its table hashed on every core, a part of the keys on each
+ * at a time, in as many parts as keep those built at once within the
+ * rounds' share of --memory: memory.h). record_lines() takes in what a
+ * round removes: those lines leave the text. Copies leave too with
+ * copies_stay false (clean -o, scan, check); with copies_stay (clean
+ * --in-place) they stay, as they are. When a round removed lines, the
+ * documents that lost them are analysed again on the text they have now
+ * (analyse_again, on every core: their signatures and the near-repeats
+ * inside them) and the next round decides again, the same way, on that
+ * text. A round that removes no line ends them: what is left is a fixed
+ * point, on which a round would find nothing.
  *
  * A later round costs what changed, not the whole corpus:
  *   - Clusters: the documents whose text changed are placed again, with the
- *     documents that share a band (a SimHash block: their keys a part at a
- *     time, within the same share) or a paragraph with one of them, and the clusters these are in (place_again). Any other
+ *     documents that share a band (a SimHash block; the keys of those
+ *     changed a part at a time, within the same share) or a paragraph with
+ *     one of them, and the clusters these are in (place_again). Any other
  *     document and each of its candidates kept their text, so every pair it
  *     can be compared in verifies as it did: a representative stays one, a
  *     copy copies the same document.
@@ -83,8 +84,9 @@ typedef struct rounds {
     bool *changed;          /* per document: its text changed in the last round */
     uint32_t *changed_list; /* the same documents, in order */
     size_t nchanged;
-    dd_near_unit_list near; /* the near-repeats of the round, by document */
-    dd_findings found;      /* repeats and boilerplate of every round */
+    dd_scratch_array near; /* of dd_near_unit: the near-repeats of the round, by document,
+                              in memory up to their share of --memory (memory.h) */
+    dd_findings found;     /* repeats and boilerplate of every round */
     /* With --index, the signatures of the documents as read, of those a
      * round changed: put back at the end (c->signatures, which the index is
      * searched with, are of the inputs). */
@@ -153,26 +155,44 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
 
 /* The near-repeats of a round, in r->near: for each document still there,
  * those inside it (of the text it has now), then those across documents
- * found as it was read, of its units still there. */
-static void round_near_units(const dd_corpus *c, rounds *r)
+ * found as it was read, of its units still there. False, with an error in
+ * notes, when they could not be written to their scratch file. */
+static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
 {
-    r->near.n = 0;
+    dd_scratch_array_free(&r->near);
+    dd_scratch_array_init(&r->near, sizeof(dd_near_unit), dd_memory_near_units_share(o->memory),
+                          o->tmp_dir, "near-repeats of paragraphs of a round");
     const dd_near_unit_list *inside = &c->near_inside;
     const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
     size_t i = 0, k = 0;
-    for (uint32_t d = 0; d < c->inputs.n; d++) {
+    char *err = NULL;
+    bool ok = true;
+    for (uint32_t d = 0; ok && d < c->inputs.n; d++) {
         size_t from = i;
         while (i < inside->n && inside->v[i].doc == d)
             i++;
         bool there = !c->failed[d] && !r->absent[d];
         if (there)
-            dd_near_units_append(&r->near, inside->v + from, i - from);
-        for (const dd_near_unit *nu; k < read->n && (nu = dd_scratch_array_get(read, k))->doc == d;
+            ok = dd_scratch_array_append(&r->near, inside->v + from, i - from, &err);
+        for (dd_near_unit nu; ok && k < read->n &&
+                              (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
              k++) {
-            if (there && nu->of_doc != d && !c->unit_removed[c->unit_start[d] + nu->unit])
-                dd_near_units_append(&r->near, nu, 1);
+            if (there && nu.of_doc != d && !c->unit_removed[c->unit_start[d] + nu.unit])
+                ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
         }
     }
+    if (!ok) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping the near-repeats of a round out of memory (--memory): %s", err);
+        free(err);
+    }
+    return ok;
+}
+
+/* Near-repeat k of the round. */
+static dd_near_unit near_of_round(const rounds *r, size_t k)
+{
+    return *(const dd_near_unit *)dd_scratch_array_get(&r->near, k);
 }
 
 /* For measuring (DEDUP_RUN_STATS): what round c->rounds + 1 holds, when
@@ -198,9 +218,11 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
                 dd_paragraphs_parts(p), (double)dd_paragraphs_part_bytes(p) / 1e6);
     }
     fprintf(stderr,
-            "dedup: memory at %s: near-repeats of the round: %.1f MB, inside documents: %.1f MB; "
-            "per-document arrays: %.1f MB; per-unit flags: %.1f MB; findings so far: %.1f MB\n",
-            at, (double)(r->near.cap * sizeof *r->near.v) / 1e6,
+            "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
+            "inside documents: %.1f MB; per-document arrays: %.1f MB; per-unit flags: %.1f MB; "
+            "findings so far: %.1f MB\n",
+            at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
+            (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
             (double)per_unit / 1e6,
             (double)(r->found.repeats_cap * sizeof *r->found.repeats +
@@ -265,7 +287,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
      * earlier document kept is one too (it was not searched:
      * near_units.h); the table finds the first. */
     for (size_t k = 0; k < r->near.n; k++) {
-        const dd_near_unit *nu = &r->near.v[k];
+        dd_near_unit near = near_of_round(r, k);
+        const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] == NOT_A_COPY && r->copy_of[nu->of_doc] != NOT_A_COPY)
             dd_paragraphs_want_first(
                 p, dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of).key);
@@ -286,7 +309,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         return false;
     }
     for (size_t k = 0; k < r->near.n; k++) {
-        const dd_near_unit *nu = &r->near.v[k];
+        dd_near_unit near = near_of_round(r, k);
+        const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
         dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
@@ -431,7 +455,8 @@ static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
     mark_sharing(c, o, r, again);
     /* ... or a paragraph with one of them ... */
     for (size_t k = 0; k < r->near.n; k++) {
-        const dd_near_unit *nu = &r->near.v[k];
+        dd_near_unit near = near_of_round(r, k);
+        const dd_near_unit *nu = &near;
         if (!nu->alternative && (r->changed[nu->doc] || r->changed[nu->of_doc]))
             again[nu->doc] = again[nu->of_doc] = true;
     }
@@ -882,7 +907,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
     bool ok = true;
     for (;;) {
-        round_near_units(c, &r);
+        if (!(ok = round_near_units(c, o, &r, notes)))
+            break;
         if (c->rounds == 0)
             take_copies(c, &r, &c->clusters); /* placed by the first pass */
         else if (o->near.enabled)
@@ -912,7 +938,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     restore_first_signatures(c, &r);
     dd_signatures_free(&r.first);
     free(r.first_of);
-    free(r.near.v);
+    dd_scratch_array_free(&r.near);
     free(r.absent);
     free(r.copy_of);
     free(r.copy);

@@ -59,11 +59,14 @@ signatures_in_memory() { # the bytes a document of signatures left in memory aft
 table_parts() { # round 1's paragraph table: its parts and the MB a part held at most
     sed -n 's/^dedup: memory at round 1, its paragraph table made: paragraph table: .* built in \([0-9]*\) parts, \([0-9.]*\) MB a part at most$/\1 \2/p' "$1"
 }
+round_near() { # round 1's near-repeats: MB in memory and MB in a scratch file
+    sed -n 's/^dedup: memory at round 1, its paragraph table made: near-repeats of the round: \([0-9.]*\) MB (\([0-9.]*\) MB in a scratch file).*/\1 \2/p' "$1"
+}
 changed_key_parts() { # round 2's parts of the keys of the documents changed
     sed -n 's/^dedup: round 2: the keys of the [0-9]* documents changed, in \([0-9]*\) parts.*/\1/p' "$1"
 }
 
-# scan: the same report whatever the budget, at -j 1 and 3.
+# scan: the same report whatever the budget, at -j 1, 2 and 3.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.ref" 2>"$T/stats.ref"
 [ "$(units_spilled "$T/stats.ref")" = "0.0" ] && [ -s "$T/scan.ref" ] &&
     ok "default budget: the units stay in memory" ||
@@ -85,6 +88,10 @@ table_ref=$(table_parts "$T/stats.ref")
 [ "${table_ref% *}" = 1 ] && [ "$(changed_key_parts "$T/stats.ref")" = 1 ] &&
     ok "default budget -j 1: the rounds' tables in one part ($table_ref MB)" ||
     not_ok "default budget -j 1: the rounds' tables in one part" "$(grep -E 'table|round 2' "$T/stats.ref")"
+near=$(round_near "$T/stats.ref")
+[ "${near#* }" = "0.0" ] && [ "${near% *}" != "0.0" ] &&
+    ok "default budget: the near-repeats of a round in memory ($near)" ||
+    not_ok "default budget: the near-repeats of a round in memory" "$(grep 'round 1' "$T/stats.ref")"
 for j in 1 2 3; do
     DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$G" \
         >"$T/scan.$j" 2>"$T/stats.$j"
@@ -97,6 +104,11 @@ for j in 1 2 3; do
         not_ok "--memory 1M -j $j: the rounds' tables in parts" \
             "$(grep -E 'table|round 2' "$T/stats.$j")"
     fi
+    near=$(round_near "$T/stats.$j")
+    [ "${near% *}" = "0.0" ] && [ -n "${near#* }" ] && [ "${near#* }" != "0.0" ] &&
+        ok "--memory 1M -j $j: the near-repeats of a round in a scratch file ($near)" ||
+        not_ok "--memory 1M -j $j: the near-repeats of a round in a scratch file" \
+            "$(grep 'round 1' "$T/stats.$j")"
     mb=$(across_spilled "$T/stats.$j") parts=$(across_parts "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ "${parts% *}" -gt 7 ]; then
         ok "--memory 1M -j $j: the search across documents from scratch files, in parts ($mb MB; $parts)"
