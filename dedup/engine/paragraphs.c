@@ -11,80 +11,116 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A distinct unit: where it was first seen and in how many documents.
- * Places are (document, unit) pairs; their lines and bytes are read from the
- * corpus's units when findings are made, so an entry stays small. */
+/* What a unit is in the table (src[u], per unit of the corpus): a later
+ * occurrence holds the number of the first occurrence of its key (below
+ * its own number); a first occurrence, or a unit not added, one of these: */
+#define NOT_ADDED UINT64_MAX          /* of a document not added, or left out */
+#define FIRST (UINT64_MAX - 1)        /* the first occurrence of its key */
+#define FIRST_BOILER (UINT64_MAX - 2) /* the same, of a key that is boilerplate */
+
+/* A distinct unit of the part being built: where it was first seen and in
+ * how many documents. */
 typedef struct entry {
-    uint32_t first_doc, first_unit;
+    uint64_t first;    /* its first occurrence (a unit number) */
+    uint64_t text;     /* the occurrence whose text a report shows: the first
+                          one in a second document */
     uint32_t last_doc; /* the last document it was seen in, to count documents once */
     uint32_t docs;
     uint32_t words;
-    uint32_t text_doc, text_unit; /* the occurrence whose text a report shows:
-                                     the first one in a second document */
 } entry;
 
-/* A later occurrence of an entry. */
-typedef struct occurrence {
-    uint32_t entry;
-    uint32_t doc, unit;
-} occurrence;
+/* A boilerplate unit (dd_is_boilerplate), found when its part is built. */
+typedef struct boiler {
+    uint64_t first, text; /* as an entry's */
+    uint32_t docs;
+} boiler;
 
-/* One part of a table built in parts (dd_paragraphs_split): the entries of
- * the keys of that part, numbered in order of first occurrence among them. */
+/* One part of the keys (dd_paragraphs_split): what building it left. */
 typedef struct part {
-    dd_key_table entry_of; /* its entries by key, at most 3/4 full */
-    entry *entries;
-    size_t nentries, entries_cap;
-    uint32_t *joined; /* each entry's number in the table (NO_ENTRY: not yet) */
-    bool full;        /* past the table's limits: the parts cannot be joined */
+    boiler *boiler; /* its boilerplate units, in order of first occurrence */
+    size_t nboiler, boiler_cap;
+    size_t bytes; /* the most its table and entries held while built */
+    bool full;    /* past the table's limits */
 } part;
-
-#define NO_ENTRY UINT32_MAX
 
 struct dd_paragraphs {
     const dd_unit *units;     /* the corpus's units, by document (NULL: read through get): */
     const size_t *unit_start; /* document d has units[unit_start[d] ..] */
     dd_unit (*get)(void *ctx, size_t u); /* dd_paragraphs_read_units */
     void *get_ctx;
-    dd_repeat *near;          /* near-repeats inside documents */
+    uint64_t min_words; /* the boilerplate rule */
+    uint32_t boilerplate_df;
+    dd_repeat *near; /* near-repeats inside documents */
     size_t nnear, near_cap;
-    entry *entries; /* in order of first occurrence */
-    size_t nentries, entries_cap;
-    dd_key_table entry_of; /* entries by key, at most 3/4 full */
-    occurrence *occ;
-    size_t nocc, occ_cap;
-    size_t nunits;     /* units of the documents up to the last one added */
-    const bool *gone;  /* units left out (dd_paragraphs_leave_out), or NULL */
-    part *parts;       /* built in parts (dd_paragraphs_split), or NULL */
+    uint32_t *docs; /* the documents added, in order */
+    size_t ndocs, docs_cap;
+    size_t nunits;          /* units of the documents up to the last one added */
+    const bool *gone;       /* units left out (dd_paragraphs_leave_out), or NULL */
+    dd_key_table wanted;    /* the keys of dd_paragraphs_want_first, numbered */
+    uint64_t *wanted_first; /* of each: its first occurrence (NOT_ADDED: none) */
+    size_t nwanted, wanted_cap;
+    part *parts; /* dd_paragraphs_split */
     size_t nparts;
-    uint64_t *part_entry; /* each unit's entry in its part: number << 8 | part */
+    uint64_t *src;  /* per unit (see above), once split */
+    boiler *boiler; /* the boilerplate units, in order of first occurrence */
+    size_t nboiler;
+    bool built; /* dd_paragraphs_parts_done */
 };
 
-dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start)
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start, uint64_t min_words,
+                                 uint32_t boilerplate_df)
 {
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
     p->units = units;
     p->unit_start = unit_start;
-    dd_key_table_init(&p->entry_of, 3);
+    p->min_words = min_words;
+    p->boilerplate_df = boilerplate_df;
+    dd_key_table_init(&p->wanted, 3);
     return p;
+}
+
+static void free_parts(dd_paragraphs *p)
+{
+    for (size_t k = 0; k < p->nparts; k++)
+        free(p->parts[k].boiler);
+    free(p->parts);
+    p->parts = NULL;
 }
 
 void dd_paragraphs_free(dd_paragraphs *p)
 {
     if (!p)
         return;
-    for (size_t k = 0; k < p->nparts; k++) {
-        dd_key_table_free(&p->parts[k].entry_of);
-        free(p->parts[k].entries);
-        free(p->parts[k].joined);
-    }
-    free(p->parts);
-    free(p->part_entry);
-    free(p->entries);
-    dd_key_table_free(&p->entry_of);
-    free(p->occ);
+    free_parts(p);
+    free(p->src);
+    free(p->boiler);
+    free(p->docs);
+    dd_key_table_free(&p->wanted);
+    free(p->wanted_first);
     free(p->near);
     free(p);
+}
+
+size_t dd_paragraphs_memory_bytes(const dd_paragraphs *p)
+{
+    size_t bytes = p->docs_cap * sizeof *p->docs + p->near_cap * sizeof *p->near +
+                   p->wanted.nslots * sizeof(dd_key_slot) +
+                   p->wanted_cap * sizeof *p->wanted_first + p->nboiler * sizeof *p->boiler +
+                   p->nparts * sizeof *p->parts;
+    if (p->src)
+        bytes += (p->nunits ? p->nunits : 1) * sizeof *p->src;
+    for (size_t k = 0; p->parts && k < p->nparts; k++)
+        bytes += p->parts[k].boiler_cap * sizeof *p->parts[k].boiler;
+    return bytes;
+}
+
+size_t dd_paragraphs_part_bytes(const dd_paragraphs *p)
+{
+    size_t most = 0;
+    for (size_t k = 0; p->parts && k < p->nparts; k++)
+        if (p->parts[k].bytes > most)
+            most = p->parts[k].bytes;
+    return most;
 }
 
 void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u), void *ctx)
@@ -100,178 +136,183 @@ static dd_unit unit_number_at(const dd_paragraphs *p, size_t u)
     return p->units ? p->units[u] : p->get(p->get_ctx, u);
 }
 
-static dd_unit unit_at(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+/* The document added that holds unit u (a unit of a document added). */
+static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
 {
-    return unit_number_at(p, p->unit_start[doc] + unit);
+    /* The last document added that starts at or before u. */
+    size_t lo = 0, hi = p->ndocs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->unit_start[p->docs[mid]] <= u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return p->docs[lo - 1];
 }
 
-/* The place of unit `unit` of document doc: its lines. */
-static dd_place place_of(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
+/* The place of unit u (among all the units) of document doc: its lines. */
+static dd_place place_in(const dd_paragraphs *p, uint32_t doc, uint64_t u)
 {
-    dd_unit u = unit_at(p, doc, unit);
-    return (dd_place){doc, u.first_line, u.last_line};
+    dd_unit unit = unit_number_at(p, u);
+    return (dd_place){doc, unit.first_line, unit.last_line};
 }
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
 
-/* Counts an occurrence at unit u of doc of entry e, seen before. */
-static void count_again(entry *e, uint32_t doc, uint32_t u)
+/* The part of a key, among n: from its top bits. */
+static size_t part_of(sh_key key, size_t n)
 {
-    if (e->last_doc != doc) {
-        e->docs++;
-        e->last_doc = doc;
-        if (e->docs == 2) {
-            e->text_doc = doc;
-            e->text_unit = u;
-        }
-    }
-}
-
-/* The part of a key, among n. */
-static size_t part_of(sh_key key, size_t n) { return (size_t)(key.hi % n); }
-
-static bool too_many_units(const dd_paragraphs *p, uint32_t doc)
-{
-    return p->unit_start[doc + 1] - p->unit_start[doc] > UINT32_MAX;
-}
-
-static bool too_many_entries(dd_notes *notes)
-{
-    dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs",
-                (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
-    return false;
-}
-
-/* dd_paragraphs_add on a table built in parts: each unit's entry is its
- * part's, numbered in the table the first time a unit of it comes (the
- * parts' first occurrences, in document order, are the table's). */
-static bool join_parts(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
-{
-    for (size_t k = 0; k < p->nparts; k++)
-        if (p->parts[k].full)
-            return too_many_entries(notes);
-    size_t first = p->unit_start[doc], n = p->unit_start[doc + 1] - first;
-    for (uint32_t u = 0; u < n; u++) {
-        if (p->gone && p->gone[first + u])
-            continue;
-        uint64_t at = p->part_entry[first + u];
-        part *k = &p->parts[at & 0xff];
-        uint32_t in_part = (uint32_t)(at >> 8);
-        uint32_t *joined = &k->joined[in_part];
-        if (*joined == NO_ENTRY) {
-            if (p->nentries > DD_KEY_TABLE_MAX_VALUE)
-                return too_many_entries(notes);
-            *joined = (uint32_t)p->nentries;
-            dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
-            p->entries[p->nentries++] = k->entries[in_part];
-            continue;
-        }
-        dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
-        p->occ[p->nocc++] = (occurrence){*joined, doc, u};
-    }
-    return true;
+    return (size_t)(((key.hi >> 32) * (uint64_t)n) >> 32);
 }
 
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
-    if (too_many_units(p, doc)) {
+    if (p->unit_start[doc + 1] - p->unit_start[doc] > UINT32_MAX) {
         dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
-                UINT32_MAX);
+                    UINT32_MAX);
         return false;
     }
-    size_t n = p->unit_start[doc + 1] - p->unit_start[doc];
+    dd_grow(&p->docs, &p->docs_cap, p->ndocs + 1, sizeof *p->docs);
+    p->docs[p->ndocs++] = doc;
     p->nunits = p->unit_start[doc + 1];
-    if (p->parts)
-        return join_parts(p, doc, notes);
-    for (uint32_t u = 0; u < n; u++) {
-        dd_unit unit_read = unit_at(p, doc, u);
-        const dd_unit *unit = &unit_read;
-        if (p->gone && p->gone[p->unit_start[doc] + u])
-            continue;
-        uint32_t had;
-        dd_key_added added = dd_key_table_add(&p->entry_of, unit->key, p->nentries, &had);
-        if (added == DD_KEY_FULL)
-            return too_many_entries(notes);
-        if (added == DD_KEY_ADDED) {
-            dd_grow(&p->entries, &p->entries_cap, p->nentries + 1, sizeof *p->entries);
-            p->entries[p->nentries++] = (entry){doc, u, doc, 1, unit->words, 0, 0};
-            continue;
-        }
-        count_again(&p->entries[had], doc, u);
-        dd_grow(&p->occ, &p->occ_cap, p->nocc + 1, sizeof *p->occ);
-        p->occ[p->nocc++] = (occurrence){had, doc, u};
-    }
     return true;
 }
 
-void dd_paragraphs_split(dd_paragraphs *p, size_t nparts, size_t nunits)
+void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key)
 {
-    if (nparts < 2)
-        return;
-    if (nparts > DD_PARAGRAPHS_MAX_PARTS)
-        nparts = DD_PARAGRAPHS_MAX_PARTS;
-    p->parts = dd_calloc(nparts, sizeof *p->parts);
-    p->nparts = nparts;
-    for (size_t k = 0; k < nparts; k++)
-        dd_key_table_init(&p->parts[k].entry_of, 3);
-    p->part_entry = dd_malloc((nunits ? nunits : 1) * sizeof *p->part_entry);
+    uint32_t had;
+    if (dd_key_table_add(&p->wanted, key, p->nwanted, &had) != DD_KEY_ADDED)
+        return; /* asked for already (or past 2^32 keys: not found) */
+    dd_grow(&p->wanted_first, &p->wanted_cap, p->nwanted + 1, sizeof *p->wanted_first);
+    p->wanted_first[p->nwanted++] = NOT_ADDED;
+}
+
+void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
+{
+    free_parts(p);
+    free(p->src);
+    p->nparts = nparts ? nparts : 1;
+    p->parts = dd_calloc(p->nparts, sizeof *p->parts);
+    p->src = dd_malloc((p->nunits ? p->nunits : 1) * sizeof *p->src);
+    memset(p->src, 0xFF, p->nunits * sizeof *p->src); /* NOT_ADDED */
+    p->built = false;
 }
 
 size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
 
-void dd_paragraphs_add_part(dd_paragraphs *p, size_t k, uint32_t doc)
+void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
 {
     part *t = &p->parts[k];
-    if (t->full || too_many_units(p, doc))
-        return; /* dd_paragraphs_add says so */
-    size_t first = p->unit_start[doc], n = p->unit_start[doc + 1] - first;
-    for (uint32_t u = 0; u < n; u++) {
-        if (p->gone && p->gone[first + u])
-            continue;
-        dd_unit unit = unit_number_at(p, first + u);
-        if (part_of(unit.key, p->nparts) != k)
-            continue;
-        uint32_t had;
-        dd_key_added added = dd_key_table_add(&t->entry_of, unit.key, t->nentries, &had);
-        if (added == DD_KEY_FULL) {
-            t->full = true;
-            return;
+    dd_key_table table;
+    dd_key_table_init(&table, 3);
+    entry *entries = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < p->ndocs && !t->full; i++) {
+        uint32_t doc = p->docs[i];
+        for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1]; u++) {
+            if (p->gone && p->gone[u])
+                continue;
+            dd_unit unit = unit_number_at(p, u);
+            if (part_of(unit.key, p->nparts) != k)
+                continue;
+            uint32_t had;
+            dd_key_added added = dd_key_table_add(&table, unit.key, n, &had);
+            if (added == DD_KEY_FULL) {
+                t->full = true;
+                break;
+            }
+            if (added == DD_KEY_ADDED) {
+                dd_grow(&entries, &cap, n + 1, sizeof *entries);
+                entries[n++] = (entry){u, 0, doc, 1, unit.words};
+                p->src[u] = FIRST;
+                uint32_t w;
+                if (p->nwanted && dd_key_table_get(&p->wanted, unit.key, &w))
+                    p->wanted_first[w] = u;
+                size_t bytes = table.nslots * sizeof(dd_key_slot) + cap * sizeof *entries;
+                if (bytes > t->bytes)
+                    t->bytes = bytes;
+                continue;
+            }
+            entry *e = &entries[had];
+            if (e->last_doc != doc) {
+                e->docs++;
+                e->last_doc = doc;
+                if (e->docs == 2)
+                    e->text = u;
+            }
+            p->src[u] = e->first;
         }
-        if (added == DD_KEY_ADDED) {
-            dd_grow(&t->entries, &t->entries_cap, t->nentries + 1, sizeof *t->entries);
-            t->entries[had = (uint32_t)t->nentries++] = (entry){doc, u, doc, 1, unit.words, 0, 0};
-        } else {
-            count_again(&t->entries[had], doc, u);
-        }
-        p->part_entry[first + u] = (uint64_t)had << 8 | k;
     }
+    dd_key_table_free(&table);
+    for (size_t i = 0; i < n; i++) {
+        const entry *e = &entries[i];
+        if (!dd_is_boilerplate(e->docs, e->words, p->min_words, p->boilerplate_df))
+            continue;
+        p->src[e->first] = FIRST_BOILER;
+        dd_grow(&t->boiler, &t->boiler_cap, t->nboiler + 1, sizeof *t->boiler);
+        t->boiler[t->nboiler++] = (boiler){e->first, e->text, e->docs};
+    }
+    free(entries);
 }
 
-void dd_paragraphs_parts_done(dd_paragraphs *p)
+static int by_first(const void *a, const void *b)
 {
+    uint64_t x = ((const boiler *)a)->first, y = ((const boiler *)b)->first;
+    return (x > y) - (x < y);
+}
+
+bool dd_paragraphs_parts_done(dd_paragraphs *p, dd_notes *notes)
+{
+    size_t n = 0;
+    bool full = false;
+    for (size_t k = 0; k < p->nparts; k++) {
+        n += p->parts[k].nboiler;
+        full |= p->parts[k].full;
+    }
+    p->built = true;
+    if (full) {
+        dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs in a part",
+                    (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
+        return false;
+    }
+    free(p->boiler);
+    p->boiler = dd_malloc((n ? n : 1) * sizeof *p->boiler);
+    p->nboiler = 0;
     for (size_t k = 0; k < p->nparts; k++) {
         part *t = &p->parts[k];
-        t->joined = dd_malloc((t->nentries ? t->nentries : 1) * sizeof *t->joined);
-        for (size_t i = 0; i < t->nentries; i++)
-            t->joined[i] = NO_ENTRY;
+        if (t->nboiler)
+            memcpy(p->boiler + p->nboiler, t->boiler, t->nboiler * sizeof *t->boiler);
+        p->nboiler += t->nboiler;
+        free(t->boiler);
+        t->boiler = NULL;
+        t->nboiler = t->boiler_cap = 0;
     }
+    if (p->nboiler > 1)
+        qsort(p->boiler, p->nboiler, sizeof *p->boiler, by_first);
+    return true;
 }
 
-bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at)
+/* Builds the table in one part, on the calling thread, unless it was. */
+static void build(dd_paragraphs *p)
 {
-    uint32_t found;
-    const entry *e;
-    if (p->parts) {
-        const part *t = &p->parts[part_of(key, p->nparts)];
-        if (!dd_key_table_get(&t->entry_of, key, &found) || t->joined[found] == NO_ENTRY)
-            return false;
-        e = &t->entries[found];
-    } else {
-        if (!dd_key_table_get(&p->entry_of, key, &found))
-            return false;
-        e = &p->entries[found];
-    }
-    *at = place_of(p, e->first_doc, e->first_unit);
+    if (p->built)
+        return;
+    if (!p->parts)
+        dd_paragraphs_split(p, 1);
+    for (size_t k = 0; k < p->nparts; k++)
+        dd_paragraphs_build_part(p, k);
+    dd_paragraphs_parts_done(p, NULL);
+}
+
+bool dd_paragraphs_first(dd_paragraphs *p, sh_key key, dd_place *at)
+{
+    build(p);
+    uint32_t w;
+    if (!dd_key_table_get(&p->wanted, key, &w) || p->wanted_first[w] == NOT_ADDED)
+        return false;
+    uint64_t u = p->wanted_first[w];
+    *at = place_in(p, doc_of(p, u), u);
     return true;
 }
 
@@ -330,64 +371,66 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
     return !(at_src_doc == at_doc && src >= run->first);
 }
 
-static bool is_boilerplate(const entry *e, uint64_t min_words, uint32_t df)
+/* Is unit u a later occurrence of a key (of a unit before it)? */
+static bool is_later(const dd_paragraphs *p, uint64_t u) { return p->src[u] < u; }
+
+/* Is the key of first occurrence `first` boilerplate? */
+static bool is_boilerplate(const dd_paragraphs *p, uint64_t first)
 {
-    return dd_is_boilerplate(e->docs, e->words, min_words, df);
+    return p->src[first] == FIRST_BOILER;
 }
 
-static void find_boilerplate(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
-                             dd_findings *f)
+/* The next later occurrence from unit u on (p->nunits: none). */
+static uint64_t next_later(const dd_paragraphs *p, uint64_t u)
 {
-    /* The records, in order of first occurrence (the entries' order), and
-     * the record of each boilerplate entry. */
-    size_t n = 0;
-    for (size_t i = 0; i < p->nentries; i++)
-        n += is_boilerplate(&p->entries[i], min_words, df);
+    while (u < p->nunits && !is_later(p, u))
+        u++;
+    return u;
+}
+
+static void find_boilerplate(dd_paragraphs *p, bool *removed, dd_findings *f)
+{
+    /* The records, in order of first occurrence (p->boiler's order). */
+    size_t n = p->nboiler;
     if (n == 0)
         return;
-    size_t *record_of = dd_malloc(p->nentries * sizeof *record_of);
     f->boilerplate = dd_calloc(n, sizeof *f->boilerplate);
     f->nboilerplate = f->boilerplate_cap = n;
-    for (size_t i = 0, r = 0; i < p->nentries; i++) {
-        const entry *e = &p->entries[i];
-        if (!is_boilerplate(e, min_words, df))
-            continue;
-        record_of[i] = r;
-        dd_boilerplate *b = &f->boilerplate[r++];
-        dd_unit text_read = unit_at(p, e->text_doc, e->text_unit);
-        const dd_unit *text = &text_read;
-        b->text_at = (dd_place){e->text_doc, text->first_line, text->first_line};
-        b->text_off = text->off;
-        b->text_len = text->len;
+    size_t *caps = dd_calloc(n, sizeof *caps);
+    for (size_t r = 0; r < n; r++) {
+        const boiler *e = &p->boiler[r];
+        dd_boilerplate *b = &f->boilerplate[r];
+        dd_unit text = unit_number_at(p, e->text);
+        b->text_at = (dd_place){doc_of(p, e->text), text.first_line, text.first_line};
+        b->text_off = text.off;
+        b->text_len = text.len;
         b->docs = e->docs;
         b->at = dd_malloc(sizeof *b->at);
-        b->at[0] = place_of(p, e->first_doc, e->first_unit);
-        b->n = 1;
-        removed[p->unit_start[e->first_doc] + e->first_unit] = true;
+        b->at[0] = place_in(p, doc_of(p, e->first), e->first);
+        b->n = caps[r] = 1;
+        removed[e->first] = true;
         add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
     }
-    size_t *caps = dd_calloc(n, sizeof *caps);
-    for (size_t r = 0; r < n; r++)
-        caps[r] = 1;
-    for (size_t i = 0; i < p->nocc; i++) {
-        const occurrence *o = &p->occ[i];
-        if (!is_boilerplate(&p->entries[o->entry], min_words, df))
+    /* Every later occurrence, in order, to its record. */
+    for (uint64_t u = next_later(p, 0); u < p->nunits; u = next_later(p, u + 1)) {
+        uint64_t first = p->src[u];
+        if (!is_boilerplate(p, first))
             continue;
-        size_t r = record_of[o->entry];
-        dd_boilerplate *b = &f->boilerplate[r];
-        dd_grow(&b->at, &caps[r], b->n + 1, sizeof *b->at);
-        b->at[b->n++] = place_of(p, o->doc, o->unit);
-        removed[p->unit_start[o->doc] + o->unit] = true;
-        add_drop(f, o->doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
+        size_t lo = 0, hi = n; /* the record of first */
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (p->boiler[mid].first <= first)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        dd_boilerplate *b = &f->boilerplate[lo];
+        dd_grow(&b->at, &caps[lo], b->n + 1, sizeof *b->at);
+        b->at[b->n++] = place_in(p, doc_of(p, u), u);
+        removed[u] = true;
+        add_drop(f, b->at[b->n - 1].doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
     }
     free(caps);
-    free(record_of);
-}
-
-/* The place of unit `unit` of document doc among all the units. */
-static size_t unit_number(const dd_paragraphs *p, uint32_t doc, uint32_t unit)
-{
-    return p->unit_start[doc] + unit;
 }
 
 /* For each unit, the next unit that removed[] leaves (SIZE_MAX: none),
@@ -403,60 +446,57 @@ static void next_kept(const dd_paragraphs *p, const bool *removed, size_t *next)
     }
 }
 
-/* Groups the occurrences that removed[] leaves into runs: consecutive units
- * of a document, once the units removed are gone, that repeat consecutive
- * units of one earlier place, counted the same way; keeps those of
- * min_words and marks their units removed. Returns how many it kept. */
-static size_t find_repeats(dd_paragraphs *p, uint64_t min_words, uint32_t df, bool *removed,
-                           const size_t *next, dd_findings *f)
+/* Groups the later occurrences that removed[] leaves into runs:
+ * consecutive units of a document, once the units removed are gone, that
+ * repeat consecutive units of one earlier place, counted the same way;
+ * keeps those of min_words and marks their units removed. Returns how many
+ * it kept. */
+static size_t find_repeats(dd_paragraphs *p, bool *removed, const size_t *next, dd_findings *f)
 {
-    size_t kept = 0, i = 0;
-    while (i < p->nocc) {
-        const occurrence *o = &p->occ[i];
-        const entry *e = &p->entries[o->entry];
-        if (removed[unit_number(p, o->doc, o->unit)] || is_boilerplate(e, min_words, df)) {
-            i++;
+    size_t kept = 0;
+    uint64_t i = next_later(p, 0);
+    while (i < p->nunits) {
+        uint64_t first = p->src[i];
+        if (removed[i] || is_boilerplate(p, first)) {
+            i = next_later(p, i + 1);
             continue;
         }
-        dd_repeat r = {place_of(p, o->doc, o->unit),
-                       place_of(p, e->first_doc, e->first_unit),
+        uint32_t doc = doc_of(p, i), first_doc = doc_of(p, first);
+        dd_repeat r = {place_in(p, doc, i),
+                       place_in(p, first_doc, first),
                        1,
-                       unit_at(p, o->doc, o->unit).words,
+                       unit_number_at(p, i).words,
                        true,
                        1.0,
                        1.0};
-        size_t unit = unit_number(p, o->doc, o->unit);
-        size_t src_unit = unit_number(p, e->first_doc, e->first_unit);
         /* Units are numbered among all the units: "next" is the next unit
          * left once the units removed are gone (next_kept). */
-        dd_run_end run = {o->doc, e->first_doc, unit, next[unit], next[src_unit]};
-        size_t j = i + 1, end = i + 1; /* the run is occ[i..end), less those removed */
-        while (j < p->nocc) {
-            const occurrence *nx = &p->occ[j];
-            size_t at = unit_number(p, nx->doc, nx->unit);
-            if (removed[at]) { /* gone: the next one may follow the run */
-                j++;
+        dd_run_end run = {doc, first_doc, i, next[i], next[first]};
+        uint64_t j = next_later(p, i + 1), end = j; /* the run is [i, end), less those removed */
+        while (j < p->nunits) {
+            if (removed[j]) { /* gone: the next one may follow the run */
+                j = next_later(p, j + 1);
                 continue;
             }
-            const entry *ne = &p->entries[nx->entry];
-            size_t src = unit_number(p, ne->first_doc, ne->first_unit);
-            if (!dd_run_takes(&run, nx->doc, at, ne->first_doc, src,
-                              is_boilerplate(ne, min_words, df)))
+            uint64_t src = p->src[j];
+            if (!dd_run_takes(&run, doc_of(p, j), j, doc_of(p, src), src, is_boilerplate(p, src)))
                 break;
-            r.at.last_line = place_of(p, nx->doc, nx->unit).last_line;
-            r.of.last_line = place_of(p, ne->first_doc, ne->first_unit).last_line;
+            dd_unit at = unit_number_at(p, j);
+            r.at.last_line = at.last_line;
+            r.of.last_line = unit_number_at(p, src).last_line;
             r.units++;
-            r.words += unit_at(p, nx->doc, nx->unit).words;
-            run.next_at = next[at];
+            r.words += at.words;
+            run.next_at = next[j];
             run.next_src = next[src];
-            end = ++j;
+            end = j = next_later(p, j + 1);
         }
-        if (r.words >= min_words) {
+        if (r.words >= p->min_words) {
             dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
             f->repeats[f->nrepeats++] = r;
             add_drop(f, r.at.doc, r.at.first_line, r.at.last_line);
-            for (size_t k = i; k < end; k++)
-                removed[unit_number(p, p->occ[k].doc, p->occ[k].unit)] = true;
+            for (uint64_t k = i; k < end; k++)
+                if (is_later(p, k))
+                    removed[k] = true;
             kept++;
         }
         i = end;
@@ -498,8 +538,7 @@ static int compare_near(const void *a, const void *b)
 }
 
 /* Is [first, last] of doc inside one of drops[0..n), merged and sorted? */
-static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first,
-                            size_t last)
+static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first, size_t last)
 {
     /* The last drop that starts at or before (doc, first). */
     size_t lo = 0, hi = n;
@@ -513,8 +552,7 @@ static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t
     return lo > 0 && drops[lo - 1].doc == doc && drops[lo - 1].last_line >= last;
 }
 
-void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
-                          dd_findings *f)
+void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
 {
     /* What the findings remove, decided on the text as it will be: the
      * boilerplate goes, then runs of repeats, then near-repeats (an exact
@@ -522,14 +560,15 @@ void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerp
      * make a run, so runs are sought again until none is found, at most
      * DD_RUN_PASSES times (the caller's next round of decisions seeks what
      * a crafted nesting of runs leaves: corpus.h). */
+    build(p);
     bool *removed = dd_calloc(p->nunits + 1, sizeof *removed);
     size_t *next = dd_malloc((p->nunits + 1) * sizeof *next);
     if (p->gone)
         memcpy(removed, p->gone, p->nunits * sizeof *removed);
-    find_boilerplate(p, min_words, boilerplate_df, removed, f);
+    find_boilerplate(p, removed, f);
     for (int pass = 0; pass < DD_RUN_PASSES; pass++) {
         next_kept(p, removed, next);
-        size_t runs = find_repeats(p, min_words, boilerplate_df, removed, next, f);
+        size_t runs = find_repeats(p, removed, next, f);
         size_t near = 0;
         for (size_t i = 0; i < p->nnear; i++) {
             size_t u = unit_of_place(p, p->near[i].at);

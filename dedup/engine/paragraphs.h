@@ -2,19 +2,28 @@
  * paragraphs.h - exact repeated paragraphs, inside one document and across
  * documents, and boilerplate.
  *
- * Documents are added in input order. Every unit's key goes into a table that
- * remembers its first occurrence and in how many documents it was seen; every
- * later occurrence is recorded. dd_paragraphs_finish turns that into
- * findings:
+ * Documents are added in input order. The table of the units' keys finds,
+ * for every unit, the first occurrence of its key (itself, or an earlier
+ * unit) and in how many documents the key is; dd_paragraphs_finish turns
+ * that into findings:
  *   - repeat runs: consecutive units of a document that repeat consecutive
  *     units of one earlier place (the same document or an earlier one),
  *     reported when they hold at least min_words words; consecutive once
  *     what the findings remove is gone;
  *   - boilerplate: units seen in at least boilerplate_df documents (and of at
  *     least min_words words), reported once with every occurrence.
- * Memory: 55 to 81 bytes per distinct unit (a 28-byte entry, and a 20-byte
- * slot of a table between 3/8 and 3/4 full) and 12 per repeated occurrence;
- * places are read back from the corpus's units.
+ *
+ * Memory: the table is built a part of the keys at a time (a key's part is
+ * a function of its top bits alone: dd_paragraphs_split), each part going
+ * through every unit added and keeping a hash table of its distinct keys
+ * only while it is built (about 32 bytes an entry and a 20-byte slot of a
+ * table between 3/8 and 3/4 full: 60 to 90 bytes a distinct key of the
+ * part). What stays is 8 bytes a unit of the corpus (the first occurrence
+ * of each), 4 a document added, and a record a boilerplate key; places
+ * are read back from the corpus's units. More parts cost more passes over
+ * the units, never another result: the first occurrences, the counts and
+ * every finding are those of one table going through the documents in
+ * order.
  */
 #ifndef DD_PARAGRAPHS_H
 #define DD_PARAGRAPHS_H
@@ -97,8 +106,10 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
 
 /* A table over the units of a corpus: document d has units
  * units[unit_start[d] .. unit_start[d + 1]). Both arrays stay the caller's
- * and must outlive the table. */
-dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start);
+ * and must outlive the table. min_words and boilerplate_df: the rules of
+ * the findings (above). */
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start, uint64_t min_words,
+                                 uint32_t boilerplate_df);
 void dd_paragraphs_free(dd_paragraphs *p);
 
 /* The units are not in memory (the units given to dd_paragraphs_new are
@@ -112,37 +123,41 @@ void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t
  * added; gone must outlive p. */
 void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
 
-/* Adds the units of document number doc; documents come in increasing
- * order. False, with an error in notes, past the table's limits (2^32 - 1
- * units in a document, or distinct units in all): p can then only be
- * freed. */
+/* Adds document number doc (its units, but those left out); documents
+ * come in increasing order. False, with an error in notes, for a document
+ * of more than 2^32 - 1 units: p can then only be freed. */
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes);
 
+/* Asks for the first occurrence of key among the documents added
+ * (dd_paragraphs_first), before the table is built. */
+void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key);
+
 /*
- * The table built on several threads (the caller's: the engine starts
- * none). dd_paragraphs_split splits the keys into nparts parts (a key's part
- * is a function of the key alone). Then each part, on one thread, goes
- * through the documents in increasing order and takes in only the units of
- * its keys (dd_paragraphs_add_part): parts on different threads at once,
- * the documents of one part in order on one thread. Once every part went
- * through every document, dd_paragraphs_parts_done, then dd_paragraphs_add
- * of the same documents in the same order, on one thread, joins the parts:
- * each unit takes its part's entry, which counts the same documents and
- * has the same first occurrence as one table going through the documents
- * in order would give it (those of its key, in the same order), so the
- * table, and every finding, is the same as without parts; only the hashing
- * is done on the threads. Costs 8 bytes a unit of the corpus (nunits: all
- * of them, the largest unit number + 1) and 32 bytes a distinct unit more.
- * Before any document is added; nparts below 2 leaves the table whole.
+ * Building the table, once every document is added: dd_paragraphs_split
+ * splits the keys into nparts parts (0 or 1: one), then each part is built
+ * (dd_paragraphs_build_part: parts on different threads at once, the
+ * caller's, each holding the hash table of its part while it builds it),
+ * then dd_paragraphs_parts_done joins what they found. Without these,
+ * dd_paragraphs_first and dd_paragraphs_finish build the table in one part
+ * on the calling thread.
  */
-#define DD_PARAGRAPHS_MAX_PARTS 256
-void dd_paragraphs_split(dd_paragraphs *p, size_t nparts, size_t nunits);
-/* The number of parts (0: not split). */
+void dd_paragraphs_split(dd_paragraphs *p, size_t nparts);
 size_t dd_paragraphs_parts(const dd_paragraphs *p);
-/* Takes in the units of document doc whose keys are part k's. A part past
- * the table's limits stops taking in; dd_paragraphs_add then says so. */
-void dd_paragraphs_add_part(dd_paragraphs *p, size_t k, uint32_t doc);
-void dd_paragraphs_parts_done(dd_paragraphs *p);
+void dd_paragraphs_build_part(dd_paragraphs *p, size_t k);
+/* False, with an error in notes, when a part held more than 2^32 - 1
+ * distinct keys: p can then only be freed. */
+bool dd_paragraphs_parts_done(dd_paragraphs *p, dd_notes *notes);
+
+/* The bytes p holds (allocated), once built: 8 a unit, the documents
+ * added, the boilerplate, the near-repeats and the keys asked for; and the
+ * most one part held while it was built. For measuring. */
+size_t dd_paragraphs_memory_bytes(const dd_paragraphs *p);
+size_t dd_paragraphs_part_bytes(const dd_paragraphs *p);
+
+/* The bytes a part of n distinct keys holds at most while it is built (a
+ * table that just doubled, the one before it, and entries in an array
+ * that doubles): for sizing the parts. */
+#define DD_PARAGRAPHS_BYTES_A_KEY 128
 
 /* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
  * words, near-repeats the unit at `of`. */
@@ -150,8 +165,9 @@ void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t
                             double jaccard, double containment);
 
 /* The first occurrence of a unit of exact key key among the documents added
- * (*at, its lines); false if none holds it. */
-bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at);
+ * (*at, its lines), of a key asked for (dd_paragraphs_want_first); false if
+ * none holds it or it was not asked for. */
+bool dd_paragraphs_first(dd_paragraphs *p, sh_key key, dd_place *at);
 
 /* Computes the findings (see above), on the text as it will be once they
  * are removed: units between two repeats that a finding removes (the
@@ -159,8 +175,7 @@ bool dd_paragraphs_first(const dd_paragraphs *p, sh_key key, dd_place *at);
  * document that repeats and in the one repeated; so runs are sought again
  * once others are found, up to DD_RUN_PASSES times. f must be zeroed; free
  * it with dd_findings_free. */
-void dd_paragraphs_finish(dd_paragraphs *p, uint64_t min_words, uint32_t boilerplate_df,
-                          dd_findings *f);
+void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f);
 void dd_findings_free(dd_findings *f);
 
 #endif

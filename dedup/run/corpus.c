@@ -829,6 +829,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
         fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->minhash_past_share) / 1e6);
+        dd_memory_process(stderr, "the end of the first pass");
     }
     dd_near_across_free(&f.across);
     return ran;
@@ -1066,24 +1067,14 @@ static size_t linked_pairs(const dd_near_unit *v, size_t n, dd_doc_pair *pairs)
  * copy of a paragraph is linked with its first match only (near_units.h),
  * so a paragraph printed in many documents links each to that first one,
  * not all of them to each other. */
-void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l)
+void dd_corpus_link_documents(dd_corpus *c, const dd_scratch_array *l)
 {
     dd_doc_pair *pairs = dd_malloc((l->n ? l->n : 1) * sizeof *pairs);
-    dd_signatures_link(&c->signatures, pairs, linked_pairs(l->v, l->n, pairs));
-    free(pairs);
-}
-
-/* dd_corpus_link_documents for the near-repeats as read (c->near_units),
- * read a block at a time. */
-static void link_documents_as_read(dd_corpus *c)
-{
-    const dd_scratch_array *read = &c->near_units;
-    dd_doc_pair *pairs = dd_malloc((read->n ? read->n : 1) * sizeof *pairs);
     dd_near_unit *buf = NULL;
     size_t n = 0, cap = 0;
-    for (size_t k = 0, m; k < read->n; k += m) {
-        m = read->n - k < 4096 ? read->n - k : 4096;
-        n += linked_pairs(dd_scratch_array_span(read, k, m, &buf, &cap), m, pairs + n);
+    for (size_t k = 0, m; k < l->n; k += m) {
+        m = l->n - k < 4096 ? l->n - k : 4096;
+        n += linked_pairs(dd_scratch_array_span(l, k, m, &buf, &cap), m, pairs + n);
     }
     dd_signatures_link(&c->signatures, pairs, n);
     free(buf);
@@ -1358,7 +1349,7 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
         return;
     }
     bool ahead = pool && dd_pool_threads(pool) > 0;
-    link_documents_as_read(c);
+    dd_corpus_link_documents(c, &c->near_units); /* as read */
     dd_key_filter shared;
     filter_keys(&c->signatures, NULL, c->signatures.n, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
@@ -1509,6 +1500,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     cluster(c, o, pool, own);
     dd_pool_free(pool);
+    if (getenv("DEDUP_RUN_STATS"))
+        dd_memory_process(stderr, "the end of the clustering");
     dd_run_phase_done("clustering");
     if (own)
         own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */

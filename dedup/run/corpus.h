@@ -137,9 +137,10 @@ void dd_corpus_forget_sets(dd_corpus *c);
 void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
                      dd_clusters *out);
 
-/* Links the documents of the near-repeats across documents in l, but for
- * alternatives, for the placer (dd_signatures_link). */
-void dd_corpus_link_documents(dd_corpus *c, const dd_near_unit_list *l);
+/* Links the documents of the near-repeats across documents in l (a scratch
+ * array of dd_near_unit, read a block at a time), but for alternatives,
+ * for the placer (dd_signatures_link). */
+void dd_corpus_link_documents(dd_corpus *c, const dd_scratch_array *l);
 
 /* Reports every input left out, as an error on stderr ending in
  * "; FATE" (dd_input_report_not_text). */

@@ -41,6 +41,26 @@ size_t dd_memory_signatures_share(uint64_t budget) { return share_of(budget, 16)
 size_t dd_memory_names_share(uint64_t budget) { return share_of(budget, 16); }
 size_t dd_memory_near_across_share(uint64_t budget) { return share_of(budget, 4); }
 
+size_t dd_memory_rounds_share(uint64_t budget) { return share_of(budget, 4); }
+
+void dd_memory_process(FILE *out, const char *when)
+{
+    uint64_t rss = 0, peak = 0, kb;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "VmRSS: %" SCNu64 " kB", &kb) == 1)
+            rss = kb;
+        else if (sscanf(line, "VmHWM: %" SCNu64 " kB", &kb) == 1)
+            peak = kb;
+    }
+    fclose(f);
+    fprintf(out, "dedup: memory at %s: the process holds %.1f MB, at most %.1f MB so far\n", when,
+            (double)rss * 1024 / 1e6, (double)peak * 1024 / 1e6);
+}
+
 typedef struct held {
     const char *name;
     size_t bytes;

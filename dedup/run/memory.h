@@ -44,6 +44,23 @@ size_t dd_memory_names_share(uint64_t budget);
  * half of it for their band keys. */
 size_t dd_memory_near_across_share(uint64_t budget);
 
+/* The share of the tables of a round of decisions (run/rounds.c) in a
+ * run of budget bytes (0: the default): a quarter of it, for the parts of
+ * the table of distinct paragraphs (engine/paragraphs.h) built at once,
+ * one a thread, and for a part of the keys of the documents whose text
+ * changed (the documents sharing one are placed again); past it, each is
+ * done in more parts, one after another. With the units' quarter, the
+ * search across documents' quarter (which ends before the rounds start),
+ * the near-repeats' and the signatures' sixteenths, the shares leave an
+ * eighth of the budget for the rest. */
+size_t dd_memory_rounds_share(uint64_t budget);
+
+/* Writes to out, for measuring (DEDUP_RUN_STATS), what the process holds
+ * (VmRSS of /proc/self/status) and the most it held so far (VmHWM), as
+ * "dedup: memory at WHEN: the process holds X MB, at most Y MB so far".
+ * Nothing when /proc cannot be read. */
+void dd_memory_process(FILE *out, const char *when);
+
 /* Writes to out, one line each, the bytes held by the structures of c that
  * grow with the corpus, and across_bytes of the paragraphs' sets and band
  * keys (run/near_across.h), as

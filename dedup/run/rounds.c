@@ -3,22 +3,24 @@
  *
  * The first round decides on the inputs as read: corpus.c clusters every
  * document (near.c's placer, the pairs verified on every core), then the
- * paragraphs of the documents kept are decided
- * (decide_paragraphs: paragraphs.c, its table hashed on every core, one
- * part of the keys each). record_lines() takes in what a round
- * removes: those lines leave the text. Copies leave too with copies_stay
- * false (clean -o, scan, check); with copies_stay (clean --in-place) they
- * stay, as they are. When a round removed lines, the documents that lost
- * them are analysed again on the text they have now (analyse_again, on
- * every core: their signatures and the near-repeats inside them) and the
- * next round decides again, the same way, on that text. A round that
- * removes no line ends them: what is left is a fixed point, on which a
- * round would find nothing.
+ * paragraphs of the documents kept are decided (decide_paragraphs:
+ * paragraphs.c, its table hashed on every core, a part of the keys on each
+ * at a time, in as many parts as keep those built at once within the
+ * rounds' share of --memory: memory.h). record_lines() takes in what a
+ * round removes: those lines leave the text. Copies leave too with
+ * copies_stay false (clean -o, scan, check); with copies_stay (clean
+ * --in-place) they stay, as they are. When a round removed lines, the
+ * documents that lost them are analysed again on the text they have now
+ * (analyse_again, on every core: their signatures and the near-repeats
+ * inside them) and the next round decides again, the same way, on that
+ * text. A round that removes no line ends them: what is left is a fixed
+ * point, on which a round would find nothing.
  *
  * A later round costs what changed, not the whole corpus:
  *   - Clusters: the documents whose text changed are placed again, with the
- *     documents that share a band (a SimHash block) or a paragraph with one
- *     of them, and the clusters these are in (place_again). Any other
+ *     documents that share a band (a SimHash block; the keys of those
+ *     changed a part at a time, within the same share) or a paragraph with
+ *     one of them, and the clusters these are in (place_again). Any other
  *     document and each of its candidates kept their text, so every pair it
  *     can be compared in verifies as it did: a representative stays one, a
  *     copy copies the same document.
@@ -38,9 +40,11 @@
 #include "run/rounds.h"
 
 #include "engine/analysis.h"
+#include "run/memory.h"
 #include "run/run.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,8 +84,9 @@ typedef struct rounds {
     bool *changed;          /* per document: its text changed in the last round */
     uint32_t *changed_list; /* the same documents, in order */
     size_t nchanged;
-    dd_near_unit_list near; /* the near-repeats of the round, by document */
-    dd_findings found;      /* repeats and boilerplate of every round */
+    dd_scratch_array near; /* of dd_near_unit: the near-repeats of the round, by document,
+                              in memory up to their share of --memory (memory.h) */
+    dd_findings found;     /* repeats and boilerplate of every round */
     /* With --index, the signatures of the documents as read, of those a
      * round changed: put back at the end (c->signatures, which the index is
      * searched with, are of the inputs). */
@@ -150,26 +155,81 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
 
 /* The near-repeats of a round, in r->near: for each document still there,
  * those inside it (of the text it has now), then those across documents
- * found as it was read, of its units still there. */
-static void round_near_units(const dd_corpus *c, rounds *r)
+ * found as it was read, of its units still there. False, with an error in
+ * notes, when they could not be written to their scratch file. */
+static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
 {
-    r->near.n = 0;
+    dd_scratch_array_free(&r->near);
+    dd_scratch_array_init(&r->near, sizeof(dd_near_unit), dd_memory_near_units_share(o->memory),
+                          o->tmp_dir, "near-repeats of paragraphs of a round");
     const dd_near_unit_list *inside = &c->near_inside;
     const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
     size_t i = 0, k = 0;
-    for (uint32_t d = 0; d < c->inputs.n; d++) {
+    char *err = NULL;
+    bool ok = true;
+    for (uint32_t d = 0; ok && d < c->inputs.n; d++) {
         size_t from = i;
         while (i < inside->n && inside->v[i].doc == d)
             i++;
         bool there = !c->failed[d] && !r->absent[d];
         if (there)
-            dd_near_units_append(&r->near, inside->v + from, i - from);
-        for (const dd_near_unit *nu; k < read->n && (nu = dd_scratch_array_get(read, k))->doc == d;
+            ok = dd_scratch_array_append(&r->near, inside->v + from, i - from, &err);
+        for (dd_near_unit nu; ok && k < read->n &&
+                              (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
              k++) {
-            if (there && nu->of_doc != d && !c->unit_removed[c->unit_start[d] + nu->unit])
-                dd_near_units_append(&r->near, nu, 1);
+            if (there && nu.of_doc != d && !c->unit_removed[c->unit_start[d] + nu.unit])
+                ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
         }
     }
+    if (!ok) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping the near-repeats of a round out of memory (--memory): %s", err);
+        free(err);
+    }
+    return ok;
+}
+
+/* Near-repeat k of the round. */
+static dd_near_unit near_of_round(const rounds *r, size_t k)
+{
+    return *(const dd_near_unit *)dd_scratch_array_get(&r->near, k);
+}
+
+/* For measuring (DEDUP_RUN_STATS): what round c->rounds + 1 holds, when
+ * its paragraph table p is made (NULL: at another point, named by when),
+ * and what the process holds. */
+static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraphs *p,
+                         const char *when)
+{
+    if (!getenv("DEDUP_RUN_STATS"))
+        return;
+    size_t n = c->inputs.n, units = c->units.n;
+    size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy +
+                          sizeof *r->changed + sizeof *r->changed_list + sizeof *r->first_of);
+    size_t per_unit = units * sizeof *c->unit_removed;
+    char at[96];
+    snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
+    if (p) {
+        size_t bytes = dd_paragraphs_memory_bytes(p);
+        fprintf(stderr,
+                "dedup: memory at %s: paragraph table: %.1f MB (%.0f bytes a unit), built in %zu "
+                "parts, %.1f MB a part at most\n",
+                at, (double)bytes / 1e6, units ? (double)bytes / (double)units : 0.0,
+                dd_paragraphs_parts(p), (double)dd_paragraphs_part_bytes(p) / 1e6);
+    }
+    fprintf(stderr,
+            "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
+            "inside documents: %.1f MB; per-document arrays: %.1f MB; per-unit flags: %.1f MB; "
+            "findings so far: %.1f MB\n",
+            at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
+            (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
+            (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
+            (double)per_unit / 1e6,
+            (double)(r->found.repeats_cap * sizeof *r->found.repeats +
+                     r->found.boilerplate_cap * sizeof *r->found.boilerplate +
+                     c->removed_cap * sizeof *c->removed) /
+                1e6);
+    dd_memory_process(stderr, at);
 }
 
 /* dd_paragraphs_read_units: unit u of the corpus's units. */
@@ -181,34 +241,23 @@ static bool is_kept(const dd_corpus *c, const rounds *r, size_t d)
     return !c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY;
 }
 
-typedef struct parts_work {
-    const dd_corpus *c;
-    const rounds *r;
-    dd_paragraphs *p;
-} parts_work;
-
-/* Part k of the paragraph table goes through the documents kept, in order. */
+/* Building part k of the paragraph table, on any thread. */
 static void build_part(void *ctx, void *worker, size_t k)
 {
     (void)worker;
-    parts_work *w = ctx;
-    for (size_t d = 0; d < w->c->inputs.n; d++)
-        if (is_kept(w->c, w->r, d))
-            dd_paragraphs_add_part(w->p, k, (uint32_t)d);
+    dd_paragraphs_build_part(ctx, k);
 }
 
-/* The hashing of the paragraph table, one part of the keys on each of
- * `threads` threads (paragraphs.h: the table is the same); what is left
- * for the calling thread is to join the parts, document after document. */
-static void build_in_parts(const dd_corpus *c, const rounds *r, dd_paragraphs *p,
-                           unsigned threads)
+/* The parts of the paragraph table of the units still there (nunits), with
+ * `threads` of them built at once: one a thread, as many more as keep the
+ * parts built at once within the table's share of --memory
+ * (DD_PARAGRAPHS_BYTES_A_KEY a key, every unit counted a distinct key). */
+static size_t table_parts(const dd_options *o, size_t nunits, unsigned threads)
 {
-    dd_paragraphs_split(p, threads, c->units.n);
-    parts_work w = {c, r, p};
-    dd_pool *pool = dd_pool_new("paragraph table", threads, NULL, NULL, NULL);
-    dd_pool_for(pool, dd_paragraphs_parts(p), &w, build_part);
-    dd_pool_free(pool);
-    dd_paragraphs_parts_done(p);
+    uint64_t share = dd_memory_rounds_share(o->memory);
+    uint64_t need = (uint64_t)nunits * DD_PARAGRAPHS_BYTES_A_KEY * threads;
+    uint64_t parts = (need + share - 1) / (share ? share : 1);
+    return parts < threads ? threads : (size_t)parts;
 }
 
 /* Decides on the text the documents have now which lines of the documents
@@ -218,35 +267,66 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
                               dd_findings *f, dd_notes *notes)
 {
     size_t n = c->inputs.n;
-    dd_paragraphs *p = dd_paragraphs_new(c->units.v, c->unit_start);
+    dd_paragraphs *p =
+        dd_paragraphs_new(c->units.v, c->unit_start, o->min_words, (uint32_t)o->boilerplate_df);
     if (c->units.spool) /* not in memory (run/units.h) */
         dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
-    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    if (threads > 1)
-        build_in_parts(c, r, p, threads);
-    for (size_t d = 0; d < n; d++)
-        if (is_kept(c, r, d) && !dd_paragraphs_add(p, (uint32_t)d, notes)) {
+    size_t nunits = 0;
+    for (size_t d = 0; d < n; d++) {
+        if (!is_kept(c, r, d))
+            continue;
+        if (!dd_paragraphs_add(p, (uint32_t)d, notes)) {
             dd_paragraphs_free(p);
             return false;
         }
+        for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
+            nunits += !c->unit_removed[u];
+    }
+    /* A near-repeat matched in a copy: an exact copy of that unit in an
+     * earlier document kept is one too (it was not searched:
+     * near_units.h); the table finds the first. */
     for (size_t k = 0; k < r->near.n; k++) {
-        const dd_near_unit *nu = &r->near.v[k];
+        dd_near_unit near = near_of_round(r, k);
+        const dd_near_unit *nu = &near;
+        if (r->copy_of[nu->doc] == NOT_A_COPY && r->copy_of[nu->of_doc] != NOT_A_COPY)
+            dd_paragraphs_want_first(
+                p, dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of).key);
+    }
+    /* The table, a part of the keys on each thread at a time. */
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_paragraphs_split(p, table_parts(o, nunits, threads));
+    if (threads > 1) {
+        dd_pool *pool = dd_pool_new("paragraph table", threads, NULL, NULL, NULL);
+        dd_pool_for(pool, dd_paragraphs_parts(p), p, build_part);
+        dd_pool_free(pool);
+    } else {
+        for (size_t k = 0; k < dd_paragraphs_parts(p); k++)
+            dd_paragraphs_build_part(p, k);
+    }
+    if (!dd_paragraphs_parts_done(p, notes)) {
+        dd_paragraphs_free(p);
+        return false;
+    }
+    for (size_t k = 0; k < r->near.n; k++) {
+        dd_near_unit near = near_of_round(r, k);
+        const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
         dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
         dd_unit of_unit = dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of);
         const dd_unit *at = &at_unit, *of = &of_unit;
         dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
-        /* A match in a copy: an exact copy of that unit in an earlier
-         * document kept is one too (it was not searched: near_units.h). */
         if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
             (!dd_paragraphs_first(p, of->key, &of_place) || of_place.doc >= nu->doc))
             continue;
         dd_paragraphs_add_near(p, (dd_place){nu->doc, at->first_line, at->last_line}, of_place,
                                at->words, nu->jaccard, nu->containment);
     }
-    dd_paragraphs_finish(p, o->min_words, (uint32_t)o->boilerplate_df, f);
+    round_memory(c, r, p, "its paragraph table made");
+    dd_paragraphs_finish(p, f);
+    if (getenv("DEDUP_RUN_STATS"))
+        dd_memory_process(stderr, "the findings of the round");
     dd_paragraphs_free(p);
     return true;
 }
@@ -266,15 +346,24 @@ static void take_copies(dd_corpus *c, rounds *r, dd_clusters *k)
     dd_clusters_free(k);
 }
 
-/* Finding the documents that share a key with those whose text changed:
- * part k of the documents, on any thread (again[d] is d's alone). */
+/* The part of a document's key (a band's or a SimHash block's), among
+ * nparts: from its top bits. */
+static size_t key_part(uint64_t key, size_t nparts)
+{
+    return (size_t)(((key >> 32) * (uint64_t)nparts) >> 32);
+}
+
+/* Finding the documents that share a key of part `part` with those whose
+ * text changed: part k of the documents, on any thread (again[d] is d's
+ * alone). */
 typedef struct sharing {
     const dd_corpus *c;
     const rounds *r;
-    const dd_set_table *changed_keys;
-    size_t most; /* keys of a document at most */
+    const dd_set_table *changed_keys; /* those of part `part` */
+    size_t part, nparts;              /* of the keys */
+    size_t most;                      /* keys of a document at most */
     bool *again;
-    size_t nparts;
+    size_t ndocs_parts; /* of the documents */
 } sharing;
 
 static void find_sharing(void *ctx, void *worker, size_t k)
@@ -285,12 +374,68 @@ static void find_sharing(void *ctx, void *worker, size_t k)
     const dd_signatures *s = &c->signatures;
     size_t n = c->inputs.n;
     uint64_t *keys = dd_malloc((g->most + 1) * sizeof *keys);
-    for (size_t d = n * k / g->nparts; d < n * (k + 1) / g->nparts; d++) {
+    for (size_t d = n * k / g->ndocs_parts; d < n * (k + 1) / g->ndocs_parts; d++) {
         if (g->again[d] || g->r->absent[d] || c->failed[d] || !s->docs[d].words)
             continue;
-        size_t nkeys = dd_signature_keys(s, d, keys);
-        g->again[d] = dd_set_table_count(g->changed_keys, keys, nkeys) > 0;
+        size_t nkeys = dd_signature_keys(s, d, keys), kept = 0;
+        for (size_t i = 0; i < nkeys; i++)
+            if (key_part(keys[i], g->nparts) == g->part)
+                keys[kept++] = keys[i];
+        g->again[d] = dd_set_table_count(g->changed_keys, keys, kept) > 0;
     }
+    free(keys);
+}
+
+/* The bytes a key of the documents changed costs place_again: itself, and
+ * up to 4 slots of the set table it goes to (at least twice as many slots
+ * as keys, a power of two). */
+#define CHANGED_KEY_BYTES (5 * sizeof(uint64_t))
+
+/* Marks in again[] the documents there that share a key (a band, a
+ * SimHash block) with a document of r->changed, on the run's threads: the
+ * keys of the documents changed a part at a time (by their top bits), as
+ * many parts as keep a part within the rounds' share of --memory. */
+static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *r, bool *again)
+{
+    const dd_signatures *s = &c->signatures;
+    size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    uint64_t need = (uint64_t)r->nchanged * most * CHANGED_KEY_BYTES;
+    uint64_t share = dd_memory_rounds_share(o->memory);
+    size_t nparts = need > share ? (size_t)((need + share - 1) / share) : 1;
+    uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
+    uint64_t *changed_keys = NULL;
+    size_t cap = 0;
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_pool *pool = threads > 1 ? dd_pool_new("keys shared", threads, NULL, NULL, NULL) : NULL;
+    for (size_t part = 0; part < nparts; part++) {
+        size_t nchanged_keys = 0;
+        for (size_t k = 0; k < r->nchanged; k++) {
+            uint32_t d = r->changed_list[k];
+            if (r->absent[d] || !s->docs[d].words)
+                continue;
+            size_t nkeys = dd_signature_keys(s, d, keys);
+            dd_grow(&changed_keys, &cap, nchanged_keys + nkeys + 1, sizeof *changed_keys);
+            for (size_t i = 0; i < nkeys; i++)
+                if (key_part(keys[i], nparts) == part)
+                    changed_keys[nchanged_keys++] = keys[i];
+        }
+        dd_set_table table = {0};
+        dd_set_table_fill(&table, changed_keys, nchanged_keys);
+        sharing g = {c, r, &table, part, nparts, most, again, pool ? 4 * (size_t)threads : 1};
+        if (pool)
+            dd_pool_for(pool, g.ndocs_parts, &g, find_sharing);
+        else
+            find_sharing(&g, NULL, 0);
+        dd_set_table_free(&table);
+    }
+    dd_pool_free(pool);
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: round %zu: the keys of the %zu documents changed, in %zu parts, %.1f MB "
+                "a part at most\n",
+                c->rounds + 1, r->nchanged, nparts,
+                (double)(cap * sizeof *changed_keys + 2 * cap * sizeof(uint64_t)) / 1e6);
+    free(changed_keys);
     free(keys);
 }
 
@@ -302,38 +447,16 @@ static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
     size_t n = c->inputs.n;
     dd_corpus_link_documents(c, &r->near);
     bool *again = dd_calloc(n ? n : 1, sizeof *again);
-    size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
-    uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
-    /* The documents whose text changed, and their keys... */
-    uint64_t *changed_keys = dd_malloc((r->nchanged * most + 1) * sizeof *changed_keys);
-    size_t nchanged_keys = 0;
-    for (size_t k = 0; k < r->nchanged; k++) {
-        uint32_t d = r->changed_list[k];
-        if (r->absent[d])
-            continue;
-        again[d] = true;
-        size_t nkeys = s->docs[d].words ? dd_signature_keys(s, d, keys) : 0;
-        memcpy(changed_keys + nchanged_keys, keys, nkeys * sizeof *keys);
-        nchanged_keys += nkeys;
-    }
-    dd_set_table table = {0};
-    dd_set_table_fill(&table, changed_keys, nchanged_keys);
-    free(changed_keys);
-    /* ... the documents that share one of these keys (in parts, on the
-     * run's threads) ... */
-    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    sharing g = {c, r, &table, most, again, threads > 1 ? 4 * (size_t)threads : 1};
-    dd_pool *pool = threads > 1 ? dd_pool_new("keys shared", threads, NULL, NULL, NULL) : NULL;
-    if (pool)
-        dd_pool_for(pool, g.nparts, &g, find_sharing);
-    else
-        find_sharing(&g, NULL, 0);
-    dd_pool_free(pool);
-    dd_set_table_free(&table);
-    free(keys);
+    /* The documents whose text changed, ... */
+    for (size_t k = 0; k < r->nchanged; k++)
+        if (!r->absent[r->changed_list[k]])
+            again[r->changed_list[k]] = true;
+    /* ... the documents that share a key with one of them ... */
+    mark_sharing(c, o, r, again);
     /* ... or a paragraph with one of them ... */
     for (size_t k = 0; k < r->near.n; k++) {
-        const dd_near_unit *nu = &r->near.v[k];
+        dd_near_unit near = near_of_round(r, k);
+        const dd_near_unit *nu = &near;
         if (!nu->alternative && (r->changed[nu->doc] || r->changed[nu->of_doc]))
             again[nu->doc] = again[nu->of_doc] = true;
     }
@@ -784,11 +907,13 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
     bool ok = true;
     for (;;) {
-        round_near_units(c, &r);
+        if (!(ok = round_near_units(c, o, &r, notes)))
+            break;
         if (c->rounds == 0)
             take_copies(c, &r, &c->clusters); /* placed by the first pass */
         else if (o->near.enabled)
             place_again(c, o, &r);
+        round_memory(c, &r, NULL, "its documents placed");
         dd_corpus_forget_sets(c);
         dd_findings f = {0};
         if (!(ok = decide_paragraphs(c, o, &r, &f, notes))) {
@@ -806,13 +931,14 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
             break;
         }
         analyse_again(c, o, src, &r, notes);
+        round_memory(c, &r, NULL, "its documents analysed again");
     }
     if (ok)
         finish_rounds(c, &r);
     restore_first_signatures(c, &r);
     dd_signatures_free(&r.first);
     free(r.first_of);
-    free(r.near.v);
+    dd_scratch_array_free(&r.near);
     free(r.absent);
     free(r.copy_of);
     free(r.copy);

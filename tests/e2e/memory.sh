@@ -4,10 +4,13 @@
 # paragraphs found (run/corpus.h), the paragraphs' sets and band keys of
 # the search across documents (run/near_across.h, which then works in
 # several parts) and the MinHash values of the document signatures
-# (engine/near.h) to scratch files changes no output: scan
+# (engine/near.h) to scratch files, and to build the rounds' tables (the
+# distinct paragraphs, engine/paragraphs.h; the keys of the documents whose
+# text changed, run/rounds.c) in more parts than threads, changes no output: scan
 # reports and clean -o copies are byte-identical at the default budget and
 # at --memory 1M, at -j 1 and 3 (and check's findings), and DEDUP_RUN_STATS
-# shows that each really went to its scratch file, and left memory.
+# shows that each really went to its scratch file, and left memory, and
+# that the rounds' tables were built in parts, each part smaller.
 # Scratch files go to --tmp-dir
 # and nothing is left there, after a run that succeeds and after one that
 # fails. A full scratch folder (a tmpfs of one page, when this runs as root)
@@ -56,7 +59,17 @@ inputs_in_memory() { # the bytes a document of the input list after reading
     sed -n 's/^dedup: memory after reading: input list.*(\([0-9]*\) bytes a document)$/\1/p' "$1"
 }
 
-# scan: the same report whatever the budget, at -j 1 and 3.
+table_parts() { # round 1's paragraph table: its parts and the MB a part held at most
+    sed -n 's/^dedup: memory at round 1, its paragraph table made: paragraph table: .* built in \([0-9]*\) parts, \([0-9.]*\) MB a part at most$/\1 \2/p' "$1"
+}
+round_near() { # round 1's near-repeats: MB in memory and MB in a scratch file
+    sed -n 's/^dedup: memory at round 1, its paragraph table made: near-repeats of the round: \([0-9.]*\) MB (\([0-9.]*\) MB in a scratch file).*/\1 \2/p' "$1"
+}
+changed_key_parts() { # round 2's parts of the keys of the documents changed
+    sed -n 's/^dedup: round 2: the keys of the [0-9]* documents changed, in \([0-9]*\) parts.*/\1/p' "$1"
+}
+
+# scan: the same report whatever the budget, at -j 1, 2 and 3.
 DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.ref" 2>"$T/stats.ref"
 [ "$(units_spilled "$T/stats.ref")" = "0.0" ] && [ -s "$T/scan.ref" ] &&
     ok "default budget: the units stay in memory" ||
@@ -82,9 +95,31 @@ inputs_ref=$(inputs_in_memory "$T/stats.ref") most=$((40 + ${#G} + 12 + 1))
     ok "default budget: the search across documents in memory, one part a band" ||
     not_ok "default budget: the search across documents in memory, one part a band" \
         "$(grep paragraph "$T/stats.ref")"
-for j in 1 3; do
+table_ref=$(table_parts "$T/stats.ref")
+[ "${table_ref% *}" = 1 ] && [ "$(changed_key_parts "$T/stats.ref")" = 1 ] &&
+    ok "default budget -j 1: the rounds' tables in one part ($table_ref MB)" ||
+    not_ok "default budget -j 1: the rounds' tables in one part" "$(grep -E 'table|round 2' "$T/stats.ref")"
+near=$(round_near "$T/stats.ref")
+[ "${near#* }" = "0.0" ] && [ "${near% *}" != "0.0" ] &&
+    ok "default budget: the near-repeats of a round in memory ($near)" ||
+    not_ok "default budget: the near-repeats of a round in memory" "$(grep 'round 1' "$T/stats.ref")"
+for j in 1 2 3; do
     DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$G" \
         >"$T/scan.$j" 2>"$T/stats.$j"
+    table=$(table_parts "$T/stats.$j") keys=$(changed_key_parts "$T/stats.$j")
+    # 1M / 4 for the parts built at once: 13 parts or more, each a fraction of the one part's
+    if [ -n "$table" ] && [ "${table% *}" -gt 8 ] && [ "${keys:-0}" -gt 1 ] &&
+        awk -v a="${table#* }" -v b="${table_ref#* }" 'BEGIN { exit !(a * 4 < b) }'; then
+        ok "--memory 1M -j $j: the rounds' tables in parts ($table MB; keys in $keys parts)"
+    else
+        not_ok "--memory 1M -j $j: the rounds' tables in parts" \
+            "$(grep -E 'table|round 2' "$T/stats.$j")"
+    fi
+    near=$(round_near "$T/stats.$j")
+    [ "${near% *}" = "0.0" ] && [ -n "${near#* }" ] && [ "${near#* }" != "0.0" ] &&
+        ok "--memory 1M -j $j: the near-repeats of a round in a scratch file ($near)" ||
+        not_ok "--memory 1M -j $j: the near-repeats of a round in a scratch file" \
+            "$(grep 'round 1' "$T/stats.$j")"
     mb=$(across_spilled "$T/stats.$j") parts=$(across_parts "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ "${parts% *}" -gt 7 ]; then
         ok "--memory 1M -j $j: the search across documents from scratch files, in parts ($mb MB; $parts)"

@@ -55,10 +55,10 @@ static void add_doc(corpus *c, const char *spec)
 static void decide(const corpus *c, dd_findings *f)
 {
     memset(f, 0, sizeof *f);
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
     for (uint32_t d = 0; d < c->ndocs; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
-    dd_paragraphs_finish(p, MIN_WORDS, DF, f);
+    dd_paragraphs_finish(p, f);
     dd_paragraphs_free(p);
 }
 
@@ -171,12 +171,12 @@ static void a_near_repeat_that_goes_parts_no_run(void **state)
     corpus c = {0};
     add_doc(&c, "a2 b2 N9");
     add_doc(&c, "a2 M9 b2");
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 0, NULL));
     assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_paragraphs_add_near(p, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, 9, 0.7, 0.9);
     dd_findings f = {0};
-    dd_paragraphs_finish(p, MIN_WORDS, DF, &f);
+    dd_paragraphs_finish(p, &f);
     dd_paragraphs_free(p);
     assert_true(dropped(&f, 1, 2)); /* the near-repeat */
     const dd_repeat *r = repeat_at(&f, 1, 1);
@@ -209,22 +209,27 @@ static void the_first_occurrence_of_a_key(void **state)
     corpus c = {0};
     add_doc(&c, "a9 b9");
     add_doc(&c, "c9 b9");
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 1, NULL));
+    dd_paragraphs_want_first(p, (sh_key){'b', 0x5EED});
+    dd_paragraphs_want_first(p, (sh_key){'a', 0x5EED});
     dd_place at;
     assert_true(dd_paragraphs_first(p, (sh_key){'b', 0x5EED}, &at));
     assert_int_equal(at.doc, 1);
     assert_int_equal(at.first_line, 2);
     assert_false(dd_paragraphs_first(p, (sh_key){'a', 0x5EED}, &at));
+    assert_false(dd_paragraphs_first(p, (sh_key){'c', 0x5EED}, &at)); /* not asked for */
     dd_paragraphs_free(p);
 }
 
-/* The table built in parts (dd_paragraphs_split, on threads in scan) is the
- * table built whole: the same findings (repeats, boilerplate with every
- * occurrence, drops) and the same first occurrences, for 2, 3 and 8 parts,
+/* The table built in parts (dd_paragraphs_split: a part at a time in
+ * scan past the table's share of --memory, several on threads) is the
+ * table built in one: the same findings (repeats, boilerplate with every
+ * occurrence, drops) and the same first occurrences as a plain search of
+ * the units, for 2, 3, 8 and 64 parts (more parts than keys: some empty),
  * with units left out and documents not added (copies), and each part
- * going through the documents at its own time. Keys differ in both halves
- * so that they fall in every part. */
+ * built at its own time. Keys differ in their top bits so that they fall
+ * in every part. */
 #define BIG_DOCS 40
 #define BIG_UNITS 12
 typedef struct big_corpus {
@@ -233,6 +238,13 @@ typedef struct big_corpus {
     bool gone[BIG_DOCS * BIG_UNITS];
     bool added[BIG_DOCS];
 } big_corpus;
+
+#define LETTERS 11 /* the keys of make_big, and one no unit has */
+
+static sh_key key_of(uint64_t letter)
+{
+    return (sh_key){letter * 7919, letter * 0x9E3779B97F4A7C15u};
+}
 
 static uint64_t next_random(uint64_t *state)
 {
@@ -251,7 +263,7 @@ static void make_big(big_corpus *c, uint64_t seed)
             c->units[u] = (dd_unit){.first_line = k + 1,
                                     .last_line = k + 1,
                                     .words = (uint32_t)(1 + letter % 5),
-                                    .key = (sh_key){letter * 0x9E3779B97F4A7C15u, letter * 7919}};
+                                    .key = key_of(letter)};
             c->gone[u] = next_random(&seed) % 13 == 0;
         }
         c->start[d + 1] = u;
@@ -259,22 +271,37 @@ static void make_big(big_corpus *c, uint64_t seed)
     }
 }
 
+/* The table of c in nparts parts built by the caller, the last first (0:
+ * built in one by dd_paragraphs_first and dd_paragraphs_finish). */
 static dd_paragraphs *table_of(const big_corpus *c, size_t nparts)
 {
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
     dd_paragraphs_leave_out(p, c->gone);
-    dd_paragraphs_split(p, nparts, c->start[BIG_DOCS]);
-    assert_int_equal(dd_paragraphs_parts(p), nparts < 2 ? 0 : nparts);
-    for (size_t k = nparts; nparts > 1 && k-- > 0;) /* the last part first */
-        for (uint32_t d = 0; d < BIG_DOCS; d++)
-            if (c->added[d])
-                dd_paragraphs_add_part(p, k, d);
-    if (nparts > 1)
-        dd_paragraphs_parts_done(p);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         if (c->added[d])
             assert_true(dd_paragraphs_add(p, d, NULL));
+    for (uint64_t letter = 0; letter < LETTERS; letter++)
+        dd_paragraphs_want_first(p, key_of(letter));
+    if (nparts) {
+        dd_paragraphs_split(p, nparts);
+        assert_int_equal(dd_paragraphs_parts(p), nparts);
+        for (size_t k = nparts; k-- > 0;)
+            dd_paragraphs_build_part(p, k);
+        assert_true(dd_paragraphs_parts_done(p, NULL));
+    }
     return p;
+}
+
+/* The first occurrence of key in c, by a plain search: false if none. */
+static bool first_in(const big_corpus *c, sh_key key, dd_place *at)
+{
+    for (uint32_t d = 0; d < BIG_DOCS; d++)
+        for (size_t u = c->start[d]; c->added[d] && u < c->start[d + 1]; u++)
+            if (!c->gone[u] && sh_key_equal(c->units[u].key, key)) {
+                *at = (dd_place){d, c->units[u].first_line, c->units[u].last_line};
+                return true;
+            }
+    return false;
 }
 
 static void assert_same_places(const dd_place *a, const dd_place *b)
@@ -290,24 +317,23 @@ static void a_table_built_in_parts_is_the_table(void **state)
     static big_corpus c;
     for (uint64_t seed = 1; seed <= 20; seed++) {
         make_big(&c, seed);
-        dd_paragraphs *whole = table_of(&c, 1);
+        dd_paragraphs *whole = table_of(&c, 0);
         dd_findings want = {0};
-        size_t parts[] = {2, 3, 8};
+        size_t parts[] = {1, 2, 3, 8, 64};
         for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
             dd_paragraphs *p = table_of(&c, parts[i]);
-            for (uint64_t letter = 0; letter < 11; letter++) {
-                sh_key key = {letter * 0x9E3779B97F4A7C15u, letter * 7919};
+            for (uint64_t letter = 0; letter < LETTERS; letter++) {
                 dd_place a, b;
-                bool in_whole = dd_paragraphs_first(whole, key, &a);
-                assert_int_equal(dd_paragraphs_first(p, key, &b), in_whole);
-                if (in_whole)
+                bool in_corpus = first_in(&c, key_of(letter), &a);
+                assert_int_equal(dd_paragraphs_first(p, key_of(letter), &b), in_corpus);
+                if (in_corpus)
                     assert_same_places(&a, &b);
             }
             dd_findings got = {0};
-            dd_paragraphs_finish(p, MIN_WORDS, DF, &got);
+            dd_paragraphs_finish(p, &got);
             dd_paragraphs_free(p);
             if (i == 0)
-                dd_paragraphs_finish(whole, MIN_WORDS, DF, &want);
+                dd_paragraphs_finish(whole, &want);
             assert_true(want.nrepeats + want.nboilerplate > 0);
             assert_int_equal(got.nrepeats, want.nrepeats);
             for (size_t r = 0; r < want.nrepeats; r++) {
