@@ -71,6 +71,11 @@ typedef struct dd_input {
                       0: a hint */
     bool is_stdin;
     dd_stream_copy *stream; /* a stream's bytes (owned); NULL for a regular file */
+    /* A file found in a folder walked: opened by its name in that folder,
+     * whose descriptor the inputs keep (folder_fd: 1 + it; 0: none, the
+     * file is opened by path). Its name is path + name_at. */
+    int folder_fd;
+    size_t name_at;
     /* A record of a shard (shard not NULL): its line there, from 1, and
      * where that line starts in the shard's bytes (decompressed: in the
      * scratch file); named_by_id when id is the record's id. path and
@@ -108,6 +113,9 @@ typedef struct dd_inputs {
     int scratch_fd;        /* 1 + the descriptor of the scratch file of the shards
                               that are copied, 0 when there is none */
     uint64_t scratch_size; /* bytes written to it */
+    /* The folders kept open, for the files in them (dd_input.folder_fd). */
+    int *folder_fds;
+    size_t nfolder_fds, folder_fds_cap;
 } dd_inputs;
 
 /* Whether a file of this name is a shard: it ends in .jsonl, .jsonl.gz or
