@@ -338,9 +338,10 @@ static size_t folders_kept_max(void)
     return files / 4 > 1024 ? 1024 : (size_t)(files / 4);
 }
 
-/* Keeps the folder open as d open for its files (of statuses status[0..n))
- * to be opened by their names in it: returns 1 + the descriptor kept, or 0
- * when it has no regular file or the inputs keep enough folders open. */
+/* Keeps the folder open as d (its names' statuses: status[0..n)) open, for
+ * its files to be opened by their names in it: returns 1 + the descriptor
+ * kept, or 0 when it holds no regular file or the inputs keep enough
+ * folders open already. */
 static int keep_folder(dd_inputs *in, DIR *d, const entry_status *status, size_t n)
 {
     size_t files = 0;
@@ -680,7 +681,9 @@ static bool status_fits(const dd_input *d, int fd, size_t max, bool *regular, ui
  * saying it ended. Only when that read gives another count (the file
  * changed since: it grew, shrank, or is no longer a regular file; or the
  * read failed) is its status asked for (fstat), and the file read on to
- * its end as any other. */
+ * its end as any other. (What would tell apart from the file a FIFO put in
+ * its place that gives exactly that many bytes at once: its status, a
+ * system call for every file; such a FIFO is read as that file.) */
 static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *binary)
 {
     *binary = false;
