@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,7 +77,8 @@ dd_input dd_inputs_get(const dd_inputs *in, size_t i)
                       .out_rel = name + d->out_rel,
                       .size = d->size,
                       .is_stdin = !strcmp(name, "-"),
-                      .stream = d->stream ? in->streams[d->off] : NULL};
+                      .stream = d->stream ? in->streams[d->off] : NULL,
+                      .folder_fd = (int)d->folder};
 }
 
 const char *dd_input_id(const dd_inputs *in, size_t i)
@@ -387,6 +389,35 @@ static void status_work(void *ctx, void *worker, size_t i)
  * the others would cost more). */
 #define STATUS_LOOP_MIN 64
 
+/* How many folders the inputs keep open at most: a quarter of the files
+ * the process may open, at most 1024 (the folders walked past those are
+ * not kept: their files are opened by path). */
+static size_t folders_kept_max(void)
+{
+    struct rlimit l;
+    rlim_t files = getrlimit(RLIMIT_NOFILE, &l) == 0 ? l.rlim_cur : 256;
+    return files / 4 > 1024 ? 1024 : (size_t)(files / 4);
+}
+
+/* Keeps the folder open as d (its names' statuses: status[0..n)) open, for
+ * its files to be opened by their names in it: returns 1 + the descriptor
+ * kept, or 0 when it holds no regular file or the inputs keep enough
+ * folders open already. */
+static int keep_folder(dd_inputs *in, DIR *d, const entry_status *status, size_t n)
+{
+    size_t files = 0;
+    for (size_t i = 0; i < n && !files; i++)
+        files += !status[i].error && S_ISREG(status[i].st.st_mode);
+    if (!files || in->nfolder_fds >= folders_kept_max())
+        return 0;
+    int fd = fcntl(dirfd(d), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    dd_grow(&in->folder_fds, &in->folder_fds_cap, in->nfolder_fds + 1, sizeof *in->folder_fds);
+    in->folder_fds[in->nfolder_fds++] = fd;
+    return fd + 1;
+}
+
 /* Adds the files under dir (id prefix idp, output prefix rel) in sorted
  * order. Returns the number of problems reported. */
 static int walk(collector *k, const char *dir, const char *rel, int depth)
@@ -430,6 +461,7 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
     else
         for (size_t i = 0; i < n; i++)
             status_work(&looked, NULL, i);
+    int folder_fd = k->list ? 0 : keep_folder(in, d, status, n);
     closedir(d);
     for (size_t i = 0; i < n; i++) {
         char *path = join(dir, names[i]);
@@ -471,8 +503,10 @@ static int walk(collector *k, const char *dir, const char *rel, int depth)
                 add_source(k, path, &st, !in->records.whole_files && dd_is_shard_name(names[i]));
             else if (!in->records.whole_files && dd_is_shard_name(names[i]))
                 problems += collect_shard(k, path, sub, true);
-            else
+            else {
                 add_input(in, path, sub, (uint64_t)st.st_size, false);
+                in->docs[in->n - 1].folder = (uint64_t)folder_fd;
+            }
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -643,6 +677,9 @@ void dd_inputs_free(dd_inputs *in)
     free(in->from_path);
     if (in->scratch_fd > 0)
         close(in->scratch_fd - 1);
+    for (size_t i = 0; i < in->nfolder_fds; i++)
+        close(in->folder_fds[i]);
+    free(in->folder_fds);
     for (size_t i = 0; i < in->ndirs; i++)
         free(in->dirs[i]);
     for (size_t i = 0; i < in->ntrees; i++)
@@ -675,29 +712,53 @@ static void copy_into(sh_buf *buf, const char *data, size_t n)
     }
 }
 
-/* Reads document d from fd, open on it (standard input, or d's file),
- * and closes fd unless it is standard input: dd_input_read without the
- * stream's copy. A stream stops at its first DD_BINARY_PROBE bytes when
- * they hold a NUL byte: *binary is then set. */
-static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *binary)
+/* Whether fd is open on a regular file, no longer than max bytes: else
+ * says why not (and closes fd), unless d is a stream, which need not be
+ * regular. *regular tells which; *size is the file's (a regular file's). */
+static bool status_fits(const dd_input *d, int fd, size_t max, bool *regular, uint64_t *size)
 {
-    *binary = false;
-    buf->len = 0;
     struct stat st;
-    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    if (!regular && !d->stream) {
+    *regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    *size = *regular ? (uint64_t)st.st_size : 0;
+    if (!*regular && !d->stream) {
         close(fd);
         char *p = dd_printable(d->id);
         dd_error("%s: no longer a regular file; not read", p);
         free(p);
         return false;
     }
-    if (regular && (uint64_t)st.st_size > max)
+    if (*regular && *size > max)
         return too_long(d, fd, max);
+    return true;
+}
+
+/* Reads document d from fd, open on it (standard input, or d's file),
+ * and closes fd unless it is standard input: dd_input_read without the
+ * stream's copy. A stream stops at its first DD_BINARY_PROBE bytes when
+ * they hold a NUL byte: *binary is then set.
+ *
+ * A file that the walk found regular, of d->size bytes (not empty, not
+ * too long), is read without asking for its status again: into room for
+ * more than that size, so that one read(2) gives it whole, its short count
+ * saying it ended. Only when that read gives another count (the file
+ * changed since: it grew, shrank, or is no longer a regular file; or the
+ * read failed) is its status asked for (fstat), and the file read on to
+ * its end as any other. (What would tell apart from the file a FIFO put in
+ * its place that gives exactly that many bytes at once: its status, a
+ * system call for every file; such a FIFO is read as that file.) */
+static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *binary)
+{
+    *binary = false;
+    buf->len = 0;
+    bool as_listed = !d->stream && d->size > 0 && d->size <= max;
+    bool regular = as_listed;
+    uint64_t size = d->size;
+    if (!as_listed && !status_fits(d, fd, max, &regular, &size))
+        return false;
     /* Room for the file, its NUL and one byte more: a file that did not
      * grow is read whole by one read(2), whose short count says it ended. */
-    if (regular && st.st_size > 0 && (size_t)st.st_size + 2 > buf->cap) {
-        buf->cap = (size_t)st.st_size + 2;
+    if (regular && size > 0 && size + 2 > buf->cap) {
+        buf->cap = (size_t)size + 2;
         buf->data = dd_realloc(buf->data, buf->cap);
     }
     for (;;) {
@@ -707,9 +768,20 @@ static bool read_open(const dd_input *d, int fd, size_t max, sh_buf *buf, bool *
         }
         size_t asked = buf->cap - buf->len - 1;
         ssize_t r = read(fd, buf->data + buf->len, asked);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (as_listed) { /* the first read */
+            as_listed = false;
+            if (r == (ssize_t)size && (size_t)r < asked) {
+                buf->len = (size_t)r;
+                break; /* the file as listed, whole */
+            }
+            int e = errno;
+            if (!status_fits(d, fd, max, &regular, &size))
+                return false;
+            errno = e;
+        }
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
             int e = errno;
             if (!d->is_stdin)
                 close(fd);
@@ -741,13 +813,23 @@ fail:;
     return false;
 }
 
+/* Opens document d's file (not standard input), without waiting: by its
+ * name in its folder when the inputs keep that open (no lookup of the
+ * folder's path again), else by path. */
+static int open_input(const dd_input *d, int flags)
+{
+    if (d->folder_fd > 0)
+        return openat(d->folder_fd - 1, strrchr(d->path, '/') + 1, flags);
+    return open(d->path, flags);
+}
+
 /* Reads document d from its start (dd_input_read without the stream's
  * copy). A file that the walk found regular is opened without waiting, so
  * that one replaced by a FIFO since is refused instead of blocking. */
 static bool read_once(const dd_input *d, size_t max, sh_buf *buf, bool *binary)
 {
     int fd = d->is_stdin ? STDIN_FILENO
-                         : open(d->path, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
+                         : open_input(d, O_RDONLY | O_CLOEXEC | (d->stream ? 0 : O_NONBLOCK));
     if (fd < 0) {
         char *p = dd_printable(d->id);
         dd_error("%s: %s", p, strerror(errno));
@@ -880,7 +962,7 @@ bool dd_record_line(const dd_input *d, sh_buf *buf)
 long dd_input_pread(const dd_input *d, char *buf, size_t len, uint64_t off)
 {
     if (!d->shard) {
-        int fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        int fd = open_input(d, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         long r = fd >= 0 ? pread_all(fd, buf, len, off) : -1;
         int err = errno;
         if (fd >= 0)

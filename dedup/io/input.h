@@ -77,6 +77,10 @@ typedef struct dd_input {
                             0: a hint */
     bool is_stdin;
     dd_stream_copy *stream; /* a stream's bytes (the list's); NULL for a regular file */
+    /* A file found in a folder walked: opened by its name in that folder
+     * (the end of path), whose descriptor the inputs keep: 1 + it; 0: the
+     * file is opened by path. */
+    int folder_fd;
     /* A record of a shard (shard not NULL): its line there, from 1, and
      * where that line starts in the shard's bytes (decompressed: in the
      * scratch file); named_by_id when id is the record's id. */
@@ -99,7 +103,10 @@ typedef struct dd_input_rec {
     uint64_t name;         /* in in->names: a file's path (and id); a record's id */
     uint64_t size;         /* as dd_input's */
     uint64_t off;          /* a record: where its line starts; a stream: its index in in->streams */
-    uint64_t line;         /* a record: its line in its shard, from 1; a file: 0 */
+    union {
+        uint64_t line;   /* a record: its line in its shard, from 1 */
+        uint64_t folder; /* a file of a folder walked: dd_input's folder_fd */
+    };
     uint32_t shard;        /* a record: 1 + its shard's index in in->shards; a file: 0 */
     uint32_t out_rel : 30; /* a file: where its output name starts in its path */
     uint32_t named_by_id : 1; /* a record named by its id */
@@ -138,6 +145,9 @@ typedef struct dd_inputs {
     int scratch_fd;        /* 1 + the descriptor of the scratch file of the shards
                               that are copied, 0 when there is none */
     uint64_t scratch_size; /* bytes written to it */
+    /* The folders kept open, for the files in them (dd_input.folder_fd). */
+    int *folder_fds;
+    size_t nfolder_fds, folder_fds_cap;
 } dd_inputs;
 
 /* Whether a file of this name is a shard: it ends in .jsonl, .jsonl.gz or

@@ -158,9 +158,10 @@ void dd_pool_free(dd_pool *p);
  *   - The calling thread keeps the window full (reads while it has room)
  *     and consumes each result once it is ready; it waits only when the
  *     window is full or the stream ended and the next result is not
- *     ready: then for a few results in a row (an eighth of the window, at
- *     most 16), so that it and the workers do not wake each other for every
- *     item. When consume stops the run, nothing more is read and the run
+ *     ready: then for several results in a row (half the window; the
+ *     workers claim several items at once and mark them done together),
+ *     so that it and the workers do not wake each other for every item.
+ *     When consume stops the run, nothing more is read and the run
  *     returns once the workers finished the items they were working on:
  *     no thread is ever left waiting for input.
  * With threads == 1 no thread is made: produce, work and consume alternate

@@ -106,4 +106,25 @@ run "scan: a file turned into a FIFO after the walk is refused (exit 2, no hang)
 expect_grep "... naming it" "dedup: swap/b.txt: no longer a regular file; not read" "$T/err"
 wait
 
+# A file read at the size the walk found is read in one read(2), without
+# its status; one that grew or shrank since is still read whole, to its
+# end: the writer of first.fifo rewrites changed/grows.txt (listed with
+# 300 bytes; it grows past the buffer it is read into) and
+# changed/shrinks.txt (listed longer) as copies of changed/z.txt (the
+# article 40 times, ~240 KB), read after them, before it ends.
+mkdir changed
+for _ in $(seq 40); do cat "$SEED"; done >changed/z.txt
+head -c 300 "$S/003_9004b0353d6ebc11.txt" >changed/grows.txt
+cat changed/z.txt "$S/004_e1f26045a6d7f475.txt" >changed/shrinks.txt
+rm -f first.fifo
+mkfifo first.fifo
+timeout 30 sh -c 'exec 3>first.fifo; cat "$1" >&3; cat changed/z.txt >changed/grows.txt;
+    cat changed/z.txt >changed/shrinks.txt; exec 3>&-' sh "$S/000_bd77016b1ff7f277.txt" &
+run "scan: files that grew or shrank after the walk are read whole (exit 1)" 1 \
+    "$DEDUP" scan -j 1 -f text first.fifo changed
+expect_grep "... the one that shrank" "changed/shrinks.txt: exact duplicate of changed/grows.txt" \
+    "$T/out"
+expect_grep "... the one that grew" "changed/z.txt: exact duplicate of changed/grows.txt" "$T/out"
+wait
+
 finish

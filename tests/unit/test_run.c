@@ -1,0 +1,380 @@
+/*
+ * test_run.c - the ordered parallel map and the pool (run/run.h), whose
+ * workers claim runs of items at once: on items of random cost, with 1 to
+ * 8 threads and windows from 1 item to 64, every item is worked on once
+ * and consumed once, in order, with the result its work made; no item is
+ * worked on before the window has room for it (at most `window` items in
+ * flight, their weights under max_weight unless the item is the next to
+ * consume); a result slot holds, when work finds it, the item `window`
+ * before; a consume that stops the run stops it there, and the run
+ * returns; loops that consume runs on the workers (dd_run_loop) and the
+ * pool's loops run every item once. The same for a stream (dd_run_stream)
+ * and its look-ahead (dd_run_stream_ahead).
+ *
+ * Work runs on worker threads, where cmocka cannot fail a test: what it
+ * finds wrong is counted (atomics), and the calling thread asserts the
+ * counts after the run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "run/run.h"
+#include "util.h"
+
+#define NONE SIZE_MAX /* no item: a run that consume does not stop */
+
+/* A number of item i, the same on every thread (splitmix64). */
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Random cost: from nothing to a few tens of microseconds, and now and
+ * then much more, so that workers finish out of order. */
+static uint64_t spin(uint64_t seed)
+{
+    uint64_t n = seed % 16 == 0 ? 5000 + seed % 20000 : seed % 1000, x = seed;
+    for (uint64_t k = 0; k < n; k++)
+        x = mix(x);
+    return x;
+}
+
+typedef struct result {
+    dd_run_result base;
+    size_t item;    /* the item worked on in this slot */
+    uint64_t value; /* what its work made */
+} result;
+
+/* What a map of the test is: its items, its limits, and the counts of what
+ * went wrong (on any thread) and of what was done. */
+typedef struct check {
+    size_t n, window, stop_at; /* stop_at: the item whose consume stops the run */
+    uint64_t max_weight;
+    uint64_t *prefix;       /* prefix[i]: the weights of items 0..i-1 */
+    atomic_size_t consumed; /* items consumed so far */
+    atomic_size_t worked;   /* items worked on */
+    atomic_size_t wrong;    /* violations seen by work or consume */
+    atomic_size_t workers;  /* worker states made */
+    atomic_uint *loop_runs; /* per item of a loop in consume: times run */
+    size_t loop_n;
+    size_t next; /* the next item consume expects */
+} check;
+
+static uint64_t weight_of(size_t i) { return 1 + mix(i ^ 0x5555) % 1000; }
+
+static uint64_t item_weight(void *ctx, size_t i)
+{
+    (void)ctx;
+    return weight_of(i);
+}
+
+static void *new_worker(void *ctx)
+{
+    check *c = ctx;
+    atomic_fetch_add(&c->workers, 1);
+    return dd_calloc(1, sizeof(uint64_t)); /* a state of its own, written freely */
+}
+
+static void free_worker(void *ctx, void *worker)
+{
+    (void)ctx;
+    free(worker);
+}
+
+/* Whether item i may be worked on now (run.h: the window's limits), i
+ * having been produced when consumed <= i: at most `window` items in
+ * flight, and their weights, those of items consumed..i, under max_weight
+ * unless i is the only one. Items consumed since only make it truer. */
+static bool window_holds(check *c, size_t i)
+{
+    size_t consumed = atomic_load(&c->consumed);
+    if (i >= consumed + c->window)
+        return false;
+    if (consumed > i) /* consumed before its work: never */
+        return false;
+    uint64_t in_flight = c->prefix[i + 1] - c->prefix[consumed];
+    return in_flight <= c->max_weight || consumed == i;
+}
+
+static void work(void *ctx, void *worker, size_t i, void *slot)
+{
+    check *c = ctx;
+    result *r = slot;
+    if (!window_holds(c, i))
+        atomic_fetch_add(&c->wrong, 1);
+    /* The slot's last item was the one a window before, consumed (in the
+     * first window, none: the slot is zeroed). */
+    if (r->item != (i >= c->window ? i - c->window : 0))
+        atomic_fetch_add(&c->wrong, 1);
+    *(uint64_t *)worker += 1;
+    r->item = i;
+    r->value = spin(mix(i));
+    atomic_fetch_add(&c->worked, 1);
+}
+
+static void loop_item(void *ctx, void *worker, size_t k)
+{
+    (void)worker;
+    check *c = ctx;
+    spin(mix(k + 77));
+    atomic_fetch_add(&c->loop_runs[k], 1);
+}
+
+static bool consume(void *ctx, size_t i, void *slot)
+{
+    check *c = ctx;
+    result *r = slot;
+    if (i != c->next || r->item != i || r->value != spin(mix(i)))
+        atomic_fetch_add(&c->wrong, 1);
+    c->next = i + 1;
+    /* Now and then, a loop on the workers from consume. */
+    if (c->loop_runs && i % 97 == 5) {
+        for (size_t k = 0; k < c->loop_n; k++)
+            atomic_store(&c->loop_runs[k], 0);
+        dd_run_loop(c->loop_n, c, loop_item);
+        for (size_t k = 0; k < c->loop_n; k++)
+            if (atomic_load(&c->loop_runs[k]) != 1)
+                atomic_fetch_add(&c->wrong, 1);
+    }
+    atomic_fetch_add(&c->consumed, 1);
+    return i != c->stop_at;
+}
+
+static void check_init(check *c, size_t n, size_t window, uint64_t max_weight, size_t stop_at)
+{
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    c->window = window;
+    c->max_weight = max_weight;
+    c->stop_at = stop_at;
+    c->prefix = dd_malloc((n + 1) * sizeof *c->prefix);
+    c->prefix[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        c->prefix[i + 1] = c->prefix[i] + weight_of(i);
+}
+
+static bool run_map(check *c, unsigned threads)
+{
+    dd_ordered_map m = {.n = c->n,
+                        .threads = threads,
+                        .window = c->window,
+                        .max_weight = c->max_weight,
+                        .ctx = c,
+                        .result_size = sizeof(result),
+                        .weight = item_weight,
+                        .worker_new = new_worker,
+                        .worker_free = free_worker,
+                        .work = work,
+                        .consume = consume};
+    return dd_run_in_order(&m);
+}
+
+static void every_item_once_in_order_within_the_window(void **state)
+{
+    (void)state;
+    static const size_t windows[] = {1, 2, 3, 7, 16, 64};
+    static const uint64_t max_weights[] = {UINT64_MAX, 3000, 500}; /* 500: often one item alone */
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t w = 0; w < sizeof windows / sizeof *windows; w++)
+            for (size_t b = 0; b < sizeof max_weights / sizeof *max_weights; b++) {
+                check c;
+                size_t n = 500 + threads * 37 + w * 11;
+                check_init(&c, n, windows[w], max_weights[b], NONE);
+                assert_true(run_map(&c, threads));
+                assert_int_equal(atomic_load(&c.wrong), 0);
+                assert_int_equal(c.next, n);
+                assert_int_equal(atomic_load(&c.worked), n);
+                assert_int_equal(atomic_load(&c.consumed), n);
+                free(c.prefix);
+            }
+}
+
+static void a_consume_that_stops_ends_the_run_there(void **state)
+{
+    (void)state;
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t stop_at = 0; stop_at < 300; stop_at += 37) {
+            check c;
+            check_init(&c, 300, 16, 4000, stop_at);
+            assert_false(run_map(&c, threads));
+            assert_int_equal(atomic_load(&c.wrong), 0);
+            assert_int_equal(c.next, stop_at + 1); /* nothing after it consumed */
+            /* Worked on: what was in the window at most. */
+            assert_true(atomic_load(&c.worked) >= stop_at + 1);
+            assert_true(atomic_load(&c.worked) <= stop_at + 16);
+            free(c.prefix);
+        }
+}
+
+static void loops_from_consume_run_every_item_once(void **state)
+{
+    (void)state;
+    static const size_t loop_sizes[] = {0, 1, 2, 5, 64, 1000};
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t l = 0; l < sizeof loop_sizes / sizeof *loop_sizes; l++) {
+            check c;
+            check_init(&c, 400, 8 * threads, UINT64_MAX, NONE);
+            c.loop_n = loop_sizes[l];
+            c.loop_runs = dd_calloc(c.loop_n ? c.loop_n : 1, sizeof *c.loop_runs);
+            assert_true(run_map(&c, threads));
+            assert_int_equal(atomic_load(&c.wrong), 0);
+            assert_int_equal(c.next, 400);
+            free(c.loop_runs);
+            free(c.prefix);
+        }
+}
+
+/* ---- the pool */
+
+typedef struct pool_loop {
+    size_t n;
+    atomic_uint *runs;
+    uint64_t seed;
+} pool_loop;
+
+static void pool_item(void *ctx, void *worker, size_t i)
+{
+    (void)worker;
+    pool_loop *l = ctx;
+    spin(mix(i ^ l->seed));
+    atomic_fetch_add(&l->runs[i], 1);
+}
+
+static void the_pool_runs_every_item_of_every_loop_once(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 2, 3, 17, 350, 2000};
+    for (unsigned threads = 1; threads <= 8; threads++) {
+        check c = {0};
+        dd_pool *p = dd_pool_new("test", threads, &c, new_worker, free_worker);
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (uint64_t seed = 0; seed < 3; seed++) {
+                pool_loop l = {.n = sizes[s], .seed = seed};
+                l.runs = dd_calloc(l.n ? l.n : 1, sizeof *l.runs);
+                dd_pool_for(p, l.n, &l, pool_item);
+                for (size_t i = 0; i < l.n; i++)
+                    assert_int_equal(atomic_load(&l.runs[i]), 1);
+                free(l.runs);
+            }
+        dd_pool_free(p);
+        /* The calling thread's state and one a worker, each made once. */
+        assert_true(atomic_load(&c.workers) <= threads);
+    }
+}
+
+/* ---- a stream */
+
+typedef struct stream {
+    check c;
+    size_t ahead_max;     /* dd_run_stream_ahead's max, 0: not used */
+    size_t ahead_checked; /* items seen ahead, and checked there */
+} stream;
+
+typedef struct stream_slot {
+    result r;
+    size_t produced; /* the item produce put there */
+} stream_slot;
+
+static bool produce(void *ctx, size_t i, void *slot, uint64_t *weight)
+{
+    stream *s = ctx;
+    if (i >= s->c.n)
+        return false;
+    /* Produced when the window has room: item i - window consumed. */
+    if (i >= s->c.window && atomic_load(&s->c.consumed) < i - s->c.window + 1)
+        atomic_fetch_add(&s->c.wrong, 1);
+    ((stream_slot *)slot)->produced = i;
+    *weight = weight_of(i);
+    return true;
+}
+
+static void stream_work(void *ctx, void *worker, size_t i, void *slot)
+{
+    stream *s = ctx;
+    stream_slot *t = slot;
+    if (t->produced != i)
+        atomic_fetch_add(&s->c.wrong, 1);
+    *(uint64_t *)worker += 1;
+    t->r.item = i;
+    t->r.value = spin(mix(i));
+    atomic_fetch_add(&s->c.worked, 1);
+}
+
+static bool stream_consume(void *ctx, size_t i, void *slot)
+{
+    stream *s = ctx;
+    stream_slot *t = slot;
+    if (i != s->c.next || t->r.item != i || t->r.value != spin(mix(i)))
+        atomic_fetch_add(&s->c.wrong, 1);
+    s->c.next = i + 1;
+    if (s->ahead_max && i % 5 == 0) {
+        /* The items after i, worked on already. */
+        stream_slot *slots[64];
+        size_t n = dd_run_stream_ahead(s->ahead_max, (void **)slots);
+        if (n < 1 || n > s->ahead_max || slots[0] != t)
+            atomic_fetch_add(&s->c.wrong, 1);
+        for (size_t k = 1; k < n; k++) {
+            if (slots[k]->r.item != i + k || slots[k]->r.value != spin(mix(i + k)))
+                atomic_fetch_add(&s->c.wrong, 1);
+            s->ahead_checked++;
+        }
+    }
+    atomic_fetch_add(&s->c.consumed, 1);
+    return i != s->c.stop_at;
+}
+
+static bool run_stream(stream *s, unsigned threads)
+{
+    dd_stream_map m = {.threads = threads,
+                       .window = s->c.window,
+                       .max_weight = s->c.max_weight,
+                       .ctx = s,
+                       .slot_size = sizeof(stream_slot),
+                       .produce = produce,
+                       .worker_new = new_worker,
+                       .worker_free = free_worker,
+                       .work = stream_work,
+                       .consume = stream_consume};
+    return dd_run_stream(&m);
+}
+
+static void a_stream_is_consumed_in_order_with_its_look_ahead(void **state)
+{
+    (void)state;
+    static const size_t windows[] = {1, 4, 32, 64};
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t w = 0; w < sizeof windows / sizeof *windows; w++)
+            for (size_t stop = 0; stop < 2; stop++) {
+                stream s = {0};
+                size_t n = 600, stop_at = stop ? 311 : NONE;
+                check_init(&s.c, n, windows[w], w % 2 ? 2500 : UINT64_MAX, stop_at);
+                s.ahead_max = windows[w] / 4 > 1 ? windows[w] / 4 : 0;
+                assert_true(run_stream(&s, threads) == !stop);
+                assert_int_equal(atomic_load(&s.c.wrong), 0);
+                assert_int_equal(s.c.next, stop ? stop_at + 1 : n);
+                if (threads > 1 && s.ahead_max && !stop)
+                    assert_true(s.ahead_checked > 0);
+                free(s.c.prefix);
+            }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_item_once_in_order_within_the_window),
+        cmocka_unit_test(a_consume_that_stops_ends_the_run_there),
+        cmocka_unit_test(loops_from_consume_run_every_item_once),
+        cmocka_unit_test(the_pool_runs_every_item_of_every_loop_once),
+        cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
