@@ -487,7 +487,7 @@ static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd
 {
     h->across.n = 0;
     dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets, f->band_keys,
-                              h->p.para_threshold, read_unit, h, &h->across);
+                              f->set_keys, h->p.para_threshold, read_unit, h, &h->across);
     if (h->error) {
         *err = h->error;
         h->error = NULL;
@@ -865,7 +865,7 @@ void dd_history_scratch_free(dd_history_scratch *w)
 
 /* What dd_history_decide_analysed reads of f, for doc: a record with words
  * is signed (with near-duplicate detection: place_record) and its units'
- * sets and band keys made (link_record); the near-repeats inside it are
+ * sets, band keys and set keys made (link_record); the near-repeats inside it are
  * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
 void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
                         dd_record_facts *f)
@@ -889,8 +889,10 @@ void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const
     if (p->clean_paragraphs)
         dd_find_near_units(0, doc, &a->sets, p->para_threshold, p->min_words, &f->near);
     dd_unit_sets_take(&f->sets, &a->sets);
-    if (f->signed_record)
+    if (f->signed_record) {
         dd_unit_band_keys(a->unit_minhasher, doc, &f->sets, &f->band_keys, &f->band_keys_cap);
+        dd_unit_set_keys(doc, &f->sets, &f->set_keys, &f->set_keys_cap);
+    }
 }
 
 void dd_record_facts_free(dd_record_facts *f)
@@ -899,6 +901,7 @@ void dd_record_facts_free(dd_record_facts *f)
     free(f->set);
     dd_unit_sets_free(&f->sets);
     free(f->band_keys);
+    free(f->set_keys);
     free(f->near.v);
     memset(f, 0, sizeof *f);
 }

@@ -130,7 +130,8 @@ void dd_verdict_free(dd_verdict *v);
  *     history.
  *   - dd_history_analyse is pure: from doc alone it writes f, the record's
  *     signature and its distinct shingles (with near-duplicate detection,
- *     when it has words), its units' 3-shingle sets and their band keys,
+ *     when it has words), its units' 3-shingle sets, their band keys and
+ *     set keys,
  *     and the near-repeats inside it (with paragraphs cleaned).
  *   - dd_history_decide_analysed runs on the history's one thread.
  * A dd_record_facts is zero-initialised before first use, reused from
@@ -146,6 +147,8 @@ typedef struct dd_record_facts {
     dd_unit_sets sets;   /* of its units */
     uint64_t *band_keys; /* of its units (dd_unit_band_keys) */
     size_t band_keys_cap;
+    sh_key *set_keys; /* of its units (dd_unit_set_keys) */
+    size_t set_keys_cap;
     dd_near_unit_list near; /* near-repeats inside it */
 } dd_record_facts;
 

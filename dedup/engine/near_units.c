@@ -306,6 +306,15 @@ sh_key dd_unit_set_key(const uint64_t *set, size_t n)
     return (sh_key){mix64(lo), mix64(hi ^ lo)};
 }
 
+void dd_unit_set_keys(const dd_doc *doc, const dd_unit_sets *sets, sh_key **keys, size_t *cap)
+{
+    dd_grow(keys, cap, doc->nunits + 1, sizeof **keys);
+    for (size_t u = 0; u < doc->nunits; u++)
+        if (doc->units[u].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            (*keys)[u] = dd_unit_set_key(sets->hashes + sets->start[u],
+                                         sets->start[u + 1] - sets->start[u]);
+}
+
 void dd_unit_index_free(dd_unit_index *ix)
 {
     if (!ix)
@@ -412,7 +421,7 @@ static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids,
 
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
                                size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                               double threshold, dd_unit_reader read, void *ctx,
+                               const sh_key *set_keys, double threshold, dd_unit_reader read, void *ctx,
                                dd_near_unit_list *out)
 {
     const size_t bands = DD_NEAR_UNIT_BANDS;
@@ -445,8 +454,8 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
          * verified, so the candidates are a function of the units
          * (unit_pairs.h computes them so, a part at a time). */
         uint32_t had;
-        identical[u] = dd_key_table_add(&ix->set_keys, dd_unit_set_key(set, n), ix->nset_keys++,
-                                        &had) == DD_KEY_HAD;
+        identical[u] =
+            dd_key_table_add(&ix->set_keys, set_keys[u], ix->nset_keys++, &had) == DD_KEY_HAD;
         bool filled = false;
         for (size_t i = 0; i < ncands; i++) {
             if (i > 0 && ix->cands[i] == ix->cands[i - 1])

@@ -119,9 +119,15 @@ sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash);
 void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_sets *sets,
                        uint64_t **keys, size_t *cap);
 
+/* The set keys (dd_unit_set_key) of every unit of doc of
+ * DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more to *keys (growing it), unit
+ * u's at u; other units get none. Pure: runs on any thread (history.h
+ * makes them with a record's facts, off the deciding thread). */
+void dd_unit_set_keys(const dd_doc *doc, const dd_unit_sets *sets, sh_key **keys, size_t *cap);
+
 /* Appends to out the near-repeats of the units of document number
  * doc_number (units[0..nunits), sets: their unit sets, band_keys: their
- * dd_unit_band_keys) among the units of the documents added before it,
+ * dd_unit_band_keys, set_keys: their dd_unit_set_keys) among the units of the documents added before it,
  * then adds its units to the index. The earlier units it compares with are
  * read again through read. A unit near-repeats every candidate that passes
  * the rule, in the order they were added; all but the first are
@@ -133,7 +139,7 @@ void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_s
  * the same ones. */
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
                                size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                               double threshold, dd_unit_reader read, void *ctx,
+                               const sh_key *set_keys, double threshold, dd_unit_reader read, void *ctx,
                                dd_near_unit_list *out);
 
 /* The rule: does a unit of n shingles repeat an earlier one of m, with

@@ -34,6 +34,8 @@ typedef struct gen_doc {
     dd_unit_sets sets;
     uint64_t *keys;
     size_t keys_cap;
+    sh_key *set_keys;
+    size_t set_keys_cap;
 } gen_doc;
 
 static uint64_t state = 0x1234567;
@@ -106,6 +108,7 @@ static void generate(void)
         }
         g->sets.start[nunits] = at;
         dd_unit_band_keys(m, &g->doc, &g->sets, &g->keys, &g->keys_cap);
+        dd_unit_set_keys(&g->doc, &g->sets, &g->set_keys, &g->set_keys_cap);
     }
     sh_minhasher_free(m);
 }
@@ -127,7 +130,7 @@ static void reference(dd_near_unit_list *out)
     for (size_t d = 0; d < DOCS; d++) {
         gen_doc *g = &docs[d];
         dd_find_near_units_across(ix, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets, g->keys,
-                                  0.8, read_set, NULL, out);
+                                  g->set_keys, 0.8, read_set, NULL, out);
     }
     dd_unit_index_free(ix);
 }
