@@ -781,6 +781,14 @@ static run_status filter_item(filter *f, item *it)
     return status;
 }
 
+/* dd_run_loop work: the units of record k of the batch, looked up ahead
+ * (history.h). */
+static void record_units(void *ctx, void *state, size_t k)
+{
+    filter *f = ctx;
+    dd_history_batch_units(f->history, k, &((filter_worker *)state)->scratch);
+}
+
 /* dd_run_loop work: record k of the batch, ahead (history.h). */
 static void record_ahead(void *ctx, void *state, size_t k)
 {
@@ -824,6 +832,8 @@ static void decide_batch(filter *f)
         f->batch_facts[m++] = &it->facts;
     }
     dd_history_batch_begin(f->history, m, f->batch_docs, f->batch_facts);
+    dd_run_loop(m, f, record_units);
+    dd_history_batch_link(f->history);
     dd_run_loop(m, f, record_ahead);
     bool ok = true;
     for (size_t k = 0; k < m; k++) {
