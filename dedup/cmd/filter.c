@@ -63,6 +63,7 @@ typedef struct filter {
      * (1: one at a time), and the batch's. */
     size_t batch;
     struct item **batch_items;
+    size_t batch_parts; /* of the index, the batch decided (after_batch) */
     const dd_doc **batch_docs;
     dd_record_facts **batch_facts;
     dd_writer *out;
@@ -77,7 +78,6 @@ typedef struct filter {
     size_t recno_cap;
     char **ids;
     size_t ids_cap;
-    sh_buf cleaned;       /* a record's text without the removed lines */
     sh_buf line;          /* a record written back with changes */
     double start;         /* for --stats */
     dd_progress progress; /* on a terminal */
@@ -111,12 +111,12 @@ static bool emit_record(filter *f, const char *rec, size_t len, bool had_delim)
 
 /* ----------------------------------------------------------- decisions */
 
-/* The text without the lines the verdict removes; the bytes removed are
- * counted. */
-static void clean_text(filter *f, const char *text, size_t len)
+/* The text without the lines verdict v removes, to out; returns the bytes
+ * removed. */
+static uint64_t clean_text(const dd_verdict *v, const char *text, size_t len, sh_buf *out)
 {
-    const dd_verdict *v = &f->verdict;
-    f->cleaned.len = 0;
+    uint64_t removed_bytes = 0;
+    out->len = 0;
     size_t line = 1, pos = 0, k = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -125,14 +125,15 @@ static void clean_text(filter *f, const char *text, size_t len)
             k++;
         bool removed = k < v->nremoved && v->removed[k].first_line <= line;
         if (removed)
-            f->stats.bytes_removed += end - pos;
-        else if (sh_buf_append(&f->cleaned, text + pos, end - pos) != SH_OK) {
+            removed_bytes += end - pos;
+        else if (sh_buf_append(out, text + pos, end - pos) != SH_OK) {
             dd_error("out of memory");
             exit(DD_EXIT_ERROR);
         }
         pos = end;
         line++;
     }
+    return removed_bytes;
 }
 
 static const char *removal_name(dd_removal_kind k)
@@ -401,6 +402,17 @@ typedef struct item {
     bool decide_ok;
     dd_verdict verdict;
     char *decide_why;
+    /* a kept record with lines removed, cleaned (clean_record: with its
+     * batch, on a worker, or in its turn): its text without them, the
+     * bytes removed, and for JSONL the text field's new value as JSON
+     * text (owned), to go over bytes [field_start, field_end) of the line;
+     * or clean_why (owned) when the line has no such field */
+    bool cleaned_ready;
+    sh_buf cleaned;
+    uint64_t cleaned_bytes;
+    char *field_json;
+    size_t field_start, field_end;
+    char *clean_why;
 } item;
 
 /* Past this many bytes of a record, an item's buffers are freed once it is
@@ -583,11 +595,48 @@ static void analyse_record(void *ctx, void *state, size_t i, void *slot)
     dd_history_analyse(f->history_params, w, &it->doc, &it->facts);
 }
 
+/* Cleans the kept record of it, whose verdict v removes lines: see item.
+ * Pure: runs on any thread. */
+static void clean_record(const dd_options *o, item *it, const dd_verdict *v)
+{
+    it->cleaned_ready = true;
+    if (!it->jsonl) { /* NUL-separated documents */
+        it->cleaned_bytes = clean_text(v, it->bytes.data, it->bytes.len, &it->cleaned);
+        return;
+    }
+    if (!dd_jsonl_value_span(it->bytes.data, it->bytes.len, o->field, &it->field_start,
+                             &it->field_end)) {
+        it->clean_why = dd_asprintf("cannot find field '%s' in the line", o->field);
+        return;
+    }
+    it->cleaned_bytes = clean_text(v, it->text.data, it->text.len, &it->cleaned);
+    /* (every line removed: an empty text, whose buffer may be NULL) */
+    json_t *js = json_stringn(it->cleaned.len ? it->cleaned.data : "", it->cleaned.len);
+    it->field_json = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
+    json_decref(js);
+    if (!it->field_json) {
+        dd_error("out of memory");
+        exit(DD_EXIT_ERROR);
+    }
+}
+
+/* What cleaning left in it, once written. */
+static void clean_done(item *it)
+{
+    it->cleaned_ready = false;
+    free(it->field_json);
+    it->field_json = NULL;
+    free(it->clean_why);
+    it->clean_why = NULL;
+}
+
 /* dd_stream_map.slot_free */
 static void item_free(void *ctx, void *slot)
 {
     (void)ctx;
     item *it = slot;
+    clean_done(it);
+    sh_buf_free(&it->cleaned);
     sh_buf_free(&it->bytes);
     sh_buf_free(&it->text);
     free(it->why);
@@ -606,8 +655,6 @@ static void item_free(void *ctx, void *slot)
 static rec_status filter_record(filter *f, item *it, char **why)
 {
     const char *rec = it->bytes.data;
-    const char *text = it->jsonl ? it->text.data : rec;
-    size_t text_len = it->jsonl ? it->text.len : it->bytes.len;
     if (it->decided) { /* with its batch: the verdict changes hands */
         dd_verdict v = f->verdict;
         f->verdict = it->verdict;
@@ -634,26 +681,28 @@ static rec_status filter_record(filter *f, item *it, char **why)
     }
     if (v->kind == DD_RECORD_KEPT)
         f->stats.kept++;
+    if (v->kind == DD_RECORD_KEPT && v->nremoved && (it->jsonl || f->format == DD_INPUT_NUL)) {
+        if (!it->cleaned_ready) /* not with a batch */
+            clean_record(f->o, it, v);
+        if (it->clean_why) {
+            *why = it->clean_why;
+            it->clean_why = NULL;
+            return REC_MALFORMED;
+        }
+        f->stats.bytes_removed += it->cleaned_bytes;
+    }
     if (!it->jsonl) { /* lines, or NUL-separated documents */
         if (v->nremoved == 0 || f->format == DD_INPUT_LINES)
             return emit_record(f, rec, len, had_delim) ? REC_OK : REC_WRITE_FAILED;
-        clean_text(f, rec, len);
-        return emit_record(f, f->cleaned.data, f->cleaned.len, had_delim) ? REC_OK
-                                                                         : REC_WRITE_FAILED;
+        return emit_record(f, it->cleaned.data, it->cleaned.len, had_delim) ? REC_OK
+                                                                           : REC_WRITE_FAILED;
     }
     splice s[2];
     size_t n = 0;
     rec_status st = REC_OK;
     if (v->kind == DD_RECORD_KEPT && v->nremoved) {
-        size_t start, end;
-        if (!dd_jsonl_value_span(rec, len, f->o->field, &start, &end)) {
-            *why = dd_asprintf("cannot find field '%s' in the line", f->o->field);
-            return REC_MALFORMED;
-        }
-        clean_text(f, text, text_len);
-        json_t *js = json_stringn(f->cleaned.data, f->cleaned.len);
-        s[n++] = (splice){start, end, json_dumps(js, JSON_ENCODE_ANY)};
-        json_decref(js);
+        s[n++] = (splice){it->field_start, it->field_end, it->field_json};
+        it->field_json = NULL; /* the splice's */
     }
     if (f->o->annotate) {
         char *a = annotation(f, rec_index);
@@ -732,6 +781,14 @@ static run_status filter_item(filter *f, item *it)
     return status;
 }
 
+/* dd_run_loop work: the units of record k of the batch, looked up ahead
+ * (history.h). */
+static void record_units(void *ctx, void *state, size_t k)
+{
+    filter *f = ctx;
+    dd_history_batch_units(f->history, k, &((filter_worker *)state)->scratch);
+}
+
 /* dd_run_loop work: record k of the batch, ahead (history.h). */
 static void record_ahead(void *ctx, void *state, size_t k)
 {
@@ -739,12 +796,22 @@ static void record_ahead(void *ctx, void *state, size_t k)
     dd_history_batch_ahead(f->history, k, &((filter_worker *)state)->scratch);
 }
 
-/* dd_run_loop work: the batch's kept records join part of the index. */
-static void index_part(void *ctx, void *state, size_t part)
+/* dd_run_loop work, once a batch is decided: its kept records join part i
+ * of the index (i < f->batch_parts); then record i - f->batch_parts of it
+ * is cleaned, when its verdict removes lines (filter_record writes it so). */
+static void after_batch(void *ctx, void *state, size_t i)
 {
     (void)state;
     filter *f = ctx;
-    dd_history_batch_index(f->history, part);
+    if (i < f->batch_parts) {
+        dd_history_batch_index(f->history, i);
+        return;
+    }
+    item *it = f->batch_items[i - f->batch_parts];
+    const dd_verdict *v = &it->verdict;
+    if (it->decide_ok && v->kind == DD_RECORD_KEPT && v->nremoved &&
+        (it->jsonl || f->o->input_format == DD_INPUT_NUL))
+        clean_record(f->o, it, v);
 }
 
 /* Decides the records of the next items, the first one's turn having come
@@ -765,6 +832,8 @@ static void decide_batch(filter *f)
         f->batch_facts[m++] = &it->facts;
     }
     dd_history_batch_begin(f->history, m, f->batch_docs, f->batch_facts);
+    dd_run_loop(m, f, record_units);
+    dd_history_batch_link(f->history);
     dd_run_loop(m, f, record_ahead);
     bool ok = true;
     for (size_t k = 0; k < m; k++) {
@@ -774,8 +843,8 @@ static void decide_batch(filter *f)
         if (ok && !it->decide_ok)
             ok = false; /* the run ends at this record: those after it are not taken */
     }
-    if (ok)
-        dd_run_loop(dd_history_batch_parts(f->history), f, index_part);
+    f->batch_parts = ok ? dd_history_batch_parts(f->history) : 0;
+    dd_run_loop(f->batch_parts + m, f, after_batch);
 }
 
 /* dd_stream_map.consume: decides and writes record i, in order; false
@@ -789,6 +858,7 @@ static bool take_record(void *ctx, size_t i, void *slot)
         decide_batch(f);
     f->status = filter_item(f, it);
     it->decided = false;
+    clean_done(it);
     dd_progress_update(&f->progress, f->stats.records, f->stats.bytes_in);
     /* What the next record through this slot does not need. */
     it->has_id = false;
@@ -1030,7 +1100,6 @@ int cmd_filter(int argc, char **argv)
         free(f.ids[i]);
     free(f.ids);
     free(f.recno);
-    sh_buf_free(&f.cleaned);
     sh_buf_free(&f.line);
     return status;
 }

@@ -88,8 +88,11 @@
  *     it does not change): dd_signatures (appended in rank order),
  *     dd_placer (dd_placer_ahead_keys and dd_placer_ahead_pairs read it
  *     from several threads between batches, each writing its document's
- *     row of the dd_placer_ahead), dd_unit_index, dd_paragraphs, dd_history (its
- *     deciding thread), dd_clusters while placed.
+ *     row of the dd_placer_ahead), dd_unit_index (dd_unit_batch_ahead reads
+ *     it from several threads before a batch, each writing its document's
+ *     dd_unit_ahead; dd_unit_batch_join writes one band per thread after
+ *     it), dd_paragraphs, dd_history (its deciding thread), dd_clusters
+ *     while placed.
  *   - Shared read-only once made: dd_near_params, sh_hasher, a filled
  *     dd_key_filter, dd_findings and dd_clusters once finished, and the
  *     facts a worker made (dd_record_facts, dd_signed) once handed over.
@@ -97,7 +100,8 @@
  *     dd_history_analyse, dd_signer_sign, dd_find_near_units, the
  *     candidate pairs of units (unit_pairs.h), and the rules above. A dd_text_source may be called from several threads at
  *     once (each with its own buffer); a dd_scratch and a dd_earlier by
- *     the deciding thread only.
+ *     the deciding thread only, but for a dd_scratch's peek, which the
+ *     workers of a batch call while nothing is appended.
  *
  * Not here: taking the batch decisions in rounds on the text clean leaves
  * (run/rounds.h) is how a run of scan, clean and check goes: it works on

@@ -140,6 +140,7 @@ struct dd_history {
     size_t batch_nsigned;
     uint32_t batch_first_sig;
     ahead_pairs *pairs;
+    dd_unit_ahead *units_ahead; /* by batch record */
     size_t placing;
     size_t batch_failed;
     char *batch_error;
@@ -209,6 +210,28 @@ static bool read_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size
     return true;
 }
 
+/* dd_unit_reader for dd_unit_batch_ahead: read_unit with the scratch
+ * store's peek, which changes nothing (several threads at once); false on
+ * any failure, said when the unit is read again in its turn. */
+static bool peek_unit(void *ctx, uint32_t sig, size_t unit, uint64_t **set, size_t *cap, size_t *n)
+{
+    const dd_history *h = ctx;
+    uint64_t at = h->signed_of[sig].units_at;
+    uint32_t back[2];
+    if (at == NOT_SPOOLED || !h->p.scratch.peek ||
+        !h->p.scratch.peek(h->p.scratch.ctx, at + unit * sizeof *back, back, sizeof back))
+        return false;
+    size_t count = back[0] - back[1];
+    if (count == 0)
+        return false;
+    dd_grow(set, cap, count + 1, sizeof **set);
+    if (!h->p.scratch.peek(h->p.scratch.ctx, at - (uint64_t)back[0] * sizeof **set, *set,
+                           count * sizeof **set))
+        return false;
+    *n = count;
+    return true;
+}
+
 /* ------------------------------------------------------------------ the API */
 
 dd_history *dd_history_new(const dd_history_params *p, dd_notes *notes)
@@ -260,8 +283,10 @@ void dd_history_free(dd_history *h)
     for (size_t k = 0; k < h->batch_cap; k++) {
         free(h->pairs[k].v);
         free(h->pairs[k].own);
+        dd_unit_ahead_free(&h->units_ahead[k]);
     }
     free(h->pairs);
+    free(h->units_ahead);
     free(h->batch_error);
     free(h->set_a);
     free(h->set_b);
@@ -483,11 +508,17 @@ static bool copy_of_indexed(dd_history *h, uint32_t sig, dd_verdict *v)
  * dd_signatures_link keeps them for scan (a record's partners after it are
  * not placed yet when it is). False, with *err set, when the spool fails. */
 static bool link_record(dd_history *h, uint32_t sig, const dd_doc *doc, const dd_record_facts *f,
-                        size_t base, char **err)
+                        const dd_unit_ahead *ahead, size_t base, char **err)
 {
     h->across.n = 0;
-    dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets, f->band_keys,
-                              h->p.para_threshold, read_unit, h, &h->across);
+    if (ahead) /* in a batch: its lookups were done ahead */
+        dd_find_near_units_batch(h->unit_index, sig, doc->units, doc->nunits, &f->sets,
+                                 f->band_keys, f->set_keys, ahead, h->p.para_threshold, read_unit,
+                                 h, &h->across);
+    else
+        dd_find_near_units_across(h->unit_index, sig, doc->units, doc->nunits, &f->sets,
+                                  f->band_keys, f->set_keys, h->p.para_threshold, read_unit, h,
+                                  &h->across);
     if (h->error) {
         *err = h->error;
         h->error = NULL;
@@ -586,7 +617,7 @@ static bool place_record(dd_history *h, uint64_t rec, const dd_doc *doc, dd_reco
     uint32_t sig = (uint32_t)(h->sigs.n - 1);
     dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
     h->signed_of[sig] = (signed_record){rec, NOT_SPOOLED, NOT_SPOOLED};
-    if (!link_record(h, sig, doc, f, 0, err))
+    if (!link_record(h, sig, doc, f, NULL, 0, err))
         return false;
     if (h->p.index && copy_of_indexed(h, sig, v))
         return true; /* not placed: later copies find the indexed document too */
@@ -704,11 +735,31 @@ void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
         h->batch_record_of = dd_realloc(h->batch_record_of, n * sizeof *h->batch_record_of);
         h->pairs = dd_realloc(h->pairs, n * sizeof *h->pairs);
         memset(h->pairs + h->batch_cap, 0, (n - h->batch_cap) * sizeof *h->pairs);
+        h->units_ahead = dd_realloc(h->units_ahead, n * sizeof *h->units_ahead);
+        memset(h->units_ahead + h->batch_cap, 0, (n - h->batch_cap) * sizeof *h->units_ahead);
         h->batch_cap = n;
     }
     h->batch_n = n;
     h->batch_docs = docs;
     h->batch_facts = facts;
+    dd_unit_batch_begin(h->unit_index);
+}
+
+void dd_history_batch_units(dd_history *h, size_t k, dd_history_scratch *w)
+{
+    const dd_doc *doc = h->batch_docs[k];
+    const dd_record_facts *f = h->batch_facts[k];
+    h->units_ahead[k].n = 0;
+    if (f->signed_record) /* (only records with a signature are linked) */
+        dd_unit_batch_ahead(h->unit_index, doc->units, doc->nunits, &f->sets, f->band_keys,
+                            h->p.para_threshold, peek_unit, h, &w->units, &h->units_ahead[k]);
+}
+
+void dd_history_batch_link(dd_history *h)
+{
+    size_t n = h->batch_n;
+    const dd_doc *const *docs = h->batch_docs;
+    dd_record_facts *const *facts = h->batch_facts;
     h->batch_failed = n;
     free(h->batch_error);
     h->batch_error = NULL;
@@ -726,7 +777,7 @@ void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
         uint32_t sig = (uint32_t)(h->sigs.n - 1);
         dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
         h->signed_of[sig] = (signed_record){h->records + k, NOT_SPOOLED, NOT_SPOOLED};
-        if (!link_record(h, sig, docs[k], f, links, &h->batch_error)) {
+        if (!link_record(h, sig, docs[k], f, &h->units_ahead[k], links, &h->batch_error)) {
             h->batch_failed = k;
             break;
         }
@@ -844,17 +895,22 @@ bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err)
 
 size_t dd_history_batch_parts(const dd_history *h)
 {
-    return h->batch_nsigned ? dd_placer_ahead_bands(h->ahead) : 0;
+    return h->batch_nsigned ? dd_placer_ahead_bands(h->ahead) + DD_NEAR_UNIT_BANDS : 0;
 }
 
 void dd_history_batch_index(dd_history *h, size_t part)
 {
-    dd_placer_ahead_index(h->placer, h->ahead, part);
+    size_t placer_parts = dd_placer_ahead_bands(h->ahead);
+    if (part < placer_parts)
+        dd_placer_ahead_index(h->placer, h->ahead, part);
+    else
+        dd_unit_batch_join(h->unit_index, part - placer_parts);
 }
 
 void dd_history_scratch_free(dd_history_scratch *w)
 {
     dd_ahead_scratch_free(&w->ahead);
+    dd_unit_scratch_free(&w->units);
     free(w->reps);
     free(w->b);
     free(w->tmp);
@@ -865,7 +921,7 @@ void dd_history_scratch_free(dd_history_scratch *w)
 
 /* What dd_history_decide_analysed reads of f, for doc: a record with words
  * is signed (with near-duplicate detection: place_record) and its units'
- * sets and band keys made (link_record); the near-repeats inside it are
+ * sets, band keys and set keys made (link_record); the near-repeats inside it are
  * found with paragraphs cleaned (decide_paragraphs), on the same sets. */
 void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const dd_doc *doc,
                         dd_record_facts *f)
@@ -889,8 +945,10 @@ void dd_history_analyse(const dd_history_params *p, dd_analysis_worker *a, const
     if (p->clean_paragraphs)
         dd_find_near_units(0, doc, &a->sets, p->para_threshold, p->min_words, &f->near);
     dd_unit_sets_take(&f->sets, &a->sets);
-    if (f->signed_record)
+    if (f->signed_record) {
         dd_unit_band_keys(a->unit_minhasher, doc, &f->sets, &f->band_keys, &f->band_keys_cap);
+        dd_unit_set_keys(doc, &f->sets, &f->set_keys, &f->set_keys_cap);
+    }
 }
 
 void dd_record_facts_free(dd_record_facts *f)
@@ -899,6 +957,7 @@ void dd_record_facts_free(dd_record_facts *f)
     free(f->set);
     dd_unit_sets_free(&f->sets);
     free(f->band_keys);
+    free(f->set_keys);
     free(f->near.v);
     memset(f, 0, sizeof *f);
 }

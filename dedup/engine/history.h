@@ -130,7 +130,8 @@ void dd_verdict_free(dd_verdict *v);
  *     history.
  *   - dd_history_analyse is pure: from doc alone it writes f, the record's
  *     signature and its distinct shingles (with near-duplicate detection,
- *     when it has words), its units' 3-shingle sets and their band keys,
+ *     when it has words), its units' 3-shingle sets, their band keys and
+ *     set keys,
  *     and the near-repeats inside it (with paragraphs cleaned).
  *   - dd_history_decide_analysed runs on the history's one thread.
  * A dd_record_facts is zero-initialised before first use, reused from
@@ -146,6 +147,8 @@ typedef struct dd_record_facts {
     dd_unit_sets sets;   /* of its units */
     uint64_t *band_keys; /* of its units (dd_unit_band_keys) */
     size_t band_keys_cap;
+    sh_key *set_keys; /* of its units (dd_unit_set_keys) */
+    size_t set_keys_cap;
     dd_near_unit_list near; /* near-repeats inside it */
 } dd_record_facts;
 
@@ -171,8 +174,13 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
  * it; so a caller with threads decides records a batch at a time:
  *   1. dd_history_batch_begin, on the history's thread: the batch's
  *      records (docs[k] with facts[k], analysed; both the caller's, kept
- *      until the batch is decided) take their signatures and their links
- *      (the earlier records they share a paragraph with), in order;
+ *      until the batch is decided); then dd_history_batch_units for
+ *      every k, on any threads at once (each with its own
+ *      dd_history_scratch): record k's units looked up among the units of
+ *      the records before the batch, and verified (near_units.h,
+ *      dd_unit_batch_ahead); then dd_history_batch_link, on the history's
+ *      thread: the records take their signatures and their links (the
+ *      earlier records they share a paragraph with), in order;
  *   2. dd_history_batch_ahead for every k, on any threads at once (each
  *      with its own dd_history_scratch): reads the history and writes
  *      record k's part of the batch only: the lookups of its band keys
@@ -185,7 +193,8 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
  *      fails as that does, and then the history can only be freed;
  *   4. once every record of the batch is decided, dd_history_batch_index
  *      for every part < dd_history_batch_parts, on any threads at once:
- *      the batch's kept records join the index of their band keys.
+ *      the batch's kept records join the index of their band keys, and
+ *      its records' units the index of units, a band per part.
  * The verdicts are those of dd_history_decide_analysed, record by record.
  * A history that decides on an index (--index) or finds no near-duplicate
  * documents gains nothing: dd_history_batches says whether batches may be
@@ -193,6 +202,7 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
  */
 typedef struct dd_history_scratch {
     dd_ahead_scratch ahead;
+    dd_unit_scratch units;
     uint32_t *reps;
     size_t reps_cap;
     uint64_t *b, *tmp; /* a representative's set, sorting's scratch */
@@ -203,6 +213,8 @@ void dd_history_scratch_free(dd_history_scratch *w);
 bool dd_history_batches(const dd_history *h);
 void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
                             dd_record_facts *const *facts);
+void dd_history_batch_units(dd_history *h, size_t k, dd_history_scratch *w);
+void dd_history_batch_link(dd_history *h);
 void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w);
 bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err);
 size_t dd_history_batch_parts(const dd_history *h);

@@ -247,14 +247,24 @@ struct dd_unit_index {
      * or more searched so far: a unit whose set was seen is not indexed */
     dd_key_table set_keys;
     size_t nset_keys;
+    /* A batch being searched (dd_unit_batch_begin): the units indexed
+     * before it are those below batch_first; the batch's own, listed for
+     * its later documents as the index will list them (band -> unit), and
+     * their band keys, to join the index (dd_unit_batch_join). */
+    uint32_t batch_first;
+    dd_capped_map batch_bands[DD_NEAR_UNIT_BANDS];
+    uint64_t *batch_keys; /* DD_NEAR_UNIT_BANDS per unit of the batch */
+    size_t batch_keys_cap;
 };
 
 dd_unit_index *dd_unit_index_new(void)
 {
     dd_unit_index *ix = dd_calloc(1, sizeof *ix);
     dd_set_cache_init(&ix->cache, UNIT_CACHE_SLOTS, 0);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
         dd_capped_map_init(&ix->bands[b]);
+        dd_capped_map_init(&ix->batch_bands[b]);
+    }
     dd_key_table_init(&ix->set_keys, 2);
     return ix;
 }
@@ -306,13 +316,25 @@ sh_key dd_unit_set_key(const uint64_t *set, size_t n)
     return (sh_key){mix64(lo), mix64(hi ^ lo)};
 }
 
+void dd_unit_set_keys(const dd_doc *doc, const dd_unit_sets *sets, sh_key **keys, size_t *cap)
+{
+    dd_grow(keys, cap, doc->nunits + 1, sizeof **keys);
+    for (size_t u = 0; u < doc->nunits; u++)
+        if (doc->units[u].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            (*keys)[u] = dd_unit_set_key(sets->hashes + sets->start[u],
+                                         sets->start[u + 1] - sets->start[u]);
+}
+
 void dd_unit_index_free(dd_unit_index *ix)
 {
     if (!ix)
         return;
     dd_set_cache_free(&ix->cache);
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
         dd_capped_map_free(&ix->bands[b]);
+        dd_capped_map_free(&ix->batch_bands[b]);
+    }
+    free(ix->batch_keys);
     free(ix->doc);
     free(ix->unit);
     dd_set_table_free(&ix->table);
@@ -327,7 +349,8 @@ size_t dd_unit_index_bytes(const dd_unit_index *ix)
                    ix->table.cap * sizeof *ix->table.slots + ix->cands_cap * sizeof *ix->cands +
                    ix->set_keys.nslots * sizeof *ix->set_keys.slots;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        bytes += ix->bands[b].nslots * sizeof *ix->bands[b].slots;
+        bytes += (ix->bands[b].nslots + ix->batch_bands[b].nslots) * sizeof *ix->bands[b].slots;
+    bytes += ix->batch_keys_cap * sizeof *ix->batch_keys;
     return bytes + dd_set_cache_bytes(&ix->cache);
 }
 
@@ -410,9 +433,54 @@ static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids,
     return n;
 }
 
+/* The unit being searched for, and where its matches go. */
+typedef struct searched {
+    const uint64_t *set; /* its set, n hashes */
+    size_t n;
+    bool filled; /* ix->table holds its set */
+    size_t unit;
+    uint32_t doc_number;
+    double threshold;
+    dd_unit_reader read;
+    void *ctx;
+    dd_near_unit_list *out;
+    size_t found; /* its matches so far */
+} searched;
+
+/* Appends the match of s with indexed unit id to s->out, when the rule
+ * passes; the first of the unit's matches is not an alternative. */
+static void add_match(const dd_unit_index *ix, searched *s, uint32_t id, double jaccard,
+                      double containment)
+{
+    dd_grow(&s->out->v, &s->out->cap, s->out->n + 1, sizeof *s->out->v);
+    s->out->v[s->out->n++] = (dd_near_unit){s->doc_number, ix->doc[id], s->unit, ix->unit[id],
+                                            jaccard, containment, s->found++ > 0};
+}
+
+/* Verifies the unit of s against indexed unit id (its set from the cache
+ * or read again; not verified when it cannot be read). */
+static void verify(dd_unit_index *ix, searched *s, uint32_t id)
+{
+    const dd_cached_set *c = dd_set_cache_find(&ix->cache, id, 0);
+    if (!c) {
+        dd_cached_set *kept = dd_set_cache_claim(&ix->cache, id, 0);
+        if (!s->read(s->ctx, ix->doc[id], ix->unit[id], &kept->set, &kept->cap, &kept->n))
+            return;
+        dd_set_cache_keep(&ix->cache, kept);
+        c = kept;
+    }
+    if (!s->filled)
+        dd_set_table_fill(&ix->table, s->set, s->n);
+    s->filled = true;
+    size_t shared = dd_set_table_count(&ix->table, c->set, c->n);
+    double jaccard, containment;
+    if (dd_unit_match(s->n, c->n, shared, s->threshold, &jaccard, &containment))
+        add_match(ix, s, id, jaccard, containment);
+}
+
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
                                size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                               double threshold, dd_unit_reader read, void *ctx,
+                               const sh_key *set_keys, double threshold, dd_unit_reader read, void *ctx,
                                dd_near_unit_list *out)
 {
     const size_t bands = DD_NEAR_UNIT_BANDS;
@@ -437,7 +505,6 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
          * does whether the first is kept (corpus.h). */
         if (ncands > 1)
             qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
-        size_t found = 0;
         /* Not indexed when a unit before it (in an earlier document, or
          * before it in this one) has the same set: that one is listed
          * under the same band keys, a match of this one is a match of it.
@@ -445,32 +512,12 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
          * verified, so the candidates are a function of the units
          * (unit_pairs.h computes them so, a part at a time). */
         uint32_t had;
-        identical[u] = dd_key_table_add(&ix->set_keys, dd_unit_set_key(set, n), ix->nset_keys++,
-                                        &had) == DD_KEY_HAD;
-        bool filled = false;
-        for (size_t i = 0; i < ncands; i++) {
-            if (i > 0 && ix->cands[i] == ix->cands[i - 1])
-                continue;
-            uint32_t id = ix->cands[i];
-            const dd_cached_set *c = dd_set_cache_find(&ix->cache, id, 0);
-            if (!c) {
-                dd_cached_set *s = dd_set_cache_claim(&ix->cache, id, 0);
-                if (!read(ctx, ix->doc[id], ix->unit[id], &s->set, &s->cap, &s->n))
-                    continue;
-                dd_set_cache_keep(&ix->cache, s);
-                c = s;
-            }
-            if (!filled)
-                dd_set_table_fill(&ix->table, set, n);
-            filled = true;
-            size_t shared = dd_set_table_count(&ix->table, c->set, c->n);
-            double jaccard, containment;
-            if (dd_unit_match(n, c->n, shared, threshold, &jaccard, &containment)) {
-                dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
-                out->v[out->n++] = (dd_near_unit){doc_number, ix->doc[id], u, ix->unit[id],
-                                                  jaccard, containment, found++ > 0};
-            }
-        }
+        identical[u] =
+            dd_key_table_add(&ix->set_keys, set_keys[u], ix->nset_keys++, &had) == DD_KEY_HAD;
+        searched s = {set, n, false, u, doc_number, threshold, read, ctx, out, 0};
+        for (size_t i = 0; i < ncands; i++)
+            if (i == 0 || ix->cands[i] != ix->cands[i - 1])
+                verify(ix, &s, ix->cands[i]);
     }
     /* Then the document's own units join the index. */
     for (size_t u = 0; u < nunits; u++) {
@@ -486,4 +533,148 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         ix->n++;
     }
     free(identical);
+}
+
+/* ------------------------------------------------- a batch at a time */
+
+void dd_unit_ahead_free(dd_unit_ahead *a)
+{
+    free(a->v);
+    free(a->listed);
+    memset(a, 0, sizeof *a);
+}
+
+void dd_unit_scratch_free(dd_unit_scratch *w)
+{
+    free(w->cands);
+    free(w->set);
+    dd_set_table_free(&w->table);
+    memset(w, 0, sizeof *w);
+}
+
+void dd_unit_batch_begin(dd_unit_index *ix)
+{
+    ix->batch_first = (uint32_t)ix->n;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_capped_map_clear(&ix->batch_bands[b]);
+}
+
+void dd_unit_batch_ahead(const dd_unit_index *ix, const dd_unit *units, size_t nunits,
+                         const dd_unit_sets *sets, const uint64_t *band_keys, double threshold,
+                         dd_unit_reader peek, void *ctx, dd_unit_scratch *w, dd_unit_ahead *out)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    out->n = 0;
+    dd_grow(&out->listed, &out->listed_cap, nunits * bands + 1, sizeof *out->listed);
+    for (size_t u = 0; u < nunits; u++) {
+        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            continue;
+        const uint64_t *set = sets->hashes + sets->start[u];
+        size_t n = sets->start[u + 1] - sets->start[u];
+        const uint64_t *keys = band_keys + u * bands;
+        size_t ncands = 0;
+        for (size_t b = 0; b < bands; b++)
+            dd_capped_map_prefetch(&ix->bands[b], keys[b]);
+        for (size_t b = 0; b < bands; b++) {
+            size_t before = ncands;
+            ncands = listed_ids(&ix->bands[b], keys[b], &w->cands, &w->cands_cap, ncands);
+            out->listed[u * bands + b] = (uint32_t)(ncands - before);
+        }
+        if (ncands > 1)
+            qsort(w->cands, ncands, sizeof *w->cands, dd_compare_u32);
+        bool filled = false;
+        for (size_t i = 0; i < ncands; i++) {
+            if (i > 0 && w->cands[i] == w->cands[i - 1])
+                continue;
+            uint32_t id = w->cands[i];
+            dd_unit_candidate c = {(uint32_t)u, id, -1, 0, 0};
+            /* its set: in the cache (read only here), or peeked */
+            const uint64_t *other = NULL;
+            size_t m = 0;
+            const dd_cached_set *cached = dd_set_cache_find(&ix->cache, id, 0);
+            if (cached) {
+                other = cached->set;
+                m = cached->n;
+            } else if (peek(ctx, ix->doc[id], ix->unit[id], &w->set, &w->set_cap, &m)) {
+                other = w->set;
+            }
+            if (other) {
+                if (!filled)
+                    dd_set_table_fill(&w->table, set, n);
+                filled = true;
+                size_t shared = dd_set_table_count(&w->table, other, m);
+                c.match = dd_unit_match(n, m, shared, threshold, &c.jaccard, &c.containment);
+            }
+            dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
+            out->v[out->n++] = c;
+        }
+    }
+}
+
+void dd_find_near_units_batch(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
+                              size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
+                              const sh_key *set_keys, const dd_unit_ahead *ahead, double threshold,
+                              dd_unit_reader read, void *ctx, dd_near_unit_list *out)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    bool *identical = dd_calloc(nunits ? nunits : 1, sizeof *identical);
+    size_t a = 0; /* the next candidate verified ahead */
+    for (size_t u = 0; u < nunits; u++) {
+        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+            continue;
+        const uint64_t *keys = band_keys + u * bands;
+        searched s = {sets->hashes + sets->start[u], sets->start[u + 1] - sets->start[u], false,
+                      u, doc_number, threshold, read, ctx, out, 0};
+        /* The units indexed before the batch, earliest first, as verified
+         * ahead; then those of the batch's earlier documents, all later. */
+        for (; a < ahead->n && ahead->v[a].unit == u; a++) {
+            const dd_unit_candidate *c = &ahead->v[a];
+            if (c->match < 0)
+                verify(ix, &s, c->id);
+            else if (c->match)
+                add_match(ix, &s, c->id, c->jaccard, c->containment);
+        }
+        size_t ncands = 0;
+        for (size_t b = 0; b < bands; b++)
+            ncands = listed_ids(&ix->batch_bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
+        if (ncands > 1)
+            qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
+        for (size_t i = 0; i < ncands; i++)
+            if (i == 0 || ix->cands[i] != ix->cands[i - 1])
+                verify(ix, &s, ix->cands[i]);
+        uint32_t had;
+        identical[u] =
+            dd_key_table_add(&ix->set_keys, set_keys[u], ix->nset_keys++, &had) == DD_KEY_HAD;
+    }
+    /* Its units are listed for the batch's later documents where the index
+     * will list them: under a key, after the units listed before the batch
+     * and those of the batch before them, while there is room. */
+    for (size_t u = 0; u < nunits; u++) {
+        if (units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS || identical[u])
+            continue;
+        size_t at = ix->n - ix->batch_first;
+        dd_grow(&ix->doc, &ix->doc_cap, ix->n + 1, sizeof *ix->doc);
+        dd_grow(&ix->unit, &ix->unit_cap, ix->n + 1, sizeof *ix->unit);
+        dd_grow(&ix->batch_keys, &ix->batch_keys_cap, (at + 1) * bands, sizeof *ix->batch_keys);
+        ix->doc[ix->n] = doc_number;
+        ix->unit[ix->n] = u;
+        for (size_t b = 0; b < bands; b++) {
+            uint64_t key = band_keys[u * bands + b];
+            uint32_t before = ahead->listed[u * bands + b];
+            ix->batch_keys[at * bands + b] = key;
+            if (before < DD_NEAR_UNIT_MAX_BUCKET)
+                dd_capped_map_add(&ix->batch_bands[b], key, (uint32_t)ix->n,
+                                  DD_NEAR_UNIT_MAX_BUCKET - before);
+        }
+        ix->n++;
+    }
+    free(identical);
+}
+
+void dd_unit_batch_join(dd_unit_index *ix, size_t band)
+{
+    const size_t bands = DD_NEAR_UNIT_BANDS;
+    for (size_t id = ix->batch_first; id < ix->n; id++)
+        dd_capped_map_add(&ix->bands[band], ix->batch_keys[(id - ix->batch_first) * bands + band],
+                          (uint32_t)id, DD_NEAR_UNIT_MAX_BUCKET);
 }

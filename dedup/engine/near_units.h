@@ -119,9 +119,15 @@ sh_minhasher *dd_unit_minhasher_new(const sh_hasher *hash);
 void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_sets *sets,
                        uint64_t **keys, size_t *cap);
 
+/* The set keys (dd_unit_set_key) of every unit of doc of
+ * DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more to *keys (growing it), unit
+ * u's at u; other units get none. Pure: runs on any thread (history.h
+ * makes them with a record's facts, off the deciding thread). */
+void dd_unit_set_keys(const dd_doc *doc, const dd_unit_sets *sets, sh_key **keys, size_t *cap);
+
 /* Appends to out the near-repeats of the units of document number
  * doc_number (units[0..nunits), sets: their unit sets, band_keys: their
- * dd_unit_band_keys) among the units of the documents added before it,
+ * dd_unit_band_keys, set_keys: their dd_unit_set_keys) among the units of the documents added before it,
  * then adds its units to the index. The earlier units it compares with are
  * read again through read. A unit near-repeats every candidate that passes
  * the rule, in the order they were added; all but the first are
@@ -133,7 +139,7 @@ void dd_unit_band_keys(const sh_minhasher *m, const dd_doc *doc, const dd_unit_s
  * the same ones. */
 void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
                                size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
-                               double threshold, dd_unit_reader read, void *ctx,
+                               const sh_key *set_keys, double threshold, dd_unit_reader read, void *ctx,
                                dd_near_unit_list *out);
 
 /* The rule: does a unit of n shingles repeat an earlier one of m, with
@@ -154,6 +160,66 @@ void dd_set_table_fill(dd_set_table *t, const uint64_t *set, size_t n);
 /* How many of set[0..n) are in t's set. */
 size_t dd_set_table_count(const dd_set_table *t, const uint64_t *set, size_t n);
 void dd_set_table_free(dd_set_table *t);
+
+/*
+ * The same search, a batch of documents at a time (a stream that decides
+ * records a batch at a time: history.h), with what reads only the units
+ * indexed before the batch done ahead, on other threads:
+ *   1. dd_unit_batch_begin, on the index's thread: the batch starts.
+ *   2. dd_unit_batch_ahead for each document of the batch, on any threads
+ *      at once (each with its own scratch, and its own result): the
+ *      candidates of its units among the units indexed before the batch,
+ *      each verified when peek gives its set (a reader that changes
+ *      nothing, called by several threads at once; when it cannot give
+ *      the set, the candidate is verified in step 3). Reads the index only.
+ *   3. dd_find_near_units_batch for each document, in order, on the
+ *      index's thread, with its result of step 2: the matches
+ *      dd_find_near_units_across would append, in the same order; its
+ *      units are listed for the batch's later documents, as the index
+ *      will list them, but not in the index yet.
+ *   4. dd_unit_batch_join for every band b < DD_NEAR_UNIT_BANDS, on any
+ *      threads at once: the batch's units join the index's band b.
+ * The index is then as dd_find_near_units_across would have left it, and
+ * the next batch may begin.
+ */
+typedef struct dd_unit_candidate {
+    uint32_t unit; /* of the document */
+    uint32_t id;   /* a unit indexed before the batch */
+    int match;     /* 1: the rule passes, 0: it does not, -1: not verified */
+    double jaccard, containment;
+} dd_unit_candidate;
+
+/* A document's part of step 2 (zero-initialised before first use, reused
+ * from batch to batch, freed with dd_unit_ahead_free). */
+typedef struct dd_unit_ahead {
+    dd_unit_candidate *v; /* unit by unit, each unit's earliest first, once */
+    size_t n, cap;
+    /* per unit and band (u * DD_NEAR_UNIT_BANDS + b): how many units the
+     * index listed under the unit's band key before the batch */
+    uint32_t *listed;
+    size_t listed_cap;
+} dd_unit_ahead;
+void dd_unit_ahead_free(dd_unit_ahead *a);
+
+/* A thread's scratch for step 2 (zero-initialised; dd_unit_scratch_free). */
+typedef struct dd_unit_scratch {
+    uint32_t *cands;
+    size_t cands_cap;
+    uint64_t *set;
+    size_t set_cap;
+    dd_set_table table;
+} dd_unit_scratch;
+void dd_unit_scratch_free(dd_unit_scratch *w);
+
+void dd_unit_batch_begin(dd_unit_index *ix);
+void dd_unit_batch_ahead(const dd_unit_index *ix, const dd_unit *units, size_t nunits,
+                         const dd_unit_sets *sets, const uint64_t *band_keys, double threshold,
+                         dd_unit_reader peek, void *ctx, dd_unit_scratch *w, dd_unit_ahead *out);
+void dd_find_near_units_batch(dd_unit_index *ix, uint32_t doc_number, const dd_unit *units,
+                              size_t nunits, const dd_unit_sets *sets, const uint64_t *band_keys,
+                              const sh_key *set_keys, const dd_unit_ahead *ahead, double threshold,
+                              dd_unit_reader read, void *ctx, dd_near_unit_list *out);
+void dd_unit_batch_join(dd_unit_index *ix, size_t band);
 
 /* The distinct 3-shingles of words [first, first + count) of t, in *set
  * (growing it). Returns how many. */

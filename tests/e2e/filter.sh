@@ -353,4 +353,27 @@ st=$?
     grep -qF "dedup: cannot make a scratch file in $T/no-such-folder: No such file or directory" "$T/err" &&
     ok "a TMPDIR that does not exist: exit 2, saying so, nothing written" ||
     not_ok "a TMPDIR that does not exist: exit 2, saying so, nothing written" "exit $st: $(cat "$T/err")"
+
+# A kept record every line of which repeats earlier records: its text comes
+# out empty, the rest of its line unchanged, at -j 1 and -j 2 (the first
+# such record of a run once crashed filter: its cleaned text had no buffer).
+python3 - "$T/emptied.jsonl" "$T/emptied-want.jsonl" "$FIXTURES"/seeds/*.txt <<'EOF'
+import json, sys
+paras = [l.strip() for p in sys.argv[3:] for l in open(p, encoding="utf-8") if len(l.split()) >= 20]
+p1, p2, x, y = paras[0], paras[5], paras[10], paras[15]
+texts = [p1 + "\n" + x + "\n", y + "\n" + p2 + "\n", p1 + "\n" + p2 + "\n"]
+with open(sys.argv[1], "w", encoding="utf-8") as f, open(sys.argv[2], "w", encoding="utf-8") as want:
+    for n, t in enumerate(texts, 1):
+        f.write('{"id": %d, "text": %s, "n": [1, 2]}\n' % (n, json.dumps(t, ensure_ascii=False)))
+        t = "" if n == 3 else t
+        want.write('{"id": %d, "text": %s, "n": [1, 2]}\n' % (n, json.dumps(t, ensure_ascii=False)))
+EOF
+for j in 1 2; do
+    "$DEDUP" filter -j $j "$T/emptied.jsonl" >"$T/emptied-out-$j" 2>"$T/err"
+    st=$?
+    [ $st = 0 ] && cmp -s "$T/emptied-out-$j" "$T/emptied-want.jsonl" &&
+        ok "-j $j: a kept record whose every line repeats earlier records is written with an empty text" ||
+        not_ok "-j $j: a kept record whose every line repeats earlier records is written with an empty text" \
+            "exit $st: $(cat "$T/err"); $(head -c 300 "$T/emptied-out-$j")"
+done
 finish

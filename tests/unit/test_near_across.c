@@ -4,7 +4,8 @@
  * those the in-memory index finds, searching the documents in order
  * (dd_find_near_units_across): the same matches, in the same order, the
  * same alternatives, at every budget (one part, or many parts in scratch
- * files) and thread count.
+ * files) and thread count; and so are those found a batch of documents at
+ * a time (dd_find_near_units_batch), at every batch size.
  *
  * The units are generated: families of variants of a few base sets (a
  * shingle or two changed: Jaccard about 0.9, so their band keys collide
@@ -34,6 +35,8 @@ typedef struct gen_doc {
     dd_unit_sets sets;
     uint64_t *keys;
     size_t keys_cap;
+    sh_key *set_keys;
+    size_t set_keys_cap;
 } gen_doc;
 
 static uint64_t state = 0x1234567;
@@ -106,6 +109,7 @@ static void generate(void)
         }
         g->sets.start[nunits] = at;
         dd_unit_band_keys(m, &g->doc, &g->sets, &g->keys, &g->keys_cap);
+        dd_unit_set_keys(&g->doc, &g->sets, &g->set_keys, &g->set_keys_cap);
     }
     sh_minhasher_free(m);
 }
@@ -127,7 +131,7 @@ static void reference(dd_near_unit_list *out)
     for (size_t d = 0; d < DOCS; d++) {
         gen_doc *g = &docs[d];
         dd_find_near_units_across(ix, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets, g->keys,
-                                  0.8, read_set, NULL, out);
+                                  g->set_keys, 0.8, read_set, NULL, out);
     }
     dd_unit_index_free(ix);
 }
@@ -222,6 +226,60 @@ static void nothing_added_finds_nothing(void **unused)
         assert_int_equal(a.pairs, 0);
         dd_near_across_free(&a);
     }
+}
+
+/* dd_unit_batch_ahead's reader: the generated set, but for a third of the
+ * units, which it cannot give (left to the search in order). */
+static bool peek_set(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap, size_t *n)
+{
+    if ((doc + unit) % 3 == 0)
+        return false;
+    return read_set(ctx, doc, unit, set, cap, n);
+}
+
+/* A batch at a time (near_units.h: dd_unit_batch_begin, _ahead,
+ * dd_find_near_units_batch, dd_unit_batch_join), the lookups ahead done
+ * in reverse order as threads might: the matches of the search in order,
+ * the same alternatives, whatever the batch's size, while buckets fill
+ * past their cap inside batches and across them. */
+static void batches_find_what_the_index_finds(void **unused)
+{
+    (void)unused;
+    dd_near_unit_list want = {0};
+    reference(&want);
+    const size_t sizes[] = {1, 2, 7, 16, 64, DOCS};
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+        size_t size = sizes[z];
+        dd_unit_index *ix = dd_unit_index_new();
+        dd_unit_ahead *ahead = calloc(size, sizeof *ahead);
+        dd_unit_scratch w = {0};
+        dd_near_unit_list got = {0};
+        for (size_t first = 0; first < DOCS; first += size) {
+            size_t n = DOCS - first < size ? DOCS - first : size;
+            dd_unit_batch_begin(ix);
+            for (size_t k = n; k-- > 0;) {
+                gen_doc *g = &docs[first + k];
+                dd_unit_batch_ahead(ix, g->doc.units, g->doc.nunits, &g->sets, g->keys, 0.8,
+                                    peek_set, NULL, &w, &ahead[k]);
+            }
+            for (size_t k = 0; k < n; k++) {
+                gen_doc *g = &docs[first + k];
+                dd_find_near_units_batch(ix, (uint32_t)(first + k), g->doc.units, g->doc.nunits,
+                                         &g->sets, g->keys, g->set_keys, &ahead[k], 0.8, read_set,
+                                         NULL, &got);
+            }
+            for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+                dd_unit_batch_join(ix, b);
+        }
+        assert_same(&want, &got);
+        free(got.v);
+        for (size_t k = 0; k < size; k++)
+            dd_unit_ahead_free(&ahead[k]);
+        free(ahead);
+        dd_unit_scratch_free(&w);
+        dd_unit_index_free(ix);
+    }
+    free(want.v);
 }
 
 static dd_unit_pair emitted[4096];
@@ -371,6 +429,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parts_find_what_the_index_finds),
         cmocka_unit_test(nothing_added_finds_nothing),
+        cmocka_unit_test(batches_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
         cmocka_unit_test(pairs_sorted_by_ranges_as_at_once),
