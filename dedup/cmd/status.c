@@ -31,7 +31,7 @@ static const char status_usage[] =
 /* sign task I of N is done: every part p with p % N == I is marked. */
 static bool task_marked(void *ctx, unsigned long task, unsigned long tasks)
 {
-    return dd_work_task_marked((const char *)ctx, task, tasks);
+    return dd_work_task_marked((const char *)ctx, "sign", task, tasks);
 }
 
 /* The last lines of a log, indented. */
