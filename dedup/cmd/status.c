@@ -18,7 +18,8 @@ static const char status_usage[] =
     "Shows the tasks of a run that scan or clean --executor slurm submitted\n"
     "from the work folder DIR: for each stage (sign, then decide), how many\n"
     "tasks are done, running, pending, failed or not submitted, the end of the\n"
-    "log of each failed task, and why the decide job waits. A sign task is\n"
+    "log of each failed task, and why the decide job waits; for the stages\n"
+    "between (group, verify), how many partitions are done. A sign task is\n"
     "done when every part it signs has its completion marker in DIR. Running\n"
     "the command that submitted them again submits the tasks that are not done.\n"
     "\n"
@@ -110,6 +111,14 @@ int cmd_status(int argc, char **argv)
             printf("  task %lu failed\n", i);
             print_log_end(st.sign_log[i], 10);
         }
+    /* The stages between: made by tasks (--stage group|verify --task I)
+     * or, what they left, by the decide job. */
+    for (int k = 0; k < 2; k++) {
+        const char *stage = k == 0 ? "group" : "verify";
+        size_t nparts, marked = dd_work_marked(dir, stage, &nparts);
+        printf("%s: %zu %s: %zu done (the decide job makes those not done)\n", stage, nparts,
+               nparts == 1 ? "partition" : "partitions", marked);
+    }
     print_stage("decide", &st.decide, 1);
     if (st.decide_reason) {
         bool never = !strcmp(st.decide_reason, "DependencyNeverSatisfied");

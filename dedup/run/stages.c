@@ -1098,6 +1098,14 @@ bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, u
         goto done;
     }
     uint64_t size = (uint64_t)st.st_size;
+    const char *bytes_at = strstr(marker, "\nbytes ");
+    uint64_t marked = bytes_at ? strtoull(bytes_at + 7, NULL, 10) : 0;
+    if (size != marked) {
+        *why = dd_asprintf(size < marked ? "cut off (%" PRIu64 " of its %" PRIu64 " bytes)"
+                                         : "damaged (%" PRIu64 " bytes, not %" PRIu64 ")",
+                           size, marked);
+        goto done;
+    }
     if (size < HEADER_BYTES + 16 || size - HEADER_BYTES - 16 > most) {
         *why = dd_asprintf("damaged (%" PRIu64 " bytes)", size);
         goto done;
@@ -1150,8 +1158,9 @@ size_t dd_work_number_documents(dd_work *w)
 
 /* ----------------------------------------------------- markers, as status shows them */
 
-bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
-                         unsigned long tasks)
+/* The number of parts the plan of the work folder dir counts: false when
+ * it has no plan. */
+static bool plan_parts(const char *dir, size_t *nparts)
 {
     char *plan_path = dd_asprintf("%s/plan", dir);
     /* The plan as its size says (a plan lists every input: a line each),
@@ -1164,14 +1173,36 @@ bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
                                        &plan_len)
                      : NULL;
     free(plan_path);
-    size_t len, nparts = 0;
+    size_t len;
+    *nparts = 0;
     const char *parts = plan ? line_value(plan, "parts", &len) : NULL;
-    bool ok = parts && sscanf(parts, "%zu", &nparts) == 1;
+    bool ok = parts && sscanf(parts, "%zu", nparts) == 1;
     free(plan);
+    return ok;
+}
+
+bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
+                         unsigned long tasks)
+{
+    size_t nparts;
+    bool ok = plan_parts(dir, &nparts);
     for (size_t k = task; ok && k < nparts; k += tasks) {
         char *marker = dd_asprintf("%s/%s/part-%06zu.done", dir, stage, k);
         ok = access(marker, F_OK) == 0;
         free(marker);
     }
     return ok;
+}
+
+size_t dd_work_marked(const char *dir, const char *stage, size_t *nparts)
+{
+    size_t marked = 0;
+    if (!plan_parts(dir, nparts))
+        return 0;
+    for (size_t k = 0; k < *nparts; k++) {
+        char *marker = dd_asprintf("%s/%s/part-%06zu.done", dir, stage, k);
+        marked += access(marker, F_OK) == 0;
+        free(marker);
+    }
+    return marked;
 }

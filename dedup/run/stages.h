@@ -154,4 +154,8 @@ bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, u
 bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
                          unsigned long tasks);
 
+/* How many partitions of stage have their completion marker in the work
+ * folder dir, of the *nparts its plan counts (0 of 0 without a plan). */
+size_t dd_work_marked(const char *dir, const char *stage, size_t *nparts);
+
 #endif

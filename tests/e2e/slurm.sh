@@ -123,6 +123,10 @@ fi
 expect_same "... the report is the local run's, byte for byte" local.jsonl work1/slurm/decide.out
 expect_grep "... dedup status: the 4 sign tasks done" "sign: 4 tasks: 4 done, 0 running" status.out
 expect_grep "... dedup status: the decide stage done" "decide: 1 task: 1 done" status.out
+expect_grep "... dedup status: the group partitions, made by the decide job" \
+    "group: $parts partitions: $parts done" status.out
+expect_grep "... dedup status: the verify partitions, made by the decide job" \
+    "verify: $parts partitions: $parts done" status.out
 expect_grep "... dedup status: its exit status (1: duplicates found)" "decide ended with exit 1" status.out
 njobs=$(wc -l <work1/slurm/jobs)
 "$DEDUP" scan -q --format jsonl corpus --work-dir work1 "${STAGES[@]}" >submit.out 2>submit.err
