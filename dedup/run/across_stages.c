@@ -7,10 +7,12 @@
 
 #include "engine/unit_pairs.h"
 #include "run/facts.h"
+#include "run/memory.h"
 #include "run/near_across.h"
 #include "run/run.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,57 +32,78 @@ static uint64_t get_le64(const unsigned char *b)
     return v;
 }
 
-/* A document's facts, read from its part and decoded: one per thread. */
+/* The facts of a document, read from its part and decoded. */
+typedef struct decoded {
+    dd_analysed r;
+    size_t doc;     /* decoded in r: 1 + its number (0: none) */
+    uint64_t used;  /* when last asked for */
+} decoded;
+
+/* Documents' facts, one reader per thread. Verifying asks for a later
+ * unit's document, then for the earlier ones of its candidates, then for
+ * the later one again: the last two documents asked for are kept. */
+#define DECODED_KEPT 2
+
 typedef struct facts_reader {
     const dd_work *w;
     dd_facts_reader file;
     sh_buf bytes;
-    dd_analysed r;
-    size_t doc; /* decoded in r: 1 + its number (0: none) */
+    decoded kept[DECODED_KEPT];
+    uint64_t clock;
 } facts_reader;
 
 static void facts_reader_free(facts_reader *f)
 {
     dd_facts_reader_close(&f->file);
     sh_buf_free(&f->bytes);
-    dd_analysed *r = &f->r;
-    sh_buf_free(&r->text);
-    dd_doc_free(&r->doc);
-    dd_unit_sets_free(&r->sets);
-    free(r->band_keys);
-    free(r->near.v);
-    dd_signed_free(&r->sig);
-    sh_buf_free(&r->said);
-    sh_buf_free(&r->run.messages);
+    for (size_t k = 0; k < DECODED_KEPT; k++) {
+        dd_analysed *r = &f->kept[k].r;
+        sh_buf_free(&r->text);
+        dd_doc_free(&r->doc);
+        dd_unit_sets_free(&r->sets);
+        free(r->band_keys);
+        free(r->near.v);
+        dd_signed_free(&r->sig);
+        sh_buf_free(&r->said);
+        sh_buf_free(&r->run.messages);
+    }
     memset(f, 0, sizeof *f);
 }
 
-/* The facts of document doc, in f->r: NULL, with *why set, when they
- * cannot be read or are damaged. */
+/* The facts of document doc: NULL, with *why set, when they cannot be
+ * read or are damaged. Valid until the next call but one. */
 static const dd_analysed *read_document(facts_reader *f, size_t doc, char **why)
 {
-    if (f->doc == doc + 1)
-        return &f->r;
-    f->doc = 0;
+    decoded *d = &f->kept[0];
+    for (size_t k = 0; k < DECODED_KEPT; k++) {
+        if (f->kept[k].doc == doc + 1) {
+            f->kept[k].used = ++f->clock;
+            return &f->kept[k].r;
+        }
+        if (f->kept[k].used < d->used)
+            d = &f->kept[k];
+    }
+    d->doc = 0;
     sh_buf said = {0};
     dd_messages_capture(&said);
     bool read = dd_work_read_facts(f->w, &f->file, doc, &f->bytes);
     dd_messages_capture(NULL);
-    f->r.run.messages.len = 0;
+    d->r.run.messages.len = 0;
     if (!read) {
         *why = dd_asprintf("%s", said.len ? said.data : "cannot read the facts of a document");
         sh_buf_free(&said);
         return NULL;
     }
     sh_buf_free(&said);
-    if (!dd_facts_decode(f->bytes.data, f->bytes.len, f->w->num_perm, (uint32_t)doc, &f->r)) {
+    if (!dd_facts_decode(f->bytes.data, f->bytes.len, f->w->num_perm, (uint32_t)doc, &d->r)) {
         *why = dd_asprintf("%s: the facts of document %zu are damaged; remove the folder and run "
                            "again",
                            f->w->dir, doc);
         return NULL;
     }
-    f->doc = doc + 1;
-    return &f->r;
+    d->doc = doc + 1;
+    d->used = ++f->clock;
+    return &d->r;
 }
 
 /* Whether the facts of r hold units searched across documents. */
@@ -91,16 +114,18 @@ static bool searched(const dd_analysed *r)
 
 /* ------------------------------------------------------------- group */
 
-/* The entries of one group partition from one sign part, by band. */
+/* The entries of the partitions of a batch from one sign part: at [slot *
+ * DD_NEAR_UNIT_BANDS + band], slot the partition's place in the batch. */
 typedef struct part_entries {
-    dd_unit_entry *v[DD_NEAR_UNIT_BANDS];
-    size_t n[DD_NEAR_UNIT_BANDS], cap[DD_NEAR_UNIT_BANDS];
+    dd_unit_entry **v;
+    size_t *n, *cap;
     char *why; /* what went wrong reading them (NULL: nothing) */
 } part_entries;
 
 typedef struct group_job {
     dd_work *w;
-    size_t partition;
+    const size_t *slot_of; /* per partition: its place in the batch, SIZE_MAX: not in it */
+    size_t nslots;
     part_entries *parts; /* per sign part */
 } group_job;
 
@@ -120,13 +145,17 @@ static void reader_free(void *ctx, void *state)
     }
 }
 
-/* dd_pool work: the entries of the group partition from sign part j. */
+/* dd_pool work: the entries of the batch's partitions from sign part j. */
 static void group_part(void *ctx, void *state, size_t j)
 {
     group_job *job = ctx;
     facts_reader *f = state;
     const dd_part *p = &job->w->parts[j];
     part_entries *out = &job->parts[j];
+    size_t lists = job->nslots * DD_NEAR_UNIT_BANDS;
+    out->v = dd_calloc(lists, sizeof *out->v);
+    out->n = dd_calloc(lists, sizeof *out->n);
+    out->cap = dd_calloc(lists, sizeof *out->cap);
     uint64_t partitions = job->w->nparts;
     for (size_t doc = p->first; doc < p->first + p->n; doc++) {
         const dd_analysed *r = read_document(f, doc, &out->why);
@@ -142,10 +171,12 @@ static void group_part(void *ctx, void *state, size_t j)
             uint64_t set_key = dd_unit_set_key(set, n).lo;
             for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
                 uint64_t key = r->band_keys[u * DD_NEAR_UNIT_BANDS + b];
-                if (key % partitions != job->partition)
+                size_t slot = job->slot_of[key % partitions];
+                if (slot == SIZE_MAX)
                     continue;
-                dd_grow(&out->v[b], &out->cap[b], out->n[b] + 1, sizeof *out->v[b]);
-                out->v[b][out->n[b]++] =
+                size_t l = slot * DD_NEAR_UNIT_BANDS + b;
+                dd_grow(&out->v[l], &out->cap[l], out->n[l] + 1, sizeof *out->v[l]);
+                out->v[l][out->n[l]++] =
                     (dd_unit_entry){key, set_key, (uint64_t)doc << 32 | u, (uint32_t)doc, 0};
             }
         }
@@ -178,10 +209,60 @@ static size_t part_of_doc(const dd_work *w, uint64_t doc)
     return lo;
 }
 
-/* Makes group partition k: false after a message. */
-static bool make_group(dd_work *w, dd_pool *pool, size_t k)
+/* Makes group partition k, whose entries are at slot of job (freed):
+ * false after a message. */
+static bool write_group(dd_work *w, group_job *job, size_t slot, size_t k)
 {
-    group_job job = {w, k, dd_calloc(w->nparts, sizeof *job.parts)};
+    pair_list pairs = {0};
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        /* The band's entries of every part, in one array. */
+        size_t l = slot * DD_NEAR_UNIT_BANDS + b, n = 0;
+        for (size_t j = 0; j < w->nparts; j++)
+            n += job->parts[j].n[l];
+        dd_unit_entry *v = dd_malloc((n ? n : 1) * sizeof *v);
+        n = 0;
+        for (size_t j = 0; j < w->nparts; j++) {
+            if (job->parts[j].n[l])
+                memcpy(v + n, job->parts[j].v[l], job->parts[j].n[l] * sizeof *v);
+            n += job->parts[j].n[l];
+            free(job->parts[j].v[l]);
+            job->parts[j].v[l] = NULL;
+        }
+        dd_unit_entries_sort(v, n);
+        dd_unit_entries_pairs(v, n, take_pair, &pairs);
+        free(v);
+    }
+    size_t n = dd_unit_pairs_sort(pairs.v, pairs.n);
+    /* Where each verify partition's pairs start, then the pairs. */
+    size_t len = 8 * (w->nparts + 1) + 16 * n;
+    unsigned char *body = dd_malloc(len);
+    size_t at = 0;
+    for (size_t v = 0; v <= w->nparts; v++) {
+        while (at < n && part_of_doc(w, pairs.v[at].later >> 32) < v)
+            at++;
+        put_le64(body + 8 * v, v == w->nparts ? n : at);
+    }
+    unsigned char *p = body + 8 * (w->nparts + 1);
+    for (size_t i = 0; i < n; i++, p += 16) {
+        put_le64(p, pairs.v[i].later);
+        put_le64(p + 8, pairs.v[i].earlier);
+    }
+    bool ok = dd_work_write_stage_file(w, "group", k, body, len);
+    free(body);
+    free(pairs.v);
+    return ok;
+}
+
+/* Makes the group partitions todo[0..n), reading the facts of every sign
+ * part once (on the pool): false after a message. */
+static bool make_groups(dd_work *w, dd_pool *pool, const size_t *todo, size_t n)
+{
+    size_t *slot_of = dd_malloc(w->nparts * sizeof *slot_of);
+    for (size_t k = 0; k < w->nparts; k++)
+        slot_of[k] = SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+        slot_of[todo[i]] = i;
+    group_job job = {w, slot_of, n, dd_calloc(w->nparts, sizeof *job.parts)};
     dd_pool_for(pool, w->nparts, &job, group_part);
     bool ok = true;
     for (size_t j = 0; j < w->nparts && ok; j++)
@@ -189,50 +270,18 @@ static bool make_group(dd_work *w, dd_pool *pool, size_t k)
             dd_error("%s", job.parts[j].why);
             ok = false;
         }
-    pair_list pairs = {0};
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS && ok; b++) {
-        /* The band's entries of every part, in one array. */
-        size_t n = 0;
-        for (size_t j = 0; j < w->nparts; j++)
-            n += job.parts[j].n[b];
-        dd_unit_entry *v = dd_malloc((n ? n : 1) * sizeof *v);
-        n = 0;
-        for (size_t j = 0; j < w->nparts; j++) {
-            memcpy(v + n, job.parts[j].v[b], job.parts[j].n[b] * sizeof *v);
-            n += job.parts[j].n[b];
-            free(job.parts[j].v[b]);
-            job.parts[j].v[b] = NULL;
-        }
-        dd_unit_entries_sort(v, n);
-        dd_unit_entries_pairs(v, n, take_pair, &pairs);
-        free(v);
-    }
+    for (size_t i = 0; i < n && ok; i++)
+        ok = write_group(w, &job, i, todo[i]);
     for (size_t j = 0; j < w->nparts; j++) {
-        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-            free(job.parts[j].v[b]);
+        for (size_t l = 0; l < n * DD_NEAR_UNIT_BANDS; l++)
+            free(job.parts[j].v[l]);
+        free(job.parts[j].v);
+        free(job.parts[j].n);
+        free(job.parts[j].cap);
         free(job.parts[j].why);
     }
     free(job.parts);
-    if (ok) {
-        size_t n = dd_unit_pairs_sort(pairs.v, pairs.n);
-        /* Where each verify partition's pairs start, then the pairs. */
-        size_t len = 8 * (w->nparts + 1) + 16 * n;
-        unsigned char *body = dd_malloc(len ? len : 1);
-        size_t at = 0;
-        for (size_t v = 0; v <= w->nparts; v++) {
-            while (at < n && part_of_doc(w, pairs.v[at].later >> 32) < v)
-                at++;
-            put_le64(body + 8 * v, v == w->nparts ? n : at);
-        }
-        unsigned char *p = body + 8 * (w->nparts + 1);
-        for (size_t i = 0; i < n; i++, p += 16) {
-            put_le64(p, pairs.v[i].later);
-            put_le64(p + 8, pairs.v[i].earlier);
-        }
-        ok = dd_work_write_stage_file(w, "group", k, body, len);
-        free(body);
-    }
-    free(pairs.v);
+    free(slot_of);
     return ok;
 }
 
@@ -477,13 +526,31 @@ bool dd_across_stage_run(dd_work *w, const dd_options *o, const char *stage, uns
     dd_unit_verifier *verifier =
         group ? NULL : dd_unit_verifier_new(&src, threads, o->para_threshold);
     bool ok = true;
+    /* Group: the partitions to make, in batches, each made from one pass
+     * over the facts; a batch's entries (32 bytes a band key: about half a
+     * byte a byte of facts in all) within the budget's share. */
+    size_t *todo = dd_malloc((w->nparts ? w->nparts : 1) * sizeof *todo), ntodo = 0;
+    uint64_t per_partition = facts_bytes(w) / 2 / (w->nparts ? w->nparts : 1) + 1;
+    size_t batch = dd_memory_near_across_share(o->memory) / per_partition;
+    batch = batch ? batch : 1;
     for (size_t k = 0; k < w->nparts && ok; k++) {
         if (o->work.one_task && k % o->work.tasks != o->work.task)
             continue;
         if (stage_done(w, stage, k, true))
             continue;
-        ok = group ? make_group(w, pool, k) : make_verify(w, verifier, k);
+        if (!group) {
+            ok = make_verify(w, verifier, k);
+            continue;
+        }
+        todo[ntodo++] = k;
+        if (ntodo == batch) {
+            ok = make_groups(w, pool, todo, ntodo);
+            ntodo = 0;
+        }
     }
+    if (ok && ntodo)
+        ok = make_groups(w, pool, todo, ntodo);
+    free(todo);
     dd_pool_free(pool);
     dd_unit_verifier_free(verifier);
     return ok;
