@@ -252,17 +252,18 @@ OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
        "per online CPU; 1: no thread is started); the output is the same for every N");
 OPTION(opt_work_dir, "work-dir", 0, required_argument, OPT_WORK_DIR, "--work-dir DIR",
        "keep the run's stages in DIR (made if missing): the analysis of every part of the "
-       "inputs (sign), then the decisions (decide); the same command run again after a crash "
+       "inputs (sign), the candidate pairs of paragraphs across documents (group) and their "
+       "verification (verify), then the decisions (decide); the same command run again after a crash "
        "or a kill reuses every part completed and gives the same output; DIR made with other "
        "settings or inputs is refused");
 OPTION(opt_stage, "stage", 0, required_argument, OPT_STAGE,
        "--stage sign|group|verify|decide",
-       "with --work-dir: run one stage and exit 0 without deciding: sign the parts not signed "
-       "yet; group: from the parts all signed, make the candidate pairs of paragraphs across "
-       "documents, a partition of their band keys at a time (as many partitions as parts); "
-       "verify: from every group partition, verify the pairs whose later paragraph is in each "
-       "part; or decide, from the parts all signed (making the group and verify partitions "
-       "not made yet) (default: every stage)");
+       "with --work-dir: run one stage: sign the parts not signed yet; group: from the parts "
+       "all signed, make the candidate pairs of paragraphs across documents, a partition of "
+       "their band keys at a time (as many partitions as parts); verify: from every group "
+       "partition, verify the pairs whose later paragraph is in each part (these three exit 0 "
+       "without deciding); or decide from the parts all signed, making the group and verify "
+       "partitions not made yet (default: every stage)");
 OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
        "with --work-dir and --tasks N: run only the parts (sign) or partitions (group, verify: "
        "--stage) whose number modulo N is I (from 0) and are not done, then exit 0 without "

@@ -22,6 +22,10 @@
  * With everything within the budget there is one part of each: the same
  * steps, in memory. The results are the same at every budget and thread
  * count. The scratch files are unlinked when made: nothing is left behind.
+ * A run kept in a work folder makes the same pairs and verifies them the
+ * same way as stages of their own, a partition at a time
+ * (run/across_stages.h: dd_unit_verifier, with the sign parts as the
+ * source of the units' sets).
  */
 #ifndef DD_RUN_NEAR_ACROSS_H
 #define DD_RUN_NEAR_ACROSS_H

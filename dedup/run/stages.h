@@ -1,8 +1,8 @@
 /*
  * stages.h - a run kept in a work folder (--work-dir DIR), so that it can
- * be resumed, and its first stage split into tasks.
+ * be resumed, and its stages split into tasks.
  *
- * A run is two stages:
+ * A run is four stages:
  *   1. sign: the inputs, in rank order, are cut into parts: whole files and
  *      whole shards, a part closed once it holds --part-size bytes or more
  *      (as they lie on disk: a compressed shard by its compressed size).
@@ -15,11 +15,15 @@
  *      place, then a completion marker DIR/sign/part-NNNNNN.done. Parts are
  *      independent: any process may sign any of them (--task I --tasks N:
  *      the parts whose number % N is I).
- *   2. decide: every input is collected; the documents of each part follow
+ *   2. group and 3. verify: the search for paragraphs repeated across
+ *      documents, a partition at a time, as many partitions as parts, each
+ *      a file DIR/group/part-NNNNNN or DIR/verify/part-NNNNNN
+ *      (run/across_stages.h; dd_work_write_stage_file below).
+ *   4. decide: every input is collected; the documents of each part follow
  *      those of the parts before it, and its facts, in rank order, stand
- *      for the first analysis of the documents; the decisions follow as
- *      without a work folder (later rounds read texts again, as they always
- *      do).
+ *      for the first analysis of the documents, the verify files for the
+ *      search across documents; the decisions follow as without a work
+ *      folder (later rounds read texts again, as they always do).
  *
  * DIR/plan names the version, the settings (every option that changes a
  * decision), the part size and the inputs (their files: names, kinds,
