@@ -35,8 +35,8 @@ static uint64_t get_le64(const unsigned char *b)
 /* The facts of a document, read from its part and decoded. */
 typedef struct decoded {
     dd_analysed r;
-    size_t doc;     /* decoded in r: 1 + its number (0: none) */
-    uint64_t used;  /* when last asked for */
+    size_t doc;    /* decoded in r: 1 + its number (0: none) */
+    uint64_t used; /* when last asked for */
 } decoded;
 
 /* Documents' facts, one reader per thread. Verifying asks for a later
@@ -419,8 +419,8 @@ static bool make_verify(dd_work *w, dd_unit_verifier *verifier, size_t k)
         free(why);
     }
     free(pairs.v);
-    ok = ok && dd_work_write_stage_file(w, "verify", k, matches.v ? matches.v : (void *)"",
-                                        matches.len);
+    ok = ok &&
+         dd_work_write_stage_file(w, "verify", k, matches.v ? matches.v : (void *)"", matches.len);
     free(matches.v);
     return ok;
 }
@@ -448,8 +448,8 @@ bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_st
     dd_grow(&out->v, &out->cap, n + 1, sizeof *out->v);
     for (size_t i = 0; i < n && ok; i++) {
         const unsigned char *b = (const unsigned char *)body.data + i * MATCH_BYTES;
-        uint64_t docs = get_le64(b), jaccard = get_le64(b + 24),
-                 containment = get_le64(b + 32), alternative = get_le64(b + 40);
+        uint64_t docs = get_le64(b), jaccard = get_le64(b + 24), containment = get_le64(b + 32),
+                 alternative = get_le64(b + 40);
         dd_near_unit *x = &out->v[i];
         x->doc = (uint32_t)docs;
         x->of_doc = (uint32_t)(docs >> 32);
