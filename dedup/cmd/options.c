@@ -235,8 +235,9 @@ OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DI
        "the index to create (a folder that must not exist)");
 OPTION(opt_executor, "executor", 0, required_argument, OPT_EXECUTOR, "--executor local|slurm",
        "where the tasks of a run with --work-dir run: on this machine, in this process "
-       "(local, the default), or submitted to Slurm as job arrays, one per stage, the sign "
-       "tasks (--tasks N of them) then the decide stage after them (slurm: the command "
+       "(local, the default), or submitted to Slurm as job arrays, one per stage: the N tasks "
+       "of --tasks N of sign, then of group, then of verify, each array after the stages "
+       "before it (afterok), then the decide stage after them all (slurm: the command "
        "returns once they are submitted; run it again to submit what is not done; dedup status "
        "shows them)");
 OPTION(opt_sbatch_option, "sbatch-option", 0, required_argument, OPT_SBATCH_OPTION,
@@ -273,7 +274,8 @@ OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
        "with --work-dir: split the sign, group and verify stages into N tasks each (1 to "
        "1000000), the parts whose number modulo N is I making task I; --task I runs one of "
        "them; without --task, every task runs here, on the -j threads (the same parts and "
-       "work as --tasks 1); with --executor slurm, the number of sign tasks to submit");
+       "work as --tasks 1); with --executor slurm, the number of tasks of each stage's job "
+       "array");
 OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
        "1024; default 32M): whole files and whole shards (as on disk: compressed), in input "
@@ -808,7 +810,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     dd_work_options *w = &o->work;
     if (o->executor == DD_EXECUTOR_SLURM && (task_given || w->stage != DD_STAGE_ALL))
         return usage_error(cmd, "%s", "--task and --stage run on this machine: they do not go "
-                                      "with --executor slurm (which submits both stages)");
+                                      "with --executor slurm (which submits every stage)");
     if (o->executor == DD_EXECUTOR_SLURM && (!w->dir || !w->tasks))
         return usage_error(cmd, "%s", "--executor slurm needs --work-dir DIR and --tasks N");
     if (task_given && !w->tasks)
