@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What each stage of a run kept in a work folder reads and writes, per
 # document and per MB of text: the sign stage (every part, in one process:
-# dedup scan --work-dir W --stage sign) and the decide stage (--stage
-# decide, the JSON lines report), each measured for wall and CPU time, peak
+# dedup scan --work-dir W --stage sign), the group and verify stages
+# (--stage group, --stage verify: every partition, in one process) and the
+# decide stage (--stage decide, the JSON lines report), each measured for wall and CPU time, peak
 # RSS, the bytes it read and wrote (rchar and wchar of /proc/PID/io: every
 # read(2) and write(2), page cache or not) and the bytes that reached the
 # disk (write_bytes); then the work folder's size (the scratch space the
@@ -13,8 +14,8 @@
 #   bench/bench_stage_bytes.sh [CORPUS]
 #
 # CORPUS: a folder of documents or shards (default:
-# bench/.data/corpus-1024mb). J=N: -j (default 2). DEDUP=PATH: another
-# binary.
+# bench/.data/corpus-1024mb). J=N: -j (default 2). PART_SIZE=SIZE:
+# --part-size (default: dedup's). DEDUP=PATH: another binary.
 set -eu
 cd "$(dirname "$0")/.."
 j=${J:-2}
@@ -52,12 +53,19 @@ PY
 }
 
 echo "$corpus: $(echo "$bytes / 1000000" | bc -l | xargs printf '%.1f') MB of text; -j $j; load $(cut -d' ' -f1-3 /proc/loadavg)"
-measure sign "$dedup" scan -q -j "$j" --work-dir "$tmp/w" --stage sign "$corpus"
-measure decide "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" --stage decide "$corpus"
+ps=()
+[ -n "${PART_SIZE:-}" ] && ps=(--part-size "$PART_SIZE")
+measure sign "$dedup" scan -q -j "$j" --work-dir "$tmp/w" "${ps[@]}" --stage sign "$corpus"
+measure group "$dedup" scan -q -j "$j" --work-dir "$tmp/w" "${ps[@]}" --stage group "$corpus"
+measure verify "$dedup" scan -q -j "$j" --work-dir "$tmp/w" "${ps[@]}" --stage verify "$corpus"
+measure decide "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" "${ps[@]}" --stage decide "$corpus"
 facts=$(du -bc "$tmp/w/sign"/part-* | tail -n 1 | cut -f1)
-python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" <<'PY'
+pairs=$(du -bc "$tmp/w/group"/part-* | tail -n 1 | cut -f1)
+matches=$(du -bc "$tmp/w/verify"/part-* | tail -n 1 | cut -f1)
+python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" "$pairs" "$matches" <<'PY'
 import json, sys
 rows, report, text, facts, parts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+pairs, matches = int(sys.argv[6]), int(sys.argv[7])
 docs = json.loads(open(report).read().splitlines()[-1])["documents"]
 mb = text / 1e6
 print("%d documents, %.0f bytes of text each" % (docs, text / docs))
@@ -72,6 +80,8 @@ for line in open(rows):
         w / 1e6 / mb, cpu / (text / 1e9), rss / docs))
 print("work folder: %d parts, %.1f MB of facts: %.0f bytes a document, %.3f bytes a byte of text"
       % (parts, facts / 1e6, facts / docs, facts / text))
+print("group files: %.2f MB of candidate pairs (%.0f bytes a document); verify files: %.2f MB of "
+      "matches (%.0f bytes a document)" % (pairs / 1e6, pairs / docs, matches / 1e6, matches / docs))
 PY
 DEDUP_RUN_STATS=1 "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" --stage decide "$corpus" \
     2>&1 >"$tmp/again" | grep -o 'the placer holds.*' || true

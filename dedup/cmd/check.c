@@ -641,8 +641,8 @@ int cmd_check(int argc, char **argv)
     run.npaths = npaths;
     dd_progress progress;
     dd_progress_start(&progress, "dedup check", "file", o.quiet);
-    if (o.work.stage == DD_STAGE_SIGN) { /* a task: no findings */
-        status = dd_corpus_sign_only(&run, &progress);
+    if (dd_stage_is_task(o.work.stage)) { /* a task: no findings */
+        status = dd_corpus_stage_only(&run, &progress);
         dd_progress_end(&progress, false);
         dd_ddx_close(x);
         for (size_t i = 0; i < npaths; i++)

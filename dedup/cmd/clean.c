@@ -751,10 +751,10 @@ int cmd_clean(int argc, char **argv)
     }
     if (o.executor == DD_EXECUTOR_SLURM) /* plan and submit the tasks: cmd/submit.h */
         return dd_submit_slurm(&o, argc, argv);
-    if (o.work.stage == DD_STAGE_SIGN) { /* a task: nothing written but its parts */
+    if (dd_stage_is_task(o.work.stage)) { /* a task: nothing written but its parts */
         dd_progress progress;
         dd_progress_start(&progress, "dedup clean", "file", o.quiet);
-        status = dd_corpus_sign_only(&o, &progress);
+        status = dd_corpus_stage_only(&o, &progress);
         dd_progress_end(&progress, false);
         return status;
     }

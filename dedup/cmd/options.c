@@ -235,8 +235,9 @@ OPTION(opt_index_output, "output", 'o', required_argument, 'o', "-o, --output DI
        "the index to create (a folder that must not exist)");
 OPTION(opt_executor, "executor", 0, required_argument, OPT_EXECUTOR, "--executor local|slurm",
        "where the tasks of a run with --work-dir run: on this machine, in this process "
-       "(local, the default), or submitted to Slurm as job arrays, one per stage, the sign "
-       "tasks (--tasks N of them) then the decide stage after them (slurm: the command "
+       "(local, the default), or submitted to Slurm as job arrays, one per stage: the N tasks "
+       "of --tasks N of sign, then of group, then of verify, each array after the stages "
+       "before it (afterok), then the decide stage after them all (slurm: the command "
        "returns once they are submitted; run it again to submit what is not done; dedup status "
        "shows them)");
 OPTION(opt_sbatch_option, "sbatch-option", 0, required_argument, OPT_SBATCH_OPTION,
@@ -252,21 +253,29 @@ OPTION(opt_threads, "threads", 'j', required_argument, 'j', "-j, --threads N",
        "per online CPU; 1: no thread is started); the output is the same for every N");
 OPTION(opt_work_dir, "work-dir", 0, required_argument, OPT_WORK_DIR, "--work-dir DIR",
        "keep the run's stages in DIR (made if missing): the analysis of every part of the "
-       "inputs (sign), then the decisions (decide); the same command run again after a crash "
+       "inputs (sign), the candidate pairs of paragraphs across documents (group) and their "
+       "verification (verify), then the decisions (decide); the same command run again after a crash "
        "or a kill reuses every part completed and gives the same output; DIR made with other "
        "settings or inputs is refused");
-OPTION(opt_stage, "stage", 0, required_argument, OPT_STAGE, "--stage sign|decide",
-       "with --work-dir: sign the parts not signed yet and exit 0 without deciding, or decide "
-       "from parts all signed before (default: both)");
+OPTION(opt_stage, "stage", 0, required_argument, OPT_STAGE,
+       "--stage sign|group|verify|decide",
+       "with --work-dir: run one stage: sign the parts not signed yet; group: from the parts "
+       "all signed, make the candidate pairs of paragraphs across documents, a partition of "
+       "their band keys at a time (as many partitions as parts); verify: from every group "
+       "partition, verify the pairs whose later paragraph is in each part (these three exit 0 "
+       "without deciding); or decide from the parts all signed, making the group and verify "
+       "partitions not made yet (default: every stage)");
 OPTION(opt_task, "task", 0, required_argument, OPT_TASK, "--task I",
-       "with --work-dir and --tasks N: sign only the parts whose number modulo N is I (from 0) "
-       "and have not been signed, then exit 0 without deciding: one task of N, for N "
-       "processes or a job array; a task reads only the files and shards of its own parts");
+       "with --work-dir and --tasks N: run only the parts (sign) or partitions (group, verify: "
+       "--stage) whose number modulo N is I (from 0) and are not done, then exit 0 without "
+       "deciding: one task of N, for N processes or a job array; a sign task reads only the "
+       "files and shards of its own parts");
 OPTION(opt_tasks, "tasks", 0, required_argument, OPT_TASKS, "--tasks N",
-       "with --work-dir: split the sign stage into N tasks (1 to 1000000), the parts whose "
-       "number modulo N is I making task I; --task I runs one of them; without --task, every "
-       "task runs here, on the -j threads (the same parts and work as --tasks 1); "
-       "with --executor slurm, the number of sign tasks to submit");
+       "with --work-dir: split the sign, group and verify stages into N tasks each (1 to "
+       "1000000), the parts whose number modulo N is I making task I; --task I runs one of "
+       "them; without --task, every task runs here, on the -j threads (the same parts and "
+       "work as --tasks 1); with --executor slurm, the number of tasks of each stage's job "
+       "array");
 OPTION(opt_part_size, "part-size", 0, required_argument, OPT_PART_SIZE, "--part-size SIZE",
        "with --work-dir: cut the inputs into parts of about SIZE bytes each (K, M, G: times "
        "1024; default 32M): whole files and whole shards (as on disk: compressed), in input "
@@ -610,10 +619,15 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         case OPT_STAGE:
             if (!strcmp(optarg, "sign"))
                 o->work.stage = DD_STAGE_SIGN;
+            else if (!strcmp(optarg, "group"))
+                o->work.stage = DD_STAGE_GROUP;
+            else if (!strcmp(optarg, "verify"))
+                o->work.stage = DD_STAGE_VERIFY;
             else if (!strcmp(optarg, "decide"))
                 o->work.stage = DD_STAGE_DECIDE;
             else
-                return usage_error(cmd, "--stage: '%s' is not sign or decide", optarg);
+                return usage_error(cmd, "--stage: '%s' is not sign, group, verify or decide",
+                                   optarg);
             break;
         case OPT_TASK:
             if (!dd_parse_uint(optarg, 0, 999999, &o->work.task))
@@ -797,7 +811,7 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     dd_work_options *w = &o->work;
     if (o->executor == DD_EXECUTOR_SLURM && (task_given || w->stage != DD_STAGE_ALL))
         return usage_error(cmd, "%s", "--task and --stage run on this machine: they do not go "
-                                      "with --executor slurm (which submits both stages)");
+                                      "with --executor slurm (which submits every stage)");
     if (o->executor == DD_EXECUTOR_SLURM && (!w->dir || !w->tasks))
         return usage_error(cmd, "%s", "--executor slurm needs --work-dir DIR and --tasks N");
     if (task_given && !w->tasks)
@@ -805,8 +819,9 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
     if (task_given && w->task >= w->tasks)
         return usage_error(cmd, "%s", "--task I must be less than --tasks N (tasks count from 0)");
     if (task_given && w->stage == DD_STAGE_DECIDE)
-        return usage_error(cmd, "%s", "--task signs parts: it does not go with --stage decide");
-    if (task_given)
+        return usage_error(cmd, "%s", "--task runs a task of sign, group or verify: it does not "
+                                      "go with --stage decide (one task)");
+    if (task_given && w->stage == DD_STAGE_ALL)
         w->stage = DD_STAGE_SIGN;
     w->one_task = task_given;
     if (!w->dir && (w->tasks || w->stage != DD_STAGE_ALL || part_size_given))

@@ -39,6 +39,8 @@ typedef enum dd_executor {
 typedef enum dd_stage {
     DD_STAGE_ALL,    /* sign the parts not signed yet, then decide (the default) */
     DD_STAGE_SIGN,   /* sign only (--stage sign, or --task): no report, no output */
+    DD_STAGE_GROUP,  /* the candidate pairs of paragraphs only (--stage group): every part signed */
+    DD_STAGE_VERIFY, /* their verification only (--stage verify): every partition grouped */
     DD_STAGE_DECIDE, /* decide only: every part must have been signed */
 } dd_stage;
 
@@ -46,11 +48,18 @@ typedef enum dd_stage {
 typedef struct dd_work_options {
     const char *dir;         /* --work-dir DIR, NULL: no work folder */
     dd_stage stage;          /* --stage */
-    bool one_task;           /* --task I given: this process signs task I alone */
+    bool one_task;           /* --task I given: this process runs task I of its stage alone */
     unsigned long task;      /* --task I: the parts whose number % tasks is task */
     unsigned long tasks;     /* --tasks N (0: not given); without --task, every task */
     unsigned long part_size; /* --part-size: bytes of input per part, about */
 } dd_work_options;
+
+/* Whether stage runs alone, as a task: sign, group or verify (no report,
+ * no output). */
+static inline bool dd_stage_is_task(dd_stage stage)
+{
+    return stage == DD_STAGE_SIGN || stage == DD_STAGE_GROUP || stage == DD_STAGE_VERIFY;
+}
 
 typedef struct dd_options {
     dd_unit_mode unit;

@@ -175,10 +175,10 @@ int cmd_scan(int argc, char **argv)
         }
         dd_ddx_close(x);
     }
-    if (o.work.stage == DD_STAGE_SIGN) { /* a task: no report */
+    if (dd_stage_is_task(o.work.stage)) { /* a task: no report */
         dd_progress progress;
         dd_progress_start(&progress, "dedup scan", "file", o.quiet);
-        status = dd_corpus_sign_only(&o, &progress);
+        status = dd_corpus_stage_only(&o, &progress);
         dd_progress_end(&progress, false);
         return status;
     }

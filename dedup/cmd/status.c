@@ -16,11 +16,13 @@ static const char status_usage[] =
     "Usage: dedup status --work-dir DIR\n"
     "\n"
     "Shows the tasks of a run that scan or clean --executor slurm submitted\n"
-    "from the work folder DIR: for each stage (sign, then decide), how many\n"
-    "tasks are done, running, pending, failed or not submitted, the end of the\n"
-    "log of each failed task, and why the decide job waits. A sign task is\n"
-    "done when every part it signs has its completion marker in DIR. Running\n"
-    "the command that submitted them again submits the tasks that are not done.\n"
+    "from the work folder DIR: for each stage (sign, group, verify: a job array\n"
+    "each; then decide), how many tasks are done, running, pending, failed or\n"
+    "not submitted, and how many of its parts or partitions are done; the end\n"
+    "of the log of each failed task, and why the stage's jobs wait. A task is\n"
+    "done when every part or partition it makes has its completion marker in\n"
+    "DIR. Running the command that submitted them again submits the tasks that\n"
+    "are not done.\n"
     "\n"
     "  -h, --help                show this help and exit\n"
     "\n"
@@ -28,10 +30,11 @@ static const char status_usage[] =
     "running, failed or not submitted), 2 usage error, or no job was submitted\n"
     "from DIR, or squeue failed.\n";
 
-/* sign task I of N is done: every part p with p % N == I is marked. */
-static bool task_marked(void *ctx, unsigned long task, unsigned long tasks)
+/* Task I of N of stage is done: every part or partition p with p % N == I
+ * is marked. */
+static bool task_marked(void *ctx, const char *stage, unsigned long task, unsigned long tasks)
 {
-    return dd_work_task_marked((const char *)ctx, task, tasks);
+    return dd_work_task_marked((const char *)ctx, stage, task, tasks);
 }
 
 /* The last lines of a log, indented. */
@@ -63,15 +66,27 @@ static void print_log_end(const char *path, size_t lines)
     free(ring);
 }
 
-/* One stage's line: its counts by state. */
-static void print_stage(const char *name, const dd_task_state *s, size_t n)
+/* One stage's line: its counts by state, ending the line when end. */
+static void print_stage(const char *name, const dd_task_state *s, size_t n, bool end)
 {
     size_t count[DD_TASK_FAILED + 1] = {0};
     for (size_t i = 0; i < n; i++)
         count[s[i]]++;
-    printf("%s: %zu %s: %zu done, %zu running, %zu pending, %zu failed, %zu not submitted\n", name,
+    printf("%s: %zu %s: %zu done, %zu running, %zu pending, %zu failed, %zu not submitted%s", name,
            n, n == 1 ? "task" : "tasks", count[DD_TASK_DONE], count[DD_TASK_RUNNING],
-           count[DD_TASK_PENDING], count[DD_TASK_FAILED], count[DD_TASK_MISSING]);
+           count[DD_TASK_PENDING], count[DD_TASK_FAILED], count[DD_TASK_MISSING], end ? "\n" : "");
+}
+
+/* Why the jobs of a stage wait ("the decide job waits", "the group tasks
+ * wait"), as squeue says. */
+static void print_reason(const char *jobs_wait, const char *reason)
+{
+    if (!reason)
+        return;
+    bool never = !strcmp(reason, "DependencyNeverSatisfied");
+    printf("  %s: %s%s\n", jobs_wait, reason,
+           never ? " (a task of a stage before failed: run the command that submitted it again)"
+                 : "");
 }
 
 int cmd_status(int argc, char **argv)
@@ -104,18 +119,23 @@ int cmd_status(int argc, char **argv)
         free(err);
         return DD_EXIT_ERROR;
     }
-    print_stage("sign", st.sign, st.tasks);
-    for (unsigned long i = 0; i < st.tasks; i++)
-        if (st.sign[i] == DD_TASK_FAILED) {
-            printf("  task %lu failed\n", i);
-            print_log_end(st.sign_log[i], 10);
-        }
-    print_stage("decide", &st.decide, 1);
-    if (st.decide_reason) {
-        bool never = !strcmp(st.decide_reason, "DependencyNeverSatisfied");
-        printf("  the decide job waits: %s%s\n", st.decide_reason,
-               never ? " (a sign task failed: run the command that submitted it again)" : "");
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++) {
+        const char *stage = dd_slurm_stage_name(s);
+        const dd_slurm_stage_status *ss = &st.stage[s];
+        size_t nparts, marked = dd_work_marked(dir, stage, &nparts);
+        print_stage(stage, ss->state, st.tasks, false);
+        printf("; %zu %s, %zu done\n", nparts, s == DD_SLURM_SIGN ? "parts" : "partitions", marked);
+        for (unsigned long i = 0; i < st.tasks; i++)
+            if (ss->state[i] == DD_TASK_FAILED) {
+                printf("  task %lu failed\n", i);
+                print_log_end(ss->log[i], 10);
+            }
+        char *jobs = dd_asprintf("the %s tasks wait", stage);
+        print_reason(jobs, ss->reason);
+        free(jobs);
     }
+    print_stage("decide", &st.decide, 1, true);
+    print_reason("the decide job waits", st.decide_reason);
     if (st.decide == DD_TASK_FAILED) {
         if (st.decide_exit >= 0)
             printf("  the decide stage failed (exit %d)\n", st.decide_exit);
@@ -127,8 +147,9 @@ int cmd_status(int argc, char **argv)
         printf("decide ended with exit %d; its standard output (the report): %s\n", st.decide_exit,
                st.decide_out);
     bool all_done = st.decide == DD_TASK_DONE;
-    for (unsigned long i = 0; i < st.tasks; i++)
-        all_done = all_done && st.sign[i] == DD_TASK_DONE;
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++)
+        for (unsigned long i = 0; i < st.tasks; i++)
+            all_done = all_done && st.stage[s].state[i] == DD_TASK_DONE;
     dd_slurm_status_free(&st);
     return all_done ? DD_EXIT_CLEAN : DD_EXIT_FOUND;
 }

@@ -69,7 +69,7 @@ static char **task_command(const char *program, int argc, char **argv, char ***s
     return cmd;
 }
 
-/* sign task i of n is done: every part p with p % n == i is signed and
+/* Sign task i of n is done: every part p with p % n == i is signed and
  * whole (dd_work_check_part, which reads it back). */
 static bool task_signed(dd_work *w, unsigned long i, unsigned long n)
 {
@@ -106,9 +106,20 @@ int dd_submit_slurm(const dd_options *o, int argc, char **argv)
     }
     if (!dd_work_open(&w, o, true)) /* quiet: the listing's problems were said */
         return DD_EXIT_ERROR;
-    bool *done = dd_calloc(o->work.tasks, sizeof *done);
-    for (unsigned long i = 0; i < o->work.tasks; i++)
-        done[i] = task_signed(&w, i, o->work.tasks);
+    /* Which tasks are done: a sign task's parts read back, a group or
+     * verify task's partitions by their markers (a partition damaged
+     * under its marker is made again by the decide stage). */
+    unsigned long n = o->work.tasks;
+    bool *done = dd_calloc(DD_SLURM_ARRAYS * n, sizeof *done);
+    size_t ndone[DD_SLURM_ARRAYS] = {0};
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++)
+        for (unsigned long i = 0; i < n; i++) {
+            bool *d = &done[s * n + i];
+            *d = s == DD_SLURM_SIGN
+                     ? task_signed(&w, i, n)
+                     : dd_work_task_marked(o->work.dir, dd_slurm_stage_name(s), i, n);
+            ndone[s] += *d;
+        }
     size_t nparts = w.nparts;
     dd_work_free(&w);
 
@@ -129,7 +140,7 @@ int dd_submit_slurm(const dd_options *o, int argc, char **argv)
         .cwd = cwd,
         .argv = cmd,
         .tasks = o->work.tasks,
-        .task_done = done,
+        .task_done = {done, done + n, done + 2 * n},
         .sbatch_options = sbatch,
         .nsbatch_options = nsbatch,
     };
@@ -140,21 +151,28 @@ int dd_submit_slurm(const dd_options *o, int argc, char **argv)
         dd_error("%s: %s", name, err);
         free(err);
     }
-    size_t ndone = 0;
-    for (unsigned long i = 0; i < o->work.tasks; i++)
-        ndone += done[i];
-    printf("%s: %zu parts in %lu sign tasks, %zu done\n", name, nparts, o->work.tasks, ndone);
-    if (s.sign_job[0])
-        printf("sign: %zu %s submitted as job array %s\n", s.nsign,
-               dd_plural(s.nsign, "task", "tasks"), s.sign_job);
-    if (s.nsign_queued)
-        printf("sign: %zu %s still queued or running from an earlier submission\n", s.nsign_queued,
-               dd_plural(s.nsign_queued, "task", "tasks"));
+    printf("%s: %zu parts, %lu tasks a stage; done: %zu sign, %zu group, %zu verify tasks\n", name,
+           nparts, n, ndone[DD_SLURM_SIGN], ndone[DD_SLURM_GROUP], ndone[DD_SLURM_VERIFY]);
+    bool waits = false; /* on tasks of the stages before */
+    for (int k = 0; k < DD_SLURM_ARRAYS; k++) {
+        const char *stage = dd_slurm_stage_name(k);
+        if (s.ncancelled[k])
+            printf("%s: %zu queued %s cancelled (they waited for a task that failed)\n", stage,
+                   s.ncancelled[k], dd_plural(s.ncancelled[k], "task", "tasks"));
+        if (s.array_job[k][0])
+            printf("%s: %zu %s submitted as job array %s%s\n", stage, s.nsubmitted[k],
+                   dd_plural(s.nsubmitted[k], "task", "tasks"), s.array_job[k],
+                   waits ? ", after the stages before (afterok)" : "");
+        if (s.nqueued[k])
+            printf("%s: %zu %s still queued or running from an earlier submission\n", stage,
+                   s.nqueued[k], dd_plural(s.nqueued[k], "task", "tasks"));
+        waits = waits || s.nsubmitted[k] || s.nqueued[k];
+    }
     if (s.cancelled[0])
-        printf("decide: job %s cancelled (it waited for tasks that failed)\n", s.cancelled);
+        printf("decide: job %s cancelled (it waited for a task that failed)\n", s.cancelled);
     if (s.decide_job[0])
         printf("decide: submitted as job %s%s\n", s.decide_job,
-               s.nsign || s.nsign_queued ? ", after the sign tasks (afterok)" : "");
+               waits ? ", after the stages before (afterok)" : "");
     if (s.decide_queued[0])
         printf("decide: job %s is still queued\n", s.decide_queued);
     if (ok && s.all_done)

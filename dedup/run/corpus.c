@@ -15,6 +15,7 @@
 #include "run/rounds.h"
 #include "run/facts.h"
 #include "run/memory.h"
+#include "run/across_stages.h"
 #include "run/near_across.h"
 #include "io/spool.h"
 #include "run/run.h"
@@ -446,6 +447,9 @@ typedef struct first_pass {
     uint64_t bytes_read;
     bool stopped;          /* --on-error stop */
     dd_near_across across; /* the units, for their near-repeats across documents */
+    /* Deciding from a work folder: the near-repeats across documents are
+     * read from its verify stage (run/across_stages.h), not searched. */
+    const dd_work *verified;
 } first_pass;
 
 /* Moves the near-repeats found (c->near_found) to c->near_units. A full
@@ -600,8 +604,8 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
  * be kept (a full scratch disk), for take to say in its turn. */
 static void add_across(first_pass *f, worker *w, size_t i, analysed *r)
 {
-    if (!w || !(r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY))
-        return;
+    if (!w || f->verified || !(r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY))
+        return; /* f->verified: the work folder's verify stage found them */
     if (!w->shelf)
         w->shelf = dd_near_across_claim(&f->across);
     dd_near_across_add(w->shelf, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys,
@@ -770,13 +774,44 @@ static bool find_across(first_pass *f, unsigned threads)
     return true;
 }
 
+/* The near-repeats of paragraphs across documents, as the verify stage of
+ * the work folder f->verified found them, merged into c->near_units as
+ * find_across does. False after a message. */
+static bool read_across(first_pass *f)
+{
+    dd_corpus *c = f->c;
+    const dd_work *w = f->verified;
+    near_merge m = {c, {0}, 0, NULL};
+    dd_scratch_array_init(&m.merged, sizeof(dd_near_unit), dd_memory_near_units_share(f->o->memory),
+                          f->o->tmp_dir, "near-repeats of paragraphs");
+    dd_near_unit_list matches = {0};
+    bool ok = true, read = true;
+    for (size_t k = 0; k < w->nparts && ok; k++) {
+        read = dd_across_read_matches(w, k, c->unit_start, &matches);
+        ok = read && merge_across(&m, matches.v, matches.n);
+    }
+    ok = ok && merge_inside(&m, UINT64_MAX);
+    free(matches.v);
+    if (!ok) {
+        if (read)
+            dd_error("keeping the near-repeats of paragraphs (--memory): %s", m.err);
+        free(m.err);
+        dd_scratch_array_free(&m.merged);
+        c->problems++;
+        return false;
+    }
+    dd_scratch_array_free(&c->near_units);
+    c->near_units = m.merged;
+    return true;
+}
+
 /* Reads, checks and analyses every input (the first pass), then finds the
  * near-repeats of paragraphs across documents; false if it was stopped
  * (--on-error stop, a full scratch disk). */
 static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
                            unsigned threads, const dd_work *facts)
 {
-    first_pass f = {.c = c, .o = o, .progress = progress, .work = facts};
+    first_pass f = {.c = c, .o = o, .progress = progress, .work = facts, .verified = facts};
     /* A shelf for each worker, the calling thread's (it works too in some
      * loops) and that of the documents read from streams (analysed by
      * take); the workers' fill at once, and the streams' too if any. */
@@ -810,7 +845,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     size_t across_bytes = dd_near_across_memory_bytes(&f.across);
     double across_scratch_mb = (double)dd_near_across_scratch_bytes(&f.across) / 1e6;
     if (ran)
-        ran = find_across(&f, threads);
+        ran = f.verified ? read_across(&f) : find_across(&f, threads);
     if (ran && getenv("DEDUP_RUN_STATS")) {
         dd_memory_account(stderr, "after reading", c, across_bytes);
         fprintf(stderr, "dedup: units kept in a scratch file: %.1f MB\n",
@@ -1039,13 +1074,44 @@ static bool collect(dd_corpus *c, const dd_options *o)
     return collect_paths(c, o, o->paths, o->npaths);
 }
 
-int dd_corpus_sign_only(const dd_options *o, dd_progress *progress)
+/* Checks every part of w is signed (loading their offsets) and numbers
+ * their documents: false after a message. */
+static bool all_signed(dd_work *w)
+{
+    for (size_t k = 0; k < w->nparts; k++) {
+        char *why;
+        if (dd_work_check_part(w, k, &why))
+            continue;
+        char *path = dd_work_part_path(w, k);
+        char *p = dd_printable(path);
+        if (why)
+            dd_error("%s: %s", p, why);
+        else
+            dd_error("%s: not signed: sign every part first (--stage sign, or every --task)", p);
+        free(p);
+        free(path);
+        free(why);
+        return false;
+    }
+    dd_work_number_documents(w);
+    return true;
+}
+
+int dd_corpus_stage_only(const dd_options *o, dd_progress *progress)
 {
     dd_work w = {0};
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    /* Listed, not read: each part's files are read when it is signed, so
-     * a task reads the files of its own parts only. */
-    bool ok = dd_work_open(&w, o, false) && sign_parts(NULL, o, &w, threads, progress);
+    bool ok = dd_work_open(&w, o, false);
+    if (ok && o->work.stage == DD_STAGE_SIGN) {
+        /* Listed, not read: each part's files are read when it is signed,
+         * so a task reads the files of its own parts only. */
+        ok = sign_parts(NULL, o, &w, threads, progress);
+    } else if (ok) {
+        /* Group or verify: from the facts of every part, not the inputs. */
+        ok = all_signed(&w) &&
+             dd_across_stage_run(&w, o, o->work.stage == DD_STAGE_GROUP ? "group" : "verify",
+                                 threads, false);
+    }
     dd_work_free(&w);
     return ok ? DD_EXIT_CLEAN : DD_EXIT_ERROR;
 }
@@ -1467,7 +1533,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_work work = {0};
     bool staged = o->work.dir != NULL;
     if (staged && (!dd_work_open(&work, o, true) || !dd_work_place(&work, &c->inputs) ||
-                   !sign_parts(c, o, &work, threads, progress))) {
+                   !sign_parts(c, o, &work, threads, progress) ||
+                   !dd_across_stage_run(&work, o, "verify", threads, true))) {
         dd_work_free(&work);
         return false;
     }

@@ -94,15 +94,19 @@ typedef struct dd_corpus {
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress);
 void dd_corpus_free(dd_corpus *c);
 
-/* The sign stage alone, of a run kept in a work folder (o->work: --stage
- * sign, or --task I --tasks N): reads the list of inputs of o, signs the
- * parts (of the task) that are not signed, and decides nothing. Returns
- * the exit status: 0 when every part it had to sign is signed, 2 after a
+/* One stage alone, sign, group or verify, of a run kept in a work folder
+ * (o->work: --stage STAGE, or --task I --tasks N): reads the list of
+ * inputs of o; signs the parts (of the task) that are not signed, or, from
+ * the parts all signed, makes the group or verify partitions (of the task)
+ * not made (run/across_stages.h); decides nothing. Returns the exit
+ * status: 0 when every part or partition it had to make is made, 2 after a
  * message. With o->work.dir, dd_corpus_run signs the parts not signed yet
- * before deciding (with --stage decide it refuses to), and takes the
- * first analysis of every document from them: its output is that of a run
- * without a work folder, byte for byte (run/stages.h). */
-int dd_corpus_sign_only(const dd_options *o, dd_progress *progress);
+ * before deciding (with --stage decide it refuses to), makes the group and
+ * verify partitions not made, and takes the first analysis of every
+ * document, and the near-repeats of paragraphs across documents, from
+ * them: its output is that of a run without a work folder, byte for byte
+ * (run/stages.h). */
+int dd_corpus_stage_only(const dd_options *o, dd_progress *progress);
 
 /* Input doc could not be read again (dd_input_read or the caller said
  * why): an error of the run, and no later reading of it is tried. */

@@ -382,16 +382,20 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
 
 /* What a thread that verifies has. */
 typedef struct checker {
+    const dd_unit_source *src;
+    void *reader;       /* src's, of this thread */
     dd_set_table table; /* the later unit's set */
     uint64_t *later;    /* its set, read */
     size_t later_cap;
-    dd_set_cache earlier; /* earlier units (head and set: unit_at), by id */
+    dd_set_cache earlier; /* earlier units (head and set), by id */
 } checker;
 
 static void *checker_new(void *ctx)
 {
-    (void)ctx;
+    const dd_unit_source *src = ctx;
     checker *k = dd_calloc(1, sizeof *k);
+    k->src = src;
+    k->reader = src->reader_new ? src->reader_new(src->ctx) : NULL;
     dd_set_cache_init(&k->earlier, EARLIER_SETS_SLOTS, 0);
     return k;
 }
@@ -402,17 +406,25 @@ static void checker_free(void *ctx, void *state)
     checker *k = state;
     if (!k)
         return;
+    if (k->src->reader_free)
+        k->src->reader_free(k->reader);
     dd_set_table_free(&k->table);
     free(k->later);
     dd_set_cache_free(&k->earlier);
     free(k);
 }
 
-/* The unit kept at `at` (dd_unit_entry.at), as its shelf's sets keep it:
- * its head (its id, the set's size n), then its n hashes; in memory, or
- * read into *buf (*cap as dd_grow has it). */
-static const uint64_t *unit_at(const dd_near_across *a, uint64_t at, uint64_t **buf, size_t *cap)
+/* dd_unit_source.unit of a dd_near_across (ctx): the unit kept at `at`
+ * (dd_unit_entry.at), as its shelf's sets keep it: its head (its id, the
+ * set's size n), then its n hashes; in memory, or read into *buf (*cap as
+ * dd_grow has it). */
+static const uint64_t *unit_at(const void *ctx, void *reader, uint64_t id, uint64_t at,
+                               uint64_t **buf, size_t *cap, char **why)
 {
+    (void)reader;
+    (void)id;
+    (void)why;
+    const dd_near_across *a = ctx;
     const dd_scratch_array *sets = &a->shelves[at >> AT_SHELF_SHIFT].sets;
     size_t word = (size_t)(at & AT_WORD_MASK);
     if (!sets->spool)
@@ -423,12 +435,19 @@ static const uint64_t *unit_at(const dd_near_across *a, uint64_t at, uint64_t **
     return dd_scratch_array_span(sets, word, 2 + head[1], buf, cap);
 }
 
+struct dd_unit_verifier {
+    dd_unit_source src;
+    dd_pool *pool;
+    double threshold;
+};
+
 typedef struct verify_job {
-    const dd_near_across *a;
+    const dd_unit_source *src;
     double threshold;
     const dd_unit_pair *pairs;
     size_t *item_start;       /* item i verifies pairs [item_start[i], item_start[i + 1]) */
     dd_near_unit_list *found; /* per item */
+    char **why;               /* per item: why a unit could not be read (NULL: it could) */
 } verify_job;
 
 /* dd_pool work: the pairs of item i, in order. */
@@ -436,6 +455,7 @@ static void verify_item(void *ctx, void *state, size_t i)
 {
     verify_job *job = ctx;
     checker *k = state;
+    const dd_unit_source *src = job->src;
     dd_near_unit_list *out = &job->found[i];
     out->n = 0;
     uint64_t later_id = UINT64_MAX;
@@ -445,7 +465,10 @@ static void verify_item(void *ctx, void *state, size_t i)
         const dd_unit_pair *pair = &job->pairs[p];
         if (pair->later != later_id) {
             later_id = pair->later;
-            const uint64_t *later = unit_at(job->a, pair->later_at, &k->later, &k->later_cap);
+            const uint64_t *later = src->unit(src->ctx, k->reader, later_id, pair->later_at,
+                                              &k->later, &k->later_cap, &job->why[i]);
+            if (!later)
+                return;
             doc = (uint32_t)(later[0] >> 32);
             unit = (uint32_t)later[0];
             n = later[1];
@@ -456,7 +479,11 @@ static void verify_item(void *ctx, void *state, size_t i)
         const dd_cached_set *c = dd_set_cache_find(&k->earlier, pair->earlier, 0);
         if (!c) {
             dd_cached_set *slot = dd_set_cache_claim(&k->earlier, pair->earlier, 0);
-            const uint64_t *earlier = unit_at(job->a, pair->earlier_at, &slot->set, &slot->cap);
+            const uint64_t *earlier = src->unit(src->ctx, k->reader, pair->earlier,
+                                                pair->earlier_at, &slot->set, &slot->cap,
+                                                &job->why[i]);
+            if (!earlier)
+                return;
             slot->n = 2 + earlier[1];
             if (earlier != slot->set) { /* in memory: copied */
                 dd_grow(&slot->set, &slot->cap, slot->n, sizeof *slot->set);
@@ -477,18 +504,29 @@ static void verify_item(void *ctx, void *state, size_t i)
     }
 }
 
-static size_t part_of_later(const void *e, const void *ctx)
+dd_unit_verifier *dd_unit_verifier_new(const dd_unit_source *src, unsigned threads,
+                                       double threshold)
 {
-    const uint64_t *range = ctx; /* documents per part, parts */
-    size_t p = (size_t)(dd_unit_id_doc(((const dd_unit_pair *)e)->later) / range[0]);
-    return p < range[1] ? p : range[1] - 1;
+    dd_unit_verifier *v = dd_calloc(1, sizeof *v);
+    v->src = *src;
+    v->threshold = threshold;
+    v->pool = dd_pool_new("paragraphs across", threads, &v->src, checker_new, checker_free);
+    return v;
 }
 
-/* Verifies the pairs v[0..n) (sorted and unique) on the pool, and gives
- * the matches to take in order. */
-static bool verify(dd_near_across *a, dd_pool *pool, double threshold, const dd_unit_pair *v,
-                   size_t n, bool (*take)(void *ctx, const dd_near_unit *v, size_t n), void *ctx)
+void dd_unit_verifier_free(dd_unit_verifier *v)
 {
+    if (!v)
+        return;
+    dd_pool_free(v->pool);
+    free(v);
+}
+
+bool dd_unit_verifier_run(dd_unit_verifier *verifier, const dd_unit_pair *v, size_t n,
+                          bool (*take)(void *ctx, const dd_near_unit *v, size_t n), void *ctx,
+                          char **err)
+{
+    *err = NULL;
     size_t *item_start = dd_malloc((n / PAIRS_PER_ITEM + 2) * sizeof *item_start);
     size_t items = 0;
     item_start[0] = 0;
@@ -501,17 +539,28 @@ static bool verify(dd_near_across *a, dd_pool *pool, double threshold, const dd_
         if (items + 1 >= n / PAIRS_PER_ITEM + 2)
             item_start = dd_realloc(item_start, (items + 2) * sizeof *item_start);
     }
-    verify_job job = {a, threshold, v, item_start, dd_calloc(items ? items : 1, sizeof *job.found)};
-    dd_pool_for(pool, items, &job, verify_item);
+    verify_job job = {&verifier->src,
+                      verifier->threshold,
+                      v,
+                      item_start,
+                      dd_calloc(items ? items : 1, sizeof *job.found),
+                      dd_calloc(items ? items : 1, sizeof *job.why)};
+    dd_pool_for(verifier->pool, items, &job, verify_item);
     bool ok = true;
     for (size_t i = 0; i < items; i++) {
+        if (ok && job.why[i]) {
+            *err = job.why[i];
+            job.why[i] = NULL;
+            ok = false;
+        }
         if (ok && job.found[i].n)
             ok = take(ctx, job.found[i].v, job.found[i].n);
         free(job.found[i].v);
+        free(job.why[i]);
     }
     free(job.found);
+    free(job.why);
     free(item_start);
-    a->pairs += n;
     return ok;
 }
 
@@ -553,6 +602,13 @@ static size_t sort_pairs(dd_pool *pool, size_t running, dd_unit_pair *v, size_t 
     free(start);
     free(by_range);
     return left;
+}
+
+static size_t part_of_later(const void *e, const void *ctx)
+{
+    const uint64_t *range = ctx; /* documents per part, parts */
+    size_t p = (size_t)(dd_unit_id_doc(((const dd_unit_pair *)e)->later) / range[0]);
+    return p < range[1] ? p : range[1] - 1;
 }
 
 /* Seconds of the monotonic clock. */
@@ -601,7 +657,8 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     }
     a->parts[1] = nparts;
     a->seconds[0] = now() - start;
-    dd_pool *pool = dd_pool_new("paragraphs across", threads, NULL, checker_new, checker_free);
+    dd_unit_source src = {.unit = unit_at, .ctx = a};
+    dd_unit_verifier *verifier = dd_unit_verifier_new(&src, threads, threshold);
     dd_unit_pair *buf = NULL;
     size_t cap = 0;
     for (size_t p = 0; p < nparts; p++) {
@@ -610,12 +667,15 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
             if (2 * parts[p].n * sizeof *v > a->peak_bytes)
                 a->peak_bytes = 2 * parts[p].n * sizeof *v;
             size_t n = sort_pairs(making, running, v, parts[p].n);
-            ok = verify(a, pool, threshold, v, n, take, ctx);
+            char *why = NULL;
+            ok = dd_unit_verifier_run(verifier, v, n, take, ctx, &why);
+            free(why); /* in memory or a scratch file: every unit is read */
+            a->pairs += n;
         }
         dd_scratch_array_free(&parts[p]);
     }
     free(buf);
-    dd_pool_free(pool);
+    dd_unit_verifier_free(verifier);
     dd_pool_free(making);
     a->seconds[1] = now() - start - a->seconds[0];
     return ok;

@@ -28,6 +28,10 @@
  * With everything within the budget there is one part of each: the same
  * steps, in memory. The results are the same at every budget and thread
  * count. The scratch files are unlinked when made: nothing is left behind.
+ * A run kept in a work folder makes the same pairs and verifies them the
+ * same way as stages of their own, a partition at a time
+ * (run/across_stages.h: dd_unit_verifier, with the sign parts as the
+ * source of the units' sets).
  */
 #ifndef DD_RUN_NEAR_ACROSS_H
 #define DD_RUN_NEAR_ACROSS_H
@@ -94,6 +98,40 @@ bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *un
 bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
                          bool (*take)(void *ctx, const dd_near_unit *v, size_t n), void *ctx,
                          char **err);
+
+/* Where the verification of step 3 reads a unit: in a dd_near_across,
+ * the sets it keeps; in a work folder (run/across_stages.h), the facts of
+ * the sign stage's parts. The same verification, whichever it is. */
+typedef struct dd_unit_source {
+    /* The head of unit id (doc << 32 | unit in its document, the size n of
+     * its set) then its n hashes: in the source's memory, or read into
+     * *buf (grown as dd_grow does, *cap its capacity). NULL, with *why set
+     * (a new message), when it cannot be read. at: where a dd_near_across
+     * keeps it (dd_unit_entry.at, carried in the pair; a source that reads
+     * by id ignores it). Called on the verifying threads, each with its
+     * own reader. */
+    const uint64_t *(*unit)(const void *ctx, void *reader, uint64_t id, uint64_t at,
+                            uint64_t **buf, size_t *cap, char **why);
+    void *(*reader_new)(const void *ctx); /* NULL: no reader */
+    void (*reader_free)(void *reader);
+    const void *ctx;
+} dd_unit_source;
+
+/* Verifies candidate pairs on `threads` threads (the calling one
+ * included), on the exact sets of src, with the rule of near_units.h. */
+typedef struct dd_unit_verifier dd_unit_verifier;
+dd_unit_verifier *dd_unit_verifier_new(const dd_unit_source *src, unsigned threads,
+                                       double threshold);
+void dd_unit_verifier_free(dd_unit_verifier *v);
+
+/* Verifies the pairs v[0..n) (sorted and unique: dd_unit_pairs_sort) and
+ * gives the matches to take in rank order of their later unit (a unit's in
+ * the order of its candidates, the first a near-repeat, the others
+ * alternatives), several at a time. False, with *err set, when a unit
+ * could not be read (or take said false: *err NULL). */
+bool dd_unit_verifier_run(dd_unit_verifier *verifier, const dd_unit_pair *v, size_t n,
+                          bool (*take)(void *ctx, const dd_near_unit *v, size_t n), void *ctx,
+                          char **err);
 
 /* Bytes a holds in memory now. */
 size_t dd_near_across_memory_bytes(const dd_near_across *a);

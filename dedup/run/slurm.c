@@ -208,31 +208,43 @@ static void add_command(text *t, const dd_slurm_plan *p, const char *stage_optio
     }
 }
 
-/* sign.sh: one task of the array, the dedup command with --task
- * $SLURM_ARRAY_TASK_ID --tasks N. */
-static char *sign_script(const dd_slurm_plan *p)
+const char *dd_slurm_stage_name(int s)
+{
+    static const char *const names[DD_SLURM_ARRAYS] = {"sign", "group", "verify"};
+    return s >= 0 && s < DD_SLURM_ARRAYS ? names[s] : "?";
+}
+
+/* STAGE.sh: one task of the stage's array, the dedup command with --stage
+ * STAGE --task $SLURM_ARRAY_TASK_ID --tasks N. */
+static char *task_script(const dd_slurm_plan *p, const char *stage)
 {
     text t = {0};
-    text_addf(&t,
-              "#!/bin/sh\n"
-              "# A sign task of dedup's Slurm executor: task $SLURM_ARRAY_TASK_ID of the array.\n"
-              "cd ");
+    char *line = dd_asprintf("#!/bin/sh\n"
+                             "# A %s task of dedup's Slurm executor: task $SLURM_ARRAY_TASK_ID of "
+                             "the array.\n"
+                             "cd ",
+                             stage);
+    text_addf(&t, line);
+    free(line);
     add_quoted(&t, p->cwd);
     text_addf(&t, " || exit 2\n");
-    char *task = dd_asprintf("--task \"$SLURM_ARRAY_TASK_ID\" --tasks %lu", p->tasks);
+    char *task =
+        dd_asprintf("--stage %s --task \"$SLURM_ARRAY_TASK_ID\" --tasks %lu", stage, p->tasks);
     add_command(&t, p, task);
     free(task);
     /* How the task ended, in its log, when it did not end well (killed,
      * say: a process killed writes nothing itself). */
-    text_addf(
-        &t,
+    char *end = dd_asprintf(
         "\nstatus=$?\n"
         "if [ \"$status\" -gt 128 ]; then\n"
-        "    echo \"sign task $SLURM_ARRAY_TASK_ID: dedup ended on signal $((status - 128))\" >&2\n"
+        "    echo \"%s task $SLURM_ARRAY_TASK_ID: dedup ended on signal $((status - 128))\" >&2\n"
         "elif [ \"$status\" -ne 0 ]; then\n"
-        "    echo \"sign task $SLURM_ARRAY_TASK_ID: dedup ended with exit status $status\" >&2\n"
+        "    echo \"%s task $SLURM_ARRAY_TASK_ID: dedup ended with exit status $status\" >&2\n"
         "fi\n"
-        "exit \"$status\"\n");
+        "exit \"$status\"\n",
+        stage, stage);
+    text_addf(&t, end);
+    free(end);
     return t.s;
 }
 
@@ -268,21 +280,32 @@ static char *decide_script(const dd_slurm_plan *p, const char *slurm_dir)
 
 /* ---- The jobs file and the queue -------------------------------------- */
 
-/* The last job of each sign task and of the decide stage, as the jobs file
- * records them (ids as the queue shows them: "12_3", "13"). */
+/* The last job of each task of each stage and of the decide stage, as the
+ * jobs file records them (ids as the queue shows them: "12_3", "13"). */
 typedef struct job_record {
-    unsigned long tasks; /* N of the last submission */
-    char **sign_job;     /* [tasks] */
+    unsigned long tasks;         /* N of the last submission */
+    char **job[DD_SLURM_ARRAYS]; /* [stage][tasks] */
     char *decide_job;
 } job_record;
 
 static void job_record_free(job_record *r)
 {
-    for (unsigned long i = 0; r->sign_job && i < r->tasks; i++)
-        free(r->sign_job[i]);
-    free(r->sign_job);
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++) {
+        for (unsigned long i = 0; r->job[s] && i < r->tasks; i++)
+            free(r->job[s][i]);
+        free(r->job[s]);
+    }
     free(r->decide_job);
     memset(r, 0, sizeof *r);
+}
+
+/* The stage of DD_SLURM_ARRAYS named kind, or -1. */
+static int stage_of(const char *kind)
+{
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++)
+        if (!strcmp(kind, dd_slurm_stage_name(s)))
+            return s;
+    return -1;
 }
 
 /* Reads WORK_DIR/slurm/jobs. Lines of another N than the last one (a run
@@ -305,28 +328,28 @@ static bool job_record_read(const char *slurm_dir, job_record *r)
             r->tasks = n;
         line = end ? end + 1 : line + strlen(line);
     }
-    if (r->tasks)
-        r->sign_job = dd_calloc(r->tasks, sizeof *r->sign_job);
+    for (int s = 0; r->tasks && s < DD_SLURM_ARRAYS; s++)
+        r->job[s] = dd_calloc(r->tasks, sizeof *r->job[s]);
     for (char *line = data; *line;) {
         char *end = strchr(line, '\n');
         if (end)
             *end = '\0';
         char kind[16], id[32];
         unsigned long n;
-        int off = 0;
+        int off = 0, stage;
         if (sscanf(line, "%15s %31s %lu %n", kind, id, &n, &off) >= 3 && n == r->tasks) {
             if (!strcmp(kind, "decide")) {
                 free(r->decide_job);
                 r->decide_job = dd_strdup(id);
-            } else if (!strcmp(kind, "sign") && off > 0) {
+            } else if ((stage = stage_of(kind)) >= 0 && off > 0) {
                 for (char *s = line + off; *s;) {
                     char *after;
                     unsigned long i = strtoul(s, &after, 10);
                     if (after == s)
                         break;
                     if (i < r->tasks) {
-                        free(r->sign_job[i]);
-                        r->sign_job[i] = dd_asprintf("%s_%lu", id, i);
+                        free(r->job[stage][i]);
+                        r->job[stage][i] = dd_asprintf("%s_%lu", id, i);
                     }
                     s = *after == ',' ? after + 1 : after;
                     if (*after != ',')
@@ -469,16 +492,113 @@ static bool jobs_append(const char *slurm_dir, const char *line, char **err)
     return ok;
 }
 
+/* Cancels the jobs ids[0..n) (scancel). */
+static bool cancel_jobs(char **ids, size_t n, char **err)
+{
+    char **argv = dd_calloc(n + 2, sizeof *argv);
+    argv[0] = "scancel";
+    memcpy(argv + 1, ids, n * sizeof *ids);
+    text o = {0}, e = {0};
+    int st = run_program(argv, &o, &e);
+    if (st != 0)
+        *err = program_error("scancel", st, &e);
+    free(o.s);
+    free(e.s);
+    free(argv);
+    return st == 0;
+}
+
+/* Appends ":id" to the dependency list. */
+static void depend_on(text *depend, const char *id)
+{
+    text_addf(depend, ":");
+    text_addf(depend, id);
+}
+
+/* Submits the tasks of stage s that are neither done nor queued (all not
+ * done when restart: a stage before submitted tasks again, so that those
+ * queued wait for one that failed; they are cancelled first) as one array
+ * after the jobs of depend (waits of them); then adds to depend the array
+ * and the tasks left queued. */
+static bool submit_stage(const dd_slurm_plan *p, int s, const job_record *rec, const text *queue,
+                         const char *slurm_dir, bool restart, text *depend, size_t *waits,
+                         dd_slurm_submitted *out, char **err)
+{
+    const char *stage = dd_slurm_stage_name(s);
+    text tasks = {0}, queued = {0};
+    char **cancel = dd_calloc(p->tasks, sizeof *cancel);
+    size_t ncancel = 0, nqueued = 0;
+    char *script = NULL, *script_path = NULL;
+    bool ok = true;
+    for (unsigned long i = 0; i < p->tasks; i++) {
+        if (p->task_done[s][i])
+            continue;
+        const char *job = rec ? rec->job[s][i] : NULL;
+        if (job && in_queue(queue, job)) {
+            if (!restart) {
+                depend_on(&queued, job);
+                nqueued++;
+                continue;
+            }
+            cancel[ncancel++] = (char *)job;
+        }
+        char num[32];
+        snprintf(num, sizeof num, "%s%lu", tasks.n ? "," : "", i);
+        text_addf(&tasks, num);
+        out->nsubmitted[s]++;
+    }
+    out->nqueued[s] = nqueued;
+    if (ncancel && !(ok = cancel_jobs(cancel, ncancel, err)))
+        goto done;
+    out->ncancelled[s] = ncancel;
+    if (out->nsubmitted[s]) {
+        char *name = dd_asprintf("%s.sh", stage);
+        script_path = path_join(slurm_dir, name);
+        free(name);
+        script = task_script(p, stage);
+        if (!(ok = write_file(script_path, script, strlen(script), 0755, err)))
+            goto done;
+        char *array = dd_asprintf("--array=%s", tasks.s);
+        char *job_name = dd_asprintf("--job-name=dedup-%s", stage);
+        char *log = dd_asprintf("--output=%s/logs/%s-%%a.%%A.log", slurm_dir, stage);
+        char *own[] = {array, job_name, log, "--chdir", (char *)p->cwd, depend->s};
+        size_t nown = sizeof own / sizeof own[0] - (*waits ? 0 : 1);
+        ok = sbatch(p, own, nown, script_path, out->array_job[s], err);
+        free(array);
+        free(job_name);
+        free(log);
+        if (!ok)
+            goto done;
+        char *line = dd_asprintf("%s %s %lu %s\n", stage, out->array_job[s], p->tasks, tasks.s);
+        ok = jobs_append(slurm_dir, line, err);
+        free(line);
+        if (!ok)
+            goto done;
+        depend_on(depend, out->array_job[s]);
+        ++*waits;
+    }
+    if (nqueued) {
+        text_addf(depend, queued.s);
+        *waits += nqueued;
+    }
+done:
+    free(tasks.s);
+    free(queued.s);
+    free(cancel);
+    free(script);
+    free(script_path);
+    return ok;
+}
+
 bool dd_slurm_submit(const dd_slurm_plan *p, dd_slurm_submitted *out, char **err)
 {
     memset(out, 0, sizeof *out);
     *err = NULL;
     char *slurm_dir = path_join(p->work_dir, "slurm");
     char *logs = path_join(slurm_dir, "logs");
-    char *sign_path = path_join(slurm_dir, "sign.sh");
     char *decide_path = path_join(slurm_dir, "decide.sh");
-    char *sign_sh = NULL, *decide_sh = NULL;
-    text queue = {0}, tasks = {0}, depend = {0};
+    char *decide_sh = NULL;
+    text queue = {0}, depend = {0};
     job_record rec;
     bool have_rec = false, ok = make_dir(slurm_dir, err) && make_dir(logs, err);
     if (!ok)
@@ -489,73 +609,38 @@ bool dd_slurm_submit(const dd_slurm_plan *p, dd_slurm_submitted *out, char **err
     if (!(ok = queue_read(&queue, err)))
         goto done;
 
-    /* Sign tasks: submit those neither done nor queued; wait for those
-     * queued. */
+    /* Each stage after the jobs of those before it: the arrays submitted
+     * and the tasks still queued. Once a stage submits tasks, those of the
+     * later stages still queued wait for one that failed: submitted again. */
     text_addf(&depend, "--dependency=afterok");
     size_t waits = 0;
-    for (unsigned long i = 0; i < p->tasks; i++) {
-        if (p->task_done[i])
-            continue;
-        const char *job = have_rec ? rec.sign_job[i] : NULL;
-        if (job && in_queue(&queue, job)) {
-            out->nsign_queued++;
-            text_addf(&depend, ":");
-            text_addf(&depend, job);
-            waits++;
-            continue;
-        }
-        char num[32];
-        snprintf(num, sizeof num, "%s%lu", tasks.n ? "," : "", i);
-        text_addf(&tasks, num);
-        out->nsign++;
-    }
-    if (out->nsign) {
-        sign_sh = sign_script(p);
-        if (!(ok = write_file(sign_path, sign_sh, strlen(sign_sh), 0755, err)))
+    bool submitted = false;
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++) {
+        if (!(ok = submit_stage(p, s, have_rec ? &rec : NULL, &queue, slurm_dir, submitted, &depend,
+                                &waits, out, err)))
             goto done;
-        char *array = dd_asprintf("--array=%s", tasks.s);
-        char *log = dd_asprintf("--output=%s/sign-%%a.%%A.log", logs);
-        char *own[] = {array, "--job-name=dedup-sign", log, "--chdir", (char *)p->cwd};
-        ok = sbatch(p, own, sizeof own / sizeof own[0], sign_path, out->sign_job, err);
-        free(array);
-        free(log);
-        if (!ok)
-            goto done;
-        char *line = dd_asprintf("sign %s %lu %s\n", out->sign_job, p->tasks, tasks.s);
-        ok = jobs_append(slurm_dir, line, err);
-        free(line);
-        if (!ok)
-            goto done;
-        text_addf(&depend, ":");
-        text_addf(&depend, out->sign_job);
-        waits++;
+        submitted = submitted || out->nsubmitted[s];
     }
 
     /* The decide stage, unless it has ended well. */
     int decided = decide_status(slurm_dir);
     if ((decided == 0 || decided == 1) && waits == 0) {
-        out->all_done = out->nsign == 0;
+        out->all_done = !submitted;
         goto done;
     }
-    if (decided >= 0) { /* failed, or decided before parts that are signed again */
+    if (decided >= 0) { /* failed, or decided before tasks that run again */
         char *path = path_join(slurm_dir, "decide.status");
         unlink(path);
         free(path);
     }
     const char *old = have_rec ? rec.decide_job : NULL;
     if (old && in_queue(&queue, old)) {
-        if (out->nsign == 0) { /* it waits for what is queued: keep it */
+        if (!submitted) { /* it waits for what is queued: keep it */
             snprintf(out->decide_queued, sizeof out->decide_queued, "%s", old);
             goto done;
         }
-        char *argv[] = {"scancel", (char *)old, NULL};
-        text o = {0}, e = {0};
-        int st = run_program(argv, &o, &e);
-        if (st != 0)
-            *err = program_error("scancel", st, &e);
-        free(o.s);
-        free(e.s);
-        if (!(ok = st == 0))
+        char *ids[] = {(char *)old};
+        if (!(ok = cancel_jobs(ids, 1, err)))
             goto done;
         snprintf(out->cancelled, sizeof out->cancelled, "%s", old);
     }
@@ -575,11 +660,8 @@ done:
     if (have_rec)
         job_record_free(&rec);
     free(queue.s);
-    free(tasks.s);
     free(depend.s);
-    free(sign_sh);
     free(decide_sh);
-    free(sign_path);
     free(decide_path);
     free(logs);
     free(slurm_dir);
@@ -605,15 +687,17 @@ const char *dd_task_state_name(dd_task_state s)
     return "?";
 }
 
-/* The log of a sign task's job "ARRAY_I": logs/sign-I.ARRAY.log. */
-static char *sign_log_path(const char *slurm_dir, const char *job, unsigned long task)
+/* The log of task I of stage's job "ARRAY_I": logs/STAGE-I.ARRAY.log. */
+static char *task_log_path(const char *slurm_dir, const char *stage, const char *job,
+                           unsigned long task)
 {
     size_t len = strcspn(job, "_");
-    return dd_asprintf("%s/logs/sign-%lu.%.*s.log", slurm_dir, task, (int)len, job);
+    return dd_asprintf("%s/logs/%s-%lu.%.*s.log", slurm_dir, stage, task, (int)len, job);
 }
 
 bool dd_slurm_status_read(const char *work_dir,
-                          bool (*task_done)(void *ctx, unsigned long task, unsigned long tasks),
+                          bool (*task_done)(void *ctx, const char *stage, unsigned long task,
+                                            unsigned long tasks),
                           void *ctx, dd_slurm_status *st, char **err)
 {
     memset(st, 0, sizeof *st);
@@ -634,20 +718,26 @@ bool dd_slurm_status_read(const char *work_dir,
         return false;
     }
     st->tasks = rec.tasks;
-    st->sign = dd_calloc(rec.tasks, sizeof *st->sign);
-    st->sign_log = dd_calloc(rec.tasks, sizeof *st->sign_log);
-    for (unsigned long i = 0; i < rec.tasks; i++) {
-        const char *job = rec.sign_job[i];
-        if (job)
-            st->sign_log[i] = sign_log_path(slurm_dir, job, i);
-        if (task_done(ctx, i, rec.tasks))
-            st->sign[i] = DD_TASK_DONE;
-        else if (!job)
-            st->sign[i] = DD_TASK_MISSING;
-        else if (in_queue(&queue, job))
-            st->sign[i] = queue_state(&queue, job);
-        else
-            st->sign[i] = DD_TASK_FAILED;
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++) {
+        const char *stage = dd_slurm_stage_name(s);
+        dd_slurm_stage_status *ss = &st->stage[s];
+        ss->state = dd_calloc(rec.tasks, sizeof *ss->state);
+        ss->log = dd_calloc(rec.tasks, sizeof *ss->log);
+        for (unsigned long i = 0; i < rec.tasks; i++) {
+            const char *job = rec.job[s][i];
+            if (job)
+                ss->log[i] = task_log_path(slurm_dir, stage, job, i);
+            if (task_done(ctx, stage, i, rec.tasks))
+                ss->state[i] = DD_TASK_DONE;
+            else if (!job)
+                ss->state[i] = DD_TASK_MISSING;
+            else if (in_queue(&queue, job))
+                ss->state[i] = queue_state(&queue, job);
+            else
+                ss->state[i] = DD_TASK_FAILED;
+            if (ss->state[i] == DD_TASK_PENDING && !ss->reason)
+                ss->reason = queue_reason(&queue, job);
+        }
     }
     st->decide_exit = decide_status(slurm_dir);
     if (rec.decide_job)
@@ -672,10 +762,14 @@ bool dd_slurm_status_read(const char *work_dir,
 
 void dd_slurm_status_free(dd_slurm_status *st)
 {
-    for (unsigned long i = 0; st->sign_log && i < st->tasks; i++)
-        free(st->sign_log[i]);
-    free(st->sign_log);
-    free(st->sign);
+    for (int s = 0; s < DD_SLURM_ARRAYS; s++) {
+        dd_slurm_stage_status *ss = &st->stage[s];
+        for (unsigned long i = 0; ss->log && i < st->tasks; i++)
+            free(ss->log[i]);
+        free(ss->log);
+        free(ss->state);
+        free(ss->reason);
+    }
     free(st->decide_log);
     free(st->decide_out);
     free(st->decide_reason);

@@ -542,14 +542,19 @@ bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
         free(line);
     }
     bool ok = true;
-    for (int k = 0; k < 2 && ok; k++) {
-        const char *dir = k == 0 ? w->dir : w->sign_dir;
+    for (int k = 0; k < 4 && ok; k++) {
+        char *dir = k == 0   ? dd_strdup(w->dir)
+                    : k == 1 ? dd_strdup(w->sign_dir)
+                             : dd_asprintf("%s/%s", w->dir, k == 2 ? "group" : "verify");
         if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             char *p = dd_printable(dir);
             dd_error("%s: %s", p, strerror(errno));
             free(p);
             ok = false;
+        } else if (k >= 2) {
+            remove_dead_temporaries(dir);
         }
+        free(dir);
     }
     char *plan_path = dd_asprintf("%s/plan", w->dir);
     size_t there_len = 0;
@@ -977,9 +982,186 @@ void dd_facts_reader_close(dd_facts_reader *r)
     r->fd = 0;
 }
 
+/* ------------------------------------------- the files of the later stages */
+
+/* A file of a later stage (group, verify) is
+ *   a header of 64 bytes: "DD" and the stage's name in capitals (cut to 5
+ *   letters), "1"; the settings' hash, the inputs' hash, the partition's
+ *   number, the number of partitions, the length of its body (8 bytes
+ *   each, little-endian), 16 bytes of zeros;
+ *   its body (what the stage writes: run/across_stages.c);
+ *   the XXH3-64 of every byte before it, then "DDSTGEND".
+ * Its marker, NAME.done, says the stage, the hashes, the partition, the
+ * file's size and its checksum. Written as a part file is: under a
+ * temporary name, synced, renamed into place, its marker last. */
+
+/* The magic of a file of stage. */
+static void stage_magic(const char *stage, unsigned char magic[8])
+{
+    memset(magic, '1', 8);
+    magic[0] = 'D';
+    magic[1] = 'D';
+    for (size_t i = 0; i < 5 && stage[i]; i++)
+        magic[2 + i] = (unsigned char)(stage[i] >= 'a' && stage[i] <= 'z' ? stage[i] - 32 : stage[i]);
+}
+
+char *dd_work_stage_path(const dd_work *w, const char *stage, size_t part)
+{
+    return dd_asprintf("%s/%s/part-%06zu", w->dir, stage, part);
+}
+
+static char *stage_marker_text(const dd_work *w, const char *stage, size_t part, uint64_t size,
+                               uint64_t checksum)
+{
+    return dd_asprintf("dedup %s file, format 1\nsettings %016" PRIx64 "\ninputs %016" PRIx64
+                       "\npart %zu of %zu\nbytes %" PRIu64 "\nchecksum %016" PRIx64 "\n",
+                       stage, w->settings_hash, w->inputs_hash, part, w->nparts, size, checksum);
+}
+
+bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, const void *body,
+                              size_t len)
+{
+    char *dir = dd_asprintf("%s/%s", w->dir, stage);
+    char *path = dd_work_stage_path(w, stage, part);
+    char *tmp = temp_name(path);
+    unsigned char head[HEADER_BYTES] = {0}, end[16];
+    stage_magic(stage, head);
+    le64(head + 8, w->settings_hash);
+    le64(head + 16, w->inputs_hash);
+    le64(head + 24, part);
+    le64(head + 32, w->nparts);
+    le64(head + 40, len);
+    XXH3_state_t *sum = XXH3_createState();
+    XXH3_64bits_reset(sum);
+    XXH3_64bits_update(sum, head, sizeof head);
+    XXH3_64bits_update(sum, body, len);
+    uint64_t checksum = XXH3_64bits_digest(sum);
+    XXH3_freeState(sum);
+    le64(end, checksum);
+    memcpy(end + 8, "DDSTGEND", 8);
+    int fd = create_temporary(tmp);
+    bool ok = fd >= 0;
+    if (!ok)
+        dd_error("%s: %s", tmp, strerror(errno));
+    ok = ok && write_all(fd, head, sizeof head, tmp) && write_all(fd, body, len, tmp) &&
+         write_all(fd, end, sizeof end, tmp);
+    if (ok && fsync(fd) != 0) {
+        dd_error("%s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (fd >= 0 && close(fd) != 0 && ok) {
+        dd_error("%s: %s", tmp, strerror(errno));
+        ok = false;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        dd_error("%s: %s", path, strerror(errno));
+        ok = false;
+    }
+    if (!ok)
+        unlink(tmp);
+    ok = ok && sync_dir(dir);
+    if (ok) {
+        char *marker = stage_marker_text(w, stage, part, sizeof head + len + sizeof end, checksum);
+        char *marker_path = dd_asprintf("%s.done", path);
+        ok = write_file_atomically(dir, marker_path, marker, strlen(marker));
+        free(marker);
+        free(marker_path);
+    }
+    free(tmp);
+    free(path);
+    free(dir);
+    return ok;
+}
+
+bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, uint64_t most,
+                             sh_buf *body, char **why)
+{
+    *why = NULL;
+    body->len = 0;
+    char *path = dd_work_stage_path(w, stage, part);
+    char *marker_path = dd_asprintf("%s.done", path);
+    size_t marker_len = 0;
+    char *marker = read_small_file(marker_path, MARKER_MAX_BYTES, &marker_len);
+    free(marker_path);
+    int fd = marker && strlen(marker) == marker_len ? open_regular(path) : -1;
+    bool ok = false;
+    struct stat st;
+    unsigned char head[HEADER_BYTES], magic[8], end[16];
+    stage_magic(stage, magic);
+    if (!marker || strlen(marker) != marker_len)
+        goto done; /* not done: no marker */
+    if (fd < 0) {
+        *why = dd_asprintf("%s", open_error(errno));
+        goto done;
+    }
+    if (fstat(fd, &st) != 0) {
+        *why = dd_asprintf("%s", strerror(errno));
+        goto done;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    const char *bytes_at = strstr(marker, "\nbytes ");
+    uint64_t marked = bytes_at ? strtoull(bytes_at + 7, NULL, 10) : 0;
+    if (size != marked) {
+        *why = dd_asprintf(size < marked ? "cut off (%" PRIu64 " of its %" PRIu64 " bytes)"
+                                         : "damaged (%" PRIu64 " bytes, not %" PRIu64 ")",
+                           size, marked);
+        goto done;
+    }
+    if (size < HEADER_BYTES + 16 || size - HEADER_BYTES - 16 > most) {
+        *why = dd_asprintf("damaged (%" PRIu64 " bytes)", size);
+        goto done;
+    }
+    if (pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES || memcmp(head, magic, 8) ||
+        get_le64(head + 8) != w->settings_hash || get_le64(head + 16) != w->inputs_hash ||
+        get_le64(head + 24) != part || get_le64(head + 32) != w->nparts ||
+        get_le64(head + 40) != size - HEADER_BYTES - 16) {
+        *why = dd_strdup("its header is not this partition's");
+        goto done;
+    }
+    size_t len = (size_t)(size - HEADER_BYTES - 16);
+    dd_grow(&body->data, &body->cap, len + 1, 1);
+    if (pread(fd, body->data, len, HEADER_BYTES) != (ssize_t)len ||
+        pread(fd, end, sizeof end, (off_t)(HEADER_BYTES + len)) != (ssize_t)sizeof end ||
+        memcmp(end + 8, "DDSTGEND", 8)) {
+        *why = dd_strdup("cut off");
+        goto done;
+    }
+    XXH3_state_t *sum = XXH3_createState();
+    XXH3_64bits_reset(sum);
+    XXH3_64bits_update(sum, head, sizeof head);
+    XXH3_64bits_update(sum, body->data, len);
+    uint64_t checksum = XXH3_64bits_digest(sum);
+    XXH3_freeState(sum);
+    char *right = stage_marker_text(w, stage, part, size, checksum);
+    ok = checksum == get_le64(end) && !strcmp(marker, right);
+    free(right);
+    if (!ok)
+        *why = dd_strdup("damaged: its checksum or size is not what its marker says");
+    else
+        body->len = len;
+done:
+    if (fd >= 0)
+        close(fd);
+    free(marker);
+    free(path);
+    return ok;
+}
+
+size_t dd_work_number_documents(dd_work *w)
+{
+    size_t doc = 0;
+    for (size_t k = 0; k < w->nparts; k++) {
+        w->parts[k].first = doc;
+        doc += w->parts[k].n;
+    }
+    return doc;
+}
+
 /* ----------------------------------------------------- markers, as status shows them */
 
-bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long tasks)
+/* The number of parts the plan of the work folder dir counts: false when
+ * it has no plan. */
+static bool plan_parts(const char *dir, size_t *nparts)
 {
     char *plan_path = dd_asprintf("%s/plan", dir);
     /* The plan as its size says (a plan lists every input: a line each),
@@ -992,14 +1174,36 @@ bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long task
                                        &plan_len)
                      : NULL;
     free(plan_path);
-    size_t len, nparts = 0;
+    size_t len;
+    *nparts = 0;
     const char *parts = plan ? line_value(plan, "parts", &len) : NULL;
-    bool ok = parts && sscanf(parts, "%zu", &nparts) == 1;
+    bool ok = parts && sscanf(parts, "%zu", nparts) == 1;
     free(plan);
+    return ok;
+}
+
+bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
+                         unsigned long tasks)
+{
+    size_t nparts;
+    bool ok = plan_parts(dir, &nparts);
     for (size_t k = task; ok && k < nparts; k += tasks) {
-        char *marker = dd_asprintf("%s/sign/part-%06zu.done", dir, k);
+        char *marker = dd_asprintf("%s/%s/part-%06zu.done", dir, stage, k);
         ok = access(marker, F_OK) == 0;
         free(marker);
     }
     return ok;
+}
+
+size_t dd_work_marked(const char *dir, const char *stage, size_t *nparts)
+{
+    size_t marked = 0;
+    if (!plan_parts(dir, nparts))
+        return 0;
+    for (size_t k = 0; k < *nparts; k++) {
+        char *marker = dd_asprintf("%s/%s/part-%06zu.done", dir, stage, k);
+        marked += access(marker, F_OK) == 0;
+        free(marker);
+    }
+    return marked;
 }

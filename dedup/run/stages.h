@@ -1,8 +1,8 @@
 /*
  * stages.h - a run kept in a work folder (--work-dir DIR), so that it can
- * be resumed, and its first stage split into tasks.
+ * be resumed, and its stages split into tasks.
  *
- * A run is two stages:
+ * A run is four stages:
  *   1. sign: the inputs, in rank order, are cut into parts: whole files and
  *      whole shards, a part closed once it holds --part-size bytes or more
  *      (as they lie on disk: a compressed shard by its compressed size).
@@ -15,11 +15,15 @@
  *      place, then a completion marker DIR/sign/part-NNNNNN.done. Parts are
  *      independent: any process may sign any of them (--task I --tasks N:
  *      the parts whose number % N is I).
- *   2. decide: every input is collected; the documents of each part follow
+ *   2. group and 3. verify: the search for paragraphs repeated across
+ *      documents, a partition at a time, as many partitions as parts, each
+ *      a file DIR/group/part-NNNNNN or DIR/verify/part-NNNNNN
+ *      (run/across_stages.h; dd_work_write_stage_file below).
+ *   4. decide: every input is collected; the documents of each part follow
  *      those of the parts before it, and its facts, in rank order, stand
- *      for the first analysis of the documents; the decisions follow as
- *      without a work folder (later rounds read texts again, as they always
- *      do).
+ *      for the first analysis of the documents, the verify files for the
+ *      search across documents; the decisions follow as without a work
+ *      folder (later rounds read texts again, as they always do).
  *
  * DIR/plan names the version, the settings (every option that changes a
  * decision), the part size and the inputs (their files: names, kinds,
@@ -120,11 +124,42 @@ typedef struct dd_facts_reader {
 bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf *out);
 void dd_facts_reader_close(dd_facts_reader *r);
 
-/* Whether every part of task `task` of `tasks` (the parts whose number %
- * tasks is task) has its completion marker in the work folder dir, as its
- * plan counts the parts: what `dedup status` shows, without opening the
- * folder for a run's settings and inputs or reading the parts back (a run
- * checks them: dd_work_check_part). False when dir has no plan. */
-bool dd_work_task_marked(const char *dir, unsigned long task, unsigned long tasks);
+/* Once every part is checked (dd_work_check_part): numbers the documents
+ * of the parts in order (each part's first), as dd_work_place would for
+ * the inputs collected, without collecting them; returns their number. */
+size_t dd_work_number_documents(dd_work *w);
+
+/* The stages after sign (run/across_stages.h) write one file for each of
+ * w->nparts partitions, DIR/STAGE/part-NNNNNN, with a completion marker
+ * part-NNNNNN.done, the plan's hashes in its header and marker, and a
+ * checksum (see stages.c). STAGE: "group" or "verify". */
+char *dd_work_stage_path(const dd_work *w, const char *stage, size_t part);
+
+/* Writes body[0..len) as the file of partition part of stage: under a
+ * temporary name, synced, renamed into place, then its marker. False
+ * after a message. */
+bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, const void *body,
+                              size_t len);
+
+/* Reads the body of the file of partition part of stage into body when it
+ * has its marker and is whole and right (its header of this plan and
+ * partition, its size and checksum those of its marker, its body at most
+ * `most` bytes). Otherwise false, *why saying what is wrong with a file
+ * that is marked (NULL when it has no marker): the caller frees it. */
+bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, uint64_t most,
+                             sh_buf *body, char **why);
+
+/* Whether every partition of task `task` of `tasks` of stage (sign, group
+ * or verify: those whose number % tasks is task) has its completion marker
+ * in the work folder dir, as its plan counts the parts: what `dedup
+ * status` shows, without opening the folder for a run's settings and
+ * inputs or reading the files back (a run checks them). False when dir
+ * has no plan. */
+bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
+                         unsigned long tasks);
+
+/* How many partitions of stage have their completion marker in the work
+ * folder dir, of the *nparts its plan counts (0 of 0 without a plan). */
+size_t dd_work_marked(const char *dir, const char *stage, size_t *nparts);
 
 #endif

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# --work-dir: a run kept in a work folder (sign: parts of facts; decide)
+# --work-dir: a run kept in a work folder (sign: parts of facts; group,
+# verify: the paragraphs repeated across documents; decide)
 # gives the output of a run without one, byte for byte (report, messages,
 # exit status, cleaned files), at any -j and any split into tasks; run
 # again after kill -9 at any moment, it reuses the parts completed and
@@ -203,10 +204,20 @@ if ! skip_under_valgrind "killed at random moments" "kills within a measured run
     for round in $(seq 1 24); do
         dir="$T/k$round"
         # Half the rounds kill twice in the same folder before finishing; a
-        # third kill a task of two instead of a whole run.
+        # third kill a task of two instead of a whole run. A quarter start
+        # from the parts all signed, so that the kills land in the stages
+        # after sign (group, verify, decide); of those, one round in two
+        # kills a group task, then a verify task.
+        stage=()
+        if [ $((round % 4)) = 1 ]; then
+            mkdir -p "$dir" && cp -r "$T/w1/plan" "$T/w1/sign" "$dir/"
+            [ $((round % 8)) = 1 ] && stage=(--stage group)
+        fi
         for kill in 1 $((round % 2 ? 2 : 1)); do
             task=()
             [ $((round % 3)) = 0 ] && task=(--task $((kill % 2)) --tasks 2)
+            [ ${#stage[@]} -gt 0 ] && task=(--task $((kill % 2)) --tasks 2 "${stage[@]}") &&
+                stage=(--stage verify)
             # dedup itself in the background, not the function scan: kill -9
             # of the subshell running a function left dedup running on, still
             # writing while the next run began (a flaky "temporary files left").

@@ -2,14 +2,17 @@
 # The Slurm executor on a real cluster: tests/slurm/cluster.sh starts a
 # single-node Slurm on this machine (munged, slurmctld, slurmd, as root,
 # without systemd), and the pipeline runs through it: scan and clean
-# --executor slurm --tasks 4 submit the sign stage as a job array of 4 tasks
-# and the decide stage after it (--dependency=afterok). Their outputs must
-# be those of the local run, byte for byte. Then one sign task is stopped in
-# the middle of its work (its first part signed, its second about to be
-# written): its process killed (kill -9) in one run, its job cancelled
-# (scancel) in another. `dedup status` must show the task failed, with its
-# log; the same command again must submit that task only (and a new decide
-# stage), keep the parts already signed, and give the same output again.
+# --executor slurm --tasks 4 submit the sign, group and verify stages as job
+# arrays of 4 tasks each, each after the one before, and the decide stage
+# after them (--dependency=afterok). Their outputs must be those of the
+# local run, byte for byte. Then one task is stopped in the middle of its
+# work (its first part or partition made, its second about to be written):
+# a sign task's process killed (kill -9), a group task's job cancelled
+# (scancel), a verify task's process killed. `dedup status` must show the
+# task failed, with its log, and the later stages waiting; the same command
+# again must submit that task only, cancel the later jobs still queued and
+# submit them again, keep every file already made, and give the same output
+# again.
 # Every daemon the test started is stopped by its process id, also when
 # the test fails (a trap), and nothing of the cluster is left running.
 # shellcheck source=tests/e2e/lib.sh
@@ -77,9 +80,16 @@ expect_status_of() {
     if [ "$3" = "$2" ]; then ok "$1"; else not_ok "$1" "exit $3; $(cat submit.out submit.err)"; fi
 }
 
+# expect_line NAME REGEX FILE: FILE has a line that REGEX (extended) matches.
+expect_line() {
+    if grep -qE -- "$2" "$3"; then ok "$1"; else
+        not_ok "$1" "no line matching '$2' in: $(head -c 900 "$3")"
+    fi
+}
+
 # wait_for WORK SECONDS: waits until dedup status --work-dir WORK says
-# every stage is done (exit 0), or that no sign task is pending or running
-# and one failed (exit 1); its last output in status.out.
+# every stage is done (exit 0), or that in a stage no task is pending or
+# running and one failed (exit 1); its last output in status.out.
 wait_for() {
     local i st
     for i in $(seq $(($2 * 2))); do
@@ -87,7 +97,8 @@ wait_for() {
         st=$?
         [ "$st" = 0 ] && return 0
         [ "$st" = 2 ] && return 2
-        grep -q '^sign: .* 0 running, 0 pending, [1-9][0-9]* failed' status.out && return 1
+        grep -Eq '^(sign|group|verify): .* 0 running, 0 pending, [1-9][0-9]* failed' status.out &&
+            return 1
         sleep 0.5
     done
     return 1
@@ -113,7 +124,12 @@ inodes() {
 "$DEDUP" scan -q --format jsonl corpus --work-dir work1 "${STAGES[@]}" >submit.out 2>submit.err
 expect_status_of "scan --executor slurm submits (exit 0)" 0 $?
 expect_grep "... the sign stage as an array of 4 tasks" "sign: 4 tasks submitted as job array" submit.out
-expect_grep "... and the decide stage after it" ", after the sign tasks (afterok)" submit.out
+for stage in group verify; do
+    expect_line "... the $stage stage as an array of 4 tasks, after the stages before" \
+        "^$stage: 4 tasks submitted as job array [0-9]*, after the stages before \(afterok\)" submit.out
+done
+expect_line "... and the decide stage after them" \
+    "^decide: submitted as job [0-9]*, after the stages before \(afterok\)" submit.out
 parts=$(sed -n 's/^parts //p' work1/plan)
 if [ "${parts:-0}" -ge 16 ]; then ok "... the corpus is cut into $parts parts (4 or more a task)"
 else not_ok "... the corpus is cut into 16 parts or more" "parts: ${parts:-none}"; fi
@@ -121,7 +137,21 @@ if wait_for work1 120; then ok "... every task ends well"; else
     not_ok "... every task ends well" "$(cat status.out; tail -n 20 work1/slurm/logs/*)"
 fi
 expect_same "... the report is the local run's, byte for byte" local.jsonl work1/slurm/decide.out
-expect_grep "... dedup status: the 4 sign tasks done" "sign: 4 tasks: 4 done, 0 running" status.out
+expect_line "... dedup status: the 4 sign tasks done, every part signed" \
+    "sign: 4 tasks: 4 done, 0 running, .*; $parts parts, $parts done" status.out
+for stage in group verify; do
+    expect_line "... dedup status: the 4 $stage tasks done, every partition made" \
+        "$stage: 4 tasks: 4 done, 0 running, .*; $parts partitions, $parts done" status.out
+    # Each task made its partitions in its own job (the decide job makes
+    # only those missing): its log is there, and says nothing wrong.
+    logs=$(ls work1/slurm/logs/"$stage"-[0-3].*.log 2>/dev/null | wc -l)
+    if [ "$logs" = 4 ] && ! grep -q . work1/slurm/logs/"$stage"-*.log; then
+        ok "... each $stage task ran as a task of the array, its log empty"
+    else
+        not_ok "... each $stage task ran as a task of the array, its log empty" \
+            "$(ls work1/slurm/logs; cat work1/slurm/logs/"$stage"-*.log)"
+    fi
+done
 expect_grep "... dedup status: the decide stage done" "decide: 1 task: 1 done" status.out
 expect_grep "... dedup status: its exit status (1: duplicates found)" "decide ended with exit 1" status.out
 njobs=$(wc -l <work1/slurm/jobs)
@@ -148,32 +178,34 @@ if ! ${CC:-cc} -shared -fPIC -o hold.so "$here/hold_at_open.c" -ldl 2>cc.err; th
     finish
 fi
 
-# stop_task HOW WORK COMMAND...: submits COMMAND (scan or clean) with the
-# helper preloaded in its jobs, so that sign task 2 (parts 2, 6, 10...)
-# stops as it starts writing part 6, part 2 signed; then ends the task
-# (HOW: kill, its process killed; scancel, its job cancelled), checks what
-# status says, submits the same command again (without the helper) and
-# waits for the run to end.
+# stop_task HOW STAGE LATER WORK COMMAND...: submits COMMAND (scan or
+# clean) with the helper preloaded in its jobs, so that task 2 of STAGE
+# (parts or partitions 2, 6, 10...) stops as it starts writing its file 6,
+# its file 2 made; then ends the task (HOW: kill, its process killed;
+# scancel, its job cancelled), checks what status says, submits the same
+# command again (without the helper) and waits for the run to end. LATER:
+# the stages submitted as arrays after STAGE, whose tasks wait.
 stop_task() {
-    local how=$1 work=$2
-    shift 2
+    local how=$1 stage=$2 later=$3 work=$4
+    shift 4
+    local what="$how in $stage"
     rm -f stop.pid
-    env LD_PRELOAD="$T/hold.so" DEDUP_TEST_HOLD_AT="/sign/part-000006.tmp." \
+    env LD_PRELOAD="$T/hold.so" DEDUP_TEST_HOLD_AT="/$stage/part-000006.tmp." \
         DEDUP_TEST_HOLD_PID="$T/stop.pid" \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
-    expect_status_of "$how: submitted (exit 0)" 0 $?
+    expect_status_of "$what: submitted (exit 0)" 0 $?
     local array
-    array=$(sed -n 's/^sign: 4 tasks submitted as job array \([0-9]*\)$/\1/p' submit.out)
-    if ! pid_wait stop.pid 120; then
-        not_ok "$how: sign task 2 stops before part 6" "$("$DEDUP" status --work-dir "$work" 2>&1)"
+    array=$(sed -n "s/^$stage: 4 tasks submitted as job array \([0-9]*\).*/\1/p" submit.out)
+    if ! pid_wait stop.pid 180; then
+        not_ok "$what: $stage task 2 stops before its file 6" "$("$DEDUP" status --work-dir "$work" 2>&1)"
         return 1
     fi
-    ok "$how: sign task 2 stops before part 6, its process running"
-    if [ -f "$work/sign/part-000002.done" ] && [ ! -f "$work/sign/part-000006.done" ]; then
-        ok "$how: ... part 2 of the task signed, part 6 not"
+    ok "$what: $stage task 2 stops before its file 6, its process running"
+    if [ -f "$work/$stage/part-000002.done" ] && [ ! -f "$work/$stage/part-000006.done" ]; then
+        ok "$what: ... its file 2 made, 6 not"
     else
-        not_ok "$how: ... part 2 of the task signed, part 6 not" "$(ls "$work/sign")"
+        not_ok "$what: ... its file 2 made, 6 not" "$(ls "$work/$stage")"
     fi
     if [ "$how" = kill ]; then
         kill -KILL "$(cat stop.pid)"
@@ -181,49 +213,65 @@ stop_task() {
         scancel "${array}_2"
     fi
     wait_for "$work" 120
-    local signed before after
-    signed=$(ls "$work"/sign/part-?????? 2>/dev/null)
+    local made before after
+    made=$(ls "$work"/sign/part-?????? "$work"/group/part-?????? "$work"/verify/part-?????? 2>/dev/null)
     # shellcheck disable=SC2086
-    before=$(inodes $signed)
-    expect_grep "$how: dedup status says the task failed" "  task 2 failed" status.out
-    expect_grep "$how: ... and shows its log" "its log, $work/slurm/logs/sign-2.$array.log" status.out
+    before=$(inodes $made)
+    expect_grep "$what: dedup status says the task failed" "  task 2 failed" status.out
+    expect_grep "$what: ... and shows its log" "its log, $work/slurm/logs/$stage-2.$array.log" status.out
     if [ "$how" = kill ]; then
-        expect_grep "$how: ... which says how it ended" "| sign task 2: dedup ended on signal 9" status.out
+        expect_grep "$what: ... which says how it ended" "| $stage task 2: dedup ended on signal 9" status.out
     else
-        expect_grep "$how: ... which says how it ended" "CANCELLED" status.out
+        expect_grep "$what: ... which says how it ended" "CANCELLED" status.out
     fi
-    expect_grep "$how: ... the other three done" "sign: 4 tasks: 3 done, 0 running, 0 pending, 1 failed" status.out
-    expect_grep "$how: ... the decide stage waiting" "decide: 1 task: 0 done, 0 running, 1 pending" status.out
+    expect_line "$what: ... the other three done" \
+        "^$stage: 4 tasks: 3 done, 0 running, 0 pending, 1 failed" status.out
+    local l
+    for l in $later; do
+        expect_line "$what: ... the $l tasks waiting" "^$l: 4 tasks: 0 done, 0 running, 4 pending" status.out
+        expect_grep "$what: ... on their dependency, as it says" "  the $l tasks wait: Dependency" status.out
+    done
+    expect_grep "$what: ... the decide stage waiting" "decide: 1 task: 0 done, 0 running, 1 pending" status.out
     # (Dependency, then DependencyNeverSatisfied once the scheduler has
     # looked at it again)
-    expect_grep "$how: ... on its dependency, as it says" "  the decide job waits: Dependency" status.out
+    expect_grep "$what: ... on its dependency, as it says" "  the decide job waits: Dependency" status.out
     "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
-    expect_status_of "$how: the same command again: exit 0" 0 $?
-    expect_grep "$how: ... submits the failed task only" "sign: 1 task submitted as job array" submit.out
-    expect_grep "$how: ... cancels the decide job that waited for it" \
-        "cancelled (it waited for tasks that failed)" submit.out
-    expect_grep "$how: ... and submits another after it" ", after the sign tasks (afterok)" submit.out
-    if wait_for "$work" 120; then ok "$how: the run resumed ends well"; else
-        not_ok "$how: the run resumed ends well" "$(cat status.out; tail -n 20 "$work"/slurm/logs/*)"
+    expect_status_of "$what: the same command again: exit 0" 0 $?
+    expect_line "$what: ... submits the failed task only" "^$stage: 1 task submitted as job array" submit.out
+    for l in $later; do
+        expect_line "$what: ... cancels the $l tasks that waited for it" \
+            "^$l: 4 queued tasks cancelled \(they waited for a task that failed\)" submit.out
+        expect_line "$what: ... and submits them again after it" \
+            "^$l: 4 tasks submitted as job array [0-9]*, after the stages before \(afterok\)" submit.out
+    done
+    expect_grep "$what: ... cancels the decide job that waited for it" \
+        "cancelled (it waited for a task that failed)" submit.out
+    expect_line "$what: ... and submits another after it" \
+        "^decide: submitted as job [0-9]*, after the stages before \(afterok\)" submit.out
+    if wait_for "$work" 120; then ok "$what: the run resumed ends well"; else
+        not_ok "$what: the run resumed ends well" "$(cat status.out; tail -n 20 "$work"/slurm/logs/*)"
     fi
     # shellcheck disable=SC2086
-    after=$(inodes $signed)
-    if [ "$before" = "$after" ] && [ "$(echo "$signed" | wc -l)" -ge 12 ]; then
-        ok "$how: ... the $(echo "$signed" | wc -l) parts signed before were not signed again"
+    after=$(inodes $made)
+    if [ "$before" = "$after" ] && [ "$(echo "$made" | wc -l)" -ge 12 ]; then
+        ok "$what: ... the $(echo "$made" | wc -l) files made before were not made again"
     else
-        not_ok "$how: ... the parts signed before were not signed again" "$before / $after"
+        not_ok "$what: ... the files made before were not made again" "$before / $after"
     fi
 }
 
-stop_task kill work3 scan -q --format jsonl corpus
-expect_same "kill: the report is the local run's, byte for byte" local.jsonl work3/slurm/decide.out
+stop_task kill sign "group verify" work3 scan -q --format jsonl corpus
+expect_same "kill in sign: the report is the local run's, byte for byte" local.jsonl work3/slurm/decide.out
 
-stop_task scancel work4 clean -q corpus -o resumed.clean
+stop_task scancel group verify work4 clean -q corpus -o resumed.clean
 if diff -r local.clean resumed.clean >diff.out 2>&1; then
-    ok "scancel: the cleaned corpus is the local run's, byte for byte"
+    ok "scancel in group: the cleaned corpus is the local run's, byte for byte"
 else
-    not_ok "scancel: the cleaned corpus is the local run's, byte for byte" "$(head -20 diff.out)"
+    not_ok "scancel in group: the cleaned corpus is the local run's, byte for byte" "$(head -20 diff.out)"
 fi
+
+stop_task kill verify "" work5 scan -q --format jsonl corpus
+expect_same "kill in verify: the report is the local run's, byte for byte" local.jsonl work5/slurm/decide.out
 
 # ---- nothing left running -------------------------------------------------
 pids=$(awk '{ print $2 }' "$CLUSTER/pids")
