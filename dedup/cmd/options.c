@@ -372,19 +372,32 @@ static void write_wrapped(FILE *out, const char *text, size_t at)
     fputc('\n', out);
 }
 
-void dd_command_help(FILE *out, const dd_command_spec *cmd)
+/* failed, or, when it is 0 and out has just failed a write, its errno. */
+static int first_failure(FILE *out, int failed)
 {
+    if (failed || !ferror(out))
+        return failed;
+    return errno ? errno : EIO;
+}
+
+int dd_command_help(FILE *out, const dd_command_spec *cmd)
+{
+    errno = 0;
     fputs(cmd->usage, out);
+    int failed = first_failure(out, 0);
     for (const dd_option_group *const *g = cmd->groups; *g; g++) {
         fprintf(out, "\n%s:\n", (*g)->title);
+        failed = first_failure(out, failed);
         for (const dd_option_spec *const *s = (*g)->options; *s; s++) {
             /* Long-only options line up with the long names of the others. */
             const char *indent = (*s)->short_name ? "  " : "      ";
             fprintf(out, "%s%s", indent, (*s)->synopsis);
             write_wrapped(out, (*s)->help, strlen(indent) + strlen((*s)->synopsis));
+            failed = first_failure(out, failed);
         }
     }
     fprintf(out, "\nExit status: %s\n", cmd->exit_status);
+    return first_failure(out, failed);
 }
 
 dd_records_spec dd_options_records(const dd_options *o)
@@ -783,9 +796,12 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
             if (!dd_parse_uint(optarg, 1, 1024, &o->threads))
                 return usage_error(cmd, "--threads: '%s' is not a number from 1 to 1024", optarg);
             break;
-        case 'h':
-            dd_command_help(stdout, spec);
-            return DD_EXIT_CLEAN;
+        case 'h': {
+            int failed = dd_command_help(stdout, spec);
+            if (failed) /* said now: a later flush would not know why */
+                dd_stdout_failed(failed);
+            return DD_EXIT_CLEAN; /* main's dd_stdout_finish makes it 2 after a failure */
+        }
         case 'V':
             fputs(dd_version_text, stdout);
             return DD_EXIT_CLEAN;
@@ -810,8 +826,9 @@ int dd_options_parse(dd_options *o, const dd_command_spec *spec, int argc, char 
         return usage_error(cmd, "%s", "--sbatch-option goes with --executor slurm");
     dd_work_options *w = &o->work;
     if (o->executor == DD_EXECUTOR_SLURM && (task_given || w->stage != DD_STAGE_ALL))
-        return usage_error(cmd, "%s", "--task and --stage run on this machine: they do not go "
-                                      "with --executor slurm (which submits every stage)");
+        return usage_error(cmd, "%s",
+                           "--task and --stage run on this machine: they do not go "
+                           "with --executor slurm (which submits every stage)");
     if (o->executor == DD_EXECUTOR_SLURM && (!w->dir || !w->tasks))
         return usage_error(cmd, "%s", "--executor slurm needs --work-dir DIR and --tasks N");
     if (task_given && !w->tasks)

@@ -163,8 +163,10 @@ typedef struct dd_command_spec {
 /* How the inputs' shards are read with these options (dd_inputs_collect). */
 dd_records_spec dd_options_records(const dd_options *o);
 
-/* Writes the --help text of the command to out. */
-void dd_command_help(FILE *out, const dd_command_spec *cmd);
+/* Writes the --help text of the command to out. Returns 0, or the errno of
+ * the first write that failed (the C library drops what it held then, so a
+ * later flush has nothing to say why). */
+int dd_command_help(FILE *out, const dd_command_spec *cmd);
 
 /* Parses argv (argv[0] is the command's first word) into o, taking only the
  * options of cmd; another command's option is refused, named. Returns -1 to

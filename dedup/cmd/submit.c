@@ -1,6 +1,6 @@
 /*
  * submit.c - scan, clean and check with --executor slurm: the run is planned
- * in its work folder here (the list of inputs, its parts, which are signed),
+ * in its work folder here (the list of inputs, its parts, which tasks are done),
  * and its tasks are submitted to Slurm (run/slurm.h); nothing is analysed in
  * this process.
  */

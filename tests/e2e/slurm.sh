@@ -9,10 +9,11 @@
 # work (its first part or partition made, its second about to be written):
 # a sign task's process killed (kill -9), a group task's job cancelled
 # (scancel), a verify task's process killed. `dedup status` must show the
-# task failed, with its log, and the later stages waiting; the same command
-# again must submit that task only, cancel the later jobs still queued and
-# submit them again, keep every file already made, and give the same output
-# again.
+# task failed, with its log, and the later stages waiting. The same command
+# run while the task runs must submit nothing (what is queued stays
+# queued); once it has failed, the same command must submit that task only,
+# cancel the later jobs still queued and submit them again, keep every file
+# already made, and give the same output again.
 # Every daemon the test started is stopped by its process id, also when
 # the test fails (a trap), and nothing of the cluster is left running.
 # shellcheck source=tests/e2e/lib.sh
@@ -181,14 +182,15 @@ fi
 # stop_task HOW STAGE LATER WORK COMMAND...: submits COMMAND (scan or
 # clean) with the helper preloaded in its jobs, so that task 2 of STAGE
 # (parts or partitions 2, 6, 10...) stops as it starts writing its file 6,
-# its file 2 made; then ends the task (HOW: kill, its process killed;
+# its file 2 made; runs the same command (which must submit nothing); then
+# ends the task (HOW: kill, its process killed;
 # scancel, its job cancelled), checks what status says, submits the same
 # command again (without the helper) and waits for the run to end. LATER:
 # the stages submitted as arrays after STAGE, whose tasks wait.
 stop_task() {
     local how=$1 stage=$2 later=$3 work=$4
     shift 4
-    local what="$how in $stage"
+    local what="$how in $stage" l
     rm -f stop.pid
     env LD_PRELOAD="$T/hold.so" DEDUP_TEST_HOLD_AT="/$stage/part-000006.tmp." \
         DEDUP_TEST_HOLD_PID="$T/stop.pid" \
@@ -206,6 +208,23 @@ stop_task() {
         ok "$what: ... its file 2 made, 6 not"
     else
         not_ok "$what: ... its file 2 made, 6 not" "$(ls "$work/$stage")"
+    fi
+    # The same command while the task runs: what is queued stays queued.
+    local njobs
+    njobs=$(wc -l <"$work/slurm/jobs")
+    "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
+    expect_status_of "$what: the same command while it runs: exit 0" 0 $?
+    expect_line "$what: ... leaves its task queued" \
+        "^$stage: [1-4] tasks? still queued or running from an earlier submission" submit.out
+    for l in $later; do
+        expect_line "$what: ... and the $l tasks" \
+            "^$l: 4 tasks still queued or running from an earlier submission" submit.out
+    done
+    expect_line "$what: ... and the decide job" "^decide: job [0-9]+ is still queued" submit.out
+    if [ "$(wc -l <"$work/slurm/jobs")" = "$njobs" ] && ! grep -q "submitted as job" submit.out; then
+        ok "$what: ... it submits nothing"
+    else
+        not_ok "$what: ... it submits nothing" "$(cat submit.out "$work/slurm/jobs")"
     fi
     if [ "$how" = kill ]; then
         kill -KILL "$(cat stop.pid)"
@@ -226,7 +245,6 @@ stop_task() {
     fi
     expect_line "$what: ... the other three done" \
         "^$stage: 4 tasks: 3 done, 0 running, 0 pending, 1 failed" status.out
-    local l
     for l in $later; do
         expect_line "$what: ... the $l tasks waiting" "^$l: 4 tasks: 0 done, 0 running, 4 pending" status.out
         expect_grep "$what: ... on their dependency, as it says" "  the $l tasks wait: Dependency" status.out
