@@ -822,8 +822,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         .n = c->inputs.n,
         .threads = threads,
         /* Enough documents in flight to keep every worker busy while the
-         * consumer takes one; bytes bound memory whatever their sizes. */
-        .window = 16 * (size_t)threads,
+         * consumer sleeps for half of them (run.c); bytes bound memory
+         * whatever their sizes. */
+        .window = 64 * (size_t)threads,
         .max_weight = (uint64_t)32 << 20,
         .ctx = &f,
         .result_size = sizeof(analysed),
