@@ -37,6 +37,23 @@ char *dd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grows *v (an array of *cap elements of size elem) to hold at least need. */
 void dd_grow(void *v, size_t *cap, size_t need, size_t elem);
 
+/* A 64-bit word in 8 bytes, least significant first: the byte order of
+ * every file dedup writes (work folder parts, stage files), whatever the
+ * machine's. */
+static inline void dd_put_le64(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint64_t dd_get_le64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
 /* In-memory hash tables. Their keys are hashes of texts, which whoever
  * writes the texts can steer: without --key-file, by trying texts until the
  * low bits of a hash are what they want. So no table takes its slots from a

@@ -18,20 +18,6 @@
 
 #define MATCH_BYTES 48
 
-static void put_le64(unsigned char *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const unsigned char *b)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
 /* The facts of a document, read from its part and decoded. */
 typedef struct decoded {
     dd_analysed r;
@@ -240,12 +226,12 @@ static bool write_group(dd_work *w, group_job *job, size_t slot, size_t k)
     for (size_t v = 0; v <= w->nparts; v++) {
         while (at < n && part_of_doc(w, pairs.v[at].later >> 32) < v)
             at++;
-        put_le64(body + 8 * v, v == w->nparts ? n : at);
+        dd_put_le64(body + 8 * v, v == w->nparts ? n : at);
     }
     unsigned char *p = body + 8 * (w->nparts + 1);
     for (size_t i = 0; i < n; i++, p += 16) {
-        put_le64(p, pairs.v[i].later);
-        put_le64(p + 8, pairs.v[i].earlier);
+        dd_put_le64(p, pairs.v[i].later);
+        dd_put_le64(p + 8, pairs.v[i].earlier);
     }
     bool ok = dd_work_write_stage_file(w, "group", k, body, len);
     free(body);
@@ -349,12 +335,12 @@ static bool take_matches(void *ctx, const dd_near_unit *v, size_t n)
         uint64_t jaccard, containment;
         memcpy(&jaccard, &v[i].jaccard, 8);
         memcpy(&containment, &v[i].containment, 8);
-        put_le64(b, (uint64_t)v[i].of_doc << 32 | v[i].doc);
-        put_le64(b + 8, v[i].unit);
-        put_le64(b + 16, v[i].of);
-        put_le64(b + 24, jaccard);
-        put_le64(b + 32, containment);
-        put_le64(b + 40, v[i].alternative);
+        dd_put_le64(b, (uint64_t)v[i].of_doc << 32 | v[i].doc);
+        dd_put_le64(b + 8, v[i].unit);
+        dd_put_le64(b + 16, v[i].of);
+        dd_put_le64(b + 24, jaccard);
+        dd_put_le64(b + 32, containment);
+        dd_put_le64(b + 40, v[i].alternative);
         s->len += MATCH_BYTES;
     }
     return true;
@@ -382,9 +368,9 @@ static bool make_verify(dd_work *w, dd_unit_verifier *verifier, size_t k)
         }
         const unsigned char *b = (const unsigned char *)body.data;
         size_t head = 8 * (w->nparts + 1);
-        uint64_t from = body.len >= head ? get_le64(b + 8 * k) : 1,
-                 to = body.len >= head ? get_le64(b + 8 * (k + 1)) : 0,
-                 all = body.len >= head ? get_le64(b + 8 * w->nparts) : 0;
+        uint64_t from = body.len >= head ? dd_get_le64(b + 8 * k) : 1,
+                 to = body.len >= head ? dd_get_le64(b + 8 * (k + 1)) : 0,
+                 all = body.len >= head ? dd_get_le64(b + 8 * w->nparts) : 0;
         if (from > to || to > all || body.len != head + 16 * all) {
             char *path = dd_work_stage_path(w, "group", g);
             dd_error("%s: damaged: its index is wrong; remove it and run again", path);
@@ -395,7 +381,7 @@ static bool make_verify(dd_work *w, dd_unit_verifier *verifier, size_t k)
         dd_grow(&pairs.v, &pairs.cap, pairs.n + (size_t)(to - from) + 1, sizeof *pairs.v);
         for (uint64_t i = from; i < to; i++) {
             const unsigned char *p = b + head + 16 * i;
-            pairs.v[pairs.n++] = (dd_unit_pair){get_le64(p), get_le64(p + 8), 0, 0};
+            pairs.v[pairs.n++] = (dd_unit_pair){dd_get_le64(p), dd_get_le64(p + 8), 0, 0};
         }
     }
     sh_buf_free(&body);
@@ -449,12 +435,12 @@ bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_st
     dd_grow(&out->v, &out->cap, n + 1, sizeof *out->v);
     for (size_t i = 0; i < n && ok; i++) {
         const unsigned char *b = (const unsigned char *)body.data + i * MATCH_BYTES;
-        uint64_t docs = get_le64(b), jaccard = get_le64(b + 24), containment = get_le64(b + 32),
-                 alternative = get_le64(b + 40);
+        uint64_t docs = dd_get_le64(b), jaccard = dd_get_le64(b + 24), containment = dd_get_le64(b + 32),
+                 alternative = dd_get_le64(b + 40);
         dd_near_unit *x = &out->v[i];
         x->doc = (uint32_t)docs;
         x->of_doc = (uint32_t)(docs >> 32);
-        uint64_t unit = get_le64(b + 8), of = get_le64(b + 16);
+        uint64_t unit = dd_get_le64(b + 8), of = dd_get_le64(b + 16);
         memcpy(&x->jaccard, &jaccard, 8);
         memcpy(&x->containment, &containment, 8);
         x->alternative = alternative == 1;

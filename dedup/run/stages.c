@@ -58,20 +58,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-static void le64(unsigned char *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const unsigned char *b)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
 /* Syncs the folder dir, so that a rename in it survives a crash. */
 static bool sync_dir(const char *dir)
 {
@@ -321,9 +307,9 @@ static void hash_source(XXH3_state_t *st, const dd_source *f)
     unsigned char b[25];
     XXH3_64bits_update(st, f->path, strlen(f->path) + 1);
     b[0] = f->shard ? 'S' : 'F';
-    le64(b + 1, f->size);
-    le64(b + 9, (uint64_t)f->mtime.tv_sec);
-    le64(b + 17, (uint64_t)f->mtime.tv_nsec);
+    dd_put_le64(b + 1, f->size);
+    dd_put_le64(b + 9, (uint64_t)f->mtime.tv_sec);
+    dd_put_le64(b + 17, (uint64_t)f->mtime.tv_nsec);
     XXH3_64bits_update(st, b, sizeof b);
 }
 
@@ -695,13 +681,13 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         goto done;
     }
     if (size < HEADER_BYTES + TRAILER_BYTES || pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES ||
-        memcmp(head, "DDSIGN02", 8) || get_le64(head + 8) != w->settings_hash ||
-        get_le64(head + 16) != w->inputs_hash || get_le64(head + 24) != p->hash ||
-        get_le64(head + 32) != part || get_le64(head + 40) != p->from) {
+        memcmp(head, "DDSIGN02", 8) || dd_get_le64(head + 8) != w->settings_hash ||
+        dd_get_le64(head + 16) != w->inputs_hash || dd_get_le64(head + 24) != p->hash ||
+        dd_get_le64(head + 32) != part || dd_get_le64(head + 40) != p->from) {
         *why = dd_strdup("its header is not this part's");
         goto done;
     }
-    n = get_le64(head + 48);
+    n = dd_get_le64(head + 48);
     if (w->placed && n != p->n) {
         *why = dd_asprintf("damaged: it holds %" PRIu64 " documents, its files %zu", n, p->n);
         goto done;
@@ -736,7 +722,7 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         *why = dd_strdup("damaged (no end mark)");
         goto done;
     }
-    uint64_t checksum = get_le64(tail + 8), index_at = get_le64(tail);
+    uint64_t checksum = dd_get_le64(tail + 8), index_at = dd_get_le64(tail);
     char *right = marker_text(w, part, size, checksum);
     bool marker_ok = !strcmp(marker, right);
     free(right);
@@ -756,7 +742,7 @@ static bool check_file(dd_work *w, size_t part, const char *path, const char *ma
         goto done;
     }
     for (size_t k = 0; k <= n; k++)
-        offsets[k] = get_le64(ix + 8 * k);
+        offsets[k] = dd_get_le64(ix + 8 * k);
     free(ix);
     ok = offsets[0] == HEADER_BYTES && offsets[n] == index_at;
     for (size_t k = 0; ok && k < n; k++)
@@ -845,12 +831,12 @@ dd_part_writer *dd_part_writer_new(const dd_work *w, size_t part, size_t ndocs)
     const dd_part *p = &w->parts[part];
     pw->offsets = dd_malloc((ndocs + 1) * sizeof *pw->offsets);
     unsigned char head[HEADER_BYTES] = "DDSIGN02";
-    le64(head + 8, w->settings_hash);
-    le64(head + 16, w->inputs_hash);
-    le64(head + 24, p->hash);
-    le64(head + 32, part);
-    le64(head + 40, p->from);
-    le64(head + 48, ndocs);
+    dd_put_le64(head + 8, w->settings_hash);
+    dd_put_le64(head + 16, w->inputs_hash);
+    dd_put_le64(head + 24, p->hash);
+    dd_put_le64(head + 32, part);
+    dd_put_le64(head + 40, p->from);
+    dd_put_le64(head + 48, ndocs);
     add_bytes(pw, head, sizeof head);
     return pw;
 }
@@ -874,16 +860,16 @@ bool dd_part_writer_finish(dd_part_writer *pw)
     uint64_t index_at = pw->at;
     unsigned char b[8];
     for (size_t k = 0; k <= pw->n; k++) {
-        le64(b, pw->offsets[k]);
+        dd_put_le64(b, pw->offsets[k]);
         add_bytes(pw, b, 8);
     }
-    le64(b, index_at);
+    dd_put_le64(b, index_at);
     add_bytes(pw, b, 8);
     if (!flush_pending(pw))
         return pw->failed = true, false;
     uint64_t checksum = XXH3_64bits_digest(pw->sum);
     unsigned char end[16];
-    le64(end, checksum);
+    dd_put_le64(end, checksum);
     memcpy(end + 8, "DDSIGEND", 8);
     uint64_t size = pw->written + sizeof end;
     if (!write_all(pw->fd, end, sizeof end, pw->tmp))
@@ -1026,18 +1012,18 @@ bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, 
     char *tmp = temp_name(path);
     unsigned char head[HEADER_BYTES] = {0}, end[16];
     stage_magic(stage, head);
-    le64(head + 8, w->settings_hash);
-    le64(head + 16, w->inputs_hash);
-    le64(head + 24, part);
-    le64(head + 32, w->nparts);
-    le64(head + 40, len);
+    dd_put_le64(head + 8, w->settings_hash);
+    dd_put_le64(head + 16, w->inputs_hash);
+    dd_put_le64(head + 24, part);
+    dd_put_le64(head + 32, w->nparts);
+    dd_put_le64(head + 40, len);
     XXH3_state_t *sum = XXH3_createState();
     XXH3_64bits_reset(sum);
     XXH3_64bits_update(sum, head, sizeof head);
     XXH3_64bits_update(sum, body, len);
     uint64_t checksum = XXH3_64bits_digest(sum);
     XXH3_freeState(sum);
-    le64(end, checksum);
+    dd_put_le64(end, checksum);
     memcpy(end + 8, "DDSTGEND", 8);
     int fd = create_temporary(tmp);
     bool ok = fd >= 0;
@@ -1112,9 +1098,9 @@ bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, u
         goto done;
     }
     if (pread(fd, head, HEADER_BYTES, 0) != HEADER_BYTES || memcmp(head, magic, 8) ||
-        get_le64(head + 8) != w->settings_hash || get_le64(head + 16) != w->inputs_hash ||
-        get_le64(head + 24) != part || get_le64(head + 32) != w->nparts ||
-        get_le64(head + 40) != size - HEADER_BYTES - 16) {
+        dd_get_le64(head + 8) != w->settings_hash || dd_get_le64(head + 16) != w->inputs_hash ||
+        dd_get_le64(head + 24) != part || dd_get_le64(head + 32) != w->nparts ||
+        dd_get_le64(head + 40) != size - HEADER_BYTES - 16) {
         *why = dd_strdup("its header is not this partition's");
         goto done;
     }
@@ -1133,7 +1119,7 @@ bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, u
     uint64_t checksum = XXH3_64bits_digest(sum);
     XXH3_freeState(sum);
     char *right = stage_marker_text(w, stage, part, size, checksum);
-    ok = checksum == get_le64(end) && !strcmp(marker, right);
+    ok = checksum == dd_get_le64(end) && !strcmp(marker, right);
     free(right);
     if (!ok)
         *why = dd_strdup("damaged: its checksum or size is not what its marker says");
