@@ -435,8 +435,8 @@ bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_st
     dd_grow(&out->v, &out->cap, n + 1, sizeof *out->v);
     for (size_t i = 0; i < n && ok; i++) {
         const unsigned char *b = (const unsigned char *)body.data + i * MATCH_BYTES;
-        uint64_t docs = dd_get_le64(b), jaccard = dd_get_le64(b + 24), containment = dd_get_le64(b + 32),
-                 alternative = dd_get_le64(b + 40);
+        uint64_t docs = dd_get_le64(b), jaccard = dd_get_le64(b + 24),
+                 containment = dd_get_le64(b + 32), alternative = dd_get_le64(b + 40);
         dd_near_unit *x = &out->v[i];
         x->doc = (uint32_t)docs;
         x->of_doc = (uint32_t)(docs >> 32);
