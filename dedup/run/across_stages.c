@@ -44,13 +44,7 @@ static void facts_reader_free(facts_reader *f)
     sh_buf_free(&f->bytes);
     for (size_t k = 0; k < DECODED_KEPT; k++) {
         dd_analysed *r = &f->kept[k].r;
-        sh_buf_free(&r->text);
-        dd_doc_free(&r->doc);
-        dd_unit_sets_free(&r->sets);
-        free(r->band_keys);
-        free(r->near.v);
-        dd_signed_free(&r->sig);
-        sh_buf_free(&r->said);
+        dd_analysed_clear(r);
         sh_buf_free(&r->run.messages);
     }
     memset(f, 0, sizeof *f);

@@ -506,18 +506,7 @@ static uint64_t input_weight(void *ctx, size_t i)
 static void analysed_free(void *ctx, void *result)
 {
     (void)ctx;
-    analysed *r = result;
-    sh_buf_free(&r->text);
-    dd_doc_free(&r->doc);
-    dd_unit_sets_free(&r->sets);
-    free(r->band_keys);
-    free(r->near.v);
-    dd_signed_free(&r->sig);
-    sh_buf_free(&r->said);
-    free(r->across_err);
-    sh_buf messages = r->run.messages;
-    memset(r, 0, sizeof *r);
-    r->run.messages = messages;
+    dd_analysed_clear(result);
 }
 
 /* Past this many bytes of text, a worker's buffers are freed once its

@@ -22,6 +22,7 @@
 
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------- writing */
@@ -70,6 +71,21 @@ static void put_key(sh_buf *out, sh_key k)
 {
     put_u64(out, k.lo);
     put_u64(out, k.hi);
+}
+
+void dd_analysed_clear(dd_analysed *r)
+{
+    sh_buf_free(&r->text);
+    dd_doc_free(&r->doc);
+    dd_unit_sets_free(&r->sets);
+    free(r->band_keys);
+    free(r->near.v);
+    dd_signed_free(&r->sig);
+    sh_buf_free(&r->said);
+    free(r->across_err);
+    sh_buf messages = r->run.messages;
+    memset(r, 0, sizeof *r);
+    r->run.messages = messages;
 }
 
 void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,

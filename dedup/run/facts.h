@@ -41,6 +41,10 @@ typedef struct dd_analysed {
     char *across_err; /* its units could not be kept for the search across documents: why */
 } dd_analysed;
 
+/* Frees what r holds, but for its messages (r->run.messages: the ordered
+ * map's slot keeps them), and empties the rest of it. */
+void dd_analysed_clear(dd_analysed *r);
+
 /* Appends the facts of r (its messages: said) to out. doc: the number of
  * the document as analysed (its place among the inputs of the analysing
  * process); the bytes do not depend on it. num_perm: values of a MinHash
