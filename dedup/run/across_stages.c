@@ -175,20 +175,6 @@ static void take_pair(void *ctx, dd_unit_pair pair)
     l->v[l->n++] = pair;
 }
 
-/* The sign part that holds document doc. */
-static size_t part_of_doc(const dd_work *w, uint64_t doc)
-{
-    size_t lo = 0, hi = w->nparts;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (w->parts[mid].first <= doc)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Makes group partition k, whose entries are at slot of job (freed):
  * false after a message. */
 static bool write_group(dd_work *w, group_job *job, size_t slot, size_t k)
@@ -218,7 +204,7 @@ static bool write_group(dd_work *w, group_job *job, size_t slot, size_t k)
     unsigned char *body = dd_malloc(len);
     size_t at = 0;
     for (size_t v = 0; v <= w->nparts; v++) {
-        while (at < n && part_of_doc(w, pairs.v[at].later >> 32) < v)
+        while (at < n && dd_work_part_of(w, dd_unit_id_doc(pairs.v[at].later)) < v)
             at++;
         dd_put_le64(body + 8 * v, v == w->nparts ? n : at);
     }

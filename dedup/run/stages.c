@@ -111,16 +111,23 @@ static bool write_all(int fd, const void *p, size_t n, const char *path)
     return true;
 }
 
-/* Writes text to path atomically: a temporary file, synced, renamed, its
- * folder dir synced. */
-static bool write_file_atomically(const char *dir, const char *path, const char *text, size_t len)
+/* Bytes to write, one piece of a file. */
+typedef struct piece {
+    const void *p;
+    size_t n;
+} piece;
+
+/* Writes the pieces v[0..n), end to end, to path atomically: a temporary
+ * file, synced, renamed, its folder dir synced. False after a message. */
+static bool write_pieces_atomically(const char *dir, const char *path, const piece *v, size_t n)
 {
     char *tmp = temp_name(path);
     int fd = create_temporary(tmp);
     bool ok = fd >= 0;
     if (!ok)
         dd_error("%s: %s", tmp, strerror(errno));
-    ok = ok && write_all(fd, text, len, tmp);
+    for (size_t i = 0; i < n && ok; i++)
+        ok = write_all(fd, v[i].p, v[i].n, tmp);
     if (ok && fsync(fd) != 0) {
         dd_error("%s: %s", tmp, strerror(errno));
         ok = false;
@@ -137,6 +144,13 @@ static bool write_file_atomically(const char *dir, const char *path, const char 
         unlink(tmp);
     free(tmp);
     return ok && sync_dir(dir);
+}
+
+/* Writes text to path atomically (write_pieces_atomically). */
+static bool write_file_atomically(const char *dir, const char *path, const char *text, size_t len)
+{
+    piece whole = {text, len};
+    return write_pieces_atomically(dir, path, &whole, 1);
 }
 
 /* Opens a file of the work folder to read it, without waiting: anything
@@ -915,8 +929,7 @@ void dd_part_writer_free(dd_part_writer *pw)
 
 /* -------------------------------------------------------------- reading */
 
-/* The part that holds document doc. */
-static size_t part_of(const dd_work *w, size_t doc)
+size_t dd_work_part_of(const dd_work *w, uint64_t doc)
 {
     size_t lo = 0, hi = w->nparts;
     while (hi - lo > 1) {
@@ -931,7 +944,7 @@ static size_t part_of(const dd_work *w, size_t doc)
 
 bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf *out)
 {
-    size_t part = part_of(w, doc);
+    size_t part = dd_work_part_of(w, doc);
     const uint64_t *off = w->offsets[part];
     size_t k = doc - w->parts[part].first;
     if (r->fd <= 0 || r->part != part) {
@@ -1009,7 +1022,6 @@ bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, 
 {
     char *dir = dd_asprintf("%s/%s", w->dir, stage);
     char *path = dd_work_stage_path(w, stage, part);
-    char *tmp = temp_name(path);
     unsigned char head[HEADER_BYTES] = {0}, end[16];
     stage_magic(stage, head);
     dd_put_le64(head + 8, w->settings_hash);
@@ -1025,27 +1037,8 @@ bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, 
     XXH3_freeState(sum);
     dd_put_le64(end, checksum);
     memcpy(end + 8, "DDSTGEND", 8);
-    int fd = create_temporary(tmp);
-    bool ok = fd >= 0;
-    if (!ok)
-        dd_error("%s: %s", tmp, strerror(errno));
-    ok = ok && write_all(fd, head, sizeof head, tmp) && write_all(fd, body, len, tmp) &&
-         write_all(fd, end, sizeof end, tmp);
-    if (ok && fsync(fd) != 0) {
-        dd_error("%s: %s", tmp, strerror(errno));
-        ok = false;
-    }
-    if (fd >= 0 && close(fd) != 0 && ok) {
-        dd_error("%s: %s", tmp, strerror(errno));
-        ok = false;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        dd_error("%s: %s", path, strerror(errno));
-        ok = false;
-    }
-    if (!ok)
-        unlink(tmp);
-    ok = ok && sync_dir(dir);
+    piece file[] = {{head, sizeof head}, {body, len}, {end, sizeof end}};
+    bool ok = write_pieces_atomically(dir, path, file, 3);
     if (ok) {
         char *marker = stage_marker_text(w, stage, part, sizeof head + len + sizeof end, checksum);
         char *marker_path = dd_asprintf("%s.done", path);
@@ -1053,7 +1046,6 @@ bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, 
         free(marker);
         free(marker_path);
     }
-    free(tmp);
     free(path);
     free(dir);
     return ok;

@@ -118,6 +118,9 @@ typedef struct dd_facts_reader {
     size_t part; /* of that file */
 } dd_facts_reader;
 
+/* The part that holds document doc (the parts placed: dd_part.first). */
+size_t dd_work_part_of(const dd_work *w, uint64_t doc);
+
 /* Reads the facts of document doc (the parts placed, its part checked) into out (replacing
  * its contents). False after a message (captured on a worker) when the
  * file cannot be read. */
