@@ -736,31 +736,47 @@ static bool merge_across(void *ctx, const dd_near_unit *v, size_t n)
     return true;
 }
 
+/* Starts m: the near-repeats of the corpus merged in rank order, within
+ * their share of --memory. */
+static void merge_start(near_merge *m, first_pass *f)
+{
+    *m = (near_merge){.c = f->c};
+    dd_scratch_array_init(&m->merged, sizeof(dd_near_unit),
+                          dd_memory_near_units_share(f->o->memory), f->o->tmp_dir,
+                          "near-repeats of paragraphs");
+}
+
+/* Ends m: when ok, what it merged replaces c->near_units; else it is
+ * dropped and counted as a problem (said by the caller). Returns ok. */
+static bool merge_end(near_merge *m, bool ok)
+{
+    free(m->err);
+    if (!ok) {
+        dd_scratch_array_free(&m->merged);
+        m->c->problems++;
+        return false;
+    }
+    dd_scratch_array_free(&m->c->near_units);
+    m->c->near_units = m->merged;
+    return true;
+}
+
 /* The near-repeats of paragraphs across documents, of the units the first
  * pass gave f->across, merged into c->near_units. False when a scratch
  * file could not be written (said). */
 static bool find_across(first_pass *f, unsigned threads)
 {
-    dd_corpus *c = f->c;
     const dd_options *o = f->o;
-    near_merge m = {c, {0}, 0, NULL};
-    dd_scratch_array_init(&m.merged, sizeof(dd_near_unit), dd_memory_near_units_share(o->memory),
-                          o->tmp_dir, "near-repeats of paragraphs");
+    near_merge m;
+    merge_start(&m, f);
     char *err = NULL;
     bool ok = dd_near_across_find(&f->across, threads, o->para_threshold, merge_across, &m, &err) &&
               merge_inside(&m, UINT64_MAX);
-    if (!ok) {
-        const char *why = err ? err : m.err;
-        dd_error("finding the near-repeats of paragraphs across documents (--memory): %s", why);
-        free(err);
-        free(m.err);
-        dd_scratch_array_free(&m.merged);
-        c->problems++;
-        return false;
-    }
-    dd_scratch_array_free(&c->near_units);
-    c->near_units = m.merged;
-    return true;
+    if (!ok)
+        dd_error("finding the near-repeats of paragraphs across documents (--memory): %s",
+                 err ? err : m.err);
+    free(err);
+    return merge_end(&m, ok);
 }
 
 /* The near-repeats of paragraphs across documents, as the verify stage of
@@ -768,30 +784,20 @@ static bool find_across(first_pass *f, unsigned threads)
  * find_across does. False after a message. */
 static bool read_across(first_pass *f)
 {
-    dd_corpus *c = f->c;
     const dd_work *w = f->verified;
-    near_merge m = {c, {0}, 0, NULL};
-    dd_scratch_array_init(&m.merged, sizeof(dd_near_unit), dd_memory_near_units_share(f->o->memory),
-                          f->o->tmp_dir, "near-repeats of paragraphs");
+    near_merge m;
+    merge_start(&m, f);
     dd_near_unit_list matches = {0};
     bool ok = true, read = true;
     for (size_t k = 0; k < w->nparts && ok; k++) {
-        read = dd_across_read_matches(w, k, c->unit_start, &matches);
+        read = dd_across_read_matches(w, k, f->c->unit_start, &matches);
         ok = read && merge_across(&m, matches.v, matches.n);
     }
     ok = ok && merge_inside(&m, UINT64_MAX);
     free(matches.v);
-    if (!ok) {
-        if (read)
-            dd_error("keeping the near-repeats of paragraphs (--memory): %s", m.err);
-        free(m.err);
-        dd_scratch_array_free(&m.merged);
-        c->problems++;
-        return false;
-    }
-    dd_scratch_array_free(&c->near_units);
-    c->near_units = m.merged;
-    return true;
+    if (!ok && read)
+        dd_error("keeping the near-repeats of paragraphs (--memory): %s", m.err);
+    return merge_end(&m, ok);
 }
 
 /* Reads, checks and analyses every input (the first pass), then finds the
