@@ -433,6 +433,27 @@ static size_t listed_ids(const dd_capped_map *map, uint64_t key, uint32_t **ids,
     return n;
 }
 
+/* The ids maps[0..DD_NEAR_UNIT_BANDS) list under a unit's band keys
+ * keys[0..DD_NEAR_UNIT_BANDS), into *ids (grown), ascending, an id listed
+ * under several keys as often (the callers take each once); listed, when
+ * not NULL, gets how many each band gave. Returns how many in all. */
+static size_t band_candidates(const dd_capped_map *maps, const uint64_t *keys, uint32_t **ids,
+                              size_t *cap, uint32_t *listed)
+{
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+        dd_capped_map_prefetch(&maps[b], keys[b]);
+    size_t n = 0;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        size_t before = n;
+        n = listed_ids(&maps[b], keys[b], ids, cap, n);
+        if (listed)
+            listed[b] = (uint32_t)(n - before);
+    }
+    if (n > 1)
+        qsort(*ids, n, sizeof **ids, dd_compare_u32);
+    return n;
+}
+
 /* The unit being searched for, and where its matches go. */
 typedef struct searched {
     const uint64_t *set; /* its set, n hashes */
@@ -493,18 +514,12 @@ void dd_find_near_units_across(dd_unit_index *ix, uint32_t doc_number, const dd_
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
         const uint64_t *keys = band_keys + u * bands;
-        size_t ncands = 0;
-        for (size_t b = 0; b < bands; b++)
-            dd_capped_map_prefetch(&ix->bands[b], keys[b]);
-        for (size_t b = 0; b < bands; b++)
-            ncands = listed_ids(&ix->bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
         /* Every candidate, each once (the bands list a bounded number),
          * earliest first: the unit near-repeats each that passes, the first
          * of them before the others. Which candidates a crowd of variants
          * left room for does not decide whether it is a near-repeat, nor
          * does whether the first is kept (corpus.h). */
-        if (ncands > 1)
-            qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
+        size_t ncands = band_candidates(ix->bands, keys, &ix->cands, &ix->cands_cap, NULL);
         /* Not indexed when a unit before it (in an earlier document, or
          * before it in this one) has the same set: that one is listed
          * under the same band keys, a match of this one is a match of it.
@@ -572,16 +587,8 @@ void dd_unit_batch_ahead(const dd_unit_index *ix, const dd_unit *units, size_t n
         const uint64_t *set = sets->hashes + sets->start[u];
         size_t n = sets->start[u + 1] - sets->start[u];
         const uint64_t *keys = band_keys + u * bands;
-        size_t ncands = 0;
-        for (size_t b = 0; b < bands; b++)
-            dd_capped_map_prefetch(&ix->bands[b], keys[b]);
-        for (size_t b = 0; b < bands; b++) {
-            size_t before = ncands;
-            ncands = listed_ids(&ix->bands[b], keys[b], &w->cands, &w->cands_cap, ncands);
-            out->listed[u * bands + b] = (uint32_t)(ncands - before);
-        }
-        if (ncands > 1)
-            qsort(w->cands, ncands, sizeof *w->cands, dd_compare_u32);
+        size_t ncands =
+            band_candidates(ix->bands, keys, &w->cands, &w->cands_cap, &out->listed[u * bands]);
         bool filled = false;
         for (size_t i = 0; i < ncands; i++) {
             if (i > 0 && w->cands[i] == w->cands[i - 1])
@@ -634,11 +641,7 @@ void dd_find_near_units_batch(dd_unit_index *ix, uint32_t doc_number, const dd_u
             else if (c->match)
                 add_match(ix, &s, c->id, c->jaccard, c->containment);
         }
-        size_t ncands = 0;
-        for (size_t b = 0; b < bands; b++)
-            ncands = listed_ids(&ix->batch_bands[b], keys[b], &ix->cands, &ix->cands_cap, ncands);
-        if (ncands > 1)
-            qsort(ix->cands, ncands, sizeof *ix->cands, dd_compare_u32);
+        size_t ncands = band_candidates(ix->batch_bands, keys, &ix->cands, &ix->cands_cap, NULL);
         for (size_t i = 0; i < ncands; i++)
             if (i == 0 || ix->cands[i] != ix->cands[i - 1])
                 verify(ix, &s, ix->cands[i]);
