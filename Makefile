@@ -48,6 +48,7 @@ LIB_SRC  = $(sort $(wildcard shingle/*.c))
 DEDUP_SRC = $(sort $(wildcard dedup/*.c dedup/*/*.c))
 UNIT_SRC  = $(sort $(wildcard tests/unit/test_*.c))
 HEADERS   = $(wildcard shingle/*.h dedup/*.h dedup/*/*.h)
+TEST_HEADERS = $(wildcard tests/unit/*.h)
 
 # Objects of the normal build go to build/, of the sanitizer build to build/asan/.
 obj = $(patsubst %.c,$(1)/%.o,$(2))
@@ -113,11 +114,11 @@ build/nosodium/bin/dedup: build/nosodium/dedup/io/keys.o $(call obj,build,$(filt
 
 # Unit tests link the library and the program's modules (all but main.c).
 DEDUP_MODULES = $(filter-out dedup/cmd/main.c,$(DEDUP_SRC))
-build/tests/%: tests/unit/%.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS)
+build/tests/%: tests/unit/%.c $(call obj,build,$(DEDUP_MODULES)) $(call obj,build,$(LIB_SRC)) $(HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Idedup $(CFLAGS) -o $@ $< $(call obj,build,$(DEDUP_MODULES)) \
 	    $(call obj,build,$(LIB_SRC)) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
-build/asan/tests/%: tests/unit/%.c $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(HEADERS)
+build/asan/tests/%: tests/unit/%.c $(call obj,build/asan,$(DEDUP_MODULES)) $(call obj,build/asan,$(LIB_SRC)) $(HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -Idedup $(ASAN_FLAGS) -o $@ $< $(call obj,build/asan,$(DEDUP_MODULES)) \
 	    $(call obj,build/asan,$(LIB_SRC)) $(PKG_LIBS) $(CMOCKA_LIBS) -lm

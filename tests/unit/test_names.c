@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "temp_folder.h"
+
 #include "io/input.h"
 #include "io/names.h"
 
@@ -25,27 +27,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* A temporary folder, empty. */
-static char *make_folder(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    char *dir = malloc(4096);
-    snprintf(dir, 4096, "%s/test_names.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    return dir;
-}
-
-static size_t entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
 
 /* Name number k: of 1 to 300 bytes, starting with its number (as much of
  * it as fits); number 777 is longer than a block. */
@@ -65,7 +46,7 @@ static char *name_of(size_t k, size_t *len)
 static void names_past_the_share_come_back_from_the_scratch_file(void **state)
 {
     (void)state;
-    char *dir = make_folder();
+    char *dir = make_folder("test_names");
     dd_names all = {0}, small = {.max_in_memory = 64 << 10, .dir = dir};
     enum { N = 20000 };
     uint64_t *in_all = malloc(N * sizeof *in_all), *in_small = malloc(N * sizeof *in_small);
@@ -118,7 +99,7 @@ static void write_file(const char *path, const char *text)
 static void a_list_past_its_share_names_its_documents_alike(void **state)
 {
     (void)state;
-    char *dir = make_folder(), *scratch = make_folder();
+    char *dir = make_folder("test_names"), *scratch = make_folder("test_names");
     char path[4096];
     snprintf(path, sizeof path, "%s/tree", dir);
     assert_int_equal(mkdir(path, 0755), 0);

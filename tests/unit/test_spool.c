@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "temp_folder.h"
+
 #include "io/spool.h"
 
 #include <dirent.h>
@@ -22,27 +24,6 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-/* A temporary folder, empty. */
-static char *make_folder(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    char *dir = malloc(4096);
-    snprintf(dir, 4096, "%s/test_spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    return dir;
-}
-
-static size_t entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return n;
-}
 
 /* Byte i of string number k: every string different. */
 static unsigned char byte_of(size_t k, size_t i)
@@ -53,7 +34,7 @@ static unsigned char byte_of(size_t k, size_t i)
 static void strings_come_back_wherever_they_lie(void **state)
 {
     (void)state;
-    char *dir = make_folder();
+    char *dir = make_folder("test_spool");
     char *err = NULL;
     dd_spool *s = dd_spool_new(dir, &err);
     assert_non_null(s);
@@ -129,7 +110,7 @@ static void strings_come_back_wherever_they_lie(void **state)
 static void a_folder_that_does_not_exist(void **state)
 {
     (void)state;
-    char *dir = make_folder();
+    char *dir = make_folder("test_spool");
     char *missing = malloc(strlen(dir) + 16);
     sprintf(missing, "%s/missing", dir);
     char *err = NULL;
@@ -149,7 +130,7 @@ static void a_folder_that_does_not_exist(void **state)
 static void a_failed_write_is_final(void **state)
 {
     (void)state;
-    char *dir = make_folder();
+    char *dir = make_folder("test_spool");
     char *err = NULL;
     dd_spool *s = dd_spool_new(dir, &err);
     assert_non_null(s);
