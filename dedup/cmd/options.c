@@ -287,7 +287,8 @@ OPTION(opt_tmp_dir, "tmp-dir", 0, required_argument, OPT_TMP_DIR, "--tmp-dir DIR
        "run ends; a full DIR is an error that names it");
 OPTION(opt_memory, "memory", 0, required_argument, OPT_MEMORY, "--memory SIZE",
        "the memory the run may hold (K, M, G: times 1024; at least 1M; default: half of what "
-       "/proc/meminfo calls available when the run starts, 1G where it cannot be read); the "
+       "/proc/meminfo calls available when the run starts, or of the memory limit of its "
+       "cgroup (a container, a Slurm job) when lower, 1G where neither can be read); the "
        "units (paragraphs) of every document, 64 bytes each, stay in memory up to a quarter "
        "of SIZE, the near-repeats of paragraphs found up to a sixteenth, and past it each go "
        "to a scratch file in --tmp-dir; so do the MinHash values of the document signatures, "

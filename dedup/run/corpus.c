@@ -843,6 +843,9 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     if (ran)
         ran = f.verified ? read_across(&f) : find_across(&f, threads);
     if (ran && getenv("DEDUP_RUN_STATS")) {
+        fprintf(stderr, "dedup: memory budget: %.1f MB (%s)\n",
+                (double)(f.o->memory ? f.o->memory : dd_memory_default()) / 1e6,
+                f.o->memory ? "--memory" : "the default");
         dd_memory_account(stderr, "after reading", c, across_bytes);
         fprintf(stderr, "dedup: units kept in a scratch file: %.1f MB\n",
                 (double)dd_units_scratch_bytes(&c->units) / 1e6);

@@ -4,8 +4,111 @@
 #include "run/memory.h"
 
 #include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The number file path starts with, in *value; false when it cannot be
+ * read, or says "max" (cgroup v2: no limit). */
+static bool read_number(const char *path, uint64_t *value)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fscanf(f, "%" SCNu64, value) == 1;
+    fclose(f);
+    return ok;
+}
+
+/* The lowest of the limits file (memory.max, memory.limit_in_bytes) sets
+ * on the group at folder group and on each group above it, up to the
+ * mount point mount (a limit is inherited: a Slurm step's group has none
+ * of its own, its job's group has it). */
+static uint64_t lowest_limit(char *group, size_t mount_len, const char *file)
+{
+    uint64_t lowest = UINT64_MAX;
+    for (;;) {
+        char path[PATH_MAX];
+        uint64_t limit;
+        if (snprintf(path, sizeof path, "%s/%s", group, file) < (int)sizeof path &&
+            read_number(path, &limit) && limit < lowest)
+            lowest = limit;
+        char *slash = strrchr(group, '/');
+        if (!slash || (size_t)(slash - group) < mount_len)
+            return lowest;
+        *slash = '\0';
+    }
+}
+
+/* In *group: the folder of the group path (of /proc/self/cgroup) under a
+ * hierarchy mounted at mount from its root mount_root (/proc/self/mountinfo),
+ * with root before it. False when it does not fit. */
+static bool group_folder(char *group, size_t cap, const char *root, const char *mount,
+                         const char *mount_root, const char *path)
+{
+    size_t n = strlen(mount_root);
+    if (strcmp(mount_root, "/") != 0 && strncmp(path, mount_root, n) == 0)
+        path += n;
+    int len = snprintf(group, cap, "%s%s%s", root, mount, strcmp(path, "/") == 0 ? "" : path);
+    return len > 0 && (size_t)len < cap;
+}
+
+uint64_t dd_memory_cgroup_limit(const char *root)
+{
+    /* Which group the process is in: "0::PATH" (v2), "N:...memory...:PATH" (v1). */
+    char path[PATH_MAX], v1_path[PATH_MAX] = "", v2_path[PATH_MAX] = "";
+    snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return UINT64_MAX;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *controllers = strchr(line, ':');
+        char *group = controllers ? strchr(controllers + 1, ':') : NULL;
+        if (!group)
+            continue;
+        *group++ = '\0';
+        *controllers++ = '\0';
+        if (strcmp(line, "0") == 0 && !*controllers)
+            snprintf(v2_path, sizeof v2_path, "%s", group);
+        for (char *c = strtok(controllers, ","); c; c = strtok(NULL, ","))
+            if (strcmp(c, "memory") == 0)
+                snprintf(v1_path, sizeof v1_path, "%s", group);
+    }
+    fclose(f);
+
+    /* Where those hierarchies are mounted: "ID PARENT DEV ROOT MOUNT ... - TYPE SOURCE OPTIONS". */
+    snprintf(path, sizeof path, "%s/proc/self/mountinfo", root);
+    if (!(f = fopen(path, "r")))
+        return UINT64_MAX;
+    uint64_t lowest = UINT64_MAX;
+    while (fgets(line, sizeof line, f)) {
+        char mount_root[PATH_MAX], mount[PATH_MAX], type[64], options[1024];
+        char *dash = strstr(line, " - ");
+        if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", mount_root, mount) != 2 ||
+            sscanf(dash + 3, "%63s %*s %1023s", type, options) != 2)
+            continue;
+        bool v2 = strcmp(type, "cgroup2") == 0 && *v2_path;
+        bool v1 = strcmp(type, "cgroup") == 0 && *v1_path;
+        if (v1) {
+            v1 = false;
+            for (char *o = strtok(options, ","); o; o = strtok(NULL, ","))
+                v1 |= strcmp(o, "memory") == 0;
+        }
+        char group[PATH_MAX];
+        if ((v1 || v2) &&
+            group_folder(group, sizeof group, root, mount, mount_root, v2 ? v2_path : v1_path)) {
+            uint64_t limit = lowest_limit(group, strlen(root) + strlen(mount),
+                                          v2 ? "memory.max" : "memory.limit_in_bytes");
+            if (limit < lowest)
+                lowest = limit;
+        }
+    }
+    fclose(f);
+    return lowest;
+}
 
 uint64_t dd_memory_default(void)
 {
@@ -18,9 +121,13 @@ uint64_t dd_memory_default(void)
                 break;
         fclose(f);
     }
-    if (!kb)
+    uint64_t available = kb ? kb * 1024 : UINT64_MAX;
+    uint64_t limit = dd_memory_cgroup_limit("");
+    if (limit < available)
+        available = limit;
+    if (available == UINT64_MAX)
         return (uint64_t)1 << 30;
-    uint64_t half = kb * 1024 / 2;
+    uint64_t half = available / 2;
     return half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
 }
 

@@ -15,10 +15,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The default memory budget (--memory): half of what /proc/meminfo calls
- * available when the run starts (MemAvailable), at least 64 MiB; 1 GiB
- * when it cannot be read. */
+/* The default memory budget (--memory): half of what the process may
+ * take when the run starts: what /proc/meminfo calls available
+ * (MemAvailable), or the memory limit of its control group (a container,
+ * a Slurm job: dd_memory_cgroup_limit) when that is lower; at least 64
+ * MiB; 1 GiB when neither can be read. */
 uint64_t dd_memory_default(void);
+
+/* The memory limit, in bytes, of the control group the process is in (the
+ * lowest set on it or on a group above it: memory.max of cgroup v2,
+ * memory.limit_in_bytes of v1's memory controller), read from
+ * /proc/self/cgroup, /proc/self/mountinfo and the group's folders, each
+ * with root before its path ("" for the machine's; a folder that mimics
+ * it in tests). UINT64_MAX when there is none, or it cannot be read. */
+uint64_t dd_memory_cgroup_limit(const char *root);
 
 /* The bytes of units (run/units.h) a run of budget bytes (0: the default)
  * keeps in memory: a quarter of it. Past that, they go to a scratch file. */

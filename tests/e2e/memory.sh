@@ -260,4 +260,28 @@ else
     echo "ok - full scratch folder # skip: needs root to mount a small tmpfs"
 fi
 
+# The default budget inside a control group with a memory limit (a
+# container, a Slurm job): half of the limit, not of the machine's
+# MemAvailable, and the same report (root only, cgroup v1 or v2).
+group=""
+if [ "$(id -u)" = 0 ] && [ -w /sys/fs/cgroup/memory ] && mkdir /sys/fs/cgroup/memory/dedup-test-$$ 2>/dev/null; then
+    group=/sys/fs/cgroup/memory/dedup-test-$$
+    echo $((512 << 20)) >"$group/memory.limit_in_bytes"
+elif [ "$(id -u)" = 0 ] && grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null &&
+    mkdir /sys/fs/cgroup/dedup-test-$$ 2>/dev/null; then
+    group=/sys/fs/cgroup/dedup-test-$$
+    echo $((512 << 20)) >"$group/memory.max"
+fi
+if [ -n "$group" ]; then
+    DEDUP_RUN_STATS=1 sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$group" \
+        "$DEDUP" scan -q -f jsonl -j 1 "$G" >"$T/scan.cgroup" 2>"$T/stats.cgroup"
+    rmdir "$group"
+    expect_grep "in a cgroup of 512 MiB: the default budget is half of it" \
+        "dedup: memory budget: 268.4 MB (the default)" "$T/stats.cgroup"
+    cmp -s "$T/scan.ref" "$T/scan.cgroup" && ok "in a cgroup of 512 MiB: the same report" ||
+        not_ok "in a cgroup of 512 MiB: the same report" "$(head -c 300 "$T/stats.cgroup")"
+else
+    echo "ok - the default budget in a cgroup # skip: needs root and a writable memory cgroup"
+fi
+
 finish
