@@ -103,7 +103,7 @@ for kind in $kinds; do
         [ -n "${first[filter]:-}" ] || first[filter]=$per_mb
         last_filter=$per_mb
         if [ "$scan" = 1 ]; then
-            bytes=$(find -L "$base" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+            bytes=$(corpus_bytes "$base")
             timed "$bytes" scan "$dedup" scan --format jsonl "$base"
             [ -n "${first[scan]:-}" ] || first[scan]=$per_mb
             last_scan=$per_mb

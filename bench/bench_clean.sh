@@ -51,7 +51,7 @@ PY
 fi
 use_dedup
 
-bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+bytes=$(corpus_bytes "$corpus")
 files=$(find "$corpus" -type f | wc -l)
 [ "$files" -gt 0 ] || die "$corpus: no files"
 mkdir -p "$(dirname "$out")"

@@ -58,7 +58,7 @@ best "$(size "$snn")" "zstdcat snn.jsonl.zst | wc -l" sh -c 'zstdcat "$1" | wc -
 best "$(size "$snn")" "dedup filter snn.jsonl" "$dedup" filter "$snn"
 best "$(size "$snn")" "dedup filter snn.jsonl.zst" "$dedup" filter "$snn.zst"
 best "$(size "$snn")" "zstdcat snn.jsonl.zst | dedup filter" sh -c 'zstdcat "$1" | "$2" filter' sh "$snn.zst" "$dedup"
-snn_text=$(find "$data/snn/docs" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+snn_text=$(corpus_bytes "$data/snn/docs")
 best "$snn_text" "dedup scan (the same texts as files)" "$dedup" scan --format jsonl "$data/snn/docs"
 
 big=$data/big.jsonl

@@ -39,7 +39,7 @@ for k in range(7):
         n += 1
 EOF
 fi
-bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+bytes=$(corpus_bytes "$corpus")
 files=$(find "$corpus" -type f | wc -l)
 printf 'corpus: %s, %d files, %.1f MB\n\n' "$corpus" "$files" "$(echo "$bytes / 1000000" | bc -l)"
 

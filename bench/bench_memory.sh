@@ -38,7 +38,7 @@ use_dedup
 
 for corpus in "${corpora[@]}"; do
     [ -d "$corpus" ] || die "$corpus: no such folder"
-    bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+    bytes=$(corpus_bytes "$corpus")
     files=$(find "$corpus" -type f | wc -l)
     printf 'corpus: %s, %d files, %.1f MB; %s -j %s; load %s\n' "$corpus" "$files" \
         "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$dedup" "$jobs" \

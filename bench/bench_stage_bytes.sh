@@ -25,7 +25,7 @@ corpus=${1:-bench/.data/corpus-1024mb}
 [ -d "$corpus" ] || die "$corpus is missing (bench/gen_corpus.py --mb 1024)"
 use_dedup
 
-bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+bytes=$(corpus_bytes "$corpus")
 
 # measure LABEL COMMAND...: one run, its standard output to $tmp/LABEL.out;
 # its wall and CPU seconds, peak RSS (KB), bytes read, written, and written

@@ -25,7 +25,7 @@ shards=${1:-bench/.data/snn-shards/gz}
 [ -d "$shards" ] || die "$shards is missing: run bench/bench_shards.sh once, or name a folder"
 use_dedup
 
-bytes=$(find "$shards" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+bytes=$(corpus_bytes "$shards")
 
 # measure LABEL COMMAND...: its wall and CPU time and the bytes it read and
 # wrote (the counters of a process include its reaped children's).

@@ -43,7 +43,7 @@ jsonl=${JSONL:-}
 [ -z "$jsonl" ] || [ -f "$jsonl" ] || die "$jsonl: no such file"
 use_dedup
 
-bytes=$(find "$corpus" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+bytes=$(corpus_bytes "$corpus")
 files=$(find "$corpus" -type f | wc -l)
 printf 'corpus: %s, %d files, %.1f MB; %s; %d runs each, alternating; %s CPUs online, load %s\n\n' \
     "$corpus" "$files" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$dedup" "$runs" \

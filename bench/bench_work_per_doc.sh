@@ -28,7 +28,7 @@ for mb in "${sizes[@]}"; do
     dir=bench/.data/corpus-${mb}mb
     [ -d "$dir" ] || python3 bench/gen_corpus.py "$dir" --mb "$mb" >/dev/null
     docs=$(find "$dir" -type f | wc -l)
-    bytes=$(find "$dir" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+    bytes=$(corpus_bytes "$dir")
     # The shell reaps dedup, so its /proc/PID/io then holds dedup's counts too.
     /usr/bin/time -f '%U %S %M' -o "$tmp/time" bash -c \
         'DEDUP_RUN_STATS=1 "$1" scan -j 2 -q -f jsonl "$2" >/dev/null 2>"$3/stats"; st=$?;

@@ -54,7 +54,7 @@ use_dedup() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-corpus_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
+corpus_bytes() { find -L "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}'; } # %.0f: mawk prints past 2^31 as 4.7e+09
 
 best_run() {
     local max=$1 label=$2 t m x i
