@@ -14,11 +14,58 @@
 # for the default budget, the table of what the structures that grow with
 # the corpus hold after the documents are read, in MB and bytes a document.
 #
+#   bench/bench_memory.sh --bound [CORPUS_DIR [BUDGET]]
+#
+# The bound of issue 16: one dedup scan -q -f jsonl -j J --memory BUDGET of
+# CORPUS_DIR (default bench/.data/corpus-10240mb, the 10 GB corpus, and 1G:
+# about 7 minutes of both cores; nothing is run, status 0, when the corpus
+# is not there) must peak (GNU time's maximum RSS) at most at BUDGET plus
+# PER_DOC bytes a document (default 128); prints the peak, the bound and
+# what DEDUP_RUN_STATS says the process held at each step, and exits 1
+# when the peak is past the bound.
+#
 # DEDUP=PATH times another binary (default bin/dedup, built with make if
 # missing). dedup scan exits 1 when it finds duplicates; any other non-zero
 # status aborts the benchmark.
 set -eu
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --bound ]; then
+    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-128}
+    jobs=${JOBS:-2}
+    . bench/lib.sh
+    need /usr/bin/time
+    use_dedup
+    if [ ! -d "$corpus" ]; then
+        echo "$corpus: not there, the bound is not checked"
+        exit 0
+    fi
+    case $budget in
+    *K) budget_bytes=$((${budget%K} << 10)) ;;
+    *M) budget_bytes=$((${budget%M} << 20)) ;;
+    *G) budget_bytes=$((${budget%G} << 30)) ;;
+    *) budget_bytes=$budget ;;
+    esac
+    docs=$(find "$corpus" -type f | wc -l)
+    st=0
+    DEDUP_RUN_STATS=1 /usr/bin/time -f '%e %M %U %S' -o "$tmp/time" \
+        "$dedup" scan -q -f jsonl -j "$jobs" --memory "$budget" "$corpus" >"$tmp/out" \
+        2>"$tmp/err" || st=$?
+    [ "$st" -le 1 ] || die "scan --memory $budget exited $st: $(tail -3 "$tmp/err")"
+    read -r wall rss user sys < <(tail -1 "$tmp/time")
+    peak=$((rss * 1024)) bound=$((budget_bytes + per_doc * docs))
+    grep '^dedup: memory at' "$tmp/err" | grep 'the process holds' | sed 's/^dedup: memory at /  /'
+    printf '%s: %d files, --memory %s -j %s: peak %.1f MB, bound %.1f MB (%.1f MB + %d bytes a document); %s s, %s + %s s CPU; load %s\n' \
+        "$corpus" "$docs" "$budget" "$jobs" "$(awk -v b="$peak" 'BEGIN {print b / 1e6}')" \
+        "$(awk -v b="$bound" 'BEGIN {print b / 1e6}')" \
+        "$(awk -v b="$budget_bytes" 'BEGIN {print b / 1e6}')" "$per_doc" "$wall" "$user" "$sys" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+    if [ "$peak" -gt "$bound" ]; then
+        echo "past the bound: peak RSS above --memory $budget plus $per_doc bytes a document"
+        exit 1
+    fi
+    echo "within the bound"
+    exit 0
+fi
 corpora=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
     corpora+=("$1")

@@ -50,9 +50,14 @@ struct dd_paragraphs {
     void *get_ctx;
     uint64_t min_words; /* the boilerplate rule */
     uint32_t boilerplate_df;
-    dd_repeat *near; /* near-repeats inside documents */
+    dd_repeat *near; /* near-repeats: all of them (dd_paragraphs_add_near before
+                        dd_paragraphs_finish), or one document's (read_near) */
     size_t nnear, near_cap;
-    uint32_t *docs; /* the documents added, in order */
+    void (*read_near)(void *ctx, dd_paragraphs *p, uint32_t doc); /* dd_paragraphs_read_near */
+    void *read_near_ctx;
+    size_t near_most;     /* the most near-repeats held at once */
+    size_t finding_bytes; /* the most dd_paragraphs_finish held beside the table */
+    uint32_t *docs;       /* the documents added, in order */
     size_t ndocs, docs_cap;
     size_t nunits;          /* units of the documents up to the last one added */
     const bool *gone;       /* units left out (dd_paragraphs_leave_out), or NULL */
@@ -113,6 +118,10 @@ size_t dd_paragraphs_memory_bytes(const dd_paragraphs *p)
         bytes += p->parts[k].boiler_cap * sizeof *p->parts[k].boiler;
     return bytes;
 }
+
+size_t dd_paragraphs_finding_bytes(const dd_paragraphs *p) { return p->finding_bytes; }
+
+size_t dd_paragraphs_near_most(const dd_paragraphs *p) { return p->near_most; }
 
 size_t dd_paragraphs_part_bytes(const dd_paragraphs *p)
 {
@@ -316,11 +325,21 @@ bool dd_paragraphs_first(dd_paragraphs *p, sh_key key, dd_place *at)
     return true;
 }
 
+void dd_paragraphs_read_near(dd_paragraphs *p,
+                             void (*read_near)(void *ctx, dd_paragraphs *p, uint32_t doc),
+                             void *ctx)
+{
+    p->read_near = read_near;
+    p->read_near_ctx = ctx;
+}
+
 void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
                             double jaccard, double containment)
 {
     dd_grow(&p->near, &p->near_cap, p->nnear + 1, sizeof *p->near);
     p->near[p->nnear++] = (dd_repeat){at, of, 1, words, false, jaccard, containment};
+    if (p->nnear > p->near_most)
+        p->near_most = p->nnear;
 }
 
 static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
@@ -388,7 +407,38 @@ static uint64_t next_later(const dd_paragraphs *p, uint64_t u)
     return u;
 }
 
-static void find_boilerplate(dd_paragraphs *p, bool *removed, dd_findings *f)
+/* The units the findings remove, one bit a unit (a flag would take a byte,
+ * and the next unit kept, below, eight more). */
+static bool is_removed(const uint64_t *removed, size_t u)
+{
+    return removed[u / 64] >> (u % 64) & 1;
+}
+
+static void set_removed(uint64_t *removed, size_t u) { removed[u / 64] |= (uint64_t)1 << (u % 64); }
+
+/* The words of a bitmap of the units. */
+static size_t bitmap_words(const dd_paragraphs *p) { return p->nunits / 64 + 1; }
+
+/* The first unit after u that removed[] leaves (SIZE_MAX: none): what
+ * follows unit u once the units removed are gone (in its document when the
+ * two have the same document). */
+static size_t next_kept(const dd_paragraphs *p, const uint64_t *removed, size_t u)
+{
+    size_t v = u + 1;
+    if (v >= p->nunits)
+        return SIZE_MAX;
+    size_t w = v / 64, nwords = bitmap_words(p);
+    uint64_t kept = ~removed[w] & (~(uint64_t)0 << (v % 64));
+    while (!kept) {
+        if (++w == nwords)
+            return SIZE_MAX;
+        kept = ~removed[w];
+    }
+    v = w * 64 + (size_t)__builtin_ctzll(kept);
+    return v < p->nunits ? v : SIZE_MAX;
+}
+
+static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f)
 {
     /* The records, in order of first occurrence (p->boiler's order). */
     size_t n = p->nboiler;
@@ -408,7 +458,7 @@ static void find_boilerplate(dd_paragraphs *p, bool *removed, dd_findings *f)
         b->at = dd_malloc(sizeof *b->at);
         b->at[0] = place_in(p, doc_of(p, e->first), e->first);
         b->n = caps[r] = 1;
-        removed[e->first] = true;
+        set_removed(removed, e->first);
         add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
     }
     /* Every later occurrence, in order, to its record. */
@@ -427,37 +477,25 @@ static void find_boilerplate(dd_paragraphs *p, bool *removed, dd_findings *f)
         dd_boilerplate *b = &f->boilerplate[lo];
         dd_grow(&b->at, &caps[lo], b->n + 1, sizeof *b->at);
         b->at[b->n++] = place_in(p, doc_of(p, u), u);
-        removed[u] = true;
+        set_removed(removed, u);
         add_drop(f, b->at[b->n - 1].doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
     }
     free(caps);
 }
 
-/* For each unit, the next unit that removed[] leaves (SIZE_MAX: none),
- * into next[0..p->nunits): what follows a unit once the units removed are
- * gone (in its document when the two have the same document). */
-static void next_kept(const dd_paragraphs *p, const bool *removed, size_t *next)
-{
-    size_t after = SIZE_MAX;
-    for (size_t i = p->nunits; i-- > 0;) {
-        next[i] = after;
-        if (!removed[i])
-            after = i;
-    }
-}
-
 /* Groups the later occurrences that removed[] leaves into runs:
- * consecutive units of a document, once the units removed are gone, that
- * repeat consecutive units of one earlier place, counted the same way;
- * keeps those of min_words and marks their units removed. Returns how many
- * it kept. */
-static size_t find_repeats(dd_paragraphs *p, bool *removed, const size_t *next, dd_findings *f)
+ * consecutive units of a document, once the units removed as the pass
+ * started (before[]) are gone, that repeat consecutive units of one
+ * earlier place, counted the same way; keeps those of min_words and marks
+ * their units in removed[]. Returns how many it kept. */
+static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *before,
+                           dd_findings *f)
 {
     size_t kept = 0;
     uint64_t i = next_later(p, 0);
     while (i < p->nunits) {
         uint64_t first = p->src[i];
-        if (removed[i] || is_boilerplate(p, first)) {
+        if (is_removed(removed, i) || is_boilerplate(p, first)) {
             i = next_later(p, i + 1);
             continue;
         }
@@ -471,10 +509,10 @@ static size_t find_repeats(dd_paragraphs *p, bool *removed, const size_t *next, 
                        1.0};
         /* Units are numbered among all the units: "next" is the next unit
          * left once the units removed are gone (next_kept). */
-        dd_run_end run = {doc, first_doc, i, next[i], next[first]};
+        dd_run_end run = {doc, first_doc, i, next_kept(p, before, i), next_kept(p, before, first)};
         uint64_t j = next_later(p, i + 1), end = j; /* the run is [i, end), less those removed */
         while (j < p->nunits) {
-            if (removed[j]) { /* gone: the next one may follow the run */
+            if (is_removed(removed, j)) { /* gone: the next one may follow the run */
                 j = next_later(p, j + 1);
                 continue;
             }
@@ -486,8 +524,8 @@ static size_t find_repeats(dd_paragraphs *p, bool *removed, const size_t *next, 
             r.of.last_line = unit_number_at(p, src).last_line;
             r.units++;
             r.words += at.words;
-            run.next_at = next[j];
-            run.next_src = next[src];
+            run.next_at = next_kept(p, before, j);
+            run.next_src = next_kept(p, before, src);
             end = j = next_later(p, j + 1);
         }
         if (r.words >= p->min_words) {
@@ -496,7 +534,7 @@ static size_t find_repeats(dd_paragraphs *p, bool *removed, const size_t *next, 
             add_drop(f, r.at.doc, r.at.first_line, r.at.last_line);
             for (uint64_t k = i; k < end; k++)
                 if (is_later(p, k))
-                    removed[k] = true;
+                    set_removed(removed, k);
             kept++;
         }
         i = end;
@@ -537,6 +575,63 @@ static int compare_near(const void *a, const void *b)
     return (x->units > y->units) - (x->units < y->units);
 }
 
+/* Sorts near[0..n) by place, those of one place in the order added. */
+static void sort_near(dd_repeat *near, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        near[i].units = i; /* the order added, for a stable sort */
+    if (n > 1)
+        qsort(near, n, sizeof *near, compare_near);
+}
+
+/* Going through the near-repeats a document at a time: those held (sorted
+ * once), or those read_near gives for each document added, in order. */
+typedef struct near_reader {
+    size_t next; /* the next document added (read_near), or near-repeat held */
+} near_reader;
+
+/* The near-repeats of the next document that has any, by place (*v, *n:
+ * valid until the next call); false after the last. */
+static bool next_near_doc(dd_paragraphs *p, near_reader *it, const dd_repeat **v, size_t *n)
+{
+    if (p->read_near) {
+        while (it->next < p->ndocs) {
+            p->nnear = 0;
+            p->read_near(p->read_near_ctx, p, p->docs[it->next++]);
+            if (p->nnear) {
+                sort_near(p->near, p->nnear);
+                *v = p->near, *n = p->nnear;
+                return true;
+            }
+        }
+        p->nnear = 0;
+        return false;
+    }
+    if (it->next >= p->nnear)
+        return false;
+    size_t from = it->next, to = from + 1;
+    while (to < p->nnear && p->near[to].at.doc == p->near[from].at.doc)
+        to++;
+    it->next = to;
+    *v = p->near + from, *n = to - from;
+    return true;
+}
+
+/* Marks the units of the near-repeats removed; returns how many were not. */
+static size_t remove_near(dd_paragraphs *p, uint64_t *removed)
+{
+    size_t newly = 0, n;
+    const dd_repeat *v;
+    near_reader it = {0};
+    while (next_near_doc(p, &it, &v, &n))
+        for (size_t i = 0; i < n; i++) {
+            size_t u = unit_of_place(p, v[i].at);
+            if (!is_removed(removed, u))
+                set_removed(removed, u), newly++;
+        }
+    return newly;
+}
+
 /* Is [first, last] of doc inside one of drops[0..n), merged and sorted? */
 static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first, size_t last)
 {
@@ -559,50 +654,51 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
      * finding first); units that come together once others are gone can
      * make a run, so runs are sought again until none is found, at most
      * DD_RUN_PASSES times (the caller's next round of decisions seeks what
-     * a crafted nesting of runs leaves: corpus.h). */
+     * a crafted nesting of runs leaves: corpus.h). The near-repeats' units
+     * are all removed after the first pass: the passes after it find none
+     * to remove. */
     build(p);
-    bool *removed = dd_calloc(p->nunits + 1, sizeof *removed);
-    size_t *next = dd_malloc((p->nunits + 1) * sizeof *next);
-    if (p->gone)
-        memcpy(removed, p->gone, p->nunits * sizeof *removed);
+    if (!p->read_near)
+        sort_near(p->near, p->nnear);
+    size_t nwords = bitmap_words(p);
+    uint64_t *removed = dd_calloc(nwords, sizeof *removed);
+    uint64_t *before = dd_malloc(nwords * sizeof *before); /* removed as a pass starts */
+    for (size_t u = 0; p->gone && u < p->nunits; u++)
+        if (p->gone[u])
+            set_removed(removed, u);
     find_boilerplate(p, removed, f);
     for (int pass = 0; pass < DD_RUN_PASSES; pass++) {
-        next_kept(p, removed, next);
-        size_t runs = find_repeats(p, removed, next, f);
-        size_t near = 0;
-        for (size_t i = 0; i < p->nnear; i++) {
-            size_t u = unit_of_place(p, p->near[i].at);
-            if (!removed[u])
-                removed[u] = true, near++;
-        }
+        memcpy(before, removed, nwords * sizeof *before);
+        size_t runs = find_repeats(p, removed, before, f);
+        size_t near = pass == 0 ? remove_near(p, removed) : 0;
         if (runs == 0 && near == 0)
             break;
     }
-    free(next);
+    free(before);
     free(removed);
     merge_drops(f);
     /* Near-repeats, unless an exact finding already removes them; a unit
      * with two (inside its document and across) keeps the one added first. */
-    for (size_t i = 0; i < p->nnear; i++)
-        p->near[i].units = i; /* the order added, for a stable sort */
-    if (p->nnear > 1)
-        qsort(p->near, p->nnear, sizeof *p->near, compare_near);
-    size_t exact_drops = f->ndrops;
-    for (size_t i = 0; i < p->nnear; i++) {
-        const dd_repeat *r = &p->near[i];
-        if (i > 0 && p->near[i - 1].at.doc == r->at.doc &&
-            p->near[i - 1].at.first_line == r->at.first_line)
-            continue;
-        if (dropped_already(f->drops, exact_drops, r->at.doc, r->at.first_line, r->at.last_line))
-            continue;
-        dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
-        f->repeats[f->nrepeats] = *r;
-        f->repeats[f->nrepeats++].units = 1;
-        add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
-    }
+    size_t exact_drops = f->ndrops, n;
+    const dd_repeat *v;
+    near_reader it = {0};
+    while (next_near_doc(p, &it, &v, &n))
+        for (size_t i = 0; i < n; i++) {
+            const dd_repeat *r = &v[i];
+            if (i > 0 && v[i - 1].at.first_line == r->at.first_line)
+                continue;
+            if (dropped_already(f->drops, exact_drops, r->at.doc, r->at.first_line,
+                                r->at.last_line))
+                continue;
+            dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
+            f->repeats[f->nrepeats] = *r;
+            f->repeats[f->nrepeats++].units = 1;
+            add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
+        }
     if (f->nrepeats > 1)
         qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
     merge_drops(f);
+    p->finding_bytes = 2 * nwords * sizeof *removed + p->near_cap * sizeof *p->near;
 }
 
 void dd_findings_free(dd_findings *f)

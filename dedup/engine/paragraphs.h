@@ -20,7 +20,10 @@
  * table between 3/8 and 3/4 full: 60 to 90 bytes a distinct key of the
  * part). What stays is 8 bytes a unit of the corpus (the first occurrence
  * of each), 4 a document added, and a record a boilerplate key; places
- * are read back from the corpus's units. More parts cost more passes over
+ * are read back from the corpus's units. Making the findings adds two bits
+ * a unit (the units they remove, and those removed as a pass of them
+ * started) and the findings themselves; the near-repeats can be read back
+ * a document at a time (dd_paragraphs_read_near) instead of held. More parts cost more passes over
  * the units, never another result: the first occurrences, the counts and
  * every finding are those of one table going through the documents in
  * order.
@@ -154,15 +157,34 @@ bool dd_paragraphs_parts_done(dd_paragraphs *p, dd_notes *notes);
 size_t dd_paragraphs_memory_bytes(const dd_paragraphs *p);
 size_t dd_paragraphs_part_bytes(const dd_paragraphs *p);
 
+/* The most dd_paragraphs_finish held beside the table (two bits a unit
+ * and the near-repeats held: all of them, or one document's with
+ * dd_paragraphs_read_near), and the most near-repeats held at once. For
+ * measuring, once finished. */
+size_t dd_paragraphs_finding_bytes(const dd_paragraphs *p);
+size_t dd_paragraphs_near_most(const dd_paragraphs *p);
+
 /* The bytes a part of n distinct keys holds at most while it is built (a
  * table that just doubled, the one before it, and entries in an array
  * that doubles): for sizing the parts. */
 #define DD_PARAGRAPHS_BYTES_A_KEY 128
 
 /* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
- * words, near-repeats the unit at `of`. */
+ * words, near-repeats the unit at `of`. Before dd_paragraphs_finish (p
+ * then holds every near-repeat added, 88 bytes each), or from read_near. */
 void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
                             double jaccard, double containment);
+
+/* The near-repeats are read back a document at a time instead of held:
+ * dd_paragraphs_finish calls read_near(ctx, p, doc) for each document
+ * added, in increasing order (twice: once to remove their units, once for
+ * the findings), and read_near gives those at document doc with
+ * dd_paragraphs_add_near (it may call dd_paragraphs_first); p holds one
+ * document's at a time. Instead of adding them before; ctx must outlive
+ * p. */
+void dd_paragraphs_read_near(dd_paragraphs *p,
+                             void (*read_near)(void *ctx, dd_paragraphs *p, uint32_t doc),
+                             void *ctx);
 
 /* The first occurrence of a unit of exact key key among the documents added
  * (*at, its lines), of a key asked for (dd_paragraphs_want_first); false if

@@ -6,7 +6,9 @@
  * paragraphs of the documents kept are decided (decide_paragraphs:
  * paragraphs.c, its table hashed on every core, a part of the keys on each
  * at a time, in as many parts as keep those built at once within the
- * rounds' share of --memory: memory.h). record_lines() takes in what a
+ * rounds' share of --memory: memory.h; the round's near-repeats read back
+ * from their scratch array a document at a time as the findings are made,
+ * not held). record_lines() takes in what a
  * round removes: those lines leave the text. Copies leave too with
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
@@ -260,6 +262,49 @@ static size_t table_parts(const dd_options *o, size_t nunits, unsigned threads)
     return parts < threads ? threads : (size_t)parts;
 }
 
+/* Reading the near-repeats of a round (r->near, by document) back a
+ * document at a time, for the paragraph table (dd_paragraphs_read_near). */
+typedef struct near_reader {
+    const dd_corpus *c;
+    const rounds *r;
+    size_t next;   /* the next near-repeat of r->near to look at */
+    uint32_t last; /* the document asked for last */
+    bool started;
+} near_reader;
+
+/* dd_paragraphs_read_near: gives p the near-repeats at document doc (a
+ * document kept), those matched in a copy as near-repeats of the first
+ * exact copy of the matched unit in a document kept before doc, if any. */
+static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
+{
+    near_reader *g = ctx;
+    const dd_corpus *c = g->c;
+    const rounds *r = g->r;
+    if (g->started && doc <= g->last)
+        g->next = 0; /* the documents again, from the first */
+    g->started = true;
+    g->last = doc;
+    for (; g->next < r->near.n; g->next++) {
+        dd_near_unit near = near_of_round(r, g->next);
+        const dd_near_unit *nu = &near;
+        if (nu->doc < doc)
+            continue;
+        if (nu->doc > doc)
+            break;
+        if (r->copy_of[nu->doc] != NOT_A_COPY)
+            continue;
+        dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
+        dd_unit of_unit = dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of);
+        const dd_unit *at = &at_unit, *of = &of_unit;
+        dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
+        if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
+            (!dd_paragraphs_first(p, of->key, &of_place) || of_place.doc >= nu->doc))
+            continue;
+        dd_paragraphs_add_near(p, (dd_place){nu->doc, at->first_line, at->last_line}, of_place,
+                               at->words, nu->jaccard, nu->containment);
+    }
+}
+
 /* Decides on the text the documents have now which lines of the documents
  * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
  * in notes, past the paragraph table's limits. */
@@ -308,25 +353,23 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         dd_paragraphs_free(p);
         return false;
     }
-    for (size_t k = 0; k < r->near.n; k++) {
-        dd_near_unit near = near_of_round(r, k);
-        const dd_near_unit *nu = &near;
-        if (r->copy_of[nu->doc] != NOT_A_COPY)
-            continue;
-        dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
-        dd_unit of_unit = dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of);
-        const dd_unit *at = &at_unit, *of = &of_unit;
-        dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
-        if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
-            (!dd_paragraphs_first(p, of->key, &of_place) || of_place.doc >= nu->doc))
-            continue;
-        dd_paragraphs_add_near(p, (dd_place){nu->doc, at->first_line, at->last_line}, of_place,
-                               at->words, nu->jaccard, nu->containment);
-    }
+    /* The near-repeats, read back from r->near a document at a time as
+     * the findings are made. */
+    near_reader reader = {c, r, 0, 0, false};
+    dd_paragraphs_read_near(p, read_near, &reader);
     round_memory(c, r, p, "its paragraph table made");
     dd_paragraphs_finish(p, f);
-    if (getenv("DEDUP_RUN_STATS"))
+    if (getenv("DEDUP_RUN_STATS")) {
+        size_t table = dd_paragraphs_memory_bytes(p), more = dd_paragraphs_finding_bytes(p);
+        double units = c->units.n ? (double)c->units.n : 1.0;
+        fprintf(stderr,
+                "dedup: memory at round %zu, its findings made: paragraph table: %.1f MB (%.2f "
+                "bytes a unit), and making the findings %.1f MB more (%.2f bytes a unit), %zu "
+                "near-repeats held at once at most of the round's %zu\n",
+                c->rounds + 1, (double)table / 1e6, (double)table / units, (double)more / 1e6,
+                (double)more / units, dd_paragraphs_near_most(p), r->near.n);
         dd_memory_process(stderr, "the findings of the round");
+    }
     dd_paragraphs_free(p);
     return true;
 }

@@ -10,7 +10,8 @@
 # reports and clean -o copies are byte-identical at the default budget and
 # at --memory 1M, at -j 1 and 3 (and check's findings), and DEDUP_RUN_STATS
 # shows that each really went to its scratch file, and left memory, and
-# that the rounds' tables were built in parts, each part smaller.
+# that the rounds' tables were built in parts, each part smaller, and that
+# their findings were made holding a document's near-repeats at a time.
 # Scratch files go to --tmp-dir
 # and nothing is left there, after a run that succeeds and after one that
 # fails. A full scratch folder (a tmpfs of one page, when this runs as root)
@@ -64,6 +65,10 @@ table_parts() { # round 1's paragraph table: its parts and the MB a part held at
 }
 round_near() { # round 1's near-repeats: MB in memory and MB in a scratch file
     sed -n 's/^dedup: memory at round 1, its paragraph table made: near-repeats of the round: \([0-9.]*\) MB (\([0-9.]*\) MB in a scratch file).*/\1 \2/p' "$1"
+}
+findings_held() { # round 1's findings: the bytes a unit making them held beside the table,
+    # the most near-repeats held at once, and the round's near-repeats
+    sed -n 's/^dedup: memory at round 1, its findings made: .*making the findings [0-9.]* MB more (\([0-9.]*\) bytes a unit), \([0-9]*\) near-repeats held at once at most of the round.s \([0-9]*\)$/\1 \2 \3/p' "$1"
 }
 changed_key_parts() { # round 2's parts of the keys of the documents changed
     sed -n 's/^dedup: round 2: the keys of the [0-9]* documents changed, in \([0-9]*\) parts.*/\1/p' "$1"
@@ -120,6 +125,16 @@ for j in 1 2 3; do
         ok "--memory 1M -j $j: the near-repeats of a round in a scratch file ($near)" ||
         not_ok "--memory 1M -j $j: the near-repeats of a round in a scratch file" \
             "$(grep 'round 1' "$T/stats.$j")"
+    # Making the findings holds two bits a unit and the near-repeats of one
+    # document (read back from the scratch file), not the round's.
+    held=$(findings_held "$T/stats.$j")
+    if [ -n "$held" ] && awk -v h="$held" 'BEGIN { split(h, v, " ");
+            exit !(v[1] < 1 && v[3] > 100 && v[2] * 10 < v[3]) }'; then
+        ok "--memory 1M -j $j: the findings made holding one document's near-repeats ($held)"
+    else
+        not_ok "--memory 1M -j $j: the findings made holding one document's near-repeats" \
+            "$(grep -E 'findings|round 1' "$T/stats.$j")"
+    fi
     mb=$(across_spilled "$T/stats.$j") parts=$(across_parts "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ "${parts% *}" -gt 7 ]; then
         ok "--memory 1M -j $j: the search across documents from scratch files, in parts ($mb MB; $parts)"

@@ -361,6 +361,110 @@ static void a_table_built_in_parts_is_the_table(void **state)
     }
 }
 
+/* Near-repeats read back a document at a time (dd_paragraphs_read_near, as
+ * scan gives them from a scratch file) make the findings of the same
+ * near-repeats held: the same repeats (exact and near, a unit with two
+ * keeping the one added first), boilerplate and drops; and the table holds
+ * one document's at a time, not all of them. */
+#define NEAR_MAX 120
+typedef struct near_list {
+    dd_place at[NEAR_MAX], of[NEAR_MAX];
+    uint32_t words[NEAR_MAX];
+    size_t n;
+    size_t asked; /* documents read_near was asked for */
+} near_list;
+
+/* Near-repeats at units of the documents added (not gone), by document,
+ * some at the same unit twice, of a place in an earlier document. */
+static void make_near(const big_corpus *c, near_list *l, uint64_t seed)
+{
+    memset(l, 0, sizeof *l);
+    for (uint32_t d = 1; d < BIG_DOCS; d++)
+        for (size_t u = c->start[d]; c->added[d] && u < c->start[d + 1]; u++) {
+            if (c->gone[u] || next_random(&seed) % 3 || l->n + 2 > NEAR_MAX)
+                continue;
+            int twice = next_random(&seed) % 4 == 0;
+            for (int k = 0; k <= twice; k++) {
+                uint32_t of_doc = (uint32_t)(next_random(&seed) % d);
+                size_t of = next_random(&seed) % (c->start[of_doc + 1] - c->start[of_doc] + 1);
+                l->at[l->n] = (dd_place){d, c->units[u].first_line, c->units[u].last_line};
+                l->of[l->n] = (dd_place){of_doc, of + 1, of + 1};
+                l->words[l->n++] = c->units[u].words;
+            }
+        }
+}
+
+static void add_near_of(dd_paragraphs *p, const near_list *l, uint32_t doc)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (doc == UINT32_MAX || l->at[i].doc == doc)
+            dd_paragraphs_add_near(p, l->at[i], l->of[i], l->words[i], 0.5 + 0.001 * (double)i,
+                                   0.9);
+}
+
+static void read_near_of(void *ctx, dd_paragraphs *p, uint32_t doc)
+{
+    near_list *l = ctx;
+    l->asked++;
+    add_near_of(p, l, doc);
+}
+
+static void near_repeats_read_back_by_document_are_those_held(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    static near_list l;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        make_near(&c, &l, seed * 31);
+        assert_true(l.n > 10);
+        dd_paragraphs *held = table_of(&c, 3), *read = table_of(&c, 3);
+        add_near_of(held, &l, UINT32_MAX);
+        dd_paragraphs_read_near(read, read_near_of, &l);
+        dd_findings want = {0}, got = {0};
+        dd_paragraphs_finish(held, &want);
+        dd_paragraphs_finish(read, &got);
+        size_t added = 0, most = 0;
+        for (uint32_t d = 0; d < BIG_DOCS; d++) {
+            size_t n = 0;
+            for (size_t i = 0; i < l.n; i++)
+                n += l.at[i].doc == d;
+            added += c.added[d];
+            most = n > most ? n : most;
+        }
+        assert_int_equal(l.asked, 2 * added); /* twice each document added */
+        assert_int_equal(dd_paragraphs_near_most(held), l.n);
+        assert_int_equal(dd_paragraphs_near_most(read), most);
+        assert_true(dd_paragraphs_finding_bytes(read) < dd_paragraphs_finding_bytes(held));
+        size_t near = 0;
+        assert_int_equal(got.nrepeats, want.nrepeats);
+        for (size_t r = 0; r < want.nrepeats; r++) {
+            const dd_repeat *x = &got.repeats[r], *y = &want.repeats[r];
+            assert_same_places(&x->at, &y->at);
+            assert_same_places(&x->of, &y->of);
+            assert_int_equal(x->units, y->units);
+            assert_int_equal(x->words, y->words);
+            assert_int_equal(x->exact, y->exact);
+            assert_true(x->jaccard == y->jaccard);
+            near += !y->exact;
+        }
+        assert_true(near > 0);
+        assert_int_equal(got.nboilerplate, want.nboilerplate);
+        for (size_t r = 0; r < want.nboilerplate; r++) {
+            assert_int_equal(got.boilerplate[r].n, want.boilerplate[r].n);
+            for (size_t k = 0; k < want.boilerplate[r].n; k++)
+                assert_same_places(&got.boilerplate[r].at[k], &want.boilerplate[r].at[k]);
+        }
+        assert_int_equal(got.ndrops, want.ndrops);
+        for (size_t r = 0; r < want.ndrops; r++)
+            assert_same_places(&got.drops[r], &want.drops[r]);
+        dd_findings_free(&got);
+        dd_findings_free(&want);
+        dd_paragraphs_free(held);
+        dd_paragraphs_free(read);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +475,7 @@ int main(void)
         cmocka_unit_test(short_repeats_apart_stay),
         cmocka_unit_test(the_first_occurrence_of_a_key),
         cmocka_unit_test(a_table_built_in_parts_is_the_table),
+        cmocka_unit_test(near_repeats_read_back_by_document_are_those_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
