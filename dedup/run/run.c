@@ -642,7 +642,7 @@ static bool run_map(const map *m)
                 p.consumer_wait, p.workers_idle);
         if (p.loops)
             fprintf(stderr,
-                    "dedup: run: %zu loops of consume, %zu items, %zu of them on the calling "
+                    "dedup: loops of consume: %zu, %zu items, %zu of them on the calling "
                     "thread; the calling thread %.3f s CPU in all\n",
                     p.loops, p.loop_items, p.loop_items_here, thread_cpu() - here_cpu0);
     }
