@@ -157,7 +157,7 @@ for r in $(seq 1 "${SERIAL_RUNS:-3}"); do
     fi
 done
 read -r total work rd consume serial <<<"$best"
-sed -n 's/^dedup: \(.*pairs verified ahead.*\)/  \1/p; s/^dedup: \(run: .*\)/  \1/p' "$tmp/best-stats"
+sed -n 's/^dedup: \(.*pairs verified ahead.*\)/  \1/p; s/^dedup: \(run: .*\)/  \1/p; s/^dedup: \(loops of consume: .*\)/  \1/p' "$tmp/best-stats"
 awk -v total="$total" -v work="$work" -v consume="$consume" -v rd="$rd" -v serial="$serial" 'BEGIN {
     f = serial / total
     printf "filter at -j 2: %.2f s CPU in all: on the workers and in the shared loops %.2f s (analysis, lookups and pairs ahead, band index), reading records %.2f s, deciding and writing in order %.2f s, the rest of the run %.2f s\n", total, work, rd, consume, serial - consume - rd

@@ -60,12 +60,14 @@ typedef struct filter {
     dd_input_format format; /* of the records decided */
     dd_history *history;
     /* Records decided a batch at a time (decide_batch): at most this many
-     * (1: one at a time), and the batch's. */
+     * items (1: one at a time); the batch being decided and the next one,
+     * begun while it is decided (its units looked up on the workers). */
     size_t batch;
-    struct item **batch_items;
+    struct batch *now, *next;
+    void **slots;       /* dd_run_stream_ahead's */
     size_t batch_parts; /* of the index, the batch decided (after_batch) */
-    const dd_doc **batch_docs;
-    dd_record_facts **batch_facts;
+    struct item **cleaning; /* the batch's records to clean (after_batch) */
+    size_t ncleaning;
     dd_writer *out;
     dd_verdict verdict;
     run_status status; /* of the last record decided */
@@ -369,7 +371,9 @@ static void count_verdict(filter *f)
  * the messages). With workers, the calling thread decides the records a
  * batch at a time when the first one's turn comes (decide_batch: the
  * lookups and pairs of history.h computed ahead on the workers with
- * dd_run_loop), each record keeping its verdict for its turn.
+ * dd_run_loop, the next batch's lookups while this one is decided, and
+ * the cleaned texts while they are written: dd_run_loop_start), each
+ * record keeping its verdict for its turn.
  *
  * Reading stays on the calling thread, with no thread of its own: cutting
  * records is a small part of the time (on news, under a twentieth; the
@@ -407,6 +411,7 @@ typedef struct item {
      * bytes removed, and for JSONL the text field's new value as JSON
      * text (owned), to go over bytes [field_start, field_end) of the line;
      * or clean_why (owned) when the line has no such field */
+    bool cleaning; /* with its batch, in a loop not joined yet */
     bool cleaned_ready;
     sh_buf cleaned;
     uint64_t cleaned_bytes;
@@ -623,6 +628,7 @@ static void clean_record(const dd_options *o, item *it, const dd_verdict *v)
 /* What cleaning left in it, once written. */
 static void clean_done(item *it)
 {
+    it->cleaning = false;
     it->cleaned_ready = false;
     free(it->field_json);
     it->field_json = NULL;
@@ -655,6 +661,8 @@ static void item_free(void *ctx, void *slot)
 static rec_status filter_record(filter *f, item *it, char **why)
 {
     const char *rec = it->bytes.data;
+    if (it->cleaning) /* its batch's loop, which cleans it, reads its verdict */
+        dd_run_loop_join();
     if (it->decided) { /* with its batch: the verdict changes hands */
         dd_verdict v = f->verdict;
         f->verdict = it->verdict;
@@ -781,24 +789,80 @@ static run_status filter_item(filter *f, item *it)
     return status;
 }
 
-/* dd_run_loop work: the units of record k of the batch, looked up ahead
- * (history.h). */
+/* The records of a batch (decide_batch): its items that are records, with
+ * their docs and facts for the history, and the items it spans, [first,
+ * end) (records or not). */
+typedef struct batch {
+    item **items;
+    const dd_doc **docs;
+    dd_record_facts **facts;
+    size_t n;
+    size_t first, end;
+} batch;
+
+static batch *batch_new(size_t max)
+{
+    batch *b = dd_calloc(1, sizeof *b);
+    b->items = dd_calloc(max, sizeof *b->items);
+    b->docs = dd_calloc(max, sizeof *b->docs);
+    b->facts = dd_calloc(max, sizeof *b->facts);
+    return b;
+}
+
+static void batch_free(batch *b)
+{
+    if (!b)
+        return;
+    free(b->items);
+    free(b->docs);
+    free(b->facts);
+    free(b);
+}
+
+/* Makes b the batch of the n items in slots, the first of which is item
+ * first (worked on: their kinds are known), and begins it in the history
+ * when it has records (false: none). */
+static bool batch_begin(filter *f, batch *b, size_t first, size_t n)
+{
+    b->n = 0;
+    b->first = first;
+    b->end = first + n;
+    for (size_t k = 0; k < n; k++) {
+        item *it = f->slots[k];
+        if (it->kind != ITEM_RECORD)
+            continue;
+        b->items[b->n] = it;
+        b->docs[b->n] = &it->doc;
+        b->facts[b->n++] = &it->facts;
+    }
+    if (b->n)
+        dd_history_batch_begin(f->history, b->n, b->docs, b->facts);
+    return b->n > 0;
+}
+
+/* dd_run_loop work: the units of record k of the batch begun, looked up
+ * ahead (history.h). */
 static void record_units(void *ctx, void *state, size_t k)
 {
     filter *f = ctx;
     dd_history_batch_units(f->history, k, &((filter_worker *)state)->scratch);
 }
 
-/* dd_run_loop work: record k of the batch, ahead (history.h). */
+/* dd_run_loop work, once a batch is linked: record k of the batch ahead
+ * (k < its records), then its units join part k - records of the unit
+ * index (history.h). */
 static void record_ahead(void *ctx, void *state, size_t k)
 {
     filter *f = ctx;
-    dd_history_batch_ahead(f->history, k, &((filter_worker *)state)->scratch);
+    if (k < f->now->n)
+        dd_history_batch_ahead(f->history, k, &((filter_worker *)state)->scratch);
+    else
+        dd_history_batch_unit_index(f->history, k - f->now->n);
 }
 
 /* dd_run_loop work, once a batch is decided: its kept records join part i
- * of the index (i < f->batch_parts); then record i - f->batch_parts of it
- * is cleaned, when its verdict removes lines (filter_record writes it so). */
+ * of the index (i < f->batch_parts); then record i - f->batch_parts of
+ * those it must clean is cleaned (filter_record writes it so). */
 static void after_batch(void *ctx, void *state, size_t i)
 {
     (void)state;
@@ -807,55 +871,82 @@ static void after_batch(void *ctx, void *state, size_t i)
         dd_history_batch_index(f->history, i);
         return;
     }
-    item *it = f->batch_items[i - f->batch_parts];
-    const dd_verdict *v = &it->verdict;
-    if (it->decide_ok && v->kind == DD_RECORD_KEPT && v->nremoved &&
-        (it->jsonl || f->o->input_format == DD_INPUT_NUL))
-        clean_record(f->o, it, v);
+    item *it = f->cleaning[i - f->batch_parts];
+    clean_record(f->o, it, &it->verdict);
 }
 
-/* Decides the records of the next items, the first one's turn having come
- * (the items already worked on, up to f->batch), with what can be done
- * ahead done on the workers (history.h); each keeps its verdict for its
- * turn. Fewer than two: the first is decided in its turn, alone. */
-static void decide_batch(filter *f)
+/* Decides the records of the batch whose first record's turn came (item
+ * i): the items already worked on, up to f->batch of them, or the batch
+ * begun with the one before. What can be done ahead is done on the
+ * workers (history.h): before deciding, the lookups of its records'
+ * units, its band keys' and its pairs; while deciding, the next batch's
+ * units (its records worked on, and begun); once decided, the index
+ * joined and its kept records cleaned, in a loop joined when a record's
+ * cleaned text is written or the next batch is decided. Each record keeps
+ * its verdict for its turn. Fewer than two items and no batch begun: the
+ * first is decided in its turn, alone. */
+static void decide_batch(filter *f, size_t i)
 {
-    size_t n = dd_run_stream_ahead(f->batch, (void **)f->batch_items), m = 0;
-    if (n < 2)
-        return;
-    for (size_t k = 0; k < n; k++) {
-        item *it = f->batch_items[k];
-        if (it->kind != ITEM_RECORD)
-            continue;
-        f->batch_items[m] = it;
-        f->batch_docs[m] = &it->doc;
-        f->batch_facts[m++] = &it->facts;
+    dd_run_loop_join(); /* the batch before: the index joined, records cleaned */
+    if (!f->next->n) {
+        size_t n = dd_run_stream_ahead(f->batch, f->slots);
+        if (n < 2 || !batch_begin(f, f->next, i, n))
+            return;
+        dd_run_loop(f->next->n, f, record_units);
     }
-    dd_history_batch_begin(f->history, m, f->batch_docs, f->batch_facts);
-    dd_run_loop(m, f, record_units);
+    batch *b = f->next;
+    f->next = f->now;
+    f->now = b;
+    f->next->n = 0;
     dd_history_batch_link(f->history);
-    dd_run_loop(m, f, record_ahead);
+    dd_run_loop(b->n + dd_history_batch_unit_parts(f->history), f, record_ahead);
+    /* The next batch, its units looked up on the workers while this one
+     * is decided. */
+    size_t n = dd_run_stream_ahead_from(b->end - i, f->batch, f->slots);
+    if (n && batch_begin(f, f->next, b->end, n))
+        dd_run_loop_start(f->next->n, f, record_units);
     bool ok = true;
-    for (size_t k = 0; k < m; k++) {
-        item *it = f->batch_items[k];
+    for (size_t k = 0; k < b->n; k++) {
+        item *it = b->items[k];
         it->decided = true;
         it->decide_ok = ok && dd_history_batch_decide(f->history, k, &it->verdict, &it->decide_why);
         if (ok && !it->decide_ok)
             ok = false; /* the run ends at this record: those after it are not taken */
     }
+    dd_run_loop_join();
+    size_t failed;
+    char *why = NULL;
+    if (ok && !dd_history_batch_keep(f->history, &failed, &why)) {
+        for (size_t k = failed; k < b->n; k++) {
+            item *it = b->items[k];
+            it->decide_ok = false;
+            free(it->decide_why);
+            it->decide_why = k == failed ? why : dd_asprintf("an earlier record failed");
+        }
+        ok = false;
+    }
     f->batch_parts = ok ? dd_history_batch_parts(f->history) : 0;
-    dd_run_loop(f->batch_parts + m, f, after_batch);
+    f->ncleaning = 0;
+    for (size_t k = 0; k < b->n; k++) {
+        item *it = b->items[k];
+        const dd_verdict *v = &it->verdict;
+        if (it->decide_ok && v->kind == DD_RECORD_KEPT && v->nremoved &&
+            (it->jsonl || f->o->input_format == DD_INPUT_NUL)) {
+            it->cleaning = true;
+            f->cleaning[f->ncleaning++] = it;
+        }
+    }
+    dd_run_loop_start(f->batch_parts + f->ncleaning, f, after_batch);
 }
 
 /* dd_stream_map.consume: decides and writes record i, in order; false
  * stops the run (f->status says why). */
 static bool take_record(void *ctx, size_t i, void *slot)
 {
-    (void)i;
     filter *f = ctx;
     item *it = slot;
     if (f->batch > 1 && it->kind == ITEM_RECORD && !it->decided)
-        decide_batch(f);
+        decide_batch(f, i);
     f->status = filter_item(f, it);
     it->decided = false;
     clean_done(it);
@@ -893,9 +984,10 @@ static run_status filter_all(filter *f)
     /* With workers, records are decided a quarter of the window at a time
      * (history.h), when the history can. */
     f->batch = threads > 1 && dd_history_batches(f->history) ? m.window / 4 : 1;
-    f->batch_items = dd_calloc(f->batch, sizeof *f->batch_items);
-    f->batch_docs = dd_calloc(f->batch, sizeof *f->batch_docs);
-    f->batch_facts = dd_calloc(f->batch, sizeof *f->batch_facts);
+    f->now = batch_new(f->batch);
+    f->next = batch_new(f->batch);
+    f->slots = dd_calloc(f->batch, sizeof *f->slots);
+    f->cleaning = dd_calloc(f->batch, sizeof *f->cleaning);
     bool whole = dd_run_stream(&m);
     if (f->batch > 1 && getenv("DEDUP_RUN_STATS")) {
         dd_history_candidates c = dd_history_candidates_of(f->history);
@@ -904,9 +996,10 @@ static run_status filter_all(filter *f)
                 " when asked, in batches of %zu records at most\n",
                 c.verified_ahead, c.verified_asked, f->batch);
     }
-    free(f->batch_items);
-    free(f->batch_docs);
-    free(f->batch_facts);
+    batch_free(f->now);
+    batch_free(f->next);
+    free(f->slots);
+    free(f->cleaning);
     dd_reader_close(f->in.r);
     f->in.r = NULL;
     if (whole && f->in.error) {

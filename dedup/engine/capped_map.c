@@ -80,6 +80,19 @@ bool dd_capped_map_add(dd_capped_map *m, uint64_t key, uint32_t value, uint32_t 
 
 void dd_capped_map_clear(dd_capped_map *m)
 {
-    memset(m->slots, 0, m->nslots * sizeof *m->slots);
+    /* A table that once grew for many entries, and now holds few, is made
+     * small again: emptying it costs its size, and a map filled again and
+     * again (a batch's) would otherwise pay for its largest filling every
+     * time. The entries of a key keep their order at any size. */
+    size_t fit = FIRST_SLOTS;
+    while (fit < 4 * m->used)
+        fit *= 2;
+    if (m->nslots > 8 * fit) {
+        free(m->slots);
+        m->nslots = fit;
+        m->slots = dd_zalloc_touched(m->nslots, sizeof *m->slots);
+    } else {
+        memset(m->slots, 0, m->nslots * sizeof *m->slots);
+    }
     m->used = 0;
 }

@@ -39,7 +39,9 @@ typedef struct dd_capped_map {
  * when out of memory, as every dd_ allocation does. */
 void dd_capped_map_init(dd_capped_map *m);
 void dd_capped_map_free(dd_capped_map *m);
-/* Empties m, keeping its table (for a map filled again and again). */
+/* Empties m, keeping its table (for a map filled again and again), unless
+ * the table is over eight times what its entries needed: then a smaller
+ * one (emptying costs the table's size). */
 void dd_capped_map_clear(dd_capped_map *m);
 
 /* Adds value (below UINT32_MAX) under key unless key already has max values.

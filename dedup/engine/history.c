@@ -79,7 +79,18 @@ typedef struct ahead_pairs {
     uint64_t *own;
     size_t own_cap;
     bool own_sorted;
+    bool kept; /* placed as a representative: its set is spooled by dd_history_batch_keep */
 } ahead_pairs;
+
+/* The records of a batch (the caller's docs and facts) and their units'
+ * lookups ahead (dd_history_batch_units), by batch record. */
+typedef struct batch_records {
+    size_t n;
+    const dd_doc *const *docs;
+    dd_record_facts *const *facts;
+    dd_unit_ahead *units;
+    size_t units_cap;
+} batch_records;
 
 /* A record of a batch without a signature. */
 #define NO_SIG UINT32_MAX
@@ -124,23 +135,22 @@ struct dd_history {
     dd_analysis_worker *own;
     dd_record_facts facts;
     dd_earlier_search index_search; /* the candidate search in the index */
-    /* A batch being decided (dd_history_batch_begin): its records (the
-     * caller's docs and facts), the signature of each (NO_SIG: none), the
-     * signatures in order (the placer's docs, from batch_first_sig on) and
-     * the record of each, the pairs computed ahead for each, the one being
-     * placed, and the record whose links failed (batch_n: none) with what
-     * failed. */
+    /* The batch begun (dd_history_batch_begin), whose units are looked up
+     * while the batch before it is decided, and the batch being decided
+     * (dd_history_batch_link on): its records, the signature of each
+     * (NO_SIG: none), the signatures in order (the placer's docs, from
+     * batch_first_sig on) and the record of each, the pairs computed ahead
+     * for each, the one being placed, and the record whose links failed
+     * (batch.n: none) with what failed. */
     dd_placer_ahead *ahead;
-    size_t batch_n, batch_cap;
-    const dd_doc *const *batch_docs;
-    dd_record_facts *const *batch_facts;
+    batch_records begun, batch;
+    size_t batch_cap;
     uint32_t *batch_sig;
     uint32_t *batch_signed;
     size_t *batch_record_of;
     size_t batch_nsigned;
     uint32_t batch_first_sig;
     ahead_pairs *pairs;
-    dd_unit_ahead *units_ahead; /* by batch record */
     size_t placing;
     size_t batch_failed;
     char *batch_error;
@@ -283,10 +293,14 @@ void dd_history_free(dd_history *h)
     for (size_t k = 0; k < h->batch_cap; k++) {
         free(h->pairs[k].v);
         free(h->pairs[k].own);
-        dd_unit_ahead_free(&h->units_ahead[k]);
     }
     free(h->pairs);
-    free(h->units_ahead);
+    batch_records *both[] = {&h->begun, &h->batch};
+    for (size_t b = 0; b < 2; b++) {
+        for (size_t k = 0; k < both[b]->units_cap; k++)
+            dd_unit_ahead_free(&both[b]->units[k]);
+        free(both[b]->units);
+    }
     free(h->batch_error);
     free(h->set_a);
     free(h->set_b);
@@ -699,7 +713,7 @@ static void sort_hashes(uint64_t *set, size_t n, uint64_t **tmp, size_t *tmp_cap
 static size_t batch_set(const dd_history *h, uint32_t sig, uint64_t **set, size_t *cap,
                         uint64_t **tmp, size_t *tmp_cap)
 {
-    const dd_record_facts *f = h->batch_facts[h->batch_record_of[sig - h->batch_first_sig]];
+    const dd_record_facts *f = h->batch.facts[h->batch_record_of[sig - h->batch_first_sig]];
     size_t n = h->sigs.docs[sig].shingles;
     dd_grow(set, cap, n + 1, sizeof **set);
     memcpy(*set, f->set, n * sizeof **set);
@@ -729,37 +743,47 @@ static bool peek_set(const dd_history *h, uint32_t sig, uint64_t **set, size_t *
 void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
                             dd_record_facts *const *facts)
 {
+    batch_records *b = &h->begun;
+    if (n > b->units_cap) {
+        b->units = dd_realloc(b->units, n * sizeof *b->units);
+        memset(b->units + b->units_cap, 0, (n - b->units_cap) * sizeof *b->units);
+        b->units_cap = n;
+    }
+    b->n = n;
+    b->docs = docs;
+    b->facts = facts;
+}
+
+void dd_history_batch_units(dd_history *h, size_t k, dd_history_scratch *w)
+{
+    const batch_records *b = &h->begun;
+    const dd_doc *doc = b->docs[k];
+    const dd_record_facts *f = b->facts[k];
+    b->units[k].n = 0;
+    if (f->signed_record) /* (only records with a signature are linked) */
+        dd_unit_batch_ahead(h->unit_index, doc->units, doc->nunits, &f->sets, f->band_keys,
+                            h->p.para_threshold, peek_unit, h, &w->units, &b->units[k]);
+}
+
+void dd_history_batch_link(dd_history *h)
+{
+    /* The batch begun is the one decided from here on. */
+    batch_records begun = h->begun;
+    h->begun = h->batch;
+    h->begun.n = 0;
+    h->batch = begun;
+    size_t n = h->batch.n;
     if (n > h->batch_cap) {
         h->batch_sig = dd_realloc(h->batch_sig, n * sizeof *h->batch_sig);
         h->batch_signed = dd_realloc(h->batch_signed, n * sizeof *h->batch_signed);
         h->batch_record_of = dd_realloc(h->batch_record_of, n * sizeof *h->batch_record_of);
         h->pairs = dd_realloc(h->pairs, n * sizeof *h->pairs);
         memset(h->pairs + h->batch_cap, 0, (n - h->batch_cap) * sizeof *h->pairs);
-        h->units_ahead = dd_realloc(h->units_ahead, n * sizeof *h->units_ahead);
-        memset(h->units_ahead + h->batch_cap, 0, (n - h->batch_cap) * sizeof *h->units_ahead);
         h->batch_cap = n;
     }
-    h->batch_n = n;
-    h->batch_docs = docs;
-    h->batch_facts = facts;
     dd_unit_batch_begin(h->unit_index);
-}
-
-void dd_history_batch_units(dd_history *h, size_t k, dd_history_scratch *w)
-{
-    const dd_doc *doc = h->batch_docs[k];
-    const dd_record_facts *f = h->batch_facts[k];
-    h->units_ahead[k].n = 0;
-    if (f->signed_record) /* (only records with a signature are linked) */
-        dd_unit_batch_ahead(h->unit_index, doc->units, doc->nunits, &f->sets, f->band_keys,
-                            h->p.para_threshold, peek_unit, h, &w->units, &h->units_ahead[k]);
-}
-
-void dd_history_batch_link(dd_history *h)
-{
-    size_t n = h->batch_n;
-    const dd_doc *const *docs = h->batch_docs;
-    dd_record_facts *const *facts = h->batch_facts;
+    const dd_doc *const *docs = h->batch.docs;
+    dd_record_facts *const *facts = h->batch.facts;
     h->batch_failed = n;
     free(h->batch_error);
     h->batch_error = NULL;
@@ -777,7 +801,7 @@ void dd_history_batch_link(dd_history *h)
         uint32_t sig = (uint32_t)(h->sigs.n - 1);
         dd_grow(&h->signed_of, &h->signed_cap, (size_t)sig + 1, sizeof *h->signed_of);
         h->signed_of[sig] = (signed_record){h->records + k, NOT_SPOOLED, NOT_SPOOLED};
-        if (!link_record(h, sig, docs[k], f, &h->units_ahead[k], links, &h->batch_error)) {
+        if (!link_record(h, sig, docs[k], f, &h->batch.units[k], links, &h->batch_error)) {
             h->batch_failed = k;
             break;
         }
@@ -787,6 +811,7 @@ void dd_history_batch_link(dd_history *h)
         h->batch_record_of[h->batch_nsigned++] = k;
         h->pairs[sig - h->batch_first_sig].n = 0;
         h->pairs[sig - h->batch_first_sig].own_sorted = false;
+        h->pairs[sig - h->batch_first_sig].kept = false;
     }
     if (h->batch_nsigned) {
         /* The guesses' keys, here: a batch is a few records (scan makes
@@ -796,6 +821,16 @@ void dd_history_batch_link(dd_history *h)
             dd_placer_ahead_keys(h->placer, h->ahead, k);
         dd_placer_ahead_guess(h->ahead);
     }
+}
+
+size_t dd_history_batch_unit_parts(const dd_history *h)
+{
+    return h->batch_nsigned && h->batch_failed == h->batch.n ? DD_NEAR_UNIT_BANDS : 0;
+}
+
+void dd_history_batch_unit_index(dd_history *h, size_t band)
+{
+    dd_unit_batch_join(h->unit_index, band);
 }
 
 void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w)
@@ -861,8 +896,8 @@ bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err)
             h->batch_error = NULL;
         return false;
     }
-    const dd_doc *doc = h->batch_docs[k];
-    dd_record_facts *f = h->batch_facts[k];
+    const dd_doc *doc = h->batch.docs[k];
+    dd_record_facts *f = h->batch.facts[k];
     uint32_t sig = h->batch_sig[k];
     if (sig != NO_SIG) {
         dd_member m;
@@ -880,31 +915,42 @@ bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err)
             copy_of_record(h, rep, &m, v);
             return true;
         }
-        /* sorted if it had pairs ahead: then read back without sorting */
-        const ahead_pairs *ps = &h->pairs[sig - h->batch_first_sig];
-        uint64_t *at = &h->signed_of[sig].set_at;
-        if (h->exact_sets &&
-            !h->p.scratch.append(h->p.scratch.ctx, ps->own_sorted ? ps->own : f->set,
-                                 h->sigs.docs[sig].shingles * sizeof *f->set, at, err))
-            return false;
-        if (h->exact_sets && ps->own_sorted)
-            *at |= SET_SORTED;
+        /* its set is spooled with the batch's (dd_history_batch_keep): no
+         * record of the batch reads it there */
+        h->pairs[sig - h->batch_first_sig].kept = true;
     }
     return decide_paragraphs(h, rec, doc, f, v, err);
 }
 
+bool dd_history_batch_keep(dd_history *h, size_t *failed, char **err)
+{
+    for (size_t k = 0; k < h->batch_nsigned && h->exact_sets; k++) {
+        uint32_t sig = h->batch_first_sig + (uint32_t)k;
+        const ahead_pairs *ps = &h->pairs[k];
+        if (!ps->kept)
+            continue;
+        /* sorted if it had pairs ahead: then read back without sorting */
+        const dd_record_facts *f = h->batch.facts[h->batch_record_of[k]];
+        uint64_t *at = &h->signed_of[sig].set_at;
+        if (!h->p.scratch.append(h->p.scratch.ctx, ps->own_sorted ? ps->own : f->set,
+                                 h->sigs.docs[sig].shingles * sizeof *f->set, at, err)) {
+            *failed = h->batch_record_of[k];
+            return false;
+        }
+        if (ps->own_sorted)
+            *at |= SET_SORTED;
+    }
+    return true;
+}
+
 size_t dd_history_batch_parts(const dd_history *h)
 {
-    return h->batch_nsigned ? dd_placer_ahead_bands(h->ahead) + DD_NEAR_UNIT_BANDS : 0;
+    return h->batch_nsigned ? dd_placer_ahead_bands(h->ahead) : 0;
 }
 
 void dd_history_batch_index(dd_history *h, size_t part)
 {
-    size_t placer_parts = dd_placer_ahead_bands(h->ahead);
-    if (part < placer_parts)
-        dd_placer_ahead_index(h->placer, h->ahead, part);
-    else
-        dd_unit_batch_join(h->unit_index, part - placer_parts);
+    dd_placer_ahead_index(h->placer, h->ahead, part);
 }
 
 void dd_history_scratch_free(dd_history_scratch *w)

@@ -178,23 +178,34 @@ bool dd_history_decide_analysed(dd_history *h, const dd_doc *doc, dd_record_fact
  *      every k, on any threads at once (each with its own
  *      dd_history_scratch): record k's units looked up among the units of
  *      the records before the batch, and verified (near_units.h,
- *      dd_unit_batch_ahead); then dd_history_batch_link, on the history's
- *      thread: the records take their signatures and their links (the
- *      earlier records they share a paragraph with), in order;
- *   2. dd_history_batch_ahead for every k, on any threads at once (each
- *      with its own dd_history_scratch): reads the history and writes
- *      record k's part of the batch only: the lookups of its band keys
- *      among the records kept before the batch, and the overlaps of its
- *      exact set with those of the kept records it will likely be verified
- *      against (read from the scratch store with its peek);
+ *      dd_unit_batch_ahead). Both may come once the batch before it is
+ *      past step 2, while it is decided (step 3): dd_history_batch_decide
+ *      reads and writes nothing that they do (it spools nothing: its
+ *      kept records' sets wait for dd_history_batch_keep, which must not
+ *      run at the same time);
+ *   2. once the batch before is finished (step 4), dd_history_batch_link,
+ *      on the history's thread: the records take their signatures and
+ *      their links (the earlier records they share a paragraph with), in
+ *      order; then, on any threads at once (each with its own
+ *      dd_history_scratch), dd_history_batch_ahead for every k: reads the
+ *      history and writes record k's part of the batch only: the lookups
+ *      of its band keys among the records kept before the batch, and the
+ *      overlaps of its exact set with those of the kept records it will
+ *      likely be verified against (read from the scratch store with its
+ *      peek); and dd_history_batch_unit_index for every part <
+ *      dd_history_batch_unit_parts: the batch's units join the unit
+ *      index, a band per part;
  *   3. dd_history_batch_decide for k = 0, 1, ... in order, on the
  *      history's thread: record k's verdict, as dd_history_decide_analysed
  *      gives it (a pair not computed ahead is computed when asked); it
- *      fails as that does, and then the history can only be freed;
- *   4. once every record of the batch is decided, dd_history_batch_index
- *      for every part < dd_history_batch_parts, on any threads at once:
- *      the batch's kept records join the index of their band keys, and
- *      its records' units the index of units, a band per part.
+ *      fails as that does, and then the history can only be freed; then
+ *      dd_history_batch_keep, on the history's thread: the kept records'
+ *      sets go to the scratch store; false, with the batch record that
+ *      failed in *failed and *err set, when it fails (the history can then
+ *      only be freed);
+ *   4. dd_history_batch_index for every part < dd_history_batch_parts, on
+ *      any threads at once: the batch's kept records join the index of
+ *      their band keys.
  * The verdicts are those of dd_history_decide_analysed, record by record.
  * A history that decides on an index (--index) or finds no near-duplicate
  * documents gains nothing: dd_history_batches says whether batches may be
@@ -216,7 +227,10 @@ void dd_history_batch_begin(dd_history *h, size_t n, const dd_doc *const *docs,
 void dd_history_batch_units(dd_history *h, size_t k, dd_history_scratch *w);
 void dd_history_batch_link(dd_history *h);
 void dd_history_batch_ahead(dd_history *h, size_t k, dd_history_scratch *w);
+size_t dd_history_batch_unit_parts(const dd_history *h);
+void dd_history_batch_unit_index(dd_history *h, size_t band);
 bool dd_history_batch_decide(dd_history *h, size_t k, dd_verdict *v, char **err);
+bool dd_history_batch_keep(dd_history *h, size_t *failed, char **err);
 size_t dd_history_batch_parts(const dd_history *h);
 void dd_history_batch_index(dd_history *h, size_t part);
 

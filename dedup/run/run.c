@@ -19,7 +19,9 @@
  * instead of 20,000. A loop that consume runs on the workers
  * (dd_run_loop) is published under the lock too, and workers take its
  * items before the map's, a part of what is left at a time (loop_claim),
- * as in the pool's loops. One mutex guards produced, next_claim, the done
+ * as in the pool's loops; the calling thread takes what is left when it
+ * joins the loop, at once (dd_run_loop) or after work of its own
+ * (dd_run_loop_start, dd_run_loop_join). One mutex guards produced, next_claim, the done
  * marks, the wait, the loop and stop; `ready` wakes the workers (items, a
  * loop, or the stop), `done` the consumer, and `loop_finished` the
  * consumer when the last item of a loop has run. Threads are woken once
@@ -30,6 +32,7 @@
 #include "util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -146,6 +149,11 @@ typedef struct run {
     void *loop_ctx;
     void (*loop_work)(void *ctx, void *worker, size_t i);
     pthread_cond_t loop_finished;
+    bool loop_pending; /* started (dd_run_loop_start), not joined yet */
+    /* A loop's items are left to claim: read without the lock by a worker
+     * between the items of its claim (see worker_main). */
+    atomic_bool loop_open;
+    bool consuming; /* the calling thread is in consume */
     void *own; /* the calling thread's worker state, for loops */
     bool own_made;
     /* For DEDUP_RUN_STATS: CPU seconds of produce, of work (all workers,
@@ -153,6 +161,7 @@ typedef struct run {
      * seconds the consumer waited for results (thread_cpu: 0 without it). */
     double produce_cpu, work_cpu, consume_cpu, consumer_wait;
     double workers_idle; /* seconds the workers waited for items, all of them */
+    size_t loops, loop_items, loop_items_here; /* and those the calling thread ran */
 } run;
 
 /* The run whose consume is running on this thread (for dd_run_loop). */
@@ -271,7 +280,9 @@ static bool consume(run *p, size_t i)
     double cpu0 = thread_cpu();
     dd_run_result *r = slot_of(p, i);
     dd_messages_print(&r->messages);
+    p->consuming = true;
     bool ok = p->m->consume(p->m->ctx, i, r);
+    p->consuming = false;
     p->weight_in_flight -= p->state[i % p->m->window].weight;
     p->consume_cpu += thread_cpu() - cpu0;
     return ok;
@@ -297,6 +308,34 @@ static size_t map_claim(const run *p)
     return share < 1 ? 1 : share > p->batch ? p->batch : share;
 }
 
+/* Claims and runs the items of the loop that are left, a part at a time
+ * (the lock held, as on return); the last one done wakes the calling
+ * thread, which may be waiting in dd_run_loop_join. */
+static void take_loop_items(run *p, void *worker)
+{
+    while (p->loop_next < p->loop_n) {
+        size_t first = p->loop_next, n = loop_claim(p->loop_n - first, p->workers + 1);
+        p->loop_next += n;
+        if (p->loop_next == p->loop_n)
+            atomic_store_explicit(&p->loop_open, false, memory_order_relaxed);
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = first; i < first + n; i++)
+            p->loop_work(p->loop_ctx, worker, i);
+        pthread_mutex_lock(&p->lock);
+        p->loop_done += n;
+        if (p->loop_done == p->loop_n) { /* woken with the lock free */
+            pthread_mutex_unlock(&p->lock);
+            pthread_cond_signal(&p->loop_finished);
+            pthread_mutex_lock(&p->lock);
+        }
+    }
+}
+
+/* A worker: a loop's items first, then the map's, a claim at a time. A
+ * loop published while it works on a claim is taken between two of its
+ * items (a record's analysis is longer than a loop's item, and the
+ * calling thread, which published the loop to go on with work of its
+ * own, would otherwise run most of its items itself). */
 static void *worker_main(void *arg)
 {
     run *p = arg;
@@ -313,19 +352,7 @@ static void *worker_main(void *arg)
             p->idle--;
         }
         if (p->loop_next < p->loop_n) {
-            /* The calling thread works in a loop too. */
-            size_t first = p->loop_next, n = loop_claim(p->loop_n - first, p->workers + 1);
-            p->loop_next += n;
-            pthread_mutex_unlock(&p->lock);
-            for (size_t i = first; i < first + n; i++)
-                p->loop_work(p->loop_ctx, worker, i);
-            pthread_mutex_lock(&p->lock);
-            p->loop_done += n;
-            if (p->loop_done == p->loop_n) { /* woken with the lock free */
-                pthread_mutex_unlock(&p->lock);
-                pthread_cond_signal(&p->loop_finished);
-                pthread_mutex_lock(&p->lock);
-            }
+            take_loop_items(p, worker); /* the calling thread works in a loop too */
             continue;
         }
         if (p->stop)
@@ -333,8 +360,14 @@ static void *worker_main(void *arg)
         size_t first = p->next_claim, n = map_claim(p);
         p->next_claim += n;
         pthread_mutex_unlock(&p->lock);
-        for (size_t i = first; i < first + n; i++)
+        for (size_t i = first; i < first + n; i++) {
             work_on(p, worker, i);
+            if (i + 1 < first + n && atomic_load_explicit(&p->loop_open, memory_order_relaxed)) {
+                pthread_mutex_lock(&p->lock);
+                take_loop_items(p, worker);
+                pthread_mutex_unlock(&p->lock);
+            }
+        }
         pthread_mutex_lock(&p->lock);
         for (size_t i = first; i < first + n; i++)
             p->state[i % m->window].done = true;
@@ -457,58 +490,106 @@ static bool with_workers(run *p)
     return ok;
 }
 
-void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+void dd_run_loop_start(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
 {
     run *p = running;
-    double cpu0 = thread_cpu();
-    void *own = own_worker(p);
+    dd_run_loop_join(); /* one loop at a time */
+    own_worker(p);
     pthread_mutex_lock(&p->lock);
     p->loop_n = n;
     p->loop_next = p->loop_done = 0;
     p->loop_ctx = ctx;
     p->loop_work = work;
+    p->loop_pending = true;
+    atomic_store_explicit(&p->loop_open, n > 0, memory_order_relaxed);
     bool wake = p->idle > 0;
     pthread_mutex_unlock(&p->lock);
     if (wake) /* with the lock free */
         pthread_cond_broadcast(&p->ready);
+}
+
+void dd_run_loop_join(void)
+{
+    run *p = running;
+    if (!p->loop_pending)
+        return;
+    double cpu0 = thread_cpu();
+    void *own = own_worker(p);
     pthread_mutex_lock(&p->lock);
-    while (p->loop_next < p->loop_n) {
+    size_t n = p->loop_n;
+    void *ctx = p->loop_ctx;
+    void (*work)(void *ctx, void *worker, size_t i) = p->loop_work;
+    while (p->loop_next < n) {
         size_t first = p->loop_next, k = loop_claim(n - first, p->workers + 1);
         p->loop_next += k;
+        if (p->loop_next == n)
+            atomic_store_explicit(&p->loop_open, false, memory_order_relaxed);
         pthread_mutex_unlock(&p->lock);
         for (size_t i = first; i < first + k; i++)
             work(ctx, own, i);
         pthread_mutex_lock(&p->lock);
         p->loop_done += k;
+        p->loop_items_here += k;
     }
-    double cpu = thread_cpu() - cpu0;
-    while (p->loop_done < p->loop_n)
+    p->loops++;
+    p->loop_items += n;
+    double cpu = thread_cpu() - cpu0, waited = wall();
+    while (p->loop_done < n)
         pthread_cond_wait(&p->loop_finished, &p->lock);
     p->loop_n = p->loop_next = p->loop_done = 0;
+    p->loop_pending = false;
     pthread_mutex_unlock(&p->lock);
     /* Work, not consume: the parallel part of the run. */
     p->work_cpu += cpu;
-    p->consume_cpu -= cpu;
+    if (p->consuming)
+        p->consume_cpu -= cpu;
+    if (p->workers)
+        p->consumer_wait += wall() - waited;
+}
+
+void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+{
+    dd_run_loop_start(n, ctx, work);
+    dd_run_loop_join();
+}
+
+/* Items i + from .. of a stream map (see dd_run_stream_ahead_from), i the
+ * item being consumed; from >= 1, or from 0 with item i itself not waited
+ * for (it is being consumed: its done mark is cleared). */
+static size_t stream_ahead(run *p, size_t from, size_t max, void **slots)
+{
+    size_t i = p->next_consume;
+    fill(p);
+    size_t first = i + from, n = 0;
+    if (p->next_produce > first)
+        n = p->next_produce - first < max ? p->next_produce - first : max;
+    size_t wait_first = from ? first : first + 1;
+    if (first + n > wait_first) {
+        pthread_mutex_lock(&p->lock);
+        wait_for(p, wait_first, first + n);
+        pthread_mutex_unlock(&p->lock);
+    }
+    for (size_t k = 0; k < n; k++)
+        slots[k] = slot_of(p, first + k);
+    return n;
 }
 
 size_t dd_run_stream_ahead(size_t max, void **slots)
 {
     run *p = running;
-    const map *m = p->m;
-    size_t i = p->next_consume;
-    slots[0] = slot_of(p, i);
-    if (max <= 1 || p->workers == 0 || !m->produce)
+    if (max <= 1 || p->workers == 0 || !p->m->produce) {
+        slots[0] = slot_of(p, p->next_consume);
         return 1;
-    fill(p);
-    size_t n = p->next_produce - i < max ? p->next_produce - i : max;
-    if (n > 1) {
-        pthread_mutex_lock(&p->lock);
-        wait_for(p, i + 1, i + n); /* item i is done: it is being consumed */
-        pthread_mutex_unlock(&p->lock);
     }
-    for (size_t k = 1; k < n; k++)
-        slots[k] = slot_of(p, i + k);
-    return n;
+    return stream_ahead(p, 0, max, slots);
+}
+
+size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots)
+{
+    run *p = running;
+    if (max == 0 || p->workers == 0 || !p->m->produce)
+        return 0;
+    return stream_ahead(p, from, max, slots);
 }
 
 static bool run_map(const map *m)
@@ -522,12 +603,13 @@ static bool run_map(const map *m)
     pthread_cond_init(&p.ready, NULL);
     pthread_cond_init(&p.done, NULL);
     pthread_cond_init(&p.loop_finished, NULL);
+    atomic_init(&p.loop_open, false);
     run *outer = running;
     running = &p;
 
     /* Items known up front: no thread for a single one. */
     unsigned want = m->threads > 1 && (m->produce || m->n > 1) ? m->threads : 0, started = 0;
-    double start = wall();
+    double start = wall(), here_cpu0 = thread_cpu();
     pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
     for (; started < want; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
@@ -535,6 +617,7 @@ static bool run_map(const map *m)
 
     p.workers = started;
     bool ok = started == 0 ? here(&p) : with_workers(&p);
+    dd_run_loop_join(); /* a loop that consume left pending */
     pthread_mutex_lock(&p.lock);
     p.stop = true;
     pthread_cond_broadcast(&p.ready);
@@ -557,6 +640,11 @@ static bool run_map(const map *m)
                 "CPU, consumer waited %.3f s, workers waited %.3f s\n",
                 p.next_produce, started, wall() - start, read, p.work_cpu, p.consume_cpu,
                 p.consumer_wait, p.workers_idle);
+        if (p.loops)
+            fprintf(stderr,
+                    "dedup: loops of consume: %zu, %zu items, %zu of them on the calling "
+                    "thread; the calling thread %.3f s CPU in all\n",
+                    p.loops, p.loop_items, p.loop_items_here, thread_cpu() - here_cpu0);
     }
 
     for (size_t k = 0; k < m->window; k++) {

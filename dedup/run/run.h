@@ -37,8 +37,11 @@
  * For measuring (bench/bench_threads.sh): with DEDUP_RUN_STATS set in the
  * environment, a run ends by writing to stderr its wall time, the CPU time
  * of all work and of all consume (the serial part), how long the consumer
- * waited for results, and how long the workers waited for items (all of
- * them together: a window too small for what consume does starves them).
+ * waited for results (and for the items of its loops that workers took),
+ * and how long the workers waited for items (all of them together: a
+ * window too small for what consume does starves them); with loops
+ * (dd_run_loop), how many items they had, how many of them the calling
+ * thread ran, and its CPU time in all.
  */
 #ifndef DD_RUN_H
 #define DD_RUN_H
@@ -83,6 +86,25 @@ bool dd_run_in_order(const dd_ordered_map *m);
  * thread has one of its own). So consume can have independent work done
  * on every core without more threads than the map's. */
 void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i));
+
+/* dd_run_loop in two halves, so that consume can go on with work of its
+ * own (deciding, writing) while the workers run the loop's items:
+ * dd_run_loop_start publishes the loop and returns at once;
+ * dd_run_loop_join runs on the calling thread the items no worker took
+ * yet and returns when every item has run (at once when no loop is
+ * pending). dd_run_loop is the one followed by the other. Between the two,
+ * the items may run at any moment, on any thread: the calling thread
+ * changes nothing that they read or write, and reads nothing that they
+ * write, until it has joined the loop; what it does meanwhile is its own
+ * (the items of other loops are not: one loop is pending at a time, and
+ * starting one joins the one pending first). A loop may stay pending from
+ * one consume to the next (its items must then not read the slots of the
+ * items consumed meanwhile, which produce reuses); the run joins the one
+ * pending before it returns. Workers take a pending loop's items before
+ * the map's items, when they next look for work; with one thread the
+ * items run when the loop is joined. */
+void dd_run_loop_start(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i));
+void dd_run_loop_join(void);
 
 /*
  * dd_pool: worker threads for loops whose items do not depend on each other
@@ -196,6 +218,14 @@ bool dd_run_stream(const dd_stream_map *m);
  * follow, in order, as always. With one thread (no worker) it returns 1
  * at once: items are read one at a time there. */
 size_t dd_run_stream_ahead(size_t max, void **slots);
+/* The same, for the items from i + from on (from >= 1), i being the item
+ * consume(i) is consuming: reads items while the window has room, waits
+ * until items i + from .. i + from + n - 1 have been worked on, and
+ * returns n, slots[k] being item i + from + k's slot: at most max, as
+ * many as the window holds (0: none). dedup filter takes its next batch
+ * so, to have its lookups done on the workers while it decides the
+ * batch before it. With one thread it returns 0. */
+size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots);
 /* For measuring (DEDUP_RUN_STATS set): writes to stderr the wall time and
  * the process's CPU time (all threads, user + system) since the previous
  * phase ended (the first: since the process started), naming the phase

@@ -9,7 +9,10 @@
  * before; a consume that stops the run stops it there, and the run
  * returns; loops that consume runs on the workers (dd_run_loop) and the
  * pool's loops run every item once. The same for a stream (dd_run_stream)
- * and its look-ahead (dd_run_stream_ahead).
+ * and its look-ahead (dd_run_stream_ahead, dd_run_stream_ahead_from); a
+ * loop started in one consume and joined in a later one
+ * (dd_run_loop_start, dd_run_loop_join), or left pending at the end, runs
+ * every item once.
  *
  * Work runs on worker threads, where cmocka cannot fail a test: what it
  * finds wrong is counted (atomics), and the calling thread asserts the
@@ -277,6 +280,7 @@ typedef struct stream {
     check c;
     size_t ahead_max;     /* dd_run_stream_ahead's max, 0: not used */
     size_t ahead_checked; /* items seen ahead, and checked there */
+    bool pending;         /* a loop started (loop_runs, loop_n), not joined yet */
 } stream;
 
 typedef struct stream_slot {
@@ -327,6 +331,29 @@ static bool stream_consume(void *ctx, size_t i, void *slot)
                 atomic_fetch_add(&s->c.wrong, 1);
             s->ahead_checked++;
         }
+        /* And those from i + 3 on; none with one thread. */
+        n = dd_run_stream_ahead_from(3, s->ahead_max, (void **)slots);
+        if (n > s->ahead_max || (n && s->c.n - i <= 3))
+            atomic_fetch_add(&s->c.wrong, 1);
+        for (size_t k = 0; k < n; k++) {
+            if (slots[k]->r.item != i + 3 + k || slots[k]->r.value != spin(mix(i + 3 + k)))
+                atomic_fetch_add(&s->c.wrong, 1);
+            s->ahead_checked++;
+        }
+    }
+    /* Now and then, a loop started here and joined in a later consume
+     * (or by the run, at its end). */
+    if (s->c.loop_runs && i % 7 == 3) {
+        if (s->pending) {
+            dd_run_loop_join();
+            for (size_t k = 0; k < s->c.loop_n; k++)
+                if (atomic_load(&s->c.loop_runs[k]) != 1)
+                    atomic_fetch_add(&s->c.wrong, 1);
+        }
+        for (size_t k = 0; k < s->c.loop_n; k++)
+            atomic_store(&s->c.loop_runs[k], 0);
+        dd_run_loop_start(s->c.loop_n, &s->c, loop_item);
+        s->pending = true;
     }
     atomic_fetch_add(&s->c.consumed, 1);
     return i != s->c.stop_at;
@@ -367,6 +394,30 @@ static void a_stream_is_consumed_in_order_with_its_look_ahead(void **state)
             }
 }
 
+static void a_loop_started_in_consume_runs_once_when_joined_later(void **state)
+{
+    (void)state;
+    static const size_t loop_sizes[] = {0, 1, 5, 64, 1000};
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t l = 0; l < sizeof loop_sizes / sizeof *loop_sizes; l++)
+            for (size_t stop = 0; stop < 2; stop++) {
+                stream s = {0};
+                size_t n = 300, stop_at = stop ? 150 : NONE;
+                check_init(&s.c, n, 8 * threads, UINT64_MAX, stop_at);
+                s.c.loop_n = loop_sizes[l];
+                s.c.loop_runs = dd_calloc(s.c.loop_n ? s.c.loop_n : 1, sizeof *s.c.loop_runs);
+                s.ahead_max = 2 * threads;
+                assert_true(run_stream(&s, threads) == !stop);
+                assert_int_equal(atomic_load(&s.c.wrong), 0);
+                /* The loop left pending was joined by the run. */
+                assert_true(s.pending);
+                for (size_t k = 0; k < s.c.loop_n; k++)
+                    assert_int_equal(atomic_load(&s.c.loop_runs[k]), 1);
+                free(s.c.loop_runs);
+                free(s.c.prefix);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +426,7 @@ int main(void)
         cmocka_unit_test(loops_from_consume_run_every_item_once),
         cmocka_unit_test(the_pool_runs_every_item_of_every_loop_once),
         cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
+        cmocka_unit_test(a_loop_started_in_consume_runs_once_when_joined_later),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

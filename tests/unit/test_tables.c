@@ -131,6 +131,42 @@ static void a_capped_map_keeps_the_first_values_of_a_key(void **state)
     dd_capped_map_free(&m);
 }
 
+/* A map filled again and again (a batch's): emptied, a table that grew
+ * for many entries is made small again when it held few (emptying costs
+ * the table's size), kept when it held many; either way the map then
+ * holds nothing, and the values added again are found, in order. */
+static void a_capped_map_emptied_after_few_entries_is_small_again(void **state)
+{
+    (void)state;
+    dd_capped_map m;
+    dd_capped_map_init(&m);
+    size_t small = m.nslots;
+    for (uint32_t i = 0; i < NKEYS; i++)
+        assert_true(dd_capped_map_add(&m, aimed_key(i), i, 8));
+    size_t grown = m.nslots;
+    assert_true(grown >= 16 * small);
+    dd_capped_map_clear(&m); /* it held many: kept */
+    assert_int_equal(m.nslots, grown);
+    assert_int_equal(m.used, 0);
+    for (uint32_t i = 0; i < 10; i++)
+        assert_true(dd_capped_map_add(&m, aimed_key(i), i, 8));
+    dd_capped_map_clear(&m); /* it held 10 in a table for thousands */
+    assert_int_equal(m.used, 0);
+    assert_int_equal(m.nslots, small);
+    uint32_t got[8];
+    for (uint32_t i = 0; i < NKEYS; i++)
+        assert_int_equal(capped_values(&m, aimed_key(i), got, 8), 0);
+    for (uint32_t i = 0; i < NKEYS; i++)
+        for (uint32_t k = 0; k < 2; k++)
+            assert_true(dd_capped_map_add(&m, aimed_key(i), i + k * NKEYS, 8));
+    for (uint32_t i = 0; i < NKEYS; i++) {
+        assert_int_equal(capped_values(&m, aimed_key(i), got, 8), 2);
+        assert_int_equal(got[0], i);
+        assert_int_equal(got[1], i + NKEYS);
+    }
+    dd_capped_map_free(&m);
+}
+
 /* An exact key whose low half (the half the home slot is mixed from) is
  * aimed as aimed_key's are; its high half tells keys of one low half
  * apart. */
@@ -327,6 +363,7 @@ int main(void)
         cmocka_unit_test(other_salts_give_other_homes),
         cmocka_unit_test(a_capped_map_of_aimed_keys_finds_every_value),
         cmocka_unit_test(a_capped_map_keeps_the_first_values_of_a_key),
+        cmocka_unit_test(a_capped_map_emptied_after_few_entries_is_small_again),
         cmocka_unit_test(a_key_table_of_aimed_keys_keeps_every_number),
         cmocka_unit_test(a_key_table_refuses_numbers_past_32_bits),
         cmocka_unit_test(a_key_table_reserves_and_resets),
