@@ -47,18 +47,33 @@ static void sort_few(dd_unit_entry *v, size_t n)
  * at: fewer for fewer entries, about 8 entries a bucket. */
 #define BUCKET_BITS 16
 
-void dd_unit_entries_sort(dd_unit_entry *v, size_t n)
+void dd_unit_entries_sort_into(const dd_unit_entry *const *runs, const size_t *nrun, size_t nruns,
+                               dd_unit_entry *out)
 {
     /* The keys are hashes: past the top bits they all share (those of a
      * part of a band's keys chose the part), uniform. So one counting pass
-     * on the next bits (up to BUCKET_BITS) puts each entry in its bucket, in key
-     * order between buckets, and each bucket, a few entries, is sorted
-     * alone. It needs a copy of the entries for the while. */
+     * on the next bits (up to BUCKET_BITS) puts each entry in its bucket of
+     * out, in key order between buckets, and each bucket, a few entries, is
+     * sorted alone. The runs are read twice (to count, to place) and never
+     * copied whole: out is the only memory the sort writes. */
+    size_t n = 0;
+    const dd_unit_entry *first = NULL;
     uint64_t differ = 0;
-    for (size_t i = 1; i < n; i++)
-        differ |= v[i].key ^ v[0].key;
+    for (size_t r = 0; r < nruns; r++) {
+        if (nrun[r] && !first)
+            first = runs[r];
+        for (size_t i = 0; i < nrun[r]; i++)
+            differ |= runs[r][i].key ^ first->key;
+        n += nrun[r];
+    }
     if (n <= SMALL_SORT || !differ) {
-        sort_few(v, n);
+        size_t at = 0;
+        for (size_t r = 0; r < nruns; r++) {
+            if (nrun[r])
+                memcpy(out + at, runs[r], nrun[r] * sizeof *out);
+            at += nrun[r];
+        }
+        sort_few(out, n);
         return;
     }
     unsigned bits = 4;
@@ -68,21 +83,33 @@ void dd_unit_entries_sort(dd_unit_entry *v, size_t n)
     unsigned shift = top >= bits - 1 ? top - (bits - 1) : 0;
     const size_t buckets = (size_t)1 << bits, mask = buckets - 1;
     size_t *start = dd_calloc(buckets + 1, sizeof *start);
-    for (size_t i = 0; i < n; i++)
-        start[((v[i].key >> shift) & mask) + 1]++;
+    for (size_t r = 0; r < nruns; r++)
+        for (size_t i = 0; i < nrun[r]; i++)
+            start[((runs[r][i].key >> shift) & mask) + 1]++;
     for (size_t b = 1; b <= buckets; b++)
         start[b] += start[b - 1];
     size_t *next = dd_malloc(buckets * sizeof *next);
     memcpy(next, start, buckets * sizeof *next);
-    dd_unit_entry *sorted = dd_malloc(n * sizeof *sorted);
-    for (size_t i = 0; i < n; i++)
-        sorted[next[(v[i].key >> shift) & mask]++] = v[i];
+    for (size_t r = 0; r < nruns; r++)
+        for (size_t i = 0; i < nrun[r]; i++)
+            out[next[(runs[r][i].key >> shift) & mask]++] = runs[r][i];
     for (size_t b = 0; b < buckets; b++)
-        sort_few(sorted + start[b], start[b + 1] - start[b]);
-    memcpy(v, sorted, n * sizeof *v);
-    free(sorted);
+        sort_few(out + start[b], start[b + 1] - start[b]);
     free(next);
     free(start);
+}
+
+void dd_unit_entries_sort(dd_unit_entry *v, size_t n)
+{
+    if (n <= SMALL_SORT) {
+        sort_few(v, n);
+        return;
+    }
+    dd_unit_entry *sorted = dd_malloc(n * sizeof *sorted);
+    const dd_unit_entry *runs[1] = {v};
+    dd_unit_entries_sort_into(runs, &n, 1, sorted);
+    memcpy(v, sorted, n * sizeof *v);
+    free(sorted);
 }
 
 /* A unit of a key's run, by set then id, to find the first of each set. */

@@ -51,6 +51,16 @@ typedef struct dd_unit_pair {
  * while. */
 void dd_unit_entries_sort(dd_unit_entry *v, size_t n);
 
+/* Sorts the entries of the runs runs[0..nruns) together (run r holds
+ * runs[r][0..nrun[r]), entries of one band, whatever their order and
+ * whatever run holds which) by key, then id, into out, which has room for
+ * them all: the order does not depend on how they were cut into runs. The
+ * runs are not changed; out is all the memory written, so entries kept in
+ * several places (one a thread) are sorted without a copy of them all
+ * first. */
+void dd_unit_entries_sort_into(const dd_unit_entry *const *runs, const size_t *nrun, size_t nruns,
+                               dd_unit_entry *out);
+
 /* Calls emit for every candidate pair of the entries v[0..n) of one band,
  * sorted (dd_unit_entries_sort), holding every entry of each key they
  * hold: for each unit, the units listed under the key that come from

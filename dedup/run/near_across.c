@@ -230,6 +230,41 @@ typedef struct band_job {
     size_t peak[DD_NEAR_UNIT_BANDS]; /* the most band b held at once */
 } band_job;
 
+/* Sorts the n entries of band b held by from[0..nfrom) (in memory or in
+ * scratch files) together and sends their candidate pairs to sink; from's
+ * are freed. The entries are held twice for the while: where they are (or
+ * read back), and sorted. */
+static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nfrom, size_t n,
+                      pair_sink *sink)
+{
+    const dd_unit_entry **runs = dd_malloc((nfrom ? nfrom : 1) * sizeof *runs);
+    size_t *nrun = dd_malloc((nfrom ? nfrom : 1) * sizeof *nrun);
+    void **read = dd_calloc(nfrom ? nfrom : 1, sizeof *read); /* what was read back */
+    dd_unit_entry *sorted = NULL;
+    if (!sink->failed && n) {
+        for (size_t k = 0; k < nfrom; k++) {
+            size_t cap = 0;
+            runs[k] = all_of(&from[k], &read[k], &cap);
+            nrun[k] = from[k].n;
+        }
+        sorted = dd_malloc(n * sizeof *sorted);
+        size_t held = 2 * n * sizeof *sorted + dd_scratch_array_memory_bytes(sink->pairs);
+        if (held > job->peak[b])
+            job->peak[b] = held;
+        dd_unit_entries_sort_into(runs, nrun, nfrom, sorted);
+    }
+    for (size_t k = 0; k < nfrom; k++) {
+        free(read[k]);
+        dd_scratch_array_free(&from[k]);
+    }
+    free(read);
+    free(nrun);
+    free(runs);
+    if (sorted)
+        dd_unit_entries_pairs(sorted, n, take_pair, sink);
+    free(sorted);
+}
+
 /* dd_pool work: band b = job->first + i's candidate pairs, to
  * job->pairs[b]; its entries are freed. */
 static void band_pairs(void *ctx, void *state, size_t i)
@@ -256,18 +291,23 @@ static void band_pairs(void *ctx, void *state, size_t i)
         n += entries[k].n;
         spooled = spooled || entries[k].spool;
     }
-    /* A part is held twice while it is sorted (dd_unit_entries_sort). */
+    /* A part is held twice while it is sorted (dd_unit_entries_sort_into). */
     size_t size = sizeof(dd_unit_entry);
     size_t nparts = spooled ? parts_for(n, 2 * size, job->part_bytes, job->most_parts) : 1;
+    if (nparts == 1) {
+        /* One part: the shelves' entries are sorted together straight into
+         * one array, not first gathered into another (then copied, in
+         * doubling steps, and sorted in a third). */
+        sort_band(job, b, entries, nshelves, n, &sink);
+        free(entries);
+        job->parts[b] = 1;
+        return;
+    }
     size_t bits = 0;
     while (((size_t)1 << bits) < nparts)
         bits++;
     dd_scratch_array parts[MAX_PARTS];
-    bool ok = true;
-    if (nparts == 1 && nshelves == 1)
-        parts[0] = entries[0];
-    else
-        ok = split(entries, nshelves, parts, nparts, part_of_key, &bits, nparts > 1, a->dir, err);
+    bool ok = split(entries, nshelves, parts, nparts, part_of_key, &bits, true, a->dir, err);
     free(entries);
     if (!ok) {
         for (size_t p = 0; p < nparts; p++)
@@ -275,25 +315,8 @@ static void band_pairs(void *ctx, void *state, size_t i)
         return;
     }
     job->parts[b] = nparts;
-    dd_unit_entry *buf = NULL;
-    size_t cap = 0;
-    for (size_t p = 0; p < nparts; p++) {
-        dd_unit_entry *v = sink.failed ? NULL : all_of(&parts[p], &buf, &cap);
-        if (v) {
-            size_t held = 2 * parts[p].n * sizeof *v + dd_scratch_array_memory_bytes(sink.pairs);
-            if (held > job->peak[b])
-                job->peak[b] = held;
-            dd_unit_entries_sort(v, parts[p].n);
-            dd_unit_entries_pairs(v, parts[p].n, take_pair, &sink);
-        }
-        dd_scratch_array_free(&parts[p]);
-        if (!buf || cap > job->part_bytes / sizeof *buf) { /* not kept past its part */
-            free(buf);
-            buf = NULL;
-            cap = 0;
-        }
-    }
-    free(buf);
+    for (size_t p = 0; p < nparts; p++)
+        sort_band(job, b, &parts[p], 1, parts[p].n, &sink);
 }
 
 /* Appends the elements of from to to, a span at a time; from is freed. */

@@ -78,27 +78,41 @@ static double wall(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static double process_cpu(void)
+/* The process's CPU time so far, user and system apart, and the page
+ * faults that needed no disk (first touches of memory, mostly). */
+typedef struct process_usage {
+    double user, system;
+    long minor_faults;
+} process_usage;
+
+static process_usage process_usage_now(void)
 {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
-    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 +
-           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6;
+    return (process_usage){
+        .user = (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6,
+        .system = (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6,
+        .minor_faults = u.ru_minflt,
+    };
 }
 
 void dd_run_phase_done(const char *name)
 {
-    static double last_wall = -1, last_cpu;
+    static double last_wall = -1;
+    static process_usage last;
     if (!getenv("DEDUP_RUN_STATS"))
         return;
-    double now = wall(), cpu = process_cpu();
+    double now = wall();
+    process_usage u = process_usage_now();
+    double cpu = u.user + u.system - last.user - last.system;
     if (last_wall < 0) /* the first phase: its wall time is not known */
-        fprintf(stderr, "dedup: phase %s: %.3f s CPU\n", name, cpu);
+        fprintf(stderr, "dedup: phase %s: %.3f s CPU", name, cpu);
     else
-        fprintf(stderr, "dedup: phase %s: %.3f s, %.3f s CPU\n", name, now - last_wall,
-                cpu - last_cpu);
+        fprintf(stderr, "dedup: phase %s: %.3f s, %.3f s CPU", name, now - last_wall, cpu);
+    fprintf(stderr, " (%.3f s system), %ld page faults\n", u.system - last.system,
+            u.minor_faults - last.minor_faults);
     last_wall = now;
-    last_cpu = cpu;
+    last = u;
 }
 
 /* A map of either form (run.h): produce is NULL for items known up front,

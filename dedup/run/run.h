@@ -226,11 +226,12 @@ size_t dd_run_stream_ahead(size_t max, void **slots);
  * so, to have its lookups done on the workers while it decides the
  * batch before it. With one thread it returns 0. */
 size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots);
-/* For measuring (DEDUP_RUN_STATS set): writes to stderr the wall time and
- * the process's CPU time (all threads, user + system) since the previous
- * phase ended (the first: since the process started), naming the phase
- * that just ended. Does nothing without DEDUP_RUN_STATS. Calling thread
- * only. */
+/* For measuring (DEDUP_RUN_STATS set): writes to stderr the wall time,
+ * the process's CPU time (all threads, user + system; and of it the
+ * system time) and its page faults that read no disk (first touches of
+ * memory) since the previous phase ended (the first: since the process
+ * started), naming the phase that just ended. Does nothing without
+ * DEDUP_RUN_STATS. Calling thread only. */
 void dd_run_phase_done(const char *name);
 
 /* The number of online CPUs (at least 1): the default of -j. */

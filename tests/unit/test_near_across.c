@@ -379,6 +379,53 @@ static void entries_sort_as_qsort(void **unused)
     free(want);
 }
 
+/* Sorting runs of entries together into another array is sorting them
+ * all at once, however they are cut into runs and in whatever order the
+ * runs come (one a thread's shelf): random keys, a few keys with many
+ * entries each, one key; empty runs, one run, many runs; the runs are
+ * left as they were. */
+static void entries_sorted_from_runs_as_at_once(void **unused)
+{
+    (void)unused;
+    enum { N = 20000, RUNS = 5 };
+    dd_unit_entry *v = dd_malloc(N * sizeof *v), *want = dd_malloc(N * sizeof *want);
+    dd_unit_entry *kept = dd_malloc(N * sizeof *kept), *out = dd_malloc(N * sizeof *out);
+    for (int kind = 0; kind < 3; kind++)
+        for (size_t n = 1; n <= N; n = n * 5 + 3)
+            for (size_t nruns = 1; nruns <= RUNS; nruns += 2) {
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t key = next();
+                    if (kind == 1)
+                        key = key % 7; /* a few keys, many entries each */
+                    else if (kind == 2)
+                        key = 42;
+                    v[i] = (dd_unit_entry){key, next(), n - i, i};
+                }
+                memcpy(want, v, n * sizeof *v);
+                qsort(want, n, sizeof *want, key_then_id);
+                memcpy(kept, v, n * sizeof *v);
+                /* Cut at random places (runs may be empty), the runs given
+                 * last first. */
+                size_t cut[RUNS + 1] = {0};
+                cut[nruns] = n;
+                for (size_t r = 1; r < nruns; r++)
+                    cut[r] = cut[r - 1] + (size_t)(next() % (n - cut[r - 1] + 1));
+                const dd_unit_entry *runs[RUNS];
+                size_t nrun[RUNS];
+                for (size_t r = 0; r < nruns; r++) {
+                    runs[nruns - 1 - r] = v + cut[r];
+                    nrun[nruns - 1 - r] = cut[r + 1] - cut[r];
+                }
+                dd_unit_entries_sort_into(runs, nrun, nruns, out);
+                assert_memory_equal(out, want, n * sizeof *out);
+                assert_memory_equal(v, kept, n * sizeof *v);
+            }
+    free(v);
+    free(want);
+    free(kept);
+    free(out);
+}
+
 /* Sorting pairs a range of later units at a time (dd_unit_pairs_partition,
  * then dd_unit_pairs_sort of each range, end to end) is sorting them at
  * once: random ids, ids close together, repeats, one later unit, one range
@@ -432,6 +479,7 @@ int main(void)
         cmocka_unit_test(batches_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
+        cmocka_unit_test(entries_sorted_from_runs_as_at_once),
         cmocka_unit_test(pairs_sorted_by_ranges_as_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
