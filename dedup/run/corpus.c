@@ -852,17 +852,17 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 (double)(across_scratch.sets + across_scratch.units + across_scratch.band_keys) /
                     1e6);
         fprintf(stderr,
-                "dedup: of them: sets %.1f MB, where their sets are %.1f MB, band keys %.1f MB\n",
-                (double)across_scratch.sets / 1e6, (double)across_scratch.units / 1e6,
-                (double)across_scratch.band_keys / 1e6);
+                "dedup: of them: sets %.1f MB (%" PRIu64
+                " paragraphs share a set kept already), where their sets are %.1f MB, band keys "
+                "%.1f MB\n",
+                (double)across_scratch.sets / 1e6, f.across.sets_shared,
+                (double)across_scratch.units / 1e6, (double)across_scratch.band_keys / 1e6);
         fprintf(stderr,
-                "dedup: paragraphs across documents: %" PRIu64 " units (%" PRIu64
-                " sharing a set kept already), %" PRIu64 " pairs verified, in %" PRIu64
-                " parts of band keys and %" PRIu64
+                "dedup: paragraphs across documents: %" PRIu64 " units, %" PRIu64
+                " pairs verified, in %" PRIu64 " parts of band keys and %" PRIu64
                 " of pairs, %.1f MB held at most; %.1f s to make the pairs, %.1f s to verify\n",
-                f.across.units, f.across.sets_shared, f.across.pairs, f.across.parts[0],
-                f.across.parts[1], (double)f.across.peak_bytes / 1e6, f.across.seconds[0],
-                f.across.seconds[1]);
+                f.across.units, f.across.pairs, f.across.parts[0], f.across.parts[1],
+                (double)f.across.peak_bytes / 1e6, f.across.seconds[0], f.across.seconds[1]);
         fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
         fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",
