@@ -175,7 +175,7 @@ void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
             const dd_unit_entry *x = &v[i + k];
             for (size_t l = 0; l < nlisted && dd_unit_id_doc(listed[l]->id) < dd_unit_id_doc(x->id);
                  l++)
-                emit(ctx, (dd_unit_pair){x->id, listed[l]->id, x->at, listed[l]->at});
+                emit(ctx, (dd_unit_pair){x->id, listed[l]->id});
         }
     }
     free(first);

@@ -37,14 +37,11 @@ typedef struct dd_unit_entry {
     uint64_t key; /* its band key (of one band: the entries given together are of one) */
     uint64_t set; /* its set's key (dd_unit_set_key: .lo): the same for the same set */
     uint64_t id;  /* dd_unit_id of the unit */
-    uint64_t at;  /* where the caller keeps the unit: carried into the pairs, not read */
 } dd_unit_entry;
 
-/* A candidate pair: unit later is compared with unit earlier (ids), kept
- * at later_at and earlier_at (their entries' at). */
+/* A candidate pair: unit later is compared with unit earlier (ids). */
 typedef struct dd_unit_pair {
     uint64_t later, earlier;
-    uint64_t later_at, earlier_at;
 } dd_unit_pair;
 
 /* Sorts v[0..n) by key, then id. Takes a copy of the n entries for the

@@ -157,7 +157,7 @@ static void group_part(void *ctx, void *state, size_t j)
                 size_t l = slot * DD_NEAR_UNIT_BANDS + b;
                 dd_grow(&out->v[l], &out->cap[l], out->n[l] + 1, sizeof *out->v[l]);
                 out->v[l][out->n[l]++] =
-                    (dd_unit_entry){key, set_key, dd_unit_id((uint32_t)doc, (uint32_t)u), 0};
+                    (dd_unit_entry){key, set_key, dd_unit_id((uint32_t)doc, (uint32_t)u)};
             }
         }
     }
@@ -272,11 +272,10 @@ static uint64_t group_most_bytes(const dd_work *w)
 }
 
 /* dd_unit_source.unit of the sign parts: by the unit's id (dd_unit_id). */
-static const uint64_t *unit_of_facts(const void *ctx, void *reader, uint64_t id, uint64_t at,
-                                     uint64_t **buf, size_t *cap, char **why)
+static const uint64_t *unit_of_facts(const void *ctx, void *reader, uint64_t id, uint64_t **buf,
+                                     size_t *cap, char **why)
 {
     (void)ctx;
-    (void)at;
     facts_reader *f = reader;
     size_t doc = (size_t)(id >> 32), u = (uint32_t)id;
     const dd_analysed *r = read_document(f, doc, why);
@@ -361,7 +360,7 @@ static bool make_verify(dd_work *w, dd_unit_verifier *verifier, size_t k)
         dd_grow(&pairs.v, &pairs.cap, pairs.n + (size_t)(to - from) + 1, sizeof *pairs.v);
         for (uint64_t i = from; i < to; i++) {
             const unsigned char *p = b + head + 16 * i;
-            pairs.v[pairs.n++] = (dd_unit_pair){dd_get_le64(p), dd_get_le64(p + 8), 0, 0};
+            pairs.v[pairs.n++] = (dd_unit_pair){dd_get_le64(p), dd_get_le64(p + 8)};
         }
     }
     sh_buf_free(&body);

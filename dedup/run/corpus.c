@@ -839,7 +839,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     /* What reading left in memory, and in scratch files, for the search
      * across documents, which then works a part at a time. */
     size_t across_bytes = dd_near_across_memory_bytes(&f.across);
-    double across_scratch_mb = (double)dd_near_across_scratch_bytes(&f.across) / 1e6;
+    dd_near_across_scratch across_scratch = dd_near_across_scratch_kinds(&f.across);
     if (ran)
         ran = f.verified ? read_across(&f) : find_across(&f, threads);
     if (ran && getenv("DEDUP_RUN_STATS")) {
@@ -852,7 +852,14 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         fprintf(stderr, "dedup: names of the inputs kept in a scratch file: %.1f MB\n",
                 (double)dd_names_scratch_bytes(&c->inputs.names) / 1e6);
         fprintf(stderr, "dedup: paragraphs' sets and band keys kept in scratch files: %.1f MB\n",
-                across_scratch_mb);
+                (double)(across_scratch.sets + across_scratch.units + across_scratch.band_keys) /
+                    1e6);
+        fprintf(stderr,
+                "dedup: of them: sets %.1f MB (%" PRIu64
+                " paragraphs share a set kept already), where their sets are %.1f MB, band keys "
+                "%.1f MB\n",
+                (double)across_scratch.sets / 1e6, f.across.sets_shared,
+                (double)across_scratch.units / 1e6, (double)across_scratch.band_keys / 1e6);
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " units, %" PRIu64
                 " pairs verified, in %" PRIu64 " parts of band keys and %" PRIu64

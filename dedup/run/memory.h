@@ -50,8 +50,9 @@ size_t dd_memory_names_share(uint64_t budget);
 /* The share of the search for near-repeats of paragraphs across
  * documents (run/near_across.h) in a run of budget bytes (0: the
  * default): a quarter of it, for a part of its band keys or pairs; while
- * the documents are read, a quarter of that for the paragraphs' sets and
- * half of it for their band keys. */
+ * the documents are read, a quarter of that for the paragraphs' sets, an
+ * eighth for where each paragraph's set is, an eighth for the sets kept
+ * lately (at most 8 MB a thread) and half of it for their band keys. */
 size_t dd_memory_near_across_share(uint64_t budget);
 
 /* The share of the tables of a round of decisions (run/rounds.c) in a

@@ -11,10 +11,12 @@
  *      DD_NEAR_UNIT_ACROSS_MIN_WORDS words or more, by its id (dd_unit_id:
  *      its document and its number there, so ids follow rank order
  *      whatever the thread), gets its 3-shingle set put on the shelf's
- *      `sets`, and one entry (band key, set key, id, where its set is
- *      kept, 32 bytes) per band on that band's `entries`; both are in
- *      memory up to the shelf's share of the budget, then in scratch files
- *      (run/scratch_array.h);
+ *      `sets` (a set the shelf kept lately is not kept again: units with
+ *      the same set share it), where it is on the shelf's `units`, and one
+ *      entry (band key, set key, id: 24 bytes) per band on that band's
+ *      `entries`; all are in memory up to the shelf's share of the budget,
+ *      then in scratch files (run/scratch_array.h); a unit is found again
+ *      by its id (its document's first place on `units`, kept in memory);
  *   2. each band's entries, taken in parts by the top bits of their keys
  *      when they do not fit the budget (a scratch file per part), are
  *      sorted and give the candidate pairs (later, earlier): the bands on
@@ -44,15 +46,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Where a unit's set is on its shelf's sets: n hashes from word `word`
+ * (n 0: the unit is not searched, too short). */
+typedef struct dd_kept_set {
+    uint64_t word, n;
+} dd_kept_set;
+
+/* A set a shelf kept lately, by its key: the next unit with that key
+ * shares it. */
+typedef struct dd_recent_set {
+    sh_key key;
+    dd_kept_set at;
+} dd_recent_set;
+
+/* A document added to a shelf: its unit 0 is at `first` on the shelf's
+ * units. */
+typedef struct dd_shelf_doc {
+    uint64_t doc, first;
+} dd_shelf_doc;
+
 /* What one thread adds: the units of the documents it analysed. */
 typedef struct dd_near_across_shelf {
-    /* Per unit, at its word offset: its id, the set's size n, then its n
-     * hashes (uint64_t words). */
-    dd_scratch_array sets;
+    dd_scratch_array sets;  /* the sets' hashes (uint64_t), one after the other */
+    dd_scratch_array units; /* of dd_kept_set: each document's units, up to its last searched */
     dd_scratch_array entries[DD_NEAR_UNIT_BANDS]; /* of dd_unit_entry */
-    uint64_t units;                               /* units added */
-    uint32_t docs;                                /* 1 + the last document added, 0: none */
-    unsigned number;                              /* in its dd_near_across */
+    dd_shelf_doc *docs_added;                     /* in the order added */
+    size_t ndocs_added, docs_added_cap;
+    dd_recent_set *recent; /* [0..nrecent), a power of 2: by key.lo modulo */
+    size_t nrecent;
+    uint64_t units_searched; /* units added */
+    uint64_t sets_shared;    /* of them, those whose set was kept already */
+    uint32_t docs;           /* 1 + the last document added, 0: none */
+    unsigned number;         /* in its dd_near_across */
 } dd_near_across_shelf;
 
 typedef struct dd_near_across {
@@ -62,16 +87,22 @@ typedef struct dd_near_across {
     size_t shelf_bytes; /* of a shelf's sets and entries kept in memory, at most */
     size_t work_bytes;  /* what a part in memory may take (steps 2 and 3) */
     const char *dir;    /* of the scratch files (NULL: dd_spool_default_dir()) */
-    uint64_t units;     /* units searched (once found) */
-    uint64_t pairs;     /* candidate pairs verified */
-    uint64_t parts[2];  /* parts of steps 2 (all bands) and 3 */
-    size_t peak_bytes;  /* the most the steps 2 and 3 held at once (at most) */
-    double seconds[2];  /* of steps 2 and 3 (wall clock) */
+    /* Per document (once every document is added): its shelf << 48 | the
+     * place of its unit 0 on the shelf's units; NO_UNITS: none. */
+    uint64_t *doc_units;
+    size_t ndocs;
+    uint64_t units;       /* units searched (once found) */
+    uint64_t sets_shared; /* of them, those that share a set kept already (once found) */
+    uint64_t pairs;       /* candidate pairs verified */
+    uint64_t parts[2];    /* parts of steps 2 (all bands) and 3 */
+    size_t peak_bytes;    /* the most the steps 2 and 3 held at once (at most) */
+    double seconds[2];    /* of steps 2 and 3 (wall clock) */
 } dd_near_across;
 
 /* Starts a, for up to max_shelves threads that add documents: each holds
  * in memory while documents are added up to a quarter of share /
- * `holding` bytes of sets and half of it of band keys (past that, each in
+ * `holding` bytes of sets, an eighth of where its units are (and an
+ * eighth of recent sets), and half of it of band keys (past that, each in
  * scratch files in dir: `holding` is how many shelves are expected to fill
  * at once), and up to share bytes for a part of the later steps. */
 void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
@@ -106,12 +137,10 @@ typedef struct dd_unit_source {
     /* The head of unit id (doc << 32 | unit in its document, the size n of
      * its set) then its n hashes: in the source's memory, or read into
      * *buf (grown as dd_grow does, *cap its capacity). NULL, with *why set
-     * (a new message), when it cannot be read. at: where a dd_near_across
-     * keeps it (dd_unit_entry.at, carried in the pair; a source that reads
-     * by id ignores it). Called on the verifying threads, each with its
-     * own reader. */
-    const uint64_t *(*unit)(const void *ctx, void *reader, uint64_t id, uint64_t at,
-                            uint64_t **buf, size_t *cap, char **why);
+     * (a new message), when it cannot be read. Called on the verifying
+     * threads, each with its own reader. */
+    const uint64_t *(*unit)(const void *ctx, void *reader, uint64_t id, uint64_t **buf, size_t *cap,
+                            char **why);
     void *(*reader_new)(const void *ctx); /* NULL: no reader */
     void (*reader_free)(void *reader);
     const void *ctx;
@@ -135,7 +164,14 @@ bool dd_unit_verifier_run(dd_unit_verifier *verifier, const dd_unit_pair *v, siz
 
 /* Bytes a holds in memory now. */
 size_t dd_near_across_memory_bytes(const dd_near_across *a);
-/* Bytes a keeps in scratch files now. */
+/* Bytes a keeps in scratch files now, of each kind. */
+typedef struct dd_near_across_scratch {
+    uint64_t sets;      /* the sets' hashes */
+    uint64_t units;     /* where each unit's set is */
+    uint64_t band_keys; /* the entries of every band */
+} dd_near_across_scratch;
+dd_near_across_scratch dd_near_across_scratch_kinds(const dd_near_across *a);
+/* Their sum. */
 uint64_t dd_near_across_scratch_bytes(const dd_near_across *a);
 
 #endif

@@ -228,6 +228,49 @@ static void nothing_added_finds_nothing(void **unused)
     }
 }
 
+/* What a shelf keeps, at a budget that puts it all in scratch files: 24
+ * bytes a band key (its key, its set's key, its unit), 16 for where each
+ * unit's set is (a document's units up to its last one searched), and the
+ * sets' hashes, a set that comes again on the shelf soon after kept once:
+ * a copy of the unit before it in its document is surely kept once. */
+static void a_shelf_keeps_band_keys_and_sets_small(void **unused)
+{
+    (void)unused;
+    dd_near_across a;
+    dd_near_across_init(&a, 2048, 1, 1, NULL);
+    dd_near_across_shelf *shelf = dd_near_across_claim(&a);
+    char *err = NULL;
+    uint64_t searched = 0, placed = 0, hashes = 0, copies = 0;
+    for (size_t d = 0; d < DOCS; d++) {
+        gen_doc *g = &docs[d];
+        assert_true(dd_near_across_add(shelf, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets,
+                                       g->keys, &err));
+        size_t last = 0; /* 1 + the last unit searched */
+        for (size_t u = 0; u < g->doc.nunits; u++) {
+            if (g->doc.units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+                continue;
+            last = u + 1;
+            size_t n = g->sets.start[u + 1] - g->sets.start[u];
+            searched++;
+            hashes += n;
+            if (u > 0 && g->doc.units[u - 1].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS &&
+                g->sets.start[u] - g->sets.start[u - 1] == n &&
+                !memcmp(g->sets.hashes + g->sets.start[u - 1], g->sets.hashes + g->sets.start[u],
+                        n * sizeof *g->sets.hashes))
+                copies += n;
+        }
+        placed += last;
+    }
+    assert_true(copies > 0 && placed > searched);
+    uint64_t most = DD_NEAR_UNIT_BANDS * 24 * searched + 16 * placed + 8 * (hashes - copies);
+    assert_true(dd_near_across_scratch_bytes(&a) <= most);
+    dd_near_across_scratch kept = dd_near_across_scratch_kinds(&a);
+    assert_int_equal(kept.band_keys, DD_NEAR_UNIT_BANDS * 24 * searched);
+    assert_int_equal(kept.units, 16 * placed);
+    assert_true(kept.sets > 0 && kept.sets <= 8 * (hashes - copies));
+    dd_near_across_free(&a);
+}
+
 /* dd_unit_batch_ahead's reader: the generated set, but for a third of the
  * units, which it cannot give (left to the search in order). */
 static bool peek_set(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap, size_t *n)
@@ -317,7 +360,7 @@ static void a_key_lists_its_first_indexed_units(void **unused)
      * one document. */
     for (size_t i = 0; i < N; i++) {
         size_t x = N - 1 - i;
-        v[i] = (dd_unit_entry){42, x == 1 ? 100 : 100 + x, uid(x), 0};
+        v[i] = (dd_unit_entry){42, x == 1 ? 100 : 100 + x, uid(x)};
     }
     dd_unit_entries_sort(v, N);
     nemitted = 0;
@@ -368,7 +411,7 @@ static void entries_sort_as_qsort(void **unused)
                     key = key % 7; /* a few keys, many entries each */
                 else if (kind == 3)
                     key = 42;
-                v[i] = (dd_unit_entry){key, next(), n - i, 0}; /* ids unique, as a band has them */
+                v[i] = (dd_unit_entry){key, next(), n - i}; /* ids unique, as a band has them */
             }
             memcpy(want, v, n * sizeof *v);
             qsort(want, n, sizeof *want, key_then_id);
@@ -449,7 +492,7 @@ static void pairs_sorted_by_ranges_as_at_once(void **unused)
                         later = 7, earlier %= 1000; /* one later unit */
                     else if (kind == 3)
                         later = UINT64_MAX - later % 3, earlier %= 5; /* at the top */
-                    v[i] = (dd_unit_pair){later, earlier, later ^ earlier, earlier};
+                    v[i] = (dd_unit_pair){later, earlier};
                 }
                 memcpy(want, v, n * sizeof *v);
                 size_t nwant = dd_unit_pairs_sort(want, n);
@@ -476,6 +519,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parts_find_what_the_index_finds),
         cmocka_unit_test(nothing_added_finds_nothing),
+        cmocka_unit_test(a_shelf_keeps_band_keys_and_sets_small),
         cmocka_unit_test(batches_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
