@@ -442,7 +442,7 @@ static void entries_sorted_from_runs_as_at_once(void **unused)
                         key = key % 7; /* a few keys, many entries each */
                     else if (kind == 2)
                         key = 42;
-                    v[i] = (dd_unit_entry){key, next(), n - i, i};
+                    v[i] = (dd_unit_entry){key, next(), n - i};
                 }
                 memcpy(want, v, n * sizeof *v);
                 qsort(want, n, sizeof *want, key_then_id);
