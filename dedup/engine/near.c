@@ -602,10 +602,8 @@ static double lowest_passing_jaccard(const dd_near_params *p, double a, double b
     return need;
 }
 
-typedef struct set_buffers {
-    uint64_t *a, *b;
-    size_t cap_a, cap_b;
-} set_buffers;
+/* The two sets an exact verification reads (near.h). */
+typedef dd_verify_scratch set_buffers;
 
 /* The MinHash stage of verification: counts in *same the values that d's
  * and r's signatures share, and says whether the pair can still join. In
@@ -721,6 +719,19 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     return verify_past_estimate(s, d, r, same, m, sets);
 }
 
+bool dd_near_verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
+                    dd_verify_scratch *w)
+{
+    return verify(s, d, r, m, w);
+}
+
+void dd_verify_scratch_free(dd_verify_scratch *w)
+{
+    free(w->a);
+    free(w->b);
+    memset(w, 0, sizeof *w);
+}
+
 /* The first document placed with key, 1-based (0: none), in a table of
  * exact keys to documents; records doc for it when there is none. */
 static uint32_t key_first(dd_key_table *t, sh_key key, uint32_t doc)
@@ -779,6 +790,10 @@ struct dd_placer {
     bool *shared; /* of its keys: key_shared */
     set_buffers sets;
     dd_placer_counts counts;
+    /* the pairs given with the document being placed
+     * (dd_placer_place_given), by rank */
+    const dd_given_pair *given;
+    size_t ngiven;
 };
 
 dd_placer *dd_placer_new(const dd_signatures *s)
@@ -971,6 +986,25 @@ static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
     return n;
 }
 
+/* The pair given with the document being placed whose earlier document
+ * has rank rank, when the verify stage decided it (NULL: not given, or
+ * not verified). */
+static const dd_given_pair *given_verdict(const dd_placer *p, uint32_t rank)
+{
+    size_t lo = 0, hi = p->ngiven;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->given[mid].earlier < rank)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->ngiven || p->given[lo].earlier != rank ||
+        p->given[lo].verdict == DD_VERDICT_UNKNOWN)
+        return NULL;
+    return &p->given[lo];
+}
+
 static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d);
 static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool *may,
                          unsigned *same);
@@ -1036,10 +1070,22 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
     for (size_t c = 0; c < chosen; c++) {
         uint32_t r = p->by_rank[p->cands[c].rank];
         p->counts.compared++;
-        /* The MinHash stage, as the workers found it when they did. */
-        bool joins = a && ahead_judged(a, k, p->cands[c].rank, &may, &same)
-                         ? may && verify_past_estimate(s, d, r, same, m, &p->sets)
-                         : verify(s, d, r, m, &p->sets);
+        /* The MinHash stage, as the workers found it when they did; or
+         * the verify stage's verdict. */
+        const dd_given_pair *g = p->given ? given_verdict(p, p->cands[c].rank) : NULL;
+        bool joins;
+        if (g) {
+            joins = g->verdict == DD_VERDICT_JOINS;
+            if (joins) {
+                *m = g->m;
+                m->doc = d;
+            }
+        } else if (a && ahead_judged(a, k, p->cands[c].rank, &may, &same))
+            joins = may && verify_past_estimate(s, d, r, same, m, &p->sets);
+        else {
+            p->counts.asked += p->given != NULL;
+            joins = verify(s, d, r, m, &p->sets);
+        }
         if (joins) {
             p->doc[d].rep_of = r + 1;
             keep_similarity(p, d, m);
@@ -1087,6 +1133,37 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     size_t nranks = listed_ranks(p, d, p->keys, p->shared, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
     size_t ncand = candidates_of_ranks(p, nranks, 0);
     return place_rest(p, d, p->keys, p->shared, ncand, NULL, 0, m);
+}
+
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, const bool *hot,
+                               const dd_given_pair *given, size_t n, dd_member *m)
+{
+    uint32_t rep;
+    if (place_first(p, d, m, &rep))
+        return rep;
+    index_keys(p->s, d, p->keys);
+    /* The representatives of d's hot buckets, as dd_placer_place finds
+     * them; then the given ones that are representatives, each once for
+     * each bucket it shares with d. */
+    size_t nranks = listed_ranks(p, d, p->keys, hot, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rank = given[i].earlier;
+        if (rank >= p->placed - 1 || given[i].shares == 0)
+            continue;
+        uint32_t r = p->by_rank[rank];
+        if (p->doc[r].rep_of != r + 1)
+            continue;
+        dd_grow(&p->ranks, &p->ranks_cap, nranks + given[i].shares, sizeof *p->ranks);
+        for (uint32_t t = 0; t < given[i].shares; t++)
+            p->ranks[nranks++] = rank;
+    }
+    size_t ncand = candidates_of_ranks(p, nranks, 0);
+    p->given = given;
+    p->ngiven = n;
+    rep = place_rest(p, d, p->keys, hot, ncand, NULL, 0, m);
+    p->given = NULL;
+    p->ngiven = 0;
+    return rep;
 }
 
 dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }

@@ -333,6 +333,7 @@ typedef struct dd_placer_counts {
     uint64_t split;            /* entries made in a sub-bucket: the bucket was full */
     uint64_t full_sub_buckets; /* sub-buckets that reached DD_BUCKET_CAP representatives */
     uint64_t unlisted; /* bucket entries not made: the bucket and its sub-bucket were full */
+    uint64_t asked; /* dd_placer_place_given: candidates verified with no verdict given */
 } dd_placer_counts;
 
 typedef struct dd_clusters {
@@ -493,6 +494,64 @@ uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_me
  * different bands at the same time, on different threads. */
 size_t dd_placer_ahead_bands(const dd_placer_ahead *a);
 void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band);
+
+/*
+ * Placing with candidates given: the clustering of the document stages
+ * (doc_pairs.h). There the candidate pairs are made by sorting every
+ * document's band keys (a group stage, per key partition) and verified
+ * ahead (a verify stage, per document partition); the placer then only
+ * sweeps, in rank order, holding a few bytes a document. It decides as
+ * dd_placer_place does, on the same candidates:
+ *   - a bucket of fewer than DD_BUCKET_CAP documents never lists as many
+ *     representatives: its pairs are given (each earlier document of it,
+ *     the placer keeping those that are representatives when d is placed);
+ *   - a hot bucket (DD_BUCKET_CAP documents or more, in `hot`) may fill
+ *     with representatives and split: the placer lists the representatives
+ *     of hot keys only, and looks them up, as it does every key otherwise;
+ *   - a pair given with its verdict is not verified again; one not given
+ *     (a hot bucket's, a link's the verify stage did not see) is.
+ * So the clusters, the similarities and the counts (dd_placer_counts) are
+ * those of dd_placer_place, whatever the caps.
+ */
+
+/* What the verify stage found of a pair (d, the document placed; an
+ * earlier one, by rank). */
+typedef enum dd_pair_verdict {
+    DD_VERDICT_UNKNOWN,
+    DD_VERDICT_APART,
+    DD_VERDICT_JOINS
+} dd_pair_verdict;
+
+typedef struct dd_given_pair {
+    uint32_t earlier; /* its rank (the order placed) */
+    /* how many buckets of fewer than DD_BUCKET_CAP documents list both (0:
+     * a pair only verified ahead, a link's or a hot bucket's) */
+    uint32_t shares;
+    dd_pair_verdict verdict;
+    dd_member m; /* DD_VERDICT_JOINS: the similarity (verify's) */
+} dd_given_pair;
+
+/* Places document d, the next in rank order (every document placed, in
+ * the order of dd_rank_documents, so that ranks are positions in it), with
+ * its pairs given[0..n), sorted by earlier, and hot[b] for each band (or
+ * block) b: whether d's key there is a hot bucket's. Returns as
+ * dd_placer_place. */
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, const bool *hot,
+                               const dd_given_pair *given, size_t n, dd_member *m);
+
+/* Work space for dd_near_verify: the two sets read. */
+typedef struct dd_verify_scratch {
+    uint64_t *a, *b;
+    size_t cap_a, cap_b;
+} dd_verify_scratch;
+void dd_verify_scratch_free(dd_verify_scratch *w);
+
+/* Does document d join document r, as the placer verifies a candidate
+ * (the MinHash estimates as a filter, then the exact sets through
+ * s->overlap or s->load_set; SimHash: the bits that differ)? *m: the
+ * similarity, when it joins. */
+bool dd_near_verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
+                    dd_verify_scratch *w);
 
 /* Whether document d joins representative r on the overlap o of their
  * exact sets (the rule of exact verification). */

@@ -1,0 +1,122 @@
+/*
+ * doc_pairs.h - near-duplicate documents by stages: the candidate pairs made
+ * by sorting band keys, verified, then swept in rank order (issue 17, item
+ * 5: the clustering stage holds a few bytes a document, not the candidate
+ * pairs, nor a band index of the whole corpus).
+ *
+ * The placer (near.h, dd_placer) clusters the documents in rank order with
+ * an index of the representatives' band keys: at 10 GB it holds 278 bytes a
+ * document, on one node, at Common Crawl scale (3e9 documents) some 800 GB.
+ * The same decisions split into the shape of the paragraph search's stages
+ * (run/across_stages.c):
+ *
+ *  1. group (per partition of band keys): the entries (band, key, rank) of
+ *     every document that may become a representative (it has words and is
+ *     the first, by rank, of its exact key; a later twin joins its twin's
+ *     cluster without a comparison), sorted by band, key and rank. A bucket
+ *     (one band's key) of fewer than DD_BUCKET_CAP entries can never list as
+ *     many representatives in the placer: it gives every pair (later,
+ *     earlier) of its entries, sharing that bucket. A hot bucket
+ *     (DD_BUCKET_CAP entries or more: it may fill and split) gives no pair
+ *     counted as shared: its entries are marked hot (the sweep looks them up
+ *     itself, as the placer does), and, to verify ahead what the sweep is
+ *     likely to ask, each later entry is paired with the first DD_BUCKET_CAP
+ *     of the bucket (shares 0). dd_bucket_pairs.
+ *  2. verify (per partition of later documents): the pairs of a document
+ *     merged (dd_rank_pairs_count: each pair once, with the buckets it
+ *     shares), with the pairs of its links (dd_signatures.links, the
+ *     documents it shares a paragraph with, shares 0), each verified as the
+ *     placer verifies a candidate (dd_near_verify: the rule dd_near_joins on
+ *     the exact sets), whether or not the earlier one will be a
+ *     representative, which is not known yet.
+ *  3. cluster (one task): the placer in rank order, given each document's
+ *     verified pairs and which of its buckets are hot
+ *     (dd_placer_place_given): the candidates are the given earlier
+ *     documents that are representatives by then, and the representatives
+ *     of its hot buckets, which the placer lists (only those); it chooses
+ *     and verifies them as dd_placer_place does (at most DD_MAX_CANDIDATES,
+ *     by shared buckets then rank; links always), taking the verdicts given
+ *     and verifying what was not (a hot bucket's pair past the first
+ *     DD_BUCKET_CAP, a sub-bucket's).
+ *
+ * The clusters, similarities and bucket counts are those of the placer,
+ * exactly, caps or not (tests/unit/test_doc_pairs.c): no bucket of fewer
+ * than DD_BUCKET_CAP documents is ever full, and a hot bucket is handled by
+ * the placer's own code. The sweep holds, per document, the placer's
+ * per-document arrays (its representative, rank, where its similarity is,
+ * the order placed: 16 bytes) and the table of exact keys, and an index of
+ * the hot buckets' representatives only. Its input is read in rank order
+ * (each document's pairs, sorted by later rank), a document at a time.
+ *
+ * What it costs: every pair in a bucket is verified, not only those whose
+ * earlier document is a representative; pairs counted by dd_doc_pairs_stats.
+ *
+ * dd_cluster_by_pairs runs the three steps in memory, one after the other:
+ * the reference that the stages (run/) split across tasks and files.
+ */
+#ifndef DD_DOC_PAIRS_H
+#define DD_DOC_PAIRS_H
+
+#include "engine/near.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A document's key in one band (or SimHash block): a bucket entry. */
+typedef struct dd_band_entry {
+    uint64_t key;
+    uint32_t band;
+    uint32_t rank; /* the document's rank (dd_rank_documents' order) */
+} dd_band_entry;
+
+typedef struct dd_band_entries {
+    dd_band_entry *v;
+    size_t n, cap;
+} dd_band_entries;
+
+/* A candidate pair: two documents by rank, earlier < later, and how many
+ * buckets of fewer than DD_BUCKET_CAP entries list both (0: a pair to
+ * verify ahead only). */
+typedef struct dd_rank_pair {
+    uint32_t later, earlier, shares;
+} dd_rank_pair;
+
+typedef struct dd_rank_pairs {
+    dd_rank_pair *v;
+    size_t n, cap;
+} dd_rank_pairs;
+
+void dd_band_entries_free(dd_band_entries *e);
+void dd_rank_pairs_free(dd_rank_pairs *p);
+
+/* Sorts v[0..n) by band, key, then rank. */
+void dd_band_entries_sort(dd_band_entry *v, size_t n);
+
+/* The pairs of the buckets of v[0..n), sorted (dd_band_entries_sort),
+ * appended to *pairs: every pair of a bucket of fewer than DD_BUCKET_CAP
+ * entries (shares 1); in a hot bucket each entry past the first is paired
+ * with those of the first DD_BUCKET_CAP ranked before it (shares 0), and
+ * every entry of it is appended to *hot. */
+void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_band_entries *hot);
+
+/* Sorts p by later then earlier rank and makes each pair once, its shares
+ * summed. */
+void dd_rank_pairs_count(dd_rank_pairs *p);
+
+/* What dd_cluster_by_pairs did. */
+typedef struct dd_doc_pairs_stats {
+    uint64_t entries;      /* bucket entries (documents x bands) */
+    uint64_t hot_buckets;  /* buckets of DD_BUCKET_CAP entries or more */
+    uint64_t hot_entries;  /* their entries */
+    uint64_t bucket_pairs; /* pairs made by buckets, before they were merged */
+    uint64_t pairs;        /* distinct pairs verified ahead */
+    uint64_t joined;       /* of them, those that join */
+    uint64_t asked;        /* pairs the sweep verified itself */
+    size_t sweep_bytes;    /* what the placer held at the end of the sweep */
+} dd_doc_pairs_stats;
+
+/* Clusters the documents of s as dd_cluster_documents does, by the three
+ * steps above, in memory. st (NULL: not wanted) says what they did. */
+void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_stats *st);
+
+#endif
