@@ -106,10 +106,11 @@ static int compare_ranked_key(const void *a, const void *b)
     return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* may_lead[rank]: whether the document of that rank may become a
- * representative: it has words, and no document ranked before it has its
- * exact key (the placer joins such a twin to its twin's cluster). */
-static bool *documents_that_may_lead(const dd_signatures *s, const uint32_t *order)
+/* twin[rank]: the rank of the first document with the exact key of the
+ * document of that rank, when that is another (UINT32_MAX: none, or no
+ * words); *may_lead[rank]: whether it may become a representative: it has
+ * words and no twin (the placer joins a twin to its twin's cluster). */
+static uint32_t *twins(const dd_signatures *s, const uint32_t *order, bool **may_lead)
 {
     size_t n = s->n;
     ranked_key *keys = dd_malloc((n ? n : 1) * sizeof *keys);
@@ -119,12 +120,20 @@ static bool *documents_that_may_lead(const dd_signatures *s, const uint32_t *ord
             keys[k++] = (ranked_key){s->docs[order[r]].key, (uint32_t)r};
     if (k > 1)
         qsort(keys, k, sizeof *keys, compare_ranked_key);
-    bool *may_lead = dd_calloc(n ? n : 1, sizeof *may_lead);
-    for (size_t i = 0; i < k; i++)
-        if (i == 0 || keys[i].key.hi != keys[i - 1].key.hi || keys[i].key.lo != keys[i - 1].key.lo)
-            may_lead[keys[i].rank] = true;
+    uint32_t *twin = dd_malloc((n ? n : 1) * sizeof *twin);
+    *may_lead = dd_calloc(n ? n : 1, sizeof **may_lead);
+    for (size_t r = 0; r < n; r++)
+        twin[r] = UINT32_MAX;
+    for (size_t i = 0, first = 0; i < k; i++) {
+        if (i == 0 || keys[i].key.hi != keys[i - 1].key.hi ||
+            keys[i].key.lo != keys[i - 1].key.lo) {
+            first = i;
+            (*may_lead)[keys[i].rank] = true;
+        } else
+            twin[keys[i].rank] = keys[first].rank;
+    }
     free(keys);
-    return may_lead;
+    return twin;
 }
 
 /* The group step: the band entries of the documents that may lead, sorted,
@@ -185,7 +194,8 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
     dd_rank_documents(s, order);
     for (size_t r = 0; r < n; r++)
         rank_of[order[r]] = (uint32_t)r;
-    bool *may_lead = documents_that_may_lead(s, order);
+    bool *may_lead;
+    uint32_t *twin = twins(s, order, &may_lead);
 
     /* group */
     dd_rank_pairs pairs = {0};
@@ -229,7 +239,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
         free(start);
     }
     dd_placer *p = dd_placer_new(s);
-    dd_placer_reserve(p, n);
+    dd_placer_reserve_given(p, n);
     dd_member m;
     size_t at_pair = 0, at_hot = 0;
     for (size_t r = 0; r < n; r++) {
@@ -238,7 +248,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
             at_pair++;
         for (; at_hot < hot.n && hot_rank[at_hot] == r; at_hot++)
             hot_bands[hot_band[at_hot]] = true;
-        dd_placer_place_given(p, order[r], hot_bands, given + from, at_pair - from, &m);
+        dd_placer_place_given(p, order[r], twin[r], hot_bands, given + from, at_pair - from, &m);
         memset(hot_bands, 0, nkeys * sizeof *hot_bands);
     }
     st->asked = dd_placer_counts_of(p).asked;
@@ -253,6 +263,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
     dd_rank_pairs_free(&pairs);
     dd_band_entries_free(&hot);
     free(may_lead);
+    free(twin);
     free(rank_of);
     free(order);
 }

@@ -944,25 +944,24 @@ static size_t candidates_of_ranks(dd_placer *p, size_t n, size_t ncand)
     return count_ranks(p->ranks, p->ranks_tmp, n, &p->cands, &p->cands_cap, ncand);
 }
 
-/* The first steps of placing d: its rank; a document without words, or an
- * exact duplicate, is placed there and then (true, its representative in
- * *rep: UINT32_MAX for no words). */
-static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
+/* The first step of placing d: its rank; a document without words is
+ * placed there and then (true, *rep UINT32_MAX). */
+static bool place_rank(dd_placer *p, uint32_t d, uint32_t *rep)
 {
-    const dd_signatures *s = p->s;
     placer_grow(p, d);
     dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
     p->by_rank[p->placed] = d;
     p->doc[d].rank = p->placed++;
-    if (s->docs[d].words == 0) {
-        *rep = UINT32_MAX;
-        return true;
-    }
-    uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
-    if (!twin)
+    if (p->s->docs[d].words > 0)
         return false;
-    /* An exact duplicate: the twin's cluster, the twin's similarity. */
-    uint32_t t = twin - 1;
+    *rep = UINT32_MAX;
+    return true;
+}
+
+/* Placing d, an exact duplicate of document t placed before it: the twin's
+ * cluster, the twin's similarity (true, its representative in *rep). */
+static bool place_twin(dd_placer *p, uint32_t d, uint32_t t, dd_member *m, uint32_t *rep)
+{
     p->doc[d].rep_of = p->doc[t].rep_of;
     *m = similarity_of(p, t);
     m->doc = d;
@@ -974,6 +973,18 @@ static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
     keep_similarity(p, d, m);
     *rep = p->doc[d].rep_of - 1;
     return true;
+}
+
+/* The first steps of placing d: its rank; a document without words, or an
+ * exact duplicate (the first document placed with its key), is placed
+ * there and then (true, its representative in *rep: UINT32_MAX for no
+ * words). */
+static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
+{
+    if (place_rank(p, d, rep))
+        return true;
+    uint32_t twin = key_first(&p->exact, p->s->docs[d].key, d);
+    return twin && place_twin(p, d, twin - 1, m, rep);
 }
 
 /* How many values map lists under key. */
@@ -1135,11 +1146,23 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     return place_rest(p, d, p->keys, p->shared, ncand, NULL, 0, m);
 }
 
-uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, const bool *hot,
+void dd_placer_reserve_given(dd_placer *p, size_t n)
+{
+    if (n > p->cap)
+        placer_resize(p, n);
+    if (n > p->by_rank_cap) {
+        p->by_rank = dd_realloc(p->by_rank, n * sizeof *p->by_rank);
+        p->by_rank_cap = n;
+    }
+}
+
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
                                const dd_given_pair *given, size_t n, dd_member *m)
 {
     uint32_t rep;
-    if (place_first(p, d, m, &rep))
+    if (place_rank(p, d, &rep))
+        return rep;
+    if (twin < p->placed - 1 && place_twin(p, d, p->by_rank[twin], m, &rep))
         return rep;
     index_keys(p->s, d, p->keys);
     /* The representatives of d's hot buckets, as dd_placer_place finds

@@ -531,12 +531,17 @@ typedef struct dd_given_pair {
     dd_member m; /* DD_VERDICT_JOINS: the similarity (verify's) */
 } dd_given_pair;
 
+/* Makes room for n documents placed by dd_placer_place_given (no table of
+ * exact keys: the twins are given). */
+void dd_placer_reserve_given(dd_placer *p, size_t n);
 /* Places document d, the next in rank order (every document placed, in
  * the order of dd_rank_documents, so that ranks are positions in it), with
- * its pairs given[0..n), sorted by earlier, and hot[b] for each band (or
- * block) b: whether d's key there is a hot bucket's. Returns as
- * dd_placer_place. */
-uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, const bool *hot,
+ * twin, the rank of the first document with its exact key when that is
+ * not d (UINT32_MAX: none), its pairs given[0..n), sorted by earlier, and
+ * hot[b] for each band (or block) b: whether d's key there is a hot
+ * bucket's. Returns as dd_placer_place. Every document of p is placed by
+ * this function (the table of exact keys is not kept). */
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
                                const dd_given_pair *given, size_t n, dd_member *m);
 
 /* Work space for dd_near_verify: the two sets read. */

@@ -1412,11 +1412,13 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
     }
     bool ahead = pool && dd_pool_threads(pool) > 0;
     dd_corpus_link_documents(c, &c->near_units); /* as read */
-    if (getenv("DEDUP_CLUSTER_BY_PAIRS")) { /* experiment: the stages' clustering, in memory */
+    if (getenv("DEDUP_CLUSTER_BY_PAIRS")) {      /* experiment: the stages' clustering, in memory */
         dd_doc_pairs_stats st;
         dd_cluster_by_pairs(&c->signatures, &c->clusters, &st);
         size_t n = c->signatures.n ? c->signatures.n : 1;
-        fprintf(stderr,
+        if (getenv("DEDUP_RUN_STATS"))
+            fprintf(
+                stderr,
                 "dedup: clustering by pairs: %" PRIu64 " entries, %" PRIu64 " hot buckets (%" PRIu64
                 " entries), %" PRIu64 " bucket pairs, %" PRIu64 " distinct pairs verified (%.2f a "
                 "document), %" PRIu64 " join; %" PRIu64 " verified by the sweep; the sweep holds "

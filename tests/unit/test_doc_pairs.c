@@ -237,27 +237,27 @@ static void the_sweep_over_pairs_places_as_the_placer(void **state)
 
 /* ------------------------------------------------ the sweep, on built facts */
 
-/* Five documents, no bucket hot: the pairs given decide. */
+/* Seven documents, no bucket hot: the pairs and twins given decide. */
 static void the_sweep_joins_the_first_representative_that_verifies(void **state)
 {
     (void)state;
     corpus c;
     corpus_init(&c, DD_KEEP_FIRST);
-    for (unsigned d = 0; d < 5; d++)
+    for (unsigned d = 0; d < 7; d++)
         corpus_add(&c, (unsigned[]){10 * d, 10 * d + 1}, 2);
     bool hot[SH_MINHASH_MAX_PERM] = {false};
     dd_placer *p = dd_placer_new(&c.s);
-    dd_placer_reserve(p, 5);
+    dd_placer_reserve_given(p, 7);
     dd_member m;
     dd_given_pair g[2];
     memset(g, 0, sizeof g);
-    assert_int_equal(dd_placer_place_given(p, 0, hot, NULL, 0, &m), 0);
+    assert_int_equal(dd_placer_place_given(p, 0, UINT32_MAX, hot, NULL, 0, &m), 0);
     /* 1 joins 0, as its verdict says. */
     g[0] = (dd_given_pair){.earlier = 0,
                            .shares = 1,
                            .verdict = DD_VERDICT_JOINS,
                            .m = {.jaccard = 0.9, .containment = 0.95}};
-    assert_int_equal(dd_placer_place_given(p, 1, hot, g, 1, &m), 0);
+    assert_int_equal(dd_placer_place_given(p, 1, UINT32_MAX, hot, g, 1, &m), 0);
     assert_true(m.jaccard == 0.9);
     /* 2 verifies with 1 only: 1 is no representative, so 2 becomes one
      * (clusters never chain). */
@@ -266,7 +266,7 @@ static void the_sweep_joins_the_first_representative_that_verifies(void **state)
                            .shares = 3,
                            .verdict = DD_VERDICT_JOINS,
                            .m = {.jaccard = 0.99, .containment = 1}};
-    assert_int_equal(dd_placer_place_given(p, 2, hot, g, 2, &m), 2);
+    assert_int_equal(dd_placer_place_given(p, 2, UINT32_MAX, hot, g, 2, &m), 2);
     /* 3 verifies with 0 and 2: it joins 0, the better ranked, though it is
      * closer to 2 and shares more buckets with it. */
     g[0] = (dd_given_pair){.earlier = 0,
@@ -277,26 +277,37 @@ static void the_sweep_joins_the_first_representative_that_verifies(void **state)
                            .shares = 9,
                            .verdict = DD_VERDICT_JOINS,
                            .m = {.jaccard = 0.97, .containment = 0.98}};
-    assert_int_equal(dd_placer_place_given(p, 3, hot, g, 2, &m), 0);
+    assert_int_equal(dd_placer_place_given(p, 3, UINT32_MAX, hot, g, 2, &m), 0);
     assert_true(m.jaccard == 0.81);
     assert_int_equal(m.doc, 3);
     /* 4: a pair that shares no bucket (verified ahead only, as a hot
      * bucket's) is no candidate; nor is one given with a rank to come. */
     g[0] = (dd_given_pair){.earlier = 2, .shares = 0, .verdict = DD_VERDICT_JOINS};
     g[1] = (dd_given_pair){.earlier = 4, .shares = 1, .verdict = DD_VERDICT_JOINS};
-    assert_int_equal(dd_placer_place_given(p, 4, hot, g, 2, &m), 4);
+    assert_int_equal(dd_placer_place_given(p, 4, UINT32_MAX, hot, g, 2, &m), 4);
+    /* 5, a twin of 3 (its exact key, as the group step found): 3's
+     * cluster and similarity, without a comparison; 6, a twin of 2, a
+     * representative: an exact copy of it. */
+    assert_int_equal(dd_placer_place_given(p, 5, 3, hot, g, 2, &m), 0);
+    assert_true(m.jaccard == 0.81);
+    assert_int_equal(dd_placer_place_given(p, 6, 2, hot, NULL, 0, &m), 2);
+    assert_true(m.exact && m.jaccard == 1);
     dd_placer_counts k = dd_placer_counts_of(p);
     assert_int_equal(k.compared, 3); /* 1: 0; 2: 0 (1 is no representative); 3: 0 */
     assert_int_equal(k.asked, 0);    /* every verdict was given */
     dd_clusters out;
-    dd_placer_finish(p, 5, &out);
+    dd_placer_finish(p, 7, &out);
     dd_placer_free(p);
-    assert_int_equal(out.n, 1);
-    assert_int_equal(out.v[0].n, 3); /* 0, then 1 and 3 */
+    assert_int_equal(out.n, 2);
+    assert_int_equal(out.v[0].n, 4); /* 0, then 1, 3 and 5 */
     assert_int_equal(out.v[0].members[1].doc, 1);
     assert_int_equal(out.v[0].members[2].doc, 3);
+    assert_int_equal(out.v[0].members[3].doc, 5);
+    assert_int_equal(out.v[1].n, 2); /* 2, then 6 */
+    assert_int_equal(out.v[1].members[1].doc, 6);
     assert_false(out.dropped[2]);
     assert_false(out.dropped[4]);
+    assert_true(out.dropped[6]);
     dd_clusters_free(&out);
     corpus_free(&c);
 }
