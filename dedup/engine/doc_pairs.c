@@ -183,6 +183,27 @@ static void link_pairs(const dd_signatures *s, const uint32_t *order, const uint
     }
 }
 
+/* The caller's ways to the exact sets, counted: how many pairs the MinHash
+ * estimates leave to them. */
+typedef struct counted_sets {
+    const dd_signatures *s;
+    uint64_t overlaps, loads;
+} counted_sets;
+
+static bool counted_overlap(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
+{
+    counted_sets *c = ctx;
+    c->overlaps++;
+    return c->s->overlap(c->s->overlap_ctx, d, r, o);
+}
+
+static bool counted_load(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
+{
+    counted_sets *c = ctx;
+    c->loads++;
+    return c->s->load_set(c->s->load_ctx, doc, set, cap, n);
+}
+
 void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_stats *stats)
 {
     dd_doc_pairs_stats own = {0}, *st = stats ? stats : &own;
@@ -207,17 +228,28 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
     /* verify: every pair, as the placer would if the earlier one leads */
     dd_given_pair *given = dd_malloc((pairs.n ? pairs.n : 1) * sizeof *given);
     dd_verify_scratch sets = {0};
+    counted_sets counted = {s, 0, 0};
+    dd_signatures view = *s;
+    if (s->overlap) {
+        view.overlap = counted_overlap;
+        view.overlap_ctx = &counted;
+    }
+    if (s->load_set) {
+        view.load_set = counted_load;
+        view.load_ctx = &counted;
+    }
     for (size_t i = 0; i < pairs.n; i++) {
         const dd_rank_pair *q = &pairs.v[i];
         dd_given_pair *g = &given[i];
         memset(g, 0, sizeof *g);
         g->earlier = q->earlier;
         g->shares = q->shares;
-        bool joins = dd_near_verify(s, order[q->later], order[q->earlier], &g->m, &sets);
+        bool joins = dd_near_verify(&view, order[q->later], order[q->earlier], &g->m, &sets);
         g->verdict = joins ? DD_VERDICT_JOINS : DD_VERDICT_APART;
         st->joined += joins;
     }
     st->pairs = pairs.n;
+    st->exact = counted.overlaps + (counted.loads + 1) / 2;
     dd_verify_scratch_free(&sets);
 
     /* cluster: the hot bands of each document, by rank */

@@ -110,6 +110,8 @@ typedef struct dd_doc_pairs_stats {
     uint64_t hot_entries;  /* their entries */
     uint64_t bucket_pairs; /* pairs made by buckets, before they were merged */
     uint64_t pairs;        /* distinct pairs verified ahead */
+    uint64_t exact;        /* of them, those verified on the exact sets (the
+                            * MinHash estimates filter out the others) */
     uint64_t joined;       /* of them, those that join */
     uint64_t asked;        /* pairs the sweep verified itself */
     size_t sweep_bytes;    /* what the placer held at the end of the sweep */

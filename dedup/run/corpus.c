@@ -1421,10 +1421,10 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
                 stderr,
                 "dedup: clustering by pairs: %" PRIu64 " entries, %" PRIu64 " hot buckets (%" PRIu64
                 " entries), %" PRIu64 " bucket pairs, %" PRIu64 " distinct pairs verified (%.2f a "
-                "document), %" PRIu64 " join; %" PRIu64 " verified by the sweep; the sweep holds "
+                "document; %" PRIu64 " on the exact sets), %" PRIu64 " join; %" PRIu64 " verified by the sweep; the sweep holds "
                 "%zu bytes, %.0f a document\n",
                 st.entries, st.hot_buckets, st.hot_entries, st.bucket_pairs, st.pairs,
-                (double)st.pairs / (double)n, st.joined, st.asked, st.sweep_bytes,
+                (double)st.pairs / (double)n, st.exact, st.joined, st.asked, st.sweep_bytes,
                 (double)st.sweep_bytes / (double)n);
         return;
     }

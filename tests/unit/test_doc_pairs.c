@@ -207,9 +207,11 @@ static void check_same_as_the_placer(dd_keep keep, unsigned n)
     dd_cluster_by_pairs(&c.s, &swept, &st);
     assert_same_clusters(&placed, &swept, c.s.n);
     /* What was found: the copies and the twins. */
-    /* With 300, buckets fill and split; the sweep verifies some of their
-     * pairs itself. With 20, none is hot: the pairs given decide all. */
+    /* With 300, buckets fill and split, and the sweep verifies some pairs
+     * of their sub-buckets itself; with 20, none is hot: the pairs given
+     * decide everything. */
     assert_int_equal(placed.search.full_buckets > 0, n >= 300);
+    assert_int_equal(placed.search.split > 0, n >= 300);
     assert_int_equal(st.hot_buckets > 0, n >= 300);
     assert_int_equal(st.asked > 0, n >= 300);
     assert_true(st.pairs > 0 && st.joined > 0);
@@ -281,20 +283,25 @@ static void the_sweep_joins_the_first_representative_that_verifies(void **state)
     assert_true(m.jaccard == 0.81);
     assert_int_equal(m.doc, 3);
     /* 4: a pair that shares no bucket (verified ahead only, as a hot
-     * bucket's) is no candidate; nor is one given with a rank to come. */
-    g[0] = (dd_given_pair){.earlier = 2, .shares = 0, .verdict = DD_VERDICT_JOINS};
-    g[1] = (dd_given_pair){.earlier = 4, .shares = 1, .verdict = DD_VERDICT_JOINS};
-    assert_int_equal(dd_placer_place_given(p, 4, UINT32_MAX, hot, g, 2, &m), 4);
+     * bucket's) is no candidate; nor is one given with a rank to come; a
+     * pair given without a verdict is verified by the placer (on the
+     * estimates here: documents 0 and 4 share nothing). */
+    dd_given_pair h[3] = {
+        {.earlier = 0, .shares = 1, .verdict = DD_VERDICT_UNKNOWN},
+        {.earlier = 2, .shares = 0, .verdict = DD_VERDICT_JOINS},
+        {.earlier = 4, .shares = 1, .verdict = DD_VERDICT_JOINS},
+    };
+    assert_int_equal(dd_placer_place_given(p, 4, UINT32_MAX, hot, h, 3, &m), 4);
     /* 5, a twin of 3 (its exact key, as the group step found): 3's
      * cluster and similarity, without a comparison; 6, a twin of 2, a
      * representative: an exact copy of it. */
-    assert_int_equal(dd_placer_place_given(p, 5, 3, hot, g, 2, &m), 0);
+    assert_int_equal(dd_placer_place_given(p, 5, 3, hot, NULL, 0, &m), 0);
     assert_true(m.jaccard == 0.81);
     assert_int_equal(dd_placer_place_given(p, 6, 2, hot, NULL, 0, &m), 2);
     assert_true(m.exact && m.jaccard == 1);
     dd_placer_counts k = dd_placer_counts_of(p);
-    assert_int_equal(k.compared, 3); /* 1: 0; 2: 0 (1 is no representative); 3: 0 */
-    assert_int_equal(k.asked, 0);    /* every verdict was given */
+    assert_int_equal(k.compared, 4); /* 1, 2 and 3: 0 (1 is no representative); 4: 0 */
+    assert_int_equal(k.asked, 1);    /* 4's */
     dd_clusters out;
     dd_placer_finish(p, 7, &out);
     dd_placer_free(p);
