@@ -183,8 +183,8 @@ static void link_pairs(const dd_signatures *s, const uint32_t *order, const uint
     }
 }
 
-/* The caller's ways to the exact sets, counted: how many pairs the MinHash
- * estimates leave to them. */
+/* The caller's ways to the exact sets, counted: how many pairs the sweep
+ * decides on them. */
 typedef struct counted_sets {
     const dd_signatures *s;
     uint64_t overlaps, loads;
@@ -225,32 +225,19 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
     link_pairs(s, order, rank_of, may_lead, &pairs);
     dd_rank_pairs_count(&pairs);
 
-    /* verify: every pair, as the placer would if the earlier one leads */
+    /* verify: every pair, on the signatures, as the placer would if the
+     * earlier one leads */
     dd_given_pair *given = dd_malloc((pairs.n ? pairs.n : 1) * sizeof *given);
-    dd_verify_scratch sets = {0};
-    counted_sets counted = {s, 0, 0};
-    dd_signatures view = *s;
-    if (s->overlap) {
-        view.overlap = counted_overlap;
-        view.overlap_ctx = &counted;
-    }
-    if (s->load_set) {
-        view.load_set = counted_load;
-        view.load_ctx = &counted;
-    }
     for (size_t i = 0; i < pairs.n; i++) {
         const dd_rank_pair *q = &pairs.v[i];
         dd_given_pair *g = &given[i];
-        memset(g, 0, sizeof *g);
         g->earlier = q->earlier;
         g->shares = q->shares;
-        bool joins = dd_near_verify(&view, order[q->later], order[q->earlier], &g->m, &sets);
-        g->verdict = joins ? DD_VERDICT_JOINS : DD_VERDICT_APART;
-        st->joined += joins;
+        dd_near_prejudge(s, order[q->later], order[q->earlier], g);
+        st->joined += g->verdict == DD_VERDICT_JOINS;
+        st->may_join += g->verdict == DD_VERDICT_MAY_JOIN;
     }
     st->pairs = pairs.n;
-    st->exact = counted.overlaps + (counted.loads + 1) / 2;
-    dd_verify_scratch_free(&sets);
 
     /* cluster: the hot bands of each document, by rank */
     bool *hot_bands = dd_calloc(nkeys, sizeof *hot_bands);
@@ -270,7 +257,18 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
         }
         free(start);
     }
-    dd_placer *p = dd_placer_new(s);
+    /* the sweep, its reading of exact sets counted */
+    counted_sets counted = {s, 0, 0};
+    dd_signatures view = *s;
+    if (s->overlap) {
+        view.overlap = counted_overlap;
+        view.overlap_ctx = &counted;
+    }
+    if (s->load_set) {
+        view.load_set = counted_load;
+        view.load_ctx = &counted;
+    }
+    dd_placer *p = dd_placer_new(&view);
     dd_placer_reserve_given(p, n);
     dd_member m;
     size_t at_pair = 0, at_hot = 0;
@@ -284,6 +282,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
         memset(hot_bands, 0, nkeys * sizeof *hot_bands);
     }
     st->asked = dd_placer_counts_of(p).asked;
+    st->exact = counted.overlaps + (counted.loads + 1) / 2;
     st->sweep_bytes = dd_placer_bytes(p);
     dd_placer_finish(p, n, out);
     dd_placer_free(p);

@@ -25,20 +25,24 @@
  *  2. verify (per partition of later documents): the pairs of a document
  *     merged (dd_rank_pairs_count: each pair once, with the buckets it
  *     shares), with the pairs of its links (dd_signatures.links, the
- *     documents it shares a paragraph with, shares 0), each verified as the
- *     placer verifies a candidate (dd_near_verify: the rule dd_near_joins on
- *     the exact sets), whether or not the earlier one will be a
- *     representative, which is not known yet.
+ *     documents it shares a paragraph with, shares 0), each judged on the
+ *     two signatures as the placer judges a candidate (dd_near_prejudge:
+ *     the MinHash estimates reject most; SimHash, or MinHash without
+ *     --verify-exact, decides there), whether or not the earlier one will
+ *     be a representative, which is not known yet. No text is read: a
+ *     signature is in the facts of the sign stage.
  *  3. cluster (one task): the placer in rank order, given each document's
- *     verified pairs and which of its buckets are hot
+ *     judged pairs, its twin and which of its buckets are hot
  *     (dd_placer_place_given): the candidates are the given earlier
  *     documents that are representatives by then, and the representatives
  *     of its hot buckets, which the placer lists (only those); it chooses
  *     and verifies them as dd_placer_place does (at most DD_MAX_CANDIDATES,
- *     by shared buckets then rank; links always), taking the verdicts given
- *     and verifying what was not (a hot bucket's pair past the first
+ *     by shared buckets then rank; links always; in rank order until one
+ *     joins), taking the verdicts given, deciding on the exact sets the
+ *     pairs the estimates let through (as many as the placer reads), and
+ *     verifying what was not judged (a hot bucket's pair past its first
  *     DD_BUCKET_CAP, a sub-bucket's).
- *
+
  * The clusters, similarities and bucket counts are those of the placer,
  * exactly, caps or not (tests/unit/test_doc_pairs.c): no bucket of fewer
  * than DD_BUCKET_CAP documents is ever full, and a hot bucket is handled by
@@ -48,8 +52,10 @@
  * the hot buckets' representatives only. Its input is read in rank order
  * (each document's pairs, sorted by later rank), a document at a time.
  *
- * What it costs: every pair in a bucket is verified, not only those whose
- * earlier document is a representative; pairs counted by dd_doc_pairs_stats.
+ * What it costs: every pair in a bucket is judged on its signatures, not
+ * only those whose earlier document is a representative and only until one
+ * joins; the exact sets are read as by the placer. Counted by
+ * dd_doc_pairs_stats.
  *
  * dd_cluster_by_pairs runs the three steps in memory, one after the other:
  * the reference that the stages (run/) split across tasks and files.
@@ -109,10 +115,10 @@ typedef struct dd_doc_pairs_stats {
     uint64_t hot_buckets;  /* buckets of DD_BUCKET_CAP entries or more */
     uint64_t hot_entries;  /* their entries */
     uint64_t bucket_pairs; /* pairs made by buckets, before they were merged */
-    uint64_t pairs;        /* distinct pairs verified ahead */
-    uint64_t exact;        /* of them, those verified on the exact sets (the
-                            * MinHash estimates filter out the others) */
-    uint64_t joined;       /* of them, those that join */
+    uint64_t pairs;        /* distinct pairs judged on their signatures */
+    uint64_t may_join;     /* of them, those the estimates let through */
+    uint64_t joined;       /* of them, those that join there (SimHash, or estimates) */
+    uint64_t exact;        /* pairs the sweep decided on the exact sets */
     uint64_t asked;        /* pairs the sweep verified itself */
     size_t sweep_bytes;    /* what the placer held at the end of the sweep */
 } dd_doc_pairs_stats;

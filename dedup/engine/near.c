@@ -602,8 +602,10 @@ static double lowest_passing_jaccard(const dd_near_params *p, double a, double b
     return need;
 }
 
-/* The two sets an exact verification reads (near.h). */
-typedef dd_verify_scratch set_buffers;
+typedef struct set_buffers {
+    uint64_t *a, *b;
+    size_t cap_a, cap_b;
+} set_buffers;
 
 /* The MinHash stage of verification: counts in *same the values that d's
  * and r's signatures share, and says whether the pair can still join. In
@@ -719,17 +721,25 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     return verify_past_estimate(s, d, r, same, m, sets);
 }
 
-bool dd_near_verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
-                    dd_verify_scratch *w)
+void dd_near_prejudge(const dd_signatures *s, uint32_t d, uint32_t r, dd_given_pair *g)
 {
-    return verify(s, d, r, m, w);
-}
-
-void dd_verify_scratch_free(dd_verify_scratch *w)
-{
-    free(w->a);
-    free(w->b);
-    memset(w, 0, sizeof *w);
+    const dd_near_params *p = &s->params;
+    memset(&g->m, 0, sizeof g->m);
+    g->same = 0;
+    bool joins;
+    if (p->method == DD_METHOD_SIMHASH || !p->verify_exact) {
+        set_buffers none = {0}; /* the estimates decide: no set is read */
+        joins = verify(s, d, r, &g->m, &none);
+        g->verdict = joins ? DD_VERDICT_JOINS : DD_VERDICT_APART;
+        return;
+    }
+    unsigned same;
+    if (!minhash_may_join(s, d, r, &same)) {
+        g->verdict = DD_VERDICT_APART;
+        return;
+    }
+    g->verdict = DD_VERDICT_MAY_JOIN;
+    g->same = same;
 }
 
 /* The first document placed with key, 1-based (0: none), in a table of
@@ -1085,7 +1095,9 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
          * the verify stage's verdict. */
         const dd_given_pair *g = p->given ? given_verdict(p, p->cands[c].rank) : NULL;
         bool joins;
-        if (g) {
+        if (g && g->verdict == DD_VERDICT_MAY_JOIN) {
+            joins = verify_past_estimate(s, d, r, g->same, m, &p->sets);
+        } else if (g) {
             joins = g->verdict == DD_VERDICT_JOINS;
             if (joins) {
                 *m = g->m;

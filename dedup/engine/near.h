@@ -508,18 +508,23 @@ void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band);
  *   - a hot bucket (DD_BUCKET_CAP documents or more, in `hot`) may fill
  *     with representatives and split: the placer lists the representatives
  *     of hot keys only, and looks them up, as it does every key otherwise;
- *   - a pair given with its verdict is not verified again; one not given
- *     (a hot bucket's, a link's the verify stage did not see) is.
+ *   - a pair given with its verdict is not verified again; one the
+ *     verify stage's MinHash estimates let through (DD_VERDICT_MAY_JOIN)
+ *     is decided on the exact sets when the placer comes to it, as it
+ *     decides a pair its workers found ahead; one not given (a hot
+ *     bucket's, past what was verified ahead) is verified then.
  * So the clusters, the similarities and the counts (dd_placer_counts) are
- * those of dd_placer_place, whatever the caps.
+ * those of dd_placer_place, whatever the caps; and the exact sets are read
+ * for the pairs the placer reads them for.
  */
 
 /* What the verify stage found of a pair (d, the document placed; an
- * earlier one, by rank). */
+ * earlier one, by rank): dd_near_prejudge. */
 typedef enum dd_pair_verdict {
     DD_VERDICT_UNKNOWN,
     DD_VERDICT_APART,
-    DD_VERDICT_JOINS
+    DD_VERDICT_JOINS,
+    DD_VERDICT_MAY_JOIN /* the estimates let it through: the exact sets decide */
 } dd_pair_verdict;
 
 typedef struct dd_given_pair {
@@ -528,7 +533,8 @@ typedef struct dd_given_pair {
      * a pair only verified ahead, a link's or a hot bucket's) */
     uint32_t shares;
     dd_pair_verdict verdict;
-    dd_member m; /* DD_VERDICT_JOINS: the similarity (verify's) */
+    uint32_t same; /* DD_VERDICT_MAY_JOIN: the MinHash values they share */
+    dd_member m;   /* DD_VERDICT_JOINS: the similarity */
 } dd_given_pair;
 
 /* Makes room for n documents placed by dd_placer_place_given (no table of
@@ -544,19 +550,13 @@ void dd_placer_reserve_given(dd_placer *p, size_t n);
 uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
                                const dd_given_pair *given, size_t n, dd_member *m);
 
-/* Work space for dd_near_verify: the two sets read. */
-typedef struct dd_verify_scratch {
-    uint64_t *a, *b;
-    size_t cap_a, cap_b;
-} dd_verify_scratch;
-void dd_verify_scratch_free(dd_verify_scratch *w);
-
-/* Does document d join document r, as the placer verifies a candidate
- * (the MinHash estimates as a filter, then the exact sets through
- * s->overlap or s->load_set; SimHash: the bits that differ)? *m: the
- * similarity, when it joins. */
-bool dd_near_verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
-                    dd_verify_scratch *w);
+/* The verify stage's verdict on document d joining document r, from
+ * their signatures alone, into g (its verdict, and m or same): as the
+ * placer verifies a candidate, but for the exact sets: SimHash, and
+ * MinHash without verify_exact, decide here (JOINS or APART); with it, a
+ * pair the estimates reject is APART, one they let through MAY_JOIN.
+ * Reads no set: any thread. */
+void dd_near_prejudge(const dd_signatures *s, uint32_t d, uint32_t r, dd_given_pair *g);
 
 /* Whether document d joins representative r on the overlap o of their
  * exact sets (the rule of exact verification). */

@@ -104,19 +104,38 @@ typedef struct corpus {
     dd_signatures s;
     sh_buf text;
     dd_doc doc;
+    /* each document's shingle set, sorted: what load_set reads again */
+    uint64_t **sets;
+    size_t *set_n, nsets, sets_cap, loads;
 } corpus;
 
-static void corpus_init(corpus *c, dd_keep keep)
+/* dd_signatures.load_set: the set kept when the document was added. */
+static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
+{
+    corpus *c = ctx;
+    assert_true(doc < c->nsets);
+    dd_grow(set, cap, c->set_n[doc] + 1, sizeof **set);
+    memcpy(*set, c->sets[doc], c->set_n[doc] * sizeof **set);
+    *n = c->set_n[doc];
+    c->loads++;
+    return true;
+}
+
+/* exact: pairs the estimates let through are decided on the exact sets
+ * (load_set); otherwise the estimates decide. */
+static void corpus_init(corpus *c, dd_keep keep, bool exact)
 {
     memset(c, 0, sizeof *c);
     c->hash = sh_hasher_plain(DD_SEED);
     assert_true(dd_analyzer_init(&c->a, DD_UNIT_LINE, &c->hash, NULL));
     dd_near_params p;
     dd_near_params_default(&p);
-    p.verify_exact = false; /* the estimates decide: no sets to read again */
+    p.verify_exact = exact;
     p.keep = keep;
     assert_true(dd_near_params_check(&p, NULL));
     assert_true(dd_signatures_init(&c->s, &p, &c->hash, NULL));
+    c->s.load_set = load_set;
+    c->s.load_ctx = c;
 }
 
 /* Adds a document of paragraphs paras[0..n). */
@@ -127,10 +146,27 @@ static void corpus_add(corpus *c, const unsigned *paras, size_t n)
         add_paragraph(&c->text, paras[i]);
     assert_int_equal(dd_analyze(&c->a, c->text.data, c->text.len, &c->doc), SH_OK);
     dd_signatures_add(&c->s, &c->doc.words, c->doc.key, &c->hash);
+    /* its distinct shingles, in s's scratch (near.h), sorted */
+    size_t k = c->s.docs[c->s.n - 1].shingles;
+    if (c->nsets == c->sets_cap) {
+        c->sets_cap = c->sets_cap ? 2 * c->sets_cap : 64;
+        c->sets = dd_realloc(c->sets, c->sets_cap * sizeof *c->sets);
+        c->set_n = dd_realloc(c->set_n, c->sets_cap * sizeof *c->set_n);
+    }
+    uint64_t *set = dd_malloc((k ? k : 1) * sizeof *set), *tmp = dd_malloc((k ? k : 1) * 8);
+    memcpy(set, c->s.scratch, k * sizeof *set);
+    dd_sort_u64(set, tmp, k);
+    free(tmp);
+    c->sets[c->nsets] = set;
+    c->set_n[c->nsets++] = k;
 }
 
 static void corpus_free(corpus *c)
 {
+    for (size_t i = 0; i < c->nsets; i++)
+        free(c->sets[i]);
+    free(c->sets);
+    free(c->set_n);
     dd_signatures_free(&c->s);
     dd_doc_free(&c->doc);
     sh_buf_free(&c->text);
@@ -158,9 +194,7 @@ static void crowd(corpus *c, unsigned n)
     corpus_add(c, (unsigned[]){0, 1020, 2020, 3020, 5000}, 5); /* 20's, a paragraph more */
     corpus_add(c, (unsigned[]){0, 1007, 2007}, 3);             /* twin of document 7 */
     corpus_add(c, (unsigned[]){1030, 0}, 2);                   /* twin of the copy of 30 */
-    c->text.len = 0;
-    assert_int_equal(dd_analyze(&c->a, "", 0, &c->doc), SH_OK); /* no words */
-    dd_signatures_add(&c->s, &c->doc.words, c->doc.key, &c->hash);
+    corpus_add(c, NULL, 0);                                    /* no words */
     size_t total = c->s.n;
     dd_doc_pair *links = dd_malloc(total * sizeof *links);
     for (size_t d = 1; d < total; d++)
@@ -195,18 +229,22 @@ static void assert_same_clusters(const dd_clusters *x, const dd_clusters *y, siz
     assert_int_equal(x->search.unlisted, y->search.unlisted);
 }
 
-/* The stages' clustering gives the placer's, hot buckets and all. */
-static void check_same_as_the_placer(dd_keep keep, unsigned n)
+/* The stages' clustering gives the placer's, hot buckets and all; with
+ * exact verification, it reads the exact sets of as many pairs. */
+static void check_same_as_the_placer(dd_keep keep, unsigned n, bool exact)
 {
     corpus c;
-    corpus_init(&c, keep);
+    corpus_init(&c, keep, exact);
     crowd(&c, n);
     dd_clusters placed, swept;
+    c.loads = 0;
     dd_cluster_documents(&c.s, &placed);
+    size_t placer_loads = c.loads;
+    c.loads = 0;
     dd_doc_pairs_stats st;
     dd_cluster_by_pairs(&c.s, &swept, &st);
     assert_same_clusters(&placed, &swept, c.s.n);
-    /* What was found: the copies and the twins. */
+    assert_int_equal(c.loads, placer_loads);
     /* With 300, buckets fill and split, and the sweep verifies some pairs
      * of their sub-buckets itself; with 20, none is hot: the pairs given
      * decide everything. */
@@ -214,7 +252,14 @@ static void check_same_as_the_placer(dd_keep keep, unsigned n)
     assert_int_equal(placed.search.split > 0, n >= 300);
     assert_int_equal(st.hot_buckets > 0, n >= 300);
     assert_int_equal(st.asked > 0, n >= 300);
-    assert_true(st.pairs > 0 && st.joined > 0);
+    /* The verify step decides on the estimates, or leaves the pairs they
+     * let through to the exact sets. */
+    assert_true(st.pairs > 0);
+    assert_int_equal(st.joined > 0, !exact);
+    assert_int_equal(st.may_join > 0, exact);
+    assert_int_equal(st.exact > 0, exact);
+    assert_int_equal(placer_loads > 0, exact);
+    /* What was found: the copies and the twins. */
     size_t copies = 0;
     for (size_t d = 0; d < c.s.n; d++)
         copies += swept.dropped[d];
@@ -232,9 +277,11 @@ static void check_same_as_the_placer(dd_keep keep, unsigned n)
 static void the_sweep_over_pairs_places_as_the_placer(void **state)
 {
     (void)state;
-    check_same_as_the_placer(DD_KEEP_FIRST, 300);
-    check_same_as_the_placer(DD_KEEP_LONGEST, 300);
-    check_same_as_the_placer(DD_KEEP_FIRST, 20); /* no hot bucket: pairs only */
+    for (int exact = 0; exact <= 1; exact++) {
+        check_same_as_the_placer(DD_KEEP_FIRST, 300, exact);
+        check_same_as_the_placer(DD_KEEP_LONGEST, 300, exact);
+        check_same_as_the_placer(DD_KEEP_FIRST, 20, exact); /* no hot bucket: pairs only */
+    }
 }
 
 /* ------------------------------------------------ the sweep, on built facts */
@@ -244,7 +291,7 @@ static void the_sweep_joins_the_first_representative_that_verifies(void **state)
 {
     (void)state;
     corpus c;
-    corpus_init(&c, DD_KEEP_FIRST);
+    corpus_init(&c, DD_KEEP_FIRST, false);
     for (unsigned d = 0; d < 7; d++)
         corpus_add(&c, (unsigned[]){10 * d, 10 * d + 1}, 2);
     bool hot[SH_MINHASH_MAX_PERM] = {false};
