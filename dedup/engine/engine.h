@@ -10,6 +10,8 @@
  *   document.h    a text cut into units (lines or blocks), normalised, keyed
  *   near.h        document signatures, the join rule, candidates, placing
  *                 documents into clusters, in rank order
+ *   doc_pairs.h   the same clusters by stages: pairs by sorted band keys,
+ *                 verified, swept in rank order
  *   near_units.h  near-repeated units, inside a document and across
  *   unit_pairs.h  the candidate pairs of units across documents, by band key
  *   paragraphs.h  the unit table: exact repeats, runs, boilerplate
@@ -114,6 +116,7 @@
 #include "engine/analysis.h"
 #include "engine/base.h"
 #include "engine/capped_map.h"
+#include "engine/doc_pairs.h"
 #include "engine/document.h"
 #include "engine/earlier.h"
 #include "engine/history.h"

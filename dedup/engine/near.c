@@ -721,6 +721,27 @@ static bool verify(const dd_signatures *s, uint32_t d, uint32_t r, dd_member *m,
     return verify_past_estimate(s, d, r, same, m, sets);
 }
 
+void dd_near_prejudge(const dd_signatures *s, uint32_t d, uint32_t r, dd_given_pair *g)
+{
+    const dd_near_params *p = &s->params;
+    memset(&g->m, 0, sizeof g->m);
+    g->same = 0;
+    bool joins;
+    if (p->method == DD_METHOD_SIMHASH || !p->verify_exact) {
+        set_buffers none = {0}; /* the estimates decide: no set is read */
+        joins = verify(s, d, r, &g->m, &none);
+        g->verdict = joins ? DD_VERDICT_JOINS : DD_VERDICT_APART;
+        return;
+    }
+    unsigned same;
+    if (!minhash_may_join(s, d, r, &same)) {
+        g->verdict = DD_VERDICT_APART;
+        return;
+    }
+    g->verdict = DD_VERDICT_MAY_JOIN;
+    g->same = same;
+}
+
 /* The first document placed with key, 1-based (0: none), in a table of
  * exact keys to documents; records doc for it when there is none. */
 static uint32_t key_first(dd_key_table *t, sh_key key, uint32_t doc)
@@ -779,6 +800,10 @@ struct dd_placer {
     bool *shared; /* of its keys: key_shared */
     set_buffers sets;
     dd_placer_counts counts;
+    /* the pairs given with the document being placed
+     * (dd_placer_place_given), by rank */
+    const dd_given_pair *given;
+    size_t ngiven;
 };
 
 dd_placer *dd_placer_new(const dd_signatures *s)
@@ -929,25 +954,24 @@ static size_t candidates_of_ranks(dd_placer *p, size_t n, size_t ncand)
     return count_ranks(p->ranks, p->ranks_tmp, n, &p->cands, &p->cands_cap, ncand);
 }
 
-/* The first steps of placing d: its rank; a document without words, or an
- * exact duplicate, is placed there and then (true, its representative in
- * *rep: UINT32_MAX for no words). */
-static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
+/* The first step of placing d: its rank; a document without words is
+ * placed there and then (true, *rep UINT32_MAX). */
+static bool place_rank(dd_placer *p, uint32_t d, uint32_t *rep)
 {
-    const dd_signatures *s = p->s;
     placer_grow(p, d);
     dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
     p->by_rank[p->placed] = d;
     p->doc[d].rank = p->placed++;
-    if (s->docs[d].words == 0) {
-        *rep = UINT32_MAX;
-        return true;
-    }
-    uint32_t twin = key_first(&p->exact, s->docs[d].key, d);
-    if (!twin)
+    if (p->s->docs[d].words > 0)
         return false;
-    /* An exact duplicate: the twin's cluster, the twin's similarity. */
-    uint32_t t = twin - 1;
+    *rep = UINT32_MAX;
+    return true;
+}
+
+/* Placing d, an exact duplicate of document t placed before it: the twin's
+ * cluster, the twin's similarity (true, its representative in *rep). */
+static bool place_twin(dd_placer *p, uint32_t d, uint32_t t, dd_member *m, uint32_t *rep)
+{
     p->doc[d].rep_of = p->doc[t].rep_of;
     *m = similarity_of(p, t);
     m->doc = d;
@@ -961,6 +985,18 @@ static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
     return true;
 }
 
+/* The first steps of placing d: its rank; a document without words, or an
+ * exact duplicate (the first document placed with its key), is placed
+ * there and then (true, its representative in *rep: UINT32_MAX for no
+ * words). */
+static bool place_first(dd_placer *p, uint32_t d, dd_member *m, uint32_t *rep)
+{
+    if (place_rank(p, d, rep))
+        return true;
+    uint32_t twin = key_first(&p->exact, p->s->docs[d].key, d);
+    return twin && place_twin(p, d, twin - 1, m, rep);
+}
+
 /* How many values map lists under key. */
 static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
 {
@@ -969,6 +1005,25 @@ static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
     for (uint32_t v; dd_capped_next(&it, &v);)
         n++;
     return n;
+}
+
+/* The pair given with the document being placed whose earlier document
+ * has rank rank, when the verify stage decided it (NULL: not given, or
+ * not verified). */
+static const dd_given_pair *given_verdict(const dd_placer *p, uint32_t rank)
+{
+    size_t lo = 0, hi = p->ngiven;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->given[mid].earlier < rank)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->ngiven || p->given[lo].earlier != rank ||
+        p->given[lo].verdict == DD_VERDICT_UNKNOWN)
+        return NULL;
+    return &p->given[lo];
 }
 
 static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d);
@@ -1036,10 +1091,24 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
     for (size_t c = 0; c < chosen; c++) {
         uint32_t r = p->by_rank[p->cands[c].rank];
         p->counts.compared++;
-        /* The MinHash stage, as the workers found it when they did. */
-        bool joins = a && ahead_judged(a, k, p->cands[c].rank, &may, &same)
-                         ? may && verify_past_estimate(s, d, r, same, m, &p->sets)
-                         : verify(s, d, r, m, &p->sets);
+        /* The MinHash stage, as the workers found it when they did; or
+         * the verify stage's verdict. */
+        const dd_given_pair *g = p->given ? given_verdict(p, p->cands[c].rank) : NULL;
+        bool joins;
+        if (g && g->verdict == DD_VERDICT_MAY_JOIN) {
+            joins = verify_past_estimate(s, d, r, g->same, m, &p->sets);
+        } else if (g) {
+            joins = g->verdict == DD_VERDICT_JOINS;
+            if (joins) {
+                *m = g->m;
+                m->doc = d;
+            }
+        } else if (a && ahead_judged(a, k, p->cands[c].rank, &may, &same))
+            joins = may && verify_past_estimate(s, d, r, same, m, &p->sets);
+        else {
+            p->counts.asked += p->given != NULL;
+            joins = verify(s, d, r, m, &p->sets);
+        }
         if (joins) {
             p->doc[d].rep_of = r + 1;
             keep_similarity(p, d, m);
@@ -1087,6 +1156,49 @@ uint32_t dd_placer_place(dd_placer *p, uint32_t d, dd_member *m)
     size_t nranks = listed_ranks(p, d, p->keys, p->shared, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
     size_t ncand = candidates_of_ranks(p, nranks, 0);
     return place_rest(p, d, p->keys, p->shared, ncand, NULL, 0, m);
+}
+
+void dd_placer_reserve_given(dd_placer *p, size_t n)
+{
+    if (n > p->cap)
+        placer_resize(p, n);
+    if (n > p->by_rank_cap) {
+        p->by_rank = dd_realloc(p->by_rank, n * sizeof *p->by_rank);
+        p->by_rank_cap = n;
+    }
+}
+
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
+                               const dd_given_pair *given, size_t n, dd_member *m)
+{
+    uint32_t rep;
+    if (place_rank(p, d, &rep))
+        return rep;
+    if (twin < p->placed - 1 && place_twin(p, d, p->by_rank[twin], m, &rep))
+        return rep;
+    index_keys(p->s, d, p->keys);
+    /* The representatives of d's hot buckets, as dd_placer_place finds
+     * them; then the given ones that are representatives, each once for
+     * each bucket it shares with d. */
+    size_t nranks = listed_ranks(p, d, p->keys, hot, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t rank = given[i].earlier;
+        if (rank >= p->placed - 1 || given[i].shares == 0)
+            continue;
+        uint32_t r = p->by_rank[rank];
+        if (p->doc[r].rep_of != r + 1)
+            continue;
+        dd_grow(&p->ranks, &p->ranks_cap, nranks + given[i].shares, sizeof *p->ranks);
+        for (uint32_t t = 0; t < given[i].shares; t++)
+            p->ranks[nranks++] = rank;
+    }
+    size_t ncand = candidates_of_ranks(p, nranks, 0);
+    p->given = given;
+    p->ngiven = n;
+    rep = place_rest(p, d, p->keys, hot, ncand, NULL, 0, m);
+    p->given = NULL;
+    p->ngiven = 0;
+    return rep;
 }
 
 dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }

@@ -333,6 +333,7 @@ typedef struct dd_placer_counts {
     uint64_t split;            /* entries made in a sub-bucket: the bucket was full */
     uint64_t full_sub_buckets; /* sub-buckets that reached DD_BUCKET_CAP representatives */
     uint64_t unlisted; /* bucket entries not made: the bucket and its sub-bucket were full */
+    uint64_t asked; /* dd_placer_place_given: candidates verified with no verdict given */
 } dd_placer_counts;
 
 typedef struct dd_clusters {
@@ -493,6 +494,69 @@ uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_me
  * different bands at the same time, on different threads. */
 size_t dd_placer_ahead_bands(const dd_placer_ahead *a);
 void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band);
+
+/*
+ * Placing with candidates given: the clustering of the document stages
+ * (doc_pairs.h). There the candidate pairs are made by sorting every
+ * document's band keys (a group stage, per key partition) and verified
+ * ahead (a verify stage, per document partition); the placer then only
+ * sweeps, in rank order, holding a few bytes a document. It decides as
+ * dd_placer_place does, on the same candidates:
+ *   - a bucket of fewer than DD_BUCKET_CAP documents never lists as many
+ *     representatives: its pairs are given (each earlier document of it,
+ *     the placer keeping those that are representatives when d is placed);
+ *   - a hot bucket (DD_BUCKET_CAP documents or more, in `hot`) may fill
+ *     with representatives and split: the placer lists the representatives
+ *     of hot keys only, and looks them up, as it does every key otherwise;
+ *   - a pair given with its verdict is not verified again; one the
+ *     verify stage's MinHash estimates let through (DD_VERDICT_MAY_JOIN)
+ *     is decided on the exact sets when the placer comes to it, as it
+ *     decides a pair its workers found ahead; one not given (a hot
+ *     bucket's, past what was verified ahead) is verified then.
+ * So the clusters, the similarities and the counts (dd_placer_counts) are
+ * those of dd_placer_place, whatever the caps; and the exact sets are read
+ * for the pairs the placer reads them for.
+ */
+
+/* What the verify stage found of a pair (d, the document placed; an
+ * earlier one, by rank): dd_near_prejudge. */
+typedef enum dd_pair_verdict {
+    DD_VERDICT_UNKNOWN,
+    DD_VERDICT_APART,
+    DD_VERDICT_JOINS,
+    DD_VERDICT_MAY_JOIN /* the estimates let it through: the exact sets decide */
+} dd_pair_verdict;
+
+typedef struct dd_given_pair {
+    uint32_t earlier; /* its rank (the order placed) */
+    /* how many buckets of fewer than DD_BUCKET_CAP documents list both (0:
+     * a pair only verified ahead, a link's or a hot bucket's) */
+    uint32_t shares;
+    dd_pair_verdict verdict;
+    uint32_t same; /* DD_VERDICT_MAY_JOIN: the MinHash values they share */
+    dd_member m;   /* DD_VERDICT_JOINS: the similarity */
+} dd_given_pair;
+
+/* Makes room for n documents placed by dd_placer_place_given (no table of
+ * exact keys: the twins are given). */
+void dd_placer_reserve_given(dd_placer *p, size_t n);
+/* Places document d, the next in rank order (every document placed, in
+ * the order of dd_rank_documents, so that ranks are positions in it), with
+ * twin, the rank of the first document with its exact key when that is
+ * not d (UINT32_MAX: none), its pairs given[0..n), sorted by earlier, and
+ * hot[b] for each band (or block) b: whether d's key there is a hot
+ * bucket's. Returns as dd_placer_place. Every document of p is placed by
+ * this function (the table of exact keys is not kept). */
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
+                               const dd_given_pair *given, size_t n, dd_member *m);
+
+/* The verify stage's verdict on document d joining document r, from
+ * their signatures alone, into g (its verdict, and m or same): as the
+ * placer verifies a candidate, but for the exact sets: SimHash, and
+ * MinHash without verify_exact, decide here (JOINS or APART); with it, a
+ * pair the estimates reject is APART, one they let through MAY_JOIN.
+ * Reads no set: any thread. */
+void dd_near_prejudge(const dd_signatures *s, uint32_t d, uint32_t r, dd_given_pair *g);
 
 /* Whether document d joins representative r on the overlap o of their
  * exact sets (the rule of exact verification). */

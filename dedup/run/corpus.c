@@ -1422,6 +1422,22 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
     }
     bool ahead = pool && dd_pool_threads(pool) > 0;
     dd_corpus_link_documents(c, &c->near_units); /* as read */
+    if (getenv("DEDUP_CLUSTER_BY_PAIRS")) {      /* experiment: the stages' clustering, in memory */
+        dd_doc_pairs_stats st;
+        dd_cluster_by_pairs(&c->signatures, &c->clusters, &st);
+        size_t n = c->signatures.n ? c->signatures.n : 1;
+        if (getenv("DEDUP_RUN_STATS"))
+            fprintf(stderr,
+                    "dedup: clustering by pairs: %" PRIu64 " entries, %" PRIu64
+                    " hot buckets (%" PRIu64 " entries), %" PRIu64 " bucket pairs, %" PRIu64
+                    " distinct pairs judged (%.2f a document; %" PRIu64 " may join, %" PRIu64
+                    " join), %" PRIu64 " decided on the exact sets, %" PRIu64
+                    " verified by the sweep; the sweep holds %zu bytes, %.0f a document\n",
+                    st.entries, st.hot_buckets, st.hot_entries, st.bucket_pairs, st.pairs,
+                    (double)st.pairs / (double)n, st.may_join, st.joined, st.exact, st.asked,
+                    st.sweep_bytes, (double)st.sweep_bytes / (double)n);
+        return;
+    }
     dd_key_filter shared;
     filter_keys(&c->signatures, NULL, c->signatures.n, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;

@@ -1,0 +1,300 @@
+/*
+ * doc_pairs.c - near-duplicate documents by stages: pairs by sorted band
+ * keys, verified, swept in rank order (doc_pairs.h).
+ */
+#include "engine/doc_pairs.h"
+
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void dd_band_entries_free(dd_band_entries *e)
+{
+    free(e->v);
+    memset(e, 0, sizeof *e);
+}
+
+void dd_rank_pairs_free(dd_rank_pairs *p)
+{
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+static int compare_entry(const void *a, const void *b)
+{
+    const dd_band_entry *x = a, *y = b;
+    if (x->band != y->band)
+        return x->band < y->band ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+void dd_band_entries_sort(dd_band_entry *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, compare_entry);
+}
+
+static void add_pair(dd_rank_pairs *p, uint32_t later, uint32_t earlier, uint32_t shares)
+{
+    dd_grow(&p->v, &p->cap, p->n + 1, sizeof *p->v);
+    p->v[p->n++] = (dd_rank_pair){later, earlier, shares};
+}
+
+void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_band_entries *hot)
+{
+    for (size_t start = 0, end; start < n; start = end) {
+        end = start + 1;
+        while (end < n && v[end].band == v[start].band && v[end].key == v[start].key)
+            end++;
+        size_t size = end - start;
+        if (size < DD_BUCKET_CAP) {
+            for (size_t j = start + 1; j < end; j++)
+                for (size_t i = start; i < j; i++)
+                    add_pair(pairs, v[j].rank, v[i].rank, 1);
+            continue;
+        }
+        /* Hot: the sweep looks it up as the placer does; its likeliest
+         * pairs, with the first ones listed, are verified ahead. */
+        dd_grow(&hot->v, &hot->cap, hot->n + size, sizeof *hot->v);
+        memcpy(hot->v + hot->n, v + start, size * sizeof *v);
+        hot->n += size;
+        for (size_t j = start + 1; j < end; j++)
+            for (size_t i = start; i < j && i < start + DD_BUCKET_CAP; i++)
+                add_pair(pairs, v[j].rank, v[i].rank, 0);
+    }
+}
+
+static int compare_pair(const void *a, const void *b)
+{
+    const dd_rank_pair *x = a, *y = b;
+    if (x->later != y->later)
+        return x->later < y->later ? -1 : 1;
+    return (x->earlier > y->earlier) - (x->earlier < y->earlier);
+}
+
+void dd_rank_pairs_count(dd_rank_pairs *p)
+{
+    if (p->n > 1)
+        qsort(p->v, p->n, sizeof *p->v, compare_pair);
+    size_t w = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (w > 0 && p->v[w - 1].later == p->v[i].later && p->v[w - 1].earlier == p->v[i].earlier)
+            p->v[w - 1].shares += p->v[i].shares;
+        else
+            p->v[w++] = p->v[i];
+    }
+    p->n = w;
+}
+
+/* ------------------------------------------------ the three steps, in memory */
+
+typedef struct ranked_key {
+    sh_key key;
+    uint32_t rank;
+} ranked_key;
+
+static int compare_ranked_key(const void *a, const void *b)
+{
+    const ranked_key *x = a, *y = b;
+    if (x->key.hi != y->key.hi)
+        return x->key.hi < y->key.hi ? -1 : 1;
+    if (x->key.lo != y->key.lo)
+        return x->key.lo < y->key.lo ? -1 : 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* twin[rank]: the rank of the first document with the exact key of the
+ * document of that rank, when that is another (UINT32_MAX: none, or no
+ * words); *may_lead[rank]: whether it may become a representative: it has
+ * words and no twin (the placer joins a twin to its twin's cluster). */
+static uint32_t *twins(const dd_signatures *s, const uint32_t *order, bool **may_lead)
+{
+    size_t n = s->n;
+    ranked_key *keys = dd_malloc((n ? n : 1) * sizeof *keys);
+    size_t k = 0;
+    for (size_t r = 0; r < n; r++)
+        if (s->docs[order[r]].words > 0)
+            keys[k++] = (ranked_key){s->docs[order[r]].key, (uint32_t)r};
+    if (k > 1)
+        qsort(keys, k, sizeof *keys, compare_ranked_key);
+    uint32_t *twin = dd_malloc((n ? n : 1) * sizeof *twin);
+    *may_lead = dd_calloc(n ? n : 1, sizeof **may_lead);
+    for (size_t r = 0; r < n; r++)
+        twin[r] = UINT32_MAX;
+    for (size_t i = 0, first = 0; i < k; i++) {
+        if (i == 0 || keys[i].key.hi != keys[i - 1].key.hi ||
+            keys[i].key.lo != keys[i - 1].key.lo) {
+            first = i;
+            (*may_lead)[keys[i].rank] = true;
+        } else
+            twin[keys[i].rank] = keys[first].rank;
+    }
+    free(keys);
+    return twin;
+}
+
+/* The group step: the band entries of the documents that may lead, sorted,
+ * to pairs and hot entries. */
+static void group(const dd_signatures *s, const uint32_t *order, const bool *may_lead,
+                  dd_rank_pairs *pairs, dd_band_entries *hot, dd_doc_pairs_stats *st)
+{
+    size_t n = s->n,
+           nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    uint64_t *keys = dd_malloc(nkeys * sizeof *keys);
+    dd_band_entries all = {0};
+    for (size_t r = 0; r < n; r++) {
+        if (!may_lead[r])
+            continue;
+        dd_signature_keys(s, order[r], keys);
+        dd_grow(&all.v, &all.cap, all.n + nkeys, sizeof *all.v);
+        for (size_t b = 0; b < nkeys; b++)
+            all.v[all.n++] = (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
+    }
+    free(keys);
+    dd_band_entries_sort(all.v, all.n);
+    dd_bucket_pairs(all.v, all.n, pairs, hot);
+    st->entries = all.n;
+    st->hot_entries = hot->n;
+    for (size_t i = 0; i < hot->n; i++)
+        st->hot_buckets +=
+            i == 0 || hot->v[i].band != hot->v[i - 1].band || hot->v[i].key != hot->v[i - 1].key;
+    st->bucket_pairs = pairs->n;
+    dd_band_entries_free(&all);
+}
+
+/* The pairs of the links of documents that may lead with earlier ones that
+ * may lead (shares 0): verified ahead, as the placer verifies a linked
+ * representative. */
+static void link_pairs(const dd_signatures *s, const uint32_t *order, const uint32_t *rank_of,
+                       const bool *may_lead, dd_rank_pairs *pairs)
+{
+    for (size_t r = 0; s->links && r < s->n; r++) {
+        uint32_t d = order[r];
+        if (!may_lead[r])
+            continue;
+        for (size_t l = s->link_start[d]; l < s->link_start[d + 1]; l++) {
+            uint32_t e = rank_of[s->links[l]];
+            if (e < r && may_lead[e])
+                add_pair(pairs, (uint32_t)r, e, 0);
+        }
+    }
+}
+
+/* The caller's ways to the exact sets, counted: how many pairs the sweep
+ * decides on them. */
+typedef struct counted_sets {
+    const dd_signatures *s;
+    uint64_t overlaps, loads;
+} counted_sets;
+
+static bool counted_overlap(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
+{
+    counted_sets *c = ctx;
+    c->overlaps++;
+    return c->s->overlap(c->s->overlap_ctx, d, r, o);
+}
+
+static bool counted_load(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
+{
+    counted_sets *c = ctx;
+    c->loads++;
+    return c->s->load_set(c->s->load_ctx, doc, set, cap, n);
+}
+
+void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_stats *stats)
+{
+    dd_doc_pairs_stats own = {0}, *st = stats ? stats : &own;
+    memset(st, 0, sizeof *st);
+    size_t n = s->n,
+           nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
+    uint32_t *rank_of = dd_malloc((n ? n : 1) * sizeof *rank_of);
+    dd_rank_documents(s, order);
+    for (size_t r = 0; r < n; r++)
+        rank_of[order[r]] = (uint32_t)r;
+    bool *may_lead;
+    uint32_t *twin = twins(s, order, &may_lead);
+
+    /* group */
+    dd_rank_pairs pairs = {0};
+    dd_band_entries hot = {0};
+    group(s, order, may_lead, &pairs, &hot, st);
+    link_pairs(s, order, rank_of, may_lead, &pairs);
+    dd_rank_pairs_count(&pairs);
+
+    /* verify: every pair, on the signatures, as the placer would if the
+     * earlier one leads */
+    dd_given_pair *given = dd_malloc((pairs.n ? pairs.n : 1) * sizeof *given);
+    for (size_t i = 0; i < pairs.n; i++) {
+        const dd_rank_pair *q = &pairs.v[i];
+        dd_given_pair *g = &given[i];
+        g->earlier = q->earlier;
+        g->shares = q->shares;
+        dd_near_prejudge(s, order[q->later], order[q->earlier], g);
+        st->joined += g->verdict == DD_VERDICT_JOINS;
+        st->may_join += g->verdict == DD_VERDICT_MAY_JOIN;
+    }
+    st->pairs = pairs.n;
+
+    /* cluster: the hot bands of each document, by rank */
+    bool *hot_bands = dd_calloc(nkeys, sizeof *hot_bands);
+    uint32_t *hot_rank = dd_malloc((hot.n ? hot.n : 1) * sizeof *hot_rank);
+    uint32_t *hot_band = dd_malloc((hot.n ? hot.n : 1) * sizeof *hot_band);
+    {
+        /* by rank: a counting sort of the hot entries */
+        size_t *start = dd_calloc(n + 1, sizeof *start);
+        for (size_t i = 0; i < hot.n; i++)
+            start[hot.v[i].rank + 1]++;
+        for (size_t r = 0; r < n; r++)
+            start[r + 1] += start[r];
+        for (size_t i = 0; i < hot.n; i++) {
+            size_t at = start[hot.v[i].rank]++;
+            hot_rank[at] = hot.v[i].rank;
+            hot_band[at] = hot.v[i].band;
+        }
+        free(start);
+    }
+    /* the sweep, its reading of exact sets counted */
+    counted_sets counted = {s, 0, 0};
+    dd_signatures view = *s;
+    if (s->overlap) {
+        view.overlap = counted_overlap;
+        view.overlap_ctx = &counted;
+    }
+    if (s->load_set) {
+        view.load_set = counted_load;
+        view.load_ctx = &counted;
+    }
+    dd_placer *p = dd_placer_new(&view);
+    dd_placer_reserve_given(p, n);
+    dd_member m;
+    size_t at_pair = 0, at_hot = 0;
+    for (size_t r = 0; r < n; r++) {
+        size_t from = at_pair;
+        while (at_pair < pairs.n && pairs.v[at_pair].later == r)
+            at_pair++;
+        for (; at_hot < hot.n && hot_rank[at_hot] == r; at_hot++)
+            hot_bands[hot_band[at_hot]] = true;
+        dd_placer_place_given(p, order[r], twin[r], hot_bands, given + from, at_pair - from, &m);
+        memset(hot_bands, 0, nkeys * sizeof *hot_bands);
+    }
+    st->asked = dd_placer_counts_of(p).asked;
+    st->exact = counted.overlaps + (counted.loads + 1) / 2;
+    st->sweep_bytes = dd_placer_bytes(p);
+    dd_placer_finish(p, n, out);
+    dd_placer_free(p);
+
+    free(hot_bands);
+    free(hot_rank);
+    free(hot_band);
+    free(given);
+    dd_rank_pairs_free(&pairs);
+    dd_band_entries_free(&hot);
+    free(may_lead);
+    free(twin);
+    free(rank_of);
+    free(order);
+}

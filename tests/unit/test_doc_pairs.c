@@ -1,0 +1,377 @@
+/*
+ * test_doc_pairs.c - near-duplicate documents by stages (doc_pairs.h): the
+ * pairs of band buckets, counted, and the sweep over verified pairs, give
+ * the placer's clusters, similarities and bucket counts (issue 17, item 5).
+ *
+ * The corpora here have hot buckets: many documents share one paragraph,
+ * so they share LSH bands (buckets of more than DD_BUCKET_CAP documents,
+ * which fill with representatives and split), and copies of some of them,
+ * exact twins, copies of copies and a document without words.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "util.h"
+
+/* ------------------------------------------------ pairs of buckets */
+
+static void a_small_bucket_gives_every_pair_and_a_hot_one_its_entries(void **state)
+{
+    (void)state;
+    dd_band_entries v = {0};
+    /* band 0: key 7 listed by ranks 9, 2, 5; key 8 by rank 1 alone;
+     * band 1: key 7 by ranks 2 and 3 (another band: another bucket);
+     * band 2: key 4 by DD_BUCKET_CAP + 2 documents, ranks 100.. (hot). */
+    const dd_band_entry some[] = {{7, 0, 9}, {8, 0, 1}, {7, 1, 3}, {7, 0, 2}, {7, 1, 2}, {7, 0, 5}};
+    dd_grow(&v.v, &v.cap, 6 + DD_BUCKET_CAP + 2, sizeof *v.v);
+    memcpy(v.v, some, sizeof some);
+    v.n = 6;
+    for (uint32_t i = 0; i < DD_BUCKET_CAP + 2; i++)
+        v.v[v.n++] = (dd_band_entry){4, 2, 100 + (DD_BUCKET_CAP + 1 - i)}; /* any order */
+    dd_band_entries_sort(v.v, v.n);
+    assert_int_equal(v.v[0].rank, 2);
+    assert_int_equal(v.v[2].rank, 9);
+
+    dd_rank_pairs pairs = {0};
+    dd_band_entries hot = {0};
+    dd_bucket_pairs(v.v, v.n, &pairs, &hot);
+    /* The hot bucket: all its entries, in rank order. */
+    assert_int_equal(hot.n, DD_BUCKET_CAP + 2);
+    for (uint32_t i = 0; i < hot.n; i++) {
+        assert_int_equal(hot.v[i].rank, 100 + i);
+        assert_int_equal(hot.v[i].band, 2);
+    }
+    /* Pairs: 3 of band 0's key 7, 1 of band 1's, and those of the hot
+     * bucket with its first DD_BUCKET_CAP (shares 0: verified ahead only). */
+    size_t hot_pairs = 0;
+    for (size_t k = 1; k < DD_BUCKET_CAP + 2; k++)
+        hot_pairs += k < DD_BUCKET_CAP ? k : DD_BUCKET_CAP;
+    assert_int_equal(pairs.n, 4 + hot_pairs);
+    dd_rank_pairs_count(&pairs);
+    /* (3, 2) once, sharing band 1; (5, 2), (9, 2), (9, 5) band 0's; 2 and 3
+     * share key 7 in band 1 only: pairs of different bands are summed,
+     * those of one bucket made once. */
+    const dd_rank_pair want[] = {{3, 2, 1}, {5, 2, 1}, {9, 2, 1}, {9, 5, 1}};
+    assert_int_equal(pairs.n, 4 + hot_pairs);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(pairs.v[i].later, want[i].later);
+        assert_int_equal(pairs.v[i].earlier, want[i].earlier);
+        assert_int_equal(pairs.v[i].shares, want[i].shares);
+    }
+    for (size_t i = 4; i < pairs.n; i++) {
+        assert_true(pairs.v[i].earlier < 100 + DD_BUCKET_CAP);
+        assert_int_equal(pairs.v[i].shares, 0);
+    }
+    /* The same pair from two bands: one pair, 2 buckets shared. */
+    dd_rank_pairs twice = {0};
+    const dd_band_entry both[] = {{7, 0, 1}, {7, 0, 4}, {9, 3, 1}, {9, 3, 4}};
+    dd_bucket_pairs(both, 4, &twice, &hot);
+    dd_rank_pairs_count(&twice);
+    assert_int_equal(twice.n, 1);
+    assert_int_equal(twice.v[0].later, 4);
+    assert_int_equal(twice.v[0].earlier, 1);
+    assert_int_equal(twice.v[0].shares, 2);
+    dd_rank_pairs_free(&twice);
+    dd_rank_pairs_free(&pairs);
+    dd_band_entries_free(&hot);
+    dd_band_entries_free(&v);
+}
+
+/* ------------------------------------------------ a corpus */
+
+/* Paragraph p: 40 words no other paragraph has. */
+static void add_paragraph(sh_buf *text, unsigned p)
+{
+    for (unsigned w = 0; w < 40; w++) {
+        char word[32];
+        int len = snprintf(word, sizeof word, "%sp%uw%u", w ? " " : "", p, w);
+        assert_int_equal(sh_buf_append(text, word, (size_t)len), SH_OK);
+    }
+    assert_int_equal(sh_buf_append(text, "\n", 1), SH_OK);
+}
+
+typedef struct corpus {
+    sh_hasher hash;
+    dd_analyzer a;
+    dd_signatures s;
+    sh_buf text;
+    dd_doc doc;
+    /* each document's shingle set, sorted: what load_set reads again */
+    uint64_t **sets;
+    size_t *set_n, nsets, sets_cap, loads;
+} corpus;
+
+/* dd_signatures.load_set: the set kept when the document was added. */
+static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
+{
+    corpus *c = ctx;
+    assert_true(doc < c->nsets);
+    dd_grow(set, cap, c->set_n[doc] + 1, sizeof **set);
+    memcpy(*set, c->sets[doc], c->set_n[doc] * sizeof **set);
+    *n = c->set_n[doc];
+    c->loads++;
+    return true;
+}
+
+/* exact: pairs the estimates let through are decided on the exact sets
+ * (load_set); otherwise the estimates decide. */
+static void corpus_init(corpus *c, dd_keep keep, bool exact)
+{
+    memset(c, 0, sizeof *c);
+    c->hash = sh_hasher_plain(DD_SEED);
+    assert_true(dd_analyzer_init(&c->a, DD_UNIT_LINE, &c->hash, NULL));
+    dd_near_params p;
+    dd_near_params_default(&p);
+    p.verify_exact = exact;
+    p.keep = keep;
+    assert_true(dd_near_params_check(&p, NULL));
+    assert_true(dd_signatures_init(&c->s, &p, &c->hash, NULL));
+    c->s.load_set = load_set;
+    c->s.load_ctx = c;
+}
+
+/* Adds a document of paragraphs paras[0..n). */
+static void corpus_add(corpus *c, const unsigned *paras, size_t n)
+{
+    c->text.len = 0;
+    for (size_t i = 0; i < n; i++)
+        add_paragraph(&c->text, paras[i]);
+    assert_int_equal(dd_analyze(&c->a, c->text.data, c->text.len, &c->doc), SH_OK);
+    dd_signatures_add(&c->s, &c->doc.words, c->doc.key, &c->hash);
+    /* its distinct shingles, in s's scratch (near.h), sorted */
+    size_t k = c->s.docs[c->s.n - 1].shingles;
+    if (c->nsets == c->sets_cap) {
+        c->sets_cap = c->sets_cap ? 2 * c->sets_cap : 64;
+        c->sets = dd_realloc(c->sets, c->sets_cap * sizeof *c->sets);
+        c->set_n = dd_realloc(c->set_n, c->sets_cap * sizeof *c->set_n);
+    }
+    uint64_t *set = dd_malloc((k ? k : 1) * sizeof *set), *tmp = dd_malloc((k ? k : 1) * 8);
+    memcpy(set, c->s.scratch, k * sizeof *set);
+    dd_sort_u64(set, tmp, k);
+    free(tmp);
+    c->sets[c->nsets] = set;
+    c->set_n[c->nsets++] = k;
+}
+
+static void corpus_free(corpus *c)
+{
+    for (size_t i = 0; i < c->nsets; i++)
+        free(c->sets[i]);
+    free(c->sets);
+    free(c->set_n);
+    dd_signatures_free(&c->s);
+    dd_doc_free(&c->doc);
+    sh_buf_free(&c->text);
+    dd_analyzer_free(&c->a);
+}
+
+/*
+ * n documents sharing paragraph 0, each with paragraphs of its own (1 to 3
+ * of them: lengths differ, for --keep longest); a copy of every tenth (its
+ * paragraphs in the other order), another of document 20 with a paragraph
+ * more, an exact twin of document 7 and of the copy of document 30 (for n
+ * of 300), and a document
+ * without words; every document linked to the one before it.
+ */
+static void crowd(corpus *c, unsigned n)
+{
+    for (unsigned d = 0; d < n; d++) {
+        unsigned own = 1 + d % 3, paras[4] = {0, 1000 + d, 2000 + d, 3000 + d};
+        corpus_add(c, paras, 1 + own);
+    }
+    for (unsigned d = 0; d < n; d += 10) {
+        unsigned own = 1 + d % 3, paras[4] = {3000 + d, 2000 + d, 1000 + d, 0};
+        corpus_add(c, paras + 3 - own, 1 + own);
+    }
+    corpus_add(c, (unsigned[]){0, 1020, 2020, 3020, 5000}, 5); /* 20's, a paragraph more */
+    corpus_add(c, (unsigned[]){0, 1007, 2007}, 3);             /* twin of document 7 */
+    corpus_add(c, (unsigned[]){1030, 0}, 2);                   /* twin of the copy of 30 */
+    corpus_add(c, NULL, 0);                                    /* no words */
+    size_t total = c->s.n;
+    dd_doc_pair *links = dd_malloc(total * sizeof *links);
+    for (size_t d = 1; d < total; d++)
+        links[d - 1] = (dd_doc_pair){(uint32_t)d, (uint32_t)d - 1};
+    dd_signatures_link(&c->s, links, total - 1);
+    free(links);
+}
+
+static void assert_same_clusters(const dd_clusters *x, const dd_clusters *y, size_t n)
+{
+    assert_int_equal(x->n, y->n);
+    assert_memory_equal(x->id_of, y->id_of, n * sizeof *x->id_of);
+    assert_memory_equal(x->dropped, y->dropped, n * sizeof *x->dropped);
+    for (size_t i = 0; i < x->n; i++) {
+        assert_int_equal(x->v[i].id, y->v[i].id);
+        assert_int_equal(x->v[i].n, y->v[i].n);
+        for (size_t k = 0; k < x->v[i].n; k++) {
+            const dd_member *a = &x->v[i].members[k], *b = &y->v[i].members[k];
+            assert_int_equal(a->doc, b->doc);
+            assert_int_equal(a->of, b->of);
+            assert_true(a->jaccard == b->jaccard);
+            assert_true(a->containment == b->containment);
+            assert_int_equal(a->exact, b->exact);
+            assert_int_equal(a->estimated, b->estimated);
+        }
+    }
+    assert_int_equal(x->search.compared, y->search.compared);
+    assert_int_equal(x->search.passed_over, y->search.passed_over);
+    assert_int_equal(x->search.full_buckets, y->search.full_buckets);
+    assert_int_equal(x->search.split, y->search.split);
+    assert_int_equal(x->search.full_sub_buckets, y->search.full_sub_buckets);
+    assert_int_equal(x->search.unlisted, y->search.unlisted);
+}
+
+/* The stages' clustering gives the placer's, hot buckets and all; with
+ * exact verification, it reads the exact sets of as many pairs. */
+static void check_same_as_the_placer(dd_keep keep, unsigned n, bool exact)
+{
+    corpus c;
+    corpus_init(&c, keep, exact);
+    crowd(&c, n);
+    dd_clusters placed, swept;
+    c.loads = 0;
+    dd_cluster_documents(&c.s, &placed);
+    size_t placer_loads = c.loads;
+    c.loads = 0;
+    dd_doc_pairs_stats st;
+    dd_cluster_by_pairs(&c.s, &swept, &st);
+    assert_same_clusters(&placed, &swept, c.s.n);
+    assert_int_equal(c.loads, placer_loads);
+    /* With 300, buckets fill and split, and the sweep verifies some pairs
+     * of their sub-buckets itself; with 20, none is hot: the pairs given
+     * decide everything. */
+    assert_int_equal(placed.search.full_buckets > 0, n >= 300);
+    assert_int_equal(placed.search.split > 0, n >= 300);
+    assert_int_equal(st.hot_buckets > 0, n >= 300);
+    assert_int_equal(st.asked > 0, n >= 300);
+    /* The verify step decides on the estimates, or leaves the pairs they
+     * let through to the exact sets. */
+    assert_true(st.pairs > 0);
+    assert_int_equal(st.joined > 0, !exact);
+    assert_int_equal(st.may_join > 0, exact);
+    assert_int_equal(st.exact > 0, exact);
+    assert_int_equal(placer_loads > 0, exact);
+    /* What was found: the copies and the twins. */
+    size_t copies = 0;
+    for (size_t d = 0; d < c.s.n; d++)
+        copies += swept.dropped[d];
+    assert_int_equal(copies, n / 10 + (n >= 300 ? 3 : 1));
+    if (keep == DD_KEEP_FIRST && n >= 300) {
+        assert_int_equal(swept.id_of[n + n / 10], swept.id_of[20]);     /* the longer copy */
+        assert_int_equal(swept.id_of[n + n / 10 + 1], swept.id_of[7]);  /* twin */
+        assert_int_equal(swept.id_of[n + n / 10 + 2], swept.id_of[30]); /* its copy's twin */
+    }
+    dd_clusters_free(&placed);
+    dd_clusters_free(&swept);
+    corpus_free(&c);
+}
+
+static void the_sweep_over_pairs_places_as_the_placer(void **state)
+{
+    (void)state;
+    for (int exact = 0; exact <= 1; exact++) {
+        check_same_as_the_placer(DD_KEEP_FIRST, 300, exact);
+        check_same_as_the_placer(DD_KEEP_LONGEST, 300, exact);
+        check_same_as_the_placer(DD_KEEP_FIRST, 20, exact); /* no hot bucket: pairs only */
+    }
+}
+
+/* ------------------------------------------------ the sweep, on built facts */
+
+/* Seven documents, no bucket hot: the pairs and twins given decide. */
+static void the_sweep_joins_the_first_representative_that_verifies(void **state)
+{
+    (void)state;
+    corpus c;
+    corpus_init(&c, DD_KEEP_FIRST, false);
+    for (unsigned d = 0; d < 7; d++)
+        corpus_add(&c, (unsigned[]){10 * d, 10 * d + 1}, 2);
+    bool hot[SH_MINHASH_MAX_PERM] = {false};
+    dd_placer *p = dd_placer_new(&c.s);
+    dd_placer_reserve_given(p, 7);
+    dd_member m;
+    dd_given_pair g[2];
+    memset(g, 0, sizeof g);
+    assert_int_equal(dd_placer_place_given(p, 0, UINT32_MAX, hot, NULL, 0, &m), 0);
+    /* 1 joins 0, as its verdict says. */
+    g[0] = (dd_given_pair){.earlier = 0,
+                           .shares = 1,
+                           .verdict = DD_VERDICT_JOINS,
+                           .m = {.jaccard = 0.9, .containment = 0.95}};
+    assert_int_equal(dd_placer_place_given(p, 1, UINT32_MAX, hot, g, 1, &m), 0);
+    assert_true(m.jaccard == 0.9);
+    /* 2 verifies with 1 only: 1 is no representative, so 2 becomes one
+     * (clusters never chain). */
+    g[0] = (dd_given_pair){.earlier = 0, .shares = 3, .verdict = DD_VERDICT_APART};
+    g[1] = (dd_given_pair){.earlier = 1,
+                           .shares = 3,
+                           .verdict = DD_VERDICT_JOINS,
+                           .m = {.jaccard = 0.99, .containment = 1}};
+    assert_int_equal(dd_placer_place_given(p, 2, UINT32_MAX, hot, g, 2, &m), 2);
+    /* 3 verifies with 0 and 2: it joins 0, the better ranked, though it is
+     * closer to 2 and shares more buckets with it. */
+    g[0] = (dd_given_pair){.earlier = 0,
+                           .shares = 1,
+                           .verdict = DD_VERDICT_JOINS,
+                           .m = {.jaccard = 0.81, .containment = 0.85}};
+    g[1] = (dd_given_pair){.earlier = 2,
+                           .shares = 9,
+                           .verdict = DD_VERDICT_JOINS,
+                           .m = {.jaccard = 0.97, .containment = 0.98}};
+    assert_int_equal(dd_placer_place_given(p, 3, UINT32_MAX, hot, g, 2, &m), 0);
+    assert_true(m.jaccard == 0.81);
+    assert_int_equal(m.doc, 3);
+    /* 4: a pair that shares no bucket (verified ahead only, as a hot
+     * bucket's) is no candidate; nor is one given with a rank to come; a
+     * pair given without a verdict is verified by the placer (on the
+     * estimates here: documents 0 and 4 share nothing). */
+    dd_given_pair h[3] = {
+        {.earlier = 0, .shares = 1, .verdict = DD_VERDICT_UNKNOWN},
+        {.earlier = 2, .shares = 0, .verdict = DD_VERDICT_JOINS},
+        {.earlier = 4, .shares = 1, .verdict = DD_VERDICT_JOINS},
+    };
+    assert_int_equal(dd_placer_place_given(p, 4, UINT32_MAX, hot, h, 3, &m), 4);
+    /* 5, a twin of 3 (its exact key, as the group step found): 3's
+     * cluster and similarity, without a comparison; 6, a twin of 2, a
+     * representative: an exact copy of it. */
+    assert_int_equal(dd_placer_place_given(p, 5, 3, hot, NULL, 0, &m), 0);
+    assert_true(m.jaccard == 0.81);
+    assert_int_equal(dd_placer_place_given(p, 6, 2, hot, NULL, 0, &m), 2);
+    assert_true(m.exact && m.jaccard == 1);
+    dd_placer_counts k = dd_placer_counts_of(p);
+    assert_int_equal(k.compared, 4); /* 1, 2 and 3: 0 (1 is no representative); 4: 0 */
+    assert_int_equal(k.asked, 1);    /* 4's */
+    dd_clusters out;
+    dd_placer_finish(p, 7, &out);
+    dd_placer_free(p);
+    assert_int_equal(out.n, 2);
+    assert_int_equal(out.v[0].n, 4); /* 0, then 1, 3 and 5 */
+    assert_int_equal(out.v[0].members[1].doc, 1);
+    assert_int_equal(out.v[0].members[2].doc, 3);
+    assert_int_equal(out.v[0].members[3].doc, 5);
+    assert_int_equal(out.v[1].n, 2); /* 2, then 6 */
+    assert_int_equal(out.v[1].members[1].doc, 6);
+    assert_false(out.dropped[2]);
+    assert_false(out.dropped[4]);
+    assert_true(out.dropped[6]);
+    dd_clusters_free(&out);
+    corpus_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_small_bucket_gives_every_pair_and_a_hot_one_its_entries),
+        cmocka_unit_test(the_sweep_over_pairs_places_as_the_placer),
+        cmocka_unit_test(the_sweep_joins_the_first_representative_that_verifies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
