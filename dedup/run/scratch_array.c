@@ -37,7 +37,7 @@ static atomic_uint_fast64_t next_id = 1;
  * appended since: soon enough that their memory is given back early in
  * what comes next, and never all at once. */
 #define WRITE_BYTES ((size_t)1 << 20)
-#define WRITE_RATIO 8
+#define WRITE_RATIO 32
 
 void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, const char *dir,
                            const char *what)
@@ -235,5 +235,7 @@ size_t dd_scratch_array_memory_bytes(const dd_scratch_array *a) { return a->cap 
 
 uint64_t dd_scratch_array_scratch_bytes(const dd_scratch_array *a)
 {
-    return a->spool ? dd_spool_bytes(a->spool) : 0;
+    if (!a->spool)
+        return 0;
+    return dd_spool_bytes(a->spool) - (uint64_t)(a->held - a->written) * a->size;
 }

@@ -10,7 +10,7 @@
  * is left there however the run ends) as the array grows: every later
  * element goes there at once (through the file's write buffer), and those
  * held in memory follow, a block (1 MiB) with an append at most, about
- * eight bytes of them for each byte appended since. So no append writes
+ * 32 bytes of them for each byte appended since. So no append writes
  * more than a block of them besides its own elements (a thread appending
  * is not held up writing all it held at once), the memory held never
  * passes max_bytes, and it is given back once the last of them is written
@@ -94,7 +94,8 @@ const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_
  * are to be appended soon: a later append grows it again). */
 void dd_scratch_array_trim(dd_scratch_array *a);
 
-/* Bytes of elements in memory (allocated), and in the scratch file. */
+/* Bytes of elements in memory (allocated), and in the scratch file
+ * (written there, or in its write buffer). */
 size_t dd_scratch_array_memory_bytes(const dd_scratch_array *a);
 uint64_t dd_scratch_array_scratch_bytes(const dd_scratch_array *a);
 
