@@ -108,6 +108,17 @@ bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **
     return true;
 }
 
+bool dd_spool_reserve(dd_spool *s, uint64_t n, uint64_t *at, char **err)
+{
+    if (s->error)
+        return failed(s, s->error, err);
+    if (!flush(s, err)) /* the buffer follows what is in the file */
+        return false;
+    *at = s->flushed;
+    s->flushed += n;
+    return true;
+}
+
 /* Copies n bytes at offset at into p: the part already in the file with
  * pread, the part still in the buffer from there. Reads nothing of s but
  * the file and the buffer, so threads may copy at once while nothing is

@@ -43,6 +43,12 @@ dd_spool *dd_spool_new(const char *dir, char **err);
  * fail the same way. */
 bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **err);
 
+/* Appends n bytes that are written later, with dd_spool_overwrite (one
+ * write each, from the caller's memory: a hole of the file until then, not
+ * to be read before), and sets *at to where they start. Failures as
+ * dd_spool_append's (the buffer is written first). */
+bool dd_spool_reserve(dd_spool *s, uint64_t n, uint64_t *at, char **err);
+
 /* Reads n bytes from where at says (an append's *at) into p. False, with
  * *err set as above, on a read error (final) or a range past the end (not
  * final). */

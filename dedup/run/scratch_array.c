@@ -31,6 +31,14 @@ static _Thread_local unsigned last_used; /* the block read last */
 
 static atomic_uint_fast64_t next_id = 1;
 
+/* Past max_bytes, the elements held in memory go to the scratch file a
+ * block of WRITE_BYTES at a time, one block with an append at most, as
+ * long as fewer than WRITE_RATIO bytes of them were written for each byte
+ * appended since: soon enough that their memory is given back early in
+ * what comes next, and never all at once. */
+#define WRITE_BYTES ((size_t)1 << 20)
+#define WRITE_RATIO 32
+
 void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, const char *dir,
                            const char *what)
 {
@@ -49,17 +57,62 @@ void dd_scratch_array_free(dd_scratch_array *a)
     memset(a, 0, sizeof *a);
 }
 
-/* Moves every element in memory to a new scratch file. */
-static bool spill(dd_scratch_array *a, char **err)
+/* Is element i in memory? */
+static bool in_memory(const dd_scratch_array *a, size_t i)
+{
+    return !a->spool || (i >= a->written && i < a->held);
+}
+
+/* Makes room in memory for need elements, doubling, but not past
+ * max_bytes (need is within it). */
+static void grow(dd_scratch_array *a, size_t need)
+{
+    if (need <= a->cap)
+        return;
+    size_t most = (a->max_bytes ? a->max_bytes : SIZE_MAX) / a->size;
+    if (need > most)
+        dd_out_of_memory();
+    size_t cap = a->cap ? a->cap : 16;
+    while (cap < need)
+        cap = cap > most / 2 ? most : cap * 2;
+    if (cap > most)
+        cap = most;
+    a->v = dd_realloc(a->v, cap * a->size);
+    a->cap = cap;
+}
+
+/* The array passes max_bytes: a new scratch file, where the elements held
+ * in memory get their places, to be written there later (write_held). */
+static bool start_scratch_file(dd_scratch_array *a, char **err)
 {
     if (!(a->spool = dd_spool_new(a->dir, err)))
         return false;
+    a->held = a->n;
+    a->written = 0;
+    a->appended_past = 0;
     uint64_t at;
-    if (a->n && !dd_spool_append(a->spool, a->v, a->n * a->size, &at, err))
+    return dd_spool_reserve(a->spool, (uint64_t)a->n * a->size, &at, err);
+}
+
+/* Writes the next block of the elements held in memory to their places
+ * in the scratch file, unless enough of them were written for what was
+ * appended since; once the last is written, their memory is given back. */
+static bool write_held(dd_scratch_array *a, char **err)
+{
+    if (a->written == a->held || (uint64_t)a->written * a->size >= a->appended_past * WRITE_RATIO)
+        return true;
+    size_t k = WRITE_BYTES / a->size ? WRITE_BYTES / a->size : 1;
+    if (k > a->held - a->written)
+        k = a->held - a->written;
+    const char *from = (const char *)a->v + a->written * a->size;
+    if (!dd_spool_overwrite(a->spool, (uint64_t)a->written * a->size, from, k * a->size, err))
         return false;
-    free(a->v);
-    a->v = NULL;
-    a->cap = 0;
+    a->written += k;
+    if (a->written == a->held) {
+        free(a->v);
+        a->v = NULL;
+        a->cap = 0;
+    }
     return true;
 }
 
@@ -67,16 +120,19 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
 {
     if (!n)
         return true;
-    if (!a->spool && a->max_bytes && (a->n + n) * a->size > a->max_bytes && !spill(a, err))
+    if (!a->spool && a->max_bytes && (a->n + n) * a->size > a->max_bytes &&
+        !start_scratch_file(a, err))
         return false;
-    if (a->spool) {
-        uint64_t at;
-        if (!dd_spool_append(a->spool, v, n * a->size, &at, err))
-            return false;
-    } else {
-        dd_grow(&a->v, &a->cap, a->n + n, a->size);
+    if (!a->spool) {
+        grow(a, a->n + n);
         memcpy((char *)a->v + a->n * a->size, v, n * a->size);
+        a->n += n;
+        return true;
     }
+    uint64_t at;
+    if (!write_held(a, err) || !dd_spool_append(a->spool, v, n * a->size, &at, err))
+        return false;
+    a->appended_past += n * a->size;
     a->n += n;
     return true;
 }
@@ -92,16 +148,32 @@ static void scratch_failed(const dd_scratch_array *a, const char *what_failed)
     exit(2);
 }
 
-/* Reads elements [first, first + n) from the scratch file into out. */
+/* Copies elements [first, first + n) into out, each from where it is:
+ * memory, or the scratch file. */
 static void read_back(const dd_scratch_array *a, size_t first, size_t n, void *out)
 {
-    if (!dd_spool_peek(a->spool, (uint64_t)first * a->size, out, n * a->size))
-        scratch_failed(a, "read back");
+    char *to = out;
+    while (n) {
+        /* The run of elements from first that are all in one place. */
+        size_t k;
+        if (in_memory(a, first)) {
+            size_t end = a->spool ? a->held : a->n;
+            k = end - first < n ? end - first : n;
+            memcpy(to, (const char *)a->v + first * a->size, k * a->size);
+        } else {
+            k = first < a->written && a->written - first < n ? a->written - first : n;
+            if (!dd_spool_peek(a->spool, (uint64_t)first * a->size, to, k * a->size))
+                scratch_failed(a, "read back");
+        }
+        first += k;
+        to += k * a->size;
+        n -= k;
+    }
 }
 
 const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i)
 {
-    if (!a->spool)
+    if (in_memory(a, i))
         return (const char *)a->v + i * a->size;
     size_t per_block = BLOCK_BYTES / a->size;
     block *b = NULL;
@@ -122,35 +194,32 @@ const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i)
 
 void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out)
 {
-    if (a->spool)
-        read_back(a, i, 1, out);
-    else
-        memcpy(out, (const char *)a->v + i * a->size, a->size);
+    read_back(a, i, 1, out);
 }
 
 void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v)
 {
-    if (!a->spool) {
+    if (in_memory(a, i)) {
         memcpy((char *)a->v + i * a->size, v, a->size);
-        return;
+    } else {
+        char *err = NULL;
+        if (!dd_spool_overwrite(a->spool, (uint64_t)i * a->size, v, a->size, &err)) {
+            free(err);
+            scratch_failed(a, "write to");
+        }
     }
-    char *err = NULL;
-    if (!dd_spool_overwrite(a->spool, (uint64_t)i * a->size, v, a->size, &err)) {
-        free(err);
-        scratch_failed(a, "write to");
-    }
-    a->id = atomic_fetch_add(&next_id, 1); /* the blocks read before are not its */
+    if (a->spool) /* blocks read before are not its (they may hold element i) */
+        a->id = atomic_fetch_add(&next_id, 1);
 }
 
 const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_t n, void *buf,
                                   size_t *cap)
 {
-    if (!a->spool)
+    if (!a->spool || (n && in_memory(a, first) && first + n <= a->held))
         return (const char *)a->v + first * a->size;
     dd_grow(buf, cap, n + 1, a->size);
     void *out = *(void **)buf;
-    if (n)
-        read_back(a, first, n, out);
+    read_back(a, first, n, out);
     return out;
 }
 
@@ -166,5 +235,7 @@ size_t dd_scratch_array_memory_bytes(const dd_scratch_array *a) { return a->cap 
 
 uint64_t dd_scratch_array_scratch_bytes(const dd_scratch_array *a)
 {
-    return a->spool ? dd_spool_bytes(a->spool) : 0;
+    if (!a->spool)
+        return 0;
+    return dd_spool_bytes(a->spool) - (uint64_t)(a->held - a->written) * a->size;
 }

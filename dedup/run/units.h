@@ -5,10 +5,10 @@
  * of the corpus (64 bytes each), not with its documents.
  *
  * A scratch array of units (run/scratch_array.h): appended once, document
- * after document, kept in memory up to max_bytes of them, then all in a
- * scratch file, read back by number (unit i of the corpus) a block at a
- * time. Where they are changes no result: a run gives the same output with
- * any budget. Reading is thread-safe while nothing is appended.
+ * after document, kept in memory up to max_bytes of them, then moved to a
+ * scratch file as more come (a block at a time), read back by number
+ * (unit i of the corpus) wherever each is. Where they are changes no result: a run gives the same
+ * output with any budget. Reading is thread-safe while nothing is appended.
  */
 #ifndef DD_RUN_UNITS_H
 #define DD_RUN_UNITS_H
@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* v: the units while they are in memory; n: every unit appended; spool:
- * set once they went to the scratch file. */
+/* v: the units in memory; n: every unit appended; spool: set once they
+ * passed max_bytes (some may still be in memory). */
 typedef dd_scratch_array dd_units;
 
 /* Starts s empty: units are kept in memory up to max_bytes of them (0:

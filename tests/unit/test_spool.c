@@ -1,7 +1,8 @@
 /*
  * test_spool.c - unit tests of the scratch file (dedup/io/spool.c): strings
  * appended across the write buffer's edges are read back byte for byte,
- * wherever they lie (in the file, in the buffer, across both); the file is
+ * wherever they lie (in the file, in the buffer, across both), and bytes
+ * reserved once written later where they were reserved; the file is
  * deleted as soon as it is made; a folder where no file can be made, and a
  * write that fails (a file size limit, as a full disk would), are errors
  * that say why.
@@ -107,6 +108,47 @@ static void strings_come_back_wherever_they_lie(void **state)
     free(dir);
 }
 
+/* Bytes reserved (after some in the buffer) get their place before those
+ * appended later, and are read back once written there. */
+static void reserved_bytes_written_later(void **state)
+{
+    (void)state;
+    char *dir = make_folder("test_spool");
+    char *err = NULL;
+    dd_spool *s = dd_spool_new(dir, &err);
+    assert_non_null(s);
+    unsigned char *buf = malloc(3 * DD_SPOOL_BLOCK);
+    const size_t lengths[] = {100, 2 * DD_SPOOL_BLOCK + 7, DD_SPOOL_BLOCK + 3};
+    uint64_t at[3];
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t i = 0; i < lengths[k]; i++)
+            buf[i] = byte_of(k, i);
+        if (k == 1)
+            assert_true(dd_spool_reserve(s, lengths[k], &at[k], &err));
+        else
+            assert_true(dd_spool_append(s, buf, lengths[k], &at[k], &err));
+    }
+    assert_int_equal(at[1], lengths[0]);
+    assert_int_equal(at[2], lengths[0] + lengths[1]);
+    assert_int_equal(dd_spool_bytes(s), lengths[0] + lengths[1] + lengths[2]);
+    for (size_t i = 0; i < lengths[1]; i++)
+        buf[i] = byte_of(1, i);
+    assert_true(dd_spool_overwrite(s, at[1], buf, DD_SPOOL_BLOCK, &err)); /* in two writes */
+    assert_true(dd_spool_overwrite(s, at[1] + DD_SPOOL_BLOCK, buf + DD_SPOOL_BLOCK,
+                                   lengths[1] - DD_SPOOL_BLOCK, &err));
+    for (size_t k = 0; k < 3; k++) {
+        memset(buf, 0, lengths[k]);
+        assert_true(dd_spool_read(s, at[k], buf, lengths[k], &err));
+        for (size_t i = 0; i < lengths[k]; i++)
+            if (buf[i] != byte_of(k, i))
+                fail_msg("string %zu, byte %zu: %u, want %u", k, i, buf[i], byte_of(k, i));
+    }
+    dd_spool_free(s);
+    rmdir(dir);
+    free(buf);
+    free(dir);
+}
+
 static void a_folder_that_does_not_exist(void **state)
 {
     (void)state;
@@ -169,6 +211,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strings_come_back_wherever_they_lie),
+        cmocka_unit_test(reserved_bytes_written_later),
         cmocka_unit_test(a_folder_that_does_not_exist),
         cmocka_unit_test(a_failed_write_is_final),
     };
