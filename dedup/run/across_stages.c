@@ -45,16 +45,12 @@ char *dd_across_keys_path(const dd_work *w, size_t part)
     return keys;
 }
 
-/* A band key of a unit, with its place in the keys file: its partition
- * and band (partition * DD_NEAR_UNIT_BANDS + band). */
-typedef struct key_row {
-    uint64_t slot, key, set, id;
-} key_row;
-
 struct dd_keys_builder {
     const dd_work *w;
     size_t part;
-    key_row *rows;
+    /* The band keys of its units; `at`: their place in the file, partition *
+     * DD_NEAR_UNIT_BANDS + band. */
+    dd_unit_entry *rows;
     size_t nrows, rows_cap;
     unsigned char *table; /* TABLE_BYTES a unit */
     size_t table_len, table_cap;
@@ -85,7 +81,7 @@ void dd_keys_builder_add(dd_keys_builder *b, uint32_t doc, const dd_analysed *r,
         for (size_t band = 0; band < DD_NEAR_UNIT_BANDS; band++) {
             uint64_t key = r->band_keys[u * DD_NEAR_UNIT_BANDS + band];
             b->rows[b->nrows++] =
-                (key_row){key % partitions * DD_NEAR_UNIT_BANDS + band, key, set_key, id};
+                (dd_unit_entry){key, set_key, id, key % partitions * DD_NEAR_UNIT_BANDS + band};
         }
         dd_grow(&b->set_bytes, &b->set_cap, 8 * n + 1, 1);
         for (size_t i = 0; i < n; i++)
@@ -100,44 +96,48 @@ void dd_keys_builder_add(dd_keys_builder *b, uint32_t doc, const dd_analysed *r,
     }
 }
 
-static int by_slot_key_id(const void *a, const void *b)
-{
-    const key_row *x = a, *y = b;
-    if (x->slot != y->slot)
-        return x->slot < y->slot ? -1 : 1;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
 bool dd_keys_builder_write(dd_keys_builder *b, size_t ndocs)
 {
     const dd_work *w = b->w;
-    qsort(b->rows, b->nrows, sizeof *b->rows, by_slot_key_id);
+    /* The rows by their place (counted, then moved), each place's by key,
+     * then id. */
+    size_t places = w->nparts * DD_NEAR_UNIT_BANDS;
+    size_t *start = dd_calloc(places + 1, sizeof *start);
+    for (size_t i = 0; i < b->nrows; i++)
+        start[b->rows[i].at + 1]++;
+    for (size_t k = 0; k < places; k++)
+        start[k + 1] += start[k];
+    dd_unit_entry *rows = dd_malloc((b->nrows ? b->nrows : 1) * sizeof *rows);
+    size_t *next = dd_malloc((places ? places : 1) * sizeof *next);
+    memcpy(next, start, places * sizeof *next);
+    for (size_t i = 0; i < b->nrows; i++)
+        rows[next[b->rows[i].at]++] = b->rows[i];
+    free(next);
+    free(b->rows);
+    b->rows = NULL;
+    b->rows_cap = 0;
+    for (size_t k = 0; k < places; k++)
+        dd_unit_entries_sort(rows + start[k], start[k + 1] - start[k]);
     /* Section k: the number of entries of each band, then the entries, band
-     * after band, each band's by key, then id; then the table of the units. */
-    size_t len = w->nparts * DD_NEAR_UNIT_BANDS * 8 + b->nrows * KEY_BYTES;
+     * after band; then the table of the units. */
+    size_t len = places * 8 + b->nrows * KEY_BYTES;
     unsigned char *body = dd_malloc(len ? len : 1), *p = body;
     dd_section *sections = dd_malloc((w->nparts + 1) * sizeof *sections);
-    size_t row = 0;
     for (size_t k = 0; k < w->nparts; k++) {
         sections[k].p = p;
-        size_t first = row;
-        for (size_t band = 0; band < DD_NEAR_UNIT_BANDS; band++) {
-            size_t n = 0;
-            while (row + n < b->nrows && b->rows[row + n].slot == k * DD_NEAR_UNIT_BANDS + band)
-                n++;
-            dd_put_le64(p + 8 * band, n);
-            row += n;
-        }
+        const size_t *band_start = start + k * DD_NEAR_UNIT_BANDS;
+        for (size_t band = 0; band < DD_NEAR_UNIT_BANDS; band++)
+            dd_put_le64(p + 8 * band, band_start[band + 1] - band_start[band]);
         p += 8 * DD_NEAR_UNIT_BANDS;
-        for (size_t i = first; i < row; i++, p += KEY_BYTES) {
-            dd_put_le64(p, b->rows[i].key);
-            dd_put_le64(p + 8, b->rows[i].set);
-            dd_put_le64(p + 16, b->rows[i].id);
+        for (size_t i = band_start[0]; i < band_start[DD_NEAR_UNIT_BANDS]; i++, p += KEY_BYTES) {
+            dd_put_le64(p, rows[i].key);
+            dd_put_le64(p + 8, rows[i].set);
+            dd_put_le64(p + 16, rows[i].id);
         }
         sections[k].n = (size_t)(p - (const unsigned char *)sections[k].p);
     }
+    free(rows);
+    free(start);
     sections[w->nparts] = (dd_section){b->table, b->table_len};
     char *path = dd_across_keys_path(w, b->part);
     bool ok = dd_work_write_sections(w, w->sign_dir, path, KEYS_MAGIC, w->parts[b->part].hash,
@@ -147,6 +147,7 @@ bool dd_keys_builder_write(dd_keys_builder *b, size_t ndocs)
     free(body);
     return ok;
 }
+
 void dd_keys_builder_free(dd_keys_builder *b)
 {
     if (!b)
