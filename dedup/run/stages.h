@@ -14,11 +14,15 @@
  *      DIR/sign/part-NNNNNN: under a temporary name, synced, renamed into
  *      place, then a completion marker DIR/sign/part-NNNNNN.done. Parts are
  *      independent: any process may sign any of them (--task I --tasks N:
- *      the parts whose number % N is I).
+ *      the parts whose number % N is I). Beside each, before its marker,
+ *      DIR/sign/part-NNNNNN.keys: its paragraphs' band keys cut by group
+ *      partition (run/across_stages.h; a sectioned file, below).
  *   2. group and 3. verify: the search for paragraphs repeated across
  *      documents, a partition at a time, as many partitions as parts, each
  *      a file DIR/group/part-NNNNNN or DIR/verify/part-NNNNNN
- *      (run/across_stages.h; dd_work_write_stage_file below).
+ *      (run/across_stages.h; dd_work_write_stage_sections and
+ *      dd_work_write_stage_file below), each task reading its own sections
+ *      of the files before.
  *   4. decide: every input is collected; the documents of each part follow
  *      those of the parts before it, and its facts, in rank order, stand
  *      for the first analysis of the documents, the verify files for the
