@@ -319,6 +319,7 @@ static void group_part(void *ctx, void *state, size_t j)
             out->why = dd_strdup("not there");
         if (f.fd >= 0)
             dd_sectioned_close(&f);
+        sh_buf_free(&section);
         free(path);
         return;
     }
