@@ -7,7 +7,8 @@
 # RSS, the bytes it read and wrote (rchar and wchar of /proc/PID/io: every
 # read(2) and write(2), page cache or not) and the bytes that reached the
 # disk (write_bytes); then the work folder's size (the scratch space the
-# run needs beside its inputs), and the placer's bytes per document
+# run needs beside its inputs: the facts, the keys files, the group and
+# verify files), and the placer's bytes per document
 # (DEDUP_RUN_STATS). The figures from which bench/README.md extrapolates to
 # a Common Crawl snapshot.
 #
@@ -59,13 +60,14 @@ measure sign "$dedup" scan -q -j "$j" --work-dir "$tmp/w" "${ps[@]}" --stage sig
 measure group "$dedup" scan -q -j "$j" --work-dir "$tmp/w" "${ps[@]}" --stage group "$corpus"
 measure verify "$dedup" scan -q -j "$j" --work-dir "$tmp/w" "${ps[@]}" --stage verify "$corpus"
 measure decide "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" "${ps[@]}" --stage decide "$corpus"
-facts=$(du -bc "$tmp/w/sign"/part-* | tail -n 1 | cut -f1)
+facts=$(du -bc "$tmp/w/sign"/part-*[0-9] | tail -n 1 | cut -f1)
+keys=$(du -bc "$tmp/w/sign"/part-*.keys | tail -n 1 | cut -f1)
 pairs=$(du -bc "$tmp/w/group"/part-* | tail -n 1 | cut -f1)
 matches=$(du -bc "$tmp/w/verify"/part-* | tail -n 1 | cut -f1)
-python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" "$pairs" "$matches" <<'PY'
+python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" "$pairs" "$matches" "$keys" <<'PY'
 import json, sys
 rows, report, text, facts, parts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-pairs, matches = int(sys.argv[6]), int(sys.argv[7])
+pairs, matches, keys = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 docs = json.loads(open(report).read().splitlines()[-1])["documents"]
 mb = text / 1e6
 print("%d documents, %.0f bytes of text each" % (docs, text / docs))
@@ -80,6 +82,8 @@ for line in open(rows):
         w / 1e6 / mb, cpu / (text / 1e9), rss / docs))
 print("work folder: %d parts, %.1f MB of facts: %.0f bytes a document, %.3f bytes a byte of text"
       % (parts, facts / 1e6, facts / docs, facts / text))
+print("keys files: %.1f MB (band keys by partition, where the sets lie): %.0f bytes a document, "
+      "%.3f bytes a byte of text" % (keys / 1e6, keys / docs, keys / text))
 print("group files: %.2f MB of candidate pairs (%.0f bytes a document); verify files: %.2f MB of "
       "matches (%.0f bytes a document)" % (pairs / 1e6, pairs / docs, matches / 1e6, matches / docs))
 PY

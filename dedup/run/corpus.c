@@ -884,6 +884,7 @@ typedef struct signing {
     first_pass f;    /* for analyse: the corpus's inputs and the options */
     size_t first, n; /* the part's documents: inputs [first, first + n) of the corpus */
     dd_part_writer *writer;
+    dd_keys_builder *keys; /* the part's band keys, by partition, and where its sets are */
     sh_buf facts;
     uint64_t bytes;
     size_t done; /* documents signed before this part (progress) */
@@ -911,11 +912,14 @@ static bool sign_take(void *ctx, size_t i, void *result)
     signing *g = ctx;
     analysed *r = result;
     g->facts.len = 0;
-    dd_facts_encode(r, (uint32_t)(g->first + i), &r->said, g->f.work->num_perm, &g->facts);
+    uint64_t at = dd_part_writer_at(g->writer);
+    size_t sets_at =
+        dd_facts_encode(r, (uint32_t)(g->first + i), &r->said, g->f.work->num_perm, &g->facts);
     if (!dd_part_writer_add(g->writer, &g->facts)) {
         g->failed = true;
         return false;
     }
+    dd_keys_builder_add(g->keys, (uint32_t)i, r, at + sets_at);
     g->bytes += r->size;
     if (g->f.progress)
         dd_progress_update(g->f.progress, g->done + i + 1, g->bytes);
@@ -945,6 +949,7 @@ static bool sign_part(dd_corpus *c, size_t first, size_t n, const dd_options *o,
                  .bytes = *bytes};
     if (!(g.writer = dd_part_writer_new(w, k, n)))
         return false;
+    g.keys = dd_keys_builder_new(w, k);
     dd_ordered_map m = {
         .n = n,
         .threads = threads,
@@ -959,8 +964,12 @@ static bool sign_part(dd_corpus *c, size_t first, size_t n, const dd_options *o,
         .consume = sign_take,
         .result_free = analysed_free,
     };
-    bool ok = dd_run_in_order(&m) && !g.failed && dd_part_writer_finish(g.writer);
+    /* The keys file first: a part with its marker has its keys file, unless
+     * it was lost since (then it is made again from the facts). */
+    bool ok = dd_run_in_order(&m) && !g.failed && dd_keys_builder_write(g.keys, n) &&
+              dd_part_writer_finish(g.writer);
     dd_part_writer_free(g.writer);
+    dd_keys_builder_free(g.keys);
     sh_buf_free(&g.facts);
     *done = g.done + n;
     *bytes = g.bytes;
@@ -1004,8 +1013,13 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
         if (o->work.one_task && k % o->work.tasks != o->work.task)
             continue;
         char *why;
-        if (dd_work_check_part(w, k, &why))
+        if (dd_work_check_part(w, k, &why)) {
+            /* Its keys file too, made again from the facts when it is not
+             * right (the decide stage needs none, unless it groups). */
+            if (o->work.stage != DD_STAGE_DECIDE && !dd_across_keys_ready(w, k, true))
+                return false;
             continue;
+        }
         char *path = dd_work_part_path(w, k);
         char *p = dd_printable(path);
         free(path);
@@ -1080,29 +1094,6 @@ static bool collect(dd_corpus *c, const dd_options *o)
     return collect_paths(c, o, o->paths, o->npaths);
 }
 
-/* Checks every part of w is signed (loading their offsets) and numbers
- * their documents: false after a message. */
-static bool all_signed(dd_work *w)
-{
-    for (size_t k = 0; k < w->nparts; k++) {
-        char *why;
-        if (dd_work_check_part(w, k, &why))
-            continue;
-        char *path = dd_work_part_path(w, k);
-        char *p = dd_printable(path);
-        if (why)
-            dd_error("%s: %s", p, why);
-        else
-            dd_error("%s: not signed: sign every part first (--stage sign, or every --task)", p);
-        free(p);
-        free(path);
-        free(why);
-        return false;
-    }
-    dd_work_number_documents(w);
-    return true;
-}
-
 int dd_corpus_stage_only(const dd_options *o, dd_progress *progress)
 {
     dd_work w = {0};
@@ -1113,8 +1104,9 @@ int dd_corpus_stage_only(const dd_options *o, dd_progress *progress)
          * so a task reads the files of its own parts only. */
         ok = sign_parts(NULL, o, &w, threads, progress);
     } else if (ok) {
-        /* Group or verify: from the facts of every part, not the inputs. */
-        ok = all_signed(&w) &&
+        /* Group or verify: from the keys files of the parts (their own
+         * sections), not the inputs. */
+        ok = dd_across_parts_ready(&w) &&
              dd_across_stage_run(&w, o, o->work.stage == DD_STAGE_GROUP ? "group" : "verify",
                                  threads, false);
     }

@@ -88,9 +88,10 @@ void dd_analysed_clear(dd_analysed *r)
     r->run.messages = messages;
 }
 
-void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
-                     sh_buf *out)
+size_t dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
+                       sh_buf *out)
 {
+    size_t start = out->len;
     put_u8(out, (uint8_t)r->status);
     const char *why = r->bad.why;
     put_u8(out, !why ? 0 : !strcmp(why, "invalid UTF-8") ? 1 : 2);
@@ -117,6 +118,7 @@ void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, siz
     }
     size_t nhashes = nunits ? r->sets.start[nunits] : 0;
     put_u64(out, nhashes);
+    size_t sets_at = out->len - start;
     for (size_t i = 0; i < nhashes; i++)
         put_u64(out, r->sets.hashes[i]);
     for (size_t u = 0; nunits && u <= nunits; u++)
@@ -144,6 +146,7 @@ void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, siz
     put_u64(out, analysed ? r->sig.simhash : 0);
     for (size_t i = 0; i < num_perm; i++)
         put_u32(out, analysed && r->sig.minhash ? r->sig.minhash[i] : 0);
+    return sets_at;
 }
 
 /* ------------------------------------------------------------- reading */

@@ -48,9 +48,11 @@ void dd_analysed_clear(dd_analysed *r);
 /* Appends the facts of r (its messages: said) to out. doc: the number of
  * the document as analysed (its place among the inputs of the analysing
  * process); the bytes do not depend on it. num_perm: values of a MinHash
- * signature (0 for SimHash). */
-void dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
-                     sh_buf *out);
+ * signature (0 for SimHash). Returns where, in the bytes appended, the
+ * hashes of the units' sets start (those of unit u at 8 * its sets.start[u]
+ * past it). */
+size_t dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, size_t num_perm,
+                       sh_buf *out);
 
 /* Reads the facts of document number doc (its number among the inputs of
  * this process, whatever it was where they were written) from

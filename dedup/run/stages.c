@@ -910,6 +910,8 @@ bool dd_part_writer_finish(dd_part_writer *pw)
     return ok;
 }
 
+uint64_t dd_part_writer_at(const dd_part_writer *pw) { return pw->at; }
+
 void dd_part_writer_free(dd_part_writer *pw)
 {
     if (!pw)
@@ -1120,6 +1122,171 @@ bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, u
 done:
     if (fd >= 0)
         close(fd);
+    free(marker);
+    free(path);
+    return ok;
+}
+
+/* ------------------------------------------------------- sectioned files */
+
+#define SECTION_ENTRY_BYTES 24 /* offset, length, checksum */
+
+bool dd_work_write_sections(const dd_work *w, const char *dir, const char *path,
+                            const char magic[8], uint64_t ident, uint64_t number, uint64_t extra,
+                            const dd_section *v, size_t n)
+{
+    size_t toc_len = HEADER_BYTES + SECTION_ENTRY_BYTES * n;
+    unsigned char *toc = dd_calloc(1, toc_len);
+    memcpy(toc, magic, 8);
+    dd_put_le64(toc + 8, w->settings_hash);
+    dd_put_le64(toc + 16, w->inputs_hash);
+    dd_put_le64(toc + 24, ident);
+    dd_put_le64(toc + 32, number);
+    dd_put_le64(toc + 40, n);
+    dd_put_le64(toc + 48, extra);
+    dd_put_le64(toc + 56, XXH3_64bits(toc, 56));
+    uint64_t at = toc_len;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char *e = toc + HEADER_BYTES + SECTION_ENTRY_BYTES * k;
+        dd_put_le64(e, at);
+        dd_put_le64(e + 8, v[k].n);
+        dd_put_le64(e + 16, XXH3_64bits(v[k].p, v[k].n));
+        at += v[k].n;
+    }
+    piece *pieces = dd_malloc((n + 1) * sizeof *pieces);
+    pieces[0] = (piece){toc, toc_len};
+    for (size_t k = 0; k < n; k++)
+        pieces[k + 1] = (piece){v[k].p, v[k].n};
+    bool ok = write_pieces_atomically(dir, path, pieces, n + 1);
+    free(pieces);
+    free(toc);
+    return ok;
+}
+
+void dd_sectioned_close(dd_sectioned *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
+bool dd_sectioned_open(const dd_work *w, const char *path, const char magic[8], uint64_t ident,
+                       uint64_t number, size_t n, dd_sectioned *f, char **why)
+{
+    *why = NULL;
+    memset(f, 0, sizeof *f);
+    f->fd = open_regular(path);
+    if (f->fd < 0) {
+        if (errno != ENOENT)
+            *why = dd_asprintf("%s", open_error(errno));
+        dd_sectioned_close(f);
+        return false;
+    }
+    struct stat st;
+    unsigned char head[HEADER_BYTES];
+    if (fstat(f->fd, &st) != 0) {
+        *why = dd_asprintf("%s", strerror(errno));
+    } else if ((uint64_t)st.st_size < HEADER_BYTES + (uint64_t)SECTION_ENTRY_BYTES * n ||
+               pread(f->fd, head, HEADER_BYTES, 0) != HEADER_BYTES) {
+        *why = dd_asprintf("cut off (%" PRIu64 " bytes)", (uint64_t)st.st_size);
+    } else if (XXH3_64bits(head, 56) != dd_get_le64(head + 56)) {
+        *why = dd_strdup("damaged: its header is not what its checksum says");
+    } else if (memcmp(head, magic, 8) || dd_get_le64(head + 8) != w->settings_hash ||
+               dd_get_le64(head + 16) != w->inputs_hash || dd_get_le64(head + 24) != ident ||
+               dd_get_le64(head + 32) != number || dd_get_le64(head + 40) != n) {
+        *why = dd_strdup("its header is not this plan's");
+    } else {
+        f->extra = dd_get_le64(head + 48);
+        f->n = n;
+        f->size = (uint64_t)st.st_size;
+        f->header_sum = dd_get_le64(head + 56);
+        return true;
+    }
+    dd_sectioned_close(f);
+    return false;
+}
+
+bool dd_sectioned_read(const dd_sectioned *f, size_t k, sh_buf *out, char **why)
+{
+    *why = NULL;
+    unsigned char e[SECTION_ENTRY_BYTES];
+    if (pread(f->fd, e, sizeof e, (off_t)(HEADER_BYTES + SECTION_ENTRY_BYTES * k)) !=
+        (ssize_t)sizeof e) {
+        *why = dd_strdup("cut off");
+        return false;
+    }
+    /* A damaged entry names bytes whose checksum is not its own. */
+    uint64_t at = dd_get_le64(e), len = dd_get_le64(e + 8), sum = dd_get_le64(e + 16);
+    if (at < HEADER_BYTES + (uint64_t)SECTION_ENTRY_BYTES * f->n || at > f->size ||
+        len > f->size - at) {
+        *why = dd_asprintf("damaged: its section %zu is misplaced", k);
+        return false;
+    }
+    dd_grow(&out->data, &out->cap, (size_t)len + 1, 1);
+    ssize_t got = pread(f->fd, out->data, (size_t)len, (off_t)at);
+    if (got != (ssize_t)len) {
+        *why = dd_asprintf("%s", got < 0 ? strerror(errno) : "cut off");
+        return false;
+    }
+    if (XXH3_64bits(out->data, (size_t)len) != sum) {
+        *why = dd_asprintf("damaged: its section %zu is not what its checksum says", k);
+        return false;
+    }
+    out->len = (size_t)len;
+    out->data[len] = '\0';
+    return true;
+}
+
+bool dd_work_write_stage_sections(const dd_work *w, const char *stage, size_t part,
+                                  const char magic[8], const dd_section *v, size_t n)
+{
+    char *dir = dd_asprintf("%s/%s", w->dir, stage);
+    char *path = dd_work_stage_path(w, stage, part);
+    bool ok = dd_work_write_sections(w, dir, path, magic, 0, part, 0, v, n);
+    dd_sectioned f;
+    char *why = NULL;
+    if (ok && !dd_sectioned_open(w, path, magic, 0, part, n, &f, &why)) {
+        dd_error("%s: %s", path, why ? why : "cannot be read back");
+        ok = false;
+    }
+    free(why);
+    if (ok) {
+        char *marker = stage_marker_text(w, stage, part, f.size, f.header_sum);
+        char *marker_path = dd_asprintf("%s.done", path);
+        ok = write_file_atomically(dir, marker_path, marker, strlen(marker));
+        free(marker);
+        free(marker_path);
+        dd_sectioned_close(&f);
+    }
+    free(path);
+    free(dir);
+    return ok;
+}
+
+bool dd_work_open_stage_sections(const dd_work *w, const char *stage, size_t part,
+                                 const char magic[8], size_t n, dd_sectioned *f, char **why)
+{
+    *why = NULL;
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    char *path = dd_work_stage_path(w, stage, part);
+    char *marker_path = dd_asprintf("%s.done", path);
+    size_t marker_len = 0;
+    char *marker = read_small_file(marker_path, MARKER_MAX_BYTES, &marker_len);
+    free(marker_path);
+    bool ok = marker && strlen(marker) == marker_len &&
+              dd_sectioned_open(w, path, magic, 0, part, n, f, why);
+    bool opened = ok;
+    if (ok) {
+        char *right = stage_marker_text(w, stage, part, f->size, f->header_sum);
+        ok = !strcmp(marker, right);
+        free(right);
+        if (!ok)
+            *why = dd_strdup("damaged: its size or checksum is not what its marker says");
+    }
+    if (!ok && opened)
+        dd_sectioned_close(f);
     free(marker);
     free(path);
     return ok;

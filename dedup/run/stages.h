@@ -14,11 +14,15 @@
  *      DIR/sign/part-NNNNNN: under a temporary name, synced, renamed into
  *      place, then a completion marker DIR/sign/part-NNNNNN.done. Parts are
  *      independent: any process may sign any of them (--task I --tasks N:
- *      the parts whose number % N is I).
+ *      the parts whose number % N is I). Beside each, before its marker,
+ *      DIR/sign/part-NNNNNN.keys: its paragraphs' band keys cut by group
+ *      partition (run/across_stages.h; a sectioned file, below).
  *   2. group and 3. verify: the search for paragraphs repeated across
  *      documents, a partition at a time, as many partitions as parts, each
  *      a file DIR/group/part-NNNNNN or DIR/verify/part-NNNNNN
- *      (run/across_stages.h; dd_work_write_stage_file below).
+ *      (run/across_stages.h; dd_work_write_stage_sections and
+ *      dd_work_write_stage_file below), each task reading its own sections
+ *      of the files before.
  *   4. decide: every input is collected; the documents of each part follow
  *      those of the parts before it, and its facts, in rank order, stand
  *      for the first analysis of the documents, the verify files for the
@@ -108,6 +112,8 @@ bool dd_part_writer_add(dd_part_writer *pw, const sh_buf *facts);
 /* Writes the end of the file, syncs it, renames it into place and writes
  * its marker. False after a message. */
 bool dd_part_writer_finish(dd_part_writer *pw);
+/* Where, in the part's file, the next document's facts will start. */
+uint64_t dd_part_writer_at(const dd_part_writer *pw);
 /* Frees pw; a file not finished is removed. */
 void dd_part_writer_free(dd_part_writer *pw);
 
@@ -151,6 +157,61 @@ bool dd_work_write_stage_file(const dd_work *w, const char *stage, size_t part, 
  * that is marked (NULL when it has no marker): the caller frees it. */
 bool dd_work_read_stage_file(const dd_work *w, const char *stage, size_t part, uint64_t most,
                              sh_buf *body, char **why);
+
+/* A file cut in sections, each read alone (two preads: its entry and its
+ * bytes) and checked alone: what a task reads of another's output is its
+ * own section, not the whole file. It is
+ *   a header of 64 bytes: its magic (8 bytes), the settings' hash, the
+ *   inputs' hash, `ident` (what it is of: a sign part's hash, or 0), its
+ *   number, the number of sections, `extra` (what the writer says: a part's
+ *   documents), the XXH3-64 of the 56 bytes before (8 bytes each,
+ *   little-endian);
+ *   a table of contents: each section's offset, length and XXH3-64 (8
+ *   bytes each: a damaged entry names bytes that are not what it says);
+ *   the sections, end to end, filling the file.
+ * Written atomically (a temporary file, synced, renamed, its folder
+ * synced). */
+typedef struct dd_section {
+    const void *p;
+    size_t n;
+} dd_section;
+
+/* Writes sections v[0..n) to path (in folder dir) as a sectioned file of
+ * w's plan. False after a message. */
+bool dd_work_write_sections(const dd_work *w, const char *dir, const char *path,
+                            const char magic[8], uint64_t ident, uint64_t number, uint64_t extra,
+                            const dd_section *v, size_t n);
+
+/* Writes sections v[0..n) as the file of partition part of stage (a
+ * sectioned file: magic, ident 0, number part), then its marker
+ * part-NNNNNN.done (the plan's hashes, the partition, the file's size and
+ * the checksum of its header). False after a message. */
+bool dd_work_write_stage_sections(const dd_work *w, const char *stage, size_t part,
+                                  const char magic[8], const dd_section *v, size_t n);
+
+/* A sectioned file open to read. */
+typedef struct dd_sectioned {
+    int fd; /* -1: not open */
+    uint64_t extra, size, header_sum;
+    size_t n; /* sections */
+} dd_sectioned;
+
+/* Opens path, a sectioned file of w's plan with this magic, ident, number
+ * and n sections, reading its header (checked: its checksum, the file
+ * long enough for its table of contents). Otherwise false, *why saying
+ * what is wrong (NULL when there is no file): the caller frees it. */
+bool dd_sectioned_open(const dd_work *w, const char *path, const char magic[8], uint64_t ident,
+                       uint64_t number, size_t n, dd_sectioned *f, char **why);
+/* Opens the sectioned file of partition part of stage (n sections) when
+ * its marker is there and says its size and header. Otherwise false, *why
+ * as dd_sectioned_open says (NULL: no marker). */
+bool dd_work_open_stage_sections(const dd_work *w, const char *stage, size_t part,
+                                 const char magic[8], size_t n, dd_sectioned *f, char **why);
+/* Reads section k of f into out (replacing its contents) and checks it
+ * against its checksum: false, *why set, when it cannot be read or is
+ * damaged. */
+bool dd_sectioned_read(const dd_sectioned *f, size_t k, sh_buf *out, char **why);
+void dd_sectioned_close(dd_sectioned *f);
 
 /* Whether every partition of task `task` of `tasks` of stage (sign, group
  * or verify: those whose number % tasks is task) has its completion marker

@@ -78,7 +78,31 @@ same "run again on a complete folder: the same output" "$T/w1" -j 2
 ls -li --time-style=full-iso "$T/w1/sign" >"$T/after"
 expect_same "run again: no part written again" "$T/before" "$T/after"
 
-# The settings' hash is in the plan, in every part's header, in every marker.
+# Killed while signing a part, after its keys file (written before its
+# facts' marker) and some of another's: the part without its marker is
+# signed again, the keys file of a part whose marker is there but whose
+# keys file was lost or damaged is made again from its facts, a dead
+# process's temporary file removed; the parts and keys files of one run.
+cp -r "$T/w1" "$T/killed"
+rm "$T/killed/sign/part-000001" "$T/killed/sign/part-000001.done"
+rm "$T/killed/sign/part-000002.keys"
+truncate -s 200 "$T/killed/sign/part-000003.keys"
+host=$(hostname | tr './' '__')
+head -c 300 "$T/w1/sign/part-000004.keys" >"$T/killed/sign/part-000004.keys.tmp.$host.999999999"
+rm -rf "$T/killed/group" "$T/killed/verify"
+scan --work-dir "$T/killed" --part-size $PS -j 2 >"$T/got.out" 2>"$T/got.err"
+echo $? >"$T/got.status"
+cmp -s "$T/want.out" "$T/got.out" && cmp -s "$T/want.status" "$T/got.status" &&
+    ok "killed inside sign (a part without its marker, keys files lost, cut off, a temporary left): the same report" ||
+    not_ok "killed inside sign: the same report" "$(diff "$T/want.out" "$T/got.out" | head -5)"
+expect_grep "... the keys file cut off, said" "part-000003.keys: cut off" "$T/got.err"
+diff -r "$T/w1/sign" "$T/killed/sign" >/dev/null &&
+    ok "... every part and keys file made again as in one run, no temporary left" ||
+    not_ok "... every part and keys file made again as in one run, no temporary left" \
+        "$(diff -r "$T/w1/sign" "$T/killed/sign" | head -5)"
+
+# The settings' hash is in the plan, in every part's header (its facts and
+# its keys file), in every marker.
 python3 - "$T/w1" <<'EOF' >"$T/hashes" 2>&1
 import os, re, struct, sys
 w = sys.argv[1]
@@ -91,11 +115,13 @@ for name in sorted(os.listdir(sign)):
     if name.endswith(".done"):
         if ("settings %016x" % h) not in data.decode():
             bad.append(name)
-    elif data[:8] != b"DDSIGN02" or struct.unpack("<Q", data[8:16])[0] != h:
+    elif data[:8] != (b"DDKEYS01" if name.endswith(".keys") else b"DDSIGN02") or \
+            struct.unpack("<Q", data[8:16])[0] != h:
         bad.append(name)
 print("bad:", " ".join(bad) if bad else "none")
 EOF
-expect_grep "every part file and marker carries the plan's settings hash" "bad: none" "$T/hashes"
+expect_grep "every part file, keys file and marker carries the plan's settings hash" "bad: none" \
+    "$T/hashes"
 
 # Tasks: four tasks run separately, each signing its parts only, then the
 # decision from them.
@@ -324,13 +350,13 @@ cmp -s "$T/kw.out" "$T/kg.out" && cmp -s "$T/kw.err" "$T/kg.err" &&
 # done kept; with room again, the run goes on from them. (A small tmpfs:
 # only as root, where mount works.)
 mkdir -p "$T/small"
-if mount -t tmpfs -o size=96k tmpfs "$T/small" 2>/dev/null; then
+if mount -t tmpfs -o size=192k tmpfs "$T/small" 2>/dev/null; then
     trap 'umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
     scan --work-dir "$T/small/w" --part-size $PS >"$T/out" 2>"$T/err"
     s=$?
     done_parts=$(ls "$T/small/w/sign" | grep -c '\.done$')
     left=$(ls "$T/small/w/sign" | grep -c '\.tmp\.')
-    [ $s = 2 ] && grep -q "/small/w/sign/part-[0-9]*\.tmp\..*: No space left on device" "$T/err" &&
+    [ $s = 2 ] && grep -q "/small/w/sign/part-[0-9]*\(\.keys\)\?\.tmp\..*: No space left on device" "$T/err" &&
         [ "$left" = 0 ] && [ "$done_parts" -ge 1 ] &&
         ok "a full disk: exit 2 naming the file, no temporary left, the parts done kept ($done_parts)" ||
         not_ok "a full disk: exit 2 naming the file, no temporary left, parts kept" \

@@ -71,7 +71,7 @@ plan = open(os.path.join(w, "plan")).read()
 settings = int(re.search(r"^settings ([0-9a-f]{16})$", plan, re.M).group(1), 16)
 inputs = int(re.search(r"^inputs ([0-9a-f]{16})$", plan, re.M).group(1), 16)
 bad = []
-for stage, magic in (("group", b"DDGROUP1"), ("verify", b"DDVERIF1")):
+for stage, magic in (("group", b"DDGROUP2"), ("verify", b"DDVERIF1")):
     for name in sorted(os.listdir(os.path.join(w, stage))):
         data = open(os.path.join(w, stage, name), "rb").read()
         if name.endswith(".done"):
@@ -122,14 +122,6 @@ same "--stage decide after the tasks of every stage: the output of the run witho
 ls -li --time-style=full-iso "$T/tasks/group" "$T/tasks/verify" >"$T/after"
 expect_same "... reading their files, making none again" "$T/before" "$T/after"
 
-# A group stage before every part is signed is refused.
-"$DEDUP" scan -q --work-dir "$T/early" --part-size $PS --task 0 --tasks 2 "$G" >/dev/null 2>&1
-expect_status "--stage group with parts not signed: exit 2" 2 \
-    "$DEDUP" scan -q --work-dir "$T/early" --part-size $PS --stage group "$G"
-expect_grep "... naming the part" "sign/part-000001: not signed" "$T/err"
-
-# Damaged, cut off or missing files: made again, with a warning; the same
-# output, and the files as they were.
 damage() { # FILE: one byte changed in the middle
     python3 - "$1" <<'EOF'
 import sys
@@ -139,6 +131,75 @@ b[len(b) // 2] ^= 0x20
 open(p, "wb").write(bytes(b))
 EOF
 }
+
+# A task reads its share: each sign part's band keys are written beside it
+# cut by group partition (part-NNNNNN.keys), so a group task reads its
+# partitions' sections of them, not the facts; a verify task reads its
+# section of each group file and each paragraph's set by one pread (the
+# table of the keys file says where), not whole documents' facts. Bytes
+# read by each task (rchar of /proc: every read and pread), against the
+# bytes of the facts (which each task read at least once, whole, before).
+for i in 0 1 2 3; do
+    "$DEDUP" scan -q --work-dir "$T/io" --part-size $PS --task $i --tasks 4 "$G" >/dev/null 2>&1
+done
+facts=$(find "$T/io/sign" -name 'part-[0-9]*[0-9]' -printf '%s\n' | awk '{s += $1} END {print s}')
+for stage in group verify; do
+    for i in 0 1 2 3; do
+        read=$(python3 - "$DEDUP" scan -q --work-dir "$T/io" --part-size $PS --stage $stage \
+            --task $i --tasks 4 "$G" <<'EOF'
+import subprocess, sys
+def rchar():
+    return int(dict(l.split(":") for l in open("/proc/self/io"))["rchar"])
+r0 = rchar()
+st = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(rchar() - r0 if st.returncode == 0 else "exit %d" % st.returncode)
+EOF
+        )
+        [ "$read" -lt $((facts / 3)) ] 2>/dev/null &&
+            ok "$stage task $i of 4 reads a third of the facts' bytes at most ($read of $facts)" ||
+            not_ok "$stage task $i of 4 reads a third of the facts' bytes at most" "$read of $facts"
+    done
+done
+diff -r "$T/w1/group" "$T/io/group" >/dev/null && diff -r "$T/w1/verify" "$T/io/verify" >/dev/null &&
+    ok "... and the tasks make the files of one run" ||
+    not_ok "... and the tasks make the files of one run"
+
+# A keys file damaged in one section, or missing: made again from its
+# part's facts by the group task that reads it (said when damaged), as it
+# was; the same group files and report.
+cp -r "$T/io" "$T/keys"
+rm -f "$T/keys/group/"* "$T/keys/verify/"*
+damage "$T/keys/sign/part-000002.keys"
+rm "$T/keys/sign/part-000005.keys"
+for i in 0 1 2 3; do
+    "$DEDUP" scan -q --work-dir "$T/keys" --part-size $PS --stage group --task $i --tasks 4 "$G" \
+        >/dev/null 2>>"$T/keys.err" || echo "group task $i: exit $?" >>"$T/keys.err"
+done
+expect_grep "a keys file damaged: said by the group task that reads it" \
+    "sign/part-000002.keys: damaged" "$T/keys.err"
+grep -q "exit" "$T/keys.err" && not_ok "... every group task exits 0" "$(cat "$T/keys.err")" ||
+    ok "... every group task exits 0"
+diff -r "$T/io/sign" "$T/keys/sign" >/dev/null && ok "... the keys files made again as they were" ||
+    not_ok "... the keys files made again as they were"
+diff -r "$T/w1/group" "$T/keys/group" >/dev/null && ok "... the group files of one run" ||
+    not_ok "... the group files of one run"
+damage "$T/keys/sign/part-000001.keys"
+same "a keys file damaged, then --stage decide: the output of the run without" "$T/keys" \
+    --stage decide
+damage "$T/keys/sign/part-000003.keys"
+"$DEDUP" scan -q --work-dir "$T/keys" --part-size $PS --stage sign "$G" >/dev/null 2>"$T/err"
+expect_grep "--stage sign: a keys file damaged, said" "sign/part-000003.keys: damaged" "$T/err"
+diff -r "$T/io/sign" "$T/keys/sign" >/dev/null && ok "... and made again as it was" ||
+    not_ok "... and made again as it was"
+
+# A group stage before every part is signed is refused.
+"$DEDUP" scan -q --work-dir "$T/early" --part-size $PS --task 0 --tasks 2 "$G" >/dev/null 2>&1
+expect_status "--stage group with parts not signed: exit 2" 2 \
+    "$DEDUP" scan -q --work-dir "$T/early" --part-size $PS --stage group "$G"
+expect_grep "... naming the part" "sign/part-000001: not signed" "$T/err"
+
+# Damaged, cut off or missing files: made again, with a warning; the same
+# output, and the files as they were.
 cp -r "$T/w1" "$T/bad"
 damage "$T/bad/group/part-000002"
 truncate -s 100 "$T/bad/verify/part-000003"
@@ -160,7 +221,11 @@ cmp -s "$T/w1/verify/part-000001" "$T/bad2/verify/part-000001" && ok "... as it 
 damage "$T/bad2/group/part-000004"
 scan --work-dir "$T/bad2" --part-size $PS --stage decide >"$T/got.out" 2>"$T/got.err"
 expect_same "--stage decide with a group file damaged: the same report" "$T/want.out" "$T/got.out"
-expect_grep "... the file made again, said" "group/part-000004: damaged: its checksum" "$T/got.err"
+# (The verify files made, decide reads no group file: the group stage,
+# which checks its own files whole, finds it.)
+"$DEDUP" scan -q --work-dir "$T/bad2" --part-size $PS --stage group "$G" >/dev/null 2>"$T/got.err"
+expect_grep "--stage group: the damaged group file made again, said" "group/part-000004: damaged" \
+    "$T/got.err"
 cmp -s "$T/w1/group/part-000004" "$T/bad2/group/part-000004" && ok "... as it was" ||
     not_ok "... as it was"
 
