@@ -150,6 +150,18 @@ for j in 1 2; do
         not_ok "--memory 1M -j $j: the report of the default budget" \
             "$(diff "$T/r1.jsonl" "$T/m$j.jsonl" | head -5) $(head -c 300 "$T/m$j.err")"
 done
+# The clustering the work folder's stages are to run (engine/doc_pairs.h:
+# candidate pairs from sorted band keys, the hot buckets left to a sweep in
+# rank order), run in memory in place of the placer while it is measured
+# (DEDUP_CLUSTER_BY_PAIRS=1): the same report and summary, the hot buckets'
+# counts too, at -j 1 and 3, and with --memory 1M.
+for run in "-j 1" "-j 3" "-j 2 --memory 1M --tmp-dir $T"; do
+    DEDUP_CLUSTER_BY_PAIRS=1 "$DEDUP" scan $run "${HOT[@]}" "$G" >"$T/p.jsonl" 2>"$T/p.err"
+    cmp -s "$T/r1.jsonl" "$T/p.jsonl" && cmp -s "$T/r1.err" "$T/p.err" &&
+        ok "clustered by pairs, $run: the placer's report and summary line" ||
+        not_ok "clustered by pairs, $run: the placer's report and summary line" \
+            "$(diff "$T/r1.jsonl" "$T/p.jsonl" | head -5) $(diff "$T/r1.err" "$T/p.err" | head -4)"
+done
 for n in 1 2 4; do
     "$DEDUP" scan -j 2 --work-dir "$T/w$n" --part-size 64K --tasks $n "${HOT[@]}" "$G" \
         >"$T/t$n.jsonl" 2>"$T/t$n.err"
