@@ -315,9 +315,11 @@ pid=$!
 exec 9>"$T/feed"
 head -n 3 "$T/docs.jsonl" >&9
 open_deleted=""
+# (between mkstemp and unlink the file is open under its name: wait until
+# it is deleted, or 10 s)
 for _ in $(seq 100); do
     open_deleted=$(ls -l "/proc/$pid/fd" 2>/dev/null | grep -F "$T/scratch/dedup-scratch-")
-    [ -n "$open_deleted" ] && break
+    case $open_deleted in *"(deleted)") break ;; esac
     sleep 0.1
 done
 left=$(ls -A "$T/scratch")
