@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,8 @@ uint64_t dd_memory_cgroup_limit(const char *root)
         *controllers++ = '\0';
         if (strcmp(line, "0") == 0 && !*controllers)
             snprintf(v2_path, sizeof v2_path, "%s", group);
-        for (char *c = strtok(controllers, ","); c; c = strtok(NULL, ","))
+        char *rest;
+        for (char *c = strtok_r(controllers, ",", &rest); c; c = strtok_r(NULL, ",", &rest))
             if (strcmp(c, "memory") == 0)
                 snprintf(v1_path, sizeof v1_path, "%s", group);
     }
@@ -94,7 +96,8 @@ uint64_t dd_memory_cgroup_limit(const char *root)
         bool v1 = strcmp(type, "cgroup") == 0 && *v1_path;
         if (v1) {
             v1 = false;
-            for (char *o = strtok(options, ","); o; o = strtok(NULL, ","))
+            char *rest;
+            for (char *o = strtok_r(options, ",", &rest); o; o = strtok_r(NULL, ",", &rest))
                 v1 |= strcmp(o, "memory") == 0;
         }
         char group[PATH_MAX];
@@ -110,7 +113,12 @@ uint64_t dd_memory_cgroup_limit(const char *root)
     return lowest;
 }
 
-uint64_t dd_memory_default(void)
+/* The default budget, read once (pthread_once), so that every share of a
+ * run and the figure DEDUP_RUN_STATS prints are of the same budget. */
+static uint64_t default_budget;
+static pthread_once_t default_budget_once = PTHREAD_ONCE_INIT;
+
+static void read_default_budget(void)
 {
     uint64_t kb = 0;
     FILE *f = fopen("/proc/meminfo", "r");
@@ -125,10 +133,14 @@ uint64_t dd_memory_default(void)
     uint64_t limit = dd_memory_cgroup_limit("");
     if (limit < available)
         available = limit;
-    if (available == UINT64_MAX)
-        return (uint64_t)1 << 30;
-    uint64_t half = available / 2;
-    return half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
+    uint64_t half = available == UINT64_MAX ? (uint64_t)1 << 30 : available / 2;
+    default_budget = half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
+}
+
+uint64_t dd_memory_default(void)
+{
+    pthread_once(&default_budget_once, read_default_budget);
+    return default_budget;
 }
 
 /* One part of `parts` of the budget (0: the default budget). */

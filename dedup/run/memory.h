@@ -19,7 +19,8 @@
  * take when the run starts: what /proc/meminfo calls available
  * (MemAvailable), or the memory limit of its control group (a container,
  * a Slurm job: dd_memory_cgroup_limit) when that is lower; at least 64
- * MiB; 1 GiB when neither can be read. */
+ * MiB; 1 GiB when neither can be read. Read at the first call; later
+ * calls give the same. Thread-safe. */
 uint64_t dd_memory_default(void);
 
 /* The memory limit, in bytes, of the control group the process is in (the

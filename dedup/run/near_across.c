@@ -37,10 +37,9 @@
 #define SHELF_SHIFT 48
 #define PLACE_MASK (((uint64_t)1 << SHELF_SHIFT) - 1)
 
-static void shelf_init(dd_near_across_shelf *s, unsigned number, size_t bytes, const char *dir)
+static void shelf_init(dd_near_across_shelf *s, size_t bytes, const char *dir)
 {
     memset(s, 0, sizeof *s);
-    s->number = number;
     /* A quarter of its share for the sets and an eighth for where each
      * unit's is (read back a unit at a time, through the page cache), an
      * eighth for the sets kept lately, half for the entries of every band
@@ -101,7 +100,7 @@ dd_near_across_shelf *dd_near_across_claim(dd_near_across *a)
                  a->max_shelves);
         abort();
     }
-    shelf_init(&a->shelves[k], (unsigned)k, a->shelf_bytes, a->dir);
+    shelf_init(&a->shelves[k], a->shelf_bytes, a->dir);
     return &a->shelves[k];
 }
 
@@ -236,15 +235,16 @@ static size_t parts_for(size_t n, size_t size, size_t bytes, size_t most)
 }
 
 /* Moves the elements of from[0..nfrom) (of one size) into parts[0..nparts)
- * (each made here: in memory, or in scratch files at once when on_disk),
- * element e to parts[part_of(e)], in order; from's are freed. False, with
- * *err set, when a scratch file cannot be written. */
+ * (each made here, in a scratch file at once: a part is split off because
+ * all do not fit in memory), element e to parts[part_of(e)], in order;
+ * from's are freed. False, with *err set, when a scratch file cannot be
+ * written. */
 static bool split(dd_scratch_array *from, size_t nfrom, dd_scratch_array *parts, size_t nparts,
-                  size_t (*part_of)(const void *e, const void *ctx), const void *ctx, bool on_disk,
+                  size_t (*part_of)(const void *e, const void *ctx), const void *ctx,
                   const char *dir, char **err)
 {
     for (size_t p = 0; p < nparts; p++)
-        dd_scratch_array_init(&parts[p], from[0].size, on_disk ? 1 : 0, dir, from[0].what);
+        dd_scratch_array_init(&parts[p], from[0].size, 1, dir, from[0].what);
     const size_t chunk = 65536;
     void *buf = NULL;
     size_t cap = 0;
@@ -253,10 +253,6 @@ static bool split(dd_scratch_array *from, size_t nfrom, dd_scratch_array *parts,
         for (size_t first = 0; ok && first < from[k].n; first += chunk) {
             size_t n = from[k].n - first < chunk ? from[k].n - first : chunk;
             const char *v = dd_scratch_array_span(&from[k], first, n, &buf, &cap);
-            if (nparts == 1) {
-                ok = dd_scratch_array_append(&parts[0], v, n, err);
-                continue;
-            }
             for (size_t i = 0; ok && i < n; i++) {
                 const void *e = v + i * from[k].size;
                 ok = dd_scratch_array_append(&parts[part_of(e, ctx)], e, 1, err);
@@ -390,7 +386,7 @@ static void band_pairs(void *ctx, void *state, size_t i)
     while (((size_t)1 << bits) < nparts)
         bits++;
     dd_scratch_array parts[MAX_PARTS];
-    bool ok = split(entries, nshelves, parts, nparts, part_of_key, &bits, true, a->dir, err);
+    bool ok = split(entries, nshelves, parts, nparts, part_of_key, &bits, a->dir, err);
     free(entries);
     if (!ok) {
         for (size_t p = 0; p < nparts; p++)
@@ -780,7 +776,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     }
     if (nparts == 1)
         parts[0] = pairs;
-    else if (!split(&pairs, 1, parts, nparts, part_of_later, range, true, a->dir, err)) {
+    else if (!split(&pairs, 1, parts, nparts, part_of_later, range, a->dir, err)) {
         for (size_t p = 0; p < nparts; p++)
             dd_scratch_array_free(&parts[p]);
         dd_pool_free(making);

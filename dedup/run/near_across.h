@@ -77,7 +77,6 @@ typedef struct dd_near_across_shelf {
     uint64_t units_searched; /* units added */
     uint64_t sets_shared;    /* of them, those whose set was kept already */
     uint32_t docs;           /* 1 + the last document added, 0: none */
-    unsigned number;         /* in its dd_near_across */
 } dd_near_across_shelf;
 
 typedef struct dd_near_across {
