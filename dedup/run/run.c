@@ -25,7 +25,12 @@
  * marks, the wait, the loop and stop; `ready` wakes the workers (items, a
  * loop, or the stop), `done` the consumer, and `loop_finished` the
  * consumer when the last item of a loop has run. Threads are woken once
- * the lock is free (they would only wait for it).
+ * the lock is free (they would only wait for it). A stream whose calling
+ * thread is one of its threads (caller_works) has one worker fewer; where
+ * the calling thread would sleep (wait_for, dd_run_loop_join) it claims
+ * and works on the next unclaimed item instead (work_here), and sleeps
+ * only when none is left; workers claim one item at a time then, and the
+ * consumer waits for the next result only.
  */
 #include "run/run.h"
 
@@ -122,6 +127,7 @@ typedef struct map {
     uint64_t (*weight)(void *ctx, size_t i);
     bool (*produce)(void *ctx, size_t i, void *slot, uint64_t *weight);
     unsigned threads;
+    bool caller_works; /* the calling thread is one of threads (run.h) */
     size_t window;
     uint64_t max_weight;
     void *ctx;
@@ -174,8 +180,10 @@ typedef struct run {
      * and the calling thread's part of loops) and of consume, and the
      * seconds the consumer waited for results (thread_cpu: 0 without it). */
     double produce_cpu, work_cpu, consume_cpu, consumer_wait;
+    double loop_wait;    /* of consumer_wait: for the items of loops that workers took */
     double workers_idle; /* seconds the workers waited for items, all of them */
     size_t loops, loop_items, loop_items_here; /* and those the calling thread ran */
+    size_t items_here; /* the map's items the calling thread worked on (caller_works) */
 } run;
 
 /* The run whose consume is running on this thread (for dd_run_loop). */
@@ -318,6 +326,8 @@ static size_t loop_claim(size_t left, unsigned threads)
  * for several in a row, is woken once for them. */
 static size_t map_claim(const run *p)
 {
+    if (p->m->caller_works)
+        return 1; /* its result may be what the calling thread waits for */
     size_t share = (p->produced - p->next_claim) / p->workers;
     return share < 1 ? 1 : share > p->batch ? p->batch : share;
 }
@@ -432,21 +442,47 @@ static bool here(run *p)
     return ok;
 }
 
+/* With the calling thread one of the threads (caller_works): instead of
+ * sleeping for results, it works on the next item no worker claimed, one
+ * at a time (the lock held, as on return; so that it is back to its own
+ * work as soon as what it waits for is done). Returns the wall seconds it
+ * took; its CPU counts as work, not consume. */
+static double work_here(run *p)
+{
+    size_t i = p->next_claim++;
+    pthread_mutex_unlock(&p->lock);
+    double start = wall(), cpu0 = thread_cpu();
+    work_on(p, own_worker(p), i);
+    double cpu = thread_cpu() - cpu0, took = wall() - start;
+    pthread_mutex_lock(&p->lock);
+    p->state[i % p->m->window].done = true;
+    p->work_cpu += cpu;
+    if (p->consuming)
+        p->consume_cpu -= cpu;
+    p->items_here++;
+    return took;
+}
+
 /* Sleeps until items from..until-1 are done (the lock held), having
  * published what was produced and woken the workers asleep if some items
  * are unclaimed (even fewer than a batch). */
 static void wait_for(run *p, size_t from, size_t until)
 {
-    double waited = wall();
+    double waited = wall(), worked = 0;
     publish(p);
     if (p->idle && p->next_claim < p->produced)
         pthread_cond_broadcast(&p->ready);
     p->wait_from = from;
     p->wait_until = until;
-    while (!wait_over(p)) /* the worker that finds it over clears the range */
+    while (!wait_over(p)) { /* the worker that finds it over clears the range */
+        if (p->m->caller_works && p->next_claim < p->produced) {
+            worked += work_here(p);
+            continue;
+        }
         pthread_cond_wait(&p->done, &p->lock);
+    }
     p->wait_from = p->wait_until = 0;
-    p->consumer_wait += wall() - waited;
+    p->consumer_wait += wall() - waited - worked;
 }
 
 /* How many items from next_consume on are done, in a row (the lock held). */
@@ -547,9 +583,15 @@ void dd_run_loop_join(void)
     }
     p->loops++;
     p->loop_items += n;
-    double cpu = thread_cpu() - cpu0, waited = wall();
-    while (p->loop_done < n)
+    double cpu = thread_cpu() - cpu0, waited = wall(), worked = 0;
+    while (p->loop_done < n) {
+        /* the items the workers took are not done: the map's next ones */
+        if (p->m->caller_works && p->next_claim < p->produced) {
+            worked += work_here(p);
+            continue;
+        }
         pthread_cond_wait(&p->loop_finished, &p->lock);
+    }
     p->loop_n = p->loop_next = p->loop_done = 0;
     p->loop_pending = false;
     pthread_mutex_unlock(&p->lock);
@@ -557,8 +599,11 @@ void dd_run_loop_join(void)
     p->work_cpu += cpu;
     if (p->consuming)
         p->consume_cpu -= cpu;
-    if (p->workers)
-        p->consumer_wait += wall() - waited;
+    if (p->workers) {
+        double w = wall() - waited - worked;
+        p->consumer_wait += w;
+        p->loop_wait += w;
+    }
 }
 
 void dd_run_loop(size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
@@ -610,7 +655,7 @@ static bool run_map(const map *m)
 {
     run p = {.m = m};
     p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
-    p.wait_run = m->window / 2 < 1 ? 1 : m->window / 2;
+    p.wait_run = m->window / 2 < 1 || m->caller_works ? 1 : m->window / 2;
     p.slots = dd_calloc(m->window, m->slot_size);
     p.state = dd_calloc(m->window, sizeof *p.state);
     pthread_mutex_init(&p.lock, NULL);
@@ -622,7 +667,8 @@ static bool run_map(const map *m)
     running = &p;
 
     /* Items known up front: no thread for a single one. */
-    unsigned want = m->threads > 1 && (m->produce || m->n > 1) ? m->threads : 0, started = 0;
+    unsigned want = m->threads > 1 && (m->produce || m->n > 1) ? m->threads - m->caller_works : 0,
+             started = 0;
     double start = wall(), here_cpu0 = thread_cpu();
     pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
     for (; started < want; started++)
@@ -646,19 +692,23 @@ static bool run_map(const map *m)
     if (ok && p.ended)
         dd_messages_print(&slot_of(&p, p.next_produce)->messages);
     if (stats_wanted()) {
-        char read[64] = ""; /* a stream's reading */
+        char read[64] = "", here[96] = ""; /* a stream's reading; the calling thread's items */
+        if (m->caller_works && started)
+            snprintf(here, sizeof here, "; the calling thread worked on %zu items", p.items_here);
         if (m->produce)
             snprintf(read, sizeof read, "read %.3f s CPU, ", p.produce_cpu);
         fprintf(stderr,
                 "dedup: run: %zu items, %u threads: %.3f s; %swork %.3f s CPU, consume %.3f s "
-                "CPU, consumer waited %.3f s, workers waited %.3f s\n",
+                "CPU, consumer waited %.3f s, workers waited %.3f s%s\n",
                 p.next_produce, started, wall() - start, read, p.work_cpu, p.consume_cpu,
-                p.consumer_wait, p.workers_idle);
+                p.consumer_wait, p.workers_idle, here);
         if (p.loops)
             fprintf(stderr,
                     "dedup: loops of consume: %zu, %zu items, %zu of them on the calling "
-                    "thread; the calling thread %.3f s CPU in all\n",
-                    p.loops, p.loop_items, p.loop_items_here, thread_cpu() - here_cpu0);
+                    "thread, which waited %.3f s for the others; the calling thread %.3f s "
+                    "CPU in all\n",
+                    p.loops, p.loop_items, p.loop_items_here, p.loop_wait,
+                    thread_cpu() - here_cpu0);
     }
 
     for (size_t k = 0; k < m->window; k++) {
@@ -697,6 +747,7 @@ bool dd_run_stream(const dd_stream_map *s)
 {
     map m = {.produce = s->produce,
              .threads = s->threads,
+             .caller_works = s->caller_works,
              .window = s->window,
              .max_weight = s->max_weight,
              .ctx = s->ctx,

@@ -188,10 +188,24 @@ void dd_pool_free(dd_pool *p);
  *     no thread is ever left waiting for input.
  * With threads == 1 no thread is made: produce, work and consume alternate
  * on the calling thread, item by item. DEDUP_RUN_STATS adds the CPU time of
- * all produce, serial too ("read").
+ * all produce, serial too ("read"), and with caller_works the items the
+ * calling thread worked on.
  */
 typedef struct dd_stream_map {
     unsigned threads;    /* worker threads, at least 1 */
+    /* The calling thread is one of `threads`: threads - 1 workers are
+     * made, and whenever the calling thread would wait (for the next
+     * results, in dd_run_stream_ahead, or in dd_run_loop_join for the
+     * loop items workers took), it works on the next item no worker took
+     * instead, one at a time, with a worker state of its own (the one
+     * worker_new made for its loops). Workers then claim one item at a
+     * time, and the calling thread waits for the next result only (it
+     * may be what it waits for). So -j 2 is two threads on two cores, not
+     * two workers and a consumer that take turns on them. Work then also
+     * runs on the calling thread in the middle of a consume (within
+     * those calls), so it must be as pure as above: it reads nothing
+     * that consume changes. */
+    bool caller_works;
     size_t window;       /* items in flight at most, at least 1 */
     uint64_t max_weight; /* of the items in flight (see above) */
     void *ctx;

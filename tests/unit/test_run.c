@@ -12,12 +12,14 @@
  * and its look-ahead (dd_run_stream_ahead, dd_run_stream_ahead_from); a
  * loop started in one consume and joined in a later one
  * (dd_run_loop_start, dd_run_loop_join), or left pending at the end, runs
- * every item once.
+ * every item once. A stream whose calling thread is one of its threads
+ * (caller_works) makes one worker fewer and works on items itself.
  *
  * Work runs on worker threads, where cmocka cannot fail a test: what it
  * finds wrong is counted (atomics), and the calling thread asserts the
  * counts after the run.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -278,9 +280,12 @@ static void the_pool_runs_every_item_of_every_loop_once(void **state)
 
 typedef struct stream {
     check c;
-    size_t ahead_max;     /* dd_run_stream_ahead's max, 0: not used */
-    size_t ahead_checked; /* items seen ahead, and checked there */
-    bool pending;         /* a loop started (loop_runs, loop_n), not joined yet */
+    size_t ahead_max;          /* dd_run_stream_ahead's max, 0: not used */
+    size_t ahead_checked;      /* items seen ahead, and checked there */
+    bool pending;              /* a loop started (loop_runs, loop_n), not joined yet */
+    bool caller_works;         /* dd_stream_map.caller_works */
+    pthread_t caller;          /* the thread that runs the map */
+    atomic_size_t worked_here; /* items worked on by the calling thread */
 } stream;
 
 typedef struct stream_slot {
@@ -311,6 +316,8 @@ static void stream_work(void *ctx, void *worker, size_t i, void *slot)
     t->r.item = i;
     t->r.value = spin(mix(i));
     atomic_fetch_add(&s->c.worked, 1);
+    if (pthread_equal(pthread_self(), s->caller))
+        atomic_fetch_add(&s->worked_here, 1);
 }
 
 static bool stream_consume(void *ctx, size_t i, void *slot)
@@ -361,7 +368,9 @@ static bool stream_consume(void *ctx, size_t i, void *slot)
 
 static bool run_stream(stream *s, unsigned threads)
 {
+    s->caller = pthread_self();
     dd_stream_map m = {.threads = threads,
+                       .caller_works = s->caller_works,
                        .window = s->c.window,
                        .max_weight = s->c.max_weight,
                        .ctx = s,
@@ -418,6 +427,38 @@ static void a_loop_started_in_consume_runs_once_when_joined_later(void **state)
             }
 }
 
+/* With caller_works, the calling thread is one of the threads: threads - 1
+ * workers, and it works on items itself when it would wait for them; the
+ * same items, consumed in the same order, with look-ahead and loops. */
+static void a_stream_whose_calling_thread_works_is_one_of_its_threads(void **state)
+{
+    (void)state;
+    static const size_t windows[] = {1, 4, 32, 64};
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t w = 0; w < sizeof windows / sizeof *windows; w++)
+            for (size_t stop = 0; stop < 2; stop++) {
+                stream s = {.caller_works = true};
+                size_t n = 600, stop_at = stop ? 311 : NONE;
+                check_init(&s.c, n, windows[w], w % 2 ? 2500 : UINT64_MAX, stop_at);
+                s.ahead_max = windows[w] / 4 > 1 ? windows[w] / 4 : 0;
+                s.c.loop_n = 5;
+                s.c.loop_runs = dd_calloc(s.c.loop_n, sizeof *s.c.loop_runs);
+                assert_true(run_stream(&s, threads) == !stop);
+                assert_int_equal(atomic_load(&s.c.wrong), 0);
+                assert_int_equal(s.c.next, stop ? stop_at + 1 : n);
+                /* threads - 1 workers and the calling thread's state, for
+                 * its items and loops: at most one state a thread */
+                assert_true(atomic_load(&s.c.workers) <= threads);
+                /* it worked on items (all of them, alone) */
+                if (threads == 1)
+                    assert_int_equal(atomic_load(&s.worked_here), atomic_load(&s.c.worked));
+                else if (windows[w] >= 32 && !stop)
+                    assert_true(atomic_load(&s.worked_here) > 0);
+                free(s.c.loop_runs);
+                free(s.c.prefix);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +468,7 @@ int main(void)
         cmocka_unit_test(the_pool_runs_every_item_of_every_loop_once),
         cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
         cmocka_unit_test(a_loop_started_in_consume_runs_once_when_joined_later),
+        cmocka_unit_test(a_stream_whose_calling_thread_works_is_one_of_its_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
