@@ -499,6 +499,7 @@ bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
     w->dir = dd_strdup(o->work.dir);
     w->sign_dir = dd_asprintf("%s/sign", o->work.dir);
     w->num_perm = o->near.method == DD_METHOD_MINHASH ? o->near.num_perm : 0;
+    w->near = o->near;
     dd_records_spec records = dd_options_records(o);
     sh_buf unsaid = {0};
     if (quiet)
@@ -542,10 +543,11 @@ bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
         free(line);
     }
     bool ok = true;
-    for (int k = 0; k < 4 && ok; k++) {
+    static const char *const later_stages[] = {"group", "verify", "group-docs", "verify-docs"};
+    for (int k = 0; k < 6 && ok; k++) {
         char *dir = k == 0   ? dd_strdup(w->dir)
                     : k == 1 ? dd_strdup(w->sign_dir)
-                             : dd_asprintf("%s/%s", w->dir, k == 2 ? "group" : "verify");
+                             : dd_asprintf("%s/%s", w->dir, later_stages[k - 2]);
         if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             char *p = dd_printable(dir);
             dd_error("%s: %s", p, strerror(errno));

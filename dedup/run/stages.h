@@ -70,6 +70,7 @@ typedef struct dd_work {
     char *sign_dir; /* DIR/sign */
     uint64_t settings_hash, inputs_hash;
     size_t num_perm; /* MinHash values in a signature (0: SimHash) */
+    dd_near_params near; /* the settings of near-duplicate documents */
     dd_sources sources; /* the files of the inputs, as listed */
     dd_part *parts;
     size_t nparts;
