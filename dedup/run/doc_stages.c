@@ -699,9 +699,11 @@ static const char *docs_stage(const char *stage)
     return !strcmp(stage, "group") ? "group-docs" : "verify-docs";
 }
 
-/* Whether partition k of the documents' stage is made, whole and right;
- * says what is wrong with a file that is there (when say). */
-static bool doc_stage_done(const dd_work *w, const char *stage, size_t k, bool say)
+/* Whether partition k of the documents' stage is made, whole and right (a
+ * group-docs file: every section checked when whole, its table of
+ * contents only otherwise); says what is wrong with a file that is there
+ * (when say). */
+static bool doc_stage_done(const dd_work *w, const char *stage, size_t k, bool whole, bool say)
 {
     sh_buf body = {0};
     char *why = NULL;
@@ -709,7 +711,7 @@ static bool doc_stage_done(const dd_work *w, const char *stage, size_t k, bool s
     if (!strcmp(stage, "group-docs")) {
         dd_sectioned f;
         ok = dd_work_open_stage_sections(w, stage, k, GROUP_DOCS_MAGIC, w->nparts, &f, &why);
-        for (size_t s = 0; ok && s < w->nparts; s++)
+        for (size_t s = 0; ok && whole && s < w->nparts; s++)
             ok = dd_sectioned_read(&f, s, &body, &why);
         if (f.fd >= 0)
             dd_sectioned_close(&f);
@@ -737,7 +739,7 @@ bool dd_doc_stage_run(dd_work *w, const dd_options *o, const char *stage, bool m
     if (!group) {
         /* Verify reads a section of every group-docs file. */
         for (size_t k = 0; k < w->nparts; k++)
-            if (!doc_stage_done(w, "group-docs", k, false)) {
+            if (!doc_stage_done(w, "group-docs", k, false, false)) {
                 if (!make_missing) {
                     char *path = dd_work_stage_path(w, "group-docs", k);
                     say_file(path, "not grouped, or damaged: make every group partition first "
@@ -756,29 +758,11 @@ bool dd_doc_stage_run(dd_work *w, const dd_options *o, const char *stage, bool m
     for (size_t k = 0; k < w->nparts && ok; k++) {
         if (o->work.one_task && k % o->work.tasks != o->work.task)
             continue;
-        if (doc_stage_done(w, docs, k, true))
+        if (doc_stage_done(w, docs, k, true, true))
             continue;
         ok = group ? make_group_docs(w, k) : make_verify_docs(w, k, make_missing);
     }
     return ok;
-}
-
-bool dd_doc_stage_task_marked(const char *dir, const char *stage, unsigned long task,
-                              unsigned long tasks)
-{
-    char *plan_path = dd_asprintf("%s/plan", dir);
-    FILE *f = fopen(plan_path, "r");
-    free(plan_path);
-    bool near = false;
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (!strcmp(line, "setting near yes\n")) {
-            near = true;
-            break;
-        }
-    if (f)
-        fclose(f);
-    return !near || dd_work_task_marked(dir, docs_stage(stage), task, tasks);
 }
 
 /* -------------------------------------------------------------- decide */

@@ -74,12 +74,6 @@ void dd_doc_keys_free(dd_doc_keys *b);
  * near-duplicate documents (--near no). False after a message. */
 bool dd_doc_stage_run(dd_work *w, const dd_options *o, const char *stage, bool make_missing);
 
-/* Whether every partition of the documents' stage beside stage whose
- * number % tasks is task has its marker in the work folder dir (true when
- * the plan says --near no: there is none to make). */
-bool dd_doc_stage_task_marked(const char *dir, const char *stage, unsigned long task,
-                              unsigned long tasks);
-
 /* The decide stage's clustering: every document of s (read from w's
  * facts, its links set) placed in rank order with the pairs of the
  * verify-docs files, into out, as dd_cluster_documents would. False after

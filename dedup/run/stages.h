@@ -216,7 +216,8 @@ void dd_sectioned_close(dd_sectioned *f);
 
 /* Whether every partition of task `task` of `tasks` of stage (sign, group
  * or verify: those whose number % tasks is task) has its completion marker
- * in the work folder dir, as its plan counts the parts: what `dedup
+ * in the work folder dir (group and verify: the documents' partitions
+ * too, STAGE-docs, when its plan clusters them: run/doc_stages.h), as its plan counts the parts: what `dedup
  * status` shows, without opening the folder for a run's settings and
  * inputs or reading the files back (a run checks them). False when dir
  * has no plan. */
