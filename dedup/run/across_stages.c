@@ -789,6 +789,45 @@ bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_st
     return ok;
 }
 
+bool dd_across_read_links(const dd_work *w, size_t part, dd_doc_pair **out, size_t *n)
+{
+    *n = 0;
+    sh_buf body = {0};
+    char *why;
+    bool ok = dd_work_read_stage_file(w, "verify", part, matches_most_bytes(w), &body, &why);
+    if (!ok || body.len % MATCH_BYTES) {
+        char *path = dd_work_stage_path(w, "verify", part);
+        char *p = dd_printable(path);
+        dd_error("%s: %s", p, !ok && why ? why : !ok ? "not verified" : "damaged");
+        free(p);
+        free(path);
+        free(why);
+        sh_buf_free(&body);
+        return false;
+    }
+    size_t count = body.len / MATCH_BYTES;
+    const dd_part *pt = &w->parts[part];
+    *out = dd_realloc(*out, (count ? count : 1) * sizeof **out);
+    for (size_t i = 0; i < count && ok; i++) {
+        const unsigned char *b = (const unsigned char *)body.data + i * MATCH_BYTES;
+        uint64_t docs = dd_get_le64(b);
+        uint32_t doc = (uint32_t)docs, of_doc = (uint32_t)(docs >> 32);
+        ok = doc >= pt->first && doc < pt->first + pt->n && of_doc < doc;
+        if (ok && dd_get_le64(b + 40) == 0) /* not an alternative */
+            (*out)[(*n)++] = (dd_doc_pair){doc, of_doc};
+    }
+    if (!ok) {
+        char *path = dd_work_stage_path(w, "verify", part);
+        char *p = dd_printable(path);
+        dd_error("%s: damaged: a match that cannot be; remove it and run again", p);
+        free(p);
+        free(path);
+        *n = 0;
+    }
+    sh_buf_free(&body);
+    return ok;
+}
+
 /* ------------------------------------------------------------ stages */
 
 /* Whether partition k of stage is made, whole and right (a group file:

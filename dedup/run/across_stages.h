@@ -106,4 +106,10 @@ bool dd_across_stage_run(dd_work *w, const dd_options *o, const char *stage, uns
 bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_start,
                             dd_near_unit_list *out);
 
+/* The documents linked by the matches of verify partition part of w (each
+ * match that is not an alternative: its document, in the part, and the
+ * earlier one it repeats a paragraph of), into *out (grown; *n of them).
+ * False after a message when the file is not there or not right. */
+bool dd_across_read_links(const dd_work *w, size_t part, dd_doc_pair **out, size_t *n);
+
 #endif

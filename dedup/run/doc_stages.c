@@ -469,14 +469,19 @@ static bool load_sig_table(sig_tables *t, size_t j)
     return ok;
 }
 
-/* Reads the signature of document doc into sig: false after a message. */
-static bool read_signature(sig_tables *t, uint32_t doc, unsigned char **buf, size_t *cap,
-                           dd_signed *sig)
+/* What reading a signature found. */
+typedef enum sig_read { SIG_READ, SIG_NONE, SIG_FAILED } sig_read;
+
+/* Reads the signature of document doc into sig: SIG_NONE when the docs
+ * file of its part has none (a document without words), SIG_FAILED after
+ * a message. */
+static sig_read read_signature(sig_tables *t, uint32_t doc, unsigned char **buf, size_t *cap,
+                               dd_signed *sig)
 {
     dd_work *w = t->w;
     size_t j = dd_work_part_of(w, doc);
     if (!t->rows[j] && !load_sig_table(t, j))
-        return false;
+        return SIG_FAILED;
     uint64_t rel = doc - w->parts[j].first;
     size_t lo = 0, hi = t->n[j];
     while (lo < hi) {
@@ -487,10 +492,11 @@ static bool read_signature(sig_tables *t, uint32_t doc, unsigned char **buf, siz
             hi = mid;
     }
     const unsigned char *row = t->rows[j] + TABLE_BYTES * lo;
+    if (lo == t->n[j] || dd_get_le64(row) != rel)
+        return SIG_NONE;
     size_t n = dd_facts_signature_bytes(w->num_perm);
     dd_grow(buf, cap, n, 1);
-    bool ok = lo < t->n[j] && dd_get_le64(row) == rel &&
-              pread(t->fd[j], *buf, n, (off_t)dd_get_le64(row + 8)) == (ssize_t)n &&
+    bool ok = pread(t->fd[j], *buf, n, (off_t)dd_get_le64(row + 8)) == (ssize_t)n &&
               XXH3_64bits(*buf, n) == dd_get_le64(row + 16) &&
               dd_facts_decode_signature(*buf, w->num_perm, sig);
     if (!ok) {
@@ -503,7 +509,7 @@ static bool read_signature(sig_tables *t, uint32_t doc, unsigned char **buf, siz
         free(what);
         free(path);
     }
-    return ok;
+    return ok ? SIG_READ : SIG_FAILED;
 }
 
 /* Reads section v of group-docs file g into *body: false, *why set (NULL:
@@ -601,8 +607,23 @@ static bool make_verify_docs(dd_work *w, size_t v, bool make_missing)
         free(path);
     }
     sh_buf_free(&body);
+    /* --keep first: the documents V's share a paragraph with, earlier ones
+     * (the matches of V's paragraphs), as pairs to judge ahead (shares 0:
+     * the sweep verifies a linked representative whatever its buckets).
+     * (--keep longest: a document's better-ranked partners may be later
+     * ones, whose matches are in other verify files: the sweep verifies
+     * those itself.) */
+    if (ok && w->near.keep == DD_KEEP_FIRST) {
+        dd_doc_pair *links = NULL;
+        size_t nlinks = 0;
+        ok = dd_across_read_links(w, v, &links, &nlinks);
+        dd_grow(&pairs.v, &pairs.cap, pairs.n + nlinks + 1, sizeof *pairs.v);
+        for (size_t i = 0; i < nlinks; i++)
+            pairs.v[pairs.n++] = (dd_rank_pair){links[i].a, links[i].b, 0};
+        free(links);
+    }
     unsigned char *out = NULL;
-    size_t len = 0;
+    size_t len = 0, njudged = 0;
     if (ok) {
         /* Each pair once, by later then earlier document, its shares
          * summed; the hot entries by document. */
@@ -636,10 +657,14 @@ static bool make_verify_docs(dd_work *w, size_t v, bool make_missing)
         dd_signed sig = {0};
         unsigned char *buf = NULL;
         size_t cap = 0;
+        bool *none = dd_calloc(ndocs + 1, sizeof *none); /* no signature */
         for (size_t i = 0; i < ndocs && ok; i++) {
             char *err = NULL;
-            ok = read_signature(&t, docs[i], &buf, &cap, &sig);
-            if (ok && !dd_signatures_add_signed(&s, &sig, &err)) {
+            sig_read got = read_signature(&t, docs[i], &buf, &cap, &sig);
+            none[i] = got == SIG_NONE;
+            ok = got != SIG_FAILED && (got == SIG_NONE ? dd_signatures_add_missing(&s, &err)
+                                                       : dd_signatures_add_signed(&s, &sig, &err));
+            if (err) {
                 dd_error("%s", err);
                 free(err);
                 ok = false;
@@ -648,17 +673,27 @@ static bool make_verify_docs(dd_work *w, size_t v, bool make_missing)
         free(buf);
         dd_signed_free(&sig);
         sig_tables_free(&t);
-        /* Each pair judged on the two signatures. */
-        len = 16 + pairs.n * JUDGED_BYTES + hot.n * HOT_BYTES;
-        out = dd_malloc(len);
-        dd_put_le64(out, pairs.n);
-        dd_put_le64(out + 8, hot.n);
+        /* Each pair judged on the two signatures; a link's with a document
+         * without one is left out (the sweep passes over it: it is never a
+         * representative), but a bucket's documents all have one. */
+        out = dd_malloc(16 + pairs.n * JUDGED_BYTES + hot.n * HOT_BYTES);
         unsigned char *b = out + 16;
-        for (size_t i = 0; i < pairs.n && ok; i++, b += JUDGED_BYTES) {
+        for (size_t i = 0; i < pairs.n && ok; i++) {
             const dd_rank_pair *q = &pairs.v[i];
+            uint32_t later = local_rank_u32(docs, ndocs, q->later),
+                     earlier = local_rank_u32(docs, ndocs, q->earlier);
+            if (none[later] || none[earlier]) {
+                if (q->shares == 0)
+                    continue;
+                char *path = dd_work_stage_path(w, "group-docs", 0);
+                say_file(path, "damaged: a pair names a document without words; remove the "
+                               "group-docs folder and run again");
+                free(path);
+                ok = false;
+                break;
+            }
             dd_given_pair g;
-            dd_near_prejudge(&s, local_rank_u32(docs, ndocs, q->later),
-                             local_rank_u32(docs, ndocs, q->earlier), &g);
+            dd_near_prejudge(&s, later, earlier, &g);
             memset(b, 0, JUDGED_BYTES);
             put32(b, q->later);
             put32(b + 4, q->earlier);
@@ -672,11 +707,17 @@ static bool make_verify_docs(dd_work *w, size_t v, bool make_missing)
             put32(b + 28, g.m.hamming);
             dd_put_le64(b + 32, bits_of(g.m.jaccard));
             dd_put_le64(b + 40, bits_of(g.m.containment));
+            b += JUDGED_BYTES;
+            njudged++;
         }
+        dd_put_le64(out, njudged);
+        dd_put_le64(out + 8, hot.n);
         for (size_t i = 0; i < hot.n && ok; i++, b += HOT_BYTES) {
             put32(b, hot.v[i].rank);
             put32(b + 4, hot.v[i].band);
         }
+        len = (size_t)(b - out);
+        free(none);
         free(docs);
         dd_signatures_free(&s);
     }
