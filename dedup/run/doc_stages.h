@@ -26,8 +26,11 @@
  *     (later, earlier, shares: 4 bytes each), the hot entries (document,
  *     band: 4 bytes each).
  *   verify, partition V: also DIR/verify-docs/part-V, from section V of
- *     every group-docs file: the pairs made once each (dd_rank_pairs_count:
- *     their shares summed), each judged on the two signatures
+ *     every group-docs file (and, --keep first, the pairs of the documents
+ *     each shares a paragraph with: the matches of verify partition V,
+ *     dd_across_read_links; shares 0): the pairs made once each
+ *     (dd_rank_pairs_count: their shares summed), each judged on the two
+ *     signatures
  *     (dd_near_prejudge), read from the part files where the docs files'
  *     tables say (one pread each, checked); written by later then earlier
  *     document with their verdicts (48 bytes each), then the hot entries
