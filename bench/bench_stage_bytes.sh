@@ -8,8 +8,11 @@
 # read(2) and write(2), page cache or not) and the bytes that reached the
 # disk (write_bytes); then the work folder's size (the scratch space the
 # run needs beside its inputs: the facts, the keys files, the group and
-# verify files), and the placer's bytes per document
-# (DEDUP_RUN_STATS). The figures from which bench/README.md extrapolates to
+# verify files; the docs files and the group-docs and verify-docs files of
+# the near-duplicate documents, which the group and verify stages make too,
+# run/doc_stages.h), and what the clustering held per document
+# (DEDUP_RUN_STATS: the sweep's, or the placer's for a binary without
+# the documents' stages). The figures from which bench/README.md extrapolates to
 # a Common Crawl snapshot.
 #
 #   bench/bench_stage_bytes.sh [CORPUS]
@@ -64,10 +67,17 @@ facts=$(du -bc "$tmp/w/sign"/part-*[0-9] | tail -n 1 | cut -f1)
 keys=$(du -bc "$tmp/w/sign"/part-*.keys | tail -n 1 | cut -f1)
 pairs=$(du -bc "$tmp/w/group"/part-* | tail -n 1 | cut -f1)
 matches=$(du -bc "$tmp/w/verify"/part-* | tail -n 1 | cut -f1)
-python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" "$pairs" "$matches" "$keys" <<'PY'
+# (0 for a binary without the documents' stages)
+sizes() { du -bc "$@" 2>/dev/null | tail -n 1 | cut -f1; }
+docs_keys=$(sizes "$tmp/w/sign"/part-*.docs)
+doc_pairs=$(sizes "$tmp/w/group-docs"/part-*)
+doc_judged=$(sizes "$tmp/w/verify-docs"/part-*)
+python3 - "$tmp/rows" "$tmp/decide.out" "$bytes" "$facts" "$(ls "$tmp/w/sign" | grep -c '^part-[0-9]*$')" "$pairs" "$matches" "$keys" \
+    "$docs_keys" "$doc_pairs" "$doc_judged" <<'PY'
 import json, sys
 rows, report, text, facts, parts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 pairs, matches, keys = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+docs_keys, doc_pairs, doc_judged = int(sys.argv[9]), int(sys.argv[10]), int(sys.argv[11])
 docs = json.loads(open(report).read().splitlines()[-1])["documents"]
 mb = text / 1e6
 print("%d documents, %.0f bytes of text each" % (docs, text / docs))
@@ -86,8 +96,12 @@ print("keys files: %.1f MB (band keys by partition, where the sets lie): %.0f by
       "%.3f bytes a byte of text" % (keys / 1e6, keys / docs, keys / text))
 print("group files: %.2f MB of candidate pairs (%.0f bytes a document); verify files: %.2f MB of "
       "matches (%.0f bytes a document)" % (pairs / 1e6, pairs / docs, matches / 1e6, matches / docs))
+print("near-duplicate documents: docs files %.1f MB (%.0f bytes a document), group-docs files "
+      "%.2f MB of pairs (%.0f bytes a document), verify-docs files %.2f MB of judged pairs "
+      "(%.0f bytes a document)" % (docs_keys / 1e6, docs_keys / docs, doc_pairs / 1e6,
+                                   doc_pairs / docs, doc_judged / 1e6, doc_judged / docs))
 PY
 DEDUP_RUN_STATS=1 "$dedup" scan -q -j "$j" -f jsonl --work-dir "$tmp/w" --stage decide "$corpus" \
-    2>&1 >"$tmp/again" | grep -o 'the placer holds.*' || true
+    2>&1 >"$tmp/again" | grep -o 'from the work folder: .*\|the placer holds.*' | head -n 1 || true
 cmp -s "$tmp/decide.out" "$tmp/again" || die "two decisions from one folder differ"
 tail -n 1 "$tmp/decide.out"

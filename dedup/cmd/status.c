@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char status_usage[] =
     "Usage: dedup status --work-dir DIR\n"
@@ -124,7 +125,16 @@ int cmd_status(int argc, char **argv)
         const dd_slurm_stage_status *ss = &st.stage[s];
         size_t nparts, marked = dd_work_marked(dir, stage, &nparts);
         print_stage(stage, ss->state, st.tasks, false);
-        printf("; %zu %s, %zu done\n", nparts, s == DD_SLURM_SIGN ? "parts" : "partitions", marked);
+        printf("; %zu %s, %zu done", nparts, s == DD_SLURM_SIGN ? "parts" : "partitions", marked);
+        /* The documents' partitions, made by the same tasks (run/doc_stages.h). */
+        char *docs = dd_asprintf("%s-docs", stage);
+        char *docs_dir = dd_asprintf("%s/%s", dir, docs);
+        size_t docs_marked = dd_work_marked(dir, docs, &nparts);
+        if (s != DD_SLURM_SIGN && access(docs_dir, F_OK) == 0)
+            printf(" (of near-duplicate documents: %zu done)", docs_marked);
+        printf("\n");
+        free(docs);
+        free(docs_dir);
         for (unsigned long i = 0; i < st.tasks; i++)
             if (ss->state[i] == DD_TASK_FAILED) {
                 printf("  task %lu failed\n", i);

@@ -106,11 +106,7 @@ static int compare_ranked_key(const void *a, const void *b)
     return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* twin[rank]: the rank of the first document with the exact key of the
- * document of that rank, when that is another (UINT32_MAX: none, or no
- * words); *may_lead[rank]: whether it may become a representative: it has
- * words and no twin (the placer joins a twin to its twin's cluster). */
-static uint32_t *twins(const dd_signatures *s, const uint32_t *order, bool **may_lead)
+uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, bool **may_lead)
 {
     size_t n = s->n;
     ranked_key *keys = dd_malloc((n ? n : 1) * sizeof *keys);
@@ -121,18 +117,21 @@ static uint32_t *twins(const dd_signatures *s, const uint32_t *order, bool **may
     if (k > 1)
         qsort(keys, k, sizeof *keys, compare_ranked_key);
     uint32_t *twin = dd_malloc((n ? n : 1) * sizeof *twin);
-    *may_lead = dd_calloc(n ? n : 1, sizeof **may_lead);
+    bool *lead = may_lead ? dd_calloc(n ? n : 1, sizeof *lead) : NULL;
     for (size_t r = 0; r < n; r++)
         twin[r] = UINT32_MAX;
     for (size_t i = 0, first = 0; i < k; i++) {
         if (i == 0 || keys[i].key.hi != keys[i - 1].key.hi ||
             keys[i].key.lo != keys[i - 1].key.lo) {
             first = i;
-            (*may_lead)[keys[i].rank] = true;
+            if (lead)
+                lead[keys[i].rank] = true;
         } else
             twin[keys[i].rank] = keys[first].rank;
     }
     free(keys);
+    if (may_lead)
+        *may_lead = lead;
     return twin;
 }
 
@@ -216,7 +215,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
     for (size_t r = 0; r < n; r++)
         rank_of[order[r]] = (uint32_t)r;
     bool *may_lead;
-    uint32_t *twin = twins(s, order, &may_lead);
+    uint32_t *twin = dd_doc_twins(s, order, &may_lead);
 
     /* group */
     dd_rank_pairs pairs = {0};

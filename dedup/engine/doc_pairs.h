@@ -60,27 +60,17 @@
  * dd_cluster_by_pairs runs the three steps in memory, one after the other:
  * the reference that the stages (run/) split across tasks and files.
  *
- * In a work folder (not built yet), with P partitions as the paragraph
- * stages have:
- *   - group, partition K: from every part's facts (each document's
- *     signature, words, exact key), the band keys and the exact keys whose
- *     value % P is K; ranks need no table: entries sort by band, key, then
- *     (--keep longest: words, most first) and document number, which is
- *     rank order. Writes the pairs (later, earlier, shares), the hot
- *     entries (document, band) and the twins (document, its twin), by later
- *     document, with where each verify partition's start (as the paragraph
- *     group files do).
- *   - verify, partition V: the pairs of V's documents from every group
- *     file, merged, with the links (from every paragraph verify file: the
- *     DD_MAX_LINKS best-ranked partners of each of V's documents), judged
- *     on the signatures read from the facts; writes them, the twins and the
- *     hot entries of V's documents, in rank order (--keep first: V's
- *     documents are a range of ranks; --keep longest needs partitions by
- *     rank ranges, not parts).
- *   - decide: the sweep reads the verify files in turn, a document at a
- *     time, and decides on the exact sets the pairs let through (reading
- *     texts again, as today); its signatures for those pairs and for the
- *     pairs it verifies itself.
+ * In a work folder, the three steps are the stages of run/doc_stages.h,
+ * made by the group and verify tasks of the paragraph search beside their
+ * own partitions: group partition K sorts the band keys whose value % P is
+ * K (from the docs file each sign part writes: every document with words,
+ * twins too, ranked by a key that needs no table: --keep first the
+ * document, longest most words first then the document) and writes its
+ * pairs and hot entries by the sign part of the later document; verify
+ * partition V judges the pairs of V's documents on their signatures, read
+ * by one pread each; decide sweeps the verify files in rank order. Links
+ * are not given as pairs there: the sweep verifies them itself (counted as
+ * asked), as it does a hot bucket's.
  */
 #ifndef DD_DOC_PAIRS_H
 #define DD_DOC_PAIRS_H
@@ -130,6 +120,14 @@ void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_
 /* Sorts p by later then earlier rank and makes each pair once, its shares
  * summed. */
 void dd_rank_pairs_count(dd_rank_pairs *p);
+
+/* The twins of the documents of s, ranked as order[0..s->n) says
+ * (dd_rank_documents): twin[rank], the rank of the first document with the
+ * exact key of the document of that rank, when that is another
+ * (UINT32_MAX: none, or no words); (*may_lead)[rank] (NULL: not wanted),
+ * whether it may become a representative: it has words and no twin (the
+ * placer joins a twin to its twin's cluster). The caller frees both. */
+uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, bool **may_lead);
 
 /* What dd_cluster_by_pairs did. */
 typedef struct dd_doc_pairs_stats {

@@ -291,25 +291,32 @@ bool dd_signatures_add_missing(dd_signatures *s, char **err)
 
 /* ---------------------------------------------------- the candidate index */
 
-/* The band keys (MinHash) or block keys (SimHash) of document d. */
-static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
+size_t dd_keys_of_signature(const dd_near_params *p, const uint32_t *minhash, uint64_t simhash,
+                            uint64_t *keys)
 {
-    const dd_near_params *p = &s->params;
     if (p->method == DD_METHOD_MINHASH) {
-        uint32_t values[SH_MINHASH_MAX_PERM];
-        const uint32_t *sig = dd_signature_minhash(s, d, values);
         for (unsigned long b = 0; b < p->bands; b++)
-            keys[b] = XXH3_64bits_withSeed(sig + b * p->rows, p->rows * sizeof *sig, b);
+            keys[b] = XXH3_64bits_withSeed(minhash + b * p->rows, p->rows * sizeof *minhash, b);
         return p->bands;
     }
     unsigned long blocks = p->hamming + 1, width = 64 / blocks;
-    uint64_t fp = s->simhash[d];
+    uint64_t fp = simhash;
     for (unsigned long b = 0; b < blocks; b++) {
         unsigned long lo = b * width, bits = b + 1 == blocks ? 64 - lo : width;
         uint64_t v = (fp >> lo) & (bits == 64 ? ~0ULL : ((1ULL << bits) - 1));
         keys[b] = XXH3_64bits_withSeed(&v, sizeof v, b);
     }
     return blocks;
+}
+
+/* The band keys (MinHash) or block keys (SimHash) of document d. */
+static size_t index_keys(const dd_signatures *s, size_t d, uint64_t *keys)
+{
+    const dd_near_params *p = &s->params;
+    uint32_t values[SH_MINHASH_MAX_PERM];
+    const uint32_t *sig =
+        p->method == DD_METHOD_MINHASH ? dd_signature_minhash(s, d, values) : NULL;
+    return dd_keys_of_signature(p, sig, p->method == DD_METHOD_MINHASH ? 0 : s->simhash[d], keys);
 }
 
 size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys)

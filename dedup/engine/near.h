@@ -284,6 +284,11 @@ bool dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig, char **err
 /* Writes the LSH band keys (MinHash: params.bands of them) or SimHash
  * block keys (params.hamming + 1) of document d to keys; returns how many. */
 size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys);
+/* The same keys of a signature given by its values (MinHash: p->num_perm
+ * of them in minhash; SimHash: simhash), for a caller without a
+ * dd_signatures (the sign stage of a work folder). */
+size_t dd_keys_of_signature(const dd_near_params *p, const uint32_t *minhash, uint64_t simhash,
+                            uint64_t *keys);
 
 /* Adds a document that could not be read: it takes part in nothing. False
  * as dd_signatures_add_signed. */

@@ -6,6 +6,7 @@
 #include "run/across_stages.h"
 
 #include "engine/unit_pairs.h"
+#include "run/doc_stages.h"
 #include "run/facts.h"
 #include "run/near_across.h"
 #include "run/run.h"
@@ -56,6 +57,7 @@ struct dd_keys_builder {
     size_t table_len, table_cap;
     unsigned char *set_bytes; /* a set as its part file has it */
     size_t set_cap;
+    dd_doc_keys *docs; /* the documents' band keys (run/doc_stages.h) */
 };
 
 dd_keys_builder *dd_keys_builder_new(const dd_work *w, size_t part)
@@ -63,11 +65,14 @@ dd_keys_builder *dd_keys_builder_new(const dd_work *w, size_t part)
     dd_keys_builder *b = dd_calloc(1, sizeof *b);
     b->w = w;
     b->part = part;
+    b->docs = dd_doc_keys_new(w, part);
     return b;
 }
 
-void dd_keys_builder_add(dd_keys_builder *b, uint32_t doc, const dd_analysed *r, uint64_t sets_at)
+void dd_keys_builder_add(dd_keys_builder *b, uint32_t doc, const dd_analysed *r, uint64_t sets_at,
+                         uint64_t facts_end)
 {
+    dd_doc_keys_add(b->docs, doc, r, facts_end);
     if (!searched(r))
         return;
     for (size_t u = 0; u < r->doc.nunits; u++) {
@@ -145,7 +150,8 @@ bool dd_keys_builder_write(dd_keys_builder *b, size_t ndocs)
     free(start);
     sections[w->nparts] = (dd_section){b->table, b->table_len};
     char *path = dd_across_keys_path(w, b->part);
-    bool ok = dd_work_write_sections(w, w->sign_dir, path, KEYS_MAGIC, w->parts[b->part].hash,
+    bool ok = dd_doc_keys_write(b->docs, ndocs) &&
+              dd_work_write_sections(w, w->sign_dir, path, KEYS_MAGIC, w->parts[b->part].hash,
                                      b->part, ndocs, sections, w->nparts + 1);
     free(path);
     free(sections);
@@ -160,13 +166,11 @@ void dd_keys_builder_free(dd_keys_builder *b)
     free(b->rows);
     free(b->table);
     free(b->set_bytes);
+    dd_doc_keys_free(b->docs);
     free(b);
 }
 
-/* Makes the keys file of part again from its facts (the part file checked
- * whole): false, *why set, when the part is not signed or its facts are
- * damaged. */
-static bool remake_keys(dd_work *w, size_t part, char **why)
+bool dd_across_keys_remake(dd_work *w, size_t part, char **why)
 {
     if (!dd_work_check_part(w, part, why)) {
         if (!*why)
@@ -199,7 +203,7 @@ static bool remake_keys(dd_work *w, size_t part, char **why)
         /* Encoding the facts again gives their bytes, and where the sets are. */
         again.len = 0;
         size_t sets_at = dd_facts_encode(&r, (uint32_t)k, &r.run.messages, w->num_perm, &again);
-        dd_keys_builder_add(b, (uint32_t)k, &r, off[k] + sets_at);
+        dd_keys_builder_add(b, (uint32_t)k, &r, off[k] + sets_at, off[k + 1]);
     }
     close(fd);
     ok = ok && dd_keys_builder_write(b, n);
@@ -242,7 +246,7 @@ static bool open_keys(dd_work *w, size_t part, bool whole, dd_sectioned *f)
             dd_warn("%s: %s; making it again from its part's facts", p, why);
         free(why);
         why = NULL;
-        ok = remake_keys(w, part, &why) &&
+        ok = dd_across_keys_remake(w, part, &why) &&
              dd_sectioned_open(w, path, KEYS_MAGIC, w->parts[part].hash, part, w->nparts + 1, f,
                                &why);
         if (!ok) {
@@ -400,7 +404,7 @@ static bool make_group(dd_work *w, dd_pool *pool, size_t k)
         free(path);
         part_entries_free(&job.parts[j]);
         char *why = NULL;
-        ok = remake_keys(w, j, &why);
+        ok = dd_across_keys_remake(w, j, &why);
         if (ok) {
             group_part(&job, NULL, j);
             ok = !job.parts[j].why;
@@ -531,7 +535,7 @@ static bool load_table(unit_tables *t, size_t j)
         free(why);
         why = NULL;
         dd_sectioned_close(&f);
-        ok = remake_keys(w, j, &why) && open_keys(w, j, false, &f) &&
+        ok = dd_across_keys_remake(w, j, &why) && open_keys(w, j, false, &f) &&
              dd_sectioned_read(&f, w->nparts, &section, &why);
     }
     if (ok)
@@ -785,6 +789,45 @@ bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_st
     return ok;
 }
 
+bool dd_across_read_links(const dd_work *w, size_t part, dd_doc_pair **out, size_t *n)
+{
+    *n = 0;
+    sh_buf body = {0};
+    char *why;
+    bool ok = dd_work_read_stage_file(w, "verify", part, matches_most_bytes(w), &body, &why);
+    if (!ok || body.len % MATCH_BYTES) {
+        char *path = dd_work_stage_path(w, "verify", part);
+        char *p = dd_printable(path);
+        dd_error("%s: %s", p, !ok && why ? why : !ok ? "not verified" : "damaged");
+        free(p);
+        free(path);
+        free(why);
+        sh_buf_free(&body);
+        return false;
+    }
+    size_t count = body.len / MATCH_BYTES;
+    const dd_part *pt = &w->parts[part];
+    *out = dd_realloc(*out, (count ? count : 1) * sizeof **out);
+    for (size_t i = 0; i < count && ok; i++) {
+        const unsigned char *b = (const unsigned char *)body.data + i * MATCH_BYTES;
+        uint64_t docs = dd_get_le64(b);
+        uint32_t doc = (uint32_t)docs, of_doc = (uint32_t)(docs >> 32);
+        ok = doc >= pt->first && doc < pt->first + pt->n && of_doc < doc;
+        if (ok && dd_get_le64(b + 40) == 0) /* not an alternative */
+            (*out)[(*n)++] = (dd_doc_pair){doc, of_doc};
+    }
+    if (!ok) {
+        char *path = dd_work_stage_path(w, "verify", part);
+        char *p = dd_printable(path);
+        dd_error("%s: damaged: a match that cannot be; remove it and run again", p);
+        free(p);
+        free(path);
+        *n = 0;
+    }
+    sh_buf_free(&body);
+    return ok;
+}
+
 /* ------------------------------------------------------------ stages */
 
 /* Whether partition k of stage is made, whole and right (a group file:
@@ -862,5 +905,7 @@ bool dd_across_stage_run(dd_work *w, const dd_options *o, const char *stage, uns
     free(tables.v);
     dd_pool_free(pool);
     dd_unit_verifier_free(verifier);
-    return ok;
+    /* The stage of the near-duplicate documents of the same partitions
+     * (run/doc_stages.h). */
+    return ok && dd_doc_stage_run(w, o, stage, make_missing);
 }

@@ -61,12 +61,19 @@ typedef struct dd_keys_builder dd_keys_builder;
 dd_keys_builder *dd_keys_builder_new(const dd_work *w, size_t part);
 /* Adds document doc of the part (0, 1, ... in order), its facts r, whose
  * units' set hashes start at sets_at in the part file (dd_facts_encode's
- * return, past where its facts start). */
-void dd_keys_builder_add(dd_keys_builder *b, uint32_t doc, const dd_analysed *r, uint64_t sets_at);
-/* Writes the file (atomically) for a part of ndocs documents: false after
- * a message. */
+ * return, past where its facts start), and which end at facts_end (its
+ * signature, for the docs file beside: run/doc_stages.h). */
+void dd_keys_builder_add(dd_keys_builder *b, uint32_t doc, const dd_analysed *r, uint64_t sets_at,
+                         uint64_t facts_end);
+/* Writes the file (atomically) for a part of ndocs documents, and its docs
+ * file first: false after a message. */
 bool dd_keys_builder_write(dd_keys_builder *b, size_t ndocs);
 void dd_keys_builder_free(dd_keys_builder *b);
+
+/* Makes the keys file of part (and its docs file, run/doc_stages.h) again
+ * from its facts (the part file checked whole): false, *why set, when the
+ * part is not signed or its facts are damaged. */
+bool dd_across_keys_remake(dd_work *w, size_t part, char **why);
 
 /* Whether the keys file of part is right (its header and table of
  * contents; every section too when whole); otherwise it is made again from
@@ -98,5 +105,11 @@ bool dd_across_stage_run(dd_work *w, const dd_options *o, const char *stage, uns
  * document, ndocs + 1 of them) or a later document. */
 bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_start,
                             dd_near_unit_list *out);
+
+/* The documents linked by the matches of verify partition part of w (each
+ * match that is not an alternative: its document, in the part, and the
+ * earlier one it repeats a paragraph of), into *out (grown; *n of them).
+ * False after a message when the file is not there or not right. */
+bool dd_across_read_links(const dd_work *w, size_t part, dd_doc_pair **out, size_t *n);
 
 #endif

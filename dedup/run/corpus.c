@@ -16,6 +16,7 @@
 #include "run/facts.h"
 #include "run/memory.h"
 #include "run/across_stages.h"
+#include "run/doc_stages.h"
 #include "run/near_across.h"
 #include "io/spool.h"
 #include "run/run.h"
@@ -919,7 +920,7 @@ static bool sign_take(void *ctx, size_t i, void *result)
         g->failed = true;
         return false;
     }
-    dd_keys_builder_add(g->keys, (uint32_t)i, r, at + sets_at);
+    dd_keys_builder_add(g->keys, (uint32_t)i, r, at + sets_at, at + g->facts.len);
     g->bytes += r->size;
     if (g->f.progress)
         dd_progress_update(g->f.progress, g->done + i + 1, g->bytes);
@@ -1405,16 +1406,21 @@ static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndo
 }
 
 /* Clusters the documents as read (the first round of decisions): with the
- * pool's workers when there is one, own verifying what they did not. */
-static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader *own)
+ * pool's workers when there is one, own verifying what they did not; from
+ * a work folder (staged, not NULL), by the sweep of its verified pairs
+ * (run/doc_stages.h). False after a message. */
+static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader *own,
+                    const dd_work *staged)
 {
     if (!o->near.enabled) {
         dd_cluster_nothing(c->signatures.n, &c->clusters);
-        return;
+        return true;
     }
     bool ahead = pool && dd_pool_threads(pool) > 0;
     dd_corpus_link_documents(c, &c->near_units); /* as read */
-    if (getenv("DEDUP_CLUSTER_BY_PAIRS")) {      /* experiment: the stages' clustering, in memory */
+    if (staged)
+        return dd_doc_stages_cluster(staged, &c->signatures, &c->clusters);
+    if (getenv("DEDUP_CLUSTER_BY_PAIRS")) { /* experiment: the stages' clustering, in memory */
         dd_doc_pairs_stats st;
         dd_cluster_by_pairs(&c->signatures, &c->clusters, &st);
         size_t n = c->signatures.n ? c->signatures.n : 1;
@@ -1428,7 +1434,7 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
                     st.entries, st.hot_buckets, st.hot_entries, st.bucket_pairs, st.pairs,
                     (double)st.pairs / (double)n, st.may_join, st.joined, st.exact, st.asked,
                     st.sweep_bytes, (double)st.sweep_bytes / (double)n);
-        return;
+        return true;
     }
     dd_key_filter shared;
     filter_keys(&c->signatures, NULL, c->signatures.n, ahead ? pool : NULL, &shared);
@@ -1442,6 +1448,7 @@ static void cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
         dd_cluster_documents(&c->signatures, &c->clusters);
     c->signatures.shared_keys = NULL;
     dd_key_filter_free(&shared);
+    return true;
 }
 
 void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
@@ -1558,9 +1565,10 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     if (progress)
         dd_progress_expect(progress, total);
     bool first = first_pass_run(c, o, progress, threads, staged ? &work : NULL);
-    dd_work_free(&work);
-    if (!first)
+    if (!first) {
+        dd_work_free(&work);
         return false;
+    }
     dd_run_phase_done("first pass");
     if (progress)
         dd_progress_phase(progress, "deciding");
@@ -1574,13 +1582,20 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         own = set_loader_new(c, o, ahead ? SET_CACHE_BYTES / 4 : SET_CACHE_BYTES);
         if (!own) {
             dd_pool_free(pool);
+            dd_work_free(&work);
             return false;
         }
         c->signatures.load_set = load_set;
         c->signatures.load_ctx = own;
     }
-    cluster(c, o, pool, own);
+    bool clustered = cluster(c, o, pool, own, staged ? &work : NULL);
+    dd_work_free(&work);
     dd_pool_free(pool);
+    if (!clustered) {
+        c->signatures.load_set = NULL;
+        set_loader_free(own);
+        return false;
+    }
     if (getenv("DEDUP_RUN_STATS"))
         dd_memory_process(stderr, "the end of the clustering");
     dd_run_phase_done("clustering");

@@ -375,3 +375,19 @@ bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, uint32_t do
     put(&r->run.messages, (const char *)said, said_len); /* only of facts taken */
     return true;
 }
+
+size_t dd_facts_signature_bytes(size_t num_perm) { return 32 + 4 * num_perm; }
+
+bool dd_facts_decode_signature(const unsigned char *b, size_t num_perm, dd_signed *sig)
+{
+    cursor c = {b, b + dd_facts_signature_bytes(num_perm), false};
+    sig->doc.key = get_key(&c);
+    sig->doc.words = get_u32(&c);
+    sig->doc.shingles = get_u32(&c);
+    sig->simhash = get_u64(&c);
+    if (num_perm)
+        dd_grow(&sig->minhash, &sig->minhash_cap, num_perm, sizeof *sig->minhash);
+    for (size_t i = 0; i < num_perm; i++)
+        sig->minhash[i] = get_u32(&c);
+    return !c.bad && sig->doc.words > 0;
+}

@@ -65,4 +65,12 @@ size_t dd_facts_encode(const dd_analysed *r, uint32_t doc, const sh_buf *said, s
  * characters. When true, encoding r again gives exactly the bytes. */
 bool dd_facts_decode(const char *bytes, size_t len, size_t num_perm, uint32_t doc, dd_analysed *r);
 
+/* A document's signature is the last bytes of its facts, this many of
+ * them: its exact key, words, shingles, SimHash, then num_perm MinHash
+ * values (the document stages read it alone: run/doc_stages.h). */
+size_t dd_facts_signature_bytes(size_t num_perm);
+/* Reads the signature from its bytes b (dd_facts_signature_bytes of them)
+ * into sig; false when it has no words (no signature to compare). */
+bool dd_facts_decode_signature(const unsigned char *b, size_t num_perm, dd_signed *sig);
+
 #endif

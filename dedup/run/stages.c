@@ -499,6 +499,7 @@ bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
     w->dir = dd_strdup(o->work.dir);
     w->sign_dir = dd_asprintf("%s/sign", o->work.dir);
     w->num_perm = o->near.method == DD_METHOD_MINHASH ? o->near.num_perm : 0;
+    w->near = o->near;
     dd_records_spec records = dd_options_records(o);
     sh_buf unsaid = {0};
     if (quiet)
@@ -542,10 +543,12 @@ bool dd_work_open(dd_work *w, const dd_options *o, bool quiet)
         free(line);
     }
     bool ok = true;
-    for (int k = 0; k < 4 && ok; k++) {
+    static const char *const later_stages[] = {"group", "verify", "group-docs", "verify-docs"};
+    /* The documents' stages' folders only when they are clustered. */
+    for (int k = 0; k < (o->near.enabled ? 6 : 4) && ok; k++) {
         char *dir = k == 0   ? dd_strdup(w->dir)
                     : k == 1 ? dd_strdup(w->sign_dir)
-                             : dd_asprintf("%s/%s", w->dir, k == 2 ? "group" : "verify");
+                             : dd_asprintf("%s/%s", w->dir, later_stages[k - 2]);
         if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
             char *p = dd_printable(dir);
             dd_error("%s: %s", p, strerror(errno));
@@ -1327,15 +1330,36 @@ static bool plan_parts(const char *dir, size_t *nparts)
     return ok;
 }
 
+/* Whether the plan of the work folder dir clusters near-duplicate
+ * documents (then its group and verify stages make the documents' files
+ * too: run/doc_stages.h). */
+static bool plan_near(const char *dir)
+{
+    char *plan_path = dd_asprintf("%s/plan", dir);
+    FILE *f = fopen(plan_path, "r");
+    free(plan_path);
+    bool near = false;
+    char line[256];
+    while (f && !near && fgets(line, sizeof line, f))
+        near = !strcmp(line, "setting near yes\n");
+    if (f)
+        fclose(f);
+    return near;
+}
+
 bool dd_work_task_marked(const char *dir, const char *stage, unsigned long task,
                          unsigned long tasks)
 {
     size_t nparts;
     bool ok = plan_parts(dir, &nparts);
+    /* A group or verify task makes the documents' partitions too. */
+    bool docs = ok && (!strcmp(stage, "group") || !strcmp(stage, "verify")) && plan_near(dir);
     for (size_t k = task; ok && k < nparts; k += tasks) {
         char *marker = dd_asprintf("%s/%s/part-%06zu.done", dir, stage, k);
-        ok = access(marker, F_OK) == 0;
+        char *doc_marker = docs ? dd_asprintf("%s/%s-docs/part-%06zu.done", dir, stage, k) : NULL;
+        ok = access(marker, F_OK) == 0 && (!doc_marker || access(doc_marker, F_OK) == 0);
         free(marker);
+        free(doc_marker);
     }
     return ok;
 }

@@ -22,12 +22,17 @@
  *      a file DIR/group/part-NNNNNN or DIR/verify/part-NNNNNN
  *      (run/across_stages.h; dd_work_write_stage_sections and
  *      dd_work_write_stage_file below), each task reading its own sections
- *      of the files before.
+ *      of the files before; the same tasks make the candidate pairs of
+ *      near-duplicate documents, DIR/group-docs/part-NNNNNN and
+ *      DIR/verify-docs/part-NNNNNN, from the docs file each part has beside
+ *      it (run/doc_stages.h).
  *   4. decide: every input is collected; the documents of each part follow
  *      those of the parts before it, and its facts, in rank order, stand
  *      for the first analysis of the documents, the verify files for the
- *      search across documents; the decisions follow as without a work
- *      folder (later rounds read texts again, as they always do).
+ *      search across documents, the verify-docs files for the clustering
+ *      of documents (swept in rank order, not placed with an index); the
+ *      decisions follow as without a work folder (later rounds read texts
+ *      again, as they always do).
  *
  * DIR/plan names the version, the settings (every option that changes a
  * decision), the part size and the inputs (their files: names, kinds,
@@ -70,6 +75,7 @@ typedef struct dd_work {
     char *sign_dir; /* DIR/sign */
     uint64_t settings_hash, inputs_hash;
     size_t num_perm; /* MinHash values in a signature (0: SimHash) */
+    dd_near_params near; /* the settings of near-duplicate documents */
     dd_sources sources; /* the files of the inputs, as listed */
     dd_part *parts;
     size_t nparts;
@@ -215,7 +221,8 @@ void dd_sectioned_close(dd_sectioned *f);
 
 /* Whether every partition of task `task` of `tasks` of stage (sign, group
  * or verify: those whose number % tasks is task) has its completion marker
- * in the work folder dir, as its plan counts the parts: what `dedup
+ * in the work folder dir (group and verify: the documents' partitions
+ * too, STAGE-docs, when its plan clusters them: run/doc_stages.h), as its plan counts the parts: what `dedup
  * status` shows, without opening the folder for a run's settings and
  * inputs or reading the files back (a run checks them). False when dir
  * has no plan. */

@@ -101,6 +101,28 @@ diff -r "$T/w1/sign" "$T/killed/sign" >/dev/null &&
     not_ok "... every part and keys file made again as in one run, no temporary left" \
         "$(diff -r "$T/w1/sign" "$T/killed/sign" | head -5)"
 
+# Killed inside the stages of the near-duplicate documents (group-docs,
+# verify-docs: made by the group and verify tasks after their paragraphs'
+# partitions): partitions without their markers, a file cut off under its
+# temporary name by a dead process, the docs file of a part lost: made
+# again, the same report, the files of one run, no temporary left.
+cp -r "$T/w1" "$T/killdocs"
+rm "$T/killdocs/group-docs/part-000001.done" "$T/killdocs/verify-docs/part-000002.done"
+rm "$T/killdocs/verify-docs/part-000004" "$T/killdocs/verify-docs/part-000004.done"
+rm -f "$T/killdocs/verify-docs/part-00000"[5-9]*
+head -c 100 "$T/w1/verify-docs/part-000005" >"$T/killdocs/verify-docs/part-000005.tmp.$host.999999999"
+rm "$T/killdocs/sign/part-000003.docs"
+scan --work-dir "$T/killdocs" --part-size $PS -j 2 >"$T/got.out" 2>"$T/got.err"
+echo $? >"$T/got.status"
+cmp -s "$T/want.out" "$T/got.out" && cmp -s "$T/want.status" "$T/got.status" &&
+    ok "killed inside the documents' stages: the same report" ||
+    not_ok "killed inside the documents' stages: the same report" "$(diff "$T/want.out" "$T/got.out" | head -5)"
+for d in sign group-docs verify-docs; do
+    diff -r "$T/w1/$d" "$T/killdocs/$d" >/dev/null &&
+        ok "... $d: the files of one run, no temporary left" ||
+        not_ok "... $d: the files of one run, no temporary left" "$(diff -r "$T/w1/$d" "$T/killdocs/$d" | head -5)"
+done
+
 # The settings' hash is in the plan, in every part's header (its facts and
 # its keys file), in every marker.
 python3 - "$T/w1" <<'EOF' >"$T/hashes" 2>&1
@@ -115,12 +137,12 @@ for name in sorted(os.listdir(sign)):
     if name.endswith(".done"):
         if ("settings %016x" % h) not in data.decode():
             bad.append(name)
-    elif data[:8] != (b"DDKEYS01" if name.endswith(".keys") else b"DDSIGN02") or \
+    elif data[:8] != {".keys": b"DDKEYS01", ".docs": b"DDDOCS01"}.get(name[-5:], b"DDSIGN02") or \
             struct.unpack("<Q", data[8:16])[0] != h:
         bad.append(name)
 print("bad:", " ".join(bad) if bad else "none")
 EOF
-expect_grep "every part file, keys file and marker carries the plan's settings hash" "bad: none" \
+expect_grep "every part file, keys file, docs file and marker carries the plan's settings hash" "bad: none" \
     "$T/hashes"
 
 # Tasks: four tasks run separately, each signing its parts only, then the
@@ -233,11 +255,15 @@ if ! skip_under_valgrind "killed at random moments" "kills within a measured run
         # third kill a task of two instead of a whole run. A quarter start
         # from the parts all signed, so that the kills land in the stages
         # after sign (group, verify, decide); of those, one round in two
-        # kills a group task, then a verify task.
+        # kills a group task, then a verify task. Another quarter start from
+        # the paragraphs' group and verify files made, so that the kills land
+        # in the documents' stages (group-docs, verify-docs) and decide.
         stage=()
         if [ $((round % 4)) = 1 ]; then
             mkdir -p "$dir" && cp -r "$T/w1/plan" "$T/w1/sign" "$dir/"
             [ $((round % 8)) = 1 ] && stage=(--stage group)
+        elif [ $((round % 4)) = 3 ]; then
+            mkdir -p "$dir" && cp -r "$T/w1/plan" "$T/w1/sign" "$T/w1/group" "$T/w1/verify" "$dir/"
         fi
         for kill in 1 $((round % 2 ? 2 : 1)); do
             task=()

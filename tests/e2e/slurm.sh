@@ -8,7 +8,9 @@
 # local run, byte for byte. Then one task is stopped in the middle of its
 # work (its first part or partition made, its second about to be written):
 # a sign task's process killed (kill -9), a group task's job cancelled
-# (scancel), a verify task's process killed. `dedup status` must show the
+# (scancel), a verify task's process killed, in its paragraphs' partitions
+# and in its documents' (verify-docs: the group and verify tasks make the
+# partitions of the near-duplicate documents too, run/doc_stages.h). `dedup status` must show the
 # task failed, with its log, and the later stages waiting. The same command
 # run while the task runs must submit nothing (what is queued stays
 # queued); once it has failed, the same command must submit that task only,
@@ -143,6 +145,8 @@ expect_line "... dedup status: the 4 sign tasks done, every part signed" \
 for stage in group verify; do
     expect_line "... dedup status: the 4 $stage tasks done, every partition made" \
         "$stage: 4 tasks: 4 done, 0 running, .*; $parts partitions, $parts done" status.out
+    expect_line "... and every partition of the near-duplicate documents" \
+        "$stage: 4 tasks: .*, $parts done \(of near-duplicate documents: $parts done\)" status.out
     # Each task made its partitions in its own job (the decide job makes
     # only those missing): its log is there, and says nothing wrong.
     logs=$(ls work1/slurm/logs/"$stage"-[0-3].*.log 2>/dev/null | wc -l)
@@ -186,13 +190,16 @@ fi
 # ends the task (HOW: kill, its process killed;
 # scancel, its job cancelled), checks what status says, submits the same
 # command again (without the helper) and waits for the run to end. LATER:
-# the stages submitted as arrays after STAGE, whose tasks wait.
+# the stages submitted as arrays after STAGE, whose tasks wait. With HOLD
+# set (group-docs, verify-docs), the task stops at that folder's file 6
+# instead (the documents' partitions, made by STAGE's tasks).
 stop_task() {
     local how=$1 stage=$2 later=$3 work=$4
     shift 4
-    local what="$how in $stage" l
+    local hold=${HOLD:-$stage}
+    local what="$how in $hold" l
     rm -f stop.pid
-    env LD_PRELOAD="$T/hold.so" DEDUP_TEST_HOLD_AT="/$stage/part-000006.tmp." \
+    env LD_PRELOAD="$T/hold.so" DEDUP_TEST_HOLD_AT="/$hold/part-000006.tmp." \
         DEDUP_TEST_HOLD_PID="$T/stop.pid" \
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         "$DEDUP" "$@" --work-dir "$work" "${STAGES[@]}" >submit.out 2>submit.err
@@ -204,10 +211,10 @@ stop_task() {
         return 1
     fi
     ok "$what: $stage task 2 stops before its file 6, its process running"
-    if [ -f "$work/$stage/part-000002.done" ] && [ ! -f "$work/$stage/part-000006.done" ]; then
+    if [ -f "$work/$hold/part-000002.done" ] && [ ! -f "$work/$hold/part-000006.done" ]; then
         ok "$what: ... its file 2 made, 6 not"
     else
-        not_ok "$what: ... its file 2 made, 6 not" "$(ls "$work/$stage")"
+        not_ok "$what: ... its file 2 made, 6 not" "$(ls "$work/$hold")"
     fi
     # The same command while the task runs: what is queued stays queued.
     local njobs
@@ -233,7 +240,8 @@ stop_task() {
     fi
     wait_for "$work" 120
     local made before after
-    made=$(ls "$work"/sign/part-?????? "$work"/group/part-?????? "$work"/verify/part-?????? 2>/dev/null)
+    made=$(ls "$work"/sign/part-?????? "$work"/group/part-?????? "$work"/verify/part-?????? \
+        "$work"/group-docs/part-?????? "$work"/verify-docs/part-?????? 2>/dev/null)
     # shellcheck disable=SC2086
     before=$(inodes $made)
     expect_grep "$what: dedup status says the task failed" "  task 2 failed" status.out
@@ -290,6 +298,10 @@ fi
 
 stop_task kill verify "" work5 scan -q --format jsonl corpus
 expect_same "kill in verify: the report is the local run's, byte for byte" local.jsonl work5/slurm/decide.out
+
+HOLD=verify-docs stop_task kill verify "" work6 scan -q --format jsonl corpus
+expect_same "kill in verify-docs: the report is the local run's, byte for byte" local.jsonl \
+    work6/slurm/decide.out
 
 # ---- nothing left running -------------------------------------------------
 pids=$(awk '{ print $2 }' "$CLUSTER/pids")
