@@ -878,7 +878,8 @@ void dd_pool_start(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void
         p->ran = dd_realloc(p->ran, n);
         p->ran_cap = n;
     }
-    memset(p->ran, 0, n);
+    if (n)
+        memset(p->ran, 0, n);
     p->n = n; /* published */
     pthread_mutex_unlock(&p->lock);
     if (p->started > 0)
