@@ -281,21 +281,35 @@ static bool write_record(FILE *out, const report *r, size_t k)
                 : write_boilerplate_text(out, r->in, &r->f->boilerplate[k]);
 }
 
+/* What formatting record k costs, roughly: the documents it names (a
+ * cluster's members, a boilerplate's occurrences). */
+static size_t record_weight(const report *r, size_t k)
+{
+    if (r->format == DD_FORMAT_TSV)
+        return 1;
+    if (k < r->c->n)
+        return r->c->v[k].n;
+    k -= r->c->n;
+    if (k < r->f->nrepeats)
+        return 2;
+    return 1 + r->f->boilerplate[k - r->f->nrepeats].n;
+}
+
 /*
  * With a loop (threads), records are formatted on its threads, a part of
- * REPORT_PART_RECORDS each, into memory, REPORT_WINDOW_PARTS parts at a
- * time; the calling thread writes each window's parts in order. The same
- * bytes as one thread writes; what is held is one window's text.
+ * them each (REPORT_PART_WEIGHT documents named, or one record that names
+ * more), into memory, REPORT_WINDOW_PARTS parts at a time; the calling
+ * thread writes each window's parts in order. The same bytes as one thread
+ * writes; what is held is one window's text.
  */
-#define REPORT_PART_RECORDS 64
+#define REPORT_PART_WEIGHT 64
 #define REPORT_WINDOW_PARTS 64
 
 typedef struct report_window {
     const report *r;
-    size_t first, end; /* the window's records */
+    size_t start[REPORT_WINDOW_PARTS + 1]; /* part i: records start[i] .. start[i + 1] - 1 */
     char *text[REPORT_WINDOW_PARTS];
     size_t len[REPORT_WINDOW_PARTS];
-    bool ok[REPORT_WINDOW_PARTS];
 } report_window;
 
 /* dd_loop work: part `part` of the window, formatted. */
@@ -303,18 +317,15 @@ static void format_part(void *ctx, void *worker, size_t part)
 {
     (void)worker;
     report_window *w = ctx;
-    size_t from = w->first + part * REPORT_PART_RECORDS;
-    size_t to = from + REPORT_PART_RECORDS < w->end ? from + REPORT_PART_RECORDS : w->end;
     w->text[part] = NULL;
     w->len[part] = 0;
     FILE *m = open_memstream(&w->text[part], &w->len[part]);
     if (!m)
         dd_out_of_memory();
     bool ok = true;
-    for (size_t k = from; k < to && ok; k++)
+    for (size_t k = w->start[part]; k < w->start[part + 1] && ok; k++)
         ok = write_record(m, w->r, k);
-    w->ok[part] = fclose(m) == 0 && ok; /* (only memory can fail) */
-    if (!w->ok[part])
+    if (fclose(m) != 0 || !ok) /* only memory can fail */
         dd_out_of_memory();
 }
 
@@ -331,12 +342,14 @@ bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inp
     }
     report_window *w = dd_calloc(1, sizeof *w);
     w->r = &r;
-    for (size_t first = 0; first < n && ok; first += REPORT_PART_RECORDS * REPORT_WINDOW_PARTS) {
-        w->first = first;
-        w->end = n - first < REPORT_PART_RECORDS * REPORT_WINDOW_PARTS
-                     ? n
-                     : first + REPORT_PART_RECORDS * REPORT_WINDOW_PARTS;
-        size_t parts = (w->end - first + REPORT_PART_RECORDS - 1) / REPORT_PART_RECORDS;
+    for (size_t k = 0; k < n && ok;) {
+        size_t parts = 0;
+        for (; k < n && parts < REPORT_WINDOW_PARTS; parts++) {
+            w->start[parts] = k;
+            for (size_t weight = 0; k < n && weight < REPORT_PART_WEIGHT; k++)
+                weight += record_weight(&r, k);
+        }
+        w->start[parts] = k;
         loop->run(loop->loop_ctx, parts, w, format_part);
         for (size_t part = 0; part < parts; part++) {
             ok = ok && fwrite(w->text[part], 1, w->len[part], out) == w->len[part];

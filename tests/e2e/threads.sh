@@ -36,9 +36,9 @@ n=$(find "$G" -type f | wc -l)
 
 # Many small documents, every third an exact copy of the one before and
 # every fifth of those with a word changed: with threads, the report's
-# records are formatted on the workers, 64 a part, 64 parts at a time, and
-# written in order (report.c): 4,500 documents are two windows of the tsv
-# report and over a hundred clusters in the others.
+# records are formatted on the workers, parts of 64 documents named, 64
+# parts at a time, and written in order (report.c): 4,500 documents are two
+# windows of the tsv report and over a hundred clusters in the others.
 M="$T/many"
 python3 - "$M" <<'EOF'
 import os, random, sys
