@@ -151,6 +151,25 @@ static void print_summary(const dd_options *o, const dd_corpus_counts *k, const 
     fputc('\n', stderr);
 }
 
+/* dd_loop.run of the report: on a pool. */
+static void pool_loop(void *pool, size_t n, void *ctx,
+                      void (*item)(void *ctx, void *worker, size_t i))
+{
+    dd_pool_for(pool, n, ctx, item);
+}
+
+/* The report's findings (dd_report_write), formatted on o's threads. */
+static bool write_report(const dd_options *o, const dd_corpus *c)
+{
+    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
+    dd_pool *pool = threads > 1 ? dd_pool_new("report", threads, NULL, NULL, NULL) : NULL;
+    dd_loop loop = {pool ? pool_loop : NULL, pool};
+    bool ok = dd_report_write(stdout, o->format, o->near.method, &c->inputs, &c->clusters,
+                              &c->findings, &loop);
+    dd_pool_free(pool);
+    return ok;
+}
+
 int cmd_scan(int argc, char **argv)
 {
     dd_options o;
@@ -207,7 +226,7 @@ int cmd_scan(int argc, char **argv)
         return DD_EXIT_ERROR;
     }
     dd_corpus_report_left_out(&c, "left out of the comparison");
-    if (!dd_report_write(stdout, o.format, o.near.method, &c.inputs, &c.clusters, &c.findings)) {
+    if (!write_report(&o, &c)) {
         dd_stdout_failed(errno);
         if (clusters_file)
             dd_out_file_discard(clusters_file);

@@ -1308,6 +1308,7 @@ typedef struct doc_at {
 struct dd_placer_ahead {
     const uint32_t *docs; /* the batch, in the order they are placed */
     size_t n, cap;
+    uint32_t base; /* the documents placed before the batch: docs[k]'s rank is base + k */
     size_t nkeys;
     uint64_t *keys;      /* nkeys band or block keys per document of the batch */
     bool *shared;        /* nkeys per document: key_shared of its keys */
@@ -1382,11 +1383,23 @@ static int compare_doc_at(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint32_t *docs, size_t n)
+void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *docs, size_t n)
 {
     const dd_signatures *s = p->s;
     a->docs = docs;
     a->n = n;
+    a->base = p->placed;
+    /* Placing the batch grows none of the placer's arrays: its documents
+     * are placed while dd_placer_ahead_pairs reads them. */
+    uint32_t last = 0;
+    for (size_t k = 0; k < n; k++)
+        last = docs[k] > last ? docs[k] : last;
+    if (n)
+        placer_grow(p, last);
+    if ((size_t)p->placed + n > p->by_rank_cap) {
+        p->by_rank_cap = (size_t)p->placed + n;
+        p->by_rank = dd_realloc(p->by_rank, p->by_rank_cap * sizeof *p->by_rank);
+    }
     a->nkeys = keys_per_doc(&s->params);
     if (n > a->cap) {
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
@@ -1486,7 +1499,7 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     const dd_signatures *s = p->s;
     if (a->no_pairs[k])
         return 0;
-    uint32_t d = a->docs[k], base = p->placed;
+    uint32_t d = a->docs[k], base = a->base;
     const uint64_t *keys = a->keys + k * a->nkeys;
     const bool *shared = a->shared + k * a->nkeys;
     size_t nranks = 0, nlinked = 0;
@@ -1520,13 +1533,18 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     }
     for (size_t l = s->links ? s->link_start[d] : 0; s->links && l < s->link_start[d + 1]; l++) {
         uint32_t r = s->links[l], rank;
-        size_t j;
-        if (r < p->cap && p->doc[r].rep_of == r + 1)
-            rank = p->doc[r].rank;
-        else if ((j = ahead_position(a, r)) < k && !a->no_pairs[j])
+        /* (a document of the batch is placed on another thread meanwhile:
+         * what the placer has of it is not read) */
+        size_t j = ahead_position(a, r);
+        if (j < a->n) {
+            if (j >= k || a->no_pairs[j])
+                continue;
             rank = base + (uint32_t)j;
-        else
+        } else if (r < p->cap && p->doc[r].rep_of == r + 1) {
+            rank = p->doc[r].rank;
+        } else {
             continue;
+        }
         dd_grow(&w->linked, &w->linked_cap, nlinked + 1, sizeof *w->linked);
         w->linked[nlinked++] = rank;
     }

@@ -461,8 +461,7 @@ void dd_placer_ahead_free(dd_placer_ahead *a);
  * dd_placer_ahead_keys for every k in 0..n-1 (on any threads: each writes
  * document k's keys only), then dd_placer_ahead_guess, before any
  * dd_placer_ahead_pairs. */
-void dd_placer_ahead_prepare(dd_placer_ahead *a, const dd_placer *p, const uint32_t *docs,
-                             size_t n);
+void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *docs, size_t n);
 /* The band (or block) keys of docs[k], and which of them another document
  * has. Reads p and its signatures; on any thread. */
 void dd_placer_ahead_keys(const dd_placer *p, dd_placer_ahead *a, size_t k);

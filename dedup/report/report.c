@@ -242,32 +242,121 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
     return ok;
 }
 
-static bool write_tsv(FILE *out, const dd_inputs *in, const dd_clusters *c)
+/* What a report is written from; its records are numbered: the clusters,
+ * then the repeats, then the boilerplate (tsv: one a document). */
+typedef struct report {
+    dd_format format;
+    dd_method method;
+    const dd_inputs *in;
+    const dd_clusters *c;
+    const dd_findings *f;
+} report;
+
+static size_t report_records(const report *r)
 {
-    bool ok = true;
-    for (size_t d = 0; d < in->n && ok; d++) {
-        char *path = dd_printable(dd_input_id(in, d));
-        ok = fprintf(out, "%s\t%u\n", path, c->id_of[d]) > 0;
+    if (r->format == DD_FORMAT_TSV)
+        return r->in->n;
+    return r->c->n + r->f->nrepeats + r->f->nboilerplate;
+}
+
+/* Writes record k of r to out; false on a write error. */
+static bool write_record(FILE *out, const report *r, size_t k)
+{
+    bool json = r->format == DD_FORMAT_JSONL;
+    if (r->format == DD_FORMAT_TSV) {
+        char *path = dd_printable(dd_input_id(r->in, k));
+        bool ok = fprintf(out, "%s\t%u\n", path, r->c->id_of[k]) > 0;
         free(path);
+        return ok;
     }
-    return ok && fflush(out) == 0 && !ferror(out);
+    if (k < r->c->n)
+        return json ? write_cluster_json(out, r->method, r->in, &r->c->v[k])
+                    : write_cluster_text(out, r->method, r->in, &r->c->v[k]);
+    k -= r->c->n;
+    if (k < r->f->nrepeats)
+        return json ? write_repeat_json(out, r->in, &r->f->repeats[k])
+                    : write_repeat_text(out, r->in, &r->f->repeats[k]);
+    k -= r->f->nrepeats;
+    return json ? write_boilerplate_json(out, r->in, &r->f->boilerplate[k])
+                : write_boilerplate_text(out, r->in, &r->f->boilerplate[k]);
+}
+
+/* What formatting record k costs, roughly: the documents it names (a
+ * cluster's members, a boilerplate's occurrences). */
+static size_t record_weight(const report *r, size_t k)
+{
+    if (r->format == DD_FORMAT_TSV)
+        return 1;
+    if (k < r->c->n)
+        return r->c->v[k].n;
+    k -= r->c->n;
+    if (k < r->f->nrepeats)
+        return 2;
+    return 1 + r->f->boilerplate[k - r->f->nrepeats].n;
+}
+
+/*
+ * With a loop (threads), records are formatted on its threads, a part of
+ * them each (REPORT_PART_WEIGHT documents named, or one record that names
+ * more), into memory, REPORT_WINDOW_PARTS parts at a time; the calling
+ * thread writes each window's parts in order. The same bytes as one thread
+ * writes; what is held is one window's text.
+ */
+#define REPORT_PART_WEIGHT 64
+#define REPORT_WINDOW_PARTS 64
+
+typedef struct report_window {
+    const report *r;
+    size_t start[REPORT_WINDOW_PARTS + 1]; /* part i: records start[i] .. start[i + 1] - 1 */
+    char *text[REPORT_WINDOW_PARTS];
+    size_t len[REPORT_WINDOW_PARTS];
+} report_window;
+
+/* dd_loop work: part `part` of the window, formatted. */
+static void format_part(void *ctx, void *worker, size_t part)
+{
+    (void)worker;
+    report_window *w = ctx;
+    w->text[part] = NULL;
+    w->len[part] = 0;
+    FILE *m = open_memstream(&w->text[part], &w->len[part]);
+    if (!m)
+        dd_out_of_memory();
+    bool ok = true;
+    for (size_t k = w->start[part]; k < w->start[part + 1] && ok; k++)
+        ok = write_record(m, w->r, k);
+    if (fclose(m) != 0 || !ok) /* only memory can fail */
+        dd_out_of_memory();
 }
 
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
-                     const dd_clusters *c, const dd_findings *f)
+                     const dd_clusters *c, const dd_findings *f, const dd_loop *loop)
 {
-    if (format == DD_FORMAT_TSV)
-        return write_tsv(out, in, c);
+    report r = {format, method, in, c, f};
+    size_t n = report_records(&r);
     bool ok = true;
-    for (size_t i = 0; i < c->n && ok; i++)
-        ok = format == DD_FORMAT_JSONL ? write_cluster_json(out, method, in, &c->v[i])
-                                       : write_cluster_text(out, method, in, &c->v[i]);
-    for (size_t i = 0; i < f->nrepeats && ok; i++)
-        ok = format == DD_FORMAT_JSONL ? write_repeat_json(out, in, &f->repeats[i])
-                                       : write_repeat_text(out, in, &f->repeats[i]);
-    for (size_t i = 0; i < f->nboilerplate && ok; i++)
-        ok = format == DD_FORMAT_JSONL ? write_boilerplate_json(out, in, &f->boilerplate[i])
-                                       : write_boilerplate_text(out, in, &f->boilerplate[i]);
+    if (!loop || !loop->run) {
+        for (size_t k = 0; k < n && ok; k++)
+            ok = write_record(out, &r, k);
+        return ok && fflush(out) == 0 && !ferror(out);
+    }
+    report_window *w = dd_calloc(1, sizeof *w);
+    w->r = &r;
+    for (size_t k = 0; k < n && ok;) {
+        size_t parts = 0;
+        for (; k < n && parts < REPORT_WINDOW_PARTS; parts++) {
+            w->start[parts] = k;
+            for (size_t weight = 0; k < n && weight < REPORT_PART_WEIGHT; k++)
+                weight += record_weight(&r, k);
+        }
+        w->start[parts] = k;
+        loop->run(loop->loop_ctx, parts, w, format_part);
+        for (size_t part = 0; part < parts; part++) {
+            ok = ok && fwrite(w->text[part], 1, w->len[part], out) == w->len[part];
+            free(w->text[part]);
+        }
+    }
+    free(w);
     return ok && fflush(out) == 0 && !ferror(out);
 }
 

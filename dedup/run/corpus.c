@@ -39,7 +39,7 @@ uint64_t dd_digest(const char *text, size_t len) { return XXH3_64bits(text, len)
 
 void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc)
 {
-    c->reread[doc] = DD_REREAD_FAILED;
+    DD_REREAD_SET(c, doc, DD_REREAD_FAILED);
     c->problems++;
 }
 
@@ -58,7 +58,7 @@ static char *read_bytes(const dd_corpus *c, uint32_t doc, size_t off, size_t len
             memcpy(s, d->stream->text.data + off, len);
         else
             len = 0;
-    } else if (c->reread[doc] == DD_REREAD_FAILED) {
+    } else if (DD_REREAD_OF(c, doc) == DD_REREAD_FAILED) {
         len = 0;
     } else {
         long r = dd_input_pread(d, s, len, off);
@@ -143,7 +143,7 @@ static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const 
         *len = in->stream->text.len;
         return DD_TEXT_OK;
     }
-    if (c->reread[doc] != DD_REREAD_OK) /* said once */
+    if (DD_REREAD_OF(c, doc) != DD_REREAD_OK) /* said once */
         return DD_TEXT_NONE;
     if (!dd_input_read(in, c->max_bytes, buf))
         return DD_TEXT_FAILED;
@@ -267,7 +267,7 @@ typedef enum set_status {
  * thread's messages go (dd_error, or its capture). */
 static set_status make_set(set_loader *l, uint32_t doc, const dd_cached_set **out)
 {
-    if (l->c->reread[doc] != DD_REREAD_OK) /* said once */
+    if (DD_REREAD_OF(l->c, doc) != DD_REREAD_OK) /* said once */
         return SET_NONE;
     uint32_t version = l->c->text_version ? l->c->text_version[doc] : 0;
     const dd_cached_set *cached = dd_set_cache_find(&l->cache, doc, version);
@@ -311,7 +311,7 @@ static bool set_taken(dd_corpus *c, uint32_t doc, set_status st)
     if (st == SET_FAILED)
         dd_corpus_reread_failed(c, doc);
     else if (st == SET_CHANGED)
-        c->reread[doc] = DD_REREAD_CHANGED;
+        DD_REREAD_SET(c, doc, DD_REREAD_CHANGED);
     return st == SET_MADE;
 }
 
@@ -1334,13 +1334,16 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
         dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
         dd_pool_for(pool, b.n, &b, document_keys);
         dd_placer_ahead_guess(b.ahead);
-        dd_pool_for(pool, b.n, &b, documents_ahead);
+        /* Each document placed once its pairs are computed, while the
+         * workers compute those of the next ones. */
+        dd_pool_start(pool, b.n, &b, documents_ahead);
         for (size_t k = 0; k < b.n; k++) {
+            dd_pool_wait(pool, k);
             b.pairs_ahead += b.pairs[k].n;
             b.sets_ahead += b.pairs[k].n + (b.pairs[k].n > 0);
-        }
-        for (size_t k = 0; k < b.n; k++)
             dd_placer_place_ahead(placer, b.ahead, k, &m);
+        }
+        dd_pool_finish(pool);
         dd_pool_for(pool, dd_placer_ahead_bands(b.ahead), &b, index_band);
         for (size_t k = 0; k < b.n; k++)
             doc_pairs_clear(&b.pairs[k]);

@@ -40,6 +40,13 @@ typedef enum dd_reread {
     DD_REREAD_CHANGED, /* not as analysed: a warning; compared as first read */
 } dd_reread;
 
+/* Setting and reading an input's dd_reread (dd_corpus.reread) while
+ * workers may read it: the calling thread sets it as it takes documents in
+ * order, the workers read it ahead of it (a stale value only makes them
+ * read an input again, to find what was found). */
+#define DD_REREAD_SET(c, doc, value) __atomic_store_n(&(c)->reread[doc], (value), __ATOMIC_RELAXED)
+#define DD_REREAD_OF(c, doc) ((dd_reread)__atomic_load_n(&(c)->reread[doc], __ATOMIC_RELAXED))
+
 typedef struct dd_corpus {
     dd_inputs inputs;
     uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */

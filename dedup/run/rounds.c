@@ -750,7 +750,7 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
     if (r->failed && c->reread[d] == DD_REREAD_OK)
         dd_corpus_reread_failed(c, d);
     else if (r->moved)
-        c->reread[d] = DD_REREAD_CHANGED;
+        DD_REREAD_SET(c, d, DD_REREAD_CHANGED);
     if (!r->ok)
         return true; /* compared as before, without the units removed */
     dd_near_units_append(&g->inside, r->near.v, r->near.n);

@@ -785,6 +785,14 @@ struct dd_pool {
     void *ctx;
     void (*work)(void *ctx, void *worker, size_t i);
     bool ending;
+    /* A loop in order (dd_pool_start): its items are claimed one at a
+     * time, in order, and each is marked in `ran` when it has run; the
+     * calling thread, waiting for item waiting_for (SIZE_MAX: none), is
+     * woken through `finished` when that one has run. */
+    bool in_order;
+    unsigned char *ran;
+    size_t ran_cap, waiting_for;
+    double own_cpu; /* the calling thread's CPU in the items of such a loop */
     /* For DEDUP_RUN_STATS */
     size_t loops, items;
     double work_cpu, waited;
@@ -802,14 +810,19 @@ static void *pool_worker(void *arg)
         if (p->ending)
             break;
         while (p->next < p->n) {
-            size_t first = p->next, n = loop_claim(p->n - first, p->started + 1);
+            size_t first = p->next, n = p->in_order ? 1 : loop_claim(p->n - first, p->started + 1);
             p->next += n;
             pthread_mutex_unlock(&p->lock);
             for (size_t i = first; i < first + n; i++)
                 p->work(p->ctx, worker, i);
             pthread_mutex_lock(&p->lock);
             p->done += n;
-            if (p->done == p->n) { /* woken with the lock free */
+            bool awaited = false;
+            if (p->in_order) {
+                p->ran[first] = 1;
+                awaited = p->waiting_for == first;
+            }
+            if (p->done == p->n || awaited) { /* woken with the lock free */
                 pthread_mutex_unlock(&p->lock);
                 pthread_cond_signal(&p->finished);
                 pthread_mutex_lock(&p->lock);
@@ -902,6 +915,77 @@ void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *
     p->waited += wall() - waited;
 }
 
+void dd_pool_start(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
+{
+    p->loops++;
+    p->items += n;
+    pthread_mutex_lock(&p->lock);
+    p->next = p->done = 0;
+    p->ctx = ctx;
+    p->work = work;
+    p->in_order = true;
+    p->waiting_for = SIZE_MAX;
+    if (n > p->ran_cap) {
+        p->ran = dd_realloc(p->ran, n);
+        p->ran_cap = n;
+    }
+    if (n)
+        memset(p->ran, 0, n);
+    p->n = n; /* published */
+    pthread_mutex_unlock(&p->lock);
+    if (p->started > 0)
+        pthread_cond_broadcast(&p->start); /* with the lock free */
+}
+
+/* Runs, on the calling thread, the next item of the loop in order that no
+ * thread took (the lock held, as on return). */
+static void run_next_here(dd_pool *p)
+{
+    size_t i = p->next++;
+    pthread_mutex_unlock(&p->lock);
+    double cpu0 = stats_wanted() ? thread_cpu() : 0;
+    p->work(p->ctx, own_state(p), i);
+    if (stats_wanted())
+        p->own_cpu += thread_cpu() - cpu0;
+    pthread_mutex_lock(&p->lock);
+    p->ran[i] = 1;
+    p->done++;
+}
+
+void dd_pool_wait(dd_pool *p, size_t i)
+{
+    pthread_mutex_lock(&p->lock);
+    while (!p->ran[i]) {
+        if (p->next < p->n) { /* rather than wait, an item of its own */
+            run_next_here(p);
+            continue;
+        }
+        double waited = wall();
+        p->waiting_for = i;
+        while (!p->ran[i])
+            pthread_cond_wait(&p->finished, &p->lock);
+        p->waiting_for = SIZE_MAX;
+        p->waited += wall() - waited;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void dd_pool_finish(dd_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->next < p->n)
+        run_next_here(p);
+    double waited = wall();
+    while (p->done < p->n)
+        pthread_cond_wait(&p->finished, &p->lock);
+    p->waited += wall() - waited;
+    p->n = 0; /* nothing to claim until the next loop */
+    p->in_order = false;
+    p->work_cpu += p->own_cpu;
+    p->own_cpu = 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
 void dd_pool_free(dd_pool *p)
 {
     if (!p)
@@ -920,6 +1004,7 @@ void dd_pool_free(dd_pool *p)
                 "CPU, the caller waited %.3f s\n",
                 p->name, p->loops, p->items, p->started, p->work_cpu, p->waited);
     free(p->threads);
+    free(p->ran);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->finished);

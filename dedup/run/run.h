@@ -145,6 +145,25 @@ dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
 /* Runs work(ctx, worker, i) for i in 0..n-1 (see above). */
 void dd_pool_for(dd_pool *p, size_t n, void *ctx,
                  void (*work)(void *ctx, void *worker, size_t i));
+/*
+ * A loop whose results the calling thread takes in order, as each is
+ * ready, while the workers run the later items (the clustering: a batch's
+ * documents are verified ahead on the workers while the calling thread
+ * places those whose pairs are ready). dd_pool_start publishes the loop
+ * (items 0..n-1, under dd_pool_for's contract) and returns at once; the
+ * workers claim its items one at a time, in order. dd_pool_wait(p, i)
+ * returns once item i has run: while it has not, the calling thread runs
+ * the next item nobody took (or, with none left, waits). dd_pool_finish
+ * returns once every item has run. Between dd_pool_start and
+ * dd_pool_finish, what item i wrote is the calling thread's to read once
+ * dd_pool_wait(p, i) returned; what the other items read, the calling
+ * thread must not change. With no worker thread, dd_pool_wait runs the
+ * items up to i on the calling thread.
+ */
+void dd_pool_start(dd_pool *p, size_t n, void *ctx,
+                   void (*work)(void *ctx, void *worker, size_t i));
+void dd_pool_wait(dd_pool *p, size_t i);
+void dd_pool_finish(dd_pool *p);
 /* The worker threads running besides the calling one (0: the loops run on
  * the calling thread alone). */
 unsigned dd_pool_threads(const dd_pool *p);

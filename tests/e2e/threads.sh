@@ -34,6 +34,31 @@ EOF
 n=$(find "$G" -type f | wc -l)
 [ "$n" -gt 250 ] && ok "generated corpus: $n files" || not_ok "generated corpus: $n files"
 
+# Many small documents, every third an exact copy of the one before and
+# every fifth of those with a word changed: with threads, the report's
+# records are formatted on the workers, parts of 64 documents named, 64
+# parts at a time, and written in order (report.c): 4,500 documents are two
+# windows of the tsv report and over a hundred clusters in the others.
+M="$T/many"
+python3 - "$M" <<'EOF'
+import os, random, sys
+out = sys.argv[1]
+os.makedirs(out)
+rng = random.Random(12)
+words = ["w%d" % i for i in range(3000)]
+prev = None
+for i in range(4500):
+    if prev and i % 3 == 2:
+        doc = list(prev)
+        if i % 5 == 0:
+            doc[rng.randrange(len(doc))] = "changed"
+    else:
+        doc = [rng.choice(words) for _ in range(60)]
+    prev = doc
+    with open(os.path.join(out, "d%04d.txt" % i), "w") as f:
+        f.write(" ".join(doc) + "\n")
+EOF
+
 # run NAME J CMD...: runs dedup CMD at -j J (after the command's name:
 # "index build" is two words), keeping stdout, stderr and the exit status
 # in $T/NAME.J.{out,err,st}.
@@ -66,6 +91,9 @@ for j in 1 2 3 8; do
     run gen-jsonl "$j" scan -f jsonl gen
     run gen-text "$j" scan -f text gen
     run gen-tsv "$j" scan -f tsv --keep longest gen
+    run many-tsv "$j" scan -f tsv many
+    run many-jsonl "$j" scan -f jsonl many
+    run many-text "$j" scan -f text many
     run gen-block "$j" scan -f jsonl -u block --method simhash gen
     run gen-stdin "$j" scan -f jsonl - gen <gen/part0/doc000.txt
     run gen-stop "$j" scan -f jsonl --on-error stop gen
@@ -83,7 +111,8 @@ for j in 1 2 3 8; do
     run index-scan "$j" scan -f jsonl --index idx.ddx variants
     mv idx.ddx "idx$j.ddx"
 done
-for name in fixtures-jsonl fixtures-text gen-jsonl gen-text gen-tsv gen-block gen-stdin gen-stop \
+for name in fixtures-jsonl fixtures-text gen-jsonl gen-text gen-tsv many-tsv many-jsonl many-text \
+    gen-block gen-stdin gen-stop \
     gen-clean gen-dry-run gen-check fixtures-check index-build index-add index-info index-scan; do
     same "$name"
 done
@@ -108,6 +137,10 @@ grep -q 'latin1.txt:1: invalid UTF-8' gen-jsonl.1.err && grep -q 'nul.txt:.*NUL 
     ! grep -q '"type":"cluster"' gen-stop.1.out &&
     ok "statuses: 2 with files left out, --on-error stop reports nothing" ||
     not_ok "statuses" "jsonl $(cat gen-jsonl.1.st), stop $(cat gen-stop.1.st)"
+
+[ "$(wc -l <many-tsv.1.out)" = 4500 ] && [ "$(grep -c '"type":"cluster"' many-jsonl.1.out)" -gt 100 ] &&
+    ok "many documents: 4,500 lines of tsv, over 100 clusters" ||
+    not_ok "many documents" "$(wc -l <many-tsv.1.out) lines, $(grep -c '"type":"cluster"' many-jsonl.1.out) clusters"
 
 # The default (one thread per online CPU) gives the same report as -j 1.
 "$DEDUP" scan -f jsonl gen >default.out 2>default.err

@@ -276,6 +276,65 @@ static void the_pool_runs_every_item_of_every_loop_once(void **state)
     }
 }
 
+/* A loop in order: each item writes its result (a function of i) once it
+ * has run; the calling thread, having waited for item i, finds it there
+ * and checks that no item ran twice. */
+typedef struct ordered_loop {
+    size_t n;
+    atomic_uint *runs;
+    uint64_t *result;
+    uint64_t seed;
+} ordered_loop;
+
+static void ordered_item(void *ctx, void *worker, size_t i)
+{
+    (void)worker;
+    ordered_loop *l = ctx;
+    spin(mix(i ^ l->seed));
+    l->result[i] = mix(i + 1);
+    atomic_fetch_add(&l->runs[i], 1);
+}
+
+static void a_loop_in_order_gives_each_result_once_waited_for(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 2, 3, 17, 350, 2000};
+    for (unsigned threads = 1; threads <= 8; threads++) {
+        check c = {0};
+        dd_pool *p = dd_pool_new("test", threads, &c, new_worker, free_worker);
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (uint64_t seed = 0; seed < 3; seed++) {
+                ordered_loop l = {.n = sizes[s], .seed = seed};
+                l.runs = dd_calloc(l.n ? l.n : 1, sizeof *l.runs);
+                l.result = dd_calloc(l.n ? l.n : 1, sizeof *l.result);
+                dd_pool_start(p, l.n, &l, ordered_item);
+                /* Waiting for only some of them (seed 2: none) is allowed. */
+                size_t waited = seed == 2 ? 0 : seed == 1 ? l.n / 2 : l.n;
+                for (size_t i = 0; i < waited; i++) {
+                    dd_pool_wait(p, i);
+                    assert_int_equal(atomic_load(&l.runs[i]), 1);
+                    assert_true(l.result[i] == mix(i + 1));
+                }
+                dd_pool_finish(p);
+                for (size_t i = 0; i < l.n; i++) {
+                    assert_int_equal(atomic_load(&l.runs[i]), 1);
+                    assert_true(l.result[i] == mix(i + 1));
+                }
+                /* The pool's ordinary loops run as before after one. */
+                pool_loop after = {.n = sizes[s], .seed = seed};
+                after.runs = dd_calloc(after.n ? after.n : 1, sizeof *after.runs);
+                dd_pool_for(p, after.n, &after, pool_item);
+                for (size_t i = 0; i < after.n; i++)
+                    assert_int_equal(atomic_load(&after.runs[i]), 1);
+                free(after.runs);
+                free(l.runs);
+                free(l.result);
+            }
+        dd_pool_free(p);
+        assert_true(atomic_load(&c.workers) <= threads);
+    }
+}
+
 /* ---- a stream */
 
 typedef struct stream {
@@ -466,6 +525,7 @@ int main(void)
         cmocka_unit_test(a_consume_that_stops_ends_the_run_there),
         cmocka_unit_test(loops_from_consume_run_every_item_once),
         cmocka_unit_test(the_pool_runs_every_item_of_every_loop_once),
+        cmocka_unit_test(a_loop_in_order_gives_each_result_once_waited_for),
         cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
         cmocka_unit_test(a_loop_started_in_consume_runs_once_when_joined_later),
         cmocka_unit_test(a_stream_whose_calling_thread_works_is_one_of_its_threads),
