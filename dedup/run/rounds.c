@@ -224,7 +224,8 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     }
     fprintf(stderr,
             "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
-            "inside documents: %.1f MB; per-document arrays: %.1f MB; per-unit flags: %.1f MB; "
+            "inside documents: %.1f MB; per-document arrays: %.1f MB; units removed (a bit each): "
+            "%.1f MB; "
             "findings so far: %.1f MB\n",
             at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
             (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
