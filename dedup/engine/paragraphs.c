@@ -11,12 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a unit is in the table (src[u], per unit of the corpus): a later
- * occurrence holds the number of the first occurrence of its key (below
- * its own number); a first occurrence, or a unit not added, one of these: */
-#define NOT_ADDED UINT64_MAX          /* of a document not added, or left out */
-#define FIRST (UINT64_MAX - 1)        /* the first occurrence of its key */
-#define FIRST_BOILER (UINT64_MAX - 2) /* the same, of a key that is boilerplate */
+/* A key asked for (dd_paragraphs_want_first) that no unit added holds. */
+#define NOT_ADDED UINT64_MAX
 
 /* A distinct unit of the part being built: where it was first seen and in
  * how many documents. */
@@ -39,8 +35,11 @@ typedef struct boiler {
 typedef struct part {
     boiler *boiler; /* its boilerplate units, in order of first occurrence */
     size_t nboiler, boiler_cap;
-    size_t bytes; /* the most its table and entries held while built */
-    bool full;    /* past the table's limits */
+    dd_later *later; /* its later occurrences, in order (without dd_paragraphs_keep_later) */
+    size_t nlater, later_cap; /* nlater: how many, wherever they are */
+    size_t bytes;             /* the most its table and entries held while built */
+    bool full;                /* past the table's limits */
+    bool lost;                /* its later occurrences could not be kept */
 } part;
 
 struct dd_paragraphs {
@@ -60,14 +59,14 @@ struct dd_paragraphs {
     uint32_t *docs;       /* the documents added, in order */
     size_t ndocs, docs_cap;
     size_t nunits;          /* units of the documents up to the last one added */
-    const bool *gone;       /* units left out (dd_paragraphs_leave_out), or NULL */
+    const uint64_t *gone;   /* units left out, a bit each (dd_paragraphs_leave_out), or NULL */
     dd_key_table wanted;    /* the keys of dd_paragraphs_want_first, numbered */
     uint64_t *wanted_first; /* of each: its first occurrence (NOT_ADDED: none) */
     size_t nwanted, wanted_cap;
     part *parts; /* dd_paragraphs_split */
     size_t nparts;
-    uint64_t *src;  /* per unit (see above), once split */
-    boiler *boiler; /* the boilerplate units, in order of first occurrence */
+    const dd_later_lists *lists; /* where the parts' later occurrences are (NULL: in parts) */
+    boiler *boiler;              /* the boilerplate units, in order of first occurrence */
     size_t nboiler;
     bool built; /* dd_paragraphs_parts_done */
 };
@@ -86,8 +85,10 @@ dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start,
 
 static void free_parts(dd_paragraphs *p)
 {
-    for (size_t k = 0; k < p->nparts; k++)
+    for (size_t k = 0; k < p->nparts; k++) {
         free(p->parts[k].boiler);
+        free(p->parts[k].later);
+    }
     free(p->parts);
     p->parts = NULL;
 }
@@ -97,7 +98,6 @@ void dd_paragraphs_free(dd_paragraphs *p)
     if (!p)
         return;
     free_parts(p);
-    free(p->src);
     free(p->boiler);
     free(p->docs);
     dd_key_table_free(&p->wanted);
@@ -112,10 +112,9 @@ size_t dd_paragraphs_memory_bytes(const dd_paragraphs *p)
                    p->wanted.nslots * sizeof(dd_key_slot) +
                    p->wanted_cap * sizeof *p->wanted_first + p->nboiler * sizeof *p->boiler +
                    p->nparts * sizeof *p->parts;
-    if (p->src)
-        bytes += (p->nunits ? p->nunits : 1) * sizeof *p->src;
     for (size_t k = 0; p->parts && k < p->nparts; k++)
-        bytes += p->parts[k].boiler_cap * sizeof *p->parts[k].boiler;
+        bytes += p->parts[k].boiler_cap * sizeof *p->parts[k].boiler +
+                 p->parts[k].later_cap * sizeof *p->parts[k].later;
     return bytes;
 }
 
@@ -167,7 +166,13 @@ static dd_place place_in(const dd_paragraphs *p, uint32_t doc, uint64_t u)
     return (dd_place){doc, unit.first_line, unit.last_line};
 }
 
-void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone) { p->gone = gone; }
+void dd_paragraphs_leave_out(dd_paragraphs *p, const uint64_t *gone) { p->gone = gone; }
+
+/* Is bit u of the bitmap `bits` set? (The units left out, or removed.) */
+static bool bit_set(const uint64_t *bits, size_t u) { return bits[u / 64] >> (u % 64) & 1; }
+
+/* Is unit u left out (dd_paragraphs_leave_out)? */
+static bool is_gone(const dd_paragraphs *p, size_t u) { return p->gone && bit_set(p->gone, u); }
 
 /* The part of a key, among n: from its top bits. */
 static size_t part_of(sh_key key, size_t n)
@@ -200,12 +205,41 @@ void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key)
 void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
 {
     free_parts(p);
-    free(p->src);
     p->nparts = nparts ? nparts : 1;
     p->parts = dd_calloc(p->nparts, sizeof *p->parts);
-    p->src = dd_malloc((p->nunits ? p->nunits : 1) * sizeof *p->src);
-    memset(p->src, 0xFF, p->nunits * sizeof *p->src); /* NOT_ADDED */
     p->built = false;
+}
+
+void dd_paragraphs_keep_later(dd_paragraphs *p, const dd_later_lists *lists) { p->lists = lists; }
+
+/* Appends later[0..n) to part k's list (the caller's, or the part's own). */
+static bool keep_later(dd_paragraphs *p, size_t k, const dd_later *later, size_t n)
+{
+    part *t = &p->parts[k];
+    if (p->lists) {
+        if (!p->lists->append(p->lists->ctx, k, later, n))
+            return false;
+    } else {
+        dd_grow(&t->later, &t->later_cap, t->nlater + n, sizeof *t->later);
+        memcpy(t->later + t->nlater, later, n * sizeof *later);
+    }
+    t->nlater += n;
+    return true;
+}
+
+/* Copies to out up to n of part k's later occurrences from `from` on;
+ * returns how many. */
+static size_t read_later(const dd_paragraphs *p, size_t k, size_t from, dd_later *out, size_t n)
+{
+    if (p->lists)
+        return p->lists->read(p->lists->ctx, k, from, out, n);
+    const part *t = &p->parts[k];
+    if (from >= t->nlater)
+        return 0;
+    if (n > t->nlater - from)
+        n = t->nlater - from;
+    memcpy(out, t->later + from, n * sizeof *out);
+    return n;
 }
 
 size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
@@ -217,10 +251,14 @@ void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
     dd_key_table_init(&table, 3);
     entry *entries = NULL;
     size_t n = 0, cap = 0;
-    for (size_t i = 0; i < p->ndocs && !t->full; i++) {
+    /* The later occurrences, in order of unit, go to the part's list a
+     * block at a time. */
+    dd_later *later = dd_malloc(DD_LATER_BLOCK * sizeof *later);
+    size_t nlater = 0;
+    for (size_t i = 0; i < p->ndocs && !t->full && !t->lost; i++) {
         uint32_t doc = p->docs[i];
         for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1]; u++) {
-            if (p->gone && p->gone[u])
+            if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
             if (part_of(unit.key, p->nparts) != k)
@@ -234,7 +272,6 @@ void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
             if (added == DD_KEY_ADDED) {
                 dd_grow(&entries, &cap, n + 1, sizeof *entries);
                 entries[n++] = (entry){u, 0, doc, 1, unit.words};
-                p->src[u] = FIRST;
                 uint32_t w;
                 if (p->nwanted && dd_key_table_get(&p->wanted, unit.key, &w))
                     p->wanted_first[w] = u;
@@ -250,15 +287,24 @@ void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
                 if (e->docs == 2)
                     e->text = u;
             }
-            p->src[u] = e->first;
+            later[nlater++] = (dd_later){u, e->first};
+            if (nlater == DD_LATER_BLOCK) {
+                if (!keep_later(p, k, later, nlater)) {
+                    t->lost = true;
+                    break;
+                }
+                nlater = 0;
+            }
         }
     }
+    if (nlater && !t->full && !t->lost && !keep_later(p, k, later, nlater))
+        t->lost = true;
+    free(later);
     dd_key_table_free(&table);
     for (size_t i = 0; i < n; i++) {
         const entry *e = &entries[i];
         if (!dd_is_boilerplate(e->docs, e->words, p->min_words, p->boilerplate_df))
             continue;
-        p->src[e->first] = FIRST_BOILER;
         dd_grow(&t->boiler, &t->boiler_cap, t->nboiler + 1, sizeof *t->boiler);
         t->boiler[t->nboiler++] = (boiler){e->first, e->text, e->docs};
     }
@@ -274,15 +320,20 @@ static int by_first(const void *a, const void *b)
 bool dd_paragraphs_parts_done(dd_paragraphs *p, dd_notes *notes)
 {
     size_t n = 0;
-    bool full = false;
+    bool full = false, lost = false;
     for (size_t k = 0; k < p->nparts; k++) {
         n += p->parts[k].nboiler;
         full |= p->parts[k].full;
+        lost |= p->parts[k].lost;
     }
     p->built = true;
     if (full) {
         dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs in a part",
                     (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);
+        return false;
+    }
+    if (lost) {
+        dd_note_add(notes, DD_NOTE_ERROR, "the repeated paragraphs of a part could not be kept");
         return false;
     }
     free(p->boiler);
@@ -390,31 +441,155 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
     return !(at_src_doc == at_doc && src >= run->first);
 }
 
-/* Is unit u a later occurrence of a key (of a unit before it)? */
-static bool is_later(const dd_paragraphs *p, uint64_t u) { return p->src[u] < u; }
-
-/* Is the key of first occurrence `first` boilerplate? */
-static bool is_boilerplate(const dd_paragraphs *p, uint64_t first)
+/* Is the key of first occurrence `first` boilerplate? (A binary search of
+ * the boilerplate units, by first occurrence.) Its record in *r. */
+static bool boilerplate_record(const dd_paragraphs *p, uint64_t first, size_t *r)
 {
-    return p->src[first] == FIRST_BOILER;
+    size_t lo = 0, hi = p->nboiler;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->boiler[mid].first < first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *r = lo;
+    return lo < p->nboiler && p->boiler[lo].first == first;
 }
 
-/* The next later occurrence from unit u on (p->nunits: none). */
-static uint64_t next_later(const dd_paragraphs *p, uint64_t u)
+static bool is_boilerplate(const dd_paragraphs *p, uint64_t first)
 {
-    while (u < p->nunits && !is_later(p, u))
-        u++;
-    return u;
+    size_t r;
+    return boilerplate_record(p, first, &r);
+}
+
+/*
+ * Reading every later occurrence back in order of unit: the parts' lists,
+ * each in order, merged (a heap of the parts by their next unit), a buffer
+ * of each read at a time.
+ */
+typedef struct later_stream {
+    dd_later *buf; /* [at, n) not taken yet */
+    size_t at, n;
+    size_t from; /* the next element of the part's list to read */
+} later_stream;
+
+typedef struct later_reader {
+    const dd_paragraphs *p;
+    later_stream *streams; /* one a part */
+    dd_later *bufs;
+    size_t *heap; /* parts with elements left, the one of the smallest next unit on top */
+    size_t nheap;
+} later_reader;
+
+/* The buffers together hold about LATER_READ_ELEMENTS elements, from 64 to
+ * DD_LATER_BLOCK a part, and no more than the part's list. */
+#define LATER_READ_ELEMENTS 8192
+
+/* The elements the buffer of part k holds. */
+static size_t buffer_elements(const dd_paragraphs *p, size_t k)
+{
+    size_t per = LATER_READ_ELEMENTS / p->nparts;
+    per = per < 64 ? 64 : per > DD_LATER_BLOCK ? DD_LATER_BLOCK : per;
+    return p->parts[k].nlater < per ? p->parts[k].nlater : per;
+}
+
+/* Fills stream k's buffer; false when its list is done. */
+static bool refill(later_reader *it, size_t k)
+{
+    later_stream *s = &it->streams[k];
+    size_t cap = buffer_elements(it->p, k);
+    s->at = 0;
+    s->n = s->from < it->p->parts[k].nlater ? read_later(it->p, k, s->from, s->buf, cap) : 0;
+    s->from += s->n;
+    return s->n > 0;
+}
+
+static uint64_t next_unit_of(const later_reader *it, size_t k)
+{
+    const later_stream *s = &it->streams[k];
+    return s->buf[s->at].unit;
+}
+
+static void sift_down(later_reader *it, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < it->nheap && next_unit_of(it, it->heap[l]) < next_unit_of(it, it->heap[m]))
+            m = l;
+        if (r < it->nheap && next_unit_of(it, it->heap[r]) < next_unit_of(it, it->heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        size_t t = it->heap[i];
+        it->heap[i] = it->heap[m];
+        it->heap[m] = t;
+        i = m;
+    }
+}
+
+/* Starts reading the later occurrences from the first. */
+static void later_reader_start(later_reader *it, const dd_paragraphs *p)
+{
+    size_t n = p->nparts, elements = 0;
+    for (size_t k = 0; k < n; k++)
+        elements += buffer_elements(p, k);
+    it->p = p;
+    it->streams = dd_calloc(n, sizeof *it->streams);
+    it->bufs = dd_malloc((elements ? elements : 1) * sizeof *it->bufs);
+    it->heap = dd_malloc(n * sizeof *it->heap);
+    it->nheap = 0;
+    for (size_t k = 0, at = 0; k < n; k++) {
+        it->streams[k].buf = it->bufs + at;
+        at += buffer_elements(p, k);
+        if (refill(it, k))
+            it->heap[it->nheap++] = k;
+    }
+    for (size_t i = it->nheap / 2; i-- > 0;)
+        sift_down(it, i);
+}
+
+/* The next later occurrence, in order of unit; false after the last. */
+static bool later_next(later_reader *it, dd_later *out)
+{
+    if (!it->nheap)
+        return false;
+    size_t k = it->heap[0];
+    later_stream *s = &it->streams[k];
+    *out = s->buf[s->at++];
+    if (s->at == s->n && !refill(it, k))
+        it->heap[0] = it->heap[--it->nheap];
+    sift_down(it, 0);
+    return true;
+}
+
+static size_t later_reader_bytes(const dd_paragraphs *p)
+{
+    size_t bytes = 0;
+    for (size_t k = 0; k < p->nparts; k++)
+        bytes += buffer_elements(p, k) * sizeof(dd_later) + sizeof(later_stream) + sizeof(size_t);
+    return bytes;
+}
+
+static void later_reader_end(later_reader *it)
+{
+    free(it->streams);
+    free(it->bufs);
+    free(it->heap);
 }
 
 /* The units the findings remove, one bit a unit (a flag would take a byte,
  * and the next unit kept, below, eight more). */
-static bool is_removed(const uint64_t *removed, size_t u)
-{
-    return removed[u / 64] >> (u % 64) & 1;
-}
+static bool is_removed(const uint64_t *removed, size_t u) { return bit_set(removed, u); }
 
 static void set_removed(uint64_t *removed, size_t u) { removed[u / 64] |= (uint64_t)1 << (u % 64); }
+
+/* Marks units [from, to] removed. */
+static void set_removed_range(uint64_t *removed, size_t from, size_t to)
+{
+    for (size_t u = from; u <= to; u++)
+        set_removed(removed, u);
+}
 
 /* The words of a bitmap of the units. */
 static size_t bitmap_words(const dd_paragraphs *p) { return p->nunits / 64 + 1; }
@@ -462,24 +637,19 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
         add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
     }
     /* Every later occurrence, in order, to its record. */
-    for (uint64_t u = next_later(p, 0); u < p->nunits; u = next_later(p, u + 1)) {
-        uint64_t first = p->src[u];
-        if (!is_boilerplate(p, first))
+    later_reader it;
+    later_reader_start(&it, p);
+    for (dd_later l; later_next(&it, &l);) {
+        size_t r;
+        if (!boilerplate_record(p, l.first, &r))
             continue;
-        size_t lo = 0, hi = n; /* the record of first */
-        while (hi - lo > 1) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (p->boiler[mid].first <= first)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        dd_boilerplate *b = &f->boilerplate[lo];
-        dd_grow(&b->at, &caps[lo], b->n + 1, sizeof *b->at);
-        b->at[b->n++] = place_in(p, doc_of(p, u), u);
-        set_removed(removed, u);
+        dd_boilerplate *b = &f->boilerplate[r];
+        dd_grow(&b->at, &caps[r], b->n + 1, sizeof *b->at);
+        b->at[b->n++] = place_in(p, doc_of(p, l.unit), l.unit);
+        set_removed(removed, l.unit);
         add_drop(f, b->at[b->n - 1].doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
     }
+    later_reader_end(&it);
     free(caps);
 }
 
@@ -492,11 +662,14 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
                            dd_findings *f)
 {
     size_t kept = 0;
-    uint64_t i = next_later(p, 0);
-    while (i < p->nunits) {
-        uint64_t first = p->src[i];
+    later_reader it;
+    later_reader_start(&it, p);
+    dd_later l;
+    bool more = later_next(&it, &l);
+    while (more) {
+        uint64_t i = l.unit, first = l.first;
         if (is_removed(removed, i) || is_boilerplate(p, first)) {
-            i = next_later(p, i + 1);
+            more = later_next(&it, &l);
             continue;
         }
         uint32_t doc = doc_of(p, i), first_doc = doc_of(p, first);
@@ -510,15 +683,13 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
         /* Units are numbered among all the units: "next" is the next unit
          * left once the units removed are gone (next_kept). */
         dd_run_end run = {doc, first_doc, i, next_kept(p, before, i), next_kept(p, before, first)};
-        uint64_t j = next_later(p, i + 1), end = j; /* the run is [i, end), less those removed */
-        while (j < p->nunits) {
-            if (is_removed(removed, j)) { /* gone: the next one may follow the run */
-                j = next_later(p, j + 1);
+        uint64_t last = i; /* the run's last unit */
+        while ((more = later_next(&it, &l))) {
+            uint64_t j = l.unit, src = l.first;
+            if (is_removed(removed, j)) /* gone: the next one may follow the run */
                 continue;
-            }
-            uint64_t src = p->src[j];
             if (!dd_run_takes(&run, doc_of(p, j), j, doc_of(p, src), src, is_boilerplate(p, src)))
-                break;
+                break; /* l starts what comes next */
             dd_unit at = unit_number_at(p, j);
             r.at.last_line = at.last_line;
             r.of.last_line = unit_number_at(p, src).last_line;
@@ -526,19 +697,20 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
             r.words += at.words;
             run.next_at = next_kept(p, before, j);
             run.next_src = next_kept(p, before, src);
-            end = j = next_later(p, j + 1);
+            last = j;
         }
         if (r.words >= p->min_words) {
             dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
             f->repeats[f->nrepeats++] = r;
             add_drop(f, r.at.doc, r.at.first_line, r.at.last_line);
-            for (uint64_t k = i; k < end; k++)
-                if (is_later(p, k))
-                    set_removed(removed, k);
+            /* Between two units of the run, every unit was removed as the
+             * pass started (the run takes the next unit kept): marking
+             * them all marks the run's. */
+            set_removed_range(removed, i, last);
             kept++;
         }
-        i = end;
     }
+    later_reader_end(&it);
     return kept;
 }
 
@@ -663,9 +835,8 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     size_t nwords = bitmap_words(p);
     uint64_t *removed = dd_calloc(nwords, sizeof *removed);
     uint64_t *before = dd_malloc(nwords * sizeof *before); /* removed as a pass starts */
-    for (size_t u = 0; p->gone && u < p->nunits; u++)
-        if (p->gone[u])
-            set_removed(removed, u);
+    if (p->gone)                                           /* a whole word for the last units */
+        memcpy(removed, p->gone, nwords * sizeof *removed);
     find_boilerplate(p, removed, f);
     for (int pass = 0; pass < DD_RUN_PASSES; pass++) {
         memcpy(before, removed, nwords * sizeof *before);
@@ -698,7 +869,8 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     if (f->nrepeats > 1)
         qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
     merge_drops(f);
-    p->finding_bytes = 2 * nwords * sizeof *removed + p->near_cap * sizeof *p->near;
+    p->finding_bytes =
+        2 * nwords * sizeof *removed + later_reader_bytes(p) + p->near_cap * sizeof *p->near;
 }
 
 void dd_findings_free(dd_findings *f)

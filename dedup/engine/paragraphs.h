@@ -18,11 +18,14 @@
  * through every unit added and keeping a hash table of its distinct keys
  * only while it is built (about 32 bytes an entry and a 20-byte slot of a
  * table between 3/8 and 3/4 full: 60 to 90 bytes a distinct key of the
- * part). What stays is 8 bytes a unit of the corpus (the first occurrence
- * of each), 4 a document added, and a record a boilerplate key; places
- * are read back from the corpus's units. Making the findings adds two bits
- * a unit (the units they remove, and those removed as a pass of them
- * started) and the findings themselves; the near-repeats can be read back
+ * part). What stays is the later occurrences of keys (a unit and the
+ * first occurrence of its key, in lists the caller may keep out of memory:
+ * dd_paragraphs_keep_later), 4 bytes a document added, and a record a
+ * boilerplate key; places are read back from the corpus's units. Making
+ * the findings adds two bits a unit (the units they remove, and those
+ * removed as a pass of them started), a buffer of each part's list of
+ * later occurrences, read back in order, and the findings themselves; the
+ * near-repeats can be read back
  * a document at a time (dd_paragraphs_read_near) instead of held. More parts cost more passes over
  * the units, never another result: the first occurrences, the counts and
  * every finding are those of one table going through the documents in
@@ -120,11 +123,44 @@ void dd_paragraphs_free(dd_paragraphs *p);
  * is added; ctx must outlive p. */
 void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u), void *ctx);
 
-/* Leaves out the units marked in gone (one flag per unit, indexed as the
- * units are; NULL: none), removed before: they are not added, and they
- * part no run (their neighbours are consecutive). Before any document is
- * added; gone must outlive p. */
-void dd_paragraphs_leave_out(dd_paragraphs *p, const bool *gone);
+/* Leaves out the units marked in gone (one bit a unit, unit u's bit
+ * u % 64 of gone[u / 64], indexed as the units are, in (units) / 64 + 1
+ * words: those of the documents not added too; NULL: none), removed
+ * before: they are not added, and they part no run (their neighbours are
+ * consecutive). Before any document is added; gone must outlive p. */
+void dd_paragraphs_leave_out(dd_paragraphs *p, const uint64_t *gone);
+
+/* A later occurrence of a key: unit `unit` (among all the units), whose
+ * key was first seen at unit `first`, before it. */
+typedef struct dd_later {
+    uint64_t unit, first;
+} dd_later;
+
+/* How many later occurrences the table gives dd_later_lists.append at
+ * once: that many each time, but the last time for a part (fewer). */
+#define DD_LATER_BLOCK 1024
+
+/* Where the table keeps its later occurrences: a list for each part of
+ * the keys, in increasing order of unit. Building part k appends to list
+ * k (on the thread that builds it: two parts may append at once, to
+ * their own lists); dd_paragraphs_finish reads every list back, in order,
+ * a few times (a merge of them is every later occurrence in order). */
+typedef struct dd_later_lists {
+    void *ctx;
+    /* Appends v[0..n) to list k: DD_LATER_BLOCK of them, or fewer the last
+     * time. False when they could not be kept (the caller says why):
+     * dd_paragraphs_parts_done then fails. */
+    bool (*append)(void *ctx, size_t k, const dd_later *v, size_t n);
+    /* Copies to out up to n elements of list k from its element `from` on
+     * (at least one when there is one); returns how many (0: past its end). */
+    size_t (*read)(void *ctx, size_t k, size_t from, dd_later *out, size_t n);
+} dd_later_lists;
+
+/* Keeps the later occurrences in the caller's lists (by default they are
+ * held in memory, 16 bytes each). After dd_paragraphs_split (which says
+ * how many parts there are), before a part is built; lists must outlive
+ * p. */
+void dd_paragraphs_keep_later(dd_paragraphs *p, const dd_later_lists *lists);
 
 /* Adds document number doc (its units, but those left out); documents
  * come in increasing order. False, with an error in notes, for a document
@@ -148,19 +184,21 @@ void dd_paragraphs_split(dd_paragraphs *p, size_t nparts);
 size_t dd_paragraphs_parts(const dd_paragraphs *p);
 void dd_paragraphs_build_part(dd_paragraphs *p, size_t k);
 /* False, with an error in notes, when a part held more than 2^32 - 1
- * distinct keys: p can then only be freed. */
+ * distinct keys, or its later occurrences could not be kept (the lists'
+ * append failed): p can then only be freed. */
 bool dd_paragraphs_parts_done(dd_paragraphs *p, dd_notes *notes);
 
-/* The bytes p holds (allocated), once built: 8 a unit, the documents
- * added, the boilerplate, the near-repeats and the keys asked for; and the
+/* The bytes p holds (allocated), once built: the documents added, the
+ * boilerplate, the near-repeats, the keys asked for and the later
+ * occurrences held in memory (none with dd_paragraphs_keep_later); and the
  * most one part held while it was built. For measuring. */
 size_t dd_paragraphs_memory_bytes(const dd_paragraphs *p);
 size_t dd_paragraphs_part_bytes(const dd_paragraphs *p);
 
-/* The most dd_paragraphs_finish held beside the table (two bits a unit
- * and the near-repeats held: all of them, or one document's with
- * dd_paragraphs_read_near), and the most near-repeats held at once. For
- * measuring, once finished. */
+/* The most dd_paragraphs_finish held beside the table (two bits a unit,
+ * the buffers that read the later occurrences back and the near-repeats
+ * held: all of them, or one document's with dd_paragraphs_read_near), and
+ * the most near-repeats held at once. For measuring, once finished. */
 size_t dd_paragraphs_finding_bytes(const dd_paragraphs *p);
 size_t dd_paragraphs_near_most(const dd_paragraphs *p);
 

@@ -69,10 +69,11 @@ typedef struct dd_corpus {
      * the budget (dd_signatures_keep_minhash), in a scratch file. */
     dd_scratch_array minhash_past_share;
     /* The lines the rounds removed, by document, then line (merged ranges),
-     * and the units inside them. */
+     * and the units inside them: a bit a unit (dd_corpus_unit_removed),
+     * units.n / 64 + 1 words. */
     dd_drop *removed;
     size_t nremoved, removed_cap;
-    bool *unit_removed;
+    uint64_t *unit_removed;
     uint32_t *text_version; /* per document: how many rounds removed lines of it */
     size_t rounds;          /* rounds of decisions taken */
     dd_clusters clusters;
@@ -99,6 +100,16 @@ typedef struct dd_corpus {
  * all, or was stopped. progress (NULL: none) is updated as the documents
  * are read. */
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress);
+
+/* Did the rounds remove unit u (among all the units)? Mark it removed. */
+static inline bool dd_corpus_unit_removed(const dd_corpus *c, size_t u)
+{
+    return c->unit_removed[u / 64] >> (u % 64) & 1;
+}
+static inline void dd_corpus_remove_unit(dd_corpus *c, size_t u)
+{
+    c->unit_removed[u / 64] |= (uint64_t)1 << (u % 64);
+}
 void dd_corpus_free(dd_corpus *c);
 
 /* One stage alone, sign, group or verify, of a run kept in a work folder

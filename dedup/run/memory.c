@@ -162,6 +162,8 @@ size_t dd_memory_near_across_share(uint64_t budget) { return share_of(budget, 4)
 
 size_t dd_memory_rounds_share(uint64_t budget) { return share_of(budget, 4); }
 
+size_t dd_memory_paragraph_later_share(uint64_t budget) { return share_of(budget, 16); }
+
 void dd_memory_process(FILE *out, const char *when)
 {
     uint64_t rss = 0, peak = 0, kb;

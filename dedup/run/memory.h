@@ -67,6 +67,14 @@ size_t dd_memory_near_across_share(uint64_t budget);
  * eighth of the budget for the rest. */
 size_t dd_memory_rounds_share(uint64_t budget);
 
+/* The bytes of the later occurrences of the paragraph table of a round
+ * (engine/paragraphs.h's dd_later_lists: 16 bytes each, a unit and the
+ * first occurrence of its key; run/rounds.c) a run of budget bytes (0: the
+ * default) keeps in memory: a sixteenth of it, within the quarter the
+ * search across documents gives back as the rounds start. Past that, they
+ * are in a scratch file, read back in order. */
+size_t dd_memory_paragraph_later_share(uint64_t budget);
+
 /* Writes to out, for measuring (DEDUP_RUN_STATS), what the process holds
  * (VmRSS of /proc/self/status) and the most it held so far (VmHWM), as
  * "dedup: memory at WHEN: the process holds X MB, at most Y MB so far".

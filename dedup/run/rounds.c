@@ -6,7 +6,9 @@
  * paragraphs of the documents kept are decided (decide_paragraphs:
  * paragraphs.c, its table hashed on every core, a part of the keys on each
  * at a time, in as many parts as keep those built at once within the
- * rounds' share of --memory: memory.h; the round's near-repeats read back
+ * rounds' share of --memory: memory.h; the paragraphs that repeat an
+ * earlier one, with the first occurrence of each, kept in a scratch array
+ * (later_lists) and read back in order; the round's near-repeats read back
  * from their scratch array a document at a time as the findings are made,
  * not held). record_lines() takes in what a
  * round removes: those lines leave the text. Copies leave too with
@@ -46,6 +48,7 @@
 #include "run/run.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +182,7 @@ static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r,
         for (dd_near_unit nu; ok && k < read->n &&
                               (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
              k++) {
-            if (there && nu.of_doc != d && !c->unit_removed[c->unit_start[d] + nu.unit])
+            if (there && nu.of_doc != d && !dd_corpus_unit_removed(c, c->unit_start[d] + nu.unit))
                 ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
         }
     }
@@ -208,20 +211,21 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     size_t n = c->inputs.n, units = c->units.n;
     size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy +
                           sizeof *r->changed + sizeof *r->changed_list + sizeof *r->first_of);
-    size_t per_unit = units * sizeof *c->unit_removed;
+    size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     char at[96];
     snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
     if (p) {
         size_t bytes = dd_paragraphs_memory_bytes(p);
         fprintf(stderr,
-                "dedup: memory at %s: paragraph table: %.1f MB (%.0f bytes a unit), built in %zu "
+                "dedup: memory at %s: paragraph table: %.1f MB (%.2f bytes a unit), built in %zu "
                 "parts, %.1f MB a part at most\n",
                 at, (double)bytes / 1e6, units ? (double)bytes / (double)units : 0.0,
                 dd_paragraphs_parts(p), (double)dd_paragraphs_part_bytes(p) / 1e6);
     }
     fprintf(stderr,
             "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
-            "inside documents: %.1f MB; per-document arrays: %.1f MB; per-unit flags: %.1f MB; "
+            "inside documents: %.1f MB; per-document arrays: %.1f MB; units removed (a bit each): "
+            "%.1f MB; "
             "findings so far: %.1f MB\n",
             at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
             (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
@@ -305,6 +309,90 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
     }
 }
 
+/* The later occurrences of the paragraph table's units (a unit, and the
+ * first occurrence of its key: engine/paragraphs.h's dd_later_lists), of
+ * every part in one scratch array, in memory up to their share of
+ * --memory (memory.h): each part's list is blocks of DD_LATER_BLOCK of
+ * them there (its last block fewer), appended by the parts' threads in
+ * turn, and the part keeps where its blocks start. */
+typedef struct later_part {
+    uint64_t *starts; /* of its blocks, in the array */
+    size_t nstarts, starts_cap;
+    size_t n; /* its elements */
+} later_part;
+
+typedef struct later_lists {
+    dd_scratch_array all; /* of dd_later */
+    pthread_mutex_t lock; /* appending */
+    later_part *parts;
+    size_t nparts;
+    char *err;  /* why the first append that failed did */
+    void *span; /* elements read back from the scratch file */
+    size_t span_cap;
+} later_lists;
+
+static void later_lists_init(later_lists *l, size_t nparts, const dd_options *o)
+{
+    memset(l, 0, sizeof *l);
+    dd_scratch_array_init(&l->all, sizeof(dd_later), dd_memory_paragraph_later_share(o->memory),
+                          o->tmp_dir, "repeated paragraphs of a round");
+    pthread_mutex_init(&l->lock, NULL);
+    l->parts = dd_calloc(nparts ? nparts : 1, sizeof *l->parts);
+    l->nparts = nparts;
+}
+
+static void later_lists_free(later_lists *l)
+{
+    dd_scratch_array_free(&l->all);
+    pthread_mutex_destroy(&l->lock);
+    for (size_t k = 0; k < l->nparts; k++)
+        free(l->parts[k].starts);
+    free(l->parts);
+    free(l->err);
+    free(l->span);
+}
+
+/* dd_later_lists.append: on part k's thread. */
+static bool later_append(void *ctx, size_t k, const dd_later *v, size_t n)
+{
+    later_lists *l = ctx;
+    later_part *t = &l->parts[k];
+    char *err = NULL;
+    pthread_mutex_lock(&l->lock);
+    uint64_t start = l->all.n;
+    bool ok = dd_scratch_array_append(&l->all, v, n, &err);
+    if (!ok && !l->err)
+        l->err = err;
+    else
+        free(err);
+    pthread_mutex_unlock(&l->lock);
+    if (!ok)
+        return false;
+    dd_grow(&t->starts, &t->starts_cap, t->nstarts + 1, sizeof *t->starts);
+    t->starts[t->nstarts++] = start;
+    t->n += n;
+    return true;
+}
+
+/* dd_later_lists.read: up to the end of the block `from` is in. */
+static size_t later_read(void *ctx, size_t k, size_t from, dd_later *out, size_t n)
+{
+    later_lists *l = ctx;
+    const later_part *t = &l->parts[k];
+    if (from >= t->n)
+        return 0;
+    size_t in_block = DD_LATER_BLOCK - from % DD_LATER_BLOCK;
+    if (n > in_block)
+        n = in_block;
+    if (n > t->n - from)
+        n = t->n - from;
+    const dd_later *v =
+        dd_scratch_array_span(&l->all, t->starts[from / DD_LATER_BLOCK] + from % DD_LATER_BLOCK, n,
+                              &l->span, &l->span_cap);
+    memcpy(out, v, n * sizeof *out);
+    return n;
+}
+
 /* Decides on the text the documents have now which lines of the documents
  * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
  * in notes, past the paragraph table's limits. */
@@ -326,7 +414,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
             return false;
         }
         for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
-            nunits += !c->unit_removed[u];
+            nunits += !dd_corpus_unit_removed(c, u);
     }
     /* A near-repeat matched in a copy: an exact copy of that unit in an
      * earlier document kept is one too (it was not searched:
@@ -341,6 +429,10 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     /* The table, a part of the keys on each thread at a time. */
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_paragraphs_split(p, table_parts(o, nunits, threads));
+    later_lists lists;
+    later_lists_init(&lists, dd_paragraphs_parts(p), o);
+    dd_later_lists keep = {&lists, later_append, later_read};
+    dd_paragraphs_keep_later(p, &keep);
     if (threads > 1) {
         dd_pool *pool = dd_pool_new("paragraph table", threads, NULL, NULL, NULL);
         dd_pool_for(pool, dd_paragraphs_parts(p), p, build_part);
@@ -349,15 +441,28 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         for (size_t k = 0; k < dd_paragraphs_parts(p); k++)
             dd_paragraphs_build_part(p, k);
     }
+    if (lists.err)
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping the repeated paragraphs of a round out of memory (--memory): %s",
+                    lists.err);
     if (!dd_paragraphs_parts_done(p, notes)) {
         dd_paragraphs_free(p);
+        later_lists_free(&lists);
         return false;
     }
+    dd_scratch_array_trim(&lists.all);
     /* The near-repeats, read back from r->near a document at a time as
      * the findings are made. */
     near_reader reader = {c, r, 0, 0, false};
     dd_paragraphs_read_near(p, read_near, &reader);
     round_memory(c, r, p, "its paragraph table made");
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: memory at round %zu, its paragraph table made: later occurrences of "
+                "paragraphs: %zu of %zu units, %.1f MB (%.1f MB in a scratch file)\n",
+                c->rounds + 1, lists.all.n, nunits,
+                (double)dd_scratch_array_memory_bytes(&lists.all) / 1e6,
+                (double)dd_scratch_array_scratch_bytes(&lists.all) / 1e6);
     dd_paragraphs_finish(p, f);
     if (getenv("DEDUP_RUN_STATS")) {
         size_t table = dd_paragraphs_memory_bytes(p), more = dd_paragraphs_finding_bytes(p);
@@ -371,6 +476,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         dd_memory_process(stderr, "the findings of the round");
     }
     dd_paragraphs_free(p);
+    later_lists_free(&lists);
     return true;
 }
 
@@ -552,10 +658,10 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
             end++;
         size_t d = 0;
         for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++) {
-            if (c->unit_removed[u] ||
+            if (dd_corpus_unit_removed(c, u) ||
                 !dd_line_dropped(f->drops + k, end - k, &d, dd_units_get(&c->units, u).first_line))
                 continue;
-            c->unit_removed[u] = true;
+            dd_corpus_remove_unit(c, u);
             if (!r->changed[doc]) {
                 r->changed[doc] = true;
                 r->changed_list[r->nchanged++] = doc;
@@ -712,7 +818,7 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     size_t nkept = 0;
     dd_grow(&w->kept, &w->kept_cap, c->unit_start[d + 1] - c->unit_start[d] + 1, sizeof *w->kept);
     for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
-        if (!c->unit_removed[u])
+        if (!dd_corpus_unit_removed(c, u))
             w->kept[nkept++] = u - c->unit_start[d];
     bool same = w->doc.nunits == nkept;
     for (size_t u = 0; same && u < nkept; u++)
@@ -802,8 +908,9 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
         while (k < g.nredone && g.redone[k] < nu->doc)
             k++;
         const size_t first = c->unit_start[nu->doc];
-        if ((k == g.nredone || g.redone[k] != nu->doc) && !c->unit_removed[first + nu->unit] &&
-            !c->unit_removed[first + nu->of])
+        if ((k == g.nredone || g.redone[k] != nu->doc) &&
+            !dd_corpus_unit_removed(c, first + nu->unit) &&
+            !dd_corpus_unit_removed(c, first + nu->of))
             dd_near_units_append(&all, nu, 1);
     }
     while (j < g.inside.n)
@@ -930,7 +1037,7 @@ static void finish_rounds(dd_corpus *c, rounds *r)
 bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src, dd_notes *notes)
 {
     size_t n = c->inputs.n;
-    c->unit_removed = dd_calloc(c->units.n ? c->units.n : 1, sizeof *c->unit_removed);
+    c->unit_removed = dd_calloc(c->units.n / 64 + 1, sizeof *c->unit_removed);
     /* The near-repeats inside documents, as read (their first pass lists
      * them with those across). */
     for (size_t k = 0; k < c->near_units.n; k++) {

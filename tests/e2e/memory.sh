@@ -163,6 +163,53 @@ for j in 1 2 3; do
     fi
     expect_same "scan -j $j --memory 1M: the report of the default budget" "$T/scan.ref" "$T/scan.$j"
 done
+# The rounds keep the later occurrences of paragraphs (each a unit and the
+# first occurrence of its key: engine/paragraphs.h) in a scratch array, not
+# 8 bytes a unit: documents that quote lines of a pool give some 12,000 of
+# them (190 KB), past their share at --memory 1M (1M / 16), and the same
+# report; the paragraph table holds less than 4 bytes a unit (its records
+# of boilerplate, the documents added; it held 8 a unit more before).
+Q="$T/quotes"
+PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$Q" <<'EOF2'
+import sys
+from gen_docs import Words, write_files
+g = Words(sys.argv[1], seed=61, line_words=(6, 14))
+pool = [g.line() for _ in range(2000)]
+docs = []
+for _ in range(1200):
+    doc = [g.line() for _ in range(20)]
+    for _ in range(12):
+        doc.insert(g.rng.randrange(len(doc) + 1), g.rng.choice(pool))
+    docs.append(doc)
+write_files(sys.argv[2], docs, "q%04d.txt")
+EOF2
+later() { # round 1's later occurrences of paragraphs: how many, MB in memory, MB in a scratch file
+    sed -n 's/^dedup: memory at round 1, its paragraph table made: later occurrences of paragraphs: \([0-9]*\) of [0-9]* units, \([0-9.]*\) MB (\([0-9.]*\) MB in a scratch file)$/\1 \2 \3/p' "$1"
+}
+table_bytes() { # round 1's paragraph table, in bytes a unit
+    sed -n 's/^dedup: memory at round 1, its paragraph table made: paragraph table: [0-9.]* MB (\([0-9.]*\) bytes a unit).*/\1/p' "$1"
+}
+DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 1 "$Q" >"$T/quotes.ref" 2>"$T/quotes.stats.ref"
+held=$(later "$T/quotes.stats.ref")
+if [ -n "$held" ] && awk -v h="$held" 'BEGIN { split(h, v, " "); exit !(v[1] > 10000 && v[2] > 0.1 && v[3] == 0) }'; then
+    ok "default budget: the later occurrences of paragraphs in memory ($held)"
+else
+    not_ok "default budget: the later occurrences of paragraphs in memory" "$(grep 'round 1' "$T/quotes.stats.ref")"
+fi
+for j in 1 3; do
+    DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j $j --memory 1M --tmp-dir "$T/scratch" "$Q" \
+        >"$T/quotes.$j" 2>"$T/quotes.stats.$j"
+    held=$(later "$T/quotes.stats.$j") table=$(table_bytes "$T/quotes.stats.$j")
+    if [ -n "$held" ] && [ -n "$table" ] && awk -v h="$held" -v t="$table" 'BEGIN { split(h, v, " ");
+            exit !(v[1] > 10000 && v[2] < 0.1 && v[3] > 0.1 && t < 4) }'; then
+        ok "--memory 1M -j $j: the later occurrences of paragraphs in a scratch file ($held; table: $table bytes a unit)"
+    else
+        not_ok "--memory 1M -j $j: the later occurrences of paragraphs in a scratch file" \
+            "$(grep 'round 1' "$T/quotes.stats.$j")"
+    fi
+    expect_same "scan -j $j --memory 1M, quoted lines: the report of the default budget" \
+        "$T/quotes.ref" "$T/quotes.$j"
+done
 if [ -z "$(ls -A "$T/scratch")" ]; then ok "scan: nothing left in --tmp-dir"; else
     not_ok "scan: nothing left in --tmp-dir" "$(ls -A "$T/scratch")"
 fi

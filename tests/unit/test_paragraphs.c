@@ -236,6 +236,7 @@ typedef struct big_corpus {
     dd_unit units[BIG_DOCS * BIG_UNITS];
     size_t start[BIG_DOCS + 1];
     bool gone[BIG_DOCS * BIG_UNITS];
+    uint64_t gone_bits[BIG_DOCS * BIG_UNITS / 64 + 1]; /* the same, a bit each */
     bool added[BIG_DOCS];
 } big_corpus;
 
@@ -265,6 +266,8 @@ static void make_big(big_corpus *c, uint64_t seed)
                                     .words = (uint32_t)(1 + letter % 5),
                                     .key = key_of(letter)};
             c->gone[u] = next_random(&seed) % 13 == 0;
+            if (c->gone[u])
+                c->gone_bits[u / 64] |= (uint64_t)1 << (u % 64);
         }
         c->start[d + 1] = u;
         c->added[d] = next_random(&seed) % 7 != 0;
@@ -272,11 +275,13 @@ static void make_big(big_corpus *c, uint64_t seed)
 }
 
 /* The table of c in nparts parts built by the caller, the last first (0:
- * built in one by dd_paragraphs_first and dd_paragraphs_finish). */
-static dd_paragraphs *table_of(const big_corpus *c, size_t nparts)
+ * built in one by dd_paragraphs_first and dd_paragraphs_finish), its later
+ * occurrences in lists (NULL: the table's own). */
+static dd_paragraphs *table_in_lists(const big_corpus *c, size_t nparts,
+                                     const dd_later_lists *lists)
 {
     dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
-    dd_paragraphs_leave_out(p, c->gone);
+    dd_paragraphs_leave_out(p, c->gone_bits);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         if (c->added[d])
             assert_true(dd_paragraphs_add(p, d, NULL));
@@ -285,11 +290,18 @@ static dd_paragraphs *table_of(const big_corpus *c, size_t nparts)
     if (nparts) {
         dd_paragraphs_split(p, nparts);
         assert_int_equal(dd_paragraphs_parts(p), nparts);
+        if (lists)
+            dd_paragraphs_keep_later(p, lists);
         for (size_t k = nparts; k-- > 0;)
             dd_paragraphs_build_part(p, k);
         assert_true(dd_paragraphs_parts_done(p, NULL));
     }
     return p;
+}
+
+static dd_paragraphs *table_of(const big_corpus *c, size_t nparts)
+{
+    return table_in_lists(c, nparts, NULL);
 }
 
 /* The first occurrence of key in c, by a plain search: false if none. */
@@ -465,6 +477,112 @@ static void near_repeats_read_back_by_document_are_those_held(void **state)
     }
 }
 
+/* The later occurrences kept in the caller's lists (dd_paragraphs_keep_later,
+ * as scan keeps them in a scratch file): each part's list gets its units
+ * in increasing order, each a later occurrence of a key first seen before
+ * it, read back a few at a time; the findings are those of the table that
+ * holds them, and the table holds none of them (its bytes do not grow with
+ * the units). An append that fails fails the table. */
+#define LIST_MAX (BIG_DOCS * BIG_UNITS)
+typedef struct test_lists {
+    dd_later v[64][LIST_MAX];
+    size_t n[64];
+    size_t appends, reads;
+    bool fail; /* every append fails */
+} test_lists;
+
+static bool test_append(void *ctx, size_t k, const dd_later *v, size_t n)
+{
+    test_lists *l = ctx;
+    if (l->fail)
+        return false;
+    assert_true(n > 0 && n <= DD_LATER_BLOCK && l->n[k] + n <= LIST_MAX);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(v[i].first < v[i].unit);
+        assert_true(l->n[k] == 0 || l->v[k][l->n[k] - 1].unit < v[i].unit);
+        l->v[k][l->n[k]++] = v[i];
+    }
+    l->appends++;
+    return true;
+}
+
+static size_t test_read(void *ctx, size_t k, size_t from, dd_later *out, size_t n)
+{
+    test_lists *l = ctx;
+    l->reads++;
+    if (from >= l->n[k])
+        return 0;
+    if (n > 3) /* a few at a time: the table reads on */
+        n = 3;
+    if (n > l->n[k] - from)
+        n = l->n[k] - from;
+    memcpy(out, l->v[k] + from, n * sizeof *out);
+    return n;
+}
+
+static void later_occurrences_in_the_callers_lists(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    static test_lists l;
+    dd_later_lists lists = {&l, test_append, test_read};
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        size_t parts[] = {1, 3, 64};
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            memset(&l, 0, sizeof l);
+            dd_paragraphs *held = table_of(&c, parts[i]);
+            dd_paragraphs *kept = table_in_lists(&c, parts[i], &lists);
+            size_t later = 0;
+            for (size_t k = 0; k < parts[i]; k++)
+                later += l.n[k];
+            assert_true(later > 10 && l.appends > 0);
+            assert_true(dd_paragraphs_memory_bytes(kept) + later * sizeof(dd_later) <=
+                        dd_paragraphs_memory_bytes(held));
+            dd_findings want = {0}, got = {0};
+            dd_paragraphs_finish(held, &want);
+            dd_paragraphs_finish(kept, &got);
+            assert_true(l.reads > later / 3);
+            assert_true(want.nrepeats + want.nboilerplate > 0);
+            assert_int_equal(got.nrepeats, want.nrepeats);
+            for (size_t r = 0; r < want.nrepeats; r++) {
+                assert_same_places(&got.repeats[r].at, &want.repeats[r].at);
+                assert_same_places(&got.repeats[r].of, &want.repeats[r].of);
+                assert_int_equal(got.repeats[r].units, want.repeats[r].units);
+            }
+            assert_int_equal(got.nboilerplate, want.nboilerplate);
+            for (size_t r = 0; r < want.nboilerplate; r++) {
+                assert_int_equal(got.boilerplate[r].n, want.boilerplate[r].n);
+                for (size_t k = 0; k < want.boilerplate[r].n; k++)
+                    assert_same_places(&got.boilerplate[r].at[k], &want.boilerplate[r].at[k]);
+            }
+            assert_int_equal(got.ndrops, want.ndrops);
+            for (size_t r = 0; r < want.ndrops; r++)
+                assert_same_places(&got.drops[r], &want.drops[r]);
+            dd_findings_free(&got);
+            dd_findings_free(&want);
+            dd_paragraphs_free(held);
+            dd_paragraphs_free(kept);
+        }
+    }
+    /* Lists that cannot keep them: the table fails, with an error. */
+    memset(&l, 0, sizeof l);
+    l.fail = true;
+    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    for (uint32_t d = 0; d < BIG_DOCS; d++)
+        assert_true(dd_paragraphs_add(p, d, NULL));
+    dd_paragraphs_split(p, 2);
+    dd_paragraphs_keep_later(p, &lists);
+    dd_paragraphs_build_part(p, 0);
+    dd_paragraphs_build_part(p, 1);
+    dd_notes notes = {0};
+    assert_false(dd_paragraphs_parts_done(p, &notes));
+    assert_int_equal(notes.n, 1);
+    assert_int_equal(notes.v[0].kind, DD_NOTE_ERROR);
+    dd_notes_free(&notes);
+    dd_paragraphs_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +594,7 @@ int main(void)
         cmocka_unit_test(the_first_occurrence_of_a_key),
         cmocka_unit_test(a_table_built_in_parts_is_the_table),
         cmocka_unit_test(near_repeats_read_back_by_document_are_those_held),
+        cmocka_unit_test(later_occurrences_in_the_callers_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
