@@ -67,7 +67,8 @@ static void table_start(shingle_table *t, size_t shingles)
     if (!t->v || t->gen == UINT32_MAX || want > t->cap) {
         free(t->v);
         t->cap = want;
-        t->v = dd_calloc(t->cap, sizeof *t->v);
+        /* Zeros written, not mapped: its slots are probed before written. */
+        t->v = dd_zalloc_touched(t->cap, sizeof *t->v);
         t->gen = 0;
         t->salt = dd_table_salt();
     }

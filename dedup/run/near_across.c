@@ -64,7 +64,8 @@ static void shelf_init(dd_near_across_shelf *s, size_t bytes, const char *dir)
     while (s->most_recent < MOST_RECENT_SETS && s->most_recent * 2 * sizeof *s->recent <= bytes / 8)
         s->most_recent *= 2;
     s->nrecent = s->most_recent < FIRST_RECENT_SETS ? s->most_recent : FIRST_RECENT_SETS;
-    s->recent = dd_calloc(s->nrecent, sizeof *s->recent);
+    /* Zeros written, not mapped: its slots are read before written. */
+    s->recent = dd_zalloc_touched(s->nrecent, sizeof *s->recent);
 }
 
 /* Doubles the slots of s->recent, each set remembered moving to its slot
@@ -73,7 +74,7 @@ static void shelf_init(dd_near_across_shelf *s, size_t bytes, const char *dir)
 static void grow_recent(dd_near_across_shelf *s)
 {
     size_t n = s->nrecent * 2;
-    dd_recent_set *recent = dd_calloc(n, sizeof *recent);
+    dd_recent_set *recent = dd_zalloc_touched(n, sizeof *recent);
     for (size_t k = 0; k < s->nrecent; k++)
         if (s->recent[k].at.n)
             recent[s->recent[k].key.lo & (n - 1)] = s->recent[k];
