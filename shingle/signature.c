@@ -348,13 +348,13 @@ size_t sh_hashes_unique(uint64_t *hashes, size_t n)
      * allocation for each of them. */
     uint64_t on_stack[UNIQUE_ON_STACK];
     uint64_t *set = on_stack;
-    if (nslots > UNIQUE_ON_STACK && !(set = malloc(nslots * sizeof *set)))
+    /* calloc, whose fresh pages stay unmapped until written: a set sized
+     * for 10 million hashes all alike (a 100 MB record of one word) must
+     * not cost its 256 MB. */
+    if (nslots <= UNIQUE_ON_STACK)
+        memset(set, 0, nslots * sizeof *set);
+    else if (!(set = calloc(nslots, sizeof *set)))
         return unique_by_sorting(hashes, n);
-    /* The zeros written, not left to calloc: the set is probed before it
-     * is written, and fresh memory that calloc does not write is first
-     * mapped to the kernel's zero page, whose copy-on-write at the first
-     * store costs the other threads' CPUs a TLB flush. */
-    memset(set, 0, nslots * sizeof *set);
     size_t mask = nslots - 1, w = 0;
     bool zero_seen = false;
     for (size_t i = 0; i < n; i++) {
