@@ -18,7 +18,8 @@
 # ahead, the index entries added on the workers), which is what the
 # calling thread does alone; with it, the speed-up Amdahl's law allows at
 # 2, 16 and 64 threads. Also checks that both thread counts write the same
-# report.
+# report. Then what one run costs the kernel at -j 1 and -j 2: its page
+# faults and (perf, where allowed) its TLB flushes.
 #
 # With JSONL=FILE (the same texts as JSON lines, e.g. bench/.data/snn.jsonl,
 # made by bench/make_jsonl.py), dedup filter -q at -j 1 and -j 2 on FILE
@@ -130,6 +131,26 @@ awk -v total="$total" -v analysis="$analysis" -v pool="$pool" -v serial="$serial
     printf "at -j 2: %.2f s CPU in all: first pass on its workers %.2f s (analysis, paragraph pairs), clustering on the pool %.2f s (document pairs, index), the calling thread alone %.2f s\n", total, analysis, pool, serial
     printf "serial fraction %.2f: Amdahl speed-up at most %.2fx at 2 threads, %.2fx at 16, %.2fx at 64\n", f, 1 / (f + (1 - f) / 2), 1 / (f + (1 - f) / 16), 1 / (f + (1 - f) / 64)
 }'
+
+# What a run costs the kernel at -j 1 and at -j 2: its page faults (first
+# touches of memory, GNU time's minor faults) and, where perf can count the
+# tlb:tlb_flush tracepoint (root, or a low perf_event_paranoid), its TLB
+# flushes. A table probed before it is written, left to calloc, is first
+# mapped to the kernel's shared zero page, and the copy-on-write at its
+# first store flushes the TLB of every CPU running a thread of the process:
+# at -j 2 that is an interrupt of the other core each time.
+for j in 1 2; do
+    /usr/bin/time -f '%R' -o "$tmp/time" "$dedup" scan -q -f jsonl -j $j "$@" "$corpus" \
+        >/dev/null 2>&1 || true
+    flushes=n/a
+    if command -v perf >/dev/null; then
+        perf stat -x, -e tlb:tlb_flush -o "$tmp/perf" "$dedup" scan -q -f jsonl -j $j "$@" \
+            "$corpus" >/dev/null 2>&1 || true
+        flushes=$(awk -F, '$3 == "tlb:tlb_flush" && $1 ~ /^[0-9]+$/ {print $1}' "$tmp/perf" 2>/dev/null)
+        [ -n "$flushes" ] || flushes=n/a
+    fi
+    printf 'scan -j %d: %s page faults, %s TLB flushes\n' $j "$(tail -1 "$tmp/time")" "$flushes"
+done
 
 # The same for filter, at -j 2 too: its reading of the records (on the
 # thread that decides) is serial; what the calling thread does in the

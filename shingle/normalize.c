@@ -482,10 +482,17 @@ sh_normalizer *sh_normalizer_new(const sh_norm_options *o, sh_status *st_out)
         n->opt = *o;
     else
         sh_norm_options_default(&n->opt);
-    n->table = calloc(0x10000, sizeof *n->table);
-    n->pair = calloc(0x10000, sizeof *n->pair);
+    /* Zeros written, not left to calloc: entries are read before they are
+     * computed, and fresh memory that calloc does not write is first
+     * mapped to the kernel's zero page, whose copy-on-write at the first
+     * store costs every other CPU running a thread of the process a TLB
+     * flush (a worker's normaliser, at -j 2). */
+    n->table = malloc(0x10000 * sizeof *n->table);
+    n->pair = malloc(0x10000 * sizeof *n->pair);
     if (!n->table || !n->pair)
         goto fail;
+    memset(n->table, 0, 0x10000 * sizeof *n->table);
+    memset(n->pair, 0, 0x10000 * sizeof *n->pair);
 
     UErrorCode err = U_ZERO_ERROR;
     n->nfkc_cf = unorm2_getNFKCCasefoldInstance(&err);
@@ -622,10 +629,11 @@ struct icu_result {
  * table (it could not be made: the results are not kept). */
 static struct icu_result *icu_result_slot(sh_normalizer *n, const char *s, size_t len)
 {
-    if (!n->icu_results) {
-        n->icu_results = calloc(SEGMENT_CACHE_SLOTS, sizeof *n->icu_results);
+    if (!n->icu_results) { /* its zeros written: see sh_normalizer_new */
+        n->icu_results = malloc(SEGMENT_CACHE_SLOTS * sizeof *n->icu_results);
         if (!n->icu_results)
             return NULL;
+        memset(n->icu_results, 0, SEGMENT_CACHE_SLOTS * sizeof *n->icu_results);
     }
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < len; i++)

@@ -348,6 +348,9 @@ size_t sh_hashes_unique(uint64_t *hashes, size_t n)
      * allocation for each of them. */
     uint64_t on_stack[UNIQUE_ON_STACK];
     uint64_t *set = on_stack;
+    /* calloc, whose fresh pages stay unmapped until written: a set sized
+     * for 10 million hashes all alike (a 100 MB record of one word) must
+     * not cost its 256 MB. */
     if (nslots <= UNIQUE_ON_STACK)
         memset(set, 0, nslots * sizeof *set);
     else if (!(set = calloc(nslots, sizeof *set)))

@@ -67,6 +67,10 @@ static void table_start(shingle_table *t, size_t shingles)
     if (!t->v || t->gen == UINT32_MAX || want > t->cap) {
         free(t->v);
         t->cap = want;
+        /* calloc, not dd_zalloc_touched, though its slots are probed before
+         * written: it is sized to the document's shingles, and a long
+         * document of few distinct ones must cost only the pages it
+         * writes. */
         t->v = dd_calloc(t->cap, sizeof *t->v);
         t->gen = 0;
         t->salt = dd_table_salt();

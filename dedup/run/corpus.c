@@ -425,6 +425,11 @@ typedef struct worker {
      * needs (analyse). */
     sh_buf text;
     dd_doc doc;
+    /* Its units' band keys; their sets are in analysis->sets. Both stay
+     * here, added to the worker's shelf from here, unless a part is signed
+     * (then they go to the result slot, to be written). */
+    uint64_t *band_keys;
+    size_t band_keys_cap;
     dd_facts_reader facts_reader; /* deciding from a work folder: its part files */
     sh_buf facts;                 /* the facts of a document, as read or to write */
     dd_near_across_shelf *shelf;  /* where it adds the units it analysed (claimed when needed) */
@@ -479,6 +484,7 @@ static void worker_free(void *ctx, void *state)
     dd_analysis_worker_free(w->analysis);
     sh_buf_free(&w->text);
     dd_doc_free(&w->doc);
+    free(w->band_keys);
     dd_facts_reader_close(&w->facts_reader);
     sh_buf_free(&w->facts);
     free(w);
@@ -526,9 +532,12 @@ static bool slot_holds_much(const analysed *r)
 
 /* Reads, checks and analyses input i into r: pure, on any thread. The
  * text and its words are read and cut in w's buffers (hot in the cache of
- * the thread, where a window of slots is not); r gets the units, their
- * sets and band keys, the near-repeats inside and the signature. */
-static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
+ * the thread, where a window of slots is not); r gets the units, the
+ * near-repeats inside and the signature. The units' sets and band keys
+ * stay in w (w->analysis->sets, w->band_keys), for add_across, unless
+ * to_result (a part signed: r gets them, to be written): a window of slots
+ * then holds no set (fewer buffers, no fresh pages for each slot). */
+static void analyse(const first_pass *f, worker *w, size_t i, analysed *r, bool to_result)
 {
     const dd_corpus *c = f->c;
     const dd_options *o = f->o;
@@ -557,14 +566,31 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r)
         r->doc.nunits = doc->nunits;
         dd_unit_sets_compute(&a->sets, doc, &o->hash);
         dd_find_near_units((uint32_t)i, doc, &a->sets, o->para_threshold, o->min_words, &r->near);
-        dd_unit_sets_take(&r->sets, &a->sets);
-        dd_unit_band_keys(a->unit_minhasher, doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+        if (to_result) {
+            dd_unit_sets_take(&r->sets, &a->sets);
+            dd_unit_band_keys(a->unit_minhasher, doc, &r->sets, &r->band_keys, &r->band_keys_cap);
+        } else {
+            dd_unit_band_keys(a->unit_minhasher, doc, &a->sets, &w->band_keys, &w->band_keys_cap);
+        }
         dd_signer_sign(&a->signer, &doc->words, doc->key, &o->hash, &r->sig);
     }
     if (w->text.cap > WORKER_KEEP_BYTES) {
         sh_buf_free(&w->text);
         dd_doc_free(doc);
     }
+}
+
+/* Frees w's sets and band keys when they hold more than WORKER_KEEP_BYTES
+ * (a long document's), once added across. */
+static void keep_worker_small(worker *w)
+{
+    dd_unit_sets *sets = &w->analysis->sets;
+    if ((sets->hashes_cap + w->band_keys_cap) * sizeof(uint64_t) <= WORKER_KEEP_BYTES)
+        return;
+    dd_unit_sets_free(sets);
+    free(w->band_keys);
+    w->band_keys = NULL;
+    w->band_keys_cap = 0;
 }
 
 /* Reads the facts of input i from the work folder into r: what analyse
@@ -589,17 +615,19 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
     }
 }
 
-/* Adds the units of document i (analysed into r, by w) to w's shelf, for
- * the search across documents; r->across_err says why when they could not
- * be kept (a full scratch disk), for take to say in its turn. */
+/* Adds the units of document i (analysed into r by w, their sets and band
+ * keys left in w) to w's shelf, for the search across documents;
+ * r->across_err says why when they could not be kept (a full scratch
+ * disk), for take to say in its turn. */
 static void add_across(first_pass *f, worker *w, size_t i, analysed *r)
 {
     if (!w || f->verified || !(r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY))
         return; /* f->verified: the work folder's verify stage found them */
     if (!w->shelf)
         w->shelf = dd_near_across_claim(&f->across);
-    dd_near_across_add(w->shelf, (uint32_t)i, r->doc.units, r->doc.nunits, &r->sets, r->band_keys,
-                       &r->across_err);
+    dd_near_across_add(w->shelf, (uint32_t)i, r->doc.units, r->doc.nunits, &w->analysis->sets,
+                       w->band_keys, &r->across_err);
+    keep_worker_small(w);
 }
 
 /* dd_ordered_map.work */
@@ -611,11 +639,11 @@ static void work(void *ctx, void *state, size_t i, void *result)
     r->across_err = NULL;
     r->deferred = f->c->inputs.docs[i].stream; /* read once, in order: by take */
     if (f->work)
-        read_facts(f, state, i, r);
-    else if (!r->deferred)
-        analyse(f, state, i, r);
-    if (!r->deferred)
+        read_facts(f, state, i, r); /* the sets found there: the verify stage's */
+    else if (!r->deferred) {
+        analyse(f, state, i, r, false);
         add_across(f, state, i, r);
+    }
 }
 
 /* Adds the next document's signature (NULL: it could not be read); stops
@@ -646,7 +674,7 @@ static bool take(void *ctx, size_t i, void *result)
     if (r->deferred) {
         if (!f->own)
             f->own = worker_new(f);
-        analyse(f, f->own, i, r);
+        analyse(f, f->own, i, r, false);
         add_across(f, f->own, i, r);
     }
     c->unit_start[i] = c->units.n;
@@ -898,7 +926,7 @@ static void sign_work(void *ctx, void *state, size_t i, void *result)
 {
     signing *g = ctx;
     analysed *r = result;
-    analyse(&g->f, state, g->first + i, r);
+    analyse(&g->f, state, g->first + i, r, true);
     sh_buf said = r->said;
     r->said = r->run.messages;
     said.len = 0;

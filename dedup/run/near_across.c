@@ -30,6 +30,13 @@
  * the repeats 4 million find), and the table is touched all over. */
 #define MOST_RECENT_SETS ((size_t)1 << 18)
 
+/* Sets a shelf remembers at first: the table doubles as the shelf keeps
+ * more sets than it has slots, up to its most, so that a shelf that keeps
+ * few sets (a thread's share of 16,000 news articles) touches few pages
+ * (a fresh page is a page fault: 8 MB of slots were 2,048 of them, for
+ * each thread). */
+#define FIRST_RECENT_SETS ((size_t)1 << 10)
+
 /* dd_near_across.doc_units of a document without units searched. */
 #define NO_UNITS UINT64_MAX
 /* The place on its shelf's units of a document's unit 0, and the shelf,
@@ -53,10 +60,27 @@ static void shelf_init(dd_near_across_shelf *s, size_t bytes, const char *dir)
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_init(&s->entries[b], sizeof(dd_unit_entry), per_band, dir,
                               "the band keys of paragraphs");
-    s->nrecent = 1;
-    while (s->nrecent < MOST_RECENT_SETS && s->nrecent * 2 * sizeof *s->recent <= bytes / 8)
-        s->nrecent *= 2;
-    s->recent = dd_calloc(s->nrecent, sizeof *s->recent);
+    s->most_recent = 1;
+    while (s->most_recent < MOST_RECENT_SETS && s->most_recent * 2 * sizeof *s->recent <= bytes / 8)
+        s->most_recent *= 2;
+    s->nrecent = s->most_recent < FIRST_RECENT_SETS ? s->most_recent : FIRST_RECENT_SETS;
+    /* Zeros written, not mapped: its slots are read before written. */
+    s->recent = dd_zalloc_touched(s->nrecent, sizeof *s->recent);
+}
+
+/* Doubles the slots of s->recent, each set remembered moving to its slot
+ * in the new table (key.lo modulo twice as many: the same slot or that
+ * plus nrecent, so no two of them meet). */
+static void grow_recent(dd_near_across_shelf *s)
+{
+    size_t n = s->nrecent * 2;
+    dd_recent_set *recent = dd_zalloc_touched(n, sizeof *recent);
+    for (size_t k = 0; k < s->nrecent; k++)
+        if (s->recent[k].at.n)
+            recent[s->recent[k].key.lo & (n - 1)] = s->recent[k];
+    free(s->recent);
+    s->recent = recent;
+    s->nrecent = n;
 }
 
 static void shelf_free(dd_near_across_shelf *s)
@@ -158,6 +182,8 @@ static bool keep_set(dd_near_across_shelf *s, const uint64_t *set, size_t n, sh_
     if (!dd_scratch_array_append(&s->sets, set, n, err))
         return false;
     *r = (dd_recent_set){key, *at};
+    if (++s->sets_kept > s->nrecent && s->nrecent < s->most_recent)
+        grow_recent(s);
     return true;
 }
 

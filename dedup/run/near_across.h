@@ -74,6 +74,8 @@ typedef struct dd_near_across_shelf {
     size_t ndocs_added, docs_added_cap;
     dd_recent_set *recent; /* [0..nrecent), a power of 2: by key.lo modulo */
     size_t nrecent;
+    size_t most_recent;      /* what nrecent may grow to (a power of 2) */
+    uint64_t sets_kept;      /* sets kept on sets (not shared) */
     uint64_t units_searched; /* units added */
     uint64_t sets_shared;    /* of them, those whose set was kept already */
     uint32_t docs;           /* 1 + the last document added, 0: none */

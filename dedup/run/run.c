@@ -656,8 +656,10 @@ static bool run_map(const map *m)
     run p = {.m = m};
     p.batch = m->window / 8 < 1 ? 1 : m->window / 8 > 16 ? 16 : m->window / 8;
     p.wait_run = m->window / 2 < 1 || m->caller_works ? 1 : m->window / 2;
-    p.slots = dd_calloc(m->window, m->slot_size);
-    p.state = dd_calloc(m->window, sizeof *p.state);
+    /* Zeros written (slots and marks are read before written: see
+     * dd_zalloc_touched). */
+    p.slots = dd_zalloc_touched(m->window, m->slot_size);
+    p.state = dd_zalloc_touched(m->window, sizeof *p.state);
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.ready, NULL);
     pthread_cond_init(&p.done, NULL);

@@ -271,6 +271,53 @@ static void a_shelf_keeps_band_keys_and_sets_small(void **unused)
     dd_near_across_free(&a);
 }
 
+/* A shelf with a large budget that keeps few sets holds little memory:
+ * its table of the sets it kept lately grows with the sets it keeps (at
+ * most 2 slots of 32 bytes each, and the first 1,024 slots), not with its
+ * budget (a thread's share of 16,000 news articles touched 8 MB of slots,
+ * each page of them a page fault, on every thread). Every set that comes
+ * again right after it was kept is still shared. */
+static void a_shelf_holds_what_it_keeps_not_its_budget(void **unused)
+{
+    (void)unused;
+    dd_near_across a;
+    dd_near_across_init(&a, (size_t)1 << 30, 1, 1, NULL);
+    dd_near_across_shelf *shelf = dd_near_across_claim(&a);
+    char *err = NULL;
+    uint64_t searched = 0, placed = 0, hashes = 0, copies = 0; /* copies: units */
+    for (size_t d = 0; d < DOCS; d++) {
+        gen_doc *g = &docs[d];
+        assert_true(dd_near_across_add(shelf, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets,
+                                       g->keys, &err));
+        size_t last = 0;
+        for (size_t u = 0; u < g->doc.nunits; u++) {
+            if (g->doc.units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+                continue;
+            last = u + 1;
+            size_t n = g->sets.start[u + 1] - g->sets.start[u];
+            searched++;
+            hashes += n;
+            if (u > 0 && g->doc.units[u - 1].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS &&
+                g->sets.start[u] - g->sets.start[u - 1] == n &&
+                !memcmp(g->sets.hashes + g->sets.start[u - 1], g->sets.hashes + g->sets.start[u],
+                        n * sizeof *g->sets.hashes))
+                copies++;
+        }
+        placed += last;
+    }
+    assert_int_equal(dd_near_across_scratch_bytes(&a), 0); /* all in memory */
+    /* What is kept, with room to grow (twice) for the arrays, and the
+     * table of recent sets. */
+    uint64_t kept =
+        DD_NEAR_UNIT_BANDS * 24 * searched + 16 * placed + 8 * hashes + 16 * (uint64_t)DOCS;
+    uint64_t table = 32 * (2 * searched > 1024 ? 2 * searched : 1024);
+    assert_true(dd_near_across_memory_bytes(&a) <= 2 * kept + table);
+    assert_true(dd_near_across_memory_bytes(&a) < ((size_t)8 << 20));
+    /* The copies of the unit before them shared its set. */
+    assert_true(copies > 0 && shelf->sets_shared >= copies);
+    dd_near_across_free(&a);
+}
+
 /* dd_unit_batch_ahead's reader: the generated set, but for a third of the
  * units, which it cannot give (left to the search in order). */
 static bool peek_set(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap, size_t *n)
@@ -520,6 +567,7 @@ int main(void)
         cmocka_unit_test(parts_find_what_the_index_finds),
         cmocka_unit_test(nothing_added_finds_nothing),
         cmocka_unit_test(a_shelf_keeps_band_keys_and_sets_small),
+        cmocka_unit_test(a_shelf_holds_what_it_keeps_not_its_budget),
         cmocka_unit_test(batches_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),
