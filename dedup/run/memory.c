@@ -158,7 +158,7 @@ size_t dd_memory_near_units_share(uint64_t budget) { return share_of(budget, 16)
 
 size_t dd_memory_signatures_share(uint64_t budget) { return share_of(budget, 16); }
 size_t dd_memory_names_share(uint64_t budget) { return share_of(budget, 16); }
-size_t dd_memory_near_across_share(uint64_t budget) { return share_of(budget, 4); }
+size_t dd_memory_near_across_share(uint64_t budget) { return share_of(budget, 2); }
 
 size_t dd_memory_rounds_share(uint64_t budget) { return share_of(budget, 4); }
 

@@ -50,10 +50,12 @@ size_t dd_memory_names_share(uint64_t budget);
 
 /* The share of the search for near-repeats of paragraphs across
  * documents (run/near_across.h) in a run of budget bytes (0: the
- * default): a quarter of it, for a part of its band keys or pairs; while
- * the documents are read, a quarter of that for the paragraphs' sets, an
- * eighth for where each paragraph's set is, an eighth for the sets kept
- * lately (at most 8 MB a thread) and half of it for their band keys. */
+ * default): half of it, its own quarter and the quarter of the rounds,
+ * which start once it has ended. While the documents are read, the
+ * paragraphs' sets, where each is, the sets kept lately and their band
+ * keys take from seven eighths of it what they need, first come first
+ * served (past that, they go to scratch files); its later steps take the
+ * last eighth and what those left, for a part of its band keys or pairs. */
 size_t dd_memory_near_across_share(uint64_t budget);
 
 /* The share of the tables of a round of decisions (run/rounds.c) in a
@@ -61,10 +63,11 @@ size_t dd_memory_near_across_share(uint64_t budget);
  * the table of distinct paragraphs (engine/paragraphs.h) built at once,
  * one a thread, and for a part of the keys of the documents whose text
  * changed (the documents sharing one are placed again); past it, each is
- * done in more parts, one after another. With the units' quarter, the
- * search across documents' quarter (which ends before the rounds start),
- * the near-repeats' and the signatures' sixteenths, the shares leave an
- * eighth of the budget for the rest. */
+ * done in more parts, one after another. It is the second quarter of the
+ * search across documents' half (which ends before the rounds start).
+ * With the units' quarter and the near-repeats', the signatures' and the
+ * names' sixteenths (the near-repeats' twice while those across documents
+ * are merged in), the shares leave an eighth of the budget for the rest. */
 size_t dd_memory_rounds_share(uint64_t budget);
 
 /* The bytes of the later occurrences of the paragraph table of a round

@@ -30,13 +30,6 @@
  * the repeats 4 million find), and the table is touched all over. */
 #define MOST_RECENT_SETS ((size_t)1 << 18)
 
-/* Sets a shelf remembers at first: the table doubles as the shelf keeps
- * more sets than it has slots, up to its most, so that a shelf that keeps
- * few sets (a thread's share of 16,000 news articles) touches few pages
- * (a fresh page is a page fault: 8 MB of slots were 2,048 of them, for
- * each thread). */
-#define FIRST_RECENT_SETS ((size_t)1 << 10)
-
 /* dd_near_across.doc_units of a document without units searched. */
 #define NO_UNITS UINT64_MAX
 /* The place on its shelf's units of a document's unit 0, and the shelf,
@@ -44,43 +37,76 @@
 #define SHELF_SHIFT 48
 #define PLACE_MASK (((uint64_t)1 << SHELF_SHIFT) - 1)
 
-static void shelf_init(dd_near_across_shelf *s, size_t bytes, const char *dir)
+/* A shelf's table of recent sets starts with this many slots, and doubles
+ * as the shelf's units come, up to MOST_RECENT_SETS and an eighth of the
+ * shelf's part of the shared budget (taken from it): a run of a few
+ * documents does not hold megabytes of it. */
+#define FEWEST_RECENT_SETS ((size_t)1 << 10)
+
+static void shelf_init(dd_near_across_shelf *s, dd_near_across *a)
 {
     memset(s, 0, sizeof *s);
-    /* A quarter of its share for the sets and an eighth for where each
-     * unit's is (read back a unit at a time, through the page cache), an
-     * eighth for the sets kept lately, half for the entries of every band
-     * (sorted in memory when they fit). */
-    size_t sets = bytes / 4 ? bytes / 4 : 1;
-    size_t units = bytes / 8 ? bytes / 8 : 1;
-    size_t per_band = bytes / 2 / DD_NEAR_UNIT_BANDS ? bytes / 2 / DD_NEAR_UNIT_BANDS : 1;
-    dd_scratch_array_init(&s->sets, sizeof(uint64_t), sets, dir, "the sets of paragraphs");
-    dd_scratch_array_init(&s->units, sizeof(dd_kept_set), units, dir,
-                          "where the sets of paragraphs are");
+    /* Its sets, where each unit's is (read back a unit at a time, through
+     * the page cache) and the entries of every band (sorted in memory
+     * when they fit) take their room from the budget every shelf shares,
+     * as they grow: first come, first served. */
+    dd_scratch_array_init_shared(&s->sets, sizeof(uint64_t), &a->shared, a->sets_leave, a->dir,
+                                 "the sets of paragraphs");
+    dd_scratch_array_init_shared(&s->units, sizeof(dd_kept_set), &a->shared, 0, a->dir,
+                                 "where the sets of paragraphs are");
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
-        dd_scratch_array_init(&s->entries[b], sizeof(dd_unit_entry), per_band, dir,
-                              "the band keys of paragraphs");
+        dd_scratch_array_init_shared(&s->entries[b], sizeof(dd_unit_entry), &a->shared, 0, a->dir,
+                                     "the band keys of paragraphs");
+    s->shared = &a->shared;
     s->most_recent = 1;
-    while (s->most_recent < MOST_RECENT_SETS && s->most_recent * 2 * sizeof *s->recent <= bytes / 8)
+    while (s->most_recent < MOST_RECENT_SETS &&
+           s->most_recent * 2 * sizeof *s->recent <= a->recent_bytes)
         s->most_recent *= 2;
-    s->nrecent = s->most_recent < FIRST_RECENT_SETS ? s->most_recent : FIRST_RECENT_SETS;
-    /* Zeros written, not mapped: its slots are read before written. */
-    s->recent = dd_zalloc_touched(s->nrecent, sizeof *s->recent);
 }
 
-/* Doubles the slots of s->recent, each set remembered moving to its slot
- * in the new table (key.lo modulo twice as many: the same slot or that
- * plus nrecent, so no two of them meet). */
+/* Puts r (of a smaller table) into s's table, where it belongs. */
+static void put_recent(dd_near_across_shelf *s, const dd_recent_set *r)
+{
+    if (r->at.n)
+        s->recent[r->key.lo & (s->nrecent - 1)] = *r;
+}
+
+/* Makes s's table of recent sets: FEWEST_RECENT_SETS slots (fewer if its
+ * most is fewer), then doubles it once it has fewer slots than the units
+ * the shelf kept, within its most and what the shared budget has left;
+ * the sets it remembers stay in it. The first table is made even when the
+ * budget has nothing left (32 KB at most): a set that comes again at once
+ * (a paragraph repeated in a document) is then kept once at any budget. */
 static void grow_recent(dd_near_across_shelf *s)
 {
-    size_t n = s->nrecent * 2;
-    dd_recent_set *recent = dd_zalloc_touched(n, sizeof *recent);
-    for (size_t k = 0; k < s->nrecent; k++)
-        if (s->recent[k].at.n)
-            recent[s->recent[k].key.lo & (n - 1)] = s->recent[k];
+    size_t want = s->nrecent ? 2 * s->nrecent : FEWEST_RECENT_SETS;
+    if (!s->nrecent && want > s->most_recent)
+        want = s->most_recent;
+    if (s->nrecent && (want > s->most_recent || s->units_searched < s->nrecent))
+        return;
+    size_t bytes = (want - s->nrecent) * sizeof *s->recent;
+    size_t taken = dd_scratch_budget_take(s->shared, bytes, bytes);
+    if (s->nrecent && !taken)
+        return;
+    s->recent_taken += taken;
+    dd_recent_set *old = s->recent;
+    size_t nold = s->nrecent;
+    s->recent = dd_zalloc_touched(want, sizeof *s->recent); /* read before written */
+    s->nrecent = want;
+    for (size_t k = 0; k < nold; k++)
+        put_recent(s, &old[k]);
+    free(old);
+}
+
+/* Frees s's table of recent sets; what it took is given back to the
+ * shared budget. */
+static void free_recent(dd_near_across_shelf *s)
+{
+    dd_scratch_budget_give(s->shared, s->recent_taken);
+    s->recent_taken = 0;
     free(s->recent);
-    s->recent = recent;
-    s->nrecent = n;
+    s->recent = NULL;
+    s->nrecent = 0;
 }
 
 static void shelf_free(dd_near_across_shelf *s)
@@ -90,7 +116,7 @@ static void shelf_free(dd_near_across_shelf *s)
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_free(&s->entries[b]);
     free(s->docs_added);
-    free(s->recent);
+    free_recent(s);
 }
 
 void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
@@ -98,11 +124,19 @@ void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, si
 {
     memset(a, 0, sizeof *a);
     a->dir = dir;
-    a->work_bytes = share;
+    a->share = share;
     a->max_shelves = max_shelves ? max_shelves : 1;
     a->shelves = dd_calloc(a->max_shelves, sizeof *a->shelves);
     atomic_init(&a->claimed, 0);
-    a->shelf_bytes = share / (holding ? holding : 1);
+    /* All but an eighth of the share while documents are added; the
+     * later steps have that eighth and what the shelves left. */
+    dd_scratch_budget_init(&a->shared, share - share / 8);
+    /* The sets leave the last sixteenth of it to the band keys and where
+     * the units are, then go to scratch files, their room given back to
+     * those: step 2 reads every band key back, step 3 only the sets of
+     * the candidate pairs (a few in a hundred on the generated 1 GB). */
+    a->sets_leave = (share - share / 8) / 16 ? (share - share / 8) / 16 : 1;
+    a->recent_bytes = (share - share / 8) / (holding ? holding : 1) / 8;
 }
 
 void dd_near_across_free(dd_near_across *a)
@@ -124,7 +158,7 @@ dd_near_across_shelf *dd_near_across_claim(dd_near_across *a)
                  a->max_shelves);
         abort();
     }
-    shelf_init(&a->shelves[k], a->shelf_bytes, a->dir);
+    shelf_init(&a->shelves[k], a);
     return &a->shelves[k];
 }
 
@@ -172,6 +206,7 @@ uint64_t dd_near_across_scratch_bytes(const dd_near_across *a)
 static bool keep_set(dd_near_across_shelf *s, const uint64_t *set, size_t n, sh_key key,
                      dd_kept_set *at, char **err)
 {
+    grow_recent(s);
     dd_recent_set *r = &s->recent[key.lo & (s->nrecent - 1)];
     if (r->at.n == n && r->key.lo == key.lo && r->key.hi == key.hi) {
         *at = r->at;
@@ -182,9 +217,17 @@ static bool keep_set(dd_near_across_shelf *s, const uint64_t *set, size_t n, sh_
     if (!dd_scratch_array_append(&s->sets, set, n, err))
         return false;
     *r = (dd_recent_set){key, *at};
-    if (++s->sets_kept > s->nrecent && s->nrecent < s->most_recent)
-        grow_recent(s);
     return true;
+}
+
+/* The shared budget down to what the sets leave to the rest: shelf s's
+ * sets go to a scratch file now, their room given back, before its band
+ * keys or where its units are would have to. */
+static bool make_room(dd_near_across_shelf *s, char **err)
+{
+    if (s->sets.spool || atomic_load(&s->shared->left) >= s->sets.leave)
+        return true;
+    return dd_scratch_array_move_out(&s->sets, err);
 }
 
 bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *units, size_t nunits,
@@ -211,12 +254,12 @@ bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *un
                 return false;
             for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
                 dd_unit_entry e = {band_keys[u * DD_NEAR_UNIT_BANDS + b], set_key.lo, id};
-                if (!dd_scratch_array_append(&s->entries[b], &e, 1, err))
+                if (!make_room(s, err) || !dd_scratch_array_append(&s->entries[b], &e, 1, err))
                     return false;
             }
             s->units_searched++;
         }
-        if (!dd_scratch_array_append(&s->units, &at, 1, err))
+        if (!make_room(s, err) || !dd_scratch_array_append(&s->units, &at, 1, err))
             return false;
     }
     return true;
@@ -240,9 +283,7 @@ static void find_doc_units(dd_near_across *a)
         free(s->docs_added);
         s->docs_added = NULL;
         s->ndocs_added = s->docs_added_cap = 0;
-        free(s->recent); /* no more sets are kept */
-        s->recent = NULL;
-        s->nrecent = 0;
+        free_recent(s); /* no more sets are kept */
         a->units += s->units_searched;
         a->sets_shared += s->sets_shared;
     }
@@ -326,9 +367,10 @@ static size_t part_of_key(const void *e, const void *ctx)
  * scratch files are the same whatever the thread that made them). */
 typedef struct band_job {
     dd_near_across *a;
-    size_t part_bytes; /* what a part may take, held twice while sorted */
-    size_t most_parts; /* of a band: MAX_PARTS scratch files at once in all */
-    size_t first;      /* the band of the loop's item 0 */
+    size_t part_bytes;                /* what a part may take, held twice while sorted */
+    size_t most_parts;                /* of a band: MAX_PARTS scratch files at once in all */
+    size_t first;                     /* of order: the band of the loop's item 0 */
+    size_t order[DD_NEAR_UNIT_BANDS]; /* the bands, those with fewest keys in scratch files first */
     dd_scratch_array pairs[DD_NEAR_UNIT_BANDS];
     char *err[DD_NEAR_UNIT_BANDS];
     size_t parts[DD_NEAR_UNIT_BANDS];
@@ -370,13 +412,13 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
     free(sorted);
 }
 
-/* dd_pool work: band b = job->first + i's candidate pairs, to
+/* dd_pool work: band b = job->order[job->first + i]'s candidate pairs, to
  * job->pairs[b]; its entries are freed. */
 static void band_pairs(void *ctx, void *state, size_t i)
 {
     (void)state;
     band_job *job = ctx;
-    size_t b = job->first + i;
+    size_t b = job->order[job->first + i];
     dd_near_across *a = job->a;
     char **err = &job->err[b];
     pair_sink sink = {&job->pairs[b], err, false};
@@ -388,17 +430,20 @@ static void band_pairs(void *ctx, void *state, size_t i)
         return;
     }
     dd_scratch_array *entries = dd_malloc(nshelves * sizeof *entries);
-    size_t n = 0;
-    bool spooled = false;
+    size_t n = 0, read_back = 0; /* of them, those of shelves that went to scratch files */
     for (size_t k = 0; k < nshelves; k++) {
         entries[k] = a->shelves[k].entries[b]; /* moved */
         memset(&a->shelves[k].entries[b], 0, sizeof entries[k]);
         n += entries[k].n;
-        spooled = spooled || entries[k].spool;
+        read_back += entries[k].spool ? entries[k].n : 0;
     }
-    /* A part is held twice while it is sorted (dd_unit_entries_sort_into). */
+    /* Sorted in one part, the band takes its sorted copy and the entries
+     * read back (those in memory are the shelves'); in parts, a part is
+     * held twice while it is sorted (dd_unit_entries_sort_into). */
     size_t size = sizeof(dd_unit_entry);
-    size_t nparts = spooled ? parts_for(n, 2 * size, job->part_bytes, job->most_parts) : 1;
+    size_t nparts = !read_back || (double)(n + read_back) * (double)size <= (double)job->part_bytes
+                        ? 1
+                        : parts_for(n, 2 * size, job->part_bytes, job->most_parts);
     if (nparts == 1) {
         /* One part: the shelves' entries are sorted together straight into
          * one array, not first gathered into another (then copied, in
@@ -440,6 +485,14 @@ static bool move_to(dd_scratch_array *from, dd_scratch_array *to, char **err)
     return ok;
 }
 
+/* What the later steps (2 and 3) may hold now: the eighth of the share
+ * the shelves did not have, and what they left of the rest (or gave back). */
+static size_t later_steps_bytes(const dd_near_across *a)
+{
+    size_t bytes = a->share / 8 + atomic_load(&a->shared.left);
+    return bytes ? bytes : 1;
+}
+
 /* Step 2: every band's candidate pairs, to pairs (the bands on the pool,
  * `running` at once); the entries are freed. */
 static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
@@ -451,6 +504,7 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
      * fewer when the parts of the largest band in the scratch files that
      * are its share would not fit their share. */
     size_t largest = 0; /* bytes of the entries of a band kept in scratch files */
+    size_t spooled[DD_NEAR_UNIT_BANDS];
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
         size_t bytes = 0;
         for (size_t k = 0; k < shelves_of(a); k++)
@@ -458,6 +512,17 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
                          ? a->shelves[k].entries[b].n * sizeof(dd_unit_entry)
                          : 0;
         largest = bytes > largest ? bytes : largest;
+        spooled[b] = bytes;
+    }
+    /* The bands in memory first: once done they give back their room,
+     * which the parts of those in scratch files then take (fewer parts,
+     * written again fewer times). Their pairs are put end to end in band
+     * order whatever the order they were made in. */
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        size_t k = b;
+        for (; k > 0 && spooled[job.order[k - 1]] > spooled[b]; k--)
+            job.order[k] = job.order[k - 1];
+        job.order[k] = b;
     }
     size_t at_once = running < DD_NEAR_UNIT_BANDS ? running : DD_NEAR_UNIT_BANDS;
     for (;; at_once--) {
@@ -474,6 +539,11 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
                               band_pair_bytes ? band_pair_bytes : 1, a->dir,
                               "the candidate pairs of paragraphs");
     for (job.first = 0; job.first < DD_NEAR_UNIT_BANDS; job.first += at_once) {
+        /* The bands done gave back their room in memory: the next ones
+         * may take it. */
+        size_t work = later_steps_bytes(a);
+        if (work / at_once > job.part_bytes)
+            job.part_bytes = work / at_once;
         size_t n = DD_NEAR_UNIT_BANDS - job.first;
         dd_pool_for(pool, n < at_once ? n : at_once, &job, band_pairs);
     }
@@ -782,6 +852,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
 {
     *err = NULL;
     double start = now();
+    a->work_bytes = later_steps_bytes(a);
     /* The pairs are made and sorted on a pool of their own (its items
      * are not verification, and its stats say so). */
     dd_pool *making = dd_pool_new("paragraph pairs", threads, NULL, NULL, NULL);
@@ -790,6 +861,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     dd_scratch_array_init(&pairs, sizeof(dd_unit_pair), a->work_bytes / 2 ? a->work_bytes / 2 : 1,
                           a->dir, "the candidate pairs of paragraphs");
     bool ok = all_band_pairs(a, making, running, &pairs, err);
+    a->work_bytes = later_steps_bytes(a); /* the band keys are freed */
     /* A part is held twice while it is sorted (sort_pairs). */
     size_t nparts = pairs.spool ? parts_for(pairs.n, 2 * pairs.size, a->work_bytes, MAX_PARTS) : 1;
     dd_scratch_array parts[MAX_PARTS];

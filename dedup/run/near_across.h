@@ -14,9 +14,12 @@
  *      `sets` (a set the shelf kept lately is not kept again: units with
  *      the same set share it), where it is on the shelf's `units`, and one
  *      entry (band key, set key, id: 24 bytes) per band on that band's
- *      `entries`; all are in memory up to the shelf's share of the budget,
- *      then in scratch files (run/scratch_array.h); a unit is found again
- *      by its id (its document's first place on `units`, kept in memory);
+ *      `entries`; all take their room in memory from one budget that every
+ *      shelf shares, as they grow, then go on in scratch files
+ *      (run/scratch_array.h), the sets first (step 2 reads every band key
+ *      back, step 3 only the sets of the candidate pairs); a unit is found
+ *      again by its id (its document's first place on `units`, kept in
+ *      memory);
  *   2. each band's entries, taken in parts by the top bits of their keys
  *      when they do not fit the budget (a scratch file per part), are
  *      sorted and give the candidate pairs (later, earlier): the bands on
@@ -73,21 +76,24 @@ typedef struct dd_near_across_shelf {
     dd_shelf_doc *docs_added;                     /* in the order added */
     size_t ndocs_added, docs_added_cap;
     dd_recent_set *recent; /* [0..nrecent), a power of 2: by key.lo modulo */
-    size_t nrecent;
-    size_t most_recent;      /* what nrecent may grow to (a power of 2) */
-    uint64_t sets_kept;      /* sets kept on sets (not shared) */
-    uint64_t units_searched; /* units added */
-    uint64_t sets_shared;    /* of them, those whose set was kept already */
-    uint32_t docs;           /* 1 + the last document added, 0: none */
+    size_t nrecent, most_recent;
+    size_t recent_taken;       /* bytes of it taken from the shared budget */
+    dd_scratch_budget *shared; /* the dd_near_across's, which its arrays and table take from */
+    uint64_t units_searched;   /* units added */
+    uint64_t sets_shared;      /* of them, those whose set was kept already */
+    uint32_t docs;             /* 1 + the last document added, 0: none */
 } dd_near_across_shelf;
 
 typedef struct dd_near_across {
     dd_near_across_shelf *shelves; /* [0..max_shelves), the first `claimed` in use */
     size_t max_shelves;
     atomic_size_t claimed;
-    size_t shelf_bytes; /* of a shelf's sets and entries kept in memory, at most */
-    size_t work_bytes;  /* what a part in memory may take (steps 2 and 3) */
-    const char *dir;    /* of the scratch files (NULL: dd_spool_default_dir()) */
+    size_t share;             /* of the memory budget, for everything below */
+    dd_scratch_budget shared; /* the shelves' sets, entries and recent sets take from it */
+    size_t recent_bytes;      /* of a shelf's table of recent sets, at most */
+    size_t sets_leave;        /* of shared, left by a shelf's sets to the rest (scratch_array.h) */
+    size_t work_bytes;        /* what a part in memory may take (steps 2 and 3) */
+    const char *dir;          /* of the scratch files (NULL: dd_spool_default_dir()) */
     /* Per document (once every document is added): its shelf << 48 | the
      * place of its unit 0 on the shelf's units; NO_UNITS: none. */
     uint64_t *doc_units;
@@ -100,12 +106,17 @@ typedef struct dd_near_across {
     double seconds[2];    /* of steps 2 and 3 (wall clock) */
 } dd_near_across;
 
-/* Starts a, for up to max_shelves threads that add documents: each holds
- * in memory while documents are added up to a quarter of share /
- * `holding` bytes of sets, an eighth of where its units are (and an
- * eighth of recent sets), and half of it of band keys (past that, each in
- * scratch files in dir: `holding` is how many shelves are expected to fill
- * at once), and up to share bytes for a part of the later steps. */
+/* Starts a, for up to max_shelves threads that add documents, within
+ * share bytes of memory in all. While documents are added, the shelves'
+ * sets, where their units are, their band keys and their tables of recent
+ * sets take from seven eighths of it what they need, first come first
+ * served, but the sets leave a sixteenth of that to the others: past it,
+ * a shelf's sets go to a scratch file in dir at once, their room given
+ * back, and the others go on in theirs only once the sets have (a table
+ * of recent sets stops growing at an eighth of a shelf's part: `holding`
+ * is how many shelves are expected to fill at once). The later steps (2
+ * and 3) take the last eighth, what the shelves left and what they give
+ * back as the band keys are done. */
 void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
                          const char *dir);
 void dd_near_across_free(dd_near_across *a);

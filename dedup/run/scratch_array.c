@@ -39,6 +39,30 @@ static atomic_uint_fast64_t next_id = 1;
 #define WRITE_BYTES ((size_t)1 << 20)
 #define WRITE_RATIO 32
 
+void dd_scratch_budget_init(dd_scratch_budget *b, size_t bytes) { atomic_init(&b->left, bytes); }
+
+size_t dd_scratch_budget_take(dd_scratch_budget *b, size_t least, size_t want)
+{
+    return dd_scratch_budget_take_leaving(b, least, want, 0);
+}
+
+size_t dd_scratch_budget_take_leaving(dd_scratch_budget *b, size_t least, size_t want, size_t leave)
+{
+    size_t left = atomic_load(&b->left);
+    for (;;) {
+        if (left < leave || left - leave < least)
+            return 0;
+        size_t take = want < left - leave ? want : left - leave;
+        if (atomic_compare_exchange_weak(&b->left, &left, left - take))
+            return take;
+    }
+}
+
+void dd_scratch_budget_give(dd_scratch_budget *b, size_t bytes)
+{
+    atomic_fetch_add(&b->left, bytes);
+}
+
 void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, const char *dir,
                            const char *what)
 {
@@ -50,9 +74,27 @@ void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, c
     a->id = atomic_fetch_add(&next_id, 1);
 }
 
+void dd_scratch_array_init_shared(dd_scratch_array *a, size_t size, dd_scratch_budget *shared,
+                                  size_t leave, const char *dir, const char *what)
+{
+    dd_scratch_array_init(a, size, 0, dir, what);
+    a->shared = shared;
+    a->leave = leave;
+}
+
+/* Gives back the room in memory (to the shared budget, if any). */
+static void free_room(dd_scratch_array *a)
+{
+    if (a->shared)
+        dd_scratch_budget_give(a->shared, a->cap * a->size);
+    free(a->v);
+    a->v = NULL;
+    a->cap = 0;
+}
+
 void dd_scratch_array_free(dd_scratch_array *a)
 {
-    free(a->v);
+    free_room(a);
     dd_spool_free(a->spool);
     memset(a, 0, sizeof *a);
 }
@@ -64,21 +106,34 @@ static bool in_memory(const dd_scratch_array *a, size_t i)
 }
 
 /* Makes room in memory for need elements, doubling, but not past
- * max_bytes (need is within it). */
-static void grow(dd_scratch_array *a, size_t need)
+ * max_bytes nor past what the shared budget has left (then as much as it
+ * has, if that is enough). False when there is no room for them: they go
+ * to the scratch file. */
+static bool grow(dd_scratch_array *a, size_t need)
 {
     if (need <= a->cap)
-        return;
+        return true;
     size_t most = (a->max_bytes ? a->max_bytes : SIZE_MAX) / a->size;
     if (need > most)
-        dd_out_of_memory();
+        return false;
     size_t cap = a->cap ? a->cap : 16;
+    if (a->shared) /* a quarter more: what one array keeps for more is room others lack */
+        cap = cap + cap / 4 > need ? cap + cap / 4 : need;
     while (cap < need)
         cap = cap > most / 2 ? most : cap * 2;
     if (cap > most)
         cap = most;
+    if (a->shared) {
+        size_t got = dd_scratch_budget_take_leaving(a->shared, (need - a->cap) * a->size,
+                                                    (cap - a->cap) * a->size, a->leave);
+        if (!got)
+            return false;
+        cap = a->cap + got / a->size;
+        dd_scratch_budget_give(a->shared, got % a->size);
+    }
     a->v = dd_realloc(a->v, cap * a->size);
     a->cap = cap;
+    return true;
 }
 
 /* The array passes max_bytes: a new scratch file, where the elements held
@@ -108,11 +163,8 @@ static bool write_held(dd_scratch_array *a, char **err)
     if (!dd_spool_overwrite(a->spool, (uint64_t)a->written * a->size, from, k * a->size, err))
         return false;
     a->written += k;
-    if (a->written == a->held) {
-        free(a->v);
-        a->v = NULL;
-        a->cap = 0;
-    }
+    if (a->written == a->held)
+        free_room(a);
     return true;
 }
 
@@ -120,11 +172,10 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
 {
     if (!n)
         return true;
-    if (!a->spool && a->max_bytes && (a->n + n) * a->size > a->max_bytes &&
-        !start_scratch_file(a, err))
+    if (!a->spool && !grow(a, a->n + n) &&
+        !(a->leave ? dd_scratch_array_move_out(a, err) : start_scratch_file(a, err)))
         return false;
     if (!a->spool) {
-        grow(a, a->n + n);
         memcpy((char *)a->v + a->n * a->size, v, n * a->size);
         a->n += n;
         return true;
@@ -134,6 +185,23 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
         return false;
     a->appended_past += n * a->size;
     a->n += n;
+    return true;
+}
+
+bool dd_scratch_array_move_out(dd_scratch_array *a, char **err)
+{
+    if (a->spool)
+        return true;
+    if (!(a->spool = dd_spool_new(a->dir, err)))
+        return false;
+    uint64_t at;
+    if (a->n && !dd_spool_append(a->spool, a->v, a->n * a->size, &at, err)) {
+        dd_spool_free(a->spool);
+        a->spool = NULL;
+        return false;
+    }
+    a->held = a->written = a->n;
+    free_room(a);
     return true;
 }
 
@@ -227,6 +295,8 @@ void dd_scratch_array_trim(dd_scratch_array *a)
 {
     if (a->spool || a->cap == a->n)
         return;
+    if (a->shared)
+        dd_scratch_budget_give(a->shared, (a->cap - a->n) * a->size);
     a->v = dd_realloc(a->v, a->n * a->size);
     a->cap = a->n;
 }

@@ -20,6 +20,14 @@
  * a time, through the operating system's page cache, not the process's
  * memory. Where they are changes no result.
  *
+ * Several arrays may share one budget (dd_scratch_budget): each takes
+ * from it the room it grows by, first come first served, and gives it back
+ * when it frees it; an array that finds too little left for its next
+ * elements moves on to its scratch file as above. So structures that grow
+ * at rates nobody knows beforehand (a corpus's sets and band keys) hold
+ * what the run needs of each, within one sum, rather than fixed fractions
+ * of it.
+ *
  * Reading is thread-safe while nothing is appended. An element that cannot
  * be read back from a scratch file just written (an I/O error of the disk)
  * ends the process with a message naming the folder and what was kept
@@ -31,26 +39,48 @@
 
 #include "io/spool.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Bytes of memory several scratch arrays share: what is left of them.
+ * Thread-safe. */
+typedef struct dd_scratch_budget {
+    atomic_size_t left;
+} dd_scratch_budget;
+
+/* Starts b with bytes to share. */
+void dd_scratch_budget_init(dd_scratch_budget *b, size_t bytes);
+
+/* Takes from b as many bytes as it has up to want, if it has at least
+ * least (then returns them; else 0, and takes nothing). For a structure
+ * that is not a scratch array but shares the budget; given back with
+ * dd_scratch_budget_give. */
+size_t dd_scratch_budget_take(dd_scratch_budget *b, size_t least, size_t want);
+/* The same, but leaving at least leave bytes in b. */
+size_t dd_scratch_budget_take_leaving(dd_scratch_budget *b, size_t least, size_t want,
+                                      size_t leave);
+void dd_scratch_budget_give(dd_scratch_budget *b, size_t bytes);
 
 /* Without a spool, every element is in v (element i at v + i * size).
  * Once the elements passed max_bytes, the spool holds element i at
  * i * size, but for those of [written, held): they are still in v only,
  * their places in the file waiting for them. */
 typedef struct dd_scratch_array {
-    void *v;                /* elements in memory */
-    size_t n, cap;          /* n: every element appended, wherever it is; cap: v's */
-    size_t size;            /* of an element, in bytes */
-    size_t max_bytes;       /* of elements kept in memory (0: no limit) */
-    const char *dir;        /* where the scratch file is made (NULL: dd_spool_default_dir()) */
-    const char *what;       /* what the elements are, for the message of a failed read */
-    dd_spool *spool;        /* once they passed max_bytes */
-    size_t held;            /* the elements in memory when they passed it */
-    size_t written;         /* of those, the first ones written to the scratch file since */
-    uint64_t appended_past; /* bytes appended since they passed it */
-    uint64_t id;            /* for the blocks read back (scratch_array.c) */
+    void *v;                   /* elements in memory */
+    size_t n, cap;             /* n: every element appended, wherever it is; cap: v's */
+    size_t size;               /* of an element, in bytes */
+    size_t max_bytes;          /* of elements kept in memory (0: no limit) */
+    const char *dir;           /* where the scratch file is made (NULL: dd_spool_default_dir()) */
+    const char *what;          /* what the elements are, for the message of a failed read */
+    dd_scratch_budget *shared; /* the room in memory is taken from it (NULL: max_bytes alone) */
+    size_t leave;              /* of shared, left to the others (then: moved out at once) */
+    dd_spool *spool;           /* once they passed max_bytes */
+    size_t held;               /* the elements in memory when they passed it */
+    size_t written;            /* of those, the first ones written to the scratch file since */
+    uint64_t appended_past;    /* bytes appended since they passed it */
+    uint64_t id;               /* for the blocks read back (scratch_array.c) */
 } dd_scratch_array;
 
 /* Starts a empty, for elements of size bytes (at most 4 KiB): kept in
@@ -60,6 +90,14 @@ typedef struct dd_scratch_array {
  * them ("paragraphs"), for messages. */
 void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, const char *dir,
                            const char *what);
+/* The same, but the room in memory is taken from shared (which must
+ * outlive a), as long as it has some: past it, the elements go to the
+ * scratch file. With leave (bytes) not 0, a takes only what leaves that
+ * much in shared, for the others, and past it moves every element to the
+ * scratch file at once (dd_scratch_array_move_out), its room given back
+ * to them. */
+void dd_scratch_array_init_shared(dd_scratch_array *a, size_t size, dd_scratch_budget *shared,
+                                  size_t leave, const char *dir, const char *what);
 void dd_scratch_array_free(dd_scratch_array *a);
 
 /* Appends v[0..n). False, with *err set to a new message naming the folder
@@ -89,6 +127,11 @@ void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v);
  * the next append, or the next use of buf. */
 const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_t n, void *buf,
                                   size_t *cap);
+
+/* Moves every element of a to its scratch file now (made if need be), and
+ * gives back its room in memory: later ones go there too. False, with
+ * *err set, when they could not be written: a is then as it was. */
+bool dd_scratch_array_move_out(dd_scratch_array *a, char **err);
 
 /* Gives back the room kept in memory past the elements held (once no more
  * are to be appended soon: a later append grows it again). */

@@ -318,6 +318,70 @@ static void a_shelf_holds_what_it_keeps_not_its_budget(void **unused)
     dd_near_across_free(&a);
 }
 
+/* Within its share, the search keeps in memory what step 2 reads back
+ * whole, the band keys, and where each unit's set is, before the sets,
+ * which step 3 reads only for the candidate pairs: at a share that holds
+ * the first (with room to grow) but not the sets too, only sets go to
+ * scratch files (with fixed fractions of the share, a quarter for the
+ * sets and half for the band keys, the band keys went there too); at a
+ * share that holds everything, nothing does. */
+static void band_keys_stay_in_memory_before_sets(void **unused)
+{
+    (void)unused;
+    uint64_t searched = 0, placed = 0;
+    for (size_t d = 0; d < DOCS; d++) {
+        const gen_doc *g = &docs[d];
+        size_t last = 0;
+        for (size_t u = 0; u < g->doc.nunits; u++)
+            if (g->doc.units[u].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS) {
+                searched++;
+                last = u + 1;
+            }
+        placed += last;
+    }
+    size_t keys = DD_NEAR_UNIT_BANDS * 24 * searched, where = 16 * placed;
+    const size_t shares[] = {7 * (keys + where) / 4, 16 * (keys + where)};
+    for (size_t k = 0; k < 2; k++) {
+        dd_near_across a;
+        dd_near_across_init(&a, shares[k], 1, 1, NULL);
+        dd_near_across_shelf *shelf = dd_near_across_claim(&a);
+        char *err = NULL;
+        for (size_t d = 0; d < DOCS; d++) {
+            gen_doc *g = &docs[d];
+            assert_true(dd_near_across_add(shelf, (uint32_t)d, g->doc.units, g->doc.nunits,
+                                           &g->sets, g->keys, &err));
+        }
+        dd_near_across_scratch kept = dd_near_across_scratch_kinds(&a);
+        assert_int_equal(kept.band_keys, 0);
+        assert_int_equal(kept.units, 0);
+        if (k == 0)
+            assert_true(kept.sets > 0);
+        else
+            assert_int_equal(kept.sets, 0);
+        assert_true(dd_near_across_memory_bytes(&a) <= shares[k]);
+        dd_near_across_free(&a);
+    }
+}
+
+/* A run of a few documents holds a few kilobytes for the search, whatever
+ * its share: the table of sets kept lately grows with the units a shelf
+ * kept (it was made at its most, 8 MB, when the shelf was claimed). */
+static void a_few_documents_hold_little(void **unused)
+{
+    (void)unused;
+    dd_near_across a;
+    dd_near_across_init(&a, (size_t)1 << 30, 3, 1, NULL);
+    dd_near_across_shelf *shelf = dd_near_across_claim(&a);
+    char *err = NULL;
+    for (size_t d = 0; d < 5; d++) {
+        gen_doc *g = &docs[d];
+        assert_true(dd_near_across_add(shelf, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets,
+                                       g->keys, &err));
+    }
+    assert_true(dd_near_across_memory_bytes(&a) <= (size_t)64 << 10);
+    dd_near_across_free(&a);
+}
+
 /* dd_unit_batch_ahead's reader: the generated set, but for a third of the
  * units, which it cannot give (left to the search in order). */
 static bool peek_set(void *ctx, uint32_t doc, size_t unit, uint64_t **set, size_t *cap, size_t *n)
@@ -568,6 +632,8 @@ int main(void)
         cmocka_unit_test(nothing_added_finds_nothing),
         cmocka_unit_test(a_shelf_keeps_band_keys_and_sets_small),
         cmocka_unit_test(a_shelf_holds_what_it_keeps_not_its_budget),
+        cmocka_unit_test(band_keys_stay_in_memory_before_sets),
+        cmocka_unit_test(a_few_documents_hold_little),
         cmocka_unit_test(batches_find_what_the_index_finds),
         cmocka_unit_test(a_key_lists_its_first_indexed_units),
         cmocka_unit_test(entries_sort_as_qsort),

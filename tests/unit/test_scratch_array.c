@@ -326,6 +326,46 @@ static void no_scratch_file_can_be_made(void **state)
     free(dir);
 }
 
+/* Arrays that share a budget hold within it together, each taking what
+ * it grows by as it comes; past it, one goes on in its scratch file (every
+ * element still read back), and what it gave back lets the other grow on.
+ * One that leaves a part of the budget to the others stops short of it and
+ * moves all it held out at once. Freed, they give everything back. */
+static void arrays_share_a_budget(void **unused)
+{
+    (void)unused;
+    char *dir = make_folder("test_scratch_array");
+    size_t per = BUDGET / sizeof(elem); /* elements the budget holds */
+    versions = calloc(per, sizeof *versions);
+    dd_scratch_budget shared;
+    dd_scratch_budget_init(&shared, BUDGET);
+    dd_scratch_array a, b;
+    dd_scratch_array_init_shared(&a, sizeof(elem), &shared, 0, dir, "elements");
+    dd_scratch_array_init_shared(&b, sizeof(elem), &shared, BUDGET / 4, dir, "elements");
+    for (size_t i = 0; i < per / 2; i += 1000) {
+        append_range(&a, i, 1000);
+        append_range(&b, i, 1000);
+        size_t held = dd_scratch_array_memory_bytes(&a) + dd_scratch_array_memory_bytes(&b);
+        assert_true(held + atomic_load(&shared.left) == BUDGET);
+    }
+    /* b left a quarter to a, then went out whole; a holds its half in memory. */
+    assert_non_null(b.spool);
+    assert_int_equal(dd_scratch_array_memory_bytes(&b), 0);
+    assert_null(a.spool);
+    assert_true(dd_scratch_array_scratch_bytes(&b) == b.n * sizeof(elem));
+    expect_all(&a);
+    expect_all(&b);
+    /* a past the budget goes on in its scratch file too. */
+    append_range(&a, a.n, per / 2);
+    assert_non_null(a.spool);
+    dd_scratch_array_free(&a);
+    dd_scratch_array_free(&b);
+    assert_int_equal(atomic_load(&shared.left), BUDGET);
+    rmdir(dir);
+    free(versions);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +373,7 @@ int main(void)
         cmocka_unit_test(replaced_wherever_they_are),
         cmocka_unit_test(a_failed_write_is_an_error),
         cmocka_unit_test(no_scratch_file_can_be_made),
+        cmocka_unit_test(arrays_share_a_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
