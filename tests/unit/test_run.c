@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "run/run.h"
@@ -345,6 +346,7 @@ typedef struct stream {
     bool caller_works;         /* dd_stream_map.caller_works */
     pthread_t caller;          /* the thread that runs the map */
     atomic_size_t worked_here; /* items worked on by the calling thread */
+    bool workers_wait;         /* a worker's item waits until the caller worked on one */
 } stream;
 
 typedef struct stream_slot {
@@ -371,11 +373,17 @@ static void stream_work(void *ctx, void *worker, size_t i, void *slot)
     stream_slot *t = slot;
     if (t->produced != i)
         atomic_fetch_add(&s->c.wrong, 1);
+    /* So that the calling thread must work (the workers hold their items
+     * until it has, whatever the scheduling): 10 s at most, then the test
+     * fails rather than hangs. */
+    bool here = pthread_equal(pthread_self(), s->caller);
+    for (int ms = 0; s->workers_wait && !here && !atomic_load(&s->worked_here) && ms < 10000; ms++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     *(uint64_t *)worker += 1;
     t->r.item = i;
     t->r.value = spin(mix(i));
     atomic_fetch_add(&s->c.worked, 1);
-    if (pthread_equal(pthread_self(), s->caller))
+    if (here)
         atomic_fetch_add(&s->worked_here, 1);
 }
 
@@ -496,7 +504,10 @@ static void a_stream_whose_calling_thread_works_is_one_of_its_threads(void **sta
     for (unsigned threads = 1; threads <= 8; threads++)
         for (size_t w = 0; w < sizeof windows / sizeof *windows; w++)
             for (size_t stop = 0; stop < 2; stop++) {
-                stream s = {.caller_works = true};
+                /* With a window of 32 or more, threads - 1 workers taking
+                 * one item each leave items the caller takes when it would
+                 * wait for theirs. */
+                stream s = {.caller_works = true, .workers_wait = threads > 1 && windows[w] >= 32};
                 size_t n = 600, stop_at = stop ? 311 : NONE;
                 check_init(&s.c, n, windows[w], w % 2 ? 2500 : UINT64_MAX, stop_at);
                 s.ahead_max = windows[w] / 4 > 1 ? windows[w] / 4 : 0;
@@ -511,7 +522,7 @@ static void a_stream_whose_calling_thread_works_is_one_of_its_threads(void **sta
                 /* it worked on items (all of them, alone) */
                 if (threads == 1)
                     assert_int_equal(atomic_load(&s.worked_here), atomic_load(&s.c.worked));
-                else if (windows[w] >= 32 && !stop)
+                else if (s.workers_wait)
                     assert_true(atomic_load(&s.worked_here) > 0);
                 free(s.c.loop_runs);
                 free(s.c.prefix);
