@@ -646,16 +646,16 @@ static bool take_matches(void *ctx, const dd_near_unit *v, size_t n)
     return true;
 }
 
-/* Reads section k of group file g into *body: false, *why set (NULL: the
- * file is not there or not marked) when it cannot. */
-static bool read_group_section(const dd_work *w, size_t g, size_t k, sh_buf *body, char **why)
+/* A group file made again (dd_work_read_stage_section's remake). */
+typedef struct group_remake {
+    dd_work *w;
+    dd_pool *pool;
+} group_remake;
+
+static bool remake_group(void *ctx, size_t g)
 {
-    dd_sectioned f;
-    if (!dd_work_open_stage_sections(w, "group", g, GROUP_MAGIC, w->nparts, &f, why))
-        return false;
-    bool ok = dd_sectioned_read(&f, k, body, why);
-    dd_sectioned_close(&f);
-    return ok;
+    group_remake *r = ctx;
+    return make_group(r->w, r->pool, g);
 }
 
 /* Makes verify partition k from section k of every group file (a damaged
@@ -667,30 +667,13 @@ static bool make_verify(dd_work *w, dd_pool *pool, dd_unit_verifier *verifier, u
     pair_list pairs = {0};
     sh_buf body = {0};
     bool ok = true;
+    group_remake remake = {w, pool};
     for (size_t g = 0; g < w->nparts && ok; g++) {
-        char *why = NULL;
-        ok = read_group_section(w, g, k, &body, &why);
-        if (!ok && make_missing) {
-            char *path = dd_work_stage_path(w, "group", g);
-            char *p = dd_printable(path);
-            if (why)
-                dd_warn("%s: %s; making it again", p, why);
-            free(p);
-            free(path);
-            free(why);
-            why = NULL;
-            ok = make_group(w, pool, g) && read_group_section(w, g, k, &body, &why);
-        }
-        if (!ok) {
-            char *path = dd_work_stage_path(w, "group", g);
-            char *p = dd_printable(path);
-            dd_error("%s: %s", p,
-                     why ? why : "not grouped: make every group partition first (--stage group)");
-            free(p);
-            free(path);
-            free(why);
+        ok = dd_work_read_stage_section(
+            w, "group", GROUP_MAGIC, g, k, make_missing ? remake_group : NULL, &remake,
+            "not grouped: make every group partition first (--stage group)", &body);
+        if (!ok)
             break;
-        }
         if (body.len % PAIR_BYTES) {
             char *path = dd_work_stage_path(w, "group", g);
             dd_error("%s: damaged: its section %zu is cut off; remove it and run again", path, k);

@@ -512,17 +512,8 @@ static sig_read read_signature(sig_tables *t, uint32_t doc, unsigned char **buf,
     return ok ? SIG_READ : SIG_FAILED;
 }
 
-/* Reads section v of group-docs file g into *body: false, *why set (NULL:
- * not there or not marked) when it cannot. */
-static bool read_group_docs_section(const dd_work *w, size_t g, size_t v, sh_buf *body, char **why)
-{
-    dd_sectioned f;
-    if (!dd_work_open_stage_sections(w, "group-docs", g, GROUP_DOCS_MAGIC, w->nparts, &f, why))
-        return false;
-    bool ok = dd_sectioned_read(&f, v, body, why);
-    dd_sectioned_close(&f);
-    return ok;
-}
+/* A group-docs file made again (dd_work_read_stage_section's remake). */
+static bool remake_group_docs(void *ctx, size_t g) { return make_group_docs(ctx, g); }
 
 /* Where doc is in docs[0..n), sorted (it is there). */
 static uint32_t local_rank_u32(const uint32_t *docs, size_t n, uint32_t doc)
@@ -557,28 +548,13 @@ static bool make_verify_docs(dd_work *w, size_t v, bool make_missing)
     sh_buf body = {0};
     bool ok = true;
     for (size_t g = 0; g < w->nparts && ok; g++) {
-        char *why = NULL;
-        ok = read_group_docs_section(w, g, v, &body, &why);
-        if (!ok && make_missing) {
-            char *path = dd_work_stage_path(w, "group-docs", g);
-            char *p = dd_printable(path);
-            if (why)
-                dd_warn("%s: %s; making it again", p, why);
-            free(p);
-            free(path);
-            free(why);
-            why = NULL;
-            ok = make_group_docs(w, g) && read_group_docs_section(w, g, v, &body, &why);
-        }
-        char *path = dd_work_stage_path(w, "group-docs", g);
-        if (!ok) {
-            say_file(path, why ? why
-                               : "not grouped: make every group partition first (--stage group, "
-                                 "or every --task)");
-            free(why);
-            free(path);
+        ok = dd_work_read_stage_section(
+            w, "group-docs", GROUP_DOCS_MAGIC, g, v, make_missing ? remake_group_docs : NULL, w,
+            "not grouped: make every group partition first (--stage group, or every --task)",
+            &body);
+        if (!ok)
             break;
-        }
+        char *path = dd_work_stage_path(w, "group-docs", g);
         const unsigned char *b = (const unsigned char *)body.data;
         uint64_t np = body.len >= 16 ? dd_get_le64(b) : 0,
                  nh = body.len >= 16 ? dd_get_le64(b + 8) : 0;

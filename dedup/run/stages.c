@@ -1295,6 +1295,42 @@ bool dd_work_open_stage_sections(const dd_work *w, const char *stage, size_t par
     return ok;
 }
 
+/* Section k of stage's file g into body: false, *why set (NULL: not there
+ * or not marked), when it cannot be read. */
+static bool read_stage_section(const dd_work *w, const char *stage, const char magic[8], size_t g,
+                               size_t k, sh_buf *body, char **why)
+{
+    dd_sectioned f;
+    if (!dd_work_open_stage_sections(w, stage, g, magic, w->nparts, &f, why))
+        return false;
+    bool ok = dd_sectioned_read(&f, k, body, why);
+    dd_sectioned_close(&f);
+    return ok;
+}
+
+bool dd_work_read_stage_section(dd_work *w, const char *stage, const char magic[8], size_t g,
+                                size_t k, bool (*remake)(void *ctx, size_t g), void *ctx,
+                                const char *not_made, sh_buf *body)
+{
+    char *why = NULL;
+    bool ok = read_stage_section(w, stage, magic, g, k, body, &why);
+    char *path = dd_work_stage_path(w, stage, g);
+    char *p = dd_printable(path);
+    if (!ok && remake) {
+        if (why)
+            dd_warn("%s: %s; making it again", p, why);
+        free(why);
+        why = NULL;
+        ok = remake(ctx, g) && read_stage_section(w, stage, magic, g, k, body, &why);
+    }
+    if (!ok)
+        dd_error("%s: %s", p, why ? why : not_made);
+    free(why);
+    free(p);
+    free(path);
+    return ok;
+}
+
 size_t dd_work_number_documents(dd_work *w)
 {
     size_t doc = 0;

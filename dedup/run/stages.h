@@ -218,6 +218,15 @@ bool dd_work_open_stage_sections(const dd_work *w, const char *stage, size_t par
  * damaged. */
 bool dd_sectioned_read(const dd_sectioned *f, size_t k, sh_buf *out, char **why);
 void dd_sectioned_close(dd_sectioned *f);
+/* Reads section k of the sectioned file of partition g of stage (magic,
+ * one section a partition: the group files the verify tasks read) into
+ * body. When it cannot and remake is given, a damaged file is said to be
+ * made again (a missing one silently), remake(ctx, g) makes it, and it is
+ * read once more. False after an error naming the file and why
+ * (not_made: it is not there or not marked). */
+bool dd_work_read_stage_section(dd_work *w, const char *stage, const char magic[8], size_t g,
+                                size_t k, bool (*remake)(void *ctx, size_t g), void *ctx,
+                                const char *not_made, sh_buf *body);
 
 /* Whether every partition of task `task` of `tasks` of stage (sign, group
  * or verify: those whose number % tasks is task) has its completion marker
