@@ -439,12 +439,12 @@ static int open_tables(dd_ddx *x, MDB_txn *txn, bool create)
  * (SIGSEGV), and a page size of 0 in its header divides by zero (SIGFPE);
  * check_length only catches a file shorter than its header says. LMDB's
  * own assertions on inconsistent pages (mdb_env_set_assert) are caught
- * too, instead of aborting. Pages
- * that point back at their ancestors can also make LMDB loop for ever: a
- * guarded call that runs for more than LOOP_LIMIT seconds of CPU (counted
- * by a one-second ITIMER_VIRTUAL tick, so no system call per call) is
- * stopped the same way. dd_ddx_each, dd_ddx_begin and dd_ddx_commit have no
- * limit: their work grows with the index.
+ * too, instead of aborting. Pages that point back at their ancestors can
+ * also make LMDB loop for ever: a guarded call that runs for more than
+ * loop_limit seconds of CPU (10 unless dd_ddx_set_loop_limit says
+ * otherwise; counted by a one-second ITIMER_VIRTUAL tick, so no system
+ * call per call) is stopped the same way. dd_ddx_each, dd_ddx_begin and
+ * dd_ddx_commit have no limit: their work grows with the index.
  * So every public function that reads the map runs under a guard: a fault
  * while it runs jumps back to it, and it fails with "the index is damaged".
  * The handle is then marked damaged and every later call fails the same
@@ -461,7 +461,9 @@ static _Thread_local volatile sig_atomic_t ticks;      /* CPU seconds in this ca
 static _Thread_local volatile sig_atomic_t tick_limit; /* 0: no limit */
 static bool ticking;
 
-#define LOOP_LIMIT 10
+/* The CPU seconds a guarded call may run before it is stopped as looping
+ * (dd_ddx_set_loop_limit): ten by default, far above any real lookup. */
+static int loop_limit = 10;
 
 /* LMDB's own consistency checks (mdb_assert) call this before abort():
  * inside a guarded call, an inconsistent page is a damaged index like any
@@ -534,7 +536,7 @@ static char *damaged_message(const char *path)
 {
     return dd_asprintf("%s: the index is damaged (LMDB faulted reading its data file, or looped "
                        "in it for %d s); build it again",
-                       path, LOOP_LIMIT);
+                       path, loop_limit);
 }
 
 /* After a fault in x: marks x, and lets go of what the jump left behind.
@@ -556,7 +558,7 @@ static char *damaged_message(const char *path)
  *   robust mutex). A program that goes on must not open this index again.
  *   Writes run on verified stores only, so this is a second line: it takes
  *   a file changed under the writer by someone else, or a write that loops
- *   past LOOP_LIMIT. */
+ *   past loop_limit. */
 static void mark_damaged(dd_ddx *x)
 {
     x->damaged = true;
@@ -1626,7 +1628,7 @@ dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, c
         return NULL;
     }
     ticks = 0;
-    tick_limit = LOOP_LIMIT;
+    tick_limit = loop_limit;
     fault_jump = &jump;
     dd_ddx *x = open_unguarded(path, write, want, err);
     fault_jump = outer;
@@ -1653,14 +1655,14 @@ bool dd_ddx_put(dd_ddx *x, dd_ddx_doc *d, const uint64_t *band_keys, const dd_dd
                 size_t nparas, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, LOOP_LIMIT, put_unguarded(x, d, band_keys, paras, nparas, err));
+    GUARDED(x, err, ok, false, loop_limit, put_unguarded(x, d, band_keys, paras, nparas, err));
     return ok;
 }
 
 bool dd_ddx_remove(dd_ddx *x, const char *id, bool *found, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, LOOP_LIMIT, remove_unguarded(x, id, found, err));
+    GUARDED(x, err, ok, false, loop_limit, remove_unguarded(x, id, found, err));
     return ok;
 }
 
@@ -1668,7 +1670,7 @@ bool dd_ddx_get(dd_ddx *x, const char *id, dd_ddx_doc *d, char **err)
 {
     bool ok;
     *err = NULL;
-    GUARDED(x, err, ok, false, LOOP_LIMIT, get_unguarded(x, id, d, err));
+    GUARDED(x, err, ok, false, loop_limit, get_unguarded(x, id, d, err));
     return ok;
 }
 
@@ -1676,15 +1678,20 @@ bool dd_ddx_get_number(dd_ddx *x, uint32_t number, dd_ddx_doc *d, char **err)
 {
     bool ok;
     *err = NULL;
-    GUARDED(x, err, ok, false, LOOP_LIMIT, get_number_unguarded(x, number, d, err));
+    GUARDED(x, err, ok, false, loop_limit, get_number_unguarded(x, number, d, err));
     return ok;
+}
+
+void dd_ddx_set_loop_limit(int seconds)
+{
+    loop_limit = seconds > 0 ? seconds : 1;
 }
 
 long dd_ddx_candidates(dd_ddx *x, const uint64_t *band_keys, size_t bands, uint32_t **out,
                        size_t *cap, char **err)
 {
     long n;
-    GUARDED(x, err, n, -1, LOOP_LIMIT,
+    GUARDED(x, err, n, -1, loop_limit,
             candidates_unguarded(x, band_keys, bands, SIZE_MAX, true, out, cap, err));
     return n;
 }
@@ -1693,7 +1700,7 @@ long dd_ddx_band_members(dd_ddx *x, const uint64_t *band_keys, size_t bands, siz
                          uint32_t **out, size_t *cap, char **err)
 {
     long n;
-    GUARDED(x, err, n, -1, LOOP_LIMIT,
+    GUARDED(x, err, n, -1, loop_limit,
             candidates_unguarded(x, band_keys, bands, per_band, false, out, cap, err));
     return n;
 }
@@ -1701,7 +1708,7 @@ long dd_ddx_band_members(dd_ddx *x, const uint64_t *band_keys, size_t bands, siz
 long dd_ddx_paragraph(dd_ddx *x, sh_key key, dd_ddx_place *out, size_t max, char **err)
 {
     long n;
-    GUARDED(x, err, n, -1, LOOP_LIMIT, paragraph_unguarded(x, key, out, max, err));
+    GUARDED(x, err, n, -1, loop_limit, paragraph_unguarded(x, key, out, max, err));
     return n;
 }
 
@@ -1715,7 +1722,7 @@ bool dd_ddx_each(dd_ddx *x, bool (*fn)(void *ctx, const dd_ddx_doc *d), void *ct
 bool dd_ddx_counts_of(dd_ddx *x, dd_ddx_counts *c, char **err)
 {
     bool ok;
-    GUARDED(x, err, ok, false, LOOP_LIMIT, counts_of_unguarded(x, c, err));
+    GUARDED(x, err, ok, false, loop_limit, counts_of_unguarded(x, c, err));
     return ok;
 }
 

@@ -30,7 +30,7 @@
  * SIGVTALRM) are process-wide. A tick counts only on the thread it lands on
  * when that thread is inside a guarded call; ticks come with the CPU time of
  * the whole process and land on the threads that use it, so the loop limit
- * stays about LOOP_LIMIT seconds of the guarded thread's own CPU time
+ * stays about the limit's seconds of the guarded thread's own CPU time
  * whatever the number of busy workers.
  */
 #ifndef DD_DDX_H
@@ -127,6 +127,14 @@ dd_ddx *dd_ddx_open(const char *path, bool write, const dd_ddx_settings *want, c
 char *dd_ddx_key_difference(const dd_ddx *x, const char *key_fingerprint);
 
 void dd_ddx_close(dd_ddx *x);
+
+/* Sets how many seconds of CPU a guarded call (every call but dd_ddx_each,
+ * dd_ddx_begin and dd_ddx_commit) may run before it fails as "the index is
+ * damaged (... or looped in it for N s)": 10 by default, far above any
+ * real lookup; seconds below 1 count as 1. Process-wide: for tests and fuzz
+ * targets, which meet files made to loop; call it before opening an index,
+ * while no other thread uses one. */
+void dd_ddx_set_loop_limit(int seconds);
 
 /* The settings recorded in the index. */
 const dd_ddx_settings *dd_ddx_settings_of(const dd_ddx *x);
