@@ -239,6 +239,16 @@ stop_task() {
         scancel "${array}_2"
     fi
     wait_for "$work" 120
+    # Slurm gives a pending job the reason None until its scheduler has
+    # looked at it again after the failure (seen under load: the group tasks
+    # "wait: None" a moment after the sign task died), so status is read
+    # again until every waiting stage has its reason, for 30 s at most.
+    local tries
+    for tries in $(seq 60); do
+        grep -Eq "wait: None|waits: None" status.out || break
+        sleep 0.5
+        "$DEDUP" status --work-dir "$work" >status.out 2>&1
+    done
     local made before after
     made=$(ls "$work"/sign/part-?????? "$work"/group/part-?????? "$work"/verify/part-?????? \
         "$work"/group-docs/part-?????? "$work"/verify-docs/part-?????? 2>/dev/null)
