@@ -896,6 +896,34 @@ static uint32_t append_listed(const dd_capped_map *map, uint64_t key, unsigned t
  * every document that has its key, a copy shares its second key too). */
 #define SUB_BUCKET_SHARES 2
 
+/* The representatives of a batch placed so far (dd_placer_ahead), which
+ * the index does not list yet: a map of them by key, and a filter of the
+ * keys put in it (a bit per key's low bits), which says without a lookup
+ * that most keys asked for are not there (most are not: the batch is a
+ * few hundred documents). */
+#define BATCH_FILTER_BITS ((size_t)1 << 16)
+
+typedef struct batch_reps {
+    dd_capped_map map;
+    uint64_t *bits; /* BATCH_FILTER_BITS */
+} batch_reps;
+
+static size_t batch_bit(uint64_t key) { return (size_t)key & (BATCH_FILTER_BITS - 1); }
+
+/* Whether the map may list values under key (false: it lists none). */
+static bool batch_may_list(const batch_reps *r, uint64_t key)
+{
+    size_t bit = batch_bit(key);
+    return r->bits[bit / 64] >> (bit % 64) & 1;
+}
+
+static void batch_add(batch_reps *r, uint64_t key, uint32_t rank)
+{
+    size_t bit = batch_bit(key);
+    r->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+    dd_capped_map_add(&r->map, key, rank, DD_BUCKET_CAP);
+}
+
 /*
  * Appends to (*ranks)[0..n) (growing it, *cap its capacity) the ranks that
  * the buckets of document d's keys list (those that shared says may be
@@ -910,7 +938,7 @@ static uint32_t append_listed(const dd_capped_map *map, uint64_t key, unsigned t
  * the new n.
  */
 static size_t listed_ranks(const dd_placer *p, uint32_t d, const uint64_t *keys, const bool *shared,
-                           const uint8_t *in_index, const dd_capped_map *batch, uint32_t **ranks,
+                           const uint8_t *in_index, const batch_reps *batch, uint32_t **ranks,
                            size_t *cap, size_t n)
 {
     for (size_t b = 0; b < p->nkeys; b++)
@@ -921,15 +949,15 @@ static size_t listed_ranks(const dd_placer *p, uint32_t d, const uint64_t *keys,
             continue;
         uint32_t count =
             in_index ? in_index[b] : append_listed(&p->index[b], keys[b], 1, ranks, cap, &n);
-        if (batch)
-            count += append_listed(batch, keys[b], 1, ranks, cap, &n);
+        if (batch && batch_may_list(batch, keys[b]))
+            count += append_listed(&batch->map, keys[b], 1, ranks, cap, &n);
         if (count < DD_BUCKET_CAP)
             continue;
         uint64_t sub = second_key(p->s, d, b, keys[b]);
         if (!in_index)
             append_listed(&p->index[b], sub, SUB_BUCKET_SHARES, ranks, cap, &n);
-        if (batch)
-            append_listed(batch, sub, SUB_BUCKET_SHARES, ranks, cap, &n);
+        if (batch && batch_may_list(batch, sub))
+            append_listed(&batch->map, sub, SUB_BUCKET_SHARES, ranks, cap, &n);
     }
     return n;
 }
@@ -1305,6 +1333,13 @@ typedef struct doc_at {
  * rejects. */
 #define CANNOT_JOIN UINT32_MAX
 
+/* An entry of a band's index: a representative's rank under a key (the
+ * band's, or its sub-bucket's). */
+typedef struct listed_entry {
+    uint64_t key;
+    uint32_t rank;
+} listed_entry;
+
 struct dd_placer_ahead {
     const uint32_t *docs; /* the batch, in the order they are placed */
     size_t n, cap;
@@ -1329,22 +1364,22 @@ struct dd_placer_ahead {
     dd_candidate **judged;
     size_t *njudged, *judged_cap;
     /* The representatives of the batch, where the index will list them, as
-     * the placer places them (dd_placer_place_ahead); they go to the index
-     * when the batch is placed (dd_placer_ahead_index). */
-    dd_capped_map reps;
-    size_t *new_reps; /* the batch's representatives, as k, in the order placed */
-    size_t nnew;
-    uint8_t *listed; /* nkeys per document: where the index will list it (enum listed_in) */
+     * the placer places them (dd_placer_place_ahead): in reps, and for each
+     * band the entries it will add, in the order placed; they go to the
+     * index when the batch is placed (dd_placer_ahead_index), which so reads
+     * only what it adds. */
+    batch_reps reps;
+    listed_entry **to_index; /* per band */
+    size_t *nto_index, *to_index_cap;
+    size_t bands_cap; /* of to_index */
 };
-
-/* Where a representative of a batch is listed in a band. */
-enum listed_in { NOT_LISTED, IN_BUCKET, IN_SUB_BUCKET };
 
 dd_placer_ahead *dd_placer_ahead_new(void)
 {
     dd_placer_ahead *a = dd_calloc(1, sizeof *a);
     dd_capped_map_init(&a->bands);
-    dd_capped_map_init(&a->reps);
+    dd_capped_map_init(&a->reps.map);
+    a->reps.bits = dd_calloc(BATCH_FILTER_BITS / 64, sizeof *a->reps.bits);
     dd_key_table_init(&a->exact, 2);
     return a;
 }
@@ -1365,9 +1400,13 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a->before_cap);
     free(a->gathered);
     free(a->before_count);
-    free(a->new_reps);
-    free(a->listed);
-    dd_capped_map_free(&a->reps);
+    for (size_t b = 0; b < a->bands_cap; b++)
+        free(a->to_index[b]);
+    free(a->to_index);
+    free(a->nto_index);
+    free(a->to_index_cap);
+    dd_capped_map_free(&a->reps.map);
+    free(a->reps.bits);
     free(a->keys);
     free(a->shared);
     free(a->no_pairs);
@@ -1414,8 +1453,6 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
         a->njudged = dd_realloc(a->njudged, n * sizeof *a->njudged);
         a->judged_cap = dd_realloc(a->judged_cap, n * sizeof *a->judged_cap);
         a->before_count = dd_realloc(a->before_count, n * a->nkeys * sizeof *a->before_count);
-        a->listed = dd_realloc(a->listed, n * a->nkeys * sizeof *a->listed);
-        a->new_reps = dd_realloc(a->new_reps, n * sizeof *a->new_reps);
         for (size_t k = a->cap; k < n; k++) {
             a->before[k] = a->judged[k] = NULL;
             a->before_cap[k] = a->judged_cap[k] = 0;
@@ -1424,9 +1461,20 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
     }
     memset(a->gathered, 0, n * sizeof *a->gathered);
     memset(a->njudged, 0, n * sizeof *a->njudged);
-    a->nnew = 0;
+    if (a->nkeys > a->bands_cap) {
+        a->to_index = dd_realloc(a->to_index, a->nkeys * sizeof *a->to_index);
+        a->nto_index = dd_realloc(a->nto_index, a->nkeys * sizeof *a->nto_index);
+        a->to_index_cap = dd_realloc(a->to_index_cap, a->nkeys * sizeof *a->to_index_cap);
+        for (size_t b = a->bands_cap; b < a->nkeys; b++) {
+            a->to_index[b] = NULL;
+            a->to_index_cap[b] = 0;
+        }
+        a->bands_cap = a->nkeys;
+    }
+    memset(a->nto_index, 0, a->nkeys * sizeof *a->nto_index);
     dd_capped_map_clear(&a->bands);
-    dd_capped_map_clear(&a->reps);
+    dd_capped_map_clear(&a->reps.map);
+    memset(a->reps.bits, 0, BATCH_FILTER_BITS / 64 * sizeof *a->reps.bits);
     dd_key_table_reset(&a->exact, n);
     for (size_t k = 0; k < n; k++) {
         uint32_t d = docs[k];
@@ -1614,6 +1662,13 @@ static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool
     return true;
 }
 
+/* The index of band b will list rank under key once the batch is placed. */
+static void to_index(dd_placer_ahead *a, size_t b, uint64_t key, uint32_t rank)
+{
+    dd_grow(&a->to_index[b], &a->to_index_cap[b], a->nto_index[b] + 1, sizeof *a->to_index[b]);
+    a->to_index[b][a->nto_index[b]++] = (listed_entry){key, rank};
+}
+
 /* Document d, docs[k] of the batch, becomes a representative: where the
  * index will list it (its buckets not full, counting the batch's
  * representatives placed before it). */
@@ -1621,48 +1676,42 @@ static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
 {
     const uint64_t *keys = a->keys + k * a->nkeys;
     const bool *shared = a->shared + k * a->nkeys;
+    uint32_t rank = p->doc[d].rank;
     for (size_t b = 0; b < a->nkeys; b++) {
-        uint8_t *listed = &a->listed[k * a->nkeys + b];
-        *listed = NOT_LISTED;
         if (!shared[b])
             continue;
-        uint32_t before = a->gathered[k] ? a->before_count[k * a->nkeys + b]
-                                         : listed_under(&p->index[b], keys[b]);
-        uint32_t count = before + listed_under(&a->reps, keys[b]);
+        uint32_t count = a->gathered[k] ? a->before_count[k * a->nkeys + b]
+                                        : listed_under(&p->index[b], keys[b]);
+        if (batch_may_list(&a->reps, keys[b]))
+            count += listed_under(&a->reps.map, keys[b]);
         if (count < DD_BUCKET_CAP) {
-            *listed = IN_BUCKET;
-            dd_capped_map_add(&a->reps, keys[b], p->doc[d].rank, DD_BUCKET_CAP);
+            batch_add(&a->reps, keys[b], rank);
+            to_index(a, b, keys[b], rank);
             p->counts.full_buckets += count + 1 == DD_BUCKET_CAP; /* d fills it */
             continue;
         }
         uint64_t sub = second_key(p->s, d, b, keys[b]);
-        count = listed_under(&p->index[b], sub) + listed_under(&a->reps, sub);
+        count = listed_under(&p->index[b], sub);
+        if (batch_may_list(&a->reps, sub))
+            count += listed_under(&a->reps.map, sub);
         if (count < DD_BUCKET_CAP) {
-            *listed = IN_SUB_BUCKET;
-            dd_capped_map_add(&a->reps, sub, p->doc[d].rank, DD_BUCKET_CAP);
+            batch_add(&a->reps, sub, rank);
+            to_index(a, b, sub, rank);
             p->counts.split++;
             p->counts.full_sub_buckets += count + 1 == DD_BUCKET_CAP;
         } else {
             p->counts.unlisted++;
         }
     }
-    a->new_reps[a->nnew++] = k;
 }
 
 size_t dd_placer_ahead_bands(const dd_placer_ahead *a) { return a->nkeys; }
 
 void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
 {
-    for (size_t i = 0; i < a->nnew; i++) {
-        size_t k = a->new_reps[i];
-        uint32_t d = a->docs[k];
-        uint64_t key = a->keys[k * a->nkeys + band];
-        uint8_t listed = a->listed[k * a->nkeys + band];
-        if (listed == IN_SUB_BUCKET)
-            key = second_key(p->s, d, band, key);
-        if (listed != NOT_LISTED)
-            dd_capped_map_add(&p->index[band], key, p->doc[d].rank, DD_BUCKET_CAP);
-    }
+    const listed_entry *v = a->to_index[band];
+    for (size_t i = 0; i < a->nto_index[band]; i++)
+        dd_capped_map_add(&p->index[band], v[i].key, v[i].rank, DD_BUCKET_CAP);
 }
 
 uint32_t dd_placer_place_ahead(dd_placer *p, dd_placer_ahead *a, size_t k, dd_member *m)

@@ -5,10 +5,10 @@
  * store (base.h: dd_scratch), both costly, and verifying candidates asks
  * for the same sets again and again (a representative, or a paragraph
  * printed in many documents). Its users: the documents' sets that exact
- * verification makes again (run/corpus.c, one cache per thread that
- * verifies, with a budget of bytes), and the sets of the paragraphs the
- * unit index lists, read back when a later paragraph is compared with them
- * (near_units.c).
+ * verification makes again (run/corpus.c, one cache for every thread that
+ * verifies, with a budget of bytes, behind a lock there), and the sets of
+ * the paragraphs the unit index lists, read back when a later paragraph is
+ * compared with them (near_units.c).
  *
  * A cache holds one set per slot, the slot of an id being id modulo its
  * number of slots; a set is known by its id (a document's or a listed
@@ -23,8 +23,8 @@
  * dd_set_cache_find or dd_set_cache_claim returns stays valid until the
  * next dd_set_cache_claim, dd_set_cache_forget or dd_set_cache_free on the
  * same cache; the caller copies what it must keep longer. Threads: a cache
- * belongs to one thread (each verifying thread has its own); nothing in it
- * is shared.
+ * is not locked: it belongs to one thread, or its user locks it (and
+ * copies a set out before releasing the lock).
  */
 #ifndef DD_SET_CACHE_H
 #define DD_SET_CACHE_H

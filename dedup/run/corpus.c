@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define XXH_INLINE_ALL
@@ -204,29 +205,45 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     return ok;
 }
 
-/* Exact verification reads documents again: the last sets a loader made
- * are cached (engine/set_cache.h), one slot per document number modulo
+/* Exact verification reads documents again: the last sets made are cached
+ * (engine/set_cache.h), one slot per document number modulo
  * SET_CACHE_SLOTS, each known by the version of the text it was made
- * from, and at most its budget of bytes of sets in all (the oldest slots
- * go first), so that the cache costs the same whatever the size of the
- * documents. The budget is SET_CACHE_BYTES, shared by the loaders of a
- * run. */
+ * from, and at most SET_CACHE_BYTES of sets in all (the oldest slots go
+ * first), so that the cache costs the same whatever the size of the
+ * documents and the number of threads.
+ *
+ * One cache for every thread that verifies (the calling thread's loader
+ * and the workers' of the pool), behind a lock: a set one thread made is
+ * not made again by another (a set is a function of its document's text,
+ * whatever thread made it, so which thread made it changes nothing found).
+ * A set is copied out under the lock, as it is put in: what the cache
+ * holds may go as soon as the lock is released, and no thread holds it
+ * while it makes a set. */
 #define SET_CACHE_SLOTS 4096
 #define SET_CACHE_BYTES ((size_t)16 << 20)
+
+typedef struct set_store {
+    pthread_mutex_t lock;
+    dd_set_cache cache; /* by document */
+    uint64_t made;      /* sets put in (DEDUP_RUN_STATS) */
+} set_store;
 
 typedef struct set_loader {
     const dd_corpus *c;
     const dd_options *o;
+    set_store *store; /* the sets made; shared: owned by the loader that made it */
+    bool owns_store;
     dd_analyzer a;
     sh_buf text, cleaned;
     dd_doc doc;
     uint64_t *hashes;
     size_t hashes_cap;
-    dd_set_cache cache; /* by document */
 } set_loader;
 
-/* A loader for c, or NULL (after a message) when ICU cannot start. */
-static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, size_t budget)
+/* A loader for c, putting its sets in store (NULL: a store of its own,
+ * which the others can be given), or NULL (after a message) when ICU
+ * cannot start. */
+static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, set_store *store)
 {
     set_loader *l = dd_calloc(1, sizeof *l);
     l->c = c;
@@ -236,7 +253,13 @@ static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, size_
         free(l);
         return NULL;
     }
-    dd_set_cache_init(&l->cache, SET_CACHE_SLOTS, budget);
+    if (!store) {
+        store = dd_calloc(1, sizeof *store);
+        pthread_mutex_init(&store->lock, NULL);
+        dd_set_cache_init(&store->cache, SET_CACHE_SLOTS, SET_CACHE_BYTES);
+        l->owns_store = true;
+    }
+    l->store = store;
     return l;
 }
 
@@ -244,7 +267,11 @@ static void set_loader_free(set_loader *l)
 {
     if (!l)
         return;
-    dd_set_cache_free(&l->cache);
+    if (l->owns_store) {
+        dd_set_cache_free(&l->store->cache);
+        pthread_mutex_destroy(&l->store->lock);
+        free(l->store);
+    }
     free(l->hashes);
     sh_buf_free(&l->text);
     sh_buf_free(&l->cleaned);
@@ -261,45 +288,72 @@ typedef enum set_status {
     SET_CHANGED, /* it is not as first read: a warning */
 } set_status;
 
+/* Copies the set of (doc, version) from the store into *set (growing it,
+ * *cap its capacity; *n its size) when the store holds it. */
+static bool set_found(set_store *st, uint32_t doc, uint32_t version, uint64_t **set, size_t *cap,
+                      size_t *n)
+{
+    pthread_mutex_lock(&st->lock);
+    const dd_cached_set *cached = dd_set_cache_find(&st->cache, doc, version);
+    if (cached) {
+        dd_grow(set, cap, cached->n + 1, sizeof **set);
+        memcpy(*set, cached->set, cached->n * sizeof **set);
+        *n = cached->n;
+    }
+    pthread_mutex_unlock(&st->lock);
+    return cached != NULL;
+}
+
+/* Puts a copy of set[0..n), of (doc, version), in the store. (Two threads
+ * may have made the same set: the second takes the first's slot.) */
+static void set_keep(set_store *st, uint32_t doc, uint32_t version, const uint64_t *set, size_t n)
+{
+    size_t bytes = n * sizeof *set;
+    uint64_t *copy = dd_malloc(bytes ? bytes : 1); /* its exact size: the cache has a budget */
+    memcpy(copy, set, bytes);
+    pthread_mutex_lock(&st->lock);
+    dd_cached_set *slot = dd_set_cache_claim(&st->cache, doc, version);
+    free(slot->set);
+    slot->set = copy;
+    slot->cap = slot->n = n;
+    dd_set_cache_keep(&st->cache, slot);
+    st->made++;
+    pthread_mutex_unlock(&st->lock);
+}
+
 /* The sorted distinct shingles of document doc, of the text it has in the
- * current round (*out, in l's cache until l's next call), on any thread: it
- * changes nothing of the corpus. What reading it says goes where the
- * thread's messages go (dd_error, or its capture). */
-static set_status make_set(set_loader *l, uint32_t doc, const dd_cached_set **out)
+ * current round, in *set (growing it, *cap its capacity; *n its size), on
+ * any thread: it changes nothing of the corpus. What reading it says goes
+ * where the thread's messages go (dd_error, or its capture). */
+static set_status make_set(set_loader *l, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
 {
     if (DD_REREAD_OF(l->c, doc) != DD_REREAD_OK) /* said once */
         return SET_NONE;
     uint32_t version = l->c->text_version ? l->c->text_version[doc] : 0;
-    const dd_cached_set *cached = dd_set_cache_find(&l->cache, doc, version);
-    if (!cached) {
-        const char *text;
-        size_t len;
-        switch (document_text((void *)l->c, doc, &l->text, &text, &len)) {
-        case DD_TEXT_OK:
-            break;
-        case DD_TEXT_NONE:
-            return SET_NONE;
-        case DD_TEXT_FAILED:
-            return SET_FAILED;
-        case DD_TEXT_CHANGED:
-            return SET_CHANGED;
-        }
-        dd_corpus_current_text(l->c, doc, &text, &len, &l->cleaned);
-        if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
-            return SET_NONE;
-        size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
-                                      &l->hashes, &l->hashes_cap);
-        dd_cached_set *slot = dd_set_cache_claim(&l->cache, doc, version);
-        size_t bytes = count * sizeof *slot->set;
-        slot->set = dd_malloc(bytes ? bytes : 1); /* its exact size: the cache has a budget */
-        slot->cap = count;
-        dd_sort_u64(l->hashes, slot->set, count);
-        memcpy(slot->set, l->hashes, bytes);
-        slot->n = count;
-        dd_set_cache_keep(&l->cache, slot);
-        cached = slot;
+    if (set_found(l->store, doc, version, set, cap, n))
+        return SET_MADE;
+    const char *text;
+    size_t len;
+    switch (document_text((void *)l->c, doc, &l->text, &text, &len)) {
+    case DD_TEXT_OK:
+        break;
+    case DD_TEXT_NONE:
+        return SET_NONE;
+    case DD_TEXT_FAILED:
+        return SET_FAILED;
+    case DD_TEXT_CHANGED:
+        return SET_CHANGED;
     }
-    *out = cached;
+    dd_corpus_current_text(l->c, doc, &text, &len, &l->cleaned);
+    if (dd_analyze(&l->a, text, len, &l->doc) != SH_OK)
+        return SET_NONE;
+    size_t count = dd_shingle_set(&l->doc.words, (unsigned)l->o->near.ngram, &l->o->hash,
+                                  &l->hashes, &l->hashes_cap);
+    dd_grow(set, cap, count + 1, sizeof **set);
+    dd_sort_u64(l->hashes, *set, count);
+    memcpy(*set, l->hashes, count * sizeof **set);
+    *n = count;
+    set_keep(l->store, doc, version, *set, count);
     return SET_MADE;
 }
 
@@ -320,28 +374,26 @@ static bool set_taken(dd_corpus *c, uint32_t doc, set_status st)
 static bool load_set(void *ctx, uint32_t doc, uint64_t **set, size_t *cap, size_t *n)
 {
     set_loader *l = ctx;
-    const dd_cached_set *made;
-    if (!set_taken((dd_corpus *)l->c, doc, make_set(l, doc, &made)))
-        return false;
-    dd_grow(set, cap, made->n + 1, sizeof **set);
-    memcpy(*set, made->set, made->n * sizeof **set);
-    *n = made->n;
-    return true;
+    return set_taken((dd_corpus *)l->c, doc, make_set(l, doc, set, cap, n));
 }
 
 void dd_corpus_forget_sets(dd_corpus *c)
 {
     set_loader *l = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
-    if (l)
-        dd_set_cache_forget(&l->cache);
+    if (l && l->owns_store) {
+        pthread_mutex_lock(&l->store->lock);
+        dd_set_cache_forget(&l->store->cache);
+        pthread_mutex_unlock(&l->store->lock);
+    }
 }
 
 /*
  * Verifying on every core. With threads, candidate pairs are verified
  * ahead on a pool of workers (run.h), a batch at a time: documents when
  * they are clustered (dd_placer_ahead); paragraphs across documents are
- * verified on a pool of their own (run/near_across.h). Each worker has its own readers
- * and caches; they read the corpus, which the calling thread leaves alone
+ * verified on a pool of their own (run/near_across.h). Each worker has its
+ * own readers, and shares the calling thread's cache of documents' sets
+ * (set_store); they read the corpus, which the calling thread leaves alone
  * while they work, and report what went wrong in their results, which the
  * calling thread takes in rank order, saying it then as it would have
  * without threads. So the findings and the messages are those of one
@@ -357,14 +409,14 @@ typedef struct verifier {
     dd_ahead_scratch doc_scratch;
     uint32_t *reps;
     size_t reps_cap;
-    uint64_t *doc_set; /* the set of the document being verified */
-    size_t doc_set_cap;
+    uint64_t *doc_set, *rep_set; /* the document being verified, a representative */
+    size_t doc_set_cap, rep_set_cap;
 } verifier;
 
 typedef struct pool_ctx {
     const dd_corpus *c;
     const dd_options *o;
-    size_t set_budget; /* of each worker's set_loader */
+    set_store *sets; /* the calling thread's loader's, which the workers' share */
 } pool_ctx;
 
 static void verifier_free(void *ctx, void *state)
@@ -377,6 +429,7 @@ static void verifier_free(void *ctx, void *state)
     dd_ahead_scratch_free(&v->doc_scratch);
     free(v->reps);
     free(v->doc_set);
+    free(v->rep_set);
     free(v);
 }
 
@@ -397,7 +450,7 @@ static set_loader *verifier_loader(verifier *v)
     if (!v->loader_made) {
         sh_buf lost = {0};
         dd_messages_capture(&lost);
-        v->loader = set_loader_new(v->pc->c, v->pc->o, v->pc->set_budget);
+        v->loader = set_loader_new(v->pc->c, v->pc->o, v->pc->sets);
         dd_messages_capture(NULL);
         sh_buf_free(&lost);
         v->loader_made = true;
@@ -1240,25 +1293,19 @@ static void documents_ahead(void *ctx, void *state, size_t k)
     uint32_t d = b->docs[k];
     sh_buf said = {0};
     dd_messages_capture(&said);
-    const dd_cached_set *made;
-    out->status = make_set(loader, d, &made);
+    size_t nd = 0, nr;
+    out->status = make_set(loader, d, &v->doc_set, &v->doc_set_cap, &nd);
     out->said = said_of(&said);
-    size_t nd = 0;
-    if (out->status == SET_MADE) {
-        nd = made->n;
-        dd_grow(&v->doc_set, &v->doc_set_cap, nd + 1, sizeof *v->doc_set);
-        memcpy(v->doc_set, made->set, nd * sizeof *v->doc_set);
-    }
     for (size_t i = 0; i < nreps && out->status == SET_MADE; i++) {
         dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
         doc_pair *pair = &out->v[out->n++];
         pair->rep = v->reps[i];
-        pair->rep_status = make_set(loader, pair->rep, &made);
+        pair->rep_status = make_set(loader, pair->rep, &v->rep_set, &v->rep_set_cap, &nr);
         pair->said = said_of(&said);
         if (pair->rep_status != SET_MADE)
             continue;
         pair->overlap =
-            (dd_overlap){nd, made->n, dd_sorted_intersection(v->doc_set, nd, made->set, made->n)};
+            (dd_overlap){nd, nr, dd_sorted_intersection(v->doc_set, nd, v->rep_set, nr)};
         if (dd_overlap_joins(&b->c->signatures, &pair->overlap))
             break;
     }
@@ -1349,6 +1396,7 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     cluster_batch b = {.c = c, .placer = placer, .ahead = dd_placer_ahead_new(), .own = own};
     s->overlap = answer_pair;
     s->overlap_ctx = &b;
+    uint64_t made_before = own->store->made; /* (no worker runs now) */
     dd_member m;
     for (size_t start = 0; start < ndocs; start += CLUSTER_BATCH_DOCS) {
         b.docs = docs + start;
@@ -1383,9 +1431,10 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
                 "dedup: near-duplicate documents: %" PRIu64 " pairs verified ahead, %" PRIu64
                 " when asked; the placer holds %zu bytes, %.0f a document\n"
                 "dedup: near-duplicate documents: %" PRIu64 " pairs computed ahead in all, %" PRIu64
-                " sets asked for\n",
+                " sets asked for, %" PRIu64 " made\n",
                 b.computed, b.missed, dd_placer_bytes(placer),
-                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0, b.pairs_ahead, b.sets_ahead);
+                n ? (double)dd_placer_bytes(placer) / (double)n : 0.0, b.pairs_ahead, b.sets_ahead,
+                own->store->made - made_before);
     dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
@@ -1487,9 +1536,7 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
 {
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
-    /* As the first round's clustering: the workers share three quarters of
-     * the sets' budget, the calling thread keeps a quarter. */
-    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    pool_ctx pc = {c, o, own ? own->store : NULL}; /* one cache of sets, as the first round's */
     dd_pool *pool = threads > 1 && own && ndocs > 1
                         ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
                         : NULL;
@@ -1500,11 +1547,9 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
     dd_key_filter shared;
     filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
-    if (ahead) {
-        own->cache.budget = SET_CACHE_BYTES / 4;
+    if (ahead)
         place_in_batches(c, pool, own, docs, ndocs, out);
-        own->cache.budget = SET_CACHE_BYTES;
-    } else {
+    else {
         dd_placer *p = dd_placer_new(&c->signatures);
         dd_member m;
         for (size_t i = 0; i < ndocs; i++)
@@ -1577,9 +1622,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
                           "near-repeats of paragraphs");
     c->text_version = dd_calloc(n ? n : 1, sizeof *c->text_version);
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    /* The workers share three quarters of the sets' budget; the calling
-     * thread, which verifies only what they did not, keeps a quarter. */
-    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    pool_ctx pc = {c, o, NULL}; /* (the sets: own's, once made) */
     /* With a work folder: the parts not signed yet are signed, then the
      * first pass takes every document's facts from there. */
     dd_work work = {0};
@@ -1609,8 +1652,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
      * not verify, then of the later rounds, on the text they leave. */
     set_loader *own = NULL;
     if (o->near.enabled) {
-        bool ahead = pool && dd_pool_threads(pool) > 0;
-        own = set_loader_new(c, o, ahead ? SET_CACHE_BYTES / 4 : SET_CACHE_BYTES);
+        own = set_loader_new(c, o, NULL);
         if (!own) {
             dd_pool_free(pool);
             dd_work_free(&work);
@@ -1618,6 +1660,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         }
         c->signatures.load_set = load_set;
         c->signatures.load_ctx = own;
+        pc.sets = own->store; /* the workers' loaders, made when first needed, share it */
     }
     bool clustered = cluster(c, o, pool, own, staged ? &work : NULL);
     dd_work_free(&work);
@@ -1630,8 +1673,6 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     if (getenv("DEDUP_RUN_STATS"))
         dd_memory_process(stderr, "the end of the clustering");
     dd_run_phase_done("clustering");
-    if (own)
-        own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */
     dd_text_source texts = dd_corpus_texts(c);
     bool ok = dd_notes_said(&notes, dd_rounds_run(c, o, &texts, &notes));
     if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */

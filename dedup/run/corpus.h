@@ -154,8 +154,9 @@ void dd_corpus_forget_sets(dd_corpus *c);
 
 /* Places docs[0..ndocs) in that order, as dd_placer_place one by one
  * would, into *out (a later round's clusters): with o's threads, each
- * batch's pairs verified ahead on a pool made for the call (so its caches
- * hold no set of a text that changed since). */
+ * batch's pairs verified ahead on a pool made for the call, whose workers
+ * share the calling thread's cache of sets (each known by the version of
+ * the text it was made from: none of a text that changed since is used). */
 void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
                      dd_clusters *out);
 
