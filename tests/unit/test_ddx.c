@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -1309,7 +1310,17 @@ static void writer_killed(void **state)
             writer_child(path, &s, round, fds[1]);
         }
         close(fds[1]);
-        /* A random moment within the first 40 ms of the child's life. */
+        uint64_t v, last = committed;
+        bool any = false;
+        /* Every other round waits for the writer's first commit first (10 s
+         * at most): on a loaded machine, under ASan, a writer can take more
+         * than 40 ms to commit, and then no kill of 50 fell after one. */
+        struct pollfd ready = {fds[0], POLLIN, 0};
+        if (round % 2 && poll(&ready, 1, 10000) == 1 && read_u64(fds[0], &v)) {
+            last = v;
+            any = true;
+        }
+        /* Then a random moment within the next 40 ms. */
         struct timespec ts = {0, (long)(next_random(&rng) % 40000) * 1000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
@@ -1318,8 +1329,6 @@ static void writer_killed(void **state)
         if (!WIFSIGNALED(status))
             fail_msg("round %d: the writer exited with status %d before the kill", round,
                      WEXITSTATUS(status));
-        uint64_t v, last = committed;
-        bool any = false;
         while (read_u64(fds[0], &v)) {
             last = v;
             any = true;
