@@ -194,6 +194,16 @@ static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r,
     return ok;
 }
 
+/* Unit i of the corpus, read alone: for the unit a near-repeat repeats,
+ * anywhere before it, which would cost a block of the units (16 KB:
+ * scratch_array.c) for each near-repeat where they are in a scratch file. */
+static dd_unit unit_alone(const dd_corpus *c, size_t i)
+{
+    dd_unit u;
+    dd_scratch_array_copy(&c->units, i, &u);
+    return u;
+}
+
 /* Near-repeat k of the round. */
 static dd_near_unit near_of_round(const rounds *r, size_t k)
 {
@@ -298,7 +308,7 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
         dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
-        dd_unit of_unit = dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of);
+        dd_unit of_unit = unit_alone(c, c->unit_start[nu->of_doc] + nu->of);
         const dd_unit *at = &at_unit, *of = &of_unit;
         dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
         if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
@@ -424,7 +434,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] == NOT_A_COPY && r->copy_of[nu->of_doc] != NOT_A_COPY)
             dd_paragraphs_want_first(
-                p, dd_units_get(&c->units, c->unit_start[nu->of_doc] + nu->of).key);
+                p, unit_alone(c, c->unit_start[nu->of_doc] + nu->of).key);
     }
     /* The table, a part of the keys on each thread at a time. */
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();

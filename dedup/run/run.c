@@ -83,22 +83,50 @@ static double wall(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* The process's CPU time so far, user and system apart, and the page
- * faults that needed no disk (first touches of memory, mostly). */
+/* The process's CPU time so far, user and system apart, the page faults
+ * that needed no disk (first touches of memory, mostly), and its I/O of
+ * /proc/self/io: bytes asked of read and write calls (rchar, wchar: the
+ * page cache's or the disk's) and bytes the storage read and was to write
+ * for it (read_bytes, write_bytes: what missed the page cache; 0 where the
+ * file is missing). */
 typedef struct process_usage {
     double user, system;
     long minor_faults;
+    unsigned long long rchar, wchar, read_bytes, write_bytes;
 } process_usage;
+
+/* Fills the four I/O counters of *u from /proc/self/io, when it can. */
+static void read_process_io(process_usage *u)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return;
+    char key[32];
+    unsigned long long value;
+    while (fscanf(f, "%31[^:]: %llu ", key, &value) == 2) {
+        if (!strcmp(key, "rchar"))
+            u->rchar = value;
+        else if (!strcmp(key, "wchar"))
+            u->wchar = value;
+        else if (!strcmp(key, "read_bytes"))
+            u->read_bytes = value;
+        else if (!strcmp(key, "write_bytes"))
+            u->write_bytes = value;
+    }
+    fclose(f);
+}
 
 static process_usage process_usage_now(void)
 {
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
-    return (process_usage){
+    process_usage p = {
         .user = (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6,
         .system = (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6,
         .minor_faults = u.ru_minflt,
     };
+    read_process_io(&p);
+    return p;
 }
 
 void dd_run_phase_done(const char *name)
@@ -114,8 +142,12 @@ void dd_run_phase_done(const char *name)
         fprintf(stderr, "dedup: phase %s: %.3f s CPU", name, cpu);
     else
         fprintf(stderr, "dedup: phase %s: %.3f s, %.3f s CPU", name, now - last_wall, cpu);
-    fprintf(stderr, " (%.3f s system), %ld page faults\n", u.system - last.system,
+    fprintf(stderr, " (%.3f s system), %ld page faults", u.system - last.system,
             u.minor_faults - last.minor_faults);
+    const double mb = 1024.0 * 1024.0;
+    fprintf(stderr, ", read %.1f MB (%.1f MB from storage), wrote %.1f MB (%.1f MB to storage)\n",
+            (double)(u.rchar - last.rchar) / mb, (double)(u.read_bytes - last.read_bytes) / mb,
+            (double)(u.wchar - last.wchar) / mb, (double)(u.write_bytes - last.write_bytes) / mb);
     last_wall = now;
     last = u;
 }

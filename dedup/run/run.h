@@ -261,9 +261,12 @@ size_t dd_run_stream_ahead(size_t max, void **slots);
 size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots);
 /* For measuring (DEDUP_RUN_STATS set): writes to stderr the wall time,
  * the process's CPU time (all threads, user + system; and of it the
- * system time) and its page faults that read no disk (first touches of
- * memory) since the previous phase ended (the first: since the process
- * started), naming the phase that just ended. Does nothing without
+ * system time), its page faults that read no disk (first touches of
+ * memory) and the bytes it read and wrote (all of its read and write
+ * calls, and of them what the storage read or was to write: the page
+ * cache's misses, from /proc/self/io) since the previous phase ended (the
+ * first: since the process started), naming the phase that just ended.
+ * Does nothing without
  * DEDUP_RUN_STATS. Calling thread only. */
 void dd_run_phase_done(const char *name);
 

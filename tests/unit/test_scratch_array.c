@@ -8,7 +8,8 @@
  * not write all it held at once when it passes its budget), the memory it
  * holds stays within the budget and is given back; a write that fails (a
  * file size limit, as a full disk would) and a folder where no file can be
- * made are errors that say why, and what the array held is still there.
+ * made are errors that say why, and what the array held is still there;
+ * arrays walked in turn are each read back about once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -366,6 +367,56 @@ static void arrays_share_a_budget(void **unused)
     free(dir);
 }
 
+/* Bytes the process read so far (rchar of /proc/self/io: every read
+ * call's, from the page cache or not). */
+static unsigned long long bytes_read(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    assert_non_null(f);
+    char key[32];
+    unsigned long long value, rchar = 0;
+    while (fscanf(f, "%31[^:]: %llu ", key, &value) == 2)
+        if (!strcmp(key, "rchar"))
+            rchar = value;
+    fclose(f);
+    return rchar;
+}
+
+/* Three arrays in scratch files walked in turn, an element of each a step
+ * (as the rounds walk their near-repeats, the units of them and the units
+ * they repeat: rounds.c), each read back about once: the thread keeps the
+ * block of each. With two blocks, the one not used last read over, every
+ * step read all three blocks again (16 KB each). */
+static void arrays_walked_in_turn_are_read_once(void **unused)
+{
+    (void)unused;
+    char *dir = make_folder("test_scratch_array");
+    const size_t n = 200000; /* 4.8 MB an array, past the scratch file's write buffer */
+    versions = calloc(n, sizeof *versions);
+    dd_scratch_array arrays[3];
+    for (size_t k = 0; k < 3; k++) {
+        dd_scratch_array_init(&arrays[k], sizeof(elem), 1, dir, "elements"); /* none in memory */
+        append_range(&arrays[k], 0, n);
+        assert_non_null(arrays[k].spool);
+    }
+    unsigned long long before = bytes_read();
+    for (size_t i = 0; i < n; i++) {
+        expect_elem(dd_scratch_array_get(&arrays[0], i), i, "get, first array");
+        expect_elem(dd_scratch_array_get(&arrays[1], i), i, "get, second array");
+        expect_elem(dd_scratch_array_get(&arrays[2], i / 3), i / 3, "get, third array");
+    }
+    unsigned long long read = bytes_read() - before;
+    /* The first two once, a third of the third, and a block more of each. */
+    unsigned long long once = (2 * n + n / 3) * sizeof(elem) + 3 * 16384;
+    if (read > once)
+        fail_msg("walking three arrays in turn read %llu bytes, want at most %llu", read, once);
+    for (size_t k = 0; k < 3; k++)
+        dd_scratch_array_free(&arrays[k]);
+    rmdir(dir);
+    free(versions);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +425,7 @@ int main(void)
         cmocka_unit_test(a_failed_write_is_an_error),
         cmocka_unit_test(no_scratch_file_can_be_made),
         cmocka_unit_test(arrays_share_a_budget),
+        cmocka_unit_test(arrays_walked_in_turn_are_read_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
