@@ -209,10 +209,13 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
  * SET_CACHE_SLOTS, each known by the version of the text it was made
  * from, and at most its budget of bytes of sets in all (the oldest slots
  * go first), so that the cache costs the same whatever the size of the
- * documents. The budget is SET_CACHE_BYTES, shared by the loaders of a
+ * documents. The budget is set_cache_bytes, shared by the loaders of a
  * run. */
 #define SET_CACHE_SLOTS 4096
-#define SET_CACHE_BYTES ((size_t)16 << 20)
+
+/* The bytes of sets the loaders of a run cache in all: their share of
+ * --memory (memory.h), 16 MiB from a budget of 256 MiB. */
+static size_t set_cache_bytes(const dd_options *o) { return dd_memory_set_cache_share(o->memory); }
 
 typedef struct set_loader {
     const dd_corpus *c;
@@ -1489,7 +1492,7 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
     set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
     /* As the first round's clustering: the workers share three quarters of
      * the sets' budget, the calling thread keeps a quarter. */
-    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    pool_ctx pc = {c, o, set_cache_bytes(o) / 4 * 3 / threads};
     dd_pool *pool = threads > 1 && own && ndocs > 1
                         ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
                         : NULL;
@@ -1501,9 +1504,9 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
     filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared);
     c->signatures.shared_keys = &shared;
     if (ahead) {
-        own->cache.budget = SET_CACHE_BYTES / 4;
+        own->cache.budget = set_cache_bytes(o) / 4;
         place_in_batches(c, pool, own, docs, ndocs, out);
-        own->cache.budget = SET_CACHE_BYTES;
+        own->cache.budget = set_cache_bytes(o);
     } else {
         dd_placer *p = dd_placer_new(&c->signatures);
         dd_member m;
@@ -1559,6 +1562,10 @@ static bool signatures_init(dd_corpus *c, const dd_options *o)
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
+    /* The scratch files' buffers, a hundred at once at most, within the
+     * budget too. */
+    dd_spool_set_buffer_bytes(dd_memory_scratch_buffer(
+        o->memory, o->threads ? (unsigned)o->threads : dd_online_cpus()));
     if (!collect(c, o))
         return false;
     dd_run_phase_done("listing the inputs");
@@ -1579,7 +1586,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     /* The workers share three quarters of the sets' budget; the calling
      * thread, which verifies only what they did not, keeps a quarter. */
-    pool_ctx pc = {c, o, SET_CACHE_BYTES / 4 * 3 / threads};
+    pool_ctx pc = {c, o, set_cache_bytes(o) / 4 * 3 / threads};
     /* With a work folder: the parts not signed yet are signed, then the
      * first pass takes every document's facts from there. */
     dd_work work = {0};
@@ -1610,7 +1617,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     set_loader *own = NULL;
     if (o->near.enabled) {
         bool ahead = pool && dd_pool_threads(pool) > 0;
-        own = set_loader_new(c, o, ahead ? SET_CACHE_BYTES / 4 : SET_CACHE_BYTES);
+        own = set_loader_new(c, o, ahead ? set_cache_bytes(o) / 4 : set_cache_bytes(o));
         if (!own) {
             dd_pool_free(pool);
             dd_work_free(&work);
@@ -1631,7 +1638,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         dd_memory_process(stderr, "the end of the clustering");
     dd_run_phase_done("clustering");
     if (own)
-        own->cache.budget = SET_CACHE_BYTES; /* the workers' share is free again */
+        own->cache.budget = set_cache_bytes(o); /* the workers' share is free again */
     dd_text_source texts = dd_corpus_texts(c);
     bool ok = dd_notes_said(&notes, dd_rounds_run(c, o, &texts, &notes));
     if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
