@@ -1562,10 +1562,11 @@ static bool signatures_init(dd_corpus *c, const dd_options *o)
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
-    /* The scratch files' buffers, a hundred at once at most, within the
-     * budget too. */
-    dd_spool_set_buffer_bytes(dd_memory_scratch_buffer(
-        o->memory, o->threads ? (unsigned)o->threads : dd_online_cpus()));
+    /* The scratch files' buffers (a hundred at once at most) and the
+     * blocks malloc keeps once freed, within the budget too. */
+    dd_memory_hold_to_budget(o->memory, o->threads ? (unsigned)o->threads : dd_online_cpus());
+    if (getenv("DEDUP_RUN_STATS")) /* what the process holds before any document: run.h */
+        dd_memory_process(stderr, "the start of the run");
     if (!collect(c, o))
         return false;
     dd_run_phase_done("listing the inputs");

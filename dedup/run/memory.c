@@ -3,6 +3,8 @@
  */
 #include "run/memory.h"
 
+#include "io/spool.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -188,9 +190,14 @@ size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads)
     return bytes > MOST_SCRATCH_BUFFER ? MOST_SCRATCH_BUFFER : bytes;
 }
 
+void dd_memory_hold_to_budget(uint64_t budget, unsigned threads)
+{
+    dd_spool_set_buffer_bytes(dd_memory_scratch_buffer(budget, threads));
+}
+
 void dd_memory_process(FILE *out, const char *when)
 {
-    uint64_t rss = 0, peak = 0, kb;
+    uint64_t rss = 0, peak = 0, files = 0, kb;
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return;
@@ -200,10 +207,14 @@ void dd_memory_process(FILE *out, const char *when)
             rss = kb;
         else if (sscanf(line, "VmHWM: %" SCNu64 " kB", &kb) == 1)
             peak = kb;
+        else if (sscanf(line, "RssFile: %" SCNu64 " kB", &kb) == 1)
+            files = kb;
     }
     fclose(f);
-    fprintf(out, "dedup: memory at %s: the process holds %.1f MB, at most %.1f MB so far\n", when,
-            (double)rss * 1024 / 1e6, (double)peak * 1024 / 1e6);
+    fprintf(out,
+            "dedup: memory at %s: the process holds %.1f MB (%.1f MB of it files mapped: code, "
+            "libraries, ICU's data), at most %.1f MB so far\n",
+            when, (double)rss * 1024 / 1e6, (double)files * 1024 / 1e6, (double)peak * 1024 / 1e6);
 }
 
 typedef struct held {

@@ -94,9 +94,18 @@ size_t dd_memory_set_cache_share(uint64_t budget);
  * files held 100 MB. */
 size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads);
 
+/* Makes what the process holds follow a run of budget bytes (0: the
+ * default) on `threads` threads: the buffers of the scratch files it makes
+ * from now on (dd_memory_scratch_buffer, io/spool.h). For the whole
+ * process: called before the run starts its threads. */
+void dd_memory_hold_to_budget(uint64_t budget, unsigned threads);
+
 /* Writes to out, for measuring (DEDUP_RUN_STATS), what the process holds
- * (VmRSS of /proc/self/status) and the most it held so far (VmHWM), as
- * "dedup: memory at WHEN: the process holds X MB, at most Y MB so far".
+ * (VmRSS of /proc/self/status), how much of it is files mapped (RssFile:
+ * pages of the code, the libraries and ICU's data, clean and shared with
+ * other processes), and the most it held so far (VmHWM), as
+ * "dedup: memory at WHEN: the process holds X MB (F MB of it files mapped:
+ * code, libraries, ICU's data), at most Y MB so far".
  * Nothing when /proc cannot be read. */
 void dd_memory_process(FILE *out, const char *when);
 
