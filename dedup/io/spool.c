@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,22 @@ struct dd_spool {
     char *dir;        /* for messages */
     uint64_t flushed; /* bytes written to the file; the buffer follows them */
     unsigned char *buf;
+    size_t buf_bytes; /* its size: the buffer of spools when it was made */
     size_t buffered;
     int error; /* errno of the first failure, 0: none */
 };
+
+/* The bytes of the buffer of the spools made from now on (0: not set,
+ * DD_SPOOL_BLOCK). Set by a run before its threads start (spool.h). */
+static _Atomic size_t buffer_bytes;
+
+void dd_spool_set_buffer_bytes(size_t bytes) { atomic_store(&buffer_bytes, bytes); }
+
+size_t dd_spool_buffer_bytes(void)
+{
+    size_t bytes = atomic_load(&buffer_bytes);
+    return bytes ? bytes : DD_SPOOL_BLOCK;
+}
 
 const char *dd_spool_default_dir(void)
 {
@@ -46,7 +60,8 @@ dd_spool *dd_spool_new(const char *dir, char **err)
     dd_spool *s = dd_calloc(1, sizeof *s);
     s->fd = fd;
     s->dir = dd_printable(dir);
-    s->buf = dd_malloc(DD_SPOOL_BLOCK);
+    s->buf_bytes = dd_spool_buffer_bytes();
+    s->buf = dd_malloc(s->buf_bytes);
     return s;
 }
 
@@ -95,9 +110,9 @@ bool dd_spool_append(dd_spool *s, const void *p, size_t n, uint64_t *at, char **
     *at = s->flushed + s->buffered;
     const unsigned char *from = p;
     while (n) {
-        if (s->buffered == DD_SPOOL_BLOCK && !flush(s, err))
+        if (s->buffered == s->buf_bytes && !flush(s, err))
             return false;
-        size_t k = DD_SPOOL_BLOCK - s->buffered;
+        size_t k = s->buf_bytes - s->buffered;
         if (k > n)
             k = n;
         memcpy(s->buf + s->buffered, from, k);

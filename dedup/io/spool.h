@@ -11,7 +11,8 @@
  * takes what is still in the buffer from there and the rest with pread(),
  * so what was written is read back at once, and recent strings, the ones
  * most often read, are mostly read from the operating system's page cache.
- * Memory: the buffer. Not thread-safe: one spool per thread, but for
+ * Memory: the buffer (DD_SPOOL_BLOCK bytes, or what a run with a small
+ * memory budget set: dd_spool_set_buffer_bytes). Not thread-safe: one spool per thread, but for
  * dd_spool_peek, which several threads may call at once while nothing is
  * appended.
  */
@@ -27,6 +28,17 @@
 #define DD_SPOOL_BLOCK ((size_t)1 << 20)
 
 typedef struct dd_spool dd_spool;
+
+/* The bytes of the buffer of each spool made from now on (0: back to
+ * DD_SPOOL_BLOCK), for the whole process: a run sets it from its memory
+ * budget (run/memory.h, dd_memory_scratch_buffer) before it starts its
+ * threads, so that the buffers of the scratch files it holds at once,
+ * which can be a hundred, stay within that budget. Spools made before
+ * keep the size they have. Thread-safe. */
+void dd_spool_set_buffer_bytes(size_t bytes);
+
+/* The bytes of the buffer of a spool made now. */
+size_t dd_spool_buffer_bytes(void);
 
 /* The folder scratch files go to: $TMPDIR when it is set and not empty,
  * else /tmp. */

@@ -208,9 +208,9 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
 /* Exact verification reads documents again: the last sets made are cached
  * (engine/set_cache.h), one slot per document number modulo
  * SET_CACHE_SLOTS, each known by the version of the text it was made
- * from, and at most SET_CACHE_BYTES of sets in all (the oldest slots go
- * first), so that the cache costs the same whatever the size of the
- * documents and the number of threads.
+ * from, and at most its budget of bytes of sets in all (its share of
+ * --memory: the oldest slots go first), so that the cache costs the same
+ * whatever the size of the documents and the number of threads.
  *
  * One cache for every thread that verifies (the calling thread's loader
  * and the workers' of the pool), behind a lock: a set one thread made is
@@ -220,7 +220,10 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
  * holds may go as soon as the lock is released, and no thread holds it
  * while it makes a set. */
 #define SET_CACHE_SLOTS 4096
-#define SET_CACHE_BYTES ((size_t)16 << 20)
+
+/* The bytes of sets the loaders of a run cache in all: their share of
+ * --memory (memory.h), 16 MiB from a budget of 256 MiB. */
+static size_t set_cache_bytes(const dd_options *o) { return dd_memory_set_cache_share(o->memory); }
 
 typedef struct set_store {
     pthread_mutex_t lock;
@@ -256,7 +259,7 @@ static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, set_s
     if (!store) {
         store = dd_calloc(1, sizeof *store);
         pthread_mutex_init(&store->lock, NULL);
-        dd_set_cache_init(&store->cache, SET_CACHE_SLOTS, SET_CACHE_BYTES);
+        dd_set_cache_init(&store->cache, SET_CACHE_SLOTS, set_cache_bytes(o));
         l->owns_store = true;
     }
     l->store = store;
@@ -1604,6 +1607,11 @@ static bool signatures_init(dd_corpus *c, const dd_options *o)
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 {
+    /* The scratch files' buffers (a hundred at once at most) take their
+     * room from the budget too (memory.h). */
+    dd_memory_hold_to_budget(o->memory, o->threads ? (unsigned)o->threads : dd_online_cpus());
+    if (getenv("DEDUP_RUN_STATS")) /* what the process holds before any document: run.h */
+        dd_memory_process(stderr, "the start of the run");
     if (!collect(c, o))
         return false;
     dd_run_phase_done("listing the inputs");

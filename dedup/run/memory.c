@@ -3,6 +3,8 @@
  */
 #include "run/memory.h"
 
+#include "io/spool.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -164,9 +166,38 @@ size_t dd_memory_rounds_share(uint64_t budget) { return share_of(budget, 4); }
 
 size_t dd_memory_paragraph_later_share(uint64_t budget) { return share_of(budget, 16); }
 
+size_t dd_memory_set_cache_share(uint64_t budget)
+{
+    size_t share = share_of(budget, 16), most = (size_t)16 << 20;
+    return share < most ? share : most;
+}
+
+/* The scratch files a run holds at once, past those of the shelves (9 a
+ * shelf, one a thread and two more): at most 64 parts of band keys being
+ * cut (near_across.c's MAX_PARTS), the 7 bands' pairs, and a few each of
+ * the corpus and the rounds. */
+#define OTHER_SCRATCH_FILES 80
+#define SCRATCH_FILES_A_SHELF 9
+#define FEWEST_SCRATCH_BUFFER ((size_t)8 << 10)
+#define MOST_SCRATCH_BUFFER ((size_t)1 << 20)
+
+size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads)
+{
+    size_t files = SCRATCH_FILES_A_SHELF * ((size_t)threads + 2) + OTHER_SCRATCH_FILES;
+    size_t bytes = share_of(budget, 16) / files;
+    if (bytes < FEWEST_SCRATCH_BUFFER)
+        return FEWEST_SCRATCH_BUFFER;
+    return bytes > MOST_SCRATCH_BUFFER ? MOST_SCRATCH_BUFFER : bytes;
+}
+
+void dd_memory_hold_to_budget(uint64_t budget, unsigned threads)
+{
+    dd_spool_set_buffer_bytes(dd_memory_scratch_buffer(budget, threads));
+}
+
 void dd_memory_process(FILE *out, const char *when)
 {
-    uint64_t rss = 0, peak = 0, kb;
+    uint64_t rss = 0, peak = 0, files = 0, kb;
     FILE *f = fopen("/proc/self/status", "r");
     if (!f)
         return;
@@ -176,10 +207,14 @@ void dd_memory_process(FILE *out, const char *when)
             rss = kb;
         else if (sscanf(line, "VmHWM: %" SCNu64 " kB", &kb) == 1)
             peak = kb;
+        else if (sscanf(line, "RssFile: %" SCNu64 " kB", &kb) == 1)
+            files = kb;
     }
     fclose(f);
-    fprintf(out, "dedup: memory at %s: the process holds %.1f MB, at most %.1f MB so far\n", when,
-            (double)rss * 1024 / 1e6, (double)peak * 1024 / 1e6);
+    fprintf(out,
+            "dedup: memory at %s: the process holds %.1f MB (%.1f MB of it files mapped: code, "
+            "libraries, ICU's data), at most %.1f MB so far\n",
+            when, (double)rss * 1024 / 1e6, (double)files * 1024 / 1e6, (double)peak * 1024 / 1e6);
 }
 
 typedef struct held {

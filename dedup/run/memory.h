@@ -78,9 +78,34 @@ size_t dd_memory_rounds_share(uint64_t budget);
  * are in a scratch file, read back in order. */
 size_t dd_memory_paragraph_later_share(uint64_t budget);
 
+/* The bytes of exact verification's cache of documents' sets (run/corpus.c,
+ * shared by its threads) in a run of budget bytes (0: the default): a
+ * sixteenth of it, at most 16 MiB. It is used from the clustering on, once
+ * the search across documents has given back its half. */
+size_t dd_memory_set_cache_share(uint64_t budget);
+
+/* The bytes of the write buffer of each scratch file (io/spool.h) of a run
+ * of budget bytes (0: the default) on `threads` threads: a sixteenth of
+ * the budget over the scratch files the run may hold at once (9 a shelf of
+ * the search across documents, one a thread and two more, and up to 80
+ * others: the parts of its band keys being cut, the pairs, the units, the
+ * near-repeats, the signatures, the rounds'), from 8 KiB to 1 MiB. At
+ * 16 MiB on 2 threads, 8 KiB each instead of 1 MiB: a hundred scratch
+ * files held 100 MB. */
+size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads);
+
+/* Makes what the process holds follow a run of budget bytes (0: the
+ * default) on `threads` threads: the buffers of the scratch files it makes
+ * from now on (dd_memory_scratch_buffer, io/spool.h). For the whole
+ * process: called before the run starts its threads. */
+void dd_memory_hold_to_budget(uint64_t budget, unsigned threads);
+
 /* Writes to out, for measuring (DEDUP_RUN_STATS), what the process holds
- * (VmRSS of /proc/self/status) and the most it held so far (VmHWM), as
- * "dedup: memory at WHEN: the process holds X MB, at most Y MB so far".
+ * (VmRSS of /proc/self/status), how much of it is files mapped (RssFile:
+ * pages of the code, the libraries and ICU's data, clean and shared with
+ * other processes), and the most it held so far (VmHWM), as
+ * "dedup: memory at WHEN: the process holds X MB (F MB of it files mapped:
+ * code, libraries, ICU's data), at most Y MB so far".
  * Nothing when /proc cannot be read. */
 void dd_memory_process(FILE *out, const char *when);
 

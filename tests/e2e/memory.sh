@@ -346,4 +346,39 @@ else
     echo "ok - the default budget in a cgroup # skip: needs root and a writable memory cgroup"
 fi
 
+# The bound at a small budget: what the process holds at most (VmHWM, the
+# last "at most" of DEDUP_RUN_STATS) stays within --memory plus what the man
+# page says the process holds beyond it: 10 MiB of its own (code,
+# libraries, ICU's data), 2 MiB a thread, 128 bytes a document. On 3,000
+# generated documents (18 MB) at --memory 4M -j 2 that is 19.3 MB; the run
+# peaks at 14.7 to 16.5 MB (eight runs: the threads' timing, and what
+# malloc keeps in each thread's heap once freed, move it by about 2 MB,
+# hence the room left), main 5f9c76e at 31 to 32 MB (a hundred scratch
+# files' buffers of 1 MiB each). Normal build only: ASan's shadow memory
+# is not the program's.
+if [ "${DEDUP_BUILD:-normal}" = normal ]; then
+    B="$T/bound"
+    PYTHONPATH="$TESTS" python3 - "$FIXTURES/seeds" "$B" <<'PY'
+import sys
+from gen_docs import Words, write_files
+g = Words(sys.argv[1], seed=16, line_words=(5, 14))
+shared = [g.line() for _ in range(80)]
+write_files(sys.argv[2], g.documents(3000, (10, 60), shared, repeat_every=11), "d%05d.txt")
+PY
+    st=0
+    DEDUP_RUN_STATS=1 "$DEDUP" scan -q -f jsonl -j 2 --memory 4M --tmp-dir "$T/scratch" "$B" \
+        >/dev/null 2>"$T/bound.err" || st=$?
+    peak=$(sed -n 's/^dedup: memory at .*, at most \([0-9.]*\) MB so far$/\1/p' "$T/bound.err" | tail -1)
+    docs=$(find "$B" -type f | wc -l)
+    bound=$(awk -v d="$docs" 'BEGIN { printf "%.1f", (4 * 2^20 + 10 * 2^20 + 2 * 2 * 2^20 + 128 * d) / 1e6 }')
+    if [ "$st" -le 1 ] && [ -n "$peak" ] && awk -v p="$peak" -v b="$bound" 'BEGIN { exit !(p <= b) }'; then
+        ok "--memory 4M -j 2 on $docs documents: at most $peak MB held, within $bound MB"
+    else
+        not_ok "--memory 4M -j 2 on $docs documents: at most ${peak:-?} MB held, past $bound MB" \
+            "exit $st; $(grep 'process holds' "$T/bound.err" | tail -3)"
+    fi
+else
+    echo "ok - the bound at a small budget # skip: the normal build only"
+fi
+
 finish
