@@ -860,6 +860,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         .result_free = analysed_free,
     };
     bool ran = dd_run_in_order(&m);
+    dd_run_phase_done("first pass: the documents");
     c->unit_start[c->inputs.n] = c->units.n;
     worker_free(NULL, f.own);
     /* All read: the room the arrays kept for more is given back. */
@@ -1600,7 +1601,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         dd_work_free(&work);
         return false;
     }
-    dd_run_phase_done("first pass");
+    dd_run_phase_done("first pass: paragraphs across documents");
     if (progress)
         dd_progress_phase(progress, "deciding");
     dd_pool *pool =
