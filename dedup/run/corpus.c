@@ -845,6 +845,10 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     dd_ordered_map m = {
         .n = c->inputs.n,
         .threads = threads,
+        /* The calling thread analyses documents too where it would wait
+         * for the next one to take: -j 2 is two threads on two cores, not
+         * two workers and a consumer taking turns on them. */
+        .caller_works = true,
         /* Enough documents in flight to keep every worker busy while the
          * consumer sleeps for half of them (run.c); bytes bound memory
          * whatever their sizes. */

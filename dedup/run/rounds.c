@@ -891,6 +891,7 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     dd_ordered_map m = {
         .n = r->nchanged,
         .threads = threads,
+        .caller_works = true, /* as the first pass (corpus.c) */
         /* Its results are small (the text is the worker's): a wide window
          * keeps the workers busy past a long document. */
         .window = 64 * (size_t)threads,
