@@ -103,6 +103,12 @@ def main():
                 merged[-1][3] += dt
             else:
                 merged.append([t0, dt, x, dt])
+        wall = phases[alone_phase][0]
+        first = start + sum(w for w, _ in phases[:alone_phase])
+        tenths = [0.0] * 10
+        for t0, span, x, cpu in merged:
+            tenths[min(9, max(0, int((t0 - first) / wall * 10)))] += cpu if wall > 0 else 0
+        print('  CPU alone by tenth of the phase (ms): ' + ' '.join('%.1f' % (v * 1e3) for v in tenths))
         for t0, span, x, cpu in merged:
             if cpu >= 0.0005:
                 print('  +%.4f s: %.1f ms, %.1f ms CPU alone, %s' %
