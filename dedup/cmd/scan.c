@@ -173,6 +173,10 @@ static bool write_report(const dd_options *o, const dd_corpus *c)
 int cmd_scan(int argc, char **argv)
 {
     dd_options o;
+    /* For measuring (DEDUP_RUN_STATS): the CPU time of starting the
+     * program (the loader, the libraries' constructors), the listing's
+     * wall time from here on. */
+    dd_run_phase_done("start");
     int status = dd_options_parse(&o, &scan_command, argc, argv);
     if (status >= 0)
         return status;

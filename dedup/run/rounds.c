@@ -249,6 +249,15 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
 }
 
 /* dd_paragraphs_read_units: unit u of the corpus's units. */
+/* For measuring (DEDUP_RUN_STATS): the end of a step of round `round`
+ * (from 1) as a phase of the run (run.h). */
+static void round_phase_done(size_t round, const char *step)
+{
+    char name[96];
+    snprintf(name, sizeof name, "round %zu, %s", round, step);
+    dd_run_phase_done(name);
+}
+
 static dd_unit corpus_unit(void *ctx, size_t u) { return dd_units_get(ctx, u); }
 
 /* Is document d one whose paragraphs are decided (read, there, not a copy)? */
@@ -892,6 +901,7 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     dd_ordered_map m = {
         .n = r->nchanged,
         .threads = threads,
+        .caller_works = true, /* as the first pass (corpus.c) */
         /* Its results are small (the text is the worker's): a wide window
          * keeps the workers busy past a long document. */
         .window = 64 * (size_t)threads,
@@ -1073,6 +1083,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
             take_copies(c, &r, &c->clusters); /* placed by the first pass */
         else if (o->near.enabled)
             place_again(c, o, &r);
+        round_phase_done(c->rounds + 1, "its documents placed");
         round_memory(c, &r, NULL, "its documents placed");
         dd_corpus_forget_sets(c);
         dd_findings f = {0};
@@ -1081,6 +1092,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
             break;
         }
         c->rounds++;
+        round_phase_done(c->rounds, "its paragraphs decided");
         if (!record_lines(c, &r, &f))
             break;
         if (c->rounds == DD_MAX_ROUNDS) {
@@ -1091,6 +1103,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
             break;
         }
         analyse_again(c, o, src, &r, notes);
+        round_phase_done(c->rounds, "the documents it changed analysed again");
         round_memory(c, &r, NULL, "its documents analysed again");
     }
     if (ok)

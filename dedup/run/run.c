@@ -765,6 +765,7 @@ bool dd_run_in_order(const dd_ordered_map *o)
     map m = {.n = o->n,
              .weight = o->weight,
              .threads = o->threads,
+             .caller_works = o->caller_works,
              .window = o->window,
              .max_weight = o->max_weight,
              .ctx = o->ctx,

@@ -60,6 +60,11 @@ typedef struct dd_run_result {
 typedef struct dd_ordered_map {
     size_t n;            /* items 0..n-1 */
     unsigned threads;    /* worker threads, at least 1 */
+    /* The calling thread is one of `threads`, as in dd_stream_map below
+     * (its contract): threads - 1 workers are made, and where the calling
+     * thread would sleep for the next result (or in dd_run_loop_join) it
+     * works on the next item no worker took. */
+    bool caller_works;
     size_t window;       /* items in flight at most, at least 1 */
     uint64_t max_weight; /* of the items in flight (see above) */
     void *ctx;

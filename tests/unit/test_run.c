@@ -529,6 +529,70 @@ static void a_stream_whose_calling_thread_works_is_one_of_its_threads(void **sta
             }
 }
 
+/* A map of items known up front whose calling thread is one of its
+ * threads (dd_ordered_map.caller_works, as scan's first pass): the check
+ * of every_item_once_in_order_within_the_window, and the calling thread's
+ * items counted. */
+typedef struct ordered_here {
+    check c; /* first: work and consume take it as their check */
+    pthread_t caller;
+    atomic_size_t worked_here;
+    bool workers_wait; /* a worker's item waits until the caller worked on one */
+} ordered_here;
+
+static void work_here_too(void *ctx, void *worker, size_t i, void *slot)
+{
+    ordered_here *h = ctx;
+    bool here = pthread_equal(pthread_self(), h->caller);
+    /* As in stream_work: the workers hold their items until the calling
+     * thread has worked on one, 10 s at most. */
+    for (int ms = 0; h->workers_wait && !here && !atomic_load(&h->worked_here) && ms < 10000;
+         ms++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    work(&h->c, worker, i, slot);
+    if (here)
+        atomic_fetch_add(&h->worked_here, 1);
+}
+
+static void a_map_whose_calling_thread_works_is_one_of_its_threads(void **state)
+{
+    (void)state;
+    static const size_t windows[] = {1, 4, 32, 64};
+    for (unsigned threads = 1; threads <= 8; threads++)
+        for (size_t w = 0; w < sizeof windows / sizeof *windows; w++)
+            for (size_t stop = 0; stop < 2; stop++) {
+                ordered_here h = {.caller = pthread_self(),
+                                  .workers_wait = threads > 1 && windows[w] >= 32};
+                size_t n = 500, stop_at = stop ? 257 : NONE;
+                check_init(&h.c, n, windows[w], w % 2 ? 3000 : UINT64_MAX, stop_at);
+                h.c.loop_n = 5;
+                h.c.loop_runs = dd_calloc(h.c.loop_n, sizeof *h.c.loop_runs);
+                dd_ordered_map m = {.n = n,
+                                    .threads = threads,
+                                    .caller_works = true,
+                                    .window = h.c.window,
+                                    .max_weight = h.c.max_weight,
+                                    .ctx = &h,
+                                    .result_size = sizeof(result),
+                                    .weight = item_weight,
+                                    .worker_new = new_worker,
+                                    .worker_free = free_worker,
+                                    .work = work_here_too,
+                                    .consume = consume};
+                assert_true(dd_run_in_order(&m) == !stop);
+                assert_int_equal(atomic_load(&h.c.wrong), 0);
+                assert_int_equal(h.c.next, stop ? stop_at + 1 : n);
+                /* threads - 1 workers and the calling thread's state */
+                assert_true(atomic_load(&h.c.workers) <= threads);
+                if (threads == 1)
+                    assert_int_equal(atomic_load(&h.worked_here), atomic_load(&h.c.worked));
+                else if (h.workers_wait)
+                    assert_true(atomic_load(&h.worked_here) > 0);
+                free(h.c.loop_runs);
+                free(h.c.prefix);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +604,7 @@ int main(void)
         cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
         cmocka_unit_test(a_loop_started_in_consume_runs_once_when_joined_later),
         cmocka_unit_test(a_stream_whose_calling_thread_works_is_one_of_its_threads),
+        cmocka_unit_test(a_map_whose_calling_thread_works_is_one_of_its_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
