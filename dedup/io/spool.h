@@ -12,9 +12,9 @@
  * so what was written is read back at once, and recent strings, the ones
  * most often read, are mostly read from the operating system's page cache.
  * Memory: the buffer (DD_SPOOL_BLOCK bytes, or what a run with a small
- * memory budget set: dd_spool_set_buffer_bytes). Not thread-safe: one spool per thread, but for
- * dd_spool_peek, which several threads may call at once while nothing is
- * appended.
+ * memory budget set: dd_spool_set_buffer_bytes). Not thread-safe: one
+ * spool per thread, but for dd_spool_peek, which several threads may call
+ * at once while nothing is appended.
  */
 #ifndef DD_SPOOL_H
 #define DD_SPOOL_H
