@@ -39,7 +39,7 @@ typedef struct part {
     size_t nlater, later_cap; /* nlater: how many, wherever they are */
     size_t bytes;             /* the most its table and entries held while built */
     bool full;                /* past the table's limits */
-    bool lost;                /* its later occurrences could not be kept */
+    bool lost; /* its later occurrences, or its units handed out, could not be kept */
 } part;
 
 struct dd_paragraphs {
@@ -66,6 +66,7 @@ struct dd_paragraphs {
     part *parts; /* dd_paragraphs_split */
     size_t nparts;
     const dd_later_lists *lists; /* where the parts' later occurrences are (NULL: in parts) */
+    const dd_unit_lists *unit_lists; /* the units handed out to their parts (NULL: not) */
     boiler *boiler;              /* the boilerplate units, in order of first occurrence */
     size_t nboiler;
     bool built; /* dd_paragraphs_parts_done */
@@ -207,6 +208,7 @@ void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
     free_parts(p);
     p->nparts = nparts ? nparts : 1;
     p->parts = dd_calloc(p->nparts, sizeof *p->parts);
+    p->unit_lists = NULL; /* handed out to other parts */
     p->built = false;
 }
 
@@ -244,71 +246,153 @@ static size_t read_later(const dd_paragraphs *p, size_t k, size_t from, dd_later
 
 size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
 
-void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
+bool dd_paragraphs_hand_out(dd_paragraphs *p, const dd_unit_lists *lists, dd_notes *notes)
 {
-    part *t = &p->parts[k];
+    p->unit_lists = lists;
+    /* A block of each part's units, appended once full. */
+    dd_part_unit *blocks = dd_malloc(p->nparts * DD_PART_UNIT_BLOCK * sizeof *blocks);
+    size_t *held = dd_calloc(p->nparts, sizeof *held);
+    bool ok = true;
+    for (size_t i = 0; i < p->ndocs && ok; i++) {
+        uint32_t doc = p->docs[i];
+        for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1] && ok; u++) {
+            if (is_gone(p, u))
+                continue;
+            dd_unit unit = unit_number_at(p, u);
+            size_t k = part_of(unit.key, p->nparts);
+            dd_part_unit *block = blocks + k * DD_PART_UNIT_BLOCK;
+            block[held[k]++] = (dd_part_unit){unit.key, u, doc, unit.words};
+            if (held[k] == DD_PART_UNIT_BLOCK) {
+                ok = lists->append(lists->ctx, k, block, held[k]);
+                held[k] = 0;
+            }
+        }
+    }
+    for (size_t k = 0; k < p->nparts && ok; k++)
+        if (held[k])
+            ok = lists->append(lists->ctx, k, blocks + k * DD_PART_UNIT_BLOCK, held[k]);
+    free(held);
+    free(blocks);
+    if (!ok) {
+        for (size_t k = 0; k < p->nparts; k++)
+            p->parts[k].lost = true;
+        dd_note_add(notes, DD_NOTE_ERROR, "the paragraphs of a part could not be kept");
+    }
+    return ok;
+}
+
+/* Part k of the table as it is built: its distinct keys, and its later
+ * occurrences not yet kept. */
+typedef struct builder {
+    dd_paragraphs *p;
+    size_t k;
     dd_key_table table;
-    dd_key_table_init(&table, 3);
-    entry *entries = NULL;
-    size_t n = 0, cap = 0;
-    /* The later occurrences, in order of unit, go to the part's list a
-     * block at a time. */
-    dd_later *later = dd_malloc(DD_LATER_BLOCK * sizeof *later);
-    size_t nlater = 0;
-    for (size_t i = 0; i < p->ndocs && !t->full && !t->lost; i++) {
+    entry *entries;
+    size_t n, cap;
+    dd_later *later; /* a block of DD_LATER_BLOCK, kept once full */
+    size_t nlater;
+} builder;
+
+/* Takes unit u of document doc, of key `key` and `words` words, the next
+ * unit of part b->k. False once the part cannot go on (past the table's
+ * limits, or its later occurrences lost). */
+static bool take_unit(builder *b, sh_key key, uint64_t u, uint32_t doc, uint32_t words)
+{
+    dd_paragraphs *p = b->p;
+    part *t = &p->parts[b->k];
+    uint32_t had;
+    dd_key_added added = dd_key_table_add(&b->table, key, b->n, &had);
+    if (added == DD_KEY_FULL) {
+        t->full = true;
+        return false;
+    }
+    if (added == DD_KEY_ADDED) {
+        dd_grow(&b->entries, &b->cap, b->n + 1, sizeof *b->entries);
+        b->entries[b->n++] = (entry){u, 0, doc, 1, words};
+        uint32_t w;
+        if (p->nwanted && dd_key_table_get(&p->wanted, key, &w))
+            p->wanted_first[w] = u;
+        size_t bytes = b->table.nslots * sizeof(dd_key_slot) + b->cap * sizeof *b->entries;
+        if (bytes > t->bytes)
+            t->bytes = bytes;
+        return true;
+    }
+    entry *e = &b->entries[had];
+    if (e->last_doc != doc) {
+        e->docs++;
+        e->last_doc = doc;
+        if (e->docs == 2)
+            e->text = u;
+    }
+    b->later[b->nlater++] = (dd_later){u, e->first};
+    if (b->nlater == DD_LATER_BLOCK) {
+        if (!keep_later(p, b->k, b->later, b->nlater)) {
+            t->lost = true;
+            return false;
+        }
+        b->nlater = 0;
+    }
+    return true;
+}
+
+/* Takes the units of part b->k from every unit added. */
+static void take_every_unit(builder *b)
+{
+    dd_paragraphs *p = b->p;
+    for (size_t i = 0; i < p->ndocs; i++) {
         uint32_t doc = p->docs[i];
         for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1]; u++) {
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
-            if (part_of(unit.key, p->nparts) != k)
-                continue;
-            uint32_t had;
-            dd_key_added added = dd_key_table_add(&table, unit.key, n, &had);
-            if (added == DD_KEY_FULL) {
-                t->full = true;
-                break;
-            }
-            if (added == DD_KEY_ADDED) {
-                dd_grow(&entries, &cap, n + 1, sizeof *entries);
-                entries[n++] = (entry){u, 0, doc, 1, unit.words};
-                uint32_t w;
-                if (p->nwanted && dd_key_table_get(&p->wanted, unit.key, &w))
-                    p->wanted_first[w] = u;
-                size_t bytes = table.nslots * sizeof(dd_key_slot) + cap * sizeof *entries;
-                if (bytes > t->bytes)
-                    t->bytes = bytes;
-                continue;
-            }
-            entry *e = &entries[had];
-            if (e->last_doc != doc) {
-                e->docs++;
-                e->last_doc = doc;
-                if (e->docs == 2)
-                    e->text = u;
-            }
-            later[nlater++] = (dd_later){u, e->first};
-            if (nlater == DD_LATER_BLOCK) {
-                if (!keep_later(p, k, later, nlater)) {
-                    t->lost = true;
-                    break;
-                }
-                nlater = 0;
-            }
+            if (part_of(unit.key, p->nparts) == b->k &&
+                !take_unit(b, unit.key, u, doc, unit.words))
+                return;
         }
     }
-    if (nlater && !t->full && !t->lost && !keep_later(p, k, later, nlater))
+}
+
+/* Takes the units of part b->k from its list (dd_paragraphs_hand_out). */
+static void take_handed_out(builder *b)
+{
+    const dd_unit_lists *lists = b->p->unit_lists;
+    dd_part_unit *in = dd_malloc(DD_PART_UNIT_BLOCK * sizeof *in);
+    size_t from = 0, n;
+    bool going = true;
+    while (going && (n = lists->read(lists->ctx, b->k, from, in, DD_PART_UNIT_BLOCK)) > 0) {
+        for (size_t i = 0; i < n && going; i++)
+            going = take_unit(b, in[i].key, in[i].unit, in[i].doc, in[i].words);
+        from += n;
+    }
+    free(in);
+}
+
+void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
+{
+    part *t = &p->parts[k];
+    builder b = {.p = p, .k = k};
+    dd_key_table_init(&b.table, 3);
+    /* The later occurrences, in order of unit, go to the part's list a
+     * block at a time. */
+    b.later = dd_malloc(DD_LATER_BLOCK * sizeof *b.later);
+    if (!t->lost) {
+        if (p->unit_lists)
+            take_handed_out(&b);
+        else
+            take_every_unit(&b);
+    }
+    if (b.nlater && !t->full && !t->lost && !keep_later(p, k, b.later, b.nlater))
         t->lost = true;
-    free(later);
-    dd_key_table_free(&table);
-    for (size_t i = 0; i < n; i++) {
-        const entry *e = &entries[i];
+    free(b.later);
+    dd_key_table_free(&b.table);
+    for (size_t i = 0; i < b.n; i++) {
+        const entry *e = &b.entries[i];
         if (!dd_is_boilerplate(e->docs, e->words, p->min_words, p->boilerplate_df))
             continue;
         dd_grow(&t->boiler, &t->boiler_cap, t->nboiler + 1, sizeof *t->boiler);
         t->boiler[t->nboiler++] = (boiler){e->first, e->text, e->docs};
     }
-    free(entries);
+    free(b.entries);
 }
 
 static int by_first(const void *a, const void *b)

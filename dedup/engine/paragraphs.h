@@ -27,9 +27,9 @@
  * later occurrences, read back in order, and the findings themselves; the
  * near-repeats can be read back
  * a document at a time (dd_paragraphs_read_near) instead of held. More parts cost more passes over
- * the units, never another result: the first occurrences, the counts and
- * every finding are those of one table going through the documents in
- * order.
+ * the units (or one, handing them out to their parts: dd_paragraphs_hand_out), never another
+ * result: the first occurrences, the counts and every finding are those of one table going
+ * through the documents in order.
  */
 #ifndef DD_PARAGRAPHS_H
 #define DD_PARAGRAPHS_H
@@ -170,6 +170,39 @@ bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes);
 /* Asks for the first occurrence of key among the documents added
  * (dd_paragraphs_first), before the table is built. */
 void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key);
+
+/* A unit as a part of the table reads it once the units are handed out
+ * to their parts (dd_paragraphs_hand_out): its key, where it is (among
+ * all the units, and its document) and its words. */
+typedef struct dd_part_unit {
+    sh_key key;
+    uint64_t unit;
+    uint32_t doc, words;
+} dd_part_unit;
+
+/* How many units dd_paragraphs_hand_out gives dd_unit_lists.append at
+ * once: that many each time, but the last time for a part (fewer). */
+#define DD_PART_UNIT_BLOCK 512
+
+/* Where the units handed out are: a list for each part of the keys, in
+ * increasing order of unit, as dd_later_lists (append, on the calling
+ * thread of dd_paragraphs_hand_out; read, on the thread that builds the
+ * part, two parts maybe at once, each reading its own list). */
+typedef struct dd_unit_lists {
+    void *ctx;
+    bool (*append)(void *ctx, size_t k, const dd_part_unit *v, size_t n);
+    size_t (*read)(void *ctx, size_t k, size_t from, dd_part_unit *out, size_t n);
+} dd_unit_lists;
+
+/* Hands every unit added (but those left out) to its part's list, in one
+ * pass over them, so that building a part reads its own units only
+ * instead of every unit added: for units that are not in memory
+ * (dd_paragraphs_read_units), which each pass over them reads again from
+ * a scratch file. The parts built then are those built without it. After
+ * dd_paragraphs_split, before a part is built; lists must outlive p.
+ * False, with an error in notes, when the lists' append failed: p can
+ * then only be freed. */
+bool dd_paragraphs_hand_out(dd_paragraphs *p, const dd_unit_lists *lists, dd_notes *notes);
 
 /*
  * Building the table, once every document is added: dd_paragraphs_split

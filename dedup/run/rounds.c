@@ -8,7 +8,7 @@
  * at a time, in as many parts as keep those built at once within the
  * rounds' share of --memory: memory.h; the paragraphs that repeat an
  * earlier one, with the first occurrence of each, kept in a scratch array
- * (later_lists) and read back in order; the round's near-repeats read back
+ * (part_lists) and read back in order; the round's near-repeats read back
  * from their scratch array a document at a time as the findings are made,
  * not held). record_lines() takes in what a
  * round removes: those lines leave the text. Copies leave too with
@@ -328,54 +328,59 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
     }
 }
 
-/* The later occurrences of the paragraph table's units (a unit, and the
- * first occurrence of its key: engine/paragraphs.h's dd_later_lists), of
- * every part in one scratch array, in memory up to their share of
- * --memory (memory.h): each part's list is blocks of DD_LATER_BLOCK of
- * them there (its last block fewer), appended by the parts' threads in
- * turn, and the part keeps where its blocks start. */
-typedef struct later_part {
+/* Lists of the paragraph table's parts, of every part in one scratch
+ * array, in memory up to a share of --memory (memory.h): each part's list
+ * is blocks of `block` elements there (its last block fewer), appended in
+ * turn (by the parts' threads), and the part keeps where its blocks
+ * start. Two kinds: the later occurrences of the table's units (a unit,
+ * and the first occurrence of its key: engine/paragraphs.h's
+ * dd_later_lists), and the units handed out to their parts
+ * (dd_unit_lists). */
+typedef struct list_part {
     uint64_t *starts; /* of its blocks, in the array */
     size_t nstarts, starts_cap;
-    size_t n; /* its elements */
-} later_part;
-
-typedef struct later_lists {
-    dd_scratch_array all; /* of dd_later */
-    pthread_mutex_t lock; /* appending */
-    later_part *parts;
-    size_t nparts;
-    char *err;  /* why the first append that failed did */
-    void *span; /* elements read back from the scratch file */
+    size_t n;   /* its elements */
+    void *span; /* elements read back from the scratch file, on the part's thread */
     size_t span_cap;
-} later_lists;
+} list_part;
 
-static void later_lists_init(later_lists *l, size_t nparts, const dd_options *o)
+typedef struct part_lists {
+    dd_scratch_array all;
+    size_t block;         /* elements */
+    pthread_mutex_t lock; /* appending */
+    list_part *parts;
+    size_t nparts;
+    char *err; /* why the first append that failed did */
+} part_lists;
+
+static void part_lists_init(part_lists *l, size_t size, size_t block, size_t nparts,
+                            size_t max_bytes, const dd_options *o, const char *what)
 {
     memset(l, 0, sizeof *l);
-    dd_scratch_array_init(&l->all, sizeof(dd_later), dd_memory_paragraph_later_share(o->memory),
-                          o->tmp_dir, "repeated paragraphs of a round");
+    dd_scratch_array_init(&l->all, size, max_bytes, o->tmp_dir, what);
+    l->block = block;
     pthread_mutex_init(&l->lock, NULL);
     l->parts = dd_calloc(nparts ? nparts : 1, sizeof *l->parts);
     l->nparts = nparts;
 }
 
-static void later_lists_free(later_lists *l)
+static void part_lists_free(part_lists *l)
 {
     dd_scratch_array_free(&l->all);
     pthread_mutex_destroy(&l->lock);
-    for (size_t k = 0; k < l->nparts; k++)
+    for (size_t k = 0; k < l->nparts; k++) {
         free(l->parts[k].starts);
+        free(l->parts[k].span);
+    }
     free(l->parts);
     free(l->err);
-    free(l->span);
 }
 
-/* dd_later_lists.append: on part k's thread. */
-static bool later_append(void *ctx, size_t k, const dd_later *v, size_t n)
+/* Appends v[0..n) (a block, or the last of part k) to part k's list, on
+ * part k's thread. */
+static bool part_lists_append(part_lists *l, size_t k, const void *v, size_t n)
 {
-    later_lists *l = ctx;
-    later_part *t = &l->parts[k];
+    list_part *t = &l->parts[k];
     char *err = NULL;
     pthread_mutex_lock(&l->lock);
     uint64_t start = l->all.n;
@@ -393,23 +398,50 @@ static bool later_append(void *ctx, size_t k, const dd_later *v, size_t n)
     return true;
 }
 
-/* dd_later_lists.read: up to the end of the block `from` is in. */
-static size_t later_read(void *ctx, size_t k, size_t from, dd_later *out, size_t n)
+/* Copies to out up to n elements of part k's list from `from` on, up to
+ * the end of the block `from` is in, on part k's thread; returns how
+ * many. The part's last block read gives back its buffer. */
+static size_t part_lists_read(part_lists *l, size_t k, size_t from, void *out, size_t n)
 {
-    later_lists *l = ctx;
-    const later_part *t = &l->parts[k];
+    list_part *t = &l->parts[k];
     if (from >= t->n)
         return 0;
-    size_t in_block = DD_LATER_BLOCK - from % DD_LATER_BLOCK;
+    size_t in_block = l->block - from % l->block;
     if (n > in_block)
         n = in_block;
     if (n > t->n - from)
         n = t->n - from;
-    const dd_later *v =
-        dd_scratch_array_span(&l->all, t->starts[from / DD_LATER_BLOCK] + from % DD_LATER_BLOCK, n,
-                              &l->span, &l->span_cap);
-    memcpy(out, v, n * sizeof *out);
+    const void *v = dd_scratch_array_span(&l->all, t->starts[from / l->block] + from % l->block, n,
+                                          &t->span, &t->span_cap);
+    memcpy(out, v, n * l->all.size);
+    if (from + n == t->n) {
+        free(t->span);
+        t->span = NULL;
+        t->span_cap = 0;
+    }
     return n;
+}
+
+/* dd_later_lists.append and read. */
+static bool later_append(void *ctx, size_t k, const dd_later *v, size_t n)
+{
+    return part_lists_append(ctx, k, v, n);
+}
+
+static size_t later_read(void *ctx, size_t k, size_t from, dd_later *out, size_t n)
+{
+    return part_lists_read(ctx, k, from, out, n);
+}
+
+/* dd_unit_lists.append and read. */
+static bool units_append(void *ctx, size_t k, const dd_part_unit *v, size_t n)
+{
+    return part_lists_append(ctx, k, v, n);
+}
+
+static size_t units_read(void *ctx, size_t k, size_t from, dd_part_unit *out, size_t n)
+{
+    return part_lists_read(ctx, k, from, out, n);
 }
 
 /* Decides on the text the documents have now which lines of the documents
@@ -447,11 +479,40 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     }
     /* The table, a part of the keys on each thread at a time. */
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
-    dd_paragraphs_split(p, table_parts(o, nunits, threads));
-    later_lists lists;
-    later_lists_init(&lists, dd_paragraphs_parts(p), o);
+    size_t nparts = table_parts(o, nunits, threads);
+    dd_paragraphs_split(p, nparts);
+    part_lists lists;
+    part_lists_init(&lists, sizeof(dd_later), DD_LATER_BLOCK, nparts,
+                    dd_memory_paragraph_later_share(o->memory), o,
+                    "repeated paragraphs of a round");
     dd_later_lists keep = {&lists, later_append, later_read};
     dd_paragraphs_keep_later(p, &keep);
+    /* Units in a scratch file: each part reading them all would read the
+     * file once a part (2.4 GB at 1 GB's --memory 256M, 15 parts); they
+     * are read once instead and handed out to their parts' lists (32 bytes
+     * a unit, not 64), which take as much memory as the later occurrences
+     * (a sixteenth of --memory, of the quarter the search across documents
+     * gave back) and then go to a scratch file too. */
+    part_lists handed;
+    dd_unit_lists to_parts = {&handed, units_append, units_read};
+    bool hand_out = c->units.spool && nparts > 1;
+    if (hand_out) {
+        part_lists_init(&handed, sizeof(dd_part_unit), DD_PART_UNIT_BLOCK, nparts,
+                        dd_memory_paragraph_later_share(o->memory), o,
+                        "paragraphs of a round by part of the keys");
+        if (!dd_paragraphs_hand_out(p, &to_parts, notes)) {
+            if (handed.err)
+                dd_note_add(notes, DD_NOTE_ERROR,
+                            "keeping the paragraphs of a round out of memory (--memory): %s",
+                            handed.err);
+            dd_paragraphs_free(p);
+            part_lists_free(&handed);
+            part_lists_free(&lists);
+            return false;
+        }
+        dd_scratch_array_trim(&handed.all);
+        round_phase_done(c->rounds + 1, "its paragraphs handed out to the table's parts");
+    }
     if (threads > 1) {
         dd_pool *pool = dd_pool_new("paragraph table", threads, NULL, NULL, NULL);
         dd_pool_for(pool, dd_paragraphs_parts(p), p, build_part);
@@ -464,12 +525,15 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         dd_note_add(notes, DD_NOTE_ERROR,
                     "keeping the repeated paragraphs of a round out of memory (--memory): %s",
                     lists.err);
+    if (hand_out)
+        part_lists_free(&handed);
     if (!dd_paragraphs_parts_done(p, notes)) {
         dd_paragraphs_free(p);
-        later_lists_free(&lists);
+        part_lists_free(&lists);
         return false;
     }
     dd_scratch_array_trim(&lists.all);
+    round_phase_done(c->rounds + 1, "its paragraph table built");
     /* The near-repeats, read back from r->near a document at a time as
      * the findings are made. */
     near_reader reader = {c, r, 0, 0, false};
@@ -495,7 +559,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         dd_memory_process(stderr, "the findings of the round");
     }
     dd_paragraphs_free(p);
-    later_lists_free(&lists);
+    part_lists_free(&lists);
     return true;
 }
 

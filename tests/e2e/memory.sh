@@ -70,6 +70,12 @@ findings_held() { # round 1's findings: the bytes a unit making them held beside
     # the most near-repeats held at once, and the round's near-repeats
     sed -n 's/^dedup: memory at round 1, its findings made: .*making the findings [0-9.]* MB more (\([0-9.]*\) bytes a unit), \([0-9]*\) near-repeats held at once at most of the round.s \([0-9]*\)$/\1 \2 \3/p' "$1"
 }
+table_read() { # round 1's paragraph table: MB read handing its units out to its parts and building them
+    awk '/^dedup: phase round 1, its paragraphs handed out to the table.s parts:/ ||
+         /^dedup: phase round 1, its paragraph table built:/ {
+             for (i = 1; i < NF; i++) if ($i == "read") { mb += $(i + 1); n++ } }
+         END { if (n == 2) print mb }' "$1"
+}
 changed_key_parts() { # round 2's parts of the keys of the documents changed
     sed -n 's/^dedup: round 2: the keys of the [0-9]* documents changed, in \([0-9]*\) parts.*/\1/p' "$1"
 }
@@ -145,6 +151,17 @@ for j in 1 2 3; do
     mb=$(units_spilled "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ]; then ok "--memory 1M -j $j: units in a scratch file ($mb MB)"; else
         not_ok "--memory 1M -j $j: units in a scratch file" "$(head -c 600 "$T/stats.$j")"
+    fi
+    # The table's parts read their units once between them (handed out to
+    # them in one pass, 32 bytes each, the 64 of the units' scratch file
+    # read once), not the whole file each: under twice that file.
+    read=$(table_read "$T/stats.$j")
+    if [ -n "$read" ] && [ -n "$mb" ] && [ "$mb" != "0.0" ] &&
+        awk -v r="$read" -v u="$mb" 'BEGIN { exit !(r < 2 * u) }'; then
+        ok "--memory 1M -j $j: the rounds' table read its units once ($read MB, the units $mb MB)"
+    else
+        not_ok "--memory 1M -j $j: the rounds' table read its units once" \
+            "$(grep -E 'units kept|phase round 1' "$T/stats.$j")"
     fi
     mb=$(near_spilled "$T/stats.$j") held=$(near_in_memory "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ -n "$held" ] && [ "$held" -lt "${near_ref:-0}" ]; then

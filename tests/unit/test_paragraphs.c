@@ -583,6 +583,168 @@ static void later_occurrences_in_the_callers_lists(void **state)
     dd_paragraphs_free(p);
 }
 
+/* The units handed out to their parts (dd_paragraphs_hand_out, as scan
+ * does when its units are in a scratch file): one pass reads each unit
+ * added once (not left out), each part's list gets its units in
+ * increasing order with their keys, documents and words, building the
+ * parts reads no unit of the corpus (without it, every part reads every
+ * unit), and the table is the one built without it: the same first
+ * occurrences and findings. Lists that cannot keep them fail the table. */
+typedef struct unit_reads {
+    const big_corpus *c;
+    size_t n; /* units read (get) */
+} unit_reads;
+
+static dd_unit count_unit(void *ctx, size_t u)
+{
+    unit_reads *r = ctx;
+    r->n++;
+    return r->c->units[u];
+}
+
+typedef struct test_unit_lists {
+    dd_part_unit v[64][LIST_MAX];
+    size_t n[64];
+    bool fail; /* every append fails */
+} test_unit_lists;
+
+static bool unit_append(void *ctx, size_t k, const dd_part_unit *v, size_t n)
+{
+    test_unit_lists *l = ctx;
+    if (l->fail)
+        return false;
+    assert_true(n > 0 && n <= DD_PART_UNIT_BLOCK && l->n[k] + n <= LIST_MAX);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(l->n[k] == 0 || l->v[k][l->n[k] - 1].unit < v[i].unit);
+        l->v[k][l->n[k]++] = v[i];
+    }
+    return true;
+}
+
+static size_t unit_read(void *ctx, size_t k, size_t from, dd_part_unit *out, size_t n)
+{
+    test_unit_lists *l = ctx;
+    if (from >= l->n[k])
+        return 0;
+    if (n > 5) /* a few at a time: the part reads on */
+        n = 5;
+    if (n > l->n[k] - from)
+        n = l->n[k] - from;
+    memcpy(out, l->v[k] + from, n * sizeof *out);
+    return n;
+}
+
+/* The table of c read through reads (dd_paragraphs_read_units) in nparts
+ * parts, its units handed out to lists (NULL: not). */
+static dd_paragraphs *table_handed_out(const big_corpus *c, size_t nparts, unit_reads *reads,
+                                       const dd_unit_lists *lists)
+{
+    dd_paragraphs *p = dd_paragraphs_new(NULL, c->start, MIN_WORDS, DF);
+    dd_paragraphs_read_units(p, count_unit, reads);
+    dd_paragraphs_leave_out(p, c->gone_bits);
+    for (uint32_t d = 0; d < BIG_DOCS; d++)
+        if (c->added[d])
+            assert_true(dd_paragraphs_add(p, d, NULL));
+    for (uint64_t letter = 0; letter < LETTERS; letter++)
+        dd_paragraphs_want_first(p, key_of(letter));
+    dd_paragraphs_split(p, nparts);
+    if (lists)
+        assert_true(dd_paragraphs_hand_out(p, lists, NULL));
+    return p;
+}
+
+static void units_handed_out_to_their_parts_are_read_once(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    static test_unit_lists l;
+    dd_unit_lists lists = {&l, unit_append, unit_read};
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        size_t there = 0; /* units added, not left out */
+        for (uint32_t d = 0; d < BIG_DOCS; d++)
+            for (size_t u = c.start[d]; c.added[d] && u < c.start[d + 1]; u++)
+                there += !c.gone[u];
+        size_t parts[] = {1, 3, 8, 64};
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            size_t nparts = parts[i];
+            memset(&l, 0, sizeof l);
+            unit_reads every = {&c, 0}, once = {&c, 0};
+            dd_paragraphs *plain = table_handed_out(&c, nparts, &every, NULL);
+            dd_paragraphs *handed = table_handed_out(&c, nparts, &once, &lists);
+            assert_int_equal(once.n, there); /* the pass: each unit once */
+            size_t listed = 0;
+            for (size_t k = 0; k < nparts; k++)
+                for (size_t e = 0; e < l.n[k]; e++, listed++) {
+                    const dd_part_unit *x = &l.v[k][e];
+                    assert_false(c.gone[x->unit]);
+                    assert_true(c.start[x->doc] <= x->unit && x->unit < c.start[x->doc + 1]);
+                    assert_true(c.added[x->doc]);
+                    assert_true(sh_key_equal(x->key, c.units[x->unit].key));
+                    assert_int_equal(x->words, c.units[x->unit].words);
+                }
+            assert_int_equal(listed, there);
+            for (size_t k = nparts; k-- > 0;) {
+                dd_paragraphs_build_part(plain, k);
+                dd_paragraphs_build_part(handed, k);
+            }
+            assert_true(dd_paragraphs_parts_done(plain, NULL));
+            assert_true(dd_paragraphs_parts_done(handed, NULL));
+            assert_int_equal(every.n, nparts * there); /* every part, every unit */
+            assert_int_equal(once.n, there);          /* no more */
+            for (uint64_t letter = 0; letter < LETTERS; letter++) {
+                dd_place a, b;
+                bool found = dd_paragraphs_first(plain, key_of(letter), &a);
+                assert_int_equal(dd_paragraphs_first(handed, key_of(letter), &b), found);
+                if (found)
+                    assert_same_places(&a, &b);
+            }
+            dd_findings want = {0}, got = {0};
+            dd_paragraphs_finish(plain, &want);
+            dd_paragraphs_finish(handed, &got);
+            assert_true(want.nrepeats + want.nboilerplate > 0);
+            assert_int_equal(got.nrepeats, want.nrepeats);
+            for (size_t r = 0; r < want.nrepeats; r++) {
+                assert_same_places(&got.repeats[r].at, &want.repeats[r].at);
+                assert_same_places(&got.repeats[r].of, &want.repeats[r].of);
+                assert_int_equal(got.repeats[r].units, want.repeats[r].units);
+                assert_int_equal(got.repeats[r].words, want.repeats[r].words);
+            }
+            assert_int_equal(got.nboilerplate, want.nboilerplate);
+            for (size_t r = 0; r < want.nboilerplate; r++) {
+                const dd_boilerplate *x = &got.boilerplate[r], *y = &want.boilerplate[r];
+                assert_same_places(&x->text_at, &y->text_at);
+                assert_int_equal(x->docs, y->docs);
+                assert_int_equal(x->n, y->n);
+                for (size_t k = 0; k < y->n; k++)
+                    assert_same_places(&x->at[k], &y->at[k]);
+            }
+            assert_int_equal(got.ndrops, want.ndrops);
+            for (size_t r = 0; r < want.ndrops; r++)
+                assert_same_places(&got.drops[r], &want.drops[r]);
+            dd_findings_free(&got);
+            dd_findings_free(&want);
+            dd_paragraphs_free(plain);
+            dd_paragraphs_free(handed);
+        }
+    }
+    /* Lists that cannot keep them: the table fails, with an error. */
+    memset(&l, 0, sizeof l);
+    l.fail = true;
+    unit_reads reads = {&c, 0};
+    dd_paragraphs *p = dd_paragraphs_new(NULL, c.start, MIN_WORDS, DF);
+    dd_paragraphs_read_units(p, count_unit, &reads);
+    for (uint32_t d = 0; d < BIG_DOCS; d++)
+        assert_true(dd_paragraphs_add(p, d, NULL));
+    dd_paragraphs_split(p, 2);
+    dd_notes notes = {0};
+    assert_false(dd_paragraphs_hand_out(p, &lists, &notes));
+    assert_int_equal(notes.n, 1);
+    assert_int_equal(notes.v[0].kind, DD_NOTE_ERROR);
+    dd_notes_free(&notes);
+    dd_paragraphs_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +757,7 @@ int main(void)
         cmocka_unit_test(a_table_built_in_parts_is_the_table),
         cmocka_unit_test(near_repeats_read_back_by_document_are_those_held),
         cmocka_unit_test(later_occurrences_in_the_callers_lists),
+        cmocka_unit_test(units_handed_out_to_their_parts_are_read_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
