@@ -65,9 +65,9 @@ struct dd_paragraphs {
     size_t nwanted, wanted_cap;
     part *parts; /* dd_paragraphs_split */
     size_t nparts;
-    const dd_later_lists *lists; /* where the parts' later occurrences are (NULL: in parts) */
-    const dd_unit_lists *unit_lists; /* the units handed out to their parts (NULL: not) */
-    boiler *boiler;              /* the boilerplate units, in order of first occurrence */
+    const dd_later_lists *lists;     /* where the parts' later occurrences are (NULL: in parts) */
+    const dd_unit_lists *unit_lists; /* the units handed out to parts (NULL: not) */
+    boiler *boiler;                  /* the boilerplate units, in order of first occurrence */
     size_t nboiler;
     bool built; /* dd_paragraphs_parts_done */
 };
@@ -345,8 +345,7 @@ static void take_every_unit(builder *b)
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
-            if (part_of(unit.key, p->nparts) == b->k &&
-                !take_unit(b, unit.key, u, doc, unit.words))
+            if (part_of(unit.key, p->nparts) == b->k && !take_unit(b, unit.key, u, doc, unit.words))
                 return;
         }
     }

@@ -13,23 +13,25 @@
  *   - boilerplate: units seen in at least boilerplate_df documents (and of at
  *     least min_words words), reported once with every occurrence.
  *
- * Memory: the table is built a part of the keys at a time (a key's part is
- * a function of its top bits alone: dd_paragraphs_split), each part going
- * through every unit added and keeping a hash table of its distinct keys
- * only while it is built (about 32 bytes an entry and a 20-byte slot of a
- * table between 3/8 and 3/4 full: 60 to 90 bytes a distinct key of the
- * part). What stays is the later occurrences of keys (a unit and the
- * first occurrence of its key, in lists the caller may keep out of memory:
- * dd_paragraphs_keep_later), 4 bytes a document added, and a record a
- * boilerplate key; places are read back from the corpus's units. Making
- * the findings adds two bits a unit (the units they remove, and those
- * removed as a pass of them started), a buffer of each part's list of
- * later occurrences, read back in order, and the findings themselves; the
- * near-repeats can be read back
- * a document at a time (dd_paragraphs_read_near) instead of held. More parts cost more passes over
- * the units (or one, handing them out to their parts: dd_paragraphs_hand_out), never another
- * result: the first occurrences, the counts and every finding are those of one table going
- * through the documents in order.
+ * Memory: the table is built a part of the keys at a time (a key's part is a
+ * function of its top bits alone: dd_paragraphs_split), each part going
+ * through every unit added (or its own list of them: dd_paragraphs_hand_out,
+ * which holds a block of 16 KB a part while it hands them out) and keeping a
+ * hash table of its distinct keys only while it is built (about 32 bytes an
+ * entry and a 20-byte slot of a table between 3/8 and 3/4 full: 60 to 90
+ * bytes a distinct key of the part). What stays is the later occurrences of
+ * keys (a unit and the first occurrence of its key, in lists the caller may
+ * keep out of memory: dd_paragraphs_keep_later), 4 bytes a document added,
+ * and a record a boilerplate key; places are read back from the corpus's
+ * units. Making the findings adds two bits a unit (the units they remove,
+ * and those removed as a pass of them started), a buffer of each part's list
+ * of later occurrences, read back in order, and the findings themselves; the
+ * near-repeats can be read back a document at a time
+ * (dd_paragraphs_read_near) instead of held. More parts cost more passes
+ * over the units (or one, handing them out to their parts:
+ * dd_paragraphs_hand_out), never another result: the first occurrences, the
+ * counts and every finding are those of one table going through the
+ * documents in order.
  */
 #ifndef DD_PARAGRAPHS_H
 #define DD_PARAGRAPHS_H

@@ -6,7 +6,9 @@
  * paragraphs of the documents kept are decided (decide_paragraphs:
  * paragraphs.c, its table hashed on every core, a part of the keys on each
  * at a time, in as many parts as keep those built at once within the
- * rounds' share of --memory: memory.h; the paragraphs that repeat an
+ * rounds' share of --memory: memory.h; with the units in a scratch file,
+ * they are read once and handed out to their parts' lists, in a scratch
+ * array, each part reading its own; the paragraphs that repeat an
  * earlier one, with the first occurrence of each, kept in a scratch array
  * (part_lists) and read back in order; the round's near-repeats read back
  * from their scratch array a document at a time as the findings are made,

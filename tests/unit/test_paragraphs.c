@@ -691,7 +691,7 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
             assert_true(dd_paragraphs_parts_done(plain, NULL));
             assert_true(dd_paragraphs_parts_done(handed, NULL));
             assert_int_equal(every.n, nparts * there); /* every part, every unit */
-            assert_int_equal(once.n, there);          /* no more */
+            assert_int_equal(once.n, there);           /* no more */
             for (uint64_t letter = 0; letter < LETTERS; letter++) {
                 dd_place a, b;
                 bool found = dd_paragraphs_first(plain, key_of(letter), &a);
