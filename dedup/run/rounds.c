@@ -490,11 +490,12 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     dd_later_lists keep = {&lists, later_append, later_read};
     dd_paragraphs_keep_later(p, &keep);
     /* Units in a scratch file: each part reading them all would read the
-     * file once a part (2.4 GB at 1 GB's --memory 256M, 15 parts); they
-     * are read once instead and handed out to their parts' lists (32 bytes
-     * a unit, not 64), which take as much memory as the later occurrences
-     * (a sixteenth of --memory, of the quarter the search across documents
-     * gave back) and then go to a scratch file too. */
+     * file once a part (143 MB at 1 GB; 8 parts in round 1 at --memory
+     * 256M, 31 at 64M); they are read once instead and handed out to their
+     * parts' lists (32 bytes a unit, not 64), which take as much memory as
+     * the later occurrences (a sixteenth of --memory, of the quarter the
+     * search across documents gave back) and then go to a scratch file
+     * too. */
     part_lists handed;
     dd_unit_lists to_parts = {&handed, units_append, units_read};
     bool hand_out = c->units.spool && nparts > 1;
