@@ -96,11 +96,11 @@ static void grow_recent(dd_near_across_shelf *s)
     s->recent_taken += taken;
     dd_recent_set *old = s->recent;
     size_t nold = s->nrecent;
-    s->recent = dd_zalloc_touched(want, sizeof *s->recent); /* read before written */
+    s->recent = dd_room_zalloc_touched(want * sizeof *s->recent); /* read before written */
     s->nrecent = want;
     for (size_t k = 0; k < nold; k++)
         put_recent(s, &old[k]);
-    free(old);
+    dd_room_resize(old, nold * sizeof *old, 0);
 }
 
 /* Frees s's table of recent sets; what it took is given back to the
@@ -109,7 +109,7 @@ static void free_recent(dd_near_across_shelf *s)
 {
     dd_scratch_budget_give(s->shared, s->recent_taken);
     s->recent_taken = 0;
-    free(s->recent);
+    dd_room_resize(s->recent, s->nrecent * sizeof *s->recent, 0);
     s->recent = NULL;
     s->nrecent = 0;
 }
