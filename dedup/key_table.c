@@ -14,12 +14,12 @@ void dd_key_table_init(dd_key_table *t, unsigned max_quarters)
 {
     *t = (dd_key_table){
         .nslots = FIRST_SLOTS, .max_quarters = max_quarters, .salt = dd_table_salt()};
-    t->slots = dd_calloc(t->nslots, sizeof *t->slots);
+    t->slots = dd_room_zalloc_touched(t->nslots * sizeof *t->slots);
 }
 
 void dd_key_table_free(dd_key_table *t)
 {
-    free(t->slots);
+    dd_room_resize(t->slots, t->nslots * sizeof *t->slots, 0);
     memset(t, 0, sizeof *t);
 }
 
@@ -60,11 +60,11 @@ static size_t free_slot(const dd_key_slot *slots, size_t nslots, uint64_t salt, 
 /* Moves the entries to a table of n slots. */
 static void resize(dd_key_table *t, size_t n)
 {
-    dd_key_slot *slots = dd_zalloc_touched(n, sizeof *slots);
+    dd_key_slot *slots = dd_room_zalloc_touched(n * sizeof *slots);
     for (size_t i = 0; i < t->nslots; i++)
         if (t->slots[i].value1)
             slots[free_slot(slots, n, t->salt, slot_key_lo(&t->slots[i]))] = t->slots[i];
-    free(t->slots);
+    dd_room_resize(t->slots, t->nslots * sizeof *t->slots, 0);
     t->slots = slots;
     t->nslots = n;
 }
@@ -89,8 +89,8 @@ void dd_key_table_reset(dd_key_table *t, size_t n)
 {
     size_t nslots = slots_for(n + 1, t->max_quarters, FIRST_SLOTS);
     if (nslots != t->nslots) {
-        free(t->slots);
-        t->slots = dd_malloc(nslots * sizeof *t->slots);
+        dd_room_resize(t->slots, t->nslots * sizeof *t->slots, 0);
+        t->slots = dd_room_resize(NULL, 0, nslots * sizeof *t->slots);
         t->nslots = nslots;
     }
     memset(t->slots, 0, t->nslots * sizeof *t->slots);

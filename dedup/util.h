@@ -30,6 +30,21 @@ void *dd_calloc(size_t n, size_t size);
  * thread's CPU a TLB flush. */
 void *dd_zalloc_touched(size_t n, size_t size);
 void *dd_realloc(void *p, size_t n);
+
+/* Room for an array that may grow large (a corpus's sets, a table of every
+ * paragraph): below DD_ROOM_HUGE bytes from the heap, as dd_realloc; from
+ * it up, mapped from the system in whole huge pages (2 MiB) with
+ * transparent huge pages asked for, so that its memory comes in one page
+ * fault for 512 of 4 KiB (util.c says why). The caller keeps the room's
+ * size: it is given back with dd_room_resize(p, bytes, 0), never free.
+ * The memory held is at most DD_ROOM_HUGE bytes more than the room. */
+#define DD_ROOM_HUGE ((size_t)2 << 20)
+/* p's room of old_bytes made new_bytes (either may be 0: none; NULL when
+ * new_bytes is 0), its first bytes kept; bytes past them are undefined. */
+void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes);
+/* A new room of bytes, zeros written, as dd_zalloc_touched. */
+void *dd_room_zalloc_touched(size_t bytes);
+
 char *dd_strdup(const char *s);
 /* Returns a new string: printf-style. */
 char *dd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -110,7 +110,7 @@ void dd_signatures_free(dd_signatures *s)
 {
     sh_minhasher_free(s->minhasher);
     free(s->docs);
-    free(s->minhash);
+    dd_room_resize(s->minhash, s->minhash_room, 0);
     free(s->simhash);
     free(s->scratch);
     free(s->link_start);
@@ -155,7 +155,11 @@ static void resize(dd_signatures *s, size_t cap)
         s->simhash = dd_realloc(s->simhash, cap * sizeof *s->simhash);
     else if (s->cap < s->max_in_memory) {
         size_t docs = cap < s->max_in_memory ? cap : s->max_in_memory;
-        s->minhash = dd_realloc(s->minhash, docs * s->params.num_perm * sizeof *s->minhash);
+        /* A room (util.h): 8 MB for the news, 512 bytes a document at
+         * the default 128 values, faulted in huge pages. */
+        size_t bytes = docs * s->params.num_perm * sizeof *s->minhash;
+        s->minhash = dd_room_resize(s->minhash, s->minhash_room, bytes);
+        s->minhash_room = bytes;
     }
     s->cap = cap;
 }

@@ -150,6 +150,7 @@ typedef struct dd_signatures {
      * documents (SIZE_MAX: all) in minhash, of the others in the store:
      * read them with dd_signature_minhash. */
     uint32_t *minhash;
+    size_t minhash_room; /* minhash's bytes (util.h's dd_room_resize) */
     size_t max_in_memory;
     dd_minhash_store store;
     uint64_t *simhash; /* one per document (SimHash) */

@@ -96,11 +96,11 @@ static void grow_recent(dd_near_across_shelf *s)
     s->recent_taken += taken;
     dd_recent_set *old = s->recent;
     size_t nold = s->nrecent;
-    s->recent = dd_zalloc_touched(want, sizeof *s->recent); /* read before written */
+    s->recent = dd_room_zalloc_touched(want * sizeof *s->recent); /* read before written */
     s->nrecent = want;
     for (size_t k = 0; k < nold; k++)
         put_recent(s, &old[k]);
-    free(old);
+    dd_room_resize(old, nold * sizeof *old, 0);
 }
 
 /* Frees s's table of recent sets; what it took is given back to the
@@ -109,7 +109,7 @@ static void free_recent(dd_near_across_shelf *s)
 {
     dd_scratch_budget_give(s->shared, s->recent_taken);
     s->recent_taken = 0;
-    free(s->recent);
+    dd_room_resize(s->recent, s->nrecent * sizeof *s->recent, 0);
     s->recent = NULL;
     s->nrecent = 0;
 }
@@ -399,7 +399,9 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
             runs[k] = all_of(&from[k], &read[k], &cap);
             nrun[k] = from[k].n;
         }
-        sorted = dd_malloc(n * sizeof *sorted);
+        /* A room (util.h): a band's entries are tens of megabytes at
+         * 1 GB, faulted in huge pages. */
+        sorted = dd_room_resize(NULL, 0, n * sizeof *sorted);
         size_t held = 2 * n * sizeof *sorted + dd_scratch_array_memory_bytes(sink->pairs);
         if (held > job->peak[b])
             job->peak[b] = held;
@@ -414,7 +416,7 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
     free(runs);
     if (sorted)
         dd_unit_entries_pairs(sorted, n, take_pair, sink);
-    free(sorted);
+    dd_room_resize(sorted, sorted ? n * sizeof *sorted : 0, 0);
 }
 
 /* dd_pool work: band b = job->order[job->first + i]'s candidate pairs, to

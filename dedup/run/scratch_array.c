@@ -92,7 +92,7 @@ static void free_room(dd_scratch_array *a)
 {
     if (a->shared)
         dd_scratch_budget_give(a->shared, a->cap * a->size);
-    free(a->v);
+    dd_room_resize(a->v, a->cap * a->size, 0);
     a->v = NULL;
     a->cap = 0;
 }
@@ -136,7 +136,7 @@ static bool grow(dd_scratch_array *a, size_t need)
         cap = a->cap + got / a->size;
         dd_scratch_budget_give(a->shared, got % a->size);
     }
-    a->v = dd_realloc(a->v, cap * a->size);
+    a->v = dd_room_resize(a->v, a->cap * a->size, cap * a->size);
     a->cap = cap;
     return true;
 }
@@ -305,7 +305,7 @@ void dd_scratch_array_trim(dd_scratch_array *a)
         return;
     if (a->shared)
         dd_scratch_budget_give(a->shared, (a->cap - a->n) * a->size);
-    a->v = dd_realloc(a->v, a->n * a->size);
+    a->v = dd_room_resize(a->v, a->cap * a->size, a->n * a->size);
     a->cap = a->n;
 }
 
