@@ -1443,6 +1443,8 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
                 b.computed, b.missed, dd_placer_bytes(placer),
                 n ? (double)dd_placer_bytes(placer) / (double)n : 0.0, b.pairs_ahead, b.sets_ahead,
                 own->store->made - made_before);
+    if (getenv("DEDUP_RUN_STATS")) /* the placer at its largest */
+        dd_memory_process(stderr, "the last document placed");
     dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
