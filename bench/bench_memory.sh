@@ -24,7 +24,8 @@
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
 # bytes a thread (default 2 MiB) and PER_DOC bytes a document (default
 # 128); prints the peak, the bound and what DEDUP_RUN_STATS says the
-# process held at each step, and exits 1 when the peak is past the bound.
+# process held at each step (and, of it, malloc's blocks in use and freed
+# but kept), and exits 1 when the peak is past the bound.
 #
 # DEDUP=PATH times another binary (default bin/dedup, built with make if
 # missing). dedup scan exits 1 when it finds duplicates; any other non-zero
@@ -56,7 +57,8 @@ if [ "${1:-}" = --bound ]; then
     [ "$st" -le 1 ] || die "scan --memory $budget exited $st: $(tail -3 "$tmp/err")"
     read -r wall rss user sys < <(tail -1 "$tmp/time")
     peak=$((rss * 1024)) bound=$((budget_bytes + own + per_thread * jobs + per_doc * docs))
-    grep '^dedup: memory at' "$tmp/err" | grep 'the process holds' | sed 's/^dedup: memory at /  /'
+    grep '^dedup: memory at' "$tmp/err" | grep -E 'the process holds|malloc:' |
+        sed 's/^dedup: memory at /  /'
     printf '%s: %d files, --memory %s -j %s: peak %.1f MB, bound %.1f MB (%.1f MB + %.1f MB of its own + %.1f MB a thread + %d bytes a document); %s s, %s + %s s CPU; load %s\n' \
         "$corpus" "$docs" "$budget" "$jobs" "$(awk -v b="$peak" 'BEGIN {print b / 1e6}')" \
         "$(awk -v b="$bound" 'BEGIN {print b / 1e6}')" \

@@ -192,25 +192,28 @@ typedef struct dd_signatures {
  * that one document alone has lists it in a bucket nobody looks up: most
  * of them, in a corpus of mostly different documents. A dd_key_filter
  * holds, for every key of a set of documents, whether it may be shared:
- * its key hashed to a bit that two keys or more hashed to. A key shared by
- * two documents always is (no false negatives); of the others, about 1 in
- * 8 seems shared (8 bits a key). With dd_signatures.shared_keys set, the
- * placer neither looks up nor lists a key that is not: the same
- * candidates, the same buckets full, a third of the lookups and entries.
+ * each of the 4 bits its key hashed to (in one 64-bit word) was set by two
+ * keys or more. A key shared by two documents always is (no false
+ * negatives); of the others, about 1 in 30 seems shared (8 bits a key in
+ * each of its two arrays: 128 bytes a document of 64 bands, up to twice
+ * that, its size a power of two). With dd_signatures.shared_keys
+ * set, the placer neither looks up nor lists a key that is not: the same
+ * candidates, the same buckets full, a fraction of the lookups and
+ * entries.
  */
 typedef struct dd_key_filter {
-    uint64_t *once, *twice; /* bit i: one key hashed to i, or two or more */
+    uint64_t *once, *twice; /* bit i: set by one key, or by two or more */
     size_t nbits;           /* a power of two */
 } dd_key_filter;
 
 /* An empty filter for the keys of up to ndocs documents of s. */
 void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
 /* Adds the keys of documents docs[from..to) of s (docs NULL: documents
- * from..to-1), those with words. */
+ * from..to-1), those with words. Several threads may add to f at once
+ * (each bit is set atomically); the filter is the same whatever the order
+ * they add in. */
 void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
                        size_t to);
-/* Makes f the filter of its documents and of other's (same size). */
-void dd_key_filter_merge(dd_key_filter *f, const dd_key_filter *other);
 /* May key be another document's key too? */
 bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key);
 void dd_key_filter_free(dd_key_filter *f);

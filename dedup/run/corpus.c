@@ -1443,6 +1443,8 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
                 b.computed, b.missed, dd_placer_bytes(placer),
                 n ? (double)dd_placer_bytes(placer) / (double)n : 0.0, b.pairs_ahead, b.sets_ahead,
                 own->store->made - made_before);
+    if (getenv("DEDUP_RUN_STATS")) /* the placer at its largest */
+        dd_memory_process(stderr, "the last document placed");
     dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
@@ -1458,7 +1460,7 @@ typedef struct filter_fill {
     const dd_signatures *s;
     const uint32_t *docs; /* NULL: all of them */
     size_t ndocs;
-    dd_key_filter *parts;
+    dd_key_filter *filter; /* filled by every part at once (dd_key_filter_add) */
     size_t nparts;
 } filter_fill;
 
@@ -1467,30 +1469,23 @@ static void fill_filter(void *ctx, void *state, size_t part)
     (void)state;
     filter_fill *f = ctx;
     size_t n = f->ndocs;
-    dd_key_filter_add(&f->parts[part], f->s, f->docs, n * part / f->nparts,
+    dd_key_filter_add(f->filter, f->s, f->docs, n * part / f->nparts,
                       n * (part + 1) / f->nparts);
 }
 
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
- * every document) (near.h, dd_key_filter): in a part for each thread of
- * the pool, then merged. */
+ * every document) (near.h, dd_key_filter): one filter, a part of the
+ * documents added by each thread of the pool. */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
                         dd_key_filter *out)
 {
+    dd_key_filter_init(out, s, ndocs);
     size_t nparts = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
-    filter_fill f = {s, docs, ndocs, dd_calloc(nparts, sizeof *f.parts), nparts};
-    for (size_t i = 0; i < nparts; i++)
-        dd_key_filter_init(&f.parts[i], s, ndocs);
+    filter_fill f = {s, docs, ndocs, out, nparts};
     if (pool)
         dd_pool_for(pool, nparts, &f, fill_filter);
     else
         fill_filter(&f, NULL, 0);
-    for (size_t i = 1; i < nparts; i++) {
-        dd_key_filter_merge(&f.parts[0], &f.parts[i]);
-        dd_key_filter_free(&f.parts[i]);
-    }
-    *out = f.parts[0];
-    free(f.parts);
 }
 
 /* Clusters the documents as read (the first round of decisions): with the

@@ -96,8 +96,11 @@ size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads);
 
 /* Makes what the process holds follow a run of budget bytes (0: the
  * default) on `threads` threads: the buffers of the scratch files it makes
- * from now on (dd_memory_scratch_buffer, io/spool.h). For the whole
- * process: called before the run starts its threads. */
+ * from now on (dd_memory_scratch_buffer, io/spool.h); and malloc maps each
+ * block of 1 MiB or more on its own, so that it goes back to the system
+ * when freed (M_MMAP_THRESHOLD, fixed: not glibc's, which rises as such
+ * blocks are freed). For the whole process: called before the run starts
+ * its threads. */
 void dd_memory_hold_to_budget(uint64_t budget, unsigned threads);
 
 /* Writes to out, for measuring (DEDUP_RUN_STATS), what the process holds
@@ -105,7 +108,10 @@ void dd_memory_hold_to_budget(uint64_t budget, unsigned threads);
  * pages of the code, the libraries and ICU's data, clean and shared with
  * other processes), and the most it held so far (VmHWM), as
  * "dedup: memory at WHEN: the process holds X MB (F MB of it files mapped:
- * code, libraries, ICU's data), at most Y MB so far".
+ * code, libraries, ICU's data), at most Y MB so far", then what malloc
+ * holds in all its arenas (mallinfo2), in blocks in use and in chunks
+ * freed but kept for later allocations, as
+ * "dedup: memory at WHEN: malloc: U MB in use, K MB freed and kept".
  * Nothing when /proc cannot be read. */
 void dd_memory_process(FILE *out, const char *when);
 
