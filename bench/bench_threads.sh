@@ -10,16 +10,22 @@
 # --format jsonl -q at -j 1 and -j 2. Prints, per command, the best and
 # median wall-clock seconds, and the user and system CPU seconds of the
 # best run (GNU time); then the speed-up of -j 2 (wall at -j 1 / wall at
-# -j 2, best and median), and the serial part of a run, measured by
-# dedup itself (DEDUP_RUN_STATS, dedup/run/run.h) at -j 2 (its lines for the
-# ordered maps are printed, with how long the consumer and the workers
-# waited): the run's CPU time
-# less that of the work done in parallel (the analysis, the pairs verified
-# ahead, the index entries added on the workers), which is what the
-# calling thread does alone; with it, the speed-up Amdahl's law allows at
-# 2, 16 and 64 threads. Also checks that both thread counts write the same
-# report. Then what one run costs the kernel at -j 1 and -j 2: its page
-# faults and (perf, where allowed) its TLB flushes.
+# -j 2, best and median), and the serial part of a run at -j 2, with the
+# speed-up Amdahl's law allows with it at 2, 16 and 64 threads. The serial
+# part is measured (where perf may record the scheduler's events of the
+# whole machine: root, or perf_event_paranoid -1) as the CPU time a thread
+# of the run ran alone, no other thread of it running or waiting for a core
+# (bench/bench_timeline.sh, bench/timeline.py), the least of SERIAL_RUNS
+# runs; it is given with the part of it when another thread was blocked in
+# the kernel (state D: the disk), and the time no thread ran. Before it,
+# dedup's own accounting (DEDUP_RUN_STATS, dedup/run/run.h: the run's CPU
+# less the work figures of its maps and pools; its lines for the ordered
+# maps are printed, with how long the consumer and the workers waited),
+# which is not the serial part: it counts as serial the consumer taking
+# results beside the workers, and as parallel a loop's last items run while
+# the other threads wait. Also checks that both thread counts write the
+# same report. Then what one run costs the kernel at -j 1 and -j 2: its
+# page faults and (perf, where allowed) its TLB flushes.
 #
 # With JSONL=FILE (the same texts as JSON lines, e.g. bench/.data/snn.jsonl,
 # made by bench/make_jsonl.py), dedup filter -q at -j 1 and -j 2 on FILE
@@ -102,13 +108,13 @@ if [ -n "$jsonl" ]; then
         "$(awk -v a="$b1" -v b="$b2" 'BEGIN {print a / b}')" "$(awk -v a="$m1" -v b="$m2" 'BEGIN {print a / b}')"
 fi
 
-# The serial part, at -j 2: the run's CPU time (user + sys) less the work
-# done in parallel, as dedup itself reports it (DEDUP_RUN_STATS: the
-# analysis on the workers, the loops of pairs verified ahead and of index
-# entries, on the workers and the calling thread). What is left is what
-# the calling thread does alone, in rank order: walking the folders,
-# taking results, deciding, the paragraph table, the report. Best (least
-# serial) of SERIAL_RUNS (default 3).
+# CPU outside the parallel work, at -j 2: the run's CPU time (user + sys)
+# less the work done in parallel, as dedup itself reports it
+# (DEDUP_RUN_STATS: the analysis on the workers, the loops of pairs
+# verified ahead and of index entries, on the workers and the calling
+# thread). Not the serial part (measured below): the calling thread takes
+# results and decides beside the workers, and a loop's last items run while
+# the other threads wait. Best (least) of SERIAL_RUNS (default 3).
 best=""
 for r in $(seq 1 "${SERIAL_RUNS:-3}"); do
     DEDUP_RUN_STATS=1 /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$dedup" scan -q -f jsonl -j 2 \
@@ -128,9 +134,29 @@ read -r total analysis pool serial <<<"$best"
 sed -n 's/^dedup: \(.*pairs verified ahead.*\)/  \1/p; s/^dedup: \(run: .*\)/  \1/p' "$tmp/best-stats"
 awk -v total="$total" -v analysis="$analysis" -v pool="$pool" -v serial="$serial" 'BEGIN {
     f = serial / total
-    printf "at -j 2: %.2f s CPU in all: first pass on its workers %.2f s (analysis, paragraph pairs), clustering on the pool %.2f s (document pairs, index), the calling thread alone %.2f s\n", total, analysis, pool, serial
-    printf "serial fraction %.2f: Amdahl speed-up at most %.2fx at 2 threads, %.2fx at 16, %.2fx at 64\n", f, 1 / (f + (1 - f) / 2), 1 / (f + (1 - f) / 16), 1 / (f + (1 - f) / 64)
+    printf "at -j 2: %.2f s CPU in all: first pass on its workers %.2f s (analysis, paragraph pairs), clustering on the pool %.2f s (document pairs, index), the rest %.2f s (%.2f of the CPU; not the serial part)\n", total, analysis, pool, serial, serial / total
 }'
+# The serial part, measured: the CPU a thread ran alone (bench_timeline.sh),
+# the least of SERIAL_RUNS runs, and the Amdahl line of that run.
+if command -v perf >/dev/null &&
+    { [ "$(id -u)" = 0 ] || [ "$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null)" = -1 ]; }; then
+    best=""
+    for r in $(seq 1 "${SERIAL_RUNS:-3}"); do
+        bench/bench_timeline.sh "$dedup" scan -q -f jsonl -j 2 "$@" "$corpus" >"$tmp/timeline"
+        line=$(sed -n 's/^serial: //p' "$tmp/timeline")
+        [ -n "$line" ] || die "bench_timeline.sh: no serial line"
+        if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN {exit !(a < b)}'; then
+            best=$line
+            cp "$tmp/timeline" "$tmp/best-timeline"
+        fi
+    done
+    echo "at -j 2, the serial part measured (bench/bench_timeline.sh, least of ${SERIAL_RUNS:-3} runs):"
+    sed -n 's/^alone in all/  alone in all/p; s/^serial fraction/  serial fraction/p' \
+        "$tmp/best-timeline"
+else
+    echo "at -j 2, the serial part: not measured (bench/bench_timeline.sh needs perf recording" \
+        "the whole machine: root or perf_event_paranoid -1)"
+fi
 
 # What a run costs the kernel at -j 1 and at -j 2: its page faults (first
 # touches of memory, GNU time's minor faults) and, where perf can count the

@@ -905,10 +905,14 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
          * for the next one to take: -j 2 is two threads on two cores, not
          * two workers and a consumer taking turns on them. */
         .caller_works = true,
-        /* Enough documents in flight to keep every worker busy while the
-         * consumer sleeps for half of them (run.c); bytes bound memory
-         * whatever their sizes. */
-        .window = 64 * (size_t)threads,
+        /* Enough documents in flight that a thread held up (a long
+         * document, an array of the results or of the paragraphs' sets
+         * grown and copied, a core taken by another process) leaves the
+         * others items to go on with: at 64 a thread, the news at -j 2 ran
+         * one thread alone 0.04-0.06 s of CPU in this pass, at 256 0.007-
+         * 0.018 s (bench/bench_timeline.sh, load 10). Bytes bound memory
+         * whatever the documents' sizes. */
+        .window = 256 * (size_t)threads,
         .max_weight = (uint64_t)32 << 20,
         .ctx = &f,
         .result_size = sizeof(analysed),

@@ -133,7 +133,7 @@ void dd_run_phase_done(const char *name)
 {
     static double last_wall = -1;
     static process_usage last;
-    if (!getenv("DEDUP_RUN_STATS"))
+    if (!getenv("DEDUP_RUN_STATS") && !getenv("DEDUP_RUN_PHASES"))
         return;
     double now = wall();
     process_usage u = process_usage_now();

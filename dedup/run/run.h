@@ -271,8 +271,11 @@ size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots);
  * calls, and of them what the storage read or was to write: the page
  * cache's misses, from /proc/self/io) since the previous phase ended (the
  * first: since the process started), naming the phase that just ended.
- * Does nothing without
- * DEDUP_RUN_STATS. Calling thread only. */
+ * DEDUP_RUN_PHASES set instead does the same without the run's other
+ * figures (the maps' and pools' clocks of each thread, a system call an
+ * item or two): for bench/bench_timeline.sh, which marks the phases by the
+ * getrusage call made here and would otherwise count those calls in the
+ * serial part. Does nothing without either. Calling thread only. */
 void dd_run_phase_done(const char *name);
 
 /* The number of online CPUs (at least 1): the default of -j. */
