@@ -323,6 +323,30 @@ static void assert_same_places(const dd_place *a, const dd_place *b)
     assert_int_equal(a->last_line, b->last_line);
 }
 
+/* The same repeats, boilerplate and drops, in the same order, as want. */
+static void assert_same_findings(const dd_findings *got, const dd_findings *want)
+{
+    assert_int_equal(got->nrepeats, want->nrepeats);
+    for (size_t r = 0; r < want->nrepeats; r++) {
+        assert_same_places(&got->repeats[r].at, &want->repeats[r].at);
+        assert_same_places(&got->repeats[r].of, &want->repeats[r].of);
+        assert_int_equal(got->repeats[r].units, want->repeats[r].units);
+        assert_int_equal(got->repeats[r].words, want->repeats[r].words);
+    }
+    assert_int_equal(got->nboilerplate, want->nboilerplate);
+    for (size_t r = 0; r < want->nboilerplate; r++) {
+        const dd_boilerplate *x = &got->boilerplate[r], *y = &want->boilerplate[r];
+        assert_same_places(&x->text_at, &y->text_at);
+        assert_int_equal(x->docs, y->docs);
+        assert_int_equal(x->n, y->n);
+        for (size_t k = 0; k < y->n; k++)
+            assert_same_places(&x->at[k], &y->at[k]);
+    }
+    assert_int_equal(got->ndrops, want->ndrops);
+    for (size_t r = 0; r < want->ndrops; r++)
+        assert_same_places(&got->drops[r], &want->drops[r]);
+}
+
 static void a_table_built_in_parts_is_the_table(void **state)
 {
     (void)state;
@@ -347,25 +371,7 @@ static void a_table_built_in_parts_is_the_table(void **state)
             if (i == 0)
                 dd_paragraphs_finish(whole, &want);
             assert_true(want.nrepeats + want.nboilerplate > 0);
-            assert_int_equal(got.nrepeats, want.nrepeats);
-            for (size_t r = 0; r < want.nrepeats; r++) {
-                assert_same_places(&got.repeats[r].at, &want.repeats[r].at);
-                assert_same_places(&got.repeats[r].of, &want.repeats[r].of);
-                assert_int_equal(got.repeats[r].units, want.repeats[r].units);
-                assert_int_equal(got.repeats[r].words, want.repeats[r].words);
-            }
-            assert_int_equal(got.nboilerplate, want.nboilerplate);
-            for (size_t r = 0; r < want.nboilerplate; r++) {
-                const dd_boilerplate *x = &got.boilerplate[r], *y = &want.boilerplate[r];
-                assert_same_places(&x->text_at, &y->text_at);
-                assert_int_equal(x->docs, y->docs);
-                assert_int_equal(x->n, y->n);
-                for (size_t k = 0; k < y->n; k++)
-                    assert_same_places(&x->at[k], &y->at[k]);
-            }
-            assert_int_equal(got.ndrops, want.ndrops);
-            for (size_t r = 0; r < want.ndrops; r++)
-                assert_same_places(&got.drops[r], &want.drops[r]);
+            assert_same_findings(&got, &want);
             dd_findings_free(&got);
         }
         dd_findings_free(&want);
@@ -703,25 +709,7 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
             dd_paragraphs_finish(plain, &want);
             dd_paragraphs_finish(handed, &got);
             assert_true(want.nrepeats + want.nboilerplate > 0);
-            assert_int_equal(got.nrepeats, want.nrepeats);
-            for (size_t r = 0; r < want.nrepeats; r++) {
-                assert_same_places(&got.repeats[r].at, &want.repeats[r].at);
-                assert_same_places(&got.repeats[r].of, &want.repeats[r].of);
-                assert_int_equal(got.repeats[r].units, want.repeats[r].units);
-                assert_int_equal(got.repeats[r].words, want.repeats[r].words);
-            }
-            assert_int_equal(got.nboilerplate, want.nboilerplate);
-            for (size_t r = 0; r < want.nboilerplate; r++) {
-                const dd_boilerplate *x = &got.boilerplate[r], *y = &want.boilerplate[r];
-                assert_same_places(&x->text_at, &y->text_at);
-                assert_int_equal(x->docs, y->docs);
-                assert_int_equal(x->n, y->n);
-                for (size_t k = 0; k < y->n; k++)
-                    assert_same_places(&x->at[k], &y->at[k]);
-            }
-            assert_int_equal(got.ndrops, want.ndrops);
-            for (size_t r = 0; r < want.ndrops; r++)
-                assert_same_places(&got.drops[r], &want.drops[r]);
+            assert_same_findings(&got, &want);
             dd_findings_free(&got);
             dd_findings_free(&want);
             dd_paragraphs_free(plain);
