@@ -885,6 +885,27 @@ static bool read_across(first_pass *f)
     return merge_end(&m, ok);
 }
 
+/* dd_unit_remaker.sets over the first pass: document doc as first read
+ * (dd_corpus_texts: NULL when it changed since), analysed again as
+ * analyse did, its units' sets made again in w. */
+static const dd_unit_sets *sets_again(void *ctx, void *state, uint32_t doc, size_t *nunits,
+                                      uint64_t *bytes)
+{
+    const first_pass *f = ctx;
+    worker *w = state;
+    dd_text_source src = dd_corpus_texts(f->c);
+    const char *text;
+    size_t len;
+    if (src.document(src.ctx, doc, &w->text, &text, &len) != DD_TEXT_OK)
+        return NULL;
+    *bytes = len;
+    if (dd_analyze(&w->analysis->analyzer, text, len, &w->doc) != SH_OK)
+        return NULL;
+    dd_unit_sets_compute(&w->analysis->sets, &w->doc, &f->o->hash);
+    *nunits = w->doc.nunits;
+    return &w->analysis->sets;
+}
+
 /* Reads, checks and analyses every input (the first pass), then finds the
  * near-repeats of paragraphs across documents; false if it was stopped
  * (--on-error stop, a full scratch disk). */
@@ -898,6 +919,16 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     bool streams = c->inputs.nstreams > 0;
     dd_near_across_init(&f.across, dd_memory_near_across_share(o->memory), (size_t)threads + 2,
                         (size_t)threads + streams, o->tmp_dir);
+    if (!facts) {
+        /* Past the budget, the search across documents writes only the
+         * sets a later paragraph may ask for, and makes the others again
+         * from their documents when a pair asks for them. */
+        uint64_t input_bytes = 0;
+        for (size_t i = 0; i < c->inputs.n; i++)
+            input_bytes += c->inputs.docs[i].size;
+        dd_unit_remaker remaker = {sets_again, worker_new, worker_free, &f};
+        dd_near_across_remake_with(&f.across, &remaker, input_bytes);
+    }
     dd_ordered_map m = {
         .n = c->inputs.n,
         .threads = threads,
@@ -960,6 +991,13 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 " of pairs, %.1f MB held at most; %.1f s to make the pairs, %.1f s to verify\n",
                 f.across.units, f.across.pairs, f.across.parts[0], f.across.parts[1],
                 (double)f.across.peak_bytes / 1e6, f.across.seconds[0], f.across.seconds[1]);
+        fprintf(stderr,
+                "dedup: paragraphs' sets left out: %" PRIu64 " of %" PRIu64
+                " units; made again: %" PRIu64 " sets, of %" PRIu64 " documents (%.1f MB read, %"
+                PRIu64 " changed), %.1f s\n",
+                f.across.sets_left_out, f.across.units, f.across.sets_remade,
+                f.across.docs_remade, (double)f.across.bytes_remade / 1e6,
+                f.across.docs_changed, f.across.remake_seconds);
         fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
         fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",

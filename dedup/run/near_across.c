@@ -48,9 +48,18 @@
  * documents does not hold megabytes of it. */
 #define FEWEST_RECENT_SETS ((size_t)1 << 10)
 
+/* dd_kept_set.word of a unit whose set was not kept (made again in step
+ * 3: dd_near_across.remade). */
+#define NOT_KEPT UINT64_MAX
+
+/* Documents whose sets are made again at once (their sets held together
+ * before they are put on dd_near_across.remade). */
+#define REMAKE_BATCH 1024
+
 static void shelf_init(dd_near_across_shelf *s, dd_near_across *a)
 {
     memset(s, 0, sizeof *s);
+    s->across = a;
     /* Its sets, where each unit's is (read back a unit at a time, through
      * the page cache) and the entries of every band (sorted in memory
      * when they fit) take their room from the budget every shelf shares,
@@ -153,6 +162,42 @@ void dd_near_across_free(dd_near_across *a)
     a->shelves = NULL;
     free(a->doc_units);
     a->doc_units = NULL;
+    dd_room_resize((void *)a->seen, a->seen_words * sizeof *a->seen, 0);
+    a->seen = NULL;
+    free(a->remade_ids);
+    free(a->remade_at);
+    a->remade_ids = NULL;
+    a->remade_at = NULL;
+    dd_scratch_array_free(&a->remade);
+}
+
+void dd_near_across_remake_with(dd_near_across *a, const dd_unit_remaker *r,
+                                uint64_t input_bytes)
+{
+    /* About 7 band keys for every 500 bytes of text (the generated 1 GB
+     * corpus: 2.16 M units searched in 1,073 MB): 16 bits a key, 3 of
+     * them set, leave about 1% of new keys seen (a unit's 7 keys, 6%)
+     * when the filter is not full; a smaller one leaves out fewer sets
+     * (it changes nothing else). */
+    size_t shared = a->share - a->share / 8;
+    /* The generated corpora's sets, band keys and where the sets are take
+     * about as many bytes as the text (100 MB: 101.6 MB): a corpus whose
+     * text fits half the shared budget keeps every set in memory, nothing
+     * to leave out. */
+    if (input_bytes <= shared / 2)
+        return;
+    uint64_t want = input_bytes / 32;
+    size_t most = shared / 4;
+    size_t bytes = want < most ? (size_t)want : most;
+    bytes = bytes < 65536 ? 65536 : bytes;
+    size_t words = bytes / sizeof(uint64_t);
+    size_t taken = dd_scratch_budget_take(&a->shared, words * sizeof(uint64_t),
+                                          words * sizeof(uint64_t));
+    if (!taken)
+        return; /* no room for it: every set is kept */
+    a->remaker = *r;
+    a->seen_words = words;
+    a->seen = dd_room_zalloc_touched(words * sizeof *a->seen);
 }
 
 dd_near_across_shelf *dd_near_across_claim(dd_near_across *a)
@@ -176,7 +221,7 @@ static size_t shelves_of(const dd_near_across *a)
 
 size_t dd_near_across_memory_bytes(const dd_near_across *a)
 {
-    size_t bytes = a->ndocs * sizeof *a->doc_units;
+    size_t bytes = a->ndocs * sizeof *a->doc_units + a->seen_words * sizeof *a->seen;
     for (size_t k = 0; k < shelves_of(a); k++) {
         const dd_near_across_shelf *s = &a->shelves[k];
         bytes += dd_scratch_array_memory_bytes(&s->sets) +
@@ -225,6 +270,42 @@ static bool keep_set(dd_near_across_shelf *s, const uint64_t *set, size_t n, sh_
     return true;
 }
 
+/* The word of the filter of band keys seen, and the bits in it, of band
+ * key `key` of band b (keys are hashes already). */
+static _Atomic uint64_t *seen_word(const dd_near_across *a, uint64_t key, size_t b,
+                                   uint64_t *bits)
+{
+    uint64_t h = (key ^ (uint64_t)b * 0x9E3779B97F4A7C15ULL) * 0xD6E8FEB86659FD93ULL;
+    /* The word by the high bits, the bits in it by the low ones: apart. */
+    *bits = (uint64_t)1 << (h & 63) | (uint64_t)1 << (h >> 6 & 63) | (uint64_t)1 << (h >> 12 & 63);
+    return &a->seen[(size_t)(((unsigned __int128)h * a->seen_words) >> 64)];
+}
+
+/* Whether one of the band keys keys[0..DD_NEAR_UNIT_BANDS) was seen
+ * before (or seems to be: a filter), as they are marked seen. Two shelves
+ * may both find a key new: both sets are then left out, and made again
+ * if asked for. */
+static bool seen_before(const dd_near_across *a, const uint64_t *keys)
+{
+    /* The words are all over the filter: fetched together, not one after
+     * the other. */
+    _Atomic uint64_t *w[DD_NEAR_UNIT_BANDS];
+    uint64_t bits[DD_NEAR_UNIT_BANDS];
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        w[b] = seen_word(a, keys[b], b, &bits[b]);
+        __builtin_prefetch((const void *)w[b], 1);
+    }
+    bool seen = false;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        uint64_t had = atomic_load_explicit(w[b], memory_order_relaxed);
+        if ((had & bits[b]) == bits[b])
+            seen = true;
+        else
+            atomic_fetch_or_explicit(w[b], bits[b], memory_order_relaxed);
+    }
+    return seen;
+}
+
 /* The shared budget down to what the sets leave to the rest: shelf s's
  * sets go to a scratch file now, their room given back, before its band
  * keys or where its units are would have to. */
@@ -255,7 +336,14 @@ bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *un
             size_t n = sets->start[u + 1] - sets->start[u];
             uint64_t id = dd_unit_id(doc, (uint32_t)u);
             sh_key set_key = dd_unit_set_key(set, n);
-            if (!keep_set(s, set, n, set_key, &at, err))
+            const uint64_t *keys = band_keys + u * DD_NEAR_UNIT_BANDS;
+            /* Only the sets a later unit may ask for: those of units with
+             * a key seen before (and of units with the same set). The
+             * others are made again if asked for. */
+            if (s->across->seen && !seen_before(s->across, keys)) {
+                at = (dd_kept_set){NOT_KEPT, n};
+                s->sets_left_out++;
+            } else if (!keep_set(s, set, n, set_key, &at, err))
                 return false;
             for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
                 dd_unit_entry e = {band_keys[u * DD_NEAR_UNIT_BANDS + b], set_key.lo, id};
@@ -268,6 +356,18 @@ bool dd_near_across_add(dd_near_across_shelf *s, uint32_t doc, const dd_unit *un
             return false;
     }
     return true;
+}
+
+/* Once every document is added: the filter of band keys seen is given
+ * back to the shared budget. */
+static void free_seen(dd_near_across *a)
+{
+    if (!a->seen)
+        return;
+    dd_room_resize((void *)a->seen, a->seen_words * sizeof *a->seen, 0);
+    dd_scratch_budget_give(&a->shared, a->seen_words * sizeof *a->seen);
+    a->seen = NULL;
+    a->seen_words = 0;
 }
 
 /* Once every document is added: where each document's units are. */
@@ -291,7 +391,17 @@ static void find_doc_units(dd_near_across *a)
         free_recent(s); /* no more sets are kept */
         a->units += s->units_searched;
         a->sets_shared += s->sets_shared;
+        a->sets_left_out += s->sets_left_out;
     }
+
+}
+
+/* Seconds of the monotonic clock. */
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------- parts */
@@ -661,6 +771,26 @@ static const uint64_t *unit_by_id(const void *ctx, void *reader, uint64_t id, ui
     dd_kept_set at = {0, 0};
     if (s && u < s->units.n)
         dd_scratch_array_copy(&s->units, u, &at);
+    const dd_scratch_array *sets = s ? &s->sets : NULL;
+    if (at.n && at.word == NOT_KEPT) { /* made again for this part */
+        size_t lo = 0, hi = a->nremade;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (a->remade_ids[mid] < id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo == a->nremade || a->remade_ids[lo] != id) {
+            at.n = 0;
+        } else if (!a->remade_at[lo].n) {
+            *why = NULL; /* its document changed: no pair of it holds */
+            return NULL;
+        } else {
+            at = a->remade_at[lo];
+            sets = &a->remade;
+        }
+    }
     if (!at.n) {
         *why = dd_asprintf("internal error: paragraph %" PRIu32 " of document %" PRIu32
                            " was not kept for the search across documents",
@@ -668,7 +798,7 @@ static const uint64_t *unit_by_id(const void *ctx, void *reader, uint64_t id, ui
         return NULL;
     }
     const uint64_t *set =
-        dd_scratch_array_span(&s->sets, (size_t)at.word, (size_t)at.n, &r->v, &r->cap);
+        dd_scratch_array_span(sets, (size_t)at.word, (size_t)at.n, &r->v, &r->cap);
     dd_grow(buf, cap, 2 + at.n, sizeof **buf);
     (*buf)[0] = id;
     (*buf)[1] = at.n;
@@ -702,12 +832,18 @@ static void verify_item(void *ctx, void *state, size_t i)
     uint64_t later_id = UINT64_MAX;
     uint32_t doc = 0;
     size_t unit = 0, n = 0, found = 0;
+    bool later_gone = false; /* its set could not be made again */
     for (size_t p = job->item_start[i]; p < job->item_start[i + 1]; p++) {
         const dd_unit_pair *pair = &job->pairs[p];
+        if (pair->later == later_id && later_gone)
+            continue;
         if (pair->later != later_id) {
             later_id = pair->later;
             const uint64_t *later =
                 src->unit(src->ctx, k->reader, later_id, &k->later, &k->later_cap, &job->why[i]);
+            later_gone = !later && !job->why[i];
+            if (later_gone)
+                continue;
             if (!later)
                 return;
             doc = (uint32_t)(later[0] >> 32);
@@ -722,6 +858,8 @@ static void verify_item(void *ctx, void *state, size_t i)
             dd_cached_set *slot = dd_set_cache_claim(&k->earlier, pair->earlier, 0);
             const uint64_t *earlier =
                 src->unit(src->ctx, k->reader, pair->earlier, &slot->set, &slot->cap, &job->why[i]);
+            if (!earlier && !job->why[i])
+                continue; /* its set could not be made again: the slot stays empty */
             if (!earlier)
                 return;
             slot->n = 2 + earlier[1];
@@ -809,6 +947,179 @@ bool dd_unit_verifier_run(dd_unit_verifier *verifier, const dd_unit_pair *v, siz
     return ok;
 }
 
+/* ------------------------------------- step 3: sets made again */
+
+/* Where unit id's set is said to be on its shelf ({0, 0}: not searched). */
+static dd_kept_set kept_at(const dd_near_across *a, uint64_t id)
+{
+    dd_kept_set at = {0, 0};
+    uint32_t doc = dd_unit_id_doc(id);
+    uint64_t place = doc < a->ndocs ? a->doc_units[doc] : NO_UNITS;
+    if (place == NO_UNITS)
+        return at;
+    const dd_near_across_shelf *s = &a->shelves[place >> SHELF_SHIFT];
+    size_t u = (size_t)(place & PLACE_MASK) + dd_unit_id_unit(id);
+    if (u < s->units.n)
+        dd_scratch_array_copy(&s->units, u, &at);
+    return at;
+}
+
+static int compare_ids(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* A batch of documents whose units' sets are made again. */
+typedef struct remake_job {
+    const dd_near_across *a;
+    const uint64_t *ids;     /* the units asked for, sorted */
+    const size_t *doc_start; /* document d of the batch: ids[doc_start[d] .. doc_start[d + 1]) */
+    dd_kept_set *at;         /* per unit: n (as kept), then where in its document's sets */
+    uint64_t **sets;         /* per document: the sets of its units asked for */
+    uint64_t *bytes;         /* per document: the bytes of its text read */
+    bool *made;              /* per document: its sets were made as first */
+} remake_job;
+
+static void *remaker_new(void *ctx)
+{
+    const dd_near_across *a = ctx;
+    return a->remaker.state_new(a->remaker.ctx);
+}
+
+static void remaker_free(void *ctx, void *state)
+{
+    const dd_near_across *a = ctx;
+    if (state)
+        a->remaker.state_free(a->remaker.ctx, state);
+}
+
+/* dd_pool work: document d of the batch, analysed again; the sets of its
+ * units asked for, copied out when each is the size it had. */
+static void remake_doc(void *ctx, void *state, size_t d)
+{
+    remake_job *job = ctx;
+    const dd_unit_remaker *r = &job->a->remaker;
+    size_t first = job->doc_start[d], end = job->doc_start[d + 1];
+    size_t nunits = 0;
+    job->bytes[d] = 0;
+    job->made[d] = false;
+    const dd_unit_sets *sets =
+        state ? r->sets(r->ctx, state, dd_unit_id_doc(job->ids[first]), &nunits, &job->bytes[d])
+              : NULL;
+    if (!sets)
+        return;
+    size_t total = 0;
+    for (size_t k = first; k < end; k++) {
+        uint32_t u = dd_unit_id_unit(job->ids[k]);
+        if (u >= nunits || sets->start[u + 1] - sets->start[u] != job->at[k].n)
+            return; /* not the units it had: it changed */
+        total += (size_t)job->at[k].n;
+    }
+    job->sets[d] = dd_malloc((total ? total : 1) * sizeof **job->sets);
+    size_t word = 0;
+    for (size_t k = first; k < end; k++) {
+        uint32_t u = dd_unit_id_unit(job->ids[k]);
+        memcpy(job->sets[d] + word, sets->hashes + sets->start[u],
+               (size_t)job->at[k].n * sizeof **job->sets);
+        job->at[k].word = word;
+        word += (size_t)job->at[k].n;
+    }
+    job->made[d] = true;
+}
+
+/* Makes again the sets the pairs v[0..n) ask for that were left out, on
+ * pool's threads, a document once: a->remade_ids, a->remade_at and
+ * a->remade, for unit_by_id. False, with *err set, when a scratch file
+ * could not be written. */
+static bool remake_sets(dd_near_across *a, dd_pool *pool, const dd_unit_pair *v, size_t n,
+                        char **err)
+{
+    double start = now();
+    free(a->remade_ids);
+    free(a->remade_at);
+    a->remade_ids = NULL;
+    a->remade_at = NULL;
+    a->nremade = 0;
+    dd_scratch_array_free(&a->remade);
+    /* The sets of the part's units are read back in memory up to a
+     * quarter of what the later steps have, past it from a scratch file. */
+    dd_scratch_array_init(&a->remade, sizeof(uint64_t), a->work_bytes / 4 ? a->work_bytes / 4 : 1,
+                          a->dir, "the sets of paragraphs made again");
+    size_t cap = 0, nids = 0;
+    uint64_t *ids = NULL;
+    for (size_t p = 0; p < n; p++) {
+        uint64_t two[2] = {v[p].later, v[p].earlier};
+        for (size_t k = 0; k < 2; k++) {
+            if (p > 0 && k == 0 && v[p].later == v[p - 1].later)
+                continue;
+            dd_kept_set at = kept_at(a, two[k]);
+            if (!at.n || at.word != NOT_KEPT)
+                continue;
+            dd_grow(&ids, &cap, nids + 1, sizeof *ids);
+            ids[nids++] = two[k];
+        }
+    }
+    if (!nids) {
+        free(ids);
+        return true;
+    }
+    qsort(ids, nids, sizeof *ids, compare_ids);
+    size_t unique = 0;
+    for (size_t k = 0; k < nids; k++)
+        if (!unique || ids[k] != ids[unique - 1])
+            ids[unique++] = ids[k];
+    a->remade_ids = ids;
+    a->nremade = unique;
+    a->remade_at = dd_malloc(unique * sizeof *a->remade_at);
+    for (size_t k = 0; k < unique; k++)
+        a->remade_at[k] = kept_at(a, ids[k]);
+    /* The documents, a batch at a time. */
+    size_t *doc_start = dd_malloc((REMAKE_BATCH + 1) * sizeof *doc_start);
+    uint64_t **sets = dd_calloc(REMAKE_BATCH, sizeof *sets);
+    uint64_t *bytes = dd_malloc(REMAKE_BATCH * sizeof *bytes);
+    bool *made = dd_malloc(REMAKE_BATCH * sizeof *made);
+    bool ok = true;
+    for (size_t k = 0; ok && k < unique;) {
+        size_t ndocs = 0;
+        while (k < unique && ndocs < REMAKE_BATCH) {
+            doc_start[ndocs++] = k;
+            uint32_t doc = dd_unit_id_doc(ids[k]);
+            while (k < unique && dd_unit_id_doc(ids[k]) == doc)
+                k++;
+        }
+        doc_start[ndocs] = k;
+        remake_job job = {a, ids, doc_start, a->remade_at, sets, bytes, made};
+        dd_pool_for(pool, ndocs, &job, remake_doc);
+        for (size_t d = 0; d < ndocs; d++) {
+            a->docs_remade++;
+            a->bytes_remade += bytes[d];
+            a->docs_changed += !made[d];
+            for (size_t u = doc_start[d]; u < doc_start[d + 1]; u++) {
+                dd_kept_set *at = &a->remade_at[u];
+                if (!made[d]) {
+                    at->n = 0;
+                    continue;
+                }
+                uint64_t word = a->remade.n;
+                if (ok)
+                    ok = dd_scratch_array_append(&a->remade, sets[d] + at->word, (size_t)at->n,
+                                                 err);
+                at->word = word;
+                a->sets_remade++;
+            }
+            free(sets[d]);
+            sets[d] = NULL;
+        }
+    }
+    free(made);
+    free(bytes);
+    free(sets);
+    free(doc_start);
+    a->remake_seconds += now() - start;
+    return ok;
+}
+
 /* Step 3's sort on the pool: ranges of later units, each sorted alone. */
 typedef struct sort_job {
     dd_unit_pair *pairs;
@@ -856,13 +1167,6 @@ static size_t part_of_later(const void *e, const void *ctx)
     return p < range[1] ? p : range[1] - 1;
 }
 
-/* Seconds of the monotonic clock. */
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
                          bool (*take)(void *ctx, const dd_near_unit *v, size_t n), void *ctx,
@@ -870,6 +1174,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
 {
     *err = NULL;
     double start = now();
+    free_seen(a);
     a->work_bytes = later_steps_bytes(a);
     /* The pairs are made and sorted on a pool of their own (its items
      * are not verification, and its stats say so). */
@@ -902,6 +1207,11 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     a->seconds[0] = now() - start;
     dd_unit_source src = {unit_by_id, set_reader_new, set_reader_free, a};
     dd_unit_verifier *verifier = dd_unit_verifier_new(&src, threads, threshold);
+    /* Those whose sets were left out have them made again, on a pool of
+     * their own (each thread analyses documents). */
+    dd_pool *remaking = a->sets_left_out ? dd_pool_new("paragraph sets made again", threads, a,
+                                                       remaker_new, remaker_free)
+                                         : NULL;
     dd_unit_pair *buf = NULL;
     size_t cap = 0;
     for (size_t p = 0; p < nparts; p++) {
@@ -911,7 +1221,9 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
                 a->peak_bytes = 2 * parts[p].n * sizeof *v;
             size_t n = sort_pairs(making, running, v, parts[p].n);
             char *why = NULL;
-            ok = dd_unit_verifier_run(verifier, v, n, take, ctx, &why);
+            ok = !remaking || remake_sets(a, remaking, v, n, err);
+            if (ok)
+                ok = dd_unit_verifier_run(verifier, v, n, take, ctx, &why);
             free(why); /* in memory or a scratch file: every unit is read */
             a->pairs += n;
         }
@@ -919,6 +1231,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     }
     free(buf);
     dd_unit_verifier_free(verifier);
+    dd_pool_free(remaking);
     dd_pool_free(making);
     a->seconds[1] = now() - start - a->seconds[0];
     return ok;

@@ -25,6 +25,15 @@
  *      sorted and give the candidate pairs (later, earlier): the bands on
  *      a pool's threads at once, each a part of its share of the budget at
  *      a time;
+ *      A unit's set is kept only while the shelf's sets are in memory,
+ *      or when one of its band keys was seen before (a filter of the band
+ *      keys so far, every shelf's): a unit whose keys are all new has a
+ *      pair only if a later unit shares a key, and most never do (on the
+ *      generated 1 GB corpus, 82% of the units have only new keys, and 9%
+ *      of those are ever in a pair), so once the sets go to a scratch file
+ *      the sets of such units are not written: with a dd_unit_remaker
+ *      (dd_near_across_remake_with), step 3 makes the sets of those a pair
+ *      asks for again, from their documents, a document once a part;
  *   3. the pairs, in parts by their later unit when they do not fit, are
  *      sorted (a range of later units at a time, on the pool's threads),
  *      made unique and verified on another pool's threads, on the exact
@@ -68,8 +77,27 @@ typedef struct dd_shelf_doc {
     uint64_t doc, first;
 } dd_shelf_doc;
 
+/* Makes the sets of a document's units again, as they were when it was
+ * added: for the units whose sets were not kept. */
+typedef struct dd_unit_remaker {
+    /* The sets of document doc's units (dd_unit_sets_compute of its
+     * *nunits units, as the first analysis made them), in memory of
+     * state's until its next call; NULL when its text is not as first
+     * read any more (it changed, or cannot be read: said on stderr).
+     * *bytes: the bytes of text read. Called on several threads, each
+     * with its own state. */
+    const dd_unit_sets *(*sets)(void *ctx, void *state, uint32_t doc, size_t *nunits,
+                                uint64_t *bytes);
+    void *(*state_new)(void *ctx); /* NULL: the state could not be made */
+    void (*state_free)(void *ctx, void *state);
+    void *ctx;
+} dd_unit_remaker;
+
+struct dd_near_across;
+
 /* What one thread adds: the units of the documents it analysed. */
 typedef struct dd_near_across_shelf {
+    struct dd_near_across *across; /* the one it belongs to */
     dd_scratch_array sets;  /* the sets' hashes (uint64_t), one after the other */
     dd_scratch_array units; /* of dd_kept_set: each document's units, up to its last searched */
     dd_scratch_array entries[DD_NEAR_UNIT_BANDS]; /* of dd_unit_entry */
@@ -81,6 +109,7 @@ typedef struct dd_near_across_shelf {
     dd_scratch_budget *shared; /* the dd_near_across's, which its arrays and table take from */
     uint64_t units_searched;   /* units added */
     uint64_t sets_shared;      /* of them, those whose set was kept already */
+    uint64_t sets_left_out;    /* of them, those whose set was not kept (to make again) */
     uint32_t docs;             /* 1 + the last document added, 0: none */
 } dd_near_across_shelf;
 
@@ -98,7 +127,26 @@ typedef struct dd_near_across {
      * place of its unit 0 on the shelf's units; NO_UNITS: none. */
     uint64_t *doc_units;
     size_t ndocs;
+    /* With a remaker: the band keys seen so far, every shelf's (a filter
+     * of seen_words 64-bit words, 3 bits of one word a key, taken from
+     * the shared budget); NULL: every set is kept. */
+    dd_unit_remaker remaker;
+    _Atomic uint64_t *seen;
+    size_t seen_words;
+    /* Step 3, for a part of the pairs: the units whose sets are made
+     * again (sorted ids), where each set is on remade (n 0: it could not
+     * be made: the unit's pairs are not verified). */
+    uint64_t *remade_ids;
+    dd_kept_set *remade_at;
+    size_t nremade;
+    dd_scratch_array remade;
     uint64_t units;       /* units searched (once found) */
+    uint64_t sets_left_out; /* of them, those whose set was not kept (once found) */
+    uint64_t sets_remade;   /* sets made again for step 3, in all its parts */
+    uint64_t docs_remade;   /* documents analysed again for them */
+    uint64_t bytes_remade;  /* the bytes of text of those documents */
+    uint64_t docs_changed;  /* of them, those whose text was not as first read */
+    double remake_seconds;  /* wall clock of it */
     uint64_t sets_shared; /* of them, those that share a set kept already (once found) */
     uint64_t pairs;       /* candidate pairs verified */
     uint64_t parts[2];    /* parts of steps 2 (all bands) and 3 */
@@ -120,6 +168,14 @@ typedef struct dd_near_across {
 void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, size_t holding,
                          const char *dir);
 void dd_near_across_free(dd_near_across *a);
+
+/* From now on, a set of a unit whose band keys were all new is left out
+ * once its shelf's sets are in a scratch file, and made again by r when a
+ * pair asks for it (before any document is added; r.ctx must outlive a).
+ * input_bytes (the corpus's, about) sizes the filter of the band keys
+ * seen: 2 bytes for every 64 of them, within a quarter of a's budget. */
+void dd_near_across_remake_with(dd_near_across *a, const dd_unit_remaker *r,
+                                uint64_t input_bytes);
 
 /* A shelf for the calling thread to add documents to, its own (at most
  * max_shelves in all). Thread-safe. */
@@ -149,7 +205,9 @@ typedef struct dd_unit_source {
     /* The head of unit id (doc << 32 | unit in its document, the size n of
      * its set) then its n hashes: in the source's memory, or read into
      * *buf (grown as dd_grow does, *cap its capacity). NULL, with *why set
-     * (a new message), when it cannot be read. Called on the verifying
+     * (a new message), when it cannot be read; NULL with *why NULL when
+     * its set could not be made again (its document changed): its pairs
+     * are then not near-repeats. Called on the verifying
      * threads, each with its own reader. */
     const uint64_t *(*unit)(const void *ctx, void *reader, uint64_t id, uint64_t **buf, size_t *cap,
                             char **why);
