@@ -153,6 +153,17 @@ void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, si
     a->recent_bytes = (share - share / 8) / (holding ? holding : 1) / 8;
 }
 
+/* The sets made again for a part of the pairs, freed. */
+static void free_remade(dd_near_across *a)
+{
+    free(a->remade_ids);
+    free(a->remade_at);
+    a->remade_ids = NULL;
+    a->remade_at = NULL;
+    a->nremade = 0;
+    dd_scratch_array_free(&a->remade);
+}
+
 void dd_near_across_free(dd_near_across *a)
 {
     size_t claimed = atomic_load(&a->claimed);
@@ -164,11 +175,7 @@ void dd_near_across_free(dd_near_across *a)
     a->doc_units = NULL;
     dd_room_resize((void *)a->seen, a->seen_words * sizeof *a->seen, 0);
     a->seen = NULL;
-    free(a->remade_ids);
-    free(a->remade_at);
-    a->remade_ids = NULL;
-    a->remade_at = NULL;
-    dd_scratch_array_free(&a->remade);
+    free_remade(a);
 }
 
 void dd_near_across_remake_with(dd_near_across *a, const dd_unit_remaker *r,
@@ -1036,12 +1043,7 @@ static bool remake_sets(dd_near_across *a, dd_pool *pool, const dd_unit_pair *v,
                         char **err)
 {
     double start = now();
-    free(a->remade_ids);
-    free(a->remade_at);
-    a->remade_ids = NULL;
-    a->remade_at = NULL;
-    a->nremade = 0;
-    dd_scratch_array_free(&a->remade);
+    free_remade(a);
     /* The sets of the part's units are read back in memory up to a
      * quarter of what the later steps have, past it from a scratch file. */
     dd_scratch_array_init(&a->remade, sizeof(uint64_t), a->work_bytes / 4 ? a->work_bytes / 4 : 1,
@@ -1230,6 +1232,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
         dd_scratch_array_free(&parts[p]);
     }
     free(buf);
+    free_remade(a);
     dd_unit_verifier_free(verifier);
     dd_pool_free(remaking);
     dd_pool_free(making);
