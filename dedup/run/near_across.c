@@ -188,7 +188,7 @@ void dd_near_across_remake_with(dd_near_across *a, const dd_unit_remaker *r,
      * (it changes nothing else). */
     size_t shared = a->share - a->share / 8;
     /* The generated corpora's sets, band keys and where the sets are take
-     * about as many bytes as the text (100 MB: 101.6 MB): a corpus whose
+     * about as many bytes as the text (100 MB: about 100 MB): a corpus whose
      * text fits half the shared budget keeps every set in memory, nothing
      * to leave out. */
     if (input_bytes <= shared / 2)

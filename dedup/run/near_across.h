@@ -25,15 +25,15 @@
  *      sorted and give the candidate pairs (later, earlier): the bands on
  *      a pool's threads at once, each a part of its share of the budget at
  *      a time;
- *      A unit's set is kept only while the shelf's sets are in memory,
- *      or when one of its band keys was seen before (a filter of the band
- *      keys so far, every shelf's): a unit whose keys are all new has a
- *      pair only if a later unit shares a key, and most never do (on the
- *      generated 1 GB corpus, 82% of the units have only new keys, and 9%
- *      of those are ever in a pair), so once the sets go to a scratch file
- *      the sets of such units are not written: with a dd_unit_remaker
- *      (dd_near_across_remake_with), step 3 makes the sets of those a pair
- *      asks for again, from their documents, a document once a part;
+ *      With a dd_unit_remaker (dd_near_across_remake_with: a corpus whose
+ *      sets may not fit), a unit's set is kept only when one of its band
+ *      keys was seen before (a filter of the band keys so far, every
+ *      shelf's): a unit whose keys are all new has a pair only if a later
+ *      unit shares a key, and most never do (on the generated 1 GB corpus,
+ *      82% of the units have only new keys, 9% of those are ever in a
+ *      pair, in 8.6% of the documents), so their sets are neither held nor
+ *      written: step 3 makes those a pair asks for again, from their
+ *      documents, a document once a part of the pairs;
  *   3. the pairs, in parts by their later unit when they do not fit, are
  *      sorted (a range of later units at a time, on the pool's threads),
  *      made unique and verified on another pool's threads, on the exact
@@ -141,13 +141,13 @@ typedef struct dd_near_across {
     size_t nremade;
     dd_scratch_array remade;
     uint64_t units;       /* units searched (once found) */
+    uint64_t sets_shared; /* of them, those that share a set kept already (once found) */
     uint64_t sets_left_out; /* of them, those whose set was not kept (once found) */
     uint64_t sets_remade;   /* sets made again for step 3, in all its parts */
     uint64_t docs_remade;   /* documents analysed again for them */
     uint64_t bytes_remade;  /* the bytes of text of those documents */
     uint64_t docs_changed;  /* of them, those whose text was not as first read */
     double remake_seconds;  /* wall clock of it */
-    uint64_t sets_shared; /* of them, those that share a set kept already (once found) */
     uint64_t pairs;       /* candidate pairs verified */
     uint64_t parts[2];    /* parts of steps 2 (all bands) and 3 */
     size_t peak_bytes;    /* the most the steps 2 and 3 held at once (at most) */
@@ -169,11 +169,14 @@ void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, si
                          const char *dir);
 void dd_near_across_free(dd_near_across *a);
 
-/* From now on, a set of a unit whose band keys were all new is left out
- * once its shelf's sets are in a scratch file, and made again by r when a
- * pair asks for it (before any document is added; r.ctx must outlive a).
- * input_bytes (the corpus's, about) sizes the filter of the band keys
- * seen: 2 bytes for every 64 of them, within a quarter of a's budget. */
+/* From now on, the set of a unit whose band keys were all new is left out
+ * (neither held nor written), and made again by r when a pair asks for it
+ * (called before any document is added; r.ctx must outlive a); unless the
+ * corpus's input_bytes (about) are at most half of what the shelves may
+ * hold (every set then fits: nothing changes), or the filter of the band
+ * keys seen finds no room. The filter is 2 bytes for every 64 of
+ * input_bytes, within a quarter of what the shelves may hold, at least
+ * 64 KB; it is given back once every document is added. */
 void dd_near_across_remake_with(dd_near_across *a, const dd_unit_remaker *r,
                                 uint64_t input_bytes);
 
