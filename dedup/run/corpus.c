@@ -1477,14 +1477,23 @@ static void fill_filter(void *ctx, void *state, size_t part)
                       n * (part + 1) / f->nparts);
 }
 
+/* Parts of the documents a thread of the pool fills the filter with: not
+ * one part a thread, which left one thread alone while the other finished
+ * its part (a worker woken late, a core taken): 4-6 ms of the news at -j 2
+ * (bench/bench_timeline.sh). The pool's claims shrink as the parts run
+ * out, so the threads end together. */
+#define FILTER_PARTS_A_THREAD 8
+
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
- * every document) (near.h, dd_key_filter): one filter, a part of the
- * documents added by each thread of the pool. */
+ * every document) (near.h, dd_key_filter): one filter, parts of the
+ * documents added by the threads of the pool. */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
                         dd_key_filter *out)
 {
     dd_key_filter_init(out, s, ndocs);
-    size_t nparts = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
+    size_t nparts = pool ? FILTER_PARTS_A_THREAD * ((size_t)dd_pool_threads(pool) + 1) : 1;
+    if (nparts > ndocs)
+        nparts = ndocs ? ndocs : 1;
     filter_fill f = {s, docs, ndocs, out, nparts};
     if (pool)
         dd_pool_for(pool, nparts, &f, fill_filter);
