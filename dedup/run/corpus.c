@@ -1152,12 +1152,22 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     return true;
 }
 
-/* dd_loop.run of the listing: on a pool. */
+/* dd_loop of the listing: on a pool. */
 static void pool_loop(void *pool, size_t n, void *ctx,
                       void (*item)(void *ctx, void *worker, size_t i))
 {
     dd_pool_for(pool, n, ctx, item);
 }
+
+static void pool_loop_start(void *pool, size_t n, void *ctx,
+                            void (*item)(void *ctx, void *worker, size_t i))
+{
+    dd_pool_start(pool, n, ctx, item);
+}
+
+static void pool_loop_wait(void *pool, size_t i) { dd_pool_wait(pool, i); }
+
+static void pool_loop_finish(void *pool) { dd_pool_finish(pool); }
 
 /* Reads the inputs under paths[0..n) into c as dd_corpus_run does (the
  * files' statuses looked up on o's threads); false if there are too
@@ -1170,7 +1180,8 @@ static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths,
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_pool *pool = threads > 1 ? dd_pool_new("listing", threads, NULL, NULL, NULL) : NULL;
     if (pool)
-        c->inputs.loop = (dd_loop){pool_loop, pool};
+        c->inputs.loop =
+            (dd_loop){pool_loop, pool, pool_loop_start, pool_loop_wait, pool_loop_finish};
     c->inputs.names.max_in_memory = dd_memory_names_share(o->memory);
     c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
     c->inputs.loop = (dd_loop){0};
