@@ -378,12 +378,12 @@ static void status_in(DIR *d, const char *name, entry_status *es)
     es->st.st_mtim = st.st_mtim;
 }
 
-/* A folder read (read_folder): its names, sorted, each with its status
- * and its path and output name (the folder's joined with it); what went
- * wrong is said when it is taken (take_folder), in the walk's order. */
+/* A folder read (read_folder): its names, sorted, each with its status;
+ * what went wrong is said when it is taken (take_folder), in the walk's
+ * order. */
 typedef struct folder {
-    char **names;
-    char **paths, **rels;
+    char *text;   /* the names, one after the other, each NUL-terminated */
+    char **names; /* into text */
     entry_status *status;
     size_t n;
     int open_error; /* opendir's errno: nothing was read */
@@ -391,11 +391,9 @@ typedef struct folder {
     int fd;         /* a duplicate of its descriptor when it holds a regular file; else -1 */
 } folder;
 
-/* Reading a folder's names: their statuses and paths, looked up on any
- * thread. */
+/* Looking up the statuses of a folder's names, on any thread. */
 typedef struct status_loop {
     DIR *d;
-    const char *dir, *rel;
     folder *f;
 } status_loop;
 
@@ -404,8 +402,6 @@ static void status_work(void *ctx, void *worker, size_t i)
     (void)worker;
     const status_loop *s = ctx;
     status_in(s->d, s->f->names[i], &s->f->status[i]);
-    s->f->paths[i] = join(s->dir, s->f->names[i]);
-    s->f->rels[i] = join(s->rel, s->f->names[i]);
 }
 
 /* A folder of fewer names is looked up on the calling thread alone (waking
@@ -422,17 +418,16 @@ static size_t folders_kept_max(void)
     return files / 4 > 1024 ? 1024 : (size_t)(files / 4);
 }
 
-/* Reads the folder dir (output prefix rel) into f, on any thread: its
- * names, sorted, and their statuses, looked up in the folder open (not
- * from the top by the whole path, as lstat and stat of path would): the
- * link itself, then what it names (the same when it is no link); with
- * loop (not NULL, its run set), a folder's names on several threads. The
- * folder is closed before any subfolder is walked, so a deep tree holds
- * no more than one open (and those read ahead: take_folder); with
- * keep_fd, a duplicate of its descriptor is kept when it holds a regular
- * file (keep_folder). Says nothing. */
-static void read_folder(const dd_loop *loop, const char *dir, const char *rel, bool keep_fd,
-                        folder *f)
+/* Reads the folder dir into f, on any thread: its names, sorted, and their
+ * statuses, looked up in the folder open (not from the top by the whole
+ * path, as lstat and stat of path would): the link itself, then what it
+ * names (the same when it is no link); with loop (not NULL, its run set),
+ * a folder's names on several threads. The folder is closed before any
+ * subfolder is walked, so a deep tree holds no more than one open (and
+ * those read ahead: take_folder); with keep_fd, a duplicate of its
+ * descriptor is kept when it holds a regular file (keep_folder). Says
+ * nothing. */
+static void read_folder(const dd_loop *loop, const char *dir, bool keep_fd, folder *f)
 {
     *f = (folder){.fd = -1};
     DIR *d = opendir(dir);
@@ -440,23 +435,32 @@ static void read_folder(const dd_loop *loop, const char *dir, const char *rel, b
         f->open_error = errno;
         return;
     }
-    size_t cap = 0;
+    /* The names in one buffer (one allocation, not one a name), their
+     * places in it, made pointers once it is whole. */
+    size_t len = 0, text_cap = 0, cap = 0;
+    size_t *at = NULL;
     struct dirent *e;
     errno = 0;
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        dd_grow(&f->names, &cap, f->n + 1, sizeof *f->names);
-        f->names[f->n++] = dd_strdup(e->d_name);
+        size_t bytes = strlen(e->d_name) + 1;
+        dd_grow(&f->text, &text_cap, len + bytes, 1);
+        memcpy(f->text + len, e->d_name, bytes);
+        dd_grow(&at, &cap, f->n + 1, sizeof *at);
+        at[f->n++] = len;
+        len += bytes;
     }
     f->list_error = errno;
+    size_t n = f->n ? f->n : 1;
+    f->names = dd_malloc(n * sizeof *f->names);
+    for (size_t i = 0; i < f->n; i++)
+        f->names[i] = f->text + at[i];
+    free(at);
     if (f->n > 1)
         qsort(f->names, f->n, sizeof *f->names, compare_names);
-    size_t n = f->n ? f->n : 1;
     f->status = dd_malloc(n * sizeof *f->status);
-    f->paths = dd_malloc(n * sizeof *f->paths);
-    f->rels = dd_malloc(n * sizeof *f->rels);
-    status_loop looked = {d, dir, rel, f};
+    status_loop looked = {d, f};
     if (loop && loop->run && f->n >= STATUS_LOOP_MIN)
         loop->run(loop->loop_ctx, f->n, &looked, status_work);
     else
@@ -472,14 +476,8 @@ static void read_folder(const dd_loop *loop, const char *dir, const char *rel, b
 
 static void folder_free(folder *f)
 {
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->names[i]);
-        free(f->paths[i]);
-        free(f->rels[i]);
-    }
+    free(f->text);
     free(f->names);
-    free(f->paths);
-    free(f->rels);
     free(f->status);
     if (f->fd >= 0)
         close(f->fd);
@@ -522,22 +520,24 @@ static bool walked_leaf(const folder *f, size_t i)
  * reading of a folder (its names, sorted, their statuses) is any
  * thread's. So the folders of a folder that hold no folder are read on
  * the loop's threads, in order, while the calling thread takes those
- * before them: read_folder by the loop's ahead_*, take_folder here. At
- * -j 2 the listing of the news (16,111 files in 9 folders) ran 0.017 to
- * 0.028 s of CPU on the calling thread alone, the other asleep, when
- * only the statuses were looked up on the pool (bench/bench_timeline.sh).
+ * before them: read_folder by the loop's start and wait, take_folder
+ * here. At -j 2 the listing of the news (16,111 files in 9 folders) ran
+ * 0.017 to 0.028 s of CPU on the calling thread alone, the other asleep,
+ * when only the statuses were looked up on the pool
+ * (bench/bench_timeline.sh).
  *
  * At most FOLDERS_AHEAD folders are read ahead at once, and past the
  * first, at most AHEAD_BYTES of their folders' own sizes (on most file
  * systems about 12 to 40 bytes a name), so that what is read ahead stays
  * small whatever the tree: a folder is held whole once read, as it was
- * when it was read before its turn.
+ * when it was read in its turn.
  */
 #define FOLDERS_AHEAD 64
 #define AHEAD_BYTES ((uint64_t)1 << 20)
 
 /* The folders read ahead, each an item of the loop in order. */
 typedef struct ahead {
+    const char *dir; /* the parent's path */
     const folder *parent;
     const size_t *which; /* names of the parent */
     folder *read;        /* read[j]: the folder of name which[j] */
@@ -548,13 +548,14 @@ static void read_ahead(void *ctx, void *worker, size_t j)
 {
     (void)worker;
     const ahead *a = ctx;
-    size_t i = a->which[j];
-    read_folder(NULL, a->parent->paths[i], a->parent->rels[i], a->keep_fd, &a->read[j]);
+    char *path = join(a->dir, a->parent->names[a->which[j]]);
+    read_folder(NULL, path, a->keep_fd, &a->read[j]);
+    free(path);
 }
 
 /* The names of f from i on that are read ahead together, in which[0..):
  * the folders that hold no folder, up to the next folder that may, within
- * FOLDERS_AHEAD and AHEAD_BYTES. */
+ * FOLDERS_AHEAD and most_bytes. */
 static size_t ahead_of(const folder *f, size_t i, uint64_t most_bytes, size_t *which)
 {
     size_t n = 0;
@@ -572,13 +573,28 @@ static size_t ahead_of(const folder *f, size_t i, uint64_t most_bytes, size_t *w
     return n;
 }
 
+/* Puts a joined with one slash to b in buf (see join), without a
+ * memory allocation a name: returns buf's text. */
+static const char *join_into(sh_buf *buf, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t slash = la > 0 && a[la - 1] != '/';
+    dd_grow(&buf->data, &buf->cap, la + slash + lb + 1, 1);
+    memcpy(buf->data, a, la);
+    buf->data[la] = '/'; /* overwritten by b when no slash is wanted */
+    memcpy(buf->data + la + slash, b, lb + 1);
+    buf->len = la + slash + lb;
+    return buf->data;
+}
+
 static int walk(collector *k, const char *dir, const char *rel, bool nested);
 
-/* Takes the names of folder f (read_folder of dir), freed here: its files
- * added in sorted order, its folders walked. nested: it was read ahead
- * (take_folder), and the loop is busy: any folder in it is read on the
- * calling thread. Returns the number of problems reported. */
-static int take_folder(collector *k, const char *dir, folder *f, bool nested)
+/* Takes the names of folder f (read_folder of dir; output prefix rel),
+ * freed here: its files added in sorted order, its folders walked.
+ * nested: it was read ahead (see above), and the loop is busy: any folder
+ * in it is read on the calling thread. Returns the number of problems
+ * reported. */
+static int take_folder(collector *k, const char *dir, const char *rel, folder *f, bool nested)
 {
     dd_inputs *in = k->in;
     int problems = 0;
@@ -603,10 +619,14 @@ static int take_folder(collector *k, const char *dir, folder *f, bool nested)
         most_bytes = in->names.max_in_memory / 4; /* --memory */
     size_t *which = NULL; /* made when first read ahead (not on the stack: a deep tree) */
     folder *read = NULL;
-    ahead a = {f, NULL, NULL, !k->list};
+    ahead a = {dir, f, NULL, NULL, !k->list};
     size_t nahead = 0, next_ahead = 0; /* the folders of the loop running, the next to take */
+    /* Each name's path and output name, joined in buffers of their own
+     * (a walk below joins in others). */
+    sh_buf path_buf = {0}, rel_buf = {0};
     for (size_t i = 0; i < f->n; i++) {
-        const char *name = f->names[i], *path = f->paths[i];
+        const char *name = f->names[i];
+        const char *path = join_into(&path_buf, dir, name), *sub = join_into(&rel_buf, rel, name);
         const entry_status *es = &f->status[i];
         struct stat st = {.st_mode = es->st.st_mode,
                           .st_dev = es->st.st_dev,
@@ -648,13 +668,13 @@ static int take_folder(collector *k, const char *dir, folder *f, bool nested)
                 free(p);
             } else if (next_ahead < nahead && which[next_ahead] == i) {
                 loop->wait(loop->loop_ctx, next_ahead);
-                problems += take_folder(k, path, &read[next_ahead], true);
+                problems += take_folder(k, path, sub, &read[next_ahead], true);
                 if (++next_ahead == nahead) {
                     loop->finish(loop->loop_ctx);
                     nahead = next_ahead = 0;
                 }
             } else if (!is_vcs_dir(name)) {
-                problems += walk(k, path, f->rels[i], nested);
+                problems += walk(k, path, sub, nested);
             }
         } else if (S_ISREG(st.st_mode)) {
             if (seen_before(&k->seen, &st))
@@ -662,9 +682,9 @@ static int take_folder(collector *k, const char *dir, folder *f, bool nested)
             else if (k->list)
                 add_source(k, path, &st, !in->records.whole_files && dd_is_shard_name(name));
             else if (!in->records.whole_files && dd_is_shard_name(name))
-                problems += collect_shard(k, path, f->rels[i], true);
+                problems += collect_shard(k, path, sub, true);
             else {
-                add_input(in, path, f->rels[i], (uint64_t)st.st_size, false);
+                add_input(in, path, sub, (uint64_t)st.st_size, false);
                 in->docs[in->n - 1].folder = (uint64_t)folder_fd;
             }
         } else {
@@ -673,20 +693,21 @@ static int take_folder(collector *k, const char *dir, folder *f, bool nested)
             free(p);
         }
     }
+    sh_buf_free(&path_buf);
+    sh_buf_free(&rel_buf);
     free(which);
     free(read);
     folder_free(f);
     return problems;
 }
 
-/* Adds the files under dir (id prefix idp, output prefix rel) in sorted
- * order. nested: see take_folder. Returns the number of problems
- * reported. */
+/* Adds the files under dir (output prefix rel) in sorted order. nested:
+ * see take_folder. Returns the number of problems reported. */
 static int walk(collector *k, const char *dir, const char *rel, bool nested)
 {
     folder f;
-    read_folder(nested ? NULL : &k->in->loop, dir, rel, !k->list, &f);
-    return take_folder(k, dir, &f, nested);
+    read_folder(nested ? NULL : &k->in->loop, dir, !k->list, &f);
+    return take_folder(k, dir, rel, &f, nested);
 }
 
 static const char *base_name(const char *path)
