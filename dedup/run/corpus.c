@@ -1407,15 +1407,13 @@ static void doc_pairs_clear(doc_pairs *ps)
 #define CLUSTER_BATCH_DOCS 512
 
 /* Places docs[0..ndocs) in that order (as dd_placer_place would, one by
- * one) into *out, in batches, each verified ahead on the pool. */
+ * one) into *out, in batches, each verified ahead on the pool, with
+ * placer (new, of c's signatures; freed here). */
 static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const uint32_t *docs,
-                             size_t ndocs, dd_clusters *out)
+                             size_t ndocs, dd_placer *placer, dd_clusters *out)
 {
     dd_signatures *s = &c->signatures;
     size_t n = s->n;
-    dd_placer *placer = dd_placer_new(s);
-    if (ndocs == n) /* all of them: their number is known */
-        dd_placer_reserve(placer, n);
     cluster_batch b = {.c = c, .placer = placer, .ahead = dd_placer_ahead_new(), .own = own};
     s->overlap = answer_pair;
     s->overlap_ctx = &b;
@@ -1470,20 +1468,36 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     free(b.b);
 }
 
-/* Filling the filter of shared keys: part `part` of the documents. */
+/* Filling the filter of shared keys: part `part` of the documents; and,
+ * before the parts when the clustering places every document, the
+ * placer's room made (its fresh pages zeroed) and the documents ranked,
+ * which the calling thread did alone before (2-3 ms of the news at -j 2):
+ * each of these reads the signatures, or writes only its own. */
 typedef struct filter_fill {
     const dd_signatures *s;
     const uint32_t *docs; /* NULL: all of them */
     size_t ndocs;
     dd_key_filter *filter; /* filled by every part at once (dd_key_filter_add) */
     size_t nparts;
+    dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), item 0 */
+    uint32_t *order;    /* not NULL: dd_rank_documents into it, item 1 */
 } filter_fill;
 
-static void fill_filter(void *ctx, void *state, size_t part)
+/* The items before the filter's parts. */
+#define FILTER_FIRST_ITEMS 2
+
+static void fill_filter(void *ctx, void *state, size_t item)
 {
     (void)state;
     filter_fill *f = ctx;
-    size_t n = f->ndocs;
+    if (item == 0 || item == 1) {
+        if (item == 0 && f->reserve)
+            dd_placer_reserve(f->reserve, f->ndocs);
+        if (item == 1 && f->order)
+            dd_rank_documents(f->s, f->order);
+        return;
+    }
+    size_t n = f->ndocs, part = item - FILTER_FIRST_ITEMS;
     dd_key_filter_add(f->filter, f->s, f->docs, n * part / f->nparts,
                       n * (part + 1) / f->nparts);
 }
@@ -1497,19 +1511,22 @@ static void fill_filter(void *ctx, void *state, size_t part)
 
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
  * every document) (near.h, dd_key_filter): one filter, parts of the
- * documents added by the threads of the pool. */
+ * documents added by the threads of the pool; with them, reserve (not
+ * NULL) given room for ndocs documents and order (not NULL) the documents
+ * in rank order (see filter_fill). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
-                        dd_key_filter *out)
+                        dd_key_filter *out, dd_placer *reserve, uint32_t *order)
 {
     dd_key_filter_init(out, s, ndocs);
     size_t nparts = pool ? FILTER_PARTS_A_THREAD * ((size_t)dd_pool_threads(pool) + 1) : 1;
     if (nparts > ndocs)
         nparts = ndocs ? ndocs : 1;
-    filter_fill f = {s, docs, ndocs, out, nparts};
+    filter_fill f = {s, docs, ndocs, out, nparts, reserve, order};
     if (pool)
-        dd_pool_for(pool, nparts, &f, fill_filter);
+        dd_pool_for(pool, FILTER_FIRST_ITEMS + nparts, &f, fill_filter);
     else
-        fill_filter(&f, NULL, 0);
+        for (size_t item = 0; item < FILTER_FIRST_ITEMS + nparts; item++)
+            fill_filter(&f, NULL, item);
 }
 
 /* Clusters the documents as read (the first round of decisions): with the
@@ -1544,12 +1561,13 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
         return true;
     }
     dd_key_filter shared;
-    filter_keys(&c->signatures, NULL, c->signatures.n, ahead ? pool : NULL, &shared);
+    size_t n = c->signatures.n;
+    dd_placer *placer = ahead ? dd_placer_new(&c->signatures) : NULL;
+    uint32_t *order = ahead ? dd_malloc((n ? n : 1) * sizeof *order) : NULL;
+    filter_keys(&c->signatures, NULL, n, ahead ? pool : NULL, &shared, placer, order);
     c->signatures.shared_keys = &shared;
     if (ahead) {
-        uint32_t *order = dd_malloc((c->signatures.n ? c->signatures.n : 1) * sizeof *order);
-        dd_rank_documents(&c->signatures, order);
-        place_in_batches(c, pool, own, order, c->signatures.n, &c->clusters);
+        place_in_batches(c, pool, own, order, n, placer, &c->clusters);
         free(order);
     } else
         dd_cluster_documents(&c->signatures, &c->clusters);
@@ -1572,10 +1590,10 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
      * neither listed nor looked up (the same clusters, a fraction of the
      * entries). */
     dd_key_filter shared;
-    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared);
+    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared, NULL, NULL);
     c->signatures.shared_keys = &shared;
     if (ahead)
-        place_in_batches(c, pool, own, docs, ndocs, out);
+        place_in_batches(c, pool, own, docs, ndocs, dd_placer_new(&c->signatures), out);
     else {
         dd_placer *p = dd_placer_new(&c->signatures);
         dd_member m;
