@@ -118,11 +118,22 @@ typedef struct dd_input_rec {
  * calls work(ctx, worker, i) for every i in 0..n-1, in any order and on
  * any thread, and returns once all have run. run NULL: they run in order,
  * on the calling thread. The work writes only item i's result and says
- * nothing on stderr. */
+ * nothing on stderr.
+ *
+ * And, when start, wait and finish are set, a loop whose items are taken
+ * in order while the others run (folders read ahead while the calling
+ * thread takes those before them): start(loop_ctx, n, ctx, work) starts
+ * items 0..n-1 and returns at once; wait(loop_ctx, i) returns once item i
+ * has run (running others meanwhile); finish(loop_ctx) once all have. No
+ * other loop runs between start and finish. */
 typedef struct dd_loop {
     void (*run)(void *loop_ctx, size_t n, void *ctx,
                 void (*work)(void *ctx, void *worker, size_t i));
     void *loop_ctx;
+    void (*start)(void *loop_ctx, size_t n, void *ctx,
+                  void (*work)(void *ctx, void *worker, size_t i));
+    void (*wait)(void *loop_ctx, size_t i);
+    void (*finish)(void *loop_ctx);
 } dd_loop;
 
 typedef struct dd_inputs {

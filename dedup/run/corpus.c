@@ -1190,12 +1190,22 @@ static bool sign_parts(dd_corpus *c, const dd_options *o, dd_work *w, unsigned t
     return true;
 }
 
-/* dd_loop.run of the listing: on a pool. */
+/* dd_loop of the listing: on a pool. */
 static void pool_loop(void *pool, size_t n, void *ctx,
                       void (*item)(void *ctx, void *worker, size_t i))
 {
     dd_pool_for(pool, n, ctx, item);
 }
+
+static void pool_loop_start(void *pool, size_t n, void *ctx,
+                            void (*item)(void *ctx, void *worker, size_t i))
+{
+    dd_pool_start(pool, n, ctx, item);
+}
+
+static void pool_loop_wait(void *pool, size_t i) { dd_pool_wait(pool, i); }
+
+static void pool_loop_finish(void *pool) { dd_pool_finish(pool); }
 
 /* Reads the inputs under paths[0..n) into c as dd_corpus_run does (the
  * files' statuses looked up on o's threads); false if there are too
@@ -1208,7 +1218,8 @@ static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths,
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_pool *pool = threads > 1 ? dd_pool_new("listing", threads, NULL, NULL, NULL) : NULL;
     if (pool)
-        c->inputs.loop = (dd_loop){pool_loop, pool};
+        c->inputs.loop =
+            (dd_loop){pool_loop, pool, pool_loop_start, pool_loop_wait, pool_loop_finish};
     c->inputs.names.max_in_memory = dd_memory_names_share(o->memory);
     c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
     c->inputs.loop = (dd_loop){0};
@@ -1434,15 +1445,13 @@ static void doc_pairs_clear(doc_pairs *ps)
 #define CLUSTER_BATCH_DOCS 512
 
 /* Places docs[0..ndocs) in that order (as dd_placer_place would, one by
- * one) into *out, in batches, each verified ahead on the pool. */
+ * one) into *out, in batches, each verified ahead on the pool, with
+ * placer (new, of c's signatures; freed here). */
 static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const uint32_t *docs,
-                             size_t ndocs, dd_clusters *out)
+                             size_t ndocs, dd_placer *placer, dd_clusters *out)
 {
     dd_signatures *s = &c->signatures;
     size_t n = s->n;
-    dd_placer *placer = dd_placer_new(s);
-    if (ndocs == n) /* all of them: their number is known */
-        dd_placer_reserve(placer, n);
     cluster_batch b = {.c = c, .placer = placer, .ahead = dd_placer_ahead_new(), .own = own};
     s->overlap = answer_pair;
     s->overlap_ctx = &b;
@@ -1497,37 +1506,65 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     free(b.b);
 }
 
-/* Filling the filter of shared keys: part `part` of the documents. */
+/* Filling the filter of shared keys: part `part` of the documents; and,
+ * before the parts when the clustering places every document, the
+ * placer's room made (its fresh pages zeroed) and the documents ranked,
+ * which the calling thread did alone before (2-3 ms of the news at -j 2):
+ * each of these reads the signatures, or writes only its own. */
 typedef struct filter_fill {
     const dd_signatures *s;
     const uint32_t *docs; /* NULL: all of them */
     size_t ndocs;
     dd_key_filter *filter; /* filled by every part at once (dd_key_filter_add) */
     size_t nparts;
+    dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), item 0 */
+    uint32_t *order;    /* not NULL: dd_rank_documents into it, item 1 */
 } filter_fill;
 
-static void fill_filter(void *ctx, void *state, size_t part)
+/* The items before the filter's parts. */
+#define FILTER_FIRST_ITEMS 2
+
+static void fill_filter(void *ctx, void *state, size_t item)
 {
     (void)state;
     filter_fill *f = ctx;
-    size_t n = f->ndocs;
+    if (item == 0 || item == 1) {
+        if (item == 0 && f->reserve)
+            dd_placer_reserve(f->reserve, f->ndocs);
+        if (item == 1 && f->order)
+            dd_rank_documents(f->s, f->order);
+        return;
+    }
+    size_t n = f->ndocs, part = item - FILTER_FIRST_ITEMS;
     dd_key_filter_add(f->filter, f->s, f->docs, n * part / f->nparts,
                       n * (part + 1) / f->nparts);
 }
 
+/* Parts of the documents a thread of the pool fills the filter with: not
+ * one part a thread, which left one thread alone while the other finished
+ * its part (a worker woken late, a core taken): 4-6 ms of the news at -j 2
+ * (bench/bench_timeline.sh). The pool's claims shrink as the parts run
+ * out, so the threads end together. */
+#define FILTER_PARTS_A_THREAD 8
+
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
- * every document) (near.h, dd_key_filter): one filter, a part of the
- * documents added by each thread of the pool. */
+ * every document) (near.h, dd_key_filter): one filter, parts of the
+ * documents added by the threads of the pool; with them, reserve (not
+ * NULL) given room for ndocs documents and order (not NULL) the documents
+ * in rank order (see filter_fill). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
-                        dd_key_filter *out)
+                        dd_key_filter *out, dd_placer *reserve, uint32_t *order)
 {
     dd_key_filter_init(out, s, ndocs);
-    size_t nparts = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
-    filter_fill f = {s, docs, ndocs, out, nparts};
+    size_t nparts = pool ? FILTER_PARTS_A_THREAD * ((size_t)dd_pool_threads(pool) + 1) : 1;
+    if (nparts > ndocs)
+        nparts = ndocs ? ndocs : 1;
+    filter_fill f = {s, docs, ndocs, out, nparts, reserve, order};
     if (pool)
-        dd_pool_for(pool, nparts, &f, fill_filter);
+        dd_pool_for(pool, FILTER_FIRST_ITEMS + nparts, &f, fill_filter);
     else
-        fill_filter(&f, NULL, 0);
+        for (size_t item = 0; item < FILTER_FIRST_ITEMS + nparts; item++)
+            fill_filter(&f, NULL, item);
 }
 
 /* Clusters the documents as read (the first round of decisions): with the
@@ -1562,12 +1599,13 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
         return true;
     }
     dd_key_filter shared;
-    filter_keys(&c->signatures, NULL, c->signatures.n, ahead ? pool : NULL, &shared);
+    size_t n = c->signatures.n;
+    dd_placer *placer = ahead ? dd_placer_new(&c->signatures) : NULL;
+    uint32_t *order = ahead ? dd_malloc((n ? n : 1) * sizeof *order) : NULL;
+    filter_keys(&c->signatures, NULL, n, ahead ? pool : NULL, &shared, placer, order);
     c->signatures.shared_keys = &shared;
     if (ahead) {
-        uint32_t *order = dd_malloc((c->signatures.n ? c->signatures.n : 1) * sizeof *order);
-        dd_rank_documents(&c->signatures, order);
-        place_in_batches(c, pool, own, order, c->signatures.n, &c->clusters);
+        place_in_batches(c, pool, own, order, n, placer, &c->clusters);
         free(order);
     } else
         dd_cluster_documents(&c->signatures, &c->clusters);
@@ -1590,10 +1628,10 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
      * neither listed nor looked up (the same clusters, a fraction of the
      * entries). */
     dd_key_filter shared;
-    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared);
+    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared, NULL, NULL);
     c->signatures.shared_keys = &shared;
     if (ahead)
-        place_in_batches(c, pool, own, docs, ndocs, out);
+        place_in_batches(c, pool, own, docs, ndocs, dd_placer_new(&c->signatures), out);
     else {
         dd_placer *p = dd_placer_new(&c->signatures);
         dd_member m;
@@ -1645,6 +1683,56 @@ static bool signatures_init(dd_corpus *c, const dd_options *o)
     }
     dd_signatures_reserve(&c->signatures, c->inputs.n); /* one each */
     return true;
+}
+
+/* The text of each boilerplate shown (its first 1000 bytes), read again
+ * on the pool: the inputs' opening and reading were 2-4 ms of the news at
+ * -j 2 on the calling thread alone (135 of them). */
+typedef struct boilerplate_texts {
+    const dd_corpus *c;
+    char **texts;
+    int *errs;
+} boilerplate_texts;
+
+static void read_boilerplate_text(void *ctx, void *state, size_t i)
+{
+    (void)state;
+    boilerplate_texts *t = ctx;
+    const dd_boilerplate *b = &t->c->findings.boilerplate[i];
+    t->texts[i] = read_bytes(t->c, b->text_at.doc, b->text_off,
+                             b->text_len > 1000 ? 1000 : b->text_len, &t->errs[i]);
+}
+
+/* Then, in order on the calling thread, what was read is taken as
+ * read_range one after the other would have: a failure said once, and
+ * an input that failed gives the later texts nothing. */
+static void read_boilerplate_texts(dd_corpus *c, unsigned threads)
+{
+    size_t n = c->findings.nboilerplate;
+    boilerplate_texts t = {c, dd_calloc(n ? n : 1, sizeof *t.texts),
+                           dd_calloc(n ? n : 1, sizeof *t.errs)};
+    dd_pool *pool = threads > 1 && n > 1
+                        ? dd_pool_new("boilerplate texts", threads, NULL, NULL, NULL)
+                        : NULL;
+    if (pool)
+        dd_pool_for(pool, n, &t, read_boilerplate_text);
+    dd_pool_free(pool);
+    for (size_t i = 0; i < n; i++) {
+        dd_boilerplate *b = &c->findings.boilerplate[i];
+        uint32_t doc = b->text_at.doc;
+        if (!pool) {
+            b->text = read_range(c, doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
+            continue;
+        }
+        if (DD_REREAD_OF(c, doc) == DD_REREAD_FAILED && !c->inputs.docs[doc].stream) {
+            t.texts[i][0] = '\0'; /* failed before: read_range reads nothing */
+        } else if (t.errs[i]) {
+            say_reread_failed(c, doc, t.errs[i]);
+        }
+        b->text = t.texts[i];
+    }
+    free(t.texts);
+    free(t.errs);
 }
 
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
@@ -1733,11 +1821,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_run_phase_done("rounds of decisions");
     if (!ok)
         return false;
-    for (size_t i = 0; i < c->findings.nboilerplate; i++) {
-        dd_boilerplate *b = &c->findings.boilerplate[i];
-        b->text =
-            read_range(c, b->text_at.doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
-    }
+    read_boilerplate_texts(c, threads);
     return true;
 }
 

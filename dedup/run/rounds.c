@@ -594,19 +594,55 @@ static size_t key_part(uint64_t key, size_t nparts)
     return (size_t)(((key >> 32) * (uint64_t)nparts) >> 32);
 }
 
-/* Finding the documents that share a key of part `part` with those whose
- * text changed: part k of the documents, on any thread (again[d] is d's
- * alone). */
+/* The keys of the documents changed, of part `part` (of nparts, within
+ * the rounds' share of --memory), in `npieces` set tables: piece q holds
+ * those of sub-part q of the part (key_part of part * npieces + q among
+ * nparts * npieces), so that the tables are filled on the pool, each by
+ * one thread (the fresh pages of one table, zeroed then filled, were 9 ms
+ * of the news' round 2 on the calling thread alone, the other waiting),
+ * and a key is looked up in its piece's. */
 typedef struct sharing {
     const dd_corpus *c;
     const rounds *r;
-    const dd_set_table *changed_keys; /* those of part `part` */
-    size_t part, nparts;              /* of the keys */
-    size_t most;                      /* keys of a document at most */
+    size_t part, nparts; /* of the keys */
+    size_t most;         /* keys of a document at most */
+    /* piece q: the keys keys[q][0..nkeys[q]) (capacity keys_cap[q]), its
+     * table tables[q] */
+    size_t npieces;
+    uint64_t **keys;
+    size_t *nkeys, *keys_cap;
+    dd_set_table *tables;
     bool *again;
     size_t ndocs_parts; /* of the documents */
 } sharing;
 
+/* The piece of the part a key of part g->part is in. */
+static size_t piece_of(const sharing *g, uint64_t key)
+{
+    return key_part(key, g->nparts * g->npieces) - g->part * g->npieces;
+}
+
+/* dd_pool work: piece q's table, on any thread. */
+static void fill_piece(void *ctx, void *worker, size_t q)
+{
+    (void)worker;
+    const sharing *g = ctx;
+    dd_set_table_fill(&g->tables[q], g->keys[q], g->nkeys[q]);
+}
+
+/* Whether document d has a key of part g->part in the tables. */
+static bool shares_key(const sharing *g, const uint64_t *keys, size_t nkeys)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (key_part(keys[i], g->nparts) == g->part &&
+            dd_set_table_count(&g->tables[piece_of(g, keys[i])], &keys[i], 1) > 0)
+            return true;
+    return false;
+}
+
+/* dd_pool work: the documents of part k (of g->ndocs_parts) that share a
+ * key with a document changed, marked in again[], on any thread (again[d]
+ * is d's alone). */
 static void find_sharing(void *ctx, void *worker, size_t k)
 {
     (void)worker;
@@ -618,11 +654,7 @@ static void find_sharing(void *ctx, void *worker, size_t k)
     for (size_t d = n * k / g->ndocs_parts; d < n * (k + 1) / g->ndocs_parts; d++) {
         if (g->again[d] || g->r->absent[d] || c->failed[d] || !s->docs[d].words)
             continue;
-        size_t nkeys = dd_signature_keys(s, d, keys), kept = 0;
-        for (size_t i = 0; i < nkeys; i++)
-            if (key_part(keys[i], g->nparts) == g->part)
-                keys[kept++] = keys[i];
-        g->again[d] = dd_set_table_count(g->changed_keys, keys, kept) > 0;
+        g->again[d] = shares_key(g, keys, dd_signature_keys(s, d, keys));
     }
     free(keys);
 }
@@ -631,6 +663,10 @@ static void find_sharing(void *ctx, void *worker, size_t k)
  * up to 4 slots of the set table it goes to (at least twice as many slots
  * as keys, a power of two). */
 #define CHANGED_KEY_BYTES (5 * sizeof(uint64_t))
+
+/* Pieces of a part's keys a thread fills the tables of: several, so that
+ * the threads end together. */
+#define KEY_PIECES_A_THREAD 4
 
 /* Marks in again[] the documents there that share a key (a band, a
  * SimHash block) with a document of r->changed, on the run's threads: the
@@ -644,39 +680,64 @@ static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *
     uint64_t share = dd_memory_rounds_share(o->memory);
     size_t nparts = need > share ? (size_t)((need + share - 1) / share) : 1;
     uint64_t *keys = dd_malloc((most + 1) * sizeof *keys);
-    uint64_t *changed_keys = NULL;
-    size_t cap = 0;
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_pool *pool = threads > 1 ? dd_pool_new("keys shared", threads, NULL, NULL, NULL) : NULL;
+    size_t npieces = pool ? KEY_PIECES_A_THREAD * (size_t)threads : 1;
+    sharing g = {.c = c,
+                 .r = r,
+                 .nparts = nparts,
+                 .most = most,
+                 .npieces = npieces,
+                 .keys = dd_calloc(npieces, sizeof *g.keys),
+                 .nkeys = dd_calloc(npieces, sizeof *g.nkeys),
+                 .keys_cap = dd_calloc(npieces, sizeof *g.keys_cap),
+                 .tables = dd_calloc(npieces, sizeof *g.tables),
+                 .again = again,
+                 .ndocs_parts = pool ? 4 * (size_t)threads : 1};
+    size_t held = 0; /* bytes of keys of a part at most (DEDUP_RUN_STATS) */
     for (size_t part = 0; part < nparts; part++) {
+        g.part = part;
         size_t nchanged_keys = 0;
+        for (size_t q = 0; q < npieces; q++)
+            g.nkeys[q] = 0;
         for (size_t k = 0; k < r->nchanged; k++) {
             uint32_t d = r->changed_list[k];
             if (r->absent[d] || !s->docs[d].words)
                 continue;
             size_t nkeys = dd_signature_keys(s, d, keys);
-            dd_grow(&changed_keys, &cap, nchanged_keys + nkeys + 1, sizeof *changed_keys);
-            for (size_t i = 0; i < nkeys; i++)
-                if (key_part(keys[i], nparts) == part)
-                    changed_keys[nchanged_keys++] = keys[i];
+            for (size_t i = 0; i < nkeys; i++) {
+                if (key_part(keys[i], nparts) != part)
+                    continue;
+                size_t q = piece_of(&g, keys[i]);
+                dd_grow(&g.keys[q], &g.keys_cap[q], g.nkeys[q] + 1, sizeof *g.keys[q]);
+                g.keys[q][g.nkeys[q]++] = keys[i];
+                nchanged_keys++;
+            }
         }
-        dd_set_table table = {0};
-        dd_set_table_fill(&table, changed_keys, nchanged_keys);
-        sharing g = {c, r, &table, part, nparts, most, again, pool ? 4 * (size_t)threads : 1};
-        if (pool)
+        if (nchanged_keys * 3 * sizeof *keys > held)
+            held = nchanged_keys * 3 * sizeof *keys;
+        if (pool) {
+            dd_pool_for(pool, npieces, &g, fill_piece);
             dd_pool_for(pool, g.ndocs_parts, &g, find_sharing);
-        else
+        } else {
+            fill_piece(&g, NULL, 0);
             find_sharing(&g, NULL, 0);
-        dd_set_table_free(&table);
+        }
     }
     dd_pool_free(pool);
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
                 "dedup: round %zu: the keys of the %zu documents changed, in %zu parts, %.1f MB "
                 "a part at most\n",
-                c->rounds + 1, r->nchanged, nparts,
-                (double)(cap * sizeof *changed_keys + 2 * cap * sizeof(uint64_t)) / 1e6);
-    free(changed_keys);
+                c->rounds + 1, r->nchanged, nparts, (double)held / 1e6);
+    for (size_t q = 0; q < npieces; q++) {
+        free(g.keys[q]);
+        dd_set_table_free(&g.tables[q]);
+    }
+    free(g.keys);
+    free(g.nkeys);
+    free(g.keys_cap);
+    free(g.tables);
     free(keys);
 }
 

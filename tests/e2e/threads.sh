@@ -83,6 +83,32 @@ same() {
     [ -z "$bad" ] && ok "$name: the same at -j 1, 2, 3 and 8" || not_ok "$name: differs" "$bad"
 }
 
+# A tree of every shape the listing meets: with threads, the folders that
+# hold no folder are read ahead on the workers while the calling thread
+# takes those before them (io/input.c, take_folder): files between them, a
+# folder that holds folders (it ends a run read ahead), one that holds
+# none, a link to a folder, a link to nothing, a FIFO and a .git folder
+# inside folders read ahead, an empty folder. The documents, their order
+# and the messages must be those of -j 1 (same, below).
+W="$T/tree"
+mkdir -p "$W"
+i=0
+for d in a b c d e f; do
+    mkdir -p "$W/$d"
+    for k in 1 2 3; do
+        cp "$(ls "$FIXTURES"/seeds/*.txt | sed -n "$((i % 5 + 1))p")" "$W/$d/f$k.txt"
+        i=$((i + 1))
+    done
+    cp "$FIXTURES/variants/000_syndicated.txt" "$W/${d}0.txt"
+done
+mkdir -p "$W/c/inner/deeper" "$W/empty" "$W/b/.git"
+cp "$FIXTURES"/seeds/*.txt "$W/c/inner/"
+cp "$FIXTURES"/variants/*.txt "$W/c/inner/deeper/"
+ln -s nowhere "$W/b/dangling"
+ln -s ../a "$W/d/link-to-a"
+mkfifo "$W/e/fifo"
+echo 'not data' >"$W/b/.git/config"
+
 cd "$T" || exit 2
 cp -r "$FIXTURES/seeds" "$FIXTURES/variants" .
 for j in 1 2 3 8; do
@@ -96,6 +122,7 @@ for j in 1 2 3 8; do
     run many-text "$j" scan -f text many
     run gen-block "$j" scan -f jsonl -u block --method simhash gen
     run gen-stdin "$j" scan -f jsonl - gen <gen/part0/doc000.txt
+    run tree-jsonl "$j" scan -f jsonl tree
     run gen-stop "$j" scan -f jsonl --on-error stop gen
     run gen-clean "$j" clean -o out gen
     mv out "out$j"
@@ -112,7 +139,7 @@ for j in 1 2 3 8; do
     mv idx.ddx "idx$j.ddx"
 done
 for name in fixtures-jsonl fixtures-text gen-jsonl gen-text gen-tsv many-tsv many-jsonl many-text \
-    gen-block gen-stdin gen-stop \
+    gen-block gen-stdin gen-stop tree-jsonl \
     gen-clean gen-dry-run gen-check fixtures-check index-build index-add index-info index-scan; do
     same "$name"
 done
@@ -137,6 +164,13 @@ grep -q 'latin1.txt:1: invalid UTF-8' gen-jsonl.1.err && grep -q 'nul.txt:.*NUL 
     ! grep -q '"type":"cluster"' gen-stop.1.out &&
     ok "statuses: 2 with files left out, --on-error stop reports nothing" ||
     not_ok "statuses" "jsonl $(cat gen-jsonl.1.st), stop $(cat gen-stop.1.st)"
+
+grep -q 'tree/b/dangling: No such file' tree-jsonl.1.err && grep -q 'tree/e/fifo: not a regular' tree-jsonl.1.err &&
+    grep -q 'tree/d/link-to-a: symbolic link to a directory' tree-jsonl.1.err &&
+    grep -q '"tree/c/inner/deeper/' tree-jsonl.1.out && grep -q '"tree/f/f3.txt"' tree-jsonl.1.out &&
+    ! grep -q '\.git' tree-jsonl.1.out &&
+    ok "the tree: its folders walked, its links and FIFO said" ||
+    not_ok "the tree" "$(cat tree-jsonl.1.err; head -c 600 tree-jsonl.1.out)"
 
 [ "$(wc -l <many-tsv.1.out)" = 4500 ] && [ "$(grep -c '"type":"cluster"' many-jsonl.1.out)" -gt 100 ] &&
     ok "many documents: 4,500 lines of tsv, over 100 clusters" ||
