@@ -202,8 +202,13 @@ typedef struct dd_signatures {
  * entries.
  */
 typedef struct dd_key_filter {
-    uint64_t *once, *twice; /* bit i: set by one key, or by two or more */
-    size_t nbits;           /* a power of two */
+    /* Word w of both bit arrays side by side, in one cache line: bit i set
+     * by one key (once), or by two or more (twice). A room (util.h): in
+     * huge pages from 2 MiB up. */
+    struct dd_key_filter_words {
+        uint64_t once, twice;
+    } *words;
+    size_t nbits; /* of each array, a power of two */
 } dd_key_filter;
 
 /* An empty filter for the keys of up to ndocs documents of s. */

@@ -195,6 +195,26 @@ size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads)
  * back to the system when freed (M_MMAP_THRESHOLD). */
 #define OWN_MAPPING_BYTES ((size_t)1 << 20)
 
+/* What a malloc heap (one for each thread) may keep free at its top
+ * before it gives it back (M_TRIM_THRESHOLD). glibc's 128 KiB gives back
+ * what the next document's arrays take again at once, a page fault for
+ * each 4 KiB (13-21 us of CPU a fault on the virtual machines this runs
+ * on: bench/README.md, Threads): the news scan made 16,700 faults at -j 1
+ * and 14,200 at -j 2; keeping up to 16 MiB, 9,400 and 10,400 (1 MiB:
+ * 16,650 and 13,750; 4 MiB: 11,500 and 11,750), its peak 83.7 -> 88.7 MB
+ * at -j 1, 91.1 -> 94.5 MB at -j 2. At most a 64th of the budget for all
+ * the heaps: at --memory 64M on 2 threads, 340 KiB a heap. */
+#define MOST_HEAP_KEPT_FREE ((size_t)16 << 20)
+#define FEWEST_HEAP_KEPT_FREE ((size_t)128 << 10)
+
+static size_t heap_kept_free(uint64_t budget, unsigned threads)
+{
+    size_t bytes = share_of(budget, 64) / ((size_t)threads + 1);
+    if (bytes < FEWEST_HEAP_KEPT_FREE)
+        return FEWEST_HEAP_KEPT_FREE;
+    return bytes > MOST_HEAP_KEPT_FREE ? MOST_HEAP_KEPT_FREE : bytes;
+}
+
 void dd_memory_hold_to_budget(uint64_t budget, unsigned threads)
 {
     dd_spool_set_buffer_bytes(dd_memory_scratch_buffer(budget, threads));
@@ -216,6 +236,7 @@ void dd_memory_hold_to_budget(uint64_t budget, unsigned threads)
      * it gave back pages the next phase touched again (news at -j 2: 1.91 s
      * CPU against 1.58), and the peaks are within phases. */
     mallopt(M_MMAP_THRESHOLD, (int)OWN_MAPPING_BYTES);
+    mallopt(M_TRIM_THRESHOLD, (int)heap_kept_free(budget, threads));
 }
 
 void dd_memory_process(FILE *out, const char *when)

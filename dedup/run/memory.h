@@ -99,8 +99,10 @@ size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads);
  * from now on (dd_memory_scratch_buffer, io/spool.h); and malloc maps each
  * block of 1 MiB or more on its own, so that it goes back to the system
  * when freed (M_MMAP_THRESHOLD, fixed: not glibc's, which rises as such
- * blocks are freed). For the whole process: called before the run starts
- * its threads. */
+ * blocks are freed), and each thread's heap keeps up to a 64th of the
+ * budget among the threads (at most 16 MiB) free at its top rather than
+ * give it back and fault it in again (M_TRIM_THRESHOLD). For the whole
+ * process: called before the run starts its threads. */
 void dd_memory_hold_to_budget(uint64_t budget, unsigned threads);
 
 /* Writes to out, for measuring (DEDUP_RUN_STATS), what the process holds
