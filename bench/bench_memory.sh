@@ -23,7 +23,7 @@
 # what the man page (--memory) says the process holds beyond it: OWN bytes
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
 # bytes a thread (default 2 MiB) and PER_DOC bytes a document (default
-# 128); prints the peak, the bound and what DEDUP_RUN_STATS says the
+# 256); prints the peak, the bound and what DEDUP_RUN_STATS says the
 # process held at each step (and, of it, malloc's blocks in use and freed
 # but kept), and exits 1 when the peak is past the bound.
 #
@@ -33,7 +33,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --bound ]; then
-    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-128}
+    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-256}
     own=${OWN:-$((10 << 20))} per_thread=${PER_THREAD:-$((2 << 20))}
     jobs=${JOBS:-2}
     . bench/lib.sh

@@ -106,9 +106,8 @@ static int compare_ranked_key(const void *a, const void *b)
     return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, bool **may_lead)
+uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, size_t n, bool **may_lead)
 {
-    size_t n = s->n;
     ranked_key *keys = dd_malloc((n ? n : 1) * sizeof *keys);
     size_t k = 0;
     for (size_t r = 0; r < n; r++)
@@ -215,7 +214,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
     for (size_t r = 0; r < n; r++)
         rank_of[order[r]] = (uint32_t)r;
     bool *may_lead;
-    uint32_t *twin = dd_doc_twins(s, order, &may_lead);
+    uint32_t *twin = dd_doc_twins(s, order, n, &may_lead);
 
     /* group */
     dd_rank_pairs pairs = {0};

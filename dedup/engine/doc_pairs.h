@@ -121,13 +121,15 @@ void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_
  * summed. */
 void dd_rank_pairs_count(dd_rank_pairs *p);
 
-/* The twins of the documents of s, ranked as order[0..s->n) says
- * (dd_rank_documents): twin[rank], the rank of the first document with the
- * exact key of the document of that rank, when that is another
- * (UINT32_MAX: none, or no words); (*may_lead)[rank] (NULL: not wanted),
- * whether it may become a representative: it has words and no twin (the
- * placer joins a twin to its twin's cluster). The caller frees both. */
-uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, bool **may_lead);
+/* The twins of the documents order[0..n) of s, ranked in that order
+ * (dd_rank_documents: every document; or those a placer places, as a
+ * round of decisions places some again): twin[rank], the rank of the first
+ * document with the exact key of the document of that rank, when that is
+ * another (UINT32_MAX: none, or no words); (*may_lead)[rank] (NULL: not
+ * wanted), whether it may become a representative: it has words and no
+ * twin (the placer joins a twin to its twin's cluster). The caller frees
+ * both. */
+uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, size_t n, bool **may_lead);
 
 /* What dd_cluster_by_pairs did. */
 typedef struct dd_doc_pairs_stats {

@@ -16,6 +16,7 @@
 #include "run/facts.h"
 #include "run/memory.h"
 #include "run/across_stages.h"
+#include "run/cluster_sweep.h"
 #include "run/doc_stages.h"
 #include "run/near_across.h"
 #include "io/spool.h"
@@ -1567,6 +1568,52 @@ static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndo
             fill_filter(&f, NULL, item);
 }
 
+/* Clusters docs[0..ndocs) (NULL: every document, in rank order) into *out
+ * by the sweep of sorted band keys (run/cluster_sweep.h), within the
+ * clustering's share of the budget, when the placer and its filter would
+ * not fit it (memory.h: dd_memory_placer_fits). False when they fit, or
+ * when the sweep could not keep its pairs (a full disk: said): then the
+ * placer clusters, to the same clusters. */
+static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, const uint32_t *docs,
+                             size_t ndocs, dd_clusters *out)
+{
+    if (dd_memory_placer_fits(o->memory, ndocs))
+        return false;
+    uint32_t *order = NULL;
+    if (!docs) {
+        order = dd_malloc((ndocs ? ndocs : 1) * sizeof *order);
+        dd_rank_documents(&c->signatures, order);
+        docs = order;
+    }
+    dd_sweep_stats st;
+    char *err = NULL;
+    bool ok = dd_cluster_sweep(&c->signatures, docs, ndocs, dd_memory_clustering_share(o->memory),
+                               o->tmp_dir, out, &st, &err);
+    free(order);
+    if (!ok) {
+        dd_warn("%s; the documents are clustered in memory instead", err);
+        free(err);
+        return false;
+    }
+    if (getenv("DEDUP_RUN_STATS")) {
+        /* (the placer's arrays are per document of the corpus) */
+        size_t n = ndocs ? ndocs : 1, all = c->signatures.n ? c->signatures.n : 1;
+        fprintf(stderr,
+                "dedup: near-duplicate documents by the sweep: %zu documents, %" PRIu64
+                " band keys in %zu parts (%.1f MB in a scratch file; %" PRIu64
+                " in hot buckets), %" PRIu64
+                " pairs (%.2f a document; %.1f MB in a scratch file) in %zu parts, %.1f MB held "
+                "at once at most; the placer holds %zu bytes, %.0f a document\n",
+                ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
+                st.pairs,
+                (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6, st.rank_parts,
+                (double)st.most_held / 1e6, st.placer_bytes,
+                (double)st.placer_bytes / (double)all);
+        dd_memory_process(stderr, "the last document placed");
+    }
+    return true;
+}
+
 /* Clusters the documents as read (the first round of decisions): with the
  * pool's workers when there is one, own verifying what they did not; from
  * a work folder (staged, not NULL), by the sweep of its verified pairs
@@ -1598,6 +1645,8 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
                     st.sweep_bytes, (double)st.sweep_bytes / (double)n);
         return true;
     }
+    if (cluster_by_sweep(c, o, NULL, c->signatures.n, &c->clusters))
+        return true;
     dd_key_filter shared;
     size_t n = c->signatures.n;
     dd_placer *placer = ahead ? dd_placer_new(&c->signatures) : NULL;
@@ -1617,6 +1666,8 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
 void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
                      dd_clusters *out)
 {
+    if (cluster_by_sweep(c, o, docs, ndocs, out))
+        return;
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
     pool_ctx pc = {c, o, own ? own->store : NULL}; /* one cache of sets, as the first round's */

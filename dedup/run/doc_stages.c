@@ -927,7 +927,7 @@ bool dd_doc_stages_cluster(const dd_work *w, const dd_signatures *s, dd_clusters
     dd_rank_documents(s, order);
     for (size_t r = 0; r < n; r++)
         rank_of[order[r]] = (uint32_t)r;
-    uint32_t *twin = dd_doc_twins(s, order, NULL);
+    uint32_t *twin = dd_doc_twins(s, order, s->n, NULL);
     dd_placer *p = dd_placer_new(s);
     dd_placer_reserve_given(p, n);
     sweep_input in = {0};

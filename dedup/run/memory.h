@@ -12,6 +12,7 @@
 
 #include "run/corpus.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -83,6 +84,25 @@ size_t dd_memory_paragraph_later_share(uint64_t budget);
  * sixteenth of it, at most 16 MiB. It is used from the clustering on, once
  * the search across documents has given back its half. */
 size_t dd_memory_set_cache_share(uint64_t budget);
+
+/* The share of the clustering of documents (run/corpus.c) in a run of
+ * budget bytes (0: the default): a quarter of it, the rounds' quarter
+ * (they start once it has ended; the search across documents has given
+ * back its half by then). */
+size_t dd_memory_clustering_share(uint64_t budget);
+
+/* What the placer (engine/near.h: its per-document arrays, its table of
+ * exact keys and its index of the representatives' band keys) and its
+ * filter of shared keys hold a document at most, as measured: 185 and 177
+ * bytes a document on the 1 GB corpus, 191 and 256 on 100 MB (the filter's
+ * size a power of two). */
+#define DD_PLACER_BYTES_A_DOC 448
+
+/* Whether the placer and its filter for ndocs documents fit the
+ * clustering's share of a run of budget bytes (0: the default). When they
+ * do not, the run clusters by the sweep of sorted band keys
+ * (run/cluster_sweep.h), within the share: the same clusters. */
+bool dd_memory_placer_fits(uint64_t budget, size_t ndocs);
 
 /* The bytes of the write buffer of each scratch file (io/spool.h) of a run
  * of budget bytes (0: the default) on `threads` threads: a sixteenth of

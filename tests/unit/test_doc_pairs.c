@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "run/cluster_sweep.h"
 #include "util.h"
 
 /* ------------------------------------------------ pairs of buckets */
@@ -284,6 +285,90 @@ static void the_sweep_over_pairs_places_as_the_placer(void **state)
     }
 }
 
+/* ------------------------------------------------ the sweep of a run, in parts */
+
+/* The placer over docs[0..n) of s, placed in that order. */
+static void place_in_order(const dd_signatures *s, const uint32_t *docs, size_t n,
+                           dd_clusters *out)
+{
+    dd_placer *p = dd_placer_new(s);
+    dd_member m;
+    for (size_t i = 0; i < n; i++)
+        dd_placer_place(p, docs[i], &m);
+    dd_placer_finish(p, s->n, out);
+    dd_placer_free(p);
+}
+
+/* The sweep of a run whose budget is small (run/cluster_sweep.h) gives the
+ * placer's clusters, similarities and bucket counts, reading as many exact
+ * sets, whether its keys and pairs fit one part or take hundreds (and a
+ * scratch file), and for some of the documents placed again in rank order
+ * (as a round of decisions does). */
+static void check_sweep_in_parts(dd_keep keep, bool exact)
+{
+    corpus c;
+    corpus_init(&c, keep, exact);
+    crowd(&c, 300);
+    size_t n = c.s.n;
+    uint32_t *order = dd_malloc(n * sizeof *order), *some = dd_malloc(n * sizeof *some);
+    dd_rank_documents(&c.s, order);
+    size_t nsome = 0;
+    for (size_t r = 0; r < n; r++)
+        if (r % 3 != 1)
+            some[nsome++] = order[r];
+    const size_t shares[] = {2048, (size_t)1 << 24};
+    for (size_t i = 0; i < 2; i++) {
+        for (int subset = 0; subset <= 1; subset++) {
+            const uint32_t *docs = subset ? some : order;
+            size_t ndocs = subset ? nsome : n;
+            dd_clusters placed, swept;
+            c.loads = 0;
+            place_in_order(&c.s, docs, ndocs, &placed);
+            size_t placer_loads = c.loads;
+            c.loads = 0;
+            dd_sweep_stats st;
+            char *err = NULL;
+            assert_true(dd_cluster_sweep(&c.s, docs, ndocs, shares[i], NULL, &swept, &st, &err));
+            assert_null(err);
+            assert_same_clusters(&placed, &swept, n);
+            assert_int_equal(c.loads, placer_loads);
+            assert_int_equal(placer_loads > 0, exact);
+            assert_true(placed.search.full_buckets > 0); /* hot buckets, split */
+            assert_true(placed.search.split > 0);
+            assert_true(st.hot_entries > 0);
+            assert_true(st.pairs > 0);
+            if (shares[i] == 2048) { /* 64 keys a part, 85 pairs: a scratch file each */
+                assert_true(st.key_parts > 100);
+                assert_true(st.keys_scratch > 0);
+                assert_true(st.pairs_scratch > 0);
+                /* a block of 256 ranks each, at least */
+                assert_int_equal(st.rank_parts, (ndocs + 255) / 256);
+                /* less than all the keys at once */
+                assert_true(st.most_held < st.entries * sizeof(dd_band_entry) / 4);
+            } else {
+                assert_int_equal(st.key_parts, 1);
+                assert_int_equal(st.keys_scratch, 0);
+                assert_int_equal(st.pairs_scratch, 0);
+                assert_int_equal(st.rank_parts, 1);
+            }
+            dd_clusters_free(&placed);
+            dd_clusters_free(&swept);
+        }
+    }
+    free(order);
+    free(some);
+    corpus_free(&c);
+}
+
+static void the_sweep_in_parts_places_as_the_placer(void **state)
+{
+    (void)state;
+    for (int exact = 0; exact <= 1; exact++) {
+        check_sweep_in_parts(DD_KEEP_FIRST, exact);
+        check_sweep_in_parts(DD_KEEP_LONGEST, exact);
+    }
+}
+
 /* ------------------------------------------------ the sweep, on built facts */
 
 /* Seven documents, no bucket hot: the pairs and twins given decide. */
@@ -371,6 +456,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_small_bucket_gives_every_pair_and_a_hot_one_its_entries),
         cmocka_unit_test(the_sweep_over_pairs_places_as_the_placer),
+        cmocka_unit_test(the_sweep_in_parts_places_as_the_placer),
         cmocka_unit_test(the_sweep_joins_the_first_representative_that_verifies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
