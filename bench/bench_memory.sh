@@ -22,8 +22,9 @@
 # is not there) must peak (GNU time's maximum RSS) at most at BUDGET plus
 # what the man page (--memory) says the process holds beyond it: OWN bytes
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
-# bytes a thread (default 2 MiB) and PER_DOC bytes a document (default
-# 256); prints the peak, the bound and what DEDUP_RUN_STATS says the
+# bytes a thread (default 2 MiB), what the malloc heaps may keep free (a
+# 64th of BUDGET, at least 128 KiB a heap) and PER_DOC bytes a document
+# (default 256); prints the peak, the bound and what DEDUP_RUN_STATS says the
 # process held at each step (and, of it, malloc's blocks in use and freed
 # but kept), and exits 1 when the peak is past the bound.
 #
@@ -56,17 +57,23 @@ if [ "${1:-}" = --bound ]; then
         2>"$tmp/err" || st=$?
     [ "$st" -le 1 ] || die "scan --memory $budget exited $st: $(tail -3 "$tmp/err")"
     read -r wall rss user sys < <(tail -1 "$tmp/time")
-    peak=$((rss * 1024)) bound=$((budget_bytes + own + per_thread * jobs + per_doc * docs))
+    # What the malloc heaps may keep free to use again (dd_memory_hold_to_budget):
+    # a 64th of the budget among them, at least 128 KiB a heap (one a thread
+    # and the calling thread's).
+    heaps=$((budget_bytes / 64))
+    [ "$heaps" -ge $(((jobs + 1) << 17)) ] || heaps=$(((jobs + 1) << 17))
+    peak=$((rss * 1024)) bound=$((budget_bytes + own + per_thread * jobs + heaps + per_doc * docs))
     grep '^dedup: memory at' "$tmp/err" | grep -E 'the process holds|malloc:' |
         sed 's/^dedup: memory at /  /'
-    printf '%s: %d files, --memory %s -j %s: peak %.1f MB, bound %.1f MB (%.1f MB + %.1f MB of its own + %.1f MB a thread + %d bytes a document); %s s, %s + %s s CPU; load %s\n' \
+    printf '%s: %d files, --memory %s -j %s: peak %.1f MB, bound %.1f MB (%.1f MB + %.1f MB of its own + %.1f MB a thread + %.1f MB the heaps keep + %d bytes a document); %s s, %s + %s s CPU; load %s\n' \
         "$corpus" "$docs" "$budget" "$jobs" "$(awk -v b="$peak" 'BEGIN {print b / 1e6}')" \
         "$(awk -v b="$bound" 'BEGIN {print b / 1e6}')" \
         "$(awk -v b="$budget_bytes" 'BEGIN {print b / 1e6}')" \
         "$(awk -v b="$own" 'BEGIN {print b / 1e6}')" "$(awk -v b="$per_thread" 'BEGIN {print b / 1e6}')" \
+        "$(awk -v b="$heaps" 'BEGIN {print b / 1e6}')" \
         "$per_doc" "$wall" "$user" "$sys" "$(cut -d' ' -f1-3 /proc/loadavg)"
     if [ "$peak" -gt "$bound" ]; then
-        echo "past the bound: peak RSS above --memory $budget plus the process's own, a thread's and $per_doc bytes a document"
+        echo "past the bound: peak RSS above --memory $budget plus the process's own, a thread's, the heaps' and $per_doc bytes a document"
         exit 1
     fi
     echo "within the bound"

@@ -76,7 +76,10 @@ size_t dd_memory_rounds_share(uint64_t budget);
  * first occurrence of its key; run/rounds.c) a run of budget bytes (0: the
  * default) keeps in memory: a sixteenth of it, within the quarter the
  * search across documents gives back as the rounds start. Past that, they
- * are in a scratch file, read back in order. */
+ * are in a scratch file, read back in order. When a round's units are in
+ * their scratch file and its table is built in parts, the units handed out
+ * to the parts (dd_unit_lists: 32 bytes each) take another sixteenth, from
+ * the same quarter, on the same terms. */
 size_t dd_memory_paragraph_later_share(uint64_t budget);
 
 /* The bytes of exact verification's cache of documents' sets (run/corpus.c,
