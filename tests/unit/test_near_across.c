@@ -142,6 +142,22 @@ static bool take(void *ctx, const dd_near_unit *v, size_t n)
     return true;
 }
 
+/* Every document's units added to `shelves` shelves of a (at most 4),
+ * document d to shelf d % shelves; with several shelves, from the last
+ * document to the first, as threads that analyse take them out of order. */
+static void add_to_shelves(dd_near_across *a, size_t shelves, char **err)
+{
+    dd_near_across_shelf *shelf[4];
+    for (size_t k = 0; k < shelves; k++)
+        shelf[k] = dd_near_across_claim(a);
+    for (size_t step = 0; step < DOCS; step++) {
+        size_t d = shelves == 1 ? step : DOCS - 1 - step;
+        gen_doc *g = &docs[d];
+        assert_true(dd_near_across_add(shelf[d % shelves], (uint32_t)d, g->doc.units, g->doc.nunits,
+                                       &g->sets, g->keys, err));
+    }
+}
+
 /* The units of every document, added to `shelves` shelves (a document to
  * shelf d % shelves, in an order other than rank order when there are
  * several, as threads that analyse do), then searched. */
@@ -150,17 +166,8 @@ static void by_parts(size_t share, unsigned threads, size_t shelves, dd_near_uni
 {
     dd_near_across a;
     dd_near_across_init(&a, share, shelves, shelves, NULL);
-    dd_near_across_shelf *shelf[4];
-    for (size_t k = 0; k < shelves; k++)
-        shelf[k] = dd_near_across_claim(&a);
     char *err = NULL;
-    for (size_t step = 0; step < DOCS; step++) {
-        /* Several shelves: each takes its documents backwards. */
-        size_t d = shelves == 1 ? step : DOCS - 1 - step;
-        gen_doc *g = &docs[d];
-        assert_true(dd_near_across_add(shelf[d % shelves], (uint32_t)d, g->doc.units, g->doc.nunits,
-                                       &g->sets, g->keys, &err));
-    }
+    add_to_shelves(&a, shelves, &err);
     assert_true(dd_near_across_find(&a, threads, 0.8, take, out, &err));
     parts[0] = a.parts[0];
     parts[1] = a.parts[1];
@@ -227,8 +234,8 @@ static const dd_unit_sets *sets_again(void *ctx, void *worker, uint32_t doc, siz
     (void)worker;
     __atomic_fetch_add(&r->asked, 1, __ATOMIC_RELAXED);
     uint32_t low = __atomic_load_n(&r->lowest, __ATOMIC_RELAXED);
-    while (doc < low && !__atomic_compare_exchange_n(&r->lowest, &low, doc, false,
-                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    while (doc < low && !__atomic_compare_exchange_n(&r->lowest, &low, doc, false, __ATOMIC_RELAXED,
+                                                     __ATOMIC_RELAXED))
         ;
     if (doc == r->changed)
         return NULL;
@@ -248,16 +255,8 @@ static void by_parts_remade(size_t share, unsigned threads, size_t shelves, rema
     dd_near_across_init(a, share, shelves, shelves, NULL);
     dd_unit_remaker remaker = {sets_again, remaker_state_new, remaker_state_free, r};
     dd_near_across_remake_with(a, &remaker, (uint64_t)1 << 40);
-    dd_near_across_shelf *shelf[4];
-    for (size_t k = 0; k < shelves; k++)
-        shelf[k] = dd_near_across_claim(a);
     char *err = NULL;
-    for (size_t step = 0; step < DOCS; step++) {
-        size_t d = shelves == 1 ? step : DOCS - 1 - step;
-        gen_doc *g = &docs[d];
-        assert_true(dd_near_across_add(shelf[d % shelves], (uint32_t)d, g->doc.units, g->doc.nunits,
-                                       &g->sets, g->keys, &err));
-    }
+    add_to_shelves(a, shelves, &err);
     *kept_bytes = 0;
     for (size_t k = 0; k < shelves; k++)
         *kept_bytes += a->shelves[k].sets.n * sizeof(uint64_t);
@@ -340,8 +339,8 @@ static void sets_of_new_keys_left_out_and_made_again(void **unused)
     dd_near_across_shelf *shelf = dd_near_across_claim(&b);
     char *err = NULL;
     for (size_t d = 0; d < DOCS; d++)
-        assert_true(dd_near_across_add(shelf, (uint32_t)d, docs[d].doc.units,
-                                       docs[d].doc.nunits, &docs[d].sets, docs[d].keys, &err));
+        assert_true(dd_near_across_add(shelf, (uint32_t)d, docs[d].doc.units, docs[d].doc.nunits,
+                                       &docs[d].sets, docs[d].keys, &err));
     size_t without = b.shelves[0].sets.n * sizeof(uint64_t);
     dd_near_across_free(&b);
     assert_true(with * 5 / 4 < without);
