@@ -139,8 +139,7 @@ uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, size_t n, 
 static void group(const dd_signatures *s, const uint32_t *order, const bool *may_lead,
                   dd_rank_pairs *pairs, dd_band_entries *hot, dd_doc_pairs_stats *st)
 {
-    size_t n = s->n,
-           nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    size_t n = s->n, nkeys = dd_near_keys_per_doc(&s->params);
     uint64_t *keys = dd_malloc(nkeys * sizeof *keys);
     dd_band_entries all = {0};
     for (size_t r = 0; r < n; r++) {
@@ -206,8 +205,7 @@ void dd_cluster_by_pairs(const dd_signatures *s, dd_clusters *out, dd_doc_pairs_
 {
     dd_doc_pairs_stats own = {0}, *st = stats ? stats : &own;
     memset(st, 0, sizeof *st);
-    size_t n = s->n,
-           nkeys = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    size_t n = s->n, nkeys = dd_near_keys_per_doc(&s->params);
     uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
     uint32_t *rank_of = dd_malloc((n ? n : 1) * sizeof *rank_of);
     dd_rank_documents(s, order);

@@ -369,7 +369,7 @@ static uint64_t second_key(const dd_signatures *s, size_t d, size_t b, uint64_t 
 
 /* ------------------------------------------------------ shared keys */
 
-static size_t keys_per_doc(const dd_near_params *p)
+size_t dd_near_keys_per_doc(const dd_near_params *p)
 {
     return p->method == DD_METHOD_MINHASH ? p->bands : p->hamming + 1;
 }
@@ -404,7 +404,7 @@ static size_t filter_bytes(const dd_key_filter *f)
 
 void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
 {
-    size_t want = 8 * keys_per_doc(&s->params) * (ndocs ? ndocs : 1);
+    size_t want = 8 * dd_near_keys_per_doc(&s->params) * (ndocs ? ndocs : 1);
     f->nbits = 64;
     while (f->nbits < want)
         f->nbits *= 2;
@@ -420,7 +420,7 @@ void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t 
 {
     uint64_t keys[64 + 1];
     uint64_t *big = NULL;
-    size_t nkeys = keys_per_doc(&s->params);
+    size_t nkeys = dd_near_keys_per_doc(&s->params);
     uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
     for (size_t at = from; at < to; at++) {
         size_t d = docs ? docs[at] : at;
@@ -847,7 +847,7 @@ dd_placer *dd_placer_new(const dd_signatures *s)
     dd_placer *p = dd_calloc(1, sizeof *p);
     p->s = s;
     dd_key_table_init(&p->exact, 3);
-    p->nkeys = keys_per_doc(&s->params);
+    p->nkeys = dd_near_keys_per_doc(&s->params);
     p->index = dd_malloc(p->nkeys * sizeof *p->index);
     for (size_t b = 0; b < p->nkeys; b++)
         dd_capped_map_init(&p->index[b]);
@@ -1468,7 +1468,7 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
         p->by_rank_cap = (size_t)p->placed + n;
         p->by_rank = dd_realloc(p->by_rank, p->by_rank_cap * sizeof *p->by_rank);
     }
-    a->nkeys = keys_per_doc(&s->params);
+    a->nkeys = dd_near_keys_per_doc(&s->params);
     if (n > a->cap) {
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
         a->shared = dd_realloc(a->shared, n * a->nkeys * sizeof *a->shared);

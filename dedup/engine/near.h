@@ -290,8 +290,13 @@ void dd_signed_free(dd_signed *sig);
  * keep the values: s then holds the documents before. */
 bool dd_signatures_add_signed(dd_signatures *s, const dd_signed *sig, char **err);
 
+/* How many keys a document has under p: LSH band keys (MinHash: p->bands)
+ * or SimHash block keys (p->hamming + 1). */
+size_t dd_near_keys_per_doc(const dd_near_params *p);
+
 /* Writes the LSH band keys (MinHash: params.bands of them) or SimHash
- * block keys (params.hamming + 1) of document d to keys; returns how many. */
+ * block keys (params.hamming + 1) of document d to keys; returns how many
+ * (dd_near_keys_per_doc). */
 size_t dd_signature_keys(const dd_signatures *s, size_t d, uint64_t *keys);
 /* The same keys of a signature given by its values (MinHash: p->num_perm
  * of them in minhash; SimHash: simhash), for a caller without a

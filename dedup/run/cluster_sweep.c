@@ -11,11 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t keys_per_doc(const dd_near_params *p)
-{
-    return p->method == DD_METHOD_MINHASH ? p->bands : p->hamming + 1;
-}
-
 /* The part of `parts` that key is in, by its top bits (keys are hashes). */
 static size_t part_of(uint64_t key, size_t parts)
 {
@@ -265,7 +260,7 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
                       const char *tmp_dir, dd_clusters *out, dd_sweep_stats *st, char **err)
 {
     dd_sweep_stats own;
-    sweep w = {.s = s, .docs = docs, .n = ndocs, .nkeys = keys_per_doc(&s->params),
+    sweep w = {.s = s, .docs = docs, .n = ndocs, .nkeys = dd_near_keys_per_doc(&s->params),
                .tmp_dir = tmp_dir, .st = st ? st : &own, .err = err};
     memset(w.st, 0, sizeof *w.st);
     /* Half the share for the keys of a part, or for the pairs of a run of

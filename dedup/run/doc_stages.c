@@ -52,12 +52,6 @@ static double double_of(uint64_t v)
     return d;
 }
 
-/* Band (or SimHash block) keys a document has. */
-static size_t keys_per_doc(const dd_near_params *p)
-{
-    return p->method == DD_METHOD_MINHASH ? p->bands : p->hamming + 1;
-}
-
 /* Says, for the file at path, what: an error. */
 static void say_file(const char *path, const char *what)
 {
@@ -106,7 +100,7 @@ void dd_doc_keys_add(dd_doc_keys *b, uint32_t doc, const dd_analysed *r, uint64_
     if (!p->enabled || !(r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY) ||
         r->sig.doc.words == 0)
         return;
-    size_t nkeys = keys_per_doc(p);
+    size_t nkeys = dd_near_keys_per_doc(p);
     uint64_t keys[64 + 1];
     uint64_t *k = nkeys <= 64 ? keys : dd_malloc(nkeys * sizeof *k);
     dd_keys_of_signature(p, r->sig.minhash, r->sig.simhash, k);
@@ -275,7 +269,7 @@ static bool read_group_entries(dd_work *w, size_t j, size_t k, group_entries *ou
     }
     free(why);
     const dd_part *pt = &w->parts[j];
-    size_t n = section.len / ENTRY_BYTES, nkeys = keys_per_doc(&w->near);
+    size_t n = section.len / ENTRY_BYTES, nkeys = dd_near_keys_per_doc(&w->near);
     bool longest = w->near.keep == DD_KEEP_LONGEST;
     dd_grow(&out->v, &out->cap, out->n + n + 1, sizeof *out->v);
     const unsigned char *e = (const unsigned char *)section.data;
@@ -542,7 +536,7 @@ static int compare_hot(const void *a, const void *b)
 static bool make_verify_docs(dd_work *w, size_t v, bool make_missing)
 {
     const dd_part *pt = &w->parts[v];
-    size_t nkeys = keys_per_doc(&w->near);
+    size_t nkeys = dd_near_keys_per_doc(&w->near);
     dd_rank_pairs pairs = {0};
     dd_band_entries hot = {0};
     sh_buf body = {0};
@@ -915,9 +909,9 @@ static bool rank_input(const dd_work *w, const uint32_t *rank_of, size_t n, swee
 
 bool dd_doc_stages_cluster(const dd_work *w, const dd_signatures *s, dd_clusters *out)
 {
-    size_t n = s->n, nkeys = keys_per_doc(&s->params);
+    size_t n = s->n, nkeys = dd_near_keys_per_doc(&s->params);
     size_t ndocs = w->nparts ? w->parts[w->nparts - 1].first + w->parts[w->nparts - 1].n : 0;
-    if (ndocs != n || nkeys != keys_per_doc(&w->near)) {
+    if (ndocs != n || nkeys != dd_near_keys_per_doc(&w->near)) {
         dd_error("%s: its parts hold %zu documents, not the %zu read; remove it and run again",
                  w->dir, ndocs, n);
         return false;

@@ -675,7 +675,7 @@ static void find_sharing(void *ctx, void *worker, size_t k)
 static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *r, bool *again)
 {
     const dd_signatures *s = &c->signatures;
-    size_t most = s->params.method == DD_METHOD_MINHASH ? s->params.bands : s->params.hamming + 1;
+    size_t most = dd_near_keys_per_doc(&s->params);
     uint64_t need = (uint64_t)r->nchanged * most * CHANGED_KEY_BYTES;
     uint64_t share = dd_memory_rounds_share(o->memory);
     size_t nparts = need > share ? (size_t)((need + share - 1) / share) : 1;
