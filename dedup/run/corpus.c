@@ -907,11 +907,11 @@ static const dd_unit_sets *sets_again(void *ctx, void *state, uint32_t doc, size
     return &w->analysis->sets;
 }
 
-/* Reads, checks and analyses every input (the first pass), then finds the
- * near-repeats of paragraphs across documents; false if it was stopped
- * (--on-error stop, a full scratch disk). */
+/* Reads, checks and analyses every input (input_bytes in all: the first
+ * pass), then finds the near-repeats of paragraphs across documents; false
+ * if it was stopped (--on-error stop, a full scratch disk). */
 static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progress,
-                           unsigned threads, const dd_work *facts)
+                           unsigned threads, const dd_work *facts, uint64_t input_bytes)
 {
     first_pass f = {.c = c, .o = o, .progress = progress, .work = facts, .verified = facts};
     /* A shelf for each worker, the calling thread's (it works too in some
@@ -924,9 +924,6 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         /* Past the budget, the search across documents writes only the
          * sets a later paragraph may ask for, and makes the others again
          * from their documents when a pair asks for them. */
-        uint64_t input_bytes = 0;
-        for (size_t i = 0; i < c->inputs.n; i++)
-            input_bytes += c->inputs.docs[i].size;
         dd_unit_remaker remaker = {sets_again, worker_new, worker_free, &f};
         dd_near_across_remake_with(&f.across, &remaker, input_bytes);
     }
@@ -1822,12 +1819,12 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
         dd_work_free(&work);
         return false;
     }
-    uint64_t total = 0;
-    for (size_t i = 0; i < n && progress; i++)
+    uint64_t total = 0; /* the inputs' bytes */
+    for (size_t i = 0; i < c->inputs.n; i++)
         total += c->inputs.docs[i].size;
     if (progress)
         dd_progress_expect(progress, total);
-    bool first = first_pass_run(c, o, progress, threads, staged ? &work : NULL);
+    bool first = first_pass_run(c, o, progress, threads, staged ? &work : NULL, total);
     if (!first) {
         dd_work_free(&work);
         return false;
