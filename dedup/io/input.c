@@ -326,18 +326,28 @@ static bool is_vcs_dir(const char *name)
     return !strcmp(name, ".git") || !strcmp(name, ".hg") || !strcmp(name, ".svn");
 }
 
-/* Joins a and b with one slash. Copied, not formatted: the listing joins
- * two names a file on the calling thread, and a vsnprintf of "%s/%s" cost
- * about 2,000 instructions (70 M of the news' 16,111 files). */
-static char *join(const char *a, const char *b)
+/* Puts a joined with one slash to b in buf, grown as needed: returns
+ * buf's text. Copied, not formatted: the listing joins two names a file
+ * on the calling thread, and a vsnprintf of "%s/%s" cost about 2,000
+ * instructions (70 M of the news' 16,111 files). */
+static const char *join_into(sh_buf *buf, const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     size_t slash = la > 0 && a[la - 1] != '/';
-    char *s = dd_malloc(la + slash + lb + 1);
-    memcpy(s, a, la);
-    s[la] = '/'; /* overwritten by b when no slash is wanted */
-    memcpy(s + la + slash, b, lb + 1);
-    return s;
+    dd_grow(&buf->data, &buf->cap, la + slash + lb + 1, 1);
+    memcpy(buf->data, a, la);
+    buf->data[la] = '/'; /* overwritten by b when no slash is wanted */
+    memcpy(buf->data + la + slash, b, lb + 1);
+    buf->len = la + slash + lb;
+    return buf->data;
+}
+
+/* Joins a and b with one slash: a new string, the caller's to free. */
+static char *join(const char *a, const char *b)
+{
+    sh_buf buf = {0};
+    join_into(&buf, a, b);
+    return buf.data;
 }
 
 /* What walk keeps of a name's status in its folder: of the link itself
@@ -571,20 +581,6 @@ static size_t ahead_of(const folder *f, size_t i, uint64_t most_bytes, size_t *w
         which[n++] = i;
     }
     return n;
-}
-
-/* Puts a joined with one slash to b in buf (see join), without a
- * memory allocation a name: returns buf's text. */
-static const char *join_into(sh_buf *buf, const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t slash = la > 0 && a[la - 1] != '/';
-    dd_grow(&buf->data, &buf->cap, la + slash + lb + 1, 1);
-    memcpy(buf->data, a, la);
-    buf->data[la] = '/'; /* overwritten by b when no slash is wanted */
-    memcpy(buf->data + la + slash, b, lb + 1);
-    buf->len = la + slash + lb;
-    return buf->data;
 }
 
 static int walk(collector *k, const char *dir, const char *rel, bool nested);
