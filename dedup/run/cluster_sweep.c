@@ -24,6 +24,12 @@ static size_t part_of(uint64_t key, size_t parts)
 #define LEAST_CHUNK_BYTES 256
 #define LEAST_READ_BYTES 4096
 
+/* A run of pairs is read at most this many bytes at a time: the reads
+ * come from the page cache, and buffers below malloc's mapping threshold
+ * (run/memory.c: 1 MiB) stay in its heap once freed, for the rounds after
+ * (four of 512 KiB at 1 GB and --memory 16M raised the peak that way). */
+#define MOST_READ_BYTES ((size_t)64 << 10)
+
 /* The sweep places this many ranks a batch at most (as run/corpus.c's
  * placer batches): the pairs of a batch are judged on the pool while its
  * documents are placed, and a batch waits for the one before it. */
@@ -385,6 +391,8 @@ static void merge_start(merge *m, sweep *w, size_t room)
     m->runs = dd_calloc(nruns, sizeof *m->runs);
     m->heap = dd_malloc(nruns * sizeof *m->heap);
     size_t bytes = room / nruns > LEAST_READ_BYTES ? room / nruns : LEAST_READ_BYTES;
+    if (bytes > MOST_READ_BYTES)
+        bytes = MOST_READ_BYTES;
     m->window = bytes / sizeof(dd_rank_pair);
     if (w->nruns == 0) { /* the one run, in memory */
         m->runs[0] = (run_reader){.v = w->pending, .n = w->npending};
