@@ -43,28 +43,53 @@ static void add_pair(dd_rank_pairs *p, uint32_t later, uint32_t earlier, uint32_
     p->v[p->n++] = (dd_rank_pair){later, earlier, shares};
 }
 
-void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_band_entries *hot)
+bool dd_bucket_walk(const dd_band_entry *v, size_t n, const dd_bucket_sink *sink)
 {
     for (size_t start = 0, end; start < n; start = end) {
         end = start + 1;
         while (end < n && v[end].band == v[start].band && v[end].key == v[start].key)
             end++;
-        size_t size = end - start;
-        if (size < DD_BUCKET_CAP) {
-            for (size_t j = start + 1; j < end; j++)
-                for (size_t i = start; i < j; i++)
-                    add_pair(pairs, v[j].rank, v[i].rank, 1);
-            continue;
+        bool hot = end - start >= DD_BUCKET_CAP;
+        if (hot) {
+            /* The sweep looks it up as the placer does; its likeliest
+             * pairs, with the first ones listed, may be verified ahead. */
+            sink->hot(sink->ctx, v + start, end - start);
+            if (!sink->hot_pairs)
+                continue;
         }
-        /* Hot: the sweep looks it up as the placer does; its likeliest
-         * pairs, with the first ones listed, are verified ahead. */
-        dd_grow(&hot->v, &hot->cap, hot->n + size, sizeof *hot->v);
-        memcpy(hot->v + hot->n, v + start, size * sizeof *v);
-        hot->n += size;
+        size_t firsts = hot ? DD_BUCKET_CAP : end - start;
         for (size_t j = start + 1; j < end; j++)
-            for (size_t i = start; i < j && i < start + DD_BUCKET_CAP; i++)
-                add_pair(pairs, v[j].rank, v[i].rank, 0);
+            for (size_t i = start; i < j && i < start + firsts; i++)
+                if (!sink->pair(sink->ctx, v[j].rank, v[i].rank, !hot))
+                    return false;
     }
+    return true;
+}
+
+/* The arrays dd_bucket_pairs fills. */
+typedef struct pairs_and_hot {
+    dd_rank_pairs *pairs;
+    dd_band_entries *hot;
+} pairs_and_hot;
+
+static bool append_pair(void *ctx, uint32_t later, uint32_t earlier, uint32_t shares)
+{
+    add_pair(((pairs_and_hot *)ctx)->pairs, later, earlier, shares);
+    return true;
+}
+
+static void append_hot(void *ctx, const dd_band_entry *v, size_t n)
+{
+    dd_band_entries *hot = ((pairs_and_hot *)ctx)->hot;
+    dd_grow(&hot->v, &hot->cap, hot->n + n, sizeof *hot->v);
+    memcpy(hot->v + hot->n, v, n * sizeof *v);
+    hot->n += n;
+}
+
+void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_band_entries *hot)
+{
+    pairs_and_hot to = {pairs, hot};
+    dd_bucket_walk(v, n, &(dd_bucket_sink){&to, append_pair, append_hot, true});
 }
 
 static int compare_pair(const void *a, const void *b)

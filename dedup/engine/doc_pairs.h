@@ -77,6 +77,7 @@
 
 #include "engine/near.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -110,11 +111,27 @@ void dd_rank_pairs_free(dd_rank_pairs *p);
 /* Sorts v[0..n) by band, key, then rank. */
 void dd_band_entries_sort(dd_band_entry *v, size_t n);
 
-/* The pairs of the buckets of v[0..n), sorted (dd_band_entries_sort),
- * appended to *pairs: every pair of a bucket of fewer than DD_BUCKET_CAP
- * entries (shares 1); in a hot bucket each entry past the first is paired
- * with those of the first DD_BUCKET_CAP ranked before it (shares 0), and
- * every entry of it is appended to *hot. */
+/* What a walk over the buckets of sorted entries gives, to its sink. */
+typedef struct dd_bucket_sink {
+    void *ctx;
+    /* A pair of a bucket (ranks later > earlier): every pair of a bucket of
+     * fewer than DD_BUCKET_CAP entries (shares 1); with hot_pairs, in a hot
+     * bucket each entry past the first paired with those of the first
+     * DD_BUCKET_CAP ranked before it (shares 0). False stops the walk. */
+    bool (*pair)(void *ctx, uint32_t later, uint32_t earlier, uint32_t shares);
+    /* The entries v[0..n) of a hot bucket (DD_BUCKET_CAP or more), in rank
+     * order, before its pairs. */
+    void (*hot)(void *ctx, const dd_band_entry *v, size_t n);
+    bool hot_pairs;
+} dd_bucket_sink;
+
+/* Walks the buckets of v[0..n), sorted (dd_band_entries_sort), giving
+ * their pairs and hot buckets to sink. False when sink->pair stopped it. */
+bool dd_bucket_walk(const dd_band_entry *v, size_t n, const dd_bucket_sink *sink);
+
+/* The walk into arrays: the pairs appended to *pairs, hot buckets' pairs
+ * with their first DD_BUCKET_CAP entries too, and every entry of a hot
+ * bucket appended to *hot. */
 void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_band_entries *hot);
 
 /* Sorts p by later then earlier rank and makes each pair once, its shares

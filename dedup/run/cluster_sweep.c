@@ -17,22 +17,23 @@ static size_t part_of(uint64_t key, size_t parts)
     return (size_t)(((key >> 32) * (uint64_t)parts) >> 32);
 }
 
-/* The pairs are counted by blocks of this many ranks of their later
- * document, so that the parts of the sweep are cut to fit their room. */
-#define RANKS_A_BLOCK 256
+/* A chunk of a part's keys in their scratch file is at least this many
+ * bytes, and a run of pairs is read this many at least at a time (and
+ * written as many): when a small share is cut among many parts or runs,
+ * it is passed by that much each, rather than make tiny reads. */
+#define LEAST_CHUNK_BYTES 256
+#define LEAST_READ_BYTES 4096
 
-/* Pairs are appended to the scratch array this many at a time. */
-#define PAIRS_AT_ONCE 1024
+/* A run of pairs is read at most this many bytes at a time: the reads
+ * come from the page cache, and buffers below malloc's mapping threshold
+ * (run/memory.c: 1 MiB) stay in its heap once freed, for the rounds after
+ * (four of 512 KiB at 1 GB and --memory 16M raised the peak that way). */
+#define MOST_READ_BYTES ((size_t)64 << 10)
 
-/* The keys of this many documents are read back at a time. */
-#define KEYS_READ_AT_ONCE 64
-
-/* A scratch array's element is at most 4 KiB: the keys of a document that
- * take more are made again each part. */
-#define MOST_KEYS_BYTES 4096
-
-/* Pairs are read back this many at a time. */
-#define PAIRS_READ_AT_ONCE 4096
+/* The sweep places this many ranks a batch at most (as run/corpus.c's
+ * placer batches): the pairs of a batch are judged on the pool while its
+ * documents are placed, and a batch waits for the one before it. */
+#define BATCH_RANKS 512
 
 typedef struct sweep {
     const dd_signatures *s;
@@ -40,98 +41,237 @@ typedef struct sweep {
     size_t n, nkeys;
     size_t hot_words;   /* 64-bit words of hot bits a document */
     uint64_t *hot_bits; /* per rank: bit b, its key in band b is a hot bucket's */
-    uint32_t *block_pairs; /* pairs by block of RANKS_A_BLOCK later ranks */
-    dd_scratch_array pairs;
-    dd_rank_pair *pending; /* not appended yet */
-    size_t npending;
+    /* The pairs: a buffer, sorted and written as a run of the scratch
+     * array when full (with one run only, it stays in memory). */
+    dd_rank_pair *pending;
+    size_t npending, pending_cap;
+    dd_scratch_array runs_file;
+    size_t *run_first, *run_n; /* run i: elements [run_first[i], + run_n[i]) of runs_file */
+    size_t nruns, runs_cap;
     const char *tmp_dir;
     dd_sweep_stats *st;
     char **err;
 } sweep;
 
-static bool flush_pairs(sweep *w)
+static void held(sweep *w, size_t bytes)
 {
-    if (!w->npending)
-        return true;
-    bool ok = dd_scratch_array_append(&w->pairs, w->pending, w->npending, w->err);
-    w->npending = 0;
-    return ok;
+    if (bytes > w->st->most_held)
+        w->st->most_held = bytes;
 }
 
-static bool add_pair(sweep *w, uint32_t later, uint32_t earlier)
+/* ------------------------------------------------------- runs of pairs */
+
+/* The pairs pending, sorted by later then earlier rank (each once, its
+ * buckets summed), written as the next run. */
+static bool write_run(sweep *w)
 {
-    w->pending[w->npending++] = (dd_rank_pair){later, earlier, 1};
-    w->block_pairs[later / RANKS_A_BLOCK]++;
+    dd_rank_pairs run = {w->pending, w->npending, w->pending_cap};
+    dd_rank_pairs_count(&run);
+    if (w->nruns == w->runs_cap) {
+        w->runs_cap = w->runs_cap ? 2 * w->runs_cap : 16;
+        w->run_first = dd_realloc(w->run_first, w->runs_cap * sizeof *w->run_first);
+        w->run_n = dd_realloc(w->run_n, w->runs_cap * sizeof *w->run_n);
+    }
+    w->run_first[w->nruns] = w->runs_file.n;
+    w->run_n[w->nruns++] = run.n;
+    w->npending = 0;
+    w->st->pairs_scratch += run.n * sizeof *run.v;
+    w->st->pair_runs++;
+    return dd_scratch_array_append(&w->runs_file, run.v, run.n, w->err);
+}
+
+/* dd_bucket_sink.pair: a pair of a bucket of fewer than DD_BUCKET_CAP. */
+static bool add_pair(void *ctx, uint32_t later, uint32_t earlier, uint32_t shares)
+{
+    sweep *w = ctx;
+    if (w->npending == w->pending_cap && !write_run(w))
+        return false;
+    w->pending[w->npending++] = (dd_rank_pair){later, earlier, shares};
     w->st->pairs++;
-    return w->npending < PAIRS_AT_ONCE || flush_pairs(w);
+    return true;
+}
+
+/* dd_bucket_sink.hot: a hot bucket marks its documents' band hot. */
+static void mark_hot(void *ctx, const dd_band_entry *v, size_t n)
+{
+    sweep *w = ctx;
+    w->st->hot_entries += n;
+    for (size_t i = 0; i < n; i++)
+        w->hot_bits[(size_t)v[i].rank * w->hot_words + v[i].band / 64] |= 1ULL << (v[i].band % 64);
 }
 
 /* The pairs and hot bands of the buckets of v[0..n), sorted. */
 static bool bucket_pairs(sweep *w, const dd_band_entry *v, size_t n)
 {
-    for (size_t start = 0, end; start < n; start = end) {
-        end = start + 1;
-        while (end < n && v[end].band == v[start].band && v[end].key == v[start].key)
-            end++;
-        if (end - start < DD_BUCKET_CAP) {
-            for (size_t j = start + 1; j < end; j++)
-                for (size_t i = start; i < j; i++)
-                    if (!add_pair(w, v[j].rank, v[i].rank))
-                        return false;
-            continue;
-        }
-        w->st->hot_entries += end - start;
-        for (size_t i = start; i < end; i++)
-            w->hot_bits[(size_t)v[i].rank * w->hot_words + v[i].band / 64] |= 1ULL
-                                                                              << (v[i].band % 64);
-    }
-    return true;
+    return dd_bucket_walk(v, n, &(dd_bucket_sink){w, add_pair, mark_hot, false});
 }
 
-/* The keys of part k of parts, of every document that may lead, appended
- * to *part: from keys_file (the keys of those documents, in rank order)
- * when it is open, else made again from their signatures. */
-static void part_entries(const sweep *w, const bool *may_lead, const dd_scratch_array *keys_file,
-                         size_t k, size_t parts, dd_band_entries *part, uint64_t *keys,
-                         uint64_t **buf, size_t *buf_cap)
+/* ------------------------------------------------------ keys by parts */
+
+/* The keys of the documents that may lead, by part, in chunks of a
+ * scratch file: each part reads its own chunks, once. */
+typedef struct key_chunk {
+    uint32_t part, n; /* its part, and its entries (the next of the file) */
+} key_chunk;
+
+typedef struct key_parts {
+    size_t parts, chunk; /* entries a chunk at most */
+    dd_scratch_array file;
+    dd_band_entry *buf; /* per part, room for a chunk: part k's at buf + k * chunk */
+    size_t *nbuf;       /* per part: entries in its buffer */
+    key_chunk *chunks;
+    size_t nchunks, chunks_cap;
+} key_parts;
+
+static bool write_chunk(key_parts *kp, size_t k, char **err)
+{
+    if (kp->nbuf[k] == 0)
+        return true;
+    dd_grow(&kp->chunks, &kp->chunks_cap, kp->nchunks + 1, sizeof *kp->chunks);
+    kp->chunks[kp->nchunks++] = (key_chunk){(uint32_t)k, (uint32_t)kp->nbuf[k]};
+    size_t n = kp->nbuf[k];
+    kp->nbuf[k] = 0;
+    return dd_scratch_array_append(&kp->file, kp->buf + k * kp->chunk, n, err);
+}
+
+/* Every key of the documents that may lead, made once from the signatures
+ * and written to the chunks of its part, within about room bytes of
+ * buffers. */
+static bool distribute_keys(sweep *w, const bool *may_lead, size_t parts, size_t room,
+                            key_parts *kp)
+{
+    memset(kp, 0, sizeof *kp);
+    kp->parts = parts;
+    size_t chunk_bytes = room / parts > LEAST_CHUNK_BYTES ? room / parts : LEAST_CHUNK_BYTES;
+    kp->chunk = chunk_bytes / sizeof(dd_band_entry);
+    /* (a room of 1 byte: no element in memory; 0 would be no limit) */
+    dd_scratch_array_init(&kp->file, sizeof(dd_band_entry), 1, w->tmp_dir,
+                          "band keys of documents");
+    kp->buf = dd_malloc(parts * kp->chunk * sizeof *kp->buf);
+    kp->nbuf = dd_calloc(parts, sizeof *kp->nbuf);
+    held(w, parts * kp->chunk * sizeof *kp->buf + w->pending_cap * sizeof *w->pending);
+    /* (and the chunks' places, 8 bytes a chunk: counted when the parts are read) */
+    uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
+    bool ok = true;
+    for (size_t r = 0; r < w->n && ok; r++) {
+        if (!may_lead[r])
+            continue;
+        dd_signature_keys(w->s, w->docs[r], keys);
+        for (size_t b = 0; b < w->nkeys && ok; b++) {
+            size_t k = part_of(keys[b], parts);
+            kp->buf[k * kp->chunk + kp->nbuf[k]++] =
+                (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
+            if (kp->nbuf[k] == kp->chunk)
+                ok = write_chunk(kp, k, w->err);
+        }
+    }
+    for (size_t k = 0; k < parts && ok; k++)
+        ok = write_chunk(kp, k, w->err);
+    free(keys);
+    free(kp->buf);
+    kp->buf = NULL;
+    w->st->keys_scratch = dd_scratch_array_scratch_bytes(&kp->file);
+    return ok;
+}
+
+/* Part k's keys, read from their chunks into *part (through *buf, *cap
+ * its capacity). */
+static void read_part(sweep *w, const key_parts *kp, size_t k, dd_band_entries *part,
+                      dd_band_entry **buf, size_t *cap)
 {
     part->n = 0;
-    const uint64_t *v = NULL;
-    size_t read = 0, got = 0; /* of keys_file: elements read, and in v */
+    for (size_t c = 0, first = 0; c < kp->nchunks; first += kp->chunks[c++].n) {
+        const key_chunk *ch = &kp->chunks[c];
+        if (ch->part != k)
+            continue;
+        dd_grow(&part->v, &part->cap, part->n + ch->n, sizeof *part->v);
+        const dd_band_entry *v = dd_scratch_array_span(&kp->file, first, ch->n, buf, cap);
+        memcpy(part->v + part->n, v, ch->n * sizeof *v);
+        part->n += ch->n;
+        w->st->scratch_read += ch->n * sizeof *v;
+    }
+}
+
+static void key_parts_free(key_parts *kp)
+{
+    dd_scratch_array_free(&kp->file);
+    free(kp->buf);
+    free(kp->nbuf);
+    free(kp->chunks);
+}
+
+/* The keys of every document that may lead, made from their signatures,
+ * to *all (one part). */
+static void all_entries(const sweep *w, const bool *may_lead, dd_band_entries *all)
+{
+    uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
+    all->n = 0;
     for (size_t r = 0; r < w->n; r++) {
         if (!may_lead[r])
             continue;
-        const uint64_t *of = keys;
-        if (keys_file) {
-            if (got == 0) {
-                got = keys_file->n - read < KEYS_READ_AT_ONCE ? keys_file->n - read
-                                                               : KEYS_READ_AT_ONCE;
-                v = dd_scratch_array_span(keys_file, read, got, buf, buf_cap);
-                read += got;
-            }
-            of = v;
-            v += w->nkeys;
-            got--;
-        } else {
-            dd_signature_keys(w->s, w->docs[r], keys);
-        }
-        for (size_t b = 0; b < w->nkeys; b++) {
-            if (part_of(of[b], parts) != k)
-                continue;
-            dd_grow(&part->v, &part->cap, part->n + 1, sizeof *part->v);
-            part->v[part->n++] = (dd_band_entry){of[b], (uint32_t)b, (uint32_t)r};
-        }
+        dd_signature_keys(w->s, w->docs[r], keys);
+        dd_grow(&all->v, &all->cap, all->n + w->nkeys, sizeof *all->v);
+        for (size_t b = 0; b < w->nkeys; b++)
+            all->v[all->n++] = (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
     }
+    free(keys);
+}
+
+/* Sorting a part's keys: by band first, in place (each entry carried to
+ * its band's next place, taking the one there), then each band by key and
+ * rank, the bands on the pool's threads when there is one. The order is
+ * dd_band_entries_sort's (a document has one key a band: it is total). */
+typedef struct band_sort {
+    dd_band_entry *v;
+    size_t *start; /* band b's entries: v[start[b] .. start[b + 1]) */
+} band_sort;
+
+static void sort_band(void *ctx, void *worker, size_t b)
+{
+    (void)worker;
+    const band_sort *bs = ctx;
+    dd_band_entries_sort(bs->v + bs->start[b], bs->start[b + 1] - bs->start[b]);
+}
+
+static void sort_part(const sweep *w, dd_pool *pool, dd_band_entries *part)
+{
+    size_t nkeys = w->nkeys, *start = dd_calloc(nkeys + 1, sizeof *start);
+    size_t *next = dd_malloc((nkeys ? nkeys : 1) * sizeof *next);
+    dd_band_entry *v = part->v;
+    for (size_t i = 0; i < part->n; i++)
+        start[v[i].band + 1]++;
+    for (size_t b = 0; b < nkeys; b++) {
+        start[b + 1] += start[b];
+        next[b] = start[b];
+    }
+    for (size_t b = 0; b < nkeys; b++)
+        while (next[b] < start[b + 1]) {
+            dd_band_entry e = v[next[b]];
+            while (e.band != b) {
+                dd_band_entry there = v[next[e.band]];
+                v[next[e.band]++] = e;
+                e = there;
+            }
+            v[next[b]++] = e;
+        }
+    band_sort bs = {v, start};
+    if (pool)
+        dd_pool_for(pool, nkeys, &bs, sort_band);
+    else
+        for (size_t b = 0; b < nkeys; b++)
+            sort_band(&bs, NULL, b);
+    free(next);
+    free(start);
 }
 
 /* The group step: the band keys of the documents that may lead, a part of
- * the keys at a time within room bytes, to pairs and hot bands. With more
- * than one part, the keys are made once, to a scratch file read once a
- * part (in large reads, through the page cache), rather than made again
- * from the MinHash values each time (one read of their scratch file a
- * document, past their share: 47 parts at 1 GB and --memory 16M read 2.3
- * GB that way, 4.5 million reads). */
-static bool group(sweep *w, const bool *may_lead, size_t room)
+ * the keys at a time within room bytes (each sorted on the pool's threads,
+ * NULL: none), to pairs and hot bands. With more
+ * than one part, the keys are made once (from the MinHash values, which
+ * may be read from their own scratch file one document at a time) and
+ * each part's read once, from its chunks: not the whole file of keys once
+ * a part (47 parts at 1 GB and --memory 16M read 2.3 GB that way). */
+static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
 {
     size_t leaders = 0;
     for (size_t r = 0; r < w->n; r++)
@@ -145,146 +285,329 @@ static bool group(sweep *w, const bool *may_lead, size_t room)
         parts = 1;
     w->st->key_parts = parts;
     w->st->entries = entries;
-    uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
-    bool ok = true;
-    dd_scratch_array keys_file;
-    bool keyed = parts > 1 && w->nkeys * sizeof *keys <= MOST_KEYS_BYTES;
-    if (keyed) {
-        /* (a room of 1 byte: no element in memory; 0 would be no limit) */
-        dd_scratch_array_init(&keys_file, w->nkeys * sizeof *keys, 1, w->tmp_dir,
-                              "band keys of documents");
-        for (size_t r = 0; r < w->n && ok; r++) {
-            if (!may_lead[r])
-                continue;
-            dd_signature_keys(w->s, w->docs[r], keys);
-            ok = dd_scratch_array_append(&keys_file, keys, 1, w->err);
-        }
-        w->st->keys_scratch = dd_scratch_array_scratch_bytes(&keys_file);
-    }
     dd_band_entries part = {0};
-    uint64_t *buf = NULL;
-    size_t buf_cap = 0;
-    for (size_t k = 0; k < parts && ok; k++) {
-        part_entries(w, may_lead, keyed ? &keys_file : NULL, k, parts, &part, keys, &buf,
-                     &buf_cap);
-        if (part.cap * sizeof *part.v > w->st->most_held)
-            w->st->most_held = part.cap * sizeof *part.v;
-        dd_band_entries_sort(part.v, part.n);
+    bool ok = true;
+    if (parts == 1) {
+        all_entries(w, may_lead, &part);
+        held(w, part.cap * sizeof *part.v + w->pending_cap * sizeof *w->pending);
+        sort_part(w, pool, &part);
         ok = bucket_pairs(w, part.v, part.n);
-        if (part.cap > 2 * per_part) /* a part far past its room: not kept for the next */
-            dd_band_entries_free(&part);
+    } else {
+        key_parts kp;
+        dd_band_entry *buf = NULL;
+        size_t buf_cap = 0;
+        ok = distribute_keys(w, may_lead, parts, room, &kp);
+        for (size_t k = 0; k < parts && ok; k++) {
+            read_part(w, &kp, k, &part, &buf, &buf_cap);
+            held(w, part.cap * sizeof *part.v + w->pending_cap * sizeof *w->pending +
+                        kp.chunks_cap * sizeof *kp.chunks + buf_cap * sizeof *buf);
+            sort_part(w, pool, &part);
+            ok = bucket_pairs(w, part.v, part.n);
+            if (part.cap > 2 * per_part) /* a part far past its room: not kept for the next */
+                dd_band_entries_free(&part);
+        }
+        free(buf);
+        key_parts_free(&kp);
     }
-    if (keyed)
-        dd_scratch_array_free(&keys_file);
-    free(buf);
     dd_band_entries_free(&part);
-    free(keys);
-    return ok && flush_pairs(w);
+    if (!ok)
+        return false;
+    if (w->nruns == 0) { /* one run: it stays in memory */
+        dd_rank_pairs run = {w->pending, w->npending, w->pending_cap};
+        dd_rank_pairs_count(&run);
+        w->npending = run.n;
+        return true;
+    }
+    return w->npending == 0 || write_run(w);
 }
 
-/* The pairs whose later document has a rank in [lo, hi), sorted, each once
- * with the buckets it shares, to *out. */
-static void pairs_of_ranks(const sweep *w, uint32_t lo, uint32_t hi, dd_rank_pairs *out,
-                           dd_rank_pair **buf, size_t *buf_cap)
+/* ------------------------------------------------- the runs, merged */
+
+/* A run being read: the pairs read and not taken yet, and where the rest
+ * are in the scratch array. */
+typedef struct run_reader {
+    const dd_rank_pair *v;
+    size_t n;
+    size_t next, left; /* elements of the file: the next not read, and how many are left */
+    dd_rank_pair *buf;
+    size_t cap;
+} run_reader;
+
+typedef struct merge {
+    sweep *w;
+    run_reader *runs;
+    size_t *heap; /* runs with pairs left, the one with the least pair first */
+    size_t nheap;
+    size_t window; /* pairs a read */
+} merge;
+
+static bool pair_before(const dd_rank_pair *a, const dd_rank_pair *b)
 {
-    out->n = 0;
-    for (size_t at = 0; at < w->pairs.n; at += PAIRS_READ_AT_ONCE) {
-        size_t k = w->pairs.n - at < PAIRS_READ_AT_ONCE ? w->pairs.n - at : PAIRS_READ_AT_ONCE;
-        const dd_rank_pair *v = dd_scratch_array_span(&w->pairs, at, k, buf, buf_cap);
-        for (size_t i = 0; i < k; i++) {
-            if (v[i].later < lo || v[i].later >= hi)
-                continue;
-            dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
-            out->v[out->n++] = v[i];
-        }
+    return a->later != b->later ? a->later < b->later : a->earlier < b->earlier;
+}
+
+static bool run_before(const merge *m, size_t i, size_t j)
+{
+    return pair_before(m->runs[m->heap[i]].v, m->runs[m->heap[j]].v);
+}
+
+static void sift_down(merge *m, size_t i)
+{
+    for (;;) {
+        size_t least = i, l = 2 * i + 1, r = l + 1;
+        if (l < m->nheap && run_before(m, l, least))
+            least = l;
+        if (r < m->nheap && run_before(m, r, least))
+            least = r;
+        if (least == i)
+            return;
+        size_t t = m->heap[i];
+        m->heap[i] = m->heap[least];
+        m->heap[least] = t;
+        i = least;
     }
-    dd_rank_pairs_count(out);
+}
+
+/* Reads the next pairs of run r; false when it has none left. */
+static bool run_fill(merge *m, run_reader *r)
+{
+    if (r->left == 0)
+        return false;
+    size_t k = r->left < m->window ? r->left : m->window;
+    r->v = dd_scratch_array_span(&m->w->runs_file, r->next, k, &r->buf, &r->cap);
+    r->n = k;
+    r->next += k;
+    r->left -= k;
+    m->w->st->scratch_read += k * sizeof *r->v;
+    return true;
+}
+
+/* The runs of w, to be merged, each read within its share of room bytes. */
+static void merge_start(merge *m, sweep *w, size_t room)
+{
+    memset(m, 0, sizeof *m);
+    m->w = w;
+    size_t nruns = w->nruns ? w->nruns : 1;
+    m->runs = dd_calloc(nruns, sizeof *m->runs);
+    m->heap = dd_malloc(nruns * sizeof *m->heap);
+    size_t bytes = room / nruns > LEAST_READ_BYTES ? room / nruns : LEAST_READ_BYTES;
+    if (bytes > MOST_READ_BYTES)
+        bytes = MOST_READ_BYTES;
+    m->window = bytes / sizeof(dd_rank_pair);
+    if (w->nruns == 0) { /* the one run, in memory */
+        m->runs[0] = (run_reader){.v = w->pending, .n = w->npending};
+        if (w->npending)
+            m->heap[m->nheap++] = 0;
+        return;
+    }
+    for (size_t i = 0; i < w->nruns; i++) {
+        m->runs[i] = (run_reader){.next = w->run_first[i], .left = w->run_n[i]};
+        if (run_fill(m, &m->runs[i]))
+            m->heap[m->nheap++] = i;
+    }
+    for (size_t i = m->nheap; i-- > 0;)
+        sift_down(m, i);
+}
+
+/* The least pair left, or NULL: valid until the next merge_take. */
+static const dd_rank_pair *merge_peek(const merge *m)
+{
+    return m->nheap ? m->runs[m->heap[0]].v : NULL;
+}
+
+static void merge_take(merge *m)
+{
+    run_reader *r = &m->runs[m->heap[0]];
+    r->v++;
+    if (--r->n == 0 && !run_fill(m, r))
+        m->heap[0] = m->heap[--m->nheap];
+    sift_down(m, 0);
+}
+
+static void merge_free(merge *m, size_t nruns)
+{
+    for (size_t i = 0; i < nruns; i++)
+        free(m->runs[i].buf);
+    free(m->runs);
+    free(m->heap);
+}
+
+/* ------------------------------------------------------------ the sweep */
+
+/* A batch of ranks [lo, hi) and their pairs: rank lo + k's are
+ * given[from[k] .. from[k + 1]). */
+typedef struct batch {
+    const sweep *w;
+    const dd_sweep_ahead *ahead;
+    const bool *leads; /* per rank below lo: a representative */
+    size_t lo, hi;
+    dd_given_pair *given;
+    size_t ngiven, given_cap;
+    size_t *from;
+    uint32_t *reps; /* per pair: room for the representatives to verify ahead */
+    size_t reps_cap;
+    uint64_t *judged, *exact; /* per rank of the batch (stats) */
+} batch;
+
+/* dd_pool work: the pairs of document lo + k whose earlier document may
+ * be a representative (those placed before the batch are known: the
+ * placer takes no other as a candidate) judged on their signatures, and
+ * the exact sets of those the estimates let through compared (ahead's
+ * pairs), in rank order until one joins. The placer takes the verdicts,
+ * and asks for the overlaps, when it comes to them. */
+static void judge_ahead(void *ctx, void *worker, size_t k)
+{
+    batch *b = ctx;
+    const sweep *w = b->w;
+    uint32_t d = w->docs[b->lo + k];
+    dd_given_pair *g = b->given + b->from[k];
+    size_t n = b->from[k + 1] - b->from[k], njudged = 0, nreps = 0;
+    uint32_t *reps = b->reps + b->from[k];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = g[i].earlier;
+        if (e < b->lo && !b->leads[e])
+            continue;
+        njudged++;
+        dd_near_prejudge(w->s, d, w->docs[e], &g[i]);
+        if (g[i].verdict == DD_VERDICT_MAY_JOIN)
+            reps[nreps++] = w->docs[e];
+    }
+    b->judged[k] = njudged;
+    b->exact[k] = nreps;
+    if (nreps)
+        b->ahead->pairs(b->ahead->ctx, worker, k, reps, nreps);
+}
+
+/* The next batch: from rank lo, the ranks whose pairs (from the merge)
+ * fit most pairs (one rank at least), BATCH_RANKS at most. */
+static void next_batch(batch *b, merge *m, size_t lo, size_t most)
+{
+    const sweep *w = b->w;
+    b->lo = b->hi = lo;
+    b->ngiven = 0;
+    while (b->hi < w->n && b->hi - lo < BATCH_RANKS && (b->hi == lo || b->ngiven < most)) {
+        b->from[b->hi - lo] = b->ngiven;
+        const dd_rank_pair *q;
+        while ((q = merge_peek(m)) && q->later == b->hi) {
+            if (b->ngiven > b->from[b->hi - lo] && b->given[b->ngiven - 1].earlier == q->earlier) {
+                b->given[b->ngiven - 1].shares += q->shares; /* from another run */
+            } else {
+                b->w->st->given++;
+                dd_grow(&b->given, &b->given_cap, b->ngiven + 1, sizeof *b->given);
+                b->given[b->ngiven++] = (dd_given_pair){.earlier = q->earlier,
+                                                        .shares = q->shares,
+                                                        .verdict = DD_VERDICT_UNKNOWN};
+            }
+            merge_take(m);
+        }
+        b->hi++;
+    }
+    b->from[b->hi - lo] = b->ngiven;
+    if (b->ahead)
+        dd_grow(&b->reps, &b->reps_cap, b->ngiven + 1, sizeof *b->reps);
 }
 
 /* The sweep: every document placed in rank order, given its pairs, its
- * twin and its hot bands, the pairs read a run of ranks at a time within
- * room bytes. */
-static void place_all(sweep *w, const uint32_t *twin, size_t room, dd_clusters *out)
+ * twin and its hot bands, the pairs merged from their runs a batch of
+ * ranks at a time; with ahead, each batch's pairs judged on the pool
+ * while the documents are placed. */
+static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_sweep_ahead *ahead,
+                      dd_clusters *out)
 {
     const dd_signatures *s = w->s;
     dd_placer *p = dd_placer_new(s);
     dd_placer_reserve_given(p, s->n);
     bool *hot = dd_calloc(w->nkeys ? w->nkeys : 1, sizeof *hot);
-    dd_given_pair *given = NULL;
-    size_t given_cap = 0;
-    dd_rank_pairs ranked = {0};
-    dd_rank_pair *buf = NULL;
-    size_t buf_cap = 0;
-    size_t most = room / sizeof(dd_rank_pair), nblocks = (w->n + RANKS_A_BLOCK - 1) / RANKS_A_BLOCK;
-    dd_member m;
-    for (size_t block = 0; block < nblocks;) {
-        /* The blocks whose pairs fit the room (one at least). */
-        size_t end = block, held = 0;
-        do
-            held += w->block_pairs[end++];
-        while (end < nblocks && held + w->block_pairs[end] <= most);
-        uint32_t lo = (uint32_t)(block * RANKS_A_BLOCK);
-        uint32_t hi = (uint32_t)(end * RANKS_A_BLOCK < w->n ? end * RANKS_A_BLOCK : w->n);
-        pairs_of_ranks(w, lo, hi, &ranked, &buf, &buf_cap);
-        w->st->rank_parts++;
-        if (ranked.cap * sizeof *ranked.v > w->st->most_held)
-            w->st->most_held = ranked.cap * sizeof *ranked.v;
-        size_t at = 0;
-        for (uint32_t r = lo; r < hi; r++) {
-            size_t ng = 0;
-            for (; at < ranked.n && ranked.v[at].later == r; at++) {
-                dd_grow(&given, &given_cap, ng + 1, sizeof *given);
-                given[ng++] = (dd_given_pair){.earlier = ranked.v[at].earlier,
-                                              .shares = ranked.v[at].shares,
-                                              .verdict = DD_VERDICT_UNKNOWN};
-            }
-            const uint64_t *bits = w->hot_bits + (size_t)r * w->hot_words;
-            for (size_t b = 0; b < w->nkeys; b++)
-                hot[b] = bits[b / 64] >> (b % 64) & 1;
-            dd_placer_place_given(p, w->docs[r], twin[r], hot, given, ng, &m);
+    bool *leads = dd_calloc(w->n ? w->n : 1, sizeof *leads);
+    merge m;
+    merge_start(&m, w, room);
+    batch b = {.w = w, .ahead = ahead, .leads = leads};
+    b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
+    b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
+    b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
+    /* The pairs of a batch within the other half of the share. */
+    size_t most = room / (sizeof(dd_given_pair) + sizeof(uint32_t));
+    dd_member mem;
+    for (size_t lo = 0; lo < w->n; lo = b.hi) {
+        next_batch(&b, &m, lo, most);
+        w->st->batches++;
+        held(w, b.given_cap * sizeof *b.given + b.reps_cap * sizeof *b.reps +
+                    (w->nruns ? w->nruns * m.window * sizeof(dd_rank_pair)
+                              : w->pending_cap * sizeof *w->pending));
+        size_t nb = b.hi - b.lo;
+        if (ahead) {
+            ahead->batch(ahead->ctx, w->docs + b.lo, nb);
+            dd_pool_start(ahead->pool, nb, &b, judge_ahead);
         }
-        if (ranked.cap > 2 * most) /* a part far past its room: not kept for the next */
-            dd_rank_pairs_free(&ranked);
-        block = end;
+        for (size_t k = 0; k < nb; k++) {
+            size_t r = b.lo + k;
+            if (ahead)
+                dd_pool_wait(ahead->pool, k);
+            const uint64_t *bits = w->hot_bits + r * w->hot_words;
+            for (size_t band = 0; band < w->nkeys; band++)
+                hot[band] = bits[band / 64] >> (band % 64) & 1;
+            uint32_t rep = dd_placer_place_given(p, w->docs[r], twin[r], hot, b.given + b.from[k],
+                                                 b.from[k + 1] - b.from[k], &mem);
+            leads[r] = rep == w->docs[r];
+        }
+        if (ahead) {
+            dd_pool_finish(ahead->pool);
+            for (size_t k = 0; k < nb; k++) {
+                w->st->judged += b.judged[k];
+                w->st->exact_ahead += b.exact[k];
+            }
+        }
     }
     w->st->placer_bytes = dd_placer_bytes(p);
     dd_placer_finish(p, s->n, out);
     dd_placer_free(p);
-    dd_rank_pairs_free(&ranked);
-    free(buf);
-    free(given);
+    merge_free(&m, w->nruns ? w->nruns : 1);
+    free(b.given);
+    free(b.from);
+    free(b.reps);
+    free(b.judged);
+    free(b.exact);
+    free(leads);
     free(hot);
 }
 
 bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs, size_t share,
-                      const char *tmp_dir, dd_clusters *out, dd_sweep_stats *st, char **err)
+                      const char *tmp_dir, const dd_sweep_ahead *ahead, dd_clusters *out,
+                      dd_sweep_stats *st, char **err)
 {
     dd_sweep_stats own;
     sweep w = {.s = s, .docs = docs, .n = ndocs, .nkeys = dd_near_keys_per_doc(&s->params),
                .tmp_dir = tmp_dir, .st = st ? st : &own, .err = err};
     memset(w.st, 0, sizeof *w.st);
-    /* Half the share for the keys of a part, or for the pairs of a run of
-     * ranks; the other half for the pairs kept in memory (past it, in a
-     * scratch file). */
+    if (ahead && (!ahead->pool || dd_pool_threads(ahead->pool) == 0))
+        ahead = NULL; /* no thread beside the calling one: the placer verifies */
+    /* Half the share for the keys of a part, then for reading the runs of
+     * pairs; the other half for the pairs pending (past it, runs in a
+     * scratch file), then for the pairs of a batch. */
     size_t room = share / 2;
     w.hot_words = (w.nkeys + 63) / 64;
     w.hot_bits = dd_calloc(ndocs ? ndocs * w.hot_words : 1, sizeof *w.hot_bits);
-    w.block_pairs = dd_calloc(ndocs / RANKS_A_BLOCK + 1, sizeof *w.block_pairs);
-    w.pending = dd_malloc(PAIRS_AT_ONCE * sizeof *w.pending);
-    dd_scratch_array_init(&w.pairs, sizeof(dd_rank_pair), share - room ? share - room : 1, tmp_dir,
-                          "pairs of documents");
+    w.pending_cap = (share - room) / sizeof *w.pending;
+    if (w.pending_cap < LEAST_READ_BYTES / sizeof *w.pending)
+        w.pending_cap = LEAST_READ_BYTES / sizeof *w.pending;
+    w.pending = dd_malloc(w.pending_cap * sizeof *w.pending);
+    dd_scratch_array_init(&w.runs_file, sizeof(dd_rank_pair), 1, tmp_dir, "pairs of documents");
     bool *may_lead;
     uint32_t *twin = dd_doc_twins(s, docs, ndocs, &may_lead);
-    bool ok = group(&w, may_lead, room);
+    bool ok = group(&w, may_lead, room, ahead ? ahead->pool : NULL);
     free(may_lead);
-    free(w.pending);
-    if (ok) {
-        w.st->pairs_scratch = dd_scratch_array_scratch_bytes(&w.pairs);
-        place_all(&w, twin, room, out);
+    if (w.nruns) { /* every pair is in the runs' file */
+        free(w.pending);
+        w.pending = NULL;
+        w.npending = 0;
     }
-    dd_scratch_array_free(&w.pairs);
+    if (ok)
+        place_all(&w, twin, share - room, ahead, out);
+    free(w.pending);
+    dd_scratch_array_free(&w.runs_file);
+    free(w.run_first);
+    free(w.run_n);
     free(twin);
-    free(w.block_pairs);
     free(w.hot_bits);
     return ok;
 }

@@ -11,33 +11,42 @@
  *     top bits fall in the part: a bucket is in one part), within half the
  *     share; each part's keys sorted; a bucket of fewer than DD_BUCKET_CAP
  *     documents gives its pairs (later, earlier, sharing one bucket) to a
- *     scratch array (the other half of the share, then a scratch file); a
- *     hot bucket (DD_BUCKET_CAP documents or more) marks its documents' band
- *     hot (a bit a document and band), for the placer to look up itself.
- *  2. sweep: the pairs read back a part of the later documents at a time
- *     (those of a run of ranks that fit half the share), sorted and each
- *     made once with the buckets it shares; then dd_placer_place_given in
- *     rank order, given each document's pairs (no verdict: the placer
- *     verifies the candidates it chooses, as dd_placer_place does), its
- *     twin and its hot bands.
+ *     buffer (the other half of the share), sorted by later rank when full
+ *     and written as a run of a scratch file; a hot bucket (DD_BUCKET_CAP
+ *     documents or more) marks its documents' band hot (a bit a document
+ *     and band), for the placer to look up itself. With more than one part,
+ *     the keys are made once and written to a scratch file in chunks of
+ *     their part, so that each part reads its own keys only.
+ *  2. sweep: the runs of pairs merged, in rank order, each pair once with
+ *     the buckets it shares; the documents placed a batch of ranks at a
+ *     time with dd_placer_place_given, given each document's pairs, its
+ *     twin and its hot bands. With a pool (dd_sweep_ahead), the pairs of a
+ *     batch are judged on their signatures (dd_near_prejudge) and the exact
+ *     sets of those the estimates let through compared on the pool's
+ *     threads, while the calling thread places the documents whose pairs
+ *     are judged (as the placer's batches, run/corpus.c); without, the
+ *     placer verifies the candidates it chooses, as dd_placer_place does.
  * The clusters, similarities and counts are those of dd_placer_place over
  * the same documents in the same order (doc_pairs.h): the output is the
- * same whichever way a run clusters.
+ * same whichever way a run clusters, and whatever the threads.
  *
  * What it holds beyond the share: per document of the run, its rank order
  * (the caller's), its twin (4 bytes), its hot bands (a bit each: 8 bytes at
- * 64 bands), the placer's arrays (16 bytes) and, while the twins are found,
- * 24 bytes a document that may lead; the placer's index of the hot buckets'
- * representatives (at most DD_BUCKET_CAP a bucket and sub-bucket).
- * What it costs: with more than one part of the keys, the band keys of
- * the documents that may lead written to a scratch file (8 bytes a key:
- * 512 bytes a document at 64 bands) and read once a part; the pairs read
- * once a part of the ranks; the exact sets read on the calling thread.
+ * 64 bands), whether it leads (a byte), the placer's arrays (16 bytes) and,
+ * while the twins are found, 24 bytes a document that may lead; the
+ * placer's index of the hot buckets' representatives (at most
+ * DD_BUCKET_CAP a bucket and sub-bucket); per part of the keys, the
+ * places of its chunks (8 bytes a chunk); per run of pairs, a read buffer.
+ * What it reads: with more than one part of the keys, the band keys of the
+ * documents that may lead (16 bytes a key with its band and rank: 1 KB a
+ * document at 64 bands) written once and read once; the pairs (12 bytes
+ * each) written once and read once, when they do not fit their buffer.
  */
 #ifndef DD_RUN_CLUSTER_SWEEP_H
 #define DD_RUN_CLUSTER_SWEEP_H
 
 #include "engine/near.h"
+#include "run/run.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,24 +54,48 @@
 
 /* What dd_cluster_sweep did (DEDUP_RUN_STATS). */
 typedef struct dd_sweep_stats {
-    size_t key_parts;      /* passes over the documents' band keys */
-    size_t rank_parts;     /* parts of the pairs, by the rank of the later document */
-    uint64_t entries;      /* band keys of the documents that may lead */
-    uint64_t hot_entries;  /* of them, in buckets of DD_BUCKET_CAP documents or more */
-    uint64_t pairs;        /* pairs of the smaller buckets, a pair once a bucket */
+    size_t key_parts;       /* parts of the documents' band keys */
+    size_t pair_runs;       /* sorted runs of pairs written to a scratch file (0: none) */
+    size_t batches;         /* batches of ranks placed */
+    uint64_t entries;       /* band keys of the documents that may lead */
+    uint64_t hot_entries;   /* of them, in buckets of DD_BUCKET_CAP documents or more */
+    uint64_t pairs;         /* pairs of the smaller buckets, a pair once a bucket */
+    uint64_t given;         /* of them, distinct: given to the placer */
     uint64_t pairs_scratch; /* bytes of them that went to a scratch file */
-    uint64_t keys_scratch; /* bytes of band keys in a scratch file (more than one part) */
-    size_t most_held;      /* bytes of keys or pairs held at once, at most */
-    size_t placer_bytes;   /* what the placer held at the end */
+    uint64_t keys_scratch;  /* bytes of band keys in a scratch file (more than one part) */
+    uint64_t scratch_read;  /* bytes read back from both scratch files */
+    uint64_t judged;        /* pairs judged on their signatures ahead, on the pool */
+    uint64_t exact_ahead;   /* of them, sent to the pool's exact verification */
+    size_t most_held;       /* bytes of keys, pairs or buffers held at once, at most */
+    size_t placer_bytes;    /* what the placer held at the end */
 } dd_sweep_stats;
+
+/* Exact verification ahead, on the threads of a pool (run.h), while the
+ * calling thread places. The sweep places the documents a batch at a time;
+ * the caller answers the placer's questions (dd_signatures.overlap, which
+ * it sets) from what pairs() computed for the batch, or computes them
+ * then. */
+typedef struct dd_sweep_ahead {
+    dd_pool *pool; /* its workers' states are what pairs() gets */
+    void *ctx;
+    /* Calling thread: docs[0..n) are the documents placed next, in that
+     * order (what was computed for the batch before is no longer asked). */
+    void (*batch)(void *ctx, const uint32_t *docs, size_t n);
+    /* Any thread of the pool (worker: its state): the overlaps of the
+     * exact sets of the batch's document k with those of reps[0..n), in
+     * that order, until one joins. Writes what is document k's only. */
+    void (*pairs)(void *ctx, void *worker, size_t k, const uint32_t *reps, size_t n);
+} dd_sweep_ahead;
 
 /* Clusters docs[0..ndocs) of s into *out, placed in that order (the ranks
  * are positions in it), as dd_placer_place would one by one, with a share
  * of share bytes for the keys and pairs held at once; scratch files in
- * tmp_dir (NULL: io/spool.h's default). st (NULL: not wanted) says what it
- * did. False, with *err a new message and *out untouched, when the pairs
- * could not be written to their scratch file (a full disk). */
+ * tmp_dir (NULL: io/spool.h's default). ahead (NULL, or without a pool:
+ * none) verifies on a pool's threads. st (NULL: not wanted) says what it
+ * did. False, with *err a new message and *out untouched, when the keys or
+ * pairs could not be written to their scratch file (a full disk). */
 bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs, size_t share,
-                      const char *tmp_dir, dd_clusters *out, dd_sweep_stats *st, char **err);
+                      const char *tmp_dir, const dd_sweep_ahead *ahead, dd_clusters *out,
+                      dd_sweep_stats *st, char **err);
 
 #endif

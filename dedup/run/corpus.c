@@ -1332,20 +1332,13 @@ static char *said_of(sh_buf *captured)
     return said;
 }
 
-/* dd_pool work: the overlaps of document k of the batch with the
- * representatives it will be verified against, until one joins. */
-static void documents_ahead(void *ctx, void *state, size_t k)
+/* The overlaps of document k of the batch with reps[0..nreps), in that
+ * order, until one joins, into b->pairs[k]: on a thread of the pool (v its
+ * verifier). */
+static void overlaps_ahead(cluster_batch *b, verifier *v, size_t k, const uint32_t *reps,
+                           size_t nreps)
 {
-    cluster_batch *b = ctx;
-    verifier *v = state;
     doc_pairs *out = &b->pairs[k];
-    out->n = 0;
-    out->status = SET_MADE;
-    out->said = NULL;
-    if (!v)
-        return;
-    size_t nreps =
-        dd_placer_ahead_pairs(b->placer, b->ahead, k, &v->doc_scratch, &v->reps, &v->reps_cap);
     set_loader *loader = nreps ? verifier_loader(v) : NULL;
     if (!loader)
         return;
@@ -1358,7 +1351,7 @@ static void documents_ahead(void *ctx, void *state, size_t k)
     for (size_t i = 0; i < nreps && out->status == SET_MADE; i++) {
         dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
         doc_pair *pair = &out->v[out->n++];
-        pair->rep = v->reps[i];
+        pair->rep = reps[i];
         pair->rep_status = make_set(loader, pair->rep, &v->rep_set, &v->rep_set_cap, &nr);
         pair->said = said_of(&said);
         if (pair->rep_status != SET_MADE)
@@ -1370,6 +1363,29 @@ static void documents_ahead(void *ctx, void *state, size_t k)
     }
     dd_messages_capture(NULL);
     sh_buf_free(&said);
+}
+
+/* Empties what document k of the batch had computed ahead. */
+static void doc_pairs_start(cluster_batch *b, size_t k)
+{
+    doc_pairs *out = &b->pairs[k];
+    out->n = 0;
+    out->status = SET_MADE;
+    out->said = NULL;
+}
+
+/* dd_pool work: the overlaps of document k of the batch with the
+ * representatives it will be verified against, until one joins. */
+static void documents_ahead(void *ctx, void *state, size_t k)
+{
+    cluster_batch *b = ctx;
+    verifier *v = state;
+    doc_pairs_start(b, k);
+    if (!v)
+        return;
+    size_t nreps =
+        dd_placer_ahead_pairs(b->placer, b->ahead, k, &v->doc_scratch, &v->reps, &v->reps_cap);
+    overlaps_ahead(b, v, k, v->reps, nreps);
 }
 
 /* Takes what making document doc's set found on a worker: says it (once),
@@ -1439,6 +1455,30 @@ static void doc_pairs_clear(doc_pairs *ps)
     ps->n = 0;
 }
 
+/* Starts a batch of docs[0..n): room for what each has computed ahead. */
+static void batch_begin(cluster_batch *b, const uint32_t *docs, size_t n)
+{
+    b->docs = docs;
+    b->n = n;
+    b->current = 0;
+    if (n > b->pairs_cap) {
+        b->pairs = dd_realloc(b->pairs, n * sizeof *b->pairs);
+        memset(b->pairs + b->pairs_cap, 0, (n - b->pairs_cap) * sizeof *b->pairs);
+        b->pairs_cap = n;
+    }
+}
+
+static void batch_free(cluster_batch *b)
+{
+    for (size_t k = 0; k < b->pairs_cap; k++) {
+        doc_pairs_clear(&b->pairs[k]);
+        free(b->pairs[k].v);
+    }
+    free(b->pairs);
+    free(b->a);
+    free(b->b);
+}
+
 /* A batch of the clustering is this many documents. */
 #define CLUSTER_BATCH_DOCS 512
 
@@ -1456,14 +1496,8 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     uint64_t made_before = own->store->made; /* (no worker runs now) */
     dd_member m;
     for (size_t start = 0; start < ndocs; start += CLUSTER_BATCH_DOCS) {
-        b.docs = docs + start;
-        b.n = ndocs - start < CLUSTER_BATCH_DOCS ? ndocs - start : CLUSTER_BATCH_DOCS;
-        b.current = 0;
-        if (b.n > b.pairs_cap) {
-            b.pairs = dd_realloc(b.pairs, b.n * sizeof *b.pairs);
-            memset(b.pairs + b.pairs_cap, 0, (b.n - b.pairs_cap) * sizeof *b.pairs);
-            b.pairs_cap = b.n;
-        }
+        batch_begin(&b, docs + start,
+                    ndocs - start < CLUSTER_BATCH_DOCS ? ndocs - start : CLUSTER_BATCH_DOCS);
         dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
         dd_pool_for(pool, b.n, &b, document_keys);
         dd_placer_ahead_guess(b.ahead);
@@ -1497,11 +1531,7 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     dd_placer_finish(placer, n, out);
     dd_placer_free(placer);
     dd_placer_ahead_free(b.ahead);
-    for (size_t k = 0; k < b.pairs_cap; k++)
-        free(b.pairs[k].v);
-    free(b.pairs);
-    free(b.a);
-    free(b.b);
+    batch_free(&b);
 }
 
 /* Filling the filter of shared keys: part `part` of the documents; and,
@@ -1565,14 +1595,33 @@ static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndo
             fill_filter(&f, NULL, item);
 }
 
+/* dd_sweep_ahead.batch: the sweep's next documents, what the batch before
+ * computed forgotten. */
+static void sweep_batch(void *ctx, const uint32_t *docs, size_t n)
+{
+    cluster_batch *b = ctx;
+    for (size_t k = 0; k < b->n; k++)
+        doc_pairs_clear(&b->pairs[k]);
+    batch_begin(b, docs, n);
+    for (size_t k = 0; k < n; k++)
+        doc_pairs_start(b, k);
+}
+
+/* dd_sweep_ahead.pairs, on a thread of the pool. */
+static void sweep_pairs(void *ctx, void *state, size_t k, const uint32_t *reps, size_t n)
+{
+    overlaps_ahead(ctx, state, k, reps, n);
+}
+
 /* Clusters docs[0..ndocs) (NULL: every document, in rank order) into *out
  * by the sweep of sorted band keys (run/cluster_sweep.h), within the
  * clustering's share of the budget, when the placer and its filter would
- * not fit it (memory.h: dd_memory_placer_fits). False when they fit, or
- * when the sweep could not keep its pairs (a full disk: said): then the
- * placer clusters, to the same clusters. */
-static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, const uint32_t *docs,
-                             size_t ndocs, dd_clusters *out)
+ * not fit it (memory.h: dd_memory_placer_fits): with the pool's workers
+ * (when it has some) verifying ahead, own what they did not. False when
+ * they fit, or when the sweep could not keep its pairs (a full disk:
+ * said): then the placer clusters, to the same clusters. */
+static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader *own,
+                             const uint32_t *docs, size_t ndocs, dd_clusters *out)
 {
     if (dd_memory_placer_fits(o->memory, ndocs))
         return false;
@@ -1582,10 +1631,21 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, const uint32_t *
         dd_rank_documents(&c->signatures, order);
         docs = order;
     }
+    dd_signatures *s = &c->signatures;
+    cluster_batch b = {.c = c, .own = own};
+    dd_sweep_ahead ahead = {pool, &b, sweep_batch, sweep_pairs};
+    bool verify_ahead = pool && own && dd_pool_threads(pool) > 0;
+    if (verify_ahead) {
+        s->overlap = answer_pair;
+        s->overlap_ctx = &b;
+    }
     dd_sweep_stats st;
     char *err = NULL;
-    bool ok = dd_cluster_sweep(&c->signatures, docs, ndocs, dd_memory_clustering_share(o->memory),
-                               o->tmp_dir, out, &st, &err);
+    bool ok = dd_cluster_sweep(s, docs, ndocs, dd_memory_clustering_share(o->memory), o->tmp_dir,
+                               verify_ahead ? &ahead : NULL, out, &st, &err);
+    s->overlap = NULL;
+    s->overlap_ctx = NULL;
+    batch_free(&b);
     free(order);
     if (!ok) {
         dd_warn("%s; the documents are clustered in memory instead", err);
@@ -1599,13 +1659,18 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, const uint32_t *
                 "dedup: near-duplicate documents by the sweep: %zu documents, %" PRIu64
                 " band keys in %zu parts (%.1f MB in a scratch file; %" PRIu64
                 " in hot buckets), %" PRIu64
-                " pairs (%.2f a document; %.1f MB in a scratch file) in %zu parts, %.1f MB held "
-                "at once at most; the placer holds %zu bytes, %.0f a document\n",
+                " pairs (%.2f a document; %.1f MB in a scratch file, %zu runs) in %zu batches, "
+                "%.1f MB read back, %.1f MB held at once at most; the placer holds %zu bytes, "
+                "%.0f a document\n"
+                "dedup: near-duplicate documents by the sweep: %" PRIu64
+                " pairs judged ahead, %" PRIu64 " sent to exact verification; %" PRIu64
+                " pairs verified ahead, %" PRIu64 " when asked\n",
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
-                st.pairs,
-                (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6, st.rank_parts,
+                st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
+                st.pair_runs, st.batches, (double)st.scratch_read / 1e6,
                 (double)st.most_held / 1e6, st.placer_bytes,
-                (double)st.placer_bytes / (double)all);
+                (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
+                b.missed);
         dd_memory_process(stderr, "the last document placed");
     }
     return true;
@@ -1642,7 +1707,7 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
                     st.sweep_bytes, (double)st.sweep_bytes / (double)n);
         return true;
     }
-    if (cluster_by_sweep(c, o, NULL, c->signatures.n, &c->clusters))
+    if (cluster_by_sweep(c, o, pool, own, NULL, c->signatures.n, &c->clusters))
         return true;
     dd_key_filter shared;
     size_t n = c->signatures.n;
@@ -1663,14 +1728,16 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
 void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
                      dd_clusters *out)
 {
-    if (cluster_by_sweep(c, o, docs, ndocs, out))
-        return;
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
     pool_ctx pc = {c, o, own ? own->store : NULL}; /* one cache of sets, as the first round's */
     dd_pool *pool = threads > 1 && own && ndocs > 1
                         ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
                         : NULL;
+    if (cluster_by_sweep(c, o, pool, own, docs, ndocs, out)) {
+        dd_pool_free(pool);
+        return;
+    }
     bool ahead = pool && dd_pool_threads(pool) > 0;
     /* As the first round's too: the keys no other document placed has are
      * neither listed nor looked up (the same clusters, a fraction of the

@@ -20,6 +20,7 @@
 
 #include "engine/engine.h"
 #include "run/cluster_sweep.h"
+#include "run/run.h"
 #include "util.h"
 
 /* ------------------------------------------------ pairs of buckets */
@@ -299,11 +300,96 @@ static void place_in_order(const dd_signatures *s, const uint32_t *docs, size_t 
     dd_placer_free(p);
 }
 
+/*
+ * Verifying ahead, as run/corpus.c does: the exact overlaps the sweep sends
+ * to the pool computed there from the sets kept, and the placer's
+ * questions (dd_signatures.overlap) answered from them, or computed when
+ * asked.
+ */
+typedef struct computed {
+    uint32_t rep;
+    dd_overlap o;
+} computed;
+
+typedef struct test_ahead {
+    corpus *c;
+    const uint32_t *docs; /* the batch */
+    size_t n, current;
+    computed **got; /* per document of the batch: what the pool computed */
+    size_t *ngot, cap;
+    size_t batches, sent, answered, missed;
+} test_ahead;
+
+static dd_overlap overlap_of_sets(const corpus *c, uint32_t d, uint32_t r)
+{
+    return (dd_overlap){c->set_n[d], c->set_n[r],
+                        dd_sorted_intersection(c->sets[d], c->set_n[d], c->sets[r], c->set_n[r])};
+}
+
+static void ahead_batch(void *ctx, const uint32_t *docs, size_t n)
+{
+    test_ahead *t = ctx;
+    if (n > t->cap) {
+        t->got = dd_realloc(t->got, n * sizeof *t->got);
+        t->ngot = dd_realloc(t->ngot, n * sizeof *t->ngot);
+        memset(t->got + t->cap, 0, (n - t->cap) * sizeof *t->got);
+        t->cap = n;
+    }
+    for (size_t k = 0; k < n; k++)
+        t->ngot[k] = 0;
+    t->docs = docs;
+    t->n = n;
+    t->current = 0;
+    t->batches++;
+}
+
+static void ahead_pairs(void *ctx, void *worker, size_t k, const uint32_t *reps, size_t n)
+{
+    (void)worker;
+    test_ahead *t = ctx;
+    t->got[k] = dd_realloc(t->got[k], (n ? n : 1) * sizeof **t->got);
+    for (size_t i = 0; i < n; i++) {
+        dd_overlap o = overlap_of_sets(t->c, t->docs[k], reps[i]);
+        t->got[k][t->ngot[k]++] = (computed){reps[i], o};
+        if (dd_overlap_joins(&t->c->s, &o))
+            break;
+    }
+}
+
+/* dd_signatures.overlap, on the calling thread. */
+static bool ahead_answer(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
+{
+    test_ahead *t = ctx;
+    while (t->current < t->n && t->docs[t->current] != d)
+        t->current++;
+    assert_true(t->current < t->n); /* asked for a document of the batch */
+    for (size_t i = 0; i < t->ngot[t->current]; i++) {
+        if (t->got[t->current][i].rep == r) {
+            t->answered++;
+            *o = t->got[t->current][i].o;
+            return true;
+        }
+    }
+    t->missed++;
+    *o = overlap_of_sets(t->c, d, r);
+    return true;
+}
+
+static void test_ahead_free(test_ahead *t)
+{
+    for (size_t k = 0; k < t->cap; k++)
+        free(t->got[k]);
+    free(t->got);
+    free(t->ngot);
+}
+
 /* The sweep of a run whose budget is small (run/cluster_sweep.h) gives the
  * placer's clusters, similarities and bucket counts, reading as many exact
  * sets, whether its keys and pairs fit one part or take hundreds (and a
- * scratch file), and for some of the documents placed again in rank order
- * (as a round of decisions does). */
+ * scratch file, each byte read back once), and for some of the documents
+ * placed again in rank order (as a round of decisions does); and so with
+ * its pairs judged ahead on a pool of 3 threads, the exact overlaps
+ * computed there. */
 static void check_sweep_in_parts(dd_keep keep, bool exact)
 {
     corpus c;
@@ -316,45 +402,80 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
     for (size_t r = 0; r < n; r++)
         if (r % 3 != 1)
             some[nsome++] = order[r];
-    const size_t shares[] = {2048, (size_t)1 << 24};
-    for (size_t i = 0; i < 2; i++) {
-        for (int subset = 0; subset <= 1; subset++) {
-            const uint32_t *docs = subset ? some : order;
-            size_t ndocs = subset ? nsome : n;
-            dd_clusters placed, swept;
-            c.loads = 0;
-            place_in_order(&c.s, docs, ndocs, &placed);
-            size_t placer_loads = c.loads;
-            c.loads = 0;
-            dd_sweep_stats st;
-            char *err = NULL;
-            assert_true(dd_cluster_sweep(&c.s, docs, ndocs, shares[i], NULL, &swept, &st, &err));
-            assert_null(err);
-            assert_same_clusters(&placed, &swept, n);
-            assert_int_equal(c.loads, placer_loads);
-            assert_int_equal(placer_loads > 0, exact);
-            assert_true(placed.search.full_buckets > 0); /* hot buckets, split */
-            assert_true(placed.search.split > 0);
-            assert_true(st.hot_entries > 0);
-            assert_true(st.pairs > 0);
-            if (shares[i] == 2048) { /* 64 keys a part, 85 pairs: a scratch file each */
-                assert_true(st.key_parts > 100);
-                assert_true(st.keys_scratch > 0);
-                assert_true(st.pairs_scratch > 0);
-                /* a block of 256 ranks each, at least */
-                assert_int_equal(st.rank_parts, (ndocs + 255) / 256);
-                /* less than all the keys at once */
-                assert_true(st.most_held < st.entries * sizeof(dd_band_entry) / 4);
-            } else {
-                assert_int_equal(st.key_parts, 1);
-                assert_int_equal(st.keys_scratch, 0);
-                assert_int_equal(st.pairs_scratch, 0);
-                assert_int_equal(st.rank_parts, 1);
+    dd_pool *pool = dd_pool_new("test", 3, NULL, NULL, NULL);
+    /* (one part first: the pairs it gives are those every share must) */
+    const size_t shares[] = {(size_t)1 << 24, 2048};
+    for (int subset = 0; subset <= 1; subset++) {
+        const uint32_t *docs = subset ? some : order;
+        size_t ndocs = subset ? nsome : n;
+        dd_clusters placed;
+        c.loads = 0;
+        place_in_order(&c.s, docs, ndocs, &placed);
+        size_t placer_loads = c.loads;
+        uint64_t given = 0;
+        for (size_t i = 0; i < 2; i++) {
+            for (int with_pool = 0; with_pool <= 1; with_pool++) {
+                dd_clusters swept;
+                test_ahead t = {.c = &c};
+                dd_sweep_ahead ahead = {pool, &t, ahead_batch, ahead_pairs};
+                if (with_pool) {
+                    c.s.overlap = ahead_answer;
+                    c.s.overlap_ctx = &t;
+                }
+                c.loads = 0;
+                dd_sweep_stats st;
+                char *err = NULL;
+                assert_true(dd_cluster_sweep(&c.s, docs, ndocs, shares[i], NULL,
+                                             with_pool ? &ahead : NULL, &swept, &st, &err));
+                c.s.overlap = NULL;
+                c.s.overlap_ctx = NULL;
+                assert_null(err);
+                assert_same_clusters(&placed, &swept, n);
+                if (with_pool) { /* every overlap the placer asked for, none read */
+                    assert_int_equal(c.loads, 0);
+                    assert_int_equal(t.answered + t.missed > 0, exact);
+                    assert_int_equal(t.answered > 0, exact);
+                    assert_true(st.judged > 0);
+                    assert_int_equal(st.exact_ahead > 0, exact);
+                    assert_int_equal(t.batches, st.batches);
+                } else {
+                    assert_int_equal(c.loads, placer_loads);
+                    assert_int_equal(st.judged, 0);
+                }
+                assert_int_equal(placer_loads > 0, exact);
+                assert_true(placed.search.full_buckets > 0); /* hot buckets, split */
+                assert_true(placed.search.split > 0);
+                assert_true(st.hot_entries > 0);
+                assert_true(st.pairs > 0);
+                /* Every distinct pair given, whatever the parts and runs. */
+                if (given == 0)
+                    given = st.given;
+                assert_int_equal(st.given, given);
+                if (shares[i] == 2048) { /* 64 keys a part, 341 pairs a run (3,371: 10 runs) */
+                    assert_true(st.key_parts > 100);
+                    assert_true(st.keys_scratch > 0);
+                    assert_true(st.pair_runs >= 5);
+                    assert_true(st.pairs_scratch > 0);
+                    /* each byte written read back once */
+                    assert_int_equal(st.scratch_read, st.keys_scratch + st.pairs_scratch);
+                    assert_true(st.batches > 1);
+                    /* less than all the keys at once */
+                    assert_true(st.most_held < st.entries * sizeof(dd_band_entry) / 2);
+                } else {
+                    assert_int_equal(st.key_parts, 1);
+                    assert_int_equal(st.keys_scratch, 0);
+                    assert_int_equal(st.pair_runs, 0);
+                    assert_int_equal(st.pairs_scratch, 0);
+                    assert_int_equal(st.scratch_read, 0);
+                    assert_int_equal(st.batches, (ndocs + 511) / 512);
+                }
+                test_ahead_free(&t);
+                dd_clusters_free(&swept);
             }
-            dd_clusters_free(&placed);
-            dd_clusters_free(&swept);
         }
+        dd_clusters_free(&placed);
     }
+    dd_pool_free(pool);
     free(order);
     free(some);
     corpus_free(&c);
