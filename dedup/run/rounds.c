@@ -226,6 +226,13 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy +
                           sizeof *r->changed + sizeof *r->changed_list + sizeof *r->first_of);
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
+    /* What the rounds found so far: repeats, boilerplate records and
+     * every place they name, and the lines removed. */
+    size_t found = r->found.repeats_cap * sizeof *r->found.repeats +
+                   r->found.boilerplate_cap * sizeof *r->found.boilerplate +
+                   c->removed_cap * sizeof *c->removed;
+    for (size_t i = 0; i < r->found.nboilerplate; i++)
+        found += r->found.boilerplate[i].n * sizeof *r->found.boilerplate[i].at;
     char at[96];
     snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
     if (p) {
@@ -240,15 +247,13 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
             "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
             "inside documents: %.1f MB; per-document arrays: %.1f MB; units removed (a bit each): "
             "%.1f MB; "
-            "findings so far: %.1f MB\n",
+            "findings so far: %.1f MB (%zu repeats, %zu boilerplate records, %zu ranges of "
+            "lines removed)\n",
             at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
             (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
-            (double)per_unit / 1e6,
-            (double)(r->found.repeats_cap * sizeof *r->found.repeats +
-                     r->found.boilerplate_cap * sizeof *r->found.boilerplate +
-                     c->removed_cap * sizeof *c->removed) /
-                1e6);
+            (double)per_unit / 1e6, (double)found / 1e6, r->found.nrepeats, r->found.nboilerplate,
+            c->nremoved);
     dd_memory_process(stderr, at);
 }
 
