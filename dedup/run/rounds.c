@@ -101,7 +101,8 @@ typedef struct rounds {
      * searched with, are of the inputs). */
     bool keep_first;
     dd_signatures first;
-    uint32_t *first_of; /* per document: 1 + its place in first, 0: unchanged */
+    uint32_t *first_of; /* per document (with keep_first only): 1 + its place in first,
+                           0: unchanged */
 } rounds;
 
 /* Keeps the signature document d has as read, before a round changes it. */
@@ -124,7 +125,7 @@ static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
 static void restore_first_signatures(dd_corpus *c, rounds *r)
 {
     dd_signatures *s = &c->signatures;
-    for (size_t d = 0; d < c->inputs.n; d++) {
+    for (size_t d = 0; r->keep_first && d < c->inputs.n; d++) {
         if (!r->first_of[d])
             continue;
         size_t k = r->first_of[d] - 1;
@@ -223,8 +224,9 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     if (!getenv("DEDUP_RUN_STATS"))
         return;
     size_t n = c->inputs.n, units = c->units.n;
-    size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy +
-                          sizeof *r->changed + sizeof *r->changed_list + sizeof *r->first_of);
+    size_t per_doc =
+        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy + sizeof *r->changed +
+             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0));
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
      * every place they name, and the lines removed. */
@@ -1313,7 +1315,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     r.copy = dd_calloc(n ? n : 1, sizeof *r.copy);
     r.changed = dd_calloc(n ? n : 1, sizeof *r.changed);
     r.changed_list = dd_malloc((n ? n : 1) * sizeof *r.changed_list);
-    r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
+    if (r.keep_first) /* 4 bytes a document that only --index needs */
+        r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
     for (size_t d = 0; d < n; d++)
         r.copy_of[d] = NOT_A_COPY;
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
