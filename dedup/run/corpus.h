@@ -68,9 +68,10 @@ typedef struct dd_corpus {
     /* The MinHash values of the documents past the signatures' share of
      * the budget (dd_signatures_keep_minhash), in a scratch file. */
     dd_scratch_array minhash_past_share;
-    /* The lines the rounds removed, by document, then line (merged ranges),
-     * and the units inside them: a bit a unit (dd_corpus_unit_removed),
-     * units.n / 64 + 1 words. */
+    /* The lines the rounds removed, by document, then line (merged ranges;
+     * once the rounds are done, they are findings.drops), and the units
+     * inside them: a bit a unit (dd_corpus_unit_removed), units.n / 64 + 1
+     * words. */
     dd_drop *removed;
     size_t nremoved, removed_cap;
     uint64_t *unit_removed;

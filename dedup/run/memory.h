@@ -64,7 +64,9 @@ size_t dd_memory_near_across_share(uint64_t budget);
  * the table of distinct paragraphs (engine/paragraphs.h) built at once,
  * one a thread, and for a part of the keys of the documents whose text
  * changed (the documents sharing one are placed again); past it, each is
- * done in more parts, one after another. It is the second quarter of the
+ * done in more parts, one after another. Between the two, the documents a
+ * round changed are analysed again a window at a time, the bytes of the
+ * documents in the window within it. It is the second quarter of the
  * search across documents' half (which ends before the rounds start).
  * With the units' quarter and the near-repeats', the signatures' and the
  * names' sixteenths (the near-repeats' twice while those across documents

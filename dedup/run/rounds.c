@@ -17,7 +17,8 @@
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
  * documents that lost them are analysed again on the text they have now
- * (analyse_again, on every core: their signatures and the near-repeats
+ * (analyse_again, on every core, a window of documents at a time within
+ * the rounds' share of --memory: their signatures and the near-repeats
  * inside them) and the next round decides again, the same way, on that
  * text. A round that removes no line ends them: what is left is a fixed
  * point, on which a round would find nothing.
@@ -51,6 +52,7 @@
 #include "util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +101,8 @@ typedef struct rounds {
      * searched with, are of the inputs). */
     bool keep_first;
     dd_signatures first;
-    uint32_t *first_of; /* per document: 1 + its place in first, 0: unchanged */
+    uint32_t *first_of; /* per document (with keep_first only): 1 + its place in first,
+                           0: unchanged */
 } rounds;
 
 /* Keeps the signature document d has as read, before a round changes it. */
@@ -122,7 +125,7 @@ static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
 static void restore_first_signatures(dd_corpus *c, rounds *r)
 {
     dd_signatures *s = &c->signatures;
-    for (size_t d = 0; d < c->inputs.n; d++) {
+    for (size_t d = 0; r->keep_first && d < c->inputs.n; d++) {
         if (!r->first_of[d])
             continue;
         size_t k = r->first_of[d] - 1;
@@ -221,9 +224,17 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     if (!getenv("DEDUP_RUN_STATS"))
         return;
     size_t n = c->inputs.n, units = c->units.n;
-    size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy +
-                          sizeof *r->changed + sizeof *r->changed_list + sizeof *r->first_of);
+    size_t per_doc =
+        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy + sizeof *r->changed +
+             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0));
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
+    /* What the rounds found so far: repeats, boilerplate records and
+     * every place they name, and the lines removed. */
+    size_t found = r->found.repeats_cap * sizeof *r->found.repeats +
+                   r->found.boilerplate_cap * sizeof *r->found.boilerplate +
+                   c->removed_cap * sizeof *c->removed;
+    for (size_t i = 0; i < r->found.nboilerplate; i++)
+        found += r->found.boilerplate[i].n * sizeof *r->found.boilerplate[i].at;
     char at[96];
     snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
     if (p) {
@@ -238,15 +249,13 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
             "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
             "inside documents: %.1f MB; per-document arrays: %.1f MB; units removed (a bit each): "
             "%.1f MB; "
-            "findings so far: %.1f MB\n",
+            "findings so far: %.1f MB (%zu repeats, %zu boilerplate records, %zu ranges of "
+            "lines removed)\n",
             at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
             (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
-            (double)per_unit / 1e6,
-            (double)(r->found.repeats_cap * sizeof *r->found.repeats +
-                     r->found.boilerplate_cap * sizeof *r->found.boilerplate +
-                     c->removed_cap * sizeof *c->removed) /
-                1e6);
+            (double)per_unit / 1e6, (double)found / 1e6, r->found.nrepeats, r->found.nboilerplate,
+            c->nremoved);
     dd_memory_process(stderr, at);
 }
 
@@ -594,8 +603,16 @@ static size_t key_part(uint64_t key, size_t nparts)
     return (size_t)(((key >> 32) * (uint64_t)nparts) >> 32);
 }
 
+/* A piece of a part of the keys of the documents changed (below): its
+ * keys, and their set table once filled. */
+typedef struct key_piece {
+    uint64_t *keys;
+    size_t n, cap;
+    dd_set_table table;
+} key_piece;
+
 /* The keys of the documents changed, of part `part` (of nparts, within
- * the rounds' share of --memory), in `npieces` set tables: piece q holds
+ * the rounds' share of --memory), in `npieces` pieces: piece q holds
  * those of sub-part q of the part (key_part of part * npieces + q among
  * nparts * npieces), so that the tables are filled on the pool, each by
  * one thread (the fresh pages of one table, zeroed then filled, were 9 ms
@@ -606,12 +623,8 @@ typedef struct sharing {
     const rounds *r;
     size_t part, nparts; /* of the keys */
     size_t most;         /* keys of a document at most */
-    /* piece q: the keys keys[q][0..nkeys[q]) (capacity keys_cap[q]), its
-     * table tables[q] */
+    key_piece *pieces;
     size_t npieces;
-    uint64_t **keys;
-    size_t *nkeys, *keys_cap;
-    dd_set_table *tables;
     bool *again;
     size_t ndocs_parts; /* of the documents */
 } sharing;
@@ -627,7 +640,8 @@ static void fill_piece(void *ctx, void *worker, size_t q)
 {
     (void)worker;
     const sharing *g = ctx;
-    dd_set_table_fill(&g->tables[q], g->keys[q], g->nkeys[q]);
+    key_piece *piece = &g->pieces[q];
+    dd_set_table_fill(&piece->table, piece->keys, piece->n);
 }
 
 /* Whether document d has a key of part g->part in the tables. */
@@ -635,7 +649,7 @@ static bool shares_key(const sharing *g, const uint64_t *keys, size_t nkeys)
 {
     for (size_t i = 0; i < nkeys; i++)
         if (key_part(keys[i], g->nparts) == g->part &&
-            dd_set_table_count(&g->tables[piece_of(g, keys[i])], &keys[i], 1) > 0)
+            dd_set_table_count(&g->pieces[piece_of(g, keys[i])].table, &keys[i], 1) > 0)
             return true;
     return false;
 }
@@ -687,11 +701,8 @@ static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *
                  .r = r,
                  .nparts = nparts,
                  .most = most,
+                 .pieces = dd_calloc(npieces, sizeof *g.pieces),
                  .npieces = npieces,
-                 .keys = dd_calloc(npieces, sizeof *g.keys),
-                 .nkeys = dd_calloc(npieces, sizeof *g.nkeys),
-                 .keys_cap = dd_calloc(npieces, sizeof *g.keys_cap),
-                 .tables = dd_calloc(npieces, sizeof *g.tables),
                  .again = again,
                  .ndocs_parts = pool ? 4 * (size_t)threads : 1};
     size_t held = 0; /* bytes of keys of a part at most (DEDUP_RUN_STATS) */
@@ -699,7 +710,7 @@ static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *
         g.part = part;
         size_t nchanged_keys = 0;
         for (size_t q = 0; q < npieces; q++)
-            g.nkeys[q] = 0;
+            g.pieces[q].n = 0;
         for (size_t k = 0; k < r->nchanged; k++) {
             uint32_t d = r->changed_list[k];
             if (r->absent[d] || !s->docs[d].words)
@@ -708,9 +719,9 @@ static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *
             for (size_t i = 0; i < nkeys; i++) {
                 if (key_part(keys[i], nparts) != part)
                     continue;
-                size_t q = piece_of(&g, keys[i]);
-                dd_grow(&g.keys[q], &g.keys_cap[q], g.nkeys[q] + 1, sizeof *g.keys[q]);
-                g.keys[q][g.nkeys[q]++] = keys[i];
+                key_piece *piece = &g.pieces[piece_of(&g, keys[i])];
+                dd_grow(&piece->keys, &piece->cap, piece->n + 1, sizeof *piece->keys);
+                piece->keys[piece->n++] = keys[i];
                 nchanged_keys++;
             }
         }
@@ -731,13 +742,10 @@ static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *
                 "a part at most\n",
                 c->rounds + 1, r->nchanged, nparts, (double)held / 1e6);
     for (size_t q = 0; q < npieces; q++) {
-        free(g.keys[q]);
-        dd_set_table_free(&g.tables[q]);
+        free(g.pieces[q].keys);
+        dd_set_table_free(&g.pieces[q].table);
     }
-    free(g.keys);
-    free(g.nkeys);
-    free(g.keys_cap);
-    free(g.tables);
+    free(g.pieces);
     free(keys);
 }
 
@@ -794,6 +802,72 @@ static int compare_drops(const void *a, const void *b)
     return (x->first_line > y->first_line) - (x->first_line < y->first_line);
 }
 
+/* Appends the n elements of `from` (of `size` bytes, capacity from_cap,
+ * freed here) to `to` (*n_to elements, capacity *to_cap); returns the
+ * array that holds them all. When `to` is empty, `from` itself is: a copy
+ * would hold both at once (round 1's findings, 7.0 MB on the 1 GB corpus,
+ * made the peak of --memory 16M there: bench/README.md, rounds16). */
+static void *append_findings(void *to, size_t *n_to, size_t *to_cap, void *from, size_t n,
+                             size_t from_cap, size_t size)
+{
+    if (*n_to == 0) {
+        free(to);
+        *n_to = n;
+        *to_cap = from_cap;
+        return from;
+    }
+    dd_grow(&to, to_cap, *n_to + n, size);
+    if (n)
+        memcpy((char *)to + *n_to * size, from, n * size);
+    free(from);
+    *n_to += n;
+    return to;
+}
+
+/* Adds f's drops (by document, then line: paragraphs.h) to the lines
+ * removed so far (c->removed: merged ranges, by document then line), f's
+ * array moved there when none were, else the two merged from their ends,
+ * in place: neither a copy nor qsort's buffer of the whole array. */
+static void add_removed_lines(dd_corpus *c, dd_findings *f)
+{
+    if (c->nremoved == 0) {
+        free(c->removed);
+        c->removed = f->drops;
+        c->removed_cap = f->drops_cap;
+        c->nremoved = f->ndrops;
+        f->drops = NULL;
+        f->ndrops = f->drops_cap = 0;
+    } else if (f->ndrops) {
+        dd_grow(&c->removed, &c->removed_cap, c->nremoved + f->ndrops, sizeof *c->removed);
+        size_t i = c->nremoved, j = f->ndrops, w = c->nremoved + f->ndrops;
+        while (j > 0) {
+            if (i > 0 && compare_drops(&c->removed[i - 1], &f->drops[j - 1]) > 0)
+                c->removed[--w] = c->removed[--i];
+            else
+                c->removed[--w] = f->drops[--j];
+        }
+        c->nremoved += f->ndrops;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < c->nremoved; i++) {
+        dd_drop *last = w ? &c->removed[w - 1] : NULL;
+        if (last && last->doc == c->removed[i].doc &&
+            c->removed[i].first_line <= last->last_line + 1) {
+            if (c->removed[i].last_line > last->last_line)
+                last->last_line = c->removed[i].last_line;
+        } else {
+            c->removed[w++] = c->removed[i];
+        }
+    }
+    c->nremoved = w;
+    /* The room for more goes back (up to as much again as they hold: the
+     * drops were appended to an array that doubles). */
+    if (c->removed_cap > c->nremoved + 1) {
+        c->removed = dd_realloc(c->removed, (c->nremoved + 1) * sizeof *c->removed);
+        c->removed_cap = c->nremoved + 1;
+    }
+}
+
 /* Takes in the findings f of a round (freed here): the lines they remove
  * leave the text (c->removed, c->unit_removed), and r->changed lists the
  * documents that lose a unit. Returns whether any did. */
@@ -823,39 +897,25 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
         }
         k = end;
     }
-    /* The lines removed so far: merged ranges, by document then line. */
-    dd_grow(&c->removed, &c->removed_cap, c->nremoved + f->ndrops + 1, sizeof *c->removed);
-    if (f->ndrops)
-        memcpy(c->removed + c->nremoved, f->drops, f->ndrops * sizeof *f->drops);
-    c->nremoved += f->ndrops;
-    if (c->nremoved > 1)
-        qsort(c->removed, c->nremoved, sizeof *c->removed, compare_drops);
-    size_t w = 0;
-    for (size_t i = 0; i < c->nremoved; i++) {
-        dd_drop *last = w ? &c->removed[w - 1] : NULL;
-        if (last && last->doc == c->removed[i].doc &&
-            c->removed[i].first_line <= last->last_line + 1) {
-            if (c->removed[i].last_line > last->last_line)
-                last->last_line = c->removed[i].last_line;
-        } else {
-            c->removed[w++] = c->removed[i];
-        }
+    add_removed_lines(c, f);
+    /* A boilerplate record's places were appended to an array that doubles:
+     * the room for more goes back, as they are kept to the end of the
+     * rounds. */
+    for (size_t i = 0; i < f->nboilerplate; i++) {
+        dd_boilerplate *b = &f->boilerplate[i];
+        b->at = dd_realloc(b->at, (b->n ? b->n : 1) * sizeof *b->at);
     }
-    c->nremoved = w;
     /* The findings join those of the rounds before. */
     dd_findings *all = &r->found;
-    dd_grow(&all->repeats, &all->repeats_cap, all->nrepeats + f->nrepeats + 1,
-            sizeof *all->repeats);
-    if (f->nrepeats)
-        memcpy(all->repeats + all->nrepeats, f->repeats, f->nrepeats * sizeof *f->repeats);
-    all->nrepeats += f->nrepeats;
-    dd_grow(&all->boilerplate, &all->boilerplate_cap, all->nboilerplate + f->nboilerplate + 1,
-            sizeof *all->boilerplate);
-    if (f->nboilerplate) /* the records move, with what they hold */
-        memcpy(all->boilerplate + all->nboilerplate, f->boilerplate,
-               f->nboilerplate * sizeof *f->boilerplate);
-    all->nboilerplate += f->nboilerplate;
-    f->nboilerplate = 0;
+    all->repeats = append_findings(all->repeats, &all->nrepeats, &all->repeats_cap, f->repeats,
+                                   f->nrepeats, f->repeats_cap, sizeof *f->repeats);
+    /* The boilerplate records move, with what they hold. */
+    all->boilerplate =
+        append_findings(all->boilerplate, &all->nboilerplate, &all->boilerplate_cap, f->boilerplate,
+                        f->nboilerplate, f->boilerplate_cap, sizeof *f->boilerplate);
+    f->repeats = NULL;
+    f->boilerplate = NULL;
+    f->nrepeats = f->nboilerplate = 0;
     dd_findings_free(f);
     return r->nchanged > 0;
 }
@@ -895,17 +955,34 @@ typedef struct reanalysed {
     dd_signed sig;
 } reanalysed;
 
+/* For measuring (DEDUP_RUN_STATS): the bytes of the documents being
+ * analysed again or waiting to be taken, and the most of them at once. */
+typedef struct in_flight_bytes {
+    _Atomic uint64_t bytes, most;
+} in_flight_bytes;
+
 typedef struct again {
     dd_corpus *c;
     const dd_options *o;
     const dd_text_source *src;
     rounds *r;
     const uint32_t *docs;
-    dd_notes notes;           /* those of the documents, in order */
-    dd_near_unit_list inside; /* the near-repeats inside the documents analysed */
-    uint32_t *redone;         /* the documents analysed, in order */
-    size_t nredone;
+    dd_notes notes; /* those of the documents, in order */
+    /* The near-repeats inside the documents, made in document order as
+     * the documents are taken: the new ones of those analysed again, the
+     * old ones (c->near_inside, up to old_next) of the others. */
+    dd_near_unit_list inside;
+    size_t old_next;
+    in_flight_bytes *in_flight; /* written by every thread */
 } again;
+
+/* dd_ordered_map.weight of analyse_again: document docs[k]'s bytes as
+ * read, which its analysis holds (its text, cleaned, cut) while it runs. */
+static uint64_t again_weight(void *ctx, size_t k)
+{
+    const again *g = ctx;
+    return g->c->sizes[g->docs[k]];
+}
 
 /* dd_ordered_map.worker_new of analyse_again: NULL when ICU cannot start
  * (analyse_again_work then says so, in order). */
@@ -942,6 +1019,10 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     worker *w = state;
     reanalysed *r = result;
     uint32_t d = g->docs[k];
+    uint64_t bytes = atomic_fetch_add(&g->in_flight->bytes, c->sizes[d]) + c->sizes[d];
+    for (uint64_t most = atomic_load(&g->in_flight->most);
+         bytes > most && !atomic_compare_exchange_weak(&g->in_flight->most, &most, bytes);)
+        ;
     r->failed = r->moved = r->ok = false;
     r->near.n = 0;
     dd_notes_clear(&r->notes);
@@ -998,6 +1079,31 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     r->ok = true;
 }
 
+/* Moves to g->inside the near-repeats inside the documents before doc
+ * (as read, or as analysed in an earlier round) that c->near_inside holds,
+ * but those of units removed since (should one not be read again). */
+static void keep_old_inside(again *g, uint32_t doc)
+{
+    const dd_corpus *c = g->c;
+    const dd_near_unit_list *old = &c->near_inside;
+    for (; g->old_next < old->n && old->v[g->old_next].doc < doc; g->old_next++) {
+        const dd_near_unit *nu = &old->v[g->old_next];
+        const size_t first = c->unit_start[nu->doc];
+        if (!dd_corpus_unit_removed(c, first + nu->unit) &&
+            !dd_corpus_unit_removed(c, first + nu->of))
+            dd_near_units_append(&g->inside, nu, 1);
+    }
+}
+
+/* Passes over the old near-repeats inside document doc (c->near_inside):
+ * it was analysed again. */
+static void skip_old_inside(again *g, uint32_t doc)
+{
+    const dd_near_unit_list *old = &g->c->near_inside;
+    while (g->old_next < old->n && old->v[g->old_next].doc == doc)
+        g->old_next++;
+}
+
 /* dd_ordered_map.consume of analyse_again: in document order. */
 static bool analyse_again_take(void *ctx, size_t k, void *result)
 {
@@ -1005,15 +1111,17 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
     dd_corpus *c = g->c;
     reanalysed *r = result;
     uint32_t d = g->docs[k];
+    atomic_fetch_sub(&g->in_flight->bytes, c->sizes[d]);
     dd_notes_move(&g->notes, &r->notes);
+    keep_old_inside(g, d);
     if (r->failed && c->reread[d] == DD_REREAD_OK)
         dd_corpus_reread_failed(c, d);
     else if (r->moved)
         DD_REREAD_SET(c, d, DD_REREAD_CHANGED);
     if (!r->ok)
         return true; /* compared as before, without the units removed */
+    skip_old_inside(g, d);
     dd_near_units_append(&g->inside, r->near.v, r->near.n);
-    g->redone[g->nredone++] = d;
     keep_first_signature(c, g->r, d);
     dd_signatures *s = &c->signatures;
     s->docs[d] = r->sig.doc;
@@ -1029,16 +1137,22 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
 static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_source *src, rounds *r,
                           dd_notes *notes)
 {
-    again g = {.c = c, .o = o, .src = src, .r = r, .docs = r->changed_list};
-    g.redone = dd_malloc((r->nchanged ? r->nchanged : 1) * sizeof *g.redone);
+    in_flight_bytes in_flight = {0, 0};
+    again g = {
+        .c = c, .o = o, .src = src, .r = r, .docs = r->changed_list, .in_flight = &in_flight};
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_ordered_map m = {
         .n = r->nchanged,
         .threads = threads,
         .caller_works = true, /* as the first pass (corpus.c) */
         /* Its results are small (the text is the worker's): a wide window
-         * keeps the workers busy past a long document. */
+         * keeps the workers busy past a long document; the bytes of the
+         * documents in it are within the rounds' share of --memory (their
+         * table is freed, the next round's keys not made yet), but for
+         * the next document to take, always let in. */
         .window = 64 * (size_t)threads,
+        .max_weight = dd_memory_rounds_share(o->memory),
+        .weight = again_weight,
         .ctx = &g,
         .result_size = sizeof(reanalysed),
         .worker_new = worker_new,
@@ -1050,29 +1164,19 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     dd_run_in_order(&m);
     dd_notes_move(notes, &g.notes);
     dd_notes_free(&g.notes);
-    /* The near-repeats inside the documents: the new ones of the documents
-     * analysed again, the old ones of the others (without units removed,
-     * should one not be read again). */
-    dd_near_unit_list all = {0};
-    size_t j = 0, k = 0;
-    for (size_t i = 0; i < c->near_inside.n; i++) {
-        const dd_near_unit *nu = &c->near_inside.v[i];
-        while (j < g.inside.n && g.inside.v[j].doc < nu->doc)
-            dd_near_units_append(&all, &g.inside.v[j++], 1);
-        while (k < g.nredone && g.redone[k] < nu->doc)
-            k++;
-        const size_t first = c->unit_start[nu->doc];
-        if ((k == g.nredone || g.redone[k] != nu->doc) &&
-            !dd_corpus_unit_removed(c, first + nu->unit) &&
-            !dd_corpus_unit_removed(c, first + nu->of))
-            dd_near_units_append(&all, nu, 1);
+    keep_old_inside(&g, UINT32_MAX); /* those after the last document analysed */
+    if (getenv("DEDUP_RUN_STATS")) {
+        uint64_t bytes = 0;
+        for (size_t k = 0; k < r->nchanged; k++)
+            bytes += c->sizes[r->changed_list[k]];
+        fprintf(stderr,
+                "dedup: round %zu: %zu documents analysed again, %.1f KB, at most %.1f KB of them "
+                "at once (a window of %.1f KB)\n",
+                c->rounds, r->nchanged, (double)bytes / 1e3,
+                (double)atomic_load(&in_flight.most) / 1e3, (double)m.max_weight / 1e3);
     }
-    while (j < g.inside.n)
-        dd_near_units_append(&all, &g.inside.v[j++], 1);
     free(c->near_inside.v);
-    free(g.inside.v);
-    free(g.redone);
-    c->near_inside = all;
+    c->near_inside = g.inside;
 }
 
 static int compare_repeats(const void *a, const void *b)
@@ -1179,13 +1283,19 @@ static void finish_rounds(dd_corpus *c, rounds *r)
     f->nboilerplate = w;
     if (f->nboilerplate > 1)
         qsort(f->boilerplate, f->nboilerplate, sizeof *f->boilerplate, compare_boilerplate);
-    f->drops = NULL;
-    f->ndrops = f->drops_cap = 0;
+    /* The lines removed: c->removed's array moves there, those of the
+     * copies that left taken out (a copy of it held both at once, and
+     * made the peak of the 1 GB corpus at --memory 16M: bench/README.md,
+     * rounds16); nothing reads c->removed once the rounds are done. */
+    w = 0;
     for (size_t i = 0; i < c->nremoved; i++)
-        if (r->copies_stay || !out->dropped[c->removed[i].doc]) {
-            dd_grow(&f->drops, &f->drops_cap, f->ndrops + 1, sizeof *f->drops);
-            f->drops[f->ndrops++] = c->removed[i];
-        }
+        if (r->copies_stay || !out->dropped[c->removed[i].doc])
+            c->removed[w++] = c->removed[i];
+    f->drops = c->removed;
+    f->ndrops = w;
+    f->drops_cap = c->removed_cap;
+    c->removed = NULL;
+    c->nremoved = c->removed_cap = 0;
 }
 
 bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src, dd_notes *notes)
@@ -1205,7 +1315,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     r.copy = dd_calloc(n ? n : 1, sizeof *r.copy);
     r.changed = dd_calloc(n ? n : 1, sizeof *r.changed);
     r.changed_list = dd_malloc((n ? n : 1) * sizeof *r.changed_list);
-    r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
+    if (r.keep_first) /* 4 bytes a document that only --index needs */
+        r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
     for (size_t d = 0; d < n; d++)
         r.copy_of[d] = NOT_A_COPY;
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
@@ -1242,6 +1353,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     }
     if (ok)
         finish_rounds(c, &r);
+    if (getenv("DEDUP_RUN_STATS"))
+        dd_memory_process(stderr, "the end of the rounds");
     restore_first_signatures(c, &r);
     dd_signatures_free(&r.first);
     free(r.first_of);

@@ -76,6 +76,9 @@ table_read() { # round 1's paragraph table: MB read handing its units out to its
              for (i = 1; i < NF; i++) if ($i == "read") { mb += $(i + 1); n++ } }
          END { if (n == 2) print mb }' "$1"
 }
+again_window() { # round 1's documents analysed again: their KB, the most KB at once, the window's KB
+    sed -n 's/^dedup: round 1: [0-9]* documents analysed again, \([0-9.]*\) KB, at most \([0-9.]*\) KB of them at once (a window of \([0-9.]*\) KB)$/\1 \2 \3/p' "$1"
+}
 changed_key_parts() { # round 2's parts of the keys of the documents changed
     sed -n 's/^dedup: round 2: the keys of the [0-9]* documents changed, in \([0-9]*\) parts.*/\1/p' "$1"
 }
@@ -140,6 +143,20 @@ for j in 1 2 3; do
     else
         not_ok "--memory 1M -j $j: the findings made holding one document's near-repeats" \
             "$(grep -E 'findings|round 1' "$T/stats.$j")"
+    fi
+    # Round 1 analyses the documents it changed again a window at a time,
+    # the window's bytes within the rounds' quarter (1M / 4: 262 KB), but
+    # for the next document to take: many windows' worth of documents, at
+    # most a window and a document at once (one at a time at -j 1), and
+    # the report of the default budget (below).
+    window=$(again_window "$T/stats.$j") largest=$(wc -c "$G"/*.txt | sort -n | tail -2 | head -1)
+    if [ -n "$window" ] && awk -v w="$window" -v big="${largest% *}" -v j=$j 'BEGIN { split(w, v, " ");
+            most = j == 1 ? big / 1000 : v[3] + big / 1000;
+            exit !(v[1] > 4 * v[3] && v[2] <= most && v[3] < 300) }'; then
+        ok "--memory 1M -j $j: round 1 analysed its documents again a window at a time (KB: $window)"
+    else
+        not_ok "--memory 1M -j $j: round 1 analysed its documents again a window at a time" \
+            "$(grep 'analysed again' "$T/stats.$j"); largest document: $largest"
     fi
     mb=$(across_spilled "$T/stats.$j") parts=$(across_parts "$T/stats.$j")
     if [ -n "$mb" ] && [ "$mb" != "0.0" ] && [ "${parts% *}" -gt 7 ]; then
