@@ -163,7 +163,8 @@ void dd_pool_for(dd_pool *p, size_t n, void *ctx,
  * dd_pool_finish, what item i wrote is the calling thread's to read once
  * dd_pool_wait(p, i) returned; what the other items read, the calling
  * thread must not change. With no worker thread, dd_pool_wait runs the
- * items up to i on the calling thread.
+ * items up to i on the calling thread. n is below 2^32 (a batch: the
+ * clustering's are 512 documents); more aborts.
  */
 void dd_pool_start(dd_pool *p, size_t n, void *ctx,
                    void (*work)(void *ctx, void *worker, size_t i));
