@@ -76,13 +76,6 @@ static double thread_cpu(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static double wall(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* The process's CPU time so far, user and system apart, the page faults
  * that needed no disk (first touches of memory, mostly), and its I/O of
  * /proc/self/io: bytes asked of read and write calls (rchar, wchar: the
@@ -135,7 +128,7 @@ void dd_run_phase_done(const char *name)
     static process_usage last;
     if (!getenv("DEDUP_RUN_STATS") && !getenv("DEDUP_RUN_PHASES"))
         return;
-    double now = wall();
+    double now = dd_monotonic_seconds();
     process_usage u = process_usage_now();
     double cpu = u.user + u.system - last.user - last.system;
     if (last_wall < 0) /* the first phase: its wall time is not known */
@@ -402,9 +395,9 @@ static void *worker_main(void *arg)
     for (;;) {
         while (!p->stop && p->loop_next >= p->loop_n && p->next_claim == p->produced) {
             p->idle++;
-            double waited = wall();
+            double waited = dd_monotonic_seconds();
             pthread_cond_wait(&p->ready, &p->lock);
-            p->workers_idle += wall() - waited;
+            p->workers_idle += dd_monotonic_seconds() - waited;
             p->idle--;
         }
         if (p->loop_next < p->loop_n) {
@@ -483,9 +476,9 @@ static double work_here(run *p)
 {
     size_t i = p->next_claim++;
     pthread_mutex_unlock(&p->lock);
-    double start = wall(), cpu0 = thread_cpu();
+    double start = dd_monotonic_seconds(), cpu0 = thread_cpu();
     work_on(p, own_worker(p), i);
-    double cpu = thread_cpu() - cpu0, took = wall() - start;
+    double cpu = thread_cpu() - cpu0, took = dd_monotonic_seconds() - start;
     pthread_mutex_lock(&p->lock);
     p->state[i % p->m->window].done = true;
     p->work_cpu += cpu;
@@ -500,7 +493,7 @@ static double work_here(run *p)
  * are unclaimed (even fewer than a batch). */
 static void wait_for(run *p, size_t from, size_t until)
 {
-    double waited = wall(), worked = 0;
+    double waited = dd_monotonic_seconds(), worked = 0;
     publish(p);
     if (p->idle && p->next_claim < p->produced)
         pthread_cond_broadcast(&p->ready);
@@ -514,7 +507,7 @@ static void wait_for(run *p, size_t from, size_t until)
         pthread_cond_wait(&p->done, &p->lock);
     }
     p->wait_from = p->wait_until = 0;
-    p->consumer_wait += wall() - waited - worked;
+    p->consumer_wait += dd_monotonic_seconds() - waited - worked;
 }
 
 /* How many items from next_consume on are done, in a row (the lock held). */
@@ -615,7 +608,7 @@ void dd_run_loop_join(void)
     }
     p->loops++;
     p->loop_items += n;
-    double cpu = thread_cpu() - cpu0, waited = wall(), worked = 0;
+    double cpu = thread_cpu() - cpu0, waited = dd_monotonic_seconds(), worked = 0;
     while (p->loop_done < n) {
         /* the items the workers took are not done: the map's next ones */
         if (p->m->caller_works && p->next_claim < p->produced) {
@@ -632,7 +625,7 @@ void dd_run_loop_join(void)
     if (p->consuming)
         p->consume_cpu -= cpu;
     if (p->workers) {
-        double w = wall() - waited - worked;
+        double w = dd_monotonic_seconds() - waited - worked;
         p->consumer_wait += w;
         p->loop_wait += w;
     }
@@ -703,7 +696,7 @@ static bool run_map(const map *m)
     /* Items known up front: no thread for a single one. */
     unsigned want = m->threads > 1 && (m->produce || m->n > 1) ? m->threads - m->caller_works : 0,
              started = 0;
-    double start = wall(), here_cpu0 = thread_cpu();
+    double start = dd_monotonic_seconds(), here_cpu0 = thread_cpu();
     pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
     for (; started < want; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
@@ -734,8 +727,8 @@ static bool run_map(const map *m)
         fprintf(stderr,
                 "dedup: run: %zu items, %u threads: %.3f s; %swork %.3f s CPU, consume %.3f s "
                 "CPU, consumer waited %.3f s, workers waited %.3f s%s\n",
-                p.next_produce, started, wall() - start, read, p.work_cpu, p.consume_cpu,
-                p.consumer_wait, p.workers_idle, here);
+                p.next_produce, started, dd_monotonic_seconds() - start, read, p.work_cpu,
+                p.consume_cpu, p.consumer_wait, p.workers_idle, here);
         if (p.loops)
             fprintf(stderr,
                     "dedup: loops of consume: %zu, %zu items, %zu of them on the calling "
@@ -1028,7 +1021,7 @@ static void wait_for_all(dd_pool *p)
     size_t n = p->loop.n;
     if (atomic_load(&p->done) == n)
         return;
-    double waited = wall();
+    double waited = dd_monotonic_seconds();
     atomic_store(&p->waiting_for, WAITING_FOR_ALL);
     if (atomic_load(&p->done) != n) {
         pthread_mutex_lock(&p->lock);
@@ -1037,7 +1030,7 @@ static void wait_for_all(dd_pool *p)
         pthread_mutex_unlock(&p->lock);
     }
     atomic_store(&p->waiting_for, WAITING_FOR_NOTHING);
-    p->waited += wall() - waited;
+    p->waited += dd_monotonic_seconds() - waited;
 }
 
 void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
@@ -1100,7 +1093,7 @@ void dd_pool_wait(dd_pool *p, size_t i)
     while (atomic_load(&p->ran[i]) != generation) {
         if (run_next_here(p)) /* rather than wait, an item of its own */
             continue;
-        double waited = wall();
+        double waited = dd_monotonic_seconds();
         atomic_store(&p->waiting_for, i);
         if (atomic_load(&p->ran[i]) != generation) {
             pthread_mutex_lock(&p->lock);
@@ -1109,7 +1102,7 @@ void dd_pool_wait(dd_pool *p, size_t i)
             pthread_mutex_unlock(&p->lock);
         }
         atomic_store(&p->waiting_for, WAITING_FOR_NOTHING);
-        p->waited += wall() - waited;
+        p->waited += dd_monotonic_seconds() - waited;
     }
 }
 
