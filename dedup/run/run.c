@@ -51,6 +51,19 @@ unsigned dd_online_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
+void dd_run_lock_init(pthread_mutex_t *lock)
+{
+#ifdef __GLIBC__
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(lock, &a);
+    pthread_mutexattr_destroy(&a);
+#else
+    pthread_mutex_init(lock, NULL);
+#endif
+}
+
 /* Whether DEDUP_RUN_STATS asks for the figures: read once, for every run
  * and pool of the process. */
 static bool measuring;
@@ -685,7 +698,7 @@ static bool run_map(const map *m)
      * dd_zalloc_touched). */
     p.slots = dd_zalloc_touched(m->window, m->slot_size);
     p.state = dd_zalloc_touched(m->window, sizeof *p.state);
-    pthread_mutex_init(&p.lock, NULL);
+    dd_run_lock_init(&p.lock);
     pthread_cond_init(&p.ready, NULL);
     pthread_cond_init(&p.done, NULL);
     pthread_cond_init(&p.loop_finished, NULL);
@@ -961,7 +974,7 @@ dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
     p->pool_ctx = pool_ctx;
     p->worker_new = worker_new;
     p->worker_free = worker_free;
-    pthread_mutex_init(&p->lock, NULL);
+    dd_run_lock_init(&p->lock);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->finished, NULL);
     atomic_init(&p->claim, 0);

@@ -48,6 +48,7 @@
 
 #include "shingle.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -278,6 +279,12 @@ size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots);
  * getrusage call made here and would otherwise count those calls in the
  * serial part. Does nothing without either. Calling thread only. */
 void dd_run_phase_done(const char *name);
+
+/* Initialises a mutex that threads hold for a few instructions at a time
+ * (a claim, marks, a copy of a set): one that finds it taken spins a
+ * little before it sleeps (glibc's adaptive mutex; elsewhere, a default
+ * mutex), rather than a futex call to sleep and another to wake it. */
+void dd_run_lock_init(pthread_mutex_t *lock);
 
 /* The number of online CPUs (at least 1): the default of -j. */
 unsigned dd_online_cpus(void);
