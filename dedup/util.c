@@ -150,6 +150,13 @@ void dd_grow(void *v, size_t *cap, size_t need, size_t elem)
     *cap = c;
 }
 
+double dd_monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static uint64_t table_salt;
 static pthread_once_t table_salt_once = PTHREAD_ONCE_INIT;
 

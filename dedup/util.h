@@ -69,6 +69,10 @@ static inline uint64_t dd_get_le64(const unsigned char *b)
     return v;
 }
 
+/* Seconds of the monotonic clock (CLOCK_MONOTONIC), for durations: the
+ * progress line's, filter's summary, the figures of DEDUP_RUN_STATS. */
+double dd_monotonic_seconds(void);
+
 /* In-memory hash tables. Their keys are hashes of texts, which whoever
  * writes the texts can steer: without --key-file, by trying texts until the
  * low bits of a hash are what they want. So no table takes its slots from a

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct filter_stats {
@@ -85,13 +84,6 @@ typedef struct filter {
     dd_progress progress; /* on a terminal */
     int write_errno;      /* of the write that failed */
 } filter;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------------ output */
 
@@ -1023,7 +1015,7 @@ static run_status filter_all(filter *f)
 static void print_stats(const filter *f)
 {
     const filter_stats *s = &f->stats;
-    double secs = now() - f->start, mb = (double)s->bytes_in / 1e6;
+    double secs = dd_monotonic_seconds() - f->start, mb = (double)s->bytes_in / 1e6;
     uint64_t out = s->kept + s->malformed_skipped +
                    (f->o->annotate ? s->exact + s->near : 0);
     fprintf(stderr, "dedup filter: %llu records in, %llu out\n", (unsigned long long)s->records,
@@ -1119,7 +1111,7 @@ int cmd_filter(int argc, char **argv)
     filter f = {0};
     f.o = &o;
     f.format = o.input_format;
-    f.start = now();
+    f.start = dd_monotonic_seconds();
     dd_progress_start(&f.progress, "dedup filter", "record", o.quiet);
     dd_history_params hp = {.near = o.near,
                             .min_words = o.min_words,

@@ -259,7 +259,7 @@ static set_loader *set_loader_new(const dd_corpus *c, const dd_options *o, set_s
     }
     if (!store) {
         store = dd_calloc(1, sizeof *store);
-        pthread_mutex_init(&store->lock, NULL);
+        dd_run_lock_init(&store->lock); /* held for a set's copy */
         dd_set_cache_init(&store->cache, SET_CACHE_SLOTS, set_cache_bytes(o));
         l->owns_store = true;
     }

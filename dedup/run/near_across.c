@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Parts are made in at most this many scratch files at once (each has a
  * buffer of DD_SPOOL_BLOCK bytes), those of the bands split at once
@@ -401,14 +400,6 @@ static void find_doc_units(dd_near_across *a)
         a->sets_left_out += s->sets_left_out;
     }
 
-}
-
-/* Seconds of the monotonic clock. */
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------- parts */
@@ -1042,7 +1033,7 @@ static void remake_doc(void *ctx, void *state, size_t d)
 static bool remake_sets(dd_near_across *a, dd_pool *pool, const dd_unit_pair *v, size_t n,
                         char **err)
 {
-    double start = now();
+    double start = dd_monotonic_seconds();
     free_remade(a);
     /* The sets of the part's units are read back in memory up to a
      * quarter of what the later steps have, past it from a scratch file. */
@@ -1118,7 +1109,7 @@ static bool remake_sets(dd_near_across *a, dd_pool *pool, const dd_unit_pair *v,
     free(bytes);
     free(sets);
     free(doc_start);
-    a->remake_seconds += now() - start;
+    a->remake_seconds += dd_monotonic_seconds() - start;
     return ok;
 }
 
@@ -1175,7 +1166,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
                          char **err)
 {
     *err = NULL;
-    double start = now();
+    double start = dd_monotonic_seconds();
     free_seen(a);
     a->work_bytes = later_steps_bytes(a);
     /* The pairs are made and sorted on a pool of their own (its items
@@ -1206,7 +1197,7 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
         return false;
     }
     a->parts[1] = nparts;
-    a->seconds[0] = now() - start;
+    a->seconds[0] = dd_monotonic_seconds() - start;
     dd_unit_source src = {unit_by_id, set_reader_new, set_reader_free, a};
     dd_unit_verifier *verifier = dd_unit_verifier_new(&src, threads, threshold);
     /* Those whose sets were left out have them made again, on a pool of
@@ -1236,6 +1227,6 @@ bool dd_near_across_find(dd_near_across *a, unsigned threads, double threshold,
     dd_unit_verifier_free(verifier);
     dd_pool_free(remaking);
     dd_pool_free(making);
-    a->seconds[1] = now() - start - a->seconds[0];
+    a->seconds[1] = dd_monotonic_seconds() - start - a->seconds[0];
     return ok;
 }

@@ -3,8 +3,9 @@
  */
 #include "run/progress.h"
 
+#include "util.h"
+
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Seconds between two drawings of the line: a few times a second. */
@@ -13,24 +14,17 @@
 /* The progress whose line is on the screen, for dd_progress_clear. */
 static dd_progress *on_screen;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void dd_progress_start(dd_progress *p, const char *name, const char *items, bool quiet)
 {
     *p = (dd_progress){.on = !quiet && isatty(STDERR_FILENO), .name = name, .items = items};
-    p->start = now();
+    p->start = dd_monotonic_seconds();
     p->last = p->start - REDRAW_SECONDS; /* the first update draws at once */
 }
 
 void dd_progress_stage(dd_progress *p, const char *stage)
 {
     p->stage = stage;
-    p->start = now();
+    p->start = dd_monotonic_seconds();
     p->last = p->start - REDRAW_SECONDS;
     p->n = p->bytes = p->expected = 0;
 }
@@ -66,7 +60,7 @@ void dd_progress_phase(dd_progress *p, const char *phase)
     dd_progress_stage(p, phase);
     if (!p->on)
         return;
-    finish_line(p, fprintf(stderr, "\r%s: %s", p->name, phase) - 1, now());
+    finish_line(p, fprintf(stderr, "\r%s: %s", p->name, phase) - 1, dd_monotonic_seconds());
 }
 
 /* Draws the line over the one on the screen: "\r", the text, and spaces
@@ -96,7 +90,7 @@ void dd_progress_update(dd_progress *p, uint64_t n, uint64_t bytes)
         return;
     p->n = n;
     p->bytes = bytes;
-    double t = now();
+    double t = dd_monotonic_seconds();
     if (t - p->last >= REDRAW_SECONDS)
         draw(p, t);
 }
@@ -108,7 +102,7 @@ void dd_progress_clear(void)
         return;
     fprintf(stderr, "\r%*s\r", p->width, "");
     p->width = 0;
-    p->last = now() - REDRAW_SECONDS; /* drawn again at the next update */
+    p->last = dd_monotonic_seconds() - REDRAW_SECONDS; /* drawn again at the next update */
     on_screen = NULL;
 }
 
@@ -117,7 +111,7 @@ void dd_progress_end(dd_progress *p, bool keep)
     if (!p->on)
         return;
     if (keep) {
-        draw(p, now());
+        draw(p, dd_monotonic_seconds());
         fputc('\n', stderr);
         p->width = 0;
         on_screen = NULL;

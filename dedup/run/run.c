@@ -51,6 +51,19 @@ unsigned dd_online_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (unsigned)n;
 }
 
+void dd_run_lock_init(pthread_mutex_t *lock)
+{
+#ifdef __GLIBC__
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(lock, &a);
+    pthread_mutexattr_destroy(&a);
+#else
+    pthread_mutex_init(lock, NULL);
+#endif
+}
+
 /* Whether DEDUP_RUN_STATS asks for the figures: read once, for every run
  * and pool of the process. */
 static bool measuring;
@@ -73,13 +86,6 @@ static double thread_cpu(void)
         return 0;
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static double wall(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -135,7 +141,7 @@ void dd_run_phase_done(const char *name)
     static process_usage last;
     if (!getenv("DEDUP_RUN_STATS") && !getenv("DEDUP_RUN_PHASES"))
         return;
-    double now = wall();
+    double now = dd_monotonic_seconds();
     process_usage u = process_usage_now();
     double cpu = u.user + u.system - last.user - last.system;
     if (last_wall < 0) /* the first phase: its wall time is not known */
@@ -402,9 +408,9 @@ static void *worker_main(void *arg)
     for (;;) {
         while (!p->stop && p->loop_next >= p->loop_n && p->next_claim == p->produced) {
             p->idle++;
-            double waited = wall();
+            double waited = dd_monotonic_seconds();
             pthread_cond_wait(&p->ready, &p->lock);
-            p->workers_idle += wall() - waited;
+            p->workers_idle += dd_monotonic_seconds() - waited;
             p->idle--;
         }
         if (p->loop_next < p->loop_n) {
@@ -483,9 +489,9 @@ static double work_here(run *p)
 {
     size_t i = p->next_claim++;
     pthread_mutex_unlock(&p->lock);
-    double start = wall(), cpu0 = thread_cpu();
+    double start = dd_monotonic_seconds(), cpu0 = thread_cpu();
     work_on(p, own_worker(p), i);
-    double cpu = thread_cpu() - cpu0, took = wall() - start;
+    double cpu = thread_cpu() - cpu0, took = dd_monotonic_seconds() - start;
     pthread_mutex_lock(&p->lock);
     p->state[i % p->m->window].done = true;
     p->work_cpu += cpu;
@@ -500,7 +506,7 @@ static double work_here(run *p)
  * are unclaimed (even fewer than a batch). */
 static void wait_for(run *p, size_t from, size_t until)
 {
-    double waited = wall(), worked = 0;
+    double waited = dd_monotonic_seconds(), worked = 0;
     publish(p);
     if (p->idle && p->next_claim < p->produced)
         pthread_cond_broadcast(&p->ready);
@@ -514,7 +520,7 @@ static void wait_for(run *p, size_t from, size_t until)
         pthread_cond_wait(&p->done, &p->lock);
     }
     p->wait_from = p->wait_until = 0;
-    p->consumer_wait += wall() - waited - worked;
+    p->consumer_wait += dd_monotonic_seconds() - waited - worked;
 }
 
 /* How many items from next_consume on are done, in a row (the lock held). */
@@ -615,7 +621,7 @@ void dd_run_loop_join(void)
     }
     p->loops++;
     p->loop_items += n;
-    double cpu = thread_cpu() - cpu0, waited = wall(), worked = 0;
+    double cpu = thread_cpu() - cpu0, waited = dd_monotonic_seconds(), worked = 0;
     while (p->loop_done < n) {
         /* the items the workers took are not done: the map's next ones */
         if (p->m->caller_works && p->next_claim < p->produced) {
@@ -632,7 +638,7 @@ void dd_run_loop_join(void)
     if (p->consuming)
         p->consume_cpu -= cpu;
     if (p->workers) {
-        double w = wall() - waited - worked;
+        double w = dd_monotonic_seconds() - waited - worked;
         p->consumer_wait += w;
         p->loop_wait += w;
     }
@@ -692,7 +698,7 @@ static bool run_map(const map *m)
      * dd_zalloc_touched). */
     p.slots = dd_zalloc_touched(m->window, m->slot_size);
     p.state = dd_zalloc_touched(m->window, sizeof *p.state);
-    pthread_mutex_init(&p.lock, NULL);
+    dd_run_lock_init(&p.lock);
     pthread_cond_init(&p.ready, NULL);
     pthread_cond_init(&p.done, NULL);
     pthread_cond_init(&p.loop_finished, NULL);
@@ -703,7 +709,7 @@ static bool run_map(const map *m)
     /* Items known up front: no thread for a single one. */
     unsigned want = m->threads > 1 && (m->produce || m->n > 1) ? m->threads - m->caller_works : 0,
              started = 0;
-    double start = wall(), here_cpu0 = thread_cpu();
+    double start = dd_monotonic_seconds(), here_cpu0 = thread_cpu();
     pthread_t *threads = dd_calloc(want ? want : 1, sizeof *threads);
     for (; started < want; started++)
         if (pthread_create(&threads[started], NULL, worker_main, &p) != 0)
@@ -734,8 +740,8 @@ static bool run_map(const map *m)
         fprintf(stderr,
                 "dedup: run: %zu items, %u threads: %.3f s; %swork %.3f s CPU, consume %.3f s "
                 "CPU, consumer waited %.3f s, workers waited %.3f s%s\n",
-                p.next_produce, started, wall() - start, read, p.work_cpu, p.consume_cpu,
-                p.consumer_wait, p.workers_idle, here);
+                p.next_produce, started, dd_monotonic_seconds() - start, read, p.work_cpu,
+                p.consume_cpu, p.consumer_wait, p.workers_idle, here);
         if (p.loops)
             fprintf(stderr,
                     "dedup: loops of consume: %zu, %zu items, %zu of them on the calling "
@@ -798,12 +804,45 @@ bool dd_run_stream(const dd_stream_map *s)
 /* ------------------------------------------------------------ the pool */
 
 /*
- * A loop is published under the lock (its n, ctx and work); the workers
- * and the calling thread claim its items a run at a time (next; a part of
- * what is left: loop_claim), run them outside the lock, and count them
- * done; the last one done wakes the calling thread. `start` wakes the
- * workers for a loop or for the end.
+ * The items of a loop are handed out without a lock an item: the threads
+ * claim them from one atomic word, the loop's generation (how many loops
+ * the pool published, 32 bits) and the next item to claim (32 bits), by a
+ * compare-and-swap that succeeds only while the word still names the
+ * generation the thread took the loop's description for. So a worker late
+ * from loop K (it read K's word, then slept) can never claim an item of
+ * loop K + 1 with K's work and context: its swap fails once the calling
+ * thread published K + 1. The threads count the items they ran in `done`
+ * (atomic), and a loop in order marks each item in `ran` with the loop's
+ * generation (no array to clear between loops). The lock and the two
+ * condition variables serve only to sleep and wake: a loop is published
+ * under the lock (its description and its word), and a worker copies the
+ * description under it when it sees a new generation; a worker sleeps
+ * (`asleep`, under the lock) only when the word still names the loop it
+ * finished, and a loop is published with a wake-up only when one sleeps.
+ * The calling thread says what it waits for (`waiting_for`: an item, or
+ * the whole loop) before it looks a last time and sleeps, and a thread
+ * that ran that item, or the loop's last, wakes it only then. On the news
+ * at -j 2 this took the pool's futex calls from 1 or 2 an item (the lock
+ * taken to claim, to count, to wait) to about 1 a loop (bench/README.md,
+ * "the pool's loops without a lock an item").
  */
+
+/* Items of one published loop at most: the word's 32 bits. dd_pool_for
+ * runs a longer loop as several. */
+#define LOOP_ITEMS_MAX ((size_t)UINT32_MAX)
+/* What the calling thread waits for (waiting_for), beside an item. */
+#define WAITING_FOR_NOTHING SIZE_MAX
+#define WAITING_FOR_ALL (SIZE_MAX - 1)
+
+/* A loop as published: work(ctx, worker, base + i) for i in 0..n-1. */
+typedef struct pool_loop {
+    uint32_t generation; /* 0: none yet */
+    size_t n, base;
+    void *ctx;
+    void (*work)(void *ctx, void *worker, size_t i);
+    bool in_order; /* claimed one item at a time, each marked in `ran` */
+} pool_loop;
+
 struct dd_pool {
     const char *name;
     void *pool_ctx;
@@ -811,58 +850,110 @@ struct dd_pool {
     void (*worker_free)(void *pool_ctx, void *worker);
     pthread_t *threads;
     unsigned started;
-    void *own; /* the calling thread's worker state, when no thread runs */
+    void *own; /* the calling thread's worker state */
     bool own_made;
     pthread_mutex_t lock;
     pthread_cond_t start;    /* a loop was published, or the pool ends */
-    pthread_cond_t finished; /* the loop's last item is done */
-    size_t n, next, done;    /* items of the loop, the next to claim, done */
-    void *ctx;
-    void (*work)(void *ctx, void *worker, size_t i);
+    pthread_cond_t finished; /* what the calling thread waits for has run */
+    /* Written by the calling thread under the lock; workers copy it under
+     * the lock. */
+    pool_loop loop;
+    unsigned asleep; /* workers waiting on `start` (the lock held) */
     bool ending;
-    /* A loop in order (dd_pool_start): its items are claimed one at a
-     * time, in order, and each is marked in `ran` when it has run; the
-     * calling thread, waiting for item waiting_for (SIZE_MAX: none), is
-     * woken through `finished` when that one has run. */
-    bool in_order;
-    unsigned char *ran;
-    size_t ran_cap, waiting_for;
-    double own_cpu; /* the calling thread's CPU in the items of such a loop */
+    _Atomic uint64_t claim; /* generation << 32 | the next item to claim */
+    atomic_size_t done;     /* items of the loop that ran */
+    atomic_size_t waiting_for;
+    _Atomic uint32_t *ran; /* a loop in order: ran[i] == generation once item i ran */
+    size_t ran_cap;
+    double own_cpu; /* the calling thread's CPU in the items of a loop in order */
     /* For DEDUP_RUN_STATS */
     size_t loops, items;
     double work_cpu, waited;
 };
 
+/* Claims items of loop l: the next one, or for a loop not in order a part
+ * of what is left (loop_claim). False when l has none left, or is not the
+ * pool's loop any more. */
+static bool claim_items(dd_pool *p, const pool_loop *l, size_t *first, size_t *k)
+{
+    uint64_t word = atomic_load_explicit(&p->claim, memory_order_relaxed);
+    for (;;) {
+        size_t next = (uint32_t)word;
+        if ((uint32_t)(word >> 32) != l->generation || next >= l->n)
+            return false;
+        size_t take = l->in_order ? 1 : loop_claim(l->n - next, p->started + 1);
+        if (atomic_compare_exchange_weak_explicit(&p->claim, &word, word + take,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *first = next;
+            *k = take;
+            return true;
+        }
+    }
+}
+
+/* Wakes the calling thread, asleep on `finished` or about to check under
+ * the lock whether it must: taking the lock orders this after its check. */
+static void wake_caller(dd_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    pthread_mutex_unlock(&p->lock);
+    pthread_cond_signal(&p->finished); /* with the lock free */
+}
+
+/* Counts items first..first+k-1 of l as run (marked, for a loop in order),
+ * and wakes the calling thread if it waits for one of them or for the
+ * loop's end. Sequentially consistent, as the caller's store of what it
+ * waits for and its check that follows: one of the two sees the other. */
+static void items_ran(dd_pool *p, const pool_loop *l, size_t first, size_t k)
+{
+    if (l->in_order)
+        atomic_store(&p->ran[first], l->generation);
+    size_t done = atomic_fetch_add(&p->done, k) + k;
+    size_t awaited = atomic_load(&p->waiting_for);
+    if (awaited == WAITING_FOR_NOTHING)
+        return;
+    if ((awaited == WAITING_FOR_ALL && done == l->n) ||
+        (l->in_order && awaited == first))
+        wake_caller(p);
+}
+
+/* Runs items of l as long as some are left to claim. */
+static void run_items(dd_pool *p, const pool_loop *l, void *worker)
+{
+    size_t first, k;
+    while (claim_items(p, l, &first, &k)) {
+        for (size_t i = first; i < first + k; i++)
+            l->work(l->ctx, worker, l->base + i);
+        items_ran(p, l, first, k);
+    }
+}
+
+static uint32_t word_generation(const dd_pool *p)
+{
+    return (uint32_t)(atomic_load_explicit(&p->claim, memory_order_relaxed) >> 32);
+}
+
+/* A worker: sleeps until a loop it has not seen is published, copies its
+ * description (the lock held), and runs its items with the others. */
 static void *pool_worker(void *arg)
 {
     dd_pool *p = arg;
     double cpu0 = thread_cpu();
     void *worker = p->worker_new ? p->worker_new(p->pool_ctx) : NULL;
+    pool_loop l = {0};
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->ending && p->next >= p->n)
+        while (!p->ending && word_generation(p) == l.generation) {
+            p->asleep++;
             pthread_cond_wait(&p->start, &p->lock);
+            p->asleep--;
+        }
         if (p->ending)
             break;
-        while (p->next < p->n) {
-            size_t first = p->next, n = p->in_order ? 1 : loop_claim(p->n - first, p->started + 1);
-            p->next += n;
-            pthread_mutex_unlock(&p->lock);
-            for (size_t i = first; i < first + n; i++)
-                p->work(p->ctx, worker, i);
-            pthread_mutex_lock(&p->lock);
-            p->done += n;
-            bool awaited = false;
-            if (p->in_order) {
-                p->ran[first] = 1;
-                awaited = p->waiting_for == first;
-            }
-            if (p->done == p->n || awaited) { /* woken with the lock free */
-                pthread_mutex_unlock(&p->lock);
-                pthread_cond_signal(&p->finished);
-                pthread_mutex_lock(&p->lock);
-            }
-        }
+        l = p->loop;
+        pthread_mutex_unlock(&p->lock);
+        run_items(p, &l, worker);
+        pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
     if (p->worker_free)
@@ -883,9 +974,12 @@ dd_pool *dd_pool_new(const char *name, unsigned threads, void *pool_ctx,
     p->pool_ctx = pool_ctx;
     p->worker_new = worker_new;
     p->worker_free = worker_free;
-    pthread_mutex_init(&p->lock, NULL);
+    dd_run_lock_init(&p->lock);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->finished, NULL);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->done, 0);
+    atomic_init(&p->waiting_for, WAITING_FOR_NOTHING);
     /* The calling thread works in the loops too: threads - 1 more. */
     if (threads > 1) {
         p->threads = dd_calloc(threads - 1, sizeof *p->threads);
@@ -908,6 +1002,50 @@ static void *own_state(dd_pool *p)
 
 unsigned dd_pool_threads(const dd_pool *p) { return p->started; }
 
+/* Publishes work(ctx, worker, base + i) for i in 0..n-1 (n at most
+ * LOOP_ITEMS_MAX) as the pool's loop, and wakes the workers asleep that
+ * its items can keep busy (the calling thread takes some too). The items
+ * of the loop before have all run: no thread writes `done` or `ran` now. */
+static void publish_loop(dd_pool *p, size_t n, size_t base, void *ctx,
+                         void (*work)(void *ctx, void *worker, size_t i), bool in_order)
+{
+    pthread_mutex_lock(&p->lock);
+    uint32_t generation = p->loop.generation + 1;
+    if (generation == 0) { /* 2^32 loops: the marks of old ones could match */
+        generation = 1;
+        for (size_t i = 0; i < p->ran_cap; i++)
+            atomic_store_explicit(&p->ran[i], 0, memory_order_relaxed);
+    }
+    p->loop = (pool_loop){generation, n, base, ctx, work, in_order};
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->claim, (uint64_t)generation << 32, memory_order_relaxed);
+    /* The calling thread takes an item too: n - 1 for the workers. */
+    size_t for_workers = n > 1 ? n - 1 : 0;
+    unsigned wake = p->asleep < for_workers ? p->asleep : (unsigned)for_workers;
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned k = 0; k < wake; k++) /* with the lock free */
+        pthread_cond_signal(&p->start);
+}
+
+/* Returns once every item of the pool's loop has ran (the calling thread
+ * having claimed all it could): sleeps only if some has not. */
+static void wait_for_all(dd_pool *p)
+{
+    size_t n = p->loop.n;
+    if (atomic_load(&p->done) == n)
+        return;
+    double waited = dd_monotonic_seconds();
+    atomic_store(&p->waiting_for, WAITING_FOR_ALL);
+    if (atomic_load(&p->done) != n) {
+        pthread_mutex_lock(&p->lock);
+        while (atomic_load(&p->done) != n)
+            pthread_cond_wait(&p->finished, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+    }
+    atomic_store(&p->waiting_for, WAITING_FOR_NOTHING);
+    p->waited += dd_monotonic_seconds() - waited;
+}
+
 void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
 {
     p->loops++;
@@ -924,101 +1062,70 @@ void dd_pool_for(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *
     }
     /* Published, then worked on by the workers and by this thread: an
      * item is held up only while the thread that took it runs it. */
-    pthread_mutex_lock(&p->lock);
-    p->n = n;
-    p->next = p->done = 0;
-    p->ctx = ctx;
-    p->work = work;
-    pthread_mutex_unlock(&p->lock);
-    pthread_cond_broadcast(&p->start); /* with the lock free */
-    pthread_mutex_lock(&p->lock);
-    while (p->next < p->n) {
-        size_t first = p->next, k = loop_claim(n - first, p->started + 1);
-        p->next += k;
-        pthread_mutex_unlock(&p->lock);
-        for (size_t i = first; i < first + k; i++)
-            work(ctx, own, i);
-        pthread_mutex_lock(&p->lock);
-        p->done += k;
+    for (size_t base = 0; base < n; base += LOOP_ITEMS_MAX) {
+        publish_loop(p, n - base < LOOP_ITEMS_MAX ? n - base : LOOP_ITEMS_MAX, base, ctx, work,
+                     false);
+        run_items(p, &p->loop, own);
+        wait_for_all(p);
     }
-    double cpu = thread_cpu() - cpu0, waited = wall();
-    while (p->done < p->n)
-        pthread_cond_wait(&p->finished, &p->lock);
-    p->n = 0; /* nothing to claim until the next loop */
-    p->work_cpu += cpu;
-    pthread_mutex_unlock(&p->lock);
-    p->waited += wall() - waited;
+    p->work_cpu += thread_cpu() - cpu0;
 }
 
 void dd_pool_start(dd_pool *p, size_t n, void *ctx, void (*work)(void *ctx, void *worker, size_t i))
 {
     p->loops++;
     p->items += n;
-    pthread_mutex_lock(&p->lock);
-    p->next = p->done = 0;
-    p->ctx = ctx;
-    p->work = work;
-    p->in_order = true;
-    p->waiting_for = SIZE_MAX;
-    if (n > p->ran_cap) {
-        p->ran = dd_realloc(p->ran, n);
+    if (n > LOOP_ITEMS_MAX) /* run.h: a loop in order is a batch, under 2^32 items */
+        abort();
+    if (n > p->ran_cap) { /* no thread reads `ran` between two loops */
+        p->ran = dd_realloc(p->ran, n * sizeof *p->ran);
+        for (size_t i = p->ran_cap; i < n; i++)
+            atomic_init(&p->ran[i], 0);
         p->ran_cap = n;
     }
-    if (n)
-        memset(p->ran, 0, n);
-    p->n = n; /* published */
-    pthread_mutex_unlock(&p->lock);
-    if (p->started > 0)
-        pthread_cond_broadcast(&p->start); /* with the lock free */
+    publish_loop(p, n, 0, ctx, work, true);
 }
 
 /* Runs, on the calling thread, the next item of the loop in order that no
- * thread took (the lock held, as on return). */
-static void run_next_here(dd_pool *p)
+ * thread took; false when none is left. */
+static bool run_next_here(dd_pool *p)
 {
-    size_t i = p->next++;
-    pthread_mutex_unlock(&p->lock);
-    double cpu0 = stats_wanted() ? thread_cpu() : 0;
-    p->work(p->ctx, own_state(p), i);
-    if (stats_wanted())
-        p->own_cpu += thread_cpu() - cpu0;
-    pthread_mutex_lock(&p->lock);
-    p->ran[i] = 1;
-    p->done++;
+    size_t first, k;
+    if (!claim_items(p, &p->loop, &first, &k))
+        return false;
+    double cpu0 = thread_cpu();
+    p->loop.work(p->loop.ctx, own_state(p), first);
+    p->own_cpu += thread_cpu() - cpu0;
+    items_ran(p, &p->loop, first, k);
+    return true;
 }
 
 void dd_pool_wait(dd_pool *p, size_t i)
 {
-    pthread_mutex_lock(&p->lock);
-    while (!p->ran[i]) {
-        if (p->next < p->n) { /* rather than wait, an item of its own */
-            run_next_here(p);
+    uint32_t generation = p->loop.generation;
+    while (atomic_load(&p->ran[i]) != generation) {
+        if (run_next_here(p)) /* rather than wait, an item of its own */
             continue;
+        double waited = dd_monotonic_seconds();
+        atomic_store(&p->waiting_for, i);
+        if (atomic_load(&p->ran[i]) != generation) {
+            pthread_mutex_lock(&p->lock);
+            while (atomic_load(&p->ran[i]) != generation)
+                pthread_cond_wait(&p->finished, &p->lock);
+            pthread_mutex_unlock(&p->lock);
         }
-        double waited = wall();
-        p->waiting_for = i;
-        while (!p->ran[i])
-            pthread_cond_wait(&p->finished, &p->lock);
-        p->waiting_for = SIZE_MAX;
-        p->waited += wall() - waited;
+        atomic_store(&p->waiting_for, WAITING_FOR_NOTHING);
+        p->waited += dd_monotonic_seconds() - waited;
     }
-    pthread_mutex_unlock(&p->lock);
 }
 
 void dd_pool_finish(dd_pool *p)
 {
-    pthread_mutex_lock(&p->lock);
-    while (p->next < p->n)
-        run_next_here(p);
-    double waited = wall();
-    while (p->done < p->n)
-        pthread_cond_wait(&p->finished, &p->lock);
-    p->waited += wall() - waited;
-    p->n = 0; /* nothing to claim until the next loop */
-    p->in_order = false;
+    while (run_next_here(p))
+        ;
+    wait_for_all(p);
     p->work_cpu += p->own_cpu;
     p->own_cpu = 0;
-    pthread_mutex_unlock(&p->lock);
 }
 
 void dd_pool_free(dd_pool *p)

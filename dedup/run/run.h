@@ -48,6 +48,7 @@
 
 #include "shingle.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -163,7 +164,8 @@ void dd_pool_for(dd_pool *p, size_t n, void *ctx,
  * dd_pool_finish, what item i wrote is the calling thread's to read once
  * dd_pool_wait(p, i) returned; what the other items read, the calling
  * thread must not change. With no worker thread, dd_pool_wait runs the
- * items up to i on the calling thread.
+ * items up to i on the calling thread. n is below 2^32 (a batch: the
+ * clustering's are 512 documents); more aborts.
  */
 void dd_pool_start(dd_pool *p, size_t n, void *ctx,
                    void (*work)(void *ctx, void *worker, size_t i));
@@ -277,6 +279,12 @@ size_t dd_run_stream_ahead_from(size_t from, size_t max, void **slots);
  * getrusage call made here and would otherwise count those calls in the
  * serial part. Does nothing without either. Calling thread only. */
 void dd_run_phase_done(const char *name);
+
+/* Initialises a mutex that threads hold for a few instructions at a time
+ * (a claim, marks, a copy of a set): one that finds it taken spins a
+ * little before it sleeps (glibc's adaptive mutex; elsewhere, a default
+ * mutex), rather than a futex call to sleep and another to wake it. */
+void dd_run_lock_init(pthread_mutex_t *lock);
 
 /* The number of online CPUs (at least 1): the default of -j. */
 unsigned dd_online_cpus(void);

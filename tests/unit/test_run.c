@@ -336,6 +336,83 @@ static void a_loop_in_order_gives_each_result_once_waited_for(void **state)
     }
 }
 
+/* Many short loops of both kinds, back to back, items of next to no cost:
+ * the threads claim, finish and sleep while the calling thread publishes
+ * the next loop, so that a worker late from one loop meets the next. Each
+ * item checks that it belongs to its loop (its index under the loop's n)
+ * and counts itself in its loop's own array: an item of one loop run with
+ * another's context or index shows as a count that is not 1. */
+typedef struct short_loop {
+    size_t n;
+    atomic_uint *runs;
+    uint64_t *result;
+    atomic_size_t *wrong;
+} short_loop;
+
+static void short_item(void *ctx, void *worker, size_t i)
+{
+    short_loop *l = ctx;
+    *(uint64_t *)worker += 1; /* a state of this thread's own */
+    if (i >= l->n) {
+        atomic_fetch_add(l->wrong, 1);
+        return;
+    }
+    if (i % 7 == 3)
+        spin(i); /* now and then an item that takes a little longer */
+    l->result[i] = mix(i ^ l->n);
+    atomic_fetch_add(&l->runs[i], 1);
+}
+
+static void many_short_loops_of_both_kinds_run_every_item_once(void **state)
+{
+    (void)state;
+    for (unsigned threads = 2; threads <= 8; threads++) {
+        check c = {0};
+        atomic_size_t wrong = 0;
+        dd_pool *p = dd_pool_new("test", threads, &c, new_worker, free_worker);
+        /* Two loops' arrays, used in turn: what a late item of the loop
+         * before would write lands in the other one, checked again. */
+        enum { MOST = 40 };
+        atomic_uint runs[2][MOST];
+        uint64_t results[2][MOST];
+        size_t before_n = 0;
+        for (unsigned round = 0; round < 3000; round++) {
+            unsigned which = round % 2;
+            short_loop l = {.n = mix(round) % MOST, .runs = runs[which],
+                            .result = results[which], .wrong = &wrong};
+            for (size_t i = 0; i < MOST; i++)
+                atomic_store(&l.runs[i], 0);
+            unsigned kind = (unsigned)(mix(round + 1) % 3);
+            if (kind == 0) {
+                dd_pool_for(p, l.n, &l, short_item);
+            } else {
+                dd_pool_start(p, l.n, &l, short_item);
+                /* kind 1: every item waited for, in order; kind 2: the
+                 * first third, then the rest left to finish. */
+                size_t waited = kind == 1 ? l.n : l.n / 3;
+                for (size_t i = 0; i < waited; i++) {
+                    dd_pool_wait(p, i);
+                    if (atomic_load(&l.runs[i]) != 1 || l.result[i] != mix(i ^ l.n))
+                        atomic_fetch_add(&wrong, 1);
+                }
+                dd_pool_finish(p);
+            }
+            for (size_t i = 0; i < MOST; i++)
+                if (atomic_load(&l.runs[i]) != (i < l.n) ||
+                    (i < l.n && l.result[i] != mix(i ^ l.n)))
+                    atomic_fetch_add(&wrong, 1);
+            /* The other array: no item of the loop before ran late. */
+            for (size_t i = 0; round > 0 && i < MOST; i++)
+                if (atomic_load(&runs[!which][i]) != (i < before_n))
+                    atomic_fetch_add(&wrong, 1);
+            before_n = l.n;
+        }
+        dd_pool_free(p);
+        assert_int_equal(atomic_load(&wrong), 0);
+        assert_true(atomic_load(&c.workers) <= threads);
+    }
+}
+
 /* ---- a stream */
 
 typedef struct stream {
@@ -601,6 +678,7 @@ int main(void)
         cmocka_unit_test(loops_from_consume_run_every_item_once),
         cmocka_unit_test(the_pool_runs_every_item_of_every_loop_once),
         cmocka_unit_test(a_loop_in_order_gives_each_result_once_waited_for),
+        cmocka_unit_test(many_short_loops_of_both_kinds_run_every_item_once),
         cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
         cmocka_unit_test(a_loop_started_in_consume_runs_once_when_joined_later),
         cmocka_unit_test(a_stream_whose_calling_thread_works_is_one_of_its_threads),
