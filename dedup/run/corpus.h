@@ -19,7 +19,7 @@
 #include "engine/engine.h"
 #include "cmd/options.h"
 #include "run/progress.h"
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 #include "run/units.h"
 #include "store/ddx.h"
 
@@ -59,7 +59,7 @@ typedef struct dd_corpus {
     size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
     /* The near-repeats of units, by document, as read (dd_near_unit): in
      * memory or, past a share of the budget, in a scratch file
-     * (run/scratch_array.h). The first pass finds a document's, or a
+     * (io/scratch_array.h). The first pass finds a document's, or a
      * batch's, in near_found, then moves them there. */
     dd_scratch_array near_units;
     dd_near_unit_list near_found;
