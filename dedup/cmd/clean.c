@@ -257,7 +257,7 @@ static bool read_again(const dd_corpus *c, size_t i, int fd, sh_buf *text)
     if (!(fd >= 0 ? dd_input_read_fd(in, fd, c->max_bytes, text)
                   : dd_input_read(in, c->max_bytes, text)))
         return false;
-    if (dd_digest(text->data, text->len) != c->digests[i]) {
+    if (dd_digest(text->data, text->len) != dd_corpus_digest(c, i)) {
         char *p = dd_printable(in->id);
         dd_error("%s: changed while dedup was running; not written", p);
         free(p);
@@ -392,7 +392,7 @@ static int fill_shard(void *ctx, int fd)
     int got, status = 0;
     while (status == 0 && (got = dd_reader_next(r, '\n', &rec, &len, &had_delim, &err)) == 1) {
         uint64_t line = dd_reader_record_number(r);
-        bool is_record = next < s->first + s->n && c->inputs.docs[next].line == line;
+        bool is_record = next < s->first + s->n && dd_inputs_get(&c->inputs, next).line == line;
         bool keep = true, cleaned = false;
         if (is_record) {
             size_t i = next++, first = d;
@@ -406,7 +406,7 @@ static int fill_shard(void *ctx, int fd)
                 keep = false;
             } else {
                 char *malformed = dd_record_text(&s->records, rec, len, &j->text);
-                if (malformed || dd_digest(j->text.data, j->text.len) != c->digests[i]) {
+                if (malformed || dd_digest(j->text.data, j->text.len) != dd_corpus_digest(c, i)) {
                     const dd_input record = dd_inputs_get(&c->inputs, i);
                     char *p = dd_input_name(&record, 0, 0);
                     dd_error("%s: changed while dedup was running; not written", p);
@@ -776,7 +776,7 @@ int cmd_clean(int argc, char **argv)
     dd_progress_stage(&progress, o.dry_run ? "comparing" : "writing");
     uint64_t total = 0;
     for (size_t i = 0; i < c.inputs.n; i++)
-        total += c.sizes[i];
+        total += dd_corpus_size(&c, i);
     dd_progress_expect(&progress, total);
     if (o.output &&
         (!check_output_dir(o.output, &c) || !check_collisions(&c) ||
@@ -883,7 +883,7 @@ int cmd_clean(int argc, char **argv)
             }
             removed_files++;
         }
-        bytes += c.sizes[i];
+        bytes += dd_corpus_size(&c, i);
         dd_progress_update(&progress, i + 1, bytes);
     }
     /* A shard without records (empty, or blank lines only) is mirrored too. */

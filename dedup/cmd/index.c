@@ -139,7 +139,7 @@ typedef struct index_run {
 static uint64_t input_weight(void *ctx, size_t i)
 {
     const index_run *r = ctx;
-    return r->in.docs[i].size;
+    return dd_input_size(&r->in, i);
 }
 
 static void *signer_new(void *ctx)

@@ -292,11 +292,11 @@ OPTION(opt_memory, "memory", 0, required_argument, OPT_MEMORY, "--memory SIZE",
        "units (paragraphs) of every document, 64 bytes each, stay in memory up to a quarter "
        "of SIZE, the near-repeats of paragraphs found up to a sixteenth, and past it each go "
        "to a scratch file in --tmp-dir; so do the MinHash values of the document signatures, "
-       "512 bytes a document, past a sixteenth, and the names of the inputs (their paths and "
-       "ids) past a sixteenth; the output is the same for every SIZE (what else grows with the "
+       "512 bytes a document, past a sixteenth, and the input list (its records, the names of "
+       "the inputs, the documents' digests) past a sixteenth; the output is the same for every SIZE (what else grows with the "
        "corpus is not bounded yet: see the README); SIZE is the run's data: the process holds "
        "about 10 MiB more of its own (code, libraries, ICU's data) and 2 MiB a thread, and "
-       "what grows with the documents, about 256 bytes each; the clustering of the documents "
+       "what grows with the documents, about 224 bytes each; the clustering of the documents "
        "takes a quarter of SIZE: past it, their band keys are sorted a part at a time, in "
        "scratch files");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");

@@ -32,34 +32,56 @@ static bool seen_before(dd_key_table *seen, const struct stat *st)
     return dd_key_table_add(seen, identity, 0, &had) == DD_KEY_HAD;
 }
 
-/* Adds the file at path (its id) as a document: out_rel, its output name,
- * is mostly the end of path, and is then kept as a place in it. */
-static void add_input(dd_inputs *in, const char *path, const char *out_rel, uint64_t size,
-                      bool is_stream)
+/* Appends record d to the list. Ends the process after a message when its
+ * scratch file cannot be written (a full disk): every later step needs the
+ * list whole, as with its names (io/names.h). */
+static void append_record(dd_inputs *in, const dd_input_rec *d)
 {
-    dd_grow(&in->docs, &in->cap, in->n + 1, sizeof *in->docs);
-    dd_input_rec *d = &in->docs[in->n++];
-    *d = (dd_input_rec){.size = size, .stream = is_stream};
+    char *err = NULL;
+    if (!dd_scratch_array_append(&in->docs, d, 1, &err)) {
+        dd_error("keeping the list of the inputs out of memory (--memory): %s", err);
+        free(err);
+        exit(DD_EXIT_ERROR);
+    }
+    in->n = in->docs.n;
+}
+
+/* The record of document i: a pointer into the list, or into a block of
+ * the calling thread (dd_scratch_array_get), valid until the thread reads
+ * another block of a scratch array. */
+static const dd_input_rec *record_of(const dd_inputs *in, size_t i)
+{
+    return dd_scratch_array_get(&in->docs, i);
+}
+
+/* Adds the file at path (its id) as a document: out_rel, its output name,
+ * is mostly the end of path, and is then kept as a place in it. folder:
+ * dd_input's folder_fd. */
+static void add_input(dd_inputs *in, const char *path, const char *out_rel, uint64_t size,
+                      bool is_stream, int folder)
+{
+    dd_input_rec d = {.size = size, .stream = is_stream, .folder = (uint64_t)folder};
     size_t len = strlen(path), out_len = strlen(out_rel);
     if (out_len <= len && !strcmp(path + len - out_len, out_rel)) {
-        d->name = dd_names_add(&in->names, path, len);
-        d->out_rel = (uint32_t)(len - out_len);
+        d.name = dd_names_add(&in->names, path, len);
+        d.out_rel = (uint32_t)(len - out_len);
     } else { /* kept after the path, in the same string of the arena */
         char *both = dd_asprintf("%s%c%s", path, '\0', out_rel);
-        d->name = dd_names_add(&in->names, both, len + 1 + out_len);
-        d->out_rel = (uint32_t)(len + 1);
+        d.name = dd_names_add(&in->names, both, len + 1 + out_len);
+        d.out_rel = (uint32_t)(len + 1);
         free(both);
     }
     if (is_stream) {
         dd_grow(&in->streams, &in->streams_cap, in->nstreams + 1, sizeof *in->streams);
-        d->off = in->nstreams;
+        d.off = in->nstreams;
         in->streams[in->nstreams++] = dd_calloc(1, sizeof **in->streams);
     }
+    append_record(in, &d);
 }
 
 dd_input dd_inputs_get(const dd_inputs *in, size_t i)
 {
-    const dd_input_rec *d = &in->docs[i];
+    const dd_input_rec *d = record_of(in, i);
     const char *name = dd_names_at(&in->names, d->name);
     if (d->shard) {
         const dd_shard *s = in->shards[d->shard - 1];
@@ -83,30 +105,33 @@ dd_input dd_inputs_get(const dd_inputs *in, size_t i)
 
 const char *dd_input_id(const dd_inputs *in, size_t i)
 {
-    return dd_names_at(&in->names, in->docs[i].name);
+    return dd_names_at(&in->names, record_of(in, i)->name);
 }
 
 const char *dd_input_path(const dd_inputs *in, size_t i)
 {
-    const dd_input_rec *d = &in->docs[i];
+    const dd_input_rec *d = record_of(in, i);
     return d->shard ? in->shards[d->shard - 1]->path : dd_names_at(&in->names, d->name);
 }
 
 const char *dd_input_out_rel(const dd_inputs *in, size_t i)
 {
-    const dd_input_rec *d = &in->docs[i];
+    const dd_input_rec *d = record_of(in, i);
     return d->shard ? in->shards[d->shard - 1]->out_rel
                     : dd_names_at(&in->names, d->name) + d->out_rel;
 }
 
 const dd_shard *dd_input_shard(const dd_inputs *in, size_t i)
 {
-    return in->docs[i].shard ? in->shards[in->docs[i].shard - 1] : NULL;
+    uint32_t shard = record_of(in, i)->shard;
+    return shard ? in->shards[shard - 1] : NULL;
 }
+
+uint64_t dd_input_size(const dd_inputs *in, size_t i) { return record_of(in, i)->size; }
 
 size_t dd_inputs_memory_bytes(const dd_inputs *in)
 {
-    return in->cap * sizeof *in->docs + dd_names_memory_bytes(&in->names) +
+    return dd_scratch_array_memory_bytes(&in->docs) + dd_names_memory_bytes(&in->names) +
            in->streams_cap * sizeof *in->streams + in->nstreams * sizeof **in->streams;
 }
 
@@ -284,13 +309,12 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
             continue;
         bool by_id;
         char *id = record_id(&in->records, path, line, rec, len, &by_id);
-        dd_grow(&in->docs, &in->cap, in->n + 1, sizeof *in->docs);
-        in->docs[in->n++] = (dd_input_rec){.name = dd_names_add(&in->names, id, strlen(id)),
-                                           .size = len,
-                                           .off = at,
-                                           .line = line,
-                                           .shard = (uint32_t)in->nshards,
-                                           .named_by_id = by_id};
+        append_record(in, &(dd_input_rec){.name = dd_names_add(&in->names, id, strlen(id)),
+                                          .size = len,
+                                          .off = at,
+                                          .line = line,
+                                          .shard = (uint32_t)in->nshards,
+                                          .named_by_id = by_id});
         free(id);
     }
     if (got < 0) {
@@ -308,7 +332,8 @@ static int collect_shard(collector *k, const char *path, const char *out_rel, bo
                  p, d, k->scratch_named_by, strerror(errno));
         free(p);
         free(d);
-        in->n = s->first; /* their ids stay in the arena, unused */
+        dd_scratch_array_truncate(&in->docs, s->first); /* their ids stay in the arena, unused */
+        in->n = s->first;
         problems++;
     }
     s->n = in->n - s->first;
@@ -679,10 +704,8 @@ static int take_folder(collector *k, const char *dir, const char *rel, folder *f
                 add_source(k, path, &st, !in->records.whole_files && dd_is_shard_name(name));
             else if (!in->records.whole_files && dd_is_shard_name(name))
                 problems += collect_shard(k, path, sub, true);
-            else {
-                add_input(in, path, sub, (uint64_t)st.st_size, false);
-                in->docs[in->n - 1].folder = (uint64_t)folder_fd;
-            }
+            else
+                add_input(in, path, sub, (uint64_t)st.st_size, false, folder_fd);
         } else {
             char *p = dd_printable(path);
             dd_warn("%s: not a regular file, skipped", p);
@@ -760,6 +783,8 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
     in->records = records ? *records : (dd_records_spec){false, "text", NULL, 0, false, NULL};
     if (!in->records.field)
         in->records.field = "text";
+    dd_scratch_array_init(&in->docs, sizeof(dd_input_rec), in->records_max_in_memory,
+                          in->records.scratch_dir /* --tmp-dir */, "the list of the inputs");
     in->names.dir = in->records.scratch_dir; /* --tmp-dir */
     in->names.dir_named_by = in->records.scratch_dir ? "--tmp-dir" : NULL;
     in->from_path = dd_realloc(in->from_path, (n + 1) * sizeof *in->from_path);
@@ -774,7 +799,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
             if (in->records.stdin_records && !in->records.whole_files)
                 problems += collect_shard(&k, "-", "-", false); /* copied as read */
             else
-                add_input(in, "-", "-", 0, true);
+                add_input(in, "-", "-", 0, true, 0);
             continue;
         }
         struct stat st;
@@ -800,7 +825,7 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
                 if (!in->records.whole_files && dd_is_shard_name(path))
                     problems += collect_shard(&k, path, base_name(path), true);
                 else
-                    add_input(in, path, base_name(path), (uint64_t)st.st_size, false);
+                    add_input(in, path, base_name(path), (uint64_t)st.st_size, false, 0);
             }
         } else if (list) {
             add_source(&k, path, NULL, !in->records.whole_files && dd_is_shard_name(path));
@@ -810,13 +835,12 @@ static int collect_or_list(dd_inputs *in, dd_sources *list, char *const *paths, 
         } else {
             /* FIFOs and devices named explicitly are read like stdin:
              * once. */
-            add_input(in, path, base_name(path), 0, true);
+            add_input(in, path, base_name(path), 0, true, 0);
         }
     }
     in->from_path[n] = in->n;
     /* All are known: no room is kept for more. */
-    in->cap = in->n;
-    in->docs = dd_realloc(in->docs, in->n * sizeof *in->docs);
+    dd_scratch_array_trim(&in->docs);
     dd_names_trim(&in->names);
     dd_key_table_free(&k.seen);
     dd_writer_free(k.scratch); /* flushed after each shard */
@@ -869,7 +893,7 @@ void dd_inputs_free(dd_inputs *in)
         free(in->dirs[i]);
     for (size_t i = 0; i < in->ntrees; i++)
         free(in->trees[i]);
-    free(in->docs);
+    dd_scratch_array_free(&in->docs);
     free(in->dirs);
     free(in->trees);
     memset(in, 0, sizeof *in);

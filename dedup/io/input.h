@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "io/names.h"
+#include "io/scratch_array.h"
 #include "shingle.h"
 
 #include <stdbool.h>
@@ -138,8 +139,14 @@ typedef struct dd_loop {
 
 typedef struct dd_inputs {
     dd_loop loop; /* set by the caller before dd_inputs_collect ({0}: one thread) */
-    dd_input_rec *docs; /* the documents, in input order */
-    size_t n, cap;
+    /* The documents, in input order: a scratch array of dd_input_rec
+     * (io/scratch_array.h), in memory up to records_max_in_memory bytes of
+     * them (the caller may set it before dd_inputs_collect; 0: no limit),
+     * past it in a scratch file in records' scratch_dir, read back a block
+     * at a time (a run reads them mostly in order). n of them. */
+    size_t records_max_in_memory;
+    dd_scratch_array docs;
+    size_t n;
     dd_names names;           /* the paths and ids of the documents (the caller may set
                                  names.max_in_memory before dd_inputs_collect: past it,
                                  they are in a scratch file in records' scratch_dir) */
@@ -190,8 +197,12 @@ const char *dd_input_out_rel(const dd_inputs *in, size_t i);
 /* Document i's shard, NULL when it is not a record. */
 const dd_shard *dd_input_shard(const dd_inputs *in, size_t i);
 
-/* The bytes the list holds in memory for its documents: their records and
- * the blocks of names kept in memory (not the bytes kept of a stream). */
+/* Document i's size as dd_input's (a hint), without its names. */
+uint64_t dd_input_size(const dd_inputs *in, size_t i);
+
+/* The bytes the list holds in memory for its documents: their records
+ * there and the blocks of names kept in memory (not the bytes kept of a
+ * stream). */
 size_t dd_inputs_memory_bytes(const dd_inputs *in);
 
 /* A file the inputs are made of, as listed without being read: a shard

@@ -5,7 +5,7 @@
 #include "run/cluster_sweep.h"
 
 #include "engine/doc_pairs.h"
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 #include "util.h"
 
 #include <stdlib.h>

@@ -151,7 +151,7 @@ static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const 
         return DD_TEXT_FAILED;
     *text = buf->data ? buf->data : "";
     *len = buf->len;
-    if (dd_digest(*text, *len) != c->digests[doc]) {
+    if (dd_digest(*text, *len) != dd_corpus_digest(c, doc)) {
         char *p = dd_printable(in->id);
         dd_warn("%s: changed while dedup was running; compared as first read", p);
         free(p);
@@ -564,7 +564,7 @@ static void *worker_new(void *ctx)
 static uint64_t input_weight(void *ctx, size_t i)
 {
     first_pass *f = ctx;
-    return f->c->inputs.docs[i].size;
+    return dd_input_size(&f->c->inputs, i);
 }
 
 static void analysed_free(void *ctx, void *result)
@@ -694,7 +694,7 @@ static void work(void *ctx, void *state, size_t i, void *result)
     analysed *r = result;
     free(r->across_err);
     r->across_err = NULL;
-    r->deferred = f->c->inputs.docs[i].stream; /* read once, in order: by take */
+    r->deferred = dd_inputs_get(&f->c->inputs, i).stream != NULL; /* read once, in order: by take */
     if (f->work)
         read_facts(f, state, i, r); /* the sets found there: the verify stage's */
     else if (!r->deferred) {
@@ -736,9 +736,17 @@ static bool take(void *ctx, size_t i, void *result)
     }
     c->unit_start[i] = c->units.n;
     bool ok = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
-    if (r->status != DD_LOAD_FAILED) {
-        c->digests[i] = r->digest;
-        c->sizes[i] = r->size;
+    dd_read_as read_as = {0, 0};
+    if (r->status != DD_LOAD_FAILED)
+        read_as = (dd_read_as){r->digest, r->size};
+    char *read_err = NULL;
+    if (!dd_scratch_array_append(&c->read_as, &read_as, 1, &read_err)) { /* a full scratch disk */
+        dd_error("keeping the documents' digests out of memory (--memory): %s; the run stops "
+                 "there",
+                 read_err);
+        free(read_err);
+        c->problems++;
+        f->stopped = true;
     }
     if (r->status == DD_LOAD_NOT_TEXT) {
         if (o->on_error == DD_ON_ERROR_STOP) {
@@ -762,7 +770,7 @@ static bool take(void *ctx, size_t i, void *result)
             f->stopped = true;
         }
     }
-    f->bytes_read += c->sizes[i];
+    f->bytes_read += read_as.size;
     if (f->progress)
         dd_progress_update(f->progress, i + 1, f->bytes_read);
     if (!ok) {
@@ -959,6 +967,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     /* All read: the room the arrays kept for more is given back. */
     dd_scratch_array_trim(&c->units);
     dd_scratch_array_trim(&c->near_units);
+    dd_scratch_array_trim(&c->read_as);
     /* What reading left in memory, and in scratch files, for the search
      * across documents, which then works a part at a time. */
     size_t across_bytes = dd_near_across_memory_bytes(&f.across);
@@ -974,6 +983,16 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 (double)dd_units_scratch_bytes(&c->units) / 1e6);
         fprintf(stderr, "dedup: names of the inputs kept in a scratch file: %.1f MB\n",
                 (double)dd_names_scratch_bytes(&c->inputs.names) / 1e6);
+        uint64_t records = dd_scratch_array_scratch_bytes(&c->inputs.docs),
+                 read_as = dd_scratch_array_scratch_bytes(&c->read_as);
+        fprintf(stderr,
+                "dedup: records of the input list kept in a scratch file: %.1f MB (%" PRIu64
+                " of %zu)\n",
+                (double)records / 1e6, records / c->inputs.docs.size, c->inputs.n);
+        fprintf(stderr,
+                "dedup: documents' digests and sizes kept in a scratch file: %.1f MB (%" PRIu64
+                " of %zu)\n",
+                (double)read_as / 1e6, read_as / c->read_as.size, c->read_as.n);
         fprintf(stderr, "dedup: paragraphs' sets and band keys kept in scratch files: %.1f MB\n",
                 (double)(across_scratch.sets + across_scratch.units + across_scratch.band_keys) /
                     1e6);
@@ -1063,7 +1082,7 @@ static void *sign_worker_new(void *ctx) { return worker_new(&((signing *)ctx)->f
 static uint64_t sign_weight(void *ctx, size_t i)
 {
     signing *g = ctx;
-    return g->f.c->inputs.docs[g->first + i].size;
+    return dd_input_size(&g->f.c->inputs, g->first + i);
 }
 
 /* Signs part k of w, whose documents are inputs [first, first + n) of c:
@@ -1219,6 +1238,7 @@ static bool collect_paths(dd_corpus *c, const dd_options *o, char *const *paths,
         c->inputs.loop =
             (dd_loop){pool_loop, pool, pool_loop_start, pool_loop_wait, pool_loop_finish};
     c->inputs.names.max_in_memory = dd_memory_names_share(o->memory);
+    c->inputs.records_max_in_memory = dd_memory_input_records_share(o->memory);
     c->problems = dd_inputs_collect(&c->inputs, paths, n, &records);
     c->inputs.loop = (dd_loop){0};
     dd_pool_free(pool);
@@ -1839,7 +1859,7 @@ static void read_boilerplate_texts(dd_corpus *c, unsigned threads)
             b->text = read_range(c, doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
             continue;
         }
-        if (DD_REREAD_OF(c, doc) == DD_REREAD_FAILED && !c->inputs.docs[doc].stream) {
+        if (DD_REREAD_OF(c, doc) == DD_REREAD_FAILED && !dd_inputs_get(&c->inputs, doc).stream) {
             t.texts[i][0] = '\0'; /* failed before: read_range reads nothing */
         } else if (t.errs[i]) {
             say_reread_failed(c, doc, t.errs[i]);
@@ -1864,8 +1884,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     dd_notes notes = {0};
     if (!signatures_init(c, o))
         return false;
-    c->digests = dd_calloc(n, sizeof *c->digests);
-    c->sizes = dd_calloc(n, sizeof *c->sizes);
+    dd_scratch_array_init(&c->read_as, sizeof(dd_read_as), dd_memory_read_as_share(o->memory),
+                          o->tmp_dir, "the documents' digests and sizes");
     c->failed = dd_calloc(n, sizeof *c->failed);
     c->reread = dd_calloc(n, sizeof *c->reread);
     c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
@@ -1888,7 +1908,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     uint64_t total = 0; /* the inputs' bytes */
     for (size_t i = 0; i < c->inputs.n; i++)
-        total += c->inputs.docs[i].size;
+        total += dd_input_size(&c->inputs, i);
     if (progress)
         dd_progress_expect(progress, total);
     bool first = first_pass_run(c, o, progress, threads, staged ? &work : NULL, total);
@@ -1963,8 +1983,7 @@ void dd_corpus_free(dd_corpus *c)
     free(c->removed);
     free(c->unit_removed);
     free(c->text_version);
-    free(c->digests);
-    free(c->sizes);
+    dd_scratch_array_free(&c->read_as);
     free(c->failed);
     free(c->reread);
     free(c->left_out);
@@ -2008,10 +2027,11 @@ void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
     out->full_sub_buckets = c->search.full_sub_buckets;
     out->bucket_entries_left_out = c->search.unlisted;
     for (size_t i = 0; i < c->inputs.n; i++) {
-        out->bytes += c->sizes[i];
+        uint64_t size = dd_corpus_size(c, i);
+        out->bytes += size;
         if (c->clusters.dropped && c->clusters.dropped[i]) {
             out->copies++;
-            out->copy_bytes += c->sizes[i];
+            out->copy_bytes += size;
         }
     }
     const dd_findings *f = &c->findings;

@@ -19,7 +19,7 @@
 #include "engine/engine.h"
 #include "cmd/options.h"
 #include "run/progress.h"
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 #include "run/units.h"
 #include "store/ddx.h"
 
@@ -47,10 +47,21 @@ typedef enum dd_reread {
 #define DD_REREAD_SET(c, doc, value) __atomic_store_n(&(c)->reread[doc], (value), __ATOMIC_RELAXED)
 #define DD_REREAD_OF(c, doc) ((dd_reread)__atomic_load_n(&(c)->reread[doc], __ATOMIC_RELAXED))
 
+/* What the first pass read of an input: the XXH3-64 of its bytes, to
+ * notice later changes, and their number; 0 and 0 when it could not read
+ * it. */
+typedef struct dd_read_as {
+    uint64_t digest;
+    uint64_t size;
+} dd_read_as;
+
 typedef struct dd_corpus {
     dd_inputs inputs;
-    uint64_t *digests; /* XXH3-64 of each input's bytes, to notice later changes */
-    uint64_t *sizes;   /* each input's size in bytes, as read */
+    /* dd_read_as of each input, in input order: in memory up to a share of
+     * the budget, past it in a scratch file (io/scratch_array.h), read
+     * when a document is read again (to check it) and for the counts.
+     * Read them with dd_corpus_digest and dd_corpus_size. */
+    dd_scratch_array read_as;
     bool *failed;      /* inputs that were not analysed: failed or left out */
     unsigned char *reread; /* dd_reread of each input: later readings stop at a failure */
     dd_left_out *left_out; /* not text, left out: in input order, not reported */
@@ -59,7 +70,7 @@ typedef struct dd_corpus {
     size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
     /* The near-repeats of units, by document, as read (dd_near_unit): in
      * memory or, past a share of the budget, in a scratch file
-     * (run/scratch_array.h). The first pass finds a document's, or a
+     * (io/scratch_array.h). The first pass finds a document's, or a
      * batch's, in near_found, then moves them there. */
     dd_scratch_array near_units;
     dd_near_unit_list near_found;
@@ -101,6 +112,20 @@ typedef struct dd_corpus {
  * all, or was stopped. progress (NULL: none) is updated as the documents
  * are read. */
 bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress);
+
+/* The XXH3-64 of input doc's bytes and their number, as the first pass
+ * read them (0 for an input it did not read). Any thread, once the first
+ * pass has taken every document. */
+static inline uint64_t dd_corpus_digest(const dd_corpus *c, size_t doc)
+{
+    return doc < c->read_as.n ? ((const dd_read_as *)dd_scratch_array_get(&c->read_as, doc))->digest
+                              : 0;
+}
+static inline uint64_t dd_corpus_size(const dd_corpus *c, size_t doc)
+{
+    return doc < c->read_as.n ? ((const dd_read_as *)dd_scratch_array_get(&c->read_as, doc))->size
+                              : 0;
+}
 
 /* Did the rounds remove unit u (among all the units)? Mark it removed. */
 static inline bool dd_corpus_unit_removed(const dd_corpus *c, size_t u)

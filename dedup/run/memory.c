@@ -160,7 +160,9 @@ size_t dd_memory_units_share(uint64_t budget) { return share_of(budget, 4); }
 size_t dd_memory_near_units_share(uint64_t budget) { return share_of(budget, 16); }
 
 size_t dd_memory_signatures_share(uint64_t budget) { return share_of(budget, 16); }
-size_t dd_memory_names_share(uint64_t budget) { return share_of(budget, 16); }
+size_t dd_memory_names_share(uint64_t budget) { return share_of(budget, 32); }
+size_t dd_memory_input_records_share(uint64_t budget) { return share_of(budget, 64); }
+size_t dd_memory_read_as_share(uint64_t budget) { return share_of(budget, 64); }
 size_t dd_memory_near_across_share(uint64_t budget) { return share_of(budget, 2); }
 
 size_t dd_memory_rounds_share(uint64_t budget) { return share_of(budget, 4); }
@@ -289,7 +291,7 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
 {
     size_t docs = c->inputs.n;
     const dd_signatures *s = &c->signatures;
-    size_t per_doc = sizeof *c->digests + sizeof *c->sizes + sizeof *c->failed + sizeof *c->reread;
+    size_t flags = sizeof *c->failed + sizeof *c->reread;
     held v[] = {
         {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
         {"unit starts", (docs + 1) * sizeof *c->unit_start},
@@ -300,9 +302,11 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
         {"near-repeats of paragraphs found (past the budget: a batch's)",
          dd_scratch_array_memory_bytes(&c->near_units) +
              c->near_found.cap * sizeof *c->near_found.v},
-        {"input list (records, names; past the budget: records)",
+        {"input list (records, names; past the budget: in scratch files)",
          dd_inputs_memory_bytes(&c->inputs)},
-        {"per-document digests, sizes, flags", docs * per_doc},
+        {"per-document digests and sizes (past the budget: in a scratch file)",
+         dd_scratch_array_memory_bytes(&c->read_as)},
+        {"per-document flags (failed, read again)", docs * flags},
     };
     size_t n = sizeof v / sizeof *v, total = 0;
     qsort(v, n, sizeof *v, by_bytes_down);

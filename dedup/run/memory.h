@@ -44,10 +44,19 @@ size_t dd_memory_near_units_share(uint64_t budget);
  * of budget bytes (0: the default) keeps in memory: a sixteenth of it. */
 size_t dd_memory_signatures_share(uint64_t budget);
 
-/* The bytes of the names of the inputs (their paths and ids: io/names.h) a
- * run of budget bytes (0: the default) keeps in memory: a sixteenth of it.
- * Past that, they are read from a scratch file when a report needs them. */
+/* What grows with the documents alone shares a sixteenth of a run of
+ * budget bytes (0: the default) in memory; past each share, a scratch file:
+ *
+ * the names of the inputs (their paths and ids: io/names.h), half of it
+ * (read from the scratch file when a report needs them); */
 size_t dd_memory_names_share(uint64_t budget);
+/* the input list's records (io/input.h: 40 bytes a document), a quarter of
+ * it (read back a block at a time, mostly in order); */
+size_t dd_memory_input_records_share(uint64_t budget);
+/* the digests and sizes of the documents as first read (run/corpus.h's
+ * dd_read_as: 16 bytes a document), a quarter of it (read when a
+ * document is read again). */
+size_t dd_memory_read_as_share(uint64_t budget);
 
 /* The share of the search for near-repeats of paragraphs across
  * documents (run/near_across.h) in a run of budget bytes (0: the

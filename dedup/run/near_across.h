@@ -16,7 +16,7 @@
  *      entry (band key, set key, id: 24 bytes) per band on that band's
  *      `entries`; all take their room in memory from one budget that every
  *      shelf shares, as they grow, then go on in scratch files
- *      (run/scratch_array.h), the sets first (step 2 reads every band key
+ *      (io/scratch_array.h), the sets first (step 2 reads every band key
  *      back, step 3 only the sets of the candidate pairs); a unit is found
  *      again by its id (its document's first place on `units`, kept in
  *      memory);
@@ -51,7 +51,7 @@
 #define DD_RUN_NEAR_ACROSS_H
 
 #include "engine/engine.h"
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -491,8 +491,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
         dd_near_unit near = near_of_round(r, k);
         const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] == NOT_A_COPY && r->copy_of[nu->of_doc] != NOT_A_COPY)
-            dd_paragraphs_want_first(
-                p, unit_alone(c, c->unit_start[nu->of_doc] + nu->of).key);
+            dd_paragraphs_want_first(p, unit_alone(c, c->unit_start[nu->of_doc] + nu->of).key);
     }
     /* The table, a part of the keys on each thread at a time. */
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
@@ -981,7 +980,7 @@ typedef struct again {
 static uint64_t again_weight(void *ctx, size_t k)
 {
     const again *g = ctx;
-    return g->c->sizes[g->docs[k]];
+    return dd_corpus_size(g->c, g->docs[k]);
 }
 
 /* dd_ordered_map.worker_new of analyse_again: NULL when ICU cannot start
@@ -1019,7 +1018,8 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     worker *w = state;
     reanalysed *r = result;
     uint32_t d = g->docs[k];
-    uint64_t bytes = atomic_fetch_add(&g->in_flight->bytes, c->sizes[d]) + c->sizes[d];
+    uint64_t bytes =
+        atomic_fetch_add(&g->in_flight->bytes, dd_corpus_size(c, d)) + dd_corpus_size(c, d);
     for (uint64_t most = atomic_load(&g->in_flight->most);
          bytes > most && !atomic_compare_exchange_weak(&g->in_flight->most, &most, bytes);)
         ;
@@ -1061,9 +1061,9 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     if (!same) { /* removing whole lines leaves the other units as they were */
         char *p = dd_printable(dd_input_id(&c->inputs, d));
         dd_note_add(&r->notes, DD_NOTE_ERROR,
-                "%s: the text left does not hold the paragraphs left (a bug); compared as "
-                "before",
-                p);
+                    "%s: the text left does not hold the paragraphs left (a bug); compared as "
+                    "before",
+                    p);
         free(p);
         r->failed = true;
         return;
@@ -1111,7 +1111,7 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
     dd_corpus *c = g->c;
     reanalysed *r = result;
     uint32_t d = g->docs[k];
-    atomic_fetch_sub(&g->in_flight->bytes, c->sizes[d]);
+    atomic_fetch_sub(&g->in_flight->bytes, dd_corpus_size(c, d));
     dd_notes_move(&g->notes, &r->notes);
     keep_old_inside(g, d);
     if (r->failed && c->reread[d] == DD_REREAD_OK)
@@ -1168,7 +1168,7 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     if (getenv("DEDUP_RUN_STATS")) {
         uint64_t bytes = 0;
         for (size_t k = 0; k < r->nchanged; k++)
-            bytes += c->sizes[r->changed_list[k]];
+            bytes += dd_corpus_size(c, r->changed_list[k]);
         fprintf(stderr,
                 "dedup: round %zu: %zu documents analysed again, %.1f KB, at most %.1f KB of them "
                 "at once (a window of %.1f KB)\n",
@@ -1342,9 +1342,9 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
             break;
         if (c->rounds == DD_MAX_ROUNDS) {
             dd_note_add(notes, DD_NOTE_WARNING,
-                    "still finding repeats after %d rounds of decisions: what clean leaves may "
-                    "hold more",
-                    DD_MAX_ROUNDS);
+                        "still finding repeats after %d rounds of decisions: what clean leaves may "
+                        "hold more",
+                        DD_MAX_ROUNDS);
             break;
         }
         analyse_again(c, o, src, &r, notes);

@@ -625,7 +625,7 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
         dd_part *p = &w->parts[k];
         p->text = 0;
         for (size_t i = p->first; i < p->first + p->n; i++)
-            p->text = add_saturated(p->text, in->docs[i].size);
+            p->text = add_saturated(p->text, dd_input_size(in, i));
         p->most_docs = p->n;
     }
     w->placed = true;

@@ -4,7 +4,7 @@
  * budget (--memory) moves out of memory, as it grows with the paragraphs
  * of the corpus (64 bytes each), not with its documents.
  *
- * A scratch array of units (run/scratch_array.h): appended once, document
+ * A scratch array of units (io/scratch_array.h): appended once, document
  * after document, kept in memory up to max_bytes of them, then moved to a
  * scratch file as more come (a block at a time), read back by number
  * (unit i of the corpus) wherever each is. Where they are changes no result: a run gives the same
@@ -14,7 +14,7 @@
 #define DD_RUN_UNITS_H
 
 #include "engine/document.h"
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 
 #include <stdbool.h>
 #include <stddef.h>

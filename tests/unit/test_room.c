@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "key_table.h"
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 #include "util.h"
 
 /* The byte at offset i of a room written by fill: not periodic in any

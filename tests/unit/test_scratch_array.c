@@ -1,9 +1,10 @@
 /*
  * test_scratch_array.c - unit tests of the scratch array
- * (dedup/run/scratch_array.c): elements appended in small and large
+ * (dedup/io/scratch_array.c): elements appended in small and large
  * pieces across its memory budget come back by number (get, copy, span)
  * wherever they are, while some of those it held in memory wait to be
- * written and once all are; replaced ones too; no append writes to the
+ * written and once all are; replaced ones too, and those appended after
+ * some were dropped (truncated); no append writes to the
  * scratch file much more than its own elements and a block (the array does
  * not write all it held at once when it passes its budget), the memory it
  * holds stays within the budget and is given back; a write that fails (a
@@ -22,7 +23,7 @@
 
 #include "temp_folder.h"
 
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -250,6 +251,72 @@ static void replaced_wherever_they_are(void **state)
     free(dir);
 }
 
+/* Appends elements [first, first + n) of version v, in pieces of piece. */
+static void append_version(dd_scratch_array *a, size_t first, size_t n, uint64_t v, size_t piece)
+{
+    elem *e = malloc(piece * sizeof *e);
+    for (size_t at = first; at < first + n; at += piece) {
+        size_t k = first + n - at < piece ? first + n - at : piece;
+        for (size_t j = 0; j < k; j++) {
+            versions[at + j] = v;
+            e[j] = elem_of(at + j, v);
+        }
+        char *err = NULL;
+        assert_true(dd_scratch_array_append(a, e, k, &err));
+        assert_null(err);
+    }
+    free(e);
+}
+
+/* Elements dropped (dd_scratch_array_truncate, as the input list drops the
+ * records of a shard it could not copy) are not read back: the ones
+ * appended next take their numbers, and their places, in memory, in the
+ * scratch file, or among those held in memory not written yet. */
+static void truncated_ones_are_replaced(void **state)
+{
+    (void)state;
+    char *dir = make_folder("test_scratch_array");
+    dd_scratch_array a;
+    const size_t held = BUDGET / sizeof(elem);
+    versions = calloc(held * 2, sizeof *versions);
+
+    /* In memory. */
+    dd_scratch_array_init(&a, sizeof(elem), BUDGET, dir, "test elements");
+    append_version(&a, 0, 500, 0, 100);
+    expect_all(&a);
+    dd_scratch_array_truncate(&a, 300);
+    assert_int_equal(a.n, 300);
+    append_version(&a, 300, 400, 1, 7);
+    expect_all(&a);
+    dd_scratch_array_free(&a);
+
+    /* Past the budget: dropped among those held in memory, of which the
+     * first blocks only were written, then in the file (blocks of them
+     * read just before). */
+    dd_scratch_array_init(&a, sizeof(elem), BUDGET, dir, "test elements");
+    append_version(&a, 0, held - 3, 0, 65536);
+    append_version(&a, held - 3, 20000, 0, 5);
+    assert_true(a.written > 0 && a.written + 10 < a.held);
+    expect_all(&a);
+    size_t cut = a.written + 10;
+    dd_scratch_array_truncate(&a, cut);
+    assert_int_equal(a.n, cut);
+    assert_int_equal(a.held, cut);
+    append_version(&a, cut, 20000, 1, 5);
+    expect_all(&a);
+    append_version(&a, a.n, 2 * held - 2000 - a.n, 1, 30000);
+    assert_int_equal(dd_scratch_array_memory_bytes(&a), 0); /* every one held written */
+    expect_all(&a);
+    dd_scratch_array_truncate(&a, held + 1000);
+    append_version(&a, held + 1000, 30000, 2, 999);
+    expect_all(&a);
+    dd_scratch_array_free(&a);
+    assert_int_equal(entries(dir), 0);
+    rmdir(dir);
+    free(versions);
+    free(dir);
+}
+
 /* A write refused (EFBIG past RLIMIT_FSIZE, as ENOSPC on a full disk):
  * the append fails, saying why, the array still holds the elements before
  * it (those still in memory read back), and the next append fails too. */
@@ -422,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(elements_come_back_wherever_they_are),
         cmocka_unit_test(replaced_wherever_they_are),
+        cmocka_unit_test(truncated_ones_are_replaced),
         cmocka_unit_test(a_failed_write_is_an_error),
         cmocka_unit_test(no_scratch_file_can_be_made),
         cmocka_unit_test(arrays_share_a_budget),

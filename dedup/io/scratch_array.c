@@ -2,7 +2,7 @@
  * scratch_array.c - an append-only array, in memory or in a scratch file
  * (scratch_array.h).
  */
-#include "run/scratch_array.h"
+#include "io/scratch_array.h"
 
 #include "util.h"
 
@@ -185,12 +185,37 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
         a->n += n;
         return true;
     }
-    uint64_t at;
-    if (!write_held(a, err) || !dd_spool_append(a->spool, v, n * a->size, &at, err))
+    /* Elements truncated away (dd_scratch_array_truncate) have places in
+     * the file: the first appended take them. */
+    uint64_t at = (uint64_t)a->n * a->size, end = dd_spool_bytes(a->spool);
+    size_t over = at < end ? (size_t)((end - at) / a->size) : 0;
+    if (over > n)
+        over = n;
+    if (!write_held(a, err) ||
+        (over && !dd_spool_overwrite(a->spool, at, v, over * a->size, err)) ||
+        (n > over && !dd_spool_append(a->spool, (const char *)v + over * a->size,
+                                      (n - over) * a->size, &at, err)))
         return false;
     a->appended_past += n * a->size;
     a->n += n;
     return true;
+}
+
+void dd_scratch_array_truncate(dd_scratch_array *a, size_t n)
+{
+    if (n >= a->n)
+        return;
+    a->n = n;
+    if (!a->spool)
+        return;
+    /* Those held in memory, not written yet, past n: dropped too. */
+    if (a->held > n)
+        a->held = n;
+    if (a->written > a->held)
+        a->written = a->held;
+    if (a->written == a->held && a->v)
+        free_room(a);
+    a->id = atomic_fetch_add(&next_id, 1); /* blocks read before may hold those dropped */
 }
 
 bool dd_scratch_array_move_out(dd_scratch_array *a, char **err)

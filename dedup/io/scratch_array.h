@@ -37,8 +37,8 @@
  * there, and status 2, as running out of memory does: there is no other
  * copy of it.
  */
-#ifndef DD_RUN_SCRATCH_ARRAY_H
-#define DD_RUN_SCRATCH_ARRAY_H
+#ifndef DD_IO_SCRATCH_ARRAY_H
+#define DD_IO_SCRATCH_ARRAY_H
 
 #include "io/spool.h"
 
@@ -130,6 +130,12 @@ void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v);
  * the next append, or the next use of buf. */
 const void *dd_scratch_array_span(const dd_scratch_array *a, size_t first, size_t n, void *buf,
                                   size_t *cap);
+
+/* Drops the elements from n on (n <= a->n): the next one appended is
+ * element n, in memory or in the scratch file, where it takes the place of
+ * the one dropped (blocks read before are not used again). One thread,
+ * nothing reading. */
+void dd_scratch_array_truncate(dd_scratch_array *a, size_t n);
 
 /* Moves every element of a to its scratch file now (made if need be), and
  * gives back its room in memory: later ones go there too. False, with
