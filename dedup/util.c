@@ -463,3 +463,21 @@ void *dd_zalloc_touched(size_t n, size_t size)
     memset(p, 0, bytes);
     return p;
 }
+
+void dd_heap_sift_down(size_t *heap, size_t n, size_t i,
+                       bool (*before)(const void *ctx, size_t x, size_t y), const void *ctx)
+{
+    for (;;) {
+        size_t first = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && before(ctx, heap[l], heap[first]))
+            first = l;
+        if (r < n && before(ctx, heap[r], heap[first]))
+            first = r;
+        if (first == i)
+            return;
+        size_t t = heap[i];
+        heap[i] = heap[first];
+        heap[first] = t;
+        i = first;
+    }
+}

@@ -160,4 +160,13 @@ void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n);
 /* qsort's comparison of two uint32_t, in increasing order. */
 int dd_compare_u32(const void *a, const void *b);
 
+/* A heap of n indices in heap[0..n), heap[0] the first by before: moves
+ * heap[i] down to its place. before(ctx, x, y) says whether the element
+ * indexed x comes before the element indexed y (x and y are values of
+ * heap, not places in it); the caller's elements stay where they are. The
+ * one heap of the k-way merges (sorted runs of pairs, later paragraph
+ * occurrences). */
+void dd_heap_sift_down(size_t *heap, size_t n, size_t i,
+                       bool (*before)(const void *ctx, size_t x, size_t y), const void *ctx);
+
 #endif

@@ -594,21 +594,16 @@ static uint64_t next_unit_of(const later_reader *it, size_t k)
     return s->buf[s->at].unit;
 }
 
+/* dd_heap_sift_down's order of the streams: by their next units. */
+static bool stream_before(const void *ctx, size_t x, size_t y)
+{
+    const later_reader *it = ctx;
+    return next_unit_of(it, x) < next_unit_of(it, y);
+}
+
 static void sift_down(later_reader *it, size_t i)
 {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < it->nheap && next_unit_of(it, it->heap[l]) < next_unit_of(it, it->heap[m]))
-            m = l;
-        if (r < it->nheap && next_unit_of(it, it->heap[r]) < next_unit_of(it, it->heap[m]))
-            m = r;
-        if (m == i)
-            return;
-        size_t t = it->heap[i];
-        it->heap[i] = it->heap[m];
-        it->heap[m] = t;
-        i = m;
-    }
+    dd_heap_sift_down(it->heap, it->nheap, i, stream_before, it);
 }
 
 /* Starts reading the later occurrences from the first. */

@@ -346,26 +346,16 @@ static bool pair_before(const dd_rank_pair *a, const dd_rank_pair *b)
     return a->later != b->later ? a->later < b->later : a->earlier < b->earlier;
 }
 
-static bool run_before(const merge *m, size_t i, size_t j)
+/* dd_heap_sift_down's order of the runs: by their next pairs. */
+static bool run_before(const void *ctx, size_t x, size_t y)
 {
-    return pair_before(m->runs[m->heap[i]].v, m->runs[m->heap[j]].v);
+    const merge *m = ctx;
+    return pair_before(m->runs[x].v, m->runs[y].v);
 }
 
 static void sift_down(merge *m, size_t i)
 {
-    for (;;) {
-        size_t least = i, l = 2 * i + 1, r = l + 1;
-        if (l < m->nheap && run_before(m, l, least))
-            least = l;
-        if (r < m->nheap && run_before(m, r, least))
-            least = r;
-        if (least == i)
-            return;
-        size_t t = m->heap[i];
-        m->heap[i] = m->heap[least];
-        m->heap[least] = t;
-        i = least;
-    }
+    dd_heap_sift_down(m->heap, m->nheap, i, run_before, m);
 }
 
 /* Reads the next pairs of run r; false when it has none left. */
