@@ -213,12 +213,16 @@ typedef struct dd_key_filter {
 
 /* An empty filter for the keys of up to ndocs documents of s. */
 void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
-/* Adds the keys of documents docs[from..to) of s (docs NULL: documents
- * from..to-1), those with words. Several threads may add to f at once
- * (each bit is set atomically); the filter is the same whatever the order
- * they add in. */
-void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
-                       size_t to);
+/* Adds the keys of documents docs[0..ndocs) of s (docs NULL: documents
+ * 0..ndocs-1), those with words, that fall in range `range` of `ranges`
+ * ranges of f's words (about equal, in order): a range is filled by one
+ * thread, with no atomic operation and no cache line written by another
+ * thread. Each range filled once, by any threads in any order, makes the
+ * same filter as one range of all the words (dd_key_filter_add(f, s, docs,
+ * ndocs, 0, 1)). Every range computes the keys of every document, its own
+ * or not: a key costs less than a cache line moved between two cores. */
+void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t ndocs,
+                       size_t range, size_t ranges);
 /* May key be another document's key too? */
 bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key);
 void dd_key_filter_free(dd_key_filter *f);

@@ -1554,64 +1554,54 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     batch_free(&b);
 }
 
-/* Filling the filter of shared keys: part `part` of the documents; and,
- * before the parts when the clustering places every document, the
- * placer's room made (its fresh pages zeroed) and the documents ranked,
- * which the calling thread did alone before (2-3 ms of the news at -j 2):
- * each of these reads the signatures, or writes only its own. */
+/* Filling the filter of shared keys: range `range` of its words, one
+ * item a range (dd_key_filter_add); and, after the ranges when the
+ * clustering places every document, the placer's room made (its fresh
+ * pages zeroed) and the documents ranked, which the calling thread did
+ * alone before (2-3 ms of the news at -j 2): each of these reads the
+ * signatures, or writes only its own. The ranges come first: the two
+ * short items fill the gaps the threads' ranges leave at the end. */
 typedef struct filter_fill {
     const dd_signatures *s;
     const uint32_t *docs; /* NULL: all of them */
     size_t ndocs;
-    dd_key_filter *filter; /* filled by every part at once (dd_key_filter_add) */
-    size_t nparts;
-    dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), item 0 */
-    uint32_t *order;    /* not NULL: dd_rank_documents into it, item 1 */
+    dd_key_filter *filter; /* a range an item */
+    size_t nranges;
+    dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), item nranges */
+    uint32_t *order;    /* not NULL: dd_rank_documents into it, item nranges + 1 */
 } filter_fill;
 
-/* The items before the filter's parts. */
-#define FILTER_FIRST_ITEMS 2
+/* The items after the filter's ranges. */
+#define FILTER_LAST_ITEMS 2
 
 static void fill_filter(void *ctx, void *state, size_t item)
 {
     (void)state;
     filter_fill *f = ctx;
-    if (item == 0 || item == 1) {
-        if (item == 0 && f->reserve)
-            dd_placer_reserve(f->reserve, f->ndocs);
-        if (item == 1 && f->order)
-            dd_rank_documents(f->s, f->order);
-        return;
-    }
-    size_t n = f->ndocs, part = item - FILTER_FIRST_ITEMS;
-    dd_key_filter_add(f->filter, f->s, f->docs, n * part / f->nparts,
-                      n * (part + 1) / f->nparts);
+    if (item < f->nranges)
+        dd_key_filter_add(f->filter, f->s, f->docs, f->ndocs, item, f->nranges);
+    else if (item == f->nranges && f->reserve)
+        dd_placer_reserve(f->reserve, f->ndocs);
+    else if (item == f->nranges + 1 && f->order)
+        dd_rank_documents(f->s, f->order);
 }
 
-/* Parts of the documents a thread of the pool fills the filter with: not
- * one part a thread, which left one thread alone while the other finished
- * its part (a worker woken late, a core taken): 4-6 ms of the news at -j 2
- * (bench/bench_timeline.sh). The pool's claims shrink as the parts run
- * out, so the threads end together. */
-#define FILTER_PARTS_A_THREAD 8
-
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
- * every document) (near.h, dd_key_filter): one filter, parts of the
- * documents added by the threads of the pool; with them, reserve (not
- * NULL) given room for ndocs documents and order (not NULL) the documents
- * in rank order (see filter_fill). */
+ * every document) (near.h, dd_key_filter): one filter, a range of its
+ * words a thread of the pool, each range computing every document's keys
+ * (more ranges than threads would compute them more often for nothing);
+ * with them, reserve (not NULL) given room for ndocs documents and order
+ * (not NULL) the documents in rank order (see filter_fill). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
                         dd_key_filter *out, dd_placer *reserve, uint32_t *order)
 {
     dd_key_filter_init(out, s, ndocs);
-    size_t nparts = pool ? FILTER_PARTS_A_THREAD * ((size_t)dd_pool_threads(pool) + 1) : 1;
-    if (nparts > ndocs)
-        nparts = ndocs ? ndocs : 1;
-    filter_fill f = {s, docs, ndocs, out, nparts, reserve, order};
+    size_t nranges = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
+    filter_fill f = {s, docs, ndocs, out, nranges, reserve, order};
     if (pool)
-        dd_pool_for(pool, FILTER_FIRST_ITEMS + nparts, &f, fill_filter);
+        dd_pool_for(pool, nranges + FILTER_LAST_ITEMS, &f, fill_filter);
     else
-        for (size_t item = 0; item < FILTER_FIRST_ITEMS + nparts; item++)
+        for (size_t item = 0; item < nranges + FILTER_LAST_ITEMS; item++)
             fill_filter(&f, NULL, item);
 }
 

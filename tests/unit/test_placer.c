@@ -292,17 +292,18 @@ static void values_past_the_share_in_a_store_place_the_same(void **state)
     free(st.v);
 }
 
-/* Fills f with documents [from, to) of s, on a thread of its own. */
-typedef struct filter_part {
+/* Fills range `range` of `ranges` of f with every document of s, on a
+ * thread of its own. */
+typedef struct filter_range {
     dd_key_filter *f;
     const dd_signatures *s;
-    size_t from, to;
-} filter_part;
+    size_t range, ranges;
+} filter_range;
 
-static void *fill_part(void *arg)
+static void *fill_range(void *arg)
 {
-    filter_part *part = arg;
-    dd_key_filter_add(part->f, part->s, NULL, part->from, part->to);
+    filter_range *r = arg;
+    dd_key_filter_add(r->f, r->s, NULL, r->s->n, r->range, r->ranges);
     return NULL;
 }
 
@@ -310,7 +311,8 @@ static void *fill_part(void *arg)
  * seems shared; of the keys one document alone has, few do (about 1 in 30
  * with 4 bits a key in one word; 1 in 11 with one bit a key, as it was:
  * each of them is an entry the placer's index holds for nothing); and
- * threads filling one filter at once make the filter one thread makes. */
+ * threads filling one filter at once, a range of its words each, make the
+ * filter one thread makes. */
 static void a_filter_of_shared_keys_has_every_shared_key_and_few_others(void **state)
 {
     (void)state;
@@ -324,7 +326,7 @@ static void a_filter_of_shared_keys_has_every_shared_key_and_few_others(void **s
 
     dd_key_filter one;
     dd_key_filter_init(&one, &c.s, n);
-    dd_key_filter_add(&one, &c.s, NULL, 0, n);
+    dd_key_filter_add(&one, &c.s, NULL, n, 0, 1);
     uint64_t keys[64];
     size_t nkeys = dd_signature_keys(&c.s, n - 1, keys);
     assert_int_equal(nkeys, 64);
@@ -341,20 +343,31 @@ static void a_filter_of_shared_keys_has_every_shared_key_and_few_others(void **s
     /* 2.1% expected at this size (10 bits a key), 9.3% with one bit */
     assert_true(seem_shared * 20 < alone);
 
-    dd_key_filter together;
-    dd_key_filter_init(&together, &c.s, n);
-    pthread_t threads[3];
-    filter_part parts[3];
-    for (size_t t = 0; t < 3; t++) {
-        parts[t] = (filter_part){&together, &c.s, n * t / 3, n * (t + 1) / 3};
-        assert_int_equal(pthread_create(&threads[t], NULL, fill_part, &parts[t]), 0);
+    /* Ranges filled by threads at once, and ranges filled one after the
+     * other from the last: the same bits as one range of every word. */
+    for (size_t ranges = 2; ranges <= 5; ranges++) {
+        dd_key_filter together;
+        dd_key_filter_init(&together, &c.s, n);
+        pthread_t threads[5];
+        filter_range each[5];
+        for (size_t t = 0; t < ranges; t++) {
+            each[t] = (filter_range){&together, &c.s, t, ranges};
+            assert_int_equal(pthread_create(&threads[t], NULL, fill_range, &each[t]), 0);
+        }
+        for (size_t t = 0; t < ranges; t++)
+            pthread_join(threads[t], NULL);
+        assert_int_equal(together.nbits, one.nbits);
+        assert_memory_equal(together.words, one.words, one.nbits / 64 * sizeof *one.words);
+        dd_key_filter_free(&together);
+
+        dd_key_filter backwards;
+        dd_key_filter_init(&backwards, &c.s, n);
+        for (size_t t = ranges; t-- > 0;)
+            dd_key_filter_add(&backwards, &c.s, NULL, n, t, ranges);
+        assert_memory_equal(backwards.words, one.words, one.nbits / 64 * sizeof *one.words);
+        dd_key_filter_free(&backwards);
     }
-    for (size_t t = 0; t < 3; t++)
-        pthread_join(threads[t], NULL);
-    assert_int_equal(together.nbits, one.nbits);
-    assert_memory_equal(together.words, one.words, one.nbits / 64 * sizeof *one.words);
     dd_key_filter_free(&one);
-    dd_key_filter_free(&together);
     corpus_free(&c);
 }
 
