@@ -430,27 +430,35 @@ void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t 
     uint64_t keys[64 + 1];
     uint64_t *big = NULL;
     size_t nkeys = dd_near_keys_per_doc(&s->params);
+    filter_place places[64];
+    filter_place *place = nkeys <= 64 ? places : dd_malloc(nkeys * sizeof *place);
     uint64_t *k = nkeys <= 64 ? keys : (big = dd_malloc(nkeys * sizeof *big));
     for (size_t at = 0; at < ndocs; at++) {
         size_t d = docs ? docs[at] : at;
         if (s->docs[d].words == 0)
             continue;
         index_keys(s, d, k);
+        /* Half the keys of two ranges are another range's: they set no
+         * bit, in the range's first word (no branch to mispredict a key
+         * in two). The words are asked for first, all at once, so that
+         * the waits overlap. Whoever sets a bit second sees it set: the
+         * same filter whatever the order. */
         for (size_t b = 0; b < nkeys; b++) {
-            /* Half the keys of two ranges are another range's: they set
-             * no bit, in the range's first word (no branch to mispredict
-             * a key in two). Whoever sets a bit second sees it set: the
-             * same filter whatever the order. */
             filter_place p = filter_place_of(f, k[b]);
             size_t off = p.word - first; /* wraps round below the range */
             uint64_t mine = off < nmine ? ~0ULL : 0;
-            struct dd_key_filter_words *w = &f->words[first + (off & mine)];
-            uint64_t bits = p.bits & mine;
-            w->twice |= w->once & bits;
-            w->once |= bits;
+            place[b] = (filter_place){first + (off & mine), p.bits & mine};
+            __builtin_prefetch(&f->words[place[b].word], 1);
+        }
+        for (size_t b = 0; b < nkeys; b++) {
+            struct dd_key_filter_words *w = &f->words[place[b].word];
+            w->twice |= w->once & place[b].bits;
+            w->once |= place[b].bits;
         }
     }
     free(big);
+    if (place != places)
+        free(place);
 }
 
 bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key)
