@@ -96,7 +96,8 @@
  *     it), dd_paragraphs, dd_history (its deciding thread), dd_clusters
  *     while placed.
  *   - Shared read-only once made: dd_near_params, sh_hasher, a filled
- *     dd_key_filter, dd_findings and dd_clusters once finished, and the
+ *     dd_key_filter (filled by one thread a range of its words at once,
+ *     dd_key_filter_add), dd_findings and dd_clusters once finished, and the
  *     facts a worker made (dd_record_facts, dd_signed) once handed over.
  *   - Pure, any thread: dd_analyze (with its own analyzer),
  *     dd_history_analyse, dd_signer_sign, dd_find_near_units, the

@@ -420,7 +420,7 @@ void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t 
 {
     /* Ranges, not parts of the documents, because threads filling one
      * array at once, each key's bits set by an atomic fetch-or, moved its
-     * cache lines between the cores: 4x the CPU of one thread's filling
+     * cache lines between the cores: nearly 4x the CPU of one thread's filling
      * at -j 2 on the news (perf: 484 -> 1,817 samples). A filter a thread,
      * merged, was 3x the memory at -j 2. */
     size_t words = f->nbits / 64, first = words * range / ranges;
