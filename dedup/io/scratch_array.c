@@ -339,16 +339,18 @@ static bool in_file(const dd_scratch_array *a, size_t first, size_t n)
     return a->spool && (first + n <= a->written || first >= a->held);
 }
 
-void dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
-                             void *out, size_t gap, unsigned char **buf, size_t *cap)
+size_t dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
+                               void *out, size_t gap, unsigned char **buf, size_t *cap)
 {
-    size_t gap_elements = gap / a->size;
+    size_t gap_elements = gap / a->size, reads = 0;
     for (size_t i = 0; i < count;) {
         if (!in_file(a, s[i].first, s[i].n)) {
             read_back(a, s[i].first, s[i].n, (char *)out + s[i].to * a->size);
+            reads += !dd_scratch_array_in_memory(a, s[i].first, s[i].n);
             i++;
             continue;
         }
+        reads++;
         /* The run of spans from i: in the file on the same side, each
          * less than gap after the one before. */
         size_t j = i + 1, end = s[i].first + s[i].n;
@@ -372,6 +374,7 @@ void dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s
                    s[k].n * a->size);
         i = j;
     }
+    return reads;
 }
 
 void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v)

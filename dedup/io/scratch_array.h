@@ -131,8 +131,9 @@ typedef struct dd_scratch_span {
  * apart (the bytes between them read too, through *buf: grown as dd_grow
  * does, *cap its capacity in bytes), not one read a span. For elements
  * read back many at once, anywhere, in the order of the file. Thread-safe
- * as dd_scratch_array_get; a failed read ends the process, as there. */
-void dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
+ * as dd_scratch_array_get; a failed read ends the process, as there.
+ * Returns the reads of the scratch file it made. */
+size_t dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
                              void *out, size_t gap, unsigned char **buf, size_t *cap);
 
 /* Whether elements [first, first + n) are all in memory (a span of them

@@ -141,6 +141,8 @@ void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, si
     a->max_shelves = max_shelves ? max_shelves : 1;
     a->shelves = dd_calloc(a->max_shelves, sizeof *a->shelves);
     atomic_init(&a->claimed, 0);
+    atomic_init(&a->sets_ahead, 0);
+    atomic_init(&a->reads_ahead, 0);
     /* All but an eighth of the share while documents are added; the
      * later steps have that eighth and what the shelves left. */
     dd_scratch_budget_init(&a->shared, share - share / 8);
@@ -834,6 +836,7 @@ typedef struct ahead_read {
 /* A verifying thread's reader of a dd_near_across: its buffer for a set
  * read back from a scratch file alone, and the sets it read ahead. */
 typedef struct set_reader {
+    dd_near_across *a;  /* whose counts of sets read ahead it adds to */
     uint64_t *v;
     size_t cap;
     size_t most;       /* bytes of got, at most */
@@ -851,8 +854,9 @@ typedef struct set_reader {
 
 static void *set_reader_new(const void *ctx)
 {
-    const dd_near_across *a = ctx;
+    dd_near_across *a = (dd_near_across *)ctx; /* only its counts change */
     set_reader *r = dd_calloc(1, sizeof(set_reader));
+    r->a = a;
     r->most = a->work_bytes / 16;
     r->most = r->most > AHEAD_MOST ? AHEAD_MOST : r->most < AHEAD_LEAST ? AHEAD_LEAST : r->most;
     return r;
@@ -922,8 +926,10 @@ static void set_reader_ahead(const void *ctx, void *reader, const uint64_t *ids,
             r->ahead[x->k].at = to;
             to += x->n;
         }
-        dd_scratch_array_gather(r->reads[i].sets, r->spans, nspans, r->got, AHEAD_GAP, &r->run,
-                                &r->run_cap);
+        size_t reads = dd_scratch_array_gather(r->reads[i].sets, r->spans, nspans, r->got,
+                                               AHEAD_GAP, &r->run, &r->run_cap);
+        atomic_fetch_add_explicit(&r->a->reads_ahead, reads, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->a->sets_ahead, nspans, memory_order_relaxed);
         i = j;
     }
 }

@@ -149,6 +149,8 @@ typedef struct dd_near_across {
     uint64_t docs_changed;  /* of them, those whose text was not as first read */
     double remake_seconds;  /* wall clock of it */
     uint64_t back_in_bytes; /* of sets and where they are, read back into memory for step 3 */
+    _Atomic uint64_t sets_ahead; /* sets step 3 read ahead from scratch files */
+    _Atomic uint64_t reads_ahead; /* the reads of those files that took */
     uint64_t pairs;       /* candidate pairs verified */
     uint64_t parts[2];    /* parts of steps 2 (all bands) and 3 */
     size_t peak_bytes;    /* the most the steps 2 and 3 held at once (at most) */
