@@ -339,6 +339,11 @@ static bool in_file(const dd_scratch_array *a, size_t first, size_t n)
     return a->spool && (first + n <= a->written || first >= a->held);
 }
 
+/* A run of spans gathered with one read spans at most this many bytes
+ * (a span longer than that is read alone, where it goes): the buffer of a
+ * run stays small, whatever the gaps between its spans. */
+#define GATHER_RUN_BYTES ((size_t)256 << 10)
+
 size_t dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
                                void *out, size_t gap, unsigned char **buf, size_t *cap)
 {
@@ -355,8 +360,10 @@ size_t dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span 
          * less than gap after the one before. */
         size_t j = i + 1, end = s[i].first + s[i].n;
         bool below = end <= a->written;
+        size_t most = GATHER_RUN_BYTES / a->size;
         while (j < count && s[j].first >= end && s[j].first - end <= gap_elements &&
-               in_file(a, s[j].first, s[j].n) && (s[j].first + s[j].n <= a->written) == below) {
+               s[j].first + s[j].n - s[i].first <= most && in_file(a, s[j].first, s[j].n) &&
+               (s[j].first + s[j].n <= a->written) == below) {
             end = s[j].first + s[j].n;
             j++;
         }

@@ -129,7 +129,7 @@ typedef struct dd_scratch_span {
  * another), each to out + s[i].to elements, from where they are: those in
  * the scratch file in runs, one read a run of spans less than gap bytes
  * apart (the bytes between them read too, through *buf: grown as dd_grow
- * does, *cap its capacity in bytes), not one read a span. For elements
+ * does, *cap its capacity in bytes, 256 KiB at most), not one read a span. For elements
  * read back many at once, anywhere, in the order of the file. Thread-safe
  * as dd_scratch_array_get; a failed read ends the process, as there.
  * Returns the reads of the scratch file it made. */
