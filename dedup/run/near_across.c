@@ -909,6 +909,8 @@ static void set_reader_ahead(const void *ctx, void *reader, const uint64_t *ids,
         r->ahead[r->nahead++] = (ahead_set){ids[i], 0, (size_t)at.n};
         words += (size_t)at.n;
     }
+    if (!nreads)
+        return;
     qsort(r->reads, nreads, sizeof *r->reads, compare_reads);
     dd_grow(&r->got, &r->got_cap, words ? words : 1, sizeof *r->got);
     size_t to = 0;
