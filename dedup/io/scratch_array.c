@@ -235,6 +235,34 @@ bool dd_scratch_array_move_out(dd_scratch_array *a, char **err)
     return true;
 }
 
+static void read_back(const dd_scratch_array *a, size_t first, size_t n, void *out);
+
+bool dd_scratch_array_move_in(dd_scratch_array *a, size_t leave)
+{
+    if (!a->spool)
+        return true;
+    size_t bytes = a->n * a->size;
+    if (a->shared) {
+        if (bytes && !dd_scratch_budget_take_leaving(a->shared, bytes, bytes, leave))
+            return false;
+    } else if (a->max_bytes && bytes > a->max_bytes) {
+        return false;
+    }
+    void *v = dd_room_resize(NULL, 0, bytes);
+    read_back(a, 0, a->n, v);
+    /* The elements still held (not written yet) are copied: their room
+     * is given back, and the new one counted instead. */
+    free_room(a);
+    dd_spool_free(a->spool);
+    a->spool = NULL;
+    a->v = v;
+    a->cap = a->n;
+    a->held = a->written = 0;
+    a->appended_past = 0;
+    a->id = atomic_fetch_add(&next_id, 1); /* no block of the file is its any more */
+    return true;
+}
+
 /* Ends the process: the scratch file failed (a disk error), and what was
  * kept there has no other copy. */
 static void scratch_failed(const dd_scratch_array *a, const char *what_failed)
@@ -296,6 +324,64 @@ const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i)
 void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out)
 {
     read_back(a, i, 1, out);
+}
+
+bool dd_scratch_array_in_memory(const dd_scratch_array *a, size_t first, size_t n)
+{
+    return !a->spool || (first >= a->written && first + n <= a->held);
+}
+
+/* Whether elements [first, first + n) are all in the scratch file, on one
+ * side of those still held in memory (whose places there are not written
+ * yet). */
+static bool in_file(const dd_scratch_array *a, size_t first, size_t n)
+{
+    return a->spool && (first + n <= a->written || first >= a->held);
+}
+
+/* A run of spans gathered with one read spans at most this many bytes
+ * (a span longer than that is read alone, where it goes): the buffer of a
+ * run stays small, whatever the gaps between its spans. */
+#define GATHER_RUN_BYTES ((size_t)256 << 10)
+
+size_t dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
+                               void *out, size_t gap, unsigned char **buf, size_t *cap)
+{
+    size_t gap_elements = gap / a->size, reads = 0;
+    for (size_t i = 0; i < count;) {
+        if (!in_file(a, s[i].first, s[i].n)) {
+            read_back(a, s[i].first, s[i].n, (char *)out + s[i].to * a->size);
+            reads += !dd_scratch_array_in_memory(a, s[i].first, s[i].n);
+            i++;
+            continue;
+        }
+        reads++;
+        /* The run of spans from i: in the file on the same side, each
+         * less than gap after the one before. */
+        size_t j = i + 1, end = s[i].first + s[i].n;
+        bool below = end <= a->written;
+        size_t most = GATHER_RUN_BYTES / a->size;
+        while (j < count && s[j].first >= end && s[j].first - end <= gap_elements &&
+               s[j].first + s[j].n - s[i].first <= most && in_file(a, s[j].first, s[j].n) &&
+               (s[j].first + s[j].n <= a->written) == below) {
+            end = s[j].first + s[j].n;
+            j++;
+        }
+        if (j == i + 1) { /* one span: read where it goes */
+            read_back(a, s[i].first, s[i].n, (char *)out + s[i].to * a->size);
+            i++;
+            continue;
+        }
+        size_t bytes = (end - s[i].first) * a->size;
+        dd_grow(buf, cap, bytes, 1);
+        if (!dd_spool_peek(a->spool, (uint64_t)s[i].first * a->size, *buf, bytes))
+            scratch_failed(a, "read back");
+        for (size_t k = i; k < j; k++)
+            memcpy((char *)out + s[k].to * a->size, *buf + (s[k].first - s[i].first) * a->size,
+                   s[k].n * a->size);
+        i = j;
+    }
+    return reads;
 }
 
 void dd_scratch_array_set(dd_scratch_array *a, size_t i, const void *v)

@@ -119,6 +119,27 @@ const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i);
  * as dd_scratch_array_get. */
 void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out);
 
+/* Elements [first, first + n) of an array, to be copied to element `to`
+ * of a buffer (dd_scratch_array_gather). */
+typedef struct dd_scratch_span {
+    size_t first, n, to;
+} dd_scratch_span;
+
+/* Copies the spans s[0..count) of a (sorted by first, none overlapping
+ * another), each to out + s[i].to elements, from where they are: those in
+ * the scratch file in runs, one read a run of spans less than gap bytes
+ * apart (the bytes between them read too, through *buf: grown as dd_grow
+ * does, *cap its capacity in bytes, 256 KiB at most), not one read a span. For elements
+ * read back many at once, anywhere, in the order of the file. Thread-safe
+ * as dd_scratch_array_get; a failed read ends the process, as there.
+ * Returns the reads of the scratch file it made. */
+size_t dd_scratch_array_gather(const dd_scratch_array *a, const dd_scratch_span *s, size_t count,
+                             void *out, size_t gap, unsigned char **buf, size_t *cap);
+
+/* Whether elements [first, first + n) are all in memory (a span of them
+ * is then a pointer, not a read). */
+bool dd_scratch_array_in_memory(const dd_scratch_array *a, size_t first, size_t n);
+
 /* Replaces element i (below a->n) with v. One thread, nothing reading
  * (blocks read before are not used again). An element that cannot be
  * written there ends the process, as a failed read does. */
@@ -141,6 +162,17 @@ void dd_scratch_array_truncate(dd_scratch_array *a, size_t n);
  * gives back its room in memory: later ones go there too. False, with
  * *err set, when they could not be written: a is then as it was. */
 bool dd_scratch_array_move_out(dd_scratch_array *a, char **err);
+
+/* Brings every element of a back into memory from its scratch file, in
+ * one room of exactly its elements, taken from its shared budget (an
+ * array without one: within max_bytes) only if that leaves `leave` bytes
+ * there; the scratch file is closed. For elements read back many times,
+ * anywhere, once no more are appended (they are then read from memory,
+ * not one pread each). True when they are all in memory (they already
+ * were, or came back); false, a unchanged, when there is no room. An
+ * element that cannot be read back ends the process, as a failed read
+ * does. One thread, nothing reading. */
+bool dd_scratch_array_move_in(dd_scratch_array *a, size_t leave);
 
 /* Gives back the room kept in memory past the elements held (once no more
  * are to be appended soon: a later append grows it again). */

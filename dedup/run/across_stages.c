@@ -872,7 +872,7 @@ bool dd_across_stage_run(dd_work *w, const dd_options *o, const char *stage, uns
     unit_tables tables = {w, dd_malloc((w->nparts ? w->nparts : 1) * sizeof *tables.v)};
     for (size_t k = 0; k < w->nparts; k++)
         tables.v[k] = (unit_table){NULL, 0, -1};
-    dd_unit_source src = {unit_of_table, NULL, NULL, &tables};
+    dd_unit_source src = {unit_of_table, NULL, NULL, &tables, NULL}; /* no read-ahead */
     dd_unit_verifier *verifier =
         group ? NULL : dd_unit_verifier_new(&src, threads, o->para_threshold);
     bool ok = true;

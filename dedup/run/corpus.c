@@ -999,9 +999,12 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
         fprintf(stderr,
                 "dedup: of them: sets %.1f MB (%" PRIu64
                 " paragraphs share a set kept already), where their sets are %.1f MB, band keys "
-                "%.1f MB\n",
+                "%.1f MB; sets and where they are read back into memory to verify: %.1f MB; sets "
+                "read ahead from scratch files: %" PRIu64 " in %" PRIu64 " reads\n",
                 (double)across_scratch.sets / 1e6, f.across.sets_shared,
-                (double)across_scratch.units / 1e6, (double)across_scratch.band_keys / 1e6);
+                (double)across_scratch.units / 1e6, (double)across_scratch.band_keys / 1e6,
+                (double)f.across.back_in_bytes / 1e6, (uint64_t)f.across.sets_ahead,
+                (uint64_t)f.across.reads_ahead);
         fprintf(stderr,
                 "dedup: paragraphs across documents: %" PRIu64 " units, %" PRIu64
                 " pairs verified, in %" PRIu64 " parts of band keys and %" PRIu64

@@ -148,6 +148,9 @@ typedef struct dd_near_across {
     uint64_t bytes_remade;  /* the bytes of text of those documents */
     uint64_t docs_changed;  /* of them, those whose text was not as first read */
     double remake_seconds;  /* wall clock of it */
+    uint64_t back_in_bytes; /* of sets and where they are, read back into memory for step 3 */
+    _Atomic uint64_t sets_ahead; /* sets step 3 read ahead from scratch files */
+    _Atomic uint64_t reads_ahead; /* the reads of those files that took */
     uint64_t pairs;       /* candidate pairs verified */
     uint64_t parts[2];    /* parts of steps 2 (all bands) and 3 */
     size_t peak_bytes;    /* the most the steps 2 and 3 held at once (at most) */
@@ -217,6 +220,11 @@ typedef struct dd_unit_source {
     void *(*reader_new)(const void *ctx); /* NULL: no reader */
     void (*reader_free)(void *reader);
     const void *ctx;
+    /* NULL, or: the units ids[0..n) (sorted, unique) are the ones this
+     * reader is about to be asked for (the next few hundred pairs'): it
+     * may read them at once, in the order of where they are, for unit to
+     * find them there (until its next call). */
+    void (*ahead)(const void *ctx, void *reader, const uint64_t *ids, size_t n);
 } dd_unit_source;
 
 /* Verifies candidate pairs on `threads` threads (the calling one

@@ -219,6 +219,49 @@ static void parts_find_what_the_index_finds(void **unused)
     free(want.v);
 }
 
+/* The shelves' sets go to scratch files as documents are added, at every
+ * budget below; step 3 then reads those of each item of pairs ahead, runs
+ * of them at once (fewer reads than sets), or, where they fit once the
+ * band keys are freed, brings them back into memory and reads none from
+ * a file: the matches are the index's either way (a set read for another
+ * unit, or a few hashes off, would change them), at 1 to 3 threads. */
+static void sets_read_ahead_or_back_in_memory(void **unused)
+{
+    (void)unused;
+    dd_near_unit_list want = {0};
+    reference(&want);
+    bool ahead = false, back_in = false;
+    for (size_t share = 2048; share <= ((size_t)1 << 20); share *= 2)
+        for (unsigned threads = 1; threads <= 3; threads++) {
+            dd_near_across a;
+            dd_near_across_init(&a, share, threads, threads, NULL);
+            char *err = NULL;
+            add_to_shelves(&a, threads, &err);
+            bool spooled = false;
+            for (size_t k = 0; k < threads; k++)
+                spooled = spooled || a.shelves[k].sets.spool;
+            dd_near_unit_list got = {0};
+            assert_true(dd_near_across_find(&a, threads, 0.8, take, &got, &err));
+            assert_same(&want, &got);
+            free(got.v);
+            uint64_t sets = a.sets_ahead, reads = a.reads_ahead;
+            bool still = false; /* sets in scratch files when verified */
+            for (size_t k = 0; k < threads; k++)
+                still = still || a.shelves[k].sets.spool;
+            if (still) { /* read from the files */
+                assert_true(sets > 0 && reads < sets);
+                ahead = true;
+            } else if (spooled) { /* all back in memory */
+                assert_true(a.back_in_bytes > 0);
+                assert_int_equal(sets, 0);
+                back_in = true;
+            }
+            dd_near_across_free(&a);
+        }
+    assert_true(ahead && back_in);
+    free(want.v);
+}
+
 /* A remaker over the generated documents: their sets as made; the
  * documents asked for are counted, and one may have "changed". */
 typedef struct remaking {
@@ -783,6 +826,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parts_find_what_the_index_finds),
         cmocka_unit_test(nothing_added_finds_nothing),
+        cmocka_unit_test(sets_read_ahead_or_back_in_memory),
         cmocka_unit_test(sets_of_new_keys_left_out_and_made_again),
         cmocka_unit_test(a_shelf_keeps_band_keys_and_sets_small),
         cmocka_unit_test(a_shelf_holds_what_it_keeps_not_its_budget),

@@ -484,6 +484,97 @@ static void arrays_walked_in_turn_are_read_once(void **unused)
     free(dir);
 }
 
+/* Spans of an array gathered at once, sorted, each to its place in a
+ * buffer: those in its scratch file (in runs: one read for spans close to
+ * each other, one each for spans far apart), those it still holds in
+ * memory, and one that crosses from one to the other, all as appended.
+ * Moved back into memory, its room taken from its shared budget, every
+ * element comes back from memory (nothing read from a file) and the file
+ * is gone; an array the budget cannot take is left as it was. */
+static void spans_gathered_and_moved_back_in(void **unused)
+{
+    (void)unused;
+    char *dir = make_folder("test_scratch_array");
+    size_t per = BUDGET / sizeof(elem); /* elements the budget holds */
+    versions = calloc(2 * per, sizeof *versions);
+    dd_scratch_budget shared;
+    dd_scratch_budget_init(&shared, BUDGET);
+    dd_scratch_array a;
+    dd_scratch_array_init_shared(&a, sizeof(elem), &shared, 0, dir, "elements");
+    append_range(&a, 0, per - 1000);
+    for (size_t k = 0; k < 100; k++) /* past the budget: most of what it held waits */
+        append_range(&a, a.n, 50);
+    assert_non_null(a.spool);
+    assert_true(a.written < a.held && a.held < a.n);
+    /* Spans: runs near each other in the file before what is held, one
+     * each far apart, spans held in memory, one across the two, and runs
+     * in the file past them. */
+    dd_scratch_span spans[64];
+    size_t count = 0, to = 0;
+    for (size_t k = 0; k < 10; k++) /* one run: 8 to 17 elements apart */
+        spans[count++] = (dd_scratch_span){100 + 20 * k, 3 + k % 4, 0};
+    for (size_t k = 0; k < 5; k++) /* far apart */
+        spans[count++] = (dd_scratch_span){1000 + 5000 * k, 7, 0};
+    spans[count++] = (dd_scratch_span){a.written - 2, 5, 0}; /* across */
+    for (size_t k = 0; k < 5; k++) /* held in memory */
+        spans[count++] = (dd_scratch_span){a.written + 10 + 40 * k, 30, 0};
+    for (size_t k = 0; k < 10; k++) /* a run past them */
+        spans[count++] = (dd_scratch_span){a.held + 10 + 100 * k, 60, 0};
+    for (size_t k = 0; k < count; k++) {
+        spans[k].to = to;
+        to += spans[k].n;
+    }
+    elem *out = calloc(to, sizeof *out);
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    /* 4 KB apart at most: about 170 elements of 24 bytes. */
+    size_t reads = dd_scratch_array_gather(&a, spans, count, out, 4096, &buf, &cap);
+    for (size_t k = 0; k < count; k++)
+        for (size_t i = 0; i < spans[k].n; i++)
+            expect_elem(&out[spans[k].to + i], spans[k].first + i, "gathered");
+    /* The two runs once each, the five far apart, the one across. */
+    if (reads != 1 + 5 + 1 + 1)
+        fail_msg("gathering %zu spans made %zu reads, want 8", count, reads);
+    free(out);
+    free(buf);
+    /* Back into memory, once the budget has room for them all (as when
+     * other arrays give theirs back): it takes the room of its elements
+     * and gives back what it held. */
+    assert_false(dd_scratch_array_move_in(&a, 0)); /* not yet */
+    assert_non_null(a.spool);
+    dd_scratch_budget_give(&shared, 2 * BUDGET);
+    size_t left = atomic_load(&shared.left), had = dd_scratch_array_memory_bytes(&a);
+    assert_true(dd_scratch_array_move_in(&a, 0));
+    assert_null(a.spool);
+    assert_int_equal(dd_scratch_array_memory_bytes(&a), a.n * sizeof(elem));
+    assert_int_equal(atomic_load(&shared.left), left + had - a.n * sizeof(elem));
+    unsigned long long before = bytes_read();
+    expect_all(&a);
+    assert_true(bytes_read() - before < 4096); /* /proc/self/io's own text, no block */
+    /* One more element goes on in memory. */
+    append_range(&a, a.n, 1);
+    expect_all(&a);
+    /* An array of more than the budget would have left past what it
+     * must leave stays in its file. */
+    dd_scratch_array b;
+    dd_scratch_array_init_shared(&b, sizeof(elem), &shared, 0, dir, "elements");
+    dd_scratch_array_move_out(&b, &(char *){NULL});
+    append_range(&b, 0, per);
+    assert_non_null(b.spool);
+    left = atomic_load(&shared.left);
+    assert_false(dd_scratch_array_move_in(&b, left - b.n * sizeof(elem) + 1));
+    assert_non_null(b.spool);
+    assert_int_equal(atomic_load(&shared.left), left);
+    expect_all(&b);
+    dd_scratch_array_free(&a);
+    dd_scratch_array_free(&b);
+    assert_int_equal(atomic_load(&shared.left), 3 * BUDGET);
+    assert_int_equal(entries(dir), 0);
+    rmdir(dir);
+    free(versions);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +585,7 @@ int main(void)
         cmocka_unit_test(no_scratch_file_can_be_made),
         cmocka_unit_test(arrays_share_a_budget),
         cmocka_unit_test(arrays_walked_in_turn_are_read_once),
+        cmocka_unit_test(spans_gathered_and_moved_back_in),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
