@@ -64,6 +64,9 @@ typedef struct dd_boilerplate {
     uint32_t docs;    /* number of documents holding it */
     dd_place *at;     /* every occurrence, in input order */
     size_t n;
+    /* NULL at: the caller moved the n occurrences out of memory, to its
+     * array of places, from element first_at on (run/corpus.h). */
+    size_t first_at;
 } dd_boilerplate;
 
 /* Lines removed by clean: [first_line, last_line] of doc. */
