@@ -140,7 +140,11 @@ typedef struct rounds {
     bool copies_stay;
     bool *absent;           /* per document: a copy that left (not copies_stay) */
     uint32_t *copy_of;      /* per document: the document it copies, NOT_A_COPY if none */
-    dd_member *copy;        /* per copy: its similarity to copy_of */
+    /* Per document (dd_member): a copy's similarity to copy_of, in memory
+     * up to the findings' share of --memory (memory.h), past it in a
+     * scratch file (most documents are no copy: 40 bytes each held for
+     * nothing); set as copies are found, read in order at the end. */
+    dd_scratch_array copy;
     bool *changed;          /* per document: its text changed in the last round */
     uint32_t *changed_list; /* the same documents, in order */
     size_t nchanged;
@@ -159,6 +163,26 @@ typedef struct rounds {
     uint32_t *first_of; /* per document (with keep_first only): 1 + its place in first,
                            0: unchanged */
 } rounds;
+
+/* Starts *a with n documents' dd_member (rounds.copy), zeroed. False, with
+ * an error in notes, when they could not be written to its scratch file. */
+static bool copies_init(dd_scratch_array *a, size_t n, const dd_options *o, dd_notes *notes)
+{
+    dd_scratch_array_init(a, sizeof(dd_member), dd_memory_findings_share(o->memory), o->tmp_dir,
+                          "similarities of the copies");
+    enum { AT_ONCE = 256 };
+    static const dd_member none[AT_ONCE];
+    char *err = NULL;
+    for (size_t d = 0; d < n; d += AT_ONCE)
+        if (!dd_scratch_array_append(a, none, n - d < AT_ONCE ? n - d : AT_ONCE, &err)) {
+            dd_note_add(notes, DD_NOTE_ERROR,
+                        "keeping what the rounds found out of memory (--memory): %s", err);
+            free(err);
+            return false;
+        }
+    dd_scratch_array_trim(a);
+    return true;
+}
 
 /* Keeps the signature document d has as read, before a round changes it. */
 static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
@@ -199,10 +223,11 @@ static void restore_first_signatures(dd_corpus *c, rounds *r)
 static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const dd_member *m)
 {
     r->copy_of[d] = rep;
-    r->copy[d] = *m;
-    r->copy[d].doc = d;
-    r->copy[d].of = rep;
-    r->copy[d].round = (unsigned)c->rounds + 1;
+    dd_member copy = *m;
+    copy.doc = d;
+    copy.of = rep;
+    copy.round = (unsigned)c->rounds + 1;
+    dd_scratch_array_set(&r->copy, d, &copy);
     if (r->copies_stay)
         return;
     r->absent[d] = true;
@@ -280,8 +305,9 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
         return;
     size_t n = c->inputs.n, units = c->units.n;
     size_t per_doc =
-        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy + sizeof *r->changed +
-             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0));
+        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->changed +
+             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0)) +
+        dd_scratch_array_memory_bytes(&r->copy);
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
      * every place they name, and the lines removed. */
@@ -1367,7 +1393,7 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
         }
         dd_cluster *cl = &out->v[cluster_index[rep]];
         dd_grow(&cl->members, &cl->cap, cl->n + 1, sizeof *cl->members);
-        cl->members[cl->n++] = r->copy[d];
+        cl->members[cl->n++] = *(const dd_member *)dd_scratch_array_get(&r->copy, d);
     }
     free(cluster_index);
     /* The clusters were opened in input order of their first copy: by id. */
@@ -1456,7 +1482,6 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     rounds r = {.copies_stay = o->in_place, .keep_first = o->index != NULL};
     r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
     r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);
-    r.copy = dd_calloc(n ? n : 1, sizeof *r.copy);
     r.changed = dd_calloc(n ? n : 1, sizeof *r.changed);
     r.changed_list = dd_malloc((n ? n : 1) * sizeof *r.changed_list);
     if (r.keep_first) /* 4 bytes a document that only --index needs */
@@ -1466,8 +1491,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
     dd_scratch_array_init(&r.places, sizeof(dd_place), dd_memory_findings_share(o->memory),
                           o->tmp_dir, "places of the boilerplate of the rounds");
-    bool ok = true;
-    for (;;) {
+    bool ok = copies_init(&r.copy, n, o, notes);
+    while (ok) {
         if (!(ok = round_near_units(c, o, &r, notes)))
             break;
         if (c->rounds == 0)
@@ -1510,7 +1535,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_findings_free(&r.found);
     free(r.absent);
     free(r.copy_of);
-    free(r.copy);
+    dd_scratch_array_free(&r.copy);
     free(r.changed);
     free(r.changed_list);
     return ok;
