@@ -544,11 +544,41 @@ static size_t units_read(void *ctx, size_t k, size_t from, dd_part_unit *out, si
     return part_lists_read(ctx, k, from, out, n);
 }
 
+/* The places of a round's boilerplate records (dd_place_store), at the
+ * end of r->places, from `base` on: not held by the records while they are
+ * made (paragraphs.h). */
+typedef struct place_store {
+    dd_scratch_array *places;
+    size_t base;
+    char *err; /* they could not be written to the scratch file */
+} place_store;
+
+static bool places_reserve(void *ctx, size_t n)
+{
+    place_store *s = ctx;
+    enum { AT_ONCE = 256 };
+    static const dd_place none[AT_ONCE];
+    s->base = s->places->n;
+    for (size_t i = 0; i < n && !s->err; i += AT_ONCE)
+        dd_scratch_array_append(s->places, none, n - i < AT_ONCE ? n - i : AT_ONCE, &s->err);
+    if (s->err) /* nothing held of the round's */
+        dd_scratch_array_truncate(s->places, s->base);
+    return !s->err;
+}
+
+static void places_set(void *ctx, size_t i, const dd_place *at)
+{
+    place_store *s = ctx;
+    dd_scratch_array_set(s->places, s->base + i, at);
+}
+
 /* Decides on the text the documents have now which lines of the documents
- * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
- * in notes, past the paragraph table's limits. */
-static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rounds *r,
-                              dd_findings *f, dd_notes *notes)
+ * kept repeat others (paragraphs.h), into *f (zeroed): its boilerplate
+ * records' places at the end of r->places (their first_at counted from
+ * its start). False, with an error in notes, past the paragraph table's
+ * limits, or when the places could not be written to their scratch file. */
+static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r, dd_findings *f,
+                              dd_notes *notes)
 {
     size_t n = c->inputs.n;
     dd_paragraphs *p =
@@ -646,7 +676,12 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
                 c->rounds + 1, lists.all.n, nunits,
                 (double)dd_scratch_array_memory_bytes(&lists.all) / 1e6,
                 (double)dd_scratch_array_scratch_bytes(&lists.all) / 1e6);
+    place_store store = {&r->places, 0, NULL};
+    dd_place_store keep_places = {&store, places_reserve, places_set};
+    dd_paragraphs_keep_places(p, &keep_places);
     dd_paragraphs_finish(p, f);
+    for (size_t i = 0; !store.err && i < f->nboilerplate; i++)
+        f->boilerplate[i].first_at += store.base;
     if (getenv("DEDUP_RUN_STATS")) {
         size_t table = dd_paragraphs_memory_bytes(p), more = dd_paragraphs_finding_bytes(p);
         double units = c->units.n ? (double)c->units.n : 1.0;
@@ -660,6 +695,12 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     }
     dd_paragraphs_free(p);
     part_lists_free(&lists);
+    if (store.err) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping what the rounds found out of memory (--memory): %s", store.err);
+        free(store.err);
+        return false;
+    }
     return true;
 }
 
@@ -979,13 +1020,16 @@ static bool add_removed_lines(dd_corpus *c, const dd_options *o, const dd_findin
     return true;
 }
 
-/* Moves the places of f's boilerplate records to the end of r->places
- * (each record's from first_at on, its at freed). False, with *err set,
- * when they could not be written there. */
+/* Moves the places that f's boilerplate records hold (none when
+ * decide_paragraphs stored them) to the end of r->places (each record's
+ * from first_at on, its at freed). False, with *err set, when they could
+ * not be written there. */
 static bool move_places(rounds *r, dd_findings *f, char **err)
 {
     for (size_t i = 0; i < f->nboilerplate; i++) {
         dd_boilerplate *b = &f->boilerplate[i];
+        if (!b->at)
+            continue;
         b->first_at = r->places.n;
         if (!dd_scratch_array_append(&r->places, b->at, b->n, err))
             return false;
