@@ -146,8 +146,9 @@ static inline dd_place dd_corpus_boilerplate_at(const dd_corpus *c, const dd_boi
     return *(const dd_place *)dd_scratch_array_get(&c->places, b->first_at + i);
 }
 
-/* A fence of c->removed every this many ranges. */
-#define DD_REMOVED_FENCE 256
+/* A fence of c->removed every this many ranges (a document's are found
+ * reading this many at most, and its own). */
+#define DD_REMOVED_FENCE 16
 
 /* The place in c->removed of the first range of document doc or of a
  * later one (c->removed.n: none). Any thread, while the rounds do not

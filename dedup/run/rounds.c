@@ -83,7 +83,20 @@ void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n,
     }
 }
 
-size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc)
+/* The ranges [first, first + n) of c->removed, not all in memory: a
+ * pointer to them, in memory or in *chunk (grown as by dd_grow, *cap
+ * elements). One read of the scratch file at most, of their bytes alone (a
+ * block of the thread's, as dd_scratch_array_get reads, would be 16 KB a
+ * document, and the documents analysed again read other arrays between
+ * two: 1.1 GB more read on the 1 GB corpus at --memory 16M). */
+static const dd_drop *removed_span(const dd_corpus *c, size_t first, size_t n, dd_drop **chunk,
+                                   size_t *cap)
+{
+    return dd_scratch_array_span(&c->removed, first, n, chunk, cap);
+}
+
+/* dd_corpus_removed_at, reading from the scratch file through *chunk. */
+static size_t removed_at(const dd_corpus *c, uint32_t doc, dd_drop **chunk, size_t *cap)
 {
     const dd_scratch_array *a = &c->removed;
     size_t lo = 0, hi = a->n;
@@ -98,10 +111,11 @@ size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc)
         }
         lo = flo ? (flo - 1) * DD_REMOVED_FENCE + 1 : 0;
         hi = flo * DD_REMOVED_FENCE < a->n ? flo * DD_REMOVED_FENCE : a->n;
-        /* Read in order, the thread's block of the file at a time. */
-        while (lo < hi && ((const dd_drop *)dd_scratch_array_get(a, lo))->doc < doc)
-            lo++;
-        return lo;
+        const dd_drop *v = lo < hi ? removed_span(c, lo, hi - lo, chunk, cap) : NULL;
+        size_t k = 0;
+        while (lo + k < hi && v[k].doc < doc)
+            k++;
+        return lo + k;
     }
     const dd_drop *v = a->v;
     while (lo < hi) { /* in memory: a binary search */
@@ -114,23 +128,43 @@ size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc)
     return lo;
 }
 
+size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc)
+{
+    dd_drop *chunk = NULL;
+    size_t cap = 0, at = removed_at(c, doc, &chunk, &cap);
+    free(chunk);
+    return at;
+}
+
 const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd_drop **buf,
                                  size_t *cap)
 {
     const dd_scratch_array *a = &c->removed;
-    size_t first = dd_corpus_removed_at(c, doc), end = first;
     if (!a->spool) {
+        size_t first = removed_at(c, doc, NULL, NULL), end = first;
         const dd_drop *v = a->v;
         while (end < a->n && v[end].doc == doc)
             end++;
         *n = end - first;
         return v + first;
     }
-    for (const dd_drop *d; end < a->n && (d = dd_scratch_array_get(a, end))->doc == doc; end++) {
-        dd_grow(buf, cap, end - first + 1, sizeof **buf);
-        (*buf)[end - first] = *d;
+    /* Read a fence's worth at a time, from the first range of doc on,
+     * until a range of another document. */
+    dd_drop *chunk = NULL;
+    size_t chunk_cap = 0, first = removed_at(c, doc, &chunk, &chunk_cap), got = 0;
+    for (bool more = true; more && first + got < a->n;) {
+        size_t k = a->n - (first + got) < DD_REMOVED_FENCE ? a->n - (first + got) : DD_REMOVED_FENCE;
+        const dd_drop *v = removed_span(c, first + got, k, &chunk, &chunk_cap);
+        size_t i = 0;
+        while (i < k && v[i].doc == doc)
+            i++;
+        dd_grow(buf, cap, got + i + 1, sizeof **buf);
+        memcpy(*buf + got, v, i * sizeof *v);
+        got += i;
+        more = i == k;
     }
-    *n = end - first;
+    free(chunk);
+    *n = got;
     return *buf;
 }
 
