@@ -448,8 +448,8 @@ fi
 # last "at most" of DEDUP_RUN_STATS) stays within --memory plus what the man
 # page says the process holds beyond it: 10 MiB of its own (code,
 # libraries, ICU's data), 2 MiB a thread, and what grows with the documents
-# (the man page says about 224 bytes each, the rounds' findings of the 1 GB
-# corpus included; held here to 128, as before session 15). On 3,000
+# (the man page says about 128 bytes each, what a round of the 1 GB corpus
+# holds while it decides included; the same 128 here). On 3,000
 # generated documents (18 MB) at --memory 4M -j 2 that is 19.3 MB; the run
 # peaks at 14.7 to 16.5 MB (eight runs: the threads' timing, and what
 # malloc keeps in each thread's heap once freed, move it by about 2 MB,
