@@ -13,7 +13,12 @@
  * (part_lists) and read back in order; the round's near-repeats read back
  * from their scratch array a document at a time as the findings are made,
  * not held). record_lines() takes in what a
- * round removes: those lines leave the text. Copies leave too with
+ * round removes: those lines leave the text. What the rounds find is
+ * kept to the report out of memory past a share of --memory (memory.h's
+ * dd_memory_findings_share): the lines removed (c->removed), the
+ * boilerplate's places (handed to a scratch array as the table finds
+ * them: dd_paragraphs_keep_places) and the copies' similarities; the
+ * repeats and the boilerplate records stay in memory. Copies leave too with
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
  * documents that lost them are analysed again on the text they have now
@@ -85,7 +90,7 @@ void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n,
 
 /* The ranges [first, first + n) of c->removed, not all in memory: a
  * pointer to them, in memory or in *chunk (grown as by dd_grow, *cap
- * elements). One read of the scratch file at most, of their bytes alone (a
+ * elements). A read of the scratch file of their bytes alone (a
  * block of the thread's, as dd_scratch_array_get reads, would be 16 KB a
  * document, and the documents analysed again read other arrays between
  * two: 1.1 GB more read on the 1 GB corpus at --memory 16M). */
