@@ -24,7 +24,7 @@
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
 # bytes a thread (default 2 MiB), what the malloc heaps may keep free (a
 # 64th of BUDGET, at least 128 KiB a heap) and PER_DOC bytes a document
-# (default 224); prints the peak, the bound and what DEDUP_RUN_STATS says the
+# (default 128); prints the peak, the bound and what DEDUP_RUN_STATS says the
 # process held at each step (and, of it, malloc's blocks in use and freed
 # but kept), and exits 1 when the peak is past the bound.
 #
@@ -34,7 +34,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --bound ]; then
-    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-224}
+    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-128}
     own=${OWN:-$((10 << 20))} per_thread=${PER_THREAD:-$((2 << 20))}
     jobs=${JOBS:-2}
     . bench/lib.sh

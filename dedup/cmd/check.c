@@ -300,17 +300,19 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
     }
     for (size_t i = 0; i < f->nboilerplate; i++) {
         const dd_boilerplate *b = &f->boilerplate[i];
-        const dd_input first_at = dd_inputs_get(in, b->at[0].doc);
-        char *first = see_at(&first_at, b->at[0].first_line);
+        dd_place at = dd_corpus_boilerplate_at(c, b, 0);
+        const dd_input first_at = dd_inputs_get(in, at.doc);
+        char *first = see_at(&first_at, at.first_line);
         char *text = dd_printable(b->text ? b->text : "");
         for (size_t k = 0; k < b->n; k++) {
-            if (b->at[k].doc < first_named)
+            at = dd_corpus_boilerplate_at(c, b, k);
+            if (at.doc < first_named)
                 continue;
-            const dd_input input = dd_inputs_get(in, b->at[k].doc), *d = &input;
-            char *where = dd_input_at(d, b->at[k].first_line), *path = baseline_name(d);
+            const dd_input input = dd_inputs_get(in, at.doc), *d = &input;
+            char *where = dd_input_at(d, at.first_line), *path = baseline_name(d);
             char record_line[32] = "";
             if (d->shard) /* the line of the record's text */
-                snprintf(record_line, sizeof record_line, "line %zu: ", b->at[k].first_line);
+                snprintf(record_line, sizeof record_line, "line %zu: ", at.first_line);
             add_finding(out,
                         dd_asprintf("%s%sboilerplate, in %u documents (see %s)", where, record_line,
                                     b->docs, first),

@@ -308,8 +308,8 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
 typedef struct shard_job {
     const dd_corpus *c;
     const dd_shard *s;
-    const dd_drop *drops; /* the drops of its records, in order */
-    size_t ndrops;
+    dd_drop *drops; /* a record's drops, when read from a scratch file (dd_corpus_removed) */
+    size_t drops_cap;
     const dd_left_out *left_out; /* its records left out, in order */
     size_t nleft_out;
     bool copy_left_out;  /* --on-error skip: written unchanged */
@@ -387,7 +387,7 @@ static int fill_shard(void *ctx, int fd)
     dd_writer *w = dd_writer_new_compressed(j->removed ? j->kept_fd : fd, s->format);
     dd_writer *gone = j->removed ? dd_writer_new_compressed(fd, s->format) : NULL;
     const char *rec;
-    size_t len, next = s->first, d = 0, k = 0;
+    size_t len, next = s->first, k = 0;
     bool had_delim;
     int got, status = 0;
     while (status == 0 && (got = dd_reader_next(r, '\n', &rec, &len, &had_delim, &err)) == 1) {
@@ -395,9 +395,9 @@ static int fill_shard(void *ctx, int fd)
         bool is_record = next < s->first + s->n && dd_inputs_get(&c->inputs, next).line == line;
         bool keep = true, cleaned = false;
         if (is_record) {
-            size_t i = next++, first = d;
-            while (d < j->ndrops && j->drops[d].doc == i)
-                d++;
+            size_t i = next++, ndrops;
+            const dd_drop *drops =
+                dd_corpus_removed(c, (uint32_t)i, &ndrops, &j->drops, &j->drops_cap);
             bool left_out = k < j->nleft_out && j->left_out[k].doc == i;
             k += left_out;
             if (left_out) {
@@ -415,8 +415,8 @@ static int fill_shard(void *ctx, int fd)
                     status = -1;
                     break;
                 }
-                if (d > first) {
-                    status = write_cleaned_record(j, i, w, rec, len, j->drops + first, d - first);
+                if (ndrops > 0) {
+                    status = write_cleaned_record(j, i, w, rec, len, drops, ndrops);
                     if (status > 0)
                         status = kept_write_error(j, status);
                     cleaned = true;
@@ -466,19 +466,11 @@ static int fill_shard_and_removed(void *ctx, int fd)
                : -1;
 }
 
-/* The job of shard s, whose records' drops are c->findings.drops[d...]
- * and their left-out entries c->left_out[k...]. */
-static shard_job shard_job_start(const dd_corpus *c, const dd_shard *s, size_t d, size_t k)
+/* The job of shard s, whose records' left-out entries are
+ * c->left_out[k...] (their drops: dd_corpus_removed). */
+static shard_job shard_job_start(const dd_corpus *c, const dd_shard *s, size_t k)
 {
-    const dd_findings *f = &c->findings;
-    shard_job j = {.c = c,
-                   .s = s,
-                   .drops = f->drops + d,
-                   .left_out = c->left_out + k,
-                   .read_fd = -1,
-                   .kept_fd = -1};
-    while (d + j.ndrops < f->ndrops && f->drops[d + j.ndrops].doc < s->first + s->n)
-        j.ndrops++;
+    shard_job j = {.c = c, .s = s, .left_out = c->left_out + k, .read_fd = -1, .kept_fd = -1};
     while (k + j.nleft_out < c->nleft_out && c->left_out[k + j.nleft_out].doc < s->first + s->n)
         j.nleft_out++;
     return j;
@@ -486,12 +478,12 @@ static shard_job shard_job_start(const dd_corpus *c, const dd_shard *s, size_t d
 
 /* Writes the cleaned copy of shard s into out (-o), and into removed
  * (--removed, or NULL) the shard of its records left out: its records'
- * drops are f->drops[d...] and their left-out entries c->left_out[k...]. */
-static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, size_t k,
+ * left-out entries are c->left_out[k...]. */
+static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t k,
                               bool copy_left_out, dd_out_dir *out, const char *output,
                               dd_out_dir *removed)
 {
-    shard_job j = shard_job_start(c, s, d, k);
+    shard_job j = shard_job_start(c, s, k);
     j.copy_left_out = copy_left_out;
     j.removed = removed;
     j.kept_shown = dd_asprintf("%s/%s", output, s->out_rel);
@@ -509,6 +501,7 @@ static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t d, s
     free(j.kept_shown);
     sh_buf_free(&j.text);
     sh_buf_free(&j.clean);
+    free(j.drops);
     return ok;
 }
 
@@ -586,9 +579,8 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
  * near-duplicate files do), each record whose text loses lines rewritten
  * as -o rewrites it (fill_shard), in the same compression; read from, and
  * written into, the folder that dd_replace_target opened. Its records'
- * drops are c->findings.drops[d...] and their left-out entries
- * c->left_out[k...] (left as they are). */
-static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t d, size_t k)
+ * left-out entries are c->left_out[k...] (left as they are). */
+static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t k)
 {
     struct stat st;
     char *real = in_place_target(c, s->path, s->path, &st);
@@ -597,7 +589,7 @@ static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t d
     free(real);
     if (!ok)
         return false;
-    shard_job j = shard_job_start(c, s, d, k);
+    shard_job j = shard_job_start(c, s, k);
     j.copies_stay = true;
     j.copy_left_out = true;
     j.read_fd = dd_replace_target_read(&t);
@@ -607,6 +599,7 @@ static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t d
     dd_replace_target_close(&t);
     sh_buf_free(&j.text);
     sh_buf_free(&j.clean);
+    free(j.drops);
     return ok;
 }
 
@@ -810,18 +803,15 @@ int cmd_clean(int argc, char **argv)
                                   : copy_left_out ? "left out of the comparison, copied unchanged"
                                                   : "left out of the comparison, not copied");
     sh_buf text = {0}, clean = {0};
-    const dd_findings *f = &c.findings;
-    size_t d = 0, k = 0;
+    dd_drop *drops_buf = NULL; /* a document's drops, when read from a scratch file */
+    size_t drops_cap = 0, k = 0;
     size_t files = 0;         /* written (-o), changed (--in-place) or to change (--dry-run) */
     size_t removed_files = 0; /* written under --removed */
     uint64_t bytes = 0;
     bool failed = false;
     for (size_t i = 0; i < c.inputs.n; i++) {
-        size_t first = d, k_first = k;
-        while (d < f->ndrops && f->drops[d].doc == i)
-            d++;
-        const dd_drop *drops = f->drops + first;
-        size_t ndrops = d - first;
+        size_t k_first = k, ndrops;
+        const dd_drop *drops = dd_corpus_removed(&c, (uint32_t)i, &ndrops, &drops_buf, &drops_cap);
         bool left_out = k < c.nleft_out && c.left_out[k].doc == i;
         k += left_out;
         const dd_shard *shard = dd_input_shard(&c.inputs, i);
@@ -829,15 +819,14 @@ int cmd_clean(int argc, char **argv)
             /* A shard is written whole, at its first record. */
             if (i == shard->first && o.in_place) {
                 /* Rewritten when a record of it loses lines. */
-                size_t end = first;
-                while (end < f->ndrops && f->drops[end].doc < shard->first + shard->n)
-                    end++;
-                if (end > first && !clean_shard_in_place(&c, shard, first, k_first))
+                bool loses = dd_corpus_removed_at(&c, (uint32_t)(shard->first + shard->n)) >
+                             dd_corpus_removed_at(&c, (uint32_t)shard->first);
+                if (loses && !clean_shard_in_place(&c, shard, k_first))
                     failed = true;
                 else
-                    files += end > first;
+                    files += loses;
             } else if (i == shard->first) {
-                if (!write_clean_shard(&c, shard, first, k_first, copy_left_out, out, o.output,
+                if (!write_clean_shard(&c, shard, k_first, copy_left_out, out, o.output,
                                        removed)) {
                     failed = true;
                     break;
@@ -890,7 +879,7 @@ int cmd_clean(int argc, char **argv)
     for (size_t s = 0; s < c.inputs.nshards && out && !failed && !o.dry_run; s++) {
         if (c.inputs.shards[s]->n)
             continue;
-        if (!write_clean_shard(&c, c.inputs.shards[s], 0, 0, copy_left_out, out, o.output,
+        if (!write_clean_shard(&c, c.inputs.shards[s], 0, copy_left_out, out, o.output,
                                removed)) {
             failed = true;
         } else {
@@ -935,6 +924,7 @@ int cmd_clean(int argc, char **argv)
         print_summary(&o, &c, files, removed_files);
     sh_buf_free(&text);
     sh_buf_free(&clean);
+    free(drops_buf);
     size_t left_out = c.nleft_out;
     dd_corpus_free(&c);
     if (dd_safe_write_stop_signal()) /* SIGINT, SIGTERM or SIGHUP stopped -o */

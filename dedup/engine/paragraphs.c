@@ -69,6 +69,7 @@ struct dd_paragraphs {
     const dd_unit_lists *unit_lists; /* the units handed out to parts (NULL: not) */
     boiler *boiler;                  /* the boilerplate units, in order of first occurrence */
     size_t nboiler;
+    const dd_place_store *places; /* dd_paragraphs_keep_places, or NULL */
     bool built; /* dd_paragraphs_parts_done */
 };
 
@@ -213,6 +214,8 @@ void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
 }
 
 void dd_paragraphs_keep_later(dd_paragraphs *p, const dd_later_lists *lists) { p->lists = lists; }
+
+void dd_paragraphs_keep_places(dd_paragraphs *p, const dd_place_store *store) { p->places = store; }
 
 /* Appends later[0..n) to part k's list (the caller's, or the part's own). */
 static bool keep_later(dd_paragraphs *p, size_t k, const dd_later *later, size_t n)
@@ -482,9 +485,8 @@ static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
     f->drops[f->ndrops++] = (dd_drop){doc, first, last};
 }
 
-static int compare_drops(const void *a, const void *b)
+static int compare_drops(const dd_drop *x, const dd_drop *y)
 {
-    const dd_drop *x = a, *y = b;
     if (x->doc != y->doc)
         return x->doc < y->doc ? -1 : 1;
     if (x->first_line != y->first_line)
@@ -492,11 +494,40 @@ static int compare_drops(const void *a, const void *b)
     return (x->last_line > y->last_line) - (x->last_line < y->last_line);
 }
 
+/* Moves drop i of v[0..n) down the max-heap of compare_drops. */
+static void sift_drop(dd_drop *v, size_t n, size_t i)
+{
+    for (size_t child; (child = 2 * i + 1) < n; i = child) {
+        if (child + 1 < n && compare_drops(&v[child + 1], &v[child]) > 0)
+            child++;
+        if (compare_drops(&v[child], &v[i]) <= 0)
+            return;
+        dd_drop t = v[i];
+        v[i] = v[child];
+        v[child] = t;
+    }
+}
+
+/* Sorts v[0..n) by compare_drops, in place: glibc's qsort takes a buffer
+ * of the whole array (5 MB of round 1's drops on the 1 GB corpus, at the
+ * peak of --memory 16M). Equal drops are the same bytes: the order is
+ * qsort's. */
+static void sort_drops(dd_drop *v, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_drop(v, n, i);
+    for (size_t end = n; end > 1; end--) {
+        dd_drop t = v[0];
+        v[0] = v[end - 1];
+        v[end - 1] = t;
+        sift_drop(v, end - 1, 0);
+    }
+}
+
 /* Sorts the drops and merges ranges that overlap or touch. */
 static void merge_drops(dd_findings *f)
 {
-    if (f->ndrops > 1)
-        qsort(f->drops, f->ndrops, sizeof *f->drops, compare_drops);
+    sort_drops(f->drops, f->ndrops);
     size_t w = 0;
     for (size_t i = 0; i < f->ndrops; i++) {
         dd_drop *last = w ? &f->drops[w - 1] : NULL;
@@ -691,6 +722,43 @@ static size_t next_kept(const dd_paragraphs *p, const uint64_t *removed, size_t 
     return v < p->nunits ? v : SIZE_MAX;
 }
 
+/* Puts place k of boilerplate record b (r of them), held or stored. */
+static void put_place(const dd_paragraphs *p, dd_boilerplate *b, size_t k, size_t *cap,
+                      dd_place at)
+{
+    if (b->at || !p->places) {
+        dd_grow(&b->at, cap, k + 1, sizeof *b->at);
+        b->at[k] = at;
+    } else {
+        p->places->set(p->places->ctx, b->first_at + k, &at);
+    }
+}
+
+/* Whether the places of the records are stored (dd_paragraphs_keep_places):
+ * each record's number of places counted, in a pass over the later
+ * occurrences, and its first_at set. */
+static bool store_places(dd_paragraphs *p, dd_findings *f)
+{
+    if (!p->places)
+        return false;
+    size_t total = f->nboilerplate;
+    later_reader it;
+    later_reader_start(&it, p);
+    for (dd_later l; later_next(&it, &l);) {
+        size_t r;
+        if (boilerplate_record(p, l.first, &r))
+            f->boilerplate[r].n++, total++;
+    }
+    later_reader_end(&it);
+    size_t at = 0;
+    for (size_t r = 0; r < f->nboilerplate; r++) {
+        f->boilerplate[r].first_at = at;
+        at += f->boilerplate[r].n + 1;
+        f->boilerplate[r].n = 0;
+    }
+    return p->places->reserve(p->places->ctx, total);
+}
+
 static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f)
 {
     /* The records, in order of first occurrence (p->boiler's order). */
@@ -700,6 +768,7 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
     f->boilerplate = dd_calloc(n, sizeof *f->boilerplate);
     f->nboilerplate = f->boilerplate_cap = n;
     size_t *caps = dd_calloc(n, sizeof *caps);
+    bool stored = store_places(p, f);
     for (size_t r = 0; r < n; r++) {
         const boiler *e = &p->boiler[r];
         dd_boilerplate *b = &f->boilerplate[r];
@@ -708,11 +777,13 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
         b->text_off = text.off;
         b->text_len = text.len;
         b->docs = e->docs;
-        b->at = dd_malloc(sizeof *b->at);
-        b->at[0] = place_in(p, doc_of(p, e->first), e->first);
-        b->n = caps[r] = 1;
+        if (!stored) /* held: in at */
+            b->at = dd_malloc(sizeof *b->at), caps[r] = 1;
+        dd_place first = place_in(p, doc_of(p, e->first), e->first);
+        put_place(p, b, 0, &caps[r], first);
+        b->n = 1;
         set_removed(removed, e->first);
-        add_drop(f, b->at[0].doc, b->at[0].first_line, b->at[0].last_line);
+        add_drop(f, first.doc, first.first_line, first.last_line);
     }
     /* Every later occurrence, in order, to its record. */
     later_reader it;
@@ -722,10 +793,10 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
         if (!boilerplate_record(p, l.first, &r))
             continue;
         dd_boilerplate *b = &f->boilerplate[r];
-        dd_grow(&b->at, &caps[r], b->n + 1, sizeof *b->at);
-        b->at[b->n++] = place_in(p, doc_of(p, l.unit), l.unit);
+        dd_place at = place_in(p, doc_of(p, l.unit), l.unit);
+        put_place(p, b, b->n++, &caps[r], at);
         set_removed(removed, l.unit);
-        add_drop(f, b->at[b->n - 1].doc, b->at[b->n - 1].first_line, b->at[b->n - 1].last_line);
+        add_drop(f, at.doc, at.first_line, at.last_line);
     }
     later_reader_end(&it);
     free(caps);

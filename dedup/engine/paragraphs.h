@@ -64,6 +64,9 @@ typedef struct dd_boilerplate {
     uint32_t docs;    /* number of documents holding it */
     dd_place *at;     /* every occurrence, in input order */
     size_t n;
+    /* NULL at: the caller moved the n occurrences out of memory, to its
+     * array of places, from element first_at on (run/corpus.h). */
+    size_t first_at;
 } dd_boilerplate;
 
 /* Lines removed by clean: [first_line, last_line] of doc. */
@@ -258,6 +261,23 @@ void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t
 void dd_paragraphs_read_near(dd_paragraphs *p,
                              void (*read_near)(void *ctx, dd_paragraphs *p, uint32_t doc),
                              void *ctx);
+
+/* Where dd_paragraphs_finish puts the places of the boilerplate records
+ * instead of holding them (each record's at, 24 bytes a place: 5 MB for
+ * the 1 GB corpus's 208,095): reserve(ctx, n) makes room for all n of
+ * them, then set(ctx, i, at) puts place i, in any order; a record's at is
+ * then NULL and its places are i = first_at .. first_at + n - 1 (the
+ * records' in the order of the records). Their number is counted first, in
+ * a pass over the later occurrences of the table (no unit is read). A
+ * store that fails (reserve returns false) is the caller's to report: the
+ * findings are then made as without it. Before dd_paragraphs_finish; store
+ * must outlive p. */
+typedef struct dd_place_store {
+    void *ctx;
+    bool (*reserve)(void *ctx, size_t n);
+    void (*set)(void *ctx, size_t i, const dd_place *at);
+} dd_place_store;
+void dd_paragraphs_keep_places(dd_paragraphs *p, const dd_place_store *store);
 
 /* The first occurrence of a unit of exact key key among the documents added
  * (*at, its lines), of a key asked for (dd_paragraphs_want_first); false if

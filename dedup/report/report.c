@@ -73,7 +73,8 @@ static bool write_repeat_json(FILE *out, const dd_inputs *in, const dd_repeat *r
  * paragraph found in 13,000 documents of the 1 GB corpus held 4 MB. The
  * same bytes as json_dumpf of that tree (compact: no spaces; the keys in
  * the order they are set). */
-static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
+static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_scratch_array *places,
+                                   const dd_boilerplate *b)
 {
     const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(6);
     json_t *text = json_stringn_nocheck(b->text, strlen(b->text));
@@ -83,9 +84,10 @@ static bool write_boilerplate_json(FILE *out, const dd_inputs *in, const dd_boil
                       (json_int_t)b->docs) > 0;
     json_decref(text);
     for (size_t i = 0; i < b->n && ok; i++) {
+        dd_place at = *(const dd_place *)dd_scratch_array_get(places, b->first_at + i);
         json_t *o = json_object();
-        json_set_doc_of(o, in, b->at[i].doc);
-        json_object_set_new(o, "line", json_integer((json_int_t)b->at[i].first_line));
+        json_set_doc_of(o, in, at.doc);
+        json_object_set_new(o, "line", json_integer((json_int_t)at.first_line));
         ok = (i == 0 || fputc(',', out) != EOF) && json_dumpf(o, out, flags) == 0;
         json_decref(o);
     }
@@ -152,15 +154,17 @@ static char *excerpt(const char *text)
     return shown;
 }
 
-static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_boilerplate *b)
+static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_scratch_array *places,
+                                   const dd_boilerplate *b)
 {
     char *ex = excerpt(b->text);
     bool ok = true;
     for (size_t i = 0; i < b->n && ok; i++) {
-        const dd_input input = dd_inputs_get(in, b->at[i].doc), *d = &input;
-        char *where = dd_input_at(d, b->at[i].first_line);
+        dd_place at = *(const dd_place *)dd_scratch_array_get(places, b->first_at + i);
+        const dd_input input = dd_inputs_get(in, at.doc), *d = &input;
+        char *where = dd_input_at(d, at.first_line);
         if (d->shard) /* the line of the record's text */
-            ok = fprintf(out, "%sline %zu: ", where, b->at[i].first_line) > 0;
+            ok = fprintf(out, "%sline %zu: ", where, at.first_line) > 0;
         else
             ok = fputs(where, out) != EOF;
         ok = ok && fprintf(out, "boilerplate in %u documents: \"%s\"\n", b->docs, ex) > 0;
@@ -259,6 +263,7 @@ typedef struct report {
     const dd_inputs *in;
     const dd_clusters *c;
     const dd_findings *f;
+    const dd_scratch_array *places; /* of f's boilerplate */
 } report;
 
 static size_t report_records(const report *r)
@@ -286,8 +291,8 @@ static bool write_record(FILE *out, const report *r, size_t k)
         return json ? write_repeat_json(out, r->in, &r->f->repeats[k])
                     : write_repeat_text(out, r->in, &r->f->repeats[k]);
     k -= r->f->nrepeats;
-    return json ? write_boilerplate_json(out, r->in, &r->f->boilerplate[k])
-                : write_boilerplate_text(out, r->in, &r->f->boilerplate[k]);
+    return json ? write_boilerplate_json(out, r->in, r->places, &r->f->boilerplate[k])
+                : write_boilerplate_text(out, r->in, r->places, &r->f->boilerplate[k]);
 }
 
 /* What formatting record k costs, roughly: the documents it names (a
@@ -345,9 +350,10 @@ static void format_part(void *ctx, void *worker, size_t part)
 }
 
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
-                     const dd_clusters *c, const dd_findings *f, const dd_loop *loop)
+                     const dd_clusters *c, const dd_findings *f, const dd_scratch_array *places,
+                     const dd_loop *loop)
 {
-    report r = {format, method, in, c, f};
+    report r = {format, method, in, c, f, places};
     size_t n = report_records(&r);
     bool ok = true;
     if (!loop || !loop->run) {

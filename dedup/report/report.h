@@ -32,12 +32,15 @@ json_t *dd_json_similarity(double x);
 void dd_json_set_doc(json_t *obj, const dd_input *d);
 
 /* Writes every finding to out: clusters by id, then repeats and boilerplate
- * in the order of dd_findings (tsv: doc<TAB>cluster for every document).
+ * in the order of dd_findings (tsv: doc<TAB>cluster for every document);
+ * the boilerplate records' places are in places (dd_place, from each
+ * record's first_at: run/corpus.h), read in order.
  * With loop (not NULL, its run set: threads), the records are formatted on
  * its threads, a window of them at a time, and written in order: the same
  * bytes. Returns false on a write error. */
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
-                     const dd_clusters *c, const dd_findings *f, const dd_loop *loop);
+                     const dd_clusters *c, const dd_findings *f, const dd_scratch_array *places,
+                     const dd_loop *loop);
 
 /* The clusters file (scan and clean --clusters FILE): one JSON line for
  * every member of every cluster, the clusters by id and in each the

@@ -99,35 +99,18 @@ static char *read_range(dd_corpus *c, uint32_t doc, size_t off, size_t len)
     return s;
 }
 
-/* The lines that the rounds removed from document doc: *n ranges of
- * c->removed. */
-static const dd_drop *removed_from(const dd_corpus *c, uint32_t doc, size_t *n)
-{
-    size_t lo = 0, hi = c->nremoved;
-    while (lo < hi) { /* the first range of doc or of a later document */
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->removed[mid].doc < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
-    while (end < c->nremoved && c->removed[end].doc == doc)
-        end++;
-    *n = end - lo;
-    return c->removed + lo;
-}
-
 void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text, size_t *len,
                             sh_buf *cleaned)
 {
-    size_t n;
-    const dd_drop *gone = removed_from(c, doc, &n);
-    if (n == 0)
-        return;
-    dd_kept_lines(*text, *len, gone, n, cleaned);
-    *text = cleaned->data ? cleaned->data : "";
-    *len = cleaned->len;
+    size_t n, cap = 0;
+    dd_drop *buf = NULL;
+    const dd_drop *gone = dd_corpus_removed(c, doc, &n, &buf, &cap);
+    if (n > 0) {
+        dd_kept_lines(*text, *len, gone, n, cleaned);
+        *text = cleaned->data ? cleaned->data : "";
+        *len = cleaned->len;
+    }
+    free(buf);
 }
 
 /* dd_text_source.document over c: document doc's bytes as first read, on
@@ -1973,7 +1956,9 @@ void dd_corpus_free(dd_corpus *c)
     dd_scratch_array_free(&c->near_units);
     free(c->near_found.v);
     free(c->near_inside.v);
-    free(c->removed);
+    dd_scratch_array_free(&c->removed);
+    free(c->removed_fence);
+    dd_scratch_array_free(&c->places);
     free(c->unit_removed);
     free(c->text_version);
     dd_scratch_array_free(&c->read_as);
@@ -2027,12 +2012,14 @@ void dd_corpus_count(const dd_corpus *c, dd_corpus_counts *out)
             out->copy_bytes += size;
         }
     }
-    const dd_findings *f = &c->findings;
-    for (size_t d = 0; d < f->ndrops;) {
-        size_t first = d;
-        while (d < f->ndrops && f->drops[d].doc == f->drops[first].doc)
-            d++;
-        count_drops(c, f->drops[first].doc, f->drops + first, d - first, out);
+    /* The lines removed, a document at a time, in order. */
+    dd_drop *buf = NULL;
+    size_t cap = 0;
+    for (size_t k = 0, n; k < c->removed.n; k += n) {
+        uint32_t doc = ((const dd_drop *)dd_scratch_array_get(&c->removed, k))->doc;
+        const dd_drop *drops = dd_corpus_removed(c, doc, &n, &buf, &cap);
+        count_drops(c, doc, drops, n, out);
         out->documents_changed++;
     }
+    free(buf);
 }

@@ -79,12 +79,17 @@ typedef struct dd_corpus {
     /* The MinHash values of the documents past the signatures' share of
      * the budget (dd_signatures_keep_minhash), in a scratch file. */
     dd_scratch_array minhash_past_share;
-    /* The lines the rounds removed, by document, then line (merged ranges;
-     * once the rounds are done, they are findings.drops), and the units
-     * inside them: a bit a unit (dd_corpus_unit_removed), units.n / 64 + 1
-     * words. */
-    dd_drop *removed;
-    size_t nremoved, removed_cap;
+    /* The lines the rounds removed, by document, then line (merged ranges
+     * of dd_drop; once the rounds are done, those of the documents kept:
+     * what clean removes, in place of findings.drops, which stays empty),
+     * in memory up to a share of the budget (dd_memory_findings_share),
+     * past it in a scratch file; removed_fence holds the document of every
+     * DD_REMOVED_FENCE-th range, to find a document's without reading the
+     * others. Read them with dd_corpus_removed. And the units inside them:
+     * a bit a unit (dd_corpus_unit_removed), units.n / 64 + 1 words. */
+    dd_scratch_array removed;
+    uint32_t *removed_fence;
+    size_t removed_fence_cap;
     uint64_t *unit_removed;
     uint32_t *text_version; /* per document: how many rounds removed lines of it */
     size_t rounds;          /* rounds of decisions taken */
@@ -92,7 +97,13 @@ typedef struct dd_corpus {
     /* What the candidate search of every round left out (near.h's caps),
      * added up: full_buckets, unlisted, said in the summary. */
     dd_placer_counts search;
+    /* The repeats and boilerplate records found, once the rounds are done
+     * (the drops are c->removed); the records' places are not in memory
+     * (at is NULL) but elements [first_at, first_at + n) of places (of
+     * dd_place: in memory up to a share of the budget, past it in a scratch
+     * file; read them with dd_corpus_boilerplate_at). */
     dd_findings findings;
+    dd_scratch_array places;
     int problems; /* errors reported on stderr (inputs left out are not counted) */
     size_t max_bytes; /* the longest document read (--max-record) */
 } dd_corpus;
@@ -103,7 +114,7 @@ typedef struct dd_corpus {
  * to see; otherwise (clean -o, scan, check) they go. The findings are
  * those of every round in the documents kept (with o->in_place, in every
  * document: lines that a round removed from a file stay removed when a
- * later one finds it a copy); findings.drops are every line removed.
+ * later one finds it a copy); c->removed holds every line removed.
  * Problems are reported on stderr and counted in c->problems; the inputs without
  * problems are still analysed. An input that is not text (dd_input_load) is
  * left out of the comparison and listed in c->left_out, unreported, for
@@ -126,6 +137,30 @@ static inline uint64_t dd_corpus_size(const dd_corpus *c, size_t doc)
     return doc < c->read_as.n ? ((const dd_read_as *)dd_scratch_array_get(&c->read_as, doc))->size
                               : 0;
 }
+
+/* Place i of boilerplate record b of c->findings. The calling thread's
+ * block of c->places, as dd_scratch_array_get: any thread. */
+static inline dd_place dd_corpus_boilerplate_at(const dd_corpus *c, const dd_boilerplate *b,
+                                                size_t i)
+{
+    return *(const dd_place *)dd_scratch_array_get(&c->places, b->first_at + i);
+}
+
+/* A fence of c->removed every this many ranges (a document's are found
+ * reading this many at most, and its own). */
+#define DD_REMOVED_FENCE 16
+
+/* The place in c->removed of the first range of document doc or of a
+ * later one (c->removed.n: none). Any thread, while the rounds do not
+ * change c->removed. */
+size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc);
+
+/* The lines removed from document doc (c->removed): *n ranges, by line,
+ * in memory or copied to *buf (grown as dd_grow does: *cap elements; the
+ * caller frees it), valid until c->removed or *buf changes. Any thread,
+ * as dd_corpus_removed_at. */
+const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd_drop **buf,
+                                 size_t *cap);
 
 /* Did the rounds remove unit u (among all the units)? Mark it removed. */
 static inline bool dd_corpus_unit_removed(const dd_corpus *c, size_t u)

@@ -171,6 +171,8 @@ size_t dd_memory_paragraph_later_share(uint64_t budget) { return share_of(budget
 
 size_t dd_memory_clustering_share(uint64_t budget) { return share_of(budget, 4); }
 
+size_t dd_memory_findings_share(uint64_t budget) { return share_of(budget, 64); }
+
 bool dd_memory_placer_fits(uint64_t budget, size_t ndocs)
 {
     return (uint64_t)ndocs * DD_PLACER_BYTES_A_DOC <= dd_memory_clustering_share(budget);

@@ -93,6 +93,15 @@ size_t dd_memory_rounds_share(uint64_t budget);
  * the same quarter, on the same terms. */
 size_t dd_memory_paragraph_later_share(uint64_t budget);
 
+/* The bytes of each array of what the rounds find that grows with the
+ * corpus (run/rounds.c: the lines removed, the places of the boilerplate)
+ * a run of budget bytes (0: the default) keeps in memory: a 64th of it,
+ * from the eighth the shares leave for the rest (two at once while the
+ * lines removed are merged, or the places of the documents kept are
+ * chosen). Past it, they are in a scratch file, read back in order, or a
+ * document's lines at a time. */
+size_t dd_memory_findings_share(uint64_t budget);
+
 /* The bytes of exact verification's cache of documents' sets (run/corpus.c,
  * shared by its threads) in a run of budget bytes (0: the default): a
  * sixteenth of it, at most 16 MiB. It is used from the clustering on, once

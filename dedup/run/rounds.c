@@ -13,7 +13,12 @@
  * (part_lists) and read back in order; the round's near-repeats read back
  * from their scratch array a document at a time as the findings are made,
  * not held). record_lines() takes in what a
- * round removes: those lines leave the text. Copies leave too with
+ * round removes: those lines leave the text. What the rounds find is
+ * kept to the report out of memory past a share of --memory (memory.h's
+ * dd_memory_findings_share): the lines removed (c->removed), the
+ * boilerplate's places (handed to a scratch array as the table finds
+ * them: dd_paragraphs_keep_places) and the copies' similarities; the
+ * repeats and the boilerplate records stay in memory. Copies leave too with
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
  * documents that lost them are analysed again on the text they have now
@@ -83,19 +88,112 @@ void dd_kept_lines(const char *text, size_t len, const dd_drop *drops, size_t n,
     }
 }
 
+/* The ranges [first, first + n) of c->removed, not all in memory: a
+ * pointer to them, in memory or in *chunk (grown as by dd_grow, *cap
+ * elements). A read of the scratch file of their bytes alone (a
+ * block of the thread's, as dd_scratch_array_get reads, would be 16 KB a
+ * document, and the documents analysed again read other arrays between
+ * two: 1.1 GB more read on the 1 GB corpus at --memory 16M). */
+static const dd_drop *removed_span(const dd_corpus *c, size_t first, size_t n, dd_drop **chunk,
+                                   size_t *cap)
+{
+    return dd_scratch_array_span(&c->removed, first, n, chunk, cap);
+}
+
+/* dd_corpus_removed_at, reading from the scratch file through *chunk. */
+static size_t removed_at(const dd_corpus *c, uint32_t doc, dd_drop **chunk, size_t *cap)
+{
+    const dd_scratch_array *a = &c->removed;
+    size_t lo = 0, hi = a->n;
+    if (a->spool) { /* between two fences: the last below doc, the first at or past it */
+        size_t flo = 0, fhi = (a->n + DD_REMOVED_FENCE - 1) / DD_REMOVED_FENCE;
+        while (flo < fhi) {
+            size_t mid = flo + (fhi - flo) / 2;
+            if (c->removed_fence[mid] < doc)
+                flo = mid + 1;
+            else
+                fhi = mid;
+        }
+        lo = flo ? (flo - 1) * DD_REMOVED_FENCE + 1 : 0;
+        hi = flo * DD_REMOVED_FENCE < a->n ? flo * DD_REMOVED_FENCE : a->n;
+        const dd_drop *v = lo < hi ? removed_span(c, lo, hi - lo, chunk, cap) : NULL;
+        size_t k = 0;
+        while (lo + k < hi && v[k].doc < doc)
+            k++;
+        return lo + k;
+    }
+    const dd_drop *v = a->v;
+    while (lo < hi) { /* in memory: a binary search */
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].doc < doc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc)
+{
+    dd_drop *chunk = NULL;
+    size_t cap = 0, at = removed_at(c, doc, &chunk, &cap);
+    free(chunk);
+    return at;
+}
+
+const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd_drop **buf,
+                                 size_t *cap)
+{
+    const dd_scratch_array *a = &c->removed;
+    if (!a->spool) {
+        size_t first = removed_at(c, doc, NULL, NULL), end = first;
+        const dd_drop *v = a->v;
+        while (end < a->n && v[end].doc == doc)
+            end++;
+        *n = end - first;
+        return v + first;
+    }
+    /* Read a fence's worth at a time, from the first range of doc on,
+     * until a range of another document. */
+    dd_drop *chunk = NULL;
+    size_t chunk_cap = 0, first = removed_at(c, doc, &chunk, &chunk_cap), got = 0;
+    for (bool more = true; more && first + got < a->n;) {
+        size_t k = a->n - (first + got) < DD_REMOVED_FENCE ? a->n - (first + got) : DD_REMOVED_FENCE;
+        const dd_drop *v = removed_span(c, first + got, k, &chunk, &chunk_cap);
+        size_t i = 0;
+        while (i < k && v[i].doc == doc)
+            i++;
+        dd_grow(buf, cap, got + i + 1, sizeof **buf);
+        memcpy(*buf + got, v, i * sizeof *v);
+        got += i;
+        more = i == k;
+    }
+    free(chunk);
+    *n = got;
+    return *buf;
+}
+
 #define NOT_A_COPY UINT32_MAX
 
 typedef struct rounds {
     bool copies_stay;
     bool *absent;           /* per document: a copy that left (not copies_stay) */
     uint32_t *copy_of;      /* per document: the document it copies, NOT_A_COPY if none */
-    dd_member *copy;        /* per copy: its similarity to copy_of */
+    /* Per document (dd_member): a copy's similarity to copy_of, in memory
+     * up to the findings' share of --memory (memory.h), past it in a
+     * scratch file (most documents are no copy: 40 bytes each held for
+     * nothing); set as copies are found, read in order at the end. */
+    dd_scratch_array copy;
     bool *changed;          /* per document: its text changed in the last round */
     uint32_t *changed_list; /* the same documents, in order */
     size_t nchanged;
     dd_scratch_array near; /* of dd_near_unit: the near-repeats of the round, by document,
                               in memory up to their share of --memory (memory.h) */
-    dd_findings found;     /* repeats and boilerplate of every round */
+    /* The repeats and boilerplate records of every round; the records'
+     * places are in `places` (dd_place: in memory up to their share of
+     * --memory, memory.h, past it in a scratch file), not at. */
+    dd_findings found;
+    dd_scratch_array places;
     /* With --index, the signatures of the documents as read, of those a
      * round changed: put back at the end (c->signatures, which the index is
      * searched with, are of the inputs). */
@@ -104,6 +202,26 @@ typedef struct rounds {
     uint32_t *first_of; /* per document (with keep_first only): 1 + its place in first,
                            0: unchanged */
 } rounds;
+
+/* Starts *a with n documents' dd_member (rounds.copy), zeroed. False, with
+ * an error in notes, when they could not be written to its scratch file. */
+static bool copies_init(dd_scratch_array *a, size_t n, const dd_options *o, dd_notes *notes)
+{
+    dd_scratch_array_init(a, sizeof(dd_member), dd_memory_findings_share(o->memory), o->tmp_dir,
+                          "similarities of the copies");
+    enum { AT_ONCE = 256 };
+    static const dd_member none[AT_ONCE];
+    char *err = NULL;
+    for (size_t d = 0; d < n; d += AT_ONCE)
+        if (!dd_scratch_array_append(a, none, n - d < AT_ONCE ? n - d : AT_ONCE, &err)) {
+            dd_note_add(notes, DD_NOTE_ERROR,
+                        "keeping what the rounds found out of memory (--memory): %s", err);
+            free(err);
+            return false;
+        }
+    dd_scratch_array_trim(a);
+    return true;
+}
 
 /* Keeps the signature document d has as read, before a round changes it. */
 static void keep_first_signature(dd_corpus *c, rounds *r, uint32_t d)
@@ -144,10 +262,11 @@ static void restore_first_signatures(dd_corpus *c, rounds *r)
 static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const dd_member *m)
 {
     r->copy_of[d] = rep;
-    r->copy[d] = *m;
-    r->copy[d].doc = d;
-    r->copy[d].of = rep;
-    r->copy[d].round = (unsigned)c->rounds + 1;
+    dd_member copy = *m;
+    copy.doc = d;
+    copy.of = rep;
+    copy.round = (unsigned)c->rounds + 1;
+    dd_scratch_array_set(&r->copy, d, &copy);
     if (r->copies_stay)
         return;
     r->absent[d] = true;
@@ -225,16 +344,19 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
         return;
     size_t n = c->inputs.n, units = c->units.n;
     size_t per_doc =
-        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->copy + sizeof *r->changed +
-             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0));
+        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->changed +
+             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0)) +
+        dd_scratch_array_memory_bytes(&r->copy);
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
      * every place they name, and the lines removed. */
     size_t found = r->found.repeats_cap * sizeof *r->found.repeats +
                    r->found.boilerplate_cap * sizeof *r->found.boilerplate +
-                   c->removed_cap * sizeof *c->removed;
-    for (size_t i = 0; i < r->found.nboilerplate; i++)
-        found += r->found.boilerplate[i].n * sizeof *r->found.boilerplate[i].at;
+                   dd_scratch_array_memory_bytes(&r->places) +
+                   dd_scratch_array_memory_bytes(&c->removed) +
+                   c->removed_fence_cap * sizeof *c->removed_fence;
+    uint64_t found_out = dd_scratch_array_scratch_bytes(&r->places) +
+                         dd_scratch_array_scratch_bytes(&c->removed);
     char at[96];
     snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
     if (p) {
@@ -249,13 +371,13 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
             "dedup: memory at %s: near-repeats of the round: %.1f MB (%.1f MB in a scratch file), "
             "inside documents: %.1f MB; per-document arrays: %.1f MB; units removed (a bit each): "
             "%.1f MB; "
-            "findings so far: %.1f MB (%zu repeats, %zu boilerplate records, %zu ranges of "
-            "lines removed)\n",
+            "findings so far: %.1f MB (%.1f MB in scratch files: %zu repeats, %zu boilerplate "
+            "records naming %zu places, %zu ranges of lines removed)\n",
             at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
             (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
-            (double)per_unit / 1e6, (double)found / 1e6, r->found.nrepeats, r->found.nboilerplate,
-            c->nremoved);
+            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6,
+            r->found.nrepeats, r->found.nboilerplate, r->places.n, c->removed.n);
     dd_memory_process(stderr, at);
 }
 
@@ -461,11 +583,41 @@ static size_t units_read(void *ctx, size_t k, size_t from, dd_part_unit *out, si
     return part_lists_read(ctx, k, from, out, n);
 }
 
+/* The places of a round's boilerplate records (dd_place_store), at the
+ * end of r->places, from `base` on: not held by the records while they are
+ * made (paragraphs.h). */
+typedef struct place_store {
+    dd_scratch_array *places;
+    size_t base;
+    char *err; /* they could not be written to the scratch file */
+} place_store;
+
+static bool places_reserve(void *ctx, size_t n)
+{
+    place_store *s = ctx;
+    enum { AT_ONCE = 256 };
+    static const dd_place none[AT_ONCE];
+    s->base = s->places->n;
+    for (size_t i = 0; i < n && !s->err; i += AT_ONCE)
+        dd_scratch_array_append(s->places, none, n - i < AT_ONCE ? n - i : AT_ONCE, &s->err);
+    if (s->err) /* nothing held of the round's */
+        dd_scratch_array_truncate(s->places, s->base);
+    return !s->err;
+}
+
+static void places_set(void *ctx, size_t i, const dd_place *at)
+{
+    place_store *s = ctx;
+    dd_scratch_array_set(s->places, s->base + i, at);
+}
+
 /* Decides on the text the documents have now which lines of the documents
- * kept repeat others (paragraphs.h), into *f (zeroed). False, with an error
- * in notes, past the paragraph table's limits. */
-static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rounds *r,
-                              dd_findings *f, dd_notes *notes)
+ * kept repeat others (paragraphs.h), into *f (zeroed): its boilerplate
+ * records' places at the end of r->places (their first_at counted from
+ * its start). False, with an error in notes, past the paragraph table's
+ * limits, or when the places could not be written to their scratch file. */
+static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r, dd_findings *f,
+                              dd_notes *notes)
 {
     size_t n = c->inputs.n;
     dd_paragraphs *p =
@@ -563,7 +715,12 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
                 c->rounds + 1, lists.all.n, nunits,
                 (double)dd_scratch_array_memory_bytes(&lists.all) / 1e6,
                 (double)dd_scratch_array_scratch_bytes(&lists.all) / 1e6);
+    place_store store = {&r->places, 0, NULL};
+    dd_place_store keep_places = {&store, places_reserve, places_set};
+    dd_paragraphs_keep_places(p, &keep_places);
     dd_paragraphs_finish(p, f);
+    for (size_t i = 0; !store.err && i < f->nboilerplate; i++)
+        f->boilerplate[i].first_at += store.base;
     if (getenv("DEDUP_RUN_STATS")) {
         size_t table = dd_paragraphs_memory_bytes(p), more = dd_paragraphs_finding_bytes(p);
         double units = c->units.n ? (double)c->units.n : 1.0;
@@ -577,6 +734,12 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, const rou
     }
     dd_paragraphs_free(p);
     part_lists_free(&lists);
+    if (store.err) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping what the rounds found out of memory (--memory): %s", store.err);
+        free(store.err);
+        return false;
+    }
     return true;
 }
 
@@ -793,14 +956,6 @@ static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
     free(again);
 }
 
-static int compare_drops(const void *a, const void *b)
-{
-    const dd_drop *x = a, *y = b;
-    if (x->doc != y->doc)
-        return x->doc < y->doc ? -1 : 1;
-    return (x->first_line > y->first_line) - (x->first_line < y->first_line);
-}
-
 /* Appends the n elements of `from` (of `size` bytes, capacity from_cap,
  * freed here) to `to` (*n_to elements, capacity *to_cap); returns the
  * array that holds them all. When `to` is empty, `from` itself is: a copy
@@ -823,54 +978,113 @@ static void *append_findings(void *to, size_t *n_to, size_t *to_cap, void *from,
     return to;
 }
 
-/* Adds f's drops (by document, then line: paragraphs.h) to the lines
- * removed so far (c->removed: merged ranges, by document then line), f's
- * array moved there when none were, else the two merged from their ends,
- * in place: neither a copy nor qsort's buffer of the whole array. */
-static void add_removed_lines(dd_corpus *c, dd_findings *f)
+static int compare_drops(const dd_drop *x, const dd_drop *y)
 {
-    if (c->nremoved == 0) {
-        free(c->removed);
-        c->removed = f->drops;
-        c->removed_cap = f->drops_cap;
-        c->nremoved = f->ndrops;
-        f->drops = NULL;
-        f->ndrops = f->drops_cap = 0;
-    } else if (f->ndrops) {
-        dd_grow(&c->removed, &c->removed_cap, c->nremoved + f->ndrops, sizeof *c->removed);
-        size_t i = c->nremoved, j = f->ndrops, w = c->nremoved + f->ndrops;
-        while (j > 0) {
-            if (i > 0 && compare_drops(&c->removed[i - 1], &f->drops[j - 1]) > 0)
-                c->removed[--w] = c->removed[--i];
-            else
-                c->removed[--w] = f->drops[--j];
-        }
-        c->nremoved += f->ndrops;
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    return (x->first_line > y->first_line) - (x->first_line < y->first_line);
+}
+
+/* Starts *a, empty, for the lines removed (c->removed or the next one). */
+static void removed_init(dd_scratch_array *a, const dd_options *o)
+{
+    dd_scratch_array_init(a, sizeof(dd_drop), dd_memory_findings_share(o->memory), o->tmp_dir,
+                          "lines removed by the rounds");
+}
+
+/* Appends drop to *a, the lines removed, and its fence to *fence (*cap:
+ * its capacity) when it is the first of DD_REMOVED_FENCE. False, with
+ * *err set, when it could not be written. */
+static bool removed_append(dd_scratch_array *a, uint32_t **fence, size_t *cap, const dd_drop *drop,
+                           char **err)
+{
+    if (a->n % DD_REMOVED_FENCE == 0) {
+        dd_grow(fence, cap, a->n / DD_REMOVED_FENCE + 1, sizeof **fence);
+        (*fence)[a->n / DD_REMOVED_FENCE] = drop->doc;
     }
-    size_t w = 0;
-    for (size_t i = 0; i < c->nremoved; i++) {
-        dd_drop *last = w ? &c->removed[w - 1] : NULL;
-        if (last && last->doc == c->removed[i].doc &&
-            c->removed[i].first_line <= last->last_line + 1) {
-            if (c->removed[i].last_line > last->last_line)
-                last->last_line = c->removed[i].last_line;
+    return dd_scratch_array_append(a, drop, 1, err);
+}
+
+/* Makes *next (removed_init) the lines removed: c->removed freed. */
+static void removed_replace(dd_corpus *c, dd_scratch_array *next, uint32_t *fence, size_t cap)
+{
+    dd_scratch_array_free(&c->removed);
+    free(c->removed_fence);
+    dd_scratch_array_trim(next);
+    c->removed = *next;
+    c->removed_fence = fence;
+    c->removed_fence_cap = cap;
+}
+
+/* Adds f's drops (by document, then line: paragraphs.h) to the lines
+ * removed so far (c->removed: merged ranges, by document then line): the
+ * two merged, in order, into a new array, within the findings' share of
+ * --memory (two at once: memory.h), then past it in its scratch file.
+ * False, with *err set, when they could not be written there: c->removed
+ * is then as it was. */
+static bool add_removed_lines(dd_corpus *c, const dd_options *o, const dd_findings *f, char **err)
+{
+    dd_scratch_array merged;
+    removed_init(&merged, o);
+    uint32_t *fence = NULL;
+    size_t fence_cap = 0;
+    const dd_scratch_array *old = &c->removed;
+    size_t i = 0, j = 0;
+    dd_drop last = {0};
+    bool any = false, ok = true;
+    while (ok && (i < old->n || j < f->ndrops)) {
+        dd_drop next;
+        const dd_drop *o_i = i < old->n ? dd_scratch_array_get(old, i) : NULL;
+        if (o_i && (j == f->ndrops || compare_drops(o_i, &f->drops[j]) <= 0))
+            next = *o_i, i++;
+        else
+            next = f->drops[j++];
+        if (any && last.doc == next.doc && next.first_line <= last.last_line + 1) {
+            if (next.last_line > last.last_line)
+                last.last_line = next.last_line;
         } else {
-            c->removed[w++] = c->removed[i];
+            ok = !any || removed_append(&merged, &fence, &fence_cap, &last, err);
+            last = next;
+            any = true;
         }
     }
-    c->nremoved = w;
-    /* The room for more goes back (up to as much again as they hold: the
-     * drops were appended to an array that doubles). */
-    if (c->removed_cap > c->nremoved + 1) {
-        c->removed = dd_realloc(c->removed, (c->nremoved + 1) * sizeof *c->removed);
-        c->removed_cap = c->nremoved + 1;
+    if (ok && any)
+        ok = removed_append(&merged, &fence, &fence_cap, &last, err);
+    if (!ok) {
+        dd_scratch_array_free(&merged);
+        free(fence);
+        return false;
     }
+    removed_replace(c, &merged, fence, fence_cap);
+    return true;
+}
+
+/* Moves the places that f's boilerplate records hold (none when
+ * decide_paragraphs stored them) to the end of r->places (each record's
+ * from first_at on, its at freed). False, with *err set, when they could
+ * not be written there. */
+static bool move_places(rounds *r, dd_findings *f, char **err)
+{
+    for (size_t i = 0; i < f->nboilerplate; i++) {
+        dd_boilerplate *b = &f->boilerplate[i];
+        if (!b->at)
+            continue;
+        b->first_at = r->places.n;
+        if (!dd_scratch_array_append(&r->places, b->at, b->n, err))
+            return false;
+        free(b->at);
+        b->at = NULL;
+    }
+    return true;
 }
 
 /* Takes in the findings f of a round (freed here): the lines they remove
  * leave the text (c->removed, c->unit_removed), and r->changed lists the
- * documents that lose a unit. Returns whether any did. */
-static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
+ * documents that lose a unit (*changed: whether any did). False, with an
+ * error in notes, when what they find could not be written to a scratch
+ * file. */
+static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findings *f,
+                         bool *changed, dd_notes *notes)
 {
     for (size_t k = 0; k < r->nchanged; k++)
         r->changed[r->changed_list[k]] = false;
@@ -896,14 +1110,21 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
         }
         k = end;
     }
-    add_removed_lines(c, f);
-    /* A boilerplate record's places were appended to an array that doubles:
-     * the room for more goes back, as they are kept to the end of the
-     * rounds. */
-    for (size_t i = 0; i < f->nboilerplate; i++) {
-        dd_boilerplate *b = &f->boilerplate[i];
-        b->at = dd_realloc(b->at, (b->n ? b->n : 1) * sizeof *b->at);
+    *changed = r->nchanged > 0;
+    char *err = NULL;
+    /* The places of the boilerplate go first: the round's drops, as many
+     * (each place is a range removed), are still held meanwhile. */
+    bool ok = move_places(r, f, &err) && add_removed_lines(c, o, f, &err);
+    if (!ok) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping what the rounds found out of memory (--memory): %s", err);
+        free(err);
+        dd_findings_free(f);
+        return false;
     }
+    free(f->drops);
+    f->drops = NULL;
+    f->ndrops = f->drops_cap = 0;
     /* The findings join those of the rounds before. */
     dd_findings *all = &r->found;
     all->repeats = append_findings(all->repeats, &all->nrepeats, &all->repeats_cap, f->repeats,
@@ -916,7 +1137,7 @@ static bool record_lines(dd_corpus *c, rounds *r, dd_findings *f)
     f->boilerplate = NULL;
     f->nrepeats = f->nboilerplate = 0;
     dd_findings_free(f);
-    return r->nchanged > 0;
+    return true;
 }
 
 /* What analysing documents again needs: one per thread (ICU objects are not
@@ -1187,10 +1408,16 @@ static int compare_repeats(const void *a, const void *b)
     return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
 }
 
+/* A boilerplate record and its first place, for sorting the records. */
+typedef struct record_first {
+    dd_place first;
+    dd_boilerplate b;
+} record_first;
+
 static int compare_boilerplate(const void *a, const void *b)
 {
-    const dd_place *x = &((const dd_boilerplate *)a)->at[0];
-    const dd_place *y = &((const dd_boilerplate *)b)->at[0];
+    const dd_place *x = &((const record_first *)a)->first;
+    const dd_place *y = &((const record_first *)b)->first;
     if (x->doc != y->doc)
         return x->doc < y->doc ? -1 : 1;
     return (x->first_line > y->first_line) - (x->first_line < y->first_line);
@@ -1213,7 +1440,7 @@ static uint32_t final_representative(const rounds *r, uint32_t d)
 /* What the rounds decided, as c->clusters and c->findings: the copies,
  * and, in the documents kept (copies_stay: in every document), the
  * findings and the lines removed. */
-static void finish_rounds(dd_corpus *c, rounds *r)
+static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
 {
     size_t n = c->inputs.n;
     dd_clusters *out = &c->clusters;
@@ -1249,7 +1476,7 @@ static void finish_rounds(dd_corpus *c, rounds *r)
         }
         dd_cluster *cl = &out->v[cluster_index[rep]];
         dd_grow(&cl->members, &cl->cap, cl->n + 1, sizeof *cl->members);
-        cl->members[cl->n++] = r->copy[d];
+        cl->members[cl->n++] = *(const dd_member *)dd_scratch_array_get(&r->copy, d);
     }
     free(cluster_index);
     /* The clusters were opened in input order of their first copy: by id. */
@@ -1267,41 +1494,67 @@ static void finish_rounds(dd_corpus *c, rounds *r)
     f->nrepeats = w;
     if (f->nrepeats > 1)
         qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
+    /* The boilerplate records' places in the documents kept, in a new
+     * array of places (the records in order of their first one); a record
+     * left with none goes. */
+    dd_scratch_array_init(&c->places, sizeof(dd_place), dd_memory_findings_share(o->memory),
+                          o->tmp_dir, "places of the boilerplate");
+    record_first *sorted = dd_malloc((f->nboilerplate ? f->nboilerplate : 1) * sizeof *sorted);
+    char *err = NULL;
+    bool ok = true;
     w = 0;
-    for (size_t i = 0; i < f->nboilerplate; i++) {
+    for (size_t i = 0; ok && i < f->nboilerplate; i++) {
         dd_boilerplate *b = &f->boilerplate[i];
-        size_t kept = 0;
-        for (size_t k = 0; k < b->n; k++)
-            if (r->copies_stay || !out->dropped[b->at[k].doc])
-                b->at[kept++] = b->at[k];
-        b->n = kept;
-        if (kept)
-            f->boilerplate[w++] = *b;
-        else
-            free(b->at);
+        size_t first_at = c->places.n;
+        for (size_t k = 0; ok && k < b->n; k++) {
+            dd_place at = *(const dd_place *)dd_scratch_array_get(&r->places, b->first_at + k);
+            if (!r->copies_stay && out->dropped[at.doc])
+                continue;
+            if (c->places.n == first_at)
+                sorted[w].first = at;
+            ok = dd_scratch_array_append(&c->places, &at, 1, &err);
+        }
+        b->first_at = first_at;
+        b->n = c->places.n - first_at;
+        if (b->n)
+            sorted[w++].b = *b;
     }
-    f->nboilerplate = w;
+    f->nboilerplate = ok ? w : 0;
     if (f->nboilerplate > 1)
-        qsort(f->boilerplate, f->nboilerplate, sizeof *f->boilerplate, compare_boilerplate);
-    /* The lines removed: c->removed's array moves there, those of the
-     * copies that left taken out (a copy of it held both at once, and
-     * made the peak of the 1 GB corpus at --memory 16M: bench/README.md,
-     * rounds16); nothing reads c->removed once the rounds are done. */
-    w = 0;
-    for (size_t i = 0; i < c->nremoved; i++)
-        if (r->copies_stay || !out->dropped[c->removed[i].doc])
-            c->removed[w++] = c->removed[i];
-    f->drops = c->removed;
-    f->ndrops = w;
-    f->drops_cap = c->removed_cap;
-    c->removed = NULL;
-    c->nremoved = c->removed_cap = 0;
+        qsort(sorted, f->nboilerplate, sizeof *sorted, compare_boilerplate);
+    for (size_t i = 0; i < f->nboilerplate; i++)
+        f->boilerplate[i] = sorted[i].b;
+    free(sorted);
+    dd_scratch_array_free(&r->places);
+    dd_scratch_array_trim(&c->places);
+    /* The lines removed: those of the copies that left taken out, in a
+     * new array. */
+    dd_scratch_array kept;
+    removed_init(&kept, o);
+    uint32_t *fence = NULL;
+    size_t fence_cap = 0;
+    for (size_t i = 0; ok && i < c->removed.n; i++) {
+        dd_drop drop = *(const dd_drop *)dd_scratch_array_get(&c->removed, i);
+        if (r->copies_stay || !out->dropped[drop.doc])
+            ok = removed_append(&kept, &fence, &fence_cap, &drop, &err);
+    }
+    if (!ok) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping what the rounds found out of memory (--memory): %s", err);
+        free(err);
+        dd_scratch_array_free(&kept);
+        free(fence);
+        return false;
+    }
+    removed_replace(c, &kept, fence, fence_cap);
+    return true;
 }
 
 bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src, dd_notes *notes)
 {
     size_t n = c->inputs.n;
     c->unit_removed = dd_calloc(c->units.n / 64 + 1, sizeof *c->unit_removed);
+    removed_init(&c->removed, o);
     /* The near-repeats inside documents, as read (their first pass lists
      * them with those across). */
     for (size_t k = 0; k < c->near_units.n; k++) {
@@ -1312,7 +1565,6 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     rounds r = {.copies_stay = o->in_place, .keep_first = o->index != NULL};
     r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
     r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);
-    r.copy = dd_calloc(n ? n : 1, sizeof *r.copy);
     r.changed = dd_calloc(n ? n : 1, sizeof *r.changed);
     r.changed_list = dd_malloc((n ? n : 1) * sizeof *r.changed_list);
     if (r.keep_first) /* 4 bytes a document that only --index needs */
@@ -1320,8 +1572,10 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     for (size_t d = 0; d < n; d++)
         r.copy_of[d] = NOT_A_COPY;
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
-    bool ok = true;
-    for (;;) {
+    dd_scratch_array_init(&r.places, sizeof(dd_place), dd_memory_findings_share(o->memory),
+                          o->tmp_dir, "places of the boilerplate of the rounds");
+    bool ok = copies_init(&r.copy, n, o, notes);
+    while (ok) {
         if (!(ok = round_near_units(c, o, &r, notes)))
             break;
         if (c->rounds == 0)
@@ -1338,7 +1592,8 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
         }
         c->rounds++;
         round_phase_done(c->rounds, "its paragraphs decided");
-        if (!record_lines(c, &r, &f))
+        bool changed;
+        if (!(ok = record_lines(c, o, &r, &f, &changed, notes)) || !changed)
             break;
         if (c->rounds == DD_MAX_ROUNDS) {
             dd_note_add(notes, DD_NOTE_WARNING,
@@ -1352,16 +1607,18 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
         round_memory(c, &r, NULL, "its documents analysed again");
     }
     if (ok)
-        finish_rounds(c, &r);
+        ok = finish_rounds(c, o, &r, notes);
     if (getenv("DEDUP_RUN_STATS"))
         dd_memory_process(stderr, "the end of the rounds");
     restore_first_signatures(c, &r);
     dd_signatures_free(&r.first);
     free(r.first_of);
     dd_scratch_array_free(&r.near);
+    dd_scratch_array_free(&r.places);
+    dd_findings_free(&r.found);
     free(r.absent);
     free(r.copy_of);
-    free(r.copy);
+    dd_scratch_array_free(&r.copy);
     free(r.changed);
     free(r.changed_list);
     return ok;

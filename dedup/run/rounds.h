@@ -20,8 +20,9 @@
  * warning says that the text left may not be clean yet. */
 #define DD_MAX_ROUNDS 16
 
-/* Decides on c, whose first pass is done, and sets c->clusters and
- * c->findings (the boilerplate's texts not yet read) and c->removed. With
+/* Decides on c, whose first pass is done, and sets c->clusters,
+ * c->findings (the boilerplate's texts not yet read), c->places and
+ * c->removed (corpus.h: in memory up to their share of --memory). With
  * o->in_place, copies stay for the later rounds, as they are; otherwise
  * they go. The documents that lose lines are analysed again, on the
  * calling thread and run.h's workers, on their texts as src gives them
@@ -29,8 +30,9 @@
  * c->reread says which). What the rounds have to say goes to notes, in
  * order: errors (a worker's normaliser that cannot start, and the like),
  * and a warning when DD_MAX_ROUNDS did not reach a fixed point. False,
- * with an error in notes, past the paragraph table's limits: c then holds
- * no decisions. */
+ * with an error in notes, past the paragraph table's limits, or when what
+ * the rounds find could not be written to a scratch file: c then holds no
+ * decisions. */
 bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src, dd_notes *notes);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "engine/engine.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MIN_WORDS 4
@@ -376,6 +377,85 @@ static void a_table_built_in_parts_is_the_table(void **state)
         }
         dd_findings_free(&want);
         dd_paragraphs_free(whole);
+    }
+}
+
+/* A store of places (dd_paragraphs_keep_places) as scan's scratch array:
+ * room reserved once, places set in any order. A store that refuses
+ * (fail) leaves the places in the records. */
+typedef struct test_places {
+    dd_place *v;
+    size_t n, sets;
+    bool fail;
+} test_places;
+
+static bool test_reserve(void *ctx, size_t n)
+{
+    test_places *t = ctx;
+    if (t->fail)
+        return false;
+    t->v = calloc(n ? n : 1, sizeof *t->v);
+    t->n = n;
+    return true;
+}
+
+static void test_set(void *ctx, size_t i, const dd_place *at)
+{
+    test_places *t = ctx;
+    assert_true(i < t->n);
+    t->v[i] = *at;
+    t->sets++;
+}
+
+/* The boilerplate's places kept in the caller's store are those the
+ * records hold without one: each record's in order from its first_at,
+ * every place of the store set once, the records holding none; and the
+ * same repeats and drops. With a store that refuses, the records hold them
+ * as without one. */
+static void places_in_the_callers_store(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        dd_findings want = {0};
+        dd_paragraphs *p = table_of(&c, 3);
+        dd_paragraphs_finish(p, &want);
+        dd_paragraphs_free(p);
+        assert_true(want.nboilerplate > 0);
+        for (int fail = 0; fail < 2; fail++) {
+            test_places t = {.fail = fail};
+            dd_place_store store = {&t, test_reserve, test_set};
+            dd_findings got = {0};
+            p = table_of(&c, 3);
+            dd_paragraphs_keep_places(p, &store);
+            dd_paragraphs_finish(p, &got);
+            dd_paragraphs_free(p);
+            if (fail) {
+                assert_same_findings(&got, &want);
+            } else {
+                size_t total = 0;
+                for (size_t r = 0; r < got.nboilerplate; r++) {
+                    const dd_boilerplate *b = &got.boilerplate[r];
+                    assert_null(b->at);
+                    assert_int_equal(b->first_at, total);
+                    assert_int_equal(b->n, want.boilerplate[r].n);
+                    for (size_t k = 0; k < b->n; k++)
+                        assert_same_places(&t.v[b->first_at + k], &want.boilerplate[r].at[k]);
+                    total += b->n;
+                }
+                assert_int_equal(total, t.n);
+                assert_int_equal(t.sets, t.n);
+                for (size_t r = 0; r < got.nboilerplate; r++) /* as the store holds them */
+                    got.boilerplate[r].at = t.v + got.boilerplate[r].first_at;
+                assert_same_findings(&got, &want);
+                for (size_t r = 0; r < got.nboilerplate; r++)
+                    got.boilerplate[r].at = NULL;
+            }
+            free(t.v);
+            dd_findings_free(&got);
+        }
+        dd_findings_free(&want);
     }
 }
 
@@ -743,6 +823,7 @@ int main(void)
         cmocka_unit_test(short_repeats_apart_stay),
         cmocka_unit_test(the_first_occurrence_of_a_key),
         cmocka_unit_test(a_table_built_in_parts_is_the_table),
+        cmocka_unit_test(places_in_the_callers_store),
         cmocka_unit_test(near_repeats_read_back_by_document_are_those_held),
         cmocka_unit_test(later_occurrences_in_the_callers_lists),
         cmocka_unit_test(units_handed_out_to_their_parts_are_read_once),
