@@ -78,10 +78,12 @@ typedef struct sweep {
     char **err;
 } sweep;
 
-static void held(sweep *w, size_t bytes)
+static void held(sweep *w, size_t bytes, const char *when)
 {
-    if (bytes > w->st->most_held)
+    if (bytes > w->st->most_held) {
         w->st->most_held = bytes;
+        w->st->most_held_when = when;
+    }
 }
 
 /* What the pairs hold while the keys are grouped: the buffer pending and
@@ -171,6 +173,38 @@ static size_t chunks_needed(uint64_t entries, size_t pieces, size_t chunk)
     return (size_t)(entries / chunk) + pieces + 1;
 }
 
+/* The bytes of the buffers of the pieces and of the places of their
+ * chunks, with chunks of chunk entries. */
+static uint64_t chunks_bytes(uint64_t entries, size_t pieces, size_t chunk)
+{
+    return (uint64_t)pieces * chunk * sizeof(dd_band_entry) +
+           chunks_needed(entries, pieces, chunk) * sizeof(key_chunk);
+}
+
+/* The entries of a chunk, its buffers and places within room bytes: as
+ * many as leave room for the places of all the chunks (from the largest,
+ * each pass a little smaller: the places of smaller chunks take a little
+ * more room; a few passes settle it). When no size fits (a small room
+ * for many keys: the places of small chunks take it all), the size that
+ * holds the least, and LEAST_CHUNK_BYTES at least. */
+static size_t chunk_entries(uint64_t entries, size_t pieces, size_t room)
+{
+    const size_t least = LEAST_CHUNK_BYTES / sizeof(dd_band_entry);
+    size_t chunk = room / (pieces * sizeof(dd_band_entry));
+    for (int pass = 0; pass < 4 && chunk >= least; pass++) {
+        uint64_t places = chunks_needed(entries, pieces, chunk) * sizeof(key_chunk);
+        chunk = places < room ? (size_t)((room - places) / (pieces * sizeof(dd_band_entry))) : 0;
+    }
+    if (chunk >= least && chunks_bytes(entries, pieces, chunk) <= room)
+        return chunk;
+    /* pieces * 16 * c + 8 * entries / c is least at c = sqrt(entries / (2 * pieces)) */
+    size_t best = least;
+    while (best < (size_t)1 << 26 &&
+           chunks_bytes(entries, pieces, 2 * best) < chunks_bytes(entries, pieces, best))
+        best *= 2;
+    return best;
+}
+
 static bool write_chunk(key_pieces *kp, size_t k, char **err)
 {
     if (kp->nbuf[k] == 0)
@@ -189,18 +223,8 @@ static bool distribute_keys(sweep *w, const bool *may_lead, uint64_t entries, si
 {
     memset(kp, 0, sizeof *kp);
     kp->pieces = pieces;
-    /* A chunk as large as leaves room for the places of all the chunks
-     * (fewer as they grow: a few passes settle it). */
     size_t fixed = pieces * (sizeof *kp->nbuf + sizeof *kp->count);
-    size_t chunk = LEAST_CHUNK_BYTES / sizeof(dd_band_entry);
-    for (int pass = 0; pass < 4; pass++) {
-        size_t places = chunks_needed(entries, pieces, chunk) * sizeof *kp->chunks;
-        size_t left = room > fixed + places ? room - fixed - places : 0;
-        size_t fit = left / (pieces * sizeof(dd_band_entry));
-        chunk = fit > LEAST_CHUNK_BYTES / sizeof(dd_band_entry)
-                    ? fit
-                    : LEAST_CHUNK_BYTES / sizeof(dd_band_entry);
-    }
+    size_t chunk = chunk_entries(entries, pieces, room > fixed ? room - fixed : 0);
     kp->chunk = chunk;
     /* (a room of 1 byte: no element in memory; 0 would be no limit) */
     dd_scratch_array_init(&kp->file, sizeof(dd_band_entry), 1, w->tmp_dir,
@@ -210,8 +234,10 @@ static bool distribute_keys(sweep *w, const bool *may_lead, uint64_t entries, si
     kp->count = dd_calloc(pieces, sizeof *kp->count);
     kp->chunks_cap = chunks_needed(entries, pieces, chunk);
     kp->chunks = dd_malloc(kp->chunks_cap * sizeof *kp->chunks);
-    held(w, pairs_bytes(w) + pieces * chunk * sizeof *kp->buf + fixed +
-                kp->chunks_cap * sizeof *kp->chunks + sort_bytes(w));
+    held(w,
+         pairs_bytes(w) + pieces * chunk * sizeof *kp->buf + fixed +
+             kp->chunks_cap * sizeof *kp->chunks + sort_bytes(w),
+         "keys written");
     uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
     bool ok = true;
     for (size_t r = 0; r < w->n && ok; r++) {
@@ -355,17 +381,24 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
     if (entries * sizeof(dd_band_entry) <= keys_room) {
         w->st->key_parts = 1;
         all_entries(w, may_lead, entries, &part);
-        held(w, pairs_bytes(w) + part.cap * sizeof *part.v + sort_bytes(w));
+        held(w, pairs_bytes(w) + part.cap * sizeof *part.v + sort_bytes(w), "keys in one part");
         sort_part(w, pool, &part);
         ok = bucket_pairs(w, part.v, part.n);
     } else {
-        /* Pieces: PIECES_A_PART for each part the room asks for, a chunk
-         * of LEAST_CHUNK_BYTES each within half the room at least. */
+        /* Pieces: PIECES_A_PART for each part the room asks for, or as
+         * many fewer as make their buffers and the places of their chunks
+         * fit the room (a small room for many keys: small chunks, and many
+         * places); one a part at least. */
         uint64_t bytes = entries * sizeof(dd_band_entry);
-        size_t parts = (size_t)((bytes + keys_room - 1) / keys_room);
-        size_t pieces = parts * PIECES_A_PART, most = keys_room / 2 / LEAST_CHUNK_BYTES;
-        if (pieces > most)
-            pieces = most > parts ? most : parts;
+        size_t parts = (size_t)((bytes + keys_room - 1) / keys_room), pieces = parts;
+        for (size_t a_part = PIECES_A_PART; a_part >= 1; a_part--) {
+            pieces = parts * a_part;
+            size_t fixed = pieces * 2 * sizeof(size_t);
+            if (fixed < keys_room &&
+                chunks_bytes(entries, pieces, chunk_entries(entries, pieces, keys_room - fixed)) <=
+                    keys_room - fixed)
+                break;
+        }
         key_pieces kp;
         ok = distribute_keys(w, may_lead, entries, pieces, keys_room, &kp);
         /* Then a part: the pieces that fit the room left by the places of
@@ -396,8 +429,10 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
                 n += kp.count[last];
             w->st->key_parts++;
             read_part(w, &kp, first, last, &part, &buf, &buf_cap, slice);
-            held(w, pairs_bytes(w) + part.cap * sizeof *part.v + kp.chunks_cap * sizeof *kp.chunks +
-                        pieces * sizeof *kp.count + buf_cap * sizeof *buf + sort_bytes(w));
+            held(w,
+                 pairs_bytes(w) + part.cap * sizeof *part.v + kp.chunks_cap * sizeof *kp.chunks +
+                     pieces * sizeof *kp.count + buf_cap * sizeof *buf + sort_bytes(w),
+                 "a part of keys read");
             sort_part(w, pool, &part);
             ok = bucket_pairs(w, part.v, part.n);
         }
@@ -545,7 +580,8 @@ typedef struct batch {
     size_t lo, hi;
     dd_given_pair *given;
     size_t ngiven, given_cap;
-    size_t most_given; /* given's capacity never passes it */
+    size_t most_given; /* given's capacity passes it only for a batch's first rank */
+    size_t carried;    /* pairs at given + ngiven: the next batch's first rank's, taken */
     size_t *from;
     uint32_t *reps; /* per pair: room for the representatives to verify ahead */
     size_t reps_cap;
@@ -606,19 +642,28 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
 }
 
 /* The next batch: from rank lo, the ranks whose pairs (from the merge)
- * fit most pairs (one rank at least), BATCH_RANKS at most. */
-static void next_batch(batch *b, merge *m, size_t lo, size_t most)
+ * fit most_given (one rank at least, whatever its pairs), BATCH_RANKS at
+ * most. A rank whose pairs do not fit is the next batch's first: those
+ * taken already are carried to it. */
+static void next_batch(batch *b, merge *m, size_t lo)
 {
     const sweep *w = b->w;
+    memmove(b->given, b->given + b->ngiven, b->carried * sizeof *b->given);
+    b->ngiven = b->carried;
+    b->carried = 0;
     b->lo = b->hi = lo;
-    b->ngiven = 0;
-    while (b->hi < w->n && b->hi - lo < BATCH_RANKS && (b->hi == lo || b->ngiven < most)) {
-        b->from[b->hi - lo] = b->ngiven;
+    while (b->hi < w->n && b->hi - lo < BATCH_RANKS) {
+        size_t first = b->hi == lo ? 0 : b->ngiven;
+        bool full = false;
         const dd_rank_pair *q;
         while ((q = merge_peek(m)) && q->later == b->hi) {
-            if (b->ngiven > b->from[b->hi - lo] && b->given[b->ngiven - 1].earlier == q->earlier) {
+            if (b->ngiven > first && b->given[b->ngiven - 1].earlier == q->earlier) {
                 b->given[b->ngiven - 1].shares += q->shares; /* from another run */
             } else {
+                if (b->ngiven >= b->most_given && b->hi > lo) {
+                    full = true;
+                    break;
+                }
                 b->w->st->given++;
                 grow_within(&b->given, &b->given_cap, b->ngiven + 1, b->most_given,
                             sizeof *b->given);
@@ -628,11 +673,17 @@ static void next_batch(batch *b, merge *m, size_t lo, size_t most)
             }
             merge_take(m);
         }
+        if (full) {
+            b->carried = b->ngiven - first;
+            b->ngiven = first;
+            break;
+        }
+        b->from[b->hi - lo] = first;
         b->hi++;
     }
     b->from[b->hi - lo] = b->ngiven;
     if (b->ahead)
-        grow_within(&b->reps, &b->reps_cap, b->ngiven + 1, b->most_given + 1, sizeof *b->reps);
+        grow_within(&b->reps, &b->reps_cap, b->ngiven + 1, b->given_cap + 1, sizeof *b->reps);
 }
 
 /* The sweep: every document placed in rank order, given its pairs, its
@@ -656,20 +707,17 @@ static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_swee
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
     /* The pairs of a batch within what is left of the share: each with its
      * verdict, room for it among the representatives to verify ahead, and
-     * what the caller holds for it. A rank gives at most nkeys *
-     * (DD_BUCKET_CAP - 1) pairs (an earlier document a bucket of fewer
-     * than DD_BUCKET_CAP), so a batch stops taking ranks that much before
-     * its room is full. */
+     * what the caller holds for it. (A rank gives at most nkeys *
+     * (DD_BUCKET_CAP - 1) pairs, an earlier document a bucket of fewer than
+     * DD_BUCKET_CAP: past the room, a batch of one rank holds those.) */
     size_t fixed = merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
                    (ahead ? BATCH_RANKS * ahead->rank_bytes : 0);
     size_t left = w->share > fixed ? w->share - fixed : 0;
     size_t per_pair = sizeof *b.given + (ahead ? sizeof *b.reps + ahead->pair_bytes : 0);
-    size_t fit = left / per_pair, a_rank = w->nkeys * (DD_BUCKET_CAP - 1);
-    size_t most = fit > a_rank + 1 ? fit - a_rank : 1;
-    b.most_given = most + a_rank;
+    b.most_given = left / per_pair > 1 ? left / per_pair - 1 : 1; /* (reps: one more) */
     dd_member mem;
     for (size_t lo = 0; lo < w->n; lo = b.hi) {
-        next_batch(&b, &m, lo, most);
+        next_batch(&b, &m, lo);
         w->st->batches++;
         size_t nb = b.hi - b.lo;
         if (ahead) {
@@ -694,8 +742,10 @@ static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_swee
                 w->st->exact_ahead += b.exact[k];
             }
         }
-        held(w, merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
-                    (ahead && ahead->held ? ahead->held(ahead->ctx) : 0));
+        held(w,
+             merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+                 (ahead && ahead->held ? ahead->held(ahead->ctx) : 0),
+             "a batch placed");
     }
     w->st->placer_bytes = dd_placer_bytes(p);
     dd_placer_finish(p, s->n, out);

@@ -84,6 +84,7 @@ typedef struct dd_sweep_stats {
     uint64_t judged;        /* pairs judged on their signatures ahead, on the pool */
     uint64_t exact_ahead;   /* of them, sent to the pool's exact verification */
     size_t most_held;       /* bytes of keys, pairs, batches and buffers held at once, at most */
+    const char *most_held_when; /* at which step ("a part of keys read") */
     size_t placer_bytes;    /* what the placer held at the end */
 } dd_sweep_stats;
 

@@ -1699,8 +1699,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 " band keys in %zu parts (%.1f MB in a scratch file; %" PRIu64
                 " in hot buckets), %" PRIu64
                 " pairs (%.2f a document; %.1f MB in a scratch file, %zu runs) in %zu batches, "
-                "%.1f MB read back, %.1f MB held at once at most (its share %.1f MB); the placer "
-                "holds %zu bytes, "
+                "%.1f MB read back, %zu bytes held at once at most of a share of %zu (%s); the "
+                "placer holds %zu bytes, "
                 "%.0f a document\n"
                 "dedup: near-duplicate documents by the sweep: %" PRIu64
                 " pairs judged ahead, %" PRIu64 " sent to exact verification; %" PRIu64
@@ -1708,8 +1708,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
                 st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
                 st.pair_runs, st.batches, (double)st.scratch_read / 1e6,
-                (double)st.most_held / 1e6,
-                (double)dd_memory_clustering_share(o->memory) / 1e6, st.placer_bytes,
+                st.most_held, dd_memory_clustering_share(o->memory),
+                st.most_held_when ? st.most_held_when : "nothing held", st.placer_bytes,
                 (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
                 b.missed);
         dd_memory_process(stderr, "the last document placed");
