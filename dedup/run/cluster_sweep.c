@@ -19,8 +19,8 @@ static size_t part_of(uint64_t key, size_t parts)
 
 /*
  * What the sweep holds at once, within its share (cluster_sweep.h): half of
- * it for the pairs (the buffer of those pending, less a sixteenth for the
- * places of the runs), half for the keys of a part being sorted, with what
+ * it for the pairs (the buffer of those pending, less room for the places
+ * of its runs), half for the keys of a part being sorted, with what
  * reading them takes (the places of their chunks, a read buffer, where
  * each band starts); then, as the documents are placed, what the pairs
  * hold (the one run in memory, or each run's read buffer), and the rest
@@ -52,6 +52,10 @@ static size_t part_of(uint64_t key, size_t parts)
  * documents are placed, and a batch waits for the one before it. */
 #define BATCH_RANKS 512
 
+/* The places of this many runs of pairs are kept room for (16 bytes
+ * each) beside the buffer of pairs pending: more runs take more. */
+#define RUN_PLACES 256
+
 /* The keys are written in this many pieces (by their top bits) for each
  * part their room asks for: a part read back is a run of whole pieces, as
  * many as fit the room, so that however unevenly the keys fall, no part
@@ -73,6 +77,7 @@ typedef struct sweep {
     dd_scratch_array runs_file;
     size_t *run_first, *run_n; /* run i: elements [run_first[i], + run_n[i]) of runs_file */
     size_t nruns, runs_cap;
+    size_t first_runs; /* runs_cap when the first is written */
     const char *tmp_dir;
     dd_sweep_stats *st;
     char **err;
@@ -110,7 +115,7 @@ static bool write_run(sweep *w)
     dd_rank_pairs run = {w->pending, w->npending, w->pending_cap};
     dd_rank_pairs_count(&run);
     if (w->nruns == w->runs_cap) {
-        w->runs_cap = w->runs_cap ? 2 * w->runs_cap : 16;
+        w->runs_cap = w->runs_cap ? 2 * w->runs_cap : w->first_runs;
         w->run_first = dd_realloc(w->run_first, w->runs_cap * sizeof *w->run_first);
         w->run_n = dd_realloc(w->run_n, w->runs_cap * sizeof *w->run_n);
     }
@@ -771,13 +776,17 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
     if (ahead && (!ahead->pool || dd_pool_threads(ahead->pool) == 0))
         ahead = NULL; /* no thread beside the calling one: the placer verifies */
     /* Half the share for the keys of a part, then for reading the runs of
-     * pairs; the other half for the pairs pending (less a sixteenth for
-     * the places of the runs; past it, runs in a scratch file), then for
-     * the pairs of a batch. */
+     * pairs; the other half for the pairs pending (less room for the
+     * places of RUN_PLACES runs, or a sixteenth of it; past it, runs in a
+     * scratch file), then for the pairs of a batch. */
     size_t room = share / 2, pairs_room = share - room;
+    size_t places = RUN_PLACES * 2 * sizeof(size_t);
+    if (places > pairs_room / 16)
+        places = pairs_room / 16;
     w.hot_words = (w.nkeys + 63) / 64;
     w.hot_bits = dd_calloc(ndocs ? ndocs * w.hot_words : 1, sizeof *w.hot_bits);
-    w.pending_cap = (pairs_room - pairs_room / 16) / sizeof *w.pending;
+    w.pending_cap = (pairs_room - places) / sizeof *w.pending;
+    w.first_runs = places / (2 * sizeof(size_t)) ? places / (2 * sizeof(size_t)) : 1;
     if (w.pending_cap < LEAST_READ_BYTES / sizeof *w.pending)
         w.pending_cap = LEAST_READ_BYTES / sizeof *w.pending;
     w.pending = dd_malloc(w.pending_cap * sizeof *w.pending);
