@@ -289,6 +289,17 @@ static void read_part(sweep *w, const key_pieces *kp, size_t first_piece, size_t
     }
 }
 
+/* The part that starts at piece first: the pieces up to *last whose keys
+ * fit most entries (one piece at least); returns their number. */
+static size_t part_end(const key_pieces *kp, size_t first, size_t most, size_t *last)
+{
+    size_t n = 0, k = first;
+    for (; k < kp->pieces && (k == first || n + kp->count[k] <= most); k++)
+        n += kp->count[k];
+    *last = k;
+    return n;
+}
+
 static void key_pieces_free(key_pieces *kp)
 {
     dd_scratch_array_free(&kp->file);
@@ -417,10 +428,7 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
         size_t per_part = keys_room > overhead ? (keys_room - overhead) / sizeof(dd_band_entry) : 0;
         size_t largest = 0;
         for (size_t first = 0, last; first < pieces; first = last) {
-            size_t n = 0;
-            for (last = first; last < pieces && (last == first || n + kp.count[last] <= per_part);
-                 last++)
-                n += kp.count[last];
+            size_t n = part_end(&kp, first, per_part, &last);
             largest = n > largest ? n : largest;
         }
         part.v = dd_malloc((largest ? largest : 1) * sizeof *part.v);
@@ -428,10 +436,7 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
         dd_band_entry *buf = NULL;
         size_t buf_cap = 0;
         for (size_t first = 0, last; first < pieces && ok; first = last) {
-            size_t n = 0;
-            for (last = first; last < pieces && (last == first || n + kp.count[last] <= per_part);
-                 last++)
-                n += kp.count[last];
+            part_end(&kp, first, per_part, &last);
             w->st->key_parts++;
             read_part(w, &kp, first, last, &part, &buf, &buf_cap, slice);
             held(w,
