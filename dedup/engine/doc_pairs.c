@@ -21,21 +21,116 @@ void dd_rank_pairs_free(dd_rank_pairs *p)
     memset(p, 0, sizeof *p);
 }
 
-static int compare_entry(const void *a, const void *b)
+/*
+ * Sorting in place. glibc's qsort is a merge sort that first mallocs a
+ * second array as large as the one it sorts: sorting the sweep's buffer of
+ * pairs (run/cluster_sweep.c: half its share of --memory, 134 MB at 10 GB
+ * and --memory 1G) held as much again, in no share. These sorts hold
+ * nothing beside the array: an introsort (quicksort on the median of
+ * three, the smaller side first; insertion sort for short ranges; heapsort
+ * where the splits go bad: O(n log n) at worst). Neither is stable; both
+ * orders here are total but for equal pairs, whose shares are summed.
+ */
+#define SHORT_RANGE 16
+
+#define DEFINE_SORT_IN_PLACE(name, type, before)                                                  \
+    static void name##_swap(type *a, type *b)                                                      \
+    {                                                                                              \
+        type t = *a;                                                                               \
+        *a = *b;                                                                                   \
+        *b = t;                                                                                    \
+    }                                                                                              \
+    static void name##_sift_down(type *v, size_t n, size_t i)                                      \
+    {                                                                                              \
+        for (size_t c; (c = 2 * i + 1) < n; i = c) {                                               \
+            if (c + 1 < n && before(&v[c], &v[c + 1]))                                             \
+                c++;                                                                               \
+            if (!before(&v[i], &v[c]))                                                             \
+                return;                                                                            \
+            name##_swap(&v[i], &v[c]);                                                             \
+        }                                                                                          \
+    }                                                                                              \
+    static void name##_heapsort(type *v, size_t n)                                                 \
+    {                                                                                              \
+        for (size_t i = n / 2; i-- > 0;)                                                           \
+            name##_sift_down(v, n, i);                                                             \
+        for (size_t k = n; k-- > 1;) {                                                             \
+            name##_swap(&v[0], &v[k]);                                                             \
+            name##_sift_down(v, k, 0);                                                             \
+        }                                                                                          \
+    }                                                                                              \
+    static void name##_insertion(type *v, size_t n)                                                \
+    {                                                                                              \
+        for (size_t i = 1; i < n; i++) {                                                           \
+            type x = v[i];                                                                         \
+            size_t j = i;                                                                          \
+            for (; j > 0 && before(&x, &v[j - 1]); j--)                                            \
+                v[j] = v[j - 1];                                                                   \
+            v[j] = x;                                                                              \
+        }                                                                                          \
+    }                                                                                              \
+    static void name##_intro(type *v, size_t n, unsigned depth)                                    \
+    {                                                                                              \
+        while (n > SHORT_RANGE) {                                                                  \
+            if (depth-- == 0) {                                                                    \
+                name##_heapsort(v, n);                                                             \
+                return;                                                                            \
+            }                                                                                      \
+            /* the median of the first, middle and last at the middle,                          \
+             * the least first and the greatest last (Hoare's bounds) */                          \
+            size_t m = n / 2;                                                                      \
+            if (before(&v[m], &v[0]))                                                              \
+                name##_swap(&v[m], &v[0]);                                                         \
+            if (before(&v[n - 1], &v[m])) {                                                        \
+                name##_swap(&v[n - 1], &v[m]);                                                     \
+                if (before(&v[m], &v[0]))                                                          \
+                    name##_swap(&v[m], &v[0]);                                                     \
+            }                                                                                      \
+            type pivot = v[m];                                                                     \
+            size_t i = 0, j = n - 1;                                                               \
+            for (;;) {                                                                             \
+                while (before(&v[i], &pivot))                                                      \
+                    i++;                                                                           \
+                while (before(&pivot, &v[j]))                                                      \
+                    j--;                                                                           \
+                if (i >= j)                                                                        \
+                    break;                                                                         \
+                name##_swap(&v[i++], &v[j--]);                                                     \
+            }                                                                                      \
+            /* v[0..j] before or equal to the pivot, v[j + 1..n) after or                        \
+             * equal; both sides are shorter than n */                                             \
+            size_t left = j + 1;                                                                   \
+            if (left < n - left) {                                                                 \
+                name##_intro(v, left, depth);                                                      \
+                v += left;                                                                         \
+                n -= left;                                                                         \
+            } else {                                                                               \
+                name##_intro(v + left, n - left, depth);                                           \
+                n = left;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
+        name##_insertion(v, n);                                                                    \
+    }                                                                                              \
+    static void name(type *v, size_t n)                                                            \
+    {                                                                                              \
+        unsigned depth = 0;                                                                        \
+        for (size_t k = n; k > 1; k /= 2)                                                          \
+            depth += 2;                                                                            \
+        name##_intro(v, n, depth);                                                                 \
+    }
+
+static inline bool entry_before(const dd_band_entry *x, const dd_band_entry *y)
 {
-    const dd_band_entry *x = a, *y = b;
     if (x->band != y->band)
-        return x->band < y->band ? -1 : 1;
+        return x->band < y->band;
     if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return (x->rank > y->rank) - (x->rank < y->rank);
+        return x->key < y->key;
+    return x->rank < y->rank;
 }
 
-void dd_band_entries_sort(dd_band_entry *v, size_t n)
-{
-    if (n > 1)
-        qsort(v, n, sizeof *v, compare_entry);
-}
+DEFINE_SORT_IN_PLACE(sort_entries, dd_band_entry, entry_before)
+
+void dd_band_entries_sort(dd_band_entry *v, size_t n) { sort_entries(v, n); }
 
 static void add_pair(dd_rank_pairs *p, uint32_t later, uint32_t earlier, uint32_t shares)
 {
@@ -92,18 +187,16 @@ void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_
     dd_bucket_walk(v, n, &(dd_bucket_sink){&to, append_pair, append_hot, true});
 }
 
-static int compare_pair(const void *a, const void *b)
+static inline bool pair_before(const dd_rank_pair *x, const dd_rank_pair *y)
 {
-    const dd_rank_pair *x = a, *y = b;
-    if (x->later != y->later)
-        return x->later < y->later ? -1 : 1;
-    return (x->earlier > y->earlier) - (x->earlier < y->earlier);
+    return x->later != y->later ? x->later < y->later : x->earlier < y->earlier;
 }
+
+DEFINE_SORT_IN_PLACE(sort_pairs, dd_rank_pair, pair_before)
 
 void dd_rank_pairs_count(dd_rank_pairs *p)
 {
-    if (p->n > 1)
-        qsort(p->v, p->n, sizeof *p->v, compare_pair);
+    sort_pairs(p->v, p->n);
     size_t w = 0;
     for (size_t i = 0; i < p->n; i++) {
         if (w > 0 && p->v[w - 1].later == p->v[i].later && p->v[w - 1].earlier == p->v[i].earlier)

@@ -108,7 +108,8 @@ typedef struct dd_rank_pairs {
 void dd_band_entries_free(dd_band_entries *e);
 void dd_rank_pairs_free(dd_rank_pairs *p);
 
-/* Sorts v[0..n) by band, key, then rank. */
+/* Sorts v[0..n) by band, key, then rank, in place (no memory beside v:
+ * qsort's merge sort holds a copy of the array). */
 void dd_band_entries_sort(dd_band_entry *v, size_t n);
 
 /* What a walk over the buckets of sorted entries gives, to its sink. */
@@ -135,7 +136,7 @@ bool dd_bucket_walk(const dd_band_entry *v, size_t n, const dd_bucket_sink *sink
 void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_band_entries *hot);
 
 /* Sorts p by later then earlier rank and makes each pair once, its shares
- * summed. */
+ * summed; in place, as dd_band_entries_sort. */
 void dd_rank_pairs_count(dd_rank_pairs *p);
 
 /* The twins of the documents order[0..n) of s, ranked in that order

@@ -17,17 +17,34 @@ static size_t part_of(uint64_t key, size_t parts)
     return (size_t)(((key >> 32) * (uint64_t)parts) >> 32);
 }
 
-/* A chunk of a part's keys in their scratch file is at least this many
- * bytes, and a run of pairs is read this many at least at a time (and
- * written as many): when a small share is cut among many parts or runs,
- * it is passed by that much each, rather than make tiny reads. */
+/*
+ * What the sweep holds at once, within its share (cluster_sweep.h): half of
+ * it for the pairs (the buffer of those pending, less room for the places
+ * of its runs), half for the keys of a part being sorted, with what
+ * reading them takes (the places of their chunks, a read buffer, where
+ * each band starts); then, as the documents are placed, what the pairs
+ * hold (the one run in memory, or each run's read buffer), and the rest
+ * for the pairs of a batch (their verdicts, the representatives sent to
+ * exact verification, and what the caller holds for each:
+ * dd_sweep_ahead.pair_bytes). Each is sized from what is left, and
+ * counted as allocated (most_held).
+ *
+ * Below these sizes the sweep does not go, whatever its share: a chunk of
+ * a part's keys in their scratch file is at least this many bytes, and a
+ * run of pairs is read this many at least at a time (and written as many).
+ * When a small share is cut among many parts or runs, it is passed by that
+ * much each, rather than make tiny reads (cluster_sweep.h: the least).
+ */
 #define LEAST_CHUNK_BYTES 256
 #define LEAST_READ_BYTES 4096
+/* And a part of the keys has room for this many bytes of them at least. */
+#define LEAST_PART_BYTES 1024
 
-/* A run of pairs is read at most this many bytes at a time: the reads
- * come from the page cache, and buffers below malloc's mapping threshold
- * (run/memory.c: 1 MiB) stay in its heap once freed, for the rounds after
- * (four of 512 KiB at 1 GB and --memory 16M raised the peak that way). */
+/* A run of pairs, or a part's chunks, is read at most this many bytes at
+ * a time: the reads come from the page cache, and buffers below malloc's
+ * mapping threshold (run/memory.c: 1 MiB) stay in its heap once freed,
+ * for the rounds after (four of 512 KiB at 1 GB and --memory 16M raised
+ * the peak that way). */
 #define MOST_READ_BYTES ((size_t)64 << 10)
 
 /* The sweep places this many ranks a batch at most (as run/corpus.c's
@@ -35,10 +52,22 @@ static size_t part_of(uint64_t key, size_t parts)
  * documents are placed, and a batch waits for the one before it. */
 #define BATCH_RANKS 512
 
+/* The places of this many runs of pairs are kept room for (16 bytes
+ * each) beside the buffer of pairs pending: more runs take more. */
+#define RUN_PLACES 256
+
+/* The keys are written in this many pieces (by their top bits) for each
+ * part their room asks for: a part read back is a run of whole pieces, as
+ * many as fit the room, so that however unevenly the keys fall, no part
+ * passes it (but a piece that alone does: thousands of documents sharing
+ * a band key). */
+#define PIECES_A_PART 4
+
 typedef struct sweep {
     const dd_signatures *s;
     const uint32_t *docs;
     size_t n, nkeys;
+    size_t share;
     size_t hot_words;   /* 64-bit words of hot bits a document */
     uint64_t *hot_bits; /* per rank: bit b, its key in band b is a hot bucket's */
     /* The pairs: a buffer, sorted and written as a run of the scratch
@@ -48,15 +77,33 @@ typedef struct sweep {
     dd_scratch_array runs_file;
     size_t *run_first, *run_n; /* run i: elements [run_first[i], + run_n[i]) of runs_file */
     size_t nruns, runs_cap;
+    size_t first_runs; /* runs_cap when the first is written */
     const char *tmp_dir;
     dd_sweep_stats *st;
     char **err;
 } sweep;
 
-static void held(sweep *w, size_t bytes)
+static void held(sweep *w, size_t bytes, const char *when)
 {
-    if (bytes > w->st->most_held)
+    if (bytes > w->st->most_held) {
         w->st->most_held = bytes;
+        w->st->most_held_when = when;
+    }
+}
+
+/* What the pairs hold while the keys are grouped: the buffer pending and
+ * the places of the runs. */
+static size_t pairs_bytes(const sweep *w)
+{
+    return w->pending_cap * sizeof *w->pending + w->runs_cap * 2 * sizeof(size_t);
+}
+
+/* What sorting a part takes besides its keys (sort_part: where each band
+ * starts, and the next place of each), and the keys of a document made at
+ * once (distribute_keys, all_entries). */
+static size_t sort_bytes(const sweep *w)
+{
+    return (2 * w->nkeys + 1) * sizeof(size_t) + w->nkeys * sizeof(uint64_t);
 }
 
 /* ------------------------------------------------------- runs of pairs */
@@ -68,7 +115,7 @@ static bool write_run(sweep *w)
     dd_rank_pairs run = {w->pending, w->npending, w->pending_cap};
     dd_rank_pairs_count(&run);
     if (w->nruns == w->runs_cap) {
-        w->runs_cap = w->runs_cap ? 2 * w->runs_cap : 16;
+        w->runs_cap = w->runs_cap ? 2 * w->runs_cap : w->first_runs;
         w->run_first = dd_realloc(w->run_first, w->runs_cap * sizeof *w->run_first);
         w->run_n = dd_realloc(w->run_n, w->runs_cap * sizeof *w->run_n);
     }
@@ -108,26 +155,65 @@ static bool bucket_pairs(sweep *w, const dd_band_entry *v, size_t n)
 
 /* ------------------------------------------------------ keys by parts */
 
-/* The keys of the documents that may lead, by part, in chunks of a
- * scratch file: each part reads its own chunks, once. */
+/* The keys of the documents that may lead, by piece, in chunks of a
+ * scratch file: each part (a run of pieces) reads its own chunks, once. */
 typedef struct key_chunk {
-    uint32_t part, n; /* its part, and its entries (the next of the file) */
+    uint32_t piece, n; /* its piece, and its entries (the next of the file) */
 } key_chunk;
 
-typedef struct key_parts {
-    size_t parts, chunk; /* entries a chunk at most */
+typedef struct key_pieces {
+    size_t pieces, chunk; /* entries a chunk at most */
     dd_scratch_array file;
-    dd_band_entry *buf; /* per part, room for a chunk: part k's at buf + k * chunk */
-    size_t *nbuf;       /* per part: entries in its buffer */
-    key_chunk *chunks;
+    dd_band_entry *buf; /* per piece, room for a chunk: piece k's at buf + k * chunk */
+    size_t *nbuf;       /* per piece: entries in its buffer */
+    size_t *count;      /* per piece: its entries */
+    key_chunk *chunks;  /* room for every chunk made (chunks_cap: known beforehand) */
     size_t nchunks, chunks_cap;
-} key_parts;
+} key_pieces;
 
-static bool write_chunk(key_parts *kp, size_t k, char **err)
+/* Room for the chunks of entries keys cut in pieces of chunk entries at
+ * most: the full chunks, and one more a piece at the end. */
+static size_t chunks_needed(uint64_t entries, size_t pieces, size_t chunk)
+{
+    return (size_t)(entries / chunk) + pieces + 1;
+}
+
+/* The bytes of the buffers of the pieces and of the places of their
+ * chunks, with chunks of chunk entries. */
+static uint64_t chunks_bytes(uint64_t entries, size_t pieces, size_t chunk)
+{
+    return (uint64_t)pieces * chunk * sizeof(dd_band_entry) +
+           chunks_needed(entries, pieces, chunk) * sizeof(key_chunk);
+}
+
+/* The entries of a chunk, its buffers and places within room bytes: as
+ * many as leave room for the places of all the chunks (from the largest,
+ * each pass a little smaller: the places of smaller chunks take a little
+ * more room; a few passes settle it). When no size fits (a small room
+ * for many keys: the places of small chunks take it all), the size that
+ * holds the least, and LEAST_CHUNK_BYTES at least. */
+static size_t chunk_entries(uint64_t entries, size_t pieces, size_t room)
+{
+    const size_t least = LEAST_CHUNK_BYTES / sizeof(dd_band_entry);
+    size_t chunk = room / (pieces * sizeof(dd_band_entry));
+    for (int pass = 0; pass < 4 && chunk >= least; pass++) {
+        uint64_t places = chunks_needed(entries, pieces, chunk) * sizeof(key_chunk);
+        chunk = places < room ? (size_t)((room - places) / (pieces * sizeof(dd_band_entry))) : 0;
+    }
+    if (chunk >= least && chunks_bytes(entries, pieces, chunk) <= room)
+        return chunk;
+    /* pieces * 16 * c + 8 * entries / c is least at c = sqrt(entries / (2 * pieces)) */
+    size_t best = least;
+    while (best < (size_t)1 << 26 &&
+           chunks_bytes(entries, pieces, 2 * best) < chunks_bytes(entries, pieces, best))
+        best *= 2;
+    return best;
+}
+
+static bool write_chunk(key_pieces *kp, size_t k, char **err)
 {
     if (kp->nbuf[k] == 0)
         return true;
-    dd_grow(&kp->chunks, &kp->chunks_cap, kp->nchunks + 1, sizeof *kp->chunks);
     kp->chunks[kp->nchunks++] = (key_chunk){(uint32_t)k, (uint32_t)kp->nbuf[k]};
     size_t n = kp->nbuf[k];
     kp->nbuf[k] = 0;
@@ -135,22 +221,28 @@ static bool write_chunk(key_parts *kp, size_t k, char **err)
 }
 
 /* Every key of the documents that may lead, made once from the signatures
- * and written to the chunks of its part, within about room bytes of
- * buffers. */
-static bool distribute_keys(sweep *w, const bool *may_lead, size_t parts, size_t room,
-                            key_parts *kp)
+ * and written to the chunks of its piece, the buffers of the pieces and
+ * the places of the chunks within room bytes. */
+static bool distribute_keys(sweep *w, const bool *may_lead, uint64_t entries, size_t pieces,
+                            size_t room, key_pieces *kp)
 {
     memset(kp, 0, sizeof *kp);
-    kp->parts = parts;
-    size_t chunk_bytes = room / parts > LEAST_CHUNK_BYTES ? room / parts : LEAST_CHUNK_BYTES;
-    kp->chunk = chunk_bytes / sizeof(dd_band_entry);
+    kp->pieces = pieces;
+    size_t fixed = pieces * (sizeof *kp->nbuf + sizeof *kp->count);
+    size_t chunk = chunk_entries(entries, pieces, room > fixed ? room - fixed : 0);
+    kp->chunk = chunk;
     /* (a room of 1 byte: no element in memory; 0 would be no limit) */
     dd_scratch_array_init(&kp->file, sizeof(dd_band_entry), 1, w->tmp_dir,
                           "band keys of documents");
-    kp->buf = dd_malloc(parts * kp->chunk * sizeof *kp->buf);
-    kp->nbuf = dd_calloc(parts, sizeof *kp->nbuf);
-    held(w, parts * kp->chunk * sizeof *kp->buf + w->pending_cap * sizeof *w->pending);
-    /* (and the chunks' places, 8 bytes a chunk: counted when the parts are read) */
+    kp->buf = dd_malloc(pieces * chunk * sizeof *kp->buf);
+    kp->nbuf = dd_calloc(pieces, sizeof *kp->nbuf);
+    kp->count = dd_calloc(pieces, sizeof *kp->count);
+    kp->chunks_cap = chunks_needed(entries, pieces, chunk);
+    kp->chunks = dd_malloc(kp->chunks_cap * sizeof *kp->chunks);
+    held(w,
+         pairs_bytes(w) + pieces * chunk * sizeof *kp->buf + fixed +
+             kp->chunks_cap * sizeof *kp->chunks + sort_bytes(w),
+         "keys written");
     uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
     bool ok = true;
     for (size_t r = 0; r < w->n && ok; r++) {
@@ -158,59 +250,78 @@ static bool distribute_keys(sweep *w, const bool *may_lead, size_t parts, size_t
             continue;
         dd_signature_keys(w->s, w->docs[r], keys);
         for (size_t b = 0; b < w->nkeys && ok; b++) {
-            size_t k = part_of(keys[b], parts);
-            kp->buf[k * kp->chunk + kp->nbuf[k]++] =
-                (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
-            if (kp->nbuf[k] == kp->chunk)
+            size_t k = part_of(keys[b], pieces);
+            kp->buf[k * chunk + kp->nbuf[k]++] = (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
+            kp->count[k]++;
+            if (kp->nbuf[k] == chunk)
                 ok = write_chunk(kp, k, w->err);
         }
     }
-    for (size_t k = 0; k < parts && ok; k++)
+    for (size_t k = 0; k < pieces && ok; k++)
         ok = write_chunk(kp, k, w->err);
     free(keys);
     free(kp->buf);
     kp->buf = NULL;
+    free(kp->nbuf);
+    kp->nbuf = NULL;
     w->st->keys_scratch = dd_scratch_array_scratch_bytes(&kp->file);
     return ok;
 }
 
-/* Part k's keys, read from their chunks into *part (through *buf, *cap
- * its capacity). */
-static void read_part(sweep *w, const key_parts *kp, size_t k, dd_band_entries *part,
-                      dd_band_entry **buf, size_t *cap)
+/* The keys of pieces [first, last), read from their chunks into part (room
+ * for them all), through *buf (*cap its capacity), slice entries at a
+ * time at most. */
+static void read_part(sweep *w, const key_pieces *kp, size_t first_piece, size_t last_piece,
+                      dd_band_entries *part, dd_band_entry **buf, size_t *cap, size_t slice)
 {
     part->n = 0;
     for (size_t c = 0, first = 0; c < kp->nchunks; first += kp->chunks[c++].n) {
         const key_chunk *ch = &kp->chunks[c];
-        if (ch->part != k)
+        if (ch->piece < first_piece || ch->piece >= last_piece)
             continue;
-        dd_grow(&part->v, &part->cap, part->n + ch->n, sizeof *part->v);
-        const dd_band_entry *v = dd_scratch_array_span(&kp->file, first, ch->n, buf, cap);
-        memcpy(part->v + part->n, v, ch->n * sizeof *v);
-        part->n += ch->n;
-        w->st->scratch_read += ch->n * sizeof *v;
+        for (size_t done = 0, k; done < ch->n; done += k) {
+            k = ch->n - done < slice ? ch->n - done : slice;
+            const dd_band_entry *v = dd_scratch_array_span(&kp->file, first + done, k, buf, cap);
+            memcpy(part->v + part->n, v, k * sizeof *v);
+            part->n += k;
+        }
+        w->st->scratch_read += ch->n * sizeof(dd_band_entry);
     }
 }
 
-static void key_parts_free(key_parts *kp)
+/* The part that starts at piece first: the pieces up to *last whose keys
+ * fit most entries (one piece at least); returns their number. */
+static size_t part_end(const key_pieces *kp, size_t first, size_t most, size_t *last)
+{
+    size_t n = 0, k = first;
+    for (; k < kp->pieces && (k == first || n + kp->count[k] <= most); k++)
+        n += kp->count[k];
+    *last = k;
+    return n;
+}
+
+static void key_pieces_free(key_pieces *kp)
 {
     dd_scratch_array_free(&kp->file);
     free(kp->buf);
     free(kp->nbuf);
+    free(kp->count);
     free(kp->chunks);
 }
 
 /* The keys of every document that may lead, made from their signatures,
- * to *all (one part). */
-static void all_entries(const sweep *w, const bool *may_lead, dd_band_entries *all)
+ * to *all (one part, room for entries of them made at once). */
+static void all_entries(const sweep *w, const bool *may_lead, uint64_t entries,
+                        dd_band_entries *all)
 {
     uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
+    all->v = dd_malloc((entries ? entries : 1) * sizeof *all->v);
+    all->cap = entries;
     all->n = 0;
     for (size_t r = 0; r < w->n; r++) {
         if (!may_lead[r])
             continue;
         dd_signature_keys(w->s, w->docs[r], keys);
-        dd_grow(&all->v, &all->cap, all->n + w->nkeys, sizeof *all->v);
         for (size_t b = 0; b < w->nkeys; b++)
             all->v[all->n++] = (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
     }
@@ -266,56 +377,87 @@ static void sort_part(const sweep *w, dd_pool *pool, dd_band_entries *part)
 
 /* The group step: the band keys of the documents that may lead, a part of
  * the keys at a time within room bytes (each sorted on the pool's threads,
- * NULL: none), to pairs and hot bands. With more
- * than one part, the keys are made once (from the MinHash values, which
- * may be read from their own scratch file one document at a time) and
- * each part's read once, from its chunks: not the whole file of keys once
- * a part (47 parts at 1 GB and --memory 16M read 2.3 GB that way). */
+ * NULL: none), to pairs and hot bands. When they do not fit at once, the
+ * keys are made once (from the MinHash values, which may be read from
+ * their own scratch file one document at a time) and written in pieces;
+ * the pieces are then read back a part (a run of them) at a time, each
+ * piece once: not the whole file of keys once a part (47 parts at 1 GB
+ * and --memory 16M read 2.3 GB that way). */
 static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
 {
     size_t leaders = 0;
     for (size_t r = 0; r < w->n; r++)
         leaders += may_lead[r];
     uint64_t entries = (uint64_t)leaders * w->nkeys;
-    size_t per_part = room / sizeof(dd_band_entry);
-    if (per_part < 1)
-        per_part = 1;
-    size_t parts = (size_t)((entries + per_part - 1) / per_part);
-    if (parts < 1)
-        parts = 1;
-    w->st->key_parts = parts;
     w->st->entries = entries;
+    size_t keys_room = room > sort_bytes(w) + LEAST_PART_BYTES ? room - sort_bytes(w)
+                                                                : LEAST_PART_BYTES;
     dd_band_entries part = {0};
     bool ok = true;
-    if (parts == 1) {
-        all_entries(w, may_lead, &part);
-        held(w, part.cap * sizeof *part.v + w->pending_cap * sizeof *w->pending);
+    if (entries * sizeof(dd_band_entry) <= keys_room) {
+        w->st->key_parts = 1;
+        all_entries(w, may_lead, entries, &part);
+        held(w, pairs_bytes(w) + part.cap * sizeof *part.v + sort_bytes(w), "keys in one part");
         sort_part(w, pool, &part);
         ok = bucket_pairs(w, part.v, part.n);
     } else {
-        key_parts kp;
+        /* Pieces: PIECES_A_PART for each part the room asks for, or as
+         * many fewer as make their buffers and the places of their chunks
+         * fit the room (a small room for many keys: small chunks, and many
+         * places); one a part at least. */
+        uint64_t bytes = entries * sizeof(dd_band_entry);
+        size_t parts = (size_t)((bytes + keys_room - 1) / keys_room), pieces = parts;
+        for (size_t a_part = PIECES_A_PART; a_part >= 1; a_part--) {
+            pieces = parts * a_part;
+            size_t fixed = pieces * 2 * sizeof(size_t);
+            if (fixed < keys_room &&
+                chunks_bytes(entries, pieces, chunk_entries(entries, pieces, keys_room - fixed)) <=
+                    keys_room - fixed)
+                break;
+        }
+        key_pieces kp;
+        ok = distribute_keys(w, may_lead, entries, pieces, keys_room, &kp);
+        /* Then a part: the pieces that fit the room left by the places of
+         * the chunks, their counts and a read buffer. */
+        size_t slice_bytes = keys_room / 8 < LEAST_READ_BYTES   ? LEAST_READ_BYTES
+                             : keys_room / 8 > MOST_READ_BYTES ? MOST_READ_BYTES
+                                                               : keys_room / 8;
+        size_t slice = slice_bytes / sizeof(dd_band_entry);
+        size_t overhead = kp.chunks_cap * sizeof *kp.chunks + pieces * sizeof *kp.count +
+                          (slice + 1) * sizeof(dd_band_entry);
+        size_t per_part = keys_room > overhead ? (keys_room - overhead) / sizeof(dd_band_entry) : 0;
+        size_t largest = 0;
+        for (size_t first = 0, last; first < pieces; first = last) {
+            size_t n = part_end(&kp, first, per_part, &last);
+            largest = n > largest ? n : largest;
+        }
+        part.v = dd_malloc((largest ? largest : 1) * sizeof *part.v);
+        part.cap = largest;
         dd_band_entry *buf = NULL;
         size_t buf_cap = 0;
-        ok = distribute_keys(w, may_lead, parts, room, &kp);
-        for (size_t k = 0; k < parts && ok; k++) {
-            read_part(w, &kp, k, &part, &buf, &buf_cap);
-            held(w, part.cap * sizeof *part.v + w->pending_cap * sizeof *w->pending +
-                        kp.chunks_cap * sizeof *kp.chunks + buf_cap * sizeof *buf);
+        for (size_t first = 0, last; first < pieces && ok; first = last) {
+            part_end(&kp, first, per_part, &last);
+            w->st->key_parts++;
+            read_part(w, &kp, first, last, &part, &buf, &buf_cap, slice);
+            held(w,
+                 pairs_bytes(w) + part.cap * sizeof *part.v + kp.chunks_cap * sizeof *kp.chunks +
+                     pieces * sizeof *kp.count + buf_cap * sizeof *buf + sort_bytes(w),
+                 "a part of keys read");
             sort_part(w, pool, &part);
             ok = bucket_pairs(w, part.v, part.n);
-            if (part.cap > 2 * per_part) /* a part far past its room: not kept for the next */
-                dd_band_entries_free(&part);
         }
         free(buf);
-        key_parts_free(&kp);
+        key_pieces_free(&kp);
     }
     dd_band_entries_free(&part);
     if (!ok)
         return false;
-    if (w->nruns == 0) { /* one run: it stays in memory */
+    if (w->nruns == 0) { /* one run: it stays in memory, its room past it given back */
         dd_rank_pairs run = {w->pending, w->npending, w->pending_cap};
         dd_rank_pairs_count(&run);
         w->npending = run.n;
+        w->pending = dd_realloc(w->pending, (run.n ? run.n : 1) * sizeof *w->pending);
+        w->pending_cap = run.n;
         return true;
     }
     return w->npending == 0 || write_run(w);
@@ -380,10 +522,11 @@ static void merge_start(merge *m, sweep *w, size_t room)
     size_t nruns = w->nruns ? w->nruns : 1;
     m->runs = dd_calloc(nruns, sizeof *m->runs);
     m->heap = dd_malloc(nruns * sizeof *m->heap);
+    /* (a read takes room for one more: dd_scratch_array_span) */
     size_t bytes = room / nruns > LEAST_READ_BYTES ? room / nruns : LEAST_READ_BYTES;
     if (bytes > MOST_READ_BYTES)
         bytes = MOST_READ_BYTES;
-    m->window = bytes / sizeof(dd_rank_pair);
+    m->window = bytes / sizeof(dd_rank_pair) - 1;
     if (w->nruns == 0) { /* the one run, in memory */
         m->runs[0] = (run_reader){.v = w->pending, .n = w->npending};
         if (w->npending)
@@ -397,6 +540,20 @@ static void merge_start(merge *m, sweep *w, size_t room)
     }
     for (size_t i = m->nheap; i-- > 0;)
         sift_down(m, i);
+}
+
+/* What the pairs hold while the documents are placed: the one run in
+ * memory, or each run's read buffer; and the merge's own. */
+static size_t merge_bytes(const merge *m)
+{
+    const sweep *w = m->w;
+    size_t nruns = w->nruns ? w->nruns : 1, bytes = nruns * (sizeof *m->runs + sizeof *m->heap);
+    bytes += w->runs_cap * 2 * sizeof(size_t);
+    if (w->nruns == 0)
+        return bytes + w->pending_cap * sizeof *w->pending;
+    for (size_t i = 0; i < w->nruns; i++)
+        bytes += m->runs[i].cap * sizeof *m->runs[i].buf;
+    return bytes;
 }
 
 /* The least pair left, or NULL: valid until the next merge_take. */
@@ -433,11 +590,37 @@ typedef struct batch {
     size_t lo, hi;
     dd_given_pair *given;
     size_t ngiven, given_cap;
+    size_t most_given; /* given's capacity passes it only for a batch's first rank */
+    size_t carried;    /* pairs at given + ngiven: the next batch's first rank's, taken */
     size_t *from;
     uint32_t *reps; /* per pair: room for the representatives to verify ahead */
     size_t reps_cap;
     uint64_t *judged, *exact; /* per rank of the batch (stats) */
 } batch;
+
+/* What a batch holds of its own: the pairs given, the representatives to
+ * verify ahead, where each rank's pairs start and what it did. */
+static size_t batch_bytes(const batch *b)
+{
+    return b->given_cap * sizeof *b->given + b->reps_cap * sizeof *b->reps +
+           (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged;
+}
+
+/* *v (capacity *cap, of elements of size bytes) made room for need, by
+ * doubling but never past most (unless need is). */
+static void grow_within(void *v, size_t *cap, size_t need, size_t most, size_t size)
+{
+    if (need <= *cap)
+        return;
+    size_t c = *cap ? 2 * *cap : 16;
+    if (c > most)
+        c = most;
+    if (c < need)
+        c = need;
+    void **pv = v;
+    *pv = dd_realloc(*pv, c * size);
+    *cap = c;
+}
 
 /* dd_pool work: the pairs of document lo + k whose earlier document may
  * be a representative (those placed before the batch are known: the
@@ -469,38 +652,55 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
 }
 
 /* The next batch: from rank lo, the ranks whose pairs (from the merge)
- * fit most pairs (one rank at least), BATCH_RANKS at most. */
-static void next_batch(batch *b, merge *m, size_t lo, size_t most)
+ * fit most_given (one rank at least, whatever its pairs), BATCH_RANKS at
+ * most. A rank whose pairs do not fit is the next batch's first: those
+ * taken already are carried to it. */
+static void next_batch(batch *b, merge *m, size_t lo)
 {
     const sweep *w = b->w;
+    memmove(b->given, b->given + b->ngiven, b->carried * sizeof *b->given);
+    b->ngiven = b->carried;
+    b->carried = 0;
     b->lo = b->hi = lo;
-    b->ngiven = 0;
-    while (b->hi < w->n && b->hi - lo < BATCH_RANKS && (b->hi == lo || b->ngiven < most)) {
-        b->from[b->hi - lo] = b->ngiven;
+    while (b->hi < w->n && b->hi - lo < BATCH_RANKS) {
+        size_t first = b->hi == lo ? 0 : b->ngiven;
+        bool full = false;
         const dd_rank_pair *q;
         while ((q = merge_peek(m)) && q->later == b->hi) {
-            if (b->ngiven > b->from[b->hi - lo] && b->given[b->ngiven - 1].earlier == q->earlier) {
+            if (b->ngiven > first && b->given[b->ngiven - 1].earlier == q->earlier) {
                 b->given[b->ngiven - 1].shares += q->shares; /* from another run */
             } else {
+                if (b->ngiven >= b->most_given && b->hi > lo) {
+                    full = true;
+                    break;
+                }
                 b->w->st->given++;
-                dd_grow(&b->given, &b->given_cap, b->ngiven + 1, sizeof *b->given);
+                grow_within(&b->given, &b->given_cap, b->ngiven + 1, b->most_given,
+                            sizeof *b->given);
                 b->given[b->ngiven++] = (dd_given_pair){.earlier = q->earlier,
                                                         .shares = q->shares,
                                                         .verdict = DD_VERDICT_UNKNOWN};
             }
             merge_take(m);
         }
+        if (full) {
+            b->carried = b->ngiven - first;
+            b->ngiven = first;
+            break;
+        }
+        b->from[b->hi - lo] = first;
         b->hi++;
     }
     b->from[b->hi - lo] = b->ngiven;
     if (b->ahead)
-        dd_grow(&b->reps, &b->reps_cap, b->ngiven + 1, sizeof *b->reps);
+        grow_within(&b->reps, &b->reps_cap, b->ngiven + 1, b->given_cap + 1, sizeof *b->reps);
 }
 
 /* The sweep: every document placed in rank order, given its pairs, its
- * twin and its hot bands, the pairs merged from their runs a batch of
- * ranks at a time; with ahead, each batch's pairs judged on the pool
- * while the documents are placed. */
+ * twin and its hot bands, the pairs merged from their runs (read within
+ * room bytes) a batch of ranks at a time; with ahead, each batch's pairs
+ * judged on the pool while the documents are placed. A batch's pairs take
+ * what the merge leaves of the share. */
 static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_sweep_ahead *ahead,
                       dd_clusters *out)
 {
@@ -515,15 +715,20 @@ static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_swee
     b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
     b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
-    /* The pairs of a batch within the other half of the share. */
-    size_t most = room / (sizeof(dd_given_pair) + sizeof(uint32_t));
+    /* The pairs of a batch within what is left of the share: each with its
+     * verdict, room for it among the representatives to verify ahead, and
+     * what the caller holds for it. (A rank gives at most nkeys *
+     * (DD_BUCKET_CAP - 1) pairs, an earlier document a bucket of fewer than
+     * DD_BUCKET_CAP: past the room, a batch of one rank holds those.) */
+    size_t fixed = merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+                   (ahead ? BATCH_RANKS * ahead->rank_bytes : 0);
+    size_t left = w->share > fixed ? w->share - fixed : 0;
+    size_t per_pair = sizeof *b.given + (ahead ? sizeof *b.reps + ahead->pair_bytes : 0);
+    b.most_given = left / per_pair > 1 ? left / per_pair - 1 : 1; /* (reps: one more) */
     dd_member mem;
     for (size_t lo = 0; lo < w->n; lo = b.hi) {
-        next_batch(&b, &m, lo, most);
+        next_batch(&b, &m, lo);
         w->st->batches++;
-        held(w, b.given_cap * sizeof *b.given + b.reps_cap * sizeof *b.reps +
-                    (w->nruns ? w->nruns * m.window * sizeof(dd_rank_pair)
-                              : w->pending_cap * sizeof *w->pending));
         size_t nb = b.hi - b.lo;
         if (ahead) {
             ahead->batch(ahead->ctx, w->docs + b.lo, nb);
@@ -547,6 +752,10 @@ static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_swee
                 w->st->exact_ahead += b.exact[k];
             }
         }
+        held(w,
+             merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+                 (ahead && ahead->held ? ahead->held(ahead->ctx) : 0),
+             "a batch placed");
     }
     w->st->placer_bytes = dd_placer_bytes(p);
     dd_placer_finish(p, s->n, out);
@@ -567,17 +776,22 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
 {
     dd_sweep_stats own;
     sweep w = {.s = s, .docs = docs, .n = ndocs, .nkeys = dd_near_keys_per_doc(&s->params),
-               .tmp_dir = tmp_dir, .st = st ? st : &own, .err = err};
+               .share = share, .tmp_dir = tmp_dir, .st = st ? st : &own, .err = err};
     memset(w.st, 0, sizeof *w.st);
     if (ahead && (!ahead->pool || dd_pool_threads(ahead->pool) == 0))
         ahead = NULL; /* no thread beside the calling one: the placer verifies */
     /* Half the share for the keys of a part, then for reading the runs of
-     * pairs; the other half for the pairs pending (past it, runs in a
+     * pairs; the other half for the pairs pending (less room for the
+     * places of RUN_PLACES runs, or a sixteenth of it; past it, runs in a
      * scratch file), then for the pairs of a batch. */
-    size_t room = share / 2;
+    size_t room = share / 2, pairs_room = share - room;
+    size_t places = RUN_PLACES * 2 * sizeof(size_t);
+    if (places > pairs_room / 16)
+        places = pairs_room / 16;
     w.hot_words = (w.nkeys + 63) / 64;
     w.hot_bits = dd_calloc(ndocs ? ndocs * w.hot_words : 1, sizeof *w.hot_bits);
-    w.pending_cap = (share - room) / sizeof *w.pending;
+    w.pending_cap = (pairs_room - places) / sizeof *w.pending;
+    w.first_runs = places / (2 * sizeof(size_t)) ? places / (2 * sizeof(size_t)) : 1;
     if (w.pending_cap < LEAST_READ_BYTES / sizeof *w.pending)
         w.pending_cap = LEAST_READ_BYTES / sizeof *w.pending;
     w.pending = dd_malloc(w.pending_cap * sizeof *w.pending);
@@ -590,9 +804,10 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
         free(w.pending);
         w.pending = NULL;
         w.npending = 0;
+        w.pending_cap = 0;
     }
     if (ok)
-        place_all(&w, twin, share - room, ahead, out);
+        place_all(&w, twin, room, ahead, out);
     free(w.pending);
     dd_scratch_array_free(&w.runs_file);
     free(w.run_first);

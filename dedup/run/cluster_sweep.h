@@ -30,17 +30,34 @@
  * the same documents in the same order (doc_pairs.h): the output is the
  * same whichever way a run clusters, and whatever the threads.
  *
+ * What it holds within the share, each sized from it and counted
+ * (dd_sweep_stats.most_held): the keys of a part and where each band of it
+ * starts; while the keys are written, a chunk's buffer for each piece of
+ * them and the places of the chunks (8 bytes a chunk), kept while the
+ * parts are read, with a read buffer (64 KiB at most); the buffer of pairs
+ * pending and the places of their runs; then, while placing, the one run
+ * in memory or a read buffer a run, and a batch's pairs (56 bytes each
+ * with its verdict, 4 more for the representatives sent to exact
+ * verification, and what the caller holds for each: dd_sweep_ahead). A
+ * part is a run of pieces of the keys (by their top bits) that fits its
+ * room, so it passes the room only when a piece alone does (thousands of
+ * documents sharing a band key); and below the least sizes of the sweep
+ * (chunks of 256 bytes, reads of 4 KiB, 1 KiB of keys a part: a share of
+ * a few KiB, or over a hundred runs of pairs in a share of 1 MiB) it holds
+ * those. Its in-place sorts (doc_pairs.h) hold nothing more.
  * What it holds beyond the share: per document of the run, its rank order
  * (the caller's), its twin (4 bytes), its hot bands (a bit each: 8 bytes at
  * 64 bands), whether it leads (a byte), the placer's arrays (16 bytes) and,
  * while the twins are found, 24 bytes a document that may lead; the
  * placer's index of the hot buckets' representatives (at most
- * DD_BUCKET_CAP a bucket and sub-bucket); per part of the keys, the
- * places of its chunks (8 bytes a chunk); per run of pairs, a read buffer.
- * What it reads: with more than one part of the keys, the band keys of the
- * documents that may lead (16 bytes a key with its band and rank: 1 KB a
- * document at 64 bands) written once and read once; the pairs (12 bytes
- * each) written once and read once, when they do not fit their buffer.
+ * DD_BUCKET_CAP a bucket and sub-bucket); the sets the caller's exact
+ * verification reads (its cache's own share, and a document's set or two
+ * on each thread).
+ * What it reads: when the keys do not fit the room at once, the band keys
+ * of the documents that may lead (16 bytes a key with its band and rank: 1
+ * KB a document at 64 bands) written once and read once; the pairs (12
+ * bytes each) written once and read once, when they do not fit their
+ * buffer.
  */
 #ifndef DD_RUN_CLUSTER_SWEEP_H
 #define DD_RUN_CLUSTER_SWEEP_H
@@ -66,7 +83,8 @@ typedef struct dd_sweep_stats {
     uint64_t scratch_read;  /* bytes read back from both scratch files */
     uint64_t judged;        /* pairs judged on their signatures ahead, on the pool */
     uint64_t exact_ahead;   /* of them, sent to the pool's exact verification */
-    size_t most_held;       /* bytes of keys, pairs or buffers held at once, at most */
+    size_t most_held;       /* bytes of keys, pairs, batches and buffers held at once, at most */
+    const char *most_held_when; /* at which step ("a part of keys read") */
     size_t placer_bytes;    /* what the placer held at the end */
 } dd_sweep_stats;
 
@@ -85,11 +103,19 @@ typedef struct dd_sweep_ahead {
      * exact sets of the batch's document k with those of reps[0..n), in
      * that order, until one joins. Writes what is document k's only. */
     void (*pairs)(void *ctx, void *worker, size_t k, const uint32_t *reps, size_t n);
+    /* What the caller holds for each pair of a batch sent to pairs(), and
+     * for each rank of a batch, at most (bytes): a batch takes as many
+     * fewer pairs. */
+    size_t pair_bytes, rank_bytes;
+    /* NULL, or the bytes the caller holds for the batch now (once it is
+     * placed), counted in most_held. Calling thread. */
+    size_t (*held)(const void *ctx);
 } dd_sweep_ahead;
 
 /* Clusters docs[0..ndocs) of s into *out, placed in that order (the ranks
  * are positions in it), as dd_placer_place would one by one, with a share
- * of share bytes for the keys and pairs held at once; scratch files in
+ * of share bytes for the keys, pairs and batches held at once (see
+ * above); scratch files in
  * tmp_dir (NULL: io/spool.h's default). ahead (NULL, or without a pool:
  * none) verifies on a pool's threads. st (NULL: not wanted) says what it
  * did. False, with *err a new message and *out untouched, when the keys or

@@ -1354,8 +1354,11 @@ static void overlaps_ahead(cluster_batch *b, verifier *v, size_t k, const uint32
     size_t nd = 0, nr;
     out->status = make_set(loader, d, &v->doc_set, &v->doc_set_cap, &nd);
     out->said = said_of(&said);
+    if (out->status == SET_MADE && out->cap < nreps) { /* room for them all, no more */
+        out->v = dd_realloc(out->v, nreps * sizeof *out->v);
+        out->cap = nreps;
+    }
     for (size_t i = 0; i < nreps && out->status == SET_MADE; i++) {
-        dd_grow(&out->v, &out->cap, out->n + 1, sizeof *out->v);
         doc_pair *pair = &out->v[out->n++];
         pair->rep = reps[i];
         pair->rep_status = make_set(loader, pair->rep, &v->rep_set, &v->rep_set_cap, &nr);
@@ -1592,12 +1595,17 @@ static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndo
 }
 
 /* dd_sweep_ahead.batch: the sweep's next documents, what the batch before
- * computed forgotten. */
+ * computed forgotten, and its room given back (the sweep sizes its
+ * batches to hold what the pairs computed ahead take: dd_sweep_ahead). */
 static void sweep_batch(void *ctx, const uint32_t *docs, size_t n)
 {
     cluster_batch *b = ctx;
-    for (size_t k = 0; k < b->n; k++)
+    for (size_t k = 0; k < b->n; k++) {
         doc_pairs_clear(&b->pairs[k]);
+        free(b->pairs[k].v);
+        b->pairs[k].v = NULL;
+        b->pairs[k].cap = 0;
+    }
     batch_begin(b, docs, n);
     for (size_t k = 0; k < n; k++)
         doc_pairs_start(b, k);
@@ -1607,6 +1615,16 @@ static void sweep_batch(void *ctx, const uint32_t *docs, size_t n)
 static void sweep_pairs(void *ctx, void *state, size_t k, const uint32_t *reps, size_t n)
 {
     overlaps_ahead(ctx, state, k, reps, n);
+}
+
+/* dd_sweep_ahead.held: what the batch's pairs computed ahead hold. */
+static size_t sweep_held(const void *ctx)
+{
+    const cluster_batch *b = ctx;
+    size_t bytes = b->pairs_cap * sizeof *b->pairs;
+    for (size_t k = 0; k < b->pairs_cap; k++)
+        bytes += b->pairs[k].cap * sizeof *b->pairs[k].v;
+    return bytes;
 }
 
 /* Clusters docs[0..ndocs) (NULL: every document, in rank order) into *out
@@ -1629,7 +1647,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
     }
     dd_signatures *s = &c->signatures;
     cluster_batch b = {.c = c, .own = own};
-    dd_sweep_ahead ahead = {pool, &b, sweep_batch, sweep_pairs};
+    dd_sweep_ahead ahead = {pool, &b, sweep_batch, sweep_pairs, sizeof(doc_pair),
+                            sizeof(doc_pairs), sweep_held};
     bool verify_ahead = pool && own && dd_pool_threads(pool) > 0;
     if (verify_ahead) {
         s->overlap = answer_pair;
@@ -1656,7 +1675,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 " band keys in %zu parts (%.1f MB in a scratch file; %" PRIu64
                 " in hot buckets), %" PRIu64
                 " pairs (%.2f a document; %.1f MB in a scratch file, %zu runs) in %zu batches, "
-                "%.1f MB read back, %.1f MB held at once at most; the placer holds %zu bytes, "
+                "%.1f MB read back, %zu bytes held at once at most of a share of %zu (%s); the "
+                "placer holds %zu bytes, "
                 "%.0f a document\n"
                 "dedup: near-duplicate documents by the sweep: %" PRIu64
                 " pairs judged ahead, %" PRIu64 " sent to exact verification; %" PRIu64
@@ -1664,7 +1684,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
                 st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
                 st.pair_runs, st.batches, (double)st.scratch_read / 1e6,
-                (double)st.most_held / 1e6, st.placer_bytes,
+                st.most_held, dd_memory_clustering_share(o->memory),
+                st.most_held_when ? st.most_held_when : "nothing held", st.placer_bytes,
                 (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
                 b.missed);
         dd_memory_process(stderr, "the last document placed");

@@ -293,7 +293,8 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
 {
     size_t docs = c->inputs.n;
     const dd_signatures *s = &c->signatures;
-    size_t flags = sizeof *c->failed + sizeof *c->reread;
+    /* (the text versions are the rounds', but allocated with the flags) */
+    size_t flags = sizeof *c->failed + sizeof *c->reread + sizeof *c->text_version;
     held v[] = {
         {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
         {"unit starts", (docs + 1) * sizeof *c->unit_start},
@@ -308,7 +309,7 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
          dd_inputs_memory_bytes(&c->inputs)},
         {"per-document digests and sizes (past the budget: in a scratch file)",
          dd_scratch_array_memory_bytes(&c->read_as)},
-        {"per-document flags (failed, read again)", docs * flags},
+        {"per-document flags (failed, read again) and text versions", docs * flags},
     };
     size_t n = sizeof v / sizeof *v, total = 0;
     qsort(v, n, sizeof *v, by_bytes_down);

@@ -499,6 +499,21 @@ PY
         not_ok "--memory 1M -j 2: the clustering within the budget" \
             "exit $st; placer bytes a document: ${per_doc:-?}; $(grep 'near-duplicate documents' "$T/bound1m.err")"
     fi
+    # The sweep within its share (a quarter of --memory: 262,144 bytes
+    # here): the keys of a part, the chunks' buffers and places, the pairs
+    # pending, the runs' read buffers, a batch's pairs and what verifying
+    # them ahead holds, each sized from the share and counted as allocated
+    # (main e9c998e held 6.4 MB of its 4.2 at 1 GB and --memory 16M, the
+    # part of keys doubling past its room, a chunk read whole, qsort's copy
+    # of the pairs). Both rounds' sweeps, with more than one part of keys.
+    held=$(sed -n 's/^dedup: near-duplicate documents by the sweep: .* in \([0-9]*\) parts .* \([0-9]*\) bytes held at once at most of a share of \([0-9]*\) (.*/\1 \2 \3/p' \
+        "$T/bound1m.err")
+    if [ -n "$held" ] && echo "$held" | awk '$3 != 262144 || $1 < 2 || $2 > $3 || $2 < $3 / 2 { bad = 1 } END { exit bad }'; then
+        ok "--memory 1M -j 2: the sweep held at most its share (parts, bytes held, share: $(echo $held))"
+    else
+        not_ok "--memory 1M -j 2: the sweep within its share" \
+            "parts, bytes held, share: ${held:-?}; $(grep 'near-duplicate documents by the sweep' "$T/bound1m.err")"
+    fi
 else
     echo "ok - the bound at a small budget # skip: the normal build only"
 fi

@@ -87,6 +87,100 @@ static void a_small_bucket_gives_every_pair_and_a_hot_one_its_entries(void **sta
     dd_band_entries_free(&v);
 }
 
+/* The in-place sorts give qsort's order (and the pairs counted its sums):
+ * short, long, sorted, reversed, all equal, and with many repeats (the
+ * quicksort's splits degenerate on those without the median of three and
+ * the heapsort), against qsort on a copy. */
+static int entry_order(const void *a, const void *b)
+{
+    const dd_band_entry *x = a, *y = b;
+    if (x->band != y->band)
+        return x->band < y->band ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static int pair_order(const void *a, const void *b)
+{
+    const dd_rank_pair *x = a, *y = b;
+    if (x->later != y->later)
+        return x->later < y->later ? -1 : 1;
+    return (x->earlier > y->earlier) - (x->earlier < y->earlier);
+}
+
+static void sorts_in_place_give_qsorts_order(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {0, 1, 2, 3, 15, 16, 17, 100, 1000, 50000};
+    uint64_t seed = 12345;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        for (int shape = 0; shape < 5; shape++) {
+            size_t n = sizes[si];
+            dd_band_entry *e = dd_malloc((n ? n : 1) * sizeof *e), *ref = dd_malloc((n ? n : 1) * sizeof *e);
+            dd_rank_pairs p = {dd_malloc((n ? n : 1) * sizeof *p.v), n, n};
+            dd_rank_pair *pref = dd_malloc((n ? n : 1) * sizeof *pref);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint32_t r = (uint32_t)(seed >> 33);
+                switch (shape) {
+                case 0: /* random, distinct ranks */
+                    e[i] = (dd_band_entry){seed, r % 64, (uint32_t)i};
+                    p.v[i] = (dd_rank_pair){r % 100000, r % 777, 1};
+                    break;
+                case 1: /* sorted */
+                    e[i] = (dd_band_entry){i / 3, 0, (uint32_t)i};
+                    p.v[i] = (dd_rank_pair){(uint32_t)(i / 7), (uint32_t)(i % 7), 1};
+                    break;
+                case 2: /* reversed */
+                    e[i] = (dd_band_entry){n - i, 1, (uint32_t)(n - i)};
+                    p.v[i] = (dd_rank_pair){(uint32_t)(n - i), 0, 2};
+                    break;
+                case 3: /* all one key, distinct ranks; one pair repeated */
+                    e[i] = (dd_band_entry){42, 3, (uint32_t)(r ^ (uint32_t)i)};
+                    p.v[i] = (dd_rank_pair){9, 4, 1};
+                    break;
+                default: /* few keys, few pairs */
+                    e[i] = (dd_band_entry){r % 3, r % 2, (uint32_t)i};
+                    p.v[i] = (dd_rank_pair){r % 4, r % 3, r % 5};
+                    break;
+                }
+            }
+            if (shape == 3) /* distinct (band, rank): the order is total */
+                for (size_t i = 0; i < n; i++)
+                    e[i].rank = (uint32_t)i * 2654435761u;
+            memcpy(ref, e, n * sizeof *e);
+            memcpy(pref, p.v, n * sizeof *pref);
+            dd_band_entries_sort(e, n);
+            if (n)
+                qsort(ref, n, sizeof *ref, entry_order);
+            if (n)
+                assert_memory_equal(e, ref, n * sizeof *e);
+            /* the pairs: qsort's order, each pair once with its shares summed */
+            if (n)
+                qsort(pref, n, sizeof *pref, pair_order);
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (m && pref[m - 1].later == pref[i].later && pref[m - 1].earlier == pref[i].earlier)
+                    pref[m - 1].shares += pref[i].shares;
+                else
+                    pref[m++] = pref[i];
+            }
+            dd_rank_pairs_count(&p);
+            assert_int_equal(p.n, m);
+            for (size_t i = 0; i < m; i++) {
+                assert_int_equal(p.v[i].later, pref[i].later);
+                assert_int_equal(p.v[i].earlier, pref[i].earlier);
+                assert_int_equal(p.v[i].shares, pref[i].shares);
+            }
+            free(e);
+            free(ref);
+            free(p.v);
+            free(pref);
+        }
+    }
+}
+
 /* ------------------------------------------------ a corpus */
 
 /* Paragraph p: 40 words no other paragraph has. */
@@ -316,7 +410,7 @@ typedef struct test_ahead {
     const uint32_t *docs; /* the batch */
     size_t n, current;
     computed **got; /* per document of the batch: what the pool computed */
-    size_t *ngot, cap;
+    size_t *ngot, *room, cap; /* room: got[k]'s, in elements */
     size_t batches, sent, answered, missed;
 } test_ahead;
 
@@ -332,11 +426,15 @@ static void ahead_batch(void *ctx, const uint32_t *docs, size_t n)
     if (n > t->cap) {
         t->got = dd_realloc(t->got, n * sizeof *t->got);
         t->ngot = dd_realloc(t->ngot, n * sizeof *t->ngot);
+        t->room = dd_realloc(t->room, n * sizeof *t->room);
         memset(t->got + t->cap, 0, (n - t->cap) * sizeof *t->got);
         t->cap = n;
     }
-    for (size_t k = 0; k < n; k++)
-        t->ngot[k] = 0;
+    for (size_t k = 0; k < t->cap; k++) { /* what the batch before held, given back */
+        free(t->got[k]);
+        t->got[k] = NULL;
+        t->ngot[k] = t->room[k] = 0;
+    }
     t->docs = docs;
     t->n = n;
     t->current = 0;
@@ -348,6 +446,7 @@ static void ahead_pairs(void *ctx, void *worker, size_t k, const uint32_t *reps,
     (void)worker;
     test_ahead *t = ctx;
     t->got[k] = dd_realloc(t->got[k], (n ? n : 1) * sizeof **t->got);
+    t->room[k] = n ? n : 1;
     for (size_t i = 0; i < n; i++) {
         dd_overlap o = overlap_of_sets(t->c, t->docs[k], reps[i]);
         t->got[k][t->ngot[k]++] = (computed){reps[i], o};
@@ -375,12 +474,23 @@ static bool ahead_answer(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
     return true;
 }
 
+/* dd_sweep_ahead.held: what the batch's overlaps computed hold. */
+static size_t ahead_held(const void *ctx)
+{
+    const test_ahead *t = ctx;
+    size_t bytes = t->cap * (sizeof *t->got + sizeof *t->ngot + sizeof *t->room);
+    for (size_t k = 0; k < t->cap; k++)
+        bytes += t->room[k] * sizeof **t->got;
+    return bytes;
+}
+
 static void test_ahead_free(test_ahead *t)
 {
     for (size_t k = 0; k < t->cap; k++)
         free(t->got[k]);
     free(t->got);
     free(t->ngot);
+    free(t->room);
 }
 
 /* The sweep of a run whose budget is small (run/cluster_sweep.h) gives the
@@ -403,8 +513,10 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
         if (r % 3 != 1)
             some[nsome++] = order[r];
     dd_pool *pool = dd_pool_new("test", 3, NULL, NULL, NULL);
-    /* (one part first: the pairs it gives are those every share must) */
-    const size_t shares[] = {(size_t)1 << 24, 2048};
+    /* (one part first: the pairs it gives are those every share must;
+     * then parts and runs within a share of 48 KiB; then a share below the
+     * sweep's least sizes) */
+    const size_t shares[] = {(size_t)1 << 24, (size_t)48 << 10, 2048};
     for (int subset = 0; subset <= 1; subset++) {
         const uint32_t *docs = subset ? some : order;
         size_t ndocs = subset ? nsome : n;
@@ -413,11 +525,17 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
         place_in_order(&c.s, docs, ndocs, &placed);
         size_t placer_loads = c.loads;
         uint64_t given = 0;
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < sizeof shares / sizeof *shares; i++) {
             for (int with_pool = 0; with_pool <= 1; with_pool++) {
                 dd_clusters swept;
                 test_ahead t = {.c = &c};
-                dd_sweep_ahead ahead = {pool, &t, ahead_batch, ahead_pairs};
+                dd_sweep_ahead ahead = {pool,
+                                        &t,
+                                        ahead_batch,
+                                        ahead_pairs,
+                                        sizeof(computed),
+                                        sizeof(computed *) + 2 * sizeof(size_t),
+                                        ahead_held};
                 if (with_pool) {
                     c.s.overlap = ahead_answer;
                     c.s.overlap_ctx = &t;
@@ -461,6 +579,15 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
                     assert_true(st.batches > 1);
                     /* less than all the keys at once */
                     assert_true(st.most_held < st.entries * sizeof(dd_band_entry) / 2);
+                } else if (shares[i] == (size_t)48 << 10) {
+                    /* more than one part and run, each byte read back once,
+                     * and every buffer, batch and what the caller held for
+                     * it within the share */
+                    assert_true(st.key_parts > 1);
+                    assert_true(st.pair_runs > 1);
+                    assert_int_equal(st.scratch_read, st.keys_scratch + st.pairs_scratch);
+                    assert_true(st.most_held <= shares[i]);
+                    assert_true(st.most_held > shares[i] / 2);
                 } else {
                     assert_int_equal(st.key_parts, 1);
                     assert_int_equal(st.keys_scratch, 0);
@@ -468,6 +595,7 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
                     assert_int_equal(st.pairs_scratch, 0);
                     assert_int_equal(st.scratch_read, 0);
                     assert_int_equal(st.batches, (ndocs + 511) / 512);
+                    assert_true(st.most_held <= shares[i]);
                 }
                 test_ahead_free(&t);
                 dd_clusters_free(&swept);
@@ -576,6 +704,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_small_bucket_gives_every_pair_and_a_hot_one_its_entries),
+        cmocka_unit_test(sorts_in_place_give_qsorts_order),
         cmocka_unit_test(the_sweep_over_pairs_places_as_the_placer),
         cmocka_unit_test(the_sweep_in_parts_places_as_the_placer),
         cmocka_unit_test(the_sweep_joins_the_first_representative_that_verifies),
