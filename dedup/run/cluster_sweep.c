@@ -658,7 +658,8 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
 static void next_batch(batch *b, merge *m, size_t lo)
 {
     const sweep *w = b->w;
-    memmove(b->given, b->given + b->ngiven, b->carried * sizeof *b->given);
+    if (b->carried)
+        memmove(b->given, b->given + b->ngiven, b->carried * sizeof *b->given);
     b->ngiven = b->carried;
     b->carried = 0;
     b->lo = b->hi = lo;
