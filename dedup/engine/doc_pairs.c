@@ -3,6 +3,7 @@
  * keys, verified, swept in rank order (doc_pairs.h).
  */
 #include "engine/doc_pairs.h"
+#include "sort_in_place.h"
 
 #include "util.h"
 
@@ -21,104 +22,10 @@ void dd_rank_pairs_free(dd_rank_pairs *p)
     memset(p, 0, sizeof *p);
 }
 
-/*
- * Sorting in place. glibc's qsort is a merge sort that first mallocs a
- * second array as large as the one it sorts: sorting the sweep's buffer of
- * pairs (run/cluster_sweep.c: half its share of --memory, 134 MB at 10 GB
- * and --memory 1G) held as much again, in no share. These sorts hold
- * nothing beside the array: an introsort (quicksort on the median of
- * three, the smaller side first; insertion sort for short ranges; heapsort
- * where the splits go bad: O(n log n) at worst). Neither is stable; both
- * orders here are total but for equal pairs, whose shares are summed.
- */
-#define SHORT_RANGE 16
-
-#define DEFINE_SORT_IN_PLACE(name, type, before)                                                  \
-    static void name##_swap(type *a, type *b)                                                      \
-    {                                                                                              \
-        type t = *a;                                                                               \
-        *a = *b;                                                                                   \
-        *b = t;                                                                                    \
-    }                                                                                              \
-    static void name##_sift_down(type *v, size_t n, size_t i)                                      \
-    {                                                                                              \
-        for (size_t c; (c = 2 * i + 1) < n; i = c) {                                               \
-            if (c + 1 < n && before(&v[c], &v[c + 1]))                                             \
-                c++;                                                                               \
-            if (!before(&v[i], &v[c]))                                                             \
-                return;                                                                            \
-            name##_swap(&v[i], &v[c]);                                                             \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_heapsort(type *v, size_t n)                                                 \
-    {                                                                                              \
-        for (size_t i = n / 2; i-- > 0;)                                                           \
-            name##_sift_down(v, n, i);                                                             \
-        for (size_t k = n; k-- > 1;) {                                                             \
-            name##_swap(&v[0], &v[k]);                                                             \
-            name##_sift_down(v, k, 0);                                                             \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_insertion(type *v, size_t n)                                                \
-    {                                                                                              \
-        for (size_t i = 1; i < n; i++) {                                                           \
-            type x = v[i];                                                                         \
-            size_t j = i;                                                                          \
-            for (; j > 0 && before(&x, &v[j - 1]); j--)                                            \
-                v[j] = v[j - 1];                                                                   \
-            v[j] = x;                                                                              \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_intro(type *v, size_t n, unsigned depth)                                    \
-    {                                                                                              \
-        while (n > SHORT_RANGE) {                                                                  \
-            if (depth-- == 0) {                                                                    \
-                name##_heapsort(v, n);                                                             \
-                return;                                                                            \
-            }                                                                                      \
-            /* the median of the first, middle and last at the middle,                          \
-             * the least first and the greatest last (Hoare's bounds) */                          \
-            size_t m = n / 2;                                                                      \
-            if (before(&v[m], &v[0]))                                                              \
-                name##_swap(&v[m], &v[0]);                                                         \
-            if (before(&v[n - 1], &v[m])) {                                                        \
-                name##_swap(&v[n - 1], &v[m]);                                                     \
-                if (before(&v[m], &v[0]))                                                          \
-                    name##_swap(&v[m], &v[0]);                                                     \
-            }                                                                                      \
-            type pivot = v[m];                                                                     \
-            size_t i = 0, j = n - 1;                                                               \
-            for (;;) {                                                                             \
-                while (before(&v[i], &pivot))                                                      \
-                    i++;                                                                           \
-                while (before(&pivot, &v[j]))                                                      \
-                    j--;                                                                           \
-                if (i >= j)                                                                        \
-                    break;                                                                         \
-                name##_swap(&v[i++], &v[j--]);                                                     \
-            }                                                                                      \
-            /* v[0..j] before or equal to the pivot, v[j + 1..n) after or                        \
-             * equal; both sides are shorter than n */                                             \
-            size_t left = j + 1;                                                                   \
-            if (left < n - left) {                                                                 \
-                name##_intro(v, left, depth);                                                      \
-                v += left;                                                                         \
-                n -= left;                                                                         \
-            } else {                                                                               \
-                name##_intro(v + left, n - left, depth);                                           \
-                n = left;                                                                          \
-            }                                                                                      \
-        }                                                                                          \
-        name##_insertion(v, n);                                                                    \
-    }                                                                                              \
-    static void name(type *v, size_t n)                                                            \
-    {                                                                                              \
-        unsigned depth = 0;                                                                        \
-        for (size_t k = n; k > 1; k /= 2)                                                          \
-            depth += 2;                                                                            \
-        name##_intro(v, n, depth);                                                                 \
-    }
-
+/* Sorting in place (sort_in_place.h): glibc's qsort would hold a copy of
+ * the sweep's buffer of pairs (run/cluster_sweep.c: half its share of
+ * --memory, 134 MB at 10 GB and --memory 1G), in no share. Both orders
+ * here are total but for equal pairs, whose shares are summed. */
 static inline bool entry_before(const dd_band_entry *x, const dd_band_entry *y)
 {
     if (x->band != y->band)

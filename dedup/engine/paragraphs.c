@@ -5,6 +5,7 @@
 #include "engine/paragraphs.h"
 
 #include "key_table.h"
+#include "sort_in_place.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -494,35 +495,15 @@ static int compare_drops(const dd_drop *x, const dd_drop *y)
     return (x->last_line > y->last_line) - (x->last_line < y->last_line);
 }
 
-/* Moves drop i of v[0..n) down the max-heap of compare_drops. */
-static void sift_drop(dd_drop *v, size_t n, size_t i)
+static bool drop_before(const dd_drop *x, const dd_drop *y)
 {
-    for (size_t child; (child = 2 * i + 1) < n; i = child) {
-        if (child + 1 < n && compare_drops(&v[child + 1], &v[child]) > 0)
-            child++;
-        if (compare_drops(&v[child], &v[i]) <= 0)
-            return;
-        dd_drop t = v[i];
-        v[i] = v[child];
-        v[child] = t;
-    }
+    return compare_drops(x, y) < 0;
 }
 
-/* Sorts v[0..n) by compare_drops, in place: glibc's qsort takes a buffer
- * of the whole array (5 MB of round 1's drops on the 1 GB corpus, at the
- * peak of --memory 16M). Equal drops are the same bytes: the order is
- * qsort's. */
-static void sort_drops(dd_drop *v, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;)
-        sift_drop(v, n, i);
-    for (size_t end = n; end > 1; end--) {
-        dd_drop t = v[0];
-        v[0] = v[end - 1];
-        v[end - 1] = t;
-        sift_drop(v, end - 1, 0);
-    }
-}
+/* sort_drops(v, n): in place, as glibc's qsort is not (it takes a buffer
+ * of the whole array: 5 MB of round 1's drops on the 1 GB corpus, at the
+ * peak of --memory 16M). The order is total: qsort's. */
+DEFINE_SORT_IN_PLACE(sort_drops, dd_drop, drop_before)
 
 /* Sorts the drops and merges ranges that overlap or touch. */
 static void merge_drops(dd_findings *f)
