@@ -5,57 +5,85 @@
 #include "engine/unit_pairs.h"
 
 #include "engine/near_units.h"
+#include "sort_in_place.h"
 #include "util.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int by_key_then_id(const void *a, const void *b)
-{
-    const dd_unit_entry *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
-}
-
 static bool entry_before(const dd_unit_entry *x, const dd_unit_entry *y)
 {
     return x->key < y->key || (x->key == y->key && x->id < y->id);
 }
 
-/* Entries up to this many are sorted by insertion; a bucket of more (many
- * entries of one key: a paragraph printed everywhere) with qsort. */
+/* A bucket of the counting passes below, a few entries, or many of one
+ * key (a paragraph printed everywhere): sorted in place, with no call
+ * through a pointer for each comparison and no copy of the bucket. The
+ * order is total (a unit has one entry a band), so the same as any sort. */
+DEFINE_SORT_IN_PLACE(sort_bucket, dd_unit_entry, entry_before)
+
+/* The bits of the keys one counting pass looks at, at most: 2^12 buckets,
+ * whose counts and the lines being written stay in the caches. More
+ * entries than about 8 a bucket take two passes: the first on the top
+ * bits cuts them into slices, each then sorted alone by a second pass on
+ * the next bits, within the caches (at 10 GB a band's 21.6 M entries:
+ * one pass of 2^16 buckets left about 330 entries a bucket to sort, 86 ns
+ * an entry; two passes, about 8 a bucket). */
+#define PASS_BITS 12
+
+/* Entries of fewer than this many are sorted without counting. */
 #define SMALL_SORT 48
 
-static void sort_few(dd_unit_entry *v, size_t n)
+/* The counting pass: puts the n entries of runs[0..nruns) into out[0..n)
+ * by bucket ((key >> shift) & (2^bits - 1)), in bucket order, keeping
+ * their order within a bucket; end[b] is then where bucket b ends (it
+ * starts where b - 1 ends, or at 0). */
+static void count_into(const dd_unit_entry *const *runs, const size_t *nrun, size_t nruns,
+                       unsigned shift, unsigned bits, dd_unit_entry *out, size_t *end)
 {
-    if (n > SMALL_SORT) {
-        qsort(v, n, sizeof *v, by_key_then_id);
-        return;
+    const size_t buckets = (size_t)1 << bits, mask = buckets - 1;
+    memset(end, 0, buckets * sizeof *end);
+    for (size_t r = 0; r < nruns; r++)
+        for (size_t i = 0; i < nrun[r]; i++)
+            end[(runs[r][i].key >> shift) & mask]++;
+    size_t at = 0;
+    for (size_t b = 0; b < buckets; b++) {
+        size_t count = end[b];
+        end[b] = at; /* where the next entry of b goes, until the end of the pass */
+        at += count;
     }
-    for (size_t i = 1; i < n; i++) {
-        dd_unit_entry x = v[i];
-        size_t j = i;
-        for (; j > 0 && entry_before(&x, &v[j - 1]); j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
+    for (size_t r = 0; r < nruns; r++)
+        for (size_t i = 0; i < nrun[r]; i++)
+            out[end[(runs[r][i].key >> shift) & mask]++] = runs[r][i];
 }
 
-/* The most bits of the keys a counting pass of dd_unit_entries_sort looks
- * at: fewer for fewer entries, about 8 entries a bucket. */
-#define BUCKET_BITS 16
+/* Sorts each bucket of v's counting pass (end[0..buckets)) alone. */
+static void sort_buckets(dd_unit_entry *v, const size_t *end, size_t buckets)
+{
+    for (size_t b = 0, from = 0; b < buckets; from = end[b], b++)
+        sort_bucket(v + from, end[b] - from);
+}
+
+/* The bits a pass or two look at for n entries: about 8 entries a bucket. */
+static unsigned bits_for(size_t n)
+{
+    unsigned bits = 4;
+    while (bits < 2 * PASS_BITS && ((size_t)8 << bits) < n)
+        bits++;
+    return bits;
+}
 
 void dd_unit_entries_sort_into(const dd_unit_entry *const *runs, const size_t *nrun, size_t nruns,
                                dd_unit_entry *out)
 {
     /* The keys are hashes: past the top bits they all share (those of a
-     * part of a band's keys chose the part), uniform. So one counting pass
-     * on the next bits (up to BUCKET_BITS) puts each entry in its bucket of
-     * out, in key order between buckets, and each bucket, a few entries, is
-     * sorted alone. The runs are read twice (to count, to place) and never
-     * copied whole: out is the only memory the sort writes. */
+     * part of a band's keys chose the part), uniform. So a counting pass
+     * on the next bits puts each entry in its bucket of out, in key order
+     * between buckets, and each bucket, a few entries, is sorted alone.
+     * The runs are read twice (to count, to place) and never copied whole:
+     * out is the only memory of their size the sort writes (a slice of a
+     * second pass is the other, 3 MB at most). */
     size_t n = 0;
     const dd_unit_entry *first = NULL;
     uint64_t differ = 0;
@@ -73,36 +101,50 @@ void dd_unit_entries_sort_into(const dd_unit_entry *const *runs, const size_t *n
                 memcpy(out + at, runs[r], nrun[r] * sizeof *out);
             at += nrun[r];
         }
-        sort_few(out, n);
+        sort_bucket(out, n);
         return;
     }
-    unsigned bits = 4;
-    while (bits < BUCKET_BITS && ((size_t)8 << bits) < n)
-        bits++;
+    unsigned bits = bits_for(n);
     unsigned top = 63 - (unsigned)__builtin_clzll(differ); /* the highest bit that differs */
     unsigned shift = top >= bits - 1 ? top - (bits - 1) : 0;
-    const size_t buckets = (size_t)1 << bits, mask = buckets - 1;
-    size_t *start = dd_calloc(buckets + 1, sizeof *start);
-    for (size_t r = 0; r < nruns; r++)
-        for (size_t i = 0; i < nrun[r]; i++)
-            start[((runs[r][i].key >> shift) & mask) + 1]++;
-    for (size_t b = 1; b <= buckets; b++)
-        start[b] += start[b - 1];
-    size_t *next = dd_malloc(buckets * sizeof *next);
-    memcpy(next, start, buckets * sizeof *next);
-    for (size_t r = 0; r < nruns; r++)
-        for (size_t i = 0; i < nrun[r]; i++)
-            out[next[(runs[r][i].key >> shift) & mask]++] = runs[r][i];
-    for (size_t b = 0; b < buckets; b++)
-        sort_few(out + start[b], start[b + 1] - start[b]);
-    free(next);
-    free(start);
+    size_t *end = dd_malloc(((size_t)1 << PASS_BITS) * sizeof *end);
+    if (bits <= PASS_BITS) {
+        count_into(runs, nrun, nruns, shift, bits, out, end);
+        sort_buckets(out, end, (size_t)1 << bits);
+        free(end);
+        return;
+    }
+    /* Two passes: slices by the top bits of the bits, into out; then each
+     * slice into a buffer by the next PASS_BITS, copied back, its buckets
+     * sorted. The buffer is for a slice of at most 4 times the average
+     * (8 entries a bucket of 2^PASS_BITS, 3 MB); a larger one (many
+     * entries of a few keys) is sorted where it is. */
+    unsigned slice_bits = bits - PASS_BITS;
+    size_t slices = (size_t)1 << slice_bits;
+    size_t *slice_end = dd_malloc(slices * sizeof *slice_end);
+    count_into(runs, nrun, nruns, shift + PASS_BITS, slice_bits, out, slice_end);
+    size_t most = 4 * (n / slices + 1);
+    dd_unit_entry *buf = dd_malloc(most * sizeof *buf);
+    for (size_t s = 0, from = 0; s < slices; from = slice_end[s], s++) {
+        size_t m = slice_end[s] - from;
+        if (m <= SMALL_SORT || m > most) {
+            sort_bucket(out + from, m);
+            continue;
+        }
+        const dd_unit_entry *slice = out + from;
+        count_into(&slice, &m, 1, shift, PASS_BITS, buf, end);
+        memcpy(out + from, buf, m * sizeof *buf);
+        sort_buckets(out + from, end, (size_t)1 << PASS_BITS);
+    }
+    free(buf);
+    free(slice_end);
+    free(end);
 }
 
 void dd_unit_entries_sort(dd_unit_entry *v, size_t n)
 {
     if (n <= SMALL_SORT) {
-        sort_few(v, n);
+        sort_bucket(v, n);
         return;
     }
     dd_unit_entry *sorted = dd_malloc(n * sizeof *sorted);
@@ -182,19 +224,21 @@ void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
     free(tmp);
 }
 
-static int by_later_then_earlier(const void *a, const void *b)
+static bool pair_before(const dd_unit_pair *x, const dd_unit_pair *y)
 {
-    const dd_unit_pair *x = a, *y = b;
-    if (x->later != y->later)
-        return x->later < y->later ? -1 : 1;
-    return (x->earlier > y->earlier) - (x->earlier < y->earlier);
+    return x->later < y->later || (x->later == y->later && x->earlier < y->earlier);
 }
+
+/* In place: the pairs are a share of --memory (glibc's qsort would copy
+ * them whole first); a repeat is the same bytes, so any sort gives the
+ * same array. */
+DEFINE_SORT_IN_PLACE(sort_pairs, dd_unit_pair, pair_before)
 
 size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n)
 {
     if (n < 2)
         return n;
-    qsort(v, n, sizeof *v, by_later_then_earlier);
+    sort_pairs(v, n);
     size_t w = 1;
     for (size_t i = 1; i < n; i++)
         if (v[i].later != v[w - 1].later || v[i].earlier != v[w - 1].earlier)

@@ -52,9 +52,9 @@ void dd_unit_entries_sort(dd_unit_entry *v, size_t n);
  * runs[r][0..nrun[r]), entries of one band, whatever their order and
  * whatever run holds which) by key, then id, into out, which has room for
  * them all: the order does not depend on how they were cut into runs. The
- * runs are not changed; out is all the memory written, so entries kept in
- * several places (one a thread) are sorted without a copy of them all
- * first. */
+ * runs are not changed; out is all the memory of their size written (and
+ * 3 MB at most besides), so entries kept in several places (one a thread)
+ * are sorted without a copy of them all first. */
 void dd_unit_entries_sort_into(const dd_unit_entry *const *runs, const size_t *nrun, size_t nruns,
                                dd_unit_entry *out);
 
@@ -66,8 +66,9 @@ void dd_unit_entries_sort_into(const dd_unit_entry *const *runs, const size_t *n
 void dd_unit_entries_pairs(const dd_unit_entry *v, size_t n,
                            void (*emit)(void *ctx, dd_unit_pair pair), void *ctx);
 
-/* Sorts v[0..n) by later, then earlier, and removes the repeats (the same
- * two ids: the same two places); returns how many are left. */
+/* Sorts v[0..n) by later, then earlier, in place (no copy of v), and
+ * removes the repeats (the same two ids: the same two places); returns
+ * how many are left. */
 size_t dd_unit_pairs_sort(dd_unit_pair *v, size_t n);
 
 /* Copies the pairs v[0..n) into out[0..n) by ranges of their later unit,

@@ -694,7 +694,8 @@ static void a_key_lists_its_first_indexed_units(void **unused)
 
 /* Sorting entries by key then id, as qsort would: random keys; keys that
  * share their top bits (a part); many entries under a few keys; in an
- * order other than by id. */
+ * order other than by id. Sizes up to 136,718 entries: past 32,768 the
+ * sort counts in two passes (slices, then each slice). */
 static int key_then_id(const void *a, const void *b)
 {
     const dd_unit_entry *x = a, *y = b;
@@ -706,7 +707,7 @@ static int key_then_id(const void *a, const void *b)
 static void entries_sort_as_qsort(void **unused)
 {
     (void)unused;
-    enum { N = 20000 };
+    enum { N = 200000 };
     dd_unit_entry *v = dd_malloc(N * sizeof *v), *want = dd_malloc(N * sizeof *want);
     for (int kind = 0; kind < 4; kind++)
         for (size_t n = 1; n <= N; n = n * 5 + 3) {
@@ -733,11 +734,11 @@ static void entries_sort_as_qsort(void **unused)
  * all at once, however they are cut into runs and in whatever order the
  * runs come (one a thread's shelf): random keys, a few keys with many
  * entries each, one key; empty runs, one run, many runs; the runs are
- * left as they were. */
+ * left as they were; sizes up to 136,718 entries (two counting passes). */
 static void entries_sorted_from_runs_as_at_once(void **unused)
 {
     (void)unused;
-    enum { N = 20000, RUNS = 5 };
+    enum { N = 200000, RUNS = 5 };
     dd_unit_entry *v = dd_malloc(N * sizeof *v), *want = dd_malloc(N * sizeof *want);
     dd_unit_entry *kept = dd_malloc(N * sizeof *kept), *out = dd_malloc(N * sizeof *out);
     for (int kind = 0; kind < 3; kind++)
