@@ -1577,15 +1577,24 @@ static void fill_filter(void *ctx, void *state, size_t item)
 
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
  * every document) (near.h, dd_key_filter): one filter, a range of its
- * words a thread of the pool, each range computing every document's keys
+ * words a worker of the pool, each range computing every document's keys
  * (more ranges than threads would compute them more often for nothing);
  * with them, reserve (not NULL) given room for ndocs documents and order
- * (not NULL) the documents in rank order (see filter_fill). */
+ * (not NULL) the documents in rank order (see filter_fill).
+ *
+ * As many ranges as the pool has workers, not threads: a range costs the
+ * hashing of every key again (XXH3 of its band) and saves only the part of
+ * the bits' writes it leaves to the others, so the calling thread takes the
+ * two short items instead. At -j 2, one range on one thread and the two
+ * items on the other (bench/README.md, Threads, session 18): the
+ * clustering's CPU 12 ms less on the news and its wall no longer (two
+ * ranges, each hashing all 1 M keys, took longer than one). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
                         dd_key_filter *out, dd_placer *reserve, uint32_t *order)
 {
     dd_key_filter_init(out, s, ndocs);
-    size_t nranges = pool ? (size_t)dd_pool_threads(pool) + 1 : 1;
+    size_t workers = pool ? (size_t)dd_pool_threads(pool) : 0;
+    size_t nranges = workers > 1 ? workers : 1;
     filter_fill f = {s, docs, ndocs, out, nranges, reserve, order};
     if (pool)
         dd_pool_for(pool, nranges + FILTER_LAST_ITEMS, &f, fill_filter);
