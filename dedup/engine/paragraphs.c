@@ -44,8 +44,8 @@ typedef struct part {
 } part;
 
 struct dd_paragraphs {
-    const dd_unit *units;     /* the corpus's units, by document (NULL: read through get): */
-    const size_t *unit_start; /* document d has units[unit_start[d] ..] */
+    const dd_unit *units;         /* the corpus's units, by document (NULL: read through get): */
+    const dd_unit_starts *starts; /* document d has units[dd_unit_start(starts, d) ..] */
     dd_unit (*get)(void *ctx, size_t u); /* dd_paragraphs_read_units */
     void *get_ctx;
     uint64_t min_words; /* the boilerplate rule */
@@ -74,12 +74,12 @@ struct dd_paragraphs {
     bool built; /* dd_paragraphs_parts_done */
 };
 
-dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start, uint64_t min_words,
-                                 uint32_t boilerplate_df)
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const dd_unit_starts *starts,
+                                 uint64_t min_words, uint32_t boilerplate_df)
 {
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
     p->units = units;
-    p->unit_start = unit_start;
+    p->starts = starts;
     p->min_words = min_words;
     p->boilerplate_df = boilerplate_df;
     dd_key_table_init(&p->wanted, 3);
@@ -154,7 +154,7 @@ static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
     size_t lo = 0, hi = p->ndocs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (p->unit_start[p->docs[mid]] <= u)
+        if (dd_unit_start(p->starts, p->docs[mid]) <= u)
             lo = mid + 1;
         else
             hi = mid;
@@ -185,14 +185,14 @@ static size_t part_of(sh_key key, size_t n)
 
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
-    if (p->unit_start[doc + 1] - p->unit_start[doc] > UINT32_MAX) {
+    if (dd_unit_start(p->starts, doc + 1) - dd_unit_start(p->starts, doc) > UINT32_MAX) {
         dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
                     UINT32_MAX);
         return false;
     }
     dd_grow(&p->docs, &p->docs_cap, p->ndocs + 1, sizeof *p->docs);
     p->docs[p->ndocs++] = doc;
-    p->nunits = p->unit_start[doc + 1];
+    p->nunits = dd_unit_start(p->starts, doc + 1);
     return true;
 }
 
@@ -259,7 +259,8 @@ bool dd_paragraphs_hand_out(dd_paragraphs *p, const dd_unit_lists *lists, dd_not
     bool ok = true;
     for (size_t i = 0; i < p->ndocs && ok; i++) {
         uint32_t doc = p->docs[i];
-        for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1] && ok; u++) {
+        size_t end = dd_unit_start(p->starts, doc + 1);
+        for (size_t u = dd_unit_start(p->starts, doc); u < end && ok; u++) {
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
@@ -345,7 +346,8 @@ static void take_every_unit(builder *b)
     dd_paragraphs *p = b->p;
     for (size_t i = 0; i < p->ndocs; i++) {
         uint32_t doc = p->docs[i];
-        for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1]; u++) {
+        size_t end = dd_unit_start(p->starts, doc + 1);
+        for (size_t u = dd_unit_start(p->starts, doc); u < end; u++) {
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
@@ -847,7 +849,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
 /* The unit of place at (a near-repeat's), by its first line. */
 static size_t unit_of_place(const dd_paragraphs *p, dd_place at)
 {
-    size_t lo = p->unit_start[at.doc], hi = p->unit_start[at.doc + 1];
+    size_t lo = dd_unit_start(p->starts, at.doc), hi = dd_unit_start(p->starts, at.doc + 1);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (unit_number_at(p, mid).first_line < at.first_line)

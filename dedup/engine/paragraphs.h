@@ -38,6 +38,7 @@
 
 #include "engine/document.h"
 #include "engine/near_units.h"
+#include "engine/unit_starts.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -116,11 +117,11 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
 #define DD_RUN_PASSES 16
 
 /* A table over the units of a corpus: document d has units
- * units[unit_start[d] .. unit_start[d + 1]). Both arrays stay the caller's
- * and must outlive the table. min_words and boilerplate_df: the rules of
- * the findings (above). */
-dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start, uint64_t min_words,
-                                 uint32_t boilerplate_df);
+ * units[dd_unit_start(starts, d) .. dd_unit_start(starts, d + 1)). Both
+ * stay the caller's and must outlive the table. min_words and
+ * boilerplate_df: the rules of the findings (above). */
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const dd_unit_starts *starts,
+                                 uint64_t min_words, uint32_t boilerplate_df);
 void dd_paragraphs_free(dd_paragraphs *p);
 
 /* The units are not in memory (the units given to dd_paragraphs_new are

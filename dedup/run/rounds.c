@@ -306,7 +306,8 @@ static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r,
         for (dd_near_unit nu; ok && k < read->n &&
                               (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
              k++) {
-            if (there && nu.of_doc != d && !dd_corpus_unit_removed(c, c->unit_start[d] + nu.unit))
+            if (there && nu.of_doc != d &&
+                !dd_corpus_unit_removed(c, dd_unit_start(&c->unit_starts, d) + nu.unit))
                 ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
         }
     }
@@ -455,8 +456,9 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
             break;
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
-        dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
-        dd_unit of_unit = unit_alone(c, c->unit_start[nu->of_doc] + nu->of);
+        dd_unit at_unit =
+            dd_units_get(&c->units, dd_unit_start(&c->unit_starts, nu->doc) + nu->unit);
+        dd_unit of_unit = unit_alone(c, dd_unit_start(&c->unit_starts, nu->of_doc) + nu->of);
         const dd_unit *at = &at_unit, *of = &of_unit;
         dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
         if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
@@ -621,7 +623,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
 {
     size_t n = c->inputs.n;
     dd_paragraphs *p =
-        dd_paragraphs_new(c->units.v, c->unit_start, o->min_words, (uint32_t)o->boilerplate_df);
+        dd_paragraphs_new(c->units.v, &c->unit_starts, o->min_words, (uint32_t)o->boilerplate_df);
     if (c->units.spool) /* not in memory (run/units.h) */
         dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
@@ -633,7 +635,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
             dd_paragraphs_free(p);
             return false;
         }
-        for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
+        size_t end = dd_unit_start(&c->unit_starts, d + 1);
+        for (size_t u = dd_unit_start(&c->unit_starts, d); u < end; u++)
             nunits += !dd_corpus_unit_removed(c, u);
     }
     /* A near-repeat matched in a copy: an exact copy of that unit in an
@@ -643,7 +646,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
         dd_near_unit near = near_of_round(r, k);
         const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] == NOT_A_COPY && r->copy_of[nu->of_doc] != NOT_A_COPY)
-            dd_paragraphs_want_first(p, unit_alone(c, c->unit_start[nu->of_doc] + nu->of).key);
+            dd_paragraphs_want_first(
+                p, unit_alone(c, dd_unit_start(&c->unit_starts, nu->of_doc) + nu->of).key);
     }
     /* The table, a part of the keys on each thread at a time. */
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
@@ -1096,8 +1100,8 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
         size_t end = k;
         while (end < f->ndrops && f->drops[end].doc == doc)
             end++;
-        size_t d = 0;
-        for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++) {
+        size_t d = 0, last = dd_unit_start(&c->unit_starts, doc + 1);
+        for (size_t u = dd_unit_start(&c->unit_starts, doc); u < last; u++) {
             if (dd_corpus_unit_removed(c, u) ||
                 !dd_line_dropped(f->drops + k, end - k, &d, dd_units_get(&c->units, u).first_line))
                 continue;
@@ -1270,15 +1274,15 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     if (dd_analyze(&w->analysis->analyzer, text, len, &w->doc) != SH_OK)
         return;
     /* Its units are the units still there, in order. */
-    size_t nkept = 0;
-    dd_grow(&w->kept, &w->kept_cap, c->unit_start[d + 1] - c->unit_start[d] + 1, sizeof *w->kept);
-    for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
+    size_t nkept = 0, first = dd_unit_start(&c->unit_starts, d),
+           end = dd_unit_start(&c->unit_starts, d + 1);
+    dd_grow(&w->kept, &w->kept_cap, end - first + 1, sizeof *w->kept);
+    for (size_t u = first; u < end; u++)
         if (!dd_corpus_unit_removed(c, u))
-            w->kept[nkept++] = u - c->unit_start[d];
+            w->kept[nkept++] = u - first;
     bool same = w->doc.nunits == nkept;
     for (size_t u = 0; same && u < nkept; u++)
-        same = sh_key_equal(w->doc.units[u].key,
-                            dd_units_get(&c->units, c->unit_start[d] + w->kept[u]).key);
+        same = sh_key_equal(w->doc.units[u].key, dd_units_get(&c->units, first + w->kept[u]).key);
     if (!same) { /* removing whole lines leaves the other units as they were */
         char *p = dd_printable(dd_input_id(&c->inputs, d));
         dd_note_add(&r->notes, DD_NOTE_ERROR,
@@ -1309,7 +1313,7 @@ static void keep_old_inside(again *g, uint32_t doc)
     const dd_near_unit_list *old = &c->near_inside;
     for (; g->old_next < old->n && old->v[g->old_next].doc < doc; g->old_next++) {
         const dd_near_unit *nu = &old->v[g->old_next];
-        const size_t first = c->unit_start[nu->doc];
+        const size_t first = dd_unit_start(&c->unit_starts, nu->doc);
         if (!dd_corpus_unit_removed(c, first + nu->unit) &&
             !dd_corpus_unit_removed(c, first + nu->of))
             dd_near_units_append(&g->inside, nu, 1);

@@ -53,14 +53,25 @@ static void add_doc(corpus *c, const char *spec)
     c->start[++c->ndocs] = u;
 }
 
+/* Where the documents' units start, of start[0..ndocs], in *s. */
+static void starts_of(const size_t *start, size_t ndocs, dd_unit_starts *s)
+{
+    dd_unit_starts_init(s, ndocs);
+    for (size_t d = 0; d <= ndocs; d++)
+        dd_unit_starts_set(s, d, start[d]);
+}
+
 static void decide(const corpus *c, dd_findings *f)
 {
     memset(f, 0, sizeof *f);
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
+    dd_unit_starts starts;
+    starts_of(c->start, c->ndocs, &starts);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, &starts, MIN_WORDS, DF);
     for (uint32_t d = 0; d < c->ndocs; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_paragraphs_finish(p, f);
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
 }
 
 /* The exact repeat of f at doc, first_line; NULL if none. */
@@ -172,13 +183,16 @@ static void a_near_repeat_that_goes_parts_no_run(void **state)
     corpus c = {0};
     add_doc(&c, "a2 b2 N9");
     add_doc(&c, "a2 M9 b2");
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    dd_unit_starts starts;
+    starts_of(c.start, c.ndocs, &starts);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, &starts, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 0, NULL));
     assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_paragraphs_add_near(p, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, 9, 0.7, 0.9);
     dd_findings f = {0};
     dd_paragraphs_finish(p, &f);
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
     assert_true(dropped(&f, 1, 2)); /* the near-repeat */
     const dd_repeat *r = repeat_at(&f, 1, 1);
     assert_non_null(r);
@@ -210,7 +224,9 @@ static void the_first_occurrence_of_a_key(void **state)
     corpus c = {0};
     add_doc(&c, "a9 b9");
     add_doc(&c, "c9 b9");
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    dd_unit_starts starts;
+    starts_of(c.start, c.ndocs, &starts);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, &starts, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_paragraphs_want_first(p, (sh_key){'b', 0x5EED});
     dd_paragraphs_want_first(p, (sh_key){'a', 0x5EED});
@@ -221,6 +237,7 @@ static void the_first_occurrence_of_a_key(void **state)
     assert_false(dd_paragraphs_first(p, (sh_key){'a', 0x5EED}, &at));
     assert_false(dd_paragraphs_first(p, (sh_key){'c', 0x5EED}, &at)); /* not asked for */
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
 }
 
 /* The table built in parts (dd_paragraphs_split: a part at a time in
@@ -236,6 +253,7 @@ static void the_first_occurrence_of_a_key(void **state)
 typedef struct big_corpus {
     dd_unit units[BIG_DOCS * BIG_UNITS];
     size_t start[BIG_DOCS + 1];
+    dd_unit_starts starts; /* the same (index_big) */
     bool gone[BIG_DOCS * BIG_UNITS];
     uint64_t gone_bits[BIG_DOCS * BIG_UNITS / 64 + 1]; /* the same, a bit each */
     bool added[BIG_DOCS];
@@ -254,8 +272,16 @@ static uint64_t next_random(uint64_t *state)
     return *state >> 33;
 }
 
+/* c->starts, of c->start (made again). */
+static void index_big(big_corpus *c)
+{
+    dd_unit_starts_free(&c->starts);
+    starts_of(c->start, BIG_DOCS, &c->starts);
+}
+
 static void make_big(big_corpus *c, uint64_t seed)
 {
+    dd_unit_starts_free(&c->starts);
     memset(c, 0, sizeof *c);
     size_t u = 0;
     for (size_t d = 0; d < BIG_DOCS; d++) {
@@ -273,6 +299,7 @@ static void make_big(big_corpus *c, uint64_t seed)
         c->start[d + 1] = u;
         c->added[d] = next_random(&seed) % 7 != 0;
     }
+    index_big(c);
 }
 
 /* The table of c in nparts parts built by the caller, the last first (0:
@@ -281,7 +308,7 @@ static void make_big(big_corpus *c, uint64_t seed)
 static dd_paragraphs *table_in_lists(const big_corpus *c, size_t nparts,
                                      const dd_later_lists *lists)
 {
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, &c->starts, MIN_WORDS, DF);
     dd_paragraphs_leave_out(p, c->gone_bits);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         if (c->added[d])
@@ -654,7 +681,7 @@ static void later_occurrences_in_the_callers_lists(void **state)
     /* Lists that cannot keep them: the table fails, with an error. */
     memset(&l, 0, sizeof l);
     l.fail = true;
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, &c.starts, MIN_WORDS, DF);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_paragraphs_split(p, 2);
@@ -725,7 +752,7 @@ static size_t unit_read(void *ctx, size_t k, size_t from, dd_part_unit *out, siz
 static dd_paragraphs *table_handed_out(const big_corpus *c, size_t nparts, unit_reads *reads,
                                        const dd_unit_lists *lists)
 {
-    dd_paragraphs *p = dd_paragraphs_new(NULL, c->start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(NULL, &c->starts, MIN_WORDS, DF);
     dd_paragraphs_read_units(p, count_unit, reads);
     dd_paragraphs_leave_out(p, c->gone_bits);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
@@ -800,7 +827,7 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
     memset(&l, 0, sizeof l);
     l.fail = true;
     unit_reads reads = {&c, 0};
-    dd_paragraphs *p = dd_paragraphs_new(NULL, c.start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(NULL, &c.starts, MIN_WORDS, DF);
     dd_paragraphs_read_units(p, count_unit, &reads);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
