@@ -24,9 +24,10 @@
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
 # bytes a thread (default 2 MiB), what the malloc heaps may keep free (a
 # 64th of BUDGET, at least 128 KiB a heap) and PER_DOC bytes a document
-# (default 128); prints the peak, the bound and what DEDUP_RUN_STATS says the
+# (default 96); prints the peak, the bound and what DEDUP_RUN_STATS says the
 # process held at each step (and, of it, malloc's blocks in use and freed
-# but kept), and exits 1 when the peak is past the bound.
+# but kept), and exits 1 when the peak is past the bound. STATS=FILE keeps
+# all that DEDUP_RUN_STATS wrote there.
 #
 # DEDUP=PATH times another binary (default bin/dedup, built with make if
 # missing). dedup scan exits 1 when it finds duplicates; any other non-zero
@@ -34,7 +35,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --bound ]; then
-    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-128}
+    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-96}
     own=${OWN:-$((10 << 20))} per_thread=${PER_THREAD:-$((2 << 20))}
     jobs=${JOBS:-2}
     . bench/lib.sh
@@ -56,6 +57,7 @@ if [ "${1:-}" = --bound ]; then
         "$dedup" scan -q -f jsonl -j "$jobs" --memory "$budget" "$corpus" >"$tmp/out" \
         2>"$tmp/err" || st=$?
     [ "$st" -le 1 ] || die "scan --memory $budget exited $st: $(tail -3 "$tmp/err")"
+    [ -z "${STATS:-}" ] || cp "$tmp/err" "$STATS"
     read -r wall rss user sys < <(tail -1 "$tmp/time")
     # What the malloc heaps may keep free to use again (dd_memory_hold_to_budget):
     # a 64th of the budget among them, at least 128 KiB a heap (one a thread

@@ -3,7 +3,7 @@
  *
  * glibc's qsort is a merge sort that first mallocs a second array as large
  * as the one it sorts: where the array is a share of --memory (the sweep's
- * pairs, a round's drops), that copy would be held in no share. This is an
+ * keys and pairs), that copy would be held in no share. This is an
  * introsort: quicksort on the median of three, the smaller side first;
  * insertion sort for short ranges; heapsort where the splits go bad
  * (O(n log n) at worst). It is not stable: for the same output as qsort,

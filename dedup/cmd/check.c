@@ -179,7 +179,8 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
  * baseline remembers of a repeat, as lines move when a file is edited. */
 static sh_key unit_key_at(const dd_corpus *c, uint32_t doc, size_t line)
 {
-    for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++)
+    size_t end = dd_unit_start(&c->unit_starts, doc + 1);
+    for (size_t u = dd_unit_start(&c->unit_starts, doc); u < end; u++)
         if (dd_units_get(&c->units, u).first_line == line)
             return dd_units_get(&c->units, u).key;
     return (sh_key){0, 0};

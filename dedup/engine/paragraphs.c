@@ -5,7 +5,6 @@
 #include "engine/paragraphs.h"
 
 #include "key_table.h"
-#include "sort_in_place.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -44,8 +43,8 @@ typedef struct part {
 } part;
 
 struct dd_paragraphs {
-    const dd_unit *units;     /* the corpus's units, by document (NULL: read through get): */
-    const size_t *unit_start; /* document d has units[unit_start[d] ..] */
+    const dd_unit *units;         /* the corpus's units, by document (NULL: read through get): */
+    const dd_unit_starts *starts; /* document d has units[dd_unit_start(starts, d) ..] */
     dd_unit (*get)(void *ctx, size_t u); /* dd_paragraphs_read_units */
     void *get_ctx;
     uint64_t min_words; /* the boilerplate rule */
@@ -71,15 +70,16 @@ struct dd_paragraphs {
     boiler *boiler;                  /* the boilerplate units, in order of first occurrence */
     size_t nboiler;
     const dd_place_store *places; /* dd_paragraphs_keep_places, or NULL */
+    const dd_drop_store *drop_store; /* dd_paragraphs_keep_drops, or NULL */
     bool built; /* dd_paragraphs_parts_done */
 };
 
-dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const size_t *unit_start, uint64_t min_words,
-                                 uint32_t boilerplate_df)
+dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const dd_unit_starts *starts,
+                                 uint64_t min_words, uint32_t boilerplate_df)
 {
     dd_paragraphs *p = dd_calloc(1, sizeof *p);
     p->units = units;
-    p->unit_start = unit_start;
+    p->starts = starts;
     p->min_words = min_words;
     p->boilerplate_df = boilerplate_df;
     dd_key_table_init(&p->wanted, 3);
@@ -154,7 +154,7 @@ static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
     size_t lo = 0, hi = p->ndocs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (p->unit_start[p->docs[mid]] <= u)
+        if (dd_unit_start(p->starts, p->docs[mid]) <= u)
             lo = mid + 1;
         else
             hi = mid;
@@ -185,14 +185,14 @@ static size_t part_of(sh_key key, size_t n)
 
 bool dd_paragraphs_add(dd_paragraphs *p, uint32_t doc, dd_notes *notes)
 {
-    if (p->unit_start[doc + 1] - p->unit_start[doc] > UINT32_MAX) {
+    if (dd_unit_start(p->starts, doc + 1) - dd_unit_start(p->starts, doc) > UINT32_MAX) {
         dd_note_add(notes, DD_NOTE_ERROR, "a document of more than %" PRIu32 " paragraphs",
                     UINT32_MAX);
         return false;
     }
     dd_grow(&p->docs, &p->docs_cap, p->ndocs + 1, sizeof *p->docs);
     p->docs[p->ndocs++] = doc;
-    p->nunits = p->unit_start[doc + 1];
+    p->nunits = dd_unit_start(p->starts, doc + 1);
     return true;
 }
 
@@ -217,6 +217,11 @@ void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
 void dd_paragraphs_keep_later(dd_paragraphs *p, const dd_later_lists *lists) { p->lists = lists; }
 
 void dd_paragraphs_keep_places(dd_paragraphs *p, const dd_place_store *store) { p->places = store; }
+
+void dd_paragraphs_keep_drops(dd_paragraphs *p, const dd_drop_store *store)
+{
+    p->drop_store = store;
+}
 
 /* Appends later[0..n) to part k's list (the caller's, or the part's own). */
 static bool keep_later(dd_paragraphs *p, size_t k, const dd_later *later, size_t n)
@@ -259,7 +264,8 @@ bool dd_paragraphs_hand_out(dd_paragraphs *p, const dd_unit_lists *lists, dd_not
     bool ok = true;
     for (size_t i = 0; i < p->ndocs && ok; i++) {
         uint32_t doc = p->docs[i];
-        for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1] && ok; u++) {
+        size_t end = dd_unit_start(p->starts, doc + 1);
+        for (size_t u = dd_unit_start(p->starts, doc); u < end && ok; u++) {
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
@@ -345,7 +351,8 @@ static void take_every_unit(builder *b)
     dd_paragraphs *p = b->p;
     for (size_t i = 0; i < p->ndocs; i++) {
         uint32_t doc = p->docs[i];
-        for (size_t u = p->unit_start[doc]; u < p->unit_start[doc + 1]; u++) {
+        size_t end = dd_unit_start(p->starts, doc + 1);
+        for (size_t u = dd_unit_start(p->starts, doc); u < end; u++) {
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
@@ -480,46 +487,199 @@ void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t
         p->near_most = p->nnear;
 }
 
-static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
-{
-    dd_grow(&f->drops, &f->drops_cap, f->ndrops + 1, sizeof *f->drops);
-    f->drops[f->ndrops++] = (dd_drop){doc, first, last};
-}
-
-static int compare_drops(const dd_drop *x, const dd_drop *y)
-{
-    if (x->doc != y->doc)
-        return x->doc < y->doc ? -1 : 1;
-    if (x->first_line != y->first_line)
-        return x->first_line < y->first_line ? -1 : 1;
-    return (x->last_line > y->last_line) - (x->last_line < y->last_line);
-}
-
+/*
+ * The lines the findings remove (drops), written as they are found: in
+ * f->drops, or to the caller's store a block at a time
+ * (dd_paragraphs_keep_drops), in runs each in order (by document, then
+ * first and last line): a drop before the one written last starts a run
+ * (each pass of the findings goes through the units in order: about one
+ * run a pass). They are read back as a merge of the runs (a heap of the
+ * runs by their next drop), the ranges that overlap or touch made one:
+ * the order and the ranges of a sort of them all, without holding them.
+ */
 static bool drop_before(const dd_drop *x, const dd_drop *y)
 {
-    return compare_drops(x, y) < 0;
+    if (x->doc != y->doc)
+        return x->doc < y->doc;
+    if (x->first_line != y->first_line)
+        return x->first_line < y->first_line;
+    return x->last_line < y->last_line;
 }
 
-/* sort_drops(v, n): in place, as glibc's qsort is not (it takes a buffer
- * of the whole array: 5 MB of round 1's drops on the 1 GB corpus, at the
- * peak of --memory 16M). The order is total: qsort's. */
-DEFINE_SORT_IN_PLACE(sort_drops, dd_drop, drop_before)
-
-/* Sorts the drops and merges ranges that overlap or touch. */
-static void merge_drops(dd_findings *f)
+/* Ends the run of drops written so far, unless it is empty. */
+static void end_drop_run(dd_findings *f)
 {
-    sort_drops(f->drops, f->ndrops);
-    size_t w = 0;
-    for (size_t i = 0; i < f->ndrops; i++) {
-        dd_drop *last = w ? &f->drops[w - 1] : NULL;
-        if (last && last->doc == f->drops[i].doc && f->drops[i].first_line <= last->last_line + 1) {
-            if (f->drops[i].last_line > last->last_line)
-                last->last_line = f->drops[i].last_line;
+    size_t start = f->ndrop_runs ? f->drop_runs[f->ndrop_runs - 1] : 0;
+    if (f->drops_written == start)
+        return;
+    dd_grow(&f->drop_runs, &f->drop_runs_cap, f->ndrop_runs + 1, sizeof *f->drop_runs);
+    f->drop_runs[f->ndrop_runs++] = f->drops_written;
+}
+
+/* Appends the drops buffered to the caller's store (none without one). */
+static void flush_drops(dd_findings *f)
+{
+    if (!f->drop_store || f->ndrops == 0)
+        return;
+    f->drop_store->append(f->drop_store->ctx, f->drops, f->ndrops);
+    f->ndrops = 0;
+}
+
+static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
+{
+    dd_drop d = {doc, first, last};
+    if (f->drops_written > 0 && drop_before(&d, &f->drop_last))
+        end_drop_run(f);
+    if (f->drop_store && f->ndrops == DD_DROPS_BLOCK)
+        flush_drops(f);
+    if (f->drop_store && !f->drops_cap) { /* a block, appended when full */
+        f->drops = dd_malloc(DD_DROPS_BLOCK * sizeof *f->drops);
+        f->drops_cap = DD_DROPS_BLOCK;
+    }
+    dd_grow(&f->drops, &f->drops_cap, f->ndrops + 1, sizeof *f->drops);
+    f->drops[f->ndrops++] = d;
+    f->drops_written++;
+    f->drop_last = d;
+}
+
+/* Reading the drops back: a stream a run, each a buffer of them. */
+typedef struct drop_stream {
+    dd_drop *buf; /* [at, n) not taken yet */
+    size_t at, n, cap;
+    size_t next, end; /* the next element of the run to read, and its end */
+} drop_stream;
+
+struct dd_drops_merge {
+    const dd_findings *f;
+    drop_stream *streams;
+    dd_drop *bufs;
+    size_t nstreams, buffered;
+    size_t *heap; /* streams with drops left, the one of the least next drop on top */
+    size_t nheap;
+    dd_drop range; /* the range being made one of those that overlap or touch */
+    bool in_range;
+};
+
+/* Copies up to n of f's drops written from element `from` on to out
+ * (from the store, or f->drops); returns how many. */
+static size_t read_drops(const dd_findings *f, size_t from, dd_drop *out, size_t n)
+{
+    if (f->drop_store)
+        return f->drop_store->read(f->drop_store->ctx, from, out, n);
+    if (from >= f->ndrops)
+        return 0;
+    if (n > f->ndrops - from)
+        n = f->ndrops - from;
+    memcpy(out, f->drops + from, n * sizeof *out);
+    return n;
+}
+
+/* Fills stream k's buffer; false when its run is done. */
+static bool drop_refill(dd_drops_merge *m, size_t k)
+{
+    drop_stream *s = &m->streams[k];
+    size_t want = s->end - s->next < s->cap ? s->end - s->next : s->cap;
+    s->at = 0;
+    s->n = want ? read_drops(m->f, s->next, s->buf, want) : 0;
+    s->next += s->n;
+    return s->n > 0;
+}
+
+/* dd_heap_sift_down's order of the streams: by their next drops. */
+static bool drop_stream_before(const void *ctx, size_t x, size_t y)
+{
+    const dd_drops_merge *m = ctx;
+    const drop_stream *a = &m->streams[x], *b = &m->streams[y];
+    return drop_before(&a->buf[a->at], &b->buf[b->at]);
+}
+
+/* Reads runs [first, first + n) of f's drops merged. */
+static dd_drops_merge *drops_merge_runs(const dd_findings *f, size_t first, size_t n)
+{
+    dd_drops_merge *m = dd_calloc(1, sizeof *m);
+    m->f = f;
+    m->nstreams = n;
+    m->streams = dd_calloc(n ? n : 1, sizeof *m->streams);
+    m->heap = dd_malloc((n ? n : 1) * sizeof *m->heap);
+    size_t per = n ? DD_DROPS_MERGE_READ / n : 0;
+    if (per < 16)
+        per = 16;
+    for (size_t k = 0; k < n; k++) {
+        drop_stream *s = &m->streams[k];
+        size_t r = first + k;
+        s->next = r ? f->drop_runs[r - 1] : 0;
+        s->end = f->drop_runs[r];
+        s->cap = s->end - s->next < per ? s->end - s->next : per;
+        m->buffered += s->cap;
+    }
+    m->bufs = dd_malloc((m->buffered ? m->buffered : 1) * sizeof *m->bufs);
+    for (size_t k = 0, at = 0; k < n; k++) {
+        m->streams[k].buf = m->bufs + at;
+        at += m->streams[k].cap;
+        if (drop_refill(m, k))
+            m->heap[m->nheap++] = k;
+    }
+    for (size_t i = m->nheap / 2; i-- > 0;)
+        dd_heap_sift_down(m->heap, m->nheap, i, drop_stream_before, m);
+    return m;
+}
+
+dd_drops_merge *dd_drops_merge_new(const dd_findings *f)
+{
+    return drops_merge_runs(f, 0, f->ndrop_runs);
+}
+
+/* The next drop of the runs, in order; false after the last. */
+static bool next_drop(dd_drops_merge *m, dd_drop *out)
+{
+    if (!m->nheap)
+        return false;
+    size_t k = m->heap[0];
+    drop_stream *s = &m->streams[k];
+    *out = s->buf[s->at++];
+    if (s->at == s->n && !drop_refill(m, k))
+        m->heap[0] = m->heap[--m->nheap];
+    dd_heap_sift_down(m->heap, m->nheap, 0, drop_stream_before, m);
+    return true;
+}
+
+bool dd_drops_merge_next(dd_drops_merge *m, dd_drop *out)
+{
+    dd_drop d;
+    while (next_drop(m, &d)) {
+        if (!m->in_range) {
+            m->range = d;
+            m->in_range = true;
+        } else if (d.doc == m->range.doc && d.first_line <= m->range.last_line + 1) {
+            if (d.last_line > m->range.last_line)
+                m->range.last_line = d.last_line;
         } else {
-            f->drops[w++] = f->drops[i];
+            *out = m->range;
+            m->range = d;
+            return true;
         }
     }
-    f->ndrops = w;
+    if (!m->in_range)
+        return false;
+    *out = m->range;
+    m->in_range = false;
+    return true;
+}
+
+size_t dd_drops_merge_bytes(const dd_drops_merge *m)
+{
+    return sizeof *m + m->nstreams * (sizeof *m->streams + sizeof *m->heap) +
+           m->buffered * sizeof *m->bufs;
+}
+
+void dd_drops_merge_free(dd_drops_merge *m)
+{
+    if (!m)
+        return;
+    free(m->streams);
+    free(m->bufs);
+    free(m->heap);
+    free(m);
 }
 
 bool dd_is_boilerplate(uint64_t docs, uint64_t words, uint64_t min_words, uint64_t boilerplate_df)
@@ -847,7 +1007,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
 /* The unit of place at (a near-repeat's), by its first line. */
 static size_t unit_of_place(const dd_paragraphs *p, dd_place at)
 {
-    size_t lo = p->unit_start[at.doc], hi = p->unit_start[at.doc + 1];
+    size_t lo = dd_unit_start(p->starts, at.doc), hi = dd_unit_start(p->starts, at.doc + 1);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (unit_number_at(p, mid).first_line < at.first_line)
@@ -934,19 +1094,54 @@ static size_t remove_near(dd_paragraphs *p, uint64_t *removed)
     return newly;
 }
 
-/* Is [first, last] of doc inside one of drops[0..n), merged and sorted? */
-static bool dropped_already(const dd_drop *drops, size_t n, uint32_t doc, size_t first, size_t last)
+/* The exact findings' drops, merged, read as the near-repeats are decided
+ * (in order of place): the last range that starts at or before the place
+ * asked, and the one after it. */
+typedef struct drops_cursor {
+    dd_drops_merge *m;
+    dd_drop at, next;
+    bool any, more;
+} drops_cursor;
+
+static void drops_cursor_start(drops_cursor *c, dd_drops_merge *m)
 {
-    /* The last drop that starts at or before (doc, first). */
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (drops[mid].doc < doc || (drops[mid].doc == doc && drops[mid].first_line <= first))
-            lo = mid + 1;
-        else
-            hi = mid;
+    c->m = m;
+    c->any = false;
+    c->more = dd_drops_merge_next(m, &c->next);
+}
+
+/* Is [first, last] of doc inside one of the ranges? Asked in increasing
+ * order of (doc, first). */
+static bool dropped_already(drops_cursor *c, uint32_t doc, size_t first, size_t last)
+{
+    while (c->more && (c->next.doc < doc || (c->next.doc == doc && c->next.first_line <= first))) {
+        c->at = c->next;
+        c->any = true;
+        c->more = dd_drops_merge_next(c->m, &c->next);
     }
-    return lo > 0 && drops[lo - 1].doc == doc && drops[lo - 1].last_line >= last;
+    return c->any && c->at.doc == doc && c->at.last_line >= last;
+}
+
+/* Without a store: the drops written, held in f->drops in runs, replaced
+ * by their merge. */
+static void merge_held_drops(dd_findings *f)
+{
+    dd_drop *merged = dd_malloc((f->ndrops ? f->ndrops : 1) * sizeof *merged);
+    size_t n = 0;
+    dd_drops_merge *m = dd_drops_merge_new(f);
+    while (dd_drops_merge_next(m, &merged[n]))
+        n++;
+    dd_drops_merge_free(m);
+    free(f->drops);
+    free(f->drop_runs);
+    if (n == 0) {
+        free(merged);
+        merged = NULL;
+    }
+    f->drops = merged;
+    f->ndrops = f->drops_cap = n;
+    f->drop_runs = NULL;
+    f->ndrop_runs = f->drop_runs_cap = 0;
 }
 
 void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
@@ -962,6 +1157,7 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     build(p);
     if (!p->read_near)
         sort_near(p->near, p->nnear);
+    f->drop_store = p->drop_store;
     size_t nwords = bitmap_words(p);
     uint64_t *removed = dd_calloc(nwords, sizeof *removed);
     uint64_t *before = dd_malloc(nwords * sizeof *before); /* removed as a pass starts */
@@ -977,10 +1173,16 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     }
     free(before);
     free(removed);
-    merge_drops(f);
-    /* Near-repeats, unless an exact finding already removes them; a unit
-     * with two (inside its document and across) keeps the one added first. */
-    size_t exact_drops = f->ndrops, n;
+    /* Near-repeats, unless an exact finding already removes them (the
+     * exact drops read back merged, in the order the near-repeats come);
+     * a unit with two (inside its document and across) keeps the one
+     * added first. */
+    end_drop_run(f);
+    flush_drops(f);
+    size_t exact_runs = f->ndrop_runs, n;
+    drops_cursor exact;
+    drops_cursor_start(&exact, drops_merge_runs(f, 0, exact_runs));
+    size_t merge_bytes = dd_drops_merge_bytes(exact.m);
     const dd_repeat *v;
     near_reader it = {0};
     while (next_near_doc(p, &it, &v, &n))
@@ -988,19 +1190,28 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
             const dd_repeat *r = &v[i];
             if (i > 0 && v[i - 1].at.first_line == r->at.first_line)
                 continue;
-            if (dropped_already(f->drops, exact_drops, r->at.doc, r->at.first_line,
-                                r->at.last_line))
+            if (dropped_already(&exact, r->at.doc, r->at.first_line, r->at.last_line))
                 continue;
             dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
             f->repeats[f->nrepeats] = *r;
             f->repeats[f->nrepeats++].units = 1;
             add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
         }
+    dd_drops_merge_free(exact.m);
+    end_drop_run(f);
+    flush_drops(f);
     if (f->nrepeats > 1)
         qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
-    merge_drops(f);
-    p->finding_bytes =
-        2 * nwords * sizeof *removed + later_reader_bytes(p) + p->near_cap * sizeof *p->near;
+    size_t drop_bytes = f->drops_cap * sizeof *f->drops + f->drop_runs_cap * sizeof *f->drop_runs;
+    if (f->drop_store) { /* in the store: the buffer is given back */
+        free(f->drops);
+        f->drops = NULL;
+        f->drops_cap = 0;
+    } else {
+        merge_held_drops(f);
+    }
+    p->finding_bytes = 2 * nwords * sizeof *removed + later_reader_bytes(p) +
+                       p->near_cap * sizeof *p->near + drop_bytes + merge_bytes;
 }
 
 void dd_findings_free(dd_findings *f)
@@ -1012,5 +1223,6 @@ void dd_findings_free(dd_findings *f)
     free(f->boilerplate);
     free(f->repeats);
     free(f->drops);
+    free(f->drop_runs);
     memset(f, 0, sizeof *f);
 }

@@ -724,7 +724,7 @@ static bool make_verify(dd_work *w, dd_pool *pool, dd_unit_verifier *verifier, u
     return ok;
 }
 
-bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_start,
+bool dd_across_read_matches(const dd_work *w, size_t part, const dd_unit_starts *starts,
                             dd_near_unit_list *out)
 {
     out->n = 0;
@@ -758,9 +758,9 @@ bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_st
         x->alternative = alternative == 1;
         ok = x->doc >= pt->first && x->doc < pt->first + pt->n && x->of_doc < x->doc &&
              (i == 0 || x->doc >= out->v[i - 1].doc) && alternative <= 1 &&
-             unit < unit_start[x->doc + 1] - unit_start[x->doc] &&
-             of < unit_start[x->of_doc + 1] - unit_start[x->of_doc] && x->jaccard >= 0 &&
-             x->jaccard <= 1 && x->containment >= 0 && x->containment <= 1;
+             unit < dd_unit_start(starts, x->doc + 1) - dd_unit_start(starts, x->doc) &&
+             of < dd_unit_start(starts, x->of_doc + 1) - dd_unit_start(starts, x->of_doc) &&
+             x->jaccard >= 0 && x->jaccard <= 1 && x->containment >= 0 && x->containment <= 1;
         x->unit = (size_t)unit;
         x->of = (size_t)of;
         if (!ok)

@@ -46,6 +46,7 @@
 
 #include "cmd/options.h"
 #include "engine/near_units.h"
+#include "engine/unit_starts.h"
 #include "run/facts.h"
 #include "run/stages.h"
 
@@ -101,9 +102,9 @@ bool dd_across_stage_run(dd_work *w, const dd_options *o, const char *stage, uns
 /* Reads the matches of verify partition part of w, in order, into out
  * (replacing what it held). False after a message when its file is not
  * there or not right, or a match names a document outside the part, a
- * unit beyond its document's (unit_start: the first unit of each
- * document, ndocs + 1 of them) or a later document. */
-bool dd_across_read_matches(const dd_work *w, size_t part, const size_t *unit_start,
+ * unit beyond its document's (starts: where each document's units
+ * start, and the end of the last) or a later document. */
+bool dd_across_read_matches(const dd_work *w, size_t part, const dd_unit_starts *starts,
                             dd_near_unit_list *out);
 
 /* The documents linked by the matches of verify partition part of w (each

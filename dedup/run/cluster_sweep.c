@@ -156,93 +156,84 @@ static bool bucket_pairs(sweep *w, const dd_band_entry *v, size_t n)
 /* ------------------------------------------------------ keys by parts */
 
 /* The keys of the documents that may lead, by piece, in chunks of a
- * scratch file: each part (a run of pieces) reads its own chunks, once. */
-typedef struct key_chunk {
-    uint32_t piece, n; /* its piece, and its entries (the next of the file) */
-} key_chunk;
-
+ * scratch file: each part (a run of pieces) reads its own chunks, once.
+ * A chunk starts with a head (an entry's room: no key) that says where the
+ * piece's chunk before it starts, so that the places of the chunks are in
+ * the file, not in memory (8 bytes a chunk: a million keys in chunks of 16
+ * took 500 KB, past the sweep's share at --memory 1M): a piece's chunks are
+ * read from its last one back. The order the keys of a part are read in
+ * does not matter: sort_part's order is total. */
 typedef struct key_pieces {
-    size_t pieces, chunk; /* entries a chunk at most */
+    size_t pieces, chunk; /* entries a chunk at most, its head not counted */
     dd_scratch_array file;
-    dd_band_entry *buf; /* per piece, room for a chunk: piece k's at buf + k * chunk */
+    /* per piece, room for a chunk and its head: piece k's at buf + k * (chunk + 1) */
+    dd_band_entry *buf;
     size_t *nbuf;       /* per piece: entries in its buffer */
     size_t *count;      /* per piece: its entries */
-    key_chunk *chunks;  /* room for every chunk made (chunks_cap: known beforehand) */
-    size_t nchunks, chunks_cap;
+    size_t *last;       /* per piece: where its last chunk starts in the file, + 1 (0: none) */
+    uint32_t *last_n;   /* per piece: the entries of that chunk */
 } key_pieces;
 
-/* Room for the chunks of entries keys cut in pieces of chunk entries at
- * most: the full chunks, and one more a piece at the end. */
-static size_t chunks_needed(uint64_t entries, size_t pieces, size_t chunk)
+/* A chunk's head: where the chunk before it of the same piece starts (+ 1;
+ * 0: none) as its key, and its entries as its band. */
+static dd_band_entry chunk_head(size_t before, uint32_t n)
 {
-    return (size_t)(entries / chunk) + pieces + 1;
+    return (dd_band_entry){(uint64_t)before, n, 0};
 }
 
-/* The bytes of the buffers of the pieces and of the places of their
- * chunks, with chunks of chunk entries. */
-static uint64_t chunks_bytes(uint64_t entries, size_t pieces, size_t chunk)
+/* What a piece holds in memory while the keys are written, besides its
+ * chunk's buffer, and then while the parts are read. */
+#define PIECE_BYTES (3 * sizeof(size_t) + sizeof(uint32_t))
+
+/* The bytes of the buffers of the pieces, with chunks of chunk entries,
+ * and what each piece holds beside. */
+static uint64_t pieces_bytes(size_t pieces, size_t chunk)
 {
-    return (uint64_t)pieces * chunk * sizeof(dd_band_entry) +
-           chunks_needed(entries, pieces, chunk) * sizeof(key_chunk);
+    return (uint64_t)pieces * ((chunk + 1) * sizeof(dd_band_entry) + PIECE_BYTES);
 }
 
-/* The entries of a chunk, its buffers and places within room bytes: as
- * many as leave room for the places of all the chunks (from the largest,
- * each pass a little smaller: the places of smaller chunks take a little
- * more room; a few passes settle it). When no size fits (a small room
- * for many keys: the places of small chunks take it all), the size that
- * holds the least, and LEAST_CHUNK_BYTES at least. */
-static size_t chunk_entries(uint64_t entries, size_t pieces, size_t room)
+/* The entries of a chunk whose buffers fit room bytes with what each piece
+ * holds beside, LEAST_CHUNK_BYTES at least (then past the room). */
+static size_t chunk_entries(size_t pieces, size_t room)
 {
     const size_t least = LEAST_CHUNK_BYTES / sizeof(dd_band_entry);
-    size_t chunk = room / (pieces * sizeof(dd_band_entry));
-    for (int pass = 0; pass < 4 && chunk >= least; pass++) {
-        uint64_t places = chunks_needed(entries, pieces, chunk) * sizeof(key_chunk);
-        chunk = places < room ? (size_t)((room - places) / (pieces * sizeof(dd_band_entry))) : 0;
-    }
-    if (chunk >= least && chunks_bytes(entries, pieces, chunk) <= room)
-        return chunk;
-    /* pieces * 16 * c + 8 * entries / c is least at c = sqrt(entries / (2 * pieces)) */
-    size_t best = least;
-    while (best < (size_t)1 << 26 &&
-           chunks_bytes(entries, pieces, 2 * best) < chunks_bytes(entries, pieces, best))
-        best *= 2;
-    return best;
+    size_t per_piece = room / pieces;
+    size_t chunk = per_piece > PIECE_BYTES ? (per_piece - PIECE_BYTES) / sizeof(dd_band_entry) : 0;
+    return chunk > least ? chunk - 1 : least;
 }
 
 static bool write_chunk(key_pieces *kp, size_t k, char **err)
 {
-    if (kp->nbuf[k] == 0)
-        return true;
-    kp->chunks[kp->nchunks++] = (key_chunk){(uint32_t)k, (uint32_t)kp->nbuf[k]};
     size_t n = kp->nbuf[k];
+    if (n == 0)
+        return true;
+    dd_band_entry *chunk = kp->buf + k * (kp->chunk + 1);
+    chunk[0] = chunk_head(kp->last[k], kp->last_n[k]);
+    kp->last[k] = kp->file.n + 1;
+    kp->last_n[k] = (uint32_t)n;
     kp->nbuf[k] = 0;
-    return dd_scratch_array_append(&kp->file, kp->buf + k * kp->chunk, n, err);
+    return dd_scratch_array_append(&kp->file, chunk, n + 1, err);
 }
 
 /* Every key of the documents that may lead, made once from the signatures
- * and written to the chunks of its piece, the buffers of the pieces and
- * the places of the chunks within room bytes. */
-static bool distribute_keys(sweep *w, const bool *may_lead, uint64_t entries, size_t pieces,
-                            size_t room, key_pieces *kp)
+ * and written to the chunks of its piece, the buffers of the pieces
+ * within room bytes. */
+static bool distribute_keys(sweep *w, const bool *may_lead, size_t pieces, size_t room,
+                            key_pieces *kp)
 {
     memset(kp, 0, sizeof *kp);
     kp->pieces = pieces;
-    size_t fixed = pieces * (sizeof *kp->nbuf + sizeof *kp->count);
-    size_t chunk = chunk_entries(entries, pieces, room > fixed ? room - fixed : 0);
+    size_t chunk = chunk_entries(pieces, room);
     kp->chunk = chunk;
     /* (a room of 1 byte: no element in memory; 0 would be no limit) */
     dd_scratch_array_init(&kp->file, sizeof(dd_band_entry), 1, w->tmp_dir,
                           "band keys of documents");
-    kp->buf = dd_malloc(pieces * chunk * sizeof *kp->buf);
+    kp->buf = dd_malloc(pieces * (chunk + 1) * sizeof *kp->buf);
     kp->nbuf = dd_calloc(pieces, sizeof *kp->nbuf);
     kp->count = dd_calloc(pieces, sizeof *kp->count);
-    kp->chunks_cap = chunks_needed(entries, pieces, chunk);
-    kp->chunks = dd_malloc(kp->chunks_cap * sizeof *kp->chunks);
-    held(w,
-         pairs_bytes(w) + pieces * chunk * sizeof *kp->buf + fixed +
-             kp->chunks_cap * sizeof *kp->chunks + sort_bytes(w),
-         "keys written");
+    kp->last = dd_calloc(pieces, sizeof *kp->last);
+    kp->last_n = dd_calloc(pieces, sizeof *kp->last_n);
+    held(w, pairs_bytes(w) + pieces_bytes(pieces, chunk) + sort_bytes(w), "keys written");
     uint64_t *keys = dd_malloc(w->nkeys * sizeof *keys);
     bool ok = true;
     for (size_t r = 0; r < w->n && ok; r++) {
@@ -251,7 +242,8 @@ static bool distribute_keys(sweep *w, const bool *may_lead, uint64_t entries, si
         dd_signature_keys(w->s, w->docs[r], keys);
         for (size_t b = 0; b < w->nkeys && ok; b++) {
             size_t k = part_of(keys[b], pieces);
-            kp->buf[k * chunk + kp->nbuf[k]++] = (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
+            kp->buf[k * (chunk + 1) + 1 + kp->nbuf[k]++] =
+                (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
             kp->count[k]++;
             if (kp->nbuf[k] == chunk)
                 ok = write_chunk(kp, k, w->err);
@@ -268,24 +260,36 @@ static bool distribute_keys(sweep *w, const bool *may_lead, uint64_t entries, si
     return ok;
 }
 
-/* The keys of pieces [first, last), read from their chunks into part (room
- * for them all), through *buf (*cap its capacity), slice entries at a
- * time at most. */
+/* The keys of pieces [first, last), read from their chunks (each piece's
+ * from its last back) into part (room for them all), through *buf (*cap
+ * its capacity), slice entries at a time at most. */
 static void read_part(sweep *w, const key_pieces *kp, size_t first_piece, size_t last_piece,
                       dd_band_entries *part, dd_band_entry **buf, size_t *cap, size_t slice)
 {
     part->n = 0;
-    for (size_t c = 0, first = 0; c < kp->nchunks; first += kp->chunks[c++].n) {
-        const key_chunk *ch = &kp->chunks[c];
-        if (ch->piece < first_piece || ch->piece >= last_piece)
-            continue;
-        for (size_t done = 0, k; done < ch->n; done += k) {
-            k = ch->n - done < slice ? ch->n - done : slice;
-            const dd_band_entry *v = dd_scratch_array_span(&kp->file, first + done, k, buf, cap);
-            memcpy(part->v + part->n, v, k * sizeof *v);
-            part->n += k;
+    for (size_t k = first_piece; k < last_piece; k++) {
+        size_t at = kp->last[k], n = kp->last_n[k];
+        while (at) { /* the chunk at at - 1: its head, then n entries */
+            size_t from = at - 1, left = n + 1;
+            dd_band_entry head = {0};
+            for (bool first = true; left; first = false) {
+                size_t k_read = left < slice ? left : slice;
+                const dd_band_entry *v = dd_scratch_array_span(&kp->file, from, k_read, buf, cap);
+                if (first) {
+                    head = v[0];
+                    memcpy(part->v + part->n, v + 1, (k_read - 1) * sizeof *v);
+                    part->n += k_read - 1;
+                } else {
+                    memcpy(part->v + part->n, v, k_read * sizeof *v);
+                    part->n += k_read;
+                }
+                from += k_read;
+                left -= k_read;
+            }
+            w->st->scratch_read += (n + 1) * sizeof(dd_band_entry);
+            at = (size_t)head.key;
+            n = head.band;
         }
-        w->st->scratch_read += ch->n * sizeof(dd_band_entry);
     }
 }
 
@@ -306,7 +310,8 @@ static void key_pieces_free(key_pieces *kp)
     free(kp->buf);
     free(kp->nbuf);
     free(kp->count);
-    free(kp->chunks);
+    free(kp->last);
+    free(kp->last_n);
 }
 
 /* The keys of every document that may lead, made from their signatures,
@@ -402,29 +407,24 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
         ok = bucket_pairs(w, part.v, part.n);
     } else {
         /* Pieces: PIECES_A_PART for each part the room asks for, or as
-         * many fewer as make their buffers and the places of their chunks
-         * fit the room (a small room for many keys: small chunks, and many
-         * places); one a part at least. */
+         * many fewer as make their buffers (of LEAST_CHUNK_BYTES at least)
+         * fit the room; one a part at least. */
         uint64_t bytes = entries * sizeof(dd_band_entry);
         size_t parts = (size_t)((bytes + keys_room - 1) / keys_room), pieces = parts;
         for (size_t a_part = PIECES_A_PART; a_part >= 1; a_part--) {
             pieces = parts * a_part;
-            size_t fixed = pieces * 2 * sizeof(size_t);
-            if (fixed < keys_room &&
-                chunks_bytes(entries, pieces, chunk_entries(entries, pieces, keys_room - fixed)) <=
-                    keys_room - fixed)
+            if (pieces_bytes(pieces, chunk_entries(pieces, keys_room)) <= keys_room)
                 break;
         }
         key_pieces kp;
-        ok = distribute_keys(w, may_lead, entries, pieces, keys_room, &kp);
-        /* Then a part: the pieces that fit the room left by the places of
-         * the chunks, their counts and a read buffer. */
+        ok = distribute_keys(w, may_lead, pieces, keys_room, &kp);
+        /* Then a part: the pieces that fit the room left by what each
+         * piece holds and a read buffer. */
         size_t slice_bytes = keys_room / 8 < LEAST_READ_BYTES   ? LEAST_READ_BYTES
                              : keys_room / 8 > MOST_READ_BYTES ? MOST_READ_BYTES
                                                                : keys_room / 8;
         size_t slice = slice_bytes / sizeof(dd_band_entry);
-        size_t overhead = kp.chunks_cap * sizeof *kp.chunks + pieces * sizeof *kp.count +
-                          (slice + 1) * sizeof(dd_band_entry);
+        size_t overhead = pieces * PIECE_BYTES + (slice + 1) * sizeof(dd_band_entry);
         size_t per_part = keys_room > overhead ? (keys_room - overhead) / sizeof(dd_band_entry) : 0;
         size_t largest = 0;
         for (size_t first = 0, last; first < pieces; first = last) {
@@ -440,8 +440,8 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
             w->st->key_parts++;
             read_part(w, &kp, first, last, &part, &buf, &buf_cap, slice);
             held(w,
-                 pairs_bytes(w) + part.cap * sizeof *part.v + kp.chunks_cap * sizeof *kp.chunks +
-                     pieces * sizeof *kp.count + buf_cap * sizeof *buf + sort_bytes(w),
+                 pairs_bytes(w) + part.cap * sizeof *part.v + pieces * PIECE_BYTES +
+                     buf_cap * sizeof *buf + sort_bytes(w),
                  "a part of keys read");
             sort_part(w, pool, &part);
             ok = bucket_pairs(w, part.v, part.n);

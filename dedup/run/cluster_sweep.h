@@ -33,7 +33,8 @@
  * What it holds within the share, each sized from it and counted
  * (dd_sweep_stats.most_held): the keys of a part and where each band of it
  * starts; while the keys are written, a chunk's buffer for each piece of
- * them and the places of the chunks (8 bytes a chunk), kept while the
+ * them and where its last chunk is (each chunk in the file says where the
+ * piece's one before it is: no place a chunk in memory), kept while the
  * parts are read, with a read buffer (64 KiB at most); the buffer of pairs
  * pending and the places of their runs; then, while placing, the one run
  * in memory or a read buffer a run, and a batch's pairs (56 bytes each
@@ -55,7 +56,8 @@
  * on each thread).
  * What it reads: when the keys do not fit the room at once, the band keys
  * of the documents that may lead (16 bytes a key with its band and rank: 1
- * KB a document at 64 bands) written once and read once; the pairs (12
+ * KB a document at 64 bands, and 16 a chunk) written once and read once;
+ * the pairs (12
  * bytes each) written once and read once, when they do not fit their
  * buffer.
  */

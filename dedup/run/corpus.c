@@ -176,7 +176,8 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
 {
     dd_text_source src = dd_corpus_texts(c);
     dd_earlier earlier = dd_ddx_earlier(x);
-    size_t first = c->unit_start[i], n = c->unit_start[i + 1] - first;
+    size_t first = dd_unit_start(&c->unit_starts, i),
+           n = dd_unit_start(&c->unit_starts, i + 1) - first;
     dd_notes notes = {0};
     dd_unit *buf = NULL;
     size_t cap = 0;
@@ -717,7 +718,7 @@ static bool take(void *ctx, size_t i, void *result)
         analyse(f, f->own, i, r, false);
         add_across(f, f->own, i, r);
     }
-    c->unit_start[i] = c->units.n;
+    dd_unit_starts_set(&c->unit_starts, i, c->units.n);
     bool ok = r->status == DD_LOAD_TEXT || r->status == DD_LOAD_BINARY;
     dd_read_as read_as = {0, 0};
     if (r->status != DD_LOAD_FAILED)
@@ -867,7 +868,7 @@ static bool read_across(first_pass *f)
     dd_near_unit_list matches = {0};
     bool ok = true, read = true;
     for (size_t k = 0; k < w->nparts && ok; k++) {
-        read = dd_across_read_matches(w, k, f->c->unit_start, &matches);
+        read = dd_across_read_matches(w, k, &f->c->unit_starts, &matches);
         ok = read && merge_across(&m, matches.v, matches.n);
     }
     ok = ok && merge_inside(&m, UINT64_MAX);
@@ -945,7 +946,7 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     };
     bool ran = dd_run_in_order(&m);
     dd_run_phase_done("first pass: the documents");
-    c->unit_start[c->inputs.n] = c->units.n;
+    dd_unit_starts_set(&c->unit_starts, c->inputs.n, c->units.n);
     worker_free(NULL, f.own);
     /* All read: the room the arrays kept for more is given back. */
     dd_scratch_array_trim(&c->units);
@@ -1894,7 +1895,7 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
                           o->tmp_dir, "the documents' digests and sizes");
     c->failed = dd_calloc(n, sizeof *c->failed);
     c->reread = dd_calloc(n, sizeof *c->reread);
-    c->unit_start = dd_calloc(n + 1, sizeof *c->unit_start);
+    dd_unit_starts_init(&c->unit_starts, n);
     dd_units_init(&c->units, dd_memory_units_share(o->memory), o->tmp_dir);
     dd_scratch_array_init(&c->near_units, sizeof(dd_near_unit),
                           dd_memory_near_units_share(o->memory), o->tmp_dir,
@@ -1982,7 +1983,7 @@ void dd_corpus_free(dd_corpus *c)
     dd_scratch_array_free(&c->minhash_past_share);
     dd_inputs_free(&c->inputs);
     dd_units_free(&c->units);
-    free(c->unit_start);
+    dd_unit_starts_free(&c->unit_starts);
     dd_scratch_array_free(&c->near_units);
     free(c->near_found.v);
     free(c->near_inside.v);
@@ -2005,7 +2006,7 @@ void dd_corpus_free(dd_corpus *c)
 static void count_drops(const dd_corpus *c, uint32_t doc, const dd_drop *drops, size_t n,
                         dd_corpus_counts *out)
 {
-    size_t u = c->unit_start[doc], end = c->unit_start[doc + 1];
+    size_t u = dd_unit_start(&c->unit_starts, doc), end = dd_unit_start(&c->unit_starts, doc + 1);
     for (size_t k = 0; k < n; k++) {
         dd_unit first = {0}, last = {0};
         bool any = false;

@@ -67,7 +67,7 @@ typedef struct dd_corpus {
     dd_left_out *left_out; /* not text, left out: in input order, not reported */
     size_t nleft_out, left_out_cap;
     dd_units units;               /* the units of every document, in order (run/units.h) */
-    size_t *unit_start;           /* document i has units [unit_start[i], unit_start[i+1]) */
+    dd_unit_starts unit_starts; /* document i has units [dd_unit_start(i), dd_unit_start(i + 1)) */
     /* The near-repeats of units, by document, as read (dd_near_unit): in
      * memory or, past a share of the budget, in a scratch file
      * (io/scratch_array.h). The first pass finds a document's, or a

@@ -297,7 +297,7 @@ void dd_memory_account(FILE *out, const char *when, const dd_corpus *c, size_t a
     size_t flags = sizeof *c->failed + sizeof *c->reread + sizeof *c->text_version;
     held v[] = {
         {"units of every document (corpus units)", dd_units_memory_bytes(&c->units)},
-        {"unit starts", (docs + 1) * sizeof *c->unit_start},
+        {"unit starts", dd_unit_starts_bytes(&c->unit_starts)},
         {"paragraphs' sets and band keys (past the budget: in scratch files)", across_bytes},
         {"document signatures (MinHash, keys, sizes; past the budget: keys, sizes)",
          s->cap * sizeof *s->docs + dd_signatures_minhash_bytes(s) +

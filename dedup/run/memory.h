@@ -94,12 +94,13 @@ size_t dd_memory_rounds_share(uint64_t budget);
 size_t dd_memory_paragraph_later_share(uint64_t budget);
 
 /* The bytes of each array of what the rounds find that grows with the
- * corpus (run/rounds.c: the lines removed, the places of the boilerplate)
- * a run of budget bytes (0: the default) keeps in memory: a 64th of it,
- * from the eighth the shares leave for the rest (two at once while the
- * lines removed are merged, or the places of the documents kept are
- * chosen). Past it, they are in a scratch file, read back in order, or a
- * document's lines at a time. */
+ * corpus (run/rounds.c: the lines removed, the lines a round removes as
+ * its findings are made, the places of the boilerplate, the copies'
+ * similarities) a run of budget bytes (0: the default) keeps in memory: a
+ * 64th of it, from the eighth the shares leave for the rest (five at once
+ * while a round's lines join those removed before, in a new array; four
+ * while the places of the documents kept are chosen). Past it, they are in
+ * a scratch file, read back in order, or a document's lines at a time. */
 size_t dd_memory_findings_share(uint64_t budget);
 
 /* The bytes of exact verification's cache of documents' sets (run/corpus.c,

@@ -15,9 +15,11 @@
  * not held). record_lines() takes in what a
  * round removes: those lines leave the text. What the rounds find is
  * kept to the report out of memory past a share of --memory (memory.h's
- * dd_memory_findings_share): the lines removed (c->removed), the
- * boilerplate's places (handed to a scratch array as the table finds
- * them: dd_paragraphs_keep_places) and the copies' similarities; the
+ * dd_memory_findings_share): the lines removed (c->removed; each round's
+ * handed to a scratch array as its findings are made,
+ * dd_paragraphs_keep_drops, then merged into them), the boilerplate's
+ * places (handed to a scratch array as the table finds them:
+ * dd_paragraphs_keep_places) and the copies' similarities; the
  * repeats and the boilerplate records stay in memory. Copies leave too with
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
@@ -175,6 +177,54 @@ const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd
 
 #define NOT_A_COPY UINT32_MAX
 
+/* The drops of a round (dd_drop_store): an array in memory up to its
+ * share, then in a scratch file; err: why some could not be kept. */
+typedef struct round_drops {
+    dd_scratch_array a;
+    dd_drop_store store;
+    char *err;
+} round_drops;
+
+static void drops_append(void *ctx, const dd_drop *v, size_t n)
+{
+    round_drops *d = ctx;
+    if (!d->err)
+        dd_scratch_array_append(&d->a, v, n, &d->err);
+}
+
+static size_t drops_read(void *ctx, size_t from, dd_drop *out, size_t n)
+{
+    const round_drops *d = ctx;
+    if (from >= d->a.n)
+        return 0;
+    if (n > d->a.n - from)
+        n = d->a.n - from;
+    /* One span: read where it goes, from memory or the scratch file. */
+    dd_scratch_span span = {from, n, 0};
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    dd_scratch_array_gather(&d->a, &span, 1, out, 0, &buf, &cap);
+    free(buf);
+    return n;
+}
+
+/* Starts *d empty, for a round's drops, within the findings' share of
+ * --memory. */
+static void round_drops_start(round_drops *d, const dd_options *o)
+{
+    dd_scratch_array_init(&d->a, sizeof(dd_drop), dd_memory_findings_share(o->memory), o->tmp_dir,
+                          "lines removed by a round");
+    d->store = (dd_drop_store){d, drops_append, drops_read};
+    d->err = NULL;
+}
+
+static void round_drops_free(round_drops *d)
+{
+    dd_scratch_array_free(&d->a);
+    free(d->err);
+    d->err = NULL;
+}
+
 typedef struct rounds {
     bool copies_stay;
     bool *absent;           /* per document: a copy that left (not copies_stay) */
@@ -194,6 +244,12 @@ typedef struct rounds {
      * --memory, memory.h, past it in a scratch file), not at. */
     dd_findings found;
     dd_scratch_array places;
+    /* The lines the round removes, as its findings are made
+     * (dd_paragraphs_keep_drops): not held while it decides (55 bytes a
+     * document in round 1 of the 1 GB corpus), but in memory up to the
+     * findings' share of --memory and past it in a scratch file; read back
+     * merged into c->removed (record_lines), then freed. */
+    round_drops drops;
     /* With --index, the signatures of the documents as read, of those a
      * round changed: put back at the end (c->signatures, which the index is
      * searched with, are of the inputs). */
@@ -306,7 +362,8 @@ static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r,
         for (dd_near_unit nu; ok && k < read->n &&
                               (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
              k++) {
-            if (there && nu.of_doc != d && !dd_corpus_unit_removed(c, c->unit_start[d] + nu.unit))
+            if (there && nu.of_doc != d &&
+                !dd_corpus_unit_removed(c, dd_unit_start(&c->unit_starts, d) + nu.unit))
                 ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
         }
     }
@@ -455,8 +512,9 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
             break;
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
-        dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
-        dd_unit of_unit = unit_alone(c, c->unit_start[nu->of_doc] + nu->of);
+        dd_unit at_unit =
+            dd_units_get(&c->units, dd_unit_start(&c->unit_starts, nu->doc) + nu->unit);
+        dd_unit of_unit = unit_alone(c, dd_unit_start(&c->unit_starts, nu->of_doc) + nu->of);
         const dd_unit *at = &at_unit, *of = &of_unit;
         dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
         if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
@@ -621,7 +679,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
 {
     size_t n = c->inputs.n;
     dd_paragraphs *p =
-        dd_paragraphs_new(c->units.v, c->unit_start, o->min_words, (uint32_t)o->boilerplate_df);
+        dd_paragraphs_new(c->units.v, &c->unit_starts, o->min_words, (uint32_t)o->boilerplate_df);
     if (c->units.spool) /* not in memory (run/units.h) */
         dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
@@ -633,7 +691,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
             dd_paragraphs_free(p);
             return false;
         }
-        for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
+        size_t end = dd_unit_start(&c->unit_starts, d + 1);
+        for (size_t u = dd_unit_start(&c->unit_starts, d); u < end; u++)
             nunits += !dd_corpus_unit_removed(c, u);
     }
     /* A near-repeat matched in a copy: an exact copy of that unit in an
@@ -643,7 +702,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
         dd_near_unit near = near_of_round(r, k);
         const dd_near_unit *nu = &near;
         if (r->copy_of[nu->doc] == NOT_A_COPY && r->copy_of[nu->of_doc] != NOT_A_COPY)
-            dd_paragraphs_want_first(p, unit_alone(c, c->unit_start[nu->of_doc] + nu->of).key);
+            dd_paragraphs_want_first(
+                p, unit_alone(c, dd_unit_start(&c->unit_starts, nu->of_doc) + nu->of).key);
     }
     /* The table, a part of the keys on each thread at a time. */
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
@@ -718,6 +778,8 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     place_store store = {&r->places, 0, NULL};
     dd_place_store keep_places = {&store, places_reserve, places_set};
     dd_paragraphs_keep_places(p, &keep_places);
+    round_drops_start(&r->drops, o);
+    dd_paragraphs_keep_drops(p, &r->drops.store);
     dd_paragraphs_finish(p, f);
     for (size_t i = 0; !store.err && i < f->nboilerplate; i++)
         f->boilerplate[i].first_at += store.base;
@@ -734,9 +796,10 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     }
     dd_paragraphs_free(p);
     part_lists_free(&lists);
-    if (store.err) {
+    if (store.err || r->drops.err) {
         dd_note_add(notes, DD_NOTE_ERROR,
-                    "keeping what the rounds found out of memory (--memory): %s", store.err);
+                    "keeping what the rounds found out of memory (--memory): %s",
+                    store.err ? store.err : r->drops.err);
         free(store.err);
         return false;
     }
@@ -1029,16 +1092,21 @@ static bool add_removed_lines(dd_corpus *c, const dd_options *o, const dd_findin
     uint32_t *fence = NULL;
     size_t fence_cap = 0;
     const dd_scratch_array *old = &c->removed;
-    size_t i = 0, j = 0;
+    size_t i = 0;
+    dd_drops_merge *round = dd_drops_merge_new(f);
+    dd_drop from_round;
+    bool more = dd_drops_merge_next(round, &from_round);
     dd_drop last = {0};
     bool any = false, ok = true;
-    while (ok && (i < old->n || j < f->ndrops)) {
+    while (ok && (i < old->n || more)) {
         dd_drop next;
         const dd_drop *o_i = i < old->n ? dd_scratch_array_get(old, i) : NULL;
-        if (o_i && (j == f->ndrops || compare_drops(o_i, &f->drops[j]) <= 0))
+        if (o_i && (!more || compare_drops(o_i, &from_round) <= 0)) {
             next = *o_i, i++;
-        else
-            next = f->drops[j++];
+        } else {
+            next = from_round;
+            more = dd_drops_merge_next(round, &from_round);
+        }
         if (any && last.doc == next.doc && next.first_line <= last.last_line + 1) {
             if (next.last_line > last.last_line)
                 last.last_line = next.last_line;
@@ -1048,6 +1116,7 @@ static bool add_removed_lines(dd_corpus *c, const dd_options *o, const dd_findin
             any = true;
         }
     }
+    dd_drops_merge_free(round);
     if (ok && any)
         ok = removed_append(&merged, &fence, &fence_cap, &last, err);
     if (!ok) {
@@ -1089,17 +1158,30 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
     for (size_t k = 0; k < r->nchanged; k++)
         r->changed[r->changed_list[k]] = false;
     r->nchanged = 0;
-    /* The drops are by document, then line: each document's units are
-     * walked once. */
-    for (size_t k = 0; k < f->ndrops;) {
-        uint32_t doc = f->drops[k].doc;
-        size_t end = k;
-        while (end < f->ndrops && f->drops[end].doc == doc)
-            end++;
-        size_t d = 0;
-        for (size_t u = c->unit_start[doc]; u < c->unit_start[doc + 1]; u++) {
+    if (getenv("DEDUP_RUN_STATS"))
+        fprintf(stderr,
+                "dedup: memory at round %zu, its lines removed taken in: %zu ranges found in %zu "
+                "runs, %.1f MB (%.1f MB in a scratch file)\n",
+                c->rounds, f->drops_written, f->ndrop_runs,
+                (double)dd_scratch_array_memory_bytes(&r->drops.a) / 1e6,
+                (double)dd_scratch_array_scratch_bytes(&r->drops.a) / 1e6);
+    /* The drops, merged, come by document, then line: each document's
+     * units are walked once, with its ranges. */
+    dd_drops_merge *m = dd_drops_merge_new(f);
+    dd_drop *of_doc = NULL, next;
+    size_t cap = 0;
+    bool more = dd_drops_merge_next(m, &next);
+    while (more) {
+        uint32_t doc = next.doc;
+        size_t n = 0;
+        for (; more && next.doc == doc; more = dd_drops_merge_next(m, &next)) {
+            dd_grow(&of_doc, &cap, n + 1, sizeof *of_doc);
+            of_doc[n++] = next;
+        }
+        size_t d = 0, end = dd_unit_start(&c->unit_starts, doc + 1);
+        for (size_t u = dd_unit_start(&c->unit_starts, doc); u < end; u++) {
             if (dd_corpus_unit_removed(c, u) ||
-                !dd_line_dropped(f->drops + k, end - k, &d, dd_units_get(&c->units, u).first_line))
+                !dd_line_dropped(of_doc, n, &d, dd_units_get(&c->units, u).first_line))
                 continue;
             dd_corpus_remove_unit(c, u);
             if (!r->changed[doc]) {
@@ -1108,13 +1190,15 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
                 c->text_version[doc]++; /* its cached set is of the text before */
             }
         }
-        k = end;
     }
+    free(of_doc);
+    dd_drops_merge_free(m);
     *changed = r->nchanged > 0;
     char *err = NULL;
-    /* The places of the boilerplate go first: the round's drops, as many
-     * (each place is a range removed), are still held meanwhile. */
+    /* The places of the boilerplate held (none when decide_paragraphs
+     * stored them) go first, then the round's drops join c->removed. */
     bool ok = move_places(r, f, &err) && add_removed_lines(c, o, f, &err);
+    round_drops_free(&r->drops);
     if (!ok) {
         dd_note_add(notes, DD_NOTE_ERROR,
                     "keeping what the rounds found out of memory (--memory): %s", err);
@@ -1122,9 +1206,6 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
         dd_findings_free(f);
         return false;
     }
-    free(f->drops);
-    f->drops = NULL;
-    f->ndrops = f->drops_cap = 0;
     /* The findings join those of the rounds before. */
     dd_findings *all = &r->found;
     all->repeats = append_findings(all->repeats, &all->nrepeats, &all->repeats_cap, f->repeats,
@@ -1270,15 +1351,15 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     if (dd_analyze(&w->analysis->analyzer, text, len, &w->doc) != SH_OK)
         return;
     /* Its units are the units still there, in order. */
-    size_t nkept = 0;
-    dd_grow(&w->kept, &w->kept_cap, c->unit_start[d + 1] - c->unit_start[d] + 1, sizeof *w->kept);
-    for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
+    size_t nkept = 0, first = dd_unit_start(&c->unit_starts, d),
+           end = dd_unit_start(&c->unit_starts, d + 1);
+    dd_grow(&w->kept, &w->kept_cap, end - first + 1, sizeof *w->kept);
+    for (size_t u = first; u < end; u++)
         if (!dd_corpus_unit_removed(c, u))
-            w->kept[nkept++] = u - c->unit_start[d];
+            w->kept[nkept++] = u - first;
     bool same = w->doc.nunits == nkept;
     for (size_t u = 0; same && u < nkept; u++)
-        same = sh_key_equal(w->doc.units[u].key,
-                            dd_units_get(&c->units, c->unit_start[d] + w->kept[u]).key);
+        same = sh_key_equal(w->doc.units[u].key, dd_units_get(&c->units, first + w->kept[u]).key);
     if (!same) { /* removing whole lines leaves the other units as they were */
         char *p = dd_printable(dd_input_id(&c->inputs, d));
         dd_note_add(&r->notes, DD_NOTE_ERROR,
@@ -1309,7 +1390,7 @@ static void keep_old_inside(again *g, uint32_t doc)
     const dd_near_unit_list *old = &c->near_inside;
     for (; g->old_next < old->n && old->v[g->old_next].doc < doc; g->old_next++) {
         const dd_near_unit *nu = &old->v[g->old_next];
-        const size_t first = c->unit_start[nu->doc];
+        const size_t first = dd_unit_start(&c->unit_starts, nu->doc);
         if (!dd_corpus_unit_removed(c, first + nu->unit) &&
             !dd_corpus_unit_removed(c, first + nu->of))
             dd_near_units_append(&g->inside, nu, 1);
@@ -1615,6 +1696,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     free(r.first_of);
     dd_scratch_array_free(&r.near);
     dd_scratch_array_free(&r.places);
+    round_drops_free(&r.drops);
     dd_findings_free(&r.found);
     free(r.absent);
     free(r.copy_of);

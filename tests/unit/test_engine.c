@@ -226,12 +226,17 @@ static void boilerplate_is_decided_by_document_frequency(void **state)
                                  .last_line = u - start[d] + 1,
                                  .words = spec[u].words,
                                  .key = {spec[u].key, 1}};
-    dd_paragraphs *p = dd_paragraphs_new(units, start, 4, 3);
+    dd_unit_starts starts;
+    dd_unit_starts_init(&starts, 3);
+    for (size_t d = 0; d <= 3; d++)
+        dd_unit_starts_set(&starts, d, start[d]);
+    dd_paragraphs *p = dd_paragraphs_new(units, &starts, 4, 3);
     for (uint32_t d = 0; d < 3; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_findings f = {0};
     dd_paragraphs_finish(p, &f);
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
     /* The footer, in 3 documents: boilerplate, every occurrence removed
      * (the first too). */
     assert_int_equal(f.nboilerplate, 1);
@@ -314,12 +319,17 @@ static void batch_and_stream_group_the_same_run(void **state)
         memcpy(units + start[d], doc.units, doc.nunits * sizeof *units);
         start[d + 1] = start[d] + doc.nunits;
     }
-    dd_paragraphs *p = dd_paragraphs_new(units, start, 4, 3);
+    dd_unit_starts starts;
+    dd_unit_starts_init(&starts, NTEXTS);
+    for (size_t d = 0; d <= NTEXTS; d++)
+        dd_unit_starts_set(&starts, d, start[d]);
+    dd_paragraphs *p = dd_paragraphs_new(units, &starts, 4, 3);
     for (uint32_t d = 0; d < NTEXTS; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_findings f = {0};
     dd_paragraphs_finish(p, &f);
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
     /* One run of three lines, not three repeats. */
     assert_int_equal(f.nrepeats, 1);
     const dd_repeat *r = &f.repeats[0];

@@ -53,14 +53,25 @@ static void add_doc(corpus *c, const char *spec)
     c->start[++c->ndocs] = u;
 }
 
+/* Where the documents' units start, of start[0..ndocs], in *s. */
+static void starts_of(const size_t *start, size_t ndocs, dd_unit_starts *s)
+{
+    dd_unit_starts_init(s, ndocs);
+    for (size_t d = 0; d <= ndocs; d++)
+        dd_unit_starts_set(s, d, start[d]);
+}
+
 static void decide(const corpus *c, dd_findings *f)
 {
     memset(f, 0, sizeof *f);
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
+    dd_unit_starts starts;
+    starts_of(c->start, c->ndocs, &starts);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, &starts, MIN_WORDS, DF);
     for (uint32_t d = 0; d < c->ndocs; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_paragraphs_finish(p, f);
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
 }
 
 /* The exact repeat of f at doc, first_line; NULL if none. */
@@ -172,13 +183,16 @@ static void a_near_repeat_that_goes_parts_no_run(void **state)
     corpus c = {0};
     add_doc(&c, "a2 b2 N9");
     add_doc(&c, "a2 M9 b2");
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    dd_unit_starts starts;
+    starts_of(c.start, c.ndocs, &starts);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, &starts, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 0, NULL));
     assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_paragraphs_add_near(p, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, 9, 0.7, 0.9);
     dd_findings f = {0};
     dd_paragraphs_finish(p, &f);
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
     assert_true(dropped(&f, 1, 2)); /* the near-repeat */
     const dd_repeat *r = repeat_at(&f, 1, 1);
     assert_non_null(r);
@@ -210,7 +224,9 @@ static void the_first_occurrence_of_a_key(void **state)
     corpus c = {0};
     add_doc(&c, "a9 b9");
     add_doc(&c, "c9 b9");
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    dd_unit_starts starts;
+    starts_of(c.start, c.ndocs, &starts);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, &starts, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 1, NULL));
     dd_paragraphs_want_first(p, (sh_key){'b', 0x5EED});
     dd_paragraphs_want_first(p, (sh_key){'a', 0x5EED});
@@ -221,6 +237,7 @@ static void the_first_occurrence_of_a_key(void **state)
     assert_false(dd_paragraphs_first(p, (sh_key){'a', 0x5EED}, &at));
     assert_false(dd_paragraphs_first(p, (sh_key){'c', 0x5EED}, &at)); /* not asked for */
     dd_paragraphs_free(p);
+    dd_unit_starts_free(&starts);
 }
 
 /* The table built in parts (dd_paragraphs_split: a part at a time in
@@ -236,6 +253,7 @@ static void the_first_occurrence_of_a_key(void **state)
 typedef struct big_corpus {
     dd_unit units[BIG_DOCS * BIG_UNITS];
     size_t start[BIG_DOCS + 1];
+    dd_unit_starts starts; /* the same (index_big) */
     bool gone[BIG_DOCS * BIG_UNITS];
     uint64_t gone_bits[BIG_DOCS * BIG_UNITS / 64 + 1]; /* the same, a bit each */
     bool added[BIG_DOCS];
@@ -254,8 +272,16 @@ static uint64_t next_random(uint64_t *state)
     return *state >> 33;
 }
 
+/* c->starts, of c->start (made again). */
+static void index_big(big_corpus *c)
+{
+    dd_unit_starts_free(&c->starts);
+    starts_of(c->start, BIG_DOCS, &c->starts);
+}
+
 static void make_big(big_corpus *c, uint64_t seed)
 {
+    dd_unit_starts_free(&c->starts);
     memset(c, 0, sizeof *c);
     size_t u = 0;
     for (size_t d = 0; d < BIG_DOCS; d++) {
@@ -273,6 +299,7 @@ static void make_big(big_corpus *c, uint64_t seed)
         c->start[d + 1] = u;
         c->added[d] = next_random(&seed) % 7 != 0;
     }
+    index_big(c);
 }
 
 /* The table of c in nparts parts built by the caller, the last first (0:
@@ -281,7 +308,7 @@ static void make_big(big_corpus *c, uint64_t seed)
 static dd_paragraphs *table_in_lists(const big_corpus *c, size_t nparts,
                                      const dd_later_lists *lists)
 {
-    dd_paragraphs *p = dd_paragraphs_new(c->units, c->start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(c->units, &c->starts, MIN_WORDS, DF);
     dd_paragraphs_leave_out(p, c->gone_bits);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         if (c->added[d])
@@ -654,7 +681,7 @@ static void later_occurrences_in_the_callers_lists(void **state)
     /* Lists that cannot keep them: the table fails, with an error. */
     memset(&l, 0, sizeof l);
     l.fail = true;
-    dd_paragraphs *p = dd_paragraphs_new(c.units, c.start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(c.units, &c.starts, MIN_WORDS, DF);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_paragraphs_split(p, 2);
@@ -725,7 +752,7 @@ static size_t unit_read(void *ctx, size_t k, size_t from, dd_part_unit *out, siz
 static dd_paragraphs *table_handed_out(const big_corpus *c, size_t nparts, unit_reads *reads,
                                        const dd_unit_lists *lists)
 {
-    dd_paragraphs *p = dd_paragraphs_new(NULL, c->start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(NULL, &c->starts, MIN_WORDS, DF);
     dd_paragraphs_read_units(p, count_unit, reads);
     dd_paragraphs_leave_out(p, c->gone_bits);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
@@ -800,7 +827,7 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
     memset(&l, 0, sizeof l);
     l.fail = true;
     unit_reads reads = {&c, 0};
-    dd_paragraphs *p = dd_paragraphs_new(NULL, c.start, MIN_WORDS, DF);
+    dd_paragraphs *p = dd_paragraphs_new(NULL, &c.starts, MIN_WORDS, DF);
     dd_paragraphs_read_units(p, count_unit, &reads);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
@@ -811,6 +838,174 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
     assert_int_equal(notes.v[0].kind, DD_NOTE_ERROR);
     dd_notes_free(&notes);
     dd_paragraphs_free(p);
+}
+
+/* The lines the findings remove kept in the caller's store
+ * (dd_paragraphs_keep_drops, as scan keeps them in a scratch array past a
+ * share of --memory): appended a block at most at a time, in a few runs
+ * each by document then line, f->drops left empty; dd_drops_merge reads
+ * them back, a few at a time, each once, as the drops held without a
+ * store. Both are the ranges of every finding (the places of the
+ * boilerplate, the repeats exact and near), those that overlap or touch
+ * made one: a plain sort of them all. */
+#define STORE_MAX 4096
+typedef struct test_drops {
+    dd_drop v[STORE_MAX];
+    size_t n, appends, read;
+} test_drops;
+
+static void drops_append(void *ctx, const dd_drop *v, size_t n)
+{
+    test_drops *t = ctx;
+    assert_true(n > 0 && n <= DD_DROPS_BLOCK && t->n + n <= STORE_MAX);
+    memcpy(t->v + t->n, v, n * sizeof *v);
+    t->n += n;
+    t->appends++;
+}
+
+static size_t drops_read(void *ctx, size_t from, dd_drop *out, size_t n)
+{
+    test_drops *t = ctx;
+    if (from >= t->n)
+        return 0;
+    if (n > 3) /* a few at a time: the merge reads on */
+        n = 3;
+    if (n > t->n - from)
+        n = t->n - from;
+    memcpy(out, t->v + from, n * sizeof *out);
+    t->read += n;
+    return n;
+}
+
+static int compare_places(const void *a, const void *b)
+{
+    const dd_place *x = a, *y = b;
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    if (x->first_line != y->first_line)
+        return x->first_line < y->first_line ? -1 : 1;
+    return (x->last_line > y->last_line) - (x->last_line < y->last_line);
+}
+
+/* The ranges of every finding of f, sorted, those that overlap or touch
+ * made one, in *out (malloc'd); returns how many. */
+static size_t plain_drops(const dd_findings *f, dd_drop **out)
+{
+    size_t n = f->nrepeats;
+    for (size_t r = 0; r < f->nboilerplate; r++)
+        n += f->boilerplate[r].n;
+    dd_drop *v = malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    for (size_t r = 0; r < f->nrepeats; r++)
+        v[k++] = f->repeats[r].at;
+    for (size_t r = 0; r < f->nboilerplate; r++)
+        for (size_t i = 0; i < f->boilerplate[r].n; i++)
+            v[k++] = f->boilerplate[r].at[i];
+    qsort(v, n, sizeof *v, compare_places);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w && v[w - 1].doc == v[i].doc && v[i].first_line <= v[w - 1].last_line + 1) {
+            if (v[i].last_line > v[w - 1].last_line)
+                v[w - 1].last_line = v[i].last_line;
+        } else {
+            v[w++] = v[i];
+        }
+    }
+    *out = v;
+    return w;
+}
+
+/* Checks the findings of p, without a store (want) and with one (kept). */
+static void check_drops_kept(dd_paragraphs *held, dd_paragraphs *kept, test_drops *t,
+                             size_t *runs_most)
+{
+    dd_drop_store store = {t, drops_append, drops_read};
+    dd_findings want = {0}, got = {0};
+    dd_paragraphs_finish(held, &want);
+    dd_paragraphs_keep_drops(kept, &store);
+    dd_paragraphs_finish(kept, &got);
+    dd_drop *plain;
+    size_t nplain = plain_drops(&want, &plain);
+    assert_true(nplain > 0);
+    assert_int_equal(want.ndrops, nplain);
+    for (size_t i = 0; i < nplain; i++)
+        assert_same_places(&want.drops[i], &plain[i]);
+    /* In the store: every one written, in runs each in order. */
+    assert_int_equal(got.ndrops, 0);
+    assert_null(got.drops);
+    assert_int_equal(got.drops_written, t->n);
+    assert_true(t->n >= nplain);
+    assert_true(got.ndrop_runs >= 1 && got.ndrop_runs <= DD_RUN_PASSES + 3);
+    assert_int_equal(got.drop_runs[got.ndrop_runs - 1], t->n);
+    for (size_t r = 0, from = 0; r < got.ndrop_runs; from = got.drop_runs[r++]) {
+        assert_true(got.drop_runs[r] > from);
+        for (size_t i = from + 1; i < got.drop_runs[r]; i++)
+            assert_true(compare_places(&t->v[i - 1], &t->v[i]) <= 0);
+    }
+    *runs_most = got.ndrop_runs > *runs_most ? got.ndrop_runs : *runs_most;
+    /* Read back merged: the drops held without a store, each read once. */
+    t->read = 0;
+    dd_drops_merge *m = dd_drops_merge_new(&got);
+    dd_drop d;
+    size_t n = 0;
+    while (dd_drops_merge_next(m, &d)) {
+        assert_true(n < nplain);
+        assert_same_places(&d, &plain[n++]);
+    }
+    assert_false(dd_drops_merge_next(m, &d));
+    assert_int_equal(n, nplain);
+    assert_int_equal(t->read, t->n);
+    assert_true(dd_drops_merge_bytes(m) < 32 * DD_DROPS_MERGE_READ); /* 24 bytes a drop */
+    dd_drops_merge_free(m);
+    /* The rest of the findings as without a store. */
+    got.drops = want.drops, got.ndrops = want.ndrops;
+    assert_same_findings(&got, &want);
+    got.drops = NULL, got.ndrops = 0;
+    free(plain);
+    dd_findings_free(&got);
+    dd_findings_free(&want);
+}
+
+static void drops_in_the_callers_store(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    static near_list l;
+    static test_drops t;
+    size_t runs_most = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        make_near(&c, &l, seed * 37);
+        dd_paragraphs *held = table_of(&c, 3), *kept = table_of(&c, 3);
+        add_near_of(held, &l, UINT32_MAX);
+        dd_paragraphs_read_near(kept, read_near_of, &l);
+        memset(&t, 0, sizeof t);
+        check_drops_kept(held, kept, &t, &runs_most);
+        dd_paragraphs_free(held);
+        dd_paragraphs_free(kept);
+    }
+    assert_true(runs_most >= 3); /* boilerplate, runs and near-repeats: merged */
+    /* Many drops (every unit of the 40 documents boilerplate: 480
+     * places): appended in blocks. */
+    dd_unit_starts_free(&c.starts);
+    memset(&c, 0, sizeof c);
+    size_t u = 0;
+    for (size_t d = 0; d < BIG_DOCS; d++) {
+        for (size_t k = 0; k < BIG_UNITS; k++, u++) {
+            uint64_t letter = k % 2 == 0 && d % 3 ? 1 : k;
+            c.units[u] = (dd_unit){
+                .first_line = k + 1, .last_line = k + 1, .words = 9, .key = key_of(letter)};
+        }
+        c.start[d + 1] = u;
+        c.added[d] = true;
+    }
+    index_big(&c);
+    dd_paragraphs *held = table_of(&c, 2), *kept = table_of(&c, 2);
+    memset(&t, 0, sizeof t);
+    check_drops_kept(held, kept, &t, &runs_most);
+    assert_true(t.appends > 1 && t.n > DD_DROPS_BLOCK);
+    dd_paragraphs_free(held);
+    dd_paragraphs_free(kept);
 }
 
 int main(void)
@@ -827,6 +1022,7 @@ int main(void)
         cmocka_unit_test(near_repeats_read_back_by_document_are_those_held),
         cmocka_unit_test(later_occurrences_in_the_callers_lists),
         cmocka_unit_test(units_handed_out_to_their_parts_are_read_once),
+        cmocka_unit_test(drops_in_the_callers_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
