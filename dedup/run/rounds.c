@@ -175,6 +175,14 @@ const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd
 
 #define NOT_A_COPY UINT32_MAX
 
+/* What the findings need of a near-repeat's unit (rounds.near_lines): its
+ * lines and words. (Of the unit it repeats, the table reads the lines of
+ * the few reported: paragraphs.h.) */
+typedef struct near_lines {
+    size_t first_line, last_line;
+    uint32_t words;
+} near_lines;
+
 typedef struct rounds {
     bool copies_stay;
     bool *absent;           /* per document: a copy that left (not copies_stay) */
@@ -189,6 +197,7 @@ typedef struct rounds {
     size_t nchanged;
     dd_scratch_array near; /* of dd_near_unit: the near-repeats of the round, by document,
                               in memory up to their share of --memory (memory.h) */
+    dd_scratch_array near_lines; /* of near_lines: their units' lines, element for element */
     /* The repeats and boilerplate records of every round; the records'
      * places are in `places` (dd_place: in memory up to their share of
      * --memory, memory.h, past it in a scratch file), not at. */
@@ -282,42 +291,6 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
         s->simhash[d] = 0;
 }
 
-/* The near-repeats of a round, in r->near: for each document still there,
- * those inside it (of the text it has now), then those across documents
- * found as it was read, of its units still there. False, with an error in
- * notes, when they could not be written to their scratch file. */
-static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
-{
-    dd_scratch_array_free(&r->near);
-    dd_scratch_array_init(&r->near, sizeof(dd_near_unit), dd_memory_near_units_share(o->memory),
-                          o->tmp_dir, "near-repeats of paragraphs of a round");
-    const dd_near_unit_list *inside = &c->near_inside;
-    const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
-    size_t i = 0, k = 0;
-    char *err = NULL;
-    bool ok = true;
-    for (uint32_t d = 0; ok && d < c->inputs.n; d++) {
-        size_t from = i;
-        while (i < inside->n && inside->v[i].doc == d)
-            i++;
-        bool there = !c->failed[d] && !r->absent[d];
-        if (there)
-            ok = dd_scratch_array_append(&r->near, inside->v + from, i - from, &err);
-        for (dd_near_unit nu; ok && k < read->n &&
-                              (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
-             k++) {
-            if (there && nu.of_doc != d && !dd_corpus_unit_removed(c, c->unit_start[d] + nu.unit))
-                ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
-        }
-    }
-    if (!ok) {
-        dd_note_add(notes, DD_NOTE_ERROR,
-                    "keeping the near-repeats of a round out of memory (--memory): %s", err);
-        free(err);
-    }
-    return ok;
-}
-
 /* Unit i of the corpus, read alone: for the unit a near-repeat repeats,
  * anywhere before it, which would cost a block of the units (16 KB:
  * scratch_array.c) for each near-repeat where they are in a scratch file. */
@@ -328,10 +301,99 @@ static dd_unit unit_alone(const dd_corpus *c, size_t i)
     return u;
 }
 
+/* Appends the near-repeats v[0..n) of document d to r->near, and the lines
+ * and words of their units to r->near_lines: d's units read in one span,
+ * from the first of them to the last (*units, *cap: its buffer). False,
+ * with *err set, when they could not be written. */
+static bool append_near_of(const dd_corpus *c, rounds *r, uint32_t d, const dd_near_unit *v,
+                           size_t n, dd_unit **units, size_t *cap, char **err)
+{
+    if (n == 0)
+        return true;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].unit < lo)
+            lo = v[i].unit;
+        if (v[i].unit > hi)
+            hi = v[i].unit;
+    }
+    const dd_unit *span =
+        dd_units_span(&c->units, c->unit_start[d] + lo, hi - lo + 1, units, cap);
+    for (size_t i = 0; i < n; i++) {
+        const dd_unit *at = &span[v[i].unit - lo];
+        near_lines l = {at->first_line, at->last_line, at->words};
+        if (!dd_scratch_array_append(&r->near, &v[i], 1, err) ||
+            !dd_scratch_array_append(&r->near_lines, &l, 1, err))
+            return false;
+    }
+    return true;
+}
+
+/* The near-repeats of a round, in r->near: for each document still there,
+ * those inside it (of the text it has now), then those across documents
+ * found as it was read, of its units still there; and their units' lines
+ * and words in r->near_lines, read here once (the findings go through them
+ * twice: reading them there read each unit's block of the scratch file,
+ * most of the file, each time, and the unit repeated alone). The two
+ * share the near-repeats' share of --memory. False, with an error in notes, when they could not be written
+ * to their scratch files. */
+static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
+{
+    size_t share = dd_memory_near_units_share(o->memory);
+    size_t near_share = share / (sizeof(dd_near_unit) + sizeof(near_lines)) * sizeof(dd_near_unit);
+    dd_scratch_array_free(&r->near);
+    dd_scratch_array_init(&r->near, sizeof(dd_near_unit), near_share, o->tmp_dir,
+                          "near-repeats of paragraphs of a round");
+    dd_scratch_array_free(&r->near_lines);
+    dd_scratch_array_init(&r->near_lines, sizeof(near_lines), share - near_share, o->tmp_dir,
+                          "lines of the near-repeats of paragraphs of a round");
+    const dd_near_unit_list *inside = &c->near_inside;
+    const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
+    size_t i = 0, k = 0;
+    dd_near_unit *across = NULL; /* a document's, kept */
+    size_t across_cap = 0, units_cap = 0;
+    dd_unit *units = NULL;
+    char *err = NULL;
+    bool ok = true;
+    for (uint32_t d = 0; ok && d < c->inputs.n; d++) {
+        size_t from = i;
+        while (i < inside->n && inside->v[i].doc == d)
+            i++;
+        bool there = !c->failed[d] && !r->absent[d];
+        if (there)
+            ok = append_near_of(c, r, d, inside->v + from, i - from, &units, &units_cap, &err);
+        size_t nacross = 0;
+        for (dd_near_unit nu; ok && k < read->n &&
+                              (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
+             k++) {
+            if (there && nu.of_doc != d && !dd_corpus_unit_removed(c, c->unit_start[d] + nu.unit)) {
+                dd_grow(&across, &across_cap, nacross + 1, sizeof *across);
+                across[nacross++] = nu;
+            }
+        }
+        if (ok)
+            ok = append_near_of(c, r, d, across, nacross, &units, &units_cap, &err);
+    }
+    free(across);
+    free(units);
+    if (!ok) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping the near-repeats of a round out of memory (--memory): %s", err);
+        free(err);
+    }
+    return ok;
+}
+
 /* Near-repeat k of the round. */
 static dd_near_unit near_of_round(const rounds *r, size_t k)
 {
     return *(const dd_near_unit *)dd_scratch_array_get(&r->near, k);
+}
+
+/* The lines of near-repeat k's units. */
+static near_lines near_lines_of_round(const rounds *r, size_t k)
+{
+    return *(const near_lines *)dd_scratch_array_get(&r->near_lines, k);
 }
 
 /* For measuring (DEDUP_RUN_STATS): what round c->rounds + 1 holds, when
@@ -373,15 +435,19 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
             "%.1f MB; "
             "findings so far: %.1f MB (%.1f MB in scratch files: %zu repeats, %zu boilerplate "
             "records naming %zu places, %zu ranges of lines removed)\n",
-            at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
-            (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
+            at,
+            (double)(dd_scratch_array_memory_bytes(&r->near) +
+                     dd_scratch_array_memory_bytes(&r->near_lines)) /
+                1e6,
+            (double)(dd_scratch_array_scratch_bytes(&r->near) +
+                     dd_scratch_array_scratch_bytes(&r->near_lines)) /
+                1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
             (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6,
             r->found.nrepeats, r->found.nboilerplate, r->places.n, c->removed.n);
     dd_memory_process(stderr, at);
 }
 
-/* dd_paragraphs_read_units: unit u of the corpus's units. */
 /* For measuring (DEDUP_RUN_STATS): the end of a step of round `round`
  * (from 1) as a phase of the run (run.h). */
 static void round_phase_done(size_t round, const char *step)
@@ -391,7 +457,16 @@ static void round_phase_done(size_t round, const char *step)
     dd_run_phase_done(name);
 }
 
+/* dd_paragraphs_read_units: unit u of the corpus's units. */
 static dd_unit corpus_unit(void *ctx, size_t u) { return dd_units_get(ctx, u); }
+
+/* The same, read alone (a unit out of order: not a block of them). */
+static dd_unit corpus_unit_alone(void *ctx, size_t u)
+{
+    dd_unit unit;
+    dd_scratch_array_copy(ctx, u, &unit);
+    return unit;
+}
 
 /* Is document d one whose paragraphs are decided (read, there, not a copy)? */
 static bool is_kept(const dd_corpus *c, const rounds *r, size_t d)
@@ -455,15 +530,19 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
             break;
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
-        dd_unit at_unit = dd_units_get(&c->units, c->unit_start[nu->doc] + nu->unit);
-        dd_unit of_unit = unit_alone(c, c->unit_start[nu->of_doc] + nu->of);
-        const dd_unit *at = &at_unit, *of = &of_unit;
-        dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
-        if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
-            (!dd_paragraphs_first(p, of->key, &of_place) || of_place.doc >= nu->doc))
-            continue;
-        dd_paragraphs_add_near(p, (dd_place){nu->doc, at->first_line, at->last_line}, of_place,
-                               at->words, nu->jaccard, nu->containment);
+        near_lines l = near_lines_of_round(r, g->next);
+        /* The unit repeated: its lines read by the table if reported. */
+        dd_place of_place = {nu->of_doc, 0, 0};
+        uint64_t of_unit = c->unit_start[nu->of_doc] + nu->of;
+        if (r->copy_of[nu->of_doc] != NOT_A_COPY) {
+            if (!dd_paragraphs_first(p, unit_alone(c, of_unit).key, &of_place) ||
+                of_place.doc >= nu->doc)
+                continue;
+            of_unit = DD_LINES_GIVEN;
+        }
+        dd_paragraphs_add_near(p, c->unit_start[nu->doc] + nu->unit,
+                               (dd_place){nu->doc, l.first_line, l.last_line}, of_place, of_unit,
+                               l.words, nu->jaccard, nu->containment);
     }
 }
 
@@ -623,7 +702,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     dd_paragraphs *p =
         dd_paragraphs_new(c->units.v, c->unit_start, o->min_words, (uint32_t)o->boilerplate_df);
     if (c->units.spool) /* not in memory (run/units.h) */
-        dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
+        dd_paragraphs_read_units(p, corpus_unit, corpus_unit_alone, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
     size_t nunits = 0;
     for (size_t d = 0; d < n; d++) {
@@ -658,7 +737,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     /* Units in a scratch file: each part reading them all would read the
      * file once a part (143 MB at 1 GB; 8 parts in round 1 at --memory
      * 256M, 31 at 64M); they are read once instead and handed out to their
-     * parts' lists (32 bytes a unit, not 64), which take as much memory as
+     * parts' lists (48 bytes a unit with its lines, not 64), which take as much memory as
      * the later occurrences (a sixteenth of --memory, of the quarter the
      * search across documents gave back) and then go to a scratch file
      * too. */
@@ -1614,6 +1693,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_free(&r.first);
     free(r.first_of);
     dd_scratch_array_free(&r.near);
+    dd_scratch_array_free(&r.near_lines);
     dd_scratch_array_free(&r.places);
     dd_findings_free(&r.found);
     free(r.absent);
