@@ -1227,6 +1227,8 @@ typedef struct worker {
     dd_doc doc;
     size_t *kept; /* the document's units still there, as units of the whole text */
     size_t kept_cap;
+    dd_unit *units; /* the document's units, read from their scratch file */
+    size_t units_cap;
 } worker;
 
 static void worker_free(void *ctx, void *state)
@@ -1240,6 +1242,7 @@ static void worker_free(void *ctx, void *state)
     sh_buf_free(&w->cleaned);
     dd_doc_free(&w->doc);
     free(w->kept);
+    free(w->units);
     free(w);
 }
 
@@ -1354,10 +1357,16 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     for (size_t u = c->unit_start[d]; u < c->unit_start[d + 1]; u++)
         if (!dd_corpus_unit_removed(c, u))
             w->kept[nkept++] = u - c->unit_start[d];
+    /* Its units read in one span of their bytes: through the thread's
+     * blocks of the scratch file, the documents of other threads between
+     * two of its own and the other arrays read between two documents read
+     * a block again (1 GB, --memory 16M: two passes over the file). */
+    const dd_unit *units = dd_units_span(&c->units, c->unit_start[d],
+                                         c->unit_start[d + 1] - c->unit_start[d], &w->units,
+                                         &w->units_cap);
     bool same = w->doc.nunits == nkept;
     for (size_t u = 0; same && u < nkept; u++)
-        same = sh_key_equal(w->doc.units[u].key,
-                            dd_units_get(&c->units, c->unit_start[d] + w->kept[u]).key);
+        same = sh_key_equal(w->doc.units[u].key, units[w->kept[u]].key);
     if (!same) { /* removing whole lines leaves the other units as they were */
         char *p = dd_printable(dd_input_id(&c->inputs, d));
         dd_note_add(&r->notes, DD_NOTE_ERROR,
