@@ -10,9 +10,11 @@
  * they are read once and handed out to their parts' lists, in a scratch
  * array, each part reading its own; the paragraphs that repeat an
  * earlier one, with the first occurrence of each, kept in a scratch array
- * (part_lists) and read back in order; the round's near-repeats read back
- * from their scratch array a document at a time as the findings are made,
- * not held). record_lines() takes in what a
+ * (part_lists) and read back in order, with the lines of both, so that
+ * the findings read no unit back; the round's near-repeats, with their
+ * units' lines read once as the round lists them, read back from their
+ * scratch arrays a document at a time as the findings are made, not
+ * held). record_lines() takes in what a
  * round removes: those lines leave the text. What the rounds find is
  * kept to the report out of memory past a share of --memory (memory.h's
  * dd_memory_findings_share): the lines removed (c->removed), the
