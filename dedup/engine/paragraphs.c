@@ -14,13 +14,21 @@
 /* A key asked for (dd_paragraphs_want_first) that no unit added holds. */
 #define NOT_ADDED UINT64_MAX
 
+/* The first occurrence of a key asked for: its unit (NOT_ADDED: none) and
+ * lines. */
+typedef struct first_of_key {
+    uint64_t unit;
+    size_t first_line, last_line;
+} first_of_key;
+
 /* A distinct unit of the part being built: where it was first seen and in
  * how many documents. */
 typedef struct entry {
-    uint64_t first;    /* its first occurrence (a unit number) */
-    uint64_t text;     /* the occurrence whose text a report shows: the first
-                          one in a second document */
-    uint32_t last_doc; /* the last document it was seen in, to count documents once */
+    uint64_t first;               /* its first occurrence (a unit number) */
+    uint64_t text;                /* the occurrence whose text a report shows: the first
+                                     one in a second document */
+    size_t first_line, last_line; /* of first: carried to its later occurrences */
+    uint32_t last_doc;            /* the last document it was seen in, to count documents once */
     uint32_t docs;
     uint32_t words;
 } entry;
@@ -28,8 +36,16 @@ typedef struct entry {
 /* A boilerplate unit (dd_is_boilerplate), found when its part is built. */
 typedef struct boiler {
     uint64_t first, text; /* as an entry's */
+    size_t first_line, last_line;
     uint32_t docs;
 } boiler;
+
+/* A near-repeat held: the finding, and its unit and the unit it repeats
+ * (among all the units; DD_LINES_GIVEN: r.of's lines are given). */
+typedef struct near_held {
+    dd_repeat r;
+    uint64_t unit, of_unit;
+} near_held;
 
 /* One part of the keys (dd_paragraphs_split): what building it left. */
 typedef struct part {
@@ -46,10 +62,11 @@ struct dd_paragraphs {
     const dd_unit *units;         /* the corpus's units, by document (NULL: read through get): */
     const dd_unit_starts *starts; /* document d has units[dd_unit_start(starts, d) ..] */
     dd_unit (*get)(void *ctx, size_t u); /* dd_paragraphs_read_units */
+    dd_unit (*get_alone)(void *ctx, size_t u);
     void *get_ctx;
     uint64_t min_words; /* the boilerplate rule */
     uint32_t boilerplate_df;
-    dd_repeat *near; /* near-repeats: all of them (dd_paragraphs_add_near before
+    near_held *near; /* near-repeats: all of them (dd_paragraphs_add_near before
                         dd_paragraphs_finish), or one document's (read_near) */
     size_t nnear, near_cap;
     void (*read_near)(void *ctx, dd_paragraphs *p, uint32_t doc); /* dd_paragraphs_read_near */
@@ -58,10 +75,10 @@ struct dd_paragraphs {
     size_t finding_bytes; /* the most dd_paragraphs_finish held beside the table */
     uint32_t *docs;       /* the documents added, in order */
     size_t ndocs, docs_cap;
-    size_t nunits;          /* units of the documents up to the last one added */
-    const uint64_t *gone;   /* units left out, a bit each (dd_paragraphs_leave_out), or NULL */
-    dd_key_table wanted;    /* the keys of dd_paragraphs_want_first, numbered */
-    uint64_t *wanted_first; /* of each: its first occurrence (NOT_ADDED: none) */
+    size_t nunits;              /* units of the documents up to the last one added */
+    const uint64_t *gone;       /* units left out, a bit each (dd_paragraphs_leave_out), or NULL */
+    dd_key_table wanted;        /* the keys of dd_paragraphs_want_first, numbered */
+    first_of_key *wanted_first; /* of each: its first occurrence */
     size_t nwanted, wanted_cap;
     part *parts; /* dd_paragraphs_split */
     size_t nparts;
@@ -69,9 +86,9 @@ struct dd_paragraphs {
     const dd_unit_lists *unit_lists; /* the units handed out to parts (NULL: not) */
     boiler *boiler;                  /* the boilerplate units, in order of first occurrence */
     size_t nboiler;
-    const dd_place_store *places; /* dd_paragraphs_keep_places, or NULL */
+    const dd_place_store *places;    /* dd_paragraphs_keep_places, or NULL */
     const dd_drop_store *drop_store; /* dd_paragraphs_keep_drops, or NULL */
-    bool built; /* dd_paragraphs_parts_done */
+    bool built;                      /* dd_paragraphs_parts_done */
 };
 
 dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const dd_unit_starts *starts,
@@ -134,10 +151,12 @@ size_t dd_paragraphs_part_bytes(const dd_paragraphs *p)
     return most;
 }
 
-void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u), void *ctx)
+void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u),
+                              dd_unit (*get_alone)(void *ctx, size_t u), void *ctx)
 {
     p->units = NULL;
     p->get = get;
+    p->get_alone = get_alone ? get_alone : get;
     p->get_ctx = ctx;
 }
 
@@ -145,6 +164,12 @@ void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t
 static dd_unit unit_number_at(const dd_paragraphs *p, size_t u)
 {
     return p->units ? p->units[u] : p->get(p->get_ctx, u);
+}
+
+/* Unit u, one read out of order. */
+static dd_unit unit_alone(const dd_paragraphs *p, size_t u)
+{
+    return p->units ? p->units[u] : p->get_alone(p->get_ctx, u);
 }
 
 /* The document added that holds unit u (a unit of a document added). */
@@ -160,13 +185,6 @@ static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
             hi = mid;
     }
     return p->docs[lo - 1];
-}
-
-/* The place of unit u (among all the units) of document doc: its lines. */
-static dd_place place_in(const dd_paragraphs *p, uint32_t doc, uint64_t u)
-{
-    dd_unit unit = unit_number_at(p, u);
-    return (dd_place){doc, unit.first_line, unit.last_line};
 }
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const uint64_t *gone) { p->gone = gone; }
@@ -202,7 +220,7 @@ void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key)
     if (dd_key_table_add(&p->wanted, key, p->nwanted, &had) != DD_KEY_ADDED)
         return; /* asked for already (or past 2^32 keys: not found) */
     dd_grow(&p->wanted_first, &p->wanted_cap, p->nwanted + 1, sizeof *p->wanted_first);
-    p->wanted_first[p->nwanted++] = NOT_ADDED;
+    p->wanted_first[p->nwanted++] = (first_of_key){NOT_ADDED, 0, 0};
 }
 
 void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
@@ -271,7 +289,8 @@ bool dd_paragraphs_hand_out(dd_paragraphs *p, const dd_unit_lists *lists, dd_not
             dd_unit unit = unit_number_at(p, u);
             size_t k = part_of(unit.key, p->nparts);
             dd_part_unit *block = blocks + k * DD_PART_UNIT_BLOCK;
-            block[held[k]++] = (dd_part_unit){unit.key, u, doc, unit.words};
+            block[held[k]++] =
+                (dd_part_unit){unit.key, u, doc, unit.words, unit.first_line, unit.last_line};
             if (held[k] == DD_PART_UNIT_BLOCK) {
                 ok = lists->append(lists->ctx, k, block, held[k]);
                 held[k] = 0;
@@ -303,38 +322,39 @@ typedef struct builder {
     size_t nlater;
 } builder;
 
-/* Takes unit u of document doc, of key `key` and `words` words, the next
- * unit of part b->k. False once the part cannot go on (past the table's
- * limits, or its later occurrences lost). */
-static bool take_unit(builder *b, sh_key key, uint64_t u, uint32_t doc, uint32_t words)
+/* Takes unit x, the next unit of part b->k. False once the part cannot
+ * go on (past the table's limits, or its later occurrences lost). */
+static bool take_unit(builder *b, const dd_part_unit *x)
 {
     dd_paragraphs *p = b->p;
     part *t = &p->parts[b->k];
     uint32_t had;
-    dd_key_added added = dd_key_table_add(&b->table, key, b->n, &had);
+    dd_key_added added = dd_key_table_add(&b->table, x->key, b->n, &had);
     if (added == DD_KEY_FULL) {
         t->full = true;
         return false;
     }
+    uint64_t u = x->unit;
     if (added == DD_KEY_ADDED) {
         dd_grow(&b->entries, &b->cap, b->n + 1, sizeof *b->entries);
-        b->entries[b->n++] = (entry){u, 0, doc, 1, words};
+        b->entries[b->n++] = (entry){u, 0, x->first_line, x->last_line, x->doc, 1, x->words};
         uint32_t w;
-        if (p->nwanted && dd_key_table_get(&p->wanted, key, &w))
-            p->wanted_first[w] = u;
+        if (p->nwanted && dd_key_table_get(&p->wanted, x->key, &w))
+            p->wanted_first[w] = (first_of_key){u, x->first_line, x->last_line};
         size_t bytes = b->table.nslots * sizeof(dd_key_slot) + b->cap * sizeof *b->entries;
         if (bytes > t->bytes)
             t->bytes = bytes;
         return true;
     }
     entry *e = &b->entries[had];
-    if (e->last_doc != doc) {
+    if (e->last_doc != x->doc) {
         e->docs++;
-        e->last_doc = doc;
+        e->last_doc = x->doc;
         if (e->docs == 2)
             e->text = u;
     }
-    b->later[b->nlater++] = (dd_later){u, e->first};
+    b->later[b->nlater++] =
+        (dd_later){u, e->first, x->first_line, x->last_line, e->first_line, e->last_line, x->words};
     if (b->nlater == DD_LATER_BLOCK) {
         if (!keep_later(p, b->k, b->later, b->nlater)) {
             t->lost = true;
@@ -356,7 +376,10 @@ static void take_every_unit(builder *b)
             if (is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
-            if (part_of(unit.key, p->nparts) == b->k && !take_unit(b, unit.key, u, doc, unit.words))
+            if (part_of(unit.key, p->nparts) != b->k)
+                continue;
+            dd_part_unit x = {unit.key, u, doc, unit.words, unit.first_line, unit.last_line};
+            if (!take_unit(b, &x))
                 return;
         }
     }
@@ -371,7 +394,7 @@ static void take_handed_out(builder *b)
     bool going = true;
     while (going && (n = lists->read(lists->ctx, b->k, from, in, DD_PART_UNIT_BLOCK)) > 0) {
         for (size_t i = 0; i < n && going; i++)
-            going = take_unit(b, in[i].key, in[i].unit, in[i].doc, in[i].words);
+            going = take_unit(b, &in[i]);
         from += n;
     }
     free(in);
@@ -400,7 +423,7 @@ void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
         if (!dd_is_boilerplate(e->docs, e->words, p->min_words, p->boilerplate_df))
             continue;
         dd_grow(&t->boiler, &t->boiler_cap, t->nboiler + 1, sizeof *t->boiler);
-        t->boiler[t->nboiler++] = (boiler){e->first, e->text, e->docs};
+        t->boiler[t->nboiler++] = (boiler){e->first, e->text, e->first_line, e->last_line, e->docs};
     }
     free(b.entries);
 }
@@ -463,10 +486,10 @@ bool dd_paragraphs_first(dd_paragraphs *p, sh_key key, dd_place *at)
 {
     build(p);
     uint32_t w;
-    if (!dd_key_table_get(&p->wanted, key, &w) || p->wanted_first[w] == NOT_ADDED)
+    if (!dd_key_table_get(&p->wanted, key, &w) || p->wanted_first[w].unit == NOT_ADDED)
         return false;
-    uint64_t u = p->wanted_first[w];
-    *at = place_in(p, doc_of(p, u), u);
+    const first_of_key *f = &p->wanted_first[w];
+    *at = (dd_place){doc_of(p, f->unit), f->first_line, f->last_line};
     return true;
 }
 
@@ -478,11 +501,12 @@ void dd_paragraphs_read_near(dd_paragraphs *p,
     p->read_near_ctx = ctx;
 }
 
-void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
-                            double jaccard, double containment)
+void dd_paragraphs_add_near(dd_paragraphs *p, uint64_t unit, dd_place at, dd_place of,
+                            uint64_t of_unit, uint32_t words, double jaccard, double containment)
 {
     dd_grow(&p->near, &p->near_cap, p->nnear + 1, sizeof *p->near);
-    p->near[p->nnear++] = (dd_repeat){at, of, 1, words, false, jaccard, containment};
+    p->near[p->nnear++] =
+        (near_held){{at, of, 1, words, false, jaccard, containment}, unit, of_unit};
     if (p->nnear > p->near_most)
         p->near_most = p->nnear;
 }
@@ -737,14 +761,14 @@ typedef struct later_reader {
     size_t nheap;
 } later_reader;
 
-/* The buffers together hold about LATER_READ_ELEMENTS elements, from 64 to
- * DD_LATER_BLOCK a part, and no more than the part's list. */
-#define LATER_READ_ELEMENTS 8192
+/* The buffers together hold about LATER_READ_BYTES of elements, from 64
+ * to DD_LATER_BLOCK a part, and no more than the part's list. */
+#define LATER_READ_BYTES (128 * 1024)
 
 /* The elements the buffer of part k holds. */
 static size_t buffer_elements(const dd_paragraphs *p, size_t k)
 {
-    size_t per = LATER_READ_ELEMENTS / p->nparts;
+    size_t per = LATER_READ_BYTES / sizeof(dd_later) / p->nparts;
     per = per < 64 ? 64 : per > DD_LATER_BLOCK ? DD_LATER_BLOCK : per;
     return p->parts[k].nlater < per ? p->parts[k].nlater : per;
 }
@@ -864,8 +888,7 @@ static size_t next_kept(const dd_paragraphs *p, const uint64_t *removed, size_t 
 }
 
 /* Puts place k of boilerplate record b (r of them), held or stored. */
-static void put_place(const dd_paragraphs *p, dd_boilerplate *b, size_t k, size_t *cap,
-                      dd_place at)
+static void put_place(const dd_paragraphs *p, dd_boilerplate *b, size_t k, size_t *cap, dd_place at)
 {
     if (b->at || !p->places) {
         dd_grow(&b->at, cap, k + 1, sizeof *b->at);
@@ -913,14 +936,14 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
     for (size_t r = 0; r < n; r++) {
         const boiler *e = &p->boiler[r];
         dd_boilerplate *b = &f->boilerplate[r];
-        dd_unit text = unit_number_at(p, e->text);
+        dd_unit text = unit_alone(p, e->text);
         b->text_at = (dd_place){doc_of(p, e->text), text.first_line, text.first_line};
         b->text_off = text.off;
         b->text_len = text.len;
         b->docs = e->docs;
         if (!stored) /* held: in at */
             b->at = dd_malloc(sizeof *b->at), caps[r] = 1;
-        dd_place first = place_in(p, doc_of(p, e->first), e->first);
+        dd_place first = {doc_of(p, e->first), e->first_line, e->last_line};
         put_place(p, b, 0, &caps[r], first);
         b->n = 1;
         set_removed(removed, e->first);
@@ -934,7 +957,7 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
         if (!boilerplate_record(p, l.first, &r))
             continue;
         dd_boilerplate *b = &f->boilerplate[r];
-        dd_place at = place_in(p, doc_of(p, l.unit), l.unit);
+        dd_place at = {doc_of(p, l.unit), l.at_first_line, l.at_last_line};
         put_place(p, b, b->n++, &caps[r], at);
         set_removed(removed, l.unit);
         add_drop(f, at.doc, at.first_line, at.last_line);
@@ -963,10 +986,10 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
             continue;
         }
         uint32_t doc = doc_of(p, i), first_doc = doc_of(p, first);
-        dd_repeat r = {place_in(p, doc, i),
-                       place_in(p, first_doc, first),
+        dd_repeat r = {{doc, l.at_first_line, l.at_last_line},
+                       {first_doc, l.of_first_line, l.of_last_line},
                        1,
-                       unit_number_at(p, i).words,
+                       l.words,
                        true,
                        1.0,
                        1.0};
@@ -980,11 +1003,10 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
                 continue;
             if (!dd_run_takes(&run, doc_of(p, j), j, doc_of(p, src), src, is_boilerplate(p, src)))
                 break; /* l starts what comes next */
-            dd_unit at = unit_number_at(p, j);
-            r.at.last_line = at.last_line;
-            r.of.last_line = unit_number_at(p, src).last_line;
+            r.at.last_line = l.at_last_line;
+            r.of.last_line = l.of_last_line;
             r.units++;
-            r.words += at.words;
+            r.words += l.words;
             run.next_at = next_kept(p, before, j);
             run.next_src = next_kept(p, before, src);
             last = j;
@@ -1004,20 +1026,6 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
     return kept;
 }
 
-/* The unit of place at (a near-repeat's), by its first line. */
-static size_t unit_of_place(const dd_paragraphs *p, dd_place at)
-{
-    size_t lo = dd_unit_start(p->starts, at.doc), hi = dd_unit_start(p->starts, at.doc + 1);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (unit_number_at(p, mid).first_line < at.first_line)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static int compare_repeats(const void *a, const void *b)
 {
     const dd_repeat *x = a, *y = b;
@@ -1029,7 +1037,7 @@ static int compare_repeats(const void *a, const void *b)
 /* Near-repeats by place, then by the order they were added (kept in units). */
 static int compare_near(const void *a, const void *b)
 {
-    const dd_repeat *x = a, *y = b;
+    const dd_repeat *x = &((const near_held *)a)->r, *y = &((const near_held *)b)->r;
     if (x->at.doc != y->at.doc)
         return x->at.doc < y->at.doc ? -1 : 1;
     if (x->at.first_line != y->at.first_line)
@@ -1038,10 +1046,10 @@ static int compare_near(const void *a, const void *b)
 }
 
 /* Sorts near[0..n) by place, those of one place in the order added. */
-static void sort_near(dd_repeat *near, size_t n)
+static void sort_near(near_held *near, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        near[i].units = i; /* the order added, for a stable sort */
+        near[i].r.units = i; /* the order added, for a stable sort */
     if (n > 1)
         qsort(near, n, sizeof *near, compare_near);
 }
@@ -1054,7 +1062,7 @@ typedef struct near_reader {
 
 /* The near-repeats of the next document that has any, by place (*v, *n:
  * valid until the next call); false after the last. */
-static bool next_near_doc(dd_paragraphs *p, near_reader *it, const dd_repeat **v, size_t *n)
+static bool next_near_doc(dd_paragraphs *p, near_reader *it, const near_held **v, size_t *n)
 {
     if (p->read_near) {
         while (it->next < p->ndocs) {
@@ -1072,7 +1080,7 @@ static bool next_near_doc(dd_paragraphs *p, near_reader *it, const dd_repeat **v
     if (it->next >= p->nnear)
         return false;
     size_t from = it->next, to = from + 1;
-    while (to < p->nnear && p->near[to].at.doc == p->near[from].at.doc)
+    while (to < p->nnear && p->near[to].r.at.doc == p->near[from].r.at.doc)
         to++;
     it->next = to;
     *v = p->near + from, *n = to - from;
@@ -1083,11 +1091,11 @@ static bool next_near_doc(dd_paragraphs *p, near_reader *it, const dd_repeat **v
 static size_t remove_near(dd_paragraphs *p, uint64_t *removed)
 {
     size_t newly = 0, n;
-    const dd_repeat *v;
+    const near_held *v;
     near_reader it = {0};
     while (next_near_doc(p, &it, &v, &n))
         for (size_t i = 0; i < n; i++) {
-            size_t u = unit_of_place(p, v[i].at);
+            size_t u = v[i].unit;
             if (!is_removed(removed, u))
                 set_removed(removed, u), newly++;
         }
@@ -1183,18 +1191,24 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     drops_cursor exact;
     drops_cursor_start(&exact, drops_merge_runs(f, 0, exact_runs));
     size_t merge_bytes = dd_drops_merge_bytes(exact.m);
-    const dd_repeat *v;
+    const near_held *v;
     near_reader it = {0};
     while (next_near_doc(p, &it, &v, &n))
         for (size_t i = 0; i < n; i++) {
-            const dd_repeat *r = &v[i];
-            if (i > 0 && v[i - 1].at.first_line == r->at.first_line)
+            const dd_repeat *r = &v[i].r;
+            if (i > 0 && v[i - 1].r.at.first_line == r->at.first_line)
                 continue;
             if (dropped_already(&exact, r->at.doc, r->at.first_line, r->at.last_line))
                 continue;
             dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
-            f->repeats[f->nrepeats] = *r;
-            f->repeats[f->nrepeats++].units = 1;
+            dd_repeat *found = &f->repeats[f->nrepeats++];
+            *found = *r;
+            found->units = 1;
+            if (v[i].of_unit != DD_LINES_GIVEN) {
+                dd_unit of = unit_alone(p, v[i].of_unit);
+                found->of.first_line = of.first_line;
+                found->of.last_line = of.last_line;
+            }
             add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
         }
     dd_drops_merge_free(exact.m);

@@ -16,14 +16,17 @@
  * Memory: the table is built a part of the keys at a time (a key's part is a
  * function of its top bits alone: dd_paragraphs_split), each part going
  * through every unit added (or its own list of them: dd_paragraphs_hand_out,
- * which holds a block of 16 KB a part while it hands them out) and keeping a
- * hash table of its distinct keys only while it is built (about 32 bytes an
- * entry and a 20-byte slot of a table between 3/8 and 3/4 full: 60 to 90
- * bytes a distinct key of the part). What stays is the later occurrences of
- * keys (a unit and the first occurrence of its key, in lists the caller may
- * keep out of memory: dd_paragraphs_keep_later), 4 bytes a document added,
- * and a record a boilerplate key; places are read back from the corpus's
- * units. Making the findings adds two bits a unit (the units they remove,
+ * which holds a block of 24 KB a part while it hands them out) and keeping a
+ * hash table of its distinct keys only while it is built (a 48-byte entry,
+ * the first occurrence's lines in it, and a 20-byte slot of a table between
+ * 3/8 and 3/4 full: 75 to 105 bytes a distinct key of the part). What stays is the later occurrences of
+ * keys (a unit and the first occurrence of its key, with the lines of both
+ * and the unit's words, in lists the caller may keep out of memory:
+ * dd_paragraphs_keep_later), 4 bytes a document added, and a record a
+ * boilerplate key. The findings read their places there, not from the
+ * corpus's units (which may be in a scratch file, each read costing a
+ * block of it): only the text of each boilerplate record is read back.
+ * Making the findings adds two bits a unit (the units they remove,
  * and those removed as a pass of them started), a buffer of each part's list
  * of later occurrences, read back in order, and the findings themselves; the
  * near-repeats can be read back a document at a time
@@ -152,9 +155,13 @@ dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const dd_unit_starts *sta
 void dd_paragraphs_free(dd_paragraphs *p);
 
 /* The units are not in memory (the units given to dd_paragraphs_new are
- * not read): unit u among all of them is get(ctx, u). Before any document
- * is added; ctx must outlive p. */
-void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u), void *ctx);
+ * not read): unit u among all of them is get(ctx, u), for the passes over
+ * them in order, and get_alone(ctx, u) (NULL: get too) for the few read
+ * out of order (the text of each boilerplate record, the units repeated
+ * by the near-repeats reported). Before any document is added; ctx must
+ * outlive p. */
+void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t u),
+                              dd_unit (*get_alone)(void *ctx, size_t u), void *ctx);
 
 /* Leaves out the units marked in gone (one bit a unit, unit u's bit
  * u % 64 of gone[u / 64], indexed as the units are, in (units) / 64 + 1
@@ -164,9 +171,14 @@ void dd_paragraphs_read_units(dd_paragraphs *p, dd_unit (*get)(void *ctx, size_t
 void dd_paragraphs_leave_out(dd_paragraphs *p, const uint64_t *gone);
 
 /* A later occurrence of a key: unit `unit` (among all the units), whose
- * key was first seen at unit `first`, before it. */
+ * key was first seen at unit `first`, before it; with the lines of both
+ * and the words of `unit` (what the findings need of them: they read no
+ * unit back). */
 typedef struct dd_later {
     uint64_t unit, first;
+    size_t at_first_line, at_last_line; /* of unit */
+    size_t of_first_line, of_last_line; /* of first */
+    uint32_t words;                     /* of unit */
 } dd_later;
 
 /* How many later occurrences the table gives dd_later_lists.append at
@@ -190,7 +202,7 @@ typedef struct dd_later_lists {
 } dd_later_lists;
 
 /* Keeps the later occurrences in the caller's lists (by default they are
- * held in memory, 16 bytes each). After dd_paragraphs_split (which says
+ * held in memory, 56 bytes each). After dd_paragraphs_split (which says
  * how many parts there are), before a part is built; lists must outlive
  * p. */
 void dd_paragraphs_keep_later(dd_paragraphs *p, const dd_later_lists *lists);
@@ -206,11 +218,12 @@ void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key);
 
 /* A unit as a part of the table reads it once the units are handed out
  * to their parts (dd_paragraphs_hand_out): its key, where it is (among
- * all the units, and its document) and its words. */
+ * all the units, and its document, and its lines) and its words. */
 typedef struct dd_part_unit {
     sh_key key;
     uint64_t unit;
     uint32_t doc, words;
+    size_t first_line, last_line;
 } dd_part_unit;
 
 /* How many units dd_paragraphs_hand_out gives dd_unit_lists.append at
@@ -269,15 +282,21 @@ size_t dd_paragraphs_finding_bytes(const dd_paragraphs *p);
 size_t dd_paragraphs_near_most(const dd_paragraphs *p);
 
 /* The bytes a part of n distinct keys holds at most while it is built (a
- * table that just doubled, the one before it, and entries in an array
- * that doubles): for sizing the parts. */
-#define DD_PARAGRAPHS_BYTES_A_KEY 128
+ * table that just doubled, the one before it, and entries of 48 bytes in
+ * an array that doubles): for sizing the parts. */
+#define DD_PARAGRAPHS_BYTES_A_KEY 160
 
-/* Adds a near-repeat (see near_units.h): the unit at `at`, of `words`
- * words, near-repeats the unit at `of`. Before dd_paragraphs_finish (p
- * then holds every near-repeat added, 88 bytes each), or from read_near. */
-void dd_paragraphs_add_near(dd_paragraphs *p, dd_place at, dd_place of, uint32_t words,
-                            double jaccard, double containment);
+/* Adds a near-repeat (see near_units.h): unit `unit` (among all the
+ * units), at `at`, of `words` words, near-repeats unit of_unit (among all
+ * the units) of document of.doc, whose lines are read only if the
+ * near-repeat is reported (most are not: an exact finding removes the
+ * unit already, or another near-repeat of it was added first); or, with
+ * of_unit DD_LINES_GIVEN, the unit at `of`. Before dd_paragraphs_finish
+ * (p then holds every near-repeat added, 104 bytes each), or from
+ * read_near. */
+#define DD_LINES_GIVEN UINT64_MAX
+void dd_paragraphs_add_near(dd_paragraphs *p, uint64_t unit, dd_place at, dd_place of,
+                            uint64_t of_unit, uint32_t words, double jaccard, double containment);
 
 /* The near-repeats are read back a document at a time instead of held:
  * dd_paragraphs_finish calls read_near(ctx, p, doc) for each document

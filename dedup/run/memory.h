@@ -37,7 +37,8 @@ uint64_t dd_memory_cgroup_limit(const char *root);
 size_t dd_memory_units_share(uint64_t budget);
 
 /* The bytes of near-repeats of paragraphs (run/corpus.h) a run of budget
- * bytes (0: the default) keeps in memory: a sixteenth of it. */
+ * bytes (0: the default) keeps in memory: a sixteenth of it (a round's
+ * near-repeats share theirs with their units' lines: run/rounds.c). */
 size_t dd_memory_near_units_share(uint64_t budget);
 
 /* The bytes of document signatures' MinHash values (engine/near.h) a run
@@ -83,13 +84,14 @@ size_t dd_memory_near_across_share(uint64_t budget);
 size_t dd_memory_rounds_share(uint64_t budget);
 
 /* The bytes of the later occurrences of the paragraph table of a round
- * (engine/paragraphs.h's dd_later_lists: 16 bytes each, a unit and the
- * first occurrence of its key; run/rounds.c) a run of budget bytes (0: the
+ * (engine/paragraphs.h's dd_later_lists: 56 bytes each, a unit and the
+ * first occurrence of its key, the lines of both and the unit's words;
+ * run/rounds.c) a run of budget bytes (0: the
  * default) keeps in memory: a sixteenth of it, within the quarter the
  * search across documents gives back as the rounds start. Past that, they
  * are in a scratch file, read back in order. When a round's units are in
  * their scratch file and its table is built in parts, the units handed out
- * to the parts (dd_unit_lists: 32 bytes each) take another sixteenth, from
+ * to the parts (dd_unit_lists: 48 bytes each) take another sixteenth, from
  * the same quarter, on the same terms. */
 size_t dd_memory_paragraph_later_share(uint64_t budget);
 

@@ -10,9 +10,11 @@
  * they are read once and handed out to their parts' lists, in a scratch
  * array, each part reading its own; the paragraphs that repeat an
  * earlier one, with the first occurrence of each, kept in a scratch array
- * (part_lists) and read back in order; the round's near-repeats read back
- * from their scratch array a document at a time as the findings are made,
- * not held). record_lines() takes in what a
+ * (part_lists) and read back in order, with the lines of both, so that
+ * the findings read no unit back; the round's near-repeats, with their
+ * units' lines read once as the round lists them, read back from their
+ * scratch arrays a document at a time as the findings are made, not
+ * held). record_lines() takes in what a
  * round removes: those lines leave the text. What the rounds find is
  * kept to the report out of memory past a share of --memory (memory.h's
  * dd_memory_findings_share): the lines removed (c->removed; each round's
@@ -160,7 +162,8 @@ const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd
     dd_drop *chunk = NULL;
     size_t chunk_cap = 0, first = removed_at(c, doc, &chunk, &chunk_cap), got = 0;
     for (bool more = true; more && first + got < a->n;) {
-        size_t k = a->n - (first + got) < DD_REMOVED_FENCE ? a->n - (first + got) : DD_REMOVED_FENCE;
+        size_t k =
+            a->n - (first + got) < DD_REMOVED_FENCE ? a->n - (first + got) : DD_REMOVED_FENCE;
         const dd_drop *v = removed_span(c, first + got, k, &chunk, &chunk_cap);
         size_t i = 0;
         while (i < k && v[i].doc == doc)
@@ -225,10 +228,18 @@ static void round_drops_free(round_drops *d)
     d->err = NULL;
 }
 
+/* What the findings need of a near-repeat's unit (rounds.near_lines): its
+ * lines and words. (Of the unit it repeats, the table reads the lines of
+ * the few reported: paragraphs.h.) */
+typedef struct near_lines {
+    size_t first_line, last_line;
+    uint32_t words;
+} near_lines;
+
 typedef struct rounds {
     bool copies_stay;
-    bool *absent;           /* per document: a copy that left (not copies_stay) */
-    uint32_t *copy_of;      /* per document: the document it copies, NOT_A_COPY if none */
+    bool *absent;      /* per document: a copy that left (not copies_stay) */
+    uint32_t *copy_of; /* per document: the document it copies, NOT_A_COPY if none */
     /* Per document (dd_member): a copy's similarity to copy_of, in memory
      * up to the findings' share of --memory (memory.h), past it in a
      * scratch file (most documents are no copy: 40 bytes each held for
@@ -237,8 +248,9 @@ typedef struct rounds {
     bool *changed;          /* per document: its text changed in the last round */
     uint32_t *changed_list; /* the same documents, in order */
     size_t nchanged;
-    dd_scratch_array near; /* of dd_near_unit: the near-repeats of the round, by document,
-                              in memory up to their share of --memory (memory.h) */
+    dd_scratch_array near;       /* of dd_near_unit: the near-repeats of the round, by document,
+                                    in memory up to their share of --memory (memory.h) */
+    dd_scratch_array near_lines; /* of near_lines: their units' lines, element for element */
     /* The repeats and boilerplate records of every round; the records'
      * places are in `places` (dd_place: in memory up to their share of
      * --memory, memory.h, past it in a scratch file), not at. */
@@ -338,43 +350,6 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
         s->simhash[d] = 0;
 }
 
-/* The near-repeats of a round, in r->near: for each document still there,
- * those inside it (of the text it has now), then those across documents
- * found as it was read, of its units still there. False, with an error in
- * notes, when they could not be written to their scratch file. */
-static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
-{
-    dd_scratch_array_free(&r->near);
-    dd_scratch_array_init(&r->near, sizeof(dd_near_unit), dd_memory_near_units_share(o->memory),
-                          o->tmp_dir, "near-repeats of paragraphs of a round");
-    const dd_near_unit_list *inside = &c->near_inside;
-    const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
-    size_t i = 0, k = 0;
-    char *err = NULL;
-    bool ok = true;
-    for (uint32_t d = 0; ok && d < c->inputs.n; d++) {
-        size_t from = i;
-        while (i < inside->n && inside->v[i].doc == d)
-            i++;
-        bool there = !c->failed[d] && !r->absent[d];
-        if (there)
-            ok = dd_scratch_array_append(&r->near, inside->v + from, i - from, &err);
-        for (dd_near_unit nu; ok && k < read->n &&
-                              (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
-             k++) {
-            if (there && nu.of_doc != d &&
-                !dd_corpus_unit_removed(c, dd_unit_start(&c->unit_starts, d) + nu.unit))
-                ok = dd_scratch_array_append(&r->near, &nu, 1, &err);
-        }
-    }
-    if (!ok) {
-        dd_note_add(notes, DD_NOTE_ERROR,
-                    "keeping the near-repeats of a round out of memory (--memory): %s", err);
-        free(err);
-    }
-    return ok;
-}
-
 /* Unit i of the corpus, read alone: for the unit a near-repeat repeats,
  * anywhere before it, which would cost a block of the units (16 KB:
  * scratch_array.c) for each near-repeat where they are in a scratch file. */
@@ -385,10 +360,100 @@ static dd_unit unit_alone(const dd_corpus *c, size_t i)
     return u;
 }
 
+/* Appends the near-repeats v[0..n) of document d to r->near, and the lines
+ * and words of their units to r->near_lines: d's units read in one span,
+ * from the first of them to the last (*units, *cap: its buffer). False,
+ * with *err set, when they could not be written. */
+static bool append_near_of(const dd_corpus *c, rounds *r, uint32_t d, const dd_near_unit *v,
+                           size_t n, dd_unit **units, size_t *cap, char **err)
+{
+    if (n == 0)
+        return true;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].unit < lo)
+            lo = v[i].unit;
+        if (v[i].unit > hi)
+            hi = v[i].unit;
+    }
+    const dd_unit *span =
+        dd_units_span(&c->units, dd_unit_start(&c->unit_starts, d) + lo, hi - lo + 1, units, cap);
+    for (size_t i = 0; i < n; i++) {
+        const dd_unit *at = &span[v[i].unit - lo];
+        near_lines l = {at->first_line, at->last_line, at->words};
+        if (!dd_scratch_array_append(&r->near, &v[i], 1, err) ||
+            !dd_scratch_array_append(&r->near_lines, &l, 1, err))
+            return false;
+    }
+    return true;
+}
+
+/* The near-repeats of a round, in r->near: for each document still there,
+ * those inside it (of the text it has now), then those across documents
+ * found as it was read, of its units still there; and their units' lines
+ * and words in r->near_lines, read here once (the findings go through them
+ * twice: reading them there read each unit's block of the scratch file,
+ * most of the file, each time, and the unit repeated alone). The two
+ * share the near-repeats' share of --memory. False, with an error in notes, when they could not be
+ * written to their scratch files. */
+static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r, dd_notes *notes)
+{
+    size_t share = dd_memory_near_units_share(o->memory);
+    size_t near_share = share / (sizeof(dd_near_unit) + sizeof(near_lines)) * sizeof(dd_near_unit);
+    dd_scratch_array_free(&r->near);
+    dd_scratch_array_init(&r->near, sizeof(dd_near_unit), near_share, o->tmp_dir,
+                          "near-repeats of paragraphs of a round");
+    dd_scratch_array_free(&r->near_lines);
+    dd_scratch_array_init(&r->near_lines, sizeof(near_lines), share - near_share, o->tmp_dir,
+                          "lines of the near-repeats of paragraphs of a round");
+    const dd_near_unit_list *inside = &c->near_inside;
+    const dd_scratch_array *read = &c->near_units; /* of dd_near_unit */
+    size_t i = 0, k = 0;
+    dd_near_unit *across = NULL; /* a document's, kept */
+    size_t across_cap = 0, units_cap = 0;
+    dd_unit *units = NULL;
+    char *err = NULL;
+    bool ok = true;
+    for (uint32_t d = 0; ok && d < c->inputs.n; d++) {
+        size_t from = i;
+        while (i < inside->n && inside->v[i].doc == d)
+            i++;
+        bool there = !c->failed[d] && !r->absent[d];
+        if (there)
+            ok = append_near_of(c, r, d, inside->v + from, i - from, &units, &units_cap, &err);
+        size_t nacross = 0;
+        for (dd_near_unit nu; ok && k < read->n &&
+                              (nu = *(const dd_near_unit *)dd_scratch_array_get(read, k)).doc == d;
+             k++) {
+            if (there && nu.of_doc != d &&
+                !dd_corpus_unit_removed(c, dd_unit_start(&c->unit_starts, d) + nu.unit)) {
+                dd_grow(&across, &across_cap, nacross + 1, sizeof *across);
+                across[nacross++] = nu;
+            }
+        }
+        if (ok)
+            ok = append_near_of(c, r, d, across, nacross, &units, &units_cap, &err);
+    }
+    free(across);
+    free(units);
+    if (!ok) {
+        dd_note_add(notes, DD_NOTE_ERROR,
+                    "keeping the near-repeats of a round out of memory (--memory): %s", err);
+        free(err);
+    }
+    return ok;
+}
+
 /* Near-repeat k of the round. */
 static dd_near_unit near_of_round(const rounds *r, size_t k)
 {
     return *(const dd_near_unit *)dd_scratch_array_get(&r->near, k);
+}
+
+/* The lines of near-repeat k's units. */
+static near_lines near_lines_of_round(const rounds *r, size_t k)
+{
+    return *(const near_lines *)dd_scratch_array_get(&r->near_lines, k);
 }
 
 /* For measuring (DEDUP_RUN_STATS): what round c->rounds + 1 holds, when
@@ -400,10 +465,9 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     if (!getenv("DEDUP_RUN_STATS"))
         return;
     size_t n = c->inputs.n, units = c->units.n;
-    size_t per_doc =
-        n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->changed +
-             sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0)) +
-        dd_scratch_array_memory_bytes(&r->copy);
+    size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->changed +
+                          sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0)) +
+                     dd_scratch_array_memory_bytes(&r->copy);
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
      * every place they name, and the lines removed. */
@@ -412,8 +476,8 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
                    dd_scratch_array_memory_bytes(&r->places) +
                    dd_scratch_array_memory_bytes(&c->removed) +
                    c->removed_fence_cap * sizeof *c->removed_fence;
-    uint64_t found_out = dd_scratch_array_scratch_bytes(&r->places) +
-                         dd_scratch_array_scratch_bytes(&c->removed);
+    uint64_t found_out =
+        dd_scratch_array_scratch_bytes(&r->places) + dd_scratch_array_scratch_bytes(&c->removed);
     char at[96];
     snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
     if (p) {
@@ -430,15 +494,19 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
             "%.1f MB; "
             "findings so far: %.1f MB (%.1f MB in scratch files: %zu repeats, %zu boilerplate "
             "records naming %zu places, %zu ranges of lines removed)\n",
-            at, (double)dd_scratch_array_memory_bytes(&r->near) / 1e6,
-            (double)dd_scratch_array_scratch_bytes(&r->near) / 1e6,
+            at,
+            (double)(dd_scratch_array_memory_bytes(&r->near) +
+                     dd_scratch_array_memory_bytes(&r->near_lines)) /
+                1e6,
+            (double)(dd_scratch_array_scratch_bytes(&r->near) +
+                     dd_scratch_array_scratch_bytes(&r->near_lines)) /
+                1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
-            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6,
-            r->found.nrepeats, r->found.nboilerplate, r->places.n, c->removed.n);
+            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6, r->found.nrepeats,
+            r->found.nboilerplate, r->places.n, c->removed.n);
     dd_memory_process(stderr, at);
 }
 
-/* dd_paragraphs_read_units: unit u of the corpus's units. */
 /* For measuring (DEDUP_RUN_STATS): the end of a step of round `round`
  * (from 1) as a phase of the run (run.h). */
 static void round_phase_done(size_t round, const char *step)
@@ -448,7 +516,16 @@ static void round_phase_done(size_t round, const char *step)
     dd_run_phase_done(name);
 }
 
+/* dd_paragraphs_read_units: unit u of the corpus's units. */
 static dd_unit corpus_unit(void *ctx, size_t u) { return dd_units_get(ctx, u); }
+
+/* The same, read alone (a unit out of order: not a block of them). */
+static dd_unit corpus_unit_alone(void *ctx, size_t u)
+{
+    dd_unit unit;
+    dd_scratch_array_copy(ctx, u, &unit);
+    return unit;
+}
 
 /* Is document d one whose paragraphs are decided (read, there, not a copy)? */
 static bool is_kept(const dd_corpus *c, const rounds *r, size_t d)
@@ -512,16 +589,19 @@ static void read_near(void *ctx, dd_paragraphs *p, uint32_t doc)
             break;
         if (r->copy_of[nu->doc] != NOT_A_COPY)
             continue;
-        dd_unit at_unit =
-            dd_units_get(&c->units, dd_unit_start(&c->unit_starts, nu->doc) + nu->unit);
-        dd_unit of_unit = unit_alone(c, dd_unit_start(&c->unit_starts, nu->of_doc) + nu->of);
-        const dd_unit *at = &at_unit, *of = &of_unit;
-        dd_place of_place = {nu->of_doc, of->first_line, of->last_line};
-        if (r->copy_of[nu->of_doc] != NOT_A_COPY &&
-            (!dd_paragraphs_first(p, of->key, &of_place) || of_place.doc >= nu->doc))
-            continue;
-        dd_paragraphs_add_near(p, (dd_place){nu->doc, at->first_line, at->last_line}, of_place,
-                               at->words, nu->jaccard, nu->containment);
+        near_lines l = near_lines_of_round(r, g->next);
+        /* The unit repeated: its lines read by the table if reported. */
+        dd_place of_place = {nu->of_doc, 0, 0};
+        uint64_t of_unit = dd_unit_start(&c->unit_starts, nu->of_doc) + nu->of;
+        if (r->copy_of[nu->of_doc] != NOT_A_COPY) {
+            if (!dd_paragraphs_first(p, unit_alone(c, of_unit).key, &of_place) ||
+                of_place.doc >= nu->doc)
+                continue;
+            of_unit = DD_LINES_GIVEN;
+        }
+        dd_paragraphs_add_near(p, dd_unit_start(&c->unit_starts, nu->doc) + nu->unit,
+                               (dd_place){nu->doc, l.first_line, l.last_line}, of_place, of_unit,
+                               l.words, nu->jaccard, nu->containment);
     }
 }
 
@@ -681,7 +761,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     dd_paragraphs *p =
         dd_paragraphs_new(c->units.v, &c->unit_starts, o->min_words, (uint32_t)o->boilerplate_df);
     if (c->units.spool) /* not in memory (run/units.h) */
-        dd_paragraphs_read_units(p, corpus_unit, (void *)&c->units);
+        dd_paragraphs_read_units(p, corpus_unit, corpus_unit_alone, (void *)&c->units);
     dd_paragraphs_leave_out(p, c->unit_removed); /* the units the rounds before removed */
     size_t nunits = 0;
     for (size_t d = 0; d < n; d++) {
@@ -718,7 +798,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     /* Units in a scratch file: each part reading them all would read the
      * file once a part (143 MB at 1 GB; 8 parts in round 1 at --memory
      * 256M, 31 at 64M); they are read once instead and handed out to their
-     * parts' lists (32 bytes a unit, not 64), which take as much memory as
+     * parts' lists (48 bytes a unit with its lines, not 64), which take as much memory as
      * the later occurrences (a sixteenth of --memory, of the quarter the
      * search across documents gave back) and then go to a scratch file
      * too. */
@@ -1229,6 +1309,8 @@ typedef struct worker {
     dd_doc doc;
     size_t *kept; /* the document's units still there, as units of the whole text */
     size_t kept_cap;
+    dd_unit *units; /* the document's units, read from their scratch file */
+    size_t units_cap;
 } worker;
 
 static void worker_free(void *ctx, void *state)
@@ -1242,6 +1324,7 @@ static void worker_free(void *ctx, void *state)
     sh_buf_free(&w->cleaned);
     dd_doc_free(&w->doc);
     free(w->kept);
+    free(w->units);
     free(w);
 }
 
@@ -1357,9 +1440,14 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     for (size_t u = first; u < end; u++)
         if (!dd_corpus_unit_removed(c, u))
             w->kept[nkept++] = u - first;
+    /* Its units read in one span of their bytes: through the thread's
+     * blocks of the scratch file, the documents of other threads between
+     * two of its own and the other arrays read between two documents read
+     * a block again (1 GB, --memory 16M: two passes over the file). */
+    const dd_unit *units = dd_units_span(&c->units, first, end - first, &w->units, &w->units_cap);
     bool same = w->doc.nunits == nkept;
     for (size_t u = 0; same && u < nkept; u++)
-        same = sh_key_equal(w->doc.units[u].key, dd_units_get(&c->units, first + w->kept[u]).key);
+        same = sh_key_equal(w->doc.units[u].key, units[w->kept[u]].key);
     if (!same) { /* removing whole lines leaves the other units as they were */
         char *p = dd_printable(dd_input_id(&c->inputs, d));
         dd_note_add(&r->notes, DD_NOTE_ERROR,
@@ -1695,6 +1783,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_free(&r.first);
     free(r.first_of);
     dd_scratch_array_free(&r.near);
+    dd_scratch_array_free(&r.near_lines);
     dd_scratch_array_free(&r.places);
     round_drops_free(&r.drops);
     dd_findings_free(&r.found);

@@ -188,7 +188,8 @@ static void a_near_repeat_that_goes_parts_no_run(void **state)
     dd_paragraphs *p = dd_paragraphs_new(c.units, &starts, MIN_WORDS, DF);
     assert_true(dd_paragraphs_add(p, 0, NULL));
     assert_true(dd_paragraphs_add(p, 1, NULL));
-    dd_paragraphs_add_near(p, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, 9, 0.7, 0.9);
+    dd_paragraphs_add_near(p, 4, (dd_place){1, 2, 2}, (dd_place){0, 3, 3}, DD_LINES_GIVEN, 9, 0.7,
+                           0.9);
     dd_findings f = {0};
     dd_paragraphs_finish(p, &f);
     dd_paragraphs_free(p);
@@ -288,8 +289,10 @@ static void make_big(big_corpus *c, uint64_t seed)
         size_t n = 1 + next_random(&seed) % BIG_UNITS;
         for (size_t k = 0; k < n; k++, u++) {
             uint64_t letter = next_random(&seed) % 10; /* few keys: repeats, boilerplate */
-            c->units[u] = (dd_unit){.first_line = k + 1,
-                                    .last_line = k + 1,
+            /* Units of one to three lines, not each unit's number: a line
+             * taken from the wrong unit, or the wrong end, shows. */
+            c->units[u] = (dd_unit){.first_line = 3 * k + 1,
+                                    .last_line = 3 * k + 1 + letter % 3,
                                     .words = (uint32_t)(1 + letter % 5),
                                     .key = key_of(letter)};
             c->gone[u] = next_random(&seed) % 13 == 0;
@@ -490,10 +493,13 @@ static void places_in_the_callers_store(void **state)
  * scan gives them from a scratch file) make the findings of the same
  * near-repeats held: the same repeats (exact and near, a unit with two
  * keeping the one added first), boilerplate and drops; and the table holds
- * one document's at a time, not all of them. */
+ * one document's at a time, not all of them. Those read back name the
+ * unit they repeat, not its lines, and the table reads those lines (one
+ * unit read alone) for the near-repeats it reports only. */
 #define NEAR_MAX 120
 typedef struct near_list {
     dd_place at[NEAR_MAX], of[NEAR_MAX];
+    uint64_t unit[NEAR_MAX], of_unit[NEAR_MAX]; /* at's and of's, among all the units */
     uint32_t words[NEAR_MAX];
     size_t n;
     size_t asked; /* documents read_near was asked for */
@@ -511,27 +517,53 @@ static void make_near(const big_corpus *c, near_list *l, uint64_t seed)
             int twice = next_random(&seed) % 4 == 0;
             for (int k = 0; k <= twice; k++) {
                 uint32_t of_doc = (uint32_t)(next_random(&seed) % d);
-                size_t of = next_random(&seed) % (c->start[of_doc + 1] - c->start[of_doc] + 1);
+                size_t of = c->start[of_doc] +
+                            next_random(&seed) % (c->start[of_doc + 1] - c->start[of_doc]);
                 l->at[l->n] = (dd_place){d, c->units[u].first_line, c->units[u].last_line};
-                l->of[l->n] = (dd_place){of_doc, of + 1, of + 1};
+                l->unit[l->n] = u;
+                l->of[l->n] = (dd_place){of_doc, c->units[of].first_line, c->units[of].last_line};
+                l->of_unit[l->n] = of;
                 l->words[l->n++] = c->units[u].words;
             }
         }
 }
 
-static void add_near_of(dd_paragraphs *p, const near_list *l, uint32_t doc)
+/* Adds the near-repeats of l at document doc (UINT32_MAX: all) to p, with
+ * the lines of the units they repeat (given), or their numbers. */
+static void add_near_of(dd_paragraphs *p, const near_list *l, uint32_t doc, bool given)
 {
     for (size_t i = 0; i < l->n; i++)
         if (doc == UINT32_MAX || l->at[i].doc == doc)
-            dd_paragraphs_add_near(p, l->at[i], l->of[i], l->words[i], 0.5 + 0.001 * (double)i,
-                                   0.9);
+            dd_paragraphs_add_near(
+                p, l->unit[i], l->at[i], given ? l->of[i] : (dd_place){l->of[i].doc, 0, 0},
+                given ? DD_LINES_GIVEN : l->of_unit[i], l->words[i], 0.5 + 0.001 * (double)i, 0.9);
 }
 
 static void read_near_of(void *ctx, dd_paragraphs *p, uint32_t doc)
 {
     near_list *l = ctx;
     l->asked++;
-    add_near_of(p, l, doc);
+    add_near_of(p, l, doc, false);
+}
+
+/* Units read through dd_paragraphs_read_units: in passes, and alone. */
+typedef struct near_unit_reads {
+    const big_corpus *c;
+    size_t passing, alone;
+} near_unit_reads;
+
+static dd_unit unit_passing(void *ctx, size_t u)
+{
+    near_unit_reads *r = ctx;
+    r->passing++;
+    return r->c->units[u];
+}
+
+static dd_unit unit_by_itself(void *ctx, size_t u)
+{
+    near_unit_reads *r = ctx;
+    r->alone++;
+    return r->c->units[u];
 }
 
 static void near_repeats_read_back_by_document_are_those_held(void **state)
@@ -543,8 +575,15 @@ static void near_repeats_read_back_by_document_are_those_held(void **state)
         make_big(&c, seed);
         make_near(&c, &l, seed * 31);
         assert_true(l.n > 10);
-        dd_paragraphs *held = table_of(&c, 3), *read = table_of(&c, 3);
-        add_near_of(held, &l, UINT32_MAX);
+        dd_paragraphs *held = table_of(&c, 3),
+                      *read = dd_paragraphs_new(NULL, c.start, MIN_WORDS, DF);
+        near_unit_reads reads = {&c, 0, 0};
+        dd_paragraphs_read_units(read, unit_passing, unit_by_itself, &reads);
+        dd_paragraphs_leave_out(read, c.gone_bits);
+        for (uint32_t d = 0; d < BIG_DOCS; d++)
+            if (c.added[d])
+                assert_true(dd_paragraphs_add(read, d, NULL));
+        add_near_of(held, &l, UINT32_MAX, true);
         dd_paragraphs_read_near(read, read_near_of, &l);
         dd_findings want = {0}, got = {0};
         dd_paragraphs_finish(held, &want);
@@ -574,6 +613,7 @@ static void near_repeats_read_back_by_document_are_those_held(void **state)
             near += !y->exact;
         }
         assert_true(near > 0);
+        assert_int_equal(reads.alone, near + got.nboilerplate); /* of, and each record's text */
         assert_int_equal(got.nboilerplate, want.nboilerplate);
         for (size_t r = 0; r < want.nboilerplate; r++) {
             assert_int_equal(got.boilerplate[r].n, want.boilerplate[r].n);
@@ -753,7 +793,7 @@ static dd_paragraphs *table_handed_out(const big_corpus *c, size_t nparts, unit_
                                        const dd_unit_lists *lists)
 {
     dd_paragraphs *p = dd_paragraphs_new(NULL, &c->starts, MIN_WORDS, DF);
-    dd_paragraphs_read_units(p, count_unit, reads);
+    dd_paragraphs_read_units(p, count_unit, NULL, reads);
     dd_paragraphs_leave_out(p, c->gone_bits);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         if (c->added[d])
@@ -764,6 +804,48 @@ static dd_paragraphs *table_handed_out(const big_corpus *c, size_t nparts, unit_
     if (lists)
         assert_true(dd_paragraphs_hand_out(p, lists, NULL));
     return p;
+}
+
+/* The unit of document doc of c that starts (first) or ends on line;
+ * NULL if none does. */
+static const dd_unit *unit_on_line(const big_corpus *c, uint32_t doc, size_t line, bool first)
+{
+    for (size_t u = c->start[doc]; u < c->start[doc + 1]; u++)
+        if ((first ? c->units[u].first_line : c->units[u].last_line) == line)
+            return &c->units[u];
+    return NULL;
+}
+
+/* Every place f names begins and ends on a unit's lines: a repeat's first
+ * unit has the key of the first unit it repeats, its last unit the key of
+ * the last; a boilerplate place is one whole unit of the record's key. */
+static void assert_places_of_units(const big_corpus *c, const dd_findings *f)
+{
+    for (size_t r = 0; r < f->nrepeats; r++) {
+        const dd_repeat *x = &f->repeats[r];
+        for (int first = 0; first < 2; first++) {
+            const dd_unit *at =
+                unit_on_line(c, x->at.doc, first ? x->at.first_line : x->at.last_line, first);
+            const dd_unit *of =
+                unit_on_line(c, x->of.doc, first ? x->of.first_line : x->of.last_line, first);
+            assert_non_null(at);
+            assert_non_null(of);
+            assert_true(sh_key_equal(at->key, of->key));
+        }
+    }
+    for (size_t r = 0; r < f->nboilerplate; r++) {
+        const dd_boilerplate *b = &f->boilerplate[r];
+        sh_key key = {0, 0};
+        for (size_t k = 0; k < b->n; k++) {
+            bool one = false;
+            for (size_t u = c->start[b->at[k].doc]; u < c->start[b->at[k].doc + 1]; u++)
+                if (c->units[u].first_line == b->at[k].first_line &&
+                    c->units[u].last_line == b->at[k].last_line &&
+                    (k == 0 || sh_key_equal(c->units[u].key, key)))
+                    one = true, key = c->units[u].key;
+            assert_true(one);
+        }
+    }
 }
 
 static void units_handed_out_to_their_parts_are_read_once(void **state)
@@ -806,17 +888,28 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
             assert_int_equal(every.n, nparts * there); /* every part, every unit */
             assert_int_equal(once.n, there);           /* no more */
             for (uint64_t letter = 0; letter < LETTERS; letter++) {
-                dd_place a, b;
+                dd_place a, b, in_corpus;
                 bool found = dd_paragraphs_first(plain, key_of(letter), &a);
                 assert_int_equal(dd_paragraphs_first(handed, key_of(letter), &b), found);
-                if (found)
+                assert_int_equal(first_in(&c, key_of(letter), &in_corpus), found);
+                if (found) {
                     assert_same_places(&a, &b);
+                    assert_same_places(&a, &in_corpus);
+                }
             }
+            /* The first occurrences, and then the findings, read their
+             * places where the table carried them: the units are read
+             * again only for the text of each boilerplate record. */
+            assert_int_equal(every.n, nparts * there);
+            assert_int_equal(once.n, there);
             dd_findings want = {0}, got = {0};
             dd_paragraphs_finish(plain, &want);
             dd_paragraphs_finish(handed, &got);
             assert_true(want.nrepeats + want.nboilerplate > 0);
             assert_same_findings(&got, &want);
+            assert_int_equal(every.n, nparts * there + want.nboilerplate);
+            assert_int_equal(once.n, there + got.nboilerplate);
+            assert_places_of_units(&c, &got);
             dd_findings_free(&got);
             dd_findings_free(&want);
             dd_paragraphs_free(plain);
@@ -828,7 +921,7 @@ static void units_handed_out_to_their_parts_are_read_once(void **state)
     l.fail = true;
     unit_reads reads = {&c, 0};
     dd_paragraphs *p = dd_paragraphs_new(NULL, &c.starts, MIN_WORDS, DF);
-    dd_paragraphs_read_units(p, count_unit, &reads);
+    dd_paragraphs_read_units(p, count_unit, NULL, &reads);
     for (uint32_t d = 0; d < BIG_DOCS; d++)
         assert_true(dd_paragraphs_add(p, d, NULL));
     dd_paragraphs_split(p, 2);
