@@ -576,7 +576,7 @@ static void near_repeats_read_back_by_document_are_those_held(void **state)
         make_near(&c, &l, seed * 31);
         assert_true(l.n > 10);
         dd_paragraphs *held = table_of(&c, 3),
-                      *read = dd_paragraphs_new(NULL, c.start, MIN_WORDS, DF);
+                      *read = dd_paragraphs_new(NULL, &c.starts, MIN_WORDS, DF);
         near_unit_reads reads = {&c, 0, 0};
         dd_paragraphs_read_units(read, unit_passing, unit_by_itself, &reads);
         dd_paragraphs_leave_out(read, c.gone_bits);
@@ -1070,7 +1070,7 @@ static void drops_in_the_callers_store(void **state)
         make_big(&c, seed);
         make_near(&c, &l, seed * 37);
         dd_paragraphs *held = table_of(&c, 3), *kept = table_of(&c, 3);
-        add_near_of(held, &l, UINT32_MAX);
+        add_near_of(held, &l, UINT32_MAX, true);
         dd_paragraphs_read_near(kept, read_near_of, &l);
         memset(&t, 0, sizeof t);
         check_drops_kept(held, kept, &t, &runs_most);
