@@ -1585,11 +1585,11 @@ static void fill_filter(void *ctx, void *state, size_t item)
  *
  * As many ranges as the pool has workers, not threads: a range costs the
  * hashing of every key again (XXH3 of its band) and saves only the part of
- * the bits' writes it leaves to the others, so the calling thread takes the
- * two short items instead. At -j 2, one range on one thread and the two
- * items on the other (bench/README.md, Threads, session 18): the
- * clustering's CPU 12 ms less on the news and its wall no longer (two
- * ranges, each hashing all 1 M keys, took longer than one). */
+ * the bits' writes it leaves to the others, so one thread's share is left
+ * to the two short items. At -j 2, one range on one thread and the two
+ * items on the other (bench/README.md, Threads, session 18): the news'
+ * clustering 7-12 ms less CPU and no more wall (two ranges, each hashing
+ * all 1 M keys, took as long as one or longer). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
                         dd_key_filter *out, dd_placer *reserve, uint32_t *order)
 {
