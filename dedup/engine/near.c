@@ -816,11 +816,11 @@ static int compare_member_doc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* What the placer knows of a document. */
+/* What the placer knows of a document (8 bytes: a member's similarity is
+ * found by its rank in dd_placer.members, which is in rank order). */
 typedef struct placed_doc {
     uint32_t rep_of; /* 1 + its representative (itself for one), 0: not placed or no words */
     uint32_t rank;   /* the order it was placed in */
-    uint32_t member; /* a member: 1 + where its similarity is in dd_placer.members; 0: not */
 } placed_doc;
 
 struct dd_placer {
@@ -828,11 +828,15 @@ struct dd_placer {
     /* per document, grown as documents are placed: */
     placed_doc *doc;
     size_t cap;
-    uint32_t *by_rank; /* the documents in the order they were placed */
+    /* the documents in the order they were placed: by_rank_own, or the
+     * caller's order (dd_placer_reserve_order: no copy) */
+    const uint32_t *by_rank;
+    uint32_t *by_rank_own;
     size_t by_rank_cap;
     uint32_t placed;
     /* the similarities of the members to their representatives, in the
-     * order they joined (a representative's is 1: similarity_of) */
+     * order they joined, which is the order they were placed (a
+     * representative's is 1: similarity_of) */
     dd_member *members;
     size_t nmembers, members_cap;
     /* exact keys -> the first document placed with each, at most three
@@ -894,31 +898,49 @@ static void placer_grow(dd_placer *p, uint32_t d)
     placer_resize(p, cap);
 }
 
+/* Makes the placer's own order of the documents hold n (none when it
+ * reads the caller's). */
+static void by_rank_room(dd_placer *p, size_t n)
+{
+    if (n <= p->by_rank_cap || (p->by_rank && !p->by_rank_own))
+        return;
+    p->by_rank_own = dd_realloc(p->by_rank_own, n * sizeof *p->by_rank_own);
+    p->by_rank = p->by_rank_own;
+    p->by_rank_cap = n;
+}
+
 void dd_placer_reserve(dd_placer *p, size_t n)
 {
     dd_key_table_reserve(&p->exact, n);
     if (n > p->cap) /* no more than n: nothing grows while placing */
         placer_resize(p, n);
-    if (n > p->by_rank_cap) {
-        p->by_rank = dd_realloc(p->by_rank, n * sizeof *p->by_rank);
-        p->by_rank_cap = n;
-    }
+    by_rank_room(p, n);
 }
 
 /* Placed document d (rep_of set) is a member: its similarity *m kept. */
 static void keep_similarity(dd_placer *p, uint32_t d, const dd_member *m)
 {
     dd_grow(&p->members, &p->members_cap, p->nmembers + 1, sizeof *p->members);
-    p->members[p->nmembers++] = *m;
-    p->doc[d].member = (uint32_t)p->nmembers;
+    p->members[p->nmembers] = *m;
+    p->members[p->nmembers++].doc = d;
 }
 
-/* The similarity of placed document d to its representative. */
+/* The similarity of placed document d to its representative: a member's
+ * found by its rank (the members are kept in the order placed). */
 static dd_member similarity_of(const dd_placer *p, uint32_t d)
 {
-    if (p->doc[d].member)
-        return p->members[p->doc[d].member - 1];
-    return (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
+    if (p->doc[d].rep_of == 0 || p->doc[d].rep_of == d + 1)
+        return (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
+    uint32_t rank = p->doc[d].rank;
+    size_t lo = 0, hi = p->nmembers;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->doc[p->members[mid].doc].rank < rank)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return p->members[lo];
 }
 
 /* Appends to (*ranks)[0..*n) (growing it, *cap its capacity) the ranks
@@ -1042,8 +1064,11 @@ static size_t candidates_of_ranks(dd_placer *p, size_t n, size_t ncand)
 static bool place_rank(dd_placer *p, uint32_t d, uint32_t *rep)
 {
     placer_grow(p, d);
-    dd_grow(&p->by_rank, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank);
-    p->by_rank[p->placed] = d;
+    if (!p->by_rank || p->by_rank_own) {
+        dd_grow(&p->by_rank_own, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank_own);
+        p->by_rank_own[p->placed] = d;
+        p->by_rank = p->by_rank_own;
+    } /* (else the caller's order says d: dd_placer_reserve_order) */
     p->doc[d].rank = p->placed++;
     if (p->s->docs[d].words > 0)
         return false;
@@ -1245,10 +1270,23 @@ void dd_placer_reserve_given(dd_placer *p, size_t n)
 {
     if (n > p->cap)
         placer_resize(p, n);
-    if (n > p->by_rank_cap) {
-        p->by_rank = dd_realloc(p->by_rank, n * sizeof *p->by_rank);
-        p->by_rank_cap = n;
-    }
+    by_rank_room(p, n);
+}
+
+void dd_placer_reserve_order(dd_placer *p, const uint32_t *order, size_t n, size_t ndocs)
+{
+    if (ndocs > p->cap)
+        placer_resize(p, ndocs);
+    free(p->by_rank_own);
+    p->by_rank_own = NULL;
+    p->by_rank = order;
+    p->by_rank_cap = n;
+}
+
+bool dd_placer_leads(const dd_placer *p, uint32_t rank)
+{
+    uint32_t d = p->by_rank[rank];
+    return p->doc[d].rep_of == d + 1;
 }
 
 uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
@@ -1288,7 +1326,7 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 
 size_t dd_placer_bytes(const dd_placer *p)
 {
-    size_t bytes = p->cap * sizeof *p->doc + p->by_rank_cap * sizeof *p->by_rank +
+    size_t bytes = p->cap * sizeof *p->doc + (p->by_rank_own ? p->by_rank_cap : 0) * sizeof(uint32_t) +
                    p->members_cap * sizeof *p->members;
     for (size_t b = 0; b < p->nkeys; b++)
         bytes += p->index[b].nslots * sizeof *p->index[b].slots;
@@ -1302,26 +1340,27 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
     out->id_of = dd_calloc(n ? n : 1, sizeof *out->id_of);
     out->dropped = dd_calloc(n ? n : 1, sizeof *out->dropped);
     placer_grow(p, n ? (uint32_t)n - 1 : 0);
-    const placed_doc *doc = p->doc;
+    placed_doc *doc = p->doc;
 
     /* Ids in input order of the representatives; documents without words
-     * are clusters of their own. */
+     * are clusters of their own. A representative's rank is no longer
+     * needed (p is freed next): it becomes where its cluster is in out
+     * (UINT32_MAX: none yet), not an array of its own. */
     uint32_t next_id = 0;
     size_t clusters_cap = 0;
-    uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
-    for (size_t d = 0; d < n; d++) {
-        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
+    for (size_t d = 0; d < n; d++)
+        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1) {
             out->id_of[d] = ++next_id;
-        cluster_index[d] = UINT32_MAX;
-    }
-    for (size_t d = 0; d < n; d++) {
-        if (doc[d].rep_of == 0 || doc[d].rep_of == d + 1)
-            continue;
-        uint32_t r = doc[d].rep_of - 1;
+            doc[d].rank = UINT32_MAX;
+        }
+    /* The members, in the order placed (the order of the clusters and of
+     * their members is made below, whatever it was). */
+    for (size_t i = 0; i < p->nmembers; i++) {
+        uint32_t d = p->members[i].doc, r = doc[d].rep_of - 1;
         out->id_of[d] = out->id_of[r];
         out->dropped[d] = true;
-        if (cluster_index[r] == UINT32_MAX) {
-            cluster_index[r] = (uint32_t)out->n;
+        if (doc[r].rank == UINT32_MAX) {
+            doc[r].rank = (uint32_t)out->n;
             dd_grow(&out->v, &clusters_cap, out->n + 1, sizeof *out->v);
             dd_cluster *c = &out->v[out->n++];
             memset(c, 0, sizeof *c);
@@ -1330,9 +1369,9 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
             c->members[c->n] = similarity_of(p, r);
             c->members[c->n++].of = r;
         }
-        dd_cluster *c = &out->v[cluster_index[r]];
+        dd_cluster *c = &out->v[doc[r].rank];
         dd_grow(&c->members, &c->cap, c->n + 1, sizeof *c->members);
-        c->members[c->n] = similarity_of(p, d);
+        c->members[c->n] = p->members[i];
         c->members[c->n++].of = r;
     }
     /* Clusters by id, members after the representative in input order. */
@@ -1341,7 +1380,6 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
             qsort(out->v[i].members + 1, out->v[i].n - 1, sizeof(dd_member), compare_member_doc);
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);
-    free(cluster_index);
 }
 
 void dd_placer_free(dd_placer *p)
@@ -1350,7 +1388,7 @@ void dd_placer_free(dd_placer *p)
         return;
     free(p->doc);
     free(p->members);
-    free(p->by_rank);
+    free(p->by_rank_own);
     dd_key_table_free(&p->exact);
     for (size_t b = 0; b < p->nkeys; b++)
         dd_capped_map_free(&p->index[b]);
@@ -1483,10 +1521,7 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
         last = docs[k] > last ? docs[k] : last;
     if (n)
         placer_grow(p, last);
-    if ((size_t)p->placed + n > p->by_rank_cap) {
-        p->by_rank_cap = (size_t)p->placed + n;
-        p->by_rank = dd_realloc(p->by_rank, p->by_rank_cap * sizeof *p->by_rank);
-    }
+    by_rank_room(p, (size_t)p->placed + n);
     a->nkeys = dd_near_keys_per_doc(&s->params);
     if (n > a->cap) {
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);

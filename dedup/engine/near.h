@@ -562,6 +562,14 @@ typedef struct dd_given_pair {
 /* Makes room for n documents placed by dd_placer_place_given (no table of
  * exact keys: the twins are given). */
 void dd_placer_reserve_given(dd_placer *p, size_t n);
+/* The same, for documents 0..ndocs-1 of which order[0..n) are placed, in
+ * that order: the placer reads their order there (which must outlive p)
+ * rather than keep a copy of it (4 bytes a document). */
+void dd_placer_reserve_order(dd_placer *p, const uint32_t *order, size_t n, size_t ndocs);
+/* Whether the document placed rank-th is a representative (now). Reads
+ * that document's state only: any thread, while another places later
+ * ones. */
+bool dd_placer_leads(const dd_placer *p, uint32_t rank);
 /* Places document d, the next in rank order (every document placed, in
  * the order of dd_rank_documents, so that ranks are positions in it), with
  * twin, the rank of the first document with its exact key when that is
