@@ -6,6 +6,7 @@
 
 #include "engine/doc_pairs.h"
 #include "io/scratch_array.h"
+#include "sort_in_place.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -63,13 +64,29 @@ static size_t part_of(uint64_t key, size_t parts)
  * a band key). */
 #define PIECES_A_PART 4
 
+/*
+ * What the documents are placed with beyond their pairs, a document's
+ * twin and its hot bands, follow the pairs (the runs, merged in rank
+ * order), not arrays of every document (12 bytes each): a record of the
+ * pairs' kind whose earlier rank is past any document's says it (the
+ * records of a rank come after its pairs). TWIN_RECORD's shares is the
+ * twin's rank; HOT_RECORD - w's shares are the bits of bands 32 w to
+ * 32 w + 31 that are hot (a document has one key a band, in one bucket:
+ * the bits of two records of a rank are apart, and their sum, as
+ * dd_rank_pairs_count and the merge sum the shares of a pair, is their
+ * union).
+ */
+#define TWIN_RECORD UINT32_MAX
+#define HOT_RECORD (UINT32_MAX - 1)
+
 typedef struct sweep {
     const dd_signatures *s;
     const uint32_t *docs;
     size_t n, nkeys;
     size_t share;
-    size_t hot_words;   /* 64-bit words of hot bits a document */
-    uint64_t *hot_bits; /* per rank: bit b, its key in band b is a hot bucket's */
+    size_t hot_words;     /* 32-bit words of hot bits a document (HOT_RECORD) */
+    uint32_t first_record; /* the least earlier rank of a record (not a pair) */
+    bool write_failed;    /* a run of pairs could not be written (mark_hot) */
     /* The pairs: a buffer, sorted and written as a run of the scratch
      * array when full (with one run only, it stays in memory). */
     dd_rank_pair *pending;
@@ -127,30 +144,107 @@ static bool write_run(sweep *w)
     return dd_scratch_array_append(&w->runs_file, run.v, run.n, w->err);
 }
 
+/* A pair, or a record (TWIN_RECORD, HOT_RECORD), to the pairs pending. */
+static bool add_record(sweep *w, uint32_t later, uint32_t earlier, uint32_t shares)
+{
+    if (w->write_failed || (w->npending == w->pending_cap && !write_run(w))) {
+        w->write_failed = true;
+        return false;
+    }
+    w->pending[w->npending++] = (dd_rank_pair){later, earlier, shares};
+    return true;
+}
+
 /* dd_bucket_sink.pair: a pair of a bucket of fewer than DD_BUCKET_CAP. */
 static bool add_pair(void *ctx, uint32_t later, uint32_t earlier, uint32_t shares)
 {
     sweep *w = ctx;
-    if (w->npending == w->pending_cap && !write_run(w))
-        return false;
-    w->pending[w->npending++] = (dd_rank_pair){later, earlier, shares};
     w->st->pairs++;
-    return true;
+    return add_record(w, later, earlier, shares);
 }
 
-/* dd_bucket_sink.hot: a hot bucket marks its documents' band hot. */
+/* dd_bucket_sink.hot: a hot bucket marks its documents' band hot (a
+ * record each; a failed write stops the walk at its next pair, and is
+ * said after it). */
 static void mark_hot(void *ctx, const dd_band_entry *v, size_t n)
 {
     sweep *w = ctx;
     w->st->hot_entries += n;
     for (size_t i = 0; i < n; i++)
-        w->hot_bits[(size_t)v[i].rank * w->hot_words + v[i].band / 64] |= 1ULL << (v[i].band % 64);
+        add_record(w, v[i].rank, HOT_RECORD - v[i].band / 32, 1U << (v[i].band % 32));
 }
 
 /* The pairs and hot bands of the buckets of v[0..n), sorted. */
 static bool bucket_pairs(sweep *w, const dd_band_entry *v, size_t n)
 {
-    return dd_bucket_walk(v, n, &(dd_bucket_sink){w, add_pair, mark_hot, false});
+    return dd_bucket_walk(v, n, &(dd_bucket_sink){w, add_pair, mark_hot, false}) &&
+           !w->write_failed;
+}
+
+/* ------------------------------------------------------------ twins */
+
+/* A document's exact key and rank, sorted by both: the first of a key is
+ * the least rank with it. */
+typedef struct ranked_key {
+    sh_key key;
+    uint32_t rank;
+} ranked_key;
+
+static bool ranked_key_before(const ranked_key *a, const ranked_key *b)
+{
+    if (a->key.hi != b->key.hi)
+        return a->key.hi < b->key.hi;
+    if (a->key.lo != b->key.lo)
+        return a->key.lo < b->key.lo;
+    return a->rank < b->rank;
+}
+
+DEFINE_SORT_IN_PLACE(sort_ranked_keys, ranked_key, ranked_key_before)
+
+/* The twins of the documents (as dd_doc_twins: the first document with a
+ * document's exact key, when that is another) as TWIN_RECORDs of the
+ * pairs, and may_lead[rank] (a document with words and no twin): the
+ * exact keys a part at a time (by their top bits: a key is in one part),
+ * each part's within room bytes, sorted in place. False when a run of
+ * pairs could not be written. */
+static bool find_twins(sweep *w, size_t room, bool *may_lead)
+{
+    const dd_signatures *s = w->s;
+    size_t with_words = 0;
+    for (size_t r = 0; r < w->n; r++)
+        with_words += s->docs[w->docs[r]].words > 0;
+    size_t per_part = room / sizeof(ranked_key) ? room / sizeof(ranked_key) : 1;
+    size_t parts = (with_words + per_part - 1) / per_part;
+    parts = parts ? parts : 1;
+    size_t *count = dd_calloc(parts, sizeof *count), most = 0;
+    for (size_t r = 0; r < w->n; r++)
+        if (s->docs[w->docs[r]].words > 0)
+            count[part_of(s->docs[w->docs[r]].key.hi, parts)]++;
+    for (size_t p = 0; p < parts; p++)
+        most = count[p] > most ? count[p] : most;
+    ranked_key *v = dd_malloc((most ? most : 1) * sizeof *v);
+    held(w, pairs_bytes(w) + most * sizeof *v + parts * sizeof *count, "twins found");
+    bool ok = true;
+    for (size_t p = 0; p < parts && ok; p++) {
+        size_t k = 0;
+        for (size_t r = 0; r < w->n; r++) {
+            const dd_doc_sig *d = &s->docs[w->docs[r]];
+            if (d->words > 0 && part_of(d->key.hi, parts) == p)
+                v[k++] = (ranked_key){d->key, (uint32_t)r};
+        }
+        sort_ranked_keys(v, k);
+        for (size_t i = 0, first = 0; i < k && ok; i++) {
+            if (i == 0 || v[i].key.hi != v[i - 1].key.hi || v[i].key.lo != v[i - 1].key.lo) {
+                first = i;
+                may_lead[v[i].rank] = true;
+            } else {
+                ok = add_record(w, v[i].rank, TWIN_RECORD, v[first].rank);
+            }
+        }
+    }
+    free(v);
+    free(count);
+    return ok;
 }
 
 /* ------------------------------------------------------ keys by parts */
@@ -586,7 +680,7 @@ static void merge_free(merge *m, size_t nruns)
 typedef struct batch {
     const sweep *w;
     const dd_sweep_ahead *ahead;
-    const bool *leads; /* per rank below lo: a representative */
+    const dd_placer *placer; /* says which documents of ranks below lo lead */
     size_t lo, hi;
     dd_given_pair *given;
     size_t ngiven, given_cap;
@@ -596,6 +690,9 @@ typedef struct batch {
     uint32_t *reps; /* per pair: room for the representatives to verify ahead */
     size_t reps_cap;
     uint64_t *judged, *exact; /* per rank of the batch (stats) */
+    /* per rank of the batch, from its records: its twin (UINT32_MAX:
+     * none), and its hot bits (hot_words each) */
+    uint32_t *twin, *hot;
 } batch;
 
 /* What a batch holds of its own: the pairs given, the representatives to
@@ -603,7 +700,8 @@ typedef struct batch {
 static size_t batch_bytes(const batch *b)
 {
     return b->given_cap * sizeof *b->given + b->reps_cap * sizeof *b->reps +
-           (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged;
+           (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged +
+           BATCH_RANKS * (1 + b->w->hot_words) * sizeof *b->twin;
 }
 
 /* *v (capacity *cap, of elements of size bytes) made room for need, by
@@ -638,7 +736,7 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
     uint32_t *reps = b->reps + b->from[k];
     for (size_t i = 0; i < n; i++) {
         uint32_t e = g[i].earlier;
-        if (e < b->lo && !b->leads[e])
+        if (e < b->lo && !dd_placer_leads(b->placer, e))
             continue;
         njudged++;
         dd_near_prejudge(w->s, d, w->docs[e], &g[i]);
@@ -666,9 +764,17 @@ static void next_batch(batch *b, merge *m, size_t lo)
     while (b->hi < w->n && b->hi - lo < BATCH_RANKS) {
         size_t first = b->hi == lo ? 0 : b->ngiven;
         bool full = false;
+        uint32_t *hot = b->hot + (b->hi - lo) * w->hot_words;
+        b->twin[b->hi - lo] = UINT32_MAX;
+        memset(hot, 0, w->hot_words * sizeof *hot);
         const dd_rank_pair *q;
         while ((q = merge_peek(m)) && q->later == b->hi) {
-            if (b->ngiven > first && b->given[b->ngiven - 1].earlier == q->earlier) {
+            if (q->earlier >= w->first_record) { /* after the rank's pairs */
+                if (q->earlier == TWIN_RECORD)
+                    b->twin[b->hi - lo] = q->shares;
+                else
+                    hot[HOT_RECORD - q->earlier] |= q->shares;
+            } else if (b->ngiven > first && b->given[b->ngiven - 1].earlier == q->earlier) {
                 b->given[b->ngiven - 1].shares += q->shares; /* from another run */
             } else {
                 if (b->ngiven >= b->most_given && b->hi > lo) {
@@ -702,17 +808,17 @@ static void next_batch(batch *b, merge *m, size_t lo)
  * room bytes) a batch of ranks at a time; with ahead, each batch's pairs
  * judged on the pool while the documents are placed. A batch's pairs take
  * what the merge leaves of the share. */
-static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_sweep_ahead *ahead,
-                      dd_clusters *out)
+static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clusters *out)
 {
     const dd_signatures *s = w->s;
     dd_placer *p = dd_placer_new(s);
-    dd_placer_reserve_given(p, s->n);
+    dd_placer_reserve_order(p, w->docs, w->n, s->n);
     bool *hot = dd_calloc(w->nkeys ? w->nkeys : 1, sizeof *hot);
-    bool *leads = dd_calloc(w->n ? w->n : 1, sizeof *leads);
     merge m;
     merge_start(&m, w, room);
-    batch b = {.w = w, .ahead = ahead, .leads = leads};
+    batch b = {.w = w, .ahead = ahead, .placer = p};
+    b.twin = dd_malloc(BATCH_RANKS * sizeof *b.twin);
+    b.hot = dd_malloc(BATCH_RANKS * (w->hot_words ? w->hot_words : 1) * sizeof *b.hot);
     b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
     b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
@@ -739,12 +845,11 @@ static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_swee
             size_t r = b.lo + k;
             if (ahead)
                 dd_pool_wait(ahead->pool, k);
-            const uint64_t *bits = w->hot_bits + r * w->hot_words;
+            const uint32_t *bits = b.hot + k * w->hot_words;
             for (size_t band = 0; band < w->nkeys; band++)
-                hot[band] = bits[band / 64] >> (band % 64) & 1;
-            uint32_t rep = dd_placer_place_given(p, w->docs[r], twin[r], hot, b.given + b.from[k],
-                                                 b.from[k + 1] - b.from[k], &mem);
-            leads[r] = rep == w->docs[r];
+                hot[band] = bits[band / 32] >> (band % 32) & 1;
+            dd_placer_place_given(p, w->docs[r], b.twin[k], hot, b.given + b.from[k],
+                                  b.from[k + 1] - b.from[k], &mem);
         }
         if (ahead) {
             dd_pool_finish(ahead->pool);
@@ -767,7 +872,8 @@ static void place_all(sweep *w, const uint32_t *twin, size_t room, const dd_swee
     free(b.reps);
     free(b.judged);
     free(b.exact);
-    free(leads);
+    free(b.twin);
+    free(b.hot);
     free(hot);
 }
 
@@ -789,17 +895,16 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
     size_t places = RUN_PLACES * 2 * sizeof(size_t);
     if (places > pairs_room / 16)
         places = pairs_room / 16;
-    w.hot_words = (w.nkeys + 63) / 64;
-    w.hot_bits = dd_calloc(ndocs ? ndocs * w.hot_words : 1, sizeof *w.hot_bits);
+    w.hot_words = (w.nkeys + 31) / 32;
+    w.first_record = (uint32_t)(HOT_RECORD - (w.hot_words ? w.hot_words - 1 : 0));
     w.pending_cap = (pairs_room - places) / sizeof *w.pending;
     w.first_runs = places / (2 * sizeof(size_t)) ? places / (2 * sizeof(size_t)) : 1;
     if (w.pending_cap < LEAST_READ_BYTES / sizeof *w.pending)
         w.pending_cap = LEAST_READ_BYTES / sizeof *w.pending;
     w.pending = dd_malloc(w.pending_cap * sizeof *w.pending);
     dd_scratch_array_init(&w.runs_file, sizeof(dd_rank_pair), 1, tmp_dir, "pairs of documents");
-    bool *may_lead;
-    uint32_t *twin = dd_doc_twins(s, docs, ndocs, &may_lead);
-    bool ok = group(&w, may_lead, room, ahead ? ahead->pool : NULL);
+    bool *may_lead = dd_calloc(ndocs ? ndocs : 1, sizeof *may_lead);
+    bool ok = find_twins(&w, room, may_lead) && group(&w, may_lead, room, ahead ? ahead->pool : NULL);
     free(may_lead);
     if (w.nruns) { /* every pair is in the runs' file */
         free(w.pending);
@@ -808,12 +913,10 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
         w.pending_cap = 0;
     }
     if (ok)
-        place_all(&w, twin, room, ahead, out);
+        place_all(&w, room, ahead, out);
     free(w.pending);
     dd_scratch_array_free(&w.runs_file);
     free(w.run_first);
     free(w.run_n);
-    free(twin);
-    free(w.hot_bits);
     return ok;
 }
