@@ -6,6 +6,7 @@
 
 #include "engine/doc_pairs.h"
 #include "io/scratch_array.h"
+#include "run/memory.h"
 #include "sort_in_place.h"
 #include "util.h"
 
@@ -100,12 +101,23 @@ typedef struct sweep {
     char **err;
 } sweep;
 
+/* The heap in use now, for dd_sweep_stats.heap_most. */
+static void heap_now(sweep *w, const char *when)
+{
+    size_t now = dd_memory_heap_in_use();
+    if (now > w->st->heap_most) {
+        w->st->heap_most = now;
+        w->st->heap_most_when = when;
+    }
+}
+
 static void held(sweep *w, size_t bytes, const char *when)
 {
     if (bytes > w->st->most_held) {
         w->st->most_held = bytes;
         w->st->most_held_when = when;
     }
+    heap_now(w, when);
 }
 
 /* What the pairs hold while the keys are grouped: the buffer pending and
@@ -865,6 +877,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     }
     w->st->placer_bytes = dd_placer_bytes(p);
     dd_placer_finish(p, s->n, out);
+    heap_now(w, "the clusters made");
     dd_placer_free(p);
     merge_free(&m, w->nruns ? w->nruns : 1);
     free(b.given);
@@ -885,6 +898,7 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
     sweep w = {.s = s, .docs = docs, .n = ndocs, .nkeys = dd_near_keys_per_doc(&s->params),
                .share = share, .tmp_dir = tmp_dir, .st = st ? st : &own, .err = err};
     memset(w.st, 0, sizeof *w.st);
+    w.st->heap_before = dd_memory_heap_in_use();
     if (ahead && (!ahead->pool || dd_pool_threads(ahead->pool) == 0))
         ahead = NULL; /* no thread beside the calling one: the placer verifies */
     /* Half the share for the keys of a part, then for reading the runs of

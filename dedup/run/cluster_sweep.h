@@ -88,6 +88,11 @@ typedef struct dd_sweep_stats {
     size_t most_held;       /* bytes of keys, pairs, batches and buffers held at once, at most */
     const char *most_held_when; /* at which step ("a part of keys read") */
     size_t placer_bytes;    /* what the placer held at the end */
+    /* malloc's blocks in use in the process (run/memory.h) when the sweep
+     * began, and the most seen at its steps (each part of keys, batch, the
+     * clusters made): what it holds beyond the share shows there */
+    size_t heap_before, heap_most;
+    const char *heap_most_when;
 } dd_sweep_stats;
 
 /* Exact verification ahead, on the threads of a pool (run.h), while the

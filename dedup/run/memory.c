@@ -278,6 +278,12 @@ void dd_memory_process(FILE *out, const char *when)
             (double)(heap.uordblks + heap.hblkhd) / 1e6, (double)heap.fordblks / 1e6);
 }
 
+size_t dd_memory_heap_in_use(void)
+{
+    struct mallinfo2 heap = mallinfo2();
+    return heap.uordblks + heap.hblkhd;
+}
+
 typedef struct held {
     const char *name;
     size_t bytes;

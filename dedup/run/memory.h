@@ -163,6 +163,10 @@ void dd_memory_hold_to_budget(uint64_t budget, unsigned threads);
  * Nothing when /proc cannot be read. */
 void dd_memory_process(FILE *out, const char *when);
 
+/* The bytes of malloc's blocks in use now, in all its arenas (mallinfo2:
+ * it walks the free lists, so not in a tight loop). */
+size_t dd_memory_heap_in_use(void);
+
 /* Writes to out, one line each, the bytes held by the structures of c that
  * grow with the corpus, and across_bytes of the paragraphs' sets and band
  * keys (run/near_across.h), as
