@@ -817,6 +817,19 @@ typedef struct placed_doc {
     uint32_t rank;   /* the order it was placed in */
 } placed_doc;
 
+/* A member's similarity as the placer keeps it: a dd_member without what
+ * the placer leaves 0 (of, round), in 24 bytes, not 40. */
+typedef struct kept_member {
+    uint32_t doc;
+    uint16_t hamming;
+    bool exact, estimated;
+    double jaccard, containment;
+} kept_member;
+
+/* The members are kept in chunks of this many (96 KiB): no array doubled
+ * as they grow (half of it unused, and both copies while it moves). */
+#define MEMBERS_A_CHUNK 4096
+
 struct dd_placer {
     const dd_signatures *s;
     /* per document, grown as documents are placed: */
@@ -830,9 +843,10 @@ struct dd_placer {
     uint32_t placed;
     /* the similarities of the members to their representatives, in the
      * order they joined, which is the order they were placed (a
-     * representative's is 1: similarity_of) */
-    dd_member *members;
-    size_t nmembers, members_cap;
+     * representative's is 1: similarity_of), in chunks of
+     * MEMBERS_A_CHUNK */
+    kept_member **members;
+    size_t nmembers, chunks_cap;
     /* exact keys -> the first document placed with each, at most three
      * quarters full (reserved for every document: 28 to 53 bytes a
      * document, not 40 to 80 at half full; a twin's lookup probes a slot
@@ -914,9 +928,25 @@ void dd_placer_reserve(dd_placer *p, size_t n)
 /* Placed document d (rep_of set) is a member: its similarity *m kept. */
 static void keep_similarity(dd_placer *p, uint32_t d, const dd_member *m)
 {
-    dd_grow(&p->members, &p->members_cap, p->nmembers + 1, sizeof *p->members);
-    p->members[p->nmembers] = *m;
-    p->members[p->nmembers++].doc = d;
+    size_t chunk = p->nmembers / MEMBERS_A_CHUNK;
+    if (p->nmembers % MEMBERS_A_CHUNK == 0) {
+        dd_grow(&p->members, &p->chunks_cap, chunk + 1, sizeof *p->members);
+        p->members[chunk] = dd_malloc(MEMBERS_A_CHUNK * sizeof **p->members);
+    }
+    p->members[chunk][p->nmembers++ % MEMBERS_A_CHUNK] = (kept_member){
+        d, (uint16_t)m->hamming, m->exact, m->estimated, m->jaccard, m->containment};
+}
+
+/* The similarity of the i-th member placed. */
+static const kept_member *member_at(const dd_placer *p, size_t i)
+{
+    return &p->members[i / MEMBERS_A_CHUNK][i % MEMBERS_A_CHUNK];
+}
+
+static dd_member member_of(const kept_member *k)
+{
+    return (dd_member){.doc = k->doc, .jaccard = k->jaccard, .containment = k->containment,
+                       .hamming = k->hamming, .exact = k->exact, .estimated = k->estimated};
 }
 
 /* The similarity of placed document d to its representative: a member's
@@ -929,12 +959,12 @@ static dd_member similarity_of(const dd_placer *p, uint32_t d)
     size_t lo = 0, hi = p->nmembers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (p->doc[p->members[mid].doc].rank < rank)
+        if (p->doc[member_at(p, mid)->doc].rank < rank)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return p->members[lo];
+    return member_of(member_at(p, lo));
 }
 
 /* Appends to (*ranks)[0..*n) (growing it, *cap its capacity) the ranks
@@ -1321,7 +1351,9 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 size_t dd_placer_bytes(const dd_placer *p)
 {
     size_t bytes = p->cap * sizeof *p->doc + (p->by_rank_own ? p->by_rank_cap : 0) * sizeof(uint32_t) +
-                   p->members_cap * sizeof *p->members;
+                   p->chunks_cap * sizeof *p->members +
+                   (p->nmembers + MEMBERS_A_CHUNK - 1) / MEMBERS_A_CHUNK * MEMBERS_A_CHUNK *
+                       sizeof **p->members;
     for (size_t b = 0; b < p->nkeys; b++)
         bytes += p->index[b].nslots * sizeof *p->index[b].slots;
     return bytes + dd_key_table_bytes(&p->exact);
@@ -1347,7 +1379,7 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
             doc[d].rank = 0;
         }
     for (size_t i = 0; i < p->nmembers; i++)
-        doc[doc[p->members[i].doc].rep_of - 1].rank++;
+        doc[doc[member_at(p, i)->doc].rep_of - 1].rank++;
     /* A cluster for each representative with members, made in input order
      * (the order of their ids), each with room for its members exactly:
      * the clusters are kept through the rounds (16 members' room each,
@@ -1371,11 +1403,11 @@ void dd_placer_finish(dd_placer *p, size_t n, dd_clusters *out)
     /* The members, in the order placed (their order in a cluster is made
      * below). */
     for (size_t i = 0; i < p->nmembers; i++) {
-        uint32_t d = p->members[i].doc, r = doc[d].rep_of - 1;
+        uint32_t d = member_at(p, i)->doc, r = doc[d].rep_of - 1;
         out->id_of[d] = out->id_of[r];
         out->dropped[d] = true;
         dd_cluster *c = &out->v[doc[r].rank];
-        c->members[c->n] = p->members[i];
+        c->members[c->n] = member_of(member_at(p, i));
         c->members[c->n++].of = r;
     }
     /* Members after the representative in input order. */
@@ -1389,6 +1421,8 @@ void dd_placer_free(dd_placer *p)
     if (!p)
         return;
     free(p->doc);
+    for (size_t i = 0; i < (p->nmembers + MEMBERS_A_CHUNK - 1) / MEMBERS_A_CHUNK; i++)
+        free(p->members[i]);
     free(p->members);
     free(p->by_rank_own);
     dd_key_table_free(&p->exact);
