@@ -85,7 +85,7 @@ typedef struct sweep {
     const uint32_t *docs;
     size_t n, nkeys;
     size_t share;
-    size_t hot_words;     /* 32-bit words of hot bits a document (HOT_RECORD) */
+    size_t hot_words;     /* HOT_RECORDs a document at most (32 bands each) */
     uint32_t first_record; /* the least earlier rank of a record (not a pair) */
     bool write_failed;    /* a run of pairs could not be written (mark_hot) */
     /* The pairs: a buffer, sorted and written as a run of the scratch
@@ -234,6 +234,7 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
             count[part_of(s->docs[w->docs[r]].key.hi, parts)]++;
     for (size_t p = 0; p < parts; p++)
         most = count[p] > most ? count[p] : most;
+    w->st->twin_parts = parts;
     ranked_key *v = dd_malloc((most ? most : 1) * sizeof *v);
     held(w, pairs_bytes(w) + most * sizeof *v + parts * sizeof *count, "twins found");
     bool ok = true;
@@ -251,6 +252,7 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
                 may_lead[v[i].rank] = true;
             } else {
                 ok = add_record(w, v[i].rank, TWIN_RECORD, v[first].rank);
+                w->st->twins++;
             }
         }
     }
@@ -640,7 +642,10 @@ static void merge_start(merge *m, sweep *w, size_t room)
         return;
     }
     for (size_t i = 0; i < w->nruns; i++) {
-        m->runs[i] = (run_reader){.next = w->run_first[i], .left = w->run_n[i]};
+        /* (its read buffer made exactly: grown, it would double past) */
+        size_t cap = (w->run_n[i] < m->window ? w->run_n[i] : m->window) + 1;
+        m->runs[i] = (run_reader){.next = w->run_first[i], .left = w->run_n[i],
+                                  .buf = dd_malloc(cap * sizeof(dd_rank_pair)), .cap = cap};
         if (run_fill(m, &m->runs[i]))
             m->heap[m->nheap++] = i;
     }
@@ -702,9 +707,11 @@ typedef struct batch {
     uint32_t *reps; /* per pair: room for the representatives to verify ahead */
     size_t reps_cap;
     uint64_t *judged, *exact; /* per rank of the batch (stats) */
-    /* per rank of the batch, from its records: its twin (UINT32_MAX:
-     * none), and its hot bits (hot_words each) */
-    uint32_t *twin, *hot;
+    /* the records of the batch's ranks (TWIN_RECORD, HOT_RECORD), in
+     * rank order, each once (those of two runs made one): room for
+     * records_cap, reserved from the share (most documents have none) */
+    dd_rank_pair *records;
+    size_t nrecords, records_cap, rank_records;
 } batch;
 
 /* What a batch holds of its own: the pairs given, the representatives to
@@ -713,7 +720,7 @@ static size_t batch_bytes(const batch *b)
 {
     return b->given_cap * sizeof *b->given + b->reps_cap * sizeof *b->reps +
            (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged +
-           BATCH_RANKS * (1 + b->w->hot_words) * sizeof *b->twin;
+           b->records_cap * sizeof *b->records;
 }
 
 /* *v (capacity *cap, of elements of size bytes) made room for need, by
@@ -761,10 +768,12 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
         b->ahead->pairs(b->ahead->ctx, worker, k, reps, nreps);
 }
 
-/* The next batch: from rank lo, the ranks whose pairs (from the merge)
- * fit most_given (one rank at least, whatever its pairs), BATCH_RANKS at
- * most. A rank whose pairs do not fit is the next batch's first: those
- * taken already are carried to it. */
+/* The next batch: from rank lo, the ranks whose pairs (from the merge) and
+ * records fit most_given (one rank at least, whatever its pairs),
+ * BATCH_RANKS at most. A rank whose pairs do not fit is the next batch's
+ * first: those taken already are carried to it; a rank starts a batch
+ * when the most records a rank has might not fit (they are never
+ * carried: they come after its pairs). */
 static void next_batch(batch *b, merge *m, size_t lo)
 {
     const sweep *w = b->w;
@@ -772,20 +781,21 @@ static void next_batch(batch *b, merge *m, size_t lo)
         memmove(b->given, b->given + b->ngiven, b->carried * sizeof *b->given);
     b->ngiven = b->carried;
     b->carried = 0;
+    b->nrecords = 0;
     b->lo = b->hi = lo;
     while (b->hi < w->n && b->hi - lo < BATCH_RANKS) {
+        if (b->nrecords + b->rank_records > b->records_cap)
+            break; /* (not the first rank: the room holds a rank's) */
         size_t first = b->hi == lo ? 0 : b->ngiven;
         bool full = false;
-        uint32_t *hot = b->hot + (b->hi - lo) * w->hot_words;
-        b->twin[b->hi - lo] = UINT32_MAX;
-        memset(hot, 0, w->hot_words * sizeof *hot);
         const dd_rank_pair *q;
         while ((q = merge_peek(m)) && q->later == b->hi) {
             if (q->earlier >= w->first_record) { /* after the rank's pairs */
-                if (q->earlier == TWIN_RECORD)
-                    b->twin[b->hi - lo] = q->shares;
+                dd_rank_pair *last = b->nrecords ? &b->records[b->nrecords - 1] : NULL;
+                if (last && last->later == q->later && last->earlier == q->earlier)
+                    last->shares |= q->shares; /* from another run: other bands */
                 else
-                    hot[HOT_RECORD - q->earlier] |= q->shares;
+                    b->records[b->nrecords++] = *q;
             } else if (b->ngiven > first && b->given[b->ngiven - 1].earlier == q->earlier) {
                 b->given[b->ngiven - 1].shares += q->shares; /* from another run */
             } else {
@@ -829,8 +839,6 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     merge m;
     merge_start(&m, w, room);
     batch b = {.w = w, .ahead = ahead, .placer = p};
-    b.twin = dd_malloc(BATCH_RANKS * sizeof *b.twin);
-    b.hot = dd_malloc(BATCH_RANKS * (w->hot_words ? w->hot_words : 1) * sizeof *b.hot);
     b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
     b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
@@ -842,6 +850,16 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     size_t fixed = merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
                    (ahead ? BATCH_RANKS * ahead->rank_bytes : 0);
     size_t left = w->share > fixed ? w->share - fixed : 0;
+    /* The records of a batch: those of BATCH_RANKS ranks that have them
+     * all, or an eighth of what is left (a rank's at least). */
+    b.rank_records = 1 + w->hot_words;
+    b.records_cap = BATCH_RANKS * b.rank_records;
+    if (b.records_cap > left / 8 / sizeof *b.records)
+        b.records_cap = left / 8 / sizeof *b.records;
+    if (b.records_cap < b.rank_records)
+        b.records_cap = b.rank_records;
+    b.records = dd_malloc(b.records_cap * sizeof *b.records);
+    left = left > b.records_cap * sizeof *b.records ? left - b.records_cap * sizeof *b.records : 0;
     size_t per_pair = sizeof *b.given + (ahead ? sizeof *b.reps + ahead->pair_bytes : 0);
     b.most_given = left / per_pair > 1 ? left / per_pair - 1 : 1; /* (reps: one more) */
     dd_member mem;
@@ -853,14 +871,25 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
             ahead->batch(ahead->ctx, w->docs + b.lo, nb);
             dd_pool_start(ahead->pool, nb, &b, judge_ahead);
         }
-        for (size_t k = 0; k < nb; k++) {
+        for (size_t k = 0, rec = 0; k < nb; k++) {
             size_t r = b.lo + k;
             if (ahead)
                 dd_pool_wait(ahead->pool, k);
-            const uint32_t *bits = b.hot + k * w->hot_words;
-            for (size_t band = 0; band < w->nkeys; band++)
-                hot[band] = bits[band / 32] >> (band % 32) & 1;
-            dd_placer_place_given(p, w->docs[r], b.twin[k], hot, b.given + b.from[k],
+            /* its twin and hot bands, from its records (two of a rank say
+             * the bits of different bands: their union) */
+            uint32_t twin = UINT32_MAX;
+            memset(hot, 0, w->nkeys * sizeof *hot);
+            for (; rec < b.nrecords && b.records[rec].later == r; rec++) {
+                const dd_rank_pair *q = &b.records[rec];
+                if (q->earlier == TWIN_RECORD) {
+                    twin = q->shares;
+                    continue;
+                }
+                size_t first = (size_t)(HOT_RECORD - q->earlier) * 32;
+                for (size_t j = 0; j < 32 && first + j < w->nkeys; j++)
+                    hot[first + j] |= q->shares >> j & 1;
+            }
+            dd_placer_place_given(p, w->docs[r], twin, hot, b.given + b.from[k],
                                   b.from[k + 1] - b.from[k], &mem);
         }
         if (ahead) {
@@ -885,8 +914,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     free(b.reps);
     free(b.judged);
     free(b.exact);
-    free(b.twin);
-    free(b.hot);
+    free(b.records);
     free(hot);
 }
 

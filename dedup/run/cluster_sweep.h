@@ -73,6 +73,8 @@
 
 /* What dd_cluster_sweep did (DEDUP_RUN_STATS). */
 typedef struct dd_sweep_stats {
+    size_t twin_parts;      /* parts of the exact keys, sorted to find the twins */
+    uint64_t twins;         /* documents with a twin (an earlier one with their exact key) */
     size_t key_parts;       /* parts of the documents' band keys */
     size_t pair_runs;       /* sorted runs of pairs written to a scratch file (0: none) */
     size_t batches;         /* batches of ranks placed */

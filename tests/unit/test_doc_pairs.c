@@ -524,7 +524,12 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
         c.loads = 0;
         place_in_order(&c.s, docs, ndocs, &placed);
         size_t placer_loads = c.loads;
-        uint64_t given = 0;
+        uint64_t given = 0, twins = 0;
+        uint32_t *twin = dd_doc_twins(&c.s, docs, ndocs, NULL);
+        for (size_t r = 0; r < ndocs; r++)
+            twins += twin[r] != UINT32_MAX;
+        free(twin);
+        assert_true(twins > 0);
         for (size_t i = 0; i < sizeof shares / sizeof *shares; i++) {
             for (int with_pool = 0; with_pool <= 1; with_pool++) {
                 dd_clusters swept;
@@ -565,6 +570,10 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
                 assert_true(placed.search.split > 0);
                 assert_true(st.hot_entries > 0);
                 assert_true(st.pairs > 0);
+                /* The twins (records among the pairs, not an array a
+                 * document), found a part of the exact keys at a time. */
+                assert_int_equal(st.twins, twins);
+                assert_int_equal(st.twin_parts > 1, shares[i] == 2048);
                 /* Every distinct pair given, whatever the parts and runs. */
                 if (given == 0)
                     given = st.given;
