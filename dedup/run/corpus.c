@@ -1687,18 +1687,20 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 " pairs (%.2f a document; %.1f MB in a scratch file, %zu runs) in %zu batches, "
                 "%.1f MB read back, %zu bytes held at once at most of a share of %zu (%s); the "
                 "placer holds %zu bytes, "
-                "%.0f a document; the heap in use %.1f MB before, %.1f MB at most (%s)\n"
+                "%.0f a document\n"
                 "dedup: near-duplicate documents by the sweep: %" PRIu64
                 " pairs judged ahead, %" PRIu64 " sent to exact verification; %" PRIu64
-                " pairs verified ahead, %" PRIu64 " when asked\n",
+                " pairs verified ahead, %" PRIu64 " when asked; %" PRIu64
+                " twins (exact keys in %zu parts); the heap in use %.1f MB before, %.1f MB at "
+                "most (%s)\n",
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
                 st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
                 st.pair_runs, st.batches, (double)st.scratch_read / 1e6,
                 st.most_held, dd_memory_clustering_share(o->memory),
                 st.most_held_when ? st.most_held_when : "nothing held", st.placer_bytes,
-                (double)st.placer_bytes / (double)all, (double)st.heap_before / 1e6,
-                (double)st.heap_most / 1e6, st.heap_most_when ? st.heap_most_when : "-", st.judged, st.exact_ahead, b.computed,
-                b.missed);
+                (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
+                b.missed, st.twins, st.twin_parts, (double)st.heap_before / 1e6,
+                (double)st.heap_most / 1e6, st.heap_most_when ? st.heap_most_when : "-");
         dd_memory_process(stderr, "the last document placed");
     }
     return true;
