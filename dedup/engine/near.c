@@ -826,9 +826,9 @@ typedef struct kept_member {
     double jaccard, containment;
 } kept_member;
 
-/* The members are kept in chunks of this many (96 KiB): no array doubled
+/* The members are kept in chunks of this many (24 KiB): no array doubled
  * as they grow (half of it unused, and both copies while it moves). */
-#define MEMBERS_A_CHUNK 4096
+#define MEMBERS_A_CHUNK 1024
 
 struct dd_placer {
     const dd_signatures *s;

@@ -6,6 +6,11 @@
  * bytes a document on the 1 GB corpus, in no share of the budget).
  *
  * The steps of doc_pairs.h, in one process, a part at a time:
+ *  0. twins: the documents' exact keys with their ranks, a part of them at
+ *     a time (by their top bits: a key is in one part) within half the
+ *     share, each part sorted in place; a document whose key an earlier
+ *     one has gives a record of its twin to the pairs (below), the first
+ *     of each key may lead.
  *  1. group: the band keys of the documents that may lead (words, and the
  *     first of their exact key), a part of the keys at a time (those whose
  *     top bits fall in the part: a bucket is in one part), within half the
@@ -13,14 +18,18 @@
  *     documents gives its pairs (later, earlier, sharing one bucket) to a
  *     buffer (the other half of the share), sorted by later rank when full
  *     and written as a run of a scratch file; a hot bucket (DD_BUCKET_CAP
- *     documents or more) marks its documents' band hot (a bit a document
- *     and band), for the placer to look up itself. With more than one part,
+ *     documents or more) gives a record of its documents' band being hot
+ *     (bits of 32 bands a record), for the placer to look up itself. The
+ *     records (twins, hot bands) are pairs whose earlier rank is past every
+ *     document's: sorted, written and merged with the pairs, each rank's
+ *     after its pairs, so that nothing of them is an array a document. With more than one part,
  *     the keys are made once and written to a scratch file in chunks of
  *     their part, so that each part reads its own keys only.
  *  2. sweep: the runs of pairs merged, in rank order, each pair once with
  *     the buckets it shares; the documents placed a batch of ranks at a
  *     time with dd_placer_place_given, given each document's pairs, its
- *     twin and its hot bands. With a pool (dd_sweep_ahead), the pairs of a
+ *     twin and its hot bands (its records: room for a batch's is kept
+ *     from the share). With a pool (dd_sweep_ahead), the pairs of a
  *     batch are judged on their signatures (dd_near_prejudge) and the exact
  *     sets of those the estimates let through compared on the pool's
  *     threads, while the calling thread places the documents whose pairs
@@ -47,19 +56,23 @@
  * a few KiB, or over a hundred runs of pairs in a share of 1 MiB) it holds
  * those. Its in-place sorts (doc_pairs.h) hold nothing more.
  * What it holds beyond the share: per document of the run, its rank order
- * (the caller's), its twin (4 bytes), its hot bands (a bit each: 8 bytes at
- * 64 bands), whether it leads (a byte), the placer's arrays (16 bytes) and,
- * while the twins are found, 24 bytes a document that may lead; the
- * placer's index of the hot buckets' representatives (at most
- * DD_BUCKET_CAP a bucket and sub-bucket); the sets the caller's exact
- * verification reads (its cache's own share, and a document's set or two
- * on each thread).
+ * (the caller's, which the placer reads: dd_placer_reserve_order), while
+ * the keys are grouped whether it may lead (a byte), and per document of
+ * the corpus the placer's (8 bytes); per member, its similarity (24 bytes,
+ * engine/near.c); the placer's index of the hot buckets' representatives
+ * (at most DD_BUCKET_CAP a bucket and sub-bucket); the clusters made
+ * (dd_clusters: 5 bytes a document, 40 a member and representative); the
+ * sets the caller's exact verification reads (its cache's own share, and a
+ * document's set or two on each thread). On 1 GB (94,805 documents, 9,461
+ * members in 8,130 clusters) that is about 41 bytes a document: the rank
+ * order 4, the placer's 20 (its documents 8, the members 3, the index 9),
+ * the clusters 16 (the ids 4, the flags 1, the members 11).
  * What it reads: when the keys do not fit the room at once, the band keys
  * of the documents that may lead (16 bytes a key with its band and rank: 1
  * KB a document at 64 bands, and 16 a chunk) written once and read once;
- * the pairs (12
- * bytes each) written once and read once, when they do not fit their
- * buffer.
+ * the pairs and records (12 bytes each) written once and read once, when
+ * they do not fit their buffer; the exact keys (in the signatures) once a
+ * part of them.
  */
 #ifndef DD_RUN_CLUSTER_SWEEP_H
 #define DD_RUN_CLUSTER_SWEEP_H
