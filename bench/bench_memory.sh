@@ -5,7 +5,7 @@
 #   bench/bench_memory.sh CORPUS_DIR... [-- BUDGET...]
 #
 # For each corpus: wc -w over its files, then dedup scan -q -f jsonl -j J
-# (J=JOBS, default 2) at the default budget and at each BUDGET (default
+# (J=JOBS or J, default 2) at the default budget and at each BUDGET (default
 # 256M 64M), once each. Prints, per run, the peak resident memory (GNU
 # time's maximum RSS), the wall-clock seconds, how many MB of units, of
 # near-repeats of paragraphs and of document signatures (MinHash values)
@@ -24,7 +24,7 @@
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
 # bytes a thread (default 2 MiB), what the malloc heaps may keep free (a
 # 64th of BUDGET, at least 128 KiB a heap) and PER_DOC bytes a document
-# (default 96); prints the peak, the bound and what DEDUP_RUN_STATS says the
+# (default 80); prints the peak, the bound and what DEDUP_RUN_STATS says the
 # process held at each step (and, of it, malloc's blocks in use and freed
 # but kept), and exits 1 when the peak is past the bound. STATS=FILE keeps
 # all that DEDUP_RUN_STATS wrote there.
@@ -35,9 +35,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --bound ]; then
-    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-96}
+    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-80}
     own=${OWN:-$((10 << 20))} per_thread=${PER_THREAD:-$((2 << 20))}
-    jobs=${JOBS:-2}
+    jobs=${JOBS:-${J:-2}}
     . bench/lib.sh
     need /usr/bin/time
     use_dedup
@@ -93,7 +93,7 @@ budgets=("$@")
     echo "usage: bench/bench_memory.sh CORPUS_DIR... [-- BUDGET...]" >&2
     exit 2
 }
-jobs=${JOBS:-2}
+jobs=${JOBS:-${J:-2}}
 . bench/lib.sh
 need /usr/bin/time
 use_dedup
