@@ -1350,7 +1350,8 @@ dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
 
 size_t dd_placer_bytes(const dd_placer *p)
 {
-    size_t bytes = p->cap * sizeof *p->doc + (p->by_rank_own ? p->by_rank_cap : 0) * sizeof(uint32_t) +
+    size_t bytes = p->cap * sizeof *p->doc +
+                   (p->by_rank_own ? p->by_rank_cap : 0) * sizeof *p->by_rank_own +
                    p->chunks_cap * sizeof *p->members +
                    (p->nmembers + MEMBERS_A_CHUNK - 1) / MEMBERS_A_CHUNK * MEMBERS_A_CHUNK *
                        sizeof **p->members;

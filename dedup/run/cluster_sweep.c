@@ -85,9 +85,9 @@ typedef struct sweep {
     const uint32_t *docs;
     size_t n, nkeys;
     size_t share;
-    size_t hot_words;     /* HOT_RECORDs a document at most (32 bands each) */
+    size_t hot_words;      /* HOT_RECORDs a document at most (32 bands each) */
     uint32_t first_record; /* the least earlier rank of a record (not a pair) */
-    bool write_failed;    /* a run of pairs could not be written (mark_hot) */
+    bool write_failed;     /* a run of pairs could not be written (mark_hot) */
     /* The pairs: a buffer, sorted and written as a run of the scratch
      * array when full (with one run only, it stays in memory). */
     dd_rank_pair *pending;
@@ -768,9 +768,9 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
         b->ahead->pairs(b->ahead->ctx, worker, k, reps, nreps);
 }
 
-/* The next batch: from rank lo, the ranks whose pairs (from the merge) and
- * records fit most_given (one rank at least, whatever its pairs),
- * BATCH_RANKS at most. A rank whose pairs do not fit is the next batch's
+/* The next batch: from rank lo, the ranks whose pairs (from the merge) fit
+ * most_given and whose records fit records_cap (one rank at least,
+ * whatever its pairs), BATCH_RANKS at most. A rank whose pairs do not fit is the next batch's
  * first: those taken already are carried to it; a rank starts a batch
  * when the most records a rank has might not fit (they are never
  * carried: they come after its pairs). */
@@ -946,7 +946,8 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
     w.pending = dd_malloc(w.pending_cap * sizeof *w.pending);
     dd_scratch_array_init(&w.runs_file, sizeof(dd_rank_pair), 1, tmp_dir, "pairs of documents");
     bool *may_lead = dd_calloc(ndocs ? ndocs : 1, sizeof *may_lead);
-    bool ok = find_twins(&w, room, may_lead) && group(&w, may_lead, room, ahead ? ahead->pool : NULL);
+    bool ok = find_twins(&w, room, may_lead) &&
+              group(&w, may_lead, room, ahead ? ahead->pool : NULL);
     free(may_lead);
     if (w.nruns) { /* every pair is in the runs' file */
         free(w.pending);
