@@ -77,25 +77,23 @@ static void *map_room(size_t bytes)
     return p;
 }
 
-/* From this size up, a room of the heap grows into a new block, the bytes
- * copied by the caller, not by realloc. glibc's realloc copies (and takes
- * the page faults of the new block) holding the lock of the old block's
- * heap, and a thread that frees or grows a block of that heap meanwhile
- * sleeps until the copy is done: the threads' result slots and the
- * buffers in them move between threads, so each needs the other's heap
- * now and then. On the news at -j 2 the first pass's shelves (run/
- * near_across.c: arrays that grow a quarter at a time) made the other
- * thread sleep so for 14-37 ms of the pass (bench/bench_timeline.sh: CPU
- * of one thread alone), 1-7 ms with the copy outside the lock
- * (bench/README.md, Threads, session 19). Below it, realloc, which may
- * grow the block where it is. */
-#define ROOM_COPIED_BYTES ((size_t)64 << 10)
+/* DD_ROOM_COPIED (util.h): glibc's realloc copies the old block (and
+ * takes the page faults of the new one) holding the lock of the old
+ * block's heap, and a thread that frees or grows a block of that heap
+ * meanwhile sleeps until the copy is done. The threads' result slots, and
+ * the buffers in them, move between threads, so each thread needs the
+ * other's heap now and then: on the news at -j 2 the first pass's shelves
+ * (run/near_across.c: arrays that grow a quarter at a time) made the
+ * other thread sleep so for 14-37 ms of the pass (bench/bench_timeline.sh:
+ * the CPU of one thread alone), 1-7 ms with the copy made outside the
+ * lock (bench/README.md, Threads, session 19). Below it realloc, which may
+ * grow a block where it is. */
 
 void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
 {
     bool was_mapped = old_bytes >= DD_ROOM_HUGE, mapped = new_bytes >= DD_ROOM_HUGE;
     if (!was_mapped && !mapped) {
-        if (new_bytes > old_bytes && old_bytes >= ROOM_COPIED_BYTES) {
+        if (new_bytes > old_bytes && old_bytes >= DD_ROOM_COPIED) {
             void *q = dd_malloc(new_bytes);
             memcpy(q, p, old_bytes);
             free(p);
