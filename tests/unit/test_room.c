@@ -73,14 +73,14 @@ static void a_room_of_the_heap_keeps_its_bytes_as_it_grows_by_copies(void **stat
 {
     (void)state;
     /* Below DD_ROOM_HUGE: grown by realloc below DD_ROOM_COPIED, by a new
-     * block and a copy from it up (a byte under it, at it, past it, past
-     * glibc's threshold for blocks mapped on their own), shrunk by realloc
-     * and grown by a copy again, and interleaved with a second room, whose
-     * blocks sit beside the first's in the heap. */
+     * block and a copy from it up (a byte under it, at it, past it, to a
+     * block malloc maps on its own, which grows by realloc again), shrunk
+     * by realloc and grown by a copy again, and interleaved with a second
+     * room, whose blocks sit beside the first's in the heap. */
     const size_t copied = DD_ROOM_COPIED, huge = DD_ROOM_HUGE;
-    const size_t sizes[] = {copied - 1, copied,        copied + 1,   3 * copied + 5,
-                            huge / 2 + 3, copied + 7,  huge - 1,     copied - 9,
-                            2 * copied,   0};
+    const size_t sizes[] = {copied - 1,   copied,     copied + 1, 3 * copied + 5,
+                            huge / 2 + 3, huge - 5,   copied + 7, huge - 1,
+                            copied - 9,   2 * copied, 0};
     unsigned char *p = NULL, *q = NULL;
     size_t bytes = 0, qbytes = 0;
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
