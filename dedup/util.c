@@ -77,10 +77,33 @@ static void *map_room(size_t bytes)
     return p;
 }
 
+/* DD_ROOM_COPIED (util.h): glibc's realloc copies the old block (and
+ * takes the page faults of the new one) holding the lock of the old
+ * block's heap, and a thread that frees or grows a block of that heap
+ * meanwhile sleeps until the copy is done. The threads' result slots, and
+ * the buffers in them, move between threads, so each thread needs the
+ * other's heap now and then: on the news at -j 2 the first pass's shelves
+ * (run/near_across.c: arrays that grow a quarter at a time) made the
+ * other thread sleep so for 14-37 ms of the pass (bench/bench_timeline.sh:
+ * the CPU of one thread alone), 1-7 ms with the copy made outside the
+ * lock (bench/README.md, Threads, session 19). Below it realloc, which may
+ * grow a block where it is; and realloc too from ROOM_MAPPED_BY_MALLOC up
+ * (run/memory.c's M_MMAP_THRESHOLD: a block of its own, which realloc
+ * moves with mremap, neither copied nor under a lock: copied here, the
+ * news at -j 1 took 1,200 more page faults, 9,520 -> 10,740). */
+#define ROOM_MAPPED_BY_MALLOC ((size_t)1 << 20)
+
 void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
 {
     bool was_mapped = old_bytes >= DD_ROOM_HUGE, mapped = new_bytes >= DD_ROOM_HUGE;
     if (!was_mapped && !mapped) {
+        if (new_bytes > old_bytes && old_bytes >= DD_ROOM_COPIED &&
+            old_bytes < ROOM_MAPPED_BY_MALLOC) {
+            void *q = dd_malloc(new_bytes);
+            memcpy(q, p, old_bytes);
+            free(p);
+            return q;
+        }
         if (new_bytes)
             return dd_realloc(p, new_bytes);
         free(p);

@@ -39,6 +39,10 @@ void *dd_realloc(void *p, size_t n);
  * size: it is given back with dd_room_resize(p, bytes, 0), never free.
  * The memory held is at most DD_ROOM_HUGE bytes more than the room. */
 #define DD_ROOM_HUGE ((size_t)2 << 20)
+/* A room of the heap of this many bytes or more grows into a new block,
+ * copied outside malloc's lock (util.c says why); a smaller one by
+ * realloc. */
+#define DD_ROOM_COPIED ((size_t)64 << 10)
 /* p's room of old_bytes made new_bytes (either may be 0: none; NULL when
  * new_bytes is 0), its first bytes kept; bytes past them are undefined. */
 void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes);

@@ -201,6 +201,15 @@ bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char 
     return true;
 }
 
+void *dd_scratch_array_append_room(dd_scratch_array *a, size_t n)
+{
+    if (a->spool || !grow(a, a->n + n))
+        return NULL;
+    void *at = (char *)a->v + a->n * a->size;
+    a->n += n;
+    return at;
+}
+
 void dd_scratch_array_truncate(dd_scratch_array *a, size_t n)
 {
     if (n >= a->n)

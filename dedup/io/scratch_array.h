@@ -108,6 +108,14 @@ void dd_scratch_array_free(dd_scratch_array *a);
  * before them. */
 bool dd_scratch_array_append(dd_scratch_array *a, const void *v, size_t n, char **err);
 
+/* Appends n elements left for the caller to write, in memory: returns
+ * where the first is (a->n grew by n), or NULL, nothing appended, when a
+ * is in a scratch file or they would not fit its room in memory (its
+ * max_bytes, or what its shared budget has left); then append them. The
+ * place stays where it is until the next append or truncate, so threads
+ * may write parts of it at once. */
+void *dd_scratch_array_append_room(dd_scratch_array *a, size_t n);
+
 /* Element i (below a->n): a pointer into memory or into a block of the
  * calling thread, valid until the thread reads another block (the next
  * call on another array or another part of this one may do so) or the

@@ -1547,10 +1547,12 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
 /* Filling the filter of shared keys: range `range` of its words, one
  * item a range (dd_key_filter_add); and, after the ranges when the
  * clustering places every document, the placer's room made (its fresh
- * pages zeroed) and the documents ranked, which the calling thread did
- * alone before (2-3 ms of the news at -j 2): each of these reads the
- * signatures, or writes only its own. The ranges come first: the two
- * short items fill the gaps the threads' ranges leave at the end. */
+ * pages zeroed), the documents ranked and linked by their shared
+ * paragraphs (dd_corpus_link_documents), which the calling thread did
+ * alone before (2-3 ms of the news at -j 2, and 1-2 ms the links): each
+ * of these reads the signatures (not their links, which no other item
+ * reads), or writes only its own. The ranges come first: the short items
+ * fill the gaps the threads' ranges leave at the end. */
 typedef struct filter_fill {
     const dd_signatures *s;
     const uint32_t *docs; /* NULL: all of them */
@@ -1559,10 +1561,11 @@ typedef struct filter_fill {
     size_t nranges;
     dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), item nranges */
     uint32_t *order;    /* not NULL: dd_rank_documents into it, item nranges + 1 */
+    dd_corpus *link;    /* not NULL: its documents linked as read, item nranges + 2 */
 } filter_fill;
 
 /* The items after the filter's ranges. */
-#define FILTER_LAST_ITEMS 2
+#define FILTER_LAST_ITEMS 3
 
 static void fill_filter(void *ctx, void *state, size_t item)
 {
@@ -1574,29 +1577,32 @@ static void fill_filter(void *ctx, void *state, size_t item)
         dd_placer_reserve(f->reserve, f->ndocs);
     else if (item == f->nranges + 1 && f->order)
         dd_rank_documents(f->s, f->order);
+    else if (item == f->nranges + 2 && f->link)
+        dd_corpus_link_documents(f->link, &f->link->near_units);
 }
 
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
  * every document) (near.h, dd_key_filter): one filter, a range of its
  * words a worker of the pool, each range computing every document's keys
  * (more ranges than threads would compute them more often for nothing);
- * with them, reserve (not NULL) given room for ndocs documents and order
- * (not NULL) the documents in rank order (see filter_fill).
+ * with them, reserve (not NULL) given room for ndocs documents, order
+ * (not NULL) the documents in rank order and link's documents (not NULL)
+ * linked as read (see filter_fill).
  *
  * As many ranges as the pool has workers, not threads: a range costs the
  * hashing of every key again (XXH3 of its band) and saves only the part of
  * the bits' writes it leaves to the others, so one thread's share is left
- * to the two short items. At -j 2, one range on one thread and the two
+ * to the short items. At -j 2, one range on one thread and the short
  * items on the other (bench/README.md, Threads, session 18): the news'
  * clustering 7-12 ms less CPU and no more wall (two ranges, each hashing
  * all 1 M keys, took as long as one or longer). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
-                        dd_key_filter *out, dd_placer *reserve, uint32_t *order)
+                        dd_key_filter *out, dd_placer *reserve, uint32_t *order, dd_corpus *link)
 {
     dd_key_filter_init(out, s, ndocs);
     size_t workers = pool ? (size_t)dd_pool_threads(pool) : 0;
     size_t nranges = workers > 1 ? workers : 1;
-    filter_fill f = {s, docs, ndocs, out, nranges, reserve, order};
+    filter_fill f = {s, docs, ndocs, out, nranges, reserve, order, link};
     if (pool)
         dd_pool_for(pool, nranges + FILTER_LAST_ITEMS, &f, fill_filter);
     else
@@ -1718,7 +1724,12 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
         return true;
     }
     bool ahead = pool && dd_pool_threads(pool) > 0;
-    dd_corpus_link_documents(c, &c->near_units); /* as read */
+    /* The documents linked as read: by an item of the filter's loop when
+     * the placer clusters on the pool (filter_fill), else first. */
+    bool link_beside = ahead && !staged && !getenv("DEDUP_CLUSTER_BY_PAIRS") &&
+                       dd_memory_placer_fits(o->memory, c->signatures.n);
+    if (!link_beside)
+        dd_corpus_link_documents(c, &c->near_units);
     if (staged)
         return dd_doc_stages_cluster(staged, &c->signatures, &c->clusters);
     if (getenv("DEDUP_CLUSTER_BY_PAIRS")) { /* experiment: the stages' clustering, in memory */
@@ -1743,7 +1754,8 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
     size_t n = c->signatures.n;
     dd_placer *placer = ahead ? dd_placer_new(&c->signatures) : NULL;
     uint32_t *order = ahead ? dd_malloc((n ? n : 1) * sizeof *order) : NULL;
-    filter_keys(&c->signatures, NULL, n, ahead ? pool : NULL, &shared, placer, order);
+    filter_keys(&c->signatures, NULL, n, ahead ? pool : NULL, &shared, placer, order,
+                link_beside ? c : NULL);
     c->signatures.shared_keys = &shared;
     if (ahead) {
         place_in_batches(c, pool, own, order, n, placer, &c->clusters);
@@ -1773,7 +1785,7 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
      * neither listed nor looked up (the same clusters, a fraction of the
      * entries). */
     dd_key_filter shared;
-    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared, NULL, NULL);
+    filter_keys(&c->signatures, docs, ndocs, ahead ? pool : NULL, &shared, NULL, NULL, NULL);
     c->signatures.shared_keys = &shared;
     if (ahead)
         place_in_batches(c, pool, own, docs, ndocs, dd_placer_new(&c->signatures), out);

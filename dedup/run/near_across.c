@@ -602,6 +602,47 @@ static bool move_to(dd_scratch_array *from, dd_scratch_array *to, char **err)
     return ok;
 }
 
+/* The bands' pairs put end to end (put_together), each band copied into
+ * its place by an item of the pool. */
+typedef struct bands_together {
+    band_job *job;
+    char *to;
+    size_t at[DD_NEAR_UNIT_BANDS]; /* where band b's pairs go, in pairs */
+} bands_together;
+
+static void put_band(void *ctx, void *state, size_t b)
+{
+    (void)state;
+    bands_together *t = ctx;
+    dd_scratch_array *from = &t->job->pairs[b];
+    if (from->n)
+        memcpy(t->to + t->at[b] * from->size, dd_scratch_array_span(from, 0, from->n, NULL, NULL),
+               from->n * from->size);
+    dd_scratch_array_free(from);
+}
+
+/* Puts the pairs of every band of job end to end in band order in pairs,
+ * on the pool at once, when they are all in memory and fit pairs' room
+ * there: true then (the bands' are freed). Appended a span at a time on
+ * the calling thread alone (move_to), the news at -j 2 spent 5-6 ms of
+ * CPU with the other thread asleep in this copy and its page faults
+ * (bench/bench_timeline.sh; bench/README.md, Threads, session 19). */
+static bool put_together(band_job *job, dd_pool *pool, dd_scratch_array *pairs)
+{
+    bands_together t = {.job = job};
+    size_t n = 0;
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+        if (job->pairs[b].spool)
+            return false;
+        t.at[b] = n;
+        n += job->pairs[b].n;
+    }
+    if (!(t.to = dd_scratch_array_append_room(pairs, n)))
+        return false;
+    dd_pool_for(pool, DD_NEAR_UNIT_BANDS, &t, put_band);
+    return true;
+}
+
 /* What the later steps (2 and 3) may hold now: the eighth of the share
  * the shelves did not have, and what they left of the rest (or gave back). */
 static size_t later_steps_bytes(const dd_near_across *a)
@@ -705,15 +746,17 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
         dd_pool_for(pool, n < step ? n : step, &job, band_pairs);
     }
     bool ok = true;
-    size_t peaks[DD_NEAR_UNIT_BANDS];
-    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         if (ok && job.err[b]) {
             *err = job.err[b];
             job.err[b] = NULL;
             ok = false;
         }
+    bool put = ok && put_together(&job, pool, pairs);
+    size_t peaks[DD_NEAR_UNIT_BANDS];
+    for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++) {
         free(job.err[b]);
-        if (ok)
+        if (ok && !put)
             ok = move_to(&job.pairs[b], pairs, err);
         dd_scratch_array_free(&job.pairs[b]);
         a->parts[0] += job.parts[b];

@@ -2,7 +2,8 @@
  * test_room.c - unit tests of the rooms for large arrays (util.h:
  * dd_room_resize, dd_room_zalloc_touched): a room keeps its first bytes
  * as it grows and shrinks across DD_ROOM_HUGE, from the heap to a mapping
- * and back, by a byte or by megabytes; a zeroed one is zeros at any size;
+ * and back, by a byte or by megabytes, and within the heap across
+ * DD_ROOM_COPIED (grown by a copy outside realloc from it up); a zeroed one is zeros at any size;
  * and the arrays built on them (a key table, a scratch array without a
  * budget) keep every entry as they pass DD_ROOM_HUGE and are trimmed.
  */
@@ -66,6 +67,43 @@ static void a_room_keeps_its_first_bytes_across_sizes(void **state)
         }
         bytes = next;
     }
+}
+
+static void a_room_of_the_heap_keeps_its_bytes_as_it_grows_by_copies(void **state)
+{
+    (void)state;
+    /* Below DD_ROOM_HUGE: grown by realloc below DD_ROOM_COPIED, by a new
+     * block and a copy from it up (a byte under it, at it, past it, to a
+     * block malloc maps on its own, which grows by realloc again), shrunk
+     * by realloc and grown by a copy again, and interleaved with a second
+     * room, whose blocks sit beside the first's in the heap. */
+    const size_t copied = DD_ROOM_COPIED, huge = DD_ROOM_HUGE;
+    const size_t sizes[] = {copied - 1,   copied,     copied + 1, 3 * copied + 5,
+                            huge / 2 + 3, huge - 5,   copied + 7, huge - 1,
+                            copied - 9,   2 * copied, 0};
+    unsigned char *p = NULL, *q = NULL;
+    size_t bytes = 0, qbytes = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t next = sizes[k], kept = bytes < next ? bytes : next;
+        p = dd_room_resize(p, bytes, next);
+        if (next == 0) {
+            assert_null(p);
+        } else {
+            expect_bytes(p, kept, 11, k);
+            fill(p, kept, next, 11);
+        }
+        bytes = next;
+        size_t qnext = next ? next / 2 + copied : 0, qkept = qbytes < qnext ? qbytes : qnext;
+        q = dd_room_resize(q, qbytes, qnext);
+        if (qnext) {
+            expect_bytes(q, qkept, 5, k);
+            fill(q, qkept, qnext, 5);
+        }
+        qbytes = qnext;
+        if (p)
+            expect_bytes(p, bytes, 11, k);
+    }
+    assert_null(q);
 }
 
 static void a_zeroed_room_is_zeros_at_any_size(void **state)
@@ -156,6 +194,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_room_keeps_its_first_bytes_across_sizes),
+        cmocka_unit_test(a_room_of_the_heap_keeps_its_bytes_as_it_grows_by_copies),
         cmocka_unit_test(a_zeroed_room_is_zeros_at_any_size),
         cmocka_unit_test(a_key_table_past_a_huge_page_keeps_every_number),
         cmocka_unit_test(a_scratch_array_past_a_huge_page_keeps_every_element),

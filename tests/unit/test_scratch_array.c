@@ -10,7 +10,9 @@
  * holds stays within the budget and is given back; a write that fails (a
  * file size limit, as a full disk would) and a folder where no file can be
  * made are errors that say why, and what the array held is still there;
- * arrays walked in turn are each read back about once.
+ * arrays walked in turn are each read back about once; room appended in
+ * memory for the caller to write holds what it wrote, and is had only
+ * within the budget and before a scratch file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -399,6 +401,47 @@ static void no_scratch_file_can_be_made(void **state)
  * element still read back), and what it gave back lets the other grow on.
  * One that leaves a part of the budget to the others stops short of it and
  * moves all it held out at once. Freed, they give everything back. */
+/* Room appended in memory (dd_scratch_array_append_room): written by the
+ * caller, in two halves as two threads would, after elements appended
+ * the usual way and before more; none past the budget, nor once the
+ * array has a scratch file: then nothing is appended, and append goes on
+ * as before. */
+static void room_appended_in_memory_and_written_by_the_caller(void **unused)
+{
+    (void)unused;
+    char *dir = make_folder("test_scratch_array");
+    dd_scratch_array a;
+    dd_scratch_array_init(&a, sizeof(elem), BUDGET, dir, "test elements");
+    const size_t held = BUDGET / sizeof(elem);
+    versions = calloc(held + 1000, sizeof *versions);
+    append_range(&a, 0, 1000);
+    const size_t n = held / 2 + 17;
+    elem *room = dd_scratch_array_append_room(&a, n);
+    assert_non_null(room);
+    assert_int_equal(a.n, 1000 + n);
+    for (size_t k = n; k-- > n / 2;) /* the second half first */
+        room[k] = elem_of(1000 + k, 0);
+    for (size_t k = 0; k < n / 2; k++)
+        room[k] = elem_of(1000 + k, 0);
+    append_range(&a, 1000 + n, 5);
+    expect_all(&a);
+    assert_int_equal(dd_scratch_array_scratch_bytes(&a), 0);
+    /* Past the budget: no room, nothing appended. */
+    assert_null(dd_scratch_array_append_room(&a, held - a.n + 1));
+    assert_int_equal(a.n, 1000 + n + 5);
+    /* Appended past the budget, the array has a scratch file: no room
+     * in memory even for one element; the elements all come back. */
+    append_range(&a, a.n, held - a.n + 100);
+    assert_true(dd_scratch_array_scratch_bytes(&a) > 0);
+    assert_null(dd_scratch_array_append_room(&a, 1));
+    assert_int_equal(a.n, held + 100);
+    expect_all(&a);
+    dd_scratch_array_free(&a);
+    rmdir(dir);
+    free(versions);
+    free(dir);
+}
+
 static void arrays_share_a_budget(void **unused)
 {
     (void)unused;
@@ -583,6 +626,7 @@ int main(void)
         cmocka_unit_test(truncated_ones_are_replaced),
         cmocka_unit_test(a_failed_write_is_an_error),
         cmocka_unit_test(no_scratch_file_can_be_made),
+        cmocka_unit_test(room_appended_in_memory_and_written_by_the_caller),
         cmocka_unit_test(arrays_share_a_budget),
         cmocka_unit_test(arrays_walked_in_turn_are_read_once),
         cmocka_unit_test(spans_gathered_and_moved_back_in),
