@@ -177,14 +177,8 @@ static dd_unit unit_alone(const dd_paragraphs *p, size_t u)
 static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
 {
     /* The last document added that starts at or before u. */
-    size_t lo = 0, hi = p->ndocs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (dd_unit_start(p->starts, p->docs[mid]) <= u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, p->ndocs, i, dd_unit_start(p->starts, p->docs[i]) <= u);
     return p->docs[lo - 1];
 }
 
@@ -680,14 +674,8 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
  * the boilerplate units, by first occurrence.) Its record in *r. */
 static bool boilerplate_record(const dd_paragraphs *p, uint64_t first, size_t *r)
 {
-    size_t lo = 0, hi = p->nboiler;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->boiler[mid].first < first)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, p->nboiler, i, p->boiler[i].first < first);
     *r = lo;
     return lo < p->nboiler && p->boiler[lo].first == first;
 }

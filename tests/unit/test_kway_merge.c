@@ -73,8 +73,8 @@ static int compare_stable(const void *a, const void *b)
 /* nruns runs of lengths[r] records, keys below key_range, each run sorted. */
 static runs make_runs(const size_t *lengths, size_t nruns, uint32_t key_range, uint64_t seed)
 {
-    runs s = {calloc(nruns ? nruns : 1, sizeof(record *)), calloc(nruns ? nruns : 1, sizeof(size_t)),
-              nruns, 0, 0};
+    runs s = {calloc(nruns ? nruns : 1, sizeof(record *)),
+              calloc(nruns ? nruns : 1, sizeof(size_t)), nruns, 0, 0};
     for (size_t r = 0; r < nruns; r++) {
         s.n[r] = lengths[r];
         s.v[r] = calloc(lengths[r] ? lengths[r] : 1, sizeof(record));
