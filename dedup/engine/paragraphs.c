@@ -251,6 +251,19 @@ static bool keep_later(dd_paragraphs *p, size_t k, const dd_later *later, size_t
     return true;
 }
 
+/* Copies to out up to n of the `have` elements (of size bytes) at v,
+ * from element `from` on; returns how many. (The reads of kway_merge.h's
+ * sources, of what is held in memory.) */
+static size_t copy_held(const void *v, size_t have, size_t from, void *out, size_t n, size_t size)
+{
+    if (from >= have)
+        return 0;
+    if (n > have - from)
+        n = have - from;
+    memcpy(out, (const unsigned char *)v + from * size, n * size);
+    return n;
+}
+
 /* Copies to out up to n of part k's later occurrences from `from` on;
  * returns how many. (kway_merge's read of the parts' lists, p as ctx.) */
 static size_t read_later(const void *ctx, size_t k, size_t from, void *out, size_t n)
@@ -259,12 +272,7 @@ static size_t read_later(const void *ctx, size_t k, size_t from, void *out, size
     if (p->lists)
         return p->lists->read(p->lists->ctx, k, from, out, n);
     const part *t = &p->parts[k];
-    if (from >= t->nlater)
-        return 0;
-    if (n > t->nlater - from)
-        n = t->nlater - from;
-    memcpy(out, t->later + from, n * sizeof *t->later);
-    return n;
+    return copy_held(t->later, t->nlater, from, out, n, sizeof *t->later);
 }
 
 size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
@@ -590,12 +598,7 @@ static size_t read_drop_run(const void *ctx, size_t k, size_t from, void *out, s
     from += drop_run_start(f, m->first + k);
     if (f->drop_store)
         return f->drop_store->read(f->drop_store->ctx, from, out, n);
-    if (from >= f->ndrops)
-        return 0;
-    if (n > f->ndrops - from)
-        n = f->ndrops - from;
-    memcpy(out, f->drops + from, n * sizeof *f->drops);
-    return n;
+    return copy_held(f->drops, f->ndrops, from, out, n, sizeof *f->drops);
 }
 
 static int compare_drops(const void *a, const void *b)
@@ -609,7 +612,12 @@ static dd_drops_merge *drops_merge_runs(const dd_findings *f, size_t first, size
     dd_drops_merge *m = dd_calloc(1, sizeof *m);
     m->f = f;
     m->first = first;
-    dd_kway_source src = {m, sizeof(dd_drop), n, drop_run_length, read_drop_run, compare_drops};
+    dd_kway_source src = {.ctx = m,
+                          .size = sizeof(dd_drop),
+                          .nruns = n,
+                          .length = drop_run_length,
+                          .read = read_drop_run,
+                          .compare = compare_drops};
     size_t per = n ? DD_DROPS_MERGE_READ / n : 0;
     m->runs = dd_kway_merge_new(&src, per < 16 ? 16 : per);
     return m;
@@ -717,8 +725,12 @@ static int compare_later(const void *a, const void *b)
 
 static dd_kway_source later_source(const dd_paragraphs *p)
 {
-    return (dd_kway_source){p, sizeof(dd_later), p->nparts, later_length, read_later,
-                            compare_later};
+    return (dd_kway_source){.ctx = p,
+                            .size = sizeof(dd_later),
+                            .nruns = p->nparts,
+                            .length = later_length,
+                            .read = read_later,
+                            .compare = compare_later};
 }
 
 /* Starts reading the later occurrences from the first. */
