@@ -164,12 +164,32 @@ void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n);
 /* qsort's comparison of two uint32_t, in increasing order. */
 int dd_compare_u32(const void *a, const void *b);
 
+/* Sets `at` (a size_t variable) to the first index i of [0, n) at which
+ * `below` does not hold, n when it holds at every one: a binary search,
+ * below evaluated about log2(n) times. below is an expression of i (a
+ * size_t the macro declares: name it so) that holds on a first part of
+ * [0, n) and nowhere after it: "v[i].doc < doc" on v sorted by doc finds
+ * the first element of doc or past it. The one lower bound of the code (a
+ * macro, so that below is compiled in place, as a loop written out is). */
+#define DD_LOWER_BOUND(at, n, i, below)                                                            \
+    do {                                                                                           \
+        size_t dd_lower_bound_hi_ = (n);                                                           \
+        (at) = 0;                                                                                  \
+        while ((at) < dd_lower_bound_hi_) {                                                        \
+            size_t i = (at) + (dd_lower_bound_hi_ - (at)) / 2;                                     \
+            if (below)                                                                             \
+                (at) = i + 1;                                                                      \
+            else                                                                                   \
+                dd_lower_bound_hi_ = i;                                                            \
+        }                                                                                          \
+    } while (0)
+
 /* A heap of n indices in heap[0..n), heap[0] the first by before: moves
  * heap[i] down to its place. before(ctx, x, y) says whether the element
  * indexed x comes before the element indexed y (x and y are values of
  * heap, not places in it); the caller's elements stay where they are. The
- * one heap of the k-way merges (sorted runs of pairs, later paragraph
- * occurrences). */
+ * one heap of the k-way merges (kway_merge.h; run/cluster_sweep.c's runs
+ * of pairs). */
 void dd_heap_sift_down(size_t *heap, size_t n, size_t i,
                        bool (*before)(const void *ctx, size_t x, size_t y), const void *ctx);
 

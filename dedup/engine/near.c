@@ -1144,14 +1144,8 @@ static uint32_t listed_under(const dd_capped_map *map, uint64_t key)
  * not verified). */
 static const dd_given_pair *given_verdict(const dd_placer *p, uint32_t rank)
 {
-    size_t lo = 0, hi = p->ngiven;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->given[mid].earlier < rank)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, p->ngiven, i, p->given[i].earlier < rank);
     if (lo == p->ngiven || p->given[lo].earlier != rank ||
         p->given[lo].verdict == DD_VERDICT_UNKNOWN)
         return NULL;
@@ -1165,14 +1159,8 @@ static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool
 /* The candidate of rank rank in cands[0..n), sorted by rank, or NULL. */
 static dd_candidate *candidate_of_rank(dd_candidate *cands, size_t n, uint32_t rank)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cands[mid].rank < rank)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, n, i, cands[i].rank < rank);
     return lo < n && cands[lo].rank == rank ? &cands[lo] : NULL;
 }
 
@@ -1633,14 +1621,8 @@ void dd_placer_ahead_guess(dd_placer_ahead *a)
 /* The position in the batch of document d, or a->n if it is not there. */
 static size_t ahead_position(const dd_placer_ahead *a, uint32_t d)
 {
-    size_t lo = 0, hi = a->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a->by_doc[mid].doc < d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, a->n, i, a->by_doc[i].doc < d);
     return lo < a->n && a->by_doc[lo].doc == d ? a->by_doc[lo].k : a->n;
 }
 
@@ -1767,14 +1749,8 @@ static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool
                          unsigned *same)
 {
     const dd_candidate *v = a->judged[k];
-    size_t lo = 0, hi = a->njudged[k];
-    while (lo < hi) { /* they are by rank (dd_choose_candidates) */
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].rank < rank)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo; /* they are by rank (dd_choose_candidates) */
+    DD_LOWER_BOUND(lo, a->njudged[k], i, v[i].rank < rank);
     if (lo == a->njudged[k] || v[lo].rank != rank)
         return false;
     *may = v[lo].shared != CANNOT_JOIN;

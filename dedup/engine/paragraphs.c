@@ -5,6 +5,7 @@
 #include "engine/paragraphs.h"
 
 #include "key_table.h"
+#include "kway_merge.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -176,14 +177,8 @@ static dd_unit unit_alone(const dd_paragraphs *p, size_t u)
 static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
 {
     /* The last document added that starts at or before u. */
-    size_t lo = 0, hi = p->ndocs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (dd_unit_start(p->starts, p->docs[mid]) <= u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, p->ndocs, i, dd_unit_start(p->starts, p->docs[i]) <= u);
     return p->docs[lo - 1];
 }
 
@@ -256,19 +251,28 @@ static bool keep_later(dd_paragraphs *p, size_t k, const dd_later *later, size_t
     return true;
 }
 
-/* Copies to out up to n of part k's later occurrences from `from` on;
- * returns how many. */
-static size_t read_later(const dd_paragraphs *p, size_t k, size_t from, dd_later *out, size_t n)
+/* Copies to out up to n of the `have` elements (of size bytes) at v,
+ * from element `from` on; returns how many. (The reads of kway_merge.h's
+ * sources, of what is held in memory.) */
+static size_t copy_held(const void *v, size_t have, size_t from, void *out, size_t n, size_t size)
 {
+    if (from >= have)
+        return 0;
+    if (n > have - from)
+        n = have - from;
+    memcpy(out, (const unsigned char *)v + from * size, n * size);
+    return n;
+}
+
+/* Copies to out up to n of part k's later occurrences from `from` on;
+ * returns how many. (kway_merge's read of the parts' lists, p as ctx.) */
+static size_t read_later(const void *ctx, size_t k, size_t from, void *out, size_t n)
+{
+    const dd_paragraphs *p = ctx;
     if (p->lists)
         return p->lists->read(p->lists->ctx, k, from, out, n);
     const part *t = &p->parts[k];
-    if (from >= t->nlater)
-        return 0;
-    if (n > t->nlater - from)
-        n = t->nlater - from;
-    memcpy(out, t->later + from, n * sizeof *out);
-    return n;
+    return copy_held(t->later, t->nlater, from, out, n, sizeof *t->later);
 }
 
 size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
@@ -566,55 +570,40 @@ static void add_drop(dd_findings *f, uint32_t doc, size_t first, size_t last)
     f->drop_last = d;
 }
 
-/* Reading the drops back: a stream a run, each a buffer of them. */
-typedef struct drop_stream {
-    dd_drop *buf; /* [at, n) not taken yet */
-    size_t at, n, cap;
-    size_t next, end; /* the next element of the run to read, and its end */
-} drop_stream;
-
+/* Reading the drops back: the runs merged (kway_merge.h), and the ranges
+ * that overlap or touch made one. */
 struct dd_drops_merge {
     const dd_findings *f;
-    drop_stream *streams;
-    dd_drop *bufs;
-    size_t nstreams, buffered;
-    size_t *heap; /* streams with drops left, the one of the least next drop on top */
-    size_t nheap;
+    size_t first; /* the run merged first */
+    dd_kway_merge *runs;
     dd_drop range; /* the range being made one of those that overlap or touch */
     bool in_range;
 };
 
-/* Copies up to n of f's drops written from element `from` on to out
- * (from the store, or f->drops); returns how many. */
-static size_t read_drops(const dd_findings *f, size_t from, dd_drop *out, size_t n)
-{
-    if (f->drop_store)
-        return f->drop_store->read(f->drop_store->ctx, from, out, n);
-    if (from >= f->ndrops)
-        return 0;
-    if (n > f->ndrops - from)
-        n = f->ndrops - from;
-    memcpy(out, f->drops + from, n * sizeof *out);
-    return n;
-}
+/* kway_merge's source: runs [first, ...) of f's drops, read from the store
+ * or f->drops. */
+static size_t drop_run_start(const dd_findings *f, size_t r) { return r ? f->drop_runs[r - 1] : 0; }
 
-/* Fills stream k's buffer; false when its run is done. */
-static bool drop_refill(dd_drops_merge *m, size_t k)
-{
-    drop_stream *s = &m->streams[k];
-    size_t want = s->end - s->next < s->cap ? s->end - s->next : s->cap;
-    s->at = 0;
-    s->n = want ? read_drops(m->f, s->next, s->buf, want) : 0;
-    s->next += s->n;
-    return s->n > 0;
-}
-
-/* dd_heap_sift_down's order of the streams: by their next drops. */
-static bool drop_stream_before(const void *ctx, size_t x, size_t y)
+static size_t drop_run_length(const void *ctx, size_t k)
 {
     const dd_drops_merge *m = ctx;
-    const drop_stream *a = &m->streams[x], *b = &m->streams[y];
-    return drop_before(&a->buf[a->at], &b->buf[b->at]);
+    size_t r = m->first + k;
+    return m->f->drop_runs[r] - drop_run_start(m->f, r);
+}
+
+static size_t read_drop_run(const void *ctx, size_t k, size_t from, void *out, size_t n)
+{
+    const dd_drops_merge *m = ctx;
+    const dd_findings *f = m->f;
+    from += drop_run_start(f, m->first + k);
+    if (f->drop_store)
+        return f->drop_store->read(f->drop_store->ctx, from, out, n);
+    return copy_held(f->drops, f->ndrops, from, out, n, sizeof *f->drops);
+}
+
+static int compare_drops(const void *a, const void *b)
+{
+    return drop_before(a, b) ? -1 : drop_before(b, a) ? 1 : 0;
 }
 
 /* Reads runs [first, first + n) of f's drops merged. */
@@ -622,29 +611,15 @@ static dd_drops_merge *drops_merge_runs(const dd_findings *f, size_t first, size
 {
     dd_drops_merge *m = dd_calloc(1, sizeof *m);
     m->f = f;
-    m->nstreams = n;
-    m->streams = dd_calloc(n ? n : 1, sizeof *m->streams);
-    m->heap = dd_malloc((n ? n : 1) * sizeof *m->heap);
+    m->first = first;
+    dd_kway_source src = {.ctx = m,
+                          .size = sizeof(dd_drop),
+                          .nruns = n,
+                          .length = drop_run_length,
+                          .read = read_drop_run,
+                          .compare = compare_drops};
     size_t per = n ? DD_DROPS_MERGE_READ / n : 0;
-    if (per < 16)
-        per = 16;
-    for (size_t k = 0; k < n; k++) {
-        drop_stream *s = &m->streams[k];
-        size_t r = first + k;
-        s->next = r ? f->drop_runs[r - 1] : 0;
-        s->end = f->drop_runs[r];
-        s->cap = s->end - s->next < per ? s->end - s->next : per;
-        m->buffered += s->cap;
-    }
-    m->bufs = dd_malloc((m->buffered ? m->buffered : 1) * sizeof *m->bufs);
-    for (size_t k = 0, at = 0; k < n; k++) {
-        m->streams[k].buf = m->bufs + at;
-        at += m->streams[k].cap;
-        if (drop_refill(m, k))
-            m->heap[m->nheap++] = k;
-    }
-    for (size_t i = m->nheap / 2; i-- > 0;)
-        dd_heap_sift_down(m->heap, m->nheap, i, drop_stream_before, m);
+    m->runs = dd_kway_merge_new(&src, per < 16 ? 16 : per);
     return m;
 }
 
@@ -653,24 +628,10 @@ dd_drops_merge *dd_drops_merge_new(const dd_findings *f)
     return drops_merge_runs(f, 0, f->ndrop_runs);
 }
 
-/* The next drop of the runs, in order; false after the last. */
-static bool next_drop(dd_drops_merge *m, dd_drop *out)
-{
-    if (!m->nheap)
-        return false;
-    size_t k = m->heap[0];
-    drop_stream *s = &m->streams[k];
-    *out = s->buf[s->at++];
-    if (s->at == s->n && !drop_refill(m, k))
-        m->heap[0] = m->heap[--m->nheap];
-    dd_heap_sift_down(m->heap, m->nheap, 0, drop_stream_before, m);
-    return true;
-}
-
 bool dd_drops_merge_next(dd_drops_merge *m, dd_drop *out)
 {
     dd_drop d;
-    while (next_drop(m, &d)) {
+    while (dd_kway_merge_next(m->runs, &d)) {
         if (!m->in_range) {
             m->range = d;
             m->in_range = true;
@@ -692,17 +653,14 @@ bool dd_drops_merge_next(dd_drops_merge *m, dd_drop *out)
 
 size_t dd_drops_merge_bytes(const dd_drops_merge *m)
 {
-    return sizeof *m + m->nstreams * (sizeof *m->streams + sizeof *m->heap) +
-           m->buffered * sizeof *m->bufs;
+    return sizeof *m + dd_kway_merge_bytes(m->runs);
 }
 
 void dd_drops_merge_free(dd_drops_merge *m)
 {
     if (!m)
         return;
-    free(m->streams);
-    free(m->bufs);
-    free(m->heap);
+    dd_kway_merge_free(m->runs);
     free(m);
 }
 
@@ -724,14 +682,8 @@ bool dd_run_takes(const dd_run_end *run, uint64_t at_doc, size_t at, uint64_t at
  * the boilerplate units, by first occurrence.) Its record in *r. */
 static bool boilerplate_record(const dd_paragraphs *p, uint64_t first, size_t *r)
 {
-    size_t lo = 0, hi = p->nboiler;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->boiler[mid].first < first)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, p->nboiler, i, p->boiler[i].first < first);
     *r = lo;
     return lo < p->nboiler && p->boiler[lo].first == first;
 }
@@ -744,112 +696,54 @@ static bool is_boilerplate(const dd_paragraphs *p, uint64_t first)
 
 /*
  * Reading every later occurrence back in order of unit: the parts' lists,
- * each in order, merged (a heap of the parts by their next unit), a buffer
- * of each read at a time.
+ * each in order, merged (kway_merge.h), a buffer of each read at a time.
+ * (A unit is a later occurrence in one part's list at most: no two records
+ * are equal.)
  */
-typedef struct later_stream {
-    dd_later *buf; /* [at, n) not taken yet */
-    size_t at, n;
-    size_t from; /* the next element of the part's list to read */
-} later_stream;
-
-typedef struct later_reader {
-    const dd_paragraphs *p;
-    later_stream *streams; /* one a part */
-    dd_later *bufs;
-    size_t *heap; /* parts with elements left, the one of the smallest next unit on top */
-    size_t nheap;
-} later_reader;
 
 /* The buffers together hold about LATER_READ_BYTES of elements, from 64
  * to DD_LATER_BLOCK a part, and no more than the part's list. */
 #define LATER_READ_BYTES (128 * 1024)
 
-/* The elements the buffer of part k holds. */
-static size_t buffer_elements(const dd_paragraphs *p, size_t k)
+static size_t later_per_part(const dd_paragraphs *p)
 {
-    size_t per = LATER_READ_BYTES / sizeof(dd_later) / p->nparts;
-    per = per < 64 ? 64 : per > DD_LATER_BLOCK ? DD_LATER_BLOCK : per;
-    return p->parts[k].nlater < per ? p->parts[k].nlater : per;
+    size_t per = LATER_READ_BYTES / sizeof(dd_later) / (p->nparts ? p->nparts : 1);
+    return per < 64 ? 64 : per > DD_LATER_BLOCK ? DD_LATER_BLOCK : per;
 }
 
-/* Fills stream k's buffer; false when its list is done. */
-static bool refill(later_reader *it, size_t k)
+static size_t later_length(const void *ctx, size_t k)
 {
-    later_stream *s = &it->streams[k];
-    size_t cap = buffer_elements(it->p, k);
-    s->at = 0;
-    s->n = s->from < it->p->parts[k].nlater ? read_later(it->p, k, s->from, s->buf, cap) : 0;
-    s->from += s->n;
-    return s->n > 0;
+    const dd_paragraphs *p = ctx;
+    return p->parts[k].nlater;
 }
 
-static uint64_t next_unit_of(const later_reader *it, size_t k)
+static int compare_later(const void *a, const void *b)
 {
-    const later_stream *s = &it->streams[k];
-    return s->buf[s->at].unit;
+    uint64_t x = ((const dd_later *)a)->unit, y = ((const dd_later *)b)->unit;
+    return (x > y) - (x < y);
 }
 
-/* dd_heap_sift_down's order of the streams: by their next units. */
-static bool stream_before(const void *ctx, size_t x, size_t y)
+static dd_kway_source later_source(const dd_paragraphs *p)
 {
-    const later_reader *it = ctx;
-    return next_unit_of(it, x) < next_unit_of(it, y);
-}
-
-static void sift_down(later_reader *it, size_t i)
-{
-    dd_heap_sift_down(it->heap, it->nheap, i, stream_before, it);
+    return (dd_kway_source){.ctx = p,
+                            .size = sizeof(dd_later),
+                            .nruns = p->nparts,
+                            .length = later_length,
+                            .read = read_later,
+                            .compare = compare_later};
 }
 
 /* Starts reading the later occurrences from the first. */
-static void later_reader_start(later_reader *it, const dd_paragraphs *p)
+static dd_kway_merge *later_merge_new(const dd_paragraphs *p)
 {
-    size_t n = p->nparts, elements = 0;
-    for (size_t k = 0; k < n; k++)
-        elements += buffer_elements(p, k);
-    it->p = p;
-    it->streams = dd_calloc(n, sizeof *it->streams);
-    it->bufs = dd_malloc((elements ? elements : 1) * sizeof *it->bufs);
-    it->heap = dd_malloc(n * sizeof *it->heap);
-    it->nheap = 0;
-    for (size_t k = 0, at = 0; k < n; k++) {
-        it->streams[k].buf = it->bufs + at;
-        at += buffer_elements(p, k);
-        if (refill(it, k))
-            it->heap[it->nheap++] = k;
-    }
-    for (size_t i = it->nheap / 2; i-- > 0;)
-        sift_down(it, i);
+    dd_kway_source src = later_source(p);
+    return dd_kway_merge_new(&src, later_per_part(p));
 }
 
-/* The next later occurrence, in order of unit; false after the last. */
-static bool later_next(later_reader *it, dd_later *out)
+static size_t later_merge_bytes(const dd_paragraphs *p)
 {
-    if (!it->nheap)
-        return false;
-    size_t k = it->heap[0];
-    later_stream *s = &it->streams[k];
-    *out = s->buf[s->at++];
-    if (s->at == s->n && !refill(it, k))
-        it->heap[0] = it->heap[--it->nheap];
-    sift_down(it, 0);
-    return true;
-}
-
-static size_t later_reader_bytes(const dd_paragraphs *p)
-{
-    size_t bytes = 0;
-    for (size_t k = 0; k < p->nparts; k++)
-        bytes += buffer_elements(p, k) * sizeof(dd_later) + sizeof(later_stream) + sizeof(size_t);
-    return bytes;
-}
-
-static void later_reader_end(later_reader *it)
-{
-    free(it->streams);
-    free(it->bufs);
-    free(it->heap);
+    dd_kway_source src = later_source(p);
+    return dd_kway_merge_bytes_for(&src, later_per_part(p));
 }
 
 /* The units the findings remove, one bit a unit (a flag would take a byte,
@@ -906,14 +800,13 @@ static bool store_places(dd_paragraphs *p, dd_findings *f)
     if (!p->places)
         return false;
     size_t total = f->nboilerplate;
-    later_reader it;
-    later_reader_start(&it, p);
-    for (dd_later l; later_next(&it, &l);) {
+    dd_kway_merge *later = later_merge_new(p);
+    for (dd_later l; dd_kway_merge_next(later, &l);) {
         size_t r;
         if (boilerplate_record(p, l.first, &r))
             f->boilerplate[r].n++, total++;
     }
-    later_reader_end(&it);
+    dd_kway_merge_free(later);
     size_t at = 0;
     for (size_t r = 0; r < f->nboilerplate; r++) {
         f->boilerplate[r].first_at = at;
@@ -950,9 +843,8 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
         add_drop(f, first.doc, first.first_line, first.last_line);
     }
     /* Every later occurrence, in order, to its record. */
-    later_reader it;
-    later_reader_start(&it, p);
-    for (dd_later l; later_next(&it, &l);) {
+    dd_kway_merge *later = later_merge_new(p);
+    for (dd_later l; dd_kway_merge_next(later, &l);) {
         size_t r;
         if (!boilerplate_record(p, l.first, &r))
             continue;
@@ -962,7 +854,7 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
         set_removed(removed, l.unit);
         add_drop(f, at.doc, at.first_line, at.last_line);
     }
-    later_reader_end(&it);
+    dd_kway_merge_free(later);
     free(caps);
 }
 
@@ -975,14 +867,13 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
                            dd_findings *f)
 {
     size_t kept = 0;
-    later_reader it;
-    later_reader_start(&it, p);
+    dd_kway_merge *later = later_merge_new(p);
     dd_later l;
-    bool more = later_next(&it, &l);
+    bool more = dd_kway_merge_next(later, &l);
     while (more) {
         uint64_t i = l.unit, first = l.first;
         if (is_removed(removed, i) || is_boilerplate(p, first)) {
-            more = later_next(&it, &l);
+            more = dd_kway_merge_next(later, &l);
             continue;
         }
         uint32_t doc = doc_of(p, i), first_doc = doc_of(p, first);
@@ -997,7 +888,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
          * left once the units removed are gone (next_kept). */
         dd_run_end run = {doc, first_doc, i, next_kept(p, before, i), next_kept(p, before, first)};
         uint64_t last = i; /* the run's last unit */
-        while ((more = later_next(&it, &l))) {
+        while ((more = dd_kway_merge_next(later, &l))) {
             uint64_t j = l.unit, src = l.first;
             if (is_removed(removed, j)) /* gone: the next one may follow the run */
                 continue;
@@ -1022,7 +913,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
             kept++;
         }
     }
-    later_reader_end(&it);
+    dd_kway_merge_free(later);
     return kept;
 }
 
@@ -1224,7 +1115,7 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     } else {
         merge_held_drops(f);
     }
-    p->finding_bytes = 2 * nwords * sizeof *removed + later_reader_bytes(p) +
+    p->finding_bytes = 2 * nwords * sizeof *removed + later_merge_bytes(p) +
                        p->near_cap * sizeof *p->near + drop_bytes + merge_bytes;
 }
 

@@ -51,14 +51,8 @@ void dd_unit_starts_set(dd_unit_starts *s, size_t d, size_t start)
 
 size_t dd_unit_start_far_of(const dd_unit_starts *s, size_t d)
 {
-    size_t lo = 0, hi = s->nfar;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->far[mid].doc < d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, s->nfar, i, s->far[i].doc < d);
     return (size_t)s->far[lo].start;
 }
 

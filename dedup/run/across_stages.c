@@ -586,14 +586,8 @@ static const uint64_t *unit_of_table(const void *ctx, void *reader, uint64_t id,
     size_t doc = dd_unit_id_doc(id), j = dd_work_part_of(w, doc);
     const unit_table *u = &t->v[j];
     uint64_t rel = dd_unit_id((uint32_t)(doc - w->parts[j].first), dd_unit_id_unit(id));
-    size_t lo = 0, hi = u->rows ? u->n : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (dd_get_le64(u->rows + TABLE_BYTES * mid) < rel)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, u->rows ? u->n : 0, i, dd_get_le64(u->rows + TABLE_BYTES * i) < rel);
     const unsigned char *row = u->rows + TABLE_BYTES * lo;
     if (lo == (u->rows ? u->n : 0) || dd_get_le64(row) != rel) {
         *why = dd_asprintf("%s: a candidate pair names a paragraph that document %zu does not "

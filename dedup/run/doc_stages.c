@@ -299,14 +299,8 @@ static int compare_u64(const void *a, const void *b)
 /* The rank of rank key k among keys[0..n), sorted and unique. */
 static uint32_t local_rank(const uint64_t *keys, size_t n, uint64_t k)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (keys[mid] < k)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, n, i, keys[i] < k);
     return (uint32_t)lo;
 }
 
@@ -477,14 +471,8 @@ static sig_read read_signature(sig_tables *t, uint32_t doc, unsigned char **buf,
     if (!t->rows[j] && !load_sig_table(t, j))
         return SIG_FAILED;
     uint64_t rel = doc - w->parts[j].first;
-    size_t lo = 0, hi = t->n[j];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (dd_get_le64(t->rows[j] + TABLE_BYTES * mid) < rel)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, t->n[j], i, dd_get_le64(t->rows[j] + TABLE_BYTES * i) < rel);
     const unsigned char *row = t->rows[j] + TABLE_BYTES * lo;
     if (lo == t->n[j] || dd_get_le64(row) != rel)
         return SIG_NONE;
@@ -512,14 +500,8 @@ static bool remake_group_docs(void *ctx, size_t g) { return make_group_docs(ctx,
 /* Where doc is in docs[0..n), sorted (it is there). */
 static uint32_t local_rank_u32(const uint32_t *docs, size_t n, uint32_t doc)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (docs[mid] < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, n, i, docs[i] < doc);
     return (uint32_t)lo;
 }
 

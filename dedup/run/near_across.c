@@ -836,14 +836,8 @@ static bool find_set(const dd_near_across *a, uint64_t id, bool one_read,
     }
     *sets = s ? &s->sets : NULL;
     if (at->n && at->word == NOT_KEPT) { /* made again for this part */
-        size_t lo = 0, hi = a->nremade;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (a->remade_ids[mid] < id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        size_t lo;
+        DD_LOWER_BOUND(lo, a->nremade, i, a->remade_ids[i] < id);
         if (lo == a->nremade || a->remade_ids[lo] != id)
             at->n = 0;
         else if (!a->remade_at[lo].n)
@@ -989,14 +983,8 @@ static const uint64_t *unit_by_id(const void *ctx, void *reader, uint64_t id, ui
     set_reader *r = reader;
     const uint64_t *set = NULL;
     size_t n = 0;
-    size_t lo = 0, hi = r->nahead;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->ahead[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo;
+    DD_LOWER_BOUND(lo, r->nahead, i, r->ahead[i].id < id);
     if (lo < r->nahead && r->ahead[lo].id == id) {
         set = r->got + r->ahead[lo].at;
         n = r->ahead[lo].n;

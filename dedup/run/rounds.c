@@ -108,18 +108,11 @@ static const dd_drop *removed_span(const dd_corpus *c, size_t first, size_t n, d
 static size_t removed_at(const dd_corpus *c, uint32_t doc, dd_drop **chunk, size_t *cap)
 {
     const dd_scratch_array *a = &c->removed;
-    size_t lo = 0, hi = a->n;
     if (a->spool) { /* between two fences: the last below doc, the first at or past it */
-        size_t flo = 0, fhi = (a->n + DD_REMOVED_FENCE - 1) / DD_REMOVED_FENCE;
-        while (flo < fhi) {
-            size_t mid = flo + (fhi - flo) / 2;
-            if (c->removed_fence[mid] < doc)
-                flo = mid + 1;
-            else
-                fhi = mid;
-        }
-        lo = flo ? (flo - 1) * DD_REMOVED_FENCE + 1 : 0;
-        hi = flo * DD_REMOVED_FENCE < a->n ? flo * DD_REMOVED_FENCE : a->n;
+        size_t fence, fences = (a->n + DD_REMOVED_FENCE - 1) / DD_REMOVED_FENCE;
+        DD_LOWER_BOUND(fence, fences, i, c->removed_fence[i] < doc);
+        size_t lo = fence ? (fence - 1) * DD_REMOVED_FENCE + 1 : 0;
+        size_t hi = fence * DD_REMOVED_FENCE < a->n ? fence * DD_REMOVED_FENCE : a->n;
         const dd_drop *v = lo < hi ? removed_span(c, lo, hi - lo, chunk, cap) : NULL;
         size_t k = 0;
         while (lo + k < hi && v[k].doc < doc)
@@ -127,14 +120,9 @@ static size_t removed_at(const dd_corpus *c, uint32_t doc, dd_drop **chunk, size
         return lo + k;
     }
     const dd_drop *v = a->v;
-    while (lo < hi) { /* in memory: a binary search */
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].doc < doc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    size_t at; /* in memory: a binary search */
+    DD_LOWER_BOUND(at, a->n, i, v[i].doc < doc);
+    return at;
 }
 
 size_t dd_corpus_removed_at(const dd_corpus *c, uint32_t doc)
