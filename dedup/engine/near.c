@@ -956,15 +956,9 @@ static dd_member similarity_of(const dd_placer *p, uint32_t d)
     if (p->doc[d].rep_of == 0 || p->doc[d].rep_of == d + 1)
         return (dd_member){.doc = d, .jaccard = 1.0, .containment = 1.0};
     uint32_t rank = p->doc[d].rank;
-    size_t lo = 0, hi = p->nmembers;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->doc[member_at(p, mid)->doc].rank < rank)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return member_of(member_at(p, lo));
+    size_t at;
+    DD_LOWER_BOUND(at, p->nmembers, i, p->doc[member_at(p, i)->doc].rank < rank);
+    return member_of(member_at(p, at));
 }
 
 /* Appends to (*ranks)[0..*n) (growing it, *cap its capacity) the ranks

@@ -936,15 +936,10 @@ void dd_part_writer_free(dd_part_writer *pw)
 
 size_t dd_work_part_of(const dd_work *w, uint64_t doc)
 {
-    size_t lo = 0, hi = w->nparts;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (w->parts[mid].first <= doc)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
+    /* the last part that starts at or before doc (the first starts at 0) */
+    size_t after;
+    DD_LOWER_BOUND(after, w->nparts, i, w->parts[i].first <= doc);
+    return after ? after - 1 : 0;
 }
 
 bool dd_work_read_facts(const dd_work *w, dd_facts_reader *r, size_t doc, sh_buf *out)
