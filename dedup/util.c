@@ -87,18 +87,18 @@ static void *map_room(size_t bytes)
  * other thread sleep so for 14-37 ms of the pass (bench/bench_timeline.sh:
  * the CPU of one thread alone), 1-7 ms with the copy made outside the
  * lock (bench/README.md, Threads, session 19). Below it realloc, which may
- * grow a block where it is; and realloc too from ROOM_MAPPED_BY_MALLOC up
- * (run/memory.c's M_MMAP_THRESHOLD: a block of its own, which realloc
- * moves with mremap, neither copied nor under a lock: copied here, the
- * news at -j 1 took 1,200 more page faults, 9,520 -> 10,740). */
-#define ROOM_MAPPED_BY_MALLOC ((size_t)1 << 20)
-
+ * grow a block where it is; and realloc too from DD_MALLOC_OWN_MAPPING up
+ * (util.h: a block of its own, which realloc moves with mremap, neither
+ * copied nor under a lock: copied here, the news at -j 1 took 1,200 more
+ * page faults, 9,520 -> 10,740). filter raises malloc's threshold to 64
+ * MiB (cmd/filter.c): there a room of 1 to 2 MiB grows by realloc's copy
+ * under the lock. */
 void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
 {
     bool was_mapped = old_bytes >= DD_ROOM_HUGE, mapped = new_bytes >= DD_ROOM_HUGE;
     if (!was_mapped && !mapped) {
         if (new_bytes > old_bytes && old_bytes >= DD_ROOM_COPIED &&
-            old_bytes < ROOM_MAPPED_BY_MALLOC) {
+            old_bytes < DD_MALLOC_OWN_MAPPING) {
             void *q = dd_malloc(new_bytes);
             memcpy(q, p, old_bytes);
             free(p);

@@ -43,6 +43,10 @@ void *dd_realloc(void *p, size_t n);
  * copied outside malloc's lock (util.c says why); a smaller one by
  * realloc. */
 #define DD_ROOM_COPIED ((size_t)64 << 10)
+/* Blocks of this size or more malloc maps on its own (run/memory.c sets
+ * M_MMAP_THRESHOLD to it): given back to the system when freed, and moved
+ * by realloc with mremap, not copied. */
+#define DD_MALLOC_OWN_MAPPING ((size_t)1 << 20)
 /* p's room of old_bytes made new_bytes (either may be 0: none; NULL when
  * new_bytes is 0), its first bytes kept; bytes past them are undefined. */
 void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes);

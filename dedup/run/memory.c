@@ -4,6 +4,7 @@
 #include "run/memory.h"
 
 #include "io/spool.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -202,10 +203,6 @@ size_t dd_memory_scratch_buffer(uint64_t budget, unsigned threads)
     return bytes > MOST_SCRATCH_BUFFER ? MOST_SCRATCH_BUFFER : bytes;
 }
 
-/* Blocks of this size or more are mapped on their own (mmap) and given
- * back to the system when freed (M_MMAP_THRESHOLD). */
-#define OWN_MAPPING_BYTES ((size_t)1 << 20)
-
 /* What a malloc heap (one for each thread) may keep free at its top
  * before it gives it back (M_TRIM_THRESHOLD). glibc's 128 KiB gives back
  * what the next document's arrays take again at once, a page fault for
@@ -246,7 +243,7 @@ void dd_memory_hold_to_budget(uint64_t budget, unsigned threads)
      * 17.0 (session 13). malloc_trim at the end of each phase was not kept:
      * it gave back pages the next phase touched again (news at -j 2: 1.91 s
      * CPU against 1.58), and the peaks are within phases. */
-    mallopt(M_MMAP_THRESHOLD, (int)OWN_MAPPING_BYTES);
+    mallopt(M_MMAP_THRESHOLD, (int)DD_MALLOC_OWN_MAPPING);
     mallopt(M_TRIM_THRESHOLD, (int)heap_kept_free(budget, threads));
 }
 
