@@ -49,10 +49,9 @@ static bool run_before(const void *ctx, size_t x, size_t y)
     return c != 0 ? c < 0 : x < y;
 }
 
-/* The records of run k's buffer. */
-static size_t buffer_records(const dd_kway_source *src, size_t k, size_t per_run)
+/* The records of the buffer of a run of length records. */
+static size_t buffer_records(size_t length, size_t per_run)
 {
-    size_t length = src->length(src->ctx, k);
     return length < per_run ? length : per_run;
 }
 
@@ -66,7 +65,7 @@ dd_kway_merge *dd_kway_merge_new(const dd_kway_source *src, size_t per_run)
     for (size_t k = 0; k < n; k++) {
         kway_run *r = &m->runs[k];
         r->length = src->length(src->ctx, k);
-        r->cap = r->length < per_run ? r->length : per_run;
+        r->cap = buffer_records(r->length, per_run);
         m->buffered += r->cap;
     }
     m->bufs = dd_malloc((m->buffered ? m->buffered : 1) * src->size);
@@ -114,7 +113,7 @@ size_t dd_kway_merge_bytes_for(const dd_kway_source *src, size_t per_run)
 {
     size_t buffered = 0;
     for (size_t k = 0; k < src->nruns; k++)
-        buffered += buffer_records(src, k, per_run);
+        buffered += buffer_records(src->length(src->ctx, k), per_run);
     return bytes_of(src->nruns, buffered, src->size);
 }
 
