@@ -116,43 +116,56 @@ void dd_rank_pairs_count(dd_rank_pairs *p)
 
 /* ------------------------------------------------ the three steps, in memory */
 
-typedef struct ranked_key {
-    sh_key key;
-    uint32_t rank;
-} ranked_key;
-
-static int compare_ranked_key(const void *a, const void *b)
+static inline bool ranked_key_before(const dd_ranked_key *a, const dd_ranked_key *b)
 {
-    const ranked_key *x = a, *y = b;
-    if (x->key.hi != y->key.hi)
-        return x->key.hi < y->key.hi ? -1 : 1;
-    if (x->key.lo != y->key.lo)
-        return x->key.lo < y->key.lo ? -1 : 1;
-    return (x->rank > y->rank) - (x->rank < y->rank);
+    if (a->key.hi != b->key.hi)
+        return a->key.hi < b->key.hi;
+    if (a->key.lo != b->key.lo)
+        return a->key.lo < b->key.lo;
+    return a->rank < b->rank;
+}
+
+DEFINE_SORT_IN_PLACE(sort_ranked_keys, dd_ranked_key, ranked_key_before)
+
+void dd_ranked_keys_sort(dd_ranked_key *v, size_t n)
+{
+    sort_ranked_keys(v, n);
+}
+
+bool dd_ranked_key_twins(const dd_ranked_key *v, size_t n, bool *may_lead,
+                         bool (*twin)(void *ctx, uint32_t rank, uint32_t first), void *ctx)
+{
+    for (size_t i = 0, first = 0; i < n; i++) {
+        if (i == 0 || v[i].key.hi != v[i - 1].key.hi || v[i].key.lo != v[i - 1].key.lo) {
+            first = i;
+            if (may_lead)
+                may_lead[v[i].rank] = true;
+        } else if (!twin(ctx, v[i].rank, v[first].rank))
+            return false;
+    }
+    return true;
+}
+
+/* dd_ranked_key_twins' twin for dd_doc_twins: into the array of twins. */
+static bool twin_in_array(void *ctx, uint32_t rank, uint32_t first)
+{
+    ((uint32_t *)ctx)[rank] = first;
+    return true;
 }
 
 uint32_t *dd_doc_twins(const dd_signatures *s, const uint32_t *order, size_t n, bool **may_lead)
 {
-    ranked_key *keys = dd_malloc((n ? n : 1) * sizeof *keys);
+    dd_ranked_key *keys = dd_malloc((n ? n : 1) * sizeof *keys);
     size_t k = 0;
     for (size_t r = 0; r < n; r++)
         if (s->docs[order[r]].words > 0)
-            keys[k++] = (ranked_key){s->docs[order[r]].key, (uint32_t)r};
-    if (k > 1)
-        qsort(keys, k, sizeof *keys, compare_ranked_key);
+            keys[k++] = (dd_ranked_key){s->docs[order[r]].key, (uint32_t)r};
+    dd_ranked_keys_sort(keys, k);
     uint32_t *twin = dd_malloc((n ? n : 1) * sizeof *twin);
     bool *lead = may_lead ? dd_calloc(n ? n : 1, sizeof *lead) : NULL;
     for (size_t r = 0; r < n; r++)
         twin[r] = UINT32_MAX;
-    for (size_t i = 0, first = 0; i < k; i++) {
-        if (i == 0 || keys[i].key.hi != keys[i - 1].key.hi ||
-            keys[i].key.lo != keys[i - 1].key.lo) {
-            first = i;
-            if (lead)
-                lead[keys[i].rank] = true;
-        } else
-            twin[keys[i].rank] = keys[first].rank;
-    }
+    dd_ranked_key_twins(keys, k, lead, twin_in_array, twin);
     free(keys);
     if (may_lead)
         *may_lead = lead;

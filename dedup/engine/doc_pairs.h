@@ -139,6 +139,30 @@ void dd_bucket_pairs(const dd_band_entry *v, size_t n, dd_rank_pairs *pairs, dd_
  * summed; in place, as dd_band_entries_sort. */
 void dd_rank_pairs_count(dd_rank_pairs *p);
 
+/* Twins: a document whose exact key (dd_doc_sig.key) an earlier one (by
+ * rank) has joins that one's cluster without a comparison. They are found
+ * by sorting the documents' (key, rank) and reading each key's run: its
+ * first is the least rank. Owned here: the order and the reading of a
+ * sorted run, no memory beside the caller's array. The caller gives the
+ * (key, rank) of its documents with words (all, or a part of them holding
+ * every document of each of its keys: by the keys' top bits, as
+ * run/cluster_sweep.c does a part at a time) and takes the twins. */
+typedef struct dd_ranked_key {
+    sh_key key;
+    uint32_t rank;
+} dd_ranked_key;
+
+/* Sorts v[0..n) by key then rank, in place (sort_in_place.h: nothing held
+ * beside v; the order is total, ranks being distinct). */
+void dd_ranked_keys_sort(dd_ranked_key *v, size_t n);
+
+/* The twins of v[0..n), sorted (dd_ranked_keys_sort): for the first of
+ * each key, may_lead[its rank] set true (NULL: not wanted); for each
+ * later one, twin(ctx, its rank, the first's rank), in the order of v.
+ * False when twin returned false (it stops there). */
+bool dd_ranked_key_twins(const dd_ranked_key *v, size_t n, bool *may_lead,
+                         bool (*twin)(void *ctx, uint32_t rank, uint32_t first), void *ctx);
+
 /* The twins of the documents order[0..n) of s, ranked in that order
  * (dd_rank_documents: every document; or those a placer places, as a
  * round of decisions places some again): twin[rank], the rank of the first

@@ -7,7 +7,6 @@
 #include "engine/doc_pairs.h"
 #include "io/scratch_array.h"
 #include "run/memory.h"
-#include "sort_in_place.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -195,23 +194,13 @@ static bool bucket_pairs(sweep *w, const dd_band_entry *v, size_t n)
 
 /* ------------------------------------------------------------ twins */
 
-/* A document's exact key and rank, sorted by both: the first of a key is
- * the least rank with it. */
-typedef struct ranked_key {
-    sh_key key;
-    uint32_t rank;
-} ranked_key;
-
-static bool ranked_key_before(const ranked_key *a, const ranked_key *b)
+/* dd_ranked_key_twins' twin: a TWIN_RECORD to the pairs. */
+static bool add_twin(void *ctx, uint32_t rank, uint32_t first)
 {
-    if (a->key.hi != b->key.hi)
-        return a->key.hi < b->key.hi;
-    if (a->key.lo != b->key.lo)
-        return a->key.lo < b->key.lo;
-    return a->rank < b->rank;
+    sweep *w = ctx;
+    w->st->twins++;
+    return add_record(w, rank, TWIN_RECORD, first);
 }
-
-DEFINE_SORT_IN_PLACE(sort_ranked_keys, ranked_key, ranked_key_before)
 
 /* The twins of the documents (as dd_doc_twins: the first document with a
  * document's exact key, when that is another) as TWIN_RECORDs of the
@@ -225,7 +214,7 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
     size_t with_words = 0;
     for (size_t r = 0; r < w->n; r++)
         with_words += s->docs[w->docs[r]].words > 0;
-    size_t per_part = room / sizeof(ranked_key) ? room / sizeof(ranked_key) : 1;
+    size_t per_part = room / sizeof(dd_ranked_key) ? room / sizeof(dd_ranked_key) : 1;
     size_t parts = (with_words + per_part - 1) / per_part;
     parts = parts ? parts : 1;
     size_t *count = dd_calloc(parts, sizeof *count), most = 0;
@@ -235,7 +224,7 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
     for (size_t p = 0; p < parts; p++)
         most = count[p] > most ? count[p] : most;
     w->st->twin_parts = parts;
-    ranked_key *v = dd_malloc((most ? most : 1) * sizeof *v);
+    dd_ranked_key *v = dd_malloc((most ? most : 1) * sizeof *v);
     held(w, pairs_bytes(w) + most * sizeof *v + parts * sizeof *count, "twins found");
     bool ok = true;
     for (size_t p = 0; p < parts && ok; p++) {
@@ -243,18 +232,10 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
         for (size_t r = 0; r < w->n; r++) {
             const dd_doc_sig *d = &s->docs[w->docs[r]];
             if (d->words > 0 && part_of(d->key.hi, parts) == p)
-                v[k++] = (ranked_key){d->key, (uint32_t)r};
+                v[k++] = (dd_ranked_key){d->key, (uint32_t)r};
         }
-        sort_ranked_keys(v, k);
-        for (size_t i = 0, first = 0; i < k && ok; i++) {
-            if (i == 0 || v[i].key.hi != v[i - 1].key.hi || v[i].key.lo != v[i - 1].key.lo) {
-                first = i;
-                may_lead[v[i].rank] = true;
-            } else {
-                ok = add_record(w, v[i].rank, TWIN_RECORD, v[first].rank);
-                w->st->twins++;
-            }
-        }
+        dd_ranked_keys_sort(v, k);
+        ok = dd_ranked_key_twins(v, k, may_lead, add_twin, w);
     }
     free(v);
     free(count);

@@ -23,6 +23,110 @@
 #include "run/run.h"
 #include "util.h"
 
+/* ------------------------------------------------------------ twins */
+
+/* dd_ranked_key_twins' twin in a test: twins[rank] = first, in order. */
+typedef struct twins_seen {
+    uint32_t twin[64];
+    uint32_t order[64]; /* the ranks given, in the order given */
+    size_t n, stop_after;
+} twins_seen;
+
+static bool see_twin(void *ctx, uint32_t rank, uint32_t first)
+{
+    twins_seen *t = ctx;
+    t->twin[rank] = first;
+    t->order[t->n++] = rank;
+    return t->n != t->stop_after;
+}
+
+static void twins_of_sorted_keys_whole_or_a_part_at_a_time(void **state)
+{
+    (void)state;
+    /* 48 documents by rank, given in another order: keys of 5 values
+     * (two share hi, not lo: other keys), the ranks of each tied key in
+     * no order, and ranks 13 and 40 without words (not given). */
+    enum { N = 48 };
+    const sh_key values[5] = {{0x9000000000000001ull, 1}, {0x9000000000000001ull, 2},
+                              {0x1000000000000000ull, 7}, {0xF000000000000000ull, 7},
+                              {0x5000000000000000ull, 0}};
+    dd_ranked_key all[N];
+    size_t n = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t rank = (i * 29 + 11) % N; /* 29 is prime to 48: every rank once */
+        if (rank != 13 && rank != 40)
+            all[n++] = (dd_ranked_key){values[rank % 5], rank};
+    }
+    /* expected: the least rank of each key leads, every other is its twin */
+    uint32_t expect[N];
+    bool expect_lead[N] = {false};
+    for (size_t r = 0; r < N; r++)
+        expect[r] = UINT32_MAX;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t least = all[i].rank;
+        for (size_t j = 0; j < n; j++)
+            if (all[j].key.hi == all[i].key.hi && all[j].key.lo == all[i].key.lo &&
+                all[j].rank < least)
+                least = all[j].rank;
+        if (least == all[i].rank)
+            expect_lead[least] = true;
+        else
+            expect[all[i].rank] = least;
+    }
+
+    dd_ranked_key whole[N];
+    memcpy(whole, all, sizeof whole);
+    dd_ranked_keys_sort(whole, n);
+    for (size_t i = 1; i < n; i++) /* by key, ties by rank */
+        assert_true(whole[i - 1].key.hi < whole[i].key.hi ||
+                    (whole[i - 1].key.hi == whole[i].key.hi &&
+                     (whole[i - 1].key.lo < whole[i].key.lo ||
+                      (whole[i - 1].key.lo == whole[i].key.lo &&
+                       whole[i - 1].rank < whole[i].rank))));
+    twins_seen t = {.stop_after = SIZE_MAX};
+    bool lead[N] = {false};
+    for (size_t r = 0; r < N; r++)
+        t.twin[r] = UINT32_MAX;
+    assert_true(dd_ranked_key_twins(whole, n, lead, see_twin, &t));
+    size_t twins = 0;
+    for (size_t r = 0; r < N; r++) {
+        assert_int_equal(t.twin[r], expect[r]);
+        assert_int_equal(lead[r], expect_lead[r]);
+        twins += expect[r] != UINT32_MAX;
+    }
+    assert_int_equal(t.n, twins);
+    assert_int_equal(twins, n - 5);
+    assert_false(lead[13] || lead[40]);
+
+    /* a part at a time, by the keys' top bits (a key in one part), each
+     * part sorted alone: the same twins and leaders */
+    for (size_t parts = 2; parts <= 5; parts++) {
+        twins_seen tp = {.stop_after = SIZE_MAX};
+        bool lead_p[N] = {false};
+        for (size_t r = 0; r < N; r++)
+            tp.twin[r] = UINT32_MAX;
+        for (size_t p = 0; p < parts; p++) {
+            dd_ranked_key part[N];
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if ((size_t)((all[i].key.hi >> 32) * parts >> 32) == p)
+                    part[k++] = all[i];
+            dd_ranked_keys_sort(part, k);
+            assert_true(dd_ranked_key_twins(part, k, lead_p, see_twin, &tp));
+        }
+        assert_int_equal(tp.n, twins);
+        for (size_t r = 0; r < N; r++) {
+            assert_int_equal(tp.twin[r], expect[r]);
+            assert_int_equal(lead_p[r], expect_lead[r]);
+        }
+    }
+
+    /* a twin that says stop stops it there; no may_lead wanted */
+    twins_seen ts = {.stop_after = 3};
+    assert_false(dd_ranked_key_twins(whole, n, NULL, see_twin, &ts));
+    assert_int_equal(ts.n, 3);
+}
+
 /* ------------------------------------------------ pairs of buckets */
 
 static void a_small_bucket_gives_every_pair_and_a_hot_one_its_entries(void **state)
@@ -714,6 +818,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_small_bucket_gives_every_pair_and_a_hot_one_its_entries),
         cmocka_unit_test(sorts_in_place_give_qsorts_order),
+        cmocka_unit_test(twins_of_sorted_keys_whole_or_a_part_at_a_time),
         cmocka_unit_test(the_sweep_over_pairs_places_as_the_placer),
         cmocka_unit_test(the_sweep_in_parts_places_as_the_placer),
         cmocka_unit_test(the_sweep_joins_the_first_representative_that_verifies),
