@@ -840,6 +840,9 @@ struct dd_placer {
     const uint32_t *by_rank;
     uint32_t *by_rank_own;
     size_t by_rank_cap;
+    /* rank r is document r (dd_placer_reserve_order without an order): no
+     * order held */
+    bool ranks_are_docs;
     uint32_t placed;
     /* the similarities of the members to their representatives, in the
      * order they joined, which is the order they were placed (a
@@ -910,11 +913,17 @@ static void placer_grow(dd_placer *p, uint32_t d)
  * reads the caller's). */
 static void by_rank_room(dd_placer *p, size_t n)
 {
-    if (n <= p->by_rank_cap || (p->by_rank && !p->by_rank_own))
+    if (n <= p->by_rank_cap || (p->by_rank && !p->by_rank_own) || p->ranks_are_docs)
         return;
     p->by_rank_own = dd_realloc(p->by_rank_own, n * sizeof *p->by_rank_own);
     p->by_rank = p->by_rank_own;
     p->by_rank_cap = n;
+}
+
+/* The document placed rank-th (placed already). */
+static inline uint32_t doc_of_rank(const dd_placer *p, uint32_t rank)
+{
+    return p->ranks_are_docs ? rank : p->by_rank[rank];
 }
 
 void dd_placer_reserve(dd_placer *p, size_t n)
@@ -1082,11 +1091,11 @@ static size_t candidates_of_ranks(dd_placer *p, size_t n, size_t ncand)
 static bool place_rank(dd_placer *p, uint32_t d, uint32_t *rep)
 {
     placer_grow(p, d);
-    if (!p->by_rank || p->by_rank_own) {
+    if (!p->ranks_are_docs && (!p->by_rank || p->by_rank_own)) {
         dd_grow(&p->by_rank_own, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank_own);
         p->by_rank_own[p->placed] = d;
         p->by_rank = p->by_rank_own;
-    } /* (else the caller's order says d: dd_placer_reserve_order) */
+    } /* (else the caller's order says d, or d is its rank: dd_placer_reserve_order) */
     p->doc[d].rank = p->placed++;
     if (p->s->docs[d].words > 0)
         return false;
@@ -1197,13 +1206,13 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
     for (size_t c = 0; c < chosen; c++) {
         if (a && ahead_judged(a, k, p->cands[c].rank, &may, &same))
             continue;
-        uint32_t r = p->by_rank[p->cands[c].rank];
+        uint32_t r = doc_of_rank(p, p->cands[c].rank);
         __builtin_prefetch(&s->docs[r]);
         if (r < s->max_in_memory && s->minhash)
             __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm);
     }
     for (size_t c = 0; c < chosen; c++) {
-        uint32_t r = p->by_rank[p->cands[c].rank];
+        uint32_t r = doc_of_rank(p, p->cands[c].rank);
         p->counts.compared++;
         /* The MinHash stage, as the workers found it when they did; or
          * the verify stage's verdict. */
@@ -1286,12 +1295,13 @@ void dd_placer_reserve_order(dd_placer *p, const uint32_t *order, size_t n, size
     free(p->by_rank_own);
     p->by_rank_own = NULL;
     p->by_rank = order;
-    p->by_rank_cap = n;
+    p->by_rank_cap = order ? n : 0;
+    p->ranks_are_docs = order == NULL;
 }
 
 bool dd_placer_leads(const dd_placer *p, uint32_t rank)
 {
-    uint32_t d = p->by_rank[rank];
+    uint32_t d = doc_of_rank(p, rank);
     return p->doc[d].rep_of == d + 1;
 }
 
@@ -1301,7 +1311,7 @@ uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bo
     uint32_t rep;
     if (place_rank(p, d, &rep))
         return rep;
-    if (twin < p->placed - 1 && place_twin(p, d, p->by_rank[twin], m, &rep))
+    if (twin < p->placed - 1 && place_twin(p, d, doc_of_rank(p, twin), m, &rep))
         return rep;
     index_keys(p->s, d, p->keys);
     /* The representatives of d's hot buckets, as dd_placer_place finds
@@ -1312,7 +1322,7 @@ uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bo
         uint32_t rank = given[i].earlier;
         if (rank >= p->placed - 1 || given[i].shares == 0)
             continue;
-        uint32_t r = p->by_rank[rank];
+        uint32_t r = doc_of_rank(p, rank);
         if (p->doc[r].rep_of != r + 1)
             continue;
         dd_grow(&p->ranks, &p->ranks_cap, nranks + given[i].shares, sizeof *p->ranks);

@@ -6,6 +6,7 @@
 
 #include "engine/doc_pairs.h"
 #include "io/scratch_array.h"
+#include "kway_merge.h"
 #include "run/memory.h"
 #include "util.h"
 
@@ -81,7 +82,7 @@ static size_t part_of(uint64_t key, size_t parts)
 
 typedef struct sweep {
     const dd_signatures *s;
-    const uint32_t *docs;
+    const uint32_t *docs; /* NULL: rank r is document r (doc_at) */
     size_t n, nkeys;
     size_t share;
     size_t hot_words;      /* HOT_RECORDs a document at most (32 bands each) */
@@ -99,6 +100,12 @@ typedef struct sweep {
     dd_sweep_stats *st;
     char **err;
 } sweep;
+
+/* The document of rank r. */
+static inline uint32_t doc_at(const sweep *w, size_t r)
+{
+    return w->docs ? w->docs[r] : (uint32_t)r;
+}
 
 /* The heap in use now, for dd_sweep_stats.heap_most. */
 static void heap_now(sweep *w, const char *when)
@@ -213,14 +220,14 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
     const dd_signatures *s = w->s;
     size_t with_words = 0;
     for (size_t r = 0; r < w->n; r++)
-        with_words += s->docs[w->docs[r]].words > 0;
+        with_words += s->docs[doc_at(w, r)].words > 0;
     size_t per_part = room / sizeof(dd_ranked_key) ? room / sizeof(dd_ranked_key) : 1;
     size_t parts = (with_words + per_part - 1) / per_part;
     parts = parts ? parts : 1;
     size_t *count = dd_calloc(parts, sizeof *count), most = 0;
     for (size_t r = 0; r < w->n; r++)
-        if (s->docs[w->docs[r]].words > 0)
-            count[part_of(s->docs[w->docs[r]].key.hi, parts)]++;
+        if (s->docs[doc_at(w, r)].words > 0)
+            count[part_of(s->docs[doc_at(w, r)].key.hi, parts)]++;
     for (size_t p = 0; p < parts; p++)
         most = count[p] > most ? count[p] : most;
     w->st->twin_parts = parts;
@@ -230,7 +237,7 @@ static bool find_twins(sweep *w, size_t room, bool *may_lead)
     for (size_t p = 0; p < parts && ok; p++) {
         size_t k = 0;
         for (size_t r = 0; r < w->n; r++) {
-            const dd_doc_sig *d = &s->docs[w->docs[r]];
+            const dd_doc_sig *d = &s->docs[doc_at(w, r)];
             if (d->words > 0 && part_of(d->key.hi, parts) == p)
                 v[k++] = (dd_ranked_key){d->key, (uint32_t)r};
         }
@@ -328,7 +335,7 @@ static bool distribute_keys(sweep *w, const bool *may_lead, size_t pieces, size_
     for (size_t r = 0; r < w->n && ok; r++) {
         if (!may_lead[r])
             continue;
-        dd_signature_keys(w->s, w->docs[r], keys);
+        dd_signature_keys(w->s, doc_at(w, r), keys);
         for (size_t b = 0; b < w->nkeys && ok; b++) {
             size_t k = part_of(keys[b], pieces);
             kp->buf[k * (chunk + 1) + 1 + kp->nbuf[k]++] =
@@ -415,7 +422,7 @@ static void all_entries(const sweep *w, const bool *may_lead, uint64_t entries,
     for (size_t r = 0; r < w->n; r++) {
         if (!may_lead[r])
             continue;
-        dd_signature_keys(w->s, w->docs[r], keys);
+        dd_signature_keys(w->s, doc_at(w, r), keys);
         for (size_t b = 0; b < w->nkeys; b++)
             all->v[all->n++] = (dd_band_entry){keys[b], (uint32_t)b, (uint32_t)r};
     }
@@ -554,121 +561,71 @@ static bool group(sweep *w, const bool *may_lead, size_t room, dd_pool *pool)
 
 /* ------------------------------------------------- the runs, merged */
 
-/* A run being read: the pairs read and not taken yet, and where the rest
- * are in the scratch array. */
-typedef struct run_reader {
-    const dd_rank_pair *v;
-    size_t n;
-    size_t next, left; /* elements of the file: the next not read, and how many are left */
-    dd_rank_pair *buf;
-    size_t cap;
-} run_reader;
-
-typedef struct merge {
-    sweep *w;
-    run_reader *runs;
-    size_t *heap; /* runs with pairs left, the one with the least pair first */
-    size_t nheap;
-    size_t window; /* pairs a read */
-} merge;
-
-static bool pair_before(const dd_rank_pair *a, const dd_rank_pair *b)
+/* The runs of pairs (and records), merged in rank order by kway_merge.h:
+ * each run is sorted by later then earlier rank (write_run); the same
+ * pair in two runs comes out twice in a row, made one by next_batch. With
+ * no run written, the pairs pending are the one run, in memory. The
+ * sweep is the source's ctx. */
+static size_t run_length(const void *ctx, size_t r)
 {
-    return a->later != b->later ? a->later < b->later : a->earlier < b->earlier;
+    const sweep *w = ctx;
+    return w->nruns ? w->run_n[r] : w->npending;
 }
 
-/* dd_heap_sift_down's order of the runs: by their next pairs. */
-static bool run_before(const void *ctx, size_t x, size_t y)
+static size_t read_run(const void *ctx, size_t r, size_t from, void *out, size_t n)
 {
-    const merge *m = ctx;
-    return pair_before(m->runs[x].v, m->runs[y].v);
+    const sweep *w = ctx;
+    size_t length = run_length(w, r);
+    if (from >= length)
+        return 0;
+    if (n > length - from)
+        n = length - from;
+    if (w->nruns == 0) {
+        memcpy(out, w->pending + from, n * sizeof *w->pending);
+        return n;
+    }
+    /* (one span: read where it goes, no buffer of gather's own) */
+    dd_scratch_span span = {w->run_first[r] + from, n, 0};
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    dd_scratch_array_gather(&w->runs_file, &span, 1, out, 0, &buf, &cap);
+    free(buf);
+    w->st->scratch_read += n * sizeof(dd_rank_pair);
+    return n;
 }
 
-static void sift_down(merge *m, size_t i)
+static int compare_pairs(const void *a, const void *b)
 {
-    dd_heap_sift_down(m->heap, m->nheap, i, run_before, m);
+    const dd_rank_pair *x = a, *y = b;
+    if (x->later != y->later)
+        return x->later < y->later ? -1 : 1;
+    return (x->earlier > y->earlier) - (x->earlier < y->earlier);
 }
 
-/* Reads the next pairs of run r; false when it has none left. */
-static bool run_fill(merge *m, run_reader *r)
+/* The runs of w merged, each read within its share of room bytes
+ * (LEAST_READ_BYTES to MOST_READ_BYTES a run; the one run in memory
+ * through a buffer of LEAST_READ_BYTES). */
+static dd_kway_merge *merge_runs(const sweep *w, size_t room)
 {
-    if (r->left == 0)
-        return false;
-    size_t k = r->left < m->window ? r->left : m->window;
-    r->v = dd_scratch_array_span(&m->w->runs_file, r->next, k, &r->buf, &r->cap);
-    r->n = k;
-    r->next += k;
-    r->left -= k;
-    m->w->st->scratch_read += k * sizeof *r->v;
-    return true;
-}
-
-/* The runs of w, to be merged, each read within its share of room bytes. */
-static void merge_start(merge *m, sweep *w, size_t room)
-{
-    memset(m, 0, sizeof *m);
-    m->w = w;
+    dd_kway_source src = {.ctx = w,
+                          .size = sizeof(dd_rank_pair),
+                          .nruns = w->nruns ? w->nruns : (w->npending ? 1 : 0),
+                          .length = run_length,
+                          .read = read_run,
+                          .compare = compare_pairs};
     size_t nruns = w->nruns ? w->nruns : 1;
-    m->runs = dd_calloc(nruns, sizeof *m->runs);
-    m->heap = dd_malloc(nruns * sizeof *m->heap);
-    /* (a read takes room for one more: dd_scratch_array_span) */
     size_t bytes = room / nruns > LEAST_READ_BYTES ? room / nruns : LEAST_READ_BYTES;
-    if (bytes > MOST_READ_BYTES)
-        bytes = MOST_READ_BYTES;
-    m->window = bytes / sizeof(dd_rank_pair) - 1;
-    if (w->nruns == 0) { /* the one run, in memory */
-        m->runs[0] = (run_reader){.v = w->pending, .n = w->npending};
-        if (w->npending)
-            m->heap[m->nheap++] = 0;
-        return;
-    }
-    for (size_t i = 0; i < w->nruns; i++) {
-        /* (its read buffer made exactly: grown, it would double past) */
-        size_t cap = (w->run_n[i] < m->window ? w->run_n[i] : m->window) + 1;
-        m->runs[i] = (run_reader){.next = w->run_first[i], .left = w->run_n[i],
-                                  .buf = dd_malloc(cap * sizeof(dd_rank_pair)), .cap = cap};
-        if (run_fill(m, &m->runs[i]))
-            m->heap[m->nheap++] = i;
-    }
-    for (size_t i = m->nheap; i-- > 0;)
-        sift_down(m, i);
+    if (bytes > MOST_READ_BYTES || w->nruns == 0)
+        bytes = w->nruns ? MOST_READ_BYTES : LEAST_READ_BYTES;
+    return dd_kway_merge_new(&src, bytes / sizeof(dd_rank_pair));
 }
 
-/* What the pairs hold while the documents are placed: the one run in
- * memory, or each run's read buffer; and the merge's own. */
-static size_t merge_bytes(const merge *m)
+/* What the pairs hold while the documents are placed: the merge's buffers
+ * and heap, the places of the runs, and the one run in memory. */
+static size_t merge_bytes(const sweep *w, const dd_kway_merge *m)
 {
-    const sweep *w = m->w;
-    size_t nruns = w->nruns ? w->nruns : 1, bytes = nruns * (sizeof *m->runs + sizeof *m->heap);
-    bytes += w->runs_cap * 2 * sizeof(size_t);
-    if (w->nruns == 0)
-        return bytes + w->pending_cap * sizeof *w->pending;
-    for (size_t i = 0; i < w->nruns; i++)
-        bytes += m->runs[i].cap * sizeof *m->runs[i].buf;
-    return bytes;
-}
-
-/* The least pair left, or NULL: valid until the next merge_take. */
-static const dd_rank_pair *merge_peek(const merge *m)
-{
-    return m->nheap ? m->runs[m->heap[0]].v : NULL;
-}
-
-static void merge_take(merge *m)
-{
-    run_reader *r = &m->runs[m->heap[0]];
-    r->v++;
-    if (--r->n == 0 && !run_fill(m, r))
-        m->heap[0] = m->heap[--m->nheap];
-    sift_down(m, 0);
-}
-
-static void merge_free(merge *m, size_t nruns)
-{
-    for (size_t i = 0; i < nruns; i++)
-        free(m->runs[i].buf);
-    free(m->runs);
-    free(m->heap);
+    size_t bytes = dd_kway_merge_bytes(m) + w->runs_cap * 2 * sizeof(size_t);
+    return w->nruns ? bytes : bytes + w->pending_cap * sizeof *w->pending;
 }
 
 /* ------------------------------------------------------------ the sweep */
@@ -693,6 +650,7 @@ typedef struct batch {
      * records_cap, reserved from the share (most documents have none) */
     dd_rank_pair *records;
     size_t nrecords, records_cap, rank_records;
+    uint32_t *docs; /* the batch's documents for ahead, when the sweep has no order (doc_at) */
 } batch;
 
 /* What a batch holds of its own: the pairs given, the representatives to
@@ -701,7 +659,7 @@ static size_t batch_bytes(const batch *b)
 {
     return b->given_cap * sizeof *b->given + b->reps_cap * sizeof *b->reps +
            (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged +
-           b->records_cap * sizeof *b->records;
+           b->records_cap * sizeof *b->records + (b->docs ? BATCH_RANKS * sizeof *b->docs : 0);
 }
 
 /* *v (capacity *cap, of elements of size bytes) made room for need, by
@@ -730,7 +688,7 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
 {
     batch *b = ctx;
     const sweep *w = b->w;
-    uint32_t d = w->docs[b->lo + k];
+    uint32_t d = doc_at(w, b->lo + k);
     dd_given_pair *g = b->given + b->from[k];
     size_t n = b->from[k + 1] - b->from[k], njudged = 0, nreps = 0;
     uint32_t *reps = b->reps + b->from[k];
@@ -739,9 +697,9 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
         if (e < b->lo && !dd_placer_leads(b->placer, e))
             continue;
         njudged++;
-        dd_near_prejudge(w->s, d, w->docs[e], &g[i]);
+        dd_near_prejudge(w->s, d, doc_at(w, e), &g[i]);
         if (g[i].verdict == DD_VERDICT_MAY_JOIN)
-            reps[nreps++] = w->docs[e];
+            reps[nreps++] = doc_at(w, e);
     }
     b->judged[k] = njudged;
     b->exact[k] = nreps;
@@ -755,7 +713,7 @@ static void judge_ahead(void *ctx, void *worker, size_t k)
  * first: those taken already are carried to it; a rank starts a batch
  * when the most records a rank has might not fit (they are never
  * carried: they come after its pairs). */
-static void next_batch(batch *b, merge *m, size_t lo)
+static void next_batch(batch *b, dd_kway_merge *m, size_t lo)
 {
     const sweep *w = b->w;
     if (b->carried)
@@ -770,7 +728,7 @@ static void next_batch(batch *b, merge *m, size_t lo)
         size_t first = b->hi == lo ? 0 : b->ngiven;
         bool full = false;
         const dd_rank_pair *q;
-        while ((q = merge_peek(m)) && q->later == b->hi) {
+        while ((q = dd_kway_merge_peek(m)) && q->later == b->hi) {
             if (q->earlier >= w->first_record) { /* after the rank's pairs */
                 dd_rank_pair *last = b->nrecords ? &b->records[b->nrecords - 1] : NULL;
                 if (last && last->later == q->later && last->earlier == q->earlier)
@@ -791,7 +749,7 @@ static void next_batch(batch *b, merge *m, size_t lo)
                                                         .shares = q->shares,
                                                         .verdict = DD_VERDICT_UNKNOWN};
             }
-            merge_take(m);
+            dd_kway_merge_next(m, NULL);
         }
         if (full) {
             b->carried = b->ngiven - first;
@@ -817,18 +775,19 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     dd_placer *p = dd_placer_new(s);
     dd_placer_reserve_order(p, w->docs, w->n, s->n);
     bool *hot = dd_calloc(w->nkeys ? w->nkeys : 1, sizeof *hot);
-    merge m;
-    merge_start(&m, w, room);
+    dd_kway_merge *m = merge_runs(w, room);
     batch b = {.w = w, .ahead = ahead, .placer = p};
     b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
     b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
+    if (ahead && !w->docs)
+        b.docs = dd_malloc(BATCH_RANKS * sizeof *b.docs);
     /* The pairs of a batch within what is left of the share: each with its
      * verdict, room for it among the representatives to verify ahead, and
      * what the caller holds for it. (A rank gives at most nkeys *
      * (DD_BUCKET_CAP - 1) pairs, an earlier document a bucket of fewer than
      * DD_BUCKET_CAP: past the room, a batch of one rank holds those.) */
-    size_t fixed = merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+    size_t fixed = merge_bytes(w, m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
                    (ahead ? BATCH_RANKS * ahead->rank_bytes : 0);
     size_t left = w->share > fixed ? w->share - fixed : 0;
     /* The records of a batch: those of BATCH_RANKS ranks that have them
@@ -845,11 +804,13 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     b.most_given = left / per_pair > 1 ? left / per_pair - 1 : 1; /* (reps: one more) */
     dd_member mem;
     for (size_t lo = 0; lo < w->n; lo = b.hi) {
-        next_batch(&b, &m, lo);
+        next_batch(&b, m, lo);
         w->st->batches++;
         size_t nb = b.hi - b.lo;
         if (ahead) {
-            ahead->batch(ahead->ctx, w->docs + b.lo, nb);
+            for (size_t k = 0; b.docs && k < nb; k++)
+                b.docs[k] = (uint32_t)(b.lo + k);
+            ahead->batch(ahead->ctx, b.docs ? b.docs : w->docs + b.lo, nb);
             dd_pool_start(ahead->pool, nb, &b, judge_ahead);
         }
         for (size_t k = 0, rec = 0; k < nb; k++) {
@@ -870,7 +831,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
                 for (size_t j = 0; j < 32 && first + j < w->nkeys; j++)
                     hot[first + j] |= q->shares >> j & 1;
             }
-            dd_placer_place_given(p, w->docs[r], twin, hot, b.given + b.from[k],
+            dd_placer_place_given(p, doc_at(w, r), twin, hot, b.given + b.from[k],
                                   b.from[k + 1] - b.from[k], &mem);
         }
         if (ahead) {
@@ -881,7 +842,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
             }
         }
         held(w,
-             merge_bytes(&m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+             merge_bytes(w, m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
                  (ahead && ahead->held ? ahead->held(ahead->ctx) : 0),
              "a batch placed");
     }
@@ -889,13 +850,14 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     dd_placer_finish(p, s->n, out);
     heap_now(w, "the clusters made");
     dd_placer_free(p);
-    merge_free(&m, w->nruns ? w->nruns : 1);
+    dd_kway_merge_free(m);
     free(b.given);
     free(b.from);
     free(b.reps);
     free(b.judged);
     free(b.exact);
     free(b.records);
+    free(b.docs);
     free(hot);
 }
 

@@ -46,7 +46,7 @@
  * piece's one before it is: no place a chunk in memory), kept while the
  * parts are read, with a read buffer (64 KiB at most); the buffer of pairs
  * pending and the places of their runs; then, while placing, the one run
- * in memory or a read buffer a run, and a batch's pairs (56 bytes each
+ * in memory, and a read buffer a run (their merge: kway_merge.h), and a batch's pairs (56 bytes each
  * with its verdict, 4 more for the representatives sent to exact
  * verification, and what the caller holds for each: dd_sweep_ahead). A
  * part is a run of pieces of the keys (by their top bits) that fits its
@@ -56,7 +56,9 @@
  * a few KiB, or over a hundred runs of pairs in a share of 1 MiB) it holds
  * those. Its in-place sorts (doc_pairs.h) hold nothing more.
  * What it holds beyond the share: per document of the run, its rank order
- * (the caller's, which the placer reads: dd_placer_reserve_order), while
+ * (the caller's, which the placer reads: dd_placer_reserve_order; none
+ * when the caller gives none, the documents' own order, as a first
+ * clustering with --keep first does), while
  * the keys are grouped whether it may lead (a byte), and per document of
  * the corpus the placer's (8 bytes); per member, its similarity (24 bytes,
  * engine/near.c); the placer's index of the hot buckets' representatives
@@ -135,7 +137,9 @@ typedef struct dd_sweep_ahead {
 } dd_sweep_ahead;
 
 /* Clusters docs[0..ndocs) of s into *out, placed in that order (the ranks
- * are positions in it), as dd_placer_place would one by one, with a share
+ * are positions in it; docs NULL: every document of s, ndocs of them,
+ * rank r being document r, as dd_rank_documents ranks them with --keep
+ * first: no order held), as dd_placer_place would one by one, with a share
  * of share bytes for the keys, pairs and batches held at once (see
  * above); scratch files in
  * tmp_dir (NULL: io/spool.h's default). ahead (NULL, or without a pool:

@@ -1656,7 +1656,9 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
     if (dd_memory_placer_fits(o->memory, ndocs))
         return false;
     uint32_t *order = NULL;
-    if (!docs) {
+    /* (--keep first ranks the documents as they are numbered: the sweep
+     * takes no order then, 4 bytes a document) */
+    if (!docs && c->signatures.params.keep != DD_KEEP_FIRST) {
         order = dd_malloc((ndocs ? ndocs : 1) * sizeof *order);
         dd_rank_documents(&c->signatures, order);
         docs = order;

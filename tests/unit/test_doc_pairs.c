@@ -621,15 +621,20 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
      * then parts and runs within a share of 48 KiB; then a share below the
      * sweep's least sizes) */
     const size_t shares[] = {(size_t)1 << 24, (size_t)48 << 10, 2048};
-    for (int subset = 0; subset <= 1; subset++) {
-        const uint32_t *docs = subset ? some : order;
-        size_t ndocs = subset ? nsome : n;
+    /* (--keep first ranks the documents as numbered: then the sweep is
+     * also given no order, 2, and holds none) */
+    for (size_t r = 0; keep == DD_KEEP_FIRST && r < n; r++)
+        assert_int_equal(order[r], r);
+    for (int subset = 0; subset <= (keep == DD_KEEP_FIRST ? 2 : 1); subset++) {
+        const uint32_t *listed = subset == 1 ? some : order;
+        const uint32_t *docs = subset == 2 ? NULL : listed;
+        size_t ndocs = subset == 1 ? nsome : n;
         dd_clusters placed;
         c.loads = 0;
-        place_in_order(&c.s, docs, ndocs, &placed);
+        place_in_order(&c.s, listed, ndocs, &placed);
         size_t placer_loads = c.loads;
         uint64_t given = 0, twins = 0;
-        uint32_t *twin = dd_doc_twins(&c.s, docs, ndocs, NULL);
+        uint32_t *twin = dd_doc_twins(&c.s, listed, ndocs, NULL);
         for (size_t r = 0; r < ndocs; r++)
             twins += twin[r] != UINT32_MAX;
         free(twin);
