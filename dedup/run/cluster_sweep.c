@@ -846,10 +846,11 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
                  (ahead && ahead->held ? ahead->held(ahead->ctx) : 0),
              "a batch placed");
     }
-    w->st->placer_bytes = dd_placer_bytes(p);
-    dd_placer_finish(p, s->n, out);
-    heap_now(w, "the clusters made");
-    dd_placer_free(p);
+    /* What the batches and the pairs held (most of the share), and what
+     * the caller held for the last batch, given back before the clusters
+     * are made beside the placer: the sweep's most in the heap was there. */
+    if (ahead)
+        ahead->batch(ahead->ctx, NULL, 0);
     dd_kway_merge_free(m);
     free(b.given);
     free(b.from);
@@ -859,6 +860,13 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     free(b.records);
     free(b.docs);
     free(hot);
+    free(w->pending);
+    w->pending = NULL;
+    w->npending = w->pending_cap = 0;
+    w->st->placer_bytes = dd_placer_bytes(p);
+    dd_placer_finish(p, s->n, out);
+    heap_now(w, "the clusters made");
+    dd_placer_free(p);
 }
 
 bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs, size_t share,

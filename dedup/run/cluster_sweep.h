@@ -121,7 +121,8 @@ typedef struct dd_sweep_ahead {
     dd_pool *pool; /* its workers' states are what pairs() gets */
     void *ctx;
     /* Calling thread: docs[0..n) are the documents placed next, in that
-     * order (what was computed for the batch before is no longer asked). */
+     * order (what was computed for the batch before is no longer asked);
+     * n 0 (docs NULL) after the last batch, before the clusters are made. */
     void (*batch)(void *ctx, const uint32_t *docs, size_t n);
     /* Any thread of the pool (worker: its state): the overlaps of the
      * exact sets of the batch's document k with those of reps[0..n), in

@@ -542,7 +542,7 @@ static void ahead_batch(void *ctx, const uint32_t *docs, size_t n)
     t->docs = docs;
     t->n = n;
     t->current = 0;
-    t->batches++;
+    t->batches += n > 0; /* (n 0: the last batch is placed) */
 }
 
 static void ahead_pairs(void *ctx, void *worker, size_t k, const uint32_t *reps, size_t n)
