@@ -67,8 +67,10 @@
  * sets the caller's exact verification reads (its cache's own share, and a
  * document's set or two on each thread). On 1 GB (94,805 documents, 9,461
  * members in 8,130 clusters) that is about 41 bytes a document: the rank
- * order 4, the placer's 20 (its documents 8, the members 3, the index 9),
- * the clusters 16 (the ids 4, the flags 1, the members 11).
+ * order 4 (none in the first clustering with --keep first: 37 then), the
+ * placer's 20 (its documents 8, the members 3, the index 9), the clusters
+ * 16 (the ids 4, the flags 1, the members 11), at the end, where the most
+ * is (the batches' and pairs' buffers are given back before it).
  * What it reads: when the keys do not fit the room at once, the band keys
  * of the documents that may lead (16 bytes a key with its band and rank: 1
  * KB a document at 64 bands, and 16 a chunk) written once and read once;
