@@ -36,7 +36,8 @@ void *dd_realloc(void *p, size_t n);
  * it up, mapped from the system (a whole number of huge pages, 2 MiB) with
  * transparent huge pages asked for over the huge pages the room fills, so
  * that their memory comes in one page fault for 512 of 4 KiB (util.c says
- * why); the last, when the room ends inside it, comes 4 KiB at a time. The
+ * why); the last, when the room ends inside it, in pages of 4 KiB (made at
+ * once as the room is made or grown: util.c). The
  * caller keeps the room's size: it is given back with
  * dd_room_resize(p, bytes, 0), never free. The memory held is at most a
  * page (4 KiB) more than the room. */
