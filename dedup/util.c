@@ -72,16 +72,13 @@ void *dd_realloc(void *p, size_t n)
  * once, held up to 2 MiB more each, and the peak went past the bound one
  * run in three (bench/README.md, session 20). A mapping whose length is not
  * a whole number of huge pages does not start at one (Linux 6.12 on), and
- * then none of it is a huge page: it is placed at one here. */
-/* Linux's (6.1 on), which glibc 2.36's headers do not name yet: an older
- * kernel says EINVAL, and the hint is not taken. */
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
+ * then none of it is a huge page: it is placed at one here. The cost: the
+ * news scan takes 16,000-17,600 page faults, not 10,000 (-j 2, default
+ * budget; 0.1 s more CPU of 1.2 at -j 1 under load). Making the last 2 MiB
+ * at once (MADV_POPULATE_WRITE) and a grown room's old last ones a huge
+ * page (MADV_COLLAPSE) took back a third of that CPU but made pages the
+ * room had not touched yet resident: 1 GB at --memory 16M -j 2 peaked at
+ * 38.8 and 39.2 MB against 36.7-38.5 without (bench/README.md, session 20). */
 /* The page of the rooms' mappings (the kernel rounds a length up to its
  * own page, should that be larger). */
 #define ROOM_PAGE ((size_t)4096)
@@ -107,27 +104,12 @@ static char *map_at_huge_page(size_t bytes)
     return at;
 }
 
-/* The pages of [from, to) of the room at p that are past its last whole
- * huge page (to, its mapping's end, inside one) made at once, in one call
- * (the kernel writes their zeros, as a fault would): not a fault each
- * (up to 511 for a room, 13-21 us of CPU each here; the news scan took
- * 5,700 more, 10,000 -> 16,300, with those of the rooms it made at their
- * size). They are the room's, which its holder counts. Only a hint
- * (Linux 5.14 on): else they come a fault at a time. */
-static void populate_tail(char *p, size_t from, size_t to)
-{
-    size_t whole = to / DD_ROOM_HUGE * DD_ROOM_HUGE, start = from > whole ? from : whole;
-    if (to > start)
-        (void)madvise(p + start, to - start, MADV_POPULATE_WRITE);
-}
-
 static void *map_room(size_t bytes)
 {
     char *p = map_at_huge_page(mapped_bytes(bytes));
     /* Only a hint: without huge pages the room works the same, a 4 KiB
      * page at a time. */
     (void)madvise(p, mapped_bytes(bytes), MADV_HUGEPAGE);
-    populate_tail(p, 0, mapped_bytes(bytes));
     return p;
 }
 
@@ -141,23 +123,12 @@ static void *remap_room(void *p, size_t old_bytes, size_t new_bytes)
     size_t from = mapped_bytes(old_bytes), to = mapped_bytes(new_bytes);
     if (from == to)
         return p;
-    char *q = p;
-    if (mremap(p, from, to, 0) == MAP_FAILED) {
-        q = mremap(p, from, to, MREMAP_MAYMOVE | MREMAP_FIXED, map_at_huge_page(to));
-        if (q == MAP_FAILED)
-            dd_out_of_memory();
-        (void)madvise(q, to, MADV_HUGEPAGE);
-    }
-    /* The old last 2 MiB, partial, came 4 KiB at a time, and the rest of
-     * them would too (a page table is there): now within the room, they
-     * are made one huge page at once. Without it the news scan took 7,500
-     * page faults more (10,000 -> 17,500), the sets of paragraphs growing
-     * a quarter at a time. Only a hint (Linux 6.1 on). */
-    size_t last = from / DD_ROOM_HUGE * DD_ROOM_HUGE;
-    if (to > from && from > last && to >= last + DD_ROOM_HUGE)
-        (void)madvise(q + last, DD_ROOM_HUGE, MADV_COLLAPSE);
-    if (to > from)
-        populate_tail(q, from, to);
+    if (mremap(p, from, to, 0) != MAP_FAILED)
+        return p;
+    void *q = mremap(p, from, to, MREMAP_MAYMOVE | MREMAP_FIXED, map_at_huge_page(to));
+    if (q == MAP_FAILED)
+        dd_out_of_memory();
+    (void)madvise(q, to, MADV_HUGEPAGE);
     return q;
 }
 

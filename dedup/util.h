@@ -36,8 +36,8 @@ void *dd_realloc(void *p, size_t n);
  * it up, mapped from the system to its last 4 KiB page, starting at a huge
  * page (2 MiB), with transparent huge pages asked for, so that each 2 MiB it
  * holds whole comes in one page fault for 512 of 4 KiB (util.c says why);
- * the last 2 MiB, when the room ends inside them, in pages of 4 KiB (made
- * at once as the room is made or grown). The caller keeps the room's size:
+ * the last 2 MiB, when the room ends inside them, in pages of 4 KiB, as
+ * they are touched. The caller keeps the room's size:
  * it is given back with dd_room_resize(p, bytes, 0), never free. The memory
  * held is at most a page (4 KiB) more than the room. */
 #define DD_ROOM_HUGE ((size_t)2 << 20)
