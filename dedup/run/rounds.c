@@ -225,16 +225,20 @@ typedef struct near_lines {
 } near_lines;
 
 typedef struct rounds {
-    bool copies_stay;
-    bool *absent;      /* per document: a copy that left (not copies_stay) */
+    bool copies_stay;  /* else a copy leaves: gone() */
     uint32_t *copy_of; /* per document: the document it copies, NOT_A_COPY if none */
     /* Per document (dd_member): a copy's similarity to copy_of, in memory
      * up to the findings' share of --memory (memory.h), past it in a
      * scratch file (most documents are no copy: 40 bytes each held for
      * nothing); set as copies are found, read in order at the end. */
     dd_scratch_array copy;
-    bool *changed;          /* per document: its text changed in the last round */
-    uint32_t *changed_list; /* the same documents, in order */
+    /* The documents whose text changed in the last round: a bit each, and
+     * for each 64 documents how many before them changed, so that the
+     * k-th of them is found (changed_doc) without a list of them (4 bytes
+     * a document). */
+    uint64_t *changed;
+    uint32_t *changed_before;
+    size_t nwords; /* of changed and changed_before */
     size_t nchanged;
     dd_scratch_array near;       /* of dd_near_unit: the near-repeats of the round, by document,
                                     in memory up to their share of --memory (memory.h) */
@@ -258,6 +262,37 @@ typedef struct rounds {
     uint32_t *first_of; /* per document (with keep_first only): 1 + its place in first,
                            0: unchanged */
 } rounds;
+
+/* Whether document d left: a copy, when copies do not stay (make_copy;
+ * place_again makes a document no copy only when it stays). */
+static bool gone(const rounds *r, uint32_t d)
+{
+    return !r->copies_stay && r->copy_of[d] != NOT_A_COPY;
+}
+
+static bool is_changed(const rounds *r, uint32_t d)
+{
+    return r->changed[d / 64] >> (d % 64) & 1;
+}
+
+/* The k-th document (from 0, in document order) of the r->nchanged whose
+ * text changed: the last group of 64 with fewer before it than k + 1
+ * holds it. */
+static uint32_t changed_doc(const rounds *r, size_t k)
+{
+    size_t lo = 0, hi = r->nwords;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->changed_before[mid] <= k)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    uint64_t bits = r->changed[lo];
+    for (size_t j = k - r->changed_before[lo]; j > 0; j--)
+        bits &= bits - 1;
+    return (uint32_t)(lo * 64 + (size_t)__builtin_ctzll(bits));
+}
 
 /* Starts *a with n documents' dd_member (rounds.copy), zeroed. False, with
  * an error in notes, when they could not be written to its scratch file. */
@@ -325,7 +360,6 @@ static void make_copy(dd_corpus *c, rounds *r, uint32_t d, uint32_t rep, const d
     dd_scratch_array_set(&r->copy, d, &copy);
     if (r->copies_stay)
         return;
-    r->absent[d] = true;
     keep_first_signature(c, r, d);
     dd_signatures *s = &c->signatures;
     memset(&s->docs[d], 0, sizeof s->docs[d]);
@@ -406,7 +440,7 @@ static bool round_near_units(const dd_corpus *c, const dd_options *o, rounds *r,
         size_t from = i;
         while (i < inside->n && inside->v[i].doc == d)
             i++;
-        bool there = !c->failed[d] && !r->absent[d];
+        bool there = !c->failed[d] && !gone(r, d);
         if (there)
             ok = append_near_of(c, r, d, inside->v + from, i - from, &units, &units_cap, &err);
         size_t nacross = 0;
@@ -453,8 +487,8 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     if (!getenv("DEDUP_RUN_STATS"))
         return;
     size_t n = c->inputs.n, units = c->units.n;
-    size_t per_doc = n * (sizeof *r->absent + sizeof *r->copy_of + sizeof *r->changed +
-                          sizeof *r->changed_list + (r->keep_first ? sizeof *r->first_of : 0)) +
+    size_t per_doc = n * (sizeof *r->copy_of + (r->keep_first ? sizeof *r->first_of : 0)) +
+                     r->nwords * (sizeof *r->changed + sizeof *r->changed_before) +
                      dd_scratch_array_memory_bytes(&r->copy);
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
@@ -518,7 +552,7 @@ static dd_unit corpus_unit_alone(void *ctx, size_t u)
 /* Is document d one whose paragraphs are decided (read, there, not a copy)? */
 static bool is_kept(const dd_corpus *c, const rounds *r, size_t d)
 {
-    return !c->failed[d] && !r->absent[d] && r->copy_of[d] == NOT_A_COPY;
+    return !c->failed[d] && !gone(r, d) && r->copy_of[d] == NOT_A_COPY;
 }
 
 /* Building part k of the paragraph table, on any thread. */
@@ -959,7 +993,7 @@ static void find_sharing(void *ctx, void *worker, size_t k)
     size_t n = c->inputs.n;
     uint64_t *keys = dd_malloc((g->most + 1) * sizeof *keys);
     for (size_t d = n * k / g->ndocs_parts; d < n * (k + 1) / g->ndocs_parts; d++) {
-        if (g->again[d] || g->r->absent[d] || c->failed[d] || !s->docs[d].words)
+        if (g->again[d] || gone(g->r, d) || c->failed[d] || !s->docs[d].words)
             continue;
         g->again[d] = shares_key(g, keys, dd_signature_keys(s, d, keys));
     }
@@ -1005,8 +1039,8 @@ static void mark_sharing(const dd_corpus *c, const dd_options *o, const rounds *
         for (size_t q = 0; q < npieces; q++)
             g.pieces[q].n = 0;
         for (size_t k = 0; k < r->nchanged; k++) {
-            uint32_t d = r->changed_list[k];
-            if (r->absent[d] || !s->docs[d].words)
+            uint32_t d = changed_doc(r, k);
+            if (gone(r, d) || !s->docs[d].words)
                 continue;
             size_t nkeys = dd_signature_keys(s, d, keys);
             for (size_t i = 0; i < nkeys; i++) {
@@ -1051,36 +1085,38 @@ static void place_again(dd_corpus *c, const dd_options *o, rounds *r)
     dd_corpus_link_documents(c, &r->near);
     bool *again = dd_calloc(n ? n : 1, sizeof *again);
     /* The documents whose text changed, ... */
-    for (size_t k = 0; k < r->nchanged; k++)
-        if (!r->absent[r->changed_list[k]])
-            again[r->changed_list[k]] = true;
+    for (size_t k = 0; k < r->nchanged; k++) {
+        uint32_t d = changed_doc(r, k);
+        if (!gone(r, d))
+            again[d] = true;
+    }
     /* ... the documents that share a key with one of them ... */
     mark_sharing(c, o, r, again);
     /* ... or a paragraph with one of them ... */
     for (size_t k = 0; k < r->near.n; k++) {
         dd_near_unit near = near_of_round(r, k);
         const dd_near_unit *nu = &near;
-        if (!nu->alternative && (r->changed[nu->doc] || r->changed[nu->of_doc]))
+        if (!nu->alternative && (is_changed(r, nu->doc) || is_changed(r, nu->of_doc)))
             again[nu->doc] = again[nu->of_doc] = true;
     }
     /* ... and the clusters they are in. */
     for (size_t d = 0; d < n; d++)
-        if (again[d] && !r->absent[d] && r->copy_of[d] != NOT_A_COPY)
+        if (again[d] && !gone(r, d) && r->copy_of[d] != NOT_A_COPY)
             again[r->copy_of[d]] = true;
     for (size_t d = 0; d < n; d++)
-        if (!r->absent[d] && r->copy_of[d] != NOT_A_COPY && again[r->copy_of[d]])
+        if (!gone(r, d) && r->copy_of[d] != NOT_A_COPY && again[r->copy_of[d]])
             again[d] = true;
 
     uint32_t *order = dd_malloc((n ? n : 1) * sizeof *order);
     dd_rank_documents(s, order);
     size_t nplace = 0;
     for (size_t i = 0; i < n; i++)
-        if (again[order[i]] && !r->absent[order[i]])
+        if (again[order[i]] && !gone(r, order[i]))
             order[nplace++] = order[i];
     dd_clusters k;
     dd_corpus_place(c, o, order, nplace, &k);
     for (size_t d = 0; d < n; d++)
-        if (again[d] && !r->absent[d])
+        if (again[d] && !gone(r, d))
             r->copy_of[d] = NOT_A_COPY;
     take_copies(c, r, &k);
     free(order);
@@ -1223,8 +1259,7 @@ static bool move_places(rounds *r, dd_findings *f, char **err)
 static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findings *f,
                          bool *changed, dd_notes *notes)
 {
-    for (size_t k = 0; k < r->nchanged; k++)
-        r->changed[r->changed_list[k]] = false;
+    memset(r->changed, 0, r->nwords * sizeof *r->changed);
     r->nchanged = 0;
     if (getenv("DEDUP_RUN_STATS"))
         fprintf(stderr,
@@ -1252,9 +1287,9 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
                 !dd_line_dropped(of_doc, n, &d, dd_units_get(&c->units, u).first_line))
                 continue;
             dd_corpus_remove_unit(c, u);
-            if (!r->changed[doc]) {
-                r->changed[doc] = true;
-                r->changed_list[r->nchanged++] = doc;
+            if (!is_changed(r, doc)) {
+                r->changed[doc / 64] |= (uint64_t)1 << (doc % 64);
+                r->nchanged++;
                 c->text_version[doc]++; /* its cached set is of the text before */
             }
         }
@@ -1262,6 +1297,10 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
     free(of_doc);
     dd_drops_merge_free(m);
     *changed = r->nchanged > 0;
+    for (size_t w = 0, before = 0; w < r->nwords; w++) {
+        r->changed_before[w] = (uint32_t)before;
+        before += (size_t)__builtin_popcountll(r->changed[w]);
+    }
     char *err = NULL;
     /* The places of the boilerplate held (none when decide_paragraphs
      * stored them) go first, then the round's drops join c->removed. */
@@ -1338,7 +1377,6 @@ typedef struct again {
     const dd_options *o;
     const dd_text_source *src;
     rounds *r;
-    const uint32_t *docs;
     dd_notes notes; /* those of the documents, in order */
     /* The near-repeats inside the documents, made in document order as
      * the documents are taken: the new ones of those analysed again, the
@@ -1348,12 +1386,13 @@ typedef struct again {
     in_flight_bytes *in_flight; /* written by every thread */
 } again;
 
-/* dd_ordered_map.weight of analyse_again: document docs[k]'s bytes as
- * read, which its analysis holds (its text, cleaned, cut) while it runs. */
+/* dd_ordered_map.weight of analyse_again: the bytes as read of the k-th
+ * document changed (changed_doc), which its analysis holds (its text,
+ * cleaned, cut) while it runs. */
 static uint64_t again_weight(void *ctx, size_t k)
 {
     const again *g = ctx;
-    return dd_corpus_size(g->c, g->docs[k]);
+    return dd_corpus_size(g->c, changed_doc(g->r, k));
 }
 
 /* dd_ordered_map.worker_new of analyse_again: NULL when ICU cannot start
@@ -1381,8 +1420,8 @@ static void reanalysed_free(void *ctx, void *result)
     r->run.messages = messages;
 }
 
-/* dd_ordered_map.work of analyse_again: document docs[k], on the text it
- * has now. Pure: reads the corpus, writes r and the worker's scratch. */
+/* dd_ordered_map.work of analyse_again: the k-th document changed, on the
+ * text it has now. Pure: reads the corpus, writes r and the worker's scratch. */
 static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
 {
     const again *g = ctx;
@@ -1390,7 +1429,7 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     const dd_options *o = g->o;
     worker *w = state;
     reanalysed *r = result;
-    uint32_t d = g->docs[k];
+    uint32_t d = changed_doc(g->r, k);
     uint64_t bytes =
         atomic_fetch_add(&g->in_flight->bytes, dd_corpus_size(c, d)) + dd_corpus_size(c, d);
     for (uint64_t most = atomic_load(&g->in_flight->most);
@@ -1488,7 +1527,7 @@ static bool analyse_again_take(void *ctx, size_t k, void *result)
     again *g = ctx;
     dd_corpus *c = g->c;
     reanalysed *r = result;
-    uint32_t d = g->docs[k];
+    uint32_t d = changed_doc(g->r, k);
     atomic_fetch_sub(&g->in_flight->bytes, dd_corpus_size(c, d));
     dd_notes_move(&g->notes, &r->notes);
     keep_old_inside(g, d);
@@ -1517,7 +1556,7 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
 {
     in_flight_bytes in_flight = {0, 0};
     again g = {
-        .c = c, .o = o, .src = src, .r = r, .docs = r->changed_list, .in_flight = &in_flight};
+        .c = c, .o = o, .src = src, .r = r, .in_flight = &in_flight};
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_ordered_map m = {
         .n = r->nchanged,
@@ -1546,7 +1585,7 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     if (getenv("DEDUP_RUN_STATS")) {
         uint64_t bytes = 0;
         for (size_t k = 0; k < r->nchanged; k++)
-            bytes += dd_corpus_size(c, r->changed_list[k]);
+            bytes += dd_corpus_size(c, changed_doc(r, k));
         fprintf(stderr,
                 "dedup: round %zu: %zu documents analysed again, %.1f KB, at most %.1f KB of them "
                 "at once (a window of %.1f KB)\n",
@@ -1614,25 +1653,35 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
         if (r->copy_of[d] == NOT_A_COPY)
             out->id_of[d] = ++next_id;
     }
-    size_t clusters_cap = 0;
+    /* Each cluster's room made exactly: the clusters are counted and
+     * opened in input order of their first copy, then their copies
+     * counted, then put in (dd_grow's first room of 16 members, 640
+     * bytes, for clusters of 1.2 copies on average: 5.2 MB on 1 GB,
+     * 55 bytes a document, the rounds' most when they ended). */
     for (uint32_t d = 0; d < n; d++) {
         if (r->copy_of[d] == NOT_A_COPY)
             continue;
         uint32_t rep = final_representative(r, d);
         out->id_of[d] = out->id_of[rep];
         out->dropped[d] = true;
-        if (cluster_index[rep] == UINT32_MAX) {
-            cluster_index[rep] = (uint32_t)out->n;
-            dd_grow(&out->v, &clusters_cap, out->n + 1, sizeof *out->v);
-            dd_cluster *cl = &out->v[out->n++];
-            memset(cl, 0, sizeof *cl);
+        if (cluster_index[rep] == UINT32_MAX)
+            cluster_index[rep] = (uint32_t)out->n++;
+    }
+    out->v = dd_calloc(out->n ? out->n : 1, sizeof *out->v);
+    for (uint32_t d = 0; d < n; d++)
+        if (r->copy_of[d] != NOT_A_COPY)
+            out->v[cluster_index[final_representative(r, d)]].cap++;
+    for (uint32_t d = 0; d < n; d++) {
+        if (r->copy_of[d] == NOT_A_COPY)
+            continue;
+        uint32_t rep = final_representative(r, d);
+        dd_cluster *cl = &out->v[cluster_index[rep]];
+        if (!cl->members) {
             cl->id = out->id_of[rep];
-            dd_grow(&cl->members, &cl->cap, 1, sizeof *cl->members);
+            cl->members = dd_malloc(++cl->cap * sizeof *cl->members); /* and its representative */
             cl->members[cl->n++] =
                 (dd_member){.doc = rep, .of = rep, .jaccard = 1.0, .containment = 1.0};
         }
-        dd_cluster *cl = &out->v[cluster_index[rep]];
-        dd_grow(&cl->members, &cl->cap, cl->n + 1, sizeof *cl->members);
         cl->members[cl->n++] = *(const dd_member *)dd_scratch_array_get(&r->copy, d);
     }
     free(cluster_index);
@@ -1720,10 +1769,10 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
             dd_near_units_append(&c->near_inside, nu, 1);
     }
     rounds r = {.copies_stay = o->in_place, .keep_first = o->index != NULL};
-    r.absent = dd_calloc(n ? n : 1, sizeof *r.absent);
     r.copy_of = dd_malloc((n ? n : 1) * sizeof *r.copy_of);
-    r.changed = dd_calloc(n ? n : 1, sizeof *r.changed);
-    r.changed_list = dd_malloc((n ? n : 1) * sizeof *r.changed_list);
+    r.nwords = n / 64 + 1;
+    r.changed = dd_calloc(r.nwords, sizeof *r.changed);
+    r.changed_before = dd_calloc(r.nwords, sizeof *r.changed_before);
     if (r.keep_first) /* 4 bytes a document that only --index needs */
         r.first_of = dd_calloc(n ? n : 1, sizeof *r.first_of);
     for (size_t d = 0; d < n; d++)
@@ -1775,10 +1824,9 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_scratch_array_free(&r.places);
     round_drops_free(&r.drops);
     dd_findings_free(&r.found);
-    free(r.absent);
     free(r.copy_of);
     dd_scratch_array_free(&r.copy);
     free(r.changed);
-    free(r.changed_list);
+    free(r.changed_before);
     return ok;
 }
