@@ -1094,7 +1094,12 @@ static bool place_rank(dd_placer *p, uint32_t d, uint32_t *rep)
     if (!p->ranks_are_docs && (!p->by_rank || p->by_rank_own)) {
         dd_grow(&p->by_rank_own, &p->by_rank_cap, (size_t)p->placed + 1, sizeof *p->by_rank_own);
         p->by_rank_own[p->placed] = d;
-        p->by_rank = p->by_rank_own;
+        /* Written only when it moved: in a batch placed ahead the workers
+         * read by_rank (dd_placer_ahead_pairs), which by_rank_room made
+         * large enough before (ThreadSanitizer saw the same pointer
+         * written beside their reads, at -j 2 and -j 3 on the news). */
+        if (p->by_rank != p->by_rank_own)
+            p->by_rank = p->by_rank_own;
     } /* (else the caller's order says d, or d is its rank: dd_placer_reserve_order) */
     p->doc[d].rank = p->placed++;
     if (p->s->docs[d].words > 0)

@@ -1772,16 +1772,12 @@ static bool cluster(dd_corpus *c, const dd_options *o, dd_pool *pool, set_loader
 void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, size_t ndocs,
                      dd_clusters *out)
 {
-    unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     set_loader *own = c->signatures.load_set == load_set ? c->signatures.load_ctx : NULL;
-    pool_ctx pc = {c, o, own ? own->store : NULL}; /* one cache of sets, as the first round's */
-    dd_pool *pool = threads > 1 && own && ndocs > 1
-                        ? dd_pool_new("verification", threads, &pc, verifier_new, verifier_free)
-                        : NULL;
-    if (cluster_by_sweep(c, o, pool, own, docs, ndocs, out)) {
-        dd_pool_free(pool);
+    /* The clustering's threads, whose loaders put their sets in own's
+     * store (one cache of sets, as the first round's). */
+    dd_pool *pool = own && ndocs > 1 ? c->verification : NULL;
+    if (cluster_by_sweep(c, o, pool, own, docs, ndocs, out))
         return;
-    }
     bool ahead = pool && dd_pool_threads(pool) > 0;
     /* As the first round's too: the keys no other document placed has are
      * neither listed nor looked up (the same clusters, a fraction of the
@@ -1801,7 +1797,6 @@ void dd_corpus_place(dd_corpus *c, const dd_options *o, const uint32_t *docs, si
     }
     c->signatures.shared_keys = NULL;
     dd_key_filter_free(&shared);
-    dd_pool_free(pool);
 }
 
 /* The store of the MinHash values past the signatures' share of the
@@ -1961,12 +1956,19 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     }
     bool clustered = cluster(c, o, pool, own, staged ? &work : NULL);
     dd_work_free(&work);
-    dd_pool_free(pool);
     if (!clustered) {
+        dd_pool_free(pool);
         c->signatures.load_set = NULL;
         set_loader_free(own);
         return false;
     }
+    /* The same threads, with the loaders they made, place the documents
+     * of the later rounds (dd_corpus_place): a pool a round made its
+     * threads and a loader for each (the analyser, ICU's objects: about
+     * 0.6 M instructions and their pages each) again. pc outlives it. */
+    c->verification = own ? pool : NULL;
+    if (!own)
+        dd_pool_free(pool);
     if (getenv("DEDUP_RUN_STATS"))
         dd_memory_process(stderr, "the end of the clustering");
     dd_run_phase_done("clustering");
@@ -1974,6 +1976,8 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
     bool ok = dd_notes_said(&notes, dd_rounds_run(c, o, &texts, &notes));
     if (getenv("DEDUP_RUN_STATS")) /* for measuring (run.h) */
         fprintf(stderr, "dedup: %zu rounds of decisions\n", c->rounds);
+    dd_pool_free(c->verification); /* (its loaders share own's store) */
+    c->verification = NULL;
     c->signatures.load_set = NULL;
     c->signatures.load_ctx = NULL;
     set_loader_free(own);

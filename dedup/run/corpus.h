@@ -106,6 +106,10 @@ typedef struct dd_corpus {
     dd_scratch_array places;
     int problems; /* errors reported on stderr (inputs left out are not counted) */
     size_t max_bytes; /* the longest document read (--max-record) */
+    /* The threads that verify pairs ahead (run.h's dd_pool, their states
+     * corpus.c's), from the clustering to the end of the rounds, whose
+     * placing (dd_corpus_place) runs on them too; NULL on one thread. */
+    struct dd_pool *verification;
 } dd_corpus;
 
 /* Reads o->paths, clusters the documents and computes the findings, in

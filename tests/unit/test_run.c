@@ -277,6 +277,49 @@ static void the_pool_runs_every_item_of_every_loop_once(void **state)
     }
 }
 
+/* A pool kept while the calling thread runs other threads' work (the
+ * clustering's, kept for the rounds' placing: run/corpus.c): an ordered map
+ * and another pool between its loops. Its loops still run every item
+ * once, and its workers' states are made once, not a loop. */
+static void a_pool_kept_beside_other_work_runs_its_loops_again(void **state)
+{
+    (void)state;
+    for (unsigned threads = 2; threads <= 4; threads++) {
+        check kept_workers = {0};
+        dd_pool *kept = dd_pool_new("kept", threads, &kept_workers, new_worker, free_worker);
+        for (uint64_t seed = 0; seed < 4; seed++) {
+            pool_loop l = {.n = 300 + seed * 41, .seed = seed};
+            l.runs = dd_calloc(l.n, sizeof *l.runs);
+            dd_pool_for(kept, l.n, &l, pool_item);
+            for (size_t i = 0; i < l.n; i++)
+                assert_int_equal(atomic_load(&l.runs[i]), 1);
+            free(l.runs);
+
+            /* Meanwhile: a map in order, and a pool of its own. */
+            check c;
+            check_init(&c, 200, 8, UINT64_MAX, NONE);
+            assert_true(run_map(&c, threads));
+            assert_int_equal(atomic_load(&c.wrong), 0);
+            assert_int_equal(c.next, 200);
+            free(c.prefix);
+            check other_workers = {0};
+            dd_pool *other = dd_pool_new("other", threads, &other_workers, new_worker, free_worker);
+            pool_loop o = {.n = 500, .seed = seed + 100};
+            o.runs = dd_calloc(o.n, sizeof *o.runs);
+            dd_pool_for(other, o.n, &o, pool_item);
+            dd_pool_free(other);
+            for (size_t i = 0; i < o.n; i++)
+                assert_int_equal(atomic_load(&o.runs[i]), 1);
+            free(o.runs);
+            /* (a worker makes its state when its thread starts, which may
+             * be after a loop the calling thread ran alone) */
+            assert_true(atomic_load(&kept_workers.workers) <= threads);
+        }
+        dd_pool_free(kept);
+        assert_true(atomic_load(&kept_workers.workers) <= threads);
+    }
+}
+
 /* A loop in order: each item writes its result (a function of i) once it
  * has run; the calling thread, having waited for item i, finds it there
  * and checks that no item ran twice. */
@@ -677,6 +720,7 @@ int main(void)
         cmocka_unit_test(a_consume_that_stops_ends_the_run_there),
         cmocka_unit_test(loops_from_consume_run_every_item_once),
         cmocka_unit_test(the_pool_runs_every_item_of_every_loop_once),
+        cmocka_unit_test(a_pool_kept_beside_other_work_runs_its_loops_again),
         cmocka_unit_test(a_loop_in_order_gives_each_result_once_waited_for),
         cmocka_unit_test(many_short_loops_of_both_kinds_run_every_item_once),
         cmocka_unit_test(a_stream_is_consumed_in_order_with_its_look_ahead),
