@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +49,8 @@ void *dd_realloc(void *p, size_t n)
     return p;
 }
 
-/* Rooms from DD_ROOM_HUGE up are mapped from the system, starting at a
- * huge page, with transparent huge pages asked for (madvise; the system's
+/* Rooms from DD_ROOM_HUGE up are mapped from the system, in whole huge
+ * pages, with transparent huge pages asked for (madvise; the system's
  * default is "madvise" on Debian and most others). The kernel gives memory
  * a page at a time, at its first touch: a page fault. On the virtual
  * machines this runs on (bench/README.md, Threads: a PVM guest), a fault
@@ -60,76 +59,22 @@ void *dd_realloc(void *p, size_t n)
  * that grow to megabytes (the sets of paragraphs: 57 MB). A huge page is
  * one fault for 512 pages, and a mapping grows by moving its pages
  * (mremap), never by copying them. Smaller rooms stay on the heap, where
- * what one frees the next reuses without a fault.
- *
- * The mapping ends at the room's last 4 KiB page, not at a huge page's
- * end: the kernel makes a huge page only of 2 MiB that the mapping holds
- * whole, so the room's last 2 MiB, when it ends inside them, come 4 KiB at
- * a time, and the room holds at most a page more than its bytes. Mapped in
- * whole huge pages, a room just past 2 MiB held 4 MiB as soon as its last
- * byte was written: at --memory 16M -j 2 on 1 GB the band keys' sorted
- * parts (run/near_across.c, sort_band), about 2 MiB each, one a thread at
- * once, held up to 2 MiB more each, and the peak went past the bound one
- * run in three (bench/README.md, session 20). A mapping whose length is not
- * a whole number of huge pages does not start at one (Linux 6.12 on), and
- * then none of it is a huge page: it is placed at one here. The cost: the
- * news scan takes 16,000-17,600 page faults, not 10,000 (-j 2, default
- * budget; 0.1 s more CPU of 1.2 at -j 1 under load). Making the last 2 MiB
- * at once (MADV_POPULATE_WRITE) and a grown room's old last ones a huge
- * page (MADV_COLLAPSE) took back a third of that CPU but made pages the
- * room had not touched yet resident: 1 GB at --memory 16M -j 2 peaked at
- * 38.8 and 39.2 MB against 36.7-38.5 without (bench/README.md, session 20). */
-/* The page of the rooms' mappings (the kernel rounds a length up to its
- * own page, should that be larger). */
-#define ROOM_PAGE ((size_t)4096)
-
+ * what one frees the next reuses without a fault. */
 static size_t mapped_bytes(size_t bytes)
 {
-    return (bytes + ROOM_PAGE - 1) / ROOM_PAGE * ROOM_PAGE;
-}
-
-/* A mapping of bytes (a whole number of pages) starting at a huge page:
- * a huge page more is mapped, and what is before and after it given back. */
-static char *map_at_huge_page(size_t bytes)
-{
-    size_t span = bytes + DD_ROOM_HUGE;
-    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        dd_out_of_memory();
-    char *at = (char *)(((uintptr_t)p + DD_ROOM_HUGE - 1) & ~(uintptr_t)(DD_ROOM_HUGE - 1));
-    if (at > p)
-        munmap(p, (size_t)(at - p));
-    if (p + span > at + bytes)
-        munmap(at + bytes, (size_t)(p + span - (at + bytes)));
-    return at;
+    return (bytes + DD_ROOM_HUGE - 1) / DD_ROOM_HUGE * DD_ROOM_HUGE;
 }
 
 static void *map_room(size_t bytes)
 {
-    char *p = map_at_huge_page(mapped_bytes(bytes));
+    void *p = mmap(NULL, mapped_bytes(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        dd_out_of_memory();
     /* Only a hint: without huge pages the room works the same, a 4 KiB
      * page at a time. */
     (void)madvise(p, mapped_bytes(bytes), MADV_HUGEPAGE);
     return p;
-}
-
-/* p's mapped room of old_bytes made new_bytes, both from DD_ROOM_HUGE up:
- * grown or cut where it is when it can be, else its pages moved (not
- * copied) to a new mapping that starts at a huge page (mremap would put
- * them anywhere: those of a huge page moved off one are split into 4 KiB
- * pages, and the room's next ones too). */
-static void *remap_room(void *p, size_t old_bytes, size_t new_bytes)
-{
-    size_t from = mapped_bytes(old_bytes), to = mapped_bytes(new_bytes);
-    if (from == to)
-        return p;
-    if (mremap(p, from, to, 0) != MAP_FAILED)
-        return p;
-    void *q = mremap(p, from, to, MREMAP_MAYMOVE | MREMAP_FIXED, map_at_huge_page(to));
-    if (q == MAP_FAILED)
-        dd_out_of_memory();
-    (void)madvise(q, to, MADV_HUGEPAGE);
-    return q;
 }
 
 /* DD_ROOM_COPIED (util.h): glibc's realloc copies the old block (and
@@ -164,8 +109,14 @@ void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
         free(p);
         return NULL;
     }
-    if (was_mapped && mapped)
-        return remap_room(p, old_bytes, new_bytes);
+    if (was_mapped && mapped) {
+        if (mapped_bytes(old_bytes) == mapped_bytes(new_bytes))
+            return p;
+        void *q = mremap(p, mapped_bytes(old_bytes), mapped_bytes(new_bytes), MREMAP_MAYMOVE);
+        if (q == MAP_FAILED)
+            dd_out_of_memory();
+        return q;
+    }
     void *q = mapped ? map_room(new_bytes) : new_bytes ? dd_malloc(new_bytes) : NULL;
     size_t kept = old_bytes < new_bytes ? old_bytes : new_bytes;
     if (kept)

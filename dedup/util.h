@@ -33,13 +33,11 @@ void *dd_realloc(void *p, size_t n);
 
 /* Room for an array that may grow large (a corpus's sets, a table of every
  * paragraph): below DD_ROOM_HUGE bytes from the heap, as dd_realloc; from
- * it up, mapped from the system to its last 4 KiB page, starting at a huge
- * page (2 MiB), with transparent huge pages asked for, so that each 2 MiB it
- * holds whole comes in one page fault for 512 of 4 KiB (util.c says why);
- * the last 2 MiB, when the room ends inside them, in pages of 4 KiB, as
- * they are touched. The caller keeps the room's size:
- * it is given back with dd_room_resize(p, bytes, 0), never free. The memory
- * held is at most a page (4 KiB) more than the room. */
+ * it up, mapped from the system in whole huge pages (2 MiB) with
+ * transparent huge pages asked for, so that its memory comes in one page
+ * fault for 512 of 4 KiB (util.c says why). The caller keeps the room's
+ * size: it is given back with dd_room_resize(p, bytes, 0), never free.
+ * The memory held is at most DD_ROOM_HUGE bytes more than the room. */
 #define DD_ROOM_HUGE ((size_t)2 << 20)
 /* A room of the heap of this many bytes or more grows into a new block,
  * copied outside malloc's lock (util.c says why); a smaller one by

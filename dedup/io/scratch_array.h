@@ -19,10 +19,9 @@
  * memory, or a block at a time (a few blocks for each thread), or one at
  * a time, through the operating system's page cache, not the process's
  * memory. Where they are changes no result. The room in memory is a
- * room of util.h (dd_room_resize): from 2 MiB up it is mapped, in huge
- * pages but its last, partial one, so the process holds at most a page
- * more than the room (max_bytes and dd_scratch_array_memory_bytes count
- * the room).
+ * room of util.h (dd_room_resize): from 2 MiB up it is mapped in whole
+ * huge pages, so the process may hold up to 2 MiB more than the room
+ * (max_bytes and dd_scratch_array_memory_bytes count the room).
  *
  * Several arrays may share one budget (dd_scratch_budget): each takes
  * from it the room it grows by, first come first served, and gives it back

@@ -5,14 +5,10 @@
  * and back, by a byte or by megabytes, and within the heap across
  * DD_ROOM_COPIED (grown by a copy outside realloc from it up); a zeroed one is zeros at any size;
  * and the arrays built on them (a key table, a scratch array without a
- * budget) keep every entry as they pass DD_ROOM_HUGE and are trimmed; a
- * mapped room, written whole, holds at most a page more than its bytes
- * (not its last huge page whole), made at its size or grown to it.
+ * budget) keep every entry as they pass DD_ROOM_HUGE and are trimmed.
  */
 #include <setjmp.h>
-#include <stdio.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -127,59 +123,6 @@ static void a_zeroed_room_is_zeros_at_any_size(void **state)
     }
 }
 
-/* The kB of the process's memory in the mapping that holds p
- * (/proc/self/smaps: its Rss), or -1 when there is none to read. */
-static long resident_kb_at(const void *p)
-{
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f)
-        return -1;
-    char line[512];
-    bool in = false;
-    long kb = -1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long from, to;
-        if (sscanf(line, "%lx-%lx ", &from, &to) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            in = (uintptr_t)p >= from && (uintptr_t)p < to;
-            continue;
-        }
-        if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
-            break;
-    }
-    fclose(f);
-    return kb;
-}
-
-static void a_mapped_room_holds_at_most_a_page_more_than_its_bytes(void **state)
-{
-    (void)state;
-    const size_t huge = DD_ROOM_HUGE, page = 4096;
-    /* Just past a huge page (mapped in whole huge pages, it held two once
-     * its last byte was written), past three, and the same sizes reached
-     * by growing a room and by cutting one. */
-    const size_t sizes[] = {huge + 5, 3 * huge + 17, 2 * huge + 3 * page + 1};
-    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
-        for (int how = 0; how < 3; how++) {
-            size_t first = how == 0 ? sizes[k] : how == 1 ? huge : sizes[k] + 3 * huge;
-            unsigned char *p = dd_room_resize(NULL, 0, first);
-            fill(p, 0, first, 9);
-            p = dd_room_resize(p, first, sizes[k]);
-            fill(p, 0, sizes[k], 9);
-            long kb = resident_kb_at(p);
-            if (kb < 0) {
-                dd_room_resize(p, sizes[k], 0);
-                skip();
-            }
-            size_t most = (sizes[k] + page - 1) / page * page + page;
-            if ((size_t)kb * 1024 > most)
-                fail_msg("a room of %zu bytes (%s) holds %ld kB, more than %zu", sizes[k],
-                         how == 0 ? "made so" : how == 1 ? "grown" : "cut", kb, most / 1024);
-            expect_bytes(p, sizes[k], 9, k);
-            dd_room_resize(p, sizes[k], 0);
-        }
-    }
-}
-
 static sh_key key_of(uint64_t i)
 {
     return (sh_key){i * 0x9E3779B97F4A7C15u + 1, ~i * 0xC2B2AE3D27D4EB4Fu};
@@ -253,7 +196,6 @@ int main(void)
         cmocka_unit_test(a_room_keeps_its_first_bytes_across_sizes),
         cmocka_unit_test(a_room_of_the_heap_keeps_its_bytes_as_it_grows_by_copies),
         cmocka_unit_test(a_zeroed_room_is_zeros_at_any_size),
-        cmocka_unit_test(a_mapped_room_holds_at_most_a_page_more_than_its_bytes),
         cmocka_unit_test(a_key_table_past_a_huge_page_keeps_every_number),
         cmocka_unit_test(a_scratch_array_past_a_huge_page_keeps_every_element),
     };
