@@ -495,9 +495,15 @@ typedef struct band_job {
 /* Sorts the n entries of band b held by from[0..nfrom) (in memory or in
  * scratch files) together and sends their candidate pairs to sink; from's
  * are freed. The entries are held twice for the while: where they are (or
- * read back), and sorted. */
+ * read back), and sorted. A part of a band split to fit its share
+ * (in_part) is sorted into a block of the heap, which holds its bytes: a
+ * room (util.h) holds up to a huge page more, and two threads' parts of
+ * 2 MiB and a few bytes held 4 MiB each at --memory 16M -j 2 on 1 GB,
+ * 4 MB past the share (bench/README.md, Memory, session 20). A whole band
+ * is sorted into a room: tens of megabytes at the default budget, faulted
+ * a huge page at a time. */
 static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nfrom, size_t n,
-                      pair_sink *sink)
+                      bool in_part, pair_sink *sink)
 {
     const dd_unit_entry **runs = dd_malloc((nfrom ? nfrom : 1) * sizeof *runs);
     size_t *nrun = dd_malloc((nfrom ? nfrom : 1) * sizeof *nrun);
@@ -509,9 +515,8 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
             runs[k] = all_of(&from[k], &read[k], &cap);
             nrun[k] = from[k].n;
         }
-        /* A room (util.h): a band's entries are tens of megabytes at
-         * 1 GB, faulted in huge pages. */
-        sorted = dd_room_resize(NULL, 0, n * sizeof *sorted);
+        sorted =
+            in_part ? dd_malloc(n * sizeof *sorted) : dd_room_resize(NULL, 0, n * sizeof *sorted);
         size_t held = 2 * n * sizeof *sorted + dd_scratch_array_memory_bytes(sink->pairs);
         if (held > job->peak[b])
             job->peak[b] = held;
@@ -526,7 +531,10 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
     free(runs);
     if (sorted)
         dd_unit_entries_pairs(sorted, n, take_pair, sink);
-    dd_room_resize(sorted, sorted ? n * sizeof *sorted : 0, 0);
+    if (in_part)
+        free(sorted);
+    else
+        dd_room_resize(sorted, sorted ? n * sizeof *sorted : 0, 0);
 }
 
 /* dd_pool work: band b = job->order[job->first + i]'s candidate pairs, to
@@ -565,7 +573,7 @@ static void band_pairs(void *ctx, void *state, size_t i)
         /* One part: the shelves' entries are sorted together straight into
          * one array, not first gathered into another (then copied, in
          * doubling steps, and sorted in a third). */
-        sort_band(job, b, entries, nshelves, n, &sink);
+        sort_band(job, b, entries, nshelves, n, false, &sink);
         free(entries);
         job->parts[b] = 1;
         return;
@@ -583,7 +591,7 @@ static void band_pairs(void *ctx, void *state, size_t i)
     }
     job->parts[b] = nparts;
     for (size_t p = 0; p < nparts; p++)
-        sort_band(job, b, &parts[p], 1, parts[p].n, &sink);
+        sort_band(job, b, &parts[p], 1, parts[p].n, true, &sink);
 }
 
 /* Appends the elements of from to to, a span at a time; from is freed. */
