@@ -277,21 +277,16 @@ static bool is_changed(const rounds *r, uint32_t d)
 
 /* The k-th document (from 0, in document order) of the r->nchanged whose
  * text changed: the last group of 64 with fewer before it than k + 1
- * holds it. */
+ * holds it (group 0 has none before it). */
 static uint32_t changed_doc(const rounds *r, size_t k)
 {
-    size_t lo = 0, hi = r->nwords;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->changed_before[mid] <= k)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    uint64_t bits = r->changed[lo];
-    for (size_t j = k - r->changed_before[lo]; j > 0; j--)
+    size_t after; /* the first group with more than k before it */
+    DD_LOWER_BOUND(after, r->nwords, i, r->changed_before[i] <= k);
+    size_t group = after - 1;
+    uint64_t bits = r->changed[group];
+    for (size_t j = k - r->changed_before[group]; j > 0; j--)
         bits &= bits - 1;
-    return (uint32_t)(lo * 64 + (size_t)__builtin_ctzll(bits));
+    return (uint32_t)(group * 64 + (size_t)__builtin_ctzll(bits));
 }
 
 /* Starts *a with n documents' dd_member (rounds.copy), zeroed. False, with
