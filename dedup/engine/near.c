@@ -1731,7 +1731,7 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     size_t line = 64 / sizeof *s->minhash;
     for (size_t c = 0; c < n; c++) {
         uint32_t rank = w->cands[c].rank;
-        uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
+        uint32_t r = rank < base ? doc_of_rank(p, rank) : a->docs[rank - base];
         __builtin_prefetch(&s->docs[r]);
         for (size_t v = 0; r < s->max_in_memory && v < s->params.num_perm; v += line)
             __builtin_prefetch(s->minhash + (size_t)r * s->params.num_perm + v);
@@ -1740,7 +1740,7 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     dd_grow(&a->judged[k], &a->judged_cap[k], n + 1, sizeof *a->judged[k]);
     for (size_t c = 0; c < n; c++) {
         uint32_t rank = w->cands[c].rank, same;
-        uint32_t r = rank < base ? p->by_rank[rank] : a->docs[rank - base];
+        uint32_t r = rank < base ? doc_of_rank(p, rank) : a->docs[rank - base];
         bool may = minhash_may_join(s, d, r, &same);
         /* (a document of the batch placed before d has rank base + its
          * position: the placer gives the same pair the same rank) */

@@ -565,9 +565,7 @@ void dd_placer_reserve_given(dd_placer *p, size_t n);
 /* The same, for documents 0..ndocs-1 of which order[0..n) are placed, in
  * that order: the placer reads their order there (which must outlive p)
  * rather than keep a copy of it (4 bytes a document). order NULL: rank r
- * is document r (dd_rank_documents' order with --keep first), none held;
- * not for a placer that places ahead (dd_placer_place_ahead reads the
- * order). */
+ * is document r (dd_rank_documents' order with --keep first), none held. */
 void dd_placer_reserve_order(dd_placer *p, const uint32_t *order, size_t n, size_t ndocs);
 /* Whether the document placed rank-th is a representative (now). Reads
  * that document's state only: any thread, while another places later
