@@ -168,6 +168,12 @@ void dd_sort_u32(uint32_t *v, uint32_t *tmp, size_t n);
 /* qsort's comparison of two uint32_t, in increasing order. */
 int dd_compare_u32(const void *a, const void *b);
 
+/* Bit i of the bitmap bits (bit i % 64 of word i / 64): the one reading
+ * and setting of the code's bitmaps (units left out or removed, documents
+ * changed, the placer's filter of a batch's keys). */
+static inline bool dd_bit(const uint64_t *bits, size_t i) { return bits[i / 64] >> (i % 64) & 1; }
+static inline void dd_bit_set(uint64_t *bits, size_t i) { bits[i / 64] |= (uint64_t)1 << (i % 64); }
+
 /* Sets `at` (a size_t variable) to the first index i of [0, n) at which
  * `below` does not hold, n when it holds at every one: a binary search,
  * below evaluated about log2(n) times. below is an expression of i (a

@@ -1010,14 +1010,12 @@ static size_t batch_bit(uint64_t key) { return (size_t)key & (BATCH_FILTER_BITS 
 /* Whether the map may list values under key (false: it lists none). */
 static bool batch_may_list(const batch_reps *r, uint64_t key)
 {
-    size_t bit = batch_bit(key);
-    return r->bits[bit / 64] >> (bit % 64) & 1;
+    return dd_bit(r->bits, batch_bit(key));
 }
 
 static void batch_add(batch_reps *r, uint64_t key, uint32_t rank)
 {
-    size_t bit = batch_bit(key);
-    r->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+    dd_bit_set(r->bits, batch_bit(key));
     dd_capped_map_add(&r->map, key, rank, DD_BUCKET_CAP);
 }
 

@@ -184,11 +184,8 @@ static uint32_t doc_of(const dd_paragraphs *p, uint64_t u)
 
 void dd_paragraphs_leave_out(dd_paragraphs *p, const uint64_t *gone) { p->gone = gone; }
 
-/* Is bit u of the bitmap `bits` set? (The units left out, or removed.) */
-static bool bit_set(const uint64_t *bits, size_t u) { return bits[u / 64] >> (u % 64) & 1; }
-
 /* Is unit u left out (dd_paragraphs_leave_out)? */
-static bool is_gone(const dd_paragraphs *p, size_t u) { return p->gone && bit_set(p->gone, u); }
+static bool is_gone(const dd_paragraphs *p, size_t u) { return p->gone && dd_bit(p->gone, u); }
 
 /* The part of a key, among n: from its top bits. */
 static size_t part_of(sh_key key, size_t n)
@@ -748,9 +745,9 @@ static size_t later_merge_bytes(const dd_paragraphs *p)
 
 /* The units the findings remove, one bit a unit (a flag would take a byte,
  * and the next unit kept, below, eight more). */
-static bool is_removed(const uint64_t *removed, size_t u) { return bit_set(removed, u); }
+static bool is_removed(const uint64_t *removed, size_t u) { return dd_bit(removed, u); }
 
-static void set_removed(uint64_t *removed, size_t u) { removed[u / 64] |= (uint64_t)1 << (u % 64); }
+static void set_removed(uint64_t *removed, size_t u) { dd_bit_set(removed, u); }
 
 /* Marks units [from, to] removed. */
 static void set_removed_range(uint64_t *removed, size_t from, size_t to)

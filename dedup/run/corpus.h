@@ -22,6 +22,7 @@
 #include "io/scratch_array.h"
 #include "run/units.h"
 #include "store/ddx.h"
+#include "util.h"
 
 #include <stdint.h>
 
@@ -169,12 +170,9 @@ const dd_drop *dd_corpus_removed(const dd_corpus *c, uint32_t doc, size_t *n, dd
 /* Did the rounds remove unit u (among all the units)? Mark it removed. */
 static inline bool dd_corpus_unit_removed(const dd_corpus *c, size_t u)
 {
-    return c->unit_removed[u / 64] >> (u % 64) & 1;
+    return dd_bit(c->unit_removed, u);
 }
-static inline void dd_corpus_remove_unit(dd_corpus *c, size_t u)
-{
-    c->unit_removed[u / 64] |= (uint64_t)1 << (u % 64);
-}
+static inline void dd_corpus_remove_unit(dd_corpus *c, size_t u) { dd_bit_set(c->unit_removed, u); }
 void dd_corpus_free(dd_corpus *c);
 
 /* One stage alone, sign, group or verify, of a run kept in a work folder

@@ -270,10 +270,7 @@ static bool gone(const rounds *r, uint32_t d)
     return !r->copies_stay && r->copy_of[d] != NOT_A_COPY;
 }
 
-static bool is_changed(const rounds *r, uint32_t d)
-{
-    return r->changed[d / 64] >> (d % 64) & 1;
-}
+static bool is_changed(const rounds *r, uint32_t d) { return dd_bit(r->changed, d); }
 
 /* The k-th document (from 0, in document order) of the r->nchanged whose
  * text changed: the last group of 64 with fewer before it than k + 1
@@ -1283,7 +1280,7 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
                 continue;
             dd_corpus_remove_unit(c, u);
             if (!is_changed(r, doc)) {
-                r->changed[doc / 64] |= (uint64_t)1 << (doc % 64);
+                dd_bit_set(r->changed, doc);
                 r->nchanged++;
                 c->text_version[doc]++; /* its cached set is of the text before */
             }
