@@ -117,6 +117,16 @@ size_t dd_kway_merge_bytes_for(const dd_kway_source *src, size_t per_run)
     return bytes_of(src->nruns, buffered, src->size);
 }
 
+size_t dd_kway_read_held(const void *v, size_t have, size_t from, void *out, size_t n, size_t size)
+{
+    if (from >= have)
+        return 0;
+    if (n > have - from)
+        n = have - from;
+    memcpy(out, (const unsigned char *)v + from * size, n * size);
+    return n;
+}
+
 void dd_kway_merge_free(dd_kway_merge *m)
 {
     if (!m)

@@ -4,7 +4,8 @@
  * runs, each in order (and perhaps out of memory: io/scratch_array.h), is
  * read in order without holding it or sorting it. The round's drops (a run
  * a pass of the findings) and the later occurrences of paragraphs (a run
- * a part) are read so (engine/paragraphs.c).
+ * a part) are read so (engine/paragraphs.c), and the sweep's runs of pairs
+ * (run/cluster_sweep.c).
  *
  * What it owns: a buffer a run, of up to per_run records (no more than
  * the run holds), and a heap of the runs with records left, by their next
@@ -70,5 +71,10 @@ size_t dd_kway_merge_bytes(const dd_kway_merge *m);
 size_t dd_kway_merge_bytes_for(const dd_kway_source *src, size_t per_run);
 
 void dd_kway_merge_free(dd_kway_merge *m);
+
+/* A source's read of records held in memory: copies to out up to n of the
+ * `have` records (of size bytes each) at v, from record `from` on;
+ * returns how many (none when from is past them). */
+size_t dd_kway_read_held(const void *v, size_t have, size_t from, void *out, size_t n, size_t size);
 
 #endif

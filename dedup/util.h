@@ -198,8 +198,7 @@ static inline void dd_bit_set(uint64_t *bits, size_t i) { bits[i / 64] |= (uint6
  * heap[i] down to its place. before(ctx, x, y) says whether the element
  * indexed x comes before the element indexed y (x and y are values of
  * heap, not places in it); the caller's elements stay where they are. The
- * one heap of the k-way merges (kway_merge.h; run/cluster_sweep.c's runs
- * of pairs). */
+ * heap of the k-way merge (kway_merge.h). */
 void dd_heap_sift_down(size_t *heap, size_t n, size_t i,
                        bool (*before)(const void *ctx, size_t x, size_t y), const void *ctx);
 

@@ -248,19 +248,6 @@ static bool keep_later(dd_paragraphs *p, size_t k, const dd_later *later, size_t
     return true;
 }
 
-/* Copies to out up to n of the `have` elements (of size bytes) at v,
- * from element `from` on; returns how many. (The reads of kway_merge.h's
- * sources, of what is held in memory.) */
-static size_t copy_held(const void *v, size_t have, size_t from, void *out, size_t n, size_t size)
-{
-    if (from >= have)
-        return 0;
-    if (n > have - from)
-        n = have - from;
-    memcpy(out, (const unsigned char *)v + from * size, n * size);
-    return n;
-}
-
 /* Copies to out up to n of part k's later occurrences from `from` on;
  * returns how many. (kway_merge's read of the parts' lists, p as ctx.) */
 static size_t read_later(const void *ctx, size_t k, size_t from, void *out, size_t n)
@@ -269,7 +256,7 @@ static size_t read_later(const void *ctx, size_t k, size_t from, void *out, size
     if (p->lists)
         return p->lists->read(p->lists->ctx, k, from, out, n);
     const part *t = &p->parts[k];
-    return copy_held(t->later, t->nlater, from, out, n, sizeof *t->later);
+    return dd_kway_read_held(t->later, t->nlater, from, out, n, sizeof *t->later);
 }
 
 size_t dd_paragraphs_parts(const dd_paragraphs *p) { return p->nparts; }
@@ -595,7 +582,7 @@ static size_t read_drop_run(const void *ctx, size_t k, size_t from, void *out, s
     from += drop_run_start(f, m->first + k);
     if (f->drop_store)
         return f->drop_store->read(f->drop_store->ctx, from, out, n);
-    return copy_held(f->drops, f->ndrops, from, out, n, sizeof *f->drops);
+    return dd_kway_read_held(f->drops, f->ndrops, from, out, n, sizeof *f->drops);
 }
 
 static int compare_drops(const void *a, const void *b)

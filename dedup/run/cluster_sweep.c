@@ -575,15 +575,13 @@ static size_t run_length(const void *ctx, size_t r)
 static size_t read_run(const void *ctx, size_t r, size_t from, void *out, size_t n)
 {
     const sweep *w = ctx;
-    size_t length = run_length(w, r);
+    if (w->nruns == 0)
+        return dd_kway_read_held(w->pending, w->npending, from, out, n, sizeof *w->pending);
+    size_t length = w->run_n[r];
     if (from >= length)
         return 0;
     if (n > length - from)
         n = length - from;
-    if (w->nruns == 0) {
-        memcpy(out, w->pending + from, n * sizeof *w->pending);
-        return n;
-    }
     /* (one span: read where it goes, no buffer of gather's own) */
     dd_scratch_span span = {w->run_first[r] + from, n, 0};
     unsigned char *buf = NULL;
@@ -613,10 +611,13 @@ static dd_kway_merge *merge_runs(const sweep *w, size_t room)
                           .length = run_length,
                           .read = read_run,
                           .compare = compare_pairs};
-    size_t nruns = w->nruns ? w->nruns : 1;
-    size_t bytes = room / nruns > LEAST_READ_BYTES ? room / nruns : LEAST_READ_BYTES;
-    if (bytes > MOST_READ_BYTES || w->nruns == 0)
-        bytes = w->nruns ? MOST_READ_BYTES : LEAST_READ_BYTES;
+    size_t bytes = LEAST_READ_BYTES;
+    if (w->nruns) {
+        bytes = room / w->nruns;
+        bytes = bytes < LEAST_READ_BYTES  ? LEAST_READ_BYTES
+                : bytes > MOST_READ_BYTES ? MOST_READ_BYTES
+                                          : bytes;
+    }
     return dd_kway_merge_new(&src, bytes / sizeof(dd_rank_pair));
 }
 
