@@ -94,11 +94,13 @@ static int compare_strings(const void *a, const void *b)
 static char **folders_of(const dd_inputs *named, size_t *ndirs)
 {
     char **dirs = dd_malloc((named->n ? named->n : 1) * sizeof *dirs);
+    dd_name_room room = {0};
     for (size_t i = 0; i < named->n; i++) {
-        char *copy = dd_strdup(dd_input_path(named, i));
+        char *copy = dd_strdup(dd_input_path(named, i, &room));
         dirs[i] = dd_strdup(dirname(copy));
         free(copy);
     }
+    dd_name_room_free(&room);
     if (named->n > 1)
         qsort(dirs, named->n, sizeof *dirs, compare_strings);
     size_t n = 0;
@@ -141,9 +143,10 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
 
     file_id *named_ids = dd_malloc((named->n ? named->n : 1) * sizeof *named_ids);
     size_t nids = 0;
+    dd_name_room room = {0};
     for (size_t i = 0; i < named->n; i++) {
         struct stat st;
-        if (stat(dd_input_path(named, i), &st) == 0)
+        if (stat(dd_input_path(named, i, &room), &st) == 0)
             named_ids[nids++] = (file_id){st.st_dev, st.st_ino};
     }
     if (nids > 1)
@@ -153,11 +156,11 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     size_t k = 0;
     for (size_t i = 0; i < around.n; i++) {
         struct stat st;
-        bool is_named = stat(dd_input_path(&around, i), &st) == 0 &&
+        bool is_named = stat(dd_input_path(&around, i, &room), &st) == 0 &&
                         bsearch(&(file_id){st.st_dev, st.st_ino}, named_ids, nids,
                                 sizeof *named_ids, compare_file_ids);
         /* "./x" as the walk of "." names it is "x", as the user names it */
-        const char *p = dd_input_path(&around, i);
+        const char *p = dd_input_path(&around, i, &room);
         while (p[0] == '.' && p[1] == '/')
             p += 2;
         if (!is_named)
@@ -165,8 +168,9 @@ static char **check_paths(const dd_inputs *named, size_t *n, size_t *first_named
     }
     *first_named = k;
     for (size_t i = 0; i < named->n; i++)
-        paths[k++] = dd_strdup(dd_input_path(named, i));
+        paths[k++] = dd_strdup(dd_input_path(named, i, &room));
     *n = k;
+    dd_name_room_free(&room);
     free(named_ids);
     for (size_t i = 0; i < ndirs; i++)
         free(dirs[i]);
@@ -215,12 +219,13 @@ static char *see_at(const dd_input *d, size_t line)
 static void collect_findings(const dd_corpus *c, size_t first_named, findings *out)
 {
     const dd_inputs *in = &c->inputs;
+    dd_name_room at_room = {0}, of_room = {0}; /* of the finding's document, of the other's */
     /* A file that is not text, left out of the comparison: a finding when
      * it is named (a baseline can accept it), a warning when it is only in
      * the folder (the commit did not bring it). */
     for (size_t k = 0; k < c->nleft_out; k++) {
         const dd_left_out *l = &c->left_out[k];
-        const dd_input d = dd_inputs_get(in, l->doc);
+        const dd_input d = dd_inputs_get(in, l->doc, &at_room);
         if (l->doc < first_named) {
             dd_input_report_not_text(&d, &l->why, true, "left out of the comparison");
             continue;
@@ -239,10 +244,10 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
             if (mb->doc < first_named)
                 continue;
             /* The representative, or a copy of it found by a later round. */
-            const dd_input input = dd_inputs_get(in, mb->of), *rep_in = &input;
+            const dd_input input = dd_inputs_get(in, mb->of, &of_room), *rep_in = &input;
             char *rep = dd_input_name(rep_in, 0, 0), *rep_key = baseline_name(rep_in);
             char *see = see_at(rep_in, 1);
-            const dd_input at = dd_inputs_get(in, mb->doc);
+            const dd_input at = dd_inputs_get(in, mb->doc, &at_room);
             char *where = dd_input_at(&at, 1), *key = baseline_name(&at);
             char *line =
                 mb->exact ? dd_asprintf("%sexact duplicate of %s (see %s)", where, rep, see)
@@ -261,8 +266,8 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
         const dd_repeat *r = &f->repeats[i];
         if (r->at.doc < first_named)
             continue;
-        const dd_input at_doc = dd_inputs_get(in, r->at.doc), *at_in = &at_doc;
-        const dd_input of_doc = dd_inputs_get(in, r->of.doc), *of_in = &of_doc;
+        const dd_input at_doc = dd_inputs_get(in, r->at.doc, &at_room), *at_in = &at_doc;
+        const dd_input of_doc = dd_inputs_get(in, r->of.doc, &of_room), *of_in = &of_doc;
         char *where = dd_input_at(at_in, r->at.first_line);
         char *other = dd_input_name(of_in, r->of.first_line, 0),
              *see = see_at(of_in, r->of.first_line);
@@ -302,14 +307,14 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
     for (size_t i = 0; i < f->nboilerplate; i++) {
         const dd_boilerplate *b = &f->boilerplate[i];
         dd_place at = dd_corpus_boilerplate_at(c, b, 0);
-        const dd_input first_at = dd_inputs_get(in, at.doc);
+        const dd_input first_at = dd_inputs_get(in, at.doc, &of_room);
         char *first = see_at(&first_at, at.first_line);
         char *text = dd_printable(b->text ? b->text : "");
         for (size_t k = 0; k < b->n; k++) {
             at = dd_corpus_boilerplate_at(c, b, k);
             if (at.doc < first_named)
                 continue;
-            const dd_input input = dd_inputs_get(in, at.doc), *d = &input;
+            const dd_input input = dd_inputs_get(in, at.doc, &at_room), *d = &input;
             char *where = dd_input_at(d, at.first_line), *path = baseline_name(d);
             char record_line[32] = "";
             if (d->shard) /* the line of the record's text */
@@ -324,6 +329,8 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
         free(first);
         free(text);
     }
+    dd_name_room_free(&at_room);
+    dd_name_room_free(&of_room);
 }
 
 /* ------------------------------------------------------- with an index */
@@ -334,7 +341,8 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
 {
     dd_index_matches m = {0};
     bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
-    const dd_input input = dd_inputs_get(&c->inputs, i), *d = &input;
+    dd_name_room room = {0};
+    const dd_input input = dd_inputs_get(&c->inputs, i, &room), *d = &input;
     char *path = baseline_name(d);
     for (size_t k = 0; k < m.n; k++) {
         const dd_index_match *r = &m.v[k];
@@ -371,6 +379,7 @@ static bool check_against_index(dd_ddx *x, const dd_corpus *c, size_t i, const d
     }
     free(path);
     dd_index_matches_free(&m);
+    dd_name_room_free(&room);
     return ok;
 }
 
@@ -524,9 +533,9 @@ static bool write_baseline(const char *path, findings *f)
     if (f->n > 1)
         qsort(keys, f->n, sizeof *keys, compare_strings);
     sh_buf text = {0};
-    bool ok = sh_buf_append(&text, "# dedup check baseline: accepted findings, one per line\n",
-                            strlen("# dedup check baseline: accepted findings, one per line\n")) ==
-              SH_OK;
+    bool ok =
+        sh_buf_append(&text, "# dedup check baseline: accepted findings, one per line\n",
+                      strlen("# dedup check baseline: accepted findings, one per line\n")) == SH_OK;
     for (size_t i = 0; i < f->n && ok; i++)
         if (i == 0 || strcmp(keys[i], keys[i - 1]))
             ok = sh_buf_append(&text, keys[i], strlen(keys[i])) == SH_OK &&
@@ -558,8 +567,7 @@ static const dd_option_group *const check_groups[] = {
 };
 
 static const dd_command_spec check_command = {
-    "check", check_usage, check_groups,
-    "0 nothing found, 1 findings, 2 usage or input error.",
+    "check", check_usage, check_groups, "0 nothing found, 1 findings, 2 usage or input error.",
     false,
 };
 
@@ -611,12 +619,16 @@ int cmd_check(int argc, char **argv)
     dd_inputs named = {0};
     int problems =
         dd_inputs_collect(&named, o.paths, o.npaths, &(dd_records_spec){.whole_files = true});
-    for (size_t i = 0; i < named.n; i++)
-        if (dd_inputs_get(&named, i).is_stdin) {
+    for (size_t i = 0; i < named.n; i++) {
+        dd_name_room room = {0};
+        bool is_stdin = dd_inputs_get(&named, i, &room).is_stdin;
+        dd_name_room_free(&room);
+        if (is_stdin) {
             dd_error("check: standard input has no folder to be checked against");
             dd_inputs_free(&named);
             return DD_EXIT_ERROR;
         }
+    }
     size_t npaths = 0, first_named = 0;
     char **paths;
     dd_ddx *x = NULL;
@@ -633,8 +645,10 @@ int cmd_check(int argc, char **argv)
         }
         npaths = named.n;
         paths = dd_malloc((npaths + 1) * sizeof *paths);
+        dd_name_room room = {0};
         for (size_t i = 0; i < npaths; i++)
-            paths[i] = dd_strdup(dd_input_path(&named, i));
+            paths[i] = dd_strdup(dd_input_path(&named, i, &room));
+        dd_name_room_free(&room);
     } else {
         paths = check_paths(&named, &npaths, &first_named, &problems);
     }

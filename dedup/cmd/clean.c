@@ -84,13 +84,15 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         }
         free(in_real);
     }
+    dd_name_room room = {0};
     for (size_t i = 0; i < c->inputs.n && ok; i++) {
         if (dd_input_shard(&c->inputs, i) && i != dd_input_shard(&c->inputs, i)->first)
             continue; /* a shard is written once, with its first record */
-        char *in_real = realpath(dd_input_path(&c->inputs, i), NULL);
-        char *dest = dd_asprintf("%s/%s", out_real, dd_input_out_rel(&c->inputs, i));
+        const dd_input in = dd_inputs_get(&c->inputs, i, &room);
+        char *in_real = realpath(in.path, NULL);
+        char *dest = dd_asprintf("%s/%s", out_real, in.out_rel);
         if (in_real && !strcmp(in_real, dest)) {
-            char *p = dd_printable(dd_input_id(&c->inputs, i));
+            char *p = dd_printable(in.id);
             dd_error("%s: the cleaned copy would replace the input %s", out, p);
             free(p);
             ok = false;
@@ -98,6 +100,7 @@ static bool check_output_dir(const char *out, const dd_corpus *c)
         free(dest);
         free(in_real);
     }
+    dd_name_room_free(&room);
     free(out_real);
     return ok;
 }
@@ -125,16 +128,19 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Two inputs may not map to one output name. */
+/* Two inputs may not map to one output name. The names are copied (a
+ * name of the list's scratch file is read into a room used again). */
 static bool check_collisions(const dd_corpus *c)
 {
     size_t n = 0;
-    const char **names = dd_malloc((c->inputs.n + c->inputs.nshards + 1) * sizeof *names);
+    char **names = dd_malloc((c->inputs.n + c->inputs.nshards + 1) * sizeof *names);
+    dd_name_room room = {0};
     for (size_t i = 0; i < c->inputs.n; i++)
         if (!dd_input_shard(&c->inputs, i)) /* a shard's records share its name */
-            names[n++] = dd_input_out_rel(&c->inputs, i);
+            names[n++] = dd_strdup(dd_input_out_rel(&c->inputs, i, &room));
+    dd_name_room_free(&room);
     for (size_t i = 0; i < c->inputs.nshards; i++)
-        names[n++] = c->inputs.shards[i]->out_rel;
+        names[n++] = dd_strdup(c->inputs.shards[i]->out_rel);
     qsort(names, n, sizeof *names, compare_strings);
     bool ok = true;
     for (size_t i = 1; i < n && ok; i++) {
@@ -145,6 +151,8 @@ static bool check_collisions(const dd_corpus *c)
             ok = false;
         }
     }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     return ok;
 }
@@ -248,22 +256,23 @@ static bool print_removal_diff(FILE *out, const char *old_name, const char *new_
  * open: read_again closes it), and checks that it is what was analysed. */
 static bool read_again(const dd_corpus *c, size_t i, int fd, sh_buf *text)
 {
-    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     if (c->reread[i] == DD_REREAD_FAILED) { /* gone since the first pass, and said */
         if (fd >= 0)
             close(fd);
         return false;
     }
-    if (!(fd >= 0 ? dd_input_read_fd(in, fd, c->max_bytes, text)
-                  : dd_input_read(in, c->max_bytes, text)))
-        return false;
-    if (dd_digest(text->data, text->len) != dd_corpus_digest(c, i)) {
+    dd_name_room room = {0};
+    const dd_input input = dd_inputs_get(&c->inputs, i, &room), *in = &input;
+    bool ok = fd >= 0 ? dd_input_read_fd(in, fd, c->max_bytes, text)
+                      : dd_input_read(in, c->max_bytes, text);
+    if (ok && dd_digest(text->data, text->len) != dd_corpus_digest(c, i)) {
         char *p = dd_printable(in->id);
         dd_error("%s: changed while dedup was running; not written", p);
         free(p);
-        return false;
+        ok = false;
     }
-    return true;
+    dd_name_room_free(&room);
+    return ok;
 }
 
 /* Writes the cleaned copy of input i into out (-o), with the permission
@@ -275,15 +284,20 @@ static bool write_clean_copy(const dd_corpus *c, size_t i, dd_out_dir *out, sh_b
     struct stat source;
     if (!read_again(c, i, -1, text))
         return false;
-    if (stat(dd_input_path(&c->inputs, i), &source) != 0) {
-        char *p = dd_printable(dd_input_id(&c->inputs, i));
+    dd_name_room room = {0};
+    const dd_input in = dd_inputs_get(&c->inputs, i, &room);
+    bool ok = stat(in.path, &source) == 0;
+    if (!ok) {
+        char *p = dd_printable(in.id);
         dd_error("%s: %s", p, strerror(errno));
         free(p);
-        return false;
+    } else {
+        dd_kept_lines(text->data, text->len, drops, ndrops, clean);
+        ok = dd_out_dir_write(out, in.out_rel, clean->data ? clean->data : "", clean->len,
+                              source.st_mode & 0777, in.path);
     }
-    dd_kept_lines(text->data, text->len, drops, ndrops, clean);
-    return dd_out_dir_write(out, dd_input_out_rel(&c->inputs, i), clean->data ? clean->data : "",
-                            clean->len, source.st_mode & 0777, dd_input_path(&c->inputs, i));
+    dd_name_room_free(&room);
+    return ok;
 }
 
 /* ------------------------------------------------------------ shards */
@@ -328,12 +342,14 @@ typedef struct shard_job {
 static int write_cleaned_record(shard_job *j, size_t i, dd_writer *w, const char *rec, size_t len,
                                 const dd_drop *drops, size_t n)
 {
-    const dd_input input = dd_inputs_get(&j->c->inputs, i), *in = &input;
+    const dd_shard *shard = dd_input_shard(&j->c->inputs, i);
     size_t start, end;
-    if (!dd_jsonl_value_span(rec, len, in->shard->records.field, &start, &end)) {
-        char *p = dd_input_name(in, 0, 0);
-        dd_error("%s: cannot find field '%s' in the line; not written", p,
-                 in->shard->records.field);
+    if (!dd_jsonl_value_span(rec, len, shard->records.field, &start, &end)) {
+        dd_name_room room = {0};
+        const dd_input in = dd_inputs_get(&j->c->inputs, i, &room);
+        char *p = dd_input_name(&in, 0, 0);
+        dd_name_room_free(&room);
+        dd_error("%s: cannot find field '%s' in the line; not written", p, shard->records.field);
         free(p);
         return -1;
     }
@@ -392,7 +408,7 @@ static int fill_shard(void *ctx, int fd)
     int got, status = 0;
     while (status == 0 && (got = dd_reader_next(r, '\n', &rec, &len, &had_delim, &err)) == 1) {
         uint64_t line = dd_reader_record_number(r);
-        bool is_record = next < s->first + s->n && dd_inputs_get(&c->inputs, next).line == line;
+        bool is_record = next < s->first + s->n && dd_input_line(&c->inputs, next) == line;
         bool keep = true, cleaned = false;
         if (is_record) {
             size_t i = next++, ndrops;
@@ -407,8 +423,10 @@ static int fill_shard(void *ctx, int fd)
             } else {
                 char *malformed = dd_record_text(&s->records, rec, len, &j->text);
                 if (malformed || dd_digest(j->text.data, j->text.len) != dd_corpus_digest(c, i)) {
-                    const dd_input record = dd_inputs_get(&c->inputs, i);
+                    dd_name_room room = {0};
+                    const dd_input record = dd_inputs_get(&c->inputs, i, &room);
                     char *p = dd_input_name(&record, 0, 0);
+                    dd_name_room_free(&room);
                     dd_error("%s: changed while dedup was running; not written", p);
                     free(p);
                     free(malformed);
@@ -479,9 +497,8 @@ static shard_job shard_job_start(const dd_corpus *c, const dd_shard *s, size_t k
 /* Writes the cleaned copy of shard s into out (-o), and into removed
  * (--removed, or NULL) the shard of its records left out: its records'
  * left-out entries are c->left_out[k...]. */
-static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t k,
-                              bool copy_left_out, dd_out_dir *out, const char *output,
-                              dd_out_dir *removed)
+static bool write_clean_shard(const dd_corpus *c, const dd_shard *s, size_t k, bool copy_left_out,
+                              dd_out_dir *out, const char *output, dd_out_dir *removed)
 {
     shard_job j = shard_job_start(c, s, k);
     j.copy_left_out = copy_left_out;
@@ -558,9 +575,12 @@ static bool clean_in_place(const dd_corpus *c, size_t i, sh_buf *text, sh_buf *c
                            const dd_drop *drops, size_t ndrops)
 {
     struct stat st;
-    char *real = in_place_target(c, dd_input_path(&c->inputs, i), dd_input_id(&c->inputs, i), &st);
+    dd_name_room room = {0};
+    const dd_input in = dd_inputs_get(&c->inputs, i, &room);
+    char *real = in_place_target(c, in.path, in.id, &st);
     dd_replace_target t;
-    bool ok = real && dd_replace_target_open(&t, real, &st, dd_input_id(&c->inputs, i));
+    bool ok = real && dd_replace_target_open(&t, real, &st, in.id);
+    dd_name_room_free(&room);
     free(real);
     if (!ok)
         return false;
@@ -603,14 +623,14 @@ static bool clean_shard_in_place(const dd_corpus *c, const dd_shard *s, size_t k
     return ok;
 }
 
-/* --dry-run: prints what the run would change; returns whether anything. */
-static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_buf *text,
-                         const dd_drop *drops, size_t ndrops, bool *failed)
+/* show_changes of input i, in. */
+static bool show_input_changes(const dd_options *o, const dd_corpus *c, size_t i,
+                               const dd_input *in, sh_buf *text, const dd_drop *drops,
+                               size_t ndrops, bool *failed)
 {
-    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     bool dropped = c->clusters.dropped[i] && !o->in_place;
     if (!dropped && ndrops == 0)
-        return false; /* written unchanged */
+        return false;  /* written unchanged */
     if (o->in_place) { /* what the run would refuse, it refuses */
         struct stat st;
         char *real = in_place_target(c, in->path, in->shard ? in->path : in->id, &st);
@@ -639,6 +659,17 @@ static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_b
     return changed;
 }
 
+/* --dry-run: prints what the run would change; returns whether anything. */
+static bool show_changes(const dd_options *o, const dd_corpus *c, size_t i, sh_buf *text,
+                         const dd_drop *drops, size_t ndrops, bool *failed)
+{
+    dd_name_room room = {0};
+    const dd_input in = dd_inputs_get(&c->inputs, i, &room);
+    bool changed = show_input_changes(o, c, i, &in, text, drops, ndrops, failed);
+    dd_name_room_free(&room);
+    return changed;
+}
+
 static const char clean_usage[] =
     "Usage: dedup clean [OPTION]... PATH... -o DIR\n"
     "       dedup clean --in-place [--dry-run] [OPTION]... PATH...\n"
@@ -652,15 +683,28 @@ static const char clean_usage[] =
     "What -o leaves out can go to --removed DIR2, the clusters to --clusters FILE.\n";
 
 static const dd_option_group *const clean_groups[] = {
-    &dd_group_clean, &dd_group_clusters, &dd_group_paragraphs, &dd_group_signatures,
-    &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress, &dd_group_threads,
-    &dd_group_scratch, &dd_group_memory, &dd_group_stages, &dd_group_executor,
-    &dd_group_files, &dd_group_records, &dd_group_help, NULL,
+    &dd_group_clean,
+    &dd_group_clusters,
+    &dd_group_paragraphs,
+    &dd_group_signatures,
+    &dd_group_near,
+    &dd_group_common,
+    &dd_group_key,
+    &dd_group_progress,
+    &dd_group_threads,
+    &dd_group_scratch,
+    &dd_group_memory,
+    &dd_group_stages,
+    &dd_group_executor,
+    &dd_group_files,
+    &dd_group_records,
+    &dd_group_help,
+    NULL,
 };
 
 static const dd_command_spec clean_command = {
-    "clean", clean_usage, clean_groups,
-    "0 success, 1 (--dry-run) something would change, 2 usage or input error.",
+    "clean",      clean_usage,
+    clean_groups, "0 success, 1 (--dry-run) something would change, 2 usage or input error.",
     false,
 };
 
@@ -826,8 +870,7 @@ int cmd_clean(int argc, char **argv)
                 else
                     files += loses;
             } else if (i == shard->first) {
-                if (!write_clean_shard(&c, shard, k_first, copy_left_out, out, o.output,
-                                       removed)) {
+                if (!write_clean_shard(&c, shard, k_first, copy_left_out, out, o.output, removed)) {
                     failed = true;
                     break;
                 }
@@ -879,8 +922,7 @@ int cmd_clean(int argc, char **argv)
     for (size_t s = 0; s < c.inputs.nshards && out && !failed && !o.dry_run; s++) {
         if (c.inputs.shards[s]->n)
             continue;
-        if (!write_clean_shard(&c, c.inputs.shards[s], 0, copy_left_out, out, o.output,
-                               removed)) {
+        if (!write_clean_shard(&c, c.inputs.shards[s], 0, copy_left_out, out, o.output, removed)) {
             failed = true;
         } else {
             files++;

@@ -37,16 +37,24 @@ static const char index_usage[] =
     "--index. Run 'dedup index SUBCOMMAND --help' for its options.\n";
 
 static const dd_option_group *const build_groups[] = {
-    &dd_group_index_build, &dd_group_signatures,
-    &dd_group_common,      &dd_group_key,
-    &dd_group_progress,    &dd_group_threads, &dd_group_scratch,
-    &dd_group_files,       &dd_group_records,
-    &dd_group_help,        NULL,
+    &dd_group_index_build,
+    &dd_group_signatures,
+    &dd_group_common,
+    &dd_group_key,
+    &dd_group_progress,
+    &dd_group_threads,
+    &dd_group_scratch,
+    &dd_group_files,
+    &dd_group_records,
+    &dd_group_help,
+    NULL,
 };
 static const dd_option_group *const add_groups[] = {
-    &dd_group_signatures, &dd_group_common,  &dd_group_key,
-    &dd_group_progress,   &dd_group_threads, &dd_group_scratch, &dd_group_files,
-    &dd_group_records,    &dd_group_help,    NULL,
+    &dd_group_signatures, &dd_group_common,
+    &dd_group_key,        &dd_group_progress,
+    &dd_group_threads,    &dd_group_scratch,
+    &dd_group_files,      &dd_group_records,
+    &dd_group_help,       NULL,
 };
 static const dd_option_group *const help_only[] = {&dd_group_help, NULL};
 static const dd_option_group *const remove_groups[] = {&dd_group_key, &dd_group_help, NULL};
@@ -116,10 +124,10 @@ typedef struct signed_doc {
     dd_not_text bad;
     sh_buf text;
     dd_doc doc;
-    dd_ddx_doc rec;   /* key, words, shingles, minhash (its own copy) */
+    dd_ddx_doc rec; /* key, words, shingles, minhash (its own copy) */
     uint32_t *minhash;
     size_t minhash_cap;
-    uint64_t *keys;   /* band keys */
+    uint64_t *keys; /* band keys */
     size_t keys_cap;
     dd_ddx_para *paras;
     size_t paras_cap;
@@ -129,6 +137,7 @@ typedef struct index_run {
     dd_ddx *x;
     const dd_options *o;
     dd_inputs in;
+    dd_name_room room; /* the consumer's (store_one), for the names of in */
     planned *plans;
     dd_progress *progress;
     size_t *added, *skipped, *left_out;
@@ -194,9 +203,11 @@ static void sign_one(void *ctx, void *state, size_t i, void *result)
         return;
     }
     const dd_options *o = r->o;
-    const dd_input input = dd_inputs_get(&r->in, i);
+    dd_name_room room = {0};
+    const dd_input input = dd_inputs_get(&r->in, i, &room);
     d->loaded =
         dd_input_load(&input, (size_t)o->max_record_mb << 20, &w->a, &d->text, &d->doc, &d->bad);
+    dd_name_room_free(&room);
     if (d->loaded != DD_LOAD_TEXT)
         return;
     w->sigs.n = 0;
@@ -220,7 +231,7 @@ static bool store_one(void *ctx, size_t i, void *result)
 {
     index_run *r = ctx;
     signed_doc *d = result;
-    const dd_input input = dd_inputs_get(&r->in, i), *in = &input;
+    const dd_input input = dd_inputs_get(&r->in, i, &r->room), *in = &input;
     planned *p = &r->plans[i];
     dd_progress_update(r->progress, i, *r->bytes);
     switch (p->what) {
@@ -284,14 +295,19 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
                        size_t *added, size_t *skipped, size_t *left_out, uint64_t *bytes,
                        dd_progress *progress)
 {
-    index_run r = {.x = x, .o = o, .progress = progress, .added = added, .skipped = skipped,
-                   .left_out = left_out, .bytes = bytes};
+    index_run r = {.x = x,
+                   .o = o,
+                   .progress = progress,
+                   .added = added,
+                   .skipped = skipped,
+                   .left_out = left_out,
+                   .bytes = bytes};
     dd_records_spec records = dd_options_records(o);
     r.problems = dd_inputs_collect(&r.in, paths, npaths, &records);
     r.plans = dd_calloc(r.in.n ? r.in.n : 1, sizeof *r.plans);
     size_t n = 0; /* inputs up to the first that the index cannot answer for */
     while (n < r.in.n) {
-        const dd_input input = dd_inputs_get(&r.in, n), *d = &input;
+        const dd_input input = dd_inputs_get(&r.in, n, &r.room), *d = &input;
         planned *p = &r.plans[n++];
         struct stat st;
         if (d->is_stdin) {
@@ -340,6 +356,7 @@ static int index_paths(dd_ddx *x, const dd_options *o, char *const *paths, size_
     for (size_t i = 0; i < n; i++)
         free(r.plans[i].err);
     free(r.plans);
+    dd_name_room_free(&r.room);
     dd_inputs_free(&r.in);
     return r.problems;
 }
@@ -380,8 +397,8 @@ static int index_write(const char *name, const char *ddx, bool create, const dd_
         return DD_EXIT_ERROR;
     remove_stale_parts(name, ddx);
     char *err = NULL;
-    dd_ddx *x = create ? dd_ddx_create_staged(ddx, &want, &err)
-                       : dd_ddx_open(ddx, true, &want, &err);
+    dd_ddx *x =
+        create ? dd_ddx_create_staged(ddx, &want, &err) : dd_ddx_open(ddx, true, &want, &err);
     if (!x || !dd_ddx_begin(x, &err)) {
         dd_error("%s", err);
         free(err);
@@ -394,8 +411,7 @@ static int index_write(const char *name, const char *ddx, bool create, const dd_
     snprintf(progress_name, sizeof progress_name, "dedup %s", name);
     dd_progress progress;
     dd_progress_start(&progress, progress_name, "file", o->quiet);
-    int problems =
-        index_paths(x, o, paths, npaths, &added, &skipped, &left_out, &bytes, &progress);
+    int problems = index_paths(x, o, paths, npaths, &added, &skipped, &left_out, &bytes, &progress);
     dd_progress_end(&progress, false);
     if (problems) {
         dd_ddx_abort(x);

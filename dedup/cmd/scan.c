@@ -26,7 +26,8 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
 {
     dd_index_matches m = {0};
     bool ok = dd_corpus_match_index(x, c, i, o, a, &m);
-    const dd_input input = dd_inputs_get(&c->inputs, i), *d = &input;
+    dd_name_room room = {0};
+    const dd_input input = dd_inputs_get(&c->inputs, i, &room), *d = &input;
     for (size_t k = 0; k < m.n && ok; k++) {
         const dd_index_match *r = &m.v[k];
         const char *kind = r->kind == DD_INDEX_DUPLICATE ? "duplicate"
@@ -44,14 +45,17 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
                 if (r->estimated)
                     json_object_set_new(j, "estimated", json_true());
             } else {
-                json_object_set_new(j, "lines", json_pack("[I,I]", (json_int_t)r->first_line,
-                                                          (json_int_t)r->last_line));
-                json_object_set_new(of, "lines", json_pack("[I,I]", (json_int_t)r->of_first_line,
-                                                           (json_int_t)r->of_last_line));
+                json_object_set_new(
+                    j, "lines",
+                    json_pack("[I,I]", (json_int_t)r->first_line, (json_int_t)r->last_line));
+                json_object_set_new(
+                    of, "lines",
+                    json_pack("[I,I]", (json_int_t)r->of_first_line, (json_int_t)r->of_last_line));
                 json_object_set_new(j, "docs", json_integer(r->docs));
             }
             json_object_set_new(j, "of", of);
-            char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+            char *line =
+                json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
             ok = line && printf("%s\n", line) > 0;
             free(line);
             json_decref(j);
@@ -73,6 +77,7 @@ static bool report_index_matches(dd_ddx *x, const dd_corpus *c, size_t i, const 
         }
     }
     dd_index_matches_free(&m);
+    dd_name_room_free(&room);
     return ok;
 }
 
@@ -117,16 +122,29 @@ static const char scan_usage[] =
     "document, found as SHARD:LINE: [ID] in the report.\n";
 
 static const dd_option_group *const scan_groups[] = {
-    &dd_group_scan, &dd_group_clusters, &dd_group_index, &dd_group_paragraphs,
-    &dd_group_signatures, &dd_group_near, &dd_group_common, &dd_group_key, &dd_group_progress,
-    &dd_group_threads, &dd_group_scratch, &dd_group_memory, &dd_group_stages,
+    &dd_group_scan,
+    &dd_group_clusters,
+    &dd_group_index,
+    &dd_group_paragraphs,
+    &dd_group_signatures,
+    &dd_group_near,
+    &dd_group_common,
+    &dd_group_key,
+    &dd_group_progress,
+    &dd_group_threads,
+    &dd_group_scratch,
+    &dd_group_memory,
+    &dd_group_stages,
     &dd_group_executor,
-    &dd_group_files, &dd_group_records, &dd_group_stdin, &dd_group_help, NULL,
+    &dd_group_files,
+    &dd_group_records,
+    &dd_group_stdin,
+    &dd_group_help,
+    NULL,
 };
 
 static const dd_command_spec scan_command = {
-    "scan", scan_usage, scan_groups,
-    "0 nothing found, 1 duplicates found, 2 usage or input error.",
+    "scan", scan_usage, scan_groups, "0 nothing found, 1 duplicates found, 2 usage or input error.",
     false,
 };
 
@@ -243,8 +261,7 @@ int cmd_scan(int argc, char **argv)
                                 &c.clusters); /* a write error is said by the commit */
         if (!dd_out_file_commit(clusters_file)) {
             dd_corpus_free(&c);
-            return dd_safe_write_stop_signal() ? 128 + dd_safe_write_stop_signal()
-                                               : DD_EXIT_ERROR;
+            return dd_safe_write_stop_signal() ? 128 + dd_safe_write_stop_signal() : DD_EXIT_ERROR;
         }
     }
     size_t index_found = 0;

@@ -79,10 +79,10 @@ static void add_input(dd_inputs *in, const char *path, const char *out_rel, uint
     append_record(in, &d);
 }
 
-dd_input dd_inputs_get(const dd_inputs *in, size_t i)
+dd_input dd_inputs_get(const dd_inputs *in, size_t i, dd_name_room *room)
 {
     const dd_input_rec *d = record_of(in, i);
-    const char *name = dd_names_at(&in->names, d->name);
+    const char *name = dd_names_read(&in->names, d->name, room);
     if (d->shard) {
         const dd_shard *s = in->shards[d->shard - 1];
         return (dd_input){.path = s->path,
@@ -103,22 +103,34 @@ dd_input dd_inputs_get(const dd_inputs *in, size_t i)
                       .folder_fd = (int)d->folder};
 }
 
-const char *dd_input_id(const dd_inputs *in, size_t i)
+const char *dd_input_id(const dd_inputs *in, size_t i, dd_name_room *room)
 {
-    return dd_names_at(&in->names, record_of(in, i)->name);
+    return dd_names_read(&in->names, record_of(in, i)->name, room);
 }
 
-const char *dd_input_path(const dd_inputs *in, size_t i)
+const char *dd_input_path(const dd_inputs *in, size_t i, dd_name_room *room)
 {
     const dd_input_rec *d = record_of(in, i);
-    return d->shard ? in->shards[d->shard - 1]->path : dd_names_at(&in->names, d->name);
+    return d->shard ? in->shards[d->shard - 1]->path : dd_names_read(&in->names, d->name, room);
 }
 
-const char *dd_input_out_rel(const dd_inputs *in, size_t i)
+const char *dd_input_out_rel(const dd_inputs *in, size_t i, dd_name_room *room)
 {
     const dd_input_rec *d = record_of(in, i);
     return d->shard ? in->shards[d->shard - 1]->out_rel
-                    : dd_names_at(&in->names, d->name) + d->out_rel;
+                    : dd_names_read(&in->names, d->name, room) + d->out_rel;
+}
+
+bool dd_input_is_stream(const dd_inputs *in, size_t i)
+{
+    const dd_input_rec *d = record_of(in, i);
+    return !d->shard && d->stream;
+}
+
+uint64_t dd_input_line(const dd_inputs *in, size_t i)
+{
+    const dd_input_rec *d = record_of(in, i);
+    return d->shard ? d->line : 0;
 }
 
 const dd_shard *dd_input_shard(const dd_inputs *in, size_t i)
@@ -160,10 +172,10 @@ bool dd_is_shard_name(const char *path)
 /* What collecting the inputs needs besides them. */
 typedef struct collector {
     dd_inputs *in;
-    dd_sources *list;   /* listing only (dd_inputs_list): no shard is read */
-    dd_key_table seen;  /* the files collected: seen_before */
-    dd_writer *scratch; /* the scratch file's writer, once made */
-    char *scratch_dir;  /* where it is (for messages) */
+    dd_sources *list;             /* listing only (dd_inputs_list): no shard is read */
+    dd_key_table seen;            /* the files collected: seen_before */
+    dd_writer *scratch;           /* the scratch file's writer, once made */
+    char *scratch_dir;            /* where it is (for messages) */
     const char *scratch_named_by; /* what named that folder: "--tmp-dir" or "TMPDIR" */
 } collector;
 

@@ -34,11 +34,11 @@ typedef struct dd_stream_copy {
 /* How shards are read (the commands' --field, --id-field, --whole-files and
  * --max-record). */
 typedef struct dd_records_spec {
-    bool whole_files;     /* shards are plain files: one document each */
-    const char *field;    /* the text: a dotted path (default "text") */
-    const char *id_field; /* the id: a dotted path, NULL: "id" when a record has one */
-    size_t max_record;    /* the longest line, in bytes (0: no limit) */
-    bool stdin_records;   /* standard input ("-") is a shard of records, named "-" */
+    bool whole_files;        /* shards are plain files: one document each */
+    const char *field;       /* the text: a dotted path (default "text") */
+    const char *id_field;    /* the id: a dotted path, NULL: "id" when a record has one */
+    size_t max_record;       /* the longest line, in bytes (0: no limit) */
+    bool stdin_records;      /* standard input ("-") is a shard of records, named "-" */
     const char *scratch_dir; /* where compressed shards are decompressed to (NULL:
                                 dd_spool_default_dir()) */
 } dd_records_spec;
@@ -101,15 +101,15 @@ typedef struct dd_input {
  * dd_inputs_get (or dd_input_id, dd_input_path).
  */
 typedef struct dd_input_rec {
-    uint64_t name;         /* in in->names: a file's path (and id); a record's id */
-    uint64_t size;         /* as dd_input's */
-    uint64_t off;          /* a record: where its line starts; a stream: its index in in->streams */
+    uint64_t name; /* in in->names: a file's path (and id); a record's id */
+    uint64_t size; /* as dd_input's */
+    uint64_t off;  /* a record: where its line starts; a stream: its index in in->streams */
     union {
         uint64_t line;   /* a record: its line in its shard, from 1 */
         uint64_t folder; /* a file of a folder walked: dd_input's folder_fd */
     };
-    uint32_t shard;        /* a record: 1 + its shard's index in in->shards; a file: 0 */
-    uint32_t out_rel : 30; /* a file: where its output name starts in its path */
+    uint32_t shard;           /* a record: 1 + its shard's index in in->shards; a file: 0 */
+    uint32_t out_rel : 30;    /* a file: where its output name starts in its path */
     uint32_t named_by_id : 1; /* a record named by its id */
     uint32_t stream : 1;      /* a stream (standard input, a FIFO, a device) */
 } dd_input_rec;
@@ -185,14 +185,25 @@ int dd_inputs_collect(dd_inputs *in, char *const *paths, size_t n, const dd_reco
 void dd_inputs_free(dd_inputs *in);
 
 /* Document i (i < in->n) of the list, as a dd_input pointing into the
- * list. */
-dd_input dd_inputs_get(const dd_inputs *in, size_t i);
+ * list and, for its names kept in the list's scratch file (names.h), into
+ * room: valid while the list lives and until room is used again or freed
+ * (dd_name_room_free), whichever comes first. The caller owns room: one for
+ * each document whose names it holds at once, on its own thread. */
+dd_input dd_inputs_get(const dd_inputs *in, size_t i, dd_name_room *room);
 
 /* Document i's id, path (what to open) and output name (out_rel), as
- * dd_input's: strings of the list. */
-const char *dd_input_id(const dd_inputs *in, size_t i);
-const char *dd_input_path(const dd_inputs *in, size_t i);
-const char *dd_input_out_rel(const dd_inputs *in, size_t i);
+ * dd_input's: strings of the list or of room, as dd_inputs_get's. */
+const char *dd_input_id(const dd_inputs *in, size_t i, dd_name_room *room);
+const char *dd_input_path(const dd_inputs *in, size_t i, dd_name_room *room);
+const char *dd_input_out_rel(const dd_inputs *in, size_t i, dd_name_room *room);
+
+/* Whether document i is a stream (dd_input's stream is not NULL), without
+ * its names. */
+bool dd_input_is_stream(const dd_inputs *in, size_t i);
+
+/* Document i's line in its shard as dd_input's (0: not a record), without
+ * its names. */
+uint64_t dd_input_line(const dd_inputs *in, size_t i);
 
 /* Document i's shard, NULL when it is not a record. */
 const dd_shard *dd_input_shard(const dd_inputs *in, size_t i);

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* Says that the scratch file of the names could not be made or written
@@ -39,8 +38,8 @@ static size_t block_size(const dd_names *a)
 }
 
 /* Moves the last block, filled (its first a->used bytes), to the scratch
- * file (made at the first need), and maps it back from there, read-only,
- * at a place of the file that starts a page. */
+ * file (made at the first need), at a place of the file that starts a
+ * page, and frees its memory. */
 static void move_last_to_file(dd_names *a)
 {
     size_t b = a->n - 1;
@@ -67,12 +66,9 @@ static void move_last_to_file(dd_names *a)
         }
         done += (size_t)w;
     }
-    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, a->fd - 1, (off_t)a->file_bytes);
-    if (map == MAP_FAILED)
-        scratch_failed(a, "map");
     free(a->blocks[b]);
-    a->blocks[b] = map;
-    a->on_file[b] = true;
+    a->blocks[b] = NULL;
+    a->file_at[b] = a->file_bytes;
     a->bytes -= a->sizes[b];
     a->sizes[b] = (uint32_t)size;
     a->file_bytes += (size + page - 1) / page * page;
@@ -82,16 +78,16 @@ static void move_last_to_file(dd_names *a)
  * scratch file when memory would hold more than max_in_memory. */
 static void new_block(dd_names *a, size_t size)
 {
-    if (a->max_in_memory && a->n && !a->on_file[a->n - 1] && a->bytes + size > a->max_in_memory)
+    if (a->max_in_memory && a->n && a->blocks[a->n - 1] && a->bytes + size > a->max_in_memory)
         move_last_to_file(a);
     if (a->n == a->cap) {
         dd_grow(&a->blocks, &a->cap, a->n + 1, sizeof *a->blocks);
         a->sizes = dd_realloc(a->sizes, a->cap * sizeof *a->sizes);
-        a->on_file = dd_realloc(a->on_file, a->cap * sizeof *a->on_file);
+        a->file_at = dd_realloc(a->file_at, a->cap * sizeof *a->file_at);
     }
     a->blocks[a->n] = dd_malloc(size);
     a->sizes[a->n] = (uint32_t)size;
-    a->on_file[a->n] = false;
+    a->file_at[a->n] = 0;
     a->n++;
     a->used = 0;
     a->bytes += size;
@@ -115,14 +111,48 @@ uint64_t dd_names_add(dd_names *a, const char *s, size_t len)
     return handle;
 }
 
-const char *dd_names_at(const dd_names *a, uint64_t at)
+/* The first bytes of a name read from the scratch file at once; a longer
+ * one is read on, in a room twice as large each time. */
+enum { NAME_READ_FIRST = 256 };
+
+const char *dd_names_read(const dd_names *a, uint64_t at, dd_name_room *room)
 {
-    return a->blocks[at >> 32] + (uint32_t)at;
+    size_t b = (size_t)(at >> 32), start = (uint32_t)at;
+    if (a->blocks[b])
+        return a->blocks[b] + start;
+    /* The name ends with its NUL within its block: read until it is in. */
+    size_t left = a->sizes[b] - start, done = 0;
+    for (;;) {
+        if (room->cap == done)
+            dd_grow(&room->s, &room->cap, done < NAME_READ_FIRST ? NAME_READ_FIRST : 2 * done, 1);
+        size_t want = room->cap - done < left - done ? room->cap - done : left - done;
+        ssize_t r = pread(a->fd - 1, room->s + done, want, (off_t)(a->file_at[b] + start + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* the file is shorter than what was written to it */
+            scratch_failed(a, "read");
+        }
+        if (memchr(room->s + done, '\0', (size_t)r))
+            return room->s;
+        done += (size_t)r;
+        if (done == left) {
+            errno = EIO; /* no NUL where a name was written */
+            scratch_failed(a, "read");
+        }
+    }
+}
+
+void dd_name_room_free(dd_name_room *room)
+{
+    free(room->s);
+    *room = (dd_name_room){0};
 }
 
 void dd_names_trim(dd_names *a)
 {
-    if (a->n == 0 || a->on_file[a->n - 1] || a->used == a->sizes[a->n - 1])
+    if (a->n == 0 || !a->blocks[a->n - 1] || a->used == a->sizes[a->n - 1])
         return;
     a->blocks[a->n - 1] = dd_realloc(a->blocks[a->n - 1], a->used);
     a->bytes -= a->sizes[a->n - 1] - a->used;
@@ -131,23 +161,19 @@ void dd_names_trim(dd_names *a)
 
 size_t dd_names_memory_bytes(const dd_names *a)
 {
-    return a->bytes + a->cap * (sizeof *a->blocks + sizeof *a->sizes + sizeof *a->on_file);
+    return a->bytes + a->cap * (sizeof *a->blocks + sizeof *a->sizes + sizeof *a->file_at);
 }
 
 uint64_t dd_names_scratch_bytes(const dd_names *a) { return a->file_bytes; }
 
 void dd_names_free(dd_names *a)
 {
-    for (size_t i = 0; i < a->n; i++) {
-        if (a->on_file[i])
-            munmap(a->blocks[i], a->sizes[i]);
-        else
-            free(a->blocks[i]);
-    }
+    for (size_t i = 0; i < a->n; i++)
+        free(a->blocks[i]); /* NULL for a block in the scratch file */
     if (a->fd)
         close(a->fd - 1);
     free(a->blocks);
     free(a->sizes);
-    free(a->on_file);
+    free(a->file_at);
     memset(a, 0, sizeof *a);
 }

@@ -10,12 +10,14 @@
  *
  * Past max_in_memory bytes of blocks in memory, each block filled is
  * written to a scratch file (in dir, unlinked as soon as it is made) and
- * read from there: the block is then a read-only mapping of its place in
- * the file, whose pages the system reads when a name is read (a report
- * naming a document) and takes back when memory is short. A name's address
- * is the same either way, valid while the arena lives: one code path.
+ * its memory freed. A name there is read back (pread) into a room of the
+ * caller's when it is asked for (a document opened, a report naming it):
+ * the file's pages are the system's page cache, not the process's memory.
+ * A name is asked for through a room either way (one code path); one in
+ * memory is given where it is, without a copy.
  *
- * Appending is not thread-safe; reading is, once nothing is appended.
+ * Appending is not thread-safe; reading is, once nothing is appended, each
+ * thread with rooms of its own.
  */
 #ifndef DD_NAMES_H
 #define DD_NAMES_H
@@ -32,9 +34,9 @@ typedef struct dd_names {
     const char *dir;          /* where the scratch file is made (NULL: dd_spool_default_dir()) */
     const char *dir_named_by; /* what named dir, for messages ("--tmp-dir"; NULL: "TMPDIR") */
 
-    char **blocks;
+    char **blocks;       /* a block in memory; NULL when it is in the scratch file */
     uint32_t *sizes;     /* the bytes of each block */
-    bool *on_file;       /* the block is a mapping of the scratch file */
+    uint64_t *file_at;   /* where a block in the scratch file starts there */
     size_t n, cap;       /* blocks */
     size_t used;         /* bytes used in the last block */
     size_t bytes;        /* the bytes of the blocks in memory */
@@ -46,8 +48,23 @@ typedef struct dd_names {
  * when memory is short or the scratch file cannot be written. */
 uint64_t dd_names_add(dd_names *a, const char *s, size_t len);
 
-/* The name of handle at: valid while the arena lives. */
-const char *dd_names_at(const dd_names *a, uint64_t at);
+/* A caller's room for a name read back from the scratch file: {0} to
+ * start, reused from name to name (it grows to the longest), freed by
+ * dd_name_room_free. */
+typedef struct dd_name_room {
+    char *s;
+    size_t cap;
+} dd_name_room;
+
+/* The name of handle at. A name in memory is given where it is (valid
+ * while the arena lives); one in the scratch file is read into room (valid
+ * until room is used again or freed). So the name is the caller's to use
+ * until it next uses or frees room: a caller that holds two names at once
+ * gives each its own room. Exits after a message when the scratch file
+ * cannot be read. */
+const char *dd_names_read(const dd_names *a, uint64_t at, dd_name_room *room);
+
+void dd_name_room_free(dd_name_room *room);
 
 /* Gives back the unused end of the last block, when it is in memory (a
  * name added later starts a new block). */

@@ -39,8 +39,10 @@ void dd_json_set_doc(json_t *obj, const dd_input *d)
 /* dd_json_set_doc of document i of in. */
 static void json_set_doc_of(json_t *obj, const dd_inputs *in, size_t i)
 {
-    const dd_input d = dd_inputs_get(in, i);
+    dd_name_room room = {0};
+    const dd_input d = dd_inputs_get(in, i, &room);
     dd_json_set_doc(obj, &d);
+    dd_name_room_free(&room);
 }
 
 static bool write_json(FILE *out, json_t *obj)
@@ -108,7 +110,9 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
     char at[64], of[64];
     bool one = r->at.first_line == r->at.last_line;
     format_lines(at, sizeof at, one ? "line " : "lines ", &r->at);
-    const dd_input at_doc = dd_inputs_get(in, r->at.doc), of_doc = dd_inputs_get(in, r->of.doc);
+    dd_name_room at_room = {0}, of_room = {0};
+    const dd_input at_doc = dd_inputs_get(in, r->at.doc, &at_room),
+                   of_doc = dd_inputs_get(in, r->of.doc, &of_room);
     char *where = dd_input_at(&at_doc, r->at.first_line);
     char *other = NULL;
     if (r->of.doc == r->at.doc)
@@ -126,6 +130,8 @@ static bool write_repeat_text(FILE *out, const dd_inputs *in, const dd_repeat *r
                     one ? "is" : "are", other ? other : of, r->jaccard, r->containment);
     free(where);
     free(other);
+    dd_name_room_free(&at_room);
+    dd_name_room_free(&of_room);
     return n > 0;
 }
 
@@ -159,9 +165,10 @@ static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_scra
 {
     char *ex = excerpt(b->text);
     bool ok = true;
+    dd_name_room room = {0};
     for (size_t i = 0; i < b->n && ok; i++) {
         dd_place at = *(const dd_place *)dd_scratch_array_get(places, b->first_at + i);
-        const dd_input input = dd_inputs_get(in, at.doc), *d = &input;
+        const dd_input input = dd_inputs_get(in, at.doc, &room), *d = &input;
         char *where = dd_input_at(d, at.first_line);
         if (d->shard) /* the line of the record's text */
             ok = fprintf(out, "%sline %zu: ", where, at.first_line) > 0;
@@ -170,6 +177,7 @@ static bool write_boilerplate_text(FILE *out, const dd_inputs *in, const dd_scra
         ok = ok && fprintf(out, "boilerplate in %u documents: \"%s\"\n", b->docs, ex) > 0;
         free(where);
     }
+    dd_name_room_free(&room);
     free(ex);
     return ok;
 }
@@ -191,8 +199,11 @@ static void set_member_json(json_t *obj, dd_method method, const dd_inputs *in, 
     }
     if (m->exact)
         json_object_set_new(obj, "exact", json_true());
-    if (i > 0 && m->of != c->members[0].doc) /* a copy of a copy (near.h) */
-        json_object_set_new(obj, "of", dd_json_id(dd_input_id(in, m->of)));
+    if (i > 0 && m->of != c->members[0].doc) { /* a copy of a copy (near.h) */
+        dd_name_room room = {0};
+        json_object_set_new(obj, "of", dd_json_id(dd_input_id(in, m->of, &room)));
+        dd_name_room_free(&room);
+    }
     if (m->round > 1) /* a copy of the text clean leaves */
         json_object_set_new(obj, "round", json_integer(m->round));
 }
@@ -207,15 +218,18 @@ static bool write_cluster_json(FILE *out, dd_method method, const dd_inputs *in,
         set_member_json(o, method, in, c, i);
         json_array_append_new(members, o);
     }
+    dd_name_room room = {0};
     json_t *obj =
         json_pack("{s:s,s:I,s:o,s:o}", "type", "cluster", "id", (json_int_t)c->id, "representative",
-                  dd_json_id(dd_input_id(in, c->members[0].doc)), "members", members);
+                  dd_json_id(dd_input_id(in, c->members[0].doc, &room)), "members", members);
+    dd_name_room_free(&room);
     return obj && write_json(out, obj);
 }
 
 bool dd_report_clusters_file(FILE *out, dd_method method, const dd_inputs *in, const dd_clusters *c)
 {
     bool ok = true;
+    dd_name_room room = {0};
     for (size_t k = 0; k < c->n && ok; k++) {
         const dd_cluster *cl = &c->v[k];
         for (size_t i = 0; i < cl->n && ok; i++) {
@@ -224,11 +238,12 @@ bool dd_report_clusters_file(FILE *out, dd_method method, const dd_inputs *in, c
             json_object_set_new(o, "cluster", json_integer((json_int_t)cl->id));
             json_object_set_new(o, "cluster_size", json_integer((json_int_t)cl->n));
             json_object_set_new(o, "representative",
-                                dd_json_id(dd_input_id(in, cl->members[0].doc)));
+                                dd_json_id(dd_input_id(in, cl->members[0].doc, &room)));
             set_member_json(o, method, in, cl, i);
             ok = write_json(out, o);
         }
     }
+    dd_name_room_free(&room);
     return ok && fflush(out) == 0 && !ferror(out);
 }
 
@@ -236,9 +251,11 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
                                const dd_cluster *c)
 {
     bool ok = true;
+    dd_name_room doc_room = {0}, of_room = {0};
     for (size_t i = 1; i < c->n && ok; i++) {
         const dd_member *m = &c->members[i];
-        const dd_input doc = dd_inputs_get(in, m->doc), of = dd_inputs_get(in, m->of);
+        const dd_input doc = dd_inputs_get(in, m->doc, &doc_room),
+                       of = dd_inputs_get(in, m->of, &of_room);
         char *where = dd_input_at(&doc, 0);
         /* The representative, or a copy of it found by a later round. */
         char *rep = dd_input_name(&of, 0, 0);
@@ -252,6 +269,8 @@ static bool write_cluster_text(FILE *out, dd_method method, const dd_inputs *in,
         free(where);
         free(rep);
     }
+    dd_name_room_free(&doc_room);
+    dd_name_room_free(&of_room);
     return ok;
 }
 
@@ -278,7 +297,9 @@ static bool write_record(FILE *out, const report *r, size_t k)
 {
     bool json = r->format == DD_FORMAT_JSONL;
     if (r->format == DD_FORMAT_TSV) {
-        char *path = dd_printable(dd_input_id(r->in, k));
+        dd_name_room room = {0};
+        char *path = dd_printable(dd_input_id(r->in, k, &room));
+        dd_name_room_free(&room);
         bool ok = fprintf(out, "%s\t%u\n", path, r->c->id_of[k]) > 0;
         free(path);
         return ok;
@@ -469,8 +490,9 @@ void dd_report_near_params(FILE *out, const dd_near_params *p)
     if (p->method == DD_METHOD_SIMHASH) {
         fprintf(out, "method: simhash, 64 bits over word %lu-shingles\n", p->ngram);
         fprintf(out, "near-duplicates: at most %lu differing bits\n", p->hamming);
-        fprintf(out, "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
-                     "whole block, so every such pair is a candidate\n",
+        fprintf(out,
+                "search: %lu blocks of about %lu bits; a pair within %lu bits agrees on a "
+                "whole block, so every such pair is a candidate\n",
                 p->hamming + 1, 64 / (p->hamming + 1), p->hamming);
         return;
     }

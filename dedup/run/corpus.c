@@ -52,7 +52,8 @@ void dd_corpus_reread_failed(dd_corpus *c, uint32_t doc)
  * failed). */
 static char *read_bytes(const dd_corpus *c, uint32_t doc, size_t off, size_t len, int *err)
 {
-    const dd_input input = dd_inputs_get(&c->inputs, doc), *d = &input;
+    dd_name_room room = {0};
+    const dd_input input = dd_inputs_get(&c->inputs, doc, &room), *d = &input;
     char *s = dd_malloc(len + 1);
     *err = 0;
     if (d->stream) {
@@ -68,6 +69,7 @@ static char *read_bytes(const dd_corpus *c, uint32_t doc, size_t off, size_t len
             *err = errno;
         len = r > 0 ? (size_t)r : 0;
     }
+    dd_name_room_free(&room);
     len = sh_utf8_check(s, len); /* a cut may have split a character */
     s[len] = '\0';
     /* A block unit spans lines: show it on one. */
@@ -83,7 +85,9 @@ static void say_reread_failed(dd_corpus *c, uint32_t doc, int err)
 {
     if (c->reread[doc] == DD_REREAD_FAILED)
         return;
-    char *p = dd_printable(dd_input_id(&c->inputs, doc));
+    dd_name_room room = {0};
+    char *p = dd_printable(dd_input_id(&c->inputs, doc, &room));
+    dd_name_room_free(&room);
     dd_error("%s: %s", p, strerror(err));
     free(p);
     dd_corpus_reread_failed(c, doc);
@@ -113,14 +117,10 @@ void dd_corpus_current_text(const dd_corpus *c, uint32_t doc, const char **text,
     free(buf);
 }
 
-/* dd_text_source.document over c: document doc's bytes as first read, on
- * any thread (it changes nothing of c; what it says goes where the
- * thread's messages go). A stream was read once: its bytes are kept. */
-static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const char **text,
-                                    size_t *len)
+/* document_text of document doc, in. */
+static dd_text_status input_text(const dd_corpus *c, uint32_t doc, const dd_input *in, sh_buf *buf,
+                                 const char **text, size_t *len)
 {
-    const dd_corpus *c = ctx;
-    const dd_input input = dd_inputs_get(&c->inputs, doc), *in = &input;
     if (in->stream) {
         if (in->stream->state != DD_STREAM_KEPT)
             return DD_TEXT_NONE;
@@ -141,6 +141,20 @@ static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const 
         return DD_TEXT_CHANGED;
     }
     return DD_TEXT_OK;
+}
+
+/* dd_text_source.document over c: document doc's bytes as first read, on
+ * any thread (it changes nothing of c; what it says goes where the
+ * thread's messages go). A stream was read once: its bytes are kept. */
+static dd_text_status document_text(void *ctx, uint32_t doc, sh_buf *buf, const char **text,
+                                    size_t *len)
+{
+    const dd_corpus *c = ctx;
+    dd_name_room room = {0};
+    const dd_input in = dd_inputs_get(&c->inputs, doc, &room);
+    dd_text_status status = input_text(c, doc, &in, buf, text, len);
+    dd_name_room_free(&room);
+    return status;
 }
 
 /* dd_text_source.indexed: the regular file at path, when it is there with
@@ -182,10 +196,12 @@ bool dd_corpus_match_index(dd_ddx *x, const dd_corpus *c, size_t i, const dd_opt
     dd_unit *buf = NULL;
     size_t cap = 0;
     const dd_unit *units = dd_units_span(&c->units, first, n, &buf, &cap);
-    bool ok = dd_notes_said(&notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
-                                                            dd_input_id(&c->inputs, i), units, n,
-                                                            o->min_words, o->boilerplate_df, &src,
-                                                            a, out, &notes));
+    dd_name_room room = {0};
+    bool ok = dd_notes_said(
+        &notes, dd_index_match_document(&earlier, &c->signatures, (uint32_t)i,
+                                        dd_input_id(&c->inputs, i, &room), units, n, o->min_words,
+                                        o->boilerplate_df, &src, a, out, &notes));
+    dd_name_room_free(&room);
     free(buf);
     return ok;
 }
@@ -582,7 +598,6 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r, bool 
 {
     const dd_corpus *c = f->c;
     const dd_options *o = f->o;
-    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     r->near.n = 0;
     r->digest = 0;
     r->size = 0;
@@ -595,7 +610,10 @@ static void analyse(const first_pass *f, worker *w, size_t i, analysed *r, bool 
     }
     dd_analysis_worker *a = w->analysis;
     dd_doc *doc = &w->doc;
-    r->status = dd_input_load(in, c->max_bytes, &a->analyzer, &w->text, doc, &r->bad);
+    dd_name_room room = {0};
+    const dd_input in = dd_inputs_get(&c->inputs, i, &room);
+    r->status = dd_input_load(&in, c->max_bytes, &a->analyzer, &w->text, doc, &r->bad);
+    dd_name_room_free(&room);
     if (r->status != DD_LOAD_FAILED) {
         r->size = w->text.len;
         r->digest = dd_digest(w->text.data, w->text.len);
@@ -648,7 +666,9 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
         return;
     }
     if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, (uint32_t)i, r)) {
-        char *p = dd_printable(dd_input_id(&f->c->inputs, i));
+        dd_name_room room = {0};
+        char *p = dd_printable(dd_input_id(&f->c->inputs, i, &room));
+        dd_name_room_free(&room);
         dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
                  f->work->dir);
         free(p);
@@ -678,7 +698,7 @@ static void work(void *ctx, void *state, size_t i, void *result)
     analysed *r = result;
     free(r->across_err);
     r->across_err = NULL;
-    r->deferred = dd_inputs_get(&f->c->inputs, i).stream != NULL; /* read once, in order: by take */
+    r->deferred = dd_input_is_stream(&f->c->inputs, i); /* read once, in order: by take */
     if (f->work)
         read_facts(f, state, i, r); /* the sets found there: the verify stage's */
     else if (!r->deferred) {
@@ -711,7 +731,6 @@ static bool take(void *ctx, size_t i, void *result)
     dd_corpus *c = f->c;
     const dd_options *o = f->o;
     analysed *r = result;
-    const dd_input input = dd_inputs_get(&c->inputs, i), *in = &input;
     if (r->deferred) {
         if (!f->own)
             f->own = worker_new(f);
@@ -734,7 +753,10 @@ static bool take(void *ctx, size_t i, void *result)
     }
     if (r->status == DD_LOAD_NOT_TEXT) {
         if (o->on_error == DD_ON_ERROR_STOP) {
-            dd_input_report_not_text(in, &r->bad, false, NULL);
+            dd_name_room room = {0};
+            const dd_input in = dd_inputs_get(&c->inputs, i, &room);
+            dd_input_report_not_text(&in, &r->bad, false, NULL);
+            dd_name_room_free(&room);
             f->stopped = true;
         } else {
             dd_grow(&c->left_out, &c->left_out_cap, c->nleft_out + 1, sizeof *c->left_out);
@@ -997,11 +1019,11 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
                 (double)f.across.peak_bytes / 1e6, f.across.seconds[0], f.across.seconds[1]);
         fprintf(stderr,
                 "dedup: paragraphs' sets left out: %" PRIu64 " of %" PRIu64
-                " units; made again: %" PRIu64 " sets, of %" PRIu64 " documents (%.1f MB read, %"
-                PRIu64 " changed), %.1f s\n",
-                f.across.sets_left_out, f.across.units, f.across.sets_remade,
-                f.across.docs_remade, (double)f.across.bytes_remade / 1e6,
-                f.across.docs_changed, f.across.remake_seconds);
+                " units; made again: %" PRIu64 " sets, of %" PRIu64
+                " documents (%.1f MB read, %" PRIu64 " changed), %.1f s\n",
+                f.across.sets_left_out, f.across.units, f.across.sets_remade, f.across.docs_remade,
+                (double)f.across.bytes_remade / 1e6, f.across.docs_changed,
+                f.across.remake_seconds);
         fprintf(stderr, "dedup: near-repeats of paragraphs kept in a scratch file: %.1f MB\n",
                 (double)dd_scratch_array_scratch_bytes(&c->near_units) / 1e6);
         fprintf(stderr, "dedup: document signatures kept in a scratch file: %.1f MB\n",
@@ -1665,8 +1687,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
     }
     dd_signatures *s = &c->signatures;
     cluster_batch b = {.c = c, .own = own};
-    dd_sweep_ahead ahead = {pool, &b, sweep_batch, sweep_pairs, sizeof(doc_pair),
-                            sizeof(doc_pairs), sweep_held};
+    dd_sweep_ahead ahead = {
+        pool, &b, sweep_batch, sweep_pairs, sizeof(doc_pair), sizeof(doc_pairs), sweep_held};
     bool verify_ahead = pool && own && dd_pool_threads(pool) > 0;
     if (verify_ahead) {
         s->overlap = answer_pair;
@@ -1703,8 +1725,8 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 "most (%s)\n",
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
                 st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
-                st.pair_runs, st.batches, (double)st.scratch_read / 1e6,
-                st.most_held, dd_memory_clustering_share(o->memory),
+                st.pair_runs, st.batches, (double)st.scratch_read / 1e6, st.most_held,
+                dd_memory_clustering_share(o->memory),
                 st.most_held_when ? st.most_held_when : "nothing held", st.placer_bytes,
                 (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
                 b.missed, st.twins, st.twin_parts, (double)st.heap_before / 1e6,
@@ -1865,9 +1887,8 @@ static void read_boilerplate_texts(dd_corpus *c, unsigned threads)
     size_t n = c->findings.nboilerplate;
     boilerplate_texts t = {c, dd_calloc(n ? n : 1, sizeof *t.texts),
                            dd_calloc(n ? n : 1, sizeof *t.errs)};
-    dd_pool *pool = threads > 1 && n > 1
-                        ? dd_pool_new("boilerplate texts", threads, NULL, NULL, NULL)
-                        : NULL;
+    dd_pool *pool =
+        threads > 1 && n > 1 ? dd_pool_new("boilerplate texts", threads, NULL, NULL, NULL) : NULL;
     if (pool)
         dd_pool_for(pool, n, &t, read_boilerplate_text);
     dd_pool_free(pool);
@@ -1878,7 +1899,7 @@ static void read_boilerplate_texts(dd_corpus *c, unsigned threads)
             b->text = read_range(c, doc, b->text_off, b->text_len > 1000 ? 1000 : b->text_len);
             continue;
         }
-        if (DD_REREAD_OF(c, doc) == DD_REREAD_FAILED && !dd_inputs_get(&c->inputs, doc).stream) {
+        if (DD_REREAD_OF(c, doc) == DD_REREAD_FAILED && !dd_input_is_stream(&c->inputs, doc)) {
             t.texts[i][0] = '\0'; /* failed before: read_range reads nothing */
         } else if (t.errs[i]) {
             say_reread_failed(c, doc, t.errs[i]);
@@ -1990,10 +2011,12 @@ bool dd_corpus_run(dd_corpus *c, const dd_options *o, dd_progress *progress)
 
 void dd_corpus_report_left_out(const dd_corpus *c, const char *fate)
 {
+    dd_name_room room = {0};
     for (size_t k = 0; k < c->nleft_out; k++) {
-        const dd_input d = dd_inputs_get(&c->inputs, c->left_out[k].doc);
+        const dd_input d = dd_inputs_get(&c->inputs, c->left_out[k].doc, &room);
         dd_input_report_not_text(&d, &c->left_out[k].why, false, fate);
     }
+    dd_name_room_free(&room);
 }
 
 void dd_corpus_free(dd_corpus *c)

@@ -1468,7 +1468,9 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     for (size_t u = 0; same && u < nkept; u++)
         same = sh_key_equal(w->doc.units[u].key, units[w->kept[u]].key);
     if (!same) { /* removing whole lines leaves the other units as they were */
-        char *p = dd_printable(dd_input_id(&c->inputs, d));
+        dd_name_room room = {0};
+        char *p = dd_printable(dd_input_id(&c->inputs, d, &room));
+        dd_name_room_free(&room);
         dd_note_add(&r->notes, DD_NOTE_ERROR,
                     "%s: the text left does not hold the paragraphs left (a bug); compared as "
                     "before",
@@ -1547,8 +1549,7 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
                           dd_notes *notes)
 {
     in_flight_bytes in_flight = {0, 0};
-    again g = {
-        .c = c, .o = o, .src = src, .r = r, .in_flight = &in_flight};
+    again g = {.c = c, .o = o, .src = src, .r = r, .in_flight = &in_flight};
     unsigned threads = o->threads ? (unsigned)o->threads : dd_online_cpus();
     dd_ordered_map m = {
         .n = r->nchanged,

@@ -600,6 +600,7 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
      * the records of a shard (none for a shard that could not be opened,
      * which was said when it was collected). */
     size_t doc = 0, shard = 0, part = 0;
+    dd_name_room room = {0};
     for (size_t k = 0; k < w->sources.n; k++) {
         const dd_source *f = &w->sources.v[k];
         size_t docs = 1;
@@ -608,7 +609,8 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
             docs = s && s->first == doc && !strcmp(s->path, f->path) ? s->n : 0;
             shard += s && s->first == doc && !strcmp(s->path, f->path);
         } else if (doc >= in->n || dd_input_shard(in, doc) ||
-                   strcmp(dd_input_path(in, doc), f->path)) {
+                   strcmp(dd_input_path(in, doc, &room), f->path)) {
+            dd_name_room_free(&room);
             return not_listed(w, k, NULL);
         }
         while (w->parts[part].from + w->parts[part].files <= k)
@@ -618,8 +620,12 @@ bool dd_work_place(dd_work *w, const dd_inputs *in)
         doc += docs;
         w->parts[part].n = doc - w->parts[part].first;
     }
-    if (doc != in->n || shard != in->nshards)
-        return not_listed(w, w->sources.n, doc < in->n ? dd_input_path(in, doc) : NULL);
+    if (doc != in->n || shard != in->nshards) {
+        bool ok = not_listed(w, w->sources.n, doc < in->n ? dd_input_path(in, doc, &room) : NULL);
+        dd_name_room_free(&room);
+        return ok;
+    }
+    dd_name_room_free(&room);
     /* Their documents known, the bounds of the parts' files are exact. */
     for (size_t k = 0; k < w->nparts; k++) {
         dd_part *p = &w->parts[k];
@@ -1001,7 +1007,8 @@ static void stage_magic(const char *stage, unsigned char magic[8])
     magic[0] = 'D';
     magic[1] = 'D';
     for (size_t i = 0; i < 5 && stage[i]; i++)
-        magic[2 + i] = (unsigned char)(stage[i] >= 'a' && stage[i] <= 'z' ? stage[i] - 32 : stage[i]);
+        magic[2 + i] =
+            (unsigned char)(stage[i] >= 'a' && stage[i] <= 'z' ? stage[i] - 32 : stage[i]);
 }
 
 char *dd_work_stage_path(const dd_work *w, const char *stage, size_t part)
@@ -1347,11 +1354,11 @@ static bool plan_parts(const char *dir, size_t *nparts)
      * within a bound, so that a file planted there costs little. */
     struct stat st;
     size_t plan_len, max = (size_t)256 << 20;
-    char *plan = stat(plan_path, &st) == 0 && S_ISREG(st.st_mode)
-                     ? read_small_file(plan_path,
-                                       (uint64_t)st.st_size < max ? (size_t)st.st_size : max,
-                                       &plan_len)
-                     : NULL;
+    char *plan =
+        stat(plan_path, &st) == 0 && S_ISREG(st.st_mode)
+            ? read_small_file(plan_path, (uint64_t)st.st_size < max ? (size_t)st.st_size : max,
+                              &plan_len)
+            : NULL;
     free(plan_path);
     size_t len;
     *nparts = 0;

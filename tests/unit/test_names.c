@@ -4,7 +4,9 @@
  * and the accessors of dedup/io/input.h): names kept past the arena's
  * share of memory, in its scratch file, read back equal to those an arena
  * without a limit keeps in memory, whatever their length (one longer than
- * a block too), with nothing left in the folder; and a list collected with
+ * a block too), into a caller's room that holds a name until it is used
+ * again (not a mapping of the file), with nothing left in the folder; and
+ * a list collected with
  * a small share gives every document (files found in folders, a file
  * named, the records of a shard named by id and by SHARD:LINE) the same
  * path, id, output name, shard and line as one collected without.
@@ -71,13 +73,24 @@ static void names_past_the_share_come_back_from_the_scratch_file(void **state)
     assert_int_equal(dd_names_scratch_bytes(&all), 0);
     assert_true(dd_names_memory_bytes(&small) < (64 << 10) + (16 << 10) + 8192);
     assert_true(most < (64 << 10) + DD_NAMES_BLOCK + 5000 + 16384);
+    dd_name_room room = {0}, other = {0};
     for (size_t k = 0; k < N; k++) {
         size_t len;
         char *s = name_of(k, &len);
-        assert_string_equal(dd_names_at(&all, in_all[k]), s);
-        assert_string_equal(dd_names_at(&small, in_small[k]), s);
+        assert_string_equal(dd_names_read(&all, in_all[k], &room), s);
+        const char *read = dd_names_read(&small, in_small[k], &room);
+        assert_string_equal(read, s);
+        /* A name read into another room leaves this one's as it was. */
+        dd_names_read(&small, in_small[(k + 1) % N], &other);
+        assert_string_equal(read, s);
         free(s);
     }
+    /* A name of the scratch file is read, not mapped: the room holds it. */
+    assert_true(dd_names_read(&small, in_small[N / 2], &room) == room.s);
+    assert_true(room.cap >= DD_NAMES_BLOCK + 5000); /* it read number 777, longer than a block */
+    dd_name_room_free(&room);
+    dd_name_room_free(&other);
+    assert_null(room.s);
     dd_names_free(&all);
     dd_names_free(&small);
     free(in_all);
@@ -141,14 +154,17 @@ static void a_list_past_its_share_names_its_documents_alike(void **state)
     assert_int_equal(dd_names_scratch_bytes(&all.names), 0);
     assert_true(dd_inputs_memory_bytes(&small) < dd_inputs_memory_bytes(&all));
     assert_int_equal(entries(scratch), 0);
+    dd_name_room a_room = {0}, b_room = {0}, room = {0};
     for (size_t i = 0; i < all.n; i++) {
-        dd_input a = dd_inputs_get(&all, i), b = dd_inputs_get(&small, i);
+        dd_input a = dd_inputs_get(&all, i, &a_room), b = dd_inputs_get(&small, i, &b_room);
         assert_string_equal(a.path, b.path);
         assert_string_equal(a.id, b.id);
         assert_string_equal(a.out_rel, b.out_rel);
-        assert_string_equal(dd_input_id(&small, i), a.id);
-        assert_string_equal(dd_input_path(&small, i), a.path);
-        assert_string_equal(dd_input_out_rel(&small, i), a.out_rel);
+        assert_string_equal(dd_input_id(&small, i, &room), a.id);
+        assert_string_equal(dd_input_path(&small, i, &room), a.path);
+        assert_string_equal(dd_input_out_rel(&small, i, &room), a.out_rel);
+        assert_int_equal(dd_input_line(&small, i), b.line);
+        assert_int_equal(dd_input_is_stream(&small, i), b.stream != NULL);
         assert_int_equal(a.size, b.size);
         assert_int_equal(a.line, b.line);
         assert_int_equal(a.named_by_id, b.named_by_id);
@@ -157,17 +173,19 @@ static void a_list_past_its_share_names_its_documents_alike(void **state)
     }
     /* What they are: a file found below a named folder, its output name
      * its path below it; the file named, its base name; the records. */
-    dd_input first = dd_inputs_get(&small, 0);
+    dd_name_room first_room = {0}, named_room = {0};
+    dd_input first = dd_inputs_get(&small, 0, &first_room);
     snprintf(path, sizeof path, "%s/tree/a-folder-with-a-rather-long-name-00/a-document-000.txt",
              dir);
     assert_string_equal(first.path, path);
     assert_string_equal(first.id, path);
     assert_string_equal(first.out_rel, "a-folder-with-a-rather-long-name-00/a-document-000.txt");
     assert_null(first.shard);
-    dd_input named = dd_inputs_get(&small, 1000);
+    dd_input named = dd_inputs_get(&small, 1000, &named_room);
     assert_string_equal(named.id, one);
     assert_string_equal(named.out_rel, "one.txt");
-    dd_input by_line = dd_inputs_get(&small, 1001), by_id = dd_inputs_get(&small, 1002);
+    dd_input by_line = dd_inputs_get(&small, 1001, &a_room),
+             by_id = dd_inputs_get(&small, 1002, &b_room);
     char shard_line[4200];
     snprintf(shard_line, sizeof shard_line, "%s:1", shard);
     assert_string_equal(by_line.id, shard_line);
@@ -178,6 +196,12 @@ static void a_list_past_its_share_names_its_documents_alike(void **state)
     assert_string_equal(by_id.id, "record-0001");
     assert_true(by_id.named_by_id);
     assert_int_equal(by_id.line, 2);
+    assert_string_equal(first.out_rel, "a-folder-with-a-rather-long-name-00/a-document-000.txt");
+    dd_name_room_free(&a_room);
+    dd_name_room_free(&b_room);
+    dd_name_room_free(&room);
+    dd_name_room_free(&first_room);
+    dd_name_room_free(&named_room);
     dd_inputs_free(&all);
     dd_inputs_free(&small);
     char cmd[8300];
