@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Says that the scratch file of the names could not be made or written
- * (what_failed, errno) and ends the process: the names of the inputs are
- * needed by every report. */
+/* Says that the scratch file of the names could not be made, written or
+ * read (what_failed, errno) and ends the process: the names of the inputs
+ * are needed by every report. */
 static void scratch_failed(const dd_names *a, const char *what_failed)
 {
     int err = errno;
