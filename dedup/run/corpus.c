@@ -1691,7 +1691,7 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
         fprintf(stderr,
                 "dedup: near-duplicate documents by the sweep: %zu documents, %" PRIu64
                 " band keys in %zu parts (%.1f MB in a scratch file; %" PRIu64
-                " in hot buckets), %" PRIu64
+                " in %zu hot buckets, %zu sub-buckets of two or more), %" PRIu64
                 " pairs (%.2f a document; %.1f MB in a scratch file, %zu runs) in %zu batches, "
                 "%.1f MB read back, %zu bytes held at once at most of a share of %zu (%s); the "
                 "placer holds %zu bytes, "
@@ -1702,9 +1702,9 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 " twins (exact keys in %zu parts); the heap in use %.1f MB before, %.1f MB at "
                 "most (%s)\n",
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
-                st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
-                st.pair_runs, st.batches, (double)st.scratch_read / 1e6,
-                st.most_held, dd_memory_clustering_share(o->memory),
+                st.hot_buckets, st.sub_buckets, st.pairs, (double)st.pairs / (double)n,
+                (double)st.pairs_scratch / 1e6, st.pair_runs, st.batches,
+                (double)st.scratch_read / 1e6, st.most_held, dd_memory_clustering_share(o->memory),
                 st.most_held_when ? st.most_held_when : "nothing held", st.placer_bytes,
                 (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
                 b.missed, st.twins, st.twin_parts, (double)st.heap_before / 1e6,

@@ -678,6 +678,10 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
                 assert_true(placed.search.full_buckets > 0); /* hot buckets, split */
                 assert_true(placed.search.split > 0);
                 assert_true(st.hot_entries > 0);
+                /* (the hot buckets and their sub-buckets, numbered: the
+                 * same counts as the placer's index by key, above) */
+                assert_true(st.hot_buckets > 0);
+                assert_true(st.sub_buckets > 0);
                 assert_true(st.pairs > 0);
                 /* The twins (records among the pairs, not an array a
                  * document), found a part of the exact keys at a time. */
