@@ -683,7 +683,6 @@ typedef struct batch {
      * documents have none) */
     dd_rank_pair *records;
     size_t nrecords, records_cap, rank_records;
-    uint32_t *docs; /* the batch's documents for ahead, when the sweep has no order (doc_at) */
 } batch;
 
 /* What a batch holds of its own: the pairs given, the representatives to
@@ -692,7 +691,7 @@ static size_t batch_bytes(const batch *b)
 {
     return b->given_cap * sizeof *b->given + b->reps_cap * sizeof *b->reps +
            (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged +
-           b->records_cap * sizeof *b->records + (b->docs ? BATCH_RANKS * sizeof *b->docs : 0);
+           b->records_cap * sizeof *b->records;
 }
 
 /* *v (capacity *cap, of elements of size bytes) made room for need, by
@@ -814,8 +813,6 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
     b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
-    if (ahead && !w->docs)
-        b.docs = dd_malloc(BATCH_RANKS * sizeof *b.docs);
     /* The pairs of a batch within what is left of the share: each with its
      * verdict, room for it among the representatives to verify ahead, and
      * what the caller holds for it. (A rank gives at most nkeys *
@@ -843,9 +840,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
         w->st->batches++;
         size_t nb = b.hi - b.lo;
         if (ahead) {
-            for (size_t k = 0; b.docs && k < nb; k++)
-                b.docs[k] = (uint32_t)(b.lo + k);
-            ahead->batch(ahead->ctx, b.docs ? b.docs : w->docs + b.lo, nb);
+            ahead->batch(ahead->ctx, w->docs ? w->docs + b.lo : NULL, b.lo, nb);
             dd_pool_start(ahead->pool, nb, &b, judge_ahead);
         }
         for (size_t k = 0, rec = 0; k < nb; k++) {
@@ -886,7 +881,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
      * the caller held for the last batch, given back before the clusters
      * are made beside the placer: the sweep's most in the heap was there. */
     if (ahead)
-        ahead->batch(ahead->ctx, NULL, 0);
+        ahead->batch(ahead->ctx, NULL, 0, 0);
     dd_kway_merge_free(m);
     free(b.given);
     free(b.from);
@@ -894,7 +889,6 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     free(b.judged);
     free(b.exact);
     free(b.records);
-    free(b.docs);
     free(hot);
     free(w->pending);
     w->pending = NULL;

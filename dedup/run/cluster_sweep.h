@@ -127,9 +127,11 @@ typedef struct dd_sweep_ahead {
     dd_pool *pool; /* its workers' states are what pairs() gets */
     void *ctx;
     /* Calling thread: docs[0..n) are the documents placed next, in that
-     * order (what was computed for the batch before is no longer asked);
-     * n 0 (docs NULL) after the last batch, before the clusters are made. */
-    void (*batch)(void *ctx, const uint32_t *docs, size_t n);
+     * order, or with docs NULL (the sweep was given no order) documents
+     * first to first + n - 1 (what was computed for the batch before is
+     * no longer asked); n 0 after the last batch, before the clusters are
+     * made. */
+    void (*batch)(void *ctx, const uint32_t *docs, size_t first, size_t n);
     /* Any thread of the pool (worker: its state): the overlaps of the
      * exact sets of the batch's document k with those of reps[0..n), in
      * that order, until one joins. Writes what is document k's only. */
