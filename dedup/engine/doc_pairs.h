@@ -121,7 +121,8 @@ typedef struct dd_bucket_sink {
      * DD_BUCKET_CAP ranked before it (shares 0). False stops the walk. */
     bool (*pair)(void *ctx, uint32_t later, uint32_t earlier, uint32_t shares);
     /* The entries v[0..n) of a hot bucket (DD_BUCKET_CAP or more), in rank
-     * order, before its pairs. */
+     * order, before its pairs. Without hot_pairs the walk reads them no
+     * more: a sink whose caller owns v may reorder them (the sweep's). */
     void (*hot)(void *ctx, const dd_band_entry *v, size_t n);
     bool hot_pairs;
 } dd_bucket_sink;

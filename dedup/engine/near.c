@@ -367,6 +367,11 @@ static uint64_t second_key(const dd_signatures *s, size_t d, size_t b, uint64_t 
     return XXH3_64bits_withSeed(&v, sizeof v, key);
 }
 
+uint64_t dd_near_second_key(const dd_signatures *s, size_t d, size_t b, uint64_t key)
+{
+    return second_key(s, d, b, key);
+}
+
 /* ------------------------------------------------------ shared keys */
 
 size_t dd_near_keys_per_doc(const dd_near_params *p)
@@ -830,6 +835,16 @@ typedef struct kept_member {
  * as they grow (half of it unused, and both copies while it moves). */
 #define MEMBERS_A_CHUNK 1024
 
+/* A representative listed in a numbered bucket
+ * (dd_placer_place_numbered): its rank, and the one listed in the bucket
+ * before it (1 + its place among them; 0: none). Kept in chunks of
+ * HOT_LISTED_A_CHUNK (8 KiB), as the members are. */
+typedef struct hot_listed {
+    uint32_t rank, before;
+} hot_listed;
+
+#define HOT_LISTED_A_CHUNK 1024
+
 struct dd_placer {
     const dd_signatures *s;
     /* per document, grown as documents are placed: */
@@ -874,6 +889,18 @@ struct dd_placer {
      * (dd_placer_place_given), by rank */
     const dd_given_pair *given;
     size_t ngiven;
+    /* the numbered buckets, hot ones and their sub-buckets
+     * (dd_placer_place_numbered): how many representatives each lists
+     * (DD_BUCKET_CAP at most, the first placed), and its last (1 + its
+     * place in listed; 0: none), each of which says the one before it */
+    uint8_t *hot_count;
+    uint32_t *hot_last;
+    size_t nhot;
+    hot_listed **listed;
+    size_t nlisted, listed_chunks_cap;
+    /* of the document being placed, a band's hot bucket and sub-bucket
+     * (DD_NOT_HOT: none); hot NULL: not placed by number */
+    const uint32_t *hot, *sub;
 };
 
 dd_placer *dd_placer_new(const dd_signatures *s)
@@ -1170,6 +1197,96 @@ static dd_candidate *candidate_of_rank(dd_candidate *cands, size_t n, uint32_t r
     return lo < n && cands[lo].rank == rank ? &cands[lo] : NULL;
 }
 
+/* Lists representative d (of key `key` in band b, whose bucket is full)
+ * in its sub-bucket there, by its second key, unless that is full too. */
+static void list_in_sub_bucket(dd_placer *p, uint32_t d, size_t b, uint64_t key)
+{
+    uint32_t now_listed;
+    uint64_t sub = second_key(p->s, d, b, key);
+    if (dd_capped_map_add_listed(&p->index[b], sub, p->doc[d].rank, DD_BUCKET_CAP, &now_listed)) {
+        p->counts.split++;
+        p->counts.full_sub_buckets += now_listed == DD_BUCKET_CAP;
+    } else {
+        p->counts.unlisted++;
+    }
+}
+
+/* The i-th representative listed in a numbered bucket. */
+static hot_listed *listed_at(const dd_placer *p, size_t i)
+{
+    return &p->listed[i / HOT_LISTED_A_CHUNK][i % HOT_LISTED_A_CHUNK];
+}
+
+/* Appends to p->ranks[0..n) the ranks numbered bucket `bucket` lists,
+ * each `times` times. Returns the new n. */
+static size_t append_numbered(dd_placer *p, uint32_t bucket, unsigned times, size_t n)
+{
+    dd_grow(&p->ranks, &p->ranks_cap, n + (size_t)times * p->hot_count[bucket], sizeof *p->ranks);
+    for (uint32_t i = p->hot_last[bucket]; i; i = listed_at(p, i - 1)->before)
+        for (unsigned t = 0; t < times; t++)
+            p->ranks[n++] = listed_at(p, i - 1)->rank;
+    return n;
+}
+
+/* Appends to p->ranks[0..n) the ranks that the numbered hot buckets of
+ * the document being placed (p->hot) list, and where a bucket is full,
+ * its sub-bucket's (p->sub), each SUB_BUCKET_SHARES times: as listed_ranks
+ * does with the index. Returns the new n. */
+static size_t numbered_ranks(dd_placer *p, size_t n)
+{
+    for (size_t b = 0; b < p->nkeys; b++) {
+        uint32_t bucket = p->hot[b];
+        if (bucket == DD_NOT_HOT)
+            continue;
+        n = append_numbered(p, bucket, 1, n);
+        if (p->hot_count[bucket] == DD_BUCKET_CAP && p->sub[b] != DD_NOT_HOT)
+            n = append_numbered(p, p->sub[b], SUB_BUCKET_SHARES, n);
+    }
+    return n;
+}
+
+/* Lists representative d in numbered bucket `bucket`, unless it is full.
+ * Returns how many it lists then (DD_BUCKET_CAP + 1: none, it was full). */
+static uint32_t list_in_numbered(dd_placer *p, uint32_t d, uint32_t bucket)
+{
+    if (p->hot_count[bucket] == DD_BUCKET_CAP)
+        return DD_BUCKET_CAP + 1;
+    size_t chunk = p->nlisted / HOT_LISTED_A_CHUNK;
+    if (p->nlisted % HOT_LISTED_A_CHUNK == 0) {
+        dd_grow(&p->listed, &p->listed_chunks_cap, chunk + 1, sizeof *p->listed);
+        p->listed[chunk] = dd_malloc(HOT_LISTED_A_CHUNK * sizeof **p->listed);
+    }
+    *listed_at(p, p->nlisted) = (hot_listed){p->doc[d].rank, p->hot_last[bucket]};
+    p->hot_last[bucket] = (uint32_t)++p->nlisted;
+    return ++p->hot_count[bucket];
+}
+
+/* Lists representative d in its numbered hot buckets (p->hot), or in the
+ * sub-buckets of those that are full (p->sub): as place_rest lists one in
+ * the index, and counted the same. A sub-bucket of d's alone (DD_NOT_HOT)
+ * is counted only: no document looks it up. */
+static void list_numbered(dd_placer *p, uint32_t d)
+{
+    for (size_t b = 0; b < p->nkeys; b++) {
+        uint32_t bucket = p->hot[b];
+        if (bucket == DD_NOT_HOT)
+            continue;
+        uint32_t now_listed = list_in_numbered(p, d, bucket);
+        if (now_listed <= DD_BUCKET_CAP) {
+            /* d fills it: the next ones go to its sub-buckets */
+            p->counts.full_buckets += now_listed == DD_BUCKET_CAP;
+            continue;
+        }
+        now_listed = p->sub[b] == DD_NOT_HOT ? 1 : list_in_numbered(p, d, p->sub[b]);
+        if (now_listed <= DD_BUCKET_CAP) {
+            p->counts.split++;
+            p->counts.full_sub_buckets += now_listed == DD_BUCKET_CAP;
+        } else {
+            p->counts.unlisted++;
+        }
+    }
+}
+
 /* The rest of placing d, whose candidates from the buckets of its keys
  * are p->cands[0..ncand), sorted by rank: its linked documents added, the
  * best chosen and verified; if none verifies, d becomes a representative,
@@ -1244,6 +1361,8 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
     p->doc[d].rep_of = d + 1;
     if (a) {
         ahead_list(p, a, k, d);
+    } else if (p->hot) {
+        list_numbered(p, d);
     } else {
         for (size_t b = 0; b < p->nkeys; b++)
             if (shared[b])
@@ -1258,14 +1377,7 @@ static uint32_t place_rest(dd_placer *p, uint32_t d, const uint64_t *keys, const
                 p->counts.full_buckets += now_listed == DD_BUCKET_CAP;
                 continue;
             }
-            uint64_t sub = second_key(s, d, b, keys[b]);
-            if (dd_capped_map_add_listed(&p->index[b], sub, p->doc[d].rank, DD_BUCKET_CAP,
-                                         &now_listed)) {
-                p->counts.split++;
-                p->counts.full_sub_buckets += now_listed == DD_BUCKET_CAP;
-            } else {
-                p->counts.unlisted++;
-            }
+            list_in_sub_bucket(p, d, b, keys[b]);
         }
     }
     *m = similarity_of(p, d);
@@ -1308,19 +1420,27 @@ bool dd_placer_leads(const dd_placer *p, uint32_t rank)
     return p->doc[d].rep_of == d + 1;
 }
 
-uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
-                               const dd_given_pair *given, size_t n, dd_member *m)
+/* dd_placer_place_given, its hot buckets by key (hot), or numbered
+ * (numbered and sub: dd_placer_place_numbered). */
+static uint32_t place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
+                            const uint32_t *numbered, const uint32_t *sub,
+                            const dd_given_pair *given, size_t n, dd_member *m)
 {
     uint32_t rep;
     if (place_rank(p, d, &rep))
         return rep;
     if (twin < p->placed - 1 && place_twin(p, d, doc_of_rank(p, twin), m, &rep))
         return rep;
-    index_keys(p->s, d, p->keys);
+    if (!numbered) /* (numbered, its buckets are found by number) */
+        index_keys(p->s, d, p->keys);
     /* The representatives of d's hot buckets, as dd_placer_place finds
      * them; then the given ones that are representatives, each once for
      * each bucket it shares with d. */
-    size_t nranks = listed_ranks(p, d, p->keys, hot, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
+    p->hot = numbered;
+    p->sub = sub;
+    size_t nranks = numbered
+                        ? numbered_ranks(p, 0)
+                        : listed_ranks(p, d, p->keys, hot, NULL, NULL, &p->ranks, &p->ranks_cap, 0);
     for (size_t i = 0; i < n; i++) {
         uint32_t rank = given[i].earlier;
         if (rank >= p->placed - 1 || given[i].shares == 0)
@@ -1338,7 +1458,33 @@ uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bo
     rep = place_rest(p, d, p->keys, hot, ncand, NULL, 0, m);
     p->given = NULL;
     p->ngiven = 0;
+    p->hot = p->sub = NULL;
     return rep;
+}
+
+uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
+                               const dd_given_pair *given, size_t n, dd_member *m)
+{
+    return place_given(p, d, twin, hot, NULL, NULL, given, n, m);
+}
+
+void dd_placer_reserve_hot(dd_placer *p, size_t nbuckets)
+{
+    /* (the index is not used then: its first tables given back) */
+    for (size_t b = 0; b < p->nkeys; b++)
+        dd_capped_map_free(&p->index[b]);
+    free(p->hot_count);
+    free(p->hot_last);
+    p->hot_count = dd_calloc(nbuckets ? nbuckets : 1, sizeof *p->hot_count);
+    p->hot_last = dd_calloc(nbuckets ? nbuckets : 1, sizeof *p->hot_last);
+    p->nhot = nbuckets;
+}
+
+uint32_t dd_placer_place_numbered(dd_placer *p, uint32_t d, uint32_t twin, const uint32_t *hot,
+                                  const uint32_t *sub, const dd_given_pair *given, size_t n,
+                                  dd_member *m)
+{
+    return place_given(p, d, twin, NULL, hot, sub, given, n, m);
 }
 
 dd_placer_counts dd_placer_counts_of(const dd_placer *p) { return p->counts; }
@@ -1352,6 +1498,10 @@ size_t dd_placer_bytes(const dd_placer *p)
                        sizeof **p->members;
     for (size_t b = 0; b < p->nkeys; b++)
         bytes += p->index[b].nslots * sizeof *p->index[b].slots;
+    bytes += p->nhot * (sizeof *p->hot_count + sizeof *p->hot_last) +
+             p->listed_chunks_cap * sizeof *p->listed +
+             (p->nlisted + HOT_LISTED_A_CHUNK - 1) / HOT_LISTED_A_CHUNK * HOT_LISTED_A_CHUNK *
+                 sizeof **p->listed;
     return bytes + dd_key_table_bytes(&p->exact);
 }
 
@@ -1420,6 +1570,11 @@ void dd_placer_free(dd_placer *p)
     for (size_t i = 0; i < (p->nmembers + MEMBERS_A_CHUNK - 1) / MEMBERS_A_CHUNK; i++)
         free(p->members[i]);
     free(p->members);
+    for (size_t i = 0; i < (p->nlisted + HOT_LISTED_A_CHUNK - 1) / HOT_LISTED_A_CHUNK; i++)
+        free(p->listed[i]);
+    free(p->listed);
+    free(p->hot_count);
+    free(p->hot_last);
     free(p->by_rank_own);
     dd_key_table_free(&p->exact);
     for (size_t b = 0; b < p->nkeys; b++)

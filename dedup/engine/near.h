@@ -398,6 +398,10 @@ void dd_cluster_documents(const dd_signatures *s, dd_clusters *out);
  */
 #define DD_BUCKET_CAP 32
 #define DD_MAX_CANDIDATES 32
+
+/* The second key of document d in band (or block) b, whose key there is
+ * key: the key of its sub-bucket when that bucket is full (above). */
+uint64_t dd_near_second_key(const dd_signatures *s, size_t d, size_t b, uint64_t key);
 #define DD_MAX_LINKS 16
 
 /* A candidate: a rank (the order placed, or an index's document number:
@@ -580,6 +584,27 @@ bool dd_placer_leads(const dd_placer *p, uint32_t rank);
  * this function (the table of exact keys is not kept). */
 uint32_t dd_placer_place_given(dd_placer *p, uint32_t d, uint32_t twin, const bool *hot,
                                const dd_given_pair *given, size_t n, dd_member *m);
+
+/* No bucket (dd_placer_place_numbered). */
+#define DD_NOT_HOT UINT32_MAX
+/* Makes room for the buckets of the documents placed by
+ * dd_placer_place_numbered, numbered 0..nbuckets-1 by the caller: a number
+ * for each hot bucket (a band key of DD_BUCKET_CAP documents or more) and
+ * for each of its sub-buckets that two of its documents or more share (by
+ * dd_near_second_key), in whatever order. */
+void dd_placer_reserve_hot(dd_placer *p, size_t nbuckets);
+/* As dd_placer_place_given, with, for each band (or block) b, hot[b] the
+ * number of d's key's hot bucket there (DD_NOT_HOT: not hot), and sub[b]
+ * the number of its sub-bucket in that bucket (DD_NOT_HOT: no other
+ * document of the bucket has d's second key, so nothing is ever found
+ * there). The placer keeps a bucket's first DD_BUCKET_CAP representatives
+ * by its number (5 bytes a bucket and 8 a representative listed), not by
+ * key in an index (16 to 32 bytes a representative listed, one alone in
+ * its sub-bucket too). The same clusters, similarities and counts. A
+ * placer places by one of the two. */
+uint32_t dd_placer_place_numbered(dd_placer *p, uint32_t d, uint32_t twin, const uint32_t *hot,
+                                  const uint32_t *sub, const dd_given_pair *given, size_t n,
+                                  dd_member *m);
 
 /* The verify stage's verdict on document d joining document r, from
  * their signatures alone, into g (its verdict, and m or same): as the

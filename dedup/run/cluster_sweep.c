@@ -67,15 +67,18 @@ static size_t part_of(uint64_t key, size_t parts)
 
 /*
  * What the documents are placed with beyond their pairs, a document's
- * twin and its hot bands, follow the pairs (the runs, merged in rank
+ * twin and its hot buckets, follow the pairs (the runs, merged in rank
  * order), not arrays of every document (12 bytes each): a record of the
  * pairs' kind whose earlier rank is past any document's says it (the
  * records of a rank come after its pairs). TWIN_RECORD's shares is the
- * twin's rank; HOT_RECORD - w's shares are the bits of bands 32 w to
- * 32 w + 31 that are hot (a document has one key a band, in one bucket:
- * the bits of two records of a rank are apart, and their sum, as
- * dd_rank_pairs_count and the merge sum the shares of a pair, is their
- * union).
+ * twin's rank; HOT_RECORD - b's shares is the number of the hot bucket
+ * of the document's key in band b, and HOT_RECORD - nkeys - b's the
+ * number of its sub-bucket there (sub_record) when another document of
+ * the bucket has its second key. The buckets are numbered as the group
+ * step finds them: the placer keeps their representatives by number
+ * (dd_placer_place_numbered), not by key in an index. A document has one
+ * twin at most and one key a band: no two records of a rank are the same
+ * pair.
  */
 #define TWIN_RECORD UINT32_MAX
 #define HOT_RECORD (UINT32_MAX - 1)
@@ -85,8 +88,8 @@ typedef struct sweep {
     const uint32_t *docs; /* NULL: rank r is document r (doc_at) */
     size_t n, nkeys;
     size_t share;
-    size_t hot_words;      /* HOT_RECORDs a document at most (32 bands each) */
     uint32_t first_record; /* the least earlier rank of a record (not a pair) */
+    size_t numbered;       /* the hot buckets and sub-buckets found so far: the next one's number */
     bool write_failed;     /* a run of pairs could not be written (mark_hot) */
     /* The pairs: a buffer, sorted and written as a run of the scratch
      * array when full (with one run only, it stays in memory). */
@@ -181,18 +184,47 @@ static bool add_pair(void *ctx, uint32_t later, uint32_t earlier, uint32_t share
     return add_record(w, later, earlier, shares);
 }
 
-/* dd_bucket_sink.hot: a hot bucket marks its documents' band hot (a
- * record each; a failed write stops the walk at its next pair, and is
+/* The earlier rank of the record of a document's sub-bucket in band b. */
+static uint32_t sub_record(const sweep *w, size_t b)
+{
+    return (uint32_t)(HOT_RECORD - w->nkeys - b);
+}
+
+/* dd_bucket_sink.hot: a hot bucket, numbered, says its number to its
+ * documents, and so does each of its sub-buckets (by the documents'
+ * second keys, dd_near_second_key) that two of them or more share: a
+ * record each (a failed write stops the walk at its next pair, and is
  * said after it). */
 static void mark_hot(void *ctx, const dd_band_entry *v, size_t n)
 {
     sweep *w = ctx;
+    size_t b = v[0].band;
+    uint64_t key = v[0].key;
+    uint32_t bucket = (uint32_t)w->numbered++;
+    w->st->hot_buckets++;
     w->st->hot_entries += n;
     for (size_t i = 0; i < n; i++)
-        add_record(w, v[i].rank, HOT_RECORD - v[i].band / 32, 1U << (v[i].band % 32));
+        add_record(w, v[i].rank, HOT_RECORD - (uint32_t)b, bucket);
+    /* Its entries by second key: v is the part's own array (group), whose
+     * entries the walk reads no more once it gave them here, so they are
+     * sorted again in place. */
+    dd_band_entry *by_sub = (dd_band_entry *)v;
+    for (size_t i = 0; i < n; i++)
+        by_sub[i].key = dd_near_second_key(w->s, doc_at(w, by_sub[i].rank), b, key);
+    dd_band_entries_sort(by_sub, n);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && by_sub[j].key == by_sub[i].key; j++)
+            ;
+        if (j - i < 2)
+            continue; /* alone: nothing is ever found there */
+        uint32_t sub = (uint32_t)w->numbered++;
+        w->st->sub_buckets++;
+        for (size_t k = i; k < j; k++)
+            add_record(w, by_sub[k].rank, sub_record(w, b), sub);
+    }
 }
 
-/* The pairs and hot bands of the buckets of v[0..n), sorted. */
+/* The pairs and hot buckets of the buckets of v[0..n), sorted. */
 static bool bucket_pairs(sweep *w, const dd_band_entry *v, size_t n)
 {
     return dd_bucket_walk(v, n, &(dd_bucket_sink){w, add_pair, mark_hot, false}) &&
@@ -478,7 +510,7 @@ static void sort_part(const sweep *w, dd_pool *pool, dd_band_entries *part)
 
 /* The group step: the band keys of the documents that may lead, a part of
  * the keys at a time within room bytes (each sorted on the pool's threads,
- * NULL: none), to pairs and hot bands. When they do not fit at once, the
+ * NULL: none), to pairs and hot buckets. When they do not fit at once, the
  * keys are made once (from the MinHash values, which may be read from
  * their own scratch file one document at a time) and written in pieces;
  * the pieces are then read back a part (a run of them) at a time, each
@@ -647,11 +679,10 @@ typedef struct batch {
     size_t reps_cap;
     uint64_t *judged, *exact; /* per rank of the batch (stats) */
     /* the records of the batch's ranks (TWIN_RECORD, HOT_RECORD), in
-     * rank order, each once (those of two runs made one): room for
-     * records_cap, reserved from the share (most documents have none) */
+     * rank order: room for records_cap, reserved from the share (most
+     * documents have none) */
     dd_rank_pair *records;
     size_t nrecords, records_cap, rank_records;
-    uint32_t *docs; /* the batch's documents for ahead, when the sweep has no order (doc_at) */
 } batch;
 
 /* What a batch holds of its own: the pairs given, the representatives to
@@ -660,7 +691,7 @@ static size_t batch_bytes(const batch *b)
 {
     return b->given_cap * sizeof *b->given + b->reps_cap * sizeof *b->reps +
            (BATCH_RANKS + 1) * sizeof *b->from + 2 * BATCH_RANKS * sizeof *b->judged +
-           b->records_cap * sizeof *b->records + (b->docs ? BATCH_RANKS * sizeof *b->docs : 0);
+           b->records_cap * sizeof *b->records;
 }
 
 /* *v (capacity *cap, of elements of size bytes) made room for need, by
@@ -731,11 +762,7 @@ static void next_batch(batch *b, dd_kway_merge *m, size_t lo)
         const dd_rank_pair *q;
         while ((q = dd_kway_merge_peek(m)) && q->later == b->hi) {
             if (q->earlier >= w->first_record) { /* after the rank's pairs */
-                dd_rank_pair *last = b->nrecords ? &b->records[b->nrecords - 1] : NULL;
-                if (last && last->later == q->later && last->earlier == q->earlier)
-                    last->shares |= q->shares; /* from another run: other bands */
-                else
-                    b->records[b->nrecords++] = *q;
+                b->records[b->nrecords++] = *q;
             } else if (b->ngiven > first && b->given[b->ngiven - 1].earlier == q->earlier) {
                 b->given[b->ngiven - 1].shares += q->shares; /* from another run */
             } else {
@@ -766,7 +793,7 @@ static void next_batch(batch *b, dd_kway_merge *m, size_t lo)
 }
 
 /* The sweep: every document placed in rank order, given its pairs, its
- * twin and its hot bands, the pairs merged from their runs (read within
+ * twin and its hot buckets, the pairs merged from their runs (read within
  * room bytes) a batch of ranks at a time; with ahead, each batch's pairs
  * judged on the pool while the documents are placed. A batch's pairs take
  * what the merge leaves of the share. */
@@ -775,25 +802,29 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     const dd_signatures *s = w->s;
     dd_placer *p = dd_placer_new(s);
     dd_placer_reserve_order(p, w->docs, w->n, s->n);
-    bool *hot = dd_calloc(w->nkeys ? w->nkeys : 1, sizeof *hot);
+    dd_placer_reserve_hot(p, w->numbered);
+    /* the document's hot bucket a band, then its sub-bucket a band
+     * (DD_NOT_HOT: none) */
+    uint32_t *hot = dd_malloc((w->nkeys ? 2 * w->nkeys : 1) * sizeof *hot);
+    for (size_t j = 0; j < 2 * w->nkeys; j++)
+        hot[j] = DD_NOT_HOT;
     dd_kway_merge *m = merge_runs(w, room);
     batch b = {.w = w, .ahead = ahead, .placer = p};
     b.from = dd_malloc((BATCH_RANKS + 1) * sizeof *b.from);
     b.judged = dd_calloc(BATCH_RANKS, sizeof *b.judged);
     b.exact = dd_calloc(BATCH_RANKS, sizeof *b.exact);
-    if (ahead && !w->docs)
-        b.docs = dd_malloc(BATCH_RANKS * sizeof *b.docs);
     /* The pairs of a batch within what is left of the share: each with its
      * verdict, room for it among the representatives to verify ahead, and
      * what the caller holds for it. (A rank gives at most nkeys *
      * (DD_BUCKET_CAP - 1) pairs, an earlier document a bucket of fewer than
      * DD_BUCKET_CAP: past the room, a batch of one rank holds those.) */
-    size_t fixed = merge_bytes(w, m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+    size_t fixed = merge_bytes(w, m) + batch_bytes(&b) + 2 * w->nkeys * sizeof *hot +
                    (ahead ? BATCH_RANKS * ahead->rank_bytes : 0);
     size_t left = w->share > fixed ? w->share - fixed : 0;
     /* The records of a batch: those of BATCH_RANKS ranks that have them
-     * all, or an eighth of what is left (a rank's at least). */
-    b.rank_records = 1 + w->hot_words;
+     * all (a twin, a hot bucket and a sub-bucket a band), or an eighth of
+     * what is left (a rank's at least). */
+    b.rank_records = 1 + 2 * w->nkeys;
     b.records_cap = BATCH_RANKS * b.rank_records;
     if (b.records_cap > left / 8 / sizeof *b.records)
         b.records_cap = left / 8 / sizeof *b.records;
@@ -809,31 +840,30 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
         w->st->batches++;
         size_t nb = b.hi - b.lo;
         if (ahead) {
-            for (size_t k = 0; b.docs && k < nb; k++)
-                b.docs[k] = (uint32_t)(b.lo + k);
-            ahead->batch(ahead->ctx, b.docs ? b.docs : w->docs + b.lo, nb);
+            ahead->batch(ahead->ctx, w->docs ? w->docs + b.lo : NULL, b.lo, nb);
             dd_pool_start(ahead->pool, nb, &b, judge_ahead);
         }
         for (size_t k = 0, rec = 0; k < nb; k++) {
             size_t r = b.lo + k;
             if (ahead)
                 dd_pool_wait(ahead->pool, k);
-            /* its twin and hot bands, from its records (two of a rank say
-             * the bits of different bands: their union) */
+            /* its twin, hot buckets and sub-buckets, from its records
+             * (hot[j]: HOT_RECORD - j's, band j's bucket or band j -
+             * nkeys's sub-bucket) */
             uint32_t twin = UINT32_MAX;
-            memset(hot, 0, w->nkeys * sizeof *hot);
+            size_t first = rec;
             for (; rec < b.nrecords && b.records[rec].later == r; rec++) {
                 const dd_rank_pair *q = &b.records[rec];
-                if (q->earlier == TWIN_RECORD) {
+                if (q->earlier == TWIN_RECORD)
                     twin = q->shares;
-                    continue;
-                }
-                size_t first = (size_t)(HOT_RECORD - q->earlier) * 32;
-                for (size_t j = 0; j < 32 && first + j < w->nkeys; j++)
-                    hot[first + j] |= q->shares >> j & 1;
+                else
+                    hot[HOT_RECORD - q->earlier] = q->shares;
             }
-            dd_placer_place_given(p, doc_at(w, r), twin, hot, b.given + b.from[k],
-                                  b.from[k + 1] - b.from[k], &mem);
+            dd_placer_place_numbered(p, doc_at(w, r), twin, hot, hot + w->nkeys,
+                                     b.given + b.from[k], b.from[k + 1] - b.from[k], &mem);
+            for (; first < rec; first++)
+                if (b.records[first].earlier != TWIN_RECORD)
+                    hot[HOT_RECORD - b.records[first].earlier] = DD_NOT_HOT;
         }
         if (ahead) {
             dd_pool_finish(ahead->pool);
@@ -843,7 +873,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
             }
         }
         held(w,
-             merge_bytes(w, m) + batch_bytes(&b) + w->nkeys * sizeof *hot +
+             merge_bytes(w, m) + batch_bytes(&b) + 2 * w->nkeys * sizeof *hot +
                  (ahead && ahead->held ? ahead->held(ahead->ctx) : 0),
              "a batch placed");
     }
@@ -851,7 +881,7 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
      * the caller held for the last batch, given back before the clusters
      * are made beside the placer: the sweep's most in the heap was there. */
     if (ahead)
-        ahead->batch(ahead->ctx, NULL, 0);
+        ahead->batch(ahead->ctx, NULL, 0, 0);
     dd_kway_merge_free(m);
     free(b.given);
     free(b.from);
@@ -859,7 +889,6 @@ static void place_all(sweep *w, size_t room, const dd_sweep_ahead *ahead, dd_clu
     free(b.judged);
     free(b.exact);
     free(b.records);
-    free(b.docs);
     free(hot);
     free(w->pending);
     w->pending = NULL;
@@ -889,8 +918,7 @@ bool dd_cluster_sweep(const dd_signatures *s, const uint32_t *docs, size_t ndocs
     size_t places = RUN_PLACES * 2 * sizeof(size_t);
     if (places > pairs_room / 16)
         places = pairs_room / 16;
-    w.hot_words = (w.nkeys + 31) / 32;
-    w.first_record = (uint32_t)(HOT_RECORD - (w.hot_words ? w.hot_words - 1 : 0));
+    w.first_record = w.nkeys ? sub_record(&w, w.nkeys - 1) : HOT_RECORD;
     w.pending_cap = (pairs_room - places) / sizeof *w.pending;
     w.first_runs = places / (2 * sizeof(size_t)) ? places / (2 * sizeof(size_t)) : 1;
     if (w.pending_cap < LEAST_READ_BYTES / sizeof *w.pending)

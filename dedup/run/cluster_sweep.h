@@ -18,17 +18,19 @@
  *     documents gives its pairs (later, earlier, sharing one bucket) to a
  *     buffer (the other half of the share), sorted by later rank when full
  *     and written as a run of a scratch file; a hot bucket (DD_BUCKET_CAP
- *     documents or more) gives a record of its documents' band being hot
- *     (bits of 32 bands a record), for the placer to look up itself. The
- *     records (twins, hot bands) are pairs whose earlier rank is past every
+ *     documents or more) is numbered, and gives each of its documents a
+ *     record of its number, and one of its sub-bucket's (by their second
+ *     keys: numbered too, when two documents or more share it), for the
+ *     placer to look them up itself, by number. The
+ *     records (twins, hot buckets) are pairs whose earlier rank is past every
  *     document's: sorted, written and merged with the pairs, each rank's
  *     after its pairs, so that nothing of them is an array a document. With more than one part,
  *     the keys are made once and written to a scratch file in chunks of
  *     their part, so that each part reads its own keys only.
  *  2. sweep: the runs of pairs merged, in rank order, each pair once with
  *     the buckets it shares; the documents placed a batch of ranks at a
- *     time with dd_placer_place_given, given each document's pairs, its
- *     twin and its hot bands (its records: room for a batch's is kept
+ *     time with dd_placer_place_numbered, given each document's pairs, its
+ *     twin and its hot buckets (its records: room for a batch's is kept
  *     from the share). With a pool (dd_sweep_ahead), the pairs of a
  *     batch are judged on their signatures (dd_near_prejudge) and the exact
  *     sets of those the estimates let through compared on the pool's
@@ -61,14 +63,14 @@
  * clustering with --keep first does), while
  * the keys are grouped whether it may lead (a byte), and per document of
  * the corpus the placer's (8 bytes); per member, its similarity (24 bytes,
- * engine/near.c); the placer's index of the hot buckets' representatives
- * (at most DD_BUCKET_CAP a bucket and sub-bucket); the clusters made
+ * engine/near.c); the hot buckets' and sub-buckets' representatives (at
+ * most DD_BUCKET_CAP a bucket: 8 bytes each, and 5 a bucket); the clusters made
  * (dd_clusters: 5 bytes a document, 40 a member and representative); the
  * sets the caller's exact verification reads (its cache's own share, and a
  * document's set or two on each thread). On 1 GB (94,805 documents, 9,461
- * members in 8,130 clusters) that is about 41 bytes a document: the rank
- * order 4 (none in the first clustering with --keep first: 37 then), the
- * placer's 20 (its documents 8, the members 3, the index 9), the clusters
+ * members in 8,130 clusters) that is about 32 bytes a document: the rank
+ * order 4 (none in the first clustering with --keep first: 28 then), the
+ * placer's 12 (its documents 8, the members 3, the hot buckets' 1), the clusters
  * 16 (the ids 4, the flags 1, the members 11), at the end, where the most
  * is (the batches' and pairs' buffers are given back before it).
  * What it reads: when the keys do not fit the room at once, the band keys
@@ -97,6 +99,8 @@ typedef struct dd_sweep_stats {
     size_t batches;         /* batches of ranks placed */
     uint64_t entries;       /* band keys of the documents that may lead */
     uint64_t hot_entries;   /* of them, in buckets of DD_BUCKET_CAP documents or more */
+    size_t hot_buckets;     /* those buckets */
+    size_t sub_buckets;     /* their sub-buckets of two documents or more (by second key) */
     uint64_t pairs;         /* pairs of the smaller buckets, a pair once a bucket */
     uint64_t given;         /* of them, distinct: given to the placer */
     uint64_t pairs_scratch; /* bytes of them that went to a scratch file */
@@ -123,9 +127,11 @@ typedef struct dd_sweep_ahead {
     dd_pool *pool; /* its workers' states are what pairs() gets */
     void *ctx;
     /* Calling thread: docs[0..n) are the documents placed next, in that
-     * order (what was computed for the batch before is no longer asked);
-     * n 0 (docs NULL) after the last batch, before the clusters are made. */
-    void (*batch)(void *ctx, const uint32_t *docs, size_t n);
+     * order, or with docs NULL (the sweep was given no order) documents
+     * first to first + n - 1 (what was computed for the batch before is
+     * no longer asked); n 0 after the last batch, before the clusters are
+     * made. */
+    void (*batch)(void *ctx, const uint32_t *docs, size_t first, size_t n);
     /* Any thread of the pool (worker: its state): the overlaps of the
      * exact sets of the batch's document k with those of reps[0..n), in
      * that order, until one joins. Writes what is document k's only. */

@@ -1338,8 +1338,8 @@ typedef struct cluster_batch {
     dd_corpus *c;
     dd_placer *placer;
     dd_placer_ahead *ahead;
-    const uint32_t *docs; /* the batch, in the order placed */
-    size_t n;
+    const uint32_t *docs; /* the batch, in the order placed (NULL: documents first..) */
+    size_t first, n;
     doc_pairs *pairs; /* per document of the batch */
     size_t pairs_cap;
     size_t current;  /* the document being placed */
@@ -1349,6 +1349,12 @@ typedef struct cluster_batch {
     uint64_t computed, missed;
     uint64_t pairs_ahead, sets_ahead; /* pairs computed ahead, sets asked for (DEDUP_RUN_STATS) */
 } cluster_batch;
+
+/* Document k of the batch. */
+static uint32_t batch_doc(const cluster_batch *b, size_t k)
+{
+    return b->docs ? b->docs[k] : (uint32_t)(b->first + k);
+}
 
 /* The messages captured so far, as a string for the calling thread to say
  * in its turn (NULL: none); the capture is emptied. */
@@ -1371,7 +1377,7 @@ static void overlaps_ahead(cluster_batch *b, verifier *v, size_t k, const uint32
     set_loader *loader = nreps ? verifier_loader(v) : NULL;
     if (!loader)
         return;
-    uint32_t d = b->docs[k];
+    uint32_t d = batch_doc(b, k);
     sh_buf said = {0};
     dd_messages_capture(&said);
     size_t nd = 0, nr;
@@ -1437,7 +1443,7 @@ static bool answer_pair(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
 {
     cluster_batch *b = ctx;
     dd_corpus *c = b->c;
-    while (b->current < b->n && b->docs[b->current] != d)
+    while (b->current < b->n && batch_doc(b, b->current) != d)
         b->current++;
     const doc_pairs *ps = b->current < b->n ? &b->pairs[b->current] : NULL;
     if (ps && ps->status != SET_MADE) {
@@ -1487,10 +1493,12 @@ static void doc_pairs_clear(doc_pairs *ps)
     ps->n = 0;
 }
 
-/* Starts a batch of docs[0..n): room for what each has computed ahead. */
-static void batch_begin(cluster_batch *b, const uint32_t *docs, size_t n)
+/* Starts a batch of docs[0..n) (docs NULL: of documents first to first +
+ * n - 1): room for what each has computed ahead. */
+static void batch_begin(cluster_batch *b, const uint32_t *docs, size_t first, size_t n)
 {
     b->docs = docs;
+    b->first = first;
     b->n = n;
     b->current = 0;
     if (n > b->pairs_cap) {
@@ -1528,7 +1536,7 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     uint64_t made_before = own->store->made; /* (no worker runs now) */
     dd_member m;
     for (size_t start = 0; start < ndocs; start += CLUSTER_BATCH_DOCS) {
-        batch_begin(&b, docs + start,
+        batch_begin(&b, docs + start, start,
                     ndocs - start < CLUSTER_BATCH_DOCS ? ndocs - start : CLUSTER_BATCH_DOCS);
         dd_placer_ahead_prepare(b.ahead, placer, b.docs, b.n);
         dd_pool_for(pool, b.n, &b, document_keys);
@@ -1635,7 +1643,7 @@ static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndo
 /* dd_sweep_ahead.batch: the sweep's next documents, what the batch before
  * computed forgotten, and its room given back (the sweep sizes its
  * batches to hold what the pairs computed ahead take: dd_sweep_ahead). */
-static void sweep_batch(void *ctx, const uint32_t *docs, size_t n)
+static void sweep_batch(void *ctx, const uint32_t *docs, size_t first, size_t n)
 {
     cluster_batch *b = ctx;
     for (size_t k = 0; k < b->n; k++) {
@@ -1644,7 +1652,7 @@ static void sweep_batch(void *ctx, const uint32_t *docs, size_t n)
         b->pairs[k].v = NULL;
         b->pairs[k].cap = 0;
     }
-    batch_begin(b, docs, n);
+    batch_begin(b, docs, first, n);
     for (size_t k = 0; k < n; k++)
         doc_pairs_start(b, k);
 }
@@ -1713,7 +1721,7 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
         fprintf(stderr,
                 "dedup: near-duplicate documents by the sweep: %zu documents, %" PRIu64
                 " band keys in %zu parts (%.1f MB in a scratch file; %" PRIu64
-                " in hot buckets), %" PRIu64
+                " in %zu hot buckets, %zu sub-buckets of two or more), %" PRIu64
                 " pairs (%.2f a document; %.1f MB in a scratch file, %zu runs) in %zu batches, "
                 "%.1f MB read back, %zu bytes held at once at most of a share of %zu (%s); the "
                 "placer holds %zu bytes, "
@@ -1724,9 +1732,9 @@ static bool cluster_by_sweep(dd_corpus *c, const dd_options *o, dd_pool *pool, s
                 " twins (exact keys in %zu parts); the heap in use %.1f MB before, %.1f MB at "
                 "most (%s)\n",
                 ndocs, st.entries, st.key_parts, (double)st.keys_scratch / 1e6, st.hot_entries,
-                st.pairs, (double)st.pairs / (double)n, (double)st.pairs_scratch / 1e6,
-                st.pair_runs, st.batches, (double)st.scratch_read / 1e6, st.most_held,
-                dd_memory_clustering_share(o->memory),
+                st.hot_buckets, st.sub_buckets, st.pairs, (double)st.pairs / (double)n,
+                (double)st.pairs_scratch / 1e6, st.pair_runs, st.batches,
+                (double)st.scratch_read / 1e6, st.most_held, dd_memory_clustering_share(o->memory),
                 st.most_held_when ? st.most_held_when : "nothing held", st.placer_bytes,
                 (double)st.placer_bytes / (double)all, st.judged, st.exact_ahead, b.computed,
                 b.missed, st.twins, st.twin_parts, (double)st.heap_before / 1e6,

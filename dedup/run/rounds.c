@@ -1640,9 +1640,11 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
      * holds its representative, then the copies of it (and of its copies)
      * in input order. */
     uint32_t next_id = 0;
-    uint32_t *cluster_index = dd_malloc((n ? n : 1) * sizeof *cluster_index);
+    /* Per document: a copy's final representative (its chain walked once),
+     * a representative's cluster in out->v (UINT32_MAX: none yet). */
+    uint32_t *rep_or_cluster = dd_malloc((n ? n : 1) * sizeof *rep_or_cluster);
     for (size_t d = 0; d < n; d++) {
-        cluster_index[d] = UINT32_MAX;
+        rep_or_cluster[d] = UINT32_MAX;
         if (r->copy_of[d] == NOT_A_COPY)
             out->id_of[d] = ++next_id;
     }
@@ -1655,20 +1657,21 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
         if (r->copy_of[d] == NOT_A_COPY)
             continue;
         uint32_t rep = final_representative(r, d);
+        rep_or_cluster[d] = rep;
         out->id_of[d] = out->id_of[rep];
         out->dropped[d] = true;
-        if (cluster_index[rep] == UINT32_MAX)
-            cluster_index[rep] = (uint32_t)out->n++;
+        if (rep_or_cluster[rep] == UINT32_MAX)
+            rep_or_cluster[rep] = (uint32_t)out->n++;
     }
     out->v = dd_calloc(out->n ? out->n : 1, sizeof *out->v);
     for (uint32_t d = 0; d < n; d++)
         if (r->copy_of[d] != NOT_A_COPY)
-            out->v[cluster_index[final_representative(r, d)]].cap++;
+            out->v[rep_or_cluster[rep_or_cluster[d]]].cap++;
     for (uint32_t d = 0; d < n; d++) {
         if (r->copy_of[d] == NOT_A_COPY)
             continue;
-        uint32_t rep = final_representative(r, d);
-        dd_cluster *cl = &out->v[cluster_index[rep]];
+        uint32_t rep = rep_or_cluster[d];
+        dd_cluster *cl = &out->v[rep_or_cluster[rep]];
         if (!cl->members) {
             cl->id = out->id_of[rep];
             cl->members = dd_malloc(++cl->cap * sizeof *cl->members); /* and its representative */
@@ -1677,7 +1680,7 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
         }
         cl->members[cl->n++] = *(const dd_member *)dd_scratch_array_get(&r->copy, d);
     }
-    free(cluster_index);
+    free(rep_or_cluster);
     /* The clusters were opened in input order of their first copy: by id. */
     if (out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, compare_cluster_id);

@@ -511,8 +511,8 @@ typedef struct computed {
 
 typedef struct test_ahead {
     corpus *c;
-    const uint32_t *docs; /* the batch */
-    size_t n, current;
+    const uint32_t *docs; /* the batch (NULL: documents first..first + n - 1) */
+    size_t first, n, current;
     computed **got; /* per document of the batch: what the pool computed */
     size_t *ngot, *room, cap; /* room: got[k]'s, in elements */
     size_t batches, sent, answered, missed;
@@ -524,7 +524,13 @@ static dd_overlap overlap_of_sets(const corpus *c, uint32_t d, uint32_t r)
                         dd_sorted_intersection(c->sets[d], c->set_n[d], c->sets[r], c->set_n[r])};
 }
 
-static void ahead_batch(void *ctx, const uint32_t *docs, size_t n)
+/* Document k of the batch. */
+static uint32_t batch_doc(const test_ahead *t, size_t k)
+{
+    return t->docs ? t->docs[k] : (uint32_t)(t->first + k);
+}
+
+static void ahead_batch(void *ctx, const uint32_t *docs, size_t first, size_t n)
 {
     test_ahead *t = ctx;
     if (n > t->cap) {
@@ -540,6 +546,7 @@ static void ahead_batch(void *ctx, const uint32_t *docs, size_t n)
         t->ngot[k] = t->room[k] = 0;
     }
     t->docs = docs;
+    t->first = first;
     t->n = n;
     t->current = 0;
     t->batches += n > 0; /* (n 0: the last batch is placed) */
@@ -552,7 +559,7 @@ static void ahead_pairs(void *ctx, void *worker, size_t k, const uint32_t *reps,
     t->got[k] = dd_realloc(t->got[k], (n ? n : 1) * sizeof **t->got);
     t->room[k] = n ? n : 1;
     for (size_t i = 0; i < n; i++) {
-        dd_overlap o = overlap_of_sets(t->c, t->docs[k], reps[i]);
+        dd_overlap o = overlap_of_sets(t->c, batch_doc(t, k), reps[i]);
         t->got[k][t->ngot[k]++] = (computed){reps[i], o};
         if (dd_overlap_joins(&t->c->s, &o))
             break;
@@ -563,7 +570,7 @@ static void ahead_pairs(void *ctx, void *worker, size_t k, const uint32_t *reps,
 static bool ahead_answer(void *ctx, uint32_t d, uint32_t r, dd_overlap *o)
 {
     test_ahead *t = ctx;
-    while (t->current < t->n && t->docs[t->current] != d)
+    while (t->current < t->n && batch_doc(t, t->current) != d)
         t->current++;
     assert_true(t->current < t->n); /* asked for a document of the batch */
     for (size_t i = 0; i < t->ngot[t->current]; i++) {
@@ -678,6 +685,10 @@ static void check_sweep_in_parts(dd_keep keep, bool exact)
                 assert_true(placed.search.full_buckets > 0); /* hot buckets, split */
                 assert_true(placed.search.split > 0);
                 assert_true(st.hot_entries > 0);
+                /* (the hot buckets and their sub-buckets, numbered: the
+                 * same counts as the placer's index by key, above) */
+                assert_true(st.hot_buckets > 0);
+                assert_true(st.sub_buckets > 0);
                 assert_true(st.pairs > 0);
                 /* The twins (records among the pairs, not an array a
                  * document), found a part of the exact keys at a time. */
