@@ -353,6 +353,14 @@ static bool take_unit(builder *b, const dd_part_unit *x)
     return true;
 }
 
+/* Whether unit u is in part k of the keys, with the units in memory (a
+ * look at its key only: each part's pass skips most of the units, all
+ * of them in one part). */
+static bool in_part(const dd_paragraphs *p, size_t u, size_t k)
+{
+    return p->nparts == 1 || part_of(p->units[u].key, p->nparts) == k;
+}
+
 /* Takes the units of part b->k from every unit added. */
 static void take_every_unit(builder *b)
 {
@@ -361,7 +369,7 @@ static void take_every_unit(builder *b)
         uint32_t doc = p->docs[i];
         size_t end = dd_unit_start(p->starts, doc + 1);
         for (size_t u = dd_unit_start(p->starts, doc); u < end; u++) {
-            if (is_gone(p, u))
+            if ((p->units && !in_part(p, u, b->k)) || is_gone(p, u))
                 continue;
             dd_unit unit = unit_number_at(p, u);
             if (part_of(unit.key, p->nparts) != b->k)
