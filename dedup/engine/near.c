@@ -1533,10 +1533,6 @@ void dd_placer_free(dd_placer *p)
 
 /* ------------------------------------------------------ verifying ahead */
 
-typedef struct doc_at {
-    uint32_t doc, k; /* docs[k] == doc */
-} doc_at;
-
 /* The documents of a batch are guessed to be candidates of each other
  * when they share one of their first AHEAD_BANDS bands: a quarter of the
  * 64 of the defaults, which a pair at Jaccard 0.5 shares with probability
@@ -1556,8 +1552,10 @@ struct dd_placer_ahead {
     bool *shared;        /* nkeys per document: key_shared of its keys */
     bool *no_pairs;      /* no words, or an exact duplicate: placed without verifying */
     dd_capped_map bands; /* band key -> k, of the documents that may become representatives */
-    doc_at *by_doc;      /* the batch by document number, for the links */
-    dd_key_table exact;  /* exact keys of the batch */
+    /* the batch by document number, for the links: docs[k] << 32 | k,
+     * sorted (and n more, the sort's scratch) */
+    uint64_t *by_doc;
+    dd_key_table exact; /* exact keys of the batch */
     /* Found by dd_placer_ahead_pairs (on the workers): for each document,
      * the representatives placed before the batch that its buckets list,
      * with the buckets they share, as the placer's lookups would find
@@ -1611,12 +1609,6 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a);
 }
 
-static int compare_doc_at(const void *x, const void *y)
-{
-    uint32_t a = ((const doc_at *)x)->doc, b = ((const doc_at *)y)->doc;
-    return (a > b) - (a < b);
-}
-
 void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *docs, size_t n)
 {
     const dd_signatures *s = p->s;
@@ -1636,7 +1628,7 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
         a->shared = dd_realloc(a->shared, n * a->nkeys * sizeof *a->shared);
         a->no_pairs = dd_realloc(a->no_pairs, n * sizeof *a->no_pairs);
-        a->by_doc = dd_realloc(a->by_doc, n * sizeof *a->by_doc);
+        a->by_doc = dd_realloc(a->by_doc, 2 * n * sizeof *a->by_doc);
         a->gathered = dd_realloc(a->gathered, n * sizeof *a->gathered);
         a->before = dd_realloc(a->before, n * sizeof *a->before);
         a->nbefore = dd_realloc(a->nbefore, n * sizeof *a->nbefore);
@@ -1658,14 +1650,14 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
     dd_key_table_reset(&a->exact, n);
     for (size_t k = 0; k < n; k++) {
         uint32_t d = docs[k];
-        a->by_doc[k] = (doc_at){d, (uint32_t)k};
+        a->by_doc[k] = (uint64_t)d << 32 | k;
         /* As the placer will: no words, or the key of a document placed
          * before (before the batch, or in it): no verification. */
         a->no_pairs[k] = s->docs[d].words == 0 || key_placed(&p->exact, s->docs[d].key) ||
                          key_first(&a->exact, s->docs[d].key, d);
     }
     if (n > 1)
-        qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
+        dd_sort_u64(a->by_doc, a->by_doc + n, n);
 }
 
 void dd_placer_ahead_keys(const dd_placer *p, dd_placer_ahead *a, size_t k)
@@ -1694,8 +1686,8 @@ void dd_placer_ahead_guess(dd_placer_ahead *a)
 static size_t ahead_position(const dd_placer_ahead *a, uint32_t d)
 {
     size_t lo;
-    DD_LOWER_BOUND(lo, a->n, i, a->by_doc[i].doc < d);
-    return lo < a->n && a->by_doc[lo].doc == d ? a->by_doc[lo].k : a->n;
+    DD_LOWER_BOUND(lo, a->n, i, a->by_doc[i] >> 32 < d);
+    return lo < a->n && a->by_doc[lo] >> 32 == d ? (uint32_t)a->by_doc[lo] : a->n;
 }
 
 void dd_ahead_scratch_free(dd_ahead_scratch *w)
@@ -1728,8 +1720,8 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     for (size_t b = 0; b < a->nkeys; b++)
         if (shared[b])
             dd_capped_map_prefetch(&p->index[b], keys[b]);
+    memset(a->before_count + k * a->nkeys, 0, a->nkeys * sizeof *a->before_count);
     for (size_t b = 0; b < a->nkeys; b++) {
-        a->before_count[k * a->nkeys + b] = 0;
         if (!shared[b])
             continue;
         uint32_t count = append_listed(&p->index[b], keys[b], 1, &w->ranks, &w->ranks_cap, &nranks);
