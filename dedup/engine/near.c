@@ -999,17 +999,19 @@ static uint32_t append_listed(const dd_capped_map *map, uint64_t key, unsigned t
  * the order placed; and, to find them by key, a filter of their keys (a
  * bit per key's low bits), which says without a lookup that most keys
  * asked for are not there (most are not: the batch is a few hundred
- * documents), with, per bit set, a chain through the entries whose keys
- * have those low bits, the last added first. So each entry is written
- * once, not in a map of the batch and again in a list for the index. */
+ * documents); and chains through the entries by fewer of their keys'
+ * low bits (a few entries a chain: a batch lists some thousands), the
+ * last added first. So each entry is written once, not in a map of the
+ * batch and again in a list for the index. */
 #define BATCH_FILTER_BITS ((size_t)1 << 16)
+#define BATCH_CHAINS ((size_t)1 << 12)
 
 /* An entry of a band's index: a representative's rank under a key (the
  * band's, or its sub-bucket's). */
 typedef struct listed_entry {
     uint64_t key;
     uint32_t rank;
-    uint32_t next; /* the entry added before it with the same filter bit (batch_id), 0: none */
+    uint32_t next; /* the entry added before it in its chain (batch_id), 0: none */
 } listed_entry;
 
 typedef struct batch_reps {
@@ -1018,10 +1020,12 @@ typedef struct batch_reps {
     size_t *n, *cap;     /* per band */
     size_t bands_cap;    /* of band, n and cap */
     uint64_t *bits;      /* BATCH_FILTER_BITS */
-    uint32_t *last;      /* BATCH_FILTER_BITS: the entry added last with the bit (where set) */
+    uint32_t *chain;     /* BATCH_CHAINS: the entry added last to each chain (batch_id), 0: none */
 } batch_reps;
 
 static size_t batch_bit(uint64_t key) { return (size_t)key & (BATCH_FILTER_BITS - 1); }
+
+static size_t batch_chain(uint64_t key) { return (size_t)key & (BATCH_CHAINS - 1); }
 
 /* Entry i of band b as one number, 1-based (0 ends a chain). */
 static uint32_t batch_id(const batch_reps *r, size_t b, size_t i)
@@ -1051,9 +1055,10 @@ static void batch_start(batch_reps *r, size_t nbands)
     memset(r->n, 0, nbands * sizeof *r->n);
     if (!r->bits) {
         r->bits = dd_malloc(BATCH_FILTER_BITS / 64 * sizeof *r->bits);
-        r->last = dd_malloc(BATCH_FILTER_BITS * sizeof *r->last);
+        r->chain = dd_malloc(BATCH_CHAINS * sizeof *r->chain);
     }
     memset(r->bits, 0, BATCH_FILTER_BITS / 64 * sizeof *r->bits);
+    memset(r->chain, 0, BATCH_CHAINS * sizeof *r->chain);
 }
 
 static void batch_free(batch_reps *r)
@@ -1064,7 +1069,7 @@ static void batch_free(batch_reps *r)
     free(r->n);
     free(r->cap);
     free(r->bits);
-    free(r->last);
+    free(r->chain);
 }
 
 /* Whether r may list values under key (false: it lists none). */
@@ -1076,11 +1081,11 @@ static bool batch_may_list(const batch_reps *r, uint64_t key)
 /* The index of band b will list rank under key once the batch is placed. */
 static void batch_add(batch_reps *r, size_t b, uint64_t key, uint32_t rank)
 {
-    size_t bit = batch_bit(key);
+    size_t c = batch_chain(key);
     dd_grow(&r->band[b], &r->cap[b], r->n[b] + 1, sizeof *r->band[b]);
-    r->band[b][r->n[b]] = (listed_entry){key, rank, dd_bit(r->bits, bit) ? r->last[bit] : 0};
-    r->last[bit] = batch_id(r, b, r->n[b]++);
-    dd_bit_set(r->bits, bit);
+    r->band[b][r->n[b]] = (listed_entry){key, rank, r->chain[c]};
+    r->chain[c] = batch_id(r, b, r->n[b]++);
+    dd_bit_set(r->bits, batch_bit(key));
 }
 
 /* As append_listed, for the ranks r lists under key. */
@@ -1088,8 +1093,7 @@ static uint32_t batch_append_listed(const batch_reps *r, uint64_t key, unsigned 
                                     uint32_t **ranks, size_t *cap, size_t *n)
 {
     uint32_t count = 0;
-    size_t bit = batch_bit(key);
-    for (uint32_t id = dd_bit(r->bits, bit) ? r->last[bit] : 0; id;) {
+    for (uint32_t id = batch_may_list(r, key) ? r->chain[batch_chain(key)] : 0; id;) {
         const listed_entry *e = batch_entry(r, id);
         id = e->next;
         if (e->key != key)
@@ -1106,8 +1110,7 @@ static uint32_t batch_append_listed(const batch_reps *r, uint64_t key, unsigned 
 static uint32_t batch_listed_under(const batch_reps *r, uint64_t key)
 {
     uint32_t count = 0;
-    size_t bit = batch_bit(key);
-    for (uint32_t id = dd_bit(r->bits, bit) ? r->last[bit] : 0; id;) {
+    for (uint32_t id = batch_may_list(r, key) ? r->chain[batch_chain(key)] : 0; id;) {
         const listed_entry *e = batch_entry(r, id);
         id = e->next;
         count += e->key == key;
