@@ -1021,29 +1021,128 @@ static uint32_t append_listed(const dd_capped_map *map, uint64_t key, unsigned t
 #define SUB_BUCKET_SHARES 2
 
 /* The representatives of a batch placed so far (dd_placer_ahead), which
- * the index does not list yet: a map of them by key, and a filter of the
- * keys put in it (a bit per key's low bits), which says without a lookup
- * that most keys asked for are not there (most are not: the batch is a
- * few hundred documents). */
+ * the index does not list yet: for each band, the entries the index will
+ * list once the batch is placed (dd_placer_ahead_index adds them), in
+ * the order placed; and, to find them by key, a filter of their keys (a
+ * bit per key's low bits), which says without a lookup that most keys
+ * asked for are not there (most are not: the batch is a few hundred
+ * documents); and chains through the entries by fewer of their keys'
+ * low bits (a few entries a chain: a batch lists some thousands), the
+ * last added first. So each entry is written once, not in a map of the
+ * batch and again in a list for the index. */
 #define BATCH_FILTER_BITS ((size_t)1 << 16)
+#define BATCH_CHAINS ((size_t)1 << 12)
+
+/* An entry of a band's index: a representative's rank under a key (the
+ * band's, or its sub-bucket's). */
+typedef struct listed_entry {
+    uint64_t key;
+    uint32_t rank;
+    uint32_t next; /* the entry added before it in its chain (batch_id), 0: none */
+} listed_entry;
 
 typedef struct batch_reps {
-    dd_capped_map map;
-    uint64_t *bits; /* BATCH_FILTER_BITS */
+    size_t nbands;
+    listed_entry **band; /* per band: its entries, in the order added */
+    size_t *n, *cap;     /* per band */
+    size_t bands_cap;    /* of band, n and cap */
+    uint64_t *bits;      /* BATCH_FILTER_BITS */
+    uint32_t *chain;     /* BATCH_CHAINS: the entry added last to each chain (batch_id), 0: none */
 } batch_reps;
 
 static size_t batch_bit(uint64_t key) { return (size_t)key & (BATCH_FILTER_BITS - 1); }
 
-/* Whether the map may list values under key (false: it lists none). */
+static size_t batch_chain(uint64_t key) { return (size_t)key & (BATCH_CHAINS - 1); }
+
+/* Entry i of band b as one number, 1-based (0 ends a chain). */
+static uint32_t batch_id(const batch_reps *r, size_t b, size_t i)
+{
+    return (uint32_t)(1 + i * r->nbands + b);
+}
+
+static const listed_entry *batch_entry(const batch_reps *r, uint32_t id)
+{
+    return &r->band[(id - 1) % r->nbands][(id - 1) / r->nbands];
+}
+
+/* Empties r, for a batch with nbands band (or block) keys a document. */
+static void batch_start(batch_reps *r, size_t nbands)
+{
+    if (nbands > r->bands_cap) {
+        r->band = dd_realloc(r->band, nbands * sizeof *r->band);
+        r->n = dd_realloc(r->n, nbands * sizeof *r->n);
+        r->cap = dd_realloc(r->cap, nbands * sizeof *r->cap);
+        for (size_t b = r->bands_cap; b < nbands; b++) {
+            r->band[b] = NULL;
+            r->cap[b] = 0;
+        }
+        r->bands_cap = nbands;
+    }
+    r->nbands = nbands;
+    memset(r->n, 0, nbands * sizeof *r->n);
+    if (!r->bits) {
+        r->bits = dd_malloc(BATCH_FILTER_BITS / 64 * sizeof *r->bits);
+        r->chain = dd_malloc(BATCH_CHAINS * sizeof *r->chain);
+    }
+    memset(r->bits, 0, BATCH_FILTER_BITS / 64 * sizeof *r->bits);
+    memset(r->chain, 0, BATCH_CHAINS * sizeof *r->chain);
+}
+
+static void batch_free(batch_reps *r)
+{
+    for (size_t b = 0; b < r->bands_cap; b++)
+        free(r->band[b]);
+    free(r->band);
+    free(r->n);
+    free(r->cap);
+    free(r->bits);
+    free(r->chain);
+}
+
+/* Whether r may list values under key (false: it lists none). */
 static bool batch_may_list(const batch_reps *r, uint64_t key)
 {
     return dd_bit(r->bits, batch_bit(key));
 }
 
-static void batch_add(batch_reps *r, uint64_t key, uint32_t rank)
+/* The index of band b will list rank under key once the batch is placed. */
+static void batch_add(batch_reps *r, size_t b, uint64_t key, uint32_t rank)
 {
+    size_t c = batch_chain(key);
+    dd_grow(&r->band[b], &r->cap[b], r->n[b] + 1, sizeof *r->band[b]);
+    r->band[b][r->n[b]] = (listed_entry){key, rank, r->chain[c]};
+    r->chain[c] = batch_id(r, b, r->n[b]++);
     dd_bit_set(r->bits, batch_bit(key));
-    dd_capped_map_add(&r->map, key, rank, DD_BUCKET_CAP);
+}
+
+/* As append_listed, for the ranks r lists under key. */
+static uint32_t batch_append_listed(const batch_reps *r, uint64_t key, unsigned times,
+                                    uint32_t **ranks, size_t *cap, size_t *n)
+{
+    uint32_t count = 0;
+    for (uint32_t id = batch_may_list(r, key) ? r->chain[batch_chain(key)] : 0; id;) {
+        const listed_entry *e = batch_entry(r, id);
+        id = e->next;
+        if (e->key != key)
+            continue;
+        count++;
+        dd_grow(ranks, cap, *n + times, sizeof **ranks);
+        for (unsigned t = 0; t < times; t++)
+            (*ranks)[(*n)++] = e->rank;
+    }
+    return count;
+}
+
+/* How many ranks r lists under key. */
+static uint32_t batch_listed_under(const batch_reps *r, uint64_t key)
+{
+    uint32_t count = 0;
+    for (uint32_t id = batch_may_list(r, key) ? r->chain[batch_chain(key)] : 0; id;) {
+        const listed_entry *e = batch_entry(r, id);
+        id = e->next;
+        count += e->key == key;
+    }
+    return count;
 }
 
 /*
@@ -1072,14 +1171,14 @@ static size_t listed_ranks(const dd_placer *p, uint32_t d, const uint64_t *keys,
         uint32_t count =
             in_index ? in_index[b] : append_listed(&p->index[b], keys[b], 1, ranks, cap, &n);
         if (batch && batch_may_list(batch, keys[b]))
-            count += append_listed(&batch->map, keys[b], 1, ranks, cap, &n);
+            count += batch_append_listed(batch, keys[b], 1, ranks, cap, &n);
         if (count < DD_BUCKET_CAP)
             continue;
         uint64_t sub = second_key(p->s, d, b, keys[b]);
         if (!in_index)
             append_listed(&p->index[b], sub, SUB_BUCKET_SHARES, ranks, cap, &n);
         if (batch && batch_may_list(batch, sub))
-            append_listed(&batch->map, sub, SUB_BUCKET_SHARES, ranks, cap, &n);
+            batch_append_listed(batch, sub, SUB_BUCKET_SHARES, ranks, cap, &n);
     }
     return n;
 }
@@ -1592,10 +1691,6 @@ void dd_placer_free(dd_placer *p)
 
 /* ------------------------------------------------------ verifying ahead */
 
-typedef struct doc_at {
-    uint32_t doc, k; /* docs[k] == doc */
-} doc_at;
-
 /* The documents of a batch are guessed to be candidates of each other
  * when they share one of their first AHEAD_BANDS bands: a quarter of the
  * 64 of the defaults, which a pair at Jaccard 0.5 shares with probability
@@ -1606,13 +1701,6 @@ typedef struct doc_at {
  * rejects. */
 #define CANNOT_JOIN UINT32_MAX
 
-/* An entry of a band's index: a representative's rank under a key (the
- * band's, or its sub-bucket's). */
-typedef struct listed_entry {
-    uint64_t key;
-    uint32_t rank;
-} listed_entry;
-
 struct dd_placer_ahead {
     const uint32_t *docs; /* the batch, in the order they are placed */
     size_t n, cap;
@@ -1622,8 +1710,10 @@ struct dd_placer_ahead {
     bool *shared;        /* nkeys per document: key_shared of its keys */
     bool *no_pairs;      /* no words, or an exact duplicate: placed without verifying */
     dd_capped_map bands; /* band key -> k, of the documents that may become representatives */
-    doc_at *by_doc;      /* the batch by document number, for the links */
-    dd_key_table exact;  /* exact keys of the batch */
+    /* the batch by document number, for the links: docs[k] << 32 | k,
+     * sorted (and n more, the sort's scratch) */
+    uint64_t *by_doc;
+    dd_key_table exact; /* exact keys of the batch */
     /* Found by dd_placer_ahead_pairs (on the workers): for each document,
      * the representatives placed before the batch that its buckets list,
      * with the buckets they share, as the placer's lookups would find
@@ -1637,22 +1727,16 @@ struct dd_placer_ahead {
     dd_candidate **judged;
     size_t *njudged, *judged_cap;
     /* The representatives of the batch, where the index will list them, as
-     * the placer places them (dd_placer_place_ahead): in reps, and for each
-     * band the entries it will add, in the order placed; they go to the
-     * index when the batch is placed (dd_placer_ahead_index), which so reads
+     * the placer places them (dd_placer_place_ahead); they go to the index
+     * when the batch is placed (dd_placer_ahead_index), which so reads
      * only what it adds. */
     batch_reps reps;
-    listed_entry **to_index; /* per band */
-    size_t *nto_index, *to_index_cap;
-    size_t bands_cap; /* of to_index */
 };
 
 dd_placer_ahead *dd_placer_ahead_new(void)
 {
     dd_placer_ahead *a = dd_calloc(1, sizeof *a);
     dd_capped_map_init(&a->bands);
-    dd_capped_map_init(&a->reps.map);
-    a->reps.bits = dd_calloc(BATCH_FILTER_BITS / 64, sizeof *a->reps.bits);
     dd_key_table_init(&a->exact, 2);
     return a;
 }
@@ -1673,13 +1757,7 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a->before_cap);
     free(a->gathered);
     free(a->before_count);
-    for (size_t b = 0; b < a->bands_cap; b++)
-        free(a->to_index[b]);
-    free(a->to_index);
-    free(a->nto_index);
-    free(a->to_index_cap);
-    dd_capped_map_free(&a->reps.map);
-    free(a->reps.bits);
+    batch_free(&a->reps);
     free(a->keys);
     free(a->shared);
     free(a->no_pairs);
@@ -1687,12 +1765,6 @@ void dd_placer_ahead_free(dd_placer_ahead *a)
     free(a->by_doc);
     dd_key_table_free(&a->exact);
     free(a);
-}
-
-static int compare_doc_at(const void *x, const void *y)
-{
-    uint32_t a = ((const doc_at *)x)->doc, b = ((const doc_at *)y)->doc;
-    return (a > b) - (a < b);
 }
 
 void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *docs, size_t n)
@@ -1714,7 +1786,7 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
         a->keys = dd_realloc(a->keys, n * a->nkeys * sizeof *a->keys);
         a->shared = dd_realloc(a->shared, n * a->nkeys * sizeof *a->shared);
         a->no_pairs = dd_realloc(a->no_pairs, n * sizeof *a->no_pairs);
-        a->by_doc = dd_realloc(a->by_doc, n * sizeof *a->by_doc);
+        a->by_doc = dd_realloc(a->by_doc, 2 * n * sizeof *a->by_doc);
         a->gathered = dd_realloc(a->gathered, n * sizeof *a->gathered);
         a->before = dd_realloc(a->before, n * sizeof *a->before);
         a->nbefore = dd_realloc(a->nbefore, n * sizeof *a->nbefore);
@@ -1731,31 +1803,19 @@ void dd_placer_ahead_prepare(dd_placer_ahead *a, dd_placer *p, const uint32_t *d
     }
     memset(a->gathered, 0, n * sizeof *a->gathered);
     memset(a->njudged, 0, n * sizeof *a->njudged);
-    if (a->nkeys > a->bands_cap) {
-        a->to_index = dd_realloc(a->to_index, a->nkeys * sizeof *a->to_index);
-        a->nto_index = dd_realloc(a->nto_index, a->nkeys * sizeof *a->nto_index);
-        a->to_index_cap = dd_realloc(a->to_index_cap, a->nkeys * sizeof *a->to_index_cap);
-        for (size_t b = a->bands_cap; b < a->nkeys; b++) {
-            a->to_index[b] = NULL;
-            a->to_index_cap[b] = 0;
-        }
-        a->bands_cap = a->nkeys;
-    }
-    memset(a->nto_index, 0, a->nkeys * sizeof *a->nto_index);
+    batch_start(&a->reps, a->nkeys);
     dd_capped_map_clear(&a->bands);
-    dd_capped_map_clear(&a->reps.map);
-    memset(a->reps.bits, 0, BATCH_FILTER_BITS / 64 * sizeof *a->reps.bits);
     dd_key_table_reset(&a->exact, n);
     for (size_t k = 0; k < n; k++) {
         uint32_t d = docs[k];
-        a->by_doc[k] = (doc_at){d, (uint32_t)k};
+        a->by_doc[k] = (uint64_t)d << 32 | k;
         /* As the placer will: no words, or the key of a document placed
          * before (before the batch, or in it): no verification. */
         a->no_pairs[k] = s->docs[d].words == 0 || key_placed(&p->exact, s->docs[d].key) ||
                          key_first(&a->exact, s->docs[d].key, d);
     }
     if (n > 1)
-        qsort(a->by_doc, n, sizeof *a->by_doc, compare_doc_at);
+        dd_sort_u64(a->by_doc, a->by_doc + n, n);
 }
 
 void dd_placer_ahead_keys(const dd_placer *p, dd_placer_ahead *a, size_t k)
@@ -1784,8 +1844,8 @@ void dd_placer_ahead_guess(dd_placer_ahead *a)
 static size_t ahead_position(const dd_placer_ahead *a, uint32_t d)
 {
     size_t lo;
-    DD_LOWER_BOUND(lo, a->n, i, a->by_doc[i].doc < d);
-    return lo < a->n && a->by_doc[lo].doc == d ? a->by_doc[lo].k : a->n;
+    DD_LOWER_BOUND(lo, a->n, i, a->by_doc[i] >> 32 < d);
+    return lo < a->n && a->by_doc[lo] >> 32 == d ? (uint32_t)a->by_doc[lo] : a->n;
 }
 
 void dd_ahead_scratch_free(dd_ahead_scratch *w)
@@ -1818,8 +1878,8 @@ size_t dd_placer_ahead_pairs(const dd_placer *p, dd_placer_ahead *a, size_t k, d
     for (size_t b = 0; b < a->nkeys; b++)
         if (shared[b])
             dd_capped_map_prefetch(&p->index[b], keys[b]);
+    memset(a->before_count + k * a->nkeys, 0, a->nkeys * sizeof *a->before_count);
     for (size_t b = 0; b < a->nkeys; b++) {
-        a->before_count[k * a->nkeys + b] = 0;
         if (!shared[b])
             continue;
         uint32_t count = append_listed(&p->index[b], keys[b], 1, &w->ranks, &w->ranks_cap, &nranks);
@@ -1920,13 +1980,6 @@ static bool ahead_judged(const dd_placer_ahead *a, size_t k, uint32_t rank, bool
     return true;
 }
 
-/* The index of band b will list rank under key once the batch is placed. */
-static void to_index(dd_placer_ahead *a, size_t b, uint64_t key, uint32_t rank)
-{
-    dd_grow(&a->to_index[b], &a->to_index_cap[b], a->nto_index[b] + 1, sizeof *a->to_index[b]);
-    a->to_index[b][a->nto_index[b]++] = (listed_entry){key, rank};
-}
-
 /* Document d, docs[k] of the batch, becomes a representative: where the
  * index will list it (its buckets not full, counting the batch's
  * representatives placed before it). */
@@ -1941,20 +1994,18 @@ static void ahead_list(dd_placer *p, dd_placer_ahead *a, size_t k, uint32_t d)
         uint32_t count = a->gathered[k] ? a->before_count[k * a->nkeys + b]
                                         : listed_under(&p->index[b], keys[b]);
         if (batch_may_list(&a->reps, keys[b]))
-            count += listed_under(&a->reps.map, keys[b]);
+            count += batch_listed_under(&a->reps, keys[b]);
         if (count < DD_BUCKET_CAP) {
-            batch_add(&a->reps, keys[b], rank);
-            to_index(a, b, keys[b], rank);
+            batch_add(&a->reps, b, keys[b], rank);
             p->counts.full_buckets += count + 1 == DD_BUCKET_CAP; /* d fills it */
             continue;
         }
         uint64_t sub = second_key(p->s, d, b, keys[b]);
         count = listed_under(&p->index[b], sub);
         if (batch_may_list(&a->reps, sub))
-            count += listed_under(&a->reps.map, sub);
+            count += batch_listed_under(&a->reps, sub);
         if (count < DD_BUCKET_CAP) {
-            batch_add(&a->reps, sub, rank);
-            to_index(a, b, sub, rank);
+            batch_add(&a->reps, b, sub, rank);
             p->counts.split++;
             p->counts.full_sub_buckets += count + 1 == DD_BUCKET_CAP;
         } else {
@@ -1967,8 +2018,8 @@ size_t dd_placer_ahead_bands(const dd_placer_ahead *a) { return a->nkeys; }
 
 void dd_placer_ahead_index(dd_placer *p, const dd_placer_ahead *a, size_t band)
 {
-    const listed_entry *v = a->to_index[band];
-    for (size_t i = 0; i < a->nto_index[band]; i++)
+    const listed_entry *v = a->reps.band[band];
+    for (size_t i = 0; i < a->reps.n[band]; i++)
         dd_capped_map_add(&p->index[band], v[i].key, v[i].rank, DD_BUCKET_CAP);
 }
 

@@ -83,6 +83,12 @@ struct dd_paragraphs {
     size_t nwanted, wanted_cap;
     part *parts; /* dd_paragraphs_split */
     size_t nparts;
+    /* With the units in memory and 2 to NOT_TAKEN parts, from
+     * dd_paragraphs_split until the parts are done: each unit's part, or
+     * NOT_TAKEN (left out, or of a document not added), so that building
+     * a part reads a byte a unit to find its own, not every unit's key
+     * (8 parts at -j 2, a pass each). */
+    uint8_t *unit_part;
     const dd_later_lists *lists;     /* where the parts' later occurrences are (NULL: in parts) */
     const dd_unit_lists *unit_lists; /* the units handed out to parts (NULL: not) */
     boiler *boiler;                  /* the boilerplate units, in order of first occurrence */
@@ -106,6 +112,8 @@ dd_paragraphs *dd_paragraphs_new(const dd_unit *units, const dd_unit_starts *sta
 
 static void free_parts(dd_paragraphs *p)
 {
+    free(p->unit_part);
+    p->unit_part = NULL;
     for (size_t k = 0; k < p->nparts; k++) {
         free(p->parts[k].boiler);
         free(p->parts[k].later);
@@ -215,11 +223,31 @@ void dd_paragraphs_want_first(dd_paragraphs *p, sh_key key)
     p->wanted_first[p->nwanted++] = (first_of_key){NOT_ADDED, 0, 0};
 }
 
+/* dd_paragraphs.unit_part of a unit not taken into any part. */
+#define NOT_TAKEN UINT8_MAX
+
+/* Marks each unit of the documents added with its part
+ * (dd_paragraphs.unit_part). */
+static void mark_parts(dd_paragraphs *p)
+{
+    p->unit_part = dd_malloc(p->nunits ? p->nunits : 1);
+    memset(p->unit_part, NOT_TAKEN, p->nunits);
+    for (size_t i = 0; i < p->ndocs; i++) {
+        uint32_t doc = p->docs[i];
+        size_t end = dd_unit_start(p->starts, doc + 1);
+        for (size_t u = dd_unit_start(p->starts, doc); u < end; u++)
+            if (!is_gone(p, u))
+                p->unit_part[u] = (uint8_t)part_of(p->units[u].key, p->nparts);
+    }
+}
+
 void dd_paragraphs_split(dd_paragraphs *p, size_t nparts)
 {
     free_parts(p);
     p->nparts = nparts ? nparts : 1;
     p->parts = dd_calloc(p->nparts, sizeof *p->parts);
+    if (p->units && p->nparts > 1 && p->nparts < NOT_TAKEN)
+        mark_parts(p);
     p->unit_lists = NULL; /* handed out to other parts */
     p->built = false;
 }
@@ -373,6 +401,25 @@ static void take_every_unit(builder *b)
     }
 }
 
+/* Takes the units of part b->k, as take_every_unit, from the units'
+ * marks (dd_paragraphs.unit_part): memchr finds its next one. */
+static void take_marked_units(builder *b)
+{
+    dd_paragraphs *p = b->p;
+    const uint8_t *mark = p->unit_part, *end = mark + p->nunits;
+    size_t i = 0; /* the document added that holds the unit found */
+    for (const uint8_t *at = memchr(mark, (int)b->k, p->nunits); at;
+         at = memchr(at + 1, (int)b->k, (size_t)(end - at - 1))) {
+        size_t u = (size_t)(at - mark);
+        while (dd_unit_start(p->starts, p->docs[i] + 1) <= u)
+            i++;
+        const dd_unit *unit = &p->units[u];
+        dd_part_unit x = {unit->key, u, p->docs[i], unit->words, unit->first_line, unit->last_line};
+        if (!take_unit(b, &x))
+            return;
+    }
+}
+
 /* Takes the units of part b->k from its list (dd_paragraphs_hand_out). */
 static void take_handed_out(builder *b)
 {
@@ -399,6 +446,8 @@ void dd_paragraphs_build_part(dd_paragraphs *p, size_t k)
     if (!t->lost) {
         if (p->unit_lists)
             take_handed_out(&b);
+        else if (p->unit_part)
+            take_marked_units(&b);
         else
             take_every_unit(&b);
     }
@@ -432,6 +481,8 @@ bool dd_paragraphs_parts_done(dd_paragraphs *p, dd_notes *notes)
         lost |= p->parts[k].lost;
     }
     p->built = true;
+    free(p->unit_part); /* (every part built) */
+    p->unit_part = NULL;
     if (full) {
         dd_note_add(notes, DD_NOTE_ERROR, "more than %" PRIu32 " distinct paragraphs in a part",
                     (uint32_t)DD_KEY_TABLE_MAX_VALUE + 1);

@@ -257,7 +257,10 @@ bool dd_paragraphs_hand_out(dd_paragraphs *p, const dd_unit_lists *lists, dd_not
  * caller's, each holding the hash table of its part while it builds it),
  * then dd_paragraphs_parts_done joins what they found. Without these,
  * dd_paragraphs_first and dd_paragraphs_finish build the table in one part
- * on the calling thread.
+ * on the calling thread. With the units in memory and from 2 to 254 parts,
+ * dd_paragraphs_split marks each unit with its part (a byte a unit, held
+ * until dd_paragraphs_parts_done), so that a part finds its own units
+ * without reading every unit.
  */
 void dd_paragraphs_split(dd_paragraphs *p, size_t nparts);
 size_t dd_paragraphs_parts(const dd_paragraphs *p);
