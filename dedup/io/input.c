@@ -108,6 +108,14 @@ const char *dd_input_id(const dd_inputs *in, size_t i, dd_name_room *room)
     return dd_names_read(&in->names, record_of(in, i)->name, room);
 }
 
+char *dd_input_printable_id(const dd_inputs *in, size_t i)
+{
+    dd_name_room room = {0};
+    char *shown = dd_printable(dd_input_id(in, i, &room));
+    dd_name_room_free(&room);
+    return shown;
+}
+
 const char *dd_input_path(const dd_inputs *in, size_t i, dd_name_room *room)
 {
     const dd_input_rec *d = record_of(in, i);

@@ -197,6 +197,10 @@ const char *dd_input_id(const dd_inputs *in, size_t i, dd_name_room *room);
 const char *dd_input_path(const dd_inputs *in, size_t i, dd_name_room *room);
 const char *dd_input_out_rel(const dd_inputs *in, size_t i, dd_name_room *room);
 
+/* Document i's id as a message shows it (dd_printable): a new string, the
+ * caller's to free. For messages, which hold no name room. */
+char *dd_input_printable_id(const dd_inputs *in, size_t i);
+
 /* Whether document i is a stream (dd_input's stream is not NULL), without
  * its names. */
 bool dd_input_is_stream(const dd_inputs *in, size_t i);

@@ -297,9 +297,7 @@ static bool write_record(FILE *out, const report *r, size_t k)
 {
     bool json = r->format == DD_FORMAT_JSONL;
     if (r->format == DD_FORMAT_TSV) {
-        dd_name_room room = {0};
-        char *path = dd_printable(dd_input_id(r->in, k, &room));
-        dd_name_room_free(&room);
+        char *path = dd_input_printable_id(r->in, k);
         bool ok = fprintf(out, "%s\t%u\n", path, r->c->id_of[k]) > 0;
         free(path);
         return ok;

@@ -85,9 +85,7 @@ static void say_reread_failed(dd_corpus *c, uint32_t doc, int err)
 {
     if (c->reread[doc] == DD_REREAD_FAILED)
         return;
-    dd_name_room room = {0};
-    char *p = dd_printable(dd_input_id(&c->inputs, doc, &room));
-    dd_name_room_free(&room);
+    char *p = dd_input_printable_id(&c->inputs, doc);
     dd_error("%s: %s", p, strerror(err));
     free(p);
     dd_corpus_reread_failed(c, doc);
@@ -666,9 +664,7 @@ static void read_facts(const first_pass *f, worker *w, size_t i, analysed *r)
         return;
     }
     if (!dd_facts_decode(w->facts.data, w->facts.len, f->work->num_perm, (uint32_t)i, r)) {
-        dd_name_room room = {0};
-        char *p = dd_printable(dd_input_id(&f->c->inputs, i, &room));
-        dd_name_room_free(&room);
+        char *p = dd_input_printable_id(&f->c->inputs, i);
         dd_error("%s: its facts in the work folder are damaged; remove %s and run again", p,
                  f->work->dir);
         free(p);

@@ -1468,9 +1468,7 @@ static void analyse_again_work(void *ctx, void *state, size_t k, void *result)
     for (size_t u = 0; same && u < nkept; u++)
         same = sh_key_equal(w->doc.units[u].key, units[w->kept[u]].key);
     if (!same) { /* removing whole lines leaves the other units as they were */
-        dd_name_room room = {0};
-        char *p = dd_printable(dd_input_id(&c->inputs, d, &room));
-        dd_name_room_free(&room);
+        char *p = dd_input_printable_id(&c->inputs, d);
         dd_note_add(&r->notes, DD_NOTE_ERROR,
                     "%s: the text left does not hold the paragraphs left (a bug); compared as "
                     "before",

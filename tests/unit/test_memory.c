@@ -64,6 +64,7 @@ static void v1_limit_is_inherited_from_the_job(void **state)
     /* the step's own lower limit wins */
     put(root, "sys/fs/cgroup/memory/slurm/uid_0/job_7/step_0/memory.limit_in_bytes", "536870912\n");
     assert_int_equal(dd_memory_cgroup_limit(root), (uint64_t)512 << 20);
+    remove_folder(root);
     free(root);
 }
 
@@ -79,6 +80,7 @@ static void v2_limit_under_a_container_root(void **state)
     put(root, "sys/fs/cgroup/app/worker/memory.max", "max\n");
     put(root, "sys/fs/cgroup/app/memory.max", "805306368\n");
     assert_int_equal(dd_memory_cgroup_limit(root), (uint64_t)768 << 20);
+    remove_folder(root);
     free(root);
 }
 
@@ -96,6 +98,7 @@ static void no_limit_no_files(void **state)
     put(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
     put(root, "sys/fs/cgroup/unified/cgroup.procs", "1\n"); /* v2 without the memory controller */
     assert_true(dd_memory_cgroup_limit(root) >= (uint64_t)1 << 62);
+    remove_folder(root);
     free(root);
 }
 
