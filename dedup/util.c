@@ -4,11 +4,10 @@
 #define _GNU_SOURCE /* mremap */
 #include "util.h"
 
-#include "engine/engine.h"
-#include "run/progress.h"
 #include "shingle.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* What erases the progress line before a message (dd_messages_erase_first). */
+static void (*erase_line)(void);
+
+void dd_messages_erase_first(void (*erase)(void)) { erase_line = erase; }
+
+static void erase_progress_line(void)
+{
+    if (erase_line)
+        erase_line();
+}
+
 void dd_out_of_memory(void)
 {
-    dd_progress_clear();
+    erase_progress_line();
     fputs("dedup: out of memory\n", stderr);
     exit(DD_EXIT_ERROR);
 }
@@ -67,8 +77,8 @@ static size_t mapped_bytes(size_t bytes)
 
 static void *map_room(size_t bytes)
 {
-    void *p = mmap(NULL, mapped_bytes(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, mapped_bytes(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         dd_out_of_memory();
     /* Only a hint: without huge pages the room works the same, a 4 KiB
@@ -212,7 +222,7 @@ void dd_messages_print(const sh_buf *lines)
 {
     if (!lines->len)
         return;
-    dd_progress_clear();
+    erase_progress_line();
     fwrite(lines->data, 1, lines->len, stderr);
 }
 
@@ -237,7 +247,7 @@ static void message(const char *prefix, const char *fmt, va_list ap)
         captured->data[captured->len] = '\0';
         return;
     }
-    dd_progress_clear();
+    erase_progress_line();
     fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -259,7 +269,47 @@ void dd_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-void dd_notes_say(const struct dd_notes *notes)
+void dd_note_add(dd_notes *notes, dd_note_kind kind, const char *fmt, ...)
+{
+    if (!notes)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = dd_malloc(n > 0 ? (size_t)n + 1 : 1);
+    va_start(ap, fmt);
+    vsnprintf(text, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+    va_end(ap);
+    dd_grow(&notes->v, &notes->cap, notes->n + 1, sizeof *notes->v);
+    notes->v[notes->n++] = (dd_note){kind, text};
+}
+
+void dd_notes_move(dd_notes *to, dd_notes *from)
+{
+    if (!from->n)
+        return;
+    dd_grow(&to->v, &to->cap, to->n + from->n, sizeof *to->v);
+    memcpy(to->v + to->n, from->v, from->n * sizeof *from->v);
+    to->n += from->n;
+    from->n = 0;
+}
+
+void dd_notes_clear(dd_notes *notes)
+{
+    for (size_t i = 0; i < notes->n; i++)
+        free(notes->v[i].text);
+    notes->n = 0;
+}
+
+void dd_notes_free(dd_notes *notes)
+{
+    dd_notes_clear(notes);
+    free(notes->v);
+    memset(notes, 0, sizeof *notes);
+}
+
+void dd_notes_say(const dd_notes *notes)
 {
     for (size_t i = 0; i < notes->n; i++) {
         if (notes->v[i].kind == DD_NOTE_ERROR)
@@ -269,7 +319,7 @@ void dd_notes_say(const struct dd_notes *notes)
     }
 }
 
-bool dd_notes_said(struct dd_notes *notes, bool ok)
+bool dd_notes_said(dd_notes *notes, bool ok)
 {
     dd_notes_say(notes);
     dd_notes_free(notes);

@@ -108,19 +108,53 @@ static inline size_t dd_table_home(uint64_t key, uint64_t salt, size_t mask)
 }
 
 /* "dedup: " + message + newline on stderr (after erasing a progress line:
- * progress.h), or appended to the calling thread's capture buffer while
- * one is set (dd_messages_capture). */
+ * dd_messages_erase_first), or appended to the calling thread's capture
+ * buffer while one is set (dd_messages_capture). */
 void dd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "dedup: warning: " + message + newline on stderr. */
 void dd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Says the notes the engine returned (engine/base.h), in order: each
- * error with dd_error, each warning with dd_warn. */
-struct dd_notes;
-void dd_notes_say(const struct dd_notes *notes);
+/* What is drawn on standard error's last line without a line end (the
+ * progress line of run/progress.h) is erased by erase before anything is
+ * written to standard error here: a message, or "out of memory". erase
+ * must be safe to call when nothing is drawn; NULL: nothing to erase. Set
+ * from the main thread, before the threads start. */
+void dd_messages_erase_first(void (*erase)(void));
+
+/* Notes: what a function has to say, returned instead of printed (the
+ * engine's messages: engine/base.h), an error (what failed) or a warning
+ * (what a decision had to do without), in English, without the program's
+ * name or a line end. */
+typedef enum dd_note_kind { DD_NOTE_ERROR, DD_NOTE_WARNING } dd_note_kind;
+
+typedef struct dd_note {
+    dd_note_kind kind;
+    char *text; /* owned by the dd_notes */
+} dd_note;
+
+/* Notes in the order they were made. Zero-initialise before first use;
+ * free with dd_notes_free. A function given a NULL dd_notes says nothing
+ * (the status alone tells what happened). One thread at a time. */
+typedef struct dd_notes {
+    dd_note *v;
+    size_t n, cap;
+} dd_notes;
+
+/* Appends a printf-style note to notes (nothing when notes is NULL). */
+void dd_note_add(dd_notes *notes, dd_note_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Moves every note of from to the end of to (from is left empty). */
+void dd_notes_move(dd_notes *to, dd_notes *from);
+/* Frees the notes' texts and empties notes (it can be reused). */
+void dd_notes_clear(dd_notes *notes);
+void dd_notes_free(dd_notes *notes);
+
+/* Says the notes, in order: each error with dd_error, each warning with
+ * dd_warn. */
+void dd_notes_say(const dd_notes *notes);
 /* Says the notes, frees them, and returns ok: for a call that returns a
  * status with notes, "ok = dd_notes_said(&notes, dd_f(..., &notes))". */
-bool dd_notes_said(struct dd_notes *notes, bool ok);
+bool dd_notes_said(dd_notes *notes, bool ok);
 
 /* Messages of a worker thread (run.h): while a thread has a capture buffer
  * (an sh_buf, shingle.h), dd_error and dd_warn append their lines to it

@@ -4,6 +4,7 @@
  */
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "run/progress.h"
 #include "shingle.h"
 #include "util.h"
 
@@ -46,6 +47,8 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A message first erases the progress line a long run draws. */
+    dd_messages_erase_first(dd_progress_clear);
     if (argc < 2) {
         fputs(dd_usage_text, stderr);
         return DD_EXIT_ERROR;

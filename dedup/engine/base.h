@@ -8,6 +8,7 @@
 #define DD_ENGINE_BASE_H
 
 #include "shingle.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,34 +17,10 @@
 /* ------------------------------------------------------------- messages */
 
 /* What the engine has to say: an error (what failed) or a warning (what a
- * decision had to do without), in English, without the program's name or
- * a line end. The engine never prints: a function that can fail or warn
- * takes a dd_notes, appends to it, and returns a status (false, NULL or an
- * enum); the caller prints the notes (util.h: dd_notes_say) or keeps them
- * in order with its other messages. */
-typedef enum dd_note_kind { DD_NOTE_ERROR, DD_NOTE_WARNING } dd_note_kind;
-
-typedef struct dd_note {
-    dd_note_kind kind;
-    char *text; /* owned by the dd_notes */
-} dd_note;
-
-/* Notes in the order they were made. Zero-initialise before first use;
- * free with dd_notes_free. A function given a NULL dd_notes says nothing
- * (the status alone tells what happened). One thread at a time. */
-typedef struct dd_notes {
-    dd_note *v;
-    size_t n, cap;
-} dd_notes;
-
-/* Appends a printf-style note to notes (nothing when notes is NULL). */
-void dd_note_add(dd_notes *notes, dd_note_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Moves every note of from to the end of to (from is left empty). */
-void dd_notes_move(dd_notes *to, dd_notes *from);
-/* Frees the notes' texts and empties notes (it can be reused). */
-void dd_notes_clear(dd_notes *notes);
-void dd_notes_free(dd_notes *notes);
+ * decision had to do without), as dd_notes (util.h): the engine never
+ * prints. A function that can fail or warn takes a dd_notes, appends to
+ * it, and returns a status (false, NULL or an enum); the caller prints the
+ * notes (dd_notes_say) or keeps them in order with its other messages. */
 
 /* ----------------------------------------------------------------- texts */
 

@@ -15,8 +15,9 @@
  * clean, check, filter, index build and add) draws its line through here.
  *
  * One line at a time, drawn from the main thread only. A message written by
- * dd_error or dd_warn (util.h) first erases the line, so it never ends up
- * glued to one; the next update draws the line again below the message.
+ * dd_error or dd_warn (util.h) first erases the line (dd_progress_clear), so
+ * it never ends up glued to one; the next update draws the line again below
+ * the message.
  */
 #ifndef DD_PROGRESS_H
 #define DD_PROGRESS_H
@@ -62,7 +63,8 @@ void dd_progress_update(dd_progress *p, uint64_t n, uint64_t bytes);
 void dd_progress_end(dd_progress *p, bool keep);
 
 /* Erases the line being shown, if any, so that a message can be written;
- * the next update draws it again. For dd_error and dd_warn. */
+ * the next update draws it again. For dd_error and dd_warn: main() hands
+ * it to dd_messages_erase_first (util.h). */
 void dd_progress_clear(void);
 
 #endif
