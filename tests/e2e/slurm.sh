@@ -42,7 +42,20 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 CLUSTER=$T/cluster
-trap 'slurm_cluster_stop "$CLUSTER" >/dev/null 2>&1; rm -rf "$T"' EXIT
+# A failed run keeps the daemons' logs and every run's slurm/ folder (its
+# jobs and their logs) in $DEDUP_BUILD/slurm-test-logs (else $TMPDIR), as
+# the test's folder goes: a failure seen once under load can be read.
+keep_logs_if_failed() {
+    [ "$_failed" = 0 ] && return 0
+    local to="${DEDUP_BUILD:-${TMPDIR:-/tmp}}/slurm-test-logs" w
+    rm -rf "$to" && mkdir -p "$to" || return 0
+    cp -r "$CLUSTER/log" "$to/cluster" 2>/dev/null
+    for w in "$T"/work*; do
+        [ -d "$w/slurm" ] && cp -r "$w/slurm" "$to/$(basename "$w")" 2>/dev/null
+    done
+    echo "# slurm.sh failed: the cluster's and the runs' logs are kept in $to" >&2
+}
+trap 'keep_logs_if_failed; slurm_cluster_stop "$CLUSTER" >/dev/null 2>&1; rm -rf "$T"' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP

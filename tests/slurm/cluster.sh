@@ -96,9 +96,15 @@ MailProg=/bin/true
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2
 MinJobAge=300
+# Timeouts well above Slurm's defaults: on a test machine loaded by other
+# work, a batch job slow to start (BatchStartTimeout, 10 s by default), a
+# message slow to be answered or a daemon slow to ping would fail a task
+# that runs well, and the test would read it as dedup's failure.
 KillWait=5
-SlurmctldTimeout=30
-SlurmdTimeout=30
+SlurmctldTimeout=120
+SlurmdTimeout=300
+MessageTimeout=60
+BatchStartTimeout=120
 InactiveLimit=0
 Waittime=0
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
