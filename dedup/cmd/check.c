@@ -624,7 +624,7 @@ int cmd_check(int argc, char **argv)
         bool is_stdin = dd_inputs_get(&named, i, &room).is_stdin;
         dd_name_room_free(&room);
         if (is_stdin) {
-            dd_error("check: standard input has no folder to be checked against");
+            dd_usage_error("check", "standard input has no folder to be checked against");
             dd_inputs_free(&named);
             return DD_EXIT_ERROR;
         }

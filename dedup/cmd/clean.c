@@ -758,29 +758,24 @@ int cmd_clean(int argc, char **argv)
     if (status >= 0)
         return status;
     if (o.in_place && o.output) {
-        dd_error("clean: give -o DIR or --in-place, not both");
-        return DD_EXIT_ERROR;
+        return dd_usage_error("clean", "give -o DIR or --in-place, not both");
     }
     if (!o.output && !o.in_place) {
-        dd_error("clean: give -o DIR (cleaned copies) or --in-place (clean the files "
-                 "themselves)");
-        return DD_EXIT_ERROR;
+        return dd_usage_error("clean", "give -o DIR (cleaned copies) or --in-place (clean the "
+                                       "files themselves)");
     }
     if (o.removed && !o.output) {
-        dd_error("clean: --removed DIR2 goes with -o DIR (--in-place leaves no file or record "
-                 "out)");
-        return DD_EXIT_ERROR;
+        return dd_usage_error("clean", "--removed DIR2 goes with -o DIR (--in-place leaves no "
+                                       "file or record out)");
     }
     if (o.dry_run && (o.removed || o.clusters_file)) {
-        dd_error("clean: --dry-run writes nothing: give --%s without it",
-                 o.removed ? "removed" : "clusters");
-        return DD_EXIT_ERROR;
+        return dd_usage_error("clean", "--dry-run writes nothing: give --%s without it",
+                              o.removed ? "removed" : "clusters");
     }
     for (size_t i = 0; i < o.npaths; i++) {
-        if (!strcmp(o.paths[i], "-")) {
-            dd_error("clean: cannot clean standard input; name files or directories");
-            return DD_EXIT_ERROR;
-        }
+        if (!strcmp(o.paths[i], "-"))
+            return dd_usage_error("clean",
+                                  "cannot clean standard input; name files or directories");
     }
     if (o.explain_params) {
         dd_report_near_params(stdout, &o.near);

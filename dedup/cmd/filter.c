@@ -1090,12 +1090,12 @@ int cmd_filter(int argc, char **argv)
         return DD_EXIT_CLEAN;
     }
     if (o.near.keep == DD_KEEP_LONGEST) {
-        dd_error("filter: --keep longest needs every record first; a stream keeps the first copy");
-        return DD_EXIT_ERROR;
+        return dd_usage_error(
+            "filter", "--keep longest needs every record first; a stream keeps the first copy");
     }
     if (o.annotate && (o.input_format == DD_INPUT_LINES || o.input_format == DD_INPUT_NUL)) {
-        dd_error("filter: --annotate adds a member to JSON records; it needs --jsonl");
-        return DD_EXIT_ERROR;
+        return dd_usage_error("filter",
+                              "--annotate adds a member to JSON records; it needs --jsonl");
     }
     /* A reader that goes away (| head) ends the run at the next write. */
     signal(SIGPIPE, SIG_IGN);

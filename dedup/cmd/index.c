@@ -566,18 +566,16 @@ int cmd_index(int argc, char **argv)
     if (status < 0) {
         if (!strcmp(sub, "build")) {
             if (!o.output) {
-                dd_error("index build: -o DIR.ddx names the index to create");
-                status = DD_EXIT_ERROR;
+                status = dd_usage_error(spec->name, "-o DIR.ddx names the index to create");
             } else {
                 status = index_write(spec->name, o.output, true, &o, o.paths, o.npaths);
             }
         } else if (!strcmp(sub, "info")) {
             status = o.npaths == 1 ? index_info(o.paths[0])
-                                   : (dd_error("index info: give one DIR.ddx"), DD_EXIT_ERROR);
+                                   : dd_usage_error(spec->name, "give one DIR.ddx");
         } else if (o.npaths < 2) {
-            dd_error("index %s: give DIR.ddx and at least one %s", sub,
-                     strcmp(sub, "add") ? "ID" : "PATH");
-            status = DD_EXIT_ERROR;
+            status = dd_usage_error(spec->name, "give DIR.ddx and at least one %s",
+                                    strcmp(sub, "add") ? "ID" : "PATH");
         } else if (!strcmp(sub, "add")) {
             status = index_write(spec->name, o.paths[0], false, &o, o.paths + 1, o.npaths - 1);
         } else {

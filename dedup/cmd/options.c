@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <sys/stat.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -415,12 +416,21 @@ dd_records_spec dd_options_records(const dd_options *o)
                              o->tmp_dir};
 }
 
+int dd_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "dedup %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'dedup %s --help'.\n", cmd);
+    va_end(ap);
+    return DD_EXIT_ERROR;
+}
+
+/* dd_usage_error with a message of one string argument. */
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "dedup %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'dedup %s --help'.\n", cmd);
-    return DD_EXIT_ERROR;
+    return dd_usage_error(cmd, fmt, arg);
 }
 
 /* The option of any command that argv names ("--format", "--form=x", "-f",

@@ -163,6 +163,12 @@ typedef struct dd_command_spec {
 /* How the inputs' shards are read with these options (dd_inputs_collect). */
 dd_records_spec dd_options_records(const dd_options *o);
 
+/* A usage error of command cmd ("clean", "index build"): options that do
+ * not go together, or a missing one. Writes "dedup CMD: MESSAGE" and
+ * "Try 'dedup CMD --help'." to stderr, as dd_options_parse does for a bad
+ * option, and returns DD_EXIT_ERROR. */
+int dd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Writes the --help text of the command to out. Returns 0, or the errno of
  * the first write that failed (the C library drops what it held then, so a
  * later flush has nothing to say why). */

@@ -84,6 +84,15 @@ expect_error "no path" "no PATH given" "$DEDUP" scan
 expect_error "unknown command" "'frobnicate' is not a command" "$DEDUP" frobnicate
 expect_error "clean without -o" "give -o DIR" "$DEDUP" clean "$S"
 expect_error "clean of stdin" "cannot clean standard input" "$DEDUP" clean - -o "$T/x"
+# Options that do not go together are usage errors as a bad option is: the
+# command named, then where to read about it.
+expect_error "clean with -o and --in-place: named as a usage error" \
+    "^dedup clean: give -o DIR or --in-place, not both\$" "$DEDUP" clean -o "$T/x" --in-place "$S"
+expect_error "... followed by where to read about it" "^Try 'dedup clean --help'\.\$" \
+    "$DEDUP" clean -o "$T/x" --in-place "$S"
+expect_error "index build without -o: the subcommand named" \
+    "^dedup index build: -o DIR.ddx names the index to create\$" "$DEDUP" index build "$S"
+expect_error "... and its help" "^Try 'dedup index build --help'\.\$" "$DEDUP" index build "$S"
 
 # clean never writes into its inputs.
 cp -r "$S" "$T/corpus"
