@@ -47,6 +47,10 @@
  * documents does not hold megabytes of it. */
 #define FEWEST_RECENT_SETS ((size_t)1 << 10)
 
+/* The huge pages the shelves' arrays start with, at most this part of
+ * their budget (dd_near_across_init). */
+#define HUGE_ROOMS_SHARE 16
+
 /* dd_kept_set.word of a unit whose set was not kept (made again in step
  * 3: dd_near_across.remade). */
 #define NOT_KEPT UINT64_MAX
@@ -70,6 +74,12 @@ static void shelf_init(dd_near_across_shelf *s, dd_near_across *a)
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_init_shared(&s->entries[b], sizeof(dd_unit_entry), &a->shared, 0, a->dir,
                                      "the band keys of paragraphs");
+    if (a->huge_rooms) {
+        dd_scratch_array_take_huge_room(&s->sets);
+        dd_scratch_array_take_huge_room(&s->units);
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            dd_scratch_array_take_huge_room(&s->entries[b]);
+    }
     s->shared = &a->shared;
     s->most_recent = 1;
     while (s->most_recent < MOST_RECENT_SETS &&
@@ -152,6 +162,17 @@ void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, si
      * the candidate pairs (a few in a hundred on the generated 1 GB). */
     a->sets_leave = (share - share / 8) / 16 ? (share - share / 8) / 16 : 1;
     a->recent_bytes = (share - share / 8) / (holding ? holding : 1) / 8;
+    /* A shelf's arrays, grown a quarter at a time, were copied block
+     * after block of the heap up to 2 MiB, their pages faulted 4 KiB at a
+     * time (11 us a fault on the virtual machines this runs on, 130 us a
+     * huge page of 2 MiB): on the news, 4,500 of the first pass's 5,700
+     * page faults at -j 1. So they take a huge page once past
+     * DD_ROOM_COPIED bytes (dd_scratch_array_take_huge_room), when the
+     * huge pages of every array of the shelves filling at once are at most
+     * a HUGE_ROOMS_SHARE-th of the budget: the 2 MiB each may hold past
+     * its elements stay within that. */
+    size_t arrays = (holding ? holding : 1) * (2 + DD_NEAR_UNIT_BANDS);
+    a->huge_rooms = (share - share / 8) / HUGE_ROOMS_SHARE / arrays >= DD_ROOM_HUGE;
 }
 
 /* The sets made again for a part of the pairs, freed. */
