@@ -87,6 +87,8 @@ void dd_scratch_array_init_shared(dd_scratch_array *a, size_t size, dd_scratch_b
     a->leave = leave;
 }
 
+void dd_scratch_array_take_huge_room(dd_scratch_array *a) { a->huge_room = true; }
+
 /* Gives back the room in memory (to the shared budget, if any). */
 static void free_room(dd_scratch_array *a)
 {
@@ -110,6 +112,22 @@ static bool in_memory(const dd_scratch_array *a, size_t i)
     return !a->spool || (i >= a->written && i < a->held);
 }
 
+/* The elements, at least need, of a's room in memory for its next step:
+ * with a shared budget a quarter more (what one array keeps for more is
+ * room the others lack), but a whole huge page at once from
+ * DD_ROOM_COPIED bytes when asked (dd_scratch_array_take_huge_room). */
+static size_t next_cap(const dd_scratch_array *a, size_t need)
+{
+    size_t cap = a->cap ? a->cap : 16;
+    if (!a->shared)
+        return cap;
+    cap = cap + cap / 4 > need ? cap + cap / 4 : need;
+    size_t huge = (DD_ROOM_HUGE + a->size - 1) / a->size; /* its bytes at least DD_ROOM_HUGE */
+    if (a->huge_room && cap * a->size >= DD_ROOM_COPIED && cap < huge)
+        cap = huge;
+    return cap;
+}
+
 /* Makes room in memory for need elements, doubling, but not past
  * max_bytes nor past what the shared budget has left (then as much as it
  * has, if that is enough). False when there is no room for them: they go
@@ -121,9 +139,7 @@ static bool grow(dd_scratch_array *a, size_t need)
     size_t most = (a->max_bytes ? a->max_bytes : SIZE_MAX) / a->size;
     if (need > most)
         return false;
-    size_t cap = a->cap ? a->cap : 16;
-    if (a->shared) /* a quarter more: what one array keeps for more is room others lack */
-        cap = cap + cap / 4 > need ? cap + cap / 4 : need;
+    size_t cap = next_cap(a, need);
     while (cap < need)
         cap = cap > most / 2 ? most : cap * 2;
     if (cap > most)

@@ -84,6 +84,7 @@ typedef struct dd_scratch_array {
     size_t written;            /* of those, the first ones written to the scratch file since */
     uint64_t appended_past;    /* bytes appended since they passed it */
     uint64_t id;               /* for the blocks read back (scratch_array.c) */
+    bool huge_room;            /* dd_scratch_array_take_huge_room */
 } dd_scratch_array;
 
 /* Starts a empty, for elements of size bytes (at most 4 KiB): kept in
@@ -101,6 +102,15 @@ void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, c
  * to them. */
 void dd_scratch_array_init_shared(dd_scratch_array *a, size_t size, dd_scratch_budget *shared,
                                   size_t leave, const char *dir, const char *what);
+/* An array with a shared budget grows a quarter at a time; below
+ * DD_ROOM_HUGE bytes each step is a new block of the heap (util.h), from
+ * DD_ROOM_COPIED up its elements copied and its pages faulted 4 KiB at a
+ * time. After this call, a that would pass DD_ROOM_COPIED bytes takes
+ * (if its budget has it) a room of DD_ROOM_HUGE bytes at once: one huge
+ * page, grown from there without a copy. It then holds up to that many
+ * bytes more than its elements: for arrays that are expected to grow
+ * past it, in a budget that can spare it. */
+void dd_scratch_array_take_huge_room(dd_scratch_array *a);
 void dd_scratch_array_free(dd_scratch_array *a);
 
 /* Appends v[0..n). False, with *err set to a new message naming the folder

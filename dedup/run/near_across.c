@@ -47,6 +47,10 @@
  * documents does not hold megabytes of it. */
 #define FEWEST_RECENT_SETS ((size_t)1 << 10)
 
+/* The huge pages the shelves' arrays start with, at most this part of
+ * their budget (dd_near_across_init). */
+#define HUGE_ROOMS_SHARE 16
+
 /* dd_kept_set.word of a unit whose set was not kept (made again in step
  * 3: dd_near_across.remade). */
 #define NOT_KEPT UINT64_MAX
@@ -70,6 +74,12 @@ static void shelf_init(dd_near_across_shelf *s, dd_near_across *a)
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_init_shared(&s->entries[b], sizeof(dd_unit_entry), &a->shared, 0, a->dir,
                                      "the band keys of paragraphs");
+    if (a->huge_rooms) {
+        dd_scratch_array_take_huge_room(&s->sets);
+        dd_scratch_array_take_huge_room(&s->units);
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            dd_scratch_array_take_huge_room(&s->entries[b]);
+    }
     s->shared = &a->shared;
     s->most_recent = 1;
     while (s->most_recent < MOST_RECENT_SETS &&
@@ -152,6 +162,17 @@ void dd_near_across_init(dd_near_across *a, size_t share, size_t max_shelves, si
      * the candidate pairs (a few in a hundred on the generated 1 GB). */
     a->sets_leave = (share - share / 8) / 16 ? (share - share / 8) / 16 : 1;
     a->recent_bytes = (share - share / 8) / (holding ? holding : 1) / 8;
+    /* A shelf's arrays, grown a quarter at a time, were copied block
+     * after block of the heap up to 2 MiB, their pages faulted 4 KiB at a
+     * time (11 us a fault on the virtual machines this runs on, 130 us a
+     * huge page of 2 MiB): on the news, 4,500 of the first pass's 5,700
+     * page faults at -j 1. So they take a huge page once past
+     * DD_ROOM_COPIED bytes (dd_scratch_array_take_huge_room), when the
+     * huge pages of every array of the shelves filling at once are at most
+     * a HUGE_ROOMS_SHARE-th of the budget: the 2 MiB each may hold past
+     * its elements stay within that. */
+    size_t arrays = (holding ? holding : 1) * (2 + DD_NEAR_UNIT_BANDS);
+    a->huge_rooms = (share - share / 8) / HUGE_ROOMS_SHARE / arrays >= DD_ROOM_HUGE;
 }
 
 /* The sets made again for a part of the pairs, freed. */
@@ -490,7 +511,48 @@ typedef struct band_job {
     char *err[DD_NEAR_UNIT_BANDS];
     size_t parts[DD_NEAR_UNIT_BANDS];
     size_t peak[DD_NEAR_UNIT_BANDS]; /* the most band b held at once */
+    /* Rooms a whole band is sorted into (sort_band), one for each band
+     * sorted at once (`running`), each taken by a band for its sort: its
+     * pages are faulted once, not once a band (a new block of 1.7 MB a
+     * band on the news: 3,700 of its 10,800 page faults at -j 1). Only
+     * when every band is in memory (then every band is sorted whole, of
+     * as many entries as the others): a room kept past its band would
+     * otherwise be held beside the parts of a band split to fit its
+     * share. None (0) otherwise: each band's room is made and freed. */
+    size_t nsorted;
+    dd_unit_entry **sorted;
+    size_t *sorted_bytes;
+    atomic_bool *sorted_taken;
 } band_job;
+
+/* A room of job's for a whole band's n entries (its number, to give it
+ * back: give_sorted). Below DD_ROOM_HUGE a room is a block of the heap,
+ * its pages faulted 4 KiB at a time (11 us each on the virtual machines
+ * this runs on, 130 us a huge page of 2 MiB): one from DD_ROOM_COPIED up
+ * is made a whole huge page, when that is at most a HUGE_ROOM_SHARE-th
+ * of what a band may hold (never at small budgets). */
+#define HUGE_ROOM_SHARE 16
+
+static size_t take_sorted(band_job *job, size_t n)
+{
+    /* One is free: at most `running` bands are sorted at once. */
+    size_t k = 0;
+    while (atomic_exchange(&job->sorted_taken[k], true))
+        k = (k + 1) % job->nsorted;
+    size_t bytes = n * sizeof(dd_unit_entry);
+    if (bytes >= DD_ROOM_COPIED && bytes < DD_ROOM_HUGE &&
+        DD_ROOM_HUGE <= job->part_bytes / HUGE_ROOM_SHARE)
+        bytes = DD_ROOM_HUGE;
+    if (bytes > job->sorted_bytes[k]) {
+        /* Nothing of the room is kept: freed first, not copied. */
+        dd_room_resize(job->sorted[k], job->sorted_bytes[k], 0);
+        job->sorted[k] = dd_room_resize(NULL, 0, bytes);
+        job->sorted_bytes[k] = bytes;
+    }
+    return k;
+}
+
+static void give_sorted(band_job *job, size_t k) { atomic_store(&job->sorted_taken[k], false); }
 
 /* Sorts the n entries of band b held by from[0..nfrom) (in memory or in
  * scratch files) together and sends their candidate pairs to sink; from's
@@ -501,7 +563,8 @@ typedef struct band_job {
  * 2 MiB and a few bytes held 4 MiB each at --memory 16M -j 2 on 1 GB,
  * 4 MB past the share (bench/README.md, Memory, session 20). A whole band
  * is sorted into a room: tens of megabytes at the default budget, faulted
- * a huge page at a time. */
+ * a huge page at a time; when every band is in memory, a room of job's
+ * (take_sorted), kept for the next band. */
 static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nfrom, size_t n,
                       bool in_part, pair_sink *sink)
 {
@@ -509,14 +572,21 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
     size_t *nrun = dd_malloc((nfrom ? nfrom : 1) * sizeof *nrun);
     void **read = dd_calloc(nfrom ? nfrom : 1, sizeof *read); /* what was read back */
     dd_unit_entry *sorted = NULL;
+    size_t room = SIZE_MAX; /* of job's, if taken */
     if (!sink->failed && n) {
         for (size_t k = 0; k < nfrom; k++) {
             size_t cap = 0;
             runs[k] = all_of(&from[k], &read[k], &cap);
             nrun[k] = from[k].n;
         }
-        sorted =
-            in_part ? dd_malloc(n * sizeof *sorted) : dd_room_resize(NULL, 0, n * sizeof *sorted);
+        if (in_part) {
+            sorted = dd_malloc(n * sizeof *sorted);
+        } else if (job->nsorted) {
+            room = take_sorted(job, n);
+            sorted = job->sorted[room];
+        } else {
+            sorted = dd_room_resize(NULL, 0, n * sizeof *sorted);
+        }
         size_t held = 2 * n * sizeof *sorted + dd_scratch_array_memory_bytes(sink->pairs);
         if (held > job->peak[b])
             job->peak[b] = held;
@@ -533,6 +603,8 @@ static void sort_band(band_job *job, size_t b, dd_scratch_array *from, size_t nf
         dd_unit_entries_pairs(sorted, n, take_pair, sink);
     if (in_part)
         free(sorted);
+    else if (room != SIZE_MAX)
+        give_sorted(job, room);
     else
         dd_room_resize(sorted, sorted ? n * sizeof *sorted : 0, 0);
 }
@@ -733,6 +805,12 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
         if (at_once == 1 || (double)largest * 2 / (double)job.most_parts <= (double)job.part_bytes)
             break;
     }
+    job.nsorted = largest == 0 ? running : 0;
+    job.sorted = dd_calloc(running, sizeof *job.sorted);
+    job.sorted_bytes = dd_calloc(running, sizeof *job.sorted_bytes);
+    job.sorted_taken = dd_malloc(running * sizeof *job.sorted_taken);
+    for (size_t k = 0; k < running; k++)
+        atomic_init(&job.sorted_taken[k], false);
     size_t band_pair_bytes = a->work_bytes / 2 / DD_NEAR_UNIT_BANDS;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         dd_scratch_array_init(&job.pairs[b], sizeof(dd_unit_pair),
@@ -753,6 +831,11 @@ static bool all_band_pairs(dd_near_across *a, dd_pool *pool, size_t running,
         size_t n = DD_NEAR_UNIT_BANDS - job.first;
         dd_pool_for(pool, n < step ? n : step, &job, band_pairs);
     }
+    for (size_t k = 0; k < job.nsorted; k++)
+        dd_room_resize(job.sorted[k], job.sorted_bytes[k], 0);
+    free(job.sorted);
+    free(job.sorted_bytes);
+    free(job.sorted_taken);
     bool ok = true;
     for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
         if (ok && job.err[b]) {

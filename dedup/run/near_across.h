@@ -120,6 +120,7 @@ typedef struct dd_near_across {
     size_t share;             /* of the memory budget, for everything below */
     dd_scratch_budget shared; /* the shelves' sets, entries and recent sets take from it */
     size_t recent_bytes;      /* of a shelf's table of recent sets, at most */
+    bool huge_rooms;          /* the shelves' arrays take a huge page at once (near_across.c) */
     size_t sets_leave;        /* of shared, left by a shelf's sets to the rest (scratch_array.h) */
     size_t work_bytes;        /* what a part in memory may take (steps 2 and 3) */
     const char *dir;          /* of the scratch files (NULL: dd_spool_default_dir()) */

@@ -472,46 +472,61 @@ static void a_shelf_keeps_band_keys_and_sets_small(void **unused)
  * most 2 slots of 32 bytes each, and the first 1,024 slots), not with its
  * budget (a thread's share of 16,000 news articles touched 8 MB of slots,
  * each page of them a page fault, on every thread). Every set that comes
- * again right after it was kept is still shared. */
+ * again right after it was kept is still shared. Its arrays hold up to
+ * twice what they keep, and, with a budget that can spare a sixteenth for
+ * it (1 GiB, not 64 MiB), an array past DD_ROOM_COPIED bytes a huge page
+ * at once (dd_scratch_array_take_huge_room). */
 static void a_shelf_holds_what_it_keeps_not_its_budget(void **unused)
 {
     (void)unused;
-    dd_near_across a;
-    dd_near_across_init(&a, (size_t)1 << 30, 1, 1, NULL);
-    dd_near_across_shelf *shelf = dd_near_across_claim(&a);
-    char *err = NULL;
-    uint64_t searched = 0, placed = 0, hashes = 0, copies = 0; /* copies: units */
-    for (size_t d = 0; d < DOCS; d++) {
-        gen_doc *g = &docs[d];
-        assert_true(dd_near_across_add(shelf, (uint32_t)d, g->doc.units, g->doc.nunits, &g->sets,
-                                       g->keys, &err));
-        size_t last = 0;
-        for (size_t u = 0; u < g->doc.nunits; u++) {
-            if (g->doc.units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
-                continue;
-            last = u + 1;
-            size_t n = g->sets.start[u + 1] - g->sets.start[u];
-            searched++;
-            hashes += n;
-            if (u > 0 && g->doc.units[u - 1].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS &&
-                g->sets.start[u] - g->sets.start[u - 1] == n &&
-                !memcmp(g->sets.hashes + g->sets.start[u - 1], g->sets.hashes + g->sets.start[u],
-                        n * sizeof *g->sets.hashes))
-                copies++;
+    const size_t budgets[] = {(size_t)1 << 30, (size_t)64 << 20};
+    for (size_t k = 0; k < sizeof budgets / sizeof *budgets; k++) {
+        dd_near_across a;
+        dd_near_across_init(&a, budgets[k], 1, 1, NULL);
+        dd_near_across_shelf *shelf = dd_near_across_claim(&a);
+        char *err = NULL;
+        uint64_t searched = 0, placed = 0, hashes = 0, copies = 0; /* copies: units */
+        for (size_t d = 0; d < DOCS; d++) {
+            gen_doc *g = &docs[d];
+            assert_true(dd_near_across_add(shelf, (uint32_t)d, g->doc.units, g->doc.nunits,
+                                           &g->sets, g->keys, &err));
+            size_t last = 0;
+            for (size_t u = 0; u < g->doc.nunits; u++) {
+                if (g->doc.units[u].words < DD_NEAR_UNIT_ACROSS_MIN_WORDS)
+                    continue;
+                last = u + 1;
+                size_t n = g->sets.start[u + 1] - g->sets.start[u];
+                searched++;
+                hashes += n;
+                if (u > 0 && g->doc.units[u - 1].words >= DD_NEAR_UNIT_ACROSS_MIN_WORDS &&
+                    g->sets.start[u] - g->sets.start[u - 1] == n &&
+                    !memcmp(g->sets.hashes + g->sets.start[u - 1],
+                            g->sets.hashes + g->sets.start[u], n * sizeof *g->sets.hashes))
+                    copies++;
+            }
+            placed += last;
         }
-        placed += last;
+        assert_int_equal(dd_near_across_scratch_bytes(&a), 0); /* all in memory */
+        /* What is kept, with room to grow (twice) for the arrays, the
+         * table of recent sets, and the huge pages taken at once. */
+        uint64_t kept =
+            DD_NEAR_UNIT_BANDS * 24 * searched + 16 * placed + 8 * hashes + 16 * (uint64_t)DOCS;
+        uint64_t table = 32 * (2 * searched > 1024 ? 2 * searched : 1024);
+        uint64_t huge = 0;
+        const dd_scratch_array *arrays[2 + DD_NEAR_UNIT_BANDS] = {&shelf->sets, &shelf->units};
+        for (size_t b = 0; b < DD_NEAR_UNIT_BANDS; b++)
+            arrays[2 + b] = &shelf->entries[b];
+        for (size_t i = 0; i < 2 + DD_NEAR_UNIT_BANDS; i++)
+            if (dd_scratch_array_memory_bytes(arrays[i]) >= DD_ROOM_HUGE)
+                huge += dd_scratch_array_memory_bytes(arrays[i]);
+        assert_true(a.huge_rooms == (k == 0));
+        assert_true(k == 0 || huge == 0);
+        assert_true(dd_near_across_memory_bytes(&a) <= 2 * kept + table + huge);
+        assert_true(dd_near_across_memory_bytes(&a) < ((size_t)8 << 20));
+        /* The copies of the unit before them shared its set. */
+        assert_true(copies > 0 && shelf->sets_shared >= copies);
+        dd_near_across_free(&a);
     }
-    assert_int_equal(dd_near_across_scratch_bytes(&a), 0); /* all in memory */
-    /* What is kept, with room to grow (twice) for the arrays, and the
-     * table of recent sets. */
-    uint64_t kept =
-        DD_NEAR_UNIT_BANDS * 24 * searched + 16 * placed + 8 * hashes + 16 * (uint64_t)DOCS;
-    uint64_t table = 32 * (2 * searched > 1024 ? 2 * searched : 1024);
-    assert_true(dd_near_across_memory_bytes(&a) <= 2 * kept + table);
-    assert_true(dd_near_across_memory_bytes(&a) < ((size_t)8 << 20));
-    /* The copies of the unit before them shared its set. */
-    assert_true(copies > 0 && shelf->sets_shared >= copies);
-    dd_near_across_free(&a);
 }
 
 /* Within its share, the search keeps in memory what step 2 reads back
