@@ -92,7 +92,9 @@ typedef struct dd_drop_store {
 } dd_drop_store;
 
 typedef struct dd_findings {
-    dd_repeat *repeats; /* by document, then line */
+    /* By document, then line. NULL with nrepeats not 0: the caller moved
+     * them out of memory (run/corpus.h), as a boilerplate record's at. */
+    dd_repeat *repeats;
     size_t nrepeats, repeats_cap;
     dd_boilerplate *boilerplate; /* by first occurrence */
     size_t nboilerplate, boilerplate_cap;
