@@ -22,9 +22,9 @@
  * dd_paragraphs_keep_drops, then merged into them), the boilerplate's
  * places (handed to a scratch array as the table finds them:
  * dd_paragraphs_keep_places), the copies' similarities and the repeats
- * (each round's appended to a scratch array as a run once it is decided,
- * the runs merged in order at the end); the boilerplate records stay in
- * memory. Copies leave too with
+ * (handed to a scratch array as the findings find them, in runs each in
+ * order: dd_paragraphs_keep_repeats, the runs merged at the end); the
+ * boilerplate records stay in memory. Copies leave too with
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
  * documents that lost them are analysed again on the text they have now
@@ -212,6 +212,51 @@ static void round_drops_start(round_drops *d, const dd_options *o)
     d->err = NULL;
 }
 
+/* The repeats the rounds find (dd_repeat), handed to a scratch array as
+ * the findings find them (dd_paragraphs_keep_repeats): in memory up to the
+ * findings' share of --memory, past it in a scratch file (7,558 on the
+ * 1 GB corpus, 8 bytes a document, were held to the report until session
+ * 22), in runs each by document then line (a few a round), run i ending
+ * before element ends[i]; merged in order at the end (merge_repeats). */
+typedef struct round_repeats {
+    dd_scratch_array a;
+    size_t *ends;
+    size_t nruns, ends_cap;
+    dd_repeat_store store;
+    char *err; /* they could not be written to the scratch file */
+} round_repeats;
+
+static void repeats_append(void *ctx, const dd_repeat *v, size_t n)
+{
+    round_repeats *k = ctx;
+    if (!k->err)
+        dd_scratch_array_append(&k->a, v, n, &k->err);
+}
+
+static void repeats_end_run(void *ctx)
+{
+    round_repeats *k = ctx;
+    dd_grow(&k->ends, &k->ends_cap, k->nruns + 1, sizeof *k->ends);
+    k->ends[k->nruns++] = k->a.n;
+}
+
+/* Starts k, which must not move until it is freed. */
+static void round_repeats_init(round_repeats *k, const dd_options *o)
+{
+    memset(k, 0, sizeof *k);
+    dd_scratch_array_init(&k->a, sizeof(dd_repeat), dd_memory_findings_share(o->memory), o->tmp_dir,
+                          "repeats of the rounds");
+    k->store = (dd_repeat_store){k, repeats_append, repeats_end_run};
+}
+
+static void round_repeats_free(round_repeats *k)
+{
+    dd_scratch_array_free(&k->a);
+    free(k->ends);
+    free(k->err);
+    memset(k, 0, sizeof *k);
+}
+
 static void round_drops_free(round_drops *d)
 {
     dd_scratch_array_free(&d->a);
@@ -251,13 +296,8 @@ typedef struct rounds {
      * memory.h, past it in a scratch file), not at. */
     dd_findings found;
     dd_scratch_array places;
-    /* The repeats of every round (dd_repeat), not in found but kept as
-     * places are: a run a round, each by document then line, run i ending
-     * before element repeat_ends[i] (8 bytes a document on the 1 GB
-     * corpus, 7,558 repeats, were held to the report until session 22). */
-    dd_scratch_array repeats;
-    size_t repeat_ends[DD_MAX_ROUNDS];
-    size_t nrepeat_runs;
+    /* The repeats of every round, not in found (round_repeats). */
+    round_repeats repeats;
     /* The lines the round removes, as its findings are made
      * (dd_paragraphs_keep_drops): not held while it decides (55 bytes a
      * document in round 1 of the 1 GB corpus), but in memory up to the
@@ -495,12 +535,13 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
      * every place they name, and the lines removed. */
-    size_t found = dd_scratch_array_memory_bytes(&r->repeats) +
+    size_t found = dd_scratch_array_memory_bytes(&r->repeats.a) +
+                   r->repeats.ends_cap * sizeof *r->repeats.ends +
                    r->found.boilerplate_cap * sizeof *r->found.boilerplate +
                    dd_scratch_array_memory_bytes(&r->places) +
                    dd_scratch_array_memory_bytes(&c->removed) +
                    c->removed_fence_cap * sizeof *c->removed_fence;
-    uint64_t found_out = dd_scratch_array_scratch_bytes(&r->repeats) +
+    uint64_t found_out = dd_scratch_array_scratch_bytes(&r->repeats.a) +
                          dd_scratch_array_scratch_bytes(&r->places) +
                          dd_scratch_array_scratch_bytes(&c->removed);
     char at[96];
@@ -527,7 +568,7 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
                      dd_scratch_array_scratch_bytes(&r->near_lines)) /
                 1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
-            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6, r->repeats.n,
+            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6, r->repeats.a.n,
             r->found.nboilerplate, r->places.n, c->removed.n);
     dd_memory_process(stderr, at);
 }
@@ -885,6 +926,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     dd_paragraphs_keep_places(p, &keep_places);
     round_drops_start(&r->drops, o);
     dd_paragraphs_keep_drops(p, &r->drops.store);
+    dd_paragraphs_keep_repeats(p, &r->repeats.store);
     dd_paragraphs_finish(p, f);
     for (size_t i = 0; !store.err && i < f->nboilerplate; i++)
         f->boilerplate[i].first_at += store.base;
@@ -901,10 +943,14 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     }
     dd_paragraphs_free(p);
     part_lists_free(&lists);
-    if (store.err || r->drops.err) {
+    const char *why = store.err; /* the first that could not be kept */
+    if (!why)
+        why = r->drops.err;
+    if (!why)
+        why = r->repeats.err;
+    if (why) {
         dd_note_add(notes, DD_NOTE_ERROR,
-                    "keeping what the rounds found out of memory (--memory): %s",
-                    store.err ? store.err : r->drops.err);
+                    "keeping what the rounds found out of memory (--memory): %s", why);
         free(store.err);
         return false;
     }
@@ -1254,19 +1300,6 @@ static bool move_places(rounds *r, dd_findings *f, char **err)
     return true;
 }
 
-/* Appends the repeats of f, a round's, to r->repeats as their run (f's
- * freed). False, with *err set, when they could not be written there. */
-static bool keep_repeats(rounds *r, dd_findings *f, char **err)
-{
-    bool ok = dd_scratch_array_append(&r->repeats, f->repeats, f->nrepeats, err);
-    if (ok && f->nrepeats)
-        r->repeat_ends[r->nrepeat_runs++] = r->repeats.n;
-    free(f->repeats);
-    f->repeats = NULL;
-    f->nrepeats = f->repeats_cap = 0;
-    return ok;
-}
-
 /* Takes in the findings f of a round (freed here): the lines they remove
  * leave the text (c->removed, c->unit_removed), and r->changed lists the
  * documents that lose a unit (*changed: whether any did). False, with an
@@ -1319,10 +1352,9 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
     }
     char *err = NULL;
     /* The places of the boilerplate held (none when decide_paragraphs
-     * stored them) go first, then the round's drops join c->removed, and
-     * its repeats r->repeats. */
-    bool ok = move_places(r, f, &err) && add_removed_lines(c, o, f, &err) &&
-              keep_repeats(r, f, &err);
+     * stored them) go first, then the round's drops join c->removed (its
+     * repeats are in r->repeats already). */
+    bool ok = move_places(r, f, &err) && add_removed_lines(c, o, f, &err);
     round_drops_free(&r->drops);
     if (!ok) {
         dd_note_add(notes, DD_NOTE_ERROR,
@@ -1620,33 +1652,34 @@ static int compare_repeats(const void *a, const void *b)
     return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
 }
 
-/* The rounds' runs of repeats (rounds.repeats) as a source of dd_kway_merge;
- * the rounds are its ctx. */
-static size_t repeat_run_length(const void *ctx, size_t k)
+/* The rounds' runs of repeats (round_repeats, its ctx) as a source of
+ * dd_kway_merge. */
+static size_t repeat_run_length(const void *ctx, size_t run)
 {
-    const rounds *r = ctx;
-    return r->repeat_ends[k] - (k ? r->repeat_ends[k - 1] : 0);
+    const round_repeats *k = ctx;
+    return k->ends[run] - (run ? k->ends[run - 1] : 0);
 }
 
-static size_t repeat_run_read(const void *ctx, size_t k, size_t from, void *out, size_t n)
+static size_t repeat_run_read(const void *ctx, size_t run, size_t from, void *out, size_t n)
 {
-    const rounds *r = ctx;
-    size_t length = repeat_run_length(r, k);
+    const round_repeats *k = ctx;
+    size_t length = repeat_run_length(k, run);
     if (from >= length)
         return 0;
     if (n > length - from)
         n = length - from;
     /* (one span: read where it goes, no buffer of gather's own) */
-    dd_scratch_span span = {(k ? r->repeat_ends[k - 1] : 0) + from, n, 0};
+    dd_scratch_span span = {(run ? k->ends[run - 1] : 0) + from, n, 0};
     unsigned char *buf = NULL;
     size_t cap = 0;
-    dd_scratch_array_gather(&r->repeats, &span, 1, out, 0, &buf, &cap);
+    dd_scratch_array_gather(&k->a, &span, 1, out, 0, &buf, &cap);
     free(buf);
     return n;
 }
 
-/* The repeats of a run read at once when they are merged (5.5 KB). */
-#define REPEATS_READ_AT_ONCE 64
+/* The repeats read at once when the runs are merged, in all (45 KB), at
+ * least 4 a run. */
+#define REPEATS_MERGE_READ 512
 
 /* Appends to c->repeats the rounds' repeats in the documents kept (with
  * copies_stay: all of them), by document then line: the rounds' runs
@@ -1654,13 +1687,14 @@ static size_t repeat_run_read(const void *ctx, size_t k, size_t from, void *out,
  * set, when they could not be written to its scratch file. */
 static bool merge_repeats(dd_corpus *c, const rounds *r, char **err)
 {
-    dd_kway_source src = {.ctx = r,
+    dd_kway_source src = {.ctx = &r->repeats,
                           .size = sizeof(dd_repeat),
-                          .nruns = r->nrepeat_runs,
+                          .nruns = r->repeats.nruns,
                           .length = repeat_run_length,
                           .read = repeat_run_read,
                           .compare = compare_repeats};
-    dd_kway_merge *m = dd_kway_merge_new(&src, REPEATS_READ_AT_ONCE);
+    size_t per_run = r->repeats.nruns ? REPEATS_MERGE_READ / r->repeats.nruns : 1;
+    dd_kway_merge *m = dd_kway_merge_new(&src, per_run < 4 ? 4 : per_run);
     dd_repeat next;
     bool ok = true;
     while (ok && dd_kway_merge_next(m, &next))
@@ -1769,7 +1803,7 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
     char *err = NULL;
     bool ok = merge_repeats(c, r, &err);
     f->nrepeats = ok ? c->repeats.n : 0;
-    dd_scratch_array_free(&r->repeats);
+    round_repeats_free(&r->repeats);
     dd_scratch_array_trim(&c->repeats);
     /* The boilerplate records' places in the documents kept, in a new
      * array of places (the records in order of their first one); a record
@@ -1849,8 +1883,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
     dd_scratch_array_init(&r.places, sizeof(dd_place), dd_memory_findings_share(o->memory),
                           o->tmp_dir, "places of the boilerplate of the rounds");
-    dd_scratch_array_init(&r.repeats, sizeof(dd_repeat), dd_memory_findings_share(o->memory),
-                          o->tmp_dir, "repeats of the rounds");
+    round_repeats_init(&r.repeats, o);
     bool ok = copies_init(&r.copy, n, o, notes);
     while (ok) {
         if (!(ok = round_near_units(c, o, &r, notes)))
@@ -1893,7 +1926,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_scratch_array_free(&r.near);
     dd_scratch_array_free(&r.near_lines);
     dd_scratch_array_free(&r.places);
-    dd_scratch_array_free(&r.repeats);
+    round_repeats_free(&r.repeats);
     round_drops_free(&r.drops);
     dd_findings_free(&r.found);
     free(r.copy_of);
