@@ -263,7 +263,7 @@ static void collect_findings(const dd_corpus *c, size_t first_named, findings *o
     }
     const dd_findings *f = &c->findings;
     for (size_t i = 0; i < f->nrepeats; i++) {
-        const dd_repeat *r = &f->repeats[i];
+        const dd_repeat repeat = dd_corpus_repeat(c, i), *r = &repeat;
         if (r->at.doc < first_named)
             continue;
         const dd_input at_doc = dd_inputs_get(in, r->at.doc, &at_room), *at_in = &at_doc;

@@ -183,7 +183,7 @@ static bool write_report(const dd_options *o, const dd_corpus *c)
     dd_pool *pool = threads > 1 ? dd_pool_new("report", threads, NULL, NULL, NULL) : NULL;
     dd_loop loop = {.run = pool ? pool_loop : NULL, .loop_ctx = pool};
     bool ok = dd_report_write(stdout, o->format, o->near.method, &c->inputs, &c->clusters,
-                              &c->findings, &c->places, &loop);
+                              &c->findings, &c->places, &c->repeats, &loop);
     dd_pool_free(pool);
     return ok;
 }

@@ -95,6 +95,7 @@ struct dd_paragraphs {
     size_t nboiler;
     const dd_place_store *places;    /* dd_paragraphs_keep_places, or NULL */
     const dd_drop_store *drop_store; /* dd_paragraphs_keep_drops, or NULL */
+    const dd_repeat_store *repeat_store; /* dd_paragraphs_keep_repeats, or NULL */
     bool built;                      /* dd_paragraphs_parts_done */
 };
 
@@ -259,6 +260,11 @@ void dd_paragraphs_keep_places(dd_paragraphs *p, const dd_place_store *store) { 
 void dd_paragraphs_keep_drops(dd_paragraphs *p, const dd_drop_store *store)
 {
     p->drop_store = store;
+}
+
+void dd_paragraphs_keep_repeats(dd_paragraphs *p, const dd_repeat_store *store)
+{
+    p->repeat_store = store;
 }
 
 /* Appends later[0..n) to part k's list (the caller's, or the part's own). */
@@ -893,6 +899,29 @@ static void find_boilerplate(dd_paragraphs *p, uint64_t *removed, dd_findings *f
     free(caps);
 }
 
+/* Keeps repeat r among f's findings: in f->repeats, or handed to the
+ * caller's store (dd_paragraphs_keep_repeats). */
+static void add_repeat(const dd_paragraphs *p, dd_findings *f, const dd_repeat *r)
+{
+    if (p->repeat_store) {
+        p->repeat_store->append(p->repeat_store->ctx, r, 1);
+    } else {
+        dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
+        f->repeats[f->nrepeats] = *r;
+    }
+    f->nrepeats++;
+}
+
+/* Ends the run of repeats handed to the caller's store since the last one
+ * ended (at *run_start of f's), unless it is empty. Those in f->repeats
+ * are sorted once all are found instead. */
+static void end_repeat_run(const dd_paragraphs *p, const dd_findings *f, size_t *run_start)
+{
+    if (p->repeat_store && f->nrepeats > *run_start)
+        p->repeat_store->end_run(p->repeat_store->ctx);
+    *run_start = f->nrepeats;
+}
+
 /* Groups the later occurrences that removed[] leaves into runs:
  * consecutive units of a document, once the units removed as the pass
  * started (before[]) are gone, that repeat consecutive units of one
@@ -938,8 +967,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
             last = j;
         }
         if (r.words >= p->min_words) {
-            dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
-            f->repeats[f->nrepeats++] = r;
+            add_repeat(p, f, &r);
             add_drop(f, r.at.doc, r.at.first_line, r.at.last_line);
             /* Between two units of the run, every unit was removed as the
              * pass started (the run takes the next unit kept): marking
@@ -1098,9 +1126,11 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     if (p->gone)                                           /* a whole word for the last units */
         memcpy(removed, p->gone, nwords * sizeof *removed);
     find_boilerplate(p, removed, f);
+    size_t repeat_run = 0; /* where the run of repeats of the pass starts */
     for (int pass = 0; pass < DD_RUN_PASSES; pass++) {
         memcpy(before, removed, nwords * sizeof *before);
         size_t runs = find_repeats(p, removed, before, f);
+        end_repeat_run(p, f, &repeat_run); /* a pass goes through the units in order */
         size_t near = pass == 0 ? remove_near(p, removed) : 0;
         if (runs == 0 && near == 0)
             break;
@@ -1126,21 +1156,21 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
                 continue;
             if (dropped_already(&exact, r->at.doc, r->at.first_line, r->at.last_line))
                 continue;
-            dd_grow(&f->repeats, &f->repeats_cap, f->nrepeats + 1, sizeof *f->repeats);
-            dd_repeat *found = &f->repeats[f->nrepeats++];
-            *found = *r;
-            found->units = 1;
+            dd_repeat found = *r;
+            found.units = 1;
             if (v[i].of_unit != DD_LINES_GIVEN) {
                 dd_unit of = unit_alone(p, v[i].of_unit);
-                found->of.first_line = of.first_line;
-                found->of.last_line = of.last_line;
+                found.of.first_line = of.first_line;
+                found.of.last_line = of.last_line;
             }
+            add_repeat(p, f, &found);
             add_drop(f, r->at.doc, r->at.first_line, r->at.last_line);
         }
     dd_drops_merge_free(exact.m);
     end_drop_run(f);
     flush_drops(f);
-    if (f->nrepeats > 1)
+    end_repeat_run(p, f, &repeat_run); /* the near-repeats come by place */
+    if (!p->repeat_store && f->nrepeats > 1)
         qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
     size_t drop_bytes = f->drops_cap * sizeof *f->drops + f->drop_runs_cap * sizeof *f->drop_runs;
     if (f->drop_store) { /* in the store: the buffer is given back */

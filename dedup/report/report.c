@@ -282,7 +282,8 @@ typedef struct report {
     const dd_inputs *in;
     const dd_clusters *c;
     const dd_findings *f;
-    const dd_scratch_array *places; /* of f's boilerplate */
+    const dd_scratch_array *places;  /* of f's boilerplate */
+    const dd_scratch_array *repeats; /* f's (not f->repeats) */
 } report;
 
 static size_t report_records(const report *r)
@@ -306,9 +307,11 @@ static bool write_record(FILE *out, const report *r, size_t k)
         return json ? write_cluster_json(out, r->method, r->in, &r->c->v[k])
                     : write_cluster_text(out, r->method, r->in, &r->c->v[k]);
     k -= r->c->n;
-    if (k < r->f->nrepeats)
-        return json ? write_repeat_json(out, r->in, &r->f->repeats[k])
-                    : write_repeat_text(out, r->in, &r->f->repeats[k]);
+    if (k < r->f->nrepeats) {
+        dd_repeat repeat = *(const dd_repeat *)dd_scratch_array_get(r->repeats, k);
+        return json ? write_repeat_json(out, r->in, &repeat)
+                    : write_repeat_text(out, r->in, &repeat);
+    }
     k -= r->f->nrepeats;
     return json ? write_boilerplate_json(out, r->in, r->places, &r->f->boilerplate[k])
                 : write_boilerplate_text(out, r->in, r->places, &r->f->boilerplate[k]);
@@ -370,9 +373,9 @@ static void format_part(void *ctx, void *worker, size_t part)
 
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
                      const dd_clusters *c, const dd_findings *f, const dd_scratch_array *places,
-                     const dd_loop *loop)
+                     const dd_scratch_array *repeats, const dd_loop *loop)
 {
-    report r = {format, method, in, c, f, places};
+    report r = {format, method, in, c, f, places, repeats};
     size_t n = report_records(&r);
     bool ok = true;
     if (!loop || !loop->run) {

@@ -34,13 +34,14 @@ void dd_json_set_doc(json_t *obj, const dd_input *d);
 /* Writes every finding to out: clusters by id, then repeats and boilerplate
  * in the order of dd_findings (tsv: doc<TAB>cluster for every document);
  * the boilerplate records' places are in places (dd_place, from each
- * record's first_at: run/corpus.h), read in order.
+ * record's first_at: run/corpus.h), read in order, and f's repeats in
+ * repeats (dd_repeat, f->nrepeats of them; f->repeats is not read).
  * With loop (not NULL, its run set: threads), the records are formatted on
  * its threads, a window of them at a time, and written in order: the same
  * bytes. Returns false on a write error. */
 bool dd_report_write(FILE *out, dd_format format, dd_method method, const dd_inputs *in,
                      const dd_clusters *c, const dd_findings *f, const dd_scratch_array *places,
-                     const dd_loop *loop);
+                     const dd_scratch_array *repeats, const dd_loop *loop);
 
 /* The clusters file (scan and clean --clusters FILE): one JSON line for
  * every member of every cluster, the clusters by id and in each the

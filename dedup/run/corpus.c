@@ -2038,6 +2038,7 @@ void dd_corpus_free(dd_corpus *c)
     dd_scratch_array_free(&c->removed);
     free(c->removed_fence);
     dd_scratch_array_free(&c->places);
+    dd_scratch_array_free(&c->repeats);
     free(c->unit_removed);
     free(c->text_version);
     dd_scratch_array_free(&c->read_as);

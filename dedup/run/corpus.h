@@ -102,9 +102,13 @@ typedef struct dd_corpus {
      * (the drops are c->removed); the records' places are not in memory
      * (at is NULL) but elements [first_at, first_at + n) of places (of
      * dd_place: in memory up to a share of the budget, past it in a scratch
-     * file; read them with dd_corpus_boilerplate_at). */
+     * file; read them with dd_corpus_boilerplate_at). The repeats are not
+     * in findings.repeats (NULL) either, but the findings.nrepeats elements
+     * of repeats (of dd_repeat, in their order, kept as places are; read
+     * them with dd_corpus_repeat). */
     dd_findings findings;
     dd_scratch_array places;
+    dd_scratch_array repeats;
     int problems; /* errors reported on stderr (inputs left out are not counted) */
     size_t max_bytes; /* the longest document read (--max-record) */
     /* The threads that verify pairs ahead (run.h's dd_pool, their states
@@ -149,6 +153,14 @@ static inline dd_place dd_corpus_boilerplate_at(const dd_corpus *c, const dd_boi
                                                 size_t i)
 {
     return *(const dd_place *)dd_scratch_array_get(&c->places, b->first_at + i);
+}
+
+/* Repeat i (below c->findings.nrepeats) of c->findings, copied. The
+ * calling thread's block of c->repeats, as dd_scratch_array_get: any
+ * thread. */
+static inline dd_repeat dd_corpus_repeat(const dd_corpus *c, size_t i)
+{
+    return *(const dd_repeat *)dd_scratch_array_get(&c->repeats, i);
 }
 
 /* A fence of c->removed every this many ranges (a document's are found

@@ -21,8 +21,10 @@
  * handed to a scratch array as its findings are made,
  * dd_paragraphs_keep_drops, then merged into them), the boilerplate's
  * places (handed to a scratch array as the table finds them:
- * dd_paragraphs_keep_places) and the copies' similarities; the
- * repeats and the boilerplate records stay in memory. Copies leave too with
+ * dd_paragraphs_keep_places), the copies' similarities and the repeats
+ * (handed to a scratch array as the findings find them, in runs each in
+ * order: dd_paragraphs_keep_repeats, the runs merged at the end); the
+ * boilerplate records stay in memory. Copies leave too with
  * copies_stay false (clean -o, scan, check); with copies_stay (clean
  * --in-place) they stay, as they are. When a round removed lines, the
  * documents that lost them are analysed again on the text they have now
@@ -56,6 +58,7 @@
 #include "run/rounds.h"
 
 #include "engine/analysis.h"
+#include "kway_merge.h"
 #include "run/memory.h"
 #include "run/run.h"
 #include "util.h"
@@ -209,6 +212,51 @@ static void round_drops_start(round_drops *d, const dd_options *o)
     d->err = NULL;
 }
 
+/* The repeats the rounds find (dd_repeat), handed to a scratch array as
+ * the findings find them (dd_paragraphs_keep_repeats): in memory up to the
+ * findings' share of --memory, past it in a scratch file (7,558 on the
+ * 1 GB corpus, 8 bytes a document, were held to the report until session
+ * 22), in runs each by document then line (a few a round), run i ending
+ * before element ends[i]; merged in order at the end (merge_repeats). */
+typedef struct round_repeats {
+    dd_scratch_array a;
+    size_t *ends;
+    size_t nruns, ends_cap;
+    dd_repeat_store store;
+    char *err; /* they could not be written to the scratch file */
+} round_repeats;
+
+static void repeats_append(void *ctx, const dd_repeat *v, size_t n)
+{
+    round_repeats *k = ctx;
+    if (!k->err)
+        dd_scratch_array_append(&k->a, v, n, &k->err);
+}
+
+static void repeats_end_run(void *ctx)
+{
+    round_repeats *k = ctx;
+    dd_grow(&k->ends, &k->ends_cap, k->nruns + 1, sizeof *k->ends);
+    k->ends[k->nruns++] = k->a.n;
+}
+
+/* Starts k, which must not move until it is freed. */
+static void round_repeats_init(round_repeats *k, const dd_options *o)
+{
+    memset(k, 0, sizeof *k);
+    dd_scratch_array_init(&k->a, sizeof(dd_repeat), dd_memory_findings_share(o->memory), o->tmp_dir,
+                          "repeats of the rounds");
+    k->store = (dd_repeat_store){k, repeats_append, repeats_end_run};
+}
+
+static void round_repeats_free(round_repeats *k)
+{
+    dd_scratch_array_free(&k->a);
+    free(k->ends);
+    free(k->err);
+    memset(k, 0, sizeof *k);
+}
+
 static void round_drops_free(round_drops *d)
 {
     dd_scratch_array_free(&d->a);
@@ -243,11 +291,13 @@ typedef struct rounds {
     dd_scratch_array near;       /* of dd_near_unit: the near-repeats of the round, by document,
                                     in memory up to their share of --memory (memory.h) */
     dd_scratch_array near_lines; /* of near_lines: their units' lines, element for element */
-    /* The repeats and boilerplate records of every round; the records'
-     * places are in `places` (dd_place: in memory up to their share of
-     * --memory, memory.h, past it in a scratch file), not at. */
+    /* The boilerplate records of every round; the records' places are in
+     * `places` (dd_place: in memory up to the findings' share of --memory,
+     * memory.h, past it in a scratch file), not at. */
     dd_findings found;
     dd_scratch_array places;
+    /* The repeats of every round, not in found (round_repeats). */
+    round_repeats repeats;
     /* The lines the round removes, as its findings are made
      * (dd_paragraphs_keep_drops): not held while it decides (55 bytes a
      * document in round 1 of the 1 GB corpus), but in memory up to the
@@ -485,13 +535,15 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
     size_t per_unit = (units / 64 + 1) * sizeof *c->unit_removed; /* a bit a unit */
     /* What the rounds found so far: repeats, boilerplate records and
      * every place they name, and the lines removed. */
-    size_t found = r->found.repeats_cap * sizeof *r->found.repeats +
+    size_t found = dd_scratch_array_memory_bytes(&r->repeats.a) +
+                   r->repeats.ends_cap * sizeof *r->repeats.ends +
                    r->found.boilerplate_cap * sizeof *r->found.boilerplate +
                    dd_scratch_array_memory_bytes(&r->places) +
                    dd_scratch_array_memory_bytes(&c->removed) +
                    c->removed_fence_cap * sizeof *c->removed_fence;
-    uint64_t found_out =
-        dd_scratch_array_scratch_bytes(&r->places) + dd_scratch_array_scratch_bytes(&c->removed);
+    uint64_t found_out = dd_scratch_array_scratch_bytes(&r->repeats.a) +
+                         dd_scratch_array_scratch_bytes(&r->places) +
+                         dd_scratch_array_scratch_bytes(&c->removed);
     char at[96];
     snprintf(at, sizeof at, "round %zu, %s", c->rounds + 1, when);
     if (p) {
@@ -516,7 +568,7 @@ static void round_memory(const dd_corpus *c, const rounds *r, const dd_paragraph
                      dd_scratch_array_scratch_bytes(&r->near_lines)) /
                 1e6,
             (double)(c->near_inside.cap * sizeof *c->near_inside.v) / 1e6, (double)per_doc / 1e6,
-            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6, r->found.nrepeats,
+            (double)per_unit / 1e6, (double)found / 1e6, (double)found_out / 1e6, r->repeats.a.n,
             r->found.nboilerplate, r->places.n, c->removed.n);
     dd_memory_process(stderr, at);
 }
@@ -874,6 +926,7 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     dd_paragraphs_keep_places(p, &keep_places);
     round_drops_start(&r->drops, o);
     dd_paragraphs_keep_drops(p, &r->drops.store);
+    dd_paragraphs_keep_repeats(p, &r->repeats.store);
     dd_paragraphs_finish(p, f);
     for (size_t i = 0; !store.err && i < f->nboilerplate; i++)
         f->boilerplate[i].first_at += store.base;
@@ -890,10 +943,14 @@ static bool decide_paragraphs(const dd_corpus *c, const dd_options *o, rounds *r
     }
     dd_paragraphs_free(p);
     part_lists_free(&lists);
-    if (store.err || r->drops.err) {
+    const char *why = store.err; /* the first that could not be kept */
+    if (!why)
+        why = r->drops.err;
+    if (!why)
+        why = r->repeats.err;
+    if (why) {
         dd_note_add(notes, DD_NOTE_ERROR,
-                    "keeping what the rounds found out of memory (--memory): %s",
-                    store.err ? store.err : r->drops.err);
+                    "keeping what the rounds found out of memory (--memory): %s", why);
         free(store.err);
         return false;
     }
@@ -1295,7 +1352,8 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
     }
     char *err = NULL;
     /* The places of the boilerplate held (none when decide_paragraphs
-     * stored them) go first, then the round's drops join c->removed. */
+     * stored them) go first, then the round's drops join c->removed (its
+     * repeats are in r->repeats already). */
     bool ok = move_places(r, f, &err) && add_removed_lines(c, o, f, &err);
     round_drops_free(&r->drops);
     if (!ok) {
@@ -1305,17 +1363,14 @@ static bool record_lines(dd_corpus *c, const dd_options *o, rounds *r, dd_findin
         dd_findings_free(f);
         return false;
     }
-    /* The findings join those of the rounds before. */
+    /* The boilerplate records join those of the rounds before, with what
+     * they hold. */
     dd_findings *all = &r->found;
-    all->repeats = append_findings(all->repeats, &all->nrepeats, &all->repeats_cap, f->repeats,
-                                   f->nrepeats, f->repeats_cap, sizeof *f->repeats);
-    /* The boilerplate records move, with what they hold. */
     all->boilerplate =
         append_findings(all->boilerplate, &all->nboilerplate, &all->boilerplate_cap, f->boilerplate,
                         f->nboilerplate, f->boilerplate_cap, sizeof *f->boilerplate);
-    f->repeats = NULL;
     f->boilerplate = NULL;
-    f->nrepeats = f->nboilerplate = 0;
+    f->nboilerplate = 0;
     dd_findings_free(f);
     return true;
 }
@@ -1595,6 +1650,58 @@ static int compare_repeats(const void *a, const void *b)
     return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
 }
 
+/* The rounds' runs of repeats (round_repeats, its ctx) as a source of
+ * dd_kway_merge. */
+static size_t repeat_run_length(const void *ctx, size_t run)
+{
+    const round_repeats *k = ctx;
+    return k->ends[run] - (run ? k->ends[run - 1] : 0);
+}
+
+static size_t repeat_run_read(const void *ctx, size_t run, size_t from, void *out, size_t n)
+{
+    const round_repeats *k = ctx;
+    size_t length = repeat_run_length(k, run);
+    if (from >= length)
+        return 0;
+    if (n > length - from)
+        n = length - from;
+    /* (one span: read where it goes, no buffer of gather's own) */
+    dd_scratch_span span = {(run ? k->ends[run - 1] : 0) + from, n, 0};
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    dd_scratch_array_gather(&k->a, &span, 1, out, 0, &buf, &cap);
+    free(buf);
+    return n;
+}
+
+/* The repeats read at once when the runs are merged, in all (45 KB), at
+ * least 4 a run. */
+#define REPEATS_MERGE_READ 512
+
+/* Appends to c->repeats the rounds' repeats in the documents kept (with
+ * copies_stay: all of them), by document then line: the rounds' runs
+ * merged (a stable merge: what sorting them all gave). False, with *err
+ * set, when they could not be written to its scratch file. */
+static bool merge_repeats(dd_corpus *c, const rounds *r, char **err)
+{
+    dd_kway_source src = {.ctx = &r->repeats,
+                          .size = sizeof(dd_repeat),
+                          .nruns = r->repeats.nruns,
+                          .length = repeat_run_length,
+                          .read = repeat_run_read,
+                          .compare = compare_repeats};
+    size_t per_run = r->repeats.nruns ? REPEATS_MERGE_READ / r->repeats.nruns : 1;
+    dd_kway_merge *m = dd_kway_merge_new(&src, per_run < 4 ? 4 : per_run);
+    dd_repeat next;
+    bool ok = true;
+    while (ok && dd_kway_merge_next(m, &next))
+        if (r->copies_stay || !c->clusters.dropped[next.at.doc])
+            ok = dd_scratch_array_append(&c->repeats, &next, 1, err);
+    dd_kway_merge_free(m);
+    return ok;
+}
+
 /* A boilerplate record and its first place, for sorting the records. */
 typedef struct record_first {
     dd_place first;
@@ -1687,22 +1794,22 @@ static bool finish_rounds(dd_corpus *c, const dd_options *o, rounds *r, dd_notes
     dd_findings *f = &c->findings, *all = &r->found;
     *f = *all;
     memset(all, 0, sizeof *all);
-    size_t w = 0;
-    for (size_t i = 0; i < f->nrepeats; i++)
-        if (r->copies_stay || !out->dropped[f->repeats[i].at.doc])
-            f->repeats[w++] = f->repeats[i];
-    f->nrepeats = w;
-    if (f->nrepeats > 1)
-        qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
+    /* The repeats, in a new array of those in the documents kept: not in
+     * f->repeats (run/corpus.h). */
+    dd_scratch_array_init(&c->repeats, sizeof(dd_repeat), dd_memory_findings_share(o->memory),
+                          o->tmp_dir, "repeats found");
+    char *err = NULL;
+    bool ok = merge_repeats(c, r, &err);
+    f->nrepeats = ok ? c->repeats.n : 0;
+    round_repeats_free(&r->repeats);
+    dd_scratch_array_trim(&c->repeats);
     /* The boilerplate records' places in the documents kept, in a new
      * array of places (the records in order of their first one); a record
      * left with none goes. */
     dd_scratch_array_init(&c->places, sizeof(dd_place), dd_memory_findings_share(o->memory),
                           o->tmp_dir, "places of the boilerplate");
     record_first *sorted = dd_malloc((f->nboilerplate ? f->nboilerplate : 1) * sizeof *sorted);
-    char *err = NULL;
-    bool ok = true;
-    w = 0;
+    size_t w = 0;
     for (size_t i = 0; ok && i < f->nboilerplate; i++) {
         dd_boilerplate *b = &f->boilerplate[i];
         size_t first_at = c->places.n;
@@ -1774,6 +1881,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_signatures_init(&r.first, &o->near, &o->hash, NULL); /* as c->signatures was */
     dd_scratch_array_init(&r.places, sizeof(dd_place), dd_memory_findings_share(o->memory),
                           o->tmp_dir, "places of the boilerplate of the rounds");
+    round_repeats_init(&r.repeats, o);
     bool ok = copies_init(&r.copy, n, o, notes);
     while (ok) {
         if (!(ok = round_near_units(c, o, &r, notes)))
@@ -1816,6 +1924,7 @@ bool dd_rounds_run(dd_corpus *c, const dd_options *o, const dd_text_source *src,
     dd_scratch_array_free(&r.near);
     dd_scratch_array_free(&r.near_lines);
     dd_scratch_array_free(&r.places);
+    round_repeats_free(&r.repeats);
     round_drops_free(&r.drops);
     dd_findings_free(&r.found);
     free(r.copy_of);

@@ -21,8 +21,8 @@
 #define DD_MAX_ROUNDS 16
 
 /* Decides on c, whose first pass is done, and sets c->clusters,
- * c->findings (the boilerplate's texts not yet read), c->places and
- * c->removed (corpus.h: in memory up to their share of --memory). With
+ * c->findings (the boilerplate's texts not yet read), c->places,
+ * c->repeats and c->removed (corpus.h: in memory up to their share of --memory). With
  * o->in_place, copies stay for the later rounds, as they are; otherwise
  * they go. The documents that lose lines are analysed again, on the
  * calling thread and run.h's workers, on their texts as src gives them

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "kway_merge.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1101,6 +1102,120 @@ static void drops_in_the_callers_store(void **state)
     dd_paragraphs_free(kept);
 }
 
+/* The repeats kept in the caller's store (dd_paragraphs_keep_repeats, as
+ * the rounds keep them in a scratch array past a share of --memory):
+ * appended as found, in a few runs each by document then line, none
+ * empty, f->repeats left NULL with nrepeats counting them; the runs merged
+ * stably (kway_merge.h) are the repeats held without a store, every field
+ * the same, and the rest of the findings are as without it. */
+typedef struct test_repeats {
+    dd_repeat v[STORE_MAX];
+    size_t n, ends[DD_RUN_PASSES + 1], nruns;
+} test_repeats;
+
+static void repeats_append(void *ctx, const dd_repeat *v, size_t n)
+{
+    test_repeats *t = ctx;
+    assert_true(n > 0 && t->n + n <= STORE_MAX);
+    memcpy(t->v + t->n, v, n * sizeof *v);
+    t->n += n;
+}
+
+static void repeats_end_run(void *ctx)
+{
+    test_repeats *t = ctx;
+    assert_true(t->nruns < DD_RUN_PASSES + 1);
+    assert_true(t->n > (t->nruns ? t->ends[t->nruns - 1] : 0)); /* not empty */
+    t->ends[t->nruns++] = t->n;
+}
+
+static size_t repeat_run_length(const void *ctx, size_t r)
+{
+    const test_repeats *t = ctx;
+    return t->ends[r] - (r ? t->ends[r - 1] : 0);
+}
+
+static size_t repeat_run_read(const void *ctx, size_t r, size_t from, void *out, size_t n)
+{
+    const test_repeats *t = ctx;
+    size_t length = repeat_run_length(t, r);
+    if (from >= length)
+        return 0;
+    if (n > length - from)
+        n = length - from;
+    memcpy(out, t->v + (r ? t->ends[r - 1] : 0) + from, n * sizeof *t->v);
+    return n;
+}
+
+static int compare_repeat_places(const void *a, const void *b)
+{
+    const dd_repeat *x = a, *y = b;
+    if (x->at.doc != y->at.doc)
+        return x->at.doc < y->at.doc ? -1 : 1;
+    return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
+}
+
+static void repeats_in_the_callers_store(void **state)
+{
+    (void)state;
+    static big_corpus c;
+    static near_list l;
+    static test_repeats t;
+    size_t runs_most = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        make_big(&c, seed);
+        make_near(&c, &l, seed * 37);
+        dd_paragraphs *held = table_of(&c, 3), *kept = table_of(&c, 3);
+        add_near_of(held, &l, UINT32_MAX, true);
+        dd_paragraphs_read_near(kept, read_near_of, &l);
+        memset(&t, 0, sizeof t);
+        dd_repeat_store store = {&t, repeats_append, repeats_end_run};
+        dd_paragraphs_keep_repeats(kept, &store);
+        dd_findings want = {0}, got = {0};
+        dd_paragraphs_finish(held, &want);
+        dd_paragraphs_finish(kept, &got);
+        assert_true(want.nrepeats > 0);
+        assert_null(got.repeats);
+        assert_int_equal(got.nrepeats, want.nrepeats);
+        assert_int_equal(t.n, want.nrepeats);
+        assert_true(t.nruns >= 1 && t.ends[t.nruns - 1] == t.n);
+        for (size_t r = 0, from = 0; r < t.nruns; from = t.ends[r++])
+            for (size_t i = from + 1; i < t.ends[r]; i++)
+                assert_true(compare_repeat_places(&t.v[i - 1], &t.v[i]) < 0);
+        runs_most = t.nruns > runs_most ? t.nruns : runs_most;
+        dd_kway_source src = {.ctx = &t,
+                              .size = sizeof(dd_repeat),
+                              .nruns = t.nruns,
+                              .length = repeat_run_length,
+                              .read = repeat_run_read,
+                              .compare = compare_repeat_places};
+        dd_kway_merge *m = dd_kway_merge_new(&src, 2); /* a few at a time */
+        dd_repeat next;
+        size_t n = 0;
+        while (dd_kway_merge_next(m, &next)) {
+            assert_true(n < want.nrepeats);
+            const dd_repeat *y = &want.repeats[n++];
+            assert_same_places(&next.at, &y->at);
+            assert_same_places(&next.of, &y->of);
+            assert_int_equal(next.units, y->units);
+            assert_int_equal(next.words, y->words);
+            assert_int_equal(next.exact, y->exact);
+            assert_true(next.jaccard == y->jaccard && next.containment == y->containment);
+        }
+        assert_int_equal(n, want.nrepeats);
+        dd_kway_merge_free(m);
+        /* The rest of the findings as without a store. */
+        got.repeats = want.repeats;
+        assert_same_findings(&got, &want);
+        got.repeats = NULL;
+        dd_findings_free(&got);
+        dd_findings_free(&want);
+        dd_paragraphs_free(held);
+        dd_paragraphs_free(kept);
+    }
+    assert_true(runs_most >= 2); /* runs of repeats and near-repeats: merged */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1116,6 +1231,7 @@ int main(void)
         cmocka_unit_test(later_occurrences_in_the_callers_lists),
         cmocka_unit_test(units_handed_out_to_their_parts_are_read_once),
         cmocka_unit_test(drops_in_the_callers_store),
+        cmocka_unit_test(repeats_in_the_callers_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
