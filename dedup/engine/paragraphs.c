@@ -980,7 +980,7 @@ static size_t find_repeats(dd_paragraphs *p, uint64_t *removed, const uint64_t *
     return kept;
 }
 
-static int compare_repeats(const void *a, const void *b)
+int dd_repeat_compare(const void *a, const void *b)
 {
     const dd_repeat *x = a, *y = b;
     if (x->at.doc != y->at.doc)
@@ -1171,7 +1171,7 @@ void dd_paragraphs_finish(dd_paragraphs *p, dd_findings *f)
     flush_drops(f);
     end_repeat_run(p, f, &repeat_run); /* the near-repeats come by place */
     if (!p->repeat_store && f->nrepeats > 1)
-        qsort(f->repeats, f->nrepeats, sizeof *f->repeats, compare_repeats);
+        qsort(f->repeats, f->nrepeats, sizeof *f->repeats, dd_repeat_compare);
     size_t drop_bytes = f->drops_cap * sizeof *f->drops + f->drop_runs_cap * sizeof *f->drop_runs;
     if (f->drop_store) { /* in the store: the buffer is given back */
         free(f->drops);

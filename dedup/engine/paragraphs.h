@@ -63,6 +63,10 @@ typedef struct dd_repeat {
     double containment; /* near-repeats: of the later unit in the earlier */
 } dd_repeat;
 
+/* The order of repeats (f->repeats, a store's runs: dd_paragraphs_keep_repeats):
+ * by document, then first line. A comparison for qsort and kway_merge.h. */
+int dd_repeat_compare(const void *a, const void *b);
+
 typedef struct dd_boilerplate {
     dd_place text_at; /* the occurrence whose original text is shown */
     size_t text_off, text_len; /* its bytes in that document */

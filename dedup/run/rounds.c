@@ -1642,14 +1642,6 @@ static void analyse_again(dd_corpus *c, const dd_options *o, const dd_text_sourc
     c->near_inside = g.inside;
 }
 
-static int compare_repeats(const void *a, const void *b)
-{
-    const dd_repeat *x = a, *y = b;
-    if (x->at.doc != y->at.doc)
-        return x->at.doc < y->at.doc ? -1 : 1;
-    return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
-}
-
 /* The rounds' runs of repeats (round_repeats, its ctx) as a source of
  * dd_kway_merge. */
 static size_t repeat_run_length(const void *ctx, size_t run)
@@ -1690,7 +1682,7 @@ static bool merge_repeats(dd_corpus *c, const rounds *r, char **err)
                           .nruns = r->repeats.nruns,
                           .length = repeat_run_length,
                           .read = repeat_run_read,
-                          .compare = compare_repeats};
+                          .compare = dd_repeat_compare};
     size_t per_run = r->repeats.nruns ? REPEATS_MERGE_READ / r->repeats.nruns : 1;
     dd_kway_merge *m = dd_kway_merge_new(&src, per_run < 4 ? 4 : per_run);
     dd_repeat next;

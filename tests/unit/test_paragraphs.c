@@ -1147,14 +1147,6 @@ static size_t repeat_run_read(const void *ctx, size_t r, size_t from, void *out,
     return n;
 }
 
-static int compare_repeat_places(const void *a, const void *b)
-{
-    const dd_repeat *x = a, *y = b;
-    if (x->at.doc != y->at.doc)
-        return x->at.doc < y->at.doc ? -1 : 1;
-    return (x->at.first_line > y->at.first_line) - (x->at.first_line < y->at.first_line);
-}
-
 static void repeats_in_the_callers_store(void **state)
 {
     (void)state;
@@ -1181,14 +1173,14 @@ static void repeats_in_the_callers_store(void **state)
         assert_true(t.nruns >= 1 && t.ends[t.nruns - 1] == t.n);
         for (size_t r = 0, from = 0; r < t.nruns; from = t.ends[r++])
             for (size_t i = from + 1; i < t.ends[r]; i++)
-                assert_true(compare_repeat_places(&t.v[i - 1], &t.v[i]) < 0);
+                assert_true(dd_repeat_compare(&t.v[i - 1], &t.v[i]) < 0);
         runs_most = t.nruns > runs_most ? t.nruns : runs_most;
         dd_kway_source src = {.ctx = &t,
                               .size = sizeof(dd_repeat),
                               .nruns = t.nruns,
                               .length = repeat_run_length,
                               .read = repeat_run_read,
-                              .compare = compare_repeat_places};
+                              .compare = dd_repeat_compare};
         dd_kway_merge *m = dd_kway_merge_new(&src, 2); /* a few at a time */
         dd_repeat next;
         size_t n = 0;
