@@ -47,8 +47,11 @@
  * documents does not hold megabytes of it. */
 #define FEWEST_RECENT_SETS ((size_t)1 << 10)
 
-/* The huge pages the shelves' arrays start with, at most this part of
- * their budget (dd_near_across_init). */
+/* Rooms of whole huge pages (2 MiB, DD_ROOM_HUGE), each of which may
+ * hold up to 2 MiB past what it keeps, are taken only when they are at
+ * most this part of what they come from: the shelves' arrays of the
+ * shelves' budget (dd_near_across_init), a band's sorted room of what a
+ * band may hold (take_sorted). Never at small budgets. */
 #define HUGE_ROOMS_SHARE 16
 
 /* dd_kept_set.word of a unit whose set was not kept (made again in step
@@ -529,9 +532,8 @@ typedef struct band_job {
  * back: give_sorted). Below DD_ROOM_HUGE a room is a block of the heap,
  * its pages faulted 4 KiB at a time (11 us each on the virtual machines
  * this runs on, 130 us a huge page of 2 MiB): one from DD_ROOM_COPIED up
- * is made a whole huge page, when that is at most a HUGE_ROOM_SHARE-th
+ * is made a whole huge page, when that is at most a HUGE_ROOMS_SHARE-th
  * of what a band may hold (never at small budgets). */
-#define HUGE_ROOM_SHARE 16
 
 static size_t take_sorted(band_job *job, size_t n)
 {
@@ -541,7 +543,7 @@ static size_t take_sorted(band_job *job, size_t n)
         k = (k + 1) % job->nsorted;
     size_t bytes = n * sizeof(dd_unit_entry);
     if (bytes >= DD_ROOM_COPIED && bytes < DD_ROOM_HUGE &&
-        DD_ROOM_HUGE <= job->part_bytes / HUGE_ROOM_SHARE)
+        DD_ROOM_HUGE <= job->part_bytes / HUGE_ROOMS_SHARE)
         bytes = DD_ROOM_HUGE;
     if (bytes > job->sorted_bytes[k]) {
         /* Nothing of the room is kept: freed first, not copied. */
