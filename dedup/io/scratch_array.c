@@ -351,6 +351,11 @@ void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out)
     read_back(a, i, 1, out);
 }
 
+void dd_scratch_array_read(const dd_scratch_array *a, size_t first, size_t n, void *out)
+{
+    read_back(a, first, n, out);
+}
+
 bool dd_scratch_array_in_memory(const dd_scratch_array *a, size_t first, size_t n)
 {
     return !a->spool || (first >= a->written && first + n <= a->held);

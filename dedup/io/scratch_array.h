@@ -136,6 +136,11 @@ const void *dd_scratch_array_get(const dd_scratch_array *a, size_t i);
  * (not a block): for elements read one at a time, anywhere. Thread-safe
  * as dd_scratch_array_get. */
 void dd_scratch_array_copy(const dd_scratch_array *a, size_t i, void *out);
+/* Copies elements [first, first + n) (first + n <= a->n) to out, each run
+ * of them from where it is: memory, or one read of the scratch file. For a
+ * span read as it is needed (a run of a k-way merge). Thread-safe as
+ * dd_scratch_array_get; a failed read ends the process, as there. */
+void dd_scratch_array_read(const dd_scratch_array *a, size_t first, size_t n, void *out);
 
 /* Elements [first, first + n) of an array, to be copied to element `to`
  * of a buffer (dd_scratch_array_gather). */

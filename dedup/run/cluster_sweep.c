@@ -614,12 +614,7 @@ static size_t read_run(const void *ctx, size_t r, size_t from, void *out, size_t
         return 0;
     if (n > length - from)
         n = length - from;
-    /* (one span: read where it goes, no buffer of gather's own) */
-    dd_scratch_span span = {w->run_first[r] + from, n, 0};
-    unsigned char *buf = NULL;
-    size_t cap = 0;
-    dd_scratch_array_gather(&w->runs_file, &span, 1, out, 0, &buf, &cap);
-    free(buf);
+    dd_scratch_array_read(&w->runs_file, w->run_first[r] + from, n, out);
     w->st->scratch_read += n * sizeof(dd_rank_pair);
     return n;
 }

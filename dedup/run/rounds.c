@@ -193,12 +193,7 @@ static size_t drops_read(void *ctx, size_t from, dd_drop *out, size_t n)
         return 0;
     if (n > d->a.n - from)
         n = d->a.n - from;
-    /* One span: read where it goes, from memory or the scratch file. */
-    dd_scratch_span span = {from, n, 0};
-    unsigned char *buf = NULL;
-    size_t cap = 0;
-    dd_scratch_array_gather(&d->a, &span, 1, out, 0, &buf, &cap);
-    free(buf);
+    dd_scratch_array_read(&d->a, from, n, out);
     return n;
 }
 
@@ -1658,12 +1653,7 @@ static size_t repeat_run_read(const void *ctx, size_t run, size_t from, void *ou
         return 0;
     if (n > length - from)
         n = length - from;
-    /* (one span: read where it goes, no buffer of gather's own) */
-    dd_scratch_span span = {(run ? k->ends[run - 1] : 0) + from, n, 0};
-    unsigned char *buf = NULL;
-    size_t cap = 0;
-    dd_scratch_array_gather(&k->a, &span, 1, out, 0, &buf, &cap);
-    free(buf);
+    dd_scratch_array_read(&k->a, (run ? k->ends[run - 1] : 0) + from, n, out);
     return n;
 }
 
