@@ -1060,6 +1060,19 @@ static void check_drops_kept(dd_paragraphs *held, dd_paragraphs *kept, test_drop
     dd_findings_free(&want);
 }
 
+/* The corpus and near-repeats of seed, and two tables of them in 3 parts:
+ * held, given the near-repeats at once; kept, reading them back. */
+static void held_and_kept(big_corpus *c, near_list *l, uint64_t seed, dd_paragraphs **held,
+                          dd_paragraphs **kept)
+{
+    make_big(c, seed);
+    make_near(c, l, seed * 37);
+    *held = table_of(c, 3);
+    *kept = table_of(c, 3);
+    add_near_of(*held, l, UINT32_MAX, true);
+    dd_paragraphs_read_near(*kept, read_near_of, l);
+}
+
 static void drops_in_the_callers_store(void **state)
 {
     (void)state;
@@ -1068,11 +1081,8 @@ static void drops_in_the_callers_store(void **state)
     static test_drops t;
     size_t runs_most = 0;
     for (uint64_t seed = 1; seed <= 20; seed++) {
-        make_big(&c, seed);
-        make_near(&c, &l, seed * 37);
-        dd_paragraphs *held = table_of(&c, 3), *kept = table_of(&c, 3);
-        add_near_of(held, &l, UINT32_MAX, true);
-        dd_paragraphs_read_near(kept, read_near_of, &l);
+        dd_paragraphs *held, *kept;
+        held_and_kept(&c, &l, seed, &held, &kept);
         memset(&t, 0, sizeof t);
         check_drops_kept(held, kept, &t, &runs_most);
         dd_paragraphs_free(held);
@@ -1155,11 +1165,8 @@ static void repeats_in_the_callers_store(void **state)
     static test_repeats t;
     size_t runs_most = 0;
     for (uint64_t seed = 1; seed <= 20; seed++) {
-        make_big(&c, seed);
-        make_near(&c, &l, seed * 37);
-        dd_paragraphs *held = table_of(&c, 3), *kept = table_of(&c, 3);
-        add_near_of(held, &l, UINT32_MAX, true);
-        dd_paragraphs_read_near(kept, read_near_of, &l);
+        dd_paragraphs *held, *kept;
+        held_and_kept(&c, &l, seed, &held, &kept);
         memset(&t, 0, sizeof t);
         dd_repeat_store store = {&t, repeats_append, repeats_end_run};
         dd_paragraphs_keep_repeats(kept, &store);
