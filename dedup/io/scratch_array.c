@@ -94,8 +94,8 @@ void dd_scratch_array_take_huge_room(dd_scratch_array *a) { a->huge_room = true;
  * the others took what is left: from the heaps, its steps below
  * DD_MALLOC_OWN_MAPPING left their old blocks there, freed, in sizes and
  * on threads that the next steps and the other arrays did not fill
- * (on 1 GB at --memory 64M -j 2, 10 to 17.5 MB freed and kept at the end
- * of reading; its own pages: 6 MB). */
+ * (on 1 GB at --memory 64M -j 2, 9.8 to 15.0 MB freed and kept at the end
+ * of reading; with their own pages, 5.8 to 6.2 MB). */
 static void *room_resize(const dd_scratch_array *a, void *p, size_t old_bytes, size_t new_bytes)
 {
     return a->shared ? dd_room_resize_own_pages(p, old_bytes, new_bytes)
