@@ -24,7 +24,7 @@
 # of its own (default 10 MiB: code, libraries, ICU's data), PER_THREAD
 # bytes a thread (default 2 MiB), what the malloc heaps may keep free (a
 # 64th of BUDGET, at least 128 KiB a heap) and PER_DOC bytes a document
-# (default 80); prints the peak, the bound and what DEDUP_RUN_STATS says the
+# (default 64); prints the peak, the bound and what DEDUP_RUN_STATS says the
 # process held at each step (and, of it, malloc's blocks in use and freed
 # but kept), and exits 1 when the peak is past the bound. STATS=FILE keeps
 # all that DEDUP_RUN_STATS wrote there.
@@ -35,7 +35,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --bound ]; then
-    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-80}
+    corpus=${2:-bench/.data/corpus-10240mb} budget=${3:-1G} per_doc=${PER_DOC:-64}
     own=${OWN:-$((10 << 20))} per_thread=${PER_THREAD:-$((2 << 20))}
     jobs=${JOBS:-${J:-2}}
     . bench/lib.sh

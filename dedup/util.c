@@ -70,9 +70,14 @@ void *dd_realloc(void *p, size_t n)
  * one fault for 512 pages, and a mapping grows by moving its pages
  * (mremap), never by copying them. Smaller rooms stay on the heap, where
  * what one frees the next reuses without a fault. */
+#define ROOM_PAGE ((size_t)4096)
+
+/* The bytes mapped for a room of bytes: whole huge pages from
+ * DD_ROOM_HUGE up, whole pages below it (dd_room_resize_own_pages). */
 static size_t mapped_bytes(size_t bytes)
 {
-    return (bytes + DD_ROOM_HUGE - 1) / DD_ROOM_HUGE * DD_ROOM_HUGE;
+    size_t unit = bytes >= DD_ROOM_HUGE ? DD_ROOM_HUGE : ROOM_PAGE;
+    return (bytes + unit - 1) / unit * unit;
 }
 
 static void *map_room(size_t bytes)
@@ -83,7 +88,8 @@ static void *map_room(size_t bytes)
         dd_out_of_memory();
     /* Only a hint: without huge pages the room works the same, a 4 KiB
      * page at a time. */
-    (void)madvise(p, mapped_bytes(bytes), MADV_HUGEPAGE);
+    if (bytes >= DD_ROOM_HUGE)
+        (void)madvise(p, mapped_bytes(bytes), MADV_HUGEPAGE);
     return p;
 }
 
@@ -102,10 +108,11 @@ static void *map_room(size_t bytes)
  * copied nor under a lock: copied here, the news at -j 1 took 1,200 more
  * page faults, 9,520 -> 10,740). filter raises malloc's threshold to 64
  * MiB (cmd/filter.c): there a room of 1 to 2 MiB grows by realloc's copy
- * under the lock. */
-void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
+ * under the lock. A room is mapped from mapped_from bytes up
+ * (DD_ROOM_HUGE, or DD_ROOM_COPIED for dd_room_resize_own_pages). */
+static void *room_resize(void *p, size_t old_bytes, size_t new_bytes, size_t mapped_from)
 {
-    bool was_mapped = old_bytes >= DD_ROOM_HUGE, mapped = new_bytes >= DD_ROOM_HUGE;
+    bool was_mapped = old_bytes >= mapped_from, mapped = new_bytes >= mapped_from;
     if (!was_mapped && !mapped) {
         if (new_bytes > old_bytes && old_bytes >= DD_ROOM_COPIED &&
             old_bytes < DD_MALLOC_OWN_MAPPING) {
@@ -125,6 +132,8 @@ void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
         void *q = mremap(p, mapped_bytes(old_bytes), mapped_bytes(new_bytes), MREMAP_MAYMOVE);
         if (q == MAP_FAILED)
             dd_out_of_memory();
+        if (new_bytes >= DD_ROOM_HUGE && old_bytes < DD_ROOM_HUGE) /* as map_room */
+            (void)madvise(q, mapped_bytes(new_bytes), MADV_HUGEPAGE);
         return q;
     }
     void *q = mapped ? map_room(new_bytes) : new_bytes ? dd_malloc(new_bytes) : NULL;
@@ -136,6 +145,16 @@ void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
     else
         free(p);
     return q;
+}
+
+void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes)
+{
+    return room_resize(p, old_bytes, new_bytes, DD_ROOM_HUGE);
+}
+
+void *dd_room_resize_own_pages(void *p, size_t old_bytes, size_t new_bytes)
+{
+    return room_resize(p, old_bytes, new_bytes, DD_ROOM_COPIED);
 }
 
 void *dd_room_zalloc_touched(size_t bytes)

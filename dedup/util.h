@@ -50,6 +50,16 @@ void *dd_realloc(void *p, size_t n);
 /* p's room of old_bytes made new_bytes (either may be 0: none; NULL when
  * new_bytes is 0), its first bytes kept; bytes past them are undefined. */
 void *dd_room_resize(void *p, size_t old_bytes, size_t new_bytes);
+/* As dd_room_resize, but a room of DD_ROOM_COPIED bytes or more is mapped
+ * on its own, in pages of 4 KiB below DD_ROOM_HUGE (huge pages from it
+ * up): it grows by mremap, neither copied nor faulted again, and once
+ * freed its memory goes back to the system at once, where a block of a
+ * heap stays in the heap, kept free for what fits in it. For rooms that
+ * grow in small steps and are freed at times nobody knows beforehand (the
+ * arrays sharing a budget: io/scratch_array.h), whose blocks left the
+ * heaps holding many megabytes freed (bench/README.md, Session 23, mem23).
+ * A room made by this function is resized and given back by it only. */
+void *dd_room_resize_own_pages(void *p, size_t old_bytes, size_t new_bytes);
 /* A new room of bytes, zeros written, as dd_zalloc_touched. */
 void *dd_room_zalloc_touched(size_t bytes);
 

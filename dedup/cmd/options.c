@@ -297,7 +297,7 @@ OPTION(opt_memory, "memory", 0, required_argument, OPT_MEMORY, "--memory SIZE",
        "the inputs, the documents' digests) past a sixteenth; the output is the same for every SIZE (what else grows with the "
        "corpus is not bounded yet: see the README); SIZE is the run's data: the process holds "
        "about 10 MiB more of its own (code, libraries, ICU's data) and 2 MiB a thread, and "
-       "what grows with the documents, about 80 bytes each; the clustering of the documents "
+       "what grows with the documents, about 64 bytes each; the clustering of the documents "
        "takes a quarter of SIZE: past it, their band keys are sorted a part at a time, in "
        "scratch files");
 OPTION(opt_help, "help", 'h', no_argument, 'h', "-h, --help", "show this help and exit");

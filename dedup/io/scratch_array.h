@@ -21,7 +21,10 @@
  * memory. Where they are changes no result. The room in memory is a
  * room of util.h (dd_room_resize): from 2 MiB up it is mapped in whole
  * huge pages, so the process may hold up to 2 MiB more than the room
- * (max_bytes and dd_scratch_array_memory_bytes count the room).
+ * (max_bytes and dd_scratch_array_memory_bytes count the room). The room
+ * of an array with a shared budget (below) is mapped on its own from 64
+ * KiB up (dd_room_resize_own_pages), so that what it frees goes back to
+ * the system, not to a heap.
  *
  * Several arrays may share one budget (dd_scratch_budget): each takes
  * from it the room it grows by, first come first served, and gives it back
@@ -103,9 +106,9 @@ void dd_scratch_array_init(dd_scratch_array *a, size_t size, size_t max_bytes, c
 void dd_scratch_array_init_shared(dd_scratch_array *a, size_t size, dd_scratch_budget *shared,
                                   size_t leave, const char *dir, const char *what);
 /* An array with a shared budget grows a quarter at a time; below
- * DD_ROOM_HUGE bytes each step is a new block of the heap (util.h), from
- * DD_ROOM_COPIED up its elements copied and its pages faulted 4 KiB at a
- * time. After this call, a that would pass DD_ROOM_COPIED bytes takes
+ * DD_ROOM_COPIED bytes each step is a block of the heap, from it up a
+ * mapping of its own grown by mremap (util.h: dd_room_resize_own_pages),
+ * its pages faulted 4 KiB at a time. After this call, a that would pass DD_ROOM_COPIED bytes takes
  * (if its budget has it) a room of DD_ROOM_HUGE bytes at once: one huge
  * page, grown from there without a copy. It then holds up to that many
  * bytes more than its elements: for arrays that are expected to grow

@@ -964,6 +964,8 @@ static bool first_pass_run(dd_corpus *c, const dd_options *o, dd_progress *progr
     };
     bool ran = dd_run_in_order(&m);
     dd_run_phase_done("first pass: the documents");
+    if (getenv("DEDUP_RUN_STATS"))
+        dd_memory_process(stderr, "the documents read");
     dd_unit_starts_set(&c->unit_starts, c->inputs.n, c->units.n);
     worker_free(NULL, f.own);
     /* All read: the room the arrays kept for more is given back. */
