@@ -1593,8 +1593,10 @@ typedef struct filter_fill {
 } filter_fill;
 
 #define FILTER_SHORT_ITEMS 3
-/* Keys computed at once (512 KiB, from the heap: 4,096 documents of 16
- * bands), in parts, so that the threads share them out as they come. */
+/* Keys computed at once (512 KiB, from the heap: 1,024 documents of the
+ * news' 64 bands), in parts, so that the threads share them out as they
+ * come. Held while the filter is filled, beside the placer's bytes a
+ * document (DD_PLACER_BYTES_A_DOC). */
 #define FILTER_BLOCK_KEYS ((size_t)64 << 10)
 #define FILTER_BLOCK_PARTS 8
 
