@@ -420,6 +420,30 @@ void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
     f->words = dd_room_zalloc_touched(filter_bytes(f));
 }
 
+/* Sets the bits of the keys k[0..nkeys) of one document that fall in
+ * words [first, first + nmine) of f (place: nkeys places of scratch). */
+static void set_keys(dd_key_filter *f, const uint64_t *k, size_t nkeys, size_t first, size_t nmine,
+                     filter_place *place)
+{
+    /* Half the keys of two ranges are another range's: they set no bit, in
+     * the range's first word (no branch to mispredict a key in two). The
+     * words are asked for first, all at once, so that the waits overlap.
+     * Whoever sets a bit second sees it set: the same filter whatever the
+     * order. */
+    for (size_t b = 0; b < nkeys; b++) {
+        filter_place p = filter_place_of(f, k[b]);
+        size_t off = p.word - first; /* wraps round below the range */
+        uint64_t mine = off < nmine ? ~0ULL : 0;
+        place[b] = (filter_place){first + (off & mine), p.bits & mine};
+        __builtin_prefetch(&f->words[place[b].word], 1);
+    }
+    for (size_t b = 0; b < nkeys; b++) {
+        struct dd_key_filter_words *w = &f->words[place[b].word];
+        w->twice |= w->once & place[b].bits;
+        w->once |= place[b].bits;
+    }
+}
+
 void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t ndocs,
                        size_t range, size_t ranges)
 {
@@ -443,25 +467,39 @@ void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t 
         if (s->docs[d].words == 0)
             continue;
         index_keys(s, d, k);
-        /* Half the keys of two ranges are another range's: they set no
-         * bit, in the range's first word (no branch to mispredict a key
-         * in two). The words are asked for first, all at once, so that
-         * the waits overlap. Whoever sets a bit second sees it set: the
-         * same filter whatever the order. */
-        for (size_t b = 0; b < nkeys; b++) {
-            filter_place p = filter_place_of(f, k[b]);
-            size_t off = p.word - first; /* wraps round below the range */
-            uint64_t mine = off < nmine ? ~0ULL : 0;
-            place[b] = (filter_place){first + (off & mine), p.bits & mine};
-            __builtin_prefetch(&f->words[place[b].word], 1);
-        }
-        for (size_t b = 0; b < nkeys; b++) {
-            struct dd_key_filter_words *w = &f->words[place[b].word];
-            w->twice |= w->once & place[b].bits;
-            w->once |= place[b].bits;
-        }
+        set_keys(f, k, nkeys, first, nmine, place);
     }
     free(big);
+    if (place != places)
+        free(place);
+}
+
+void dd_key_filter_keys(const dd_signatures *s, const uint32_t *docs, size_t from, size_t to,
+                        uint64_t *keys)
+{
+    size_t nkeys = dd_near_keys_per_doc(&s->params);
+    for (size_t at = from; at < to; at++) {
+        size_t d = docs ? docs[at] : at;
+        if (s->docs[d].words > 0)
+            index_keys(s, d, keys + (at - from) * nkeys);
+    }
+}
+
+void dd_key_filter_set(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
+                       size_t to, const uint64_t *keys, size_t range, size_t ranges)
+{
+    size_t words = f->nbits / 64, first = words * range / ranges;
+    size_t nmine = words * (range + 1) / ranges - first;
+    if (nmine == 0) /* (more ranges than words) */
+        return;
+    size_t nkeys = dd_near_keys_per_doc(&s->params);
+    filter_place places[64];
+    filter_place *place = nkeys <= 64 ? places : dd_malloc(nkeys * sizeof *place);
+    for (size_t at = from; at < to; at++) {
+        size_t d = docs ? docs[at] : at;
+        if (s->docs[d].words > 0)
+            set_keys(f, keys + (at - from) * nkeys, nkeys, first, nmine, place);
+    }
     if (place != places)
         free(place);
 }

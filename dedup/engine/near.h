@@ -223,6 +223,18 @@ void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs);
  * or not: a key costs less than a cache line moved between two cores. */
 void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t ndocs,
                        size_t range, size_t ranges);
+/* dd_key_filter_add in two steps, so that threads share the hashing of
+ * the keys, not only the setting of their bits: dd_key_filter_keys writes
+ * the keys of documents docs[from..to) of s (docs NULL: from..to-1), those
+ * with words, at keys + (at - from) * dd_near_keys_per_doc (any thread, a
+ * part of the documents each); dd_key_filter_set then sets those that fall
+ * in range `range` of `ranges` (one thread a range, as dd_key_filter_add).
+ * Each range set once for every document makes the same filter as
+ * dd_key_filter_add. */
+void dd_key_filter_keys(const dd_signatures *s, const uint32_t *docs, size_t from, size_t to,
+                        uint64_t *keys);
+void dd_key_filter_set(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
+                       size_t to, const uint64_t *keys, size_t range, size_t ranges);
 /* May key be another document's key too? */
 bool dd_key_filter_shared(const dd_key_filter *f, uint64_t key);
 void dd_key_filter_free(dd_key_filter *f);

@@ -1572,70 +1572,114 @@ static void place_in_batches(dd_corpus *c, dd_pool *pool, set_loader *own, const
     batch_free(&b);
 }
 
-/* Filling the filter of shared keys: range `range` of its words, one
- * item a range (dd_key_filter_add); and, after the ranges when the
- * clustering places every document, the placer's room made (its fresh
- * pages zeroed), the documents ranked and linked by their shared
+/* Filling the filter of shared keys (dd_key_filter); and, beside it when
+ * the clustering places every document, the placer's room made (its
+ * fresh pages zeroed), the documents ranked and linked by their shared
  * paragraphs (dd_corpus_link_documents), which the calling thread did
  * alone before (2-3 ms of the news at -j 2, and 1-2 ms the links): each
- * of these reads the signatures (not their links, which no other item
- * reads), or writes only its own. The ranges come first: the short items
- * fill the gaps the threads' ranges leave at the end. */
+ * of these short items reads the signatures (not their links, which no
+ * other item reads), or writes only its own. */
 typedef struct filter_fill {
     const dd_signatures *s;
     const uint32_t *docs; /* NULL: all of them */
     size_t ndocs;
-    dd_key_filter *filter; /* a range an item */
-    size_t nranges;
-    dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), item nranges */
-    uint32_t *order;    /* not NULL: dd_rank_documents into it, item nranges + 1 */
-    dd_corpus *link;    /* not NULL: its documents linked as read, item nranges + 2 */
+    dd_key_filter *filter;
+    size_t nranges;     /* of the filter's words, one a thread */
+    dd_placer *reserve; /* not NULL: dd_placer_reserve(reserve, ndocs), short item 0 */
+    uint32_t *order;    /* not NULL: dd_rank_documents into it, short item 1 */
+    dd_corpus *link;    /* not NULL: its documents linked as read, short item 2 */
+    /* The block of documents docs[from..to) whose keys are computed, and
+     * the short items (first_short..) run first in its loop of keys. */
+    size_t from, to, first_short, nshort;
+    uint64_t *keys; /* the block's, dd_near_keys_per_doc a document */
 } filter_fill;
 
-/* The items after the filter's ranges. */
-#define FILTER_LAST_ITEMS 3
+#define FILTER_SHORT_ITEMS 3
+/* Keys computed at once (512 KiB, from the heap: 1,024 documents of the
+ * news' 64 bands), in parts, so that the threads share them out as they
+ * come. Held while the filter is filled, beside the placer's bytes a
+ * document (DD_PLACER_BYTES_A_DOC). */
+#define FILTER_BLOCK_KEYS ((size_t)64 << 10)
+#define FILTER_BLOCK_PARTS 8
 
-static void fill_filter(void *ctx, void *state, size_t item)
+static void run_short_item(filter_fill *f, size_t item)
 {
-    (void)state;
-    filter_fill *f = ctx;
-    if (item < f->nranges)
-        dd_key_filter_add(f->filter, f->s, f->docs, f->ndocs, item, f->nranges);
-    else if (item == f->nranges && f->reserve)
+    if (item == 0 && f->reserve)
         dd_placer_reserve(f->reserve, f->ndocs);
-    else if (item == f->nranges + 1 && f->order)
+    else if (item == 1 && f->order)
         dd_rank_documents(f->s, f->order);
-    else if (item == f->nranges + 2 && f->link)
+    else if (item == 2 && f->link)
         dd_corpus_link_documents(f->link, &f->link->near_units);
 }
 
+/* An item of a block's loop of keys: a short item, or a part of the
+ * block's documents whose keys it computes. */
+static void fill_keys(void *ctx, void *state, size_t item)
+{
+    (void)state;
+    filter_fill *f = ctx;
+    if (item < f->nshort) {
+        run_short_item(f, f->first_short + item);
+        return;
+    }
+    size_t part = item - f->nshort, n = f->to - f->from;
+    size_t from = f->from + n * part / FILTER_BLOCK_PARTS;
+    size_t to = f->from + n * (part + 1) / FILTER_BLOCK_PARTS;
+    size_t nkeys = dd_near_keys_per_doc(&f->s->params);
+    dd_key_filter_keys(f->s, f->docs, from, to, f->keys + (from - f->from) * nkeys);
+}
+
+/* An item of a block's loop of bits: a range of the filter's words. */
+static void fill_range(void *ctx, void *state, size_t range)
+{
+    (void)state;
+    filter_fill *f = ctx;
+    dd_key_filter_set(f->filter, f->s, f->docs, f->from, f->to, f->keys, range, f->nranges);
+}
+
 /* The filter of the keys of the documents docs[0..ndocs) (docs NULL: of
- * every document) (near.h, dd_key_filter): one filter, a range of its
- * words a worker of the pool, each range computing every document's keys
- * (more ranges than threads would compute them more often for nothing);
- * with them, reserve (not NULL) given room for ndocs documents, order
- * (not NULL) the documents in rank order and link's documents (not NULL)
- * linked as read (see filter_fill).
+ * every document) (near.h, dd_key_filter); with them, reserve (not NULL)
+ * given room for ndocs documents, order (not NULL) the documents in rank
+ * order and link's documents (not NULL) linked as read (see filter_fill).
  *
- * As many ranges as the pool has workers, not threads: a range costs the
- * hashing of every key again (XXH3 of its band) and saves only the part of
- * the bits' writes it leaves to the others, so one thread's share is left
- * to the short items. At -j 2, one range on one thread and the short
- * items on the other (bench/README.md, Threads, session 18): the news'
- * clustering 7-12 ms less CPU and no more wall (two ranges, each hashing
- * all 1 M keys, took as long as one or longer). */
+ * On the pool, block after block of documents: a loop whose items compute
+ * the keys of parts of the block, then a loop of as many ranges of the
+ * filter's words as threads, each setting the block's keys that fall in
+ * it (no cache line written by two threads). The short items come first
+ * in the loops of keys, one a block from the first (the rest in the last
+ * block), so that the other threads take the block's parts meanwhile.
+ * Before (session 23), a range computed every document's keys itself: at
+ * -j 2 one range on one thread and the short items on the other, the
+ * calling thread alone for 7-12 ms of the news' clustering (a second
+ * range would hash every key again). */
 static void filter_keys(const dd_signatures *s, const uint32_t *docs, size_t ndocs, dd_pool *pool,
                         dd_key_filter *out, dd_placer *reserve, uint32_t *order, dd_corpus *link)
 {
     dd_key_filter_init(out, s, ndocs);
+    filter_fill f = {s, docs, ndocs, out, 1, reserve, order, link, 0, 0, 0, 0, NULL};
     size_t workers = pool ? (size_t)dd_pool_threads(pool) : 0;
-    size_t nranges = workers > 1 ? workers : 1;
-    filter_fill f = {s, docs, ndocs, out, nranges, reserve, order, link};
-    if (pool)
-        dd_pool_for(pool, nranges + FILTER_LAST_ITEMS, &f, fill_filter);
-    else
-        for (size_t item = 0; item < nranges + FILTER_LAST_ITEMS; item++)
-            fill_filter(&f, NULL, item);
+    if (workers == 0) {
+        dd_key_filter_add(out, s, docs, ndocs, 0, 1);
+        for (size_t item = 0; item < FILTER_SHORT_ITEMS; item++)
+            run_short_item(&f, item);
+        return;
+    }
+    f.nranges = workers + 1;
+    size_t nkeys = dd_near_keys_per_doc(&s->params);
+    size_t block = FILTER_BLOCK_KEYS / nkeys ? FILTER_BLOCK_KEYS / nkeys : 1;
+    size_t nblocks = ndocs ? (ndocs + block - 1) / block : 1;
+    f.keys = dd_malloc((ndocs < block ? (ndocs ? ndocs : 1) : block) * nkeys * sizeof *f.keys);
+    for (size_t b = 0; b < nblocks; b++) {
+        f.from = b * block;
+        f.to = f.from + block < ndocs ? f.from + block : ndocs;
+        f.first_short = b < FILTER_SHORT_ITEMS ? b : FILTER_SHORT_ITEMS;
+        size_t end_short =
+            b + 1 < nblocks ? f.first_short + (b < FILTER_SHORT_ITEMS) : FILTER_SHORT_ITEMS;
+        f.nshort = end_short - f.first_short;
+        dd_pool_for(pool, f.nshort + FILTER_BLOCK_PARTS, &f, fill_keys);
+        dd_pool_for(pool, f.nranges, &f, fill_range);
+    }
+    free(f.keys);
 }
 
 /* dd_sweep_ahead.batch: the sweep's next documents, what the batch before

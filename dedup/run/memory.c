@@ -245,6 +245,19 @@ void dd_memory_hold_to_budget(uint64_t budget, unsigned threads)
      * CPU against 1.58), and the peaks are within phases. */
     mallopt(M_MMAP_THRESHOLD, (int)DD_MALLOC_OWN_MAPPING);
     mallopt(M_TRIM_THRESHOLD, (int)heap_kept_free(budget, threads));
+    /* A thread's heap (not the main one, which grows by brk) is a mapping
+     * of 64 MiB that glibc opens to reading and writing (mprotect) as the
+     * heap grows, by only what each block lacks: the news scan at -j 2
+     * made 250-360 mprotect calls, most on the clustering's workers, each a
+     * system call that takes the address space's lock for writing, so that
+     * the other thread's page faults and mappings wait for it. M_TOP_PAD
+     * is what a heap is opened (and the main heap grown by brk) beyond
+     * what a block needs: pages opened but not touched cost no memory, and
+     * what a heap keeps at its top once trimmed is no more than
+     * M_TRIM_THRESHOLD lets it keep before. The news at -j 2: 19 mprotect
+     * calls (the loader's), brk 57-64 -> 4 (bench/README.md, Threads,
+     * session 23, cpu23). */
+    mallopt(M_TOP_PAD, (int)heap_kept_free(budget, threads));
 }
 
 void dd_memory_process(FILE *out, const char *when)

@@ -312,7 +312,8 @@ static void *fill_range(void *arg)
  * with 4 bits a key in one word; 1 in 11 with one bit a key, as it was:
  * each of them is an entry the placer's index holds for nothing); and
  * threads filling one filter at once, a range of its words each, make the
- * filter one thread makes. */
+ * filter one thread makes, as do blocks of documents whose keys are
+ * computed first, then set a range at a time. */
 static void a_filter_of_shared_keys_has_every_shared_key_and_few_others(void **state)
 {
     (void)state;
@@ -366,6 +367,22 @@ static void a_filter_of_shared_keys_has_every_shared_key_and_few_others(void **s
             dd_key_filter_add(&backwards, &c.s, NULL, n, t, ranges);
         assert_memory_equal(backwards.words, one.words, one.nbits / 64 * sizeof *one.words);
         dd_key_filter_free(&backwards);
+
+        /* In two steps (dd_key_filter_keys, dd_key_filter_set), by blocks
+         * of 7 documents, each block's keys in parts, the ranges from the
+         * last: the same bits again. */
+        dd_key_filter in_blocks;
+        dd_key_filter_init(&in_blocks, &c.s, n);
+        uint64_t block_keys[7 * 64];
+        for (size_t from = 0; from < n; from += 7) {
+            size_t to = from + 7 < n ? from + 7 : n, mid = from + (to - from) / 2;
+            dd_key_filter_keys(&c.s, NULL, mid, to, block_keys + (mid - from) * nkeys);
+            dd_key_filter_keys(&c.s, NULL, from, mid, block_keys);
+            for (size_t t = ranges; t-- > 0;)
+                dd_key_filter_set(&in_blocks, &c.s, NULL, from, to, block_keys, t, ranges);
+        }
+        assert_memory_equal(in_blocks.words, one.words, one.nbits / 64 * sizeof *one.words);
+        dd_key_filter_free(&in_blocks);
     }
     dd_key_filter_free(&one);
     corpus_free(&c);
