@@ -14,6 +14,7 @@
 # DEDUP=PATH measures another binary. Needs GNU time (/usr/bin/time).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 dedup=${DEDUP:-bin/dedup}
 [ -x /usr/bin/time ] || { echo "bench_work_per_doc.sh: needs GNU time as /usr/bin/time" >&2; exit 2; }
 if [ -z "${DEDUP:-}" ] && [ ! -x "$dedup" ]; then make -s; fi
