@@ -108,9 +108,10 @@ void dd_scratch_array_init_shared(dd_scratch_array *a, size_t size, dd_scratch_b
 /* An array with a shared budget grows a quarter at a time; below
  * DD_ROOM_COPIED bytes each step is a block of the heap, from it up a
  * mapping of its own grown by mremap (util.h: dd_room_resize_own_pages),
- * its pages faulted 4 KiB at a time. After this call, a that would pass DD_ROOM_COPIED bytes takes
- * (if its budget has it) a room of DD_ROOM_HUGE bytes at once: one huge
- * page, grown from there without a copy. It then holds up to that many
+ * its pages faulted 4 KiB at a time. After this call, a that would pass
+ * DD_ROOM_COPIED bytes takes (if its budget has it) a room of
+ * DD_ROOM_HUGE bytes at once: one huge page, grown from there without a
+ * copy. It then holds up to that many
  * bytes more than its elements: for arrays that are expected to grow
  * past it, in a budget that can spare it. */
 void dd_scratch_array_take_huge_room(dd_scratch_array *a);

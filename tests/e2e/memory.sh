@@ -496,8 +496,7 @@ fi
 # corpus by the sweep holds included; the same 64 here: 80 in session 22,
 # 96 in session 18). On 3,000 generated documents (18 MB) at --memory 4M
 # -j 2 that is 19.1 MB (19.2 at 96 bytes a document, 19.3 at 128, session
-# 17); the run
-# peaks at 14.7 to 16.5 MB (eight runs: the threads' timing, and what
+# 17); the run peaks at 14.7 to 16.5 MB (eight runs: the threads' timing, and what
 # malloc keeps in each thread's heap once freed, move it by about 2 MB,
 # hence the room left), main 5f9c76e at 31 to 32 MB (a hundred scratch
 # files' buffers of 1 MiB each). Normal build only: ASan's shadow memory
