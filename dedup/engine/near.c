@@ -420,6 +420,15 @@ void dd_key_filter_init(dd_key_filter *f, const dd_signatures *s, size_t ndocs)
     f->words = dd_room_zalloc_touched(filter_bytes(f));
 }
 
+/* The words of f that range `range` of `ranges` sets: [*first, *first +
+ * the count returned) (none when there are more ranges than words). */
+static size_t range_words(const dd_key_filter *f, size_t range, size_t ranges, size_t *first)
+{
+    size_t words = f->nbits / 64;
+    *first = words * range / ranges;
+    return words * (range + 1) / ranges - *first;
+}
+
 /* Sets the bits of the keys k[0..nkeys) of one document that fall in
  * words [first, first + nmine) of f (place: nkeys places of scratch). */
 static void set_keys(dd_key_filter *f, const uint64_t *k, size_t nkeys, size_t first, size_t nmine,
@@ -452,9 +461,8 @@ void dd_key_filter_add(dd_key_filter *f, const dd_signatures *s, const uint32_t 
      * cache lines between the cores: nearly 4x the CPU of one thread's filling
      * at -j 2 on the news (perf: 484 -> 1,817 samples). A filter a thread,
      * merged, was 3x the memory at -j 2. */
-    size_t words = f->nbits / 64, first = words * range / ranges;
-    size_t nmine = words * (range + 1) / ranges - first;
-    if (nmine == 0) /* (more ranges than words) */
+    size_t first, nmine = range_words(f, range, ranges, &first);
+    if (nmine == 0)
         return;
     uint64_t keys[64 + 1];
     uint64_t *big = NULL;
@@ -488,9 +496,8 @@ void dd_key_filter_keys(const dd_signatures *s, const uint32_t *docs, size_t fro
 void dd_key_filter_set(dd_key_filter *f, const dd_signatures *s, const uint32_t *docs, size_t from,
                        size_t to, const uint64_t *keys, size_t range, size_t ranges)
 {
-    size_t words = f->nbits / 64, first = words * range / ranges;
-    size_t nmine = words * (range + 1) / ranges - first;
-    if (nmine == 0) /* (more ranges than words) */
+    size_t first, nmine = range_words(f, range, ranges, &first);
+    if (nmine == 0)
         return;
     size_t nkeys = dd_near_keys_per_doc(&s->params);
     filter_place places[64];
