@@ -15,6 +15,8 @@ import json
 import os
 import subprocess
 
+from make_jsonl import files_of
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -24,13 +26,10 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     groups = {}
-    for dirpath, dirnames, filenames in os.walk(a.dir):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, a.dir)
-        top = "top" if rel_dir == "." else rel_dir.split(os.sep)[0]
-        for name in sorted(filenames):
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            groups.setdefault(top, []).append(rel)
+    for path in files_of(a.dir):
+        rel = os.path.relpath(path, a.dir)
+        top = rel.split(os.sep)[0] if os.sep in rel else "top"
+        groups.setdefault(top, []).append(rel)
     for top in sorted(groups):
         final = os.path.join(a.out, top + ".jsonl.zst")
         if os.path.exists(final):
